@@ -1,0 +1,38 @@
+// Builds native/<part>/*.c (plus native/common/*.c) into native/bin/tsstack-<part>
+// with the system C compiler. No downloads; rebuilds only when a source is newer.
+import { readdirSync, statSync, mkdirSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'native');
+const bin = join(root, 'bin');
+mkdirSync(bin, { recursive: true });
+const cc = process.env.CC || 'cc';
+const cflags = ['-O2', '-g', '-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11', '-D_GNU_SOURCE'];
+
+const cfiles = (dir) => existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.c')).map((f) => join(dir, f)) : [];
+const headers = (dir) => existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.h')).map((f) => join(dir, f)) : [];
+const common = cfiles(join(root, 'common'));
+const mtime = (f) => statSync(f).mtimeMs;
+
+let failed = false;
+for (const part of readdirSync(root)) {
+  if (['bin', 'obj', 'common'].includes(part)) continue;
+  const dir = join(root, part);
+  if (!statSync(dir).isDirectory()) continue;
+  const srcs = cfiles(dir).filter((f) => !f.endsWith('_test.c'));
+  if (srcs.length === 0) continue;
+  const out = join(bin, `tsstack-${part}`);
+  const inputs = [...srcs, ...common, ...headers(dir), ...headers(join(root, 'common'))];
+  if (existsSync(out) && !process.argv.includes('--force') && inputs.every((f) => mtime(f) <= mtime(out))) continue;
+  const args = [...cflags, '-I', join(root, 'common'), '-I', dir, '-o', out, ...srcs, ...common];
+  try {
+    execFileSync(cc, args, { stdio: 'inherit' });
+    console.log(`built ${out}`);
+  } catch {
+    console.error(`native build failed: ${part}`);
+    failed = true;
+  }
+}
+process.exit(failed ? 1 : 0);

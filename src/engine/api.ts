@@ -1,0 +1,281 @@
+// The engine's seam: the only way reconcile/ and cli/ touch the host.
+//
+// Objects are found by labels (`tsstack.project`, `tsstack.service`,
+// `tsstack.config-hash`, …), never by remembering. Each sub-API is implemented
+// in its own folder (image/, runtime/, network/, volumes) and composed by
+// engine/engine.ts. Fakes for tests implement the same interfaces.
+
+import type { Bytes, DurationMs, Protocol, RestartPolicy } from '../model/types.js';
+
+export type Labels = Record<string, string>;
+
+export const LABEL = {
+  project: 'tsstack.project',
+  service: 'tsstack.service',
+  number: 'tsstack.container-number',
+  configHash: 'tsstack.config-hash',
+  oneoff: 'tsstack.oneoff',
+  network: 'tsstack.network',
+  volume: 'tsstack.volume',
+} as const;
+
+// ---------------------------------------------------------------- images
+
+/** An image's runtime defaults, as in the OCI image config's `config` object. */
+export interface ImageRuntimeConfig {
+  User?: string;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  WorkingDir?: string;
+  ExposedPorts?: Record<string, object>;
+  Volumes?: Record<string, object>;
+  Labels?: Labels;
+  StopSignal?: string;
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
+  Shell?: string[];
+}
+
+export interface ImageInfo {
+  /** `sha256:<hex>` of the image config (the image id, as Docker reports it). */
+  id: string;
+  /** Names that point at it, normalized (`docker.io/library/redis:7`). */
+  names: string[];
+  /** Manifest digest when known (pulled/loaded). */
+  digest?: string;
+  config: ImageRuntimeConfig;
+  /** Chain IDs of the layers, bottom first. */
+  chainIds: string[];
+  size: Bytes;
+  created?: string;
+}
+
+export type PullPolicy = 'always' | 'missing' | 'never';
+
+export interface BuildRequest {
+  context: string;
+  dockerfile?: string;
+  dockerfileInline?: string;
+  args: Record<string, string>;
+  target?: string;
+  labels: Labels;
+  tags: string[];
+  noCache?: boolean;
+  /** Progress lines (one per step, `#3 [2/5] RUN apk add …`, `CACHED`, …). */
+  onProgress?: (line: string) => void;
+}
+
+export interface ImageApi {
+  inspect(ref: string): Promise<ImageInfo | undefined>;
+  list(): Promise<ImageInfo[]>;
+  /** Ensure the image is present according to the policy; returns it. Throws a TsstackError if it cannot be had. */
+  ensure(ref: string, policy: PullPolicy, onProgress?: (line: string) => void): Promise<ImageInfo>;
+  pull(ref: string, onProgress?: (line: string) => void): Promise<ImageInfo>;
+  build(req: BuildRequest): Promise<ImageInfo>;
+  remove(ref: string, opts?: { force?: boolean }): Promise<void>;
+  prune(): Promise<{ removedBlobs: number; removedLayers: number; reclaimed: Bytes }>;
+  /** Mount an overlay root for a container: lower = the image's layers, upper/work under `dir`. Returns the merged path. */
+  mountRootfs(imageId: string, dir: string): Promise<string>;
+  unmountRootfs(dir: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- networks
+
+export interface NetworkCreateSpec {
+  name: string;
+  labels: Labels;
+  internal?: boolean;
+  subnet?: string;
+  gateway?: string;
+}
+
+export interface NetworkInfo {
+  name: string;
+  id: string;
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  internal: boolean;
+  labels: Labels;
+}
+
+export interface EndpointSpec {
+  network: string;
+  aliases: string[];
+  ipv4Address?: string;
+}
+
+export interface PublishedPort {
+  hostIp?: string;
+  /** Host port; a range is expanded by the caller into one entry per port. 0 = pick a free one. */
+  hostPort: number;
+  containerPort: number;
+  protocol: Protocol;
+}
+
+export interface NetworkApi {
+  create(spec: NetworkCreateSpec): Promise<NetworkInfo>;
+  inspect(name: string): Promise<NetworkInfo | undefined>;
+  list(filter?: Labels): Promise<NetworkInfo[]>;
+  remove(name: string): Promise<void>;
+  /** Problems that would stop create() (overlap with host routes or other networks), without changing anything. */
+  check(specs: NetworkCreateSpec[]): Promise<string[]>;
+  /** Problems with host ports (in use by a process or another stack), naming who holds them. */
+  checkPorts(ports: PublishedPort[], exceptContainer?: string): Promise<string[]>;
+}
+
+// ---------------------------------------------------------------- volumes
+
+export interface VolumeInfo {
+  name: string;
+  /** Host directory holding the data. */
+  mountpoint: string;
+  labels: Labels;
+  created: string;
+}
+
+export interface VolumeApi {
+  create(name: string, labels: Labels): Promise<VolumeInfo>;
+  inspect(name: string): Promise<VolumeInfo | undefined>;
+  list(filter?: Labels): Promise<VolumeInfo[]>;
+  remove(name: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- containers
+
+export type Mount =
+  | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string }
+  | { type: 'volume'; source: string; target: string; readOnly?: boolean }
+  | { type: 'tmpfs'; target: string; size?: Bytes; mode?: number; readOnly?: boolean };
+
+export interface HealthcheckConfig {
+  /** `["CMD", ...]` or `["CMD-SHELL", "..."]`. */
+  test: string[];
+  interval: DurationMs;
+  timeout: DurationMs;
+  retries: number;
+  startPeriod: DurationMs;
+  startInterval: DurationMs;
+}
+
+/** Everything needed to make a container; already merged with the image's defaults by the caller. */
+export interface ContainerCreateSpec {
+  name: string;
+  image: string;
+  /** Image id (`sha256:…`) resolved before create. */
+  imageId: string;
+  labels: Labels;
+  /** Final argv (entrypoint + command). */
+  args: string[];
+  env: string[];
+  cwd: string;
+  user?: string;
+  groupAdd?: string[];
+  hostname: string;
+  domainname?: string;
+  tty?: boolean;
+  stdinOpen?: boolean;
+  readOnlyRoot?: boolean;
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  mounts: Mount[];
+  /** Networks in priority order; the first one carries the default route. Empty = no network (loopback only). */
+  endpoints: EndpointSpec[];
+  networkMode?: 'none' | 'host' | `container:${string}`;
+  ports: PublishedPort[];
+  extraHosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  sysctls?: Record<string, string>;
+  ulimits?: Record<string, { soft: number; hard: number }>;
+  resources: { memory?: Bytes; memorySwap?: Bytes; cpus?: number; cpuShares?: number; cpuset?: string; pids?: number; shmSize?: Bytes; oomScoreAdj?: number };
+  restart: RestartPolicy;
+  stopSignal: string;
+  stopGracePeriod: DurationMs;
+  healthcheck?: HealthcheckConfig;
+  logMaxSize?: Bytes;
+  /** Runtime binary: `tsstack-runtime` (default), `runc` or `crun`. */
+  runtime?: string;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'restarting' | 'paused' | 'exited' | 'dead';
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  labels: Labels;
+  status: ContainerStatus;
+  health?: HealthStatus;
+  exitCode?: number;
+  oomKilled?: boolean;
+  pid?: number;
+  created: string;
+  startedAt?: string;
+  finishedAt?: string;
+  restartCount: number;
+  /** Network name → address. */
+  addresses: Record<string, string>;
+  ports: PublishedPort[];
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  tail?: number;
+  since?: Date;
+  timestamps?: boolean;
+}
+
+export interface LogLine {
+  time: string;
+  stream: 'stdout' | 'stderr';
+  log: string;
+}
+
+export interface ExecOptions {
+  tty?: boolean;
+  interactive?: boolean;
+  env?: string[];
+  user?: string;
+  cwd?: string;
+}
+
+export interface ContainerStats {
+  cpuPercent: number;
+  memoryUsage: Bytes;
+  memoryLimit?: Bytes;
+  pids: number;
+  netRx: Bytes;
+  netTx: Bytes;
+}
+
+export interface ContainerApi {
+  create(spec: ContainerCreateSpec): Promise<ContainerInfo>;
+  start(id: string): Promise<void>;
+  stop(id: string, timeoutMs?: DurationMs): Promise<void>;
+  kill(id: string, signal?: string): Promise<void>;
+  remove(id: string, opts?: { force?: boolean }): Promise<void>;
+  inspect(idOrName: string): Promise<ContainerInfo | undefined>;
+  list(filter?: Labels): Promise<ContainerInfo[]>;
+  logs(id: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /** Runs a process in the container; resolves with its exit code. Stdio is inherited unless streams are given. */
+  exec(id: string, argv: string[], opts: ExecOptions): Promise<number>;
+  wait(id: string): Promise<number>;
+  top(id: string): Promise<{ pid: number; cmd: string }[]>;
+  stats(id: string): Promise<ContainerStats>;
+  /** Copy between host and container: exactly one side is `container:path`. */
+  copy(id: string, from: string, to: string, direction: 'in' | 'out'): Promise<void>;
+}
+
+export interface Engine {
+  root: string;
+  runRoot: string;
+  images: ImageApi;
+  networks: NetworkApi;
+  volumes: VolumeApi;
+  containers: ContainerApi;
+  close(): Promise<void>;
+}

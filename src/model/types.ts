@@ -1,0 +1,227 @@
+// The desired-state model: what spec/ produces and reconcile/ consumes.
+//
+// Keys follow the Compose Specification's long form (snake_case), so that
+// `tsstack config` can print the model as it is and compare with the
+// conformance oracles. Every short syntax has already been expanded; paths are
+// absolute; durations are milliseconds and byte sizes are bytes (numbers), and
+// the printer turns them back into `1m30s` / byte strings.
+
+/** Milliseconds. */
+export type DurationMs = number;
+/** Bytes. */
+export type Bytes = number;
+
+export interface StackModel {
+  /** Project name (lower-case, [a-z0-9_-]). */
+  name: string;
+  /** Absolute project directory (relative paths were resolved against it). */
+  workingDir: string;
+  /** Absolute paths of every file read (stack files, includes, extends, env files): watch mode watches them. */
+  sourceFiles: string[];
+  services: Record<string, ServiceSpec>;
+  networks: Record<string, NetworkSpec>;
+  volumes: Record<string, VolumeSpec>;
+  secrets: Record<string, FileObjectSpec>;
+  configs: Record<string, FileObjectSpec>;
+  /** Profiles named anywhere in the file (for `config --profiles`). */
+  allProfiles: string[];
+  /** `x-*` keys at the top level. */
+  extensions: Record<string, unknown>;
+  warnings: SpecWarning[];
+}
+
+export interface SpecWarning {
+  file: string;
+  line?: number;
+  /** Dotted path, e.g. `services.web.cgroup_parent`. */
+  path: string;
+  message: string;
+}
+
+export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | `on-failure` | `on-failure:${number}`;
+
+export interface ServiceSpec {
+  image?: string;
+  build?: BuildSpec;
+  /** null = use the image's. */
+  command?: string[] | null;
+  entrypoint?: string[] | null;
+  /** null value = declared without a value and not present in the environment. */
+  environment: Record<string, string | null>;
+  working_dir?: string;
+  user?: string;
+  hostname?: string;
+  domainname?: string;
+  container_name?: string;
+  labels: Record<string, string>;
+  ports: PortSpec[];
+  expose: string[];
+  volumes: ServiceVolume[];
+  tmpfs: string[];
+  depends_on: Record<string, DependsOn>;
+  /** Network name (key of StackModel.networks) → attachment. */
+  networks: Record<string, NetworkAttachment>;
+  network_mode?: string;
+  healthcheck?: HealthcheckSpec;
+  deploy?: DeploySpec;
+  restart?: RestartPolicy;
+  stop_signal?: string;
+  stop_grace_period?: DurationMs;
+  tty?: boolean;
+  stdin_open?: boolean;
+  init?: boolean;
+  read_only?: boolean;
+  privileged?: boolean;
+  cap_add: string[];
+  cap_drop: string[];
+  ulimits: Record<string, { soft: number; hard: number }>;
+  sysctls: Record<string, string>;
+  extra_hosts: string[];
+  dns: string[];
+  dns_search: string[];
+  /** Short-form limits folded into deploy.resources.limits by spec/; kept here only when given. */
+  mem_limit?: Bytes;
+  memswap_limit?: Bytes;
+  cpus?: number;
+  cpu_shares?: number;
+  cpuset?: string;
+  pids_limit?: number;
+  shm_size?: Bytes;
+  oom_score_adj?: number;
+  group_add: string[];
+  profiles: string[];
+  scale?: number;
+  pull_policy?: 'always' | 'never' | 'missing' | 'build' | 'if_not_present';
+  secrets: FileObjectRef[];
+  configs: FileObjectRef[];
+  develop?: DevelopSpec;
+  /** `x-*` keys of the service. */
+  extensions: Record<string, unknown>;
+}
+
+export interface BuildSpec {
+  /** Absolute path of the build context. */
+  context: string;
+  /** Relative to context, default `Dockerfile`; absent when dockerfile_inline is given. */
+  dockerfile?: string;
+  dockerfile_inline?: string;
+  args: Record<string, string | null>;
+  target?: string;
+  labels: Record<string, string>;
+  tags: string[];
+  no_cache?: boolean;
+  network?: string;
+}
+
+export type Protocol = 'tcp' | 'udp';
+
+export interface PortSpec {
+  /** Container port. */
+  target: number;
+  /** Host port or range, as a string like compose (`"8080"`, `"9000-9005"`); absent = ephemeral. */
+  published?: string;
+  host_ip?: string;
+  protocol: Protocol;
+  mode: 'ingress' | 'host';
+  name?: string;
+  app_protocol?: string;
+}
+
+export type ServiceVolume =
+  | { type: 'bind'; source: string; target: string; read_only?: boolean; bind?: { propagation?: string; create_host_path?: boolean; selinux?: string } }
+  | { type: 'volume'; source?: string; target: string; read_only?: boolean; volume?: { nocopy?: boolean; subpath?: string } }
+  | { type: 'tmpfs'; target: string; read_only?: boolean; tmpfs?: { size?: Bytes; mode?: number } };
+
+export type DependsOnCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
+
+export interface DependsOn {
+  condition: DependsOnCondition;
+  required: boolean;
+  restart?: boolean;
+}
+
+export interface NetworkAttachment {
+  aliases?: string[];
+  ipv4_address?: string;
+  ipv6_address?: string;
+  priority?: number;
+}
+
+export interface HealthcheckSpec {
+  /** `["NONE"]`, `["CMD", ...]` or `["CMD-SHELL", "..."]`. */
+  test?: string[];
+  interval?: DurationMs;
+  timeout?: DurationMs;
+  retries?: number;
+  start_period?: DurationMs;
+  start_interval?: DurationMs;
+  disable?: boolean;
+}
+
+export interface ResourceLimits {
+  cpus?: number;
+  memory?: Bytes;
+  pids?: number;
+}
+
+export interface DeploySpec {
+  mode?: 'replicated' | 'global';
+  replicas?: number;
+  resources?: { limits?: ResourceLimits; reservations?: ResourceLimits };
+  restart_policy?: { condition?: 'none' | 'on-failure' | 'any'; delay?: DurationMs; max_attempts?: number; window?: DurationMs };
+  labels?: Record<string, string>;
+}
+
+export interface DevelopSpec {
+  watch: WatchRule[];
+}
+
+export interface WatchRule {
+  /** Absolute host path. */
+  path: string;
+  action: 'sync' | 'rebuild' | 'sync+restart' | 'sync+exec' | 'restart';
+  target?: string;
+  ignore?: string[];
+  include?: string[];
+  exec?: { command: string[]; user?: string; privileged?: boolean; working_dir?: string; environment?: Record<string, string> };
+  initial_sync?: boolean;
+}
+
+export interface NetworkSpec {
+  /** Name of the real network: `<project>_<key>` unless `name:` or external. */
+  name: string;
+  driver?: string;
+  internal?: boolean;
+  external?: boolean;
+  attachable?: boolean;
+  enable_ipv6?: boolean;
+  ipam?: { driver?: string; config: { subnet?: string; gateway?: string; ip_range?: string }[] };
+  driver_opts: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+export interface VolumeSpec {
+  /** Name of the real volume: `<project>_<key>` unless `name:` or external. */
+  name: string;
+  driver?: string;
+  external?: boolean;
+  driver_opts: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+export interface FileObjectSpec {
+  name: string;
+  /** Absolute path. */
+  file?: string;
+  environment?: string;
+  content?: string;
+  external?: boolean;
+}
+
+export interface FileObjectRef {
+  source: string;
+  target?: string;
+  uid?: string;
+  gid?: string;
+  mode?: number;
+}
