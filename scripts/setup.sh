@@ -2,13 +2,15 @@
 # Installs what tsstack needs on Debian (as root) and builds it. Idempotent.
 #   scripts/setup.sh          runtime packages + npm packages + build
 #   scripts/setup.sh --test   also the packages the test suite uses
+#   scripts/setup.sh --examples  also what the examples need (mmdebstrap, redis-cli, curl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(libnftables1 nftables iproute2 busybox-static ca-certificates)
-if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(runc crun docker-registry skopeo redis-server redis-tools mmdebstrap util-linux curl)
-fi
+case "${1:-}" in
+  --test) pkgs+=(runc crun docker-registry skopeo redis-server redis-tools mmdebstrap util-linux curl) ;;
+  --examples) pkgs+=(mmdebstrap redis-tools curl) ;;
+esac
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
