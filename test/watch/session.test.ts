@@ -1,0 +1,77 @@
+import test from 'ava';
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { startWatch, type WatchHost } from '../../src/watch/session.js';
+import { watchPaths } from '../../src/watch/fs-watch.js';
+import { Coalescer } from '../../src/watch/coalesce.js';
+import type { StackModel } from '../../src/model/types.js';
+
+test('the coalescer turns a burst into one batch and queues one more while busy', async (t) => {
+  const batches: string[][] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const c = new Coalescer(async (paths) => { batches.push(paths); if (batches.length === 1) await gate; }, 20);
+  c.add('a'); c.add('b'); c.add('a');
+  await new Promise((r) => setTimeout(r, 60));
+  c.add('c'); c.add('d'); // arrive while the first batch runs
+  release();
+  await c.idle();
+  t.deepEqual(batches, [['a', 'b'], ['c', 'd']]);
+});
+
+function model(dir: string, env: string): StackModel {
+  return {
+    name: 'w', workingDir: dir, sourceFiles: [join(dir, 'stack.yaml')],
+    services: { web: { image: 'busybox', environment: { E: env }, labels: {}, ports: [], expose: [], volumes: [], tmpfs: [], depends_on: {}, networks: {}, cap_add: [], cap_drop: [], ulimits: {}, sysctls: {}, extra_hosts: [], dns: [], dns_search: [], group_add: [], profiles: [], secrets: [], configs: [], extensions: {},
+      develop: { watch: [{ path: join(dir, 'site'), target: '/www', action: 'sync' }] } } },
+    networks: {}, volumes: {}, secrets: {}, configs: {}, allProfiles: [], extensions: {}, warnings: [],
+  };
+}
+
+test('real file edits: env change reconciles, site edit syncs, broken file keeps the last good model', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'site'));
+  writeFileSync(join(dir, 'stack.yaml'), 'E=1');
+  writeFileSync(join(dir, 'site/index.html'), 'v1');
+  const log: string[] = [];
+  const host: WatchHost = {
+    async load() {
+      const text = (await import('node:fs')).readFileSync(join(dir, 'stack.yaml'), 'utf8');
+      if (!text.startsWith('E=')) throw new Error('stack.yaml:1: bad');
+      return model(dir, text.slice(2));
+    },
+    async reconcile(m, rebuild) { log.push(`reconcile E=${m.services.web!.environment.E} rebuild=${rebuild.join(',')}`); },
+    async runningContainers() { return ['c1']; },
+    async copyInto(id, host, ctr) { log.push(`copy ${id} ${host.slice(dir.length)} -> ${ctr}`); },
+    async removeIn(id, ctr) { log.push(`rm ${id} ${ctr}`); },
+    async exec() { return 0; },
+    async restart(id) { log.push(`restart ${id}`); },
+    dockerignored: () => false,
+    watch: watchPaths,
+    info() {},
+    error(e) { log.push(`error ${(e as Error).message}`); },
+  };
+  const s = await startWatch(host, { quietMs: 50 });
+  t.teardown(() => s.stop());
+  const settle = async () => { await new Promise((r) => setTimeout(r, 300)); await s.idle(); };
+
+  writeFileSync(join(dir, 'stack.yaml'), 'E=2');
+  await settle();
+  writeFileSync(join(dir, 'site/index.html'), 'v2');
+  await settle();
+  writeFileSync(join(dir, 'stack.yaml'), 'garbage');
+  await settle();
+  writeFileSync(join(dir, 'stack.yaml'), 'E=3');
+  await settle();
+  unlinkSync(join(dir, 'site/index.html'));
+  await settle();
+  t.deepEqual(log, [
+    'reconcile E=2 rebuild=',
+    'copy c1 /site/index.html -> /www/index.html',
+    'error stack.yaml:1: bad',
+    'reconcile E=3 rebuild=',
+    'rm c1 /www/index.html',
+  ]);
+});
