@@ -1,6 +1,252 @@
-// Placeholder until the CLI lands (issue 6): the entry point bin/tsstack.js calls main().
-export async function main(argv: string[]): Promise<number> {
-  if (argv[0] === '--version' || argv[0] === 'version') { console.log('tsstack 0.1.0'); return 0; }
-  console.error('tsstack: not implemented yet');
-  return 2;
+// tsstack's command line: parses argv (commander, docker compose conventions),
+// runs one command, and is the only place that decides the exit status.
+// Command modules are imported only when their command runs, so `--version`
+// and `--help` start fast.
+
+import { readFileSync } from 'node:fs';
+import { Context, defaultIo, interrupted, type GlobalOptions, type Io } from './context.js';
+import { EXIT_INTERRUPTED, exitCodeFor, renderError } from './errors.js';
+import { TsstackError } from '../util/errors.js';
+
+export function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new TsstackError('USAGE', `${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+function scaleOpt(v: string, prev: Record<string, number> = {}): Record<string, number> {
+  const m = /^([^=]+)=(\d+)$/.exec(v);
+  if (!m) throw new TsstackError('USAGE', `--scale expects SERVICE=NUM, got ${JSON.stringify(v)}`, { hint: 'for example --scale web=3' });
+  return { ...prev, [m[1]]: Number(m[2]) };
+}
+
+type Handler = (ctx: Context, ...args: any[]) => Promise<number | void>;
+
+export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    io.out(`tsstack version ${version()}`);
+    return 0;
+  }
+  const { Command, CommanderError, Option } = await import('commander');
+  let code = 0;
+  let ctx: Context | undefined;
+  const debugWanted = argv.includes('--debug');
+
+  const program = new Command('tsstack');
+  program
+    .description('Daemonless, declarative multi-container stacks for one Linux host (Compose format)')
+    .version(`tsstack version ${version()}`, '-v, --version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')), outputError: () => {} })
+    .option('-f, --file <path>', 'stack file (repeatable; later files override earlier ones)', collect)
+    .option('-p, --project-name <name>', 'project name (default: TSSTACK_PROJECT_NAME, the stack\'s name:, or the directory)')
+    .option('--profile <name>', 'enable a profile (repeatable)', collect)
+    .option('--env-file <path>', 'alternate environment file (repeatable)', collect)
+    .option('--project-directory <dir>', 'project directory (default: the first stack file\'s directory)')
+    .option('--root <dir>', 'engine state directory (default: TSSTACK_ROOT or /var/lib/tsstack)')
+    .option('--runtime <name>', 'OCI runtime: tsstack-runtime (default), runc or crun')
+    .option('--debug', 'show stack traces and engine details on errors');
+
+  const act = (load: () => Promise<Handler>) => async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as InstanceType<typeof Command>;
+    ctx = new Context(program.opts<GlobalOptions>(), io);
+    const handler = await load();
+    const r = await handler(ctx, ...args.slice(0, -1));
+    code = typeof r === 'number' ? r : 0;
+    void cmd;
+  };
+  const cmd = (name: string, desc: string) => program.command(name).description(desc);
+  const up = () => import('./commands/up.js');
+  const life = () => import('./commands/lifecycle.js');
+  const inspect = () => import('./commands/inspect.js');
+  const img = () => import('./commands/images.js');
+
+  cmd('up', 'create and start the stack, changing only what differs')
+    .argument('[services...]')
+    .option('-d, --detach', 'run in the background')
+    .option('--force-recreate', 'recreate containers even if their config did not change')
+    .option('--no-recreate', 'never recreate existing containers')
+    .option('--no-deps', 'do not start the named services\' dependencies')
+    .option('--no-start', 'create but do not start')
+    .option('--remove-orphans', 'remove containers of services no longer in the stack')
+    .option('--scale <service=n>', 'number of replicas for a service (repeatable)', scaleOpt)
+    .addOption(new Option('--pull <policy>', 'pull images').choices(['always', 'missing', 'never']))
+    .option('--build', 'build images before starting')
+    .option('--wait', 'wait until services are running or healthy (implies -d)')
+    .option('--wait-timeout <seconds>', 'give up waiting after this long', int('--wait-timeout'))
+    .option('--abort-on-container-exit', 'stop everything when any container exits (attached mode)')
+    .option('--abort-on-container-failure', 'stop everything when any container exits non-zero (attached mode)')
+    .option('--exit-code-from <service>', 'return the exit code of this service (implies --abort-on-container-exit)')
+    .option('-t, --timeout <seconds>', 'shutdown timeout when replacing containers', int('--timeout'))
+    .option('--watch', 'keep the stack converged while its files change')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--parallel <n>', 'engine operations in flight at once', int('--parallel'))
+    .action(act(async () => (await up()).runUp));
+  cmd('create', 'create the stack\'s containers without starting them')
+    .argument('[services...]')
+    .option('--force-recreate').option('--no-recreate').option('--build').option('--remove-orphans')
+    .addOption(new Option('--pull <policy>').choices(['always', 'missing', 'never']))
+    .option('--scale <service=n>', 'replicas', scaleOpt)
+    .action(act(async () => (await up()).runCreate));
+  cmd('plan', 'show what up would change, and why, without changing anything')
+    .argument('[services...]')
+    .option('--detailed-exitcode', 'exit 0 when there is nothing to do, 2 when there are changes')
+    .option('--force-recreate').option('--no-recreate').option('--no-deps').option('--remove-orphans').option('--build')
+    .addOption(new Option('--pull <policy>').choices(['always', 'missing', 'never']))
+    .option('--scale <service=n>', 'replicas', scaleOpt)
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(act(async () => (await up()).runPlan));
+  cmd('down', 'stop and remove the stack\'s containers and networks')
+    .option('-v, --volumes', 'also remove named volumes declared by the stack')
+    .option('--remove-orphans', 'also remove containers of services not in the stack')
+    .option('-t, --timeout <seconds>', 'shutdown timeout', int('--timeout'))
+    .action(act(async () => (await up()).runDown));
+
+  cmd('ps', 'list the project\'s containers')
+    .argument('[services...]')
+    .option('-a, --all', 'include stopped containers')
+    .option('-q, --quiet', 'only ids')
+    .option('--services', 'only service names')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(act(async () => (await inspect()).runPs));
+  cmd('logs', 'show container output')
+    .argument('[services...]')
+    .option('-f, --follow', 'follow new output')
+    .option('-n, --tail <lines>', 'lines from the end of each log', int('--tail'))
+    .option('--since <time>', 'since a timestamp (RFC 3339) or a duration (10m)')
+    .option('-t, --timestamps', 'show timestamps')
+    .option('--no-color', 'no colours')
+    .option('--no-log-prefix', 'no service prefix')
+    .action(act(async () => (await inspect()).runLogs));
+  cmd('top', 'show the processes in the containers').argument('[services...]').action(act(async () => (await inspect()).runTop));
+  cmd('port', 'print the host address of a published port')
+    .argument('<service>').argument('<private_port>')
+    .option('--protocol <proto>', 'tcp or udp', 'tcp').option('--index <n>', 'replica', int('--index'), 1)
+    .action(act(async () => (await inspect()).runPort));
+  cmd('stats', 'live resource usage of the containers')
+    .argument('[services...]').option('--no-stream', 'print one sample and exit')
+    .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
+    .action(act(async () => (await inspect()).runStats));
+  cmd('ls', 'list projects').option('-a, --all', 'include stopped projects')
+    .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
+    .action(act(async () => (await inspect()).runLs));
+  cmd('images', 'list the images used by the project\'s containers')
+    .argument('[services...]').addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
+    .action(act(async () => (await inspect()).runImages));
+
+  cmd('exec', 'run a command in a running container')
+    .argument('<service>').argument('<command...>')
+    .option('-i, --interactive', 'keep stdin open', false)
+    .option('-t, --tty', 'allocate a pseudo-terminal', false)
+    .option('-T, --no-TTY', 'no pseudo-terminal')
+    .option('-d, --detach', 'run in the background')
+    .option('-e, --env <KEY=VAL>', 'environment variable (repeatable)', collect)
+    .option('-u, --user <user>', 'user')
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('--index <n>', 'replica', int('--index'), 1)
+    .passThroughOptions()
+    .action(act(async () => (await life()).runExec));
+  cmd('run', 'run a one-off command in a new container of a service')
+    .argument('<service>').argument('[command...]')
+    .option('--rm', 'remove the container when it exits')
+    .option('-d, --detach', 'run in the background')
+    .option('-e, --env <KEY=VAL>', 'environment variable (repeatable)', collect)
+    .option('-u, --user <user>', 'user')
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('-T, --no-TTY', 'no pseudo-terminal')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('--entrypoint <cmd>', 'override the entrypoint')
+    .option('--name <name>', 'container name')
+    .option('--no-deps', 'do not start dependencies')
+    .option('-p, --publish <port>', 'publish a port (repeatable)', collect)
+    .option('--service-ports', 'publish the service\'s ports')
+    .passThroughOptions()
+    .action(act(async () => (await life()).runRun));
+  for (const [name, desc] of [['start', 'start existing containers'], ['restart', 'restart containers'], ['stop', 'stop containers']] as const) {
+    const c = cmd(name, desc).argument('[services...]');
+    if (name !== 'start') c.option('-t, --timeout <seconds>', 'shutdown timeout', int('--timeout'));
+    c.action(act(async () => (await life()).lifecycle(name)));
+  }
+  cmd('kill', 'send a signal to containers').argument('[services...]').option('-s, --signal <sig>', 'signal', 'SIGKILL')
+    .action(act(async () => (await life()).runKill));
+  cmd('rm', 'remove stopped containers').argument('[services...]')
+    .option('-f, --force', 'do not ask').option('-s, --stop', 'stop them first').option('-v, --volumes', 'remove anonymous volumes')
+    .action(act(async () => (await life()).runRm));
+  cmd('wait', 'wait for containers to exit; prints exit codes').argument('<services...>').option('--down-project', 'down the project after the first exit')
+    .action(act(async () => (await life()).runWait));
+  cmd('cp', 'copy files between a service container and the host (SERVICE:PATH)').argument('<src>').argument('<dest>')
+    .option('--index <n>', 'replica', int('--index'), 1)
+    .action(act(async () => (await life()).runCp));
+
+  cmd('build', 'build the images of services with a build section').argument('[services...]')
+    .option('--no-cache', 'do not use the layer cache').option('--pull', 'pull base images')
+    .option('-q, --quiet', 'no progress output')
+    .action(act(async () => (await img()).runBuild));
+  cmd('pull', 'pull the images of services').argument('[services...]').option('-q, --quiet', 'no progress output')
+    .option('--ignore-pull-failures', 'keep going')
+    .action(act(async () => (await img()).runPull));
+  const image = program.command('image').description('manage images');
+  image.command('ls').alias('list').description('list images').option('-q, --quiet', 'only ids')
+    .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
+    .action(act(async () => (await img()).imageLs));
+  image.command('rm').alias('remove').description('remove images').argument('<refs...>').option('-f, --force', 'force')
+    .action(act(async () => (await img()).imageRm));
+  image.command('prune').description('remove unused blobs and layers').action(act(async () => (await img()).imagePrune));
+  image.command('inspect').description('image details as JSON').argument('<refs...>').action(act(async () => (await img()).imageInspect));
+  image.command('load').description('load a docker save / OCI archive').option('-i, --input <file>', 'archive (default: stdin)')
+    .action(act(async () => (await img()).imageLoad));
+  image.command('save').description('write images to a docker save archive').argument('<refs...>').requiredOption('-o, --output <file>', 'archive')
+    .action(act(async () => (await img()).imageSave));
+  image.command('import').description('make a one-layer image from a root filesystem tar or directory').argument('<source>').argument('<ref>')
+    .action(act(async () => (await img()).imageImport));
+  image.command('pull').description('pull an image').argument('<ref>').action(act(async () => (await img()).imagePull));
+
+  cmd('config', 'print the stack as tsstack understands it (normalized)')
+    .addOption(new Option('--format <format>').choices(['yaml', 'json']).default('yaml'))
+    .option('--services', 'print the service names').option('--volumes', 'print the volume names')
+    .option('--profiles', 'print the profile names').option('-q, --quiet', 'only validate')
+    .action(act(async () => (await import('./commands/config-cmd.js')).runConfigCommand));
+  cmd('version', 'print the version').addOption(new Option('--format <format>').choices(['text', 'json']).default('text'))
+    .action(act(async () => async (c: Context, o: { format: string }) => {
+      c.io.out(o.format === 'json' ? JSON.stringify({ version: version(), node: process.version }) : `tsstack version ${version()}`);
+      return 0;
+    }));
+  cmd('completion', 'print a shell completion script').argument('[shell]', 'bash', 'bash')
+    .action(act(async () => (await import('./commands/completion.js')).runCompletion(program)));
+
+  const onSigint = () => {
+    if (interrupted()) return;
+    io.err('interrupted');
+    process.exit(EXIT_INTERRUPTED);
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      io.err(`error: ${e.message.replace(/^error: /, '')}`);
+      io.err('hint: see tsstack --help');
+      return 2;
+    }
+    io.err(renderError(e, debugWanted || !!ctx?.debug));
+    code = exitCodeFor(e);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await ctx?.close().catch(() => {});
+  }
+  return code;
 }

@@ -1,0 +1,225 @@
+// Records file parser and lookups. Pure apart from records_load's read.
+#include "records.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ipaddr_parse(const char *s, struct ipaddr *out) {
+  memset(out, 0, sizeof *out);
+  if (inet_pton(AF_INET, s, out->b) == 1) { out->len = 4; return 0; }
+  if (inet_pton(AF_INET6, s, out->b) == 1) { out->len = 16; return 0; }
+  return -1;
+}
+
+int ipaddr_eq(const struct ipaddr *a, const struct ipaddr *b) {
+  return a->len == b->len && memcmp(a->b, b->b, (size_t)a->len) == 0;
+}
+
+int ipaddr_in(const struct ipaddr *a, const struct ipaddr *net, int prefix) {
+  if (a->len != net->len || prefix < 0 || prefix > a->len * 8) return 0;
+  int full = prefix / 8, bits = prefix % 8;
+  if (memcmp(a->b, net->b, (size_t)full) != 0) return 0;
+  if (!bits) return 1;
+  uint8_t mask = (uint8_t)(0xff << (8 - bits));
+  return (a->b[full] & mask) == (net->b[full] & mask);
+}
+
+void records_free(struct records *r) {
+  if (!r) return;
+  free(r->text);
+  free(r->nets);
+  free(r->addrs);
+  free(r->ptrs);
+  free(r->search);
+  free(r->ups);
+  free(r);
+}
+
+/* Grows *arr (element size sz) so that index *n is writable. */
+static void *push(void *arr, size_t *n, size_t *cap, size_t sz) {
+  if (*n == *cap) {
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *p = realloc(arr, nc * sz);
+    if (!p) return NULL;
+    arr = p;
+    *cap = nc;
+  }
+  return arr;
+}
+
+static int net_index(const struct records *r, const char *name) {
+  for (size_t i = 0; i < r->nnets; i++)
+    if (strcmp(r->nets[i].name, name) == 0) return (int)i;
+  return -1;
+}
+
+static int cmp_addr(const void *a, const void *b) {
+  const struct rec_addr *x = a, *y = b;
+  if (x->net != y->net) return x->net - y->net;
+  return strcmp(x->name, y->name);
+}
+
+/* Lower-cases in place; names are matched case-insensitively (RFC 4343). */
+static void lower(char *s) {
+  for (; *s; s++) if (*s >= 'A' && *s <= 'Z') *s = (char)(*s + 32);
+}
+
+/* Strips one trailing dot, so "web." and "web" are the same name. */
+static void nodot(char *s) {
+  size_t n = strlen(s);
+  if (n > 1 && s[n - 1] == '.') s[n - 1] = 0;
+}
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
+
+struct records *records_parse(char *text, char *err, size_t errlen) {
+  struct records *r = calloc(1, sizeof *r);
+  if (!r) { free(text); snprintf(err, errlen, "out of memory"); return NULL; }
+  r->text = text;
+  r->ttl = 5;
+  size_t cnets = 0, caddrs = 0, cptrs = 0, csearch = 0, cups = 0;
+  int lineno = 0;
+  // Pass over lines; net lines must precede the records that name the network.
+  for (char *line = text, *next; line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    lineno++;
+    char *tok[5];
+    int nt = 0;
+    char *ts = NULL;
+    for (char *t = strtok_r(line, " \t\r", &ts); t && nt < 5; t = strtok_r(NULL, " \t\r", &ts)) tok[nt++] = t;
+    if (nt == 0 || tok[0][0] == '#') continue;
+    const char *d = tok[0];
+    if (strcmp(d, "serial") == 0 && nt == 2) {
+      r->serial = strtoul(tok[1], NULL, 10);
+    } else if (strcmp(d, "ttl") == 0 && nt == 2) {
+      r->ttl = (uint32_t)strtoul(tok[1], NULL, 10);
+    } else if (strcmp(d, "search") == 0 && nt == 2) {
+      if (!(r->search = push(r->search, &r->nsearch, &csearch, sizeof *r->search))) FAIL("out of memory");
+      lower(tok[1]);
+      nodot(tok[1]);
+      r->search[r->nsearch++] = tok[1];
+    } else if (strcmp(d, "upstream") == 0 && (nt == 2 || nt == 3)) {
+      if (!(r->ups = push(r->ups, &r->nups, &cups, sizeof *r->ups))) FAIL("out of memory");
+      struct rec_upstream *u = &r->ups[r->nups];
+      if (ipaddr_parse(tok[1], &u->addr) < 0) FAIL("line %d: upstream: invalid address '%s'", lineno, tok[1]);
+      long port = nt == 3 ? strtol(tok[2], NULL, 10) : 53;
+      if (port <= 0 || port > 65535) FAIL("line %d: upstream: invalid port '%s'", lineno, tok[2]);
+      u->port = (uint16_t)port;
+      r->nups++;
+    } else if (strcmp(d, "net") == 0 && nt == 3) {
+      if (net_index(r, tok[1]) >= 0) FAIL("line %d: network '%s' given twice", lineno, tok[1]);
+      if (!(r->nets = push(r->nets, &r->nnets, &cnets, sizeof *r->nets))) FAIL("out of memory");
+      struct rec_net *n = &r->nets[r->nnets];
+      n->name = tok[1];
+      char *slash = strchr(tok[2], '/');
+      if (slash) *slash = 0;
+      if (ipaddr_parse(tok[2], &n->gw) < 0) FAIL("line %d: network '%s': invalid gateway '%s'", lineno, tok[1], tok[2]);
+      n->prefix = -1;
+      if (slash) {
+        char *e;
+        long p = strtol(slash + 1, &e, 10);
+        if (*e || p < 0 || p > n->gw.len * 8) FAIL("line %d: network '%s': invalid prefix '/%s'", lineno, tok[1], slash + 1);
+        n->prefix = (int)p;
+      }
+      for (size_t i = 0; i < r->nnets; i++)
+        if (ipaddr_eq(&r->nets[i].gw, &n->gw)) FAIL("line %d: networks '%s' and '%s' share gateway %s", lineno, r->nets[i].name, tok[1], tok[2]);
+      r->nnets++;
+    } else if (strcmp(d, "a") == 0 && nt == 4) {
+      int net = net_index(r, tok[1]);
+      if (net < 0) FAIL("line %d: unknown network '%s'", lineno, tok[1]);
+      if (!(r->addrs = push(r->addrs, &r->naddrs, &caddrs, sizeof *r->addrs))) FAIL("out of memory");
+      struct rec_addr *a = &r->addrs[r->naddrs];
+      a->net = net;
+      lower(tok[2]);
+      nodot(tok[2]);
+      a->name = tok[2];
+      if (ipaddr_parse(tok[3], &a->addr) < 0) FAIL("line %d: invalid address '%s' for '%s'", lineno, tok[3], tok[2]);
+      r->naddrs++;
+    } else if (strcmp(d, "ptr") == 0 && nt == 4) {
+      int net = net_index(r, tok[1]);
+      if (net < 0) FAIL("line %d: unknown network '%s'", lineno, tok[1]);
+      if (!(r->ptrs = push(r->ptrs, &r->nptrs, &cptrs, sizeof *r->ptrs))) FAIL("out of memory");
+      struct rec_ptr *p = &r->ptrs[r->nptrs];
+      p->net = net;
+      if (ipaddr_parse(tok[2], &p->addr) < 0) FAIL("line %d: invalid address '%s'", lineno, tok[2]);
+      lower(tok[3]);
+      nodot(tok[3]);
+      p->name = tok[3];
+      r->nptrs++;
+    } else if (strcmp(d, "serial") == 0 || strcmp(d, "ttl") == 0 || strcmp(d, "search") == 0 || strcmp(d, "upstream") == 0 ||
+               strcmp(d, "net") == 0 || strcmp(d, "a") == 0 || strcmp(d, "ptr") == 0) {
+      FAIL("line %d: '%s' takes a different number of fields", lineno, d);
+    }
+  }
+  if (r->naddrs) qsort(r->addrs, r->naddrs, sizeof *r->addrs, cmp_addr);
+  return r;
+fail:
+  records_free(r);
+  return NULL;
+}
+
+struct records *records_load(const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "re");
+  if (!f) {
+    if (errno == ENOENT) {
+      char *empty = calloc(1, 1);
+      return empty ? records_parse(empty, err, errlen) : NULL;
+    }
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (!buf) { fclose(f); snprintf(err, errlen, "out of memory"); return NULL; }
+    n += fread(buf + n, 1, cap - n - 1, f);
+    if (n < cap - 1) break;
+    cap *= 2;
+    char *nb = realloc(buf, cap);
+    if (!nb) free(buf);
+    buf = nb;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) { free(buf); snprintf(err, errlen, "%s: read error", path); return NULL; }
+  buf[n] = 0;
+  struct records *r = records_parse(buf, err, errlen);
+  if (!r) {
+    size_t el = strlen(err);
+    if (el + strlen(path) + 3 < errlen) {
+      memmove(err + strlen(path) + 2, err, el + 1);
+      memcpy(err, path, strlen(path));
+      memcpy(err + strlen(path), ": ", 2);
+    }
+  }
+  return r;
+}
+
+int records_net_by_gateway(const struct records *r, const struct ipaddr *gw) {
+  for (size_t i = 0; i < r->nnets; i++)
+    if (ipaddr_eq(&r->nets[i].gw, gw)) return (int)i;
+  return -1;
+}
+
+size_t records_find(const struct records *r, int net, const char *name, size_t *first) {
+  size_t lo = 0, hi = r->naddrs;
+  while (lo < hi) {  // lower bound of (net, name)
+    size_t mid = (lo + hi) / 2;
+    const struct rec_addr *a = &r->addrs[mid];
+    int c = a->net != net ? a->net - net : strcmp(a->name, name);
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  size_t n = 0;
+  while (lo + n < r->naddrs && r->addrs[lo + n].net == net && strcmp(r->addrs[lo + n].name, name) == 0) n++;
+  *first = lo;
+  return n;
+}
+
+const char *records_ptr(const struct records *r, int net, const struct ipaddr *addr) {
+  for (size_t i = 0; i < r->nptrs; i++)
+    if (r->ptrs[i].net == net && ipaddr_eq(&r->ptrs[i].addr, addr)) return r->ptrs[i].name;
+  return NULL;
+}

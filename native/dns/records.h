@@ -1,0 +1,53 @@
+// The records file the engine writes (<runRoot>/dns/records), one directive a line:
+//   serial N                    generation, echoed in the status file after a load
+//   ttl N                       TTL of local answers (default 5)
+//   search DOMAIN               suffix stripped before a local lookup (host search domains)
+//   upstream ADDR [PORT]        resolvers to forward to; none = read resolv.conf
+//   net NETWORK GATEWAY[/LEN]   a network, answered on its gateway address
+//   a NETWORK NAME ADDR         NAME resolves to ADDR (A or AAAA by family) on NETWORK
+//   ptr NETWORK ADDR NAME       ADDR reverse-resolves to NAME on NETWORK
+// Names are lower case without a trailing dot. '#' starts a comment line; unknown
+// directives are ignored so that older servers read newer files.
+#ifndef TSSTACK_DNS_RECORDS_H
+#define TSSTACK_DNS_RECORDS_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct ipaddr { int len; uint8_t b[16]; };  // len 4 or 16
+
+struct rec_net { const char *name; struct ipaddr gw; int prefix; };
+struct rec_addr { int net; const char *name; struct ipaddr addr; };
+struct rec_ptr { int net; struct ipaddr addr; const char *name; };
+struct rec_upstream { struct ipaddr addr; uint16_t port; };
+
+struct records {
+  char *text;  // the file; every string above points into it
+  unsigned long serial;
+  uint32_t ttl;
+  struct rec_net *nets; size_t nnets;
+  struct rec_addr *addrs; size_t naddrs;  // sorted by (net, name)
+  struct rec_ptr *ptrs; size_t nptrs;
+  const char **search; size_t nsearch;
+  struct rec_upstream *ups; size_t nups;
+};
+
+/* Parses the file text (takes ownership of `text`, a NUL-terminated malloc'd buffer).
+   Returns NULL and fills err (naming the line) on a malformed file. */
+struct records *records_parse(char *text, char *err, size_t errlen);
+/* Reads and parses `path`; a missing file is an empty record set. */
+struct records *records_load(const char *path, char *err, size_t errlen);
+void records_free(struct records *r);
+
+int ipaddr_parse(const char *s, struct ipaddr *out);
+int ipaddr_eq(const struct ipaddr *a, const struct ipaddr *b);
+/* Whether `a` is inside net/prefix. */
+int ipaddr_in(const struct ipaddr *a, const struct ipaddr *net, int prefix);
+
+/* Network whose gateway is `gw`, or -1. */
+int records_net_by_gateway(const struct records *r, const struct ipaddr *gw);
+/* Addresses of `name` on network `net`: index of the first and count (0 when unknown). */
+size_t records_find(const struct records *r, int net, const char *name, size_t *first);
+/* PTR target for `addr` on `net`, or NULL. */
+const char *records_ptr(const struct records *r, int net, const struct ipaddr *addr);
+
+#endif

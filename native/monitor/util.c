@@ -1,0 +1,100 @@
+/* Small helpers: clocks, RFC 3339 times, JSON string escaping, signal names. */
+#include "mon.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t mon_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* UTC with nanoseconds, as Docker's json-file log driver writes it. */
+void mon_rfc3339(char out[40]) {
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out + n, 40 - n, ".%09ldZ", ts.tv_nsec);
+}
+
+int mon_json_escape(char *out, size_t cap, const char *s, size_t n) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char tmp[8];
+    const char *rep = NULL;
+    size_t rl = 0;
+    switch (c) {
+      case '"': rep = "\\\""; break;
+      case '\\': rep = "\\\\"; break;
+      case '\n': rep = "\\n"; break;
+      case '\r': rep = "\\r"; break;
+      case '\t': rep = "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) { snprintf(tmp, sizeof tmp, "\\u%04x", c); rep = tmp; }
+    }
+    if (rep) {
+      rl = strlen(rep);
+      if (o + rl >= cap) return -1;
+      memcpy(out + o, rep, rl);
+      o += rl;
+    } else {
+      /* Bytes >= 0x80 pass through: container output is usually UTF-8; readers replace invalid sequences. */
+      if (o + 1 >= cap) return -1;
+      out[o++] = (char)c;
+    }
+  }
+  out[o] = 0;
+  return (int)o;
+}
+
+static const struct { const char *name; int sig; } sigs[] = {
+  {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"ILL", SIGILL}, {"TRAP", SIGTRAP},
+  {"ABRT", SIGABRT}, {"BUS", SIGBUS}, {"FPE", SIGFPE}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+  {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+  {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+  {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU}, {"URG", SIGURG}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+  {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"PWR", SIGPWR},
+  {"SYS", SIGSYS},
+};
+
+/* "SIGTERM", "TERM", "15", "SIGRTMIN+3" → number; -1 if unknown. */
+int mon_parse_signal(const char *s) {
+  if (!s || !*s) return -1;
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (*end == 0) return (v > 0 && v < NSIG) ? (int)v : -1;
+  if (strncasecmp(s, "SIG", 3) == 0) s += 3;
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    if (strcasecmp(s, sigs[i].name) == 0) return sigs[i].sig;
+  if (strncasecmp(s, "RTMIN", 5) == 0) {
+    int off = s[5] == '+' ? atoi(s + 6) : 0;
+    return SIGRTMIN + off <= SIGRTMAX ? SIGRTMIN + off : -1;
+  }
+  return -1;
+}
+
+int mon_write_all(int fd, const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    buf += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+void mon_set_cloexec(int fd) { fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC); }
+void mon_set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }

@@ -1,0 +1,325 @@
+#include "cgroups.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+struct hier { char ctl[256]; char mount[512]; };
+
+static bool has_ctl(const char *list, const char *ctl) {
+  size_t n = strlen(ctl);
+  for (const char *p = list; (p = strstr(p, ctl)); p += n)
+    if ((p == list || p[-1] == ',' || p[-1] == ' ') && (p[n] == 0 || p[n] == ',' || p[n] == ' ' || p[n] == '\n')) return true;
+  return false;
+}
+
+/* The v1 hierarchies (controllers + mount point) from mountinfo. */
+static size_t v1_hierarchies(struct hier *out, size_t max) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) return 0;
+  char *line = NULL;
+  size_t cap = 0, n = 0;
+  while (getline(&line, &cap, f) > 0 && n < max) {
+    char *sep = strstr(line, " - ");
+    if (!sep) continue;
+    char fstype[64], src[256], opts[512], root[512], mnt[512];
+    if (sscanf(sep + 3, "%63s %255s %511s", fstype, src, opts) != 3 || strcmp(fstype, "cgroup")) continue;
+    if (sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2) continue;
+    jbuf ctl = {0};
+    for (char *tok = strtok(opts, ","); tok; tok = strtok(NULL, ",")) {
+      static const char *skip[] = {"rw", "ro", "relatime", "noexec", "nosuid", "nodev", "xattr", "clone_children", NULL};
+      bool s = false;
+      for (int i = 0; skip[i]; i++) s |= !strcmp(tok, skip[i]);
+      if (s || !strncmp(tok, "release_agent=", 14)) continue;
+      if (ctl.len) jb_puts(&ctl, ",");
+      jb_puts(&ctl, tok);
+    }
+    if (!ctl.p) continue;
+    bool dup = false;
+    for (size_t i = 0; i < n; i++) dup |= !strcmp(out[i].ctl, ctl.p);
+    if (!dup) {
+      snprintf(out[n].ctl, sizeof out[n].ctl, "%s", ctl.p);
+      snprintf(out[n].mount, sizeof out[n].mount, "%s", mnt);
+      n++;
+    }
+    jb_free(&ctl);
+  }
+  free(line);
+  fclose(f);
+  return n;
+}
+
+static bool is_cgroup2(const char *path) {
+  struct statfs sf;
+  return statfs(path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+static void record(struct cg_dirs *d, const char *dir) {
+  if (d->n_created < sizeof d->created / sizeof d->created[0]) d->created[d->n_created++] = ts_xstrdup(dir);
+}
+
+/* mkdir -p below root, recording each new dir; calls on_new for each. */
+static int make_path(struct cg_dirs *d, const char *root, const char *rel, bool cpuset, err_t *e) {
+  _cleanup_free_ char *p = ts_xasprintf("%s/%s", root, rel);
+  size_t rootlen = strlen(root);
+  for (char *s = p + rootlen + 1;; s++) {
+    if (*s != '/' && *s != 0) continue;
+    char c = *s;
+    *s = 0;
+    for (int attempt = 0;; attempt++) {
+      if (mkdir(p, 0755) == 0) {
+        record(d, p);
+        if (cpuset) {
+          /* A new v1 cpuset starts empty and refuses tasks: inherit the parent's. */
+          char *slash = strrchr(p, '/');
+          *slash = 0;
+          _cleanup_free_ char *pc = ts_xasprintf("%s/cpuset.cpus", p), *pm = ts_xasprintf("%s/cpuset.mems", p);
+          *slash = '/';
+          _cleanup_free_ char *cpus = NULL, *mems = NULL;
+          _cleanup_free_ char *cc = ts_xasprintf("%s/cpuset.cpus", p), *cm = ts_xasprintf("%s/cpuset.mems", p);
+          if (ts_read_file(pc, &cpus, NULL, e) < 0 || ts_write_existing(cc, cpus, e) < 0) return -1;
+          if (ts_read_file(pm, &mems, NULL, e) < 0 || ts_write_existing(cm, mems, e) < 0) return -1;
+        }
+        break;
+      }
+      if (errno == EEXIST) break;
+      if (errno == ENOENT && attempt < 5) continue; /* a parent was removed by a concurrent delete */
+      return ts_failerr(e, "cannot create cgroup %s", p);
+    }
+    *s = c;
+    if (!c) break;
+  }
+  return 0;
+}
+
+static int v1_write(const char *dir, const char *file, const char *value, err_t *e) {
+  _cleanup_free_ char *path = ts_xasprintf("%s/%s", dir, file);
+  return ts_write_existing(path, value, e);
+}
+
+static int v1_apply(const struct cg_dirs *d, const struct resources *r, err_t *e) {
+  char v[128];
+  for (size_t i = 0; i < d->n_leaves; i++) {
+    const char *ctl = d->leaf_ctl[i], *dir = d->leaves[i];
+    if (has_ctl(ctl, "memory")) {
+      if (r->has_mem_limit) {
+        snprintf(v, sizeof v, "%lld", r->mem_limit > 0 ? r->mem_limit : -1);
+        if (v1_write(dir, "memory.limit_in_bytes", v, e) < 0) return -1;
+      }
+      if (r->has_mem_swap) {
+        _cleanup_free_ char *f = ts_xasprintf("%s/memory.memsw.limit_in_bytes", dir);
+        snprintf(v, sizeof v, "%lld", r->mem_swap > 0 ? r->mem_swap : -1);
+        if (access(f, F_OK) == 0 && ts_write_existing(f, v, e) < 0) return -1;
+      }
+      if (r->has_mem_reservation) {
+        snprintf(v, sizeof v, "%lld", r->mem_reservation > 0 ? r->mem_reservation : -1);
+        if (v1_write(dir, "memory.soft_limit_in_bytes", v, e) < 0) return -1;
+      }
+      if (r->has_swappiness) {
+        snprintf(v, sizeof v, "%llu", r->swappiness);
+        if (v1_write(dir, "memory.swappiness", v, e) < 0) return -1;
+      }
+    }
+    if (has_ctl(ctl, "cpu")) {
+      if (r->has_cpu_shares) {
+        snprintf(v, sizeof v, "%llu", r->cpu_shares);
+        if (v1_write(dir, "cpu.shares", v, e) < 0) return -1;
+      }
+      if (r->has_cpu_period) {
+        snprintf(v, sizeof v, "%llu", r->cpu_period);
+        if (v1_write(dir, "cpu.cfs_period_us", v, e) < 0) return -1;
+      }
+      if (r->has_cpu_quota) {
+        snprintf(v, sizeof v, "%lld", r->cpu_quota > 0 ? r->cpu_quota : -1);
+        if (v1_write(dir, "cpu.cfs_quota_us", v, e) < 0) return -1;
+      }
+    }
+    if (has_ctl(ctl, "cpuset")) {
+      if (r->cpus && v1_write(dir, "cpuset.cpus", r->cpus, e) < 0) return -1;
+      if (r->mems && v1_write(dir, "cpuset.mems", r->mems, e) < 0) return -1;
+    }
+    if (has_ctl(ctl, "pids") && r->has_pids) {
+      if (r->pids_limit > 0) snprintf(v, sizeof v, "%lld", r->pids_limit);
+      else snprintf(v, sizeof v, "max");
+      if (v1_write(dir, "pids.max", v, e) < 0) return -1;
+    }
+    if (has_ctl(ctl, "devices")) {
+      for (size_t k = 0; k < r->n_devices; k++) {
+        const struct device_rule *dr = &r->devices[k];
+        char maj[24] = "*", min[24] = "*";
+        if (dr->major >= 0) snprintf(maj, sizeof maj, "%lld", dr->major);
+        if (dr->minor >= 0) snprintf(min, sizeof min, "%lld", dr->minor);
+        if (dr->type == 'a') snprintf(v, sizeof v, "a *:* %s", dr->access);
+        else snprintf(v, sizeof v, "%c %s:%s %s", dr->type, maj, min, dr->access);
+        if (v1_write(dir, dr->allow ? "devices.allow" : "devices.deny", v, e) < 0) return -1;
+      }
+      /* The nodes every container gets (as runc does), whatever the rules say. */
+      static const char *always[] = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+                                     "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm", NULL};
+      for (int k = 0; r->n_devices && always[k]; k++)
+        if (v1_write(dir, "devices.allow", always[k], e) < 0) return -1;
+    }
+  }
+  return 0;
+}
+
+/* Enables the controllers the limits need in every ancestor's subtree_control. */
+static void v2_enable(const char *root, const char *rel, bool fake) {
+  _cleanup_free_ char *avail = NULL;
+  _cleanup_free_ char *cf = ts_xasprintf("%s/cgroup.controllers", root);
+  err_t ignored;
+  if (ts_read_file(cf, &avail, NULL, &ignored) < 0) return;
+  jbuf want = {0};
+  static const char *ctls[] = {"cpu", "cpuset", "memory", "pids", "io", "hugetlb", NULL};
+  for (int i = 0; ctls[i]; i++)
+    if (has_ctl(avail, ctls[i])) jb_printf(&want, "%s+%s", want.len ? " " : "", ctls[i]);
+  if (!want.p) return;
+  /* Ancestors: root, root/a, root/a/b … up to (not including) the leaf. */
+  _cleanup_free_ char *p = ts_xasprintf("%s/%s", root, rel);
+  size_t rootlen = strlen(root);
+  char *last = strrchr(p, '/');
+  for (char *s = p + rootlen; s && s <= last; s = strchr(s + 1, '/')) {
+    char c = *s;
+    *s = 0;
+    _cleanup_free_ char *sc = ts_xasprintf("%s/cgroup.subtree_control", p);
+    *s = c;
+    int fd = open(sc, O_WRONLY | O_CLOEXEC | (fake ? O_CREAT | O_APPEND : 0), 0644);
+    if (fd < 0) continue;
+    if (fake) {
+      ts_write_all(fd, want.p, want.len);
+      ts_write_all(fd, "\n", 1);
+    } else {
+      /* One at a time: an unavailable controller must not block the rest. */
+      for (char *tok = want.p; tok && *tok;) {
+        char *sp = strchr(tok, ' ');
+        size_t n = sp ? (size_t)(sp - tok) : strlen(tok);
+        if (write(fd, tok, n) < 0) { /* best effort */ }
+        tok = sp ? sp + 1 : NULL;
+      }
+    }
+    close(fd);
+  }
+  jb_free(&want);
+}
+
+int cg_create(const char *path, const struct resources *res, struct cg_dirs *d, err_t *e) {
+  memset(d, 0, sizeof *d);
+  while (*path == '/') path++;
+  if (!*path) return ts_fail(e, "linux.cgroupsPath must not be the hierarchy root");
+  if (!strcmp(path, "..") || strstr(path, "../") || (strlen(path) > 2 && !strcmp(path + strlen(path) - 3, "/..")))
+    return ts_fail(e, "linux.cgroupsPath \"%s\" must not contain \"..\"", path);
+  const char *fake = getenv("TSSTACK_CGROUP2_ROOT");
+  if ((fake && *fake) || is_cgroup2("/sys/fs/cgroup")) {
+    const char *root = fake && *fake ? fake : "/sys/fs/cgroup";
+    d->v2 = true;
+    d->fake = fake && *fake;
+    if (make_path(d, root, path, false, e) < 0) goto fail;
+    d->leaves[0] = ts_xasprintf("%s/%s", root, path);
+    d->leaf_ctl[0] = ts_xstrdup("");
+    d->n_leaves = 1;
+    v2_enable(root, path, d->fake);
+    if (cg2_apply(d->leaves[0], res, d->fake, e) < 0) goto fail;
+    return 0;
+  }
+  struct hier h[CG_MAX];
+  size_t n = v1_hierarchies(h, CG_MAX - 1);
+  if (n == 0) return ts_fail(e, "no cgroup hierarchy is mounted under /sys/fs/cgroup");
+  for (size_t i = 0; i < n; i++) {
+    if (make_path(d, h[i].mount, path, has_ctl(h[i].ctl, "cpuset"), e) < 0) goto fail;
+    d->leaves[d->n_leaves] = ts_xasprintf("%s/%s", h[i].mount, path);
+    d->leaf_ctl[d->n_leaves++] = ts_xstrdup(h[i].ctl);
+  }
+  if (is_cgroup2("/sys/fs/cgroup/unified")) { /* hybrid: also place in the v2 tree */
+    if (make_path(d, "/sys/fs/cgroup/unified", path, false, e) < 0) goto fail;
+    d->leaves[d->n_leaves] = ts_xasprintf("/sys/fs/cgroup/unified/%s", path);
+    d->leaf_ctl[d->n_leaves++] = ts_xstrdup("");
+  }
+  if (v1_apply(d, res, e) < 0) goto fail;
+  return 0;
+fail:;
+  err_t ignored;
+  cg_destroy(d, &ignored);
+  return -1;
+}
+
+int cg_enter(const struct cg_dirs *d, pid_t pid, err_t *e) {
+  char v[32];
+  snprintf(v, sizeof v, "%d", (int)pid);
+  for (size_t i = 0; i < d->n_leaves; i++) {
+    _cleanup_free_ char *f = ts_xasprintf("%s/cgroup.procs", d->leaves[i]);
+    if (d->fake) {
+      _cleanup_close_ int fd = open(f, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd < 0 || ts_write_all(fd, v, strlen(v)) < 0) return ts_failerr(e, "cannot write %s", f);
+      continue;
+    }
+    if (ts_write_existing(f, v, e) < 0) return -1;
+  }
+  return 0;
+}
+
+int cg_destroy(const struct cg_dirs *d, err_t *e) {
+  int rc = 0;
+  for (size_t k = d->n_created; k-- > 0;) {
+    const char *dir = d->created[k];
+    for (int attempt = 0;; attempt++) {
+      if (rmdir(dir) == 0 || errno == ENOENT) break;
+      if (d->fake && errno == ENOTEMPTY) {
+        ts_rm_rf(dir); /* a tmpfs stand-in keeps the files we wrote */
+        break;
+      }
+      if (errno == ENOTEMPTY) break; /* a parent another container now uses */
+      if (errno == EBUSY && attempt < 100) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        continue;
+      }
+      rc = ts_failerr(e, "cannot remove cgroup %s", dir);
+      break;
+    }
+  }
+  return rc;
+}
+
+int cg_pids(const struct cg_dirs *d, pid_t **out, size_t *n, err_t *e) {
+  *out = NULL;
+  *n = 0;
+  const char *dir = NULL;
+  static const char *prefer[] = {"pids", "freezer", "memory", "cpu", NULL};
+  for (int p = 0; prefer[p] && !dir; p++)
+    for (size_t i = 0; i < d->n_leaves && !dir; i++)
+      if (has_ctl(d->leaf_ctl[i], prefer[p])) dir = d->leaves[i];
+  if (!dir && d->n_leaves) dir = d->leaves[0];
+  if (!dir) return 0;
+  _cleanup_free_ char *f = ts_xasprintf("%s/cgroup.procs", dir), *text = NULL;
+  if (ts_read_file(f, &text, NULL, e) < 0) return errno == ENOENT ? 0 : -1;
+  size_t cap = 16;
+  *out = ts_xmalloc(cap * sizeof(pid_t));
+  for (char *tok = strtok(text, "\n"); tok; tok = strtok(NULL, "\n")) {
+    if (*n == cap) *out = ts_xrealloc(*out, (cap *= 2) * sizeof(pid_t));
+    (*out)[(*n)++] = (pid_t)atoi(tok);
+  }
+  return 0;
+}
+
+void cg_dirs_free(struct cg_dirs *d) {
+  for (size_t i = 0; i < d->n_leaves; i++) free(d->leaves[i]), free(d->leaf_ctl[i]);
+  for (size_t i = 0; i < d->n_created; i++) free(d->created[i]);
+  memset(d, 0, sizeof *d);
+}
+
+size_t cg_v1_hierarchies(char ctl[][256], char mount[][512], size_t max) {
+  struct hier h[CG_MAX];
+  size_t n = v1_hierarchies(h, max < CG_MAX ? max : CG_MAX);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(ctl[i], h[i].ctl, sizeof h[i].ctl);
+    memcpy(mount[i], h[i].mount, sizeof h[i].mount);
+  }
+  return n;
+}

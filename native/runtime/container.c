@@ -1,0 +1,352 @@
+#include "container.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+#include "cgroups.h"
+#include "console.h"
+#include "mounts.h"
+#include "process.h"
+
+struct child_ctx {
+  const struct spec *s;
+  const struct create_opts *o;
+  int sync, fifo, console;
+  int ns_fds[8];
+  int ns_flags[8];
+  size_t n_ns;
+};
+
+/* Fail fast in the container child: one line to the parent, then exit. */
+static _Noreturn void bail(int sync, const err_t *e) {
+  char line[1100];
+  int n = snprintf(line, sizeof line, "E%s", e->msg);
+  if (send(sync, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1), MSG_NOSIGNAL) < 0) {}
+  _exit(1);
+}
+
+static _Noreturn void init_child(struct child_ctx *c) {
+  err_t e = {{0}};
+  const struct spec *s = c->s;
+  char go;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (recv(c->sync, &go, 1, 0) != 1) _exit(1);  /* the parent died or refused */
+  for (size_t i = 0; i < c->n_ns; i++)
+    if (setns(c->ns_fds[i], c->ns_flags[i]) < 0) {
+      ts_failerr(&e, "cannot join namespace %s", spec_ns(s, c->ns_flags[i])->path);
+      bail(c->sync, &e);
+    }
+  if (spec_ns(s, CLONE_NEWCGROUP) && !spec_ns(s, CLONE_NEWCGROUP)->path && unshare(CLONE_NEWCGROUP) < 0) {
+    ts_failerr(&e, "cannot create a cgroup namespace");
+    bail(c->sync, &e);
+  }
+  if (s->proc.has_oom_score_adj) {
+    char v[16];
+    snprintf(v, sizeof v, "%d", s->proc.oom_score_adj);
+    if (ts_write_existing("/proc/self/oom_score_adj", v, &e) < 0) bail(c->sync, &e);
+  }
+  if (setsid() < 0) {
+    ts_failerr(&e, "setsid");
+    bail(c->sync, &e);
+  }
+  if (spec_has_ns(s, CLONE_NEWNS)) {
+    if (mounts_prepare(s, &e) < 0 || mounts_pivot(s, c->o->no_pivot, &e) < 0 || mounts_finalize(s, &e) < 0) bail(c->sync, &e);
+  } else if (chroot(s->root) < 0 || chdir("/") < 0) {
+    ts_failerr(&e, "cannot chroot into %s", s->root);
+    bail(c->sync, &e);
+  }
+  if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+    ts_failerr(&e, "cannot set hostname \"%s\"", s->hostname);
+    bail(c->sync, &e);
+  }
+  if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0) {
+    ts_failerr(&e, "cannot set domainname \"%s\"", s->domainname);
+    bail(c->sync, &e);
+  }
+  if (c->console >= 0) {
+    if (console_setup(c->console, &e) < 0) bail(c->sync, &e);
+    close(c->console);
+  }
+  if (proc_apply_rlimits(&s->proc, &e) < 0) bail(c->sync, &e);
+  char **env = proc_env(&s->proc);
+  char *exe = NULL;
+  if (proc_find_exe(&s->proc, env, &exe, &e) < 0) bail(c->sync, &e);
+  if (chdir(s->proc.cwd) < 0) {
+    if (ts_mkdir_p(s->proc.cwd, 0755, &e) < 0 || chdir(s->proc.cwd) < 0) {
+      ts_failerr(&e, "cannot change to process.cwd %s", s->proc.cwd);
+      bail(c->sync, &e);
+    }
+  }
+  if (proc_apply_identity(&s->proc, &e) < 0) bail(c->sync, &e);
+  /* Only stdio and preserved fds reach the process. */
+  syscall(SYS_close_range, 3 + c->o->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+  /* Outlive the create command from here on (before telling it we are ready). */
+  prctl(PR_SET_PDEATHSIG, 0);
+  if (send(c->sync, "K", 1, MSG_NOSIGNAL) != 1) _exit(1);
+  close(c->sync);
+  /* Wait for `start`: a writer opens exec.fifo and writes one byte. A fifo that
+   * never had a writer polls as idle, so this blocks until then. */
+  struct pollfd p = {.fd = c->fifo, .events = POLLIN};
+  for (;;) {
+    int r = poll(&p, 1, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) _exit(1);
+    char b;
+    if (read(c->fifo, &b, 1) == 1) break;
+    if (p.revents & POLLHUP) _exit(1);  /* a writer came and went without starting us */
+  }
+  close(c->fifo);
+  proc_exec(&s->proc, exe, env, &e);
+  dprintf(2, "tsstack-runtime: %s\n", e.msg);
+  _exit(127);
+}
+
+static int write_pid_file(const char *path, pid_t pid, err_t *e) {
+  char v[32];
+  int n = snprintf(v, sizeof v, "%d", (int)pid);
+  return ts_write_atomic(path, v, (size_t)n, e);
+}
+
+int container_create(const struct create_opts *o, struct spec *s, struct cstate *st, int *master, err_t *e) {
+  if (valid_id(o->id, e) < 0) return -1;
+  if (!s->has_process) return ts_fail(e, "%s/config.json: \"process\" is required to create a container", s->bundle);
+  if ((s->hostname || s->domainname) && (!spec_ns(s, CLONE_NEWUTS) || spec_ns(s, CLONE_NEWUTS)->path))
+    return ts_fail(e, "%s/config.json: hostname needs a new uts namespace (add {\"type\":\"uts\"} to linux.namespaces)", s->bundle);
+  if (s->proc.terminal && !o->console_socket && !o->own_console)
+    return ts_fail(e, "process.terminal is true: pass --console-socket to receive the pty master");
+  if (!s->proc.terminal && o->console_socket) return ts_fail(e, "--console-socket given but process.terminal is false");
+  if (ts_mkdir_p(rt_root, 0711, e) < 0) return -1;
+  _cleanup_free_ char *dir = state_dir(o->id);
+  if (mkdir(dir, 0711) < 0) {
+    if (errno == EEXIST) return ts_fail(e, "container with id \"%s\" already exists", o->id);
+    return ts_failerr(e, "cannot create %s", dir);
+  }
+  memset(st, 0, sizeof *st);
+  st->id = ts_xstrdup(o->id);
+  st->bundle = ts_xstrdup(s->bundle);
+  st->rootfs = ts_xstrdup(s->root);
+  st->created = now_rfc3339();
+  st->oci_version = ts_xstrdup(s->oci_version);
+  st->creating = true;
+  st->annotations = s->annotations;
+  int sp[2] = {-1, -1}, console = -1, own[2] = {-1, -1}, fifo = -1;
+  pid_t pid = -1;
+  struct child_ctx c = {.s = s, .o = o, .console = -1};
+  _cleanup_free_ char *fifo_path = state_fifo(o->id);
+  _cleanup_free_ char *cgpath = s->cgroups_path ? ts_xstrdup(s->cgroups_path) : ts_xasprintf("/%s", o->id);
+  if (state_save(st, e) < 0) goto fail;
+  if (mkfifo(fifo_path, 0600) < 0) {
+    ts_failerr(e, "cannot create %s", fifo_path);
+    goto fail;
+  }
+  fifo = open(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fifo < 0) {
+    ts_failerr(e, "cannot open %s", fifo_path);
+    goto fail;
+  }
+  if (cg_create(cgpath, &s->res, &st->cg, e) < 0) goto fail;
+  if (o->console_socket && (console = console_connect(o->console_socket, e)) < 0) goto fail;
+  if (s->proc.terminal && o->own_console) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, own) < 0) {
+      ts_failerr(e, "socketpair");
+      goto fail;
+    }
+    console = own[1];
+  }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+    ts_failerr(e, "socketpair");
+    goto fail;
+  }
+  /* Joined namespaces: pid is entered here (it applies to our children);
+   * the others in the child. */
+  int clone_flags = 0;
+  static const int order[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWCGROUP};
+  for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+    const struct ns_spec *ns = spec_ns(s, order[i]);
+    if (!ns) continue;
+    if (!ns->path) {
+      if (order[i] != CLONE_NEWCGROUP) clone_flags |= order[i];
+      continue;
+    }
+    int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      ts_failerr(e, "cannot open namespace %s", ns->path);
+      goto fail;
+    }
+    if (order[i] == CLONE_NEWPID) {
+      int r = setns(fd, CLONE_NEWPID);
+      close(fd);
+      if (r < 0) {
+        ts_failerr(e, "cannot join pid namespace %s", ns->path);
+        goto fail;
+      }
+      continue;
+    }
+    c.ns_fds[c.n_ns] = fd;
+    c.ns_flags[c.n_ns++] = order[i];
+  }
+  c.sync = sp[1];
+  c.fifo = fifo;
+  c.console = console;
+  pid = (pid_t)syscall(SYS_clone, (unsigned long)(clone_flags | SIGCHLD), NULL, NULL, NULL, 0);
+  if (pid < 0) {
+    ts_failerr(e, "cannot clone the container process");
+    goto fail;
+  }
+  if (pid == 0) {
+    close(sp[0]);
+    init_child(&c);
+  }
+  close(sp[1]), sp[1] = -1;
+  for (size_t i = 0; i < c.n_ns; i++) close(c.ns_fds[i]);
+  c.n_ns = 0;
+  if (console >= 0 && console != own[1]) close(console);
+  if (own[1] >= 0) close(own[1]), own[1] = -1;
+  console = -1;
+  if (cg_enter(&st->cg, pid, e) < 0) goto fail;
+  if (send(sp[0], "g", 1, MSG_NOSIGNAL) != 1) {
+    ts_failerr(e, "the container process died before setup");
+    goto fail;
+  }
+  char reply[1200];
+  ssize_t r;
+  do r = recv(sp[0], reply, sizeof reply - 1, 0);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) {
+    ts_fail(e, "the container process died during setup");
+    goto fail;
+  }
+  reply[r] = 0;
+  if (reply[0] == 'E') {
+    ts_fail(e, "%s", reply + 1);
+    goto fail;
+  }
+  close(sp[0]), sp[0] = -1;
+  close(fifo), fifo = -1;
+  if (own[0] >= 0) {
+    if ((*master = console_recv_fd(own[0], e)) < 0) goto fail;
+    close(own[0]), own[0] = -1;
+  }
+  st->pid = pid;
+  st->start_time = proc_start_time(pid);
+  st->creating = false;
+  if (state_save(st, e) < 0) goto fail;
+  if (o->pid_file && write_pid_file(o->pid_file, pid, e) < 0) goto fail;
+  return 0;
+fail:;
+  err_t ignored;
+  if (pid > 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+  }
+  for (size_t i = 0; i < c.n_ns; i++) close(c.ns_fds[i]);
+  if (sp[0] >= 0) close(sp[0]);
+  if (sp[1] >= 0) close(sp[1]);
+  if (own[0] >= 0) close(own[0]);
+  if (own[1] >= 0) close(own[1]);
+  else if (console >= 0) close(console);
+  if (fifo >= 0) close(fifo);
+  cg_destroy(&st->cg, &ignored);
+  ts_rm_rf(dir);
+  return -1;
+}
+
+int container_start(const char *id, err_t *e) {
+  struct cstate st;
+  if (state_load(id, &st, e) < 0) return -1;
+  const char *status = state_status(&st);
+  int rc = -1;
+  if (strcmp(status, "created")) {
+    ts_fail(e, "cannot start container \"%s\": it is %s, not created", id, status);
+    goto out;
+  }
+  _cleanup_free_ char *fifo = state_fifo(id);
+  int fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    ts_failerr(e, "cannot start container \"%s\" (its init is not waiting on %s)", id, fifo);
+    goto out;
+  }
+  if (write(fd, "0", 1) != 1) {
+    ts_failerr(e, "cannot start container \"%s\"", id);
+    close(fd);
+    goto out;
+  }
+  close(fd);
+  unlink(fifo);
+  rc = 0;
+out:
+  state_free(&st);
+  return rc;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+void container_kill_all(struct cstate *st) {
+  for (int round = 0; round < 500; round++) {
+    bool any = false;
+    if (state_alive(st)) {
+      kill(st->pid, SIGKILL);
+      any = true;
+    }
+    pid_t *pids = NULL;
+    size_t n = 0;
+    err_t ignored;
+    if (!st->cg.fake && cg_pids(&st->cg, &pids, &n, &ignored) == 0)
+      for (size_t i = 0; i < n; i++) {
+        if (kill(pids[i], SIGKILL) == 0) any = true;
+      }
+    free(pids);
+    if (!any) return;
+    /* Reap it when it is our own child (foreground run). */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    sleep_ms(10);
+  }
+}
+
+int container_destroy(struct cstate *st, err_t *e) {
+  container_kill_all(st);
+  int rc = cg_destroy(&st->cg, e);
+  _cleanup_free_ char *dir = state_dir(st->id);
+  if (ts_rm_rf(dir) < 0 && rc == 0) rc = ts_failerr(e, "cannot remove %s", dir);
+  return rc;
+}
+
+int parse_signal(const char *s, err_t *e) {
+  static const struct { const char *name; int sig; } sigs[] = {
+      {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"ILL", SIGILL}, {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},
+      {"IOT", SIGIOT}, {"BUS", SIGBUS}, {"FPE", SIGFPE}, {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
+      {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
+      {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+      {"TTOU", SIGTTOU}, {"URG", SIGURG}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+      {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"POLL", SIGPOLL}, {"PWR", SIGPWR}, {"SYS", SIGSYS},
+  };
+  char *end;
+  long n = strtol(s, &end, 10);
+  if (*s && !*end) {
+    if (n <= 0 || n > SIGRTMAX) return ts_fail(e, "invalid signal number %s", s);
+    return (int)n;
+  }
+  const char *name = strncasecmp(s, "SIG", 3) ? s : s + 3;
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    if (!strcasecmp(name, sigs[i].name)) return sigs[i].sig;
+  if (!strncasecmp(name, "RTMIN", 5) || !strncasecmp(name, "RTMAX", 5)) {
+    long off = name[5] ? strtol(name + 5, NULL, 10) : 0;
+    return !strncasecmp(name, "RTMIN", 5) ? SIGRTMIN + (int)off : SIGRTMAX + (int)off;
+  }
+  return ts_fail(e, "unknown signal \"%s\"", s);
+}

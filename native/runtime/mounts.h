@@ -1,0 +1,16 @@
+/* The container's mount namespace: rootfs, config mounts in order, /dev,
+ * pivot_root (or MS_MOVE+chroot), masked and read-only paths. Runs in the
+ * container child, inside its new mount namespace. */
+#ifndef RT_MOUNTS_H
+#define RT_MOUNTS_H
+#include <stdbool.h>
+#include "spec.h"
+
+/* Before pivot: propagation, rootfs bind, every mount, /dev nodes and links. */
+int mounts_prepare(const struct spec *s, err_t *e);
+/* Switches root to s->root: pivot_root, or MS_MOVE+chroot when no_pivot is set
+ * or pivot_root is refused (root on ramfs/initramfs). */
+int mounts_pivot(const struct spec *s, bool no_pivot, err_t *e);
+/* After pivot: maskedPaths, readonlyPaths, sysctl, read-only root. */
+int mounts_finalize(const struct spec *s, err_t *e);
+#endif

@@ -1,0 +1,45 @@
+// `tsstack config`: load the stack and print it normalized (or one of its lists).
+// Returns the exit code; errors a user can cause are thrown as TsstackError
+// for the CLI to render.
+
+import { loadStack } from '../../spec/load.js';
+import { renderStack } from '../../spec/render.js';
+import { TsstackError } from '../../util/errors.js';
+
+export interface ConfigOptions {
+  files?: string[];
+  projectName?: string;
+  projectDir?: string;
+  envFiles?: string[];
+  profiles?: string[];
+  format?: string;
+  services?: boolean;
+  volumes?: boolean;
+  profilesOnly?: boolean;
+  quiet?: boolean;
+  /** Environment to interpolate from (default: process.env). */
+  env?: Record<string, string | undefined>;
+  /** Where warnings go (default: stderr). */
+  warn?: (s: string) => void;
+}
+
+export async function runConfig(opts: ConfigOptions, out: (s: string) => void): Promise<number> {
+  const format = opts.format ?? 'yaml';
+  if (format !== 'yaml' && format !== 'json') {
+    throw new TsstackError('USAGE', `unknown format ${JSON.stringify(format)}`, { hint: 'use --format yaml or --format json' });
+  }
+  const model = await loadStack({ files: opts.files, projectName: opts.projectName, projectDir: opts.projectDir, envFiles: opts.envFiles, profiles: opts.profiles, env: opts.env });
+  const warn = opts.warn ?? ((s: string) => process.stderr.write(s + '\n'));
+  for (const w of model.warnings) warn(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
+  if (opts.quiet) return 0;
+  if (opts.services) {
+    for (const s of Object.keys(model.services).sort()) out(s + '\n');
+  } else if (opts.volumes) {
+    for (const v of Object.keys(model.volumes).sort()) out(v + '\n');
+  } else if (opts.profilesOnly) {
+    for (const p of model.allProfiles) out(p + '\n');
+  } else {
+    out(renderStack(model, format));
+  }
+  return 0;
+}

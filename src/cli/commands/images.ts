@@ -1,0 +1,181 @@
+// Image commands: build, pull, image ls|rm|prune|inspect|load|save|import|pull.
+
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { ImageApi, ImageInfo } from '../../engine/api.js';
+import { TsstackError } from '../../util/errors.js';
+import type { Context } from '../context.js';
+import { EXIT_FAILED } from '../errors.js';
+import { table } from '../render.js';
+
+/** Store operations beyond ImageApi (SEAMS.md: ImageStore). */
+interface StoreExtras {
+  loadArchive?(path: string): Promise<ImageInfo[] | string[] | unknown>;
+  saveArchive?(refs: string[], path: string): Promise<void>;
+  importRootfs?(source: string, name: string): Promise<ImageInfo>;
+}
+
+function extra<K extends keyof StoreExtras>(images: ImageApi, name: K): NonNullable<StoreExtras[K]> {
+  const f = (images as unknown as StoreExtras)[name];
+  if (typeof f !== 'function') throw new TsstackError('HOST', `image ${name} is not available yet in this build of tsstack`);
+  return f.bind(images) as NonNullable<StoreExtras[K]>;
+}
+
+function size(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}kB`;
+  return `${n}B`;
+}
+
+export async function runBuild(ctx: Context, services: string[], o: { cache?: boolean; pull?: boolean; quiet?: boolean }): Promise<number> {
+  const model = await ctx.loadModel();
+  const engine = await ctx.openEngine();
+  const names = (services.length ? services : Object.keys(model.services)).sort();
+  let failed = 0;
+  for (const n of names) {
+    const svc = model.services[n];
+    if (!svc) throw new TsstackError('NOT_FOUND', `no such service: ${n}`);
+    if (!svc.build) continue;
+    const b = svc.build;
+    const args: Record<string, string> = {};
+    for (const [k, v] of Object.entries(b.args ?? {})) if (v !== null) args[k] = v;
+    const tag = svc.image ?? `${model.name}-${n}`;
+    if (!o.quiet) ctx.io.err(`building ${n} (${tag})`);
+    try {
+      const info = await engine.images.build({
+        context: b.context, dockerfile: b.dockerfile, dockerfileInline: b.dockerfile_inline, args, target: b.target,
+        labels: b.labels ?? {}, tags: [tag, ...(b.tags ?? [])], noCache: o.cache === false || b.no_cache,
+        onProgress: o.quiet ? undefined : (l) => ctx.io.err(`${n}  ${l}`),
+      });
+      if (!o.quiet) ctx.io.err(`built ${tag} ${info.id}`);
+    } catch (e) {
+      if (names.length === 1) throw e;
+      ctx.io.err(`${n}: ${e instanceof Error ? e.message : String(e)}`);
+      failed++;
+    }
+  }
+  return failed ? EXIT_FAILED : 0;
+}
+
+export async function runPull(ctx: Context, services: string[], o: { quiet?: boolean; ignorePullFailures?: boolean }): Promise<number> {
+  const model = await ctx.loadModel();
+  const engine = await ctx.openEngine();
+  const names = (services.length ? services : Object.keys(model.services)).sort();
+  const refs = new Set<string>();
+  for (const n of names) {
+    const svc = model.services[n];
+    if (!svc) throw new TsstackError('NOT_FOUND', `no such service: ${n}`);
+    if (svc.image && !(svc.build && svc.pull_policy === 'build')) refs.add(svc.image);
+  }
+  const failures: string[] = [];
+  await Promise.all([...refs].sort().map(async (r) => {
+    try {
+      await engine.images.pull(r, o.quiet ? undefined : (l) => ctx.io.err(`${r}  ${l}`));
+      if (!o.quiet) ctx.io.err(`${r}  Pulled`);
+    } catch (e) {
+      failures.push(`${r}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }));
+  if (failures.length && !o.ignorePullFailures) throw new TsstackError('IMAGE', failures.length === 1 ? failures[0] : `${failures.length} pulls failed`, { details: failures.length > 1 ? failures : [] });
+  for (const f of failures) ctx.io.err(`warning: ${f}`);
+  return 0;
+}
+
+export async function imageLs(ctx: Context, o: { quiet?: boolean; format?: string }): Promise<number> {
+  const engine = await ctx.openEngine();
+  const images = (await engine.images.list()).sort((a, b) => ((a.names[0] ?? a.id) < (b.names[0] ?? b.id) ? -1 : 1));
+  if (o.quiet) {
+    for (const i of images) ctx.io.out(i.id);
+    return 0;
+  }
+  if (o.format === 'json') {
+    ctx.io.out(JSON.stringify(images.map((i) => ({ ID: i.id, Names: i.names, Digest: i.digest ?? '', Size: i.size, Created: i.created ?? '' }))));
+    return 0;
+  }
+  const rows: string[][] = [['NAME', 'IMAGE ID', 'SIZE', 'CREATED']];
+  for (const i of images) for (const n of i.names.length ? i.names : ['<none>']) rows.push([n, i.id.replace(/^sha256:/, '').slice(0, 12), size(i.size), i.created ?? '']);
+  ctx.io.out(table(rows));
+  return 0;
+}
+
+export async function imageRm(ctx: Context, refs: string[], o: { force?: boolean }): Promise<number> {
+  const engine = await ctx.openEngine();
+  for (const r of refs) {
+    await engine.images.remove(r, { force: o.force });
+    ctx.io.out(`removed ${r}`);
+  }
+  return 0;
+}
+
+export async function imagePrune(ctx: Context): Promise<number> {
+  const engine = await ctx.openEngine();
+  const r = await engine.images.prune();
+  ctx.io.out(`removed ${r.removedBlobs} blobs, ${r.removedLayers} layers, reclaimed ${size(r.reclaimed)}`);
+  return 0;
+}
+
+export async function imageInspect(ctx: Context, refs: string[]): Promise<number> {
+  const engine = await ctx.openEngine();
+  const out: ImageInfo[] = [];
+  for (const r of refs) {
+    const i = await engine.images.inspect(r);
+    if (!i) throw new TsstackError('NOT_FOUND', `no such image: ${r}`, { hint: `pull it with \`tsstack image pull ${r}\`` });
+    out.push(i);
+  }
+  ctx.io.out(JSON.stringify(out, null, 2));
+  return 0;
+}
+
+export async function imageLoad(ctx: Context, o: { input?: string }): Promise<number> {
+  const engine = await ctx.openEngine();
+  const load = extra(engine.images, 'loadArchive');
+  let path = o.input;
+  let tmp: string | undefined;
+  if (!path) {
+    tmp = mkdtempSync(join(tmpdir(), 'tsstack-load-'));
+    path = join(tmp, 'archive.tar');
+    await pipeline(process.stdin, createWriteStream(path));
+  }
+  try {
+    const r = await load(path);
+    for (const i of Array.isArray(r) ? r : []) ctx.io.out(`loaded ${typeof i === 'string' ? i : ((i as ImageInfo).names.join(', ') || (i as ImageInfo).id)}`);
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+export async function imageSave(ctx: Context, refs: string[], o: { output: string }): Promise<number> {
+  const engine = await ctx.openEngine();
+  await extra(engine.images, 'saveArchive')(refs, o.output);
+  return 0;
+}
+
+export async function imageImport(ctx: Context, source: string, ref: string): Promise<number> {
+  const engine = await ctx.openEngine();
+  let path = source;
+  let tmp: string | undefined;
+  if (source === '-') {
+    tmp = mkdtempSync(join(tmpdir(), 'tsstack-import-'));
+    path = join(tmp, 'rootfs.tar');
+    await pipeline(process.stdin, createWriteStream(path));
+  }
+  try {
+    const i = await extra(engine.images, 'importRootfs')(path, ref);
+    ctx.io.out(i.id);
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+  void createReadStream;
+  return 0;
+}
+
+export async function imagePull(ctx: Context, ref: string): Promise<number> {
+  const engine = await ctx.openEngine();
+  const i = await engine.images.pull(ref, (l) => ctx.io.err(l));
+  ctx.io.out(i.id);
+  return 0;
+}

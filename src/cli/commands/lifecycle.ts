@@ -1,0 +1,232 @@
+// Commands that act on existing containers: exec, run, start, stop, restart,
+// kill, rm, wait, cp.
+
+import { randomBytes } from 'node:crypto';
+import type { ContainerInfo, Engine } from '../../engine/api.js';
+import { LABEL } from '../../engine/api.js';
+import { TsstackError } from '../../util/errors.js';
+import type { Context } from '../context.js';
+import { EXIT_FAILED } from '../errors.js';
+import { byServiceThenNumber, oneContainer, targets } from '../targets.js';
+
+export async function runExec(ctx: Context, service: string, command: string[], o: { interactive?: boolean; tty?: boolean; TTY?: boolean; detach?: boolean; env?: string[]; user?: string; workdir?: string; index: number }): Promise<number> {
+  const { engine, container } = await oneContainer(ctx, service, o.index);
+  if (container.status !== 'running') throw new TsstackError('CONFLICT', `container ${container.name} is not running (${container.status})`, { hint: `start it with \`tsstack start ${service}\`` });
+  const stdinTty = !!process.stdin.isTTY;
+  const tty = o.TTY === false ? false : o.tty || stdinTty;
+  return engine.containers.exec(container.id, command, { tty, interactive: o.interactive || stdinTty, env: o.env, user: o.user, cwd: o.workdir });
+}
+
+/** Dependencies of a service from the labels its containers carry (when no stack file is at hand). */
+function depsFromLabels(cs: ContainerInfo[]): Record<string, string[]> {
+  const deps: Record<string, string[]> = {};
+  for (const c of cs) {
+    const s = c.labels[LABEL.service];
+    if (!s) continue;
+    deps[s] = (c.labels['tsstack.depends-on'] ?? '').split(',').filter(Boolean);
+  }
+  return deps;
+}
+
+export function lifecycle(verb: 'start' | 'stop' | 'restart') {
+  return async (ctx: Context, services: string[], o: { timeout?: number }): Promise<number> => {
+    const all = await targets(ctx, []);
+    const { topoOrder, withDependencies, dependents } = await import('../../reconcile/graph.js');
+    const deps = depsFromLabels(all.containers);
+    for (const d of Object.keys(deps)) deps[d] = deps[d].filter((x) => x in deps);
+    const order = topoOrder(deps);
+    const stopMs = o.timeout !== undefined ? o.timeout * 1000 : undefined;
+    const of = (s: string) => all.containers.filter((c) => c.labels[LABEL.service] === s).sort(byServiceThenNumber);
+    const failures: string[] = [];
+    const each = async (cs: ContainerInfo[], f: (c: ContainerInfo) => Promise<void>) => {
+      await Promise.all(cs.map(async (c) => {
+        try {
+          await f(c);
+        } catch (e) {
+          failures.push(`${c.name}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }));
+    };
+    const doStop = async (sel: Set<string>) => {
+      for (const s of [...order].reverse()) {
+        if (!sel.has(s)) continue;
+        await each(of(s).filter((c) => c.status === 'running' || c.status === 'restarting'), async (c) => {
+          await all.engine.containers.stop(c.id, stopMs);
+          ctx.io.err(`${c.name}  Stopped`);
+        });
+      }
+    };
+    const doStart = async (sel: Set<string>) => {
+      for (const s of order) {
+        if (!sel.has(s)) continue;
+        await each(of(s), async (c) => {
+          const cur = await all.engine.containers.inspect(c.id);
+          if (cur?.status === 'running') return;
+          await all.engine.containers.start(c.id);
+          ctx.io.err(`${c.name}  Started`);
+        });
+      }
+    };
+    const named = services.length ? services : order;
+    if (verb === 'stop') await doStop(services.length ? new Set([...named, ...dependents(deps, named)]) : new Set(order));
+    else if (verb === 'start') await doStart(withDependencies(deps, named));
+    else {
+      const sel = new Set(named);
+      await doStop(sel);
+      await doStart(sel);
+    }
+    if (failures.length) {
+      throw new TsstackError('RUNTIME', failures.length === 1 ? failures[0] : `${verb} failed for ${failures.length} containers`, { details: failures.length > 1 ? failures : [] });
+    }
+    return 0;
+  };
+}
+
+export async function runKill(ctx: Context, services: string[], o: { signal: string }): Promise<number> {
+  const t = await targets(ctx, services, { running: true });
+  await Promise.all(t.containers.map((c) => t.engine.containers.kill(c.id, o.signal)));
+  return 0;
+}
+
+export async function runRm(ctx: Context, services: string[], o: { force?: boolean; stop?: boolean; volumes?: boolean }): Promise<number> {
+  const t = await targets(ctx, services);
+  const running = t.containers.filter((c) => c.status === 'running' || c.status === 'restarting');
+  if (running.length && !o.stop) {
+    ctx.io.err(`not removing running containers (${running.map((c) => c.name).join(', ')}); use --stop`);
+  }
+  const gone = o.stop ? t.containers : t.containers.filter((c) => !running.includes(c));
+  await ctx.locked(t.project, async () => {
+    for (const c of gone) {
+      if (running.includes(c)) await t.engine.containers.stop(c.id);
+      await t.engine.containers.remove(c.id, { force: true });
+      ctx.io.err(`${c.name}  Removed`);
+    }
+    if (o.volumes) {
+      for (const v of await t.engine.volumes.list({ [LABEL.project]: t.project, 'tsstack.anonymous': 'true' })) {
+        if (gone.some((c) => c.labels[LABEL.service] === v.labels[LABEL.service])) await t.engine.volumes.remove(v.name);
+      }
+    }
+  });
+  return 0;
+}
+
+export async function runWait(ctx: Context, services: string[], o: { downProject?: boolean }): Promise<number> {
+  const t = await targets(ctx, services);
+  if (!t.containers.length) throw new TsstackError('NOT_FOUND', `no containers for ${services.join(', ')}`);
+  const codes = await Promise.all(t.containers.map((c) => t.engine.containers.wait(c.id)));
+  for (const code of codes) ctx.io.out(String(code));
+  if (o.downProject) {
+    const { runDown } = await import('./up.js');
+    await runDown(ctx, {});
+  }
+  return codes.find((c) => c !== 0) ?? 0;
+}
+
+export async function runCp(ctx: Context, src: string, dest: string, o: { index: number }): Promise<number> {
+  const split = (s: string) => {
+    const m = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*):(.*)$/.exec(s);
+    return m && !s.startsWith('/') && !s.startsWith('.') ? { service: m[1], path: m[2] } : undefined;
+  };
+  const a = split(src);
+  const b = split(dest);
+  if (!!a === !!b) throw new TsstackError('USAGE', 'cp: exactly one of SRC and DEST must be SERVICE:PATH', { hint: 'e.g. tsstack cp web:/etc/hosts ./hosts' });
+  const side = (a ?? b)!;
+  const { engine, container } = await oneContainer(ctx, side.service, o.index);
+  if (a) await engine.containers.copy(container.id, a.path, dest, 'out');
+  else await engine.containers.copy(container.id, src, b!.path, 'in');
+  return 0;
+}
+
+export interface RunFlags {
+  rm?: boolean;
+  detach?: boolean;
+  env?: string[];
+  user?: string;
+  workdir?: string;
+  TTY?: boolean;
+  interactive?: boolean;
+  entrypoint?: string;
+  name?: string;
+  deps?: boolean;
+  publish?: string[];
+  servicePorts?: boolean;
+}
+
+/** A one-off container of a service (label tsstack.oneoff=True), after starting its dependencies. */
+export async function runRun(ctx: Context, service: string, command: string[], o: RunFlags): Promise<number> {
+  const model = await ctx.loadModel();
+  const svc = model.services[service];
+  if (!svc) throw new TsstackError('NOT_FOUND', `no such service: ${service}`, { hint: `services: ${Object.keys(model.services).sort().join(', ')}` });
+  const engine = await ctx.openEngine();
+  const { up, makePlan, projectLabels } = await import('../../reconcile/up.js');
+  const { createSpec, desiredState } = await import('../../reconcile/desired.js');
+  const { splitShellWords } = await import('../../spec/shellwords.js').catch(() => ({ splitShellWords: (s: string) => s.split(/\s+/).filter(Boolean) }));
+  const { projectDir } = await import('../../engine/engine.js');
+  const deps = Object.keys(svc.depends_on ?? {});
+  const filesDir = projectDir(ctx.paths.root, model.name);
+  await ctx.locked(model.name, async () => {
+    if (deps.length && o.deps !== false) {
+      const r = await up(engine, model, { services: deps, filesDir, env: ctx.io.env, labels: projectLabels(model), onEvent: (e) => { if (e.state === 'failed') ctx.io.err(`${e.resource}: ${e.message}`); } });
+      if (r.result.failed.length) throw new TsstackError('RUNTIME', `dependencies of ${service} failed to start`, { details: r.result.failed.map((f) => `${f.resource}: ${f.message}`) });
+    } else {
+      // Networks and volumes must exist even without dependencies.
+      const { plan } = await makePlan(engine, { ...model, services: { [service]: { ...svc, depends_on: {} } } }, { services: [service], filesDir });
+      for (const a of plan.actions) {
+        if (a.type === 'create-network') await engine.networks.create(a.network!.spec);
+        if (a.type === 'create-volume') await engine.volumes.create(a.volume!.name, a.volume!.labels);
+      }
+    }
+  });
+  const image = await engine.images.ensure(svc.image ?? `${model.name}-${service}`, 'missing', (l) => ctx.io.err(l));
+  const env: Record<string, string | null> = { ...svc.environment };
+  for (const e of o.env ?? []) {
+    const i = e.indexOf('=');
+    if (i > 0) env[e.slice(0, i)] = e.slice(i + 1);
+    else env[e] = ctx.io.env[e] ?? null;
+  }
+  const runSvc = {
+    ...svc,
+    environment: env,
+    command: command.length ? command : svc.command,
+    entrypoint: o.entrypoint !== undefined ? splitShellWords(o.entrypoint) : svc.entrypoint,
+    user: o.user ?? svc.user,
+    working_dir: o.workdir ?? svc.working_dir,
+    ports: o.servicePorts ? svc.ports : [],
+    container_name: o.name ?? `${model.name}-${service}-run-${randomBytes(4).toString('hex')}`,
+    restart: 'no' as const,
+    scale: 1,
+    depends_on: {},
+    tty: o.TTY === false ? false : svc.tty,
+  };
+  const d = desiredState({ ...model, services: { [service]: runSvc } }, { [runSvc.image ?? `${model.name}-${service}`]: image }, { filesDir, env: ctx.io.env });
+  const { writeGeneratedFiles } = await import('../../reconcile/apply.js');
+  writeGeneratedFiles(d.files);
+  const spec = createSpec(model.name, d.services[service].containers[0], d.services[service], projectLabels(model));
+  spec.labels[LABEL.oneoff] = 'True';
+  const c = await engine.containers.create(spec);
+  try {
+    await engine.containers.start(c.id);
+    if (o.detach) {
+      ctx.io.out(c.name);
+      return 0;
+    }
+    const { streamLogs } = await import('../attach.js');
+    const logs = streamLogs(ctx, engine, model.name, [c], { follow: true, prefix: false });
+    const code = await engine.containers.wait(c.id);
+    await Promise.race([logs.done, new Promise((r) => setTimeout(r, 1000))]);
+    logs.stop();
+    return code;
+  } finally {
+    if (o.rm && !o.detach) await removeQuietly(engine, c.id);
+  }
+}
+
+async function removeQuietly(engine: Engine, id: string): Promise<void> {
+  try {
+    const cur = await engine.containers.inspect(id);
+    if (cur?.status === 'running') await engine.containers.stop(id, 1000);
+    await engine.containers.remove(id, { force: true });
+  } catch { /* best effort: `tsstack down` removes one-offs too */ }
+}
+
+export { EXIT_FAILED };

@@ -1,0 +1,186 @@
+// up, create, plan, down.
+
+import { rmSync } from 'node:fs';
+import type { Engine } from '../../engine/api.js';
+import { LABEL } from '../../engine/api.js';
+import type { StackModel } from '../../model/types.js';
+import type { ApplyResult } from '../../reconcile/apply.js';
+import { TsstackError } from '../../util/errors.js';
+import type { Context } from '../context.js';
+import { EXIT_FAILED, renderError } from '../errors.js';
+import { progressFor } from '../render.js';
+
+export interface UpFlags {
+  detach?: boolean;
+  forceRecreate?: boolean;
+  recreate?: boolean;
+  deps?: boolean;
+  start?: boolean;
+  removeOrphans?: boolean;
+  scale?: Record<string, number>;
+  pull?: 'always' | 'missing' | 'never';
+  build?: boolean;
+  wait?: boolean;
+  waitTimeout?: number;
+  abortOnContainerExit?: boolean;
+  abortOnContainerFailure?: boolean;
+  exitCodeFrom?: string;
+  timeout?: number;
+  watch?: boolean;
+  format?: string;
+  parallel?: number;
+  detailedExitcode?: boolean;
+}
+
+async function projectDirOf(ctx: Context, project: string): Promise<string> {
+  const { projectDir } = await import('../../engine/engine.js');
+  return projectDir(ctx.paths.root, project);
+}
+
+async function reconcileOpts(ctx: Context, model: StackModel, services: string[], f: UpFlags) {
+  const { projectLabels } = await import('../../reconcile/up.js');
+  return {
+    services,
+    noDeps: f.deps === false,
+    forceRecreate: f.forceRecreate,
+    noRecreate: f.recreate === false,
+    removeOrphans: f.removeOrphans,
+    pull: f.pull,
+    build: f.build,
+    scale: f.scale,
+    noStart: f.start === false,
+    stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined,
+    parallel: f.parallel,
+    filesDir: await projectDirOf(ctx, model.name),
+    env: ctx.io.env,
+    runtime: ctx.g.runtime,
+    labels: projectLabels(model),
+  };
+}
+
+/** Renders apply failures; returns the exit status (0 when none). */
+function report(ctx: Context, r: ApplyResult): number {
+  for (const w of r.warnings) ctx.io.err(`warning: ${w}`);
+  if (!r.failed.length) return 0;
+  const err = new TsstackError('RUNTIME', r.failed.length === 1 ? `${r.failed[0].resource}: ${r.failed[0].message}` : `${r.failed.length} steps failed`, {
+    details: r.failed.length === 1 ? [] : r.failed.map((f) => `${f.resource}: ${f.message}`),
+    hint: 'fix the cause and run `tsstack up` again: it continues from the state left behind',
+  });
+  ctx.io.err(renderError(err, ctx.debug));
+  if (ctx.debug) for (const f of r.failed) if (f.error instanceof Error) ctx.io.err(f.error.stack ?? '');
+  return EXIT_FAILED;
+}
+
+export async function runUp(ctx: Context, services: string[], f: UpFlags): Promise<number> {
+  const model = await ctx.loadModel();
+  for (const w of model.warnings ?? []) ctx.io.err(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
+  if (f.exitCodeFrom) {
+    f.abortOnContainerExit = true;
+    if (!(f.exitCodeFrom in model.services)) throw new TsstackError('USAGE', `--exit-code-from: no such service: ${f.exitCodeFrom}`);
+  }
+  const engine = await ctx.openEngine();
+  const { up } = await import('../../reconcile/up.js');
+  const started = Date.now();
+  const progress = progressFor(ctx.io, { quiet: f.format === 'json' });
+  const opts = { ...(await reconcileOpts(ctx, model, services, f)), onEvent: progress.event, onProgress: (_r: string, l: string) => progress.line(l) };
+  const outcome = await ctx.locked(model.name, async () => {
+    try {
+      return await up(engine, model, opts);
+    } finally {
+      progress.done();
+    }
+  });
+  const code = report(ctx, outcome.result);
+  if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: outcome.plan.toJSON(), failed: outcome.result.failed.map((x) => ({ resource: x.resource, message: x.message })), warnings: outcome.result.warnings }));
+  else if (outcome.plan.empty) ctx.io.err(`up: ${model.name} is up to date (${Date.now() - started} ms)`);
+  if (code) return code;
+  const selected = outcome.plan.order;
+  if (f.wait) return waitReady(ctx, engine, model, outcome.plan.desired!, selected, f);
+  if (f.watch) {
+    const { runWatch } = await import('../watch-host.js');
+    return runWatch(ctx, engine, model, opts);
+  }
+  if (f.detach || f.start === false) return 0;
+  const { attach } = await import('../attach.js');
+  return attach(ctx, engine, model.name, selected, { abortOnExit: !!f.abortOnContainerExit, abortOnFailure: !!f.abortOnContainerFailure, exitCodeFrom: f.exitCodeFrom, stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
+}
+
+/** `--wait`: every selected service running (healthy when it has a healthcheck; one-shots completed). */
+async function waitReady(ctx: Context, engine: Engine, model: StackModel, desired: import('../../reconcile/desired.js').DesiredState, selected: string[], f: UpFlags): Promise<number> {
+  const { waitCondition } = await import('../../reconcile/apply.js');
+  const timeout = (f.waitTimeout ?? 300) * 1000;
+  const failures: string[] = [];
+  await Promise.all(selected.map(async (s) => {
+    const svc = desired.services[s];
+    if (!svc || svc.replicas === 0) return;
+    const cond = svc.containers[0].config.healthcheck ? 'service_healthy' : svc.oneShot ? 'service_completed_successfully' : 'service_started';
+    try {
+      await waitCondition(engine, desired, model.name, s, cond, { conditionTimeoutMs: timeout });
+      if (cond === 'service_started') {
+        const cs = await engine.containers.list({ [LABEL.project]: model.name, [LABEL.service]: s });
+        for (const c of cs) if (c.status !== 'running' && !(c.status === 'exited' && c.exitCode === 0)) failures.push(`container ${c.name} is ${c.status}${c.exitCode !== undefined ? ` (exit ${c.exitCode})` : ''}`);
+      }
+    } catch (e) {
+      failures.push(e instanceof Error ? e.message : String(e));
+    }
+  }));
+  if (failures.length) {
+    ctx.io.err(renderError(new TsstackError('RUNTIME', failures.length === 1 ? failures[0] : `${failures.length} services are not ready`, { details: failures.length > 1 ? failures : [], hint: 'see `tsstack ps -a` and `tsstack logs`' }), ctx.debug));
+    return EXIT_FAILED;
+  }
+  ctx.io.err(`up: ${selected.length} service(s) ready`);
+  return 0;
+}
+
+export async function runCreate(ctx: Context, services: string[], f: UpFlags): Promise<number> {
+  return runUp(ctx, services, { ...f, start: false, detach: true });
+}
+
+export async function runPlan(ctx: Context, services: string[], f: UpFlags): Promise<number> {
+  const model = await ctx.loadModel();
+  const engine = await ctx.openEngine();
+  const { makePlan, problemsError } = await import('../../reconcile/up.js');
+  const { preflight } = await import('../../reconcile/preflight.js');
+  const { plan } = await makePlan(engine, model, await reconcileOpts(ctx, model, services, f));
+  const problems = await preflight(plan, engine, model);
+  if (f.format === 'json') ctx.io.out(JSON.stringify({ ...plan.toJSON(), problems }, null, 2));
+  else {
+    if (plan.empty) ctx.io.out(`no changes: ${model.name} is up to date`);
+    else ctx.io.out(plan.toString());
+    for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
+  }
+  if (problems.length) throw problemsError(problems);
+  return f.detailedExitcode && !plan.empty ? 2 : 0;
+}
+
+export interface DownFlags {
+  volumes?: boolean;
+  removeOrphans?: boolean;
+  timeout?: number;
+}
+
+export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
+  const model = await ctx.maybeModel().catch((e) => {
+    if (ctx.g.projectName) return undefined; // -p alone is enough to take a project down
+    throw e;
+  });
+  const project = model?.name ?? (await ctx.projectName());
+  const engine = await ctx.openEngine();
+  const { observe } = await import('../../reconcile/observe.js');
+  const { planDown } = await import('../../reconcile/diff.js');
+  const { apply } = await import('../../reconcile/apply.js');
+  const progress = progressFor(ctx.io);
+  const result = await ctx.locked(project, async () => {
+    const observed = await observe(engine, project, { oneoff: true, volumes: model ? Object.values(model.volumes).filter((v) => !v.external).map((v) => v.name) : [] });
+    const plan = planDown(observed, { volumes: f.volumes, removeOrphans: f.removeOrphans, services: model ? Object.keys(model.services) : undefined });
+    for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
+    try {
+      const r = await apply(plan, engine, { onEvent: progress.event, stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
+      if (!r.failed.length && !plan.warnings.length) rmSync(await projectDirOf(ctx, project), { recursive: true, force: true });
+      return r;
+    } finally {
+      progress.done();
+    }
+  });
+  return report(ctx, result);
+}

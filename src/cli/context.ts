@@ -1,0 +1,148 @@
+// What every command gets: global options resolved, and lazy access to the
+// stack model, the project name, the engine and the project lock. Heavy modules
+// (spec/, engine/) are imported only when a command asks for them.
+
+import { basename, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Engine } from '../engine/api.js';
+import type { StackModel } from '../model/types.js';
+import { TsstackError } from '../util/errors.js';
+
+export interface GlobalOptions {
+  file?: string[];
+  projectName?: string;
+  profile?: string[];
+  envFile?: string[];
+  projectDirectory?: string;
+  root?: string;
+  runtime?: string;
+  debug?: boolean;
+}
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Standard output is a terminal (progress and colours). */
+  tty: boolean;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Tests inject a fake engine here; the real one is opened otherwise. */
+  openEngine?: (paths: { root: string; runRoot: string; runtime?: string }) => Promise<Engine>;
+  /** Tests inject a model loader here; spec/'s loadStack otherwise. */
+  loadStack?: (opts: Record<string, unknown>) => Promise<StackModel>;
+}
+
+export const defaultIo = (): Io => ({
+  out: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
+  err: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+  tty: !!process.stdout.isTTY,
+  env: process.env,
+  cwd: process.cwd(),
+});
+
+let interruptHook: (() => void) | undefined;
+/** Let a long-running command handle Ctrl-C itself (attached `up`, `logs -f`); undefined restores the default. */
+export function onInterrupt(f: (() => void) | undefined): void {
+  interruptHook = f;
+}
+export function interrupted(): boolean {
+  if (!interruptHook) return false;
+  interruptHook();
+  return true;
+}
+
+const STACK_FILES = ['stack.yaml', 'stack.yml', 'compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+
+/** Lower-case, `[a-z0-9_-]`, starting with a letter or digit (compose's rule). */
+export function normalizeProjectName(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
+}
+
+export class Context {
+  private model?: StackModel;
+  private engine?: Engine;
+
+  constructor(readonly g: GlobalOptions, readonly io: Io) {}
+
+  get debug(): boolean {
+    return !!this.g.debug;
+  }
+
+  /** True when a stack file is named or one of the default names exists. */
+  hasStackFile(): boolean {
+    if (this.g.file?.length) return true;
+    if (this.io.env.TSSTACK_FILE || this.io.env.COMPOSE_FILE) return true;
+    const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : this.io.cwd;
+    return STACK_FILES.some((f) => existsSync(resolve(dir, f)));
+  }
+
+  async loadModel(): Promise<StackModel> {
+    if (this.model) return this.model;
+    let mod: { loadStack?: (o: Record<string, unknown>) => Promise<StackModel> };
+    if (this.io.loadStack) mod = { loadStack: this.io.loadStack };
+    else try {
+      const path = '../spec/load.js'; // spec/'s module; a variable so this compiles before it lands
+      mod = (await import(path)) as typeof mod;
+    } catch (e) {
+      throw new TsstackError('HOST', 'the stack file loader (spec/) is not available yet in this build of tsstack', { cause: e, hint: 'build the project (npm run build) or wait for spec/ to land' });
+    }
+    if (!mod.loadStack) throw new TsstackError('HOST', 'the stack file loader (spec/) is not available yet in this build of tsstack');
+    const envFiles = this.g.envFile;
+    this.model = await mod.loadStack({
+      files: this.g.file?.length ? this.g.file.map((f) => resolve(this.io.cwd, f)) : undefined,
+      projectName: this.g.projectName ?? this.io.env.TSSTACK_PROJECT_NAME ?? undefined,
+      projectDir: this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : undefined,
+      envFiles: envFiles?.map((f) => resolve(this.io.cwd, f)),
+      profiles: this.g.profile?.length ? this.g.profile : undefined,
+      env: { ...this.io.env },
+      cwd: this.io.cwd,
+    });
+    return this.model;
+  }
+
+  /** The model when a stack file exists, else undefined (commands that can work from the project name alone). */
+  async maybeModel(): Promise<StackModel | undefined> {
+    if (!this.hasStackFile()) return undefined;
+    return this.loadModel();
+  }
+
+  /** -p, TSSTACK_PROJECT_NAME, the stack model's name, else the directory's name. */
+  async projectName(): Promise<string> {
+    const explicit = this.g.projectName ?? this.io.env.TSSTACK_PROJECT_NAME;
+    if (explicit) return normalizeProjectName(explicit);
+    const m = await this.maybeModel();
+    if (m) return m.name;
+    const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : this.io.cwd;
+    return normalizeProjectName(basename(dir));
+  }
+
+  get paths(): { root: string; runRoot: string } {
+    return {
+      root: this.g.root ?? this.io.env.TSSTACK_ROOT ?? '/var/lib/tsstack',
+      runRoot: this.io.env.TSSTACK_RUN_ROOT ?? '/run/tsstack',
+    };
+  }
+
+  async openEngine(): Promise<Engine> {
+    if (this.engine) return this.engine;
+    const runtime = this.g.runtime ?? this.io.env.TSSTACK_RUNTIME;
+    if (this.io.openEngine) this.engine = await this.io.openEngine({ ...this.paths, runtime });
+    else {
+      const { openEngine } = await import('../engine/engine.js');
+      this.engine = await openEngine({ ...this.paths, runtime });
+    }
+    return this.engine;
+  }
+
+  /** Runs `f` holding the project's lock; says who holds it while waiting. */
+  async locked<T>(project: string, f: () => Promise<T>): Promise<T> {
+    const { withLock } = await import('../engine/store/lock.js');
+    return withLock(this.paths.root, `project-${project}`, {
+      onWait: (h) => this.io.err(`waiting for the lock on project ${project}, held by ${h ? `pid ${h.pid} (${h.command})` : 'another tsstack process'}…`),
+    }, f);
+  }
+
+  async close(): Promise<void> {
+    await this.engine?.close();
+  }
+}

@@ -1,0 +1,114 @@
+// Output helpers: plain progress lines for apply events, tables, colours.
+// Plain lines are the contract for scripts and logs (one line per state
+// change); on a terminal the same events drive a live view.
+
+import type { ApplyEvent } from '../reconcile/apply.js';
+import type { Io } from './context.js';
+
+const COLOURS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
+
+export function colour(s: string, i: number, on: boolean): string {
+  return on ? `\x1b[${COLOURS[i % COLOURS.length]}m${s}\x1b[0m` : s;
+}
+
+/** Columns padded to the widest cell; the last column is not padded. */
+export function table(rows: string[][]): string {
+  if (!rows.length) return '';
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('   ').trimEnd()).join('\n');
+}
+
+const VERB: Record<string, string> = {
+  'create-network': 'Creating network', 'create-volume': 'Creating volume', pull: 'Pulling', build: 'Building',
+  remove: 'Removing', 'remove-orphan': 'Removing orphan', create: 'Creating', recreate: 'Recreating', start: 'Starting',
+  stop: 'Stopping', 'remove-network': 'Removing network', 'remove-volume': 'Removing volume',
+};
+const DONE: Record<string, string> = {
+  'create-network': 'Created network', 'create-volume': 'Created volume', pull: 'Pulled', build: 'Built',
+  remove: 'Removed', 'remove-orphan': 'Removed orphan', create: 'Created', recreate: 'Recreated', start: 'Started',
+  stop: 'Stopped', 'remove-network': 'Removed network', 'remove-volume': 'Removed volume',
+};
+
+/** One line per event: `<resource>  <Verb>[ (cause)]`. */
+export function eventLine(e: ApplyEvent): string | undefined {
+  switch (e.state) {
+    case 'running':
+      return `${e.resource}  ${VERB[e.action] ?? e.action}${e.message ? ` (${e.message})` : ''}`;
+    case 'done':
+      return `${e.resource}  ${DONE[e.action] ?? `${e.action} done`}`;
+    case 'failed':
+      return `${e.resource}  ${VERB[e.action] ?? e.action} failed: ${e.message ?? ''}`;
+    case 'skipped':
+      return `${e.resource}  ${e.action} skipped: ${e.message ?? ''}`;
+    case 'waiting':
+      return `${e.resource}  ${e.message ?? 'waiting'}`;
+  }
+}
+
+export interface Progress {
+  event(e: ApplyEvent): void;
+  line(s: string): void;
+  done(): void;
+}
+
+/** Plain lines to stderr (stdout stays clean for --format json). */
+export function plainProgress(io: Io, quiet = false): Progress {
+  return {
+    event: (e) => {
+      if (quiet && e.state !== 'failed') return;
+      const l = eventLine(e);
+      if (l) io.err(l);
+    },
+    line: (s) => { if (!quiet) io.err(s); },
+    done: () => {},
+  };
+}
+
+/**
+ * A live view on a terminal: one line per resource, redrawn in place with its
+ * latest state (listr2's default renderer draws the same shape; this keeps the
+ * dependency off the hot path of every command).
+ */
+export function ttyProgress(io: Io): Progress {
+  const order: string[] = [];
+  const state = new Map<string, string>();
+  let drawn = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let f = 0;
+  const running = new Set<string>();
+  const draw = () => {
+    let s = drawn ? `\x1b[${drawn}A` : '';
+    for (const r of order) {
+      const mark = running.has(r) ? frames[f % frames.length] : state.get(r)!.includes('failed') ? '\x1b[31m✘\x1b[0m' : '\x1b[32m✔\x1b[0m';
+      s += `\x1b[2K ${mark} ${state.get(r)}\n`;
+    }
+    drawn = order.length;
+    process.stderr.write(s);
+    f++;
+  };
+  return {
+    event: (e) => {
+      if (!state.has(e.resource)) order.push(e.resource);
+      state.set(e.resource, eventLine(e) ?? e.resource);
+      if (e.state === 'running' || e.state === 'waiting') running.add(e.resource);
+      else running.delete(e.resource);
+      timer ??= setInterval(draw, 80);
+      draw();
+    },
+    line: (s) => {
+      if (!state.has(s)) order.push(s);
+      state.set(s, s);
+      draw();
+    },
+    done: () => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      if (order.length) draw();
+    },
+  };
+}
+
+export function progressFor(io: Io, opts: { quiet?: boolean } = {}): Progress {
+  return io.tty && process.stderr.isTTY && !opts.quiet ? ttyProgress(io) : plainProgress(io, opts.quiet);
+}

@@ -1,0 +1,347 @@
+// DnsService: the engine's side of tsstack-dns. Keeps the DNS state under
+// `<runRoot>/dns/` and starts/stops the one server process for that run root.
+//
+//   <runRoot>/dns/state.json  containers and networks (source of truth, JSON)
+//   <runRoot>/dns/records     rendered from the state for the server (renderRecords)
+//   <runRoot>/dns/pid         the server's pid (flock'ed by it while it runs)
+//   <runRoot>/dns/loaded      "serial N" + "unbound NET ADDR" lines after each reload
+//   <runRoot>/dns/dns.log     the server's stderr
+//   <runRoot>/dns/locks/      flock serialising CLIs (store/lock.ts)
+//
+// Lifecycle: ensureRunning() when a networked container starts; stopIfIdle() after
+// networks are removed; close() (the engine's shutdown hook) stops it when no
+// container is registered any more.
+//
+// Every change is a read-modify-write of state.json under the lock, then the
+// records file is replaced atomically; the server reloads it by itself (inotify).
+// When the server runs, a change returns only once the server has loaded it, so a
+// container started right after setContainer() already resolves its peers.
+
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { TsstackError } from '../../util/errors.js';
+import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { withLock } from '../store/lock.js';
+import { nativeBinary } from '../native-paths.js';
+import { parseResolvConf, renderHostname, renderHosts, renderResolvConf, type HostsEntry } from './etc-files.js';
+import { isProcess, readPid, rssKb, waitFor } from './process.js';
+import { emptyState, parseUpstream, renderRecords, type DnsContainer, type DnsState, type Upstream } from './records.js';
+
+export interface DnsServiceOptions {
+  runRoot: string;
+  /** tsstack-dns binary (default: native/bin/tsstack-dns of this package, or $TSSTACK_DNS_BIN). */
+  binary?: string;
+  /** Resolvers for non-local names (`addr`, `addr:port`, `[v6]:port`); default: the host's resolv.conf. */
+  upstreams?: string[];
+  /** Search domains stripped before local lookups; default: the host resolv.conf's `search`. */
+  search?: string[];
+  /** Host resolv.conf to read search domains and (in the server) resolvers from. */
+  hostResolvConf?: string;
+  /** Port to answer on (default 53; tests and benches may pick another). */
+  port?: number;
+}
+
+export interface DnsStatus {
+  running: boolean;
+  pid?: number;
+  rssKb?: number;
+  /** Serial written / serial the server last loaded. */
+  serial: number;
+  loadedSerial?: number;
+  networks: Record<string, string>;
+  containers: number;
+  /** Networks whose gateway the server could not bind (e.g. port 53 taken there). */
+  unbound: { network: string; address: string }[];
+  recordsPath: string;
+}
+
+const BINARY_NAME = 'tsstack-dns';
+const START_TIMEOUT_MS = 3000;
+const LOAD_TIMEOUT_MS = 2000;
+const STOP_TIMEOUT_MS = 3000;
+
+/** $TSSTACK_DNS_BIN, else native/bin/tsstack-dns of this package (native-paths.ts; throws HOST when unbuilt). */
+export function defaultDnsBinary(): string {
+  return process.env.TSSTACK_DNS_BIN ?? nativeBinary('dns');
+}
+
+export class DnsService {
+  readonly dir: string;
+  readonly recordsPath: string;
+  readonly statePath: string;
+  readonly pidPath: string;
+  readonly loadedPath: string;
+  readonly logPath: string;
+  private binaryPath?: string;
+  private readonly port: number;
+  private readonly upstreams: Upstream[];
+  private readonly search?: string[];
+  private readonly hostResolvConf: string;
+
+  constructor(opts: DnsServiceOptions) {
+    this.dir = join(resolve(opts.runRoot), 'dns');
+    this.recordsPath = join(this.dir, 'records');
+    this.statePath = join(this.dir, 'state.json');
+    this.pidPath = join(this.dir, 'pid');
+    this.loadedPath = join(this.dir, 'loaded');
+    this.logPath = join(this.dir, 'dns.log');
+    this.binaryPath = opts.binary;
+    this.port = opts.port ?? 53;
+    this.hostResolvConf = opts.hostResolvConf ?? '/etc/resolv.conf';
+    this.search = opts.search;
+    this.upstreams = (opts.upstreams ?? []).map((u) => {
+      const p = parseUpstream(u);
+      if (!p) throw new TsstackError('USAGE', `invalid DNS upstream "${u}"`, { hint: 'give an IP address, optionally with a port: 192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:53' });
+      return p;
+    });
+  }
+
+  /** The server binary, located on first use (so an engine without DNS needs no build of it). */
+  get binary(): string {
+    return (this.binaryPath ??= defaultDnsBinary());
+  }
+
+  /** Adds or replaces a container's names. */
+  async setContainer(c: DnsContainer): Promise<void> {
+    const copy: DnsContainer = { id: c.id, name: c.name, networks: {} };
+    if (c.service) copy.service = c.service;
+    if (c.project) copy.project = c.project;
+    for (const net of Object.keys(c.networks).sort()) {
+      const ep = c.networks[net];
+      copy.networks[net] = { address: ep.address, aliases: [...(ep.aliases ?? [])] };
+      if (ep.ipv6Address) copy.networks[net].ipv6Address = ep.ipv6Address;
+    }
+    await this.change((s) => { s.containers[c.id] = copy; });
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.change((s) => { delete s.containers[id]; });
+  }
+
+  /** Replaces the set of networks: name → gateway address (optionally `/prefix`, which
+   *  lets the server answer reverse lookups inside the subnet with NXDOMAIN itself). */
+  async setNetworks(gateways: Record<string, string>): Promise<void> {
+    await this.change((s) => { s.networks = { ...gateways }; });
+  }
+
+  /** Starts the server unless it runs. With `listen`, first sets the networks to it.
+   *  Throws CONFLICT naming the network when its gateway's port is taken by another server. */
+  async ensureRunning(listen?: Record<string, string>): Promise<{ pid: number; started: boolean }> {
+    if (listen) await this.setNetworks(listen);
+    const res = await this.locked(async () => {
+      const pid = this.runningPid();
+      if (pid) return { pid, started: false };
+      this.writeFiles(this.readState());
+      return { pid: await this.start(), started: true };
+    });
+    const unbound = this.readLoaded().unbound;
+    if (unbound.length) {
+      const list = unbound.map((u) => `network "${u.network}" (${u.address}:${this.port})`).join(', ');
+      throw new TsstackError('CONFLICT', `the DNS server cannot listen for ${list}: the port is taken by another process`, {
+        hint: 'stop the other DNS server on that address (e.g. a dnsmasq listening on all addresses) or make it bind to specific addresses',
+        details: this.logTail(),
+      });
+    }
+    return res;
+  }
+
+  /** Stops the server when no network is left. Returns whether it is (now) stopped. */
+  async stopIfIdle(): Promise<boolean> {
+    return this.locked(async () => {
+      if (Object.keys(this.readState().networks).length > 0) return !this.runningPid();
+      await this.stopLocked();
+      return true;
+    });
+  }
+
+  /** Stops the server regardless of the networks. */
+  async stop(): Promise<void> {
+    await this.locked(() => this.stopLocked());
+  }
+
+  async status(): Promise<DnsStatus> {
+    const s = this.readState();
+    const pid = this.runningPid();
+    const loaded = this.readLoaded();
+    const st: DnsStatus = {
+      running: pid !== undefined,
+      serial: s.serial,
+      networks: s.networks,
+      containers: Object.keys(s.containers).length,
+      unbound: pid ? loaded.unbound : [],
+      recordsPath: this.recordsPath,
+    };
+    if (pid) {
+      st.pid = pid;
+      st.rssKb = rssKb(pid);
+      st.loadedSerial = loaded.serial;
+    }
+    return st;
+  }
+
+  /** Engine shutdown hook: with no container left to answer for, forget the networks and
+   *  stop the server (nothing else tells it that `down` removed the last network). */
+  async close(): Promise<void> {
+    if (!existsSync(this.statePath)) return;
+    await this.locked(async () => {
+      const s = this.readState();
+      if (Object.keys(s.containers).length > 0) return;
+      if (Object.keys(s.networks).length > 0) {
+        s.networks = {};
+        s.serial += 1;
+        this.writeFiles(s);
+      }
+      await this.stopLocked();
+    });
+  }
+
+  // The DnsProvider's optional renderers (runtime/deps.ts), over the pure helpers.
+  renderResolvConf(nameservers: string | string[], search: string[] = [], options: string[] = []): string {
+    return renderResolvConf(nameservers, search, options);
+  }
+
+  renderHosts(entries: HostsEntry[]): string {
+    return renderHosts(entries);
+  }
+
+  renderHostname(hostname: string): string {
+    return renderHostname(hostname);
+  }
+
+  /** The records file as it would be written now (for `tsstack inspect`-style output and tests). */
+  renderRecords(state: DnsState = this.readState()): string {
+    return renderRecords(state, { search: this.searchDomains(), upstreams: this.upstreams });
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private locked<T>(f: () => Promise<T>): Promise<T> {
+    mkdirSync(this.dir, { recursive: true });
+    return withLock(this.dir, 'dns', { pollMs: 10, timeoutMs: 30_000, command: 'tsstack dns' }, f);
+  }
+
+  private async change(mutate: (s: DnsState) => void): Promise<void> {
+    const serial = await this.locked(async () => {
+      const s = this.readState();
+      mutate(s);
+      s.serial += 1;
+      this.writeFiles(s);
+      return s.serial;
+    });
+    if (this.runningPid()) await this.waitLoaded(serial);
+  }
+
+  private readState(): DnsState {
+    try {
+      const s = JSON.parse(readFileSync(this.statePath, 'utf8')) as DnsState;
+      if (s.version === 1) return s;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new TsstackError('INTERNAL', `${this.statePath}: unreadable DNS state: ${(e as Error).message}`, { hint: 'remove the file and run `tsstack up` again to rewrite it', cause: e });
+      }
+    }
+    return emptyState();
+  }
+
+  private writeFiles(s: DnsState): void {
+    writeJsonAtomicSync(this.statePath, sortKeys(s));
+    writeFileAtomicSync(this.recordsPath, this.renderRecords(s));
+  }
+
+  private searchDomains(): string[] {
+    if (this.search) return this.search;
+    try {
+      return parseResolvConf(readFileSync(this.hostResolvConf, 'utf8')).search;
+    } catch {
+      return [];
+    }
+  }
+
+  private runningPid(): number | undefined {
+    const pid = readPid(this.pidPath);
+    return pid !== undefined && isProcess(pid, [BINARY_NAME, this.recordsPath]) ? pid : undefined;
+  }
+
+  private readLoaded(): { serial?: number; unbound: { network: string; address: string }[] } {
+    const out: { serial?: number; unbound: { network: string; address: string }[] } = { unbound: [] };
+    let text = '';
+    try { text = readFileSync(this.loadedPath, 'utf8'); } catch { return out; }
+    for (const line of text.split('\n')) {
+      const f = line.split(' ');
+      if (f[0] === 'serial') out.serial = Number(f[1]);
+      else if (f[0] === 'unbound' && f.length === 3) out.unbound.push({ network: f[1], address: f[2] });
+    }
+    return out;
+  }
+
+  private async waitLoaded(serial: number): Promise<void> {
+    const ok = await waitFor(() => (this.readLoaded().serial ?? -1) >= serial || !this.runningPid(), LOAD_TIMEOUT_MS, 2);
+    if (!ok) {
+      throw new TsstackError('NETWORK', `the DNS server did not load records serial ${serial} within ${LOAD_TIMEOUT_MS} ms`, {
+        hint: `see ${this.logPath}; \`kill $(cat ${this.pidPath})\` restarts it at the next \`tsstack up\``,
+        details: this.logTail(),
+      });
+    }
+  }
+
+  private logTail(): string[] {
+    try {
+      return readFileSync(this.logPath, 'utf8').trim().split('\n').slice(-5);
+    } catch {
+      return [];
+    }
+  }
+
+  private async start(): Promise<number> {
+    if (!existsSync(this.binary)) {
+      throw new TsstackError('HOST', `the DNS server binary is missing: ${this.binary}`, { hint: 'build it with `npm run build:native`' });
+    }
+    try { unlinkSync(this.loadedPath); } catch { /* first start */ }
+    const log = openSync(this.logPath, 'a');
+    const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port)];
+    let exited: number | null | undefined;
+    // Detached in its own session so it outlives the CLI that starts it.
+    const child = spawn(this.binary, args, { detached: true, stdio: ['ignore', log, log] });
+    closeSync(log);
+    child.on('exit', (code) => { exited = code; });
+    child.on('error', () => { exited = -1; });
+    child.unref();
+    const pid = child.pid;
+    const up = await waitFor(() => exited !== undefined || (pid !== undefined && readPid(this.pidPath) === pid), START_TIMEOUT_MS);
+    if (up && exited === undefined && pid !== undefined) return pid;
+    if (exited === 3) {
+      // Another server holds the pid file (a race we lost outside the lock, or a stale run root).
+      const other = this.runningPid();
+      if (other) return other;
+    }
+    if (!up && pid !== undefined) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    throw new TsstackError('NETWORK', `the DNS server did not start (${exited === undefined ? 'no pid file after 3 s' : `exit status ${exited}`})`, {
+      hint: `see ${this.logPath}`,
+      details: this.logTail(),
+    });
+  }
+
+  private async stopLocked(): Promise<void> {
+    const pid = this.runningPid();
+    if (!pid) return;
+    try { process.kill(pid, 'SIGTERM'); } catch { return; }
+    if (!(await waitFor(() => !isProcess(pid, [BINARY_NAME]), STOP_TIMEOUT_MS))) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      await waitFor(() => !isProcess(pid, [BINARY_NAME]), 1000);
+      try { unlinkSync(this.pidPath); } catch { /* removed */ }
+    }
+  }
+}
+
+function sortKeys<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(sortKeys) as T;
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v as object).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
+    return out as T;
+  }
+  return v;
+}

@@ -1,0 +1,153 @@
+// openEngine(): composes the engine's parts (image store, network manager, DNS
+// service, containers, volumes) behind the api.ts Engine seam.
+//
+// Each part is imported lazily, so a command that needs only one part (e.g.
+// `image ls`) loads only that one, and a part that is missing or fails to load
+// surfaces as a clear HOST error ("… not available") when it is first used,
+// not as a crash at start-up.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { TsstackError } from '../util/errors.js';
+import type { ContainerApi, Engine, ImageApi, NetworkApi, VolumeApi } from './api.js';
+import { Volumes } from './volumes.js';
+
+export interface EngineOptions {
+  /** Persistent state (default `/var/lib/tsstack`). */
+  root: string;
+  /** State that dies with the boot (default `/run/tsstack`). */
+  runRoot: string;
+  /** OCI runtime binary: `tsstack-runtime` (default), `runc`, `crun`, or a path. */
+  runtime?: string;
+}
+
+export const DEFAULT_ROOT = '/var/lib/tsstack';
+export const DEFAULT_RUN_ROOT = '/run/tsstack';
+
+/** Root and run root from flags, then the environment, then the defaults. */
+export function enginePaths(flags: { root?: string; runRoot?: string }, env: NodeJS.ProcessEnv = process.env): { root: string; runRoot: string } {
+  return {
+    root: flags.root ?? env.TSSTACK_ROOT ?? DEFAULT_ROOT,
+    runRoot: flags.runRoot ?? env.TSSTACK_RUN_ROOT ?? DEFAULT_RUN_ROOT,
+  };
+}
+
+type Ctor = new (...args: any[]) => any;
+
+/** Loads `exportName` from a module of another engine part; undefined if it is not there (yet). */
+async function load(modulePath: string, exportName: string): Promise<Ctor | undefined> {
+  try {
+    const m = (await import(modulePath)) as Record<string, unknown>;
+    return (m[exportName] as Ctor | undefined) ?? undefined;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(modulePath.replace(/^\.\//, ''))) return undefined;
+    if (code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
+function unavailable(part: string, cause?: unknown): never {
+  throw new TsstackError('HOST', `${part} is not available yet in this build of tsstack`, {
+    hint: 'this part of the engine has not landed; commands that need it cannot run',
+    cause,
+  });
+}
+
+/** Calls `obj[method]` if it exists (for optional lifecycle hooks such as close()). */
+async function maybe(obj: unknown, method: string): Promise<void> {
+  const f = (obj as Record<string, unknown> | undefined)?.[method];
+  if (typeof f === 'function') await (f as () => unknown).call(obj);
+}
+
+/**
+ * A part that is imported and constructed on its first method call, so a
+ * command pays only for the parts it uses. Every method of the api.ts parts is
+ * async except `containers.logs`, which returns an async iterable (handled).
+ */
+function lazyPart<T extends object>(make: () => Promise<T>): { proxy: T; loaded: () => T | undefined } {
+  let inst: T | undefined;
+  let pending: Promise<T> | undefined;
+  const get = () => (pending ??= make().then((x) => (inst = x)));
+  const proxy = new Proxy({} as T, {
+    get: (_t, prop) => {
+      if (prop === 'then') return undefined;
+      if (prop === 'logs') {
+        return (...args: unknown[]) => ({
+          async *[Symbol.asyncIterator]() {
+            const x = (await get()) as Record<string, (...a: unknown[]) => AsyncIterable<unknown>>;
+            yield* x.logs(...args);
+          },
+        });
+      }
+      return async (...args: unknown[]) => {
+        const x = (await get()) as Record<string | symbol, unknown>;
+        const f = x[prop];
+        if (typeof f !== 'function') throw new TsstackError('INTERNAL', `engine part has no method ${String(prop)}`);
+        return (f as (...a: unknown[]) => unknown).apply(x, args);
+      };
+    },
+  });
+  return { proxy, loaded: () => inst };
+}
+
+async function need(modulePath: string, exportName: string, part: string): Promise<Ctor> {
+  const C = await load(modulePath, exportName);
+  if (!C) unavailable(part);
+  return C;
+}
+
+export async function openEngine(opts: EngineOptions): Promise<Engine> {
+  const { root, runRoot } = opts;
+  mkdirSync(root, { recursive: true });
+  mkdirSync(runRoot, { recursive: true });
+  const volumes: VolumeApi = new Volumes(root);
+
+  let dns: unknown;
+  const imagesPart = lazyPart<ImageApi>(async () => {
+    const ImageStore = await need('./image/store.js', 'ImageStore', 'the image store');
+    return new ImageStore({ root, inUse: async () => new Set((await containersPart.proxy.list().catch(() => [])).map((c) => c.imageId)) }) as ImageApi;
+  });
+  const networksPart = lazyPart<NetworkApi>(async () => {
+    const NetworkManager = await need('./network/manager.js', 'NetworkManager', 'the network manager');
+    return new NetworkManager({ root, runRoot }) as NetworkApi;
+  });
+  const containersPart = lazyPart<ContainerApi>(async () => {
+    const Containers = await need('./runtime/containers.js', 'Containers', 'the container runtime layer');
+    const DnsService = await load('./dns/service.js', 'DnsService');
+    // The DNS service is given as is (its renderers are synchronous); images and
+    // networks stay lazy (Containers calls only their async methods).
+    dns = DnsService ? new DnsService({ runRoot }) : undefined;
+    const haveNetwork = !!(await load('./network/manager.js', 'NetworkManager'));
+    return new Containers({ root, runRoot, runtime: opts.runtime, images: imagesPart.proxy, network: haveNetwork ? networksPart.proxy : undefined, dns, volumes }) as ContainerApi;
+  });
+
+  return {
+    root,
+    runRoot,
+    images: imagesPart.proxy,
+    networks: networksPart.proxy,
+    volumes,
+    containers: containersPart.proxy,
+    async close() {
+      // DNS first: with no container left it stops its server; then the network
+      // manager's sockets and workers, so the process can exit. Parts never
+      // loaded have nothing to close.
+      let netDns = dns;
+      if (!netDns && networksPart.loaded()) {
+        // `down` may remove the last network without touching a container: the DNS
+        // service must still hear that nothing is left to answer for.
+        const DnsService = await load('./dns/service.js', 'DnsService');
+        netDns = DnsService ? new DnsService({ runRoot }) : undefined;
+      }
+      for (const part of [netDns, networksPart.loaded(), containersPart.loaded(), imagesPart.loaded()]) {
+        if (part) await maybe(part, 'close').catch(() => {});
+      }
+    },
+  };
+}
+
+/** Where per-project generated files (configs/secrets from content) live. */
+export function projectDir(root: string, project: string): string {
+  return join(root, 'projects', project);
+}

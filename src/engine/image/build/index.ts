@@ -1,0 +1,698 @@
+// The layered builder: a Dockerfile and a context → an image in the store.
+// Stages needed by the target are built in file order; each RUN/COPY/ADD is
+// one step on an overlay of the stage's layer chain, and its layer is the
+// step's upper dir (overlay whiteouts become OCI `.wh.` entries). Metadata
+// instructions only change the image config. Steps are cached by parent chain
+// + what they do (see cache.ts); `noCache` skips lookups (results are still
+// recorded). RUN shares the builder's network (see run-step.ts).
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { isAbsolute, join, posix, resolve } from 'node:path';
+import type { BuildRequest, ImageInfo } from '../../api.js';
+import { TsstackError } from '../../../util/errors.js';
+import { hostPlatform, type ImageConfig } from '../oci.js';
+import { packDirectory } from '../pack.js';
+import { BuildCache, cacheKey } from './cache.js';
+import { BuildContext, digestSelection, segmentRegex } from './context.js';
+import { IgnoreMatcher, IgnoreSyntaxError, parseDockerignore } from './dockerignore.js';
+import { CopyError, copyInto, listTree, type CopySource } from './copy.js';
+import { extractArchive, isArchive } from './archive.js';
+import { nodeFromLine } from './parser.js';
+import { parseDockerfileText, toInstruction, type CopyInstr, type CommandInstr, type Dockerfile, type Instruction, type Stage } from './instructions.js';
+import { resolveChown, resolveInRoot, resolveUser, UserLookupError } from './rootfs-fs.js';
+import { buildRunSpec, buildRuntime, missingMountTargets, removeCreatedTargets, runContainer } from './run-step.js';
+import { expandWord, expandWords, ShellExpansionError } from './shell-lex.js';
+import type { BuildLayer, BuildStore } from './store.js';
+
+export type { BuildStore, BuildLayer } from './store.js';
+export { buildCacheKeepSet } from './cache.js';
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_SHELL = ['/bin/sh', '-c'];
+/** Build args Docker accepts without an ARG line (proxies). */
+const PREDEFINED_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+
+type RuntimeConfig = Record<string, unknown> & {
+  Env?: string[]; User?: string; WorkingDir?: string; Cmd?: string[] | null; Entrypoint?: string[] | null;
+  Labels?: Record<string, string>; ExposedPorts?: Record<string, object>; Volumes?: Record<string, object>;
+  Shell?: string[]; StopSignal?: string; Healthcheck?: Record<string, unknown>; OnBuild?: string[];
+};
+type History = NonNullable<ImageConfig['history']>[number];
+
+/** The state of a stage while its instructions run. */
+interface StageState {
+  layers: BuildLayer[];
+  config: RuntimeConfig;
+  history: History[];
+  /** Declared ARGs with their values (undefined = declared, no value). */
+  args: Map<string, string | undefined>;
+  author?: string;
+  /** ONBUILD triggers of the base image, run first. */
+  triggers?: string[];
+  /** CMD was set in this stage (an ENTRYPOINT then keeps it). */
+  cmdSet?: boolean;
+  /** Latest creation time of a step (cached steps keep theirs, so a cached rebuild gives the same image). */
+  created: string;
+}
+
+interface Ctx {
+  store: BuildStore;
+  req: BuildRequest;
+  df: Dockerfile;
+  file: string;
+  context?: BuildContext;
+  cache: BuildCache;
+  tmp: string;
+  globalArgs: Map<string, string | undefined>;
+  usedArgs: Set<string>;
+  results: Map<number, StageState>;
+  /** Leases on the layers this build made or reused, released when it ends. */
+  leases: { release: () => Promise<void> }[];
+  step: number;
+  progress: (line: string) => void;
+}
+
+function fail(ctx: Ctx, ins: { line: number }, message: string, hint?: string, details?: string[]): TsstackError {
+  return new TsstackError('IMAGE', `${ctx.file}:${ins.line}: ${message}`, { hint, location: { file: ctx.file, line: ins.line }, details });
+}
+
+function envMap(env: string[] | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const kv of env ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) m.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return m;
+}
+
+/** Variables visible to word expansion: declared ARGs with values, overridden by ENV. */
+function expansionEnv(st: StageState): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of st.args) if (v !== undefined) m.set(k, v);
+  for (const [k, v] of envMap(st.config.Env)) m.set(k, v);
+  return m;
+}
+
+function expand(ctx: Ctx, ins: { line: number }, word: string, env: Map<string, string>): string {
+  try { return expandWord(word, env, ctx.df.escapeToken); } catch (e) {
+    if (e instanceof ShellExpansionError) throw fail(ctx, ins, e.message);
+    throw e;
+  }
+}
+
+function expandList(ctx: Ctx, ins: { line: number }, words: string[], env: Map<string, string>): string[] {
+  try { return words.flatMap((w) => expandWords(w, env, ctx.df.escapeToken)); } catch (e) {
+    if (e instanceof ShellExpansionError) throw fail(ctx, ins, e.message);
+    throw e;
+  }
+}
+
+function setEnv(env: string[] | undefined, key: string, value: string): string[] {
+  const out = (env ?? []).filter((kv) => !kv.startsWith(key + '='));
+  out.push(`${key}=${value}`);
+  return out;
+}
+
+function now(): string {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  return epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000).toISOString() : new Date().toISOString();
+}
+
+// ---------------------------------------------------------------- entry point
+
+/** Builds the image `req` describes into `store`; returns it (named by `req.tags`). */
+export async function buildImage(store: BuildStore, req: BuildRequest): Promise<ImageInfo> {
+  const progress = req.onProgress ?? ((): void => undefined);
+  const { text, file, path: dfPath } = readDockerfile(req);
+  const df = parseDockerfileText(text, file);
+  for (const w of df.warnings) progress(`WARN: ${w}`);
+  const contextDir = resolve(req.context);
+  await mkdir(join(store.root, 'build-tmp'), { recursive: true });
+  const tmp = await mkdtemp(join(store.root, 'build-tmp', 'b-'));
+  const ctx: Ctx = {
+    store, req, df, file,
+    context: openContext(contextDir, dfPath),
+    cache: new BuildCache(store),
+    tmp,
+    globalArgs: new Map(),
+    usedArgs: new Set(),
+    results: new Map(),
+    leases: [],
+    step: 0,
+    progress,
+  };
+  try {
+    for (const a of df.metaArgs) {
+      for (const d of a.args) {
+        const env = globalArgEnv(ctx);
+        let v: string | undefined;
+        if (Object.hasOwn(req.args, d.key)) { v = req.args[d.key]; ctx.usedArgs.add(d.key); } else if (d.value !== undefined) v = expand(ctx, a, d.value, env);
+        ctx.globalArgs.set(d.key, v);
+      }
+    }
+    const target = targetStage(ctx);
+    const needed = neededStages(ctx, target);
+    let final: StageState | undefined;
+    for (const st of df.stages) {
+      if (!needed.has(st.index)) continue;
+      final = await buildStage(ctx, st);
+      ctx.results.set(st.index, final);
+    }
+    const unused = Object.keys(req.args).filter((k) => !ctx.usedArgs.has(k) && !PREDEFINED_ARGS.has(k)).sort();
+    if (unused.length) progress(`WARN: one or more build args were not consumed: ${unused.join(', ')}`);
+    return await commitImage(ctx, final!);
+  } finally {
+    for (const l of ctx.leases) await l.release().catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function openContext(dir: string, dockerfile?: string): BuildContext | undefined {
+  if (!existsSync(dir)) return undefined;
+  try { return BuildContext.open(dir, dockerfile); } catch (e) {
+    if (e instanceof IgnoreSyntaxError) throw new TsstackError('IMAGE', `${dir}/.dockerignore: ${e.message}`, { hint: 'fix the pattern (Go filepath.Match syntax, ** and ! allowed)' });
+    throw e;
+  }
+}
+
+function readDockerfile(req: BuildRequest): { text: string; file: string; path?: string } {
+  if (req.dockerfileInline !== undefined) return { text: req.dockerfileInline, file: 'Dockerfile' };
+  const name = req.dockerfile ?? 'Dockerfile';
+  const path = isAbsolute(name) ? name : join(req.context, name);
+  try {
+    return { text: readFileSync(path, 'utf8'), file: name, path };
+  } catch {
+    throw new TsstackError('IMAGE', `cannot read the Dockerfile ${path}`, { hint: 'check build.context and build.dockerfile', location: { file: path } });
+  }
+}
+
+/** Values of the ARGs declared before the first FROM (what FROM lines and --from see). */
+function globalArgEnv(ctx: Ctx): Map<string, string> {
+  return new Map([...ctx.globalArgs].filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+function stageByName(ctx: Ctx, name: string): Stage | undefined {
+  const n = name.toLowerCase();
+  const byName = ctx.df.stages.find((s) => s.name === n);
+  if (byName) return byName;
+  if (/^\d+$/.test(name)) return ctx.df.stages[Number(name)];
+  return undefined;
+}
+
+function targetStage(ctx: Ctx): Stage {
+  const t = ctx.req.target;
+  if (t === undefined || t === '') return ctx.df.stages[ctx.df.stages.length - 1]!;
+  const s = ctx.df.stages.find((x) => x.name === t.toLowerCase());
+  if (!s) {
+    const names = ctx.df.stages.map((x) => x.name).filter(Boolean);
+    throw new TsstackError('IMAGE', `${ctx.file}: target stage "${t}" could not be found`, { hint: names.length ? `stages are: ${names.join(', ')}` : 'name stages with FROM … AS <name>' });
+  }
+  return s;
+}
+
+/** Indexes of the stages the target depends on (FROM <stage>, COPY --from=<stage>), itself included. */
+function neededStages(ctx: Ctx, target: Stage): Set<number> {
+  const out = new Set<number>();
+  const globalEnv = globalArgEnv(ctx);
+  const visit = (s: Stage): void => {
+    if (out.has(s.index)) return;
+    out.add(s.index);
+    const base = stageByName(ctx, expand(ctx, s.from, s.from.image, globalEnv));
+    if (base && base.index < s.index) visit(base);
+    for (const c of s.commands) {
+      if ((c.kind === 'COPY' || c.kind === 'ADD') && c.from !== undefined) {
+        const dep = stageByName(ctx, c.from);
+        if (dep && dep.index < s.index) visit(dep);
+        else if (dep) throw fail(ctx, c, `COPY --from=${c.from} refers to a later stage`, 'a stage can only copy from stages above it');
+      }
+    }
+  };
+  visit(target);
+  return out;
+}
+
+// ---------------------------------------------------------------- stages
+
+async function baseState(ctx: Ctx, st: Stage): Promise<StageState> {
+  const globalEnv = globalArgEnv(ctx);
+  const image = expand(ctx, st.from, st.from.image, globalEnv);
+  if (image === '') throw fail(ctx, st.from, `base name (${st.from.image}) should not be blank`, 'give the ARG used in FROM a value, or pass it with --build-arg');
+  const dep = stageByName(ctx, image);
+  if (dep && dep.index < st.index) {
+    const r = ctx.results.get(dep.index)!;
+    return { layers: [...r.layers], config: structuredClone(r.config), history: [...r.history], args: new Map(), author: r.author, created: r.created };
+  }
+  if (image.toLowerCase() === 'scratch') return { layers: [], config: {}, history: [], args: new Map(), created: '' };
+  let info: ImageInfo;
+  try {
+    info = await ctx.store.ensure(image, 'missing', ctx.progress);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw fail(ctx, st.from, `base image "${image}": ${msg}`, e instanceof TsstackError ? e.hint : undefined);
+  }
+  const rec = ctx.store.record(info.id)!;
+  const cfg = await ctx.store.config(info.id);
+  const layers = rec.layers.map((l, i) => ({ ...l, chainId: rec.chainIds[i]! }));
+  const config = structuredClone((cfg.config ?? {}) as RuntimeConfig);
+  const triggers = config.OnBuild ?? [];
+  delete config.OnBuild;
+  return { layers, config, history: [...(cfg.history ?? [])], args: new Map(), author: cfg.author, created: cfg.created ?? '', triggers };
+}
+
+async function buildStage(ctx: Ctx, st: Stage): Promise<StageState> {
+  const total = st.commands.length + 1;
+  const label = (i: number): string => `[${st.name ? st.name + ' ' : ''}${i}/${total}]`;
+  const n = ++ctx.step;
+  ctx.progress(`#${n} ${label(1)} FROM ${expand(ctx, st.from, st.from.image, globalArgEnv(ctx))}${st.name ? ' AS ' + st.name : ''}`);
+  const state = await baseState(ctx, st);
+  for (const trigger of state.triggers ?? []) {
+    let ins: Instruction;
+    try {
+      const node = nodeFromLine(trigger, ctx.df.escapeToken);
+      node.startLine = node.endLine = st.from.line;
+      ins = toInstruction(node);
+    } catch (e) {
+      throw fail(ctx, st.from, `ONBUILD trigger "${trigger}" of the base image: ${(e as Error).message}`);
+    }
+    await runInstruction(ctx, st, state, ins, '[ONBUILD]');
+  }
+  delete state.triggers;
+  for (let i = 0; i < st.commands.length; i++) {
+    const ins = st.commands[i]!;
+    await runInstruction(ctx, st, state, ins, label(i + 2));
+  }
+  return state;
+}
+
+function summary(ins: Instruction): string {
+  const s = ins.original.trim().replace(/\s+/g, ' ');
+  return s.length > 120 ? s.slice(0, 117) + '...' : s;
+}
+
+async function runInstruction(ctx: Ctx, st: Stage, state: StageState, ins: Instruction, label: string): Promise<void> {
+  const env = expansionEnv(state);
+  const cfg = state.config;
+  const meta = (): void => { state.history.push({ created_by: `${ins.kind} ${summary(ins).replace(/^\S+\s*/, '')}`, empty_layer: true, comment: 'tsstack.dockerfile.v0' }); };
+  switch (ins.kind) {
+    case 'ARG':
+      for (const d of ins.args) {
+        let v: string | undefined;
+        if (Object.hasOwn(ctx.req.args, d.key)) { v = ctx.req.args[d.key]; ctx.usedArgs.add(d.key); } else if (d.value !== undefined) v = expand(ctx, ins, d.value, expansionEnv(state));
+        else v = ctx.globalArgs.get(d.key);
+        state.args.set(d.key, v);
+      }
+      meta();
+      return;
+    case 'ENV': {
+      let e = cfg.Env;
+      for (const p of ins.pairs) e = setEnv(e, expand(ctx, ins, p.key, env), expand(ctx, ins, p.value, env));
+      cfg.Env = e;
+      meta();
+      return;
+    }
+    case 'LABEL': {
+      const labels = { ...(cfg.Labels ?? {}) };
+      for (const p of ins.pairs) labels[expand(ctx, ins, p.key, env)] = expand(ctx, ins, p.value, env);
+      cfg.Labels = labels;
+      meta();
+      return;
+    }
+    case 'WORKDIR': {
+      const w = expand(ctx, ins, ins.value, env);
+      cfg.WorkingDir = posix.resolve(cfg.WorkingDir || '/', w);
+      meta();
+      return;
+    }
+    case 'USER': cfg.User = expand(ctx, ins, ins.value, env); meta(); return;
+    case 'STOPSIGNAL': cfg.StopSignal = expand(ctx, ins, ins.value, env); meta(); return;
+    case 'MAINTAINER': state.author = ins.value; meta(); return;
+    case 'SHELL': cfg.Shell = ins.shell; meta(); return;
+    case 'CMD':
+      cfg.Cmd = ins.json ? ins.cmd : [...(cfg.Shell ?? DEFAULT_SHELL), ins.cmd.join(' ')];
+      state.cmdSet = true;
+      meta();
+      return;
+    case 'ENTRYPOINT':
+      cfg.Entrypoint = ins.json ? ins.cmd : [...(cfg.Shell ?? DEFAULT_SHELL), ins.cmd.join(' ')];
+      if (!state.cmdSet) cfg.Cmd = null;
+      meta();
+      return;
+    case 'EXPOSE': {
+      const ports = { ...(cfg.ExposedPorts ?? {}) };
+      for (const p of expandList(ctx, ins, ins.values, env)) for (const k of exposeKeys(ctx, ins, p)) ports[k] = {};
+      cfg.ExposedPorts = ports;
+      meta();
+      return;
+    }
+    case 'VOLUME': {
+      const vols = { ...(cfg.Volumes ?? {}) };
+      for (const v of ins.original.trim().match(/^\S+\s+\[/) ? ins.values.map((x) => expand(ctx, ins, x, env)) : expandList(ctx, ins, ins.values, env)) {
+        if (v.trim() === '') throw fail(ctx, ins, 'VOLUME specified can not be an empty string');
+        vols[v] = {};
+      }
+      cfg.Volumes = vols;
+      meta();
+      return;
+    }
+    case 'HEALTHCHECK': {
+      if (ins.test[0] === 'NONE') cfg.Healthcheck = { Test: ['NONE'] };
+      else {
+        const h: Record<string, unknown> = { Test: ins.test };
+        if (ins.intervalNs) h.Interval = ins.intervalNs;
+        if (ins.timeoutNs) h.Timeout = ins.timeoutNs;
+        if (ins.startPeriodNs) h.StartPeriod = ins.startPeriodNs;
+        if (ins.startIntervalNs) h.StartInterval = ins.startIntervalNs;
+        if (ins.retries) h.Retries = ins.retries;
+        cfg.Healthcheck = h;
+      }
+      meta();
+      return;
+    }
+    case 'ONBUILD': cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.expression]; meta(); return;
+    case 'RUN': return layerStep(ctx, st, state, ins, label, () => runKey(ctx, state, ins), (root, dir) => doRun(ctx, state, ins, root, dir));
+    case 'COPY':
+    case 'ADD': return copyStep(ctx, st, state, ins, label);
+    case 'FROM': throw fail(ctx, ins, 'unexpected FROM');
+  }
+}
+
+function exposeKeys(ctx: Ctx, ins: Instruction, spec: string): string[] {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(spec);
+  if (!m) throw fail(ctx, ins, `invalid port "${spec}" in EXPOSE`, 'use PORT[/PROTO] or START-END[/PROTO]');
+  const lo = Number(m[1]);
+  const hi = m[2] !== undefined ? Number(m[2]) : lo;
+  const proto = (m[3] ?? 'tcp').toLowerCase();
+  if (hi < lo || hi > 65535) throw fail(ctx, ins, `invalid port range "${spec}" in EXPOSE`);
+  const out: string[] = [];
+  for (let p = lo; p <= hi; p++) out.push(`${p}/${proto}`);
+  return out;
+}
+
+// ---------------------------------------------------------------- layer steps
+
+function parentChain(state: StageState): string {
+  return state.layers[state.layers.length - 1]?.chainId ?? 'scratch';
+}
+
+/**
+ * Runs one filesystem step: cache lookup, else mount the chain, `act` on the
+ * mounted root, and commit the upper dir as a layer (none when empty).
+ */
+async function layerStep(ctx: Ctx, st: Stage, state: StageState, ins: Instruction, label: string, key: () => Promise<Record<string, unknown>> | Record<string, unknown>, act: (root: string, dir: string) => Promise<void>): Promise<void> {
+  const n = ++ctx.step;
+  ctx.progress(`#${n} ${label} ${summary(ins)}`);
+  const started = Date.now();
+  const k = cacheKey({ v: 1, parent: parentChain(state), ...(await key()) });
+  const createdBy = `${ins.kind} ${summary(ins).replace(/^\S+\s*/, '')}`;
+  if (!ctx.req.noCache) {
+    const hit = ctx.cache.get(k);
+    if (hit) {
+      ctx.progress(`#${n} CACHED`);
+      await lease(ctx, hit.layer);
+      applyLayer(state, hit.layer, hit.created, createdBy);
+      return;
+    }
+  }
+  const dir = await mkdtemp(join(ctx.tmp, 's-'));
+  let layer: BuildLayer | undefined;
+  try {
+    const root = await ctx.store.mountLayers(state.layers.map((l) => l.chainId), dir);
+    try {
+      await act(root, dir);
+    } finally {
+      await ctx.store.unmountRootfs(dir);
+    }
+    const upper = join(dir, 'upper');
+    if ((await readdir(upper)).length > 0) {
+      layer = await ctx.store.addLayer(packDirectory(upper, { overlayWhiteouts: true }), state.layers[state.layers.length - 1]?.chainId);
+    }
+  } finally {
+    await ctx.store.unmountRootfs(dir).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+  await lease(ctx, layer);
+  const created = now();
+  ctx.cache.put(k, { ...(layer ? { layer } : {}), created });
+  applyLayer(state, layer, created, createdBy);
+  ctx.progress(`#${n} DONE ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  void st;
+}
+
+async function lease(ctx: Ctx, layer: BuildLayer | undefined): Promise<void> {
+  if (layer && ctx.store.lease) ctx.leases.push(await ctx.store.lease({ blobs: [layer.digest], chainIds: [layer.chainId] }));
+}
+
+function applyLayer(state: StageState, layer: BuildLayer | undefined, created: string, createdBy: string): void {
+  if (layer) state.layers.push(layer);
+  state.history.push({ created, created_by: createdBy, comment: 'tsstack.dockerfile.v0', ...(layer ? {} : { empty_layer: true }) });
+  if (created > state.created) state.created = created;
+}
+
+// ---------------------------------------------------------------- RUN
+
+function runArgv(state: StageState, ins: CommandInstr): string[] {
+  return ins.json ? ins.cmd : [...(state.config.Shell ?? DEFAULT_SHELL), ins.cmd.join(' ')];
+}
+
+/** Env for a RUN: declared ARGs (not persisted) under the image's ENV, PATH defaulted. */
+function runEnv(state: StageState): string[] {
+  const env = envMap(state.config.Env);
+  const out: string[] = [];
+  for (const [k, v] of [...state.args].sort(([a], [b]) => (a < b ? -1 : 1))) if (v !== undefined && !env.has(k)) out.push(`${k}=${v}`);
+  out.push(...(state.config.Env ?? []));
+  if (!env.has('PATH')) out.unshift(DEFAULT_PATH);
+  return out;
+}
+
+function runKey(ctx: Ctx, state: StageState, ins: CommandInstr): Record<string, unknown> {
+  if (ins.mounts.length) throw fail(ctx, ins, 'RUN --mount is not supported by tsstack', 'copy what the step needs into the image with COPY instead');
+  if (ins.network !== undefined && !['default', 'host', 'none'].includes(ins.network)) throw fail(ctx, ins, `RUN --network=${ins.network} is not supported`, 'use default, host or none');
+  return { op: 'run', argv: runArgv(state, ins), env: runEnv(state), user: state.config.User ?? '', cwd: state.config.WorkingDir ?? '/', network: ins.network ?? 'default' };
+}
+
+async function doRun(ctx: Ctx, state: StageState, ins: CommandInstr, root: string, bundle: string): Promise<void> {
+  let user;
+  try { user = resolveUser(root, state.config.User ?? ''); } catch (e) {
+    if (e instanceof UserLookupError) throw fail(ctx, ins, e.message, 'add the user in an earlier RUN (adduser) or use a numeric uid');
+    throw e;
+  }
+  const binds = [];
+  for (const f of ['/etc/resolv.conf', '/etc/hosts']) {
+    const inRoot = await stat(resolveInRoot(root, f)).then((s) => s.isFile(), () => false);
+    if (inRoot && existsSync(f)) binds.push({ source: f, target: f });
+  }
+  // The working directory exists for the step (and so in its layer), as Docker makes it.
+  const cwd = state.config.WorkingDir || '/';
+  await mkdir(resolveInRoot(root, cwd), { recursive: true, mode: 0o755 });
+  const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys']);
+  const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds });
+  if (ins.network === 'none') ((spec.linux as { namespaces: { type: string }[] }).namespaces).push({ type: 'network' });
+  const id = `tsstack-build-${randomBytes(6).toString('hex')}`;
+  const runtime = buildRuntime();
+  let res;
+  try {
+    res = await runContainer(runtime, id, bundle, join(ctx.tmp, 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
+  } catch (e) {
+    throw fail(ctx, ins, `cannot run the step with ${runtime}: ${(e as Error).message}`, 'install runc or build native/ (node scripts/build-native.mjs), or set TSSTACK_BUILD_RUNTIME');
+  }
+  await removeCreatedTargets(join(bundle, 'upper'), targets);
+  if (res.exitCode !== 0) {
+    const tail = res.output.trimEnd().split('\n').slice(-10);
+    throw fail(ctx, ins, `RUN ${runArgv(state, ins).join(' ')} failed with exit code ${res.exitCode}`, 'see the step output above', tail);
+  }
+}
+
+// ---------------------------------------------------------------- COPY / ADD
+
+const URL_RE = /^(https?|git|ssh):\/\/|^git@/;
+
+async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, label: string): Promise<void> {
+  const env = expansionEnv(state);
+  const sources = ins.sources.map((s) => expand(ctx, ins, s, env));
+  let dest = expand(ctx, ins, ins.dest, env);
+  const trailing = dest.endsWith('/') || dest.endsWith('/.') || dest === '.';
+  dest = posix.resolve(state.config.WorkingDir || '/', dest) + (trailing && dest !== '/' ? '/' : '');
+  const chown = ins.chown !== undefined ? expand(ctx, ins, ins.chown, env) : undefined;
+  const chmodText = ins.chmod !== undefined ? expand(ctx, ins, ins.chmod, env) : undefined;
+  if (chmodText !== undefined && !/^[0-7]{3,4}$/.test(chmodText)) throw fail(ctx, ins, `invalid --chmod=${chmodText}`, 'give an octal mode such as 755 or 0644');
+  const mode = chmodText !== undefined ? parseInt(chmodText, 8) : undefined;
+  if (ins.kind === 'ADD') {
+    const url = sources.find((s) => URL_RE.test(s));
+    if (url) throw fail(ctx, ins, `ADD ${url}: tsstack builds have no network to download from`, 'download the file into the build context and COPY it');
+  }
+  const multi = sources.length > 1 || sources.some((s) => /[*?[]/.test(s));
+  if (ins.kind === 'COPY' && ins.parents) throw fail(ctx, ins, 'COPY --parents is not supported by tsstack', 'copy each directory with its own COPY');
+  let exclude: IgnoreMatcher | undefined;
+  try {
+    const patterns = ins.excludes.map((x) => expand(ctx, ins, x, env));
+    if (patterns.length) exclude = new IgnoreMatcher(parseDockerignore(patterns.join('\n')));
+  } catch (e) {
+    if (e instanceof IgnoreSyntaxError) throw fail(ctx, ins, `--exclude: ${e.message}`);
+    throw e;
+  }
+
+  // --from: another stage or an image, mounted read-only-in-effect for the step.
+  let fromChain: string[] | undefined;
+  let fromKey: string | undefined;
+  if (ins.from !== undefined) {
+    const from = expand(ctx, ins, ins.from, globalArgEnv(ctx));
+    const dep = stageByName(ctx, from);
+    if (dep && dep.index < st.index) {
+      fromChain = ctx.results.get(dep.index)!.layers.map((l) => l.chainId);
+    } else {
+      let info: ImageInfo;
+      try { info = await ctx.store.ensure(from, 'missing', ctx.progress); } catch (e) {
+        throw fail(ctx, ins, `COPY --from=${from}: no stage or image of that name: ${(e as Error).message}`, 'name a stage defined above (FROM … AS name) or an image');
+      }
+      fromChain = info.chainIds;
+    }
+    fromKey = fromChain[fromChain.length - 1] ?? 'scratch';
+  } else if (!ctx.context) {
+    throw fail(ctx, ins, `${ins.kind} needs a build context, and ${ctx.req.context} does not exist`);
+  }
+
+  const key = async (): Promise<Record<string, unknown>> => {
+    const base = { op: ins.kind, dest, chown: chown ?? '', mode: mode ?? -1, multi, exclude: ins.excludes };
+    if (fromKey !== undefined) return { ...base, from: fromKey, sources };
+    const entries = [];
+    for (const s of sources) {
+      const m = (await ctx.context!.match(s)).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
+      if (m.length === 0) throw notFound(ctx, ins, s);
+      entries.push(...m);
+    }
+    return { ...base, content: await digestSelection(ctx.context!, entries), names: entries.map((e) => e.rel) };
+  };
+
+  await layerStep(ctx, st, state, ins, label, key, async (root, dir) => {
+    const owner = chown !== undefined ? resolveChownOr(ctx, ins, root, chown) : undefined;
+    let srcs: CopySource[];
+    let fromDir: string | undefined;
+    if (fromChain) {
+      fromDir = join(dir, 'from');
+      const fromRoot = await ctx.store.mountLayers(fromChain, fromDir);
+      try {
+        srcs = await sourcesFromRoot(ctx, ins, fromRoot, sources, exclude);
+        await copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi });
+      } finally {
+        await ctx.store.unmountRootfs(fromDir);
+      }
+      return;
+    }
+    srcs = await sourcesFromContext(ctx, ins, sources, exclude);
+    if (ins.kind === 'ADD') {
+      const plain: CopySource[] = [];
+      for (const s of srcs) {
+        if (s.st.isFile() && (await isArchive(s.abs))) {
+          const out = join(dir, `extract-${plain.length}-${randomBytes(4).toString('hex')}`);
+          await extractArchive(s.abs, out);
+          const destDir = dest.endsWith('/') ? dest : dest + '/';
+          await copyOrFail(ctx, ins, root, destDir, [{ abs: out, name: s.name, st: await stat(out), children: () => listTree(out) }], { owner, mode, multi: false });
+        } else plain.push(s);
+      }
+      srcs = plain;
+      if (srcs.length === 0) return;
+    }
+    await copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi });
+  });
+}
+
+function notFound(ctx: Ctx, ins: CopyInstr, src: string): TsstackError {
+  return fail(ctx, ins, `${ins.kind} failed: "${src}" not found in the build context`, 'check the path (relative to the context) and that .dockerignore does not exclude it');
+}
+
+function resolveChownOr(ctx: Ctx, ins: CopyInstr, root: string, chown: string): { uid: number; gid: number } {
+  try { return resolveChown(root, chown); } catch (e) {
+    if (e instanceof UserLookupError) throw fail(ctx, ins, `--chown=${chown}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function copyOrFail(ctx: Ctx, ins: CopyInstr, root: string, dest: string, srcs: CopySource[], opts: Parameters<typeof copyInto>[3]): Promise<void> {
+  try { await copyInto(root, dest, srcs, opts); } catch (e) {
+    if (e instanceof CopyError) throw fail(ctx, ins, e.message);
+    throw e;
+  }
+}
+
+/** Drops entries `--exclude` patterns match (paths relative to the source). */
+function excluded<T extends { rel: string }>(list: T[], exclude?: IgnoreMatcher): T[] {
+  return exclude ? list.filter((x) => !exclude.ignored(x.rel)) : list;
+}
+
+async function sourcesFromContext(ctx: Ctx, ins: CopyInstr, sources: string[], exclude?: IgnoreMatcher): Promise<CopySource[]> {
+  const c = ctx.context!;
+  const out: CopySource[] = [];
+  for (const s of sources) {
+    const m = (await c.match(s)).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
+    if (m.length === 0) throw notFound(ctx, ins, s);
+    for (const e of m) {
+      const prefix = e.rel;
+      out.push({
+        abs: e.abs, name: posix.basename(e.rel) || '.', st: e.st,
+        children: async () => excluded((await c.walk(prefix)).map((x) => ({ rel: prefix ? x.rel.slice(prefix.length + 1) : x.rel, abs: x.abs, st: x.st })), exclude),
+      });
+    }
+  }
+  return out;
+}
+
+/** Sources inside another root (a stage or an image), resolved as that root sees its paths. */
+async function sourcesFromRoot(ctx: Ctx, ins: CopyInstr, root: string, sources: string[], exclude?: IgnoreMatcher): Promise<CopySource[]> {
+  const out: CopySource[] = [];
+  for (const s of sources) {
+    const clean = posix.normalize('/' + s);
+    const matches: string[] = [];
+    if (/[*?[]/.test(clean)) {
+      const segs = clean.split('/').filter(Boolean);
+      const walk = async (cur: string, i: number): Promise<void> => {
+        const host = resolveInRoot(root, cur);
+        const names = (await readdir(host).catch(() => [] as string[])).sort();
+        const re = segmentRegex(segs[i]!);
+        for (const n of names) {
+          if (!re.test(n)) continue;
+          const p = posix.join(cur, n);
+          if (i === segs.length - 1) matches.push(p);
+          else await walk(p, i + 1);
+        }
+      };
+      await walk('/', 0);
+    } else matches.push(clean);
+    let found = 0;
+    for (const p of matches) {
+      const host = resolveInRoot(root, p);
+      const st = await stat(host).catch(() => undefined);
+      if (!st) continue;
+      found++;
+      if (exclude?.ignored(posix.basename(p))) continue;
+      out.push({ abs: host, name: posix.basename(p) || '.', st, children: async () => excluded(await listTree(host), exclude) });
+    }
+    if (found === 0) throw fail(ctx, ins, `${ins.kind} --from=${ins.from} failed: "${s}" not found`, 'check the path in the source stage or image');
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- commit
+
+async function commitImage(ctx: Ctx, st: StageState): Promise<ImageInfo> {
+  const cfg = structuredClone(st.config);
+  if (Object.keys(ctx.req.labels).length) cfg.Labels = { ...(cfg.Labels ?? {}), ...ctx.req.labels };
+  if (!cfg.Env || !cfg.Env.some((e) => e.startsWith('PATH='))) cfg.Env = [DEFAULT_PATH, ...(cfg.Env ?? [])];
+  const plat = hostPlatform();
+  const created = st.created || now();
+  const history = st.history.map((h) => ({ ...h, created: h.created || created }));
+  // The store adds one empty layer to an image without layers; its history needs an entry for it.
+  if (st.layers.length === 0) history.push({ created, created_by: 'scratch (empty layer)', comment: 'tsstack.dockerfile.v0' });
+  const info = await ctx.store.commit({
+    config: {
+      created, architecture: plat.architecture, os: plat.os, ...(plat.variant ? { variant: plat.variant } : {}),
+      ...(st.author ? { author: st.author } : {}),
+      config: cfg, history,
+    },
+    layers: st.layers.map(({ chainId: _c, ...l }) => l),
+    names: ctx.req.tags,
+  });
+  ctx.progress(`#${++ctx.step} writing image ${info.id}${ctx.req.tags.length ? ' naming ' + ctx.req.tags.join(', ') : ''}`);
+  return info;
+}

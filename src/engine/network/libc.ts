@@ -1,0 +1,54 @@
+// The few libc calls the network engine needs, over FFI (koffi). Loaded lazily
+// and once per thread (worker threads load their own copy).
+
+import koffi from 'koffi';
+
+export const CLONE_NEWNET = 0x40000000;
+export const MS_BIND = 4096;
+export const MNT_DETACH = 2;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+interface Libc {
+  setns(fd: number, nstype: number): number;
+  unshare(flags: number): number;
+  mount(src: string | null, target: string, fstype: string | null, flags: number, data: null): number;
+  umount2(target: string, flags: number): number;
+  flock(fd: number, op: number): number;
+}
+
+let libc: Libc | undefined;
+
+export function getLibc(): Libc {
+  if (!libc) {
+    const lib = koffi.load('libc.so.6');
+    libc = {
+      setns: lib.func('int setns(int fd, int nstype)'),
+      unshare: lib.func('int unshare(int flags)'),
+      mount: lib.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+      umount2: lib.func('int umount2(const char *target, int flags)'),
+      flock: lib.func('int flock(int fd, int op)'),
+    };
+  }
+  return libc;
+}
+
+/** Last errno as `ENAME (n)` for messages. */
+export function lastErrno(): { errno: number; name: string } {
+  const n = koffi.errno();
+  const name = Object.entries(koffi.os.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+  return { errno: n, name };
+}
+
+/** Throws an Error naming the call and errno when `rc < 0`. */
+export function check(rc: number, what: string): number {
+  if (rc < 0) {
+    const e = lastErrno();
+    const err = new Error(`${what}: ${e.name}`) as Error & { errno?: number; code?: string };
+    err.errno = e.errno;
+    err.code = e.name;
+    throw err;
+  }
+  return rc;
+}

@@ -1,0 +1,555 @@
+// NetworkManager: Docker's container network model over the kernel, in process.
+//   network  = a Linux bridge `tss-<id8>` with the gateway address, plus a subnet
+//   endpoint = a veth pair: `vt<hash>` on the bridge, `ethN` inside the sandbox
+//   sandbox  = a network namespace pinned by a bind mount at <runRoot>/netns/<containerId>
+// Published ports, masquerade and isolation are the `inet tsstack` nftables
+// table, re-rendered from state after every change (nft-rules.ts).
+//
+// Every mutating call holds the state lock (state.ts). Creation undoes what it
+// made when a later step fails; teardown does every step and reports all failures.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import { TsstackError } from '../../util/errors.js';
+import type { EndpointSpec, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
+import { formatCidr, intToIp, ipToInt, parseCidr } from './cidr.js';
+import { allocateAddress, chooseSubnet, macFor, type Taken } from './ipam.js';
+import { MNT_DETACH, getLibc, lastErrno } from './libc.js';
+import { NsClient } from './ns-client.js';
+import type { NsInspect } from './ns-jobs.js';
+import { Nft } from './nft.js';
+import { FAMILY, TABLE, buildTable, canonical, deleteBatch, isAnyHost, toBatch } from './nft-rules.js';
+import { addressesClash, readListeners, socketOwners } from './ports.js';
+import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
+import { addAddress, createBridge, createVeth, deleteLink, linkByName, listAddresses, setHairpin, setUp } from './rtnl.js';
+import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
+
+export interface NetworkManagerOptions {
+  root: string;
+  runRoot: string;
+  /** nftables table (family inet); default: tableFor(root). */
+  table?: string;
+}
+
+export const DEFAULT_ROOT = '/var/lib/tsstack';
+
+/**
+ * The default root owns `inet tsstack`; any other root (tests, `--root` experiments)
+ * gets `inet tsstack_<hash of root>`, so two roots on one host never overwrite
+ * each other's rules (each table is rendered whole from its root's state).
+ */
+export function tableFor(root: string): string {
+  const abs = resolve(root);
+  return abs === DEFAULT_ROOT ? TABLE : `${TABLE}_${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+}
+
+export interface EndpointResult {
+  network: string;
+  address: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  ifname: string;
+}
+
+/** The published ports a container got (host port 0 resolved to the port picked). */
+export type PublishResult = PublishedPort[];
+
+const EPHEMERAL_FIRST = 32768;
+const EPHEMERAL_LAST = 60999;
+
+function info(r: NetworkRecord): NetworkInfo {
+  return { name: r.name, id: r.id, bridge: r.bridge, subnet: r.subnet, gateway: r.gateway, internal: r.internal, labels: { ...r.labels } };
+}
+
+function matches(labels: Labels, filter?: Labels): boolean {
+  return !filter || Object.entries(filter).every(([k, v]) => labels[k] === v);
+}
+
+function errMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Host-side veth name: short, stable per (container, network), ≤ 15 bytes. */
+function hostIfname(containerId: string, network: string): string {
+  return 'vt' + createHash('sha256').update(`${containerId}\0${network}`).digest('hex').slice(0, 12);
+}
+
+function portLabel(p: { hostIp?: string; hostPort: number; protocol: string }): string {
+  return `${isAnyHost(p.hostIp) ? '0.0.0.0' : p.hostIp}:${p.hostPort}/${p.protocol}`;
+}
+
+export class NetworkManager implements NetworkApi {
+  readonly root: string;
+  readonly runRoot: string;
+  /** The nftables table (family inet) this manager owns. */
+  readonly table: string;
+  private readonly store: NetworkStore;
+  private readonly ns = new NsClient();
+  private sock?: RtNetlinkSocket;
+  private readonly nft = new Nft();
+
+  constructor(opts: NetworkManagerOptions) {
+    this.root = opts.root;
+    this.runRoot = opts.runRoot;
+    this.table = opts.table ?? tableFor(opts.root);
+    this.store = new NetworkStore(opts.root);
+  }
+
+  private rt(): RtNetlinkSocket {
+    this.sock ??= createRtNetlink();
+    return this.sock;
+  }
+
+  /** Releases the netlink socket and the namespace worker. State and kernel objects stay. */
+  async close(): Promise<void> {
+    this.sock?.socket.close();
+    this.sock = undefined;
+    this.nft.close();
+    await this.ns.close();
+  }
+
+  sandboxPath(containerId: string): string {
+    return join(this.runRoot, 'netns', containerId);
+  }
+
+  // ------------------------------------------------------------ networks
+
+  async create(spec: NetworkCreateSpec): Promise<NetworkInfo> {
+    checkNetworkName(spec.name);
+    return this.store.withLock(async () => {
+      const existing = this.store.get(spec.name);
+      if (existing) {
+        const problem = this.differs(existing, spec);
+        if (problem) {
+          throw new TsstackError('CONFLICT', `network "${spec.name}" already exists with ${problem}`, { hint: `remove it first (tsstack down, or tsstack network rm ${spec.name})` });
+        }
+        await this.ensureKernel(existing);
+        return info(existing);
+      }
+      const taken = await this.taken(spec.name);
+      const choice = chooseSubnet(spec.name, spec, taken);
+      const id = randomBytes(32).toString('hex');
+      const rec: NetworkRecord = {
+        name: spec.name,
+        id,
+        bridge: `tss-${id.slice(0, 8)}`,
+        subnet: formatCidr(choice.subnet),
+        gateway: intToIp(choice.gateway),
+        internal: !!spec.internal,
+        labels: { ...spec.labels },
+        created: new Date().toISOString(),
+        endpoints: {},
+      };
+      try {
+        await this.ensureKernel(rec);
+        this.store.put(rec);
+        await this.syncFirewall();
+      } catch (e) {
+        const undo: string[] = [];
+        await this.removeBridge(rec, undo);
+        try {
+          this.store.delete(rec.name);
+          await this.syncFirewall();
+        } catch (e2) {
+          undo.push(errMessage(e2));
+        }
+        throw this.wrap(e, `could not create network "${spec.name}"`, undo);
+      }
+      return info(rec);
+    });
+  }
+
+  async inspect(name: string): Promise<NetworkInfo | undefined> {
+    const r = this.store.get(name);
+    return r && info(r);
+  }
+
+  async list(filter?: Labels): Promise<NetworkInfo[]> {
+    return this.store.list().filter((r) => matches(r.labels, filter)).map(info);
+  }
+
+  async remove(name: string): Promise<void> {
+    return this.store.withLock(async () => {
+      const rec = this.store.get(name);
+      if (!rec) throw new TsstackError('NOT_FOUND', `network "${name}" does not exist`, { hint: 'tsstack network ls lists the networks' });
+      const users = Object.keys(rec.endpoints).sort();
+      if (users.length) {
+        throw new TsstackError('CONFLICT', `network "${name}" is still used by container${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { hint: 'remove those containers first (tsstack down)' });
+      }
+      const failures: string[] = [];
+      await this.removeBridge(rec, failures);
+      this.store.delete(name);
+      try {
+        await this.syncFirewall();
+      } catch (e) {
+        failures.push(errMessage(e));
+      }
+      if (failures.length) {
+        throw new TsstackError('NETWORK', `network "${name}" was removed, but cleaning up failed: ${failures[0]}`, { details: failures, hint: 'run the command again; leftovers are retried' });
+      }
+    });
+  }
+
+  async check(specs: NetworkCreateSpec[]): Promise<string[]> {
+    const problems: string[] = [];
+    const names = new Set(specs.map((s) => s.name));
+    const taken = (await this.taken()).filter((t) => !(t.network && names.has(t.network)));
+    const planned: Taken[] = [];
+    for (const spec of [...specs].sort((a, b) => a.name.localeCompare(b.name))) {
+      try {
+        checkNetworkName(spec.name);
+        const existing = this.store.get(spec.name);
+        if (existing) {
+          const problem = this.differs(existing, spec);
+          if (problem) problems.push(`network "${spec.name}" already exists with ${problem}`);
+          planned.push({ cidr: parseCidr(existing.subnet), owner: `network "${spec.name}" (${existing.subnet})` });
+          continue;
+        }
+        if (!spec.subnet) continue; // picked later from what is free
+        const choice = chooseSubnet(spec.name, spec, [...taken, ...planned]);
+        planned.push({ cidr: choice.subnet, owner: `network "${spec.name}" (${formatCidr(choice.subnet)})` });
+      } catch (e) {
+        problems.push(errMessage(e));
+      }
+    }
+    return problems;
+  }
+
+  async checkPorts(ports: PublishedPort[], exceptContainer?: string): Promise<string[]> {
+    return this.portProblems(ports, exceptContainer, this.store.ports());
+  }
+
+  /** Gateway address of each network: where the DNS server listens. */
+  async gateways(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const r of this.store.list()) out[r.name] = r.gateway;
+    return out;
+  }
+
+  // ------------------------------------------------------------ sandboxes
+
+  async createSandbox(containerId: string): Promise<{ path: string }> {
+    const path = this.sandboxPath(containerId);
+    if (mountPoints().has(path)) return { path };
+    mkdirSync(join(this.runRoot, 'netns'), { recursive: true });
+    closeSync(openSync(path, 'a'));
+    try {
+      await this.ns.run({ kind: 'create', path });
+    } catch (e) {
+      rmSync(path, { force: true });
+      throw new TsstackError('NETWORK', `could not create the network namespace of container ${containerId}: ${errMessage(e)}`, { hint: 'tsstack needs root (CAP_SYS_ADMIN) to create network namespaces', cause: e });
+    }
+    return { path };
+  }
+
+  async connect(containerId: string, spec: EndpointSpec): Promise<EndpointResult> {
+    return this.store.withLock(async () => {
+      const rec = this.store.get(spec.network);
+      if (!rec) throw new TsstackError('NOT_FOUND', `network "${spec.network}" does not exist`, { hint: 'create it first (tsstack up creates the networks a stack declares)' });
+      const path = this.sandboxPath(containerId);
+      if (!mountPoints().has(path)) throw new TsstackError('NETWORK', `container ${containerId} has no network sandbox at ${path}`, { hint: 'createSandbox must run before connect' });
+      const subnet = parseCidr(rec.subnet);
+      const old = rec.endpoints[containerId];
+      if (old) {
+        if (spec.ipv4Address && spec.ipv4Address !== old.address) {
+          throw new TsstackError('CONFLICT', `container ${containerId} is already on network "${rec.name}" with address ${old.address}, not ${spec.ipv4Address}`, { hint: 'disconnect it first' });
+        }
+        await this.ensureKernel(rec);
+        await this.plumb(containerId, rec, old);
+        return this.endpointResult(rec, old);
+      }
+      const used = new Map<number, string>();
+      for (const [cid, ep] of Object.entries(rec.endpoints)) used.set(ipToInt(ep.address), cid);
+      const addr = allocateAddress(rec.name, subnet, ipToInt(rec.gateway), used, spec.ipv4Address);
+      const mine = this.store.list().flatMap((n) => (n.endpoints[containerId] ? [n.endpoints[containerId]!] : []));
+      let n = 0;
+      while (mine.some((e) => e.ifname === `eth${n}`)) n++;
+      const ep: EndpointRecord = {
+        address: intToIp(addr),
+        prefixLen: subnet.prefix,
+        mac: macFor(addr),
+        ifname: `eth${n}`,
+        hostIfname: hostIfname(containerId, rec.name),
+        aliases: [...spec.aliases].sort(),
+        defaultRoute: !rec.internal && !mine.some((e) => e.defaultRoute),
+      };
+      try {
+        await this.ensureKernel(rec);
+        await this.plumb(containerId, rec, ep);
+        rec.endpoints[containerId] = ep;
+        this.store.put(rec);
+      } catch (e) {
+        const undo: string[] = [];
+        await this.removeLink(ep.hostIfname, undo);
+        throw this.wrap(e, `could not connect container ${containerId} to network "${rec.name}"`, undo);
+      }
+      return this.endpointResult(rec, ep);
+    });
+  }
+
+  async disconnect(containerId: string, network: string): Promise<void> {
+    return this.store.withLock(async () => {
+      const failures: string[] = [];
+      await this.detach(containerId, network, failures);
+      if (failures.length) throw new TsstackError('NETWORK', `disconnecting container ${containerId} from "${network}" failed: ${failures[0]}`, { details: failures });
+    });
+  }
+
+  /** Disconnects the container from every network, drops its published ports and unpins its namespace. */
+  async removeSandbox(containerId: string): Promise<void> {
+    return this.store.withLock(async () => {
+      const failures: string[] = [];
+      for (const rec of this.store.list()) {
+        if (rec.endpoints[containerId]) await this.detach(containerId, rec.name, failures);
+      }
+      try {
+        const ports = this.store.ports();
+        const rest = ports.filter((p) => p.containerId !== containerId);
+        if (rest.length !== ports.length) {
+          this.store.putPorts(rest);
+          await this.syncFirewall();
+        }
+      } catch (e) {
+        failures.push(errMessage(e));
+      }
+      const path = this.sandboxPath(containerId);
+      if (mountPoints().has(path) && getLibc().umount2(path, MNT_DETACH) < 0) failures.push(`umount ${path}: ${lastErrno().name}`);
+      try {
+        rmSync(path, { force: true });
+      } catch (e) {
+        failures.push(errMessage(e));
+      }
+      if (failures.length) throw new TsstackError('NETWORK', `removing the network sandbox of container ${containerId} was incomplete: ${failures[0]}`, { details: failures, hint: 'run the removal again' });
+    });
+  }
+
+  /** Links and addresses inside a sandbox (for diagnostics and tests). */
+  async inspectSandbox(containerId: string): Promise<NsInspect> {
+    return this.ns.run<NsInspect>({ kind: 'inspect', path: this.sandboxPath(containerId) });
+  }
+
+  /** Sets `net.*` sysctls inside a container's sandbox. */
+  async setSandboxSysctls(containerId: string, values: Record<string, string>): Promise<void> {
+    const bad = Object.keys(values).filter((k) => !k.startsWith('net.'));
+    if (bad.length) throw new TsstackError('NETWORK', `sysctl ${bad[0]} is not a network sysctl`, { hint: 'only net.* sysctls are set in the network sandbox' });
+    await this.ns.run({ kind: 'sysctl', path: this.sandboxPath(containerId), values });
+  }
+
+  // ------------------------------------------------------------ ports
+
+  async publish(containerId: string, address: string, ports: PublishedPort[]): Promise<PublishResult> {
+    return this.store.withLock(async () => {
+      const current = this.store.ports().filter((p) => p.containerId !== containerId);
+      const problems = this.portProblems(ports, containerId, current);
+      if (problems.length) {
+        throw new TsstackError('CONFLICT', problems[0]!, { details: problems, hint: 'choose another host port, or stop what holds it' });
+      }
+      const listeners = readListeners();
+      const records: PortRecord[] = [];
+      const result: PublishedPort[] = [];
+      for (const p of ports) {
+        let hostPort = p.hostPort;
+        if (hostPort === 0) hostPort = this.freePort(p, [...current, ...records], listeners);
+        const r: PortRecord = { containerId, address, hostPort, containerPort: p.containerPort, protocol: p.protocol };
+        if (!isAnyHost(p.hostIp)) r.hostIp = p.hostIp;
+        records.push(r);
+        result.push({ ...p, hostPort });
+      }
+      this.store.putPorts([...current, ...records]);
+      try {
+        await this.syncFirewall();
+      } catch (e) {
+        this.store.putPorts(current);
+        await this.syncFirewall().catch(() => undefined);
+        throw e;
+      }
+      return result;
+    });
+  }
+
+  async unpublish(containerId: string): Promise<void> {
+    return this.store.withLock(async () => {
+      const ports = this.store.ports();
+      const rest = ports.filter((p) => p.containerId !== containerId);
+      if (rest.length === ports.length) return;
+      this.store.putPorts(rest);
+      await this.syncFirewall();
+    });
+  }
+
+  /** Published ports of one container (all, when no id is given). */
+  publishedPorts(containerId?: string): PortRecord[] {
+    return this.store.ports().filter((p) => containerId === undefined || p.containerId === containerId);
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private differs(rec: NetworkRecord, spec: NetworkCreateSpec): string | undefined {
+    if (spec.subnet && spec.subnet !== rec.subnet) return `subnet ${rec.subnet}, not ${spec.subnet}`;
+    if (spec.gateway && spec.gateway !== rec.gateway) return `gateway ${rec.gateway}, not ${spec.gateway}`;
+    if (!!spec.internal !== rec.internal) return `internal: ${rec.internal}`;
+    return undefined;
+  }
+
+  /** Address space in use: host routes, resolvers and every tsstack network but `except`. */
+  private async taken(except?: string): Promise<(Taken & { network?: string })[]> {
+    const recs = this.store.list();
+    const ours = new Set(recs.map((r) => r.bridge));
+    const out: (Taken & { network?: string })[] = [...(await hostRoutes(this.rt(), ours)), ...hostResolvers()];
+    for (const r of recs) {
+      if (r.name !== except) out.push({ cidr: parseCidr(r.subnet), owner: `network "${r.name}" (${r.subnet})`, network: r.name });
+    }
+    return out;
+  }
+
+  /** Bridge with the gateway address, up; forwarding on. Checks before each step, so it can run any number of times. */
+  private async ensureKernel(rec: NetworkRecord): Promise<void> {
+    ensureSysctl('net.ipv4.ip_forward', '1');
+    ensureSysctl('net.ipv4.conf.all.route_localnet', '1');
+    const s = this.rt();
+    let br = await linkByName(s, rec.bridge);
+    if (!br) {
+      await createBridge(s, rec.bridge);
+      br = await linkByName(s, rec.bridge);
+      if (!br) throw new Error(`bridge ${rec.bridge} vanished after creation`);
+    }
+    const prefix = Number(rec.subnet.split('/')[1]);
+    if (!(await listAddresses(s)).some((a) => a.index === br!.index && a.address === rec.gateway)) {
+      const c = parseCidr(rec.subnet);
+      await addAddress(s, br.index, rec.gateway, prefix, intToIp(c.base + 2 ** (32 - c.prefix) - 1));
+    }
+    if (!br.up) await setUp(s, br.index);
+  }
+
+  /** The veth pair of an endpoint and its configuration inside the sandbox; skips what exists. */
+  private async plumb(containerId: string, rec: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    const s = this.rt();
+    const br = await linkByName(s, rec.bridge);
+    if (!br) throw new Error(`bridge ${rec.bridge} is missing`);
+    let host = await linkByName(s, ep.hostIfname);
+    if (!host) {
+      const fd = openSync(this.sandboxPath(containerId), 'r');
+      try {
+        await createVeth(s, ep.hostIfname, ep.ifname, ep.mac, fd, br.index);
+      } finally {
+        closeSync(fd);
+      }
+      host = await linkByName(s, ep.hostIfname);
+      if (!host) throw new Error(`veth ${ep.hostIfname} vanished after creation`);
+      await setHairpin(s, host.index);
+    }
+    if (!host.up) await setUp(s, host.index);
+    await this.ns.run({
+      kind: 'configure',
+      path: this.sandboxPath(containerId),
+      ifname: ep.ifname,
+      address: ep.address,
+      prefixLen: ep.prefixLen,
+      gateway: rec.gateway,
+      defaultRoute: ep.defaultRoute,
+    });
+  }
+
+  private endpointResult(rec: NetworkRecord, ep: EndpointRecord): EndpointResult {
+    return { network: rec.name, address: ep.address, prefixLen: ep.prefixLen, gateway: rec.gateway, mac: ep.mac, ifname: ep.ifname };
+  }
+
+  /** Removes one endpoint (lease and veth); records failures instead of throwing. Caller holds the lock. */
+  private async detach(containerId: string, network: string, failures: string[]): Promise<void> {
+    const rec = this.store.get(network);
+    const ep = rec?.endpoints[containerId];
+    if (!rec || !ep) return;
+    await this.removeLink(ep.hostIfname, failures);
+    delete rec.endpoints[containerId];
+    try {
+      this.store.put(rec);
+    } catch (e) {
+      failures.push(errMessage(e));
+    }
+  }
+
+  private async removeLink(name: string, failures: string[]): Promise<void> {
+    try {
+      const l = await linkByName(this.rt(), name);
+      if (l) await deleteLink(this.rt(), l.index);
+    } catch (e) {
+      failures.push(`delete link ${name}: ${errMessage(e)}`);
+    }
+  }
+
+  private async removeBridge(rec: NetworkRecord, failures: string[]): Promise<void> {
+    await this.removeLink(rec.bridge, failures);
+  }
+
+  /** Makes the nftables table match the state; removes it when no network is left. No-op when it already matches. */
+  private async syncFirewall(): Promise<void> {
+    const nets = this.store.list();
+    const existing = this.nft.listTable(FAMILY, this.table);
+    if (nets.length === 0) {
+      if (existing) this.nft.run(deleteBatch(this.table));
+      return;
+    }
+    const objs = buildTable(
+      nets.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, internal: n.internal })),
+      this.store.ports(),
+      this.table,
+    );
+    if (existing && canonical(existing) === canonical(objs)) return;
+    this.nft.run(toBatch(objs));
+  }
+
+  private portProblems(ports: PublishedPort[], exceptContainer: string | undefined, current: PortRecord[]): string[] {
+    const problems: string[] = [];
+    const others = current.filter((p) => p.containerId !== exceptContainer);
+    const seen: PublishedPort[] = [];
+    const wanted = ports.filter((p) => p.hostPort !== 0);
+    for (const p of ports) {
+      if (!Number.isInteger(p.hostPort) || p.hostPort < 0 || p.hostPort > 65535) problems.push(`host port ${p.hostPort} is not a port number (1-65535)`);
+      if (!Number.isInteger(p.containerPort) || p.containerPort < 1 || p.containerPort > 65535) problems.push(`container port ${p.containerPort} is not a port number (1-65535)`);
+      if (p.hostIp && !isAnyHost(p.hostIp) && !/^\d+\.\d+\.\d+\.\d+$/.test(p.hostIp)) problems.push(`host address ${p.hostIp} of ${portLabel(p)} is not supported (IPv4 only)`);
+    }
+    for (const p of wanted) {
+      const dup = seen.find((q) => q.protocol === p.protocol && q.hostPort === p.hostPort && addressesClash(q.hostIp ?? '0.0.0.0', p.hostIp));
+      if (dup) problems.push(`host port ${portLabel(p)} is published twice (also as ${portLabel(dup)})`);
+      seen.push(p);
+      const holder = others.find((q) => q.protocol === p.protocol && q.hostPort === p.hostPort && addressesClash(q.hostIp ?? '0.0.0.0', p.hostIp));
+      if (holder) problems.push(`host port ${portLabel(p)} is already published by container ${holder.containerId} (${portLabel(holder)} → ${holder.address}:${holder.containerPort})`);
+    }
+    const listeners = readListeners();
+    const clashes = wanted.flatMap((p) =>
+      listeners.filter((l) => l.protocol === p.protocol && l.port === p.hostPort && addressesClash(l.address, isAnyHost(p.hostIp) ? undefined : p.hostIp)).map((l) => ({ p, l })),
+    );
+    if (clashes.length) {
+      const owners = socketOwners(new Set(clashes.map((c) => c.l.inode)));
+      const said = new Set<string>();
+      for (const { p, l } of clashes) {
+        const msg = `host port ${portLabel(p)} is already in use by ${owners.get(l.inode) ?? 'a process of another user or namespace'} listening on ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}/${l.protocol}`;
+        if (!said.has(msg)) problems.push(msg);
+        said.add(msg);
+      }
+    }
+    return problems;
+  }
+
+  private freePort(p: PublishedPort, taken: PortRecord[], listeners: ReturnType<typeof readListeners>): number {
+    for (let port = EPHEMERAL_FIRST; port <= EPHEMERAL_LAST; port++) {
+      const busy =
+        taken.some((q) => q.protocol === p.protocol && q.hostPort === port && addressesClash(q.hostIp ?? '0.0.0.0', p.hostIp)) ||
+        listeners.some((l) => l.protocol === p.protocol && l.port === port && addressesClash(l.address, isAnyHost(p.hostIp) ? undefined : p.hostIp));
+      if (!busy) return port;
+    }
+    throw new TsstackError('CONFLICT', `no free host port left for ${p.containerPort}/${p.protocol}`, { hint: 'publish it on an explicit host port' });
+  }
+
+  private wrap(e: unknown, what: string, undo: string[]): TsstackError {
+    const details = undo.length ? [`cleanup after the failure also failed: ${undo.join('; ')}`] : [];
+    if (e instanceof TsstackError) {
+      return undo.length ? new TsstackError(e.code, e.message, { hint: e.hint, details: [...e.details, ...details], cause: e }) : e;
+    }
+    return new TsstackError('NETWORK', `${what}: ${errMessage(e)}`, { details, cause: e, hint: 'run with --debug for details; tsstack needs root for network setup' });
+  }
+}
+

@@ -1,0 +1,100 @@
+// Links, addresses and routes over rtnetlink (package `netlink`). Every
+// function works on the namespace the given socket was created in, so the same
+// code serves the engine's namespace (main thread) and a sandbox (worker thread).
+
+import { FlagsNew, type RtNetlinkSocket } from 'netlink';
+import { parseAttributes } from 'netlink';
+import { IFLA_INFO_KIND, bridgePortHairpinInfo, linkInfo, macToBuffer, vethLinkInfo } from './nla.js';
+
+const AF_INET = 2;
+const RT_TABLE_MAIN = 254;
+const CREATE = FlagsNew.CREATE | FlagsNew.EXCL;
+
+export interface LinkSummary {
+  index: number;
+  name: string;
+  kind?: string;
+  master?: number;
+  up: boolean;
+}
+
+function kindOf(linkinfo: Buffer | undefined): string | undefined {
+  if (!linkinfo) return undefined;
+  let kind: string | undefined;
+  parseAttributes(linkinfo, (a) => {
+    if ((a.type & 0x3fff) === IFLA_INFO_KIND) kind = a.data.toString('utf8').replace(/\0+$/, '');
+  });
+  return kind;
+}
+
+export async function listLinks(s: RtNetlinkSocket): Promise<LinkSummary[]> {
+  const links = await s.getLinks();
+  return links
+    .map((l) => ({ index: l.data.index ?? 0, name: l.attrs.ifname ?? '', kind: kindOf(l.attrs.linkinfo), master: l.attrs.master, up: !!l.data.flags?.up }))
+    .sort((a, b) => a.index - b.index);
+}
+
+export async function linkByName(s: RtNetlinkSocket, name: string): Promise<LinkSummary | undefined> {
+  return (await listLinks(s)).find((l) => l.name === name);
+}
+
+export async function createBridge(s: RtNetlinkSocket, name: string): Promise<void> {
+  await s.newLink({}, { ifname: name, linkinfo: linkInfo('bridge') }, { flags: CREATE });
+}
+
+/** A veth pair: `hostName` here (enslaved to `master`), `peerName` created inside the namespace open as `peerNsFd`. */
+export async function createVeth(s: RtNetlinkSocket, hostName: string, peerName: string, peerMac: string, peerNsFd: number, master: number): Promise<void> {
+  await s.newLink({}, { ifname: hostName, master, linkinfo: vethLinkInfo(peerName, macToBuffer(peerMac), peerNsFd) }, { flags: CREATE });
+}
+
+/** Hairpin mode on a bridge port (RTM_NEWLINK on the existing link, as `ip link set … type bridge_slave hairpin on`). */
+export async function setHairpin(s: RtNetlinkSocket, index: number): Promise<void> {
+  await s.newLink({ index }, { linkinfo: bridgePortHairpinInfo() });
+}
+
+export async function setUp(s: RtNetlinkSocket, index: number): Promise<void> {
+  await s.setLink({ index, change: { up: true }, flags: { up: true } });
+}
+
+export async function deleteLink(s: RtNetlinkSocket, index: number): Promise<void> {
+  await s.delLink({ index });
+}
+
+function ipBuf(addr: string): Buffer {
+  return Buffer.from(addr.split('.').map(Number));
+}
+
+export async function addAddress(s: RtNetlinkSocket, index: number, addr: string, prefixLen: number, broadcast?: string): Promise<void> {
+  const attrs: { local: Buffer; address: Buffer; broadcast?: Buffer } = { local: ipBuf(addr), address: ipBuf(addr) };
+  if (broadcast) attrs.broadcast = ipBuf(broadcast);
+  await s.newAddress({ family: AF_INET, prefixlen: prefixLen, index, scope: 0 }, attrs, { flags: CREATE });
+}
+
+export async function listAddresses(s: RtNetlinkSocket): Promise<{ index: number; address: string; prefixLen: number }[]> {
+  const out = await s.getAddresses();
+  return out
+    .filter((a) => a.data.family === AF_INET && a.attrs.local)
+    .map((a) => ({ index: a.data.index ?? 0, address: [...a.attrs.local!].join('.'), prefixLen: a.data.prefixlen ?? 32 }));
+}
+
+export async function addDefaultRoute(s: RtNetlinkSocket, gateway: string, oif: number): Promise<void> {
+  await s.newRoute(
+    { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' },
+    { gateway: ipBuf(gateway), oif },
+    { flags: CREATE },
+  );
+}
+
+export interface RouteSummary {
+  dst: string;
+  dstLen: number;
+  oif?: number;
+}
+
+/** IPv4 unicast routes of the main table (what the host already reaches). */
+export async function listRoutes(s: RtNetlinkSocket): Promise<RouteSummary[]> {
+  const routes = await s.getRoutes();
+  return routes
+    .filter((r) => r.data.family === AF_INET && (r.data.table === RT_TABLE_MAIN || r.attrs.table === RT_TABLE_MAIN) && (r.data.type === 'UNICAST' || r.data.type === 1))
+    .map((r) => ({ dst: r.attrs.dst ? [...r.attrs.dst].join('.') : '0.0.0.0', dstLen: r.data.dstLen ?? 0, oif: r.attrs.oif }));
+}

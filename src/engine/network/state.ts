@@ -1,0 +1,160 @@
+// The network engine's on-disk state under `<root>/networks/`:
+//   <name>.json   one network: its subnet, bridge and address leases
+//   .ports.json   published host ports, per container
+//   .lock         flock held while state and kernel objects change
+// Network names cannot start with a dot, so the files never collide.
+
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { TsstackError } from '../../util/errors.js';
+import { LOCK_EX, LOCK_NB, LOCK_UN, getLibc } from './libc.js';
+import type { Labels } from '../api.js';
+
+export interface EndpointRecord {
+  address: string;
+  prefixLen: number;
+  mac: string;
+  /** Name inside the sandbox: eth0, eth1… */
+  ifname: string;
+  /** The veth end on the bridge. */
+  hostIfname: string;
+  aliases: string[];
+  /** This endpoint carries the sandbox's default route. */
+  defaultRoute: boolean;
+}
+
+export interface NetworkRecord {
+  name: string;
+  id: string;
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  internal: boolean;
+  labels: Labels;
+  created: string;
+  /** containerId → lease. */
+  endpoints: Record<string, EndpointRecord>;
+}
+
+export interface PortRecord {
+  containerId: string;
+  address: string;
+  hostIp?: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: string;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function checkNetworkName(name: string): void {
+  if (!NAME.test(name) || name.length > 200) {
+    throw new TsstackError('NETWORK', `invalid network name "${name}"`, { hint: 'use letters, digits, "_", "." and "-", starting with a letter or digit' });
+  }
+}
+
+function sortKeys<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(sortKeys) as T;
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v as object).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
+    return out as T;
+  }
+  return v;
+}
+
+export class NetworkStore {
+  readonly dir: string;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(root: string) {
+    this.dir = join(root, 'networks');
+  }
+
+  list(): NetworkRecord[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as NetworkRecord);
+  }
+
+  get(name: string): NetworkRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, `${name}.json`), 'utf8')) as NetworkRecord;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  put(rec: NetworkRecord): void {
+    checkNetworkName(rec.name);
+    writeJsonAtomicSync(join(this.dir, `${rec.name}.json`), sortKeys(rec));
+  }
+
+  delete(name: string): void {
+    try {
+      unlinkSync(join(this.dir, `${name}.json`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+
+  ports(): PortRecord[] {
+    try {
+      return (JSON.parse(readFileSync(join(this.dir, '.ports.json'), 'utf8')) as { ports: PortRecord[] }).ports;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  putPorts(ports: PortRecord[]): void {
+    const path = join(this.dir, '.ports.json');
+    if (ports.length === 0) {
+      try {
+        unlinkSync(path);
+      } catch { /* already gone */ }
+      return;
+    }
+    const sorted = [...ports].sort((a, b) => `${a.hostIp ?? ''}|${a.protocol}|${a.hostPort}`.localeCompare(`${b.hostIp ?? ''}|${b.protocol}|${b.hostPort}`));
+    writeJsonAtomicSync(path, sortKeys({ ports: sorted }));
+  }
+
+  /**
+   * Runs `fn` holding the engine's network lock: one caller at a time within this
+   * process (promise chain) and across processes (flock on `.lock`, polled so the
+   * event loop never blocks).
+   */
+  withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(() => this.locked(fn));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    mkdirSync(this.dir, { recursive: true });
+    const fd = openSync(join(this.dir, '.lock'), 'a');
+    const libc = getLibc();
+    try {
+      const deadline = Date.now() + 60_000;
+      while (libc.flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (Date.now() > deadline) {
+          throw new TsstackError('CONFLICT', `the network state in ${this.dir} is locked by another tsstack process`, { hint: 'wait for the other tsstack command to finish' });
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return await fn();
+    } finally {
+      libc.flock(fd, LOCK_UN);
+      closeSync(fd);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// Figures of a running container from its cgroup (v1 or v2) and /proc. The
+// cgroup is found from /proc/<init pid>/cgroup, so it does not matter where
+// the runtime placed it.
+
+import { readFileSync, existsSync } from 'node:fs';
+
+export interface CgroupPaths {
+  /** controller name → absolute cgroup directory (v1), and `''` → the v2 directory when it holds the controllers. */
+  v1: Record<string, string>;
+  v2?: string;
+}
+
+/** Pure: parses /proc/<pid>/cgroup text into hierarchy paths. */
+export function parseProcCgroup(text: string): { v1: Record<string, string>; v2?: string } {
+  const v1: Record<string, string> = {};
+  let v2: string | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[2] === '') v2 = m[3];
+    else for (const c of m[2]!.split(',')) v1[c.replace(/^name=/, '')] = m[3]!;
+  }
+  return { v1, v2 };
+}
+
+export function cgroupPaths(pid: number, mount = '/sys/fs/cgroup'): CgroupPaths | undefined {
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/cgroup`, 'utf8'); } catch { return undefined; }
+  const p = parseProcCgroup(text);
+  const out: CgroupPaths = { v1: {} };
+  for (const [c, path] of Object.entries(p.v1)) out.v1[c] = `${mount}/${c}${path}`;
+  if (p.v2 !== undefined) {
+    if (existsSync(`${mount}/cgroup.controllers`)) out.v2 = `${mount}${p.v2}`;
+    else if (existsSync(`${mount}/unified/cgroup.controllers`)) out.v2 = `${mount}/unified${p.v2}`;
+  }
+  return out;
+}
+
+function read(path: string): string | undefined {
+  try { return readFileSync(path, 'utf8'); } catch { return undefined; }
+}
+
+function num(path: string): number | undefined {
+  const s = read(path)?.trim();
+  if (s === undefined || s === 'max') return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function kv(text: string | undefined, key: string): number | undefined {
+  if (!text) return undefined;
+  const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Pids in the container's cgroup (v1 pids/memory/cpu controller, else v2). */
+export function cgroupPids(cg: CgroupPaths): number[] {
+  const dirs = [cg.v1.pids, cg.v1.memory, cg.v1.cpu, cg.v2].filter((d): d is string => !!d);
+  for (const d of dirs) {
+    const t = read(`${d}/cgroup.procs`);
+    if (t !== undefined) return t.split('\n').filter(Boolean).map(Number).sort((a, b) => a - b);
+  }
+  return [];
+}
+
+export interface RawStats { cpuNs: number; memoryUsage: number; memoryLimit?: number; pids: number }
+
+const UNLIMITED = 2 ** 60; // v1 reports "unlimited" as a page-rounded LONG_MAX
+
+export function readRawStats(cg: CgroupPaths): RawStats {
+  let cpuNs = 0, memoryUsage = 0, memoryLimit: number | undefined, pids = 0;
+  if (cg.v1.memory && existsSync(`${cg.v1.memory}/memory.usage_in_bytes`)) {
+    const usage = num(`${cg.v1.memory}/memory.usage_in_bytes`) ?? 0;
+    const inactive = kv(read(`${cg.v1.memory}/memory.stat`), 'total_inactive_file') ?? 0;
+    memoryUsage = Math.max(0, usage - inactive);
+    const lim = num(`${cg.v1.memory}/memory.limit_in_bytes`);
+    memoryLimit = lim !== undefined && lim < UNLIMITED ? lim : undefined;
+  } else if (cg.v2 && existsSync(`${cg.v2}/memory.current`)) {
+    const usage = num(`${cg.v2}/memory.current`) ?? 0;
+    const inactive = kv(read(`${cg.v2}/memory.stat`), 'inactive_file') ?? 0;
+    memoryUsage = Math.max(0, usage - inactive);
+    memoryLimit = num(`${cg.v2}/memory.max`);
+  }
+  const acct = cg.v1.cpuacct ?? cg.v1.cpu;
+  if (acct && existsSync(`${acct}/cpuacct.usage`)) cpuNs = num(`${acct}/cpuacct.usage`) ?? 0;
+  else if (cg.v2) cpuNs = (kv(read(`${cg.v2}/cpu.stat`), 'usage_usec') ?? 0) * 1000;
+  if (cg.v1.pids && existsSync(`${cg.v1.pids}/pids.current`)) pids = num(`${cg.v1.pids}/pids.current`) ?? 0;
+  else if (cg.v2 && existsSync(`${cg.v2}/pids.current`)) pids = num(`${cg.v2}/pids.current`) ?? 0;
+  else pids = cgroupPids(cg).length;
+  return { cpuNs, memoryUsage, memoryLimit, pids };
+}
+
+/** Bytes received/sent on the container's interfaces other than lo, from its network namespace's /proc/<pid>/net/dev. */
+export function netBytes(pid: number): { rx: number; tx: number } {
+  const t = read(`/proc/${pid}/net/dev`);
+  let rx = 0, tx = 0;
+  for (const line of (t ?? '').split('\n').slice(2)) {
+    const m = /^\s*([^:]+):\s*(.*)$/.exec(line);
+    if (!m || m[1] === 'lo') continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    rx += f[0] ?? 0;
+    tx += f[8] ?? 0;
+  }
+  return { rx, tx };
+}

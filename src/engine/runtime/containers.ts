@@ -1,0 +1,556 @@
+// Containers: the engine's ContainerApi. Each container is a directory
+// `<root>/containers/<id>/` holding `container.json` (the create spec and what
+// was made for it), `bundle/config.json`, the overlay (`rootfs`, `upper`,
+// `work`), `hostname`/`hosts`/`resolv.conf`, and what its monitor writes:
+// `state.json`, `log.json*`. There is no daemon: list/inspect read these
+// directories, and a running container is supervised by its tsstack-monitor
+// (socket and pid under `<runRoot>/monitor/<id12>/`).
+
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { TsstackError } from '../../util/errors.js';
+import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import type {
+  ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LogLine, LogOptions, PublishedPort,
+} from '../api.js';
+import { nativeBinary, resolveRuntime } from '../native-paths.js';
+import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
+import type { ContainerDeps, EndpointResult } from './deps.js';
+import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost } from './etc-files.js';
+import { resolveInRoot } from './in-root.js';
+import { readLogs } from './logs.js';
+import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
+import { buildOciSpec, stableJson, type OciMountInput } from './oci-spec.js';
+import { RuntimeDriver } from './runtime-driver.js';
+import { resolveUserInRootfs } from './users.js';
+
+/** What `container.json` holds. */
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  created: string;
+  spec: ContainerCreateSpec;
+  rootfs: string;
+  /** Pinned network namespace joined by the container, when one was made for it. */
+  netnsPath?: string;
+  endpoints: EndpointResult[];
+  /** Published ports as granted (ephemeral host ports resolved). */
+  ports: PublishedPort[];
+  /** Pid of the monitor last started for it. */
+  monitorPid?: number;
+  /** Binds and volumes as mounted (host sources resolved), for `copy`. */
+  mounts?: OciMountInput[];
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function healthArgv(test: string[] | undefined): string[] | undefined {
+  if (!test || test.length === 0) return undefined;
+  const [kind, ...rest] = test;
+  if (kind === 'NONE') return undefined;
+  if (kind === 'CMD') return rest.length ? rest : undefined;
+  if (kind === 'CMD-SHELL') return rest.length ? ['/bin/sh', '-c', rest.join(' ')] : undefined;
+  return test; // a bare argv
+}
+
+/** `container:/path` or `name:/path` → `/path`; a host path is returned as is. */
+function containerSide(p: string): string {
+  const i = p.indexOf(':');
+  return i > 0 && !p.startsWith('/') && !p.startsWith('.') ? p.slice(i + 1) : p;
+}
+
+function isMountpoint(path: string): boolean {
+  try {
+    return statSync(path).dev !== statSync(dirname(path)).dev;
+  } catch {
+    return false;
+  }
+}
+
+export class Containers implements ContainerApi {
+  readonly root: string;
+  readonly runRoot: string;
+  private readonly dir: string;
+  private readonly runtimeRoot: string;
+
+  constructor(private readonly deps: ContainerDeps) {
+    this.root = deps.root;
+    this.runRoot = deps.runRoot;
+    this.dir = join(deps.root, 'containers');
+    this.runtimeRoot = join(deps.runRoot, 'runtime');
+  }
+
+  // ------------------------------------------------------------ paths & records
+
+  private cdir(id: string): string { return join(this.dir, id); }
+  private monDir(id: string): string { return join(this.runRoot, 'monitor', id.slice(0, 12)); }
+  private statePath(id: string): string { return join(this.cdir(id), 'state.json'); }
+  private logPath(id: string): string { return join(this.cdir(id), 'log.json'); }
+  private socketPath(id: string): string { return join(this.monDir(id), 'ctl.sock'); }
+
+  private runtimeName(rec: ContainerRecord): string {
+    return rec.spec.runtime ?? this.deps.runtime ?? 'tsstack-runtime';
+  }
+
+  /** The driver for a container's runtime. */
+  driver(rec: ContainerRecord): RuntimeDriver {
+    return new RuntimeDriver(resolveRuntime(this.runtimeName(rec)), this.runtimeRoot);
+  }
+
+  private readRecord(id: string): ContainerRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.cdir(id), 'container.json'), 'utf8')) as ContainerRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeRecord(rec: ContainerRecord): void {
+    writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec);
+  }
+
+  private allRecords(): ContainerRecord[] {
+    let ids: string[];
+    try { ids = readdirSync(this.dir); } catch { return []; }
+    return ids.sort().map((id) => this.readRecord(id)).filter((r): r is ContainerRecord => r !== undefined);
+  }
+
+  /** By full id, unique id prefix, or name. */
+  private find(idOrName: string): ContainerRecord | undefined {
+    if (/^[0-9a-f]{64}$/.test(idOrName)) return this.readRecord(idOrName);
+    const all = this.allRecords();
+    const byName = all.find((r) => r.name === idOrName);
+    if (byName) return byName;
+    const byPrefix = /^[0-9a-f]{3,}$/.test(idOrName) ? all.filter((r) => r.id.startsWith(idOrName)) : [];
+    if (byPrefix.length > 1) throw new TsstackError('USAGE', `container id prefix "${idOrName}" is ambiguous (${byPrefix.length} containers)`, { hint: 'give more characters of the id, or the name' });
+    return byPrefix[0];
+  }
+
+  private get(idOrName: string): ContainerRecord {
+    const r = this.find(idOrName);
+    if (!r) throw new TsstackError('NOT_FOUND', `no such container: ${idOrName}`, { hint: 'see `tsstack ps -a` for the containers that exist' });
+    return r;
+  }
+
+  private monitorState(rec: ContainerRecord): MonitorState | undefined {
+    return readMonitorState(this.statePath(rec.id));
+  }
+
+  private monitorAlive(rec: ContainerRecord, st = this.monitorState(rec)): boolean {
+    const pid = st?.monitorPid ?? rec.monitorPid;
+    return pid !== undefined && isMonitor(pid);
+  }
+
+  private info(rec: ContainerRecord): ContainerInfo {
+    const st = this.monitorState(rec);
+    const alive = this.monitorAlive(rec, st);
+    let status: ContainerStatus = 'created';
+    if (st) {
+      if (st.status === 'running' || st.status === 'restarting') status = alive ? st.status : 'dead';
+      else if (st.status === 'dead') status = 'dead';
+      else if (st.status === 'exited') status = 'exited';
+      else status = alive ? 'running' : 'created';
+    }
+    const info: ContainerInfo = {
+      id: rec.id,
+      name: rec.name,
+      image: rec.spec.image,
+      imageId: rec.spec.imageId,
+      labels: { ...rec.spec.labels },
+      status,
+      created: rec.created,
+      restartCount: st?.restartCount ?? 0,
+      addresses: Object.fromEntries(rec.endpoints.map((e) => [e.network, e.address])),
+      ports: rec.ports,
+    };
+    if (st) {
+      if (status === 'running' && st.pid) info.pid = st.pid;
+      if (status === 'running' && st.health) info.health = st.health.status;
+      if (status === 'exited' || status === 'dead' || status === 'restarting') info.exitCode = st.exitCode;
+      if (st.oomKilled) info.oomKilled = true;
+      if (st.startedAt) info.startedAt = st.startedAt;
+      if (st.finishedAt && status !== 'running') info.finishedAt = st.finishedAt;
+    }
+    return info;
+  }
+
+  // ------------------------------------------------------------ create
+
+  async create(spec: ContainerCreateSpec): Promise<ContainerInfo> {
+    if (!NAME_RE.test(spec.name)) {
+      throw new TsstackError('USAGE', `invalid container name "${spec.name}"`, { hint: 'use letters, digits, "_", "." and "-", starting with a letter or digit' });
+    }
+    const taken = this.allRecords().find((r) => r.name === spec.name);
+    if (taken) {
+      throw new TsstackError('CONFLICT', `container name "${spec.name}" is already used by container ${taken.id.slice(0, 12)}`, { hint: 'remove that container first, or choose another name' });
+    }
+    const id = randomBytes(32).toString('hex');
+    const dir = this.cdir(id);
+    mkdirSync(join(dir, 'bundle'), { recursive: true });
+    const rec: ContainerRecord = { id, name: spec.name, created: new Date().toISOString(), spec, rootfs: '', endpoints: [], ports: [] };
+    const undo: (() => Promise<void>)[] = [];
+    try {
+      rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
+      undo.push(() => this.deps.images.unmountRootfs(dir));
+      await this.setupNetwork(rec, undo);
+      this.writeEtcFiles(rec);
+      const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
+      const mounts = await this.resolveMounts(spec);
+      rec.mounts = mounts;
+      const network = spec.networkMode === 'host' ? 'host' as const
+        : rec.netnsPath ? { path: rec.netnsPath }
+        : spec.networkMode?.startsWith('container:') ? { path: this.peerNetns(spec.networkMode.slice('container:'.length)) }
+        : 'new' as const;
+      const oci = buildOciSpec({
+        rootfs: rec.rootfs,
+        args: spec.args,
+        env: spec.env,
+        cwd: spec.cwd,
+        user,
+        hostname: spec.networkMode === 'host' ? undefined : spec.hostname,
+        domainname: spec.domainname,
+        tty: spec.tty,
+        readOnlyRoot: spec.readOnlyRoot,
+        privileged: spec.privileged,
+        capAdd: spec.capAdd,
+        capDrop: spec.capDrop,
+        mounts,
+        etcFiles: { resolvConf: join(dir, 'resolv.conf'), hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname') },
+        network,
+        sysctls: spec.sysctls,
+        ulimits: spec.ulimits,
+        resources: { ...spec.resources },
+        cgroupsPath: `tsstack/${id}`,
+      });
+      writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci));
+      this.writeRecord(rec);
+    } catch (e) {
+      for (const u of undo.reverse()) await u().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    return this.info(rec);
+  }
+
+  private peerNetns(nameOrId: string): string {
+    const peer = this.get(nameOrId);
+    if (peer.netnsPath) return peer.netnsPath;
+    const st = this.monitorState(peer);
+    if (st?.pid && processAlive(st.pid)) return `/proc/${st.pid}/ns/net`;
+    throw new TsstackError('RUNTIME', `network_mode container:${nameOrId}: that container is not running`, { hint: 'start it first (depends_on)' });
+  }
+
+  private async setupNetwork(rec: ContainerRecord, undo: (() => Promise<void>)[]): Promise<void> {
+    const spec = rec.spec;
+    const net = this.deps.network;
+    if (spec.networkMode === 'host' || spec.networkMode?.startsWith('container:')) return;
+    if (spec.endpoints.length > 0 && !net) {
+      throw new TsstackError('NETWORK', `container ${spec.name} needs networks (${spec.endpoints.map((e) => e.network).join(', ')}) but networking is not available`, { hint: 'use network_mode: none, or run with the network manager available' });
+    }
+    if (!net) return; // a fresh, empty network namespace made by the runtime
+    const sb = await net.createSandbox(rec.id);
+    undo.push(() => net.removeSandbox(rec.id));
+    rec.netnsPath = sb.path;
+    for (const ep of spec.endpoints) rec.endpoints.push(await net.connect(rec.id, ep));
+    if (spec.ports.length && rec.endpoints[0]) {
+      const granted = await net.publish(rec.id, rec.endpoints[0].address, spec.ports);
+      undo.push(() => net.unpublish(rec.id));
+      rec.ports = Array.isArray(granted) ? granted : spec.ports;
+    }
+    const dns = this.deps.dns;
+    if (dns && rec.endpoints.length) {
+      const networks: Record<string, { address: string; aliases: string[] }> = {};
+      for (const [i, ep] of rec.endpoints.entries()) networks[ep.network] = { address: ep.address, aliases: spec.endpoints[i]?.aliases ?? [] };
+      await dns.setContainer({ id: rec.id, name: spec.name, service: spec.labels['tsstack.service'], project: spec.labels['tsstack.project'], networks });
+      undo.push(async () => { await dns.removeContainer(rec.id); });
+    }
+  }
+
+  private writeEtcFiles(rec: ContainerRecord): void {
+    const spec = rec.spec, dir = this.cdir(rec.id), dns = this.deps.dns;
+    const host = (p: string) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } };
+    writeFileSync(join(dir, 'hostname'), renderHostnameFile(spec.networkMode === 'host' ? host('/etc/hostname').trim() || 'localhost' : spec.hostname));
+    const entries: { address: string; names: string[] }[] = [];
+    const fqdn = spec.domainname ? `${spec.hostname}.${spec.domainname}` : undefined;
+    for (const ep of rec.endpoints) entries.push({ address: ep.address, names: [...(fqdn ? [fqdn] : []), spec.hostname] });
+    for (const x of spec.extraHosts ?? []) {
+      const e = parseExtraHost(x);
+      if (e) entries.push(e);
+    }
+    const hosts = spec.networkMode === 'host' ? host('/etc/hosts') : dns?.renderHosts ? dns.renderHosts(entries) : renderHostsFile(entries);
+    writeFileSync(join(dir, 'hosts'), hosts);
+    let resolv: string;
+    const gw = rec.endpoints[0]?.gateway;
+    if (dns && gw && !(spec.dns?.length)) {
+      const search = spec.dnsSearch ?? [];
+      resolv = dns.renderResolvConf ? dns.renderResolvConf(gw, search) : resolvConfFromHost('', [gw], search);
+    } else {
+      resolv = resolvConfFromHost(host('/etc/resolv.conf'), spec.dns ?? [], spec.dnsSearch ?? []);
+    }
+    writeFileSync(join(dir, 'resolv.conf'), resolv);
+  }
+
+  private async resolveMounts(spec: ContainerCreateSpec): Promise<OciMountInput[]> {
+    const out: OciMountInput[] = [];
+    for (const m of spec.mounts) {
+      if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly });
+      else if (m.type === 'bind') {
+        if (!existsSync(m.source)) mkdirSync(m.source, { recursive: true }); // compose's create_host_path default
+        out.push({ type: 'bind', source: m.source, target: m.target, readOnly: m.readOnly, propagation: m.propagation });
+      } else {
+        const v = this.deps.volumes ? await this.deps.volumes.inspect(m.source) : undefined;
+        if (!v) throw new TsstackError('NOT_FOUND', `volume "${m.source}" (mounted at ${m.target} in ${spec.name}) does not exist`, { hint: 'create it first (tsstack up creates the volumes a stack declares)' });
+        out.push({ type: 'bind', source: v.mountpoint, target: m.target, readOnly: m.readOnly });
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  async start(idOrName: string): Promise<void> {
+    const rec = this.get(idOrName);
+    const st = this.monitorState(rec);
+    if (st && (st.status === 'running' || st.status === 'restarting') && this.monitorAlive(rec, st)) return;
+    const dir = this.cdir(rec.id);
+    if (!isMountpoint(rec.rootfs)) rec.rootfs = await this.deps.images.mountRootfs(rec.spec.imageId, dir); // after a reboot
+    const runtime = resolveRuntime(this.runtimeName(rec));
+    if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true);
+    if (rec.spec.networkMode?.startsWith('container:')) {
+      // the peer's namespace may have changed since create (a restart without a pinned sandbox)
+      const cfgPath = join(dir, 'bundle', 'config.json');
+      const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { linux: { namespaces: { type: string; path?: string }[] } };
+      for (const ns of cfg.linux.namespaces) if (ns.type === 'network') ns.path = this.peerNetns(rec.spec.networkMode.slice('container:'.length));
+      writeFileAtomicSync(cfgPath, stableJson(cfg));
+    }
+    const dns = this.deps.dns, net = this.deps.network;
+    if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await dns.ensureRunning(await net.gateways());
+    mkdirSync(this.monDir(rec.id), { recursive: true });
+    mkdirSync(this.runtimeRoot, { recursive: true });
+    const h = rec.spec.healthcheck;
+    const argv = healthArgv(h?.test);
+    const pid = await startMonitor({
+      monitor: nativeBinary('monitor'),
+      runtime,
+      runtimeRoot: this.runtimeRoot,
+      id: rec.id,
+      bundle: join(dir, 'bundle'),
+      statePath: this.statePath(rec.id),
+      logPath: this.logPath(rec.id),
+      socketPath: this.socketPath(rec.id),
+      pidPath: join(this.monDir(rec.id), 'monitor.pid'),
+      logMaxSize: rec.spec.logMaxSize,
+      tty: rec.spec.tty,
+      restart: rec.spec.restart,
+      stopSignal: rec.spec.stopSignal || 'SIGTERM',
+      stopTimeoutMs: rec.spec.stopGracePeriod ?? 10000,
+      health: argv && h ? { argv, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.startPeriod, startIntervalMs: h.startInterval } : undefined,
+    });
+    rec.monitorPid = pid;
+    this.writeRecord(rec);
+  }
+
+  async stop(idOrName: string, timeoutMs?: number): Promise<void> {
+    const rec = this.get(idOrName);
+    const st = this.monitorState(rec);
+    if (!st || !this.monitorAlive(rec, st)) return;
+    const t = timeoutMs ?? rec.spec.stopGracePeriod ?? 10000;
+    await requestStop(this.socketPath(rec.id), st.monitorPid, t);
+    await waitForExit(this.statePath(rec.id), st.monitorPid);
+  }
+
+  async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.get(idOrName);
+    const st = this.monitorState(rec);
+    if (!st || !this.monitorAlive(rec, st) || st.status !== 'running') {
+      throw new TsstackError('CONFLICT', `container ${rec.name} is not running`, { hint: 'start it first' });
+    }
+    const reply = await sendControl(this.socketPath(rec.id), `kill ${signal}`);
+    if (reply !== 'ok') throw new TsstackError('RUNTIME', `cannot send ${signal} to ${rec.name}: ${reply.replace(/^error /, '')}`);
+  }
+
+  async remove(idOrName: string, opts: { force?: boolean } = {}): Promise<void> {
+    const rec = this.get(idOrName);
+    const st = this.monitorState(rec);
+    if (st && this.monitorAlive(rec, st)) {
+      if (!opts.force) throw new TsstackError('CONFLICT', `container ${rec.name} is running`, { hint: 'stop it first, or remove with --force' });
+      await this.stop(rec.id, 0);
+    }
+    const problems: string[] = [];
+    const attempt = async (what: string, f: () => Promise<unknown> | unknown) => {
+      try { await f(); } catch (e) { problems.push(`${what}: ${(e as Error).message}`); }
+    };
+    if (existsSync(join(this.runtimeRoot, rec.id))) await attempt('runtime delete', () => this.driver(rec).delete(rec.id, true));
+    const net = this.deps.network, dns = this.deps.dns;
+    if (net && rec.ports.length) await attempt('unpublish', () => net.unpublish(rec.id));
+    if (dns && rec.endpoints.length) await attempt('dns', () => dns.removeContainer(rec.id));
+    if (net && rec.netnsPath) await attempt('sandbox', () => net.removeSandbox(rec.id));
+    await attempt('rootfs', () => this.deps.images.unmountRootfs(this.cdir(rec.id)));
+    await attempt('cgroup', () => removeCgroupDirs(`tsstack/${rec.id}`));
+    await attempt('files', () => {
+      rmSync(this.monDir(rec.id), { recursive: true, force: true });
+      rmSync(this.cdir(rec.id), { recursive: true, force: true });
+    });
+    if (problems.length) {
+      throw new TsstackError('RUNTIME', `container ${rec.name} was not removed completely: ${problems[0]}`, { details: problems, hint: 'run the removal again; it continues where it stopped' });
+    }
+  }
+
+  async inspect(idOrName: string): Promise<ContainerInfo | undefined> {
+    const rec = this.find(idOrName);
+    return rec ? this.info(rec) : undefined;
+  }
+
+  /** Every container whose labels include all of `filter` (key = value). */
+  async list(filter: Labels = {}): Promise<ContainerInfo[]> {
+    const want = Object.entries(filter);
+    return this.allRecords()
+      .filter((r) => want.every(([k, v]) => r.spec.labels[k] === v))
+      .map((r) => this.info(r))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The monitor's view, for callers that need more than ContainerInfo (health log, error). */
+  monitorStateOf(idOrName: string): MonitorState | undefined {
+    return this.monitorState(this.get(idOrName));
+  }
+
+  /** Directory of a container (tests, debugging). */
+  containerDir(idOrName: string): string {
+    return this.cdir(this.get(idOrName).id);
+  }
+
+  logs(idOrName: string, opts: LogOptions): AsyncIterable<LogLine> {
+    const rec = this.get(idOrName);
+    const done = () => {
+      const st = this.monitorState(rec);
+      return !st || !this.monitorAlive(rec, st);
+    };
+    return readLogs(this.logPath(rec.id), opts, done);
+  }
+
+  async exec(idOrName: string, argv: string[], opts: ExecOptions): Promise<number> {
+    const rec = this.requireRunning(idOrName);
+    return this.driver(rec).exec(rec.id, argv, this.execOpts(rec, opts));
+  }
+
+  /** Like exec, but captures the output (for health-like probes, tests, `develop.watch` sync+exec). */
+  async execCapture(idOrName: string, argv: string[], opts: ExecOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    const rec = this.requireRunning(idOrName);
+    const o = this.execOpts(rec, opts);
+    const args = ['exec', ...(o.env ?? []).flatMap((e) => ['--env', e]), ...(o.user ? ['--user', o.user] : []), ...(o.cwd ? ['--cwd', o.cwd] : []), rec.id, ...argv];
+    return this.driver(rec).run(args);
+  }
+
+  private execOpts(rec: ContainerRecord, opts: ExecOptions) {
+    let user: string | undefined;
+    if (opts.user) {
+      const u = resolveUserInRootfs(rec.rootfs, opts.user);
+      user = `${u.uid}:${u.gid}`;
+    }
+    return { tty: opts.tty, env: opts.env, user, cwd: opts.cwd };
+  }
+
+  private requireRunning(idOrName: string): ContainerRecord {
+    const rec = this.get(idOrName);
+    const st = this.monitorState(rec);
+    if (!st || st.status !== 'running' || !this.monitorAlive(rec, st)) {
+      throw new TsstackError('CONFLICT', `container ${rec.name} is not running`, { hint: 'start it first' });
+    }
+    return rec;
+  }
+
+  async wait(idOrName: string): Promise<number> {
+    const rec = this.get(idOrName);
+    for (;;) {
+      const st = this.monitorState(rec);
+      if (st && (st.status === 'exited' || st.status === 'dead') && !this.monitorAlive(rec, st)) return st.exitCode;
+      if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) return st.exitCode;
+      await sleep(50);
+    }
+  }
+
+  async top(idOrName: string): Promise<{ pid: number; cmd: string }[]> {
+    const rec = this.requireRunning(idOrName);
+    const pid = this.monitorState(rec)!.pid;
+    const cg = cgroupPaths(pid);
+    const pids = cg ? cgroupPids(cg) : [pid];
+    const out: { pid: number; cmd: string }[] = [];
+    for (const p of pids) {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+        out.push({ pid: p, cmd: cmd || `[${readFileSync(`/proc/${p}/comm`, 'utf8').trim()}]` });
+      } catch { /* exited meanwhile */ }
+    }
+    return out;
+  }
+
+  /** Figures over a 100 ms window (cpuPercent: 100 = one core busy). */
+  async stats(idOrName: string): Promise<ContainerStats> {
+    const rec = this.requireRunning(idOrName);
+    const pid = this.monitorState(rec)!.pid;
+    const cg = cgroupPaths(pid);
+    if (!cg) throw new TsstackError('CONFLICT', `container ${rec.name} is not running`);
+    const a = readRawStats(cg), t0 = process.hrtime.bigint();
+    await sleep(100);
+    const b = readRawStats(cg), t1 = process.hrtime.bigint();
+    const wall = Number(t1 - t0);
+    const net = netBytes(pid);
+    const s: ContainerStats = {
+      cpuPercent: wall > 0 ? Math.max(0, ((b.cpuNs - a.cpuNs) / wall) * 100) : 0,
+      memoryUsage: b.memoryUsage,
+      pids: b.pids,
+      netRx: net.rx,
+      netTx: net.tx,
+    };
+    if (b.memoryLimit !== undefined) s.memoryLimit = b.memoryLimit;
+    return s;
+  }
+
+  /** `direction` 'in': host `from` → container `to`; 'out': container `from` → host `to`. Like `docker cp`: into an existing directory the source keeps its name. */
+  async copy(idOrName: string, from: string, to: string, direction: 'in' | 'out'): Promise<void> {
+    const rec = this.get(idOrName);
+    if (!isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
+    const inC = (p: string) => this.hostPathOf(rec, containerSide(p));
+    const src = direction === 'in' ? from : inC(from);
+    let dst = direction === 'in' ? inC(to) : to;
+    if (!existsSync(src)) throw new TsstackError('NOT_FOUND', `${direction === 'in' ? from : `${rec.name}:${containerSide(from)}`} does not exist`);
+    if (existsSync(dst) && statSync(dst).isDirectory() && !statSync(src).isDirectory()) dst = join(dst, basename(src));
+    else if (existsSync(dst) && statSync(dst).isDirectory() && statSync(src).isDirectory()) dst = join(dst, basename(src));
+    if (!existsSync(dirname(dst))) throw new TsstackError('NOT_FOUND', `destination directory ${dirname(direction === 'in' ? containerSide(to) : to)} does not exist`);
+    cpSync(src, dst, { recursive: true, force: true, preserveTimestamps: true, verbatimSymlinks: true });
+  }
+
+  /** Host path of a path as the container sees it: through its bind/volume mounts, else inside the rootfs. */
+  private hostPathOf(rec: ContainerRecord, p: string): string {
+    const norm = '/' + p.split('/').filter(Boolean).join('/');
+    let best: { target: string; source: string } | undefined;
+    for (const m of rec.mounts ?? []) {
+      if (m.type !== 'bind' || !m.source) continue;
+      const t = m.target.replace(/\/+$/, '') || '/';
+      if ((norm === t || norm.startsWith(t + '/')) && (!best || t.length > best.target.length)) best = { target: t, source: m.source };
+    }
+    if (best) return resolveInRoot(best.source, norm.slice(best.target.length) || '/');
+    return resolveInRoot(rec.rootfs, norm);
+  }
+}
+
+/** Best effort: the runtime removes the container's cgroups on delete; this catches what a crash left (empty dirs only). */
+export function removeCgroupDirs(rel: string, mount = '/sys/fs/cgroup'): void {
+  let ctrls: string[] = [];
+  try { ctrls = readdirSync(mount); } catch { return; }
+  const self = (() => { try { return readFileSync('/proc/self/cgroup', 'utf8'); } catch { return ''; } })();
+  const base: Record<string, string> = {};
+  for (const line of self.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (m) for (const c of (m[1] || 'unified').split(',')) base[c.replace(/^name=/, '')] = m[2]!;
+  }
+  const dirs = new Set<string>();
+  for (const c of ctrls) for (const p of ['/', base[c] ?? '/']) dirs.add(join(mount, c, p, rel));
+  if (existsSync(join(mount, 'cgroup.controllers'))) for (const p of ['/', base.unified ?? '/']) dirs.add(join(mount, p, rel)); // pure v2
+  for (const d of dirs) {
+    try { rmdirSync(d); } catch { /* absent or busy */ }
+  }
+}

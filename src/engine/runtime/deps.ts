@@ -1,0 +1,67 @@
+// What Containers needs from the other engine parts, as narrow interfaces
+// matching SEAMS.md. The engine wires the real ImageStore, NetworkManager and
+// DnsService; tests pass small real implementations (an overlay over a
+// busybox directory) or leave network/dns out (network_mode none only).
+
+import type { EndpointSpec, PublishedPort, VolumeInfo } from '../api.js';
+
+export interface RootfsProvider {
+  /** Mounts the container's root (overlay) at `<dir>/rootfs` with upper/work under `dir`; returns the merged path. */
+  mountRootfs(imageId: string, dir: string): Promise<string>;
+  unmountRootfs(dir: string): Promise<void>;
+}
+
+export interface EndpointResult {
+  network: string;
+  address: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  ifname: string;
+}
+
+export interface SandboxProvider {
+  /** A network namespace pinned at `<runRoot>/netns/<containerId>`, loopback up. */
+  createSandbox(containerId: string): Promise<{ path: string }>;
+  connect(containerId: string, endpoint: EndpointSpec): Promise<EndpointResult>;
+  disconnect(containerId: string, network: string): Promise<void>;
+  /** Also disconnects everything. Idempotent. */
+  removeSandbox(containerId: string): Promise<void>;
+  publish(containerId: string, address: string, ports: PublishedPort[]): Promise<void | PublishedPort[]>;
+  unpublish(containerId: string): Promise<void>;
+  /** Optional: network name → gateway, where the DNS server listens. */
+  gateways?(): Promise<Record<string, string>>;
+}
+
+export interface DnsRecordInput {
+  id: string;
+  name: string;
+  service?: string;
+  project?: string;
+  networks: Record<string, { address: string; aliases: string[] }>;
+}
+
+export interface DnsProvider {
+  setContainer(rec: DnsRecordInput): Promise<void> | void;
+  removeContainer(id: string): Promise<void> | void;
+  /** Optional: when absent, Containers renders the files itself (runtime/etc-files.ts). */
+  renderResolvConf?(nameserver: string, search: string[]): string;
+  renderHosts?(entries: { address: string; names: string[] }[]): string;
+  /** Optional: started with the networks' gateways before a networked container starts. */
+  ensureRunning?(listen: Record<string, string>): Promise<unknown>;
+}
+
+export interface VolumeLookup {
+  inspect(name: string): Promise<VolumeInfo | undefined>;
+}
+
+export interface ContainerDeps {
+  root: string;
+  runRoot: string;
+  images: RootfsProvider;
+  network?: SandboxProvider;
+  dns?: DnsProvider;
+  volumes?: VolumeLookup;
+  /** Runtime used when a spec names none (default `tsstack-runtime`). */
+  runtime?: string;
+}

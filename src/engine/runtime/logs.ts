@@ -1,0 +1,107 @@
+// Reading the monitor's JSON-lines log (`log.json`, rotated to `log.json.1` …
+// oldest last): parse, `since`, `tail`, and `follow` until the container has
+// exited for good.
+
+import { existsSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
+import type { LogLine, LogOptions } from '../api.js';
+
+/** One file's lines; a line that is not JSON (torn write) is skipped. `log` loses its trailing newline. */
+export function parseLogText(text: string): LogLine[] {
+  const out: LogLine[] = [];
+  for (const raw of text.split('\n')) {
+    if (!raw) continue;
+    try {
+      const v = JSON.parse(raw) as { time?: string; stream?: string; log?: string };
+      if (typeof v.log !== 'string' || typeof v.time !== 'string') continue;
+      out.push({ time: v.time, stream: v.stream === 'stderr' ? 'stderr' : 'stdout', log: v.log.endsWith('\n') ? v.log.slice(0, -1).replace(/\r$/, '') : v.log });
+    } catch { /* torn line */ }
+  }
+  return out;
+}
+
+/** The files of a log, oldest first. */
+export function logFiles(path: string, maxFiles = 64): string[] {
+  const files: string[] = [];
+  for (let i = maxFiles; i >= 1; i--) if (existsSync(`${path}.${i}`)) files.push(`${path}.${i}`);
+  if (existsSync(path)) files.push(path);
+  return files;
+}
+
+/** Pure: applies `since` then `tail`. */
+export function selectLines(lines: LogLine[], opts: Pick<LogOptions, 'since' | 'tail'>): LogLine[] {
+  let sel = lines;
+  if (opts.since) {
+    const t = opts.since.getTime();
+    sel = sel.filter((l) => Date.parse(l.time) >= t);
+  }
+  if (opts.tail !== undefined && opts.tail >= 0) sel = opts.tail === 0 ? [] : sel.slice(-opts.tail);
+  return sel;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Reads the log; with `follow`, keeps reading appended lines (and across a rotation) until `done()` says the writer has finished. */
+export async function* readLogs(path: string, opts: LogOptions, done: () => boolean): AsyncGenerator<LogLine> {
+  const files = logFiles(path);
+  let lines: LogLine[] = [];
+  for (const f of files) {
+    try { lines = lines.concat(parseLogText(readFileSync(f, 'utf8'))); } catch { /* rotated away meanwhile */ }
+  }
+  for (const l of selectLines(lines, opts)) yield l;
+  if (!opts.follow) return;
+
+  let ino = 0, offset = 0;
+  try {
+    const st = statSync(path);
+    ino = st.ino;
+    offset = st.size;
+  } catch { /* not written yet */ }
+  let partial = '';
+  const since = opts.since?.getTime();
+  for (;;) {
+    const finished = done();
+    let st;
+    try { st = statSync(path); } catch { st = undefined; }
+    if (st && (st.ino !== ino || st.size < offset)) {
+      // rotated: finish the old file (now log.json.1) from our offset, then start the new one
+      if (ino !== 0 && existsSync(`${path}.1`)) {
+        const old = statSync(`${path}.1`);
+        if (old.ino === ino && old.size > offset) {
+          yield* emit(readRange(`${path}.1`, offset, old.size));
+        }
+      }
+      ino = st.ino;
+      offset = 0;
+      partial = '';
+    }
+    if (st && st.size > offset) {
+      const chunk = partial + readRange(path, offset, st.size);
+      offset = st.size;
+      const cut = chunk.lastIndexOf('\n');
+      partial = cut < 0 ? chunk : chunk.slice(cut + 1);
+      if (cut >= 0) yield* emit(chunk.slice(0, cut + 1));
+    }
+    if (finished) return;
+    await sleep(100);
+  }
+
+  function* emit(text: string): Generator<LogLine> {
+    for (const l of parseLogText(text)) if (since === undefined || Date.parse(l.time) >= since) yield l;
+  }
+}
+
+function readRange(path: string, from: number, to: number): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(to - from);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, from + got);
+      if (n <= 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}

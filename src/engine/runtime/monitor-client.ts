@@ -1,0 +1,151 @@
+// Talking to tsstack-monitor: start one for a bundle (it detaches and outlives
+// us), read its state file, ask it to stop, wait for the container's exit.
+
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { TsstackError } from '../../util/errors.js';
+import type { HealthStatus } from '../api.js';
+
+export interface MonitorOptions {
+  monitor: string;
+  runtime: string;
+  runtimeRoot: string;
+  id: string;
+  bundle: string;
+  statePath: string;
+  logPath: string;
+  socketPath: string;
+  pidPath?: string;
+  logMaxSize?: number;
+  logMaxFiles?: number;
+  tty?: boolean;
+  restart?: string;
+  stopSignal?: string;
+  stopTimeoutMs?: number;
+  /** Exec-form argv of the probe; absent = no health check. */
+  health?: { argv: string[]; intervalMs?: number; timeoutMs?: number; retries?: number; startPeriodMs?: number; startIntervalMs?: number };
+}
+
+export interface HealthResult { start: string; end: string; exitCode: number; output: string }
+
+/** The monitor's state file (keys as it writes them). */
+export interface MonitorState {
+  status: 'created' | 'running' | 'restarting' | 'exited' | 'dead';
+  pid: number;
+  exitCode: number;
+  signal: number;
+  oomKilled: boolean;
+  restartCount: number;
+  startedAt?: string;
+  finishedAt?: string;
+  monitorPid: number;
+  error?: string;
+  health?: { status: HealthStatus; failingStreak: number; log: HealthResult[] };
+}
+
+export function monitorArgs(o: MonitorOptions): string[] {
+  const a = ['--runtime', o.runtime, '--runtime-root', o.runtimeRoot, '--id', o.id, '--bundle', o.bundle,
+    '--state', o.statePath, '--log', o.logPath, '--socket', o.socketPath];
+  if (o.pidPath) a.push('--pid-file', o.pidPath);
+  if (o.logMaxSize !== undefined) a.push('--log-max-size', String(o.logMaxSize));
+  if (o.logMaxFiles !== undefined) a.push('--log-max-files', String(o.logMaxFiles));
+  if (o.tty) a.push('--tty');
+  if (o.restart) a.push('--restart', o.restart);
+  if (o.stopSignal) a.push('--stop-signal', o.stopSignal);
+  if (o.stopTimeoutMs !== undefined) a.push('--stop-timeout', String(Math.max(0, Math.round(o.stopTimeoutMs))));
+  const h = o.health;
+  if (h) {
+    for (const x of h.argv) a.push(`--health-cmd=${x}`);
+    if (h.intervalMs) a.push('--health-interval', String(Math.round(h.intervalMs)));
+    if (h.timeoutMs) a.push('--health-timeout', String(Math.round(h.timeoutMs)));
+    if (h.retries) a.push('--health-retries', String(h.retries));
+    if (h.startPeriodMs) a.push('--health-start-period', String(Math.round(h.startPeriodMs)));
+    if (h.startIntervalMs) a.push('--health-start-interval', String(Math.round(h.startIntervalMs)));
+  }
+  return a;
+}
+
+/** Starts a monitor; resolves with its pid once the container runs. A start failure is a RUNTIME error with the runtime's message. */
+export function startMonitor(o: MonitorOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(o.monitor, monitorArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${o.monitor}: ${e.message}`, { cause: e })));
+    child.on('close', (code) => {
+      if (code === 0) return resolve(Number(out.trim()));
+      const msg = err.trim().replace(/^tsstack-monitor: /, '') || `monitor exited with ${code}`;
+      reject(new TsstackError('RUNTIME', `container ${o.id.slice(0, 12)} could not be started: ${msg}`, {
+        hint: 'check the command, the image and the container config; `tsstack logs` shows what it printed',
+      }));
+    });
+  });
+}
+
+export function readMonitorState(statePath: string): MonitorState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath, 'utf8')) as MonitorState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True while the process exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+  if (!pid || pid <= 0) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** True when the pid is a tsstack monitor (guards against pid reuse after a reboot or crash). */
+export function isMonitor(pid: number): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tsstack-mon';
+  } catch {
+    return false;
+  }
+}
+
+/** Sends one control line; resolves with the reply (`ok` or `error …`). */
+export function sendControl(socketPath: string, line: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socketPath);
+    let reply = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new TsstackError('RUNTIME', `monitor at ${socketPath} did not answer "${line}"`)); }, timeoutMs);
+    s.on('connect', () => s.write(`${line}\n`));
+    s.on('data', (d) => { reply += d.toString(); });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.on('close', () => { clearTimeout(timer); resolve(reply.trim()); });
+  });
+}
+
+/** Asks the monitor to stop the container (stop signal, SIGKILL after `timeoutMs`); falls back to SIGTERM to the monitor. */
+export async function requestStop(socketPath: string, monitorPid: number, timeoutMs?: number): Promise<void> {
+  try {
+    await sendControl(socketPath, timeoutMs === undefined ? 'stop' : `stop ${Math.max(0, Math.round(timeoutMs))}`);
+  } catch {
+    if (isMonitor(monitorPid)) process.kill(monitorPid, 'SIGTERM');
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until the container has exited for good (or the monitor is gone); returns the last state. */
+export async function waitForExit(statePath: string, monitorPid: number, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<MonitorState | undefined> {
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  for (;;) {
+    const st = readMonitorState(statePath);
+    if (st && (st.status === 'exited' || st.status === 'dead') && !processAlive(monitorPid)) return st;
+    if (!processAlive(monitorPid)) return readMonitorState(statePath);
+    if (Date.now() > deadline) return st;
+    await sleep(opts.pollMs ?? 50);
+  }
+}

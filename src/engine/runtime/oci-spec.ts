@@ -1,0 +1,247 @@
+// The OCI runtime `config.json` for a container (runtime-spec 1.0.2), with
+// Docker's defaults: capability set, masked and read-only /proc and /sys
+// paths, the standard mounts, device cgroup rules. Pure: the caller resolves
+// the user and the host paths of binds, volumes and the /etc files.
+
+import type { Bytes } from '../../model/types.js';
+import type { ResolvedUser } from './users.js';
+
+export const OCI_VERSION = '1.0.2';
+
+/** Docker's default capabilities (moby `oci/caps/defaults.go`). */
+export const DEFAULT_CAPS = [
+  'CAP_AUDIT_WRITE', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_MKNOD',
+  'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT',
+];
+
+/** Every capability Linux knows (to 6.x), for `privileged` and `cap_add: [ALL]`. */
+export const ALL_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
+  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+export const DEFAULT_MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+
+export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
+export interface OciMountInput {
+  type: 'bind' | 'tmpfs';
+  /** Host path (bind; volumes are binds of their mountpoint). */
+  source?: string;
+  target: string;
+  readOnly?: boolean;
+  propagation?: string;
+  size?: Bytes;
+  mode?: number;
+}
+
+export interface OciSpecInput {
+  /** Absolute path of the merged root filesystem. */
+  rootfs: string;
+  args: string[];
+  env: string[];
+  cwd?: string;
+  user: ResolvedUser;
+  hostname?: string;
+  domainname?: string;
+  tty?: boolean;
+  readOnlyRoot?: boolean;
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  /** Docker's default is false (setuid binaries keep working). */
+  noNewPrivileges?: boolean;
+  mounts?: OciMountInput[];
+  /** Host files bind-mounted at /etc/resolv.conf, /etc/hosts, /etc/hostname. */
+  etcFiles?: { resolvConf?: string; hosts?: string; hostname?: string };
+  /** `{ path }` joins a pinned namespace; 'host' shares the host's; 'new' (default) makes an empty one. */
+  network?: { path: string } | 'host' | 'new';
+  sysctls?: Record<string, string>;
+  ulimits?: Record<string, { soft: number; hard: number }>;
+  resources?: { memory?: Bytes; memorySwap?: Bytes; cpus?: number; cpuShares?: number; cpuset?: string; pids?: number; shmSize?: Bytes; oomScoreAdj?: number };
+  /** e.g. `tsstack/<id>`: relative, so the runtime places it under its own cgroup. */
+  cgroupsPath?: string;
+  /** Added to the ones from `user` resolution (HOME when the image sets none). */
+  annotations?: Record<string, string>;
+}
+
+export type OciSpec = Record<string, unknown>;
+
+function capName(c: string): string {
+  const u = c.trim().toUpperCase();
+  return u.startsWith('CAP_') ? u : `CAP_${u}`;
+}
+
+/** Docker's rule: start from the default set (all if privileged), add cap_add, then remove cap_drop; `ALL` works on both sides. */
+export function effectiveCaps(privileged: boolean | undefined, add: string[] = [], drop: string[] = []): string[] {
+  if (privileged) return [...ALL_CAPS].sort();
+  const set = new Set(DEFAULT_CAPS);
+  const adds = add.map(capName), drops = drop.map(capName);
+  if (drops.includes('CAP_ALL')) set.clear();
+  if (adds.includes('CAP_ALL')) for (const c of ALL_CAPS) set.add(c);
+  for (const c of adds) if (c !== 'CAP_ALL') set.add(c);
+  for (const c of drops) if (c !== 'CAP_ALL') set.delete(c);
+  return [...set].sort();
+}
+
+const RLIMITS: Record<string, string> = {
+  core: 'RLIMIT_CORE', cpu: 'RLIMIT_CPU', data: 'RLIMIT_DATA', fsize: 'RLIMIT_FSIZE', locks: 'RLIMIT_LOCKS',
+  memlock: 'RLIMIT_MEMLOCK', msgqueue: 'RLIMIT_MSGQUEUE', nice: 'RLIMIT_NICE', nofile: 'RLIMIT_NOFILE',
+  nproc: 'RLIMIT_NPROC', rss: 'RLIMIT_RSS', rtprio: 'RLIMIT_RTPRIO', rttime: 'RLIMIT_RTTIME',
+  sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK', as: 'RLIMIT_AS',
+};
+
+export function rlimitType(name: string): string | undefined {
+  return RLIMITS[name.toLowerCase()] ?? (name.toUpperCase().startsWith('RLIMIT_') && Object.values(RLIMITS).includes(name.toUpperCase()) ? name.toUpperCase() : undefined);
+}
+
+function defaultMounts(shmSize: Bytes, privileged: boolean): { destination: string; type: string; source: string; options: string[] }[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSize}`] },
+  ];
+}
+
+/** Docker's device cgroup: deny all, then the standard character devices and mknod of anything. */
+function deviceRules(privileged: boolean): object[] {
+  if (privileged) return [{ allow: true, access: 'rwm' }];
+  const c = (major: number, minor?: number) => ({ allow: true, type: 'c', major, ...(minor === undefined ? {} : { minor }), access: 'rwm' });
+  return [
+    { allow: false, access: 'rwm' },
+    { allow: true, type: 'c', access: 'm' },
+    { allow: true, type: 'b', access: 'm' },
+    // null, zero, full, random, urandom, tty, console, ptmx, every pts, tun
+    c(1, 3), c(1, 5), c(1, 7), c(1, 8), c(1, 9), c(5, 0), c(5, 1), c(5, 2), c(136), c(10, 200),
+  ];
+}
+
+function userMount(m: OciMountInput): { destination: string; type: string; source: string; options: string[] } {
+  if (m.type === 'tmpfs') {
+    const opts = ['nosuid', 'nodev', 'noexec'];
+    if (m.size) opts.push(`size=${m.size}`);
+    if (m.mode !== undefined) opts.push(`mode=${m.mode.toString(8)}`);
+    if (m.readOnly) opts.push('ro');
+    return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: opts };
+  }
+  const opts = ['rbind', m.propagation ? (m.propagation.startsWith('r') ? m.propagation : `r${m.propagation}`) : 'rprivate'];
+  opts.push(m.readOnly ? 'ro' : 'rw');
+  return { destination: m.target, type: 'bind', source: m.source ?? '', options: opts };
+}
+
+function hasEnv(env: string[], key: string): boolean {
+  return env.some((e) => e.startsWith(`${key}=`));
+}
+
+/** The OCI config for a container. Output is deterministic (same input → same JSON once keys are sorted). */
+export function buildOciSpec(input: OciSpecInput): OciSpec {
+  const priv = !!input.privileged;
+  const caps = effectiveCaps(priv, input.capAdd, input.capDrop);
+  const env = [...input.env];
+  if (!hasEnv(env, 'PATH')) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (!hasEnv(env, 'HOME')) env.push(`HOME=${input.user.home || '/'}`);
+  if (input.tty && !hasEnv(env, 'TERM')) env.push('TERM=xterm');
+  if (input.hostname && !hasEnv(env, 'HOSTNAME')) env.push(`HOSTNAME=${input.hostname}`);
+
+  const process: Record<string, unknown> = {
+    terminal: !!input.tty,
+    user: { uid: input.user.uid, gid: input.user.gid, ...(input.user.additionalGids.length ? { additionalGids: input.user.additionalGids } : {}) },
+    args: input.args,
+    env,
+    cwd: input.cwd || '/',
+    capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] as string[] },
+    noNewPrivileges: !!input.noNewPrivileges,
+  };
+  const rl = Object.entries(input.ulimits ?? {})
+    .map(([name, v]) => ({ type: rlimitType(name), soft: v.soft, hard: v.hard }))
+    .filter((r): r is { type: string; soft: number; hard: number } => r.type !== undefined)
+    .sort((a, b) => a.type.localeCompare(b.type));
+  if (rl.length) process.rlimits = rl;
+  if (input.resources?.oomScoreAdj !== undefined) process.oomScoreAdj = input.resources.oomScoreAdj;
+
+  const mounts = defaultMounts(input.resources?.shmSize ?? DEFAULT_SHM_SIZE, priv);
+  const etc = input.etcFiles ?? {};
+  for (const [dest, src] of [['/etc/resolv.conf', etc.resolvConf], ['/etc/hostname', etc.hostname], ['/etc/hosts', etc.hosts]] as const) {
+    if (src) mounts.push({ destination: dest, type: 'bind', source: src, options: ['rbind', 'rprivate', 'rw'] });
+  }
+  // user mounts after the defaults, parents before children
+  const user = [...(input.mounts ?? [])].sort((a, b) => a.target.split('/').length - b.target.split('/').length || a.target.localeCompare(b.target));
+  for (const m of user) {
+    const i = mounts.findIndex((x) => x.destination === m.target);
+    if (i >= 0) mounts.splice(i, 1); // a user mount over /dev/shm etc. replaces the default
+    mounts.push(userMount(m));
+  }
+
+  const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
+  const net = input.network ?? 'new';
+  if (net === 'new') namespaces.push({ type: 'network' });
+  else if (net !== 'host') namespaces.push({ type: 'network', path: net.path });
+
+  const r = input.resources ?? {};
+  const resources: Record<string, unknown> = { devices: deviceRules(priv) };
+  if (r.memory) {
+    const mem: Record<string, number> = { limit: r.memory };
+    // compose `memswap_limit` is memory+swap; -1 = unlimited swap
+    if (r.memorySwap !== undefined) mem.swap = r.memorySwap;
+    resources.memory = mem;
+  }
+  const cpu: Record<string, unknown> = {};
+  if (r.cpus) { cpu.period = 100000; cpu.quota = Math.round(r.cpus * 100000); }
+  if (r.cpuShares) cpu.shares = r.cpuShares;
+  if (r.cpuset) cpu.cpus = r.cpuset;
+  if (Object.keys(cpu).length) resources.cpu = cpu;
+  if (r.pids) resources.pids = { limit: r.pids };
+
+  const linux: Record<string, unknown> = { namespaces, resources };
+  if (input.cgroupsPath) linux.cgroupsPath = input.cgroupsPath;
+  if (!priv) {
+    linux.maskedPaths = DEFAULT_MASKED_PATHS;
+    linux.readonlyPaths = DEFAULT_READONLY_PATHS;
+  }
+  if (input.sysctls && Object.keys(input.sysctls).length) linux.sysctl = sortKeys(input.sysctls);
+
+  const spec: OciSpec = {
+    ociVersion: OCI_VERSION,
+    process,
+    root: { path: input.rootfs, readonly: !!input.readOnlyRoot },
+    mounts,
+    linux,
+  };
+  if (input.hostname) spec.hostname = input.hostname;
+  if (input.domainname) spec.domainname = input.domainname;
+  if (input.annotations && Object.keys(input.annotations).length) spec.annotations = sortKeys(input.annotations);
+  return spec;
+}
+
+/** For the image builder's RUN steps: a root-by-default process with the standard mounts, no limits. */
+export function buildRunStepSpec(opts: { rootfs: string; args: string[]; env: string[]; cwd?: string; user: ResolvedUser; network?: { path: string } | 'host' | 'new'; etcFiles?: OciSpecInput['etcFiles']; mounts?: OciMountInput[]; cgroupsPath?: string }): OciSpec {
+  return buildOciSpec({ ...opts, hostname: 'tsstack-build', network: opts.network ?? 'host' });
+}
+
+function sortKeys<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** JSON with object keys sorted at every level (arrays keep their order). */
+export function stableJson(value: unknown, indent = 2): string {
+  const norm = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(norm);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, norm((v as Record<string, unknown>)[k])]));
+    return v;
+  };
+  return JSON.stringify(norm(value), null, indent) + '\n';
+}

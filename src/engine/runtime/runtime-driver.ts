@@ -1,0 +1,95 @@
+// The runc command-line contract (`state`, `kill`, `delete`, `exec`, `list`)
+// for any runtime binary that speaks it: tsstack-runtime, runc, crun.
+
+import { spawn } from 'node:child_process';
+import { TsstackError } from '../../util/errors.js';
+
+/** What `runtime state <id>` prints (OCI state). */
+export interface OciState {
+  ociVersion: string;
+  id: string;
+  status: 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export interface DriverExecOptions {
+  tty?: boolean;
+  env?: string[];
+  /** `uid[:gid]` numeric, already resolved. */
+  user?: string;
+  cwd?: string;
+  /** Default inherits the caller's stdio. */
+  stdio?: 'inherit' | 'pipe';
+}
+
+export class RuntimeDriver {
+  /** `binary`: absolute path; `root`: the runtime's state directory (its `--root`). */
+  constructor(readonly binary: string, readonly root: string) {}
+
+  run(args: string[], input?: string): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.binary, ['--root', this.root, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '', stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${this.binary}: ${e.message}`, { cause: e })));
+      child.on('close', (code, sig) => resolve({ code: code ?? 128 + (sig ? 9 : 0), stdout, stderr }));
+      child.stdin.end(input ?? '');
+    });
+  }
+
+  private fail(what: string, r: RunResult): TsstackError {
+    return new TsstackError('RUNTIME', `${this.binary} ${what} failed: ${lastLine(r.stderr) || `exit ${r.code}`}`);
+  }
+
+  async state(id: string): Promise<OciState | undefined> {
+    const r = await this.run(['state', id]);
+    if (r.code !== 0) return undefined;
+    try { return JSON.parse(r.stdout) as OciState; } catch { throw this.fail(`state ${id} (output is not JSON)`, r); }
+  }
+
+  async list(): Promise<OciState[]> {
+    const r = await this.run(['list', '--format', 'json']);
+    if (r.code !== 0) throw this.fail('list', r);
+    const v = r.stdout.trim() ? JSON.parse(r.stdout) as OciState[] | null : [];
+    return v ?? [];
+  }
+
+  async kill(id: string, signal = 'SIGTERM', all = false): Promise<void> {
+    const r = await this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
+    if (r.code !== 0) throw this.fail(`kill ${id} ${signal}`, r);
+  }
+
+  /** Idempotent: a container the runtime does not know is already deleted. */
+  async delete(id: string, force = false): Promise<void> {
+    const r = await this.run(['delete', ...(force ? ['--force'] : []), id]);
+    if (r.code !== 0 && !/does not exist|not found|no such/i.test(r.stderr)) throw this.fail(`delete ${id}`, r);
+  }
+
+  /** Runs argv in the container; resolves with its exit code. With tty, the runtime makes the pty and proxies it to the inherited stdio. */
+  exec(id: string, argv: string[], opts: DriverExecOptions = {}): Promise<number> {
+    const args = ['exec'];
+    if (opts.tty) args.push('--tty');
+    for (const e of opts.env ?? []) args.push('--env', e);
+    if (opts.user) args.push('--user', opts.user);
+    if (opts.cwd) args.push('--cwd', opts.cwd);
+    args.push(id, ...argv);
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.binary, ['--root', this.root, ...args], { stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+      child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${this.binary}: ${e.message}`, { cause: e })));
+      child.on('close', (code, sig) => resolve(code ?? (sig === 'SIGKILL' ? 137 : 128)));
+    });
+  }
+}
+
+function lastLine(s: string): string {
+  const lines = s.trim().split('\n').filter(Boolean);
+  const l = lines[lines.length - 1] ?? '';
+  // runc logs as logfmt: keep the msg
+  const m = /msg="((?:[^"\\]|\\.)*)"/.exec(l);
+  return m ? m[1]!.replace(/\\"/g, '"') : l;
+}

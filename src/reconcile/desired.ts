@@ -1,0 +1,432 @@
+// The desired state: per service and replica, the container's full config
+// (the model merged with the image's defaults), its hash, and the networks and
+// volumes the project needs. Pure: images are passed in, already inspected.
+
+import type { ContainerCreateSpec, EndpointSpec, HealthcheckConfig, ImageInfo, Labels, Mount, NetworkCreateSpec, PublishedPort } from '../engine/api.js';
+import { LABEL } from '../engine/api.js';
+import type { DependsOn, RestartPolicy, ServiceSpec, StackModel } from '../model/types.js';
+import { canonicalJson, configHash } from './canonical.js';
+
+/** Labels reconcile adds beside those in api.ts. */
+export const RLABEL = {
+  /** The canonical desired config the container was made from (for field-level diffs). */
+  config: 'tsstack.config',
+  /** Services the container's service depends on (comma-separated), for `start`/`ps`. */
+  dependsOn: 'tsstack.depends-on',
+  /** Stack file paths, comma-separated (for `ls`). */
+  configFiles: 'tsstack.config-files',
+  workingDir: 'tsstack.working-dir',
+} as const;
+
+/**
+ * The hashed part of a container's config: every input that, when it changes,
+ * means the container must be recreated. Keys are user-facing names so a diff
+ * reads like the stack file (`environment.REDIS_URL`, `ports[0]`).
+ */
+export interface ContainerConfig {
+  name: string;
+  image: string;
+  /** Image id (`sha256:…`); absent while the image is still to be pulled or built. */
+  imageId?: string;
+  command: string[];
+  environment: Record<string, string>;
+  working_dir: string;
+  user?: string;
+  group_add?: string[];
+  hostname: string;
+  domainname?: string;
+  labels: Labels;
+  ports: PublishedPort[];
+  volumes: Mount[];
+  networks: Record<string, { aliases: string[]; ipv4_address?: string; priority: number }>;
+  network_mode?: string;
+  restart: RestartPolicy;
+  stop_signal: string;
+  stop_grace_period: number;
+  healthcheck?: HealthcheckConfig;
+  resources: ContainerCreateSpec['resources'];
+  tty?: boolean;
+  stdin_open?: boolean;
+  read_only?: boolean;
+  privileged?: boolean;
+  cap_add?: string[];
+  cap_drop?: string[];
+  extra_hosts?: string[];
+  dns?: string[];
+  dns_search?: string[];
+  sysctls?: Record<string, string>;
+  ulimits?: Record<string, { soft: number; hard: number }>;
+  runtime?: string;
+}
+
+export interface DesiredContainer {
+  /** `service:<name>:<n>` */
+  id: string;
+  service: string;
+  number: number;
+  name: string;
+  config: ContainerConfig;
+  hash: string;
+}
+
+/** A file the engine must write before the container starts (configs/secrets from content or environment). */
+export interface GeneratedFile {
+  path: string;
+  content: string;
+  mode: number;
+}
+
+export interface DesiredService {
+  name: string;
+  replicas: number;
+  /** Image reference the containers run (for build services: the tag built). */
+  image: string;
+  build?: ServiceSpec['build'];
+  pullPolicy?: ServiceSpec['pull_policy'];
+  /** True when the image is not present locally (desired configs lack image defaults). */
+  imageMissing: boolean;
+  dependsOn: Record<string, DependsOn>;
+  /** `restart: no`: a container that exited 0 with an unchanged hash is done, not re-run. */
+  oneShot: boolean;
+  containers: DesiredContainer[];
+}
+
+export interface DesiredNetwork {
+  /** Key in the stack file (`default`, `backend`). */
+  key: string;
+  spec: NetworkCreateSpec;
+  external: boolean;
+}
+
+export interface DesiredVolume {
+  key: string;
+  name: string;
+  labels: Labels;
+  external: boolean;
+}
+
+export interface DesiredState {
+  project: string;
+  services: Record<string, DesiredService>;
+  networks: DesiredNetwork[];
+  volumes: DesiredVolume[];
+  files: GeneratedFile[];
+}
+
+export interface DesiredOptions {
+  /** `--scale svc=N`, overriding `scale`/`deploy.replicas`. */
+  scale?: Record<string, number>;
+  runtime?: string;
+  /** Directory where generated config/secret files are written (`<root>/projects/<project>`). */
+  filesDir?: string;
+  /** Process environment for `environment:`-sourced configs and secrets. */
+  env?: Record<string, string | undefined>;
+  /** Extra labels on every container (config files, working dir). */
+  projectLabels?: Labels;
+}
+
+export const DEFAULT_HEALTH = { interval: 30_000, timeout: 30_000, retries: 3, startPeriod: 0, startInterval: 5_000 };
+
+/** The image a service runs: `image:`, or `<project>-<service>` for a build without one. */
+export function serviceImage(project: string, name: string, svc: ServiceSpec): string {
+  return svc.image ?? `${project}-${name}`;
+}
+
+export function replicasOf(name: string, svc: ServiceSpec, scale?: Record<string, number>): number {
+  const s = scale?.[name];
+  if (s !== undefined) return s;
+  if (svc.scale !== undefined) return svc.scale;
+  if (svc.deploy?.replicas !== undefined) return svc.deploy.replicas;
+  return 1;
+}
+
+export function containerName(project: string, service: string, n: number, svc?: ServiceSpec): string {
+  return svc?.container_name ?? `${project}-${service}-${n}`;
+}
+
+/** Networks a service joins: its own list, or the project's `default` when it names none. */
+export function serviceNetworks(svc: ServiceSpec): string[] {
+  if (svc.network_mode) return [];
+  const keys = Object.keys(svc.networks ?? {});
+  return keys.length ? keys : ['default'];
+}
+
+export function desiredState(model: StackModel, images: Record<string, ImageInfo | undefined>, opts: DesiredOptions = {}): DesiredState {
+  const project = model.name;
+  const services: Record<string, DesiredService> = {};
+  const files: GeneratedFile[] = [];
+  const usedNetworks = new Set<string>();
+  for (const name of Object.keys(model.services).sort()) {
+    const svc = model.services[name];
+    const image = serviceImage(project, name, svc);
+    const info = images[image];
+    const replicas = replicasOf(name, svc, opts.scale);
+    for (const k of serviceNetworks(svc)) usedNetworks.add(k);
+    const containers: DesiredContainer[] = [];
+    for (let n = 1; n <= replicas; n++) {
+      const config = containerConfig(model, name, svc, n, image, info, opts, files);
+      containers.push({ id: `service:${name}:${n}`, service: name, number: n, name: config.name, config, hash: configHash(config) });
+    }
+    services[name] = {
+      name, replicas, image, build: svc.build, pullPolicy: svc.pull_policy, imageMissing: !info,
+      dependsOn: svc.depends_on ?? {}, oneShot: restartOf(svc) === 'no', containers,
+    };
+  }
+  const networks: DesiredNetwork[] = [];
+  const netKeys = new Set([...Object.keys(model.networks), ...usedNetworks]);
+  for (const key of [...netKeys].sort()) {
+    const spec = model.networks[key];
+    if (!spec && key !== 'default') continue; // unknown reference: spec/ reports it
+    const realName = spec?.name ?? `${project}_${key}`;
+    const ipam = spec?.ipam?.config?.[0];
+    networks.push({
+      key,
+      external: !!spec?.external,
+      spec: {
+        name: realName,
+        labels: { ...(spec?.labels ?? {}), [LABEL.project]: project, [LABEL.network]: key },
+        internal: spec?.internal || undefined,
+        subnet: ipam?.subnet,
+        gateway: ipam?.gateway,
+      },
+    });
+  }
+  const volumes: DesiredVolume[] = [];
+  for (const key of Object.keys(model.volumes).sort()) {
+    const v = model.volumes[key];
+    volumes.push({ key, name: v.name, external: !!v.external, labels: { ...v.labels, [LABEL.project]: project, [LABEL.volume]: key } });
+  }
+  // Anonymous volumes named by the containers' mounts.
+  for (const s of Object.values(services)) {
+    for (const c of s.containers) {
+      for (const m of c.config.volumes) {
+        if (m.type === 'volume' && m.source.startsWith(`${project}_anon_`) && !volumes.some((v) => v.name === m.source)) {
+          volumes.push({ key: m.source, name: m.source, external: false, labels: { [LABEL.project]: project, [LABEL.volume]: m.source, [LABEL.service]: s.name, 'tsstack.anonymous': 'true' } });
+        }
+      }
+    }
+  }
+  volumes.sort((a, b) => cmp(a.key, b.key));
+  return { project, services, networks, volumes, files };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function restartOf(svc: ServiceSpec): RestartPolicy {
+  if (svc.restart) return svc.restart;
+  const rp = svc.deploy?.restart_policy;
+  if (rp?.condition === 'any') return 'always';
+  if (rp?.condition === 'on-failure') return rp.max_attempts ? `on-failure:${rp.max_attempts}` : 'on-failure';
+  return 'no';
+}
+
+function parseEnvList(list: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of list ?? []) {
+    const i = e.indexOf('=');
+    if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
+  }
+  return out;
+}
+
+/** Image health durations are nanoseconds; ours are milliseconds. */
+function nsToMs(ns: number | undefined): number | undefined {
+  return ns === undefined || ns === 0 ? undefined : Math.round(ns / 1e6);
+}
+
+function healthOf(svc: ServiceSpec, image?: ImageInfo): HealthcheckConfig | undefined {
+  const h = svc.healthcheck;
+  if (h?.disable) return undefined;
+  const ih = image?.config.Healthcheck;
+  const test = h?.test ?? ih?.Test;
+  if (!test || test.length === 0 || test[0] === 'NONE') return undefined;
+  return {
+    test: test[0] === 'CMD' || test[0] === 'CMD-SHELL' ? test : ['CMD-SHELL', test.join(' ')],
+    interval: h?.interval ?? nsToMs(ih?.Interval) ?? DEFAULT_HEALTH.interval,
+    timeout: h?.timeout ?? nsToMs(ih?.Timeout) ?? DEFAULT_HEALTH.timeout,
+    retries: h?.retries ?? ih?.Retries ?? DEFAULT_HEALTH.retries,
+    startPeriod: h?.start_period ?? nsToMs(ih?.StartPeriod) ?? DEFAULT_HEALTH.startPeriod,
+    startInterval: h?.start_interval ?? nsToMs(ih?.StartInterval) ?? DEFAULT_HEALTH.startInterval,
+  };
+}
+
+/** Host ports for replica `n`: a published range gives each replica the next port of it. */
+export function publishedPorts(svc: ServiceSpec, n: number): PublishedPort[] {
+  const out: PublishedPort[] = [];
+  for (const p of svc.ports ?? []) {
+    let hostPort = 0;
+    if (p.published !== undefined && p.published !== '') {
+      const m = /^(\d+)(?:-(\d+))?$/.exec(String(p.published));
+      if (m) {
+        const lo = Number(m[1]);
+        const hi = m[2] ? Number(m[2]) : lo;
+        hostPort = lo + (n - 1) <= hi ? lo + (n - 1) : lo;
+      }
+    }
+    const port: PublishedPort = { hostPort, containerPort: p.target, protocol: p.protocol ?? 'tcp' };
+    if (p.host_ip) port.hostIp = p.host_ip;
+    out.push(port);
+  }
+  return out;
+}
+
+function mountsOf(model: StackModel, name: string, svc: ServiceSpec, opts: DesiredOptions, files: GeneratedFile[]): Mount[] {
+  const project = model.name;
+  const out: Mount[] = [];
+  for (const v of svc.volumes ?? []) {
+    if (v.type === 'bind') out.push(clean({ type: 'bind', source: v.source, target: v.target, readOnly: v.read_only || undefined, propagation: v.bind?.propagation }));
+    else if (v.type === 'volume') {
+      const source = v.source ? (model.volumes[v.source]?.name ?? v.source) : `${project}_anon_${name}_${shortHash(v.target)}`;
+      out.push(clean({ type: 'volume', source, target: v.target, readOnly: v.read_only || undefined }));
+    } else out.push(clean({ type: 'tmpfs', target: v.target, size: v.tmpfs?.size, mode: v.tmpfs?.mode, readOnly: v.read_only || undefined }));
+  }
+  for (const t of svc.tmpfs ?? []) out.push({ type: 'tmpfs', target: t.split(':')[0] });
+  const fileObjects = (kind: 'secrets' | 'configs') => {
+    for (const ref of svc[kind] ?? []) {
+      const obj = model[kind][ref.source];
+      if (!obj) continue;
+      const target = ref.target?.startsWith('/') ? ref.target : kind === 'secrets' ? `/run/secrets/${ref.target ?? ref.source}` : `/${ref.target ?? ref.source}`;
+      let source = obj.file;
+      if (!source) {
+        const content = obj.content ?? (obj.environment ? opts.env?.[obj.environment] ?? '' : '');
+        source = `${opts.filesDir ?? `/tmp/tsstack-${project}`}/${kind}/${ref.source}-${shortHash(content)}`;
+        if (!files.some((f) => f.path === source)) files.push({ path: source, content, mode: ref.mode ?? 0o444 });
+      }
+      out.push({ type: 'bind', source, target, readOnly: true });
+    }
+  };
+  fileObjects('secrets');
+  fileObjects('configs');
+  return out;
+}
+
+function shortHash(s: string): string {
+  return configHash(s).slice(7, 19);
+}
+
+function clean<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: number, image: string, info: ImageInfo | undefined, opts: DesiredOptions, files: GeneratedFile[]): ContainerConfig {
+  const project = model.name;
+  const ic = info?.config ?? {};
+  let argv: string[];
+  if (svc.entrypoint != null) argv = [...svc.entrypoint, ...(svc.command ?? [])];
+  else argv = [...(ic.Entrypoint ?? []), ...(svc.command ?? ic.Cmd ?? [])];
+  const environment = parseEnvList(ic.Env);
+  for (const [k, v] of Object.entries(svc.environment ?? {})) {
+    if (v === null) delete environment[k];
+    else environment[k] = v;
+  }
+  const cname = containerName(project, name, n, svc);
+  const networks: ContainerConfig['networks'] = {};
+  for (const key of serviceNetworks(svc)) {
+    const att = svc.networks?.[key] ?? {};
+    const real = model.networks[key]?.name ?? `${project}_${key}`;
+    networks[real] = clean({ aliases: [...new Set([name, ...(att.aliases ?? [])])].sort(), ipv4_address: att.ipv4_address, priority: att.priority ?? 0 });
+  }
+  let networkMode = svc.network_mode;
+  if (networkMode?.startsWith('service:')) {
+    const other = networkMode.slice(8);
+    networkMode = `container:${containerName(project, other, 1, model.services[other])}`;
+  }
+  const lim = svc.deploy?.resources?.limits ?? {};
+  const resources = clean({
+    memory: lim.memory ?? svc.mem_limit, memorySwap: svc.memswap_limit, cpus: lim.cpus ?? svc.cpus,
+    cpuShares: svc.cpu_shares, cpuset: svc.cpuset, pids: lim.pids ?? svc.pids_limit, shmSize: svc.shm_size, oomScoreAdj: svc.oom_score_adj,
+  });
+  const nonEmpty = <T>(a: T[] | undefined) => (a && a.length ? a : undefined);
+  const nonEmptyObj = <T extends object>(o: T | undefined) => (o && Object.keys(o).length ? o : undefined);
+  return clean({
+    name: cname,
+    image,
+    imageId: info?.id,
+    command: argv,
+    environment,
+    working_dir: svc.working_dir ?? (ic.WorkingDir || '/'),
+    user: svc.user ?? (ic.User || undefined),
+    group_add: nonEmpty(svc.group_add),
+    hostname: svc.hostname ?? cname,
+    domainname: svc.domainname,
+    labels: { ...(svc.labels ?? {}) },
+    ports: publishedPorts(svc, n),
+    volumes: mountsOf(model, name, svc, opts, files),
+    networks,
+    network_mode: networkMode,
+    restart: restartOf(svc),
+    stop_signal: svc.stop_signal ?? ic.StopSignal ?? 'SIGTERM',
+    stop_grace_period: svc.stop_grace_period ?? 10_000,
+    healthcheck: healthOf(svc, info),
+    resources,
+    tty: svc.tty || undefined,
+    stdin_open: svc.stdin_open || undefined,
+    read_only: svc.read_only || undefined,
+    privileged: svc.privileged || undefined,
+    cap_add: nonEmpty(svc.cap_add),
+    cap_drop: nonEmpty(svc.cap_drop),
+    extra_hosts: nonEmpty(svc.extra_hosts),
+    dns: nonEmpty(svc.dns),
+    dns_search: nonEmpty(svc.dns_search),
+    sysctls: nonEmptyObj(svc.sysctls),
+    ulimits: nonEmptyObj(svc.ulimits),
+    runtime: opts.runtime,
+  });
+}
+
+/** The engine's create request for a desired container (labels carry the hash and the config). */
+export function createSpec(project: string, c: DesiredContainer, svc: DesiredService, extraLabels: Labels = {}): ContainerCreateSpec {
+  const k = c.config;
+  const endpoints: EndpointSpec[] = Object.entries(k.networks)
+    .sort(([a, x], [b, y]) => y.priority - x.priority || cmp(a, b))
+    .map(([network, a]) => clean({ network, aliases: a.aliases, ipv4Address: a.ipv4_address }));
+  const labels: Labels = {
+    ...k.labels,
+    ...extraLabels,
+    [LABEL.project]: project,
+    [LABEL.service]: c.service,
+    [LABEL.number]: String(c.number),
+    [LABEL.configHash]: c.hash,
+    [LABEL.oneoff]: 'False',
+    [RLABEL.config]: canonicalJson(k),
+    [RLABEL.dependsOn]: Object.keys(svc.dependsOn).sort().join(','),
+  };
+  const nm = k.network_mode;
+  return clean({
+    name: k.name,
+    image: k.image,
+    imageId: k.imageId ?? '',
+    labels,
+    args: k.command,
+    env: Object.keys(k.environment).sort().map((e) => `${e}=${k.environment[e]}`),
+    cwd: k.working_dir,
+    user: k.user,
+    groupAdd: k.group_add,
+    hostname: k.hostname,
+    domainname: k.domainname,
+    tty: k.tty,
+    stdinOpen: k.stdin_open,
+    readOnlyRoot: k.read_only,
+    privileged: k.privileged,
+    capAdd: k.cap_add,
+    capDrop: k.cap_drop,
+    mounts: k.volumes,
+    endpoints,
+    networkMode: nm === 'none' || nm === 'host' || nm?.startsWith('container:') ? (nm as ContainerCreateSpec['networkMode']) : undefined,
+    ports: k.ports,
+    extraHosts: k.extra_hosts,
+    dns: k.dns,
+    dnsSearch: k.dns_search,
+    sysctls: k.sysctls,
+    ulimits: k.ulimits,
+    resources: k.resources,
+    restart: k.restart,
+    stopSignal: k.stop_signal,
+    stopGracePeriod: k.stop_grace_period,
+    healthcheck: k.healthcheck,
+    runtime: k.runtime,
+  });
+}

@@ -1,0 +1,86 @@
+// A Plan: what `up` (or `down`) will do, each action with the resource it acts
+// on and why. The text form is one line per action, in execution order:
+//
+//   <type> <resource> (<cause>)
+//
+// resources: `network:<key>`, `volume:<key>`, `image:<ref>`, `service:<name>:<n>`,
+// `container:<name>` (orphans and removals). Order: networks, volumes, images,
+// removals, then services along depends_on (ties by name, replicas by number).
+
+import type { BuildSpec } from '../model/types.js';
+import type { ContainerInfo, PullPolicy } from '../engine/api.js';
+import type { DesiredContainer, DesiredNetwork, DesiredState, DesiredVolume } from './desired.js';
+
+export type ActionType =
+  | 'create-network'
+  | 'create-volume'
+  | 'pull'
+  | 'build'
+  | 'remove'
+  | 'remove-orphan'
+  | 'create'
+  | 'recreate'
+  | 'start'
+  | 'stop'
+  | 'remove-network'
+  | 'remove-volume';
+
+export interface Action {
+  type: ActionType;
+  resource: string;
+  cause: string;
+  service?: string;
+  container?: DesiredContainer;
+  observed?: ContainerInfo;
+  network?: DesiredNetwork;
+  networkName?: string;
+  volume?: DesiredVolume;
+  volumeName?: string;
+  image?: string;
+  policy?: PullPolicy;
+  build?: BuildSpec;
+}
+
+export const INFRA: ReadonlySet<ActionType> = new Set(['create-network', 'create-volume']);
+export const IMAGE: ReadonlySet<ActionType> = new Set(['pull', 'build']);
+export const REMOVAL: ReadonlySet<ActionType> = new Set(['remove', 'remove-orphan']);
+export const SERVICE: ReadonlySet<ActionType> = new Set(['create', 'recreate', 'start']);
+
+export class Plan {
+  constructor(
+    readonly project: string,
+    readonly actions: Action[],
+    /** Services in start order (dependencies first), limited to the selection. */
+    readonly order: string[],
+    readonly desired: DesiredState | undefined,
+    /** Things worth saying that change nothing (orphans left in place, …). */
+    readonly warnings: string[] = [],
+    /** Problems found without IO that stop `up` before anything changes. */
+    readonly problems: string[] = [],
+  ) {}
+
+  get empty(): boolean {
+    return this.actions.length === 0;
+  }
+
+  lines(): string[] {
+    return this.actions.map(formatAction);
+  }
+
+  toString(): string {
+    return this.lines().join('\n');
+  }
+
+  toJSON(): object {
+    return {
+      project: this.project,
+      actions: this.actions.map((a) => ({ type: a.type, resource: a.resource, cause: a.cause })),
+      warnings: this.warnings,
+      problems: this.problems,
+    };
+  }
+}
+
+export function formatAction(a: Action): string {
+  return `${a.type} ${a.resource} (${a.cause})`;
+}

@@ -1,0 +1,62 @@
+// preflight(): everything `up` can check before it changes anything, all
+// problems collected and reported together (nothing is touched when any exist).
+
+import { existsSync } from 'node:fs';
+import type { Engine, PublishedPort } from '../engine/api.js';
+import type { StackModel } from '../model/types.js';
+import type { Plan } from './plan.js';
+
+async function safely(f: () => Promise<string[]>, what: string): Promise<string[]> {
+  try {
+    return await f();
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    return /not available/i.test(m) ? [] : [`could not check ${what}: ${m}`];
+  }
+}
+
+export async function preflight(plan: Plan, engine: Engine, model?: StackModel): Promise<string[]> {
+  const problems = [...plan.problems];
+  const creates = plan.actions.filter((a) => a.type === 'create' || a.type === 'recreate');
+
+  // Host ports: duplicates within the plan (pure), then the engine's view (processes, other stacks).
+  const seen = new Map<string, string>();
+  for (const svc of plan.desired ? Object.values(plan.desired.services) : []) {
+    if (!plan.order.includes(svc.name)) continue;
+    for (const c of svc.containers) {
+      for (const p of c.config.ports) {
+        if (!p.hostPort) continue;
+        const key = `${p.hostIp ?? '0.0.0.0'}:${p.hostPort}/${p.protocol}`;
+        const other = seen.get(key);
+        if (other) problems.push(`host port ${p.hostPort}/${p.protocol} is published by both ${other} and ${c.name}`);
+        else seen.set(key, c.name);
+      }
+    }
+  }
+  const portChecks = creates.map((a) => {
+    const ports: PublishedPort[] = a.container!.config.ports.filter((p) => p.hostPort);
+    return ports.length ? safely(() => engine.networks.checkPorts(ports, a.observed?.id), 'host ports') : Promise.resolve([]);
+  });
+  const nets = plan.actions.filter((a) => a.type === 'create-network').map((a) => a.network!.spec);
+  const [portProblems, netProblems] = await Promise.all([
+    Promise.all(portChecks).then((x) => x.flat()),
+    nets.length ? safely(() => engine.networks.check(nets), 'networks') : Promise.resolve([]),
+  ]);
+  problems.push(...new Set(portProblems), ...netProblems);
+
+  // Bind-mount sources that the stack does not ask to create must exist.
+  if (model) {
+    for (const a of creates) {
+      const svc = model.services[a.service!];
+      for (const v of svc?.volumes ?? []) {
+        if (v.type === 'bind' && !v.bind?.create_host_path && !existsSync(v.source)) {
+          problems.push(`bind mount source ${v.source} of service ${a.service} does not exist`);
+        }
+      }
+    }
+    for (const a of plan.actions.filter((x) => x.type === 'build')) {
+      if (!existsSync(a.build!.context)) problems.push(`build context ${a.build!.context} of service ${a.service} does not exist`);
+    }
+  }
+  return [...new Set(problems)];
+}

@@ -1,0 +1,75 @@
+// The whole of `up` and `plan`: observe → desired → diff → preflight → apply.
+// Images come first; when any were pulled or built, the containers' configs are
+// re-derived with the images' defaults and diffed again, so the plan applied to
+// containers is always made from present images.
+
+import type { Engine, Labels } from '../engine/api.js';
+import type { StackModel } from '../model/types.js';
+import { TsstackError } from '../util/errors.js';
+import { apply, type ApplyOptions, type ApplyResult } from './apply.js';
+import { desiredState, serviceImage, serviceNetworks, type DesiredOptions } from './desired.js';
+import { diff, type DiffOptions } from './diff.js';
+import { observe, type ObservedState } from './observe.js';
+import { IMAGE, INFRA, Plan } from './plan.js';
+import { preflight } from './preflight.js';
+
+export interface UpOptions extends DiffOptions, DesiredOptions, ApplyOptions {
+  onPlan?: (plan: Plan) => void;
+}
+
+export async function observeFor(engine: Engine, model: StackModel): Promise<ObservedState> {
+  const images = [...new Set(Object.entries(model.services).map(([n, s]) => serviceImage(model.name, n, s)))].sort();
+  const networks = new Set<string>();
+  for (const s of Object.values(model.services)) for (const k of serviceNetworks(s)) networks.add(model.networks[k]?.name ?? `${model.name}_${k}`);
+  const volumes = Object.values(model.volumes).map((v) => v.name);
+  return observe(engine, model.name, { images, networks: [...networks].sort(), volumes: volumes.sort() });
+}
+
+export async function makePlan(engine: Engine, model: StackModel, opts: UpOptions = {}): Promise<{ plan: Plan; observed: ObservedState }> {
+  const observed = await observeFor(engine, model);
+  const desired = desiredState(model, observed.images, opts);
+  return { plan: diff(desired, observed, opts), observed };
+}
+
+export function problemsError(problems: string[]): TsstackError {
+  const conflict = problems.some((p) => /in use|published by both|overlaps|taken/.test(p));
+  const missing = problems.every((p) => /does not exist|no such service|not present/.test(p));
+  return new TsstackError(conflict ? 'CONFLICT' : missing ? 'NOT_FOUND' : 'SPEC',
+    problems.length === 1 ? `${problems[0]}; nothing was changed` : `${problems.length} problems found; nothing was changed`,
+    { details: problems.length === 1 ? [] : problems, hint: 'fix the problems listed and run the command again' });
+}
+
+export interface UpResult {
+  plan: Plan;
+  result: ApplyResult;
+}
+
+export async function up(engine: Engine, model: StackModel, opts: UpOptions = {}): Promise<UpResult> {
+  let { plan } = await makePlan(engine, model, opts);
+  opts.onPlan?.(plan);
+  const problems = await preflight(plan, engine, model);
+  if (problems.length) throw problemsError(problems);
+  const total: ApplyResult = { failed: [], warnings: [...plan.warnings], touched: [] };
+  const merge = (r: ApplyResult) => {
+    total.failed.push(...r.failed);
+    total.warnings.push(...r.warnings);
+    total.touched.push(...r.touched);
+  };
+  if (plan.actions.some((a) => IMAGE.has(a.type))) {
+    const first = new Plan(plan.project, plan.actions.filter((a) => INFRA.has(a.type) || IMAGE.has(a.type)), [], undefined);
+    merge(await apply(first, engine, opts));
+    // Re-derive with the images now present. Images that could not be had are not
+    // retried: their services fail as "image not present", the others go on.
+    const again = (await makePlan(engine, model, { ...opts, pull: opts.pull === 'always' ? 'missing' : opts.pull, build: false })).plan;
+    plan = new Plan(again.project, again.actions.filter((a) => !IMAGE.has(a.type)), again.order, again.desired, again.warnings, again.problems.filter((p) => !/pull policy|pull_policy/.test(p)));
+    const problems2 = await preflight(plan, engine, model);
+    if (problems2.length) throw problemsError(problems2);
+  }
+  merge(await apply(plan, engine, opts));
+  return { plan, result: total };
+}
+
+/** Labels every container of this project gets besides its own (for `ls`). */
+export function projectLabels(model: StackModel): Labels {
+  return { 'tsstack.config-files': model.sourceFiles.join(','), 'tsstack.working-dir': model.workingDir };
+}

@@ -1,0 +1,432 @@
+// The stack-file loader: files → StackModel.
+// Pipeline per file: read → parse (yaml-read) → interpolate → validate
+// (schema) → resolve relative paths → include → extends; then the -f files
+// are merged (merge.ts), profiles select services, env files are read, and
+// normalize.ts expands every short syntax. Finally cross-references are
+// checked (depends_on targets and cycles, networks, duplicate host ports).
+// No IO but reading the files it is given (and probing for default names).
+
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { NetworkSpec, ServiceSpec, StackModel } from '../model/types.js';
+import { TsstackError } from '../util/errors.js';
+import { DotenvError, parseDotenv } from './dotenv.js';
+import { interpolateFile, interpolateValue } from './interpolate-doc.js';
+import type { Lookup } from './interpolate.js';
+import { isObj, mergeDocuments, mergeValue } from './merge.js';
+import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
+import { resolveFilePaths, resolvePath } from './resolve-paths.js';
+import { validateDocument } from './validate.js';
+import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
+
+type Obj = Record<string, unknown>;
+
+export interface LoadOptions {
+  files?: string[];
+  projectName?: string;
+  projectDir?: string;
+  envFiles?: string[];
+  profiles?: string[];
+  env?: Record<string, string | undefined>;
+  /** Replaces file reading (tests feed in-memory documents); must reject with ENOENT for missing files. */
+  readFile?: (path: string) => Promise<string>;
+  /** Skip cross-reference checks (undefined volumes/networks/services): only for comparing with oracles that skip them. */
+  skipConsistencyCheck?: boolean;
+}
+
+/** Names probed, in order, when no -f is given. */
+export const DEFAULT_FILES = ['stack.yaml', 'stack.yml', 'compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];
+const OVERRIDE_OF: Record<string, string> = {
+  'stack.yaml': 'stack.override.yaml',
+  'stack.yml': 'stack.override.yml',
+  'compose.yaml': 'compose.override.yaml',
+  'compose.yml': 'compose.override.yml',
+  'docker-compose.yml': 'docker-compose.override.yml',
+  'docker-compose.yaml': 'docker-compose.override.yaml',
+};
+
+/** Finds the stack file in `dir` or its parents (plus its `.override` file). */
+export function discoverFiles(dir: string): string[] {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    for (const name of DEFAULT_FILES) {
+      const f = join(d, name);
+      if (existsSync(f)) {
+        const o = join(d, OVERRIDE_OF[name]!);
+        return existsSync(o) ? [f, o] : [f];
+      }
+    }
+    if (dirname(d) === d) break;
+  }
+  throw new TsstackError('SPEC', `no stack file found in ${resolve(dir)} or its parents`, {
+    hint: `create one of ${DEFAULT_FILES.join(', ')}, or pass -f FILE`,
+  });
+}
+
+/** Lower-case, only [a-z0-9_-], starting with a letter or digit — as Compose normalizes names. */
+export function normalizeProjectName(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
+}
+
+interface Loaded {
+  doc: Obj;
+  origin: Map<string, ParsedFile>;
+}
+
+class Loader {
+  readonly sourceFiles = new Set<string>();
+  /** Every file parsed, in order, to point errors in merged data back at a file and line. */
+  readonly parsedFiles: ParsedFile[] = [];
+  private readonly extendsCache = new Map<string, ParsedFile>();
+  constructor(
+    readonly read: (p: string) => Promise<string>,
+    readonly home: string | undefined,
+  ) {}
+
+  async text(path: string, what: string, from?: { file: string; line?: number }): Promise<string> {
+    try {
+      const t = await this.read(path);
+      this.sourceFiles.add(path);
+      return t;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const where = from ? `${from.file}${from.line ? `:${from.line}` : ''}: ` : '';
+      throw new TsstackError('SPEC', `${where}cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
+        location: from ? { file: from.file, line: from.line } : { file: path },
+        hint: code === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : undefined,
+        cause: e,
+      });
+    }
+  }
+
+  /** read → parse, for one file; the result is still uninterpolated. */
+  async readParsed(path: string, from?: { file: string; line?: number }): Promise<ParsedFile> {
+    const pf = parseYaml(path, await this.text(path, 'stack file', from));
+    if (pf.docs) {
+      let v: unknown = {};
+      for (const d of pf.docs) v = mergeValue(v, d ?? {}, []);
+      pf.value = v;
+    }
+    if (pf.value === null || pf.value === undefined) pf.value = {};
+    this.parsedFiles.push(pf);
+    if (!isObj(pf.value)) throw new TsstackError('SPEC', `${path}: the top level of a stack file must be a mapping`, { location: { file: path }, hint: 'start the file with services:' });
+    return pf;
+  }
+
+  /** parse → interpolate → resolve paths, for one file (validation runs once on the merged data). */
+  async parse(path: string, base: string, lookup: Lookup, from?: { file: string; line?: number }, parsed?: ParsedFile): Promise<ParsedFile> {
+    const pf = parsed ?? (await this.readParsed(path, from));
+    interpolateFile(pf, lookup);
+    resolveFilePaths(pf, base, this.home);
+    return pf;
+  }
+
+  /** The file (latest wins) whose line table knows the longest prefix of `path`. */
+  locate = (path: readonly (string | number)[]): { file: string; line?: number } => {
+    let best: { file: string; line?: number; depth: number } = { file: this.parsedFiles[0]?.file ?? '', depth: -1 };
+    for (const pf of this.parsedFiles) {
+      for (let n = path.length; n >= 0; n--) {
+        const l = pf.lines.get(path.slice(0, n).join('.'));
+        if (l === undefined) continue;
+        if (n >= best.depth) best = { file: pf.file, line: l, depth: n };
+        break;
+      }
+    }
+    return { file: best.file, line: best.line };
+  };
+
+  async load(path: string, base: string, lookup: Lookup, stack: string[] = [], from?: { file: string; line?: number }, parsed?: ParsedFile): Promise<Loaded> {
+    if (stack.includes(path)) {
+      throw new TsstackError('SPEC', `include cycle: ${[...stack, path].join(' -> ')}`, { location: from ?? { file: path }, hint: 'remove the include that points back' });
+    }
+    const pf = await this.parse(path, base, lookup, from, parsed);
+    const doc = pf.value as Obj;
+    const origin = new Map<string, ParsedFile>();
+    if (isObj(doc.services)) for (const name of Object.keys(doc.services)) origin.set(name, pf);
+    await this.resolveExtends(pf);
+    if (Array.isArray(doc.include)) await this.include(pf, doc, origin, base, lookup, [...stack, path]);
+    delete doc.include;
+    return { doc, origin };
+  }
+
+  private async include(pf: ParsedFile, doc: Obj, origin: Map<string, ParsedFile>, base: string, lookup: Lookup, stack: string[]): Promise<void> {
+    const entries = doc.include as unknown[];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      const from = { file: pf.file, line: lineOf(pf.lines, ['include', i]) };
+      const spec = typeof e === 'string' ? { path: [e] } : (e as Obj);
+      const paths = (Array.isArray(spec.path) ? spec.path : [spec.path]).map((p) => resolvePath(base, String(p), this.home));
+      const projectDir = spec.project_directory !== undefined ? resolvePath(base, String(spec.project_directory), this.home) : dirname(paths[0]!);
+      const envFiles = spec.env_file === undefined ? [join(projectDir, '.env')] : (Array.isArray(spec.env_file) ? spec.env_file : [spec.env_file]).map((p) => resolvePath(base, String(p), this.home));
+      const vars = new Map<string, string>();
+      for (const f of envFiles) {
+        if (spec.env_file === undefined && !(await exists(this.read, f))) continue;
+        parseEnvFile(await this.text(f, 'env file', from), f, lookup, vars);
+      }
+      const incLookup: Lookup = (k) => lookup(k) ?? vars.get(k);
+      const parts: Loaded[] = [];
+      for (const p of paths) parts.push(await this.load(p, projectDir, incLookup, stack, from));
+      // Included resources are the base; the including file's own definitions are merged over them.
+      let inc: unknown = {};
+      for (const part of parts) inc = mergeValue(inc, part.doc, []);
+      for (const section of ['services', 'networks', 'volumes', 'secrets', 'configs']) {
+        const incSection = (inc as Obj)[section];
+        if (!isObj(incSection)) continue;
+        const own = isObj(doc[section]) ? (doc[section] as Obj) : {};
+        doc[section] = mergeValue(incSection, own, [section]);
+        if (section === 'services') for (const part of parts) for (const [k, v] of part.origin) if (!origin.has(k)) origin.set(k, v);
+      }
+    }
+  }
+
+  private async resolveExtends(pf: ParsedFile): Promise<void> {
+    const doc = pf.value as Obj;
+    if (!isObj(doc.services)) return;
+    const services = doc.services;
+    const done = new Map<string, Obj>();
+    for (const name of Object.keys(services)) services[name] = await this.extendService(pf, name, [], done);
+  }
+
+  private async extendService(pf: ParsedFile, name: string, stack: string[], done: Map<string, Obj>): Promise<Obj> {
+    const services = (pf.value as Obj).services as Obj;
+    const key = `${pf.file}#${name}`;
+    if (done.has(key)) return done.get(key)!;
+    const svc = services[name] === null ? {} : services[name];
+    if (!isObj(svc)) {
+      const line = lineOf(pf.lines, ['services', name]);
+      throw new TsstackError('SPEC', `${pf.file}${line ? `:${line}` : ''}: services.${name} must be a mapping`, { location: { file: pf.file, line, path: `services.${name}` } });
+    }
+    if (svc.extends === undefined) return svc;
+    const at = { file: pf.file, line: lineOf(pf.lines, ['services', name, 'extends']) };
+    if (stack.includes(key)) {
+      throw new TsstackError('SPEC', `${at.file}:${at.line ?? ''}: circular reference with extends: ${[...stack, key].join(' -> ')}`, { location: { ...at, path: `services.${name}.extends` } });
+    }
+    const ext = typeof svc.extends === 'string' ? { service: svc.extends } : (svc.extends as Obj);
+    if (typeof ext.service !== 'string' || ext.service === '') {
+      throw new TsstackError('SPEC', `${at.file}:${at.line ?? ''}: extends.${name}.service is required`, { location: { ...at, path: `services.${name}.extends` } });
+    }
+    let basePf = pf;
+    if (typeof ext.file === 'string') {
+      let cached = this.extendsCache.get(ext.file);
+      if (!cached) {
+        // The other file's own variables are the project's; its paths are relative to itself.
+        cached = await this.parse(ext.file, dirname(ext.file), this.extendsLookup, at);
+        this.extendsCache.set(ext.file, cached);
+      }
+      basePf = cached;
+    }
+    const baseServices = (basePf.value as Obj).services;
+    if (!isObj(baseServices) || !(ext.service in baseServices)) {
+      throw new TsstackError('SPEC', `${at.file}:${at.line ?? ''}: cannot extend service ${JSON.stringify(name)}: service ${JSON.stringify(ext.service)} not found in ${basePf.file}`, {
+        location: { ...at, path: `services.${name}.extends` },
+      });
+    }
+    const base = await this.extendService(basePf, ext.service, [...stack, key], new Map());
+    const own = { ...svc };
+    delete own.extends;
+    const merged = mergeValue(structuredClone(base), own, ['services', name]) as Obj;
+    delete merged.extends;
+    done.set(key, merged);
+    return merged;
+  }
+
+  extendsLookup: Lookup = () => undefined;
+}
+
+async function exists(read: (p: string) => Promise<string>, p: string): Promise<boolean> {
+  try {
+    await read(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseEnvFile(text: string, file: string, lookup: Lookup, vars: Map<string, string>): Record<string, string> {
+  try {
+    return parseDotenv(text, lookup, vars);
+  } catch (e) {
+    if (e instanceof DotenvError) {
+      throw new TsstackError('SPEC', `${file}:${e.line}: ${e.message}`, { location: { file, line: e.line }, hint: 'write lines as KEY=value; quote values with spaces or #' });
+    }
+    throw e;
+  }
+}
+
+function definedEnv(env: Record<string, string | undefined>): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) m.set(k, v);
+  return m;
+}
+
+/** Loads, merges, validates and normalizes a stack. */
+export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
+  const env = definedEnv(opts.env ?? process.env);
+  const read = opts.readFile ?? ((p: string) => readFile(p, 'utf8'));
+  const cwd = process.cwd();
+  let files: string[];
+  if (opts.files && opts.files.length > 0) files = opts.files.map((f) => resolve(cwd, f));
+  else if (env.get('COMPOSE_FILE')) files = env.get('COMPOSE_FILE')!.split(env.get('COMPOSE_PATH_SEPARATOR') ?? ':').filter(Boolean).map((f) => resolve(opts.projectDir ?? cwd, f));
+  else files = discoverFiles(opts.projectDir ?? cwd);
+  const projectDir = resolve(cwd, opts.projectDir ?? dirname(files[0]!));
+  const home = env.get('HOME');
+  const loader = new Loader(read, home);
+
+  // .env (or --env-file): variables for interpolation; the process environment wins.
+  const dotVars = new Map<string, string>();
+  const envLookup: Lookup = (k) => env.get(k);
+  const envFiles = opts.envFiles?.length ? opts.envFiles.map((f) => resolve(cwd, f)) : [join(projectDir, '.env')];
+  for (const f of envFiles) {
+    if (!opts.envFiles?.length && !(await exists(read, f))) continue;
+    parseEnvFile(await loader.text(f, 'env file'), f, envLookup, dotVars);
+  }
+  const baseLookup: Lookup = (k) => env.get(k) ?? dotVars.get(k);
+
+  // The project name is known before interpolation (files may use ${COMPOSE_PROJECT_NAME}).
+  const parsed: ParsedFile[] = [];
+  for (const f of files) parsed.push(await loader.readParsed(f));
+  let fileName: string | undefined;
+  for (const pf of parsed) {
+    const n = (pf.value as Obj).name;
+    if (typeof n === 'string' && n !== '') fileName = String(interpolateValue(n, baseLookup, (path, e) => { throw new TsstackError('SPEC', `${pf.file}: name: ${e.message}`, { location: { file: pf.file, line: lineOf(pf.lines, ['name']), path: 'name' } }); }));
+  }
+  const rawName = opts.projectName ?? baseLookup('TSSTACK_PROJECT_NAME') ?? baseLookup('COMPOSE_PROJECT_NAME') ?? fileName ?? basename(projectDir);
+  const name = normalizeProjectName(rawName);
+  if (name === '') {
+    throw new TsstackError('SPEC', `project name must not be empty (derived from ${JSON.stringify(rawName)})`, { hint: 'pass -p NAME or set name: in the stack file' });
+  }
+  const lookup: Lookup = (k) => (k === 'COMPOSE_PROJECT_NAME' || k === 'TSSTACK_PROJECT_NAME' ? name : baseLookup(k));
+  loader.extendsLookup = lookup;
+
+  const loaded: Loaded[] = [];
+  for (let i = 0; i < files.length; i++) loaded.push(await loader.load(files[i]!, projectDir, lookup, [], undefined, parsed[i]));
+  const raw = mergeDocuments(loaded.map((l) => l.doc));
+  validateDocument(raw, loader.locate);
+  const origin = new Map<string, ParsedFile>();
+  for (const l of loaded) for (const [k, v] of l.origin) origin.set(k, v);
+  const ctx = new Ctx(loader.locate);
+  ctx.skipConsistency = opts.skipConsistencyCheck === true;
+
+  if (raw.version !== undefined) ctx.warn(['version'], 'the attribute `version` is obsolete and ignored');
+
+  const services = isObj(raw.services) ? raw.services : {};
+  const allProfiles = new Set<string>();
+  for (const s of Object.values(services)) if (isObj(s) && Array.isArray(s.profiles)) for (const p of s.profiles) allProfiles.add(String(p));
+  const active = new Set(opts.profiles ?? (lookup('TSSTACK_PROFILES') ?? lookup('COMPOSE_PROFILES') ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const enabled = (s: Obj) => !Array.isArray(s.profiles) || s.profiles.length === 0 || active.has('*') || s.profiles.some((p) => active.has(String(p)));
+
+  const declared = (k: string) => opts.skipConsistencyCheck ? null : new Set(isObj(raw[k]) ? Object.keys(raw[k] as Obj) : []);
+  const model: StackModel = {
+    name,
+    workingDir: projectDir,
+    sourceFiles: [],
+    services: {},
+    networks: {},
+    volumes: {},
+    secrets: {},
+    configs: {},
+    allProfiles: [...allProfiles].sort(),
+    extensions: Object.fromEntries(Object.entries(raw).filter(([k]) => k.startsWith('x-'))),
+    warnings: [],
+  };
+  const sc = { lookup, envFileVars: {} as Record<string, string>, volumes: declared('volumes'), secrets: declared('secrets'), configs: declared('configs') };
+  const disabled = new Set<string>();
+  for (const [svcName, s] of Object.entries(services)) {
+    if (!isObj(s)) throw ctx.error(['services', svcName], 'must be a mapping');
+    if (!enabled(s)) {
+      disabled.add(svcName);
+      continue;
+    }
+    sc.envFileVars = await readServiceEnvFiles(loader, ctx, svcName, s, lookup, origin.get(svcName));
+    model.services[svcName] = normalizeService(ctx, svcName, s, sc);
+  }
+  for (const [k, v] of Object.entries(isObj(raw.networks) ? raw.networks : {})) model.networks[k] = normalizeNetwork(ctx, name, k, v);
+  for (const [k, v] of Object.entries(isObj(raw.volumes) ? raw.volumes : {})) model.volumes[k] = normalizeVolume(ctx, name, k, v);
+  for (const kind of ['secrets', 'configs'] as const) for (const [k, v] of Object.entries(isObj(raw[kind]) ? (raw[kind] as Obj) : {})) model[kind][k] = normalizeFileObject(ctx, name, kind, k, v);
+  if (raw.models !== undefined) ctx.warn(['models'], 'models is not supported by tsstack yet; ignored');
+
+  if (!opts.skipConsistencyCheck) checkReferences(ctx, model, disabled);
+  model.sourceFiles = [...loader.sourceFiles].sort();
+  model.warnings = ctx.warnings;
+  return model;
+}
+
+async function readServiceEnvFiles(loader: Loader, ctx: Ctx, name: string, s: Obj, lookup: Lookup, pf: ParsedFile | undefined): Promise<Record<string, string>> {
+  const list = s.env_file === undefined ? [] : Array.isArray(s.env_file) ? s.env_file : [s.env_file];
+  const out: Record<string, string> = {};
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
+    const path = String(isObj(e) ? e.path : e);
+    const required = isObj(e) && e.required !== undefined ? e.required === true || e.required === 'true' : true;
+    const at = ['services', name, 'env_file', i];
+    const from = pf ? { file: pf.file, line: lineOf(pf.lines, at) } : ctx.where(at);
+    if (!required && !(await exists(loader.read, path))) continue;
+    if (isObj(e) && e.format !== undefined && e.format !== 'raw') throw ctx.error(at, `env_file format ${JSON.stringify(e.format)} is not supported`, 'omit format or use raw');
+    const text = await loader.text(path, 'env file', from);
+    if (isObj(e) && e.format === 'raw') {
+      for (const line of text.split(/\r?\n/)) {
+        const eq = line.indexOf('=');
+        if (line.trim() && !line.trimStart().startsWith('#') && eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+      }
+    } else Object.assign(out, parseEnvFile(text, path, lookup, new Map()));
+  }
+  return out;
+}
+
+function checkReferences(ctx: Ctx, model: StackModel, disabled: Set<string>): void {
+  const names = Object.keys(model.services);
+  // depends_on targets.
+  for (const [n, s] of Object.entries(model.services)) {
+    for (const dep of Object.keys(s.depends_on)) {
+      if (model.services[dep]) continue;
+      if (disabled.has(dep)) {
+        if (s.depends_on[dep]!.required) ctx.warn(['services', n, 'depends_on', dep], `depends on ${dep}, which is disabled by profiles; the dependency is ignored`);
+        delete s.depends_on[dep];
+        continue;
+      }
+      throw ctx.error(['services', n, 'depends_on', dep], `service ${JSON.stringify(n)} depends on undefined service ${JSON.stringify(dep)}`, `define service ${dep} or remove it from depends_on`);
+    }
+  }
+  // Cycles (depth-first, sorted for a stable report).
+  const state = new Map<string, 1 | 2>();
+  const visit = (n: string, trail: string[]): void => {
+    if (state.get(n) === 2) return;
+    if (state.get(n) === 1) {
+      const cycle = [...trail.slice(trail.indexOf(n)), n];
+      throw ctx.error(['services', cycle[cycle.length - 2]!, 'depends_on'], `dependency cycle detected: ${cycle.join(' -> ')}`, 'remove one of the depends_on entries of the cycle');
+    }
+    state.set(n, 1);
+    for (const d of Object.keys(model.services[n]!.depends_on).sort()) visit(d, [...trail, n]);
+    state.set(n, 2);
+  };
+  for (const n of names.sort()) visit(n, []);
+  // Network references and the implicit default network.
+  for (const [n, s] of Object.entries(model.services)) {
+    for (const net of Object.keys(s.networks)) {
+      if (model.networks[net]) continue;
+      if (net === 'default') {
+        model.networks.default = { name: `${model.name}_default`, driver_opts: {}, labels: {} } satisfies NetworkSpec;
+        continue;
+      }
+      throw ctx.error(['services', n, 'networks', net], `service ${JSON.stringify(n)} refers to undefined network ${net}`, 'declare it under the top-level networks: key');
+    }
+    const nm = s.network_mode;
+    if (nm?.startsWith('service:') && !model.services[nm.slice(8)] && !disabled.has(nm.slice(8))) {
+      throw ctx.error(['services', n, 'network_mode'], `service ${JSON.stringify(n)} uses the network of undefined service ${nm.slice(8)}`);
+    }
+  }
+  // The same host port published twice.
+  const seen = new Map<string, string>();
+  for (const [n, s] of Object.entries(model.services)) {
+    s.ports.forEach((p, i) => {
+      if (p.published === undefined || p.published.includes('-')) return;
+      const key = `${p.host_ip ?? '0.0.0.0'}:${p.published}/${p.protocol}`;
+      const here = formatPath(['services', n, 'ports', i]);
+      const prev = seen.get(key);
+      if (prev) throw ctx.error(['services', n, 'ports', i], `host port ${key} is published twice (also at ${prev})`, 'publish each host port once, or use different host addresses');
+      seen.set(key, here);
+    });
+  }
+}
+
+export type { ServiceSpec };

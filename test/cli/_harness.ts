@@ -1,0 +1,37 @@
+// Runs main() with captured output, a fake engine and a literal model.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/context.js';
+import type { StackModel } from '../../src/model/types.js';
+import { FakeEngine } from '../fakes/engine.js';
+
+export interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export function harness(model?: StackModel | (() => StackModel), engine = new FakeEngine()) {
+  const root = mkdtempSync(join(tmpdir(), 'tsstack-cli-'));
+  const run = async (...argv: string[]): Promise<Run> => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: Io = {
+      out: (s) => out.push(s.replace(/\n$/, '')),
+      err: (s) => err.push(s.replace(/\n$/, '')),
+      tty: false,
+      env: { TSSTACK_ROOT: root, TSSTACK_RUN_ROOT: join(root, 'run') },
+      cwd: root,
+      openEngine: async () => engine,
+      loadStack: async () => {
+        if (!model) throw new Error('no model in this test');
+        return typeof model === 'function' ? model() : model;
+      },
+    };
+    const code = await main(['-f', 'stack.yaml', ...argv], io);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+  return { run, engine, root };
+}

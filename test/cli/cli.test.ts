@@ -1,0 +1,171 @@
+import test from 'ava';
+import { rmSync } from 'node:fs';
+import { main } from '../../src/cli/main.js';
+import { EXIT, exitCodeFor, renderError } from '../../src/cli/errors.js';
+import { TsstackError } from '../../src/util/errors.js';
+import { FakeEngine } from '../fakes/engine.js';
+import { model } from '../reconcile/_model.js';
+import { harness } from './_harness.js';
+import type { Io } from '../../src/cli/context.js';
+
+function io(): Io & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, out: (s) => lines.push(s), err: (s) => lines.push(s), tty: false, env: {}, cwd: '/' };
+}
+
+const demo = () => model('demo', {
+  redis: { image: 'redis:7', ports: [{ target: 6379, published: '6379', protocol: 'tcp', mode: 'ingress' }] },
+  app: { image: 'busybox', environment: { REDIS_URL: 'redis://redis:6379' }, depends_on: { redis: { condition: 'service_started', required: true } } },
+});
+
+function engine(): FakeEngine {
+  const e = new FakeEngine();
+  e.addImage('busybox', { Cmd: ['sh'] });
+  e.registry.set('redis:7', { id: 'sha256:redis', names: ['redis:7'], config: { Cmd: ['redis-server'] }, chainIds: [], size: 1 });
+  return e;
+}
+
+test('--version prints the version and exits 0', async (t) => {
+  const x = io();
+  t.is(await main(['--version'], x), 0);
+  t.regex(x.lines[0], /^tsstack version \d+\.\d+\.\d+/);
+});
+
+test('usage errors exit 2 with a hint', async (t) => {
+  const x = io();
+  t.is(await main(['frobnicate'], x), 2);
+  t.regex(x.lines.join('\n'), /error: unknown command 'frobnicate'[\s\S]*hint:/);
+  const y = io();
+  t.is(await main(['up', '--scale', 'web'], y), 2);
+  t.regex(y.lines.join('\n'), /--scale expects SERVICE=NUM/);
+});
+
+test('error rendering: location, details, hint; stack only with --debug', (t) => {
+  const e = new TsstackError('SPEC', 'unknown key "imagee"', { location: { file: 'stack.yaml', line: 3, path: 'services.web.imagee' }, hint: 'did you mean "image"?', details: ['one', 'two'] });
+  const text = renderError(e);
+  t.is(text, 'error: stack.yaml:3 (services.web.imagee): unknown key "imagee"\n  - one\n  - two\nhint: did you mean "image"?');
+  t.regex(renderError(e, true), /at /);
+  t.regex(renderError(new Error('boom')), /^error: internal error: boom\nhint: this is a bug/);
+});
+
+test('exit code table is stable', (t) => {
+  t.deepEqual(EXIT, { SPEC: 2, USAGE: 2, NOT_FOUND: 3, CONFLICT: 4, IMAGE: 5, RUNTIME: 6, NETWORK: 7, HOST: 8, INTERNAL: 70 });
+  t.is(exitCodeFor(new TsstackError('CONFLICT', 'x')), 4);
+  t.is(exitCodeFor(new Error('x')), 70);
+});
+
+test('up -d, then plan says nothing to do; ps shows both; down removes all', async (t) => {
+  const h = harness(demo, engine());
+  const r = await h.run('up', '-d');
+  t.is(r.code, 0, r.err);
+  t.regex(r.err, /image:redis:7 {2}Pulling \(not present locally\)/);
+  t.regex(r.err, /service:app:1 {2}Creating \(missing\)/);
+  const p = await h.run('plan', '--detailed-exitcode');
+  t.is(p.code, 0);
+  t.is(p.out, 'no changes: demo is up to date');
+  const ps = await h.run('ps', '--format', 'json');
+  const rows = JSON.parse(ps.out) as { Name: string; State: string }[];
+  t.deepEqual(rows.map((x) => `${x.Name} ${x.State}`), ['demo-app-1 running', 'demo-redis-1 running']);
+  const d = await h.run('down');
+  t.is(d.code, 0, d.err);
+  t.is(h.engine.ctrs.size, 0);
+  t.is(h.engine.nets.size, 0);
+  rmSync(h.root, { recursive: true, force: true });
+});
+
+test('plan --detailed-exitcode exits 2 and names the changed field', async (t) => {
+  let env = 'redis://redis:6379';
+  const m = () => {
+    const x = demo();
+    x.services.app.environment = { REDIS_URL: env };
+    return x;
+  };
+  const h = harness(m, engine());
+  t.is((await h.run('up', '-d')).code, 0);
+  env = 'redis://elsewhere:6379';
+  const p = await h.run('plan', '--detailed-exitcode');
+  t.is(p.code, 2);
+  t.is(p.out, 'recreate service:app:1 (changed: environment.REDIS_URL)');
+  const u = await h.run('up', '-d');
+  t.regex(u.err, /service:app:1 {2}Recreating \(changed: environment.REDIS_URL\)/);
+  t.notRegex(u.err, /service:redis/);
+  rmSync(h.root, { recursive: true, force: true });
+});
+
+test('preflight: a busy host port fails with exit 4, all problems listed, nothing touched', async (t) => {
+  const e = engine();
+  e.busyPorts.set(6379, 'process redis-server (pid 42)');
+  const m = () => {
+    const x = demo();
+    x.services.app.volumes = [{ type: 'bind', source: '/nonexistent/tsstack-src', target: '/src' }];
+    return x;
+  };
+  const h = harness(m, e);
+  const r = await h.run('up', '-d');
+  t.is(r.code, 4);
+  t.regex(r.err, /2 problems found; nothing was changed/);
+  t.regex(r.err, /host port 6379\/tcp is in use by process redis-server \(pid 42\)/);
+  t.regex(r.err, /bind mount source \/nonexistent\/tsstack-src of service app does not exist/);
+  t.deepEqual(e.journal, []);
+  rmSync(h.root, { recursive: true, force: true });
+});
+
+test('a failed start stops dependents and exits 1 naming the cause', async (t) => {
+  const e = engine();
+  e.behaviour = (s) => (s.name === 'demo-redis-1' ? { fail: 'exec format error' } : {});
+  const h = harness(demo, e);
+  const r = await h.run('up', '-d');
+  t.is(r.code, 1);
+  t.regex(r.err, /service:redis:1: start demo-redis-1: exec format error/);
+  t.regex(r.err, /service:app: not started: dependency redis failed/);
+  t.false(e.journal.includes('start demo-app-1'));
+  rmSync(h.root, { recursive: true, force: true });
+});
+
+test('stop/start follow dependencies; exec and port reach the right container', async (t) => {
+  const h = harness(demo, engine());
+  await h.run('up', '-d');
+  t.is((await h.run('stop', 'redis')).code, 0);
+  const after = [...h.engine.ctrs.values()].map((c) => `${c.name}=${c.status}`).sort();
+  t.deepEqual(after, ['demo-app-1=exited', 'demo-redis-1=exited']); // app depends on redis: stopped first
+  t.is((await h.run('start', 'app')).code, 0);
+  t.deepEqual([...h.engine.ctrs.values()].map((c) => c.status), ['running', 'running']);
+  t.is((await h.run('exec', '-T', 'app', 'echo', 'hi')).code, 0);
+  t.true(h.engine.journal.includes('exec demo-app-1 echo hi'));
+  const p = await h.run('port', 'redis', '6379');
+  t.is(p.out, '0.0.0.0:6379');
+  const missing = await h.run('exec', 'nosuch', 'true');
+  t.is(missing.code, 3);
+  rmSync(h.root, { recursive: true, force: true });
+});
+
+test('logs prefix each line with the container', async (t) => {
+  const h = harness(demo, engine());
+  await h.run('up', '-d');
+  const r = await h.run('logs', '--no-color');
+  t.is(r.out, 'app-1    | hello from demo-app-1\nredis-1  | hello from demo-redis-1');
+  rmSync(h.root, { recursive: true, force: true });
+});
+
+test('completion bash lists commands', async (t) => {
+  const x = io();
+  t.is(await main(['completion', 'bash'], x), 0);
+  t.regex(x.lines.join('\n'), /complete -F _tsstack tsstack/);
+  t.regex(x.lines.join('\n'), /up\) opts="[^"]*--force-recreate/);
+});
+
+test('a missing engine part is reported as not available, exit 8', async (t) => {
+  const x = io();
+  const dir = (await import('node:fs')).mkdtempSync('/tmp/tsstack-cli-na-');
+  x.env = { TSSTACK_ROOT: dir, TSSTACK_RUN_ROOT: dir + '/run' };
+  x.openEngine = async () => {
+    const e = new FakeEngine();
+    e.containers = new Proxy({} as FakeEngine['containers'], { get: () => async () => { throw new TsstackError('HOST', 'the container runtime layer is not available yet in this build of tsstack'); } });
+    return e;
+  };
+  t.is(await main(['-p', 'x', 'ps'], x), 8);
+  t.regex(x.lines.join('\n'), /not available yet/);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+void FakeEngine;

@@ -1,0 +1,212 @@
+// End to end with the real engine: the CLI's main() against a temporary root,
+// inside the test run's private network namespace. Busybox images come from the
+// busybox-static rootfs (no download).
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/context.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+
+interface Run { code: number; out: string; err: string }
+
+const canRun = process.getuid?.() === 0 && existsSync('/bin/busybox') && existsSync(new URL('../../../native/bin/tsstack-runtime', import.meta.url));
+
+function world() {
+  const base = mkdtempSync(join(tmpdir(), 'tsstack-e2e-'));
+  const root = join(base, 'root');
+  const dir = join(base, 'proj');
+  mkdirSync(dir);
+  const run = async (...argv: string[]): Promise<Run> => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: Io = {
+      out: (s) => out.push(s.replace(/\n$/, '')), err: (s) => err.push(s.replace(/\n$/, '')), tty: false,
+      env: { ...process.env, TSSTACK_ROOT: root, TSSTACK_RUN_ROOT: join(root, 'run'), TSSTACK_PROJECT_NAME: undefined }, cwd: dir,
+    };
+    const code = await main(argv, io);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+  const stack = (yaml: string) => writeFileSync(join(dir, 'stack.yaml'), yaml);
+  const T = (...argv: string[]) => run('-f', join(dir, 'stack.yaml'), '-p', 'e2e', ...argv);
+  return { base, root, dir, run, stack, T };
+}
+
+async function importBusybox(w: ReturnType<typeof world>): Promise<void> {
+  const fs = join(w.base, 'bb');
+  makeBusyboxRootfs(fs);
+  const r = await w.run('image', 'import', fs, 'busybox:latest');
+  if (r.code !== 0) throw new Error(`image import failed: ${r.err}`);
+  rmSync(fs, { recursive: true, force: true });
+}
+
+/** What a stack may leave on the host: mounts under root, links, nft tables, processes naming the root. */
+function leftovers(root: string): string[] {
+  const out: string[] = [];
+  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (l.includes(root)) out.push(`mount: ${l.split(' ')[4]}`);
+  const links = execFileSync('ip', ['-o', 'link', 'show']).toString().split('\n').filter((l) => l.trim() && !/: lo:/.test(l));
+  out.push(...links.map((l) => `link: ${l.split(':')[1]?.trim()}`));
+  try {
+    const tables = execFileSync('/usr/sbin/nft', ['list', 'tables']).toString().trim();
+    if (tables) out.push(...tables.split('\n').map((t) => `nft: ${t}`));
+  } catch { /* nft absent */ }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(root)) out.push(`process ${pid}: ${cmd.slice(0, 120)}`);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function cgroupsOf(ids: string[]): string[] {
+  const out: string[] = [];
+  const base = '/sys/fs/cgroup';
+  const dirs = existsSync(join(base, 'cgroup.controllers')) ? [base] : readdirSync(base).map((d) => join(base, d));
+  for (const d of dirs) {
+    const t = join(d, 'tsstack');
+    if (!existsSync(t)) continue;
+    for (const c of readdirSync(t)) if (ids.some((id) => c.includes(id) || id.includes(c))) out.push(join(t, c));
+  }
+  return out;
+}
+
+const STACK = (env: string) => `
+services:
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo web up; httpd -f -p 80 -h /tmp"]
+    environment:
+      MODE: "${env}"
+    ports: ["18080:80"]
+    stop_grace_period: 1s
+  app:
+    image: busybox:latest
+    command: ["sh", "-c", "while true; do sleep 1; done"]
+    stop_signal: SIGKILL
+    depends_on:
+      init:
+        condition: service_completed_successfully
+  init:
+    image: busybox:latest
+    command: ["sh", "-c", "echo init done"]
+    restart: "no"
+`;
+
+test.serial('up -d, no-op second up, env change recreates one service, down leaves nothing', async (t) => {
+  if (!canRun) return t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime');
+  const w = world();
+  try {
+    await importBusybox(w);
+    w.stack(STACK('one'));
+    const up1 = await w.T('up', '-d');
+    t.is(up1.code, 0, up1.err);
+    const ps = JSON.parse((await w.T('ps', '-a', '--format', 'json')).out) as { Name: string; State: string; ExitCode: number; ID: string }[];
+    t.deepEqual(ps.map((c) => `${c.Name} ${c.State}`), ['e2e-app-1 running', 'e2e-init-1 exited', 'e2e-web-1 running']);
+    t.is(ps.find((c) => c.Name === 'e2e-init-1')?.ExitCode, 0);
+    t.true(leftovers(w.root).length > 0, 'a running stack shows up in the leftovers check');
+
+    const plan = await w.T('plan', '--detailed-exitcode');
+    t.is(plan.code, 0, plan.out + plan.err);
+    const up2 = await w.T('up', '-d');
+    t.is(up2.code, 0);
+    t.regex(up2.err, /is up to date/);
+
+    w.stack(STACK('two'));
+    const p2 = await w.T('plan', '--detailed-exitcode');
+    t.is(p2.code, 2);
+    t.is(p2.out, 'recreate service:web:1 (changed: environment.MODE)');
+    const up3 = await w.T('up', '-d');
+    t.is(up3.code, 0, up3.err);
+    t.regex(up3.err, /service:web:1 {2}Recreating \(changed: environment.MODE\)/);
+    t.notRegex(up3.err, /service:(app|init)/);
+
+    const logs = await w.T('logs', '--no-color', 'init');
+    t.is(logs.out, 'init-1  | init done');
+    const port = await w.T('port', 'web', '80');
+    t.is(port.out, '0.0.0.0:18080');
+
+    const ids = (JSON.parse((await w.T('ps', '-a', '--format', 'json')).out) as { ID: string }[]).map((c) => c.ID);
+    const down = await w.T('down');
+    t.is(down.code, 0, down.err);
+    t.is((await w.T('ps', '-a', '-q')).out, '');
+    t.deepEqual(leftovers(w.root), []);
+    t.deepEqual(cgroupsOf(ids), []);
+  } finally {
+    await w.T('down', '-v').catch(() => {});
+    rmSync(w.base, { recursive: true, force: true });
+  }
+});
+
+test.serial('preflight: a host port held by a process is named, nothing is created', async (t) => {
+  if (!canRun) return t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime');
+  const w = world();
+  const net = await import('node:net');
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(18081, '0.0.0.0', () => r()));
+  try {
+    await importBusybox(w);
+    w.stack(`services:\n  web:\n    image: busybox:latest\n    command: ["sleep", "100"]\n    ports: ["18081:80"]\n    volumes: ["/nonexistent-src:/src"]\n`);
+    const r = await w.T('up', '-d');
+    t.not(r.code, 0);
+    t.regex(r.err, /18081/);
+    t.regex(r.err, /nothing was changed/);
+    t.is((await w.T('ps', '-a', '-q')).out, '');
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    srv.close();
+    rmSync(w.base, { recursive: true, force: true });
+  }
+});
+
+test.serial('the seed example: redis published on 6379 answers PONG from the host; app resolves redis; both healthy', async (t) => {
+  const { haveRedis, makeRedisRootfs } = await import('./_redis.js');
+  if (!canRun || !haveRedis) return t.log('skipped: needs root, busybox-static, redis-server and native/bin/tsstack-runtime');
+  const w = world();
+  try {
+    await importBusybox(w);
+    const fs = join(w.base, 'redisfs');
+    makeRedisRootfs(fs);
+    t.is((await w.run('image', 'import', fs, 'redis-local:7')).code, 0);
+    rmSync(fs, { recursive: true, force: true });
+    w.stack(`
+services:
+  redis:
+    image: redis-local:7
+    command: ["redis-server", "--save", "", "--appendonly", "no", "--protected-mode", "no"]
+    ports: ["6379:6379"]
+    healthcheck:
+      test: ["CMD", "redis-cli", "ping"]
+      interval: 1s
+      timeout: 2s
+      retries: 20
+  app:
+    image: busybox:latest
+    command: ["sh", "-c", "while true; do sleep 1; done"]
+    stop_signal: SIGKILL
+    environment:
+      REDIS_URL: redis://redis:6379
+    depends_on:
+      redis:
+        condition: service_healthy
+    healthcheck:
+      test: ["CMD-SHELL", "printf 'PING\\\\r\\\\n' | nc -w 2 redis 6379 | grep -q PONG"]
+      interval: 1s
+      timeout: 3s
+      retries: 20
+`);
+    const up = await w.T('up', '-d', '--wait', '--wait-timeout', '60');
+    t.is(up.code, 0, up.err);
+    t.is(execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping']).toString().trim(), 'PONG');
+    const ps = JSON.parse((await w.T('ps', '--format', 'json')).out) as { Service: string; Health: string }[];
+    t.deepEqual(ps.map((c) => `${c.Service} ${c.Health}`), ['app healthy', 'redis healthy']);
+    const down = await w.T('down');
+    t.is(down.code, 0, down.err);
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v').catch(() => {});
+    rmSync(w.base, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,179 @@
+// Containers (ContainerApi) end to end on real containers: overlay root over
+// busybox, runc (and tsstack-runtime when it runs), no network (network_mode
+// none). Every test checks that remove() leaves nothing behind.
+import test from 'ava';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
+import { Containers } from '../../src/engine/runtime/containers.js';
+import { makeTemp, rmTemp } from '../helpers/rootfs.js';
+import { OverlayRootfs, cgroupLeftovers, mountsUnder, processGone, runtimes, until } from './helpers.js';
+
+const base = makeTemp('tsstack-ctr-');
+let fs: OverlayRootfs;
+test.before(() => { fs = new OverlayRootfs(base); });
+test.after.always(async () => {
+  const { execFileSync } = await import('node:child_process');
+  for (const m of mountsUnder(base).reverse()) execFileSync('umount', ['-l', m]);
+  rmTemp(base);
+});
+
+let n = 0;
+/** A Containers on its own root; a teardown force-removes what a failed test left. */
+function engine(t: { teardown: (f: () => Promise<void>) => void }, runtime: string) {
+  const dir = join(base, `e${++n}`);
+  const c = new Containers({ root: join(dir, 'root'), runRoot: join(dir, 'run'), images: fs, runtime });
+  t.teardown(async () => {
+    for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});
+  });
+  return { c, dir };
+}
+
+function spec(name: string, args: string[], extra: Partial<ContainerCreateSpec> = {}): ContainerCreateSpec {
+  return {
+    name, image: 'busybox', imageId: 'sha256:busybox', labels: { 'tsstack.project': 'p1', 'tsstack.service': name }, args, env: ['GREETING=hello'], cwd: '/',
+    hostname: name, mounts: [], endpoints: [], networkMode: 'none', ports: [], resources: {}, restart: 'no', stopSignal: 'SIGTERM', stopGracePeriod: 2000, ...extra,
+  };
+}
+
+async function collect(it: AsyncIterable<LogLine>): Promise<LogLine[]> {
+  const out: LogLine[] = [];
+  for await (const l of it) out.push(l);
+  return out;
+}
+
+async function assertGone(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void; true: (v: boolean, m?: string) => void; false: (v: boolean, m?: string) => void }, c: Containers, dir: string, id: string, pids: number[]) {
+  t.deepEqual(mountsUnder(dir), [], 'no mounts');
+  t.deepEqual(cgroupLeftovers(id), [], 'no cgroups');
+  for (const p of pids) t.true(await until(() => processGone(p)), `process ${p} gone`);
+  t.false(existsSync(join(c.root, 'containers', id)), 'container dir removed');
+  t.deepEqual(readdirSync(join(c.runRoot, 'monitor')), [], 'monitor dir removed');
+}
+
+for (const rt of runtimes()) {
+  test(`${rt}: create, start, list by label, logs, exec, top, stats, stop, remove — nothing left`, async (t) => {
+    const { c, dir } = engine(t, rt);
+    const a = await c.create(spec('web', ['sh', '-c', 'echo "$GREETING from $(hostname)"; echo oops >&2; trap "exit 0" TERM; sleep 1000 & wait']));
+    const b = await c.create(spec('other', ['true'], { labels: { 'tsstack.project': 'p2' } }));
+    t.is(a.status, 'created');
+    await t.throwsAsync(c.create(spec('web', ['true'])), { message: /already used/ });
+    t.deepEqual((await c.list({ 'tsstack.project': 'p1' })).map((x) => x.name), ['web']);
+    t.deepEqual((await c.list()).map((x) => x.name), ['other', 'web']);
+
+    await c.start('web');
+    const info = (await c.inspect('web'))!;
+    t.is(info.status, 'running');
+    t.true(info.pid! > 0);
+    t.is((await c.inspect(a.id.slice(0, 8)))!.name, 'web');
+
+    t.true(await until(() => readFileSync(join(c.root, 'containers', a.id, 'log.json'), 'utf8').includes('oops')));
+    const lines = await collect(c.logs('web', {}));
+    t.deepEqual(lines.map((l) => [l.stream, l.log]), [['stdout', 'hello from web'], ['stderr', 'oops']]);
+    t.deepEqual((await collect(c.logs('web', { tail: 1 }))).map((l) => l.log), ['oops']);
+    t.deepEqual(await collect(c.logs('web', { since: new Date(Date.now() + 60000) })), []);
+
+    const r = await c.execCapture('web', ['sh', '-c', 'id -u; echo $GREETING; pwd'], { user: 'app', cwd: '/tmp' });
+    t.is(r.code, 0);
+    t.is(r.stdout, '1000\nhello\n/tmp\n');
+    t.is(await c.exec('web', ['sh', '-c', 'exit 5'], {}), 5);
+
+    const top = await c.top('web');
+    t.true(top.some((p) => p.cmd === 'sleep 1000'), JSON.stringify(top));
+    const st = await c.stats('web');
+    t.true(st.memoryUsage > 0);
+    t.true(st.pids >= 1);
+    t.true(st.cpuPercent >= 0);
+
+    const t0 = Date.now();
+    await c.stop('web', 5000);
+    t.true(Date.now() - t0 < 4000, 'the stop signal ended it before the grace period');
+    const stopped = (await c.inspect('web'))!;
+    t.is(stopped.status, 'exited');
+    t.is(stopped.exitCode, 0);
+    t.is(await c.wait('web'), 0);
+
+    await c.remove('web');
+    await c.remove(b.id);
+    await assertGone(t, c, dir, a.id, [info.pid!]);
+    t.deepEqual(await c.list(), []);
+  });
+
+  test(`${rt}: restart policy and wait; start again after exit; remove --force of a running container`, async (t) => {
+    const { c, dir } = engine(t, rt);
+    const x = await c.create(spec('job', ['sh', '-c', 'echo run; exit 4'], { restart: 'on-failure:1' }));
+    await c.start(x.id);
+    t.is(await c.wait(x.id), 4);
+    const i = (await c.inspect(x.id))!;
+    t.is(i.restartCount, 1);
+    t.is(i.exitCode, 4);
+    t.is(i.status, 'exited');
+    await c.start(x.id); // a second start runs it again
+    t.is(await c.wait(x.id), 4);
+    t.is((await collect(c.logs(x.id, {}))).filter((l) => l.log === 'run').length, 4);
+
+    const y = await c.create(spec('daemon', ['sleep', '1000'], { restart: 'always', stopGracePeriod: 200 }));
+    await c.start('daemon');
+    const pid = (await c.inspect('daemon'))!.pid!;
+    await t.throwsAsync(c.remove('daemon'), { message: /is running/ });
+    await c.remove('daemon', { force: true });
+    await c.remove('job');
+    await assertGone(t, c, dir, y.id, [pid]);
+    t.false(existsSync(join(c.root, 'containers', x.id)));
+  });
+
+  test(`${rt}: logs --follow streams until the container exits`, async (t) => {
+    const { c } = engine(t, rt);
+    await c.create(spec('talker', ['sh', '-c', 'for i in 1 2 3; do echo tick $i; sleep 0.2; done']));
+    await c.start('talker');
+    const got = await collect(c.logs('talker', { follow: true }));
+    t.deepEqual(got.map((l) => l.log), ['tick 1', 'tick 2', 'tick 3']);
+    await c.remove('talker');
+  });
+
+  test(`${rt}: copy in and out, through the rootfs and a bind mount; kill`, async (t) => {
+    const { c, dir } = engine(t, rt);
+    const hostDir = join(dir, 'bind');
+    mkdirSync(hostDir, { recursive: true });
+    const x = await c.create(spec('files', ['sleep', '1000'], { mounts: [{ type: 'bind', source: hostDir, target: '/data' }] }));
+    await c.start('files');
+    const src = join(dir, 'in.txt');
+    writeFileSync(src, 'copied in\n');
+    await c.copy('files', src, 'container:/tmp', 'in');
+    await c.copy('files', src, 'container:/data/in.txt', 'in');
+    const r = await c.execCapture('files', ['cat', '/tmp/in.txt']);
+    t.is(r.stdout, 'copied in\n');
+    t.is(readFileSync(join(hostDir, 'in.txt'), 'utf8'), 'copied in\n');
+    await c.execCapture('files', ['sh', '-c', 'mkdir -p /out/sub && echo made > /out/sub/f']);
+    await c.copy('files', 'container:/out', join(dir, 'got'), 'out');
+    t.is(readFileSync(join(dir, 'got', 'sub', 'f'), 'utf8'), 'made\n');
+    await t.throwsAsync(c.copy('files', 'container:/nope', join(dir, 'x'), 'out'), { message: /does not exist/ });
+    await c.kill('files', 'SIGKILL');
+    t.is(await c.wait('files'), 137);
+    await c.remove('files');
+    await assertGone(t, c, dir, x.id, []);
+  });
+
+  test(`${rt}: health check is visible in inspect`, async (t) => {
+    const { c } = engine(t, rt);
+    await c.create(spec('hc', ['sleep', '1000'], { healthcheck: { test: ['CMD-SHELL', 'test -e /bin/sh'], interval: 100, timeout: 1000, retries: 1, startPeriod: 0, startInterval: 0 } }));
+    await c.start('hc');
+    let health: string | undefined;
+    for (let i = 0; i < 100 && health !== 'healthy'; i++) { health = (await c.inspect('hc'))!.health; await new Promise((r) => setTimeout(r, 50)); }
+    t.is(health, 'healthy');
+    await c.remove('hc', { force: true });
+  });
+
+  test(`${rt}: errors: a bad command fails start with the runtime's reason; an unknown user fails create`, async (t) => {
+    const { c } = engine(t, rt);
+    await c.create(spec('bad', ['/nonexistent']));
+    const e = await t.throwsAsync(c.start('bad'));
+    t.regex(e!.message, /could not be started/);
+    t.is((await c.inspect('bad'))!.status, 'exited');
+    await c.remove('bad');
+    await t.throwsAsync(c.create(spec('baduser', ['true'], { user: 'ghost' })), { message: /unable to find user ghost/ });
+    t.deepEqual(await c.list(), []);
+    t.deepEqual(mountsUnder(join(c.root, 'containers')), []);
+    await t.throwsAsync(c.inspect('nope').then((x) => { if (!x) throw new Error('none'); }), { message: 'none' });
+    await t.throwsAsync(c.start('nope'), { message: /no such container: nope/ });
+  });
+}

@@ -1,0 +1,273 @@
+// Integration: real bridges, veths, namespaces and nftables, inside a fresh
+// network namespace per test (helpers.freshHost). Serial: each test moves the
+// process into its own namespace.
+import test from 'ava';
+import { createServer, type Server } from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { TsstackError } from '../../src/util/errors.js';
+import { type Env, NFT, addTestLink, ask, outsideHost, leftovers, linkNames, nftTables, serve, setup, sh, teardown } from './helpers.js';
+
+/** Timeout for an ask that must fail: a dropped packet just waits. */
+const NO = 1500;
+
+async function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
+  const env = await setup();
+  try {
+    await fn(env);
+  } finally {
+    await teardown(env);
+  }
+}
+
+async function container(env: Env, id: string, network: string, ipv4Address?: string) {
+  const { path } = await env.m.createSandbox(id);
+  const ep = await env.m.connect(id, { network, aliases: [id], ipv4Address });
+  return { path, ...ep };
+}
+
+test.serial('two sandboxes on one network reach each other over TCP and UDP', async (t) => {
+  await withEnv(async (env) => {
+    const net = await env.m.create({ name: 'p_default', labels: { 'tsstack.project': 'p' } });
+    t.is(net.subnet, '10.89.0.0/24');
+    t.is(net.gateway, '10.89.0.1');
+    const a = await container(env, 'a', 'p_default');
+    const b = await container(env, 'b', 'p_default');
+    t.is(a.address, '10.89.0.2');
+    t.is(b.address, '10.89.0.3');
+    t.is(a.ifname, 'eth0');
+    t.is(a.mac, '02:42:0a:59:00:02');
+    const inside = await env.m.inspectSandbox('a');
+    t.deepEqual(inside.links.map((l) => `${l.name}:${l.up}`), ['lo:true', 'eth0:true']);
+    await serve(env, b.path, 'tcp', 7000, 'b');
+    await serve(env, b.path, 'udp', 7001, 'b');
+    t.is(await ask(a.path, 'tcp', b.address, 7000), 'b 10.89.0.2');
+    t.is(await ask(a.path, 'udp', b.address, 7001), 'b 10.89.0.2');
+    // the gateway (the host) is reachable too
+    t.is(await ask(a.path, 'tcp', '10.89.0.1', 7999), 'ERR connect ECONNREFUSED 10.89.0.1:7999');
+    await env.m.removeSandbox('a');
+    await env.m.removeSandbox('b');
+    await env.m.remove('p_default');
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
+test.serial('published ports answer on 127.0.0.1, on another host address, from outside, and by hairpin', async (t) => {
+  await withEnv(async (env) => {
+    // another address of this "host", and a second host behind a veth
+    addTestLink('test0', '192.168.77.1/24');
+    await env.m.create({ name: 'p_default', labels: {} });
+    const web = await container(env, 'web', 'p_default');
+    const other = await container(env, 'other', 'p_default');
+    await serve(env, web.path, 'tcp', 80, 'web');
+    await serve(env, web.path, 'udp', 53, 'web');
+    await serve(env, web.path, 'tcp', 81, 'web81');
+    const got = await env.m.publish('web', web.address, [
+      { hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+      { hostPort: 5353, containerPort: 53, protocol: 'udp' },
+      { hostIp: '127.0.0.1', hostPort: 8181, containerPort: 81, protocol: 'tcp' },
+      { hostPort: 0, containerPort: 80, protocol: 'tcp' },
+    ]);
+    const picked = got[3]!.hostPort;
+    t.true(picked >= 32768);
+
+    t.regex(await ask(undefined, 'tcp', '127.0.0.1', 8080), /^web 10\.89\.0\.1$/);
+    t.regex(await ask(undefined, 'tcp', '192.168.77.1', 8080), /^web /);
+    t.regex(await ask(undefined, 'udp', '127.0.0.1', 5353), /^web /);
+    t.regex(await ask(undefined, 'tcp', '127.0.0.1', picked), /^web /);
+    // host IP binding: 127.0.0.1 only
+    t.regex(await ask(undefined, 'tcp', '127.0.0.1', 8181), /^web81 /);
+    t.regex(await ask(undefined, 'tcp', '192.168.77.1', 8181, NO), /^ERR /);
+    // hairpin: containers reach the published port through the host's address, themselves included
+    t.regex(await ask(other.path, 'tcp', '192.168.77.1', 8080), /^web 10\.89\.0\.1$/);
+    t.regex(await ask(web.path, 'tcp', '192.168.77.1', 8080), /^web 10\.89\.0\.1$/);
+    t.regex(await ask(other.path, 'tcp', '10.89.0.1', 8080), /^web /);
+
+    // from another host: a namespace wired to this one by a veth
+    const outsider = { path: await outsideHost(env) };
+    t.is(await ask(outsider.path, 'tcp', '198.51.100.1', 8080), 'web 198.51.100.2');
+    t.regex(await ask(outsider.path, 'tcp', '198.51.100.1', 8181, NO), /^ERR /);
+    // and containers get out to it, masqueraded behind the host's address
+    await serve(env, outsider.path, 'tcp', 9000, 'outside');
+    t.is(await ask(web.path, 'tcp', '198.51.100.2', 9000), 'outside 198.51.100.1');
+
+    await env.m.unpublish('web');
+    t.regex(await ask(undefined, 'tcp', '127.0.0.1', 8080, NO), /^ERR /);
+    sh('ip', ['link', 'del', 'testout']);
+    sh('ip', ['link', 'del', 'test0']);
+    for (const id of ['web', 'other', 'outsider']) await env.m.removeSandbox(id);
+    await env.m.remove('p_default');
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
+test.serial('networks are isolated; internal networks have no egress; a sandbox on two networks is reachable on both', async (t) => {
+  await withEnv(async (env) => {
+    await env.m.create({ name: 'p_front', labels: {} });
+    await env.m.create({ name: 'p_back', labels: {} });
+    const inner = await env.m.create({ name: 'p_inner', labels: {}, internal: true });
+    t.true(inner.internal);
+    const a = await container(env, 'a', 'p_front');
+    const b = await container(env, 'b', 'p_back');
+    const both = await container(env, 'both', 'p_front');
+    const both2 = await env.m.connect('both', { network: 'p_back', aliases: [] });
+    t.is(both2.ifname, 'eth1');
+    const i = await container(env, 'i', 'p_inner');
+    await serve(env, b.path, 'tcp', 7000, 'b');
+    await serve(env, both.path, 'tcp', 7000, 'both');
+    await serve(env, a.path, 'tcp', 7000, 'a');
+
+    // across networks: dropped
+    const [ab, ba] = await Promise.all([ask(a.path, 'tcp', b.address, 7000, NO), ask(b.path, 'tcp', a.address, 7000, NO)]);
+    t.regex(ab, /^ERR timeout/);
+    t.regex(ba, /^ERR timeout/);
+    // the two-network sandbox answers on each network's address
+    t.is(await ask(a.path, 'tcp', both.address, 7000), `both ${a.address}`);
+    t.is(await ask(b.path, 'tcp', both2.address, 7000), `both ${b.address}`);
+
+    // egress: a normal network gets out (masqueraded); an internal one has no
+    // default route, and even with one the forward chain drops it (the outside
+    // host could answer: it routes 10.89.0.0/16 back)
+    const outside = await outsideHost(env);
+    await serve(env, outside, 'tcp', 9000, 'outside');
+    t.is(await ask(a.path, 'tcp', '198.51.100.2', 9000), 'outside 198.51.100.1');
+    t.regex(await ask(i.path, 'tcp', '198.51.100.2', 9000, NO), /^ERR .*ENETUNREACH/);
+    sh('nsenter', ['--net=' + i.path, 'ip', 'route', 'add', 'default', 'via', inner.gateway]);
+    const [io, ia] = await Promise.all([ask(i.path, 'tcp', '198.51.100.2', 9000, NO), ask(i.path, 'tcp', a.address, 7000, NO)]);
+    t.regex(io, /^ERR timeout/);
+    t.regex(ia, /^ERR timeout/);
+    // containers of an internal network still reach each other and the gateway (where DNS listens)
+    const i2 = await container(env, 'i2', 'p_inner');
+    await serve(env, i2.path, 'tcp', 7000, 'i2');
+    t.is(await ask(i.path, 'tcp', i2.address, 7000), `i2 ${i.address}`);
+    t.regex(await ask(i.path, 'tcp', inner.gateway, 7999), /ECONNREFUSED/);
+
+    sh('ip', ['link', 'del', 'testout']);
+    for (const id of ['a', 'b', 'both', 'i', 'i2', 'outsider']) await env.m.removeSandbox(id);
+    for (const n of ['p_front', 'p_back', 'p_inner']) await env.m.remove(n);
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
+test.serial('a host port held by a process or another container is refused, naming the holder, before anything changes', async (t) => {
+  await withEnv(async (env) => {
+    const srv: Server = createServer();
+    await new Promise<void>((r) => srv.listen(9090, '127.0.0.1', () => r()));
+    try {
+      await env.m.create({ name: 'p_default', labels: {} });
+      const a = await container(env, 'a', 'p_default');
+      const problems = await env.m.checkPorts([{ hostPort: 9090, containerPort: 80, protocol: 'tcp' }]);
+      t.is(problems.length, 1);
+      t.regex(problems[0]!, new RegExp(`0\\.0\\.0\\.0:9090/tcp is already in use by pid ${process.pid} \\(node\\) listening on 127\\.0\\.0\\.1:9090/tcp`));
+      // same port on another address, or UDP: free
+      t.deepEqual(await env.m.checkPorts([{ hostIp: '127.0.0.2', hostPort: 9090, containerPort: 80, protocol: 'tcp' }]), []);
+      t.deepEqual(await env.m.checkPorts([{ hostPort: 9090, containerPort: 80, protocol: 'udp' }]), []);
+      const before = sh(NFT, ['-j', 'list', 'ruleset']);
+      const e = await t.throwsAsync(env.m.publish('a', a.address, [{ hostPort: 9090, containerPort: 80, protocol: 'tcp' }]), { instanceOf: TsstackError });
+      t.is(e!.code, 'CONFLICT');
+      t.regex(e!.message, /pid \d+ \(node\)/);
+      t.is(sh(NFT, ['-j', 'list', 'ruleset']), before);
+
+      await env.m.publish('a', a.address, [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+      const b = await container(env, 'b', 'p_default');
+      t.deepEqual(await env.m.checkPorts([{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], 'a'), []);
+      const e2 = await t.throwsAsync(env.m.publish('b', b.address, [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]), { instanceOf: TsstackError });
+      t.regex(e2!.message, /127\.0\.0\.1:8080\/tcp is already published by container a \(0\.0\.0\.0:8080\/tcp → 10\.89\.0\.2:80\)/);
+      const dup = await env.m.checkPorts([
+        { hostPort: 7000, containerPort: 80, protocol: 'tcp' },
+        { hostPort: 7000, containerPort: 81, protocol: 'tcp' },
+      ]);
+      t.regex(dup[0]!, /published twice/);
+      await env.m.removeSandbox('a');
+      await env.m.removeSandbox('b');
+      await env.m.remove('p_default');
+      t.deepEqual(await leftovers(env), []);
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+test.serial('overlapping subnets, routed subnets and bad addresses are clear errors and leave nothing behind', async (t) => {
+  await withEnv(async (env) => {
+    // a subnet routed on the host is skipped by the pool and refused when asked for
+    addTestLink('test0', '10.89.0.5/24');
+    const n1 = await env.m.create({ name: 'p_one', labels: {} });
+    t.is(n1.subnet, '10.89.1.0/24');
+    const routed = await t.throwsAsync(env.m.create({ name: 'p_r', labels: {}, subnet: '10.89.0.0/16' }), { instanceOf: TsstackError });
+    t.is(routed!.code, 'CONFLICT');
+    t.regex(routed!.message, /subnet 10\.89\.0\.0\/16 of network "p_r" overlaps/);
+
+    const n2 = await env.m.create({ name: 'p_two', labels: {}, subnet: '172.30.0.0/24', gateway: '172.30.0.254' });
+    t.is(n2.gateway, '172.30.0.254');
+    const ov = await t.throwsAsync(env.m.create({ name: 'p_three', labels: {}, subnet: '172.30.0.128/25' }), { instanceOf: TsstackError });
+    t.is(ov!.message, 'subnet 172.30.0.128/25 of network "p_three" overlaps network "p_two" (172.30.0.0/24)');
+    t.deepEqual(await env.m.check([
+      { name: 'x_a', labels: {}, subnet: '192.168.9.0/24' },
+      { name: 'x_b', labels: {}, subnet: '192.168.9.0/25' },
+      { name: 'x_c', labels: {}, subnet: '10.0.0.0/33' },
+      { name: 'p_two', labels: {}, subnet: '172.30.0.0/24', gateway: '172.30.0.254' },
+    ]), [
+      'subnet 192.168.9.0/25 of network "x_b" overlaps network "x_a" (192.168.9.0/24)',
+      'invalid subnet of network "x_c" "10.0.0.0/33": expected a.b.c.d/prefix with a prefix of 0-32',
+    ]);
+    const gw = await t.throwsAsync(env.m.create({ name: 'p_gw', labels: {}, subnet: '172.31.0.0/24', gateway: '172.32.0.1' }));
+    t.regex(gw!.message, /gateway 172\.32\.0\.1 of network "p_gw" is not a host address of its subnet 172\.31\.0\.0\/24/);
+
+    await env.m.createSandbox('c');
+    const bad = await t.throwsAsync(env.m.connect('c', { network: 'p_two', aliases: [], ipv4Address: '172.30.1.5' }), { instanceOf: TsstackError });
+    t.regex(bad!.message, /ipv4_address 172\.30\.1\.5 is outside network "p_two" \(subnet 172\.30\.0\.0\/24\)/);
+    const inv = await t.throwsAsync(env.m.connect('c', { network: 'p_two', aliases: [], ipv4Address: '172.30.0.300' }));
+    t.regex(inv!.message, /invalid IPv4 ipv4_address on network "p_two" "172\.30\.0\.300"/);
+    const ok = await env.m.connect('c', { network: 'p_two', aliases: [], ipv4Address: '172.30.0.10' });
+    t.is(ok.address, '172.30.0.10');
+    await env.m.createSandbox('d');
+    const taken = await t.throwsAsync(env.m.connect('d', { network: 'p_two', aliases: [], ipv4Address: '172.30.0.10' }));
+    t.is(taken!.message, 'ipv4_address 172.30.0.10 on network "p_two" is already leased to container c');
+    const nf = await t.throwsAsync(env.m.connect('d', { network: 'nope', aliases: [] }));
+    t.is((nf as TsstackError).code, 'NOT_FOUND');
+    // failures made nothing: only the bridges of the networks that exist, one veth for c
+    const links = (await linkNames()).filter((n) => !['lo', 'test0', 'test0p'].includes(n));
+    t.is(links.filter((n) => n.startsWith('tss-')).length, 2);
+    t.is(links.filter((n) => n.startsWith('vt')).length, 1);
+    t.deepEqual((await env.m.list()).map((n) => n.name), ['p_one', 'p_two']);
+    const inUse = await t.throwsAsync(env.m.remove('p_two'));
+    t.regex(inUse!.message, /still used by container c/);
+
+    await env.m.removeSandbox('c');
+    await env.m.removeSandbox('d');
+    await env.m.remove('p_one');
+    t.deepEqual(nftTables(), [`inet ${env.m.table}`]);
+    await env.m.remove('p_two');
+    sh('ip', ['link', 'del', 'test0']);
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
+test.serial('setup is idempotent: create and connect twice change nothing; the lease survives in state', async (t) => {
+  await withEnv(async (env) => {
+    const n1 = await env.m.create({ name: 'p_default', labels: { a: 'b' } });
+    const table1 = sh(NFT, ['-a', '-j', 'list', 'table', 'inet', env.m.table]);
+    const n2 = await env.m.create({ name: 'p_default', labels: { a: 'b' } });
+    t.deepEqual(n2, n1);
+    t.is(sh(NFT, ['-a', '-j', 'list', 'table', 'inet', env.m.table]), table1, 'no batch was applied');
+    const conflict = await t.throwsAsync(env.m.create({ name: 'p_default', labels: {}, internal: true }));
+    t.regex(conflict!.message, /already exists with internal: false/);
+    const c1 = await container(env, 'c', 'p_default');
+    const c2 = await env.m.connect('c', { network: 'p_default', aliases: ['c'] });
+    t.deepEqual(c2, { network: c1.network, address: c1.address, prefixLen: c1.prefixLen, gateway: c1.gateway, mac: c1.mac, ifname: c1.ifname });
+    t.deepEqual(await env.m.gateways(), { p_default: '10.89.0.1' });
+    t.deepEqual((await env.m.list({ a: 'b' })).map((n) => n.name), ['p_default']);
+    t.deepEqual(await env.m.list({ a: 'c' }), []);
+    const lease = join(env.dir, 'lib', 'networks', 'p_default.json');
+    t.true(existsSync(lease));
+    await env.m.disconnect('c', 'p_default');
+    t.deepEqual((await env.m.inspectSandbox('c')).links.map((l) => l.name), ['lo']);
+    const c3 = await env.m.connect('c', { network: 'p_default', aliases: [] });
+    t.is(c3.address, c1.address, 'the released address is handed out again');
+    await env.m.removeSandbox('c');
+    await env.m.removeSandbox('c'); // twice: nothing to do
+    await env.m.remove('p_default');
+    t.deepEqual(await leftovers(env), []);
+  });
+});

@@ -1,0 +1,106 @@
+import test from 'ava';
+import { up } from '../../src/reconcile/up.js';
+import { judge } from '../../src/reconcile/apply.js';
+import { FakeEngine } from '../fakes/engine.js';
+import { model } from './_model.js';
+import type { DependsOnCondition } from '../../src/model/types.js';
+import type { ContainerInfo } from '../../src/engine/api.js';
+
+const dep = (s: string, condition: DependsOnCondition, required = true) => ({ [s]: { condition, required } });
+const status = (e: FakeEngine) => Object.fromEntries([...e.ctrs.values()].map((c) => [c.name, c.status + (c.health ? `/${c.health}` : '')]));
+
+function engine(): FakeEngine {
+  const e = new FakeEngine();
+  e.addImage('busybox', { Cmd: ['sh'] });
+  return e;
+}
+
+const hc = { test: ['CMD', 'true'], interval: 10 };
+
+test('service_healthy: unhealthy dependency leaves the dependent created, names the container', async (t) => {
+  const e = engine();
+  e.behaviour = (s) => (s.name === 'u-fail-1' ? { health: 'unhealthy' } : {});
+  const m = model('u', { fail: { image: 'busybox', healthcheck: hc }, depends: { image: 'busybox', depends_on: dep('fail', 'service_healthy') } });
+  const r = await up(e, m, { pollMs: 1 });
+  t.deepEqual(r.result.failed.map((f) => `${f.resource}: ${f.message}`), ['service:depends: container u-fail-1 is unhealthy']);
+  t.deepEqual(status(e), { 'u-fail-1': 'running/unhealthy', 'u-depends-1': 'created' });
+});
+
+test('service_healthy waits for healthy; service_started does not', async (t) => {
+  const e = engine();
+  let healthy = false;
+  e.behaviour = (s) => (s.name === 'h-db-1' ? { health: 'starting' } : {});
+  setTimeout(() => { for (const c of e.ctrs.values()) if (c.name === 'h-db-1') c.health = 'healthy'; healthy = true; }, 30);
+  const m = model('h', { db: { image: 'busybox', healthcheck: hc }, web: { image: 'busybox', depends_on: dep('db', 'service_healthy') } });
+  const r = await up(e, m, { pollMs: 2 });
+  t.deepEqual(r.result.failed, []);
+  t.true(healthy);
+  const j = e.journal.filter((l) => l.startsWith('start'));
+  t.deepEqual(j, ['start h-db-1', 'start h-web-1']);
+});
+
+test('service_completed_successfully: init runs to completion first; failure blocks', async (t) => {
+  const e = engine();
+  e.behaviour = (s) => (s.name === 'i-init-1' ? { status: 'exited', exitCode: 0 } : {});
+  const m = model('i', { init: { image: 'busybox' }, app: { image: 'busybox', depends_on: dep('init', 'service_completed_successfully') } });
+  t.deepEqual((await up(e, m, { pollMs: 1 })).result.failed, []);
+  t.deepEqual(status(e), { 'i-init-1': 'exited', 'i-app-1': 'running' });
+
+  const e2 = engine();
+  e2.behaviour = (s) => (s.name === 'i-init-1' ? { status: 'exited', exitCode: 3 } : {});
+  const r = await up(e2, m, { pollMs: 1 });
+  t.deepEqual(r.result.failed.map((f) => f.message), ["service init didn't complete successfully: container i-init-1 exited with code 3"]);
+  t.is(status(e2)['i-app-1'], 'created');
+});
+
+test('an optional dependency that fails is a warning, the dependent starts', async (t) => {
+  const e = engine();
+  const m = model('o', { bar: { image: 'busybox' }, foo: { image: 'busybox', depends_on: dep('bar', 'service_healthy', false) } });
+  const r = await up(e, m, { pollMs: 1 });
+  t.deepEqual(r.result.failed, []);
+  t.deepEqual(r.result.warnings, ['optional dependency "bar" failed to start: container o-bar-1 has no healthcheck configured, so service_healthy can never be met']);
+  t.is(status(e)['o-foo-1'], 'running');
+});
+
+test('bounded parallelism: never more than N engine calls at once', async (t) => {
+  const e = engine();
+  let inFlight = 0;
+  let peak = 0;
+  const orig = e.containers.create;
+  e.containers.create = async (spec) => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+    return orig(spec);
+  };
+  const services: Record<string, object> = {};
+  for (let i = 0; i < 12; i++) services[`s${i}`] = { image: 'busybox' };
+  await up(e, model('par', services), { parallel: 3 });
+  t.is(e.ctrs.size, 12);
+  t.true(peak <= 3 && peak >= 2, `peak ${peak}`);
+});
+
+test('a failed pull stops only the services that need the image', async (t) => {
+  const e = engine();
+  const m = model('f', { a: { image: 'nope:1' }, b: { image: 'busybox' }, c: { image: 'busybox', depends_on: dep('a', 'service_started') } });
+  const r = await up(e, m, { pollMs: 1 });
+  t.deepEqual(r.result.failed.map((f) => `${f.resource}: ${f.message}`), [
+    'image:nope:1: pull nope:1: not found in registry',
+    'service:a:1: image nope:1 is not present',
+    'service:c: not started: dependency a failed',
+  ]);
+  t.deepEqual(status(e), { 'f-b-1': 'running' });
+});
+
+test('judge: the condition table', (t) => {
+  const c = (p: Partial<ContainerInfo>): ContainerInfo => ({ id: 'x', name: 'p-s-1', image: 'i', imageId: 'i', labels: { 'tsstack.service': 's' }, status: 'running', created: '', restartCount: 0, addresses: {}, ports: [], ...p });
+  t.is(judge([], 'service_started', 1), false);
+  t.is(judge([c({})], 'service_started', 1), true);
+  t.is(judge([c({ status: 'created' })], 'service_started', 1), false);
+  t.is(judge([c({ health: 'starting' })], 'service_healthy', 1), false);
+  t.is(judge([c({ health: 'healthy' })], 'service_healthy', 1), true);
+  t.is(judge([c({ status: 'exited', exitCode: 0 })], 'service_completed_successfully', 1), true);
+  t.regex(judge([c({ status: 'exited', exitCode: 2 })], 'service_completed_successfully', 1) as string, /exited with code 2/);
+  t.is(judge([], 'service_healthy', 0), true);
+});

@@ -1,0 +1,147 @@
+// One set of bundles run under every installed OCI runtime (tsstack-runtime,
+// runc, crun), checking the same observable behaviour in each.
+import test, { type ExecutionContext } from 'ava';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  baseConfig, cgroupLeftovers, makeTemp, mountsUnder, rmTemp, rt, rtAsync, runtimes, sharedRootfs, uniqueId, writeBundle,
+  type Runtime,
+} from './_runtime.js';
+
+const base = makeTemp('tsstack-rt-contract-');
+const rootfs = sharedRootfs(base);
+test.after.always(() => rmTemp(base));
+
+interface Case { bundle: string; stateRoot: string; id: string; cg: string }
+
+function prepare(r: Runtime, args: string[], patch: (c: Record<string, any>) => void = () => {}): Case {
+  const id = uniqueId(r.name.slice(0, 4));
+  const cg = `/tsstack-rt-${id}`;
+  const config = baseConfig(rootfs, args, cg);
+  patch(config);
+  const bundle = writeBundle(join(base, id), config);
+  const stateRoot = join(base, `state-${id}`);
+  return { bundle, stateRoot, id, cg };
+}
+
+/** Nothing of the container may remain: state, cgroups, mounts. */
+function assertClean(t: ExecutionContext, c: Case): void {
+  let left: string[] = [];
+  try { left = readdirSync(c.stateRoot).filter((f) => !f.startsWith('.')); } catch { /* never made */ }
+  t.deepEqual(left, [], 'no container state left');
+  t.deepEqual(cgroupLeftovers(c.cg.slice(1)), [], 'no cgroup left');
+  t.deepEqual(mountsUnder(base), [], 'no mount left');
+}
+
+async function waitStatus(r: Runtime, c: Case, want: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const s = rt(r, c.stateRoot, ['state', c.id]);
+    if (s.code === 0 && JSON.parse(s.stdout).status === want) return;
+    await new Promise((d) => setTimeout(d, 25));
+  }
+  throw new Error(`${c.id} never became ${want}`);
+}
+
+const IDENTITY = [
+  'echo "pid=$$"', 'echo "host=$(hostname)"', 'echo "ids=$(id -u):$(id -g):$(id -G)"', 'echo "cwd=$(pwd)"',
+  'echo "foo=$FOO"', 'echo "nofile=$(ulimit -Sn):$(ulimit -Hn)"', "grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status",
+  "awk '{print \"mnt \" $5 \" \" $6}' /proc/self/mountinfo", 'echo "keys=$(wc -c < /proc/keys)"',
+  'echo "firmware=$(ls -A /sys/firmware | wc -l)"', 'echo "procsys=$(touch /proc/sys/kernel/x 2>/dev/null && echo rw || echo ro)"',
+].join('; ');
+
+for (const r of runtimes()) {
+  const title = (what: string) => `${r.name}: ${what}`;
+  if (r.skip) {
+    test(title('contract'), (t) => { t.log(`skipped: ${r.skip}`); t.pass(); });
+    continue;
+  }
+
+  test.serial(title('pid 1, hostname, user, env, cwd, rlimits, capabilities, mounts and masked paths'), (t) => {
+    const c = prepare(r, ['sh', '-c', IDENTITY], (cfg) => {
+      cfg.hostname = 'contract-box';
+      cfg.process.user = { uid: 1000, gid: 1000, additionalGids: [10, 20] };
+      cfg.process.cwd = '/tmp';
+      cfg.process.env.push('FOO=bar baz');
+      cfg.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1234, hard: 2345 }];
+      cfg.process.capabilities.inheritable = cfg.process.capabilities.bounding; // ambient needs inheritable
+    });
+    const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
+    t.is(res.code, 0, res.stderr);
+    const out = res.stdout;
+    t.regex(out, /^pid=1$/m);
+    t.regex(out, /^host=contract-box$/m);
+    t.regex(out, /^ids=1000:1000:1000 10 20$/m);
+    t.regex(out, /^cwd=\/tmp$/m);
+    t.regex(out, /^foo=bar baz$/m);
+    t.regex(out, /^nofile=1234:2345$/m);
+    // AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10); ambient keeps them for uid 1000.
+    t.regex(out, /^CapEff:\s+0000000020000420$/m);
+    t.regex(out, /^CapBnd:\s+0000000020000420$/m);
+    t.regex(out, /^CapAmb:\s+0000000020000420$/m);
+    for (const m of ['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/proc/keys', '/sys/firmware'])
+      t.regex(out, new RegExp(`^mnt ${m.replace(/\//g, '\\/')} `, 'm'), `mount ${m}`);
+    t.regex(out, /^mnt \/sys ro,/m);
+    t.regex(out, /^keys=0$/m, '/proc/keys is masked');
+    t.regex(out, /^firmware=0$/m, '/sys/firmware is masked');
+    t.regex(out, /^procsys=ro$/m, '/proc/sys is read-only');
+    assertClean(t, c);
+  });
+
+  test.serial(title('exit code of the process'), (t) => {
+    const c = prepare(r, ['sh', '-c', 'exit 42']);
+    const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
+    t.is(res.code, 42, res.stderr);
+    assertClean(t, c);
+  });
+
+  test.serial(title('signals via kill (by name to a trap, by number to kill)'), async (t) => {
+    const trap = prepare(r, ['sh', '-c', 'trap "exit 7" TERM; echo ready; while :; do sleep 0.05; done']);
+    const running = rtAsync(r, trap.stateRoot, ['run', '--bundle', trap.bundle, trap.id]);
+    await waitStatus(r, trap, 'running');
+    await new Promise((d) => setTimeout(d, 200)); // let the shell install its trap
+    t.is(rt(r, trap.stateRoot, ['kill', trap.id, 'TERM']).code, 0);
+    const res = await running;
+    t.is(res.code, 7, res.stderr);
+    assertClean(t, trap);
+
+    const hard = prepare(r, ['sleep', '100']);
+    const running2 = rtAsync(r, hard.stateRoot, ['run', '--bundle', hard.bundle, hard.id]);
+    await waitStatus(r, hard, 'running');
+    t.is(rt(r, hard.stateRoot, ['kill', hard.id, '9']).code, 0);
+    t.is((await running2).code, 137);
+    assertClean(t, hard);
+  });
+
+  test.serial(title('memory limit leads to an OOM kill (exit 137)'), (t) => {
+    const c = prepare(r, ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'], (cfg) => {
+      cfg.linux.resources.memory = { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 };
+    });
+    const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
+    t.is(res.code, 137, res.stderr);
+    assertClean(t, c);
+  });
+
+  test.serial(title('a fork bomb is contained by the pids limit'), (t) => {
+    // Globs and echo are shell builtins: counting needs no fork at the limit.
+    const script = "sh -c 'i=0; while [ $i -lt 64 ]; do sleep 2 & i=$((i+1)); done' 2>/dev/null; set -- /proc/[0-9]*; echo procs=$#";
+    const c = prepare(r, ['sh', '-c', script], (cfg) => { cfg.linux.resources.pids = { limit: 12 }; });
+    const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
+    t.is(res.code, 0, res.stderr);
+    const procs = Number(/procs=(\d+)/.exec(res.stdout)?.[1]);
+    t.true(procs >= 2 && procs <= 12, `processes in the container: ${procs}`);
+    assertClean(t, c);
+  });
+
+  test.serial(title('the cpu quota holds a busy loop near its share'), (t) => {
+    // 20% of one CPU for 2 s ≈ 40 ticks of 10 ms; loosely bounded at 1.5×.
+    const script = "sh -c 'while :; do :; done' & p=$!; sleep 2; read -r line < /proc/$p/stat; kill $p; echo \"stat=$line\"";
+    const c = prepare(r, ['sh', '-c', script], (cfg) => { cfg.linux.resources.cpu = { quota: 20000, period: 100000 }; });
+    const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
+    t.is(res.code, 0, res.stderr);
+    const fields = (/stat=(.*)/.exec(res.stdout)?.[1] ?? '').replace(/^.*\) /, '').split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
+    t.log(`busy loop used ${ticks} ticks in 2 s under a 20% quota`);
+    t.true(ticks > 0 && ticks < 60, `ticks ${ticks}`);
+    assertClean(t, c);
+  });
+}
