@@ -22,15 +22,20 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-async function time(runs: number, setup: () => void, f: () => Promise<void> | void): Promise<number> {
-  const xs: number[] = [];
+/** Medians of two contenders run alternately (A, B, A, B…) so load changes hit both alike. */
+async function timePair(runs: number, setup: () => void, a: () => Promise<void> | void, b: () => Promise<void> | void): Promise<[number, number]> {
+  const xa: number[] = [];
+  const xb: number[] = [];
   for (let i = 0; i < runs; i++) {
-    setup();
-    const t0 = performance.now();
-    await f();
-    xs.push(performance.now() - t0);
+    for (const [f, xs] of [[a, xa], [b, xb]] as const) {
+      setup();
+      execFileSync('sync');
+      const t0 = performance.now();
+      await f();
+      xs.push(performance.now() - t0);
+    }
   }
-  return median(xs);
+  return [median(xa), median(xb)];
 }
 
 /** ~50 MB: one 24 MB file of random bytes, 2400 files of 10 kB of compressible text, in 40 dirs. */
@@ -62,8 +67,9 @@ async function main(): Promise<void> {
     const rows: [string, string, string[]][] = [['plain', plain, ['-xf']], ['gzip', gz, ['-xzf']]];
     if (haveZstd) rows.push(['zstd', zst, ['--zstd', '-xf']]);
     for (const [name, file, tarArgs] of rows) {
-      const ours = await time(RUNS, fresh, async () => { await unpackLayer(openTarStream(file), out, 'bench'); });
-      const gnu = await time(RUNS, fresh, () => { execFileSync('tar', [...tarArgs, file, '-C', out, '--same-owner', '--xattrs']); });
+      const [ours, gnu] = await timePair(RUNS, fresh,
+        async () => { await unpackLayer(openTarStream(file), out, 'bench'); },
+        () => { execFileSync('tar', [...tarArgs, file, '-C', out, '--same-owner', '--xattrs']); });
       console.log(`unpack ${name.padEnd(5)}  tsstack ${ours.toFixed(0).padStart(5)} ms ${(mb / (ours / 1000)).toFixed(0).padStart(4)} MB/s | GNU tar ${gnu.toFixed(0).padStart(5)} ms ${(mb / (gnu / 1000)).toFixed(0).padStart(4)} MB/s | ratio ${(ours / gnu).toFixed(2)}x`);
     }
 
@@ -84,8 +90,9 @@ async function main(): Promise<void> {
       const root = join(work, 'pull');
       const clean = (): void => { rmSync(root, { recursive: true, force: true }); rmSync(join(work, 'sk'), { recursive: true, force: true }); };
       for (const ref of ['bb:1', 'big:1']) {
-        const ours = await time(RUNS, clean, async () => { await new ImageStore({ root }).pull(`${reg.host}/${ref}`); });
-        const sk = await time(RUNS, clean, () => skopeoCopy(reg.ref(ref), `oci:${join(work, 'sk')}:x`));
+        const [ours, sk] = await timePair(RUNS, clean,
+          async () => { await new ImageStore({ root }).pull(`${reg.host}/${ref}`); },
+          () => skopeoCopy(reg.ref(ref), `oci:${join(work, 'sk')}:x`));
         console.log(`pull ${ref.padEnd(6)} tsstack (download + verify + unpack) ${ours.toFixed(0).padStart(5)} ms | skopeo copy to oci: (download only) ${sk.toFixed(0).padStart(5)} ms | ratio ${(ours / sk).toFixed(2)}x`);
       }
     } finally {

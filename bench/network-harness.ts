@@ -1,5 +1,6 @@
 // Helper for bench/network-*.sh: drives NetworkManager from the command line.
 //   node network-harness.js up <root> <hostPort> <containerPort>   network + sandbox + endpoint + published port; prints JSON
+//   node network-harness.js fill <root> <n>                          publishes n more ports (to a second sandbox) so the maps hold n+1 entries
 //   node network-harness.js down <root>                             removes them
 //   node network-harness.js setup-times <root> <n>                  median ms of create(), createSandbox()+connect(), publish()
 import { join } from 'node:path';
@@ -21,7 +22,14 @@ try {
     const ep = await m.connect('redis', { network: 'bench_default', aliases: ['redis'] });
     await m.publish('redis', ep.address, [{ hostPort: Number(a), containerPort: Number(b), protocol: 'tcp' }]);
     console.log(JSON.stringify({ path, address: ep.address }));
+  } else if (cmd === 'fill') {
+    const n = Number(a);
+    await m.createSandbox('filler');
+    const ep = await m.connect('filler', { network: 'bench_default', aliases: [] });
+    const ports = Array.from({ length: n }, (_, i) => ({ hostPort: 30000 + i, containerPort: 80, protocol: 'tcp' as const }));
+    await m.publish('filler', ep.address, ports);
   } else if (cmd === 'down') {
+    await m.removeSandbox('filler');
     await m.removeSandbox('redis');
     await m.remove('bench_default');
   } else if (cmd === 'setup-times') {

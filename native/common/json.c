@@ -239,7 +239,9 @@ static json *parse_value(struct parser *ps) {
   case 'n':
     if (literal(ps, "null") < 0) return NULL;
     return node(JSON_NULL);
-  default: return parse_number(ps);
+  default:
+    if (*ps->p != '-' && (*ps->p < '0' || *ps->p > '9')) return perr(ps, "unexpected character"), NULL;
+    return parse_number(ps);
   }
 }
 
@@ -345,6 +347,8 @@ void jb_str(jbuf *b, const char *s) {
     case '\n': jb_puts(b, "\\n"); break;
     case '\r': jb_puts(b, "\\r"); break;
     case '\t': jb_puts(b, "\\t"); break;
+    case '\b': jb_puts(b, "\\b"); break;
+    case '\f': jb_puts(b, "\\f"); break;
     default:
       if (*p < 0x20) jb_printf(b, "\\u%04x", *p);
       else jb_putn(b, (const char *)p, 1);

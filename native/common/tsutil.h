@@ -30,7 +30,8 @@ char *ts_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ts_read_file(const char *path, char **out, size_t *len, err_t *e);
 /* open(O_WRONLY|O_TRUNC) and write data: for cgroup and proc files (no create). */
 int ts_write_existing(const char *path, const char *data, err_t *e);
-/* Writes data to path.tmp then renames over path (mode 0644). */
+/* Writes data to path.tmp then renames over path (mode 0644): readers see the
+ * old or the new file, never a part. No fsync: state lives on tmpfs (/run). */
 int ts_write_atomic(const char *path, const char *data, size_t len, err_t *e);
 /* mkdir -p; created (optional) receives 1 if the last component was made. */
 int ts_mkdir_p(const char *path, mode_t mode, err_t *e);

@@ -24,9 +24,14 @@ static size_t find_name(const struct records *r, int net, const char *name, size
   return 0;
 }
 
+/* What to do with a name that is not local: forward (0), or refuse on an internal network. */
+static size_t not_local(const struct records *r, int net, const uint8_t *query, const struct dns_query *q, uint8_t *out, size_t cap) {
+  return r->nets[net].internal ? reply_rcode(query, q, out, cap, DNS_R_REFUSED, 0) : 0;
+}
+
 size_t answer_local(const struct records *r, int net, const uint8_t *query, const struct dns_query *q, unsigned rot, uint8_t *out, size_t cap) {
   if (net < 0) return reply_rcode(query, q, out, cap, DNS_R_REFUSED, 0);
-  if (q->qclass != DNS_C_IN && q->qclass != DNS_C_ANY) return 0;
+  if (q->qclass != DNS_C_IN && q->qclass != DNS_C_ANY) return not_local(r, net, query, q, out, cap);
   struct dns_reply rep = { .buf = out, .cap = cap };
 
   struct ipaddr rev;
@@ -39,13 +44,13 @@ size_t answer_local(const struct records *r, int net, const uint8_t *query, cons
     }
     const struct rec_net *n = &r->nets[net];
     if (n->prefix >= 0 && ipaddr_in(&rev, &n->gw, n->prefix)) return reply_rcode(query, q, out, cap, DNS_R_NXDOMAIN, 1);
-    return 0;
+    return not_local(r, net, query, q, out, cap);
   }
 
   size_t first, count = find_name(r, net, q->name, &first);
   if (count == 0) {
     if (q->name[0] && !strchr(q->name, '.')) return reply_rcode(query, q, out, cap, DNS_R_NXDOMAIN, 1);
-    return 0;
+    return not_local(r, net, query, q, out, cap);
   }
   if (dns_reply_begin(&rep, query, q, DNS_R_OK, 1) < 0) return 0;
   for (size_t k = 0; k < count; k++) {

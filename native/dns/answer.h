@@ -10,6 +10,7 @@
    `cap`), or 0 when the query must be forwarded upstream.
    Local names never go upstream: a known name gets its records or NODATA; an unknown
    single-label name, or a reverse name inside a network's subnet, gets NXDOMAIN.
+   On an internal network nothing is forwarded: other names are REFUSED at once.
    Addresses of a name are rotated by `rot` (a per-query counter), so clients that
    take the first answer spread over the replicas. */
 size_t answer_local(const struct records *r, int net, const uint8_t *query, const struct dns_query *q, unsigned rot, uint8_t *out, size_t cap);

@@ -109,7 +109,7 @@ struct records *records_parse(char *text, char *err, size_t errlen) {
       if (port <= 0 || port > 65535) FAIL("line %d: upstream: invalid port '%s'", lineno, tok[2]);
       u->port = (uint16_t)port;
       r->nups++;
-    } else if (strcmp(d, "net") == 0 && nt == 3) {
+    } else if (strcmp(d, "net") == 0 && (nt == 3 || (nt == 4 && strcmp(tok[3], "internal") == 0))) {
       if (net_index(r, tok[1]) >= 0) FAIL("line %d: network '%s' given twice", lineno, tok[1]);
       if (!(r->nets = push(r->nets, &r->nnets, &cnets, sizeof *r->nets))) FAIL("out of memory");
       struct rec_net *n = &r->nets[r->nnets];
@@ -118,6 +118,7 @@ struct records *records_parse(char *text, char *err, size_t errlen) {
       if (slash) *slash = 0;
       if (ipaddr_parse(tok[2], &n->gw) < 0) FAIL("line %d: network '%s': invalid gateway '%s'", lineno, tok[1], tok[2]);
       n->prefix = -1;
+      n->internal = nt == 4;
       if (slash) {
         char *e;
         long p = strtol(slash + 1, &e, 10);

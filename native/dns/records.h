@@ -3,7 +3,8 @@
 //   ttl N                       TTL of local answers (default 5)
 //   search DOMAIN               suffix stripped before a local lookup (host search domains)
 //   upstream ADDR [PORT]        resolvers to forward to; none = read resolv.conf
-//   net NETWORK GATEWAY[/LEN]   a network, answered on its gateway address
+//   net NETWORK GATEWAY[/LEN] [internal]  a network, answered on its gateway address;
+//                               `internal`: names not local are refused, never forwarded
 //   a NETWORK NAME ADDR         NAME resolves to ADDR (A or AAAA by family) on NETWORK
 //   ptr NETWORK ADDR NAME       ADDR reverse-resolves to NAME on NETWORK
 // Names are lower case without a trailing dot. '#' starts a comment line; unknown
@@ -15,7 +16,7 @@
 
 struct ipaddr { int len; uint8_t b[16]; };  // len 4 or 16
 
-struct rec_net { const char *name; struct ipaddr gw; int prefix; };
+struct rec_net { const char *name; struct ipaddr gw; int prefix; int internal; };
 struct rec_addr { int net; const char *name; struct ipaddr addr; };
 struct rec_ptr { int net; struct ipaddr addr; const char *name; };
 struct rec_upstream { struct ipaddr addr; uint16_t port; };

@@ -34,6 +34,7 @@ int mon_guard_start(struct mon *m) {
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL); /* a stop signal meant for the monitor must not hit the guard */
   prctl(PR_SET_NAME, "tsstack-guard");
+  setpgid(0, 0); /* its own process group: a signal to the monitor's group must not take the guard with it */
   char c;
   ssize_t r;
   while ((r = read(rfd, &c, 1)) < 0 && errno == EINTR) {}

@@ -115,7 +115,7 @@ static void parse_args(struct mon *m, int argc, char **argv) {
   const char *cs = m->socket_path ? strrchr(m->socket_path, '/') : NULL;
   if (cs) snprintf(m->console_path, sizeof m->console_path, "%.*s/console.sock", (int)(cs - m->socket_path), m->socket_path);
   else snprintf(m->console_path, sizeof m->console_path, "%.*s/console.sock", dl, dir);
-  snprintf(m->health.pid_file, sizeof m->health.pid_file, "%.*s/health.pid", dl, dir);
+  m->state_dir_len = dl;
 }
 
 void mon_request_stop(struct mon *m, int64_t timeout_ms) {
@@ -134,9 +134,10 @@ void mon_request_stop(struct mon *m, int64_t timeout_ms) {
   }
 }
 
-static void drain(struct mon *m, struct mon_stream *s) {
+/* Reads at most max_reads chunks (0 = until EAGAIN/EOF), so a chatty container cannot starve signals and timers. */
+static void drain(struct mon *m, struct mon_stream *s, int max_reads) {
   char buf[4096];
-  while (s->fd >= 0) {
+  for (int i = 0; s->fd >= 0 && (max_reads == 0 || i < max_reads); i++) {
     ssize_t r = read(s->fd, buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && errno == EAGAIN) return;
@@ -157,8 +158,8 @@ static void on_container_exit(struct mon *m, int status) {
   m->st.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   mon_rfc3339(m->st.finished_at);
   /* every process of the pid namespace is gone before its init is reaped: the pipes are at EOF */
-  drain(m, &m->out);
-  drain(m, &m->err);
+  drain(m, &m->out, 0);
+  drain(m, &m->err, 0);
   mon_stream_flush(&m->log, &m->out);
   mon_stream_flush(&m->log, &m->err);
   if (m->out.fd >= 0) { close(m->out.fd); m->out.fd = -1; }
@@ -250,6 +251,9 @@ int main(int argc, char **argv) {
   m->health.status = "starting";
 
   int sync = detach();
+  /* per monitor: a newer monitor of the same container must not lose its probe's pid file to our exit */
+  snprintf(m->health.pid_file, sizeof m->health.pid_file, "%.*s/health-%d.pid", m->state_dir_len,
+           strrchr(m->state_path, '/') ? m->state_path : ".", (int)getpid());
   char line[700];
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   prctl(PR_SET_NAME, "tsstack-mon");
@@ -290,11 +294,9 @@ int main(int argc, char **argv) {
     snprintf(line, sizeof line, "tsstack-monitor: %.600s\n", m->st.error);
     mon_write_all(sync, line, strlen(line));
     mon_guard_release(m);
-    if (m->socket_path) unlink(m->socket_path);
+    mon_ctl_close(m);
     return 1;
   }
-  mon_set_nonblock(m->out.fd);
-  if (m->err.fd >= 0) mon_set_nonblock(m->err.fd);
   mon_health_schedule_first(m);
   mon_state_write(m);
   snprintf(line, sizeof line, "ok %d\n", (int)getpid());
@@ -304,22 +306,24 @@ int main(int argc, char **argv) {
   while (!finished) {
     int64_t now = mon_now_ms();
     int64_t due = -1;
-    int64_t cands[4] = { m->kill_at, m->restart_at, m->health.pid ? m->health.deadline : m->health.next_at, 0 };
-    for (int i = 0; i < 3; i++)
+    int64_t cands[4] = { m->kill_at, m->restart_at, m->health.pid ? m->health.deadline : m->health.next_at, mon_ctl_next_deadline(m) };
+    for (int i = 0; i < 4; i++)
       if (cands[i] > 0 && (due < 0 || cands[i] < due)) due = cands[i];
     int timeout = due < 0 ? -1 : (due <= now ? 0 : (int)(due - now));
 
-    struct pollfd p[5];
+    struct pollfd p[5 + MON_CTL_CLIENTS];
     int n = 0;
     p[n++] = (struct pollfd){ .fd = m->sig_fd, .events = POLLIN };
     p[n++] = (struct pollfd){ .fd = m->out.fd, .events = POLLIN };
     p[n++] = (struct pollfd){ .fd = m->err.fd, .events = POLLIN };
     p[n++] = (struct pollfd){ .fd = m->ctl_fd, .events = POLLIN };
     p[n++] = (struct pollfd){ .fd = m->health.out_fd, .events = POLLIN };
+    int nctl = mon_ctl_pollfds(m, p + n);
+    n += nctl;
     if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR) break;
 
-    if (p[1].revents) drain(m, &m->out);
-    if (p[2].revents) drain(m, &m->err);
+    if (p[1].revents) drain(m, &m->out, 16);
+    if (p[2].revents) drain(m, &m->err, 16);
     if (p[4].revents && m->health.out_fd >= 0) mon_health_readable(m);
     if (p[0].revents) {
       struct signalfd_siginfo si;
@@ -329,9 +333,10 @@ int main(int argc, char **argv) {
       }
       reap(m); /* signals coalesce: always look once more */
     }
+    now = mon_now_ms();
+    mon_ctl_serve(m, p + 5, nctl, now);
     if (p[3].revents && m->ctl_fd >= 0) mon_ctl_accept(m);
 
-    now = mon_now_ms();
     if (m->kill_at && now >= m->kill_at) {
       m->kill_at = 0;
       if (m->st.pid > 0) kill(m->st.pid, SIGKILL);
@@ -343,9 +348,15 @@ int main(int argc, char **argv) {
     mon_health_tick(m, now);
   }
 
-  if (m->ctl_fd >= 0) { close(m->ctl_fd); unlink(m->socket_path); }
+  mon_ctl_close(m);
   unlink(m->health.pid_file);
   mon_guard_release(m);
-  if (m->pid_path) unlink(m->pid_path);
+  if (m->pid_path) {
+    /* only our own pid file: a newer monitor may have written it */
+    FILE *f = fopen(m->pid_path, "re");
+    int p = 0;
+    if (f) { if (fscanf(f, "%d", &p) != 1) p = 0; fclose(f); }
+    if (p == (int)getpid()) unlink(m->pid_path);
+  }
   return 0;
 }

@@ -8,10 +8,12 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <poll.h>
 
 #define MON_MAX_HEALTH_ARGS 64
 #define MON_HEALTH_KEEP 5      /* results kept in the state file, like Docker */
 #define MON_HEALTH_OUT 1024    /* bytes of output kept per result */
+#define MON_CTL_CLIENTS 4      /* control connections served at once */
 
 enum mon_restart_kind { MON_RESTART_NO, MON_RESTART_ALWAYS, MON_RESTART_ON_FAILURE, MON_RESTART_UNLESS_STOPPED };
 
@@ -78,7 +80,7 @@ struct mon_state {
 struct mon {
   /* configuration (command line) */
   const char *runtime, *runtime_root, *id, *bundle, *state_path, *socket_path, *pid_path;
-  const char *exit_dir;
+  int state_dir_len;      /* length of the state file's directory part */
   int stop_signal;
   int64_t stop_timeout_ms;
   bool tty;
@@ -91,6 +93,8 @@ struct mon {
   int console_listen;     /* listening console socket (tty), -1 otherwise */
   char console_path[4096];
   int ctl_fd;             /* control socket, -1 if none */
+  unsigned long ctl_ino;  /* inode of the socket we bound */
+  struct mon_ctl_client { int fd; size_t len; int64_t deadline; char line[128]; } ctl_clients[MON_CTL_CLIENTS];
   int sig_fd;
   int guard_fd;           /* write end of the guard pipe */
   pid_t guard_pid;
@@ -159,9 +163,15 @@ void mon_health_cancel(struct mon *m);
 int mon_guard_start(struct mon *m);
 void mon_guard_release(struct mon *m);
 
-/* ctl.c: a unix stream socket taking one-line commands: "stop [ms]", "kill SIG". */
+/* ctl.c: a unix stream socket taking one-line commands: "stop [ms]", "kill SIG".
+ * Clients are served from the main loop (non-blocking), so a slow client never stalls the monitor. */
 int mon_ctl_listen(struct mon *m);
 void mon_ctl_accept(struct mon *m);
+/* Adds the clients' fds to p (returns how many) and, after poll, serves them. */
+int mon_ctl_pollfds(struct mon *m, struct pollfd *p);
+void mon_ctl_serve(struct mon *m, const struct pollfd *p, int n, int64_t now);
+int64_t mon_ctl_next_deadline(const struct mon *m);
+void mon_ctl_close(struct mon *m);
 
 /* main.c */
 void mon_request_stop(struct mon *m, int64_t timeout_ms);

@@ -16,11 +16,13 @@ int mon_stdio_prepare(struct mon *m, int *child_out, int *child_err) {
   if (pipe2(e, O_CLOEXEC) < 0) return -1;
   m->err.fd = e[0];
   m->err.len = 0;
+  mon_set_nonblock(e[0]); /* only our read ends: the container's write ends stay blocking */
   *child_err = e[1];
   m->out.len = 0;
   if (!m->tty) {
     if (pipe2(o, O_CLOEXEC) < 0) return -1;
     m->out.fd = o[0];
+    mon_set_nonblock(o[0]);
     *child_out = o[1];
     return 0;
   }
@@ -53,6 +55,7 @@ int mon_stdio_after_create(struct mon *m) {
         struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
         if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
           memcpy(&m->out.fd, CMSG_DATA(cm), sizeof(int));
+          mon_set_nonblock(m->out.fd);
           rc = 0;
         }
       }

@@ -268,13 +268,17 @@ int cg_destroy(const struct cg_dirs *d, err_t *e) {
   int rc = 0;
   for (size_t k = d->n_created; k-- > 0;) {
     const char *dir = d->created[k];
+    bool leaf = false;
+    for (size_t i = 0; i < d->n_leaves; i++) leaf |= !strcmp(d->leaves[i], dir);
     for (int attempt = 0;; attempt++) {
       if (rmdir(dir) == 0 || errno == ENOENT) break;
       if (d->fake && errno == ENOTEMPTY) {
         ts_rm_rf(dir); /* a tmpfs stand-in keeps the files we wrote */
         break;
       }
-      if (errno == ENOTEMPTY) break; /* a parent another container now uses */
+      /* A parent we made that other containers now use: theirs to leave. */
+      if (!leaf && (errno == ENOTEMPTY || errno == EBUSY)) break;
+      if (errno == ENOTEMPTY) break;
       if (errno == EBUSY && attempt < 100) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);

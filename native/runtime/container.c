@@ -37,18 +37,27 @@ static _Noreturn void bail(int sync, const err_t *e) {
   _exit(1);
 }
 
+/* Blocks until the parent has placed us in the container's cgroups. */
+static void wait_placed(int sync) {
+  char go;
+  if (recv(sync, &go, 1, 0) != 1) _exit(1); /* the parent died or refused */
+}
+
 static _Noreturn void init_child(struct child_ctx *c) {
   err_t e = {{0}};
   const struct spec *s = c->s;
-  char go;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (recv(c->sync, &go, 1, 0) != 1) _exit(1);  /* the parent died or refused */
+  /* The parent moves us into the cgroups meanwhile (the first v1 migration
+   * waits for an RCU grace period, ~10 ms): overlap that with the mount work
+   * unless a new cgroup namespace must be rooted at the container's cgroup. */
+  bool new_cgroupns = spec_ns(s, CLONE_NEWCGROUP) && !spec_ns(s, CLONE_NEWCGROUP)->path;
+  if (new_cgroupns) wait_placed(c->sync);
   for (size_t i = 0; i < c->n_ns; i++)
     if (setns(c->ns_fds[i], c->ns_flags[i]) < 0) {
       ts_failerr(&e, "cannot join namespace %s", spec_ns(s, c->ns_flags[i])->path);
       bail(c->sync, &e);
     }
-  if (spec_ns(s, CLONE_NEWCGROUP) && !spec_ns(s, CLONE_NEWCGROUP)->path && unshare(CLONE_NEWCGROUP) < 0) {
+  if (new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) {
     ts_failerr(&e, "cannot create a cgroup namespace");
     bail(c->sync, &e);
   }
@@ -79,6 +88,7 @@ static _Noreturn void init_child(struct child_ctx *c) {
     if (console_setup(c->console, &e) < 0) bail(c->sync, &e);
     close(c->console);
   }
+  if (!new_cgroupns) wait_placed(c->sync);
   if (proc_apply_rlimits(&s->proc, &e) < 0) bail(c->sync, &e);
   char **env = proc_env(&s->proc);
   char *exe = NULL;
@@ -215,11 +225,18 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
   if (console >= 0 && console != own[1]) close(console);
   if (own[1] >= 0) close(own[1]), own[1] = -1;
   console = -1;
-  if (cg_enter(&st->cg, pid, e) < 0) goto fail;
-  if (send(sp[0], "g", 1, MSG_NOSIGNAL) != 1) {
-    ts_failerr(e, "the container process died before setup");
+  if (cg_enter(&st->cg, pid, e) < 0) {
+    /* A child that already failed cannot be placed: its own error says why. */
+    char early[1200];
+    ssize_t n = recv(sp[0], early, sizeof early - 1, MSG_DONTWAIT);
+    if (n > 1 && early[0] == 'E') {
+      early[n] = 0;
+      ts_fail(e, "%s", early + 1);
+    }
     goto fail;
   }
+  /* If the child already failed, its error line is waiting in the socket. */
+  if (send(sp[0], "g", 1, MSG_NOSIGNAL) != 1) {}
   char reply[1200];
   ssize_t r;
   do r = recv(sp[0], reply, sizeof reply - 1, 0);

@@ -194,11 +194,41 @@ static int cmd_list(int argc, char **argv) {
     ts_fail(&e, "unknown --format \"%s\" (use table or json)", p.values[0]);
     return report("list", &e);
   } else {
-    printf("%-12s%-8s%-10s%-40s%-32s%s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
-    for (size_t i = 0; i < n; i++) {
-      const char *status = state_status(&all[i]);
-      printf("%-12s%-8d%-10s%-40s%-32s%s\n", all[i].id, strcmp(status, "stopped") ? (int)all[i].pid : 0, status, all[i].bundle, all[i].created, "root");
+    /* Columns as runc's tabwriter lays them out: at least 12 wide, 3 apart. */
+    enum { COLS = 6 };
+    static const char *head[COLS] = {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"};
+    char ***cells = ts_xmalloc((n + 1) * sizeof(char **));
+    size_t width[COLS] = {0};
+    for (size_t i = 0; i <= n; i++) {
+      cells[i] = ts_xmalloc(COLS * sizeof(char *));
+      for (int k = 0; k < COLS; k++) {
+        if (i == 0) cells[i][k] = ts_xstrdup(head[k]);
+        else {
+          const struct cstate *c = &all[i - 1];
+          const char *status = state_status(c);
+          switch (k) {
+          case 0: cells[i][k] = ts_xstrdup(c->id); break;
+          case 1: cells[i][k] = ts_xasprintf("%d", strcmp(status, "stopped") ? (int)c->pid : 0); break;
+          case 2: cells[i][k] = ts_xstrdup(status); break;
+          case 3: cells[i][k] = ts_xstrdup(c->bundle); break;
+          case 4: cells[i][k] = ts_xstrdup(c->created); break;
+          default: cells[i][k] = ts_xstrdup("root");
+          }
+        }
+        size_t w = strlen(cells[i][k]) + 3;
+        if (w < 12) w = 12;
+        if (w > width[k]) width[k] = w;
+      }
     }
+    for (size_t i = 0; i <= n; i++) {
+      for (int k = 0; k < COLS; k++) {
+        if (k < COLS - 1) printf("%-*s", (int)width[k], cells[i][k]);
+        else printf("%s\n", cells[i][k]);
+        free(cells[i][k]);
+      }
+      free(cells[i]);
+    }
+    free(cells);
   }
   for (size_t i = 0; i < n; i++) state_free(&all[i]);
   free(all);

@@ -107,8 +107,14 @@ int mounts_prepare(const struct spec *s, err_t *e) {
   unsigned long prop = s->rootfs_propagation ? s->rootfs_propagation : MS_SLAVE | MS_REC;
   /* Nothing mounted from here on may propagate back to the host. Shared root
    * propagation is applied after pivot; the host side stays slave until then. */
-  if (mount(NULL, "/", NULL, (prop & MS_SHARED) ? MS_SLAVE | MS_REC : prop, NULL) < 0)
-    return ts_failerr(e, "cannot set mount propagation of /");
+  unsigned long first = (prop & MS_SHARED) ? MS_SLAVE | MS_REC : prop;
+  if (mount(NULL, "/", NULL, first, NULL) < 0) {
+    /* EINVAL: "/" is not a mount (we run chrooted, e.g. from an initramfs).
+     * Then the rootfs must be a mount of its own (the engine's overlay is). */
+    if (errno != EINVAL) return ts_failerr(e, "cannot set mount propagation of /");
+    if (mount(NULL, s->root, NULL, first, NULL) < 0)
+      return ts_failerr(e, "cannot isolate mounts: / is not a mount point (chroot?) and the rootfs %s is not one either", s->root);
+  }
   if (mount(s->root, s->root, NULL, MS_BIND | MS_REC, NULL) < 0) return ts_failerr(e, "cannot bind the rootfs %s", s->root);
   bool dev_tmpfs = false, devpts = false;
   for (size_t i = 0; i < s->n_mounts; i++) {

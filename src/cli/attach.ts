@@ -22,7 +22,7 @@ export interface Streams {
 }
 
 /** Streams the logs of `containers` as `prefix | line`, one colour per container. */
-export function streamLogs(ctx: Context, engine: Engine, project: string, containers: ContainerInfo[], opts: LogOptions & { prefix?: boolean; colour?: boolean }): Streams {
+export function streamLogs(ctx: Context, engine: Engine, project: string, containers: ContainerInfo[], opts: LogOptions & { prefix?: boolean; colour?: boolean; skip?: number[] }): Streams {
   const names = containers.map((c) => shortName(c, project));
   const width = Math.max(0, ...names.map((n) => n.length));
   const iters: AsyncIterator<LogLine>[] = [];
@@ -31,10 +31,15 @@ export function streamLogs(ctx: Context, engine: Engine, project: string, contai
     const it = engine.containers.logs(c.id, opts)[Symbol.asyncIterator]();
     iters.push(it);
     const prefix = opts.prefix === false ? '' : colour(`${names[i].padEnd(width)}  | `, i, opts.colour ?? ctx.io.tty);
+    let skip = opts.skip?.[i] ?? 0;
     try {
       for (;;) {
         const r = await it.next();
         if (r.done || stopped) break;
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
         const text = r.value.log.replace(/\n$/, '');
         for (const line of text.split('\n')) ctx.io.out(`${prefix}${opts.timestamps ? r.value.time + ' ' : ''}${line}`);
       }
@@ -56,6 +61,8 @@ export interface AttachOptions {
   abortOnFailure: boolean;
   exitCodeFrom?: string;
   stopTimeoutMs?: number;
+  colour?: boolean;
+  prefix?: boolean;
 }
 
 export async function attach(ctx: Context, engine: Engine, project: string, services: string[], o: AttachOptions): Promise<number> {
@@ -63,7 +70,23 @@ export async function attach(ctx: Context, engine: Engine, project: string, serv
   const cs = all.filter((c) => services.includes(c.labels[LABEL.service] ?? '') && c.labels[LABEL.oneoff] !== 'True')
     .sort((a, b) => (a.name < b.name ? -1 : 1));
   ctx.io.err(`attaching to ${cs.map((c) => shortName(c, project)).join(', ')}`);
-  const logs = streamLogs(ctx, engine, project, cs, { follow: true });
+  // What was written before we attached, merged across containers in time order
+  // (a dependency that ran to completion comes first); then follow what is new.
+  const history = await Promise.all(cs.map(async (c) => {
+    const lines: LogLine[] = [];
+    try {
+      for await (const l of engine.containers.logs(c.id, { follow: false })) lines.push(l);
+    } catch { /* no log yet */ }
+    return lines;
+  }));
+  const names = cs.map((c) => shortName(c, project));
+  const width = Math.max(0, ...names.map((n) => n.length));
+  const merged = history.flatMap((ls, i) => ls.map((l, k) => ({ l, i, k }))).sort((a, b) => (a.l.time < b.l.time ? -1 : a.l.time > b.l.time ? 1 : a.i - b.i || a.k - b.k));
+  for (const { l, i } of merged) {
+    const prefix = o.prefix === false ? '' : colour(`${names[i].padEnd(width)}  | `, i, o.colour ?? ctx.io.tty);
+    for (const line of l.log.replace(/\n$/, '').split('\n')) ctx.io.out(`${prefix}${line}`);
+  }
+  const logs = streamLogs(ctx, engine, project, cs, { follow: true, colour: o.colour, prefix: o.prefix, skip: history.map((h) => h.length) });
   let settle!: (code: number) => void;
   const finished = new Promise<number>((r) => { settle = r; });
   let stopping = false;

@@ -84,6 +84,7 @@ export class Context {
       const path = '../spec/load.js'; // spec/'s module; a variable so this compiles before it lands
       mod = (await import(path)) as typeof mod;
     } catch (e) {
+      if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
       throw new TsstackError('HOST', 'the stack file loader (spec/) is not available yet in this build of tsstack', { cause: e, hint: 'build the project (npm run build) or wait for spec/ to land' });
     }
     if (!mod.loadStack) throw new TsstackError('HOST', 'the stack file loader (spec/) is not available yet in this build of tsstack');
@@ -100,6 +101,23 @@ export class Context {
     return this.model;
   }
 
+  /**
+   * The model with the profiles of the services named on the command line
+   * enabled (compose: naming a service activates its profiles).
+   */
+  async loadModelFor(services: string[]): Promise<StackModel> {
+    const m = await this.loadModel();
+    const missing = services.filter((s) => !(s in m.services));
+    if (!missing.length || !m.allProfiles.length) return m;
+    const all = await new Context({ ...this.g, profile: ['*'] }, this.io).loadModel();
+    const extra = new Set<string>();
+    for (const s of missing) for (const p of all.services[s]?.profiles ?? []) extra.add(p);
+    if (!extra.size) return m;
+    this.model = undefined;
+    this.g.profile = [...new Set([...(this.g.profile ?? []), ...extra])];
+    return this.loadModel();
+  }
+
   /** The model when a stack file exists, else undefined (commands that can work from the project name alone). */
   async maybeModel(): Promise<StackModel | undefined> {
     if (!this.hasStackFile()) return undefined;
@@ -108,12 +126,50 @@ export class Context {
 
   /** -p, TSSTACK_PROJECT_NAME, the stack model's name, else the directory's name. */
   async projectName(): Promise<string> {
-    const explicit = this.g.projectName ?? this.io.env.TSSTACK_PROJECT_NAME;
+    const explicit = this.g.projectName ?? this.io.env.TSSTACK_PROJECT_NAME ?? this.io.env.COMPOSE_PROJECT_NAME;
     if (explicit) return normalizeProjectName(explicit);
+    if (this.model) return this.model.name;
+    const quick = await this.quickProjectName().catch(() => undefined);
+    if (quick) return quick;
     const m = await this.maybeModel();
     if (m) return m.name;
     const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : this.io.cwd;
     return normalizeProjectName(basename(dir));
+  }
+
+  /**
+   * The project name without loading the whole stack (no schema validation),
+   * for commands that only need the name (`ps`, `logs`, `down`…): the last
+   * file's literal `name:`, else the project directory's name. Undefined when
+   * that is not certain (interpolated name, a .env that may set it).
+   */
+  private async quickProjectName(): Promise<string | undefined> {
+    const { readFileSync } = await import('node:fs');
+    const { dirname } = await import('node:path');
+    const { parse } = await import('yaml');
+    const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : undefined;
+    let files = this.g.file?.map((f) => resolve(this.io.cwd, f));
+    if (!files?.length) {
+      if (this.io.env.TSSTACK_FILE || this.io.env.COMPOSE_FILE) return undefined;
+      files = [];
+      for (let d = dir ?? this.io.cwd; ; d = dirname(d)) {
+        const f = STACK_FILES.map((n) => resolve(d, n)).find((x) => existsSync(x));
+        if (f) {
+          files = [f];
+          break;
+        }
+        if (dirname(d) === d) return undefined;
+      }
+    }
+    let name: unknown;
+    for (const f of files) {
+      const doc = parse(readFileSync(f, 'utf8')) as { name?: unknown } | null;
+      if (doc && typeof doc === 'object' && 'name' in doc) name = doc.name;
+    }
+    if (typeof name === 'string') return name.includes('$') ? undefined : normalizeProjectName(name) || undefined;
+    const projectDir = dir ?? dirname(files[0]);
+    if (existsSync(resolve(projectDir, '.env'))) return undefined;
+    return normalizeProjectName(basename(projectDir)) || undefined;
   }
 
   get paths(): { root: string; runRoot: string } {

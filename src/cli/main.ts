@@ -92,9 +92,14 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     .option('--exit-code-from <service>', 'return the exit code of this service (implies --abort-on-container-exit)')
     .option('-t, --timeout <seconds>', 'shutdown timeout when replacing containers', int('--timeout'))
     .option('--watch', 'keep the stack converged while its files change')
+    .option('--no-color', 'attached mode: no colours')
+    .option('--no-log-prefix', 'attached mode: no container prefix')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--parallel <n>', 'engine operations in flight at once', int('--parallel'))
     .action(act(async () => (await up()).runUp));
+  cmd('scale', 'set the number of replicas of services').argument('<service=n...>')
+    .option('--no-deps', 'do not start dependencies')
+    .action(act(async () => (await up()).runScale));
   cmd('create', 'create the stack\'s containers without starting them')
     .argument('[services...]')
     .option('--force-recreate').option('--no-recreate').option('--build').option('--remove-orphans')
@@ -212,6 +217,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     .action(act(async () => (await img()).imageSave));
   image.command('import').description('make a one-layer image from a root filesystem tar or directory').argument('<source>').argument('<ref>')
     .action(act(async () => (await img()).imageImport));
+  image.command('tag').description('give an image another name').argument('<source>').argument('<target>')
+    .action(act(async () => (await img()).imageTag));
   image.command('pull').description('pull an image').argument('<ref>').action(act(async () => (await img()).imagePull));
 
   cmd('config', 'print the stack as tsstack understands it (normalized)')

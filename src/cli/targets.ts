@@ -23,7 +23,7 @@ export interface Target {
 export async function targets(ctx: Context, services: string[], opts: { oneoff?: boolean; running?: boolean } = {}): Promise<Target> {
   const project = await ctx.projectName();
   const engine = await ctx.openEngine();
-  const model = await ctx.maybeModel().catch(() => undefined);
+  const model = services.length ? await ctx.maybeModel().catch(() => undefined) : undefined;
   if (model) {
     const unknown = services.filter((s) => !(s in model.services));
     if (unknown.length) throw new TsstackError('NOT_FOUND', `no such service: ${unknown.join(', ')}`, { hint: `services of ${project}: ${Object.keys(model.services).sort().join(', ')}` });

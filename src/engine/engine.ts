@@ -6,7 +6,7 @@
 // surfaces as a clear HOST error ("… not available") when it is first used,
 // not as a crash at start-up.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsstackError } from '../util/errors.js';
 import type { ContainerApi, Engine, ImageApi, NetworkApi, VolumeApi } from './api.js';
@@ -106,7 +106,15 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   let dns: unknown;
   const imagesPart = lazyPart<ImageApi>(async () => {
     const ImageStore = await need('./image/store.js', 'ImageStore', 'the image store');
-    return new ImageStore({ root, inUse: async () => new Set((await containersPart.proxy.list().catch(() => [])).map((c) => c.imageId)) }) as ImageApi;
+    return new ImageStore({
+      root,
+      inUse: async () => new Set((await containersPart.proxy.list().catch(() => [])).map((c) => c.imageId)),
+      // prune keeps what the build cache points at
+      keep: async () => {
+        const keepSet = (await import('./image/build/index.js').catch(() => undefined))?.buildCacheKeepSet as ((r: string) => unknown) | undefined;
+        return keepSet ? await keepSet(root) : {};
+      },
+    }) as ImageApi;
   });
   const networksPart = lazyPart<NetworkApi>(async () => {
     const NetworkManager = await need('./network/manager.js', 'NetworkManager', 'the network manager');
@@ -118,7 +126,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     // The DNS service is given as is (its renderers are synchronous); images and
     // networks stay lazy (Containers calls only their async methods).
     dns = DnsService ? new DnsService({ runRoot }) : undefined;
-    const haveNetwork = !!(await load('./network/manager.js', 'NetworkManager'));
+    const haveNetwork = existsSync(new URL('./network/manager.js', import.meta.url));
     return new Containers({ root, runRoot, runtime: opts.runtime, images: imagesPart.proxy, network: haveNetwork ? networksPart.proxy : undefined, dns, volumes }) as ContainerApi;
   });
 

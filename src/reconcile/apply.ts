@@ -8,7 +8,7 @@
 // `parallel`. A failed step fails its dependents with a cause naming it; other
 // branches go on. Level-based: whatever is left half done, the next diff sees.
 
-import { mkdirSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ContainerInfo, Engine, Labels } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
@@ -85,8 +85,9 @@ export function writeGeneratedFiles(files: GeneratedFile[]): void {
   for (const f of files) {
     if (existsSync(f.path)) continue;
     mkdirSync(dirname(f.path), { recursive: true });
-    writeFileSync(f.path, f.content, { mode: f.mode });
+    writeFileSync(f.path, f.copyFrom ? readFileSync(f.copyFrom) : f.content, { mode: f.mode });
     chmodSync(f.path, f.mode);
+    if (f.uid !== undefined || f.gid !== undefined) chownSync(f.path, f.uid ?? 0, f.gid ?? 0);
   }
 }
 
@@ -333,6 +334,12 @@ export function judge(cs: ContainerInfo[], condition: string, replicas: number):
       if ((c.status === 'exited' || c.status === 'dead') && c.health !== 'healthy') return `container ${c.name} exited (${c.exitCode ?? '?'}) before it was healthy`;
       if (c.status === 'running' && c.health === undefined) return `container ${c.name} has no healthcheck configured, so service_healthy can never be met`;
       if (c.health !== 'healthy') return false;
+    } else if (condition === 'ready') {
+      // `up --wait`: running (and healthy when it has a healthcheck), or completed with 0.
+      if (c.health === 'unhealthy') return `container ${c.name} is unhealthy`;
+      if (c.status === 'exited' || c.status === 'dead') {
+        if (c.exitCode !== 0) return `container ${c.name} exited with code ${c.exitCode ?? '?'}`;
+      } else if (c.status !== 'running' || (c.health !== undefined && c.health !== 'healthy')) return false;
     } else {
       if (c.status === 'created') return false;
     }

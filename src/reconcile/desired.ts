@@ -72,8 +72,12 @@ export interface DesiredContainer {
 /** A file the engine must write before the container starts (configs/secrets from content or environment). */
 export interface GeneratedFile {
   path: string;
+  /** Literal content, or the file to copy it from (`copyFrom`). */
   content: string;
+  copyFrom?: string;
   mode: number;
+  uid?: number;
+  gid?: number;
 }
 
 export interface DesiredService {
@@ -169,7 +173,7 @@ export function desiredState(model: StackModel, images: Record<string, ImageInfo
     }
     services[name] = {
       name, replicas, image, build: svc.build, pullPolicy: svc.pull_policy, imageMissing: !info,
-      dependsOn: svc.depends_on ?? {}, oneShot: restartOf(svc) === 'no', containers,
+      dependsOn: implicitDependencies(svc), oneShot: restartOf(svc) === 'no', containers,
     };
   }
   const networks: DesiredNetwork[] = [];
@@ -212,6 +216,14 @@ export function desiredState(model: StackModel, images: Record<string, ImageInfo
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** depends_on plus what network_mode `service:x` implies (x started first). */
+export function implicitDependencies(svc: ServiceSpec): Record<string, DependsOn> {
+  const out = { ...(svc.depends_on ?? {}) };
+  const nm = svc.network_mode;
+  if (nm?.startsWith('service:') && !out[nm.slice(8)]) out[nm.slice(8)] = { condition: 'service_started', required: true };
+  return out;
 }
 
 export function restartOf(svc: ServiceSpec): RestartPolicy {
@@ -289,10 +301,16 @@ function mountsOf(model: StackModel, name: string, svc: ServiceSpec, opts: Desir
       if (!obj) continue;
       const target = ref.target?.startsWith('/') ? ref.target : kind === 'secrets' ? `/run/secrets/${ref.target ?? ref.source}` : `/${ref.target ?? ref.source}`;
       let source = obj.file;
-      if (!source) {
-        const content = obj.content ?? (obj.environment ? opts.env?.[obj.environment] ?? '' : '');
-        source = `${opts.filesDir ?? `/tmp/tsstack-${project}`}/${kind}/${ref.source}-${shortHash(content)}`;
-        if (!files.some((f) => f.path === source)) files.push({ path: source, content, mode: ref.mode ?? 0o444 });
+      const uid = ref.uid !== undefined ? Number(ref.uid) : undefined;
+      const gid = ref.gid !== undefined ? Number(ref.gid) : undefined;
+      if (!source || uid !== undefined || gid !== undefined || ref.mode !== undefined) {
+        // A file of our own: content from the stack or the environment, or a copy
+        // of `file:` when ownership or mode must differ from the original.
+        const content = obj.file ? '' : obj.content ?? (obj.environment ? opts.env?.[obj.environment] ?? '' : '');
+        const key = canonicalJson({ content, file: obj.file, uid, gid, mode: ref.mode });
+        const path = `${opts.filesDir ?? `/tmp/tsstack-${project}`}/${kind}/${ref.source}-${shortHash(key)}`;
+        if (!files.some((f) => f.path === path)) files.push(clean({ path, content, copyFrom: obj.file, mode: ref.mode ?? 0o444, uid, gid }));
+        source = path;
       }
       out.push({ type: 'bind', source, target, readOnly: true });
     }

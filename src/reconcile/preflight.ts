@@ -15,8 +15,20 @@ async function safely(f: () => Promise<string[]>, what: string): Promise<string[
   }
 }
 
+/** Problems in the model that the schema cannot express (pure). */
+export function modelProblems(model: StackModel, services: string[]): string[] {
+  const out: string[] = [];
+  for (const s of services) {
+    const h = model.services[s]?.healthcheck;
+    if (h && !h.disable && h.start_interval !== undefined && h.start_period === undefined) {
+      out.push(`service "${s}": healthcheck.start_interval requires healthcheck.start_period to be set`);
+    }
+  }
+  return out;
+}
+
 export async function preflight(plan: Plan, engine: Engine, model?: StackModel): Promise<string[]> {
-  const problems = [...plan.problems];
+  const problems = [...plan.problems, ...(model ? modelProblems(model, plan.order) : [])];
   const creates = plan.actions.filter((a) => a.type === 'create' || a.type === 'recreate');
 
   // Host ports: duplicates within the plan (pure), then the engine's view (processes, other stacks).
@@ -43,6 +55,12 @@ export async function preflight(plan: Plan, engine: Engine, model?: StackModel):
     nets.length ? safely(() => engine.networks.check(nets), 'networks') : Promise.resolve([]),
   ]);
   problems.push(...new Set(portProblems), ...netProblems);
+
+  for (const a of creates) {
+    if (a.container!.config.imageId && a.container!.config.command.length === 0) {
+      problems.push(`service ${a.service} has no command: neither the stack nor image ${a.container!.config.image} gives one`);
+    }
+  }
 
   // Bind-mount sources that the stack does not ask to create must exist.
   if (model) {

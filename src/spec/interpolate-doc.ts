@@ -3,23 +3,46 @@
 
 import { TsstackError } from '../util/errors.js';
 import { setKey } from './merge.js';
-import { substitute, TemplateError, type Lookup } from './interpolate.js';
+import { substitute, TemplateError, type Lookup, type OnUnset } from './interpolate.js';
 import { formatPath, lineOf, type ParsedFile } from './yaml-read.js';
 
-export function interpolateValue(value: unknown, lookup: Lookup, onError: (path: (string | number)[], e: TemplateError, template: string) => never, path: (string | number)[] = []): unknown {
+/**
+ * Substitutes every string of `value` (not keys). Arrays and mappings are updated in place
+ * (they are this file's own parse result); the path is a shared stack copied only when reported.
+ */
+export function interpolateValue(
+  value: unknown,
+  lookup: Lookup,
+  onError: (path: (string | number)[], e: TemplateError, template: string) => never,
+  path: (string | number)[] = [],
+  onUnset?: (name: string, path: (string | number)[]) => void,
+): unknown {
   if (typeof value === 'string') {
+    if (!value.includes('$')) return value;
     try {
-      return substitute(value, lookup);
+      return substitute(value, lookup, onUnset && ((name) => onUnset(name, [...path])));
     } catch (e) {
-      if (e instanceof TemplateError) onError(path, e, value);
+      if (e instanceof TemplateError) onError([...path], e, value);
       throw e;
     }
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolateValue(v, lookup, onError, [...path, i]));
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      value[i] = interpolateValue(value[i], lookup, onError, path, onUnset);
+      path.pop();
+    }
+    return value;
+  }
   if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) setKey(out, k, interpolateValue(v, lookup, onError, [...path, k]));
-    return out;
+    const o = value as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      path.push(k);
+      const v = interpolateValue(o[k], lookup, onError, path, onUnset);
+      if (v !== o[k]) setKey(o, k, v);
+      path.pop();
+    }
+    return value;
   }
   return value;
 }
@@ -30,12 +53,17 @@ export function interpolationMessage(path: (string | number)[], e: TemplateError
   return e.kind === 'required' ? `error while interpolating ${p}: ${e.message}` : `invalid interpolation format for ${p}.\nYou may need to escape any $ with another $.\n${template}`;
 }
 
-export function interpolateFile(pf: ParsedFile, lookup: Lookup): void {
+/** Interpolates `pf.value` in place; unset variables used without a default are reported to `onUnset`. */
+export function interpolateFile(pf: ParsedFile, lookup: Lookup, onUnset?: (name: string, path: (string | number)[], line?: number) => void): void {
+  const unset: OnUnsetAt | undefined = onUnset && ((name, path) => onUnset(name, path, lineOf(pf.lines, path)));
   pf.value = interpolateValue(pf.value, lookup, (path, e, template) => {
     const line = lineOf(pf.lines, path);
-    throw new TsstackError('SPEC', `${pf.file}${line ? `:${line}` : ''}: ${interpolationMessage(path, e, template)}`, {
+    throw new TsstackError('SPEC', interpolationMessage(path, e, template), {
       location: { file: pf.file, line, path: formatPath(path) },
       hint: e.kind === 'required' ? 'set the variable in the environment or in .env' : 'write $$ for a literal $',
     });
-  });
+  }, [], unset);
 }
+
+type OnUnsetAt = (name: string, path: (string | number)[]) => void;
+export type { OnUnset };

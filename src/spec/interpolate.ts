@@ -6,6 +6,8 @@
 // default never fails). Pure: the environment is a lookup function.
 
 export type Lookup = (name: string) => string | undefined;
+/** Told about each `$VAR` / `${VAR}` (no default) whose variable is unset. */
+export type OnUnset = (name: string) => void;
 
 /** Thrown by `substitute`; callers wrap it into a TsstackError with a location. */
 export class TemplateError extends Error {
@@ -22,7 +24,7 @@ const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
 /** Substitutes every variable of `template`; throws TemplateError. */
-export function substitute(template: string, lookup: Lookup): string {
+export function substitute(template: string, lookup: Lookup, onUnset?: OnUnset): string {
   if (!template.includes('$')) return template;
   let out = '';
   let i = 0;
@@ -41,12 +43,15 @@ export function substitute(template: string, lookup: Lookup): string {
     } else if (next === '{') {
       const end = closingBrace(template, i + 2);
       if (end < 0) throw new TemplateError('Invalid template: "' + template + '"', 'invalid');
-      out += braced(template.slice(i + 2, end), template, lookup);
+      out += braced(template.slice(i + 2, end), template, lookup, onUnset);
       i = end + 1;
     } else if (next !== undefined && NAME_START.test(next)) {
       let j = i + 2;
       while (j < n && NAME_CHAR.test(template[j]!)) j++;
-      out += lookup(template.slice(i + 1, j)) ?? '';
+      const name = template.slice(i + 1, j);
+      const v = lookup(name);
+      if (v === undefined) onUnset?.(name);
+      out += v ?? '';
       i = j;
     } else {
       out += '$';
@@ -72,12 +77,16 @@ function closingBrace(s: string, from: number): number {
 
 const OPS = [':-', ':?', ':+', '-', '?', '+'] as const;
 
-function braced(body: string, whole: string, lookup: Lookup): string {
+function braced(body: string, whole: string, lookup: Lookup, onUnset?: OnUnset): string {
   let k = 0;
   if (!NAME_START.test(body[0] ?? '')) throw new TemplateError('Invalid template: "' + whole + '"', 'invalid');
   while (k < body.length && NAME_CHAR.test(body[k]!)) k++;
   const name = body.slice(0, k);
-  if (k === body.length) return lookup(name) ?? '';
+  if (k === body.length) {
+    const v = lookup(name);
+    if (v === undefined) onUnset?.(name);
+    return v ?? '';
+  }
   const op = OPS.find((o) => body.startsWith(o, k));
   if (!op) throw new TemplateError('Invalid template: "' + whole + '"', 'invalid');
   const arg = body.slice(k + op.length);
@@ -86,9 +95,9 @@ function braced(body: string, whole: string, lookup: Lookup): string {
   const missing = colon ? value === undefined || value === '' : value === undefined;
   switch (op[op.length - 1]) {
     case '-':
-      return missing ? substitute(arg, lookup) : value!;
+      return missing ? substitute(arg, lookup, onUnset) : value!;
     case '+':
-      return missing ? '' : substitute(arg, lookup);
+      return missing ? '' : substitute(arg, lookup, onUnset);
     default: {
       if (!missing) return value!;
       const msg = substitute(arg, lookup);

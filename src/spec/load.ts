@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { NetworkSpec, ServiceSpec, StackModel } from '../model/types.js';
+import type { NetworkSpec, ServiceSpec, SpecWarning, StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { DotenvError, parseDotenv } from './dotenv.js';
 import { interpolateFile, interpolateValue } from './interpolate-doc.js';
@@ -29,6 +29,8 @@ export interface LoadOptions {
   envFiles?: string[];
   profiles?: string[];
   env?: Record<string, string | undefined>;
+  /** Directory relative -f paths and the default project directory are taken from (default: process.cwd()). */
+  cwd?: string;
   /** Replaces file reading (tests feed in-memory documents); must reject with ENOENT for missing files. */
   readFile?: (path: string) => Promise<string>;
   /** Skip cross-reference checks (undefined volumes/networks/services): only for comparing with oracles that skip them. */
@@ -77,6 +79,8 @@ class Loader {
   readonly sourceFiles = new Set<string>();
   /** Every file parsed, in order, to point errors in merged data back at a file and line. */
   readonly parsedFiles: ParsedFile[] = [];
+  /** Warnings found before normalization (unset variables). */
+  readonly warnings: SpecWarning[] = [];
   private readonly extendsCache = new Map<string, ParsedFile>();
   constructor(
     readonly read: (p: string) => Promise<string>,
@@ -90,8 +94,7 @@ class Loader {
       return t;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const where = from ? `${from.file}${from.line ? `:${from.line}` : ''}: ` : '';
-      throw new TsstackError('SPEC', `${where}cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
+      throw new TsstackError('SPEC', `cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
         location: from ? { file: from.file, line: from.line } : { file: path },
         hint: code === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : undefined,
         cause: e,
@@ -109,14 +112,17 @@ class Loader {
     }
     if (pf.value === null || pf.value === undefined) pf.value = {};
     this.parsedFiles.push(pf);
-    if (!isObj(pf.value)) throw new TsstackError('SPEC', `${path}: the top level of a stack file must be a mapping`, { location: { file: path }, hint: 'start the file with services:' });
+    if (!isObj(pf.value)) throw new TsstackError('SPEC', 'the top level of a stack file must be a mapping', { location: { file: path }, hint: 'start the file with services:' });
     return pf;
   }
 
   /** parse → interpolate → resolve paths, for one file (validation runs once on the merged data). */
   async parse(path: string, base: string, lookup: Lookup, from?: { file: string; line?: number }, parsed?: ParsedFile): Promise<ParsedFile> {
     const pf = parsed ?? (await this.readParsed(path, from));
-    interpolateFile(pf, lookup);
+    interpolateFile(pf, lookup, (name, p, line) => {
+      if (name === 'COMPOSE_PROJECT_NAME' || name === 'TSSTACK_PROJECT_NAME') return;
+      this.warnings.push({ file: pf.file, line, path: formatPath(p), message: `the ${JSON.stringify(name)} variable is not set; defaulting to a blank string` });
+    });
     resolveFilePaths(pf, base, this.home);
     return pf;
   }
@@ -144,6 +150,10 @@ class Loader {
     const origin = new Map<string, ParsedFile>();
     if (isObj(doc.services)) for (const name of Object.keys(doc.services)) origin.set(name, pf);
     await this.resolveExtends(pf);
+    if (doc.include !== undefined && doc.include !== null && !Array.isArray(doc.include)) {
+      const line = lineOf(pf.lines, ['include']);
+      throw new TsstackError('SPEC', 'include must be a list', { location: { file: pf.file, line, path: 'include' }, hint: 'write include: [other/compose.yaml]' });
+    }
     if (Array.isArray(doc.include)) await this.include(pf, doc, origin, base, lookup, [...stack, path]);
     delete doc.include;
     return { doc, origin };
@@ -154,8 +164,15 @@ class Loader {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       const from = { file: pf.file, line: lineOf(pf.lines, ['include', i]) };
-      const spec = typeof e === 'string' ? { path: [e] } : (e as Obj);
-      const paths = (Array.isArray(spec.path) ? spec.path : [spec.path]).map((p) => resolvePath(base, String(p), this.home));
+      const spec = typeof e === 'string' ? { path: [e] } : isObj(e) ? e : undefined;
+      const rawPaths = spec === undefined ? [] : Array.isArray(spec.path) ? spec.path : [spec.path];
+      if (!spec || rawPaths.length === 0 || rawPaths.some((p) => typeof p !== 'string' || p === '') || (spec.env_file !== undefined && typeof spec.env_file !== 'string' && !Array.isArray(spec.env_file))) {
+        throw new TsstackError('SPEC', `include[${i}] must be a path or a mapping with path:`, {
+          location: { ...from, path: `include[${i}]` },
+          hint: 'write include: [other/compose.yaml] or include: [{path: other/compose.yaml}]',
+        });
+      }
+      const paths = rawPaths.map((p) => resolvePath(base, String(p), this.home));
       const projectDir = spec.project_directory !== undefined ? resolvePath(base, String(spec.project_directory), this.home) : dirname(paths[0]!);
       const envFiles = spec.env_file === undefined ? [join(projectDir, '.env')] : (Array.isArray(spec.env_file) ? spec.env_file : [spec.env_file]).map((p) => resolvePath(base, String(p), this.home));
       const vars = new Map<string, string>();
@@ -194,16 +211,16 @@ class Loader {
     const svc = services[name] === null ? {} : services[name];
     if (!isObj(svc)) {
       const line = lineOf(pf.lines, ['services', name]);
-      throw new TsstackError('SPEC', `${pf.file}${line ? `:${line}` : ''}: services.${name} must be a mapping`, { location: { file: pf.file, line, path: `services.${name}` } });
+      throw new TsstackError('SPEC', `services.${name} must be a mapping`, { location: { file: pf.file, line, path: `services.${name}` } });
     }
     if (svc.extends === undefined) return svc;
     const at = { file: pf.file, line: lineOf(pf.lines, ['services', name, 'extends']) };
     if (stack.includes(key)) {
-      throw new TsstackError('SPEC', `${at.file}:${at.line ?? ''}: circular reference with extends: ${[...stack, key].join(' -> ')}`, { location: { ...at, path: `services.${name}.extends` } });
+      throw new TsstackError('SPEC', `circular reference with extends: ${[...stack, key].join(' -> ')}`, { location: { ...at, path: `services.${name}.extends` } });
     }
-    const ext = typeof svc.extends === 'string' ? { service: svc.extends } : (svc.extends as Obj);
-    if (typeof ext.service !== 'string' || ext.service === '') {
-      throw new TsstackError('SPEC', `${at.file}:${at.line ?? ''}: extends.${name}.service is required`, { location: { ...at, path: `services.${name}.extends` } });
+    const ext = typeof svc.extends === 'string' ? { service: svc.extends } : isObj(svc.extends) ? svc.extends : {};
+    if (typeof ext.service !== 'string' || ext.service === '' || (ext.file !== undefined && typeof ext.file !== 'string')) {
+      throw new TsstackError('SPEC', `extends.${name}.service is required`, { location: { ...at, path: `services.${name}.extends` } });
     }
     let basePf = pf;
     if (typeof ext.file === 'string') {
@@ -217,7 +234,7 @@ class Loader {
     }
     const baseServices = (basePf.value as Obj).services;
     if (!isObj(baseServices) || !(ext.service in baseServices)) {
-      throw new TsstackError('SPEC', `${at.file}:${at.line ?? ''}: cannot extend service ${JSON.stringify(name)}: service ${JSON.stringify(ext.service)} not found in ${basePf.file}`, {
+      throw new TsstackError('SPEC', `cannot extend service ${JSON.stringify(name)}: service ${JSON.stringify(ext.service)} not found in ${basePf.file}`, {
         location: { ...at, path: `services.${name}.extends` },
       });
     }
@@ -247,7 +264,7 @@ function parseEnvFile(text: string, file: string, lookup: Lookup, vars: Map<stri
     return parseDotenv(text, lookup, vars);
   } catch (e) {
     if (e instanceof DotenvError) {
-      throw new TsstackError('SPEC', `${file}:${e.line}: ${e.message}`, { location: { file, line: e.line }, hint: 'write lines as KEY=value; quote values with spaces or #' });
+      throw new TsstackError('SPEC', e.message, { location: { file, line: e.line }, hint: 'write lines as KEY=value; quote values with spaces or #' });
     }
     throw e;
   }
@@ -263,11 +280,11 @@ function definedEnv(env: Record<string, string | undefined>): Map<string, string
 export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   const env = definedEnv(opts.env ?? process.env);
   const read = opts.readFile ?? ((p: string) => readFile(p, 'utf8'));
-  const cwd = process.cwd();
+  const cwd = opts.cwd ?? process.cwd();
   let files: string[];
   if (opts.files && opts.files.length > 0) files = opts.files.map((f) => resolve(cwd, f));
-  else if (env.get('COMPOSE_FILE')) files = env.get('COMPOSE_FILE')!.split(env.get('COMPOSE_PATH_SEPARATOR') ?? ':').filter(Boolean).map((f) => resolve(opts.projectDir ?? cwd, f));
-  else files = discoverFiles(opts.projectDir ?? cwd);
+  else if (env.get('COMPOSE_FILE')) files = env.get('COMPOSE_FILE')!.split(env.get('COMPOSE_PATH_SEPARATOR') ?? ':').filter(Boolean).map((f) => resolve(cwd, opts.projectDir ?? '.', f));
+  else files = discoverFiles(resolve(cwd, opts.projectDir ?? '.'));
   const projectDir = resolve(cwd, opts.projectDir ?? dirname(files[0]!));
   const home = env.get('HOME');
   const loader = new Loader(read, home);
@@ -288,7 +305,7 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   let fileName: string | undefined;
   for (const pf of parsed) {
     const n = (pf.value as Obj).name;
-    if (typeof n === 'string' && n !== '') fileName = String(interpolateValue(n, baseLookup, (path, e) => { throw new TsstackError('SPEC', `${pf.file}: name: ${e.message}`, { location: { file: pf.file, line: lineOf(pf.lines, ['name']), path: 'name' } }); }));
+    if (typeof n === 'string' && n !== '') fileName = String(interpolateValue(n, baseLookup, (path, e) => { throw new TsstackError('SPEC', `name: ${e.message}`, { location: { file: pf.file, line: lineOf(pf.lines, ['name']), path: 'name' } }); }));
   }
   const rawName = opts.projectName ?? baseLookup('TSSTACK_PROJECT_NAME') ?? baseLookup('COMPOSE_PROJECT_NAME') ?? fileName ?? basename(projectDir);
   const name = normalizeProjectName(rawName);
@@ -347,7 +364,7 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
 
   if (!opts.skipConsistencyCheck) checkReferences(ctx, model, disabled);
   model.sourceFiles = [...loader.sourceFiles].sort();
-  model.warnings = ctx.warnings;
+  model.warnings = [...loader.warnings, ...ctx.warnings];
   return model;
 }
 

@@ -44,7 +44,7 @@ export class Ctx {
   error(path: Path, message: string, hint?: string): TsstackError {
     const { file, line } = this.where(path);
     const p = formatPath(path);
-    return new TsstackError('SPEC', `${file}${line ? `:${line}` : ''}: ${p}: ${message}`, { location: { file, line, path: p }, hint });
+    return new TsstackError('SPEC', message, { location: { file, line, path: p }, hint });
   }
 
   warn(path: Path, message: string): void {
@@ -523,7 +523,7 @@ function externalOf(ctx: Ctx, path: Path, raw: Obj): { external: boolean; name?:
   const e = raw.external;
   if (e === undefined) return { external: false };
   if (isObj(e)) {
-    if (e.name !== undefined && raw.name !== undefined) throw ctx.error(path, 'name and external.name conflict; only use name');
+    if (e.name !== undefined && raw.name !== undefined) throw ctx.error(path, `${formatPath(path)}: name and external.name conflict; only use name`);
     if (e.name !== undefined) ctx.warn([...path, 'external', 'name'], 'external.name is deprecated; use name');
     return { external: true, name: e.name === undefined ? undefined : toStr(e.name) };
   }
@@ -542,7 +542,7 @@ export function normalizeNetwork(ctx: Ctx, project: string, key: string, raw: un
   if (o.driver !== undefined) n.driver = toStr(o.driver);
   if (ext.external) {
     n.external = true;
-    for (const k of ['driver', 'driver_opts', 'labels', 'ipam']) if (o[k] !== undefined) throw ctx.error(path, `conflicting parameters "external" and "${k}" specified`);
+    for (const k of ['driver', 'driver_opts', 'labels', 'ipam']) if (o[k] !== undefined) throw ctx.error(path, `${formatPath(path)}: conflicting parameters "external" and "${k}" specified`);
   }
   for (const k of ['internal', 'attachable', 'enable_ipv6'] as const) if (o[k] !== undefined) n[k] = toBool(ctx, [...path, k], o[k]);
   if (isObj(o.ipam)) {
@@ -566,7 +566,7 @@ export function normalizeVolume(ctx: Ctx, project: string, key: string, raw: unk
   if (o.driver !== undefined) v.driver = toStr(o.driver);
   if (ext.external) {
     v.external = true;
-    for (const k of ['driver', 'driver_opts', 'labels']) if (o[k] !== undefined) throw ctx.error(path, `conflicting parameters "external" and "${k}" specified`);
+    for (const k of ['driver', 'driver_opts', 'labels']) if (o[k] !== undefined) throw ctx.error(path, `${formatPath(path)}: conflicting parameters "external" and "${k}" specified`);
   }
   return v;
 }

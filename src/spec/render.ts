@@ -34,7 +34,8 @@ export function toConfigObject(model: StackModel): Record<string, unknown> {
     const { extensions, networks, ...rest } = s;
     const nets: Record<string, unknown> = {};
     for (const [k, a] of Object.entries(networks)) nets[k] = Object.keys(a).length ? clean(a) : null;
-    services[n] = { ...(clean(rest) as object), ...(Object.keys(nets).length ? { networks: nets } : {}), ...extensions };
+    const svc: Record<string, unknown> = { ...(clean(rest) as object), ...(Object.keys(nets).length ? { networks: nets } : {}), ...extensions };
+    services[n] = Object.fromEntries(Object.keys(svc).sort().map((k) => [k, svc[k]]));
   }
   const top = (o: Record<string, unknown>) => (Object.keys(o).length ? clean(o) : undefined);
   const out: Record<string, unknown> = {

@@ -46,7 +46,7 @@ export function resolveFilePaths(pf: ParsedFile, base: string, home: string | un
             } catch (e) {
               const path = ['services', name, 'volumes', i];
               const line = lineOf(pf.lines, path);
-              throw new TsstackError('SPEC', `${pf.file}${line ? `:${line}` : ''}: ${formatPath(path)}: ${(e as Error).message}`, {
+              throw new TsstackError('SPEC', (e as Error).message, {
                 location: { file: pf.file, line, path: formatPath(path) },
                 hint: 'write volumes as [source:]target[:ro], e.g. ./data:/data:ro',
               });

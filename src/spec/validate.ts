@@ -1,42 +1,38 @@
-// Validation of one (interpolated) stack file against stack.schema.json.
-// ajv is loaded and the schema compiled on first use only, so commands that do
-// not read a stack file do not pay for it. Errors are reported compose-style
+// Validation of the merged, interpolated stack against stack.schema.json, with
+// the validator precompiled by schema-codegen.ts (no ajv at run time). Errors are reported compose-style
 // (`services.web.image must be a string`) with the file and line of the key.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { TsstackError } from '../util/errors.js';
+import { schemaPath } from './schema-codegen.js';
+import { validate as generated } from './schema-validator.generated.js';
 import { formatPath } from './yaml-read.js';
 
 interface AjvError {
   instancePath: string;
+  schemaPath: string;
   keyword: string;
   params: Record<string, unknown>;
   message?: string;
-  schema?: unknown;
 }
 type ValidateFn = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
+const validator = generated as unknown as ValidateFn;
 
-let compiled: ValidateFn | undefined;
-
-/** Absolute path of stack.schema.json (repo root; two levels above dist/src/spec or src/spec). */
-export function schemaPath(): string {
-  for (const rel of ['../../stack.schema.json', '../../../stack.schema.json']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(p)) return p;
+/**
+ * The `description` of the schema node an error points at (read only on the error path).
+ * With refs kept out of line, ajv's schemaPath is relative to the definition that holds
+ * it, so the pointer is tried against the root and every definition.
+ */
+function schemaDescription(pointer: string): string | undefined {
+  const root = JSON.parse(readFileSync(schemaPath(), 'utf8')) as { definitions?: Record<string, unknown> };
+  const segs = pointer.replace(/^#\//, '').split('/').map((seg) => decodeURIComponent(seg).replace(/~1/g, '/').replace(/~0/g, '~'));
+  for (const base of [root, ...Object.values(root.definitions ?? {})]) {
+    let node: unknown = base;
+    for (const seg of segs) node = (node as Record<string, unknown> | undefined)?.[seg];
+    const d = (node as { description?: string } | undefined)?.description;
+    if (d) return d;
   }
-  throw new TsstackError('INTERNAL', `stack.schema.json not found above ${fileURLToPath(new URL('.', import.meta.url))}`);
-}
-
-function validator(): ValidateFn {
-  if (compiled) return compiled;
-  const require = createRequire(import.meta.url);
-  const AjvMod = require('ajv') as { default: new (o: object) => { compile(s: object): ValidateFn } };
-  const ajv = new AjvMod.default({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
-  const schema = JSON.parse(readFileSync(schemaPath(), 'utf8')) as object;
-  compiled = ajv.compile(schema);
-  return compiled;
+  return undefined;
 }
 
 function segments(instancePath: string): (string | number)[] {
@@ -73,7 +69,7 @@ function describe(errs: AjvError[]): string {
     case 'maximum':
       return `${where} must be less than or equal to ${String(e.params.limit)}`;
     case 'not':
-      return `${where}: ${String((e.schema as { description?: string } | undefined)?.description ?? 'is not allowed')}`;
+      return `${where}: ${schemaDescription(e.schemaPath) ?? 'is not allowed'}`;
     case 'pattern':
       return `${where} does not match ${String(e.params.pattern)}`;
     default:
@@ -85,9 +81,8 @@ const KEYWORD_RANK: Record<string, number> = { additionalProperties: 0, required
 
 /** Throws TsstackError('SPEC') when `doc` does not match the schema. */
 export function validateDocument(doc: unknown, locate: (path: (string | number)[]) => { file: string; line?: number }): void {
-  const v = validator();
-  if (v(doc)) return;
-  const errs = (v.errors ?? []).slice();
+  if (validator(doc)) return;
+  const errs = (validator.errors ?? []).slice();
   // The most specific error first: deepest path, then the most telling keyword.
   errs.sort((a, b) => segments(b.instancePath).length - segments(a.instancePath).length || (KEYWORD_RANK[a.keyword] ?? 5) - (KEYWORD_RANK[b.keyword] ?? 5));
   const best = errs.filter((e) => e.instancePath === errs[0]!.instancePath && e.keyword === errs[0]!.keyword);
@@ -95,7 +90,7 @@ export function validateDocument(doc: unknown, locate: (path: (string | number)[
   if (best[0]!.keyword === 'additionalProperties') path = [...path, String(best[0]!.params.additionalProperty)];
   const { file, line } = locate(path);
   const msg = describe(best.length > 0 ? [...best, ...errs.filter((e) => e.instancePath === best[0]!.instancePath && e.keyword === 'type')] : errs);
-  throw new TsstackError('SPEC', `${file}${line ? `:${line}` : ''}: ${msg}`, {
+  throw new TsstackError('SPEC', msg, {
     location: { file, line, path: formatPath(path) },
     hint: 'see stack.schema.json for the keys and types a stack file may use',
   });

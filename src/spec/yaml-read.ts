@@ -59,7 +59,7 @@ export function isOverride(v: unknown): v is { [OVERRIDE_KEY]: unknown } {
 /** Parses a file; several YAML documents in one file are merged in order by the caller (`docs`). */
 export function parseYaml(file: string, text: string): ParsedFile {
   const lc = new LineCounter();
-  const all = parseAllDocuments(text, { lineCounter: lc, prettyErrors: true, merge: true, uniqueKeys: true, customTags: (tags) => [octalInt, ...tags], strict: true });
+  const all = parseAllDocuments(text, { lineCounter: lc, prettyErrors: true, merge: true, uniqueKeys: false, customTags: (tags) => [octalInt, ...tags], strict: true });
   const list: Document.Parsed[] = Array.isArray(all) ? all : [];
   if (!Array.isArray(all)) return { file, value: null, lines: new Map() };
   if (list.length === 0) return { file, value: null, lines: new Map() };
@@ -76,20 +76,24 @@ function parseOne(file: string, doc: Document.Parsed, lc: LineCounter): ParsedFi
     const e = errs[0]!;
     const line = e.linePos?.[0].line;
     const col = e.linePos?.[0].col;
-    let msg = e.message;
-    if (e.code === 'DUPLICATE_KEY') msg = msg.replace(/^Map keys must be unique/, 'mapping key already defined');
-    throw new TsstackError('SPEC', `${file}${line ? `:${line}` : ''}: invalid YAML: ${msg}`, {
+    const msg = e.message;
+    throw new TsstackError('SPEC', `invalid YAML: ${msg}`, {
       location: { file, line, column: col },
       hint: 'fix the YAML syntax at the position shown',
       details: errs.slice(1).map((x) => x.message),
     });
   }
   const lines = new Map<string, number>();
-  const keyErrors: string[] = [];
+  const keyErrors: KeyError[] = [];
   const tags: [(string | number)[], string][] = [];
-  walk(doc.contents as YamlNode | null, [], lines, lc, keyErrors, tags);
+  walk(doc.contents as YamlNode | null, [], '', lines, lc, keyErrors, tags);
   if (keyErrors.length > 0) {
-    throw new TsstackError('SPEC', `${file}: ${keyErrors[0]}`, { location: { file }, details: keyErrors.slice(1), hint: 'quote keys so they are strings' });
+    const first = keyErrors[0]!;
+    throw new TsstackError('SPEC', first.message, {
+      location: { file, line: first.line, path: first.path },
+      details: keyErrors.slice(1).map((k) => k.message),
+      hint: first.duplicate ? 'remove one of the two keys (use an override file to change a value)' : 'quote keys so they are strings',
+    });
   }
   let value: unknown;
   try {
@@ -97,15 +101,15 @@ function parseOne(file: string, doc: Document.Parsed, lc: LineCounter): ParsedFi
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     if (/merge sources/i.test(m)) {
-      throw new TsstackError('SPEC', `${file}: map merge requires map: a \`<<\` merge key must refer to a mapping`, { location: { file } });
+      throw new TsstackError('SPEC', `map merge requires map: a \`<<\` merge key must refer to a mapping`, { location: { file } });
     }
     if (/alias/i.test(m)) {
-      throw new TsstackError('SPEC', `${file}: excessive aliasing: the document expands YAML aliases too many times`, {
+      throw new TsstackError('SPEC', `excessive aliasing: the document expands YAML aliases too many times`, {
         location: { file },
         hint: 'reduce nested use of anchors and aliases',
       });
     }
-    throw new TsstackError('SPEC', `${file}: invalid YAML: ${m}`, { location: { file } });
+    throw new TsstackError('SPEC', `invalid YAML: ${m}`, { location: { file } });
   }
   for (const [path, tag] of tags) value = applyTag(value, path, tag);
   return { file, value, lines };
@@ -124,37 +128,60 @@ function applyTag(root: unknown, path: (string | number)[], tag: string): unknow
   return root;
 }
 
-function walk(node: YamlNode | null, path: (string | number)[], lines: Map<string, number>, lc: LineCounter, errs: string[], tags: [(string | number)[], string][]): void {
+interface KeyError {
+  message: string;
+  line?: number;
+  path?: string;
+  duplicate?: boolean;
+}
+
+/** Records each key's line and checks keys (strings, unique per mapping) in one pass. */
+function walk(node: YamlNode | null, path: (string | number)[], key: string, lines: Map<string, number>, lc: LineCounter, errs: KeyError[], tags: [(string | number)[], string][]): void {
   if (!node || isAlias(node)) return;
-  if (node.tag === '!reset' || node.tag === '!override') tags.push([path, node.tag]);
+  if (node.tag === '!reset' || node.tag === '!override') tags.push([[...path], node.tag]);
   if (isScalar(node)) return;
   if (isMap(node)) {
+    const seen = new Map<string, number>();
     for (const pair of node.items) {
       if (!isPair(pair)) continue;
       const k = pair.key as YamlNode | null;
-      let key: string;
+      let name: string;
       if (isScalar(k)) {
         if (typeof k.value === 'symbol') continue; // `<<` merge key
         if (typeof k.value !== 'string') {
           const where = path.length === 0 ? 'at top level' : `in ${formatPath(path)}`;
-          errs.push(`non-string key ${where}: ${String(k.value)}`);
+          errs.push({ message: `non-string key ${where}: ${String(k.value)}`, line: k.range ? lc.linePos(k.range[0]).line : undefined, path: formatPath(path) });
           continue;
         }
-        key = k.value;
-        if (key === '<<') continue;
+        name = k.value;
+        if (name === '<<') continue;
       } else {
+        const where = path.length === 0 ? 'at top level' : `in ${formatPath(path)}`;
+        const line = k?.range ? lc.linePos(k.range[0]).line : undefined;
+        if (k) errs.push({ message: `non-string key ${where}: ${isAlias(k) ? 'an alias' : isMap(k) ? 'a mapping' : 'a sequence'} cannot be a key`, line, path: formatPath(path) });
         continue;
       }
-      const p = [...path, key];
-      if (k.range) lines.set(pathKey(p), lc.linePos(k.range[0]).line);
-      walk(pair.value as YamlNode | null, p, lines, lc, errs, tags);
+      const line = k.range ? lc.linePos(k.range[0]).line : 0;
+      const before = seen.get(name);
+      if (before !== undefined) {
+        errs.push({ message: `line ${line}: mapping key ${JSON.stringify(name)} already defined at line ${before}`, line, path: formatPath([...path, name]), duplicate: true });
+        continue;
+      }
+      seen.set(name, line);
+      const childKey = key === '' && path.length === 0 ? name : `${key}.${name}`;
+      if (k.range) lines.set(childKey, line);
+      path.push(name);
+      walk(pair.value as YamlNode | null, path, childKey, lines, lc, errs, tags);
+      path.pop();
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => {
-      const p = [...path, i];
       const it = item as YamlNode | null;
-      if (it && it.range) lines.set(pathKey(p), lc.linePos(it.range[0]).line);
-      walk(it, p, lines, lc, errs, tags);
+      const childKey = path.length === 0 ? String(i) : `${key}.${i}`;
+      if (it && it.range) lines.set(childKey, lc.linePos(it.range[0]).line);
+      path.push(i);
+      walk(it, path, childKey, lines, lc, errs, tags);
+      path.pop();
     });
   }
 }

@@ -96,7 +96,7 @@ services:
 `;
 
 test.serial('up -d, no-op second up, env change recreates one service, down leaves nothing', async (t) => {
-  if (!canRun) return t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime');
+  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
   const w = world();
   try {
     await importBusybox(w);
@@ -141,7 +141,7 @@ test.serial('up -d, no-op second up, env change recreates one service, down leav
 });
 
 test.serial('preflight: a host port held by a process is named, nothing is created', async (t) => {
-  if (!canRun) return t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime');
+  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
   const w = world();
   const net = await import('node:net');
   const srv = net.createServer();
@@ -163,7 +163,7 @@ test.serial('preflight: a host port held by a process is named, nothing is creat
 
 test.serial('the seed example: redis published on 6379 answers PONG from the host; app resolves redis; both healthy', async (t) => {
   const { haveRedis, makeRedisRootfs } = await import('./_redis.js');
-  if (!canRun || !haveRedis) return t.log('skipped: needs root, busybox-static, redis-server and native/bin/tsstack-runtime');
+  if (!canRun || !haveRedis) { t.log('skipped: needs root, busybox-static, redis-server and native/bin/tsstack-runtime'); t.pass(); return; }
   const w = world();
   try {
     await importBusybox(w);

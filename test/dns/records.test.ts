@@ -93,6 +93,11 @@ test('parseUpstream', (t) => {
   t.is(parseUpstream('[192.0.2.1]:53'), undefined);
 });
 
+test('internal networks are marked', (t) => {
+  const s: DnsState = { ...emptyState(), networks: { priv: { gateway: '10.9.0.1/24', internal: true }, pub: { gateway: '10.8.0.1' } } };
+  t.deepEqual(renderRecords(s).split('\n').filter((l) => l.startsWith('net ')), ['net priv 10.9.0.1/24 internal', 'net pub 10.8.0.1']);
+});
+
 test('empty state renders only the header', (t) => {
   t.is(renderRecords(emptyState()), '# tsstack-dns records (written by tsstack; changes are reloaded at once)\nserial 0\nttl 5\n');
 });

@@ -118,6 +118,7 @@ test.serial('AAAA and ip6.arpa PTR for a dual-stack container', async (t) => {
 test.serial('PTR for container addresses; NXDOMAIN inside a subnet given with its prefix', async (t) => {
   t.deepEqual(dataOf(await query(A.gw, '13.1.253.10.in-addr.arpa', 'PTR'), 'PTR'), ['shop-db-1']);
   t.deepEqual(dataOf(await query(B.gw, '13.2.253.10.in-addr.arpa', 'PTR'), 'PTR'), ['shop-db-1']);
+  t.log(readFileSync(join(ctx.root, 'run', 'dns', 'records'), 'utf8')); t.log(ctx.dns.binary);
   const nx = await query(A.gw, '99.1.253.10.in-addr.arpa', 'PTR');
   t.is(nx !== 'timeout' && nx.rcode, 'NXDOMAIN');
 });
@@ -201,6 +202,17 @@ test.serial('a silent upstream gets 1 s, then SERVFAIL; local names do not wait 
   t.is(ctx.silent.queries.length, 1);
   t.true(localAt < at, `local answer (${localAt} ms) came before the forwarded one gave up (${at} ms)`);
   t.true(at >= 900 && at < 3000, `gave up after ${at} ms`);
+});
+
+test.serial('an internal network answers local names and refuses the rest at once', async (t) => {
+  await ctx.dns.setNetworks({ front: `${A.gw}/24`, back: { gateway: B.gw, internal: true } });
+  const before = ctx.upstream.queries.length;
+  t.deepEqual(dataOf(await query(B.gw, 'store'), 'A'), ['10.253.2.13']);
+  const r = await query(B.gw, 'www.example.org');
+  t.is(r !== 'timeout' && r.rcode, 'REFUSED');
+  t.is(ctx.upstream.queries.length, before, 'nothing forwarded');
+  t.deepEqual(dataOf(await query(A.gw, 'www.example.org'), 'A'), ['192.0.2.77'], 'the other network still forwards');
+  await ctx.dns.setNetworks({ front: `${A.gw}/24`, back: B.gw });
 });
 
 test.serial('a truncated upstream reply is retried over TCP for a TCP client', async (t) => {

@@ -177,3 +177,63 @@ for (const rt of runtimes()) {
     await t.throwsAsync(c.start('nope'), { message: /no such container: nope/ });
   });
 }
+
+for (const rt of runtimes()) {
+  test(`${rt}: the create spec is in effect inside: user, groups, cwd, env, hostname, caps, ulimits, read-only root, tmpfs, masked paths, limits`, async (t) => {
+    const { c } = engine(t, rt);
+    await c.create(spec('cfg', ['sleep', '1000'], {
+      user: 'app', groupAdd: ['root'], cwd: '/tmp', env: ['FOO=bar baz'], hostname: 'cfg-host', readOnlyRoot: true,
+      capAdd: ['NET_ADMIN'], capDrop: ['MKNOD'], ulimits: { nofile: { soft: 1234, hard: 2345 } },
+      mounts: [{ type: 'tmpfs', target: '/scratch', size: 1 << 20 }],
+      resources: { memory: 64 * 1024 * 1024, pids: 50 },
+    }));
+    await c.start('cfg');
+    const sh = async (cmd: string, user?: string) => (await c.execCapture('cfg', ['sh', '-c', cmd], user ? { user } : {})).stdout.trim();
+    t.is(await sh('id -u; id -g; id -G'), '1000\n1000\n1000 0');
+    t.is(await sh('pwd'), '/tmp');
+    t.is(await sh('echo "$FOO"'), 'bar baz');
+    t.is(await sh('hostname; cat /etc/hostname'), 'cfg-host\ncfg-host');
+    // the init's limits (runc 1.1's exec can leak the Go runtime's raised soft NOFILE limit into exec'd processes)
+    t.regex(await sh('grep "Max open files" /proc/1/limits'), /^Max open files\s+1234\s+2345\s+files$/);
+    const capBnd = BigInt('0x' + (await sh('grep CapBnd /proc/self/status')).split(/\s+/)[1]);
+    t.true((capBnd >> 12n & 1n) === 1n, 'CAP_NET_ADMIN kept');
+    t.true((capBnd >> 27n & 1n) === 0n, 'CAP_MKNOD dropped');
+    t.true((capBnd >> 21n & 1n) === 0n, 'no CAP_SYS_ADMIN by default');
+    t.is(await sh('touch /rootfile 2>/dev/null && echo writable || echo read-only', '0'), 'read-only');
+    t.is(await sh('echo x > /scratch/f && cat /scratch/f'), 'x');
+    t.is(await sh('wc -c < /proc/timer_list', '0'), '0', '/proc/timer_list is masked');
+    t.is(await sh('ls -A /proc/acpi | wc -l', '0'), '0', '/proc/acpi is masked');
+    t.is(await sh('echo 1 > /proc/sys/kernel/ostype 2>/dev/null && echo rw || echo ro', '0'), 'ro');
+    const st = await c.stats('cfg');
+    t.is(st.memoryLimit, 64 * 1024 * 1024);
+    await c.remove('cfg', { force: true });
+  });
+}
+
+for (const rt of runtimes()) {
+  test(`${rt}: exec -it runs the process on a pty when the caller has a terminal`, async (t) => {
+    const { execFileSync } = await import('node:child_process');
+    const { c, dir } = engine(t, rt);
+    await c.create(spec('term', ['sleep', '1000'], { stopGracePeriod: 0 }));
+    await c.start('term');
+    // a caller on a terminal: `script` gives this helper a pty as its stdio, as a user's shell would
+    const helper = join(dir, 'exec-tty.mjs');
+    const mod = new URL('../../src/engine/runtime/containers.js', import.meta.url).href;
+    writeFileSync(helper, `import { Containers } from ${JSON.stringify(mod)};
+const c = new Containers({ root: ${JSON.stringify(c.root)}, runRoot: ${JSON.stringify(c.runRoot)}, runtime: ${JSON.stringify(rt)},
+  images: { mountRootfs: async () => { throw new Error('unused'); }, unmountRootfs: async () => {} } });
+process.exitCode = await c.exec('term', ['sh', '-c', 'tty; test -t 0 && echo stdin-is-a-tty; exit 3'], { tty: true, interactive: true });
+`);
+    let out = '', code = 0;
+    try {
+      out = execFileSync('script', ['-qec', `${process.execPath} ${helper}`, '/dev/null'], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 20000 });
+    } catch (e) {
+      const x = e as { status: number; stdout: string };
+      out = x.stdout; code = x.status;
+    }
+    t.regex(out, /\/dev\/pts\/\d+/);
+    t.regex(out, /stdin-is-a-tty/);
+    t.is(code, 3);
+    await c.remove('term', { force: true });
+  });
+}

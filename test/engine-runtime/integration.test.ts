@@ -86,7 +86,10 @@ test.serial(`containers on a real network: DNS by name, a published port, nothin
   t.is(r.code, 0, r.stderr);
   t.true(r.stdout.includes(server.addresses.it_default!), r.stdout);
   t.true(r.stdout.includes('pong'), r.stdout);
-  t.is((await ask(18080)).trim(), 'pong', 'the published port answers on 127.0.0.1');
+  // the server is a loop of one-shot `nc -l`: between two runs nobody listens, so retry briefly
+  let answer = '';
+  for (let i = 0; i < 50 && answer !== 'pong'; i++) answer = (await ask(18080).catch(() => '')).trim() || (await new Promise((r) => setTimeout(r, 100)), '');
+  t.is(answer, 'pong', 'the published port answers on 127.0.0.1');
   t.log(r.stdout);
 
   const pids = [(await c.inspect('server'))!.pid!, (await c.inspect('client'))!.pid!];

@@ -54,11 +54,13 @@ async function finished(t: { true: (v: boolean, m?: string) => void; deepEqual: 
 
 for (const rt of runtimes()) {
   test(`${rt}: the container outlives the client; stdout and stderr are logged as JSON lines; the exit code is recorded`, async (t) => {
-    const { b, pid } = await launch(t, rt, ['sh', '-c', 'echo out-line; echo err-line >&2; printf "no newline"; sleep 1.5; exit 7']);
+    const { b, pid, o } = await launch(t, rt, ['sh', '-c', 'trap "exit 7" USR1; echo out-line; echo err-line >&2; printf "no newline"; while true; do sleep 0.05; done']);
     t.true(processAlive(pid), 'monitor runs after startMonitor returned');
     const running = readMonitorState(b.state)!;
     t.is(running.status, 'running');
     t.true(running.pid > 0 && processAlive(running.pid));
+    t.true(await until(() => readJsonLines(b.log).length === 2), 'complete lines are logged at once');
+    t.is(await sendControl(o.socketPath, 'kill USR1'), 'ok');
     const st = await finished(t, rt, b, pid);
     t.is(st.status, 'exited');
     t.is(st.exitCode, 7);
@@ -107,6 +109,18 @@ for (const rt of runtimes()) {
     t.is(st.status, 'exited');
     const n = st.restartCount;
     t.true(n >= 2);
+  });
+
+  test(`${rt}: a restarted container is read without blocking the monitor: its output is logged live and a stop is served`, async (t) => {
+    // the overlay's upper dir survives a restart: the first run leaves a marker and fails, the second runs on
+    const { b, pid, o } = await launch(t, rt, ['sh', '-c', 'if [ -e /marker ]; then trap "exit 0" TERM; echo second run; while true; do sleep 0.05; done; fi; touch /marker; echo first run; exit 1'], { restart: 'on-failure', stopTimeoutMs: 5000 });
+    t.true(await until(() => readJsonLines(b.log).some((l) => l.log === 'second run\n'), 10000), 'the second run\'s output is logged while it runs');
+    t.is(readMonitorState(b.state)!.restartCount, 1);
+    const t0 = Date.now();
+    t.is(await sendControl(o.socketPath, 'stop'), 'ok');
+    const st = await finished(t, rt, b, pid);
+    t.true(Date.now() - t0 < 4000, 'the stop signal ended it, no SIGKILL needed');
+    t.is(st.exitCode, 0);
   });
 
   test(`${rt}: stop sends the stop signal, then SIGKILL after the grace period`, async (t) => {
@@ -192,4 +206,37 @@ for (const rt of runtimes()) {
 test('monitor: bad arguments are refused with a clear message', async (t) => {
   const err = await t.throwsAsync(startMonitor({ monitor: nativeBinary('monitor'), runtime: '/bin/true', runtimeRoot: base, id: 'x', bundle: base, statePath: join(base, 's'), logPath: join(base, 'l'), socketPath: join(base, 'c'), restart: 'sometimes' }));
   t.regex(err!.message, /unknown restart policy "sometimes"/);
+});
+
+for (const rt of runtimes()) {
+  test(`${rt}: RuntimeDriver speaks the runc contract: state, list, kill, delete`, async (t) => {
+    const { RuntimeDriver } = await import('../../src/engine/runtime/runtime-driver.js');
+    const { b, pid } = await launch(t, rt, ['sleep', '1000'], { stopTimeoutMs: 0 });
+    const d = new RuntimeDriver(resolveRuntime(rt), join(runRoot, rt));
+    const st = await d.state(b.id);
+    t.is(st?.status, 'running');
+    t.is(st?.pid, readMonitorState(b.state)!.pid);
+    t.true((await d.list()).some((c) => c.id === b.id));
+    t.is(await d.state('no-such-container'), undefined);
+    await d.kill(b.id, 'SIGKILL');
+    const fin = await finished(t, rt, b, pid);
+    t.is(fin.exitCode, 137);
+    await d.delete(b.id); // already deleted by the monitor: idempotent
+    await t.throwsAsync(d.kill('no-such-container', 'SIGTERM'), { message: /kill no-such-container SIGTERM failed/ });
+  });
+}
+
+test('crun: runs under the monitor, or is skipped with the reason it refuses this host', async (t) => {
+  let crun: string;
+  try { crun = resolveRuntime('crun'); } catch { t.log('skipped: crun is not installed'); t.pass(); return; }
+  try {
+    const { b, pid } = await launch(t, crun, ['sh', '-c', 'echo via crun']);
+    const st = await finished(t, 'crun', b, pid);
+    t.is(st.exitCode, 0);
+    t.deepEqual(readJsonLines(b.log).map((l) => l.log), ['via crun\n']);
+  } catch (e) {
+    const msg = (e as Error).message;
+    t.regex(msg, /could not be started/);
+    t.log(`skipped: crun refuses this host: ${msg.replace(/^.*could not be started: /, '')}`);
+  }
 });

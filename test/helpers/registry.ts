@@ -82,7 +82,16 @@ export async function startRegistry(): Promise<TestRegistry> {
   return { url, host: `127.0.0.1:${port}`, port, ref: (rt) => `docker://127.0.0.1:${port}/${rt}`, stop };
 }
 
+/**
+ * Runs skopeo in a private mount namespace with a tmpfs over /var/lib, so its
+ * blob-info cache (/var/lib/containers/cache) is neither left on the host nor
+ * shared between runs (a shared cache makes skopeo reuse blobs across pushes).
+ */
+export async function skopeo(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return promisify(execFile)('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs tmpfs /var/lib && exec skopeo "$@"', 'skopeo', ...args], { maxBuffer: 16 << 20 });
+}
+
 /** `skopeo copy` without TLS checks; extra args e.g. ['--dest-compress-format', 'zstd']. */
 export async function skopeoCopy(src: string, dest: string, extra: string[] = []): Promise<void> {
-  await promisify(execFile)('skopeo', ['copy', '--quiet', '--insecure-policy', '--src-tls-verify=false', '--dest-tls-verify=false', ...extra, src, dest], { maxBuffer: 16 << 20 });
+  await skopeo(['copy', '--quiet', '--insecure-policy', '--src-tls-verify=false', '--dest-tls-verify=false', ...extra, src, dest]);
 }

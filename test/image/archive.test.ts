@@ -14,7 +14,7 @@ import { writeOciLayout } from '../../src/engine/image/archive.js';
 import { TsstackError } from '../../src/util/errors.js';
 import { makeBusyboxImage } from '../helpers/images.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { haveSkopeo, skopeoCopy } from '../helpers/registry.js';
+import { haveSkopeo, skopeo, skopeoCopy } from '../helpers/registry.js';
 import { haveConformance, schemaErrors } from './oci-schema.js';
 import { makeTar, whiteoutLayers } from './layers-fixture.js';
 
@@ -62,7 +62,7 @@ test.serial('saveArchive writes docker save + OCI layout; skopeo reads it; a fre
     if (haveSkopeo()) {
       await skopeoCopy(`docker-archive:${out}:busybox:latest`, `oci:${join(root, 'sk')}:bb`);
       await skopeoCopy(`docker-archive:${out}:example.com/team/wh:2`, `oci:${join(root, 'sk')}:wh`);
-      const { stdout } = await run('skopeo', ['inspect', '--config', `oci:${join(root, 'sk')}:wh`]);
+      const { stdout } = await skopeo(['inspect', '--config', `oci:${join(root, 'sk')}:wh`]);
       t.deepEqual(JSON.parse(stdout).config.Env, ['A=1']);
       await skopeoCopy(`oci:${x}:latest`, `oci:${join(root, 'sk2')}:bb`); // the same archive read as an OCI layout
     } else t.log('skopeo check skipped: not installed');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ImageStore } from '../../src/engine/image/store.js';
 import { TsstackError } from '../../src/util/errors.js';
 import { makeBusyboxImage } from '../helpers/images.js';
-import { makeTemp, rmTemp } from '../helpers/rootfs.js';
+import { makeBusyboxRootfs, makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { mountPoints } from '../../src/engine/image/mount.js';
 import { haveConformance, schemaErrors } from './oci-schema.js';
 
@@ -98,6 +98,73 @@ test.serial('image with no layers gets the empty layer and mounts', async (t) =>
     await store.unmountRootfs(cdir);
     t.true(noMountsUnder(root));
     t.is(readFileSync(join(root, 'images/names.json'), 'utf8').includes('docker.io/library/empty:1'), true);
+  } finally {
+    rmTemp(root);
+  }
+});
+
+test.serial('an image with 150 layers mounts (short lowerdir names), top layer wins', async (t) => {
+  const root = makeTemp();
+  try {
+    const store = new ImageStore({ root });
+    const { makeTar } = await import('./layers-fixture.js');
+    const { Readable } = await import('node:stream');
+    const layers = [];
+    let parent: string | undefined;
+    for (let i = 0; i < 150; i++) {
+      const l = await store.addLayer(Readable.from([await makeTar([{ name: `f${i}`, data: String(i) }, { name: 'top', data: String(i) }])]), parent);
+      layers.push(l);
+      parent = l.chainId;
+    }
+    const img = await store.commit({ config: { architecture: 'amd64', os: 'linux' }, layers, names: ['tall:1'] });
+    const c = join(root, 'c');
+    const r = await store.mountRootfs(img.id, c);
+    try {
+      t.is(readFileSync(join(r, 'top'), 'utf8'), '149');
+      t.is(readFileSync(join(r, 'f0'), 'utf8'), '0');
+      t.is(readdirSync(r).length, 151);
+    } finally { await store.unmountRootfs(c); }
+    t.true(noMountsUnder(root));
+    await store.remove('tall:1');
+    t.deepEqual(readdirSync(join(store.layers.dir, 'l')), [], 'short links go with their layers');
+  } finally {
+    rmTemp(root);
+  }
+});
+
+test.serial('leases keep in-progress blobs from prune; stale lock files are taken over', async (t) => {
+  const root = makeTemp();
+  try {
+    const store = new ImageStore({ root });
+    const b = await store.content.put('in progress');
+    const lease = await store.lease({ blobs: [b.digest] });
+    t.is((await store.prune()).removedBlobs, 0);
+    t.true(store.content.has(b.digest));
+    await lease.release();
+    writeFileSync(store.records.lockPath, '999999999'); // a lock left by a dead process
+    writeFileSync(join(store.content.tmpDir, 'stream.999999999.abc'), 'partial');
+    mkdirSync(join(store.layers.dir, 'tmp', 'u-999999999-xyz', 'diff'), { recursive: true });
+    writeFileSync(join(store.content.tmpDir, `put.${process.pid}.live`), 'mine');
+    t.is((await store.prune()).removedBlobs, 1);
+    t.false(existsSync(store.records.lockPath));
+    t.deepEqual(readdirSync(store.content.tmpDir), [`put.${process.pid}.live`], 'only a live process keeps its temp files');
+    t.deepEqual(readdirSync(join(store.layers.dir, 'tmp')), []);
+  } finally {
+    rmTemp(root);
+  }
+});
+
+test.serial('concurrent stores on one root: the same image imported twice at once', async (t) => {
+  const root = makeTemp();
+  try {
+    const tree = join(root, 'tree');
+    makeBusyboxRootfs(tree);
+    const [a, b] = await Promise.all([new ImageStore({ root }).importRootfs(tree, 'x:1'), new ImageStore({ root }).importRootfs(tree, 'y:1')]);
+    t.deepEqual(a.chainIds, b.chainIds);
+    const store = new ImageStore({ root });
+    t.is((await store.layers.list()).length, 1);
+    t.deepEqual(readdirSync(join(store.layers.dir, 'tmp')), []);
+    t.deepEqual(readdirSync(store.content.tmpDir), []);
   } finally {
     rmTemp(root);
   }

@@ -271,3 +271,53 @@ test.serial('setup is idempotent: create and connect twice change nothing; the l
     t.deepEqual(await leftovers(env), []);
   });
 });
+
+test.serial('state outlives the kernel: a second create remakes a lost bridge and table; stale leases do not block removal', async (t) => {
+  await withEnv(async (env) => {
+    const n = await env.m.create({ name: 'p_default', labels: {} });
+    const c = await container(env, 'c', 'p_default');
+    await env.m.publish('c', c.address, [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+    // what a reboot does: bridge, table and sandbox gone, state kept
+    sh('ip', ['link', 'del', n.bridge]);
+    sh(NFT, ['delete', 'table', 'inet', env.m.table]);
+    sh('umount', [c.path]);
+    t.deepEqual(nftTables(), []);
+    t.deepEqual(await env.m.create({ name: 'p_default', labels: {} }), n);
+    t.true((await linkNames()).includes(n.bridge));
+    t.deepEqual(nftTables(), [`inet ${env.m.table}`]);
+    t.regex(sh(NFT, ['list', 'map', 'inet', env.m.table, 'any_port']), /tcp \. 8080 : 80/);
+    // the container comes back with the same address
+    const again = await container(env, 'c', 'p_default');
+    t.is(again.address, c.address);
+    await serve(env, again.path, 'tcp', 80, 'c');
+    t.is(await ask(undefined, 'tcp', '127.0.0.1', 8080), 'c 10.89.0.1');
+    // lose the sandbox again: its lease no longer blocks removing the network
+    sh('umount', [again.path]);
+    await env.m.remove('p_default');
+    await env.m.removeSandbox('c');
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
+test.serial('two managers on one root serialize through the lock: concurrent creates get distinct subnets', async (t) => {
+  await withEnv(async (env) => {
+    const { NetworkManager } = await import('../../src/engine/network/index.js');
+    const other = new NetworkManager({ root: join(env.dir, 'lib'), runRoot: join(env.dir, 'run') });
+    try {
+      const made = await Promise.all(['a', 'b', 'c', 'd'].map((x, i) => (i % 2 ? other : env.m).create({ name: `p_${x}`, labels: {} })));
+      t.deepEqual(made.map((n) => n.subnet).sort(), ['10.89.0.0/24', '10.89.1.0/24', '10.89.2.0/24', '10.89.3.0/24']);
+      const sandboxes = await Promise.all(['s1', 's2', 's3'].map((id, i) => (i % 2 ? other : env.m).createSandbox(id)));
+      const eps = await Promise.all(sandboxes.map((_, i) => (i % 2 ? other : env.m).connect(`s${i + 1}`, { network: 'p_a', aliases: [] })));
+      t.deepEqual(eps.map((e) => e.address).sort(), ['10.89.0.2', '10.89.0.3', '10.89.0.4']);
+      // sysctls inside a sandbox are set from the namespace worker
+      await env.m.setSandboxSysctls('s1', { 'net.ipv4.ip_unprivileged_port_start': '0' });
+      t.is(sh('nsenter', ['--net=' + sandboxes[0]!.path, 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start']).trim(), '0');
+      t.not(sh('cat', ['/proc/sys/net/ipv4/ip_unprivileged_port_start']).trim(), '0');
+      await Promise.all(['s1', 's2', 's3'].map((id, i) => (i % 2 ? other : env.m).removeSandbox(id)));
+      await Promise.all(['a', 'b', 'c', 'd'].map((x, i) => (i % 2 ? env.m : other).remove(`p_${x}`)));
+    } finally {
+      await other.close();
+    }
+    t.deepEqual(await leftovers(env), []);
+  });
+});

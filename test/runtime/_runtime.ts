@@ -1,7 +1,7 @@
 // Shared by the runtime tests: the runtimes to compare, OCI bundles on a busybox
 // rootfs, running them, and the leftovers check (mounts, cgroups, state dirs).
 import { execFile, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { makeBusyboxRootfs, makeTemp, rmTemp } from '../helpers/rootfs.js';
@@ -51,9 +51,25 @@ export function runtimes(): Runtime[] {
 
 export interface Result { code: number | null; stdout: string; stderr: string; signal: NodeJS.Signals | null }
 
-/** Runs `<runtime> --root stateRoot args…` and waits. */
+/** Runs `<runtime> --root stateRoot args…` and waits. Verbs that leave a
+ * container behind (create, run --detach) hand it their stdio, so their output
+ * goes through files: a pipe would stay open as long as the container. */
 export function rt(r: Runtime, stateRoot: string, args: string[], opts: { timeout?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Result {
   const [cmd, ...pre] = r.argv;
+  const leaves = args[0] === 'create' || (args[0] === 'run' && (args.includes('--detach') || args.includes('-d')));
+  if (leaves) {
+    mkdirSync(stateRoot, { recursive: true });
+    const outPath = join(stateRoot, `.out-${randomBytes(4).toString('hex')}`);
+    const fd = openSync(outPath, 'w+');
+    try {
+      const res = spawnSync(cmd!, [...pre, '--root', stateRoot, ...args], { stdio: ['ignore', fd, fd], timeout: opts.timeout ?? 30_000, env: opts.env ?? process.env });
+      const out = readFileSync(outPath, 'utf8');
+      return { code: res.status, stdout: out, stderr: out, signal: res.signal };
+    } finally {
+      closeSync(fd);
+      rmSync(outPath, { force: true });
+    }
+  }
   const res: SpawnSyncReturns<string> = spawnSync(cmd!, [...pre, '--root', stateRoot, ...args], {
     encoding: 'utf8', timeout: opts.timeout ?? 30_000, input: opts.input ?? '', env: opts.env ?? process.env,
   });

@@ -46,7 +46,8 @@ const IDENTITY = [
   'echo "pid=$$"', 'echo "host=$(hostname)"', 'echo "ids=$(id -u):$(id -g):$(id -G)"', 'echo "cwd=$(pwd)"',
   'echo "foo=$FOO"', 'echo "nofile=$(ulimit -Sn):$(ulimit -Hn)"', "grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status",
   "awk '{print \"mnt \" $5 \" \" $6}' /proc/self/mountinfo", 'echo "keys=$(wc -c < /proc/keys)"',
-  'echo "firmware=$(ls -A /sys/firmware | wc -l)"', 'echo "procsys=$(touch /proc/sys/kernel/x 2>/dev/null && echo rw || echo ro)"',
+  'echo "firmware=$(ls -A /sys/firmware | wc -l)"', 'echo "oom=$(cat /proc/self/oom_score_adj)"',
+  "grep NoNewPrivs /proc/self/status", 'echo "fwd=$(cat /proc/sys/net/ipv4/ip_forward)"', 'echo "procsys=$(touch /proc/sys/kernel/x 2>/dev/null && echo rw || echo ro)"',
 ].join('; ');
 
 for (const r of runtimes()) {
@@ -63,6 +64,8 @@ for (const r of runtimes()) {
       cfg.process.cwd = '/tmp';
       cfg.process.env.push('FOO=bar baz');
       cfg.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1234, hard: 2345 }];
+      cfg.process.oomScoreAdj = 500;
+      cfg.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
       cfg.process.capabilities.inheritable = cfg.process.capabilities.bounding; // ambient needs inheritable
     });
     const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
@@ -84,6 +87,9 @@ for (const r of runtimes()) {
     t.regex(out, /^keys=0$/m, '/proc/keys is masked');
     t.regex(out, /^firmware=0$/m, '/sys/firmware is masked');
     t.regex(out, /^procsys=ro$/m, '/proc/sys is read-only');
+    t.regex(out, /^oom=500$/m, 'oomScoreAdj');
+    t.regex(out, /^NoNewPrivs:\s+1$/m, 'noNewPrivileges');
+    t.regex(out, /^fwd=1$/m, 'sysctl');
     assertClean(t, c);
   });
 

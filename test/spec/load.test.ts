@@ -60,7 +60,8 @@ test('a missing required variable names file, line and key', async (t) => {
   const e = await specError(t, loadStack({ projectDir: dir, env: {} }));
   t.is(e.location?.line, 5);
   t.is(e.location?.path, 'services.web.environment.DB');
-  t.regex(e.message, /compose\.yaml:5: error while interpolating services\.web\.environment\.DB: required variable DB_URL is missing a value: set DB_URL/);
+  t.regex(e.location?.file ?? '', /compose\.yaml$/);
+  t.is(e.message, 'error while interpolating services.web.environment.DB: required variable DB_URL is missing a value: set DB_URL');
 });
 
 test('bad YAML shows a caret excerpt and the line', async (t) => {
@@ -99,7 +100,8 @@ test('a bad duration names the key and line', async (t) => {
   const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    healthcheck:\n      test: curl -f localhost\n      interval: 10 minutes\n' });
   const e = await specError(t, loadStack({ projectDir: dir, env: {} }));
   t.is(e.location?.line, 6);
-  t.regex(e.message, /services\.a\.healthcheck\.interval: invalid duration "10 minutes"/);
+  t.is(e.location?.path, 'services.a.healthcheck.interval');
+  t.regex(e.message, /invalid duration "10 minutes"/);
   t.truthy(e.hint);
 });
 
@@ -295,4 +297,11 @@ test('a missing stack file is a SPEC error with a hint', async (t) => {
   const e = await specError(t, loadStack({ projectDir: dir, env: {} }));
   t.regex(e.message, /no stack file found/);
   t.truthy(e.hint);
+});
+
+test('an unset variable without a default is a warning naming it, with the line', async (t) => {
+  const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: "a:${NOPE}"\n    environment:\n      X: ${NOPE2:-fine}\n' });
+  const m = await loadStack({ projectDir: dir, env: {} });
+  t.is(m.services.a!.image, 'a:');
+  t.deepEqual(m.warnings.map((w) => [w.path, w.line, w.message]), [['services.a.image', 3, 'the "NOPE" variable is not set; defaulting to a blank string']]);
 });

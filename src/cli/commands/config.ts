@@ -17,6 +17,8 @@ export interface ConfigOptions {
   volumes?: boolean;
   profilesOnly?: boolean;
   quiet?: boolean;
+  /** Directory relative paths are resolved against (default: process.cwd()). */
+  cwd?: string;
   /** Environment to interpolate from (default: process.env). */
   env?: Record<string, string | undefined>;
   /** Where warnings go (default: stderr). */
@@ -28,7 +30,7 @@ export async function runConfig(opts: ConfigOptions, out: (s: string) => void): 
   if (format !== 'yaml' && format !== 'json') {
     throw new TsstackError('USAGE', `unknown format ${JSON.stringify(format)}`, { hint: 'use --format yaml or --format json' });
   }
-  const model = await loadStack({ files: opts.files, projectName: opts.projectName, projectDir: opts.projectDir, envFiles: opts.envFiles, profiles: opts.profiles, env: opts.env });
+  const model = await loadStack({ files: opts.files, projectName: opts.projectName, projectDir: opts.projectDir, envFiles: opts.envFiles, profiles: opts.profiles, env: opts.env, cwd: opts.cwd });
   const warn = opts.warn ?? ((s: string) => process.stderr.write(s + '\n'));
   for (const w of model.warnings) warn(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   if (opts.quiet) return 0;

@@ -15,6 +15,7 @@ interface StoreExtras {
   loadArchive?(path: string): Promise<ImageInfo[] | string[] | unknown>;
   saveArchive?(refs: string[], path: string): Promise<void>;
   importRootfs?(source: string, name: string): Promise<ImageInfo>;
+  tag?(ref: string, name: string): Promise<void>;
 }
 
 function extra<K extends keyof StoreExtras>(images: ImageApi, name: K): NonNullable<StoreExtras[K]> {
@@ -177,5 +178,11 @@ export async function imagePull(ctx: Context, ref: string): Promise<number> {
   const engine = await ctx.openEngine();
   const i = await engine.images.pull(ref, (l) => ctx.io.err(l));
   ctx.io.out(i.id);
+  return 0;
+}
+
+export async function imageTag(ctx: Context, ref: string, name: string): Promise<number> {
+  const engine = await ctx.openEngine();
+  await extra(engine.images, 'tag')(ref, name);
   return 0;
 }

@@ -162,7 +162,8 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   const { createSpec, desiredState } = await import('../../reconcile/desired.js');
   const { splitShellWords } = await import('../../spec/shellwords.js').catch(() => ({ splitShellWords: (s: string) => s.split(/\s+/).filter(Boolean) }));
   const { projectDir } = await import('../../engine/engine.js');
-  const deps = Object.keys(svc.depends_on ?? {});
+  const { implicitDependencies } = await import('../../reconcile/desired.js');
+  const deps = Object.keys(implicitDependencies(svc));
   const filesDir = projectDir(ctx.paths.root, model.name);
   await ctx.locked(model.name, async () => {
     if (deps.length && o.deps !== false) {
@@ -179,10 +180,11 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   });
   const image = await engine.images.ensure(svc.image ?? `${model.name}-${service}`, 'missing', (l) => ctx.io.err(l));
   const env: Record<string, string | null> = { ...svc.environment };
+  const lookup = await projectLookup(ctx, model.workingDir);
   for (const e of o.env ?? []) {
     const i = e.indexOf('=');
     if (i > 0) env[e.slice(0, i)] = e.slice(i + 1);
-    else env[e] = ctx.io.env[e] ?? null;
+    else env[e] = lookup(e) ?? null;
   }
   const runSvc = {
     ...svc,
@@ -219,6 +221,27 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   } finally {
     if (o.rm && !o.detach) await removeQuietly(engine, c.id);
   }
+}
+
+/** `-e KEY` without a value: the shell's value, else the project's env files' (`--env-file`, else `.env`). */
+async function projectLookup(ctx: Context, workingDir: string): Promise<(k: string) => string | undefined> {
+  const { readFileSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const files = ctx.g.envFile?.length ? ctx.g.envFile.map((f) => resolve(ctx.io.cwd, f)) : [resolve(workingDir, '.env')];
+  const fromFiles: Record<string, string> = {};
+  try {
+    const { parseDotenv } = await import('../../spec/dotenv.js');
+    for (const f of files) {
+      let text: string;
+      try {
+        text = readFileSync(f, 'utf8');
+      } catch {
+        continue;
+      }
+      Object.assign(fromFiles, parseDotenv(text, (k) => ctx.io.env[k] ?? fromFiles[k]));
+    }
+  } catch { /* no dotenv parser: the shell alone */ }
+  return (k) => ctx.io.env[k] ?? fromFiles[k];
 }
 
 async function removeQuietly(engine: Engine, id: string): Promise<void> {

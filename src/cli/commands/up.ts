@@ -2,7 +2,6 @@
 
 import { rmSync } from 'node:fs';
 import type { Engine } from '../../engine/api.js';
-import { LABEL } from '../../engine/api.js';
 import type { StackModel } from '../../model/types.js';
 import type { ApplyResult } from '../../reconcile/apply.js';
 import { TsstackError } from '../../util/errors.js';
@@ -30,6 +29,8 @@ export interface UpFlags {
   format?: string;
   parallel?: number;
   detailedExitcode?: boolean;
+  color?: boolean;
+  logPrefix?: boolean;
 }
 
 async function projectDirOf(ctx: Context, project: string): Promise<string> {
@@ -72,7 +73,7 @@ function report(ctx: Context, r: ApplyResult): number {
 }
 
 export async function runUp(ctx: Context, services: string[], f: UpFlags): Promise<number> {
-  const model = await ctx.loadModel();
+  const model = await ctx.loadModelFor(services);
   for (const w of model.warnings ?? []) ctx.io.err(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   if (f.exitCodeFrom) {
     f.abortOnContainerExit = true;
@@ -102,34 +103,38 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   }
   if (f.detach || f.start === false) return 0;
   const { attach } = await import('../attach.js');
-  return attach(ctx, engine, model.name, selected, { abortOnExit: !!f.abortOnContainerExit, abortOnFailure: !!f.abortOnContainerFailure, exitCodeFrom: f.exitCodeFrom, stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
+  return attach(ctx, engine, model.name, selected, { colour: f.color === false ? false : undefined, prefix: f.logPrefix !== false, abortOnExit: !!f.abortOnContainerExit, abortOnFailure: !!f.abortOnContainerFailure, exitCodeFrom: f.exitCodeFrom, stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
 }
 
-/** `--wait`: every selected service running (healthy when it has a healthcheck; one-shots completed). */
+/** `--wait`: every selected service running (healthy when it has a healthcheck) or completed with 0. */
 async function waitReady(ctx: Context, engine: Engine, model: StackModel, desired: import('../../reconcile/desired.js').DesiredState, selected: string[], f: UpFlags): Promise<number> {
   const { waitCondition } = await import('../../reconcile/apply.js');
   const timeout = (f.waitTimeout ?? 300) * 1000;
   const failures: string[] = [];
   await Promise.all(selected.map(async (s) => {
-    const svc = desired.services[s];
-    if (!svc || svc.replicas === 0) return;
-    const cond = svc.containers[0].config.healthcheck ? 'service_healthy' : svc.oneShot ? 'service_completed_successfully' : 'service_started';
     try {
-      await waitCondition(engine, desired, model.name, s, cond, { conditionTimeoutMs: timeout });
-      if (cond === 'service_started') {
-        const cs = await engine.containers.list({ [LABEL.project]: model.name, [LABEL.service]: s });
-        for (const c of cs) if (c.status !== 'running' && !(c.status === 'exited' && c.exitCode === 0)) failures.push(`container ${c.name} is ${c.status}${c.exitCode !== undefined ? ` (exit ${c.exitCode})` : ''}`);
-      }
+      await waitCondition(engine, desired, model.name, s, 'ready', { conditionTimeoutMs: timeout });
     } catch (e) {
       failures.push(e instanceof Error ? e.message : String(e));
     }
   }));
   if (failures.length) {
-    ctx.io.err(renderError(new TsstackError('RUNTIME', failures.length === 1 ? failures[0] : `${failures.length} services are not ready`, { details: failures.length > 1 ? failures : [], hint: 'see `tsstack ps -a` and `tsstack logs`' }), ctx.debug));
+    ctx.io.err(renderError(new TsstackError('RUNTIME', failures.length === 1 ? failures[0] : `${failures.length} services are not ready`, { details: failures.length > 1 ? failures.sort() : [], hint: 'see `tsstack ps -a` and `tsstack logs`' }), ctx.debug));
     return EXIT_FAILED;
   }
   ctx.io.err(`up: ${selected.length} service(s) ready`);
   return 0;
+}
+
+/** `scale svc=N …`: set replica counts of the named services (their dependencies untouched). */
+export async function runScale(ctx: Context, pairs: string[], f: UpFlags): Promise<number> {
+  const scale: Record<string, number> = {};
+  for (const p of pairs) {
+    const m = /^([^=]+)=(\d+)$/.exec(p);
+    if (!m) throw new TsstackError('USAGE', `scale expects SERVICE=NUM, got ${JSON.stringify(p)}`, { hint: 'for example: tsstack scale web=3 worker=2' });
+    scale[m[1]] = Number(m[2]);
+  }
+  return runUp(ctx, Object.keys(scale), { ...f, scale, deps: false, detach: true });
 }
 
 export async function runCreate(ctx: Context, services: string[], f: UpFlags): Promise<number> {
@@ -137,7 +142,7 @@ export async function runCreate(ctx: Context, services: string[], f: UpFlags): P
 }
 
 export async function runPlan(ctx: Context, services: string[], f: UpFlags): Promise<number> {
-  const model = await ctx.loadModel();
+  const model = await ctx.loadModelFor(services);
   const engine = await ctx.openEngine();
   const { makePlan, problemsError } = await import('../../reconcile/up.js');
   const { preflight } = await import('../../reconcile/preflight.js');

@@ -12,14 +12,14 @@ export function readPid(path: string): number | undefined {
   }
 }
 
-/** Whether `pid` runs (not a zombie) with an argv containing every string in `argvHas`. */
+/** Whether `pid` runs (not a zombie) and every string in `argvHas` occurs in one of its argv elements. */
 export function isProcess(pid: number, argvHas: string[]): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     if (state === 'Z' || state === 'X') return false;
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argvHas.every((s) => argv.some((a) => a === s || a.endsWith(`/${s}`)));
+    return argvHas.every((s) => argv.some((a) => a.includes(s)));
   } catch {
     return false;
   }

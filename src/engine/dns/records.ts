@@ -2,7 +2,7 @@
 // and its rendering into the records file that tsstack-dns reads. Pure.
 //
 // Records file format (one directive a line; see native/dns/records.h):
-//   serial N · ttl N · search DOMAIN · upstream ADDR PORT · net NETWORK GATEWAY[/LEN]
+//   serial N · ttl N · search DOMAIN · upstream ADDR PORT · net NETWORK GATEWAY[/LEN] [internal]
 //   a NETWORK NAME ADDR · ptr NETWORK ADDR NAME
 
 import { isIP } from 'node:net';
@@ -23,12 +23,20 @@ export interface DnsContainer {
   networks: Record<string, DnsEndpoint>;
 }
 
+/** A network's gateway address (`10.89.0.1` or `10.89.0.1/24`), or that plus `internal`
+ *  (an internal network's containers get local names only: nothing is forwarded). */
+export type DnsNetwork = string | { gateway: string; internal?: boolean };
+
+export function gatewayOf(n: DnsNetwork): string {
+  return typeof n === 'string' ? n : n.gateway;
+}
+
 export interface DnsState {
   version: 1;
   /** Bumped on every change; the server reports the serial it has loaded. */
   serial: number;
-  /** Network name → gateway address (`10.89.0.1` or `10.89.0.1/24`): where the server answers. */
-  networks: Record<string, string>;
+  /** Network name → where the server answers for it. */
+  networks: Record<string, DnsNetwork>;
   containers: Record<string, DnsContainer>;
 }
 
@@ -100,14 +108,16 @@ export function renderRecords(state: DnsState, opts: RenderOptions = {}): string
   for (const u of opts.upstreams ?? []) lines.push(`upstream ${u.address} ${u.port}`);
   const nets = Object.keys(state.networks).filter((n) => isRecordName(n)).sort(cmp);
   const gateways = new Set<string>();
+  const known = new Set<string>();
   for (const n of nets) {
-    const gw = state.networks[n];
+    const spec = state.networks[n];
+    const gw = gatewayOf(spec);
     const bare = bareAddress(gw);
     if (!bare || gateways.has(bare)) continue;  // the server refuses a file with a duplicate
     gateways.add(bare);
-    lines.push(`net ${n} ${gw}`);
+    known.add(n);
+    lines.push(`net ${n} ${gw}${typeof spec === 'object' && spec.internal ? ' internal' : ''}`);
   }
-  const known = new Set(nets.filter((n) => gateways.has(bareAddress(state.networks[n]) ?? '')));
   const a: [string, string, string][] = [];
   const ptr: [string, string, string][] = [];
   for (const c of Object.values(state.containers)) {

@@ -26,7 +26,7 @@ import { withLock } from '../store/lock.js';
 import { nativeBinary } from '../native-paths.js';
 import { parseResolvConf, renderHostname, renderHosts, renderResolvConf, type HostsEntry } from './etc-files.js';
 import { isProcess, readPid, rssKb, waitFor } from './process.js';
-import { emptyState, parseUpstream, renderRecords, type DnsContainer, type DnsState, type Upstream } from './records.js';
+import { emptyState, parseUpstream, renderRecords, type DnsContainer, type DnsNetwork, type DnsState, type Upstream } from './records.js';
 
 export interface DnsServiceOptions {
   runRoot: string;
@@ -49,7 +49,7 @@ export interface DnsStatus {
   /** Serial written / serial the server last loaded. */
   serial: number;
   loadedSerial?: number;
-  networks: Record<string, string>;
+  networks: Record<string, DnsNetwork>;
   containers: number;
   /** Networks whose gateway the server could not bind (e.g. port 53 taken there). */
   unbound: { network: string; address: string }[];
@@ -120,14 +120,15 @@ export class DnsService {
   }
 
   /** Replaces the set of networks: name → gateway address (optionally `/prefix`, which
-   *  lets the server answer reverse lookups inside the subnet with NXDOMAIN itself). */
-  async setNetworks(gateways: Record<string, string>): Promise<void> {
+   *  lets the server answer reverse lookups inside the subnet with NXDOMAIN itself), or
+   *  `{ gateway, internal: true }` for a network whose names must not be forwarded. */
+  async setNetworks(gateways: Record<string, DnsNetwork>): Promise<void> {
     await this.change((s) => { s.networks = { ...gateways }; });
   }
 
   /** Starts the server unless it runs. With `listen`, first sets the networks to it.
    *  Throws CONFLICT naming the network when its gateway's port is taken by another server. */
-  async ensureRunning(listen?: Record<string, string>): Promise<{ pid: number; started: boolean }> {
+  async ensureRunning(listen?: Record<string, DnsNetwork>): Promise<{ pid: number; started: boolean }> {
     if (listen) await this.setNetworks(listen);
     const res = await this.locked(async () => {
       const pid = this.runningPid();

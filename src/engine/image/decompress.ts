@@ -40,7 +40,7 @@ export function createZstdDecompress(): Transform {
 }
 
 export function decompressor(c: Compression): Transform | undefined {
-  if (c === 'gzip') return createGunzip();
+  if (c === 'gzip') return createGunzip({ chunkSize: 256 << 10 });
   if (c === 'zstd') return createZstdDecompress();
   return undefined;
 }

@@ -2,7 +2,7 @@
 // shared by every image and container whose chain contains it. A layer dir
 // appears only complete: it is unpacked under layers/tmp/ and renamed into place.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -27,6 +27,29 @@ export class LayerStore {
     this.dir = join(root, 'layers');
     mkdirSync(join(this.dir, 'tmp'), { recursive: true });
     mkdirSync(join(this.dir, 'empty'), { recursive: true });
+    mkdirSync(join(this.dir, 'l'), { recursive: true });
+  }
+
+  /**
+   * A short name for a layer's diff dir, relative to `this.dir`: `l/<12 hex>`, a
+   * symlink to `../<hex>/diff` (made on first use). Keeps overlay's lowerdir
+   * option (one page) good for ~270 layers.
+   */
+  shortLower(chainId: string): string {
+    const hex = digestHex(chainId);
+    const rel = `l/${hex.slice(0, 12)}`;
+    const link = join(this.dir, rel);
+    const want = `../${hex}/diff`;
+    let cur: string | undefined;
+    try { cur = readlinkSync(link); } catch { /* missing */ }
+    if (cur !== want) {
+      // A prefix collision (or a stale link) falls back to the long path.
+      if (cur !== undefined && existsSync(join(this.dir, 'l', cur))) return this.relDiff(chainId);
+      rmSync(link, { force: true });
+      try { symlinkSync(want, link); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+      if (readlinkSync(link) !== want) return this.relDiff(chainId);
+    }
+    return rel;
   }
 
   /** Directory of a chain relative to `this.dir` (short lowerdir strings for overlay). */
@@ -67,7 +90,7 @@ export class LayerStore {
   }
 
   private async unpack(chainId: string, diffId: string, parent: string | undefined, openTar: () => Readable, what: string): Promise<LayerMeta> {
-    const tmp = await mkdtemp(join(this.dir, 'tmp', 'u-'));
+    const tmp = await mkdtemp(join(this.dir, 'tmp', `u-${process.pid}-`));
     try {
       await mkdir(join(tmp, 'diff'), 0o755);
       const r = await unpackLayer(openTar(), join(tmp, 'diff'), what);
@@ -99,7 +122,7 @@ export class LayerStore {
   async adoptDir(chainId: string, diffId: string, parent: string | undefined, dir: string, size: number): Promise<LayerMeta> {
     const have = this.meta(chainId);
     if (have) return have;
-    const tmp = await mkdtemp(join(this.dir, 'tmp', 'a-'));
+    const tmp = await mkdtemp(join(this.dir, 'tmp', `a-${process.pid}-`));
     const meta: LayerMeta = { chainId, diffId, size, ...(parent ? { parent } : {}) };
     await rename(dir, join(tmp, 'diff'));
     writeJsonAtomicSync(join(tmp, 'layer.json'), meta);
@@ -119,10 +142,12 @@ export class LayerStore {
     const m = this.meta(chainId);
     const d = join(this.dir, digestHex(chainId));
     // Rename first so a half-deleted layer is never mistaken for a complete one.
-    const doomed = join(this.dir, 'tmp', `rm-${digestHex(chainId)}-${process.pid}`);
+    const doomed = join(this.dir, 'tmp', `rm-${process.pid}-${digestHex(chainId)}`);
     await rename(d, doomed).catch(() => undefined);
     await rm(doomed, { recursive: true, force: true });
     await rm(d, { recursive: true, force: true });
+    const link = join(this.dir, 'l', digestHex(chainId).slice(0, 12));
+    try { if (readlinkSync(link) === `../${digestHex(chainId)}/diff`) rmSync(link, { force: true }); } catch { /* none */ }
     return m?.size ?? 0;
   }
 }

@@ -393,7 +393,7 @@ export class ImageStore implements ImageApi {
     for (const c of chain) {
       if (!this.layers.has(c)) throw new TsstackError('IMAGE', `layer ${c} is missing from ${this.layers.dir}`, { hint: 'remove the image and pull or load it again' });
     }
-    const lower = chain.length ? [...chain].reverse().map((c) => this.layers.relDiff(c)) : ['empty'];
+    const lower = chain.length ? [...chain].reverse().map((c) => this.layers.shortLower(c)) : ['empty'];
     return mountOverlay(this.layers.dir, lower, dir);
   }
 

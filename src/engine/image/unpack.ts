@@ -7,8 +7,10 @@
 // Contract: `dest` is private to the caller while this runs (a temp dir).
 
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, symlink, link, lchown, chmod, lutimes, rm, utimes } from 'node:fs/promises';
+import {
+  closeSync, createWriteStream, fchmodSync, fchownSync, futimesSync, lchownSync, chmodSync, linkSync, lstatSync, lutimesSync,
+  mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync, type Stats,
+} from 'node:fs';
 import { posix, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -35,6 +37,12 @@ export function safeRelative(name: string, what: string): string | undefined {
   return n === '' || n === '.' ? undefined : n;
 }
 
+const SMALL_FILE = 1 << 20;
+
+function lstatQuiet(p: string): Stats | undefined {
+  return lstatSync(p, { throwIfNoEntry: false });
+}
+
 type Header = Omit<tar.Header, 'pax'> & { pax?: Record<string, string> | null };
 
 function escapes(what: string, name: string): TsstackError {
@@ -55,16 +63,28 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
   let size = 0;
   let entries = 0;
 
+  // Directories (relative) known to be real directories made by this unpack:
+  // saves re-checking every parent of every entry. Dropped when replaced.
+  const knownDirs = new Set<string>();
+  const forget = (rel: string): void => {
+    for (const d of knownDirs) if (d === rel || d.startsWith(rel + '/')) knownDirs.delete(d);
+  };
+
   /** Creates missing parents of `rel` as plain directories; refuses symlinks and non-directories on the way. */
-  async function ensureParents(rel: string, name: string): Promise<void> {
-    const parts = rel.split('/');
-    let cur = dest;
-    for (let i = 0; i < parts.length - 1; i++) {
-      cur = join(cur, parts[i]!);
-      const st = await lstat(cur).catch(() => undefined);
-      if (!st) await mkdir(cur, 0o755);
+  function ensureParents(rel: string, name: string): void {
+    const parent = posix.dirname(rel);
+    if (parent === '.' || knownDirs.has(parent)) return;
+    const parts = parent.split('/');
+    let cur = '';
+    for (let i = 0; i < parts.length; i++) {
+      cur = cur ? `${cur}/${parts[i]}` : parts[i]!;
+      if (knownDirs.has(cur)) continue;
+      const abs = join(dest, cur);
+      const st = lstatQuiet(abs);
+      if (!st) mkdirSync(abs, 0o755);
       else if (st.isSymbolicLink()) throw escapes(what, name);
-      else if (!st.isDirectory()) throw new TsstackError('IMAGE', `${what}: tar entry "${name}" is below "${parts.slice(0, i + 1).join('/')}", which is not a directory`);
+      else if (!st.isDirectory()) throw new TsstackError('IMAGE', `${what}: tar entry "${name}" is below "${cur}", which is not a directory`);
+      knownDirs.add(cur);
     }
   }
 
@@ -72,7 +92,7 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
     const name = h.name;
     const rel = safeRelative(name, what);
     if (rel === undefined) return; // the layer root: nothing to create
-    await ensureParents(rel, name);
+    ensureParents(rel, name);
     const base = posix.basename(rel);
     const dir = posix.dirname(rel);
     const abs = join(dest, rel);
@@ -81,34 +101,60 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
         const d = dir === '.' ? dest : join(dest, dir);
         lsetxattr(d, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
       } else if (!base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) {
-        const target = join(dest, dir, base.slice(WHITEOUT_PREFIX.length));
-        await rm(target, { recursive: true, force: true });
-        mknod(target, S_IFCHR, 0, 0, 0);
+        const targetRel = (dir === '.' ? '' : dir + '/') + base.slice(WHITEOUT_PREFIX.length);
+        rmSync(join(dest, targetRel), { recursive: true, force: true });
+        forget(targetRel);
+        mknod(join(dest, targetRel), S_IFCHR, 0, 0, 0);
       }
       return;
     }
-    const existing = await lstat(abs).catch(() => undefined);
-    if (existing && !(existing.isDirectory() && h.type === 'directory')) await rm(abs, { recursive: true, force: true });
+    const existing = lstatQuiet(abs);
+    if (existing && !(existing.isDirectory() && h.type === 'directory')) {
+      rmSync(abs, { recursive: true, force: true });
+      forget(rel);
+    }
     const mode = (h.mode ?? 0o644) & 0o7777;
+    const uid = h.uid ?? 0;
+    const gid = h.gid ?? 0;
+    const mtime = h.mtime ?? new Date(0);
     switch (h.type) {
       case 'file':
-      case 'contiguous-file':
-        await pipeline(entry, createWriteStream(abs, { mode: 0o600 }));
-        size += h.size ?? 0;
-        break;
+      case 'contiguous-file': {
+        const n = h.size ?? 0;
+        if (n <= SMALL_FILE) {
+          // Small files: buffer and write with sync calls on one fd (no thread-pool round trips).
+          const chunks: Buffer[] = [];
+          for await (const c of entry) chunks.push(c as Buffer);
+          const fd = openSync(abs, 'w', 0o600);
+          try {
+            for (const c of chunks) { let off = 0; while (off < c.length) off += writeSync(fd, c, off); }
+            fchownSync(fd, uid, gid);
+            fchmodSync(fd, mode);
+            futimesSync(fd, mtime, mtime);
+          } finally { closeSync(fd); }
+        } else {
+          await pipeline(entry, createWriteStream(abs, { mode: 0o600, highWaterMark: 1 << 20 }));
+          lchownSync(abs, uid, gid);
+          chmodSync(abs, mode);
+          lutimesSync(abs, mtime, mtime);
+        }
+        size += n;
+        setXattrs(abs, h);
+        return;
+      }
       case 'directory':
-        if (!existing) await mkdir(abs, 0o700);
+        if (!existing) mkdirSync(abs, 0o700);
+        knownDirs.add(rel);
         break;
       case 'symlink':
-        await symlink(h.linkname ?? '', abs);
+        symlinkSync(h.linkname ?? '', abs);
         break;
       case 'link': {
         const target = safeRelative(h.linkname ?? '', what);
         if (target === undefined) throw escapes(what, h.linkname ?? '');
-        await ensureParents(target, h.linkname ?? '');
-        const tst = await lstat(join(dest, target)).catch(() => undefined);
-        if (!tst) throw new TsstackError('IMAGE', `${what}: hard link "${name}" points at "${h.linkname}", which is not in the layer`);
-        await link(join(dest, target), abs);
+        ensureParents(target, h.linkname ?? '');
+        if (!lstatQuiet(join(dest, target))) throw new TsstackError('IMAGE', `${what}: hard link "${name}" points at "${h.linkname}", which is not in the layer`);
+        linkSync(join(dest, target), abs);
         return; // shares the target's inode and metadata
       }
       case 'character-device':
@@ -123,14 +169,18 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
       default:
         return; // unknown entry types are skipped, as Docker does
     }
-    await lchown(abs, h.uid ?? 0, h.gid ?? 0);
-    if (h.type !== 'symlink') await chmod(abs, mode); // after chown, which clears setuid bits
-    for (const [k, v] of Object.entries(h.pax ?? {})) {
+    lchownSync(abs, uid, gid);
+    if (h.type !== 'symlink') chmodSync(abs, mode); // after chown, which clears setuid bits
+    setXattrs(abs, h);
+    if (h.type === 'directory') dirTimes.push({ path: abs, mtime });
+    else lutimesSync(abs, mtime, mtime);
+  }
+
+  function setXattrs(abs: string, h: Header): void {
+    if (!h.pax) return;
+    for (const [k, v] of Object.entries(h.pax)) {
       if (k.startsWith('SCHILY.xattr.')) lsetxattr(abs, k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'utf8'));
     }
-    const mtime = h.mtime ?? new Date(0);
-    if (h.type === 'directory') dirTimes.push({ path: abs, mtime });
-    else await lutimes(abs, mtime, mtime);
   }
 
   const source = tarStream.pipe(hasher);
@@ -154,6 +204,6 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
   // Parents before children were created; set directory times deepest first so
   // creating children does not disturb them.
   dirTimes.sort((a, b) => b.path.length - a.path.length);
-  for (const d of dirTimes) await utimes(d.path, d.mtime, d.mtime);
+  for (const d of dirTimes) utimesSync(d.path, d.mtime, d.mtime);
   return { diffId: 'sha256:' + hash.digest('hex'), size, entries };
 }

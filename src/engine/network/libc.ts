@@ -5,6 +5,8 @@ import koffi from 'koffi';
 
 export const CLONE_NEWNET = 0x40000000;
 export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MS_SHARED = 1 << 20;
 export const MNT_DETACH = 2;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;

@@ -9,19 +9,20 @@
 // made when a later step fails; teardown does every step and reports all failures.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { TsstackError } from '../../util/errors.js';
 import type { EndpointSpec, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
 import { formatCidr, intToIp, ipToInt, parseCidr } from './cidr.js';
 import { allocateAddress, chooseSubnet, macFor, type Taken } from './ipam.js';
-import { MNT_DETACH, getLibc, lastErrno } from './libc.js';
+import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './libc.js';
 import { NsClient } from './ns-client.js';
 import type { NsInspect } from './ns-jobs.js';
 import { Nft } from './nft.js';
 import { FAMILY, TABLE, buildTable, canonical, deleteBatch, isAnyHost, toBatch } from './nft-rules.js';
-import { addressesClash, readListeners, socketOwners } from './ports.js';
+import { readListeners, socketOwners } from './ports.js';
+import { freePort, portProblems } from './port-conflicts.js';
 import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
 import { addAddress, createBridge, createVeth, deleteLink, linkByName, listAddresses, setHairpin, setUp } from './rtnl.js';
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
@@ -57,9 +58,6 @@ export interface EndpointResult {
 /** The published ports a container got (host port 0 resolved to the port picked). */
 export type PublishResult = PublishedPort[];
 
-const EPHEMERAL_FIRST = 32768;
-const EPHEMERAL_LAST = 60999;
-
 function info(r: NetworkRecord): NetworkInfo {
   return { name: r.name, id: r.id, bridge: r.bridge, subnet: r.subnet, gateway: r.gateway, internal: r.internal, labels: { ...r.labels } };
 }
@@ -75,10 +73,6 @@ function errMessage(e: unknown): string {
 /** Host-side veth name: short, stable per (container, network), ≤ 15 bytes. */
 function hostIfname(containerId: string, network: string): string {
   return 'vt' + createHash('sha256').update(`${containerId}\0${network}`).digest('hex').slice(0, 12);
-}
-
-function portLabel(p: { hostIp?: string; hostPort: number; protocol: string }): string {
-  return `${isAnyHost(p.hostIp) ? '0.0.0.0' : p.hostIp}:${p.hostPort}/${p.protocol}`;
 }
 
 export class NetworkManager implements NetworkApi {
@@ -111,7 +105,11 @@ export class NetworkManager implements NetworkApi {
     await this.ns.close();
   }
 
+  /** Where the container's sandbox is pinned. Container ids are file names: no `/`, no leading dot. */
   sandboxPath(containerId: string): string {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/.test(containerId)) {
+      throw new TsstackError('INTERNAL', `container id "${containerId}" cannot name a network sandbox`, { hint: 'container ids are letters, digits, "_", "." and "-"' });
+    }
     return join(this.runRoot, 'netns', containerId);
   }
 
@@ -126,7 +124,9 @@ export class NetworkManager implements NetworkApi {
         if (problem) {
           throw new TsstackError('CONFLICT', `network "${spec.name}" already exists with ${problem}`, { hint: `remove it first (tsstack down, or tsstack network rm ${spec.name})` });
         }
+        // after a reboot the state outlives the bridge and the table: remake them
         await this.ensureKernel(existing);
+        await this.syncFirewall();
         return info(existing);
       }
       const taken = await this.taken(spec.name);
@@ -175,11 +175,14 @@ export class NetworkManager implements NetworkApi {
     return this.store.withLock(async () => {
       const rec = this.store.get(name);
       if (!rec) throw new TsstackError('NOT_FOUND', `network "${name}" does not exist`, { hint: 'tsstack network ls lists the networks' });
-      const users = Object.keys(rec.endpoints).sort();
+      // a lease whose sandbox is gone (crash, reboot) holds nothing: release it
+      const live = mountPoints();
+      const users = Object.keys(rec.endpoints).filter((id) => live.has(this.sandboxPath(id))).sort();
       if (users.length) {
         throw new TsstackError('CONFLICT', `network "${name}" is still used by container${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { hint: 'remove those containers first (tsstack down)' });
       }
       const failures: string[] = [];
+      for (const ep of Object.values(rec.endpoints)) await this.removeLink(ep.hostIfname, failures);
       await this.removeBridge(rec, failures);
       this.store.delete(name);
       try {
@@ -219,7 +222,7 @@ export class NetworkManager implements NetworkApi {
   }
 
   async checkPorts(ports: PublishedPort[], exceptContainer?: string): Promise<string[]> {
-    return this.portProblems(ports, exceptContainer, this.store.ports());
+    return portProblems(ports, this.store.ports().filter((p) => p.containerId !== exceptContainer), readListeners(), socketOwners, await this.localAddresses());
   }
 
   /** Gateway address of each network: where the DNS server listens. */
@@ -232,17 +235,45 @@ export class NetworkManager implements NetworkApi {
   // ------------------------------------------------------------ sandboxes
 
   async createSandbox(containerId: string): Promise<{ path: string }> {
-    const path = this.sandboxPath(containerId);
-    if (mountPoints().has(path)) return { path };
-    mkdirSync(join(this.runRoot, 'netns'), { recursive: true });
-    closeSync(openSync(path, 'a'));
+    return this.store.withLock(async () => {
+      const path = this.sandboxPath(containerId);
+      if (mountPoints().has(path)) return { path };
+      this.shareNetnsDir();
+      closeSync(openSync(path, 'a'));
+      try {
+        await this.ns.run({ kind: 'create', path });
+      } catch (e) {
+        rmSync(path, { force: true });
+        this.releaseNetnsDir();
+        throw new TsstackError('NETWORK', `could not create the network namespace of container ${containerId}: ${errMessage(e)}`, { hint: 'tsstack needs root (CAP_SYS_ADMIN) to create network namespaces', cause: e });
+      }
+      return { path };
+    });
+  }
+
+  /**
+   * `<runRoot>/netns` as a shared mount of its own (as `ip netns` does): mount
+   * namespaces made later for containers receive the unmount of a sandbox, so a
+   * removed sandbox is not kept alive by their copies of its bind mount.
+   */
+  private shareNetnsDir(): void {
+    const dir = join(this.runRoot, 'netns');
+    mkdirSync(dir, { recursive: true });
+    if (mountPoints().has(dir)) return;
+    const libc = getLibc();
+    if (libc.mount(dir, dir, null, MS_BIND | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not bind-mount ${dir} on itself: ${lastErrno().name}`, { hint: 'tsstack needs root to manage network sandboxes' });
+    if (libc.mount(null, dir, null, MS_SHARED | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not make ${dir} a shared mount: ${lastErrno().name}`);
+  }
+
+  /** Unmounts `<runRoot>/netns` once no sandbox is left in it. */
+  private releaseNetnsDir(failures: string[] = []): void {
+    const dir = join(this.runRoot, 'netns');
     try {
-      await this.ns.run({ kind: 'create', path });
+      if (!mountPoints().has(dir) || readdirSync(dir).length > 0) return;
+      if (getLibc().umount2(dir, MNT_DETACH) < 0) failures.push(`umount ${dir}: ${lastErrno().name}`);
     } catch (e) {
-      rmSync(path, { force: true });
-      throw new TsstackError('NETWORK', `could not create the network namespace of container ${containerId}: ${errMessage(e)}`, { hint: 'tsstack needs root (CAP_SYS_ADMIN) to create network namespaces', cause: e });
+      failures.push(errMessage(e));
     }
-    return { path };
   }
 
   async connect(containerId: string, spec: EndpointSpec): Promise<EndpointResult> {
@@ -322,6 +353,7 @@ export class NetworkManager implements NetworkApi {
       } catch (e) {
         failures.push(errMessage(e));
       }
+      this.releaseNetnsDir(failures);
       if (failures.length) throw new TsstackError('NETWORK', `removing the network sandbox of container ${containerId} was incomplete: ${failures[0]}`, { details: failures, hint: 'run the removal again' });
     });
   }
@@ -343,16 +375,16 @@ export class NetworkManager implements NetworkApi {
   async publish(containerId: string, address: string, ports: PublishedPort[]): Promise<PublishResult> {
     return this.store.withLock(async () => {
       const current = this.store.ports().filter((p) => p.containerId !== containerId);
-      const problems = this.portProblems(ports, containerId, current);
+      const listeners = readListeners();
+      const problems = portProblems(ports, current, listeners, socketOwners, await this.localAddresses());
       if (problems.length) {
         throw new TsstackError('CONFLICT', problems[0]!, { details: problems, hint: 'choose another host port, or stop what holds it' });
       }
-      const listeners = readListeners();
       const records: PortRecord[] = [];
       const result: PublishedPort[] = [];
       for (const p of ports) {
         let hostPort = p.hostPort;
-        if (hostPort === 0) hostPort = this.freePort(p, [...current, ...records], listeners);
+        if (hostPort === 0) hostPort = freePort(p, [...current, ...records], listeners);
         const r: PortRecord = { containerId, address, hostPort, containerPort: p.containerPort, protocol: p.protocol };
         if (!isAnyHost(p.hostIp)) r.hostIp = p.hostIp;
         records.push(r);
@@ -392,6 +424,10 @@ export class NetworkManager implements NetworkApi {
     if (spec.gateway && spec.gateway !== rec.gateway) return `gateway ${rec.gateway}, not ${spec.gateway}`;
     if (!!spec.internal !== rec.internal) return `internal: ${rec.internal}`;
     return undefined;
+  }
+
+  private async localAddresses(): Promise<Set<string>> {
+    return new Set((await listAddresses(this.rt())).map((a) => a.address));
   }
 
   /** Address space in use: host routes, resolvers and every tsstack network but `except`. */
@@ -499,49 +535,6 @@ export class NetworkManager implements NetworkApi {
     );
     if (existing && canonical(existing) === canonical(objs)) return;
     this.nft.run(toBatch(objs));
-  }
-
-  private portProblems(ports: PublishedPort[], exceptContainer: string | undefined, current: PortRecord[]): string[] {
-    const problems: string[] = [];
-    const others = current.filter((p) => p.containerId !== exceptContainer);
-    const seen: PublishedPort[] = [];
-    const wanted = ports.filter((p) => p.hostPort !== 0);
-    for (const p of ports) {
-      if (!Number.isInteger(p.hostPort) || p.hostPort < 0 || p.hostPort > 65535) problems.push(`host port ${p.hostPort} is not a port number (1-65535)`);
-      if (!Number.isInteger(p.containerPort) || p.containerPort < 1 || p.containerPort > 65535) problems.push(`container port ${p.containerPort} is not a port number (1-65535)`);
-      if (p.hostIp && !isAnyHost(p.hostIp) && !/^\d+\.\d+\.\d+\.\d+$/.test(p.hostIp)) problems.push(`host address ${p.hostIp} of ${portLabel(p)} is not supported (IPv4 only)`);
-    }
-    for (const p of wanted) {
-      const dup = seen.find((q) => q.protocol === p.protocol && q.hostPort === p.hostPort && addressesClash(q.hostIp ?? '0.0.0.0', p.hostIp));
-      if (dup) problems.push(`host port ${portLabel(p)} is published twice (also as ${portLabel(dup)})`);
-      seen.push(p);
-      const holder = others.find((q) => q.protocol === p.protocol && q.hostPort === p.hostPort && addressesClash(q.hostIp ?? '0.0.0.0', p.hostIp));
-      if (holder) problems.push(`host port ${portLabel(p)} is already published by container ${holder.containerId} (${portLabel(holder)} → ${holder.address}:${holder.containerPort})`);
-    }
-    const listeners = readListeners();
-    const clashes = wanted.flatMap((p) =>
-      listeners.filter((l) => l.protocol === p.protocol && l.port === p.hostPort && addressesClash(l.address, isAnyHost(p.hostIp) ? undefined : p.hostIp)).map((l) => ({ p, l })),
-    );
-    if (clashes.length) {
-      const owners = socketOwners(new Set(clashes.map((c) => c.l.inode)));
-      const said = new Set<string>();
-      for (const { p, l } of clashes) {
-        const msg = `host port ${portLabel(p)} is already in use by ${owners.get(l.inode) ?? 'a process of another user or namespace'} listening on ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}/${l.protocol}`;
-        if (!said.has(msg)) problems.push(msg);
-        said.add(msg);
-      }
-    }
-    return problems;
-  }
-
-  private freePort(p: PublishedPort, taken: PortRecord[], listeners: ReturnType<typeof readListeners>): number {
-    for (let port = EPHEMERAL_FIRST; port <= EPHEMERAL_LAST; port++) {
-      const busy =
-        taken.some((q) => q.protocol === p.protocol && q.hostPort === port && addressesClash(q.hostIp ?? '0.0.0.0', p.hostIp)) ||
-        listeners.some((l) => l.protocol === p.protocol && l.port === port && addressesClash(l.address, isAnyHost(p.hostIp) ? undefined : p.hostIp));
-      if (!busy) return port;
-    }
-    throw new TsstackError('CONFLICT', `no free host port left for ${p.containerPort}/${p.protocol}`, { hint: 'publish it on an explicit host port' });
   }
 
   private wrap(e: unknown, what: string, undo: string[]): TsstackError {

@@ -116,6 +116,8 @@ function isolate(b: Base, n: FwNetwork): Obj {
   return rule(b, 'forward', [eq(meta('iifname'), n.bridge), ne(meta('oifname'), n.bridge), eq(meta('oifname'), '@bridges'), { drop: null }]);
 }
 
+// chain <name> { type <nat|filter> hook <hook> priority <prio>; policy accept; }
+// (accept: tsstack only drops what its own rules name; other tables keep their say)
 function chain(b: Base, name: string, type: 'nat' | 'filter', hook: string, prio: number): Obj {
   return { chain: { ...b, name, type, hook, prio, policy: 'accept' } };
 }
@@ -132,8 +134,10 @@ export function buildTable(networks: FwNetwork[], ports: FwPort[], table = TABLE
   const byIp = sorted.filter((p) => !isAnyHost(p.hostIp));
   const any = sorted.filter((p) => isAnyHost(p.hostIp));
 
+  // set subnets { type ipv4_addr; flags interval; elements = { 10.89.0.0/24, … } }
   const subnets: Obj = { set: { ...base, name: 'subnets', type: 'ipv4_addr', flags: ['interval'] } };
   if (nets.length) subnets.set.elem = nets.map((n) => prefix(n.subnet));
+  // set bridges { type ifname; elements = { "tss-xxxx", … } }
   const bridges: Obj = { set: { ...base, name: 'bridges', type: 'ifname' } };
   if (nets.length) bridges.set.elem = nets.map((n) => n.bridge);
   const ipKey = ['ipv4_addr', 'inet_proto', 'inet_service'];
@@ -143,6 +147,10 @@ export function buildTable(networks: FwNetwork[], ports: FwPort[], table = TABLE
     if (elem.length) m.map.elem = elem;
     return m;
   };
+  // map ip_addr { type ipv4_addr . inet_proto . inet_service : ipv4_addr; elements = { 127.0.0.1 . tcp . 8080 : 10.89.0.2 } }
+  // map ip_port { type ipv4_addr . inet_proto . inet_service : inet_service; elements = { 127.0.0.1 . tcp . 8080 : 80 } }
+  // map any_addr { type inet_proto . inet_service : ipv4_addr; elements = { tcp . 8080 : 10.89.0.2 } }
+  // map any_port { type inet_proto . inet_service : inet_service; elements = { tcp . 8080 : 80 } }
   const ipAddr = map('ip_addr', ipKey, 'ipv4_addr', byIp.map((p) => [{ concat: [p.hostIp, p.protocol, p.hostPort] }, p.address]));
   const ipPort = map('ip_port', ipKey, 'inet_service', byIp.map((p) => [{ concat: [p.hostIp, p.protocol, p.hostPort] }, p.containerPort]));
   const anyAddr = map('any_addr', anyKey, 'ipv4_addr', any.map((p) => [{ concat: [p.protocol, p.hostPort] }, p.address]));

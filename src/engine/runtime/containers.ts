@@ -314,6 +314,7 @@ export class Containers implements ContainerApi {
     const rec = this.get(idOrName);
     const st = this.monitorState(rec);
     if (st && (st.status === 'running' || st.status === 'restarting') && this.monitorAlive(rec, st)) return;
+    if (st && this.monitorAlive(rec, st)) await waitForExit(this.statePath(rec.id), st.monitorPid, { timeoutMs: 10000 }); // the last run's monitor is finishing
     const dir = this.cdir(rec.id);
     if (!isMountpoint(rec.rootfs)) rec.rootfs = await this.deps.images.mountRootfs(rec.spec.imageId, dir); // after a reboot
     const runtime = resolveRuntime(this.runtimeName(rec));
@@ -450,7 +451,7 @@ export class Containers implements ContainerApi {
       const u = resolveUserInRootfs(rec.rootfs, opts.user);
       user = `${u.uid}:${u.gid}`;
     }
-    return { tty: opts.tty, env: opts.env, user, cwd: opts.cwd };
+    return { tty: opts.tty, interactive: opts.interactive, env: opts.env, user, cwd: opts.cwd };
   }
 
   private requireRunning(idOrName: string): ContainerRecord {

@@ -120,7 +120,7 @@ export function sendControl(socketPath: string, line: string, timeoutMs = 5000):
     const s = connect(socketPath);
     let reply = '';
     const timer = setTimeout(() => { s.destroy(); reject(new TsstackError('RUNTIME', `monitor at ${socketPath} did not answer "${line}"`)); }, timeoutMs);
-    s.on('connect', () => s.write(`${line}\n`));
+    s.write(`${line}\n`); // queued until connected: no extra turn of the event loop
     s.on('data', (d) => { reply += d.toString(); });
     s.on('error', (e) => { clearTimeout(timer); reject(e); });
     s.on('close', () => { clearTimeout(timer); resolve(reply.trim()); });

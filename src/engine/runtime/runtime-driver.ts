@@ -2,6 +2,7 @@
 // for any runtime binary that speaks it: tsstack-runtime, runc, crun.
 
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { TsstackError } from '../../util/errors.js';
 
 /** What `runtime state <id>` prints (OCI state). */
@@ -22,7 +23,9 @@ export interface DriverExecOptions {
   /** `uid[:gid]` numeric, already resolved. */
   user?: string;
   cwd?: string;
-  /** Default inherits the caller's stdio. */
+  /** Keep stdin attached (`-i`); otherwise the process reads /dev/null, as with `docker exec` without -i. A tty implies it. */
+  interactive?: boolean;
+  /** Default inherits the caller's stdout/stderr. */
   stdio?: 'inherit' | 'pipe';
 }
 
@@ -32,13 +35,16 @@ export class RuntimeDriver {
 
   run(args: string[], input?: string): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.binary, ['--root', this.root, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(this.binary, ['--root', this.root, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
       let stdout = '', stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
       child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${this.binary}: ${e.message}`, { cause: e })));
-      child.on('close', (code, sig) => resolve({ code: code ?? 128 + (sig ? 9 : 0), stdout, stderr }));
-      child.stdin.end(input ?? '');
+      child.on('close', (code, sig) => resolve({ code: code ?? 128 + (sig ? constants.signals[sig] : 0), stdout, stderr }));
+      if (child.stdin) {
+        child.stdin.on('error', () => { /* the process did not read its input */ });
+        child.stdin.end(input);
+      }
     });
   }
 
@@ -79,9 +85,10 @@ export class RuntimeDriver {
     if (opts.cwd) args.push('--cwd', opts.cwd);
     args.push(id, ...argv);
     return new Promise((resolve, reject) => {
-      const child = spawn(this.binary, ['--root', this.root, ...args], { stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+      const stdin = opts.interactive || opts.tty ? 'inherit' : 'ignore';
+      const child = spawn(this.binary, ['--root', this.root, ...args], { stdio: opts.stdio === 'pipe' ? [stdin, 'pipe', 'pipe'] : [stdin, 'inherit', 'inherit'] });
       child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${this.binary}: ${e.message}`, { cause: e })));
-      child.on('close', (code, sig) => resolve(code ?? (sig === 'SIGKILL' ? 137 : 128)));
+      child.on('close', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0)));
     });
   }
 }

@@ -4,7 +4,7 @@
 // list the user plus `group_add`.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolveInRoot } from './in-root.js';
 import { TsstackError } from '../../util/errors.js';
 
 export interface PasswdEntry { name: string; uid: number; gid: number; home: string }
@@ -79,7 +79,7 @@ function readOr(path: string): string {
   try { return readFileSync(path, 'utf8'); } catch { return ''; }
 }
 
-/** Resolves against `<rootfs>/etc/passwd` and `<rootfs>/etc/group` (missing files = empty databases). */
+/** Resolves against `<rootfs>/etc/passwd` and `<rootfs>/etc/group` (missing files = empty databases; symlinks stay inside the rootfs). */
 export function resolveUserInRootfs(rootfs: string, user: string | undefined, groupAdd: string[] = []): ResolvedUser {
-  return resolveUser(user, parsePasswd(readOr(join(rootfs, 'etc/passwd'))), parseGroup(readOr(join(rootfs, 'etc/group'))), groupAdd);
+  return resolveUser(user, parsePasswd(readOr(resolveInRoot(rootfs, '/etc/passwd'))), parseGroup(readOr(resolveInRoot(rootfs, '/etc/group'))), groupAdd);
 }

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import * as tar from 'tar-stream';
 import { ImageStore } from '../../../src/engine/image/store.js';
 import { buildImage } from '../../../src/engine/image/build/index.js';
+import { hostPlatform } from '../../../src/engine/image/oci.js';
 import type { BuildRequest } from '../../../src/engine/api.js';
 import { makeBusyboxImage } from '../../helpers/images.js';
 import { makeBusyboxRootfs, makeTemp, rmTemp } from '../../helpers/rootfs.js';
@@ -265,5 +266,91 @@ test.serial('FROM scratch with metadata only; a bad .dockerignore is a clear err
     writeFileSync(join(e.ctxDir, '.dockerignore'), '[oops\n');
     const err = await t.throwsAsync(buildImage(e.store, req(e, 'FROM scratch\nCOPY . /\n')));
     t.regex(err!.message, /\.dockerignore: syntax error in pattern/);
+  } finally { teardown(t, e); }
+});
+
+test.serial('RUN --mount: cache persists across builds, bind from context and stage, tmpfs; none land in the layer', async (t) => {
+  const e = await setup();
+  try {
+    await makeBusyboxImage(e.store);
+    mkdirSync(join(e.ctxDir, 'files'));
+    writeFileSync(join(e.ctxDir, 'files/a.txt'), 'from-context');
+    const df = [
+      'FROM busybox AS gen',
+      'RUN mkdir /out && echo from-stage > /out/s.txt',
+      'FROM busybox',
+      'RUN --mount=type=cache,target=/var/cache/x n=$(cat /var/cache/x/n 2>/dev/null || echo 0); echo $((n+1)) > /var/cache/x/n; cp /var/cache/x/n /count',
+      'RUN --mount=type=bind,source=files,target=/mnt/ctx --mount=type=bind,from=gen,source=/out,target=/mnt/gen --mount=type=tmpfs,target=/scratch \\',
+      '    touch /scratch/junk && cat /mnt/ctx/a.txt /mnt/gen/s.txt > /both',
+    ].join('\n');
+    const one = await buildImage(e.store, req(e, df, { noCache: true }));
+    const two = await buildImage(e.store, req(e, df, { noCache: true }));
+    t.is(await readFromImage(e, one.id, 'count'), '1\n');
+    t.is(await readFromImage(e, two.id, 'count'), '2\n', 'the cache mount kept its content between builds');
+    t.is(await readFromImage(e, two.id, 'both'), 'from-contextfrom-stage\n');
+    const names = [...(await topLayerEntries(e.store, two.id)).keys()];
+    t.deepEqual(names.filter((n) => /^(mnt|scratch|var)/.test(n)), [], 'mount targets made for the run are not in the layer');
+    const layer1 = await topLayerEntriesAt(e.store, two.id, 1);
+    t.false(layer1.some((n) => n.startsWith('var/cache')), layer1.join(','));
+    const err = await t.throwsAsync(buildImage(e.store, req(e, 'FROM busybox\nRUN --mount=type=secret,id=x true\n')));
+    t.regex(err!.message, /^Dockerfile:2: RUN --mount=type=secret is not supported/);
+  } finally { teardown(t, e); }
+});
+
+test.serial('heredocs: RUN scripts (plain, shebang, fed to a command) and COPY files, expanded unless quoted', async (t) => {
+  const e = await setup();
+  try {
+    await makeBusyboxImage(e.store);
+    const df = ['FROM busybox', 'ENV NAME=world', 'RUN <<EOF', 'echo one > /h1', 'echo two >> /h1', 'EOF', "RUN cat > /h2 <<-'X'", '\t$HOME literal', '\tX',
+      'COPY <<EOF /etc/greeting', 'hello ${NAME}', 'EOF', "COPY <<A <<'B' /multi/", 'a $NAME', 'A', 'b $NAME', 'B', 'RUN <<EOF', '#!/bin/sh', 'echo shebang > /h3', 'EOF', ''].join('\n');
+    const img = await buildImage(e.store, req(e, df));
+    t.is(await readFromImage(e, img.id, 'h1'), 'one\ntwo\n');
+    t.is(await readFromImage(e, img.id, 'h2'), '$HOME literal\n');
+    t.is(await readFromImage(e, img.id, 'etc/greeting'), 'hello world\n');
+    t.is(await readFromImage(e, img.id, 'multi/A'), 'a world\n');
+    t.is(await readFromImage(e, img.id, 'multi/B'), 'b $NAME\n');
+    t.is(await readFromImage(e, img.id, 'h3'), 'shebang\n');
+    const err = await t.throwsAsync(buildImage(e.store, req(e, 'FROM busybox\nRUN <<EOF\necho never closed\n')));
+    t.regex(err!.message, /^Dockerfile:2: unterminated heredoc <<EOF/);
+  } finally { teardown(t, e); }
+});
+
+test.serial('build args reach RUN as environment, unexpanded by the builder (compose TestBuildEscaped)', async (t) => {
+  const e = await setup();
+  try {
+    await makeBusyboxImage(e.store);
+    const img = await buildImage(e.store, req(e, 'FROM --platform=$BUILDPLATFORM busybox\nARG foo\nARG BOOL\nARG TARGETARCH\nRUN echo foo is $foo $TARGETARCH > /out && /bin/${BOOL}\n', { args: { foo: '${bar}', BOOL: 'true' } }));
+    t.is(await readFromImage(e, img.id, 'out'), `foo is \${bar} ${hostPlatform().architecture}\n`);
+    t.false(e.lines.some((l) => l.includes('--platform')), 'the build platform needs no warning');
+    const ep = await buildImage(e.store, req(e, 'FROM --platform=linux/s390x busybox\nENTRYPOINT ["/bin/echo"]\n'));
+    t.deepEqual([ep.config.Entrypoint, ep.config.Cmd], [['/bin/echo'], undefined], 'ENTRYPOINT drops the base image CMD');
+    t.true(e.lines.some((l) => l.includes('WARN: Dockerfile:1: FROM --platform=linux/s390x is ignored')), e.lines.join('\n'));
+  } finally { teardown(t, e); }
+});
+
+test.serial('a build cleans what a killed build left behind (mounts and temp dirs of dead processes)', async (t) => {
+  const e = await setup();
+  try {
+    const dead = execFileSync('sh', ['-c', 'sh -c "echo \\$\\$"']).toString().trim();
+    const stale = join(e.root, 'store', 'build-tmp', `b-${dead}-abc`, 's-1', 'rootfs');
+    mkdirSync(stale, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', stale]);
+    t.true(mounts().some((m) => m.includes(`b-${dead}-abc`)));
+    await buildImage(e.store, req(e, 'FROM scratch\nLABEL x=y\n'));
+    t.false(mounts().some((m) => m.includes(`b-${dead}-abc`)), 'the stale mount is gone');
+    t.false(existsSync(join(e.root, 'store', 'build-tmp', `b-${dead}-abc`)));
+  } finally { teardown(t, e); }
+});
+
+test.serial('two builds at once in one store (as `up` builds services in parallel)', async (t) => {
+  const e = await setup();
+  try {
+    await makeBusyboxImage(e.store);
+    writeFileSync(join(e.ctxDir, 'f'), 'shared');
+    const df = (n: number): string => `FROM busybox\nCOPY f /f\nRUN echo ${n} > /n\n`;
+    const [a, b] = await Promise.all([buildImage(e.store, req(e, df(1), { tags: ['a:1'] })), buildImage(e.store, req(e, df(2), { tags: ['b:1'] }))]);
+    t.is(await readFromImage(e, a.id, 'n'), '1\n');
+    t.is(await readFromImage(e, b.id, 'n'), '2\n');
+    t.is(a.chainIds[1], b.chainIds[1], 'the identical COPY step gives the same layer');
   } finally { teardown(t, e); }
 });

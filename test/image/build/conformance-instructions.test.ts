@@ -66,11 +66,11 @@ test('errors name file and line, with a hint for a misspelt instruction', (t) =>
   t.is(e!.location?.line, 5);
 });
 
-test('stages, meta args, --platform warning', (t) => {
+test('stages, meta args, --platform kept', (t) => {
   const df = toDockerfile(parseDockerfile('ARG BASE=busybox\nFROM --platform=linux/amd64 ${BASE} AS Build\nRUN x\nFROM scratch\nCOPY --from=build --chmod=755 /a /b\n'));
   t.is(df.metaArgs.length, 1);
   t.deepEqual(df.stages.map((s) => [s.name, s.from.image]), [['build', '${BASE}'], [undefined, 'scratch']]);
-  t.true(df.warnings.some((w) => w.includes('--platform is ignored')));
+  t.is(df.stages[0]!.from.platform, 'linux/amd64');
   const cp = df.stages[1]!.commands[0]!;
   t.like(cp, { kind: 'COPY', from: 'build', chmod: '755', sources: ['/a'], dest: '/b' });
 });

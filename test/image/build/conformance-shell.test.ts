@@ -2,7 +2,7 @@
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { expandWord, expandWords } from '../../../src/engine/image/build/shell-lex.js';
+import { expandHeredoc, expandWord, expandWords } from '../../../src/engine/image/build/shell-lex.js';
 import { parseWords } from '../../../src/engine/image/build/parser.js';
 
 const BK = resolve(process.cwd(), '../shared/conformance/buildkit');
@@ -61,4 +61,8 @@ test('expansion with the backtick escape token', (t) => {
   t.is(expandWord('a`$b', { b: 'x' }, '`'), 'a$b');
   t.is(expandWord('C:\\dir', {}, '`'), 'C:\\dir');
   t.deepEqual(expandWords('a` b c', {}, '`'), ['a b', 'c']);
+});
+
+test('heredoc bodies: only $ expands, quotes are text', (t) => {
+  t.is(expandHeredoc(`it's "$A" \\$B \\n \${C:-c}\n`, { A: 'a', B: 'b' }), `it's "a" $B \\n c\n`);
 });

@@ -25,10 +25,10 @@ test('users and groups come from the root\'s databases', (t) => {
     mkdirSync(join(r, 'etc'));
     writeFileSync(join(r, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n');
     writeFileSync(join(r, 'etc/group'), 'root:x:0:\nstaff:x:50:app\napp:x:1001:\n');
-    t.deepEqual(resolveUser(r, ''), { uid: 0, gid: 0, additionalGids: [] });
-    t.deepEqual(resolveUser(r, 'app'), { uid: 1000, gid: 1001, additionalGids: [50] });
-    t.deepEqual(resolveUser(r, 'app:staff'), { uid: 1000, gid: 50, additionalGids: [] });
-    t.deepEqual(resolveUser(r, '4242'), { uid: 4242, gid: 0, additionalGids: [] });
+    t.deepEqual(resolveUser(r, ''), { uid: 0, gid: 0, additionalGids: [], home: '/root' });
+    t.deepEqual(resolveUser(r, 'app'), { uid: 1000, gid: 1001, additionalGids: [50], home: '/home/app' });
+    t.deepEqual(resolveUser(r, 'app:staff'), { uid: 1000, gid: 50, additionalGids: [], home: '/home/app' });
+    t.deepEqual(resolveUser(r, '4242'), { uid: 4242, gid: 0, additionalGids: [], home: '/' });
     t.throws(() => resolveUser(r, 'ghost'), { message: /unable to find user ghost/ });
     t.deepEqual(resolveChown(r, '7:8'), { uid: 7, gid: 8 });
     t.deepEqual(resolveChown(r, '7'), { uid: 7, gid: 7 });

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { writeFileAtomicSync } from '../../../util/fs-atomic.js';
 import type { Stats } from 'node:fs';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
 import { resolveInRoot } from './rootfs-fs.js';
@@ -115,20 +116,61 @@ export function segmentRegex(seg: string): RegExp {
 }
 
 /**
- * Content digest of what a COPY source selection would copy: for each file,
- * its path relative to the selection root, type, mode and bytes (symlinks:
- * target). Mtimes and owners are left out, as BuildKit's content cache does.
+ * sha256 of file contents remembered by path + (device, inode, size, mtime,
+ * ctime), as BuildKit's content-hash cache does: an unchanged file is not
+ * read again. ctime cannot be set by users, so any write shows.
  */
-export async function digestSelection(ctx: BuildContext, entries: ContextEntry[]): Promise<string> {
+export class FileHashMemo {
+  private readonly map = new Map<string, string>();
+  private changed = false;
+  private static readonly MAX = 200_000;
+
+  constructor(private readonly path?: string) {
+    if (!path) return;
+    try {
+      const doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+      for (const [k, v] of Object.entries(doc)) this.map.set(k, v);
+    } catch { /* none yet, or unreadable: start empty */ }
+  }
+
+  private static key(abs: string, st: Stats): string {
+    return `${abs}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  }
+
+  async hash(abs: string, st: Stats): Promise<string> {
+    const k = FileHashMemo.key(abs, st);
+    const have = this.map.get(k);
+    if (have) return have;
+    const h = createHash('sha256');
+    for await (const c of createReadStream(abs, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+    const hex = h.digest('hex');
+    this.map.delete(k);
+    this.map.set(k, hex);
+    this.changed = true;
+    return hex;
+  }
+
+  save(): void {
+    if (!this.path || !this.changed) return;
+    const entries = [...this.map].slice(-FileHashMemo.MAX);
+    writeFileAtomicSync(this.path, JSON.stringify(Object.fromEntries(entries)));
+    this.changed = false;
+  }
+}
+
+/**
+ * Content digest of what a COPY source selection would copy: for each file,
+ * its path relative to the selection root, type, mode and content hash
+ * (symlinks: target). Mtimes and owners are left out, as BuildKit's content
+ * cache does.
+ */
+export async function digestSelection(ctx: BuildContext, entries: ContextEntry[], memo = new FileHashMemo()): Promise<string> {
   const h = createHash('sha256');
   const file = async (e: ContextEntry, name: string): Promise<void> => {
     const st = e.st;
     h.update(`${name}\0${(st.mode & 0o170000).toString(8)}\0${(st.mode & 0o7777).toString(8)}\0`);
     if (st.isSymbolicLink()) h.update(await readlink(e.abs));
-    else if (st.isFile()) {
-      h.update(`${st.size}\0`);
-      for await (const c of createReadStream(e.abs, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
-    }
+    else if (st.isFile()) h.update(`${st.size}\0${await memo.hash(e.abs, st)}`);
     h.update('\n');
   };
   for (const e of entries) {

@@ -6,24 +6,28 @@
 // + what they do (see cache.ts); `noCache` skips lookups (results are still
 // recorded). RUN shares the builder's network (see run-step.ts).
 
-import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import type { BuildRequest, ImageInfo } from '../../api.js';
 import { TsstackError } from '../../../util/errors.js';
 import { hostPlatform, type ImageConfig } from '../oci.js';
 import { packDirectory } from '../pack.js';
 import { BuildCache, cacheKey } from './cache.js';
-import { BuildContext, digestSelection, segmentRegex } from './context.js';
+import { BuildContext, digestSelection, FileHashMemo, segmentRegex } from './context.js';
 import { IgnoreMatcher, IgnoreSyntaxError, parseDockerignore } from './dockerignore.js';
 import { CopyError, copyInto, listTree, type CopySource } from './copy.js';
 import { extractArchive, isArchive } from './archive.js';
 import { nodeFromLine } from './parser.js';
 import { parseDockerfileText, toInstruction, type CopyInstr, type CommandInstr, type Dockerfile, type Instruction, type Stage } from './instructions.js';
+import type { OciMountInput } from '../../runtime/oci-spec.js';
+import { MountSpecError, parseRunMount, type RunMount } from './run-mounts.js';
 import { resolveChown, resolveInRoot, resolveUser, UserLookupError } from './rootfs-fs.js';
 import { buildRunSpec, buildRuntime, missingMountTargets, removeCreatedTargets, runContainer } from './run-step.js';
-import { expandWord, expandWords, ShellExpansionError } from './shell-lex.js';
+import { expandHeredoc, expandWord, expandWords, ShellExpansionError } from './shell-lex.js';
 import type { BuildLayer, BuildStore } from './store.js';
 
 export type { BuildStore, BuildLayer } from './store.js';
@@ -68,6 +72,8 @@ interface Ctx {
   globalArgs: Map<string, string | undefined>;
   usedArgs: Set<string>;
   results: Map<number, StageState>;
+  /** Content hashes of context files, kept across builds. */
+  hashes: FileHashMemo;
   /** Leases on the layers this build made or reused, released when it ends. */
   leases: { release: () => Promise<void> }[];
   step: number;
@@ -128,22 +134,29 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
   const { text, file, path: dfPath } = readDockerfile(req);
   const df = parseDockerfileText(text, file);
   for (const w of df.warnings) progress(`WARN: ${w}`);
-  const contextDir = resolve(req.context);
+  const syntax = df.directives.syntax;
+  if (syntax !== undefined && !/^(docker\.io\/)?docker\/dockerfile(-upstream)?(:|@|$)/.test(syntax)) {
+    progress(`WARN: ${file}:1: "# syntax=${syntax}" is ignored: tsstack parses Dockerfiles itself`);
+  }
+  const context = openContext(resolve(req.context), dfPath);
   await mkdir(join(store.root, 'build-tmp'), { recursive: true });
-  const tmp = await mkdtemp(join(store.root, 'build-tmp', 'b-'));
+  await cleanStaleBuilds(join(store.root, 'build-tmp'));
+  const tmp = await mkdtemp(join(store.root, 'build-tmp', `b-${process.pid}-`));
   const ctx: Ctx = {
     store, req, df, file,
-    context: openContext(contextDir, dfPath),
+    context,
     cache: new BuildCache(store),
     tmp,
     globalArgs: new Map(),
     usedArgs: new Set(),
     results: new Map(),
     leases: [],
+    hashes: new FileHashMemo(join(store.root, 'build-cache', 'file-hashes.json')),
     step: 0,
     progress,
   };
   try {
+    for (const [k, v] of platformArgs()) ctx.globalArgs.set(k, v);
     for (const a of df.metaArgs) {
       for (const d of a.args) {
         const env = globalArgEnv(ctx);
@@ -164,8 +177,34 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
     if (unused.length) progress(`WARN: one or more build args were not consumed: ${unused.join(', ')}`);
     return await commitImage(ctx, final!);
   } finally {
+    try { ctx.hashes.save(); } catch { /* a cache, not state */ }
     for (const l of ctx.leases) await l.release().catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * Removes what builds of dead processes left in `dir` (a killed build keeps
+ * its step mounts and temp dirs): unmounts below them, deepest first, then
+ * deletes them. Builds of live processes are left alone.
+ */
+async function cleanStaleBuilds(dir: string): Promise<void> {
+  const stale = (await readdir(dir)).filter((n) => {
+    const m = /^b-(\d+)-/.exec(n);
+    return m !== null && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
+  });
+  if (stale.length === 0) return;
+  const mountPoints = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter(Boolean);
+  for (const n of stale) {
+    const base = join(dir, n) + '/';
+    for (const mp of mountPoints.filter((p) => p.startsWith(base)).sort((a, b) => b.length - a.length)) {
+      await promisify(execFile)('umount', ['-l', mp]).catch(() => undefined);
+    }
+    await rm(join(dir, n), { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
@@ -175,6 +214,21 @@ function openContext(dir: string, dockerfile?: string): BuildContext | undefined
     if (e instanceof IgnoreSyntaxError) throw new TsstackError('IMAGE', `${dir}/.dockerignore: ${e.message}`, { hint: 'fix the pattern (Go filepath.Match syntax, ** and ! allowed)' });
     throw e;
   }
+}
+
+/**
+ * BuildKit's automatic platform ARGs (BUILDPLATFORM, TARGETARCH, …): visible
+ * in FROM lines, and in a stage that declares them. Build and target are both
+ * the host: tsstack builds for the platform it runs on.
+ */
+function platformArgs(): [string, string][] {
+  const p = hostPlatform();
+  const platform = `${p.os}/${p.architecture}${p.variant ? '/' + p.variant : ''}`;
+  const out: [string, string][] = [];
+  for (const side of ['BUILD', 'TARGET']) {
+    out.push([`${side}PLATFORM`, platform], [`${side}OS`, p.os], [`${side}ARCH`, p.architecture], [`${side}VARIANT`, p.variant ?? '']);
+  }
+  return out;
 }
 
 function readDockerfile(req: BuildRequest): { text: string; file: string; path?: string } {
@@ -222,10 +276,13 @@ function neededStages(ctx: Ctx, target: Stage): Set<number> {
     const base = stageByName(ctx, expand(ctx, s.from, s.from.image, globalEnv));
     if (base && base.index < s.index) visit(base);
     for (const c of s.commands) {
-      if ((c.kind === 'COPY' || c.kind === 'ADD') && c.from !== undefined) {
-        const dep = stageByName(ctx, c.from);
+      const froms = (c.kind === 'COPY' || c.kind === 'ADD') && c.from !== undefined ? [c.from]
+        : c.kind === 'RUN' ? c.mounts.flatMap((m) => { try { const x = parseRunMount(m); return x.type === 'bind' && x.from ? [x.from] : []; } catch { return []; } })
+          : [];
+      for (const f of froms) {
+        const dep = stageByName(ctx, f);
         if (dep && dep.index < s.index) visit(dep);
-        else if (dep) throw fail(ctx, c, `COPY --from=${c.from} refers to a later stage`, 'a stage can only copy from stages above it');
+        else if (dep) throw fail(ctx, c, `--from=${f} refers to a later stage`, 'a stage can only use stages above it');
       }
     }
   };
@@ -266,6 +323,13 @@ async function buildStage(ctx: Ctx, st: Stage): Promise<StageState> {
   const label = (i: number): string => `[${st.name ? st.name + ' ' : ''}${i}/${total}]`;
   const n = ++ctx.step;
   ctx.progress(`#${n} ${label(1)} FROM ${expand(ctx, st.from, st.from.image, globalArgEnv(ctx))}${st.name ? ' AS ' + st.name : ''}`);
+  if (st.from.platform !== undefined) {
+    const want = expand(ctx, st.from, st.from.platform, globalArgEnv(ctx));
+    const host = globalArgEnv(ctx).get('TARGETPLATFORM')!;
+    if (want !== host && !host.startsWith(want + '/') && !want.startsWith(host + '/')) {
+      ctx.progress(`WARN: ${ctx.file}:${st.from.line}: FROM --platform=${want} is ignored: tsstack builds for ${host}`);
+    }
+  }
   const state = await baseState(ctx, st);
   for (const trigger of state.triggers ?? []) {
     let ins: Instruction;
@@ -336,7 +400,8 @@ async function runInstruction(ctx: Ctx, st: Stage, state: StageState, ins: Instr
       return;
     case 'ENTRYPOINT':
       cfg.Entrypoint = ins.json ? ins.cmd : [...(cfg.Shell ?? DEFAULT_SHELL), ins.cmd.join(' ')];
-      if (!state.cmdSet) cfg.Cmd = null;
+      // An ENTRYPOINT drops a CMD inherited from the base image, as Docker does.
+      if (!state.cmdSet) delete cfg.Cmd;
       meta();
       return;
     case 'EXPOSE': {
@@ -348,7 +413,7 @@ async function runInstruction(ctx: Ctx, st: Stage, state: StageState, ins: Instr
     }
     case 'VOLUME': {
       const vols = { ...(cfg.Volumes ?? {}) };
-      for (const v of ins.original.trim().match(/^\S+\s+\[/) ? ins.values.map((x) => expand(ctx, ins, x, env)) : expandList(ctx, ins, ins.values, env)) {
+      for (const v of ins.json ? ins.values.map((x) => expand(ctx, ins, x, env)) : expandList(ctx, ins, ins.values, env)) {
         if (v.trim() === '') throw fail(ctx, ins, 'VOLUME specified can not be an empty string');
         vols[v] = {};
       }
@@ -371,7 +436,7 @@ async function runInstruction(ctx: Ctx, st: Stage, state: StageState, ins: Instr
       return;
     }
     case 'ONBUILD': cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.expression]; meta(); return;
-    case 'RUN': return layerStep(ctx, st, state, ins, label, () => runKey(ctx, state, ins), (root, dir) => doRun(ctx, state, ins, root, dir));
+    case 'RUN': return layerStep(ctx, st, state, ins, label, () => runKey(ctx, st, state, ins), (root, dir) => doRun(ctx, st, state, ins, root, dir));
     case 'COPY':
     case 'ADD': return copyStep(ctx, st, state, ins, label);
     case 'FROM': throw fail(ctx, ins, 'unexpected FROM');
@@ -452,8 +517,24 @@ function applyLayer(state: StageState, layer: BuildLayer | undefined, created: s
 
 // ---------------------------------------------------------------- RUN
 
+/**
+ * The argv of a RUN. With heredocs: a command that is only the marker runs
+ * the body as its script (a body starting with `#!` is written to a temp
+ * file and executed, then removed); otherwise the line and the bodies go to
+ * the shell, which reads the heredocs itself.
+ */
 function runArgv(state: StageState, ins: CommandInstr): string[] {
-  return ins.json ? ins.cmd : [...(state.config.Shell ?? DEFAULT_SHELL), ins.cmd.join(' ')];
+  const shell = state.config.Shell ?? DEFAULT_SHELL;
+  if (ins.json) return ins.cmd;
+  const line = ins.cmd.join(' ');
+  const [h, ...more] = ins.heredocs;
+  if (!h) return [...shell, line];
+  if (more.length === 0 && line.trim() === h.word) {
+    if (!h.content.startsWith('#!')) return [...shell, h.content];
+    const script = `f=/tmp/.tsstack-heredoc-$$; cat > "$f" <<'TSSTACK_HEREDOC_END'\n${h.content}TSSTACK_HEREDOC_END\nchmod 700 "$f"; "$f"; rc=$?; rm -f "$f"; exit $rc`;
+    return [...shell, script];
+  }
+  return [...shell, line + '\n' + ins.heredocs.map((x) => x.raw).join('')];
 }
 
 /** Env for a RUN: declared ARGs (not persisted) under the image's ENV, PATH defaulted. */
@@ -466,13 +547,77 @@ function runEnv(state: StageState): string[] {
   return out;
 }
 
-function runKey(ctx: Ctx, state: StageState, ins: CommandInstr): Record<string, unknown> {
-  if (ins.mounts.length) throw fail(ctx, ins, 'RUN --mount is not supported by tsstack', 'copy what the step needs into the image with COPY instead');
-  if (ins.network !== undefined && !['default', 'host', 'none'].includes(ins.network)) throw fail(ctx, ins, `RUN --network=${ins.network} is not supported`, 'use default, host or none');
-  return { op: 'run', argv: runArgv(state, ins), env: runEnv(state), user: state.config.User ?? '', cwd: state.config.WorkingDir ?? '/', network: ins.network ?? 'default' };
+function runMounts(ctx: Ctx, ins: CommandInstr): RunMount[] {
+  try { return ins.mounts.map(parseRunMount); } catch (e) {
+    if (e instanceof MountSpecError) throw fail(ctx, ins, e.message, 'supported: --mount=type=cache, type=bind (read-only), type=tmpfs');
+    throw e;
+  }
 }
 
-async function doRun(ctx: Ctx, state: StageState, ins: CommandInstr, root: string, bundle: string): Promise<void> {
+async function runKey(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr): Promise<Record<string, unknown>> {
+  if (ins.network !== undefined && !['default', 'host', 'none'].includes(ins.network)) throw fail(ctx, ins, `RUN --network=${ins.network} is not supported`, 'use default, host or none');
+  const mounts: unknown[] = [];
+  for (const m of runMounts(ctx, ins)) {
+    if (m.type !== 'bind') { mounts.push(m); continue; }
+    if (m.from !== undefined) {
+      const chain = await fromLayers(ctx, st, ins, 'RUN --mount from', m.from);
+      mounts.push({ ...m, chain: chain[chain.length - 1] ?? 'scratch' });
+    } else {
+      if (!ctx.context) throw fail(ctx, ins, `RUN --mount=type=bind needs a build context, and ${ctx.req.context} does not exist`);
+      const sel = await ctx.context.match(m.source);
+      if (sel.length === 0) throw fail(ctx, ins, `RUN --mount: "${m.source}" not found in the build context`);
+      mounts.push({ ...m, content: await digestSelection(ctx.context, sel, ctx.hashes) });
+    }
+  }
+  return { op: 'run', argv: runArgv(state, ins), env: runEnv(state), user: state.config.User ?? '', cwd: state.config.WorkingDir ?? '/', network: ins.network ?? 'default', mounts };
+}
+
+/** Every directory from `/` down to `p`, deepest last (`/a/b` → `/a`, `/a/b`). */
+function ancestry(p: string): string[] {
+  const parts = posix.normalize(p).split('/').filter(Boolean);
+  return parts.map((_, i) => '/' + parts.slice(0, i + 1).join('/'));
+}
+
+/** OCI mounts for a RUN's --mount flags; `cleanup` undoes what was mounted for them on the host. */
+async function setupRunMounts(ctx: Ctx, st: Stage, ins: CommandInstr, bundle: string): Promise<{ mounts: OciMountInput[]; targets: string[]; cleanup: () => Promise<void> }> {
+  const mounts: OciMountInput[] = [];
+  const targets: string[] = [];
+  const undo: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => { for (const u of undo.reverse()) await u().catch(() => undefined); };
+  try {
+    for (const [i, m] of runMounts(ctx, ins).entries()) {
+      targets.push(...ancestry(m.target));
+      if (m.type === 'cache') {
+        const dir = join(ctx.store.root, 'build-cache', 'mounts', createHash('sha256').update(m.id).digest('hex').slice(0, 32));
+        if (!existsSync(dir)) {
+          await mkdir(dir, { recursive: true });
+          await chmod(dir, m.mode);
+          await chown(dir, m.uid, m.gid);
+        }
+        mounts.push({ type: 'bind', source: dir, target: m.target, readOnly: m.readonly });
+      } else if (m.type === 'tmpfs') {
+        mounts.push({ type: 'tmpfs', target: m.target, ...(m.size !== undefined ? { size: m.size } : {}) });
+      } else {
+        let host: string;
+        if (m.from !== undefined) {
+          const chain = await fromLayers(ctx, st, ins, 'RUN --mount from', m.from);
+          const dir = join(bundle, `mount-${i}`);
+          const fromRoot = await ctx.store.mountLayers(chain, dir);
+          undo.push(() => ctx.store.unmountRootfs(dir));
+          host = resolveInRoot(fromRoot, m.source);
+        } else host = resolveInRoot(ctx.context!.dir, m.source);
+        if (!existsSync(host)) throw fail(ctx, ins, `RUN --mount: source "${m.source}" not found`);
+        mounts.push({ type: 'bind', source: host, target: m.target, readOnly: true });
+      }
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return { mounts, targets, cleanup };
+}
+
+async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, root: string, bundle: string): Promise<void> {
   let user;
   try { user = resolveUser(root, state.config.User ?? ''); } catch (e) {
     if (e instanceof UserLookupError) throw fail(ctx, ins, e.message, 'add the user in an earlier RUN (adduser) or use a numeric uid');
@@ -486,9 +631,9 @@ async function doRun(ctx: Ctx, state: StageState, ins: CommandInstr, root: strin
   // The working directory exists for the step (and so in its layer), as Docker makes it.
   const cwd = state.config.WorkingDir || '/';
   await mkdir(resolveInRoot(root, cwd), { recursive: true, mode: 0o755 });
-  const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys']);
-  const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds });
-  if (ins.network === 'none') ((spec.linux as { namespaces: { type: string }[] }).namespaces).push({ type: 'network' });
+  const extra = await setupRunMounts(ctx, st, ins, bundle);
+  const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys', ...extra.targets]);
+  const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds, mounts: extra.mounts, noNetwork: ins.network === 'none' });
   const id = `tsstack-build-${randomBytes(6).toString('hex')}`;
   const runtime = buildRuntime();
   let res;
@@ -496,6 +641,8 @@ async function doRun(ctx: Ctx, state: StageState, ins: CommandInstr, root: strin
     res = await runContainer(runtime, id, bundle, join(ctx.tmp, 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
   } catch (e) {
     throw fail(ctx, ins, `cannot run the step with ${runtime}: ${(e as Error).message}`, 'install runc or build native/ (node scripts/build-native.mjs), or set TSSTACK_BUILD_RUNTIME');
+  } finally {
+    await extra.cleanup();
   }
   await removeCreatedTargets(join(bundle, 'upper'), targets);
   if (res.exitCode !== 0) {
@@ -533,36 +680,42 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
     throw e;
   }
 
-  // --from: another stage or an image, mounted read-only-in-effect for the step.
+  // --from: another stage or an image, mounted for the step.
   let fromChain: string[] | undefined;
   let fromKey: string | undefined;
   if (ins.from !== undefined) {
-    const from = expand(ctx, ins, ins.from, globalArgEnv(ctx));
-    const dep = stageByName(ctx, from);
-    if (dep && dep.index < st.index) {
-      fromChain = ctx.results.get(dep.index)!.layers.map((l) => l.chainId);
-    } else {
-      let info: ImageInfo;
-      try { info = await ctx.store.ensure(from, 'missing', ctx.progress); } catch (e) {
-        throw fail(ctx, ins, `COPY --from=${from}: no stage or image of that name: ${(e as Error).message}`, 'name a stage defined above (FROM … AS name) or an image');
-      }
-      fromChain = info.chainIds;
-    }
+    fromChain = await fromLayers(ctx, st, ins, `${ins.kind} --from`, ins.from);
     fromKey = fromChain[fromChain.length - 1] ?? 'scratch';
   } else if (!ctx.context) {
     throw fail(ctx, ins, `${ins.kind} needs a build context, and ${ctx.req.context} does not exist`);
   }
 
+  // Heredoc sources: files named after the delimiter, body expanded unless the delimiter was quoted.
+  const inline = new Map<string, { name: string; content: string }>();
+  for (const h of ins.heredocs) {
+    let content = h.content;
+    if (h.expand) {
+      try { content = expandHeredoc(h.content, env, ctx.df.escapeToken); } catch (e) {
+        if (e instanceof ShellExpansionError) throw fail(ctx, ins, e.message);
+        throw e;
+      }
+    }
+    inline.set(h.word, { name: h.name, content });
+  }
+  const fileSources = ins.sources.filter((s) => !inline.has(s)).map((s) => expand(ctx, ins, s, env));
+  const inlineSources = ins.sources.filter((s) => inline.has(s)).map((s) => inline.get(s)!);
+  if (inlineSources.length && fromKey !== undefined) throw fail(ctx, ins, `${ins.kind} --from cannot take heredoc sources`);
+
   const key = async (): Promise<Record<string, unknown>> => {
-    const base = { op: ins.kind, dest, chown: chown ?? '', mode: mode ?? -1, multi, exclude: ins.excludes };
+    const base = { op: ins.kind, dest, chown: chown ?? '', mode: mode ?? -1, multi, exclude: ins.excludes, inline: inlineSources };
     if (fromKey !== undefined) return { ...base, from: fromKey, sources };
     const entries = [];
-    for (const s of sources) {
+    for (const s of fileSources) {
       const m = (await ctx.context!.match(s)).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
       if (m.length === 0) throw notFound(ctx, ins, s);
       entries.push(...m);
     }
-    return { ...base, content: await digestSelection(ctx.context!, entries), names: entries.map((e) => e.rel) };
+    return { ...base, content: await digestSelection(ctx.context!, entries, ctx.hashes), names: entries.map((e) => e.rel) };
   };
 
   await layerStep(ctx, st, state, ins, label, key, async (root, dir) => {
@@ -580,7 +733,13 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
       }
       return;
     }
-    srcs = await sourcesFromContext(ctx, ins, sources, exclude);
+    srcs = await sourcesFromContext(ctx, ins, fileSources, exclude);
+    for (const [i, f] of inlineSources.entries()) {
+      const p = join(dir, `heredoc-${i}`);
+      await mkdir(p);
+      await writeFile(join(p, f.name), f.content, { mode: 0o644 });
+      srcs.push({ abs: join(p, f.name), name: f.name, st: await stat(join(p, f.name)) });
+    }
     if (ins.kind === 'ADD') {
       const plain: CopySource[] = [];
       for (const s of srcs) {
@@ -596,6 +755,18 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
     }
     await copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi });
   });
+}
+
+/** The layer chain of a stage above `st` or of an image named `from` (pulled when missing). */
+async function fromLayers(ctx: Ctx, st: Stage, ins: Instruction, what: string, fromRaw: string): Promise<string[]> {
+  const from = expand(ctx, ins, fromRaw, globalArgEnv(ctx));
+  const dep = stageByName(ctx, from);
+  if (dep && dep.index < st.index) return ctx.results.get(dep.index)!.layers.map((l) => l.chainId);
+  try {
+    return (await ctx.store.ensure(from, 'missing', ctx.progress)).chainIds;
+  } catch (e) {
+    throw fail(ctx, ins, `${what}=${from}: no stage or image of that name: ${(e as Error).message}`, 'name a stage defined above (FROM … AS name) or an image');
+  }
 }
 
 function notFound(ctx: Ctx, ins: CopyInstr, src: string): TsstackError {

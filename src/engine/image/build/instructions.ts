@@ -4,7 +4,7 @@
 // stage's environment at the step that uses them. Pure.
 
 import { TsstackError } from '../../../util/errors.js';
-import { parseDockerfile, type Node, type ParseResult } from './parser.js';
+import { parseDockerfile, type Heredoc, type Node, type ParseResult } from './parser.js';
 
 interface Base {
   line: number;
@@ -28,6 +28,7 @@ export interface CommandInstr extends Base {
   /** RUN flags kept for the cache key and for refusing what is unsupported. */
   mounts: string[];
   network?: string;
+  heredocs: Heredoc[];
 }
 export interface ShellInstr extends Base { kind: 'SHELL'; shell: string[] }
 export interface CopyInstr extends Base {
@@ -41,9 +42,11 @@ export interface CopyInstr extends Base {
   /** COPY --parents (not supported: refused at build time). */
   parents: boolean;
   excludes: string[];
+  /** Sources that are heredoc markers become files with the heredoc's content. */
+  heredocs: Heredoc[];
   checksum?: string;
 }
-export interface ListInstr extends Base { kind: 'EXPOSE' | 'VOLUME'; values: string[] }
+export interface ListInstr extends Base { kind: 'EXPOSE' | 'VOLUME'; values: string[]; json: boolean }
 export interface HealthcheckInstr extends Base {
   kind: 'HEALTHCHECK';
   /** `['NONE']`, `['CMD', …]` or `['CMD-SHELL', line]`. */
@@ -72,6 +75,8 @@ export interface Stage {
 export interface Dockerfile {
   file: string;
   escapeToken: string;
+  /** Parser directives given at the top (`syntax`, `escape`, `check`). */
+  directives: Record<string, string>;
   /** ARGs before the first FROM (visible in FROM lines). */
   metaArgs: ArgInstr[];
   stages: Stage[];
@@ -240,6 +245,7 @@ export function toInstruction(node: Node): Instruction {
         kind: upper as CommandInstr['kind'], ...b, cmd: a, json: node.json,
         mounts: (flags.mount as string[] | undefined) ?? [],
         network: flags.network as string | undefined,
+        heredocs: node.heredocs,
       };
     }
     case 'shell': {
@@ -260,13 +266,14 @@ export function toInstruction(node: Node): Instruction {
         parents: (flags.parents as boolean | undefined) ?? false,
         excludes: (flags.exclude as string[] | undefined) ?? [],
         checksum: flags.checksum as string | undefined,
+        heredocs: node.heredocs,
       };
     }
     case 'expose':
     case 'volume': {
       atLeastOne(upper, a);
       if (name === 'volume' && a.some((v) => v.trim() === '')) throw new Fail('VOLUME specified can not be an empty string');
-      return { kind: upper as 'EXPOSE' | 'VOLUME', ...b, values: a };
+      return { kind: upper as 'EXPOSE' | 'VOLUME', ...b, values: a, json: node.json };
     }
     case 'healthcheck': {
       atLeastOne(upper, a);
@@ -355,7 +362,6 @@ export function toDockerfile(parsed: ParseResult, file = 'Dockerfile'): Dockerfi
     }
     if (ins.kind === 'FROM') {
       stages.push({ index: stages.length, name: ins.stageName, from: ins, doc: ins.stageName ? docFor(ins.stageName, node.comments) : '', commands: [] });
-      if (ins.platform !== undefined) warnings.push(`${file}:${ins.line}: FROM --platform is ignored (tsstack builds for the host platform)`);
       continue;
     }
     const st = stages[stages.length - 1];
@@ -368,7 +374,7 @@ export function toDockerfile(parsed: ParseResult, file = 'Dockerfile'): Dockerfi
     st.commands.push(ins);
   }
   if (stages.length === 0) throw new InstructionError(file, parsed.endLine, 'no build stage in current context', 'add a FROM instruction');
-  return { file, escapeToken: parsed.escapeToken, metaArgs, stages, warnings };
+  return { file, escapeToken: parsed.escapeToken, directives: parsed.directives, metaArgs, stages, warnings };
 }
 
 /** Parse text all the way to stages. */

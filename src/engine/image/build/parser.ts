@@ -2,8 +2,9 @@
 // directives at the top (`# escape=`, `# syntax=`, `# check=`), comments,
 // continuation lines ending in the escape token, empty continuation lines
 // (allowed, warned), instruction flags (`--from=x`), JSON (exec) vs shell
-// form. Heredocs (`RUN <<EOF`) are refused with a clear error. Pure: text
-// in, nodes out. Typed meaning comes in instructions.ts.
+// form, heredocs for RUN/COPY/ADD (`<<EOF`, `<<-EOF` strips leading tabs,
+// a quoted delimiter turns expansion off). Pure: text in, nodes out. Typed
+// meaning comes in instructions.ts.
 
 import { TsstackError } from '../../../util/errors.js';
 
@@ -24,6 +25,20 @@ export interface Node {
   endLine: number;
   /** Comment lines directly above (for build-arg docs). */
   comments: string[];
+  /** Heredoc bodies of a RUN/COPY/ADD, in the order of their markers. */
+  heredocs: Heredoc[];
+}
+
+export interface Heredoc {
+  /** The marker word as written (`<<EOF`, `<<-'EOF'`). */
+  word: string;
+  name: string;
+  /** Body, one `\n` after each line (leading tabs removed for `<<-`). */
+  content: string;
+  /** The body lines and the terminator exactly as written (for handing to a shell). */
+  raw: string;
+  /** False when the delimiter was quoted: no variable expansion in the body. */
+  expand: boolean;
 }
 
 export interface ParseResult {
@@ -36,7 +51,7 @@ export interface ParseResult {
   warnings: string[];
 }
 
-const HEREDOC = /(^|\s)<<-?(["']?)[A-Za-z_][A-Za-z0-9_]*\2(\s|$)/;
+const HEREDOC_WORD = /^<<(-?)(["']?)([A-Za-z0-9_][A-Za-z0-9_.-]*)\2$/;
 const WS = /[\t\v\f\r ]+/;
 const DIRECTIVE = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/;
 const KNOWN_DIRECTIVES = new Set(['escape', 'syntax', 'check']);
@@ -56,7 +71,7 @@ export class DockerfileSyntaxError extends TsstackError {
 }
 
 function mkNode(value: string, extra: Partial<Node> = {}): Node {
-  return { value, children: [], flags: [], json: false, original: '', startLine: 0, endLine: 0, comments: [], ...extra };
+  return { value, children: [], flags: [], json: false, original: '', startLine: 0, endLine: 0, comments: [], heredocs: [], ...extra };
 }
 
 function chain(values: string[]): Node | undefined {
@@ -148,6 +163,22 @@ export function parseDockerfile(text: string, opts: ParseOptions = {}): ParseRes
       if (e instanceof LineError) throw new DockerfileSyntaxError(file, startLine, e.message);
       throw e;
     }
+    for (const h of heredocMarkers(node, line, escapeToken)) {
+      const body: string[] = [];
+      const raw: string[] = [];
+      let closed = false;
+      while (i < lines.length) {
+        const r = lines[i]!;
+        i++;
+        endLine = i;
+        raw.push(r);
+        const l = h.chomp ? r.replace(/^\t+/, '') : r;
+        if (l === h.name) { closed = true; break; }
+        body.push(l);
+      }
+      if (!closed) throw new DockerfileSyntaxError(file, startLine, `unterminated heredoc ${h.word}: no line "${h.name}" ends it`, `end the heredoc with a line holding only ${h.name}`);
+      node.heredocs.push({ word: h.word, name: h.name, content: body.map((b) => b + '\n').join(''), raw: raw.map((b) => b + '\n').join(''), expand: h.expand });
+    }
     node.startLine = startLine;
     node.endLine = endLine;
     node.comments = comments;
@@ -164,6 +195,19 @@ export function parseDockerfile(text: string, opts: ParseOptions = {}): ParseRes
     directives,
     warnings,
   };
+}
+
+/** Heredoc markers among the words of a shell-form RUN/COPY/ADD. */
+function heredocMarkers(node: Node, line: string, esc: string): { word: string; name: string; chomp: boolean; expand: boolean }[] {
+  if (!['run', 'copy', 'add'].includes(node.value) || node.json) return [];
+  const m = WS.exec(line.trim());
+  if (!m) return [];
+  const out: { word: string; name: string; chomp: boolean; expand: boolean }[] = [];
+  for (const w of parseWords(extractFlags(line.trim().slice(m.index + m[0].length)).rest, esc)) {
+    const h = HEREDOC_WORD.exec(w);
+    if (h) out.push({ word: w, name: h[3]!, chomp: h[1] === '-', expand: h[2] === '' });
+  }
+  return out;
 }
 
 type ArgParser = (rest: string, esc: string) => { next?: Node; children?: Node[]; json?: boolean };
@@ -202,9 +246,6 @@ export function nodeFromLine(line: string, esc: string): Node {
     flags = r.flags;
   }
   const name = cmd.toLowerCase();
-  if ((name === 'run' || name === 'copy' || name === 'add') && HEREDOC.test(args) && parseJsonArray(args) === undefined) {
-    throw new LineError(`heredocs (${HEREDOC.exec(args)![0].trim()}) are not supported by tsstack`);
-  }
   const p = PARSERS[name];
   const parsed = p ? p(args, esc) : { next: args === '' ? undefined : mkNode(args) };
   return mkNode(name, { next: parsed.next, children: [], flags, json: parsed.json ?? false, original: line });

@@ -33,7 +33,7 @@ export function resolveInRoot(root: string, path: string, followLast = true): st
   return join(root, ...done);
 }
 
-interface IdEntry { name: string; id: number; gid?: number; members?: string[] }
+interface IdEntry { name: string; id: number; gid?: number; home?: string; members?: string[] }
 
 function readDb(root: string, file: string): IdEntry[] {
   let text: string;
@@ -42,7 +42,7 @@ function readDb(root: string, file: string): IdEntry[] {
   for (const line of text.split('\n')) {
     const f = line.split(':');
     if (f.length < 4 || !/^\d+$/.test(f[2]!)) continue;
-    if (file.endsWith('passwd')) out.push({ name: f[0]!, id: Number(f[2]), gid: Number(f[3]) });
+    if (file.endsWith('passwd')) out.push({ name: f[0]!, id: Number(f[2]), gid: Number(f[3]), home: f[5] || '/' });
     else out.push({ name: f[0]!, id: Number(f[2]), members: f[3]!.split(',').filter(Boolean) });
   }
   return out;
@@ -50,7 +50,7 @@ function readDb(root: string, file: string): IdEntry[] {
 
 export class UserLookupError extends Error {}
 
-export interface ResolvedUser { uid: number; gid: number; additionalGids: number[] }
+export interface ResolvedUser { uid: number; gid: number; additionalGids: number[]; home: string }
 
 /**
  * `user[:group]` (names or numbers) → ids, from the root's databases. A
@@ -63,16 +63,18 @@ export function resolveUser(root: string, spec: string): ResolvedUser {
   let uid: number;
   let gid: number;
   let name: string | undefined;
+  let home = '/';
   if (/^\d+$/.test(u)) {
     uid = Number(u);
     const e = passwd.find((x) => x.id === uid);
     gid = e?.gid ?? 0;
     name = e?.name;
+    home = e?.home ?? '/';
   } else {
     const e = passwd.find((x) => x.name === (u || 'root'));
     if (!e) {
-      if (u === '' || u === 'root') { uid = 0; gid = 0; name = 'root'; } else throw new UserLookupError(`unable to find user ${u}: no matching entries in passwd file`);
-    } else { uid = e.id; gid = e.gid ?? 0; name = e.name; }
+      if (u === '' || u === 'root') { uid = 0; gid = 0; name = 'root'; home = '/root'; } else throw new UserLookupError(`unable to find user ${u}: no matching entries in passwd file`);
+    } else { uid = e.id; gid = e.gid ?? 0; name = e.name; home = e.home ?? '/'; }
   }
   if (g !== undefined && g !== '') {
     if (/^\d+$/.test(g)) gid = Number(g);
@@ -85,7 +87,7 @@ export function resolveUser(root: string, spec: string): ResolvedUser {
   const additionalGids = g === undefined && name
     ? groups.filter((x) => x.members?.includes(name!) && x.id !== gid).map((x) => x.id).sort((a, b) => a - b)
     : [];
-  return { uid, gid, additionalGids };
+  return { uid, gid, additionalGids, home };
 }
 
 /** `--chown` value → ids; a missing group part means the user's primary group (or the same number). */

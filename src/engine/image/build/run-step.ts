@@ -8,13 +8,15 @@
 // already has those files (nothing is added to the layer for them).
 //
 // Runtime: $TSSTACK_BUILD_RUNTIME (a path or a name on $PATH), else
-// native/bin/tsstack-runtime when built, else runc, else crun.
+// tsstack-runtime when built (found by engine/native-paths.ts), else runc,
+// else crun.
 
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, rm, rmdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { nativeBinary } from '../../native-paths.js';
+import { buildRunStepSpec, type OciMountInput } from '../../runtime/oci-spec.js';
 import { resolveInRoot } from './rootfs-fs.js';
 
 export interface RunSpecInput {
@@ -25,51 +27,27 @@ export interface RunSpecInput {
   uid: number;
   gid: number;
   additionalGids: number[];
-  hostname?: string;
+  home: string;
   /** Extra read-only binds (host file → container path). */
   binds?: { source: string; target: string }[];
+  /** RUN --mount mounts, after the standard ones. */
+  mounts?: OciMountInput[];
+  /** Loopback only (RUN --network=none) instead of the builder's network. */
+  noNetwork?: boolean;
 }
 
-/** Docker's default capability set. */
-export const DEFAULT_CAPS = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
-
-/** A minimal OCI runtime config.json for a build step (no network namespace: host network). */
+/**
+ * The config.json of a RUN step: runtime/ `buildRunStepSpec` (Docker's
+ * defaults, no limits) with the host network unless `noNetwork`.
+ */
 export function buildRunSpec(i: RunSpecInput): Record<string, unknown> {
-  const caps = DEFAULT_CAPS;
-  return {
-    ociVersion: '1.0.2',
-    process: {
-      terminal: false,
-      user: { uid: i.uid, gid: i.gid, ...(i.additionalGids.length ? { additionalGids: i.additionalGids } : {}) },
-      args: i.args,
-      env: i.env,
-      cwd: i.cwd,
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: false,
-    },
-    root: { path: i.rootfs, readonly: false },
-    hostname: i.hostname ?? 'tsstack-build',
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-      ...(i.binds ?? []).map((b) => ({ destination: b.target, type: 'bind', source: b.source, options: ['rbind', 'ro', 'nosuid', 'nodev'] })),
-    ],
-    linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
-      maskedPaths: ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-    },
-  };
+  return buildRunStepSpec({
+    rootfs: i.rootfs, args: i.args, env: i.env, cwd: i.cwd,
+    user: { uid: i.uid, gid: i.gid, additionalGids: i.additionalGids, home: i.home },
+    network: i.noNetwork ? 'new' : 'host',
+    mounts: [...(i.binds ?? []).map((b): OciMountInput => ({ type: 'bind', source: b.source, target: b.target, readOnly: true })), ...(i.mounts ?? [])],
+  });
 }
-
-const here = dirname(fileURLToPath(import.meta.url));
 
 function onPath(name: string): string | undefined {
   for (const d of (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
@@ -83,11 +61,7 @@ function onPath(name: string): string | undefined {
 export function buildRuntime(): string {
   const env = process.env.TSSTACK_BUILD_RUNTIME;
   if (env) return env.includes('/') ? env : onPath(env) ?? env;
-  // dist/src/engine/image/build → repo root is five levels up; src/… when run from sources is four.
-  for (const up of ['../../../../..', '../../../..']) {
-    const p = resolve(here, up, 'native/bin/tsstack-runtime');
-    if (existsSync(p)) return p;
-  }
+  try { return nativeBinary('runtime'); } catch { /* not built: fall back to an installed runtime */ }
   return onPath('runc') ?? onPath('crun') ?? 'runc';
 }
 

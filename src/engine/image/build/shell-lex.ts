@@ -103,6 +103,19 @@ class Lexer {
     return { text, words: words.result() };
   }
 
+  /** Heredoc body: only `$` expands; the escape token escapes `$` and itself; quotes are plain text. */
+  heredoc(): string {
+    let out = '';
+    while (this.peek() !== EOF) {
+      const ch = this.peek();
+      if (ch === '$') { out += this.dollar(); continue; }
+      this.next();
+      if (ch === this.esc && (this.peek() === '$' || this.peek() === this.esc)) { out += this.next(); continue; }
+      out += ch;
+    }
+    return out;
+  }
+
   private singleQuote(): string {
     this.next();
     let out = '';
@@ -229,6 +242,16 @@ export function expandWords(src: string, env: Env | Record<string, string> | str
     return new Lexer(src, toMap(env), esc).processStopOn(EOF).words;
   } catch (e) {
     if (e instanceof ShellExpansionError) throw new ShellExpansionError(`failed to process ${JSON.stringify(src)}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Expands the body of an unquoted heredoc (COPY <<EOF): `$VAR`, `${VAR…}`; quotes stay as written. */
+export function expandHeredoc(src: string, env: Env | Record<string, string> | string[], esc = '\\'): string {
+  try {
+    return new Lexer(src, toMap(env), esc).heredoc();
+  } catch (e) {
+    if (e instanceof ShellExpansionError) throw new ShellExpansionError(`failed to process heredoc: ${e.message}`);
     throw e;
   }
 }

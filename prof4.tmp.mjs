@@ -1,0 +1,15 @@
+const T0 = performance.now();
+let t = process.cpuUsage(); const lap = (l) => { const n = process.cpuUsage(t); console.log(l.padEnd(24), ((n.user+n.system)/1000).toFixed(1)); t = process.cpuUsage(); };
+const { readFileSync } = await import('node:fs');
+const Y = await import('yaml'); lap('import yaml');
+const yr = await import('/work/main/dist/src/spec/yaml-read.js'); lap('import yaml-read');
+const v = await import('/work/main/dist/src/spec/validate.js'); lap('import validate(+gen)');
+const L = await import('/work/main/dist/src/spec/load.js'); lap('import load');
+const R = await import('/work/main/dist/src/spec/render.js'); lap('import render');
+const text = readFileSync('/tmp/tmp.9YRZdhQQ4o/stack.yaml','utf8');
+const lc = new Y.LineCounter(); const docs = Y.parseAllDocuments(text, {lineCounter: lc, merge: true}); lap('yaml parseAllDocuments');
+docs[0].toJS({maxAliasCount: 1000}); lap('yaml toJS');
+const pf = yr.parseYaml('x', text); lap('parseYaml (again)');
+const m = await L.loadStack({ files: ['/tmp/tmp.9YRZdhQQ4o/stack.yaml'], env: {} }); lap('loadStack (warm yaml)');
+R.renderStack(m, 'yaml'); lap('render');
+console.log('total', (performance.now()-T0).toFixed(0), 'cpu', JSON.stringify(process.cpuUsage()));

@@ -1,0 +1,90 @@
+// A temporary engine root and a CLI runner for end-to-end tests with the real engine.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/context.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+
+export interface Run { code: number; out: string; err: string }
+
+export const canRun = process.getuid?.() === 0 && existsSync('/bin/busybox') && existsSync(new URL('../../../native/bin/tsstack-runtime', import.meta.url));
+
+/** printenv for busybox (POSIX sh): all variables, or the named ones that are set. */
+const PRINTENV = String.raw`#!/bin/sh
+[ $# -eq 0 ] && exec env
+rc=1
+for v in "$@"; do
+  if env | grep -q "^$v="; then env | sed -n "s/^$v=//p"; rc=0; fi
+done
+exit $rc
+`;
+
+export interface World {
+  base: string;
+  root: string;
+  dir: string;
+  run(...argv: string[]): Promise<Run>;
+  runEnv(env: Record<string, string | undefined>, ...argv: string[]): Promise<Run>;
+  busybox(...names: string[]): Promise<void>;
+  dispose(): void;
+}
+
+export function world(): World {
+  const base = mkdtempSync(join(tmpdir(), 'tsstack-e2e-'));
+  const root = join(base, 'root');
+  const dir = join(base, 'proj');
+  mkdirSync(dir);
+  const runEnv = async (extra: Record<string, string | undefined>, ...argv: string[]): Promise<Run> => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_ROOT: root, TSSTACK_RUN_ROOT: join(root, 'run'), ...extra };
+    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+    const io: Io = { out: (s) => out.push(s.replace(/\n$/, '')), err: (s) => err.push(s.replace(/\n$/, '')), tty: false, env, cwd: dir };
+    const code = await main(argv, io);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+  return {
+    base, root, dir,
+    run: (...argv) => runEnv({}, ...argv),
+    runEnv,
+    async busybox(...names: string[]) {
+      // busybox-static as alpine/bash/nginx stand-in: default command `sh` like
+      // alpine's, plus what those images have and busybox-static lacks here
+      // (a `printenv`, /var/run -> /run).
+      const fs = join(base, 'bb');
+      makeBusyboxRootfs(fs);
+      writeFileSync(join(fs, 'bin/printenv'), PRINTENV, { mode: 0o755 });
+      symlinkSync('../run', join(fs, 'var/run'));
+      const { ImageStore } = await import('../../src/engine/image/store.js');
+      const store = new ImageStore({ root });
+      const [first, ...rest] = names.length ? names : ['busybox:latest'];
+      await store.importRootfs(fs, first, { config: { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] } });
+      for (const n of rest) await store.tag(first, n);
+      rmSync(fs, { recursive: true, force: true });
+    },
+    dispose() {
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What a stack may leave on the host: mounts under root, links, nft tables, processes naming the root. */
+export function leftovers(root: string): string[] {
+  const out: string[] = [];
+  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (l.includes(root)) out.push(`mount: ${l.split(' ')[4]}`);
+  const links = execFileSync('ip', ['-o', 'link', 'show']).toString().split('\n').filter((l) => l.trim() && !/: lo:/.test(l));
+  out.push(...links.map((l) => `link: ${l.split(':')[1]?.trim()}`));
+  try {
+    const tables = execFileSync('/usr/sbin/nft', ['list', 'tables']).toString().trim();
+    if (tables) out.push(...tables.split('\n').map((t) => `nft: ${t}`));
+  } catch { /* nft absent */ }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(root)) out.push(`process ${pid}: ${cmd.slice(0, 120)}`);
+    } catch { /* gone */ }
+  }
+  return out;
+}
