@@ -34,7 +34,7 @@ import { ImageStore } from "$PWD/dist/src/engine/image/store.js";
 import { buildImage } from "$PWD/dist/src/engine/image/build/index.js";
 await buildImage(new ImageStore({ root: "$root/store" }), { context: "$root/ctx", args: {}, labels: {}, tags: ["bench:latest"] });
 JS
-    hyperfine -N --warmup 2 --runs 10 --style none --export-json "$root/h.json" "node $root/rebuild.mjs" >/dev/null
+    hyperfine -N --warmup 2 --runs 10 --show-output --export-json "$root/h.json" "node $root/rebuild.mjs" > "$root/out.log" 2>&1 || { tail -30 "$root/out.log"; exit 1; }
     jq -r ".results[0] | \"  tsstack build, all cached, as a new process: median \\((.median*1000)|floor) ms (min \\((.min*1000)|floor), max \\((.max*1000)|floor)) over \\(.times|length)\"" "$root/h.json"
   '
 else

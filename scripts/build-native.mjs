@@ -1,6 +1,6 @@
 // Builds native/<part>/*.c (plus native/common/*.c) into native/bin/tsstack-<part>
 // with the system C compiler. No downloads; rebuilds only when a source is newer.
-import { readdirSync, statSync, mkdirSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, mkdirSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -43,11 +43,16 @@ for (const part of readdirSync(root)) {
   // The runtime is linked statically: it starts once per container, and
   // dynamic loading is a measurable part of its start-up.
   const ldflags = part === 'runtime' && staticOk() ? ['-static'] : [];
-  const args = [...cflags, '-I', join(root, 'common'), '-I', dir, '-o', out, ...srcs, ...common, ...ldflags];
+  // Link to a temporary name and rename: a binary being executed (by tests
+  // running meanwhile) is replaced whole, never seen half-written.
+  const tmp = `${out}.tmp-${process.pid}`;
+  const args = [...cflags, '-I', join(root, 'common'), '-I', dir, '-o', tmp, ...srcs, ...common, ...ldflags];
   try {
     execFileSync(cc, args, { stdio: 'inherit' });
+    renameSync(tmp, out);
     console.log(`built ${out}`);
   } catch {
+    rmSync(tmp, { force: true });
     console.error(`native build failed: ${part}`);
     failed = true;
   }

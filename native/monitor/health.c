@@ -45,7 +45,8 @@ static void launch(struct mon *m, int64_t now) {
   args[n++] = (char *)m->id;
   for (int i = 0; i < h->argc; i++) args[n++] = h->argv[i];
   args[n] = NULL;
-  unlink(h->pid_file);
+  /* a fresh pid file per probe: a probe killed on timeout can leave the runtime's temp file behind */
+  snprintf(h->pid_file, sizeof h->pid_file, "%.3990s-%u.pid", h->pid_base, ++h->seq);
   memset(&h->cur, 0, sizeof h->cur);
   h->cur_len = 0;
   mon_rfc3339(h->cur.start);
@@ -56,6 +57,18 @@ static void launch(struct mon *m, int64_t now) {
   h->out_fd = p[0];
   h->deadline = now + h->timeout_ms;
   h->inner_pid = 0;
+}
+
+/* The probe's pid file and the temp file runc-style runtimes write before renaming it (".<name>"). */
+static void remove_pid_files(struct mon_health *h) {
+  if (!h->pid_file[0]) return;
+  unlink(h->pid_file);
+  char tmp[4200];
+  const char *slash = strrchr(h->pid_file, '/');
+  if (slash) {
+    snprintf(tmp, sizeof tmp, "%.*s/.%s", (int)(slash - h->pid_file), h->pid_file, slash + 1);
+    unlink(tmp);
+  }
 }
 
 static void kill_probe(struct mon *m) {
@@ -108,6 +121,7 @@ bool mon_health_reaped(struct mon *m, pid_t pid, int status) {
   if (h->out_fd >= 0) mon_health_readable(m);
   if (h->out_fd >= 0) { close(h->out_fd); h->out_fd = -1; }
   h->pid = 0;
+  remove_pid_files(h);
   int64_t now = mon_now_ms();
   bool timed_out = h->cur.exit_code == -1;
   h->deadline = 0;
@@ -139,4 +153,5 @@ void mon_health_cancel(struct mon *m) {
   struct mon_health *h = &m->health;
   h->next_at = 0;
   if (h->pid > 0) kill_probe(m);
+  remove_pid_files(h);
 }

@@ -252,7 +252,7 @@ int main(int argc, char **argv) {
 
   int sync = detach();
   /* per monitor: a newer monitor of the same container must not lose its probe's pid file to our exit */
-  snprintf(m->health.pid_file, sizeof m->health.pid_file, "%.*s/health-%d.pid", m->state_dir_len,
+  snprintf(m->health.pid_base, sizeof m->health.pid_base, "%.*s/health-%d", m->state_dir_len,
            strrchr(m->state_path, '/') ? m->state_path : ".", (int)getpid());
   char line[700];
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -349,7 +349,7 @@ int main(int argc, char **argv) {
   }
 
   mon_ctl_close(m);
-  unlink(m->health.pid_file);
+  mon_health_cancel(m);
   mon_guard_release(m);
   if (m->pid_path) {
     /* only our own pid file: a newer monitor may have written it */

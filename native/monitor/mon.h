@@ -43,7 +43,9 @@ struct mon_health {
   pid_t pid;            /* running probe (runtime exec), 0 = none */
   pid_t inner_pid;      /* the probe's process inside the container */
   int out_fd;
-  char pid_file[4096];
+  char pid_file[4096];   /* per probe: <dir>/health-<monitor pid>-<seq>.pid */
+  char pid_base[4000];   /* <dir>/health-<monitor pid> */
+  unsigned seq;
   struct mon_health_result cur;
   size_t cur_len;
   struct mon_health_result log[MON_HEALTH_KEEP];

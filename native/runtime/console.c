@@ -53,7 +53,7 @@ int console_recv_fd(int sock, err_t *e) {
   return fd;
 }
 
-int console_setup(int sock, err_t *e) {
+int console_setup(int sock, unsigned short rows, unsigned short cols, err_t *e) {
   _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) return ts_failerr(e, "cannot open /dev/ptmx in the container");
   if (unlockpt(master) < 0) return ts_failerr(e, "unlockpt");
@@ -61,6 +61,10 @@ int console_setup(int sock, err_t *e) {
   if (ptsname_r(master, name, sizeof name)) return ts_failerr(e, "ptsname");
   int slave = open(name, O_RDWR | O_NOCTTY);
   if (slave < 0) return ts_failerr(e, "cannot open %s", name);
+  if (rows && cols) {
+    struct winsize ws = {.ws_row = rows, .ws_col = cols};
+    if (ioctl(slave, TIOCSWINSZ, &ws) < 0) return close(slave), ts_failerr(e, "cannot set the console size");
+  }
   if (console_send_fd(sock, master, name, e) < 0) return close(slave), -1;
   if (ioctl(slave, TIOCSCTTY, 0) < 0) return close(slave), ts_failerr(e, "cannot make %s the controlling terminal", name);
   for (int i = 0; i < 3; i++)

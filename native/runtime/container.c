@@ -15,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include "cgroups.h"
 #include "console.h"
+#include "hooks.h"
 #include "mounts.h"
 #include "process.h"
 
@@ -27,6 +29,8 @@ struct child_ctx {
   int ns_fds[8];
   int ns_flags[8];
   size_t n_ns;
+  bool placed;
+  char *state_json;  /* sent with the go-ahead, for the container-side hooks */
 };
 
 /* Fail fast in the container child: one line to the parent, then exit. */
@@ -37,30 +41,34 @@ static _Noreturn void bail(int sync, const err_t *e) {
   _exit(1);
 }
 
-/* Blocks until the parent has placed us in the container's cgroups. */
-static void wait_placed(int sync) {
-  char go;
-  if (recv(sync, &go, 1, 0) != 1) _exit(1); /* the parent died or refused */
+/* The parent moves the child into the cgroups while the child sets up its
+ * mounts (the first v1 migration waits for an RCU grace period, ~10 ms). This
+ * joins the two: it blocks until placed, then roots a new cgroup namespace
+ * there. Called before the first cgroup mount, or at the latest before the
+ * process's limits matter. Idempotent. */
+static int cgroup_ready(void *ctx, err_t *e) {
+  struct child_ctx *c = ctx;
+  if (c->placed) return 0;
+  static char msg[1 << 16];
+  ssize_t n = recv(c->sync, msg, sizeof msg - 1, 0);
+  if (n < 1 || msg[0] != 'g') _exit(1); /* the parent died or refused */
+  msg[n] = 0;
+  c->state_json = msg + 1;
+  c->placed = true;
+  const struct ns_spec *cg = spec_ns(c->s, CLONE_NEWCGROUP);
+  if (cg && !cg->path && unshare(CLONE_NEWCGROUP) < 0) return ts_failerr(e, "cannot create a cgroup namespace");
+  return 0;
 }
 
 static _Noreturn void init_child(struct child_ctx *c) {
   err_t e = {{0}};
   const struct spec *s = c->s;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  /* The parent moves us into the cgroups meanwhile (the first v1 migration
-   * waits for an RCU grace period, ~10 ms): overlap that with the mount work
-   * unless a new cgroup namespace must be rooted at the container's cgroup. */
-  bool new_cgroupns = spec_ns(s, CLONE_NEWCGROUP) && !spec_ns(s, CLONE_NEWCGROUP)->path;
-  if (new_cgroupns) wait_placed(c->sync);
   for (size_t i = 0; i < c->n_ns; i++)
     if (setns(c->ns_fds[i], c->ns_flags[i]) < 0) {
       ts_failerr(&e, "cannot join namespace %s", spec_ns(s, c->ns_flags[i])->path);
       bail(c->sync, &e);
     }
-  if (new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) {
-    ts_failerr(&e, "cannot create a cgroup namespace");
-    bail(c->sync, &e);
-  }
   if (s->proc.has_oom_score_adj) {
     char v[16];
     snprintf(v, sizeof v, "%d", s->proc.oom_score_adj);
@@ -71,7 +79,9 @@ static _Noreturn void init_child(struct child_ctx *c) {
     bail(c->sync, &e);
   }
   if (spec_has_ns(s, CLONE_NEWNS)) {
-    if (mounts_prepare(s, &e) < 0 || mounts_pivot(s, c->o->no_pivot, &e) < 0 || mounts_finalize(s, &e) < 0) bail(c->sync, &e);
+    if (mounts_prepare(s, cgroup_ready, c, &e) < 0 || cgroup_ready(c, &e) < 0) bail(c->sync, &e);
+    if (hooks_run(s, HOOK_CREATE_CONTAINER, c->state_json, &e) < 0) bail(c->sync, &e);
+    if (mounts_pivot(s, c->o->no_pivot, &e) < 0 || mounts_finalize(s, &e) < 0) bail(c->sync, &e);
   } else if (chroot(s->root) < 0 || chdir("/") < 0) {
     ts_failerr(&e, "cannot chroot into %s", s->root);
     bail(c->sync, &e);
@@ -85,10 +95,10 @@ static _Noreturn void init_child(struct child_ctx *c) {
     bail(c->sync, &e);
   }
   if (c->console >= 0) {
-    if (console_setup(c->console, &e) < 0) bail(c->sync, &e);
+    if (console_setup(c->console, s->proc.console_rows, s->proc.console_cols, &e) < 0) bail(c->sync, &e);
     close(c->console);
   }
-  if (!new_cgroupns) wait_placed(c->sync);
+  if (cgroup_ready(c, &e) < 0) bail(c->sync, &e);
   if (proc_apply_rlimits(&s->proc, &e) < 0) bail(c->sync, &e);
   char **env = proc_env(&s->proc);
   char *exe = NULL;
@@ -118,9 +128,39 @@ static _Noreturn void init_child(struct child_ctx *c) {
     if (p.revents & POLLHUP) _exit(1);  /* a writer came and went without starting us */
   }
   close(c->fifo);
+  if (hooks_run(s, HOOK_START_CONTAINER, c->state_json, &e) < 0) {
+    dprintf(2, "tsstack-runtime: %s\n", e.msg);
+    _exit(1);
+  }
   proc_exec(&s->proc, exe, env, &e);
   dprintf(2, "tsstack-runtime: %s\n", e.msg);
   _exit(127);
+}
+
+/* clone(2) into new namespaces. On a real pure v2 host the child is born in
+ * its cgroup (clone3 + CLONE_INTO_CGROUP: no migration, no RCU grace period
+ * to wait for); *placed says so. Returns 0 in the child, like fork. */
+static pid_t spawn_child(int ns_flags, const struct cg_dirs *cg, bool *placed) {
+  *placed = false;
+  if (cg->v2 && !cg->fake && cg->n_leaves == 1) {
+    int fd = open(cg->leaves[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      struct clone_args args;
+      memset(&args, 0, sizeof args);
+      args.flags = (unsigned long long)ns_flags | CLONE_INTO_CGROUP;
+      args.exit_signal = SIGCHLD;
+      args.cgroup = (unsigned long long)fd;
+      pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+      int saved = errno;
+      if (pid != 0) close(fd);
+      if (pid >= 0) {
+        *placed = true;
+        return pid;
+      }
+      errno = saved; /* older kernel or refused: place it the classic way */
+    }
+  }
+  return (pid_t)syscall(SYS_clone, (unsigned long)(ns_flags | SIGCHLD), NULL, NULL, NULL, 0);
 }
 
 static int write_pid_file(const char *path, pid_t pid, err_t *e) {
@@ -167,6 +207,8 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
     goto fail;
   }
   if (cg_create(cgpath, &s->res, &st->cg, e) < 0) goto fail;
+  /* Record the cgroups now: if this process dies mid-create, `delete --force` still finds them. */
+  if (state_save(st, e) < 0) goto fail;
   if (o->console_socket && (console = console_connect(o->console_socket, e)) < 0) goto fail;
   if (s->proc.terminal && o->own_console) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, own) < 0) {
@@ -210,7 +252,8 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
   c.sync = sp[1];
   c.fifo = fifo;
   c.console = console;
-  pid = (pid_t)syscall(SYS_clone, (unsigned long)(clone_flags | SIGCHLD), NULL, NULL, NULL, 0);
+  bool placed = false;
+  pid = spawn_child(clone_flags, &st->cg, &placed);
   if (pid < 0) {
     ts_failerr(e, "cannot clone the container process");
     goto fail;
@@ -225,7 +268,7 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
   if (console >= 0 && console != own[1]) close(console);
   if (own[1] >= 0) close(own[1]), own[1] = -1;
   console = -1;
-  if (cg_enter(&st->cg, pid, e) < 0) {
+  if (!placed && cg_enter(&st->cg, pid, e) < 0) {
     /* A child that already failed cannot be placed: its own error says why. */
     char early[1200];
     ssize_t n = recv(sp[0], early, sizeof early - 1, MSG_DONTWAIT);
@@ -235,8 +278,18 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
     }
     goto fail;
   }
+  st->pid = pid;
+  st->start_time = proc_start_time(pid);
+  jbuf go = {0};
+  jb_puts(&go, "g");
+  state_render(st, &go, "");
+  if (hooks_run(s, HOOK_PRESTART, go.p + 1, e) < 0 || hooks_run(s, HOOK_CREATE_RUNTIME, go.p + 1, e) < 0) {
+    jb_free(&go);
+    goto fail;
+  }
   /* If the child already failed, its error line is waiting in the socket. */
-  if (send(sp[0], "g", 1, MSG_NOSIGNAL) != 1) {}
+  if (send(sp[0], go.p, go.len, MSG_NOSIGNAL) < 0) {}
+  jb_free(&go);
   char reply[1200];
   ssize_t r;
   do r = recv(sp[0], reply, sizeof reply - 1, 0);
@@ -256,8 +309,6 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
     if ((*master = console_recv_fd(own[0], e)) < 0) goto fail;
     close(own[0]), own[0] = -1;
   }
-  st->pid = pid;
-  st->start_time = proc_start_time(pid);
   st->creating = false;
   if (state_save(st, e) < 0) goto fail;
   if (o->pid_file && write_pid_file(o->pid_file, pid, e) < 0) goto fail;
@@ -303,6 +354,15 @@ int container_start(const char *id, err_t *e) {
   close(fd);
   unlink(fifo);
   rc = 0;
+  /* poststart failures are warnings: the container runs on. */
+  struct spec s;
+  err_t he;
+  if (spec_load(st.bundle, &s, &he) == 0 && s.n_hooks[HOOK_POSTSTART]) {
+    jbuf sj = {0};
+    state_render(&st, &sj, "");
+    if (hooks_run(&s, HOOK_POSTSTART, sj.p, &he) < 0) fprintf(stderr, "tsstack-runtime start: warning: %s\n", he.msg);
+    jb_free(&sj);
+  }
 out:
   state_free(&st);
   return rc;
@@ -338,6 +398,15 @@ void container_kill_all(struct cstate *st) {
 int container_destroy(struct cstate *st, err_t *e) {
   container_kill_all(st);
   int rc = cg_destroy(&st->cg, e);
+  /* poststop hooks: from the bundle, if it is still there; failures are warnings. */
+  struct spec s;
+  err_t he;
+  if (spec_load(st->bundle, &s, &he) == 0 && s.n_hooks[HOOK_POSTSTOP]) {
+    jbuf sj = {0};
+    state_render(st, &sj, "");
+    if (hooks_run(&s, HOOK_POSTSTOP, sj.p, &he) < 0) fprintf(stderr, "tsstack-runtime: warning: %s\n", he.msg);
+    jb_free(&sj);
+  }
   _cleanup_free_ char *dir = state_dir(st->id);
   if (ts_rm_rf(dir) < 0 && rc == 0) rc = ts_failerr(e, "cannot remove %s", dir);
   return rc;

@@ -125,7 +125,7 @@ static _Noreturn void exec_child(const struct process_spec *p, const struct csta
     goto fail;
   }
   if (p->terminal) {
-    if (setsid() < 0 || console_setup(console, &e) < 0) goto fail;
+    if (setsid() < 0 || console_setup(console, p->console_rows, p->console_cols, &e) < 0) goto fail;
     close(console);
   }
   if (proc_apply_rlimits(p, &e) < 0) goto fail;

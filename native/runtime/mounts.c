@@ -103,7 +103,7 @@ static int mount_one(const struct spec *s, const struct mount_spec *m, size_t id
   return 0;
 }
 
-int mounts_prepare(const struct spec *s, err_t *e) {
+int mounts_prepare(const struct spec *s, cgroup_ready_fn ready, void *ctx, err_t *e) {
   unsigned long prop = s->rootfs_propagation ? s->rootfs_propagation : MS_SLAVE | MS_REC;
   /* Nothing mounted from here on may propagate back to the host. Shared root
    * propagation is applied after pivot; the host side stays slave until then. */
@@ -118,6 +118,7 @@ int mounts_prepare(const struct spec *s, err_t *e) {
   if (mount(s->root, s->root, NULL, MS_BIND | MS_REC, NULL) < 0) return ts_failerr(e, "cannot bind the rootfs %s", s->root);
   bool dev_tmpfs = false, devpts = false;
   for (size_t i = 0; i < s->n_mounts; i++) {
+    if (!strcmp(s->mounts[i].type, "cgroup") && ready && ready(ctx, e) < 0) return -1;
     if (mount_one(s, &s->mounts[i], i, e) < 0) return -1;
     if (!strcmp(s->mounts[i].destination, "/dev") && !s->mounts[i].bind) dev_tmpfs = true;
     if (!strcmp(s->mounts[i].destination, "/dev/pts") && !strcmp(s->mounts[i].type, "devpts")) devpts = true;

@@ -6,8 +6,12 @@
 #include <stdbool.h>
 #include "spec.h"
 
+/* Called once before the first cgroup mount (the caller finishes cgroup
+ * placement and its cgroup namespace there). */
+typedef int (*cgroup_ready_fn)(void *ctx, err_t *e);
+
 /* Before pivot: propagation, rootfs bind, every mount, /dev nodes and links. */
-int mounts_prepare(const struct spec *s, err_t *e);
+int mounts_prepare(const struct spec *s, cgroup_ready_fn ready, void *ctx, err_t *e);
 /* Switches root to s->root: pivot_root, or MS_MOVE+chroot when no_pivot is set
  * or pivot_root is refused (root on ramfs/initramfs). */
 int mounts_pivot(const struct spec *s, bool no_pivot, err_t *e);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "caps.h"
+#include "hooks.h"
 
 static const struct { const char *name; int flag; } ns_names[] = {
     {"pid", CLONE_NEWPID}, {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS}, {"ipc", CLONE_NEWIPC},
@@ -90,6 +91,15 @@ int spec_parse_process(const json *p, struct process_spec *o, const char *where,
   if ((v = json_get(p, "terminal"))) {
     if (json_as_bool(v, &b, "process.terminal", e) < 0) return -1;
     o->terminal = b;
+  }
+  json *cs = json_get(p, "consoleSize");
+  if (cs) {
+    long long h = 0, w = 0;
+    if (json_as_i64(json_get(cs, "height"), &h, "process.consoleSize.height", e) < 0 ||
+        json_as_i64(json_get(cs, "width"), &w, "process.consoleSize.width", e) < 0)
+      return -1;
+    o->console_rows = (unsigned short)h;
+    o->console_cols = (unsigned short)w;
   }
   size_t nargs;
   if (string_list(json_get(p, "args"), "process.args", &o->args, &nargs, e) < 0) return -1;
@@ -309,6 +319,34 @@ static int parse_linux(const json *l, struct spec *s, const char *where, err_t *
   return 0;
 }
 
+const char *const hook_names[HOOK_KINDS] = {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"};
+
+static int parse_hooks(const json *hooks, struct spec *s, const char *where, err_t *e) {
+  for (int k = 0; k < HOOK_KINDS; k++) {
+    json *list = json_get(hooks, hook_names[k]);
+    if (!list || list->type != JSON_ARRAY) continue;
+    s->hooks[k] = ts_xmalloc(list->n * sizeof(struct hook));
+    for (size_t i = 0; i < list->n; i++) {
+      struct hook *h = &s->hooks[k][s->n_hooks[k]++];
+      const char *path = json_string(json_get(list->items[i], "path"));
+      if (!path || path[0] != '/') return ts_fail(e, "%s: hooks.%s[%zu].path must be an absolute path", where, hook_names[k], i);
+      h->path = ts_xstrdup(path);
+      if (string_list(json_get(list->items[i], "args"), "hooks.args", &h->args, NULL, e) < 0) return -1;
+      if (!h->args[0]) {
+        h->args = ts_xrealloc(h->args, 2 * sizeof(char *));
+        h->args[0] = h->path;
+        h->args[1] = NULL;
+      }
+      if (string_list(json_get(list->items[i], "env"), "hooks.env", &h->env, NULL, e) < 0) return -1;
+      long long t = 0;
+      json *tv = json_get(list->items[i], "timeout");
+      if (tv && (json_as_i64(tv, &t, "hooks.timeout", e) < 0 || t <= 0)) return ts_fail(e, "%s: hooks.%s[%zu].timeout must be a positive number of seconds", where, hook_names[k], i);
+      h->timeout = (long)t;
+    }
+  }
+  return 0;
+}
+
 int spec_load(const char *bundle, struct spec *s, err_t *e) {
   memset(s, 0, sizeof *s);
   char abs[PATH_MAX];
@@ -367,16 +405,21 @@ int spec_load(const char *bundle, struct spec *s, err_t *e) {
       ms->destination = ts_xstrdup(d);
       const char *t = json_string(json_get(m, "type"));
       ms->type = ts_xstrdup(t ? t : "");
-      const char *src = json_string(json_get(m, "source"));
-      ms->source = src ? (src[0] == '/' || !strcmp(ms->type, "bind") == 0 ? ts_xstrdup(src) : ts_xasprintf("%s/%s", s->bundle, src)) : ts_xstrdup(ms->type);
       if (spec_mount_options(json_get(m, "options"), ms, where, e) < 0) return -1;
       if (!strcmp(ms->type, "bind")) ms->bind = true;
-      if (ms->bind && src && src[0] != '/') { free(ms->source); ms->source = ts_xasprintf("%s/%s", s->bundle, src); }
+      /* A relative bind source is relative to the bundle; for other types the
+       * source is a label ("proc", "tmpfs") and kept as written. */
+      const char *src = json_string(json_get(m, "source"));
+      if (!src) ms->source = ts_xstrdup(ms->type);
+      else if (ms->bind && src[0] != '/') ms->source = ts_xasprintf("%s/%s", s->bundle, src);
+      else ms->source = ts_xstrdup(src);
     }
   }
   json *linux_ = json_get(s->doc, "linux");
   if (linux_ && parse_linux(linux_, s, where, e) < 0) return -1;
   if (!spec_has_ns(s, CLONE_NEWNS) && s->n_mounts) return ts_fail(e, "%s: a \"mount\" namespace is required to set up mounts", where);
   s->annotations = json_get(s->doc, "annotations");
+  json *hooks = json_get(s->doc, "hooks");
+  if (hooks && parse_hooks(hooks, s, where, e) < 0) return -1;
   return 0;
 }

@@ -13,6 +13,7 @@ struct rlimit_spec { int resource; unsigned long long soft, hard; };
 
 struct process_spec {
   bool terminal;
+  unsigned short console_rows, console_cols; /* process.consoleSize; 0 = unset */
   char **args;          /* NULL-terminated */
   char **env;           /* NULL-terminated */
   char *cwd;
@@ -65,8 +66,19 @@ struct resources {
   size_t n_devices;
 };
 
+enum { HOOK_PRESTART, HOOK_CREATE_RUNTIME, HOOK_CREATE_CONTAINER, HOOK_START_CONTAINER, HOOK_POSTSTART, HOOK_POSTSTOP, HOOK_KINDS };
+
+struct hook {
+  char *path;
+  char **args;      /* NULL-terminated; {path} when absent */
+  char **env;       /* NULL-terminated */
+  long timeout;     /* seconds; 0 = none */
+};
+
 struct spec {
   json *doc;
+  struct hook *hooks[HOOK_KINDS];
+  size_t n_hooks[HOOK_KINDS];
   char *bundle;             /* absolute */
   char *oci_version;
   char *root;               /* absolute rootfs path */

@@ -99,6 +99,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     .action(act(async () => (await up()).runUp));
   cmd('scale', 'set the number of replicas of services').argument('<service=n...>')
     .option('--no-deps', 'do not start dependencies')
+    .option('-t, --timeout <seconds>', 'shutdown timeout for removed replicas', int('--timeout'))
     .action(act(async () => (await up()).runScale));
   cmd('create', 'create the stack\'s containers without starting them')
     .argument('[services...]')

@@ -45,15 +45,18 @@ export async function preflight(plan: Plan, engine: Engine, model?: StackModel):
       }
     }
   }
-  const portChecks = creates.map((a) => {
+  // One request at a time: the network manager's netlink dumps share a socket.
+  const portProblems: string[] = [];
+  const fresh: PublishedPort[] = [];
+  for (const a of creates) {
     const ports: PublishedPort[] = a.container!.config.ports.filter((p) => p.hostPort);
-    return ports.length ? safely(() => engine.networks.checkPorts(ports, a.observed?.id), 'host ports') : Promise.resolve([]);
-  });
+    if (!ports.length) continue;
+    if (a.observed) portProblems.push(...(await safely(() => engine.networks.checkPorts(ports, a.observed!.id), 'host ports')));
+    else fresh.push(...ports);
+  }
+  if (fresh.length) portProblems.push(...(await safely(() => engine.networks.checkPorts(fresh), 'host ports')));
   const nets = plan.actions.filter((a) => a.type === 'create-network').map((a) => a.network!.spec);
-  const [portProblems, netProblems] = await Promise.all([
-    Promise.all(portChecks).then((x) => x.flat()),
-    nets.length ? safely(() => engine.networks.check(nets), 'networks') : Promise.resolve([]),
-  ]);
+  const netProblems = nets.length ? await safely(() => engine.networks.check(nets), 'networks') : [];
   problems.push(...new Set(portProblems), ...netProblems);
 
   for (const a of creates) {

@@ -153,15 +153,26 @@ export function mergeDocuments(docs: unknown[]): Obj {
   return out as Obj;
 }
 
-/** Removes `!reset` values and unwraps `!override` ones once merging is done. */
+/** Removes `!reset` values and unwraps `!override` ones once merging is done (in place). */
 export function stripMarkers(v: unknown): unknown {
   if (isOverride(v)) return stripMarkers(v[OVERRIDE_KEY]);
   if (isReset(v)) return undefined;
-  if (Array.isArray(v)) return v.filter((x) => !isReset(x)).map(stripMarkers);
+  if (Array.isArray(v)) {
+    if (v.some(isReset)) v = v.filter((x) => !isReset(x));
+    const a = v as unknown[];
+    for (let i = 0; i < a.length; i++) a[i] = stripMarkers(a[i]);
+    return a;
+  }
   if (isObj(v)) {
-    const out: Obj = {};
-    for (const [k, x] of Object.entries(v)) if (!isReset(x)) setKey(out, k, stripMarkers(x));
-    return out;
+    for (const k of Object.keys(v)) {
+      const x = v[k];
+      if (isReset(x)) delete v[k];
+      else if (typeof x === 'object' && x !== null) {
+        const y = stripMarkers(x);
+        if (y !== x) setKey(v, k, y);
+      }
+    }
+    return v;
   }
   return v;
 }
@@ -197,15 +208,16 @@ const volumeKey = (v: unknown) => {
   return isObj(v) && typeof v.target === 'string' ? v.target : undefined;
 };
 const portKey = (v: unknown) => (isObj(v) ? JSON.stringify([v.host_ip ?? '', String(v.published ?? ''), String(v.target), v.protocol ?? 'tcp']) : exact(v));
+/** Secrets and configs are keyed by where they appear in the container. */
 const fileRefKey = (dir: string) => (v: unknown) => {
   const src = typeof v === 'string' ? v : isObj(v) ? String(v.source) : undefined;
   if (src === undefined) return undefined;
   const target = isObj(v) && v.target !== undefined ? String(v.target) : dir + src;
   return target.startsWith('/') ? target : dir + target;
 };
+const envFileKey = (v: unknown) => (typeof v === 'string' ? v : isObj(v) ? String(v.path) : undefined);
 const deviceKey = (v: unknown) => (typeof v === 'string' ? (v.split(':')[1] ?? v) : isObj(v) ? String(v.target ?? v.source) : undefined);
 const linkKey = (v: unknown) => (typeof v === 'string' ? v.split(/[:=]/)[0] : undefined);
-const envFileKey = (v: unknown) => (typeof v === 'string' ? v : isObj(v) ? String(v.path) : undefined);
 
 const UNICITY: [string, (v: unknown) => string | undefined][] = [
   ['environment', envKey],
@@ -235,7 +247,7 @@ const UNICITY: [string, (v: unknown) => string | undefined][] = [
   ['profiles', exact],
 ];
 
-/** In place: removes duplicates from the list-valued keys of every service. */
+/** In place: removes duplicates from the list-valued keys of every service and object. */
 export function enforceUnicity(doc: Obj): void {
   for (const section of ['networks', 'volumes', 'secrets', 'configs']) {
     const objs = doc[section];

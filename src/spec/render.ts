@@ -80,27 +80,38 @@ function key(k: string): string {
   return /^[A-Za-z0-9_.-]+$/.test(k) && !RESERVED.test(k) ? k : JSON.stringify(k);
 }
 
-function emit(v: unknown, indent: number, lines: string[]): void {
+/** Appends `v` at `indent`; `first` replaces the indentation of the first line (a `- ` of the parent list). */
+function emit(v: unknown, indent: number, lines: string[], first?: string): void {
   const pad = ' '.repeat(indent);
+  let lead = first ?? pad;
+  const next = () => {
+    const l = lead;
+    lead = pad;
+    return l;
+  };
   if (Array.isArray(v)) {
     for (const item of v) {
-      if (typeof item === 'object' && item !== null && Object.keys(item).length > 0) {
-        const sub: string[] = [];
-        emit(item, indent + 2, sub);
-        lines.push(pad + '- ' + sub[0]!.slice(indent + 2), ...sub.slice(1));
-      } else lines.push(pad + '- ' + (typeof item === 'object' && item !== null ? (Array.isArray(item) ? '[]' : '{}') : scalar(item)));
+      if (isNonEmpty(item)) emit(item, indent + 2, lines, next() + '- ');
+      else lines.push(next() + '- ' + inline(item));
     }
     return;
   }
   if (typeof v === 'object' && v !== null) {
     for (const [k, x] of Object.entries(v)) {
-      if (typeof x === 'object' && x !== null && (Array.isArray(x) ? x.length > 0 : Object.keys(x).length > 0)) {
-        lines.push(`${pad}${key(k)}:`);
+      if (isNonEmpty(x)) {
+        lines.push(`${next()}${key(k)}:`);
         emit(x, indent + 2, lines);
-      } else if (typeof x === 'object' && x !== null) lines.push(`${pad}${key(k)}: ${Array.isArray(x) ? '[]' : '{}'}`);
-      else lines.push(`${pad}${key(k)}: ${scalar(x)}`);
+      } else lines.push(`${next()}${key(k)}: ${inline(x)}`);
     }
     return;
   }
-  lines.push(pad + scalar(v));
+  lines.push(next() + scalar(v));
+}
+
+function isNonEmpty(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && (Array.isArray(x) ? x.length > 0 : Object.keys(x).length > 0);
+}
+
+function inline(x: unknown): string {
+  return typeof x === 'object' && x !== null ? (Array.isArray(x) ? '[]' : '{}') : scalar(x);
 }

@@ -1,28 +1,25 @@
-// Reads one YAML stack file into plain data plus a table of source lines
-// (dotted path → line), so later passes can name the line of any key.
-// Anchors, aliases and `<<` merge keys are resolved here; a document that
-// expands aliases too much, has duplicate keys or non-string keys is refused.
+// Reads one YAML stack file into plain data. Values come from js-yaml (fast);
+// the table of source lines (dotted path → line) that errors and warnings
+// cite is built by yaml-lines.ts only when first asked for.
+// Anchors, aliases and `<<` merge keys are resolved here (aliases stay shared
+// references); `!reset` / `!override` become markers for merge.ts. A document
+// with duplicate or non-string keys, recursive aliases, more than MAX_NODES
+// nodes once aliases are expanded, or more than MAX_DEPTH levels is refused.
 
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import yaml from 'js-yaml';
 import { TsstackError } from '../util/errors.js';
+import { lineTable } from './yaml-lines.js';
 
-export interface ParsedFile {
-  file: string;
-  value: unknown;
-  /** `services.web.ports.0` → line (1-based) of that key or item. */
-  lines: Map<string, number>;
-  /** When the file holds several YAML documents: each one's data (`value` is then their merge). */
-  docs?: unknown[];
+/** Compose's merge tags: `!reset` drops an inherited value, `!override` replaces it instead of merging. */
+export const RESET_KEY = '\u0000tsstack-reset';
+export const OVERRIDE_KEY = '\u0000tsstack-override';
+
+export function isReset(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && RESET_KEY in v;
 }
-
-/** Octal ints as YAML 1.1 and Compose read them (`mode: 0440`). */
-const octalInt = {
-  identify: (v: unknown) => typeof v === 'number',
-  default: true,
-  tag: 'tag:yaml.org,2002:int',
-  test: /^0[0-7]+$/,
-  resolve: (s: string) => parseInt(s, 8),
-};
+export function isOverride(v: unknown): v is { [OVERRIDE_KEY]: unknown } {
+  return typeof v === 'object' && v !== null && OVERRIDE_KEY in v;
+}
 
 export function pathKey(path: readonly (string | number)[]): string {
   return path.join('.');
@@ -45,143 +42,129 @@ export function lineOf(lines: Map<string, number> | undefined, path: readonly (s
   return undefined;
 }
 
-/** Compose's merge tags: `!reset` drops an inherited value, `!override` replaces it instead of merging. */
-export const RESET_KEY = '\u0000tsstack-reset';
-export const OVERRIDE_KEY = '\u0000tsstack-override';
-
-export function isReset(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && RESET_KEY in v;
+export class ParsedFile {
+  private table?: Map<string, number>;
+  /** When the file holds several YAML documents: each one's data (the loader merges them into `value`). */
+  docs?: unknown[];
+  constructor(
+    readonly file: string,
+    public value: unknown,
+    private readonly text: string,
+  ) {}
+  /** `services.web.ports.0` → line (1-based) of that key or item; computed on first use. */
+  get lines(): Map<string, number> {
+    return (this.table ??= lineTable(this.text));
+  }
 }
-export function isOverride(v: unknown): v is { [OVERRIDE_KEY]: unknown } {
-  return typeof v === 'object' && v !== null && OVERRIDE_KEY in v;
+
+/** Octal ints as YAML 1.1 and Compose read them (`mode: 0440`); must precede the decimal int type. */
+const octalInt = new yaml.Type('tag:tsstack.dev,2026:octal-int', {
+  kind: 'scalar',
+  resolve: (s: unknown) => typeof s === 'string' && /^0[0-7]+$/.test(s),
+  construct: (s: string) => parseInt(s, 8),
+});
+
+function markerTypes(tag: '!reset' | '!override'): InstanceType<typeof yaml.Type>[] {
+  const mark = (v: unknown) => (tag === '!reset' ? { [RESET_KEY]: true } : { [OVERRIDE_KEY]: v });
+  return (['scalar', 'sequence', 'mapping'] as const).map(
+    (kind) => new yaml.Type(tag, { kind, resolve: () => true, construct: (v: unknown) => mark(kind === 'scalar' ? (v ?? null) : v) }),
+  );
 }
 
-/** Parses a file; several YAML documents in one file are merged in order by the caller (`docs`). */
+/** YAML 1.2 core schema + merge keys + octal ints + Compose's merge tags (no timestamps: dates stay strings). */
+const SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
+  implicit: [yaml.types.null, yaml.types.bool, octalInt, yaml.types.int, yaml.types.float, yaml.types.merge],
+  explicit: [...markerTypes('!reset'), ...markerTypes('!override')],
+});
+
+export const MAX_DEPTH = 100;
+/** Alias expansion is refused past MAX_NODES, or past ALIAS_RATIO × the document's own nodes once over ALIAS_FLOOR. */
+export const MAX_NODES = 2_000_000;
+const ALIAS_FLOOR = 10_000;
+const ALIAS_RATIO = 10;
+
+function specError(file: string, message: string, line?: number, hint?: string): TsstackError {
+  return new TsstackError('SPEC', message, { location: { file, line }, hint });
+}
+
+interface Frame {
+  line: number;
+  children: { kind: string | null; result: unknown; line: number }[];
+}
+
+/** Parses a file; several YAML documents in one file are returned in `docs` for the caller to merge. */
 export function parseYaml(file: string, text: string): ParsedFile {
-  const lc = new LineCounter();
-  const all = parseAllDocuments(text, { lineCounter: lc, prettyErrors: true, merge: true, uniqueKeys: false, customTags: (tags) => [octalInt, ...tags], strict: true });
-  const list: Document.Parsed[] = Array.isArray(all) ? all : [];
-  if (!Array.isArray(all)) return { file, value: null, lines: new Map() };
-  if (list.length === 0) return { file, value: null, lines: new Map() };
-  const parts = list.map((doc) => parseOne(file, doc, lc));
-  if (parts.length === 1) return parts[0]!;
-  const lines = new Map<string, number>();
-  for (const p of parts) for (const [k, v] of p.lines) if (!lines.has(k)) lines.set(k, v);
-  return { file, value: null, lines, docs: parts.map((p) => p.value) };
-}
-
-function parseOne(file: string, doc: Document.Parsed, lc: LineCounter): ParsedFile {
-  const errs = doc.errors;
-  if (errs.length > 0) {
-    const e = errs[0]!;
-    const line = e.linePos?.[0].line;
-    const col = e.linePos?.[0].col;
-    const msg = e.message;
-    throw new TsstackError('SPEC', `invalid YAML: ${msg}`, {
-      location: { file, line, column: col },
-      hint: 'fix the YAML syntax at the position shown',
-      details: errs.slice(1).map((x) => x.message),
-    });
-  }
-  const lines = new Map<string, number>();
-  const keyErrors: KeyError[] = [];
-  const tags: [(string | number)[], string][] = [];
-  walk(doc.contents as YamlNode | null, [], '', lines, lc, keyErrors, tags);
-  if (keyErrors.length > 0) {
-    const first = keyErrors[0]!;
-    throw new TsstackError('SPEC', first.message, {
-      location: { file, line: first.line, path: first.path },
-      details: keyErrors.slice(1).map((k) => k.message),
-      hint: first.duplicate ? 'remove one of the two keys (use an override file to change a value)' : 'quote keys so they are strings',
-    });
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 1000 });
-  } catch (e) {
-    const m = e instanceof Error ? e.message : String(e);
-    if (/merge sources/i.test(m)) {
-      throw new TsstackError('SPEC', `map merge requires map: a \`<<\` merge key must refer to a mapping`, { location: { file } });
+  const stack: Frame[] = [];
+  const keyErrors: { message: string; line: number }[] = [];
+  const listener = (event: 'open' | 'close', state: { line: number; kind: string | null; result: unknown }) => {
+    if (event === 'open') {
+      stack.push({ line: state.line, children: [] });
+      return;
     }
-    if (/alias/i.test(m)) {
-      throw new TsstackError('SPEC', `excessive aliasing: the document expands YAML aliases too many times`, {
-        location: { file },
-        hint: 'reduce nested use of anchors and aliases',
+    const frame = stack.pop();
+    if (!frame) return;
+    // A block mapping's children alternate key, value: keys must be plain strings.
+    if (state.kind === 'mapping' && frame.children.length % 2 === 0) {
+      for (let i = 0; i < frame.children.length; i += 2) {
+        const k = frame.children[i]!;
+        if (k.kind !== 'scalar' || typeof k.result !== 'string') {
+          const shown = k.kind === 'mapping' ? 'a mapping' : k.kind === 'sequence' ? 'a sequence' : String(k.result);
+          keyErrors.push({ message: `non-string key ${shown} at line ${k.line + 1}: keys must be strings`, line: k.line + 1 });
+        }
+      }
+    }
+    stack[stack.length - 1]?.children.push({ kind: state.kind, result: state.result, line: frame.line });
+  };
+  let docs: unknown[];
+  try {
+    docs = yaml.loadAll(text, undefined, { filename: file, schema: SCHEMA, listener });
+  } catch (e) {
+    if (e instanceof yaml.YAMLException) {
+      const mark = (e as { mark?: { line: number; column: number } }).mark;
+      const reason = (e as { reason?: string }).reason ?? '';
+      const prefix = reason.startsWith('cannot merge mappings') ? 'map merge requires map: ' : '';
+      throw new TsstackError('SPEC', `invalid YAML: ${prefix}${(e as Error).message}`, {
+        location: { file, line: mark ? mark.line + 1 : undefined, column: mark ? mark.column + 1 : undefined },
+        hint: 'fix the YAML syntax at the position shown',
       });
     }
-    throw new TsstackError('SPEC', `invalid YAML: ${m}`, { location: { file } });
+    if (e instanceof RangeError) throw specError(file, `the document is nested too deeply (more than ${MAX_DEPTH} levels)`, undefined, 'flatten the structure');
+    throw e;
   }
-  for (const [path, tag] of tags) value = applyTag(value, path, tag);
-  return { file, value, lines };
-}
-
-function applyTag(root: unknown, path: (string | number)[], tag: string): unknown {
-  const mark = (v: unknown) => (tag === '!reset' ? { [RESET_KEY]: true } : { [OVERRIDE_KEY]: v });
-  if (path.length === 0) return mark(root);
-  let parent = root as Record<string | number, unknown>;
-  for (const seg of path.slice(0, -1)) {
-    parent = parent?.[seg] as Record<string | number, unknown>;
-    if (typeof parent !== 'object' || parent === null) return root;
+  if (keyErrors.length > 0) {
+    const first = keyErrors[0]!;
+    throw new TsstackError('SPEC', first.message, { location: { file, line: first.line }, details: keyErrors.slice(1).map((k) => k.message), hint: 'quote keys so they are strings' });
   }
-  const last = path[path.length - 1]!;
-  if (typeof parent === 'object' && parent !== null && last in parent) parent[last] = mark(parent[last]);
-  return root;
+  for (const d of docs) checkShape(file, d);
+  const pf = new ParsedFile(file, docs.length === 1 ? docs[0] : null, text);
+  if (docs.length > 1) pf.docs = docs;
+  return pf;
 }
 
-interface KeyError {
-  message: string;
-  line?: number;
-  path?: string;
-  duplicate?: boolean;
-}
-
-/** Records each key's line and checks keys (strings, unique per mapping) in one pass. */
-function walk(node: YamlNode | null, path: (string | number)[], key: string, lines: Map<string, number>, lc: LineCounter, errs: KeyError[], tags: [(string | number)[], string][]): void {
-  if (!node || isAlias(node)) return;
-  if (node.tag === '!reset' || node.tag === '!override') tags.push([[...path], node.tag]);
-  if (isScalar(node)) return;
-  if (isMap(node)) {
-    const seen = new Map<string, number>();
-    for (const pair of node.items) {
-      if (!isPair(pair)) continue;
-      const k = pair.key as YamlNode | null;
-      let name: string;
-      if (isScalar(k)) {
-        if (typeof k.value === 'symbol') continue; // `<<` merge key
-        if (typeof k.value !== 'string') {
-          const where = path.length === 0 ? 'at top level' : `in ${formatPath(path)}`;
-          errs.push({ message: `non-string key ${where}: ${String(k.value)}`, line: k.range ? lc.linePos(k.range[0]).line : undefined, path: formatPath(path) });
-          continue;
-        }
-        name = k.value;
-        if (name === '<<') continue;
-      } else {
-        const where = path.length === 0 ? 'at top level' : `in ${formatPath(path)}`;
-        const line = k?.range ? lc.linePos(k.range[0]).line : undefined;
-        if (k) errs.push({ message: `non-string key ${where}: ${isAlias(k) ? 'an alias' : isMap(k) ? 'a mapping' : 'a sequence'} cannot be a key`, line, path: formatPath(path) });
-        continue;
-      }
-      const line = k.range ? lc.linePos(k.range[0]).line : 0;
-      const before = seen.get(name);
-      if (before !== undefined) {
-        errs.push({ message: `line ${line}: mapping key ${JSON.stringify(name)} already defined at line ${before}`, line, path: formatPath([...path, name]), duplicate: true });
-        continue;
-      }
-      seen.set(name, line);
-      const childKey = key === '' && path.length === 0 ? name : `${key}.${name}`;
-      if (k.range) lines.set(childKey, line);
-      path.push(name);
-      walk(pair.value as YamlNode | null, path, childKey, lines, lc, errs, tags);
-      path.pop();
+/** Refuses recursive aliases, alias expansion bombs and excessive depth (later passes recurse). */
+function checkShape(file: string, root: unknown): void {
+  const sizes = new Map<object, number>();
+  const open = new Set<object>();
+  let own = 0; // nodes as written (each shared node once)
+  const bomb = () => specError(file, 'excessive aliasing: YAML aliases expand the document far beyond its written size', undefined, 'reduce nested use of anchors and aliases');
+  const size = (v: unknown, depth: number): number => {
+    if (typeof v !== 'object' || v === null) return 1;
+    if (depth > MAX_DEPTH) throw specError(file, `the document is nested too deeply (more than ${MAX_DEPTH} levels)`, undefined, 'flatten the structure');
+    const known = sizes.get(v);
+    if (known !== undefined) return known;
+    if (open.has(v)) throw specError(file, 'a YAML alias refers to a node that contains it (recursive alias)', undefined, 'remove the alias from inside its anchor');
+    open.add(v);
+    let n = 1;
+    const children = Array.isArray(v) ? v : Object.values(v);
+    own += 1 + children.length;
+    for (const x of children) {
+      n += size(x, depth + 1);
+      if (n > MAX_NODES) throw bomb();
     }
-  } else if (isSeq(node)) {
-    node.items.forEach((item, i) => {
-      const it = item as YamlNode | null;
-      const childKey = path.length === 0 ? String(i) : `${key}.${i}`;
-      if (it && it.range) lines.set(childKey, lc.linePos(it.range[0]).line);
-      path.push(i);
-      walk(it, path, childKey, lines, lc, errs, tags);
-      path.pop();
-    });
-  }
+    open.delete(v);
+    sizes.set(v, n);
+    return n;
+  };
+  const total = size(root, 0);
+  if (total > ALIAS_FLOOR && total > ALIAS_RATIO * own) throw bomb();
 }

@@ -2,6 +2,7 @@
 // inside the test run's private network namespace. Busybox images come from the
 // busybox-static rootfs (no download).
 import test from 'ava';
+import { isolateNetwork } from './_netns.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,8 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/context.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+
+isolateNetwork();
 
 interface Run { code: number; out: string; err: string }
 

@@ -70,7 +70,7 @@ export interface FakeUpstream {
 
 /** A UDP responder on `address`: answers every A query with `answer` (or stays silent when undefined). */
 export function fakeUpstream(address: string, answer?: string, port = 0): Promise<FakeUpstream> {
-  const sock = dgram.createSocket('udp4');
+  const sock = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
   const queries: { id: number; name: string }[] = [];
   sock.on('message', (m, rinfo) => {
     const q = packet.decode(m);
@@ -91,7 +91,7 @@ export function fakeUpstream(address: string, answer?: string, port = 0): Promis
 /** A bridge with an address, in the test's network namespace (fixture only). */
 export function addBridge(name: string, cidr: string): void {
   execFileSync('ip', ['link', 'add', name, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', cidr, 'dev', name]);
+  execFileSync('ip', ['addr', 'add', cidr, 'dev', name, ...(cidr.includes(':') ? ['nodad'] : [])]);
   execFileSync('ip', ['link', 'set', name, 'up']);
 }
 

@@ -46,3 +46,8 @@ test('extraHostsEntries: name:addr, name=addr, IPv6, bad items reported', (t) =>
     invalid: ['bad', 'x:notip'],
   });
 });
+
+test('extraHostsEntries: host-gateway is the gateway when known', (t) => {
+  t.deepEqual(extraHostsEntries(['host.docker.internal:host-gateway'], '10.89.0.1/24').entries, [{ address: '10.89.0.1', names: ['host.docker.internal'] }]);
+  t.deepEqual(extraHostsEntries(['host.docker.internal:host-gateway']).invalid, ['host.docker.internal:host-gateway']);
+});

@@ -17,6 +17,7 @@ const A = { bridge: 'tsdns-a', gw: '10.253.1.1', cidr: '10.253.1.1/24' };
 const B = { bridge: 'tsdns-b', gw: '10.253.2.1', cidr: '10.253.2.1/24' };
 const C = { bridge: 'tsdns-c', gw: '10.253.3.1', cidr: '10.253.3.1/24' };
 const D = { bridge: 'tsdns-d', gw: '10.253.4.1', cidr: '10.253.4.1/24' };
+const F = { bridge: 'tsdns-f', gw: 'fd00:253:6::1', cidr: 'fd00:253:6::1/64' };
 
 interface Ctx {
   root: string;
@@ -33,7 +34,7 @@ function serversFor(root: string): number[] {
 
 test.before(async () => {
   const root = makeTemp('tsstack-dns-');
-  for (const n of [A, B, C, D]) { delLink(n.bridge); addBridge(n.bridge, n.cidr); }
+  for (const n of [A, B, C, D, F]) { delLink(n.bridge); addBridge(n.bridge, n.cidr); }
   const upstream = await fakeUpstream('127.0.0.1', '192.0.2.77');
   const silent = await fakeUpstream('127.0.0.1');
   const dns = new DnsService({ runRoot: join(root, 'run'), upstreams: [`127.0.0.1:${upstream.port}`], search: ['corp.example'] });
@@ -53,7 +54,7 @@ test.after.always(async () => {
   for (const pid of serversFor(ctx.root)) process.kill(pid, 'SIGKILL');
   await ctx.upstream.close();
   await ctx.silent.close();
-  for (const n of [A, B, C, D]) delLink(n.bridge);
+  for (const n of [A, B, C, D, F]) delLink(n.bridge);
   rmTemp(ctx.root);
 });
 
@@ -118,7 +119,6 @@ test.serial('AAAA and ip6.arpa PTR for a dual-stack container', async (t) => {
 test.serial('PTR for container addresses; NXDOMAIN inside a subnet given with its prefix', async (t) => {
   t.deepEqual(dataOf(await query(A.gw, '13.1.253.10.in-addr.arpa', 'PTR'), 'PTR'), ['shop-db-1']);
   t.deepEqual(dataOf(await query(B.gw, '13.2.253.10.in-addr.arpa', 'PTR'), 'PTR'), ['shop-db-1']);
-  t.log(readFileSync(join(ctx.root, 'run', 'dns', 'records'), 'utf8')); t.log(ctx.dns.binary);
   const nx = await query(A.gw, '99.1.253.10.in-addr.arpa', 'PTR');
   t.is(nx !== 'timeout' && nx.rcode, 'NXDOMAIN');
 });
@@ -215,6 +215,24 @@ test.serial('an internal network answers local names and refuses the rest at onc
   await ctx.dns.setNetworks({ front: `${A.gw}/24`, back: B.gw });
 });
 
+test.serial('an IPv6 gateway is served over UDP and TCP; an IPv6 upstream is used', async (t) => {
+  const up6 = await fakeUpstream('::1', '192.0.2.66');
+  try {
+    const dns = new DnsService({ runRoot: join(ctx.root, 'run'), upstreams: [`[::1]:${up6.port}`], search: ['corp.example'] });
+    await dns.setNetworks({ front: `${A.gw}/24`, back: B.gw, six: `${F.gw}/64` });
+    await dns.setContainer({ id: 'c7'.padEnd(64, '0'), name: 'v6-app-1', service: 'app', project: 'v6', networks: { six: { address: '10.253.6.2', ipv6Address: 'fd00:253:6::2', aliases: [] } } });
+    t.deepEqual(dataOf(await query(F.gw, 'app', 'AAAA'), 'AAAA'), ['fd00:253:6::2']);
+    t.deepEqual(dataOf(await query(F.gw, 'app', 'A', { tcp: true }), 'A'), ['10.253.6.2']);
+    const nx = await query(F.gw, '9.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.0.0.0.3.5.2.0.0.0.d.f.ip6.arpa', 'PTR');
+    t.is(nx !== 'timeout' && nx.rcode, 'NXDOMAIN', 'inside the /64');
+    t.deepEqual(dataOf(await query(F.gw, 'far.example.org'), 'A'), ['192.0.2.66']);
+    await dns.removeContainer('c7'.padEnd(64, '0'));
+    await ctx.dns.setNetworks({ front: `${A.gw}/24`, back: B.gw });
+  } finally {
+    await up6.close();
+  }
+});
+
 test.serial('a truncated upstream reply is retried over TCP for a TCP client', async (t) => {
   const tc = await truncatingUpstream('127.0.0.1', ['192.0.2.1', '192.0.2.2', '192.0.2.3']);
   try {
@@ -227,6 +245,37 @@ test.serial('a truncated upstream reply is retried over TCP for a TCP client', a
   } finally {
     await tc.close();
   }
+});
+
+test.serial('protocol edges: FORMERR, NOTIMP, responses ignored, truncation with and without EDNS0', async (t) => {
+  const raw = (msg: Buffer, timeoutMs = 1000): Promise<Buffer | 'timeout'> => new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    const timer = setTimeout(() => { sock.close(); resolve('timeout'); }, timeoutMs);
+    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m); });
+    sock.send(msg, 53, A.gw);
+  });
+  const q = encodeQuery('web', 'A', 0x4242);
+  const two = Buffer.from(q);
+  two.writeUInt16BE(2, 4);  // QDCOUNT 2
+  const formerr = await raw(two);
+  t.true(formerr !== 'timeout' && formerr.readUInt16BE(0) === 0x4242 && (formerr[3] & 0xf) === 1, 'FORMERR');
+  const status = Buffer.from(q);
+  status[2] = (status[2] & 0x87) | (2 << 3);  // opcode STATUS
+  const notimp = await raw(status);
+  t.true(notimp !== 'timeout' && (notimp[3] & 0xf) === 4, 'NOTIMP');
+  const response = Buffer.from(q);
+  response[2] |= 0x80;
+  t.is(await raw(response, 300), 'timeout', 'a response is never answered (no reflection loops)');
+
+  for (let i = 0; i < 40; i++) {
+    await ctx.dns.setContainer({ id: `many${i}`, name: `shop-many-${i}`, service: 'many', project: 'shop', networks: { front: { address: `10.253.1.${100 + i}`, aliases: [] } } });
+  }
+  const small = await raw(encodeQuery('many', 'A', 7));
+  t.true(small !== 'timeout' && small.length <= 512 && (small[2] & 0x02) !== 0, 'TC within 512 bytes');
+  const viaEdns = await query(A.gw, 'many', 'A', { edns: true });
+  t.is(dataOf(viaEdns, 'A').length, 40);
+  t.is(dataOf(await query(A.gw, 'many', 'A', { tcp: true }), 'A').length, 40);
+  for (let i = 0; i < 40; i++) await ctx.dns.removeContainer(`many${i}`);
 });
 
 test.serial('a second server on the same pid file refuses to start; ensureRunning reuses the first', async (t) => {
@@ -303,5 +352,5 @@ test.serial('stopIfIdle keeps it while networks exist, stops it when the last go
   t.false(isProcess(pid, ['tsstack-dns']));
   t.deepEqual((await ctx.dns.status()).networks, {});
   t.deepEqual(serversFor(ctx.root), []);
-  for (const n of [A, B, C, D]) { delLink(n.bridge); t.false(linkExists(n.bridge)); }
+  for (const n of [A, B, C, D, F]) { delLink(n.bridge); t.false(linkExists(n.bridge)); }
 });

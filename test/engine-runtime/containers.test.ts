@@ -84,12 +84,10 @@ for (const rt of runtimes()) {
     t.true(st.pids >= 1);
     t.true(st.cpuPercent >= 0);
 
-    const t0 = Date.now();
     await c.stop('web', 5000);
-    t.true(Date.now() - t0 < 4000, 'the stop signal ended it before the grace period');
     const stopped = (await c.inspect('web'))!;
     t.is(stopped.status, 'exited');
-    t.is(stopped.exitCode, 0);
+    t.is(stopped.exitCode, 0, 'the stop signal ended it (SIGKILL after the grace period would give 137)');
     t.is(await c.wait('web'), 0);
 
     await c.remove('web');

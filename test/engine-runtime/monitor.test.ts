@@ -116,11 +116,9 @@ for (const rt of runtimes()) {
     const { b, pid, o } = await launch(t, rt, ['sh', '-c', 'if [ -e /marker ]; then trap "exit 0" TERM; echo second run; while true; do sleep 0.05; done; fi; touch /marker; echo first run; exit 1'], { restart: 'on-failure', stopTimeoutMs: 5000 });
     t.true(await until(() => readJsonLines(b.log).some((l) => l.log === 'second run\n'), 10000), 'the second run\'s output is logged while it runs');
     t.is(readMonitorState(b.state)!.restartCount, 1);
-    const t0 = Date.now();
     t.is(await sendControl(o.socketPath, 'stop'), 'ok');
     const st = await finished(t, rt, b, pid);
-    t.true(Date.now() - t0 < 4000, 'the stop signal ended it, no SIGKILL needed');
-    t.is(st.exitCode, 0);
+    t.is(st.exitCode, 0, 'the stop signal ended it (a SIGKILL after the 5 s grace would give 137)');
   });
 
   test(`${rt}: stop sends the stop signal, then SIGKILL after the grace period`, async (t) => {

@@ -55,6 +55,7 @@ export function serve(env: Env, path: string | undefined, proto: 'tcp' | 'udp', 
   env.children.push(c);
   return new Promise((resolve, reject) => {
     c.stdout!.once('data', () => resolve());
+    c.once('error', reject);
     c.once('exit', (code) => reject(new Error(`echo server exited with ${code}`)));
   });
 }
@@ -69,6 +70,7 @@ export function ask(path: string | undefined, proto: 'tcp' | 'udp', host: string
     let err = '';
     c.stdout!.on('data', (d) => (out += d));
     c.stderr!.on('data', (d) => (err += d));
+    c.on('error', (e) => resolve(`ERR spawn: ${e.message}`));
     c.on('exit', (code) => resolve(code === 0 ? out.trim() : `ERR ${err.trim()}`));
   });
 }

@@ -13,6 +13,8 @@ export interface Runtime {
   name: 'tsstack-runtime' | 'runc' | 'crun';
   /** argv prefix that invokes the runtime (crun is wrapped, see below). */
   argv: string[];
+  /** The binary itself, unwrapped. */
+  bin: string;
   /** Why it cannot run here, when it cannot. */
   skip?: string;
 }
@@ -41,11 +43,11 @@ function crunArgv(crun: string): string[] {
 }
 
 export function runtimes(): Runtime[] {
-  const list: Runtime[] = [{ name: 'tsstack-runtime', argv: [TSSTACK_RUNTIME], skip: existsSync(TSSTACK_RUNTIME) ? undefined : 'not built (node scripts/build-native.mjs)' }];
+  const list: Runtime[] = [{ name: 'tsstack-runtime', argv: [TSSTACK_RUNTIME], bin: TSSTACK_RUNTIME, skip: existsSync(TSSTACK_RUNTIME) ? undefined : 'not built (node scripts/build-native.mjs)' }];
   const runc = which('runc');
-  list.push({ name: 'runc', argv: runc ? [runc] : [], skip: runc ? undefined : 'runc is not installed' });
+  list.push({ name: 'runc', argv: runc ? [runc] : [], bin: runc ?? 'runc', skip: runc ? undefined : 'runc is not installed' });
   const crun = which('crun');
-  list.push({ name: 'crun', argv: crun ? crunArgv(crun) : [], skip: crun ? undefined : 'crun is not installed' });
+  list.push({ name: 'crun', argv: crun ? crunArgv(crun) : [], bin: crun ?? 'crun', skip: crun ? undefined : 'crun is not installed' });
   return list;
 }
 

@@ -120,6 +120,42 @@ for (const r of all) {
     assertClean(t, c);
   });
 
+  test.serial(title('hooks run in order with the state on stdin'), (t) => {
+    const out = join(base, `hooks-${r.name}`);
+    mkdirSync(out, { recursive: true });
+    const hook = (kind: string, dir = out) => ({ path: '/bin/sh', args: ['sh', '-c', `cat > ${dir}/${kind}.json; date +%s%N > ${dir}/${kind}.t`] });
+    const c = prepare(r, ['sh', '-c', 'echo run'], (cfg) => {
+      cfg.hooks = {
+        prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], createContainer: [hook('createContainer')],
+        startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'cat > /tmp/startContainer.json'] }],
+        poststart: [hook('poststart')], poststop: [hook('poststop')],
+      };
+    });
+    const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
+    t.is(res.code, 0, res.stderr);
+    t.is(res.stdout.trim(), 'run');
+    const kinds = ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop'];
+    for (const k of kinds) {
+      const doc = JSON.parse(readFileSync(join(out, `${k}.json`), 'utf8'));
+      t.is(doc.id, c.id, `${k} got the state`);
+      if (k === 'createRuntime' || k === 'poststart') t.true(doc.pid > 0, `${k} state has the pid`);
+    }
+    const at = (k: string) => BigInt(readFileSync(join(out, `${k}.t`), 'utf8').trim());
+    t.true(at('createRuntime') <= at('createContainer') && at('createContainer') <= at('poststart') && at('poststart') <= at('poststop'), 'in lifecycle order');
+    const inside = join(rootfs, 'tmp/startContainer.json');
+    t.is(JSON.parse(readFileSync(inside, 'utf8')).id, c.id, 'startContainer ran inside the container');
+    rmTemp(inside);
+    assertClean(t, c);
+  });
+
+  test.serial(title('a failing createRuntime hook fails create and leaves nothing'), (t) => {
+    const c = prepare(r, ['true'], (cfg) => { cfg.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] }; });
+    const res = rt(r, c.stateRoot, ['create', '--bundle', c.bundle, c.id]);
+    t.not(res.code, 0);
+    rt(r, c.stateRoot, ['delete', '--force', c.id]);
+    assertClean(t, c);
+  });
+
   test.serial(title('--no-pivot (MS_MOVE + chroot, the ramfs fallback) runs the container'), (t) => {
     const c = prepare(r, ['sh', '-c', 'echo "pid=$$ $(ls /bin/busybox)"']);
     const res = rt(r, c.stateRoot, ['run', '--no-pivot', '--bundle', c.bundle, c.id]);
@@ -182,7 +218,7 @@ for (const r of all) {
     receiver.stdout.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((d) => receiver.on('exit', d));
     t.true(await until(() => existsSync(sock)), 'receiver listening');
-    const c = prepare(r, ['sh', '-c', 'tty; echo cols=$(stty size)'], (cfg) => { cfg.process.terminal = true; });
+    const c = prepare(r, ['sh', '-c', 'tty; echo size=$(stty size)'], (cfg) => { cfg.process.terminal = true; cfg.process.consoleSize = { height: 33, width: 101 }; });
     const created = rt(r, c.stateRoot, ['create', '--console-socket', sock, '--bundle', c.bundle, c.id]);
     t.is(created.code, 0, created.stderr);
     t.is(rt(r, c.stateRoot, ['start', c.id]).code, 0);
@@ -190,6 +226,7 @@ for (const r of all) {
     t.is(await exited, 0);
     clearTimeout(timer);
     t.regex(out, /^\/dev\/pts\/0\r?$/m);
+    t.regex(out, /^size=33 101\r?$/m, 'process.consoleSize');
     t.true(await until(() => status(r, c) === 'stopped'));
     t.is(rt(r, c.stateRoot, ['delete', c.id]).code, 0);
     assertClean(t, c);
@@ -393,4 +430,16 @@ test.serial('tsstack-runtime: a root on ramfs (pivot_root refused) falls back to
   t.is(res.stderr.trim(), '1', 'pivot_root was refused and the fallback ran');
   t.deepEqual(cgroupLeftovers(`tsstack-rt-${id}`), []);
   t.is(readFileSync('/proc/self/mountinfo', 'utf8'), before, 'nothing left mounted');
+});
+
+test.serial('tsstack-runtime: --log with --log-format json records errors as JSON lines', (t) => {
+  const log = join(base, 'runtime-log.json');
+  const stateRoot = join(base, 'state-log');
+  const withLog = spawnSync(tsstack.bin, ['--root', stateRoot, '--log', log, '--log-format', 'json', 'state', 'no-such-container'], { encoding: 'utf8' });
+  t.is(withLog.status, 1);
+  t.regex(withLog.stderr, /container "no-such-container" does not exist/);
+  const entry = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop()!);
+  t.is(entry.level, 'error');
+  t.regex(entry.msg, /container "no-such-container" does not exist/);
+  t.notThrows(() => new Date(entry.time).toISOString());
 });

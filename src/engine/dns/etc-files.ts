@@ -60,14 +60,15 @@ export function renderHostname(hostname: string): string {
   return `${hostname}\n`;
 }
 
-/** Compose `extra_hosts` items (`name:addr`, `name=addr`, `name:[v6]`) as hosts entries.
+/** Compose `extra_hosts` items (`name:addr`, `name=addr`, `name:[v6]`) as hosts entries;
+ *  `host-gateway` stands for `hostGateway` (the container's network gateway) when given.
  *  Returns the items it could not read in `invalid`. */
-export function extraHostsEntries(items: string[]): { entries: HostsEntry[]; invalid: string[] } {
+export function extraHostsEntries(items: string[], hostGateway?: string): { entries: HostsEntry[]; invalid: string[] } {
   const entries: HostsEntry[] = [];
   const invalid: string[] = [];
   for (const item of items) {
     const m = /^([^:=\s]+)[:=]\[?([^\]\s]+)\]?$/.exec(item.trim());
-    const addr = m?.[2] === 'host-gateway' ? undefined : m?.[2];
+    const addr = m?.[2] === 'host-gateway' ? hostGateway?.replace(/\/\d+$/, '') : m?.[2];
     if (m && addr && isIP(addr)) entries.push({ address: addr, names: [m[1]] });
     else invalid.push(item);
   }

@@ -303,7 +303,7 @@ export class DnsService {
     const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port)];
     let exited: number | null | undefined;
     // Detached in its own session so it outlives the CLI that starts it.
-    const child = spawn(this.binary, args, { detached: true, stdio: ['ignore', log, log] });
+    const child = spawn(this.binary, args, { detached: true, cwd: '/', stdio: ['ignore', log, log] });
     closeSync(log);
     child.on('exit', (code) => { exited = code; });
     child.on('error', () => { exited = -1; });

@@ -35,21 +35,24 @@ export async function loadArchive(store: ImageStore, path: string, onProgress?: 
   const tmp = await mkdtemp(join(store.content.tmpDir, `load-${process.pid}-`));
   try {
     await unpackLayer(openTarStream(path), tmp, path);
-    return await loadDirectory(store, tmp, path, onProgress);
+    return await loadDirectory(store, tmp, path, onProgress, true);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-/** Loads from an extracted archive or an OCI layout directory; `what` names it in errors. */
-export async function loadDirectory(store: ImageStore, dir: string, what: string, onProgress?: (line: string) => void): Promise<ImageInfo[]> {
+/**
+ * Loads from an extracted archive or an OCI layout directory; `what` names it in
+ * errors. With `move`, files are moved into the store (the dir is a scratch copy).
+ */
+export async function loadDirectory(store: ImageStore, dir: string, what: string, onProgress?: (line: string) => void, move = false): Promise<ImageInfo[]> {
   const inside = (p: string): string => {
     const abs = resolve(dir, p);
     if (!abs.startsWith(resolve(dir) + '/')) throw new TsstackError('IMAGE', `${what}: path "${p}" leaves the archive`);
     return abs;
   };
-  if (existsSync(join(dir, 'manifest.json'))) return loadDockerSave(store, dir, what, inside, onProgress);
-  if (existsSync(join(dir, 'index.json')) && existsSync(join(dir, 'oci-layout'))) return loadOciLayout(store, dir, what, inside, onProgress);
+  if (existsSync(join(dir, 'manifest.json'))) return loadDockerSave(store, dir, what, inside, move, onProgress);
+  if (existsSync(join(dir, 'index.json')) && existsSync(join(dir, 'oci-layout'))) return loadOciLayout(store, dir, what, inside, move, onProgress);
   throw new TsstackError('IMAGE', `${what} is neither a docker save archive (manifest.json) nor an OCI image layout (oci-layout + index.json)`, {
     hint: 'create it with `docker save` or `tsstack image save`',
   });
@@ -61,20 +64,27 @@ function readJson(p: string, what: string): unknown {
   }
 }
 
-async function loadDockerSave(store: ImageStore, dir: string, what: string, inside: (p: string) => string, onProgress?: (line: string) => void): Promise<ImageInfo[]> {
+async function loadDockerSave(store: ImageStore, dir: string, what: string, inside: (p: string) => string, move: boolean, onProgress?: (line: string) => void): Promise<ImageInfo[]> {
   const entries = readJson(join(dir, 'manifest.json'), what);
   if (!Array.isArray(entries)) throw new TsstackError('IMAGE', `${what}: manifest.json must be a list of images`);
   const out: ImageInfo[] = [];
+  // Files are moved into the store (same filesystem); a file several images share is moved once.
+  const stored = new Map<string, { digest: string; size: number }>();
+  const put = async (p: string): Promise<{ digest: string; size: number }> => {
+    let b = stored.get(p);
+    if (!b) { b = await store.content.putFile(p, { move }); stored.set(p, b); }
+    return b;
+  };
   for (const [i, e] of (entries as DockerManifestEntry[]).entries()) {
     if (typeof e?.Config !== 'string' || !Array.isArray(e.Layers)) throw new TsstackError('IMAGE', `${what}: manifest.json[${i}] needs Config and Layers`);
     const cfgPath = inside(e.Config);
-    const cfg = await store.content.putFile(cfgPath);
-    parseDocument<ImageConfig>('config', readFileSync(cfgPath), `${what}: ${e.Config}`);
+    if (!stored.has(cfgPath)) parseDocument<ImageConfig>('config', readFileSync(cfgPath), `${what}: ${e.Config}`);
+    const cfg = await put(cfgPath);
     const layers: Descriptor[] = [];
     for (const l of e.Layers) {
       const p = inside(l);
-      const b = await store.content.putFile(p);
-      const c = detectFileCompression(p);
+      const c = stored.has(p) ? detectFileCompression(store.content.path(stored.get(p)!.digest)) : detectFileCompression(p);
+      const b = await put(p);
       layers.push({ mediaType: c === 'gzip' ? MT.ociLayerGzip : c === 'zstd' ? MT.ociLayerZstd : MT.ociLayer, digest: b.digest, size: b.size });
     }
     const manifest: Manifest = { schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: MT.ociConfig, digest: cfg.digest, size: cfg.size }, layers };
@@ -88,10 +98,12 @@ async function loadDockerSave(store: ImageStore, dir: string, what: string, insi
   return out;
 }
 
-async function loadOciLayout(store: ImageStore, dir: string, what: string, inside: (p: string) => string, onProgress?: (line: string) => void): Promise<ImageInfo[]> {
+async function loadOciLayout(store: ImageStore, dir: string, what: string, inside: (p: string) => string, move: boolean, onProgress?: (line: string) => void): Promise<ImageInfo[]> {
   parseDocument('layout', readFileSync(join(dir, 'oci-layout')), `${what}: oci-layout`);
   const index = parseDocument<Index>('index', readFileSync(join(dir, 'index.json')), `${what}: index.json`);
   const blob = (d: Descriptor): string => inside(`blobs/${d.digest.replace(':', '/')}`);
+  // A blob already moved into the store is read from there.
+  const read = (d: Descriptor): Buffer => (store.content.has(d.digest) ? readFileSync(store.content.path(d.digest)) : readFileSync(blob(d)));
   const out: ImageInfo[] = [];
   for (const top of index.manifests) {
     const ann = top.annotations ?? {};
@@ -100,17 +112,17 @@ async function loadOciLayout(store: ImageStore, dir: string, what: string, insid
     let desc = top;
     const indexDigests: string[] = [];
     if (INDEX_TYPES.includes(desc.mediaType)) {
-      const nested = parseDocument<Index>('index', readFileSync(blob(desc)), `${what}: index ${desc.digest}`);
-      await store.content.putFile(blob(desc), { expected: desc.digest });
+      const nested = parseDocument<Index>('index', read(desc), `${what}: index ${desc.digest}`);
+      await store.content.putFile(blob(desc), { expected: desc.digest, move });
       indexDigests.push(desc.digest);
       const pick = choosePlatform(nested.manifests, hostPlatform());
       if (!pick) throw new TsstackError('IMAGE', `${what}: index ${desc.digest} has no image for this platform`);
       desc = pick;
     }
     if (!MANIFEST_TYPES.includes(desc.mediaType)) continue; // artifacts and other types are not images
-    await store.content.putFile(blob(desc), { expected: desc.digest });
-    const manifest = parseDocument<Manifest>('manifest', readFileSync(blob(desc)), `${what}: manifest ${desc.digest}`);
-    for (const d of [manifest.config, ...manifest.layers]) await store.content.putFile(blob(d), { expected: d.digest });
+    const manifest = parseDocument<Manifest>('manifest', read(desc), `${what}: manifest ${desc.digest}`);
+    await store.content.putFile(blob(desc), { expected: desc.digest, move });
+    for (const d of [manifest.config, ...manifest.layers]) await store.content.putFile(blob(d), { expected: d.digest, move });
     const info = await store.ingest({ manifestDigest: desc.digest, manifest, manifestMediaType: desc.mediaType, names, indexDigests, ...(onProgress ? { onProgress } : {}) });
     onProgress?.(`Loaded image: ${names.map((n) => familiarName(parseReference(n))).join(', ') || info.id}`);
     out.push(info);

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import type { RtNetlinkSocket } from 'netlink';
 import { TsstackError } from '../../util/errors.js';
 import type { EndpointSpec, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
 import { formatCidr, intToIp, ipToInt, parseCidr } from './cidr.js';
@@ -20,11 +20,12 @@ import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './li
 import { NsClient } from './ns-client.js';
 import type { NsInspect } from './ns-jobs.js';
 import { Nft } from './nft.js';
+import { type DnatTarget, forgetDnat } from './conntrack.js';
 import { FAMILY, TABLE, buildTable, canonical, deleteBatch, isAnyHost, toBatch } from './nft-rules.js';
 import { readListeners, socketOwners } from './ports.js';
 import { freePort, portProblems } from './port-conflicts.js';
 import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
-import { addAddress, createBridge, createVeth, deleteLink, linkByName, listAddresses, setHairpin, setUp } from './rtnl.js';
+import { addAddress, createBridge, createVeth, deleteLink, linkByName, listAddresses, openRtnl, rtnlFailed, setHairpin, setUp } from './rtnl.js';
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
 
 export interface NetworkManagerOptions {
@@ -93,7 +94,11 @@ export class NetworkManager implements NetworkApi {
   }
 
   private rt(): RtNetlinkSocket {
-    this.sock ??= createRtNetlink();
+    if (this.sock && rtnlFailed(this.sock)) {
+      this.sock.socket.close();
+      this.sock = undefined;
+    }
+    this.sock ??= openRtnl();
     return this.sock;
   }
 
@@ -390,14 +395,17 @@ export class NetworkManager implements NetworkApi {
         records.push(r);
         result.push({ ...p, hostPort });
       }
+      const before = this.store.ports().filter((p) => p.containerId === containerId);
       this.store.putPorts([...current, ...records]);
       try {
         await this.syncFirewall();
       } catch (e) {
-        this.store.putPorts(current);
+        this.store.putPorts([...current, ...before]);
         await this.syncFirewall().catch(() => undefined);
         throw e;
       }
+      const same = (a: PortRecord, b: PortRecord) => a.address === b.address && a.containerPort === b.containerPort && a.protocol === b.protocol;
+      await this.forget(before.filter((old) => !records.some((r) => same(r, old))).map((p) => ({ address: p.address, port: p.containerPort, protocol: p.protocol })));
       return result;
     });
   }
@@ -409,7 +417,17 @@ export class NetworkManager implements NetworkApi {
       if (rest.length === ports.length) return;
       this.store.putPorts(rest);
       await this.syncFirewall();
+      await this.forget(ports.filter((p) => p.containerId === containerId).map((p) => ({ address: p.address, port: p.containerPort, protocol: p.protocol })));
     });
+  }
+
+  /** Best effort: a stale NAT binding only delays new traffic until it times out. */
+  private async forget(targets: DnatTarget[], failures?: string[]): Promise<void> {
+    try {
+      await forgetDnat(targets);
+    } catch (e) {
+      failures?.push(`conntrack: ${errMessage(e)}`);
+    }
   }
 
   /** Published ports of one container (all, when no id is given). */
@@ -499,6 +517,7 @@ export class NetworkManager implements NetworkApi {
     const ep = rec?.endpoints[containerId];
     if (!rec || !ep) return;
     await this.removeLink(ep.hostIfname, failures);
+    await this.forget([{ address: ep.address }], failures);
     delete rec.endpoints[containerId];
     try {
       this.store.put(rec);

@@ -6,9 +6,9 @@
 
 import { parentPort } from 'node:worker_threads';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
-import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import type { RtNetlinkSocket } from 'netlink';
 import { CLONE_NEWNET, MS_BIND, check, getLibc } from './libc.js';
-import { addAddress, addDefaultRoute, linkByName, listAddresses, listLinks, setUp } from './rtnl.js';
+import { addAddress, addDefaultRoute, linkByName, listAddresses, listLinks, openRtnl, setUp } from './rtnl.js';
 import type { NsInspect, NsJob, NsRequest, NsResponse } from './ns-jobs.js';
 
 const libc = getLibc();
@@ -35,7 +35,7 @@ function writeSysctls(values: Record<string, string>): void {
 }
 
 async function withSocket<T>(fn: (s: RtNetlinkSocket) => Promise<T>): Promise<T> {
-  const s = createRtNetlink();
+  const s = openRtnl();
   try {
     return await fn(s);
   } finally {

@@ -2,13 +2,34 @@
 // function works on the namespace the given socket was created in, so the same
 // code serves the engine's namespace (main thread) and a sandbox (worker thread).
 
-import { FlagsNew, type RtNetlinkSocket } from 'netlink';
+import { FlagsNew, createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { parseAttributes } from 'netlink';
 import { IFLA_INFO_KIND, bridgePortHairpinInfo, linkInfo, macToBuffer, vethLinkInfo } from './nla.js';
 
 const AF_INET = 2;
 const RT_TABLE_MAIN = 254;
 const CREATE = FlagsNew.CREATE | FlagsNew.EXCL;
+/** No kernel answer within this time is a failure, never a hang. */
+const TIMEOUT = 10_000;
+const T = { timeout: TIMEOUT };
+const C = { flags: CREATE, timeout: TIMEOUT };
+
+/**
+ * An rtnetlink socket in the calling thread's network namespace. A receive
+ * error (e.g. ENOBUFS) is recorded rather than thrown from the event emitter:
+ * the pending request then times out and the caller makes a new socket.
+ */
+export function openRtnl(): RtNetlinkSocket {
+  const s = createRtNetlink();
+  s.socket.on('error', () => {
+    (s as RtNetlinkSocket & { failed?: boolean }).failed = true;
+  });
+  return s;
+}
+
+export function rtnlFailed(s: RtNetlinkSocket): boolean {
+  return !!(s as RtNetlinkSocket & { failed?: boolean }).failed;
+}
 
 export interface LinkSummary {
   index: number;
@@ -28,7 +49,7 @@ function kindOf(linkinfo: Buffer | undefined): string | undefined {
 }
 
 export async function listLinks(s: RtNetlinkSocket): Promise<LinkSummary[]> {
-  const links = await s.getLinks();
+  const links = await s.getLinks(undefined, undefined, T);
   return links
     .map((l) => ({ index: l.data.index ?? 0, name: l.attrs.ifname ?? '', kind: kindOf(l.attrs.linkinfo), master: l.attrs.master, up: !!l.data.flags?.up }))
     .sort((a, b) => a.index - b.index);
@@ -39,25 +60,25 @@ export async function linkByName(s: RtNetlinkSocket, name: string): Promise<Link
 }
 
 export async function createBridge(s: RtNetlinkSocket, name: string): Promise<void> {
-  await s.newLink({}, { ifname: name, linkinfo: linkInfo('bridge') }, { flags: CREATE });
+  await s.newLink({}, { ifname: name, linkinfo: linkInfo('bridge') }, C);
 }
 
 /** A veth pair: `hostName` here (enslaved to `master`), `peerName` created inside the namespace open as `peerNsFd`. */
 export async function createVeth(s: RtNetlinkSocket, hostName: string, peerName: string, peerMac: string, peerNsFd: number, master: number): Promise<void> {
-  await s.newLink({}, { ifname: hostName, master, linkinfo: vethLinkInfo(peerName, macToBuffer(peerMac), peerNsFd) }, { flags: CREATE });
+  await s.newLink({}, { ifname: hostName, master, linkinfo: vethLinkInfo(peerName, macToBuffer(peerMac), peerNsFd) }, C);
 }
 
 /** Hairpin mode on a bridge port (RTM_NEWLINK on the existing link, as `ip link set … type bridge_slave hairpin on`). */
 export async function setHairpin(s: RtNetlinkSocket, index: number): Promise<void> {
-  await s.newLink({ index }, { linkinfo: bridgePortHairpinInfo() });
+  await s.newLink({ index }, { linkinfo: bridgePortHairpinInfo() }, T);
 }
 
 export async function setUp(s: RtNetlinkSocket, index: number): Promise<void> {
-  await s.setLink({ index, change: { up: true }, flags: { up: true } });
+  await s.setLink({ index, change: { up: true }, flags: { up: true } }, undefined, T);
 }
 
 export async function deleteLink(s: RtNetlinkSocket, index: number): Promise<void> {
-  await s.delLink({ index });
+  await s.delLink({ index }, undefined, T);
 }
 
 function ipBuf(addr: string): Buffer {
@@ -67,11 +88,11 @@ function ipBuf(addr: string): Buffer {
 export async function addAddress(s: RtNetlinkSocket, index: number, addr: string, prefixLen: number, broadcast?: string): Promise<void> {
   const attrs: { local: Buffer; address: Buffer; broadcast?: Buffer } = { local: ipBuf(addr), address: ipBuf(addr) };
   if (broadcast) attrs.broadcast = ipBuf(broadcast);
-  await s.newAddress({ family: AF_INET, prefixlen: prefixLen, index, scope: 0 }, attrs, { flags: CREATE });
+  await s.newAddress({ family: AF_INET, prefixlen: prefixLen, index, scope: 0 }, attrs, C);
 }
 
 export async function listAddresses(s: RtNetlinkSocket): Promise<{ index: number; address: string; prefixLen: number }[]> {
-  const out = await s.getAddresses();
+  const out = await s.getAddresses(undefined, undefined, T);
   return out
     .filter((a) => a.data.family === AF_INET && a.attrs.local)
     .map((a) => ({ index: a.data.index ?? 0, address: [...a.attrs.local!].join('.'), prefixLen: a.data.prefixlen ?? 32 }));
@@ -81,7 +102,7 @@ export async function addDefaultRoute(s: RtNetlinkSocket, gateway: string, oif: 
   await s.newRoute(
     { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' },
     { gateway: ipBuf(gateway), oif },
-    { flags: CREATE },
+    C,
   );
 }
 
@@ -93,7 +114,7 @@ export interface RouteSummary {
 
 /** IPv4 unicast routes of the main table (what the host already reaches). */
 export async function listRoutes(s: RtNetlinkSocket): Promise<RouteSummary[]> {
-  const routes = await s.getRoutes();
+  const routes = await s.getRoutes(undefined, undefined, T);
   return routes
     .filter((r) => r.data.family === AF_INET && (r.data.table === RT_TABLE_MAIN || r.attrs.table === RT_TABLE_MAIN) && (r.data.type === 'UNICAST' || r.data.type === 1))
     .map((r) => ({ dst: r.attrs.dst ? [...r.attrs.dst].join('.') : '0.0.0.0', dstLen: r.data.dstLen ?? 0, oif: r.attrs.oif }));

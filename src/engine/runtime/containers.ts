@@ -192,8 +192,11 @@ export class Containers implements ContainerApi {
     const rec: ContainerRecord = { id, name: spec.name, created: new Date().toISOString(), spec, rootfs: '', endpoints: [], ports: [] };
     const undo: (() => Promise<void>)[] = [];
     try {
+      // recorded first, so a crash half-way leaves a container that `remove` (and `down`) can find and clean
+      this.writeRecord(rec);
       rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
       undo.push(() => this.deps.images.unmountRootfs(dir));
+      this.writeRecord(rec);
       await this.setupNetwork(rec, undo);
       this.writeEtcFiles(rec);
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
@@ -385,10 +388,11 @@ export class Containers implements ContainerApi {
     };
     if (existsSync(join(this.runtimeRoot, rec.id))) await attempt('runtime delete', () => this.driver(rec).delete(rec.id, true));
     const net = this.deps.network, dns = this.deps.dns;
+    // network and DNS steps are idempotent: run them even when the record does not show them (a crash during create)
     if (net && rec.ports.length) await attempt('unpublish', () => net.unpublish(rec.id));
-    if (dns && rec.endpoints.length) await attempt('dns', () => dns.removeContainer(rec.id));
-    if (net && rec.netnsPath) await attempt('sandbox', () => net.removeSandbox(rec.id));
-    await attempt('rootfs', () => this.deps.images.unmountRootfs(this.cdir(rec.id)));
+    if (dns && rec.spec.endpoints.length) await attempt('dns', () => dns.removeContainer(rec.id));
+    if (net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host') await attempt('sandbox', () => net.removeSandbox(rec.id));
+    if (rec.rootfs) await attempt('rootfs', () => this.deps.images.unmountRootfs(this.cdir(rec.id)));
     await attempt('cgroup', () => removeCgroupDirs(`tsstack/${rec.id}`));
     await attempt('files', () => {
       rmSync(this.monDir(rec.id), { recursive: true, force: true });

@@ -115,11 +115,12 @@ export function isMonitor(pid: number): boolean {
 }
 
 /** Sends one control line; resolves with the reply (`ok` or `error …`). */
-export function sendControl(socketPath: string, line: string, timeoutMs = 5000): Promise<string> {
+export function sendControl(socketPath: string, line: string, timeoutMs = 15000): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(socketPath);
     let reply = '';
-    const timer = setTimeout(() => { s.destroy(); reject(new TsstackError('RUNTIME', `monitor at ${socketPath} did not answer "${line}"`)); }, timeoutMs);
+    // the monitor answers at once (it serves clients from its poll loop); the timeout only guards against a hung one
+    const timer = setTimeout(() => { s.destroy(); reject(new TsstackError('RUNTIME', `monitor at ${socketPath} did not answer "${line}"`, { hint: 'the monitor may be hung: kill it (its guard removes the container)' })); }, timeoutMs);
     s.write(`${line}\n`); // queued until connected: no extra turn of the event loop
     s.on('data', (d) => { reply += d.toString(); });
     s.on('error', (e) => { clearTimeout(timer); reject(e); });

@@ -259,7 +259,9 @@ for (const rt of ['runc', 'tsstack-runtime']) {
 test.serial('FROM scratch with metadata only; a bad .dockerignore is a clear error', async (t) => {
   const e = await setup();
   try {
-    const img = await buildImage(e.store, req(e, 'FROM scratch\nLABEL only=metadata\nENV A=1\n', { tags: ['meta:1'] }));
+    // Through ImageStore.build, as the engine calls it.
+    const img = await e.store.build(req(e, 'FROM scratch\nLABEL only=metadata\nENV A=1\n', { tags: ['meta:1'] }));
+    t.deepEqual((await e.store.inspect('meta:1'))?.id, img.id);
     t.deepEqual(img.config.Labels, { only: 'metadata' });
     t.true((img.config.Env ?? []).includes('A=1'));
     t.is(img.chainIds.length, 1, 'the store gives a layerless image its empty layer');

@@ -436,7 +436,7 @@ async function runInstruction(ctx: Ctx, st: Stage, state: StageState, ins: Instr
       return;
     }
     case 'ONBUILD': cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.expression]; meta(); return;
-    case 'RUN': return layerStep(ctx, st, state, ins, label, () => runKey(ctx, st, state, ins), (root, dir) => doRun(ctx, st, state, ins, root, dir));
+    case 'RUN': return layerStep(ctx, state, ins, label, () => runKey(ctx, st, state, ins), (root, dir) => doRun(ctx, st, state, ins, root, dir));
     case 'COPY':
     case 'ADD': return copyStep(ctx, st, state, ins, label);
     case 'FROM': throw fail(ctx, ins, 'unexpected FROM');
@@ -465,7 +465,7 @@ function parentChain(state: StageState): string {
  * Runs one filesystem step: cache lookup, else mount the chain, `act` on the
  * mounted root, and commit the upper dir as a layer (none when empty).
  */
-async function layerStep(ctx: Ctx, st: Stage, state: StageState, ins: Instruction, label: string, key: () => Promise<Record<string, unknown>> | Record<string, unknown>, act: (root: string, dir: string) => Promise<void>): Promise<void> {
+async function layerStep(ctx: Ctx, state: StageState, ins: Instruction, label: string, key: () => Promise<Record<string, unknown>> | Record<string, unknown>, act: (root: string, dir: string) => Promise<void>): Promise<void> {
   const n = ++ctx.step;
   ctx.progress(`#${n} ${label} ${summary(ins)}`);
   const started = Date.now();
@@ -502,7 +502,6 @@ async function layerStep(ctx: Ctx, st: Stage, state: StageState, ins: Instructio
   ctx.cache.put(k, { ...(layer ? { layer } : {}), created });
   applyLayer(state, layer, created, createdBy);
   ctx.progress(`#${n} DONE ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  void st;
 }
 
 async function lease(ctx: Ctx, layer: BuildLayer | undefined): Promise<void> {
@@ -718,7 +717,7 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
     return { ...base, content: await digestSelection(ctx.context!, entries, ctx.hashes), names: entries.map((e) => e.rel) };
   };
 
-  await layerStep(ctx, st, state, ins, label, key, async (root, dir) => {
+  await layerStep(ctx, state, ins, label, key, async (root, dir) => {
     const owner = chown !== undefined ? resolveChownOr(ctx, ins, root, chown) : undefined;
     let srcs: CopySource[];
     let fromDir: string | undefined;

@@ -1,0 +1,157 @@
+// Unit tests of the pure parts (records, packet, answer) with literal inputs.
+// Built and run by test/dns/native-unit.test.ts; not part of the binary.
+#include "answer.h"
+#include "packet.h"
+#include "records.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+#define CHECK(cond) do { if (!(cond)) { printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
+
+static struct records *parse(const char *text, char *err, size_t errlen) {
+  return records_parse(strdup(text), err, errlen);
+}
+
+/* Encodes a query for `name`/`type` into buf; returns its length. */
+static size_t make_query(uint8_t *buf, const char *name, uint16_t type) {
+  memset(buf, 0, DNS_HDR);
+  buf[0] = 0x12; buf[1] = 0x34; buf[2] = 0x01; buf[5] = 1;  // id, RD, QDCOUNT 1
+  size_t n = DNS_HDR;
+  const char *s = name;
+  while (*s) {
+    const char *dot = strchr(s, '.');
+    size_t l = dot ? (size_t)(dot - s) : strlen(s);
+    buf[n++] = (uint8_t)l;
+    memcpy(buf + n, s, l);
+    n += l;
+    s += l + (dot ? 1 : 0);
+  }
+  buf[n++] = 0;
+  buf[n++] = (uint8_t)(type >> 8); buf[n++] = (uint8_t)type;
+  buf[n++] = 0; buf[n++] = 1;
+  return n;
+}
+
+/* Runs answer_local for (net, name, type): returns rcode, or -1 when forwarded; *an = answers. */
+static int ask(const struct records *r, int net, const char *name, uint16_t type, int *an) {
+  uint8_t q[512], out[512];
+  size_t ql = make_query(q, name, type);
+  struct dns_query dq;
+  if (dns_parse_query(q, ql, &dq) != 0) return -2;
+  size_t n = answer_local(r, net, q, &dq, 0, out, sizeof out);
+  if (n == 0) return -1;
+  *an = out[6] << 8 | out[7];
+  return out[3] & 0xf;
+}
+
+static void test_records(void) {
+  char err[256];
+  struct records *r = parse("serial 9\nttl 30\n# c\n\nsearch Corp.Example.\nupstream 192.0.2.1\nupstream ::1 5353\n"
+                            "net b 10.0.1.1\nnet a 10.0.0.1/24 internal\na a Web 10.0.0.2\na a web 10.0.0.3\na b web 10.0.1.2\n"
+                            "ptr a 10.0.0.2 App-Web-1.\nfuture directive ignored\n", err, sizeof err);
+  CHECK(r != NULL);
+  if (!r) { printf("  %s\n", err); return; }
+  CHECK(r->serial == 9 && r->ttl == 30);
+  CHECK(r->nsearch == 1 && strcmp(r->search[0], "corp.example") == 0);
+  CHECK(r->nups == 2 && r->ups[0].port == 53 && r->ups[1].port == 5353 && r->ups[1].addr.len == 16);
+  CHECK(r->nnets == 2 && r->nets[1].prefix == 24 && r->nets[1].internal == 1 && r->nets[0].prefix == -1);
+  size_t first;
+  CHECK(records_find(r, 1, "web", &first) == 2);
+  CHECK(records_find(r, 0, "web", &first) == 1);
+  CHECK(records_find(r, 0, "nope", &first) == 0);
+  struct ipaddr a;
+  ipaddr_parse("10.0.0.2", &a);
+  CHECK(records_ptr(r, 1, &a) && strcmp(records_ptr(r, 1, &a), "app-web-1") == 0);
+  CHECK(records_ptr(r, 0, &a) == NULL);
+  ipaddr_parse("10.0.1.1", &a);
+  CHECK(records_net_by_gateway(r, &a) == 0);
+  records_free(r);
+
+  static const struct { const char *text, *error; } bad[] = {
+    { "net a 10.0.0.1\nnet a 10.0.0.2\n", "line 2: network 'a' given twice" },
+    { "net a 10.0.0.1\nnet b 10.0.0.1\n", "line 2: networks 'a' and 'b' share gateway 10.0.0.1" },
+    { "\n\na z web 10.0.0.2\n", "line 3: unknown network 'z'" },
+    { "net a 10.0.0.1\na a web 10.0.0.999\n", "line 2: invalid address '10.0.0.999' for 'web'" },
+    { "net a 10.0.0.1/33\n", "line 1: network 'a': invalid prefix '/33'" },
+    { "upstream 1.2.3.4 0\n", "line 1: upstream: invalid port '0'" },
+    { "net a\n", "line 1: 'net' takes a different number of fields" },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    err[0] = 0;
+    struct records *b = parse(bad[i].text, err, sizeof err);
+    CHECK(b == NULL);
+    if (strcmp(err, bad[i].error) != 0) { printf("FAIL bad[%zu]: got '%s', want '%s'\n", i, err, bad[i].error); failures++; }
+    records_free(b);
+  }
+}
+
+static void test_reverse(void) {
+  uint8_t b[16];
+  CHECK(dns_reverse_addr("4.3.2.1.in-addr.arpa", b) == 4 && b[0] == 1 && b[3] == 4);
+  CHECK(dns_reverse_addr("3.2.1.in-addr.arpa", b) == 0);
+  CHECK(dns_reverse_addr("5.4.3.2.1.in-addr.arpa", b) == 0);
+  CHECK(dns_reverse_addr("256.3.2.1.in-addr.arpa", b) == 0);
+  CHECK(dns_reverse_addr("x.3.2.1.in-addr.arpa", b) == 0);
+  CHECK(dns_reverse_addr("in-addr.arpa", b) == 0);
+  const char *v6 = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.ip6.arpa";
+  CHECK(dns_reverse_addr(v6, b) == 16 && b[0] == 0x0d && b[1] == 0xb8 && b[15] == 1);
+  CHECK(dns_reverse_addr("1.0.ip6.arpa", b) == 0);
+  CHECK(dns_reverse_addr("g.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.ip6.arpa", b) == 0);
+}
+
+static void test_parse(void) {
+  uint8_t q[512];
+  struct dns_query dq;
+  size_t n = make_query(q, "WeB.Shop", DNS_T_A);
+  CHECK(dns_parse_query(q, n, &dq) == 0 && strcmp(dq.name, "web.shop") == 0 && dq.qtype == DNS_T_A && !dq.edns);
+  CHECK(dns_parse_query(q, 11, &dq) == -1);           // shorter than a header
+  CHECK(dns_parse_query(q, n - 1, &dq) == DNS_R_FORMERR);
+  q[2] |= 0x80;
+  CHECK(dns_parse_query(q, n, &dq) == -1);            // a response
+  q[2] &= 0x7f;
+  q[DNS_HDR] = 0xc0;                                   // compression pointer in the question
+  CHECK(dns_parse_query(q, n, &dq) == DNS_R_FORMERR);
+  n = make_query(q, "x", DNS_T_A);
+  q[11] = 1;                                           // ARCOUNT 1: an OPT record
+  uint8_t opt[] = { 0, 0, 41, 0x10, 0x00, 0, 0, 0, 0, 0, 0 };
+  memcpy(q + n, opt, sizeof opt);
+  CHECK(dns_parse_query(q, n + sizeof opt, &dq) == 0 && dq.edns && dq.edns_size == 4096);
+}
+
+static void test_answer(void) {
+  char err[256];
+  struct records *r = parse("search corp.example\nnet b 10.0.1.1/24\nnet i 10.0.2.1 internal\n"
+                            "a b web 10.0.1.2\na b web 10.0.1.3\na b db fd00::5\nptr b 10.0.1.2 web-1\na i db 10.0.2.5\n", err, sizeof err);
+  CHECK(r != NULL);
+  if (!r) return;
+  int an = -1;
+  CHECK(ask(r, 0, "web", DNS_T_A, &an) == DNS_R_OK && an == 2);
+  CHECK(ask(r, 0, "WEB.corp.example", DNS_T_A, &an) == DNS_R_OK && an == 2);
+  CHECK(ask(r, 0, "web", DNS_T_AAAA, &an) == DNS_R_OK && an == 0);   // NODATA
+  CHECK(ask(r, 0, "db", DNS_T_AAAA, &an) == DNS_R_OK && an == 1);
+  CHECK(ask(r, 0, "web", 15 /* MX */, &an) == DNS_R_OK && an == 0);
+  CHECK(ask(r, 0, "web", DNS_T_ANY, &an) == DNS_R_OK && an == 2);
+  CHECK(ask(r, 0, "nosuch", DNS_T_A, &an) == DNS_R_NXDOMAIN);
+  CHECK(ask(r, 0, "nosuch.corp.example", DNS_T_A, &an) == -1);      // may exist upstream
+  CHECK(ask(r, 0, "example.org", DNS_T_A, &an) == -1);
+  CHECK(ask(r, 0, "", DNS_T_A, &an) == -1);                           // the root
+  CHECK(ask(r, 0, "2.1.0.10.in-addr.arpa", DNS_T_PTR, &an) == DNS_R_OK && an == 1);
+  CHECK(ask(r, 0, "9.1.0.10.in-addr.arpa", DNS_T_PTR, &an) == DNS_R_NXDOMAIN);
+  CHECK(ask(r, 0, "9.9.0.10.in-addr.arpa", DNS_T_PTR, &an) == -1);   // outside the /24
+  CHECK(ask(r, 1, "db", DNS_T_A, &an) == DNS_R_OK && an == 1);
+  CHECK(ask(r, 1, "web", DNS_T_A, &an) == DNS_R_NXDOMAIN);           // other network's name
+  CHECK(ask(r, 1, "example.org", DNS_T_A, &an) == DNS_R_REFUSED);    // internal: no forwarding
+  CHECK(ask(r, -1, "web", DNS_T_A, &an) == DNS_R_REFUSED);           // no network at that address
+  records_free(r);
+}
+
+int main(void) {
+  test_records();
+  test_reverse();
+  test_parse();
+  test_answer();
+  printf("%s\n", failures ? "FAILED" : "ok");
+  return failures ? 1 : 0;
+}
