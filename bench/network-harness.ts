@@ -1,6 +1,7 @@
 // Helper for bench/network-*.sh: drives NetworkManager from the command line.
 //   node network-harness.js up <root> <hostPort> <containerPort>   network + sandbox + endpoint + published port; prints JSON
 //   node network-harness.js fill <root> <n>                          publishes n more ports (to a second sandbox) so the maps hold n+1 entries
+//   node network-harness.js unfill <root>                            removes them again
 //   node network-harness.js down <root>                             removes them
 //   node network-harness.js setup-times <root> <n>                  median ms of create(), createSandbox()+connect(), publish()
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ try {
     const ep = await m.connect('filler', { network: 'bench_default', aliases: [] });
     const ports = Array.from({ length: n }, (_, i) => ({ hostPort: 30000 + i, containerPort: 80, protocol: 'tcp' as const }));
     await m.publish('filler', ep.address, ports);
+  } else if (cmd === 'unfill') {
+    await m.removeSandbox('filler');
   } else if (cmd === 'down') {
     await m.removeSandbox('filler');
     await m.removeSandbox('redis');

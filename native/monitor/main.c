@@ -2,7 +2,7 @@
  *
  *   tsstack-monitor --runtime BIN [--runtime-root DIR] --id ID --bundle DIR
  *       --state FILE --log FILE [--log-max-size BYTES] [--log-max-files N]
- *       [--socket PATH] [--pid-file PATH] [--tty] [--restart POLICY]
+ *       [--socket PATH] [--pid-file PATH] [--tty] [--stdin-open] [--restart POLICY]
  *       [--stop-signal SIG] [--stop-timeout MS]
  *       [--health-cmd ARG]... [--health-interval MS] [--health-timeout MS]
  *       [--health-retries N] [--health-start-period MS] [--health-start-interval MS]
@@ -45,12 +45,12 @@ static long long num(const char *s, const char *what) {
 
 static void parse_args(struct mon *m, int argc, char **argv) {
   enum { O_RUNTIME = 1, O_RROOT, O_ID, O_BUNDLE, O_STATE, O_LOG, O_LOGSIZE, O_LOGFILES, O_SOCKET, O_PIDFILE,
-         O_TTY, O_RESTART, O_STOPSIG, O_STOPTIMEOUT, O_HCMD, O_HINT, O_HTIMEOUT, O_HRETRIES, O_HSTART, O_HSTARTINT };
+         O_TTY, O_STDIN_OPEN, O_RESTART, O_STOPSIG, O_STOPTIMEOUT, O_HCMD, O_HINT, O_HTIMEOUT, O_HRETRIES, O_HSTART, O_HSTARTINT };
   static const struct option opts[] = {
     {"runtime", 1, 0, O_RUNTIME}, {"runtime-root", 1, 0, O_RROOT}, {"id", 1, 0, O_ID},
     {"bundle", 1, 0, O_BUNDLE}, {"state", 1, 0, O_STATE}, {"log", 1, 0, O_LOG},
     {"log-max-size", 1, 0, O_LOGSIZE}, {"log-max-files", 1, 0, O_LOGFILES}, {"socket", 1, 0, O_SOCKET},
-    {"pid-file", 1, 0, O_PIDFILE}, {"tty", 0, 0, O_TTY}, {"restart", 1, 0, O_RESTART},
+    {"pid-file", 1, 0, O_PIDFILE}, {"tty", 0, 0, O_TTY}, {"stdin-open", 0, 0, O_STDIN_OPEN}, {"restart", 1, 0, O_RESTART},
     {"stop-signal", 1, 0, O_STOPSIG}, {"stop-timeout", 1, 0, O_STOPTIMEOUT}, {"health-cmd", 1, 0, O_HCMD},
     {"health-interval", 1, 0, O_HINT}, {"health-timeout", 1, 0, O_HTIMEOUT}, {"health-retries", 1, 0, O_HRETRIES},
     {"health-start-period", 1, 0, O_HSTART}, {"health-start-interval", 1, 0, O_HSTARTINT}, {0, 0, 0, 0},
@@ -77,6 +77,7 @@ static void parse_args(struct mon *m, int argc, char **argv) {
       case O_SOCKET: m->socket_path = optarg; break;
       case O_PIDFILE: m->pid_path = optarg; break;
       case O_TTY: m->tty = true; break;
+      case O_STDIN_OPEN: m->stdin_open = true; break;
       case O_RESTART:
         if (mon_restart_parse(&m->restart, optarg) < 0) {
           fprintf(stderr, "tsstack-monitor: unknown restart policy \"%s\" (no, always, on-failure[:N], unless-stopped)\n", optarg);
@@ -246,7 +247,7 @@ int main(int argc, char **argv) {
   parse_args(m, argc, argv);
   m->out = (struct mon_stream){ .name = "stdout", .fd = -1 };
   m->err = (struct mon_stream){ .name = "stderr", .fd = -1 };
-  m->console_listen = m->ctl_fd = m->guard_fd = m->health.out_fd = -1;
+  m->console_listen = m->ctl_fd = m->guard_fd = m->health.out_fd = m->stdin_w = -1;
   m->st.status = "created";
   m->health.status = "starting";
 

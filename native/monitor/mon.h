@@ -86,6 +86,8 @@ struct mon {
   int stop_signal;
   int64_t stop_timeout_ms;
   bool tty;
+  bool stdin_open;        /* keep the container's stdin open (a pipe nobody writes to), like `stdin_open: true` */
+  int stdin_w;            /* our end of that pipe, -1 otherwise */
   struct mon_restart restart;
   struct mon_health health;
   struct mon_log log;
@@ -145,7 +147,8 @@ int mon_container_start(struct mon *m);
 void mon_container_delete(struct mon *m, bool force);
 
 /* stdio.c */
-int mon_stdio_prepare(struct mon *m, int *child_out, int *child_err);
+/* Pipes (or the console socket) for one run; *child_in is -1 (= /dev/null) unless --stdin-open. */
+int mon_stdio_prepare(struct mon *m, int *child_in, int *child_out, int *child_err);
 /* After create: for tty, receives the pty master from the console socket. */
 int mon_stdio_after_create(struct mon *m);
 

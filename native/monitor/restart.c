@@ -1,5 +1,8 @@
 /* Restart policy and back-off (pure). Back-off starts at 100 ms and doubles
- * up to 10 s; a run that lasted 10 s or more resets it, as Docker does. */
+ * up to 10 s; a run that lasted 10 s or more resets it, as Docker does.
+ * `always` and `unless-stopped` behave the same here: Docker tells them apart
+ * only when its daemon restarts, and there is no daemon. A stop request (or a
+ * kill with SIGKILL/the stop signal) ends every policy. */
 #include "mon.h"
 #include <stdlib.h>
 #include <string.h>

@@ -98,8 +98,8 @@ int mon_container_start(struct mon *m) {
   cpid_path(m, pidfile, sizeof pidfile);
   unlink(pidfile);
   m->st.error[0] = 0;
-  int child_out = -1, child_err = -1;
-  if (mon_stdio_prepare(m, &child_out, &child_err) < 0) {
+  int child_in = -1, child_out = -1, child_err = -1;
+  if (mon_stdio_prepare(m, &child_in, &child_out, &child_err) < 0) {
     snprintf(m->st.error, sizeof m->st.error, "cannot set up the container's stdio: %s", strerror(errno));
     return -1;
   }
@@ -113,7 +113,8 @@ int mon_container_start(struct mon *m) {
   if (m->tty) { create[n++] = "--console-socket"; create[n++] = m->console_path; }
   create[n++] = (char *)m->id;
   create[n] = NULL;
-  pid_t pid = mon_runtime_spawn(m, create, -1, child_out, child_err);
+  pid_t pid = mon_runtime_spawn(m, create, child_in, child_out, child_err);
+  if (child_in >= 0) close(child_in);
   if (child_out >= 0) close(child_out);
   if (child_err >= 0) close(child_err);
   int status = -1;

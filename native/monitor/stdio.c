@@ -1,6 +1,8 @@
 /* The container's stdio: two pipes (stdout, stderr), or for tty a pty whose
  * master the runtime hands over on a console socket (SCM_RIGHTS). stdin is
- * /dev/null: the monitor never attaches input. */
+ * /dev/null, or with --stdin-open a pipe whose write end the monitor holds and
+ * never writes, so a program reading stdin waits instead of seeing EOF (with a
+ * tty the pty already behaves so). */
 #include "mon.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +13,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-int mon_stdio_prepare(struct mon *m, int *child_out, int *child_err) {
-  int o[2], e[2];
+int mon_stdio_prepare(struct mon *m, int *child_in, int *child_out, int *child_err) {
+  int o[2], e[2], in[2];
+  *child_in = -1;
+  if (m->stdin_w >= 0) { close(m->stdin_w); m->stdin_w = -1; }
+  if (m->stdin_open && !m->tty) {
+    if (pipe2(in, O_CLOEXEC) < 0) return -1;
+    *child_in = in[0];
+    m->stdin_w = in[1];
+  }
   if (pipe2(e, O_CLOEXEC) < 0) return -1;
   m->err.fd = e[0];
   m->err.len = 0;

@@ -1,4 +1,5 @@
 #include "cgroups.h"
+#include "devfilter.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -161,8 +162,8 @@ static int v1_apply(const struct cg_dirs *d, const struct resources *r, err_t *e
         if (v1_write(dir, dr->allow ? "devices.allow" : "devices.deny", v, e) < 0) return -1;
       }
       /* The nodes every container gets (as runc does), whatever the rules say. */
-      static const char *always[] = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
-                                     "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm", NULL};
+      static const char *always[] = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm",
+                                     "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm", "c *:* m", "b *:* m", NULL};
       for (int k = 0; r->n_devices && always[k]; k++)
         if (v1_write(dir, "devices.allow", always[k], e) < 0) return -1;
     }
@@ -226,6 +227,7 @@ int cg_create(const char *path, const struct resources *res, struct cg_dirs *d, 
     d->n_leaves = 1;
     v2_enable(root, path, d->fake);
     if (cg2_apply(d->leaves[0], res, d->fake, e) < 0) goto fail;
+    if (!d->fake && devfilter_attach(d->leaves[0], res, e) < 0) goto fail;
     return 0;
   }
   struct hier h[CG_MAX];
@@ -326,4 +328,45 @@ size_t cg_v1_hierarchies(char ctl[][256], char mount[][512], size_t max) {
     memcpy(mount[i], h[i].mount, sizeof h[i].mount);
   }
   return n;
+}
+
+/* The file that freezes the container and its "frozen" value, per layout. */
+static const char *freezer_dir(const struct cg_dirs *d, bool *v2) {
+  for (size_t i = 0; i < d->n_leaves; i++)
+    if (has_ctl(d->leaf_ctl[i], "freezer")) {
+      *v2 = false;
+      return d->leaves[i];
+    }
+  *v2 = true;
+  return d->v2 && d->n_leaves ? d->leaves[0] : NULL;
+}
+
+bool cg_frozen(const struct cg_dirs *d) {
+  bool v2;
+  const char *dir = freezer_dir(d, &v2);
+  if (!dir || d->fake) return false;
+  _cleanup_free_ char *f = ts_xasprintf("%s/%s", dir, v2 ? "cgroup.freeze" : "freezer.state"), *text = NULL;
+  err_t ignored;
+  if (ts_read_file(f, &text, NULL, &ignored) < 0) return false;
+  return v2 ? text[0] == '1' : !strncmp(text, "FROZEN", 6);
+}
+
+int cg_freeze(const struct cg_dirs *d, bool freeze, err_t *e) {
+  bool v2;
+  const char *dir = freezer_dir(d, &v2);
+  if (!dir) return ts_fail(e, "the container has no freezer cgroup");
+  _cleanup_free_ char *f = ts_xasprintf("%s/%s", dir, v2 ? "cgroup.freeze" : "freezer.state");
+  const char *want = v2 ? (freeze ? "1" : "0") : (freeze ? "FROZEN" : "THAWED");
+  if (ts_write_existing(f, want, e) < 0) return -1;
+  /* v1 passes through FREEZING; v2 reports completion in cgroup.events. */
+  _cleanup_free_ char *check = v2 ? ts_xasprintf("%s/cgroup.events", dir) : ts_xstrdup(f);
+  for (int i = 0; i < 500; i++) {
+    _cleanup_free_ char *text = NULL;
+    if (ts_read_file(check, &text, NULL, e) < 0) return -1;
+    bool done = v2 ? (strstr(text, freeze ? "frozen 1" : "frozen 0") != NULL) : !strncmp(text, want, strlen(want));
+    if (done) return 0;
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return ts_fail(e, "the container did not become %s within 1 s", freeze ? "frozen" : "thawed");
 }

@@ -37,5 +37,9 @@ int cg_pids(const struct cg_dirs *d, pid_t **out, size_t *n, err_t *e);
 int cg2_apply(const char *dir, const struct resources *res, bool fake, err_t *e);
 /* The v2 cpu.weight for v1 cpu.shares (runc's linear map of [2,262144] onto [1,10000]). */
 unsigned long long cg2_shares_to_weight(unsigned long long shares);
+/* Freezes (or thaws) every process in the container: v1 freezer.state, v2 cgroup.freeze. */
+int cg_freeze(const struct cg_dirs *d, bool freeze, err_t *e);
+/* Whether the container's cgroup is frozen. */
+bool cg_frozen(const struct cg_dirs *d);
 void cg_dirs_free(struct cg_dirs *d);
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -53,7 +54,7 @@ int console_recv_fd(int sock, err_t *e) {
   return fd;
 }
 
-int console_setup(int sock, unsigned short rows, unsigned short cols, err_t *e) {
+int console_setup(int sock, unsigned short rows, unsigned short cols, bool bind_console, err_t *e) {
   _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) return ts_failerr(e, "cannot open /dev/ptmx in the container");
   if (unlockpt(master) < 0) return ts_failerr(e, "unlockpt");
@@ -64,6 +65,15 @@ int console_setup(int sock, unsigned short rows, unsigned short cols, err_t *e) 
   if (rows && cols) {
     struct winsize ws = {.ws_row = rows, .ws_col = cols};
     if (ioctl(slave, TIOCSWINSZ, &ws) < 0) return close(slave), ts_failerr(e, "cannot set the console size");
+  }
+  if (bind_console) {
+    /* Best effort when /dev is read-only and has no console to bind over. */
+    if (access("/dev/console", F_OK) != 0) {
+      int fd = open("/dev/console", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+      if (fd >= 0) close(fd);
+    }
+    if (access("/dev/console", F_OK) == 0 && mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0)
+      return close(slave), ts_failerr(e, "cannot bind %s over /dev/console", name);
   }
   if (console_send_fd(sock, master, name, e) < 0) return close(slave), -1;
   if (ioctl(slave, TIOCSCTTY, 0) < 0) return close(slave), ts_failerr(e, "cannot make %s the controlling terminal", name);

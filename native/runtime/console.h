@@ -2,14 +2,16 @@
  * socket with SCM_RIGHTS (runc's --console-socket protocol). */
 #ifndef RT_CONSOLE_H
 #define RT_CONSOLE_H
+#include <stdbool.h>
 #include "tsutil.h"
 
 /* Connects to the console socket path; returns the fd. */
 int console_connect(const char *path, err_t *e);
 /* Opens /dev/ptmx (the caller's mount namespace), sends the master over sock,
  * makes the slave the controlling terminal and stdio. Call after setsid().
- * rows/cols (when non-zero) set the initial window size. */
-int console_setup(int sock, unsigned short rows, unsigned short cols, err_t *e);
+ * rows/cols (when non-zero) set the initial window size. With bind_console,
+ * the slave is also bound over /dev/console (for a container's init, as runc does). */
+int console_setup(int sock, unsigned short rows, unsigned short cols, bool bind_console, err_t *e);
 int console_send_fd(int sock, int fd, const char *name, err_t *e);
 /* Receives one fd; returns it or < 0. */
 int console_recv_fd(int sock, err_t *e);

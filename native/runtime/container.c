@@ -20,15 +20,14 @@
 #include "console.h"
 #include "hooks.h"
 #include "mounts.h"
+#include "namespaces.h"
 #include "process.h"
 
 struct child_ctx {
   const struct spec *s;
   const struct create_opts *o;
   int sync, fifo, console;
-  int ns_fds[8];
-  int ns_flags[8];
-  size_t n_ns;
+  struct ns_joins joins;
   bool placed;
   char *state_json;  /* sent with the go-ahead, for the container-side hooks */
 };
@@ -64,11 +63,7 @@ static _Noreturn void init_child(struct child_ctx *c) {
   err_t e = {{0}};
   const struct spec *s = c->s;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  for (size_t i = 0; i < c->n_ns; i++)
-    if (setns(c->ns_fds[i], c->ns_flags[i]) < 0) {
-      ts_failerr(&e, "cannot join namespace %s", spec_ns(s, c->ns_flags[i])->path);
-      bail(c->sync, &e);
-    }
+  if (ns_enter_joins(&c->joins, &e) < 0) bail(c->sync, &e);
   if (s->proc.has_oom_score_adj) {
     char v[16];
     snprintf(v, sizeof v, "%d", s->proc.oom_score_adj);
@@ -95,7 +90,7 @@ static _Noreturn void init_child(struct child_ctx *c) {
     bail(c->sync, &e);
   }
   if (c->console >= 0) {
-    if (console_setup(c->console, s->proc.console_rows, s->proc.console_cols, &e) < 0) bail(c->sync, &e);
+    if (console_setup(c->console, s->proc.console_rows, s->proc.console_cols, spec_has_ns(s, CLONE_NEWNS), &e) < 0) bail(c->sync, &e);
     close(c->console);
   }
   if (cgroup_ready(c, &e) < 0) bail(c->sync, &e);
@@ -109,6 +104,8 @@ static _Noreturn void init_child(struct child_ctx *c) {
       bail(c->sync, &e);
     }
   }
+  bool early = proc_seccomp_early(&s->proc, s->seccomp);
+  if (early && seccomp_install(s->seccomp, &e) < 0) bail(c->sync, &e);
   if (proc_apply_identity(&s->proc, &e) < 0) bail(c->sync, &e);
   /* Only stdio and preserved fds reach the process. */
   syscall(SYS_close_range, 3 + c->o->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -132,7 +129,7 @@ static _Noreturn void init_child(struct child_ctx *c) {
     dprintf(2, "tsstack-runtime: %s\n", e.msg);
     _exit(1);
   }
-  proc_exec(&s->proc, exe, env, &e);
+  proc_exec(&s->proc, exe, env, early ? NULL : s->seccomp, &e);
   dprintf(2, "tsstack-runtime: %s\n", e.msg);
   _exit(127);
 }
@@ -221,34 +218,8 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
     ts_failerr(e, "socketpair");
     goto fail;
   }
-  /* Joined namespaces: pid is entered here (it applies to our children);
-   * the others in the child. */
-  int clone_flags = 0;
-  static const int order[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWCGROUP};
-  for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-    const struct ns_spec *ns = spec_ns(s, order[i]);
-    if (!ns) continue;
-    if (!ns->path) {
-      if (order[i] != CLONE_NEWCGROUP) clone_flags |= order[i];
-      continue;
-    }
-    int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      ts_failerr(e, "cannot open namespace %s", ns->path);
-      goto fail;
-    }
-    if (order[i] == CLONE_NEWPID) {
-      int r = setns(fd, CLONE_NEWPID);
-      close(fd);
-      if (r < 0) {
-        ts_failerr(e, "cannot join pid namespace %s", ns->path);
-        goto fail;
-      }
-      continue;
-    }
-    c.ns_fds[c.n_ns] = fd;
-    c.ns_flags[c.n_ns++] = order[i];
-  }
+  int clone_flags = ns_clone_flags(s);
+  if (ns_open_joins(s, &c.joins, e) < 0) goto fail;
   c.sync = sp[1];
   c.fifo = fifo;
   c.console = console;
@@ -263,8 +234,7 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
     init_child(&c);
   }
   close(sp[1]), sp[1] = -1;
-  for (size_t i = 0; i < c.n_ns; i++) close(c.ns_fds[i]);
-  c.n_ns = 0;
+  ns_close_joins(&c.joins);
   if (console >= 0 && console != own[1]) close(console);
   if (own[1] >= 0) close(own[1]), own[1] = -1;
   console = -1;
@@ -319,7 +289,7 @@ fail:;
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
   }
-  for (size_t i = 0; i < c.n_ns; i++) close(c.ns_fds[i]);
+  ns_close_joins(&c.joins);
   if (sp[0] >= 0) close(sp[0]);
   if (sp[1] >= 0) close(sp[1]);
   if (own[0] >= 0) close(own[0]);
@@ -374,6 +344,7 @@ static void sleep_ms(long ms) {
 }
 
 void container_kill_all(struct cstate *st) {
+  bool frozen = cg_frozen(&st->cg);
   for (int round = 0; round < 500; round++) {
     bool any = false;
     if (state_alive(st)) {
@@ -389,6 +360,11 @@ void container_kill_all(struct cstate *st) {
       }
     free(pids);
     if (!any) return;
+    if (frozen) { /* frozen tasks die only once thawed */
+      err_t ignored;
+      cg_freeze(&st->cg, false, &ignored);
+      frozen = false;
+    }
     /* Reap it when it is our own child (foreground run). */
     while (waitpid(-1, NULL, WNOHANG) > 0) {}
     sleep_ms(10);

@@ -57,7 +57,13 @@ static bool same_ns(pid_t pid, const char *name) {
   return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
-static int build_process(const struct exec_opts *o, const struct cstate *st, struct process_spec *p, err_t *e) {
+/* The process to run: --process, or config.json's process with the flags
+ * applied. *filter is the container's seccomp filter (exec'd processes get it too). */
+static int build_process(const struct exec_opts *o, const struct cstate *st, struct process_spec *p, const struct seccomp_prog **filter, err_t *e) {
+  struct spec s;
+  err_t se;
+  bool have_spec = spec_load(st->bundle, &s, &se) == 0;
+  *filter = have_spec ? s.seccomp : NULL;
   if (o->process_file) {
     _cleanup_free_ char *text = NULL;
     size_t len;
@@ -67,8 +73,7 @@ static int build_process(const struct exec_opts *o, const struct cstate *st, str
     if (!doc) return ts_fail(e, "%s: malformed JSON: %s", o->process_file, pe.msg);
     return spec_parse_process(doc, p, o->process_file, e);
   }
-  struct spec s;
-  if (spec_load(st->bundle, &s, e) < 0) return -1;
+  if (!have_spec) return ts_fail(e, "%s", se.msg);
   if (s.has_process) *p = s.proc;
   else {
     memset(p, 0, sizeof *p);
@@ -108,7 +113,7 @@ static const struct { const char *name; int flag; } ns_order[] = {
     {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"mnt", CLONE_NEWNS},
 };
 
-static _Noreturn void exec_child(const struct process_spec *p, const struct cstate *st, int nsfd[], int rootfd, int console, int errfd, int preserve) {
+static _Noreturn void exec_child(const struct process_spec *p, const struct seccomp_prog *filter, const struct cstate *st, int nsfd[], int rootfd, int console, int errfd, int preserve) {
   err_t e = {{0}};
   if (!st->cg.fake)
     for (size_t i = 0; i < st->cg.n_leaves; i++) {
@@ -125,7 +130,7 @@ static _Noreturn void exec_child(const struct process_spec *p, const struct csta
     goto fail;
   }
   if (p->terminal) {
-    if (setsid() < 0 || console_setup(console, p->console_rows, p->console_cols, &e) < 0) goto fail;
+    if (setsid() < 0 || console_setup(console, p->console_rows, p->console_cols, false, &e) < 0) goto fail;
     close(console);
   }
   if (proc_apply_rlimits(p, &e) < 0) goto fail;
@@ -136,10 +141,12 @@ static _Noreturn void exec_child(const struct process_spec *p, const struct csta
     ts_failerr(&e, "cannot change to %s", p->cwd);
     goto fail;
   }
+  bool early = proc_seccomp_early(p, filter);
+  if (early && seccomp_install(filter, &e) < 0) goto fail;
   if (proc_apply_identity(p, &e) < 0) goto fail;
   syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC);
   fcntl(errfd, F_SETFD, FD_CLOEXEC);
-  proc_exec(p, exe, env, &e);
+  proc_exec(p, exe, env, early ? NULL : filter, &e);
 fail:
   if (ts_write_all(errfd, e.msg, strlen(e.msg)) < 0) {}
   _exit(127);
@@ -155,7 +162,8 @@ int exec_run(const struct exec_opts *o, err_t *e) {
     return -1;
   }
   struct process_spec p;
-  if (build_process(o, &st, &p, e) < 0) return -1;
+  const struct seccomp_prog *filter;
+  if (build_process(o, &st, &p, &filter, e) < 0) return -1;
   if (p.terminal && o->detach && !o->console_socket) return ts_fail(e, "exec --tty --detach needs --console-socket");
   int nsfd[sizeof ns_order / sizeof ns_order[0]];
   char path[64];
@@ -188,7 +196,7 @@ int exec_run(const struct exec_opts *o, err_t *e) {
   if (pid < 0) return ts_failerr(e, "fork");
   if (pid == 0) {
     close(errp[0]);
-    exec_child(&p, &st, nsfd, rootfd, console, errp[1], o->preserve_fds);
+    exec_child(&p, filter, &st, nsfd, rootfd, console, errp[1], o->preserve_fds);
   }
   close(errp[1]);
   if (console >= 0) close(console);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "caps.h"
+#include "seccomp.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -90,9 +91,12 @@ int proc_apply_identity(const struct process_spec *p, err_t *e) {
   return 0;
 }
 
-int proc_exec(const struct process_spec *p, const char *exe, char *const env[], err_t *e) {
+bool proc_seccomp_early(const struct process_spec *p, const struct seccomp_prog *f) { return f && !p->no_new_privs; }
+
+int proc_exec(const struct process_spec *p, const char *exe, char *const env[], const struct seccomp_prog *late_filter, err_t *e) {
   if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return ts_failerr(e, "cannot set no_new_privs");
   umask(p->umask >= 0 ? (mode_t)p->umask : 022);
+  if (late_filter && seccomp_install(late_filter, e) < 0) return -1;
   execve(exe, p->args, env);
   return ts_failerr(e, "exec %s", exe);
 }

@@ -11,6 +11,10 @@ char **proc_env(const struct process_spec *p);
 int proc_find_exe(const struct process_spec *p, char *const env[], char **out, err_t *e);
 /* Bounding set, groups, gid, uid, then the other capability sets. */
 int proc_apply_identity(const struct process_spec *p, err_t *e);
-/* noNewPrivileges, umask, execve. Returns only on failure. */
-int proc_exec(const struct process_spec *p, const char *exe, char *const env[], err_t *e);
+/* Where the seccomp filter goes: without no_new_privs it must be loaded while
+ * CAP_SYS_ADMIN is still held (before proc_apply_identity); with it, last. */
+bool proc_seccomp_early(const struct process_spec *p, const struct seccomp_prog *f);
+/* noNewPrivileges, umask, the seccomp filter (late_filter, may be NULL), execve.
+ * Returns only on failure. */
+int proc_exec(const struct process_spec *p, const char *exe, char *const env[], const struct seccomp_prog *late_filter, err_t *e);
 #endif

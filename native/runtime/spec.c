@@ -297,6 +297,12 @@ static int parse_linux(const json *l, struct spec *s, const char *where, err_t *
       if (!strcmp(rp, propagations[k].name)) s->rootfs_propagation = propagations[k].flag;
     if (!s->rootfs_propagation) return ts_fail(e, "%s: unknown linux.rootfsPropagation \"%s\"", where, rp);
   }
+  json *sec = json_get(l, "seccomp");
+  if (sec && sec->type == JSON_OBJECT) {
+    s->seccomp = ts_xmalloc(sizeof *s->seccomp);
+    err_t se;
+    if (seccomp_compile(sec, s->seccomp, where, &se) < 0) return ts_fail(e, "%s: %s", where, se.msg);
+  }
   json *devs = json_get(l, "devices");
   if (devs && devs->type == JSON_ARRAY) {
     s->devices = ts_xmalloc(devs->n * sizeof *s->devices);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "json.h"
+#include "seccomp.h"
 
 enum { CAPSET_BOUNDING, CAPSET_EFFECTIVE, CAPSET_INHERITABLE, CAPSET_PERMITTED, CAPSET_AMBIENT, CAPSET_N };
 
@@ -100,6 +101,7 @@ struct spec {
   struct device_spec *devices;
   size_t n_devices;
   json *annotations;        /* borrowed from doc */
+  struct seccomp_prog *seccomp; /* compiled linux.seccomp; NULL when absent */
 };
 
 /* Loads <bundle>/config.json; checks that the rootfs exists and every

@@ -173,7 +173,8 @@ const char *state_status(const struct cstate *st) {
   if (st->creating) return "creating";
   if (!state_alive(st)) return "stopped";
   _cleanup_free_ char *fifo = state_fifo(st->id);
-  return access(fifo, F_OK) == 0 ? "created" : "running";
+  if (access(fifo, F_OK) == 0) return "created";
+  return cg_frozen(&st->cg) ? "paused" : "running";
 }
 
 void state_render(const struct cstate *st, jbuf *b, const char *ind) {

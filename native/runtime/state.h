@@ -24,7 +24,7 @@ char *state_fifo(const char *id);
 int state_save(const struct cstate *st, err_t *e);
 int state_load(const char *id, struct cstate *st, err_t *e);
 void state_free(struct cstate *st);
-/* "creating", "created", "running" or "stopped". */
+/* "creating", "created", "running", "paused" (frozen; as runc reports it) or "stopped". */
 const char *state_status(const struct cstate *st);
 bool state_alive(const struct cstate *st);
 /* The OCI state document, as runc prints it. */

@@ -56,3 +56,17 @@ export function renderError(err: unknown, debug = false): string {
   }
   return out.filter((l) => l !== '').join('\n');
 }
+
+/** The exit status table, as printed at the end of `tsstack --help`. */
+export const EXIT_HELP = `Exit status:
+  0   success (plan --detailed-exitcode: nothing to do)
+  1   a step failed during up/down, or a container's own failure (run, wait)
+  2   bad stack file or command line (plan --detailed-exitcode: changes to make)
+  3   not found (service, container, image, network)
+  4   conflict (host port in use, name taken, subnet overlap, lock held)
+  5   image pull/build failed
+  6   container could not be created or started
+  7   network setup failed
+  8   host problem (kernel feature, package, permission, part not available)
+  70  internal error (a bug)
+  130 interrupted`;

@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Context, defaultIo, interrupted, type GlobalOptions, type Io } from './context.js';
-import { EXIT_INTERRUPTED, exitCodeFor, renderError } from './errors.js';
+import { EXIT_HELP, EXIT_INTERRUPTED, exitCodeFor, renderError } from './errors.js';
 import { TsstackError } from '../util/errors.js';
 
 export function version(): string {
@@ -58,7 +58,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     .option('--project-directory <dir>', 'project directory (default: the first stack file\'s directory)')
     .option('--root <dir>', 'engine state directory (default: TSSTACK_ROOT or /var/lib/tsstack)')
     .option('--runtime <name>', 'OCI runtime: tsstack-runtime (default), runc or crun')
-    .option('--debug', 'show stack traces and engine details on errors');
+    .option('--debug', 'show stack traces and engine details on errors')
+    .addHelpText('after', `\nEnvironment: TSSTACK_ROOT, TSSTACK_RUN_ROOT, TSSTACK_PROJECT_NAME, TSSTACK_RUNTIME\n\n${EXIT_HELP}`);
 
   const act = (load: () => Promise<Handler>) => async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as InstanceType<typeof Command>;

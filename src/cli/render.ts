@@ -20,12 +20,12 @@ export function table(rows: string[][]): string {
 
 const VERB: Record<string, string> = {
   'create-network': 'Creating network', 'create-volume': 'Creating volume', pull: 'Pulling', build: 'Building',
-  remove: 'Removing', 'remove-orphan': 'Removing orphan', create: 'Creating', recreate: 'Recreating', start: 'Starting',
+  remove: 'Removing', 'remove-orphan': 'Removing orphan', create: 'Creating', recreate: 'Recreating', start: 'Starting', restart: 'Restarting',
   stop: 'Stopping', 'remove-network': 'Removing network', 'remove-volume': 'Removing volume',
 };
 const DONE: Record<string, string> = {
   'create-network': 'Created network', 'create-volume': 'Created volume', pull: 'Pulled', build: 'Built',
-  remove: 'Removed', 'remove-orphan': 'Removed orphan', create: 'Created', recreate: 'Recreated', start: 'Started',
+  remove: 'Removed', 'remove-orphan': 'Removed orphan', create: 'Created', recreate: 'Recreated', start: 'Started', restart: 'Restarted',
   stop: 'Stopped', 'remove-network': 'Removed network', 'remove-volume': 'Removed volume',
 };
 
@@ -48,7 +48,8 @@ export function eventLine(e: ApplyEvent): string | undefined {
 export interface Progress {
   event(e: ApplyEvent): void;
   line(s: string): void;
-  done(): void;
+  /** Resolves when the view is finished drawing. */
+  done(): Promise<void> | void;
 }
 
 /** Plain lines to stderr (stdout stays clean for --format json). */
@@ -111,4 +112,71 @@ export function ttyProgress(io: Io): Progress {
 
 export function progressFor(io: Io, opts: { quiet?: boolean } = {}): Progress {
   return io.tty && process.stderr.isTTY && !opts.quiet ? ttyProgress(io) : plainProgress(io, opts.quiet);
+}
+
+/**
+ * listr2's live view on a terminal, one task per action of the plan. Tasks end
+ * on the action's last step (`start` for containers unless nothing is started);
+ * events for resources the first plan did not name are printed after it.
+ */
+export function listrProgress(Listr: typeof import('listr2').Listr, io: Io, plan: import('../reconcile/plan.js').Plan, opts: { noStart?: boolean } = {}): Progress {
+  // One state per resource, made before listr runs so no early event is lost;
+  // the task adopts whatever title the state has when listr starts it.
+  interface State { title: string; output?: string; settled: boolean; failed?: string; done: Promise<void>; resolve: () => void; task?: { title: string; output: string } }
+  const states = new Map<string, State>();
+  const later: string[] = [];
+  for (const a of plan.actions) {
+    if (states.has(a.resource)) continue;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => { resolve = r; });
+    states.set(a.resource, { title: `${a.resource}  ${VERB[a.type] ?? a.type} (${a.cause})`, settled: false, done, resolve });
+  }
+  const list = new Listr([...states.entries()].map(([, st]) => ({
+    title: st.title,
+    task: async (_ctx: unknown, task: { title: string; output: string }) => {
+      st.task = task;
+      task.title = st.title;
+      if (st.output) task.output = st.output;
+      await st.done;
+      task.title = st.title;
+      if (st.failed) throw new Error(st.failed);
+    },
+  })), { concurrent: true, exitOnError: false, rendererOptions: { collapseErrors: false } });
+  const run = list.run().catch(() => {});
+  const terminal = (resource: string, action: string) => {
+    if (!resource.startsWith('service:')) return true;
+    return opts.noStart ? action === 'create' || action === 'recreate' : action === 'start';
+  };
+  return {
+    event: (e) => {
+      const st = states.get(e.resource);
+      const line = eventLine(e) ?? e.resource;
+      if (!st) {
+        if (e.state !== 'running') later.push(line);
+        return;
+      }
+      if (st.settled) return;
+      if (e.state === 'waiting') {
+        st.output = line;
+        if (st.task) st.task.output = line;
+        return;
+      }
+      st.title = line;
+      if (st.task) st.task.title = line;
+      if (e.state === 'failed' || e.state === 'skipped') {
+        st.failed = line;
+        st.settled = true;
+        st.resolve();
+      } else if (e.state === 'done' && terminal(e.resource, e.action)) {
+        st.settled = true;
+        st.resolve();
+      }
+    },
+    line: (s) => later.push(s),
+    done: async () => {
+      for (const st of states.values()) if (!st.settled) { st.settled = true; st.resolve(); }
+      await run;
+      for (const l of later) io.err(l);
+    },
+  };
 }

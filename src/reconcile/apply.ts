@@ -188,7 +188,7 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
       const made: { a: Action; info?: ContainerInfo }[] = [];
       let createFailed: unknown;
       await Promise.all(mine.map(async (a) => {
-        if (a.type === 'start') {
+        if (a.type === 'start' || a.type === 'restart') {
           made.push({ a, info: a.observed });
           return;
         }
@@ -244,8 +244,11 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
         if (!info) return;
         emit(a.resource, 'start', 'running');
         try {
-          await sem.run(() => engine.containers.start(info.id));
-          if (a.type === 'start') result.touched.push(a.resource);
+          await sem.run(async () => {
+            if (a.type === 'restart') await engine.containers.stop(info.id, opts.stopTimeoutMs);
+            await engine.containers.start(info.id);
+          });
+          if (a.type === 'start' || a.type === 'restart') result.touched.push(a.resource);
           emit(a.resource, 'start', 'done');
         } catch (e) {
           emit(a.resource, 'start', 'failed', messageOf(e));

@@ -56,7 +56,15 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
   for (const s of selOrder) for (const c of desired.services[s].containers) for (const n of Object.keys(c.config.networks)) usedNetworks.add(n);
   for (const n of desired.networks) {
     if (!usedNetworks.has(n.spec.name)) continue;
-    if (observed.networks[n.spec.name]) continue;
+    const have = observed.networks[n.spec.name];
+    if (have) {
+      // Networks are not recreated under running containers: say what differs and how to converge.
+      const wrong: string[] = [];
+      if (!n.external && n.spec.subnet && have.subnet !== n.spec.subnet) wrong.push(`subnet ${have.subnet}, the stack asks for ${n.spec.subnet}`);
+      if (!n.external && !!n.spec.internal !== !!have.internal) wrong.push(`internal ${!!have.internal}, the stack asks for ${!!n.spec.internal}`);
+      if (wrong.length) problems.push(`network ${n.spec.name} exists with ${wrong.join('; ')} (networks.${n.key}); run \`tsstack down\` first to recreate it`);
+      continue;
+    }
     if (n.external) problems.push(`network ${n.spec.name} is declared as external but does not exist (networks.${n.key})`);
     else infra.push({ type: 'create-network', resource: `network:${n.key}`, cause: 'missing', network: n, networkName: n.spec.name });
   }
@@ -143,7 +151,24 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     }
   }
 
-  return new Plan(desired.project, [...infra, ...images, ...removals, ...service], selOrder, desired, warnings, problems);
+  // depends_on.restart: a running dependent is restarted when its dependency is replaced.
+  const replaced = new Set(service.filter((a) => a.type === 'create' || a.type === 'recreate').map((a) => a.service!));
+  const withRestarts: Action[] = [];
+  for (const s of selOrder) {
+    const svc = desired.services[s];
+    const mine = service.filter((a) => a.service === s);
+    withRestarts.push(...mine);
+    const cause = Object.keys(svc.dependsOn).sort().find((d) => svc.dependsOn[d].restart && replaced.has(d));
+    if (!cause || opts.noStart) continue;
+    for (const c of svc.containers) {
+      const obs = (byService.get(s) ?? []).find((o) => num(o) === c.number);
+      if (!obs || mine.some((a) => a.resource === c.id) || obs.status !== 'running') continue;
+      withRestarts.push({ type: 'restart', resource: c.id, cause: `dependency ${cause} replaced`, service: s, container: c, observed: obs });
+      replaced.add(s);
+    }
+  }
+
+  return new Plan(desired.project, [...infra, ...images, ...removals, ...withRestarts], selOrder, desired, warnings, problems);
 }
 
 function num(c: ContainerInfo): number {

@@ -21,6 +21,7 @@ export type ActionType =
   | 'create'
   | 'recreate'
   | 'start'
+  | 'restart'
   | 'stop'
   | 'remove-network'
   | 'remove-volume';
@@ -44,7 +45,7 @@ export interface Action {
 export const INFRA: ReadonlySet<ActionType> = new Set(['create-network', 'create-volume']);
 export const IMAGE: ReadonlySet<ActionType> = new Set(['pull', 'build']);
 export const REMOVAL: ReadonlySet<ActionType> = new Set(['remove', 'remove-orphan']);
-export const SERVICE: ReadonlySet<ActionType> = new Set(['create', 'recreate', 'start']);
+export const SERVICE: ReadonlySet<ActionType> = new Set(['create', 'recreate', 'start', 'restart']);
 
 export class Plan {
   constructor(

@@ -67,3 +67,31 @@ export function interpolateFile(pf: ParsedFile, lookup: Lookup, onUnset?: (name:
 
 type OnUnsetAt = (name: string, path: (string | number)[]) => void;
 export type { OnUnset };
+
+/**
+ * Gives `environment` entries declared without a value (`- VAR`, `VAR:`) the value `lookup` has
+ * for them, in place. Done per file, so an included project's env_file applies to its own
+ * services; entries still unset stay bare (the normalizer leaves them null).
+ */
+export function resolveBareEnvironment(pf: ParsedFile, lookup: Lookup): void {
+  const services = (pf.value as Record<string, unknown> | null)?.services;
+  if (typeof services !== 'object' || services === null) return;
+  for (const svc of Object.values(services)) {
+    if (typeof svc !== 'object' || svc === null) continue;
+    const s = svc as Record<string, unknown>;
+    const env = s.environment;
+    if (Array.isArray(env)) {
+      s.environment = env.map((e) => {
+        if (typeof e !== 'string' || e.includes('=')) return e;
+        const v = lookup(e);
+        return v === undefined ? e : `${e}=${v}`;
+      });
+    } else if (typeof env === 'object' && env !== null) {
+      for (const [k, v] of Object.entries(env)) {
+        if (v !== null) continue;
+        const found = lookup(k);
+        if (found !== undefined) setKey(env as Record<string, unknown>, k, found);
+      }
+    }
+  }
+}

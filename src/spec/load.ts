@@ -12,7 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { NetworkSpec, ServiceSpec, SpecWarning, StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { DotenvError, parseDotenv } from './dotenv.js';
-import { interpolateFile, interpolateValue } from './interpolate-doc.js';
+import { interpolateFile, interpolateValue, resolveBareEnvironment } from './interpolate-doc.js';
 import type { Lookup } from './interpolate.js';
 import { isObj, mergeDocuments, mergeValue } from './merge.js';
 import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
@@ -123,6 +123,7 @@ class Loader {
       if (name === 'COMPOSE_PROJECT_NAME' || name === 'TSSTACK_PROJECT_NAME') return;
       this.warnings.push({ file: pf.file, line, path: formatPath(p), message: `the ${JSON.stringify(name)} variable is not set; defaulting to a blank string` });
     });
+    resolveBareEnvironment(pf, lookup);
     resolveFilePaths(pf, base, this.home);
     return pf;
   }
@@ -305,7 +306,12 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   let fileName: string | undefined;
   for (const pf of parsed) {
     const n = (pf.value as Obj).name;
-    if (typeof n === 'string' && n !== '') fileName = String(interpolateValue(n, baseLookup, (path, e) => { throw new TsstackError('SPEC', `name: ${e.message}`, { location: { file: pf.file, line: lineOf(pf.lines, ['name']), path: 'name' } }); }));
+    if (typeof n !== 'string' || n === '') continue;
+    fileName = String(
+      interpolateValue(n, baseLookup, (_path, e) => {
+        throw new TsstackError('SPEC', `name: ${e.message}`, { location: { file: pf.file, line: lineOf(pf.lines, ['name']), path: 'name' } });
+      }),
+    );
   }
   const rawName = opts.projectName ?? baseLookup('TSSTACK_PROJECT_NAME') ?? baseLookup('COMPOSE_PROJECT_NAME') ?? fileName ?? basename(projectDir);
   const name = normalizeProjectName(rawName);
@@ -346,7 +352,7 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
     extensions: Object.fromEntries(Object.entries(raw).filter(([k]) => k.startsWith('x-'))),
     warnings: [],
   };
-  const sc = { lookup, envFileVars: {} as Record<string, string>, volumes: declared('volumes'), secrets: declared('secrets'), configs: declared('configs') };
+  const sc = { lookup, projectDir, envFileVars: {} as Record<string, string>, labelFileVars: {} as Record<string, string>, volumes: declared('volumes'), secrets: declared('secrets'), configs: declared('configs') };
   const disabled = new Set<string>();
   for (const [svcName, s] of Object.entries(services)) {
     if (!isObj(s)) throw ctx.error(['services', svcName], 'must be a mapping');
@@ -355,6 +361,7 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
       continue;
     }
     sc.envFileVars = await readServiceEnvFiles(loader, ctx, svcName, s, lookup, origin.get(svcName));
+    sc.labelFileVars = await readServiceEnvFiles(loader, ctx, svcName, s, lookup, origin.get(svcName), 'label_file');
     model.services[svcName] = normalizeService(ctx, svcName, s, sc);
   }
   for (const [k, v] of Object.entries(isObj(raw.networks) ? raw.networks : {})) model.networks[k] = normalizeNetwork(ctx, name, k, v);
@@ -362,24 +369,29 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   for (const kind of ['secrets', 'configs'] as const) for (const [k, v] of Object.entries(isObj(raw[kind]) ? (raw[kind] as Obj) : {})) model[kind][k] = normalizeFileObject(ctx, name, kind, k, v);
   if (raw.models !== undefined) ctx.warn(['models'], 'models is not supported by tsstack yet; ignored');
 
-  if (!opts.skipConsistencyCheck) checkReferences(ctx, model, disabled);
+  if (!opts.skipConsistencyCheck) {
+    checkReferences(ctx, model, disabled);
+    checkRawServiceRefs(ctx, services, disabled);
+  }
   model.sourceFiles = [...loader.sourceFiles].sort();
   model.warnings = [...loader.warnings, ...ctx.warnings];
   return model;
 }
 
-async function readServiceEnvFiles(loader: Loader, ctx: Ctx, name: string, s: Obj, lookup: Lookup, pf: ParsedFile | undefined): Promise<Record<string, string>> {
-  const list = s.env_file === undefined ? [] : Array.isArray(s.env_file) ? s.env_file : [s.env_file];
+/** Reads a service's `env_file` (or `label_file`) entries in order, later files winning. */
+async function readServiceEnvFiles(loader: Loader, ctx: Ctx, name: string, s: Obj, lookup: Lookup, pf: ParsedFile | undefined, key: 'env_file' | 'label_file' = 'env_file'): Promise<Record<string, string>> {
+  const v = s[key];
+  const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
   const out: Record<string, string> = {};
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
     const path = String(isObj(e) ? e.path : e);
     const required = isObj(e) && e.required !== undefined ? e.required === true || e.required === 'true' : true;
-    const at = ['services', name, 'env_file', i];
+    const at = ['services', name, key, i];
     const from = pf ? { file: pf.file, line: lineOf(pf.lines, at) } : ctx.where(at);
     if (!required && !(await exists(loader.read, path))) continue;
-    if (isObj(e) && e.format !== undefined && e.format !== 'raw') throw ctx.error(at, `env_file format ${JSON.stringify(e.format)} is not supported`, 'omit format or use raw');
-    const text = await loader.text(path, 'env file', from);
+    if (isObj(e) && e.format !== undefined && e.format !== 'raw') throw ctx.error(at, `${key} format ${JSON.stringify(e.format)} is not supported`, 'omit format or use raw');
+    const text = await loader.text(path, key === 'env_file' ? 'env file' : 'label file', from);
     if (isObj(e) && e.format === 'raw') {
       for (const line of text.split(/\r?\n/)) {
         const eq = line.indexOf('=');
@@ -388,6 +400,23 @@ async function readServiceEnvFiles(loader: Loader, ctx: Ctx, name: string, s: Ob
     } else Object.assign(out, parseEnvFile(text, path, lookup, new Map()));
   }
   return out;
+}
+
+/** `ipc`/`pid: service:X` and `volumes_from: [X]` are not implemented (warned), but naming an undefined service is still an error. */
+function checkRawServiceRefs(ctx: Ctx, services: Obj, disabled: Set<string>): void {
+  const known = (n: string) => n in services || disabled.has(n);
+  for (const [n, s] of Object.entries(services)) {
+    if (!isObj(s) || disabled.has(n)) continue;
+    for (const k of ['ipc', 'pid']) {
+      const v = s[k];
+      if (typeof v === 'string' && v.startsWith('service:') && !known(v.slice(8))) throw ctx.error(['services', n, k], `service ${JSON.stringify(n)} refers to undefined service ${v.slice(8)}`);
+    }
+    (Array.isArray(s.volumes_from) ? s.volumes_from : []).forEach((v: unknown, i: number) => {
+      const ref = String(v).split(':')[0]!;
+      if (String(v).startsWith('container:') || known(ref)) return;
+      throw ctx.error(['services', n, 'volumes_from', i], `service ${JSON.stringify(n)} refers to undefined service ${ref}`);
+    });
+  }
 }
 
 function checkReferences(ctx: Ctx, model: StackModel, disabled: Set<string>): void {

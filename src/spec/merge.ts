@@ -129,6 +129,8 @@ function mergeMappings(b: Obj | undefined, o: Obj | undefined, path: string[]): 
 /** Merges `over` onto `base` at `path` (segments of the raw document). */
 export function mergeValue(base: unknown, over: unknown, path: string[] = []): unknown {
   if (over === undefined) return base;
+  // A marker only acts on the merge it is part of; on the next merge it is a plain value.
+  if (isOverride(base)) base = base[OVERRIDE_KEY];
   if (base === undefined || isOverride(over) || isReset(base)) return over;
   const rule = ruleFor(path);
   if (rule) return rule(base, over, path);

@@ -142,6 +142,11 @@ function extensions(o: Obj): Record<string, unknown> {
 
 // ---------- service parts ----------
 
+/** A warning for each key of `o` outside `known` (and not `x-*`): nothing is dropped silently. */
+function warnUnknown(ctx: Ctx, path: Path, o: Obj, known: string[]): void {
+  for (const k of Object.keys(o)) if (!known.includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `${k} is not supported by tsstack yet; ignored`);
+}
+
 function ports(ctx: Ctx, path: Path, v: unknown): PortSpec[] {
   const out: PortSpec[] = [];
   (Array.isArray(v) ? v : []).forEach((p, i) => {
@@ -188,6 +193,9 @@ function volumes(ctx: Ctx, path: Path, v: unknown, declared: Set<string> | null)
     const type = toStr(raw.type);
     const target = toStr(raw.target);
     if (!target) throw ctx.error(ip, 'target must not be empty');
+    warnUnknown(ctx, ip, raw, ['type', 'source', 'target', 'read_only', 'bind', 'volume', 'tmpfs']);
+    if (isObj(raw.bind)) warnUnknown(ctx, [...ip, 'bind'], raw.bind, ['propagation', 'create_host_path', 'selinux']);
+    if (isObj(raw.volume)) warnUnknown(ctx, [...ip, 'volume'], raw.volume, ['nocopy', 'subpath']);
     const ro = raw.read_only === undefined ? undefined : toBool(ctx, [...ip, 'read_only'], raw.read_only);
     if (type === 'bind') {
       const source = toStr(raw.source);
@@ -335,10 +343,10 @@ function deploy(ctx: Ctx, path: Path, v: unknown): DeploySpec | undefined {
   return d;
 }
 
-function build(ctx: Ctx, path: Path, v: unknown, lookup: (k: string) => string | undefined): BuildSpec | undefined {
+function build(ctx: Ctx, path: Path, v: unknown, lookup: (k: string) => string | undefined, projectDir: string): BuildSpec | undefined {
   if (v === undefined) return undefined;
   const o: Obj = typeof v === 'string' ? { context: v } : isObj(v) ? v : {};
-  const b: BuildSpec = { context: toStr(o.context ?? '.'), args: {}, labels: {}, tags: [] };
+  const b: BuildSpec = { context: o.context === undefined ? projectDir : toStr(o.context), args: {}, labels: {}, tags: [] };
   if (o.dockerfile_inline !== undefined) b.dockerfile_inline = toStr(o.dockerfile_inline);
   else b.dockerfile = toStr(o.dockerfile ?? 'Dockerfile');
   if (o.args !== undefined) b.args = keyValues(o.args, (k) => lookup(k) ?? null);
@@ -397,13 +405,17 @@ const SUPPORTED = new Set([
   'labels', 'ports', 'expose', 'volumes', 'tmpfs', 'depends_on', 'networks', 'network_mode', 'healthcheck', 'deploy', 'restart',
   'stop_signal', 'stop_grace_period', 'tty', 'stdin_open', 'init', 'read_only', 'privileged', 'cap_add', 'cap_drop', 'ulimits', 'sysctls',
   'extra_hosts', 'dns', 'dns_search', 'mem_limit', 'memswap_limit', 'cpus', 'cpu_shares', 'cpuset', 'pids_limit', 'shm_size', 'oom_score_adj',
-  'group_add', 'profiles', 'scale', 'pull_policy', 'secrets', 'configs', 'develop', 'extends',
+  'group_add', 'profiles', 'scale', 'pull_policy', 'secrets', 'configs', 'develop', 'extends', 'label_file',
 ]);
 
 export interface ServiceContext {
   lookup: (k: string) => string | undefined;
+  /** Absolute project directory: the build context when none is given. */
+  projectDir: string;
   /** Variables read from the service's env_file(s), in order. */
   envFileVars: Record<string, string>;
+  /** Labels read from the service's label_file(s), in order; `labels:` wins over them. */
+  labelFileVars: Record<string, string>;
   /** Declared top-level names; null skips the reference check. */
   volumes: Set<string> | null;
   secrets: Set<string> | null;
@@ -420,7 +432,7 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
   }
   const s: ServiceSpec = {
     environment: env,
-    labels: labels(raw.labels),
+    labels: { ...sc.labelFileVars, ...labels(raw.labels) },
     ports: ports(ctx, at('ports'), raw.ports),
     expose: strList(raw.expose),
     volumes: volumes(ctx, at('volumes'), raw.volumes, sc.volumes),
@@ -450,7 +462,7 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
   for (const k of ['image', 'working_dir', 'user', 'hostname', 'domainname', 'container_name', 'stop_signal', 'cpuset'] as const) {
     if (raw[k] !== undefined) s[k] = toStr(raw[k]);
   }
-  if (raw.build !== undefined) s.build = build(ctx, at('build'), raw.build, sc.lookup);
+  if (raw.build !== undefined) s.build = build(ctx, at('build'), raw.build, sc.lookup, sc.projectDir);
   if (raw.image === undefined && raw.build === undefined && !ctx.skipConsistency) throw ctx.error(p, `service ${name} has neither an image nor a build context specified`, 'add image: or build:');
   const cmd = command(ctx, at('command'), raw.command);
   if (cmd !== undefined) s.command = cmd;
@@ -548,12 +560,17 @@ export function normalizeNetwork(ctx: Ctx, project: string, key: string, raw: un
   if (isObj(o.ipam)) {
     n.ipam = { config: [] };
     if (o.ipam.driver !== undefined) n.ipam.driver = toStr(o.ipam.driver);
-    for (const c of Array.isArray(o.ipam.config) ? o.ipam.config : []) {
+    warnUnknown(ctx, [...path, 'ipam'], o.ipam, ['driver', 'config']);
+    (Array.isArray(o.ipam.config) ? o.ipam.config : []).forEach((c: unknown, i: number) => {
       const cfg: { subnet?: string; gateway?: string; ip_range?: string } = {};
-      if (isObj(c)) for (const k of ['subnet', 'gateway', 'ip_range'] as const) if (c[k] !== undefined) cfg[k] = toStr(c[k]);
-      n.ipam.config.push(cfg);
-    }
+      if (isObj(c)) {
+        for (const k of ['subnet', 'gateway', 'ip_range'] as const) if (c[k] !== undefined) cfg[k] = toStr(c[k]);
+        warnUnknown(ctx, [...path, 'ipam', 'config', i], c, ['subnet', 'gateway', 'ip_range']);
+      }
+      n.ipam!.config.push(cfg);
+    });
   }
+  warnUnknown(ctx, path, o, ['name', 'driver', 'driver_opts', 'ipam', 'external', 'internal', 'attachable', 'enable_ipv6', 'labels']);
   if (n.driver !== undefined && n.driver !== 'bridge' && !ext.external) ctx.warn([...path, 'driver'], `network driver ${n.driver} is not supported by tsstack; a bridge is used`);
   return n;
 }

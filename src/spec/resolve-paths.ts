@@ -8,7 +8,12 @@ import { isAbsolute, resolve } from 'node:path';
 import { TsstackError } from '../util/errors.js';
 import { isObj } from './merge.js';
 import { parseVolumeShort } from './volumes.js';
-import { formatPath, lineOf, type ParsedFile } from './yaml-read.js';
+import { formatPath, isOverride, lineOf, OVERRIDE_KEY, type ParsedFile } from './yaml-read.js';
+
+/** Applies `f` to a value, or to the value inside an `!override` marker. */
+function through(v: unknown, f: (x: unknown) => unknown): unknown {
+  return isOverride(v) ? { [OVERRIDE_KEY]: f(v[OVERRIDE_KEY]) } : f(v);
+}
 
 type Obj = Record<string, unknown>;
 
@@ -27,35 +32,39 @@ export function resolveFilePaths(pf: ParsedFile, base: string, home: string | un
   if (isObj(doc.services)) {
     for (const [name, svc] of Object.entries(doc.services)) {
       if (!isObj(svc)) continue;
-      if (typeof svc.build === 'string') svc.build = isRemote(svc.build) ? svc.build : rp(svc.build);
-      else if (isObj(svc.build)) {
-        const ctx = svc.build.context ?? '.';
-        if (typeof ctx === 'string' && !isRemote(ctx)) svc.build.context = rp(ctx);
-      }
+      svc.build = through(svc.build, (b) => {
+        if (typeof b === 'string') return isRemote(b) ? b : rp(b);
+        // An absent context stays absent: it means the project directory, whichever file extends this one.
+        if (isObj(b) && typeof b.context === 'string' && !isRemote(b.context)) return { ...b, context: rp(b.context) };
+        return b;
+      });
+      if (svc.build === undefined) delete svc.build;
       for (const k of ['env_file', 'label_file']) {
-        const v = svc[k];
-        if (typeof v === 'string') svc[k] = rp(v);
-        else if (Array.isArray(v)) svc[k] = v.map((e) => (isObj(e) ? { ...e, path: rp(e.path) } : rp(e)));
+        if (svc[k] === undefined) continue;
+        svc[k] = through(svc[k], (v) => (typeof v === 'string' ? rp(v) : Array.isArray(v) ? v.map((e) => (isObj(e) ? { ...e, path: rp(e.path) } : rp(e))) : v));
       }
-      if (Array.isArray(svc.volumes)) {
-        svc.volumes = svc.volumes.map((v, i) => {
-          let long: Obj;
-          if (typeof v === 'string') {
-            try {
-              long = parseVolumeShort(v) as unknown as Obj;
-            } catch (e) {
-              const path = ['services', name, 'volumes', i];
-              const line = lineOf(pf.lines, path);
-              throw new TsstackError('SPEC', (e as Error).message, {
-                location: { file: pf.file, line, path: formatPath(path) },
-                hint: 'write volumes as [source:]target[:ro], e.g. ./data:/data:ro',
-              });
-            }
-          } else if (isObj(v)) long = { ...v };
-          else return v;
-          if (long.type === 'bind' && typeof long.source === 'string' && long.source !== '') long.source = rp(long.source);
-          return long;
-        });
+      if (svc.volumes !== undefined) {
+        svc.volumes = through(svc.volumes, (vols) =>
+          !Array.isArray(vols)
+            ? vols
+            : vols.map((v, i) => {
+                let long: Obj;
+                if (typeof v === 'string') {
+                  try {
+                    long = parseVolumeShort(v) as unknown as Obj;
+                  } catch (e) {
+                    const path = ['services', name, 'volumes', i];
+                    throw new TsstackError('SPEC', (e as Error).message, {
+                      location: { file: pf.file, line: lineOf(pf.lines, path), path: formatPath(path) },
+                      hint: 'write volumes as [source:]target[:ro], e.g. ./data:/data:ro',
+                    });
+                  }
+                } else if (isObj(v)) long = { ...v };
+                else return v;
+                if (long.type === 'bind' && typeof long.source === 'string' && long.source !== '') long.source = rp(long.source);
+                return long;
+              }),
+        );
       }
       if (isObj(svc.extends) && typeof svc.extends.file === 'string') svc.extends = { ...svc.extends, file: rp(svc.extends.file) };
       if (isObj(svc.develop) && Array.isArray(svc.develop.watch)) {

@@ -1,6 +1,7 @@
-// Reads one YAML stack file into plain data. Values come from js-yaml (fast);
-// the table of source lines (dotted path → line) that errors and warnings
-// cite is built by yaml-lines.ts only when first asked for.
+// Reads one YAML stack file into plain data with js-yaml (fast), and the
+// table of source lines (dotted path → line) that errors and warnings cite
+// from js-yaml's node events; where those cannot be paired with keys (a flow
+// mapping entry without a value), yaml-lines.ts builds the table on first use.
 // Anchors, aliases and `<<` merge keys are resolved here (aliases stay shared
 // references); `!reset` / `!override` become markers for merge.ts. A document
 // with duplicate or non-string keys, recursive aliases, more than MAX_NODES
@@ -43,13 +44,13 @@ export function lineOf(lines: Map<string, number> | undefined, path: readonly (s
 }
 
 export class ParsedFile {
-  private table?: Map<string, number>;
   /** When the file holds several YAML documents: each one's data (the loader merges them into `value`). */
   docs?: unknown[];
   constructor(
     readonly file: string,
     public value: unknown,
     private readonly text: string,
+    private table?: Map<string, number>,
   ) {}
   /** `services.web.ports.0` → line (1-based) of that key or item; computed on first use. */
   get lines(): Map<string, number> {
@@ -89,20 +90,69 @@ function specError(file: string, message: string, line?: number, hint?: string):
 
 interface Frame {
   line: number;
-  children: { kind: string | null; result: unknown; line: number }[];
+  /** Count of nodes closed before this one opened (to tell its subtree's closes apart). */
+  start: number;
+  kind: string | null;
+  result: unknown;
+  children: Frame[];
+}
+
+/** Dotted path → line from the node tree; false when keys and values cannot be paired. */
+function frameLines(roots: Frame[]): Map<string, number> | false {
+  const lines = new Map<string, number>();
+  let ok = true;
+  const visit = (f: Frame, prefix: string): void => {
+    if (f.kind === 'mapping') {
+      if (f.children.length % 2 !== 0) {
+        ok = false;
+        return;
+      }
+      for (let i = 0; i < f.children.length; i += 2) {
+        const k = f.children[i]!;
+        const name = String(k.result);
+        if (name === '<<') continue;
+        const path = prefix === '' ? name : `${prefix}.${name}`;
+        if (!lines.has(path)) lines.set(path, k.line + 1);
+        visit(f.children[i + 1]!, path);
+      }
+    } else if (f.kind === 'sequence') {
+      f.children.forEach((c, i) => {
+        const path = prefix === '' ? String(i) : `${prefix}.${i}`;
+        if (!lines.has(path)) lines.set(path, c.line + 1);
+        visit(c, path);
+      });
+    }
+  };
+  for (const r of roots) visit(r, '');
+  return ok ? lines : false;
 }
 
 /** Parses a file; several YAML documents in one file are returned in `docs` for the caller to merge. */
 export function parseYaml(file: string, text: string): ParsedFile {
   const stack: Frame[] = [];
+  const roots: Frame[] = [];
+  // An object first produced inside the subtree of the node that produces it came from an
+  // alias to an anchor still being built: a recursive alias (js-yaml accepts it half-built).
+  const firstClose = new Map<object, number>();
+  let closes = 0;
+  let recursiveAt: number | undefined;
   const keyErrors: { message: string; line: number }[] = [];
   const listener = (event: 'open' | 'close', state: { line: number; kind: string | null; result: unknown }) => {
     if (event === 'open') {
-      stack.push({ line: state.line, children: [] });
+      stack.push({ line: state.line, start: closes, kind: null, result: undefined, children: [] });
       return;
     }
     const frame = stack.pop();
     if (!frame) return;
+    frame.kind = state.kind;
+    frame.result = state.result;
+    const r = state.result;
+    if (typeof r === 'object' && r !== null) {
+      const first = firstClose.get(r);
+      if (first === undefined) firstClose.set(r, closes);
+      else if (first >= frame.start && frame.kind !== null) recursiveAt ??= frame.line + 1;
+    }
+    closes++;
     // A block mapping's children alternate key, value: keys must be plain strings.
     if (state.kind === 'mapping' && frame.children.length % 2 === 0) {
       for (let i = 0; i < frame.children.length; i += 2) {
@@ -113,7 +163,10 @@ export function parseYaml(file: string, text: string): ParsedFile {
         }
       }
     }
-    stack[stack.length - 1]?.children.push({ kind: state.kind, result: state.result, line: frame.line });
+    if (frame.kind !== 'mapping' && frame.kind !== 'sequence') frame.children = [];
+    const parent = stack[stack.length - 1];
+    if (parent) parent.children.push(frame);
+    else roots.push(frame);
   };
   let docs: unknown[];
   try {
@@ -131,12 +184,16 @@ export function parseYaml(file: string, text: string): ParsedFile {
     if (e instanceof RangeError) throw specError(file, `the document is nested too deeply (more than ${MAX_DEPTH} levels)`, undefined, 'flatten the structure');
     throw e;
   }
+  if (recursiveAt !== undefined) {
+    throw specError(file, `a YAML alias refers to a node that contains it (recursive alias, anchor at line ${recursiveAt})`, recursiveAt, 'remove the alias from inside its anchor');
+  }
   if (keyErrors.length > 0) {
     const first = keyErrors[0]!;
     throw new TsstackError('SPEC', first.message, { location: { file, line: first.line }, details: keyErrors.slice(1).map((k) => k.message), hint: 'quote keys so they are strings' });
   }
   for (const d of docs) checkShape(file, d);
-  const pf = new ParsedFile(file, docs.length === 1 ? docs[0] : null, text);
+  const table = frameLines(roots);
+  const pf = new ParsedFile(file, docs.length === 1 ? docs[0] : null, text, table === false ? undefined : table);
   if (docs.length > 1) pf.docs = docs;
   return pf;
 }

@@ -5,7 +5,8 @@
 // files as they are now, whatever events were missed. A stack file that does not
 // load never touches the running stack: the error is shown, the last good model
 // stays in force, and the next valid save converges.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { StackModel } from '../model/types.js';
 import { classify, isEmpty, type SyncOp, type WatchActions } from './classify.js';
 import { Coalescer } from './coalesce.js';
@@ -40,6 +41,13 @@ export async function startWatch(host: WatchHost, opts: { initialModel?: StackMo
   let model = opts.initialModel ?? (await host.load());
   let targets: WatchTarget[] = watchTargets(model);
   let unwatch = await host.watch(uniquePaths(targets), onChange);
+  // `initial_sync: true` rules: bring the running containers in step with the host files first.
+  try {
+    const initial = targets.filter((t) => t.kind === 'rule' && t.rule.initial_sync === true);
+    await syncWhole(host, initial, async (service) => host.runningContainers(service), 'initial_sync');
+  } catch (e) {
+    host.error(e);
+  }
 
   async function handle(paths: string[]): Promise<void> {
     const actions = classify(paths, targets, (svc, rel) => host.dockerignored(svc, rel));
@@ -62,7 +70,18 @@ export async function startWatch(host: WatchHost, opts: { initialModel?: StackMo
       targets = nextTargets;
     }
     try {
-      if (actions.reload || actions.rebuild.length > 0) await host.reconcile(model, actions.rebuild);
+      if (actions.reload || actions.rebuild.length > 0) {
+        // A container the reconcile makes starts from its image: files synced into the one it
+        // replaces would be lost, so the sync rules' paths are copied into it whole.
+        const syncTargets = targets.filter((t) => t.kind === 'rule' && SYNCING.has(t.rule.action));
+        const before = new Map<string, Set<string>>();
+        for (const svc of new Set(syncTargets.map((t) => (t as { service: string }).service))) {
+          before.set(svc, new Set(await host.runningContainers(svc)));
+        }
+        await host.reconcile(model, actions.rebuild);
+        await syncWhole(host, syncTargets, async (service) =>
+          (await host.runningContainers(service)).filter((id) => !before.get(service)?.has(id)), 'into the new container');
+      }
       await applyLive(host, actions);
     } catch (e) {
       host.error(e);
@@ -105,6 +124,34 @@ async function applyLive(host: WatchHost, actions: WatchActions): Promise<void> 
       const code = await host.exec(id, e.command, { user: e.user, cwd: e.working_dir, env });
       host.info(`${e.service}: ran ${e.command.join(' ')} (exit ${code})`);
     }
+  }
+}
+
+const SYNCING = new Set(['sync', 'sync+restart', 'sync+exec']);
+
+/** Every file under `path` (or `path` itself when it is a file); [] when it is gone. */
+function filesUnder(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (!statSync(path).isDirectory()) return [path];
+  const out: string[] = [];
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    const p = join(path, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else if (e.isFile() || e.isSymbolicLink()) out.push(p);
+  }
+  return out;
+}
+
+/** Copies every file the sync `rules` cover (honouring their ignore/include) into the containers `which` names. */
+async function syncWhole(host: WatchHost, rules: WatchTarget[], which: (service: string) => Promise<string[]>, why: string): Promise<void> {
+  const byService = new Map<string, WatchTarget[]>();
+  for (const t of rules) if (t.kind === 'rule' && SYNCING.has(t.rule.action)) byService.set(t.service, [...(byService.get(t.service) ?? []), t]);
+  for (const [service, ts] of [...byService].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const ids = await which(service);
+    if (ids.length === 0) continue;
+    const ops = classify(ts.flatMap((t) => filesUnder(t.path)), ts).sync;
+    for (const id of ids) for (const op of ops) await host.copyInto(id, op.hostPath, op.containerPath);
+    if (ops.length > 0) host.info(`${service}: synced ${ops.length} file${ops.length === 1 ? '' : 's'} (${why})`);
   }
 }
 

@@ -169,3 +169,34 @@ test('a missing engine part is reported as not available, exit 8', async (t) => 
 });
 
 void FakeEngine;
+
+test('up --watch re-runs the reconcile when a stack file changes, and stops on Ctrl-C', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { interrupted } = await import('../../src/cli/context.js');
+  const dir = mkdtempSync('/tmp/tsstack-watch-');
+  const file = join(dir, 'stack.yaml');
+  writeFileSync(file, 'v1\n');
+  let env = 'one';
+  const m = () => {
+    const x = model('w', { app: { image: 'busybox', environment: { V: env } } });
+    x.sourceFiles = [file];
+    return x;
+  };
+  const h = harness(m, engine());
+  const running = h.run('up', '-d', '--watch');
+  const until = async (f: () => boolean) => {
+    for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 25));
+  };
+  await until(() => h.engine.journal.includes('start w-app-1'));
+  env = 'two';
+  await new Promise((r) => setTimeout(r, 200));
+  writeFileSync(file, 'v2\n');
+  await until(() => h.engine.journal.filter((j) => j === 'create w-app-1').length === 2);
+  t.deepEqual(h.engine.journal.filter((j) => j.includes('w-app-1')), ['create w-app-1', 'start w-app-1', 'stop w-app-1', 'remove w-app-1', 'create w-app-1', 'start w-app-1']);
+  t.true(interrupted());
+  const r = await running;
+  t.is(r.code, 0, r.err);
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(h.root, { recursive: true, force: true });
+});

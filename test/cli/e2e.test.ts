@@ -213,3 +213,43 @@ services:
     rmSync(w.base, { recursive: true, force: true });
   }
 });
+
+test.serial('everyday commands on a running container: exec, top, cp, stats, kill, wait, rm, run --rm', async (t) => {
+  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+  const w = world();
+  try {
+    await importBusybox(w);
+    w.stack(`services:\n  box:\n    image: busybox:latest\n    command: ["sh", "-c", "echo ready; exec sleep 1000"]\n    stop_signal: SIGKILL\n  job:\n    image: busybox:latest\n    command: ["sh", "-c", "exit 3"]\n`);
+    t.is((await w.T('up', '-d')).code, 0);
+    const ex = await w.T('exec', '-T', '-e', 'X=42', '-w', '/tmp', 'box', 'sh', '-c', 'test "$X $(pwd)" = "42 /tmp"');
+    t.is(ex.code, 0, ex.err); // exec's output goes to the inherited stdout; the exit status carries the check
+    const code = await w.T('exec', '-T', 'box', 'sh', '-c', 'exit 7');
+    t.is(code.code, 7);
+    const top = await w.T('top', 'box');
+    t.regex(top.out, /sleep 1000/);
+    writeFileSync(join(w.base, 'in.txt'), 'copied in\n');
+    t.is((await w.T('cp', join(w.base, 'in.txt'), 'box:/tmp/in.txt')).code, 0);
+    t.is((await w.T('cp', 'box:/tmp/in.txt', join(w.base, 'out.txt'))).code, 0);
+    t.is(readFileSync(join(w.base, 'out.txt'), 'utf8'), 'copied in\n');
+    const st = await w.T('stats', '--no-stream', '--format', 'json');
+    t.is(st.code, 0, st.err);
+    t.is((JSON.parse(st.out) as { Name: string }[])[0].Name, 'e2e-box-1');
+    const wj = await w.T('wait', 'job');
+    t.is(wj.out, '3');
+    t.is(wj.code, 3);
+    const r = await w.T('run', '--rm', '-T', 'box', 'echo', 'one-off');
+    t.is(r.code, 0, r.err);
+    t.is(r.out, 'one-off');
+    t.is((await w.T('kill', 'box')).code, 0);
+    t.is((await w.T('wait', 'box')).out, '137');
+    const rm = await w.T('rm', 'box');
+    t.is(rm.code, 0);
+    t.regex(rm.err, /e2e-box-1 {2}Removed/);
+    t.deepEqual((JSON.parse((await w.T('ps', '-a', '--format', 'json')).out) as { Name: string }[]).map((c) => c.Name), ['e2e-job-1']);
+    t.is((await w.T('down')).code, 0);
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v').catch(() => {});
+    rmSync(w.base, { recursive: true, force: true });
+  }
+});

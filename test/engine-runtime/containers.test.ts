@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { OverlayRootfs, cgroupLeftovers, mountsUnder, processGone, runtimes, until } from './helpers.js';
+import { OverlayRootfs, cgroupLeftovers, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
 
 const base = makeTemp('tsstack-ctr-');
 let fs: OverlayRootfs;
@@ -185,6 +185,11 @@ for (const rt of runtimes()) {
       mounts: [{ type: 'tmpfs', target: '/scratch', size: 1 << 20 }],
       resources: { memory: 64 * 1024 * 1024, pids: 50 },
     }));
+    const validate = await ociConfigValidator();
+    if (validate) {
+      const cfg = JSON.parse(readFileSync(join(c.containerDir('cfg'), 'bundle', 'config.json'), 'utf8'));
+      t.true(validate(cfg), `the written config.json is valid OCI: ${JSON.stringify(validate.errors)}`);
+    } else t.log('schema check skipped: ../shared absent');
     await c.start('cfg');
     const sh = async (cmd: string, user?: string) => (await c.execCapture('cfg', ['sh', '-c', cmd], user ? { user } : {})).stdout.trim();
     t.is(await sh('id -u; id -g; id -G'), '1000\n1000\n1000 0');
@@ -233,5 +238,77 @@ process.exitCode = await c.exec('term', ['sh', '-c', 'tty; test -t 0 && echo std
     t.regex(out, /stdin-is-a-tty/);
     t.is(code, 3);
     await c.remove('term', { force: true });
+  });
+}
+
+for (const rt of runtimes()) {
+  test(`${rt}: runAttached runs in the foreground on the caller's stdio: stdin piped in, or a pty with a terminal`, async (t) => {
+    const { execFileSync } = await import('node:child_process');
+    const { c, dir } = engine(t, rt);
+    await c.create(spec('cat', ['sh', '-c', 'cat; exit 4'], { stdinOpen: true }));
+    await c.create(spec('shell', ['sh', '-c', 'tty; test -t 0 && echo stdin-is-a-tty; exit 5'], { tty: true, stdinOpen: true }));
+    const helper = join(dir, 'attach.mjs');
+    const mod = new URL('../../src/engine/runtime/containers.js', import.meta.url).href;
+    writeFileSync(helper, `import { Containers } from ${JSON.stringify(mod)};
+const c = new Containers({ root: ${JSON.stringify(c.root)}, runRoot: ${JSON.stringify(c.runRoot)}, runtime: ${JSON.stringify(rt)},
+  images: { mountRootfs: async () => { throw new Error('unused'); }, unmountRootfs: async () => {} } });
+process.exitCode = await c.runAttached(process.argv[2]);
+`);
+    const run = (args: string[], input?: string) => {
+      try {
+        return { out: execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', input, timeout: 20000 }), code: 0 };
+      } catch (e) {
+        const x = e as { status: number; stdout: string };
+        return { out: x.stdout, code: x.status };
+      }
+    };
+    const piped = run([process.execPath, helper, 'cat'], 'through stdin\n');
+    t.is(piped.out, 'through stdin\n');
+    t.is(piped.code, 4);
+    const info = (await c.inspect('cat'))!;
+    t.is(info.status, 'exited');
+    t.is(info.exitCode, 4);
+    const term = run(['script', '-qec', `${process.execPath} ${helper} shell`, '/dev/null']);
+    t.regex(term.out, /\/dev\/pts\/\d+/);
+    t.regex(term.out, /stdin-is-a-tty/);
+    t.is(term.code, 5);
+    await c.remove('cat');
+    await c.remove('shell');
+  });
+
+  test(`${rt}: an attached run is seen as running and can be stopped`, async (t) => {
+    const { c } = engine(t, rt);
+    await c.create(spec('fg', ['sleep', '1000'], { stopGracePeriod: 300 }));
+    const done = c.runAttached('fg');
+    t.true(await until(() => { const st = c.monitorStateOf('fg'); return !!st && st.status === 'running' && st.pid > 0; }, 10000));
+    t.is((await c.inspect('fg'))!.status, 'running');
+    t.true((await c.top('fg')).some((p) => p.cmd === 'sleep 1000'));
+    await c.stop('fg');
+    t.is(await done, 137, 'sleep as pid 1 ignores SIGTERM: SIGKILL after the grace period');
+    t.is((await c.inspect('fg'))!.status, 'exited');
+    await c.remove('fg');
+  });
+}
+
+for (const rt of runtimes()) {
+  test(`${rt}: a container started by a CLI process keeps running after that process exits`, async (t) => {
+    const { execFileSync } = await import('node:child_process');
+    const { c, dir } = engine(t, rt);
+    await c.create(spec('bg', ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done'], { stopGracePeriod: 0 }));
+    const helper = join(dir, 'start.mjs');
+    const mod = new URL('../../src/engine/runtime/containers.js', import.meta.url).href;
+    writeFileSync(helper, `import { Containers } from ${JSON.stringify(mod)};
+const c = new Containers({ root: ${JSON.stringify(c.root)}, runRoot: ${JSON.stringify(c.runRoot)}, runtime: ${JSON.stringify(rt)},
+  images: { mountRootfs: async () => { throw new Error('unused'); }, unmountRootfs: async () => {} } });
+await c.start('bg');
+console.log(process.pid);
+`);
+    const cliPid = Number(execFileSync(process.execPath, [helper], { encoding: 'utf8', timeout: 20000 }).trim());
+    t.true(processGone(cliPid), 'the CLI process has exited');
+    const info = (await c.inspect('bg'))!;
+    t.is(info.status, 'running');
+    const n0 = (await collect(c.logs('bg', {}))).length;
+    t.true(await until(() => readFileSync(join(c.root, 'containers', info.id, 'log.json'), 'utf8').split('\n').length > n0 + 3), 'still logging');
+    await c.remove('bg', { force: true });
   });
 }

@@ -111,3 +111,15 @@ export function readJsonLines(path: string): { time: string; stream: string; log
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { time: string; stream: string; log: string });
 }
+
+/** The OCI runtime-spec config validator from ../shared/conformance (undefined when that folder is absent). */
+export async function ociConfigValidator(): Promise<((v: unknown) => boolean) & { errors?: unknown } | undefined> {
+  const dir = join(process.cwd(), '../shared/conformance/runtime-spec/schema');
+  if (!existsSync(join(dir, 'config-schema.json'))) return undefined;
+  const Ajv04 = (await import('ajv-draft-04')).default as unknown as new (o: object) => { addSchema(s: object): void; getSchema(id: string): ((v: unknown) => boolean) & { errors?: unknown } };
+  const ajv = new Ajv04({ strict: false, allErrors: true, validateFormats: false });
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+    ajv.addSchema({ ...(JSON.parse(readFileSync(join(dir, f), 'utf8')) as object), id: `https://oci.invalid/schema/${f}` });
+  }
+  return ajv.getSchema('https://oci.invalid/schema/config-schema.json');
+}

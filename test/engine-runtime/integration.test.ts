@@ -6,14 +6,14 @@
 // when a part has not landed.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { ContainerCreateSpec } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import type { ContainerDeps } from '../../src/engine/runtime/deps.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { cgroupLeftovers, mountsUnder, processGone, runtimes, until } from './helpers.js';
+import { cgroupLeftovers, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
 
 async function parts(root: string, runRoot: string): Promise<{ deps: Omit<ContainerDeps, 'runtime'>; close: () => Promise<void> } | string> {
   try {
@@ -58,6 +58,7 @@ function ask(port: number): Promise<string> {
 }
 
 const rts = runtimes();
+const PORT = 20000 + (process.pid % 20000);
 test.serial(`containers on a real network: DNS by name, a published port, nothing left (${rts[0] ?? 'no runtime'})`, async (t) => {
   if (!rts.length) { t.log('skipped: no OCI runtime'); t.pass(); return; }
   const base = makeTemp('tsstack-it-');
@@ -73,12 +74,15 @@ test.serial(`containers on a real network: DNS by name, a published port, nothin
     for (const m of mountsUnder(base).reverse()) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
     rmTemp(base);
   });
-  await net.create({ name: 'it_default', labels: { 'tsstack.project': 'it' } });
+  // the suite's network namespace is shared by test files running at once: a subnet and a port no other test uses
+  await net.create({ name: 'it_default', labels: { 'tsstack.project': 'it' }, subnet: '172.29.213.0/24' });
   const server = await c.create(spec('server', ['sh', '-c', 'while true; do echo pong | nc -l -p 80; done'], {
-    ports: [{ hostIp: '127.0.0.1', hostPort: 18080, containerPort: 80, protocol: 'tcp' }],
+    ports: [{ hostIp: '127.0.0.1', hostPort: PORT, containerPort: 80, protocol: 'tcp' }],
   }));
   const client = await c.create(spec('client', ['sleep', '1000']));
   t.truthy(server.addresses.it_default);
+  const validate = await ociConfigValidator();
+  if (validate) t.true(validate(JSON.parse(readFileSync(join(c.containerDir('server'), 'bundle', 'config.json'), 'utf8'))), JSON.stringify(validate.errors));
   await c.start('server');
   await c.start('client');
 
@@ -88,7 +92,7 @@ test.serial(`containers on a real network: DNS by name, a published port, nothin
   t.true(r.stdout.includes('pong'), r.stdout);
   // the server is a loop of one-shot `nc -l`: between two runs nobody listens, so retry briefly
   let answer = '';
-  for (let i = 0; i < 50 && answer !== 'pong'; i++) answer = (await ask(18080).catch(() => '')).trim() || (await new Promise((r) => setTimeout(r, 100)), '');
+  for (let i = 0; i < 50 && answer !== 'pong'; i++) answer = (await ask(PORT).catch(() => '')).trim() || (await new Promise((r) => setTimeout(r, 100)), '');
   t.is(answer, 'pong', 'the published port answers on 127.0.0.1');
   t.log(r.stdout);
 

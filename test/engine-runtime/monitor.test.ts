@@ -20,6 +20,20 @@ test.after.always(async () => {
   rmTemp(base);
 });
 
+/** Children of `pid` that are zombies. */
+function zombieChildren(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      if (f[0] === 'Z' && Number(f[1]) === pid) out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
 type T = { teardown: (f: () => Promise<void>) => void };
 
 /** Starts a monitor; a teardown kills it (its guard then removes the container) should the test fail first. */
@@ -104,6 +118,7 @@ for (const rt of runtimes()) {
   test(`${rt}: restart always keeps restarting until a stop request, which disables it`, async (t) => {
     const { b, pid, o } = await launch(t, rt, ['sh', '-c', 'echo run; exit 0'], { restart: 'always' });
     t.true(await until(() => (readMonitorState(b.state)?.restartCount ?? 0) >= 2, 10000));
+    t.true(await until(() => zombieChildren(pid).length === 0, 5000), 'the monitor reaps every child (runtime helpers, the container)');
     await requestStop(o.socketPath, pid, 1000);
     const st = await finished(t, rt, b, pid);
     t.is(st.status, 'exited');
@@ -193,6 +208,18 @@ for (const rt of runtimes()) {
     const text = readJsonLines(b.log).map((l) => l.log).join('');
     t.regex(text, /\/dev\/pts\/\d+\r?\n/);
     t.regex(text, /done/);
+  });
+
+  test(`${rt}: --stdin-open keeps stdin open (cat waits); without it stdin is at EOF`, async (t) => {
+    const open = await launch(t, rt, ['sh', '-c', 'trap "exit 9" TERM; cat; echo cat-ended'], { stdinOpen: true, stopTimeoutMs: 5000 });
+    const closed = await launch(t, rt, ['sh', '-c', 'cat; echo cat-ended'], {});
+    const st = await finished(t, rt, closed.b, closed.pid);
+    t.is(st.exitCode, 0);
+    t.deepEqual(readJsonLines(closed.b.log).map((l) => l.log), ['cat-ended\n']);
+    t.is(readMonitorState(open.b.state)!.status, 'running', 'cat is still waiting on its open stdin');
+    t.deepEqual(readJsonLines(open.b.log), []);
+    await requestStop(open.o.socketPath, open.pid, 0);
+    await finished(t, rt, open.b, open.pid);
   });
 
   test(`${rt}: a container that cannot start is an error naming the cause, and nothing is left`, async (t) => {

@@ -119,3 +119,24 @@ test('readRawStats reads cgroup v2 and v1 files (usage minus inactive file cache
   writeFileSync(join(pids, 'pids.current'), '2\n');
   t.deepEqual(readRawStats({ v1: { memory: mem, cpuacct: acct, pids } }), { cpuNs: 123456, memoryUsage: 4000, memoryLimit: undefined, pids: 2 });
 });
+
+test('copyIntoRoot never writes through a symlink the container made', async (t) => {
+  const { copyIntoRoot } = await import('../../src/engine/runtime/in-root.js');
+  const { readFileSync, existsSync, lstatSync } = await import('node:fs');
+  const d = makeTemp();
+  t.teardown(() => rmTemp(d));
+  const root = join(d, 'root'), outside = join(d, 'outside'), src = join(d, 'src');
+  mkdirSync(root); mkdirSync(outside); mkdirSync(join(src, 'app'), { recursive: true });
+  writeFileSync(join(outside, 'victim'), 'host data\n');
+  symlinkSync(outside, join(root, 'app'));            // a directory link pointing at the host
+  symlinkSync(join(outside, 'victim'), join(root, 'f')); // a file link pointing at the host
+  writeFileSync(join(src, 'app', 'victim'), 'from copy\n');
+  writeFileSync(join(src, 'f'), 'replaced\n');
+  copyIntoRoot(join(src, 'app'), root, '/app');
+  copyIntoRoot(join(src, 'f'), root, '/f');
+  t.is(readFileSync(join(outside, 'victim'), 'utf8'), 'host data\n', 'the host file is untouched');
+  t.false(lstatSync(join(root, 'f')).isSymbolicLink());
+  t.is(readFileSync(join(root, 'f'), 'utf8'), 'replaced\n');
+  // the absolute link resolves inside the root: /app -> <root><outside>
+  t.true(existsSync(join(root, outside, 'victim')));
+});

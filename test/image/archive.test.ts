@@ -127,6 +127,13 @@ test('loadArchive refuses what is not an image archive and archives escaping the
     writeFileSync(evil, await makeTar([{ name: 'manifest.json', data: JSON.stringify([{ Config: '../../etc/passwd', Layers: [] }]) }]));
     const e2 = await t.throwsAsync(store.loadArchive(evil));
     t.regex(e2!.message, /leaves the archive/);
+    const viaLink = join(root, 'link.tar');
+    writeFileSync(viaLink, await makeTar([
+      { name: 'cfg.json', type: 'symlink', linkname: '/etc/hostname' },
+      { name: 'manifest.json', data: JSON.stringify([{ Config: 'cfg.json', Layers: [] }]) },
+    ]));
+    const e5 = await t.throwsAsync(store.loadArchive(viaLink));
+    t.regex(e5!.message, /leaves the archive \(through a symlink\)/);
     const bad = join(root, 'bad.tar');
     writeFileSync(bad, await makeTar([{ name: 'oci-layout', data: '{"imageLayoutVersion":"2.0.0"}' }, { name: 'index.json', data: '{"schemaVersion":2,"manifests":[]}' }]));
     const e3 = await t.throwsAsync(store.loadArchive(bad));

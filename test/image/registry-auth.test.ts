@@ -6,7 +6,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ImageStore } from '../../src/engine/image/store.js';
-import { parseWwwAuthenticate, credentialsFrom, tokenUrl, isLoopbackHost } from '../../src/engine/image/registry/auth.js';
+import { parseWwwAuthenticate, credentialsFrom, tokenUrl, isLoopbackHost, loadCredentials } from '../../src/engine/image/registry/auth.js';
 import { choosePlatform } from '../../src/engine/image/registry/pull.js';
 import { MT } from '../../src/engine/image/oci.js';
 import { TsstackError } from '../../src/util/errors.js';
@@ -38,6 +38,26 @@ test('credentials from a Docker config', (t) => {
   t.true(isLoopbackHost('[::1]:5000'));
   t.false(isLoopbackHost('10.0.0.1:5000'));
   t.false(isLoopbackHost('example.com'));
+});
+
+test.serial('credentials from a credential helper named in the Docker config', (t) => {
+  const dir = makeTemp();
+  const oldPath = process.env.PATH;
+  try {
+    const helper = join(dir, 'docker-credential-tsstacktest');
+    writeFileSync(helper, '#!/bin/sh\nread server\n[ "$server" = "reg.example:5000" ] && echo \'{"ServerURL":"reg.example:5000","Username":"h","Secret":"s"}\' && exit 0\n[ "$server" = "tok.example" ] && echo \'{"Username":"<token>","Secret":"T2"}\' && exit 0\necho "credentials not found" >&2; exit 1\n', { mode: 0o755 });
+    const cfg = join(dir, 'config.json');
+    writeFileSync(cfg, JSON.stringify({ credHelpers: { 'reg.example:5000': 'tsstacktest' }, credsStore: 'tsstacktest', auths: { 'direct.example': { auth: Buffer.from('d:p').toString('base64') } } }));
+    process.env.PATH = `${dir}:${oldPath}`;
+    t.deepEqual(loadCredentials('reg.example:5000', cfg), { username: 'h', password: 's' });
+    t.deepEqual(loadCredentials('tok.example', cfg), { token: 'T2' });
+    t.deepEqual(loadCredentials('direct.example', cfg), { username: 'd', password: 'p' });
+    t.is(loadCredentials('unknown.example', cfg), undefined, 'a helper that fails means no credentials');
+    t.is(loadCredentials('x', join(dir, 'missing.json')), undefined);
+  } finally {
+    process.env.PATH = oldPath;
+    rmTemp(dir);
+  }
 });
 
 test('platform choice from an index', (t) => {
@@ -84,7 +104,8 @@ async function fakeRegistry(src: ImageStore, manifestDigest: string): Promise<Fa
     if (digest === f.mode.breakOnce && !broken.has(digest)) {
       broken.add(digest);
       res.writeHead(200, { 'content-length': String(body.length) });
-      res.write(body.subarray(0, body.length >> 1), () => res.destroy());
+      // give the client time to write what it got before the cut, so there is something to resume from
+      res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.destroy(), 300));
       return;
     }
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');

@@ -81,6 +81,8 @@ const escapes: [string, Parameters<typeof makeTar>[0]][] = [
   ['through a symlink', [{ name: 'l', type: 'symlink', linkname: '/tmp' }, { name: 'l/evil', data: 'x' }]],
   ['through a relative symlink', [{ name: 'l', type: 'symlink', linkname: '../..' }, { name: 'l/evil', data: 'x' }]],
   ['hard link out', [{ name: 'h', type: 'link', linkname: '../../etc/passwd' }]],
+  ['whiteout of the parent', [{ name: 'a/.wh...', data: '' }]],
+  ['whiteout of the directory itself', [{ name: '.wh..', data: '' }]],
   ['hard link through a symlink', [{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'h', type: 'link', linkname: 'l/passwd' }]],
 ];
 for (const [name, entries] of escapes) {

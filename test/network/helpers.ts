@@ -61,8 +61,8 @@ export function serve(env: Env, path: string | undefined, proto: 'tcp' | 'udp', 
 }
 
 /** Asks an echo server from inside a sandbox (or the host); resolves with the answer or `ERR …`. Expected failures pass a short timeout. */
-export function ask(path: string | undefined, proto: 'tcp' | 'udp', host: string, port: number, timeoutMs = 3000): Promise<string> {
-  const args = [ECHO, 'ask', proto, host, String(port), String(timeoutMs)];
+export function ask(path: string | undefined, proto: 'tcp' | 'udp', host: string, port: number, timeoutMs = 3000, sourcePort?: number): Promise<string> {
+  const args = [ECHO, 'ask', proto, host, String(port), String(timeoutMs), ...(sourcePort ? [String(sourcePort)] : [])];
   const argv = path ? ['--net=' + path, process.execPath, ...args] : args;
   return new Promise((resolve) => {
     const c = spawn(path ? 'nsenter' : process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

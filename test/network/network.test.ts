@@ -91,7 +91,22 @@ test.serial('published ports answer on 127.0.0.1, on another host address, from 
     await serve(env, outsider.path, 'tcp', 9000, 'outside');
     t.is(await ask(web.path, 'tcp', '198.51.100.2', 9000), 'outside 198.51.100.1');
 
+    // moving a published UDP port to another container also moves a live flow
+    // (same source port): the old NAT binding is forgotten
+    await serve(env, other.path, 'udp', 53, 'other');
+    t.regex(await ask(undefined, 'udp', '127.0.0.1', 5353, 3000, 40053), /^web /);
+    await env.m.publish('web', web.address, [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+    await env.m.publish('other', other.address, [{ hostPort: 5353, containerPort: 53, protocol: 'udp' }]);
+    t.regex(await ask(undefined, 'udp', '127.0.0.1', 5353, 3000, 40053), /^other /);
+    t.regex(await ask(undefined, 'tcp', '127.0.0.1', 8080), /^web /);
+    // those moves were made in place: the table is what a full render of the state gives
+    const { buildTable, canonical } = await import('../../src/engine/network/nft-rules.js');
+    const listed = (JSON.parse(sh(NFT, ['-j', 'list', 'table', 'inet', env.m.table])) as { nftables: Record<string, unknown>[] }).nftables;
+    const nets = (await env.m.list()).map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, internal: n.internal }));
+    t.is(canonical(listed), canonical(buildTable(nets, env.m.publishedPorts(), env.m.table)));
+
     await env.m.unpublish('web');
+    await env.m.unpublish('other');
     t.regex(await ask(undefined, 'tcp', '127.0.0.1', 8080, NO), /^ERR /);
     sh('ip', ['link', 'del', 'testout']);
     sh('ip', ['link', 'del', 'test0']);
@@ -207,9 +222,12 @@ test.serial('overlapping subnets, routed subnets and bad addresses are clear err
       { name: 'x_b', labels: {}, subnet: '192.168.9.0/25' },
       { name: 'x_c', labels: {}, subnet: '10.0.0.0/33' },
       { name: 'p_two', labels: {}, subnet: '172.30.0.0/24', gateway: '172.30.0.254' },
+      { name: 'a_pool', labels: {}, gateway: '10.89.2.1' },
+      { name: 'a_pool2', labels: {}, gateway: '10.99.0.1' },
     ]), [
       'subnet 192.168.9.0/25 of network "x_b" overlaps network "x_a" (192.168.9.0/24)',
       'invalid subnet of network "x_c" "10.0.0.0/33": expected a.b.c.d/prefix with a prefix of 0-32',
+      'gateway 10.99.0.1 of network "a_pool2" is not a host address of its subnet 10.89.3.0/24',
     ]);
     const gw = await t.throwsAsync(env.m.create({ name: 'p_gw', labels: {}, subnet: '172.31.0.0/24', gateway: '172.32.0.1' }));
     t.regex(gw!.message, /gateway 172\.32\.0\.1 of network "p_gw" is not a host address of its subnet 172\.31\.0\.0\/24/);
@@ -291,8 +309,14 @@ test.serial('state outlives the kernel: a second create remakes a lost bridge an
     t.is(again.address, c.address);
     await serve(env, again.path, 'tcp', 80, 'c');
     t.is(await ask(undefined, 'tcp', '127.0.0.1', 8080), 'c 10.89.0.1');
-    // lose the sandbox again: its lease no longer blocks removing the network
+    // lose the sandbox while a process still holds its namespace (the old veth lives on): a new one still connects
     sh('umount', [again.path]);
+    const third = await container(env, 'c', 'p_default');
+    t.is(third.address, c.address);
+    await serve(env, third.path, 'tcp', 80, 'c3');
+    t.is(await ask(undefined, 'tcp', '127.0.0.1', 8080), 'c3 10.89.0.1');
+    // and lose it again: its lease no longer blocks removing the network
+    sh('umount', [third.path]);
     await env.m.remove('p_default');
     await env.m.removeSandbox('c');
     t.deepEqual(await leftovers(env), []);

@@ -85,3 +85,17 @@ test('the default root owns inet tsstack; other roots get their own table', asyn
   t.true(objs.every((o) => (Object.values(o)[0] as { table?: string; name?: string }).table === 'tsstack_12345678' || (o.table && o.table.name === 'tsstack_12345678')));
   t.deepEqual(toBatch(objs)[1], { delete: { table: { family: 'inet', name: 'tsstack_12345678' } } });
 });
+
+test('port changes are element batches: deletes by key first, then adds', async (t) => {
+  const { portElementsBatch } = await import('../../src/engine/network/nft-rules.js');
+  const moved = { hostPort: 8080, protocol: 'tcp', address: '10.89.0.9', containerPort: 8000 };
+  t.deepEqual(portElementsBatch([ports[0]!, ports[1]!], [moved], 't'), [
+    { delete: { element: { family: 'inet', table: 't', name: 'ip_addr', elem: [{ concat: ['127.0.0.1', 'tcp', 6379] }] } } },
+    { delete: { element: { family: 'inet', table: 't', name: 'ip_port', elem: [{ concat: ['127.0.0.1', 'tcp', 6379] }] } } },
+    { delete: { element: { family: 'inet', table: 't', name: 'any_addr', elem: [{ concat: ['tcp', 8080] }] } } },
+    { delete: { element: { family: 'inet', table: 't', name: 'any_port', elem: [{ concat: ['tcp', 8080] }] } } },
+    { add: { element: { family: 'inet', table: 't', name: 'any_addr', elem: [[{ concat: ['tcp', 8080] }, '10.89.0.9']] } } },
+    { add: { element: { family: 'inet', table: 't', name: 'any_port', elem: [[{ concat: ['tcp', 8080] }, 8000]] } } },
+  ]);
+  t.deepEqual(portElementsBatch([], []), []);
+});

@@ -162,3 +162,25 @@ test('port ranges give each replica its own host port', (t) => {
   const d = desiredState(m, {});
   t.deepEqual(d.services.a.containers.map((c) => c.config.ports[0].hostPort), [6005, 6006, 6007]);
 });
+
+test('a network whose subnet changed is a problem naming the way out', async (t) => {
+  const e = engineWith('busybox');
+  const m = (subnet: string) => model('n', { a: { image: 'busybox' } }, { networks: { default: { name: 'n_default', ipam: { config: [{ subnet }] }, driver_opts: {}, labels: {} } } });
+  await up(e, m('10.5.0.0/24'), { pollMs: 1 });
+  const { plan } = await makePlan(e, m('10.6.0.0/24'));
+  t.deepEqual(plan.problems, ['network n_default exists with subnet 10.5.0.0/24, the stack asks for 10.6.0.0/24 (networks.default); run `tsstack down` first to recreate it']);
+});
+
+test('depends_on.restart restarts a running dependent when its dependency is replaced', async (t) => {
+  const e = engineWith('busybox');
+  const m = (v: string) => model('rs', {
+    db: { image: 'busybox', environment: { V: v } },
+    web: { image: 'busybox', depends_on: { db: { condition: 'service_started', required: true, restart: true } } },
+    other: { image: 'busybox', depends_on: { db: { condition: 'service_started', required: true } } },
+  });
+  await up(e, m('1'), { pollMs: 1 });
+  t.is(await planText(e, m('2')), lines('recreate service:db:1 (changed: environment.V)', 'restart service:web:1 (dependency db replaced)'));
+  e.journal.length = 0;
+  await up(e, m('2'), { pollMs: 1 });
+  t.deepEqual(e.journal.filter((j) => j.endsWith('rs-web-1')), ['stop rs-web-1', 'start rs-web-1']);
+});

@@ -120,6 +120,30 @@ for (const r of all) {
     assertClean(t, c);
   });
 
+  test.serial(title('pause freezes every process, resume thaws them; delete --force of a paused container'), async (t) => {
+    const counter = `counter-${r.name}`;
+    const c = prepare(r, ['sh', '-c', `i=0; while :; do i=$((i+1)); echo $i > /tmp/${counter}; sleep 0.02; done`]);
+    t.is(rt(r, c.stateRoot, ['run', '-d', '--bundle', c.bundle, c.id]).code, 0);
+    const file = join(rootfs, 'tmp', counter);
+    const read = () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+    try {
+      t.true(await until(() => read() !== ''), 'the loop runs');
+      t.is(rt(r, c.stateRoot, ['pause', c.id]).code, 0);
+      t.is(status(r, c), 'paused');
+      const frozenAt = read();
+      await new Promise((d) => setTimeout(d, 300));
+      t.is(read(), frozenAt, 'nothing ran while paused');
+      t.is(rt(r, c.stateRoot, ['resume', c.id]).code, 0);
+      t.is(status(r, c), 'running');
+      t.true(await until(() => read() !== frozenAt), 'it runs again');
+      t.is(rt(r, c.stateRoot, ['pause', c.id]).code, 0);
+    } finally {
+      t.is(rt(r, c.stateRoot, ['delete', '--force', c.id]).code, 0);
+      rmTemp(file);
+    }
+    assertClean(t, c);
+  });
+
   test.serial(title('hooks run in order with the state on stdin'), (t) => {
     const out = join(base, `hooks-${r.name}`);
     mkdirSync(out, { recursive: true });
@@ -164,14 +188,18 @@ for (const r of all) {
     assertClean(t, c);
   });
 
-  test.serial(title('read-only root, bind mounts with ro/nosuid/nodev/noexec, file binds'), (t) => {
+  test.serial(title('read-only root, bind and rbind mounts with ro/nosuid/nodev/noexec, file binds'), (t) => {
     const data = join(base, `data-${r.name}`);
     mkdirSync(data, { recursive: true });
     writeFileSync(join(data, 'hello'), 'hi\n');
     const file = join(base, `file-${r.name}`);
     writeFileSync(file, 'a file\n');
+    // A submount: rbind carries it along, a plain bind does not.
+    mkdirSync(join(data, 'sub'), { recursive: true });
+    t.is(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', join(data, 'sub')]).status, 0);
+    writeFileSync(join(data, 'sub', 'inner'), 'inner\n');
     const script = [
-      'cat /data/hello', 'cat /etc/extra', 'touch /data/x 2>/dev/null && echo data-rw || echo data-ro',
+      'cat /data/hello', 'cat /etc/extra', 'cat /data/sub/inner', 'ls /data2/sub | wc -l', 'touch /data/x 2>/dev/null && echo data-rw || echo data-ro',
       'touch /rootfile 2>/dev/null && echo root-rw || echo root-ro', 'touch /tmp/x 2>/dev/null && echo tmp-rw || echo tmp-ro',
       "awk '$5 == \"/data\" {print \"opts \" $6}' /proc/self/mountinfo",
     ].join('; ');
@@ -179,11 +207,13 @@ for (const r of all) {
       cfg.root.readonly = true;
       cfg.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec', 'rprivate'] });
       cfg.mounts.push({ destination: '/etc/extra', type: 'bind', source: file, options: ['bind', 'ro'] });
+      cfg.mounts.push({ destination: '/data2', type: 'bind', source: data, options: ['bind', 'ro'] });
       cfg.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
     });
     const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
+    spawnSync('umount', [join(data, 'sub')]);
     t.is(res.code, 0, res.stderr);
-    t.deepEqual(res.stdout.trim().split('\n'), ['hi', 'a file', 'data-ro', 'root-ro', 'tmp-rw', 'opts ro,nosuid,nodev,noexec,relatime']);
+    t.deepEqual(res.stdout.trim().split('\n'), ['hi', 'a file', 'inner', '0', 'data-ro', 'root-ro', 'tmp-rw', 'opts ro,nosuid,nodev,noexec,relatime']);
     t.false(existsSync(join(data, 'x')));
     assertClean(t, c);
   });
@@ -218,7 +248,7 @@ for (const r of all) {
     receiver.stdout.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((d) => receiver.on('exit', d));
     t.true(await until(() => existsSync(sock)), 'receiver listening');
-    const c = prepare(r, ['sh', '-c', 'tty; echo size=$(stty size)'], (cfg) => { cfg.process.terminal = true; cfg.process.consoleSize = { height: 33, width: 101 }; });
+    const c = prepare(r, ['sh', '-c', 'tty; echo size=$(stty size); [ /dev/console -ef /proc/self/fd/0 ] && echo console-is-the-pty'], (cfg) => { cfg.process.terminal = true; cfg.process.consoleSize = { height: 33, width: 101 }; });
     const created = rt(r, c.stateRoot, ['create', '--console-socket', sock, '--bundle', c.bundle, c.id]);
     t.is(created.code, 0, created.stderr);
     t.is(rt(r, c.stateRoot, ['start', c.id]).code, 0);
@@ -227,6 +257,7 @@ for (const r of all) {
     clearTimeout(timer);
     t.regex(out, /^\/dev\/pts\/0\r?$/m);
     t.regex(out, /^size=33 101\r?$/m, 'process.consoleSize');
+    t.regex(out, /^console-is-the-pty\r?$/m, '/dev/console is the pty slave');
     t.true(await until(() => status(r, c) === 'stopped'));
     t.is(rt(r, c.stateRoot, ['delete', c.id]).code, 0);
     assertClean(t, c);

@@ -14,9 +14,7 @@ import { conformancePath, deepEqual, haveConformance, Tally, type KnownFailures 
 type Obj = Record<string, any>;
 const HOME = '/home/tsstack-test';
 
-const KNOWN: KnownFailures = {
-  'services.foo.labels': 'label_file is not supported yet (its labels are missing; a warning names label_file)',
-};
+const KNOWN: KnownFailures = {};
 
 const tally = new Tally('full-example');
 
@@ -80,7 +78,7 @@ function actualService(key: string, v: any): any {
 }
 
 /** Keys of a service present in compose-go's model that tsstack reads into other places. */
-const FOLDED = new Set(['env_file']);
+const FOLDED = new Set(['env_file', 'label_file']);
 
 if (!haveConformance) {
   test('full example', (t) => {

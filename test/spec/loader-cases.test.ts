@@ -7,8 +7,9 @@ import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { loadStack } from '../../src/spec/load.js';
 import { isTsstackError } from '../../src/util/errors.js';
-import { conformancePath, haveConformance, readTable, Tally } from './conformance.js';
-import { LOADER_KNOWN } from './loader-known.js';
+import { conformancePath, deepEqual, haveConformance, readTable, Tally } from './conformance.js';
+import { CHECKS } from './loader-checks.js';
+import { CASE_ENV, FORMAT_FILLS, LAYOUTS, LOADER_KNOWN, VARIANT_OUTCOMES } from './loader-known.js';
 
 interface Case {
   name: string;
@@ -23,6 +24,7 @@ interface Case {
 
 const tally = new Tally('loader-test-cases');
 const messages = new Tally('loader-test-cases error messages (substring match)');
+const values = new Tally('loader-test-cases hand-ported value checks');
 
 if (!haveConformance) {
   test('loader cases', (t) => {
@@ -43,28 +45,52 @@ if (!haveConformance) {
       // Upstream's helpers load()/loadYAML() skip consistency checks (see the table's note); so do
       // YAML-level tests that call no loader entry point.
       const skip = opts.some((o) => /SkipConsistencyCheck = true|SkipNormalization = true/.test(o)) || (c.calls ?? []).some((x) => /^load(YAML)?(WithEnv)?$|^Normalize$/.test(x)) || (c.calls ?? []).length === 0;
-      const files = c.inputs.map((_, i) => `${dir}/__case-${i}.yaml`);
-      const mem = new Map(files.map((f, i) => [f, c.inputs[i]!.yaml]));
+      const layout = LAYOUTS[id];
+      const root = layout ? `${dir}/__case` : dir;
+      // A `%s` placeholder filled in by upstream at run time: one document per value.
+      const inputs = FORMAT_FILLS[id] ? FORMAT_FILLS[id].map((v) => c.inputs[0]!.yaml.replace('%s', v)) : c.inputs.map((x) => x.yaml);
+      const paths = inputs.map((_, i) => (layout ? `${root}/${layout.paths[i]}` : `${dir}/__case-${i}.yaml`));
+      const mem = new Map(paths.map((f, i) => [f, inputs[i]!]));
+      for (const [rel, text] of Object.entries(layout?.extra ?? {})) mem.set(`${root}/${rel}`, text);
+      const files = layout ? layout.main.map((i) => paths[i]!) : paths;
       const run = (which: string[]) =>
         loadStack({
           files: which,
-          projectDir: dir,
+          projectDir: root,
           projectName: undefined,
-          env: { HOME: '/home/tsstack-test', ...(c.env ?? {}) },
+          env: { HOME: '/home/tsstack-test', ...(c.env ?? {}), ...(CASE_ENV[id] ?? {}) },
           profiles: profiles.length ? profiles : undefined,
           skipConsistencyCheck: skip,
-          readFile: async (p) => mem.get(p) ?? readFile(p, 'utf8'),
+          readFile: async (p) => {
+            const m = mem.get(p);
+            if (m !== undefined) return m;
+            if (layout) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+            return readFile(p, 'utf8');
+          },
         });
       // Several documents: for an expected error, upstream loops over variants (each must fail);
       // otherwise they are files given in order.
-      const attempts = c.outcome === 'error' && files.length > 1 ? files.map((f) => [f]) : [files];
+      const variants = VARIANT_OUTCOMES[id];
+      const attempts = variants || FORMAT_FILLS[id] || (c.outcome === 'error' && files.length > 1) ? files.map((f) => [f]) : [files];
       let ok = true;
       let detail = '';
       let msgOk = true;
-      for (const which of attempts) {
+      for (const [n, which] of attempts.entries()) {
+        const outcome = variants?.[n] ?? c.outcome;
         try {
-          await run(which);
-          if (c.outcome === 'error') {
+          const model = await run(which);
+          const check = CHECKS[id];
+          if (check && outcome === 'ok') {
+            for (const [what, got, want] of check(model, root)) {
+              const same = deepEqual(got, want);
+              values.record(`${id} ${what}`, same, same ? undefined : `got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+              if (!same) {
+                ok = false;
+                detail = `${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`;
+              }
+            }
+          }
+          if (outcome === 'error') {
             ok = false;
             detail = `loaded ${which.join(', ')} without error`;
           }
@@ -72,9 +98,9 @@ if (!haveConformance) {
           if (!isTsstackError(e)) {
             ok = false;
             detail = `not a TsstackError: ${(e as Error).stack}`;
-          } else if (c.outcome === 'ok') {
+          } else if (outcome === 'ok') {
             ok = false;
-            detail = e.message;
+            detail = `${which.join(', ')}: ${e.message}`;
           } else if (c.error_messages?.length) {
             if (!c.error_messages.some((m) => e.message.includes(m))) {
               msgOk = false;
@@ -92,5 +118,6 @@ if (!haveConformance) {
   test.after.always(() => {
     console.log(tally.summary());
     console.log(messages.summary().replace('failing (known)', 'message differs (informational)'));
+    console.log(values.summary());
   });
 }

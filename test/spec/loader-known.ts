@@ -1,29 +1,45 @@
 // Upstream loader cases that fail for a reason we accept (asserted to still fail, so a fix is noticed).
 import type { KnownFailures } from './conformance.js';
 
-const PATHS = 'upstream writes some documents to specific paths (sub/, a/, dir/, base.yaml, custom.env) that the table does not record';
 const REMOTE = 'remote include/extends resources (remote:…) are not supported';
-const ENV = 'the test sets environment variables in Go code that the table does not transcribe';
-const FORMAT = 'the document contains a Go format placeholder (%s) that the test fills in at run time';
 
 export const LOADER_KNOWN: KnownFailures = {
-  TestLoadExtendsSameFile: PATHS,
-  TestLoadExtendsListenerMultipleFiles: PATHS,
-  TestLoadWithIncludeEnv: PATHS,
-  TestLoadExtendsMultipleFiles: PATHS,
-  TestOverrideMiddle: PATHS,
-  TestNestedIncludeAndExtends: PATHS,
   TestLoadWithRemoteResources: REMOTE,
   TestLoadWithMissingResources: REMOTE,
   TestLoadWithNestedResources: REMOTE,
-  TestLoadWithInterpolationCastFull: ENV,
-  TestInterpolateInt: ENV,
-  TestLoadTmpfsVolume: FORMAT,
-  TestResolveAdditionalContexts: FORMAT,
   TestLoadEmptyContent_MissingProject: 'by design: with no name anywhere tsstack names the project after its directory (upstream has no directory in this test)',
   TestLoadProjectName: 'a table test whose variants mix success and expected errors; the table keeps only the document',
-  TestResetCycle: 'a table test whose variants mix success and one expected error (the self-referencing alias); the table keeps only the documents',
   TestOverrideSelfExtends: 'by design: tsstack rejects one host port published by two services at load time (upstream accepts it; it would fail at up)',
   TestNormalizeImplicitDependencies: 'upstream runs normalization alone on a document the schema rejects (cgroup: service:…)',
-  TestExtendsWithServiceRef: 'ipc: service:<name> is not supported (a warning), so the reference it makes is not checked',
+};
+
+/**
+ * Where upstream writes each document of a multi-file case (the table keeps only the texts):
+ * read off the paths the main document references. `main` lists the documents given as -f files;
+ * `extra` adds files upstream creates besides them.
+ */
+export const LAYOUTS: Record<string, { paths: string[]; main: number[]; extra?: Record<string, string> }> = {
+  TestLoadExtendsSameFile: { paths: ['sub/compose.yaml', 'compose.yaml'], main: [1] },
+  TestLoadExtendsListenerMultipleFiles: { paths: ['sub/compose.yaml', 'compose.yaml'], main: [1] },
+  TestLoadWithIncludeEnv: { paths: ['compose.yaml', 'module/compose.yml'], main: [0], extra: { 'custom.env': 'VAR_NAME=value\n' } },
+  TestLoadExtendsMultipleFiles: { paths: ['a/compose.yaml', 'b/compose.yaml', 'compose.yaml'], main: [2] },
+  TestOverrideMiddle: { paths: ['base.yaml', 'override.yaml', 'compose.yaml'], main: [2] },
+  TestNestedIncludeAndExtends: { paths: ['compose.yaml', 'dir/included.yaml', 'dir/extended.yaml'], main: [0] },
+};
+
+/** Table tests whose documents are variants with different outcomes (read from the upstream test). */
+export const VARIANT_OUTCOMES: Record<string, ('ok' | 'error')[]> = {
+  TestResetCycle: ['ok', 'ok', 'ok', 'ok', 'ok', 'error'],
+};
+
+/** Environment that the upstream test passes in Go code (read from the upstream test). */
+export const CASE_ENV: Record<string, Record<string, string>> = {
+  TestLoadWithInterpolationCastFull: { theint: '555', thefloat: '3.14', thebool: 'true', theduration: '60s', thesize: '2gb' },
+  TestInterpolateInt: { FOO_SCALE: '2' },
+};
+
+/** Values the upstream test substitutes for a `%s` placeholder, one variant each (read from the upstream test). */
+export const FORMAT_FILLS: Record<string, string[]> = {
+  TestLoadTmpfsVolume: ['1kb', '1024'],
+  TestResolveAdditionalContexts: ['/tmp/an-absolute-context'],
 };

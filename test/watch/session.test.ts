@@ -75,3 +75,47 @@ test('real file edits: env change reconciles, site edit syncs, broken file keeps
     'rm c1 /www/index.html',
   ]);
 });
+
+test('a container made by the reconcile gets the sync rules\' files whole; initial_sync syncs at start', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'site/css'), { recursive: true });
+  writeFileSync(join(dir, 'stack.yaml'), 'E=1');
+  writeFileSync(join(dir, 'site/index.html'), 'v1');
+  writeFileSync(join(dir, 'site/css/a.css'), 'a');
+  writeFileSync(join(dir, 'site/.index.html.swp'), 'editor noise');
+  const log: string[] = [];
+  let current = 'c1';
+  const withInitial = (m: StackModel): StackModel => {
+    m.services.web!.develop!.watch[0]!.initial_sync = true;
+    return m;
+  };
+  const host: WatchHost = {
+    async load() {
+      const text = (await import('node:fs')).readFileSync(join(dir, 'stack.yaml'), 'utf8');
+      return withInitial(model(dir, text.slice(2)));
+    },
+    async reconcile() { current = 'c2'; log.push('reconcile'); },
+    async runningContainers() { return [current]; },
+    async copyInto(id, host, ctr) { log.push(`copy ${id} ${host.slice(dir.length)} -> ${ctr}`); },
+    async removeIn() {},
+    async exec() { return 0; },
+    async restart() {},
+    dockerignored: () => false,
+    watch: watchPaths,
+    info() {},
+    error(e) { log.push(`error ${(e as Error).message}`); },
+  };
+  const s = await startWatch(host, { quietMs: 50 });
+  t.teardown(() => s.stop());
+  writeFileSync(join(dir, 'stack.yaml'), 'E=2');
+  await new Promise((r) => setTimeout(r, 300));
+  await s.idle();
+  t.deepEqual(log, [
+    'copy c1 /site/css/a.css -> /www/css/a.css',
+    'copy c1 /site/index.html -> /www/index.html',
+    'reconcile',
+    'copy c2 /site/css/a.css -> /www/css/a.css',
+    'copy c2 /site/index.html -> /www/index.html',
+  ]);
+});

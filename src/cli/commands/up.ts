@@ -7,7 +7,9 @@ import type { ApplyResult } from '../../reconcile/apply.js';
 import { TsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
 import { EXIT_FAILED, renderError } from '../errors.js';
-import { progressFor } from '../render.js';
+import { listrProgress, progressFor, type Progress } from '../render.js';
+import type { ApplyEvent } from '../../reconcile/apply.js';
+import type { Plan } from '../../reconcile/plan.js';
 
 export interface UpFlags {
   detach?: boolean;
@@ -82,13 +84,22 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const engine = await ctx.openEngine();
   const { up } = await import('../../reconcile/up.js');
   const started = Date.now();
-  const progress = progressFor(ctx.io, { quiet: f.format === 'json' });
-  const opts = { ...(await reconcileOpts(ctx, model, services, f)), onEvent: progress.event, onProgress: (_r: string, l: string) => progress.line(l) };
+  // On a terminal, listr2 draws the plan's actions live once the plan is known;
+  // elsewhere, plain lines.
+  const live = ctx.io.tty && !!process.stderr.isTTY && f.format !== 'json';
+  const Listr = live ? (await import('listr2')).Listr : undefined;
+  let progress: Progress = Listr ? { event: () => {}, line: () => {}, done: () => {} } : progressFor(ctx.io, { quiet: f.format === 'json' });
+  const opts = {
+    ...(await reconcileOpts(ctx, model, services, f)),
+    onEvent: (e: ApplyEvent) => progress.event(e),
+    onProgress: (_r: string, l: string) => progress.line(l),
+    onPlan: Listr ? (p: Plan) => { progress = listrProgress(Listr, ctx.io, p, { noStart: f.start === false }); } : undefined,
+  };
   const outcome = await ctx.locked(model.name, async () => {
     try {
       return await up(engine, model, opts);
     } finally {
-      progress.done();
+      await progress.done();
     }
   });
   const code = report(ctx, outcome.result);

@@ -5,7 +5,7 @@
 // OCI image layout, as modern Docker writes. `writeOciLayout` writes the OCI
 // layout to a directory (for skopeo, umoci and other tools).
 
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { mkdtemp, rename, rm, mkdir, writeFile, copyFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -46,10 +46,15 @@ export async function loadArchive(store: ImageStore, path: string, onProgress?: 
  * errors. With `move`, files are moved into the store (the dir is a scratch copy).
  */
 export async function loadDirectory(store: ImageStore, dir: string, what: string, onProgress?: (line: string) => void, move = false): Promise<ImageInfo[]> {
+  // Archive paths (and the symlinks Docker uses inside archives) must resolve inside the archive.
+  const root = realpathSync(dir);
   const inside = (p: string): string => {
-    const abs = resolve(dir, p);
-    if (!abs.startsWith(resolve(dir) + '/')) throw new TsstackError('IMAGE', `${what}: path "${p}" leaves the archive`);
-    return abs;
+    const abs = resolve(root, p);
+    if (!abs.startsWith(root + '/')) throw new TsstackError('IMAGE', `${what}: path "${p}" leaves the archive`);
+    let real: string;
+    try { real = realpathSync(abs); } catch { throw new TsstackError('IMAGE', `${what}: "${p}" is missing from the archive`); }
+    if (!real.startsWith(root + '/')) throw new TsstackError('IMAGE', `${what}: path "${p}" leaves the archive (through a symlink)`);
+    return real;
   };
   if (existsSync(join(dir, 'manifest.json'))) return loadDockerSave(store, dir, what, inside, move, onProgress);
   if (existsSync(join(dir, 'index.json')) && existsSync(join(dir, 'oci-layout'))) return loadOciLayout(store, dir, what, inside, move, onProgress);

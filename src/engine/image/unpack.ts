@@ -59,7 +59,8 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
   const hash = createHash('sha256');
   const hasher = new Transform({ transform(chunk: Buffer, _e, cb) { hash.update(chunk); cb(null, chunk); } });
   const extract = tar.extract();
-  const dirTimes: { path: string; mtime: Date }[] = [];
+  // Directory mtimes, set at the end (creating children would change them); keyed by relative path.
+  const dirTimes = new Map<string, Date>();
   let size = 0;
   let entries = 0;
 
@@ -68,6 +69,7 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
   const knownDirs = new Set<string>();
   const forget = (rel: string): void => {
     for (const d of knownDirs) if (d === rel || d.startsWith(rel + '/')) knownDirs.delete(d);
+    for (const d of dirTimes.keys()) if (d === rel || d.startsWith(rel + '/')) dirTimes.delete(d);
   };
 
   /** Creates missing parents of `rel` as plain directories; refuses symlinks and non-directories on the way. */
@@ -101,7 +103,10 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
         const d = dir === '.' ? dest : join(dest, dir);
         lsetxattr(d, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
       } else if (!base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) {
-        const targetRel = (dir === '.' ? '' : dir + '/') + base.slice(WHITEOUT_PREFIX.length);
+        const victim = base.slice(WHITEOUT_PREFIX.length);
+        // `.wh..`/`.wh...` would name the directory itself or its parent.
+        if (victim === '' || victim === '.' || victim === '..') throw escapes(what, name);
+        const targetRel = (dir === '.' ? '' : dir + '/') + victim;
         rmSync(join(dest, targetRel), { recursive: true, force: true });
         forget(targetRel);
         mknod(join(dest, targetRel), S_IFCHR, 0, 0, 0);
@@ -172,7 +177,7 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
     lchownSync(abs, uid, gid);
     if (h.type !== 'symlink') chmodSync(abs, mode); // after chown, which clears setuid bits
     setXattrs(abs, h);
-    if (h.type === 'directory') dirTimes.push({ path: abs, mtime });
+    if (h.type === 'directory') dirTimes.set(rel, mtime);
     else lutimesSync(abs, mtime, mtime);
   }
 
@@ -203,7 +208,7 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
   }
   // Parents before children were created; set directory times deepest first so
   // creating children does not disturb them.
-  dirTimes.sort((a, b) => b.path.length - a.path.length);
-  for (const d of dirTimes) utimesSync(d.path, d.mtime, d.mtime);
+  // Only directories never replaced remain in the map, so no path here crosses a symlink.
+  for (const [rel, mtime] of [...dirTimes].sort((a, b) => b[0].length - a[0].length)) utimesSync(join(dest, rel), mtime, mtime);
   return { diffId: 'sha256:' + hash.digest('hex'), size, entries };
 }

@@ -21,7 +21,7 @@ import { NsClient } from './ns-client.js';
 import type { NsInspect } from './ns-jobs.js';
 import { Nft } from './nft.js';
 import { type DnatTarget, forgetDnat } from './conntrack.js';
-import { FAMILY, TABLE, buildTable, canonical, deleteBatch, isAnyHost, toBatch } from './nft-rules.js';
+import { FAMILY, TABLE, buildTable, canonical, deleteBatch, isAnyHost, portElementsBatch, toBatch } from './nft-rules.js';
 import { readListeners, socketOwners } from './ports.js';
 import { freePort, portProblems } from './port-conflicts.js';
 import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
@@ -206,7 +206,9 @@ export class NetworkManager implements NetworkApi {
     const names = new Set(specs.map((s) => s.name));
     const taken = (await this.taken()).filter((t) => !(t.network && names.has(t.network)));
     const planned: Taken[] = [];
-    for (const spec of [...specs].sort((a, b) => a.name.localeCompare(b.name))) {
+    // explicit subnets first: a subnet picked from the pool gives way to them, as it will at create
+    const ordered = [...specs].sort((a, b) => Number(!a.subnet) - Number(!b.subnet) || a.name.localeCompare(b.name));
+    for (const spec of ordered) {
       try {
         checkNetworkName(spec.name);
         const existing = this.store.get(spec.name);
@@ -216,7 +218,6 @@ export class NetworkManager implements NetworkApi {
           planned.push({ cidr: parseCidr(existing.subnet), owner: `network "${spec.name}" (${existing.subnet})` });
           continue;
         }
-        if (!spec.subnet) continue; // picked later from what is free
         const choice = chooseSubnet(spec.name, spec, [...taken, ...planned]);
         planned.push({ cidr: choice.subnet, owner: `network "${spec.name}" (${formatCidr(choice.subnet)})` });
       } catch (e) {
@@ -346,7 +347,7 @@ export class NetworkManager implements NetworkApi {
         const rest = ports.filter((p) => p.containerId !== containerId);
         if (rest.length !== ports.length) {
           this.store.putPorts(rest);
-          await this.syncFirewall();
+          await this.syncPorts(ports.filter((p) => p.containerId === containerId), []);
         }
       } catch (e) {
         failures.push(errMessage(e));
@@ -398,7 +399,7 @@ export class NetworkManager implements NetworkApi {
       const before = this.store.ports().filter((p) => p.containerId === containerId);
       this.store.putPorts([...current, ...records]);
       try {
-        await this.syncFirewall();
+        await this.syncPorts(before, records);
       } catch (e) {
         this.store.putPorts([...current, ...before]);
         await this.syncFirewall().catch(() => undefined);
@@ -416,7 +417,7 @@ export class NetworkManager implements NetworkApi {
       const rest = ports.filter((p) => p.containerId !== containerId);
       if (rest.length === ports.length) return;
       this.store.putPorts(rest);
-      await this.syncFirewall();
+      await this.syncPorts(ports.filter((p) => p.containerId === containerId), []);
       await this.forget(ports.filter((p) => p.containerId === containerId).map((p) => ({ address: p.address, port: p.containerPort, protocol: p.protocol })));
     });
   }
@@ -484,6 +485,14 @@ export class NetworkManager implements NetworkApi {
     const br = await linkByName(s, rec.bridge);
     if (!br) throw new Error(`bridge ${rec.bridge} is missing`);
     let host = await linkByName(s, ep.hostIfname);
+    if (host) {
+      // a veth left from an earlier sandbox of this container (its old namespace still held by a process) leads nowhere
+      const inside = await this.ns.run<NsInspect>({ kind: 'inspect', path: this.sandboxPath(containerId) });
+      if (!inside.links.some((l) => l.name === ep.ifname)) {
+        await deleteLink(s, host.index);
+        host = undefined;
+      }
+    }
     if (!host) {
       const fd = openSync(this.sandboxPath(containerId), 'r');
       try {
@@ -537,6 +546,25 @@ export class NetworkManager implements NetworkApi {
 
   private async removeBridge(rec: NetworkRecord, failures: string[]): Promise<void> {
     await this.removeLink(rec.bridge, failures);
+  }
+
+  /**
+   * Moves published ports in the maps in place (cost grows with the change, not
+   * with the number of ports); when that fails (table missing or drifted from
+   * the state) the whole table is rebuilt from the state instead.
+   */
+  private async syncPorts(before: PortRecord[], after: PortRecord[]): Promise<void> {
+    const key = (p: PortRecord) => `${p.hostIp ?? ''}|${p.protocol}|${p.hostPort}|${p.address}|${p.containerPort}`;
+    const was = new Set(before.map(key));
+    const will = new Set(after.map(key));
+    const removed = before.filter((p) => !will.has(key(p)));
+    const added = after.filter((p) => !was.has(key(p)));
+    if (!removed.length && !added.length) return;
+    try {
+      this.nft.run(portElementsBatch(removed, added, this.table));
+    } catch {
+      await this.syncFirewall();
+    }
   }
 
   /** Makes the nftables table match the state; removes it when no network is left. No-op when it already matches. */

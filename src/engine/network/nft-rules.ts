@@ -192,6 +192,30 @@ export function toBatch(objs: Obj[]): NftCommand[] {
   return [{ add: table }, { delete: table }, ...objs.map((o) => ({ add: o }))];
 }
 
+function elemKey(p: FwPort): unknown {
+  return isAnyHost(p.hostIp) ? { concat: [p.protocol, p.hostPort] } : { concat: [p.hostIp, p.protocol, p.hostPort] };
+}
+
+/**
+ * One batch that moves published ports in place, without rebuilding the table:
+ *   delete element inet tsstack any_addr { tcp . 8080 }   (and any_port, ip_addr, ip_port alike)
+ *   add element inet tsstack any_addr { tcp . 8080 : 10.89.0.2 }
+ * Deletes come first, so a port that moves between containers is re-added.
+ */
+export function portElementsBatch(removed: FwPort[], added: FwPort[], table = TABLE): NftCommand[] {
+  const out: NftCommand[] = [];
+  const maps = (p: FwPort) => (isAnyHost(p.hostIp) ? ['any_addr', 'any_port'] : ['ip_addr', 'ip_port']);
+  for (const p of [...removed].sort((a, b) => portKey(a).localeCompare(portKey(b)))) {
+    for (const name of maps(p)) out.push({ delete: { element: { family: FAMILY, table, name, elem: [elemKey(p)] } } });
+  }
+  for (const p of [...added].sort((a, b) => portKey(a).localeCompare(portKey(b)))) {
+    const [addrMap, portMap] = maps(p) as [string, string];
+    out.push({ add: { element: { family: FAMILY, table, name: addrMap, elem: [[elemKey(p), p.address]] } } });
+    out.push({ add: { element: { family: FAMILY, table, name: portMap, elem: [[elemKey(p), p.containerPort]] } } });
+  }
+  return out;
+}
+
 /** The batch that removes the table (when the last network goes). */
 export function deleteBatch(table = TABLE): NftCommand[] {
   return [{ delete: { table: { family: FAMILY, name: table } } }];

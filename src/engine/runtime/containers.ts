@@ -6,9 +6,11 @@
 // directories, and a running container is supervised by its tsstack-monitor
 // (socket and pid under `<runRoot>/monitor/<id12>/`).
 
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { basename, dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import type {
@@ -18,7 +20,7 @@ import { nativeBinary, resolveRuntime } from '../native-paths.js';
 import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost } from './etc-files.js';
-import { resolveInRoot } from './in-root.js';
+import { copyIntoRoot, resolveInRoot } from './in-root.js';
 import { readLogs } from './logs.js';
 import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
 import { buildOciSpec, stableJson, type OciMountInput } from './oci-spec.js';
@@ -140,7 +142,9 @@ export class Containers implements ContainerApi {
 
   private monitorAlive(rec: ContainerRecord, st = this.monitorState(rec)): boolean {
     const pid = st?.monitorPid ?? rec.monitorPid;
-    return pid !== undefined && isMonitor(pid);
+    if (pid === undefined) return false;
+    // an attached run is "alive" while its caller runs and has not recorded the exit
+    return st?.attached ? st.status === 'running' && processAlive(pid) : isMonitor(pid);
   }
 
   private info(rec: ContainerRecord): ContainerInfo {
@@ -319,18 +323,7 @@ export class Containers implements ContainerApi {
     if (st && (st.status === 'running' || st.status === 'restarting') && this.monitorAlive(rec, st)) return;
     if (st && this.monitorAlive(rec, st)) await waitForExit(this.statePath(rec.id), st.monitorPid, { timeoutMs: 10000 }); // the last run's monitor is finishing
     const dir = this.cdir(rec.id);
-    if (!isMountpoint(rec.rootfs)) rec.rootfs = await this.deps.images.mountRootfs(rec.spec.imageId, dir); // after a reboot
-    const runtime = resolveRuntime(this.runtimeName(rec));
-    if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true);
-    if (rec.spec.networkMode?.startsWith('container:')) {
-      // the peer's namespace may have changed since create (a restart without a pinned sandbox)
-      const cfgPath = join(dir, 'bundle', 'config.json');
-      const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { linux: { namespaces: { type: string; path?: string }[] } };
-      for (const ns of cfg.linux.namespaces) if (ns.type === 'network') ns.path = this.peerNetns(rec.spec.networkMode.slice('container:'.length));
-      writeFileAtomicSync(cfgPath, stableJson(cfg));
-    }
-    const dns = this.deps.dns, net = this.deps.network;
-    if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await dns.ensureRunning(await net.gateways());
+    const runtime = await this.prepareRun(rec);
     mkdirSync(this.monDir(rec.id), { recursive: true });
     mkdirSync(this.runtimeRoot, { recursive: true });
     const h = rec.spec.healthcheck;
@@ -347,6 +340,7 @@ export class Containers implements ContainerApi {
       pidPath: join(this.monDir(rec.id), 'monitor.pid'),
       logMaxSize: rec.spec.logMaxSize,
       tty: rec.spec.tty,
+      stdinOpen: rec.spec.stdinOpen,
       restart: rec.spec.restart,
       stopSignal: rec.spec.stopSignal || 'SIGTERM',
       stopTimeoutMs: rec.spec.stopGracePeriod ?? 10000,
@@ -356,13 +350,85 @@ export class Containers implements ContainerApi {
     this.writeRecord(rec);
   }
 
+  /** What every run needs first: the rootfs mounted (again, after a reboot), no leftover in the runtime, the peer's netns, DNS up. Returns the runtime binary. */
+  private async prepareRun(rec: ContainerRecord): Promise<string> {
+    const dir = this.cdir(rec.id);
+    if (!isMountpoint(rec.rootfs)) rec.rootfs = await this.deps.images.mountRootfs(rec.spec.imageId, dir);
+    const runtime = resolveRuntime(this.runtimeName(rec));
+    if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true);
+    if (rec.spec.networkMode?.startsWith('container:')) {
+      // the peer's namespace may have changed since create (a restart without a pinned sandbox)
+      const cfgPath = join(dir, 'bundle', 'config.json');
+      const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { linux: { namespaces: { type: string; path?: string }[] } };
+      for (const ns of cfg.linux.namespaces) if (ns.type === 'network') ns.path = this.peerNetns(rec.spec.networkMode.slice('container:'.length));
+      writeFileAtomicSync(cfgPath, stableJson(cfg));
+    }
+    const dns = this.deps.dns, net = this.deps.network;
+    if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await dns.ensureRunning(await net.gateways());
+    mkdirSync(this.runtimeRoot, { recursive: true });
+    return runtime;
+  }
+
+  /**
+   * Runs the container in the foreground on the caller's stdio, for `run -it`/`run -i`: no monitor and
+   * no log file. With `tty` in the create spec the runtime makes the pty and puts the caller's terminal
+   * in raw mode (the caller's stdin must be a terminal). SIGINT/SIGTERM/SIGHUP reaching this process are
+   * passed on. While it runs, inspect/top/stats see it as running. Resolves with the exit code.
+   */
+  async runAttached(idOrName: string): Promise<number> {
+    const rec = this.get(idOrName);
+    const st0 = this.monitorState(rec);
+    if (st0 && this.monitorAlive(rec, st0) && (st0.status === 'running' || st0.status === 'restarting')) {
+      throw new TsstackError('CONFLICT', `container ${rec.name} is already running`, { hint: 'use exec to run a command in it' });
+    }
+    const runtime = await this.prepareRun(rec);
+    const statePath = this.statePath(rec.id);
+    const pidFile = join(this.cdir(rec.id), 'attached.pid');
+    rmSync(pidFile, { force: true });
+    const base: MonitorState = { status: 'running', pid: 0, exitCode: 0, signal: 0, oomKilled: false, restartCount: 0, monitorPid: process.pid, attached: true, startedAt: new Date().toISOString() };
+    writeJsonAtomicSync(statePath, base);
+    const child = spawn(runtime, ['--root', this.runtimeRoot, 'run', '--bundle', join(this.cdir(rec.id), 'bundle'), '--pid-file', pidFile, rec.id], { stdio: 'inherit' });
+    const forward = (sig: NodeJS.Signals) => () => { child.kill(sig); };
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, forward(sig)] as const);
+    for (const [sig, h] of handlers) process.on(sig, h);
+    const watchPid = setInterval(() => {
+      try {
+        const pid = Number(readFileSync(pidFile, 'utf8').trim());
+        if (pid > 0) { writeJsonAtomicSync(statePath, { ...base, pid }); clearInterval(watchPid); }
+      } catch { /* not written yet */ }
+    }, 20);
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${runtime}: ${e.message}`, { cause: e })));
+      child.on('close', (c, sig) => resolve(c ?? 128 + (sig ? osConstants.signals[sig] : 0)));
+    }).finally(() => {
+      clearInterval(watchPid);
+      for (const [sig, h] of handlers) process.off(sig, h);
+    });
+    writeJsonAtomicSync(statePath, { ...base, status: 'exited', pid: 0, exitCode: code, signal: code > 128 ? code - 128 : 0, finishedAt: new Date().toISOString() });
+    rmSync(pidFile, { force: true });
+    if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true).catch(() => {});
+    return code;
+  }
+
   async stop(idOrName: string, timeoutMs?: number): Promise<void> {
     const rec = this.get(idOrName);
     const st = this.monitorState(rec);
     if (!st || !this.monitorAlive(rec, st)) return;
     const t = timeoutMs ?? rec.spec.stopGracePeriod ?? 10000;
+    if (st.attached) return this.stopAttached(rec, t);
     await requestStop(this.socketPath(rec.id), st.monitorPid, t);
     await waitForExit(this.statePath(rec.id), st.monitorPid);
+  }
+
+  /** An attached run has no monitor: signal through the runtime, then SIGKILL after the grace period. */
+  private async stopAttached(rec: ContainerRecord, timeoutMs: number): Promise<void> {
+    const d = this.driver(rec);
+    const exited = () => this.monitorState(rec)?.status !== 'running';
+    await d.kill(rec.id, rec.spec.stopSignal || 'SIGTERM').catch(() => {});
+    const end = Date.now() + timeoutMs;
+    while (!exited() && Date.now() < end) await sleep(50);
+    if (!exited()) await d.kill(rec.id, 'SIGKILL').catch(() => {});
+    while (!exited()) await sleep(50);
   }
 
   async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
@@ -371,6 +437,7 @@ export class Containers implements ContainerApi {
     if (!st || !this.monitorAlive(rec, st) || st.status !== 'running') {
       throw new TsstackError('CONFLICT', `container ${rec.name} is not running`, { hint: 'start it first' });
     }
+    if (st.attached) return this.driver(rec).kill(rec.id, signal);
     const reply = await sendControl(this.socketPath(rec.id), `kill ${signal}`);
     if (reply !== 'ok') throw new TsstackError('RUNTIME', `cannot send ${signal} to ${rec.name}: ${reply.replace(/^error /, '')}`);
   }
@@ -518,18 +585,29 @@ export class Containers implements ContainerApi {
   async copy(idOrName: string, from: string, to: string, direction: 'in' | 'out'): Promise<void> {
     const rec = this.get(idOrName);
     if (!isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
-    const inC = (p: string) => this.hostPathOf(rec, containerSide(p));
-    const src = direction === 'in' ? from : inC(from);
-    let dst = direction === 'in' ? inC(to) : to;
-    if (!existsSync(src)) throw new TsstackError('NOT_FOUND', `${direction === 'in' ? from : `${rec.name}:${containerSide(from)}`} does not exist`);
-    if (existsSync(dst) && statSync(dst).isDirectory() && !statSync(src).isDirectory()) dst = join(dst, basename(src));
-    else if (existsSync(dst) && statSync(dst).isDirectory() && statSync(src).isDirectory()) dst = join(dst, basename(src));
-    if (!existsSync(dirname(dst))) throw new TsstackError('NOT_FOUND', `destination directory ${dirname(direction === 'in' ? containerSide(to) : to)} does not exist`);
-    cpSync(src, dst, { recursive: true, force: true, preserveTimestamps: true, verbatimSymlinks: true });
+    if (direction === 'out') {
+      const inner = containerSide(from);
+      const { root, path } = this.locate(rec, inner);
+      const src = resolveInRoot(root, path);
+      if (!existsSync(src)) throw new TsstackError('NOT_FOUND', `${rec.name}:${inner} does not exist`);
+      let dst = to;
+      if (existsSync(dst) && statSync(dst).isDirectory()) dst = join(dst, basename(src));
+      if (!existsSync(dirname(dst))) throw new TsstackError('NOT_FOUND', `destination directory ${dirname(dst)} does not exist`);
+      // links inside the copied tree are copied as links, never followed on the host
+      cpSync(src, dst, { recursive: true, force: true, preserveTimestamps: true, verbatimSymlinks: true });
+      return;
+    }
+    if (!existsSync(from)) throw new TsstackError('NOT_FOUND', `${from} does not exist`);
+    const inner = containerSide(to);
+    let { root, path } = this.locate(rec, inner);
+    const target = resolveInRoot(root, path);
+    if (existsSync(target) && statSync(target).isDirectory()) path = posix.join(path, basename(from));
+    else if (!existsSync(dirname(target))) throw new TsstackError('NOT_FOUND', `destination directory ${posix.dirname(inner)} does not exist in ${rec.name}`);
+    copyIntoRoot(from, root, path);
   }
 
-  /** Host path of a path as the container sees it: through its bind/volume mounts, else inside the rootfs. */
-  private hostPathOf(rec: ContainerRecord, p: string): string {
+  /** Which host tree a container path lives in (a bind/volume source, else the rootfs) and the path inside it. */
+  private locate(rec: ContainerRecord, p: string): { root: string; path: string } {
     const norm = '/' + p.split('/').filter(Boolean).join('/');
     let best: { target: string; source: string } | undefined;
     for (const m of rec.mounts ?? []) {
@@ -537,8 +615,8 @@ export class Containers implements ContainerApi {
       const t = m.target.replace(/\/+$/, '') || '/';
       if ((norm === t || norm.startsWith(t + '/')) && (!best || t.length > best.target.length)) best = { target: t, source: m.source };
     }
-    if (best) return resolveInRoot(best.source, norm.slice(best.target.length) || '/');
-    return resolveInRoot(rec.rootfs, norm);
+    if (best) return { root: best.source, path: norm.slice(best.target.length) || '/' };
+    return { root: rec.rootfs, path: norm };
   }
 }
 

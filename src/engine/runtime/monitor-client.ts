@@ -20,6 +20,8 @@ export interface MonitorOptions {
   logMaxSize?: number;
   logMaxFiles?: number;
   tty?: boolean;
+  /** Keep the container's stdin open (compose `stdin_open`): a program reading it waits instead of seeing EOF. */
+  stdinOpen?: boolean;
   restart?: string;
   stopSignal?: string;
   stopTimeoutMs?: number;
@@ -42,6 +44,8 @@ export interface MonitorState {
   monitorPid: number;
   error?: string;
   health?: { status: HealthStatus; failingStreak: number; log: HealthResult[] };
+  /** Written by Containers.runAttached: `monitorPid` is the attached caller, not a tsstack-monitor. */
+  attached?: boolean;
 }
 
 export function monitorArgs(o: MonitorOptions): string[] {
@@ -51,6 +55,7 @@ export function monitorArgs(o: MonitorOptions): string[] {
   if (o.logMaxSize !== undefined) a.push('--log-max-size', String(o.logMaxSize));
   if (o.logMaxFiles !== undefined) a.push('--log-max-files', String(o.logMaxFiles));
   if (o.tty) a.push('--tty');
+  if (o.stdinOpen) a.push('--stdin-open');
   if (o.restart) a.push('--restart', o.restart);
   if (o.stopSignal) a.push('--stop-signal', o.stopSignal);
   if (o.stopTimeoutMs !== undefined) a.push('--stop-timeout', String(Math.max(0, Math.round(o.stopTimeoutMs))));

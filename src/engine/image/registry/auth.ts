@@ -1,6 +1,7 @@
 // Registry authentication pieces, pure where possible: WWW-Authenticate
 // challenge parsing, credentials from the Docker client config, token URLs.
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -93,9 +94,34 @@ export function defaultDockerConfigPath(): string {
   return join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
 }
 
-/** Reads credentials for `domain`; a missing or unreadable config means none. */
+/** The credential helper (`docker-credential-<name>`) the config names for `domain`, if any. */
+export function credentialHelperFor(config: unknown, domain: string): string | undefined {
+  const c = config as { credHelpers?: Record<string, string>; credsStore?: string };
+  for (const k of credentialKeys(domain)) if (c?.credHelpers?.[k]) return c.credHelpers[k];
+  return c?.credsStore || undefined;
+}
+
+/**
+ * Reads credentials for `domain`: `auths` entries first, then a credential
+ * helper (`docker-credential-<name> get`, server URL on stdin). A missing or
+ * unreadable config, or a helper that fails, means none.
+ */
 export function loadCredentials(domain: string, path = defaultDockerConfigPath()): Credentials | undefined {
-  try { return credentialsFrom(JSON.parse(readFileSync(path, 'utf8')), domain); } catch { return undefined; }
+  let config: unknown;
+  try { config = JSON.parse(readFileSync(path, 'utf8')); } catch { return undefined; }
+  const direct = credentialsFrom(config, domain);
+  if (direct) return direct;
+  const helper = credentialHelperFor(config, domain);
+  if (!helper || !/^[A-Za-z0-9._-]+$/.test(helper)) return undefined;
+  try {
+    const server = domain === 'docker.io' ? 'https://index.docker.io/v1/' : domain;
+    const out = execFileSync(`docker-credential-${helper}`, ['get'], { input: server, timeout: 10_000, stdio: ['pipe', 'pipe', 'ignore'] });
+    const r = JSON.parse(out.toString('utf8')) as { Username?: string; Secret?: string };
+    if (!r.Secret) return undefined;
+    return r.Username === '<token>' ? { token: r.Secret } : { username: r.Username ?? '', password: r.Secret };
+  } catch {
+    return undefined;
+  }
 }
 
 export function basicHeader(c: Credentials): string | undefined {

@@ -135,7 +135,9 @@ export class RegistryClient {
     }
     if (!res.ok) {
       const text = await res.text().catch(() => '');
-      throw new TsstackError('IMAGE', `registry ${this.domain}: GET ${path} failed with ${res.status}: ${text.slice(0, 200)}`);
+      throw new TsstackError('IMAGE', `registry ${this.domain}: GET ${path} failed with ${res.status}: ${text.slice(0, 200)}`, {
+        ...(res.status === 429 ? { hint: 'the registry rate-limits anonymous pulls: log in (credentials in ~/.docker/config.json) or wait' } : {}),
+      });
     }
     const bytes = Buffer.from(await res.arrayBuffer());
     const { createHash } = await import('node:crypto');

@@ -11,7 +11,8 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { ImageInfo } from '../../api.js';
 import { TsstackError } from '../../../util/errors.js';
-import { INDEX_TYPES, MANIFEST_TYPES, digestHex, hostPlatform, type Descriptor, type Index, type Manifest, type Platform } from '../oci.js';
+import { INDEX_TYPES, MANIFEST_TYPES, chainIds, digestHex, hostPlatform, type Descriptor, type ImageConfig, type Index, type Manifest, type Platform } from '../oci.js';
+import { openTarStream } from '../decompress.js';
 import { parseDocument } from '../validate.js';
 import { formatReference, parseReference, repositoryOf } from '../reference.js';
 import type { ImageStore } from '../store.js';
@@ -73,12 +74,28 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
     const inner = await store.lease({ blobs: [m.digest, ...blobs.map((b) => b.digest)] });
     try {
       await fetchBlob(store, client, r.path, manifest.config, () => {}, opts.attempts ?? 3);
-      await runBounded(manifest.layers.map((l) => async () => {
+      const config = parseDocument<ImageConfig>('config', await store.content.read(manifest.config.digest), `${name} (config ${manifest.config.digest})`);
+      const diffIds = config.rootfs.diff_ids;
+      if (diffIds.length !== manifest.layers.length) {
+        throw new TsstackError('IMAGE', `${name}: the manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length} diff ids`);
+      }
+      const chains = chainIds(diffIds);
+      // Each layer is unpacked as soon as it has arrived, while the others download.
+      await runBounded(manifest.layers.map((l, i) => async () => {
         const short = digestHex(l.digest).slice(0, 12);
-        if (store.content.has(l.digest)) { progress(`${short}: Already exists`); return; }
-        progress(`${short}: Pulling fs layer`);
-        await fetchBlob(store, client, r.path, l, (done) => progress(`${short}: Downloading ${human(done)}/${human(l.size)}`), opts.attempts ?? 3);
-        progress(`${short}: Download complete`);
+        if (store.content.has(l.digest)) {
+          progress(`${short}: Already exists`);
+        } else {
+          progress(`${short}: Pulling fs layer`);
+          await fetchBlob(store, client, r.path, l, (done) => progress(`${short}: Downloading ${human(done)}/${human(l.size)}`), opts.attempts ?? 3);
+          progress(`${short}: Download complete`);
+        }
+        if (!store.layers.has(chains[i]!)) {
+          progress(`${short}: Extracting`);
+          const blob = store.content.path(l.digest);
+          await store.layers.ensure(chains[i]!, diffIds[i]!, chains[i - 1], () => openTarStream(blob), `layer ${l.digest}`);
+          progress(`${short}: Pull complete`);
+        }
       }), store.opts.maxConcurrentDownloads ?? 3);
       const info = await store.ingest({
         manifestDigest: m.digest,
@@ -116,10 +133,14 @@ export async function fetchBlob(store: ImageStore, client: RegistryClient, repo:
         const res = await client.getBlob(repo, d.digest, have);
         if (res.status === 200 && have > 0) { await truncate(part, 0); have = 0; }
         if (!res.body) throw new Error('empty response body');
+        // Hash as the bytes arrive; a resumed transfer first hashes what is on disk.
+        const hash = createHash('sha256');
+        if (have > 0) for await (const c of createReadStream(part, { end: have - 1 })) hash.update(c as Buffer);
         let done = have;
         let last = 0;
         const tap = new Transform({
           transform(c: Buffer, _e, cb) {
+            hash.update(c);
             done += c.length;
             const now = Date.now();
             if (now - last > 500) { last = now; onBytes(done); }
@@ -129,7 +150,7 @@ export async function fetchBlob(store: ImageStore, client: RegistryClient, repo:
         await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), tap, createWriteStream(part, { flags: have > 0 ? 'a' : 'w', mode: 0o644 }));
         const size = (await stat(part)).size;
         if (size < d.size) throw new Error(`transfer ended after ${size} of ${d.size} bytes`);
-        const digest = await hashPath(part);
+        const digest = 'sha256:' + hash.digest('hex');
         if (digest !== d.digest || size !== d.size) {
           await rm(part, { force: true });
           throw new TsstackError('IMAGE', `blob ${d.digest} from ${client.domain}/${repo} arrived as ${digest} (${size} bytes, expected ${d.size})`, {
@@ -148,12 +169,6 @@ export async function fetchBlob(store: ImageStore, client: RegistryClient, repo:
   } finally {
     await rm(part, { force: true });
   }
-}
-
-async function hashPath(p: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(p, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
-  return 'sha256:' + h.digest('hex');
 }
 
 function human(n: number): string {

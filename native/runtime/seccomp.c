@@ -1,0 +1,154 @@
+#include "seccomp.h"
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#define X32_BIT 0x40000000U
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "tsstack-runtime seccomp: unsupported architecture"
+#endif
+
+#define FAIL 0xff  /* jump placeholder: to the end of the current rule block */
+
+struct prog {
+  struct sock_filter *v;
+  size_t n, cap;
+};
+
+static void emit(struct prog *p, uint16_t code, uint8_t jt, uint8_t jf, uint32_t k) {
+  if (p->n == p->cap) p->v = ts_xrealloc(p->v, (p->cap = p->cap ? p->cap * 2 : 256) * sizeof *p->v);
+  p->v[p->n++] = (struct sock_filter){code, jt, jf, k};
+}
+
+static int action(const char *name, const json *errno_ret, uint32_t *out, const char *what, err_t *e) {
+  long long ret = EPERM;
+  if (errno_ret && json_as_i64(errno_ret, &ret, what, e) < 0) return -1;
+  if (!name) return ts_fail(e, "%s: an action is required", what);
+  if (!strcmp(name, "SCMP_ACT_ALLOW")) *out = SECCOMP_RET_ALLOW;
+  else if (!strcmp(name, "SCMP_ACT_ERRNO")) *out = SECCOMP_RET_ERRNO | ((uint32_t)ret & SECCOMP_RET_DATA);
+  else if (!strcmp(name, "SCMP_ACT_KILL") || !strcmp(name, "SCMP_ACT_KILL_THREAD")) *out = SECCOMP_RET_KILL_THREAD;
+  else if (!strcmp(name, "SCMP_ACT_KILL_PROCESS")) *out = SECCOMP_RET_KILL_PROCESS;
+  else if (!strcmp(name, "SCMP_ACT_TRAP")) *out = SECCOMP_RET_TRAP;
+  else if (!strcmp(name, "SCMP_ACT_TRACE")) *out = SECCOMP_RET_TRACE | ((uint32_t)ret & SECCOMP_RET_DATA);
+  else if (!strcmp(name, "SCMP_ACT_LOG")) *out = SECCOMP_RET_LOG;
+  else return ts_fail(e, "%s: unsupported seccomp action \"%s\"", what, name);
+  return 0;
+}
+
+#define LD_ABS(off) emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(off))
+#define JMP(op, k, jt, jf) emit(b, BPF_JMP | (op) | BPF_K, (jt), (jf), (uint32_t)(k))
+
+/* One argument condition; falls through when it holds, jumps to FAIL when not. */
+static int emit_arg(struct prog *b, const json *arg, const char *what, err_t *e) {
+  unsigned long long idx, value, two = 0;
+  if (json_as_u64(json_get(arg, "index"), &idx, what, e) < 0 || json_as_u64(json_get(arg, "value"), &value, what, e) < 0) return -1;
+  if (json_get(arg, "valueTwo") && json_as_u64(json_get(arg, "valueTwo"), &two, what, e) < 0) return -1;
+  if (idx > 5) return ts_fail(e, "%s: argument index %llu is out of range", what, idx);
+  const char *op = json_string(json_get(arg, "op"));
+  uint32_t lo_off = (uint32_t)(offsetof(struct seccomp_data, args) + 8 * idx), hi_off = lo_off + 4;  /* little endian */
+  uint32_t hi = (uint32_t)(value >> 32), lo = (uint32_t)value;
+  if (!op) return ts_fail(e, "%s: \"op\" is required", what);
+  if (!strcmp(op, "SCMP_CMP_EQ")) {
+    LD_ABS(hi_off), JMP(BPF_JEQ, hi, 0, FAIL), LD_ABS(lo_off), JMP(BPF_JEQ, lo, 0, FAIL);
+  } else if (!strcmp(op, "SCMP_CMP_NE")) {
+    LD_ABS(hi_off), JMP(BPF_JEQ, hi, 0, 2), LD_ABS(lo_off), JMP(BPF_JEQ, lo, FAIL, 0);
+  } else if (!strcmp(op, "SCMP_CMP_MASKED_EQ")) {
+    LD_ABS(hi_off), emit(b, BPF_ALU | BPF_AND | BPF_K, 0, 0, (uint32_t)(value >> 32)), JMP(BPF_JEQ, (uint32_t)(two >> 32), 0, FAIL);
+    LD_ABS(lo_off), emit(b, BPF_ALU | BPF_AND | BPF_K, 0, 0, (uint32_t)value), JMP(BPF_JEQ, (uint32_t)two, 0, FAIL);
+  } else if (!strcmp(op, "SCMP_CMP_GT") || !strcmp(op, "SCMP_CMP_GE")) {
+    LD_ABS(hi_off), JMP(BPF_JGT, hi, 3, 0), JMP(BPF_JEQ, hi, 0, FAIL), LD_ABS(lo_off);
+    JMP(!strcmp(op, "SCMP_CMP_GT") ? BPF_JGT : BPF_JGE, lo, 0, FAIL);
+  } else if (!strcmp(op, "SCMP_CMP_LT") || !strcmp(op, "SCMP_CMP_LE")) {
+    LD_ABS(hi_off), JMP(BPF_JGT, hi, FAIL, 0), JMP(BPF_JEQ, hi, 0, 2), LD_ABS(lo_off);
+    JMP(!strcmp(op, "SCMP_CMP_LT") ? BPF_JGE : BPF_JGT, lo, FAIL, 0);
+  } else
+    return ts_fail(e, "%s: unsupported seccomp operator \"%s\"", what, op);
+  return 0;
+}
+
+/* Appends block (ending in its `ret`) after `jeq nr`, resolving FAIL to the
+ * instruction after the block, where the syscall number is reloaded. */
+static int emit_block(struct prog *p, int nr, struct prog *block, const char *what, err_t *e) {
+  size_t len = block->n;
+  if (len > 250) return ts_fail(e, "%s: too many argument conditions", what);
+  emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, (uint8_t)len, (uint32_t)nr);
+  for (size_t i = 0; i < len; i++) {
+    struct sock_filter f = block->v[i];
+    uint8_t to_end = (uint8_t)(len - i - 1);
+    if (BPF_CLASS(f.code) == BPF_JMP) {
+      if (f.jt == FAIL) f.jt = to_end;
+      if (f.jf == FAIL) f.jf = to_end;
+    }
+    emit(p, f.code, f.jt, f.jf, f.k);
+  }
+  emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
+  return 0;
+}
+
+int seccomp_compile(const json *sec, struct seccomp_prog *out, const char *where, err_t *e) {
+  struct prog p = {0}, *b;
+  uint32_t dflt;
+  if (action(json_string(json_get(sec, "defaultAction")), json_get(sec, "defaultErrnoRet"), &dflt, "linux.seccomp.defaultAction", e) < 0) goto fail;
+  b = &p;
+  LD_ABS(offsetof(struct seccomp_data, arch));
+  JMP(BPF_JEQ, NATIVE_ARCH, 1, 0);
+  emit(&p, BPF_RET | BPF_K, 0, 0, dflt);  /* another ABI: the default */
+  LD_ABS(offsetof(struct seccomp_data, nr));
+#ifdef X32_BIT
+  JMP(BPF_JGE, X32_BIT, 0, 1);
+  emit(&p, BPF_RET | BPF_K, 0, 0, dflt);
+#endif
+  json *rules = json_get(sec, "syscalls");
+  for (size_t r = 0; rules && rules->type == JSON_ARRAY && r < rules->n; r++) {
+    json *rule = rules->items[r], *names = json_get(rule, "names"), *args = json_get(rule, "args");
+    char what[96];
+    snprintf(what, sizeof what, "linux.seccomp.syscalls[%zu]", r);
+    uint32_t act;
+    if (action(json_string(json_get(rule, "action")), json_get(rule, "errnoRet"), &act, what, e) < 0) goto fail;
+    struct prog block = {0};
+    b = &block;
+    for (size_t a = 0; args && args->type == JSON_ARRAY && a < args->n; a++)
+      if (emit_arg(&block, args->items[a], what, e) < 0) {
+        free(block.v);
+        goto fail;
+      }
+    emit(&block, BPF_RET | BPF_K, 0, 0, act);
+    b = &p;
+    for (size_t i = 0; names && names->type == JSON_ARRAY && i < names->n; i++) {
+      const char *name = json_string(names->items[i]);
+      int nr = name ? syscall_number(name) : -1;
+      if (nr < 0) continue;
+      if (emit_block(&p, nr, &block, what, e) < 0) {
+        free(block.v);
+        goto fail;
+      }
+    }
+    free(block.v);
+  }
+  emit(&p, BPF_RET | BPF_K, 0, 0, dflt);
+  if (p.n > BPF_MAXINSNS) {
+    ts_fail(e, "%s: the seccomp profile compiles to %zu instructions (the kernel takes %d)", where, p.n, BPF_MAXINSNS);
+    goto fail;
+  }
+  out->insns = p.v;
+  out->n = p.n;
+  return 0;
+fail:
+  free(p.v);
+  return -1;
+}
+
+int seccomp_install(const struct seccomp_prog *p, err_t *e) {
+  struct sock_fprog f = {.len = (unsigned short)p->n, .filter = p->insns};
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &f) < 0) return ts_failerr(e, "cannot load the seccomp filter");
+  return 0;
+}

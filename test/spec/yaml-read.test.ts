@@ -1,0 +1,78 @@
+// The YAML reader: values, the line table, and what it refuses.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import test from 'ava';
+import { lineTable } from '../../src/spec/yaml-lines.js';
+import { isOverride, isReset, parseYaml } from '../../src/spec/yaml-read.js';
+import { isTsstackError } from '../../src/util/errors.js';
+import { CONFORMANCE, conformancePath, haveConformance } from './conformance.js';
+
+function refused(t: import('ava').ExecutionContext, text: string, re: RegExp, line?: number): void {
+  const e = t.throws(() => parseYaml('f.yaml', text));
+  t.true(isTsstackError(e));
+  t.regex(e!.message, re);
+  if (line !== undefined) t.is((e as { location?: { line?: number } }).location?.line, line);
+}
+
+test('core schema values, octal modes, merge keys, dates stay strings', (t) => {
+  const pf = parseYaml('f.yaml', 'x: &x {a: 1}\ny:\n  <<: *x\n  b: 0440\n  c: yes\n  d: 2001-12-14\n  e: ~\n  f: 1.5\n  g: "0440"\n');
+  t.deepEqual(pf.value, { x: { a: 1 }, y: { a: 1, b: 288, c: 'yes', d: '2001-12-14', e: null, f: 1.5, g: '0440' } });
+});
+
+test('!reset and !override become markers', (t) => {
+  const pf = parseYaml('f.yaml', 'a: !reset []\nb: !override [1]\nc: !reset\nd: !override {k: v}\n');
+  const v = pf.value as Record<string, unknown>;
+  t.true(isReset(v.a));
+  t.true(isReset(v.c));
+  t.true(isOverride(v.b));
+  t.true(isOverride(v.d));
+});
+
+test('lines of keys and items', (t) => {
+  const pf = parseYaml('f.yaml', 'services:\n  web:\n    image: a\n    ports:\n      - "80"\n      - target: 81\n');
+  t.deepEqual([...pf.lines], [['services', 1], ['services.web', 2], ['services.web.image', 3], ['services.web.ports', 4], ['services.web.ports.0', 5], ['services.web.ports.1', 6], ['services.web.ports.1.target', 6]]);
+});
+
+test('several documents in one file are returned separately', (t) => {
+  const pf = parseYaml('f.yaml', 'services:\n  a: {image: a}\n---\nservices:\n  b: {image: b}\n');
+  t.is(pf.value, null);
+  t.is(pf.docs?.length, 2);
+});
+
+test('refused: bad syntax (with a caret), duplicate keys, non-string keys, scalar merges, recursion, alias bombs, depth', (t) => {
+  refused(t, 'a:\n  b: 1\n c: 2\n', /bad indentation[\s\S]*\^/, 3);
+  refused(t, 'a: 1\na: 2\n', /duplicated mapping key/, 2);
+  refused(t, 'services:\n  123: {image: a}\n', /non-string key 123 at line 2/, 2);
+  refused(t, 's: &s foo\nm:\n  <<: *s\n', /map merge requires map/);
+  refused(t, 'a: &a {b: *a}\n', /./);
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill('*' + 'abcdefgh'[i]).join(', ')}]`)].join('\n') + '\n';
+  refused(t, bomb, /excessive aliasing/);
+  refused(t, 'a: ' + '['.repeat(150) + ']'.repeat(150) + '\n', /nest/);
+});
+
+function walk(dir: string, out: string[] = []): string[] {
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (/\.ya?ml$/.test(e)) out.push(p);
+  }
+  return out;
+}
+
+test('the fast line table equals the full parser`s on every conformance compose file', (t) => {
+  if (!haveConformance) return t.pass();
+  const files = [...walk(conformancePath('compose-go/loader/testdata')), ...walk(conformancePath('awesome-compose')), ...walk(conformancePath('docker-compose/pkg/e2e/testdata')), conformancePath('compose-go/loader/full-example.yml')];
+  let compared = 0;
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    let fast: Map<string, number>;
+    try {
+      fast = parseYaml(f, text).lines;
+    } catch {
+      continue; // files that are meant to be refused
+    }
+    t.deepEqual([...fast].sort(), [...lineTable(text)].sort(), relative(CONFORMANCE, f));
+    compared++;
+  }
+  t.true(compared > 50);
+});

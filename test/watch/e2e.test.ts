@@ -1,0 +1,145 @@
+// Watch mode end to end: `tsstack up --watch` as a child process on a copy of
+// examples/watch, real file edits, real containers (issue 7's tests).
+import test from 'ava';
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cannotRun, get, isolateNetwork, parsePs, REPO, Sandbox, settledLeftovers, until, type PsRow } from '../examples/_cli.js';
+
+const skip = cannotRun();
+const PAGE = 'http://127.0.0.1:8082/';
+
+/** A copy of examples/watch with a second service, so "only that container changes" can be seen. */
+function project(b: Sandbox): { dir: string; file: string } {
+  const dir = join(b.base, 'watch');
+  cpSync(join(REPO, 'examples/watch'), dir, { recursive: true });
+  const file = join(dir, 'stack.yaml');
+  appendFileSync(file, '\n  other:\n    image: tsstack.local/busybox:latest\n    command: ["sleep", "86400"]\n    stop_signal: SIGKILL\n');
+  return { dir, file };
+}
+
+/** Collects a child's output and lets a test wait for a pattern in it. */
+function watchOutput(child: ChildProcess): { text(): string; waitFor(re: RegExp, ms: number): Promise<boolean>; exited: Promise<number | null> } {
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => { buf += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { buf += d.toString(); });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    text: () => buf,
+    waitFor: (re, ms) => until(async () => re.test(buf), ms, 50),
+    exited,
+  };
+}
+
+async function ps(b: Sandbox, cwd: string): Promise<PsRow[]> {
+  // -p: works while the stack file is broken, too.
+  return parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-demo', 'ps', '--format', 'json'], { cwd }));
+}
+
+const idOf = (rows: PsRow[], service: string): string | undefined => rows.find((r) => r.Service === service)?.ID;
+
+test.before(() => {
+  if (!skip) isolateNetwork();
+});
+
+test.serial('up --watch: a sync edit shows in the container without a restart, an env edit replaces only that container, a broken file keeps the stack, Ctrl-C stops it', async (t) => {
+  if (skip) { t.log(`skipped: ${skip}`); t.pass(); return; }
+  const b = new Sandbox({ TSSTACK_EXAMPLE_IMAGES: 'busybox' });
+  let child: ChildProcess | undefined;
+  t.teardown(async () => {
+    if (child && child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-demo', 'down'], { cwd: b.base });
+    b.dispose();
+  });
+  const images = await b.exec('bash', ['scripts/make-example-images.sh'], { timeoutMs: 120_000 });
+  t.is(images.code, 0, images.err);
+  const { dir, file } = project(b);
+
+  child = b.spawnTsstack(['-f', file, 'up', '--watch'], dir);
+  const out = watchOutput(child);
+  t.true(await out.waitFor(/watching for changes/, 120_000), out.text());
+  t.regex(await get(PAGE), /Hello from tsstack/);
+  const first = await ps(b, b.base);
+  t.deepEqual(first.map((r) => [r.Service, r.State]), [['other', 'running'], ['web', 'running']]);
+
+  // A file under the sync rule: copied into the running container.
+  writeFileSync(join(dir, 'site/index.html'), '<h1>edited while watching</h1>\n');
+  const saved = Date.now();
+  const seen = await until(async () => (await get(PAGE, 500)).includes('edited while watching'), 1000, 20);
+  t.log(`sync visible after ${Date.now() - saved} ms`);
+  t.true(seen, `the new page was not served within a second:\n${out.text()}`);
+  const inside = await b.tsstack('-f', file, 'exec', '-T', 'web', 'cat', '/www/index.html');
+  t.is(inside.out, '<h1>edited while watching</h1>\n');
+  const afterSync = await ps(b, b.base);
+  t.is(idOf(afterSync, 'web'), idOf(first, 'web'), 'sync does not replace the container');
+
+  // environment: only web is replaced.
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(file, text.replace('GREETING: hello', 'GREETING: changed'));
+  const replaced = await until(async () => {
+    const rows = await ps(b, b.base);
+    const id = idOf(rows, 'web');
+    return id && id !== idOf(first, 'web') && rows.find((r) => r.Service === 'web')?.State === 'running' ? rows : undefined;
+  }, 30_000, 100);
+  t.truthy(replaced, `web was not recreated:\n${out.text()}`);
+  t.is(idOf(replaced ?? [], 'other'), idOf(first, 'other'), 'the other service is untouched');
+  const greeting = await b.tsstack('-f', file, 'exec', '-T', 'web', 'sh', '-c', 'echo $GREETING');
+  t.is(greeting.out.trim(), 'changed');
+
+  // A broken stack file: an error naming the file, and the stack keeps running.
+  const good = readFileSync(file, 'utf8');
+  writeFileSync(file, good.replace('services:', 'services: [\n'));
+  t.true(await out.waitFor(/stack\.yaml:\d+/, 10_000), `no error with file and line:\n${out.text()}`);
+  t.regex(out.text(), /error: /);
+  await new Promise((r) => setTimeout(r, 300));
+  const during = await ps(b, b.base);
+  t.deepEqual(during.map((r) => [r.Service, r.State, r.ID]), (replaced ?? []).map((r) => [r.Service, 'running', r.ID]));
+  t.regex(await get(PAGE), /edited while watching/);
+
+  // Fixed (with a change): converges.
+  writeFileSync(file, good.replace('GREETING: changed', 'GREETING: fixed'));
+  const converged = await until(async () => {
+    const g = await b.tsstack('-f', file, 'exec', '-T', 'web', 'sh', '-c', 'echo $GREETING');
+    return g.out.trim() === 'fixed';
+  }, 30_000, 200);
+  t.true(converged, out.text());
+
+  // Ctrl-C: stops watching and, without -d, stops the stack.
+  const ids = (await ps(b, b.base)).map((r) => r.ID);
+  child.kill('SIGINT');
+  const code = await Promise.race([out.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+  t.not(code, 'timeout', `the watcher did not exit on SIGINT:\n${out.text()}`);
+  const after = await ps(b, b.base);
+  t.deepEqual(after, [], 'Ctrl-C stops the stack (like docker compose up)');
+
+  const down = await b.tsstack('-p', 'watch-demo', 'down');
+  t.is(down.code, 0, down.err);
+  t.deepEqual(await settledLeftovers(b.root, ids), []);
+});
+
+test.serial('up --watch -d: Ctrl-C stops watching and leaves the stack running', async (t) => {
+  if (skip) { t.log(`skipped: ${skip}`); t.pass(); return; }
+  const b = new Sandbox({ TSSTACK_EXAMPLE_IMAGES: 'busybox' });
+  let child: ChildProcess | undefined;
+  t.teardown(async () => {
+    if (child && child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-demo', 'down'], { cwd: b.base });
+    b.dispose();
+  });
+  const images = await b.exec('bash', ['scripts/make-example-images.sh'], { timeoutMs: 120_000 });
+  t.is(images.code, 0, images.err);
+  const { dir, file } = project(b);
+  child = b.spawnTsstack(['-f', file, 'up', '--watch', '-d'], dir);
+  const out = watchOutput(child);
+  t.true(await out.waitFor(/watching for changes/, 120_000), out.text());
+  child.kill('SIGINT');
+  const code = await Promise.race([out.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+  t.not(code, 'timeout', out.text());
+  const rows = await ps(b, b.base);
+  t.deepEqual(rows.map((r) => [r.Service, r.State]), [['other', 'running'], ['web', 'running']]);
+  t.regex(await get(PAGE), /Hello from tsstack/);
+  const ids = rows.map((r) => r.ID);
+  const down = await b.tsstack('-p', 'watch-demo', 'down');
+  t.is(down.code, 0, down.err);
+  t.deepEqual(await settledLeftovers(b.root, ids), []);
+});
