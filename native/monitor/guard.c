@@ -46,6 +46,8 @@ int mon_guard_start(struct mon *m) {
   mon_runtime_run(m, del, NULL, 0);
   m->st.status = "dead";
   m->st.pid = 0;
+  m->st.exit_code = 137; /* delete --force ends it with SIGKILL */
+  m->st.signal = 9;
   snprintf(m->st.error, sizeof m->st.error, "the monitor died; the container was removed");
   mon_state_write(m);
   _exit(0);

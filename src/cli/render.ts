@@ -65,53 +65,13 @@ export function plainProgress(io: Io, quiet = false): Progress {
   };
 }
 
-/**
- * A live view on a terminal: one line per resource, redrawn in place with its
- * latest state (listr2's default renderer draws the same shape; this keeps the
- * dependency off the hot path of every command).
- */
-export function ttyProgress(io: Io): Progress {
-  const order: string[] = [];
-  const state = new Map<string, string>();
-  let drawn = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-  let f = 0;
-  const running = new Set<string>();
-  const draw = () => {
-    let s = drawn ? `\x1b[${drawn}A` : '';
-    for (const r of order) {
-      const mark = running.has(r) ? frames[f % frames.length] : state.get(r)!.includes('failed') ? '\x1b[31m✘\x1b[0m' : '\x1b[32m✔\x1b[0m';
-      s += `\x1b[2K ${mark} ${state.get(r)}\n`;
-    }
-    drawn = order.length;
-    process.stderr.write(s);
-    f++;
-  };
-  return {
-    event: (e) => {
-      if (!state.has(e.resource)) order.push(e.resource);
-      state.set(e.resource, eventLine(e) ?? e.resource);
-      if (e.state === 'running' || e.state === 'waiting') running.add(e.resource);
-      else running.delete(e.resource);
-      timer ??= setInterval(draw, 80);
-      draw();
-    },
-    line: (s) => {
-      if (!state.has(s)) order.push(s);
-      state.set(s, s);
-      draw();
-    },
-    done: () => {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      if (order.length) draw();
-    },
-  };
+export function progressFor(io: Io, opts: { quiet?: boolean } = {}): Progress {
+  return plainProgress(io, opts.quiet);
 }
 
-export function progressFor(io: Io, opts: { quiet?: boolean } = {}): Progress {
-  return io.tty && process.stderr.isTTY && !opts.quiet ? ttyProgress(io) : plainProgress(io, opts.quiet);
+/** Whether to draw a live view (listr2): a terminal on both stdout and stderr. */
+export function liveView(io: Io): boolean {
+  return io.tty && !!process.stderr.isTTY;
 }
 
 /**

@@ -77,7 +77,8 @@ function scalar(v: unknown): string {
 }
 
 function key(k: string): string {
-  return /^[A-Za-z0-9_.-]+$/.test(k) && !RESERVED.test(k) ? k : JSON.stringify(k);
+  // Plain only when YAML reads it back as the same string (not a number, bool or null).
+  return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(k) && !RESERVED.test(k) ? k : JSON.stringify(k);
 }
 
 /** Appends `v` at `indent`; `first` replaces the indentation of the first line (a `- ` of the parent list). */

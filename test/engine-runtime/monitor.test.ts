@@ -165,6 +165,7 @@ for (const rt of runtimes()) {
     process.kill(pid, 'SIGKILL');
     t.true(await until(() => processGone(cpid), 10000), 'container process gone');
     t.true(await until(() => readMonitorState(b.state)?.status === 'dead', 10000), 'the guard recorded it');
+    t.is(readMonitorState(b.state)!.exitCode, 137);
     t.true(await until(() => !existsSync(join(runRoot, rt, b.id)), 5000), 'runtime state deleted');
     t.deepEqual(cgroupLeftovers(b.id), []);
     await fs.unmountRootfs(b.dir);

@@ -90,10 +90,10 @@ test('port changes are element batches: deletes by key first, then adds', async 
   const { portElementsBatch } = await import('../../src/engine/network/nft-rules.js');
   const moved = { hostPort: 8080, protocol: 'tcp', address: '10.89.0.9', containerPort: 8000 };
   t.deepEqual(portElementsBatch([ports[0]!, ports[1]!], [moved], 't'), [
-    { delete: { element: { family: 'inet', table: 't', name: 'ip_addr', elem: [{ concat: ['127.0.0.1', 'tcp', 6379] }] } } },
-    { delete: { element: { family: 'inet', table: 't', name: 'ip_port', elem: [{ concat: ['127.0.0.1', 'tcp', 6379] }] } } },
     { delete: { element: { family: 'inet', table: 't', name: 'any_addr', elem: [{ concat: ['tcp', 8080] }] } } },
     { delete: { element: { family: 'inet', table: 't', name: 'any_port', elem: [{ concat: ['tcp', 8080] }] } } },
+    { delete: { element: { family: 'inet', table: 't', name: 'ip_addr', elem: [{ concat: ['127.0.0.1', 'tcp', 6379] }] } } },
+    { delete: { element: { family: 'inet', table: 't', name: 'ip_port', elem: [{ concat: ['127.0.0.1', 'tcp', 6379] }] } } },
     { add: { element: { family: 'inet', table: 't', name: 'any_addr', elem: [[{ concat: ['tcp', 8080] }, '10.89.0.9']] } } },
     { add: { element: { family: 'inet', table: 't', name: 'any_port', elem: [[{ concat: ['tcp', 8080] }, 8000]] } } },
   ]);

@@ -66,7 +66,7 @@ test('config rejects an unknown format as a USAGE error', async (t) => {
 });
 
 test('rendering is deterministic and re-loadable: config output loads to the same model', async (t) => {
-  const dir = project(t, { 'compose.yaml': 'services:\n  z:\n    image: "z:1"\n    environment: { B: "2", A: "yes" }\n    ports: ["127.0.0.1:80:80"]\n    command: ["echo", "a: b", "#c"]\n  y:\n    image: y\n    labels: ["k=v", "empty="]\n' });
+  const dir = project(t, { 'compose.yaml': 'services:\n  z:\n    image: "z:1"\n    environment: { B: "2", A: "yes" }\n    ports: ["127.0.0.1:80:80"]\n    command: ["echo", "a: b", "#c"]\n  y:\n    image: y\n    labels: ["k=v", "empty=", "8080=n", "true=b", "a b=c"]\n    sysctls: { net.core.somaxconn: 1024 }\n    environment: [UNSET_HERE, "EMPTY=", "MULTI=a\\nb"]\n' });
   const m1 = await loadStack({ projectDir: dir, projectName: 'p', env: {} });
   const out = renderStack(m1, 'yaml');
   t.is(renderStack(m1, 'yaml'), out);

@@ -178,7 +178,13 @@ export async function runRun(ctx: Context, service: string, command: string[], o
       }
     }
   });
-  const image = await engine.images.ensure(svc.image ?? `${model.name}-${service}`, 'missing', (l) => ctx.io.err(l));
+  const ref = svc.image ?? `${model.name}-${service}`;
+  if (svc.build && !(await engine.images.inspect(ref))) {
+    const { runBuild } = await import('./images.js');
+    const code = await runBuild(ctx, [service], { quiet: true });
+    if (code !== 0) return code;
+  }
+  const image = await engine.images.ensure(ref, 'missing', (l) => ctx.io.err(l));
   const env: Record<string, string | null> = { ...svc.environment };
   const lookup = await projectLookup(ctx, model.workingDir);
   for (const e of o.env ?? []) {

@@ -7,7 +7,7 @@ import type { ApplyResult } from '../../reconcile/apply.js';
 import { TsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
 import { EXIT_FAILED, renderError } from '../errors.js';
-import { listrProgress, progressFor, type Progress } from '../render.js';
+import { listrProgress, liveView, progressFor, type Progress } from '../render.js';
 import type { ApplyEvent } from '../../reconcile/apply.js';
 import type { Plan } from '../../reconcile/plan.js';
 
@@ -86,7 +86,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const started = Date.now();
   // On a terminal, listr2 draws the plan's actions live once the plan is known;
   // elsewhere, plain lines.
-  const live = ctx.io.tty && !!process.stderr.isTTY && f.format !== 'json';
+  const live = liveView(ctx.io) && f.format !== 'json';
   const Listr = live ? (await import('listr2')).Listr : undefined;
   let progress: Progress = Listr ? { event: () => {}, line: () => {}, done: () => {} } : progressFor(ctx.io, { quiet: f.format === 'json' });
   const opts = {
@@ -185,17 +185,18 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
   const { observe } = await import('../../reconcile/observe.js');
   const { planDown } = await import('../../reconcile/diff.js');
   const { apply } = await import('../../reconcile/apply.js');
-  const progress = progressFor(ctx.io);
   const result = await ctx.locked(project, async () => {
     const observed = await observe(engine, project, { oneoff: true, volumes: model ? Object.values(model.volumes).filter((v) => !v.external).map((v) => v.name) : [] });
     const plan = planDown(observed, { volumes: f.volumes, removeOrphans: f.removeOrphans, services: model ? Object.keys(model.services) : undefined });
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
+    if (plan.empty) ctx.io.err(`down: nothing to remove for project ${project}`);
+    const progress = liveView(ctx.io) && !plan.empty ? listrProgress((await import('listr2')).Listr, ctx.io, plan) : progressFor(ctx.io);
     try {
       const r = await apply(plan, engine, { onEvent: progress.event, stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
       if (!r.failed.length && !plan.warnings.length) rmSync(await projectDirOf(ctx, project), { recursive: true, force: true });
       return r;
     } finally {
-      progress.done();
+      await progress.done();
     }
   });
   return report(ctx, result);

@@ -173,6 +173,8 @@ export class Containers implements ContainerApi {
       if (status === 'running' && st.pid) info.pid = st.pid;
       if (status === 'running' && st.health) info.health = st.health.status;
       if (status === 'exited' || status === 'dead' || status === 'restarting') info.exitCode = st.exitCode;
+      // the monitor vanished without a word (a reboot, a crash of both it and its guard): exit unknown, as Docker's 255
+      if (status === 'dead' && st.status !== 'dead') info.exitCode = 255;
       if (st.oomKilled) info.oomKilled = true;
       if (st.startedAt) info.startedAt = st.startedAt;
       if (st.finishedAt && status !== 'running') info.finishedAt = st.finishedAt;
