@@ -14,7 +14,10 @@ fi
 command -v hyperfine >/dev/null || { echo "hyperfine is not installed" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/tsstack-bench-rt.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'umount "$work/state" 2>/dev/null; rm -rf "$work"' EXIT
+# State directories on tmpfs for every runtime, as their defaults (/run/…) are
+# on a normal host; here /run is on the disk. (Private mount namespace: see above.)
+mkdir -p "$work/state" && mount -t tmpfs tmpfs "$work/state"
 mkdir -p "$work/rootfs"/{bin,proc,sys,dev,tmp,etc}
 cp /bin/busybox "$work/rootfs/bin/busybox"
 ln -s busybox "$work/rootfs/bin/true"
@@ -49,12 +52,12 @@ JSON
 
 TS=$PWD/native/bin/tsstack-runtime
 names=(); cmds=()
-names+=("tsstack-runtime"); cmds+=("$TS --root $work/st-ts run --bundle $work b1")
+names+=("tsstack-runtime"); cmds+=("$TS --root $work/state/ts run --bundle $work b1")
 if command -v crun >/dev/null; then
   names+=("crun")
-  cmds+=("unshare -m --propagation private -- sh -c 'mount --bind $work/empty /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; exec crun --root $work/st-crun run --bundle $work b2'")
+  cmds+=("unshare -m --propagation private -- sh -c 'mount --bind $work/empty /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; exec crun --root $work/state/crun run --bundle $work b2'")
 fi
-if command -v runc >/dev/null; then names+=("runc"); cmds+=("runc --root $work/st-runc run --bundle $work b3"); fi
+if command -v runc >/dev/null; then names+=("runc"); cmds+=("runc --root $work/state/runc run --bundle $work b3"); fi
 names+=("floor"); cmds+=("unshare -fpmiun --mount-proc true")
 
 args=(--warmup 3 --runs "$RUNS" --style none --export-json "$work/out.json" -N)

@@ -251,6 +251,22 @@ fail:;
   return -1;
 }
 
+int cg_enter_self_v1(const struct cg_dirs *d, err_t *e) {
+  for (size_t i = 0; i < d->n_leaves; i++) {
+    if (!d->leaf_ctl[i][0]) continue;
+    _cleanup_free_ char *f = ts_xasprintf("%s/tasks", d->leaves[i]);
+    if (ts_write_existing(f, "0", e) < 0) return -1;
+  }
+  return 0;
+}
+
+const char *cg_v2_leaf(const struct cg_dirs *d) {
+  if (d->fake) return NULL;
+  for (size_t i = 0; i < d->n_leaves; i++)
+    if (!d->leaf_ctl[i][0]) return d->leaves[i];
+  return NULL;
+}
+
 int cg_enter(const struct cg_dirs *d, pid_t pid, err_t *e) {
   char v[32];
   snprintf(v, sizeof v, "%d", (int)pid);

@@ -24,8 +24,15 @@ struct cg_dirs {
 /* Makes the container's cgroup at `path` (absolute or relative to each hierarchy
  * root) and writes the resource limits. On failure removes what it made. */
 int cg_create(const char *path, const struct resources *res, struct cg_dirs *d, err_t *e);
-/* Moves pid into every leaf. */
+/* Moves pid into every leaf (cgroup.procs). The first such migration waits
+ * for an RCU grace period (the global threadgroup lock). */
 int cg_enter(const struct cg_dirs *d, pid_t pid, err_t *e);
+/* Moves the calling single-threaded process into its v1 leaves by writing 0
+ * to each `tasks` file: a thread move, which skips the global lock. */
+int cg_enter_self_v1(const struct cg_dirs *d, err_t *e);
+/* The v2 leaf (pure v2, or hybrid's unified tree), or NULL; for clone3's
+ * CLONE_INTO_CGROUP. NULL on a fake (tmpfs) root. */
+const char *cg_v2_leaf(const struct cg_dirs *d);
 /* Removes the dirs this runtime made, deepest first, retrying while busy. */
 int cg_destroy(const struct cg_dirs *d, err_t *e);
 /* The v1 hierarchies (controllers, mount point) from mountinfo; returns the count. */

@@ -22,11 +22,13 @@
 #include "mounts.h"
 #include "namespaces.h"
 #include "process.h"
+#include "spawn.h"
 
 struct child_ctx {
   const struct spec *s;
   const struct create_opts *o;
   int sync, fifo, console;
+  const struct cg_dirs *cg;
   struct ns_joins joins;
   bool placed;
   char *state_json;  /* sent with the go-ahead, for the container-side hooks */
@@ -40,11 +42,11 @@ static _Noreturn void bail(int sync, const err_t *e) {
   _exit(1);
 }
 
-/* The parent moves the child into the cgroups while the child sets up its
- * mounts (the first v1 migration waits for an RCU grace period, ~10 ms). This
- * joins the two: it blocks until placed, then roots a new cgroup namespace
- * there. Called before the first cgroup mount, or at the latest before the
- * process's limits matter. Idempotent. */
+/* The parent finishes placement (hooks, a fallback cgroup.procs write) while
+ * the child sets up its mounts. This joins the two: it blocks until the
+ * parent's go-ahead, then roots a new cgroup namespace there. Called before
+ * the first cgroup mount, or at the latest before the process's limits
+ * matter. Idempotent. */
 static int cgroup_ready(void *ctx, err_t *e) {
   struct child_ctx *c = ctx;
   if (c->placed) return 0;
@@ -63,6 +65,7 @@ static _Noreturn void init_child(struct child_ctx *c) {
   err_t e = {{0}};
   const struct spec *s = c->s;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (!c->cg->fake && cg_enter_self_v1(c->cg, &e) < 0) bail(c->sync, &e);
   if (ns_enter_joins(&c->joins, &e) < 0) bail(c->sync, &e);
   if (s->proc.has_oom_score_adj) {
     char v[16];
@@ -74,7 +77,9 @@ static _Noreturn void init_child(struct child_ctx *c) {
     bail(c->sync, &e);
   }
   if (spec_has_ns(s, CLONE_NEWNS)) {
-    if (mounts_prepare(s, cgroup_ready, c, &e) < 0 || cgroup_ready(c, &e) < 0) bail(c->sync, &e);
+    const struct ns_spec *cgns = spec_ns(s, CLONE_NEWCGROUP);
+    const char *cg2_leaf = cgns && !cgns->path ? cg_v2_leaf(c->cg) : NULL;
+    if (mounts_prepare(s, cg2_leaf, cgroup_ready, c, &e) < 0 || cgroup_ready(c, &e) < 0) bail(c->sync, &e);
     if (hooks_run(s, HOOK_CREATE_CONTAINER, c->state_json, &e) < 0) bail(c->sync, &e);
     if (mounts_pivot(s, c->o->no_pivot, &e) < 0 || mounts_finalize(s, &e) < 0) bail(c->sync, &e);
   } else if (chroot(s->root) < 0 || chdir("/") < 0) {
@@ -134,30 +139,16 @@ static _Noreturn void init_child(struct child_ctx *c) {
   _exit(127);
 }
 
-/* clone(2) into new namespaces. On a real pure v2 host the child is born in
- * its cgroup (clone3 + CLONE_INTO_CGROUP: no migration, no RCU grace period
- * to wait for); *placed says so. Returns 0 in the child, like fork. */
-static pid_t spawn_child(int ns_flags, const struct cg_dirs *cg, bool *placed) {
-  *placed = false;
-  if (cg->v2 && !cg->fake && cg->n_leaves == 1) {
-    int fd = open(cg->leaves[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-      struct clone_args args;
-      memset(&args, 0, sizeof args);
-      args.flags = (unsigned long long)ns_flags | CLONE_INTO_CGROUP;
-      args.exit_signal = SIGCHLD;
-      args.cgroup = (unsigned long long)fd;
-      pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
-      int saved = errno;
-      if (pid != 0) close(fd);
-      if (pid >= 0) {
-        *placed = true;
-        return pid;
-      }
-      errno = saved; /* older kernel or refused: place it the classic way */
-    }
-  }
-  return (pid_t)syscall(SYS_clone, (unsigned long)(ns_flags | SIGCHLD), NULL, NULL, NULL, 0);
+/* Placement the child did not get at birth: a fake v2 root's files, or the v2
+ * leaf when clone3 was refused. The v1 leaves the child joins itself. */
+static int place_rest(const struct cg_dirs *cg, pid_t pid, bool placed_v2, err_t *e) {
+  if (cg->fake) return cg_enter(cg, pid, e);
+  const char *leaf = cg_v2_leaf(cg);
+  if (!leaf || placed_v2) return 0;
+  char v[32];
+  snprintf(v, sizeof v, "%d", (int)pid);
+  _cleanup_free_ char *f = ts_xasprintf("%s/cgroup.procs", leaf);
+  return ts_write_existing(f, v, e);
 }
 
 static int write_pid_file(const char *path, pid_t pid, err_t *e) {
@@ -188,6 +179,8 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
   st->oci_version = ts_xstrdup(s->oci_version);
   st->creating = true;
   st->annotations = s->annotations;
+  st->poststart = s->n_hooks[HOOK_POSTSTART] > 0;
+  st->poststop = s->n_hooks[HOOK_POSTSTOP] > 0;
   int sp[2] = {-1, -1}, console = -1, own[2] = {-1, -1}, fifo = -1;
   pid_t pid = -1;
   struct child_ctx c = {.s = s, .o = o, .console = -1};
@@ -221,10 +214,11 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
   int clone_flags = ns_clone_flags(s);
   if (ns_open_joins(s, &c.joins, e) < 0) goto fail;
   c.sync = sp[1];
+  c.cg = &st->cg;
   c.fifo = fifo;
   c.console = console;
-  bool placed = false;
-  pid = spawn_child(clone_flags, &st->cg, &placed);
+  bool placed_v2 = false;
+  pid = spawn_in_cgroup(clone_flags, &st->cg, &placed_v2);
   if (pid < 0) {
     ts_failerr(e, "cannot clone the container process");
     goto fail;
@@ -238,7 +232,7 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
   if (console >= 0 && console != own[1]) close(console);
   if (own[1] >= 0) close(own[1]), own[1] = -1;
   console = -1;
-  if (!placed && cg_enter(&st->cg, pid, e) < 0) {
+  if (place_rest(&st->cg, pid, placed_v2, e) < 0) {
     /* A child that already failed cannot be placed: its own error says why. */
     char early[1200];
     ssize_t n = recv(sp[0], early, sizeof early - 1, MSG_DONTWAIT);
@@ -327,9 +321,9 @@ int container_start(const char *id, err_t *e) {
   /* poststart failures are warnings: the container runs on. */
   struct spec s;
   err_t he;
-  if (spec_load(st.bundle, &s, &he) == 0 && s.n_hooks[HOOK_POSTSTART]) {
+  if (st.poststart && spec_load(st.bundle, &s, &he) == 0) {
     jbuf sj = {0};
-    state_render(&st, &sj, "");
+    state_render_as(&st, &sj, "", "running");  /* it may be gone already: hooks see their moment */
     if (hooks_run(&s, HOOK_POSTSTART, sj.p, &he) < 0) fprintf(stderr, "tsstack-runtime start: warning: %s\n", he.msg);
     jb_free(&sj);
   }
@@ -377,9 +371,9 @@ int container_destroy(struct cstate *st, err_t *e) {
   /* poststop hooks: from the bundle, if it is still there; failures are warnings. */
   struct spec s;
   err_t he;
-  if (spec_load(st->bundle, &s, &he) == 0 && s.n_hooks[HOOK_POSTSTOP]) {
+  if (st->poststop && spec_load(st->bundle, &s, &he) == 0) {
     jbuf sj = {0};
-    state_render(st, &sj, "");
+    state_render_as(st, &sj, "", "stopped");
     if (hooks_run(&s, HOOK_POSTSTOP, sj.p, &he) < 0) fprintf(stderr, "tsstack-runtime: warning: %s\n", he.msg);
     jb_free(&sj);
   }

@@ -14,6 +14,7 @@
 #include <linux/close_range.h>
 #include "console.h"
 #include "process.h"
+#include "spawn.h"
 #include "spec.h"
 #include "state.h"
 
@@ -113,13 +114,16 @@ static const struct { const char *name; int flag; } ns_order[] = {
     {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"mnt", CLONE_NEWNS},
 };
 
-static _Noreturn void exec_child(const struct process_spec *p, const struct seccomp_prog *filter, const struct cstate *st, int nsfd[], int rootfd, int console, int errfd, int preserve) {
+static _Noreturn void exec_child(const struct process_spec *p, const struct seccomp_prog *filter, const struct cstate *st, bool placed_v2, int nsfd[], int rootfd, int console, int errfd, int preserve) {
   err_t e = {{0}};
-  if (!st->cg.fake)
-    for (size_t i = 0; i < st->cg.n_leaves; i++) {
-      _cleanup_free_ char *f = ts_xasprintf("%s/cgroup.procs", st->cg.leaves[i]);
+  if (!st->cg.fake) {
+    if (cg_enter_self_v1(&st->cg, &e) < 0) goto fail;
+    const char *leaf = cg_v2_leaf(&st->cg);
+    if (leaf && !placed_v2) {
+      _cleanup_free_ char *f = ts_xasprintf("%s/cgroup.procs", leaf);
       if (ts_write_existing(f, "0", &e) < 0) goto fail;
     }
+  }
   for (size_t i = 0; i < sizeof ns_order / sizeof ns_order[0]; i++)
     if (nsfd[i] >= 0 && setns(nsfd[i], ns_order[i].flag) < 0) {
       ts_failerr(&e, "cannot join the container's %s namespace", ns_order[i].name);
@@ -192,11 +196,12 @@ int exec_run(const struct exec_opts *o, err_t *e) {
   }
   int errp[2];
   if (pipe2(errp, O_CLOEXEC) < 0) return ts_failerr(e, "pipe");
-  pid_t pid = fork();
+  bool placed_v2 = false;
+  pid_t pid = spawn_in_cgroup(0, &st.cg, &placed_v2);
   if (pid < 0) return ts_failerr(e, "fork");
   if (pid == 0) {
     close(errp[0]);
-    exec_child(&p, filter, &st, nsfd, rootfd, console, errp[1], o->preserve_fds);
+    exec_child(&p, filter, &st, placed_v2, nsfd, rootfd, console, errp[1], o->preserve_fds);
   }
   close(errp[1]);
   if (console >= 0) close(console);

@@ -45,13 +45,23 @@ static int make_target(const char *full, bool file, err_t *e) {
   return 0;
 }
 
-static int mount_cgroup(const char *full, const struct mount_spec *m, err_t *e) {
-  unsigned long flags = m->flags & ~(MS_REMOUNT | MS_RDONLY);
-  if (make_target(full, false, e) < 0) return -1;
-  if (getenv("TSSTACK_CGROUP2_ROOT") == NULL && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-    if (mount("cgroup2", full, "cgroup2", m->flags, NULL) < 0) return ts_failerr(e, "cannot mount cgroup2 on %s", full);
+/* cgroup2 at dst: a bind of the container's own dir when given, else a fresh mount. */
+static int mount_cgroup2(const char *dst, unsigned long flags, const char *leaf, err_t *e) {
+  if (!leaf) {
+    if (mount("cgroup2", dst, "cgroup2", flags, NULL) < 0) return ts_failerr(e, "cannot mount cgroup2 on %s", dst);
     return 0;
   }
+  if (mount(leaf, dst, NULL, MS_BIND, NULL) < 0) return ts_failerr(e, "cannot bind %s on %s", leaf, dst);
+  if (flags && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | flags | current_flags(dst), NULL) < 0)
+    return ts_failerr(e, "cannot remount %s with its options", dst);
+  return 0;
+}
+
+static int mount_cgroup(const char *full, const struct mount_spec *m, const char *cg2_leaf, err_t *e) {
+  unsigned long flags = m->flags & ~(MS_REMOUNT | MS_RDONLY);
+  if (make_target(full, false, e) < 0) return -1;
+  if (getenv("TSSTACK_CGROUP2_ROOT") == NULL && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+    return mount_cgroup2(full, m->flags & ~MS_REMOUNT, cg2_leaf, e);
   /* v1 / hybrid: a tmpfs holding one mount per hierarchy, as on the host. */
   if (mount("tmpfs", full, "tmpfs", flags, "mode=755") < 0) return ts_failerr(e, "cannot mount tmpfs on %s", full);
   static char ctl[CG_MAX][256], mnt[CG_MAX][512];
@@ -64,19 +74,19 @@ static int mount_cgroup(const char *full, const struct mount_spec *m, err_t *e) 
   }
   if (access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0) {
     _cleanup_free_ char *dir = ts_xasprintf("%s/unified", full);
-    if (mkdir(dir, 0755) == 0 && mount("cgroup2", dir, "cgroup2", m->flags & ~MS_REMOUNT, NULL) < 0) return ts_failerr(e, "cannot mount cgroup2 on %s", dir);
+    if (mkdir(dir, 0755) == 0 && mount_cgroup2(dir, m->flags & ~MS_REMOUNT, cg2_leaf, e) < 0) return -1;
   }
   if ((m->flags & MS_RDONLY) && mount(NULL, full, NULL, MS_REMOUNT | MS_RDONLY | flags, "mode=755") < 0)
     return ts_failerr(e, "cannot make %s read-only", full);
   return 0;
 }
 
-static int mount_one(const struct spec *s, const struct mount_spec *m, size_t idx, err_t *e) {
+static int mount_one(const struct spec *s, const struct mount_spec *m, size_t idx, const char *cg2_leaf, err_t *e) {
   _cleanup_free_ char *full = NULL;
   err_t re;
   if (rootpath_resolve(s->root, m->destination, &full, &re) < 0) return ts_fail(e, "mounts[%zu]: %s", idx, re.msg);
   if (!strcmp(m->type, "cgroup")) {
-    if (mount_cgroup(full, m, e) < 0) return -1;
+    if (mount_cgroup(full, m, cg2_leaf, e) < 0) return -1;
   } else if (m->bind) {
     struct stat st;
     if (stat(m->source, &st) < 0) return ts_failerr(e, "mounts[%zu]: bind source %s", idx, m->source);
@@ -103,7 +113,7 @@ static int mount_one(const struct spec *s, const struct mount_spec *m, size_t id
   return 0;
 }
 
-int mounts_prepare(const struct spec *s, cgroup_ready_fn ready, void *ctx, err_t *e) {
+int mounts_prepare(const struct spec *s, const char *cg2_leaf, cgroup_ready_fn ready, void *ctx, err_t *e) {
   unsigned long prop = s->rootfs_propagation ? s->rootfs_propagation : MS_SLAVE | MS_REC;
   /* Nothing mounted from here on may propagate back to the host. Shared root
    * propagation is applied after pivot; the host side stays slave until then. */
@@ -119,7 +129,7 @@ int mounts_prepare(const struct spec *s, cgroup_ready_fn ready, void *ctx, err_t
   bool dev_tmpfs = false, devpts = false;
   for (size_t i = 0; i < s->n_mounts; i++) {
     if (!strcmp(s->mounts[i].type, "cgroup") && ready && ready(ctx, e) < 0) return -1;
-    if (mount_one(s, &s->mounts[i], i, e) < 0) return -1;
+    if (mount_one(s, &s->mounts[i], i, cg2_leaf, e) < 0) return -1;
     if (!strcmp(s->mounts[i].destination, "/dev") && !s->mounts[i].bind) dev_tmpfs = true;
     if (!strcmp(s->mounts[i].destination, "/dev/pts") && !strcmp(s->mounts[i].type, "devpts")) devpts = true;
   }

@@ -10,8 +10,11 @@
  * placement and its cgroup namespace there). */
 typedef int (*cgroup_ready_fn)(void *ctx, err_t *e);
 
-/* Before pivot: propagation, rootfs bind, every mount, /dev nodes and links. */
-int mounts_prepare(const struct spec *s, cgroup_ready_fn ready, void *ctx, err_t *e);
+/* Before pivot: propagation, rootfs bind, every mount, /dev nodes and links.
+ * cg2_leaf: the container's own v2 cgroup dir, bound where cgroup2 would be
+ * mounted afresh (pass it only with a new cgroup namespace, where both show the
+ * same tree; a fresh cgroup2 mount costs several ms), or NULL. */
+int mounts_prepare(const struct spec *s, const char *cg2_leaf, cgroup_ready_fn ready, void *ctx, err_t *e);
 /* Switches root to s->root: pivot_root, or MS_MOVE+chroot when no_pivot is set
  * or pivot_root is refused (root on ramfs/initramfs). */
 int mounts_pivot(const struct spec *s, bool no_pivot, err_t *e);

@@ -92,6 +92,7 @@ int state_save(const struct cstate *st, err_t *e) {
   jb_puts(&b, ",\n  \"ociVersion\": ");
   jb_str(&b, st->oci_version);
   jb_printf(&b, ",\n  \"cgroupV2\": %s,\n  \"cgroupFake\": %s", st->cg.v2 ? "true" : "false", st->cg.fake ? "true" : "false");
+  jb_printf(&b, ",\n  \"hooks\": {\"poststart\": %s, \"poststop\": %s}", st->poststart ? "true" : "false", st->poststop ? "true" : "false");
   put_list(&b, "cgroupLeaves", st->cg.leaves, st->cg.n_leaves);
   put_list(&b, "cgroupControllers", st->cg.leaf_ctl, st->cg.n_leaves);
   put_list(&b, "cgroupCreated", st->cg.created, st->cg.n_created);
@@ -146,6 +147,11 @@ int state_load(const char *id, struct cstate *st, err_t *e) {
   st->creating = c && c->type == JSON_BOOL && c->boolean;
   c = json_get(st->doc, "cgroupV2");
   st->cg.v2 = c && c->type == JSON_BOOL && c->boolean;
+  json *hooks = json_get(st->doc, "hooks");
+  c = json_get(hooks, "poststart");
+  st->poststart = c && c->type == JSON_BOOL && c->boolean;
+  c = json_get(hooks, "poststop");
+  st->poststop = c && c->type == JSON_BOOL && c->boolean;
   c = json_get(st->doc, "cgroupFake");
   st->cg.fake = c && c->type == JSON_BOOL && c->boolean;
   st->cg.n_leaves = get_list(st->doc, "cgroupLeaves", st->cg.leaves, CG_MAX);
@@ -177,8 +183,10 @@ const char *state_status(const struct cstate *st) {
   return cg_frozen(&st->cg) ? "paused" : "running";
 }
 
-void state_render(const struct cstate *st, jbuf *b, const char *ind) {
-  const char *status = state_status(st);
+void state_render(const struct cstate *st, jbuf *b, const char *ind) { state_render_as(st, b, ind, NULL); }
+
+void state_render_as(const struct cstate *st, jbuf *b, const char *ind, const char *status) {
+  if (!status) status = state_status(st);
   bool stopped = !strcmp(status, "stopped");
   const char *nl = *ind ? "\n" : "", *sp = *ind ? " " : "";
   jb_printf(b, "{%s%s\"ociVersion\":%s", nl, ind, sp);

@@ -12,6 +12,7 @@ struct cstate {
   pid_t pid;
   unsigned long long start_time;  /* /proc/<pid>/stat field 22: guards against pid reuse */
   bool creating;
+  bool poststart, poststop;       /* the bundle has such hooks (saves re-reading it) */
   struct cg_dirs cg;
   json *annotations;              /* owned */
   json *doc;
@@ -29,6 +30,8 @@ const char *state_status(const struct cstate *st);
 bool state_alive(const struct cstate *st);
 /* The OCI state document, as runc prints it. */
 void state_render(const struct cstate *st, jbuf *out, const char *indent);
+/* The same with a given status (for hooks: the status of their moment). */
+void state_render_as(const struct cstate *st, jbuf *out, const char *indent, const char *status);
 unsigned long long proc_start_time(pid_t pid);
 /* RFC 3339 with nanoseconds, UTC. */
 char *now_rfc3339(void);

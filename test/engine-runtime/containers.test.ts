@@ -312,3 +312,42 @@ console.log(process.pid);
     await c.remove('bg', { force: true });
   });
 }
+
+for (const rt of runtimes()) {
+  test(`${rt}: a killed monitor shows as dead (137), its container is gone, and remove still cleans up`, async (t) => {
+    const { c, dir } = engine(t, rt);
+    const x = await c.create(spec('victim', ['sleep', '1000'], { restart: 'always' }));
+    await c.start('victim');
+    const st = c.monitorStateOf('victim')!;
+    process.kill(st.monitorPid, 'SIGKILL');
+    t.true(await until(() => processGone(st.pid), 10000));
+    t.true(await until(() => c.monitorStateOf('victim')?.status === 'dead', 10000));
+    const info = (await c.inspect('victim'))!;
+    t.is(info.status, 'dead');
+    t.is(info.exitCode, 137);
+    await c.remove('victim');
+    await assertGone(t, c, dir, x.id, [st.pid]);
+  });
+}
+
+for (const rt of runtimes()) {
+  test(`${rt}: network_mode host shares the caller's network; none has only loopback`, async (t) => {
+    const { createServer } = await import('node:net');
+    const server = createServer((s) => s.end('from the host\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.teardown(() => { server.close(); });
+    const port = (server.address() as { port: number }).port;
+    const { c } = engine(t, rt);
+    await c.create(spec('hostnet', ['sleep', '1000'], { networkMode: 'host', stopGracePeriod: 0 }));
+    await c.create(spec('nonet', ['sleep', '1000'], { networkMode: 'none', stopGracePeriod: 0 }));
+    await c.start('hostnet');
+    await c.start('nonet');
+    const r = await c.execCapture('hostnet', ['sh', '-c', `nc 127.0.0.1 ${port} </dev/null`]);
+    t.is(r.stdout, 'from the host\n');
+    t.is(readFileSync(join(c.containerDir('hostnet'), 'resolv.conf'), 'utf8'), readFileSync('/etc/resolv.conf', 'utf8'));
+    const ifs = (await c.execCapture('nonet', ['sh', '-c', 'ls /sys/class/net'])).stdout.trim().split(/\s+/);
+    t.deepEqual(ifs, ['lo']);
+    await c.remove('hostnet', { force: true });
+    await c.remove('nonet', { force: true });
+  });
+}

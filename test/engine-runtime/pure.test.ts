@@ -62,6 +62,7 @@ test('etc files: hosts, extra_hosts, resolv.conf from the host without loopback 
   t.deepEqual(parseExtraHost('db:10.0.0.5'), { address: '10.0.0.5', names: ['db'] });
   t.deepEqual(parseExtraHost('v6=::1'), { address: '::1', names: ['v6'] });
   t.is(parseExtraHost('nonsense'), undefined);
+  t.deepEqual(parseExtraHost('host.docker.internal:host-gateway', '10.89.0.1'), { address: '10.89.0.1', names: ['host.docker.internal'] });
   t.is(renderHostsFile([{ address: '10.0.0.2', names: ['web', 'web'] }]), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.0.2\tweb\n');
   t.is(resolvConfFromHost('nameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch corp\noptions ndots:2\n'), 'search corp\nnameserver 192.0.2.1\noptions ndots:2\n');
   t.is(resolvConfFromHost('nameserver 127.0.0.1\n'), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');

@@ -84,6 +84,10 @@ test.serial('pull busybox (uncompressed, gzip and zstd layers) and run-ready roo
     t.true(existsSync(join(rootfs, 'bin/busybox')));
     await store.unmountRootfs(c);
     t.deepEqual(readdirSync(store.content.tmpDir), []);
+
+    await store.remove(`${reg!.host}/bb@${img.digest}`, { force: true });
+    t.is(await store.inspect(busyboxId), undefined, 'removing by digest removes the image and all its names');
+    t.deepEqual(await store.layers.list(), []);
   });
 });
 

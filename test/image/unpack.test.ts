@@ -131,3 +131,48 @@ test.serial('gzip and zstd layer files give the same diff id and chain; a wrong 
     rmTemp(root);
   }
 });
+
+test.serial('a truncated or corrupt layer file fails cleanly', async (t) => {
+  const root = makeTemp();
+  try {
+    const store = new ImageStore({ root });
+    const [b1] = await whiteoutLayers();
+    const gz = gzipSync(b1);
+    for (const [name, bytes] of [['truncated.gz', gz.subarray(0, gz.length >> 1)], ['garbage.gz', Buffer.concat([gz.subarray(0, 10), Buffer.alloc(200, 7)])]] as const) {
+      writeFileSync(join(root, name), bytes);
+      const e = await t.throwsAsync(store.addLayer(join(root, name)));
+      t.true(e instanceof TsstackError, `${name}: ${String(e)}`);
+    }
+    t.deepEqual(await store.layers.list(), []);
+    t.deepEqual(readdirSync(join(store.layers.dir, 'tmp')), []);
+  } finally {
+    rmTemp(root);
+  }
+});
+
+test.serial('binary xattrs (file capabilities) survive unpack and pack byte for byte', async (t) => {
+  const root = makeTemp();
+  try {
+    // cap_net_raw+ep, VFS_CAP_REVISION_2
+    const cap = Buffer.from([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const bin = Buffer.from([0, 0xff, 0x80, 1, 0xc3, 0x28]);
+    const layer = await makeTar([
+      { name: 'ping', data: 'x', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': cap.toString('latin1'), 'SCHILY.xattr.user.bin': bin.toString('latin1') } },
+      { name: 'ünïcødé-名前', data: 'y', pax: { 'SCHILY.xattr.user.text': 'plain' } },
+    ]);
+    const a = join(root, 'a');
+    mkdirSync(a);
+    await unpackLayer(Readable.from([layer]), a, 'caps');
+    t.deepEqual(lgetxattrs(join(a, 'ping'))['security.capability'], cap);
+    t.deepEqual(lgetxattrs(join(a, 'ping'))['user.bin'], bin);
+    t.is(lgetxattrs(join(a, 'ünïcødé-名前'))['user.text']?.toString(), 'plain');
+    const b = join(root, 'b');
+    mkdirSync(b);
+    await unpackLayer(packDirectory(a), b, 'repacked');
+    t.deepEqual(lgetxattrs(join(b, 'ping'))['security.capability'], cap);
+    t.deepEqual(lgetxattrs(join(b, 'ping'))['user.bin'], bin);
+    t.true(existsSync(join(b, 'ünïcødé-名前')));
+  } finally {
+    rmTemp(root);
+  }
+});

@@ -78,6 +78,13 @@ test.serial('published ports answer on 127.0.0.1, on another host address, from 
     // host IP binding: 127.0.0.1 only
     t.regex(await ask(undefined, 'tcp', '127.0.0.1', 8181), /^web81 /);
     t.regex(await ask(undefined, 'tcp', '192.168.77.1', 8181, NO), /^ERR /);
+    // loopback addresses pass our bridges only for that path: all.route_localnet stays off, and a
+    // container that routes 127/8 to the host (as raw sockets could) does not reach its localhost services
+    t.is(sh('cat', ['/proc/sys/net/ipv4/conf/all/route_localnet']).trim(), '0');
+    await serve(env, undefined, 'tcp', 7777, 'host-localhost');
+    t.regex(await ask(undefined, 'tcp', '127.0.0.1', 7777), /^host-localhost /);
+    sh('nsenter', ['--net=' + other.path, 'sh', '-c', `ip addr del 127.0.0.1/8 dev lo && echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet && ip route add 127.0.0.0/8 via ${web.gateway}`]);
+    t.regex(await ask(other.path, 'tcp', '127.0.0.1', 7777, NO), /^ERR timeout/);
     // hairpin: containers reach the published port through the host's address, themselves included
     t.regex(await ask(other.path, 'tcp', '192.168.77.1', 8080), /^web 10\.89\.0\.1$/);
     t.regex(await ask(web.path, 'tcp', '192.168.77.1', 8080), /^web 10\.89\.0\.1$/);

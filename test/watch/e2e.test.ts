@@ -2,7 +2,7 @@
 // examples/watch, real file edits, real containers (issue 7's tests).
 import test, { type ExecutionContext } from 'ava';
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cannotRun, get, isolateNetwork, parsePs, REPO, Sandbox, settledLeftovers, until, type PsRow } from '../examples/_cli.js';
 
@@ -152,4 +152,51 @@ test.serial('up --watch -d: Ctrl-C stops watching and leaves the stack running',
   const down = await b.tsstack('-p', 'watch-demo', 'down');
   t.is(down.code, 0, down.err);
   t.deepEqual(await settledLeftovers(b.root, rows.map((r) => r.ID)), []);
+});
+
+/** A stack with a built service and no develop rules: its build context is what is watched. */
+function buildProject(b: Sandbox): { dir: string; file: string } {
+  const dir = join(b.base, 'build');
+  mkdirSync(join(dir, 'app/www'), { recursive: true });
+  writeFileSync(join(dir, 'app/Dockerfile'), 'FROM tsstack.local/busybox:latest\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n');
+  writeFileSync(join(dir, 'app/.dockerignore'), '*.tmp\n');
+  writeFileSync(join(dir, 'app/www/index.html'), 'version one\n');
+  const file = join(dir, 'stack.yaml');
+  writeFileSync(file, 'name: watch-build\nservices:\n  app:\n    build: ./app\n    ports: ["8083:8080"]\n    stop_signal: SIGKILL\n');
+  return { dir, file };
+}
+
+test.serial('up --watch: a build-context edit rebuilds and replaces that service, .dockerignore\'d files do not; an added service starts', async (t) => {
+  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+  const b = box;
+  const { dir, file } = buildProject(b);
+  const child = b.spawnTsstack(['-f', file, 'up', '--watch'], dir);
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-build', 'down', '--remove-orphans'], { cwd: b.base });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const out = watchOutput(child);
+  t.true(await out.waitFor(/watching for changes/, 120_000), out.text());
+  const page = 'http://127.0.0.1:8083/';
+  t.is(await get(page), 'version one\n');
+  const list = async () => parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-build', 'ps', '--format', 'json'], { cwd: b.base }));
+  const first = await list();
+
+  // Excluded by .dockerignore: nothing happens.
+  writeFileSync(join(dir, 'app/notes.tmp'), 'scratch\n');
+  await new Promise((r) => setTimeout(r, 1500));
+  t.deepEqual((await list()).map((r) => r.ID), first.map((r) => r.ID));
+
+  writeFileSync(join(dir, 'app/www/index.html'), 'version two\n');
+  t.true(await until(async () => (await get(page)) === 'version two\n', 60_000, 100), out.text());
+  const rebuilt = await list();
+  t.not(idOf(rebuilt, 'app'), idOf(first, 'app'));
+
+  // A service added to the file is started.
+  writeFileSync(file, `${readFileSync(file, 'utf8')}  extra:\n    image: tsstack.local/busybox:latest\n    command: ["sleep", "86400"]\n    stop_signal: SIGKILL\n`);
+  const added = await until(async () => (await list()).find((r) => r.Service === 'extra' && r.State === 'running'), 30_000, 100);
+  t.truthy(added, out.text());
+  t.is(idOf(await list(), 'app'), idOf(rebuilt, 'app'), 'adding a service leaves the others alone');
+  t.not(await interrupt(child, out.exited), 'timeout', out.text());
 });

@@ -12,6 +12,9 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { lgetxattrs, majorOf, minorOf } from './sys.js';
 import { OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX } from './unpack.js';
+import { installBinaryPax, XATTR_PREFIX } from './tar-pax.js';
+
+installBinaryPax();
 
 export interface PackOptions {
   overlayWhiteouts?: boolean;
@@ -34,7 +37,7 @@ export function packDirectory(dir: string, opts: PackOptions = {}): Readable {
         if (k === OVERLAY_OPAQUE_XATTR && v.toString() === 'y') opaque = true;
         continue;
       }
-      pax[`SCHILY.xattr.${k}`] = v.toString('utf8');
+      pax[`${XATTR_PREFIX}${k}`] = v.toString('latin1');
     }
     const base = {
       name: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: opts.mtime ?? st.mtime,

@@ -175,7 +175,14 @@ export class ImageStore implements ImageApi {
     const blob = typeof source === 'string' ? await this.content.putFile(source) : await this.content.putStream(source);
     const path = this.content.path(blob.digest);
     const comp = detectFileCompression(path);
-    const diffId = comp === 'none' ? blob.digest : await hashStream(openTarStream(path));
+    let diffId = blob.digest;
+    if (comp !== 'none') {
+      try { diffId = await hashStream(openTarStream(path)); } catch (e) {
+        throw new TsstackError('IMAGE', `layer ${typeof source === 'string' ? source : blob.digest}: cannot decompress (${comp}): ${(e as Error).message}`, {
+          hint: 'the file is truncated or not a layer tar', cause: e,
+        });
+      }
+    }
     const mediaType = comp === 'gzip' ? MT.ociLayerGzip : comp === 'zstd' ? MT.ociLayerZstd : MT.ociLayer;
     const chainId = parentChainId ? sha256Digest(`${parentChainId} ${diffId}`) : diffId;
     await this.layers.ensure(chainId, diffId, parentChainId, () => openTarStream(path), blob.digest);
@@ -289,7 +296,9 @@ export class ImageStore implements ImageApi {
 
   async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     const rec = this.mustResolve(ref);
-    const byId = looksLikeImageId(ref) && !this.records.names()[safeNormalize(ref) ?? ''];
+    // By id (or a `repo@digest` reference, which names the image itself): all its names go.
+    const digestOnly = !looksLikeImageId(ref) && parseReference(ref).digest !== undefined && parseReference(ref).tag === undefined;
+    const byId = digestOnly || (looksLikeImageId(ref) && !this.records.names()[safeNormalize(ref) ?? '']);
     const inUse = (await this.opts.inUse?.())?.has(rec.id) ?? false;
     await withLock(this.records.lockPath, async () => {
       const t = this.records.names();

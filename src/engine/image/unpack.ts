@@ -17,6 +17,9 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { TsstackError } from '../../util/errors.js';
 import { mknod, lsetxattr, S_IFCHR, S_IFBLK, S_IFIFO } from './sys.js';
+import { installBinaryPax, XATTR_PREFIX } from './tar-pax.js';
+
+installBinaryPax();
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
@@ -184,7 +187,7 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
   function setXattrs(abs: string, h: Header): void {
     if (!h.pax) return;
     for (const [k, v] of Object.entries(h.pax)) {
-      if (k.startsWith('SCHILY.xattr.')) lsetxattr(abs, k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'utf8'));
+      if (k.startsWith(XATTR_PREFIX)) lsetxattr(abs, k.slice(XATTR_PREFIX.length), Buffer.from(v, 'latin1'));
     }
   }
 

@@ -463,7 +463,6 @@ export class NetworkManager implements NetworkApi {
   /** Bridge with the gateway address, up; forwarding on. Checks before each step, so it can run any number of times. */
   private async ensureKernel(rec: NetworkRecord): Promise<void> {
     ensureSysctl('net.ipv4.ip_forward', '1');
-    ensureSysctl('net.ipv4.conf.all.route_localnet', '1');
     const s = this.rt();
     let br = await linkByName(s, rec.bridge);
     if (!br) {
@@ -476,6 +475,10 @@ export class NetworkManager implements NetworkApi {
       const c = parseCidr(rec.subnet);
       await addAddress(s, br.index, rec.gateway, prefix, intToIp(c.base + 2 ** (32 - c.prefix) - 1));
     }
+    // 127.0.0.1 → published port: the DNAT'd packet leaves through the bridge with
+    // a loopback source until masqueraded. Allowed on our bridges only, never on
+    // `all` (that would make 127/8 routable from the host's real interfaces).
+    ensureSysctl(`net.ipv4.conf.${rec.bridge}.route_localnet`, '1');
     if (!br.up) await setUp(s, br.index);
   }
 

@@ -2,10 +2,13 @@
 //
 // The whole table is rendered from the engine's state (level-based), so a
 // second sync with the same state is a no-op and a crash mid-way is repaired by
-// the next sync. Published ports live in two maps, so the cost of a packet is
-// one lookup whatever the number of ports:
-//   dnat_ip:  ip daddr . l4proto . dport → addr . port   (`127.0.0.1:8080:80`)
-//   dnat_any: l4proto . dport → addr . port             (`8080:80`, any local address)
+// the next sync; port changes alone are applied as element batches. Published
+// ports live in maps, so a packet costs a fixed number of lookups whatever the
+// number of ports:
+//   ip_addr / ip_port:   ip daddr . l4proto . dport → container addr / port  (`127.0.0.1:8080:80`)
+//   any_addr / any_port: l4proto . dport → container addr / port             (`8080:80`, every local address)
+// Address and port are two maps rather than one `addr . port` map because
+// libnftables' JSON parser (1.0.6, Debian 12) cannot declare concatenated map data.
 // The objects have the shape `nft -j list table` prints, so what exists can be
 // compared with what is wanted; `toBatch` turns them into `add` commands.
 
@@ -116,6 +119,18 @@ function isolate(b: Base, n: FwNetwork): Obj {
   return rule(b, 'forward', [eq(meta('iifname'), n.bridge), ne(meta('oifname'), n.bridge), eq(meta('oifname'), '@bridges'), { drop: null }]);
 }
 
+// iifname @bridges ip daddr 127.0.0.0/8 ct status & dnat != dnat drop
+// (our bridges accept loopback addresses, for the 127.0.0.1 → published port path;
+// a container must still not reach the host's localhost services by sending to 127/8)
+function guardLocalhost(b: Base): Obj {
+  return rule(b, 'input', [
+    eq(meta('iifname'), '@bridges'),
+    eq(ip('daddr'), prefix('127.0.0.0/8')),
+    ne({ '&': [{ ct: { key: 'status' } }, 'dnat'] }, 'dnat'),
+    { drop: null },
+  ]);
+}
+
 // chain <name> { type <nat|filter> hook <hook> priority <prio>; policy accept; }
 // (accept: tsstack only drops what its own rules name; other tables keep their say)
 function chain(b: Base, name: string, type: 'nat' | 'filter', hook: string, prio: number): Obj {
@@ -168,6 +183,7 @@ export function buildTable(networks: FwNetwork[], ports: FwPort[], table = TABLE
     chain(base, 'output', 'nat', 'output', -100),
     chain(base, 'postrouting', 'nat', 'postrouting', 100),
     chain(base, 'forward', 'filter', 'forward', 0),
+    chain(base, 'input', 'filter', 'input', 0),
     dnatHostIp(base, 'prerouting'),
     dnatAnyIp(base, 'prerouting'),
     dnatHostIp(base, 'output'),
@@ -179,6 +195,7 @@ export function buildTable(networks: FwNetwork[], ports: FwPort[], table = TABLE
     acceptEstablished(base),
     acceptDnat(base),
     ...nets.map((n) => isolate(base, n)),
+    guardLocalhost(base),
   ];
 }
 

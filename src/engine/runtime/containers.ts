@@ -285,14 +285,16 @@ export class Containers implements ContainerApi {
     const fqdn = spec.domainname ? `${spec.hostname}.${spec.domainname}` : undefined;
     for (const ep of rec.endpoints) entries.push({ address: ep.address, names: [...(fqdn ? [fqdn] : []), spec.hostname] });
     for (const x of spec.extraHosts ?? []) {
-      const e = parseExtraHost(x);
+      const e = parseExtraHost(x, rec.endpoints[0]?.gateway);
       if (e) entries.push(e);
     }
     const hosts = spec.networkMode === 'host' ? host('/etc/hosts') : dns?.renderHosts ? dns.renderHosts(entries) : renderHostsFile(entries);
     writeFileSync(join(dir, 'hosts'), hosts);
     let resolv: string;
     const gw = rec.endpoints[0]?.gateway;
-    if (dns && gw && !(spec.dns?.length)) {
+    if (spec.networkMode === 'host' && !spec.dns?.length && !spec.dnsSearch?.length) {
+      resolv = host('/etc/resolv.conf'); // the host's own network: its loopback resolvers are reachable
+    } else if (dns && gw && !(spec.dns?.length)) {
       const search = spec.dnsSearch ?? [];
       resolv = dns.renderResolvConf ? dns.renderResolvConf(gw, search) : resolvConfFromHost('', [gw], search);
     } else {

@@ -31,10 +31,11 @@ export function resolvConfFromHost(hostText: string, overrideServers: string[] =
   return lines.join('\n') + '\n';
 }
 
-/** `extra_hosts` entries `name:ip`, `name=ip` (IPv6 addresses contain colons: split at the first separator). */
-export function parseExtraHost(s: string): { address: string; names: string[] } | undefined {
+/** `extra_hosts` entries `name:ip`, `name=ip` (IPv6 addresses contain colons: split at the first separator).
+ *  `host-gateway` is the host as the container reaches it: its first network's gateway. */
+export function parseExtraHost(s: string, hostGateway = '127.0.0.1'): { address: string; names: string[] } | undefined {
   const i = s.search(/[=:]/);
   if (i <= 0) return undefined;
   const address = s.slice(i + 1).replace(/^\[|\]$/g, '');
-  return address ? { address: address === 'host-gateway' ? '127.0.0.1' : address, names: [s.slice(0, i)] } : undefined;
+  return address ? { address: address === 'host-gateway' ? hostGateway : address, names: [s.slice(0, i)] } : undefined;
 }
