@@ -4,7 +4,7 @@
 //   stack  — a stack file, an included/extended file, `.env`, an env_file: reload and reconcile;
 //   build  — a file in a service's build context (or its Dockerfile): rebuild that service;
 //   rule   — a path named by a `develop.watch` rule: sync / restart / exec / rebuild per the rule.
-import { isAbsolute, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { StackModel, WatchRule } from '../model/types.js';
 
 export type WatchTarget =
@@ -14,7 +14,8 @@ export type WatchTarget =
 
 export function watchTargets(model: StackModel): WatchTarget[] {
   const out: WatchTarget[] = [];
-  for (const f of [...new Set(model.sourceFiles)].sort()) out.push({ kind: 'stack', path: f });
+  // The project's `.env` is read whenever it exists: watch for it even before it does.
+  for (const f of [...new Set([...model.sourceFiles, join(model.workingDir, '.env')])].sort()) out.push({ kind: 'stack', path: f });
   for (const name of Object.keys(model.services).sort()) {
     const svc = model.services[name]!;
     const rules = svc.develop?.watch ?? [];
