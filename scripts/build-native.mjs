@@ -50,7 +50,6 @@ for (const part of readdirSync(root)) {
   try {
     execFileSync(cc, args, { stdio: 'inherit' });
     renameSync(tmp, out);
-    renameSync(tmp, out);
     console.log(`built ${out}`);
   } catch {
     rmSync(tmp, { force: true });

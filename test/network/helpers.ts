@@ -4,7 +4,7 @@
 // other's bridges or tables, nor those of other test files.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,9 +41,16 @@ export async function setup(): Promise<Env> {
   return { dir, m, children: [] };
 }
 
-/** Kills the test's children (by pid), closes the manager, removes the temp dir. */
+/**
+ * Kills the test's children (by pid), removes whatever a failed test left
+ * (sandboxes, networks; best effort), closes the manager, removes the temp dir.
+ */
 export async function teardown(env: Env): Promise<void> {
   for (const c of env.children) if (c.exitCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
+  const sandboxes = join(env.dir, 'run', 'netns');
+  const ids = existsSync(sandboxes) ? readdirSync(sandboxes) : [];
+  for (const id of ids) await env.m.removeSandbox(id).catch(() => undefined);
+  for (const n of await env.m.list().catch(() => [])) await env.m.remove(n.name).catch(() => undefined);
   await env.m.close();
   rmSync(env.dir, { recursive: true, force: true });
 }
