@@ -66,38 +66,42 @@ static void record(struct cg_dirs *d, const char *dir) {
   if (d->n_created < sizeof d->created / sizeof d->created[0]) d->created[d->n_created++] = ts_xstrdup(dir);
 }
 
-/* mkdir -p below root, recording each new dir; calls on_new for each. */
-static int make_path(struct cg_dirs *d, const char *root, const char *rel, bool cpuset, err_t *e) {
-  _cleanup_free_ char *p = ts_xasprintf("%s/%s", root, rel);
-  size_t rootlen = strlen(root);
-  for (char *s = p + rootlen + 1;; s++) {
-    if (*s != '/' && *s != 0) continue;
-    char c = *s;
-    *s = 0;
-    for (int attempt = 0;; attempt++) {
-      if (mkdir(p, 0755) == 0) {
-        record(d, p);
-        if (cpuset) {
-          /* A new v1 cpuset starts empty and refuses tasks: inherit the parent's. */
-          char *slash = strrchr(p, '/');
-          *slash = 0;
-          _cleanup_free_ char *pc = ts_xasprintf("%s/cpuset.cpus", p), *pm = ts_xasprintf("%s/cpuset.mems", p);
-          *slash = '/';
-          _cleanup_free_ char *cpus = NULL, *mems = NULL;
-          _cleanup_free_ char *cc = ts_xasprintf("%s/cpuset.cpus", p), *cm = ts_xasprintf("%s/cpuset.mems", p);
-          if (ts_read_file(pc, &cpus, NULL, e) < 0 || ts_write_existing(cc, cpus, e) < 0) return -1;
-          if (ts_read_file(pm, &mems, NULL, e) < 0 || ts_write_existing(cm, mems, e) < 0) return -1;
-        }
-        break;
-      }
-      if (errno == EEXIST) break;
-      if (errno == ENOENT && attempt < 5) continue; /* a parent was removed by a concurrent delete */
-      return ts_failerr(e, "cannot create cgroup %s", p);
-    }
-    *s = c;
-    if (!c) break;
+/* A new v1 cpuset starts empty and refuses tasks: it inherits its parent's. */
+static int cpuset_inherit(const char *dir, err_t *e) {
+  _cleanup_free_ char *parent = ts_xstrdup(dir);
+  *strrchr(parent, '/') = 0;
+  static const char *files[] = {"cpuset.cpus", "cpuset.mems"};
+  for (int i = 0; i < 2; i++) {
+    _cleanup_free_ char *from = ts_xasprintf("%s/%s", parent, files[i]), *to = ts_xasprintf("%s/%s", dir, files[i]);
+    _cleanup_free_ char *value = NULL;
+    if (ts_read_file(from, &value, NULL, e) < 0 || ts_write_existing(to, value, e) < 0) return -1;
   }
   return 0;
+}
+
+/* mkdir -p of rel below root, recording each dir it makes. ENOENT means a
+ * parent vanished under a concurrent delete: the walk starts over. */
+static int make_path(struct cg_dirs *d, const char *root, const char *rel, bool cpuset, err_t *e) {
+  _cleanup_free_ char *p = ts_xasprintf("%s/%s", root, rel);
+  for (int attempt = 0;; attempt++) {
+    bool vanished = false;
+    for (char *s = p + strlen(root) + 1; !vanished; s++) {
+      if (*s != '/' && *s != 0) continue;
+      char c = *s;
+      *s = 0;
+      if (mkdir(p, 0755) == 0) {
+        record(d, p);
+        if (cpuset && cpuset_inherit(p, e) < 0) return -1;
+      } else if (errno == ENOENT && attempt < 5) {
+        vanished = true;
+      } else if (errno != EEXIST) {
+        return ts_failerr(e, "cannot create cgroup %s", p);
+      }
+      *s = c;
+      if (!c) break;
+    }
+    if (!vanished) return 0;
+  }
 }
 
 static int v1_write(const char *dir, const char *file, const char *value, err_t *e) {

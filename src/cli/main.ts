@@ -61,13 +61,12 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     .option('--debug', 'show stack traces and engine details on errors')
     .addHelpText('after', `\nEnvironment: TSSTACK_ROOT, TSSTACK_RUN_ROOT, TSSTACK_PROJECT_NAME, TSSTACK_RUNTIME\n\n${EXIT_HELP}`);
 
+  // commander calls actions with (...arguments, options, command); handlers get (ctx, ...arguments, options).
   const act = (load: () => Promise<Handler>) => async (...args: unknown[]) => {
-    const cmd = args[args.length - 1] as InstanceType<typeof Command>;
     ctx = new Context(program.opts<GlobalOptions>(), io);
     const handler = await load();
     const r = await handler(ctx, ...args.slice(0, -1));
     code = typeof r === 'number' ? r : 0;
-    void cmd;
   };
   const cmd = (name: string, desc: string) => program.command(name).description(desc);
   const up = () => import('./commands/up.js');

@@ -40,9 +40,9 @@ async function load(modulePath: string, exportName: string): Promise<Ctor | unde
     const m = (await import(modulePath)) as Record<string, unknown>;
     return (m[exportName] as Ctor | undefined) ?? undefined;
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(modulePath.replace(/^\.\//, ''))) return undefined;
-    if (code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    // The part (or a file it needs) has not landed: "not available". Anything
+    // else (a syntax error, a throw at load) is a bug and surfaces as such.
+    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
     throw e;
   }
 }

@@ -15,7 +15,6 @@ import { LABEL } from '../engine/api.js';
 import { TsstackError, isTsstackError } from '../util/errors.js';
 import { createSpec, type DesiredState, type GeneratedFile } from './desired.js';
 import { IMAGE, INFRA, REMOVAL, SERVICE, type Action, type Plan } from './plan.js';
-import { formatAction } from './plan.js';
 
 export type EventState = 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
 
@@ -348,9 +347,4 @@ export function judge(cs: ContainerInfo[], condition: string, replicas: number):
     }
   }
   return true;
-}
-
-/** One line per action, for logs and errors. */
-export function describe(plan: Plan): string {
-  return plan.actions.map(formatAction).join('\n');
 }

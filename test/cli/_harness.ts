@@ -1,5 +1,5 @@
 // Runs main() with captured output, a fake engine and a literal model.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -13,8 +13,10 @@ export interface Run {
   err: string;
 }
 
-export function harness(model?: StackModel | (() => StackModel), engine = new FakeEngine()) {
+/** `teardown` (ava's t.teardown) removes the temporary root even when the test fails. */
+export function harness(model?: StackModel | (() => StackModel), engine = new FakeEngine(), teardown?: (f: () => void) => void) {
   const root = mkdtempSync(join(tmpdir(), 'tsstack-cli-'));
+  teardown?.(() => rmSync(root, { recursive: true, force: true }));
   const run = async (...argv: string[]): Promise<Run> => {
     const out: string[] = [];
     const err: string[] = [];

@@ -55,7 +55,7 @@ test('exit code table is stable', (t) => {
 });
 
 test('up -d, then plan says nothing to do; ps shows both; down removes all', async (t) => {
-  const h = harness(demo, engine());
+  const h = harness(demo, engine(), (f) => t.teardown(f));
   const r = await h.run('up', '-d');
   t.is(r.code, 0, r.err);
   t.regex(r.err, /image:redis:7 {2}Pulling \(not present locally\)/);
@@ -70,7 +70,6 @@ test('up -d, then plan says nothing to do; ps shows both; down removes all', asy
   t.is(d.code, 0, d.err);
   t.is(h.engine.ctrs.size, 0);
   t.is(h.engine.nets.size, 0);
-  rmSync(h.root, { recursive: true, force: true });
 });
 
 test('plan --detailed-exitcode exits 2 and names the changed field', async (t) => {
@@ -80,7 +79,7 @@ test('plan --detailed-exitcode exits 2 and names the changed field', async (t) =
     x.services.app.environment = { REDIS_URL: env };
     return x;
   };
-  const h = harness(m, engine());
+  const h = harness(m, engine(), (f) => t.teardown(f));
   t.is((await h.run('up', '-d')).code, 0);
   env = 'redis://elsewhere:6379';
   const p = await h.run('plan', '--detailed-exitcode');
@@ -89,7 +88,6 @@ test('plan --detailed-exitcode exits 2 and names the changed field', async (t) =
   const u = await h.run('up', '-d');
   t.regex(u.err, /service:app:1 {2}Recreating \(changed: environment.REDIS_URL\)/);
   t.notRegex(u.err, /service:redis/);
-  rmSync(h.root, { recursive: true, force: true });
 });
 
 test('preflight: a busy host port fails with exit 4, all problems listed, nothing touched', async (t) => {
@@ -100,30 +98,28 @@ test('preflight: a busy host port fails with exit 4, all problems listed, nothin
     x.services.app.volumes = [{ type: 'bind', source: '/nonexistent/tsstack-src', target: '/src' }];
     return x;
   };
-  const h = harness(m, e);
+  const h = harness(m, e, (f) => t.teardown(f));
   const r = await h.run('up', '-d');
   t.is(r.code, 4);
   t.regex(r.err, /2 problems found; nothing was changed/);
   t.regex(r.err, /host port 6379\/tcp is in use by process redis-server \(pid 42\)/);
   t.regex(r.err, /bind mount source \/nonexistent\/tsstack-src of service app does not exist/);
   t.deepEqual(e.journal, []);
-  rmSync(h.root, { recursive: true, force: true });
 });
 
 test('a failed start stops dependents and exits 1 naming the cause', async (t) => {
   const e = engine();
   e.behaviour = (s) => (s.name === 'demo-redis-1' ? { fail: 'exec format error' } : {});
-  const h = harness(demo, e);
+  const h = harness(demo, e, (f) => t.teardown(f));
   const r = await h.run('up', '-d');
   t.is(r.code, 1);
   t.regex(r.err, /service:redis:1: start demo-redis-1: exec format error/);
   t.regex(r.err, /service:app: not started: dependency redis failed/);
   t.false(e.journal.includes('start demo-app-1'));
-  rmSync(h.root, { recursive: true, force: true });
 });
 
 test('stop/start follow dependencies; exec and port reach the right container', async (t) => {
-  const h = harness(demo, engine());
+  const h = harness(demo, engine(), (f) => t.teardown(f));
   await h.run('up', '-d');
   t.is((await h.run('stop', 'redis')).code, 0);
   const after = [...h.engine.ctrs.values()].map((c) => `${c.name}=${c.status}`).sort();
@@ -136,15 +132,13 @@ test('stop/start follow dependencies; exec and port reach the right container', 
   t.is(p.out, '0.0.0.0:6379');
   const missing = await h.run('exec', 'nosuch', 'true');
   t.is(missing.code, 3);
-  rmSync(h.root, { recursive: true, force: true });
 });
 
 test('logs prefix each line with the container', async (t) => {
-  const h = harness(demo, engine());
+  const h = harness(demo, engine(), (f) => t.teardown(f));
   await h.run('up', '-d');
   const r = await h.run('logs', '--no-color');
   t.is(r.out, 'app-1    | hello from demo-app-1\nredis-1  | hello from demo-redis-1');
-  rmSync(h.root, { recursive: true, force: true });
 });
 
 test('completion bash lists commands', async (t) => {
@@ -183,7 +177,7 @@ test('up --watch re-runs the reconcile when a stack file changes, and stops on C
     x.sourceFiles = [file];
     return x;
   };
-  const h = harness(m, engine());
+  const h = harness(m, engine(), (f) => t.teardown(f));
   const running = h.run('up', '-d', '--watch');
   const until = async (f: () => boolean) => {
     for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 25));
@@ -198,5 +192,4 @@ test('up --watch re-runs the reconcile when a stack file changes, and stops on C
   const r = await running;
   t.is(r.code, 0, r.err);
   rmSync(dir, { recursive: true, force: true });
-  rmSync(h.root, { recursive: true, force: true });
 });

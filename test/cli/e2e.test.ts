@@ -219,7 +219,7 @@ test.serial('everyday commands on a running container: exec, top, cp, stats, kil
   const w = world();
   try {
     await importBusybox(w);
-    w.stack(`services:\n  box:\n    image: busybox:latest\n    command: ["sh", "-c", "echo ready; exec sleep 1000"]\n    stop_signal: SIGKILL\n  job:\n    image: busybox:latest\n    command: ["sh", "-c", "exit 3"]\n`);
+    w.stack(`services:\n  box:\n    image: busybox:latest\n    command: ["sh", "-c", "echo ready; exec sleep 1000"]\n    stop_signal: SIGKILL\n  job:\n    image: busybox:latest\n    command: ["sh", "-c", "echo a; echo b; echo c; exit 3"]\n`);
     t.is((await w.T('up', '-d')).code, 0);
     const ex = await w.T('exec', '-T', '-e', 'X=42', '-w', '/tmp', 'box', 'sh', '-c', 'test "$X $(pwd)" = "42 /tmp"');
     t.is(ex.code, 0, ex.err); // exec's output goes to the inherited stdout; the exit status carries the check
@@ -237,9 +237,16 @@ test.serial('everyday commands on a running container: exec, top, cp, stats, kil
     const wj = await w.T('wait', 'job');
     t.is(wj.out, '3');
     t.is(wj.code, 3);
+    t.is((await w.T('logs', '--no-color', '--tail', '1', 'job')).out, 'job-1  | c');
+    t.is((await w.T('logs', '--no-color', '--no-log-prefix', '-f', 'job')).out, 'a\nb\nc', 'follow ends when the container has exited');
+    t.regex((await w.T('logs', '-t', '--no-log-prefix', '--tail', '1', 'job')).out, /^\d{4}-\d\d-\d\dT\S+ c$/);
     const r = await w.T('run', '--rm', '-T', 'box', 'echo', 'one-off');
     t.is(r.code, 0, r.err);
     t.is(r.out, 'one-off');
+    const ls = await w.run('ls', '--format', 'json');
+    t.deepEqual((JSON.parse(ls.out) as { Name: string; Status: string }[]).map((p) => `${p.Name} ${p.Status}`), ['e2e running(1), exited(1)']);
+    const imgs = await w.T('images', '--format', 'json');
+    t.deepEqual([...new Set((JSON.parse(imgs.out) as { Repository: string }[]).map((i) => i.Repository))], ['busybox:latest']);
     t.is((await w.T('kill', 'box')).code, 0);
     t.is((await w.T('wait', 'box')).out, '137');
     const rm = await w.T('rm', 'box');

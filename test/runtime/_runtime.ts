@@ -27,19 +27,13 @@ function which(bin: string): string | undefined {
   return undefined;
 }
 
-let emptyFile: string | undefined;
 /** crun 1.8 refuses this hybrid host unless the v2 tree looks controller-less:
  * run it in a private mount namespace with unified/cgroup.controllers bound over
- * by an empty file (../shared/BENCH-NOTES.md). The host is untouched. */
+ * by an empty file, /dev/null (../shared/BENCH-NOTES.md). The host is untouched. */
 function crunArgv(crun: string): string[] {
   if (!existsSync('/sys/fs/cgroup/unified/cgroup.controllers')) return [crun];
-  if (!emptyFile) {
-    const dir = makeTemp('tsstack-crun-');
-    emptyFile = join(dir, 'empty');
-    writeFileSync(emptyFile, '');
-  }
   return ['unshare', '-m', '--propagation', 'private', '--', 'sh', '-c',
-    `mount --bind ${emptyFile} /sys/fs/cgroup/unified/cgroup.controllers && exec ${crun} "$@"`, 'crun'];
+    `mount --bind /dev/null /sys/fs/cgroup/unified/cgroup.controllers && exec ${crun} "$@"`, 'crun'];
 }
 
 export function runtimes(): Runtime[] {

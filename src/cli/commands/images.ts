@@ -1,6 +1,6 @@
 // Image commands: build, pull, image ls|rm|prune|inspect|load|save|import|pull.
 
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -170,7 +170,6 @@ export async function imageImport(ctx: Context, source: string, ref: string): Pr
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
-  void createReadStream;
   return 0;
 }
 

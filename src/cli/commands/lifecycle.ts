@@ -6,7 +6,6 @@ import type { ContainerInfo, Engine } from '../../engine/api.js';
 import { LABEL } from '../../engine/api.js';
 import { TsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
-import { EXIT_FAILED } from '../errors.js';
 import { byServiceThenNumber, oneContainer, targets } from '../targets.js';
 
 export async function runExec(ctx: Context, service: string, command: string[], o: { interactive?: boolean; tty?: boolean; TTY?: boolean; detach?: boolean; env?: string[]; user?: string; workdir?: string; index: number }): Promise<number> {
@@ -257,5 +256,3 @@ async function removeQuietly(engine: Engine, id: string): Promise<void> {
     await engine.containers.remove(id, { force: true });
   } catch { /* best effort: `tsstack down` removes one-offs too */ }
 }
-
-export { EXIT_FAILED };
