@@ -43,7 +43,9 @@ function watchUntilReady(b: Sandbox, file: string, dir: string): Promise<ChildPr
 async function stop(b: Sandbox, child: ChildProcess, project: string): Promise<void> {
   if (child.exitCode === null) {
     child.kill('SIGINT');
-    await Promise.race([new Promise((r) => child.once('exit', r)), sleep(15_000)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => { timer = setTimeout(r, 15_000); })]);
+    clearTimeout(timer);
     if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
   }
   await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', project, 'down'], { cwd: b.base });

@@ -18,6 +18,8 @@ static const char *const cap_names[] = {
 };
 #define N_CAPS (int)(sizeof cap_names / sizeof cap_names[0])
 
+const char *caps_name(int n) { return n >= 0 && n < N_CAPS ? cap_names[n] : NULL; }
+
 int caps_from_name(const char *name) {
   if (strncasecmp(name, "CAP_", 4)) return -1;
   for (int i = 0; i < N_CAPS; i++)

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include "spec.h"
 
+/* The name ("CHOWN") of capability n, or NULL past the table. */
+const char *caps_name(int n);
 /* Returns the capability number for "CAP_X", or -1 if unknown. */
 int caps_from_name(const char *name);
 /* Drops every capability outside the bounding set. Needs CAP_SETPCAP. */

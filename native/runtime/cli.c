@@ -35,7 +35,10 @@ int cli_parse(int argc, char **argv, const struct opt *opts, size_t stop_after, 
       else if (i + 1 < argc) val = argv[++i];
       else return ts_fail(e, "flag %s needs a value", a);
     }
-    if (opts[k].repeat && out->n_repeated < sizeof out->repeated / sizeof out->repeated[0]) out->repeated[out->n_repeated++] = (char *)val;
+    if (opts[k].repeat) {
+      if (out->n_repeated[k] == sizeof out->repeated[k] / sizeof out->repeated[k][0]) return ts_fail(e, "too many %s flags", a);
+      out->repeated[k][out->n_repeated[k]++] = (char *)val;
+    }
     out->values[k] = val;
   }
   out->pos[out->n_pos] = NULL;

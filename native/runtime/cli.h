@@ -10,8 +10,8 @@ struct opt { const char *name; char short_name; bool has_arg; bool repeat; };
 
 struct parsed {
   const char *values[16];       /* by option index; last occurrence (or "1" for flags) */
-  char *repeated[64];           /* values of the (single) repeatable option */
-  size_t n_repeated;
+  char *repeated[16][32];       /* by option index: every value of a repeatable option */
+  size_t n_repeated[16];
   char **pos;                   /* positionals, NULL-terminated */
   size_t n_pos;
 };

@@ -110,5 +110,17 @@ void console_proxy(int master, volatile int *stop) {
       ts_write_all(1, buf, (size_t)n);
     }
   }
+  /* The child may exit with output still queued in the pty: drain it, or the
+   * caller loses the last lines (the read ends with EIO once the slave is gone). */
+  int fl = fcntl(master, F_GETFL);
+  if (fl >= 0 && fcntl(master, F_SETFL, fl | O_NONBLOCK) == 0) {
+    for (;;) {
+      struct pollfd d = {.fd = master, .events = POLLIN};
+      if (poll(&d, 1, 50) <= 0) break;
+      ssize_t n = read(master, buf, sizeof buf);
+      if (n <= 0) break;
+      ts_write_all(1, buf, (size_t)n);
+    }
+  }
   if (is_tty) tcsetattr(0, TCSANOW, &saved);
 }

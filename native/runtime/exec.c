@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/close_range.h>
+#include "caps.h"
 #include "console.h"
 #include "process.h"
 #include "spawn.h"
@@ -107,6 +108,24 @@ static int build_process(const struct exec_opts *o, const struct cstate *st, str
     p->n_groups = 0;
   }
   p->terminal = o->tty;
+  if (o->no_new_privs) p->no_new_privs = true;
+  for (size_t i = 0; i < o->n_caps; i++) {
+    int c = caps_from_name(o->caps_add[i]);
+    if (c < 0) return ts_fail(e, "--cap \"%s\": unknown capability", o->caps_add[i]);
+    p->has_caps = true;
+    for (int k = 0; k < CAPSET_N; k++)
+      if (k != CAPSET_AMBIENT || p->uid != 0) p->caps[k] |= 1ULL << c;
+  }
+  for (size_t i = 0; i < o->n_gids; i++) {
+    _cleanup_free_ char *list = ts_xstrdup(o->gids_add[i]);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+      char *end;
+      unsigned long g = strtoul(tok, &end, 10);
+      if (*end || end == tok) return ts_fail(e, "--additional-gids \"%s\": expected numbers", o->gids_add[i]);
+      p->groups = ts_xrealloc(p->groups, (p->n_groups + 1) * sizeof(gid_t));
+      p->groups[p->n_groups++] = (gid_t)g;
+    }
+  }
   return 0;
 }
 

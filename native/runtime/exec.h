@@ -10,6 +10,11 @@ struct exec_opts {
   char **env_add;
   size_t n_env;
   char **argv;           /* the command (NULL-terminated), unless process_file */
+  bool no_new_privs;     /* --no-new-privs */
+  char **caps_add;       /* --cap CAP_X…: added to every capability set */
+  size_t n_caps;
+  char **gids_add;       /* --additional-gids N[,N…]… */
+  size_t n_gids;
   int preserve_fds;
 };
 

@@ -7,7 +7,7 @@
 
 static void usage(FILE *f) {
   fputs("usage: tsstack-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [ARGS]\n"
-        "commands: create, start, run, state, kill, delete, exec, list, ps, pause, resume, --version\n", f);
+        "commands: create, start, run, state, kill, delete, exec, list, ps, pause, resume, features, --version\n", f);
 }
 
 int main(int argc, char **argv) {
@@ -58,6 +58,7 @@ int main(int argc, char **argv) {
   if (!strcmp(verb, "ps")) return verb_ps(n, rest);
   if (!strcmp(verb, "exec")) return verb_exec(n, rest);
   if (!strcmp(verb, "pause")) return verb_pause(n, rest, true);
+  if (!strcmp(verb, "features")) return verb_features(n, rest);
   if (!strcmp(verb, "resume")) return verb_pause(n, rest, false);
   fprintf(stderr, "tsstack-runtime: unknown command \"%s\"\n", verb);
   usage(stderr);

@@ -192,6 +192,15 @@ int spec_mount_options(const json *opts, struct mount_spec *m, const char *where
 }
 
 bool spec_has_ns(const struct spec *s, int flag) { return spec_ns(s, flag) != NULL; }
+
+const char *spec_mount_option(size_t i) {
+  static const char *extra[] = {"bind", "rbind", "tmpcopyup"};
+  size_t nf = sizeof mount_flags / sizeof mount_flags[0], np = sizeof propagations / sizeof propagations[0];
+  if (i < nf) return mount_flags[i].name;
+  if ((i -= nf) < np) return propagations[i].name;
+  if ((i -= np) < sizeof extra / sizeof extra[0]) return extra[i];
+  return NULL;
+}
 const struct ns_spec *spec_ns(const struct spec *s, int flag) {
   for (size_t i = 0; i < s->n_ns; i++)
     if (s->ns[i].flag == flag) return &s->ns[i];

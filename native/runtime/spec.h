@@ -112,5 +112,7 @@ int spec_parse_process(const json *p, struct process_spec *out, const char *wher
 /* Parses a mount "options" list into flags/propagation/data. */
 int spec_mount_options(const json *opts, struct mount_spec *m, const char *where, err_t *e);
 bool spec_has_ns(const struct spec *s, int flag);
+/* The i-th mount option this runtime understands (NULL past the end), for `features`. */
+const char *spec_mount_option(size_t i);
 const struct ns_spec *spec_ns(const struct spec *s, int flag);
 #endif

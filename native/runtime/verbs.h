@@ -21,4 +21,5 @@ int verb_state(int argc, char **argv);
 int verb_list(int argc, char **argv);
 int verb_ps(int argc, char **argv);
 int verb_exec(int argc, char **argv);
+int verb_features(int argc, char **argv);
 #endif

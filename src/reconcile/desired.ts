@@ -218,11 +218,21 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** depends_on plus what network_mode `service:x` implies (x started first). */
+/** `links: [svc, svc:alias]`, when the model carries them (compose's legacy links). */
+export function linksOf(svc: ServiceSpec): { service: string; alias: string }[] {
+  const links = (svc as ServiceSpec & { links?: string[] }).links ?? [];
+  return links.map((l) => {
+    const [service, alias] = l.split(':');
+    return { service, alias: alias ?? service };
+  });
+}
+
+/** depends_on plus what network_mode `service:x` and links imply (x started first). */
 export function implicitDependencies(svc: ServiceSpec): Record<string, DependsOn> {
   const out = { ...(svc.depends_on ?? {}) };
   const nm = svc.network_mode;
   if (nm?.startsWith('service:') && !out[nm.slice(8)]) out[nm.slice(8)] = { condition: 'service_started', required: true };
+  for (const l of linksOf(svc)) out[l.service] ??= { condition: 'service_started', required: true };
   return out;
 }
 
@@ -342,10 +352,12 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
   }
   const cname = containerName(project, name, n, svc);
   const networks: ContainerConfig['networks'] = {};
+  // A link alias (`other:alias` on another service) is answered for this service on the networks they share.
+  const linkAliases = Object.entries(model.services).flatMap(([, other]) => linksOf(other).filter((l) => l.service === name && l.alias !== name).map((l) => l.alias));
   for (const key of serviceNetworks(svc)) {
     const att = svc.networks?.[key] ?? {};
     const real = model.networks[key]?.name ?? `${project}_${key}`;
-    networks[real] = clean({ aliases: [...new Set([name, ...(att.aliases ?? [])])].sort(), ipv4_address: att.ipv4_address, priority: att.priority ?? 0 });
+    networks[real] = clean({ aliases: [...new Set([name, ...(att.aliases ?? []), ...linkAliases])].sort(), ipv4_address: att.ipv4_address, priority: att.priority ?? 0 });
   }
   let networkMode = svc.network_mode;
   if (networkMode?.startsWith('service:')) {

@@ -52,16 +52,27 @@ export function world(): World {
     async busybox(...names: string[]) {
       // busybox-static as alpine/bash/nginx stand-in: default command `sh` like
       // alpine's, plus what those images have and busybox-static lacks here
-      // (a `printenv`, /var/run -> /run).
+      // (a `printenv`, /var/run -> /run); `nginx:*` serves /www on port 80
+      // with busybox httpd.
       const fs = join(base, 'bb');
       makeBusyboxRootfs(fs);
       writeFileSync(join(fs, 'bin/printenv'), PRINTENV, { mode: 0o755 });
       symlinkSync('../run', join(fs, 'var/run'));
+      mkdirSync(join(fs, 'www'));
+      writeFileSync(join(fs, 'www/index.html'), '<h1>Welcome to nginx!</h1>\n');
       const { ImageStore } = await import('../../src/engine/image/store.js');
       const store = new ImageStore({ root });
-      const [first, ...rest] = names.length ? names : ['busybox:latest'];
-      await store.importRootfs(fs, first, { config: { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] } });
-      for (const n of rest) await store.tag(first, n);
+      const env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
+      const plain = (names.length ? names : ['busybox:latest']).filter((n) => !n.startsWith('nginx'));
+      const nginx = names.filter((n) => n.startsWith('nginx'));
+      if (plain.length) {
+        await store.importRootfs(fs, plain[0], { config: { Cmd: ['sh'], Env: env } });
+        for (const n of plain.slice(1)) await store.tag(plain[0], n);
+      }
+      if (nginx.length) {
+        await store.importRootfs(fs, nginx[0], { config: { Cmd: ['httpd', '-f', '-p', '80', '-h', '/www'], Env: env, ExposedPorts: { '80/tcp': {} } } });
+        for (const n of nginx.slice(1)) await store.tag(nginx[0], n);
+      }
       rmSync(fs, { recursive: true, force: true });
     },
     dispose() {

@@ -63,7 +63,18 @@ scenario('a port range in expose is accepted', 'TestExposeRange', async ({ T, ps
   t.deepEqual((await ps()).map((c) => c.Name), ['testexposerange-test-1']);
 });
 
-scenario('a network alias and a link resolve to the target service', 'TestNetworkAliases', async () => {}, { skip: 'needs an nginx image serving HTTP; busybox stand-in has no nginx' });
+scenario('a network alias resolves to the target service', 'TestNetworkAliases', async ({ T }, t) => {
+  const r = await T('up', '-d');
+  t.is(r.code, 0, r.err);
+  const ex = await T('exec', '-T', 'container1', 'sh', '-c', 'wget -qO- http://alias-of-container2/ | grep -q "Welcome to nginx"');
+  t.is(ex.code, 0, 'the alias answers over HTTP');
+});
+
+scenario('a link alias resolves to the target service', 'TestNetworkAliases', async ({ T }, t) => {
+  t.is((await T('up', '-d')).code, 0);
+  const ex = await T('exec', '-T', 'container1', 'sh', '-c', 'wget -qO- http://container/ | grep -q "Welcome to nginx"');
+  t.is(ex.code, 0, 'the link alias answers over HTTP');
+}, { failing: 'spec/ drops `links` with a warning (not in ServiceSpec); reconcile/ honours `links` once the model carries them' });
 
 scenario('run starts a service whose network_mode points at another service', 'TestNetworkModes', async ({ T, ps }, t) => {
   const r = await T('run', '--rm', '-T', 'mydb', 'echo', 'success');

@@ -13,9 +13,9 @@ let cache: ReturnType<typeof imageCache> | undefined;
 
 test.before(async () => {
   if (skip) return;
-  isolateNetwork();
   cache = imageCache();
   skip = await ensureRedisRootfs(cache.dir);
+  isolateNetwork();
   box = new Sandbox({ TSSTACK_IMAGE_CACHE: cache.dir });
 });
 

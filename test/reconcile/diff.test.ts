@@ -184,3 +184,11 @@ test('depends_on.restart restarts a running dependent when its dependency is rep
   await up(e, m('2'), { pollMs: 1 });
   t.deepEqual(e.journal.filter((j) => j.endsWith('rs-web-1')), ['stop rs-web-1', 'start rs-web-1']);
 });
+
+test('links (when the model has them) add an alias on the target and a dependency', (t) => {
+  const m = model('l', { web: { image: 'img' }, db: { image: 'img' } });
+  (m.services.web as unknown as { links: string[] }).links = ['db:database'];
+  const d = desiredState(m, {});
+  t.deepEqual(d.services.db.containers[0].config.networks['l_default'].aliases, ['database', 'db']);
+  t.deepEqual(Object.keys(d.services.web.dependsOn), ['db']);
+});

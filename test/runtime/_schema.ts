@@ -10,11 +10,11 @@ export const haveSchemas = existsSync(join(SCHEMA_DIR, 'config-schema.json'));
 
 type Validate = (doc: unknown) => { ok: boolean; errors: string };
 
-function load(): { config: Validate; state: Validate } {
+function load(): { config: Validate; state: Validate; features: Validate } {
   const ajv = new (Ajv04 as unknown as typeof Ajv04.default)({ strict: false, allErrors: true });
   (addFormats as unknown as typeof addFormats.default)(ajv as never);
   for (const f of readdirSync(SCHEMA_DIR).filter((n) => n.endsWith('.json'))) {
-    if (f === 'config-schema.json' || f === 'state-schema.json') continue;
+    if (f === 'config-schema.json' || f === 'state-schema.json' || f === 'features-schema.json') continue;
     ajv.addSchema(JSON.parse(readFileSync(join(SCHEMA_DIR, f), 'utf8')), f);
   }
   const compile = (file: string): Validate => {
@@ -22,10 +22,10 @@ function load(): { config: Validate; state: Validate } {
     const v = ajv.compile(schema);
     return (doc) => ({ ok: v(doc) as boolean, errors: ajv.errorsText(v.errors) });
   };
-  return { config: compile('config-schema.json'), state: compile('state-schema.json') };
+  return { config: compile('config-schema.json'), state: compile('state-schema.json'), features: compile('features-schema.json') };
 }
 
-let cached: { config: Validate; state: Validate } | undefined;
-export function validators(): { config: Validate; state: Validate } {
+let cached: { config: Validate; state: Validate; features: Validate } | undefined;
+export function validators(): { config: Validate; state: Validate; features: Validate } {
   return (cached ??= load());
 }

@@ -173,6 +173,18 @@ for (const r of runtimes()) {
     assertClean(t, d);
   });
 
+  test.serial(title('linux.devices nodes are made; the device cgroup allows the standard ones only'), (t) => {
+    const script = "ls -ln /dev/extra | awk '{print $1, $3, $4, $5, $6}'; head -c1 /dev/zero | wc -c; " +
+      'head -c1 /dev/extra 2>&1 | grep -o "Operation not permitted"';
+    const c = prepare(r, ['sh', '-c', script], (cfg) => {
+      cfg.linux.devices = [{ path: '/dev/extra', type: 'c', major: 1, minor: 1, fileMode: 0o640, uid: 0, gid: 0 }];
+    });
+    const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
+    t.is(res.code, 0, res.stderr);
+    t.deepEqual(res.stdout.trim().split('\n'), ['crw-r----- 0 0 1, 1', '1', 'Operation not permitted']);
+    assertClean(t, c);
+  });
+
   test.serial(title('exit code of the process'), (t) => {
     const c = prepare(r, ['sh', '-c', 'exit 42']);
     const res = rt(r, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);

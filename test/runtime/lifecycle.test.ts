@@ -110,6 +110,13 @@ for (const r of all) {
       const b = rt(r, c.stateRoot, ['exec', '--process', proc, c.id]);
       t.is(b.code, 0, b.stderr);
       t.is(b.stdout.trim(), 'two box');
+      const caps = rt(r, c.stateRoot, ['exec', '--cap', 'CAP_SYS_ADMIN', '--cap', 'CAP_CHOWN', '--no-new-privs', c.id, 'sh', '-c', "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status"]);
+      t.is(caps.code, 0, caps.stderr);
+      const eff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)$/m.exec(caps.stdout)?.[1] ?? '0'}`);
+      t.is(eff & 0x200001n, 0x200001n, '--cap CAP_SYS_ADMIN and CAP_CHOWN are in effect');
+      // runc (and tsstack-runtime) add them to the config's set; crun 1.8 replaces the set.
+      if (r.name !== 'crun') t.is(eff, 0x20200421n, '--cap adds to the config capabilities');
+      t.regex(caps.stdout, /^NoNewPrivs:\s+1$/m);
       const pidFile = join(base, `${c.id}-exec.pid`);
       const d = spawnSync(r.argv[0]!, [...r.argv.slice(1), '--root', c.stateRoot, 'exec', '--detach', '--pid-file', pidFile, c.id, '/bin/sleep', '0.2'], { stdio: 'ignore', timeout: 10_000 });
       t.is(d.status, 0);
@@ -334,6 +341,7 @@ test.serial('tsstack-runtime: run with a terminal proxies the pty in the foregro
 test.serial('tsstack-runtime: cgroup v1 limits are written and v2 placement is real (hybrid host)', async (t) => {
   if (existsSync('/sys/fs/cgroup/cgroup.controllers')) { t.log('skipped: pure cgroup v2 host'); t.pass(); return; }
   const c = prepare(tsstack, ['sleep', '100'], (cfg) => {
+    cfg.linux.cgroupsPath += '/inner'; // a parent it makes too (and a cpuset that must inherit cpus/mems)
     cfg.linux.resources.memory = { limit: 64 << 20, swap: 96 << 20, reservation: 32 << 20 };
     cfg.linux.resources.cpu = { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' };
     cfg.linux.resources.pids = { limit: 33 };
@@ -341,7 +349,7 @@ test.serial('tsstack-runtime: cgroup v1 limits are written and v2 placement is r
   t.is(rt(tsstack, c.stateRoot, ['run', '-d', '--bundle', c.bundle, c.id]).code, 0);
   try {
     const pid = JSON.parse(rt(tsstack, c.stateRoot, ['state', c.id]).stdout).pid;
-    const rel = c.cg.slice(1);
+    const rel = `${c.cg.slice(1)}/inner`;
     const read = (h: string, f: string) => readFileSync(join('/sys/fs/cgroup', h, rel, f), 'utf8').trim();
     t.is(read('memory', 'memory.limit_in_bytes'), String(64 << 20));
     if (existsSync(join('/sys/fs/cgroup/memory', rel, 'memory.memsw.limit_in_bytes'))) t.is(read('memory', 'memory.memsw.limit_in_bytes'), String(96 << 20));

@@ -9,7 +9,7 @@ import { baseConfig, makeTemp, rmTemp, rt, runtimes, sharedRootfs, uniqueId, wri
 if (!haveSchemas) {
   test('runtime-spec schemas', (t) => { t.log('skipped: ../shared absent'); t.pass(); });
 } else {
-  for (const kind of ['config', 'state'] as const) {
+  for (const kind of ['config', 'state', 'features'] as const) {
     for (const expect of ['good', 'bad'] as const) {
       const dir = join(SCHEMA_DIR, 'test', kind, expect);
       for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
@@ -29,6 +29,20 @@ if (!haveSchemas) {
   test('schema: the base test config validates', (t) => {
     const v = validators().config(baseConfig('/tmp/rootfs', ['true'], '/x'));
     t.true(v.ok, v.errors);
+  });
+
+  test('schema: tsstack-runtime features validates and lists what it implements', (t) => {
+    const r = runtimes()[0]!;
+    if (r.skip) { t.log(`skipped: ${r.skip}`); t.pass(); return; }
+    const out = rt(r, '/nonexistent-state-root', ['features']);
+    t.is(out.code, 0, out.stderr);
+    const doc = JSON.parse(out.stdout);
+    const v = validators().features(doc);
+    t.true(v.ok, v.errors);
+    t.deepEqual(doc.hooks, ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
+    for (const o of ['ro', 'nosuid', 'nodev', 'noexec', 'rbind', 'rprivate', 'rslave']) t.true(doc.mountOptions.includes(o), o);
+    t.false(doc.linux.namespaces.includes('user'), 'user namespaces are not claimed');
+    t.true(doc.linux.capabilities.includes('CAP_SYS_ADMIN'));
   });
 
   const base = makeTemp('tsstack-rt-schema-');

@@ -69,7 +69,13 @@ async function startWatching(t: ExecutionContext, args: string[]) {
 /** SIGINT, as Ctrl-C sends; resolves with the exit code, or 'timeout'. */
 async function interrupt(child: ChildProcess, exited: Promise<number | null>): Promise<number | null | 'timeout'> {
   child.kill('SIGINT');
-  return Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), 30_000); });
+  try {
+    return await Promise.race([exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 test.serial('up --watch: a sync edit shows in the container without a restart, an env edit replaces only that container, a broken file keeps the stack running', async (t) => {

@@ -35,6 +35,12 @@ export interface UpFlags {
   logPrefix?: boolean;
 }
 
+/** TSSTACK_PARALLEL: engine operations in flight at once (default 4). */
+function parallelFromEnv(ctx: Context): number | undefined {
+  const n = Number(ctx.io.env.TSSTACK_PARALLEL);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 async function projectDirOf(ctx: Context, project: string): Promise<string> {
   const { projectDir } = await import('../../engine/engine.js');
   return projectDir(ctx.paths.root, project);
@@ -53,7 +59,7 @@ async function reconcileOpts(ctx: Context, model: StackModel, services: string[]
     scale: f.scale,
     noStart: f.start === false,
     stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined,
-    parallel: f.parallel,
+    parallel: f.parallel ?? parallelFromEnv(ctx),
     filesDir: await projectDirOf(ctx, model.name),
     env: ctx.io.env,
     runtime: ctx.g.runtime,
@@ -192,7 +198,7 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
     if (plan.empty) ctx.io.err(`down: nothing to remove for project ${project}`);
     const progress = liveView(ctx.io) && !plan.empty ? listrProgress((await import('listr2')).Listr, ctx.io, plan) : progressFor(ctx.io);
     try {
-      const r = await apply(plan, engine, { onEvent: progress.event, stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
+      const r = await apply(plan, engine, { onEvent: progress.event, parallel: parallelFromEnv(ctx), stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
       if (!r.failed.length && !plan.warnings.length) rmSync(await projectDirOf(ctx, project), { recursive: true, force: true });
       return r;
     } finally {
