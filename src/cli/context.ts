@@ -79,6 +79,12 @@ export class Context {
   async loadModel(): Promise<StackModel> {
     if (this.model) return this.model;
     let mod: { loadStack?: (o: Record<string, unknown>) => Promise<StackModel> };
+    const cacheInput = this.io.loadStack || this.io.env.TSSTACK_NO_CACHE ? undefined : await this.modelCacheInput();
+    if (cacheInput) {
+      const { cachedModel } = await import('./model-cache.js');
+      const hit = cachedModel(cacheInput);
+      if (hit) return (this.model = hit);
+    }
     if (this.io.loadStack) mod = { loadStack: this.io.loadStack };
     else try {
       const path = '../spec/load.js'; // spec/'s module; a variable so this compiles before it lands
@@ -89,15 +95,18 @@ export class Context {
     }
     if (!mod.loadStack) throw new TsstackError('HOST', 'the stack file loader (spec/) is not available yet in this build of tsstack');
     const envFiles = this.g.envFile;
-    this.model = await mod.loadStack({
+    const options = {
       files: this.g.file?.length ? this.g.file.map((f) => resolve(this.io.cwd, f)) : undefined,
       projectName: this.g.projectName ?? this.io.env.TSSTACK_PROJECT_NAME ?? undefined,
       projectDir: this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : undefined,
       envFiles: envFiles?.map((f) => resolve(this.io.cwd, f)),
       profiles: this.g.profile?.length ? this.g.profile : undefined,
-      env: { ...this.io.env },
-      cwd: this.io.cwd,
-    });
+    };
+    this.model = await mod.loadStack({ ...options, env: { ...this.io.env }, cwd: this.io.cwd });
+    if (cacheInput) {
+      const { storeModel } = await import('./model-cache.js');
+      storeModel(cacheInput, this.model, { explicitFiles: !!options.files || !!this.io.env.COMPOSE_FILE, explicitEnvFiles: !!options.envFiles, startDir: options.projectDir ?? this.io.cwd });
+    }
     return this.model;
   }
 
@@ -116,6 +125,25 @@ export class Context {
     this.model = undefined;
     this.g.profile = [...new Set([...(this.g.profile ?? []), ...extra])];
     return this.loadModel();
+  }
+
+  /** What the model cache keys on: global options, cwd, environment, and the loader's build. */
+  private async modelCacheInput(): Promise<import('./model-cache.js').CacheInput> {
+    const here = new URL('../spec/', import.meta.url);
+    const { readdirSync } = await import('node:fs');
+    const { fileURLToPath } = await import('node:url');
+    let codeFiles: string[] = [];
+    try {
+      const dir = fileURLToPath(here);
+      codeFiles = readdirSync(dir).filter((f) => f.endsWith('.js')).sort().map((f) => resolve(dir, f));
+    } catch { /* no spec build: the load fails anyway */ }
+    return {
+      root: this.paths.root,
+      options: { file: this.g.file, projectName: this.g.projectName, profile: this.g.profile, envFile: this.g.envFile, projectDirectory: this.g.projectDirectory },
+      env: this.io.env,
+      cwd: this.io.cwd,
+      codeFiles,
+    };
   }
 
   /** The model when a stack file exists, else undefined (commands that can work from the project name alone). */

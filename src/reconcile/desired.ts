@@ -38,7 +38,8 @@ export interface ContainerConfig {
   labels: Labels;
   ports: PublishedPort[];
   volumes: Mount[];
-  networks: Record<string, { aliases: string[]; ipv4_address?: string; priority: number }>;
+  /** Per network: the endpoint, plus the network's own subnet/internal when the stack sets them (a change there concerns the container too). */
+  networks: Record<string, { aliases: string[]; ipv4_address?: string; priority: number; subnet?: string; internal?: boolean }>;
   network_mode?: string;
   restart: RestartPolicy;
   stop_signal: string;
@@ -357,7 +358,11 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
   for (const key of serviceNetworks(svc)) {
     const att = svc.networks?.[key] ?? {};
     const real = model.networks[key]?.name ?? `${project}_${key}`;
-    networks[real] = clean({ aliases: [...new Set([name, ...(att.aliases ?? []), ...linkAliases])].sort(), ipv4_address: att.ipv4_address, priority: att.priority ?? 0 });
+    const spec = model.networks[key];
+    networks[real] = clean({
+      aliases: [...new Set([name, ...(att.aliases ?? []), ...linkAliases])].sort(), ipv4_address: att.ipv4_address, priority: att.priority ?? 0,
+      subnet: spec?.external ? undefined : spec?.ipam?.config?.[0]?.subnet, internal: spec?.external ? undefined : spec?.internal || undefined,
+    });
   }
   let networkMode = svc.network_mode;
   if (networkMode?.startsWith('service:')) {

@@ -57,6 +57,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
   for (const n of desired.networks) {
     if (!usedNetworks.has(n.spec.name)) continue;
     const have = observed.networks[n.spec.name];
+    if (have && observed.inferredNetworks?.includes(n.spec.name)) continue;
     if (have) {
       // Networks are not recreated under running containers: say what differs and how to converge.
       const wrong: string[] = [];

@@ -10,6 +10,8 @@ export interface ObservedState {
   containers: ContainerInfo[];
   /** Networks found by label or by one of the names asked for, keyed by real name. */
   networks: Record<string, NetworkInfo>;
+  /** Networks known to exist only because running containers are attached to them (no details). */
+  inferredNetworks?: string[];
   volumes: Record<string, VolumeInfo>;
   /** Images by the reference asked for; undefined = not present locally. */
   images: Record<string, ImageInfo | undefined>;
@@ -21,20 +23,38 @@ export interface ObserveRequest {
   images?: string[];
   /** Include one-off (`run`) containers, for `down`. */
   oneoff?: boolean;
+  /** May networks be inferred from running containers (see observe)? */
+  inferNetworks?: boolean;
 }
 
 export async function observe(engine: Engine, project: string, want: ObserveRequest = {}): Promise<ObservedState> {
   const filter = { [LABEL.project]: project };
-  const [containers, nets, vols, namedNets, namedVols, imgs] = await Promise.all([
-    engine.containers.list(filter),
-    engine.networks.list(filter),
+  const containers = await engine.containers.list(filter);
+  // A network a running container of the project is attached to exists: when
+  // that proves every network asked for, the network engine is not consulted
+  // (the common no-op `up`). Such networks are listed in `inferredNetworks`
+  // without details; a caller that finds something to do observes again in
+  // full (a changed subnet or `internal` always shows as a container change:
+  // both are part of each container's config hash).
+  const attached = new Map<string, string>();
+  for (const c of containers) if (c.status === 'running') for (const [n, a] of Object.entries(c.addresses)) attached.set(n, a);
+  const infer = !!want.inferNetworks && !!want.networks?.length && want.networks.every((n) => attached.has(n));
+  const [nets, vols, namedNets, namedVols, imgs] = await Promise.all([
+    infer ? Promise.resolve([]) : engine.networks.list(filter),
     engine.volumes.list(filter),
-    Promise.all((want.networks ?? []).map((n) => engine.networks.inspect(n))),
+    infer ? Promise.resolve([]) : Promise.all((want.networks ?? []).map((n) => engine.networks.inspect(n))),
     Promise.all((want.volumes ?? []).map((n) => engine.volumes.inspect(n))),
     Promise.all((want.images ?? []).map(async (r) => [r, await engine.images.inspect(r)] as const)),
   ]);
   const networks: Record<string, NetworkInfo> = {};
   for (const n of [...nets, ...namedNets]) if (n) networks[n.name] = n;
+  const inferredNetworks: string[] = [];
+  if (infer) {
+    for (const n of want.networks!) {
+      networks[n] = { name: n, id: '', bridge: '', subnet: '', gateway: '', internal: false, labels: {} };
+      inferredNetworks.push(n);
+    }
+  }
   const volumes: Record<string, VolumeInfo> = {};
   for (const v of [...vols, ...namedVols]) if (v) volumes[v.name] = v;
   const images: Record<string, ImageInfo | undefined> = {};
@@ -43,6 +63,7 @@ export async function observe(engine: Engine, project: string, want: ObserveRequ
     project,
     containers: containers.filter((c) => want.oneoff || c.labels[LABEL.oneoff] !== 'True').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     networks,
+    inferredNetworks,
     volumes,
     images,
   };

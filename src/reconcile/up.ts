@@ -10,25 +10,30 @@ import { apply, type ApplyOptions, type ApplyResult } from './apply.js';
 import { desiredState, serviceImage, serviceNetworks, type DesiredOptions } from './desired.js';
 import { diff, type DiffOptions } from './diff.js';
 import { observe, type ObservedState } from './observe.js';
-import { IMAGE, INFRA, Plan } from './plan.js';
+import { IMAGE, Plan } from './plan.js';
 import { preflight } from './preflight.js';
 
 export interface UpOptions extends DiffOptions, DesiredOptions, ApplyOptions {
   onPlan?: (plan: Plan) => void;
 }
 
-export async function observeFor(engine: Engine, model: StackModel): Promise<ObservedState> {
+export async function observeFor(engine: Engine, model: StackModel, inferNetworks = false): Promise<ObservedState> {
   const images = [...new Set(Object.entries(model.services).map(([n, s]) => serviceImage(model.name, n, s)))].sort();
   const networks = new Set<string>();
   for (const s of Object.values(model.services)) for (const k of serviceNetworks(s)) networks.add(model.networks[k]?.name ?? `${model.name}_${k}`);
   const volumes = Object.values(model.volumes).map((v) => v.name);
-  return observe(engine, model.name, { images, networks: [...networks].sort(), volumes: volumes.sort() });
+  return observe(engine, model.name, { images, networks: [...networks].sort(), volumes: volumes.sort(), inferNetworks });
 }
 
+/** Observe, derive, diff. Cheap when nothing is to be done; anything to do is planned from a full observation. */
 export async function makePlan(engine: Engine, model: StackModel, opts: UpOptions = {}): Promise<{ plan: Plan; observed: ObservedState }> {
-  const observed = await observeFor(engine, model);
-  const desired = desiredState(model, observed.images, opts);
-  return { plan: diff(desired, observed, opts), observed };
+  let observed = await observeFor(engine, model, true);
+  let plan = diff(desiredState(model, observed.images, opts), observed, opts);
+  if (observed.inferredNetworks?.length && (!plan.empty || plan.problems.length)) {
+    observed = await observeFor(engine, model, false);
+    plan = diff(desiredState(model, observed.images, opts), observed, opts);
+  }
+  return { plan, observed };
 }
 
 export function problemsError(problems: string[]): TsstackError {
@@ -56,10 +61,12 @@ export async function up(engine: Engine, model: StackModel, opts: UpOptions = {}
     total.touched.push(...r.touched);
   };
   if (plan.actions.some((a) => IMAGE.has(a.type))) {
-    const first = new Plan(plan.project, plan.actions.filter((a) => INFRA.has(a.type) || IMAGE.has(a.type)), [], undefined);
+    // Images first: pulling and building change nothing of the project, so an
+    // image that cannot be had stops `up` before anything is touched.
+    const first = new Plan(plan.project, plan.actions.filter((a) => IMAGE.has(a.type)), [], undefined);
     merge(await apply(first, engine, opts));
-    // Re-derive with the images now present. Images that could not be had are not
-    // retried: their services fail as "image not present", the others go on.
+    if (total.failed.length) return { plan, result: total };
+    // Re-derive the containers' configs with the images' defaults now known.
     const again = (await makePlan(engine, model, { ...opts, pull: opts.pull === 'always' ? 'missing' : opts.pull, build: false })).plan;
     plan = new Plan(again.project, again.actions.filter((a) => !IMAGE.has(a.type)), again.order, again.desired, again.warnings, again.problems.filter((p) => !/pull policy|pull_policy/.test(p)));
     const problems2 = await preflight(plan, engine, model);

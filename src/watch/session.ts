@@ -5,8 +5,9 @@
 // files as they are now, whatever events were missed. A stack file that does not
 // load never touches the running stack: the error is shown, the last good model
 // stays in force, and the next valid save converges.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import type { StackModel } from '../model/types.js';
 import { classify, isEmpty, type SyncOp, type WatchActions } from './classify.js';
 import { Coalescer } from './coalesce.js';
@@ -102,17 +103,8 @@ async function applyLive(host: WatchHost, actions: WatchActions): Promise<void> 
   const byService = new Map<string, SyncOp[]>();
   for (const op of actions.sync) byService.set(op.service, [...(byService.get(op.service) ?? []), op]);
   for (const [service, ops] of byService) {
-    for (const id of await host.runningContainers(service)) {
-      for (const op of ops) {
-        if (existsSync(op.hostPath)) {
-          if (statSync(op.hostPath).isDirectory()) continue; // files inside arrive as their own events
-          await host.copyInto(id, op.hostPath, op.containerPath);
-        } else {
-          await host.removeIn(id, op.containerPath);
-        }
-      }
-    }
-    host.info(`${service}: synced ${ops.length} file${ops.length === 1 ? '' : 's'}`);
+    for (const id of await host.runningContainers(service)) await syncInto(host, id, ops);
+    host.info(`${service}: synced ${describe(ops)}`);
   }
   for (const service of actions.restart) {
     for (const id of await host.runningContainers(service)) await host.restart(id);
@@ -127,16 +119,80 @@ async function applyLive(host: WatchHost, actions: WatchActions): Promise<void> 
   }
 }
 
+/** Carries out sync ops (sorted: a directory before what is under it) in one container. */
+async function syncInto(host: WatchHost, id: string, ops: SyncOp[]): Promise<void> {
+  for (const op of ops) {
+    if (!existsSync(op.hostPath)) {
+      await host.removeIn(id, op.containerPath);
+    } else if (statSync(op.hostPath).isDirectory()) {
+      // Made empty, so what is below it (its own ops, sorted after it) has a parent;
+      // the rule's own root is the target, made when a file first needs it.
+      if (op.hostPath !== op.rule.path) await makeDir(host, id, op.containerPath, statSync(op.hostPath).mode & 0o7777);
+    } else {
+      try {
+        await host.copyInto(id, op.hostPath, op.containerPath);
+      } catch {
+        // The container may lack the directory (a rule's target the image does not have): make it, retry once.
+        await makeDir(host, id, posix.dirname(op.containerPath), 0o755);
+        await host.copyInto(id, op.hostPath, op.containerPath);
+      }
+    }
+  }
+}
+
+/**
+ * Makes directory `containerPath` in a container with WatchHost.copyInto alone, by copying
+ * empty directories: into its parent when that exists (so a volume or bind mount there is
+ * honoured), else the whole missing chain from `/` (existing directories are kept as they are).
+ */
+async function makeDir(host: WatchHost, id: string, containerPath: string, mode: number): Promise<void> {
+  const parts = containerPath.split('/').filter(Boolean);
+  if (parts.length === 0) return;
+  const tmp = mkdtempSync(join(tmpdir(), 'tsstack-watch-dir-'));
+  try {
+    const last = join(tmp, 'last', parts[parts.length - 1]!);
+    mkdirSync(last, { recursive: true });
+    chmodSync(last, mode);
+    try {
+      await host.copyInto(id, last, posix.dirname(containerPath));
+    } catch {
+      let dir = join(tmp, 'chain');
+      for (const [i, p] of parts.entries()) {
+        dir = join(dir, p);
+        mkdirSync(dir);
+        chmodSync(dir, i === parts.length - 1 ? mode : 0o755);
+      }
+      await host.copyInto(id, join(tmp, 'chain', parts[0]!), '/');
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** "3 files", "1 file, 1 removed". */
+function describe(ops: SyncOp[]): string {
+  let files = 0;
+  let removed = 0;
+  for (const op of ops) {
+    try {
+      if (!statSync(op.hostPath).isDirectory()) files++;
+    } catch {
+      removed++;
+    }
+  }
+  return `${files} file${files === 1 ? '' : 's'}${removed ? `, ${removed} removed` : ''}`;
+}
+
 const SYNCING = new Set(['sync', 'sync+restart', 'sync+exec']);
 
-/** Every file under `path` (or `path` itself when it is a file); [] when it is gone. */
-function filesUnder(path: string): string[] {
+/** Every file and directory under `path` (or `path` itself when it is a file); [] when it is gone. */
+function entriesUnder(path: string): string[] {
   if (!existsSync(path)) return [];
   if (!statSync(path).isDirectory()) return [path];
   const out: string[] = [];
   for (const e of readdirSync(path, { withFileTypes: true })) {
     const p = join(path, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
+    if (e.isDirectory()) out.push(p, ...entriesUnder(p));
     else if (e.isFile() || e.isSymbolicLink()) out.push(p);
   }
   return out;
@@ -149,9 +205,9 @@ async function syncWhole(host: WatchHost, rules: WatchTarget[], which: (service:
   for (const [service, ts] of [...byService].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const ids = await which(service);
     if (ids.length === 0) continue;
-    const ops = classify(ts.flatMap((t) => filesUnder(t.path)), ts).sync;
-    for (const id of ids) for (const op of ops) await host.copyInto(id, op.hostPath, op.containerPath);
-    if (ops.length > 0) host.info(`${service}: synced ${ops.length} file${ops.length === 1 ? '' : 's'} (${why})`);
+    const ops = classify(ts.flatMap((t) => entriesUnder(t.path)), ts).sync;
+    for (const id of ids) await syncInto(host, id, ops);
+    if (ops.length > 0) host.info(`${service}: synced ${describe(ops)} (${why})`);
   }
 }
 

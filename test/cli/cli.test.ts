@@ -193,3 +193,29 @@ test('up --watch re-runs the reconcile when a stack file changes, and stops on C
   t.is(r.code, 0, r.err);
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('two concurrent ups on one project: the second waits for the lock and says who holds it', async (t) => {
+  const e = engine();
+  const orig = e.containers.create;
+  e.containers.create = async (spec) => {
+    await new Promise((r) => setTimeout(r, 150));
+    return orig(spec);
+  };
+  const h = harness(demo, e, (f) => t.teardown(f));
+  const [a, b] = await Promise.all([h.run('up', '-d'), new Promise((r) => setTimeout(r, 30)).then(() => h.run('up', '-d'))]);
+  t.is(a.code, 0, a.err);
+  t.is(b.code, 0, b.err);
+  t.regex(b.err, /waiting for the lock on project demo, held by pid \d+ \(/);
+  t.regex(b.err, /demo is up to date/); // it saw the first one's result, not a half-made state
+  t.is(e.journal.filter((j) => j.startsWith('create ') ).length, 2);
+});
+
+test('an image that cannot be pulled exits 5 and touches nothing', async (t) => {
+  const e = engine();
+  e.registry.clear();
+  const h = harness(demo, e, (f) => t.teardown(f));
+  const r = await h.run('up', '-d');
+  t.is(r.code, 5);
+  t.regex(r.err, /error: image:redis:7: pull redis:7: not found in registry/);
+  t.deepEqual(e.journal, ['pull redis:7']);
+});

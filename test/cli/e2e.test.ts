@@ -4,64 +4,22 @@
 import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/context.js';
-import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { canRun, leftovers, world as baseWorld } from './_world.js';
 
 isolateNetwork();
 
-interface Run { code: number; out: string; err: string }
-
-const canRun = process.getuid?.() === 0 && existsSync('/bin/busybox') && existsSync(new URL('../../../native/bin/tsstack-runtime', import.meta.url));
-
+/** A world with one stack file `stack.yaml` in project `e2e`. */
 function world() {
-  const base = mkdtempSync(join(tmpdir(), 'tsstack-e2e-'));
-  const root = join(base, 'root');
-  const dir = join(base, 'proj');
-  mkdirSync(dir);
-  const run = async (...argv: string[]): Promise<Run> => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: Io = {
-      out: (s) => out.push(s.replace(/\n$/, '')), err: (s) => err.push(s.replace(/\n$/, '')), tty: false,
-      env: { ...process.env, TSSTACK_ROOT: root, TSSTACK_RUN_ROOT: join(root, 'run'), TSSTACK_PROJECT_NAME: undefined }, cwd: dir,
-    };
-    const code = await main(argv, io);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
-  const stack = (yaml: string) => writeFileSync(join(dir, 'stack.yaml'), yaml);
-  const T = (...argv: string[]) => run('-f', join(dir, 'stack.yaml'), '-p', 'e2e', ...argv);
-  return { base, root, dir, run, stack, T };
+  const w = baseWorld();
+  const stack = (yaml: string) => writeFileSync(join(w.dir, 'stack.yaml'), yaml);
+  const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined }, '-f', join(w.dir, 'stack.yaml'), '-p', 'e2e', ...argv);
+  return { ...w, stack, T };
 }
 
 async function importBusybox(w: ReturnType<typeof world>): Promise<void> {
-  const fs = join(w.base, 'bb');
-  makeBusyboxRootfs(fs);
-  const r = await w.run('image', 'import', fs, 'busybox:latest');
-  if (r.code !== 0) throw new Error(`image import failed: ${r.err}`);
-  rmSync(fs, { recursive: true, force: true });
-}
-
-/** What a stack may leave on the host: mounts under root, links, nft tables, processes naming the root. */
-function leftovers(root: string): string[] {
-  const out: string[] = [];
-  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (l.includes(root)) out.push(`mount: ${l.split(' ')[4]}`);
-  const links = execFileSync('ip', ['-o', 'link', 'show']).toString().split('\n').filter((l) => l.trim() && !/: lo:/.test(l));
-  out.push(...links.map((l) => `link: ${l.split(':')[1]?.trim()}`));
-  try {
-    const tables = execFileSync('/usr/sbin/nft', ['list', 'tables']).toString().trim();
-    if (tables) out.push(...tables.split('\n').map((t) => `nft: ${t}`));
-  } catch { /* nft absent */ }
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(root)) out.push(`process ${pid}: ${cmd.slice(0, 120)}`);
-    } catch { /* gone */ }
-  }
-  return out;
+  await w.busybox('busybox:latest');
 }
 
 function cgroupsOf(ids: string[]): string[] {
@@ -139,7 +97,7 @@ test.serial('up -d, no-op second up, env change recreates one service, down leav
     t.deepEqual(cgroupsOf(ids), []);
   } finally {
     await w.T('down', '-v').catch(() => {});
-    rmSync(w.base, { recursive: true, force: true });
+    w.dispose();
   }
 });
 
@@ -160,7 +118,7 @@ test.serial('preflight: a host port held by a process is named, nothing is creat
     t.deepEqual(leftovers(w.root), []);
   } finally {
     srv.close();
-    rmSync(w.base, { recursive: true, force: true });
+    w.dispose();
   }
 });
 
@@ -210,7 +168,7 @@ services:
     t.deepEqual(leftovers(w.root), []);
   } finally {
     await w.T('down', '-v').catch(() => {});
-    rmSync(w.base, { recursive: true, force: true });
+    w.dispose();
   }
 });
 
@@ -257,6 +215,6 @@ test.serial('everyday commands on a running container: exec, top, cp, stats, kil
     t.deepEqual(leftovers(w.root), []);
   } finally {
     await w.T('down', '-v').catch(() => {});
-    rmSync(w.base, { recursive: true, force: true });
+    w.dispose();
   }
 });

@@ -37,6 +37,8 @@ export class FakeEngine implements Engine {
   behaviour: (spec: ContainerCreateSpec) => StartOutcome = () => ({});
   busyPorts = new Map<number, string>();
   badSubnets = new Set<string>();
+  /** How often networks.list was called (observe skips it on a no-op). */
+  networkCalls = 0;
   private nextId = 1;
 
   addImage(ref: string, config: ImageInfo['config'] = {}, id?: string): ImageInfo {
@@ -84,7 +86,10 @@ export class FakeEngine implements Engine {
       return n;
     },
     inspect: async (name) => this.nets.get(name),
-    list: async (filter) => [...this.nets.values()].filter((n) => matches(n.labels, filter)),
+    list: async (filter) => {
+      this.networkCalls++;
+      return [...this.nets.values()].filter((n) => matches(n.labels, filter));
+    },
     remove: async (name) => {
       this.journal.push(`remove-network ${name}`);
       this.nets.delete(name);
@@ -131,6 +136,8 @@ export class FakeEngine implements Engine {
       const o = this.behaviour(c.spec);
       if (o.fail) throw new TsstackError('RUNTIME', `start ${c.name}: ${o.fail}`);
       c.status = o.status ?? 'running';
+      // Addresses as a network engine reports them: one per endpoint.
+      c.addresses = Object.fromEntries(c.spec.endpoints.map((ep, i) => [ep.network, `10.99.0.${i + 2}`]));
       c.exitCode = o.exitCode;
       c.health = o.health ?? (c.spec.healthcheck ? 'healthy' : undefined);
       c.startedAt = now();

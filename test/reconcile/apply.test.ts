@@ -81,16 +81,13 @@ test('bounded parallelism: never more than N engine calls at once', async (t) =>
   t.true(peak <= 3 && peak >= 2, `peak ${peak}`);
 });
 
-test('a failed pull stops only the services that need the image', async (t) => {
+test('an image that cannot be had stops up before anything is touched', async (t) => {
   const e = engine();
   const m = model('f', { a: { image: 'nope:1' }, b: { image: 'busybox' }, c: { image: 'busybox', depends_on: dep('a', 'service_started') } });
   const r = await up(e, m, { pollMs: 1 });
-  t.deepEqual(r.result.failed.map((f) => `${f.resource}: ${f.message}`), [
-    'image:nope:1: pull nope:1: not found in registry',
-    'service:a:1: image nope:1 is not present',
-    'service:c: not started: dependency a failed',
-  ]);
-  t.deepEqual(status(e), { 'f-b-1': 'running' });
+  t.deepEqual(r.result.failed.map((f) => `${f.resource}: ${f.message}`), ['image:nope:1: pull nope:1: not found in registry']);
+  t.deepEqual(e.journal, ['pull nope:1']);
+  t.deepEqual(status(e), {});
 });
 
 test('judge: the condition table', (t) => {
@@ -103,4 +100,18 @@ test('judge: the condition table', (t) => {
   t.is(judge([c({ status: 'exited', exitCode: 0 })], 'service_completed_successfully', 1), true);
   t.regex(judge([c({ status: 'exited', exitCode: 2 })], 'service_completed_successfully', 1) as string, /exited with code 2/);
   t.is(judge([], 'service_healthy', 0), true);
+});
+
+test('a service with a build section is built when its image is missing (or with --build), then created from it', async (t) => {
+  const e = engine();
+  const m = model('b', { app: { build: { context: '/tmp', args: {}, labels: {}, tags: [] } } });
+  const r = await up(e, m, { pollMs: 1 });
+  t.deepEqual(r.result.failed, []);
+  t.deepEqual(e.journal.slice(0, 3), ['build b-app', 'create-network b_default', 'create b-app-1']);
+  t.is([...e.ctrs.values()][0].imageId, 'sha256:builtb-app');
+  e.journal.length = 0;
+  await up(e, m, { pollMs: 1 });
+  t.deepEqual(e.journal, [], 'present image: no rebuild, no change');
+  await up(e, m, { pollMs: 1, build: true });
+  t.deepEqual(e.journal, ['build b-app'], '--build rebuilds; same image id: containers kept');
 });

@@ -192,3 +192,14 @@ test('links (when the model has them) add an alias on the target and a dependenc
   t.deepEqual(d.services.db.containers[0].config.networks['l_default'].aliases, ['database', 'db']);
   t.deepEqual(Object.keys(d.services.web.dependsOn), ['db']);
 });
+
+test('a no-op plan does not consult the network engine; a change observes in full', async (t) => {
+  const e = engineWith('busybox');
+  const m = (v: string) => model('nn', { a: { image: 'busybox', environment: { V: v } } });
+  await up(e, m('1'), { pollMs: 1 });
+  e.networkCalls = 0;
+  t.true((await makePlan(e, m('1'))).plan.empty);
+  t.is(e.networkCalls, 0);
+  t.is(await planText(e, m('2')), 'recreate service:a:1 (changed: environment.V)');
+  t.is(e.networkCalls, 1);
+});

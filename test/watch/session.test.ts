@@ -1,6 +1,6 @@
 import test from 'ava';
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startWatch, type WatchHost } from '../../src/watch/session.js';
 import { watchPaths } from '../../src/watch/fs-watch.js';
@@ -97,7 +97,7 @@ test('a container made by the reconcile gets the sync rules\' files whole; initi
     },
     async reconcile() { current = 'c2'; log.push('reconcile'); },
     async runningContainers() { return [current]; },
-    async copyInto(id, host, ctr) { log.push(`copy ${id} ${host.slice(dir.length)} -> ${ctr}`); },
+    async copyInto(id, host, ctr) { log.push(`copy ${id} ${host.startsWith(dir) ? host.slice(dir.length) : `(empty dir ${basename(host)})`} -> ${ctr}`); },
     async removeIn() {},
     async exec() { return 0; },
     async restart() {},
@@ -112,10 +112,74 @@ test('a container made by the reconcile gets the sync rules\' files whole; initi
   await new Promise((r) => setTimeout(r, 300));
   await s.idle();
   t.deepEqual(log, [
+    'copy c1 (empty dir css) -> /www',
     'copy c1 /site/css/a.css -> /www/css/a.css',
     'copy c1 /site/index.html -> /www/index.html',
     'reconcile',
+    'copy c2 (empty dir css) -> /www',
     'copy c2 /site/css/a.css -> /www/css/a.css',
     'copy c2 /site/index.html -> /www/index.html',
   ]);
+});
+
+test('sync into a container that lacks the target and new subdirectories makes the directories first', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'site'));
+  writeFileSync(join(dir, 'stack.yaml'), 'E=1');
+  // A fake container filesystem with docker-cp rules: the destination's parent must exist;
+  // a directory copied into an existing one keeps its name.
+  const fs = new Set<string>(['/']);
+  const { readdirSync, statSync } = await import('node:fs');
+  const copyTree = (src: string, dest: string) => {
+    fs.add(dest);
+    if (statSync(src).isDirectory()) for (const e of readdirSync(src)) copyTree(join(src, e), `${dest}/${e}`);
+  };
+  const host: WatchHost = {
+    async load() { return model(dir, '1'); },
+    async reconcile() {},
+    async runningContainers() { return ['c1']; },
+    async copyInto(_id, src, ctr) {
+      const parent = ctr === '/' ? '/' : ctr.slice(0, ctr.lastIndexOf('/')) || '/';
+      if (fs.has(ctr) && statSync(src).isDirectory()) return copyTree(src, `${ctr === '/' ? '' : ctr}/${basename(src)}`);
+      if (!fs.has(parent)) throw new Error(`destination directory ${parent} does not exist`);
+      copyTree(src, ctr);
+    },
+    async removeIn() {},
+    async exec() { return 0; },
+    async restart() {},
+    dockerignored: () => false,
+    watch: watchPaths,
+    info() {},
+    error(e) { t.fail((e as Error).message); },
+  };
+  const s = await startWatch(host, { quietMs: 50 });
+  t.teardown(() => s.stop());
+  mkdirSync(join(dir, 'site/css/deep'), { recursive: true });
+  writeFileSync(join(dir, 'site/css/deep/a.css'), 'a');
+  writeFileSync(join(dir, 'site/index.html'), 'v1');
+  await new Promise((r) => setTimeout(r, 400));
+  await s.idle();
+  t.deepEqual([...fs].sort(), ['/', '/www', '/www/css', '/www/css/deep', '/www/css/deep/a.css', '/www/index.html']);
+});
+
+test('watchPaths: a path that does not exist yet is seen when made, and does not delay the others', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'site'));
+  writeFileSync(join(dir, 'stack.yaml'), 'a');
+  const seen = new Set<string>();
+  const stop = await watchPaths([join(dir, '.env'), join(dir, 'stack.yaml'), join(dir, 'site')], (p) => seen.add(p.slice(dir.length)));
+  t.teardown(() => stop());
+  // Right after ready: chokidar given the missing path directly would still be starting here.
+  writeFileSync(join(dir, 'site/index.html'), 'v1');
+  writeFileSync(join(dir, 'unrelated'), 'x');
+  await new Promise((r) => setTimeout(r, 400));
+  writeFileSync(join(dir, '.env'), 'A=1');
+  await new Promise((r) => setTimeout(r, 400));
+  t.deepEqual([...seen].sort(), ['/.env', '/site/index.html']);
+  seen.clear();
+  writeFileSync(join(dir, '.env'), 'A=2');
+  await new Promise((r) => setTimeout(r, 400));
+  t.deepEqual([...seen], ['/.env']);
 });

@@ -4,9 +4,9 @@ import { rmSync } from 'node:fs';
 import type { Engine } from '../../engine/api.js';
 import type { StackModel } from '../../model/types.js';
 import type { ApplyResult } from '../../reconcile/apply.js';
-import { TsstackError } from '../../util/errors.js';
+import { TsstackError, isTsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
-import { EXIT_FAILED, renderError } from '../errors.js';
+import { EXIT, EXIT_FAILED, renderError } from '../errors.js';
 import { listrProgress, liveView, progressFor, type Progress } from '../render.js';
 import type { ApplyEvent } from '../../reconcile/apply.js';
 import type { Plan } from '../../reconcile/plan.js';
@@ -77,6 +77,8 @@ function report(ctx: Context, r: ApplyResult): number {
   });
   ctx.io.err(renderError(err, ctx.debug));
   if (ctx.debug) for (const f of r.failed) if (f.error instanceof Error) ctx.io.err(f.error.stack ?? '');
+  // Images that could not be had (nothing else was touched) keep their own status.
+  if (r.failed.every((f) => isTsstackError(f.error) && f.error.code === 'IMAGE')) return EXIT.IMAGE;
   return EXIT_FAILED;
 }
 
@@ -101,13 +103,23 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
     onProgress: (_r: string, l: string) => progress.line(l),
     onPlan: Listr ? (p: Plan) => { progress = listrProgress(Listr, ctx.io, p, { noStart: f.start === false }); } : undefined,
   };
-  const outcome = await ctx.locked(model.name, async () => {
-    try {
-      return await up(engine, model, opts);
-    } finally {
-      await progress.done();
-    }
-  });
+  // Without the lock first: a converged stack is a consistent state, so an empty
+  // plan read without it is the truth (a concurrent `up` mid-way shows as work
+  // to do, and that path takes the lock and plans again).
+  const { makePlan } = await import('../../reconcile/up.js');
+  const { preflight } = await import('../../reconcile/preflight.js');
+  const quick = (await makePlan(engine, model, opts)).plan;
+  const converged = quick.empty && !(await preflight(quick, engine, model)).length;
+  const outcome = converged
+    ? { plan: quick, result: { failed: [], warnings: [...quick.warnings], touched: [] } }
+    : await ctx.locked(model.name, async () => {
+      try {
+        return await up(engine, model, opts);
+      } finally {
+        await progress.done();
+      }
+    });
+  if (converged) await progress.done();
   const code = report(ctx, outcome.result);
   if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: outcome.plan.toJSON(), failed: outcome.result.failed.map((x) => ({ resource: x.resource, message: x.message })), warnings: outcome.result.warnings }));
   else if (outcome.plan.empty) ctx.io.err(`up: ${model.name} is up to date (${Date.now() - started} ms)`);

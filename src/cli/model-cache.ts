@@ -1,0 +1,89 @@
+// A cache of loaded stack models, so a command on an unchanged stack (the
+// no-op `up`, `ps`, `plan`) does not parse, merge and validate it again.
+//
+// Sound by construction: an entry is keyed by everything loadStack reads
+// besides files (options, working directory, the whole environment, the
+// loader's own build), and is used only when every file the load read still
+// has the same size, mtime and inode, and every file the load looked for and
+// did not find (stack files up the tree, override files, `.env`) is still
+// absent. Any doubt is a miss. TSSTACK_NO_CACHE=1 turns it off.
+
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { StackModel } from '../model/types.js';
+import { writeJsonAtomicSync } from '../util/fs-atomic.js';
+
+const NAMES = ['stack.yaml', 'stack.yml', 'compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml',
+  'stack.override.yaml', 'stack.override.yml', 'compose.override.yaml', 'compose.override.yml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
+/** Variables that change between shell commands without meaning anything to a stack. */
+const VOLATILE = new Set(['_', 'OLDPWD']);
+
+interface Stamp {
+  path: string;
+  /** `size:mtimeMs:ino:sha1`, or `-` for absent. */
+  stamp: string;
+}
+
+interface Entry {
+  files: Stamp[];
+  model: StackModel;
+}
+
+/** Size, mtime, inode and (files are small) a digest of the content: two saves within one clock tick still differ. */
+function stampOf(path: string): string {
+  try {
+    const s = statSync(path);
+    const digest = s.isFile() && s.size < 1 << 20 ? createHash('sha1').update(readFileSync(path)).digest('hex') : '';
+    return `${s.size}:${s.mtimeMs}:${s.ino}:${digest}`;
+  } catch {
+    return '-';
+  }
+}
+
+export interface CacheInput {
+  root: string;
+  options: Record<string, unknown>;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Files whose change means new loader code (its build). */
+  codeFiles: string[];
+}
+
+function keyOf(i: CacheInput): string {
+  const env = Object.entries(i.env).filter(([k, v]) => v !== undefined && !VOLATILE.has(k)).sort(([a], [b]) => (a < b ? -1 : 1));
+  const code = i.codeFiles.map((f) => `${f}=${stampOf(f)}`);
+  return createHash('sha256').update(JSON.stringify([i.options, i.cwd, env, code])).digest('hex');
+}
+
+function pathOf(i: CacheInput): string {
+  return join(i.root, 'cache', 'models', `${keyOf(i)}.json`);
+}
+
+/** The cached model, when nothing it was made from has changed. */
+export function cachedModel(i: CacheInput): StackModel | undefined {
+  let entry: Entry;
+  try {
+    entry = JSON.parse(readFileSync(pathOf(i), 'utf8')) as Entry;
+  } catch {
+    return undefined;
+  }
+  for (const f of entry.files) if (stampOf(f.path) !== f.stamp) return undefined;
+  return entry.model;
+}
+
+/** Records `model` with the stamps of what it was read from and what was looked for. */
+export function storeModel(i: CacheInput, model: StackModel, probed: { explicitFiles: boolean; explicitEnvFiles: boolean; startDir: string }): void {
+  const paths = new Set(model.sourceFiles);
+  if (!probed.explicitFiles) {
+    for (let d = resolve(probed.startDir); ; d = dirname(d)) {
+      for (const n of NAMES) paths.add(join(d, n));
+      if (model.sourceFiles.some((f) => dirname(f) === d) || dirname(d) === d) break;
+    }
+  }
+  if (!probed.explicitEnvFiles) paths.add(join(model.workingDir, '.env'));
+  const files = [...paths].sort().map((path) => ({ path, stamp: stampOf(path) }));
+  try {
+    writeJsonAtomicSync(pathOf(i), { files, model } satisfies Entry);
+  } catch { /* a cache that cannot be written is just a miss next time */ }
+}
