@@ -41,8 +41,9 @@ for (const part of readdirSync(root)) {
   const inputs = [...srcs, ...common, ...headers(dir), ...headers(join(root, 'common'))];
   if (existsSync(out) && !process.argv.includes('--force') && inputs.every((f) => mtime(f) <= mtime(out))) continue;
   // The runtime is linked statically: it starts once per container, and
-  // dynamic loading is a measurable part of its start-up.
-  const ldflags = part === 'runtime' && staticOk() ? ['-static'] : [];
+  // dynamic loading is a measurable part of its start-up. The init runs inside
+  // containers, whose root may have no (or another) C library.
+  const ldflags = (part === 'runtime' || part === 'init') && staticOk() ? ['-static'] : [];
   // Link to a temporary name and rename: a binary being executed (by tests
   // running meanwhile) is replaced whole, never seen half-written.
   const tmp = `${out}.tmp-${process.pid}`;

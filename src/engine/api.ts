@@ -175,6 +175,8 @@ export interface ContainerCreateSpec {
   domainname?: string;
   tty?: boolean;
   stdinOpen?: boolean;
+  /** Run a small init as PID 1 (tsstack-init) that forwards signals to `args` and reaps zombies. */
+  init?: boolean;
   readOnlyRoot?: boolean;
   privileged?: boolean;
   capAdd?: string[];

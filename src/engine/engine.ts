@@ -127,7 +127,11 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     // networks stay lazy (Containers calls only their async methods).
     dns = DnsService ? new DnsService({ runRoot }) : undefined;
     const haveNetwork = existsSync(new URL('./network/manager.js', import.meta.url));
-    return new Containers({ root, runRoot, runtime: opts.runtime, images: imagesPart.proxy, network: haveNetwork ? networksPart.proxy : undefined, dns, volumes }) as ContainerApi;
+    // Where the DNS server listens, per network: `internal` networks are marked so that names which are
+    // not local are refused there, never forwarded (a container on an internal network has no way out).
+    const gateways = async () => Object.fromEntries((await networksPart.proxy.list()).map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
+    const network = new Proxy(networksPart.proxy, { get: (t, prop) => (prop === 'gateways' ? gateways : (t as unknown as Record<string | symbol, unknown>)[prop]) });
+    return new Containers({ root, runRoot, runtime: opts.runtime, images: imagesPart.proxy, network: haveNetwork ? network : undefined, dns, volumes }) as ContainerApi;
   });
 
   return {

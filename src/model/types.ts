@@ -59,6 +59,12 @@ export interface ServiceSpec {
   volumes: ServiceVolume[];
   tmpfs: string[];
   depends_on: Record<string, DependsOn>;
+  /**
+   * Legacy links, `SERVICE` or `SERVICE:ALIAS` (absent when none). Each is also an implicit `depends_on`
+   * entry. The alias is answered by DNS on the networks the linked service is on (so every service sharing
+   * such a network sees it, not only the linking one: simpler than per-client views, and enough for links).
+   */
+  links?: string[];
   /** Network name (key of StackModel.networks) → attachment. */
   networks: Record<string, NetworkAttachment>;
   network_mode?: string;
@@ -213,7 +219,9 @@ export interface FileObjectSpec {
   name: string;
   /** Absolute path. */
   file?: string;
+  /** Variable the value comes from; spec/ resolves it at load time into `content` (when set). */
   environment?: string;
+  /** Inline value, or the resolved value of `environment` (then never printed by `config`). */
   content?: string;
   external?: boolean;
 }

@@ -48,6 +48,7 @@ export interface ContainerConfig {
   resources: ContainerCreateSpec['resources'];
   tty?: boolean;
   stdin_open?: boolean;
+  init?: boolean;
   read_only?: boolean;
   privileged?: boolean;
   cap_add?: string[];
@@ -221,7 +222,7 @@ function cmp(a: string, b: string): number {
 
 /** `links: [svc, svc:alias]`, when the model carries them (compose's legacy links). */
 export function linksOf(svc: ServiceSpec): { service: string; alias: string }[] {
-  const links = (svc as ServiceSpec & { links?: string[] }).links ?? [];
+  const links = svc.links ?? [];
   return links.map((l) => {
     const [service, alias] = l.split(':');
     return { service, alias: alias ?? service };
@@ -399,6 +400,7 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
     resources,
     tty: svc.tty || undefined,
     stdin_open: svc.stdin_open || undefined,
+    init: svc.init || undefined,
     read_only: svc.read_only || undefined,
     privileged: svc.privileged || undefined,
     cap_add: nonEmpty(svc.cap_add),
@@ -444,6 +446,7 @@ export function createSpec(project: string, c: DesiredContainer, svc: DesiredSer
     domainname: k.domainname,
     tty: k.tty,
     stdinOpen: k.stdin_open,
+    init: k.init,
     readOnlyRoot: k.read_only,
     privileged: k.privileged,
     capAdd: k.cap_add,

@@ -95,3 +95,24 @@ export function resolveBareEnvironment(pf: ParsedFile, lookup: Lookup): void {
     }
   }
 }
+
+/**
+ * `secrets.x.environment: VAR` / `configs.x.environment: VAR`: the value is read now, with this file's
+ * own lookup (so an included file sees its include's `env_file`), into `content`; the runtime needs no
+ * lookup. `environment` stays (it names the source; `config` prints it and hides the value). Left alone
+ * when the variable is unset or `content` is also given.
+ */
+export function resolveFileObjectEnvironment(pf: ParsedFile, lookup: Lookup): void {
+  const doc = pf.value as Record<string, unknown> | null;
+  for (const kind of ['secrets', 'configs']) {
+    const objs = doc?.[kind];
+    if (typeof objs !== 'object' || objs === null) continue;
+    for (const o of Object.values(objs)) {
+      if (typeof o !== 'object' || o === null) continue;
+      const obj = o as Record<string, unknown>;
+      if (typeof obj.environment !== 'string' || obj.content !== undefined) continue;
+      const v = lookup(obj.environment);
+      if (v !== undefined) obj.content = v;
+    }
+  }
+}

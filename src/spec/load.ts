@@ -12,7 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { NetworkSpec, ServiceSpec, SpecWarning, StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { DotenvError, parseDotenv } from './dotenv.js';
-import { interpolateFile, interpolateValue, resolveBareEnvironment } from './interpolate-doc.js';
+import { interpolateFile, interpolateValue, resolveBareEnvironment, resolveFileObjectEnvironment } from './interpolate-doc.js';
 import type { Lookup } from './interpolate.js';
 import { isObj, mergeDocuments, mergeValue } from './merge.js';
 import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
@@ -124,6 +124,7 @@ class Loader {
       this.warnings.push({ file: pf.file, line, path: formatPath(p), message: `the ${JSON.stringify(name)} variable is not set; defaulting to a blank string` });
     });
     resolveBareEnvironment(pf, lookup);
+    resolveFileObjectEnvironment(pf, lookup);
     resolveFilePaths(pf, base, this.home);
     return pf;
   }

@@ -219,7 +219,8 @@ const fileRefKey = (dir: string) => (v: unknown) => {
 };
 const envFileKey = (v: unknown) => (typeof v === 'string' ? v : isObj(v) ? String(v.path) : undefined);
 const deviceKey = (v: unknown) => (typeof v === 'string' ? (v.split(':')[1] ?? v) : isObj(v) ? String(v.target ?? v.source) : undefined);
-const linkKey = (v: unknown) => (typeof v === 'string' ? v.split(/[:=]/)[0] : undefined);
+// As compose-go: keyed by what precedes `=`, so `db` and `db:database` (two links to one service) both stay.
+const linkKey = (v: unknown) => (typeof v === 'string' ? v.split('=')[0] : undefined);
 
 const UNICITY: [string, (v: unknown) => string | undefined][] = [
   ['environment', envKey],

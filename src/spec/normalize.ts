@@ -405,7 +405,7 @@ const SUPPORTED = new Set([
   'labels', 'ports', 'expose', 'volumes', 'tmpfs', 'depends_on', 'networks', 'network_mode', 'healthcheck', 'deploy', 'restart',
   'stop_signal', 'stop_grace_period', 'tty', 'stdin_open', 'init', 'read_only', 'privileged', 'cap_add', 'cap_drop', 'ulimits', 'sysctls',
   'extra_hosts', 'dns', 'dns_search', 'mem_limit', 'memswap_limit', 'cpus', 'cpu_shares', 'cpuset', 'pids_limit', 'shm_size', 'oom_score_adj',
-  'group_add', 'profiles', 'scale', 'pull_policy', 'secrets', 'configs', 'develop', 'extends', 'label_file',
+  'group_add', 'profiles', 'scale', 'pull_policy', 'secrets', 'configs', 'develop', 'extends', 'label_file', 'links',
 ]);
 
 export interface ServiceContext {
@@ -452,6 +452,12 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
     configs: fileRefs(ctx, at('configs'), raw.configs, sc.configs, 'config'),
     extensions: extensions(raw),
   };
+  const links = strList(raw.links);
+  if (links.length) {
+    s.links = links;
+    // As Compose: a link is an implicit dependency (started first, restarted with it); an explicit depends_on wins.
+    for (const l of links) s.depends_on[l.split(':')[0]!] ??= { condition: 'service_started', required: true, restart: true };
+  }
   if (raw.network_mode !== undefined) {
     s.network_mode = toStr(raw.network_mode);
     if (raw.networks !== undefined && sc.volumes === null) s.networks = serviceNetworks(ctx, at('networks'), raw.networks);

@@ -38,13 +38,15 @@ export function toConfigObject(model: StackModel): Record<string, unknown> {
     services[n] = Object.fromEntries(Object.keys(svc).sort().map((k) => [k, svc[k]]));
   }
   const top = (o: Record<string, unknown>) => (Object.keys(o).length ? clean(o) : undefined);
+  // An environment-sourced value was resolved into `content` at load time: print where it comes from, not the value.
+  const hideResolved = (o: StackModel['secrets']) => Object.fromEntries(Object.entries(o).map(([k, f]) => [k, f.environment !== undefined ? { ...f, content: undefined } : f]));
   const out: Record<string, unknown> = {
     name: model.name,
     services: Object.fromEntries(Object.keys(services).sort().map((k) => [k, services[k]])),
     networks: top(model.networks),
     volumes: top(model.volumes),
-    secrets: top(model.secrets),
-    configs: top(model.configs),
+    secrets: top(hideResolved(model.secrets)),
+    configs: top(hideResolved(model.configs)),
     ...model.extensions,
   };
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];

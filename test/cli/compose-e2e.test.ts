@@ -74,7 +74,7 @@ scenario('a link alias resolves to the target service', 'TestNetworkAliases', as
   t.is((await T('up', '-d')).code, 0);
   const ex = await T('exec', '-T', 'container1', 'sh', '-c', 'wget -qO- http://container/ | grep -q "Welcome to nginx"');
   t.is(ex.code, 0, 'the link alias answers over HTTP');
-}, { failing: 'spec/ drops `links` with a warning (not in ServiceSpec); reconcile/ honours `links` once the model carries them' });
+});
 
 scenario('run starts a service whose network_mode points at another service', 'TestNetworkModes', async ({ T, ps }, t) => {
   const r = await T('run', '--rm', '-T', 'mydb', 'echo', 'success');
@@ -195,7 +195,7 @@ scenario('an environment-sourced secret is mounted with its content, owner and m
 scenario('an included file\'s env_file feeds its environment-sourced secret', 'TestSecretFromEnv', async ({ TE }, t) => {
   const inc = await TE({ SECRET: 'BAR' }, 'run', '--rm', 'included');
   t.regex(inc.out, /this-is-secret/);
-}, { failing: 'the model names the variable (secrets.*.environment) but not the include env_file value it resolves to' });
+});
 
 scenario('each config source (file, environment, inline) mounts with the right content', 'TestConfigFromEnv', async ({ TE }, t) => {
   const env = { CONFIG: 'config' };

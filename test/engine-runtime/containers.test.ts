@@ -242,6 +242,31 @@ process.exitCode = await c.exec('term', ['sh', '-c', 'tty; test -t 0 && echo std
 }
 
 for (const rt of runtimes()) {
+  test(`${rt}: init: true — SIGTERM stops sleep at once, orphans are reaped, the exit code is kept`, async (t) => {
+    const { c, dir } = engine(t, rt);
+    // a grace period far longer than the test's timeout: only a forwarded SIGTERM (exit 143) lets stop return in time
+    const a = await c.create(spec('sleeper', ['sleep', '1000'], { init: true, stopGracePeriod: 60_000 }));
+    await c.start('sleeper');
+    t.true(await until(() => c.monitorStateOf('sleeper')?.status === 'running'));
+    const r = await c.execCapture('sleeper', ['sh', '-c', 'tr "\\0" " " < /proc/1/cmdline']);
+    t.is(r.stdout.trim(), '/dev/init -- sleep 1000');
+    const pid = (await c.inspect('sleeper'))!.pid!;
+    await c.stop('sleeper');
+    const info = (await c.inspect('sleeper'))!;
+    t.is(info.exitCode, 143, 'sleep died of the forwarded SIGTERM, not of the SIGKILL after the grace period');
+
+    // `( sleep 0.2 & )` leaves an orphan that is re-parented to pid 1: the init reaps it
+    await c.create(spec('reaper', ['sh', '-c', '(sleep 0.2 &); sleep 1; ps -o stat= ; exit 7'], { init: true }));
+    await c.start('reaper');
+    t.is(await c.wait('reaper'), 7, 'the exit code of the program comes through the init');
+    const out = (await collect(c.logs('reaper', {}))).map((l) => l.log.trim());
+    t.true(out.length >= 3, out.join('|'));
+    t.false(out.some((s) => s.startsWith('Z')), `no zombie: ${out.join('|')}`);
+    await c.remove('reaper');
+    await c.remove('sleeper');
+    await assertGone(t, c, dir, a.id, [pid]);
+  });
+
   test(`${rt}: runAttached runs in the foreground on the caller's stdio: stdin piped in, or a pty with a terminal`, async (t) => {
     const { execFileSync } = await import('node:child_process');
     const { c, dir } = engine(t, rt);

@@ -38,6 +38,7 @@ const cases: [string, OciSpecInput | Record<string, unknown>][] = [
     resources: { memory: 64 << 20, memorySwap: 128 << 20, cpus: 0.5, cpuShares: 512, cpuset: '0', pids: 100, shmSize: 1 << 20, oomScoreAdj: 500 },
   }],
   ['privileged, host network', { ...base, privileged: true, network: 'host' }],
+  ['init', { ...base, init: '/opt/tsstack/native/bin/tsstack-init', readOnlyRoot: true }],
   ['run step', buildRunStepSpec({ rootfs: '/b/rootfs', args: ['/bin/sh', '-c', 'echo hi'], env: [], user: root })],
 ];
 
@@ -71,6 +72,15 @@ test('Docker defaults: capabilities, masked and read-only paths, namespaces, cgr
   t.true(s.process.env.includes('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'));
   t.true(s.process.env.includes('HOME=/root'));
   t.is(s.process.noNewPrivileges, false);
+});
+
+test('init: the init is bind-mounted read-only at /dev/init and runs the args as its child', (t) => {
+  const s = buildOciSpec({ ...base, args: ['sleep', '10'], init: '/pkg/native/bin/tsstack-init' }) as any;
+  t.deepEqual(s.process.args, ['/dev/init', '--', 'sleep', '10']);
+  const m = s.mounts.find((x: any) => x.destination === '/dev/init');
+  t.deepEqual(m, { destination: '/dev/init', type: 'bind', source: '/pkg/native/bin/tsstack-init', options: ['bind', 'rprivate', 'ro', 'nosuid', 'nodev'] });
+  t.true(s.mounts.indexOf(m) > s.mounts.findIndex((x: any) => x.destination === '/dev'), 'mounted over the /dev tmpfs, after it');
+  t.deepEqual((buildOciSpec({ ...base, args: ['sleep', '10'] }) as any).process.args, ['sleep', '10']);
 });
 
 test('resources, rlimits, sysctls, network path and mounts are mapped', (t) => {

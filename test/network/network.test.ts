@@ -52,6 +52,28 @@ test.serial('two sandboxes on one network reach each other over TCP and UDP', as
   });
 });
 
+test.serial('a published port 53 does not capture the containers\' DNS queries to their gateway', async (t) => {
+  await withEnv(async (env) => {
+    await env.m.create({ name: 'p_default', labels: {} });
+    const client = await container(env, 'client', 'p_default');
+    const dns = await container(env, 'dns', 'p_default');
+    await env.m.publish('dns', dns.address, [{ hostPort: 53, containerPort: 53, protocol: 'udp' }, { hostPort: 53, containerPort: 53, protocol: 'tcp' }]);
+    // the "embedded DNS server" on the host (it listens on every host address), and the published one
+    await serve(env, undefined, 'udp', 53, 'host');
+    await serve(env, undefined, 'tcp', 53, 'host');
+    await serve(env, dns.path, 'udp', 53, 'published');
+    await serve(env, dns.path, 'tcp', 53, 'published');
+    for (const proto of ['udp', 'tcp'] as const) {
+      t.regex(await ask(client.path, proto, client.gateway, 53), /^host /, `${proto}: the gateway's port 53 stays the host's`);
+      t.regex(await ask(undefined, proto, '127.0.0.1', 53), /^published /, `${proto}: the published port still answers on 127.0.0.1`);
+    }
+    await env.m.removeSandbox('client');
+    await env.m.removeSandbox('dns');
+    await env.m.remove('p_default');
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
 test.serial('published ports answer on 127.0.0.1, on another host address, from outside, and by hairpin', async (t) => {
   await withEnv(async (env) => {
     // another address of this "host", and a second host behind a veth

@@ -37,6 +37,21 @@ test('ports go into maps keyed by address or by protocol and port only', (t) => 
   t.deepEqual(find(objs, 'set', 'bridges').elem, ['tss-aaaa', 'tss-bbbb']);
 });
 
+test('DNS to a gateway (a local address in a tsstack subnet) is kept out of the DNAT, before it in both nat chains', (t) => {
+  const rules = buildTable(nets, ports).filter((o) => o.rule).map((o) => o.rule);
+  for (const chain of ['prerouting', 'output']) {
+    const inChain = rules.filter((r) => r.chain === chain);
+    const keep = inChain.findIndex((r) => JSON.stringify(r.expr) === JSON.stringify([
+      { match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: '@subnets' } },
+      { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: ['tcp', 'udp'] } } },
+      { match: { op: '==', left: { payload: { protocol: 'th', field: 'dport' } }, right: 53 } },
+      { return: null },
+    ]));
+    t.true(keep >= 0, chain);
+    t.true(keep < inChain.findIndex((r) => JSON.stringify(r.expr).includes('dnat')), `${chain}: before the DNAT`);
+  }
+});
+
 test('the number of rules does not grow with the number of ports', (t) => {
   const rules = (p: FwPort[]) => buildTable(nets, p).filter((o) => o.rule).length;
   const many = Array.from({ length: 500 }, (_, i) => ({ hostPort: 10000 + i, protocol: 'tcp', address: '10.89.0.2', containerPort: 80 }));

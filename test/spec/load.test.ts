@@ -259,6 +259,40 @@ test('env_file: values, precedence of environment:, required: false', async (t) 
   t.is(e.location?.line, 4);
 });
 
+test('links stay in the model and are implicit depends_on (an explicit one wins); a link to an undefined service is an error', async (t) => {
+  const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    links: [b, "b:bee", "c:see"]\n    depends_on:\n      c:\n        condition: service_healthy\n  b:\n    image: b\n  c:\n    image: c\n' });
+  const m = await loadStack({ projectDir: dir, env: {} });
+  t.deepEqual(m.services.a!.links, ['b', 'b:bee', 'c:see']);
+  t.deepEqual(m.services.a!.depends_on, {
+    b: { condition: 'service_started', required: true, restart: true },
+    c: { condition: 'service_healthy', required: true },
+  });
+  t.deepEqual(m.warnings, []);
+  t.is(m.services.b!.links, undefined);
+  const bad = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    links: ["nope:alias"]\n' });
+  const e = await specError(t, loadStack({ projectDir: bad, env: {} }));
+  t.regex(e.message, /depends on undefined service "nope"/);
+});
+
+test('environment-sourced secrets and configs are resolved at load time, an included file with its include env_file', async (t) => {
+  const dir = project(t, {
+    'compose.yaml': 'include:\n  - path: child/compose.yaml\n    env_file: [secret.env]\nservices:\n  a:\n    image: a\n    secrets: [top]\n    configs: [cfg]\nsecrets:\n  top:\n    environment: TOP\n  unset:\n    environment: NOT_SET\nconfigs:\n  cfg:\n    environment: FROM_DOTENV\n',
+    '.env': 'FROM_DOTENV=dotenv-value\n',
+    'secret.env': "MY_SECRET='this-is-secret'\n",
+    'child/compose.yaml': 'services:\n  inc:\n    image: a\n    secrets: [mine]\nsecrets:\n  mine:\n    environment: MY_SECRET\n',
+  });
+  const m = await loadStack({ projectDir: dir, env: { TOP: 'from-process' } });
+  t.is(m.secrets.top!.content, 'from-process');
+  t.is(m.secrets.top!.environment, 'TOP');
+  t.is(m.secrets.mine!.content, 'this-is-secret');
+  t.is(m.configs.cfg!.content, 'dotenv-value');
+  t.is(m.secrets.unset!.content, undefined);
+  const { renderStack } = await import('../../src/spec/render.js');
+  const printed = renderStack(m, 'yaml');
+  t.false(printed.includes('this-is-secret') || printed.includes('from-process'), 'config names the variable, never prints its value');
+  t.regex(printed, /environment: MY_SECRET/);
+});
+
 test('unsupported keys become warnings naming key and line; x- fields are kept', async (t) => {
   const dir = project(t, { 'compose.yaml': 'x-common: &c\n  restart: always\nservices:\n  a:\n    <<: *c\n    image: a\n    cgroup_parent: foo\n    x-note: hi\n' });
   const m = await loadStack({ projectDir: dir, env: {} });

@@ -170,7 +170,7 @@ test.serial('up --watch -d: Ctrl-C stops watching and leaves the stack running',
 function buildProject(b: Sandbox): { dir: string; file: string } {
   const dir = join(b.base, 'build');
   mkdirSync(join(dir, 'app/www'), { recursive: true });
-  writeFileSync(join(dir, 'app/Dockerfile'), 'FROM tsstack.local/busybox:latest\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n');
+  writeFileSync(join(dir, 'app/Dockerfile'), 'FROM tsstack.local/busybox:latest\nRUN echo one step > /step\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n');
   writeFileSync(join(dir, 'app/.dockerignore'), '*.tmp\n');
   writeFileSync(join(dir, 'app/www/index.html'), 'version one\n');
   const file = join(dir, 'stack.yaml');
@@ -204,6 +204,8 @@ test.serial('up --watch: a build-context edit rebuilds and replaces that service
   t.true(await until(async () => (await get(page)) === 'version two\n', 60_000, 100), out.text());
   const rebuilt = await list();
   t.not(idOf(rebuilt, 'app'), idOf(first, 'app'));
+  const since = out.text().slice(out.text().indexOf('watching for changes'));
+  t.regex(since, /RUN echo one step[^\n]*\n[^\n]*CACHED/, 'the rebuild reuses the cached RUN step');
 
   // A service added to the file is started.
   writeFileSync(file, `${readFileSync(file, 'utf8')}  extra:\n    image: tsstack.local/busybox:latest\n    command: ["sleep", "86400"]\n    stop_signal: SIGKILL\n`);
@@ -251,8 +253,8 @@ test.serial('up --watch: sync+restart restarts the container in place, sync+exec
     'services:',
     '  api:',
     '    image: tsstack.local/busybox:latest',
-    // /www/started changes on every start: tells a restart from a sync.
-    '    command: ["sh", "-c", "mkdir -p /www && date +%s%N > /www/started && exec httpd -f -p 8080 -h /www"]',
+    // /www/started is new on every start (a random uuid): tells a restart from a sync.
+    '    command: ["sh", "-c", "mkdir -p /www && cat /proc/sys/kernel/random/uuid > /www/started && exec httpd -f -p 8080 -h /www"]',
     '    ports: ["8084:8080"]',
     '    stop_signal: SIGKILL',
     '    develop:',

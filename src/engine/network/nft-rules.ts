@@ -63,6 +63,13 @@ export function isAnyHost(hostIp?: string): boolean {
 const dport = { payload: { protocol: 'th', field: 'dport' } };
 const isLocal = eq({ fib: { result: 'type', flags: ['daddr'] } }, 'local');
 
+// ip daddr @subnets meta l4proto { tcp, udp } th dport 53 return
+// (a local address inside a tsstack subnet is a gateway, where the embedded DNS server answers the
+// containers: a stack publishing port 53 must not capture their queries; put before the DNAT rules)
+function keepGatewayDns(b: Base, chain: string): Obj {
+  return rule(b, chain, [eq(ip('daddr'), '@subnets'), eq(meta('l4proto'), { set: ['tcp', 'udp'] }), eq(dport, 53), { return: null }]);
+}
+
 // fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @ip_addr : ip daddr . meta l4proto . th dport map @ip_port
 function dnatHostIp(b: Base, chain: string): Obj {
   const key = { concat: [ip('daddr'), meta('l4proto'), dport] };
@@ -184,8 +191,10 @@ export function buildTable(networks: FwNetwork[], ports: FwPort[], table = TABLE
     chain(base, 'postrouting', 'nat', 'postrouting', 100),
     chain(base, 'forward', 'filter', 'forward', 0),
     chain(base, 'input', 'filter', 'input', 0),
+    keepGatewayDns(base, 'prerouting'),
     dnatHostIp(base, 'prerouting'),
     dnatAnyIp(base, 'prerouting'),
+    keepGatewayDns(base, 'output'),
     dnatHostIp(base, 'output'),
     dnatAnyIp(base, 'output'),
     masqueradeLoopback(base),

@@ -48,6 +48,14 @@ export interface ContainerRecord {
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `f` every 20 ms until it holds or `ms` pass; whether it held. */
+async function until(f: () => boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; ; await sleep(20)) {
+    if (f()) return true;
+    if (Date.now() >= end) return false;
+  }
+}
+
 function healthArgv(test: string[] | undefined): string[] | undefined {
   if (!test || test.length === 0) return undefined;
   const [kind, ...rest] = test;
@@ -232,6 +240,7 @@ export class Containers implements ContainerApi {
         ulimits: spec.ulimits,
         resources: { ...spec.resources },
         cgroupsPath: `tsstack/${id}`,
+        init: spec.init ? nativeBinary('init') : undefined,
       });
       writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci));
       this.writeRecord(rec);
@@ -268,13 +277,24 @@ export class Containers implements ContainerApi {
       undo.push(() => net.unpublish(rec.id));
       rec.ports = Array.isArray(granted) ? granted : spec.ports;
     }
+  }
+
+  /**
+   * DNS names follow the container's state, as Docker's: added when it starts, removed when tsstack stops
+   * it (stop, a kill it does not restart from, the end of an attached run) and on remove. A container that
+   * exits by itself keeps its names until then (the monitor does not talk to the DNS service).
+   */
+  private async dnsUp(rec: ContainerRecord): Promise<void> {
+    const dns = this.deps.dns, spec = rec.spec;
+    if (!dns || !rec.endpoints.length) return;
+    const networks: Record<string, { address: string; aliases: string[] }> = {};
+    for (const [i, ep] of rec.endpoints.entries()) networks[ep.network] = { address: ep.address, aliases: spec.endpoints[i]?.aliases ?? [] };
+    await dns.setContainer({ id: rec.id, name: spec.name, service: spec.labels['tsstack.service'], project: spec.labels['tsstack.project'], networks });
+  }
+
+  private async dnsDown(rec: ContainerRecord): Promise<void> {
     const dns = this.deps.dns;
-    if (dns && rec.endpoints.length) {
-      const networks: Record<string, { address: string; aliases: string[] }> = {};
-      for (const [i, ep] of rec.endpoints.entries()) networks[ep.network] = { address: ep.address, aliases: spec.endpoints[i]?.aliases ?? [] };
-      await dns.setContainer({ id: rec.id, name: spec.name, service: spec.labels['tsstack.service'], project: spec.labels['tsstack.project'], networks });
-      undo.push(async () => { await dns.removeContainer(rec.id); });
-    }
+    if (dns && rec.endpoints.length) await dns.removeContainer(rec.id);
   }
 
   private writeEtcFiles(rec: ContainerRecord): void {
@@ -368,6 +388,7 @@ export class Containers implements ContainerApi {
       writeFileAtomicSync(cfgPath, stableJson(cfg));
     }
     const dns = this.deps.dns, net = this.deps.network;
+    await this.dnsUp(rec);
     if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await dns.ensureRunning(await net.gateways());
     mkdirSync(this.runtimeRoot, { recursive: true });
     return runtime;
@@ -410,6 +431,7 @@ export class Containers implements ContainerApi {
     });
     writeJsonAtomicSync(statePath, { ...base, status: 'exited', pid: 0, exitCode: code, signal: code > 128 ? code - 128 : 0, finishedAt: new Date().toISOString() });
     rmSync(pidFile, { force: true });
+    await this.dnsDown(rec).catch(() => {});
     if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true).catch(() => {});
     return code;
   }
@@ -422,6 +444,7 @@ export class Containers implements ContainerApi {
     if (st.attached) return this.stopAttached(rec, t);
     await requestStop(this.socketPath(rec.id), st.monitorPid, t);
     await waitForExit(this.statePath(rec.id), st.monitorPid);
+    await this.dnsDown(rec);
   }
 
   /** An attached run has no monitor: signal through the runtime, then SIGKILL after the grace period. */
@@ -444,6 +467,9 @@ export class Containers implements ContainerApi {
     if (st.attached) return this.driver(rec).kill(rec.id, signal);
     const reply = await sendControl(this.socketPath(rec.id), `kill ${signal}`);
     if (reply !== 'ok') throw new TsstackError('RUNTIME', `cannot send ${signal} to ${rec.name}: ${reply.replace(/^error /, '')}`);
+    // A signal that ends the container for good (no restart policy: its monitor exits) takes its names away.
+    const fatal = ['SIGKILL', 'KILL', '9'].includes(signal.toUpperCase());
+    if ((rec.spec.restart ?? 'no') === 'no' && (await until(() => !this.monitorAlive(rec), fatal ? 2000 : 200))) await this.dnsDown(rec);
   }
 
   async remove(idOrName: string, opts: { force?: boolean } = {}): Promise<void> {

@@ -20,6 +20,9 @@ export interface EndpointResult {
   ifname: string;
 }
 
+/** Where the DNS server listens for a network: its gateway, or `{ gateway, internal: true }` (nothing forwarded upstream). */
+export type DnsListen = string | { gateway: string; internal?: boolean };
+
 export interface SandboxProvider {
   /** A network namespace pinned at `<runRoot>/netns/<containerId>`, loopback up. */
   createSandbox(containerId: string): Promise<{ path: string }>;
@@ -30,7 +33,7 @@ export interface SandboxProvider {
   publish(containerId: string, address: string, ports: PublishedPort[]): Promise<void | PublishedPort[]>;
   unpublish(containerId: string): Promise<void>;
   /** Optional: network name → gateway, where the DNS server listens. */
-  gateways?(): Promise<Record<string, string>>;
+  gateways?(): Promise<Record<string, DnsListen>>;
 }
 
 export interface DnsRecordInput {
@@ -48,7 +51,7 @@ export interface DnsProvider {
   renderResolvConf?(nameserver: string, search: string[]): string;
   renderHosts?(entries: { address: string; names: string[] }[]): string;
   /** Optional: started with the networks' gateways before a networked container starts. */
-  ensureRunning?(listen: Record<string, string>): Promise<unknown>;
+  ensureRunning?(listen: Record<string, DnsListen>): Promise<unknown>;
 }
 
 export interface VolumeLookup {

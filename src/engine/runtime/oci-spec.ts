@@ -73,7 +73,12 @@ export interface OciSpecInput {
   cgroupsPath?: string;
   /** Added to the ones from `user` resolution (HOME when the image sets none). */
   annotations?: Record<string, string>;
+  /** Host path of tsstack-init (`init: true`): bind-mounted read-only at INIT_PATH and run as PID 1 in front of `args`. */
+  init?: string;
 }
+
+/** Where the init is mounted in the container (on the runtime's /dev tmpfs, so it works with a read-only root and any image). */
+export const INIT_PATH = '/dev/init';
 
 export type OciSpec = Record<string, unknown>;
 
@@ -160,7 +165,7 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
   const process: Record<string, unknown> = {
     terminal: !!input.tty,
     user: { uid: input.user.uid, gid: input.user.gid, ...(input.user.additionalGids.length ? { additionalGids: input.user.additionalGids } : {}) },
-    args: input.args,
+    args: input.init ? [INIT_PATH, '--', ...input.args] : input.args,
     env,
     cwd: input.cwd || '/',
     capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] as string[] },
@@ -174,6 +179,7 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
   if (input.resources?.oomScoreAdj !== undefined) process.oomScoreAdj = input.resources.oomScoreAdj;
 
   const mounts = defaultMounts(input.resources?.shmSize ?? DEFAULT_SHM_SIZE, priv);
+  if (input.init) mounts.push({ destination: INIT_PATH, type: 'bind', source: input.init, options: ['bind', 'rprivate', 'ro', 'nosuid', 'nodev'] });
   const etc = input.etcFiles ?? {};
   for (const [dest, src] of [['/etc/resolv.conf', etc.resolvConf], ['/etc/hostname', etc.hostname], ['/etc/hosts', etc.hosts]] as const) {
     if (src) mounts.push({ destination: dest, type: 'bind', source: src, options: ['rbind', 'rprivate', 'rw'] });
