@@ -150,7 +150,9 @@ export function parseYaml(file: string, text: string): ParsedFile {
     if (typeof r === 'object' && r !== null) {
       const first = firstClose.get(r);
       if (first === undefined) firstClose.set(r, closes);
-      else if (first >= frame.start && frame.kind !== null) recursiveAt ??= frame.line + 1;
+      // js-yaml reports a flow collection in a block sequence twice (the entry and the
+      // collection): the same object closing again around its own child is not recursion.
+      else if (first >= frame.start && frame.kind !== null && !frame.children.some((c) => c.result === r && c.kind !== null)) recursiveAt ??= frame.line + 1;
     }
     closes++;
     // A block mapping's children alternate key, value: keys must be plain strings.

@@ -19,6 +19,13 @@ test('core schema values, octal modes, merge keys, dates stay strings', (t) => {
   t.deepEqual(pf.value, { x: { a: 1 }, y: { a: 1, b: 288, c: 'yes', d: '2001-12-14', e: null, f: 1.5, g: '0440' } });
 });
 
+test('flow collections as block sequence entries are values, not recursive aliases', (t) => {
+  const pf = parseYaml('f.yaml', 'w:\n  - { path: ./conf, action: sync }\n  - [a, b]\n  - path: ./site\n');
+  t.deepEqual(pf.value, { w: [{ path: './conf', action: 'sync' }, ['a', 'b'], { path: './site' }] });
+  refused(t, 'x: &x [ *x ]\n', /recursive alias/, 1);
+  refused(t, 'a: &x\n  b: 1\n  c: *x\n', /recursive alias/);
+});
+
 test('!reset and !override become markers', (t) => {
   const pf = parseYaml('f.yaml', 'a: !reset []\nb: !override [1]\nc: !reset\nd: !override {k: v}\n');
   const v = pf.value as Record<string, unknown>;
