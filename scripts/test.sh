@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 
+# The examples' Redis image is made from Debian packages (mmdebstrap), which
+# needs the Debian mirror: make its root filesystem here, before the suite
+# enters a network namespace with no way out. Kept between runs.
+export TSSTACK_IMAGE_CACHE=${TSSTACK_IMAGE_CACHE:-/var/cache/tsstack/example-images}
+TSSTACK_EXAMPLE_IMAGES=redis bash scripts/make-example-images.sh --rootfs-only \
+  || echo "warning: could not make the Redis root filesystem; the example tests will say they are skipped" >&2
+
 log=$(mktemp /tmp/tsstack-test.XXXXXX.log)
 set +e
 unshare --net --mount --propagation private -- bash -c '

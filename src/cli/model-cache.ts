@@ -16,8 +16,8 @@ import { writeJsonAtomicSync } from '../util/fs-atomic.js';
 
 const NAMES = ['stack.yaml', 'stack.yml', 'compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml',
   'stack.override.yaml', 'stack.override.yml', 'compose.override.yaml', 'compose.override.yml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
-/** Variables that change between shell commands without meaning anything to a stack. */
-const VOLATILE = new Set(['_', 'OLDPWD']);
+/** Variables that change between shell commands (or benchmark runs: hyperfine sets the last) without meaning anything to a stack. */
+export const VOLATILE = new Set(['_', 'OLDPWD', 'HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET']);
 
 interface Stamp {
   path: string;

@@ -165,53 +165,14 @@ export function imageCache(): { dir: string; dispose(): void } {
   return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** True when the network namespace `pid` is in has a default route (IPv4 or IPv6). */
-function hasDefaultRoute(pid: number | 'self'): boolean {
-  try {
-    const v4 = readFileSync(`/proc/${pid}/net/route`, 'utf8').split('\n').slice(1).some((l) => l.split('\t')[1] === '00000000');
-    const v6 = readFileSync(`/proc/${pid}/net/ipv6_route`, 'utf8').split('\n').some((l) => /^0{32} 00 /.test(l) && !l.trim().endsWith(' lo'));
-    return v4 || v6;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * The nearest network namespace, this process's or an ancestor's, that has a
- * default route: where the test suite was started from, before `unshare --net`.
- */
-function reachingNetns(): string | undefined {
-  if (hasDefaultRoute('self')) return '/proc/self/ns/net';
-  let pid = process.ppid;
-  while (pid > 1) {
-    if (hasDefaultRoute(pid)) return `/proc/${pid}/ns/net`;
-    const parent = /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    pid = parent ? Number(parent[1]) : 0;
-  }
-  return undefined;
-}
-
-/**
- * Makes the Redis root filesystem tar in `cache` unless present. mmdebstrap
- * needs the Debian mirror, which the suite's own network namespace cannot
- * reach, so only that download runs in the namespace the suite was started
- * from (it changes nothing there). Returns why it could not, or undefined.
- * Call before isolateNetwork().
+ * Whether the Redis root filesystem tar is in `cache`: scripts/test.sh makes it
+ * with mmdebstrap before the suite enters its own network namespace (the Debian
+ * mirror is not reachable from inside). Returns why the examples cannot run, or undefined.
  */
 export async function ensureRedisRootfs(cache: string): Promise<string | undefined> {
   if (existsSync(join(cache, 'redis.tar'))) return undefined;
-  if (!existsSync('/usr/bin/mmdebstrap')) return 'mmdebstrap is not installed';
-  const netns = reachingNetns();
-  if (!netns) return 'no network namespace with a route out (mmdebstrap needs the Debian mirror); set TSSTACK_IMAGE_CACHE to a dir holding redis.tar';
-  const r = await new Promise<Run>((resolve) => {
-    execFile('nsenter', [`--net=${netns}`, 'bash', join(REPO, 'scripts/make-example-images.sh'), '--rootfs-only'],
-      { env: { ...process.env, TSSTACK_IMAGE_CACHE: cache, TSSTACK_EXAMPLE_IMAGES: 'redis' }, timeout: 600_000, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout.toString(), err: stderr.toString() }));
-  });
-  if (r.code !== 0 || !existsSync(join(cache, 'redis.tar'))) {
-    return `mmdebstrap could not make the Redis root filesystem (Debian mirror unreachable?): ${r.err.trim().split('\n').slice(-3).join(' | ')}`;
-  }
-  return undefined;
+  return `no ${join(cache, 'redis.tar')}: run scripts/test.sh (it makes it with mmdebstrap before the tests), or scripts/make-example-images.sh --rootfs-only with TSSTACK_IMAGE_CACHE set`;
 }
 
 export interface PsRow {

@@ -89,9 +89,23 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
     f.abortOnContainerExit = true;
     if (!(f.exitCodeFrom in model.services)) throw new TsstackError('USAGE', `--exit-code-from: no such service: ${f.exitCodeFrom}`);
   }
+  const started = Date.now();
+  // A detached `up` of a project recorded as converged, whose state files are
+  // unchanged, is answered without opening the engine (converged.ts says why that is sound).
+  const cache = convergedEligible(ctx, f) ? await import('../converged.js') : undefined;
+  const cacheInput = cache && { root: ctx.paths.root, runRoot: ctx.paths.runRoot, model, env: ctx.io.env, request: { services, ...f, runtime: ctx.g.runtime } };
+  if (cache && cacheInput) {
+    const hit = cache.convergedOutcome(cacheInput);
+    if (hit) {
+      for (const w of hit.warnings) ctx.io.err(`warning: ${w}`);
+      if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: hit.plan, failed: [], warnings: hit.warnings }));
+      else ctx.io.err(`up: ${model.name} is up to date (${Date.now() - started} ms)`);
+      return 0;
+    }
+  }
+  const stateBefore = cache?.stateDigest(ctx.paths.root);
   const engine = await ctx.openEngine();
   const { up } = await import('../../reconcile/up.js');
-  const started = Date.now();
   // On a terminal, listr2 draws the plan's actions live once the plan is known;
   // elsewhere, plain lines.
   const live = liveView(ctx.io) && f.format !== 'json';
@@ -120,6 +134,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
       }
     });
   if (converged) await progress.done();
+  if (converged && cache && cacheInput && stateBefore !== undefined) cache.recordConverged(cacheInput, stateBefore, { warnings: [...quick.warnings], plan: quick.toJSON() });
   const code = report(ctx, outcome.result);
   if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: outcome.plan.toJSON(), failed: outcome.result.failed.map((x) => ({ resource: x.resource, message: x.message })), warnings: outcome.result.warnings }));
   else if (outcome.plan.empty) ctx.io.err(`up: ${model.name} is up to date (${Date.now() - started} ms)`);
@@ -133,6 +148,13 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   if (f.detach || f.start === false) return 0;
   const { attach } = await import('../attach.js');
   return attach(ctx, engine, model.name, selected, { colour: f.color === false ? false : undefined, prefix: f.logPrefix !== false, abortOnExit: !!f.abortOnContainerExit, abortOnFailure: !!f.abortOnContainerFailure, exitCodeFrom: f.exitCodeFrom, stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
+}
+
+/** Only a detached, plain `up` (what the no-op fast path can answer), with the real engine and loader. */
+function convergedEligible(ctx: Context, f: UpFlags): boolean {
+  if (ctx.io.openEngine || ctx.io.loadStack || ctx.io.env.TSSTACK_NO_CACHE) return false;
+  if (!(f.detach || f.start === false) || f.wait || f.watch || f.forceRecreate || f.build || f.pull === 'always') return false;
+  return true;
 }
 
 /** `--wait`: every selected service running (healthy when it has a healthcheck) or completed with 0. */
