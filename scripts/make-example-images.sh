@@ -12,9 +12,8 @@
 #                             the Redis one is made once (~1 min, downloads ~40 MB of .debs) and reused.
 #   TSSTACK_EXAMPLE_IMAGES="busybox redis"   which images to make (default both).
 #
-# Each image is a root filesystem imported as one layer (`tsstack image import`),
-# then given its image config (PATH, CMD, EXPOSE) by a two-line Dockerfile built
-# with `tsstack build` — what `docker import -c` does in one step.
+# Each image is a root filesystem imported as one layer, with its image config
+# (PATH, CMD, EXPOSE) given by `tsstack image import --change` (like `docker import -c`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rootfs_only=0
@@ -43,24 +42,7 @@ fi
 
 have() { "${tsstack[@]}" image inspect "$1" >/dev/null 2>&1; }
 
-# finish NAME ROOTFS_REF DOCKERFILE_LINES…: builds NAME from ROOTFS_REF plus the lines, then drops ROOTFS_REF.
-finish() {
-  local name=$1 base=$2; shift 2
-  local dir="$work/config-$RANDOM"
-  mkdir -p "$dir"
-  { echo "FROM $base"; printf '%s\n' "$@"; } > "$dir/Dockerfile"
-  cat > "$dir/stack.yaml" <<YAML
-name: tsstack-example-images
-services:
-  image:
-    image: $name
-    build: .
-YAML
-  "${tsstack[@]}" -f "$dir/stack.yaml" build --quiet
-  "${tsstack[@]}" image rm "$base" >/dev/null
-}
-
-path_env='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+path_env=(--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
 
 if [[ $wanted == *" busybox "* ]] && ! have tsstack.local/busybox:latest; then
   rootfs="$work/busybox"
@@ -71,14 +53,12 @@ if [[ $wanted == *" busybox "* ]] && ! have tsstack.local/busybox:latest; then
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
   chmod 1777 "$rootfs/tmp"
   tar --numeric-owner --owner=0 --group=0 -C "$rootfs" -cf "$work/busybox.tar" .
-  "${tsstack[@]}" image import "$work/busybox.tar" tsstack.local/busybox:rootfs >/dev/null
-  finish tsstack.local/busybox:latest tsstack.local/busybox:rootfs "$path_env" 'CMD ["sh"]'
+  "${tsstack[@]}" image import "${path_env[@]}" --change 'CMD ["sh"]' "$work/busybox.tar" tsstack.local/busybox:latest >/dev/null
 fi
 
 if [[ $wanted == *" redis "* ]] && ! have tsstack.local/redis:7; then
   redis_rootfs
-  "${tsstack[@]}" image import "$cache/redis.tar" tsstack.local/redis:rootfs >/dev/null
-  finish tsstack.local/redis:7 tsstack.local/redis:rootfs "$path_env" 'EXPOSE 6379' \
-    'CMD ["redis-server", "--protected-mode", "no"]'
+  "${tsstack[@]}" image import "${path_env[@]}" --change 'EXPOSE 6379' \
+    --change 'CMD ["redis-server", "--protected-mode", "no"]' "$cache/redis.tar" tsstack.local/redis:7 >/dev/null
 fi
 echo "example images ready:$(for i in $wanted; do printf ' tsstack.local/%s' "$i"; done)" >&2

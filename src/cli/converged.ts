@@ -4,25 +4,25 @@
 // Sound by construction, like model-cache.ts: an entry records that a plan made
 // from an observation was empty, keyed by everything else the plan depends on
 // (the model, the flags, the environment, the engine paths, tsstack's own build)
-// and fingerprinted by a digest of exactly what observation reads — the engine's
-// state files and the liveness of the monitor processes they name. It is used
-// only while that digest is unchanged; any doubt is a miss, and a miss is just
-// the ordinary path. TSSTACK_NO_CACHE=1 turns it off.
+// and fingerprinted by what observation reads — the stamps of the engine's state
+// files and the liveness of the monitor processes they name. It is used only
+// while that fingerprint is unchanged (a check of stats and /proc, no parsing);
+// any doubt is a miss, and a miss is just the ordinary path. TSSTACK_NO_CACHE=1
+// turns it off.
 //
 // The state files digested (a part that moves its state must update this list):
 //   <root>/containers/<id>/{container.json,state.json}   containers.list()
 //   <root>/volumes/<name>/meta.json                      volumes.list()/inspect()
 //   <root>/images/*                                      images.inspect() (blobs are content-addressed)
 //   <root>/networks/*                                    networks.list()/inspect()
-//   /proc/<pid>/{stat,comm} of every pid those files name (monitor liveness)
+//   /proc/<pid>/stat of every monitorPid those files name (liveness, start time)
 
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StackModel } from '../model/types.js';
 import { VOLATILE as VOLATILE_ENV } from './model-cache.js';
-
 
 export interface ConvergedInput {
   root: string;
@@ -42,6 +42,7 @@ export interface ConvergedOutcome {
 interface Entry extends ConvergedOutcome {
   key: string;
   state: string;
+  pids: number[];
 }
 
 function readOr(path: string): string | undefined {
@@ -60,48 +61,75 @@ function list(dir: string): string[] {
   }
 }
 
-/** Adds a file's path and content (or its absence) to the digest; returns the content. */
-function addFile(h: Hash, path: string): string | undefined {
-  const text = readOr(path);
-  h.update(`${path}\0${text === undefined ? '-' : `+${text.length}\0${text}`}\0`);
-  return text;
-}
+/**
+ * Files are compared by size, mtime, ctime and inode (the engine replaces its
+ * state files by rename). A file changed within RACY_MS of being stamped could
+ * change again within the same timestamp tick unseen, so a state holding one is
+ * never recorded (git's "racily clean" rule).
+ */
+const RACY_MS = 50;
 
-/** Is `pid` alive (not a zombie), since when, and as what: the inputs of the engine's liveness checks. */
-function addPid(h: Hash, pid: number): void {
-  const stat = readOr(`/proc/${pid}/stat`);
-  let fact = '-';
-  if (stat) {
-    const close = stat.lastIndexOf(')');
-    const fields = stat.slice(close + 2).split(' ');
-    // fields[0] is the state (R/S/D flicker; only zombie-or-dead matters); fields[19] the start time
-    fact = `${fields[0] === 'Z' || fields[0] === 'X' ? 'dead' : 'live'}:${fields[19]}:${(readOr(`/proc/${pid}/comm`) ?? '').trim()}`;
-  }
-  h.update(`pid ${pid}=${fact}\0`);
-}
-
-const PID_RE = /"(?:monitorPid|pid)"\s*:\s*(\d+)/g;
-
-/** A digest of the engine state observation reads (see the list at the top). */
-export function stateDigest(root: string): string {
-  const h = createHash('sha256');
+/** The state files observation reads, in a fixed order. */
+function stateFiles(root: string): string[] {
+  const out: string[] = [];
   const cdir = join(root, 'containers');
-  for (const id of list(cdir)) {
-    h.update(`container ${id}\0`);
-    const pids = new Set<number>();
-    for (const f of ['container.json', 'state.json']) {
-      const text = addFile(h, join(cdir, id, f));
-      if (text) for (const m of text.matchAll(PID_RE)) pids.add(Number(m[1]));
-    }
-    for (const pid of [...pids].sort((a, b) => a - b)) addPid(h, pid);
-  }
+  for (const id of list(cdir)) out.push(join(cdir, id, 'container.json'), join(cdir, id, 'state.json'));
   const vdir = join(root, 'volumes');
-  for (const v of list(vdir)) addFile(h, join(vdir, v, 'meta.json'));
+  for (const v of list(vdir)) out.push(join(vdir, v, 'meta.json'));
   for (const part of ['images', 'networks']) {
     const dir = join(root, part);
-    for (const f of list(dir)) if (f !== '.lock' && !f.endsWith('.tmp')) addFile(h, join(dir, f));
+    for (const f of list(dir)) if (f !== '.lock' && !f.endsWith('.tmp')) out.push(join(dir, f));
   }
-  return h.digest('hex');
+  return out;
+}
+
+/** Alive (not a zombie) and since when: the input of the engine's liveness check, robust to pid reuse. */
+function pidFact(pid: number): string {
+  const stat = readOr(`/proc/${pid}/stat`);
+  if (!stat) return 'gone';
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is the state (R/S/D flicker; only zombie-or-dead matters); fields[19] the start time
+  return `${fields[0] === 'Z' || fields[0] === 'X' ? 'dead' : 'live'}:${fields[19]}`;
+}
+
+interface Snapshot {
+  digest: string;
+  /** Monitor pids the state files name. */
+  pids: number[];
+  /** A file changed too recently to be vouched for by its stamp. */
+  racy: boolean;
+}
+
+/** Digest of the state files' stamps and of the liveness of `pids`. */
+function digestOf(files: string[], pids: number[], now: number): { digest: string; racy: boolean } {
+  const h = createHash('sha256');
+  let racy = false;
+  for (const f of files) {
+    let stamp = '-';
+    try {
+      const s = statSync(f);
+      stamp = `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
+      if (now - Math.max(s.mtimeMs, s.ctimeMs) < RACY_MS) racy = true;
+    } catch { /* absent */ }
+    h.update(`${f}\0${stamp}\0`);
+  }
+  for (const pid of pids) h.update(`pid ${pid}=${pidFact(pid)}\0`);
+  return { digest: h.digest('hex'), racy };
+}
+
+const PID_RE = /"monitorPid"\s*:\s*(\d+)/g;
+
+/** The full view (reads the container files for the pids they name): for recording. */
+export function snapshot(root: string): Snapshot {
+  const files = stateFiles(root);
+  const pids = new Set<number>();
+  for (const f of files) {
+    if (!f.endsWith('.json') || !f.includes('/containers/')) continue;
+    const text = readOr(f);
+    if (text) for (const m of text.matchAll(PID_RE)) pids.add(Number(m[1]));
+  }
+  const sorted = [...pids].sort((a, b) => a - b);
+  return { ...digestOf(files, sorted, Date.now()), pids: sorted };
 }
 
 /** Size and mtime of tsstack's own compiled files that make plans: a rebuild is a miss. */
@@ -129,7 +157,7 @@ function pathOf(i: ConvergedInput): string {
   return join(i.root, 'cache', 'converged', `${i.model.name}.json`);
 }
 
-/** The recorded outcome when the project is still converged for this exact input; else undefined. */
+/** The recorded outcome when the project is still converged for this exact input; else undefined. Stat-only. */
 export function convergedOutcome(i: ConvergedInput): ConvergedOutcome | undefined {
   const text = readOr(pathOf(i));
   if (!text) return undefined;
@@ -139,24 +167,26 @@ export function convergedOutcome(i: ConvergedInput): ConvergedOutcome | undefine
   } catch {
     return undefined;
   }
-  if (e.key !== keyOf(i) || e.state !== stateDigest(i.root)) return undefined;
+  if (e.key !== keyOf(i) || !Array.isArray(e.pids)) return undefined;
+  if (digestOf(stateFiles(i.root), e.pids, Date.now()).digest !== e.state) return undefined;
   return { warnings: e.warnings, plan: e.plan };
 }
 
 /**
- * Records that a plan made for `i` was empty. `stateBefore` is the digest taken
- * before that plan observed: the entry is written only if the state is still the
- * same now, so a change made meanwhile (a concurrent `up`) is never vouched for.
+ * Records that a plan made for `i` was empty. `before` is the snapshot taken
+ * before that plan observed: the entry is written only if the state is still
+ * the same now, so a change made meanwhile (a concurrent `up`, a monitor that
+ * died) is never vouched for.
  */
-export function recordConverged(i: ConvergedInput, stateBefore: string, outcome: ConvergedOutcome): void {
-  const state = stateDigest(i.root);
-  if (state !== stateBefore) return;
+export function recordConverged(i: ConvergedInput, before: Snapshot, outcome: ConvergedOutcome): void {
+  const after = snapshot(i.root);
+  if (after.digest !== before.digest || after.racy) return;
   const path = pathOf(i);
   // No fsync: a torn or lost cache file after a crash is a miss, never a wrong answer.
   try {
     mkdirSync(dirname(path), { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ key: keyOf(i), state, ...outcome } satisfies Entry));
+    writeFileSync(tmp, JSON.stringify({ key: keyOf(i), state: after.digest, pids: after.pids, ...outcome } satisfies Entry));
     renameSync(tmp, path);
   } catch { /* an unwritable cache is a miss next time */ }
 }

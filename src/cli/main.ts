@@ -34,6 +34,23 @@ function scaleOpt(v: string, prev: Record<string, number> = {}): Record<string, 
 
 type Handler = (ctx: Context, ...args: any[]) => Promise<number | void>;
 
+/** Global options that take a value: the word after one is not the command name. */
+const GLOBAL_VALUE_OPTIONS = new Set(['-f', '--file', '-p', '--project-name', '--profile', '--env-file', '--project-directory', '--root', '--runtime']);
+
+/** The first word of argv that is not a global option or its value: the command's name, if any. */
+export function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return undefined;
+    if (!a.startsWith('-') || a === '-') return a;
+    if (GLOBAL_VALUE_OPTIONS.has(a)) i++;
+  }
+  return undefined;
+}
+
+/** Stands in for a command that is not declared: every method call is accepted and ignored. */
+const SKIP: any = new Proxy(() => {}, { get: (_t, prop) => (prop === 'then' ? undefined : () => SKIP) });
+
 export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
     io.out(`tsstack version ${version()}`);
@@ -44,196 +61,229 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   let ctx: Context | undefined;
   const debugWanted = argv.includes('--debug');
 
-  const program = new Command('tsstack');
-  program
-    .description('Daemonless, declarative multi-container stacks for one Linux host (Compose format)')
-    .version(`tsstack version ${version()}`, '-v, --version')
-    .enablePositionalOptions()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')), outputError: () => {} })
-    .option('-f, --file <path>', 'stack file (repeatable; later files override earlier ones)', collect)
-    .option('-p, --project-name <name>', 'project name (default: TSSTACK_PROJECT_NAME, the stack\'s name:, or the directory)')
-    .option('--profile <name>', 'enable a profile (repeatable)', collect)
-    .option('--env-file <path>', 'alternate environment file (repeatable)', collect)
-    .option('--project-directory <dir>', 'project directory (default: the first stack file\'s directory)')
-    .option('--root <dir>', 'engine state directory (default: TSSTACK_ROOT or /var/lib/tsstack)')
-    .option('--runtime <name>', 'OCI runtime: tsstack-runtime (default), runc or crun')
-    .option('--debug', 'show stack traces and engine details on errors')
-    .addHelpText('after', `\nEnvironment: TSSTACK_ROOT, TSSTACK_RUN_ROOT, TSSTACK_PROJECT_NAME, TSSTACK_RUNTIME\n\n${EXIT_HELP}`);
+  // Only the command named on the command line is declared (each declaration
+  // costs start-up time); when the first word is not a command name (help,
+  // completion, a typo to suggest for) the whole tree is.
+  const first = commandWord(argv);
+  let program = build(first === 'help' || first === 'completion' ? undefined : first);
+  if (first !== undefined && !program.commands.some((c) => c.name() === first)) program = build(undefined);
 
-  // commander calls actions with (...arguments, options, command); handlers get (ctx, ...arguments, options).
-  const act = (load: () => Promise<Handler>) => async (...args: unknown[]) => {
-    ctx = new Context(program.opts<GlobalOptions>(), io);
-    const handler = await load();
-    const r = await handler(ctx, ...args.slice(0, -1));
-    code = typeof r === 'number' ? r : 0;
-  };
-  const cmd = (name: string, desc: string) => program.command(name).description(desc);
-  const up = () => import('./commands/up.js');
-  const life = () => import('./commands/lifecycle.js');
-  const inspect = () => import('./commands/inspect.js');
-  const img = () => import('./commands/images.js');
+  function build(only: string | undefined): InstanceType<typeof Command> {
+    const program = new Command('tsstack');
+    program
+      .description('Daemonless, declarative multi-container stacks for one Linux host (Compose format)')
+      .version(`tsstack version ${version()}`, '-v, --version')
+      .enablePositionalOptions()
+      .exitOverride()
+      .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')), outputError: () => {} })
+      .option('-f, --file <path>', 'stack file (repeatable; later files override earlier ones)', collect)
+      .option('-p, --project-name <name>', 'project name (default: TSSTACK_PROJECT_NAME, the stack\'s name:, or the directory)')
+      .option('--profile <name>', 'enable a profile (repeatable)', collect)
+      .option('--env-file <path>', 'alternate environment file (repeatable)', collect)
+      .option('--project-directory <dir>', 'project directory (default: the first stack file\'s directory)')
+      .option('--root <dir>', 'engine state directory (default: TSSTACK_ROOT or /var/lib/tsstack)')
+      .option('--runtime <name>', 'OCI runtime: tsstack-runtime (default), runc or crun')
+      .option('--debug', 'show stack traces and engine details on errors')
+      .addHelpText('after', `\nEnvironment: TSSTACK_ROOT, TSSTACK_RUN_ROOT, TSSTACK_PROJECT_NAME, TSSTACK_RUNTIME\n\n${EXIT_HELP}`);
 
-  cmd('up', 'create and start the stack, changing only what differs')
-    .argument('[services...]')
-    .option('-d, --detach', 'run in the background')
-    .option('--force-recreate', 'recreate containers even if their config did not change')
-    .option('--no-recreate', 'never recreate existing containers')
-    .option('--no-deps', 'do not start the named services\' dependencies')
-    .option('--no-start', 'create but do not start')
-    .option('--remove-orphans', 'remove containers of services no longer in the stack')
-    .option('--scale <service=n>', 'number of replicas for a service (repeatable)', scaleOpt)
-    .addOption(new Option('--pull <policy>', 'pull images').choices(['always', 'missing', 'never']))
-    .option('--build', 'build images before starting')
-    .option('--wait', 'wait until services are running or healthy (implies -d)')
-    .option('--wait-timeout <seconds>', 'give up waiting after this long', int('--wait-timeout'))
-    .option('--abort-on-container-exit', 'stop everything when any container exits (attached mode)')
-    .option('--abort-on-container-failure', 'stop everything when any container exits non-zero (attached mode)')
-    .option('--exit-code-from <service>', 'return the exit code of this service (implies --abort-on-container-exit)')
-    .option('-t, --timeout <seconds>', 'shutdown timeout when replacing containers', int('--timeout'))
-    .option('--watch', 'keep the stack converged while its files change')
-    .option('--no-color', 'attached mode: no colours')
-    .option('--no-log-prefix', 'attached mode: no container prefix')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .option('--parallel <n>', 'engine operations in flight at once', int('--parallel'))
-    .action(act(async () => (await up()).runUp));
-  cmd('scale', 'set the number of replicas of services').argument('<service=n...>')
-    .option('--no-deps', 'do not start dependencies')
-    .option('-t, --timeout <seconds>', 'shutdown timeout for removed replicas', int('--timeout'))
-    .action(act(async () => (await up()).runScale));
-  cmd('create', 'create the stack\'s containers without starting them')
-    .argument('[services...]')
-    .option('--force-recreate').option('--no-recreate').option('--build').option('--remove-orphans')
-    .addOption(new Option('--pull <policy>').choices(['always', 'missing', 'never']))
-    .option('--scale <service=n>', 'replicas', scaleOpt)
-    .action(act(async () => (await up()).runCreate));
-  cmd('plan', 'show what up would change, and why, without changing anything')
-    .argument('[services...]')
-    .option('--detailed-exitcode', 'exit 0 when there is nothing to do, 2 when there are changes')
-    .option('--force-recreate').option('--no-recreate').option('--no-deps').option('--remove-orphans').option('--build')
-    .addOption(new Option('--pull <policy>').choices(['always', 'missing', 'never']))
-    .option('--scale <service=n>', 'replicas', scaleOpt)
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(act(async () => (await up()).runPlan));
-  cmd('down', 'stop and remove the stack\'s containers and networks')
-    .option('-v, --volumes', 'also remove named volumes declared by the stack')
-    .option('--remove-orphans', 'also remove containers of services not in the stack')
-    .option('-t, --timeout <seconds>', 'shutdown timeout', int('--timeout'))
-    .action(act(async () => (await up()).runDown));
+    // commander calls actions with (...arguments, options, command); handlers get (ctx, ...arguments, options).
+    const act = (load: () => Promise<Handler>) => async (...args: unknown[]) => {
+      ctx = new Context(program.opts<GlobalOptions>(), io);
+      const handler = await load();
+      const r = await handler(ctx, ...args.slice(0, -1));
+      code = typeof r === 'number' ? r : 0;
+    };
+    const cmd = (name: string, desc: string) => (only !== undefined && name !== only ? SKIP : program.command(name).description(desc));
+    const up = () => import('./commands/up.js');
+    const life = () => import('./commands/lifecycle.js');
+    const inspect = () => import('./commands/inspect.js');
+    const img = () => import('./commands/images.js');
 
-  cmd('ps', 'list the project\'s containers')
-    .argument('[services...]')
-    .option('-a, --all', 'include stopped containers')
-    .option('-q, --quiet', 'only ids')
-    .option('--services', 'only service names')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action(act(async () => (await inspect()).runPs));
-  cmd('logs', 'show container output')
-    .argument('[services...]')
-    .option('-f, --follow', 'follow new output')
-    .option('-n, --tail <lines>', 'lines from the end of each log', int('--tail'))
-    .option('--since <time>', 'since a timestamp (RFC 3339) or a duration (10m)')
-    .option('-t, --timestamps', 'show timestamps')
-    .option('--no-color', 'no colours')
-    .option('--no-log-prefix', 'no service prefix')
-    .action(act(async () => (await inspect()).runLogs));
-  cmd('top', 'show the processes in the containers').argument('[services...]').action(act(async () => (await inspect()).runTop));
-  cmd('port', 'print the host address of a published port')
-    .argument('<service>').argument('<private_port>')
-    .option('--protocol <proto>', 'tcp or udp', 'tcp').option('--index <n>', 'replica', int('--index'), 1)
-    .action(act(async () => (await inspect()).runPort));
-  cmd('stats', 'live resource usage of the containers')
-    .argument('[services...]').option('--no-stream', 'print one sample and exit')
-    .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
-    .action(act(async () => (await inspect()).runStats));
-  cmd('ls', 'list projects').option('-a, --all', 'include stopped projects')
-    .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
-    .action(act(async () => (await inspect()).runLs));
-  cmd('images', 'list the images used by the project\'s containers')
-    .argument('[services...]').addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
-    .action(act(async () => (await inspect()).runImages));
+    cmd('up', 'create and start the stack, changing only what differs')
+      .argument('[services...]')
+      .option('-d, --detach', 'run in the background')
+      .option('--force-recreate', 'recreate containers even if their config did not change')
+      .option('--no-recreate', 'never recreate existing containers')
+      .option('--no-deps', 'do not start the named services\' dependencies')
+      .option('--no-start', 'create but do not start')
+      .option('--remove-orphans', 'remove containers of services no longer in the stack')
+      .option('--scale <service=n>', 'number of replicas for a service (repeatable)', scaleOpt)
+      .addOption(new Option('--pull <policy>', 'pull images').choices(['always', 'missing', 'never']))
+      .option('--build', 'build images before starting')
+      .option('--wait', 'wait until services are running or healthy (implies -d)')
+      .option('--wait-timeout <seconds>', 'give up waiting after this long', int('--wait-timeout'))
+      .option('--abort-on-container-exit', 'stop everything when any container exits (attached mode)')
+      .option('--abort-on-container-failure', 'stop everything when any container exits non-zero (attached mode)')
+      .option('--exit-code-from <service>', 'return the exit code of this service (implies --abort-on-container-exit)')
+      .option('-t, --timeout <seconds>', 'shutdown timeout when replacing containers', int('--timeout'))
+      .option('--watch', 'keep the stack converged while its files change (Ctrl-C stops watching and, unless -d/--keep, the stack)')
+      .option('--keep', 'with --watch: Ctrl-C stops watching but leaves the stack running')
+      .option('--no-color', 'attached mode: no colours')
+      .option('--no-log-prefix', 'attached mode: no container prefix')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+      .option('--parallel <n>', 'engine operations in flight at once', int('--parallel'))
+      .action(act(async () => (await up()).runUp));
+    cmd('scale', 'set the number of replicas of services').argument('<service=n...>')
+      .option('--no-deps', 'do not start dependencies')
+      .option('-t, --timeout <seconds>', 'shutdown timeout for removed replicas', int('--timeout'))
+      .action(act(async () => (await up()).runScale));
+    cmd('create', 'create the stack\'s containers without starting them')
+      .argument('[services...]')
+      .option('--force-recreate').option('--no-recreate').option('--build').option('--remove-orphans')
+      .addOption(new Option('--pull <policy>').choices(['always', 'missing', 'never']))
+      .option('--scale <service=n>', 'replicas', scaleOpt)
+      .action(act(async () => (await up()).runCreate));
+    cmd('plan', 'show what up would change, and why, without changing anything')
+      .argument('[services...]')
+      .option('--detailed-exitcode', 'exit 0 when there is nothing to do, 2 when there are changes')
+      .option('--force-recreate').option('--no-recreate').option('--no-deps').option('--remove-orphans').option('--build')
+      .addOption(new Option('--pull <policy>').choices(['always', 'missing', 'never']))
+      .option('--scale <service=n>', 'replicas', scaleOpt)
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+      .action(act(async () => (await up()).runPlan));
+    cmd('down', 'stop and remove the stack\'s containers and networks')
+      .option('-v, --volumes', 'also remove named volumes declared by the stack')
+      .option('--remove-orphans', 'also remove containers of services not in the stack')
+      .option('-t, --timeout <seconds>', 'shutdown timeout', int('--timeout'))
+      .action(act(async () => (await up()).runDown));
+    cmd('watch', 'start the stack if needed, then keep it converged while its files change')
+      .argument('[services...]')
+      .option('--no-up', 'do not reconcile before watching (the first change does)')
+      .option('--build', 'build images before starting')
+      .addOption(new Option('--pull <policy>', 'pull images').choices(['always', 'missing', 'never']))
+      .option('--no-deps', 'do not start the named services\' dependencies')
+      .option('-t, --timeout <seconds>', 'shutdown timeout when replacing containers', int('--timeout'))
+      .option('--parallel <n>', 'engine operations in flight at once', int('--parallel'))
+      .addHelpText('after', [
+        '',
+        'Like `docker compose watch`: brings the stack up (as `up -d`), then watches the stack files, `.env`,',
+        'env_files, build contexts (honouring .dockerignore) and `develop.watch` paths. Each change reloads',
+        'the stack and reconciles it (the plan is printed; services deleted from the file are removed);',
+        '`develop.watch` rules sync files into running containers, restart them, run hooks or rebuild.',
+        'A stack file that does not load is reported and the stack keeps running as it was.',
+        'Ctrl-C stops watching and leaves the stack running; `up --watch` instead follows the merged logs',
+        'and stops the stack on Ctrl-C (unless -d or --keep).',
+      ].join('\n'))
+      .action(act(async () => (await up()).runWatchCommand));
 
-  cmd('exec', 'run a command in a running container')
-    .argument('<service>').argument('<command...>')
-    .option('-i, --interactive', 'keep stdin open', false)
-    .option('-t, --tty', 'allocate a pseudo-terminal', false)
-    .option('-T, --no-TTY', 'no pseudo-terminal')
-    .option('-d, --detach', 'run in the background')
-    .option('-e, --env <KEY=VAL>', 'environment variable (repeatable)', collect)
-    .option('-u, --user <user>', 'user')
-    .option('-w, --workdir <dir>', 'working directory')
-    .option('--index <n>', 'replica', int('--index'), 1)
-    .passThroughOptions()
-    .action(act(async () => (await life()).runExec));
-  cmd('run', 'run a one-off command in a new container of a service')
-    .argument('<service>').argument('[command...]')
-    .option('--rm', 'remove the container when it exits')
-    .option('-d, --detach', 'run in the background')
-    .option('-e, --env <KEY=VAL>', 'environment variable (repeatable)', collect)
-    .option('-u, --user <user>', 'user')
-    .option('-w, --workdir <dir>', 'working directory')
-    .option('-T, --no-TTY', 'no pseudo-terminal')
-    .option('-i, --interactive', 'keep stdin open')
-    .option('--entrypoint <cmd>', 'override the entrypoint')
-    .option('--name <name>', 'container name')
-    .option('--no-deps', 'do not start dependencies')
-    .option('-p, --publish <port>', 'publish a port (repeatable)', collect)
-    .option('--service-ports', 'publish the service\'s ports')
-    .passThroughOptions()
-    .action(act(async () => (await life()).runRun));
-  for (const [name, desc] of [['start', 'start existing containers'], ['restart', 'restart containers'], ['stop', 'stop containers']] as const) {
-    const c = cmd(name, desc).argument('[services...]');
-    if (name !== 'start') c.option('-t, --timeout <seconds>', 'shutdown timeout', int('--timeout'));
-    c.action(act(async () => (await life()).lifecycle(name)));
+    cmd('ps', 'list the project\'s containers')
+      .argument('[services...]')
+      .option('-a, --all', 'include stopped containers')
+      .option('-q, --quiet', 'only ids')
+      .option('--services', 'only service names')
+      .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+      .action(act(async () => (await inspect()).runPs));
+    cmd('logs', 'show container output')
+      .argument('[services...]')
+      .option('-f, --follow', 'follow new output')
+      .option('-n, --tail <lines>', 'lines from the end of each log', int('--tail'))
+      .option('--since <time>', 'since a timestamp (RFC 3339) or a duration (10m)')
+      .option('-t, --timestamps', 'show timestamps')
+      .option('--no-color', 'no colours')
+      .option('--no-log-prefix', 'no service prefix')
+      .action(act(async () => (await inspect()).runLogs));
+    cmd('top', 'show the processes in the containers').argument('[services...]').action(act(async () => (await inspect()).runTop));
+    cmd('port', 'print the host address of a published port')
+      .argument('<service>').argument('<private_port>')
+      .option('--protocol <proto>', 'tcp or udp', 'tcp').option('--index <n>', 'replica', int('--index'), 1)
+      .action(act(async () => (await inspect()).runPort));
+    cmd('stats', 'live resource usage of the containers')
+      .argument('[services...]').option('--no-stream', 'print one sample and exit')
+      .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
+      .action(act(async () => (await inspect()).runStats));
+    cmd('ls', 'list projects').option('-a, --all', 'include stopped projects')
+      .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
+      .action(act(async () => (await inspect()).runLs));
+    cmd('images', 'list the images used by the project\'s containers')
+      .argument('[services...]').addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
+      .action(act(async () => (await inspect()).runImages));
+
+    cmd('exec', 'run a command in a running container')
+      .argument('<service>').argument('<command...>')
+      .option('-i, --interactive', 'keep stdin open', false)
+      .option('-t, --tty', 'allocate a pseudo-terminal', false)
+      .option('-T, --no-TTY', 'no pseudo-terminal')
+      .option('-d, --detach', 'run in the background')
+      .option('-e, --env <KEY=VAL>', 'environment variable (repeatable)', collect)
+      .option('-u, --user <user>', 'user')
+      .option('-w, --workdir <dir>', 'working directory')
+      .option('--index <n>', 'replica', int('--index'), 1)
+      .passThroughOptions()
+      .action(act(async () => (await life()).runExec));
+    cmd('run', 'run a one-off command in a new container of a service')
+      .argument('<service>').argument('[command...]')
+      .option('--rm', 'remove the container when it exits')
+      .option('-d, --detach', 'run in the background')
+      .option('-e, --env <KEY=VAL>', 'environment variable (repeatable)', collect)
+      .option('-u, --user <user>', 'user')
+      .option('-w, --workdir <dir>', 'working directory')
+      .option('-T, --no-TTY', 'no pseudo-terminal')
+      .option('-t, --tty', 'allocate a pseudo-terminal (the default when stdin is a terminal)')
+      .option('-i, --interactive', 'keep stdin open')
+      .option('--entrypoint <cmd>', 'override the entrypoint')
+      .option('--name <name>', 'container name')
+      .option('--no-deps', 'do not start dependencies')
+      .option('-p, --publish <port>', 'publish a port (repeatable)', collect)
+      .option('--service-ports', 'publish the service\'s ports')
+      .passThroughOptions()
+      .action(act(async () => (await life()).runRun));
+    for (const [name, desc] of [['start', 'start existing containers'], ['restart', 'restart containers'], ['stop', 'stop containers']] as const) {
+      const c = cmd(name, desc).argument('[services...]');
+      if (name !== 'start') c.option('-t, --timeout <seconds>', 'shutdown timeout', int('--timeout'));
+      c.action(act(async () => (await life()).lifecycle(name)));
+    }
+    cmd('kill', 'send a signal to containers').argument('[services...]').option('-s, --signal <sig>', 'signal', 'SIGKILL')
+      .action(act(async () => (await life()).runKill));
+    cmd('rm', 'remove stopped containers').argument('[services...]')
+      .option('-f, --force', 'do not ask').option('-s, --stop', 'stop them first').option('-v, --volumes', 'remove anonymous volumes')
+      .action(act(async () => (await life()).runRm));
+    cmd('wait', 'wait for containers to exit; prints exit codes').argument('<services...>').option('--down-project', 'down the project after the first exit')
+      .action(act(async () => (await life()).runWait));
+    cmd('cp', 'copy files between a service container and the host (SERVICE:PATH)').argument('<src>').argument('<dest>')
+      .option('--index <n>', 'replica', int('--index'), 1)
+      .action(act(async () => (await life()).runCp));
+
+    cmd('build', 'build the images of services with a build section').argument('[services...]')
+      .option('--no-cache', 'do not use the layer cache').option('--pull', 'pull base images')
+      .option('-q, --quiet', 'no progress output')
+      .action(act(async () => (await img()).runBuild));
+    cmd('pull', 'pull the images of services').argument('[services...]').option('-q, --quiet', 'no progress output')
+      .option('--ignore-pull-failures', 'keep going')
+      .action(act(async () => (await img()).runPull));
+    const image = cmd('image', 'manage images');
+    image.command('ls').alias('list').description('list images').option('-q, --quiet', 'only ids')
+      .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
+      .action(act(async () => (await img()).imageLs));
+    image.command('rm').alias('remove').description('remove images').argument('<refs...>').option('-f, --force', 'force')
+      .action(act(async () => (await img()).imageRm));
+    image.command('prune').description('remove unused blobs and layers').action(act(async () => (await img()).imagePrune));
+    image.command('inspect').description('image details as JSON').argument('<refs...>').action(act(async () => (await img()).imageInspect));
+    image.command('load').description('load a docker save / OCI archive').option('-i, --input <file>', 'archive (default: stdin)')
+      .action(act(async () => (await img()).imageLoad));
+    image.command('save').description('write images to a docker save archive').argument('<refs...>').requiredOption('-o, --output <file>', 'archive')
+      .action(act(async () => (await img()).imageSave));
+    image.command('import').description('make a one-layer image from a root filesystem tar or directory').argument('<source>').argument('<ref>')
+      .option('-c, --change <instruction>', 'Dockerfile instruction for the image config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME, … (repeatable)', collect)
+      .option('-m, --message <text>', 'comment for the image history')
+      .action(act(async () => (await img()).imageImport));
+    image.command('tag').description('give an image another name').argument('<source>').argument('<target>')
+      .action(act(async () => (await img()).imageTag));
+    image.command('pull').description('pull an image').argument('<ref>').action(act(async () => (await img()).imagePull));
+
+    cmd('config', 'print the stack as tsstack understands it (normalized)')
+      .addOption(new Option('--format <format>').choices(['yaml', 'json']).default('yaml'))
+      .option('--services', 'print the service names').option('--volumes', 'print the volume names')
+      .option('--profiles', 'print the profile names').option('-q, --quiet', 'only validate')
+      .action(act(async () => (await import('./commands/config-cmd.js')).runConfigCommand));
+    cmd('version', 'print the version').addOption(new Option('--format <format>').choices(['text', 'json']).default('text'))
+      .action(act(async () => async (c: Context, o: { format: string }) => {
+        c.io.out(o.format === 'json' ? JSON.stringify({ version: version(), node: process.version }) : `tsstack version ${version()}`);
+        return 0;
+      }));
+    cmd('completion', 'print a shell completion script').argument('[shell]', 'bash', 'bash')
+      .action(act(async () => (await import('./commands/completion.js')).runCompletion(program)));
+    return program;
   }
-  cmd('kill', 'send a signal to containers').argument('[services...]').option('-s, --signal <sig>', 'signal', 'SIGKILL')
-    .action(act(async () => (await life()).runKill));
-  cmd('rm', 'remove stopped containers').argument('[services...]')
-    .option('-f, --force', 'do not ask').option('-s, --stop', 'stop them first').option('-v, --volumes', 'remove anonymous volumes')
-    .action(act(async () => (await life()).runRm));
-  cmd('wait', 'wait for containers to exit; prints exit codes').argument('<services...>').option('--down-project', 'down the project after the first exit')
-    .action(act(async () => (await life()).runWait));
-  cmd('cp', 'copy files between a service container and the host (SERVICE:PATH)').argument('<src>').argument('<dest>')
-    .option('--index <n>', 'replica', int('--index'), 1)
-    .action(act(async () => (await life()).runCp));
-
-  cmd('build', 'build the images of services with a build section').argument('[services...]')
-    .option('--no-cache', 'do not use the layer cache').option('--pull', 'pull base images')
-    .option('-q, --quiet', 'no progress output')
-    .action(act(async () => (await img()).runBuild));
-  cmd('pull', 'pull the images of services').argument('[services...]').option('-q, --quiet', 'no progress output')
-    .option('--ignore-pull-failures', 'keep going')
-    .action(act(async () => (await img()).runPull));
-  const image = program.command('image').description('manage images');
-  image.command('ls').alias('list').description('list images').option('-q, --quiet', 'only ids')
-    .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
-    .action(act(async () => (await img()).imageLs));
-  image.command('rm').alias('remove').description('remove images').argument('<refs...>').option('-f, --force', 'force')
-    .action(act(async () => (await img()).imageRm));
-  image.command('prune').description('remove unused blobs and layers').action(act(async () => (await img()).imagePrune));
-  image.command('inspect').description('image details as JSON').argument('<refs...>').action(act(async () => (await img()).imageInspect));
-  image.command('load').description('load a docker save / OCI archive').option('-i, --input <file>', 'archive (default: stdin)')
-    .action(act(async () => (await img()).imageLoad));
-  image.command('save').description('write images to a docker save archive').argument('<refs...>').requiredOption('-o, --output <file>', 'archive')
-    .action(act(async () => (await img()).imageSave));
-  image.command('import').description('make a one-layer image from a root filesystem tar or directory').argument('<source>').argument('<ref>')
-    .action(act(async () => (await img()).imageImport));
-  image.command('tag').description('give an image another name').argument('<source>').argument('<target>')
-    .action(act(async () => (await img()).imageTag));
-  image.command('pull').description('pull an image').argument('<ref>').action(act(async () => (await img()).imagePull));
-
-  cmd('config', 'print the stack as tsstack understands it (normalized)')
-    .addOption(new Option('--format <format>').choices(['yaml', 'json']).default('yaml'))
-    .option('--services', 'print the service names').option('--volumes', 'print the volume names')
-    .option('--profiles', 'print the profile names').option('-q, --quiet', 'only validate')
-    .action(act(async () => (await import('./commands/config-cmd.js')).runConfigCommand));
-  cmd('version', 'print the version').addOption(new Option('--format <format>').choices(['text', 'json']).default('text'))
-    .action(act(async () => async (c: Context, o: { format: string }) => {
-      c.io.out(o.format === 'json' ? JSON.stringify({ version: version(), node: process.version }) : `tsstack version ${version()}`);
-      return 0;
-    }));
-  cmd('completion', 'print a shell completion script').argument('[shell]', 'bash', 'bash')
-    .action(act(async () => (await import('./commands/completion.js')).runCompletion(program)));
 
   const onSigint = () => {
     if (interrupted()) return;

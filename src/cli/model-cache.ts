@@ -41,6 +41,15 @@ function stampOf(path: string): string {
   }
 }
 
+function codeStampOf(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.size}:${s.mtimeMs}:${s.ino}`;
+  } catch {
+    return '-';
+  }
+}
+
 export interface CacheInput {
   root: string;
   options: Record<string, unknown>;
@@ -52,7 +61,8 @@ export interface CacheInput {
 
 function keyOf(i: CacheInput): string {
   const env = Object.entries(i.env).filter(([k, v]) => v !== undefined && !VOLATILE.has(k)).sort(([a], [b]) => (a < b ? -1 : 1));
-  const code = i.codeFiles.map((f) => `${f}=${stampOf(f)}`);
+  // Code files: size, mtime and inode (no digest: a rebuild rewrites them, it never lands within the tick that wrote the entry).
+  const code = i.codeFiles.map((f) => `${f}=${codeStampOf(f)}`);
   return createHash('sha256').update(JSON.stringify([i.options, i.cwd, env, code])).digest('hex');
 }
 

@@ -1,15 +1,34 @@
-// `up --watch`: the CLI's WatchHost for src/watch/session.ts — reload the model
-// with the same global options, reconcile with the same options as the `up`
-// that started it, and carry out live syncs through the engine.
+// `up --watch` and `tsstack watch`: the CLI's WatchHost for src/watch/session.ts —
+// reload the model with the same global options, reconcile with the options of
+// the `up` that started it (plus removing services deleted from the file),
+// carry out live syncs through the engine, and show each reconcile's plan and
+// progress as `up` does, then (attached) the merged logs.
+//
+// Ctrl-C (or SIGTERM) stops watching; in attached mode it also stops the
+// stack's containers, as `docker compose up` does. A second Ctrl-C exits at once.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Engine } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
 import type { UpOptions } from '../reconcile/up.js';
+import type { Plan } from '../reconcile/plan.js';
 import { Context, onInterrupt } from './context.js';
-import { renderError } from './errors.js';
+import { EXIT_FAILED, renderError } from './errors.js';
+import { liveView, listrProgress, progressFor, type Progress } from './render.js';
+import { LogFollower } from './watch-logs.js';
+
+export interface WatchMode {
+  /** Follow the merged logs of the stack's containers (attached `up --watch`). */
+  logs: boolean;
+  /** Ctrl-C also stops the stack's containers (attached `up --watch` without --keep). */
+  stopOnInterrupt: boolean;
+  /** Services whose logs are followed; all when empty. */
+  services?: string[];
+  colour?: boolean;
+  prefix?: boolean;
+}
 
 /** `.dockerignore` patterns of a build context (comments and blanks dropped). */
 function ignorePatterns(context: string): string[] {
@@ -18,21 +37,55 @@ function ignorePatterns(context: string): string[] {
   return readFileSync(f, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
 }
 
-export async function runWatch(ctx: Context, engine: Engine, model: StackModel, opts: UpOptions): Promise<number> {
+/** Plain-text announcement of a reconcile's plan (a live view shows it itself). */
+export function planLines(plan: Plan): string[] {
+  return plan.empty ? ['watch: nothing to change'] : plan.lines().map((l) => `watch: plan: ${l}`);
+}
+
+export async function runWatch(ctx: Context, engine: Engine, model: StackModel, opts: UpOptions, mode: WatchMode = { logs: false, stopOnInterrupt: false }): Promise<number> {
   const { startWatch } = await import('../watch/session.js');
   const { watchPaths } = await import('../watch/fs-watch.js');
   const { minimatch } = await import('minimatch');
   const { up } = await import('../reconcile/up.js');
+  const live = liveView(ctx.io);
+  const Listr = live ? (await import('listr2')).Listr : undefined;
+  const logs = mode.logs ? new LogFollower(ctx.io, engine, model.name, { colour: mode.colour, prefix: mode.prefix, services: mode.services }) : undefined;
   let current = model;
+
+  const reconcile = async (m: StackModel, rebuild: string[]): Promise<void> => {
+    const started = Date.now();
+    let progress: Progress = Listr ? { event: () => {}, line: () => {}, done: () => {} } : progressFor(ctx.io);
+    if (Listr) logs?.hold();
+    let outcome;
+    try {
+      outcome = await ctx.locked(m.name, () => up(engine, m, {
+        ...opts,
+        // Watch mode follows the file: a service deleted from it goes (issue 7).
+        removeOrphans: true,
+        build: rebuild.length > 0 ? true : opts.build,
+        onEvent: (e) => progress.event(e),
+        onProgress: (_r, l) => progress.line(l),
+        onPlan: (p) => {
+          if (Listr && !p.empty) progress = listrProgress(Listr, ctx.io, p, { noStart: opts.noStart });
+          else for (const l of planLines(p)) ctx.io.err(l);
+        },
+      }));
+    } finally {
+      await progress.done();
+      logs?.release();
+    }
+    for (const w of outcome.result.warnings) ctx.io.err(`warning: ${w}`);
+    for (const f of outcome.result.failed) ctx.io.err(`watch: ${f.resource}: ${f.message}`);
+    if (!outcome.plan.empty && !outcome.result.failed.length) ctx.io.err(`watch: ${m.name} converged (${outcome.plan.actions.length} action${outcome.plan.actions.length === 1 ? '' : 's'}, ${Date.now() - started} ms)`);
+    await logs?.refresh();
+  };
+
   const session = await startWatch({
     load: async () => {
       current = await new Context(ctx.g, ctx.io).loadModel();
       return current;
     },
-    reconcile: async (m, rebuild) => {
-      const r = await ctx.locked(m.name, () => up(engine, m, { ...opts, services: opts.services, build: rebuild.length > 0 ? true : opts.build }));
-      for (const f of r.result.failed) ctx.io.err(`watch: ${f.resource}: ${f.message}`);
-    },
+    reconcile,
     runningContainers: async (service) => (await engine.containers.list({ [LABEL.project]: current.name, [LABEL.service]: service }))
       .filter((c) => c.status === 'running' && c.labels[LABEL.oneoff] !== 'True').map((c) => c.id),
     copyInto: (id, host, target) => engine.containers.copy(id, host, target, 'in'),
@@ -41,8 +94,9 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
     },
     exec: (id, argv, o) => engine.containers.exec(id, argv, { user: o.user, cwd: o.cwd, env: o.env }),
     restart: async (id) => {
-      await engine.containers.stop(id);
+      await engine.containers.stop(id, opts.stopTimeoutMs);
       await engine.containers.start(id);
+      await logs?.refresh();
     },
     dockerignored: (service, rel) => {
       const ctxDir = current.services[service]?.build?.context;
@@ -56,12 +110,61 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
       return ignored;
     },
     watch: watchPaths,
+    changed: (paths) => {
+      const shown = paths.slice(0, 3).map((p) => relative(current.workingDir, p) || p);
+      ctx.io.err(`watch: changed: ${shown.join(', ')}${paths.length > 3 ? ` and ${paths.length - 3} more` : ''}`);
+    },
     info: (l) => ctx.io.err(`watch: ${l}`),
     error: (e) => ctx.io.err(renderError(e, ctx.debug)),
   }, { initialModel: model });
-  ctx.io.err('watch: watching for changes (Ctrl-C to stop watching; the stack keeps running)');
-  await new Promise<void>((resolve) => onInterrupt(() => resolve()));
-  onInterrupt(undefined);
+
+  await logs?.refresh((names) => ctx.io.err(`attaching to ${names.join(', ')}`));
+  ctx.io.err(mode.stopOnInterrupt
+    ? 'watch: watching for changes (Ctrl-C to stop watching and stop the stack)'
+    : 'watch: watching for changes (Ctrl-C to stop watching; the stack keeps running)');
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.removeListener('SIGTERM', done);
+      // A second Ctrl-C is the default one: exit at once.
+      onInterrupt(undefined);
+      resolve();
+    };
+    onInterrupt(done);
+    process.once('SIGTERM', done);
+  });
+  ctx.io.err('watch: stopping watching…');
   await session.stop();
-  return 0;
+  await session.idle();
+  let code = 0;
+  if (mode.stopOnInterrupt) {
+    ctx.io.err('stopping…');
+    code = await stopStack(ctx, engine, current.name, opts.stopTimeoutMs);
+  }
+  if (logs && !(await logs.stop())) {
+    // Log reads of containers left running cannot be cancelled (see LogFollower.stop) and would
+    // keep the process alive: once main() has returned and output is flushed, exit. Unref'd, so
+    // it never fires when nothing else is pending.
+    setTimeout(() => process.exit(), 1000).unref();
+  }
+  return code;
+}
+
+/** Stops every running service container of the project (they stay, as after `docker compose up` + Ctrl-C). */
+async function stopStack(ctx: Context, engine: Engine, project: string, timeoutMs: number | undefined): Promise<number> {
+  return ctx.locked(project, async () => {
+    const running = (await engine.containers.list({ [LABEL.project]: project }))
+      .filter((c) => c.status === 'running' && c.labels[LABEL.oneoff] !== 'True')
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    let failed = 0;
+    await Promise.all(running.map(async (c) => {
+      try {
+        await engine.containers.stop(c.id, timeoutMs);
+        ctx.io.err(`container:${c.name}  Stopped`);
+      } catch (e) {
+        failed++;
+        ctx.io.err(renderError(e, ctx.debug));
+      }
+    }));
+    return failed ? EXIT_FAILED : 0;
+  });
 }

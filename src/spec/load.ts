@@ -87,9 +87,14 @@ class Loader {
     readonly home: string | undefined,
   ) {}
 
+  /** One read per path and load: an env_file shared by 200 services is read once. */
+  private readonly reads = new Map<string, Promise<string>>();
+
   async text(path: string, what: string, from?: { file: string; line?: number }): Promise<string> {
     try {
-      const t = await this.read(path);
+      let pending = this.reads.get(path);
+      if (!pending) this.reads.set(path, (pending = this.read(path)));
+      const t = await pending;
       this.sourceFiles.add(path);
       return t;
     } catch (e) {

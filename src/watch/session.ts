@@ -28,6 +28,8 @@ export interface WatchHost {
   dockerignored(service: string, relPath: string): boolean;
   /** Start/stop watching these paths (chokidar in the real host). */
   watch(paths: string[], onChange: (path: string) => void): Promise<() => Promise<void>>;
+  /** Told the changed paths of a batch that leads to a reconcile (before it is reloaded). */
+  changed?(paths: string[]): void;
   info(line: string): void;
   error(err: unknown): void;
 }
@@ -53,6 +55,7 @@ export async function startWatch(host: WatchHost, opts: { initialModel?: StackMo
   async function handle(paths: string[]): Promise<void> {
     const actions = classify(paths, targets, (svc, rel) => host.dockerignored(svc, rel));
     if (isEmpty(actions)) return;
+    if (actions.reload || actions.rebuild.length > 0) host.changed?.(paths);
     if (actions.reload) {
       let next: StackModel;
       try {

@@ -73,3 +73,46 @@ test.serial('DNS answers for running containers only: stop and kill take the nam
     w.dispose();
   }
 });
+
+test.serial('run -it and exec -it get a real pty from a terminal; run -i pipes stdin through', async (t) => {
+  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+  const { execFileSync } = await import('node:child_process');
+  const w = world();
+  try {
+    await w.busybox('busybox:latest');
+    w.stack('services:\n  box:\n    image: busybox:latest\n    command: ["sleep", "1000"]\n    init: true\n');
+    t.is((await w.T('up', '-d')).code, 0);
+    const cli = [process.execPath, join(process.cwd(), 'bin', 'tsstack.js'), '-f', join(w.dir, 'stack.yaml'), '-p', 'gaps'];
+    const env = { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run') };
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const run = (argv: string[], opts: { input?: string; terminal?: boolean }) => {
+      // `script` gives the CLI a pty as its stdio, as a user's shell would
+      const [cmd, ...args] = opts.terminal ? ['script', '-qec', argv.map(q).join(' '), '/dev/null'] : argv;
+      try {
+        return { out: execFileSync(cmd!, args, { env, cwd: w.dir, encoding: 'utf8', input: opts.input, timeout: 30_000 }), code: 0 };
+      } catch (e) {
+        const x = e as { status: number; stdout: string };
+        return { out: x.stdout, code: x.status };
+      }
+    };
+    const probe = 'tty; test -t 0 && echo stdin-is-a-tty; exit 5';
+    const r = run([...cli, 'run', '--rm', '-it', 'box', 'sh', '-c', probe], { terminal: true });
+    t.regex(r.out, /\/dev\/pts\/\d+/, r.out);
+    t.regex(r.out, /stdin-is-a-tty/);
+    t.is(r.code, 5);
+    const x = run([...cli, 'exec', '-it', 'box', 'sh', '-c', probe], { terminal: true });
+    t.regex(x.out, /\/dev\/pts\/\d+/, x.out);
+    t.regex(x.out, /stdin-is-a-tty/);
+    t.is(x.code, 5);
+    const p = run([...cli, 'run', '--rm', '-i', '-T', 'box', 'sh', '-c', 'cat; exit 4'], { input: 'through stdin\n' });
+    t.is(p.out, 'through stdin\n');
+    t.is(p.code, 4);
+    const ps = JSON.parse((await w.T('ps', '-a', '--format', 'json')).out) as { Name: string }[];
+    t.deepEqual(ps.map((c) => c.Name), ['gaps-box-1'], 'the one-off containers were removed (--rm)');
+    t.is((await w.T('down', '-t', '1')).code, 0);
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v', '-t', '1').catch(() => {});
+    w.dispose();
+  }
+});

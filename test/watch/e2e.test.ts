@@ -143,14 +143,28 @@ test.serial('up --watch: a sync edit shows in the container without a restart, a
   t.deepEqual(await settledLeftovers(b.root, [...ids, ...first.map((r) => r.ID)]), []);
 });
 
-// Known gap: src/cli/watch-host.ts leaves the stack running on Ctrl-C whatever the flags
-// (it says so: "the stack keeps running"); issue 7 wants `docker compose up` behaviour.
-test.serial.failing('up --watch: Ctrl-C without -d also stops the stack', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.fail(); return; }
+test.serial('up --watch: Ctrl-C without -d also stops the stack', async (t) => {
+  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
   const { b, child, out, ready } = await startWatching(t, ['up', '--watch']);
   t.true(ready, out.text());
+  const ids = (await ps(b, b.base)).map((r) => r.ID);
+  t.is(ids.length, 2);
   t.not(await interrupt(child, out.exited), 'timeout', out.text());
   t.deepEqual(await ps(b, b.base), [], 'Ctrl-C stops the stack (like docker compose up)');
+  t.regex(out.text(), /stopping…/);
+  // Stopped, not removed (as docker compose up leaves them).
+  const all = parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-demo', 'ps', '-a', '--format', 'json'], { cwd: b.base }));
+  t.deepEqual(all.map((r) => r.ID).sort(), [...ids].sort());
+});
+
+test.serial('up --watch --keep: Ctrl-C stops watching and leaves the stack running', async (t) => {
+  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+  const { b, child, out, ready } = await startWatching(t, ['up', '--watch', '--keep']);
+  t.true(ready, out.text());
+  t.regex(out.text(), /attaching to other-1, web-1/);
+  t.not(await interrupt(child, out.exited), 'timeout', out.text());
+  t.deepEqual((await ps(b, b.base)).map((r) => [r.Service, r.State]), [['other', 'running'], ['web', 'running']]);
+  t.regex(await get(PAGE), /Hello from tsstack/);
 });
 
 test.serial('up --watch -d: Ctrl-C stops watching and leaves the stack running', async (t) => {
@@ -215,10 +229,8 @@ test.serial('up --watch: a build-context edit rebuilds and replaces that service
   t.not(await interrupt(child, out.exited), 'timeout', out.text());
 });
 
-// Known gap: the reconcile watch mode runs keeps `up`'s options, so without
-// --remove-orphans a service deleted from the file keeps running (issue 7: "deleting one removes it").
-test.serial.failing('up --watch: a service deleted from the stack file is removed', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.fail(); return; }
+test.serial('up --watch: a service deleted from the stack file is removed', async (t) => {
+  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
   const b = box;
   const { dir, file } = buildProject(b);
   const full = `${readFileSync(file, 'utf8')}  extra:\n    image: tsstack.local/busybox:latest\n    command: ["sleep", "86400"]\n    stop_signal: SIGKILL\n`;
@@ -236,6 +248,10 @@ test.serial.failing('up --watch: a service deleted from the stack file is remove
   writeFileSync(file, full.slice(0, full.indexOf('  extra:')));
   const gone = await until(async () => (await list()).every((r) => r.Service !== 'extra'), 15_000, 100);
   t.true(gone, out.text());
+  // The plan of that reconcile is shown, with its cause.
+  t.true(await out.waitFor(/watch: plan: remove-orphan container:watch-build-extra-1 \(service extra is not in the stack\)/, 5000), out.text());
+  const all = parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-build', 'ps', '-a', '--format', 'json'], { cwd: b.base }));
+  t.deepEqual(all.map((r) => r.Service), ['app'], 'removed, not just stopped');
   t.not(await interrupt(child, out.exited), 'timeout', out.text());
 });
 
@@ -293,4 +309,80 @@ test.serial('up --watch: sync+restart restarts the container in place, sync+exec
   t.is(conf.out, 'two\n');
   t.is(idOf(await list(), 'api'), idOf(first, 'api'), 'restarted in place, not recreated');
   t.not(await interrupt(child, out.exited), 'timeout', out.text());
+});
+
+/** A one-service stack whose container prints its GREETING once and then idles. */
+function greeterProject(b: Sandbox, name: string): { dir: string; file: string; text: (greeting: string) => string } {
+  const dir = join(b.base, name);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'stack.yaml');
+  const text = (greeting: string) => [
+    `name: ${name}`,
+    'services:',
+    '  greeter:',
+    '    image: tsstack.local/busybox:latest',
+    '    command: ["sh", "-c", "echo \\"hello $$GREETING\\"; exec sleep 86400"]',
+    `    environment: { GREETING: ${greeting} }`,
+    '    stop_signal: SIGKILL',
+    '',
+  ].join('\n');
+  writeFileSync(file, text('one'));
+  return { dir, file, text };
+}
+
+test.serial('up --watch: each reconcile\'s plan is shown, then the merged logs of the new container', async (t) => {
+  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+  const b = box;
+  const { dir, file, text } = greeterProject(b, 'watch-logs');
+  const child = b.spawnTsstack(['-f', file, 'up', '--watch'], dir);
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-logs', 'down'], { cwd: b.base });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const out = watchOutput(child);
+  t.true(await out.waitFor(/watching for changes/, 120_000), out.text());
+  t.true(await out.waitFor(/greeter-1 +\| hello one/, 5000), out.text());
+  writeFileSync(file, text('two'));
+  t.true(await out.waitFor(/greeter-1 +\| hello two/, 30_000), out.text());
+  const o = out.text();
+  t.regex(o, /watch: changed: stack\.yaml/);
+  const plan = o.search(/watch: plan: recreate service:greeter:1 \([^)]*environment\.GREETING/);
+  t.true(plan >= 0, o);
+  t.true(plan < o.indexOf('hello two'), 'the plan comes before the new container\'s logs');
+  t.regex(o, /watch: watch-logs converged \(1 action/);
+  t.is(o.match(/hello one/g)?.length, 1, 'lines already shown are not repeated');
+  t.not(await interrupt(child, out.exited), 'timeout', out.text());
+  t.deepEqual(parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-logs', 'ps', '--format', 'json'], { cwd: b.base })), []);
+});
+
+test.serial('watch: starts the stack, reconciles on change, and leaves it running on Ctrl-C', async (t) => {
+  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+  const b = box;
+  const { dir, file, text } = greeterProject(b, 'watch-cmd');
+  const list = async () => parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-cmd', 'ps', '--format', 'json'], { cwd: b.base }));
+  const child = b.spawnTsstack(['-f', file, 'watch'], dir);
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-cmd', 'down'], { cwd: b.base });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const out = watchOutput(child);
+  t.true(await out.waitFor(/watching for changes \(Ctrl-C to stop watching; the stack keeps running\)/, 120_000), out.text());
+  const first = await list();
+  t.deepEqual(first.map((r) => [r.Service, r.State]), [['greeter', 'running']]);
+  writeFileSync(file, text('two'));
+  const replaced = await until(async () => { const r = await list(); return r[0] && r[0].ID !== first[0]!.ID && r[0].State === 'running' ? r : undefined; }, 30_000, 100);
+  t.truthy(replaced, out.text());
+  t.notRegex(out.text(), /\| hello/, 'no container logs (like docker compose watch)');
+  t.not(await interrupt(child, out.exited), 'timeout', out.text());
+  t.deepEqual((await list()).map((r) => [r.ID, r.State]), [[replaced![0]!.ID, 'running']]);
+  // A second `watch` on a converged stack changes nothing before watching.
+  const again = b.spawnTsstack(['-f', file, 'watch'], dir);
+  t.teardown(() => { if (again.exitCode === null && again.signalCode === null && again.pid) process.kill(again.pid, 'SIGKILL'); });
+  const out2 = watchOutput(again);
+  t.true(await out2.waitFor(/watching for changes/, 60_000), out2.text());
+  t.regex(out2.text(), /up: watch-cmd is up to date/);
+  t.not(await interrupt(again, out2.exited), 'timeout', out2.text());
+  t.deepEqual((await list()).map((r) => r.ID), [replaced![0]!.ID]);
 });

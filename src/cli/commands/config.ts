@@ -2,8 +2,8 @@
 // Returns the exit code; errors a user can cause are thrown as TsstackError
 // for the CLI to render.
 
-import { loadStack } from '../../spec/load.js';
 import { renderStack } from '../../spec/render.js';
+import type { StackModel } from '../../model/types.js';
 import { TsstackError } from '../../util/errors.js';
 
 export interface ConfigOptions {
@@ -23,6 +23,8 @@ export interface ConfigOptions {
   env?: Record<string, string | undefined>;
   /** Where warnings go (default: stderr). */
   warn?: (s: string) => void;
+  /** Loads the model instead of spec/'s loadStack with the options above (the CLI's cached loader). */
+  load?: () => Promise<StackModel>;
 }
 
 export async function runConfig(opts: ConfigOptions, out: (s: string) => void): Promise<number> {
@@ -30,7 +32,7 @@ export async function runConfig(opts: ConfigOptions, out: (s: string) => void): 
   if (format !== 'yaml' && format !== 'json') {
     throw new TsstackError('USAGE', `unknown format ${JSON.stringify(format)}`, { hint: 'use --format yaml or --format json' });
   }
-  const model = await loadStack({ files: opts.files, projectName: opts.projectName, projectDir: opts.projectDir, envFiles: opts.envFiles, profiles: opts.profiles, env: opts.env, cwd: opts.cwd });
+  const model = opts.load ? await opts.load() : await (await import('../../spec/load.js')).loadStack({ files: opts.files, projectName: opts.projectName, projectDir: opts.projectDir, envFiles: opts.envFiles, profiles: opts.profiles, env: opts.env, cwd: opts.cwd });
   const warn = opts.warn ?? ((s: string) => process.stderr.write(s + '\n'));
   for (const w of model.warnings) warn(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   if (opts.quiet) return 0;

@@ -14,7 +14,7 @@ import { table } from '../render.js';
 interface StoreExtras {
   loadArchive?(path: string): Promise<ImageInfo[] | string[] | unknown>;
   saveArchive?(refs: string[], path: string): Promise<void>;
-  importRootfs?(source: string, name: string): Promise<ImageInfo>;
+  importRootfs?(source: string, name: string, opts?: { config?: import('../../engine/api.js').ImageRuntimeConfig; message?: string }): Promise<ImageInfo>;
   tag?(ref: string, name: string): Promise<void>;
 }
 
@@ -155,7 +155,10 @@ export async function imageSave(ctx: Context, refs: string[], o: { output: strin
   return 0;
 }
 
-export async function imageImport(ctx: Context, source: string, ref: string): Promise<number> {
+/** `image import [-c INSTR]… [-m MSG] SRC NAME`: the changes are checked before anything is read. */
+export async function imageImport(ctx: Context, source: string, ref: string, o: { change?: string[]; message?: string } = {}): Promise<number> {
+  const changes = o.change ?? [];
+  const config = changes.length ? (await import('../image-changes.js')).applyChanges(changes) : undefined;
   const engine = await ctx.openEngine();
   let path = source;
   let tmp: string | undefined;
@@ -165,7 +168,7 @@ export async function imageImport(ctx: Context, source: string, ref: string): Pr
     await pipeline(process.stdin, createWriteStream(path));
   }
   try {
-    const i = await extra(engine.images, 'importRootfs')(path, ref);
+    const i = await extra(engine.images, 'importRootfs')(path, ref, { config, message: o.message });
     ctx.io.out(i.id);
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });

@@ -28,6 +28,10 @@ export interface UpFlags {
   exitCodeFrom?: string;
   timeout?: number;
   watch?: boolean;
+  /** With --watch: Ctrl-C leaves the stack running. */
+  keep?: boolean;
+  /** `watch --no-up`: watch without reconciling first. */
+  up?: boolean;
   format?: string;
   parallel?: number;
   detailedExitcode?: boolean;
@@ -103,7 +107,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
       return 0;
     }
   }
-  const stateBefore = cache?.stateDigest(ctx.paths.root);
+  const stateBefore = cache?.snapshot(ctx.paths.root);
   const engine = await ctx.openEngine();
   const { up } = await import('../../reconcile/up.js');
   // On a terminal, listr2 draws the plan's actions live once the plan is known;
@@ -143,7 +147,8 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   if (f.wait) return waitReady(ctx, engine, model, outcome.plan.desired!, selected, f);
   if (f.watch) {
     const { runWatch } = await import('../watch-host.js');
-    return runWatch(ctx, engine, model, opts);
+    const attached = !f.detach && f.start !== false;
+    return runWatch(ctx, engine, model, opts, { logs: attached, stopOnInterrupt: attached && !f.keep, services: services.length ? selected : [], colour: f.color === false ? false : undefined, prefix: f.logPrefix !== false });
   }
   if (f.detach || f.start === false) return 0;
   const { attach } = await import('../attach.js');
@@ -175,6 +180,19 @@ async function waitReady(ctx: Context, engine: Engine, model: StackModel, desire
   }
   ctx.io.err(`up: ${selected.length} service(s) ready`);
   return 0;
+}
+
+/**
+ * `watch [services…]`: like `docker compose watch` — `up -d` (unless --no-up),
+ * then watch; Ctrl-C stops watching and leaves the stack running.
+ */
+export async function runWatchCommand(ctx: Context, services: string[], f: UpFlags): Promise<number> {
+  if (f.up !== false) return runUp(ctx, services, { ...f, watch: true, detach: true, keep: true });
+  const model = await ctx.loadModelFor(services);
+  for (const w of model.warnings ?? []) ctx.io.err(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
+  const engine = await ctx.openEngine();
+  const { runWatch } = await import('../watch-host.js');
+  return runWatch(ctx, engine, model, await reconcileOpts(ctx, model, services, f), { logs: false, stopOnInterrupt: false });
 }
 
 /** `scale svc=N …`: set replica counts of the named services (their dependencies untouched). */

@@ -444,7 +444,8 @@ export class Containers implements ContainerApi {
     if (st.attached) return this.stopAttached(rec, t);
     await requestStop(this.socketPath(rec.id), st.monitorPid, t);
     await waitForExit(this.statePath(rec.id), st.monitorPid);
-    await this.dnsDown(rec);
+    // The container is stopped either way; a DNS server slow to load the change has its records file written.
+    await this.dnsDown(rec).catch(() => {});
   }
 
   /** An attached run has no monitor: signal through the runtime, then SIGKILL after the grace period. */
@@ -469,7 +470,7 @@ export class Containers implements ContainerApi {
     if (reply !== 'ok') throw new TsstackError('RUNTIME', `cannot send ${signal} to ${rec.name}: ${reply.replace(/^error /, '')}`);
     // A signal that ends the container for good (no restart policy: its monitor exits) takes its names away.
     const fatal = ['SIGKILL', 'KILL', '9'].includes(signal.toUpperCase());
-    if ((rec.spec.restart ?? 'no') === 'no' && (await until(() => !this.monitorAlive(rec), fatal ? 2000 : 200))) await this.dnsDown(rec);
+    if ((rec.spec.restart ?? 'no') === 'no' && (await until(() => !this.monitorAlive(rec), fatal ? 2000 : 200))) await this.dnsDown(rec).catch(() => {});
   }
 
   async remove(idOrName: string, opts: { force?: boolean } = {}): Promise<void> {
