@@ -7,7 +7,9 @@
 // Runs itself inside `unshare --net --mount` (nothing touches the host's network):
 // a bridge 10.254.0.1/24 stands for a tsstack network, a netns joined by a veth pair
 // for the container. The client sends one query at a time from one process and times
-// each round trip. Prints p50/p99 and the ratio to the trivial responder.
+// each round trip. Prints p50/p99 and the ratio to the trivial responder; then again
+// with the client registered as a container on two networks (its queries see the names
+// of both: the source-address lookup of issue 5), half the names from the other network.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -87,6 +89,9 @@ async function inner(): Promise<void> {
   sh('ip', 'netns', 'exec', 'tsdnsc', 'ip', 'addr', 'add', '10.254.0.2/24', 'dev', 'eth0');
   sh('ip', 'netns', 'exec', 'tsdnsc', 'ip', 'link', 'set', 'eth0', 'up');
   sh('ip', 'netns', 'exec', 'tsdnsc', 'ip', 'link', 'set', 'lo', 'up');
+  sh('ip', 'link', 'add', 'tsb1', 'type', 'bridge');
+  sh('ip', 'addr', 'add', '10.254.200.1/24', 'dev', 'tsb1');
+  sh('ip', 'link', 'set', 'tsb1', 'up');
   const root = mkdtempSync(join(tmpdir(), 'tsstack-dns-bench-'));
   const dns = new DnsService({ runRoot: root, upstreams: ['127.0.0.1:9'] });
   let trivialProc: ReturnType<typeof spawn> | undefined;
@@ -101,6 +106,13 @@ async function inner(): Promise<void> {
     trivialProc = spawn('ip', ['netns', 'exec', 'tsdnsc', process.execPath, self, '--trivial', '127.0.0.1', '5353'], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((r) => trivialProc!.stdout!.once('data', () => r()));
     const floor = runClient('tsdnsc', '127.0.0.1', 5353, n, names);
+    // The client as a container on bench + bench2, asking bench's gateway for names of both.
+    await dns.setNetworks({ bench: '10.254.0.1/24', bench2: '10.254.200.1/24' });
+    for (let i = 0; i < 20; i++) {
+      await dns.setContainer({ id: `o${i}`, name: `bench-other${i}-1`, service: `other${i}`, project: 'bench', networks: { bench2: { address: `10.254.200.${i + 10}`, aliases: [] } } });
+    }
+    await dns.setContainer({ id: 'client', name: 'bench-client-1', service: 'client', project: 'bench', networks: { bench: { address: '10.254.0.2', aliases: [] }, bench2: { address: '10.254.200.2', aliases: [] } } });
+    const multi = runClient('tsdnsc', '10.254.0.1', 53, n, ['svc3', 'other3', 'bench-svc5-5', 'other7.bench']);
     // Time for a change to be answered: setContainer returns once the server has loaded it.
     const updates: number[] = [];
     for (let i = 0; i < 30; i++) {
@@ -113,9 +125,10 @@ async function inner(): Promise<void> {
     const f = (x: number): string => `${(x / 1000).toFixed(3)} ms`;
     console.log(`tsstack-dns (pid ${pid}, ${nrec} containers, VmRSS ${st.rssKb} kB), ${n} sequential A queries from a container netns via veth+bridge:`);
     console.log(`  tsstack-dns       p50 ${f(ours.p50)}  p99 ${f(ours.p99)}  mean ${f(ours.mean)}  failures ${ours.failures}`);
+    console.log(`  as a container on 2 networks (half the names from the other one): p50 ${f(multi.p50)}  p99 ${f(multi.p99)}  mean ${f(multi.mean)}  failures ${multi.failures}`);
     console.log(`  trivial responder p50 ${f(floor.p50)}  p99 ${f(floor.p99)}  mean ${f(floor.mean)}  (Node on the container's loopback)`);
     console.log(`  ratio p50 tsstack/trivial: ${(ours.p50 / floor.p50).toFixed(2)}x; target p50 < 0.200 ms: ${ours.p50 < 200 ? 'met' : 'NOT met'}`);
-    console.log(`  record update (setContainer → server reloaded, ${nrec + 30} containers): median ${pct(updates, 50).toFixed(2)} ms, max ${updates.at(-1)?.toFixed(2)} ms, same pid: ${st.pid === pid}`);
+    console.log(`  record update (setContainer → server reloaded, ${nrec + 51} containers): median ${pct(updates, 50).toFixed(2)} ms, max ${updates.at(-1)?.toFixed(2)} ms, same pid: ${st.pid === pid}`);
     console.log('  reference (BENCH-NOTES, same machine type): Docker 127.0.0.11 p50 0.101 ms, p99 0.30 ms; trivial loopback responder 0.031 ms');
   } finally {
     if (trivialProc?.pid) trivialProc.kill('SIGTERM');
@@ -123,6 +136,7 @@ async function inner(): Promise<void> {
     await dns.stopIfIdle();
     spawnSync('ip', ['netns', 'del', 'tsdnsc']);
     spawnSync('ip', ['link', 'del', 'tsb0']);
+    spawnSync('ip', ['link', 'del', 'tsb1']);
     rmSync(root, { recursive: true, force: true });
   }
 }

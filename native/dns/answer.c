@@ -1,4 +1,4 @@
-// Local resolution over the records of one network.
+// Local resolution over the records of the networks a query may see.
 #include "answer.h"
 #include <string.h>
 
@@ -30,27 +30,36 @@ static size_t not_local(const struct records *r, int net, const uint8_t *query, 
 }
 
 size_t answer_local(const struct records *r, int net, const uint8_t *query, const struct dns_query *q, unsigned rot, uint8_t *out, size_t cap) {
-  if (net < 0) return reply_rcode(query, q, out, cap, DNS_R_REFUSED, 0);
-  if (q->qclass != DNS_C_IN && q->qclass != DNS_C_ANY) return not_local(r, net, query, q, out, cap);
+  return answer_view(r, &net, net < 0 ? 0 : 1, query, q, rot, out, cap);
+}
+
+size_t answer_view(const struct records *r, const int *nets, size_t nn, const uint8_t *query, const struct dns_query *q, unsigned rot, uint8_t *out, size_t cap) {
+  if (nn == 0) return reply_rcode(query, q, out, cap, DNS_R_REFUSED, 0);
+  int arrival = nets[0];
+  if (q->qclass != DNS_C_IN && q->qclass != DNS_C_ANY) return not_local(r, arrival, query, q, out, cap);
   struct dns_reply rep = { .buf = out, .cap = cap };
 
   struct ipaddr rev;
   if ((rev.len = dns_reverse_addr(q->name, rev.b))) {
-    const char *target = records_ptr(r, net, &rev);
-    if (target) {
+    for (size_t v = 0; v < nn; v++) {
+      const char *target = records_ptr(r, nets[v], &rev);
+      if (!target) continue;
       if (dns_reply_begin(&rep, query, q, DNS_R_OK, 1) < 0) return 0;
       if (q->qtype == DNS_T_PTR || q->qtype == DNS_T_ANY) dns_reply_ptr(&rep, r->ttl, target);
       return dns_reply_end(&rep, q);
     }
-    const struct rec_net *n = &r->nets[net];
-    if (n->prefix >= 0 && ipaddr_in(&rev, &n->gw, n->prefix)) return reply_rcode(query, q, out, cap, DNS_R_NXDOMAIN, 1);
-    return not_local(r, net, query, q, out, cap);
+    for (size_t v = 0; v < nn; v++) {
+      const struct rec_net *n = &r->nets[nets[v]];
+      if (n->prefix >= 0 && ipaddr_in(&rev, &n->gw, n->prefix)) return reply_rcode(query, q, out, cap, DNS_R_NXDOMAIN, 1);
+    }
+    return not_local(r, arrival, query, q, out, cap);
   }
 
-  size_t first, count = find_name(r, net, q->name, &first);
+  size_t first = 0, count = 0;
+  for (size_t v = 0; v < nn && !count; v++) count = find_name(r, nets[v], q->name, &first);
   if (count == 0) {
     if (q->name[0] && !strchr(q->name, '.')) return reply_rcode(query, q, out, cap, DNS_R_NXDOMAIN, 1);
-    return not_local(r, net, query, q, out, cap);
+    return not_local(r, arrival, query, q, out, cap);
   }
   if (dns_reply_begin(&rep, query, q, DNS_R_OK, 1) < 0) return 0;
   for (size_t k = 0; k < count; k++) {

@@ -32,6 +32,7 @@ void records_free(struct records *r) {
   free(r->nets);
   free(r->addrs);
   free(r->ptrs);
+  free(r->by_name);
   free(r->search);
   free(r->ups);
   free(r);
@@ -59,6 +60,45 @@ static int cmp_addr(const void *a, const void *b) {
   const struct rec_addr *x = a, *y = b;
   if (x->net != y->net) return x->net - y->net;
   return strcmp(x->name, y->name);
+}
+
+static int cmp_ip(const struct ipaddr *a, const struct ipaddr *b) {
+  if (a->len != b->len) return a->len - b->len;
+  return memcmp(a->b, b->b, (size_t)a->len);
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+  const struct rec_ptr *x = a, *y = b;
+  int c = cmp_ip(&x->addr, &y->addr);
+  if (c) return c;
+  if (x->net != y->net) return x->net - y->net;
+  return strcmp(x->name, y->name);
+}
+
+static int cmp_by_name(const void *a, const void *b, void *ctx) {
+  const struct rec_ptr *ptrs = ctx, *x = &ptrs[*(const uint32_t *)a], *y = &ptrs[*(const uint32_t *)b];
+  int c = strcmp(x->name, y->name);
+  if (c) return c;
+  if (x->net != y->net) return x->net - y->net;
+  return cmp_ip(&x->addr, &y->addr);
+}
+
+/* Sorts the ptrs for lookups by address and groups them by name (one group per container). */
+static int index_ptrs(struct records *r) {
+  if (!r->nptrs) return 0;
+  qsort(r->ptrs, r->nptrs, sizeof *r->ptrs, cmp_ptr);
+  if (!(r->by_name = malloc(r->nptrs * sizeof *r->by_name))) return -1;
+  for (size_t i = 0; i < r->nptrs; i++) r->by_name[i] = (uint32_t)i;
+  qsort_r(r->by_name, r->nptrs, sizeof *r->by_name, cmp_by_name, r->ptrs);
+  for (size_t i = 0, j; i < r->nptrs; i = j) {
+    const char *name = r->ptrs[r->by_name[i]].name;
+    for (j = i + 1; j < r->nptrs && strcmp(r->ptrs[r->by_name[j]].name, name) == 0; j++) {}
+    for (size_t k = i; k < j; k++) {
+      r->ptrs[r->by_name[k]].group = (uint32_t)i;
+      r->ptrs[r->by_name[k]].ngroup = (uint32_t)(j - i);
+    }
+  }
+  return 0;
 }
 
 /* Lower-cases in place; names are matched case-insensitively (RFC 4343). */
@@ -149,6 +189,7 @@ struct records *records_parse(char *text, char *err, size_t errlen) {
       lower(tok[3]);
       nodot(tok[3]);
       p->name = tok[3];
+      p->group = p->ngroup = 0;
       r->nptrs++;
     } else if (strcmp(d, "serial") == 0 || strcmp(d, "ttl") == 0 || strcmp(d, "search") == 0 || strcmp(d, "upstream") == 0 ||
                strcmp(d, "net") == 0 || strcmp(d, "a") == 0 || strcmp(d, "ptr") == 0) {
@@ -156,6 +197,7 @@ struct records *records_parse(char *text, char *err, size_t errlen) {
     }
   }
   if (r->naddrs) qsort(r->addrs, r->naddrs, sizeof *r->addrs, cmp_addr);
+  if (index_ptrs(r) < 0) FAIL("out of memory");
   return r;
 fail:
   records_free(r);
@@ -219,8 +261,35 @@ size_t records_find(const struct records *r, int net, const char *name, size_t *
   return n;
 }
 
-const char *records_ptr(const struct records *r, int net, const struct ipaddr *addr) {
-  for (size_t i = 0; i < r->nptrs; i++)
-    if (r->ptrs[i].net == net && ipaddr_eq(&r->ptrs[i].addr, addr)) return r->ptrs[i].name;
+/* The first ptr for (addr, net), or NULL. Binary search: ptrs are sorted by (addr, net, name). */
+static const struct rec_ptr *find_ptr(const struct records *r, int net, const struct ipaddr *addr) {
+  size_t lo = 0, hi = r->nptrs;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    const struct rec_ptr *p = &r->ptrs[mid];
+    int c = cmp_ip(&p->addr, addr);
+    if (!c) c = p->net - net;
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  if (lo < r->nptrs && r->ptrs[lo].net == net && ipaddr_eq(&r->ptrs[lo].addr, addr)) return &r->ptrs[lo];
   return NULL;
+}
+
+const char *records_ptr(const struct records *r, int net, const struct ipaddr *addr) {
+  const struct rec_ptr *p = find_ptr(r, net, addr);
+  return p ? p->name : NULL;
+}
+
+size_t records_view(const struct records *r, int net, const struct ipaddr *src, int *nets, size_t max) {
+  if (net < 0 || max == 0) return 0;
+  nets[0] = net;
+  size_t n = 1;
+  const struct rec_ptr *me = src ? find_ptr(r, net, src) : NULL;
+  if (!me) return n;
+  // The group is sorted by net, so a network with several addresses (v4 + v6) is adjacent.
+  for (uint32_t i = me->group; i < me->group + me->ngroup && n < max; i++) {
+    int m = r->ptrs[r->by_name[i]].net;
+    if (m != net && m != nets[n - 1]) nets[n++] = m;
+  }
+  return n;
 }

@@ -6,7 +6,9 @@
 //   net NETWORK GATEWAY[/LEN] [internal]  a network, answered on its gateway address;
 //                               `internal`: names not local are refused, never forwarded
 //   a NETWORK NAME ADDR         NAME resolves to ADDR (A or AAAA by family) on NETWORK
-//   ptr NETWORK ADDR NAME       ADDR reverse-resolves to NAME on NETWORK
+//   ptr NETWORK ADDR NAME       ADDR reverse-resolves to NAME on NETWORK; NAME is the
+//                               container's own (host-unique) name, so the ptr lines of
+//                               one NAME are that container's endpoints (records_view)
 // Names are lower case without a trailing dot. '#' starts a comment line; unknown
 // directives are ignored so that older servers read newer files.
 #ifndef TSSTACK_DNS_RECORDS_H
@@ -18,7 +20,10 @@ struct ipaddr { int len; uint8_t b[16]; };  // len 4 or 16
 
 struct rec_net { const char *name; struct ipaddr gw; int prefix; int internal; };
 struct rec_addr { int net; const char *name; struct ipaddr addr; };
-struct rec_ptr { int net; struct ipaddr addr; const char *name; };
+struct rec_ptr {
+  int net; struct ipaddr addr; const char *name;
+  uint32_t group, ngroup;  // this name's ptrs: records.by_name[group .. group+ngroup)
+};
 struct rec_upstream { struct ipaddr addr; uint16_t port; };
 
 struct records {
@@ -27,7 +32,8 @@ struct records {
   uint32_t ttl;
   struct rec_net *nets; size_t nnets;
   struct rec_addr *addrs; size_t naddrs;  // sorted by (net, name)
-  struct rec_ptr *ptrs; size_t nptrs;
+  struct rec_ptr *ptrs; size_t nptrs;    // sorted by (addr, net, name)
+  uint32_t *by_name;                      // ptr indices sorted by (name, net, addr)
   const char **search; size_t nsearch;
   struct rec_upstream *ups; size_t nups;
 };
@@ -50,5 +56,10 @@ int records_net_by_gateway(const struct records *r, const struct ipaddr *gw);
 size_t records_find(const struct records *r, int net, const char *name, size_t *first);
 /* PTR target for `addr` on `net`, or NULL. */
 const char *records_ptr(const struct records *r, int net, const struct ipaddr *addr);
+/* The networks whose names a query from `src` that arrived on `net` sees, written to
+   `nets` (at most `max`): `net` first; then, when `src` is a container's address on
+   `net`, the container's other networks in file order. Returns the count: 0 when
+   net < 0, 1 for a source that is no container on `net`. */
+size_t records_view(const struct records *r, int net, const struct ipaddr *src, int *nets, size_t max);
 
 #endif

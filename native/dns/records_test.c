@@ -147,8 +147,94 @@ static void test_answer(void) {
   records_free(r);
 }
 
+/* answer_view for the view of a query from `src` arriving on `net`. */
+static int ask_from(const struct records *r, int net, const char *src, const char *name, uint16_t type, int *an, char *first) {
+  uint8_t q[512], out[512];
+  size_t ql = make_query(q, name, type);
+  struct dns_query dq;
+  if (dns_parse_query(q, ql, &dq) != 0) return -2;
+  struct ipaddr s;
+  ipaddr_parse(src, &s);
+  int view[8];
+  size_t nv = records_view(r, net, &s, view, 8);
+  size_t n = answer_view(r, view, nv, q, &dq, 0, out, sizeof out);
+  if (n == 0) return -1;
+  *an = out[6] << 8 | out[7];
+  if (first) {  // the first answer's A data, dotted (answers follow the question: name ptr, type, class, ttl, rdlen)
+    first[0] = 0;
+    if (*an && n >= dq.qend + 16 && out[dq.qend + 3] == DNS_T_A) {
+      const uint8_t *d = out + dq.qend + 12;
+      snprintf(first, 16, "%u.%u.%u.%u", d[0], d[1], d[2], d[3]);
+    }
+  }
+  return out[3] & 0xf;
+}
+
+/* A container on several networks sees the names of all of them; others see only the arrival network's. */
+static void test_view(void) {
+  char err[256], ip[16];
+  struct records *r = parse("net back 10.0.2.1/24\nnet front 10.0.1.1/24\nnet priv 10.0.3.1 internal\nnet six fd00:6::1/64\n"
+                            "a front web 10.0.1.2\na front api 10.0.1.3\na back api 10.0.2.3\na back db 10.0.2.4\na priv vault 10.0.3.5\n"
+                            "a six app fd00:6::9\n"
+                            "ptr front 10.0.1.3 proj-api-1\nptr back 10.0.2.3 proj-api-1\nptr six fd00:6::3 proj-api-1\n"
+                            "ptr front 10.0.1.2 proj-web-1\nptr back 10.0.2.4 proj-db-1\n"
+                            "ptr priv 10.0.3.6 proj-guard-1\nptr back 10.0.2.6 proj-guard-1\nptr priv 10.0.3.5 proj-vault-1\n", err, sizeof err);
+  CHECK(r != NULL);
+  if (!r) { printf("  %s\n", err); return; }
+  int view[8], an = -1;
+  struct ipaddr s;
+  ipaddr_parse("10.0.1.3", &s);
+  CHECK(records_view(r, 1, &s, view, 8) == 3 && view[0] == 1 && view[1] == 0 && view[2] == 3);  // front, then back, six
+  CHECK(records_view(r, 1, &s, view, 2) == 2 && view[1] == 0);                                   // capped
+  CHECK(records_view(r, 0, &s, view, 8) == 1);                    // its front address arriving on back: not its own there
+  CHECK(records_view(r, -1, &s, view, 8) == 0);
+  ipaddr_parse("10.0.2.3", &s);
+  CHECK(records_view(r, 0, &s, view, 8) == 3 && view[0] == 0 && view[1] == 1 && view[2] == 3);
+  ipaddr_parse("fd00:6::3", &s);
+  CHECK(records_view(r, 3, &s, view, 8) == 3 && view[0] == 3 && view[1] == 0 && view[2] == 1);
+  ipaddr_parse("10.0.1.1", &s);
+  CHECK(records_view(r, 1, &s, view, 8) == 1);                    // the gateway itself: no container
+
+  // api-1 (front+back) asks front's gateway for a back-only name, and for a name on both.
+  CHECK(ask_from(r, 1, "10.0.1.3", "db", DNS_T_A, &an, ip) == DNS_R_OK && an == 1 && strcmp(ip, "10.0.2.4") == 0);
+  CHECK(ask_from(r, 1, "10.0.1.3", "api", DNS_T_A, &an, ip) == DNS_R_OK && an == 1 && strcmp(ip, "10.0.1.3") == 0);
+  CHECK(ask_from(r, 0, "10.0.2.3", "api", DNS_T_A, &an, ip) == DNS_R_OK && an == 1 && strcmp(ip, "10.0.2.3") == 0);
+  CHECK(ask_from(r, 1, "10.0.1.3", "app", DNS_T_AAAA, &an, NULL) == DNS_R_OK && an == 1);
+  CHECK(ask_from(r, 1, "10.0.1.3", "vault", DNS_T_A, &an, NULL) == DNS_R_NXDOMAIN);  // not on priv
+  CHECK(ask_from(r, 1, "10.0.1.3", "nosuch", DNS_T_A, &an, NULL) == DNS_R_NXDOMAIN);
+  CHECK(ask_from(r, 1, "10.0.1.3", "example.org", DNS_T_A, &an, NULL) == -1);
+  // web-1 (front only) does not see back; nor does an unknown source.
+  CHECK(ask_from(r, 1, "10.0.1.2", "db", DNS_T_A, &an, NULL) == DNS_R_NXDOMAIN);
+  CHECK(ask_from(r, 1, "10.0.1.99", "db", DNS_T_A, &an, NULL) == DNS_R_NXDOMAIN);
+  CHECK(ask_from(r, 1, "10.0.1.2", "web", DNS_T_A, &an, NULL) == DNS_R_OK && an == 1);
+  // PTR over the view; NXDOMAIN inside any of the view's subnets; forwarded outside them.
+  CHECK(ask_from(r, 1, "10.0.1.3", "4.2.0.10.in-addr.arpa", DNS_T_PTR, &an, NULL) == DNS_R_OK && an == 1);
+  CHECK(ask_from(r, 1, "10.0.1.2", "4.2.0.10.in-addr.arpa", DNS_T_PTR, &an, NULL) == -1);
+  CHECK(ask_from(r, 1, "10.0.1.3", "99.2.0.10.in-addr.arpa", DNS_T_PTR, &an, NULL) == DNS_R_NXDOMAIN);
+  CHECK(ask_from(r, 1, "10.0.1.3", "99.1.0.10.in-addr.arpa", DNS_T_PTR, &an, NULL) == DNS_R_NXDOMAIN);
+  // Forwarding follows the arrival network: guard-1 (priv internal + back) is refused on priv, forwarded on back.
+  CHECK(ask_from(r, 2, "10.0.3.6", "example.org", DNS_T_A, &an, NULL) == DNS_R_REFUSED);
+  CHECK(ask_from(r, 2, "10.0.3.6", "db", DNS_T_A, &an, NULL) == DNS_R_OK && an == 1);
+  CHECK(ask_from(r, 0, "10.0.2.6", "example.org", DNS_T_A, &an, NULL) == -1);
+  CHECK(ask_from(r, 0, "10.0.2.6", "vault", DNS_T_A, &an, NULL) == DNS_R_OK && an == 1);
+  records_free(r);
+
+  // Same result whatever the order of the ptr lines in the file.
+  r = parse("net b 10.0.2.1\nnet a 10.0.1.1\nptr b 10.0.2.3 x\nptr a 10.0.1.5 y\nptr a 10.0.1.3 x\nptr b 10.0.2.5 y\n", err, sizeof err);
+  CHECK(r != NULL);
+  if (!r) return;
+  ipaddr_parse("10.0.1.3", &s);
+  CHECK(records_view(r, 1, &s, view, 8) == 2 && view[1] == 0);
+  ipaddr_parse("10.0.2.5", &s);
+  CHECK(records_view(r, 0, &s, view, 8) == 2 && view[1] == 1);
+  CHECK(records_ptr(r, 1, &s) == NULL);
+  CHECK(records_ptr(r, 0, &s) && strcmp(records_ptr(r, 0, &s), "y") == 0);
+  records_free(r);
+}
+
 int main(void) {
   test_records();
+  test_view();
   test_reverse();
   test_parse();
   test_answer();

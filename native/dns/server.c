@@ -16,12 +16,13 @@
 #define MAX_CONNS 64
 #define CONN_BUF 4096
 #define CONN_IDLE_MS 10000
+#define MAX_VIEW 64  // networks of one container whose names it sees
 
 struct listener { struct ipaddr addr; int udp, tcp; };
 struct conn {
   int fd;
   uint32_t gen;
-  struct ipaddr local;
+  struct ipaddr local, peer;
   int64_t deadline;
   size_t have;
   uint8_t buf[CONN_BUF];
@@ -164,8 +165,22 @@ void server_deliver(const struct fwd_client *c, const uint8_t *buf, size_t len) 
   if (sendmsg(k->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)(len + 2)) conn_close(k);
 }
 
-/* One query from a client whose packet arrived on `local`. `cap` bounds the reply size. */
-static void handle(const uint8_t *q, size_t len, const struct ipaddr *local, const struct fwd_client *c, size_t tcp_cap, int64_t now) {
+/* A socket address's IP; len 0 when it is neither IPv4 nor IPv6. */
+static struct ipaddr ip_of(const struct sockaddr_storage *ss) {
+  struct ipaddr a = { 0 };
+  if (ss->ss_family == AF_INET) {
+    a.len = 4;
+    memcpy(a.b, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+  } else if (ss->ss_family == AF_INET6) {
+    a.len = 16;
+    memcpy(a.b, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+  }
+  return a;
+}
+
+/* One query from `peer` whose packet arrived on `local`. `cap` bounds the reply size.
+   A peer that is a container on the arrival network sees all of its networks' names. */
+static void handle(const uint8_t *q, size_t len, const struct ipaddr *local, const struct ipaddr *peer, const struct fwd_client *c, size_t tcp_cap, int64_t now) {
   static uint8_t out[65535];
   struct dns_query dq;
   int rc = dns_parse_query(q, len, &dq);
@@ -176,7 +191,9 @@ static void handle(const uint8_t *q, size_t len, const struct ipaddr *local, con
   } else {
     size_t cap = tcp_cap ? tcp_cap : dq.edns ? (dq.edns_size > 4096 ? 4096 : dq.edns_size) : 512;
     static unsigned rot;
-    n = answer_local(recs, records_net_by_gateway(recs, local), q, &dq, rot++, out, cap);
+    int view[MAX_VIEW];
+    size_t nv = records_view(recs, records_net_by_gateway(recs, local), peer, view, MAX_VIEW);
+    n = answer_view(recs, view, nv, q, &dq, rot++, out, cap);
     if (n == 0) {
       if (forward_query(q, len, c, now) == 0) return;
       n = dns_error_reply(q, len, out, cap, DNS_R_SERVFAIL);
@@ -194,14 +211,18 @@ static void on_udp(int fd, int64_t now) {
     struct fwd_client c = { .tcp = 0, .fd = fd, .alen = sizeof c.addr };
     ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&c.addr, &c.alen);
     if (n < 0) return;
-    handle(buf, (size_t)n, &local, &c, 0, now);
+    struct ipaddr peer = ip_of(&c.addr);
+    handle(buf, (size_t)n, &local, &peer, &c, 0, now);
   }
 }
 
 static void on_accept(int fd, int64_t now) {
   const struct listener *l = listener_by_fd(fd);
   for (;;) {
-    int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (cfd < 0) return;
     int slot = -1;
     for (int i = 0; i < MAX_CONNS && slot < 0; i++)
@@ -211,6 +232,7 @@ static void on_accept(int fd, int64_t now) {
     k->fd = cfd;
     k->gen = next_gen++;
     k->local = l->addr;
+    k->peer = ip_of(&ss);
     k->deadline = now + CONN_IDLE_MS;
     k->have = 0;
     conns[slot] = k;
@@ -237,8 +259,8 @@ static void on_conn(int fd, uint32_t events, int64_t now) {
     memmove(k->buf, k->buf + 2 + mlen, k->have - mlen - 2);
     k->have -= mlen + 2;
     struct fwd_client c = { .tcp = 1, .fd = fd, .gen = gen };
-    struct ipaddr local = k->local;
-    handle(msg, mlen, &local, &c, 65535, now);
+    struct ipaddr local = k->local, peer = k->peer;
+    handle(msg, mlen, &local, &peer, &c, 65535, now);
     if (conn_by_fd(fd) != k || k->gen != gen) return;  // closed by a failed reply
   }
 }

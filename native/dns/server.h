@@ -1,5 +1,7 @@
 // Listeners: UDP and TCP port 53 on each network's gateway address. The local
-// address a query arrived on selects the network whose names it sees.
+// address a query arrived on selects the network whose names it sees; when the
+// query's source is a container's address on that network, it also sees the names
+// of the container's other networks (records_view).
 #ifndef TSSTACK_DNS_SERVER_H
 #define TSSTACK_DNS_SERVER_H
 #include <stdint.h>

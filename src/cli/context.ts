@@ -87,8 +87,7 @@ export class Context {
     }
     if (this.io.loadStack) mod = { loadStack: this.io.loadStack };
     else try {
-      const path = '../spec/load.js'; // spec/'s module; a variable so this compiles before it lands
-      mod = (await import(path)) as typeof mod;
+      mod = await import('../spec/load.js');
     } catch (e) {
       if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
       throw new TsstackError('HOST', 'the stack file loader (spec/) is not available yet in this build of tsstack', { cause: e, hint: 'build the project (npm run build) or wait for spec/ to land' });

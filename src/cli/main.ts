@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Context, defaultIo, interrupted, type GlobalOptions, type Io } from './context.js';
 import { EXIT_HELP, EXIT_INTERRUPTED, exitCodeFor, renderError } from './errors.js';
 import { TsstackError } from '../util/errors.js';
+import type { UpFlags } from './commands/up.js';
 
 export function version(): string {
   try {
@@ -48,6 +49,42 @@ export function commandWord(argv: string[]): string | undefined {
   return undefined;
 }
 
+/** Global options with a value, as commander names them in opts(); -f, --profile and --env-file collect into arrays. */
+const QUICK_GLOBALS: Record<string, Exclude<keyof GlobalOptions, 'debug'>> = {
+  '-f': 'file', '--file': 'file', '-p': 'projectName', '--project-name': 'projectName', '--profile': 'profile', '--env-file': 'envFile',
+  '--project-directory': 'projectDirectory', '--root': 'root', '--runtime': 'runtime',
+};
+
+/**
+ * `[global options] up -d` and nothing else — the no-op `up` people repeat —
+ * parsed without commander, whose loading and declarations cost ~15 ms of
+ * start-up. Anything else (another flag, a service, `-fX`, a value starting
+ * with `-`) is undefined, and commander parses as usual. The flags are the ones
+ * runUp reads; unset ones mean their defaults there.
+ */
+export function quickUp(argv: string[]): { globals: GlobalOptions; flags: UpFlags } | undefined {
+  const g: GlobalOptions = {};
+  let i = 0;
+  for (; i < argv.length && argv[i] !== 'up'; i++) {
+    const a = argv[i];
+    if (a === '--debug') {
+      g.debug = true;
+      continue;
+    }
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    const key = QUICK_GLOBALS[name];
+    if (!key) return undefined;
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined || (eq < 0 && value.startsWith('-'))) return undefined;
+    if (key === 'file' || key === 'profile' || key === 'envFile') (g[key] ??= []).push(value);
+    else g[key] = value;
+  }
+  const rest = argv.slice(i + 1);
+  if (argv[i] !== 'up' || rest.length !== 1 || (rest[0] !== '-d' && rest[0] !== '--detach')) return undefined;
+  return { globals: g, flags: { detach: true, format: 'text' } };
+}
+
 /** Stands in for a command that is not declared: every method call is accepted and ignored. */
 const SKIP: any = new Proxy(() => {}, { get: (_t, prop) => (prop === 'then' ? undefined : () => SKIP) });
 
@@ -56,10 +93,32 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     io.out(`tsstack version ${version()}`);
     return 0;
   }
-  const { Command, CommanderError, Option } = await import('commander');
   let code = 0;
   let ctx: Context | undefined;
   const debugWanted = argv.includes('--debug');
+  const onSigint = () => {
+    if (interrupted()) return;
+    io.err('interrupted');
+    process.exit(EXIT_INTERRUPTED);
+  };
+
+  const quick = quickUp(argv);
+  if (quick) {
+    process.on('SIGINT', onSigint);
+    try {
+      ctx = new Context(quick.globals, io);
+      code = await (await import('./commands/up.js')).runUp(ctx, [], quick.flags);
+    } catch (e) {
+      io.err(renderError(e, debugWanted || !!ctx?.debug));
+      code = exitCodeFor(e);
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      await ctx?.close().catch(() => {});
+    }
+    return code;
+  }
+
+  const { Command, CommanderError, Option } = await import('commander');
 
   // Only the command named on the command line is declared (each declaration
   // costs start-up time); when the first word is not a command name (help,
@@ -70,9 +129,10 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
 
   function build(only: string | undefined): InstanceType<typeof Command> {
     const program = new Command('tsstack');
+    program.description('Daemonless, declarative multi-container stacks for one Linux host (Compose format)');
+    // -v is a global option only: with one command declared, it matters only when asked for or shown in help
+    if (only === undefined || argv.some((a) => a === '-v' || a === '--version' || a === '-h' || a === '--help')) program.version(`tsstack version ${version()}`, '-v, --version');
     program
-      .description('Daemonless, declarative multi-container stacks for one Linux host (Compose format)')
-      .version(`tsstack version ${version()}`, '-v, --version')
       .enablePositionalOptions()
       .exitOverride()
       .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')), outputError: () => {} })
@@ -285,11 +345,6 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return program;
   }
 
-  const onSigint = () => {
-    if (interrupted()) return;
-    io.err('interrupted');
-    process.exit(EXIT_INTERRUPTED);
-  };
   process.on('SIGINT', onSigint);
   try {
     await program.parseAsync(argv, { from: 'user' });

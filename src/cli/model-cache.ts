@@ -9,10 +9,9 @@
 // absent. Any doubt is a miss. TSSTACK_NO_CACHE=1 turns it off.
 
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { StackModel } from '../model/types.js';
-import { writeJsonAtomicSync } from '../util/fs-atomic.js';
 
 const NAMES = ['stack.yaml', 'stack.yml', 'compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml',
   'stack.override.yaml', 'stack.override.yml', 'compose.override.yaml', 'compose.override.yml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
@@ -94,6 +93,11 @@ export function storeModel(i: CacheInput, model: StackModel, probed: { explicitF
   if (!probed.explicitEnvFiles) paths.add(join(model.workingDir, '.env'));
   const files = [...paths].sort().map((path) => ({ path, stamp: stampOf(path) }));
   try {
-    writeJsonAtomicSync(pathOf(i), { files, model } satisfies Entry);
+    // temp + rename, no fsync: a torn or lost entry after a crash is a miss, never a wrong model
+    const path = pathOf(i);
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ files, model } satisfies Entry));
+    renameSync(tmp, path);
   } catch { /* a cache that cannot be written is just a miss next time */ }
 }

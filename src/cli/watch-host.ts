@@ -9,7 +9,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Engine } from '../engine/api.js';
+import type { ContainerInfo, Engine } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
 import type { UpOptions } from '../reconcile/up.js';
@@ -40,6 +40,24 @@ function ignorePatterns(context: string): string[] {
 /** Plain-text announcement of a reconcile's plan (a live view shows it itself). */
 export function planLines(plan: Plan): string[] {
   return plan.empty ? ['watch: nothing to change'] : plan.lines().map((l) => `watch: plan: ${l}`);
+}
+
+/**
+ * One line per service after a reconcile: its containers' states (`web: 2 running`,
+ * `db: 1 running (healthy)`, `job: 1 exited (0)`), services sorted; a service
+ * with no container says so.
+ */
+export function statusLines(services: string[], containers: Pick<ContainerInfo, 'labels' | 'status' | 'health' | 'exitCode'>[]): string[] {
+  return [...services].sort().map((svc) => {
+    const counts = new Map<string, number>();
+    for (const c of containers) {
+      if (c.labels[LABEL.service] !== svc || c.labels[LABEL.oneoff] === 'True') continue;
+      const state = c.status === 'exited' ? `exited (${c.exitCode ?? '?'})` : c.health ? `${c.status} (${c.health})` : c.status;
+      counts.set(state, (counts.get(state) ?? 0) + 1);
+    }
+    const parts = [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([st, n]) => `${n} ${st}`);
+    return `watch: ${svc}: ${parts.length ? parts.join(', ') : 'no containers'}`;
+  });
 }
 
 export async function runWatch(ctx: Context, engine: Engine, model: StackModel, opts: UpOptions, mode: WatchMode = { logs: false, stopOnInterrupt: false }): Promise<number> {
@@ -77,6 +95,10 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
     for (const w of outcome.result.warnings) ctx.io.err(`warning: ${w}`);
     for (const f of outcome.result.failed) ctx.io.err(`watch: ${f.resource}: ${f.message}`);
     if (!outcome.plan.empty && !outcome.result.failed.length) ctx.io.err(`watch: ${m.name} converged (${outcome.plan.actions.length} action${outcome.plan.actions.length === 1 ? '' : 's'}, ${Date.now() - started} ms)`);
+    if (!outcome.plan.empty) {
+      const cs = await engine.containers.list({ [LABEL.project]: m.name });
+      for (const l of statusLines(Object.keys(m.services), cs)) ctx.io.err(l);
+    }
     await logs?.refresh();
   };
 
@@ -140,7 +162,7 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
     ctx.io.err('stopping…');
     code = await stopStack(ctx, engine, current.name, opts.stopTimeoutMs);
   }
-  if (logs && !(await logs.stop())) {
+  if (logs && !(await logs.stop(mode.stopOnInterrupt ? 1000 : 0))) {
     // Log reads of containers left running cannot be cancelled (see LogFollower.stop) and would
     // keep the process alive: once main() has returned and output is flushed, exit. Unref'd, so
     // it never fires when nothing else is pending.

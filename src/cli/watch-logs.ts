@@ -26,7 +26,7 @@ export class LogFollower {
   /** Colour index per short name: a replaced container keeps its service's colour. */
   private readonly colours = new Map<string, number>();
   private width = 0;
-  private held: string[] | undefined;
+  private held: { line: string; err: boolean }[] | undefined;
   private stopped = false;
 
   constructor(private readonly io: Io, private readonly engine: Engine, private readonly project: string, private readonly opts: FollowOptions = {}) {}
@@ -54,15 +54,22 @@ export class LogFollower {
   release(): void {
     const lines = this.held ?? [];
     this.held = undefined;
-    for (const l of lines) this.io.out(l);
+    for (const l of lines) if (l.err) this.io.err(l.line); else this.io.out(l.line);
   }
 
   /**
-   * Stops showing lines; resolves true when every stream has ended. A stream of a
+   * Stops showing lines (after up to `graceMs` for streams ending by themselves);
+   * resolves true when every stream has ended. A stream of a
    * container that keeps running and writes nothing cannot end: ContainerApi.logs
    * has no way to cancel a pending read, and its polling keeps the process alive.
    */
-  async stop(): Promise<boolean> {
+  async stop(graceMs = 0): Promise<boolean> {
+    if (graceMs > 0) {
+      // Containers just stopped: let their last lines and exit codes through first.
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all([...this.streams.values()].map((s) => s.done)), new Promise((r) => { t = setTimeout(r, graceMs); })]);
+      clearTimeout(t);
+    }
     this.stopped = true;
     this.release();
     const streams = [...this.streams.values()];
@@ -76,8 +83,9 @@ export class LogFollower {
     return ended;
   }
 
-  private write(line: string): void {
-    if (this.held) this.held.push(line);
+  private write(line: string, err = false): void {
+    if (this.held) this.held.push({ line, err });
+    else if (err) this.io.err(line);
     else this.io.out(line);
   }
 
@@ -105,6 +113,10 @@ export class LogFollower {
         }
       } catch { /* removed while being read: its stream is over */ }
       this.streams.delete(c.id);
+      if (this.stopped) return;
+      // As attached `up` says it; a container removed (replaced by a reconcile) says nothing.
+      const info = await this.engine.containers.inspect(c.id).catch(() => undefined);
+      if (info?.status === 'exited' && !this.stopped) this.write(`${name} exited with code ${info.exitCode ?? '?'}`, true);
     })();
   }
 }

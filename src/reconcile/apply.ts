@@ -145,10 +145,20 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
     imageOk.set(a.image!, ok);
   }));
 
-  // 3. removals (orphans, scale-down): highest replica first, frees names and ports.
-  await Promise.all(plan.actions.filter((a) => REMOVAL.has(a.type)).map((a) =>
-    step(a, () => removeContainer(engine, a.observed!, opts.stopTimeoutMs)),
-  ));
+  // 3. removals (orphans, scale-down, down): highest replica first, frees names and ports. Stops are
+  // not bounded by `parallel`: the monitors do the waiting, so N containers that use their whole grace
+  // period take one grace period, as with docker compose, not N/parallel of them. The removals that
+  // follow are bounded, and reach the network manager together, which removes their sandboxes in batches.
+  await Promise.all(plan.actions.filter((a) => REMOVAL.has(a.type)).map(async (a) => {
+    emit(a.resource, a.type, 'running', a.cause);
+    try {
+      if (await stopForRemoval(engine, a.observed!, opts.stopTimeoutMs)) await sem.run(() => engine.containers.remove(a.observed!.id, { force: true }));
+      emit(a.resource, a.type, 'done');
+    } catch (e) {
+      emit(a.resource, a.type, 'failed', messageOf(e));
+      fail(a.resource, e);
+    }
+  }));
 
   // 4. services along the graph
   const desired = plan.desired;
@@ -293,10 +303,15 @@ function ensureBindSources(a: Action): void {
 }
 
 export async function removeContainer(engine: Engine, c: ContainerInfo, stopTimeoutMs?: number): Promise<void> {
+  if (await stopForRemoval(engine, c, stopTimeoutMs)) await engine.containers.remove(c.id, { force: true });
+}
+
+/** Stops the container if it runs; false when it is already gone (nothing to remove). */
+async function stopForRemoval(engine: Engine, c: ContainerInfo, stopTimeoutMs?: number): Promise<boolean> {
   const cur = await engine.containers.inspect(c.id);
-  if (!cur) return;
+  if (!cur) return false;
   if (cur.status === 'running' || cur.status === 'restarting' || cur.status === 'paused') await engine.containers.stop(c.id, stopTimeoutMs);
-  await engine.containers.remove(c.id, { force: true });
+  return true;
 }
 
 /** Resolves when every container of `service` meets `condition`; rejects with the reason it cannot. */

@@ -101,3 +101,10 @@ test('internal networks are marked', (t) => {
 test('empty state renders only the header', (t) => {
   t.is(renderRecords(emptyState()), '# tsstack-dns records (written by tsstack; changes are reloaded at once)\nserial 0\nttl 5\n');
 });
+
+test('a container on several networks has one ptr line per address, all with its own name (the server groups them)', (t) => {
+  const s: DnsState = { ...emptyState(), networks: { a: '10.1.0.1', b: '10.2.0.1', c: 'fd00:3::1' },
+    containers: { x: { id: 'x', name: 'P-Api-1', service: 'api', networks: { a: { address: '10.1.0.5', aliases: ['alias'] }, b: { address: '10.2.0.5' }, c: { address: '10.3.0.5', ipv6Address: 'fd00:3::5' } } } } };
+  const ptrs = renderRecords(s).split('\n').filter((l) => l.startsWith('ptr '));
+  t.deepEqual(ptrs, ['ptr a 10.1.0.5 p-api-1', 'ptr b 10.2.0.5 p-api-1', 'ptr c 10.3.0.5 p-api-1', 'ptr c fd00:3::5 p-api-1']);
+});

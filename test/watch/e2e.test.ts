@@ -152,6 +152,7 @@ test.serial('up --watch: Ctrl-C without -d also stops the stack', async (t) => {
   t.not(await interrupt(child, out.exited), 'timeout', out.text());
   t.deepEqual(await ps(b, b.base), [], 'Ctrl-C stops the stack (like docker compose up)');
   t.regex(out.text(), /stopping…/);
+  t.regex(out.text(), /web-1 exited with code \d+/, 'as attached up says it');
   // Stopped, not removed (as docker compose up leaves them).
   const all = parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-demo', 'ps', '-a', '--format', 'json'], { cwd: b.base }));
   t.deepEqual(all.map((r) => r.ID).sort(), [...ids].sort());
@@ -383,6 +384,31 @@ test.serial('watch: starts the stack, reconciles on change, and leaves it runnin
   const out2 = watchOutput(again);
   t.true(await out2.waitFor(/watching for changes/, 60_000), out2.text());
   t.regex(out2.text(), /up: watch-cmd is up to date/);
-  t.not(await interrupt(again, out2.exited), 'timeout', out2.text());
+  // SIGTERM ends it as Ctrl-C does.
+  again.kill('SIGTERM');
+  t.is(await Promise.race([out2.exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]), 0, out2.text());
   t.deepEqual((await list()).map((r) => r.ID), [replaced![0]!.ID]);
+});
+
+test.serial('watch --no-up: nothing is started until the first change', async (t) => {
+  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+  const b = box;
+  const { dir, file, text } = greeterProject(b, 'watch-noup');
+  const list = async () => parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-noup', 'ps', '-a', '--format', 'json'], { cwd: b.base }));
+  const child = b.spawnTsstack(['-f', file, 'watch', '--no-up'], dir);
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-noup', 'down'], { cwd: b.base });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const out = watchOutput(child);
+  t.true(await out.waitFor(/watching for changes/, 60_000), out.text());
+  t.deepEqual(await list(), []);
+  writeFileSync(file, text('two'));
+  const started = await until(async () => (await list()).find((r) => r.Service === 'greeter' && r.State === 'running'), 30_000, 100);
+  t.truthy(started, out.text());
+  t.regex(out.text(), /watch: plan: create service:greeter:1/);
+  t.regex(out.text(), /watch: greeter: 1 running/);
+  t.not(await interrupt(child, out.exited), 'timeout', out.text());
+  t.is((await list()).length, 1);
 });

@@ -7,7 +7,7 @@ import type { ApplyResult } from '../../reconcile/apply.js';
 import { TsstackError, isTsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
 import { EXIT, EXIT_FAILED, renderError } from '../errors.js';
-import { listrProgress, liveView, progressFor, type Progress } from '../render.js';
+import type { Progress } from '../render.js';
 import type { ApplyEvent } from '../../reconcile/apply.js';
 import type { Plan } from '../../reconcile/plan.js';
 
@@ -97,7 +97,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   // A detached `up` of a project recorded as converged, whose state files are
   // unchanged, is answered without opening the engine (converged.ts says why that is sound).
   const cache = convergedEligible(ctx, f) ? await import('../converged.js') : undefined;
-  const cacheInput = cache && { root: ctx.paths.root, runRoot: ctx.paths.runRoot, model, env: ctx.io.env, request: { services, ...f, runtime: ctx.g.runtime } };
+  const cacheInput = cache && { root: ctx.paths.root, runRoot: ctx.paths.runRoot, model, env: ctx.io.env, request: planRequest(ctx, services, f) };
   if (cache && cacheInput) {
     const hit = cache.convergedOutcome(cacheInput);
     if (hit) {
@@ -110,6 +110,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const stateBefore = cache?.snapshot(ctx.paths.root);
   const engine = await ctx.openEngine();
   const { up } = await import('../../reconcile/up.js');
+  const { listrProgress, liveView, progressFor } = await import('../render.js');
   // On a terminal, listr2 draws the plan's actions live once the plan is known;
   // elsewhere, plain lines.
   const live = liveView(ctx.io) && f.format !== 'json';
@@ -153,6 +154,19 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   if (f.detach || f.start === false) return 0;
   const { attach } = await import('../attach.js');
   return attach(ctx, engine, model.name, selected, { colour: f.color === false ? false : undefined, prefix: f.logPrefix !== false, abortOnExit: !!f.abortOnContainerExit, abortOnFailure: !!f.abortOnContainerFailure, exitCodeFrom: f.exitCodeFrom, stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
+}
+
+/**
+ * Everything of the command line that shapes `up`'s plan (what reconcileOpts
+ * reads), with defaults applied: the same request parsed by commander or by
+ * main's quick path gives the same converged-cache key.
+ */
+function planRequest(ctx: Context, services: string[], f: UpFlags): Record<string, unknown> {
+  return {
+    services: [...services].sort(), start: f.start !== false, forceRecreate: !!f.forceRecreate, recreate: f.recreate !== false, deps: f.deps !== false,
+    removeOrphans: !!f.removeOrphans, scale: f.scale ?? {}, pull: f.pull ?? null, build: !!f.build, timeout: f.timeout ?? null, parallel: f.parallel ?? null,
+    format: f.format === 'json' ? 'json' : 'text', runtime: ctx.g.runtime ?? null,
+  };
 }
 
 /** Only a detached, plain `up` (what the no-op fast path can answer), with the real engine and loader. */
@@ -248,6 +262,7 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
     const plan = planDown(observed, { volumes: f.volumes, removeOrphans: f.removeOrphans, services: model ? Object.keys(model.services) : undefined });
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
     if (plan.empty) ctx.io.err(`down: nothing to remove for project ${project}`);
+    const { listrProgress, liveView, progressFor } = await import('../render.js');
     const progress = liveView(ctx.io) && !plan.empty ? listrProgress((await import('listr2')).Listr, ctx.io, plan) : progressFor(ctx.io);
     try {
       const r = await apply(plan, engine, { onEvent: progress.event, parallel: parallelFromEnv(ctx), stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });

@@ -123,6 +123,8 @@ export function renderRecords(state: DnsState, opts: RenderOptions = {}): string
   for (const c of Object.values(state.containers)) {
     for (const [net, ep] of Object.entries(c.networks)) {
       if (!known.has(net)) continue;
+      // The ptr lines carry the container's own (host-unique) name on purpose: tsstack-dns groups
+      // them by name to know a container's networks from its source address (records_view).
       const own = normName(c.name);
       for (const addr of [ep.address, ep.ipv6Address].map((x) => (x ? bareAddress(x) : undefined))) {
         if (!addr) continue;

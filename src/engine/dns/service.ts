@@ -78,6 +78,9 @@ export class DnsService {
   private readonly upstreams: Upstream[];
   private readonly search?: string[];
   private readonly hostResolvConf: string;
+  /** Changes in this process run one batch at a time; `open` is the batch not yet started. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private open?: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined> };
 
   constructor(opts: DnsServiceOptions) {
     this.dir = join(resolve(opts.runRoot), 'dns');
@@ -116,7 +119,8 @@ export class DnsService {
   }
 
   async removeContainer(id: string): Promise<void> {
-    await this.change((s) => { delete s.containers[id]; });
+    // already gone (a stop took the names, then remove asks again): nothing to write or wait for
+    await this.change((s) => (s.containers[id] ? void delete s.containers[id] : false));
   }
 
   /** Replaces the set of networks: name → gateway address (optionally `/prefix`, which
@@ -222,15 +226,31 @@ export class DnsService {
     return withLock(this.dir, 'dns', { pollMs: 10, timeoutMs: 30_000, command: 'tsstack dns' }, f);
   }
 
-  private async change(mutate: (s: DnsState) => void): Promise<void> {
-    const serial = await this.locked(async () => {
-      const s = this.readState();
-      mutate(s);
-      s.serial += 1;
-      this.writeFiles(s);
-      return s.serial;
-    });
-    if (this.runningPid()) await this.waitLoaded(serial);
+  /**
+   * Applies `mutate` (false = it changed nothing) and returns once the running server has loaded the
+   * result. Changes made while another is being written are written together (group commit): one
+   * lock, one records file, one reload for a `down` removing many containers at once.
+   */
+  private async change(mutate: (s: DnsState) => void | false): Promise<void> {
+    let batch = this.open;
+    if (!batch) {
+      const b: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined> } = { mutations: [], done: Promise.resolve(undefined) };
+      b.done = this.chain.then(() => this.locked(async () => {
+        if (this.open === b) this.open = undefined; // later changes form the next batch
+        const s = this.readState();
+        let changed = false;
+        for (const m of b.mutations) if (m(s) !== false) changed = true;
+        if (!changed) return undefined;
+        s.serial += 1;
+        this.writeFiles(s);
+        return s.serial;
+      }));
+      this.chain = b.done.catch(() => undefined);
+      batch = this.open = b;
+    }
+    batch.mutations.push(mutate);
+    const serial = await batch.done;
+    if (serial !== undefined && this.runningPid()) await this.waitLoaded(serial);
   }
 
   private readState(): DnsState {

@@ -25,7 +25,7 @@ import { FAMILY, TABLE, buildTable, canonical, deleteBatch, isAnyHost, portEleme
 import { readListeners, socketOwners } from './ports.js';
 import { freePort, portProblems } from './port-conflicts.js';
 import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
-import { addAddress, createBridge, createVeth, deleteLink, linkByName, listAddresses, openRtnl, rtnlFailed, setHairpin, setUp } from './rtnl.js';
+import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setUp } from './rtnl.js';
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
 
 export interface NetworkManagerOptions {
@@ -36,6 +36,32 @@ export interface NetworkManagerOptions {
 }
 
 export const DEFAULT_ROOT = '/var/lib/tsstack';
+
+/** How long removeSandbox waits for the kernel to destroy an unpinned namespace before deleting its veths itself. */
+const VETH_GONE_TIMEOUT_MS = 1000;
+
+/**
+ * Group commit: keys added while a run is pending join it; the run starts on a later turn of the
+ * event loop (the caller's lock chain) and the keys added after it started form the next run.
+ */
+class Batcher<K, R> {
+  private open?: { keys: Set<K>; done: Promise<Map<K, R>> };
+  constructor(private readonly run: (keys: K[]) => Promise<Map<K, R>>) {}
+
+  async add(key: K): Promise<R> {
+    let b = this.open;
+    if (!b) {
+      const keys = new Set<K>();
+      const done = Promise.resolve().then(() => {
+        if (this.open?.keys === keys) this.open = undefined;
+        return this.run([...keys].sort());
+      });
+      b = this.open = { keys, done };
+    }
+    b.keys.add(key);
+    return (await b.done).get(key)!;
+  }
+}
 
 /**
  * The default root owns `inet tsstack`; any other root (tests, `--root` experiments)
@@ -335,33 +361,128 @@ export class NetworkManager implements NetworkApi {
     });
   }
 
-  /** Disconnects the container from every network, drops its published ports and unpins its namespace. */
+  /**
+   * Disconnects the container from every network, drops its published ports and unpins its namespace.
+   *
+   * The veths are not deleted one by one: each deletion waits for RCU grace periods (20–150 ms on a
+   * busy host). Unpinning the namespace lets the kernel destroy it, taking the veth pair with it, in
+   * its cleanup work that batches every dying namespace. So: (1) unpin, drop ports (locked, batched
+   * with concurrent calls); (2) wait, unlocked, until the host ends are gone; (3) delete whatever is
+   * left (a namespace kept alive by a stray process, or one not pinned any more) and release the
+   * leases (locked, batched). A lease goes only with its link, so a failed removal is retried whole.
+   * Each caller hears only its own container's failures.
+   */
   async removeSandbox(containerId: string): Promise<void> {
-    return this.store.withLock(async () => {
-      const failures: string[] = [];
-      for (const rec of this.store.list()) {
-        if (rec.endpoints[containerId]) await this.detach(containerId, rec.name, failures);
+    this.sandboxPath(containerId); // validates the id before it joins a batch
+    const unpinned = await this.unpins.add(containerId);
+    if (unpinned.pinned) await this.vanished(unpinned.links, VETH_GONE_TIMEOUT_MS);
+    const failures = [...unpinned.failures, ...(await this.releases.add(containerId))];
+    if (failures.length) throw new TsstackError('NETWORK', `removing the network sandbox of container ${containerId} was incomplete: ${failures[0]}`, { details: failures, hint: 'run the removal again' });
+  }
+
+  private readonly unpins = new Batcher<string, { pinned: boolean; links: string[]; failures: string[] }>((ids) => this.store.withLock(() => this.unpinLocked(ids)));
+  private readonly releases = new Batcher<string, string[]>((ids) => this.store.withLock(() => this.releaseLocked(ids)));
+
+  /** Phase 1 of removeSandbox: published ports dropped, namespaces unpinned. */
+  private async unpinLocked(ids: string[]): Promise<Map<string, { pinned: boolean; links: string[]; failures: string[] }>> {
+    const out = new Map(ids.map((id) => [id, { pinned: false, links: [] as string[], failures: [] as string[] }]));
+    for (const rec of this.store.list()) for (const id of ids) if (rec.endpoints[id]) out.get(id)!.links.push(rec.endpoints[id]!.hostIfname);
+    try {
+      const ports = this.store.ports();
+      const gone = new Set(ids);
+      const mine = ports.filter((p) => gone.has(p.containerId));
+      if (mine.length) {
+        this.store.putPorts(ports.filter((p) => !gone.has(p.containerId)));
+        await this.syncPorts(mine, []);
+        // only a published port DNATs to a container: without one there is nothing to forget (and a
+        // conntrack dump walks the kernel's whole table, ~10 ms even when empty)
+        const fails: string[] = [];
+        await this.forget(mine.map((p) => ({ address: p.address })), fails);
+        for (const id of new Set(mine.map((p) => p.containerId))) out.get(id)!.failures.push(...fails);
       }
-      try {
-        const ports = this.store.ports();
-        const rest = ports.filter((p) => p.containerId !== containerId);
-        if (rest.length !== ports.length) {
-          this.store.putPorts(rest);
-          await this.syncPorts(ports.filter((p) => p.containerId === containerId), []);
-        }
-      } catch (e) {
-        failures.push(errMessage(e));
+    } catch (e) {
+      for (const id of ids) out.get(id)!.failures.push(errMessage(e));
+    }
+    const mounted = mountPoints();
+    const libc = getLibc();
+    for (const id of ids) {
+      const path = this.sandboxPath(id), r = out.get(id)!;
+      if (mounted.has(path)) {
+        if (libc.umount2(path, MNT_DETACH) < 0) r.failures.push(`umount ${path}: ${lastErrno().name}`);
+        else r.pinned = true;
       }
-      const path = this.sandboxPath(containerId);
-      if (mountPoints().has(path) && getLibc().umount2(path, MNT_DETACH) < 0) failures.push(`umount ${path}: ${lastErrno().name}`);
       try {
         rmSync(path, { force: true });
       } catch (e) {
-        failures.push(errMessage(e));
+        r.failures.push(errMessage(e));
       }
-      this.releaseNetnsDir(failures);
-      if (failures.length) throw new TsstackError('NETWORK', `removing the network sandbox of container ${containerId} was incomplete: ${failures[0]}`, { details: failures, hint: 'run the removal again' });
+    }
+    return out;
+  }
+
+  /** Phase 3 of removeSandbox: leftover veths deleted, leases of the links that are gone released. */
+  private async releaseLocked(ids: string[]): Promise<Map<string, string[]>> {
+    const failures = new Map<string, string[]>(ids.map((id) => [id, []]));
+    const recs = this.store.list();
+    const endpoints: { id: string; rec: NetworkRecord; ep: EndpointRecord }[] = [];
+    for (const rec of recs) for (const id of ids) if (rec.endpoints[id]) endpoints.push({ id, rec, ep: rec.endpoints[id]! });
+    const linkFailures = await this.removeLinks(endpoints.map((e) => e.ep.hostIfname));
+    for (const rec of recs) {
+      const mine = endpoints.filter((e) => e.rec === rec);
+      const released = mine.filter((e) => !linkFailures.has(e.ep.hostIfname));
+      for (const e of mine) if (linkFailures.has(e.ep.hostIfname)) failures.get(e.id)!.push(`delete link ${e.ep.hostIfname}: ${linkFailures.get(e.ep.hostIfname)}`);
+      if (!released.length) continue;
+      for (const e of released) delete rec.endpoints[e.id];
+      try {
+        this.store.put(rec);
+      } catch (err) {
+        for (const e of released) failures.get(e.id)!.push(errMessage(err));
+      }
+    }
+    const rel: string[] = [];
+    this.releaseNetnsDir(rel);
+    for (const m of rel) for (const id of ids) failures.get(id)!.push(m);
+    return failures;
+  }
+
+  /**
+   * Resolves once none of the links `names` exists here, or after `timeoutMs`. One poller serves
+   * every waiter, on a socket of its own (the locked work may use the main one meanwhile).
+   */
+  private vanished(names: string[], timeoutMs: number): Promise<void> {
+    if (!names.length) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push({ names, resolve, deadline: Date.now() + timeoutMs });
+      if (this.waiters.length === 1) void this.pollVanished();
     });
+  }
+
+  private waiters: { names: string[]; resolve: () => void; deadline: number }[] = [];
+  private pollSock?: RtNetlinkSocket;
+
+  private async pollVanished(): Promise<void> {
+    while (this.waiters.length) {
+      await new Promise((r) => setTimeout(r, 3));
+      let present: Set<string> | undefined;
+      try {
+        if (this.pollSock && rtnlFailed(this.pollSock)) {
+          this.pollSock.socket.close();
+          this.pollSock = undefined;
+        }
+        this.pollSock ??= openRtnl();
+        present = new Set((await listLinks(this.pollSock)).map((l) => l.name));
+      } catch {
+        present = undefined; // cannot tell: the waiters time out, and phase 3 deletes what is left
+      }
+      const now = Date.now();
+      this.waiters = this.waiters.filter((w) => {
+        const done = (present !== undefined && !w.names.some((n) => present!.has(n))) || now >= w.deadline;
+        if (done) w.resolve();
+        return !done;
+      });
+    }
+    this.pollSock?.socket.close();
+    this.pollSock = undefined;
   }
 
   /** Links and addresses inside a sandbox (for diagnostics and tests). */
@@ -536,6 +657,43 @@ export class NetworkManager implements NetworkApi {
     } catch (e) {
       failures.push(errMessage(e));
     }
+  }
+
+  /**
+   * Deletes the links that exist among `names` (absent ones are done): one alone directly, several
+   * as one device group (rtnl.ts deleteLinksAsGroup), falling back to one by one. Failures by name.
+   */
+  private async removeLinks(names: string[]): Promise<Map<string, string>> {
+    const failures = new Map<string, string>();
+    if (!names.length) return failures;
+    let all: LinkSummary[], found: LinkSummary[];
+    try {
+      const want = new Set(names);
+      all = await listLinks(this.rt());
+      found = all.filter((l) => want.has(l.name));
+    } catch (e) {
+      for (const n of names) failures.set(n, errMessage(e));
+      return failures;
+    }
+    if (found.length > 1) {
+      try {
+        const used = new Set(all.map((l) => l.group));
+        let group: number;
+        do group = 0x10000 + (randomBytes(4).readUInt32LE(0) % 0x7ffe0000); while (used.has(group));
+        await deleteLinksAsGroup(this.rt(), found.map((l) => l.index), group);
+        return failures; // the kernel deletes a group all or nothing
+      } catch {
+        // one by one below (a link already gone answers ENODEV)
+      }
+    }
+    for (const l of found) {
+      try {
+        await deleteLink(this.rt(), l.index);
+      } catch (e) {
+        if (!/ENODEV/.test(errMessage(e))) failures.set(l.name, errMessage(e));
+      }
+    }
+    return failures;
   }
 
   private async removeLink(name: string, failures: string[]): Promise<void> {

@@ -37,6 +37,8 @@ export interface LinkSummary {
   kind?: string;
   master?: number;
   up: boolean;
+  /** Device group (IFLA_GROUP), 0 by default. */
+  group: number;
 }
 
 function kindOf(linkinfo: Buffer | undefined): string | undefined {
@@ -51,7 +53,7 @@ function kindOf(linkinfo: Buffer | undefined): string | undefined {
 export async function listLinks(s: RtNetlinkSocket): Promise<LinkSummary[]> {
   const links = await s.getLinks(undefined, undefined, T);
   return links
-    .map((l) => ({ index: l.data.index ?? 0, name: l.attrs.ifname ?? '', kind: kindOf(l.attrs.linkinfo), master: l.attrs.master, up: !!l.data.flags?.up }))
+    .map((l) => ({ index: l.data.index ?? 0, name: l.attrs.ifname ?? '', kind: kindOf(l.attrs.linkinfo), master: l.attrs.master, up: !!l.data.flags?.up, group: l.attrs.group ?? 0 }))
     .sort((a, b) => a.index - b.index);
 }
 
@@ -79,6 +81,18 @@ export async function setUp(s: RtNetlinkSocket, index: number): Promise<void> {
 
 export async function deleteLink(s: RtNetlinkSocket, index: number): Promise<void> {
   await s.delLink({ index }, undefined, T);
+}
+
+/**
+ * Deletes several links in one kernel operation: each is put in device group
+ * `group` (which must be unused here), then one RTM_DELLINK names the group.
+ * The kernel unregisters them as one batch, paying its RCU grace periods once
+ * instead of once per link (a veth pair costs ~20 ms alone on a busy host).
+ * A veth takes its peer with it, also inside another namespace.
+ */
+export async function deleteLinksAsGroup(s: RtNetlinkSocket, indices: number[], group: number): Promise<void> {
+  for (const index of indices) await s.setLink({ index }, { group }, T);
+  await s.delLink({}, { group }, T);
 }
 
 function ipBuf(addr: string): Buffer {

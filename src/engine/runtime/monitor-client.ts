@@ -144,14 +144,19 @@ export async function requestStop(socketPath: string, monitorPid: number, timeou
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until the container has exited for good (or the monitor is gone); returns the last state. */
+/**
+ * Polls until the container has exited for good (or the monitor is gone); returns the last state.
+ * Polls every 5 ms for the first half second (a stop with SIGKILL, or a quick exit, is over in
+ * a few ms: a 50 ms tick would be most of a container's removal), then every `pollMs` (50).
+ */
 export async function waitForExit(statePath: string, monitorPid: number, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<MonitorState | undefined> {
-  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  const start = Date.now();
+  const deadline = opts.timeoutMs === undefined ? Infinity : start + opts.timeoutMs;
   for (;;) {
     const st = readMonitorState(statePath);
     if (st && (st.status === 'exited' || st.status === 'dead') && !processAlive(monitorPid)) return st;
     if (!processAlive(monitorPid)) return readMonitorState(statePath);
     if (Date.now() > deadline) return st;
-    await sleep(opts.pollMs ?? 50);
+    await sleep(Date.now() - start < 500 ? Math.min(5, opts.pollMs ?? 50) : (opts.pollMs ?? 50));
   }
 }

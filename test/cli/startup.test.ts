@@ -1,0 +1,44 @@
+// Start-up shortcuts of main(): the command word (only that command is declared)
+// and the commander-free `up -d`, which must read the command line as commander does.
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Io } from '../../src/cli/context.js';
+import { commandWord, main, quickUp } from '../../src/cli/main.js';
+
+test('commandWord skips global options and their values', (t) => {
+  t.is(commandWord(['up', '-d']), 'up');
+  t.is(commandWord(['-f', 'a.yaml', '--profile', 'x', '-p', 'proj', 'up']), 'up');
+  t.is(commandWord(['--file=a.yaml', '--debug', 'ps', '-a']), 'ps');
+  t.is(commandWord(['--root', '/r', '--runtime', 'crun', '--env-file', 'e', '--project-directory', 'd', 'image', 'ls']), 'image');
+  t.is(commandWord(['--help']), undefined);
+  t.is(commandWord([]), undefined);
+});
+
+test('quickUp takes `[globals] up -d` only', (t) => {
+  t.deepEqual(quickUp(['up', '-d']), { globals: {}, flags: { detach: true, format: 'text' } });
+  t.deepEqual(quickUp(['-f', 'a.yaml', '--file=b.yaml', '-p', 'x', '--profile', 'p1', '--profile=p2', '--env-file', 'e', '--project-directory', 'd', '--root', '/r', '--runtime', 'crun', '--debug', 'up', '--detach'])?.globals, {
+    file: ['a.yaml', 'b.yaml'], projectName: 'x', profile: ['p1', 'p2'], envFile: ['e'], projectDirectory: 'd', root: '/r', runtime: 'crun', debug: true,
+  });
+  for (const argv of [['up'], ['up', '-d', 'web'], ['up', '-d', '--wait'], ['up', '-dt', '1'], ['-fa.yaml', 'up', '-d'], ['-f', '-x', 'up', '-d'], ['-f'], ['--verbose', 'up', '-d'], ['ps', '-d'], ['up', '--', '-d']]) {
+    t.is(quickUp(argv), undefined, argv.join(' '));
+  }
+});
+
+test('quickUp reads the global options as commander does (the loader gets the same request)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-startup-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const seen: unknown[] = [];
+  const io: Io = {
+    out: () => {}, err: () => {}, tty: false, env: { TSSTACK_ROOT: join(dir, 'root'), TSSTACK_RUN_ROOT: join(dir, 'run') }, cwd: dir,
+    loadStack: async (o) => { seen.push(o); throw new Error('enough'); },
+  };
+  const globals = ['-f', 'a.yaml', '--file=b.yaml', '-p', 'x', '--profile', 'p1', '--env-file', 'e', '--project-directory', 'd'];
+  t.truthy(quickUp([...globals, 'up', '-d']));
+  t.not(await main([...globals, 'up', '-d'], io), 0);
+  t.is(quickUp([...globals, 'up', '-d', '--no-color']), undefined);
+  t.not(await main([...globals, 'up', '-d', '--no-color'], io), 0, 'commander parses this one');
+  t.is(seen.length, 2);
+  t.deepEqual(seen[0], seen[1]);
+});

@@ -1,0 +1,79 @@
+// Concurrent removeSandbox calls are coalesced into batches (one group delete of
+// the veths, one state write per network). Real kernel, fresh namespace per test.
+import test from 'ava';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trackedConnections } from '../../src/engine/network/conntrack.js';
+import { isTsstackError } from '../../src/util/errors.js';
+import { type Env, addTestLink, leftovers, linkNames, setup, sh, teardown } from './helpers.js';
+
+async function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
+  const env = await setup();
+  try {
+    await fn(env);
+  } finally {
+    await teardown(env);
+  }
+}
+
+test.serial('sandboxes removed at once go in batches: every veth, lease and published port goes, nothing else', async (t) => {
+  await withEnv(async (env) => {
+    await env.m.create({ name: 'p_a', labels: {} });
+    await env.m.create({ name: 'p_b', labels: {} });
+    // links that are not tsstack's, one of them in a device group of its own: untouched
+    addTestLink('testkeep', '192.0.2.1/24');
+    sh('ip', ['link', 'set', 'testkeepp', 'group', '7']);
+    const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+    for (const [i, id] of ids.entries()) {
+      await env.m.createSandbox(id);
+      const ep = await env.m.connect(id, { network: 'p_a', aliases: [] });
+      if (i % 2 === 0) await env.m.connect(id, { network: 'p_b', aliases: [] });
+      if (i === 1) await env.m.publish(id, ep.address, [{ hostPort: 8081, containerPort: 80, protocol: 'tcp' }]);
+    }
+    // a seventh stays: its veth, lease and port survive the others' removal
+    await env.m.createSandbox('stay');
+    const stay = await env.m.connect('stay', { network: 'p_a', aliases: [] });
+    await env.m.publish('stay', stay.address, [{ hostPort: 8082, containerPort: 80, protocol: 'tcp' }]);
+    const vethsBefore = (await linkNames()).filter((n) => n.startsWith('vt'));
+    t.is(vethsBefore.length, 10);
+
+    await Promise.all(ids.map((id) => env.m.removeSandbox(id)));
+
+    const links = await linkNames();
+    t.deepEqual(links.filter((n) => n.startsWith('vt')).length, 1, 'only the veth of the container that stays');
+    t.true(links.includes('testkeep') && links.includes('testkeepp'));
+    t.regex(sh('ip', ['-o', 'link', 'show', 'testkeepp']), /group 7/);
+    t.deepEqual((await env.m.inspectSandbox('stay')).links.map((l) => l.name).sort(), ['eth0', 'lo']);
+    t.deepEqual(env.m.publishedPorts().map((p) => `${p.containerId}:${p.hostPort}`), ['stay:8082']);
+    const { NetworkStore } = await import('../../src/engine/network/state.js');
+    const store = new NetworkStore(join(env.dir, 'lib'));
+    t.deepEqual(Object.keys(store.get('p_a')!.endpoints), ['stay']);
+    t.deepEqual(Object.keys(store.get('p_b')!.endpoints), []);
+
+    // again: nothing to do; a bad id fails alone
+    await Promise.all(ids.map((id) => env.m.removeSandbox(id)));
+    const bad = await t.throwsAsync(env.m.removeSandbox('../x'));
+    t.true(isTsstackError(bad));
+    await env.m.removeSandbox('stay');
+    sh('ip', ['link', 'del', 'testkeep']);
+    await env.m.remove('p_a');
+    await env.m.remove('p_b');
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
+test('trackedConnections reads the conntrack count, undefined when unreadable', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-ct-'));
+  try {
+    writeFileSync(join(dir, 'n'), '0\n');
+    t.is(trackedConnections(join(dir, 'n')), 0);
+    writeFileSync(join(dir, 'n'), '42\n');
+    t.is(trackedConnections(join(dir, 'n')), 42);
+    writeFileSync(join(dir, 'n'), 'x');
+    t.is(trackedConnections(join(dir, 'n')), undefined);
+    t.is(trackedConnections(join(dir, 'absent')), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
