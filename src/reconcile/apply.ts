@@ -27,8 +27,13 @@ export interface ApplyEvent {
 }
 
 export interface ApplyOptions {
-  /** Engine calls in flight at once (default 4). */
+  /** Engine calls in flight at once (default 4), except stops and removals (below). */
   parallel?: number;
+  /**
+   * Container removals in flight at once (default 32). They wait on the kernel (namespaces, mounts)
+   * more than they work, and removed together they share its teardown work. Stops are not bounded.
+   */
+  removeParallel?: number;
   onEvent?: (e: ApplyEvent) => void;
   /** How long to wait for one dependency condition (default 120 s). */
   conditionTimeoutMs?: number;
@@ -73,6 +78,7 @@ class Semaphore {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const REMOVE_PARALLEL = 32;
 
 function messageOf(e: unknown): string {
   if (isTsstackError(e)) return e.message;
@@ -147,12 +153,25 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
 
   // 3. removals (orphans, scale-down, down): highest replica first, frees names and ports. Stops are
   // not bounded by `parallel`: the monitors do the waiting, so N containers that use their whole grace
-  // period take one grace period, as with docker compose, not N/parallel of them. The removals that
-  // follow are bounded, and reach the network manager together, which removes their sandboxes in batches.
-  await Promise.all(plan.actions.filter((a) => REMOVAL.has(a.type)).map(async (a) => {
+  // period take one grace period, as with docker compose, not N/parallel of them. Removals start once
+  // every stop is over (no sandbox is still in use by a peer's `network_mode`), and together: the
+  // network manager and the kernel tear their sandboxes down in batches.
+  const removals = plan.actions.filter((a) => REMOVAL.has(a.type));
+  const stopped = await Promise.all(removals.map(async (a) => {
     emit(a.resource, a.type, 'running', a.cause);
     try {
-      if (await stopForRemoval(engine, a.observed!, opts.stopTimeoutMs)) await sem.run(() => engine.containers.remove(a.observed!.id, { force: true }));
+      return await stopForRemoval(engine, a.observed!, opts.stopTimeoutMs);
+    } catch (e) {
+      emit(a.resource, a.type, 'failed', messageOf(e));
+      fail(a.resource, e);
+      return undefined;
+    }
+  }));
+  const removeSem = new Semaphore(Math.max(1, opts.removeParallel ?? REMOVE_PARALLEL));
+  await Promise.all(removals.map(async (a, i) => {
+    if (stopped[i] === undefined) return;
+    try {
+      if (stopped[i]) await removeSem.run(() => engine.containers.remove(a.observed!.id, { force: true }));
       emit(a.resource, a.type, 'done');
     } catch (e) {
       emit(a.resource, a.type, 'failed', messageOf(e));

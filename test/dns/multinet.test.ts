@@ -65,11 +65,6 @@ test('a container on front+back resolves back-only names through the front gatew
     const front = await m.create({ name: 'mn_front', labels: { 'tsstack.project': 'mn' }, subnet: '10.253.8.0/24' });
     const back = await m.create({ name: 'mn_back', labels: { 'tsstack.project': 'mn' }, subnet: '10.253.9.0/24' });
     bridges.push(front.bridge, back.bridge);
-    // Fixture workaround for a network/ bug (reported): a bridge created without an explicit MAC takes
-    // the lowest MAC of its ports, so it changes when a container joins, and a sandbox that cached the
-    // old gateway MAC can no longer reach the gateway (frames to another port's MAC are dropped as
-    // PACKET_OTHERHOST). Pinning the MACs keeps this test about DNS.
-    for (const [i, b] of bridges.entries()) execFileSync('ip', ['link', 'set', 'dev', b, 'address', `02:42:ac:fd:0${8 + i}:01`]);
     // The subnets with their prefix, so reverse names inside them are answered locally.
     const nets = { mn_front: `${front.gateway}/24`, mn_back: `${back.gateway}/24` };
     await dns.setNetworks(nets);

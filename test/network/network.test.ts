@@ -52,6 +52,17 @@ test.serial('two sandboxes on one network reach each other over TCP and UDP', as
   });
 });
 
+test.serial('a bridge keeps its own MAC when containers join (containers never lose their gateway)', async (t) => {
+  await withEnv(async (env) => {
+    const net = await env.m.create({ name: 'm_default', labels: { 'tsstack.project': 'm' } });
+    const mac = () => JSON.parse(sh('ip', ['-j', 'link', 'show', 'dev', net.bridge]))[0].address as string;
+    t.is(mac(), '02:42:0a:59:00:01');
+    await container(env, 'x', 'm_default', '10.89.0.9');
+    await container(env, 'y', 'm_default');
+    t.is(mac(), '02:42:0a:59:00:01');
+  });
+});
+
 test.serial('a published port 53 does not capture the containers\' DNS queries to their gateway', async (t) => {
   await withEnv(async (env) => {
     await env.m.create({ name: 'p_default', labels: {} });

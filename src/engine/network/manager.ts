@@ -41,18 +41,21 @@ export const DEFAULT_ROOT = '/var/lib/tsstack';
 const VETH_GONE_TIMEOUT_MS = 1000;
 
 /**
- * Group commit: keys added while a run is pending join it; the run starts on a later turn of the
- * event loop (the caller's lock chain) and the keys added after it started form the next run.
+ * Group commit under a lock: keys added while a run waits for the lock join it; the run takes the
+ * keys there are once it holds the lock, and keys added after that form the next run.
  */
 class Batcher<K, R> {
   private open?: { keys: Set<K>; done: Promise<Map<K, R>> };
-  constructor(private readonly run: (keys: K[]) => Promise<Map<K, R>>) {}
+  constructor(
+    private readonly lock: <T>(fn: () => Promise<T>) => Promise<T>,
+    private readonly run: (keys: K[]) => Promise<Map<K, R>>,
+  ) {}
 
   async add(key: K): Promise<R> {
     let b = this.open;
     if (!b) {
       const keys = new Set<K>();
-      const done = Promise.resolve().then(() => {
+      const done = this.lock(() => {
         if (this.open?.keys === keys) this.open = undefined;
         return this.run([...keys].sort());
       });
@@ -380,8 +383,8 @@ export class NetworkManager implements NetworkApi {
     if (failures.length) throw new TsstackError('NETWORK', `removing the network sandbox of container ${containerId} was incomplete: ${failures[0]}`, { details: failures, hint: 'run the removal again' });
   }
 
-  private readonly unpins = new Batcher<string, { pinned: boolean; links: string[]; failures: string[] }>((ids) => this.store.withLock(() => this.unpinLocked(ids)));
-  private readonly releases = new Batcher<string, string[]>((ids) => this.store.withLock(() => this.releaseLocked(ids)));
+  private readonly unpins = new Batcher<string, { pinned: boolean; links: string[]; failures: string[] }>((f) => this.store.withLock(f), (ids) => this.unpinLocked(ids));
+  private readonly releases = new Batcher<string, string[]>((f) => this.store.withLock(f), (ids) => this.releaseLocked(ids));
 
   /** Phase 1 of removeSandbox: published ports dropped, namespaces unpinned. */
   private async unpinLocked(ids: string[]): Promise<Map<string, { pinned: boolean; links: string[]; failures: string[] }>> {
@@ -587,7 +590,8 @@ export class NetworkManager implements NetworkApi {
     const s = this.rt();
     let br = await linkByName(s, rec.bridge);
     if (!br) {
-      await createBridge(s, rec.bridge);
+      // The gateway's own 02:42:<address> MAC: stable, and distinct from every container's (macFor of its address).
+      await createBridge(s, rec.bridge, macFor(ipToInt(rec.gateway)));
       br = await linkByName(s, rec.bridge);
       if (!br) throw new Error(`bridge ${rec.bridge} vanished after creation`);
     }

@@ -61,8 +61,13 @@ export async function linkByName(s: RtNetlinkSocket, name: string): Promise<Link
   return (await listLinks(s)).find((l) => l.name === name);
 }
 
-export async function createBridge(s: RtNetlinkSocket, name: string): Promise<void> {
-  await s.newLink({}, { ifname: name, linkinfo: linkInfo('bridge') }, C);
+/**
+ * A bridge with a fixed MAC. Without one, Linux gives a bridge the lowest MAC
+ * among its ports, so the gateway's MAC changes whenever a container joins and
+ * containers that cached the old one lose their gateway (DNS, egress).
+ */
+export async function createBridge(s: RtNetlinkSocket, name: string, mac: string): Promise<void> {
+  await s.newLink({}, { ifname: name, address: macToBuffer(mac), linkinfo: linkInfo('bridge') }, C);
 }
 
 /** A veth pair: `hostName` here (enslaved to `master`), `peerName` created inside the namespace open as `peerNsFd`. */

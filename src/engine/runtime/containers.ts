@@ -25,6 +25,7 @@ import { readLogs } from './logs.js';
 import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
 import { buildOciSpec, stableJson, type OciMountInput } from './oci-spec.js';
 import { RuntimeDriver } from './runtime-driver.js';
+import { tryUnmount } from './umount.js';
 import { resolveUserInRootfs } from './users.js';
 
 /** What `container.json` holds. */
@@ -490,7 +491,12 @@ export class Containers implements ContainerApi {
     if (net && rec.ports.length) await attempt('unpublish', () => net.unpublish(rec.id));
     if (dns && rec.spec.endpoints.length) await attempt('dns', () => dns.removeContainer(rec.id));
     if (net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host') await attempt('sandbox', () => net.removeSandbox(rec.id));
-    if (rec.rootfs) await attempt('rootfs', () => this.deps.images.unmountRootfs(this.cdir(rec.id)));
+    if (rec.rootfs) {
+      await attempt('rootfs', () => {
+        tryUnmount(rec.rootfs); // the syscall; the image store checks and falls back (lazy unmount)
+        return this.deps.images.unmountRootfs(this.cdir(rec.id));
+      });
+    }
     await attempt('cgroup', () => removeCgroupDirs(`tsstack/${rec.id}`));
     await attempt('files', () => {
       rmSync(this.monDir(rec.id), { recursive: true, force: true });
