@@ -672,5 +672,8 @@ export function removeCgroupDirs(rel: string, mount = '/sys/fs/cgroup'): void {
   if (existsSync(join(mount, 'cgroup.controllers'))) for (const p of ['/', base.unified ?? '/']) dirs.add(join(mount, p, rel)); // pure v2
   for (const d of dirs) {
     try { rmdirSync(d); } catch { /* absent or busy */ }
+    // The shared parent (`tsstack/`) goes with its last container, so nothing of ours stays in the
+    // hierarchy; a runtime creating a sibling meanwhile retries its mkdir (tsstack-runtime does).
+    if (rel.includes('/')) try { rmdirSync(dirname(d)); } catch { /* absent, or other containers still there */ }
   }
 }
