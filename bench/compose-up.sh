@@ -83,5 +83,8 @@ done
 echo
 echo "no-op: median of 3 per repetition (the first after up plans in full and records the converged state; later ones check stamps only);"
 echo "no-op hf: hyperfine -N -w 3 -r 20 'tsstack up -d' on the converged stack (median)."
+if command -v hyperfine >/dev/null && command -v jq >/dev/null; then
+  hyperfine -N -w 3 -r 20 --export-json "$WORK/hf.json" "node -e 0" >/dev/null 2>&1 && echo "node -e 0 now (floor, hyperfine median): $(jq '.results[0].median * 1000 | floor' "$WORK/hf.json") ms; load $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 echo "before the start-up work (2026-11-28 08:55, same script): no-op 140 ms (5 services), 143 ms (20); node -e 0 ~60 ms here"
 echo "targets (issue 6): 20 services up >= 10x faster than docker-compose; no-op up < 100 ms; down <= 0.2x docker-compose"

@@ -482,26 +482,35 @@ export class Containers implements ContainerApi {
       await this.stop(rec.id, 0);
     }
     const problems: string[] = [];
-    const attempt = async (what: string, f: () => Promise<unknown> | unknown) => {
-      try { await f(); } catch (e) { problems.push(`${what}: ${(e as Error).message}`); }
+    const attempt = async (what: string, f: () => Promise<unknown> | unknown): Promise<string | undefined> => {
+      try { await f(); return undefined; } catch (e) { return `${what}: ${(e as Error).message}`; }
     };
-    if (existsSync(join(this.runtimeRoot, rec.id))) await attempt('runtime delete', () => this.driver(rec).delete(rec.id, true));
+    const note = (p: string | undefined) => { if (p) problems.push(p); };
+    if (existsSync(join(this.runtimeRoot, rec.id))) note(await attempt('runtime delete', () => this.driver(rec).delete(rec.id, true)));
     const net = this.deps.network, dns = this.deps.dns;
     // network and DNS steps are idempotent: run them even when the record does not show them (a crash during create)
-    if (net && rec.ports.length) await attempt('unpublish', () => net.unpublish(rec.id));
-    if (dns && rec.spec.endpoints.length) await attempt('dns', () => dns.removeContainer(rec.id));
-    if (net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host') await attempt('sandbox', () => net.removeSandbox(rec.id));
-    if (rec.rootfs) {
-      await attempt('rootfs', () => {
+    if (net && rec.ports.length) note(await attempt('unpublish', () => net.unpublish(rec.id)));
+    if (dns && rec.spec.endpoints.length) note(await attempt('dns', () => dns.removeContainer(rec.id)));
+    // The sandbox mostly waits for the kernel to destroy the namespace: the root filesystem and the
+    // cgroup go meanwhile.
+    const ownSandbox = net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host';
+    const [sandbox, rootfs] = await Promise.all([
+      ownSandbox ? attempt('sandbox', () => net.removeSandbox(rec.id)) : undefined,
+      rec.rootfs ? attempt('rootfs', () => {
         tryUnmount(rec.rootfs); // the syscall; the image store checks and falls back (lazy unmount)
         return this.deps.images.unmountRootfs(this.cdir(rec.id));
-      });
+      }) : undefined,
+    ]);
+    note(sandbox);
+    note(rootfs);
+    note(await attempt('cgroup', () => removeCgroupDirs(`tsstack/${rec.id}`)));
+    // The record stays while anything failed, so that running the removal again finds it and retries.
+    if (!problems.length) {
+      note(await attempt('files', () => {
+        rmSync(this.monDir(rec.id), { recursive: true, force: true });
+        rmSync(this.cdir(rec.id), { recursive: true, force: true });
+      }));
     }
-    await attempt('cgroup', () => removeCgroupDirs(`tsstack/${rec.id}`));
-    await attempt('files', () => {
-      rmSync(this.monDir(rec.id), { recursive: true, force: true });
-      rmSync(this.cdir(rec.id), { recursive: true, force: true });
-    });
     if (problems.length) {
       throw new TsstackError('RUNTIME', `container ${rec.name} was not removed completely: ${problems[0]}`, { details: problems, hint: 'run the removal again; it continues where it stopped' });
     }
