@@ -496,8 +496,8 @@ export class Containers implements ContainerApi {
     const ownSandbox = net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host';
     const [sandbox, rootfs] = await Promise.all([
       ownSandbox ? attempt('sandbox', () => net.removeSandbox(rec.id)) : undefined,
-      rec.rootfs ? attempt('rootfs', () => {
-        tryUnmount(rec.rootfs); // the syscall; the image store checks and falls back (lazy unmount)
+      rec.rootfs ? attempt('rootfs', async () => {
+        await tryUnmount(rec.rootfs); // the syscall; the image store checks and falls back (lazy unmount)
         return this.deps.images.unmountRootfs(this.cdir(rec.id));
       }) : undefined,
     ]);

@@ -1,23 +1,36 @@
 // umount2(2) through koffi, so removing a container does not spawn umount(8):
 // a fork+exec from a large Node process costs ~5 ms of CPU, and a `down` does
-// one per container, all at once. Loaded on first use.
+// one per container, all at once. The call runs on libuv's thread pool (an
+// overlay unmount syncs its upper file system: milliseconds the event loop
+// should not wait). Loaded on first use.
 
 import { createRequire } from 'node:module';
 
-let umount2: ((target: string, flags: number) => number) | undefined | null;
+type Umount2 = ((target: string, flags: number) => number) & {
+  async: (target: string, flags: number, cb: (err: unknown, res: number) => void) => void;
+};
+let umount2: Umount2 | undefined | null;
 
 /**
- * Unmounts `target` if it is a mount point; true when it did. Never throws: any failure (not
- * mounted, busy, no koffi) leaves the caller's own unmount (images.unmountRootfs) to do it or say why.
+ * Unmounts `target` if it is a mount point; resolves true when it did. Never rejects: any failure
+ * (not mounted, busy, no koffi) leaves the caller's own unmount (images.unmountRootfs) to do it or say why.
  */
-export function tryUnmount(target: string): boolean {
+export function tryUnmount(target: string): Promise<boolean> {
   if (umount2 === undefined) {
     try {
       const koffi = createRequire(import.meta.url)('koffi');
-      umount2 = koffi.load('libc.so.6').func('int umount2(const char *target, int flags)') as (t: string, f: number) => number;
+      umount2 = koffi.load('libc.so.6').func('int umount2(const char *target, int flags)') as Umount2;
     } catch {
       umount2 = null;
     }
   }
-  return umount2 ? umount2(target, 0) === 0 : false;
+  const f = umount2;
+  if (!f) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      f.async(target, 0, (err, res) => resolve(!err && res === 0));
+    } catch {
+      resolve(false);
+    }
+  });
 }
