@@ -87,4 +87,5 @@ if command -v hyperfine >/dev/null && command -v jq >/dev/null; then
   hyperfine -N -w 3 -r 20 --export-json "$WORK/hf.json" "node -e 0" >/dev/null 2>&1 && echo "node -e 0 now (floor, hyperfine median): $(jq '.results[0].median * 1000 | floor' "$WORK/hf.json") ms; load $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 echo "before the start-up work (2026-11-28 08:55, same script): no-op 140 ms (5 services), 143 ms (20); node -e 0 ~60 ms here"
+echo "before the down work (2026-11-28 09:05, same script): down 680 ms (5 services), 1652 ms (20), ~5.3 s (100)"
 echo "targets (issue 6): 20 services up >= 10x faster than docker-compose; no-op up < 100 ms; down <= 0.2x docker-compose"

@@ -1,7 +1,8 @@
 // A removal that fails half-way keeps the container's record, so running it
 // again finds the container and finishes; real overlay, real runtime, real
-// monitor. The failure is injected in the root filesystem provider.
+// monitor. The failure is real too: a process keeps the root filesystem busy.
 import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Containers } from '../../src/engine/runtime/containers.js';
@@ -17,23 +18,13 @@ test.after.always(async () => {
   rmTemp(base);
 });
 
-/** The real overlay provider, whose unmount fails the first `failures` times. */
-class FailingUnmount {
-  constructor(private readonly inner: OverlayRootfs, public failures: number) {}
-  mountRootfs(imageId: string, dir: string): Promise<string> { return this.inner.mountRootfs(imageId, dir); }
-  async unmountRootfs(dir: string): Promise<void> {
-    if (this.failures-- > 0) throw new Error('injected unmount failure');
-    return this.inner.unmountRootfs(dir);
-  }
-}
-
 const rt = runtimes()[0];
 (rt ? test : test.skip)(`a failed removal is reported, keeps the record, and a second removal finishes (${rt ?? 'no runtime'})`, async (t) => {
   const dir = join(base, 'e');
-  const images = new FailingUnmount(fs, 1);
-  const c = new Containers({ root: join(dir, 'root'), runRoot: join(dir, 'run'), images, runtime: rt });
+  const c = new Containers({ root: join(dir, 'root'), runRoot: join(dir, 'run'), images: fs, runtime: rt });
+  let busy: ChildProcess | undefined;
   t.teardown(async () => {
-    images.failures = 0;
+    busy?.kill('SIGKILL');
     for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});
   });
   const info = await c.create({
@@ -44,12 +35,17 @@ const rt = runtimes()[0];
   const pid = (await c.inspect(info.id))!.pid!;
   t.true(pid > 0);
 
+  // a host process working in the container's root filesystem: it cannot be unmounted
+  busy = spawn('sleep', ['100'], { cwd: join(c.containerDir(info.id), 'rootfs'), stdio: 'ignore' });
+  await new Promise((r) => busy!.once('spawn', r));
   const err = await t.throwsAsync(c.remove(info.id, { force: true }));
-  t.regex(err!.message, /was not removed completely: rootfs: injected unmount failure/);
+  t.regex(err!.message, /was not removed completely: rootfs: /);
   t.true(await until(() => processGone(pid)), 'the container was stopped all the same');
   const left = await c.inspect(info.id);
   t.is(left?.status, 'exited', 'the record stays, so the removal can be run again');
 
+  busy.kill('SIGKILL');
+  await new Promise((r) => busy!.once('exit', r));
   await c.remove(info.id, { force: true });
   t.is(await c.inspect(info.id), undefined);
   t.deepEqual(mountsUnder(dir), [], 'no mounts');

@@ -1,6 +1,7 @@
 // Concurrent removeSandbox calls are coalesced into batches (one group delete of
 // the veths, one state write per network). Real kernel, fresh namespace per test.
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,37 @@ test.serial('sandboxes removed at once go in batches: every veth, lease and publ
     sh('ip', ['link', 'del', 'testkeep']);
     await env.m.remove('p_a');
     await env.m.remove('p_b');
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
+/** A process that keeps the sandbox's namespace alive without its pin. */
+function holdNamespace(env: Env, path: string): void {
+  env.children.push(spawn('nsenter', ['--net=' + path, 'sleep', '100'], { stdio: 'ignore' }));
+}
+
+test.serial('namespaces that live on elsewhere: unpinned ones are waited for, then their veths deleted; lost pins go at once', async (t) => {
+  await withEnv(async (env) => {
+    await env.m.create({ name: 'p_a', labels: {} });
+    const paths: string[] = [];
+    for (const id of ['h1', 'h2', 'h3', 'h4']) {
+      paths.push((await env.m.createSandbox(id)).path);
+      await env.m.connect(id, { network: 'p_a', aliases: [] });
+    }
+    for (const p of paths) holdNamespace(env, p);
+    await new Promise((r) => setTimeout(r, 200)); // the holders have entered
+    // h3, h4: the pin is lost (a reboot of the run root, a manual umount): nothing to wait for
+    sh('umount', [paths[2]!]);
+    sh('umount', [paths[3]!]);
+    const t0 = Date.now();
+    await Promise.all(['h3', 'h4'].map((id) => env.m.removeSandbox(id)));
+    t.true(Date.now() - t0 < 900, 'no wait for a namespace that was not pinned');
+    // h1, h2: pinned, but a process holds them: their veths do not go by themselves
+    await Promise.all(['h1', 'h2'].map((id) => env.m.removeSandbox(id)));
+    t.deepEqual((await linkNames()).filter((n) => n.startsWith('vt')), []);
+    const { NetworkStore } = await import('../../src/engine/network/state.js');
+    t.deepEqual(new NetworkStore(join(env.dir, 'lib')).get('p_a')!.endpoints, {});
+    await env.m.remove('p_a');
     t.deepEqual(await leftovers(env), []);
   });
 });

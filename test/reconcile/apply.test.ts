@@ -115,3 +115,37 @@ test('a service with a build section is built when its image is missing (or with
   await up(e, m, { pollMs: 1, build: true });
   t.deepEqual(e.journal, ['build b-app'], '--build rebuilds; same image id: containers kept');
 });
+
+test('down: every stop at once, then the removals (bounded); a failed stop is reported and its container kept', async (t) => {
+  const { apply } = await import('../../src/reconcile/apply.js');
+  const { planDown } = await import('../../src/reconcile/diff.js');
+  const { observeFor } = await import('../../src/reconcile/up.js');
+  const e = engine();
+  const services: Record<string, object> = {};
+  for (let i = 0; i < 10; i++) services[`s${i}`] = { image: 'busybox' };
+  const m = model('dn', services);
+  await up(e, m, { pollMs: 1 });
+  let stopping = 0, peakStops = 0, removing = 0, peakRemoves = 0, stopsDone = 0, removedEarly = 0;
+  const stop = e.containers.stop, remove = e.containers.remove;
+  e.containers.stop = async (id, ms) => {
+    peakStops = Math.max(peakStops, ++stopping);
+    await new Promise((r) => setTimeout(r, 10));
+    stopping--;
+    stopsDone++;
+    if ((await e.containers.inspect(id))?.name === 'dn-s3-1') throw new Error('monitor did not answer');
+    return stop(id, ms);
+  };
+  e.containers.remove = async (id, o) => {
+    if (stopsDone < 10) removedEarly++;
+    peakRemoves = Math.max(peakRemoves, ++removing);
+    await new Promise((r) => setTimeout(r, 5));
+    removing--;
+    return remove(id, o);
+  };
+  const r = await apply(planDown(await observeFor(e, m)), e, { parallel: 2, removeParallel: 3 });
+  t.is(peakStops, 10, 'stops are not bounded: one grace period for all');
+  t.is(removedEarly, 0, 'removals start once every stop is over');
+  t.true(peakRemoves <= 3 && peakRemoves >= 2, `peak removals ${peakRemoves}`);
+  t.deepEqual(r.failed.map((f) => `${f.resource}: ${f.message}`), ['container:dn-s3-1: monitor did not answer']);
+  t.deepEqual([...e.ctrs.values()].map((c) => c.name), ['dn-s3-1']);
+});

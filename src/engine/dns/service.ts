@@ -245,7 +245,8 @@ export class DnsService {
         this.writeFiles(s);
         return s.serial;
       }));
-      this.chain = b.done.catch(() => undefined);
+      // a batch that failed before it ran (the lock not had) must not take later changes with it
+      this.chain = b.done.catch(() => { if (this.open === b) this.open = undefined; });
       batch = this.open = b;
     }
     batch.mutations.push(mutate);

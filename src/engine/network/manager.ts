@@ -55,10 +55,12 @@ class Batcher<K, R> {
     let b = this.open;
     if (!b) {
       const keys = new Set<K>();
+      const close = () => { if (this.open?.keys === keys) this.open = undefined; };
       const done = this.lock(() => {
-        if (this.open?.keys === keys) this.open = undefined;
+        close();
         return this.run([...keys].sort());
       });
+      done.catch(close); // a run that failed before it started (the lock not had) takes no later keys with it
       b = this.open = { keys, done };
     }
     b.keys.add(key);
@@ -406,13 +408,14 @@ export class NetworkManager implements NetworkApi {
     } catch (e) {
       for (const id of ids) out.get(id)!.failures.push(errMessage(e));
     }
-    const mounted = mountPoints();
     const libc = getLibc();
     for (const id of ids) {
       const path = this.sandboxPath(id), r = out.get(id)!;
-      if (mounted.has(path)) {
-        if (libc.umount2(path, MNT_DETACH) < 0) r.failures.push(`umount ${path}: ${lastErrno().name}`);
-        else r.pinned = true;
+      // no mountinfo scan per batch: EINVAL (not a mount point) and ENOENT say there is no pin
+      if (libc.umount2(path, MNT_DETACH) === 0) r.pinned = true;
+      else {
+        const err = lastErrno().name;
+        if (err !== 'EINVAL' && err !== 'ENOENT') r.failures.push(`umount ${path}: ${err}`);
       }
       try {
         rmSync(path, { force: true });

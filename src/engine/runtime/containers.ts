@@ -8,6 +8,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
@@ -443,10 +444,12 @@ export class Containers implements ContainerApi {
     if (!st || !this.monitorAlive(rec, st)) return;
     const t = timeoutMs ?? rec.spec.stopGracePeriod ?? 10000;
     if (st.attached) return this.stopAttached(rec, t);
+    // Its names go as the stop begins, so that the stops of a `down` share DNS updates (they start
+    // together; they end spread out). A DNS server slow to load the change has its records file written.
+    const names = this.dnsDown(rec).catch(() => {});
     await requestStop(this.socketPath(rec.id), st.monitorPid, t);
     await waitForExit(this.statePath(rec.id), st.monitorPid);
-    // The container is stopped either way; a DNS server slow to load the change has its records file written.
-    await this.dnsDown(rec).catch(() => {});
+    await names;
   }
 
   /** An attached run has no monitor: signal through the runtime, then SIGKILL after the grace period. */
@@ -497,8 +500,8 @@ export class Containers implements ContainerApi {
     const [sandbox, rootfs] = await Promise.all([
       ownSandbox ? attempt('sandbox', () => net.removeSandbox(rec.id)) : undefined,
       rec.rootfs ? attempt('rootfs', async () => {
-        await tryUnmount(rec.rootfs); // the syscall; the image store checks and falls back (lazy unmount)
-        return this.deps.images.unmountRootfs(this.cdir(rec.id));
+        // the syscall; when it did not do it all, the image store checks and falls back (lazy unmount)
+        if (!(await tryUnmount(rec.rootfs)) || isMountpoint(rec.rootfs)) await this.deps.images.unmountRootfs(this.cdir(rec.id));
       }) : undefined,
     ]);
     note(sandbox);
@@ -506,9 +509,10 @@ export class Containers implements ContainerApi {
     note(await attempt('cgroup', () => removeCgroupDirs(`tsstack/${rec.id}`)));
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
-      note(await attempt('files', () => {
-        rmSync(this.monDir(rec.id), { recursive: true, force: true });
-        rmSync(this.cdir(rec.id), { recursive: true, force: true });
+      note(await attempt('files', async () => {
+        // async: the unlinks run on the thread pool, not in the event loop the other removals share
+        await rm(this.monDir(rec.id), { recursive: true, force: true });
+        await rm(this.cdir(rec.id), { recursive: true, force: true });
       }));
     }
     if (problems.length) {

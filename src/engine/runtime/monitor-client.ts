@@ -146,17 +146,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Polls until the container has exited for good (or the monitor is gone); returns the last state.
- * Polls every 5 ms for the first half second (a stop with SIGKILL, or a quick exit, is over in
- * a few ms: a 50 ms tick would be most of a container's removal), then every `pollMs` (50).
+ * The interval starts at 2 ms and grows by half each time up to `pollMs` (50): a stop with SIGKILL,
+ * or a quick exit, is over in a few ms (a fixed 50 ms tick was most of a container's removal), and
+ * a `down` polling for many containers at once does not keep reading their state files.
  */
 export async function waitForExit(statePath: string, monitorPid: number, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<MonitorState | undefined> {
-  const start = Date.now();
-  const deadline = opts.timeoutMs === undefined ? Infinity : start + opts.timeoutMs;
-  for (;;) {
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  const max = opts.pollMs ?? 50;
+  for (let step = Math.min(2, max); ; step = Math.min(max, step * 1.5)) {
     const st = readMonitorState(statePath);
     if (st && (st.status === 'exited' || st.status === 'dead') && !processAlive(monitorPid)) return st;
     if (!processAlive(monitorPid)) return readMonitorState(statePath);
     if (Date.now() > deadline) return st;
-    await sleep(Date.now() - start < 500 ? Math.min(5, opts.pollMs ?? 50) : (opts.pollMs ?? 50));
+    await sleep(step);
   }
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Where a `down` spends its time: N services (busybox, SIGKILL to stop) are
+# brought up, then taken down with every engine part's calls timed
+# (bench/down-trace.ts), then again under `node --cpu-prof`.
+#   bench/down-trace.sh [N=20]   (needs root and `npm run build`; own netns, mount ns and root)
+# Prints the call table (n, sum, mean, max, window in ms since process start)
+# and the wall time of each down; the CPU profile is left in $TSSTACK_BENCH_PROF
+# (default /tmp/tsstack-down-prof) for chrome://inspect or `node --prof`-style tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ "${1:-}" != "--inside" ]]; then
+  exec unshare --net --mount --propagation private -- bash "$0" --inside "$@"
+fi
+shift
+ip link set lo up
+N=${1:-20}
+REPO=$PWD
+WORK=$(mktemp -d /tmp/tsstack-downtrace.XXXXXX)
+PROF=${TSSTACK_BENCH_PROF:-/tmp/tsstack-down-prof}
+export TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$WORK/run
+T="node $REPO/bin/tsstack.js"
+cleanup() { (cd "$WORK/stack" 2>/dev/null && $T down -v >/dev/null 2>&1) || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+node --input-type=module -e "const { makeBusyboxRootfs } = await import('$REPO/dist/test/helpers/rootfs.js'); makeBusyboxRootfs('$WORK/bb');"
+$T image import "$WORK/bb" busybox:latest >/dev/null
+mkdir -p "$WORK/stack" && cd "$WORK/stack"
+{
+  echo "services:"
+  for ((i = 0; i < N; i++)); do printf '  s%d:\n    image: busybox:latest\n    command: ["sleep", "1000000"]\n    stop_signal: SIGKILL\n' "$i"; done
+} > stack.yaml
+now() { date +%s%N; }
+
+$T up -d >/dev/null 2>&1
+t0=$(now); node "$REPO/dist/bench/down-trace.js" down >/dev/null 2>"$WORK/trace.err"; t1=$(now)
+echo "down of $N services, traced: $(( (t1 - t0) / 1000000 )) ms wall"
+grep -v '^\(container\|network\|volume\):' "$WORK/trace.err"
+
+$T up -d >/dev/null 2>&1
+rm -rf "$PROF" && mkdir -p "$PROF"
+t0=$(now); node --cpu-prof --cpu-prof-dir="$PROF" "$REPO/bin/tsstack.js" down >/dev/null 2>&1; t1=$(now)
+echo
+echo "down of $N services under --cpu-prof: $(( (t1 - t0) / 1000000 )) ms wall; profile in $PROF"
+left=$(ip -o link | grep -c ' vt' || true)
+echo "veths left: $left; mounts left under the root: $(grep -c "$WORK" /proc/self/mountinfo || true)"

@@ -1,0 +1,38 @@
+// DnsService changes made at once are written together (one serial), and the
+// removal of a container that has no names writes nothing. No server runs here:
+// the state file is what the server would load.
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DnsService } from '../../src/engine/dns/service.js';
+
+const id = (n: number) => String(n).padStart(64, '0');
+
+test('concurrent changes share one write; removing what is not there writes nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-dnsb-'));
+  try {
+    const dns = new DnsService({ runRoot: dir, upstreams: [], search: [] });
+    await dns.setNetworks({ front: '10.250.0.1' });
+    const s0 = (await dns.status()).serial;
+    await Promise.all([1, 2, 3, 4, 5].map((n) => dns.setContainer({ id: id(n), name: `p-web-${n}`, service: 'web', project: 'p', networks: { front: { address: `10.250.0.${n + 1}`, aliases: [] } } })));
+    const s1 = await dns.status();
+    t.is(s1.containers, 5);
+    t.is(s1.serial, s0 + 1, 'five changes, one write');
+    t.regex(dns.renderRecords(), /p-web-5/);
+
+    await Promise.all([1, 2, 3].map((n) => dns.removeContainer(id(n))));
+    const s2 = await dns.status();
+    t.is(s2.containers, 2);
+    t.is(s2.serial, s1.serial + 1);
+    t.notRegex(dns.renderRecords(), /p-web-1\b/);
+
+    await dns.removeContainer(id(1)); // already gone
+    t.is((await dns.status()).serial, s2.serial, 'nothing written');
+    // a later change still goes through (the batches do not get stuck)
+    await dns.removeContainer(id(4));
+    t.is((await dns.status()).serial, s2.serial + 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
