@@ -7,7 +7,7 @@
 
 import { posix } from 'node:path';
 import type { ImageRuntimeConfig } from '../engine/api.js';
-import { parseDockerfileText, type Instruction } from '../engine/image/build/instructions.js';
+import { healthcheckConfig, parseDockerfileText, type Instruction } from '../engine/image/build/instructions.js';
 import { expandWord, expandWords } from '../engine/image/build/shell-lex.js';
 import { TsstackError } from '../util/errors.js';
 
@@ -118,19 +118,9 @@ export function applyChanges(changes: string[], base: ImportConfig = {}): Import
           cfg.Volumes = vols;
           break;
         }
-        case 'HEALTHCHECK': {
-          if (ins.test[0] === 'NONE') cfg.Healthcheck = { Test: ['NONE'] };
-          else {
-            const h: NonNullable<ImageRuntimeConfig['Healthcheck']> = { Test: ins.test };
-            if (ins.intervalNs) h.Interval = ins.intervalNs;
-            if (ins.timeoutNs) h.Timeout = ins.timeoutNs;
-            if (ins.startPeriodNs) h.StartPeriod = ins.startPeriodNs;
-            if (ins.startIntervalNs) h.StartInterval = ins.startIntervalNs;
-            if (ins.retries) h.Retries = ins.retries;
-            cfg.Healthcheck = h;
-          }
+        case 'HEALTHCHECK':
+          cfg.Healthcheck = healthcheckConfig(ins);
           break;
-        }
         case 'ONBUILD':
           cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.expression];
           break;

@@ -3,24 +3,9 @@
 // service hashes the same on every run and a second `up` is a no-op.
 
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../util/canonical-json.js';
 
-/** JSON with object keys sorted at every level; `undefined` members are omitted. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortDeep(value));
-}
-
-function sortDeep(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map((x) => (x === undefined ? null : sortDeep(x)));
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) {
-      const x = (v as Record<string, unknown>)[k];
-      if (x !== undefined) out[k] = sortDeep(x);
-    }
-    return out;
-  }
-  return v;
-}
+export { canonicalJson };
 
 /** `sha256:<hex>` of the canonical JSON. */
 export function configHash(value: unknown): string {

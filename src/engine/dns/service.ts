@@ -27,6 +27,7 @@ import { nativeBinary } from '../native-paths.js';
 import { parseResolvConf, renderHostname, renderHosts, renderResolvConf, type HostsEntry } from './etc-files.js';
 import { isProcess, readPid, rssKb, waitFor } from './process.js';
 import { emptyState, parseUpstream, renderRecords, type DnsContainer, type DnsNetwork, type DnsState, type Upstream } from './records.js';
+import { sortKeysDeep } from '../../util/canonical-json.js';
 
 export interface DnsServiceOptions {
   runRoot: string;
@@ -267,7 +268,7 @@ export class DnsService {
   }
 
   private writeFiles(s: DnsState): void {
-    writeJsonAtomicSync(this.statePath, sortKeys(s));
+    writeJsonAtomicSync(this.statePath, sortKeysDeep(s));
     writeFileAtomicSync(this.recordsPath, this.renderRecords(s));
   }
 
@@ -358,12 +359,3 @@ export class DnsService {
   }
 }
 
-function sortKeys<T>(v: T): T {
-  if (Array.isArray(v)) return v.map(sortKeys) as T;
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
-    return out as T;
-  }
-  return v;
-}

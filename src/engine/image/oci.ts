@@ -118,19 +118,5 @@ export function layerCompression(mediaType: string): 'gzip' | 'zstd' | 'none' | 
 }
 
 /** Canonical JSON bytes for documents tsstack writes: sorted keys, no whitespace. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
+export { canonicalJson } from '../../util/canonical-json.js';
 
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) {
-      const x = (v as Record<string, unknown>)[k];
-      if (x !== undefined) out[k] = sortKeys(x);
-    }
-    return out;
-  }
-  return v;
-}

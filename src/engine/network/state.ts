@@ -10,6 +10,7 @@ import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { TsstackError } from '../../util/errors.js';
 import { LOCK_EX, LOCK_NB, LOCK_UN, getLibc } from './libc.js';
 import type { Labels } from '../api.js';
+import { sortKeysDeep } from '../../util/canonical-json.js';
 
 export interface EndpointRecord {
   address: string;
@@ -54,15 +55,6 @@ export function checkNetworkName(name: string): void {
   }
 }
 
-function sortKeys<T>(v: T): T {
-  if (Array.isArray(v)) return v.map(sortKeys) as T;
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
-    return out as T;
-  }
-  return v;
-}
 
 export class NetworkStore {
   readonly dir: string;
@@ -96,7 +88,7 @@ export class NetworkStore {
 
   put(rec: NetworkRecord): void {
     checkNetworkName(rec.name);
-    writeJsonAtomicSync(join(this.dir, `${rec.name}.json`), sortKeys(rec));
+    writeJsonAtomicSync(join(this.dir, `${rec.name}.json`), sortKeysDeep(rec));
   }
 
   delete(name: string): void {
@@ -125,7 +117,7 @@ export class NetworkStore {
       return;
     }
     const sorted = [...ports].sort((a, b) => `${a.hostIp ?? ''}|${a.protocol}|${a.hostPort}`.localeCompare(`${b.hostIp ?? ''}|${b.protocol}|${b.hostPort}`));
-    writeJsonAtomicSync(path, sortKeys({ ports: sorted }));
+    writeJsonAtomicSync(path, sortKeysDeep({ ports: sorted }));
   }
 
   /**

@@ -22,7 +22,7 @@ import { IgnoreMatcher, IgnoreSyntaxError, parseDockerignore } from './dockerign
 import { CopyError, copyInto, listTree, type CopySource } from './copy.js';
 import { extractArchive, isArchive } from './archive.js';
 import { nodeFromLine } from './parser.js';
-import { parseDockerfileText, toInstruction, type CopyInstr, type CommandInstr, type Dockerfile, type Instruction, type Stage } from './instructions.js';
+import { healthcheckConfig, parseDockerfileText, toInstruction, type CopyInstr, type CommandInstr, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 import type { OciMountInput } from '../../runtime/oci-spec.js';
 import { MountSpecError, parseRunMount, type RunMount } from './run-mounts.js';
 import { resolveChown, resolveInRoot, resolveUser, UserLookupError } from './rootfs-fs.js';
@@ -421,20 +421,10 @@ async function runInstruction(ctx: Ctx, st: Stage, state: StageState, ins: Instr
       meta();
       return;
     }
-    case 'HEALTHCHECK': {
-      if (ins.test[0] === 'NONE') cfg.Healthcheck = { Test: ['NONE'] };
-      else {
-        const h: Record<string, unknown> = { Test: ins.test };
-        if (ins.intervalNs) h.Interval = ins.intervalNs;
-        if (ins.timeoutNs) h.Timeout = ins.timeoutNs;
-        if (ins.startPeriodNs) h.StartPeriod = ins.startPeriodNs;
-        if (ins.startIntervalNs) h.StartInterval = ins.startIntervalNs;
-        if (ins.retries) h.Retries = ins.retries;
-        cfg.Healthcheck = h;
-      }
+    case 'HEALTHCHECK':
+      cfg.Healthcheck = healthcheckConfig(ins);
       meta();
       return;
-    }
     case 'ONBUILD': cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.expression]; meta(); return;
     case 'RUN': return layerStep(ctx, state, ins, label, () => runKey(ctx, st, state, ins), (root, dir) => doRun(ctx, st, state, ins, root, dir));
     case 'COPY':

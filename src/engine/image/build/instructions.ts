@@ -57,6 +57,17 @@ export interface HealthcheckInstr extends Base {
   startIntervalNs?: number;
   retries?: number;
 }
+/** The image config's `Healthcheck` for a HEALTHCHECK instruction (durations in ns, as the OCI config has them). */
+export function healthcheckConfig(ins: HealthcheckInstr): { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number } {
+  if (ins.test[0] === 'NONE') return { Test: ['NONE'] };
+  const h: ReturnType<typeof healthcheckConfig> = { Test: ins.test };
+  if (ins.intervalNs) h.Interval = ins.intervalNs;
+  if (ins.timeoutNs) h.Timeout = ins.timeoutNs;
+  if (ins.startPeriodNs) h.StartPeriod = ins.startPeriodNs;
+  if (ins.startIntervalNs) h.StartInterval = ins.startIntervalNs;
+  if (ins.retries) h.Retries = ins.retries;
+  return h;
+}
 export interface OnbuildInstr extends Base { kind: 'ONBUILD'; expression: string }
 
 export type Instruction =
