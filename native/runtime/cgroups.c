@@ -66,14 +66,24 @@ static void record(struct cg_dirs *d, const char *dir) {
   if (d->n_created < sizeof d->created / sizeof d->created[0]) d->created[d->n_created++] = ts_xstrdup(dir);
 }
 
-/* A new v1 cpuset starts empty and refuses tasks: it inherits its parent's. */
+static bool blank(const char *s) {
+  for (; s && *s; s++)
+    if (*s != ' ' && *s != '\n' && *s != '\t') return false;
+  return true;
+}
+
+/* A new v1 cpuset starts empty and refuses tasks: it inherits its parent's.
+ * Called top-down for every level, made here or found: a level another process
+ * has just made may still be empty, and a child copied from it would be too. */
 static int cpuset_inherit(const char *dir, err_t *e) {
   _cleanup_free_ char *parent = ts_xstrdup(dir);
   *strrchr(parent, '/') = 0;
   static const char *files[] = {"cpuset.cpus", "cpuset.mems"};
   for (int i = 0; i < 2; i++) {
     _cleanup_free_ char *from = ts_xasprintf("%s/%s", parent, files[i]), *to = ts_xasprintf("%s/%s", dir, files[i]);
-    _cleanup_free_ char *value = NULL;
+    _cleanup_free_ char *value = NULL, *own = NULL;
+    if (ts_read_file(to, &own, NULL, e) < 0) return -1;
+    if (!blank(own)) continue;
     if (ts_read_file(from, &value, NULL, e) < 0 || ts_write_existing(to, value, e) < 0) return -1;
   }
   return 0;
@@ -96,6 +106,10 @@ static int make_path(struct cg_dirs *d, const char *root, const char *rel, bool 
         vanished = true;
       } else if (errno != EEXIST) {
         return ts_failerr(e, "cannot create cgroup %s", p);
+      } else if (cpuset && cpuset_inherit(p, e) < 0) {
+        /* vanished meanwhile: start over like a failed mkdir */
+        if (errno != ENOENT || attempt >= 5) return -1;
+        vanished = true;
       }
       *s = c;
       if (!c) break;
