@@ -89,6 +89,9 @@ static int cpuset_inherit(const char *dir, err_t *e) {
   return 0;
 }
 
+/* How often a walk starts over when a level vanishes under it. */
+#define MAX_WALKS 20
+
 /* mkdir -p of rel below root, recording each dir it makes. ENOENT means a
  * parent vanished under a concurrent delete: the walk starts over. */
 static int make_path(struct cg_dirs *d, const char *root, const char *rel, bool cpuset, err_t *e) {
@@ -99,16 +102,16 @@ static int make_path(struct cg_dirs *d, const char *root, const char *rel, bool 
       if (*s != '/' && *s != 0) continue;
       char c = *s;
       *s = 0;
-      if (mkdir(p, 0755) == 0) {
-        record(d, p);
-        if (cpuset && cpuset_inherit(p, e) < 0) return -1;
-      } else if (errno == ENOENT && attempt < 5) {
+      bool made = mkdir(p, 0755) == 0;
+      if (made) record(d, p);
+      if (!made && errno == ENOENT && attempt < MAX_WALKS) {
         vanished = true;
-      } else if (errno != EEXIST) {
+      } else if (!made && errno != EEXIST) {
         return ts_failerr(e, "cannot create cgroup %s", p);
       } else if (cpuset && cpuset_inherit(p, e) < 0) {
-        /* vanished meanwhile: start over like a failed mkdir */
-        if (errno != ENOENT || attempt >= 5) return -1;
+        /* An empty shared parent can be removed (and made again) by another
+         * process at any point here: ENOENT, ENODEV on an open file. Start over. */
+        if (attempt >= MAX_WALKS) return -1;
         vanished = true;
       }
       *s = c;

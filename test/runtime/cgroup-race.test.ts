@@ -30,7 +30,7 @@ test.serial('tsstack-runtime: containers start while their shared cgroup parent 
   try {
     const rootfs = sharedRootfs(dir);
     const failures: string[] = [];
-    for (let round = 0; round < 16; round++) {
+    for (let round = 0; round < 24; round++) {
       const runs = Array.from({ length: 4 }, async () => {
         const id = uniqueId('race');
         const bundle = writeBundle(join(dir, id), baseConfig(rootfs, ['true'], `${parent}/${id}`));
