@@ -4,6 +4,8 @@
 # to the container's address, plus the time to add a network and an endpoint.
 # Runs entirely inside a network namespace it creates. Needs root, redis-server,
 # redis-benchmark and a built tree (npx tsc -p .).
+# Requests/s swing with the load of a shared machine; bench/network-cpu.sh measures
+# the same two paths as CPU time per request, which holds steady.
 #   Usage: bench/network-redis.sh [requests per run (default 50000)] [rounds (default 5)]
 set -euo pipefail
 cd "$(dirname "$0")/.."

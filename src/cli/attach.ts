@@ -25,17 +25,21 @@ export interface Streams {
 export function streamLogs(ctx: Context, engine: Engine, project: string, containers: ContainerInfo[], opts: LogOptions & { prefix?: boolean; colour?: boolean; skip?: number[] }): Streams {
   const names = containers.map((c) => shortName(c, project));
   const width = Math.max(0, ...names.map((n) => n.length));
-  const iters: AsyncIterator<LogLine>[] = [];
-  let stopped = false;
+  // stop() aborts every read, also one waiting for lines from a silent container; a caller's signal does too.
+  const abort = new AbortController();
+  const outer = opts.signal;
+  const onOuter = () => abort.abort();
+  if (outer?.aborted) abort.abort();
+  else outer?.addEventListener('abort', onOuter, { once: true });
+  const stopped = () => abort.signal.aborted;
   const done = Promise.all(containers.map(async (c, i) => {
-    const it = engine.containers.logs(c.id, opts)[Symbol.asyncIterator]();
-    iters.push(it);
+    const it = engine.containers.logs(c.id, { ...opts, signal: abort.signal })[Symbol.asyncIterator]();
     const prefix = opts.prefix === false ? '' : colour(`${names[i].padEnd(width)}  | `, i, opts.colour ?? ctx.io.tty);
     let skip = opts.skip?.[i] ?? 0;
     try {
       for (;;) {
         const r = await it.next();
-        if (r.done || stopped) break;
+        if (r.done || stopped()) break;
         if (skip > 0) {
           skip--;
           continue;
@@ -44,14 +48,13 @@ export function streamLogs(ctx: Context, engine: Engine, project: string, contai
         for (const line of text.split('\n')) ctx.io.out(`${prefix}${opts.timestamps ? r.value.time + ' ' : ''}${line}`);
       }
     } catch (e) {
-      if (!stopped) ctx.io.err(`${names[i]}: logs: ${e instanceof Error ? e.message : String(e)}`);
+      if (!stopped()) ctx.io.err(`${names[i]}: logs: ${e instanceof Error ? e.message : String(e)}`);
     }
-  })).then(() => {});
+  })).then(() => { outer?.removeEventListener('abort', onOuter); });
   return {
     done,
     stop() {
-      stopped = true;
-      for (const it of iters) void it.return?.().catch(() => {});
+      abort.abort();
     },
   };
 }
@@ -125,7 +128,9 @@ export async function attach(ctx: Context, engine: Engine, project: string, serv
     return code;
   } finally {
     onInterrupt(undefined);
-    logs.stop();
-    await Promise.race([logs.done, new Promise((r) => setTimeout(r, 500))]);
+    logs.stop(); // aborts the reads: done settles at once
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([logs.done, new Promise((r) => { t = setTimeout(r, 500); })]);
+    clearTimeout(t);
   }
 }

@@ -162,12 +162,8 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
     ctx.io.err('stopping…');
     code = await stopStack(ctx, engine, current.name, opts.stopTimeoutMs);
   }
-  if (logs && !(await logs.stop(mode.stopOnInterrupt ? 1000 : 0))) {
-    // Log reads of containers left running cannot be cancelled (see LogFollower.stop) and would
-    // keep the process alive: once main() has returned and output is flushed, exit. Unref'd, so
-    // it never fires when nothing else is pending.
-    setTimeout(() => process.exit(), 1000).unref();
-  }
+  // Cancels the reads of containers left running (--keep), so nothing keeps the process alive.
+  await logs?.stop(mode.stopOnInterrupt ? 1000 : 0);
   return code;
 }
 

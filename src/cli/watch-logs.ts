@@ -6,7 +6,7 @@
 // refresh() is called after each reconcile and restart. A container's stream
 // ends when it stops; when it runs again the lines already shown are skipped.
 
-import type { ContainerInfo, Engine, LogLine } from '../engine/api.js';
+import type { ContainerInfo, Engine } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
 import { shortName } from './attach.js';
 import type { Io } from './context.js';
@@ -20,7 +20,9 @@ export interface FollowOptions {
 }
 
 export class LogFollower {
-  private readonly streams = new Map<string, { it?: AsyncIterator<LogLine>; done: Promise<void> }>();
+  private readonly streams = new Map<string, { done: Promise<void> }>();
+  /** Aborted by stop(): ends every read, also one waiting on a silent container. */
+  private readonly abort = new AbortController();
   /** Lines shown per container id (skipped when its log is read again after a restart). */
   private readonly shown = new Map<string, number>();
   /** Colour index per short name: a replaced container keeps its service's colour. */
@@ -58,10 +60,9 @@ export class LogFollower {
   }
 
   /**
-   * Stops showing lines (after up to `graceMs` for streams ending by themselves);
-   * resolves true when every stream has ended. A stream of a
-   * container that keeps running and writes nothing cannot end: ContainerApi.logs
-   * has no way to cancel a pending read, and its polling keeps the process alive.
+   * Stops showing lines (after up to `graceMs` for streams ending by themselves)
+   * and cancels the remaining reads through LogOptions.signal; resolves true when
+   * every stream has ended (false only if one overran a 500 ms bound).
    */
   async stop(graceMs = 0): Promise<boolean> {
     if (graceMs > 0) {
@@ -73,7 +74,7 @@ export class LogFollower {
     this.stopped = true;
     this.release();
     const streams = [...this.streams.values()];
-    for (const s of streams) void s.it?.return?.(undefined).catch(() => {});
+    this.abort.abort();
     let timer: NodeJS.Timeout | undefined;
     const ended = await Promise.race([
       Promise.all(streams.map((s) => s.done)).then(() => true),
@@ -93,13 +94,12 @@ export class LogFollower {
     const name = shortName(c, this.project);
     if (!this.colours.has(name)) this.colours.set(name, this.colours.size);
     this.width = Math.max(this.width, name.length);
-    const entry: { it?: AsyncIterator<LogLine>; done: Promise<void> } = { done: Promise.resolve() };
+    const entry: { done: Promise<void> } = { done: Promise.resolve() };
     this.streams.set(c.id, entry);
     entry.done = (async () => {
       let skip = this.shown.get(c.id) ?? 0;
       try {
-        const it = this.engine.containers.logs(c.id, { follow: true })[Symbol.asyncIterator]();
-        entry.it = it;
+        const it = this.engine.containers.logs(c.id, { follow: true, signal: this.abort.signal })[Symbol.asyncIterator]();
         for (;;) {
           const r = await it.next();
           if (r.done || this.stopped) break;

@@ -229,6 +229,11 @@ export interface LogOptions {
   tail?: number;
   since?: Date;
   timestamps?: boolean;
+  /**
+   * Ends a read early: once aborted, the iterator returns (also while `follow`
+   * is waiting for new lines), holding no file or timer afterwards.
+   */
+  signal?: AbortSignal;
 }
 
 export interface LogLine {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canRun, leftovers, world as baseWorld } from './_world.js';
+import { interrupted } from '../../src/cli/context.js';
 
 isolateNetwork();
 
@@ -197,6 +198,16 @@ test.serial('everyday commands on a running container: exec, top, cp, stats, kil
     t.is(wj.code, 3);
     t.is((await w.T('logs', '--no-color', '--tail', '1', 'job')).out, 'job-1  | c');
     t.is((await w.T('logs', '--no-color', '--no-log-prefix', '-f', 'job')).out, 'a\nb\nc', 'follow ends when the container has exited');
+    // `logs -f` on a running container that writes nothing more: Ctrl-C (main's SIGINT handler calls
+    // the interrupt hook) cancels the read and the command returns on its own.
+    const following = w.T('logs', '--no-color', '--no-log-prefix', '-f', 'box');
+    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 100 && !interrupted(); i++) await new Promise((r) => setTimeout(r, 50));
+    let guard: NodeJS.Timeout | undefined;
+    const followed = await Promise.race([following, new Promise<'hung'>((r) => { guard = setTimeout(() => r('hung'), 10_000); })]);
+    clearTimeout(guard);
+    t.not(followed, 'hung', 'logs -f ended on Ctrl-C');
+    if (followed !== 'hung') t.deepEqual([followed.code, followed.out], [0, 'ready']);
     t.regex((await w.T('logs', '-t', '--no-log-prefix', '--tail', '1', 'job')).out, /^\d{4}-\d\d-\d\dT\S+ c$/);
     const r = await w.T('run', '--rm', '-T', 'box', 'echo', 'one-off');
     t.is(r.code, 0, r.err);

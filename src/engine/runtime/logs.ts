@@ -1,6 +1,6 @@
 // Reading the monitor's JSON-lines log (`log.json`, rotated to `log.json.1` …
 // oldest last): parse, `since`, `tail`, and `follow` until the container has
-// exited for good.
+// exited for good, or until `signal` is aborted.
 
 import { existsSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
 import type { LogLine, LogOptions } from '../api.js';
@@ -38,17 +38,38 @@ export function selectLines(lines: LogLine[], opts: Pick<LogOptions, 'since' | '
   return sel;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less when `signal` aborts first; leaves no timer or listener behind either way. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const end = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', end);
+      resolve();
+    };
+    const timer = setTimeout(end, ms);
+    signal?.addEventListener('abort', end, { once: true });
+  });
+}
 
-/** Reads the log; with `follow`, keeps reading appended lines (and across a rotation) until `done()` says the writer has finished. */
+/**
+ * Reads the log; with `follow`, keeps reading appended lines (and across a rotation) until `done()` says
+ * the writer has finished or `opts.signal` is aborted. Files are opened only for the length of one read,
+ * so an abort (checked before each line and during each wait) leaves nothing open.
+ */
 export async function* readLogs(path: string, opts: LogOptions, done: () => boolean): AsyncGenerator<LogLine> {
+  const signal = opts.signal;
+  if (signal?.aborted) return;
   const files = logFiles(path);
   let lines: LogLine[] = [];
   for (const f of files) {
     try { lines = lines.concat(parseLogText(readFileSync(f, 'utf8'))); } catch { /* rotated away meanwhile */ }
   }
-  for (const l of selectLines(lines, opts)) yield l;
-  if (!opts.follow) return;
+  for (const l of selectLines(lines, opts)) {
+    if (signal?.aborted) return;
+    yield l;
+  }
+  if (!opts.follow || signal?.aborted) return;
 
   let ino = 0, offset = 0;
   try {
@@ -81,12 +102,16 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
       partial = cut < 0 ? chunk : chunk.slice(cut + 1);
       if (cut >= 0) yield* emit(chunk.slice(0, cut + 1));
     }
-    if (finished) return;
-    await sleep(100);
+    if (finished || signal?.aborted) return;
+    await pause(100, signal);
+    if (signal?.aborted) return;
   }
 
   function* emit(text: string): Generator<LogLine> {
-    for (const l of parseLogText(text)) if (since === undefined || Date.parse(l.time) >= since) yield l;
+    for (const l of parseLogText(text)) {
+      if (signal?.aborted) return;
+      if (since === undefined || Date.parse(l.time) >= since) yield l;
+    }
   }
 }
 
