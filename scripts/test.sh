@@ -13,14 +13,52 @@ export TSSTACK_IMAGE_CACHE=${TSSTACK_IMAGE_CACHE:-/var/cache/tsstack/example-ima
 TSSTACK_EXAMPLE_IMAGES=redis bash scripts/make-example-images.sh --rootfs-only \
   || echo "warning: could not make the Redis root filesystem; the example tests will say they are skipped" >&2
 
+# ava (7) can deadlock in its worker hand-over after a test file has finished
+# (the worker waits to be freed, the main process never frees it; seen once in
+# ~10 full runs here, a known class of ava bugs). A watchdog turns that hang into
+# one clearly reported re-run instead of a CI run that never ends: when no test
+# output appears for $QUIET seconds, the run is stopped and run once more.
+QUIET=${TSSTACK_TEST_QUIET_LIMIT:-300}
+
+kill_tree() { # every descendant of $1, then $1
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$c"; done
+  kill -TERM "$1" 2>/dev/null || true
+}
+
+run_suite() { # $1 = log file; the rest go to ava
+  local log=$1; shift
+  unshare --net --mount --propagation private -- bash -c '
+    set -e
+    ip link set lo up
+    exec npx ava "$@"
+  ' ava "$@" > >(tee "$log") 2>&1 &
+  local pid=$! last now size prev=-1
+  last=$(date +%s)
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+    now=$(date +%s)
+    if [[ $size != "$prev" ]]; then prev=$size; last=$now; continue; fi
+    if (( now - last >= QUIET )); then
+      echo "watchdog: no test output for ${QUIET}s; stopping this run (ava worker hand-over hang)" | tee -a "$log"
+      kill_tree "$pid"
+      wait "$pid" 2>/dev/null || true
+      return 124
+    fi
+  done
+  wait "$pid"
+}
+
 log=$(mktemp /tmp/tsstack-test.XXXXXX.log)
 set +e
-unshare --net --mount --propagation private -- bash -c '
-  set -e
-  ip link set lo up
-  exec npx ava "$@"
-' ava "$@" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+run_suite "$log" "$@"
+rc=$?
+if [[ $rc == 124 ]]; then
+  echo "watchdog: running the whole suite once more"
+  run_suite "$log" "$@"
+  rc=$?
+fi
 set -e
 # One plain summary line for whoever reads the tail of the log (ava prints no
 # "passed" count when something failed, so count the result marks).
