@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { makeBusyboxRootfs, makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { haveSchemas, validators } from './_schema.js';
+import type { ExecutionContext } from 'ava';
 
 export const TSSTACK_RUNTIME = resolve(process.cwd(), 'native/bin/tsstack-runtime');
 
@@ -166,3 +167,27 @@ export function mountsUnder(dir: string): string[] {
 }
 
 export { makeTemp, rmTemp };
+
+/** A bundle made for one runtime: where it is, its state root, id and cgroup. */
+export interface Case { bundle: string; stateRoot: string; id: string; cg: string }
+
+/** Bundles under `base` on a shared `rootfs`, and the check that nothing of one remains. */
+export function caseKit(base: string, rootfs: string) {
+  return {
+    prepare(r: Runtime, args: string[], patch: (c: Record<string, any>) => void = () => {}): Case {
+      const id = uniqueId(r.name.slice(0, 4));
+      const cg = `/tsstack-rt-${id}`;
+      const config = baseConfig(rootfs, args, cg);
+      patch(config);
+      return { bundle: writeBundle(join(base, id), config), stateRoot: join(base, `state-${id}`), id, cg };
+    },
+    /** Nothing of the container may remain: state, cgroups, mounts. */
+    assertClean(t: ExecutionContext, c: Case): void {
+      let left: string[] = [];
+      try { left = readdirSync(c.stateRoot).filter((f) => !f.startsWith('.')); } catch { /* never made */ }
+      t.deepEqual(left, [], 'no container state left');
+      t.deepEqual(cgroupLeftovers(c.cg.slice(1)), [], 'no cgroup left');
+      t.deepEqual(mountsUnder(base), [], 'no mount left');
+    },
+  };
+}

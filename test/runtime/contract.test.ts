@@ -7,32 +7,14 @@ import { spawnSync } from 'node:child_process';
 import {
   baseConfig, cgroupLeftovers, makeTemp, mountsUnder, rmTemp, rt, rtAsync, runtimes, sharedRootfs, uniqueId, writeBundle,
   type Runtime,
+  caseKit, type Case,
 } from './_runtime.js';
 
 const base = makeTemp('tsstack-rt-contract-');
 const rootfs = sharedRootfs(base);
 test.after.always(() => rmTemp(base));
 
-interface Case { bundle: string; stateRoot: string; id: string; cg: string }
-
-function prepare(r: Runtime, args: string[], patch: (c: Record<string, any>) => void = () => {}): Case {
-  const id = uniqueId(r.name.slice(0, 4));
-  const cg = `/tsstack-rt-${id}`;
-  const config = baseConfig(rootfs, args, cg);
-  patch(config);
-  const bundle = writeBundle(join(base, id), config);
-  const stateRoot = join(base, `state-${id}`);
-  return { bundle, stateRoot, id, cg };
-}
-
-/** Nothing of the container may remain: state, cgroups, mounts. */
-function assertClean(t: ExecutionContext, c: Case): void {
-  let left: string[] = [];
-  try { left = readdirSync(c.stateRoot).filter((f) => !f.startsWith('.')); } catch { /* never made */ }
-  t.deepEqual(left, [], 'no container state left');
-  t.deepEqual(cgroupLeftovers(c.cg.slice(1)), [], 'no cgroup left');
-  t.deepEqual(mountsUnder(base), [], 'no mount left');
-}
+const { prepare, assertClean } = caseKit(base, rootfs);
 
 async function waitStatus(r: Runtime, c: Case, want: string): Promise<void> {
   for (let i = 0; i < 200; i++) {

@@ -9,21 +9,14 @@ import { join } from 'node:path';
 import {
   baseConfig, cgroupLeftovers, makeTemp, mountsUnder, rmTemp, rt, runtimes, sharedRootfs, uniqueId, writeBundle,
   TSSTACK_RUNTIME, type Runtime,
+  caseKit, type Case,
 } from './_runtime.js';
 
 const base = makeTemp('tsstack-rt-life-');
 const rootfs = sharedRootfs(base);
 test.after.always(() => rmTemp(base));
 
-interface Case { bundle: string; stateRoot: string; id: string; cg: string }
-
-function prepare(r: Runtime, args: string[], patch: (c: Record<string, any>) => void = () => {}): Case {
-  const id = uniqueId(r.name.slice(0, 4));
-  const cg = `/tsstack-rt-${id}`;
-  const config = baseConfig(rootfs, args, cg);
-  patch(config);
-  return { bundle: writeBundle(join(base, id), config), stateRoot: join(base, `state-${id}`), id, cg };
-}
+const { prepare, assertClean } = caseKit(base, rootfs);
 
 /** A deliberately bad bundle for tsstack-runtime (exempt from the schema check). */
 function prepareInvalid(args: string[], patch: (c: Record<string, any>) => void): Case {
@@ -34,13 +27,6 @@ function prepareInvalid(args: string[], patch: (c: Record<string, any>) => void)
   return { bundle: writeBundle(join(base, id), config, { invalid: true }), stateRoot: join(base, `state-${id}`), id, cg };
 }
 
-function assertClean(t: ExecutionContext, c: Case): void {
-  let left: string[] = [];
-  try { left = readdirSync(c.stateRoot).filter((f) => !f.startsWith('.')); } catch { /* never made */ }
-  t.deepEqual(left, [], 'no container state left');
-  t.deepEqual(cgroupLeftovers(c.cg.slice(1)), [], 'no cgroup left');
-  t.deepEqual(mountsUnder(base), [], 'no mount left');
-}
 
 function status(r: Runtime, c: Case): string {
   const s = rt(r, c.stateRoot, ['state', c.id]);

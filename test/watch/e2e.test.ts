@@ -200,10 +200,8 @@ function buildProject(b: Sandbox): { dir: string; file: string } {
   return { dir, file };
 }
 
-test.serial('up --watch: a build-context edit rebuilds and replaces that service, .dockerignore\'d files do not; an added service starts', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
-  const b = box;
-  const { dir, file } = buildProject(b);
+/** `up --watch` on the build project, stopped and torn down with the test; `list` is its `ps`. */
+async function watchBuildProject(t: import('ava').ExecutionContext, b: Sandbox, dir: string, file: string) {
   const child = b.spawnTsstack(['-f', file, 'up', '--watch'], dir);
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
@@ -212,9 +210,17 @@ test.serial('up --watch: a build-context edit rebuilds and replaces that service
   });
   const out = watchOutput(child);
   t.true(await out.waitFor(/watching for changes/, 120_000), out.text());
+  const list = async () => parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-build', 'ps', '--format', 'json'], { cwd: b.base }));
+  return { child, out, list };
+}
+
+test.serial('up --watch: a build-context edit rebuilds and replaces that service, .dockerignore\'d files do not; an added service starts', async (t) => {
+  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+  const b = box;
+  const { dir, file } = buildProject(b);
+  const { child, out, list } = await watchBuildProject(t, b, dir, file);
   const page = 'http://127.0.0.1:8083/';
   t.is(await get(page), 'version one\n');
-  const list = async () => parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-build', 'ps', '--format', 'json'], { cwd: b.base }));
   const first = await list();
 
   // Excluded by .dockerignore: nothing happens.
@@ -243,15 +249,7 @@ test.serial('up --watch: a service deleted from the stack file is removed', asyn
   const { dir, file } = buildProject(b);
   const full = `${readFileSync(file, 'utf8')}  extra:\n    image: tsstack.local/busybox:latest\n    command: ["sleep", "86400"]\n    stop_signal: SIGKILL\n`;
   writeFileSync(file, full);
-  const child = b.spawnTsstack(['-f', file, 'up', '--watch'], dir);
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
-    await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-build', 'down', '--remove-orphans'], { cwd: b.base });
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const out = watchOutput(child);
-  t.true(await out.waitFor(/watching for changes/, 120_000), out.text());
-  const list = async () => parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-build', 'ps', '--format', 'json'], { cwd: b.base }));
+  const { child, out, list } = await watchBuildProject(t, b, dir, file);
   t.deepEqual((await list()).map((r) => r.Service), ['app', 'extra']);
   writeFileSync(file, full.slice(0, full.indexOf('  extra:')));
   const gone = await until(async () => (await list()).every((r) => r.Service !== 'extra'), 15_000, 100);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { TsstackError } from '../../util/errors.js';
 import { LOCK_EX, LOCK_NB, LOCK_UN, getLibc } from './libc.js';
-import type { Labels } from '../api.js';
+import type { NetworkInfo } from '../api.js';
 import { sortKeysDeep } from '../../util/canonical-json.js';
 
 export interface EndpointRecord {
@@ -25,14 +25,8 @@ export interface EndpointRecord {
   defaultRoute: boolean;
 }
 
-export interface NetworkRecord {
-  name: string;
-  id: string;
-  bridge: string;
-  subnet: string;
-  gateway: string;
-  internal: boolean;
-  labels: Labels;
+/** What the engine reports of a network, plus what it keeps to manage it. */
+export interface NetworkRecord extends NetworkInfo {
   created: string;
   /** containerId → lease. */
   endpoints: Record<string, EndpointRecord>;
