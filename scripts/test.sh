@@ -18,7 +18,9 @@ TSSTACK_EXAMPLE_IMAGES=redis bash scripts/make-example-images.sh --rootfs-only \
 # ~10 full runs here, a known class of ava bugs). A watchdog turns that hang into
 # one clearly reported re-run instead of a CI run that never ends: when no test
 # output appears for $QUIET seconds, the run is stopped and run once more.
-QUIET=${TSSTACK_TEST_QUIET_LIMIT:-300}
+# ava reports such a hang as "Failed to exit when running <file>".
+# (ava's own timeout, 10 min in package.json, is longer, so this acts first.)
+QUIET=${TSSTACK_TEST_QUIET_LIMIT:-240}
 
 kill_tree() { # every descendant of $1, then $1
   local c

@@ -59,7 +59,10 @@ export class RuntimeDriver {
   }
 
   async list(): Promise<OciState[]> {
-    const r = await this.run(['list', '--format', 'json']);
+    let r = await this.run(['list', '--format', 'json']);
+    // runc reads its root and then stats each entry: one deleted in between fails the
+    // whole listing. A container going away is not an error for a list: ask again.
+    for (let i = 0; i < 5 && r.code !== 0 && /no such file or directory/i.test(r.stderr); i++) r = await this.run(['list', '--format', 'json']);
     if (r.code !== 0) throw this.fail('list', r);
     const v = r.stdout.trim() ? JSON.parse(r.stdout) as OciState[] | null : [];
     return v ?? [];
