@@ -22,6 +22,14 @@ TSSTACK_EXAMPLE_IMAGES=redis bash scripts/make-example-images.sh --rootfs-only \
 # (ava's own timeout, 10 min in package.json, is longer, so this acts first.)
 QUIET=${TSSTACK_TEST_QUIET_LIMIT:-240}
 
+# Published ports are translated for host processes by programs attached to a
+# cgroup (src/engine/network/socket-lb.ts): the suite runs in a cgroup of its
+# own and the engine attaches there, never to the host's root cgroup.
+source scripts/lib/cgroup.sh
+cgroup=$(private_cgroup tsstack-test)
+export TSSTACK_SOCKET_LB_CGROUP=${cgroup:-off}
+trap 'remove_cgroup "$cgroup"' EXIT
+
 kill_tree() { # every descendant of $1, then $1
   local c
   for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$c"; done
@@ -32,6 +40,7 @@ run_suite() { # $1 = log file; the rest go to ava
   local log=$1; shift
   unshare --net --mount --propagation private -- bash -c '
     set -e
+    [ "$TSSTACK_SOCKET_LB_CGROUP" = off ] || echo $$ > "$TSSTACK_SOCKET_LB_CGROUP/cgroup.procs"
     ip link set lo up
     exec npx ava "$@"
   ' ava "$@" > >(tee "$log") 2>&1 &

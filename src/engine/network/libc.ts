@@ -18,6 +18,11 @@ interface Libc {
   mount(src: string | null, target: string, fstype: string | null, flags: number, data: null): number;
   umount2(target: string, flags: number): number;
   flock(fd: number, op: number): number;
+  /** bpf(2), which libc does not wrap: syscall(SYS_bpf, cmd, attr, size). */
+  bpf(nr: number, cmd: number, attr: Buffer, size: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
+  close(fd: number): number;
 }
 
 let libc: Libc | undefined;
@@ -31,6 +36,11 @@ export function getLibc(): Libc {
       mount: lib.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)'),
       umount2: lib.func('int umount2(const char *target, int flags)'),
       flock: lib.func('int flock(int fd, int op)'),
+      // fixed arguments for the variadic syscall(): on x86-64 and arm64 integers and pointers pass the same way
+      bpf: lib.func('long syscall(long nr, int cmd, void *attr, unsigned int size)'),
+      socket: lib.func('int socket(int domain, int type, int protocol)'),
+      getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
+      close: lib.func('int close(int fd)'),
     };
   }
   return libc;

@@ -10,6 +10,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { RtNetlinkSocket } from 'netlink';
 import { TsstackError } from '../../util/errors.js';
@@ -27,12 +28,19 @@ import { freePort, portProblems } from './port-conflicts.js';
 import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
 import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setUp } from './rtnl.js';
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
+import { SocketLb, socketLbCgroup } from './socket-lb.js';
+import type { ForwardEntry } from './socket-lb-programs.js';
 
 export interface NetworkManagerOptions {
   root: string;
   runRoot: string;
   /** nftables table (family inet); default: tableFor(root). */
   table?: string;
+  /**
+   * cgroup v2 directory for socket-level translation of host connections to
+   * published ports (socket-lb.ts); false = DNAT rules only. Default: socketLbCgroup().
+   */
+  socketLbCgroup?: string | false;
 }
 
 export const DEFAULT_ROOT = '/var/lib/tsstack';
@@ -75,7 +83,11 @@ class Batcher<K, R> {
  */
 export function tableFor(root: string): string {
   const abs = resolve(root);
-  return abs === DEFAULT_ROOT ? TABLE : `${TABLE}_${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+  return abs === DEFAULT_ROOT ? TABLE : `${TABLE}_${rootTag(abs)}`;
+}
+
+function rootTag(root: string): string {
+  return createHash('sha256').update(resolve(root)).digest('hex').slice(0, 8);
 }
 
 export interface EndpointResult {
@@ -116,12 +128,15 @@ export class NetworkManager implements NetworkApi {
   private readonly ns = new NsClient();
   private sock?: RtNetlinkSocket;
   private readonly nft = new Nft();
+  /** Host connections to published ports, translated in connect() (the DNAT rules stay for everything else). */
+  readonly socketLb: SocketLb;
 
   constructor(opts: NetworkManagerOptions) {
     this.root = opts.root;
     this.runRoot = opts.runRoot;
     this.table = opts.table ?? tableFor(opts.root);
     this.store = new NetworkStore(opts.root);
+    this.socketLb = new SocketLb(rootTag(opts.root), opts.socketLbCgroup === false ? undefined : (opts.socketLbCgroup ?? socketLbCgroup()));
   }
 
   private rt(): RtNetlinkSocket {
@@ -138,6 +153,7 @@ export class NetworkManager implements NetworkApi {
     this.sock?.socket.close();
     this.sock = undefined;
     this.nft.close();
+    this.socketLb.close();
     await this.ns.close();
   }
 
@@ -732,12 +748,27 @@ export class NetworkManager implements NetworkApi {
       this.nft.run(portElementsBatch(removed, added, this.table));
     } catch {
       await this.syncFirewall();
+      return;
     }
+    if (this.socketLb.cgroup) this.socketLb.apply(this.lbEntries(this.store.ports()), this.lbEntries(removed), this.lbEntries(added));
+  }
+
+  /** Published ports as socket-level translations (IPv4 host addresses only; any-address ones match loopback). */
+  private lbEntries(ports: PortRecord[]): ForwardEntry[] {
+    if (!this.socketLb.cgroup || !ports.length) return [];
+    const netnsCookie = this.socketLb.netnsCookie();
+    return ports.flatMap((p): ForwardEntry[] => {
+      if ((p.protocol !== 'tcp' && p.protocol !== 'udp') || isIP(p.address) !== 4) return [];
+      if (!isAnyHost(p.hostIp) && isIP(p.hostIp!) !== 4) return [];
+      return [{ netnsCookie, hostIp: isAnyHost(p.hostIp) ? undefined : p.hostIp, hostPort: p.hostPort, protocol: p.protocol, address: p.address, containerPort: p.containerPort }];
+    });
   }
 
   /** Makes the nftables table match the state; removes it when no network is left. No-op when it already matches. */
   private async syncFirewall(): Promise<void> {
     const nets = this.store.list();
+    // the translation follows the state whatever the table needs (it only ever narrows to what is published)
+    this.socketLb.sync(this.lbEntries(nets.length ? this.store.ports() : []));
     const existing = this.nft.listTable(FAMILY, this.table);
     if (nets.length === 0) {
       if (existing) this.nft.run(deleteBatch(this.table));
