@@ -14,7 +14,7 @@ export const FP: Reg = 10;
 const SIZE_BITS: Record<Size, number> = { 4: 0x00, 2: 0x08, 1: 0x10, 8: 0x18 };
 const LDX = 0x01, ST = 0x02, STX = 0x03, MEM = 0x60;
 const ALU64 = 0x07, JMP = 0x05, K = 0x00, X = 0x08;
-const MOV = 0xb0, ADD = 0x00, AND = 0x50, RSH = 0x70;
+const MOV = 0xb0, ADD = 0x00, AND = 0x50;
 const JA = 0x00, JEQ = 0x10, JNE = 0x50, CALL = 0x80, EXIT = 0x90;
 /** src_reg of a 64-bit immediate load that names a map by its file descriptor. */
 const PSEUDO_MAP_FD = 1;
@@ -45,7 +45,6 @@ export class Asm {
   movImm(dst: Reg, imm: number): this { return this.emit(ALU64 | MOV | K, dst, 0, 0, imm); }
   addImm(dst: Reg, imm: number): this { return this.emit(ALU64 | ADD | K, dst, 0, 0, imm); }
   andImm(dst: Reg, imm: number): this { return this.emit(ALU64 | AND | K, dst, 0, 0, imm); }
-  rshImm(dst: Reg, imm: number): this { return this.emit(ALU64 | RSH | K, dst, 0, 0, imm); }
   /** dst = *(size *)(src + off) */
   load(size: Size, dst: Reg, src: Reg, off: number): this { return this.emit(LDX | MEM | SIZE_BITS[size], dst, src, off, 0); }
   /** *(size *)(dst + off) = src */
@@ -64,6 +63,12 @@ export class Asm {
   /** r0 = helper(r1..r5); r1–r5 are clobbered, r6–r9 kept */
   call(helper: number): this { return this.emit(JMP | CALL, 0, 0, 0, helper); }
   exit(): this { return this.emit(JMP | EXIT, 0, 0, 0, 0); }
+
+  /** Emits a reusable sequence: `a.seq(lookup(map, -16))`. */
+  seq(emit: (a: this) => unknown): this {
+    emit(this);
+    return this;
+  }
 
   label(name: string): this {
     if (this.labels.has(name)) throw new Error(`bpf-asm: label ${name} defined twice`);

@@ -13,7 +13,7 @@ const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280, arm: 386, riscv6
 const ATTR_SIZE = 144;
 
 // commands
-const MAP_CREATE = 0, MAP_LOOKUP_ELEM = 1, MAP_UPDATE_ELEM = 2, MAP_DELETE_ELEM = 3, MAP_GET_NEXT_KEY = 4;
+const MAP_CREATE = 0, MAP_UPDATE_ELEM = 2, MAP_DELETE_ELEM = 3, MAP_GET_NEXT_KEY = 4;
 const PROG_LOAD = 5, PROG_ATTACH = 8, PROG_DETACH = 9, PROG_GET_FD_BY_ID = 13, MAP_GET_FD_BY_ID = 14;
 const OBJ_GET_INFO_BY_FD = 15, PROG_QUERY = 16;
 
@@ -89,18 +89,6 @@ function elemAttr(fd: number, key: Buffer, second?: Buffer, flags = 0): Buffer {
 
 export function mapUpdate(fd: number, key: Buffer, value: Buffer): void {
   bpf(MAP_UPDATE_ELEM, elemAttr(fd, key, value), 'update map element');
-}
-
-/** The value, or undefined when the key is absent. */
-export function mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | undefined {
-  const value = Buffer.alloc(valueSize);
-  try {
-    bpf(MAP_LOOKUP_ELEM, elemAttr(fd, key, value), 'look up map element');
-  } catch (e) {
-    if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
-    throw e;
-  }
-  return value;
 }
 
 /** Deletes one key; an absent key is not an error. */

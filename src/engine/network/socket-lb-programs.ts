@@ -35,6 +35,9 @@ const SK_SRC_IP4 = 24;
 const FIRST_OCTET_MASK = 0xff;
 const LOOPBACK_OCTET = 127;
 
+/** r0 = lookup(map, the key at fp + keyOffset) */
+const lookup = (map: number, keyOffset: number) => (a: Asm) => a.loadMapFd(1, map).mov(2, FP).addImm(2, keyOffset).call(HELPER.mapLookup);
+
 export interface ProgramMaps {
   forward: number;
   reverse: number;
@@ -62,20 +65,14 @@ export function translateProgram(maps: ProgramMaps): Buffer {
     .store(2, FP, -4, 9)
     .store(1, FP, -2, 7)
     .storeImm(1, FP, -1, 0)
-    .loadMapFd(1, maps.forward)
-    .mov(2, FP)
-    .addImm(2, -16)
-    .call(HELPER.mapLookup)
+    .seq(lookup(maps.forward, -16))
     .jneImm(0, 0, 'found')
     // not published on this address: published on every address, and asked on loopback?
     .mov(2, 8)
     .andImm(2, FIRST_OCTET_MASK)
     .jneImm(2, LOOPBACK_OCTET, 'out')
     .storeImm(4, FP, -8, 0)
-    .loadMapFd(1, maps.forward)
-    .mov(2, FP)
-    .addImm(2, -16)
-    .call(HELPER.mapLookup)
+    .seq(lookup(maps.forward, -16))
     .jeqImm(0, 0, 'out')
     .label('found')
     .load(4, 2, 0, 0)
@@ -111,10 +108,7 @@ export function restoreProgram(maps: ProgramMaps): Buffer {
   a.mov(6, 1)
     .call(HELPER.socketCookie)
     .store(8, FP, -8, 0)
-    .loadMapFd(1, maps.reverse)
-    .mov(2, FP)
-    .addImm(2, -8)
-    .call(HELPER.mapLookup)
+    .seq(lookup(maps.reverse, -8))
     .jeqImm(0, 0, 'out')
     .load(4, 2, 6, CTX_USER_IP4)
     .load(4, 3, 0, 8)
