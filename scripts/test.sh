@@ -71,6 +71,10 @@ if [[ $rc == 124 ]]; then
   rc=$?
 fi
 set -e
+if [[ -n $cgroup ]]; then
+  left=$(node scripts/lib/socket-lb-left.mjs "$cgroup" 2>/dev/null || echo "?")
+  [[ $left == 0 ]] || echo "warning: $left socket programs still attached to $cgroup after the suite (a test left ports published)"
+fi
 # One plain summary line for whoever reads the tail of the log (ava prints no
 # "passed" count when something failed, so count the result marks).
 passed=$(grep -cE '^ +✔' "$log" || true)
