@@ -8,10 +8,11 @@ static size_t reply_rcode(const uint8_t *query, const struct dns_query *q, uint8
   return dns_reply_end(&rep, q);
 }
 
-/* Finds `name` on `net`, also with one of the search domains stripped. */
+/* Finds `name` on `net`, also with one of the search domains stripped. A name whose
+   containers all have stopped running is not there (as if its records were gone). */
 static size_t find_name(const struct records *r, int net, const char *name, size_t *first) {
   size_t n = records_find(r, net, name, first);
-  if (n) return n;
+  if (n && records_count_up(r, *first, n)) return n;
   size_t nl = strlen(name);
   for (size_t i = 0; i < r->nsearch; i++) {
     size_t sl = strlen(r->search[i]);
@@ -19,7 +20,7 @@ static size_t find_name(const struct records *r, int net, const char *name, size
     char base[DNS_MAXNAME];
     memcpy(base, name, nl - sl - 1);
     base[nl - sl - 1] = 0;
-    if ((n = records_find(r, net, base, first))) return n;
+    if ((n = records_find(r, net, base, first)) && records_count_up(r, *first, n)) return n;
   }
   return 0;
 }
@@ -63,7 +64,9 @@ size_t answer_view(const struct records *r, const int *nets, size_t nn, const ui
   }
   if (dns_reply_begin(&rep, query, q, DNS_R_OK, 1) < 0) return 0;
   for (size_t k = 0; k < count; k++) {
-    const struct ipaddr *a = &r->addrs[first + (k + rot) % count].addr;
+    size_t i = first + (k + rot) % count;
+    if (!records_addr_up(r, i)) continue;
+    const struct ipaddr *a = &r->addrs[i].addr;
     int want = q->qtype == DNS_T_ANY || (q->qtype == DNS_T_A && a->len == 4) || (q->qtype == DNS_T_AAAA && a->len == 16);
     if (want) dns_reply_addr(&rep, r->ttl, a->b, a->len);
   }

@@ -9,7 +9,7 @@
    belongs to no network any more). Returns the reply length written to `out` (at most
    `cap`), or 0 when the query must be forwarded upstream.
    Local names never go upstream: a known name gets its records or NODATA; an unknown
-   single-label name, or a reverse name inside a network's subnet, gets NXDOMAIN.
+   single-label name (also one whose containers are all down: records_addr_up), or a reverse name inside a network's subnet, gets NXDOMAIN.
    On an internal network nothing is forwarded: other names are REFUSED at once.
    Addresses of a name are rotated by `rot` (a per-query counter), so clients that
    take the first answer spread over the replicas. */

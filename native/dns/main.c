@@ -8,9 +8,12 @@
 // are loaded and their gateways bound. The records are reloaded on SIGHUP and when
 // the file changes (inotify on its directory: writes and atomic renames). After
 // each successful load the status file holds "serial N" and one "unbound NETWORK ADDR"
-// line per gateway that could not be bound (retried at the next load). SIGTERM/SIGINT: close
-// everything, remove the pid file, exit 0.
+// line per gateway that could not be bound (retried at the next load). A container with a
+// `state` line is answered only while its monitor's state file says it runs and that
+// monitor lives (live.h): the file is read at each load and again whenever inotify reports
+// it replaced. SIGTERM/SIGINT: close everything, remove the pid file, exit 0.
 #include "forward.h"
+#include "live.h"
 #include "records.h"
 #include "resolvconf.h"
 #include "server.h"
@@ -25,6 +28,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,8 +80,10 @@ static void reload(void) {
     return;
   }
   apply_upstreams(r);
+  live_attach(r, current);
   char unbound[4096];
   server_sync(r, unbound, sizeof unbound);
+  live_release(current);
   records_free(current);
   current = r;
   if (status_path) {
@@ -139,6 +145,13 @@ int main(int argc, char **argv) {
     snprintf(records_base, sizeof records_base, "%s", basename(copy));
   }
 
+  // Besides its sockets it holds a pidfd per running container (live.h): take the hard limit on files.
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+
   int pidfd = -1;
   if (pid_path && (pidfd = take_pidfile()) < 0) return pidfd == -2 ? 3 : 1;
 
@@ -162,6 +175,8 @@ int main(int argc, char **argv) {
   epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
   ev.data.u64 = (uint64_t)EV_INOTIFY << 32 | (uint32_t)ifd;
   epoll_ctl(epfd, EPOLL_CTL_ADD, ifd, &ev);
+  if (live_init(epfd, EV_LIVE, EV_LIVE_PID) < 0)  // e.g. fs.inotify.max_user_instances reached
+    fprintf(stderr, "tsstack-dns: cannot follow the containers' state files (%s): every container is answered\n", strerror(errno));
   server_init(epfd, (uint16_t)port);
   if (forward_init(epfd, EV_UPSTREAM, EV_UPSTREAM_TCP, server_deliver) < 0) {
     fprintf(stderr, "tsstack-dns: upstream socket: %s\n", strerror(errno));
@@ -204,6 +219,10 @@ int main(int argc, char **argv) {
             if (ie->len && strcmp(ie->name, records_base) == 0) again = 1;
             p += sizeof *ie + ie->len;
           }
+      } else if (kind == EV_LIVE) {
+        live_on_files(current);
+      } else if (kind == EV_LIVE_PID) {
+        live_on_pid(current, fd);
       } else if (kind == EV_UPSTREAM) {
         forward_on_readable(fd, now);
       } else if (kind == EV_UPSTREAM_TCP) {
@@ -218,6 +237,8 @@ int main(int argc, char **argv) {
     server_expire(now);
   }
   server_close_all();
+  live_release(current);
+  live_close();
   if (pid_path) unlink(pid_path);
   records_free(current);
   return 0;

@@ -35,6 +35,7 @@ void records_free(struct records *r) {
   free(r->by_name);
   free(r->search);
   free(r->ups);
+  free(r->states);
   free(r);
 }
 
@@ -112,6 +113,54 @@ static void nodot(char *s) {
   if (n > 1 && s[n - 1] == '.') s[n - 1] = 0;
 }
 
+static int cmp_state(const void *a, const void *b) {
+  return strcmp(((const struct rec_state *)a)->name, ((const struct rec_state *)b)->name);
+}
+
+static int32_t find_state(const struct records *r, const char *name) {
+  size_t lo = 0, hi = r->nstates;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(r->states[mid].name, name);
+    if (c == 0) return (int32_t)mid;
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  return -1;
+}
+
+static const struct rec_ptr *find_ptr(const struct records *r, int net, const struct ipaddr *addr);
+
+/* Ties each ptr to its container's state line by name, and each address to the container
+   that has it on that network (its ptr line), so a lookup knows whether to answer. */
+static void link_states(struct records *r) {
+  if (r->nstates) qsort(r->states, r->nstates, sizeof *r->states, cmp_state);
+  for (size_t i = 0; i < r->nptrs; i++) r->ptrs[i].state = r->nstates ? find_state(r, r->ptrs[i].name) : -1;
+  for (size_t i = 0; i < r->naddrs; i++) {
+    const struct rec_ptr *p = r->nstates ? find_ptr(r, r->addrs[i].net, &r->addrs[i].addr) : NULL;
+    r->addrs[i].state = p ? p->state : -1;
+  }
+}
+
+/* `state NAME FILE`, FILE being the rest of the line (a path may hold spaces). 0, or -1 with err set. */
+static int parse_state(struct records *r, size_t *cap, char *line, int lineno, char *err, size_t errlen) {
+  char *p = line + 5;
+  p += strspn(p, " \t");
+  char *name = p;
+  p += strcspn(p, " \t");
+  if (*p) *p++ = 0;
+  p += strspn(p, " \t");
+  char *path = p, *end = p + strlen(p);
+  while (end > path && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) *--end = 0;
+  if (!*name || !*path) { snprintf(err, errlen, "line %d: 'state' takes a different number of fields", lineno); return -1; }
+  const char *slash = strrchr(path, '/');
+  if (path[0] != '/' || !slash[1]) { snprintf(err, errlen, "line %d: state: '%s' is not the absolute path of a file", lineno, path); return -1; }
+  if (!(r->states = push(r->states, &r->nstates, cap, sizeof *r->states))) { snprintf(err, errlen, "out of memory"); return -1; }
+  lower(name);
+  nodot(name);
+  r->states[r->nstates++] = (struct rec_state){ .name = name, .path = path, .file = slash + 1, .up = 1, .wd = -1, .pid = 0, .pidfd = -1 };
+  return 0;
+}
+
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
 
 struct records *records_parse(char *text, char *err, size_t errlen) {
@@ -119,13 +168,17 @@ struct records *records_parse(char *text, char *err, size_t errlen) {
   if (!r) { free(text); snprintf(err, errlen, "out of memory"); return NULL; }
   r->text = text;
   r->ttl = 5;
-  size_t cnets = 0, caddrs = 0, cptrs = 0, csearch = 0, cups = 0;
+  size_t cnets = 0, caddrs = 0, cptrs = 0, csearch = 0, cups = 0, cstates = 0;
   int lineno = 0;
   // Pass over lines; net lines must precede the records that name the network.
   for (char *line = text, *next; line; line = next) {
     next = strchr(line, '\n');
     if (next) *next++ = 0;
     lineno++;
+    if (strncmp(line, "state", 5) == 0 && (line[5] == ' ' || line[5] == '\t')) {
+      if (parse_state(r, &cstates, line, lineno, err, errlen) < 0) goto fail;
+      continue;
+    }
     char *tok[5];
     int nt = 0;
     char *ts = NULL;
@@ -177,6 +230,7 @@ struct records *records_parse(char *text, char *err, size_t errlen) {
       lower(tok[2]);
       nodot(tok[2]);
       a->name = tok[2];
+      a->state = -1;
       if (ipaddr_parse(tok[3], &a->addr) < 0) FAIL("line %d: invalid address '%s' for '%s'", lineno, tok[3], tok[2]);
       r->naddrs++;
     } else if (strcmp(d, "ptr") == 0 && nt == 4) {
@@ -190,14 +244,16 @@ struct records *records_parse(char *text, char *err, size_t errlen) {
       nodot(tok[3]);
       p->name = tok[3];
       p->group = p->ngroup = 0;
+      p->state = -1;
       r->nptrs++;
     } else if (strcmp(d, "serial") == 0 || strcmp(d, "ttl") == 0 || strcmp(d, "search") == 0 || strcmp(d, "upstream") == 0 ||
-               strcmp(d, "net") == 0 || strcmp(d, "a") == 0 || strcmp(d, "ptr") == 0) {
+               strcmp(d, "net") == 0 || strcmp(d, "a") == 0 || strcmp(d, "ptr") == 0 || strcmp(d, "state") == 0) {
       FAIL("line %d: '%s' takes a different number of fields", lineno, d);
     }
   }
   if (r->naddrs) qsort(r->addrs, r->naddrs, sizeof *r->addrs, cmp_addr);
   if (index_ptrs(r) < 0) FAIL("out of memory");
+  link_states(r);
   return r;
 fail:
   records_free(r);
@@ -277,7 +333,16 @@ static const struct rec_ptr *find_ptr(const struct records *r, int net, const st
 
 const char *records_ptr(const struct records *r, int net, const struct ipaddr *addr) {
   const struct rec_ptr *p = find_ptr(r, net, addr);
-  return p ? p->name : NULL;
+  if (!p) return NULL;
+  for (size_t i = (size_t)(p - r->ptrs); i < r->nptrs && r->ptrs[i].net == net && ipaddr_eq(&r->ptrs[i].addr, addr); i++)
+    if (records_ptr_up(r, i)) return r->ptrs[i].name;
+  return NULL;
+}
+
+size_t records_count_up(const struct records *r, size_t first, size_t count) {
+  size_t n = 0;
+  for (size_t i = first; i < first + count; i++) n += (size_t)records_addr_up(r, i);
+  return n;
 }
 
 size_t records_view(const struct records *r, int net, const struct ipaddr *src, int *nets, size_t max) {

@@ -1,11 +1,17 @@
 // Unit tests of the pure parts (records, packet, answer) with literal inputs.
 // Built and run by test/dns/native-unit.test.ts; not part of the binary.
 #include "answer.h"
+#include "live.h"
 #include "packet.h"
 #include "records.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int failures;
 #define CHECK(cond) do { if (!(cond)) { printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
@@ -232,8 +238,225 @@ static void test_view(void) {
   records_free(r);
 }
 
+static struct rec_state *state_of(struct records *r, const char *name) {
+  for (size_t i = 0; i < r->nstates; i++)
+    if (strcmp(r->states[i].name, name) == 0) return &r->states[i];
+  return NULL;
+}
+
+/* `state` lines: parsed (the path is the rest of the line), tied to ptrs and addresses, and
+   a container that is not running is not answered while its running siblings are. */
+static void test_state(void) {
+  char err[256];
+  int an = -1;
+  const char *base = "net b 10.0.1.1/24\n"
+                     "a b web 10.0.1.2\na b web 10.0.1.3\na b p-web-1 10.0.1.2\na b p-web-2 10.0.1.3\na b other 10.0.1.9\n"
+                     "ptr b 10.0.1.2 p-web-1\nptr b 10.0.1.3 p-web-2\n";
+  // Without state lines (files written before the directive): nothing is linked, all answered.
+  struct records *r = parse(base, err, sizeof err);
+  CHECK(r != NULL);
+  if (!r) return;
+  CHECK(r->nstates == 0 && r->addrs[0].state == -1 && r->ptrs[0].state == -1);
+  CHECK(ask(r, 0, "web", DNS_T_A, &an) == DNS_R_OK && an == 2);
+  records_free(r);
+
+  char text[1024];
+  snprintf(text, sizeof text, "%sstate P-Web-2 /var/lib/ts stack/containers/b/state.json \r\nstate p-web-1\t/c/a/state.json\nstate nobody /c/z/s\n", base);
+  r = parse(text, err, sizeof err);
+  CHECK(r != NULL);
+  if (!r) { printf("  %s\n", err); return; }
+  CHECK(r->nstates == 3 && strcmp(r->states[0].name, "nobody") == 0);
+  struct rec_state *w1 = state_of(r, "p-web-1"), *w2 = state_of(r, "p-web-2");
+  CHECK(w1 && w2);
+  if (!w1 || !w2) { records_free(r); return; }
+  CHECK(strcmp(w2->path, "/var/lib/ts stack/containers/b/state.json") == 0 && strcmp(w2->file, "state.json") == 0);
+  CHECK(strcmp(w1->path, "/c/a/state.json") == 0 && w1->up == 1 && w1->wd == -1);
+  CHECK(ask(r, 0, "web", DNS_T_A, &an) == DNS_R_OK && an == 2);       // up until read otherwise
+  w1->up = 0;                                                          // p-web-1 exited
+  CHECK(ask(r, 0, "web", DNS_T_A, &an) == DNS_R_OK && an == 1);
+  CHECK(ask(r, 0, "p-web-1", DNS_T_A, &an) == DNS_R_NXDOMAIN);
+  CHECK(ask(r, 0, "p-web-2", DNS_T_A, &an) == DNS_R_OK && an == 1);
+  CHECK(ask(r, 0, "2.1.0.10.in-addr.arpa", DNS_T_PTR, &an) == DNS_R_NXDOMAIN);
+  CHECK(ask(r, 0, "3.1.0.10.in-addr.arpa", DNS_T_PTR, &an) == DNS_R_OK && an == 1);
+  CHECK(ask(r, 0, "other", DNS_T_A, &an) == DNS_R_OK && an == 1);     // an address with no ptr: always answered
+  for (unsigned rot = 0; rot < 4; rot++) {                             // rotation never picks the quiet one
+    uint8_t q[512], out[512];
+    size_t ql = make_query(q, "web", DNS_T_A);
+    struct dns_query dq;
+    dns_parse_query(q, ql, &dq);
+    size_t n = answer_local(r, 0, q, &dq, rot, out, sizeof out);
+    CHECK(n >= dq.qend + 16 && out[7] == 1 && out[dq.qend + 15] == 3);
+  }
+  w2->up = 0;                                                          // both down: the service name is gone
+  CHECK(ask(r, 0, "web", DNS_T_A, &an) == DNS_R_NXDOMAIN);
+  CHECK(ask(r, 0, "web.example", DNS_T_A, &an) == -1);
+  w1->up = w2->up = 1;                                                 // restarted
+  CHECK(ask(r, 0, "web", DNS_T_A, &an) == DNS_R_OK && an == 2);
+  records_free(r);
+
+  static const struct { const char *text, *error; } bad[] = {
+    { "state web\n", "line 1: 'state' takes a different number of fields" },
+    { "state\n", "line 1: 'state' takes a different number of fields" },
+    { "\nstate web state.json\n", "line 2: state: 'state.json' is not the absolute path of a file" },
+    { "state web /c/a/\n", "line 1: state: '/c/a/' is not the absolute path of a file" },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    err[0] = 0;
+    struct records *b = parse(bad[i].text, err, sizeof err);
+    CHECK(b == NULL);
+    if (strcmp(err, bad[i].error) != 0) { printf("FAIL state bad[%zu]: got '%s', want '%s'\n", i, err, bad[i].error); failures++; }
+    records_free(b);
+  }
+  r = parse("stateful x y\n", err, sizeof err);                        // another (future) directive: ignored
+  CHECK(r && r->nstates == 0);
+  records_free(r);
+}
+
+static void test_live_status(void) {
+  static const struct { const char *text; int up; long pid; } cases[] = {
+    { "{\"status\":\"running\",\"monitorPid\":5}", 1, 5 },
+    { "{\"exitCode\":1,\"monitorPid\":7,\"status\":\"exited\"}\n", 0, 7 },
+    { "{\"status\":\"restarting\"}", 0, 0 },
+    { "{\"status\":\"created\"}", 0, 0 },
+    { "{\"health\":{\"status\":\"running\"},\"status\":\"exited\"}", 0, 0 },
+    { "{\"health\":{\"status\":\"unhealthy\"},\"status\":\"running\"}", 1, 0 },
+    { "{\"status\":\"running\",\"monitorPid\":-3}", 1, 0 },
+    { "{\"status\":\"running\",\"monitorPid\":\"9\"}", 1, 0 },
+    { "{\"status\":\"running\",\"monitorPid\":99999999999}", 1, 0 },
+    { "{\"status\":\"exi", 1, 0 },   // unreadable: as before the directive
+    { "", 1, 0 },
+    { "{\"pid\":1}", 1, 0 },
+    { "{\"status\":3}", 1, 0 },
+    { "[\"exited\"]", 1, 0 },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    long pid = -1;
+    int up = live_status_up(cases[i].text, strlen(cases[i].text), &pid);
+    if (up != cases[i].up || pid != cases[i].pid) { printf("FAIL live_status_up case %zu: up %d pid %ld\n", i, up, pid); failures++; }
+  }
+  CHECK(live_status_up("{}", 2, NULL) == 1);
+}
+
+static void put_file(const char *dir, const char *name, const char *text) {
+  char p[512], tmp[512];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+  FILE *f = fopen(tmp, "w");
+  if (!f) { failures++; return; }
+  fputs(text, f);
+  fclose(f);
+  if (rename(tmp, p) < 0) failures++;
+}
+
+/* live_attach reads the state files; live_on_files follows their replacement (the kernel
+   queues the inotify event before rename returns, so one read sees it). */
+static void test_live_files(void) {
+  char dir[400], err[256], text[1200], sub[600];
+  const char *tmp = getenv("TMPDIR");  // the test runner's own temp dir, removed after it
+  snprintf(dir, sizeof dir, "%s/tsstack-live-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(dir)) { failures++; return; }
+  snprintf(sub, sizeof sub, "%s/c2", dir);
+  if (mkdir(sub, 0700) < 0) failures++;
+  put_file(dir, "state.json", "{\"status\":\"exited\"}");
+  put_file(sub, "state.json", "{\"status\":\"running\"}");
+  snprintf(text, sizeof text, "net b 10.0.1.1\na b web 10.0.1.2\na b web 10.0.1.3\nptr b 10.0.1.2 w1\nptr b 10.0.1.3 w2\n"
+                              "state w1 %s/state.json\nstate w2 %s/state.json\nstate w3 %s/none/state.json\n", dir, sub, dir);
+  int epfd = epoll_create1(0);
+  CHECK(live_init(epfd, 98, 99) == 0);
+  struct records *r = parse(text, err, sizeof err);
+  CHECK(r != NULL);
+  if (r) {
+    live_attach(r, NULL);
+    struct rec_state *w1 = state_of(r, "w1"), *w2 = state_of(r, "w2");
+    CHECK(w1->up == 0 && w2->up == 1 && w1->wd >= 0 && w2->wd >= 0 && w1->wd != w2->wd);
+    CHECK(state_of(r, "w3")->up == 1 && state_of(r, "w3")->wd == -1);  // no such directory: not followed, answered
+    put_file(dir, "log.json", "x");                                      // other files: no change
+    CHECK(live_on_files(r) == 0);
+    put_file(dir, "state.json", "{\"status\":\"running\"}");
+    put_file(sub, "state.json", "{\"status\":\"restarting\"}");
+    CHECK(live_on_files(r) == 2 && w1->up == 1 && w2->up == 0);
+    CHECK(live_on_files(r) == 0);
+    char gone[700];
+    snprintf(gone, sizeof gone, "%s/state.json", sub);
+    unlink(gone);                                                        // gone: answered as before
+    CHECK(live_on_files(r) == 1 && w2->up == 1);
+    rmdir(sub);                                                          // its directory too
+    CHECK(live_on_files(r) == 0 && w2->wd == -1);
+    put_file(dir, "state.json", "{\"status\":\"exited\"}");
+    CHECK(live_on_files(r) == 1 && w1->up == 0);
+    // A reload takes over what is known of an unchanged state (same name, file, watch) without
+    // reading: shown here by a cached value the file does not say.
+    w1->up = 1;
+    struct records *r2 = parse(text, err, sizeof err);
+    CHECK(r2 != NULL);
+    if (r2) {
+      live_attach(r2, r);
+      CHECK(state_of(r2, "w1")->up == 1 && state_of(r2, "w2")->up == 1);  // w2's file is gone: read, up
+      live_release(r);
+      records_free(r);
+      r = r2;
+      put_file(dir, "state.json", "{\"status\":\"exited\"}");      // and follows events from then on
+      CHECK(live_on_files(r) == 1 && state_of(r, "w1")->up == 0);
+    }
+    live_release(r);
+    records_free(r);
+  }
+
+  // A file saying running names its monitor: while that process lives the container is
+  // answered; when it ends without writing (killed), the container goes quiet.
+  pid_t child = fork();
+  if (child == 0) { pause(); _exit(0); }
+  char st[128];
+  snprintf(st, sizeof st, "{\"monitorPid\":%d,\"status\":\"running\"}", (int)child);
+  put_file(dir, "state.json", st);
+  snprintf(text, sizeof text, "net b 10.0.1.1\na b web 10.0.1.2\nptr b 10.0.1.2 w1\nstate w1 %s/state.json\n", dir);
+  r = parse(text, err, sizeof err);
+  CHECK(r != NULL);
+  if (r) {
+    live_attach(r, NULL);
+    struct rec_state *w1 = state_of(r, "w1");
+    CHECK(w1->up == 1 && w1->pidfd >= 0 && w1->pid == child);
+    CHECK(live_on_files(r) == 0);                                       // drain the writes made before
+    CHECK(live_on_pid(r, w1->pidfd) == 0 && w1->up == 1);              // alive: a stale event changes nothing
+    int fd = w1->pidfd;
+    struct records *r2 = parse(text, err, sizeof err);                  // a reload takes the pidfd over
+    CHECK(r2 != NULL);
+    if (!r2) return;
+    live_attach(r2, r);
+    CHECK(state_of(r2, "w1")->pidfd == fd && w1->pidfd == -1);
+    live_release(r);
+    records_free(r);
+    r = r2;
+    w1 = state_of(r, "w1");
+    struct epoll_event ev;
+    CHECK(epoll_wait(epfd, &ev, 1, 0) == 0);
+    kill(child, SIGKILL);
+    CHECK(epoll_wait(epfd, &ev, 1, 5000) == 1 && ev.data.u64 == ((uint64_t)99 << 32 | (uint32_t)fd));
+    CHECK(live_on_pid(r, fd) == 1 && w1->up == 0 && w1->pidfd == -1);
+    waitpid(child, NULL, 0);
+    live_attach(r, NULL);                                               // read again: its monitor is gone for good
+    CHECK(w1->up == 0 && w1->pidfd == -1);
+    put_file(dir, "state.json", "{\"monitorPid\":1,\"status\":\"running\"}");  // a live process (pid 1)
+    CHECK(live_on_files(r) == 1 && w1->up == 1 && w1->pidfd >= 0);
+    put_file(dir, "state.json", "{\"monitorPid\":1,\"status\":\"exited\"}");
+    CHECK(live_on_files(r) == 1 && w1->up == 0 && w1->pidfd == -1);  // not running: the pidfd is let go
+    live_release(r);
+    records_free(r);
+  }
+  live_close();
+  close(epfd);
+  snprintf(text, sizeof text, "%s/state.json", dir);
+  unlink(text);
+  snprintf(text, sizeof text, "%s/log.json", dir);
+  unlink(text);
+  rmdir(dir);
+}
+
 int main(void) {
   test_records();
+  test_state();
+  test_live_status();
+  test_live_files();
   test_view();
   test_reverse();
   test_parse();

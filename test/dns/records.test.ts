@@ -1,7 +1,7 @@
 // The records file writer and name rules: pure, literals in and out.
 
 import test from 'ava';
-import { containerNames, emptyState, isRecordName, parseUpstream, renderRecords, type DnsState } from '../../src/engine/dns/records.js';
+import { containerNames, emptyState, isRecordName, isStateFilePath, parseUpstream, renderRecords, type DnsState } from '../../src/engine/dns/records.js';
 
 const state = (): DnsState => ({
   version: 1,
@@ -107,4 +107,28 @@ test('a container on several networks has one ptr line per address, all with its
     containers: { x: { id: 'x', name: 'P-Api-1', service: 'api', networks: { a: { address: '10.1.0.5', aliases: ['alias'] }, b: { address: '10.2.0.5' }, c: { address: '10.3.0.5', ipv6Address: 'fd00:3::5' } } } } };
   const ptrs = renderRecords(s).split('\n').filter((l) => l.startsWith('ptr '));
   t.deepEqual(ptrs, ['ptr a 10.1.0.5 p-api-1', 'ptr b 10.2.0.5 p-api-1', 'ptr c 10.3.0.5 p-api-1', 'ptr c fd00:3::5 p-api-1']);
+});
+
+test('a container with a state file gets one state line under its own name, after the ptr lines', (t) => {
+  const s = state();
+  s.containers.cccc.stateFile = '/var/lib/tsstack/containers/cccc/state.json';
+  s.containers.aaaaaaaaaaaaaaaaaaaa.stateFile = '/tmp/with space/containers/aaaa/state.json';
+  const lines = renderRecords(s).split('\n');
+  t.deepEqual(lines.filter((l) => l.startsWith('state ')), [
+    'state shop-db-1 /var/lib/tsstack/containers/cccc/state.json',
+    'state shop-web-1 /tmp/with space/containers/aaaa/state.json',
+  ]);
+  t.is(lines.findIndex((l) => l.startsWith('state ')), lines.filter((l) => l.startsWith('ptr ')).length + lines.findIndex((l) => l.startsWith('ptr ')));
+  // The rest of the file is what it was without state files (older servers ignore the new lines).
+  t.deepEqual(lines.filter((l) => !l.startsWith('state ')).join('\n'), renderRecords(state()));
+});
+
+test('state files the records file cannot carry are left out (the container is then always answered)', (t) => {
+  const s: DnsState = { ...emptyState(), networks: { a: '10.1.0.1' }, containers: {} };
+  const files = ['relative/state.json', '/dir/', '/a\nb/state.json', '/x/state.json ', ' /x/state.json', ''];
+  files.forEach((f, i) => { s.containers[`c${i}`] = { id: `c${i}`, name: `c-${i}`, networks: { a: { address: `10.1.0.${i + 10}` } }, stateFile: f }; });
+  s.containers.off = { id: 'off', name: 'off-1', networks: { b: { address: '10.2.0.2' } }, stateFile: '/off/state.json' }; // no gateway for b yet
+  t.deepEqual(renderRecords(s).split('\n').filter((l) => l.startsWith('state ')), []);
+  for (const ok of ['/s', '/var/lib/tsstack/containers/x/state.json', '/a b/c']) t.true(isStateFilePath(ok), ok);
+  for (const bad of files) t.false(isStateFilePath(bad), JSON.stringify(bad));
 });

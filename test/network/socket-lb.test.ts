@@ -44,13 +44,19 @@ test('jumps resolve to labels, counting a map load as two slots; bad labels are 
 });
 
 test('programs end in "r0 = 1; exit" and name both maps', (t) => {
-  for (const code of [translateProgram({ forward: 11, reverse: 12 }), restoreProgram({ forward: 11, reverse: 12 })]) {
+  const maps = { forward: 11, reverse: 12 };
+  for (const code of [translateProgram(maps, 'connect4'), translateProgram(maps, 'sendmsg4'), restoreProgram(maps)]) {
     t.is(code.length % 8, 0);
     t.deepEqual([...code.subarray(-16)], [0xb7, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
   }
   const fds = (code: Buffer) => [...Array(code.length / 8).keys()].filter((i) => code[i * 8] === 0x18).map((i) => code.readInt32LE(i * 8 + 4));
-  t.deepEqual(fds(translateProgram({ forward: 11, reverse: 12 })), [11, 11, 12]);
-  t.deepEqual(fds(restoreProgram({ forward: 11, reverse: 12 })), [12]);
+  t.deepEqual(fds(translateProgram(maps, 'connect4')), [11, 11, 12]);
+  t.deepEqual(fds(restoreProgram(maps)), [12]);
+  // connect4 leaves every protocol but TCP alone (connected UDP stays with the DNAT rules)
+  const check = translateProgram(maps, 'connect4').subarray(16, 24); // if r7 (protocol) != 6 goto out
+  t.deepEqual([check[0], check[1], check.readInt32LE(4)], [0x55, 0x07, 6]);
+  t.true(check.readInt16LE(2) > 0);
+  t.is(translateProgram(maps, 'sendmsg4').length, translateProgram(maps, 'connect4').length - 8);
 });
 
 test('forward entries are laid out as the programs read them (network byte order, cookie native)', (t) => {
@@ -88,7 +94,7 @@ interface View {
 }
 
 /** Runs the peer-view client, inside `cgroup` when given (moved there before it starts), or in a sandbox's namespace. */
-function view(opts: { cgroup?: string; netns?: string }, proto: 'tcp' | 'udp', host: string, port: number, bind?: string): Promise<View> {
+function view(opts: { cgroup?: string; netns?: string }, proto: 'tcp' | 'udp' | 'udp-connected', host: string, port: number, bind?: string): Promise<View> {
   const inner = [process.execPath, PEER_VIEW, proto, host, String(port), ...(bind ? [bind] : [])];
   const cmd = opts.netns ? ['nsenter', '--net=' + opts.netns, ...inner] : inner;
   const argv = opts.cgroup ? ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', opts.cgroup, ...cmd] : cmd;
@@ -126,7 +132,8 @@ function attachedIds(cgroup: string): number[] {
 }
 
 async function lbTeardown(env: LbEnv): Promise<void> {
-  for (const c of env.children) if (c.exitCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
+  for (const c of env.children) c.kill('SIGKILL'); // our own children, by their handles (a reaped one is skipped)
+  env.children.length = 0;
   for (const id of ['web', 'other']) await env.m.removeSandbox(id).catch(() => undefined);
   for (const n of await env.m.list().catch(() => [])) await env.m.remove(n.name).catch(() => undefined);
   await env.m.close();
@@ -162,6 +169,8 @@ real('a host process in the cgroup connects straight to the container; it still 
     t.truthy((await view({ cgroup: env.cgroup }, 'tcp', '127.0.0.2', 8181)).error);
     // UDP: the reply comes from where the datagram was sent
     t.deepEqual(await view({ cgroup: env.cgroup }, 'udp', '127.0.0.1', 5353), { answer: `web ${ep.gateway}`, peer: '127.0.0.1:5353' });
+    // a connected UDP socket is left to the DNAT rules (they follow a replaced container)
+    t.deepEqual(await view({ cgroup: env.cgroup }, 'udp-connected', '127.0.0.1', 5353), { answer: `web ${ep.gateway}`, peer: '127.0.0.1:5353', kernel: '127.0.0.1:5353' });
 
     // outside the cgroup, and from a socket bound to loopback: the DNAT rules, same answers
     t.deepEqual(await view({}, 'tcp', '127.0.0.1', 8080), { answer: `web ${ep.gateway}`, peer: '127.0.0.1:8080', kernel: '127.0.0.1:8080' });
@@ -234,7 +243,8 @@ real('without a usable cgroup the DNAT rules carry the traffic and the reason is
     await m.removeSandbox('web');
     await m.remove('n');
   } finally {
-    for (const c of env.children) if (c.exitCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
+    for (const c of env.children) c.kill('SIGKILL');
+    env.children.length = 0;
     await m.removeSandbox('web').catch(() => undefined);
     await m.remove('n').catch(() => undefined);
     await m.close();

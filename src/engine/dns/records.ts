@@ -4,6 +4,9 @@
 // Records file format (one directive a line; see native/dns/records.h):
 //   serial N · ttl N · search DOMAIN · upstream ADDR PORT · net NETWORK GATEWAY[/LEN] [internal]
 //   a NETWORK NAME ADDR · ptr NETWORK ADDR NAME
+//   state NAME FILE   the container NAME (its ptr lines' name) is answered only while FILE, its
+//                     monitor's state.json, says "running"; FILE is the rest of the line. Servers
+//                     older than this directive ignore it (and keep answering).
 
 import { isIP } from 'node:net';
 
@@ -21,6 +24,10 @@ export interface DnsContainer {
   service?: string;
   project?: string;
   networks: Record<string, DnsEndpoint>;
+  /** The container's monitor state file (absolute). With it, tsstack-dns answers the container's
+   *  names and addresses only while the file says it is running, so one that exits by itself (or
+   *  waits to restart) goes quiet without anyone telling the engine. Without it: always answered. */
+  stateFile?: string;
 }
 
 /** A network's gateway address (`10.89.0.1` or `10.89.0.1/24`), or that plus `internal`
@@ -66,6 +73,12 @@ export function isRecordName(name: string): boolean {
 
 function normName(name: string): string {
   return name.toLowerCase().replace(/\.$/, '');
+}
+
+/** A state file path the records file can carry: absolute, a file name after the last `/`, one line,
+ *  no surrounding whitespace (the server takes the rest of the line and trims it). */
+export function isStateFilePath(path: string): boolean {
+  return /^\/(?:[^\n\r]*\/)?[^\n\r/]+$/.test(path) && path.trim() === path;
 }
 
 function bareAddress(address: string): string | undefined {
@@ -120,21 +133,27 @@ export function renderRecords(state: DnsState, opts: RenderOptions = {}): string
   }
   const a: [string, string, string][] = [];
   const ptr: [string, string, string][] = [];
+  const states = new Map<string, string>();
   for (const c of Object.values(state.containers)) {
     for (const [net, ep] of Object.entries(c.networks)) {
       if (!known.has(net)) continue;
       // The ptr lines carry the container's own (host-unique) name on purpose: tsstack-dns groups
-      // them by name to know a container's networks from its source address (records_view).
+      // them by name to know a container's networks from its source address (records_view), and
+      // ties them (and the a lines of their addresses) to the container's state line.
       const own = normName(c.name);
       for (const addr of [ep.address, ep.ipv6Address].map((x) => (x ? bareAddress(x) : undefined))) {
         if (!addr) continue;
         for (const name of containerNames(c, net)) a.push([net, name, addr]);
-        if (isRecordName(own)) ptr.push([net, addr, own]);
+        if (isRecordName(own)) {
+          ptr.push([net, addr, own]);
+          if (c.stateFile && isStateFilePath(c.stateFile)) states.set(own, c.stateFile);
+        }
       }
     }
   }
   const byFields = (x: string[], y: string[]): number => cmp(x[0], y[0]) || cmp(x[1], y[1]) || cmp(x[2], y[2]);
   for (const [net, name, addr] of a.sort(byFields)) lines.push(`a ${net} ${name} ${addr}`);
   for (const [net, addr, name] of ptr.sort(byFields)) lines.push(`ptr ${net} ${addr} ${name}`);
+  for (const name of [...states.keys()].sort(cmp)) lines.push(`state ${name} ${states.get(name)}`);
   return lines.join('\n') + '\n';
 }

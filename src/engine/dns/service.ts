@@ -16,6 +16,11 @@
 // records file is replaced atomically; the server reloads it by itself (inotify).
 // When the server runs, a change returns only once the server has loaded it, so a
 // container started right after setContainer() already resolves its peers.
+//
+// Between setContainer and removeContainer, a container given with `stateFile` (its
+// monitor's state.json) is answered only while that file says running: the server
+// watches it itself (native/dns/live.h), so a container that exits on its own or waits
+// to restart goes quiet with no tsstack process left to tell anyone.
 
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
@@ -106,11 +111,13 @@ export class DnsService {
     return (this.binaryPath ??= defaultDnsBinary());
   }
 
-  /** Adds or replaces a container's names. */
+  /** Adds or replaces a container's names. With `stateFile` (its monitor's state.json) the server
+   *  answers them only while that file says the container is running. */
   async setContainer(c: DnsContainer): Promise<void> {
     const copy: DnsContainer = { id: c.id, name: c.name, networks: {} };
     if (c.service) copy.service = c.service;
     if (c.project) copy.project = c.project;
+    if (c.stateFile) copy.stateFile = resolve(c.stateFile);
     for (const net of Object.keys(c.networks).sort()) {
       const ep = c.networks[net];
       copy.networks[net] = { address: ep.address, aliases: [...(ep.aliases ?? [])] };

@@ -25,6 +25,7 @@ export const FWD_VALUE_SIZE = 8;
 export const REV_KEY_SIZE = 8;
 export const REV_VALUE_SIZE = 16;
 
+const PROTOCOL_NUMBER = { tcp: 6, udp: 17 } as const;
 const HELPER = { mapLookup: 1, mapUpdate: 2, socketCookie: 46, netnsCookie: 122 } as const;
 
 // struct bpf_sock_addr offsets (<linux/bpf.h>)
@@ -44,15 +45,18 @@ export interface ProgramMaps {
 }
 
 /**
- * connect4 and sendmsg4: translate the destination when the forward map has it,
- * and remember, per socket, what was asked for. Sockets bound to a loopback
- * address are left to the DNAT rules (a container is not reachable from 127.0.0.1).
+ * connect4 (TCP) and sendmsg4 (UDP datagrams sent without connect): translate
+ * the destination when the forward map has it, and remember, per socket, what
+ * was asked for. Sockets bound to a loopback address are left to the DNAT rules
+ * (a container is not reachable from 127.0.0.1). A connected UDP socket is left
+ * to them too: it would stay pinned to the container it first met, where the
+ * DNAT rules follow a replaced container (its conntrack binding is forgotten).
  */
-export function translateProgram(maps: ProgramMaps): Buffer {
+export function translateProgram(maps: ProgramMaps, hook: 'connect4' | 'sendmsg4'): Buffer {
   const a = new Asm();
-  a.mov(6, 1)
-    .load(4, 7, 6, CTX_PROTOCOL)
-    .load(8, 1, 6, CTX_SK)
+  a.mov(6, 1).load(4, 7, 6, CTX_PROTOCOL);
+  if (hook === 'connect4') a.jneImm(7, PROTOCOL_NUMBER.tcp, 'out');
+  a.load(8, 1, 6, CTX_SK)
     .load(4, 2, 1, SK_SRC_IP4)
     .andImm(2, FIRST_OCTET_MASK)
     .jeqImm(2, LOOPBACK_OCTET, 'out')
@@ -125,8 +129,6 @@ export function restoreProgram(maps: ProgramMaps): Buffer {
     .exit();
   return a.assemble();
 }
-
-const PROTOCOL_NUMBER = { tcp: 6, udp: 17 } as const;
 
 export interface ForwardEntry {
   netnsCookie: bigint;

@@ -271,9 +271,9 @@ export class SocketLb {
     try {
       reverse = mapCreate({ type: MAP_TYPE_LRU_HASH, keySize: REV_KEY_SIZE, valueSize: REV_VALUE_SIZE, maxEntries: REVERSE_MAX, name: `${this.prefix}rev` });
       const maps = { forward, reverse };
-      const translate = translateProgram(maps), restore = restoreProgram(maps);
+      const restore = restoreProgram(maps);
       for (const hook of HOOKS) {
-        const insns = hook === 'connect4' || hook === 'sendmsg4' ? translate : restore;
+        const insns = hook === 'connect4' || hook === 'sendmsg4' ? translateProgram(maps, hook) : restore;
         progs.push({ hook, fd: progLoad({ type: PROG_TYPE_CGROUP_SOCK_ADDR, attach: hook, insns, name: this.prefix + SUFFIX[hook] }) });
       }
       // the reverse side first: a socket translated is always shown what it asked for

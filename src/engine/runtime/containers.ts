@@ -283,15 +283,16 @@ export class Containers implements ContainerApi {
 
   /**
    * DNS names follow the container's state, as Docker's: added when it starts, removed when tsstack stops
-   * it (stop, a kill it does not restart from, the end of an attached run) and on remove. A container that
-   * exits by itself keeps its names until then (the monitor does not talk to the DNS service).
+   * it (stop, a kill it does not restart from, the end of an attached run) and on remove. Between those,
+   * tsstack-dns answers them only while the state file says running (`stateFile`), so a container that
+   * exits by itself, or waits to restart, goes quiet and answers again after a restart.
    */
   private async dnsUp(rec: ContainerRecord): Promise<void> {
     const dns = this.deps.dns, spec = rec.spec;
     if (!dns || !rec.endpoints.length) return;
     const networks: Record<string, { address: string; aliases: string[] }> = {};
     for (const [i, ep] of rec.endpoints.entries()) networks[ep.network] = { address: ep.address, aliases: spec.endpoints[i]?.aliases ?? [] };
-    await dns.setContainer({ id: rec.id, name: spec.name, service: spec.labels['tsstack.service'], project: spec.labels['tsstack.project'], networks });
+    await dns.setContainer({ id: rec.id, name: spec.name, service: spec.labels['tsstack.service'], project: spec.labels['tsstack.project'], networks, stateFile: this.statePath(rec.id) });
   }
 
   private async dnsDown(rec: ContainerRecord): Promise<void> {
@@ -584,12 +585,24 @@ export class Containers implements ContainerApi {
     return rec;
   }
 
+  /**
+   * Resolves with the exit code once the container has exited for good. A container removed while
+   * waited on ends the wait too (removal stops it): with the last exit code seen, 137 (killed) when it
+   * was last seen running; NOT_FOUND when it never ran. Without this a wait that missed the
+   * exit between two polls read the vanished state file forever (a leaked timer: the process never exits).
+   */
   async wait(idOrName: string): Promise<number> {
     const rec = this.get(idOrName);
+    let last: MonitorState | undefined;
     for (;;) {
       const st = this.monitorState(rec);
       if (st && (st.status === 'exited' || st.status === 'dead') && !this.monitorAlive(rec, st)) return st.exitCode;
       if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) return st.exitCode;
+      if (st) last = st;
+      else if (!this.readRecord(rec.id)) {
+        if (!last || last.status === 'created') throw new TsstackError('NOT_FOUND', `container ${rec.name} was removed before it ran`, { hint: 'see `tsstack ps -a` for the containers that exist' });
+        return last.status === 'exited' || last.status === 'dead' ? last.exitCode : 137;
+      }
       await sleep(50);
     }
   }

@@ -42,6 +42,8 @@ export interface DnsRecordInput {
   service?: string;
   project?: string;
   networks: Record<string, { address: string; aliases: string[] }>;
+  /** The monitor's state file: the DNS server answers for the container only while it says running. */
+  stateFile?: string;
 }
 
 export interface DnsProvider {
