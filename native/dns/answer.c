@@ -25,9 +25,13 @@ static size_t find_name(const struct records *r, int net, const char *name, size
   return 0;
 }
 
-/* What to do with a name that is not local: forward (0), or refuse on an internal network. */
-static size_t not_local(const struct records *r, int net, const uint8_t *query, const struct dns_query *q, uint8_t *out, size_t cap) {
-  return r->nets[net].internal ? reply_rcode(query, q, out, cap, DNS_R_REFUSED, 0) : 0;
+/* What to do with a name that is not local: forward (0), or refuse when every network of the
+   asker's view is internal. As with Docker, a container on an internal network and on one with
+   egress resolves outside names whichever gateway it asks (its view holds all its networks). */
+static size_t not_local(const struct records *r, const int *nets, size_t nn, const uint8_t *query, const struct dns_query *q, uint8_t *out, size_t cap) {
+  for (size_t v = 0; v < nn; v++)
+    if (!r->nets[nets[v]].internal) return 0;
+  return reply_rcode(query, q, out, cap, DNS_R_REFUSED, 0);
 }
 
 size_t answer_local(const struct records *r, int net, const uint8_t *query, const struct dns_query *q, unsigned rot, uint8_t *out, size_t cap) {
@@ -36,8 +40,7 @@ size_t answer_local(const struct records *r, int net, const uint8_t *query, cons
 
 size_t answer_view(const struct records *r, const int *nets, size_t nn, const uint8_t *query, const struct dns_query *q, unsigned rot, uint8_t *out, size_t cap) {
   if (nn == 0) return reply_rcode(query, q, out, cap, DNS_R_REFUSED, 0);
-  int arrival = nets[0];
-  if (q->qclass != DNS_C_IN && q->qclass != DNS_C_ANY) return not_local(r, arrival, query, q, out, cap);
+  if (q->qclass != DNS_C_IN && q->qclass != DNS_C_ANY) return not_local(r, nets, nn, query, q, out, cap);
   struct dns_reply rep = { .buf = out, .cap = cap };
 
   struct ipaddr rev;
@@ -53,14 +56,14 @@ size_t answer_view(const struct records *r, const int *nets, size_t nn, const ui
       const struct rec_net *n = &r->nets[nets[v]];
       if (n->prefix >= 0 && ipaddr_in(&rev, &n->gw, n->prefix)) return reply_rcode(query, q, out, cap, DNS_R_NXDOMAIN, 1);
     }
-    return not_local(r, arrival, query, q, out, cap);
+    return not_local(r, nets, nn, query, q, out, cap);
   }
 
   size_t first = 0, count = 0;
   for (size_t v = 0; v < nn && !count; v++) count = find_name(r, nets[v], q->name, &first);
   if (count == 0) {
     if (q->name[0] && !strchr(q->name, '.')) return reply_rcode(query, q, out, cap, DNS_R_NXDOMAIN, 1);
-    return not_local(r, arrival, query, q, out, cap);
+    return not_local(r, nets, nn, query, q, out, cap);
   }
   if (dns_reply_begin(&rep, query, q, DNS_R_OK, 1) < 0) return 0;
   for (size_t k = 0; k < count; k++) {

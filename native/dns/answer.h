@@ -18,8 +18,8 @@ size_t answer_local(const struct records *r, int net, const uint8_t *query, cons
 /* The same over a view (records_view): the networks nets[0..n), nets[0] being the one
    the query arrived on. A name or reverse address is answered from the first network
    of the view that has it (so the arrival network wins when several do); NXDOMAIN for
-   a reverse name inside any of their subnets. Whether names not local may be
-   forwarded is decided by nets[0] alone. n == 0: REFUSED. */
+   a reverse name inside any of their subnets. Names not local may be forwarded
+   unless every network of the view is internal. n == 0: REFUSED. */
 size_t answer_view(const struct records *r, const int *nets, size_t n, const uint8_t *query, const struct dns_query *q, unsigned rot, uint8_t *out, size_t cap);
 
 #endif

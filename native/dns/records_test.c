@@ -218,8 +218,11 @@ static void test_view(void) {
   CHECK(ask_from(r, 1, "10.0.1.2", "4.2.0.10.in-addr.arpa", DNS_T_PTR, &an, NULL) == -1);
   CHECK(ask_from(r, 1, "10.0.1.3", "99.2.0.10.in-addr.arpa", DNS_T_PTR, &an, NULL) == DNS_R_NXDOMAIN);
   CHECK(ask_from(r, 1, "10.0.1.3", "99.1.0.10.in-addr.arpa", DNS_T_PTR, &an, NULL) == DNS_R_NXDOMAIN);
-  // Forwarding follows the arrival network: guard-1 (priv internal + back) is refused on priv, forwarded on back.
-  CHECK(ask_from(r, 2, "10.0.3.6", "example.org", DNS_T_A, &an, NULL) == DNS_R_REFUSED);
+  // Forwarding follows the asker's networks: guard-1 (priv internal + back) is forwarded whichever
+  // gateway it asks; vault-1 (priv only) and an unknown source on priv are refused.
+  CHECK(ask_from(r, 2, "10.0.3.6", "example.org", DNS_T_A, &an, NULL) == -1);
+  CHECK(ask_from(r, 2, "10.0.3.5", "example.org", DNS_T_A, &an, NULL) == DNS_R_REFUSED);
+  CHECK(ask_from(r, 2, "10.0.3.99", "example.org", DNS_T_A, &an, NULL) == DNS_R_REFUSED);
   CHECK(ask_from(r, 2, "10.0.3.6", "db", DNS_T_A, &an, NULL) == DNS_R_OK && an == 1);
   CHECK(ask_from(r, 0, "10.0.2.6", "example.org", DNS_T_A, &an, NULL) == -1);
   CHECK(ask_from(r, 0, "10.0.2.6", "vault", DNS_T_A, &an, NULL) == DNS_R_OK && an == 1);
