@@ -132,13 +132,24 @@ function attachedIds(cgroup: string): number[] {
 }
 
 async function lbTeardown(env: LbEnv): Promise<void> {
-  for (const c of env.children) c.kill('SIGKILL'); // our own children, by their handles (a reaped one is skipped)
-  env.children.length = 0;
-  for (const id of ['web', 'other']) await env.m.removeSandbox(id).catch(() => undefined);
-  for (const n of await env.m.list().catch(() => [])) await env.m.remove(n.name).catch(() => undefined);
-  await env.m.close();
-  rmSync(env.dir, { recursive: true, force: true });
-  if (existsSync(env.cgroup)) rmdirSync(env.cgroup);
+  try {
+    for (const c of env.children) c.kill('SIGKILL'); // our own children, by their handles (a reaped one is skipped)
+    env.children.length = 0;
+    for (const id of ['web', 'other']) await env.m.removeSandbox(id).catch(() => undefined);
+    for (const n of await env.m.list().catch(() => [])) await env.m.remove(n.name).catch(() => undefined);
+    await env.m.close();
+    rmSync(env.dir, { recursive: true, force: true });
+  } finally {
+    // the clients moved into it have exited; a killed server may take a moment to leave
+    for (let i = 0; existsSync(env.cgroup); i++) {
+      try {
+        rmdirSync(env.cgroup);
+      } catch (e) {
+        if (i >= 50) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
 }
 
 const real = cgroupRoot ? test.serial : test.serial.skip;
