@@ -13,13 +13,11 @@ export TSSTACK_IMAGE_CACHE=${TSSTACK_IMAGE_CACHE:-/var/cache/tsstack/example-ima
 TSSTACK_EXAMPLE_IMAGES=redis bash scripts/make-example-images.sh --rootfs-only \
   || echo "warning: could not make the Redis root filesystem; the example tests will say they are skipped" >&2
 
-# ava (7) can deadlock in its worker hand-over after a test file has finished
-# (the worker waits to be freed, the main process never frees it; seen once in
-# ~10 full runs here, a known class of ava bugs). A watchdog turns that hang into
-# one clearly reported re-run instead of a CI run that never ends: when no test
-# output appears for $QUIET seconds, the run is stopped and run once more.
-# ava reports such a hang as "Failed to exit when running <file>".
-# (ava's own timeout, 10 min in package.json, is longer, so this acts first.)
+# A safety net: a test worker that never exits (something it started keeps
+# Node's event loop alive — once a wait on a container removed mid-poll, since
+# fixed; ava reports it as "Failed to exit when running <file>") would keep CI
+# waiting until ava's own 10-minute timeout. When no test output appears for
+# $QUIET seconds the run is stopped and run once more, saying so.
 QUIET=${TSSTACK_TEST_QUIET_LIMIT:-240}
 
 # Published ports are translated for host processes by programs attached to a

@@ -81,6 +81,20 @@ export function world(): World {
   };
 }
 
+/** This process's ref'd timers: what keeps an ava worker alive after its last test ("Failed to exit"). */
+export const refTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+/**
+ * How many ref'd timers stay above `baseline` once those still ending by themselves have had `ms` to
+ * fire. A poll loop left running (a wait on a container that is gone) keeps one for ever; serial tests only.
+ */
+export async function timersAbove(baseline: number, ms = 3000): Promise<number> {
+  for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 50))) {
+    const over = refTimers() - baseline;
+    if (over <= 0 || Date.now() >= end) return Math.max(0, over);
+  }
+}
+
 /** What a stack may leave on the host: mounts under root, links, nft tables, processes naming the root. */
 export function leftovers(root: string): string[] {
   const out: string[] = [];

@@ -5,7 +5,7 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { canRun, leftovers, world, type Run, type World } from './_world.js';
+import { canRun, leftovers, refTimers, timersAbove, world, type Run, type World } from './_world.js';
 
 isolateNetwork();
 
@@ -24,6 +24,7 @@ function scenario(title: string, name: string, body: (c: Ctx, t: import('ava').E
     if (!haveFixtures) return skip('../shared absent');
     if (!canRun) return skip('needs root, busybox-static and native/bin/tsstack-runtime');
     if (opts.skip) return skip(opts.skip);
+    const timers = refTimers();
     const w = world();
     const dir = join(FIXTURES, name);
     const project = name.toLowerCase();
@@ -37,8 +38,13 @@ function scenario(title: string, name: string, body: (c: Ctx, t: import('ava').E
     } finally {
       const d = await w.run('-p', project, '--project-directory', w.dir, 'down', '-v', '-t', '1');
       if (d.code !== 0) t.log(`down: ${d.err}`);
-      t.deepEqual(leftovers(w.root), [], 'nothing left behind');
-      w.dispose();
+      // Measured first, asserted after the temporary dir is gone (a failed assertion throws): the dir
+      // stays only when something is left in it, for a look (a mount must not be deleted through).
+      const left = leftovers(w.root);
+      const extraTimers = await timersAbove(timers);
+      if (!left.length) w.dispose();
+      t.deepEqual(left, [], 'nothing left behind');
+      t.is(extraTimers, 0, 'no timer left running (a poll loop would keep the worker from exiting)');
     }
   });
 }

@@ -235,7 +235,10 @@ export async function runRun(ctx: Context, service: string, command: string[], o
     const { streamLogs } = await import('../attach.js');
     const logs = streamLogs(ctx, engine, model.name, [c], { follow: true, prefix: false });
     const code = await engine.containers.wait(c.id);
-    await Promise.race([logs.done, new Promise((r) => setTimeout(r, 1000))]);
+    // the last lines' grace; its timer is cleared, else it would hold the process up to 1 s after the run
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([logs.done, new Promise((r) => { grace = setTimeout(r, 1000); })]);
+    clearTimeout(grace);
     logs.stop();
     return code;
   } finally {

@@ -2,7 +2,7 @@
 // oldest last): parse, `since`, `tail`, and `follow` until the container has
 // exited for good, or until `signal` is aborted.
 
-import { existsSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
+import { existsSync, fstatSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
 import type { LogLine, LogOptions } from '../api.js';
 
 /** One file's lines; a line that is not JSON (torn write) is skipped. `log` loses its trailing newline. */
@@ -62,8 +62,17 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
   if (signal?.aborted) return;
   const files = logFiles(path);
   let lines: LogLine[] = [];
+  // The live file is read through one descriptor and the follow goes on from exactly the bytes read
+  // (to the last whole line): a separate stat for the offset lost every line written between the two.
+  let ino = 0, offset = 0;
   for (const f of files) {
-    try { lines = lines.concat(parseLogText(readFileSync(f, 'utf8'))); } catch { /* rotated away meanwhile */ }
+    try {
+      if (f !== path) { lines = lines.concat(parseLogText(readFileSync(f, 'utf8'))); continue; }
+      const live = readLive(path);
+      ino = live.ino;
+      offset = live.wholeLines;
+      lines = lines.concat(parseLogText(live.bytes.subarray(0, opts.follow ? offset : undefined).toString('utf8')));
+    } catch { /* rotated away meanwhile */ }
   }
   for (const l of selectLines(lines, opts)) {
     if (signal?.aborted) return;
@@ -71,12 +80,6 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
   }
   if (!opts.follow || signal?.aborted) return;
 
-  let ino = 0, offset = 0;
-  try {
-    const st = statSync(path);
-    ino = st.ino;
-    offset = st.size;
-  } catch { /* not written yet */ }
   let partial = '';
   const since = opts.since?.getTime();
   for (;;) {
@@ -112,6 +115,25 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
       if (signal?.aborted) return;
       if (since === undefined || Date.parse(l.time) >= since) yield l;
     }
+  }
+}
+
+/** The file's inode, content and the length of its whole lines (up to the last newline), through one descriptor. */
+function readLive(path: string): { ino: number; bytes: Buffer; wholeLines: number } {
+  const fd = openSync(path, 'r');
+  try {
+    const st = fstatSync(fd);
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n <= 0) break;
+      got += n;
+    }
+    const bytes = buf.subarray(0, got);
+    return { ino: st.ino, bytes, wholeLines: bytes.lastIndexOf(0x0a) + 1 };
+  } finally {
+    closeSync(fd);
   }
 }
 
