@@ -18,7 +18,7 @@ import type { RestartPolicy } from '../../src/model/types.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import { isProcess } from '../../src/engine/dns/process.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { mountsUnder, processGone, runtimes, until } from '../engine-runtime/helpers.js';
+import { engineParts, mountsUnder, processGone, runtimes, until } from '../engine-runtime/helpers.js';
 import { dataOf, query, type Reply } from './_client.js';
 
 const rts = runtimes();
@@ -55,21 +55,8 @@ test.serial(`a container that exits on its own stops resolving; a restarted one 
   if (!rts.length) { t.log('skipped: no OCI runtime'); t.pass(); return; }
   const base = makeTemp('tsstack-dns-live-e2e-');
   const root = join(base, 'root'), runRoot = join(base, 'run');
-  let parts;
-  try {
-    const { ImageStore } = await import('../../src/engine/image/store.js');
-    const { NetworkManager } = await import('../../src/engine/network/manager.js');
-    const { DnsService } = await import('../../src/engine/dns/service.js');
-    const { makeBusyboxImage } = await import('../helpers/images.js');
-    const images = new ImageStore({ root });
-    const img = await makeBusyboxImage(images);
-    parts = { images, imageId: img.id, network: new NetworkManager({ root, runRoot }), dns: new DnsService({ runRoot, upstreams: ['127.0.0.1:9'] }) };
-  } catch (e) {
-    t.log(`skipped: engine parts not available: ${(e as Error).message}`);
-    rmTemp(base);
-    t.pass();
-    return;
-  }
+  const parts = await engineParts(root, runRoot);
+  if (typeof parts === 'string') { t.log(`skipped: ${parts}`); rmTemp(base); t.pass(); return; }
   const { images, imageId, network, dns } = parts;
   const c = new Containers({ root, runRoot, images, network, dns, runtime: rts[0] });
   t.teardown(async () => {

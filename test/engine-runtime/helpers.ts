@@ -123,3 +123,27 @@ export async function ociConfigValidator(): Promise<((v: unknown) => boolean) & 
   }
   return ajv.getSchema('https://oci.invalid/schema/config-schema.json');
 }
+
+export interface EngineParts {
+  images: import('../../src/engine/image/store.js').ImageStore;
+  /** busybox:latest, imported into `images`. */
+  imageId: string;
+  network: import('../../src/engine/network/manager.js').NetworkManager;
+  /** Forwarding to a closed loopback port: nothing leaves the test's namespace. */
+  dns: import('../../src/engine/dns/service.js').DnsService;
+}
+
+/** The real engine parts over one root (busybox imported), or why they are not available. */
+export async function engineParts(root: string, runRoot: string): Promise<EngineParts | string> {
+  try {
+    const { ImageStore } = await import('../../src/engine/image/store.js');
+    const { NetworkManager } = await import('../../src/engine/network/manager.js');
+    const { DnsService } = await import('../../src/engine/dns/service.js');
+    const { makeBusyboxImage } = await import('../helpers/images.js');
+    const images = new ImageStore({ root });
+    const img = await makeBusyboxImage(images);
+    return { images, imageId: img.id, network: new NetworkManager({ root, runRoot }), dns: new DnsService({ runRoot, upstreams: ['127.0.0.1:9'] }) };
+  } catch (e) {
+    return `engine parts not available: ${(e as Error).message}`;
+  }
+}

@@ -13,29 +13,19 @@ import type { ContainerCreateSpec } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import type { ContainerDeps } from '../../src/engine/runtime/deps.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { cgroupLeftovers, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
+import { cgroupLeftovers, engineParts, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
 
 async function parts(root: string, runRoot: string): Promise<{ deps: Omit<ContainerDeps, 'runtime'>; close: () => Promise<void> } | string> {
-  try {
-    const { ImageStore } = await import('../../src/engine/image/store.js');
-    const { NetworkManager } = await import('../../src/engine/network/manager.js');
-    const { DnsService } = await import('../../src/engine/dns/service.js');
-    const { makeBusyboxImage } = await import('../helpers/images.js');
-    const images = new ImageStore({ root });
-    const img = await makeBusyboxImage(images);
-    const network = new NetworkManager({ root, runRoot });
-    const dns = new DnsService({ runRoot, upstreams: ['127.0.0.1:9'] });
-    imageId = img.id;
-    return {
-      deps: { root, runRoot, images, network, dns },
-      close: async () => {
-        await dns.stop().catch(() => {});
-        await (network as unknown as { close?: () => Promise<void> }).close?.();
-      },
-    };
-  } catch (e) {
-    return `engine parts not available: ${(e as Error).message}`;
-  }
+  const p = await engineParts(root, runRoot);
+  if (typeof p === 'string') return p;
+  imageId = p.imageId;
+  return {
+    deps: { root, runRoot, images: p.images, network: p.network, dns: p.dns },
+    close: async () => {
+      await p.dns.stop().catch(() => {});
+      await p.network.close();
+    },
+  };
 }
 let imageId = '';
 
