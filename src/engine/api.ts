@@ -158,6 +158,13 @@ export interface HealthcheckConfig {
   startInterval: DurationMs;
 }
 
+/** CFS quota/period in µs (explicit ones win over `cpus`; `cpus` with a period scales to it) and the soft memory limit. */
+export interface ResourceExtras {
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  memoryReservation?: Bytes;
+}
+
 /** Everything needed to make a container; already merged with the image's defaults by the caller. */
 export interface ContainerCreateSpec {
   name: string;
@@ -185,18 +192,34 @@ export interface ContainerCreateSpec {
   /** Networks in priority order; the first one carries the default route. Empty = no network (loopback only). */
   endpoints: EndpointSpec[];
   networkMode?: 'none' | 'host' | `container:${string}`;
+  /** Namespaces shared instead of made: `host`, or another container's (by name or id; it must be running). */
+  pidMode?: 'host' | `container:${string}`;
+  ipcMode?: 'host' | `container:${string}`;
+  utsMode?: 'host';
+  /** process.noNewPrivileges (Docker's default: false). */
+  noNewPrivileges?: boolean;
+  /** `unconfined`, or the absolute path of a Docker seccomp profile (JSON) to apply. Absent: tsstack applies no filter by default. */
+  seccomp?: string;
+  /** Cgroup the container's own is made under (`tsstack` when absent). */
+  cgroupParent?: string;
   ports: PublishedPort[];
   extraHosts?: string[];
   dns?: string[];
   dnsSearch?: string[];
   sysctls?: Record<string, string>;
   ulimits?: Record<string, { soft: number; hard: number }>;
-  resources: { memory?: Bytes; memorySwap?: Bytes; cpus?: number; cpuShares?: number; cpuset?: string; pids?: number; shmSize?: Bytes; oomScoreAdj?: number };
+  resources: { memory?: Bytes; memorySwap?: Bytes; cpus?: number; cpuShares?: number; cpuset?: string; pids?: number; shmSize?: Bytes; oomScoreAdj?: number } & ResourceExtras;
   restart: RestartPolicy;
   stopSignal: string;
   stopGracePeriod: DurationMs;
   healthcheck?: HealthcheckConfig;
+  /** Rotation of the container's log (the monitor's defaults when absent: 10 MiB, 3 files); 0 = no rotation. */
   logMaxSize?: Bytes;
+  logMaxFiles?: number;
+  /** `none`: no log is kept (`logs` then says so); absent = `json-file`. */
+  logDriver?: 'json-file' | 'none';
+  /** `options` line of /etc/resolv.conf (compose `dns_opt`). */
+  dnsOptions?: string[];
   /** Runtime binary: `tsstack-runtime` (default), `runc` or `crun`. */
   runtime?: string;
 }

@@ -94,6 +94,15 @@ export interface ServiceSpec {
   pids_limit?: number;
   shm_size?: Bytes;
   oom_score_adj?: number;
+  /** CFS quota and period, microseconds (`cpus` is their short form; these win when both are given). */
+  cpu_quota?: number;
+  cpu_period?: number;
+  /** Soft memory limit (cgroup v1 memory.soft_limit_in_bytes, v2 memory.low). */
+  mem_reservation?: Bytes;
+  /** Resolver options for the container's /etc/resolv.conf (`options` line), e.g. `ndots:2`. */
+  dns_opt?: string[];
+  /** As written (Compose keeps driver options as strings); spec/ has checked `max-size` and `max-file`. */
+  logging?: LoggingSpec;
   group_add: string[];
   profiles: string[];
   scale?: number;
@@ -101,8 +110,25 @@ export interface ServiceSpec {
   secrets: FileObjectRef[];
   configs: FileObjectRef[];
   develop?: DevelopSpec;
+  /** Namespace sharing: `host`, `service:NAME` or `container:NAME` (ipc also `private`/`shareable`); absent = its own. */
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  /** As written (a `seccomp=` profile path made absolute); spec/security-opt.ts reads them, unsupported ones were warned about. */
+  security_opt?: string[];
+  /** `os/arch[/variant]` the service's image must be for. */
+  platform?: string;
+  /** Cgroup the container's cgroup is made under (instead of `tsstack/`). */
+  cgroup_parent?: string;
   /** `x-*` keys of the service. */
   extensions: Record<string, unknown>;
+}
+
+export interface LoggingSpec {
+  /** `json-file` (default), `local`, `none`; other drivers are warned about and run as json-file. */
+  driver?: string;
+  /** `max-size` (`10m`), `max-file` (`3`), …; unknown ones were warned about. */
+  options?: Record<string, string>;
 }
 
 export interface BuildSpec {

@@ -4,7 +4,10 @@
 
 import type { ContainerCreateSpec, EndpointSpec, HealthcheckConfig, ImageInfo, Labels, Mount, NetworkCreateSpec, PublishedPort } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
-import type { DependsOn, RestartPolicy, ServiceSpec, StackModel } from '../model/types.js';
+import type { DependsOn, LoggingSpec, RestartPolicy, ServiceSpec, StackModel } from '../model/types.js';
+import { parseBytes } from '../spec/units.js';
+import { namespaceServices } from '../spec/isolation.js';
+import { securityOpts } from '../spec/security-opt.js';
 import { canonicalJson, configHash } from './canonical.js';
 
 /** Labels reconcile adds beside those in api.ts. */
@@ -41,6 +44,14 @@ export interface ContainerConfig {
   /** Per network: the endpoint, plus the network's own subnet/internal when the stack sets them (a change there concerns the container too). */
   networks: Record<string, { aliases: string[]; ipv4_address?: string; priority: number; subnet?: string; internal?: boolean }>;
   network_mode?: string;
+  /** Namespaces shared instead of made (`host`, `container:<name>`; a `service:` reference resolved to its first container). */
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  /** The applied `security_opt` entries. */
+  no_new_privileges?: boolean;
+  seccomp?: string;
+  cgroup_parent?: string;
   restart: RestartPolicy;
   stop_signal: string;
   stop_grace_period: number;
@@ -58,6 +69,9 @@ export interface ContainerConfig {
   dns_search?: string[];
   sysctls?: Record<string, string>;
   ulimits?: Record<string, { soft: number; hard: number }>;
+  dns_opt?: string[];
+  /** As written in the stack file: any change recreates the container, as Compose does. */
+  logging?: LoggingSpec;
   runtime?: string;
 }
 
@@ -234,6 +248,7 @@ export function implicitDependencies(svc: ServiceSpec): Record<string, DependsOn
   const out = { ...(svc.depends_on ?? {}) };
   const nm = svc.network_mode;
   if (nm?.startsWith('service:') && !out[nm.slice(8)]) out[nm.slice(8)] = { condition: 'service_started', required: true };
+  for (const ref of namespaceServices(svc)) out[ref.service] ??= { condition: 'service_started', required: true };
   for (const l of linksOf(svc)) out[l.service] ??= { condition: 'service_started', required: true };
   return out;
 }
@@ -374,6 +389,7 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
   const resources = clean({
     memory: lim.memory ?? svc.mem_limit, memorySwap: svc.memswap_limit, cpus: lim.cpus ?? svc.cpus,
     cpuShares: svc.cpu_shares, cpuset: svc.cpuset, pids: lim.pids ?? svc.pids_limit, shmSize: svc.shm_size, oomScoreAdj: svc.oom_score_adj,
+    ...resourceExtras(svc),
   });
   const nonEmpty = <T>(a: T[] | undefined) => (a && a.length ? a : undefined);
   const nonEmptyObj = <T extends object>(o: T | undefined) => (o && Object.keys(o).length ? o : undefined);
@@ -393,6 +409,7 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
     volumes: mountsOf(model, name, svc, opts, files),
     networks,
     network_mode: networkMode,
+    ...isolationOf(model, svc),
     restart: restartOf(svc),
     stop_signal: svc.stop_signal ?? ic.StopSignal ?? 'SIGTERM',
     stop_grace_period: svc.stop_grace_period ?? 10_000,
@@ -410,7 +427,50 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
     dns_search: nonEmpty(svc.dns_search),
     sysctls: nonEmptyObj(svc.sysctls),
     ulimits: nonEmptyObj(svc.ulimits),
+    dns_opt: nonEmpty(svc.dns_opt),
+    logging: svc.logging && (svc.logging.driver !== undefined || nonEmptyObj(svc.logging.options)) ? svc.logging : undefined,
     runtime: opts.runtime,
+  });
+}
+
+/** cpu_quota/cpu_period and the memory reservation (`mem_reservation`, else `deploy.resources.reservations.memory`). */
+function resourceExtras(svc: ServiceSpec): { cpuQuota?: number; cpuPeriod?: number; memoryReservation?: number } {
+  return { cpuQuota: svc.cpu_quota, cpuPeriod: svc.cpu_period, memoryReservation: svc.mem_reservation ?? svc.deploy?.resources?.reservations?.memory };
+}
+
+/** Docker's `local` driver rotates at 20 MiB, keeping 5 files, unless told otherwise. */
+const LOCAL_DEFAULTS = { maxSize: 20 * 1024 * 1024, maxFiles: 5 };
+
+/**
+ * What the monitor does with a container's output: `none` keeps no log; json-file, local and the drivers
+ * tsstack does not have (spec/ warned) write its JSON-lines log, rotated at `max-size` keeping `max-file`
+ * files (absent: the monitor's defaults; `max-size: -1`: no rotation).
+ */
+export function logSettings(l: LoggingSpec | undefined): { driver: 'json-file' | 'none'; maxSize?: number; maxFiles?: number } {
+  const driver = l?.driver ?? 'json-file';
+  if (driver === 'none') return { driver: 'none' };
+  const o = l?.options ?? {};
+  const known = driver === 'json-file' || driver === 'local';
+  const out: { driver: 'json-file'; maxSize?: number; maxFiles?: number } = driver === 'local' ? { driver: 'json-file', ...LOCAL_DEFAULTS } : { driver: 'json-file' };
+  if (!known) return out;
+  const size = o['max-size'];
+  if (size !== undefined && size !== '') out.maxSize = size.trim() === '-1' ? 0 : parseBytes(size);
+  const files = o['max-file'];
+  if (files !== undefined && files !== '') out.maxFiles = Number(files);
+  return out;
+}
+
+/** pid/ipc/uts, the applied security_opt entries and cgroup_parent, as hashed (absent when not set). */
+function isolationOf(model: StackModel, svc: ServiceSpec): Pick<ContainerConfig, 'pid' | 'ipc' | 'uts' | 'no_new_privileges' | 'seccomp' | 'cgroup_parent'> {
+  const share = (v: string | undefined) => {
+    if (!v?.startsWith('service:')) return v === 'private' || v === 'shareable' ? undefined : v;
+    const other = v.slice(8);
+    return `container:${containerName(model.name, other, 1, model.services[other])}`;
+  };
+  const sec = securityOpts(svc.security_opt);
+  return clean({
+    pid: share(svc.pid), ipc: share(svc.ipc), uts: svc.uts,
+    no_new_privileges: sec.noNewPrivileges || undefined, seccomp: sec.seccomp, cgroup_parent: svc.cgroup_parent,
   });
 }
 
@@ -454,12 +514,20 @@ export function createSpec(project: string, c: DesiredContainer, svc: DesiredSer
     mounts: k.volumes,
     endpoints,
     networkMode: nm === 'none' || nm === 'host' || nm?.startsWith('container:') ? (nm as ContainerCreateSpec['networkMode']) : undefined,
+    pidMode: k.pid as ContainerCreateSpec['pidMode'],
+    ipcMode: k.ipc as ContainerCreateSpec['ipcMode'],
+    utsMode: k.uts === 'host' ? 'host' : undefined,
+    noNewPrivileges: k.no_new_privileges,
+    seccomp: k.seccomp,
+    cgroupParent: k.cgroup_parent,
     ports: k.ports,
     extraHosts: k.extra_hosts,
     dns: k.dns,
     dnsSearch: k.dns_search,
     sysctls: k.sysctls,
     ulimits: k.ulimits,
+    dnsOptions: k.dns_opt,
+    ...logCreateFields(k.logging),
     resources: k.resources,
     restart: k.restart,
     stopSignal: k.stop_signal,
@@ -467,4 +535,11 @@ export function createSpec(project: string, c: DesiredContainer, svc: DesiredSer
     healthcheck: k.healthcheck,
     runtime: k.runtime,
   });
+}
+
+/** ContainerCreateSpec's log fields: nothing when the default (the monitor's rotation) applies. */
+function logCreateFields(l: LoggingSpec | undefined): Pick<ContainerCreateSpec, 'logDriver' | 'logMaxSize' | 'logMaxFiles'> {
+  const s = logSettings(l);
+  if (s.driver === 'none') return { logDriver: 'none' };
+  return { logMaxSize: s.maxSize, logMaxFiles: s.maxFiles };
 }

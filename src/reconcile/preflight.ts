@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Engine, PublishedPort } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
+import { platformProblems } from './platform.js';
 import type { Plan } from './plan.js';
 
 async function safely(f: () => Promise<string[]>, what: string): Promise<string[]> {
@@ -17,7 +18,7 @@ async function safely(f: () => Promise<string[]>, what: string): Promise<string[
 
 /** Problems in the model that the schema cannot express (pure). */
 export function modelProblems(model: StackModel, services: string[]): string[] {
-  const out: string[] = [];
+  const out: string[] = platformProblems(model.services, services);
   for (const s of services) {
     const h = model.services[s]?.healthcheck;
     if (h && !h.disable && h.start_interval !== undefined && h.start_period === undefined) {
@@ -74,6 +75,10 @@ export async function preflight(plan: Plan, engine: Engine, model?: StackModel):
           problems.push(`bind mount source ${v.source} of service ${a.service} does not exist`);
         }
       }
+    }
+    for (const a of creates) {
+      const seccomp = a.container!.config.seccomp;
+      if (seccomp && seccomp !== 'unconfined' && !existsSync(seccomp)) problems.push(`seccomp profile ${seccomp} of service ${a.service} does not exist`);
     }
     for (const a of plan.actions.filter((x) => x.type === 'build')) {
       if (!existsSync(a.build!.context)) problems.push(`build context ${a.build!.context} of service ${a.service} does not exist`);

@@ -16,6 +16,7 @@ import { interpolateFile, interpolateValue, resolveBareEnvironment, resolveFileO
 import type { Lookup } from './interpolate.js';
 import { isObj, mergeDocuments, mergeValue } from './merge.js';
 import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
+import { namespaceServices } from './isolation.js';
 import { resolveFilePaths, resolvePath } from './resolve-paths.js';
 import { validateDocument } from './validate.js';
 import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
@@ -465,6 +466,11 @@ function checkReferences(ctx: Ctx, model: StackModel, disabled: Set<string>): vo
     const nm = s.network_mode;
     if (nm?.startsWith('service:') && !model.services[nm.slice(8)] && !disabled.has(nm.slice(8))) {
       throw ctx.error(['services', n, 'network_mode'], `service ${JSON.stringify(n)} uses the network of undefined service ${nm.slice(8)}`);
+    }
+    for (const ref of namespaceServices(s)) {
+      if (!model.services[ref.service] && !disabled.has(ref.service)) {
+        throw ctx.error(['services', n, ref.key], `service ${JSON.stringify(n)} uses the ${ref.key} namespace of undefined service ${ref.service}`, 'name a service of this stack, or use container:NAME for another container');
+      }
     }
   }
   // The same host port published twice.

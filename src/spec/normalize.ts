@@ -11,6 +11,7 @@ import type {
   FileObjectRef,
   FileObjectSpec,
   HealthcheckSpec,
+  LoggingSpec,
   NetworkAttachment,
   NetworkSpec,
   PortSpec,
@@ -24,6 +25,7 @@ import type {
 } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { isObj } from './merge.js';
+import { ISOLATION_KEYS, normalizeIsolation } from './isolation.js';
 import { parsePortShort } from './ports.js';
 import { splitShellWords } from './shellwords.js';
 import { parseBytes, parseDuration } from './units.js';
@@ -406,6 +408,8 @@ const SUPPORTED = new Set([
   'stop_signal', 'stop_grace_period', 'tty', 'stdin_open', 'init', 'read_only', 'privileged', 'cap_add', 'cap_drop', 'ulimits', 'sysctls',
   'extra_hosts', 'dns', 'dns_search', 'mem_limit', 'memswap_limit', 'cpus', 'cpu_shares', 'cpuset', 'pids_limit', 'shm_size', 'oom_score_adj',
   'group_add', 'profiles', 'scale', 'pull_policy', 'secrets', 'configs', 'develop', 'extends', 'label_file', 'links',
+  ...ISOLATION_KEYS,
+  'logging', 'cpu_quota', 'cpu_period', 'mem_reservation', 'dns_opt',
 ]);
 
 export interface ServiceContext {
@@ -507,11 +511,70 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
   }
   const dev = develop(ctx, at('develop'), raw.develop);
   if (dev) s.develop = dev;
+  const log = logging(ctx, at('logging'), raw.logging);
+  if (log) s.logging = log;
+  cpuMemoryExtras(ctx, p, raw, s);
+  normalizeIsolation(ctx, name, raw, s, sc.projectDir);
   foldLimits(s);
   for (const k of Object.keys(raw)) {
     if (!SUPPORTED.has(k) && !k.startsWith('x-')) ctx.warn(at(k), `${k} is not supported by tsstack yet; ignored`);
   }
   return s;
+}
+
+/** Drivers tsstack has: json-file and local both write its JSON-lines log; `none` keeps nothing. */
+const LOG_DRIVERS = ['json-file', 'local', 'none'];
+const LOG_OPTIONS = ['max-size', 'max-file'];
+
+/**
+ * `logging:` as written (Compose prints driver options as strings). `max-size`/`max-file` are checked here
+ * so a bad value fails at load with its line; another driver is warned about (json-file is used), and so is
+ * an option tsstack does not apply.
+ */
+function logging(ctx: Ctx, path: Path, v: unknown): LoggingSpec | undefined {
+  if (!isObj(v)) return undefined;
+  const l: LoggingSpec = {};
+  if (v.driver !== undefined && v.driver !== null) l.driver = toStr(v.driver);
+  if (isObj(v.options)) l.options = Object.fromEntries(Object.entries(v.options).map(([k, x]) => [k, toStr(x)]));
+  const driver = l.driver ?? 'json-file';
+  if (!LOG_DRIVERS.includes(driver)) {
+    ctx.warn([...path, 'driver'], `logging driver ${driver} is not supported by tsstack; json-file is used`);
+    return l;
+  }
+  if (driver === 'none') return l;
+  const o = l.options ?? {};
+  if (o['max-size'] !== undefined && o['max-size'] !== '-1') {
+    const n = bytes(ctx, [...path, 'options', 'max-size'], o['max-size']);
+    if (n < 0) throw ctx.error([...path, 'options', 'max-size'], `max-size must not be negative, got ${JSON.stringify(o['max-size'])}`, 'write a size like 10m, or -1 for no limit');
+  }
+  if (o['max-file'] !== undefined && !(/^\s*\d+\s*$/.test(o['max-file']) && Number(o['max-file']) >= 1)) {
+    throw ctx.error([...path, 'options', 'max-file'], `max-file must be an integer of at least 1, got ${JSON.stringify(o['max-file'])}`, 'write how many log files to keep, e.g. 3');
+  }
+  for (const k of Object.keys(o)) if (!LOG_OPTIONS.includes(k)) ctx.warn([...path, 'options', k], `logging option ${k} is not supported by tsstack yet; ignored`);
+  return l;
+}
+
+/** `cpu_quota`/`cpu_period` (µs), `mem_reservation`, `dns_opt`. */
+function cpuMemoryExtras(ctx: Ctx, p: Path, raw: Obj, s: ServiceSpec): void {
+  for (const k of ['cpu_quota', 'cpu_period'] as const) {
+    if (raw[k] === undefined) continue;
+    const n = toInt(ctx, [...p, k], raw[k]);
+    // the kernel's CFS bounds: period 1 ms – 1 s, quota at least 1 ms; 0 = not set (and quota -1 = no limit), as Docker
+    if (k === 'cpu_period' && n !== 0 && (n < 1000 || n > 1_000_000)) throw ctx.error([...p, k], `cpu_period must be between 1000 and 1000000 microseconds, got ${n}`, 'the default period is 100000 (100 ms)');
+    if (k === 'cpu_quota' && n !== -1 && n !== 0 && n < 1000) throw ctx.error([...p, k], `cpu_quota must be at least 1000 microseconds (or -1 for no limit), got ${n}`, 'e.g. cpu_quota: 50000 with cpu_period: 100000 is half a CPU');
+    s[k] = n;
+  }
+  if (s.cpu_quota !== undefined && s.cpu_quota > 0 && (raw.cpus !== undefined || (isObj(raw.deploy) && isObj(raw.deploy.resources) && isObj(raw.deploy.resources.limits) && raw.deploy.resources.limits.cpus !== undefined))) {
+    ctx.warn([...p, 'cpu_quota'], 'cpu_quota and cpus are both set: cpu_quota/cpu_period are used');
+  }
+  if (raw.mem_reservation !== undefined) s.mem_reservation = bytes(ctx, [...p, 'mem_reservation'], raw.mem_reservation);
+  const opts = strList(raw.dns_opt);
+  if (opts.length) {
+    opts.forEach((o, i) => {
+      if (!o || /\s/.test(o)) throw ctx.error([...p, 'dns_opt', i], `invalid resolver option ${JSON.stringify(o)}`, 'write one option per entry, e.g. ndots:2 or use-vc');
+    });
+    s.dns_opt = opts;
+  }
 }
 
 function extraHosts(v: unknown): string[] {

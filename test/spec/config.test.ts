@@ -57,7 +57,7 @@ test('config --services, --volumes, --profiles, -q; warnings go to the warn sink
   const q = await config({ projectDir: dir, env: {}, quiet: true });
   t.is(q.out, '');
   t.is(q.code, 0);
-  t.deepEqual(q.warnings, [`warning: ${join(dir, 'compose.yaml')}:5: services.b.logging: logging is not supported by tsstack yet; ignored`]);
+  t.deepEqual(q.warnings, [`warning: ${join(dir, 'compose.yaml')}:5: services.b.logging.driver: logging driver syslog is not supported by tsstack; json-file is used`]);
 });
 
 test('config rejects an unknown format as a USAGE error', async (t) => {

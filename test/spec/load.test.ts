@@ -294,9 +294,9 @@ test('environment-sourced secrets and configs are resolved at load time, an incl
 });
 
 test('unsupported keys become warnings naming key and line; x- fields are kept', async (t) => {
-  const dir = project(t, { 'compose.yaml': 'x-common: &c\n  restart: always\nservices:\n  a:\n    <<: *c\n    image: a\n    cgroup_parent: foo\n    x-note: hi\n' });
+  const dir = project(t, { 'compose.yaml': 'x-common: &c\n  restart: always\nservices:\n  a:\n    <<: *c\n    image: a\n    userns_mode: host\n    x-note: hi\n' });
   const m = await loadStack({ projectDir: dir, env: {} });
-  t.deepEqual(m.warnings.map((w) => [w.path, w.line]), [['services.a.cgroup_parent', 7]]);
+  t.deepEqual(m.warnings.map((w) => [w.path, w.line]), [['services.a.userns_mode', 7]]);
   t.is(m.services.a!.restart, 'always');
   t.deepEqual(m.services.a!.extensions, { 'x-note': 'hi' });
   t.deepEqual(m.extensions, { 'x-common': { restart: 'always' } });

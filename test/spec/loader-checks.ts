@@ -49,6 +49,15 @@ export const CHECKS: Record<string, Check> = {
     ['b VAR_NAME', svc(m, 'b').environment.VAR_NAME, 'value'],
     ['c VAR_NAME', svc(m, 'c').environment.VAR_NAME, 'value'],
   ],
+  TestCPUFields: (m) => [
+    ['foo cpu_shares/cpu_quota/cpu_period', [svc(m, 'foo').cpu_shares, svc(m, 'foo').cpu_quota, svc(m, 'foo').cpu_period], [1024, 50000, 100000]],
+    ['foo cpus/cpuset', [svc(m, 'foo').cpus, svc(m, 'foo').cpuset], [1.5, '0,1']],
+  ],
+  TestMemoryFields: (m) => [
+    ['foo mem_limit/mem_reservation/memswap_limit/shm_size', [svc(m, 'foo').mem_limit, svc(m, 'foo').mem_reservation, svc(m, 'foo').memswap_limit, svc(m, 'foo').shm_size],
+      [512 * 1024 ** 2, 256 * 1024 ** 2, 1024 ** 3, 64 * 1024 ** 2]],
+  ],
+  TestDNSOpt: (m) => [['foo.dns_opt', svc(m, 'foo').dns_opt, ['use-vc', 'no-tld-query']]],
   TestCommandString: (m) => [['foo.command', svc(m, 'foo').command, ['bundle', 'exec', 'thin', '-p', '3000']]],
   TestCommandList: (m) => [['foo.command', svc(m, 'foo').command, ['bundle', 'exec', 'thin', '-p', '3000']]],
   TestDependsOnList: (m) => [['web.depends_on', svc(m, 'web').depends_on, { db: { condition: 'service_started', required: true }, redis: { condition: 'service_started', required: true } }]],

@@ -20,11 +20,12 @@ import type {
 import { nativeBinary, resolveRuntime } from '../native-paths.js';
 import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
-import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost } from './etc-files.js';
+import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyIntoRoot, resolveInRoot } from './in-root.js';
 import { readLogs } from './logs.js';
 import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
-import { buildOciSpec, stableJson, type OciMountInput } from './oci-spec.js';
+import { buildOciSpec, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
+import { loadSeccompProfile } from './seccomp-profile.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import { tryUnmount } from './umount.js';
 import { resolveUserInRootfs } from './users.js';
@@ -223,12 +224,13 @@ export class Containers implements ContainerApi {
         : spec.networkMode?.startsWith('container:') ? { path: this.peerNetns(spec.networkMode.slice('container:'.length)) }
         : 'new' as const;
       const oci = buildOciSpec({
+        ...this.isolation(spec),
         rootfs: rec.rootfs,
         args: spec.args,
         env: spec.env,
         cwd: spec.cwd,
         user,
-        hostname: spec.networkMode === 'host' ? undefined : spec.hostname,
+        hostname: spec.networkMode === 'host' || spec.utsMode === 'host' ? undefined : spec.hostname,
         domainname: spec.domainname,
         tty: spec.tty,
         readOnlyRoot: spec.readOnlyRoot,
@@ -241,7 +243,7 @@ export class Containers implements ContainerApi {
         sysctls: spec.sysctls,
         ulimits: spec.ulimits,
         resources: { ...spec.resources },
-        cgroupsPath: `tsstack/${id}`,
+        cgroupsPath: `${spec.cgroupParent ?? 'tsstack'}/${id}`,
         init: spec.init ? nativeBinary('init') : undefined,
       });
       writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci));
@@ -252,6 +254,31 @@ export class Containers implements ContainerApi {
       throw e;
     }
     return this.info(rec);
+  }
+
+  /** pid/ipc/uts namespaces, no_new_privileges and the seccomp filter of the OCI spec. */
+  private isolation(spec: ContainerCreateSpec): Pick<OciSpecInput, 'pid' | 'ipc' | 'uts' | 'noNewPrivileges' | 'seccomp'> {
+    // a peer that exists but is not running yet (created in the same `up`) gets its path at start (prepareRun)
+    const choice = (mode: string | undefined, kind: 'pid' | 'ipc'): NamespaceChoice =>
+      mode === 'host' ? 'host' : mode?.startsWith('container:') ? { path: this.peerNs(mode.slice('container:'.length), kind, true) } : 'new';
+    const out: Pick<OciSpecInput, 'pid' | 'ipc' | 'uts' | 'noNewPrivileges' | 'seccomp'> = {
+      pid: choice(spec.pidMode, 'pid'), ipc: choice(spec.ipcMode, 'ipc'), uts: spec.utsMode === 'host' ? 'host' : 'new',
+    };
+    if (spec.noNewPrivileges) out.noNewPrivileges = true;
+    // as Docker: a privileged container runs without a filter
+    if (spec.seccomp && spec.seccomp !== 'unconfined' && !spec.privileged) {
+      out.seccomp = loadSeccompProfile(spec.seccomp, effectiveCaps(spec.privileged, spec.capAdd, spec.capDrop));
+    }
+    return out;
+  }
+
+  /** `/proc/<pid>/ns/<kind>` of a running container (pid/ipc: no sandbox pins them); `pending`: '' while it is not running. */
+  private peerNs(nameOrId: string, kind: 'pid' | 'ipc', pending = false): string {
+    const peer = this.get(nameOrId);
+    const st = this.monitorState(peer);
+    if (st?.pid && st.status === 'running' && processAlive(st.pid)) return `/proc/${st.pid}/ns/${kind}`;
+    if (pending) return '';
+    throw new TsstackError('RUNTIME', `${kind}: container:${nameOrId}: that container is not running`, { hint: 'start it first (depends_on)' });
   }
 
   private peerNetns(nameOrId: string): string {
@@ -303,7 +330,8 @@ export class Containers implements ContainerApi {
   private writeEtcFiles(rec: ContainerRecord): void {
     const spec = rec.spec, dir = this.cdir(rec.id), dns = this.deps.dns;
     const host = (p: string) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } };
-    writeFileSync(join(dir, 'hostname'), renderHostnameFile(spec.networkMode === 'host' ? host('/etc/hostname').trim() || 'localhost' : spec.hostname));
+    const hostsName = spec.networkMode === 'host' || spec.utsMode === 'host';
+    writeFileSync(join(dir, 'hostname'), renderHostnameFile(hostsName ? host('/etc/hostname').trim() || 'localhost' : spec.hostname));
     const entries: { address: string; names: string[] }[] = [];
     const fqdn = spec.domainname ? `${spec.hostname}.${spec.domainname}` : undefined;
     for (const ep of rec.endpoints) entries.push({ address: ep.address, names: [...(fqdn ? [fqdn] : []), spec.hostname] });
@@ -323,6 +351,7 @@ export class Containers implements ContainerApi {
     } else {
       resolv = resolvConfFromHost(host('/etc/resolv.conf'), spec.dns ?? [], spec.dnsSearch ?? []);
     }
+    if (spec.dnsOptions?.length) resolv = withResolvOptions(resolv, spec.dnsOptions);
     writeFileSync(join(dir, 'resolv.conf'), resolv);
   }
 
@@ -362,10 +391,9 @@ export class Containers implements ContainerApi {
       id: rec.id,
       bundle: join(dir, 'bundle'),
       statePath: this.statePath(rec.id),
-      logPath: this.logPath(rec.id),
+      ...this.logTarget(rec),
       socketPath: this.socketPath(rec.id),
       pidPath: join(this.monDir(rec.id), 'monitor.pid'),
-      logMaxSize: rec.spec.logMaxSize,
       tty: rec.spec.tty,
       stdinOpen: rec.spec.stdinOpen,
       restart: rec.spec.restart,
@@ -377,17 +405,30 @@ export class Containers implements ContainerApi {
     this.writeRecord(rec);
   }
 
+  /** Where the monitor writes the output: the rotated JSON-lines log, or nowhere (`/dev/null`, never rotated) for logging driver none. */
+  private logTarget(rec: ContainerRecord): { logPath: string; logMaxSize?: number; logMaxFiles?: number } {
+    const spec = rec.spec;
+    if (spec.logDriver === 'none') return { logPath: '/dev/null', logMaxSize: 0 };
+    return { logPath: this.logPath(rec.id), logMaxSize: spec.logMaxSize, logMaxFiles: spec.logMaxFiles };
+  }
+
   /** What every run needs first: the rootfs mounted (again, after a reboot), no leftover in the runtime, the peer's netns, DNS up. Returns the runtime binary. */
   private async prepareRun(rec: ContainerRecord): Promise<string> {
     const dir = this.cdir(rec.id);
     if (!isMountpoint(rec.rootfs)) rec.rootfs = await this.deps.images.mountRootfs(rec.spec.imageId, dir);
     const runtime = resolveRuntime(this.runtimeName(rec));
     if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true);
-    if (rec.spec.networkMode?.startsWith('container:')) {
-      // the peer's namespace may have changed since create (a restart without a pinned sandbox)
+    const peers: [string, string | undefined][] = [['network', rec.spec.networkMode], ['pid', rec.spec.pidMode], ['ipc', rec.spec.ipcMode]];
+    if (peers.some(([, m]) => m?.startsWith('container:'))) {
+      // the peer's namespaces may have changed since create (it restarted; only a network sandbox is pinned)
       const cfgPath = join(dir, 'bundle', 'config.json');
       const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { linux: { namespaces: { type: string; path?: string }[] } };
-      for (const ns of cfg.linux.namespaces) if (ns.type === 'network') ns.path = this.peerNetns(rec.spec.networkMode.slice('container:'.length));
+      for (const ns of cfg.linux.namespaces) {
+        const mode = peers.find(([k]) => k === ns.type)?.[1];
+        if (!mode?.startsWith('container:')) continue;
+        const peer = mode.slice('container:'.length);
+        ns.path = ns.type === 'network' ? this.peerNetns(peer) : this.peerNs(peer, ns.type as 'pid' | 'ipc');
+      }
       writeFileAtomicSync(cfgPath, stableJson(cfg));
     }
     const dns = this.deps.dns, net = this.deps.network;
@@ -507,7 +548,7 @@ export class Containers implements ContainerApi {
     ]);
     note(sandbox);
     note(rootfs);
-    note(await attempt('cgroup', () => removeCgroupDirs(`tsstack/${rec.id}`)));
+    note(await attempt('cgroup', () => removeCgroupDirs(`${rec.spec.cgroupParent ?? 'tsstack'}/${rec.id}`)));
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
       note(await attempt('files', async () => {
@@ -547,6 +588,7 @@ export class Containers implements ContainerApi {
 
   logs(idOrName: string, opts: LogOptions): AsyncIterable<LogLine> {
     const rec = this.get(idOrName);
+    if (rec.spec.logDriver === 'none') return noLog(rec);
     const done = () => {
       const st = this.monitorState(rec);
       return !st || !this.monitorAlive(rec, st);
@@ -681,6 +723,14 @@ export class Containers implements ContainerApi {
     if (best) return { root: best.source, path: norm.slice(best.target.length) || '/' };
     return { root: rec.rootfs, path: norm };
   }
+}
+
+/** The log of a container whose logging driver is none: reading it fails with a message saying so (as Docker's). */
+async function* noLog(rec: ContainerRecord): AsyncGenerator<LogLine> {
+  const service = rec.spec.labels['tsstack.service'];
+  throw new TsstackError('CONFLICT', `${service ? `service ${service} (container ${rec.name})` : `container ${rec.name}`} has logging driver "none": its output is not kept`, {
+    hint: 'remove logging.driver: none (or set json-file) and recreate the container to keep its output',
+  });
 }
 
 /** Best effort: the runtime removes the container's cgroups on delete; this catches what a crash left (empty dirs only). */

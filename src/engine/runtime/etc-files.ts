@@ -31,6 +31,16 @@ export function resolvConfFromHost(hostText: string, overrideServers: string[] =
   return lines.join('\n') + '\n';
 }
 
+/**
+ * `dns_opt`: the given resolver options replace any `options` lines (as Docker: the host's or the
+ * generated ones no longer apply), written once at the end, after `nameserver` and `search`.
+ */
+export function withResolvOptions(resolvConf: string, options: string[]): string {
+  const lines = resolvConf.split('\n').filter((l) => l !== '' && !/^\s*options(\s|$)/.test(l));
+  if (options.length) lines.push(`options ${options.join(' ')}`);
+  return lines.join('\n') + '\n';
+}
+
 /** `extra_hosts` entries `name:ip`, `name=ip` (IPv6 addresses contain colons: split at the first separator).
  *  `host-gateway` is the host as the container reaches it: its first network's gateway. */
 export function parseExtraHost(s: string, hostGateway = '127.0.0.1'): { address: string; names: string[] } | undefined {

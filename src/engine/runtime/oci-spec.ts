@@ -66,9 +66,15 @@ export interface OciSpecInput {
   etcFiles?: { resolvConf?: string; hosts?: string; hostname?: string };
   /** `{ path }` joins a pinned namespace; 'host' shares the host's; 'new' (default) makes an empty one. */
   network?: { path: string } | 'host' | 'new';
+  /** The same for the pid, ipc and uts namespaces (uts cannot be joined: 'host' leaves hostname/domainname unset). */
+  pid?: NamespaceChoice;
+  ipc?: NamespaceChoice;
+  uts?: 'host' | 'new';
+  /** OCI `linux.seccomp` (see seccomp-profile.ts); absent = no filter. */
+  seccomp?: Record<string, unknown>;
   sysctls?: Record<string, string>;
   ulimits?: Record<string, { soft: number; hard: number }>;
-  resources?: { memory?: Bytes; memorySwap?: Bytes; cpus?: number; cpuShares?: number; cpuset?: string; pids?: number; shmSize?: Bytes; oomScoreAdj?: number };
+  resources?: { memory?: Bytes; memorySwap?: Bytes; cpus?: number; cpuShares?: number; cpuset?: string; pids?: number; shmSize?: Bytes; oomScoreAdj?: number; cpuQuota?: number; cpuPeriod?: number; memoryReservation?: Bytes };
   /** e.g. `tsstack/<id>`: relative, so the runtime places it under its own cgroup. */
   cgroupsPath?: string;
   /** Added to the ones from `user` resolution (HOME when the image sets none). */
@@ -81,6 +87,23 @@ export interface OciSpecInput {
 export const INIT_PATH = '/dev/init';
 
 export type OciSpec = Record<string, unknown>;
+
+export type NamespaceChoice = { path: string } | 'host' | 'new';
+
+/** linux.namespaces: a new one per kind, a joined one by path, none of a kind shared with the host. */
+export function ociNamespaces(choice: { pid?: NamespaceChoice; ipc?: NamespaceChoice; uts?: NamespaceChoice; network?: NamespaceChoice }): { type: string; path?: string }[] {
+  const out: { type: string; path?: string }[] = [];
+  const add = (type: string, c: NamespaceChoice = 'new') => {
+    if (c === 'new') out.push({ type });
+    else if (c !== 'host') out.push({ type, path: c.path });
+  };
+  add('pid', choice.pid);
+  add('ipc', choice.ipc);
+  add('uts', choice.uts);
+  out.push({ type: 'mount' }, { type: 'cgroup' });
+  add('network', choice.network);
+  return out;
+}
 
 function capName(c: string): string {
   const u = c.trim().toUpperCase();
@@ -192,21 +215,19 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
     mounts.push(userMount(m));
   }
 
-  const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
-  const net = input.network ?? 'new';
-  if (net === 'new') namespaces.push({ type: 'network' });
-  else if (net !== 'host') namespaces.push({ type: 'network', path: net.path });
+  const namespaces = ociNamespaces(input);
 
   const r = input.resources ?? {};
   const resources: Record<string, unknown> = { devices: deviceRules(priv) };
+  const mem: Record<string, number> = {};
   if (r.memory) {
-    const mem: Record<string, number> = { limit: r.memory };
+    mem.limit = r.memory;
     // compose `memswap_limit` is memory+swap; -1 = unlimited swap
     if (r.memorySwap !== undefined) mem.swap = r.memorySwap;
-    resources.memory = mem;
   }
-  const cpu: Record<string, unknown> = {};
-  if (r.cpus) { cpu.period = 100000; cpu.quota = Math.round(r.cpus * 100000); }
+  if (r.memoryReservation) mem.reservation = r.memoryReservation;
+  if (Object.keys(mem).length) resources.memory = mem;
+  const cpu: Record<string, unknown> = cfsQuota(r);
   if (r.cpuShares) cpu.shares = r.cpuShares;
   if (r.cpuset) cpu.cpus = r.cpuset;
   if (Object.keys(cpu).length) resources.cpu = cpu;
@@ -219,6 +240,7 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
     linux.readonlyPaths = DEFAULT_READONLY_PATHS;
   }
   if (input.sysctls && Object.keys(input.sysctls).length) linux.sysctl = sortKeys(input.sysctls);
+  if (input.seccomp) linux.seccomp = input.seccomp;
 
   const spec: OciSpec = {
     ociVersion: OCI_VERSION,
@@ -227,10 +249,23 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
     mounts,
     linux,
   };
-  if (input.hostname) spec.hostname = input.hostname;
-  if (input.domainname) spec.domainname = input.domainname;
+  // without a uts namespace of its own a container must not set the host's names
+  if (input.hostname && input.uts !== 'host') spec.hostname = input.hostname;
+  if (input.domainname && input.uts !== 'host') spec.domainname = input.domainname;
   if (input.annotations && Object.keys(input.annotations).length) spec.annotations = sortKeys(input.annotations);
   return spec;
+}
+
+/**
+ * CFS bandwidth: `cpus` is quota/period with a 100 ms period; an explicit `cpuPeriod` replaces that period
+ * (`cpus` then scales to it) and an explicit `cpuQuota` (> 0) replaces the quota. 0 or -1 = not set.
+ */
+export function cfsQuota(r: { cpus?: number; cpuQuota?: number; cpuPeriod?: number }): { period?: number; quota?: number } {
+  const explicitPeriod = r.cpuPeriod !== undefined && r.cpuPeriod > 0;
+  const period = explicitPeriod ? r.cpuPeriod! : 100000;
+  const quota = r.cpuQuota !== undefined && r.cpuQuota > 0 ? r.cpuQuota : r.cpus ? Math.round(r.cpus * period) : undefined;
+  if (quota !== undefined) return { period, quota };
+  return explicitPeriod ? { period } : {};
 }
 
 /** For the image builder's RUN steps: a root-by-default process with the standard mounts, no limits. */

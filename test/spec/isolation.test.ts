@@ -1,0 +1,100 @@
+// pid / ipc / uts, security_opt, platform, cgroup_parent: from the stack file to the model,
+// with line-numbered warnings for values tsstack does not apply.
+import { join } from 'node:path';
+import test from 'ava';
+import { loadStack } from '../../src/spec/load.js';
+import { parseSecurityOpt, securityOpts } from '../../src/spec/security-opt.js';
+import { isTsstackError } from '../../src/util/errors.js';
+import { project } from './helpers.js';
+
+test('namespace keys: host and service:/container: kept, other values warned with their line', async (t) => {
+  const dir = project(t, {
+    'compose.yaml': [
+      'services:',
+      '  a:',
+      '    image: a',
+      '    pid: host',
+      '    ipc: shareable',
+      '    uts: host',
+      '  b:',
+      '    image: b',
+      '    pid: service:a',
+      '    ipc: container:other',
+      '    uts: private',
+      '  c:',
+      '    image: c',
+      '    pid: private',
+      '    ipc: none',
+      '',
+    ].join('\n'),
+  });
+  const m = await loadStack({ projectDir: dir, env: {} });
+  t.like(m.services.a, { pid: 'host', ipc: 'shareable', uts: 'host' });
+  t.like(m.services.b, { pid: 'service:a', ipc: 'container:other' });
+  t.is(m.services.b!.uts, undefined);
+  t.is(m.services.c!.pid, undefined);
+  t.is(m.services.c!.ipc, undefined);
+  t.deepEqual(m.warnings.map((w) => [w.path, w.line]), [['services.b.uts', 11], ['services.c.pid', 14], ['services.c.ipc', 15]]);
+  t.regex(m.warnings[0]!.message, /uts: "private" is not supported.*own uts namespace/);
+});
+
+test('pid: service:X names a service of the stack', async (t) => {
+  const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    pid: "service:nope"\n' });
+  const e = await t.throwsAsync(loadStack({ projectDir: dir, env: {} }));
+  t.true(isTsstackError(e));
+  t.regex(e!.message, /pid namespace of undefined service nope/);
+  t.is((e as { location?: { line?: number } }).location?.line, 4);
+});
+
+test('security_opt: supported entries kept as written, a relative seccomp path made absolute, others warned per entry', async (t) => {
+  const dir = project(t, {
+    'compose.yaml': [
+      'services:',
+      '  a:',
+      '    image: a',
+      '    security_opt:',
+      '      - no-new-privileges:true',
+      '      - seccomp=./profiles/p.json',
+      '      - label=type:svirt_apache_t',
+      '      - apparmor:unconfined',
+      '      - systempaths=unconfined',
+      '',
+    ].join('\n'),
+  });
+  const m = await loadStack({ projectDir: dir, env: {} });
+  t.deepEqual(m.services.a!.security_opt, ['no-new-privileges:true', `seccomp=${join(dir, 'profiles/p.json')}`, 'label=type:svirt_apache_t', 'apparmor:unconfined', 'systempaths=unconfined']);
+  t.deepEqual(m.warnings.map((w) => [w.path, w.line]), [['services.a.security_opt[2]', 7], ['services.a.security_opt[3]', 8], ['services.a.security_opt[4]', 9]]);
+  t.regex(m.warnings[0]!.message, /SELinux/);
+  t.regex(m.warnings[1]!.message, /AppArmor/);
+});
+
+test('security_opt: a bad no-new-privileges value is an error at its line', async (t) => {
+  const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    security_opt:\n      - no-new-privileges=maybe\n' });
+  const e = await t.throwsAsync(loadStack({ projectDir: dir, env: {} }));
+  t.regex(e!.message, /invalid no-new-privileges value "maybe"/);
+  t.is((e as { location?: { line?: number } }).location?.line, 5);
+});
+
+test('security_opt parsing: separators, last one wins, unconfined', (t) => {
+  t.like(parseSecurityOpt('no-new-privileges'), { kind: 'ok', value: true });
+  t.like(parseSecurityOpt('no-new-privileges=false'), { kind: 'ok', value: false });
+  t.like(parseSecurityOpt('seccomp:unconfined'), { kind: 'ok', key: 'seccomp', value: 'unconfined' });
+  t.like(parseSecurityOpt('seccomp=/p.json'), { kind: 'ok', key: 'seccomp', value: '/p.json' });
+  t.like(parseSecurityOpt('seccomp='), { kind: 'invalid' });
+  t.like(parseSecurityOpt('label:disable'), { kind: 'ignored' });
+  t.like(parseSecurityOpt('whatever'), { kind: 'ignored' });
+  t.deepEqual(securityOpts(['no-new-privileges', 'seccomp=/a.json', 'label=x', 'seccomp=unconfined']), { noNewPrivileges: true, seccomp: 'unconfined' });
+  t.deepEqual(securityOpts(undefined), {});
+});
+
+test('platform and cgroup_parent are read; bad values are errors', async (t) => {
+  const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    platform: linux/arm64/v8\n    cgroup_parent: /batch/jobs/\n' });
+  const m = await loadStack({ projectDir: dir, env: {} });
+  t.is(m.services.a!.platform, 'linux/arm64/v8');
+  t.is(m.services.a!.cgroup_parent, 'batch/jobs');
+  t.deepEqual(m.warnings, []);
+  const bad = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    cgroup_parent: ../escape\n' });
+  await t.throwsAsync(loadStack({ projectDir: bad, env: {} }), { message: /not a cgroup path/ });
+  const badp = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    platform: amd64\n' });
+  await t.throwsAsync(loadStack({ projectDir: badp, env: {} }), { message: /not os\/arch/ });
+});
