@@ -168,3 +168,15 @@ for (const rt of runtimes()) {
     t.deepEqual([...new Set(found)], [], 'the parent went with its last container');
   });
 }
+
+for (const rt of runtimes()) {
+  test.serial(`${rt}: privileged gets every capability this host can grant (its bounding set), and starts`, async (t) => {
+    const { c, dir } = engine(t, rt);
+    const host = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
+    const r = await run(c, spec('priv', ['sh', '-c', 'grep -E "^Cap(Eff|Bnd):" /proc/self/status'], { privileged: true }));
+    t.is(r.code, 0, r.out.join('|'));
+    t.deepEqual(r.out.map((l) => l.split(/\s+/)[1]), [host, host]);
+    await c.remove(r.id);
+    t.deepEqual(leftovers(c, dir, r.id), []);
+  });
+}

@@ -4,7 +4,7 @@ import test from 'ava';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Ajv04 from 'ajv-draft-04';
-import { DEFAULT_CAPS, buildOciSpec, buildRunStepSpec, effectiveCaps, rlimitType, stableJson, type OciSpecInput } from '../../src/engine/runtime/oci-spec.js';
+import { DEFAULT_CAPS, buildOciSpec, buildRunStepSpec, capsFromMask, effectiveCaps, rlimitType, stableJson, type OciSpecInput } from '../../src/engine/runtime/oci-spec.js';
 import { parseGroup, parsePasswd, resolveUser } from '../../src/engine/runtime/users.js';
 
 const schemaDir = resolve(process.cwd(), '../shared/conformance/runtime-spec/schema');
@@ -152,4 +152,17 @@ for (const [name, user, add, want] of userCases) {
 
 test('stableJson sorts keys at every level and keeps array order', (t) => {
   t.is(stableJson({ b: 1, a: { d: [3, 1], c: 2 } }, 0), '{"a":{"c":2,"d":[3,1]},"b":1}\n');
+});
+
+test('"every capability" is the host\'s bounding set when given (privileged, cap_add: ALL)', (t) => {
+  const bnd = capsFromMask('000001fffeffffff'); // a host without CAP_SYS_RESOURCE (bit 24)
+  t.is(bnd.length, 40);
+  t.false(bnd.includes('CAP_SYS_RESOURCE'));
+  t.true(bnd.includes('CAP_CHECKPOINT_RESTORE') && bnd.includes('CAP_CHOWN'));
+  t.deepEqual(capsFromMask('0'), []);
+  t.deepEqual(effectiveCaps(true, [], [], bnd), [...bnd].sort());
+  t.false(effectiveCaps(false, ['ALL'], [], bnd).includes('CAP_SYS_RESOURCE'));
+  t.true(effectiveCaps(false, ['sys_resource'], [], bnd).includes('CAP_SYS_RESOURCE'), 'named on its own it is asked for (and refused by the kernel, as with Docker)');
+  const spec = buildOciSpec({ ...base, privileged: true, hostCaps: bnd }) as { process: { capabilities: { bounding: string[] } } };
+  t.false(spec.process.capabilities.bounding.includes('CAP_SYS_RESOURCE'));
 });

@@ -24,7 +24,7 @@ import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost
 import { copyIntoRoot, resolveInRoot } from './in-root.js';
 import { readLogs } from './logs.js';
 import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
-import { buildOciSpec, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
+import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
 import { loadSeccompProfile } from './seccomp-profile.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import { tryUnmount } from './umount.js';
@@ -80,6 +80,17 @@ function isMountpoint(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+let boundingCaps: string[] | undefined;
+/** The capabilities this process can hand to a container (its bounding set); every one Linux knows if unreadable. */
+function hostCaps(): string[] | undefined {
+  if (!boundingCaps) {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (!m) return undefined;
+    boundingCaps = capsFromMask(m[1]!);
+  }
+  return boundingCaps;
 }
 
 export class Containers implements ContainerApi {
@@ -235,6 +246,7 @@ export class Containers implements ContainerApi {
         tty: spec.tty,
         readOnlyRoot: spec.readOnlyRoot,
         privileged: spec.privileged,
+        hostCaps: hostCaps(),
         capAdd: spec.capAdd,
         capDrop: spec.capDrop,
         mounts,
@@ -267,7 +279,7 @@ export class Containers implements ContainerApi {
     if (spec.noNewPrivileges) out.noNewPrivileges = true;
     // as Docker: a privileged container runs without a filter
     if (spec.seccomp && spec.seccomp !== 'unconfined' && !spec.privileged) {
-      out.seccomp = loadSeccompProfile(spec.seccomp, effectiveCaps(spec.privileged, spec.capAdd, spec.capDrop));
+      out.seccomp = loadSeccompProfile(spec.seccomp, effectiveCaps(spec.privileged, spec.capAdd, spec.capDrop, hostCaps()));
     }
     return out;
   }

@@ -59,6 +59,9 @@ export interface OciSpecInput {
   privileged?: boolean;
   capAdd?: string[];
   capDrop?: string[];
+  /** What "every capability" means here (`privileged`, `cap_add: [ALL]`): the capabilities this host can
+   *  grant, i.e. the caller's bounding set (hostCaps()). Unset: every capability Linux knows. */
+  hostCaps?: readonly string[];
   /** Docker's default is false (setuid binaries keep working). */
   noNewPrivileges?: boolean;
   mounts?: OciMountInput[];
@@ -110,16 +113,27 @@ function capName(c: string): string {
   return u.startsWith('CAP_') ? u : `CAP_${u}`;
 }
 
-/** Docker's rule: start from the default set (all if privileged), add cap_add, then remove cap_drop; `ALL` works on both sides. */
-export function effectiveCaps(privileged: boolean | undefined, add: string[] = [], drop: string[] = []): string[] {
-  if (privileged) return [...ALL_CAPS].sort();
+/**
+ * Docker's rule: start from the default set (all if privileged), add cap_add, then remove cap_drop; `ALL`
+ * works on both sides. "All" is `all` (default: every capability Linux knows): pass the host's bounding
+ * set, as Podman does, so a privileged container starts where the caller lacks some capability (a
+ * container host, a CI sandbox) instead of failing to set one it can never have.
+ */
+export function effectiveCaps(privileged: boolean | undefined, add: string[] = [], drop: string[] = [], all: readonly string[] = ALL_CAPS): string[] {
+  if (privileged) return [...all].sort();
   const set = new Set(DEFAULT_CAPS);
   const adds = add.map(capName), drops = drop.map(capName);
   if (drops.includes('CAP_ALL')) set.clear();
-  if (adds.includes('CAP_ALL')) for (const c of ALL_CAPS) set.add(c);
+  if (adds.includes('CAP_ALL')) for (const c of all) set.add(c);
   for (const c of adds) if (c !== 'CAP_ALL') set.add(c);
   for (const c of drops) if (c !== 'CAP_ALL') set.delete(c);
   return [...set].sort();
+}
+
+/** The capabilities set in a /proc/PID/status mask (`CapBnd:	000001fffeffffff`); ALL_CAPS is in bit order. */
+export function capsFromMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex.trim()}`);
+  return ALL_CAPS.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
 }
 
 const RLIMITS: Record<string, string> = {
@@ -178,7 +192,7 @@ function hasEnv(env: string[], key: string): boolean {
 /** The OCI config for a container. Output is deterministic (same input → same JSON once keys are sorted). */
 export function buildOciSpec(input: OciSpecInput): OciSpec {
   const priv = !!input.privileged;
-  const caps = effectiveCaps(priv, input.capAdd, input.capDrop);
+  const caps = effectiveCaps(priv, input.capAdd, input.capDrop, input.hostCaps);
   const env = [...input.env];
   if (!hasEnv(env, 'PATH')) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   if (!hasEnv(env, 'HOME')) env.push(`HOME=${input.user.home || '/'}`);
