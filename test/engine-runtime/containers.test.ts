@@ -6,28 +6,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
-import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { OverlayRootfs, cgroupLeftovers, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
+import { containerKit, cgroupLeftovers, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
 
-const base = makeTemp('tsstack-ctr-');
-let fs: OverlayRootfs;
-test.before(() => { fs = new OverlayRootfs(base); });
-test.after.always(async () => {
-  const { execFileSync } = await import('node:child_process');
-  for (const m of mountsUnder(base).reverse()) execFileSync('umount', ['-l', m]);
-  rmTemp(base);
-});
-
-let n = 0;
-/** A Containers on its own root; a teardown force-removes what a failed test left. */
-function engine(t: { teardown: (f: () => Promise<void>) => void }, runtime: string) {
-  const dir = join(base, `e${++n}`);
-  const c = new Containers({ root: join(dir, 'root'), runRoot: join(dir, 'run'), images: fs, runtime });
-  t.teardown(async () => {
-    for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});
-  });
-  return { c, dir };
-}
+const { engine } = containerKit('tsstack-ctr-');
 
 function spec(name: string, args: string[], extra: Partial<ContainerCreateSpec> = {}): ContainerCreateSpec {
   return {

@@ -1,33 +1,14 @@
 // pid / ipc / uts sharing, no-new-privileges, seccomp profiles and cgroup_parent on real containers
 // (overlay root over busybox, no network), under each runtime. Nothing may be left behind.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
-import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { OverlayRootfs, cgroupLeftovers, mountsUnder, processGone, runtimes, until } from './helpers.js';
+import { containerKit, cgroupLeftovers, mountsUnder, processGone, runtimes, until } from './helpers.js';
 
-const base = makeTemp('tsstack-iso-');
-let fs: OverlayRootfs;
-test.before(() => { fs = new OverlayRootfs(base); });
-test.after.always(() => {
-  for (const m of mountsUnder(base).reverse()) execFileSync('umount', ['-l', m]);
-  rmTemp(base);
-});
-
-let n = 0;
-function engine(t: { teardown: (f: () => Promise<void>) => void }, runtime: string) {
-  const dir = join(base, `e${++n}`);
-  mkdirSync(dir, { recursive: true });
-  const c = new Containers({ root: join(dir, 'root'), runRoot: join(dir, 'run'), images: fs, runtime });
-  t.teardown(async () => {
-    for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});
-  });
-  return { c, dir };
-}
+const { engine } = containerKit('tsstack-iso-');
 
 function spec(name: string, args: string[], extra: Partial<ContainerCreateSpec> = {}): ContainerCreateSpec {
   return {

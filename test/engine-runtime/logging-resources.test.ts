@@ -11,8 +11,7 @@ import { withResolvOptions } from '../../src/engine/runtime/etc-files.js';
 import { monitorArgs } from '../../src/engine/runtime/monitor-client.js';
 import { buildOciSpec, cfsQuota, stableJson, type OciSpecInput } from '../../src/engine/runtime/oci-spec.js';
 import { isTsstackError } from '../../src/util/errors.js';
-import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { OverlayRootfs, cgroupLeftovers, mountsUnder, ociConfigValidator, runtimes, until } from './helpers.js';
+import { containerKit, cgroupLeftovers, mountsUnder, ociConfigValidator, runtimes, until } from './helpers.js';
 
 // ---------------------------------------------------------------- pure
 
@@ -61,24 +60,7 @@ test('monitorArgs passes both rotation flags; 0 = no rotation', (t) => {
 
 // ---------------------------------------------------------------- real containers
 
-const base = makeTemp('tsstack-logres-');
-let fs: OverlayRootfs;
-test.before(() => { fs = new OverlayRootfs(base); });
-test.after.always(async () => {
-  const { execFileSync } = await import('node:child_process');
-  for (const m of mountsUnder(base).reverse()) execFileSync('umount', ['-l', m]);
-  rmTemp(base);
-});
-
-let n = 0;
-function engine(t: { teardown: (f: () => Promise<void>) => void }, runtime: string) {
-  const dir = join(base, `e${++n}`);
-  const c = new Containers({ root: join(dir, 'root'), runRoot: join(dir, 'run'), images: fs, runtime });
-  t.teardown(async () => {
-    for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});
-  });
-  return { c, dir };
-}
+const { engine } = containerKit('tsstack-logres-');
 
 function spec(name: string, args: string[], extra: Partial<ContainerCreateSpec> = {}): ContainerCreateSpec {
   return {
