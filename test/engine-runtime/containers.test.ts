@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
-import { containerKit, cgroupLeftovers, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
+import { cgroupLeftovers, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
+import { containerKit } from './kit.js';
 
 const { engine } = containerKit('tsstack-ctr-');
 

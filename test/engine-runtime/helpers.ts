@@ -9,10 +9,7 @@ import { nativeBinary } from '../../src/engine/native-paths.js';
 import type { RootfsProvider } from '../../src/engine/runtime/deps.js';
 import { buildOciSpec, stableJson, type OciSpecInput } from '../../src/engine/runtime/oci-spec.js';
 import { resolveUserInRootfs } from '../../src/engine/runtime/users.js';
-import test from 'ava';
-import { Containers } from '../../src/engine/runtime/containers.js';
-import type { ContainerDeps } from '../../src/engine/runtime/deps.js';
-import { makeBusyboxRootfs, makeTemp, rmTemp } from '../helpers/rootfs.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 /** Runtimes to run the container tests under (override: TSSTACK_TEST_RUNTIMES=runc,tsstack-runtime):
  *  tsstack-runtime when built, runc when installed. crun 1.8 refuses this host's hybrid cgroup layout
@@ -151,30 +148,3 @@ export async function engineParts(root: string, runRoot: string): Promise<Engine
   }
 }
 
-/**
- * The container tests' common ground: one busybox overlay root for the test file (made before its
- * tests, unmounted and removed after them) and `engine(t, runtime)`, a Containers on a root of its own
- * whose teardown force-removes whatever a failed test left.
- */
-export function containerKit(prefix: string) {
-  const base = makeTemp(prefix);
-  let fs: OverlayRootfs | undefined;
-  test.before(() => { fs = new OverlayRootfs(base); });
-  test.after.always(() => {
-    for (const m of mountsUnder(base).reverse()) execFileSync('umount', ['-l', m]);
-    rmTemp(base);
-  });
-  let n = 0;
-  return {
-    base,
-    engine(t: { teardown: (f: () => Promise<void>) => void }, runtime: string, extra: Partial<ContainerDeps> = {}) {
-      const dir = join(base, `e${++n}`);
-      mkdirSync(dir, { recursive: true });
-      const c = new Containers({ root: join(dir, 'root'), runRoot: join(dir, 'run'), images: fs!, runtime, ...extra });
-      t.teardown(async () => {
-        for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});
-      });
-      return { c, dir };
-    },
-  };
-}

@@ -6,7 +6,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
-import { containerKit, cgroupLeftovers, mountsUnder, processGone, runtimes, until } from './helpers.js';
+import { cgroupLeftovers, mountsUnder, processGone, runtimes, until } from './helpers.js';
+import { containerKit } from './kit.js';
 
 const { engine } = containerKit('tsstack-iso-');
 

@@ -11,7 +11,8 @@ import { withResolvOptions } from '../../src/engine/runtime/etc-files.js';
 import { monitorArgs } from '../../src/engine/runtime/monitor-client.js';
 import { buildOciSpec, cfsQuota, stableJson, type OciSpecInput } from '../../src/engine/runtime/oci-spec.js';
 import { isTsstackError } from '../../src/util/errors.js';
-import { containerKit, cgroupLeftovers, mountsUnder, ociConfigValidator, runtimes, until } from './helpers.js';
+import { cgroupLeftovers, mountsUnder, ociConfigValidator, runtimes, until } from './helpers.js';
+import { containerKit } from './kit.js';
 
 // ---------------------------------------------------------------- pure
 
