@@ -10,7 +10,7 @@ struct opt { const char *name; char short_name; bool has_arg; bool repeat; };
 
 struct parsed {
   const char *values[16];       /* by option index; last occurrence (or "1" for flags) */
-  char *repeated[16][32];       /* by option index: every value of a repeatable option */
+  char *repeated[16][128];      /* by option index: every value of a repeatable option (--cap for every capability, --env) */
   size_t n_repeated[16];
   char **pos;                   /* positionals, NULL-terminated */
   size_t n_pos;

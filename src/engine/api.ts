@@ -165,6 +165,18 @@ export interface ResourceExtras {
   memoryReservation?: Bytes;
 }
 
+/** A command tsstack runs in the container as an exec (compose's post_start/pre_stop hooks). */
+export interface LifecycleHook {
+  argv: string[];
+  /** As `user:` of the service (name or uid[:gid], resolved in the container's root); absent = the container's user. */
+  user?: string;
+  /** Every capability the host can give, added to the exec'd process. */
+  privileged?: boolean;
+  cwd?: string;
+  /** `K=V`, added to the container's environment. */
+  env?: string[];
+}
+
 /** Everything needed to make a container; already merged with the image's defaults by the caller. */
 export interface ContainerCreateSpec {
   name: string;
@@ -202,6 +214,10 @@ export interface ContainerCreateSpec {
   seccomp?: string;
   /** Cgroup the container's own is made under (`tsstack` when absent). */
   cgroupParent?: string;
+  /** Host device nodes made in the container (`permissions`: some of r, w, m); create() fails if one is missing. */
+  devices?: { source: string; target: string; permissions: string }[];
+  /** Extra allow rules of the device cgroup (`type` a/b/c; an absent major/minor is any). */
+  deviceCgroupRules?: { type: 'a' | 'b' | 'c'; major?: number; minor?: number; access: string }[];
   ports: PublishedPort[];
   extraHosts?: string[];
   dns?: string[];
@@ -222,6 +238,18 @@ export interface ContainerCreateSpec {
   dnsOptions?: string[];
   /** Runtime binary: `tsstack-runtime` (default), `runc` or `crun`. */
   runtime?: string;
+  /**
+   * Run in order by `start` once the container runs (the first failing one makes `start` throw, naming it;
+   * the container keeps running, as with Compose), and by `stop` before the stop signal, within the grace
+   * period (a failing or overdue one does not keep the container from stopping).
+   */
+  postStart?: LifecycleHook[];
+  preStop?: LifecycleHook[];
+  /**
+   * Binds and volumes of other containers (by name or id; they must exist) mounted at the same targets
+   * (not their tmpfs); `readOnly` true/false overrides their mode, absent keeps it. Targets in `mounts` win.
+   */
+  volumesFrom?: { container: string; readOnly?: boolean }[];
 }
 
 export type ContainerStatus = 'created' | 'running' | 'restarting' | 'paused' | 'exited' | 'dead';

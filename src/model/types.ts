@@ -28,6 +28,8 @@ export interface StackModel {
   /** `x-*` keys at the top level. */
   extensions: Record<string, unknown>;
   warnings: SpecWarning[];
+  /** Where some values came from, for problems found after loading (e.g. `services.web.devices[0]` → file and line); absent when none. */
+  lines?: Record<string, { file: string; line?: number }>;
 }
 
 export interface SpecWarning {
@@ -120,8 +122,34 @@ export interface ServiceSpec {
   platform?: string;
   /** Cgroup the container's cgroup is made under (instead of `tsstack/`). */
   cgroup_parent?: string;
+  /** Lifecycle hooks: run in the container (as execs) after it starts / before tsstack stops it; absent when none. */
+  post_start?: ServiceHook[];
+  pre_stop?: ServiceHook[];
+  /** As written (`SERVICE`, `service:SERVICE`, `container:NAME`, optionally `:ro`/`:rw`); spec/volumes-from.ts reads them. */
+  volumes_from?: string[];
+  /** Host devices made in the container (`devices`, long form); absent when none. */
+  devices?: DeviceMapping[];
+  /** Docker's device cgroup rules as written (`c 1:3 rwm`); absent when none. */
+  device_cgroup_rules?: string[];
   /** `x-*` keys of the service. */
   extensions: Record<string, unknown>;
+}
+
+/** One `devices` entry: host device node, path in the container, permissions (some of r, w, m). */
+export interface DeviceMapping {
+  source: string;
+  target: string;
+  permissions: string;
+}
+
+/** One lifecycle hook (`post_start`/`pre_stop` entry). */
+export interface ServiceHook {
+  command: string[];
+  user?: string;
+  privileged?: boolean;
+  /** Absolute path in the container. */
+  working_dir?: string;
+  environment?: Record<string, string>;
 }
 
 export interface LoggingSpec {

@@ -2,12 +2,14 @@
 // (the model merged with the image's defaults), its hash, and the networks and
 // volumes the project needs. Pure: images are passed in, already inspected.
 
-import type { ContainerCreateSpec, EndpointSpec, HealthcheckConfig, ImageInfo, Labels, Mount, NetworkCreateSpec, PublishedPort } from '../engine/api.js';
+import type { ContainerCreateSpec, EndpointSpec, HealthcheckConfig, ImageInfo, Labels, LifecycleHook, Mount, NetworkCreateSpec, PublishedPort } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
-import type { DependsOn, LoggingSpec, RestartPolicy, ServiceSpec, StackModel } from '../model/types.js';
+import type { DependsOn, LoggingSpec, RestartPolicy, ServiceHook, ServiceSpec, StackModel } from '../model/types.js';
 import { parseBytes } from '../spec/units.js';
 import { namespaceServices } from '../spec/isolation.js';
 import { securityOpts } from '../spec/security-opt.js';
+import { parseVolumesFrom, volumesFromServices } from '../spec/volumes-from.js';
+import { parseCgroupRule, type DeviceCgroupRule } from '../spec/devices.js';
 import { canonicalJson, configHash } from './canonical.js';
 
 /** Labels reconcile adds beside those in api.ts. */
@@ -52,6 +54,9 @@ export interface ContainerConfig {
   no_new_privileges?: boolean;
   seccomp?: string;
   cgroup_parent?: string;
+  /** Host devices (long form) and extra device cgroup rules as written; absent when none (existing hashes stay). */
+  devices?: { source: string; target: string; permissions: string }[];
+  device_cgroup_rules?: string[];
   restart: RestartPolicy;
   stop_signal: string;
   stop_grace_period: number;
@@ -73,6 +78,14 @@ export interface ContainerConfig {
   /** As written in the stack file: any change recreates the container, as Compose does. */
   logging?: LoggingSpec;
   runtime?: string;
+  /** Lifecycle hooks as in the model: part of the service's config, so a change recreates (as Compose's hash). */
+  post_start?: ServiceHook[];
+  pre_stop?: ServiceHook[];
+  /** `volumes_from` as written, and the binds/volumes its service references resolve to (a change there recreates). */
+  volumes_from?: string[];
+  volumes_from_mounts?: Mount[];
+  /** Service references to a service outside the model given (`run` passes only its own): its first container, by name. */
+  volumes_from_containers?: string[];
 }
 
 export interface DesiredContainer {
@@ -250,6 +263,7 @@ export function implicitDependencies(svc: ServiceSpec): Record<string, DependsOn
   if (nm?.startsWith('service:') && !out[nm.slice(8)]) out[nm.slice(8)] = { condition: 'service_started', required: true };
   for (const ref of namespaceServices(svc)) out[ref.service] ??= { condition: 'service_started', required: true };
   for (const l of linksOf(svc)) out[l.service] ??= { condition: 'service_started', required: true };
+  for (const v of volumesFromServices(svc.volumes_from)) out[v] ??= { condition: 'service_started', required: true };
   return out;
 }
 
@@ -410,6 +424,8 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
     networks,
     network_mode: networkMode,
     ...isolationOf(model, svc),
+    devices: nonEmpty(svc.devices),
+    device_cgroup_rules: nonEmpty(svc.device_cgroup_rules),
     restart: restartOf(svc),
     stop_signal: svc.stop_signal ?? ic.StopSignal ?? 'SIGTERM',
     stop_grace_period: svc.stop_grace_period ?? 10_000,
@@ -430,7 +446,50 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
     dns_opt: nonEmpty(svc.dns_opt),
     logging: svc.logging && (svc.logging.driver !== undefined || nonEmptyObj(svc.logging.options)) ? svc.logging : undefined,
     runtime: opts.runtime,
+    post_start: nonEmpty(svc.post_start),
+    pre_stop: nonEmpty(svc.pre_stop),
+    volumes_from: nonEmpty(svc.volumes_from),
+    volumes_from_mounts: nonEmpty(borrowedMounts(model, name, svc, opts, files)),
+    volumes_from_containers: nonEmpty(outsideVolumesFrom(model, svc)),
   });
+}
+
+/** `volumes_from` service references the model does not hold, as `container:<project>-<service>-1[:mode]`. */
+function outsideVolumesFrom(model: StackModel, svc: ServiceSpec): string[] {
+  const out: string[] = [];
+  for (const e of svc.volumes_from ?? []) {
+    const r = parseVolumesFrom(e);
+    if ('error' in r || r.kind !== 'service' || model.services[r.name]) continue;
+    out.push(`container:${containerName(model.name, r.name, 1)}${r.readOnly === undefined ? '' : r.readOnly ? ':ro' : ':rw'}`);
+  }
+  return out;
+}
+
+/**
+ * The binds and named/anonymous volumes `volumes_from: [service]` gives: those of the other service's
+ * (first) container — its `volumes:` and, in turn, what its own service references give — not tmpfs,
+ * secrets or configs; `:ro`/`:rw` override their mode. A target the service mounts itself is left to it.
+ */
+function borrowedMounts(model: StackModel, name: string, svc: ServiceSpec, opts: DesiredOptions, files: GeneratedFile[], seen = new Set([name])): Mount[] {
+  const out: Mount[] = [];
+  const taken = new Set((svc.volumes ?? []).map((v) => v.target));
+  for (const entry of svc.volumes_from ?? []) {
+    const ref = parseVolumesFrom(entry);
+    if ('error' in ref || ref.kind !== 'service' || seen.has(ref.name)) continue;
+    const other = model.services[ref.name];
+    if (!other) continue;
+    const own = mountsOf(model, ref.name, { ...other, tmpfs: [], secrets: [], configs: [] }, opts, files);
+    const theirs = [...own, ...borrowedMounts(model, ref.name, other, opts, files, new Set([...seen, ref.name]))];
+    for (const m of theirs) {
+      if (m.type === 'tmpfs' || taken.has(m.target)) continue;
+      taken.add(m.target);
+      const copy = { ...m };
+      if (ref.readOnly) copy.readOnly = true;
+      else if (ref.readOnly === false || !copy.readOnly) delete copy.readOnly;
+      out.push(copy);
+    }
+  }
+  return out;
 }
 
 /** cpu_quota/cpu_period and the memory reservation (`mem_reservation`, else `deploy.resources.reservations.memory`). */
@@ -511,7 +570,8 @@ export function createSpec(project: string, c: DesiredContainer, svc: DesiredSer
     privileged: k.privileged,
     capAdd: k.cap_add,
     capDrop: k.cap_drop,
-    mounts: k.volumes,
+    mounts: k.volumes_from_mounts ? [...k.volumes, ...k.volumes_from_mounts] : k.volumes,
+    volumesFrom: containerVolumesFrom([...(k.volumes_from ?? []), ...(k.volumes_from_containers ?? [])]),
     endpoints,
     networkMode: nm === 'none' || nm === 'host' || nm?.startsWith('container:') ? (nm as ContainerCreateSpec['networkMode']) : undefined,
     pidMode: k.pid as ContainerCreateSpec['pidMode'],
@@ -520,6 +580,8 @@ export function createSpec(project: string, c: DesiredContainer, svc: DesiredSer
     noNewPrivileges: k.no_new_privileges,
     seccomp: k.seccomp,
     cgroupParent: k.cgroup_parent,
+    devices: k.devices,
+    deviceCgroupRules: k.device_cgroup_rules?.map(parseCgroupRule).filter((r): r is DeviceCgroupRule => r !== undefined),
     ports: k.ports,
     extraHosts: k.extra_hosts,
     dns: k.dns,
@@ -534,7 +596,28 @@ export function createSpec(project: string, c: DesiredContainer, svc: DesiredSer
     stopGracePeriod: k.stop_grace_period,
     healthcheck: k.healthcheck,
     runtime: k.runtime,
+    postStart: engineHooks(k.post_start),
+    preStop: engineHooks(k.pre_stop),
   });
+}
+
+/** `volumes_from: [container:NAME]` entries, for the engine to resolve at create. */
+function containerVolumesFrom(list: string[]): ContainerCreateSpec['volumesFrom'] {
+  const out: NonNullable<ContainerCreateSpec['volumesFrom']> = [];
+  for (const e of list) {
+    const r = parseVolumesFrom(e);
+    if (!('error' in r) && r.kind === 'container') out.push(clean({ container: r.name, readOnly: r.readOnly }));
+  }
+  return out.length ? out : undefined;
+}
+
+/** The model's hooks as the engine runs them (environment as sorted `K=V`). */
+export function engineHooks(hooks: ServiceHook[] | undefined): LifecycleHook[] | undefined {
+  if (!hooks?.length) return undefined;
+  return hooks.map((h) => clean({
+    argv: h.command, user: h.user, privileged: h.privileged || undefined, cwd: h.working_dir,
+    env: h.environment && Object.keys(h.environment).length ? Object.keys(h.environment).sort().map((k) => `${k}=${h.environment![k]}`) : undefined,
+  }));
 }
 
 /** ContainerCreateSpec's log fields: nothing when the default (the monitor's rotation) applies. */

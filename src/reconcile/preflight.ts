@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import type { Engine, PublishedPort } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
 import { platformProblems } from './platform.js';
+import { deviceProblems } from './device-check.js';
 import type { Plan } from './plan.js';
 
 async function safely(f: () => Promise<string[]>, what: string): Promise<string[]> {
@@ -31,6 +32,8 @@ export function modelProblems(model: StackModel, services: string[]): string[] {
 export async function preflight(plan: Plan, engine: Engine, model?: StackModel): Promise<string[]> {
   const problems = [...plan.problems, ...(model ? modelProblems(model, plan.order) : [])];
   const creates = plan.actions.filter((a) => a.type === 'create' || a.type === 'recreate');
+  // the host devices of the containers to be made (a kept container is not re-checked)
+  if (model) problems.push(...deviceProblems(model, [...new Set(creates.flatMap((a) => (a.container ? [a.container.service] : [])))].sort()));
 
   // Host ports: duplicates within the plan (pure), then the engine's view (processes, other stacks).
   const seen = new Map<string, string>();

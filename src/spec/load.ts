@@ -17,6 +17,7 @@ import type { Lookup } from './interpolate.js';
 import { isObj, mergeDocuments, mergeValue } from './merge.js';
 import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
 import { namespaceServices } from './isolation.js';
+import { checkVolumesFrom } from './volumes-from.js';
 import { resolveFilePaths, resolvePath } from './resolve-paths.js';
 import { validateDocument } from './validate.js';
 import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
@@ -379,9 +380,11 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   if (!opts.skipConsistencyCheck) {
     checkReferences(ctx, model, disabled);
     checkRawServiceRefs(ctx, services, disabled);
+    checkVolumesFrom(ctx, model, disabled);
   }
   model.sourceFiles = [...loader.sourceFiles].sort();
   model.warnings = [...loader.warnings, ...ctx.warnings];
+  if (Object.keys(ctx.lines).length) model.lines = ctx.lines;
   return model;
 }
 
@@ -409,7 +412,7 @@ async function readServiceEnvFiles(loader: Loader, ctx: Ctx, name: string, s: Ob
   return out;
 }
 
-/** `ipc`/`pid: service:X` and `volumes_from: [X]` are not implemented (warned), but naming an undefined service is still an error. */
+/** `ipc`/`pid: service:X` values tsstack does not apply are warned about, but naming an undefined service is still an error (volumes_from: volumes-from.ts). */
 function checkRawServiceRefs(ctx: Ctx, services: Obj, disabled: Set<string>): void {
   const known = (n: string) => n in services || disabled.has(n);
   for (const [n, s] of Object.entries(services)) {
@@ -418,11 +421,6 @@ function checkRawServiceRefs(ctx: Ctx, services: Obj, disabled: Set<string>): vo
       const v = s[k];
       if (typeof v === 'string' && v.startsWith('service:') && !known(v.slice(8))) throw ctx.error(['services', n, k], `service ${JSON.stringify(n)} refers to undefined service ${v.slice(8)}`);
     }
-    (Array.isArray(s.volumes_from) ? s.volumes_from : []).forEach((v: unknown, i: number) => {
-      const ref = String(v).split(':')[0]!;
-      if (String(v).startsWith('container:') || known(ref)) return;
-      throw ctx.error(['services', n, 'volumes_from', i], `service ${JSON.stringify(n)} refers to undefined service ${ref}`);
-    });
   }
 }
 

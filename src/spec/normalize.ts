@@ -26,6 +26,9 @@ import type {
 import { TsstackError } from '../util/errors.js';
 import { isObj } from './merge.js';
 import { ISOLATION_KEYS, normalizeIsolation } from './isolation.js';
+import { DEVICE_KEYS, normalizeDevices } from './devices.js';
+import { HOOK_KEYS, normalizeHooks } from './hooks.js';
+import { normalizeVolumesFrom } from './volumes-from.js';
 import { parsePortShort } from './ports.js';
 import { splitShellWords } from './shellwords.js';
 import { parseBytes, parseDuration } from './units.js';
@@ -39,6 +42,8 @@ export type Locate = (path: readonly (string | number)[]) => { file: string; lin
 
 export class Ctx {
   readonly warnings: SpecWarning[] = [];
+  /** Locations kept for checks made after loading (StackModel.lines). */
+  readonly lines: Record<string, { file: string; line?: number }> = {};
   /** Skip cross-reference checks (for comparing with oracles that skip them). */
   skipConsistency = false;
   constructor(readonly where: Locate) {}
@@ -47,6 +52,12 @@ export class Ctx {
     const { file, line } = this.where(path);
     const p = formatPath(path);
     return new TsstackError('SPEC', message, { location: { file, line, path: p }, hint });
+  }
+
+  /** Keeps where `path` came from in StackModel.lines. */
+  remember(path: Path): void {
+    const { file, line } = this.where(path);
+    this.lines[formatPath(path)] = line === undefined ? { file } : { file, line };
   }
 
   warn(path: Path, message: string): void {
@@ -409,6 +420,9 @@ const SUPPORTED = new Set([
   'extra_hosts', 'dns', 'dns_search', 'mem_limit', 'memswap_limit', 'cpus', 'cpu_shares', 'cpuset', 'pids_limit', 'shm_size', 'oom_score_adj',
   'group_add', 'profiles', 'scale', 'pull_policy', 'secrets', 'configs', 'develop', 'extends', 'label_file', 'links',
   ...ISOLATION_KEYS,
+  ...DEVICE_KEYS,
+  ...HOOK_KEYS,
+  'volumes_from',
   'logging', 'cpu_quota', 'cpu_period', 'mem_reservation', 'dns_opt',
 ]);
 
@@ -515,6 +529,9 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
   if (log) s.logging = log;
   cpuMemoryExtras(ctx, p, raw, s);
   normalizeIsolation(ctx, name, raw, s, sc.projectDir);
+  normalizeDevices(ctx, name, raw, s);
+  normalizeVolumesFrom(ctx, name, raw, s);
+  normalizeHooks(ctx, name, raw, s, { command: (path, v) => command(ctx, path, v), bool: (path, v) => toBool(ctx, path, v), env: (v) => keyValues(v, (k) => sc.lookup(k) ?? null) });
   foldLimits(s);
   for (const k of Object.keys(raw)) {
     if (!SUPPORTED.has(k) && !k.startsWith('x-')) ctx.warn(at(k), `${k} is not supported by tsstack yet; ignored`);

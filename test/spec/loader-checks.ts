@@ -57,6 +57,7 @@ export const CHECKS: Record<string, Check> = {
     ['foo mem_limit/mem_reservation/memswap_limit/shm_size', [svc(m, 'foo').mem_limit, svc(m, 'foo').mem_reservation, svc(m, 'foo').memswap_limit, svc(m, 'foo').shm_size],
       [512 * 1024 ** 2, 256 * 1024 ** 2, 1024 ** 3, 64 * 1024 ** 2]],
   ],
+  TestDeviceCgroupRules: (m) => [['foo.device_cgroup_rules', svc(m, 'foo').device_cgroup_rules, ['c 1:3 mr', 'a 7:* rmw']]],
   TestDNSOpt: (m) => [['foo.dns_opt', svc(m, 'foo').dns_opt, ['use-vc', 'no-tld-query']]],
   TestCommandString: (m) => [['foo.command', svc(m, 'foo').command, ['bundle', 'exec', 'thin', '-p', '3000']]],
   TestCommandList: (m) => [['foo.command', svc(m, 'foo').command, ['bundle', 'exec', 'thin', '-p', '3000']]],

@@ -10,6 +10,8 @@ export const LOADER_KNOWN: KnownFailures = {
   TestLoadEmptyContent_MissingProject: 'by design: with no name anywhere tsstack names the project after its directory (upstream has no directory in this test)',
   TestLoadProjectName: 'a table test whose variants mix success and expected errors; the table keeps only the document',
   TestOverrideSelfExtends: 'by design: tsstack rejects one host port published by two services at load time (upstream accepts it; it would fail at up)',
+  TestDeviceMapping: 'by design: tsstack rejects device permissions other than r, w, m at load time (upstream accepts "permissions"; Docker refuses it at create)',
+  TestDeviceMappingLongSyntax: 'by design: tsstack rejects device permissions other than r, w, m at load time (upstream accepts "permissions"; Docker refuses it at create)',
   TestNormalizeImplicitDependencies: 'upstream runs normalization alone on a document the schema rejects (cgroup: service:…)',
 };
 

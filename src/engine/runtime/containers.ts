@@ -15,8 +15,9 @@ import { basename, dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import type {
-  ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LogLine, LogOptions, PublishedPort,
+  ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
 } from '../api.js';
+import { hookExecArgs, hookFailure, hookOwner, runHookProcess, type HookRun } from './lifecycle-hooks.js';
 import { nativeBinary, resolveRuntime } from '../native-paths.js';
 import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
@@ -26,6 +27,7 @@ import { readLogs } from './logs.js';
 import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
 import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
 import { loadSeccompProfile } from './seccomp-profile.js';
+import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import { tryUnmount } from './umount.js';
 import { resolveUserInRootfs } from './users.js';
@@ -214,6 +216,8 @@ export class Containers implements ContainerApi {
     if (taken) {
       throw new TsstackError('CONFLICT', `container name "${spec.name}" is already used by container ${taken.id.slice(0, 12)}`, { hint: 'remove that container first, or choose another name' });
     }
+    // before anything is made: a missing host device fails the create cleanly
+    const devices = hostDevices(spec.devices, `container ${spec.name}`);
     const id = randomBytes(32).toString('hex');
     const dir = this.cdir(id);
     mkdirSync(join(dir, 'bundle'), { recursive: true });
@@ -228,7 +232,7 @@ export class Containers implements ContainerApi {
       await this.setupNetwork(rec, undo);
       this.writeEtcFiles(rec);
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
-      const mounts = await this.resolveMounts(spec);
+      const mounts = [...(await this.resolveMounts(spec)), ...(await this.borrowedMounts(spec))];
       rec.mounts = mounts;
       const network = spec.networkMode === 'host' ? 'host' as const
         : rec.netnsPath ? { path: rec.netnsPath }
@@ -257,6 +261,8 @@ export class Containers implements ContainerApi {
         resources: { ...spec.resources },
         cgroupsPath: `${spec.cgroupParent ?? 'tsstack'}/${id}`,
         init: spec.init ? nativeBinary('init') : undefined,
+        devices,
+        deviceRules: spec.deviceCgroupRules,
       });
       writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci));
       this.writeRecord(rec);
@@ -367,6 +373,28 @@ export class Containers implements ContainerApi {
     writeFileSync(join(dir, 'resolv.conf'), resolv);
   }
 
+  /**
+   * `volumesFrom`: the binds and volumes (as mounted, so also what the peer borrowed itself) of other
+   * containers, at the same targets, after the spec's own (which win a shared target).
+   */
+  private async borrowedMounts(spec: ContainerCreateSpec): Promise<OciMountInput[]> {
+    const taken = new Set(spec.mounts.map((m) => m.target));
+    const out: OciMountInput[] = [];
+    for (const ref of spec.volumesFrom ?? []) {
+      const peer = this.find(ref.container);
+      if (!peer) throw new TsstackError('NOT_FOUND', `volumes_from container:${ref.container} (for ${spec.name}): no such container`, { hint: 'create that container first; see `tsstack ps -a`' });
+      for (const m of peer.mounts ?? (await this.resolveMounts(peer.spec))) {
+        if (m.type !== 'bind' || !m.source || taken.has(m.target)) continue;
+        taken.add(m.target);
+        const copy: OciMountInput = { ...m };
+        if (ref.readOnly) copy.readOnly = true;
+        else if (ref.readOnly === false || !copy.readOnly) delete copy.readOnly;
+        out.push(copy);
+      }
+    }
+    return out;
+  }
+
   private async resolveMounts(spec: ContainerCreateSpec): Promise<OciMountInput[]> {
     const out: OciMountInput[] = [];
     for (const m of spec.mounts) {
@@ -415,6 +443,47 @@ export class Containers implements ContainerApi {
     });
     rec.monitorPid = pid;
     this.writeRecord(rec);
+    if (rec.spec.postStart?.length) await this.runPostStart(rec);
+  }
+
+  /** post_start hooks, in order, once the container runs; the first failure throws (the container keeps running). */
+  private async runPostStart(rec: ContainerRecord): Promise<void> {
+    const owner = hookOwner(rec.name, rec.spec.labels['tsstack.service']);
+    const running = () => { const st = this.monitorState(rec); return st?.status === 'running' && !!st.pid && processAlive(st.pid); };
+    for (const [i, hook] of (rec.spec.postStart ?? []).entries()) {
+      if (!(await until(running, 5000))) {
+        throw new TsstackError('RUNTIME', `${owner}: hook post_start[${i}] (${hook.argv.join(' ')}) could not run: the container is not running`, { hint: `see \`tsstack logs\` for why it exited` });
+      }
+      const run = await this.runHook(rec, hook);
+      if (run.code !== 0 || run.timedOut) throw hookFailure(owner, 'post_start', i, hook, run);
+    }
+  }
+
+  /**
+   * pre_stop hooks, in order, within `budgetMs`; returns the time left of it. A failing hook is no reason to
+   * keep the container: it is reported on stderr (naming the service and the hook) and the stop goes on.
+   */
+  private async runPreStop(rec: ContainerRecord, budgetMs: number): Promise<number> {
+    const end = Date.now() + budgetMs;
+    const owner = hookOwner(rec.name, rec.spec.labels['tsstack.service']);
+    for (const [i, hook] of (rec.spec.preStop ?? []).entries()) {
+      const left = end - Date.now();
+      const st = this.monitorState(rec);
+      if (left <= 0 || st?.status !== 'running' || !st.pid || !processAlive(st.pid)) break;
+      const run = await this.runHook(rec, hook, left).catch((e: Error) => ({ code: -1, output: e.message, timedOut: false }));
+      if (run.code !== 0 || run.timedOut) process.stderr.write(`warning: ${hookFailure(owner, 'pre_stop', i, hook, run).message}\n`);
+    }
+    return Math.max(0, end - Date.now());
+  }
+
+  private runHook(rec: ContainerRecord, hook: LifecycleHook, timeoutMs?: number): Promise<HookRun> {
+    let user: string | undefined;
+    if (hook.user) {
+      const u = resolveUserInRootfs(rec.rootfs, hook.user);
+      user = `${u.uid}:${u.gid}`;
+    }
+    const d = this.driver(rec);
+    return runHookProcess(d.binary, d.root, hookExecArgs(rec.id, hook, user, hook.privileged ? hostCaps() ?? [] : []), timeoutMs);
   }
 
   /** Where the monitor writes the output: the rotated JSON-lines log, or nowhere (`/dev/null`, never rotated) for logging driver none. */
@@ -496,7 +565,8 @@ export class Containers implements ContainerApi {
     const rec = this.get(idOrName);
     const st = this.monitorState(rec);
     if (!st || !this.monitorAlive(rec, st)) return;
-    const t = timeoutMs ?? rec.spec.stopGracePeriod ?? 10000;
+    let t = timeoutMs ?? rec.spec.stopGracePeriod ?? 10000;
+    if (rec.spec.preStop?.length && t > 0) t = await this.runPreStop(rec, t);
     if (st.attached) return this.stopAttached(rec, t);
     // Its names go as the stop begins, so that the stops of a `down` share DNS updates (they start
     // together; they end spread out). A DNS server slow to load the change has its records file written.

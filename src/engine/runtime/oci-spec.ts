@@ -5,6 +5,7 @@
 
 import type { Bytes } from '../../model/types.js';
 import type { ResolvedUser } from './users.js';
+import { deviceAllowRules, ociDevices, type DeviceRule, type OciDevice } from './devices.js';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -82,6 +83,10 @@ export interface OciSpecInput {
   cgroupsPath?: string;
   /** Added to the ones from `user` resolution (HOME when the image sets none). */
   annotations?: Record<string, string>;
+  /** Host device nodes to make in the container (devices.ts hostDevices()), each allowed with its access. */
+  devices?: OciDevice[];
+  /** Extra allow rules of the device cgroup (compose `device_cgroup_rules`). */
+  deviceRules?: DeviceRule[];
   /** Host path of tsstack-init (`init: true`): bind-mounted read-only at INIT_PATH and run as PID 1 in front of `args`. */
   init?: string;
 }
@@ -232,7 +237,7 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
   const namespaces = ociNamespaces(input);
 
   const r = input.resources ?? {};
-  const resources: Record<string, unknown> = { devices: deviceRules(priv) };
+  const resources: Record<string, unknown> = { devices: [...deviceRules(priv), ...deviceAllowRules(input.devices ?? [], input.deviceRules)] };
   const mem: Record<string, number> = {};
   if (r.memory) {
     mem.limit = r.memory;
@@ -248,6 +253,7 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
   if (r.pids) resources.pids = { limit: r.pids };
 
   const linux: Record<string, unknown> = { namespaces, resources };
+  if (input.devices?.length) linux.devices = ociDevices(input.devices);
   if (input.cgroupsPath) linux.cgroupsPath = input.cgroupsPath;
   if (!priv) {
     linux.maskedPaths = DEFAULT_MASKED_PATHS;

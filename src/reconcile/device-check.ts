@@ -1,0 +1,28 @@
+// Host devices named by `devices:` must exist before `up` changes anything:
+// each missing (or non-device) one is a problem naming the service, the file
+// and line of its entry.
+
+import { statSync } from 'node:fs';
+import type { StackModel } from '../model/types.js';
+
+/** Problems with the host devices of `services` (stat'ed now; symlinks followed). */
+export function deviceProblems(model: StackModel, services: string[]): string[] {
+  const out: string[] = [];
+  for (const name of services) {
+    (model.services[name]?.devices ?? []).forEach((d, i) => {
+      const path = `services.${name}.devices[${i}]`;
+      const loc = model.lines?.[path];
+      const where = loc ? ` (${loc.file}${loc.line !== undefined ? `:${loc.line}` : ''})` : '';
+      let why: string | undefined;
+      try {
+        const st = statSync(d.source);
+        if (!st.isCharacterDevice() && !st.isBlockDevice()) why = 'is not a device node';
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        why = code === 'ENOENT' ? 'does not exist on this host' : `cannot be read (${code})`;
+      }
+      if (why) out.push(`service "${name}": devices[${i}]: host device ${d.source} ${why}${where}`);
+    });
+  }
+  return out;
+}

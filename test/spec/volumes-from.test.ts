@@ -1,0 +1,56 @@
+// volumes_from: every form accepted without a warning, malformed entries and undefined services refused
+// at their line, a service disabled by profiles dropped with a warning.
+import test from 'ava';
+import { loadStack } from '../../src/spec/load.js';
+import { parseVolumesFrom, volumesFromServices } from '../../src/spec/volumes-from.js';
+import { isTsstackError } from '../../src/util/errors.js';
+import { project } from './helpers.js';
+
+test('parseVolumesFrom: the forms and their modes', (t) => {
+  t.deepEqual(parseVolumesFrom('db'), { kind: 'service', name: 'db' });
+  t.deepEqual(parseVolumesFrom('db:ro'), { kind: 'service', name: 'db', readOnly: true });
+  t.deepEqual(parseVolumesFrom('service:db:rw'), { kind: 'service', name: 'db', readOnly: false });
+  t.deepEqual(parseVolumesFrom('container:some-c'), { kind: 'container', name: 'some-c' });
+  t.deepEqual(parseVolumesFrom('container:some-c:ro'), { kind: 'container', name: 'some-c', readOnly: true });
+  for (const bad of ['', 'db:rx', 'container:', 'service', 'a:ro:x', 'container:c:ro:x']) t.true('error' in parseVolumesFrom(bad), bad);
+  t.deepEqual(volumesFromServices(['db', 'service:db:ro', 'container:x', 'cache:rw']), ['db', 'cache']);
+});
+
+test('volumes_from: kept as written, no warning', async (t) => {
+  const dir = project(t, {
+    'compose.yaml': [
+      'services:',
+      '  db:',
+      '    image: busybox',
+      '  app:',
+      '    image: busybox',
+      '    volumes_from: [db, "service:db:ro", "container:legacy:rw"]',
+      '',
+    ].join('\n'),
+  });
+  const m = await loadStack({ projectDir: dir, env: {} });
+  t.deepEqual(m.warnings, []);
+  t.deepEqual(m.services.app!.volumes_from, ['db', 'service:db:ro', 'container:legacy:rw']);
+  t.false('volumes_from' in m.services.db!);
+});
+
+async function refused(t: import('ava').ExecutionContext, yaml: string, line: number, msg: RegExp): Promise<void> {
+  const dir = project(t, { 'compose.yaml': yaml });
+  const e = await t.throwsAsync(loadStack({ projectDir: dir, env: {} }));
+  t.true(isTsstackError(e));
+  t.regex(e!.message, msg);
+  t.is((e as unknown as { location?: { line?: number } }).location?.line, line, e!.message);
+}
+
+test('volumes_from: a bad mode and an undefined service are errors at the entry\'s line', async (t) => {
+  await refused(t, 'services:\n  db:\n    image: busybox\n  app:\n    image: busybox\n    volumes_from:\n      - db\n      - db:rx\n', 8, /mode must be ro or rw/);
+  await refused(t, 'services:\n  app:\n    image: busybox\n    volumes_from:\n      - container:x\n      - service:nope:ro\n', 6, /refers to undefined service nope/);
+  await refused(t, 'services:\n  app:\n    image: busybox\n    volumes_from: [nope]\n', 4, /refers to undefined service nope/);
+});
+
+test('volumes_from: a service disabled by profiles is dropped with a warning', async (t) => {
+  const dir = project(t, { 'compose.yaml': 'services:\n  db:\n    image: busybox\n    profiles: [x]\n  app:\n    image: busybox\n    volumes_from: [db]\n' });
+  const m = await loadStack({ projectDir: dir, env: {} });
+  t.false('volumes_from' in m.services.app!);
+  t.deepEqual(m.warnings.map((w) => [w.path, w.line]), [['services.app.volumes_from[0]', 7]]);
+});
