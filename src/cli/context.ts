@@ -212,7 +212,7 @@ export class Context {
     if (this.io.openEngine) this.engine = await this.io.openEngine({ ...this.paths, runtime });
     else {
       const { openEngine } = await import('../engine/engine.js');
-      this.engine = await openEngine({ ...this.paths, runtime });
+      this.engine = await openEngine({ ...this.paths, runtime, warn: (m) => this.io.err(`warning: ${m}`) });
     }
     return this.engine;
   }

@@ -19,6 +19,8 @@ export interface EngineOptions {
   runRoot: string;
   /** OCI runtime binary: `tsstack-runtime` (default), `runc`, `crun`, or a path. */
   runtime?: string;
+  /** Where problems that do not fail a call are reported (default: stderr). */
+  warn?: (message: string) => void;
 }
 
 export const DEFAULT_ROOT = '/var/lib/tsstack';
@@ -131,7 +133,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     // not local are refused there, never forwarded (a container on an internal network has no way out).
     const gateways = async () => Object.fromEntries((await networksPart.proxy.list()).map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
     const network = new Proxy(networksPart.proxy, { get: (t, prop) => (prop === 'gateways' ? gateways : (t as unknown as Record<string | symbol, unknown>)[prop]) });
-    return new Containers({ root, runRoot, runtime: opts.runtime, images: imagesPart.proxy, network: haveNetwork ? network : undefined, dns, volumes }) as ContainerApi;
+    return new Containers({ root, runRoot, runtime: opts.runtime, images: imagesPart.proxy, network: haveNetwork ? network : undefined, dns, volumes, warn: opts.warn }) as ContainerApi;
   });
 
   return {

@@ -74,7 +74,8 @@ for (const rt of runtimes()) {
   });
 
   test.serial(`${rt}: pre_stop runs before the stop signal; a hook that hangs is cut at the grace period`, async (t) => {
-    const { c, dir } = engine(t, rt);
+    const warnings: string[] = [];
+    const { c, dir } = engine(t, rt, { warn: (m) => warnings.push(m) });
     const shared = join(dir, 'shared');
     mkdirSync(shared);
     const info = await c.create(spec('pre', shared, { preStop: [{ argv: ['sh', '-c', 'echo "pre_stop $X" >> /shared/order'], env: ['X=1'] }] }));
@@ -91,6 +92,8 @@ for (const rt of runtimes()) {
     await c.stop(hang.id);
     t.true(Date.now() - t0 < 8000, `stop took ${Date.now() - t0} ms`);
     t.not((await c.inspect(hang.id))!.status, 'running');
+    t.is(warnings.length, 1);
+    t.regex(warnings[0] ?? '', /hook pre_stop\[0\] \(sleep 100\) did not finish within the stop grace period/);
     await c.remove(hang.id);
     t.deepEqual(leftovers(c, hang.id), []);
   });

@@ -96,6 +96,11 @@ function hostCaps(): string[] | undefined {
 }
 
 export class Containers implements ContainerApi {
+  private warn(message: string): void {
+    if (this.deps.warn) this.deps.warn(message);
+    else process.stderr.write(`warning: ${message}\n`);
+  }
+
   readonly root: string;
   readonly runRoot: string;
   private readonly dir: string;
@@ -461,7 +466,7 @@ export class Containers implements ContainerApi {
 
   /**
    * pre_stop hooks, in order, within `budgetMs`; returns the time left of it. A failing hook is no reason to
-   * keep the container: it is reported on stderr (naming the service and the hook) and the stop goes on.
+   * keep the container: it is reported as a warning (deps.warn; naming the service and the hook) and the stop goes on.
    */
   private async runPreStop(rec: ContainerRecord, budgetMs: number): Promise<number> {
     const end = Date.now() + budgetMs;
@@ -471,7 +476,7 @@ export class Containers implements ContainerApi {
       const st = this.monitorState(rec);
       if (left <= 0 || st?.status !== 'running' || !st.pid || !processAlive(st.pid)) break;
       const run = await this.runHook(rec, hook, left).catch((e: Error) => ({ code: -1, output: e.message, timedOut: false }));
-      if (run.code !== 0 || run.timedOut) process.stderr.write(`warning: ${hookFailure(owner, 'pre_stop', i, hook, run).message}\n`);
+      if (run.code !== 0 || run.timedOut) this.warn(hookFailure(owner, 'pre_stop', i, hook, run).message);
     }
     return Math.max(0, end - Date.now());
   }

@@ -69,4 +69,6 @@ export interface ContainerDeps {
   volumes?: VolumeLookup;
   /** Runtime used when a spec names none (default `tsstack-runtime`). */
   runtime?: string;
+  /** Where a problem that does not fail the call goes (a pre_stop hook that failed); default: stderr. */
+  warn?: (message: string) => void;
 }
