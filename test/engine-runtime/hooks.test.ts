@@ -3,13 +3,12 @@
 // failing post_start fails start() naming the service and the hook; pre_stop runs before the stop
 // signal, bounded by the grace period. Nothing may be left behind.
 import test from 'ava';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerCreateSpec } from '../../src/engine/api.js';
-import { Containers } from '../../src/engine/runtime/containers.js';
 import { hookExecArgs } from '../../src/engine/runtime/lifecycle-hooks.js';
-import { cgroupLeftovers, mountsUnder, runtimes } from './helpers.js';
-import { containerKit } from './kit.js';
+import { runtimes } from './helpers.js';
+import { containerKit, leftovers } from './kit.js';
 
 const { engine } = containerKit('tsstack-hooks-');
 
@@ -23,11 +22,6 @@ function spec(name: string, shared: string, extra: Partial<ContainerCreateSpec> 
   };
 }
 
-function leftovers(c: Containers, id: string): string[] {
-  const out = [...mountsUnder(join(c.root, 'containers', id)), ...cgroupLeftovers(id)];
-  if (existsSync(join(c.root, 'containers', id))) out.push('container dir');
-  return out;
-}
 
 const capEff = (s: string) => BigInt('0x' + (/CapEff:\s*([0-9a-f]+)/.exec(s)?.[1] ?? '0'));
 

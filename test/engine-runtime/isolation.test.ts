@@ -4,39 +4,19 @@ import test from 'ava';
 import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
-import { Containers } from '../../src/engine/runtime/containers.js';
-import { cgroupLeftovers, mountsUnder, processGone, runtimes, until } from './helpers.js';
-import { containerKit } from './kit.js';
+import { processGone, runtimes, until } from './helpers.js';
+import { containerKit, plainSpec, runToEnd, leftovers } from './kit.js';
 
 const { engine } = containerKit('tsstack-iso-');
 
-function spec(name: string, args: string[], extra: Partial<ContainerCreateSpec> = {}): ContainerCreateSpec {
-  return {
-    name, image: 'busybox', imageId: 'sha256:busybox', labels: {}, args, env: [], cwd: '/', hostname: name, mounts: [], endpoints: [],
-    networkMode: 'none', ports: [], resources: {}, restart: 'no', stopSignal: 'SIGTERM', stopGracePeriod: 1000, ...extra,
-  };
-}
+const spec = plainSpec;
 
-/** Runs a container to its end; its stdout lines. */
-async function run(c: Containers, s: ContainerCreateSpec): Promise<{ id: string; code: number; out: string[] }> {
-  const info = await c.create(s);
-  await c.start(info.id);
-  const code = await c.wait(info.id);
-  const out: string[] = [];
-  for await (const l of c.logs(info.id, {}) as AsyncIterable<LogLine>) out.push(l.log);
-  return { id: info.id, code, out };
-}
+const run = runToEnd;
 
-function leftovers(c: Containers, dir: string, id: string): string[] {
-  const out = [...mountsUnder(join(c.root, 'containers', id)), ...cgroupLeftovers(id)];
-  if (existsSync(join(c.root, 'containers', id))) out.push('container dir');
-  return out;
-}
 
 for (const rt of runtimes()) {
   test.serial(`${rt}: pid namespace: own by default, the host's with pid: host`, async (t) => {
-    const { c, dir } = engine(t, rt);
+    const { c } = engine(t, rt);
     const count = 'echo "pid=$$"; ls /proc 2>/dev/null | grep -c "^[0-9]"';
     const own = await run(c, spec('own', ['sh', '-c', count]));
     const host = await run(c, spec('host', ['sh', '-c', count], { pidMode: 'host' }));
@@ -47,12 +27,12 @@ for (const rt of runtimes()) {
     t.true(Number(host.out[1]) > 3, `the host's processes are visible: ${host.out.join('|')}`);
     for (const x of [own, host]) {
       await c.remove(x.id);
-      t.deepEqual(leftovers(c, dir, x.id), []);
+      t.deepEqual(leftovers(c, x.id), []);
     }
   });
 
   test.serial(`${rt}: pid and ipc of another container (container:NAME): b sees a's processes and shares its ipc namespace`, async (t) => {
-    const { c, dir } = engine(t, rt);
+    const { c } = engine(t, rt);
     const a = await c.create(spec('a', ['sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']));
     // created before its peer runs (as in one `up`): the namespace path is taken at start, which needs the peer running
     const early = await c.create(spec('early', ['true'], { pidMode: 'container:a' }));
@@ -83,11 +63,11 @@ for (const rt of runtimes()) {
     await c.stop('a', 2000);
     await c.remove(a.id);
     t.true(await until(() => processGone(apid2)));
-    t.deepEqual([...leftovers(c, dir, a.id), ...leftovers(c, dir, b.id)], []);
+    t.deepEqual([...leftovers(c, a.id), ...leftovers(c, b.id)], []);
   });
 
   test.serial(`${rt}: uts and ipc host: the host's hostname and ipc namespace, the host's name unchanged`, async (t) => {
-    const { c, dir } = engine(t, rt);
+    const { c } = engine(t, rt);
     const before = hostname();
     const r = await run(c, spec('named-not-applied', ['sh', '-c', 'hostname; readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; cat /etc/hostname'], { utsMode: 'host', ipcMode: 'host' }));
     t.is(r.code, 0);
@@ -98,7 +78,7 @@ for (const rt of runtimes()) {
     t.deepEqual(own.out, ['own-name']);
     for (const id of [r.id, own.id]) {
       await c.remove(id);
-      t.deepEqual(leftovers(c, dir, id), []);
+      t.deepEqual(leftovers(c, id), []);
     }
   });
 
@@ -124,12 +104,12 @@ for (const rt of runtimes()) {
     t.deepEqual((await c.list()).map((x) => x.name).sort(), ['filtered', 'nnp', 'plain']);
     for (const x of [plain, nnp, filtered]) {
       await c.remove(x.id);
-      t.deepEqual(leftovers(c, dir, x.id), []);
+      t.deepEqual(leftovers(c, x.id), []);
     }
   });
 
   test.serial(`${rt}: cgroup_parent places the cgroup under it; remove takes both away`, async (t) => {
-    const { c, dir } = engine(t, rt);
+    const { c } = engine(t, rt);
     const parent = `tsstest-cgp-${process.pid}`;
     const a = await c.create(spec('cg', ['sleep', '1000'], { cgroupParent: parent, stopSignal: 'SIGKILL' }));
     await c.start(a.id);
@@ -139,7 +119,7 @@ for (const rt of runtimes()) {
     t.true(lines.some((l) => l.startsWith('4:memory:') || l.includes(':memory:')) && lines.filter((l) => l.includes(':memory:')).every((l) => l.endsWith(`${parent}/${a.id}`)), lines.join('\n'));
     await c.remove(a.id, { force: true });
     t.true(await until(() => processGone(pid)));
-    t.deepEqual(leftovers(c, dir, a.id), []);
+    t.deepEqual(leftovers(c, a.id), []);
     const found: string[] = [];
     const ownPaths = ['', ...readFileSync('/proc/self/cgroup', 'utf8').split('\n').map((l) => l.split(':')[2] ?? '')];
     for (const ctl of readdirSync('/sys/fs/cgroup')) {
@@ -153,12 +133,12 @@ for (const rt of runtimes()) {
 
 for (const rt of runtimes()) {
   test.serial(`${rt}: privileged gets every capability this host can grant (its bounding set), and starts`, async (t) => {
-    const { c, dir } = engine(t, rt);
+    const { c } = engine(t, rt);
     const host = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
     const r = await run(c, spec('priv', ['sh', '-c', 'grep -E "^Cap(Eff|Bnd):" /proc/self/status'], { privileged: true }));
     t.is(r.code, 0, r.out.join('|'));
     t.deepEqual(r.out.map((l) => l.split(/\s+/)[1]), [host, host]);
     await c.remove(r.id);
-    t.deepEqual(leftovers(c, dir, r.id), []);
+    t.deepEqual(leftovers(c, r.id), []);
   });
 }

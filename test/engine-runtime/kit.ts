@@ -1,12 +1,13 @@
 // containerKit(): registers ava hooks, so it lives apart from helpers.ts, which benches import too.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import type { ContainerDeps } from '../../src/engine/runtime/deps.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { OverlayRootfs, mountsUnder } from './helpers.js';
+import { OverlayRootfs, cgroupLeftovers, mountsUnder } from './helpers.js';
 
 /**
  * The container tests' common ground: one busybox overlay root for the test file (made before its
@@ -34,4 +35,29 @@ export function containerKit(prefix: string) {
       return { c, dir };
     },
   };
+}
+
+/** A container with no network and busybox defaults; `extra` sets the rest. */
+export function plainSpec(name: string, args: string[], extra: Partial<ContainerCreateSpec> = {}): ContainerCreateSpec {
+  return {
+    name, image: 'busybox', imageId: 'sha256:busybox', labels: {}, args, env: [], cwd: '/', hostname: name, mounts: [], endpoints: [],
+    networkMode: 'none', ports: [], resources: {}, restart: 'no', stopSignal: 'SIGTERM', stopGracePeriod: 1000, ...extra,
+  };
+}
+
+/** Creates, starts and waits for a container; its exit code and stdout lines. */
+export async function runToEnd(c: Containers, s: ContainerCreateSpec): Promise<{ id: string; code: number; out: string[] }> {
+  const info = await c.create(s);
+  await c.start(info.id);
+  const code = await c.wait(info.id);
+  const out: string[] = [];
+  for await (const l of c.logs(info.id, {}) as AsyncIterable<LogLine>) out.push(l.log);
+  return { id: info.id, code, out };
+}
+
+/** What a removed container left: mounts, cgroups, its directory. */
+export function leftovers(c: Containers, id: string): string[] {
+  const out = [...mountsUnder(join(c.root, 'containers', id)), ...cgroupLeftovers(id)];
+  if (existsSync(join(c.root, 'containers', id))) out.push('container dir');
+  return out;
 }

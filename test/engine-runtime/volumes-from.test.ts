@@ -4,34 +4,15 @@
 import test from 'ava';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
-import { Containers } from '../../src/engine/runtime/containers.js';
-import { cgroupLeftovers, mountsUnder, runtimes } from './helpers.js';
-import { containerKit } from './kit.js';
+import { runtimes } from './helpers.js';
+import { containerKit, plainSpec, runToEnd, leftovers } from './kit.js';
 
 const { engine } = containerKit('tsstack-vf-');
 
-function spec(name: string, args: string[], extra: Partial<ContainerCreateSpec> = {}): ContainerCreateSpec {
-  return {
-    name, image: 'busybox', imageId: 'sha256:busybox', labels: {}, args, env: [], cwd: '/', hostname: name, mounts: [], endpoints: [],
-    networkMode: 'none', ports: [], resources: {}, restart: 'no', stopSignal: 'SIGTERM', stopGracePeriod: 1000, ...extra,
-  };
-}
+const spec = plainSpec;
 
-async function run(c: Containers, s: ContainerCreateSpec): Promise<{ id: string; code: number; out: string[] }> {
-  const info = await c.create(s);
-  await c.start(info.id);
-  const code = await c.wait(info.id);
-  const out: string[] = [];
-  for await (const l of c.logs(info.id, {}) as AsyncIterable<LogLine>) out.push(l.log);
-  return { id: info.id, code, out };
-}
+const run = runToEnd;
 
-function leftovers(c: Containers, id: string): string[] {
-  const out = [...mountsUnder(join(c.root, 'containers', id)), ...cgroupLeftovers(id)];
-  if (existsSync(join(c.root, 'containers', id))) out.push('container dir');
-  return out;
-}
 
 for (const rt of runtimes()) {
   test.serial(`${rt}: volumesFrom mounts another container's binds (not its tmpfs), ro when asked, own targets first`, async (t) => {
