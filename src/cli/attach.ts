@@ -16,8 +16,8 @@ export function shortName(c: ContainerInfo, project: string): string {
 }
 
 export interface Streams {
-  /** Resolves when every stream has ended or was stopped. */
-  done: Promise<void>;
+  /** Resolves when every stream has ended or was stopped: with how many could not be read (each said on stderr). */
+  done: Promise<number>;
   stop(): void;
 }
 
@@ -32,6 +32,7 @@ export function streamLogs(ctx: Context, engine: Engine, project: string, contai
   if (outer?.aborted) abort.abort();
   else outer?.addEventListener('abort', onOuter, { once: true });
   const stopped = () => abort.signal.aborted;
+  let unreadable = 0;
   const done = Promise.all(containers.map(async (c, i) => {
     const it = engine.containers.logs(c.id, { ...opts, signal: abort.signal })[Symbol.asyncIterator]();
     const prefix = opts.prefix === false ? '' : colour(`${names[i].padEnd(width)}  | `, i, opts.colour ?? ctx.io.tty);
@@ -48,9 +49,14 @@ export function streamLogs(ctx: Context, engine: Engine, project: string, contai
         for (const line of text.split('\n')) ctx.io.out(`${prefix}${opts.timestamps ? r.value.time + ' ' : ''}${line}`);
       }
     } catch (e) {
-      if (!stopped()) ctx.io.err(`${names[i]}: logs: ${e instanceof Error ? e.message : String(e)}`);
+      if (stopped()) return;
+      unreadable++;
+      ctx.io.err(`${names[i]}: logs: ${e instanceof Error ? e.message : String(e)}`);
     }
-  })).then(() => { outer?.removeEventListener('abort', onOuter); });
+  })).then(() => {
+    outer?.removeEventListener('abort', onOuter);
+    return unreadable;
+  });
   return {
     done,
     stop() {

@@ -63,6 +63,7 @@ test.serial('logging rotation and driver none, cpu quota/period, mem_reservation
     const ql = await w.T('logs', 'quiet');
     t.notRegex(ql.out, /not-kept/);
     t.regex(ql.err, /service quiet \(container keys-quiet-1\) has logging driver "none": its output is not kept/);
+    t.is(ql.code, 1, 'a log that cannot be read fails the command, as with Docker');
 
     // dns_opt in the resolv.conf the embedded DNS setup writes; quota/period/reservation in the cgroup
     t.is((await w.T('exec', '-T', 'chatty', 'grep', '-qx', 'options ndots:3 use-vc', '/etc/resolv.conf')).code, 0, 'options line inside');

@@ -48,11 +48,11 @@ export async function runLogs(ctx: Context, services: string[], o: { follow?: bo
   });
   onInterrupt(() => s.stop());
   try {
-    await s.done;
+    // as Docker: a log that cannot be read (logging driver none) makes the command fail
+    return (await s.done) ? 1 : 0;
   } finally {
     onInterrupt(undefined);
   }
-  return 0;
 }
 
 export async function runTop(ctx: Context, services: string[]): Promise<number> {
