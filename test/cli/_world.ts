@@ -113,3 +113,22 @@ export function leftovers(root: string): string[] {
   }
   return out;
 }
+
+/**
+ * The CLI on one stack file and project (TSSTACK_PROJECT_NAME unset): `T(...argv)`, the project's
+ * container ids by name, and `logsUntil` — a service's logs once they match (polled up to ~5 s).
+ */
+export function projectCli(w: World, file: string, project: string) {
+  const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined }, '-f', file, '-p', project, ...argv);
+  const ids = async (): Promise<Record<string, string>> =>
+    Object.fromEntries((JSON.parse((await T('ps', '-a', '--format', 'json')).out || '[]') as { Name: string; ID: string }[]).map((c) => [c.Name, c.ID]));
+  const logsUntil = async (service: string, want: RegExp, ...flags: string[]): Promise<string> => {
+    for (let i = 0; i < 100; i++) {
+      const out = (await T('logs', ...flags, service)).out;
+      if (want.test(out)) return out;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return (await T('logs', ...flags, service)).out;
+  };
+  return { T, ids, logsUntil };
+}

@@ -5,7 +5,7 @@ import test from 'ava';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from './_netns.js';
-import { canRun, leftovers, world } from './_world.js';
+import { canRun, leftovers, projectCli, world } from './_world.js';
 
 isolateNetwork();
 
@@ -29,16 +29,8 @@ test.serial('devices: nodes and permissions in the container; a change recreates
   if (!existsSync('/dev/fuse')) { t.log('skipped: no /dev/fuse on this host'); t.pass(); return; }
   const w = world();
   const file = join(w.dir, 'stack.yaml');
-  const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined }, '-f', file, '-p', 'devs', ...argv);
-  const ids = async () => Object.fromEntries((JSON.parse((await T('ps', '-a', '--format', 'json')).out || '[]') as { Name: string; ID: string }[]).map((c) => [c.Name, c.ID]));
-  const logs = async (want: RegExp) => {
-    for (let i = 0; i < 100; i++) {
-      const out = (await T('logs', 'd')).out;
-      if (want.test(out)) return out;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return (await T('logs', 'd')).out;
-  };
+  const { T, ids, logsUntil } = projectCli(w, file, 'devs');
+  const logs = (want: RegExp) => logsUntil('d', want);
   try {
     await w.busybox('busybox:latest');
     writeFileSync(file, stack('r'));

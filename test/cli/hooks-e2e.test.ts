@@ -5,7 +5,7 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canRun, leftovers, world } from './_world.js';
+import { canRun, leftovers, projectCli, world } from './_world.js';
 
 isolateNetwork();
 
@@ -31,8 +31,7 @@ test.serial('post_start and pre_stop around up, recreate and down; a failing pos
   mkdirSync(shared);
   chmodSync(shared, 0o777);
   const log = () => (existsSync(join(shared, 'log')) ? readFileSync(join(shared, 'log'), 'utf8').split('\n').filter(Boolean) : []);
-  const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined }, '-f', file, '-p', 'hk', ...argv);
-  const ids = async () => Object.fromEntries((JSON.parse((await T('ps', '-a', '--format', 'json')).out || '[]') as { Name: string; ID: string }[]).map((c) => [c.Name, c.ID]));
+  const { T, ids } = projectCli(w, file, 'hk');
   try {
     await w.busybox('busybox:latest');
     writeFileSync(file, stack(shared, 'echo started $$WHO >> /shared/log'));

@@ -6,7 +6,7 @@ import { isolateNetwork } from './_netns.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostPlatform } from '../../src/reconcile/platform.js';
-import { canRun, leftovers, world } from './_world.js';
+import { canRun, leftovers, projectCli, world } from './_world.js';
 
 isolateNetwork();
 
@@ -29,16 +29,8 @@ test.serial('pid: service:a sees a\'s processes; security_opt change recreates; 
   if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
   const w = world();
   const file = join(w.dir, 'stack.yaml');
-  const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined }, '-f', file, '-p', 'iso', ...argv);
-  const ids = async () => Object.fromEntries((JSON.parse((await T('ps', '-a', '--format', 'json')).out || '[]') as { Name: string; ID: string }[]).map((c) => [c.Name, c.ID]));
-  const logsOfB = async (want: RegExp) => {
-    for (let i = 0; i < 100; i++) {
-      const out = (await T('logs', 'b')).out;
-      if (want.test(out)) return out;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return (await T('logs', 'b')).out;
-  };
+  const { T, ids, logsUntil } = projectCli(w, file, 'iso');
+  const logsOfB = (want: RegExp) => logsUntil('b', want);
   try {
     await w.busybox('busybox:latest');
     writeFileSync(file, stack(`    platform: ${hostPlatform()}\n    security_opt: [no-new-privileges:true, label=disable]`));

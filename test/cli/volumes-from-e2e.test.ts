@@ -5,7 +5,7 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canRun, leftovers, world } from './_world.js';
+import { canRun, leftovers, projectCli, world } from './_world.js';
 
 isolateNetwork();
 
@@ -34,16 +34,8 @@ test.serial('volumes_from: a service\'s volume and bind at the same targets, ro,
   const shared = join(w.dir, 'shared');
   mkdirSync(shared);
   writeFileSync(join(shared, 'greeting'), 'hello from the host\n');
-  const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined }, '-f', file, '-p', 'vf', ...argv);
-  const ids = async () => Object.fromEntries((JSON.parse((await T('ps', '-a', '--format', 'json')).out || '[]') as { Name: string; ID: string }[]).map((c) => [c.Name, c.ID]));
-  const logsOfApp = async (want: RegExp) => {
-    for (let i = 0; i < 100; i++) {
-      const out = (await T('logs', '--no-log-prefix', 'app')).out;
-      if (want.test(out)) return out;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return (await T('logs', '--no-log-prefix', 'app')).out;
-  };
+  const { T, ids, logsUntil } = projectCli(w, file, 'vf');
+  const logsOfApp = (want: RegExp) => logsUntil('app', want, '--no-log-prefix');
   try {
     await w.busybox('busybox:latest');
     writeFileSync(file, stack(shared, 'db:ro'));
