@@ -16,3 +16,14 @@ export function project(t: ExecutionContext, files: Record<string, string>): str
   });
   return dir;
 }
+
+/** Asserts that loading `yaml` fails with a TsstackError matching `msg` located at `line`. */
+export async function refusedAt(t: ExecutionContext, yaml: string, line: number, msg: RegExp): Promise<void> {
+  const { loadStack } = await import('../../src/spec/load.js');
+  const { isTsstackError } = await import('../../src/util/errors.js');
+  const dir = project(t, { 'compose.yaml': yaml });
+  const e = await t.throwsAsync(loadStack({ projectDir: dir, env: {} }));
+  t.true(isTsstackError(e));
+  t.regex(e!.message, msg);
+  t.is((e as unknown as { location?: { line?: number } }).location?.line, line, e!.message);
+}

@@ -1,8 +1,7 @@
 // post_start / pre_stop: from the stack file to the model, bad values refused at their line.
 import test from 'ava';
 import { loadStack } from '../../src/spec/load.js';
-import { isTsstackError } from '../../src/util/errors.js';
-import { project } from './helpers.js';
+import { project, refusedAt } from './helpers.js';
 
 test('hooks: long form kept, command strings split, environment as a sorted map, no warning', async (t) => {
   const dir = project(t, {
@@ -43,13 +42,7 @@ test('hooks: absent or empty lists leave the keys unset', async (t) => {
   t.false('post_start' in m.services.b!);
 });
 
-async function refused(t: import('ava').ExecutionContext, yaml: string, line: number, msg: RegExp): Promise<void> {
-  const dir = project(t, { 'compose.yaml': yaml });
-  const e = await t.throwsAsync(loadStack({ projectDir: dir, env: {} }));
-  t.true(isTsstackError(e));
-  t.regex(e!.message, msg);
-  t.is((e as unknown as { location?: { line?: number } }).location?.line, line, e!.message);
-}
+const refused = refusedAt;
 
 test('hooks: an empty command and a relative working_dir are errors at their line', async (t) => {
   await refused(t, 'services:\n  a:\n    image: busybox\n    pre_stop:\n      - command: []\n', 5, /pre_stop\[0\] has no command/);

@@ -3,8 +3,7 @@
 import test from 'ava';
 import { loadStack } from '../../src/spec/load.js';
 import { parseVolumesFrom, volumesFromServices } from '../../src/spec/volumes-from.js';
-import { isTsstackError } from '../../src/util/errors.js';
-import { project } from './helpers.js';
+import { project, refusedAt } from './helpers.js';
 
 test('parseVolumesFrom: the forms and their modes', (t) => {
   t.deepEqual(parseVolumesFrom('db'), { kind: 'service', name: 'db' });
@@ -34,13 +33,7 @@ test('volumes_from: kept as written, no warning', async (t) => {
   t.false('volumes_from' in m.services.db!);
 });
 
-async function refused(t: import('ava').ExecutionContext, yaml: string, line: number, msg: RegExp): Promise<void> {
-  const dir = project(t, { 'compose.yaml': yaml });
-  const e = await t.throwsAsync(loadStack({ projectDir: dir, env: {} }));
-  t.true(isTsstackError(e));
-  t.regex(e!.message, msg);
-  t.is((e as unknown as { location?: { line?: number } }).location?.line, line, e!.message);
-}
+const refused = refusedAt;
 
 test('volumes_from: a bad mode and an undefined service are errors at the entry\'s line', async (t) => {
   await refused(t, 'services:\n  db:\n    image: busybox\n  app:\n    image: busybox\n    volumes_from:\n      - db\n      - db:rx\n', 8, /mode must be ro or rw/);
