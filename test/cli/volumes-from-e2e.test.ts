@@ -56,6 +56,14 @@ test.serial('volumes_from: a service\'s volume and bind at the same targets, ro,
     t.not(second['vf-app-1'], first['vf-app-1'], 'app recreated');
     t.is(second['vf-db-1'], first['vf-db-1'], 'db kept');
     t.regex(await logsOfApp(/data-r[ow]/), /data-rw/);
+
+    // `run` plans its container alone: the borrowed service's container is found by name, also by a container_name
+    writeFileSync(file, stack(shared, 'db').replace('  db:\n', '  db:\n    container_name: vf-database\n'));
+    const renamed = await T('up', '-d');
+    t.is(renamed.code, 0, renamed.err);
+    const r = await T('run', '--rm', '-T', 'app', 'cat', '/conf/greeting');
+    t.is(r.code, 0, r.err);
+    t.regex(r.out, /hello from the host/);
   } finally {
     const d = await T('down', '-v', '-t', '1');
     if (d.code !== 0) t.log(`down: ${d.err}`);

@@ -167,7 +167,8 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   const attached = !o.detach && (ptty || !!o.interactive);
   const engine = await ctx.openEngine();
   const { up, makePlan, projectLabels } = await import('../../reconcile/up.js');
-  const { createSpec, desiredState } = await import('../../reconcile/desired.js');
+  const { containerName, createSpec, desiredState } = await import('../../reconcile/desired.js');
+  const { parseVolumesFrom } = await import('../../spec/volumes-from.js');
   const { splitShellWords } = await import('../../spec/shellwords.js').catch(() => ({ splitShellWords: (s: string) => s.split(/\s+/).filter(Boolean) }));
   const { projectDir } = await import('../../engine/engine.js');
   const { implicitDependencies } = await import('../../reconcile/desired.js');
@@ -214,6 +215,13 @@ export async function runRun(ctx: Context, service: string, command: string[], o
     depends_on: {},
     tty: attached ? ptty : o.TTY === false ? false : svc.tty,
     stdin_open: attached || svc.stdin_open,
+    // the run container is planned alone: a service it borrows volumes from becomes that service's first
+    // container by name (its container_name when set), as the full plan would resolve it
+    volumes_from: svc.volumes_from?.map((e) => {
+      const r = parseVolumesFrom(e);
+      if ('error' in r || r.kind !== 'service' || !model.services[r.name]) return e;
+      return `container:${containerName(model.name, r.name, 1, model.services[r.name])}${r.readOnly === undefined ? '' : r.readOnly ? ':ro' : ':rw'}`;
+    }),
   };
   const d = desiredState({ ...model, services: { [service]: runSvc } }, { [runSvc.image ?? `${model.name}-${service}`]: image }, { filesDir, env: ctx.io.env });
   const { writeGeneratedFiles } = await import('../../reconcile/apply.js');
