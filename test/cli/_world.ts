@@ -132,3 +132,10 @@ export function projectCli(w: World, file: string, project: string) {
   };
   return { T, ids, logsUntil };
 }
+
+/** The end of an e2e scenario: nothing of the world may remain; its temp dir goes only when clean (else it is kept to look at). */
+export function assertNothingLeft(t: { deepEqual: (a: unknown, b: unknown, m?: string) => unknown }, w: World): void {
+  const left = leftovers(w.root);
+  if (!left.length) w.dispose();
+  t.deepEqual(left, [], 'nothing left behind');
+}

@@ -5,7 +5,7 @@ import test from 'ava';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from './_netns.js';
-import { canRun, leftovers, projectCli, world } from './_world.js';
+import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
 
 isolateNetwork();
 
@@ -64,8 +64,6 @@ test.serial('devices: nodes and permissions in the container; a change recreates
   } finally {
     const d = await T('down', '-t', '1');
     if (d.code !== 0) t.log(`down: ${d.err}`);
-    const left = leftovers(w.root);
-    if (!left.length) w.dispose();
-    t.deepEqual(left, [], 'nothing left behind');
+    assertNothingLeft(t, w);
   }
 });

@@ -5,7 +5,7 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canRun, leftovers, projectCli, world } from './_world.js';
+import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
 
 isolateNetwork();
 
@@ -60,8 +60,6 @@ test.serial('post_start and pre_stop around up, recreate and down; a failing pos
     const d = await T('down', '-t', '2');
     if (d.code !== 0) t.log(`down: ${d.err}`);
     t.deepEqual(log().slice(-2), ['pre_stop hk-web-1', 'term'], 'down runs pre_stop before the stop signal');
-    const left = leftovers(w.root);
-    if (!left.length) w.dispose();
-    t.deepEqual(left, [], 'nothing left behind');
+    assertNothingLeft(t, w);
   }
 });

@@ -6,7 +6,7 @@ import { isolateNetwork } from './_netns.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostPlatform } from '../../src/reconcile/platform.js';
-import { canRun, leftovers, projectCli, world } from './_world.js';
+import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
 
 isolateNetwork();
 
@@ -64,8 +64,6 @@ test.serial('pid: service:a sees a\'s processes; security_opt change recreates; 
   } finally {
     const d = await T('down', '-t', '1');
     if (d.code !== 0) t.log(`down: ${d.err}`);
-    const left = leftovers(w.root);
-    if (!left.length) w.dispose();
-    t.deepEqual(left, [], 'nothing left behind');
+    assertNothingLeft(t, w);
   }
 });

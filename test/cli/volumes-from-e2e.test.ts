@@ -5,7 +5,7 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canRun, leftovers, projectCli, world } from './_world.js';
+import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
 
 isolateNetwork();
 
@@ -67,8 +67,6 @@ test.serial('volumes_from: a service\'s volume and bind at the same targets, ro,
   } finally {
     const d = await T('down', '-v', '-t', '1');
     if (d.code !== 0) t.log(`down: ${d.err}`);
-    const left = leftovers(w.root);
-    if (!left.length) w.dispose();
-    t.deepEqual(left, [], 'nothing left behind');
+    assertNothingLeft(t, w);
   }
 });

@@ -9,20 +9,17 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerCreateSpec } from '../../src/engine/api.js';
-import { Containers } from '../../src/engine/runtime/containers.js';
-import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { engineParts, mountsUnder, processGone, runtimes, until } from '../engine-runtime/helpers.js';
+import { rmTemp } from '../helpers/rootfs.js';
+import { composedEngine } from '../engine-runtime/kit.js';
+import { mountsUnder, processGone, runtimes, until } from '../engine-runtime/helpers.js';
 
 const rts = runtimes();
 
 test.serial(`a container on two networks resolves names of both through its first network's gateway (${rts[0] ?? 'no runtime'})`, async (t) => {
   if (!rts.length) { t.log('skipped: no OCI runtime'); t.pass(); return; }
-  const base = makeTemp('tsstack-dns-e2e-');
-  const root = join(base, 'root'), runRoot = join(base, 'run');
-  const parts = await engineParts(root, runRoot);
-  if (typeof parts === 'string') { t.log(`skipped: ${parts}`); rmTemp(base); t.pass(); return; }
-  const { images, imageId, network, dns } = parts;
-  const c = new Containers({ root, runRoot, images, network, dns, runtime: rts[0] });
+  const e = await composedEngine('tsstack-dns-e2e-', rts[0]!);
+  if (typeof e === 'string') { t.log(`skipped: ${e}`); t.pass(); return; }
+  const { base, root, runRoot, imageId, network, dns, c } = e;
   t.teardown(async () => {
     for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});
     for (const n of ['e2e_front', 'e2e_back']) await network.remove(n).catch(() => {});

@@ -15,10 +15,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerCreateSpec } from '../../src/engine/api.js';
 import type { RestartPolicy } from '../../src/model/types.js';
-import { Containers } from '../../src/engine/runtime/containers.js';
 import { isProcess } from '../../src/engine/dns/process.js';
-import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { engineParts, mountsUnder, processGone, runtimes, until } from '../engine-runtime/helpers.js';
+import { rmTemp } from '../helpers/rootfs.js';
+import { mountsUnder, processGone, runtimes, until } from '../engine-runtime/helpers.js';
+import { composedEngine } from '../engine-runtime/kit.js';
 import { dataOf, query, type Reply } from './_client.js';
 
 const rts = runtimes();
@@ -53,12 +53,9 @@ async function resolvesTo(name: string, want: string[], timeoutMs = 5000): Promi
 
 test.serial(`a container that exits on its own stops resolving; a restarted one resolves again (${rts[0] ?? 'no runtime'})`, async (t) => {
   if (!rts.length) { t.log('skipped: no OCI runtime'); t.pass(); return; }
-  const base = makeTemp('tsstack-dns-live-e2e-');
-  const root = join(base, 'root'), runRoot = join(base, 'run');
-  const parts = await engineParts(root, runRoot);
-  if (typeof parts === 'string') { t.log(`skipped: ${parts}`); rmTemp(base); t.pass(); return; }
-  const { images, imageId, network, dns } = parts;
-  const c = new Containers({ root, runRoot, images, network, dns, runtime: rts[0] });
+  const e = await composedEngine('tsstack-dns-live-e2e-', rts[0]!);
+  if (typeof e === 'string') { t.log(`skipped: ${e}`); t.pass(); return; }
+  const { base, root, runRoot, imageId, network, dns, c } = e;
   t.teardown(async () => {
     for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});
     await network.remove(NET).catch(() => {});

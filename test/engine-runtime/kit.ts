@@ -7,7 +7,7 @@ import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import type { ContainerDeps } from '../../src/engine/runtime/deps.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
-import { OverlayRootfs, cgroupLeftovers, mountsUnder } from './helpers.js';
+import { type EngineParts, OverlayRootfs, cgroupLeftovers, engineParts, mountsUnder } from './helpers.js';
 
 /**
  * The container tests' common ground: one busybox overlay root for the test file (made before its
@@ -60,4 +60,17 @@ export function leftovers(c: Containers, id: string): string[] {
   const out = [...mountsUnder(join(c.root, 'containers', id)), ...cgroupLeftovers(id)];
   if (existsSync(join(c.root, 'containers', id))) out.push('container dir');
   return out;
+}
+
+/** Containers over the real engine parts (engineParts) in a new temp dir, or why they are not available (the dir is gone then). */
+export async function composedEngine(prefix: string, runtime: string): Promise<(EngineParts & { base: string; root: string; runRoot: string; c: Containers }) | string> {
+  const base = makeTemp(prefix);
+  const root = join(base, 'root'), runRoot = join(base, 'run');
+  const parts = await engineParts(root, runRoot);
+  if (typeof parts === 'string') {
+    rmTemp(base);
+    return parts;
+  }
+  const c = new Containers({ root, runRoot, images: parts.images, network: parts.network, dns: parts.dns, runtime });
+  return { ...parts, base, root, runRoot, c };
 }
