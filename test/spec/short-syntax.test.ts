@@ -40,10 +40,7 @@ function check(t: import('ava').ExecutionContext, id: string, ok: boolean, detai
 }
 
 if (!haveConformance) {
-  test('short syntax conformance', (t) => {
-    t.log('skipped: ../shared absent');
-    t.pass();
-  });
+  test.skip('short syntax conformance [skipped: ../shared absent]', () => {});
 } else {
   const table = readTable<{ volumes: VolCase[]; ports: PortCase[] }>('compose-go/derived/short-syntax-cases.yaml');
   table.volumes.forEach((c, i) => {

@@ -1,5 +1,6 @@
 // Builds with the real store, overlay mounts and an OCI runtime (runc or tsstack-runtime).
 import test from 'ava';
+import { skipWhen } from '../../helpers/skip.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, chmodSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -238,9 +239,8 @@ test.serial('ONBUILD triggers of a base image run first; COPY --exclude; WORKDIR
 });
 
 for (const rt of ['runc', 'tsstack-runtime']) {
-  test.serial(`RUN steps under ${rt}: own pid namespace, stage env, user and workdir`, async (t) => {
-    const bin = rt === 'runc' ? '/usr/sbin/runc' : join(process.cwd(), 'native/bin/tsstack-runtime');
-    if (!existsSync(bin)) { t.log(`skipped: ${bin} is not built/installed`); t.pass(); return; }
+  const bin = rt === 'runc' ? '/usr/sbin/runc' : join(process.cwd(), 'native/bin/tsstack-runtime');
+  skipWhen(!existsSync(bin), `${bin} is not built/installed`).serial(`RUN steps under ${rt}: own pid namespace, stage env, user and workdir`, async (t) => {
     const e = await setup();
     const saved = process.env.TSSTACK_BUILD_RUNTIME;
     process.env.TSSTACK_BUILD_RUNTIME = bin;

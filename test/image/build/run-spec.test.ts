@@ -2,9 +2,9 @@
 import test from 'ava';
 import { buildRunSpec } from '../../../src/engine/image/build/run-step.js';
 import { haveSchemas, validators } from '../../runtime/_schema.js';
+import { skipWhen } from '../../helpers/skip.js';
 
-test('RUN step config.json is valid OCI; host network unless --network=none', (t) => {
-  if (!haveSchemas) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!haveSchemas, '../shared absent')('RUN step config.json is valid OCI; host network unless --network=none', (t) => {
   const base = {
     rootfs: '/tmp/x/rootfs', args: ['/bin/sh', '-c', 'true'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, additionalGids: [], home: '/root',
     binds: [{ source: '/etc/resolv.conf', target: '/etc/resolv.conf' }],
