@@ -285,27 +285,62 @@ function definedEnv(env: Record<string, string | undefined>): Map<string, string
   return m;
 }
 
+/**
+ * `-f -` names standard input, as in Compose: it is read once (a second load in
+ * the same process sees the same text) and the project directory is the working directory.
+ */
+export const STDIN_FILE = '/dev/stdin';
+let stdinText: Promise<string> | undefined;
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer); // a pipe, a file or a socket alike
+  return Buffer.concat(chunks).toString('utf8');
+}
+const defaultRead = (p: string): Promise<string> => (p === STDIN_FILE ? (stdinText ??= readStdin()) : readFile(p, 'utf8'));
+
+/** The `.env` files read for interpolation: `--env-file`s, else `<dir>/.env` when it exists. */
+async function readDotenvs(loader: Loader, envFiles: string[] | undefined, dir: string, env: Map<string, string>): Promise<Map<string, string>> {
+  const vars = new Map<string, string>();
+  const files = envFiles?.length ? envFiles : [join(dir, '.env')];
+  for (const f of files) {
+    if (!envFiles?.length && !(await exists(loader.read, f))) continue;
+    parseEnvFile(await loader.text(f, 'env file'), f, (k) => env.get(k), vars);
+  }
+  return vars;
+}
+
+/**
+ * The stack files: `-f`, else COMPOSE_FILE (TSSTACK_FILE first) split on COMPOSE_PATH_SEPARATOR
+ * (default `:`), taken from the environment or, as Compose does, from the `.env` of the
+ * directory the files are looked for in; else the default names found there or above.
+ */
+function chooseFiles(opts: LoadOptions, cwd: string, early: Lookup): string[] {
+  if (opts.files && opts.files.length > 0) return opts.files.map((f) => (f === '-' ? STDIN_FILE : resolve(cwd, f)));
+  const start = resolve(cwd, opts.projectDir ?? '.');
+  const listed = early('TSSTACK_FILE') ?? early('COMPOSE_FILE');
+  if (listed) {
+    const sep = early('TSSTACK_PATH_SEPARATOR') ?? early('COMPOSE_PATH_SEPARATOR') ?? ':';
+    return listed.split(sep).filter(Boolean).map((f) => resolve(start, f));
+  }
+  return discoverFiles(start);
+}
+
 /** Loads, merges, validates and normalizes a stack. */
 export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   const env = definedEnv(opts.env ?? process.env);
-  const read = opts.readFile ?? ((p: string) => readFile(p, 'utf8'));
+  const read = opts.readFile ?? defaultRead;
   const cwd = opts.cwd ?? process.cwd();
-  let files: string[];
-  if (opts.files && opts.files.length > 0) files = opts.files.map((f) => resolve(cwd, f));
-  else if (env.get('COMPOSE_FILE')) files = env.get('COMPOSE_FILE')!.split(env.get('COMPOSE_PATH_SEPARATOR') ?? ':').filter(Boolean).map((f) => resolve(cwd, opts.projectDir ?? '.', f));
-  else files = discoverFiles(resolve(cwd, opts.projectDir ?? '.'));
-  const projectDir = resolve(cwd, opts.projectDir ?? dirname(files[0]!));
   const home = env.get('HOME');
   const loader = new Loader(read, home);
+  const envFiles = opts.envFiles?.map((f) => resolve(cwd, f));
+
+  // Without -f, the `.env` where the files are looked for may choose them (COMPOSE_FILE).
+  const startVars = opts.files?.length ? new Map<string, string>() : await readDotenvs(loader, envFiles, resolve(cwd, opts.projectDir ?? '.'), env);
+  const files = chooseFiles(opts, cwd, (k) => env.get(k) ?? startVars.get(k));
+  const projectDir = resolve(cwd, opts.projectDir ?? (files[0] === STDIN_FILE ? '.' : dirname(files[0]!)));
 
   // .env (or --env-file): variables for interpolation; the process environment wins.
-  const dotVars = new Map<string, string>();
-  const envLookup: Lookup = (k) => env.get(k);
-  const envFiles = opts.envFiles?.length ? opts.envFiles.map((f) => resolve(cwd, f)) : [join(projectDir, '.env')];
-  for (const f of envFiles) {
-    if (!opts.envFiles?.length && !(await exists(read, f))) continue;
-    parseEnvFile(await loader.text(f, 'env file'), f, envLookup, dotVars);
-  }
+  const dotVars = !opts.files?.length && (envFiles?.length || projectDir === resolve(cwd, opts.projectDir ?? '.')) ? startVars : await readDotenvs(loader, envFiles, projectDir, env);
   const baseLookup: Lookup = (k) => env.get(k) ?? dotVars.get(k);
 
   // The project name is known before interpolation (files may use ${COMPOSE_PROJECT_NAME}).
