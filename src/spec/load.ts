@@ -17,6 +17,7 @@ import type { Lookup } from './interpolate.js';
 import { isObj, mergeDocuments, mergeValue } from './merge.js';
 import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
 import { namespaceServices } from './isolation.js';
+import { omitEmpty } from './omit-empty.js';
 import { checkVolumesFrom } from './volumes-from.js';
 import { resolveFilePaths, resolvePath } from './resolve-paths.js';
 import { validateDocument } from './validate.js';
@@ -130,6 +131,7 @@ class Loader {
       if (name === 'COMPOSE_PROJECT_NAME' || name === 'TSSTACK_PROJECT_NAME') return;
       this.warnings.push({ file: pf.file, line, path: formatPath(p), message: `the ${JSON.stringify(name)} variable is not set; defaulting to a blank string` });
     });
+    omitEmpty(pf.value);
     resolveBareEnvironment(pf, lookup);
     resolveFileObjectEnvironment(pf, lookup);
     resolveFilePaths(pf, base, this.home);
