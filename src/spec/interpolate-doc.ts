@@ -50,7 +50,11 @@ export function interpolateValue(
 /** compose-compatible message for a failed substitution at `path`. */
 export function interpolationMessage(path: (string | number)[], e: TemplateError, template: string): string {
   const p = formatPath(path);
-  return e.kind === 'required' ? `error while interpolating ${p}: ${e.message}` : `invalid interpolation format for ${p}.\nYou may need to escape any $ with another $.\n${template}`;
+  if (e.kind === 'required') return `error while interpolating ${p}: ${e.message}`;
+  // A hostile template can be megabytes: quote its start only.
+  const shown = template.length > 200 ? `${template.slice(0, 200)}… (${template.length} characters)` : template;
+  const why = e.message.startsWith('Invalid template: "') ? '' : `${e.message.replace(/^Invalid template: /, '')}.\n`;
+  return `invalid interpolation format for ${p}.\n${why}You may need to escape any $ with another $.\n${shown}`;
 }
 
 /** Interpolates `pf.value` in place; unset variables used without a default are reported to `onUnset`. */

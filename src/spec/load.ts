@@ -7,7 +7,8 @@
 // No IO but reading the files it is given (and probing for default names).
 
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { NetworkSpec, ServiceSpec, SpecWarning, StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
@@ -104,7 +105,7 @@ class Loader {
       const code = (e as NodeJS.ErrnoException).code;
       throw new TsstackError('SPEC', `cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
         location: from ? { file: from.file, line: from.line } : { file: path },
-        hint: code === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : undefined,
+        hint: code === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : code === 'ENOTREG' || code === 'EFBIG' ? `name a regular file of at most ${MAX_INPUT_BYTES >> 20} MiB` : undefined,
         cause: e,
       });
     }
@@ -298,7 +299,25 @@ async function readStdin(): Promise<string> {
   for await (const c of process.stdin) chunks.push(c as Buffer); // a pipe, a file or a socket alike
   return Buffer.concat(chunks).toString('utf8');
 }
-const defaultRead = (p: string): Promise<string> => (p === STDIN_FILE ? (stdinText ??= readStdin()) : readFile(p, 'utf8'));
+/** Larger inputs are refused: a stack, env or label file is small, and a hostile one must not fill memory. */
+export const MAX_INPUT_BYTES = 16 << 20;
+
+/**
+ * Reads a regular file only (a device, FIFO or socket named as an `env_file` or `extends` source is
+ * refused, not read forever), opened non-blocking so a FIFO does not wait for a writer, up to MAX_INPUT_BYTES.
+ */
+async function readRegular(p: string): Promise<string> {
+  const fh = await open(p, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    if (st.size > MAX_INPUT_BYTES) throw Object.assign(new Error(`larger than ${MAX_INPUT_BYTES >> 20} MiB`), { code: 'EFBIG' });
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+const defaultRead = (p: string): Promise<string> => (p === STDIN_FILE ? (stdinText ??= readStdin()) : readRegular(p));
 
 /** The `.env` files read for interpolation: `--env-file`s, else `<dir>/.env` when it exists. */
 async function readDotenvs(loader: Loader, envFiles: string[] | undefined, dir: string, env: Map<string, string>): Promise<Map<string, string>> {

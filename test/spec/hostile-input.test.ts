@@ -1,0 +1,31 @@
+// Input that once crashed or hung the loader: refused with a located error instead.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import test from 'ava';
+import { loadStack } from '../../src/spec/load.js';
+import { project } from './helpers.js';
+
+test('${A:-${B:-…}} nested 3000 deep is a located error, not a stack overflow', async (t) => {
+  let s = 'x';
+  for (let i = 0; i < 3000; i++) s = `\${A${i}:-${s}}`;
+  const dir = project(t, { 'compose.yaml': `services:\n  a:\n    image: a\n    command: "${s}"\n` });
+  const e = await t.throwsAsync(loadStack({ files: [join(dir, 'compose.yaml')], env: {} }), { message: /nested more than 64 deep/ });
+  t.true(e!.message.length < 1000, 'the message quotes the start of the template only');
+});
+
+for (const [key, yaml] of [
+  ['env_file', 'services:\n  a:\n    image: a\n    env_file: SRC\n'],
+  ['extends.file', 'services:\n  a:\n    extends:\n      file: SRC\n      service: b\n'],
+  ['include', 'include:\n  - SRC\nservices: {}\n'],
+  ['label_file', 'services:\n  a:\n    image: a\n    label_file: SRC\n'],
+] as const) {
+  for (const src of ['/dev/zero', 'fifo']) {
+    test(`${key} naming ${src} is refused as not a regular file, at once`, async (t) => {
+      const dir = project(t, { 'compose.yaml': yaml.replace('SRC', src) });
+      execFileSync('mkfifo', [join(dir, 'fifo')]);
+      const t0 = Date.now();
+      await t.throwsAsync(loadStack({ files: [join(dir, 'compose.yaml')], env: {} }), { message: /not a regular file/ });
+      t.true(Date.now() - t0 < 2000);
+    });
+  }
+}
