@@ -349,10 +349,18 @@ function chooseFiles(opts: LoadOptions, cwd: string, early: Lookup): string[] {
 /** Loads, merges, validates and normalizes a stack. */
 export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   const env = definedEnv(opts.env ?? process.env);
-  const read = opts.readFile ?? defaultRead;
+  const loader = new Loader(opts.readFile ?? defaultRead, env.get('HOME'));
+  try {
+    return await loadWith(loader, opts, env);
+  } catch (e) {
+    // "variable X is not set" said before an error is often its cause: it goes out with it.
+    if (e instanceof TsstackError) for (const w of loader.warnings) e.warnings.push(`${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
+    throw e;
+  }
+}
+
+async function loadWith(loader: Loader, opts: LoadOptions, env: Map<string, string>): Promise<StackModel> {
   const cwd = opts.cwd ?? process.cwd();
-  const home = env.get('HOME');
-  const loader = new Loader(read, home);
   const envFiles = opts.envFiles?.map((f) => resolve(cwd, f));
 
   // Without -f, the `.env` where the files are looked for may choose them (COMPOSE_FILE).

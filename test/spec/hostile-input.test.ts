@@ -29,3 +29,12 @@ for (const [key, yaml] of [
     });
   }
 }
+
+test('a "variable is not set" warning goes out with the error that follows it', async (t) => {
+  const { renderError } = await import('../../src/cli/errors.js');
+  const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    platform: linux/${ARCH}\n' });
+  const e = await t.throwsAsync(loadStack({ files: [join(dir, 'compose.yaml')], env: {} }));
+  const text = renderError(e);
+  t.regex(text, /^warning: .*compose\.yaml:4: services\.a\.platform: the "ARCH" variable is not set/m);
+  t.true(text.indexOf('warning:') < text.indexOf('error:'));
+});
