@@ -329,6 +329,13 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     image.command('tag').description('give an image another name').argument('<source>').argument('<target>')
       .action(act(async () => (await img()).imageTag));
     image.command('pull').description('pull an image').argument('<ref>').action(act(async () => (await img()).imagePull));
+    image.command('build').description('build an image from a Dockerfile and a context, like docker build (same builder and cache as build)')
+      .argument('<context>').option('-t, --tag <name>', 'name:tag of the image (repeatable)', collect)
+      .option('-f, --file <dockerfile>', 'Dockerfile (default: <context>/Dockerfile; - reads it from standard input)')
+      .option('--build-arg <key=value>', 'build argument (repeatable; KEY alone takes it from the environment)', collect)
+      .option('--label <key=value>', 'image label (repeatable)', collect)
+      .option('--target <stage>', 'stage to build').option('--no-cache', 'do not use the layer cache').option('-q, --quiet', 'print only the image id')
+      .action(act(async () => (await img()).imageBuild));
 
     cmd('config', 'print the stack as tsstack understands it (normalized)')
       .addOption(new Option('--format <format>').choices(['yaml', 'json']).default('yaml'))
