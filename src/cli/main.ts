@@ -341,6 +341,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .addOption(new Option('--format <format>').choices(['yaml', 'json']).default('yaml'))
       .option('--services', 'print the service names').option('--volumes', 'print the volume names')
       .option('--profiles', 'print the profile names').option('-q, --quiet', 'only validate')
+      .option('--explain [key-or-variable]', 'where each interpolated value came from (shell, --env-file, .env, a default in the file), and what it overrode')
       .action(act(async () => (await import('./commands/config-cmd.js')).runConfigCommand));
     cmd('version', 'print the version').addOption(new Option('--format <format>').choices(['text', 'json']).default('text'))
       .action(act(async () => async (c: Context, o: { format: string }) => {

@@ -19,6 +19,7 @@ import { isObj, mergeDocuments, mergeValue } from './merge.js';
 import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
 import { namespaceServices } from './isolation.js';
 import { omitEmpty } from './omit-empty.js';
+import type { Provenance } from './explain.js';
 import { checkVolumesFrom } from './volumes-from.js';
 import { resolveFilePaths, resolvePath } from './resolve-paths.js';
 import { validateDocument } from './validate.js';
@@ -39,6 +40,8 @@ export interface LoadOptions {
   readFile?: (path: string) => Promise<string>;
   /** Skip cross-reference checks (undefined volumes/networks/services): only for comparing with oracles that skip them. */
   skipConsistencyCheck?: boolean;
+  /** Filled with where each variable and interpolated value came from (`config --explain`). */
+  provenance?: Provenance;
 }
 
 /** Names probed, in order, when no -f is given. */
@@ -86,6 +89,8 @@ class Loader {
   /** Warnings found before normalization (unset variables). */
   readonly warnings: SpecWarning[] = [];
   private readonly extendsCache = new Map<string, ParsedFile>();
+  /** Where values came from, when `config --explain` asks. */
+  provenance?: Provenance;
   constructor(
     readonly read: (p: string) => Promise<string>,
     readonly home: string | undefined,
@@ -128,10 +133,11 @@ class Loader {
   /** parse → interpolate → resolve paths, for one file (validation runs once on the merged data). */
   async parse(path: string, base: string, lookup: Lookup, from?: { file: string; line?: number }, parsed?: ParsedFile): Promise<ParsedFile> {
     const pf = parsed ?? (await this.readParsed(path, from));
+    const prov = this.provenance;
     interpolateFile(pf, lookup, (name, p, line) => {
       if (name === 'COMPOSE_PROJECT_NAME' || name === 'TSSTACK_PROJECT_NAME') return;
       this.warnings.push({ file: pf.file, line, path: formatPath(p), message: `the ${JSON.stringify(name)} variable is not set; defaulting to a blank string` });
-    });
+    }, prov && ((p, template, result, names) => prov.uses.push({ file: pf.file, line: lineOf(pf.lines, p), path: formatPath(p), template, result, names })));
     omitEmpty(pf.value);
     resolveBareEnvironment(pf, lookup);
     resolveFileObjectEnvironment(pf, lookup);
@@ -190,7 +196,7 @@ class Loader {
       const vars = new Map<string, string>();
       for (const f of envFiles) {
         if (spec.env_file === undefined && !(await exists(this.read, f))) continue;
-        parseEnvFile(await this.text(f, 'env file', from), f, lookup, vars);
+        parseEnvFile(await this.text(f, 'env file', from), f, lookup, vars, this.provenance);
       }
       const incLookup: Lookup = (k) => lookup(k) ?? vars.get(k);
       const parts: Loaded[] = [];
@@ -271,9 +277,9 @@ async function exists(read: (p: string) => Promise<string>, p: string): Promise<
   }
 }
 
-function parseEnvFile(text: string, file: string, lookup: Lookup, vars: Map<string, string>): Record<string, string> {
+function parseEnvFile(text: string, file: string, lookup: Lookup, vars: Map<string, string>, prov?: Provenance): Record<string, string> {
   try {
-    return parseDotenv(text, lookup, vars);
+    return parseDotenv(text, lookup, vars, prov && ((k, line, v) => prov.fromFile(k, file, line, v)));
   } catch (e) {
     if (e instanceof DotenvError) {
       throw new TsstackError('SPEC', e.message, { location: { file, line: e.line }, hint: 'write lines as KEY=value; quote values with spaces or #' });
@@ -325,7 +331,7 @@ async function readDotenvs(loader: Loader, envFiles: string[] | undefined, dir: 
   const files = envFiles?.length ? envFiles : [join(dir, '.env')];
   for (const f of files) {
     if (!envFiles?.length && !(await exists(loader.read, f))) continue;
-    parseEnvFile(await loader.text(f, 'env file'), f, (k) => env.get(k), vars);
+    parseEnvFile(await loader.text(f, 'env file'), f, (k) => env.get(k), vars, loader.provenance);
   }
   return vars;
 }
@@ -350,6 +356,7 @@ function chooseFiles(opts: LoadOptions, cwd: string, early: Lookup): string[] {
 export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   const env = definedEnv(opts.env ?? process.env);
   const loader = new Loader(opts.readFile ?? defaultRead, env.get('HOME'));
+  loader.provenance = opts.provenance;
   try {
     return await loadWith(loader, opts, env);
   } catch (e) {
