@@ -38,3 +38,10 @@ test('a "variable is not set" warning goes out with the error that follows it', 
   t.regex(text, /^warning: .*compose\.yaml:4: services\.a\.platform: the "ARCH" variable is not set/m);
   t.true(text.indexOf('warning:') < text.indexOf('error:'));
 });
+
+test('integers beyond 2^53 keep every digit as written (environment, labels); safe ones stay numbers', async (t) => {
+  const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    environment:\n      BIG: 12345678901234567890\n      NEG: -98765432109876543210\n      SMALL: 42\n    labels:\n      id: 9007199254740993\n' });
+  const m = await loadStack({ files: [join(dir, 'compose.yaml')], env: {} });
+  t.deepEqual(m.services.a!.environment, { BIG: '12345678901234567890', NEG: '-98765432109876543210', SMALL: '42' });
+  t.is(m.services.a!.labels.id, '9007199254740993');
+});
