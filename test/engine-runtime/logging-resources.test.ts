@@ -147,7 +147,4 @@ for (const rt of runtimes()) {
   });
 }
 
-test('no runtime available is reported, not silently passed', (t) => {
-  if (!runtimes().length) t.log('no runtime: the container tests above did not run');
-  t.pass();
-});
+if (!runtimes().length) test.skip('logging and limits in real containers [skipped: no OCI runtime]', () => {});

@@ -46,7 +46,7 @@ if (!haveConformance) {
   table.volumes.forEach((c, i) => {
     const id = `volume #${i} ${JSON.stringify(c.input ?? c.short_string)}`;
     if (c.windows) {
-      test(`short-syntax ${id} (Windows paths: not applicable on Linux)`, (t) => t.pass());
+      test.skip(`short-syntax ${id} [skipped: a Windows path, not applicable on Linux]`, () => {});
       return;
     }
     if (c.long_form !== undefined) {
