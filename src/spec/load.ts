@@ -20,6 +20,7 @@ import { namespaceServices } from './isolation.js';
 import { checkVolumesFrom } from './volumes-from.js';
 import { resolveFilePaths, resolvePath } from './resolve-paths.js';
 import { validateDocument } from './validate.js';
+import { checkSysctlPeers } from './sysctls.js';
 import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
 
 type Obj = Record<string, unknown>;
@@ -381,6 +382,7 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
     checkReferences(ctx, model, disabled);
     checkRawServiceRefs(ctx, services, disabled);
     checkVolumesFrom(ctx, model, disabled);
+    checkSysctlPeers(ctx, model);
   }
   model.sourceFiles = [...loader.sourceFiles].sort();
   model.warnings = [...loader.warnings, ...ctx.warnings];
