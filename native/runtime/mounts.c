@@ -122,10 +122,15 @@ static int mount_one(const struct spec *s, const struct mount_spec *m, size_t id
     if (make_target(full, false, e) < 0) return -1;
     if (mount(m->source, full, m->type, m->flags & ~MS_REMOUNT, m->data) < 0) {
       /* sysfs cannot be mounted when the network namespace is not ours: bind it. */
-      if (!strcmp(m->type, "sysfs") && (errno == EPERM || errno == EBUSY)) {
-        if (mount("/sys", full, NULL, MS_BIND | MS_REC, NULL) < 0) return ts_failerr(e, "mounts[%zu]: cannot bind /sys on %s", idx, m->destination);
-      } else if (!strcmp(m->type, "mqueue") && (errno == EPERM || errno == EBUSY)) {
-        if (mount("/dev/mqueue", full, NULL, MS_BIND, NULL) < 0) return ts_failerr(e, "mounts[%zu]: cannot bind /dev/mqueue on %s", idx, m->destination);
+      /* The host's, bound with the options asked for (read-only above all: root
+       * may write any sysfs file, /sys/kernel/uevent_helper included). Not
+       * recursive: the host's mounts below /sys are not the container's. */
+      const char *host = !strcmp(m->type, "sysfs") ? "/sys" : !strcmp(m->type, "mqueue") ? "/dev/mqueue" : NULL;
+      if (host && (errno == EPERM || errno == EBUSY)) {
+        if (mount(host, full, NULL, MS_BIND, NULL) < 0) return ts_failerr(e, "mounts[%zu]: cannot bind %s on %s", idx, host, m->destination);
+        unsigned long keep = m->flags & ~(MS_REMOUNT | MS_REC);
+        if (keep && mount(NULL, full, NULL, MS_BIND | MS_REMOUNT | keep | current_flags(full), NULL) < 0)
+          return ts_failerr(e, "mounts[%zu]: cannot remount %s with its options", idx, m->destination);
       } else
         return ts_failerr(e, "mounts[%zu]: cannot mount %s (%s) on %s", idx, m->source, m->type, m->destination);
     }
