@@ -54,16 +54,17 @@ int sysctl_check(const struct spec *s, err_t *e) {
     if (ns == 0)
       return ts_fail(e, "%s/config.json: linux.sysctl: %s is not namespaced (setting it would change the host); " ALLOWED, where, k);
     const char *kind = ns == CLONE_NEWNET ? "net" : ns == CLONE_NEWIPC ? "ipc" : "uts";
+    const char *type = ns == CLONE_NEWNET ? "network" : kind; /* its name in linux.namespaces */
     const struct ns_spec *own = spec_ns(s, ns);
     if (!own)
       return ts_fail(e, "%s/config.json: linux.sysctl: %s is not allowed in the host's %s namespace (add {\"type\":\"%s\"} to linux.namespaces)",
-                     where, k, kind, ns == CLONE_NEWNET ? "network" : kind);
+                     where, k, type, type);
     if (ns == CLONE_NEWUTS && own->path)
       return ts_fail(e, "%s/config.json: linux.sysctl: %s needs a new uts namespace", where, k);
     if (own->path) {
       bool same;
       if (same_as_ours(own->path, kind, &same, e) < 0) return -1;
-      if (same) return ts_fail(e, "%s/config.json: linux.sysctl: %s is not allowed: the %s namespace %s is the host's", where, k, kind, own->path);
+      if (same) return ts_fail(e, "%s/config.json: linux.sysctl: %s is not allowed: the %s namespace %s is the host's", where, k, type, own->path);
     }
   }
   return 0;

@@ -80,7 +80,7 @@ export function checkSysctlPeers(ctx: Ctx, model: StackModel): void {
       const host = hostOf(v.slice(8), mode);
       if (host === undefined) continue;
       const what = ns === 'net' ? 'network' : 'IPC';
-      throw ctx.error(['services', name, 'sysctls'], `sysctls: ${key} cannot be set: service ${name} shares the ${what} namespace of service ${host}, which is the host's`, 'remove it from this service');
+      throw ctx.error(['services', name, 'sysctls', key], `sysctls: ${key} cannot be set: service ${name} shares the ${what} namespace of service ${host}, which is the host's`, 'remove it from this service');
     }
   }
 }
