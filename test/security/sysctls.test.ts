@@ -135,9 +135,10 @@ for (const b of BAD_BUNDLES) {
       t.not(res.code, 0, 'refused');
       t.regex(res.stderr, b.error);
     } finally {
-      // the old runtime wrote these: put the host back whatever happened
-      if (readSysctl('kernel.printk_ratelimit_burst') !== burst) writeFileSync('/proc/sys/kernel/printk_ratelimit_burst', burst);
-      if (readSysctl('kernel.core_pattern') !== pattern) writeFileSync('/proc/sys/kernel/core_pattern', pattern);
+      // a runtime that lets these through writes the host's: put it back whatever happened
+      for (const [k, v] of [['kernel.printk_ratelimit_burst', burst], ['kernel.core_pattern', pattern], ['kernel.shmmax', shmmax]] as const) {
+        if (readSysctl(k) !== v) writeFileSync(`/proc/sys/${k.replace(/\./g, '/')}`, v);
+      }
     }
     t.is(readSysctl('kernel.printk_ratelimit_burst'), burst);
     t.is(readSysctl('kernel.core_pattern'), pattern);
@@ -149,7 +150,7 @@ for (const b of BAD_BUNDLES) {
 
 bundleTest('bundle: namespaced sysctls in the container\'s own namespaces are written there, not on the host', (t) => {
   const fwd = readSysctl('net.ipv4.ip_forward'), shmmax = readSysctl('kernel.shmmax');
-  const want = { fwd: fwd === '1' ? '0' : '1', shmmax: String(Number(shmmax) - 4096) };
+  const want = { fwd: fwd === '1' ? '0' : '1', shmmax: String(BigInt(shmmax) - 4096n) };
   const c = prepare(tsrt, ['sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/kernel/domainname'], (cfg) => {
     cfg.linux.sysctl = { 'net.ipv4.ip_forward': want.fwd, 'kernel.shmmax': want.shmmax, 'kernel.domainname': 'sec.example' };
   });
