@@ -1,6 +1,6 @@
 // Masked paths that depend on the host: the per-CPU thermal_throttle directories of sysfs (their
 // counters let a container watch other workloads' power use, as /sys/devices/virtual/powercap would).
-// Docker masks the ones present; so does tsstack.
+// containerd's default (and Kubernetes') masks the ones present; so does tsstack.
 
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
