@@ -178,3 +178,13 @@ serial('hostile image: working_dir through a link climbing out stays inside the 
   await c.remove(r.id);
   t.deepEqual(leftovers(c, r.id), []);
 });
+
+serial('engine API past the loader: net.* sysctls for a container on the host\'s network are refused by the runtime', async (t) => {
+  const { c } = kit.engine(t, 'tsstack-runtime');
+  const fwd = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+  const x = await c.create(plainSpec('hostnet', ['true'], { networkMode: 'host', sysctls: { 'net.ipv4.ip_forward': fwd.trim() === '1' ? '0' : '1' } }));
+  await t.throwsAsync(c.start(x.id), { message: /net\.ipv4\.ip_forward is not allowed in the host's network namespace/ });
+  t.is(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'), fwd, 'the (test\'s) host value is untouched');
+  await c.remove(x.id, { force: true });
+  t.deepEqual(leftovers(c, x.id), []);
+});
