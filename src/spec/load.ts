@@ -23,6 +23,7 @@ import type { Provenance } from './explain.js';
 import { checkVolumesFrom } from './volumes-from.js';
 import { resolveFilePaths, resolvePath } from './resolve-paths.js';
 import { validateDocument } from './validate.js';
+import { checkSysctlPeers } from './sysctls.js';
 import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
 
 type Obj = Record<string, unknown>;
@@ -452,6 +453,7 @@ async function loadWith(loader: Loader, opts: LoadOptions, env: Map<string, stri
     checkReferences(ctx, model, disabled);
     checkRawServiceRefs(ctx, services, disabled);
     checkVolumesFrom(ctx, model, disabled);
+    checkSysctlPeers(ctx, model);
   }
   model.sourceFiles = [...loader.sourceFiles].sort();
   model.warnings = [...loader.warnings, ...ctx.warnings];

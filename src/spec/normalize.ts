@@ -29,6 +29,7 @@ import { ISOLATION_KEYS, normalizeIsolation } from './isolation.js';
 import { DEVICE_KEYS, normalizeDevices } from './devices.js';
 import { HOOK_KEYS, normalizeHooks } from './hooks.js';
 import { normalizeVolumesFrom } from './volumes-from.js';
+import { checkServiceSysctls } from './sysctls.js';
 import { parsePortShort } from './ports.js';
 import { splitShellWords } from './shellwords.js';
 import { parseBytes, parseDuration } from './units.js';
@@ -529,6 +530,7 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
   if (log) s.logging = log;
   cpuMemoryExtras(ctx, p, raw, s);
   normalizeIsolation(ctx, name, raw, s, sc.projectDir);
+  checkServiceSysctls(ctx, name, raw, s);
   normalizeDevices(ctx, name, raw, s);
   normalizeVolumesFrom(ctx, name, raw, s);
   normalizeHooks(ctx, name, raw, s, { command: (path, v) => command(ctx, path, v), bool: (path, v) => toBool(ctx, path, v), env: (v) => keyValues(v, (k) => sc.lookup(k) ?? null) });

@@ -31,6 +31,7 @@ import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import { tryUnmount } from './umount.js';
 import { resolveUserInRootfs } from './users.js';
+import { hostMaskedPaths } from './host-masks.js';
 
 /** What `container.json` holds. */
 export interface ContainerRecord {
@@ -268,6 +269,7 @@ export class Containers implements ContainerApi {
         init: spec.init ? nativeBinary('init') : undefined,
         devices,
         deviceRules: spec.deviceCgroupRules,
+        extraMaskedPaths: hostMaskedPaths(),
       });
       writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci));
       this.writeRecord(rec);
