@@ -1,10 +1,11 @@
 /* The syscall-heavy workload of bench/seccomp.ts, run inside a container:
- * four loops, each timed with CLOCK_MONOTONIC, printed as "<loop> <ns per
+ * five loops, each timed with CLOCK_MONOTONIC, printed as "<loop> <ns per
  * iteration>". What they stress in a seccomp filter:
  *   getppid  a call allowed without argument tests (the kernel caches it)
  *   rw       read 1 byte of /dev/zero + write it to /dev/null (dd bs=1)
- *   socket   socket(AF_UNIX) + close: socket has argument tests, so the
- *            filter program runs on every call
+ *   personality  personality(0xffffffff), a query: a cheap call with
+ *            argument tests, so the filter program runs on every call
+ *   socket   socket(AF_UNIX) + close: argument tests too, on a dearer call
  *   fork     fork + _exit + waitpid: clone's flag test, exit, wait4
  * Usage: seccomp-workload [scale]   (scale multiplies the iteration counts) */
 #define _GNU_SOURCE
@@ -32,6 +33,10 @@ int main(int argc, char **argv) {
   n = 200000 * scale, t0 = now_ns();
   for (long i = 0; i < n; i++) syscall(SYS_getppid);
   report("getppid", t0, n);
+
+  n = 200000 * scale, t0 = now_ns();
+  for (long i = 0; i < n; i++) syscall(SYS_personality, 0xffffffffUL);
+  report("personality", t0, n);
 
   int in = open("/dev/zero", O_RDONLY), out = open("/dev/null", O_WRONLY);
   char c;

@@ -1,6 +1,6 @@
 // Seccomp bench: what the default profile costs a syscall-heavy container. The workload
-// (bench/seccomp-workload.c, static, bind-mounted at /bench) times four loops inside the container:
-// getppid, 1-byte read+write, socket+close (a call with argument tests), fork+wait. Configurations,
+// (bench/seccomp-workload.c, static, bind-mounted at /bench) times five loops inside the container:
+// getppid, personality (a query; argument tests), 1-byte read+write, socket+close (argument tests), fork+wait. Configurations,
 // run interleaved round by round so that the machine's load falls on all alike:
 //   tsstack-runtime and runc (through tsstack's engine), each unconfined and with the default profile;
 //   Docker (20.10, when DOCKER_HOST answers) with `seccomp=unconfined` and with its own default profile.
@@ -13,7 +13,7 @@ import { Containers } from '../src/engine/runtime/containers.js';
 import { OverlayRootfs, mountsUnder, runtimes } from '../test/engine-runtime/helpers.js';
 import { makeTemp, rmTemp } from '../test/helpers/rootfs.js';
 
-const LOOPS = ['getppid', 'rw', 'socket', 'fork'] as const;
+const LOOPS = ['getppid', 'personality', 'rw', 'socket', 'fork'] as const;
 type Sample = Record<(typeof LOOPS)[number], number>;
 
 function median(xs: number[]): number {

@@ -65,6 +65,9 @@ int main(int argc, char **argv) {
       rc = e == 0 && out == n ? 0 : -1;
     } else if (!strcmp(n, "i386_getpid")) rc = i386_call(20, 0, 0, 0);
     else if (!strcmp(n, "i386_keyctl")) rc = i386_call(288, 0, -2, 1);
+    /* the x32 ABI: x86_64's entry with bit 30 in the number (ENOSYS from a kernel built without it) */
+    else if (!strcmp(n, "x32_getpid")) rc = syscall(0x40000000 | 39);
+    else if (!strcmp(n, "x32_keyctl")) rc = syscall(0x40000000 | 250, 0, -2, 1);
     else { printf("%s=unknown-probe\n", n); continue; }
     if (rc == 0 && !strcmp(n, "clone_newns")) _exit(0); /* the child of an allowed clone */
     printf("%s=%s\n", n, rc >= 0 ? "OK" : strerrorname_np(errno));
@@ -89,7 +92,7 @@ function buildProbe(): string | { skip: string } {
 }
 
 const probeDir = existsSync(base) ? buildProbe() : { skip: 'no temp dir' };
-const CALLS = ['keyctl', 'add_key', 'unshare', 'mount', 'setns', 'bpf', 'perf_event_open', 'open_by_handle_at', 'clone3', 'clone_newns', 'fchmodat2', 'vsock', 'thread', 'personality', 'i386_getpid', 'i386_keyctl'];
+const CALLS = ['keyctl', 'add_key', 'unshare', 'mount', 'setns', 'bpf', 'perf_event_open', 'open_by_handle_at', 'clone3', 'clone_newns', 'fchmodat2', 'vsock', 'thread', 'personality', 'x32_getpid', 'x32_keyctl', 'i386_getpid', 'i386_keyctl'];
 
 /** Runs the probe (after printing the Seccomp mode of /proc/self/status) in a container made with `extra`. */
 async function probe(c: Containers, name: string, extra: Partial<ContainerCreateSpec> = {}): Promise<Record<string, string>> {
@@ -120,6 +123,8 @@ for (const rt of runtimes()) {
       clone3: 'ENOSYS', clone_newns: 'EPERM', vsock: 'EPERM', personality: 'EPERM', thread: 'OK', i386_getpid: 'OK', i386_keyctl: 'EPERM',
     });
     t.true('sh-pipe-OK' in r, JSON.stringify(r));
+    t.is(r.x32_keyctl, 'EPERM');
+    t.true(['OK', 'ENOSYS'].includes(r.x32_getpid!), r.x32_getpid);
     // a call newer than the runtime's C headers is allowed by name (tsstack-runtime), or ENOSYS (runc's libseccomp
     // may not know it): never EPERM, which would stop the C library from falling back to an older call
     t.true(rt === 'tsstack-runtime' ? r.fchmodat2 === 'EBADF' : ['EBADF', 'ENOSYS'].includes(r.fchmodat2!), r.fchmodat2);
@@ -129,6 +134,7 @@ for (const rt of runtimes()) {
     const { c } = engine(t, rt);
     const r = await probe(c, 'unconfined', { seccomp: 'unconfined' });
     t.like(r, { exit: '0', Seccomp: '0', ...KERNEL_ONLY, thread: 'OK', i386_keyctl: 'OK', leftovers: '' });
+    t.true(['OK', 'ENOSYS'].includes(r.x32_keyctl!), r.x32_keyctl);
     t.like(await probe(c, 'beside'), { Seccomp: '2', keyctl: 'EPERM' }, 'what unconfined drops');
     t.not(r.vsock, 'EPERM');
   });
