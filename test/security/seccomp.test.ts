@@ -9,8 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerCreateSpec } from '../../src/engine/api.js';
+import { buildRunSpec, buildRuntime, runContainer } from '../../src/engine/image/build/run-step.js';
 import type { Containers } from '../../src/engine/runtime/containers.js';
-import { runtimes } from '../engine-runtime/helpers.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { mountsUnder, runtimes } from '../engine-runtime/helpers.js';
 import { containerKit, leftovers, plainSpec, runToEnd } from '../engine-runtime/kit.js';
 
 const { engine, base } = containerKit('tsstack-seccomp-');
@@ -168,3 +170,17 @@ for (const rt of runtimes()) {
     await c.remove(mk.id);
   });
 }
+
+(typeof probeDir === 'string' ? test.serial : test.skip)('a build\'s RUN step runs under the default profile too', async (t) => {
+  const dir = join(base, 'run-step');
+  const rootfs = makeBusyboxRootfs(join(dir, 'rootfs'));
+  mkdirSync(join(dir, 'bundle'), { recursive: true });
+  const spec = buildRunSpec({
+    rootfs, args: ['/bin/sh', '-c', 'grep "^Seccomp:" /proc/self/status | tr -d "\\t "; /probe keyctl unshare thread'], env: ['PATH=/bin'], cwd: '/',
+    uid: 0, gid: 0, additionalGids: [], home: '/root', binds: [{ source: join(probeDir as string, 'probe'), target: '/probe' }], noNetwork: true,
+  });
+  const r = await runContainer(buildRuntime(), 'seccomp-run-step', join(dir, 'bundle'), join(dir, 'state'), spec);
+  t.is(r.exitCode, 0, r.output);
+  t.deepEqual(r.output.trim().split('\n'), ['Seccomp:2', 'keyctl=EPERM', 'unshare=EPERM', 'thread=OK']);
+  t.deepEqual(mountsUnder(dir), []);
+});
