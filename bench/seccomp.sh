@@ -16,12 +16,17 @@ ip link set lo up
 work=$(mktemp -d /tmp/tsstack-bench-seccomp.XXXXXX)
 dockerd_pid=
 cleanup() {
+  set +e
   if [ -n "$dockerd_pid" ]; then
+    # dockerd stops its containerd first; under load that takes a while
     kill -TERM "$dockerd_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 300); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+    local ctd
+    ctd=$(cat "$work/exec/containerd/containerd.pid" 2>/dev/null || true)
+    for _ in $(seq 100); do [ -n "$ctd" ] && kill -0 "$ctd" 2>/dev/null || break; sleep 0.2; done
   fi
   grep -o " $work/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  rm -rf "$work"
+  for _ in 1 2 3; do rm -rf "$work" 2>/dev/null && break; sleep 1; done
 }
 trap cleanup EXIT
 mkdir -p "$work/bench"
