@@ -89,6 +89,12 @@ function list(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
+/** Docker's `includes` / `excludes` object. */
+function condition(v: unknown): Condition {
+  const c = (v && typeof v === 'object' ? v : {}) as Obj;
+  return { caps: list(c.caps), arches: list(c.arches), minKernel: typeof c.minKernel === 'string' ? c.minKernel : undefined };
+}
+
 /** Pure conversion; `file` names the profile in errors. */
 export function dockerSeccompToOci(profile: unknown, host: SeccompHost, file: string): Obj {
   const bad = (what: string) => new TsstackError('SPEC', `seccomp profile ${file}: ${what}`, { hint: 'use a profile in Docker\'s format (defaultAction, syscalls[].names/action), or seccomp=unconfined', location: { file } });
@@ -109,9 +115,7 @@ export function dockerSeccompToOci(profile: unknown, host: SeccompHost, file: st
   (Array.isArray(p.syscalls) ? (p.syscalls as unknown[]) : []).forEach((raw, i) => {
     if (!raw || typeof raw !== 'object') throw bad(`syscalls[${i}] is not an object`);
     const r = raw as Obj;
-    const inc = (r.includes ?? {}) as Obj, exc = (r.excludes ?? {}) as Obj;
-    const cond = (c: Obj): Condition => ({ caps: list(c.caps), arches: list(c.arches), minKernel: typeof c.minKernel === 'string' ? c.minKernel : undefined });
-    if (!applies(cond(inc), cond(exc), host)) return;
+    if (!applies(condition(r.includes), condition(r.excludes), host)) return;
     const names = [...list(r.names), ...(typeof r.name === 'string' ? [r.name] : [])];
     if (!names.length) throw bad(`syscalls[${i}] names no system call`);
     const rule: Obj = { names, action: action(r.action, `syscalls[${i}]`) };
