@@ -206,6 +206,14 @@ int seccomp_compile(const json *sec, struct seccomp_prog *out, const char *where
     JMP(BPF_JEQ, AUDIT_ARCH_I386, 0, 1);
     to_i386 = p.n, emit(&p, BPF_JMP | BPF_JA, 0, 0, 0);
   }
+#elif defined(__aarch64__)
+  struct abi arm = {"SCMP_ARCH_ARM", syscall_arm_number, syscall_arm_max()};
+  bool want_arm = listed(arches, arm.name);
+  size_t to_arm = 0;
+  if (want_arm) {
+    JMP(BPF_JEQ, AUDIT_ARCH_ARM, 0, 1);
+    to_arm = p.n, emit(&p, BPF_JMP | BPF_JA, 0, 0, 0);
+  }
 #endif
   JMP(BPF_JEQ, NATIVE_ARCH, 1, 0);
   emit(&p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS); /* an ABI without a section */
@@ -225,6 +233,12 @@ int seccomp_compile(const json *sec, struct seccomp_prog *out, const char *where
     patch_ja(&p, to_i386, p.n);
     LD_ABS(offsetof(struct seccomp_data, nr));
     if (emit_rules(&p, sec, &i386, dflt, enosys, e) < 0) goto fail;
+  }
+#elif defined(__aarch64__)
+  if (want_arm) {
+    patch_ja(&p, to_arm, p.n);
+    LD_ABS(offsetof(struct seccomp_data, nr));
+    if (emit_rules(&p, sec, &arm, dflt, enosys, e) < 0) goto fail;
   }
 #endif
   (void)arches, (void)listed;

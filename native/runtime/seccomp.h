@@ -27,6 +27,11 @@ int syscall_max(const struct syscall_nr *t, size_t n);
 const struct syscall_nr *syscalls_i386(size_t *n);
 const struct syscall_nr *syscalls_x32(size_t *n);
 #endif
+#if defined(__aarch64__) || defined(TSSTACK_ALL_SYSCALL_TABLES)
+/* The 32-bit ARM ABI of an aarch64 kernel (syscalls_arm.c). */
+int syscall_arm_number(const char *name);
+int syscall_arm_max(void);
+#endif
 /* Compiles an OCI linux.seccomp object. Names unknown here are skipped (a
  * profile lists several architectures' syscalls). */
 int seccomp_compile(const json *sec, struct seccomp_prog *out, const char *where, err_t *e);
