@@ -7,7 +7,7 @@
 // first `=` or `:` of the entry.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readSmallFile } from '../util/read-small-file.js';
 
 export interface SecurityOpts {
   /** `no-new-privileges[:true|=true]`: the process cannot gain privileges through execve (setuid, file caps). */
@@ -63,13 +63,13 @@ export function securityOpts(entries: readonly string[] | undefined): SecurityOp
 
 /**
  * sha256 of a seccomp profile's content, part of the container's config hash; undefined for the default
- * profile, `unconfined` and a file that cannot be read (preflight reports that one). The default
+ * profile, `unconfined` and a file that cannot be read (creating the container then says why). The default
  * profile is not hashed: as in Docker, a new default applies to containers created after it.
  */
 export function seccompProfileDigest(seccomp: string | undefined): string | undefined {
   if (!seccomp || seccomp === 'unconfined') return undefined;
   try {
-    return createHash('sha256').update(readFileSync(seccomp)).digest('hex');
+    return createHash('sha256').update(readSmallFile(seccomp)).digest('hex');
   } catch {
     return undefined;
   }

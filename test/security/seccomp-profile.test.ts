@@ -2,12 +2,13 @@
 // architecture and kernel), Docker-format profiles' arch names, `seccomp=builtin`, RUN steps, and the
 // config hash of a custom profile (its content, not only its path).
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CAPS, buildRunStepSpec } from '../../src/engine/runtime/oci-spec.js';
 import { DEFAULT_PROFILE } from '../../src/engine/runtime/seccomp-default.js';
-import { defaultSeccomp, defaultSeccompToOci, dockerSeccompToOci, type SeccompHost } from '../../src/engine/runtime/seccomp-profile.js';
+import { defaultSeccomp, defaultSeccompToOci, dockerSeccompToOci, loadSeccompProfile, type SeccompHost } from '../../src/engine/runtime/seccomp-profile.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { securityOpts } from '../../src/spec/security-opt.js';
 import { model } from '../reconcile/_model.js';
@@ -111,4 +112,18 @@ test('a custom profile\'s content is part of the config hash: editing the file r
   t.not(hash([`seccomp=${file}`]), first);
   t.is(hash([]), hash(['seccomp=builtin']), 'builtin is the default');
   t.is(hash([]), desiredState(model('p', { web: { image: 'busybox' } }), {}).services.web!.containers[0]!.hash);
+});
+
+test('a hostile profile path (a device, a FIFO, a huge file) is refused at once, naming the file, never read to the end', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-seccomp-path-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'fifo'), big = join(dir, 'big.json');
+  execFileSync('mkfifo', [fifo]);
+  writeFileSync(big, Buffer.alloc((1 << 20) + 1, 0x20));
+  t.throws(() => loadSeccompProfile('/dev/zero', caps), { message: 'seccomp profile /dev/zero cannot be read: it is not a regular file' });
+  t.throws(() => loadSeccompProfile(fifo, caps), { message: `seccomp profile ${fifo} cannot be read: it is not a regular file` });
+  t.throws(() => loadSeccompProfile(big, caps), { message: `seccomp profile ${big} cannot be read: it is larger than 1048576 bytes` });
+  t.throws(() => loadSeccompProfile(join(dir, 'none.json'), caps), { message: /cannot be read: ENOENT/ });
+  const hash = (p: string) => desiredState(model('p', { web: { image: 'busybox', security_opt: [`seccomp=${p}`] } }), {}).services.web!.containers[0]!.hash;
+  t.truthy(hash('/dev/zero') && hash(fifo), 'the config hash does not read them either');
 });

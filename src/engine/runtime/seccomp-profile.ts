@@ -7,9 +7,9 @@
 // capabilities, as Docker's daemon does before handing the profile to the
 // runtime; so a capability added with cap_add opens the calls tied to it.
 
-import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { TsstackError } from '../../util/errors.js';
+import { SMALL_FILE_MAX, readSmallFile } from '../../util/read-small-file.js';
 import { DEFAULT_ARCHES, DEFAULT_PROFILE, EPERM, type ArgTest, type DefaultRule } from './seccomp-default.js';
 
 type Obj = Record<string, unknown>;
@@ -137,9 +137,11 @@ export function dockerSeccompToOci(profile: unknown, host: SeccompHost, file: st
 export function loadSeccompProfile(file: string, caps: string[]): Obj {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readSmallFile(file).toString('utf8'); // Docker's default is about 20 KB
   } catch (e) {
-    throw new TsstackError('SPEC', `seccomp profile ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: 'fix the path in security_opt (relative paths are from the project directory)' });
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTREG' ? 'it is not a regular file' : code === 'EFBIG' ? `it is larger than ${SMALL_FILE_MAX} bytes` : code ?? (e as Error).message;
+    throw new TsstackError('SPEC', `seccomp profile ${file} cannot be read: ${why}`, { hint: 'fix the path in security_opt (relative paths are from the project directory)' });
   }
   let json: unknown;
   try {
