@@ -210,7 +210,7 @@ export interface ContainerCreateSpec {
   utsMode?: 'host';
   /** process.noNewPrivileges (Docker's default: false). */
   noNewPrivileges?: boolean;
-  /** `unconfined`, or the absolute path of a Docker seccomp profile (JSON) to apply. Absent: tsstack applies no filter by default. */
+  /** `unconfined`, or the absolute path of a Docker seccomp profile (JSON) to apply. Absent: the default profile (seccomp-default.ts), none when privileged. */
   seccomp?: string;
   /** Cgroup the container's own is made under (`tsstack` when absent). */
   cgroupParent?: string;

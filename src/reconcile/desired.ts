@@ -7,7 +7,7 @@ import { LABEL } from '../engine/api.js';
 import type { DependsOn, LoggingSpec, RestartPolicy, ServiceHook, ServiceSpec, StackModel } from '../model/types.js';
 import { parseBytes } from '../spec/units.js';
 import { namespaceServices } from '../spec/isolation.js';
-import { securityOpts } from '../spec/security-opt.js';
+import { seccompProfileDigest, securityOpts } from '../spec/security-opt.js';
 import { parseVolumesFrom, volumesFromServices } from '../spec/volumes-from.js';
 import { parseCgroupRule, type DeviceCgroupRule } from '../spec/devices.js';
 import { canonicalJson, configHash } from './canonical.js';
@@ -53,6 +53,8 @@ export interface ContainerConfig {
   /** The applied `security_opt` entries. */
   no_new_privileges?: boolean;
   seccomp?: string;
+  /** sha256 of a seccomp profile file's content: editing the file recreates the container (the path alone would not). */
+  seccomp_sha256?: string;
   cgroup_parent?: string;
   /** Host devices (long form) and extra device cgroup rules as written; absent when none (existing hashes stay). */
   devices?: { source: string; target: string; permissions: string }[];
@@ -520,7 +522,7 @@ export function logSettings(l: LoggingSpec | undefined): { driver: 'json-file' |
 }
 
 /** pid/ipc/uts, the applied security_opt entries and cgroup_parent, as hashed (absent when not set). */
-function isolationOf(model: StackModel, svc: ServiceSpec): Pick<ContainerConfig, 'pid' | 'ipc' | 'uts' | 'no_new_privileges' | 'seccomp' | 'cgroup_parent'> {
+function isolationOf(model: StackModel, svc: ServiceSpec): Pick<ContainerConfig, 'pid' | 'ipc' | 'uts' | 'no_new_privileges' | 'seccomp' | 'seccomp_sha256' | 'cgroup_parent'> {
   const share = (v: string | undefined) => {
     if (!v?.startsWith('service:')) return v === 'private' || v === 'shareable' ? undefined : v;
     const other = v.slice(8);
@@ -529,7 +531,7 @@ function isolationOf(model: StackModel, svc: ServiceSpec): Pick<ContainerConfig,
   const sec = securityOpts(svc.security_opt);
   return clean({
     pid: share(svc.pid), ipc: share(svc.ipc), uts: svc.uts,
-    no_new_privileges: sec.noNewPrivileges || undefined, seccomp: sec.seccomp, cgroup_parent: svc.cgroup_parent,
+    no_new_privileges: sec.noNewPrivileges || undefined, seccomp: sec.seccomp, seccomp_sha256: seccompProfileDigest(sec.seccomp), cgroup_parent: svc.cgroup_parent,
   });
 }
 

@@ -26,7 +26,7 @@ import { copyIntoRoot, resolveInRoot } from './in-root.js';
 import { readLogs } from './logs.js';
 import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
 import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
-import { loadSeccompProfile } from './seccomp-profile.js';
+import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import { tryUnmount } from './umount.js';
@@ -290,10 +290,10 @@ export class Containers implements ContainerApi {
       pid: choice(spec.pidMode, 'pid'), ipc: choice(spec.ipcMode, 'ipc'), uts: spec.utsMode === 'host' ? 'host' : 'new',
     };
     if (spec.noNewPrivileges) out.noNewPrivileges = true;
-    // as Docker: a privileged container runs without a filter
-    if (spec.seccomp && spec.seccomp !== 'unconfined' && !spec.privileged) {
-      out.seccomp = loadSeccompProfile(spec.seccomp, effectiveCaps(spec.privileged, spec.capAdd, spec.capDrop, hostCaps()));
-    }
+    // as Docker: the default profile unless `unconfined`; a privileged container runs without one (a profile given by path still applies)
+    const caps = () => effectiveCaps(spec.privileged, spec.capAdd, spec.capDrop, hostCaps());
+    if (spec.seccomp && spec.seccomp !== 'unconfined') out.seccomp = loadSeccompProfile(spec.seccomp, caps());
+    else if (!spec.seccomp && !spec.privileged) out.seccomp = defaultSeccomp(caps());
     return out;
   }
 

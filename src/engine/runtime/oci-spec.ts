@@ -6,6 +6,7 @@
 import type { Bytes } from '../../model/types.js';
 import type { ResolvedUser } from './users.js';
 import { deviceAllowRules, ociDevices, type DeviceRule, type OciDevice } from './devices.js';
+import { defaultSeccomp } from './seccomp-profile.js';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -291,9 +292,10 @@ export function cfsQuota(r: { cpus?: number; cpuQuota?: number; cpuPeriod?: numb
   return explicitPeriod ? { period } : {};
 }
 
-/** For the image builder's RUN steps: a root-by-default process with the standard mounts, no limits. */
+/** For the image builder's RUN steps: a root-by-default process with the standard mounts and seccomp profile, no limits. */
 export function buildRunStepSpec(opts: { rootfs: string; args: string[]; env: string[]; cwd?: string; user: ResolvedUser; network?: { path: string } | 'host' | 'new'; etcFiles?: OciSpecInput['etcFiles']; mounts?: OciMountInput[]; cgroupsPath?: string }): OciSpec {
-  return buildOciSpec({ ...opts, hostname: 'tsstack-build', network: opts.network ?? 'host' });
+  // Docker's builds run under the default seccomp profile too
+  return buildOciSpec({ ...opts, hostname: 'tsstack-build', network: opts.network ?? 'host', seccomp: defaultSeccomp(effectiveCaps(false)) });
 }
 
 function sortKeys<T>(o: Record<string, T>): Record<string, T> {
