@@ -289,6 +289,7 @@ function explain(e: unknown, what: string, verb: 'read' | 'write' | 'copy'): Err
   const code = (e as { code?: string })?.code ?? '';
   const why = (e as Error)?.message ?? String(e);
   if (code === 'ENOENT') return new TsstackError('NOT_FOUND', `${what} does not exist`, { cause: e });
+  if (code === 'EROFS') return new TsstackError('CONFLICT', `cannot ${verb} ${what}: it is on a read-only filesystem`, { cause: e, hint: 'a read_only container or a :ro mount takes no copies; copy elsewhere' });
   if (['EEXIST', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENOTEMPTY', 'EBUSY', 'EROFS', 'EPERM', 'EACCES', 'EXDEV', 'EAGAIN', 'ENAMETOOLONG'].includes(code)) {
     return new TsstackError('CONFLICT', `cannot ${verb} ${what}: ${why}`, { cause: e });
   }
