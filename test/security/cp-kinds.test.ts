@@ -115,3 +115,18 @@ maybe('cp in: links, hard links, FIFOs and sockets; root owns the copies unless 
   t.is((await c.execCapture('into', ['sh', '-c', 'ls -a /y /y/sub | grep -c tsstack-cp'])).stdout.trim(), '0', 'no temporary file left');
   await c.remove('into', { force: true });
 });
+
+maybe('cp in to a read-only mount is refused, running or stopped; the host source stays as it was', async (t) => {
+  const { c, dir } = engine(t, rt!);
+  const ro = join(dir, 'ro');
+  mkdirSync(ro);
+  writeFileSync(join(dir, 'f'), 'new\n');
+  await c.create(plainSpec('ro', ['sleep', '1000'], { mounts: [{ type: 'bind', source: ro, target: '/ro', readOnly: true }] }));
+  await c.start('ro');
+  await t.throwsAsync(c.copy('ro', join(dir, 'f'), 'ro:/ro/f', 'in'), { message: /read-only/ });
+  await c.kill('ro', 'SIGKILL');
+  await c.wait('ro');
+  await t.throwsAsync(c.copy('ro', join(dir, 'f'), 'ro:/ro/f', 'in'), { message: /read-only mount/ });
+  t.false(existsSync(join(ro, 'f')));
+  await c.remove('ro', { force: true });
+});

@@ -785,19 +785,21 @@ export class Containers implements ContainerApi {
     const live = st?.status === 'running' && st.pid && this.monitorAlive(rec, st) ? openProcessRoot(st.pid, rec.id) : undefined;
     if (live === undefined && !isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
     const at = live !== undefined ? { root: live, path: inner } : this.locate(rec, posix.normalize('/' + inner));
+    // a running container's read-only mounts refuse writes themselves (EROFS); a stopped one's bind sources must be told
+    if ('readOnly' in at && at.readOnly && direction === 'in') throw new TsstackError('CONFLICT', `${rec.name}:${inner} is on a read-only mount`, { hint: 'copy to a path outside it' });
     return copyAt(at.root, rec.name, at.path, inner, direction === 'out' ? to : from, direction, opts);
   }
 
   /** Which host tree a container path lives in (a bind/volume source, else the rootfs) and the path inside it. */
-  private locate(rec: ContainerRecord, p: string): { root: string; path: string } {
+  private locate(rec: ContainerRecord, p: string): { root: string; path: string; readOnly?: boolean } {
     const norm = '/' + p.split('/').filter(Boolean).join('/');
-    let best: { target: string; source: string } | undefined;
+    let best: { target: string; source: string; readOnly?: boolean } | undefined;
     for (const m of rec.mounts ?? []) {
       if (m.type !== 'bind' || !m.source) continue;
       const t = m.target.replace(/\/+$/, '') || '/';
-      if ((norm === t || norm.startsWith(t + '/')) && (!best || t.length > best.target.length)) best = { target: t, source: m.source };
+      if ((norm === t || norm.startsWith(t + '/')) && (!best || t.length > best.target.length)) best = { target: t, source: m.source, readOnly: m.readOnly };
     }
-    if (best) return { root: best.source, path: norm.slice(best.target.length) || '/' };
+    if (best) return { root: best.source, path: norm.slice(best.target.length) || '/', readOnly: best.readOnly };
     return { root: rec.rootfs, path: norm };
   }
 }
