@@ -97,11 +97,11 @@ export function copyBetween(from: Side, src: string, to: Side, dest: string, dir
     if (contents && !st.isDirectory()) throw new TsstackError('CONFLICT', `${from.label(src)} is not a directory`, { hint: 'drop the trailing /. to copy a file' });
     const name = from.basename(srcNorm);
     const destNorm = to.norm(dest);
-    let target: { dir: number; name?: string } | undefined;
+    let target: { dir: number; name?: string; label: string } | undefined;
     try {
       const d = to.open(destNorm, true);
       fds.push(d);
-      if (fstatSync(d).isDirectory()) target = { dir: d, name: contents || !name ? undefined : name };
+      if (fstatSync(d).isDirectory()) target = contents || !name ? { dir: d, label: to.label(destNorm) } : { dir: d, name, label: to.label(posix.join(destNorm, name)) };
       else if (st.isDirectory()) throw new TsstackError('CONFLICT', `cannot copy directory ${from.label(src)} onto file ${to.label(dest)}`, { hint: 'name a directory, or a path that does not exist yet' });
       else if (dest.endsWith('/')) throw new TsstackError('CONFLICT', `${to.label(dest)} is not a directory`);
     } catch (e) {
@@ -116,9 +116,9 @@ export function copyBetween(from: Side, src: string, to: Side, dest: string, dir
         throw isErr(e, 'ENOENT', 'ENOTDIR') ? new TsstackError('NOT_FOUND', `destination directory ${to.label(to.dirname(destNorm))} does not exist`, { hint: 'create it first' }) : explain(e, to.label(dest), 'write');
       }
       fds.push(parent);
-      target = { dir: parent, name: to.basename(destNorm) };
+      target = { dir: parent, name: to.basename(destNorm), label: to.label(destNorm) };
     }
-    const srcLabel = from.label(srcNorm), dstLabel = to.label(destNorm);
+    const srcLabel = from.label(srcNorm), dstLabel = target.label;
     try {
       if (target.name === undefined) {
         for (const child of listFd(srcFd)) copyChild(w, srcFd, child, target.dir, child, `${srcLabel}/${child}`, `${dstLabel}/${child}`);

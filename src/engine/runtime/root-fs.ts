@@ -11,6 +11,7 @@
 import { createRequire } from 'node:module';
 import { closeSync, constants as fsc, readSync, writeSync } from 'node:fs';
 import { constants as osc } from 'node:os';
+import { fail } from '../image/sys.js';
 
 export const O_PATH = 0o10000000; // same on x86-64 and arm64; not in fs.constants
 export const O_CLOEXEC = 0o2000000;
@@ -63,19 +64,6 @@ function lib(): Libc {
     errno: () => koffi.errno() as number,
   };
   return libc;
-}
-
-const errnoName = (n: number): string => Object.entries(osc.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
-
-/** An Error like Node's own fs errors (code = errno name), naming the call and the path. */
-export type FsError = Error & { code: string; errno: number; path: string };
-
-function fail(op: string, path: string, n: number): never {
-  const e = new Error(`${op} ${path}: ${errnoName(n)}`) as FsError;
-  e.code = errnoName(n);
-  e.errno = n;
-  e.path = path;
-  throw e;
 }
 
 export const isErr = (e: unknown, ...codes: string[]): boolean => codes.includes((e as { code?: string })?.code ?? '');
