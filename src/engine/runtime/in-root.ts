@@ -307,7 +307,11 @@ export function copyAt(root: number | string, name: string, path: string, asGive
   if (typeof root === 'number') rootFd = root;
   else {
     requireOpenat2();
-    rootFd = openat2(-100, root, O_PATH | O_DIRECTORY, 0);
+    try {
+      rootFd = openat2(-100, root, O_PATH | O_DIRECTORY, 0);
+    } catch (e) {
+      throw explain(e, `${name}:${asGiven} (held in ${root} while the container is stopped)`, 'read');
+    }
   }
   try {
     const tail = /\/\.$/.test(asGiven) ? '/.' : asGiven.endsWith('/') ? '/' : '';

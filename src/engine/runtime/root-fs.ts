@@ -99,7 +99,11 @@ export function openat2(dirfd: number, path: string, flags: number, resolve: num
   }
 }
 
-/** `path` (absolute or relative, as the container sees it) inside the root `rootFd`; O_PATH unless `flags` say more. */
+/**
+ * `path` (absolute or relative, as the container sees it) inside the root `rootFd`; O_PATH unless `flags`
+ * say more. Mounts are crossed (no RESOLVE_NO_XDEV): the container's volumes and binds are part of what
+ * it sees, and `docker cp` copies them too; magic links (/proc/<pid>/root…) are never followed.
+ */
 export function openInRoot(rootFd: number, path: string, follow: boolean, flags = O_PATH): number {
   return openat2(rootFd, path, flags | (follow ? 0 : O_NOFOLLOW), RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
