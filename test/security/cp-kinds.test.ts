@@ -6,7 +6,7 @@
 // only with -a.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { runtimes } from '../engine-runtime/helpers.js';
@@ -68,6 +68,10 @@ maybe('cp out: links, hard links, FIFOs, devices, owners and modes; a stopped co
   t.is(readFileSync(join(arch, 'suid'), 'utf8'), 'hello\n');
   await t.throwsAsync(c.copy('kinds', 'kinds:/x', join(arch, 'a'), 'out'), { message: /cannot copy directory kinds:\/x onto file/ });
   await t.throwsAsync(c.copy('kinds', 'kinds:/x/a', join(dir, 'nope', 'a'), 'out'), { message: /destination directory .*nope does not exist/ });
+
+  // /proc and /sys of a running container hold no files to copy: empty directories, nothing read from them
+  await within(c.copy('kinds', 'kinds:/proc', join(dir, 'proc'), 'out'));
+  t.deepEqual(readdirSync(join(dir, 'proc')), []);
 
   await c.kill('kinds', 'SIGKILL');
   await c.wait('kinds');
