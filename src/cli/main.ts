@@ -301,6 +301,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .action(act(async () => (await life()).runWait));
     cmd('cp', 'copy files between a service container and the host (SERVICE:PATH)').argument('<src>').argument('<dest>')
       .option('--index <n>', 'replica', int('--index'), 1)
+      .option('-a, --archive', 'keep owners (uid/gid) and set-id bits; without it copies are owned by root in the container, by you on the host')
+      .option('-L, --follow-link', 'follow a link given as SRC')
       .action(act(async () => (await life()).runCp));
 
     cmd('build', 'build the images of services with a build section').argument('[services...]')

@@ -296,6 +296,8 @@ export interface LogLine {
 export interface ExecOptions {
   tty?: boolean;
   interactive?: boolean;
+  /** Start the process and return at once (0), its output discarded (`exec -d`). */
+  detach?: boolean;
   env?: string[];
   user?: string;
   cwd?: string;
@@ -324,8 +326,11 @@ export interface ContainerApi {
   wait(id: string): Promise<number>;
   top(id: string): Promise<{ pid: number; cmd: string }[]>;
   stats(id: string): Promise<ContainerStats>;
-  /** Copy between host and container: exactly one side is `container:path`. */
-  copy(id: string, from: string, to: string, direction: 'in' | 'out'): Promise<void>;
+  /**
+   * Copy between host and container: exactly one side is `container:path`. `archive` (-a) keeps owners,
+   * `followLink` (-L) follows a source that is a link. Says what it left out (sockets, device nodes).
+   */
+  copy(id: string, from: string, to: string, direction: 'in' | 'out', opts?: { archive?: boolean; followLink?: boolean }): Promise<{ skipped: string[] }>;
 }
 
 export interface Engine {

@@ -9,9 +9,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { basename, dirname, join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import type {
@@ -22,7 +22,7 @@ import { nativeBinary, resolveRuntime } from '../native-paths.js';
 import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
-import { copyIntoRoot, resolveInRoot } from './in-root.js';
+import { copyAt, openProcessRoot, type CopyOptions, type CopyReport } from './in-root.js';
 import { readLogs } from './logs.js';
 import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
 import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
@@ -704,7 +704,7 @@ export class Containers implements ContainerApi {
       const u = resolveUserInRootfs(rec.rootfs, opts.user);
       user = `${u.uid}:${u.gid}`;
     }
-    return { tty: opts.tty, interactive: opts.interactive, env: opts.env, user, cwd: opts.cwd };
+    return { tty: opts.tty, interactive: opts.interactive, detach: opts.detach, env: opts.env, user, cwd: opts.cwd };
   }
 
   private requireRunning(idOrName: string): ContainerRecord {
@@ -775,41 +775,33 @@ export class Containers implements ContainerApi {
     return s;
   }
 
-  /** `direction` 'in': host `from` → container `to`; 'out': container `from` → host `to`. Like `docker cp`: into an existing directory the source keeps its name. */
-  async copy(idOrName: string, from: string, to: string, direction: 'in' | 'out'): Promise<void> {
+  /**
+   * `direction` 'in': host `from` → container `to`; 'out': container `from` → host `to`, as `docker cp`
+   * (in-root.ts). A running container's paths are seen through its init's root (its volumes and binds
+   * as it sees them); a stopped one's in its root filesystem and bind sources.
+   */
+  async copy(idOrName: string, from: string, to: string, direction: 'in' | 'out', opts: CopyOptions = {}): Promise<CopyReport> {
     const rec = this.get(idOrName);
-    if (!isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
-    if (direction === 'out') {
-      const inner = containerSide(from);
-      const { root, path } = this.locate(rec, inner);
-      const src = resolveInRoot(root, path);
-      if (!existsSync(src)) throw new TsstackError('NOT_FOUND', `${rec.name}:${inner} does not exist`);
-      let dst = to;
-      if (existsSync(dst) && statSync(dst).isDirectory()) dst = join(dst, basename(src));
-      if (!existsSync(dirname(dst))) throw new TsstackError('NOT_FOUND', `destination directory ${dirname(dst)} does not exist`);
-      // links inside the copied tree are copied as links, never followed on the host
-      cpSync(src, dst, { recursive: true, force: true, preserveTimestamps: true, verbatimSymlinks: true });
-      return;
-    }
-    if (!existsSync(from)) throw new TsstackError('NOT_FOUND', `${from} does not exist`);
-    const inner = containerSide(to);
-    let { root, path } = this.locate(rec, inner);
-    const target = resolveInRoot(root, path);
-    if (existsSync(target) && statSync(target).isDirectory()) path = posix.join(path, basename(from));
-    else if (!existsSync(dirname(target))) throw new TsstackError('NOT_FOUND', `destination directory ${posix.dirname(inner)} does not exist in ${rec.name}`);
-    copyIntoRoot(from, root, path);
+    const inner = containerSide(direction === 'out' ? from : to);
+    const st = this.monitorState(rec);
+    const live = st?.status === 'running' && st.pid && this.monitorAlive(rec, st) ? openProcessRoot(st.pid, rec.id) : undefined;
+    if (live === undefined && !isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
+    const at = live !== undefined ? { root: live, path: inner } : this.locate(rec, posix.normalize('/' + inner));
+    // a running container's read-only mounts refuse writes themselves (EROFS); a stopped one's bind sources must be told
+    if ('readOnly' in at && at.readOnly && direction === 'in') throw new TsstackError('CONFLICT', `${rec.name}:${inner} is on a read-only mount`, { hint: 'copy to a path outside it' });
+    return copyAt(at.root, rec.name, at.path, inner, direction === 'out' ? to : from, direction, opts);
   }
 
   /** Which host tree a container path lives in (a bind/volume source, else the rootfs) and the path inside it. */
-  private locate(rec: ContainerRecord, p: string): { root: string; path: string } {
+  private locate(rec: ContainerRecord, p: string): { root: string; path: string; readOnly?: boolean } {
     const norm = '/' + p.split('/').filter(Boolean).join('/');
-    let best: { target: string; source: string } | undefined;
+    let best: { target: string; source: string; readOnly?: boolean } | undefined;
     for (const m of rec.mounts ?? []) {
       if (m.type !== 'bind' || !m.source) continue;
       const t = m.target.replace(/\/+$/, '') || '/';
-      if ((norm === t || norm.startsWith(t + '/')) && (!best || t.length > best.target.length)) best = { target: t, source: m.source };
+      if ((norm === t || norm.startsWith(t + '/')) && (!best || t.length > best.target.length)) best = { target: t, source: m.source, readOnly: m.readOnly };
     }
-    if (best) return { root: best.source, path: norm.slice(best.target.length) || '/' };
+    if (best) return { root: best.source, path: norm.slice(best.target.length) || '/', readOnly: best.readOnly };
     return { root: rec.rootfs, path: norm };
   }
 }
