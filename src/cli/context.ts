@@ -220,6 +220,8 @@ export class Context {
   /** Runs `f` holding the project's lock; says who holds it while waiting. */
   async locked<T>(project: string, f: () => Promise<T>): Promise<T> {
     const { withLock } = await import('../engine/store/lock.js');
+    // the lock file is the first thing written below the root: make the root safe first
+    if (!this.io.openEngine) (await import('../engine/host-dirs.js')).secureEngineDirs(this.paths);
     return withLock(this.paths.root, `project-${project}`, {
       onWait: (h) => this.io.err(`waiting for the lock on project ${project}, held by ${h ? `pid ${h.pid} (${h.command})` : 'another tsstack process'}…`),
     }, f);

@@ -230,7 +230,7 @@ export class DnsService {
   // ------------------------------------------------------------ internals
 
   private locked<T>(f: () => Promise<T>): Promise<T> {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 }); // records, pid, status, log: root's
     return withLock(this.dir, 'dns', { pollMs: 10, timeoutMs: 30_000, command: 'tsstack dns' }, f);
   }
 
