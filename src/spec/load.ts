@@ -18,7 +18,8 @@ import { isObj, mergeDocuments, mergeValue } from './merge.js';
 import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
 import { namespaceServices } from './isolation.js';
 import { checkVolumesFrom } from './volumes-from.js';
-import { resolveFilePaths, resolvePath } from './resolve-paths.js';
+import { checkContainerPaths } from './container-paths.js';
+import { linkEscape, linkEscapeError, resolveFilePaths, resolvePath } from './resolve-paths.js';
 import { validateDocument } from './validate.js';
 import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
 
@@ -180,6 +181,10 @@ class Loader {
           location: { ...from, path: `include[${i}]` },
           hint: 'write include: [other/compose.yaml] or include: [{path: other/compose.yaml}]',
         });
+      }
+      for (const p of [...rawPaths, ...(spec.env_file === undefined ? [] : [spec.env_file].flat())]) {
+        const esc = linkEscape(base, String(p));
+        if (esc) throw linkEscapeError(String(p), esc, { ...from, path: `include[${i}]` });
       }
       const paths = rawPaths.map((p) => resolvePath(base, String(p), this.home));
       const projectDir = spec.project_directory !== undefined ? resolvePath(base, String(spec.project_directory), this.home) : dirname(paths[0]!);
@@ -377,6 +382,7 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   for (const kind of ['secrets', 'configs'] as const) for (const [k, v] of Object.entries(isObj(raw[kind]) ? (raw[kind] as Obj) : {})) model[kind][k] = normalizeFileObject(ctx, name, kind, k, v);
   if (raw.models !== undefined) ctx.warn(['models'], 'models is not supported by tsstack yet; ignored');
 
+  checkContainerPaths(ctx, model);
   if (!opts.skipConsistencyCheck) {
     checkReferences(ctx, model, disabled);
     checkRawServiceRefs(ctx, services, disabled);

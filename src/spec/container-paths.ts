@@ -1,0 +1,45 @@
+// Paths inside the container that a stack file names: volume and tmpfs targets,
+// `working_dir`, secret and config targets. Each must be absolute (a secret's or
+// config's may be a bare name: it goes under /run/secrets or /) and must not
+// climb with `..`: Docker refuses a relative mount target and a relative
+// working_dir, and a `..` only hides where a file really lands. The runtime
+// still resolves every target inside the container's root; this is about saying
+// no early, with the file and line, before anything is made.
+
+import type { StackModel } from '../model/types.js';
+import type { TsstackError } from '../util/errors.js';
+import type { Ctx } from './normalize.js';
+
+type Path = (string | number)[];
+
+/** Why `p` is not a good path in the container, or undefined. */
+export function containerPathProblem(p: string, mayBeRelative = false): string | undefined {
+  if (p.includes('\0')) return 'contains a NUL byte';
+  if (!mayBeRelative && !p.startsWith('/')) return 'must be an absolute path in the container';
+  if (p.split('/').includes('..')) return 'must not contain ".." (write the path it stands for)';
+  return undefined;
+}
+
+/** Throws the first bad container path of the model, located at its key. */
+export function checkContainerPaths(ctx: Ctx, model: StackModel): void {
+  const bad = (path: Path, what: string, value: string, relative = false): TsstackError | undefined => {
+    const why = containerPathProblem(value, relative);
+    if (!why) return undefined;
+    const hint = relative ? 'write an absolute path, e.g. /run/secrets/db, or a bare name' : `write an absolute path, e.g. /${value.replace(/^[./]+/, '').replace(/(^|\/)\.\.(?=\/|$)/g, '') || 'data'}`;
+    return ctx.error(path, `${what} ${JSON.stringify(value)} ${why}`, hint);
+  };
+  for (const [name, s] of Object.entries(model.services)) {
+    const at = (...k: (string | number)[]): Path => ['services', name, ...k];
+    const problems: (TsstackError | undefined)[] = [];
+    (s.volumes ?? []).forEach((v, i) => problems.push(bad(at('volumes', i), 'volume target', v.target)));
+    (s.tmpfs ?? []).forEach((t, i) => problems.push(bad(at('tmpfs', i), 'tmpfs target', t.split(':')[0]!)));
+    if (s.working_dir !== undefined && s.working_dir !== '') problems.push(bad(at('working_dir'), 'working_dir', s.working_dir));
+    for (const kind of ['secrets', 'configs'] as const) {
+      (s[kind] ?? []).forEach((r, i) => {
+        if (r.target !== undefined) problems.push(bad(at(kind, i, 'target'), `${kind.slice(0, -1)} target`, r.target, true));
+      });
+    }
+    const first = problems.find((e) => e);
+    if (first) throw first;
+  }
+}
