@@ -33,6 +33,11 @@ function insecure(what: string, path: string, why: string): TsstackError {
   });
 }
 
+/** Who besides the owner may write a directory of this mode. */
+function writers(mode: number): string {
+  return [mode & 0o020 ? 'its group' : '', mode & 0o002 ? 'other users' : ''].filter(Boolean).join(' and ');
+}
+
 function lstatOrUndefined(p: string): Stats | undefined {
   try {
     return lstatSync(p);
@@ -46,7 +51,7 @@ function lstatOrUndefined(p: string): Stats | undefined {
 function checkAncestor(what: string, target: string, dir: string, st: Stats): void {
   if (!st.isDirectory()) throw insecure(what, target, `${dir} is not a directory`);
   if (!trusted(st.uid)) throw insecure(what, target, `${dir} is owned by uid ${st.uid}`);
-  if (st.mode & 0o022 && !(st.mode & 0o1000)) throw insecure(what, target, `${dir} is writable by ${st.mode & 0o020 ? 'its group' : 'other users'}`);
+  if (st.mode & 0o022 && !(st.mode & 0o1000)) throw insecure(what, target, `${dir} is writable by ${writers(st.mode)}`);
 }
 
 /**
@@ -90,7 +95,7 @@ export function secureEngineDir(path: string, what: 'root' | 'run root'): string
     else {
       if (!st.isDirectory()) throw insecure(what, path, `${next} is not a directory`);
       if (!trusted(st.uid)) throw insecure(what, path, `it is owned by uid ${st.uid}`);
-      if (st.mode & 0o022) throw insecure(what, path, `it is writable by ${st.mode & 0o020 ? 'its group' : 'other users'} (mode ${(st.mode & 0o7777).toString(8)})`);
+      if (st.mode & 0o022) throw insecure(what, path, `it is writable by ${writers(st.mode)} (mode ${(st.mode & 0o7777).toString(8)})`);
       // made by an older tsstack (0755): nothing below it was meant for other users
       if (st.mode & 0o077) chmodSync(next, ENGINE_DIR_MODE);
     }
