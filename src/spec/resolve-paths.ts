@@ -12,7 +12,7 @@
 // is taken as written. Bind sources follow Compose: any host path the user names.
 
 import { realpathSync } from 'node:fs';
-import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { TsstackError } from '../util/errors.js';
 import { isObj } from './merge.js';
 import { parseVolumeShort } from './volumes.js';
@@ -42,14 +42,22 @@ export function linkEscape(base: string, raw: string): { real: string; dir: stri
   const lexical = resolve(base, raw);
   let anchor = resolve(base);
   while (!inside(lexical, anchor)) anchor = dirname(anchor);
-  let real: string, realAnchor: string;
-  try {
-    real = realpathSync(lexical);
-    realAnchor = realpathSync(anchor);
-  } catch {
-    return undefined;
-  }
+  const real = realOf(lexical), realAnchor = realOf(anchor);
+  if (real === undefined || realAnchor === undefined) return undefined;
   return inside(real, realAnchor) ? undefined : { real, dir: anchor };
+}
+
+/** `p` with the links of its existing part resolved (a missing file under a linked directory still shows where it leads). */
+function realOf(p: string): string | undefined {
+  for (let rest = ''; ; ) {
+    try {
+      return rest ? join(realpathSync(p), rest) : realpathSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) return undefined;
+      rest = rest ? join(basename(p), rest) : basename(p);
+      p = dirname(p);
+    }
+  }
 }
 
 /** The SPEC error for a path that links lead out of its directory. */
