@@ -5,6 +5,8 @@
 // working_dir, and a `..` only hides where a file really lands. The runtime
 // still resolves every target inside the container's root; this is about saying
 // no early, with the file and line, before anything is made.
+// Also the owner and mode of a secret's or config's copy: numeric ids, and
+// permission bits only (a set-uid copy would be a set-uid file on the host too).
 
 import type { StackModel } from '../model/types.js';
 import type { TsstackError } from '../util/errors.js';
@@ -37,6 +39,11 @@ export function checkContainerPaths(ctx: Ctx, model: StackModel): void {
     for (const kind of ['secrets', 'configs'] as const) {
       (s[kind] ?? []).forEach((r, i) => {
         if (r.target !== undefined) problems.push(bad(at(kind, i, 'target'), `${kind.slice(0, -1)} target`, r.target, true));
+        for (const k of ['uid', 'gid'] as const) {
+          const v = r[k];
+          if (v !== undefined && !/^\d{1,10}$/.test(v)) problems.push(ctx.error(at(kind, i, k), `${kind.slice(0, -1)} ${k} ${JSON.stringify(v)} must be a number`, `write the numeric ${k} the container's process runs with, e.g. ${k}: "1000"`));
+        }
+        if (r.mode !== undefined && (r.mode < 0 || r.mode > 0o777)) problems.push(ctx.error(at(kind, i, 'mode'), `${kind.slice(0, -1)} mode 0${r.mode.toString(8)} is not a permission mode`, 'use read/write/execute bits only, e.g. 0440 (no set-uid, set-gid or sticky bit)'));
       });
     }
     const first = problems.find((e) => e);

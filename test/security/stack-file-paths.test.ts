@@ -36,6 +36,8 @@ const refusals: [string, string, (w: World) => void, number, RegExp][] = [
   ['a relative tmpfs target', svc('    tmpfs:\n      - run:size=1m\n'), () => {}, 5, /services\.web\.tmpfs\[0\]\): tmpfs target "run" must be an absolute path/],
   ['a relative working_dir', svc('    working_dir: app\n'), () => {}, 4, /services\.web\.working_dir\): working_dir "app" must be an absolute path/],
   ['a secret target that climbs out of /run/secrets', svc('    secrets:\n      - source: s\n        target: ../../etc/passwd\nsecrets:\n  s:\n    file: ./s.txt\n'), (w) => writeFileSync(join(w.dir, 's.txt'), 'x'), 6, /services\.web\.secrets\[0\]\.target\): secret target "\.\.\/\.\.\/etc\/passwd" must not contain "\.\."/],
+  ['a secret copy with a named uid', svc('    secrets:\n      - source: s\n        uid: app\nsecrets:\n  s:\n    file: ./s.txt\n'), (w) => writeFileSync(join(w.dir, 's.txt'), 'x'), 6, /services\.web\.secrets\[0\]\.uid\): secret uid "app" must be a number/],
+  ['a set-uid secret copy', svc('    secrets:\n      - source: s\n        mode: 04755\nsecrets:\n  s:\n    file: ./s.txt\n'), (w) => writeFileSync(join(w.dir, 's.txt'), 'x'), 6, /services\.web\.secrets\[0\]\.mode\): secret mode 04755 is not a permission mode/],
   ['a secret whose relative file is a link out of the project', svc('    secrets: [s]\nsecrets:\n  s:\n    file: ./s.txt\n'), (w) => symlinkSync('/etc/passwd', join(w.dir, 's.txt')), 7, /secrets\.s\.file\): "\.\/s\.txt" leads through a symbolic link to \/etc\/passwd, outside /],
   ['a config under a linked directory that leads out', svc('    configs: [c]\nconfigs:\n  c:\n    file: conf/app.conf\n'), (w) => symlinkSync('/etc', join(w.dir, 'conf')), 7, /configs\.c\.file\): "conf\/app\.conf" leads through a symbolic link to \/etc\/app\.conf, outside/],
   ['an env_file that is a link out of the project', svc('    env_file: ./web.env\n'), (w) => symlinkSync('/etc/passwd', join(w.dir, 'web.env')), 4, /services\.web\.env_file\): "\.\/web\.env" leads through a symbolic link to \/etc\/passwd/],
@@ -116,7 +118,7 @@ volumes:
     t.is(mode(join(staged, 'configs')), 0o700);
     for (const k of ['secrets', 'configs']) for (const f of readdirSync(join(staged, k))) t.is(mode(join(staged, k, f)), 0o600);
     for (const f of ['container.json', 'state.json', 'log.json']) t.is(mode(join(cdir, f)), 0o600, f);
-    t.is(mode(join(cdir, 'bundle', 'config.json')), 0o644);
+    t.is(mode(join(cdir, 'bundle', 'config.json')), 0o600, 'the bundle holds the environment');
     const mon = join(run, 'monitor', id.slice(0, 12));
     t.is(mode(mon), 0o700);
     t.is(mode(join(mon, 'ctl.sock')) & 0o777, 0o600);

@@ -273,7 +273,7 @@ export class Containers implements ContainerApi {
         devices,
         deviceRules: spec.deviceCgroupRules,
       });
-      writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci));
+      writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci), 0o600); // the environment may hold secrets
       this.writeRecord(rec);
     } catch (e) {
       for (const u of undo.reverse()) await u().catch(() => {});
@@ -529,7 +529,7 @@ export class Containers implements ContainerApi {
         const peer = mode.slice('container:'.length);
         ns.path = ns.type === 'network' ? this.peerNetns(peer) : this.peerNs(peer, ns.type as 'pid' | 'ipc');
       }
-      writeFileAtomicSync(cfgPath, stableJson(cfg));
+      writeFileAtomicSync(cfgPath, stableJson(cfg), 0o600);
     }
     const dns = this.deps.dns, net = this.deps.network;
     await this.dnsUp(rec);
