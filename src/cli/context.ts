@@ -79,7 +79,8 @@ export class Context {
   async loadModel(): Promise<StackModel> {
     if (this.model) return this.model;
     let mod: { loadStack?: (o: Record<string, unknown>) => Promise<StackModel> };
-    const cacheInput = this.io.loadStack || this.io.env.TSSTACK_NO_CACHE ? undefined : await this.modelCacheInput();
+    // the cache lives under the root: used only when no other user could have written it (host-dirs.ts)
+    const cacheInput = this.io.loadStack || this.io.env.TSSTACK_NO_CACHE || !(await this.rootsSafe()) ? undefined : await this.modelCacheInput();
     if (cacheInput) {
       const { cachedModel } = await import('./model-cache.js');
       const hit = cachedModel(cacheInput);
@@ -215,6 +216,13 @@ export class Context {
       this.engine = await openEngine({ ...this.paths, runtime, warn: (m) => this.io.err(`warning: ${m}`) });
     }
     return this.engine;
+  }
+
+  private safe?: boolean;
+  /** The root exists and no other user could have written in it (host-dirs.ts): its caches may be trusted. */
+  async rootsSafe(): Promise<boolean> {
+    this.safe ??= (await import('../engine/host-dirs.js')).rootIsSafe(this.paths.root);
+    return this.safe;
   }
 
   /** Runs `f` holding the project's lock; says who holds it while waiting. */

@@ -57,9 +57,10 @@ function checkAncestor(what: string, target: string, dir: string, st: Stats): vo
 /**
  * Makes sure `path` is a directory only root (or the user tsstack runs as) can change,
  * creating what is missing (parents 0755, the directory itself 0700) and taking group and
- * other permissions off an existing one. Returns the path with links resolved.
+ * other permissions off an existing one. Returns the path with links resolved; with `create: false`,
+ * undefined when it does not exist yet.
  */
-export function secureEngineDir(path: string, what: 'root' | 'run root'): string {
+export function secureEngineDir(path: string, what: 'root' | 'run root', opts: { create?: boolean } = {}): string | undefined {
   if (!isAbsolute(path)) path = resolve(path);
   let cur = '/';
   checkAncestor(what, path, cur, lstatSync(cur));
@@ -75,6 +76,7 @@ export function secureEngineDir(path: string, what: 'root' | 'run root'): string
     const next = join(cur, name);
     let st = lstatOrUndefined(next);
     if (!st) {
+      if (opts.create === false) return undefined;
       // made by us: an EEXIST means someone else was quicker, and what they made is checked below
       try {
         mkdirSync(next, todo.length ? 0o755 : ENGINE_DIR_MODE);
@@ -108,4 +110,13 @@ export function secureEngineDir(path: string, what: 'root' | 'run root'): string
 export function secureEngineDirs(paths: { root: string; runRoot: string }): void {
   secureEngineDir(paths.root, 'root');
   secureEngineDir(paths.runRoot, 'run root');
+}
+
+/** True when the root exists and is safe (checked, not made): what caches kept under it need before being trusted. */
+export function rootIsSafe(root: string): boolean {
+  try {
+    return secureEngineDir(root, 'root', { create: false }) !== undefined;
+  } catch {
+    return false;
+  }
 }
