@@ -309,6 +309,9 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   const envFiles = opts.envFiles?.length ? opts.envFiles.map((f) => resolve(cwd, f)) : [join(projectDir, '.env')];
   for (const f of envFiles) {
     if (!opts.envFiles?.length && !(await exists(read, f))) continue;
+    // the implicit .env is the project's: a link leading out of it (to root's credentials) is not read
+    const esc = opts.envFiles?.length ? undefined : linkEscape(projectDir, '.env');
+    if (esc) throw linkEscapeError('.env', esc, { file: f }, `pass that file with --env-file ${esc.real} if it is really meant`);
     parseEnvFile(await loader.text(f, 'env file'), f, envLookup, dotVars);
   }
   const baseLookup: Lookup = (k) => env.get(k) ?? dotVars.get(k);

@@ -61,11 +61,8 @@ function realOf(p: string): string | undefined {
 }
 
 /** The SPEC error for a path that links lead out of its directory. */
-export function linkEscapeError(raw: string, esc: { real: string; dir: string }, location: { file: string; line?: number; path?: string }): TsstackError {
-  return new TsstackError('SPEC', `${JSON.stringify(raw)} leads through a symbolic link to ${esc.real}, outside ${esc.dir}`, {
-    location,
-    hint: 'a relative path must stay in its directory; write the absolute path if that file is really meant',
-  });
+export function linkEscapeError(raw: string, esc: { real: string; dir: string }, location: { file: string; line?: number; path?: string }, hint = 'a relative path must stay in its directory; write the absolute path if that file is really meant'): TsstackError {
+  return new TsstackError('SPEC', `${JSON.stringify(raw)} leads through a symbolic link to ${esc.real}, outside ${esc.dir}`, { location, hint });
 }
 
 const isRemote = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('git@');
