@@ -39,6 +39,8 @@ export function checkContainerPaths(ctx: Ctx, model: StackModel): void {
     for (const kind of ['secrets', 'configs'] as const) {
       (s[kind] ?? []).forEach((r, i) => {
         if (r.target !== undefined) problems.push(bad(at(kind, i, 'target'), `${kind.slice(0, -1)} target`, r.target, true));
+        // without a target the name is the file's name under /run/secrets (or /): `..` would land elsewhere
+        else if (r.source === '.' || r.source === '..') problems.push(ctx.error(at(kind, i), `${kind.slice(0, -1)} ${JSON.stringify(r.source)} needs a target: its name is not a file name`, 'add target: with the path in the container'));
         for (const k of ['uid', 'gid'] as const) {
           const v = r[k];
           if (v !== undefined && !/^\d{1,10}$/.test(v)) problems.push(ctx.error(at(kind, i, k), `${kind.slice(0, -1)} ${k} ${JSON.stringify(v)} must be a number`, `write the numeric ${k} the container's process runs with, e.g. ${k}: "1000"`));
