@@ -31,7 +31,7 @@ import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import { tryUnmount } from './umount.js';
 import { resolveUserInRootfs, type ResolvedUser } from './users.js';
-import { placeFileMounts } from './file-mounts.js';
+import { FILES_DIR, placeFileMounts } from './file-mounts.js';
 
 /** What `container.json` holds. */
 export interface ContainerRecord {
@@ -392,8 +392,9 @@ export class Containers implements ContainerApi {
     for (const ref of spec.volumesFrom ?? []) {
       const peer = this.find(ref.container);
       if (!peer) throw new TsstackError('NOT_FOUND', `volumes_from container:${ref.container} (for ${spec.name}): no such container`, { hint: 'create that container first; see `tsstack ps -a`' });
+      const peerFiles = join(this.cdir(peer.id), FILES_DIR) + '/';
       for (const m of peer.mounts ?? (await this.resolveMounts(peer.spec))) {
-        if (m.type !== 'bind' || !m.source || taken.has(m.target)) continue;
+        if (m.type !== 'bind' || !m.source || taken.has(m.target) || m.source.startsWith(peerFiles)) continue; // not its secrets and configs
         taken.add(m.target);
         const copy: OciMountInput = { ...m };
         if (ref.readOnly) copy.readOnly = true;
