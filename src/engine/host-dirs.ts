@@ -15,11 +15,13 @@
 // A path that fails these checks is refused (HOST, exit 8), never repaired:
 // its contents cannot be trusted.
 
-import { chmodSync, lstatSync, mkdirSync, readlinkSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { TsstackError } from '../util/errors.js';
 
 export const ENGINE_DIR_MODE = 0o700;
+/** What tsstack keeps in its root and run root: a directory holding only these is tightened, any other is not ours to change. */
+const OURS = new Set(['build-cache', 'build-tmp', 'cache', 'containers', 'content', 'images', 'layers', 'locks', 'networks', 'projects', 'volumes', 'run', 'netns', 'runtime', 'dns', 'monitor']);
 const MAX_LINKS = 40;
 
 /** Whoever may own the directories on the way: root, and the user tsstack runs as. */
@@ -98,8 +100,17 @@ export function secureEngineDir(path: string, what: 'root' | 'run root', opts: {
       if (!st.isDirectory()) throw insecure(what, path, `${next} is not a directory`);
       if (!trusted(st.uid)) throw insecure(what, path, `it is owned by uid ${st.uid}`);
       if (st.mode & 0o022) throw insecure(what, path, `it is writable by ${writers(st.mode)} (mode ${(st.mode & 0o7777).toString(8)})`);
-      // made by an older tsstack (0755): nothing below it was meant for other users
-      if (st.mode & 0o077) chmodSync(next, ENGINE_DIR_MODE);
+      if (st.mode & 0o077) {
+        // made by an older tsstack (0755): nothing below it was meant for other users. A directory that holds
+        // more than tsstack's (`--root /srv` by mistake) is not tightened behind its owner's back.
+        const foreign = readdirSync(next).filter((e) => !OURS.has(e) && !e.startsWith('.'));
+        if (foreign.length) {
+          throw new TsstackError('HOST', `the ${what} ${path} is open to other users (mode ${(st.mode & 0o7777).toString(8)}) and holds files tsstack did not make (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`, {
+            hint: `tsstack keeps its ${what} 0700: give it a directory of its own, or chmod 700 ${path} if this one is`,
+          });
+        }
+        chmodSync(next, ENGINE_DIR_MODE);
+      }
     }
     cur = next;
   }

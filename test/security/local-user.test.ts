@@ -226,6 +226,14 @@ maybe('a root or run root another local user could change is refused with exit 8
   r = await w.runEnv({ TSSTACK_ROOT: join(w.base, 'good'), TSSTACK_RUN_ROOT: open }, 'ls');
   t.is(r.code, 8);
   t.regex(r.err, /run root .* is not safe to use/);
+  // a shared directory named by mistake is not tightened behind its owner's back
+  const shared = join(w.base, 'srv');
+  mkdirSync(shared, { mode: 0o755 });
+  writeFileSync(join(shared, 'www.html'), '');
+  r = await openAt(w, shared);
+  t.is(r.code, 8);
+  t.regex(r.err, /is open to other users \(mode 755\) and holds files tsstack did not make \(www\.html\)/);
+  t.is(mode(shared), 0o755);
   // and a good one is made 0700
   r = await openAt(w, join(w.base, 'fresh', 'root'));
   t.is(r.code, 0, r.err);
