@@ -8,6 +8,7 @@
 // Also the owner and mode of a secret's or config's copy: numeric ids, and
 // permission bits only (a set-uid copy would be a set-uid file on the host too).
 
+import { posix } from 'node:path';
 import type { StackModel } from '../model/types.js';
 import type { TsstackError } from '../util/errors.js';
 import type { Ctx } from './normalize.js';
@@ -27,7 +28,7 @@ export function checkContainerPaths(ctx: Ctx, model: StackModel): void {
   const bad = (path: Path, what: string, value: string, relative = false): TsstackError | undefined => {
     const why = containerPathProblem(value, relative);
     if (!why) return undefined;
-    const hint = relative ? 'write an absolute path, e.g. /run/secrets/db, or a bare name' : `write an absolute path, e.g. /${value.replace(/^[./]+/, '').replace(/(^|\/)\.\.(?=\/|$)/g, '') || 'data'}`;
+    const hint = relative ? 'write an absolute path, e.g. /run/secrets/db, or a bare name' : `write the absolute path, e.g. ${posix.resolve('/', value)}`;
     return ctx.error(path, `${what} ${JSON.stringify(value)} ${why}`, hint);
   };
   for (const [name, s] of Object.entries(model.services)) {
