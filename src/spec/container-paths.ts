@@ -34,7 +34,12 @@ export function checkContainerPaths(ctx: Ctx, model: StackModel): void {
   for (const [name, s] of Object.entries(model.services)) {
     const at = (...k: (string | number)[]): Path => ['services', name, ...k];
     const problems: (TsstackError | undefined)[] = [];
-    (s.volumes ?? []).forEach((v, i) => problems.push(bad(at('volumes', i), 'volume target', v.target)));
+    (s.volumes ?? []).forEach((v, i) => {
+      problems.push(bad(at('volumes', i), 'volume target', v.target));
+      // a path inside the volume's data on the host: relative and below it (as Docker)
+      const sub = v.type === 'volume' ? v.volume?.subpath : undefined;
+      if (sub !== undefined && (sub.startsWith('/') || sub.split('/').includes('..'))) problems.push(ctx.error(at('volumes', i, 'volume', 'subpath'), `volume subpath ${JSON.stringify(sub)} must be a relative path inside the volume`, 'write it without a leading / and without ".."'));
+    });
     (s.tmpfs ?? []).forEach((t, i) => problems.push(bad(at('tmpfs', i), 'tmpfs target', t.split(':')[0]!)));
     if (s.working_dir !== undefined && s.working_dir !== '') problems.push(bad(at('working_dir'), 'working_dir', s.working_dir));
     for (const kind of ['secrets', 'configs'] as const) {

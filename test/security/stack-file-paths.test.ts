@@ -33,6 +33,7 @@ const svc = (extra: string) => `services:\n  web:\n    image: busybox:latest\n${
 const refusals: [string, string, (w: World) => void, number, RegExp][] = [
   ['a relative volume target', svc('    volumes:\n      - ./d:data\n'), () => {}, 5, /services\.web\.volumes\[0\]\): volume target "data" must be an absolute path in the container/],
   ['a volume target that climbs with ..', svc('    volumes:\n      - type: volume\n        target: /data/../etc\n'), () => {}, 5, /volumes\[0\]\): volume target "\/data\/\.\.\/etc" must not contain "\.\."/],
+  ['a volume subpath that climbs out of the volume', svc('    volumes:\n      - type: volume\n        source: v\n        target: /v\n        volume:\n          subpath: ../../..\nvolumes:\n  v: {}\n'), () => {}, 9, /volumes\[0\]\.volume\.subpath\): volume subpath "\.\.\/\.\.\/\.\." must be a relative path inside the volume/],
   ['a relative tmpfs target', svc('    tmpfs:\n      - run:size=1m\n'), () => {}, 5, /services\.web\.tmpfs\[0\]\): tmpfs target "run" must be an absolute path/],
   ['a relative working_dir', svc('    working_dir: app\n'), () => {}, 4, /services\.web\.working_dir\): working_dir "app" must be an absolute path/],
   ['a secret target that climbs out of /run/secrets', svc('    secrets:\n      - source: s\n        target: ../../etc/passwd\nsecrets:\n  s:\n    file: ./s.txt\n'), (w) => writeFileSync(join(w.dir, 's.txt'), 'x'), 6, /services\.web\.secrets\[0\]\.target\): secret target "\.\.\/\.\.\/etc\/passwd" must not contain "\.\."/],
