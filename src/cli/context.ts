@@ -89,7 +89,8 @@ export class Context {
     if (this.model) return this.model;
     let mod: { loadStack?: (o: Record<string, unknown>) => Promise<StackModel> };
     const fromStdin = this.g.file?.includes('-');
-    const cacheInput = this.io.loadStack || this.io.env.TSSTACK_NO_CACHE || fromStdin ? undefined : await this.modelCacheInput();
+    // the cache lives under the root: used only when no other user could have written it (host-dirs.ts)
+    const cacheInput = this.io.loadStack || this.io.env.TSSTACK_NO_CACHE || fromStdin || !(await this.rootsSafe()) ? undefined : await this.modelCacheInput();
     if (cacheInput) {
       const { cachedModel } = await import('./model-cache.js');
       const hit = cachedModel(cacheInput);
@@ -229,9 +230,18 @@ export class Context {
     return this.engine;
   }
 
+  private safe?: boolean;
+  /** The root exists and no other user could have written in it (host-dirs.ts): its caches may be trusted. */
+  async rootsSafe(): Promise<boolean> {
+    this.safe ??= (await import('../engine/host-dirs.js')).rootIsSafe(this.paths.root);
+    return this.safe;
+  }
+
   /** Runs `f` holding the project's lock; says who holds it while waiting. */
   async locked<T>(project: string, f: () => Promise<T>): Promise<T> {
     const { withLock } = await import('../engine/store/lock.js');
+    // the lock file is the first thing written below the root: make the root safe first
+    if (!this.io.openEngine) (await import('../engine/host-dirs.js')).secureEngineDirs(this.paths);
     return withLock(this.paths.root, `project-${project}`, {
       onWait: (h) => this.io.err(`waiting for the lock on project ${project}, held by ${h ? `pid ${h.pid} (${h.command})` : 'another tsstack process'}…`),
     }, f);

@@ -143,8 +143,14 @@ export interface VolumeApi {
 
 // ---------------------------------------------------------------- containers
 
+/**
+ * A secret or config file: the engine copies `source` into `<container>/files/` (0700, root's) at create and at every
+ * start, owned by uid/gid (default: the container's user) with `mode`, and binds that copy read-only.
+ */
+export interface FileMountOptions { uid?: number; gid?: number; mode: number }
+
 export type Mount =
-  | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string }
+  | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string; file?: FileMountOptions }
   | { type: 'volume'; source: string; target: string; readOnly?: boolean }
   | { type: 'tmpfs'; target: string; size?: Bytes; mode?: number; readOnly?: boolean };
 

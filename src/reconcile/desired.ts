@@ -100,15 +100,13 @@ export interface DesiredContainer {
   hash: string;
 }
 
-/** A file the engine must write before the container starts (configs/secrets from content or environment). */
+/**
+ * A config/secret value from the stack or the environment, written (0600, in 0700 directories) where only root
+ * reads it before containers copy it (engine: the `file` option of a bind mount sets their copy's owner and mode).
+ */
 export interface GeneratedFile {
   path: string;
-  /** Literal content, or the file to copy it from (`copyFrom`). */
   content: string;
-  copyFrom?: string;
-  mode: number;
-  uid?: number;
-  gid?: number;
 }
 
 export interface DesiredService {
@@ -344,18 +342,17 @@ function mountsOf(model: StackModel, name: string, svc: ServiceSpec, opts: Desir
       if (!obj) continue;
       const target = ref.target?.startsWith('/') ? ref.target : kind === 'secrets' ? `/run/secrets/${ref.target ?? ref.source}` : `/${ref.target ?? ref.source}`;
       let source = obj.file;
-      const uid = ref.uid !== undefined ? Number(ref.uid) : undefined;
-      const gid = ref.gid !== undefined ? Number(ref.gid) : undefined;
-      if (!source || uid !== undefined || gid !== undefined || ref.mode !== undefined) {
-        // A file of our own: content from the stack or the environment, or a copy
-        // of `file:` when ownership or mode must differ from the original.
-        const content = obj.file ? '' : obj.content ?? (obj.environment ? opts.env?.[obj.environment] ?? '' : '');
-        const key = canonicalJson({ content, file: obj.file, uid, gid, mode: ref.mode });
-        const path = `${opts.filesDir ?? `/tmp/tsstack-${project}`}/${kind}/${ref.source}-${shortHash(key)}`;
-        if (!files.some((f) => f.path === path)) files.push(clean({ path, content, copyFrom: obj.file, mode: ref.mode ?? 0o444, uid, gid }));
+      if (!source) {
+        // content from the stack or the environment: a file of our own, named by its content so a change recreates
+        const content = obj.content ?? (obj.environment ? opts.env?.[obj.environment] ?? '' : '');
+        const path = `${opts.filesDir ?? `/var/lib/tsstack/projects/${project}`}/${kind}/${ref.source}-${shortHash(content)}`;
+        if (!files.some((f) => f.path === path)) files.push({ path, content });
         source = path;
       }
-      out.push({ type: 'bind', source, target, readOnly: true });
+      // The engine copies it for this container, owned by uid/gid (default: the container's user). Secrets are
+      // 0400 unless asked otherwise (other users in the container do not read them); configs 0444, as Compose.
+      const file = clean({ uid: ref.uid !== undefined ? Number(ref.uid) : undefined, gid: ref.gid !== undefined ? Number(ref.gid) : undefined, mode: ref.mode ?? (kind === 'secrets' ? 0o400 : 0o444) });
+      out.push({ type: 'bind', source, target, readOnly: true, file });
     }
   };
   fileObjects('secrets');

@@ -21,7 +21,8 @@ import { namespaceServices } from './isolation.js';
 import { omitEmpty } from './omit-empty.js';
 import type { Provenance } from './explain.js';
 import { checkVolumesFrom } from './volumes-from.js';
-import { resolveFilePaths, resolvePath } from './resolve-paths.js';
+import { checkContainerPaths } from './container-paths.js';
+import { linkEscape, linkEscapeError, resolveFilePaths, resolvePath } from './resolve-paths.js';
 import { validateDocument } from './validate.js';
 import { checkSysctlPeers } from './sysctls.js';
 import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
@@ -191,6 +192,10 @@ class Loader {
           hint: 'write include: [other/compose.yaml] or include: [{path: other/compose.yaml}]',
         });
       }
+      for (const p of [...rawPaths, ...(spec.env_file === undefined ? [] : [spec.env_file].flat())]) {
+        const esc = linkEscape(base, String(p));
+        if (esc) throw linkEscapeError(String(p), esc, { ...from, path: `include[${i}]` });
+      }
       const paths = rawPaths.map((p) => resolvePath(base, String(p), this.home));
       const projectDir = spec.project_directory !== undefined ? resolvePath(base, String(spec.project_directory), this.home) : dirname(paths[0]!);
       const envFiles = spec.env_file === undefined ? [join(projectDir, '.env')] : (Array.isArray(spec.env_file) ? spec.env_file : [spec.env_file]).map((p) => resolvePath(base, String(p), this.home));
@@ -332,6 +337,9 @@ async function readDotenvs(loader: Loader, envFiles: string[] | undefined, dir: 
   const files = envFiles?.length ? envFiles : [join(dir, '.env')];
   for (const f of files) {
     if (!envFiles?.length && !(await exists(loader.read, f))) continue;
+    // the implicit .env is the project's: a link leading out of it (to root's credentials) is not read
+    const esc = envFiles?.length ? undefined : linkEscape(dir, '.env');
+    if (esc) throw linkEscapeError('.env', esc, { file: f }, `pass that file with --env-file ${esc.real} if it is really meant`);
     parseEnvFile(await loader.text(f, 'env file'), f, (k) => env.get(k), vars, loader.provenance);
   }
   return vars;
@@ -449,6 +457,7 @@ async function loadWith(loader: Loader, opts: LoadOptions, env: Map<string, stri
   for (const kind of ['secrets', 'configs'] as const) for (const [k, v] of Object.entries(isObj(raw[kind]) ? (raw[kind] as Obj) : {})) model[kind][k] = normalizeFileObject(ctx, name, kind, k, v);
   if (raw.models !== undefined) ctx.warn(['models'], 'models is not supported by tsstack yet; ignored');
 
+  checkContainerPaths(ctx, model);
   if (!opts.skipConsistencyCheck) {
     checkReferences(ctx, model, disabled);
     checkRawServiceRefs(ctx, services, disabled);

@@ -30,8 +30,9 @@ import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import { tryUnmount } from './umount.js';
-import { resolveUserInRootfs } from './users.js';
+import { resolveUserInRootfs, type ResolvedUser } from './users.js';
 import { hostMaskedPaths } from './host-masks.js';
+import { FILES_DIR, placeFileMounts } from './file-mounts.js';
 
 /** What `container.json` holds. */
 export interface ContainerRecord {
@@ -140,7 +141,7 @@ export class Containers implements ContainerApi {
   }
 
   private writeRecord(rec: ContainerRecord): void {
-    writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec);
+    writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec, 0o600); // the environment may hold secrets
   }
 
   private allRecords(): ContainerRecord[] {
@@ -226,7 +227,10 @@ export class Containers implements ContainerApi {
     const devices = hostDevices(spec.devices, `container ${spec.name}`);
     const id = randomBytes(32).toString('hex');
     const dir = this.cdir(id);
-    mkdirSync(join(dir, 'bundle'), { recursive: true });
+    // 0700: the rootfs, the log and the secrets' copies are root's alone (also if the engine root were opened up)
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
+    mkdirSync(join(dir, 'bundle'));
     const rec: ContainerRecord = { id, name: spec.name, created: new Date().toISOString(), spec, rootfs: '', endpoints: [], ports: [] };
     const undo: (() => Promise<void>)[] = [];
     try {
@@ -238,7 +242,7 @@ export class Containers implements ContainerApi {
       await this.setupNetwork(rec, undo);
       this.writeEtcFiles(rec);
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
-      const mounts = [...(await this.resolveMounts(spec)), ...(await this.borrowedMounts(spec))];
+      const mounts = [...(await this.resolveMounts(spec, this.placeFiles(rec, user))), ...(await this.borrowedMounts(spec))];
       rec.mounts = mounts;
       const network = spec.networkMode === 'host' ? 'host' as const
         : rec.netnsPath ? { path: rec.netnsPath }
@@ -271,7 +275,7 @@ export class Containers implements ContainerApi {
         deviceRules: spec.deviceCgroupRules,
         extraMaskedPaths: hostMaskedPaths(),
       });
-      writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci));
+      writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci), 0o600); // the environment may hold secrets
       this.writeRecord(rec);
     } catch (e) {
       for (const u of undo.reverse()) await u().catch(() => {});
@@ -390,8 +394,9 @@ export class Containers implements ContainerApi {
     for (const ref of spec.volumesFrom ?? []) {
       const peer = this.find(ref.container);
       if (!peer) throw new TsstackError('NOT_FOUND', `volumes_from container:${ref.container} (for ${spec.name}): no such container`, { hint: 'create that container first; see `tsstack ps -a`' });
+      const peerFiles = join(this.cdir(peer.id), FILES_DIR) + '/';
       for (const m of peer.mounts ?? (await this.resolveMounts(peer.spec))) {
-        if (m.type !== 'bind' || !m.source || taken.has(m.target)) continue;
+        if (m.type !== 'bind' || !m.source || taken.has(m.target) || m.source.startsWith(peerFiles)) continue; // not its secrets and configs
         taken.add(m.target);
         const copy: OciMountInput = { ...m };
         if (ref.readOnly) copy.readOnly = true;
@@ -402,11 +407,20 @@ export class Containers implements ContainerApi {
     return out;
   }
 
-  private async resolveMounts(spec: ContainerCreateSpec): Promise<OciMountInput[]> {
+  /** Secrets and configs: this container's own copies (file-mounts.ts); their sources by index in spec.mounts. */
+  private placeFiles(rec: ContainerRecord, user: ResolvedUser): Map<number, string> {
+    return placeFileMounts(this.cdir(rec.id), rec.spec.mounts, user, `container ${rec.name}`);
+  }
+
+  /** `files`: where the secrets and configs were placed (without: they are left out, as volumes_from does). */
+  private async resolveMounts(spec: ContainerCreateSpec, files?: Map<number, string>): Promise<OciMountInput[]> {
     const out: OciMountInput[] = [];
-    for (const m of spec.mounts) {
+    for (const [i, m] of spec.mounts.entries()) {
       if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly });
-      else if (m.type === 'bind') {
+      else if (m.type === 'bind' && m.file) {
+        const source = files?.get(i);
+        if (source) out.push({ type: 'bind', source, target: m.target, readOnly: true });
+      } else if (m.type === 'bind') {
         if (!existsSync(m.source)) mkdirSync(m.source, { recursive: true }); // compose's create_host_path default
         out.push({ type: 'bind', source: m.source, target: m.target, readOnly: m.readOnly, propagation: m.propagation });
       } else {
@@ -427,7 +441,7 @@ export class Containers implements ContainerApi {
     if (st && this.monitorAlive(rec, st)) await waitForExit(this.statePath(rec.id), st.monitorPid, { timeoutMs: 10000 }); // the last run's monitor is finishing
     const dir = this.cdir(rec.id);
     const runtime = await this.prepareRun(rec);
-    mkdirSync(this.monDir(rec.id), { recursive: true });
+    mkdirSync(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone
     mkdirSync(this.runtimeRoot, { recursive: true });
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
@@ -504,6 +518,7 @@ export class Containers implements ContainerApi {
   private async prepareRun(rec: ContainerRecord): Promise<string> {
     const dir = this.cdir(rec.id);
     if (!isMountpoint(rec.rootfs)) rec.rootfs = await this.deps.images.mountRootfs(rec.spec.imageId, dir);
+    if (rec.spec.mounts.some((m) => m.type === 'bind' && m.file)) this.placeFiles(rec, resolveUserInRootfs(rec.rootfs, rec.spec.user, rec.spec.groupAdd)); // a changed source is seen
     const runtime = resolveRuntime(this.runtimeName(rec));
     if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true);
     const peers: [string, string | undefined][] = [['network', rec.spec.networkMode], ['pid', rec.spec.pidMode], ['ipc', rec.spec.ipcMode]];
@@ -517,7 +532,7 @@ export class Containers implements ContainerApi {
         const peer = mode.slice('container:'.length);
         ns.path = ns.type === 'network' ? this.peerNetns(peer) : this.peerNs(peer, ns.type as 'pid' | 'ipc');
       }
-      writeFileAtomicSync(cfgPath, stableJson(cfg));
+      writeFileAtomicSync(cfgPath, stableJson(cfg), 0o600);
     }
     const dns = this.deps.dns, net = this.deps.network;
     await this.dnsUp(rec);
