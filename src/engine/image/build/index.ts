@@ -17,7 +17,8 @@ import { TsstackError } from '../../../util/errors.js';
 import { hostPlatform, type ImageConfig } from '../oci.js';
 import { packDirectory } from '../pack.js';
 import { BuildCache, cacheKey } from './cache.js';
-import { BuildContext, digestSelection, FileHashMemo, segmentRegex } from './context.js';
+import { BuildContext, digestSelection, FileHashMemo } from './context.js';
+import { bindPinned, SafeRootError, unmountDetached } from './safe-root.js';
 import { IgnoreMatcher, IgnoreSyntaxError, parseDockerignore } from './dockerignore.js';
 import { CopyError, copyInto, listTree, type CopySource } from './copy.js';
 import { extractArchive, isArchive } from './archive.js';
@@ -179,6 +180,7 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
   } finally {
     try { ctx.hashes.save(); } catch { /* a cache, not state */ }
     for (const l of ctx.leases) await l.release().catch(() => undefined);
+    context?.close();
     await rm(tmp, { recursive: true, force: true });
   }
 }
@@ -553,9 +555,10 @@ async function runKey(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr)
       mounts.push({ ...m, chain: chain[chain.length - 1] ?? 'scratch' });
     } else {
       if (!ctx.context) throw fail(ctx, ins, `RUN --mount=type=bind needs a build context, and ${ctx.req.context} does not exist`);
-      const sel = await ctx.context.match(m.source);
+      const c = ctx.context;
+      const sel = await guarded(ctx, ins, c, () => c.match(m.source));
       if (sel.length === 0) throw fail(ctx, ins, `RUN --mount: "${m.source}" not found in the build context`);
-      mounts.push({ ...m, content: await digestSelection(ctx.context, sel, ctx.hashes) });
+      mounts.push({ ...m, content: await guarded(ctx, ins, c, () => digestSelection(c, sel, ctx.hashes)) });
     }
   }
   return { op: 'run', argv: runArgv(state, ins), env: runEnv(state), user: state.config.User ?? '', cwd: state.config.WorkingDir ?? '/', network: ins.network ?? 'default', mounts };
@@ -587,16 +590,28 @@ async function setupRunMounts(ctx: Ctx, st: Stage, ins: CommandInstr, bundle: st
       } else if (m.type === 'tmpfs') {
         mounts.push({ type: 'tmpfs', target: m.target, ...(m.size !== undefined ? { size: m.size } : {}) });
       } else {
-        let host: string;
+        // The source is resolved inside its root and held by fd; what the fd
+        // holds is bind-mounted at a private staging path, which the runtime
+        // binds in: no path is looked up again between the check and the mount.
+        let from: BuildContext;
         if (m.from !== undefined) {
           const chain = await fromLayers(ctx, st, ins, 'RUN --mount from', m.from);
           const dir = join(bundle, `mount-${i}`);
-          const fromRoot = await ctx.store.mountLayers(chain, dir);
+          from = BuildContext.plain(await ctx.store.mountLayers(chain, dir));
           undo.push(() => ctx.store.unmountRootfs(dir));
-          host = resolveInRoot(fromRoot, m.source);
-        } else host = resolveInRoot(ctx.context!.dir, m.source);
-        if (!existsSync(host)) throw fail(ctx, ins, `RUN --mount: source "${m.source}" not found`);
-        mounts.push({ type: 'bind', source: host, target: m.target, readOnly: true });
+          undo.push(async () => from.close());
+        } else from = ctx.context!;
+        const path = from.root.resolve(m.source);
+        if (path === undefined) throw fail(ctx, ins, `RUN --mount: source "${m.source}" not found`);
+        const staging = join(bundle, `bind-${i}`);
+        const held = await guarded(ctx, ins, from, async () => from.root.pin(path));
+        try {
+          if (held.st.isDirectory()) await mkdir(staging);
+          else await writeFile(staging, '');
+          bindPinned(held.pinned, staging);
+        } finally { held.close(); }
+        undo.push(async () => unmountDetached(staging));
+        mounts.push({ type: 'bind', source: staging, target: m.target, readOnly: true });
       }
     }
   } catch (e) {
@@ -698,13 +713,15 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
   const key = async (): Promise<Record<string, unknown>> => {
     const base = { op: ins.kind, dest, chown: chown ?? '', mode: mode ?? -1, multi, exclude: ins.excludes, inline: inlineSources };
     if (fromKey !== undefined) return { ...base, from: fromKey, sources };
-    const entries = [];
-    for (const s of fileSources) {
-      const m = (await ctx.context!.match(s)).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
-      if (m.length === 0) throw notFound(ctx, ins, s);
-      entries.push(...m);
-    }
-    return { ...base, content: await digestSelection(ctx.context!, entries, ctx.hashes), names: entries.map((e) => e.rel) };
+    return guarded(ctx, ins, ctx.context!, async () => {
+      const entries = [];
+      for (const s of fileSources) {
+        const m = (await ctx.context!.match(s)).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
+        if (m.length === 0) throw notFound(ctx, ins, s);
+        entries.push(...m);
+      }
+      return { ...base, content: await digestSelection(ctx.context!, entries, ctx.hashes), names: entries.map((e) => e.rel) };
+    });
   };
 
   await layerStep(ctx, state, ins, label, key, async (root, dir) => {
@@ -713,11 +730,12 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
     let fromDir: string | undefined;
     if (fromChain) {
       fromDir = join(dir, 'from');
-      const fromRoot = await ctx.store.mountLayers(fromChain, fromDir);
+      const fromRoot = BuildContext.plain(await ctx.store.mountLayers(fromChain, fromDir));
       try {
         srcs = await sourcesFromRoot(ctx, ins, fromRoot, sources, exclude);
-        await copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi });
+        await guarded(ctx, ins, fromRoot, () => copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi }));
       } finally {
+        fromRoot.close();
         await ctx.store.unmountRootfs(fromDir);
       }
       return;
@@ -732,9 +750,9 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
     if (ins.kind === 'ADD') {
       const plain: CopySource[] = [];
       for (const s of srcs) {
-        if (s.st.isFile() && (await isArchive(s.abs))) {
-          const out = join(dir, `extract-${plain.length}-${randomBytes(4).toString('hex')}`);
-          await extractArchive(s.abs, out);
+        const out = join(dir, `extract-${plain.length}-${randomBytes(4).toString('hex')}`);
+        const read = <T>(fn: (p: string) => Promise<T>): Promise<T> => (s.reader ? ctx.context!.root.withFile(s.abs, fn) : fn(s.abs));
+        if (s.st.isFile() && await read(async (p) => (await isArchive(p)) && (await extractArchive(p, out), true))) {
           const destDir = dest.endsWith('/') ? dest : dest + '/';
           await copyOrFail(ctx, ins, root, destDir, [{ abs: out, name: s.name, st: await stat(out), children: () => listTree(out) }], { owner, mode, multi: false });
         } else plain.push(s);
@@ -742,7 +760,7 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
       srcs = plain;
       if (srcs.length === 0) return;
     }
-    await copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi });
+    await guarded(ctx, ins, ctx.context!, () => copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi }));
   });
 }
 
@@ -785,52 +803,35 @@ async function sourcesFromContext(ctx: Ctx, ins: CopyInstr, sources: string[], e
   const c = ctx.context!;
   const out: CopySource[] = [];
   for (const s of sources) {
-    const m = (await c.match(s)).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
+    const m = (await guarded(ctx, ins, c, () => c.match(s))).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
     if (m.length === 0) throw notFound(ctx, ins, s);
-    for (const e of m) {
-      const prefix = e.rel;
-      out.push({
-        abs: e.abs, name: posix.basename(e.rel) || '.', st: e.st,
-        children: async () => excluded((await c.walk(prefix)).map((x) => ({ rel: prefix ? x.rel.slice(prefix.length + 1) : x.rel, abs: x.abs, st: x.st })), exclude),
-      });
-    }
+    out.push(...c.sources(m, exclude));
   }
   return out;
 }
 
 /** Sources inside another root (a stage or an image), resolved as that root sees its paths. */
-async function sourcesFromRoot(ctx: Ctx, ins: CopyInstr, root: string, sources: string[], exclude?: IgnoreMatcher): Promise<CopySource[]> {
+async function sourcesFromRoot(ctx: Ctx, ins: CopyInstr, root: BuildContext, sources: string[], exclude?: IgnoreMatcher): Promise<CopySource[]> {
   const out: CopySource[] = [];
   for (const s of sources) {
-    const clean = posix.normalize('/' + s);
-    const matches: string[] = [];
-    if (/[*?[]/.test(clean)) {
-      const segs = clean.split('/').filter(Boolean);
-      const walk = async (cur: string, i: number): Promise<void> => {
-        const host = resolveInRoot(root, cur);
-        const names = (await readdir(host).catch(() => [] as string[])).sort();
-        const re = segmentRegex(segs[i]!);
-        for (const n of names) {
-          if (!re.test(n)) continue;
-          const p = posix.join(cur, n);
-          if (i === segs.length - 1) matches.push(p);
-          else await walk(p, i + 1);
-        }
-      };
-      await walk('/', 0);
-    } else matches.push(clean);
-    let found = 0;
-    for (const p of matches) {
-      const host = resolveInRoot(root, p);
-      const st = await stat(host).catch(() => undefined);
-      if (!st) continue;
-      found++;
-      if (exclude?.ignored(posix.basename(p))) continue;
-      out.push({ abs: host, name: posix.basename(p) || '.', st, children: async () => excluded(await listTree(host), exclude) });
-    }
-    if (found === 0) throw fail(ctx, ins, `${ins.kind} --from=${ins.from} failed: "${s}" not found`, 'check the path in the source stage or image');
+    const m = await guarded(ctx, ins, root, () => root.match(s));
+    if (m.length === 0) throw fail(ctx, ins, `${ins.kind} --from=${ins.from} failed: "${s}" not found`, 'check the path in the source stage or image');
+    out.push(...root.sources(m.filter((x) => !exclude?.ignored(posix.basename(x.rel))), exclude));
   }
   return out;
+}
+
+/**
+ * Runs a read of a context (or stage root) and turns a link that appeared
+ * while it was read into a build error: the source is never followed out.
+ */
+async function guarded<T>(ctx: Ctx, ins: Instruction, c: BuildContext, read: () => Promise<T>): Promise<T> {
+  try { return await read(); } catch (e) {
+    if (e instanceof SafeRootError && e.changed) {
+      throw fail(ctx, ins, `${c.dir} changed while it was read: a symbolic link appeared at ${e.path}`, 'do not modify the build context during a build; it was not copied');
+    }
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------- commit
