@@ -19,6 +19,7 @@ import { packDirectory } from '../pack.js';
 import { BuildCache, cacheKey } from './cache.js';
 import { BuildContext, digestSelection, FileHashMemo } from './context.js';
 import { bindPinned, SafeRootError, unmountDetached } from './safe-root.js';
+import { BuildNetworks, RUN_NETWORK_MODES, type RunNetworkMode } from './network.js';
 import { IgnoreMatcher, IgnoreSyntaxError, parseDockerignore } from './dockerignore.js';
 import { CopyError, copyInto, listTree, type CopySource } from './copy.js';
 import { extractArchive, isArchive } from './archive.js';
@@ -79,6 +80,9 @@ interface Ctx {
   leases: { release: () => Promise<void> }[];
   step: number;
   progress: (line: string) => void;
+  /** Network of RUN steps without --network (build.network). */
+  network: RunNetworkMode;
+  networks: BuildNetworks;
 }
 
 function fail(ctx: Ctx, ins: { line: number }, message: string, hint?: string, details?: string[]): TsstackError {
@@ -139,6 +143,11 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
   if (syntax !== undefined && !/^(docker\.io\/)?docker\/dockerfile(-upstream)?(:|@|$)/.test(syntax)) {
     progress(`WARN: ${file}:1: "# syntax=${syntax}" is ignored: tsstack parses Dockerfiles itself`);
   }
+  const network = req.network ?? 'default';
+  if (!(RUN_NETWORK_MODES as readonly string[]).includes(network)) {
+    throw new TsstackError('IMAGE', `build network "${network}" is not supported`, { hint: 'use default (a network of the build\'s own), none or host' });
+  }
+  if (network === 'host') progress('WARN: build.network: host: RUN steps run on the host\'s network and can reach its local services');
   const context = openContext(resolve(req.context), dfPath);
   await mkdir(join(store.root, 'build-tmp'), { recursive: true });
   await cleanStaleBuilds(join(store.root, 'build-tmp'));
@@ -155,6 +164,8 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
     hashes: new FileHashMemo(join(store.root, 'build-cache', 'file-hashes.json')),
     step: 0,
     progress,
+    network: network as RunNetworkMode,
+    networks: new BuildNetworks(store.root, store.runRoot ?? join(store.root, 'run')),
   };
   try {
     for (const [k, v] of platformArgs()) ctx.globalArgs.set(k, v);
@@ -181,6 +192,7 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
     try { ctx.hashes.save(); } catch { /* a cache, not state */ }
     for (const l of ctx.leases) await l.release().catch(() => undefined);
     context?.close();
+    await ctx.networks.close().catch((e: unknown) => progress(`WARN: removing the build network failed: ${(e as Error).message}`));
     await rm(tmp, { recursive: true, force: true });
   }
 }
@@ -627,28 +639,44 @@ async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, 
     if (e instanceof UserLookupError) throw fail(ctx, ins, e.message, 'add the user in an earlier RUN (adduser) or use a numeric uid');
     throw e;
   }
-  const binds = [];
-  for (const f of ['/etc/resolv.conf', '/etc/hosts']) {
-    const inRoot = await stat(resolveInRoot(root, f)).then((s) => s.isFile(), () => false);
-    if (inRoot && existsSync(f)) binds.push({ source: f, target: f });
-  }
   // The working directory exists for the step (and so in its layer), as Docker makes it.
   const cwd = state.config.WorkingDir || '/';
   await mkdir(resolveInRoot(root, cwd), { recursive: true, mode: 0o755 });
-  const extra = await setupRunMounts(ctx, st, ins, bundle);
-  const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys', ...extra.targets]);
-  const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds, mounts: extra.mounts, noNetwork: ins.network === 'none' });
-  const id = `tsstack-build-${randomBytes(6).toString('hex')}`;
-  const runtime = buildRuntime();
-  let res;
-  try {
-    res = await runContainer(runtime, id, bundle, join(ctx.tmp, 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
-  } catch (e) {
-    throw fail(ctx, ins, `cannot run the step with ${runtime}: ${(e as Error).message}`, 'install runc or build native/ (node scripts/build-native.mjs), or set TSSTACK_BUILD_RUNTIME');
-  } finally {
-    await extra.cleanup();
+  const mode = (ins.network ?? ctx.network) as RunNetworkMode;
+  if (ins.network === 'host') ctx.progress(`WARN: ${ctx.file}:${ins.line}: RUN --network=host: this step runs on the host's network and can reach its local services`);
+  const id = BuildNetworks.stepId();
+  let net;
+  try { net = await ctx.networks.forStep(id, mode); } catch (e) {
+    throw fail(ctx, ins, `cannot give the step a network of its own: ${(e as Error).message}`, 'RUN --network=none runs a step with loopback only', e instanceof TsstackError ? e.details : undefined);
   }
-  await removeCreatedTargets(join(bundle, 'upper'), targets);
+  let res;
+  const runtime = buildRuntime();
+  try {
+    // The step's /etc/resolv.conf and /etc/hosts, bound over the image's files (never added to the layer).
+    const binds = [];
+    for (const [f, text] of [['/etc/resolv.conf', net.resolvConf], ['/etc/hosts', net.hosts]] as const) {
+      const inRoot = await stat(resolveInRoot(root, f)).then((s) => s.isFile(), () => false);
+      if (!inRoot) continue;
+      if (text !== undefined) {
+        const src = join(bundle, f.slice('/etc/'.length));
+        await writeFile(src, text, { mode: 0o644 });
+        binds.push({ source: src, target: f });
+      } else if (existsSync(f)) binds.push({ source: f, target: f });
+    }
+    const extra = await setupRunMounts(ctx, st, ins, bundle);
+    const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys', ...extra.targets]);
+    const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds, mounts: extra.mounts, network: net.namespace });
+    try {
+      res = await runContainer(runtime, id, bundle, join(ctx.tmp, 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
+    } catch (e) {
+      throw fail(ctx, ins, `cannot run the step with ${runtime}: ${(e as Error).message}`, 'install runc or build native/ (node scripts/build-native.mjs), or set TSSTACK_BUILD_RUNTIME');
+    } finally {
+      await extra.cleanup();
+    }
+    await removeCreatedTargets(join(bundle, 'upper'), targets);
+  } finally {
+    await net.release();
+  }
   if (res.exitCode !== 0) {
     const tail = res.output.trimEnd().split('\n').slice(-10);
     throw fail(ctx, ins, `RUN ${runArgv(state, ins).join(' ')} failed with exit code ${res.exitCode}`, 'see the step output above', tail);

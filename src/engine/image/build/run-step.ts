@@ -1,11 +1,10 @@
 // RUN steps: an OCI bundle over the step's mounted root, run to completion by
 // an OCI runtime with the runc command line (`run --bundle DIR ID`).
 //
-// Network: the spec has no network namespace, so a RUN shares the network
-// of the process running the build (like `docker build --network=host`);
-// under the test suite that is the test's own namespace. The host's
-// /etc/resolv.conf and /etc/hosts are bind-mounted read-only when the root
-// already has those files (nothing is added to the layer for them).
+// Network: the namespace network.ts chose (a build network's sandbox, a new
+// empty one, or the builder's own for --network=host). /etc/resolv.conf and
+// /etc/hosts are bind-mounted read-only when the root already has those files
+// (nothing is added to the layer for them).
 //
 // Runtime: $TSSTACK_BUILD_RUNTIME (a path or a name on $PATH), else
 // tsstack-runtime when built (found by engine/native-paths.ts), else runc,
@@ -18,6 +17,7 @@ import { join } from 'node:path';
 import { nativeBinary } from '../../native-paths.js';
 import { buildRunStepSpec, type OciMountInput } from '../../runtime/oci-spec.js';
 import { resolveInRoot } from './rootfs-fs.js';
+import type { RunNamespace } from './network.js';
 
 export interface RunSpecInput {
   rootfs: string;
@@ -32,19 +32,16 @@ export interface RunSpecInput {
   binds?: { source: string; target: string }[];
   /** RUN --mount mounts, after the standard ones. */
   mounts?: OciMountInput[];
-  /** Loopback only (RUN --network=none) instead of the builder's network. */
-  noNetwork?: boolean;
+  /** The step's network namespace (network.ts); default the builder's own. */
+  network?: RunNamespace;
 }
 
-/**
- * The config.json of a RUN step: runtime/ `buildRunStepSpec` (Docker's
- * defaults, no limits) with the host network unless `noNetwork`.
- */
+/** The config.json of a RUN step: runtime/ `buildRunStepSpec` (Docker's defaults, no limits). */
 export function buildRunSpec(i: RunSpecInput): Record<string, unknown> {
   return buildRunStepSpec({
     rootfs: i.rootfs, args: i.args, env: i.env, cwd: i.cwd,
     user: { uid: i.uid, gid: i.gid, additionalGids: i.additionalGids, home: i.home },
-    network: i.noNetwork ? 'new' : 'host',
+    network: i.network ?? 'host',
     mounts: [...(i.binds ?? []).map((b): OciMountInput => ({ type: 'bind', source: b.source, target: b.target, readOnly: true })), ...(i.mounts ?? [])],
   });
 }
