@@ -23,10 +23,11 @@ function setup(): Env {
 }
 
 function teardown(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void }, e: Env): void {
-  const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(e.root));
-  t.deepEqual(left, [], 'no mount left');
-  t.deepEqual(readdirSync(join(e.root, 'store', 'build-tmp')), [], 'no build temp dir left');
-  rmTemp(e.root);
+  try {
+    const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(e.root));
+    t.deepEqual(left, [], 'no mount left');
+    t.deepEqual(readdirSync(join(e.root, 'store', 'build-tmp')), [], 'no build temp dir left');
+  } finally { rmTemp(e.root); }
 }
 
 function req(e: Env, dockerfile: string): BuildRequest {

@@ -62,14 +62,15 @@ function watching(e: Watch): (line: string) => void {
 }
 
 function teardown(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void; false: (a: boolean, m?: string) => void }, e: Watch): void {
-  t.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(e.root)), [], 'no mount left');
-  const now = new Set(links());
-  t.deepEqual([...e.seen.links].filter((l) => now.has(l)), [], 'no bridge or veth of the build left');
-  t.false(nftTables().includes(tableFor(join(e.root, 'store'))), 'no nftables table left');
-  const netns = join(e.root, 'run', 'netns');
-  t.deepEqual(existsSync(netns) ? readdirSync(netns) : [], [], 'no sandbox left');
-  t.deepEqual(recordedLinks(e), [], 'no network record left');
-  rmTemp(e.root);
+  try {
+    t.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(e.root)), [], 'no mount left');
+    const now = new Set(links());
+    t.deepEqual([...e.seen.links].filter((l) => now.has(l)), [], 'no bridge or veth of the build left');
+    t.false(nftTables().includes(tableFor(join(e.root, 'store'))), 'no nftables table left');
+    const netns = join(e.root, 'run', 'netns');
+    t.deepEqual(existsSync(netns) ? readdirSync(netns) : [], [], 'no sandbox left');
+    t.deepEqual(recordedLinks(e), [], 'no network record left');
+  } finally { rmTemp(e.root); }
 }
 
 function req(e: Watch, dockerfile: string, extra: Partial<BuildRequest> = {}): BuildRequest {

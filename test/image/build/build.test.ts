@@ -213,7 +213,7 @@ test.serial('errors name the Dockerfile and line', async (t) => {
     const e3 = await t.throwsAsync(buildImage(e.store, req(e, 'FROM busybox AS a\nFROM a\n', { target: 'nope' })));
     t.regex(e3!.message, /target stage "nope" could not be found/);
     const e4 = await t.throwsAsync(buildImage(e.store, req(e, 'FROM busybox\nADD http://example.com/x /x\n')));
-    t.regex(e4!.message, /^Dockerfile:2: ADD http:\/\/example.com\/x: tsstack builds have no network/);
+    t.regex(e4!.message, /^Dockerfile:2: ADD http:\/\/example.com\/x: tsstack does not download ADD sources/);
     const e5 = await t.throwsAsync(buildImage(e.store, req(e, 'FROM busybox\nUSER nobody-here\nRUN true\n')));
     t.regex(e5!.message, /^Dockerfile:3: unable to find user nobody-here/);
   } finally { teardown(t, e); }

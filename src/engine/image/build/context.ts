@@ -170,6 +170,11 @@ export class FileHashMemo {
     return `${abs}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   }
 
+  /** The remembered hash of an unchanged file, if any (nothing is opened). */
+  cached(abs: string, st: Stats): string | undefined {
+    return this.map.get(FileHashMemo.key(abs, st));
+  }
+
   /** `read` (default: `abs`) is the path to read from: a pinned fd path for context files. */
   async hash(abs: string, st: Stats, read = abs): Promise<string> {
     const k = FileHashMemo.key(abs, st);
@@ -204,7 +209,10 @@ export async function digestSelection(ctx: BuildContext, entries: ContextEntry[]
     const st = e.st;
     h.update(`${name}\0${(st.mode & 0o170000).toString(8)}\0${(st.mode & 0o7777).toString(8)}\0`);
     if (st.isSymbolicLink()) h.update(ctx.root.readlink(e.path));
-    else if (st.isFile()) h.update(`${st.size}\0${await ctx.root.withFile(e.path, (p) => memo.hash(ctx.hostPath(e.path), st, p))}`);
+    else if (st.isFile()) {
+      const key = ctx.hostPath(e.path);
+      h.update(`${st.size}\0${memo.cached(key, st) ?? await ctx.root.withFile(e.path, (p) => memo.hash(key, st, p))}`);
+    }
     h.update('\n');
   };
   for (const e of entries) {

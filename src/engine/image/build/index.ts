@@ -699,7 +699,7 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
   const mode = chmodText !== undefined ? parseInt(chmodText, 8) : undefined;
   if (ins.kind === 'ADD') {
     const url = sources.find((s) => URL_RE.test(s));
-    if (url) throw fail(ctx, ins, `ADD ${url}: tsstack builds have no network to download from`, 'download the file into the build context and COPY it');
+    if (url) throw fail(ctx, ins, `ADD ${url}: tsstack does not download ADD sources`, 'download the file into the build context and COPY it, or fetch it in a RUN step');
   }
   const multi = sources.length > 1 || sources.some((s) => /[*?[]/.test(s));
   if (ins.kind === 'COPY' && ins.parents) throw fail(ctx, ins, 'COPY --parents is not supported by tsstack', 'copy each directory with its own COPY');
