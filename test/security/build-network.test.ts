@@ -4,14 +4,14 @@
 // network, warned. The test's own namespace stands for the host: a listener on
 // its 127.0.0.1 must be out of reach. Nothing of the build network is left.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ImageStore } from '../../src/engine/image/store.js';
 import { buildImage } from '../../src/engine/image/build/index.js';
-import { tableFor } from '../../src/engine/network/index.js';
+import { NetworkManager, tableFor } from '../../src/engine/network/index.js';
 import type { BuildRequest } from '../../src/engine/api.js';
 import { makeBusyboxImage } from '../helpers/images.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
@@ -149,5 +149,22 @@ test.serial('network: a failing RUN on the build network leaves nothing behind',
   try {
     const err = await t.throwsAsync(buildImage(e.store, req(e, 'FROM busybox\nRUN true\nRUN exit 3\n')));
     t.regex(err!.message, /failed with exit code 3/);
+  } finally { teardown(t, e); }
+});
+
+test.serial('network: the network and sandboxes of a killed build are removed by the next build', async (t) => {
+  const e = await setup();
+  try {
+    // A build process that is gone: its pid names the leftovers.
+    const dead = spawnSync('true').pid!;
+    const m = new NetworkManager({ root: join(e.root, 'store'), runRoot: join(e.root, 'run') });
+    try {
+      await m.create({ name: `tsstack-build-${dead}-feed`, labels: { 'tsstack.build.pid': String(dead) } });
+      await m.createSandbox(`tsstack-build-${dead}-step`);
+      await m.connect(`tsstack-build-${dead}-step`, { network: `tsstack-build-${dead}-feed`, aliases: [] });
+    } finally { await m.close(); }
+    for (const l of recordedLinks(e)) e.seen.links.add(l);
+    t.is(e.seen.links.size, 2, 'a stale bridge and veth exist');
+    await buildImage(e.store, req(e, 'FROM busybox\nRUN true\n'));
   } finally { teardown(t, e); }
 });
