@@ -646,7 +646,7 @@ async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, 
   if (ins.network === 'host') ctx.progress(`WARN: ${ctx.file}:${ins.line}: RUN --network=host: this step runs on the host's network and can reach its local services`);
   const id = BuildNetworks.stepId();
   let net;
-  try { net = await ctx.networks.forStep(id, mode); } catch (e) {
+  try { net = await ctx.networks.forStep(mode); } catch (e) {
     throw fail(ctx, ins, `cannot give the step a network of its own: ${(e as Error).message}`, 'RUN --network=none runs a step with loopback only', e instanceof TsstackError ? e.details : undefined);
   }
   let res;

@@ -3,9 +3,11 @@
 // this build (outbound NAT through the engine's network manager, the host's
 // resolvers in its resolv.conf), `none` a namespace with loopback only, and
 // `host` the builder's own network, only when asked (RUN --network=host or the
-// stack file's build.network: host), with a warning. The build network and
-// every sandbox go when the build ends; those of a killed build go with the
-// next build's cleanup.
+// stack file's build.network: host), with a warning. One sandbox serves every
+// RUN of a build, as BuildKit pools its namespaces (a step has no NET_ADMIN to
+// leave state in it, and its processes end with it); the sandbox and the
+// build network go when the build ends, those of a killed build with the next
+// build's cleanup.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -39,6 +41,7 @@ function pidAlive(pid: number): boolean {
 export class BuildNetworks {
   private manager?: Promise<NetworkManager>;
   private network?: Promise<string>;
+  private sandbox?: Promise<{ id: string; path: string }>;
 
   constructor(private readonly root: string, private readonly runRoot: string) {}
 
@@ -78,30 +81,42 @@ export class BuildNetworks {
     }
   }
 
-  /** The network a RUN step `id` runs in, set up; `release` undoes it. */
-  async forStep(id: string, mode: RunNetworkMode): Promise<RunNetwork> {
+  /** The build's sandbox on its network, made on first use. */
+  private ensureSandbox(): Promise<{ id: string; path: string }> {
+    this.sandbox ??= (async () => {
+      const network = await this.ensureNetwork();
+      const m = await this.mgr();
+      const id = BuildNetworks.stepId();
+      const { path } = await m.createSandbox(id);
+      try {
+        await m.connect(id, { network, aliases: [] });
+      } catch (e) {
+        await m.removeSandbox(id).catch(() => undefined);
+        throw e;
+      }
+      return { id, path };
+    })();
+    return this.sandbox;
+  }
+
+  /** The network a RUN step runs in, set up; `release` gives it back. */
+  async forStep(mode: RunNetworkMode): Promise<RunNetwork> {
     if (mode === 'host') return { namespace: 'host', release: async () => undefined };
     const hosts = renderHostsFile([]);
     if (mode === 'none') return { namespace: 'new', hosts, release: async () => undefined };
-    const network = await this.ensureNetwork();
-    const m = await this.mgr();
-    const { path } = await m.createSandbox(id);
-    try {
-      await m.connect(id, { network, aliases: [] });
-    } catch (e) {
-      await m.removeSandbox(id).catch(() => undefined);
-      throw e;
-    }
+    const { path } = await this.ensureSandbox();
     let hostResolv = '';
     try { hostResolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none: the defaults */ }
-    return { namespace: { path }, resolvConf: resolvConfFromHost(hostResolv), hosts, release: () => m.removeSandbox(id) };
+    return { namespace: { path }, resolvConf: resolvConfFromHost(hostResolv), hosts, release: async () => undefined };
   }
 
-  /** Removes this build's network and lets go of the manager. */
+  /** Removes this build's sandbox and network and lets go of the manager. */
   async close(): Promise<void> {
     if (!this.manager) return;
     const m = await this.manager;
     try {
+      const sb = await this.sandbox?.catch(() => undefined);
+      if (sb) await m.removeSandbox(sb.id);
       const name = await this.network?.catch(() => undefined);
       if (name) await m.remove(name);
     } finally { await m.close(); }
