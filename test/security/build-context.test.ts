@@ -149,6 +149,21 @@ test.serial('context: RUN --mount=type=bind of a link out of the context binds w
   } finally { teardown(t, e); }
 });
 
+test.serial('run: a RUN that swaps a mount target\'s parent for a link out cannot make the builder remove host files', async (t) => {
+  const e = setup();
+  try {
+    await makeBusyboxImage(e.store);
+    // The runtime makes /a, /a/b and /a/f in the layer for the mounts; the builder removes them after the
+    // step. The step moves /a away and leaves a link to a host directory holding an empty b and f.
+    const victim = join(e.root, 'victim');
+    mkdirSync(join(victim, 'b'), { recursive: true });
+    writeFileSync(join(victim, 'f'), '');
+    writeFileSync(join(e.ctxDir, 'x'), 'x\n');
+    await buildImage(e.store, req(e, `FROM busybox\nRUN --mount=type=tmpfs,target=/a/b --mount=type=bind,source=x,target=/a/f sh -c 'mv /a /z && ln -s ${victim} /a'\n`));
+    t.deepEqual(readdirSync(victim).sort(), ['b', 'f'], 'the host directory and file are still there');
+  } finally { teardown(t, e); }
+});
+
 test('safe root: a directory swapped for a link out after it was resolved is never followed', (t) => {
   const dir = makeTemp('tsstack-sec-saferoot-');
   const r = SafeRoot.open(join(dir, '.'));

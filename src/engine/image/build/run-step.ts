@@ -12,11 +12,12 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { nativeBinary } from '../../native-paths.js';
 import { buildRunStepSpec, type OciMountInput } from '../../runtime/oci-spec.js';
 import { resolveInRoot } from './rootfs-fs.js';
+import { SafeRoot } from './safe-root.js';
 import type { RunNamespace } from './network.js';
 
 export interface RunSpecInput {
@@ -118,15 +119,20 @@ export async function missingMountTargets(rootfs: string, targets: string[]): Pr
   return out;
 }
 
-/** Removes what the runtime created for mount targets from an upper dir (no whiteouts needed: they never existed below). */
+/**
+ * Removes what the runtime created for mount targets from an upper dir (no
+ * whiteouts needed: they never existed below). The step wrote the upper dir:
+ * a symlink it left on a target's way is never followed (through one, an
+ * empty host directory or file would go).
+ */
 export async function removeCreatedTargets(upper: string, targets: string[]): Promise<void> {
-  // Deepest first so /dev/pts goes before /dev.
-  for (const t of [...targets].sort((a, b) => b.length - a.length)) {
-    const p = join(upper, t);
-    const st = await lstat(p).catch(() => undefined);
-    if (!st) continue;
-    // Only an empty dir goes: a RUN may have written into it on purpose.
-    if (st.isDirectory()) await rmdir(p).catch(() => undefined);
-    else if (st.isFile() && st.size === 0) await rm(p, { force: true });
-  }
+  const root = SafeRoot.open(upper);
+  try {
+    // Deepest first so /dev/pts goes before /dev.
+    for (const t of [...targets].sort((a, b) => b.length - a.length)) {
+      const rel = posix.normalize('/' + t).slice(1);
+      // Only an empty dir goes (removeIf keeps a non-empty one): a RUN may have written into it on purpose.
+      if (rel) root.removeIf(rel, (st) => st.isDirectory() || (st.isFile() && st.size === 0));
+    }
+  } finally { root.close(); }
 }

@@ -12,7 +12,7 @@
 // object the fd holds.
 
 import { createRequire } from 'node:module';
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { posix } from 'node:path';
 
@@ -181,6 +181,27 @@ export class SafeRoot {
       if (!fstatSync(fd).isFile()) throw new SafeRootError('open', path, 'EINVAL');
       return readFileSync(fd, 'utf8');
     } finally { closeSync(fd); }
+  }
+
+  /**
+   * Removes `path` when `pred(lstat)` agrees: a directory only when empty.
+   * Nothing is removed when a symlink stands on the way (it is not followed)
+   * or the path is gone. Returns whether something was removed.
+   */
+  removeIf(path: string, pred: (st: Stats) => boolean): boolean {
+    try {
+      return this.inParent(path, (p) => {
+        const st = lstatSync(p);
+        if (!pred(st)) return false;
+        if (st.isDirectory()) rmdirSync(p);
+        else unlinkSync(p);
+        return true;
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (e instanceof SafeRootError || code === 'ENOENT' || code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') return false;
+      throw e;
+    }
   }
 
   /** Holds a resolved path (file or directory, not a link) open; `pinned` names exactly it until `close`. */
