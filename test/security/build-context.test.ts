@@ -105,6 +105,27 @@ test.serial('context: a .dockerignore that is a link out of the context is not r
   } finally { teardown(t, e); }
 });
 
+test.serial('context: a Dockerfile (or its .dockerignore) that is a link out of its directory is not read; an explicit path outside the context is, as Compose allows', async (t) => {
+  const e = setup();
+  try {
+    const outside = join(e.root, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'df'), 'FROM scratch\nLABEL from=outside\n');
+    writeFileSync(join(outside, 'rules'), 'keep.txt\n');
+    symlinkSync(join(outside, 'df'), join(e.ctxDir, 'Dockerfile'));
+    const base = { context: e.ctxDir, args: {}, labels: {}, tags: [], onProgress: (l: string) => e.lines.push(l) };
+    const err = await t.throwsAsync(buildImage(e.store, base));
+    t.regex(err!.message, /cannot read the Dockerfile/);
+    const img = await buildImage(e.store, { ...base, dockerfile: '../outside/df' });
+    t.is(img.config.Labels?.from, 'outside');
+    writeFileSync(join(e.ctxDir, 'own.Dockerfile'), 'FROM scratch\nCOPY keep.txt /\n');
+    writeFileSync(join(e.ctxDir, 'keep.txt'), 'kept\n');
+    symlinkSync(join(outside, 'rules'), join(e.ctxDir, 'own.Dockerfile.dockerignore'));
+    await buildImage(e.store, { ...base, dockerfile: 'own.Dockerfile' });
+    t.pass('keep.txt was not ignored by the linked rules');
+  } finally { teardown(t, e); }
+});
+
 test.serial('context: ADD of a hostile local tar is refused and writes nothing outside its directory', async (t) => {
   const e = setup();
   try {

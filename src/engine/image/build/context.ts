@@ -12,12 +12,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import { writeFileAtomicSync } from '../../../util/fs-atomic.js';
 import type { Stats } from 'node:fs';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
-import { SafeRoot } from './safe-root.js';
+import { SafeRoot, SafeRootError } from './safe-root.js';
 import type { CopySource, SourceReader } from './copy.js';
 
 export interface ContextEntry {
@@ -26,6 +25,25 @@ export interface ContextEntry {
   /** Context-relative path of what it names, symlinks resolved ('' = the root). */
   path: string;
   st: Stats;
+}
+
+/**
+ * A file named by the stack file (the Dockerfile, its own `.dockerignore`):
+ * the path is taken as given, but a symlink there is followed only inside the
+ * file's directory (as BuildKit reads the Dockerfile from that directory), so
+ * a link planted in a context cannot make the builder read a host file.
+ * Undefined when there is no such regular file.
+ */
+export function readFileInItsDir(path: string): string | undefined {
+  let root: SafeRoot;
+  try { root = SafeRoot.open(dirname(path)); } catch { return undefined; }
+  try {
+    const p = root.resolve(basename(path));
+    return p !== undefined && root.lstat(p).isFile() ? root.readFile(p) : undefined;
+  } catch (e) {
+    if (e instanceof SafeRootError) return undefined;
+    throw e;
+  } finally { root.close(); }
 }
 
 export class BuildContext {
@@ -37,10 +55,10 @@ export class BuildContext {
    * inside the context: a link there cannot name a host file).
    */
   static open(dir: string, dockerfile?: string): BuildContext {
-    const own = dockerfile ? `${dockerfile}.dockerignore` : undefined;
+    const own = dockerfile ? readFileInItsDir(`${dockerfile}.dockerignore`) : undefined;
     const root = SafeRoot.open(dir);
     let text = '';
-    if (own && existsSync(own)) text = readFileSync(own, 'utf8');
+    if (own !== undefined) text = own;
     else {
       const p = root.resolve('.dockerignore');
       if (p !== undefined && root.lstat(p).isFile()) text = root.readFile(p);

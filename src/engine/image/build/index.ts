@@ -17,7 +17,7 @@ import { TsstackError } from '../../../util/errors.js';
 import { hostPlatform, type ImageConfig } from '../oci.js';
 import { packDirectory } from '../pack.js';
 import { BuildCache, cacheKey } from './cache.js';
-import { BuildContext, digestSelection, FileHashMemo } from './context.js';
+import { BuildContext, digestSelection, FileHashMemo, readFileInItsDir } from './context.js';
 import { bindPinned, SafeRootError, unmountDetached } from './safe-root.js';
 import { BuildNetworks, RUN_NETWORK_MODES, type RunNetworkMode } from './network.js';
 import { IgnoreMatcher, IgnoreSyntaxError, parseDockerignore } from './dockerignore.js';
@@ -248,12 +248,13 @@ function platformArgs(): [string, string][] {
 function readDockerfile(req: BuildRequest): { text: string; file: string; path?: string } {
   if (req.dockerfileInline !== undefined) return { text: req.dockerfileInline, file: 'Dockerfile' };
   const name = req.dockerfile ?? 'Dockerfile';
+  // A Dockerfile outside the context is allowed (as Compose does); a symlink to it is followed only inside its directory.
   const path = isAbsolute(name) ? name : join(req.context, name);
-  try {
-    return { text: readFileSync(path, 'utf8'), file: name, path };
-  } catch {
-    throw new TsstackError('IMAGE', `cannot read the Dockerfile ${path}`, { hint: 'check build.context and build.dockerfile', location: { file: path } });
+  const text = readFileInItsDir(path);
+  if (text === undefined) {
+    throw new TsstackError('IMAGE', `cannot read the Dockerfile ${path}`, { hint: 'check build.context and build.dockerfile (a symlink is followed only inside the Dockerfile\'s directory)', location: { file: path } });
   }
+  return { text, file: name, path };
 }
 
 /** Values of the ARGs declared before the first FROM (what FROM lines and --from see). */
