@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import type { BuildRequest, ImageInfo } from '../../api.js';
 import { TsstackError } from '../../../util/errors.js';
@@ -28,7 +28,7 @@ import { healthcheckConfig, parseDockerfileText, toInstruction, type CopyInstr, 
 import type { OciMountInput } from '../../runtime/oci-spec.js';
 import { MountSpecError, parseRunMount, type RunMount } from './run-mounts.js';
 import { resolveChown, resolveInRoot, resolveUser, UserLookupError } from './rootfs-fs.js';
-import { buildRunSpec, buildRuntime, missingMountTargets, removeCreatedTargets, runContainer } from './run-step.js';
+import { buildRunSpec, buildRuntime, missingMountTargets, removeCopiedUpDir, removeCreatedTargets, runContainer } from './run-step.js';
 import { expandHeredoc, expandWord, expandWords, ShellExpansionError } from './shell-lex.js';
 import type { BuildLayer, BuildStore } from './store.js';
 
@@ -653,19 +653,25 @@ async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, 
   let res;
   const runtime = buildRuntime();
   try {
-    // The step's /etc/resolv.conf and /etc/hosts, bound over the image's files (never added to the layer).
+    // The step's /etc/resolv.conf and /etc/hosts, bound over the image's files, or where the image has
+    // none (as BuildKit does; the empty file the runtime makes for it is taken out of the layer after).
     const binds = [];
+    const bindTargets: string[] = [];
     for (const [f, text] of [['/etc/resolv.conf', net.resolvConf], ['/etc/hosts', net.hosts]] as const) {
-      const inRoot = await stat(resolveInRoot(root, f)).then((s) => s.isFile(), () => false);
-      if (!inRoot) continue;
+      const isFile = await stat(resolveInRoot(root, f)).then((s) => s.isFile(), () => false);
+      const absent = !isFile && await lstat(resolveInRoot(root, f, false)).then(() => false, () => true);
+      if (!isFile && !absent) continue; // a directory, a device, a dangling link: left alone
+      if (absent) bindTargets.push('/etc', f);
       if (text !== undefined) {
         const src = join(bundle, f.slice('/etc/'.length));
         await writeFile(src, text, { mode: 0o644 });
         binds.push({ source: src, target: f });
       } else if (existsSync(f)) binds.push({ source: f, target: f });
     }
+    // Making a missing file in /etc copies /etc up into the layer: undone after the run unless the step changed it.
+    const etcBefore = bindTargets.length && !existsSync(join(bundle, 'upper', 'etc')) ? await stat(resolveInRoot(root, '/etc')).catch(() => undefined) : undefined;
     const extra = await setupRunMounts(ctx, st, ins, bundle);
-    const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys', ...extra.targets]);
+    const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys', ...bindTargets, ...extra.targets]);
     const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds, mounts: extra.mounts, network: net.namespace });
     try {
       res = await runContainer(runtime, id, bundle, join(ctx.tmp, 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
@@ -675,6 +681,7 @@ async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, 
       await extra.cleanup();
     }
     await removeCreatedTargets(join(bundle, 'upper'), targets);
+    if (etcBefore) await removeCopiedUpDir(join(bundle, 'upper'), 'etc', etcBefore);
   } finally {
     await net.release();
   }

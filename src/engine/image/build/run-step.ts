@@ -11,7 +11,7 @@
 // else crun.
 
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync, type Stats } from 'node:fs';
 import { lstat, mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { nativeBinary } from '../../native-paths.js';
@@ -134,5 +134,16 @@ export async function removeCreatedTargets(upper: string, targets: string[]): Pr
       // Only an empty dir goes (removeIf keeps a non-empty one): a RUN may have written into it on purpose.
       if (rel) root.removeIf(rel, (st) => st.isDirectory() || (st.isFile() && st.size === 0));
     }
+  } finally { root.close(); }
+}
+
+/**
+ * Removes `rel` from an upper dir when overlay only copied it up (to make a
+ * mount target in it): still empty, and owner and mode as they were below.
+ */
+export async function removeCopiedUpDir(upper: string, rel: string, below: Stats): Promise<void> {
+  const root = SafeRoot.open(upper);
+  try {
+    root.removeIf(rel, (st) => st.isDirectory() && st.uid === below.uid && st.gid === below.gid && st.mode === below.mode);
   } finally { root.close(); }
 }
