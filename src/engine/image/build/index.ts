@@ -788,7 +788,7 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
       for (const s of srcs) {
         const out = join(dir, `extract-${plain.length}-${randomBytes(4).toString('hex')}`);
         const read = <T>(fn: (p: string) => Promise<T>): Promise<T> => (s.reader ? ctx.context!.root.withFile(s.abs, fn) : fn(s.abs));
-        if (s.st.isFile() && await read(async (p) => (await isArchive(p)) && (await extractArchive(p, out), true))) {
+        if (s.st.isFile() && await guarded(ctx, ins, ctx.context!, () => read(async (p) => (await isArchive(p)) && (await extractArchive(p, out), true)))) {
           const destDir = dest.endsWith('/') ? dest : dest + '/';
           await copyOrFail(ctx, ins, root, destDir, [{ abs: out, name: s.name, st: await stat(out), children: () => listTree(out) }], { owner, mode, multi: false });
         } else plain.push(s);

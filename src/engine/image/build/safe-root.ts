@@ -68,13 +68,15 @@ function openat2(dirfd: number, path: string, flags: number, resolve: number): n
 }
 
 const MS_BIND = 4096;
-const MS_REC = 16384;
 const MNT_DETACH = 2;
 
-/** Bind-mounts what `pinned` (a `/proc/<pid>/fd/N` path) holds onto `target` (an existing file or directory). */
+/**
+ * Bind-mounts what `pinned` (a `/proc/<pid>/fd/N` path) holds onto `target` (an existing file or
+ * directory). Not recursive: mounts below the source stay out (a read-only remount covers only the top).
+ */
 export function bindPinned(pinned: string, target: string): void {
   const c = lib();
-  if (c.mount(pinned, target, null, MS_BIND | MS_REC, null) !== 0) throw new SafeRootError('bind-mount', target, errnoName(c.errno()));
+  if (c.mount(pinned, target, null, MS_BIND, null) !== 0) throw new SafeRootError('bind-mount', target, errnoName(c.errno()));
 }
 
 export function unmountDetached(target: string): void {
