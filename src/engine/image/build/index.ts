@@ -866,6 +866,10 @@ async function guarded<T>(ctx: Ctx, ins: Instruction, c: BuildContext, read: () 
     if (e instanceof SafeRootError && e.changed) {
       throw fail(ctx, ins, `${c.dir} changed while it was read: a symbolic link appeared at ${e.path}`, 'do not modify the build context during a build; it was not copied');
     }
+    if (e instanceof SafeRootError) {
+      const hint = e.code === 'ENOSYS' ? 'tsstack reads build contexts with openat2 (Linux 5.6 or later)' : 'check the path and its permissions';
+      throw fail(ctx, ins, `cannot read ${c.hostPath(e.path)}: ${e.code}`, hint);
+    }
     throw e;
   }
 }
