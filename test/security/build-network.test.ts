@@ -173,3 +173,12 @@ test.serial('network: the network and sandboxes of a killed build are removed by
     await buildImage(e.store, req(e, 'FROM busybox\nRUN true\n'));
   } finally { teardown(t, e); }
 });
+
+test.serial('network: two builds at once each get a network of their own and leave nothing', async (t) => {
+  const e = await setup();
+  try {
+    const [a, b] = await Promise.all(['a', 'b'].map((n) => buildImage(e.store, req(e, `FROM busybox\nRUN echo step running; sleep 0.3; cat /proc/net/route > /route-${n}\n`))));
+    t.regex((await readImage(e, a!.id, 'route-a')) + (await readImage(e, b!.id, 'route-b')), /^eth0\t00000000(.|\n)*^eth0\t00000000/m);
+    t.true(e.seen.links.size >= 4, 'two bridges and two veths were up');
+  } finally { teardown(t, e); }
+});
