@@ -61,6 +61,8 @@ export interface BuildRequest {
   labels: Labels;
   tags: string[];
   noCache?: boolean;
+  /** Network of RUN steps without --network: `default` (a namespace of their own, outbound NAT), `none`, or `host` (warned). */
+  network?: string;
   /** Progress lines (one per step, `#3 [2/5] RUN apk add …`, `CACHED`, …). */
   onProgress?: (line: string) => void;
 }

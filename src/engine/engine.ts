@@ -111,6 +111,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     const ImageStore = await need('./image/store.js', 'ImageStore', 'the image store');
     return new ImageStore({
       root,
+      runRoot,
       inUse: async () => new Set((await containersPart.proxy.list().catch(() => [])).map((c) => c.imageId)),
       // prune keeps what the build cache points at
       keep: async () => {

@@ -148,7 +148,7 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
         for (const [k, v] of Object.entries(b.args ?? {})) if (v !== null) args[k] = v;
         await engine.images.build({
           context: b.context, dockerfile: b.dockerfile, dockerfileInline: b.dockerfile_inline, args, target: b.target,
-          labels: b.labels ?? {}, tags: [a.image!, ...(b.tags ?? [])], noCache: b.no_cache, onProgress: progress,
+          labels: b.labels ?? {}, tags: [a.image!, ...(b.tags ?? [])], noCache: b.no_cache, network: b.network, onProgress: progress,
         });
       }
     });

@@ -48,7 +48,7 @@ export async function runBuild(ctx: Context, services: string[], o: { cache?: bo
     try {
       const info = await engine.images.build({
         context: b.context, dockerfile: b.dockerfile, dockerfileInline: b.dockerfile_inline, args, target: b.target,
-        labels: b.labels ?? {}, tags: [tag, ...(b.tags ?? [])], noCache: o.cache === false || b.no_cache,
+        labels: b.labels ?? {}, tags: [tag, ...(b.tags ?? [])], noCache: o.cache === false || b.no_cache, network: b.network,
         onProgress: o.quiet ? undefined : (l) => ctx.io.err(`${n}  ${l}`),
       });
       if (!o.quiet) ctx.io.err(`built ${tag} ${info.id}`);

@@ -85,7 +85,7 @@ test.serial('FROM scratch + COPY of a busybox rootfs, then RUN in it', async (t)
   } finally { teardown(t, e); }
 });
 
-/** A loopback HTTP server counting requests: RUN steps share the build's network, so a RUN that fetches from it leaves a trace. */
+/** A loopback HTTP server counting requests: a RUN --network=host that fetches from it leaves a trace. */
 async function counter(): Promise<{ url: string; hits: () => number; close: () => Promise<void> }> {
   let n = 0;
   const srv = createServer((_q, r) => { n++; r.end(`hit ${n}\n`); });
@@ -151,7 +151,7 @@ test.serial('cache: a rebuild runs nothing and gives the same image; a context c
   try {
     await makeBusyboxImage(e.store);
     writeFileSync(join(e.ctxDir, 'a.txt'), 'one\n');
-    const df = `FROM busybox\nRUN wget -q -O /fetched ${srv.url}\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\n`;
+    const df = `FROM busybox\nRUN --network=host wget -q -O /fetched ${srv.url}\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\n`;
     const first = await buildImage(e.store, req(e, df));
     t.is(srv.hits(), 1);
     e.lines.length = 0;
@@ -214,7 +214,7 @@ test.serial('errors name the Dockerfile and line', async (t) => {
     const e3 = await t.throwsAsync(buildImage(e.store, req(e, 'FROM busybox AS a\nFROM a\n', { target: 'nope' })));
     t.regex(e3!.message, /target stage "nope" could not be found/);
     const e4 = await t.throwsAsync(buildImage(e.store, req(e, 'FROM busybox\nADD http://example.com/x /x\n')));
-    t.regex(e4!.message, /^Dockerfile:2: ADD http:\/\/example.com\/x: tsstack builds have no network/);
+    t.regex(e4!.message, /^Dockerfile:2: ADD http:\/\/example.com\/x: tsstack does not download ADD sources/);
     const e5 = await t.throwsAsync(buildImage(e.store, req(e, 'FROM busybox\nUSER nobody-here\nRUN true\n')));
     t.regex(e5!.message, /^Dockerfile:3: unable to find user nobody-here/);
   } finally { teardown(t, e); }

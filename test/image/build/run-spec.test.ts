@@ -11,7 +11,7 @@ skipWhen(!haveSchemas, '../shared absent')('RUN step config.json is valid OCI; h
     mounts: [{ type: 'bind' as const, source: '/var/cache/x', target: '/cache' }, { type: 'tmpfs' as const, target: '/t', size: 1 << 20 }],
   };
   for (const noNetwork of [false, true]) {
-    const spec = buildRunSpec({ ...base, noNetwork });
+    const spec = buildRunSpec({ ...base, network: noNetwork ? 'new' : 'host' });
     const r = validators().config(spec);
     t.true(r.ok, r.errors);
     const ns = (spec.linux as { namespaces: { type: string }[] }).namespaces.map((n) => n.type);
