@@ -39,7 +39,9 @@ export function renderError(err: unknown, debug = false): string {
   const out: string[] = [];
   if (isTsstackError(err)) {
     for (const w of err.warnings) out.push(`warning: ${w}`);
-    out.push(`error: ${formatLocation(err.location)}${err.message}`);
+    // The builder's messages start with their place, as BuildKit prints them (`Dockerfile:2: …`): not twice.
+    const at = formatLocation(err.location);
+    out.push(`error: ${at && err.message.startsWith(at) ? '' : at}${err.message}`);
     for (const d of err.details) out.push(`  - ${d}`);
     if (err.hint) out.push(`hint: ${err.hint}`);
     if (debug) {
