@@ -3,6 +3,7 @@
 
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { faultPoint } from './fault.js';
 
 export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
   const dir = dirname(path);
@@ -14,6 +15,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     fsyncSync(fd);
+    faultPoint('atomic.written');
   } catch (e) {
     closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }

@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TsstackError } from '../../util/errors.js';
+import { faultPoint } from '../../util/fault.js';
 
 const run = promisify(execFile);
 const OPTIONS_LIMIT = 4000;
@@ -46,7 +47,9 @@ export async function mountOverlay(layersDir: string, lowerRel: string[], dir: s
     throw new TsstackError('RUNTIME', `image has too many layers (${lowerRel.length}) for one overlay mount`, { hint: 'squash the image into fewer layers' });
   }
   try {
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], { cwd: layersDir });
+    const mounting = run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], { cwd: layersDir });
+    faultPoint('overlay.mounting');
+    await mounting;
   } catch (e) {
     const msg = ((e as { stderr?: string }).stderr ?? (e as Error).message).trim();
     throw new TsstackError('HOST', `cannot mount the container root at ${target}: ${msg}`, {

@@ -30,6 +30,7 @@ import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, del
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
 import type { ForwardEntry } from './socket-lb-programs.js';
+import { faultPoint } from '../../util/fault.js';
 
 export interface NetworkManagerOptions {
   root: string;
@@ -197,7 +198,9 @@ export class NetworkManager implements NetworkApi {
       };
       try {
         await this.ensureKernel(rec);
+        faultPoint('network.bridge');
         this.store.put(rec);
+        faultPoint('network.recorded');
         await this.syncFirewall();
       } catch (e) {
         const undo: string[] = [];
@@ -236,6 +239,7 @@ export class NetworkManager implements NetworkApi {
       const failures: string[] = [];
       for (const ep of Object.values(rec.endpoints)) await this.removeLink(ep.hostIfname, failures);
       await this.removeBridge(rec, failures);
+      faultPoint('network.unlinked');
       this.store.delete(name);
       try {
         await this.syncFirewall();

@@ -14,6 +14,7 @@ import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { faultPoint } from '../../util/fault.js';
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
 } from '../api.js';
@@ -231,10 +232,13 @@ export class Containers implements ContainerApi {
     try {
       // recorded first, so a crash half-way leaves a container that `remove` (and `down`) can find and clean
       this.writeRecord(rec);
+      faultPoint('container.record');
       rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
+      faultPoint('container.mounted');
       undo.push(() => this.deps.images.unmountRootfs(dir));
       this.writeRecord(rec);
       await this.setupNetwork(rec, undo);
+      faultPoint('container.network');
       this.writeEtcFiles(rec);
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
       const mounts = [...(await this.resolveMounts(spec)), ...(await this.borrowedMounts(spec))];
@@ -270,6 +274,7 @@ export class Containers implements ContainerApi {
         deviceRules: spec.deviceCgroupRules,
       });
       writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci));
+      faultPoint('container.bundle');
       this.writeRecord(rec);
     } catch (e) {
       for (const u of undo.reverse()) await u().catch(() => {});
@@ -321,9 +326,13 @@ export class Containers implements ContainerApi {
     }
     if (!net) return; // a fresh, empty network namespace made by the runtime
     const sb = await net.createSandbox(rec.id);
+    faultPoint('container.sandbox');
     undo.push(() => net.removeSandbox(rec.id));
     rec.netnsPath = sb.path;
-    for (const ep of spec.endpoints) rec.endpoints.push(await net.connect(rec.id, ep));
+    for (const ep of spec.endpoints) {
+      rec.endpoints.push(await net.connect(rec.id, ep));
+      faultPoint('container.connected');
+    }
     if (spec.ports.length && rec.endpoints[0]) {
       const granted = await net.publish(rec.id, rec.endpoints[0].address, spec.ports);
       undo.push(() => net.unpublish(rec.id));
@@ -446,6 +455,7 @@ export class Containers implements ContainerApi {
       stopTimeoutMs: rec.spec.stopGracePeriod ?? 10000,
       health: argv && h ? { argv, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.startPeriod, startIntervalMs: h.startInterval } : undefined,
     });
+    faultPoint('container.monitor');
     rec.monitorPid = pid;
     this.writeRecord(rec);
     if (rec.spec.postStart?.length) await this.runPostStart(rec);
@@ -618,6 +628,7 @@ export class Containers implements ContainerApi {
       try { await f(); return undefined; } catch (e) { return `${what}: ${(e as Error).message}`; }
     };
     const note = (p: string | undefined) => { if (p) problems.push(p); };
+    faultPoint('remove.stopped');
     if (existsSync(join(this.runtimeRoot, rec.id))) note(await attempt('runtime delete', () => this.driver(rec).delete(rec.id, true)));
     const net = this.deps.network, dns = this.deps.dns;
     // network and DNS steps are idempotent: run them even when the record does not show them (a crash during create)
@@ -635,12 +646,14 @@ export class Containers implements ContainerApi {
     ]);
     note(sandbox);
     note(rootfs);
+    faultPoint('remove.unmounted');
     note(await attempt('cgroup', () => removeCgroupDirs(`${rec.spec.cgroupParent ?? 'tsstack'}/${rec.id}`)));
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
       note(await attempt('files', async () => {
         // async: the unlinks run on the thread pool, not in the event loop the other removals share
         await rm(this.monDir(rec.id), { recursive: true, force: true });
+        faultPoint('remove.files');
         await rm(this.cdir(rec.id), { recursive: true, force: true });
       }));
     }
