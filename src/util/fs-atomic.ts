@@ -1,11 +1,22 @@
 // Crash-safe file writes: write a temp file beside the target, fsync, rename,
-// then fsync the directory so the rename itself survives a crash.
+// then fsync the directory so the rename itself survives a crash. The temp's
+// name carries the writer's pid (`.<name>.<pid>.<random>.tmp`), so a temp left
+// by a killed writer is recognised and removed by recovery (removeDeadTemps).
 
-import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { TsstackError } from './errors.js';
 import { faultPoint } from './fault.js';
 
 export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+  try {
+    writeAtomic(path, data, mode);
+  } catch (e) {
+    throw noSpace(e, path) ?? e;
+  }
+}
+
+function writeAtomic(path: string, data: string | Uint8Array, mode: number): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
@@ -30,3 +41,45 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
 export function writeJsonAtomicSync(path: string, value: unknown): void {
   writeFileAtomicSync(path, JSON.stringify(value, null, 2) + '\n');
 }
+
+/** A full disk or quota as an error for people (the state file named, what to do); undefined for other errors. */
+export function noSpace(e: unknown, path: string): TsstackError | undefined {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+  return new TsstackError('HOST', `no space left to write ${path} (${code === 'ENOSPC' ? 'the file system is full' : 'disk quota exceeded'})`, {
+    hint: `free space on the file system that holds ${dirname(path)}, then run the command again: it continues where it stopped`,
+    cause: e,
+  });
+}
+
+/** The pid of the writer of a temp file named by writeFileAtomicSync; undefined for any other name. */
+export function tempWriter(name: string): number | undefined {
+  const m = /^\..+\.(\d+)\.[0-9a-z]+\.tmp$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temp files in `dir` whose writer is no longer running; returns their names. Never throws. */
+export function removeDeadTemps(dir: string): string[] {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  const out: string[] = [];
+  for (const n of names) {
+    const pid = tempWriter(n);
+    if (pid === undefined || alive(pid)) continue;
+    try { unlinkSync(join(dir, n)); out.push(n); } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/** Whether a process with this pid runs (also when it is not ours to signal). */
+export { alive as pidAlive };

@@ -65,6 +65,12 @@ export function containerIds(root: string): string[] {
   try { return readdirSync(join(root, 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n)); } catch { return []; }
 }
 
+/**
+ * Files that stay by design: the network state's lock and port list, and the DNS server's own state (one
+ * server for every project of a root; it stops when idle and keeps its log and records file).
+ */
+const KEPT = new Set(['networks/.lock', 'networks/.ports.json', 'run/dns/dns.log', 'run/dns/loaded', 'run/dns/locks/dns.lock', 'run/dns/records', 'run/dns/state.json']);
+
 /** The engine root's files and directories outside the image store (relative), the run directory included. */
 export function rootFiles(root: string): string[] {
   const keep = new Set(['content', 'images', 'layers', 'locks']);
@@ -81,8 +87,8 @@ export function rootFiles(root: string): string[] {
       if (dir) {
         const before = out.length;
         walk(r);
-        if (out.length === before && !['run', 'networks', 'containers', 'volumes', 'projects'].includes(r) && !/^run\/[a-z]+$/.test(r)) out.push(`dir: ${r}`);
-      } else if (!(r === 'networks/.lock' || r === 'networks/.ports.json')) out.push(`file: ${r}`);
+        if (out.length === before && ![...KEPT].some((k) => k.startsWith(`${r}/`)) && !['run', 'networks', 'containers', 'volumes', 'projects', 'intents'].includes(r) && !/^run\/[a-z]+$/.test(r)) out.push(`dir: ${r}`);
+      } else if (!KEPT.has(r)) out.push(`file: ${r}`);
     }
   };
   walk('');
@@ -155,6 +161,12 @@ export function scrub(w: World, ids: string[]): void {
   }
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(w.root + '/'));
   for (const m of mounts.sort().reverse()) quiet('umount', ['-l', m]);
+  // links and the nft table: this worker's own network namespace holds only what the trials made
+  for (const l of execFileSync('ip', ['-o', 'link', 'show']).toString().split('\n')) {
+    const name = l.split(':')[1]?.trim().replace(/@.*$/, '');
+    if (name && name !== 'lo') quiet('ip', ['link', 'delete', name]);
+  }
+  quiet('nft', ['delete', 'table', 'inet', `tsstack_${createHash('sha256').update(resolve(w.root)).digest('hex').slice(0, 8)}`]);
   execFileSync('sleep', ['0.2']);
   for (const d of cgs.sort().reverse()) quiet('rmdir', [d]);
   w.dispose();

@@ -31,6 +31,7 @@ import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord,
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
 import type { ForwardEntry } from './socket-lb-programs.js';
 import { faultPoint } from '../../util/fault.js';
+import { beginIntent, endIntent } from '../intents.js';
 
 export interface NetworkManagerOptions {
   root: string;
@@ -196,11 +197,14 @@ export class NetworkManager implements NetworkApi {
         created: new Date().toISOString(),
         endpoints: {},
       };
+      // Recorded (with an intent) before the bridge is made: a create killed at any step leaves a record
+      // that names the bridge, which the next command's recovery removes with it (recovery.ts).
+      beginIntent(this.root, { kind: 'network', op: 'create', name: rec.name, project: rec.labels['tsstack.project'] });
       try {
-        await this.ensureKernel(rec);
-        faultPoint('network.bridge');
         this.store.put(rec);
         faultPoint('network.recorded');
+        await this.ensureKernel(rec);
+        faultPoint('network.bridge');
         await this.syncFirewall();
       } catch (e) {
         const undo: string[] = [];
@@ -211,8 +215,10 @@ export class NetworkManager implements NetworkApi {
         } catch (e2) {
           undo.push(errMessage(e2));
         }
+        if (!undo.length) endIntent(this.root, 'network', rec.name);
         throw this.wrap(e, `could not create network "${spec.name}"`, undo);
       }
+      endIntent(this.root, 'network', rec.name);
       return info(rec);
     });
   }
@@ -237,6 +243,7 @@ export class NetworkManager implements NetworkApi {
         throw new TsstackError('CONFLICT', `network "${name}" is still used by container${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { hint: 'remove those containers first (tsstack down)' });
       }
       const failures: string[] = [];
+      beginIntent(this.root, { kind: 'network', op: 'remove', name, project: rec.labels['tsstack.project'] });
       for (const ep of Object.values(rec.endpoints)) await this.removeLink(ep.hostIfname, failures);
       await this.removeBridge(rec, failures);
       faultPoint('network.unlinked');
@@ -246,6 +253,7 @@ export class NetworkManager implements NetworkApi {
       } catch (e) {
         failures.push(errMessage(e));
       }
+      if (!failures.length) endIntent(this.root, 'network', name);
       if (failures.length) {
         throw new TsstackError('NETWORK', `network "${name}" was removed, but cleaning up failed: ${failures[0]}`, { details: failures, hint: 'run the command again; leftovers are retried' });
       }

@@ -30,7 +30,8 @@ import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceCh
 import { loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
-import { tryUnmount } from './umount.js';
+import { tryUnmount, unmountTree } from './umount.js';
+import { beginIntent, endIntent } from '../intents.js';
 import { resolveUserInRootfs } from './users.js';
 
 /** What `container.json` holds. */
@@ -226,6 +227,8 @@ export class Containers implements ContainerApi {
     const devices = hostDevices(spec.devices, `container ${spec.name}`);
     const id = randomBytes(32).toString('hex');
     const dir = this.cdir(id);
+    // the intent before anything is made: a create killed at any step is undone by the next command (recovery.ts)
+    beginIntent(this.root, { kind: 'container', op: 'create', name: id, project: spec.labels['tsstack.project'] });
     mkdirSync(join(dir, 'bundle'), { recursive: true });
     const rec: ContainerRecord = { id, name: spec.name, created: new Date().toISOString(), spec, rootfs: '', endpoints: [], ports: [] };
     const undo: (() => Promise<void>)[] = [];
@@ -278,9 +281,14 @@ export class Containers implements ContainerApi {
       this.writeRecord(rec);
     } catch (e) {
       for (const u of undo.reverse()) await u().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      // never removed through a mount point; what cannot be unmounted stays, with the intent, for recovery
+      if (!unmountTree(dir).length) {
+        rmSync(dir, { recursive: true, force: true });
+        endIntent(this.root, 'container', id);
+      }
       throw e;
     }
+    endIntent(this.root, 'container', id);
     return this.info(rec);
   }
 
@@ -623,6 +631,8 @@ export class Containers implements ContainerApi {
       if (!opts.force) throw new TsstackError('CONFLICT', `container ${rec.name} is running`, { hint: 'stop it first, or remove with --force' });
       await this.stop(rec.id, 0);
     }
+    // Each step below is idempotent; the intent makes the next command finish a removal killed half-way.
+    beginIntent(this.root, { kind: 'container', op: 'remove', name: rec.id, project: rec.spec.labels['tsstack.project'] });
     const problems: string[] = [];
     const attempt = async (what: string, f: () => Promise<unknown> | unknown): Promise<string | undefined> => {
       try { await f(); return undefined; } catch (e) { return `${what}: ${(e as Error).message}`; }
@@ -637,11 +647,13 @@ export class Containers implements ContainerApi {
     // The sandbox mostly waits for the kernel to destroy the namespace: the root filesystem and the
     // cgroup go meanwhile.
     const ownSandbox = net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host';
+    // the rootfs is looked at, not only the record: a create killed after mounting has not recorded it
+    const rootfsPath = join(this.cdir(rec.id), 'rootfs');
     const [sandbox, rootfs] = await Promise.all([
       ownSandbox ? attempt('sandbox', () => net.removeSandbox(rec.id)) : undefined,
-      rec.rootfs ? attempt('rootfs', async () => {
+      rec.rootfs || isMountpoint(rootfsPath) ? attempt('rootfs', async () => {
         // the syscall; when it did not do it all, the image store checks and falls back (lazy unmount)
-        if (!(await tryUnmount(rec.rootfs)) || isMountpoint(rec.rootfs)) await this.deps.images.unmountRootfs(this.cdir(rec.id));
+        if (!(await tryUnmount(rootfsPath)) || isMountpoint(rootfsPath)) await this.deps.images.unmountRootfs(this.cdir(rec.id));
       }) : undefined,
     ]);
     note(sandbox);
@@ -654,9 +666,12 @@ export class Containers implements ContainerApi {
         // async: the unlinks run on the thread pool, not in the event loop the other removals share
         await rm(this.monDir(rec.id), { recursive: true, force: true });
         faultPoint('remove.files');
+        const still = unmountTree(this.cdir(rec.id));
+        if (still.length) throw new Error(`${still[0]} is still mounted`);
         await rm(this.cdir(rec.id), { recursive: true, force: true });
       }));
     }
+    if (!problems.length) endIntent(this.root, 'container', rec.id);
     if (problems.length) {
       throw new TsstackError('RUNTIME', `container ${rec.name} was not removed completely: ${problems[0]}`, { details: problems, hint: 'run the removal again; it continues where it stopped' });
     }

@@ -1,0 +1,50 @@
+// Intent records: what a multi-step change is about to make, written before its first step and removed
+// after its last, so that a command killed half-way (SIGKILL, power cut) leaves a note the next command
+// can act on (src/engine/recovery.ts finishes or undoes it). One small file per change under
+// `<root>/intents/`: `container-<id>.json`, `network-<name>.json`. An empty directory is the cheap
+// "nothing was left half made" check of the no-op `up` fast path.
+
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomicSync } from '../util/fs-atomic.js';
+
+export interface Intent {
+  kind: 'container' | 'network';
+  op: 'create' | 'remove';
+  /** Container id or network name. */
+  name: string;
+  /** The project it belongs to (its label), when it has one. */
+  project?: string;
+  /** The writer, so that a change still under way in a live process is left alone. */
+  pid: number;
+}
+
+const dirOf = (root: string) => join(root, 'intents');
+const fileOf = (root: string, kind: string, name: string) => join(dirOf(root), `${kind}-${name}.json`);
+
+/** Records the change before it starts (replacing an older intent for the same object). */
+export function beginIntent(root: string, intent: Omit<Intent, 'pid'>): void {
+  writeJsonAtomicSync(fileOf(root, intent.kind, intent.name), { ...intent, pid: process.pid });
+}
+
+/** The change is complete (or fully undone). */
+export function endIntent(root: string, kind: Intent['kind'], name: string): void {
+  rmSync(fileOf(root, kind, name), { force: true });
+}
+
+/** Every intent left; unreadable ones (a torn write is impossible: written by rename) are skipped. */
+export function listIntents(root: string): Intent[] {
+  let names: string[];
+  try { names = readdirSync(dirOf(root)); } catch { return []; }
+  const out: Intent[] = [];
+  for (const n of names) {
+    if (n.startsWith('.') || !n.endsWith('.json')) continue;
+    try { out.push(JSON.parse(readFileSync(join(dirOf(root), n), 'utf8')) as Intent); } catch { /* removed meanwhile */ }
+  }
+  return out;
+}
+
+/** Whether any change was left unfinished (or is under way): one readdir. */
+export function anyIntent(root: string): boolean {
+  try { return readdirSync(dirOf(root)).some((n) => n.endsWith('.json')); } catch { return false; }
+}
