@@ -148,7 +148,7 @@ export async function residue(root: string, ids: string[]): Promise<string[]> {
  * one failure does not spill into the next trial or the host. Links and nft tables die with the test's
  * network namespace.
  */
-export function scrub(w: World, ids: string[]): void {
+export function scrub(w: World, ids: string[], dispose = true): void {
   const cgs = cgroupDirs(ids);
   for (const d of cgs) {
     let procs: string[] = [];
@@ -169,7 +169,7 @@ export function scrub(w: World, ids: string[]): void {
   quiet('nft', ['delete', 'table', 'inet', `tsstack_${createHash('sha256').update(resolve(w.root)).digest('hex').slice(0, 8)}`]);
   execFileSync('sleep', ['0.2']);
   for (const d of cgs.sort().reverse()) quiet('rmdir', [d]);
-  w.dispose();
+  if (dispose) w.dispose();
 }
 
 function quiet(cmd: string, args: string[]): void {
