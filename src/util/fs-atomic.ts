@@ -42,12 +42,16 @@ export function writeJsonAtomicSync(path: string, value: unknown): void {
   writeFileAtomicSync(path, JSON.stringify(value, null, 2) + '\n');
 }
 
-/** A full disk or quota as an error for people (the state file named, what to do); undefined for other errors. */
-export function noSpace(e: unknown, path: string): TsstackError | undefined {
-  const code = (e as NodeJS.ErrnoException).code;
+/**
+ * A full disk or quota as an error for people (naming the file when known, saying what to do); undefined
+ * for other errors. Not a bug: the command can be run again once there is space, and continues.
+ */
+export function noSpace(e: unknown, path = (e as NodeJS.ErrnoException | undefined)?.path): TsstackError | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
-  return new TsstackError('HOST', `no space left to write ${path} (${code === 'ENOSPC' ? 'the file system is full' : 'disk quota exceeded'})`, {
-    hint: `free space on the file system that holds ${dirname(path)}, then run the command again: it continues where it stopped`,
+  const why = code === 'ENOSPC' ? 'the file system is full' : 'disk quota exceeded';
+  return new TsstackError('HOST', `no space left ${path ? `to write ${path}` : 'on a file system tsstack writes to'} (${why})`, {
+    hint: `free space on the file system that holds ${path ? dirname(path) : 'the engine root (--root, TSSTACK_ROOT; default /var/lib/tsstack)'}, then run the command again: it continues where it stopped`,
     cause: e,
   });
 }

@@ -33,6 +33,7 @@ test('a full disk is an error for people, naming the file', (t) => {
   const e = noSpace(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }), '/r/containers/x/container.json');
   t.is(e?.code, 'HOST');
   t.regex(e!.message, /no space left to write \/r\/containers\/x\/container\.json/);
+  t.regex(noSpace(Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }))!.message, /no space left on a file system/);
   t.is(noSpace(Object.assign(new Error('x'), { code: 'EACCES' }), '/r'), undefined);
 });
 
