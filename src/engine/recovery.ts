@@ -63,9 +63,11 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
         ? await attempt(`removed container ${i.name.slice(0, 12)} left half ${i.op === 'create' ? 'created' : 'removed'}`, () => engine.containers.remove(i.name, { force: true }))
         : await attempt(`removed the files of container ${i.name.slice(0, 12)}`, () => removeOrphanDir(join(cdir, i.name)));
     } else {
+      // no record left: the removal was killed after forgetting it, its rules may still be in the table
+      const resync = (engine.networks as { resync?: () => Promise<void> }).resync;
       ok = (await engine.networks.inspect(i.name))
         ? await attempt(`removed network ${i.name} left half ${i.op === 'create' ? 'created' : 'removed'}`, () => engine.networks.remove(i.name))
-        : true;
+        : await attempt(`dropped the firewall rules of network ${i.name}`, () => resync?.call(engine.networks));
     }
     if (ok) endIntent(engine.root, i.kind, i.name);
   }

@@ -35,11 +35,12 @@ export const POINTS: Point[] = [
   // an atomic write: temp file written, not yet renamed
   { cmd: 'up', at: 'atomic.written:3' },
   { cmd: 'up', at: 'atomic.written:9' },
-  // remove: stopped, unmounted and unplugged, files half gone; network: bridge deleted, not forgotten
+  // remove: stopped, unmounted and unplugged, files half gone; network: bridge deleted, not forgotten; forgotten, rules kept
   { cmd: 'down', at: 'remove.stopped' },
   { cmd: 'down', at: 'remove.unmounted' },
   { cmd: 'down', at: 'remove.files' },
   { cmd: 'down', at: 'network.unlinked' },
+  { cmd: 'down', at: 'network.forgotten' },
   { cmd: 'down', at: 'atomic.written' },
   // recreate after an edit: the old container going, the new one coming
   { cmd: 'edit', at: 'remove.unmounted' },

@@ -223,6 +223,14 @@ export class NetworkManager implements NetworkApi {
     });
   }
 
+  /**
+   * Makes the nftables table (and the socket programs) match the recorded networks again: what recovery
+   * calls after a removal killed between forgetting a network and dropping its rules.
+   */
+  async resync(): Promise<void> {
+    return this.store.withLock(() => this.syncFirewall());
+  }
+
   async inspect(name: string): Promise<NetworkInfo | undefined> {
     const r = this.store.get(name);
     return r && info(r);
@@ -248,6 +256,7 @@ export class NetworkManager implements NetworkApi {
       await this.removeBridge(rec, failures);
       faultPoint('network.unlinked');
       this.store.delete(name);
+      faultPoint('network.forgotten');
       try {
         await this.syncFirewall();
       } catch (e) {
