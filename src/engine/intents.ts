@@ -4,9 +4,9 @@
 // `<root>/intents/`: `container-<id>.json`, `network-<name>.json`. An empty directory is the cheap
 // "nothing was left half made" check of the no-op `up` fast path.
 
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeJsonAtomicSync } from '../util/fs-atomic.js';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { noSpace } from '../util/fs-atomic.js';
 
 export interface Intent {
   kind: 'container' | 'network';
@@ -22,9 +22,22 @@ export interface Intent {
 const dirOf = (root: string) => join(root, 'intents');
 const fileOf = (root: string, kind: string, name: string) => join(dirOf(root), `${kind}-${name}.json`);
 
-/** Records the change before it starts (replacing an older intent for the same object). */
+/**
+ * Records the change before it starts (replacing an older intent for the same object). Written by rename
+ * (never torn) but not fsync'd: a killed process's writes stay in the page cache, and what a power cut
+ * loses with it (mounts, links, namespaces) is gone too; a record it half wrote is caught by its missing bundle.
+ */
 export function beginIntent(root: string, intent: Omit<Intent, 'pid'>): void {
-  writeJsonAtomicSync(fileOf(root, intent.kind, intent.name), { ...intent, pid: process.pid });
+  const path = fileOf(root, intent.kind, intent.name);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw noSpace(e, path) ?? e;
+  }
 }
 
 /** The change is complete (or fully undone). */

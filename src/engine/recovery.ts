@@ -53,7 +53,8 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
   const cdir = join(engine.root, 'containers');
 
   // 1. intents of this project's dead commands; containers before networks (they use them)
-  const dead = listIntents(engine.root).filter((i) => i.project === project && !pidAlive(i.pid));
+  // (a container intent names a container id, a network intent a network name; nothing else is acted on)
+  const dead = listIntents(engine.root).filter((i) => i.project === project && !pidAlive(i.pid) && (i.kind === 'container' ? ID.test(i.name) : i.kind === 'network'));
   const order = (i: Intent) => (i.kind === 'container' ? 0 : 1);
   const pending = new Set(listIntents(engine.root).filter((i) => i.kind === 'container' && pidAlive(i.pid)).map((i) => i.name));
   for (const i of dead.sort((a, b) => order(a) - order(b))) {
