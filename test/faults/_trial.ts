@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { leftovers, type World } from '../cli/_world.js';
+import { leftovers, world, type World } from '../cli/_world.js';
 
 export const PROJECT = 'crash';
 const BIN = fileURLToPath(new URL('../../../bin/tsstack.js', import.meta.url));
@@ -33,6 +33,27 @@ export function writeStack(w: World, edit = ''): string {
   const file = join(w.dir, 'stack.yaml');
   writeFileSync(file, stack(edit));
   return file;
+}
+
+let template: World | undefined;
+
+/**
+ * A world whose root holds the busybox image: imported once per test file into a template root, then
+ * copied (`cp -a`, ~0.3 s against ~1.4 s for an import). `disposeTemplate()` in `test.after.always`.
+ */
+export async function imageWorld(): Promise<World> {
+  if (!template) {
+    template = world();
+    await template.busybox();
+  }
+  const w = world();
+  execFileSync('cp', ['-a', template.root, w.root]);
+  return w;
+}
+
+export function disposeTemplate(): void {
+  template?.dispose();
+  template = undefined;
 }
 
 export interface Killed {

@@ -4,8 +4,8 @@
 // mount, link, nft table, process, cgroup, eBPF program, nor any file of the root but the image store.
 import test from 'ava';
 import { isolateNetwork } from '../cli/_netns.js';
-import { canRun, world } from '../cli/_world.js';
-import { cli, containerIds, PROJECT, residue, scrub, writeStack } from './_trial.js';
+import { canRun } from '../cli/_world.js';
+import { cli, containerIds, disposeTemplate, imageWorld, PROJECT, residue, scrub, writeStack } from './_trial.js';
 
 isolateNetwork();
 
@@ -58,15 +58,16 @@ export const POINTS: Point[] = [
 
 const title = (p: Point) => `kill -9 during ${p.cmd === 'edit' ? 'up after an edit' : p.cmd === 'up' ? 'up -d' : 'down -v'} ${p.at ? `at ${p.at}` : `after ${p.delayMs} ms`}`;
 
+test.after.always(disposeTemplate);
+
 for (const p of POINTS) {
   (canRun ? test.serial : test.skip)(title(p), async (t) => {
-    const w = world();
+    const w = await imageWorld();
     const file = writeStack(w);
     const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined, TSSTACK_NO_CACHE: '1' }, '-f', file, '-p', PROJECT, ...argv);
     const ids: string[] = [];
     let clean = false;
     try {
-      await w.busybox();
       if (p.cmd !== 'up') {
         const first = await T('up', '-d');
         t.is(first.code, 0, first.err);
