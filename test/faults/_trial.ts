@@ -12,7 +12,7 @@ export const PROJECT = 'crash';
 const BIN = fileURLToPath(new URL('../../../bin/tsstack.js', import.meta.url));
 
 /**
- * Three busybox services on two networks, one port published (nft DNAT and the socket programs):
+ * Three busybox services on two networks, one port published (nft DNAT and the socket programs), a volume:
  * every kind of step a create and a remove make. SIGKILL stops them at once.
  */
 export function stack(edit = ''): string {
@@ -24,8 +24,10 @@ ${extra}`;
   a:
 ${svc(`    ports: ["18080:80"]\n    environment: { EDIT: "${edit}" }\n`)}  b:
 ${svc('    networks: [default, back]\n')}  c:
-${svc('    networks: [back]\n    depends_on: [b]\n')}networks:
+${svc('    networks: [back]\n    depends_on: [b]\n    volumes: ["data:/data"]\n')}networks:
   back: {}
+volumes:
+  data: {}
 `;
 }
 

@@ -33,11 +33,14 @@ export const POINTS: Point[] = [
   { cmd: 'up', at: 'container.monitor' },
   { cmd: 'up', at: 'container.monitor:3' },
   // an atomic write: temp file written, not yet renamed
+  { cmd: 'up', at: 'atomic.written' },
   { cmd: 'up', at: 'atomic.written:3' },
   { cmd: 'up', at: 'atomic.written:9' },
   // remove: stopped, unmounted and unplugged, files half gone; network: bridge deleted, not forgotten; forgotten, rules kept
   { cmd: 'down', at: 'remove.stopped' },
+  { cmd: 'down', at: 'remove.unpublished' },
   { cmd: 'down', at: 'remove.unmounted' },
+  { cmd: 'down', at: 'remove.cgroup' },
   { cmd: 'down', at: 'remove.files' },
   { cmd: 'down', at: 'network.unlinked' },
   { cmd: 'down', at: 'network.forgotten' },

@@ -644,6 +644,7 @@ export class Containers implements ContainerApi {
     // network and DNS steps are idempotent: run them even when the record does not show them (a crash during create)
     if (net && rec.ports.length) note(await attempt('unpublish', () => net.unpublish(rec.id)));
     if (dns && rec.spec.endpoints.length) note(await attempt('dns', () => dns.removeContainer(rec.id)));
+    faultPoint('remove.unpublished');
     // The sandbox mostly waits for the kernel to destroy the namespace: the root filesystem and the
     // cgroup go meanwhile.
     const ownSandbox = net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host';
@@ -660,6 +661,7 @@ export class Containers implements ContainerApi {
     note(rootfs);
     faultPoint('remove.unmounted');
     note(await attempt('cgroup', () => removeCgroupDirs(`${rec.spec.cgroupParent ?? 'tsstack'}/${rec.id}`)));
+    faultPoint('remove.cgroup');
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
       note(await attempt('files', async () => {
