@@ -15,6 +15,8 @@ export interface Intent {
   name: string;
   /** The project it belongs to (its label), when it has one. */
   project?: string;
+  /** A network's bridge: what to delete when the record is already gone. */
+  link?: string;
   /** The writer, so that a change still under way in a live process is left alone. */
   pid: number;
 }

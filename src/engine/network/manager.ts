@@ -199,7 +199,7 @@ export class NetworkManager implements NetworkApi {
       };
       // Recorded (with an intent) before the bridge is made: a create killed at any step leaves a record
       // that names the bridge, which the next command's recovery removes with it (recovery.ts).
-      beginIntent(this.root, { kind: 'network', op: 'create', name: rec.name, project: rec.labels['tsstack.project'] });
+      beginIntent(this.root, { kind: 'network', op: 'create', name: rec.name, project: rec.labels['tsstack.project'], link: rec.bridge });
       try {
         this.store.put(rec);
         faultPoint('network.recorded');
@@ -224,11 +224,18 @@ export class NetworkManager implements NetworkApi {
   }
 
   /**
-   * Makes the nftables table (and the socket programs) match the recorded networks again: what recovery
-   * calls after a removal killed between forgetting a network and dropping its rules.
+   * Deletes `bridges` that no recorded network owns (named by an intent of this root: a removal killed or
+   * failed after forgetting its network) and makes the nftables table and socket programs match the
+   * recorded networks again. Only `tss-<8 hex>` names are touched.
    */
-  async resync(): Promise<void> {
-    return this.store.withLock(() => this.syncFirewall());
+  async resync(bridges: string[] = []): Promise<void> {
+    return this.store.withLock(async () => {
+      const owned = new Set(this.store.list().map((r) => r.bridge));
+      const failures: string[] = [];
+      for (const b of bridges) if (/^tss-[0-9a-f]{8}$/.test(b) && !owned.has(b)) await this.removeLink(b, failures);
+      await this.syncFirewall();
+      if (failures.length) throw new TsstackError('NETWORK', failures[0]!, { details: failures.slice(1), hint: 'run the command again; leftovers are retried' });
+    });
   }
 
   async inspect(name: string): Promise<NetworkInfo | undefined> {
@@ -251,7 +258,7 @@ export class NetworkManager implements NetworkApi {
         throw new TsstackError('CONFLICT', `network "${name}" is still used by container${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { hint: 'remove those containers first (tsstack down)' });
       }
       const failures: string[] = [];
-      beginIntent(this.root, { kind: 'network', op: 'remove', name, project: rec.labels['tsstack.project'] });
+      beginIntent(this.root, { kind: 'network', op: 'remove', name, project: rec.labels['tsstack.project'], link: rec.bridge });
       for (const ep of Object.values(rec.endpoints)) await this.removeLink(ep.hostIfname, failures);
       await this.removeBridge(rec, failures);
       faultPoint('network.unlinked');
