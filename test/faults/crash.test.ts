@@ -5,6 +5,7 @@
 import test from 'ava';
 import { isolateNetwork } from '../cli/_netns.js';
 import { canRun } from '../cli/_world.js';
+import { listIntents } from '../../src/engine/intents.js';
 import { cli, containerIds, disposeTemplate, imageWorld, PROJECT, residue, scrub, writeStack } from './_trial.js';
 
 isolateNetwork();
@@ -80,6 +81,9 @@ for (const p of POINTS) {
       const killed = await cli(w, p.cmd === 'down' ? ['down', '-v', '-t', '1'] : ['up', '-d'], p.at ? { TSSTACK_FAULT_AT: p.at } : {}, p.delayMs);
       if (p.at) t.is(killed.signal, 'SIGKILL', `the CLI reached ${p.at} and died there (exit ${killed.code}: ${killed.err})`);
       ids.push(...containerIds(w.root));
+      if (listIntents(w.root).some((i) => i.project === PROJECT)) {
+        t.regex((await T('plan')).err, /an interrupted command left changes half made/, 'plan says up will undo them first');
+      }
       const up = await T('up', '-d');
       const plan = await T('plan', '--detailed-exitcode');
       ids.push(...containerIds(w.root));

@@ -238,6 +238,9 @@ export async function runPlan(ctx: Context, services: string[], f: UpFlags): Pro
     if (plan.empty) ctx.io.out(`no changes: ${model.name} is up to date`);
     else ctx.io.out(plan.toString());
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
+    const { listIntents } = await import('../../engine/intents.js');
+    const { pidAlive } = await import('../../util/fs-atomic.js');
+    if (listIntents(ctx.paths.root).some((i) => i.project === model.name && !pidAlive(i.pid))) ctx.io.err('note: an interrupted command left changes half made; `up` and `down` undo them first (a container half created is created anew)');
   }
   if (problems.length) throw problemsError(problems);
   return f.detailedExitcode && !plan.empty ? 2 : 0;
