@@ -56,7 +56,6 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
   // (a container intent names a container id, a network intent a network name; nothing else is acted on)
   const dead = listIntents(engine.root).filter((i) => i.project === project && !pidAlive(i.pid) && (i.kind === 'container' ? ID.test(i.name) : i.kind === 'network'));
   const order = (i: Intent) => (i.kind === 'container' ? 0 : 1);
-  const pending = new Set(listIntents(engine.root).filter((i) => i.kind === 'container' && pidAlive(i.pid)).map((i) => i.name));
   for (const i of dead.sort((a, b) => order(a) - order(b))) {
     let ok: boolean;
     if (i.kind === 'container') {
@@ -77,7 +76,10 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
   let ids: string[] = [];
   try { ids = readdirSync(cdir).filter((n) => ID.test(n)); } catch { /* no containers yet */ }
   for (const id of ids) {
-    if (pending.has(id)) continue; // a create under way in a live process
+    // A change under way in a live process (any project) is left alone. Its intent is written before its
+    // directory and removed after its record is complete, so reading the intent first, then the record, sees
+    // either the live intent or the finished record: never a create's directory that merely looks abandoned.
+    if (liveIntent(engine.root, id)) continue;
     const rec = readJson<{ spec?: { labels?: Record<string, string> } }>(join(cdir, id, 'container.json'));
     if (!rec) {
       // no record: a create killed before it, or a removal killed among its files (none is under way: no live writer)
@@ -98,6 +100,11 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
   dirs.push(...sub(join(engine.root, 'volumes')), ...sub(join(engine.runRoot, 'monitor')), ...sub(join(engine.root, 'projects')));
   for (const d of dirs) for (const n of removeDeadTemps(d)) report.done.push(`removed ${join(d, n)} (a write killed before its rename)`);
   return report;
+}
+
+function liveIntent(root: string, id: string): boolean {
+  const i = readJson<Intent>(join(root, 'intents', `container-${id}.json`));
+  return !!i && pidAlive(i.pid);
 }
 
 /** A container directory no record stands for: unmounted below, then removed (kept, with an error, while anything stays mounted). */
