@@ -280,9 +280,11 @@ export class Containers implements ContainerApi {
       faultPoint('container.bundle');
       this.writeRecord(rec);
     } catch (e) {
-      for (const u of undo.reverse()) await u().catch(() => {});
-      // never removed through a mount point; what cannot be unmounted stays, with the intent, for recovery
-      if (!unmountTree(dir).length) {
+      let undone = true;
+      for (const u of undo.reverse()) await u().catch(() => { undone = false; });
+      // never removed through a mount point; what could not be undone stays, with its record and the
+      // intent, for the next command's recovery to remove
+      if (undone && !unmountTree(dir).length) {
         rmSync(dir, { recursive: true, force: true });
         endIntent(this.root, 'container', id);
       }
