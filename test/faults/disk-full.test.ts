@@ -41,7 +41,7 @@ function fill(path: string): void {
     fill(filler);
     const full = await T('up', '-d');
     ids.push(...containerIds(w.root));
-    t.log(`up -d on a full disk: exit ${full.code}: ${full.err.split('\n').filter((l) => /^(error|hint)/.test(l)).join(' / ')}`);
+    t.log(`up -d on a full disk: exit ${full.code}: ${full.err.split('\n').filter((l) => /^(error|hint|  - )/.test(l)).slice(0, 4).join(' / ')}`);
     t.not(full.code, 0, 'up -d fails on a full disk');
     t.not(full.code, 70, `not an internal error: ${full.err}`);
     t.regex(full.err, /no space left/i, 'the error says the disk is full');
