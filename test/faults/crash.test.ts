@@ -2,6 +2,10 @@
 // edit (TSSTACK_FAULT_AT, src/util/fault.ts), and at a few random moments. After each kill, the next
 // `up -d` must converge (`plan --detailed-exitcode` then exits 0) and `down -v` must leave nothing: no
 // mount, link, nft table, process, cgroup, eBPF program, nor any file of the root but the image store.
+//
+// Before intents and recovery (src/engine/intents.ts, recovery.ts), 19 of the first 30 trials failed: the
+// next `up -d` failed in 15 (a record without its bundle planned as `start`, for ever), an overlay mount
+// and its rootfs directory stayed in 7 (`down -v` failed too), an orphan `tss-` bridge in 3, temps in 3.
 import test from 'ava';
 import { isolateNetwork } from '../cli/_netns.js';
 import { canRun } from '../cli/_world.js';
