@@ -1,22 +1,16 @@
 // Crash-safe file writes: write a temp file beside the target, fsync, rename,
-// then fsync the directory so the rename itself survives a crash. The temp's
-// name carries the writer's pid (`.<name>.<pid>.<random>.tmp`), so a temp left
-// by a killed writer is recognised and removed by recovery (removeDeadTemps).
+// then fsync the directory so the rename itself survives a crash.
+// The temp's name carries the writer's pid (`.<name>.<pid>.<random>.tmp`), so a
+// temp left by a killed writer is recognised and removed by recovery
+// (removeDeadTemps, src/engine/recovery.ts).
 
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { TsstackError } from './errors.js';
 import { faultPoint } from './fault.js';
 
 export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
-  try {
-    writeAtomic(path, data, mode);
-  } catch (e) {
-    throw noSpace(e, path) ?? e;
-  }
-}
-
-function writeAtomic(path: string, data: string | Uint8Array, mode: number): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
