@@ -2,7 +2,7 @@
 // after its last, so that a command killed half-way (SIGKILL, power cut) leaves a note the next command
 // can act on (src/engine/recovery.ts finishes or undoes it). One small file per change under
 // `<root>/intents/`: `container-<id>.json`, `network-<name>.json`. An empty directory is the cheap
-// "nothing was left half made" check of the no-op `up` fast path.
+// "nothing was left half made" check of the no-op `up` fast path (projectIntent).
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -59,7 +59,12 @@ export function listIntents(root: string): Intent[] {
   return out;
 }
 
-/** Whether any change was left unfinished (or is under way): one readdir. */
-export function anyIntent(root: string): boolean {
-  try { return readdirSync(dirOf(root)).some((n) => n.endsWith('.json')); } catch { return false; }
+/**
+ * Whether a change of `project` was left unfinished (or is under way): one readdir, usually of an empty
+ * directory. Another project's leftovers do not count (that project's own next command recovers them).
+ */
+export function projectIntent(root: string, project: string): boolean {
+  let names: string[];
+  try { names = readdirSync(dirOf(root)); } catch { return false; }
+  return names.some((n) => n.endsWith('.json') && !n.startsWith('.')) && listIntents(root).some((i) => i.project === project);
 }

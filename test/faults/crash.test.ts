@@ -90,6 +90,7 @@ for (const p of POINTS) {
       }
       const up = await T('up', '-d');
       const plan = await T('plan', '--detailed-exitcode');
+      t.deepEqual(listIntents(w.root).filter((i) => i.project === PROJECT), [], 'no intent is left (the no-op up path stays open)');
       ids.push(...containerIds(w.root));
       const down = await T('down', '-v', '-t', '1');
       const left = await residue(w.root, ids);

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noSpace, removeDeadTemps, tempWriter, writeFileAtomicSync } from '../../src/util/fs-atomic.js';
-import { anyIntent, beginIntent, endIntent, listIntents } from '../../src/engine/intents.js';
+import { projectIntent, beginIntent, endIntent, listIntents } from '../../src/engine/intents.js';
 
 /** A pid that just ended (reuse within the test is as unlikely as it gets). */
 function deadPid(): number {
@@ -40,13 +40,14 @@ test('a full disk is an error for people, naming the file', (t) => {
 test('intents: begun, listed with the writer pid, ended', (t) => {
   const root = mkdtempSync(join(tmpdir(), 'tsstack-intents-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
-  t.false(anyIntent(root));
+  t.false(projectIntent(root, 'p'));
   beginIntent(root, { kind: 'network', op: 'create', name: 'p_default', project: 'p' });
   beginIntent(root, { kind: 'container', op: 'remove', name: 'a'.repeat(64), project: 'p' });
-  t.true(anyIntent(root));
+  t.true(projectIntent(root, 'p'));
+  t.false(projectIntent(root, 'q'), "another project's intents do not count");
   t.deepEqual(listIntents(root).map((i) => `${i.kind} ${i.op} ${i.name.slice(0, 4)} ${i.pid === process.pid}`).sort(), ['container remove aaaa true', 'network create p_de true']);
   endIntent(root, 'network', 'p_default');
   endIntent(root, 'container', 'a'.repeat(64));
-  t.false(anyIntent(root));
+  t.false(projectIntent(root, 'p'));
   t.true(existsSync(join(root, 'intents')));
 });

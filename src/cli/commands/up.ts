@@ -129,8 +129,8 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const { preflight } = await import('../../reconcile/preflight.js');
   const quick = (await makePlan(engine, model, opts)).plan;
   // an intent left by a killed command sends `up` to the locked path, whose recovery finishes it
-  const { anyIntent } = await import('../../engine/intents.js');
-  const converged = quick.empty && !anyIntent(ctx.paths.root) && !(await preflight(quick, engine, model)).length;
+  const { projectIntent } = await import('../../engine/intents.js');
+  const converged = quick.empty && !projectIntent(ctx.paths.root, model.name) && !(await preflight(quick, engine, model)).length;
   const outcome = converged
     ? { plan: quick, result: { failed: [], warnings: [...quick.warnings], touched: [] } }
     : await ctx.locked(model.name, async () => {
