@@ -30,6 +30,8 @@ import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, del
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
 import type { ForwardEntry } from './socket-lb-programs.js';
+import { faultPoint } from '../../util/fault.js';
+import { beginIntent, endIntent } from '../intents.js';
 
 export interface NetworkManagerOptions {
   root: string;
@@ -195,9 +197,14 @@ export class NetworkManager implements NetworkApi {
         created: new Date().toISOString(),
         endpoints: {},
       };
+      // Recorded (with an intent) before the bridge is made: a create killed at any step leaves a record
+      // that names the bridge, which the next command's recovery removes with it (recovery.ts).
+      beginIntent(this.root, { kind: 'network', op: 'create', name: rec.name, project: rec.labels['tsstack.project'], link: rec.bridge });
       try {
-        await this.ensureKernel(rec);
         this.store.put(rec);
+        faultPoint('network.recorded');
+        await this.ensureKernel(rec);
+        faultPoint('network.bridge');
         await this.syncFirewall();
       } catch (e) {
         const undo: string[] = [];
@@ -208,9 +215,26 @@ export class NetworkManager implements NetworkApi {
         } catch (e2) {
           undo.push(errMessage(e2));
         }
+        if (!undo.length) endIntent(this.root, 'network', rec.name);
         throw this.wrap(e, `could not create network "${spec.name}"`, undo);
       }
+      endIntent(this.root, 'network', rec.name);
       return info(rec);
+    });
+  }
+
+  /**
+   * Deletes `bridges` that no recorded network owns (named by an intent of this root: a removal killed or
+   * failed after forgetting its network) and makes the nftables table and socket programs match the
+   * recorded networks again. Only `tss-<8 hex>` names are touched.
+   */
+  async resync(bridges: string[] = []): Promise<void> {
+    return this.store.withLock(async () => {
+      const owned = new Set(this.store.list().map((r) => r.bridge));
+      const failures: string[] = [];
+      for (const b of bridges) if (/^tss-[0-9a-f]{8}$/.test(b) && !owned.has(b)) await this.removeLink(b, failures);
+      await this.syncFirewall();
+      if (failures.length) throw new TsstackError('NETWORK', failures[0]!, { details: failures.slice(1), hint: 'run the command again; leftovers are retried' });
     });
   }
 
@@ -234,14 +258,18 @@ export class NetworkManager implements NetworkApi {
         throw new TsstackError('CONFLICT', `network "${name}" is still used by container${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { hint: 'remove those containers first (tsstack down)' });
       }
       const failures: string[] = [];
+      beginIntent(this.root, { kind: 'network', op: 'remove', name, project: rec.labels['tsstack.project'], link: rec.bridge });
       for (const ep of Object.values(rec.endpoints)) await this.removeLink(ep.hostIfname, failures);
       await this.removeBridge(rec, failures);
+      faultPoint('network.unlinked');
       this.store.delete(name);
+      faultPoint('network.forgotten');
       try {
         await this.syncFirewall();
       } catch (e) {
         failures.push(errMessage(e));
       }
+      if (!failures.length) endIntent(this.root, 'network', name);
       if (failures.length) {
         throw new TsstackError('NETWORK', `network "${name}" was removed, but cleaning up failed: ${failures[0]}`, { details: failures, hint: 'run the command again; leftovers are retried' });
       }

@@ -14,6 +14,7 @@ import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { faultPoint } from '../../util/fault.js';
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
 } from '../api.js';
@@ -29,7 +30,8 @@ import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceCh
 import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
-import { tryUnmount } from './umount.js';
+import { tryUnmount, unmountTree } from './umount.js';
+import { beginIntent, endIntent } from '../intents.js';
 import { resolveUserInRootfs, type ResolvedUser } from './users.js';
 import { hostMaskedPaths } from './host-masks.js';
 import { FILES_DIR, placeFileMounts } from './file-mounts.js';
@@ -227,6 +229,8 @@ export class Containers implements ContainerApi {
     const devices = hostDevices(spec.devices, `container ${spec.name}`);
     const id = randomBytes(32).toString('hex');
     const dir = this.cdir(id);
+    // the intent before anything is made: a create killed at any step is undone by the next command (recovery.ts)
+    beginIntent(this.root, { kind: 'container', op: 'create', name: id, project: spec.labels['tsstack.project'] });
     // 0700: the rootfs, the log and the secrets' copies are root's alone (also if the engine root were opened up)
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     mkdirSync(dir, { mode: 0o700 });
@@ -236,10 +240,13 @@ export class Containers implements ContainerApi {
     try {
       // recorded first, so a crash half-way leaves a container that `remove` (and `down`) can find and clean
       this.writeRecord(rec);
+      faultPoint('container.record');
       rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
+      faultPoint('container.mounted');
       undo.push(() => this.deps.images.unmountRootfs(dir));
       this.writeRecord(rec);
       await this.setupNetwork(rec, undo);
+      faultPoint('container.network');
       this.writeEtcFiles(rec);
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
       const mounts = [...(await this.resolveMounts(spec, this.placeFiles(rec, user))), ...(await this.borrowedMounts(spec))];
@@ -276,12 +283,20 @@ export class Containers implements ContainerApi {
         extraMaskedPaths: hostMaskedPaths(),
       });
       writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci), 0o600); // the environment may hold secrets
+      faultPoint('container.bundle');
       this.writeRecord(rec);
     } catch (e) {
-      for (const u of undo.reverse()) await u().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      let undone = true;
+      for (const u of undo.reverse()) await u().catch(() => { undone = false; });
+      // never removed through a mount point; what could not be undone stays, with its record and the
+      // intent, for the next command's recovery to remove
+      if (undone && !unmountTree(dir).length) {
+        rmSync(dir, { recursive: true, force: true });
+        endIntent(this.root, 'container', id);
+      }
       throw e;
     }
+    endIntent(this.root, 'container', id);
     return this.info(rec);
   }
 
@@ -327,9 +342,13 @@ export class Containers implements ContainerApi {
     }
     if (!net) return; // a fresh, empty network namespace made by the runtime
     const sb = await net.createSandbox(rec.id);
+    faultPoint('container.sandbox');
     undo.push(() => net.removeSandbox(rec.id));
     rec.netnsPath = sb.path;
-    for (const ep of spec.endpoints) rec.endpoints.push(await net.connect(rec.id, ep));
+    for (const ep of spec.endpoints) {
+      rec.endpoints.push(await net.connect(rec.id, ep));
+      faultPoint('container.connected');
+    }
     if (spec.ports.length && rec.endpoints[0]) {
       const granted = await net.publish(rec.id, rec.endpoints[0].address, spec.ports);
       undo.push(() => net.unpublish(rec.id));
@@ -462,6 +481,7 @@ export class Containers implements ContainerApi {
       stopTimeoutMs: rec.spec.stopGracePeriod ?? 10000,
       health: argv && h ? { argv, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.startPeriod, startIntervalMs: h.startInterval } : undefined,
     });
+    faultPoint('container.monitor');
     rec.monitorPid = pid;
     this.writeRecord(rec);
     if (rec.spec.postStart?.length) await this.runPostStart(rec);
@@ -630,37 +650,49 @@ export class Containers implements ContainerApi {
       if (!opts.force) throw new TsstackError('CONFLICT', `container ${rec.name} is running`, { hint: 'stop it first, or remove with --force' });
       await this.stop(rec.id, 0);
     }
+    // Each step below is idempotent; the intent makes the next command finish a removal killed half-way.
+    beginIntent(this.root, { kind: 'container', op: 'remove', name: rec.id, project: rec.spec.labels['tsstack.project'] });
     const problems: string[] = [];
     const attempt = async (what: string, f: () => Promise<unknown> | unknown): Promise<string | undefined> => {
       try { await f(); return undefined; } catch (e) { return `${what}: ${(e as Error).message}`; }
     };
     const note = (p: string | undefined) => { if (p) problems.push(p); };
+    faultPoint('remove.stopped');
     if (existsSync(join(this.runtimeRoot, rec.id))) note(await attempt('runtime delete', () => this.driver(rec).delete(rec.id, true)));
     const net = this.deps.network, dns = this.deps.dns;
     // network and DNS steps are idempotent: run them even when the record does not show them (a crash during create)
     if (net && rec.ports.length) note(await attempt('unpublish', () => net.unpublish(rec.id)));
     if (dns && rec.spec.endpoints.length) note(await attempt('dns', () => dns.removeContainer(rec.id)));
+    faultPoint('remove.unpublished');
     // The sandbox mostly waits for the kernel to destroy the namespace: the root filesystem and the
     // cgroup go meanwhile.
     const ownSandbox = net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host';
+    // the rootfs is looked at, not only the record: a create killed after mounting has not recorded it
+    const rootfsPath = join(this.cdir(rec.id), 'rootfs');
     const [sandbox, rootfs] = await Promise.all([
       ownSandbox ? attempt('sandbox', () => net.removeSandbox(rec.id)) : undefined,
-      rec.rootfs ? attempt('rootfs', async () => {
+      rec.rootfs || isMountpoint(rootfsPath) ? attempt('rootfs', async () => {
         // the syscall; when it did not do it all, the image store checks and falls back (lazy unmount)
-        if (!(await tryUnmount(rec.rootfs)) || isMountpoint(rec.rootfs)) await this.deps.images.unmountRootfs(this.cdir(rec.id));
+        if (!(await tryUnmount(rootfsPath)) || isMountpoint(rootfsPath)) await this.deps.images.unmountRootfs(this.cdir(rec.id));
       }) : undefined,
     ]);
     note(sandbox);
     note(rootfs);
+    faultPoint('remove.unmounted');
     note(await attempt('cgroup', () => removeCgroupDirs(`${rec.spec.cgroupParent ?? 'tsstack'}/${rec.id}`)));
+    faultPoint('remove.cgroup');
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
       note(await attempt('files', async () => {
         // async: the unlinks run on the thread pool, not in the event loop the other removals share
         await rm(this.monDir(rec.id), { recursive: true, force: true });
+        faultPoint('remove.files');
+        const still = unmountTree(this.cdir(rec.id));
+        if (still.length) throw new Error(`${still[0]} is still mounted`);
         await rm(this.cdir(rec.id), { recursive: true, force: true });
       }));
     }
+    if (!problems.length) endIntent(this.root, 'container', rec.id);
     if (problems.length) {
       throw new TsstackError('RUNTIME', `container ${rec.name} was not removed completely: ${problems[0]}`, { details: problems, hint: 'run the removal again; it continues where it stopped' });
     }
