@@ -3,9 +3,16 @@
 //
 //   <runRoot>/dns/state.json  containers and networks (source of truth, JSON)
 //   <runRoot>/dns/records     rendered from the state for the server (renderRecords)
-//   <runRoot>/dns/pid         the server's pid (flock'ed by it while it runs)
-//   <runRoot>/dns/loaded      "serial N" + "unbound NET ADDR" lines after each reload
-//   <runRoot>/dns/dns.log     the server's stderr
+//   <runRoot>/dns/net-<ino>/pid     the server's pid (flock'ed by it while it runs)
+//   <runRoot>/dns/net-<ino>/loaded  "serial N" + "unbound NET ADDR" lines after each reload
+//   <runRoot>/dns/net-<ino>/dns.log the server's stderr
+//
+// The server answers on the gateways of the network namespace it runs in, and the
+// run root does not depend on the namespace: one root used from two namespaces (a
+// demo in an isolated one, then a stack on the host) needs a server in each. So the
+// server's own files are per namespace (<ino>: the inode of /proc/self/ns/net); the
+// names (state.json, records) are shared — the server binds with IP_FREEBIND, so the
+// gateways of networks whose bridges live elsewhere cost nothing.
 //   <runRoot>/dns/locks/      flock serialising CLIs (store/lock.ts)
 //
 // Lifecycle: ensureRunning() when a networked container starts; stopIfIdle() after
@@ -29,6 +36,7 @@ import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { withLock } from '../store/lock.js';
 import { nativeBinary } from '../native-paths.js';
+import { dnsServerDir } from './paths.js';
 import { parseResolvConf, renderHostname, renderHosts, renderResolvConf, type HostsEntry } from './etc-files.js';
 import { isProcess, readPid, rssKb, waitFor } from './process.js';
 import { emptyState, parseUpstream, renderRecords, type DnsContainer, type DnsNetwork, type DnsState, type Upstream } from './records.js';
@@ -88,13 +96,17 @@ export class DnsService {
   private chain: Promise<unknown> = Promise.resolve();
   private open?: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined> };
 
+  /** Where this namespace's server keeps its pid, status and log. */
+  readonly serverDir: string;
+
   constructor(opts: DnsServiceOptions) {
     this.dir = join(resolve(opts.runRoot), 'dns');
     this.recordsPath = join(this.dir, 'records');
     this.statePath = join(this.dir, 'state.json');
-    this.pidPath = join(this.dir, 'pid');
-    this.loadedPath = join(this.dir, 'loaded');
-    this.logPath = join(this.dir, 'dns.log');
+    this.serverDir = dnsServerDir(opts.runRoot);
+    this.pidPath = join(this.serverDir, 'pid');
+    this.loadedPath = join(this.serverDir, 'loaded');
+    this.logPath = join(this.serverDir, 'dns.log');
     this.binaryPath = opts.binary;
     this.port = opts.port ?? 53;
     this.hostResolvConf = opts.hostResolvConf ?? '/etc/resolv.conf';
@@ -171,6 +183,11 @@ export class DnsService {
   /** Stops the server regardless of the networks. */
   async stop(): Promise<void> {
     await this.locked(() => this.stopLocked());
+  }
+
+  /** Whether this namespace's server runs (its pid alive and really tsstack-dns on our records): a cheap check. */
+  isRunning(): boolean {
+    return this.runningPid() !== undefined;
   }
 
   async status(): Promise<DnsStatus> {
@@ -327,6 +344,7 @@ export class DnsService {
     if (!existsSync(this.binary)) {
       throw new TsstackError('HOST', `the DNS server binary is missing: ${this.binary}`, { hint: 'build it with `npm run build:native`' });
     }
+    mkdirSync(this.serverDir, { recursive: true });
     try { unlinkSync(this.loadedPath); } catch { /* first start */ }
     const log = openSync(this.logPath, 'a');
     const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port)];

@@ -14,7 +14,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { RtNetlinkSocket } from 'netlink';
 import { TsstackError } from '../../util/errors.js';
-import type { EndpointSpec, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
+import type { EndpointSpec, Fault, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
 import { formatCidr, intToIp, ipToInt, parseCidr } from './cidr.js';
 import { allocateAddress, chooseSubnet, macFor, type Taken } from './ipam.js';
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './libc.js';
@@ -26,7 +26,7 @@ import { FAMILY, TABLE, buildTable, canonical, deleteBatch, isAnyHost, portEleme
 import { readListeners, socketOwners } from './ports.js';
 import { freePort, portProblems } from './port-conflicts.js';
 import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
-import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setUp } from './rtnl.js';
+import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setMaster, setUp } from './rtnl.js';
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
 import type { ForwardEntry } from './socket-lb-programs.js';
@@ -781,6 +781,81 @@ export class NetworkManager implements NetworkApi {
     );
     if (existing && canonical(existing) === canonical(objs)) return;
     this.nft.run(toBatch(objs));
+  }
+
+  // ------------------------------------------------------------ health: the kernel, not only the records
+
+  /**
+   * What the kernel lacks of what the records say, for the networks named (one link dump, one table
+   * listing): a bridge missing or down, a running container's veth gone or off its bridge (a bridge
+   * deleted and made again), the nftables table missing or not what the records render (`nft flush
+   * ruleset`, a firewall reload).
+   */
+  async faults(names: string[]): Promise<Fault[]> {
+    const recs = [...new Set(names)].sort().map((n) => this.store.get(n)).filter((r): r is NetworkRecord => !!r);
+    if (!recs.length) return [];
+    const out: Fault[] = [];
+    const links = new Map((await listLinks(this.rt())).map((l) => [l.name, l]));
+    const pinned = mountPoints();
+    for (const rec of recs) {
+      const resource = `network:${rec.name}`;
+      const br = links.get(rec.bridge);
+      if (!br) { out.push({ resource, cause: `bridge ${rec.bridge} missing` }); continue; }
+      const loose = Object.entries(rec.endpoints).filter(([id, ep]) => pinned.has(this.sandboxPath(id)) && links.get(ep.hostIfname)?.master !== br.index);
+      if (!br.up) out.push({ resource, cause: `bridge ${rec.bridge} down` });
+      else if (loose.length) out.push({ resource, cause: `${loose.length} container link${loose.length > 1 ? 's' : ''} off bridge ${rec.bridge}` });
+    }
+    const drift = this.firewallDrift();
+    if (drift) out.push({ resource: 'firewall', cause: drift });
+    return out;
+  }
+
+  /** Why the nftables table is not what the records render, or undefined when it is. */
+  private firewallDrift(): string | undefined {
+    const nets = this.store.list();
+    if (!nets.length) return undefined;
+    const existing = this.nft.listTable(FAMILY, this.table);
+    if (!existing) return `nftables table ${FAMILY} ${this.table} missing`;
+    const want = buildTable(nets.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, internal: n.internal })), this.store.ports(), this.table);
+    return canonical(existing) === canonical(want) ? undefined : `nftables table ${FAMILY} ${this.table} differs from the records`;
+  }
+
+  /**
+   * Makes the kernel match the records again for the networks named (all when empty): bridges with
+   * their gateway, every running container's veth made again or put back on its bridge, then the
+   * nftables table rebuilt with every published port and rule. Idempotent.
+   */
+  async repair(names: string[]): Promise<void> {
+    return this.store.withLock(async () => {
+      const recs = (names.length ? names.map((n) => this.store.get(n)) : this.store.list()).filter((r): r is NetworkRecord => !!r);
+      const pinned = mountPoints();
+      const failures: string[] = [];
+      for (const rec of recs) {
+        try {
+          await this.ensureKernel(rec);
+          const br = await linkByName(this.rt(), rec.bridge);
+          for (const [id, ep] of Object.entries(rec.endpoints)) {
+            if (!pinned.has(this.sandboxPath(id))) continue; // a lease whose container is gone: nothing to wire
+            const host = await linkByName(this.rt(), ep.hostIfname);
+            if (host && br && host.master !== br.index) {
+              await setMaster(this.rt(), host.index, br.index);
+              await setHairpin(this.rt(), host.index);
+              if (!host.up) await setUp(this.rt(), host.index);
+            } else if (!host) await this.plumb(id, rec, ep);
+          }
+        } catch (e) {
+          failures.push(`network "${rec.name}": ${errMessage(e)}`);
+        }
+      }
+      try {
+        await this.syncFirewall();
+      } catch (e) {
+        failures.push(errMessage(e));
+      }
+      if (failures.length) {
+        throw new TsstackError('NETWORK', `repairing the networks failed: ${failures[0]}`, { details: failures, hint: 'run with --debug for details; `tsstack up --force-recreate` makes the containers\' networking anew' });
+      }
+    });
   }
 
   private wrap(e: unknown, what: string, undo: string[]): TsstackError {

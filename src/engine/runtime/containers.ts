@@ -176,12 +176,27 @@ export class Containers implements ContainerApi {
     return st?.attached ? st.status === 'running' && processAlive(pid) : isMonitor(pid);
   }
 
+  /**
+   * The container's process when it still runs although its monitor is gone (an admin's `kill -9` of the
+   * monitor and its guard): nothing supervises it. Its pid is checked to be in the container's cgroup,
+   * so a reused pid is never taken for it.
+   */
+  private orphanPid(rec: ContainerRecord, st: MonitorState | undefined): number | undefined {
+    if (!st || st.attached || st.status !== 'running' || !st.pid || !processAlive(st.pid)) return undefined;
+    try {
+      return readFileSync(`/proc/${st.pid}/cgroup`, 'utf8').includes(`/${rec.id}`) ? st.pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   private info(rec: ContainerRecord): ContainerInfo {
     const st = this.monitorState(rec);
     const alive = this.monitorAlive(rec, st);
+    const orphan = !alive && this.orphanPid(rec, st) !== undefined;
     let status: ContainerStatus = 'created';
     if (st) {
-      if (st.status === 'running' || st.status === 'restarting') status = alive ? st.status : 'dead';
+      if (st.status === 'running' || st.status === 'restarting') status = alive ? st.status : orphan ? 'running' : 'dead';
       else if (st.status === 'dead') status = 'dead';
       else if (st.status === 'exited') status = 'exited';
       else status = alive ? 'running' : 'created';
@@ -202,8 +217,10 @@ export class Containers implements ContainerApi {
       if (status === 'running' && st.pid) info.pid = st.pid;
       if (status === 'running' && st.health) info.health = st.health.status;
       if (status === 'exited' || status === 'dead' || status === 'restarting') info.exitCode = st.exitCode;
-      // the monitor vanished without a word (a reboot, a crash of both it and its guard): exit unknown, as Docker's 255
-      if (status === 'dead' && st.status !== 'dead') info.exitCode = 255;
+      // the monitor vanished without a word (a reboot, a crash of both it and its guard): exit unknown, as Docker's 255;
+      // during a restart back-off nothing ran, and the last exit is known
+      if (status === 'dead' && st.status !== 'dead' && st.status !== 'restarting') info.exitCode = 255;
+      if (orphan) info.unsupervised = true;
       if (st.oomKilled) info.oomKilled = true;
       if (st.startedAt) info.startedAt = st.startedAt;
       if (st.finishedAt && status !== 'running') info.finishedAt = st.finishedAt;
@@ -569,6 +586,7 @@ export class Containers implements ContainerApi {
   async stop(idOrName: string, timeoutMs?: number): Promise<void> {
     const rec = this.get(idOrName);
     const st = this.monitorState(rec);
+    if (st && !this.monitorAlive(rec, st) && this.orphanPid(rec, st)) return this.stopOrphan(rec, st, timeoutMs ?? rec.spec.stopGracePeriod ?? 10000);
     if (!st || !this.monitorAlive(rec, st)) return;
     let t = timeoutMs ?? rec.spec.stopGracePeriod ?? 10000;
     if (rec.spec.preStop?.length && t > 0) t = await this.runPreStop(rec, t);
@@ -578,6 +596,23 @@ export class Containers implements ContainerApi {
     const names = this.dnsDown(rec).catch(() => {});
     await requestStop(this.socketPath(rec.id), st.monitorPid, t);
     await waitForExit(this.statePath(rec.id), st.monitorPid);
+    await names;
+  }
+
+  /**
+   * A container whose monitor died: its stop signal through the runtime, SIGKILL after the grace period,
+   * then the runtime's record goes and the state says how it ended (no monitor is left to write it).
+   */
+  private async stopOrphan(rec: ContainerRecord, st: MonitorState, timeoutMs: number): Promise<void> {
+    const d = this.driver(rec);
+    const names = this.dnsDown(rec).catch(() => {});
+    const gone = () => !this.orphanPid(rec, st);
+    await d.kill(rec.id, rec.spec.stopSignal || 'SIGTERM').catch(() => {});
+    await until(gone, timeoutMs);
+    if (!gone()) await d.kill(rec.id, 'SIGKILL').catch(() => {});
+    await d.delete(rec.id, true).catch(() => {});
+    await until(gone, 5000);
+    writeJsonAtomicSync(this.statePath(rec.id), { ...st, status: 'exited', pid: 0, exitCode: 137, signal: 9, finishedAt: new Date().toISOString(), error: 'its monitor had died; stopped through the runtime' });
     await names;
   }
 
