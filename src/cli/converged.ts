@@ -29,7 +29,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSy
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StackModel } from '../model/types.js';
-import { netnsKey } from '../engine/dns/paths.js';
+import { dnsServerDir, netnsKey } from '../engine/dns/paths.js';
 import { VOLATILE as VOLATILE_ENV } from './model-cache.js';
 
 export interface ConvergedInput {
@@ -102,9 +102,8 @@ function pidFact(pid: number): string {
 
 /** The host facts behind the records (see the header); each cheap: a stat, two /proc reads, one nft listing. */
 async function hostFacts(root: string, runRoot: string): Promise<string> {
-  const ns = netnsKey();
-  const dnsPid = Number.parseInt(readOr(join(runRoot, 'dns', ns, 'pid'))?.trim() ?? '', 10);
-  let out = `${ns}\0dns ${dnsPid > 0 ? pidFact(dnsPid) : '-'}\0`;
+  const dnsPid = Number.parseInt(readOr(join(dnsServerDir(runRoot), 'pid'))?.trim() ?? '', 10);
+  let out = `${netnsKey()}\0dns ${dnsPid > 0 ? pidFact(dnsPid) : '-'}\0`;
   if (!list(join(root, 'networks')).some((f) => f.endsWith('.json') && !f.startsWith('.'))) return out;
   const dev = readOr('/proc/self/net/dev') ?? '';
   out += `links ${[...dev.matchAll(/^\s*(tss-[^:\s]+):/gm)].map((m) => m[1]).sort().join(',')}\0`;

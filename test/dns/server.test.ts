@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DnsService } from '../../src/engine/dns/index.js';
+import { DnsService, dnsServerDir } from '../../src/engine/dns/index.js';
 import type { TsstackError } from '../../src/util/errors.js';
 import { isProcess } from '../../src/engine/dns/process.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
@@ -29,7 +29,7 @@ interface Ctx {
 let ctx: Ctx;
 
 function serversFor(root: string): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => isProcess(pid, ['tsstack-dns', join(root, 'dns', 'records')]));
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => isProcess(pid, ['tsstack-dns', join(dnsServerDir(join(root, 'run')), 'records')]));
 }
 
 test.before(async () => {

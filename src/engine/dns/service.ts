@@ -1,19 +1,19 @@
 // DnsService: the engine's side of tsstack-dns. Keeps the DNS state under
-// `<runRoot>/dns/` and starts/stops the one server process for that run root.
+// `<runRoot>/dns/net-<ino>/` and starts/stops the one server process for that run
+// root and network namespace.
 //
-//   <runRoot>/dns/state.json  containers and networks (source of truth, JSON)
-//   <runRoot>/dns/records     rendered from the state for the server (renderRecords)
-//   <runRoot>/dns/net-<ino>/pid     the server's pid (flock'ed by it while it runs)
-//   <runRoot>/dns/net-<ino>/loaded  "serial N" + "unbound NET ADDR" lines after each reload
-//   <runRoot>/dns/net-<ino>/dns.log the server's stderr
+//   state.json  containers and networks (source of truth, JSON)
+//   records     rendered from the state for the server (renderRecords)
+//   pid         the server's pid (flock'ed by it while it runs)
+//   loaded      "serial N" + "unbound NET ADDR" lines after each reload
+//   dns.log     the server's stderr
+//   locks/      flock serialising CLIs (store/lock.ts)
 //
-// The server answers on the gateways of the network namespace it runs in, and the
-// run root does not depend on the namespace: one root used from two namespaces (a
-// demo in an isolated one, then a stack on the host) needs a server in each. So the
-// server's own files are per namespace (<ino>: the inode of /proc/self/ns/net); the
-// names (state.json, records) are shared — the server binds with IP_FREEBIND, so the
-// gateways of networks whose bridges live elsewhere cost nothing.
-//   <runRoot>/dns/locks/      flock serialising CLIs (store/lock.ts)
+// Per namespace (<ino>: the inode of /proc/self/ns/net, paths.ts): the server answers
+// on the gateways of the namespace it runs in, and the run root does not depend on the
+// namespace. One root used from two namespaces (a demo in an isolated one, then a stack
+// on the host) has a server, and names, in each; a server found running elsewhere is
+// not ours.
 //
 // Lifecycle: ensureRunning() when a networked container starts; stopIfIdle() after
 // networks are removed; close() (the engine's shutdown hook) stops it when no
@@ -96,14 +96,13 @@ export class DnsService {
   private chain: Promise<unknown> = Promise.resolve();
   private open?: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined> };
 
-  /** Where this namespace's server keeps its pid, status and log. */
+  /** Where this namespace's server keeps its pid, status and log (= dir). */
   readonly serverDir: string;
 
   constructor(opts: DnsServiceOptions) {
-    this.dir = join(resolve(opts.runRoot), 'dns');
+    this.dir = this.serverDir = dnsServerDir(opts.runRoot);
     this.recordsPath = join(this.dir, 'records');
     this.statePath = join(this.dir, 'state.json');
-    this.serverDir = dnsServerDir(opts.runRoot);
     this.pidPath = join(this.serverDir, 'pid');
     this.loadedPath = join(this.serverDir, 'loaded');
     this.logPath = join(this.serverDir, 'dns.log');
