@@ -18,7 +18,7 @@ services:
 
 healTest('bridge deleted: plan says repair, up -d and restart remake it and re-attach the containers', 'healbr', STACK, async ({ T, sh }, t) => {
   // by the name's address, over nc (busybox-static's wget crashes here)
-  const reaches = async () => (await sh('client', 'ip=$(nslookup web | awk \'/^Address/ { a = $NF } END { print a }\'); printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$ip" 80 | grep -q hello-bridge')) === 0;
+  const reaches = async () => (await sh('client', 'ip=$(nslookup web | awk \'/^Address/ { a = $NF } END { print a }\'); printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$ip" 80 2>/dev/null | grep -q hello-bridge')) === 0;
   const published = async () => (await httpGet(PORT))?.includes('hello-bridge') ?? false;
   t.is((await T('up', '-d')).code, 0);
   t.true(await until(reaches), 'client reaches web by name');

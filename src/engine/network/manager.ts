@@ -764,21 +764,31 @@ export class NetworkManager implements NetworkApi {
     });
   }
 
+  /**
+   * The networks whose bridges live in this network namespace, and their published ports. One root
+   * may be used from several namespaces (a demo in an isolated one, then the host): each one's table
+   * holds its own networks only, so neither renders the other's, and neither sees the other's as drift.
+   */
+  private async localState(links?: Map<string, LinkSummary>): Promise<{ nets: NetworkRecord[]; ports: PortRecord[]; rules: Parameters<typeof buildTable>[0] }> {
+    const all = this.store.list();
+    const here = links ?? (all.length ? new Map((await listLinks(this.rt())).map((l) => [l.name, l])) : new Map());
+    const nets = all.filter((n) => here.has(n.bridge));
+    const members = new Set(nets.flatMap((n) => Object.keys(n.endpoints)));
+    const ports = this.store.ports().filter((p) => members.has(p.containerId));
+    return { nets, ports, rules: nets.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, internal: n.internal })) };
+  }
+
   /** Makes the nftables table match the state; removes it when no network is left. No-op when it already matches. */
   private async syncFirewall(): Promise<void> {
-    const nets = this.store.list();
+    const { nets, ports, rules } = await this.localState();
     // the translation follows the state whatever the table needs (it only ever narrows to what is published)
-    this.socketLb.sync(this.lbEntries(nets.length ? this.store.ports() : []));
+    this.socketLb.sync(this.lbEntries(ports));
     const existing = this.nft.listTable(FAMILY, this.table);
     if (nets.length === 0) {
       if (existing) this.nft.run(deleteBatch(this.table));
       return;
     }
-    const objs = buildTable(
-      nets.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, internal: n.internal })),
-      this.store.ports(),
-      this.table,
-    );
+    const objs = buildTable(rules, ports, this.table);
     if (existing && canonical(existing) === canonical(objs)) return;
     this.nft.run(toBatch(objs));
   }
@@ -805,19 +815,18 @@ export class NetworkManager implements NetworkApi {
       if (!br.up) out.push({ resource, cause: `bridge ${rec.bridge} down` });
       else if (loose.length) out.push({ resource, cause: `${loose.length} container link${loose.length > 1 ? 's' : ''} off bridge ${rec.bridge}` });
     }
-    const drift = this.firewallDrift();
+    const drift = await this.firewallDrift(links);
     if (drift) out.push({ resource: 'firewall', cause: drift });
     return out;
   }
 
-  /** Why the nftables table is not what the records render, or undefined when it is. */
-  private firewallDrift(): string | undefined {
-    const nets = this.store.list();
+  /** Why the nftables table is not what the records render (for the networks here), or undefined when it is. */
+  private async firewallDrift(links: Map<string, LinkSummary>): Promise<string | undefined> {
+    const { nets, ports, rules } = await this.localState(links);
     if (!nets.length) return undefined;
     const existing = this.nft.listTable(FAMILY, this.table);
     if (!existing) return `nftables table ${FAMILY} ${this.table} missing`;
-    const want = buildTable(nets.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, internal: n.internal })), this.store.ports(), this.table);
-    return canonical(existing) === canonical(want) ? undefined : `nftables table ${FAMILY} ${this.table} differs from the records`;
+    return canonical(existing) === canonical(buildTable(rules, ports, this.table)) ? undefined : `nftables table ${FAMILY} ${this.table} differs from the records`;
   }
 
   /**
