@@ -24,7 +24,7 @@ import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyIntoRoot, resolveInRoot } from './in-root.js';
 import { readLogs } from './logs.js';
-import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
+import { isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
 import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
 import { loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
@@ -183,6 +183,7 @@ export class Containers implements ContainerApi {
    */
   private orphanPid(rec: ContainerRecord, st: MonitorState | undefined): number | undefined {
     if (!st || st.attached || st.status !== 'running' || !st.pid || !processAlive(st.pid)) return undefined;
+    if (st.guardPid && isGuard(st.guardPid)) return undefined; // its guard is ending it
     try {
       return readFileSync(`/proc/${st.pid}/cgroup`, 'utf8').includes(`/${rec.id}`) ? st.pid : undefined;
     } catch {
