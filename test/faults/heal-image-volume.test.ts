@@ -1,6 +1,7 @@
 // An image's VOLUME gets an anonymous volume, as with Compose: what the service writes there is
-// still there after the container is recreated, `down` keeps it, `down -v` removes it.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+// still there after the container is recreated, `down` keeps it, `down -v` removes it. A new one
+// starts with what the image has at that path.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
@@ -19,6 +20,8 @@ healTest('image VOLUME: kept across a recreate and a down, removed by down -v', 
   const fs = mkdtempSync(join(tmpdir(), 'tsstack-volimg-'));
   try {
     makeBusyboxRootfs(fs);
+    mkdirSync(join(fs, 'data'));
+    writeFileSync(join(fs, 'data', 'seed'), 'from-image\n');
     const { ImageStore } = await import('../../src/engine/image/store.js');
     await new ImageStore({ root: w.root }).importRootfs(fs, 'volimg:latest', { config: { Cmd: ['sh'], Env: ['PATH=/bin:/usr/bin'], Volumes: { '/data': {}, '/var/lib/x/': {} } } });
   } finally {
@@ -26,6 +29,7 @@ healTest('image VOLUME: kept across a recreate and a down, removed by down -v', 
   }
   const volumes = () => readdirSync(join(w.root, 'volumes')).filter((v) => !v.startsWith('.'));
   t.is((await T('up', '-d')).code, 0);
+  t.is(await sh('db', 'grep -qx from-image /data/seed'), 0, 'a new volume starts with what the image has there');
   t.is((await sh('db', 'echo kept > /data/f && echo kept > /var/lib/x/g')), 0);
   t.is(volumes().length, 2, 'one anonymous volume per image VOLUME');
 

@@ -6,10 +6,10 @@
 // directories, and a running container is supervised by its tsstack-monitor
 // (socket and pid under `<runRoot>/monitor/<id12>/`).
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
@@ -255,7 +255,7 @@ export class Containers implements ContainerApi {
       await this.setupNetwork(rec, undo);
       this.writeEtcFiles(rec);
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
-      const mounts = [...(await this.resolveMounts(spec)), ...(await this.borrowedMounts(spec))];
+      const mounts = [...(await this.resolveMounts(spec, rec.rootfs)), ...(await this.borrowedMounts(spec))];
       rec.mounts = mounts;
       const network = spec.networkMode === 'host' ? 'host' as const
         : rec.netnsPath ? { path: rec.netnsPath }
@@ -418,7 +418,8 @@ export class Containers implements ContainerApi {
     return out;
   }
 
-  private async resolveMounts(spec: ContainerCreateSpec): Promise<OciMountInput[]> {
+  /** `rootfs` (the container's, mounted): where an empty anonymous volume is seeded from (seedVolume). */
+  private async resolveMounts(spec: ContainerCreateSpec, rootfs?: string): Promise<OciMountInput[]> {
     const out: OciMountInput[] = [];
     for (const m of spec.mounts) {
       if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly });
@@ -428,6 +429,7 @@ export class Containers implements ContainerApi {
       } else {
         const v = this.deps.volumes ? await this.deps.volumes.inspect(m.source) : undefined;
         if (!v) throw new TsstackError('NOT_FOUND', `volume "${m.source}" (mounted at ${m.target} in ${spec.name}) does not exist`, { hint: 'create it first (tsstack up creates the volumes a stack declares)' });
+        if (rootfs && v.labels['tsstack.anonymous'] === 'true') seedVolume(rootfs, m.target, v.mountpoint);
         out.push({ type: 'bind', source: v.mountpoint, target: m.target, readOnly: m.readOnly });
       }
     }
@@ -846,6 +848,26 @@ export class Containers implements ContainerApi {
     if (best) return { root: best.source, path: norm.slice(best.target.length) || '/' };
     return { root: rec.rootfs, path: norm };
   }
+}
+
+/**
+ * An anonymous volume mounted for the first time, still empty, gets what the image has at its target
+ * (owner, mode and contents), as Docker fills a new volume: an image's `VOLUME /etc/app` keeps its
+ * files. The target is resolved inside the container's root (a link in the image never leads out);
+ * `cp -a` copies links as links.
+ */
+function seedVolume(rootfs: string, target: string, data: string): void {
+  let src: string;
+  try {
+    src = resolveInRoot(rootfs, target);
+    if (!statSync(src).isDirectory() || readdirSync(data).length > 0) return;
+  } catch {
+    return; // nothing there in the image (or no volume dir yet): nothing to seed
+  }
+  const st = statSync(src);
+  chownSync(data, st.uid, st.gid);
+  chmodSync(data, st.mode & 0o7777);
+  if (readdirSync(src).length) execFileSync('cp', ['-a', '--', `${src}/.`, `${data}/`], { stdio: 'ignore' });
 }
 
 /** The log of a container whose logging driver is none: reading it fails with a message saying so (as Docker's). */
