@@ -20,9 +20,10 @@
 // and what the records rely on but do not hold (hostFacts: issue 13's "observe the
 // real state"): the network namespace (one root used from two), this namespace's DNS
 // server (its pid's liveness and start time), and when the root has networks, the
-// names of the bridges (/proc/self/net/dev) and the handles of the tsstack nftables
-// tables (one listing through libnftables). A killed DNS server, a deleted bridge or
-// a flushed ruleset is a miss, and the full path observes and repairs it.
+// names of the bridges (/proc/self/net/dev) and the nftables ruleset's change count
+// that the DNS server keeps (else the tsstack tables' handles, listed through
+// libnftables). A killed DNS server, a deleted bridge or a flushed ruleset is a
+// miss, and the full path observes and repairs it.
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -100,13 +101,21 @@ function pidFact(pid: number): string {
   return `${fields[0] === 'Z' || fields[0] === 'X' ? 'dead' : 'live'}:${fields[19]}`;
 }
 
-/** The host facts behind the records (see the header); each cheap: a stat, two /proc reads, one nft listing. */
+/**
+ * The host facts behind the records (see the header), each cheap: a stat and a few /proc reads. The
+ * nftables part is the DNS server's count of ruleset changes (it follows them from inside the
+ * namespace; dns/service.ts); only with no such server is the ruleset listed through libnftables.
+ */
 async function hostFacts(root: string, runRoot: string): Promise<string> {
-  const dnsPid = Number.parseInt(readOr(join(dnsServerDir(runRoot), 'pid'))?.trim() ?? '', 10);
-  let out = `${netnsKey()}\0dns ${dnsPid > 0 ? pidFact(dnsPid) : '-'}\0`;
+  const dir = dnsServerDir(runRoot);
+  const dnsPid = Number.parseInt(readOr(join(dir, 'pid'))?.trim() ?? '', 10);
+  const dns = dnsPid > 0 ? pidFact(dnsPid) : '-';
+  let out = `${netnsKey()}\0dns ${dns}\0`;
   if (!list(join(root, 'networks')).some((f) => f.endsWith('.json') && !f.startsWith('.'))) return out;
   const dev = readOr('/proc/self/net/dev') ?? '';
   out += `links ${[...dev.matchAll(/^\s*(tss-[^:\s]+):/gm)].map((m) => m[1]).sort().join(',')}\0`;
+  const events = readOr(join(dir, 'nft'))?.trim().split(' ');
+  if (dns.startsWith('live') && events?.length === 2 && Number(events[1]) === dnsPid) return `${out}nft-events ${events[0]}\0`;
   const { Nft } = await import('../engine/network/nft.js');
   const nft = new Nft();
   try {

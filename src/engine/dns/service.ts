@@ -7,6 +7,8 @@
 //   pid         the server's pid (flock'ed by it while it runs)
 //   loaded      "serial N" + "unbound NET ADDR" lines after each reload
 //   dns.log     the server's stderr
+//   nft         "<changes> <pid>", rewritten by the server after every change of the namespace's
+//               nftables ruleset (the converged-`up` check reads it instead of listing the ruleset)
 //   locks/      flock serialising CLIs (store/lock.ts)
 //
 // Per namespace (<ino>: the inode of /proc/self/ns/net, paths.ts): the server answers
@@ -346,7 +348,7 @@ export class DnsService {
     mkdirSync(this.serverDir, { recursive: true });
     try { unlinkSync(this.loadedPath); } catch { /* first start */ }
     const log = openSync(this.logPath, 'a');
-    const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port)];
+    const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port), '--nft-events', join(this.dir, 'nft')];
     let exited: number | null | undefined;
     // Detached in its own session so it outlives the CLI that starts it.
     const child = spawn(this.binary, args, { detached: true, cwd: '/', stdio: ['ignore', log, log] });
