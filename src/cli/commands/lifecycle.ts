@@ -28,7 +28,7 @@ function depsFromLabels(cs: ContainerInfo[]): Record<string, string[]> {
 }
 
 /**
- * Before containers start again: what the host lost of their networks (a deleted bridge, a flushed
+ * Before containers start (again): what the host lost of their networks (a deleted bridge, a flushed
  * firewall) is remade from the records, saying so; a restart alone would not wire them back.
  * The DNS server needs nothing here: every start makes sure it runs.
  */
@@ -82,7 +82,11 @@ export function lifecycle(verb: 'start' | 'stop' | 'restart') {
     };
     const named = services.length ? services : order;
     if (verb === 'stop') await doStop(services.length ? new Set([...named, ...dependents(deps, named)]) : new Set(order));
-    else if (verb === 'start') await doStart(withDependencies(deps, named));
+    else if (verb === 'start') {
+      const sel = withDependencies(deps, named);
+      await repairNetworks(ctx, all.engine, all.containers.filter((c) => sel.has(c.labels[LABEL.service] ?? '')));
+      await doStart(sel);
+    }
     else {
       const sel = new Set(named);
       await doStop(sel);

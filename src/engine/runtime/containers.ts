@@ -610,12 +610,16 @@ export class Containers implements ContainerApi {
     const d = this.driver(rec);
     const names = this.dnsDown(rec).catch(() => {});
     const gone = () => !this.orphanPid(rec, st);
-    await d.kill(rec.id, rec.spec.stopSignal || 'SIGTERM').catch(() => {});
+    const stopSignal = rec.spec.stopSignal || 'SIGTERM';
+    await d.kill(rec.id, stopSignal).catch(() => {});
     await until(gone, timeoutMs);
-    if (!gone()) await d.kill(rec.id, 'SIGKILL').catch(() => {});
+    const killed = !gone();
+    if (killed) await d.kill(rec.id, 'SIGKILL').catch(() => {});
     await d.delete(rec.id, true).catch(() => {});
     await until(gone, 5000);
-    writeJsonAtomicSync(this.statePath(rec.id), { ...st, status: 'exited', pid: 0, exitCode: 137, signal: 9, finishedAt: new Date().toISOString(), error: 'its monitor had died; stopped through the runtime' });
+    // not our child: its exit status is unknown; the signal that ended it is what Docker would show
+    const signal = killed ? 9 : (osConstants.signals[stopSignal.replace(/^(SIG)?/, 'SIG') as NodeJS.Signals] ?? 15);
+    writeJsonAtomicSync(this.statePath(rec.id), { ...st, status: 'exited', pid: 0, exitCode: 128 + signal, signal, finishedAt: new Date().toISOString(), error: 'its monitor had died; stopped through the runtime' });
     await names;
   }
 
