@@ -66,7 +66,8 @@ export async function observe(engine: Engine, project: string, want: ObserveRequ
   // Records are not the host: a DNS server killed, a bridge deleted or a firewall reloaded leaves
   // them unchanged. Cheap checks (a pid, one link dump, one table listing) for what the project's
   // running containers use; none when nothing of it runs.
-  const faults = want.health && engine.health && attached.size ? await engine.health.check([...new Set(attached.keys())].sort(), { dns: true }) : [];
+  // A check that cannot run (a host part missing) finds nothing: it never stops the plan.
+  const faults = want.health && engine.health && attached.size ? await engine.health.check([...new Set(attached.keys())].sort(), { dns: true }).catch(() => []) : [];
   return {
     project,
     containers: containers.filter((c) => want.oneoff || c.labels[LABEL.oneoff] !== 'True').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
