@@ -616,7 +616,13 @@ export class Containers implements ContainerApi {
     const killed = !gone();
     if (killed) await d.kill(rec.id, 'SIGKILL').catch(() => {});
     await d.delete(rec.id, true).catch(() => {});
-    await until(gone, 5000);
+    if (!(await until(gone, 2000))) {
+      // the runtime lost track of it (its state gone): every process of its cgroup, directly
+      const pid = this.orphanPid(rec, st);
+      const cg = pid ? cgroupPaths(pid) : undefined;
+      for (const p of cg ? cgroupPids(cg) : pid ? [pid] : []) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      await until(gone, 3000);
+    }
     // not our child: its exit status is unknown; the signal that ended it is what Docker would show
     const signal = killed ? 9 : (osConstants.signals[stopSignal.replace(/^(SIG)?/, 'SIG') as NodeJS.Signals] ?? 15);
     writeJsonAtomicSync(this.statePath(rec.id), { ...st, status: 'exited', pid: 0, exitCode: 128 + signal, signal, finishedAt: new Date().toISOString(), error: 'its monitor had died; stopped through the runtime' });
