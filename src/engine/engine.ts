@@ -143,11 +143,15 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     const DnsService = await load('./dns/service.js', 'DnsService');
     return DnsService ? (dns ??= new DnsService({ runRoot })) as never : undefined;
   };
-  const net = networksPart.proxy as NetworkApi & { faults(n: string[]): Promise<Fault[]>; repair(n: string[]): Promise<void> };
+  const net = networksPart.proxy as NetworkApi & { repair(n: string[]): Promise<void> };
   const health: HealthApi = {
     async check(networks, o) {
       const out: Fault[] = [];
-      if (networks.length) out.push(...await net.faults(networks));
+      if (networks.length) {
+        // the light modules only: the network manager is loaded when there is something to repair
+        const [{ networkFaults }, { NetworkStore }, { tableFor }] = await Promise.all([import('./network/health.js'), import('./network/state.js'), import('./network/table-name.js')]);
+        out.push(...await networkFaults({ store: new NetworkStore(root), runRoot, table: tableFor(root) }, networks));
+      }
       if (o.dns && !(await dnsService())?.isRunning()) out.push({ resource: 'dns', cause: 'server not running' });
       return out;
     },

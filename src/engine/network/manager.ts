@@ -29,6 +29,8 @@ import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js'
 import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setMaster, setUp } from './rtnl.js';
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
+import { rootTag, tableFor } from './table-name.js';
+import { localRules, networkFaults } from './health.js';
 import type { ForwardEntry } from './socket-lb-programs.js';
 
 export interface NetworkManagerOptions {
@@ -43,7 +45,7 @@ export interface NetworkManagerOptions {
   socketLbCgroup?: string | false;
 }
 
-export const DEFAULT_ROOT = '/var/lib/tsstack';
+export { DEFAULT_ROOT, tableFor } from './table-name.js';
 
 /** How long removeSandbox waits for the kernel to destroy an unpinned namespace before deleting its veths itself. */
 const VETH_GONE_TIMEOUT_MS = 1000;
@@ -74,20 +76,6 @@ class Batcher<K, R> {
     b.keys.add(key);
     return (await b.done).get(key)!;
   }
-}
-
-/**
- * The default root owns `inet tsstack`; any other root (tests, `--root` experiments)
- * gets `inet tsstack_<hash of root>`, so two roots on one host never overwrite
- * each other's rules (each table is rendered whole from its root's state).
- */
-export function tableFor(root: string): string {
-  const abs = resolve(root);
-  return abs === DEFAULT_ROOT ? TABLE : `${TABLE}_${rootTag(abs)}`;
-}
-
-function rootTag(root: string): string {
-  return createHash('sha256').update(resolve(root)).digest('hex').slice(0, 8);
 }
 
 export interface EndpointResult {
@@ -764,18 +752,10 @@ export class NetworkManager implements NetworkApi {
     });
   }
 
-  /**
-   * The networks whose bridges live in this network namespace, and their published ports. One root
-   * may be used from several namespaces (a demo in an isolated one, then the host): each one's table
-   * holds its own networks only, so neither renders the other's, and neither sees the other's as drift.
-   */
-  private async localState(links?: Map<string, LinkSummary>): Promise<{ nets: NetworkRecord[]; ports: PortRecord[]; rules: Parameters<typeof buildTable>[0] }> {
+  /** The networks whose bridges live in this namespace, and their ports (health.ts localRules). */
+  private async localState(): Promise<ReturnType<typeof localRules>> {
     const all = this.store.list();
-    const here = links ?? (all.length ? new Map((await listLinks(this.rt())).map((l) => [l.name, l])) : new Map());
-    const nets = all.filter((n) => here.has(n.bridge));
-    const members = new Set(nets.flatMap((n) => Object.keys(n.endpoints)));
-    const ports = this.store.ports().filter((p) => members.has(p.containerId));
-    return { nets, ports, rules: nets.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, internal: n.internal })) };
+    return localRules(all, this.store.ports(), all.length ? new Set((await listLinks(this.rt())).map((l) => l.name)) : new Set());
   }
 
   /** Makes the nftables table match the state; removes it when no network is left. No-op when it already matches. */
@@ -802,31 +782,7 @@ export class NetworkManager implements NetworkApi {
    * ruleset`, a firewall reload).
    */
   async faults(names: string[]): Promise<Fault[]> {
-    const recs = [...new Set(names)].sort().map((n) => this.store.get(n)).filter((r): r is NetworkRecord => !!r);
-    if (!recs.length) return [];
-    const out: Fault[] = [];
-    const links = new Map((await listLinks(this.rt())).map((l) => [l.name, l]));
-    const pinned = mountPoints();
-    for (const rec of recs) {
-      const resource = `network:${rec.name}`;
-      const br = links.get(rec.bridge);
-      if (!br) { out.push({ resource, cause: `bridge ${rec.bridge} missing` }); continue; }
-      const loose = Object.entries(rec.endpoints).filter(([id, ep]) => pinned.has(this.sandboxPath(id)) && links.get(ep.hostIfname)?.master !== br.index);
-      if (!br.up) out.push({ resource, cause: `bridge ${rec.bridge} down` });
-      else if (loose.length) out.push({ resource, cause: `${loose.length} container link${loose.length > 1 ? 's' : ''} off bridge ${rec.bridge}` });
-    }
-    const drift = await this.firewallDrift(links);
-    if (drift) out.push({ resource: 'firewall', cause: drift });
-    return out;
-  }
-
-  /** Why the nftables table is not what the records render (for the networks here), or undefined when it is. */
-  private async firewallDrift(links: Map<string, LinkSummary>): Promise<string | undefined> {
-    const { nets, ports, rules } = await this.localState(links);
-    if (!nets.length) return undefined;
-    const existing = this.nft.listTable(FAMILY, this.table);
-    if (!existing) return `nftables table ${FAMILY} ${this.table} missing`;
-    return canonical(existing) === canonical(buildTable(rules, ports, this.table)) ? undefined : `nftables table ${FAMILY} ${this.table} differs from the records`;
+    return networkFaults({ store: this.store, runRoot: this.runRoot, table: this.table, nft: this.nft }, names);
   }
 
   /**
