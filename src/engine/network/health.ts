@@ -32,11 +32,14 @@ const NLMSG_DONE = 3;
 const IFLA_IFNAME = 3;
 const IFLA_MASTER = 10;
 const IFF_UP = 1;
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
 
 interface Sys {
   socket(domain: number, type: number, protocol: number): number;
   send(fd: number, buf: Buffer, len: number, flags: number): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
   close(fd: number): number;
 }
 let sys: Sys | undefined;
@@ -47,6 +50,7 @@ function libc(): Sys {
       socket: l.func('int socket(int domain, int type, int protocol)'),
       send: l.func('long send(int fd, const void *buf, size_t len, int flags)'),
       recv: l.func('long recv(int fd, _Out_ void *buf, size_t len, int flags)'),
+      setsockopt: l.func('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)'),
       close: l.func('int close(int fd)'),
     };
   }
@@ -85,6 +89,10 @@ export function dumpLinks(): LinkFact[] {
   const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) throw new Error(`link dump: socket failed (errno ${koffi.errno()})`);
   try {
+    // a kernel that never answers is a failure in 2 s, never a hang
+    const tv = Buffer.alloc(16);
+    tv.writeBigInt64LE(2n, 0);
+    c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length);
     const req = Buffer.alloc(32);
     req.writeUInt32LE(32, 0);
     req.writeUInt16LE(RTM_GETLINK, 4);
