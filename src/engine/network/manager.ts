@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { RtNetlinkSocket } from 'netlink';
 import { TsstackError } from '../../util/errors.js';
 import type { EndpointSpec, Fault, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
@@ -22,7 +22,7 @@ import { NsClient } from './ns-client.js';
 import type { NsInspect } from './ns-jobs.js';
 import { Nft } from './nft.js';
 import { type DnatTarget, forgetDnat } from './conntrack.js';
-import { FAMILY, TABLE, buildTable, canonical, deleteBatch, isAnyHost, portElementsBatch, toBatch } from './nft-rules.js';
+import { FAMILY, buildTable, canonical, deleteBatch, isAnyHost, portElementsBatch, toBatch } from './nft-rules.js';
 import { readListeners, socketOwners } from './ports.js';
 import { freePort, portProblems } from './port-conflicts.js';
 import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
