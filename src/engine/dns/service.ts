@@ -32,8 +32,8 @@
 // to restart goes quiet with no tsstack process left to tell anyone.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { withLock } from '../store/lock.js';
@@ -288,8 +288,31 @@ export class DnsService {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new TsstackError('INTERNAL', `${this.statePath}: unreadable DNS state: ${(e as Error).message}`, { hint: 'remove the file and run `tsstack up` again to rewrite it', cause: e });
       }
+      // an engine from before the per-namespace layout kept it in <runRoot>/dns/: its containers keep their names
+      const legacy = this.legacy();
+      if (legacy) {
+        try {
+          const old = JSON.parse(readFileSync(join(legacy.dir, 'state.json'), 'utf8')) as DnsState;
+          if (old.version === 1) return old;
+        } catch { /* none, or unreadable: start empty */ }
+      }
     }
     return emptyState();
+  }
+
+  /**
+   * The server of the layout before DNS state was per namespace (`<runRoot>/dns/pid`), when it runs in
+   * this namespace: it holds port 53 on our gateways, so it gives way when ours starts (start()).
+   */
+  private legacy(): { dir: string; pid?: number } | undefined {
+    const dir = dirname(this.dir);
+    if (!existsSync(join(dir, 'state.json'))) return undefined;
+    const pid = readPid(join(dir, 'pid'));
+    let here = false;
+    try {
+      here = pid !== undefined && isProcess(pid, [BINARY_NAME, join(dir, 'records')]) && readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net');
+    } catch { /* not ours to see */ }
+    return { dir, pid: here ? pid : undefined };
   }
 
   private writeFiles(s: DnsState): void {
@@ -346,6 +369,11 @@ export class DnsService {
       throw new TsstackError('HOST', `the DNS server binary is missing: ${this.binary}`, { hint: 'build it with `npm run build:native`' });
     }
     mkdirSync(this.serverDir, { recursive: true });
+    const legacy = this.legacy()?.pid;
+    if (legacy) {
+      try { process.kill(legacy, 'SIGTERM'); } catch { /* gone */ }
+      await waitFor(() => !isProcess(legacy, [BINARY_NAME]), STOP_TIMEOUT_MS);
+    }
     try { unlinkSync(this.loadedPath); } catch { /* first start */ }
     const log = openSync(this.logPath, 'a');
     const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port), '--nft-events', join(this.dir, 'nft')];
