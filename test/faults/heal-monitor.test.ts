@@ -91,4 +91,13 @@ healTest('monitor killed during a restart back-off: the last exit is kept, up -d
   t.is(up.code, 0, up.err);
   t.is(monitorAndGuard(id).length, 2, 'supervised again');
   t.true(await until(() => st().restartCount >= 1 && monitorAndGuard(id).length === 2, 8000), 'the restart policy holds: its new monitor restarts it');
+
+  // both killed in a back-off this time: nothing ran, so the last exit is known (not Docker's 255 for "unknown")
+  t.true(await until(() => st().status === 'restarting', 8000));
+  for (const p of monitorAndGuard(id).sort((a, b) => b - a)) process.kill(p, 'SIGKILL');
+  t.true(await until(() => monitorAndGuard(id).length === 0));
+  const after = (await ps()).find((c) => c.Service === 'flap')!;
+  t.deepEqual([after.State, after.ExitCode], ['dead', 3]);
+  t.is((await T('up', '-d', 'flap')).code, 0);
+  t.true(await until(() => monitorAndGuard(id).length === 2 && st().restartCount >= 1, 8000), 'and up -d supervises it again');
 });
