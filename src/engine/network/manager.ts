@@ -786,13 +786,14 @@ export class NetworkManager implements NetworkApi {
   }
 
   /**
-   * Makes the kernel match the records again for the networks named (all when empty): bridges with
+   * Makes the kernel match the records again for the networks named: bridges with
    * their gateway, every running container's veth made again or put back on its bridge, then the
    * nftables table rebuilt with every published port and rule. Idempotent.
    */
   async repair(names: string[]): Promise<void> {
     return this.store.withLock(async () => {
-      const recs = (names.length ? names.map((n) => this.store.get(n)) : this.store.list()).filter((r): r is NetworkRecord => !!r);
+      // only those named: a network whose bridge lives in another namespace is not made here
+      const recs = names.map((n) => this.store.get(n)).filter((r): r is NetworkRecord => !!r);
       const pinned = mountPoints();
       const failures: string[] = [];
       for (const rec of recs) {
