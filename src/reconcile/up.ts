@@ -23,7 +23,7 @@ export async function observeFor(engine: Engine, model: StackModel, inferNetwork
   const networks = new Set<string>();
   for (const s of Object.values(model.services)) for (const k of serviceNetworks(s)) networks.add(model.networks[k]?.name ?? `${model.name}_${k}`);
   const volumes = Object.values(model.volumes).map((v) => v.name);
-  return observe(engine, model.name, { images, networks: [...networks].sort(), volumes: volumes.sort(), inferNetworks });
+  return observe(engine, model.name, { images, networks: [...networks].sort(), volumes: volumes.sort(), inferNetworks, health: true });
 }
 
 /** Observe, derive, diff. Cheap when nothing is to be done; anything to do is planned from a full observation. */

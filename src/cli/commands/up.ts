@@ -99,7 +99,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const cache = convergedEligible(ctx, f) && (await ctx.rootsSafe()) ? await import('../converged.js') : undefined;
   const cacheInput = cache && { root: ctx.paths.root, runRoot: ctx.paths.runRoot, model, env: ctx.io.env, request: planRequest(ctx, services, f) };
   if (cache && cacheInput) {
-    const hit = cache.convergedOutcome(cacheInput);
+    const hit = await cache.convergedOutcome(cacheInput);
     if (hit) {
       for (const w of hit.warnings) ctx.io.err(`warning: ${w}`);
       if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: hit.plan, failed: [], warnings: hit.warnings }));
@@ -107,7 +107,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
       return 0;
     }
   }
-  const stateBefore = cache?.snapshot(ctx.paths.root);
+  const stateBefore = await cache?.snapshot(ctx.paths.root, ctx.paths.runRoot);
   const engine = await ctx.openEngine();
   const { up } = await import('../../reconcile/up.js');
   const { listrProgress, liveView, progressFor } = await import('../render.js');
@@ -141,7 +141,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
       }
     });
   if (converged) await progress.done();
-  if (converged && cache && cacheInput && stateBefore !== undefined) cache.recordConverged(cacheInput, stateBefore, { warnings: [...quick.warnings], plan: quick.toJSON() });
+  if (converged && cache && cacheInput && stateBefore !== undefined) await cache.recordConverged(cacheInput, stateBefore, { warnings: [...quick.warnings], plan: quick.toJSON() });
   const code = report(ctx, outcome.result);
   if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: outcome.plan.toJSON(), failed: outcome.result.failed.map((x) => ({ resource: x.resource, message: x.message })), warnings: outcome.result.warnings }));
   else if (outcome.plan.empty) ctx.io.err(`up: ${model.name} is up to date (${Date.now() - started} ms)`);
