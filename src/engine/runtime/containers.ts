@@ -23,7 +23,7 @@ import { nativeBinary, resolveRuntime } from '../native-paths.js';
 import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
-import { copyAt, openProcessRoot, type CopyOptions, type CopyReport } from './in-root.js';
+import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
 import { readLogs } from './logs.js';
 import { isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
 import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
@@ -906,8 +906,8 @@ export class Containers implements ContainerApi {
 /**
  * An anonymous volume mounted for the first time, still empty, gets what the image has at its target
  * (owner, mode and contents), as Docker fills a new volume: an image's `VOLUME /etc/app` keeps its
- * files. The target is resolved inside the container's root (a link in the image never leads out);
- * `cp -a` copies links as links.
+ * files. Called at create, before any process of the container runs; the target is resolved inside the
+ * container's root (a link in the image never leads out); `cp -a` copies links as links.
  */
 function seedVolume(rootfs: string, target: string, data: string): void {
   let src: string;
