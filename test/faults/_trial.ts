@@ -93,6 +93,8 @@ export function containerIds(root: string): string[] {
  * server for every project of a root; it stops when idle and keeps its log and records file).
  */
 const KEPT = new Set(['networks/.lock', 'networks/.ports.json', 'run/dns/dns.log', 'run/dns/loaded', 'run/dns/locks/dns.lock', 'run/dns/records', 'run/dns/state.json']);
+/** The DNS server's directory is per network namespace (`run/dns/net-<inode>/`): its files are kept the same way. */
+const keptPath = (r: string): string => r.replace(/^run\/dns\/net-\d+(\/|$)/, 'run/dns$1');
 
 /** The engine root's files and directories outside the image store (relative), the run directory included. */
 export function rootFiles(root: string): string[] {
@@ -110,8 +112,8 @@ export function rootFiles(root: string): string[] {
       if (dir) {
         const before = out.length;
         walk(r);
-        if (out.length === before && ![...KEPT].some((k) => k.startsWith(`${r}/`)) && !['run', 'networks', 'containers', 'volumes', 'projects', 'intents'].includes(r) && !/^run\/[a-z]+$/.test(r)) out.push(`dir: ${r}`);
-      } else if (!KEPT.has(r)) out.push(`file: ${r}`);
+        if (out.length === before && ![...KEPT].some((k) => k.startsWith(`${keptPath(r)}/`)) && !['run', 'networks', 'containers', 'volumes', 'projects', 'intents'].includes(r) && !/^run\/[a-z]+$/.test(r)) out.push(`dir: ${r}`);
+      } else if (!KEPT.has(keptPath(r))) out.push(`file: ${r}`);
     }
   };
   walk('');

@@ -30,7 +30,7 @@ function fill(path: string): void {
 (canRun ? test.serial : test.skip)('a full disk under the root: up -d fails clearly, then converges once space is freed; down -v cleans', async (t) => {
   const w = world();
   mkdirSync(w.root);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tsstack-full', w.root]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'tsstack-full', w.root]);
   const file = writeStack(w);
   const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined, TSSTACK_NO_CACHE: '1' }, '-f', file, '-p', PROJECT, ...argv);
   const ids: string[] = [];
