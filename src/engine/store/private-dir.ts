@@ -7,7 +7,7 @@
 // refused with an error saying what to fix.
 
 import { chmodSync, lstatSync, mkdirSync, realpathSync, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 
 const STICKY = 0o1000;
@@ -34,7 +34,8 @@ export function unsafeOwnDir(st: Pick<Stats, 'uid' | 'mode' | 'isDirectory' | 'i
 }
 
 function refuse(dir: string, what: string, why: string, hint: string): never {
-  throw new TsstackError('HOST', `${what} ${why}: tsstack keeps its locks only where no other user can reach them (${dir})`, { hint });
+  const where = what === dir ? '' : ` (${dir})`;
+  throw new TsstackError('HOST', `${what} ${why}: tsstack keeps its locks only where no other user can reach them${where}`, { hint });
 }
 
 /**
@@ -43,29 +44,31 @@ function refuse(dir: string, what: string, why: string, hint: string): never {
  * on (a link on the way cannot be swapped under them).
  */
 export function privateDir(dir: string): string {
+  mkdirSync(dirname(dir), { recursive: true });
+  const parent = realpathSync(dirname(dir));
+  // The parents first: below one another user may write, even a directory of ours proves nothing.
+  for (let p = parent; ; p = dirname(p)) {
+    const why = unsafeAncestor(lstatSync(p));
+    if (why) refuse(dir, `${p}, a parent of the lock directory,`, why, 'use an engine root (--root, TSSTACK_ROOT, TSSTACK_RUN_ROOT) whose parents are all owned by root and not writable by other users');
+    if (p === dirname(p)) break;
+  }
+  const real = join(parent, basename(dir));
   let st: Stats;
   try {
-    st = lstatSync(dir);
+    st = lstatSync(real);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    mkdirSync(dirname(dir), { recursive: true });
     try {
-      mkdirSync(dir, { mode: 0o700 });
+      mkdirSync(real, { mode: 0o700 });
     } catch (e2) {
       if ((e2 as NodeJS.ErrnoException).code !== 'EEXIST') throw e2;
     }
-    st = lstatSync(dir);
+    st = lstatSync(real);
   }
   const own = unsafeOwnDir(st);
-  if (own) refuse(dir, dir, own, `remove ${dir} (it holds only lock files) and run the command again as root`);
+  if (own) refuse(real, real, own, `remove ${real} (it holds only lock files) and run the command again as root`);
   // Made by an older tsstack with the default mode: readable, so its lock files could be opened.
-  if (st.mode & 0o077) chmodSync(dir, 0o700);
-  const real = realpathSync(dir);
-  for (let p = dirname(real); ; p = dirname(p)) {
-    const why = unsafeAncestor(lstatSync(p));
-    if (why) refuse(dir, `${p}, a parent of the lock directory,`, why, `use an engine root (--root, TSSTACK_ROOT, TSSTACK_RUN_ROOT) whose parents are all owned by root and not writable by other users`);
-    if (p === dirname(p)) break;
-  }
+  if (st.mode & 0o077) chmodSync(real, 0o700);
   return real;
 }
 
