@@ -10,17 +10,19 @@ export interface ProcRun {
   out: string;
   err: string;
   ms: number;
+  pid: number;
   /** Killed at the timeout (it hung). */
   timedOut: boolean;
 }
 
 /** Runs the CLI with `env` (added to this process's) in `cwd`; SIGKILL after `timeoutMs`. */
-export function tsstackProc(env: Record<string, string | undefined>, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<ProcRun> {
+export function tsstackProc(env: Record<string, string | undefined>, args: string[], opts: { cwd?: string; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<ProcRun> {
   const started = Date.now();
   const full: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
   for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [TSSTACK_BIN, ...args], { cwd: opts.cwd, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.onSpawn?.(child.pid ?? 0);
     let out = '';
     let err = '';
     let timedOut = false;
@@ -32,7 +34,7 @@ export function tsstackProc(env: Record<string, string | undefined>, args: strin
     }, opts.timeoutMs ?? 120_000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 + 9 : 1), out, err, ms: Date.now() - started, timedOut });
+      resolve({ code: code ?? (signal ? 128 + 9 : 1), out, err, ms: Date.now() - started, pid: child.pid ?? 0, timedOut });
     });
   });
 }
