@@ -7,11 +7,57 @@
 # and the run directory. Prints each figure's growth per 100 cycles (least-squares
 # slope after the warm-up cycles; target: zero) and the time per cycle.
 #   Usage: bench/soak.sh [CYCLES=200] [WARMUP=3]     (as root, after `npm run build`)
-#   TSSTACK_SOAK_KEEP=1   keep the work directory (samples in $WORK/samples.tsv)
+#   TSSTACK_SOAK_KEEP=1   keep the work directory (samples in $WORK/samples.tsv);
+#   bench/soak.sh --report SAMPLES.tsv [WARMUP]   the figures of a kept or stopped run
 # Runs in a network + mount namespace and a cgroup of its own, never the host's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/cgroup.sh
+HEADER="mounts links cgroups ctr_procs nft_lines sock_progs procs dns_fds dns_rss_kb mon_n mon_fds mon_rss_kb root_files root_kb run_files run_kb"
+# report SAMPLES WARMUP SECONDS: growth per 100 cycles (least-squares slope over the cycles after
+# WARMUP, per phase) and the time per cycle.
+report() {
+  awk -F'\t' -v warm="$2" -v secs="$3" -v h="$HEADER" '
+    NR == 1 { next }
+    $1 == "base" { for (i = 5; i <= NF; i++) base[i] = $i; next }
+    {
+      p = $1; c = $2
+      if (p == "up") { ups[++nu] = $3; downs[nu] = $4; cyc[nu] = $3 + $4 }
+      if (c <= warm) next
+      n[p]++; sx[p] += c; sxx[p] += c * c
+      for (i = 5; i <= NF; i++) {
+        sy[p, i] += $i; sxy[p, i] += c * $i
+        if (!((p, i) in first)) first[p, i] = $i
+        last[p, i] = $i
+      }
+      nf = NF
+    }
+    function median(a, m,   i, j, t, b) {
+      for (i = 1; i <= m; i++) b[i] = a[i]
+      for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }
+      return m % 2 ? b[(m + 1) / 2] : (b[m / 2] + b[m / 2 + 1]) / 2
+    }
+    END {
+      split(h, k, " ")
+      printf "%-12s %26s %26s %10s\n", "figure", "after down (per 100)", "after up (per 100)", "baseline"
+      for (i = 5; i <= nf; i++) {
+        line = sprintf("%-12s", k[i - 4])
+        for (q = 1; q <= 2; q++) {
+          p = q == 1 ? "down" : "up"
+          d = n[p] * sxx[p] - sx[p] * sx[p]
+          s = d ? (n[p] * sxy[p, i] - sx[p] * sy[p, i]) / d * 100 : 0
+          line = line sprintf(" %10s → %-6s %+8.1f", first[p, i], last[p, i], s)
+        }
+        print line sprintf(" %10s", base[i])
+      }
+      printf "\ntime per cycle (median of %d): up -d %d ms, down -v %d ms, cycle %d ms", nu, median(ups, nu), median(downs, nu), median(cyc, nu)
+      print secs ? sprintf(" (%.1f s with sampling)", secs / nu) : ""
+    }' "$1"
+}
+if [[ ${1:-} == --report ]]; then # bench/soak.sh --report SAMPLES.tsv [WARMUP]: the figures of a kept (or stopped) run
+  report "$2" "${3:-3}" 0
+  exit
+fi
 # Containers' cgroups are made below the caller's cgroup, and published ports attach
 # socket programs to TSSTACK_SOCKET_LB_CGROUP: both go to this run's own cgroup.
 if [[ "${TSSTACK_SOAK_INNER:-}" != 1 ]]; then
@@ -104,7 +150,6 @@ long_lived() {
   done
 }
 # One sample, tab-separated in HEADER's order.
-HEADER="mounts links cgroups ctr_procs nft_lines sock_progs procs dns_fds dns_rss_kb mon_n mon_fds mon_rss_kb root_files root_kb run_files run_kb"
 sample() {
   local mounts links cgs cprocs nft progs procs=0 dfd=0 drss=0 mn=0 mfd=0 mrss=0 pid comm fds rss
   mounts=$(wc -l < /proc/self/mountinfo)
@@ -151,42 +196,7 @@ for ((c = 1; c <= CYCLES; c++)); do
 done
 total_s=$(( ($(now) - started) / 1000000000 ))
 
-# Growth per 100 cycles: least-squares slope over the cycles after WARMUP, per phase.
 echo
 echo "after $CYCLES cycles ($total_s s; load $(cut -d' ' -f1-3 /proc/loadavg)); growth per 100 cycles (target 0), first → last sample:"
-awk -F'\t' -v warm="$WARMUP" -v h="$HEADER" '
-  NR == 1 { next }
-  $1 == "base" { for (i = 5; i <= NF; i++) base[i] = $i; next }
-  {
-    p = $1; c = $2
-    if (p == "up") { ups[++nu] = $3; downs[nu] = $4; cyc[nu] = $3 + $4 }
-    if (c <= warm) next
-    n[p]++; sx[p] += c; sxx[p] += c * c
-    for (i = 5; i <= NF; i++) {
-      sy[p, i] += $i; sxy[p, i] += c * $i
-      if (!((p, i) in first)) first[p, i] = $i
-      last[p, i] = $i
-    }
-    nf = NF
-  }
-  function median(a, m,   i, j, t, b) {
-    for (i = 1; i <= m; i++) b[i] = a[i]
-    for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }
-    return m % 2 ? b[(m + 1) / 2] : (b[m / 2] + b[m / 2 + 1]) / 2
-  }
-  END {
-    split(h, k, " ")
-    printf "%-12s %26s %26s %10s\n", "figure", "after down (per 100)", "after up (per 100)", "baseline"
-    for (i = 5; i <= nf; i++) {
-      line = sprintf("%-12s", k[i - 4])
-      for (q = 1; q <= 2; q++) {
-        p = q == 1 ? "down" : "up"
-        d = n[p] * sxx[p] - sx[p] * sx[p]
-        s = d ? (n[p] * sxy[p, i] - sx[p] * sy[p, i]) / d * 100 : 0
-        line = line sprintf(" %10s → %-6s %+8.1f", first[p, i], last[p, i], s)
-      }
-      print line sprintf(" %10s", base[i])
-    }
-    printf "\ntime per cycle (median of %d): up -d %d ms, down -v %d ms, cycle %d ms (with sampling: %.1f s)\n", nu, median(ups, nu), median(downs, nu), median(cyc, nu), '"$total_s"' / nu
-  }' "$WORK/samples.tsv"
+report "$WORK/samples.tsv" "$WARMUP" "$total_s"
 echo "samples: the up/down rows of $WORK/samples.tsv (TSSTACK_SOAK_KEEP=1 keeps it)"
