@@ -7,6 +7,7 @@
 # and the run directory. Prints each figure's growth per 100 cycles (least-squares
 # slope after the warm-up cycles; target: zero) and the time per cycle.
 #   Usage: bench/soak.sh [CYCLES=200] [WARMUP=3]     (as root, after `npm run build`)
+#   TSSTACK_SOAK_RESIDENT=1   another stack stays up throughout (the DNS server then lives across cycles)
 #   TSSTACK_SOAK_KEEP=1   keep the work directory (samples in $WORK/samples.tsv);
 #   bench/soak.sh --report SAMPLES.tsv [WARMUP]   the figures of a kept or stopped run
 # Runs in a network + mount namespace and a cgroup of its own, never the host's.
@@ -78,10 +79,12 @@ WORK=$(mktemp -d /tmp/tsstack-soak.XXXXXX)
 chmod 755 "$WORK"
 export TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$WORK/run
 T=(node "$REPO/bin/tsstack.js" -f "$WORK/stack/stack.yaml" -p soak)
+K=(node "$REPO/bin/tsstack.js" -f "$WORK/keep/stack.yaml" -p keep)
 cleanup() {
   "${T[@]}" down -v -t 1 >/dev/null 2>&1 || true
+  [[ -f $WORK/keep/stack.yaml ]] && "${K[@]}" down -v -t 1 >/dev/null 2>&1 || true
   # the cgroup parent's own directories (the engine removes only its containers')
-  [[ -n ${CGPARENT:-} ]] && find /sys/fs/cgroup -maxdepth 12 -depth -type d -path "*/$CGPARENT*" -exec rmdir {} + 2>/dev/null || true
+  [[ -n ${CGPARENT:-} ]] && find /sys/fs/cgroup -maxdepth 12 -depth -type d \( -path "*/$CGPARENT" -o -path "*/$CGPARENT/*" \) -exec rmdir {} + 2>/dev/null || true
   [[ ${TSSTACK_SOAK_KEEP:-} == 1 ]] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -134,7 +137,7 @@ volumes:
   data: {}
 EOF
 # A cgroup parent of this run's own: its containers' cgroups are counted wherever the host keeps them (v1 or v2).
-CGPARENT=tsstack-soak-$$
+CGPARENT=tsstack-soak-ctr-$$
 sed -i "s/CGPARENT/$CGPARENT/" "$WORK/stack/stack.yaml"
 
 now() { date +%s%N; }
@@ -154,8 +157,8 @@ sample() {
   local mounts links cgs cprocs nft progs procs=0 dfd=0 drss=0 mn=0 mfd=0 mrss=0 pid comm fds rss
   mounts=$(wc -l < /proc/self/mountinfo)
   links=$(ip -o link show | wc -l)
-  cgs=$(find /sys/fs/cgroup -maxdepth 12 -type d -path "*/$CGPARENT*" 2>/dev/null | wc -l)
-  cprocs=$(find /sys/fs/cgroup -maxdepth 12 -path "*/$CGPARENT*" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | wc -l)
+  cgs=$(find /sys/fs/cgroup -maxdepth 12 -type d \( -path "*/$CGPARENT" -o -path "*/$CGPARENT/*" \) 2>/dev/null | wc -l)
+  cprocs=$(find /sys/fs/cgroup -maxdepth 12 \( -path "*/$CGPARENT" -o -path "*/$CGPARENT/*" \) -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | wc -l)
   nft=$(nft list ruleset 2>/dev/null | wc -l)
   progs=0; [[ -n $cg ]] && progs=$(node scripts/lib/socket-lb-left.mjs "$cg" 2>/dev/null || echo 0)
   while read -r pid comm; do
@@ -174,7 +177,14 @@ sample() {
   (IFS=$'\t'; echo "${out[*]}")
 }
 
-echo "soak: $CYCLES cycles of up -d / down -v, 5 services on two networks; load $(cut -d' ' -f1-3 /proc/loadavg)"
+# With TSSTACK_SOAK_RESIDENT=1 a one-service stack of another project stays up throughout, so the DNS
+# server lives across the cycles (else it stops with the last network) and its own leaks show.
+if [[ ${TSSTACK_SOAK_RESIDENT:-} == 1 ]]; then
+  mkdir -p "$WORK/keep"
+  printf 'services:\n  idle:\n    image: busybox:latest\n    command: ["sleep", "1000000"]\n    stop_signal: SIGKILL\n    cgroup_parent: %s\n' "$CGPARENT" > "$WORK/keep/stack.yaml"
+  "${K[@]}" up -d >/dev/null
+fi
+echo "soak: $CYCLES cycles of up -d / down -v, 5 services on two networks${TSSTACK_SOAK_RESIDENT:+, beside a resident stack}; load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'phase\tcycle\tup_ms\tdown_ms\t%s\n' "$(tr ' ' '\t' <<< "$HEADER")" > "$WORK/samples.tsv"
 printf 'base\t0\t0\t0\t%s\n' "$(sample)" >> "$WORK/samples.tsv"
 started=$(now)
