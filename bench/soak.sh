@@ -182,7 +182,7 @@ sample() {
 if [[ ${TSSTACK_SOAK_RESIDENT:-} == 1 ]]; then
   mkdir -p "$WORK/keep"
   printf 'services:\n  idle:\n    image: busybox:latest\n    command: ["sleep", "1000000"]\n    stop_signal: SIGKILL\n    cgroup_parent: %s\n' "$CGPARENT" > "$WORK/keep/stack.yaml"
-  "${K[@]}" up -d >/dev/null
+  "${K[@]}" up -d >/dev/null 2>"$WORK/up.err" || { echo "the resident stack did not come up:"; cat "$WORK/up.err"; exit 1; }
 fi
 echo "soak: $CYCLES cycles of up -d / down -v, 5 services on two networks${TSSTACK_SOAK_RESIDENT:+, beside a resident stack}; load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'phase\tcycle\tup_ms\tdown_ms\t%s\n' "$(tr ' ' '\t' <<< "$HEADER")" > "$WORK/samples.tsv"
