@@ -30,7 +30,6 @@
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,21 +93,8 @@ static void reload(void) {
   }
 }
 
-/* The pid file is private (0600, no link followed): flock needs only an open file,
-   so one any user could open is one any user could lock to keep the server from
-   starting. One left readable (an older tsstack) is replaced by a new file. */
 static int take_pidfile(void) {
-  int fd = -1;
-  for (int tries = 0; tries < 2; tries++) {
-    fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) break;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 077)) break;
-    close(fd);
-    fd = -1;
-    errno = EPERM;
-    if (tries == 0 && unlink(pid_path) < 0) break;
-  }
+  int fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     fprintf(stderr, "tsstack-dns: %s: %s\n", pid_path, strerror(errno));
     return -1;
@@ -137,6 +123,9 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
+  /* Nothing of the command that started us: a daemon that kept an fd it inherited (a lock a
+     `flock … tsstack up` passed down, the engine's netlink socket) would hold it for its whole life. */
+  close_range(3, ~0U, 0);
   long port = 53;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

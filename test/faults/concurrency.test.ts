@@ -8,7 +8,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from '../cli/_netns.js';
 import { assertNothingLeft, canRun, leftovers, world, type World } from '../cli/_world.js';
-import { tsstackProc, type ProcRun } from '../helpers/cli-process.js';
+import { TSSTACK_BIN, tsstackProc, type ProcRun } from '../helpers/cli-process.js';
+import { spawnSync } from 'node:child_process';
 import { Lock } from '../../src/engine/store/lock.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 
@@ -166,6 +167,23 @@ e2e('TSSTACK_LOCK_TIMEOUT: a command that cannot get the lock in time exits 4 na
   } finally {
     writeFileSync(e.file, stack());
     await finish(t, e, ['late']);
+  }
+});
+
+e2e('a lock of the calling script (`exec 200>deploy.lock; flock 200; tsstack up -d`) is free once up returns: no daemon keeps an fd it inherited', async (t) => {
+  const e = await setup();
+  const lock = join(e.w.base, 'deploy.lock');
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_ROOT: e.w.root, TSSTACK_RUN_ROOT: join(e.w.root, 'run') };
+    delete env.TSSTACK_PROJECT_NAME;
+    // the scripts' idiom: the lock on a descriptor of the shell, which every command it runs inherits
+    const script = 'exec 200>"$0"; flock 200; exec "$@"';
+    const up = spawnSync('bash', ['-c', script, lock, process.execPath, TSSTACK_BIN, '-f', e.file, '-p', 'inh', 'up', '-d'], { env, cwd: e.w.dir, encoding: 'utf8', timeout: 120_000 });
+    t.is(up.status, 0, up.stderr);
+    const again = spawnSync('flock', ['-n', lock, 'true']);
+    t.is(again.status, 0, 'the caller\'s lock is free: neither tsstack-dns nor a monitor holds it');
+  } finally {
+    await finish(t, e, ['inh']);
   }
 });
 
