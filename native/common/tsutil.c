@@ -110,7 +110,9 @@ int ts_write_existing(const char *path, const char *data, err_t *e) {
 
 int ts_write_atomic(const char *path, const char *data, size_t len, err_t *e) {
   _cleanup_free_ char *tmp = ts_xasprintf("%s.tmp.%d", path, (int)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /* a new file, never one planted (a link would redirect a root write): a leftover of a crashed writer goes first */
+  unlink(tmp);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return ts_failerr(e, "cannot create %s", tmp);
   if (ts_write_all(fd, data, len) < 0) {
     ts_failerr(e, "cannot write %s", tmp);

@@ -47,7 +47,8 @@ static int64_t now_ms(void) {
 static int write_atomic(const char *path, const char *text) {
   char tmp[PATH_MAX];
   if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp) return -1;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  unlink(tmp); /* a new file (O_EXCL), never one planted */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return -1;
   size_t n = strlen(text);
   int ok = write(fd, text, n) == (ssize_t)n;

@@ -26,7 +26,11 @@ int mon_ctl_listen(struct mon *m) {
   unlink(m->socket_path);
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s < 0) return -1;
-  if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(s, 8) < 0) { close(s); return -1; }
+  /* 0600: only root may stop or signal the container (its directory is 0700 too) */
+  mode_t old = umask(0177);
+  int r = bind(s, (struct sockaddr *)&sa, sizeof sa);
+  umask(old);
+  if (r < 0 || listen(s, 8) < 0) { close(s); return -1; }
   m->ctl_fd = s;
   struct stat st;
   m->ctl_ino = stat(m->socket_path, &st) == 0 ? st.st_ino : 0;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 int mon_log_open(struct mon_log *l) {
-  l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600); /* output may hold secrets: root's */
   if (l->fd < 0) return -1;
   struct stat st;
   l->size = fstat(l->fd, &st) == 0 ? st.st_size : 0;

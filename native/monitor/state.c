@@ -81,8 +81,9 @@ int mon_state_write(const struct mon *m) {
   if (b.over) return -1;
 
   char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", m->state_path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  snprintf(tmp, sizeof tmp, "%s.%d.tmp", m->state_path, (int)getpid()); /* per writer: an old and a new monitor may overlap */
+  unlink(tmp); /* a new file (O_EXCL), never one planted */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600); /* root's: tsstack and tsstack-dns read it */
   if (fd < 0) return -1;
   if (mon_write_all(fd, data, b.len) < 0) { close(fd); unlink(tmp); return -1; }
   close(fd);

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -44,7 +45,10 @@ int mon_stdio_prepare(struct mon *m, int *child_in, int *child_out, int *child_e
   unlink(m->console_path);
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return -1;
-  if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(s, 1) < 0) { close(s); return -1; }
+  mode_t old = umask(0177); /* 0600: the terminal's master end is handed over here */
+  int r = bind(s, (struct sockaddr *)&sa, sizeof sa);
+  umask(old);
+  if (r < 0 || listen(s, 1) < 0) { close(s); return -1; }
   m->console_listen = s;
   return 0;
 }

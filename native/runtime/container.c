@@ -23,6 +23,7 @@
 #include "namespaces.h"
 #include "process.h"
 #include "spawn.h"
+#include "sysctl.h"
 
 struct child_ctx {
   const struct spec *s;
@@ -77,9 +78,7 @@ static _Noreturn void init_child(struct child_ctx *c) {
     bail(c->sync, &e);
   }
   if (spec_has_ns(s, CLONE_NEWNS)) {
-    const struct ns_spec *cgns = spec_ns(s, CLONE_NEWCGROUP);
-    const char *cg2_leaf = cgns && !cgns->path ? cg_v2_leaf(c->cg) : NULL;
-    if (mounts_prepare(s, cg2_leaf, cgroup_ready, c, &e) < 0 || cgroup_ready(c, &e) < 0) bail(c->sync, &e);
+    if (mounts_prepare(s, c->cg, cgroup_ready, c, &e) < 0 || cgroup_ready(c, &e) < 0) bail(c->sync, &e);
     if (hooks_run(s, HOOK_CREATE_CONTAINER, c->state_json, &e) < 0) bail(c->sync, &e);
     if (mounts_pivot(s, c->o->no_pivot, &e) < 0 || mounts_finalize(s, &e) < 0) bail(c->sync, &e);
   } else if (chroot(s->root) < 0 || chdir("/") < 0) {
@@ -162,6 +161,7 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
   if (!s->has_process) return ts_fail(e, "%s/config.json: \"process\" is required to create a container", s->bundle);
   if ((s->hostname || s->domainname) && (!spec_ns(s, CLONE_NEWUTS) || spec_ns(s, CLONE_NEWUTS)->path))
     return ts_fail(e, "%s/config.json: hostname needs a new uts namespace (add {\"type\":\"uts\"} to linux.namespaces)", s->bundle);
+  if (sysctl_check(s, e) < 0) return -1;
   if (s->proc.terminal && !o->console_socket && !o->own_console)
     return ts_fail(e, "process.terminal is true: pass --console-socket to receive the pty master");
   if (!s->proc.terminal && o->console_socket) return ts_fail(e, "--console-socket given but process.terminal is false");

@@ -12,6 +12,7 @@
 #include "cgroups.h"
 #include "devices.h"
 #include "rootpath.h"
+#include "sysctl.h"
 
 /* Flags already on a mount; a bind remount must repeat them or lose them. */
 static unsigned long current_flags(const char *path) {
@@ -57,36 +58,57 @@ static int mount_cgroup2(const char *dst, unsigned long flags, const char *leaf,
   return 0;
 }
 
-static int mount_cgroup(const char *full, const struct mount_spec *m, const char *cg2_leaf, err_t *e) {
+/* The container's own dir in the v1 hierarchy with these controllers, or NULL. */
+static const char *v1_leaf(const struct cg_dirs *cg, const char *ctl) {
+  for (size_t i = 0; cg && i < cg->n_leaves; i++)
+    if (cg->leaf_ctl[i][0] && !strcmp(cg->leaf_ctl[i], ctl)) return cg->leaves[i];
+  return NULL;
+}
+
+/* Without a cgroup namespace a fresh cgroup mount shows the host's whole tree,
+ * every other container's cgroup included. Then, as runc does, only the
+ * container's own cgroup is bound there: in each v1 hierarchy its directory,
+ * in v2 its directory. With a new cgroup namespace a fresh v1 mount is rooted
+ * at the container's cgroup already (v2 binds its dir either way: faster). */
+static int mount_cgroup(const char *full, const struct mount_spec *m, const struct cg_dirs *cg, bool cgns, const char *v2_leaf, err_t *e) {
   unsigned long flags = m->flags & ~(MS_REMOUNT | MS_RDONLY);
   if (make_target(full, false, e) < 0) return -1;
-  if (getenv("TSSTACK_CGROUP2_ROOT") == NULL && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
-    return mount_cgroup2(full, m->flags & ~MS_REMOUNT, cg2_leaf, e);
+  if (getenv("TSSTACK_CGROUP2_ROOT") == NULL && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
+    if (!v2_leaf && !cgns) return ts_fail(e, "cannot mount cgroup2 on %s: the container has no cgroup of its own to show", full);
+    return mount_cgroup2(full, m->flags & ~MS_REMOUNT, v2_leaf, e);
+  }
   /* v1 / hybrid: a tmpfs holding one mount per hierarchy, as on the host. */
   if (mount("tmpfs", full, "tmpfs", flags, "mode=755") < 0) return ts_failerr(e, "cannot mount tmpfs on %s", full);
   static char ctl[CG_MAX][256], mnt[CG_MAX][512];
   size_t n = cg_v1_hierarchies(ctl, mnt, CG_MAX);
   for (size_t i = 0; i < n; i++) {
     const char *base = strrchr(mnt[i], '/');
+    const char *own = cgns ? NULL : v1_leaf(cg, ctl[i]);
+    if (!cgns && !own) continue; /* no cgroup of its own there: nothing to show */
     _cleanup_free_ char *dir = ts_xasprintf("%s/%s", full, base ? base + 1 : ctl[i]);
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) return ts_failerr(e, "cannot create %s", dir);
-    if (mount("cgroup", dir, "cgroup", m->flags & ~MS_REMOUNT, ctl[i]) < 0) return ts_failerr(e, "cannot mount cgroup %s on %s", ctl[i], dir);
+    if (own) {
+      if (mount(own, dir, NULL, MS_BIND, NULL) < 0) return ts_failerr(e, "cannot bind %s on %s", own, dir);
+      if (mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | (m->flags & ~MS_REMOUNT) | current_flags(dir), NULL) < 0)
+        return ts_failerr(e, "cannot remount %s with its options", dir);
+    } else if (mount("cgroup", dir, "cgroup", m->flags & ~MS_REMOUNT, ctl[i]) < 0)
+      return ts_failerr(e, "cannot mount cgroup %s on %s", ctl[i], dir);
   }
-  if (access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0) {
+  if (access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0 && (cgns || v2_leaf)) {
     _cleanup_free_ char *dir = ts_xasprintf("%s/unified", full);
-    if (mkdir(dir, 0755) == 0 && mount_cgroup2(dir, m->flags & ~MS_REMOUNT, cg2_leaf, e) < 0) return -1;
+    if (mkdir(dir, 0755) == 0 && mount_cgroup2(dir, m->flags & ~MS_REMOUNT, v2_leaf, e) < 0) return -1;
   }
   if ((m->flags & MS_RDONLY) && mount(NULL, full, NULL, MS_REMOUNT | MS_RDONLY | flags, "mode=755") < 0)
     return ts_failerr(e, "cannot make %s read-only", full);
   return 0;
 }
 
-static int mount_one(const struct spec *s, const struct mount_spec *m, size_t idx, const char *cg2_leaf, err_t *e) {
+static int mount_one(const struct spec *s, const struct mount_spec *m, size_t idx, const struct cg_dirs *cg, bool cgns, const char *v2_leaf, err_t *e) {
   _cleanup_free_ char *full = NULL;
   err_t re;
   if (rootpath_resolve(s->root, m->destination, &full, &re) < 0) return ts_fail(e, "mounts[%zu]: %s", idx, re.msg);
   if (!strcmp(m->type, "cgroup")) {
-    if (mount_cgroup(full, m, cg2_leaf, e) < 0) return -1;
+    if (mount_cgroup(full, m, cg, cgns, v2_leaf, e) < 0) return -1;
   } else if (m->bind) {
     struct stat st;
     if (stat(m->source, &st) < 0) return ts_failerr(e, "mounts[%zu]: bind source %s", idx, m->source);
@@ -100,10 +122,15 @@ static int mount_one(const struct spec *s, const struct mount_spec *m, size_t id
     if (make_target(full, false, e) < 0) return -1;
     if (mount(m->source, full, m->type, m->flags & ~MS_REMOUNT, m->data) < 0) {
       /* sysfs cannot be mounted when the network namespace is not ours: bind it. */
-      if (!strcmp(m->type, "sysfs") && (errno == EPERM || errno == EBUSY)) {
-        if (mount("/sys", full, NULL, MS_BIND | MS_REC, NULL) < 0) return ts_failerr(e, "mounts[%zu]: cannot bind /sys on %s", idx, m->destination);
-      } else if (!strcmp(m->type, "mqueue") && (errno == EPERM || errno == EBUSY)) {
-        if (mount("/dev/mqueue", full, NULL, MS_BIND, NULL) < 0) return ts_failerr(e, "mounts[%zu]: cannot bind /dev/mqueue on %s", idx, m->destination);
+      /* The host's, bound with the options asked for (read-only above all: root
+       * may write any sysfs file, /sys/kernel/uevent_helper included). Not
+       * recursive: the host's mounts below /sys are not the container's. */
+      const char *host = !strcmp(m->type, "sysfs") ? "/sys" : !strcmp(m->type, "mqueue") ? "/dev/mqueue" : NULL;
+      if (host && (errno == EPERM || errno == EBUSY)) {
+        if (mount(host, full, NULL, MS_BIND, NULL) < 0) return ts_failerr(e, "mounts[%zu]: cannot bind %s on %s", idx, host, m->destination);
+        unsigned long keep = m->flags & ~(MS_REMOUNT | MS_REC);
+        if (keep && mount(NULL, full, NULL, MS_BIND | MS_REMOUNT | keep | current_flags(full), NULL) < 0)
+          return ts_failerr(e, "mounts[%zu]: cannot remount %s with its options", idx, m->destination);
       } else
         return ts_failerr(e, "mounts[%zu]: cannot mount %s (%s) on %s", idx, m->source, m->type, m->destination);
     }
@@ -113,7 +140,11 @@ static int mount_one(const struct spec *s, const struct mount_spec *m, size_t id
   return 0;
 }
 
-int mounts_prepare(const struct spec *s, const char *cg2_leaf, cgroup_ready_fn ready, void *ctx, err_t *e) {
+int mounts_prepare(const struct spec *s, const struct cg_dirs *cg, cgroup_ready_fn ready, void *ctx, err_t *e) {
+  const struct ns_spec *cgns_spec = spec_ns(s, CLONE_NEWCGROUP);
+  bool cgns = cgns_spec != NULL;
+  /* A joined cgroup namespace shows its own root: mounted afresh, not bound. */
+  const char *v2_leaf = cgns_spec && cgns_spec->path ? NULL : cg_v2_leaf(cg);
   unsigned long prop = s->rootfs_propagation ? s->rootfs_propagation : MS_SLAVE | MS_REC;
   /* Nothing mounted from here on may propagate back to the host. Shared root
    * propagation is applied after pivot; the host side stays slave until then. */
@@ -129,7 +160,7 @@ int mounts_prepare(const struct spec *s, const char *cg2_leaf, cgroup_ready_fn r
   bool dev_tmpfs = false, devpts = false;
   for (size_t i = 0; i < s->n_mounts; i++) {
     if (!strcmp(s->mounts[i].type, "cgroup") && ready && ready(ctx, e) < 0) return -1;
-    if (mount_one(s, &s->mounts[i], i, cg2_leaf, e) < 0) return -1;
+    if (mount_one(s, &s->mounts[i], i, cg, cgns, v2_leaf, e) < 0) return -1;
     if (!strcmp(s->mounts[i].destination, "/dev") && !s->mounts[i].bind) dev_tmpfs = true;
     if (!strcmp(s->mounts[i].destination, "/dev/pts") && !strcmp(s->mounts[i].type, "devpts")) devpts = true;
   }
@@ -184,12 +215,7 @@ static int readonly_path(const char *p, err_t *e) {
 }
 
 int mounts_finalize(const struct spec *s, err_t *e) {
-  for (size_t i = 0; i < s->n_sysctl; i++) {
-    _cleanup_free_ char *p = ts_xasprintf("/proc/sys/%s", s->sysctl_keys[i]);
-    for (char *c = p + 10; *c; c++)
-      if (*c == '.') *c = '/';
-    if (ts_write_existing(p, s->sysctl_values[i], e) < 0) return -1;
-  }
+  if (sysctl_apply(s, e) < 0) return -1;
   for (size_t i = 0; i < s->n_readonly; i++)
     if (readonly_path(s->readonly[i], e) < 0) return -1;
   for (size_t i = 0; i < s->n_masked; i++)

@@ -1,6 +1,8 @@
 #include "seccomp.h"
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,47 +96,152 @@ static int emit_block(struct prog *p, int nr, struct prog *block, const char *wh
   return 0;
 }
 
-int seccomp_compile(const json *sec, struct seccomp_prog *out, const char *where, err_t *e) {
-  struct prog p = {0}, *b;
-  uint32_t dflt;
-  if (action(json_string(json_get(sec, "defaultAction")), json_get(sec, "defaultErrnoRet"), &dflt, "linux.seccomp.defaultAction", e) < 0) goto fail;
-  b = &p;
-  LD_ABS(offsetof(struct seccomp_data, arch));
-  JMP(BPF_JEQ, NATIVE_ARCH, 1, 0);
-  emit(&p, BPF_RET | BPF_K, 0, 0, dflt);  /* another ABI: the default */
-  LD_ABS(offsetof(struct seccomp_data, nr));
-#ifdef X32_BIT
-  JMP(BPF_JGE, X32_BIT, 0, 1);
-  emit(&p, BPF_RET | BPF_K, 0, 0, dflt);
+/* One ABI the filter has a section for: its arch value and syscall numbers. */
+struct abi {
+  const char *name;  /* SCMP_ARCH_… */
+  int (*number)(const char *name);
+  int max;           /* highest number known: above it, ENOSYS */
+};
+
+#if defined(__x86_64__)
+static int i386_number(const char *name) {
+  size_t n;
+  const struct syscall_nr *t = syscalls_i386(&n);
+  return syscall_lookup(t, n, name);
+}
+static int x32_number(const char *name) {
+  size_t n;
+  const struct syscall_nr *t = syscalls_x32(&n);
+  return syscall_lookup(t, n, name);
+}
+static int table_max(const struct syscall_nr *(*get)(size_t *)) {
+  size_t n;
+  const struct syscall_nr *t = get(&n);
+  return syscall_max(t, n);
+}
 #endif
+
+/* A rule without argument conditions: one `jeq` per syscall, all to one `ret`. */
+static void emit_group(struct prog *p, const int *nrs, size_t k, uint32_t act) {
+  while (k > 0) {
+    size_t m = k > 250 ? 250 : k;
+    for (size_t i = 0; i < m; i++)
+      emit(p, BPF_JMP | BPF_JEQ | BPF_K, (uint8_t)(m - 1 - i), i == m - 1 ? 1 : 0, (uint32_t)nrs[i]);
+    emit(p, BPF_RET | BPF_K, 0, 0, act);
+    nrs += m, k -= m;
+  }
+}
+
+/* The rules for one ABI, with the syscall number in A; ends in a `ret`. */
+static int emit_rules(struct prog *p, const json *sec, const struct abi *abi, uint32_t dflt, bool enosys, err_t *e) {
   json *rules = json_get(sec, "syscalls");
   for (size_t r = 0; rules && rules->type == JSON_ARRAY && r < rules->n; r++) {
     json *rule = rules->items[r], *names = json_get(rule, "names"), *args = json_get(rule, "args");
     char what[96];
     snprintf(what, sizeof what, "linux.seccomp.syscalls[%zu]", r);
     uint32_t act;
-    if (action(json_string(json_get(rule, "action")), json_get(rule, "errnoRet"), &act, what, e) < 0) goto fail;
-    struct prog block = {0};
-    b = &block;
-    for (size_t a = 0; args && args->type == JSON_ARRAY && a < args->n; a++)
-      if (emit_arg(&block, args->items[a], what, e) < 0) {
-        free(block.v);
-        goto fail;
-      }
-    emit(&block, BPF_RET | BPF_K, 0, 0, act);
-    b = &p;
-    for (size_t i = 0; names && names->type == JSON_ARRAY && i < names->n; i++) {
+    if (action(json_string(json_get(rule, "action")), json_get(rule, "errnoRet"), &act, what, e) < 0) return -1;
+    size_t k = 0, nn = names && names->type == JSON_ARRAY ? names->n : 0;
+    int *nrs = ts_xrealloc(NULL, (nn ? nn : 1) * sizeof *nrs);
+    for (size_t i = 0; i < nn; i++) {
       const char *name = json_string(names->items[i]);
-      int nr = name ? syscall_number(name) : -1;
-      if (nr < 0) continue;
-      if (emit_block(&p, nr, &block, what, e) < 0) {
-        free(block.v);
-        goto fail;
-      }
+      int nr = name ? abi->number(name) : -1;
+      bool dup = false;
+      for (size_t j = 0; j < k; j++) dup |= nrs[j] == nr;
+      if (nr >= 0 && !dup) nrs[k++] = nr;
     }
-    free(block.v);
+    int rc = 0;
+    if (!args || args->type != JSON_ARRAY || args->n == 0) {
+      emit_group(p, nrs, k, act);
+    } else {
+      struct prog block = {0}, *b = &block;
+      for (size_t a = 0; rc == 0 && a < args->n; a++) rc = emit_arg(&block, args->items[a], what, e);
+      emit(b, BPF_RET | BPF_K, 0, 0, act);
+      for (size_t i = 0; rc == 0 && i < k; i++) rc = emit_block(p, nrs[i], &block, what, e);
+      free(block.v);
+    }
+    free(nrs);
+    if (rc < 0) return -1;
   }
-  emit(&p, BPF_RET | BPF_K, 0, 0, dflt);
+  /* Like runc: a call newer than any this runtime knows fails with ENOSYS,
+   * so the C library falls back to an older call instead of giving up. */
+  if (enosys) {
+    emit(p, BPF_JMP | BPF_JGT | BPF_K, 0, 1, (uint32_t)abi->max);
+    emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS);
+  }
+  emit(p, BPF_RET | BPF_K, 0, 0, dflt);
+  return 0;
+}
+
+static bool listed(const json *arches, const char *name) {
+  for (size_t i = 0; arches && arches->type == JSON_ARRAY && i < arches->n; i++) {
+    const char *a = json_string(arches->items[i]);
+    if (a && !strcmp(a, name)) return true;
+  }
+  return false;
+}
+
+/* Points the `ja` at index `at` to index `to`. */
+static void patch_ja(struct prog *p, size_t at, size_t to) { p->v[at].k = (uint32_t)(to - at - 1); }
+
+/* Layout: the arch is checked first; each ABI listed in `architectures` that
+ * this runtime knows has a section of its own (its own syscall numbers). The
+ * native ABI always has one. A call from any other ABI kills the process, as
+ * libseccomp's "bad arch" action does under runc: with the default action it
+ * would escape a deny-list profile (defaultAction ALLOW) through `int $0x80`. */
+int seccomp_compile(const json *sec, struct seccomp_prog *out, const char *where, err_t *e) {
+  struct prog p = {0}, *b = &p;
+  uint32_t dflt;
+  if (action(json_string(json_get(sec, "defaultAction")), json_get(sec, "defaultErrnoRet"), &dflt, "linux.seccomp.defaultAction", e) < 0) goto fail;
+  bool enosys = (dflt & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO;
+  const json *arches = json_get(sec, "architectures");
+  struct abi native = {"native", syscall_number, syscall_native_max()};
+  LD_ABS(offsetof(struct seccomp_data, arch));
+#if defined(__x86_64__)
+  struct abi i386 = {"SCMP_ARCH_X86", i386_number, table_max(syscalls_i386)};
+  struct abi x32 = {"SCMP_ARCH_X32", x32_number, table_max(syscalls_x32)};
+  bool want_i386 = listed(arches, i386.name), want_x32 = listed(arches, x32.name);
+  size_t to_i386 = 0, to_x32 = 0;
+  if (want_i386) {
+    JMP(BPF_JEQ, AUDIT_ARCH_I386, 0, 1);
+    to_i386 = p.n, emit(&p, BPF_JMP | BPF_JA, 0, 0, 0);
+  }
+#elif defined(__aarch64__)
+  struct abi arm = {"SCMP_ARCH_ARM", syscall_arm_number, syscall_arm_max()};
+  bool want_arm = listed(arches, arm.name);
+  size_t to_arm = 0;
+  if (want_arm) {
+    JMP(BPF_JEQ, AUDIT_ARCH_ARM, 0, 1);
+    to_arm = p.n, emit(&p, BPF_JMP | BPF_JA, 0, 0, 0);
+  }
+#endif
+  JMP(BPF_JEQ, NATIVE_ARCH, 1, 0);
+  emit(&p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS); /* an ABI without a section */
+  LD_ABS(offsetof(struct seccomp_data, nr));
+#if defined(__x86_64__)
+  JMP(BPF_JGE, X32_BIT, 0, 1);
+  if (want_x32) to_x32 = p.n, emit(&p, BPF_JMP | BPF_JA, 0, 0, 0);
+  else emit(&p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);
+#endif
+  if (emit_rules(&p, sec, &native, dflt, enosys, e) < 0) goto fail;
+#if defined(__x86_64__)
+  if (want_x32) {
+    patch_ja(&p, to_x32, p.n);
+    if (emit_rules(&p, sec, &x32, dflt, enosys, e) < 0) goto fail;
+  }
+  if (want_i386) {
+    patch_ja(&p, to_i386, p.n);
+    LD_ABS(offsetof(struct seccomp_data, nr));
+    if (emit_rules(&p, sec, &i386, dflt, enosys, e) < 0) goto fail;
+  }
+#elif defined(__aarch64__)
+  if (want_arm) {
+    patch_ja(&p, to_arm, p.n);
+    LD_ABS(offsetof(struct seccomp_data, nr));
+    if (emit_rules(&p, sec, &arm, dflt, enosys, e) < 0) goto fail;
+  }
+#endif
+  (void)arches, (void)listed;
   if (p.n > BPF_MAXINSNS) {
     ts_fail(e, "%s: the seccomp profile compiles to %zu instructions (the kernel takes %d)", where, p.n, BPF_MAXINSNS);
     goto fail;

@@ -1,12 +1,14 @@
 /* Syscall names → numbers for this build's architecture (seccomp rules name
  * syscalls). Generated from the x86_64 list; each entry exists only where the
- * C library defines it, so other architectures get their subset. */
+ * C library defines it, so other architectures get their subset. Calls newer
+ * than the build's headers come from `newer` below (syscalls_x86.c has the
+ * 32-bit ABIs of an x86_64 kernel). */
 #include <stddef.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include "seccomp.h"
 
-static const struct { const char *name; int nr; } table[] = {
+static const struct syscall_nr table[] = {
 #ifdef SYS__sysctl
     {"_sysctl", SYS__sysctl},
 #endif
@@ -1095,14 +1097,47 @@ static const struct { const char *name; int nr; } table[] = {
 #endif
 };
 
-int syscall_number(const char *name) {
-  size_t lo = 0, hi = sizeof table / sizeof table[0];
-  while (lo < hi) { /* the table is sorted by name */
+/* Numbers Linux 6.5-6.17 gave alike on every architecture (and uretprobe,
+ * x86_64 only): used when the C library's headers are older than that. */
+static const struct syscall_nr newer[] = {
+    {"cachestat", 451}, {"fchmodat2", 452}, {"map_shadow_stack", 453}, {"futex_wake", 454},
+    {"futex_wait", 455}, {"futex_requeue", 456}, {"statmount", 457}, {"listmount", 458},
+    {"lsm_get_self_attr", 459}, {"lsm_set_self_attr", 460}, {"lsm_list_modules", 461}, {"mseal", 462},
+    {"setxattrat", 463}, {"getxattrat", 464}, {"listxattrat", 465}, {"removexattrat", 466},
+    {"open_tree_attr", 467}, {"file_getattr", 468}, {"file_setattr", 469},
+#if defined(__x86_64__)
+    {"uretprobe", 335},
+#endif
+};
+
+int syscall_lookup(const struct syscall_nr *t, size_t n, const char *name) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) { /* tables are sorted by name */
     size_t mid = (lo + hi) / 2;
-    int c = strcmp(name, table[mid].name);
-    if (c == 0) return table[mid].nr;
+    int c = strcmp(name, t[mid].name);
+    if (c == 0) return t[mid].nr;
     if (c < 0) hi = mid;
     else lo = mid + 1;
   }
   return -1;
+}
+
+int syscall_max(const struct syscall_nr *t, size_t n) {
+  int max = -1;
+  for (size_t i = 0; i < n; i++)
+    if (t[i].nr > max) max = t[i].nr;
+  return max;
+}
+
+int syscall_number(const char *name) {
+  int nr = syscall_lookup(table, sizeof table / sizeof table[0], name);
+  if (nr >= 0) return nr;
+  for (size_t i = 0; i < sizeof newer / sizeof newer[0]; i++)
+    if (!strcmp(newer[i].name, name)) return newer[i].nr;
+  return -1;
+}
+
+int syscall_native_max(void) {
+  int a = syscall_max(table, sizeof table / sizeof table[0]), b = syscall_max(newer, sizeof newer / sizeof newer[0]);
+  return a > b ? a : b;
 }

@@ -50,7 +50,7 @@ int verb_features(int argc, char **argv) {
                                   "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"};
   static const char *ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"};
 #if defined(__x86_64__)
-  static const char *archs[] = {"SCMP_ARCH_X86_64"};
+  static const char *archs[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
 #else
   static const char *archs[] = {"SCMP_ARCH_AARCH64"};
 #endif
@@ -58,7 +58,7 @@ int verb_features(int argc, char **argv) {
   jb_puts(&b, ",\n");
   list(&b, "operators", ops, sizeof ops / sizeof ops[0], "      ");
   jb_puts(&b, ",\n");
-  list(&b, "archs", archs, 1, "      ");
+  list(&b, "archs", archs, sizeof archs / sizeof archs[0], "      ");
   jb_puts(&b, "\n    },\n    \"apparmor\": {\"enabled\": false},\n    \"selinux\": {\"enabled\": false}\n  }\n}");
   puts(b.p);
   jb_free(&b);

@@ -3,7 +3,7 @@
 // (spec/, engine/) are imported only when a command asks for them.
 
 import { basename, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Engine } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
@@ -58,6 +58,15 @@ export function normalizeProjectName(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
 }
 
+/** Whether a `.env` chooses the stack files (COMPOSE_FILE / TSSTACK_FILE), as Compose reads it before choosing them. */
+function dotenvNamesFiles(path: string): boolean {
+  try {
+    return /^\s*(export\s+)?(COMPOSE|TSSTACK)_FILE\s*=/m.test(readFileSync(path, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 export class Context {
   private model?: StackModel;
   private engine?: Engine;
@@ -73,13 +82,15 @@ export class Context {
     if (this.g.file?.length) return true;
     if (this.io.env.TSSTACK_FILE || this.io.env.COMPOSE_FILE) return true;
     const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : this.io.cwd;
-    return STACK_FILES.some((f) => existsSync(resolve(dir, f)));
+    return STACK_FILES.some((f) => existsSync(resolve(dir, f))) || dotenvNamesFiles(resolve(dir, '.env'));
   }
 
   async loadModel(): Promise<StackModel> {
     if (this.model) return this.model;
     let mod: { loadStack?: (o: Record<string, unknown>) => Promise<StackModel> };
-    const cacheInput = this.io.loadStack || this.io.env.TSSTACK_NO_CACHE ? undefined : await this.modelCacheInput();
+    const fromStdin = this.g.file?.includes('-');
+    // the cache lives under the root: used only when no other user could have written it (host-dirs.ts)
+    const cacheInput = this.io.loadStack || this.io.env.TSSTACK_NO_CACHE || fromStdin || !(await this.rootsSafe()) ? undefined : await this.modelCacheInput();
     if (cacheInput) {
       const { cachedModel } = await import('./model-cache.js');
       const hit = cachedModel(cacheInput);
@@ -95,7 +106,7 @@ export class Context {
     if (!mod.loadStack) throw new TsstackError('HOST', 'the stack file loader (spec/) is not available yet in this build of tsstack');
     const envFiles = this.g.envFile;
     const options = {
-      files: this.g.file?.length ? this.g.file.map((f) => resolve(this.io.cwd, f)) : undefined,
+      files: this.g.file?.length ? this.g.file.map((f) => (f === '-' ? f : resolve(this.io.cwd, f))) : undefined,
       projectName: this.g.projectName ?? this.io.env.TSSTACK_PROJECT_NAME ?? undefined,
       projectDir: this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : undefined,
       envFiles: envFiles?.map((f) => resolve(this.io.cwd, f)),
@@ -175,9 +186,11 @@ export class Context {
     const { dirname } = await import('node:path');
     const { parse } = await import('yaml');
     const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : undefined;
+    if (this.g.file?.includes('-')) return undefined; // standard input is read once, by the loader
     let files = this.g.file?.map((f) => resolve(this.io.cwd, f));
     if (!files?.length) {
       if (this.io.env.TSSTACK_FILE || this.io.env.COMPOSE_FILE) return undefined;
+      if (existsSync(resolve(dir ?? this.io.cwd, '.env'))) return undefined; // it may choose the files (COMPOSE_FILE)
       files = [];
       for (let d = dir ?? this.io.cwd; ; d = dirname(d)) {
         const f = STACK_FILES.map((n) => resolve(d, n)).find((x) => existsSync(x));
@@ -217,6 +230,13 @@ export class Context {
     return this.engine;
   }
 
+  private safe?: boolean;
+  /** The root exists and no other user could have written in it (host-dirs.ts): its caches may be trusted. */
+  async rootsSafe(): Promise<boolean> {
+    this.safe ??= (await import('../engine/host-dirs.js')).rootIsSafe(this.paths.root);
+    return this.safe;
+  }
+
   /**
    * Runs `f` holding the project's lock; says once who holds it when the wait is
    * not short, and gives up (CONFLICT, exit 4) after TSSTACK_LOCK_TIMEOUT seconds if set.
@@ -226,6 +246,8 @@ export class Context {
     const raw = this.io.env.TSSTACK_LOCK_TIMEOUT;
     const secs = raw === undefined || raw === '' ? undefined : Number(raw);
     if (secs !== undefined && !(secs >= 0)) throw new TsstackError('USAGE', `TSSTACK_LOCK_TIMEOUT must be a number of seconds, got ${JSON.stringify(raw)}`);
+    // the lock file is the first thing written below the root: make the root safe first
+    if (!this.io.openEngine) (await import('../engine/host-dirs.js')).secureEngineDirs(this.paths);
     return withLock(this.paths.root, `project-${project}`, {
       label: `project ${project}`,
       timeoutMs: secs === undefined ? undefined : secs * 1000,

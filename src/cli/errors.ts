@@ -38,6 +38,7 @@ export function exitCodeFor(err: unknown): number {
 export function renderError(err: unknown, debug = false): string {
   const out: string[] = [];
   if (isTsstackError(err)) {
+    for (const w of err.warnings) out.push(`warning: ${w}`);
     out.push(`error: ${formatLocation(err.location)}${err.message}`);
     for (const d of err.details) out.push(`  - ${d}`);
     if (err.hint) out.push(`hint: ${err.hint}`);

@@ -301,6 +301,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .action(act(async () => (await life()).runWait));
     cmd('cp', 'copy files between a service container and the host (SERVICE:PATH)').argument('<src>').argument('<dest>')
       .option('--index <n>', 'replica', int('--index'), 1)
+      .option('-a, --archive', 'keep owners (uid/gid) and set-id bits; without it copies are owned by root in the container, by you on the host')
+      .option('-L, --follow-link', 'follow a link given as SRC')
       .action(act(async () => (await life()).runCp));
 
     cmd('build', 'build the images of services with a build section').argument('[services...]')
@@ -329,11 +331,19 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     image.command('tag').description('give an image another name').argument('<source>').argument('<target>')
       .action(act(async () => (await img()).imageTag));
     image.command('pull').description('pull an image').argument('<ref>').action(act(async () => (await img()).imagePull));
+    image.command('build').description('build an image from a Dockerfile and a context, like docker build (same builder and cache as build)')
+      .argument('<context>').option('-t, --tag <name>', 'name:tag of the image (repeatable)', collect)
+      .option('-f, --file <dockerfile>', 'Dockerfile (default: <context>/Dockerfile; - reads it from standard input)')
+      .option('--build-arg <key=value>', 'build argument (repeatable; KEY alone takes it from the environment)', collect)
+      .option('--label <key=value>', 'image label (repeatable)', collect)
+      .option('--target <stage>', 'stage to build').option('--no-cache', 'do not use the layer cache').option('-q, --quiet', 'print only the image id')
+      .action(act(async () => (await img()).imageBuild));
 
     cmd('config', 'print the stack as tsstack understands it (normalized)')
       .addOption(new Option('--format <format>').choices(['yaml', 'json']).default('yaml'))
       .option('--services', 'print the service names').option('--volumes', 'print the volume names')
       .option('--profiles', 'print the profile names').option('-q, --quiet', 'only validate')
+      .option('--explain [key-or-variable]', 'where each interpolated value came from (shell, --env-file, .env, a default in the file), and what it overrode')
       .action(act(async () => (await import('./commands/config-cmd.js')).runConfigCommand));
     cmd('version', 'print the version').addOption(new Option('--format <format>').choices(['text', 'json']).default('text'))
       .action(act(async () => async (c: Context, o: { format: string }) => {

@@ -110,7 +110,9 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
     reconcile,
     runningContainers: async (service) => (await engine.containers.list({ [LABEL.project]: current.name, [LABEL.service]: service }))
       .filter((c) => c.status === 'running' && c.labels[LABEL.oneoff] !== 'True').map((c) => c.id),
-    copyInto: (id, host, target) => engine.containers.copy(id, host, target, 'in'),
+    copyInto: async (id, host, target) => {
+      for (const s of (await engine.containers.copy(id, host, target, 'in')).skipped) ctx.io.err(`watch: not synced: ${s}`);
+    },
     removeIn: async (id, target) => {
       await engine.containers.exec(id, ['rm', '-rf', '--', target], {});
     },

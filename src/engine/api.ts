@@ -61,6 +61,8 @@ export interface BuildRequest {
   labels: Labels;
   tags: string[];
   noCache?: boolean;
+  /** Network of RUN steps without --network: `default` (a namespace of their own, outbound NAT), `none`, or `host` (warned). */
+  network?: string;
   /** Progress lines (one per step, `#3 [2/5] RUN apk add …`, `CACHED`, …). */
   onProgress?: (line: string) => void;
 }
@@ -143,8 +145,14 @@ export interface VolumeApi {
 
 // ---------------------------------------------------------------- containers
 
+/**
+ * A secret or config file: the engine copies `source` into `<container>/files/` (0700, root's) at create and at every
+ * start, owned by uid/gid (default: the container's user) with `mode`, and binds that copy read-only.
+ */
+export interface FileMountOptions { uid?: number; gid?: number; mode: number }
+
 export type Mount =
-  | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string }
+  | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string; file?: FileMountOptions }
   | { type: 'volume'; source: string; target: string; readOnly?: boolean }
   | { type: 'tmpfs'; target: string; size?: Bytes; mode?: number; readOnly?: boolean };
 
@@ -210,7 +218,7 @@ export interface ContainerCreateSpec {
   utsMode?: 'host';
   /** process.noNewPrivileges (Docker's default: false). */
   noNewPrivileges?: boolean;
-  /** `unconfined`, or the absolute path of a Docker seccomp profile (JSON) to apply. Absent: tsstack applies no filter by default. */
+  /** `unconfined`, or the absolute path of a Docker seccomp profile (JSON) to apply. Absent: the default profile (seccomp-default.ts), none when privileged. */
   seccomp?: string;
   /** Cgroup the container's own is made under (`tsstack` when absent). */
   cgroupParent?: string;
@@ -296,6 +304,8 @@ export interface LogLine {
 export interface ExecOptions {
   tty?: boolean;
   interactive?: boolean;
+  /** Start the process and return at once (0), its output discarded (`exec -d`). */
+  detach?: boolean;
   env?: string[];
   user?: string;
   cwd?: string;
@@ -324,8 +334,11 @@ export interface ContainerApi {
   wait(id: string): Promise<number>;
   top(id: string): Promise<{ pid: number; cmd: string }[]>;
   stats(id: string): Promise<ContainerStats>;
-  /** Copy between host and container: exactly one side is `container:path`. */
-  copy(id: string, from: string, to: string, direction: 'in' | 'out'): Promise<void>;
+  /**
+   * Copy between host and container: exactly one side is `container:path`. `archive` (-a) keeps owners,
+   * `followLink` (-L) follows a source that is a link. Says what it left out (sockets, device nodes).
+   */
+  copy(id: string, from: string, to: string, direction: 'in' | 'out', opts?: { archive?: boolean; followLink?: boolean }): Promise<{ skipped: string[] }>;
 }
 
 export interface Engine {

@@ -6,10 +6,11 @@
 // surfaces as a clear HOST error ("… not available") when it is first used,
 // not as a crash at start-up.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsstackError } from '../util/errors.js';
 import type { ContainerApi, Engine, ImageApi, NetworkApi, VolumeApi } from './api.js';
+import { secureEngineDirs } from './host-dirs.js';
 import { Volumes } from './volumes.js';
 
 export interface EngineOptions {
@@ -101,8 +102,8 @@ async function need(modulePath: string, exportName: string, part: string): Promi
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const { root, runRoot } = opts;
-  mkdirSync(root, { recursive: true });
-  mkdirSync(runRoot, { recursive: true });
+  // 0700, owned by root, nothing on the way another user can change (host-dirs.ts)
+  secureEngineDirs({ root, runRoot });
   const volumes: VolumeApi = new Volumes(root);
 
   let dns: unknown;
@@ -110,6 +111,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     const ImageStore = await need('./image/store.js', 'ImageStore', 'the image store');
     return new ImageStore({
       root,
+      runRoot,
       inUse: async () => new Set((await containersPart.proxy.list().catch(() => [])).map((c) => c.imageId)),
       // prune keeps what the build cache points at
       keep: async () => {

@@ -2,8 +2,11 @@
 // labels and creation time in `<root>/volumes/<name>/meta.json` (written
 // atomically). A volume outlives the containers that use it; only an explicit
 // remove (`down -v`, `volume rm`) deletes it.
+// Modes: `volumes/` and each `<name>/` are 0700 (another local user must not
+// reach a set-uid file a container left in the data, even if the engine root
+// were opened up); `_data` is 0755, what the container sees at the target.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomicSync } from '../util/fs-atomic.js';
 import { TsstackError } from '../util/errors.js';
@@ -42,9 +45,17 @@ export class Volumes implements VolumeApi {
     const have = this.meta(name);
     if (have) return have;
     const base = join(this.dir, name);
-    mkdirSync(join(base, '_data'), { recursive: true, mode: 0o755 });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    chmodSync(this.dir, 0o700); // also one made 0755 by an older tsstack
+    mkdirSync(base, { recursive: true, mode: 0o700 });
+    chmodSync(base, 0o700);
+    const data = join(base, '_data');
+    if (!existsSync(data)) {
+      mkdirSync(data, { mode: 0o755 });
+      chmodSync(data, 0o755); // whatever the umask
+    }
     const meta: Meta = { name, labels: { ...labels }, created: new Date().toISOString() };
-    writeJsonAtomicSync(join(base, 'meta.json'), meta);
+    writeJsonAtomicSync(join(base, 'meta.json'), meta, 0o600);
     return this.meta(name)!;
   }
 

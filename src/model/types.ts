@@ -87,7 +87,7 @@ export interface ServiceSpec {
   extra_hosts: string[];
   dns: string[];
   dns_search: string[];
-  /** Short-form limits folded into deploy.resources.limits by spec/; kept here only when given. */
+  /** Short forms of deploy.resources.limits, kept as written (config prints what was written); deploy's value wins where both are given. */
   mem_limit?: Bytes;
   memswap_limit?: Bytes;
   cpus?: number;

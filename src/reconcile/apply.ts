@@ -8,11 +8,12 @@
 // `parallel`. A failed step fails its dependents with a cause naming it; other
 // branches go on. Level-based: whatever is left half done, the next diff sees.
 
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ContainerInfo, Engine, Labels } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
 import { TsstackError, isTsstackError } from '../util/errors.js';
+import { writeFileAtomicSync } from '../util/fs-atomic.js';
 import { createSpec, type DesiredState, type GeneratedFile } from './desired.js';
 import { IMAGE, INFRA, REMOVAL, SERVICE, type Action, type Plan } from './plan.js';
 
@@ -85,14 +86,17 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Write configs/secrets that come from content or the environment (idempotent: names carry a content hash). */
+/**
+ * Write configs/secrets that come from content or the environment (idempotent: names carry a content hash).
+ * Only root reads them: the project's directory and its `secrets/`/`configs/` are 0700, the files 0600; each
+ * container gets its own copy with the owner and mode it needs (engine, the bind mount's `file` option).
+ */
 export function writeGeneratedFiles(files: GeneratedFile[]): void {
   for (const f of files) {
     if (existsSync(f.path)) continue;
-    mkdirSync(dirname(f.path), { recursive: true });
-    writeFileSync(f.path, f.copyFrom ? readFileSync(f.copyFrom) : f.content, { mode: f.mode });
-    chmodSync(f.path, f.mode);
-    if (f.uid !== undefined || f.gid !== undefined) chownSync(f.path, f.uid ?? 0, f.gid ?? 0);
+    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 }); // <root>/projects/<project>/ made 0700 too
+    chmodSync(dirname(f.path), 0o700); // secrets/ or configs/, also when an older tsstack made it
+    writeFileAtomicSync(f.path, f.content, 0o600);
   }
 }
 
@@ -144,7 +148,7 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
         for (const [k, v] of Object.entries(b.args ?? {})) if (v !== null) args[k] = v;
         await engine.images.build({
           context: b.context, dockerfile: b.dockerfile, dockerfileInline: b.dockerfile_inline, args, target: b.target,
-          labels: b.labels ?? {}, tags: [a.image!, ...(b.tags ?? [])], noCache: b.no_cache, onProgress: progress,
+          labels: b.labels ?? {}, tags: [a.image!, ...(b.tags ?? [])], noCache: b.no_cache, network: b.network, onProgress: progress,
         });
       }
     });
@@ -317,7 +321,7 @@ function missingInputs(a: Action, infraOk: Map<string, boolean>, imageOk: Map<st
 /** Bind sources the stack asks to create (`create_host_path`, compose's short syntax) are made as directories. */
 function ensureBindSources(a: Action): void {
   for (const m of a.container!.config.volumes) {
-    if (m.type === 'bind' && !existsSync(m.source)) mkdirSync(m.source, { recursive: true });
+    if (m.type === 'bind' && !m.file && !existsSync(m.source)) mkdirSync(m.source, { recursive: true }); // a secret's missing file is an error, not a dir
   }
 }
 

@@ -7,7 +7,7 @@ import { LABEL } from '../engine/api.js';
 import type { DependsOn, LoggingSpec, RestartPolicy, ServiceHook, ServiceSpec, StackModel } from '../model/types.js';
 import { parseBytes } from '../spec/units.js';
 import { namespaceServices } from '../spec/isolation.js';
-import { securityOpts } from '../spec/security-opt.js';
+import { seccompProfileDigest, securityOpts } from '../spec/security-opt.js';
 import { parseVolumesFrom, volumesFromServices } from '../spec/volumes-from.js';
 import { parseCgroupRule, type DeviceCgroupRule } from '../spec/devices.js';
 import { canonicalJson, configHash } from './canonical.js';
@@ -53,6 +53,8 @@ export interface ContainerConfig {
   /** The applied `security_opt` entries. */
   no_new_privileges?: boolean;
   seccomp?: string;
+  /** sha256 of a seccomp profile file's content: editing the file recreates the container (the path alone would not). */
+  seccomp_sha256?: string;
   cgroup_parent?: string;
   /** Host devices (long form) and extra device cgroup rules as written; absent when none (existing hashes stay). */
   devices?: { source: string; target: string; permissions: string }[];
@@ -98,15 +100,13 @@ export interface DesiredContainer {
   hash: string;
 }
 
-/** A file the engine must write before the container starts (configs/secrets from content or environment). */
+/**
+ * A config/secret value from the stack or the environment, written (0600, in 0700 directories) where only root
+ * reads it before containers copy it (engine: the `file` option of a bind mount sets their copy's owner and mode).
+ */
 export interface GeneratedFile {
   path: string;
-  /** Literal content, or the file to copy it from (`copyFrom`). */
   content: string;
-  copyFrom?: string;
-  mode: number;
-  uid?: number;
-  gid?: number;
 }
 
 export interface DesiredService {
@@ -342,18 +342,17 @@ function mountsOf(model: StackModel, name: string, svc: ServiceSpec, opts: Desir
       if (!obj) continue;
       const target = ref.target?.startsWith('/') ? ref.target : kind === 'secrets' ? `/run/secrets/${ref.target ?? ref.source}` : `/${ref.target ?? ref.source}`;
       let source = obj.file;
-      const uid = ref.uid !== undefined ? Number(ref.uid) : undefined;
-      const gid = ref.gid !== undefined ? Number(ref.gid) : undefined;
-      if (!source || uid !== undefined || gid !== undefined || ref.mode !== undefined) {
-        // A file of our own: content from the stack or the environment, or a copy
-        // of `file:` when ownership or mode must differ from the original.
-        const content = obj.file ? '' : obj.content ?? (obj.environment ? opts.env?.[obj.environment] ?? '' : '');
-        const key = canonicalJson({ content, file: obj.file, uid, gid, mode: ref.mode });
-        const path = `${opts.filesDir ?? `/tmp/tsstack-${project}`}/${kind}/${ref.source}-${shortHash(key)}`;
-        if (!files.some((f) => f.path === path)) files.push(clean({ path, content, copyFrom: obj.file, mode: ref.mode ?? 0o444, uid, gid }));
+      if (!source) {
+        // content from the stack or the environment: a file of our own, named by its content so a change recreates
+        const content = obj.content ?? (obj.environment ? opts.env?.[obj.environment] ?? '' : '');
+        const path = `${opts.filesDir ?? `/var/lib/tsstack/projects/${project}`}/${kind}/${ref.source}-${shortHash(content)}`;
+        if (!files.some((f) => f.path === path)) files.push({ path, content });
         source = path;
       }
-      out.push({ type: 'bind', source, target, readOnly: true });
+      // The engine copies it for this container, owned by uid/gid (default: the container's user). Secrets are
+      // 0400 unless asked otherwise (other users in the container do not read them); configs 0444, as Compose.
+      const file = clean({ uid: ref.uid !== undefined ? Number(ref.uid) : undefined, gid: ref.gid !== undefined ? Number(ref.gid) : undefined, mode: ref.mode ?? (kind === 'secrets' ? 0o400 : 0o444) });
+      out.push({ type: 'bind', source, target, readOnly: true, file });
     }
   };
   fileObjects('secrets');
@@ -520,7 +519,7 @@ export function logSettings(l: LoggingSpec | undefined): { driver: 'json-file' |
 }
 
 /** pid/ipc/uts, the applied security_opt entries and cgroup_parent, as hashed (absent when not set). */
-function isolationOf(model: StackModel, svc: ServiceSpec): Pick<ContainerConfig, 'pid' | 'ipc' | 'uts' | 'no_new_privileges' | 'seccomp' | 'cgroup_parent'> {
+function isolationOf(model: StackModel, svc: ServiceSpec): Pick<ContainerConfig, 'pid' | 'ipc' | 'uts' | 'no_new_privileges' | 'seccomp' | 'seccomp_sha256' | 'cgroup_parent'> {
   const share = (v: string | undefined) => {
     if (!v?.startsWith('service:')) return v === 'private' || v === 'shareable' ? undefined : v;
     const other = v.slice(8);
@@ -529,7 +528,7 @@ function isolationOf(model: StackModel, svc: ServiceSpec): Pick<ContainerConfig,
   const sec = securityOpts(svc.security_opt);
   return clean({
     pid: share(svc.pid), ipc: share(svc.ipc), uts: svc.uts,
-    no_new_privileges: sec.noNewPrivileges || undefined, seccomp: sec.seccomp, cgroup_parent: svc.cgroup_parent,
+    no_new_privileges: sec.noNewPrivileges || undefined, seccomp: sec.seccomp, seccomp_sha256: seccompProfileDigest(sec.seccomp), cgroup_parent: svc.cgroup_parent,
   });
 }
 

@@ -20,7 +20,7 @@ export class DotenvError extends Error {
 }
 
 /** Parses `src`; `vars` (if given) receives keys as they are read, so several files can chain. */
-export function parseDotenv(src: string, lookup: Lookup = () => undefined, vars: Map<string, string> = new Map()): Record<string, string> {
+export function parseDotenv(src: string, lookup: Lookup = () => undefined, vars: Map<string, string> = new Map(), onKey?: (key: string, line: number, value: string) => void): Record<string, string> {
   if (src.charCodeAt(0) === 0xfeff) src = src.slice(1);
   src = src.replace(/\r\n?/g, '\n');
   const out: Record<string, string> = {};
@@ -54,6 +54,7 @@ export function parseDotenv(src: string, lookup: Lookup = () => undefined, vars:
       if (inherited !== undefined) {
         out[key] = inherited;
         vars.set(key, inherited);
+        onKey?.(key, startLine, inherited);
       }
       i = eol + 1;
       line++;
@@ -86,6 +87,7 @@ export function parseDotenv(src: string, lookup: Lookup = () => undefined, vars:
     }
     out[key] = value;
     vars.set(key, value);
+    onKey?.(key, startLine, value);
     i = eol + 1;
     line++;
   }

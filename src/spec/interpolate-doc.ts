@@ -16,11 +16,16 @@ export function interpolateValue(
   onError: (path: (string | number)[], e: TemplateError, template: string) => never,
   path: (string | number)[] = [],
   onUnset?: (name: string, path: (string | number)[]) => void,
+  onValue?: OnValue,
 ): unknown {
   if (typeof value === 'string') {
     if (!value.includes('$')) return value;
     try {
-      return substitute(value, lookup, onUnset && ((name) => onUnset(name, [...path])));
+      if (!onValue) return substitute(value, lookup, onUnset && ((name) => onUnset(name, [...path])));
+      const names: string[] = [];
+      const result = substitute(value, (k) => (names.push(k), lookup(k)), onUnset && ((name) => onUnset(name, [...path])));
+      if (names.length) onValue([...path], value, result, names);
+      return result;
     } catch (e) {
       if (e instanceof TemplateError) onError([...path], e, value);
       throw e;
@@ -29,7 +34,7 @@ export function interpolateValue(
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       path.push(i);
-      value[i] = interpolateValue(value[i], lookup, onError, path, onUnset);
+      value[i] = interpolateValue(value[i], lookup, onError, path, onUnset, onValue);
       path.pop();
     }
     return value;
@@ -38,7 +43,7 @@ export function interpolateValue(
     const o = value as Record<string, unknown>;
     for (const k of Object.keys(o)) {
       path.push(k);
-      const v = interpolateValue(o[k], lookup, onError, path, onUnset);
+      const v = interpolateValue(o[k], lookup, onError, path, onUnset, onValue);
       if (v !== o[k]) setKey(o, k, v);
       path.pop();
     }
@@ -50,11 +55,18 @@ export function interpolateValue(
 /** compose-compatible message for a failed substitution at `path`. */
 export function interpolationMessage(path: (string | number)[], e: TemplateError, template: string): string {
   const p = formatPath(path);
-  return e.kind === 'required' ? `error while interpolating ${p}: ${e.message}` : `invalid interpolation format for ${p}.\nYou may need to escape any $ with another $.\n${template}`;
+  if (e.kind === 'required') return `error while interpolating ${p}: ${e.message}`;
+  // A hostile template can be megabytes: quote its start only.
+  const shown = template.length > 200 ? `${template.slice(0, 200)}… (${template.length} characters)` : template;
+  const why = e.message.startsWith('Invalid template: "') ? '' : `${e.message.replace(/^Invalid template: /, '')}.\n`;
+  return `invalid interpolation format for ${p}.\n${why}You may need to escape any $ with another $.\n${shown}`;
 }
 
 /** Interpolates `pf.value` in place; unset variables used without a default are reported to `onUnset`. */
-export function interpolateFile(pf: ParsedFile, lookup: Lookup, onUnset?: (name: string, path: (string | number)[], line?: number) => void): void {
+/** Told of each interpolated string that used variables (for `config --explain`). */
+export type OnValue = (path: (string | number)[], template: string, result: string, names: string[]) => void;
+
+export function interpolateFile(pf: ParsedFile, lookup: Lookup, onUnset?: (name: string, path: (string | number)[], line?: number) => void, onValue?: OnValue): void {
   const unset: OnUnsetAt | undefined = onUnset && ((name, path) => onUnset(name, path, lineOf(pf.lines, path)));
   pf.value = interpolateValue(pf.value, lookup, (path, e, template) => {
     const line = lineOf(pf.lines, path);
@@ -62,7 +74,7 @@ export function interpolateFile(pf: ParsedFile, lookup: Lookup, onUnset?: (name:
       location: { file: pf.file, line, path: formatPath(path) },
       hint: e.kind === 'required' ? 'set the variable in the environment or in .env' : 'write $$ for a literal $',
     });
-  }, [], unset);
+  }, [], unset, onValue);
 }
 
 type OnUnsetAt = (name: string, path: (string | number)[]) => void;

@@ -23,9 +23,13 @@ export class TemplateError extends Error {
 const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
+/** Nesting of `${A:-${B:-…}}` beyond this is refused: no real stack file comes near, and a hostile one must not exhaust the stack. */
+export const MAX_NESTING = 64;
+
 /** Substitutes every variable of `template`; throws TemplateError. */
-export function substitute(template: string, lookup: Lookup, onUnset?: OnUnset): string {
+export function substitute(template: string, lookup: Lookup, onUnset?: OnUnset, depth = 0): string {
   if (!template.includes('$')) return template;
+  if (depth > MAX_NESTING) throw new TemplateError(`Invalid template: defaults nested more than ${MAX_NESTING} deep`, 'invalid');
   let out = '';
   let i = 0;
   const n = template.length;
@@ -43,7 +47,7 @@ export function substitute(template: string, lookup: Lookup, onUnset?: OnUnset):
     } else if (next === '{') {
       const end = closingBrace(template, i + 2);
       if (end < 0) throw new TemplateError('Invalid template: "' + template + '"', 'invalid');
-      out += braced(template.slice(i + 2, end), template, lookup, onUnset);
+      out += braced(template.slice(i + 2, end), template, lookup, onUnset, depth);
       i = end + 1;
     } else if (next !== undefined && NAME_START.test(next)) {
       let j = i + 2;
@@ -77,7 +81,7 @@ function closingBrace(s: string, from: number): number {
 
 const OPS = [':-', ':?', ':+', '-', '?', '+'] as const;
 
-function braced(body: string, whole: string, lookup: Lookup, onUnset?: OnUnset): string {
+function braced(body: string, whole: string, lookup: Lookup, onUnset: OnUnset | undefined, depth: number): string {
   let k = 0;
   if (!NAME_START.test(body[0] ?? '')) throw new TemplateError('Invalid template: "' + whole + '"', 'invalid');
   while (k < body.length && NAME_CHAR.test(body[k]!)) k++;
@@ -95,12 +99,12 @@ function braced(body: string, whole: string, lookup: Lookup, onUnset?: OnUnset):
   const missing = colon ? value === undefined || value === '' : value === undefined;
   switch (op[op.length - 1]) {
     case '-':
-      return missing ? substitute(arg, lookup, onUnset) : value!;
+      return missing ? substitute(arg, lookup, onUnset, depth + 1) : value!;
     case '+':
-      return missing ? '' : substitute(arg, lookup, onUnset);
+      return missing ? '' : substitute(arg, lookup, onUnset, depth + 1);
     default: {
       if (!missing) return value!;
-      const msg = substitute(arg, lookup);
+      const msg = substitute(arg, lookup, undefined, depth + 1);
       throw new TemplateError(`required variable ${name} is missing a value` + (msg ? `: ${msg}` : ''), 'required');
     }
   }

@@ -43,7 +43,7 @@ export function normalizeIsolation(ctx: Ctx, name: string, raw: Obj, s: ServiceS
       const p = parseSecurityOpt(entry);
       if (p.kind === 'invalid') throw ctx.error(at('security_opt', i), p.message, p.hint);
       if (p.kind === 'ignored') ctx.warn(at('security_opt', i), p.message);
-      if (p.kind === 'ok' && p.key === 'seccomp' && p.value !== 'unconfined' && !isAbsolute(p.value)) return `seccomp=${resolve(projectDir, p.value)}`;
+      if (p.kind === 'ok' && p.key === 'seccomp' && p.value !== 'unconfined' && p.value !== 'builtin' && !isAbsolute(p.value)) return `seccomp=${resolve(projectDir, p.value)}`;
       return entry;
     });
   }

@@ -7,7 +7,8 @@
 // No IO but reading the files it is given (and probing for default names).
 
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { NetworkSpec, ServiceSpec, SpecWarning, StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
@@ -17,9 +18,13 @@ import type { Lookup } from './interpolate.js';
 import { isObj, mergeDocuments, mergeValue } from './merge.js';
 import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
 import { namespaceServices } from './isolation.js';
+import { omitEmpty } from './omit-empty.js';
+import type { Provenance } from './explain.js';
 import { checkVolumesFrom } from './volumes-from.js';
-import { resolveFilePaths, resolvePath } from './resolve-paths.js';
+import { checkContainerPaths } from './container-paths.js';
+import { linkEscape, linkEscapeError, resolveFilePaths, resolvePath } from './resolve-paths.js';
 import { validateDocument } from './validate.js';
+import { checkSysctlPeers } from './sysctls.js';
 import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
 
 type Obj = Record<string, unknown>;
@@ -37,6 +42,8 @@ export interface LoadOptions {
   readFile?: (path: string) => Promise<string>;
   /** Skip cross-reference checks (undefined volumes/networks/services): only for comparing with oracles that skip them. */
   skipConsistencyCheck?: boolean;
+  /** Filled with where each variable and interpolated value came from (`config --explain`). */
+  provenance?: Provenance;
 }
 
 /** Names probed, in order, when no -f is given. */
@@ -84,6 +91,8 @@ class Loader {
   /** Warnings found before normalization (unset variables). */
   readonly warnings: SpecWarning[] = [];
   private readonly extendsCache = new Map<string, ParsedFile>();
+  /** Where values came from, when `config --explain` asks. */
+  provenance?: Provenance;
   constructor(
     readonly read: (p: string) => Promise<string>,
     readonly home: string | undefined,
@@ -103,7 +112,7 @@ class Loader {
       const code = (e as NodeJS.ErrnoException).code;
       throw new TsstackError('SPEC', `cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
         location: from ? { file: from.file, line: from.line } : { file: path },
-        hint: code === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : undefined,
+        hint: code === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : code === 'ENOTREG' || code === 'EFBIG' ? `name a regular file of at most ${MAX_INPUT_BYTES >> 20} MiB` : undefined,
         cause: e,
       });
     }
@@ -126,10 +135,12 @@ class Loader {
   /** parse → interpolate → resolve paths, for one file (validation runs once on the merged data). */
   async parse(path: string, base: string, lookup: Lookup, from?: { file: string; line?: number }, parsed?: ParsedFile): Promise<ParsedFile> {
     const pf = parsed ?? (await this.readParsed(path, from));
+    const prov = this.provenance;
     interpolateFile(pf, lookup, (name, p, line) => {
       if (name === 'COMPOSE_PROJECT_NAME' || name === 'TSSTACK_PROJECT_NAME') return;
       this.warnings.push({ file: pf.file, line, path: formatPath(p), message: `the ${JSON.stringify(name)} variable is not set; defaulting to a blank string` });
-    });
+    }, prov && ((p, template, result, names) => prov.uses.push({ file: pf.file, line: lineOf(pf.lines, p), path: formatPath(p), template, result, names })));
+    omitEmpty(pf.value);
     resolveBareEnvironment(pf, lookup);
     resolveFileObjectEnvironment(pf, lookup);
     resolveFilePaths(pf, base, this.home);
@@ -181,13 +192,17 @@ class Loader {
           hint: 'write include: [other/compose.yaml] or include: [{path: other/compose.yaml}]',
         });
       }
+      for (const p of [...rawPaths, ...(spec.env_file === undefined ? [] : [spec.env_file].flat())]) {
+        const esc = linkEscape(base, String(p));
+        if (esc) throw linkEscapeError(String(p), esc, { ...from, path: `include[${i}]` });
+      }
       const paths = rawPaths.map((p) => resolvePath(base, String(p), this.home));
       const projectDir = spec.project_directory !== undefined ? resolvePath(base, String(spec.project_directory), this.home) : dirname(paths[0]!);
       const envFiles = spec.env_file === undefined ? [join(projectDir, '.env')] : (Array.isArray(spec.env_file) ? spec.env_file : [spec.env_file]).map((p) => resolvePath(base, String(p), this.home));
       const vars = new Map<string, string>();
       for (const f of envFiles) {
         if (spec.env_file === undefined && !(await exists(this.read, f))) continue;
-        parseEnvFile(await this.text(f, 'env file', from), f, lookup, vars);
+        parseEnvFile(await this.text(f, 'env file', from), f, lookup, vars, this.provenance);
       }
       const incLookup: Lookup = (k) => lookup(k) ?? vars.get(k);
       const parts: Loaded[] = [];
@@ -268,9 +283,9 @@ async function exists(read: (p: string) => Promise<string>, p: string): Promise<
   }
 }
 
-function parseEnvFile(text: string, file: string, lookup: Lookup, vars: Map<string, string>): Record<string, string> {
+function parseEnvFile(text: string, file: string, lookup: Lookup, vars: Map<string, string>, prov?: Provenance): Record<string, string> {
   try {
-    return parseDotenv(text, lookup, vars);
+    return parseDotenv(text, lookup, vars, prov && ((k, line, v) => prov.fromFile(k, file, line, v)));
   } catch (e) {
     if (e instanceof DotenvError) {
       throw new TsstackError('SPEC', e.message, { location: { file, line: e.line }, hint: 'write lines as KEY=value; quote values with spaces or #' });
@@ -285,27 +300,92 @@ function definedEnv(env: Record<string, string | undefined>): Map<string, string
   return m;
 }
 
+/**
+ * `-f -` names standard input, as in Compose: it is read once (a second load in
+ * the same process sees the same text) and the project directory is the working directory.
+ */
+export const STDIN_FILE = '/dev/stdin';
+let stdinText: Promise<string> | undefined;
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer); // a pipe, a file or a socket alike
+  return Buffer.concat(chunks).toString('utf8');
+}
+/** Larger inputs are refused: a stack, env or label file is small, and a hostile one must not fill memory. */
+export const MAX_INPUT_BYTES = 16 << 20;
+
+/**
+ * Reads a regular file only (a device, FIFO or socket named as an `env_file` or `extends` source is
+ * refused, not read forever), opened non-blocking so a FIFO does not wait for a writer, up to MAX_INPUT_BYTES.
+ */
+async function readRegular(p: string): Promise<string> {
+  const fh = await open(p, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    if (st.size > MAX_INPUT_BYTES) throw Object.assign(new Error(`larger than ${MAX_INPUT_BYTES >> 20} MiB`), { code: 'EFBIG' });
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+const defaultRead = (p: string): Promise<string> => (p === STDIN_FILE ? (stdinText ??= readStdin()) : readRegular(p));
+
+/** The `.env` files read for interpolation: `--env-file`s, else `<dir>/.env` when it exists. */
+async function readDotenvs(loader: Loader, envFiles: string[] | undefined, dir: string, env: Map<string, string>): Promise<Map<string, string>> {
+  const vars = new Map<string, string>();
+  const files = envFiles?.length ? envFiles : [join(dir, '.env')];
+  for (const f of files) {
+    if (!envFiles?.length && !(await exists(loader.read, f))) continue;
+    // the implicit .env is the project's: a link leading out of it (to root's credentials) is not read
+    const esc = envFiles?.length ? undefined : linkEscape(dir, '.env');
+    if (esc) throw linkEscapeError('.env', esc, { file: f }, `pass that file with --env-file ${esc.real} if it is really meant`);
+    parseEnvFile(await loader.text(f, 'env file'), f, (k) => env.get(k), vars, loader.provenance);
+  }
+  return vars;
+}
+
+/**
+ * The stack files: `-f`, else COMPOSE_FILE (TSSTACK_FILE first) split on COMPOSE_PATH_SEPARATOR
+ * (default `:`), taken from the environment or, as Compose does, from the `.env` of the
+ * directory the files are looked for in; else the default names found there or above.
+ */
+function chooseFiles(opts: LoadOptions, cwd: string, early: Lookup): string[] {
+  if (opts.files && opts.files.length > 0) return opts.files.map((f) => (f === '-' ? STDIN_FILE : resolve(cwd, f)));
+  const start = resolve(cwd, opts.projectDir ?? '.');
+  const listed = early('TSSTACK_FILE') ?? early('COMPOSE_FILE');
+  if (listed) {
+    const sep = early('TSSTACK_PATH_SEPARATOR') ?? early('COMPOSE_PATH_SEPARATOR') ?? ':';
+    return listed.split(sep).filter(Boolean).map((f) => resolve(start, f));
+  }
+  return discoverFiles(start);
+}
+
 /** Loads, merges, validates and normalizes a stack. */
 export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   const env = definedEnv(opts.env ?? process.env);
-  const read = opts.readFile ?? ((p: string) => readFile(p, 'utf8'));
+  const loader = new Loader(opts.readFile ?? defaultRead, env.get('HOME'));
+  loader.provenance = opts.provenance;
+  try {
+    return await loadWith(loader, opts, env);
+  } catch (e) {
+    // "variable X is not set" said before an error is often its cause: it goes out with it.
+    if (e instanceof TsstackError) for (const w of loader.warnings) e.warnings.push(`${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
+    throw e;
+  }
+}
+
+async function loadWith(loader: Loader, opts: LoadOptions, env: Map<string, string>): Promise<StackModel> {
   const cwd = opts.cwd ?? process.cwd();
-  let files: string[];
-  if (opts.files && opts.files.length > 0) files = opts.files.map((f) => resolve(cwd, f));
-  else if (env.get('COMPOSE_FILE')) files = env.get('COMPOSE_FILE')!.split(env.get('COMPOSE_PATH_SEPARATOR') ?? ':').filter(Boolean).map((f) => resolve(cwd, opts.projectDir ?? '.', f));
-  else files = discoverFiles(resolve(cwd, opts.projectDir ?? '.'));
-  const projectDir = resolve(cwd, opts.projectDir ?? dirname(files[0]!));
-  const home = env.get('HOME');
-  const loader = new Loader(read, home);
+  const envFiles = opts.envFiles?.map((f) => resolve(cwd, f));
+
+  // Without -f, the `.env` where the files are looked for may choose them (COMPOSE_FILE).
+  const startVars = opts.files?.length ? new Map<string, string>() : await readDotenvs(loader, envFiles, resolve(cwd, opts.projectDir ?? '.'), env);
+  const files = chooseFiles(opts, cwd, (k) => env.get(k) ?? startVars.get(k));
+  const projectDir = resolve(cwd, opts.projectDir ?? (files[0] === STDIN_FILE ? '.' : dirname(files[0]!)));
 
   // .env (or --env-file): variables for interpolation; the process environment wins.
-  const dotVars = new Map<string, string>();
-  const envLookup: Lookup = (k) => env.get(k);
-  const envFiles = opts.envFiles?.length ? opts.envFiles.map((f) => resolve(cwd, f)) : [join(projectDir, '.env')];
-  for (const f of envFiles) {
-    if (!opts.envFiles?.length && !(await exists(read, f))) continue;
-    parseEnvFile(await loader.text(f, 'env file'), f, envLookup, dotVars);
-  }
+  const dotVars = !opts.files?.length && (envFiles?.length || projectDir === resolve(cwd, opts.projectDir ?? '.')) ? startVars : await readDotenvs(loader, envFiles, projectDir, env);
   const baseLookup: Lookup = (k) => env.get(k) ?? dotVars.get(k);
 
   // The project name is known before interpolation (files may use ${COMPOSE_PROJECT_NAME}).
@@ -377,10 +457,12 @@ export async function loadStack(opts: LoadOptions = {}): Promise<StackModel> {
   for (const kind of ['secrets', 'configs'] as const) for (const [k, v] of Object.entries(isObj(raw[kind]) ? (raw[kind] as Obj) : {})) model[kind][k] = normalizeFileObject(ctx, name, kind, k, v);
   if (raw.models !== undefined) ctx.warn(['models'], 'models is not supported by tsstack yet; ignored');
 
+  checkContainerPaths(ctx, model);
   if (!opts.skipConsistencyCheck) {
     checkReferences(ctx, model, disabled);
     checkRawServiceRefs(ctx, services, disabled);
     checkVolumesFrom(ctx, model, disabled);
+    checkSysctlPeers(ctx, model);
   }
   model.sourceFiles = [...loader.sourceFiles].sort();
   model.warnings = [...loader.warnings, ...ctx.warnings];

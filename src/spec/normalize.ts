@@ -29,6 +29,7 @@ import { ISOLATION_KEYS, normalizeIsolation } from './isolation.js';
 import { DEVICE_KEYS, normalizeDevices } from './devices.js';
 import { HOOK_KEYS, normalizeHooks } from './hooks.js';
 import { normalizeVolumesFrom } from './volumes-from.js';
+import { checkServiceSysctls } from './sysctls.js';
 import { parsePortShort } from './ports.js';
 import { splitShellWords } from './shellwords.js';
 import { parseBytes, parseDuration } from './units.js';
@@ -529,10 +530,10 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
   if (log) s.logging = log;
   cpuMemoryExtras(ctx, p, raw, s);
   normalizeIsolation(ctx, name, raw, s, sc.projectDir);
+  checkServiceSysctls(ctx, name, raw, s);
   normalizeDevices(ctx, name, raw, s);
   normalizeVolumesFrom(ctx, name, raw, s);
   normalizeHooks(ctx, name, raw, s, { command: (path, v) => command(ctx, path, v), bool: (path, v) => toBool(ctx, path, v), env: (v) => keyValues(v, (k) => sc.lookup(k) ?? null) });
-  foldLimits(s);
   for (const k of Object.keys(raw)) {
     if (!SUPPORTED.has(k) && !k.startsWith('x-')) ctx.warn(at(k), `${k} is not supported by tsstack yet; ignored`);
   }
@@ -602,17 +603,6 @@ function extraHosts(v: unknown): string[] {
   }
   // `host:ip` and `host=ip` are both accepted; `host=ip` is the canonical form (IPv6 has colons).
   return strList(v).map((e) => (e.includes('=') ? e : e.replace(/^([^:]+):/, '$1=')));
-}
-
-/** mem_limit / cpus / pids_limit are short forms of deploy.resources.limits. */
-function foldLimits(s: ServiceSpec): void {
-  if (s.mem_limit === undefined && s.cpus === undefined && s.pids_limit === undefined) return;
-  const d = (s.deploy ??= {});
-  const r = (d.resources ??= {});
-  const l = (r.limits ??= {});
-  if (s.mem_limit !== undefined && l.memory === undefined) l.memory = s.mem_limit;
-  if (s.cpus !== undefined && l.cpus === undefined) l.cpus = s.cpus;
-  if (s.pids_limit !== undefined && l.pids === undefined) l.pids = s.pids_limit;
 }
 
 // ---------- top-level objects ----------

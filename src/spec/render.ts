@@ -3,6 +3,7 @@
 // durations as Go-style strings (`1m30s`) and sizes as bytes.
 
 import type { StackModel } from '../model/types.js';
+import { stringify } from 'yaml';
 import { formatDuration } from './units.js';
 
 const DURATION_KEYS = new Set(['stop_grace_period', 'interval', 'timeout', 'start_period', 'start_interval', 'delay', 'window']);
@@ -54,67 +55,20 @@ export function toConfigObject(model: StackModel): Record<string, unknown> {
 }
 
 export function renderStack(model: StackModel, format: 'yaml' | 'json'): string {
-  const obj = toConfigObject(model);
+  const obj = escapeDollars(toConfigObject(model));
   if (format === 'json') return JSON.stringify(obj, null, 2) + '\n';
-  return stringifyYaml(obj);
+  // The yaml package's own quoting (only where YAML needs it); no folding of long lines.
+  return stringify(obj, { lineWidth: 0, minContentWidth: 0, nullStr: 'null' });
 }
 
-// A small YAML emitter (block style, strings quoted only when needed) so that
-// printing does not load the full `yaml` package a second time for one call.
-function stringifyYaml(v: unknown): string {
-  const lines: string[] = [];
-  emit(v, 0, lines);
-  return lines.join('\n') + '\n';
-}
-
-const PLAIN = /^[A-Za-z_/.][A-Za-z0-9_./@+-]*( [A-Za-z0-9_./@+-]+)*$/;
-const RESERVED = /^(true|false|yes|no|on|off|null|y|n|~)$/i;
-
-function scalar(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  const s = String(v);
-  if (s !== '' && PLAIN.test(s) && !RESERVED.test(s) && !/^[0-9.+-]/.test(s)) return s;
-  return JSON.stringify(s);
-}
-
-function key(k: string): string {
-  // Plain only when YAML reads it back as the same string (not a number, bool or null).
-  return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(k) && !RESERVED.test(k) ? k : JSON.stringify(k);
-}
-
-/** Appends `v` at `indent`; `first` replaces the indentation of the first line (a `- ` of the parent list). */
-function emit(v: unknown, indent: number, lines: string[], first?: string): void {
-  const pad = ' '.repeat(indent);
-  let lead = first ?? pad;
-  const next = () => {
-    const l = lead;
-    lead = pad;
-    return l;
-  };
-  if (Array.isArray(v)) {
-    for (const item of v) {
-      if (isNonEmpty(item)) emit(item, indent + 2, lines, next() + '- ');
-      else lines.push(next() + '- ' + inline(item));
-    }
-    return;
-  }
-  if (typeof v === 'object' && v !== null) {
-    for (const [k, x] of Object.entries(v)) {
-      if (isNonEmpty(x)) {
-        lines.push(`${next()}${key(k)}:`);
-        emit(x, indent + 2, lines);
-      } else lines.push(`${next()}${key(k)}: ${inline(x)}`);
-    }
-    return;
-  }
-  lines.push(next() + scalar(v));
-}
-
-function isNonEmpty(x: unknown): boolean {
-  return typeof x === 'object' && x !== null && (Array.isArray(x) ? x.length > 0 : Object.keys(x).length > 0);
-}
-
-function inline(x: unknown): string {
-  return typeof x === 'object' && x !== null ? (Array.isArray(x) ? '[]' : '{}') : scalar(x);
+/**
+ * Every literal `$` of a printed value as `$$`, as Compose prints it: the output is a stack file,
+ * and loading it again must not interpolate what was already interpolated (`echo $$HOME` stays
+ * `echo $HOME` in the container, not the host's HOME). Keys are not interpolated, so they stay.
+ */
+export function escapeDollars(v: unknown): any {
+  if (typeof v === 'string') return v.replaceAll('$', '$$$$');
+  if (Array.isArray(v)) return v.map(escapeDollars);
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, escapeDollars(x)]));
+  return v;
 }

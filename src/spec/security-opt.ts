@@ -1,14 +1,18 @@
 // `security_opt` entries (Docker's `--security-opt`): which ones tsstack
-// applies and what each means. Pure; used by spec/ (warnings, errors) and by
-// reconcile/ (the container's desired config).
+// applies and what each means. Pure but for reading a profile to hash it;
+// used by spec/ (warnings, errors) and by reconcile/ (the container's desired
+// config).
 //
 // Docker accepts `key=value` and the older `key:value`; the separator is the
 // first `=` or `:` of the entry.
 
+import { createHash } from 'node:crypto';
+import { readSmallFile } from '../util/read-small-file.js';
+
 export interface SecurityOpts {
   /** `no-new-privileges[:true|=true]`: the process cannot gain privileges through execve (setuid, file caps). */
   noNewPrivileges?: boolean;
-  /** `unconfined` (no filter), or the path of a Docker seccomp profile (JSON). */
+  /** `unconfined` (no filter), or the path of a Docker seccomp profile (JSON); absent: the default profile. */
   seccomp?: string;
 }
 
@@ -34,7 +38,7 @@ export function parseSecurityOpt(entry: string): SecurityOptEntry {
     }
     case 'seccomp':
       if (!value) return { kind: 'invalid', message: 'seccomp needs a value', hint: 'write seccomp=unconfined or seccomp=<path of a JSON profile>' };
-      if (value === 'builtin') return { kind: 'ignored', message: 'tsstack has no built-in seccomp profile; none is applied' };
+      // `builtin` names the default profile (Docker's word for it)
       return { kind: 'ok', key, value };
     case 'label':
     case 'apparmor':
@@ -51,7 +55,22 @@ export function securityOpts(entries: readonly string[] | undefined): SecurityOp
     const p = parseSecurityOpt(e);
     if (p.kind !== 'ok') continue;
     if (p.key === 'no-new-privileges') out.noNewPrivileges = p.value;
+    else if (p.value === 'builtin') delete out.seccomp;
     else out.seccomp = p.value;
   }
   return out;
+}
+
+/**
+ * sha256 of a seccomp profile's content, part of the container's config hash; undefined for the default
+ * profile, `unconfined` and a file that cannot be read (creating the container then says why). The default
+ * profile is not hashed: as in Docker, a new default applies to containers created after it.
+ */
+export function seccompProfileDigest(seccomp: string | undefined): string | undefined {
+  if (!seccomp || seccomp === 'unconfined') return undefined;
+  try {
+    return createHash('sha256').update(readSmallFile(seccomp)).digest('hex');
+  } catch {
+    return undefined;
+  }
 }

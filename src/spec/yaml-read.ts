@@ -65,6 +65,17 @@ const octalInt = new yaml.Type('tag:tsstack.dev,2026:octal-int', {
   construct: (s: string) => parseInt(s, 8),
 });
 
+/**
+ * A decimal integer beyond 2^53 stays the string it was written as (a number would silently lose
+ * digits: `BIG: 12345678901234567890` in `environment` must reach the container unchanged); keys that
+ * need a number then refuse it with a located error. Must precede the int type.
+ */
+const unsafeInt = new yaml.Type('tag:tsstack.dev,2026:unsafe-int', {
+  kind: 'scalar',
+  resolve: (s: unknown) => typeof s === 'string' && /^[-+]?[0-9][0-9_]*$/.test(s) && !Number.isSafeInteger(Number(s.replace(/_/g, ''))),
+  construct: (s: string) => s,
+});
+
 function markerTypes(tag: '!reset' | '!override'): InstanceType<typeof yaml.Type>[] {
   const mark = (v: unknown) => (tag === '!reset' ? { [RESET_KEY]: true } : { [OVERRIDE_KEY]: v });
   return (['scalar', 'sequence', 'mapping'] as const).map(
@@ -74,7 +85,7 @@ function markerTypes(tag: '!reset' | '!override'): InstanceType<typeof yaml.Type
 
 /** YAML 1.2 core schema + merge keys + octal ints + Compose's merge tags (no timestamps: dates stay strings). */
 const SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
-  implicit: [yaml.types.null, yaml.types.bool, octalInt, yaml.types.int, yaml.types.float, yaml.types.merge],
+  implicit: [yaml.types.null, yaml.types.bool, octalInt, unsafeInt, yaml.types.int, yaml.types.float, yaml.types.merge],
   explicit: [...markerTypes('!reset'), ...markerTypes('!override')],
 });
 

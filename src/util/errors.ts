@@ -27,6 +27,8 @@ export class TsstackError extends Error {
   readonly location?: ErrorLocation;
   /** Further problems found in the same pass (all reported together). */
   readonly details: string[];
+  /** Warnings met before the error (an unset variable is often its cause): printed before it. */
+  readonly warnings: string[] = [];
 
   constructor(code: ErrorCode, message: string, opts: { hint?: string; location?: ErrorLocation; details?: string[]; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });

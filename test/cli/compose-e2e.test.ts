@@ -5,6 +5,7 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { skipWhen } from '../helpers/skip.js';
 import { canRun, leftovers, refTimers, timersAbove, world, type Run, type World } from './_world.js';
 
 isolateNetwork();
@@ -19,11 +20,9 @@ type Ctx = { w: World; T: (...argv: string[]) => Promise<Run>; TE: (env: Record<
 /** Runs `body` against fixture `name` with project `project`; always downs and checks nothing is left. */
 function scenario(title: string, name: string, body: (c: Ctx, t: import('ava').ExecutionContext) => Promise<void>, opts: { skip?: string; file?: string; failing?: string } = {}) {
   // `failing`: a known gap, named in the title; ava reports it when it starts passing.
-  (opts.failing ? test.serial.failing : test.serial)(`${name}: ${title}${opts.failing ? ` [known gap: ${opts.failing}]` : ''}`, async (t) => {
-    const skip = (why: string) => { t.log(`skipped: ${why}`); t.pass(); };
-    if (!haveFixtures) return skip('../shared absent');
-    if (!canRun) return skip('needs root, busybox-static and native/bin/tsstack-runtime');
-    if (opts.skip) return skip(opts.skip);
+  const why = !haveFixtures ? '../shared absent' : !canRun ? 'needs root, busybox-static and native/bin/tsstack-runtime' : opts.skip;
+  const register = why ? skipWhen(true, why).serial : opts.failing ? test.serial.failing : test.serial;
+  register(`${name}: ${title}${opts.failing ? ` [known gap: ${opts.failing}]` : ''}`, async (t) => {
     const timers = refTimers();
     const w = world();
     const dir = join(FIXTURES, name);
@@ -152,7 +151,7 @@ scenario('scale adds and removes replicas per service, highest number first', 'T
 
 scenario('run -e resolves shell, env-file then image, in that order', 'TestEnvPriority', async ({ TE, dir }, t) => {
   const b = await TE({}, 'build');
-  if (b.code !== 0) { t.log(`skipped: build not available: ${b.err}`); t.pass(); return; }
+  t.is(b.code, 0, b.err);
   const f = (n: string) => join(dir, n);
   const run = async (env: Record<string, string | undefined>, ...argv: string[]) => {
     const r = await TE({ WHEREAMI: undefined, ...env }, ...argv);
@@ -171,14 +170,14 @@ scenario('run -e resolves shell, env-file then image, in that order', 'TestEnvPr
 
 scenario('an environment passthrough propagates the caller value or unsets the image ENV', 'TestUnsetEnv', async ({ TE }, t) => {
   const b = await TE({}, 'build');
-  if (b.code !== 0) { t.log(`skipped: build not available: ${b.err}`); t.pass(); return; }
+  t.is(b.code, 0, b.err);
   t.regex((await TE({}, 'run', '--rm', '-e', 'EMPTY=hello', 'empty-variable')).out, /=hello=/);
   t.regex((await TE({ EMPTY: undefined }, 'run', '--rm', 'empty-variable')).out, /^==$/m);
 });
 
 scenario('an unquoted # starts a comment in .env, a quoted one does not', 'TestCommentsInEnvFile', async ({ TE }, t) => {
   const b = await TE({}, 'build');
-  if (b.code !== 0) { t.log(`skipped: build not available: ${b.err}`); t.pass(); return; }
+  t.is(b.code, 0, b.err);
   const r = await TE({}, 'run', '--rm', '-e', 'COMMENT', '-e', 'NO_COMMENT', 'env-file-comments', 'sh', '-c', 'printenv | grep COMMENT');
   t.regex(r.out, /COMMENT=1234/);
   t.regex(r.out, /NO_COMMENT=1234#5/);
@@ -276,7 +275,6 @@ scenario('without a profile, lifecycle commands never materialize the profiled s
 
 scenario('a $$ escape reaches the build literally', 'TestBuildEscaped', async ({ T }, t) => {
   const r = await T('build', 'foo');
-  if (/not available/.test(r.err)) { t.log(`skipped: ${r.err}`); t.pass(); return; }
   t.is(r.code, 0, r.err);
   t.regex(r.err + r.out, /foo is \$\{bar\}/);
 });

@@ -6,6 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from './_netns.js';
 import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
+import { skipWhen } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -24,9 +25,7 @@ services:
         permissions: ${fusePerms}
 ${extra}`;
 
-test.serial('devices: nodes and permissions in the container; a change recreates; a missing device is refused first; nothing left', async (t) => {
-  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
-  if (!existsSync('/dev/fuse')) { t.log('skipped: no /dev/fuse on this host'); t.pass(); return; }
+skipWhen(!canRun || !existsSync('/dev/fuse'), !canRun ? 'needs root, busybox-static and native/bin/tsstack-runtime' : 'no /dev/fuse on this host').serial('devices: nodes and permissions in the container; a change recreates; a missing device is refused first; nothing left', async (t) => {
   const w = world();
   const file = join(w.dir, 'stack.yaml');
   const { T, ids, logsUntil } = projectCli(w, file, 'devs');

@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canRun, leftovers, world as baseWorld } from './_world.js';
+import { haveRedis } from './_redis.js';
 import { interrupted } from '../../src/cli/context.js';
+import { skipWhen } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -57,8 +59,7 @@ services:
     restart: "no"
 `;
 
-test.serial('up -d, no-op second up, env change recreates one service, down leaves nothing', async (t) => {
-  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('up -d, no-op second up, env change recreates one service, down leaves nothing', async (t) => {
   const w = world();
   try {
     await importBusybox(w);
@@ -102,8 +103,7 @@ test.serial('up -d, no-op second up, env change recreates one service, down leav
   }
 });
 
-test.serial('preflight: a host port held by a process is named, nothing is created', async (t) => {
-  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('preflight: a host port held by a process is named, nothing is created', async (t) => {
   const w = world();
   const net = await import('node:net');
   const srv = net.createServer();
@@ -123,9 +123,8 @@ test.serial('preflight: a host port held by a process is named, nothing is creat
   }
 });
 
-test.serial('the seed example: redis published on 6379 answers PONG from the host; app resolves redis; both healthy', async (t) => {
-  const { haveRedis, makeRedisRootfs } = await import('./_redis.js');
-  if (!canRun || !haveRedis) { t.log('skipped: needs root, busybox-static, redis-server and native/bin/tsstack-runtime'); t.pass(); return; }
+skipWhen(!canRun || !haveRedis, 'needs root, busybox-static, redis-server and native/bin/tsstack-runtime').serial('the seed example: redis published on 6379 answers PONG from the host; app resolves redis; both healthy', async (t) => {
+  const { makeRedisRootfs } = await import('./_redis.js');
   const w = world();
   try {
     await importBusybox(w);
@@ -173,8 +172,7 @@ services:
   }
 });
 
-test.serial('everyday commands on a running container: exec, top, cp, stats, kill, wait, rm, run --rm', async (t) => {
-  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('everyday commands on a running container: exec, top, cp, stats, kill, wait, rm, run --rm', async (t) => {
   const w = world();
   try {
     await importBusybox(w);

@@ -6,6 +6,7 @@ import { isolateNetwork } from './_netns.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canRun, leftovers, world as baseWorld } from './_world.js';
+import { skipWhen } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -39,8 +40,7 @@ networks:
     internal: true
 `;
 
-test.serial('DNS answers for running containers only: stop and kill take the name away, start gives it back; internal networks are marked', async (t) => {
-  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('DNS answers for running containers only: stop and kill take the name away, start gives it back; internal networks are marked', async (t) => {
   const w = world();
   try {
     await w.busybox('busybox:latest');
@@ -74,8 +74,7 @@ test.serial('DNS answers for running containers only: stop and kill take the nam
   }
 });
 
-test.serial('run -it and exec -it get a real pty from a terminal; run -i pipes stdin through', async (t) => {
-  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('run -it and exec -it get a real pty from a terminal; run -i pipes stdin through', async (t) => {
   const { execFileSync } = await import('node:child_process');
   const w = world();
   try {

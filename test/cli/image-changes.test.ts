@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { applyChanges } from '../../src/cli/image-changes.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { Sandbox } from '../examples/_cli.js';
+import { skipWhen } from '../helpers/skip.js';
 
 test('applyChanges: each instruction sets its part of the config, in order', (t) => {
   const cfg = applyChanges([
@@ -60,8 +61,7 @@ test('applyChanges: instructions that change files, and malformed ones, are refu
 
 const root = process.getuid?.() === 0;
 
-test.serial('tsstack image import --change: the imported image carries the config; a bad change imports nothing', async (t) => {
-  if (!root) { t.log('skipped: needs root'); t.pass(); return; }
+skipWhen(!root, 'needs root').serial('tsstack image import --change: the imported image carries the config; a bad change imports nothing', async (t) => {
   const b = new Sandbox();
   t.teardown(() => b.dispose());
   const rootfs = join(b.base, 'rootfs');

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostPlatform } from '../../src/reconcile/platform.js';
 import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
+import { skipWhen } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -25,8 +26,7 @@ services:
 ${b}
 `;
 
-test.serial('pid: service:a sees a\'s processes; security_opt change recreates; foreign platform refused; nothing left', async (t) => {
-  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('pid: service:a sees a\'s processes; security_opt change recreates; foreign platform refused; nothing left', async (t) => {
   const w = world();
   const file = join(w.dir, 'stack.yaml');
   const { T, ids, logsUntil } = projectCli(w, file, 'iso');

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupPaths } from '../../src/engine/runtime/cgroup-stats.js';
 import { canRun, leftovers, world as baseWorld } from './_world.js';
+import { skipWhen } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -35,8 +36,7 @@ services:
     logging: { driver: none }
 `;
 
-test.serial('logging rotation and driver none, cpu quota/period, mem_reservation and dns_opt through up; a logging change recreates', async (t) => {
-  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('logging rotation and driver none, cpu quota/period, mem_reservation and dns_opt through up; a logging change recreates', async (t) => {
   const w = world();
   try {
     await w.busybox('busybox:latest');

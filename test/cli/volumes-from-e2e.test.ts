@@ -6,6 +6,7 @@ import { isolateNetwork } from './_netns.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
+import { skipWhen } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -27,8 +28,7 @@ volumes:
   data: {}
 `;
 
-test.serial('volumes_from: a service\'s volume and bind at the same targets, ro, recreate on change; nothing left', async (t) => {
-  if (!canRun) { t.log('skipped: needs root, busybox-static and native/bin/tsstack-runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('volumes_from: a service\'s volume and bind at the same targets, ro, recreate on change; nothing left', async (t) => {
   const w = world();
   const file = join(w.dir, 'stack.yaml');
   const shared = join(w.dir, 'shared');

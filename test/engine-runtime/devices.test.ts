@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { devMajor, devMinor } from '../../src/engine/runtime/devices.js';
 import { runtimes } from './helpers.js';
 import { containerKit, plainSpec, runToEnd, leftovers } from './kit.js';
+import { skipWhen } from '../helpers/skip.js';
 
 const { engine } = containerKit('tsstack-dev-');
 
@@ -27,8 +28,7 @@ const have = (p: string) => existsSync(p) && (statSync(p).isCharacterDevice() ||
 const loop = ['/dev/loop7', '/dev/loop0'].find(have);
 
 for (const rt of runtimes()) {
-  test.serial(`${rt}: devices are made with the host's numbers; r allows reads, a write is refused by the device cgroup`, async (t) => {
-    if (!have('/dev/fuse')) { t.log('skipped: no /dev/fuse on this host'); t.pass(); return; }
+  skipWhen(!have('/dev/fuse'), 'no /dev/fuse on this host').serial(`${rt}: devices are made with the host's numbers; r allows reads, a write is refused by the device cgroup`, async (t) => {
     const { c } = engine(t, rt);
     const script = [
       'for d in /dev/myzero /dev/mynull /dev/myfuse' + (loop ? ' /dev/myloop' : '') + '; do stat -c "$d %F %t:%T %a" $d; done',
@@ -57,8 +57,7 @@ for (const rt of runtimes()) {
     t.deepEqual(leftovers(c, r.id), []);
   });
 
-  test.serial(`${rt}: device_cgroup_rules add allow rules (write to /dev/fuse allowed by "c 10:229 rw")`, async (t) => {
-    if (!have('/dev/fuse')) { t.log('skipped: no /dev/fuse on this host'); t.pass(); return; }
+  skipWhen(!have('/dev/fuse'), 'no /dev/fuse on this host').serial(`${rt}: device_cgroup_rules add allow rules (write to /dev/fuse allowed by "c 10:229 rw")`, async (t) => {
     const { c } = engine(t, rt);
     const st = statSync('/dev/fuse');
     const r = await run(c, spec('rules', ['sh', '-c', '(: > /dev/myfuse) 2>/dev/null && echo write=ok || echo write=refused'], {

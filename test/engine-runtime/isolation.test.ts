@@ -94,7 +94,7 @@ for (const rt of runtimes()) {
     const plain = await run(c, spec('plain', ['sh', '-c', probe]));
     const nnp = await run(c, spec('nnp', ['sh', '-c', probe], { noNewPrivileges: true, seccomp: 'unconfined' }));
     const filtered = await run(c, spec('filtered', ['sh', '-c', probe], { seccomp: profile }));
-    t.deepEqual(plain.out, ['NoNewPrivs: 0', 'Seccomp: 0', 'made']);
+    t.deepEqual(plain.out, ['NoNewPrivs: 0', 'Seccomp: 2', 'made'], 'the default profile');
     t.deepEqual(nnp.out, ['NoNewPrivs: 1', 'Seccomp: 0', 'made']);
     t.is(filtered.out[1], 'Seccomp: 2');
     t.regex(filtered.out[2]!, /Permission denied/, 'errnoRet 13 = EACCES from the profile');

@@ -121,9 +121,9 @@ test('readRawStats reads cgroup v2 and v1 files (usage minus inactive file cache
   t.deepEqual(readRawStats({ v1: { memory: mem, cpuacct: acct, pids } }), { cpuNs: 123456, memoryUsage: 4000, memoryLimit: undefined, pids: 2 });
 });
 
-test('copyIntoRoot never writes through a symlink the container made', async (t) => {
-  const { copyIntoRoot } = await import('../../src/engine/runtime/in-root.js');
-  const { readFileSync, existsSync, lstatSync } = await import('node:fs');
+test('copyAt never writes through a symlink the container made', async (t) => {
+  const { copyAt } = await import('../../src/engine/runtime/in-root.js');
+  const { readFileSync, lstatSync } = await import('node:fs');
   const d = makeTemp();
   t.teardown(() => rmTemp(d));
   const root = join(d, 'root'), outside = join(d, 'outside'), src = join(d, 'src');
@@ -133,11 +133,15 @@ test('copyIntoRoot never writes through a symlink the container made', async (t)
   symlinkSync(join(outside, 'victim'), join(root, 'f')); // a file link pointing at the host
   writeFileSync(join(src, 'app', 'victim'), 'from copy\n');
   writeFileSync(join(src, 'f'), 'replaced\n');
-  copyIntoRoot(join(src, 'app'), root, '/app');
-  copyIntoRoot(join(src, 'f'), root, '/f');
+  // a directory never replaces a link (docker cp: "cannot overwrite non-directory")
+  t.throws(() => copyAt(root, 'c', '/app', '/app', join(src, 'app'), 'in'), { message: /not a directory/ });
+  copyAt(root, 'c', '/f', '/f', join(src, 'f'), 'in');
   t.is(readFileSync(join(outside, 'victim'), 'utf8'), 'host data\n', 'the host file is untouched');
   t.false(lstatSync(join(root, 'f')).isSymbolicLink());
   t.is(readFileSync(join(root, 'f'), 'utf8'), 'replaced\n');
-  // the absolute link resolves inside the root: /app -> <root><outside>
-  t.true(existsSync(join(root, outside, 'victim')));
+  // into the directory the absolute link names inside the root, when it exists there
+  mkdirSync(join(root, outside), { recursive: true });
+  copyAt(root, 'c', '/app/', '/app/', join(src, 'app', 'victim'), 'in');
+  t.is(readFileSync(join(root, outside, 'victim'), 'utf8'), 'from copy\n');
+  t.is(readFileSync(join(outside, 'victim'), 'utf8'), 'host data\n');
 });

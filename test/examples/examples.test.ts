@@ -3,20 +3,20 @@
 // has done) for examples/redis, then `tsstack -f examples/web-db/stack.yaml …`.
 // Each checks what a user would look at, then `down` leaves nothing behind.
 import test from 'ava';
+import { skipWhen } from '../helpers/skip.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cannotRun, ensureRedisRootfs, get, imageCache, isolateNetwork, parsePs, Sandbox, settledLeftovers, until } from './_cli.js';
 
-let skip = cannotRun();
+// Known before the tests are declared, so that what cannot run here is reported as skipped.
+const cache = cannotRun() ? undefined : imageCache();
+const skip = cannotRun() ?? await ensureRedisRootfs(cache!.dir);
 let box: Sandbox | undefined;
-let cache: ReturnType<typeof imageCache> | undefined;
 
-test.before(async () => {
+test.before(() => {
   if (skip) return;
-  cache = imageCache();
-  skip = await ensureRedisRootfs(cache.dir);
   isolateNetwork();
-  box = new Sandbox({ TSSTACK_IMAGE_CACHE: cache.dir });
+  box = new Sandbox({ TSSTACK_IMAGE_CACHE: cache!.dir });
 });
 
 test.after.always(() => {
@@ -27,9 +27,8 @@ test.after.always(() => {
 const REDIS = 'examples/redis/stack.yaml';
 const WEBDB = 'examples/web-db/stack.yaml';
 
-test.serial('README first command: examples/redis answers PONG and counts hits; a second run changes nothing; down leaves nothing', async (t) => {
-  if (skip || !box) { t.log(`skipped: ${skip}`); t.pass(); return; }
-  const b = box;
+skipWhen(skip, skip).serial('README first command: examples/redis answers PONG and counts hits; a second run changes nothing; down leaves nothing', async (t) => {
+  const b = box!;
   const first = await b.exec('bash', ['scripts/up-example.sh', '--no-setup'], { timeoutMs: 300_000 });
   t.is(first.code, 0, first.err);
   t.regex(first.out, /examples\/redis is up\. Try:/);
@@ -66,9 +65,8 @@ test.serial('README first command: examples/redis answers PONG and counts hits; 
   t.deepEqual(await settledLeftovers(b.root, ps.map((c) => c.ID)), []);
 });
 
-test.serial('examples/web-db: web waits for a healthy db, limits show in stats, the named volume survives down and goes with down -v', async (t) => {
-  if (skip || !box) { t.log(`skipped: ${skip}`); t.pass(); return; }
-  const b = box;
+skipWhen(skip, skip).serial('examples/web-db: web waits for a healthy db, limits show in stats, the named volume survives down and goes with down -v', async (t) => {
+  const b = box!;
   const images = await b.exec('bash', ['scripts/make-example-images.sh'], { timeoutMs: 300_000 });
   t.is(images.code, 0, images.err);
 

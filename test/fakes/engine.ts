@@ -186,6 +186,7 @@ export class FakeEngine implements Engine {
     stats: async (): Promise<ContainerStats> => ({ cpuPercent: 0, memoryUsage: 1024, pids: 1, netRx: 0, netTx: 0 }),
     copy: async (id, from, to, dir) => {
       this.journal.push(`cp ${this.get(id).name} ${dir} ${from} ${to}`);
+      return { skipped: [] };
     },
   };
 

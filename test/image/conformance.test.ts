@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkDocumentText, kindOfMediaType, type DocumentKind } from '../../src/engine/image/validate.js';
 import { CONFORMANCE, haveConformance, schemaValidators } from './oci-schema.js';
+import { skipWhen } from '../helpers/skip.js';
 
 interface Row { source: string; index?: number; title?: string; mediaType: string; comment?: string; expect: 'valid' | 'invalid'; document: string }
 
@@ -12,8 +13,7 @@ function load(file: string, key: string): Row[] {
   return JSON.parse(readFileSync(join(CONFORMANCE, 'cases', file), 'utf8'))[key] as Row[];
 }
 
-test('schema-test-cases: tsstack validator agrees with upstream on every row', (t) => {
-  if (!haveConformance()) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!haveConformance(), '../shared absent')('schema-test-cases: tsstack validator agrees with upstream on every row', (t) => {
   const rows = load('schema-test-cases.json', 'cases');
   const wrong: string[] = [];
   for (const r of rows) {
@@ -28,8 +28,7 @@ test('schema-test-cases: tsstack validator agrees with upstream on every row', (
   t.deepEqual(wrong, []);
 });
 
-test('spec-md examples all validate', (t) => {
-  if (!haveConformance()) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!haveConformance(), '../shared absent')('spec-md examples all validate', (t) => {
   const rows = load('spec-md-examples.json', 'examples');
   const wrong = rows.flatMap((r) => {
     const kind = kindOfMediaType(r.mediaType);
@@ -40,8 +39,7 @@ test('spec-md examples all validate', (t) => {
   t.deepEqual(wrong, []);
 });
 
-test('the JSON Schemas alone (ajv, local refs) agree on 63 of 67 rows: the 4 Go-only checks', (t) => {
-  if (!haveConformance()) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!haveConformance(), '../shared absent')('the JSON Schemas alone (ajv, local refs) agree on 63 of 67 rows: the 4 Go-only checks', (t) => {
   const v = schemaValidators();
   const rows = load('schema-test-cases.json', 'cases');
   const disagree: string[] = [];

@@ -10,6 +10,7 @@ import type { ContainerCreateSpec } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { OverlayRootfs, cgroupLeftovers, mountsUnder, runtimes } from '../engine-runtime/helpers.js';
+import { skipWhen } from '../helpers/skip.js';
 
 const rts = runtimes();
 const canRun = rts.length > 0 && process.getuid?.() === 0;
@@ -48,8 +49,7 @@ function containers(t: import('ava').ExecutionContext): Containers {
   return c;
 }
 
-test.serial('wait: a created container removed while waited on rejects NOT_FOUND; no poll timer left', async (t) => {
-  if (!canRun) { t.log('skipped: needs root and a runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root and a runtime').serial('wait: a created container removed while waited on rejects NOT_FOUND; no poll timer left', async (t) => {
   const c = containers(t);
   await c.create(spec('never', ['true']));
   const before = timers();
@@ -61,8 +61,7 @@ test.serial('wait: a created container removed while waited on rejects NOT_FOUND
   t.is(timers(), before, 'no poll timer left');
 });
 
-test.serial('wait: a running container whose files vanish between two polls ends with 137 (the exit was missed)', async (t) => {
-  if (!canRun) { t.log('skipped: needs root and a runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root and a runtime').serial('wait: a running container whose files vanish between two polls ends with 137 (the exit was missed)', async (t) => {
   const c = containers(t);
   const x = await c.create(spec('missed', ['true']));
   const dir = c.containerDir(x.id);
@@ -80,8 +79,7 @@ test.serial('wait: a running container whose files vanish between two polls ends
   t.deepEqual(mountsUnder(join(base, 'root')), []);
 });
 
-test.serial(`wait: a running container removed with force ends the wait (${rts[0] ?? 'no runtime'})`, async (t) => {
-  if (!canRun) { t.log('skipped: needs root and a runtime'); t.pass(); return; }
+skipWhen(!canRun, 'needs root and a runtime').serial(`wait: a running container removed with force ends the wait (${rts[0] ?? 'no runtime'})`, async (t) => {
   const c = containers(t);
   const x = await c.create(spec('forced', ['sh', '-c', 'exec sleep 1000']));
   await c.start('forced');

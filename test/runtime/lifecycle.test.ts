@@ -3,6 +3,7 @@
 // every installed runtime where the behaviour is standard, tsstack-runtime only
 // where the output format is ours (list, ps).
 import test, { type ExecutionContext } from 'ava';
+import { skipWhen } from '../helpers/skip.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,12 +43,13 @@ async function until(what: () => boolean, ms = 5000): Promise<boolean> {
 }
 
 const all = runtimes();
+const havePyRecvFds = spawnSync('python3', ['-c', 'import socket; socket.recv_fds'], { encoding: 'utf8' }).status === 0;
 const tsstack = all.find((r) => r.name === 'tsstack-runtime')!;
 
 for (const r of all) {
   const title = (what: string) => `${r.name}: ${what}`;
   if (r.skip) {
-    test(title('lifecycle'), (t) => { t.log(`skipped: ${r.skip}`); t.pass(); });
+    test.skip(`${title('lifecycle')} [skipped: ${r.skip}]`, () => {});
     continue;
   }
 
@@ -233,9 +235,7 @@ for (const r of all) {
     }
   });
 
-  test.serial(title('process.terminal sends the pty master over --console-socket'), async (t) => {
-    const py = spawnSync('python3', ['-c', 'import socket; socket.recv_fds'], { encoding: 'utf8' });
-    if (py.status !== 0) { t.log('skipped: python3 with socket.recv_fds is needed to receive the fd'); t.pass(); return; }
+  skipWhen(!havePyRecvFds, 'python3 with socket.recv_fds is needed to receive the fd').serial(title('process.terminal sends the pty master over --console-socket'), async (t) => {
     const sock = join(base, `console-${r.name}.sock`);
     const receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -324,8 +324,7 @@ test.serial('tsstack-runtime: run with a terminal proxies the pty in the foregro
   assertClean(t, c);
 });
 
-test.serial('tsstack-runtime: cgroup v1 limits are written and v2 placement is real (hybrid host)', async (t) => {
-  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) { t.log('skipped: pure cgroup v2 host'); t.pass(); return; }
+skipWhen(existsSync('/sys/fs/cgroup/cgroup.controllers'), 'pure cgroup v2 host').serial('tsstack-runtime: cgroup v1 limits are written and v2 placement is real (hybrid host)', async (t) => {
   const c = prepare(tsstack, ['sleep', '100'], (cfg) => {
     cfg.linux.cgroupsPath += '/inner'; // a parent it makes too (and a cpuset that must inherit cpus/mems)
     cfg.linux.resources.memory = { limit: 64 << 20, swap: 96 << 20, reservation: 32 << 20 };
@@ -443,8 +442,7 @@ test.serial('tsstack-runtime: refuses malformed JSON naming the line and column'
   t.false(existsSync(join(stateRoot, 'malformed')));
 });
 
-test.serial('tsstack-runtime: a root on ramfs (pivot_root refused) falls back to MS_MOVE + chroot', (t) => {
-  if (spawnSync('strace', ['-V']).status !== 0) { t.log('skipped: strace is needed to see pivot_root refused'); t.pass(); return; }
+skipWhen(spawnSync('strace', ['-V']).status !== 0, 'strace is needed to see pivot_root refused').serial('tsstack-runtime: a root on ramfs (pivot_root refused) falls back to MS_MOVE + chroot', (t) => {
   // The runtime runs chrooted into a ramfs, as from an initramfs: there
   // pivot_root fails with EINVAL and the fallback must take over.
   const before = readFileSync('/proc/self/mountinfo', 'utf8');

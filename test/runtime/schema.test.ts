@@ -5,9 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCHEMA_DIR, haveSchemas, validators } from './_schema.js';
 import { baseConfig, makeTemp, rmTemp, rt, runtimes, sharedRootfs, uniqueId, writeBundle } from './_runtime.js';
+import { skipWhen } from '../helpers/skip.js';
 
 if (!haveSchemas) {
-  test('runtime-spec schemas', (t) => { t.log('skipped: ../shared absent'); t.pass(); });
+  test.skip('runtime-spec schemas [skipped: ../shared absent]', () => {});
 } else {
   for (const kind of ['config', 'state', 'features'] as const) {
     for (const expect of ['good', 'bad'] as const) {
@@ -31,9 +32,9 @@ if (!haveSchemas) {
     t.true(v.ok, v.errors);
   });
 
-  test('schema: tsstack-runtime features validates and lists what it implements', (t) => {
-    const r = runtimes()[0]!;
-    if (r.skip) { t.log(`skipped: ${r.skip}`); t.pass(); return; }
+  const first = runtimes()[0]!;
+  skipWhen(first.skip, first.skip)('schema: tsstack-runtime features validates and lists what it implements', (t) => {
+    const r = first;
     const out = rt(r, '/nonexistent-state-root', ['features']);
     t.is(out.code, 0, out.stderr);
     const doc = JSON.parse(out.stdout);
@@ -48,8 +49,7 @@ if (!haveSchemas) {
   const base = makeTemp('tsstack-rt-schema-');
   test.after.always(() => rmTemp(base));
   for (const r of runtimes()) {
-    test.serial(`schema: ${r.name} state output validates in created, running and stopped`, (t) => {
-      if (r.skip) { t.log(`skipped: ${r.skip}`); t.pass(); return; }
+    skipWhen(r.skip, `${r.skip}`).serial(`schema: ${r.name} state output validates in created, running and stopped`, (t) => {
       const rootfs = sharedRootfs(base);
       const id = uniqueId('st');
       const stateRoot = join(base, `state-${id}`);

@@ -29,10 +29,7 @@ function matches(got: Record<string, string>, c: { expected: Record<string, stri
 }
 
 if (!haveConformance) {
-  test('dotenv conformance', (t) => {
-    t.log('skipped: ../shared absent');
-    t.pass();
-  });
+  test.skip('dotenv conformance [skipped: ../shared absent]', () => {});
 } else {
   const table = readTable<Table>('compose-go/derived/dotenv-cases.yaml');
   table.single_line_cases.forEach((c, i) => {

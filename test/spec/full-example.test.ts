@@ -81,10 +81,7 @@ function actualService(key: string, v: any): any {
 const FOLDED = new Set(['env_file', 'label_file']);
 
 if (!haveConformance) {
-  test('full example', (t) => {
-    t.log('skipped: ../shared absent');
-    t.pass();
-  });
+  test.skip('full example [skipped: ../shared absent]', () => {});
 } else {
   const dir = conformancePath('compose-go/loader');
   const text = readFileSync(conformancePath('compose-go/derived/full-example/expected.yaml'), 'utf8').replaceAll('/__WORKING_DIR__', dir).replaceAll('/__HOME_DIR__', HOME);

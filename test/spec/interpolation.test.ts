@@ -35,10 +35,7 @@ const KNOWN: KnownFailures = {
 const tally = new Tally('interpolation');
 
 if (!haveConformance) {
-  test('interpolation conformance', (t) => {
-    t.log('skipped: ../shared absent');
-    t.pass();
-  });
+  test.skip('interpolation conformance [skipped: ../shared absent]', () => {});
 } else {
   const table = readTable<Table>('compose-go/derived/interpolation-cases.yaml');
   const lookupOf = (set: string) => (k: string) => table.env_sets[set]?.[k];

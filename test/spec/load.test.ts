@@ -177,7 +177,8 @@ networks:
   t.deepEqual(web.environment, { A: '1', FROM_ENV: 'yes', NOT_SET: null });
   t.deepEqual(web.depends_on, { db: { condition: 'service_started', required: true } });
   t.is(web.mem_limit, 512 * 1024 * 1024);
-  t.deepEqual(web.deploy?.resources?.limits, { memory: 512 * 1024 * 1024, cpus: 0.5 });
+  t.is(web.cpus, 0.5);
+  t.is(web.deploy?.resources?.limits, undefined, 'short forms stay as written (config prints what was written)');
   t.is(web.stop_grace_period, 90_000);
   t.deepEqual(web.healthcheck, { test: ['CMD', 'true'], interval: 30_000, start_period: 1500 });
   t.deepEqual(web.ulimits, { nofile: { soft: 1024, hard: 1024 } });

@@ -27,10 +27,7 @@ const messages = new Tally('loader-test-cases error messages (substring match)')
 const values = new Tally('loader-test-cases hand-ported value checks');
 
 if (!haveConformance) {
-  test('loader cases', (t) => {
-    t.log('skipped: ../shared absent');
-    t.pass();
-  });
+  test.skip('loader cases [skipped: ../shared absent]', () => {});
 } else {
   const dir = conformancePath('compose-go/loader');
   const table = readTable<{ cases: Case[] }>('compose-go/derived/loader-test-cases.yaml');

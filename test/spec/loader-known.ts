@@ -12,6 +12,8 @@ export const LOADER_KNOWN: KnownFailures = {
   TestOverrideSelfExtends: 'by design: tsstack rejects one host port published by two services at load time (upstream accepts it; it would fail at up)',
   TestDeviceMapping: 'by design: tsstack rejects device permissions other than r, w, m at load time (upstream accepts "permissions"; Docker refuses it at create)',
   TestDeviceMappingLongSyntax: 'by design: tsstack rejects device permissions other than r, w, m at load time (upstream accepts "permissions"; Docker refuses it at create)',
+  TestSysctls: 'by design: tsstack refuses sysctls that are not namespaced (testing.one.one) at load time, with their line (upstream accepts any key; Docker refuses it at create)',
+  TestLoadBindMountSourceIsWindowsAbsolute: 'by design: tsstack runs Linux containers and refuses a mount target that is not an absolute Linux path (c:\\data) at load time (Docker refuses it at create)',
   TestNormalizeImplicitDependencies: 'upstream runs normalization alone on a document the schema rejects (cgroup: service:…)',
 };
 

@@ -20,10 +20,7 @@ const KNOWN: KnownFailures = {
 const tally = new Tally('override-merge');
 
 if (!haveConformance) {
-  test('merge conformance', (t) => {
-    t.log('skipped: ../shared absent');
-    t.pass();
-  });
+  test.skip('merge conformance [skipped: ../shared absent]', () => {});
 } else {
   const table = readTable<{ cases: Case[] }>('compose-go/derived/override-merge-cases.yaml');
   for (const c of table.cases) {

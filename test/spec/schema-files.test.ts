@@ -52,10 +52,7 @@ function record(t: import('ava').ExecutionContext, tally: Tally, known: KnownFai
 }
 
 if (!haveConformance) {
-  test('schema files', (t) => {
-    t.log('skipped: ../shared absent');
-    t.pass();
-  });
+  test.skip('schema files [skipped: ../shared absent]', () => {});
 } else {
   const composeFiles = [
     ...walk(conformancePath('compose-go/loader/testdata')),

@@ -21,7 +21,7 @@ test('logging json-file with max-size/max-file is kept as written, without warni
   t.deepEqual(m.services.a!.logging, { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } });
   t.deepEqual(m.warnings, []);
   const printed = renderStack(m, 'yaml');
-  t.regex(printed, /logging:\n\s+driver: json-file\n\s+options:\n\s+max-file: "3"\n\s+max-size: "10m"/);
+  t.regex(printed, /logging:\n\s+driver: json-file\n\s+options:\n\s+max-file: "3"\n\s+max-size: 10m/);
 });
 
 test('logging without a driver, driver local and driver none are supported', async (t) => {

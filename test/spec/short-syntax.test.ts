@@ -40,16 +40,13 @@ function check(t: import('ava').ExecutionContext, id: string, ok: boolean, detai
 }
 
 if (!haveConformance) {
-  test('short syntax conformance', (t) => {
-    t.log('skipped: ../shared absent');
-    t.pass();
-  });
+  test.skip('short syntax conformance [skipped: ../shared absent]', () => {});
 } else {
   const table = readTable<{ volumes: VolCase[]; ports: PortCase[] }>('compose-go/derived/short-syntax-cases.yaml');
   table.volumes.forEach((c, i) => {
     const id = `volume #${i} ${JSON.stringify(c.input ?? c.short_string)}`;
     if (c.windows) {
-      test(`short-syntax ${id} (Windows paths: not applicable on Linux)`, (t) => t.pass());
+      test.skip(`short-syntax ${id} [skipped: a Windows path, not applicable on Linux]`, () => {});
       return;
     }
     if (c.long_form !== undefined) {

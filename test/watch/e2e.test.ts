@@ -1,5 +1,6 @@
 // Watch mode end to end: `tsstack up --watch` as a child process on a copy of
 // examples/watch, real file edits, real containers (issue 7's tests).
+import { skipWhen } from '../helpers/skip.js';
 import test, { type ExecutionContext } from 'ava';
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,8 +79,8 @@ async function interrupt(child: ChildProcess, exited: Promise<number | null>): P
   }
 }
 
-test.serial('up --watch: a sync edit shows in the container without a restart, an env edit replaces only that container, a broken file keeps the stack running', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('up --watch: a sync edit shows in the container without a restart, an env edit replaces only that container, a broken file keeps the stack running', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const { b, file, dir, child, out, ready } = await startWatching(t, ['up', '--watch']);
   t.true(ready, out.text());
   t.regex(await get(PAGE), /Hello from tsstack/);
@@ -143,8 +144,8 @@ test.serial('up --watch: a sync edit shows in the container without a restart, a
   t.deepEqual(await settledLeftovers(b.root, [...ids, ...first.map((r) => r.ID)]), []);
 });
 
-test.serial('up --watch: Ctrl-C without -d also stops the stack', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('up --watch: Ctrl-C without -d also stops the stack', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const { b, child, out, ready } = await startWatching(t, ['up', '--watch']);
   t.true(ready, out.text());
   const ids = (await ps(b, b.base)).map((r) => r.ID);
@@ -158,8 +159,8 @@ test.serial('up --watch: Ctrl-C without -d also stops the stack', async (t) => {
   t.deepEqual(all.map((r) => r.ID).sort(), [...ids].sort());
 });
 
-test.serial('up --watch --keep: Ctrl-C stops watching and leaves the stack running', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('up --watch --keep: Ctrl-C stops watching and leaves the stack running', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const { b, child, out, ready } = await startWatching(t, ['up', '--watch', '--keep']);
   t.true(ready, out.text());
   t.regex(out.text(), /attaching to other-1, web-1/);
@@ -175,8 +176,8 @@ test.serial('up --watch --keep: Ctrl-C stops watching and leaves the stack runni
   t.regex(await get(PAGE), /Hello from tsstack/);
 });
 
-test.serial('up --watch -d: Ctrl-C stops watching and leaves the stack running', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('up --watch -d: Ctrl-C stops watching and leaves the stack running', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const { b, child, out, ready } = await startWatching(t, ['up', '--watch', '-d']);
   t.true(ready, out.text());
   t.not(await interrupt(child, out.exited), 'timeout', out.text());
@@ -214,8 +215,8 @@ async function watchBuildProject(t: import('ava').ExecutionContext, b: Sandbox, 
   return { child, out, list };
 }
 
-test.serial('up --watch: a build-context edit rebuilds and replaces that service, .dockerignore\'d files do not; an added service starts', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('up --watch: a build-context edit rebuilds and replaces that service, .dockerignore\'d files do not; an added service starts', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const b = box;
   const { dir, file } = buildProject(b);
   const { child, out, list } = await watchBuildProject(t, b, dir, file);
@@ -243,8 +244,8 @@ test.serial('up --watch: a build-context edit rebuilds and replaces that service
   t.not(await interrupt(child, out.exited), 'timeout', out.text());
 });
 
-test.serial('up --watch: a service deleted from the stack file is removed', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('up --watch: a service deleted from the stack file is removed', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const b = box;
   const { dir, file } = buildProject(b);
   const full = `${readFileSync(file, 'utf8')}  extra:\n    image: tsstack.local/busybox:latest\n    command: ["sleep", "86400"]\n    stop_signal: SIGKILL\n`;
@@ -261,8 +262,8 @@ test.serial('up --watch: a service deleted from the stack file is removed', asyn
   t.not(await interrupt(child, out.exited), 'timeout', out.text());
 });
 
-test.serial('up --watch: sync+restart restarts the container in place, sync+exec runs its hook, for an image-only service', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('up --watch: sync+restart restarts the container in place, sync+exec runs its hook, for an image-only service', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const b = box;
   const dir = join(b.base, 'hooks');
   mkdirSync(join(dir, 'conf'), { recursive: true });
@@ -336,8 +337,8 @@ function greeterProject(b: Sandbox, name: string): { dir: string; file: string; 
   return { dir, file, text };
 }
 
-test.serial('up --watch: each reconcile\'s plan is shown, then the merged logs of the new container', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('up --watch: each reconcile\'s plan is shown, then the merged logs of the new container', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const b = box;
   const { dir, file, text } = greeterProject(b, 'watch-logs');
   const child = b.spawnTsstack(['-f', file, 'up', '--watch'], dir);
@@ -362,8 +363,8 @@ test.serial('up --watch: each reconcile\'s plan is shown, then the merged logs o
   t.deepEqual(parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-logs', 'ps', '--format', 'json'], { cwd: b.base })), []);
 });
 
-test.serial('watch: starts the stack, reconciles on change, and leaves it running on Ctrl-C', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('watch: starts the stack, reconciles on change, and leaves it running on Ctrl-C', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const b = box;
   const { dir, file, text } = greeterProject(b, 'watch-cmd');
   const list = async () => parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-cmd', 'ps', '--format', 'json'], { cwd: b.base }));
@@ -395,8 +396,8 @@ test.serial('watch: starts the stack, reconciles on change, and leaves it runnin
   t.deepEqual((await list()).map((r) => r.ID), [replaced![0]!.ID]);
 });
 
-test.serial('watch --no-up: nothing is started until the first change', async (t) => {
-  if (skip || imagesError || !box) { t.log(`skipped: ${skip ?? imagesError}`); t.pass(); return; }
+skipWhen(skip, skip).serial('watch --no-up: nothing is started until the first change', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const b = box;
   const { dir, file, text } = greeterProject(b, 'watch-noup');
   const list = async () => parsePs(await b.exec('node', [join(REPO, 'bin/tsstack.js'), '-p', 'watch-noup', 'ps', '-a', '--format', 'json'], { cwd: b.base }));

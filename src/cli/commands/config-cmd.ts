@@ -6,7 +6,7 @@ import type { Context } from '../context.js';
 
 type RunConfig = (opts: import('./config.js').ConfigOptions, out: (s: string) => void) => Promise<number>;
 
-export async function runConfigCommand(ctx: Context, o: { format?: string; services?: boolean; volumes?: boolean; profiles?: boolean; quiet?: boolean }): Promise<number> {
+export async function runConfigCommand(ctx: Context, o: { format?: string; services?: boolean; volumes?: boolean; profiles?: boolean; quiet?: boolean; explain?: string | boolean }): Promise<number> {
   let runConfig: RunConfig | undefined;
   try {
     runConfig = (await import('./config.js')).runConfig as RunConfig;
@@ -18,7 +18,8 @@ export async function runConfigCommand(ctx: Context, o: { format?: string; servi
   return runConfig({
     files: g.file, projectName: g.projectName ?? ctx.io.env.TSSTACK_PROJECT_NAME, projectDir: g.projectDirectory, envFiles: g.envFile, profiles: g.profile,
     format: o.format, services: o.services, volumes: o.volumes, profilesOnly: o.profiles, quiet: o.quiet, env: { ...ctx.io.env }, cwd: ctx.io.cwd,
-    // the same load through the context: an unchanged stack comes from the model cache
-    load: () => ctx.loadModel(),
+    explain: o.explain,
+    // the same load through the context: an unchanged stack comes from the model cache (not for --explain, which watches the load)
+    load: o.explain === undefined ? () => ctx.loadModel() : undefined,
   }, (s) => ctx.io.out(s.replace(/\n$/, '')));
 }

@@ -25,6 +25,8 @@ export interface ConfigOptions {
   warn?: (s: string) => void;
   /** Loads the model instead of spec/'s loadStack with the options above (the CLI's cached loader). */
   load?: () => Promise<StackModel>;
+  /** `--explain [KEY|VAR]`: print where interpolated values came from instead of the stack. */
+  explain?: string | boolean;
 }
 
 export async function runConfig(opts: ConfigOptions, out: (s: string) => void): Promise<number> {
@@ -32,11 +34,16 @@ export async function runConfig(opts: ConfigOptions, out: (s: string) => void): 
   if (format !== 'yaml' && format !== 'json') {
     throw new TsstackError('USAGE', `unknown format ${JSON.stringify(format)}`, { hint: 'use --format yaml or --format json' });
   }
-  const model = opts.load ? await opts.load() : await (await import('../../spec/load.js')).loadStack({ files: opts.files, projectName: opts.projectName, projectDir: opts.projectDir, envFiles: opts.envFiles, profiles: opts.profiles, env: opts.env, cwd: opts.cwd });
+  const { Provenance, renderExplain } = await import('../../spec/explain.js');
+  const env = opts.env ?? process.env;
+  const provenance = opts.explain !== undefined ? new Provenance(new Map(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))) : undefined;
+  const model = opts.load ? await opts.load() : await (await import('../../spec/load.js')).loadStack({ files: opts.files, projectName: opts.projectName, projectDir: opts.projectDir, envFiles: opts.envFiles, profiles: opts.profiles, env: opts.env, cwd: opts.cwd, provenance });
   const warn = opts.warn ?? ((s: string) => process.stderr.write(s + '\n'));
   for (const w of model.warnings) warn(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   if (opts.quiet) return 0;
-  if (opts.services) {
+  if (provenance) {
+    out(renderExplain(provenance, typeof opts.explain === 'string' ? opts.explain : undefined));
+  } else if (opts.services) {
     for (const s of Object.keys(model.services).sort()) out(s + '\n');
   } else if (opts.volumes) {
     for (const v of Object.keys(model.volumes).sort()) out(v + '\n');

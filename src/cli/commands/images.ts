@@ -48,7 +48,7 @@ export async function runBuild(ctx: Context, services: string[], o: { cache?: bo
     try {
       const info = await engine.images.build({
         context: b.context, dockerfile: b.dockerfile, dockerfileInline: b.dockerfile_inline, args, target: b.target,
-        labels: b.labels ?? {}, tags: [tag, ...(b.tags ?? [])], noCache: o.cache === false || b.no_cache,
+        labels: b.labels ?? {}, tags: [tag, ...(b.tags ?? [])], noCache: o.cache === false || b.no_cache, network: b.network,
         onProgress: o.quiet ? undefined : (l) => ctx.io.err(`${n}  ${l}`),
       });
       if (!o.quiet) ctx.io.err(`built ${tag} ${info.id}`);
@@ -173,6 +173,36 @@ export async function imageImport(ctx: Context, source: string, ref: string, o: 
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
+  return 0;
+}
+
+/** `KEY=value` pairs; `KEY` alone takes the value from `env` (skipped when unset, as docker build does). */
+export function keyValues(list: string[] | undefined, env: Record<string, string | undefined>, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const eq = kv.indexOf('=');
+    const key = eq < 0 ? kv : kv.slice(0, eq);
+    if (!key) throw new TsstackError('USAGE', `${what} ${JSON.stringify(kv)} has no name`, { hint: `write ${what} KEY=value` });
+    const value = eq < 0 ? env[key] : kv.slice(eq + 1);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** `tsstack image build`: what `docker build` does, with the builder and cache the services' builds use. */
+export async function imageBuild(ctx: Context, context: string, o: { tag?: string[]; file?: string; buildArg?: string[]; label?: string[]; target?: string; cache?: boolean; quiet?: boolean }): Promise<number> {
+  const { resolve } = await import('node:path');
+  const { readFileSync, statSync } = await import('node:fs');
+  const dir = resolve(ctx.io.cwd, context);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new TsstackError('USAGE', `build context ${dir} is not a directory`, { hint: 'pass the directory holding the files the Dockerfile copies' });
+  const inline = o.file === '-' ? readFileSync(0, 'utf8') : undefined;
+  const engine = await ctx.openEngine();
+  const info = await engine.images.build({
+    context: dir, dockerfile: o.file && o.file !== '-' ? resolve(ctx.io.cwd, o.file) : undefined, dockerfileInline: inline,
+    args: keyValues(o.buildArg, ctx.io.env, '--build-arg'), labels: keyValues(o.label, {}, '--label'), target: o.target,
+    tags: o.tag ?? [], noCache: o.cache === false, onProgress: o.quiet ? undefined : (l) => ctx.io.err(l),
+  });
+  ctx.io.out(info.id);
   return 0;
 }
 

@@ -11,6 +11,7 @@ import { byServiceThenNumber, oneContainer, targets } from '../targets.js';
 export async function runExec(ctx: Context, service: string, command: string[], o: { interactive?: boolean; tty?: boolean; TTY?: boolean; detach?: boolean; env?: string[]; user?: string; workdir?: string; index: number }): Promise<number> {
   const { engine, container } = await oneContainer(ctx, service, o.index);
   if (container.status !== 'running') throw new TsstackError('CONFLICT', `container ${container.name} is not running (${container.status})`, { hint: `start it with \`tsstack start ${service}\`` });
+  if (o.detach) return engine.containers.exec(container.id, command, { detach: true, env: o.env, user: o.user, cwd: o.workdir }); // as `docker exec -d`: started, not waited for
   const stdinTty = !!process.stdin.isTTY;
   const tty = o.TTY === false ? false : o.tty || stdinTty;
   return engine.containers.exec(container.id, command, { tty, interactive: o.interactive || stdinTty, env: o.env, user: o.user, cwd: o.workdir });
@@ -121,7 +122,7 @@ export async function runWait(ctx: Context, services: string[], o: { downProject
   return codes.find((c) => c !== 0) ?? 0;
 }
 
-export async function runCp(ctx: Context, src: string, dest: string, o: { index: number }): Promise<number> {
+export async function runCp(ctx: Context, src: string, dest: string, o: { index: number; archive?: boolean; followLink?: boolean }): Promise<number> {
   const split = (s: string) => {
     const m = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*):(.*)$/.exec(s);
     return m && !s.startsWith('/') && !s.startsWith('.') ? { service: m[1], path: m[2] } : undefined;
@@ -131,8 +132,9 @@ export async function runCp(ctx: Context, src: string, dest: string, o: { index:
   if (!!a === !!b) throw new TsstackError('USAGE', 'cp: exactly one of SRC and DEST must be SERVICE:PATH', { hint: 'e.g. tsstack cp web:/etc/hosts ./hosts' });
   const side = (a ?? b)!;
   const { engine, container } = await oneContainer(ctx, side.service, o.index);
-  if (a) await engine.containers.copy(container.id, a.path, dest, 'out');
-  else await engine.containers.copy(container.id, src, b!.path, 'in');
+  const opts = { archive: o.archive, followLink: o.followLink };
+  const r = a ? await engine.containers.copy(container.id, a.path, dest, 'out', opts) : await engine.containers.copy(container.id, src, b!.path, 'in', opts);
+  for (const s of r.skipped) ctx.io.err(`warning: not copied: ${s}`);
   return 0;
 }
 

@@ -96,7 +96,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const started = Date.now();
   // A detached `up` of a project recorded as converged, whose state files are
   // unchanged, is answered without opening the engine (converged.ts says why that is sound).
-  const cache = convergedEligible(ctx, f) ? await import('../converged.js') : undefined;
+  const cache = convergedEligible(ctx, f) && (await ctx.rootsSafe()) ? await import('../converged.js') : undefined;
   const cacheInput = cache && { root: ctx.paths.root, runRoot: ctx.paths.runRoot, model, env: ctx.io.env, request: planRequest(ctx, services, f) };
   if (cache && cacheInput) {
     const hit = cache.convergedOutcome(cacheInput);

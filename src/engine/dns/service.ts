@@ -230,7 +230,7 @@ export class DnsService {
   // ------------------------------------------------------------ internals
 
   private locked<T>(f: () => Promise<T>): Promise<T> {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 }); // records, pid, status, log: root's
     return withLock(this.dir, 'dns', { pollMs: 10, timeoutMs: 30_000, command: 'tsstack dns' }, f);
   }
 
@@ -275,8 +275,9 @@ export class DnsService {
   }
 
   private writeFiles(s: DnsState): void {
-    writeJsonAtomicSync(this.statePath, sortKeysDeep(s));
-    writeFileAtomicSync(this.recordsPath, this.renderRecords(s));
+    // root's alone (names, addresses and state file paths of every container)
+    writeJsonAtomicSync(this.statePath, sortKeysDeep(s), 0o600);
+    writeFileAtomicSync(this.recordsPath, this.renderRecords(s), 0o600);
   }
 
   private searchDomains(): string[] {
@@ -328,7 +329,7 @@ export class DnsService {
       throw new TsstackError('HOST', `the DNS server binary is missing: ${this.binary}`, { hint: 'build it with `npm run build:native`' });
     }
     try { unlinkSync(this.loadedPath); } catch { /* first start */ }
-    const log = openSync(this.logPath, 'a');
+    const log = openSync(this.logPath, 'a', 0o600);
     const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port)];
     let exited: number | null | undefined;
     // Detached in its own session so it outlives the CLI that starts it.

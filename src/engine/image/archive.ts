@@ -5,8 +5,10 @@
 // OCI image layout, as modern Docker writes. `writeOciLayout` writes the OCI
 // layout to a directory (for skopeo, umoci and other tools).
 
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { mkdtemp, rename, rm, mkdir, writeFile, copyFile } from 'node:fs/promises';
+import { constants as fsc, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { writeFileAtomicSync } from '../../util/fs-atomic.js';
+import { mkdtemp, rename, rm, mkdir, copyFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
@@ -182,12 +184,16 @@ function plan(store: ImageStore, refs: string[]): LayoutPlan {
   };
 }
 
-/** Writes a docker-save-compatible archive (also an OCI image layout) of `refs` to `path` (temp + rename). */
+/**
+ * Writes a docker-save-compatible archive (also an OCI image layout) of `refs` to `path` (temp + rename).
+ * The temp name is random and created exclusively: in a shared directory (/tmp) nobody can have
+ * planted a link there for root to write through.
+ */
 export async function saveArchive(store: ImageStore, refs: string[], path: string): Promise<void> {
   const p = plan(store, refs);
-  const tmp = join(dirname(resolve(path)), `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = join(dirname(resolve(path)), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const pack = tar.pack();
-  const out = createWriteStream(tmp, { mode: 0o644 });
+  const out = createWriteStream(tmp, { mode: 0o644, flags: 'wx' });
   const done = pipeline(pack as unknown as NodeJS.ReadableStream, out);
   const mtime = new Date(0);
   const entry = (h: Parameters<typeof pack.entry>[0], data?: string): Promise<void> =>
@@ -217,9 +223,9 @@ export async function writeOciLayout(store: ImageStore, refs: string[], dir: str
   const p = plan(store, refs);
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   for (const [name, digest] of p.blobs) {
-    const dst = join(dir, name);
-    if (!existsSync(dst)) await copyFile(store.content.path(digest), dst);
+    // never through a link someone left in the directory: an existing entry is kept as it is
+    await copyFile(store.content.path(digest), join(dir, name), fsc.COPYFILE_EXCL).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
   }
   await mkdir(dir, { recursive: true });
-  for (const f of p.files) if (f.path === 'oci-layout' || f.path === 'index.json') await writeFile(join(dir, f.path), f.data);
+  for (const f of p.files) if (f.path === 'oci-layout' || f.path === 'index.json') writeFileAtomicSync(join(dir, f.path), f.data);
 }

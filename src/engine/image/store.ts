@@ -23,6 +23,8 @@ import { looksLikeImageId, normalizeName, parseReference, repositoryOf } from '.
 
 export interface ImageStoreOptions {
   root: string;
+  /** The engine's run root: the builder pins RUN steps' network sandboxes under it (default `<root>/run`). */
+  runRoot?: string;
   /** Image ids used by containers (never removed, nor their layers). */
   inUse?: () => Set<string> | Promise<Set<string>>;
   /** Extra things prune must keep (e.g. the build cache's layers and blobs). */
@@ -55,6 +57,7 @@ const EMPTY_TAR = Buffer.alloc(1024);
 
 export class ImageStore implements ImageApi {
   readonly root: string;
+  readonly runRoot: string;
   readonly content: ContentStore;
   readonly layers: LayerStore;
   readonly records: Records;
@@ -63,6 +66,7 @@ export class ImageStore implements ImageApi {
 
   constructor(readonly opts: ImageStoreOptions) {
     this.root = opts.root;
+    this.runRoot = opts.runRoot ?? join(opts.root, 'run');
     this.content = new ContentStore(opts.root);
     this.layers = new LayerStore(opts.root);
     this.records = new Records(opts.root);

@@ -29,9 +29,10 @@ function lib(): Libc {
   return libc;
 }
 
-const errnoName = (n: number): string => Object.entries(osc.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+export const errnoName = (n: number): string => Object.entries(osc.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 
-function fail(op: string, path: string, n: number): never {
+/** Throws an Error like Node's fs errors (code = errno name) naming the call and the path. */
+export function fail(op: string, path: string, n: number): never {
   const e = new Error(`${op} ${path}: ${errnoName(n)}`) as NodeJS.ErrnoException;
   e.code = errnoName(n);
   e.errno = n;

@@ -2,8 +2,9 @@
 // the directory overlayfs stacks: OCI whiteouts become overlay whiteouts
 // (`.wh.x` → char device 0/0 named x; `.wh..wh..opq` → trusted.overlay.opaque=y on
 // the directory). Modes, owners, mtimes, xattrs (PAX SCHILY.xattr.*), hard links,
-// symlinks, device nodes and fifos are kept. An entry whose path (or hard-link
-// target) leaves the directory by `..` or through a symlink is refused.
+// symlinks, device nodes and fifos are kept (trusted.overlay.* xattrs are not).
+// An entry whose path (or hard-link target) leaves the directory by `..` or
+// through a symlink is refused.
 // Contract: `dest` is private to the caller while this runs (a temp dir).
 
 import { createHash } from 'node:crypto';
@@ -24,6 +25,8 @@ installBinaryPax();
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** xattrs overlayfs keeps for itself; never taken from a layer tar. */
+const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
 
 export interface UnpackResult {
   /** sha256 of the uncompressed tar stream (`sha256:…`). */
@@ -116,10 +119,11 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
       }
       return;
     }
-    const existing = lstatQuiet(abs);
+    let existing = lstatQuiet(abs);
     if (existing && !(existing.isDirectory() && h.type === 'directory')) {
       rmSync(abs, { recursive: true, force: true });
       forget(rel);
+      existing = undefined; // a directory replacing a link (or a file) is made anew
     }
     const mode = (h.mode ?? 0o644) & 0o7777;
     const uid = h.uid ?? 0;
@@ -187,7 +191,12 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
   function setXattrs(abs: string, h: Header): void {
     if (!h.pax) return;
     for (const [k, v] of Object.entries(h.pax)) {
-      if (k.startsWith(XATTR_PREFIX)) lsetxattr(abs, k.slice(XATTR_PREFIX.length), Buffer.from(v, 'latin1'));
+      if (!k.startsWith(XATTR_PREFIX)) continue;
+      const name = k.slice(XATTR_PREFIX.length);
+      // overlayfs reads its own metadata from these (redirect, metacopy, origin, opaque…): a layer
+      // says what it deletes with OCI whiteouts only, never by steering the overlay's lookups.
+      if (name.startsWith(OVERLAY_XATTR_PREFIX)) continue;
+      lsetxattr(abs, name, Buffer.from(v, 'latin1'));
     }
   }
 

@@ -9,9 +9,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { basename, dirname, join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import type {
@@ -22,15 +22,17 @@ import { nativeBinary, resolveRuntime } from '../native-paths.js';
 import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
-import { copyIntoRoot, resolveInRoot } from './in-root.js';
+import { copyAt, openProcessRoot, type CopyOptions, type CopyReport } from './in-root.js';
 import { readLogs } from './logs.js';
 import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
 import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
-import { loadSeccompProfile } from './seccomp-profile.js';
+import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import { tryUnmount } from './umount.js';
-import { resolveUserInRootfs } from './users.js';
+import { resolveUserInRootfs, type ResolvedUser } from './users.js';
+import { hostMaskedPaths } from './host-masks.js';
+import { FILES_DIR, placeFileMounts } from './file-mounts.js';
 
 /** What `container.json` holds. */
 export interface ContainerRecord {
@@ -139,7 +141,7 @@ export class Containers implements ContainerApi {
   }
 
   private writeRecord(rec: ContainerRecord): void {
-    writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec);
+    writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec, 0o600); // the environment may hold secrets
   }
 
   private allRecords(): ContainerRecord[] {
@@ -225,7 +227,10 @@ export class Containers implements ContainerApi {
     const devices = hostDevices(spec.devices, `container ${spec.name}`);
     const id = randomBytes(32).toString('hex');
     const dir = this.cdir(id);
-    mkdirSync(join(dir, 'bundle'), { recursive: true });
+    // 0700: the rootfs, the log and the secrets' copies are root's alone (also if the engine root were opened up)
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
+    mkdirSync(join(dir, 'bundle'));
     const rec: ContainerRecord = { id, name: spec.name, created: new Date().toISOString(), spec, rootfs: '', endpoints: [], ports: [] };
     const undo: (() => Promise<void>)[] = [];
     try {
@@ -237,7 +242,7 @@ export class Containers implements ContainerApi {
       await this.setupNetwork(rec, undo);
       this.writeEtcFiles(rec);
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
-      const mounts = [...(await this.resolveMounts(spec)), ...(await this.borrowedMounts(spec))];
+      const mounts = [...(await this.resolveMounts(spec, this.placeFiles(rec, user))), ...(await this.borrowedMounts(spec))];
       rec.mounts = mounts;
       const network = spec.networkMode === 'host' ? 'host' as const
         : rec.netnsPath ? { path: rec.netnsPath }
@@ -268,8 +273,9 @@ export class Containers implements ContainerApi {
         init: spec.init ? nativeBinary('init') : undefined,
         devices,
         deviceRules: spec.deviceCgroupRules,
+        extraMaskedPaths: hostMaskedPaths(),
       });
-      writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci));
+      writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci), 0o600); // the environment may hold secrets
       this.writeRecord(rec);
     } catch (e) {
       for (const u of undo.reverse()) await u().catch(() => {});
@@ -288,10 +294,10 @@ export class Containers implements ContainerApi {
       pid: choice(spec.pidMode, 'pid'), ipc: choice(spec.ipcMode, 'ipc'), uts: spec.utsMode === 'host' ? 'host' : 'new',
     };
     if (spec.noNewPrivileges) out.noNewPrivileges = true;
-    // as Docker: a privileged container runs without a filter
-    if (spec.seccomp && spec.seccomp !== 'unconfined' && !spec.privileged) {
-      out.seccomp = loadSeccompProfile(spec.seccomp, effectiveCaps(spec.privileged, spec.capAdd, spec.capDrop, hostCaps()));
-    }
+    // as Docker: the default profile unless `unconfined`; a privileged container runs without one (a profile given by path still applies)
+    const caps = () => effectiveCaps(spec.privileged, spec.capAdd, spec.capDrop, hostCaps());
+    if (spec.seccomp && spec.seccomp !== 'unconfined') out.seccomp = loadSeccompProfile(spec.seccomp, caps());
+    else if (!spec.seccomp && !spec.privileged) out.seccomp = defaultSeccomp(caps());
     return out;
   }
 
@@ -388,8 +394,9 @@ export class Containers implements ContainerApi {
     for (const ref of spec.volumesFrom ?? []) {
       const peer = this.find(ref.container);
       if (!peer) throw new TsstackError('NOT_FOUND', `volumes_from container:${ref.container} (for ${spec.name}): no such container`, { hint: 'create that container first; see `tsstack ps -a`' });
+      const peerFiles = join(this.cdir(peer.id), FILES_DIR) + '/';
       for (const m of peer.mounts ?? (await this.resolveMounts(peer.spec))) {
-        if (m.type !== 'bind' || !m.source || taken.has(m.target)) continue;
+        if (m.type !== 'bind' || !m.source || taken.has(m.target) || m.source.startsWith(peerFiles)) continue; // not its secrets and configs
         taken.add(m.target);
         const copy: OciMountInput = { ...m };
         if (ref.readOnly) copy.readOnly = true;
@@ -400,11 +407,20 @@ export class Containers implements ContainerApi {
     return out;
   }
 
-  private async resolveMounts(spec: ContainerCreateSpec): Promise<OciMountInput[]> {
+  /** Secrets and configs: this container's own copies (file-mounts.ts); their sources by index in spec.mounts. */
+  private placeFiles(rec: ContainerRecord, user: ResolvedUser): Map<number, string> {
+    return placeFileMounts(this.cdir(rec.id), rec.spec.mounts, user, `container ${rec.name}`);
+  }
+
+  /** `files`: where the secrets and configs were placed (without: they are left out, as volumes_from does). */
+  private async resolveMounts(spec: ContainerCreateSpec, files?: Map<number, string>): Promise<OciMountInput[]> {
     const out: OciMountInput[] = [];
-    for (const m of spec.mounts) {
+    for (const [i, m] of spec.mounts.entries()) {
       if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly });
-      else if (m.type === 'bind') {
+      else if (m.type === 'bind' && m.file) {
+        const source = files?.get(i);
+        if (source) out.push({ type: 'bind', source, target: m.target, readOnly: true });
+      } else if (m.type === 'bind') {
         if (!existsSync(m.source)) mkdirSync(m.source, { recursive: true }); // compose's create_host_path default
         out.push({ type: 'bind', source: m.source, target: m.target, readOnly: m.readOnly, propagation: m.propagation });
       } else {
@@ -425,7 +441,7 @@ export class Containers implements ContainerApi {
     if (st && this.monitorAlive(rec, st)) await waitForExit(this.statePath(rec.id), st.monitorPid, { timeoutMs: 10000 }); // the last run's monitor is finishing
     const dir = this.cdir(rec.id);
     const runtime = await this.prepareRun(rec);
-    mkdirSync(this.monDir(rec.id), { recursive: true });
+    mkdirSync(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone
     mkdirSync(this.runtimeRoot, { recursive: true });
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
@@ -502,6 +518,7 @@ export class Containers implements ContainerApi {
   private async prepareRun(rec: ContainerRecord): Promise<string> {
     const dir = this.cdir(rec.id);
     if (!isMountpoint(rec.rootfs)) rec.rootfs = await this.deps.images.mountRootfs(rec.spec.imageId, dir);
+    if (rec.spec.mounts.some((m) => m.type === 'bind' && m.file)) this.placeFiles(rec, resolveUserInRootfs(rec.rootfs, rec.spec.user, rec.spec.groupAdd)); // a changed source is seen
     const runtime = resolveRuntime(this.runtimeName(rec));
     if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true);
     const peers: [string, string | undefined][] = [['network', rec.spec.networkMode], ['pid', rec.spec.pidMode], ['ipc', rec.spec.ipcMode]];
@@ -515,7 +532,7 @@ export class Containers implements ContainerApi {
         const peer = mode.slice('container:'.length);
         ns.path = ns.type === 'network' ? this.peerNetns(peer) : this.peerNs(peer, ns.type as 'pid' | 'ipc');
       }
-      writeFileAtomicSync(cfgPath, stableJson(cfg));
+      writeFileAtomicSync(cfgPath, stableJson(cfg), 0o600);
     }
     const dns = this.deps.dns, net = this.deps.network;
     await this.dnsUp(rec);
@@ -702,7 +719,7 @@ export class Containers implements ContainerApi {
       const u = resolveUserInRootfs(rec.rootfs, opts.user);
       user = `${u.uid}:${u.gid}`;
     }
-    return { tty: opts.tty, interactive: opts.interactive, env: opts.env, user, cwd: opts.cwd };
+    return { tty: opts.tty, interactive: opts.interactive, detach: opts.detach, env: opts.env, user, cwd: opts.cwd };
   }
 
   private requireRunning(idOrName: string): ContainerRecord {
@@ -773,41 +790,33 @@ export class Containers implements ContainerApi {
     return s;
   }
 
-  /** `direction` 'in': host `from` → container `to`; 'out': container `from` → host `to`. Like `docker cp`: into an existing directory the source keeps its name. */
-  async copy(idOrName: string, from: string, to: string, direction: 'in' | 'out'): Promise<void> {
+  /**
+   * `direction` 'in': host `from` → container `to`; 'out': container `from` → host `to`, as `docker cp`
+   * (in-root.ts). A running container's paths are seen through its init's root (its volumes and binds
+   * as it sees them); a stopped one's in its root filesystem and bind sources.
+   */
+  async copy(idOrName: string, from: string, to: string, direction: 'in' | 'out', opts: CopyOptions = {}): Promise<CopyReport> {
     const rec = this.get(idOrName);
-    if (!isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
-    if (direction === 'out') {
-      const inner = containerSide(from);
-      const { root, path } = this.locate(rec, inner);
-      const src = resolveInRoot(root, path);
-      if (!existsSync(src)) throw new TsstackError('NOT_FOUND', `${rec.name}:${inner} does not exist`);
-      let dst = to;
-      if (existsSync(dst) && statSync(dst).isDirectory()) dst = join(dst, basename(src));
-      if (!existsSync(dirname(dst))) throw new TsstackError('NOT_FOUND', `destination directory ${dirname(dst)} does not exist`);
-      // links inside the copied tree are copied as links, never followed on the host
-      cpSync(src, dst, { recursive: true, force: true, preserveTimestamps: true, verbatimSymlinks: true });
-      return;
-    }
-    if (!existsSync(from)) throw new TsstackError('NOT_FOUND', `${from} does not exist`);
-    const inner = containerSide(to);
-    let { root, path } = this.locate(rec, inner);
-    const target = resolveInRoot(root, path);
-    if (existsSync(target) && statSync(target).isDirectory()) path = posix.join(path, basename(from));
-    else if (!existsSync(dirname(target))) throw new TsstackError('NOT_FOUND', `destination directory ${posix.dirname(inner)} does not exist in ${rec.name}`);
-    copyIntoRoot(from, root, path);
+    const inner = containerSide(direction === 'out' ? from : to);
+    const st = this.monitorState(rec);
+    const live = st?.status === 'running' && st.pid && this.monitorAlive(rec, st) ? openProcessRoot(st.pid, rec.id) : undefined;
+    if (live === undefined && !isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
+    const at = live !== undefined ? { root: live, path: inner } : this.locate(rec, posix.normalize('/' + inner));
+    // a running container's read-only mounts refuse writes themselves (EROFS); a stopped one's bind sources must be told
+    if ('readOnly' in at && at.readOnly && direction === 'in') throw new TsstackError('CONFLICT', `${rec.name}:${inner} is on a read-only mount`, { hint: 'copy to a path outside it' });
+    return copyAt(at.root, rec.name, at.path, inner, direction === 'out' ? to : from, direction, opts);
   }
 
   /** Which host tree a container path lives in (a bind/volume source, else the rootfs) and the path inside it. */
-  private locate(rec: ContainerRecord, p: string): { root: string; path: string } {
+  private locate(rec: ContainerRecord, p: string): { root: string; path: string; readOnly?: boolean } {
     const norm = '/' + p.split('/').filter(Boolean).join('/');
-    let best: { target: string; source: string } | undefined;
+    let best: { target: string; source: string; readOnly?: boolean } | undefined;
     for (const m of rec.mounts ?? []) {
       if (m.type !== 'bind' || !m.source) continue;
       const t = m.target.replace(/\/+$/, '') || '/';
-      if ((norm === t || norm.startsWith(t + '/')) && (!best || t.length > best.target.length)) best = { target: t, source: m.source };
+      if ((norm === t || norm.startsWith(t + '/')) && (!best || t.length > best.target.length)) best = { target: t, source: m.source, readOnly: m.readOnly };
     }
-    if (best) return { root: best.source, path: norm.slice(best.target.length) || '/' };
+    if (best) return { root: best.source, path: norm.slice(best.target.length) || '/', readOnly: best.readOnly };
     return { root: rec.rootfs, path: norm };
   }
 }

@@ -6,6 +6,7 @@
 import type { Bytes } from '../../model/types.js';
 import type { ResolvedUser } from './users.js';
 import { deviceAllowRules, ociDevices, type DeviceRule, type OciDevice } from './devices.js';
+import { defaultSeccomp } from './seccomp-profile.js';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -26,8 +27,9 @@ export const ALL_CAPS = [
   'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
+/** Docker's (moby `oci/defaults.go`), `/proc/interrupts` included; host-dependent ones come as `extraMaskedPaths`. */
 export const DEFAULT_MASKED_PATHS = [
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/asound', '/proc/acpi', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
   '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
 ];
 
@@ -87,6 +89,8 @@ export interface OciSpecInput {
   devices?: OciDevice[];
   /** Extra allow rules of the device cgroup (compose `device_cgroup_rules`). */
   deviceRules?: DeviceRule[];
+  /** Masked too, unless privileged: paths that exist on some hosts only (host-masks.ts). */
+  extraMaskedPaths?: string[];
   /** Host path of tsstack-init (`init: true`): bind-mounted read-only at INIT_PATH and run as PID 1 in front of `args`. */
   init?: string;
 }
@@ -256,7 +260,7 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
   if (input.devices?.length) linux.devices = ociDevices(input.devices);
   if (input.cgroupsPath) linux.cgroupsPath = input.cgroupsPath;
   if (!priv) {
-    linux.maskedPaths = DEFAULT_MASKED_PATHS;
+    linux.maskedPaths = [...DEFAULT_MASKED_PATHS, ...(input.extraMaskedPaths ?? [])];
     linux.readonlyPaths = DEFAULT_READONLY_PATHS;
   }
   if (input.sysctls && Object.keys(input.sysctls).length) linux.sysctl = sortKeys(input.sysctls);
@@ -288,9 +292,10 @@ export function cfsQuota(r: { cpus?: number; cpuQuota?: number; cpuPeriod?: numb
   return explicitPeriod ? { period } : {};
 }
 
-/** For the image builder's RUN steps: a root-by-default process with the standard mounts, no limits. */
+/** For the image builder's RUN steps: a root-by-default process with the standard mounts and seccomp profile, no limits. */
 export function buildRunStepSpec(opts: { rootfs: string; args: string[]; env: string[]; cwd?: string; user: ResolvedUser; network?: { path: string } | 'host' | 'new'; etcFiles?: OciSpecInput['etcFiles']; mounts?: OciMountInput[]; cgroupsPath?: string }): OciSpec {
-  return buildOciSpec({ ...opts, hostname: 'tsstack-build', network: opts.network ?? 'host' });
+  // Docker's builds run under the default seccomp profile too
+  return buildOciSpec({ ...opts, hostname: 'tsstack-build', network: opts.network ?? 'host', seccomp: defaultSeccomp(effectiveCaps(false)) });
 }
 
 function sortKeys<T>(o: Record<string, T>): Record<string, T> {

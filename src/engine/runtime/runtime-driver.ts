@@ -2,7 +2,9 @@
 // for any runtime binary that speaks it: tsstack-runtime, runc, crun.
 
 import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 
 /** What `runtime state <id>` prints (OCI state). */
@@ -23,6 +25,8 @@ export interface DriverExecOptions {
   /** `uid[:gid]` numeric, already resolved. */
   user?: string;
   cwd?: string;
+  /** Return once the process has started (the runtime's `exec --detach`); no stdio, no terminal. */
+  detach?: boolean;
   /** Keep stdin attached (`-i`); otherwise the process reads /dev/null, as with `docker exec` without -i. A tty implies it. */
   interactive?: boolean;
   /** Default inherits the caller's stdout/stderr. */
@@ -82,17 +86,43 @@ export class RuntimeDriver {
   /** Runs argv in the container; resolves with its exit code. With tty, the runtime makes the pty and proxies it to the inherited stdio. */
   exec(id: string, argv: string[], opts: DriverExecOptions = {}): Promise<number> {
     const args = ['exec'];
-    if (opts.tty) args.push('--tty');
+    if (opts.detach) args.push('--detach');
+    else if (opts.tty) args.push('--tty');
     for (const e of opts.env ?? []) args.push('--env', e);
     if (opts.user) args.push('--user', opts.user);
     if (opts.cwd) args.push('--cwd', opts.cwd);
     args.push(id, ...argv);
+    if (opts.detach) return this.execDetached(id, argv, args);
     return new Promise((resolve, reject) => {
       const stdin = opts.interactive || opts.tty ? 'inherit' : 'ignore';
       const child = spawn(this.binary, ['--root', this.root, ...args], { stdio: opts.stdio === 'pipe' ? [stdin, 'pipe', 'pipe'] : [stdin, 'inherit', 'inherit'] });
       child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${this.binary}: ${e.message}`, { cause: e })));
       child.on('close', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0)));
     });
+  }
+
+  /**
+   * `exec --detach`: the process gets no stdio of ours (it inherits the runtime's, and would hold a
+   * caller's pipe open for as long as it runs), so the runtime's errors are read from its --log file.
+   */
+  private async execDetached(id: string, argv: string[], args: string[]): Promise<number> {
+    const dir = mkdtempSync(join(tmpdir(), 'tsstack-exec-'));
+    try {
+      const log = join(dir, 'log');
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = spawn(this.binary, ['--root', this.root, '--log', log, ...args], { stdio: 'ignore' });
+        child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${this.binary}: ${e.message}`, { cause: e })));
+        child.on('close', (c, sig) => resolve(c ?? 128 + (sig ? constants.signals[sig] : 0)));
+      });
+      if (code !== 0) {
+        let why = '';
+        try { why = lastLine(readFileSync(log, 'utf8')); } catch { /* no log */ }
+        throw new TsstackError('RUNTIME', `cannot start ${argv.join(' ')} in container ${id.slice(0, 12)}${why ? `: ${why}` : ` (runtime exit ${code})`}`, { hint: 'run it without -d to see its output' });
+      }
+      return 0;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -1,18 +1,23 @@
-// Docker's seccomp profile JSON (`security_opt: [seccomp=<file>]`) → the OCI
-// `linux.seccomp` object. Docker's format adds to the OCI one: `archMap`
-// (architectures per host), `includes`/`excludes` per rule (capabilities,
-// architectures, minimum kernel) and the older single `name`. Rules are kept
-// or dropped here for this host and the container's capabilities, as Docker's
-// daemon does before handing the profile to the runtime.
+// Seccomp profiles → the OCI `linux.seccomp` object of one container: the
+// default profile (seccomp-default.ts) and Docker's profile JSON
+// (`security_opt: [seccomp=<file>]`). Docker's format adds to the OCI one:
+// `archMap` (architectures per host), `includes`/`excludes` per rule
+// (capabilities, architectures, minimum kernel) and the older single `name`.
+// Rules are kept or dropped here for this host and the container's
+// capabilities, as Docker's daemon does before handing the profile to the
+// runtime; so a capability added with cap_add opens the calls tied to it.
 
-import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { TsstackError } from '../../util/errors.js';
+import { SMALL_FILE_MAX, readSmallFile } from '../../util/read-small-file.js';
+import { DEFAULT_ARCHES, DEFAULT_PROFILE, EPERM, type ArgTest, type DefaultRule } from './seccomp-default.js';
 
 type Obj = Record<string, unknown>;
 
 /** libseccomp architecture names by Node's `process.arch`. */
 const NATIVE_ARCH: Record<string, string> = { x64: 'SCMP_ARCH_X86_64', arm64: 'SCMP_ARCH_AARCH64' };
+/** libseccomp's short names, which Docker's `includes.arches` / `excludes.arches` use. */
+const SHORT_ARCH: Record<string, string> = { SCMP_ARCH_X86_64: 'amd64', SCMP_ARCH_AARCH64: 'arm64' };
 
 /** Actions tsstack-runtime (native/runtime/seccomp.c) and runc both apply. */
 const ACTIONS = new Set([
@@ -39,8 +44,55 @@ function kernelAtLeast(kernel: string, min: string): boolean {
   return a! > x! || (a === x && b! >= y!);
 }
 
+/** When a rule is kept: every `includes` holds and no `excludes` does (Docker's rules). */
+interface Condition { caps: string[]; arches: string[]; minKernel?: string }
+
+function applies(inc: Condition, exc: Condition, host: SeccompHost): boolean {
+  const isHost = (a: string) => a === host.arch || a === SHORT_ARCH[host.arch];
+  if (inc.arches.length && !inc.arches.some(isHost)) return false;
+  if (exc.arches.some(isHost)) return false;
+  if (inc.caps.some((c) => !host.caps.includes(c))) return false;
+  if (exc.caps.some((c) => host.caps.includes(c))) return false;
+  if (inc.minKernel !== undefined && !kernelAtLeast(host.kernel, inc.minKernel)) return false;
+  if (exc.minKernel !== undefined && kernelAtLeast(host.kernel, exc.minKernel)) return false;
+  return true;
+}
+
+const OP: Record<string, string> = { '==': 'SCMP_CMP_EQ', '!=': 'SCMP_CMP_NE', '<': 'SCMP_CMP_LT', '<=': 'SCMP_CMP_LE', '>': 'SCMP_CMP_GT', '>=': 'SCMP_CMP_GE' };
+
+function ociArg(a: ArgTest): Obj {
+  if (a[1] === '&==') return { index: a[0], value: a[2], ...(a[3] !== 0 ? { valueTwo: a[3] } : {}), op: 'SCMP_CMP_MASKED_EQ' };
+  return { index: a[0], value: a[2], op: OP[a[1]] };
+}
+
+/** The default profile (seccomp-default.ts) for a container with `host.caps` on this host. */
+export function defaultSeccompToOci(host: SeccompHost, rules: readonly DefaultRule[] = DEFAULT_PROFILE): Obj {
+  const syscalls: Obj[] = [];
+  for (const r of rules) {
+    const inc: Condition = { caps: [...(r.caps ?? [])], arches: [...(r.arches ?? [])], minKernel: r.minKernel };
+    const exc: Condition = { caps: r.withoutCap ? [r.withoutCap] : [], arches: [] };
+    if (!applies(inc, exc, host)) continue;
+    const rule: Obj = { names: [...r.calls], action: r.errno === undefined ? 'SCMP_ACT_ALLOW' : 'SCMP_ACT_ERRNO' };
+    if (r.errno !== undefined) rule.errnoRet = r.errno;
+    if (r.args?.length) rule.args = r.args.map(ociArg);
+    syscalls.push(rule);
+  }
+  return { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: EPERM, architectures: [...(DEFAULT_ARCHES[host.arch] ?? [host.arch])], syscalls };
+}
+
+/** The default profile for a container with these capabilities, on this host. */
+export function defaultSeccomp(caps: string[]): Obj {
+  return defaultSeccompToOci({ arch: hostSeccompArch(), kernel: release(), caps });
+}
+
 function list(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** Docker's `includes` / `excludes` object. */
+function condition(v: unknown): Condition {
+  const c = (v && typeof v === 'object' ? v : {}) as Obj;
+  return { caps: list(c.caps), arches: list(c.arches), minKernel: typeof c.minKernel === 'string' ? c.minKernel : undefined };
 }
 
 /** Pure conversion; `file` names the profile in errors. */
@@ -63,12 +115,7 @@ export function dockerSeccompToOci(profile: unknown, host: SeccompHost, file: st
   (Array.isArray(p.syscalls) ? (p.syscalls as unknown[]) : []).forEach((raw, i) => {
     if (!raw || typeof raw !== 'object') throw bad(`syscalls[${i}] is not an object`);
     const r = raw as Obj;
-    const inc = (r.includes ?? {}) as Obj, exc = (r.excludes ?? {}) as Obj;
-    if (list(inc.arches).length && !list(inc.arches).includes(host.arch)) return;
-    if (list(exc.arches).includes(host.arch)) return;
-    if (list(inc.caps).some((c) => !host.caps.includes(c))) return;
-    if (list(exc.caps).some((c) => host.caps.includes(c))) return;
-    if (typeof inc.minKernel === 'string' && !kernelAtLeast(host.kernel, inc.minKernel)) return;
+    if (!applies(condition(r.includes), condition(r.excludes), host)) return;
     const names = [...list(r.names), ...(typeof r.name === 'string' ? [r.name] : [])];
     if (!names.length) throw bad(`syscalls[${i}] names no system call`);
     const rule: Obj = { names, action: action(r.action, `syscalls[${i}]`) };
@@ -90,9 +137,11 @@ export function dockerSeccompToOci(profile: unknown, host: SeccompHost, file: st
 export function loadSeccompProfile(file: string, caps: string[]): Obj {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readSmallFile(file).toString('utf8'); // Docker's default is about 20 KB
   } catch (e) {
-    throw new TsstackError('SPEC', `seccomp profile ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: 'fix the path in security_opt (relative paths are from the project directory)' });
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTREG' ? 'it is not a regular file' : code === 'EFBIG' ? `it is larger than ${SMALL_FILE_MAX} bytes` : code ?? (e as Error).message;
+    throw new TsstackError('SPEC', `seccomp profile ${file} cannot be read: ${why}`, { hint: 'fix the path in security_opt (relative paths are from the project directory)' });
   }
   let json: unknown;
   try {

@@ -3,8 +3,7 @@
 // needs no entry; a name must exist; supplementary groups are the groups that
 // list the user plus `group_add`.
 
-import { readFileSync } from 'node:fs';
-import { resolveInRoot } from './in-root.js';
+import { readFileInRoot } from './in-root.js';
 import { TsstackError } from '../../util/errors.js';
 
 export interface PasswdEntry { name: string; uid: number; gid: number; home: string }
@@ -75,11 +74,7 @@ export function resolveUser(user: string | undefined, passwd: PasswdEntry[], gro
   return { uid, gid, additionalGids: [...extra].sort((a, b) => a - b), home };
 }
 
-function readOr(path: string): string {
-  try { return readFileSync(path, 'utf8'); } catch { return ''; }
-}
-
 /** Resolves against `<rootfs>/etc/passwd` and `<rootfs>/etc/group` (missing files = empty databases; symlinks stay inside the rootfs). */
 export function resolveUserInRootfs(rootfs: string, user: string | undefined, groupAdd: string[] = []): ResolvedUser {
-  return resolveUser(user, parsePasswd(readOr(resolveInRoot(rootfs, '/etc/passwd'))), parseGroup(readOr(resolveInRoot(rootfs, '/etc/group'))), groupAdd);
+  return resolveUser(user, parsePasswd(readFileInRoot(rootfs, '/etc/passwd')), parseGroup(readFileInRoot(rootfs, '/etc/group')), groupAdd);
 }

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDockerfile } from '../../../src/engine/image/build/parser.js';
 import { dumpAst } from '../../../src/engine/image/build/ast-dump.js';
+import { skipWhen } from '../../helpers/skip.js';
 
 const BK = resolve(process.cwd(), '../shared/conformance/buildkit');
 const PARSER = join(BK, 'frontend/dockerfile/parser');
@@ -12,8 +13,7 @@ const present = existsSync(BK);
 /** Cases known to differ from BuildKit, with the reason; asserted to still differ. */
 const KNOWN_FAILURES: Record<string, string> = {};
 
-test('parser/testfiles: every Dockerfile dumps to its result', (t) => {
-  if (!present) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!present, '../shared absent')('parser/testfiles: every Dockerfile dumps to its result', (t) => {
   const dir = join(PARSER, 'testfiles');
   const cases = readdirSync(dir).sort();
   const failures: string[] = [];
@@ -33,8 +33,7 @@ test('parser/testfiles: every Dockerfile dumps to its result', (t) => {
   t.deepEqual(failures, []);
 });
 
-test('parser/testfiles-negative: every Dockerfile is refused', (t) => {
-  if (!present) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!present, '../shared absent')('parser/testfiles-negative: every Dockerfile is refused', (t) => {
   const dir = join(PARSER, 'testfiles-negative');
   const cases = readdirSync(dir).sort();
   const accepted: string[] = [];
@@ -50,8 +49,7 @@ test('parser/testfiles-negative: every Dockerfile is refused', (t) => {
   t.deepEqual(accepted, []);
 });
 
-test('testfile-line: start and end lines', (t) => {
-  if (!present) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!present, '../shared absent')('testfile-line: start and end lines', (t) => {
   const exp = JSON.parse(readFileSync(join(BK, 'derived/testfile-line.expected.json'), 'utf8')) as {
     root: { startLine: number; endLine: number };
     children: { startLine: number; endLine: number }[];

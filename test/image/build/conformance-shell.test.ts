@@ -4,13 +4,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expandHeredoc, expandWord, expandWords } from '../../../src/engine/image/build/shell-lex.js';
 import { parseWords } from '../../../src/engine/image/build/parser.js';
+import { skipWhen } from '../../helpers/skip.js';
 
 const BK = resolve(process.cwd(), '../shared/conformance/buildkit');
 const SHELL = join(BK, 'frontend/dockerfile/shell');
 const present = existsSync(BK);
 
-test('shell/envVarTest: A and U lines', (t) => {
-  if (!present) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!present, '../shared absent')('shell/envVarTest: A and U lines', (t) => {
   const env = new Map([['PWD', '/home'], ['SHELL', 'bash'], ['KOREAN', '한국어'], ['NULL', '']]);
   const failures: string[] = [];
   let total = 0;
@@ -30,8 +30,7 @@ test('shell/envVarTest: A and U lines', (t) => {
   t.deepEqual(failures, []);
 });
 
-test('shell/wordsTest', (t) => {
-  if (!present) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!present, '../shared absent')('shell/wordsTest', (t) => {
   const env: string[] = [];
   const failures: string[] = [];
   let total = 0;
@@ -50,8 +49,7 @@ test('shell/wordsTest', (t) => {
   t.deepEqual(failures, []);
 });
 
-test('derived/parse-words-cases.json', (t) => {
-  if (!present) { t.log('skipped: ../shared absent'); t.pass(); return; }
+skipWhen(!present, '../shared absent')('derived/parse-words-cases.json', (t) => {
   const doc = JSON.parse(readFileSync(join(BK, 'derived/parse-words-cases.json'), 'utf8')) as { cases: { input: string; expect: string[] }[] };
   for (const c of doc.cases) t.deepEqual(parseWords(c.input), c.expect, c.input);
   t.log(`parse-words: ${doc.cases.length} of ${doc.cases.length} pass`);

@@ -9,10 +9,23 @@ import type { Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { resolveInRoot } from './rootfs-fs.js';
 
+/**
+ * How a source's files are read. The default reads host paths; sources from
+ * a context or a stage read through their SafeRoot (`abs` is then a path
+ * relative to that root), so no link is followed out of it.
+ */
+export interface SourceReader {
+  readlink(abs: string): Promise<string> | string;
+  copyFile(abs: string, dest: string): Promise<void>;
+}
+
+const hostReader: SourceReader = { readlink, copyFile: (abs, dest) => copyFile(abs, dest) };
+
 /** One selected source: a path on the host and how to list below it when it is a directory. */
 export interface CopySource {
-  /** Host path (already resolved; top-level symlinks followed). */
+  /** Path of the source for `reader` (already resolved; top-level symlinks followed). */
   abs: string;
+  reader?: SourceReader;
   /** Base name used when placing a file source inside a destination directory. */
   name: string;
   st: Stats;
@@ -63,7 +76,7 @@ async function mkdirsInRoot(root: string, containerPath: string, owner?: { uid: 
   return host;
 }
 
-async function writeEntry(root: string, target: string, src: { abs: string; st: Stats }, opts: CopyOptions): Promise<void> {
+async function writeEntry(root: string, target: string, src: { abs: string; st: Stats }, opts: CopyOptions, reader: SourceReader): Promise<void> {
   const parent = posix.dirname(target);
   const hostParent = await mkdirsInRoot(root, parent, opts.owner);
   const host = join(hostParent, posix.basename(target));
@@ -83,13 +96,13 @@ async function writeEntry(root: string, target: string, src: { abs: string; st: 
     await rm(host, { force: true });
   }
   if (st.isSymbolicLink()) {
-    await symlink(await readlink(src.abs), host);
+    await symlink(await reader.readlink(src.abs), host);
     await lchown(host, uid, gid);
     await lutimes(host, st.atime, st.mtime);
     return;
   }
   if (!st.isFile()) return; // devices, fifos and sockets are not copied from a context
-  await copyFile(src.abs, host);
+  await reader.copyFile(src.abs, host);
   await chmod(host, opts.mode ?? st.mode & 0o7777);
   await lchown(host, uid, gid);
   await utimes(host, st.atime, st.mtime);
@@ -112,12 +125,12 @@ export async function copyInto(root: string, dest: string, sources: CopySource[]
       await mkdirsInRoot(root, dest, opts.owner);
       for (const c of (await s.children?.()) ?? []) {
         const target = posix.join(dest, c.rel);
-        await writeEntry(root, target, c, opts);
+        await writeEntry(root, target, c, opts, s.reader ?? hostReader);
         if (c.st.isDirectory()) dirTimes.push({ target, st: c.st });
       }
     } else {
       const target = destIsDir || sources.length > 1 ? posix.join(dest, s.name) : dest;
-      await writeEntry(root, target, s, opts);
+      await writeEntry(root, target, s, opts, s.reader ?? hostReader);
     }
   }
   // Directory mtimes last, deepest first, so writing children does not disturb them.

@@ -10,14 +10,16 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import type { BuildRequest, ImageInfo } from '../../api.js';
 import { TsstackError } from '../../../util/errors.js';
 import { hostPlatform, type ImageConfig } from '../oci.js';
 import { packDirectory } from '../pack.js';
 import { BuildCache, cacheKey } from './cache.js';
-import { BuildContext, digestSelection, FileHashMemo, segmentRegex } from './context.js';
+import { BuildContext, digestSelection, FileHashMemo, readFileInItsDir } from './context.js';
+import { bindPinned, SafeRootError, unmountDetached } from './safe-root.js';
+import { BuildNetworks, RUN_NETWORK_MODES, type RunNetworkMode } from './network.js';
 import { IgnoreMatcher, IgnoreSyntaxError, parseDockerignore } from './dockerignore.js';
 import { CopyError, copyInto, listTree, type CopySource } from './copy.js';
 import { extractArchive, isArchive } from './archive.js';
@@ -26,7 +28,7 @@ import { healthcheckConfig, parseDockerfileText, toInstruction, type CopyInstr, 
 import type { OciMountInput } from '../../runtime/oci-spec.js';
 import { MountSpecError, parseRunMount, type RunMount } from './run-mounts.js';
 import { resolveChown, resolveInRoot, resolveUser, UserLookupError } from './rootfs-fs.js';
-import { buildRunSpec, buildRuntime, missingMountTargets, removeCreatedTargets, runContainer } from './run-step.js';
+import { buildRunSpec, buildRuntime, missingMountTargets, removeCopiedUpDir, removeCreatedTargets, runContainer } from './run-step.js';
 import { expandHeredoc, expandWord, expandWords, ShellExpansionError } from './shell-lex.js';
 import type { BuildLayer, BuildStore } from './store.js';
 
@@ -78,6 +80,9 @@ interface Ctx {
   leases: { release: () => Promise<void> }[];
   step: number;
   progress: (line: string) => void;
+  /** Network of RUN steps without --network (build.network). */
+  network: RunNetworkMode;
+  networks: BuildNetworks;
 }
 
 function fail(ctx: Ctx, ins: { line: number }, message: string, hint?: string, details?: string[]): TsstackError {
@@ -138,6 +143,11 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
   if (syntax !== undefined && !/^(docker\.io\/)?docker\/dockerfile(-upstream)?(:|@|$)/.test(syntax)) {
     progress(`WARN: ${file}:1: "# syntax=${syntax}" is ignored: tsstack parses Dockerfiles itself`);
   }
+  const network = req.network ?? 'default';
+  if (!(RUN_NETWORK_MODES as readonly string[]).includes(network)) {
+    throw new TsstackError('IMAGE', `build network "${network}" is not supported`, { hint: 'use default (a network of the build\'s own), none or host' });
+  }
+  if (network === 'host') progress('WARN: build.network: host: RUN steps run on the host\'s network and can reach its local services');
   const context = openContext(resolve(req.context), dfPath);
   await mkdir(join(store.root, 'build-tmp'), { recursive: true });
   await cleanStaleBuilds(join(store.root, 'build-tmp'));
@@ -154,6 +164,8 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
     hashes: new FileHashMemo(join(store.root, 'build-cache', 'file-hashes.json')),
     step: 0,
     progress,
+    network: network as RunNetworkMode,
+    networks: new BuildNetworks(store.root, store.runRoot ?? join(store.root, 'run')),
   };
   try {
     for (const [k, v] of platformArgs()) ctx.globalArgs.set(k, v);
@@ -179,6 +191,8 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
   } finally {
     try { ctx.hashes.save(); } catch { /* a cache, not state */ }
     for (const l of ctx.leases) await l.release().catch(() => undefined);
+    context?.close();
+    await ctx.networks.close().catch((e: unknown) => progress(`WARN: removing the build network failed: ${(e as Error).message}`));
     await rm(tmp, { recursive: true, force: true });
   }
 }
@@ -234,12 +248,13 @@ function platformArgs(): [string, string][] {
 function readDockerfile(req: BuildRequest): { text: string; file: string; path?: string } {
   if (req.dockerfileInline !== undefined) return { text: req.dockerfileInline, file: 'Dockerfile' };
   const name = req.dockerfile ?? 'Dockerfile';
+  // A Dockerfile outside the context is allowed (as Compose does); a symlink to it is followed only inside its directory.
   const path = isAbsolute(name) ? name : join(req.context, name);
-  try {
-    return { text: readFileSync(path, 'utf8'), file: name, path };
-  } catch {
-    throw new TsstackError('IMAGE', `cannot read the Dockerfile ${path}`, { hint: 'check build.context and build.dockerfile', location: { file: path } });
+  const text = readFileInItsDir(path);
+  if (text === undefined) {
+    throw new TsstackError('IMAGE', `cannot read the Dockerfile ${path}`, { hint: 'check build.context and build.dockerfile (a symlink is followed only inside the Dockerfile\'s directory)', location: { file: path } });
   }
+  return { text, file: name, path };
 }
 
 /** Values of the ARGs declared before the first FROM (what FROM lines and --from see). */
@@ -553,9 +568,10 @@ async function runKey(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr)
       mounts.push({ ...m, chain: chain[chain.length - 1] ?? 'scratch' });
     } else {
       if (!ctx.context) throw fail(ctx, ins, `RUN --mount=type=bind needs a build context, and ${ctx.req.context} does not exist`);
-      const sel = await ctx.context.match(m.source);
+      const c = ctx.context;
+      const sel = await guarded(ctx, ins, c, () => c.match(m.source));
       if (sel.length === 0) throw fail(ctx, ins, `RUN --mount: "${m.source}" not found in the build context`);
-      mounts.push({ ...m, content: await digestSelection(ctx.context, sel, ctx.hashes) });
+      mounts.push({ ...m, content: await guarded(ctx, ins, c, () => digestSelection(c, sel, ctx.hashes)) });
     }
   }
   return { op: 'run', argv: runArgv(state, ins), env: runEnv(state), user: state.config.User ?? '', cwd: state.config.WorkingDir ?? '/', network: ins.network ?? 'default', mounts };
@@ -587,16 +603,28 @@ async function setupRunMounts(ctx: Ctx, st: Stage, ins: CommandInstr, bundle: st
       } else if (m.type === 'tmpfs') {
         mounts.push({ type: 'tmpfs', target: m.target, ...(m.size !== undefined ? { size: m.size } : {}) });
       } else {
-        let host: string;
+        // The source is resolved inside its root and held by fd; what the fd
+        // holds is bind-mounted at a private staging path, which the runtime
+        // binds in: no path is looked up again between the check and the mount.
+        let from: BuildContext;
         if (m.from !== undefined) {
           const chain = await fromLayers(ctx, st, ins, 'RUN --mount from', m.from);
           const dir = join(bundle, `mount-${i}`);
-          const fromRoot = await ctx.store.mountLayers(chain, dir);
+          from = BuildContext.plain(await ctx.store.mountLayers(chain, dir));
           undo.push(() => ctx.store.unmountRootfs(dir));
-          host = resolveInRoot(fromRoot, m.source);
-        } else host = resolveInRoot(ctx.context!.dir, m.source);
-        if (!existsSync(host)) throw fail(ctx, ins, `RUN --mount: source "${m.source}" not found`);
-        mounts.push({ type: 'bind', source: host, target: m.target, readOnly: true });
+          undo.push(async () => from.close());
+        } else from = ctx.context!;
+        const path = from.root.resolve(m.source);
+        if (path === undefined) throw fail(ctx, ins, `RUN --mount: source "${m.source}" not found`);
+        const staging = join(bundle, `bind-${i}`);
+        const held = await guarded(ctx, ins, from, async () => from.root.pin(path));
+        try {
+          if (held.st.isDirectory()) await mkdir(staging);
+          else await writeFile(staging, '');
+          bindPinned(held.pinned, staging);
+        } finally { held.close(); }
+        undo.push(async () => unmountDetached(staging));
+        mounts.push({ type: 'bind', source: staging, target: m.target, readOnly: true });
       }
     }
   } catch (e) {
@@ -612,28 +640,51 @@ async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, 
     if (e instanceof UserLookupError) throw fail(ctx, ins, e.message, 'add the user in an earlier RUN (adduser) or use a numeric uid');
     throw e;
   }
-  const binds = [];
-  for (const f of ['/etc/resolv.conf', '/etc/hosts']) {
-    const inRoot = await stat(resolveInRoot(root, f)).then((s) => s.isFile(), () => false);
-    if (inRoot && existsSync(f)) binds.push({ source: f, target: f });
-  }
   // The working directory exists for the step (and so in its layer), as Docker makes it.
   const cwd = state.config.WorkingDir || '/';
   await mkdir(resolveInRoot(root, cwd), { recursive: true, mode: 0o755 });
-  const extra = await setupRunMounts(ctx, st, ins, bundle);
-  const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys', ...extra.targets]);
-  const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds, mounts: extra.mounts, noNetwork: ins.network === 'none' });
-  const id = `tsstack-build-${randomBytes(6).toString('hex')}`;
-  const runtime = buildRuntime();
-  let res;
-  try {
-    res = await runContainer(runtime, id, bundle, join(ctx.tmp, 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
-  } catch (e) {
-    throw fail(ctx, ins, `cannot run the step with ${runtime}: ${(e as Error).message}`, 'install runc or build native/ (node scripts/build-native.mjs), or set TSSTACK_BUILD_RUNTIME');
-  } finally {
-    await extra.cleanup();
+  const mode = (ins.network ?? ctx.network) as RunNetworkMode;
+  if (ins.network === 'host') ctx.progress(`WARN: ${ctx.file}:${ins.line}: RUN --network=host: this step runs on the host's network and can reach its local services`);
+  const id = BuildNetworks.stepId();
+  let net;
+  try { net = await ctx.networks.forStep(mode); } catch (e) {
+    throw fail(ctx, ins, `cannot give the step a network of its own: ${(e as Error).message}`, 'RUN --network=none runs a step with loopback only', e instanceof TsstackError ? e.details : undefined);
   }
-  await removeCreatedTargets(join(bundle, 'upper'), targets);
+  let res;
+  const runtime = buildRuntime();
+  try {
+    // The step's /etc/resolv.conf and /etc/hosts, bound over the image's files, or where the image has
+    // none (as BuildKit does; the empty file the runtime makes for it is taken out of the layer after).
+    const binds = [];
+    const bindTargets: string[] = [];
+    for (const [f, text] of [['/etc/resolv.conf', net.resolvConf], ['/etc/hosts', net.hosts]] as const) {
+      const isFile = await stat(resolveInRoot(root, f)).then((s) => s.isFile(), () => false);
+      const absent = !isFile && await lstat(resolveInRoot(root, f, false)).then(() => false, () => true);
+      if (!isFile && !absent) continue; // a directory, a device, a dangling link: left alone
+      if (absent) bindTargets.push('/etc', f);
+      if (text !== undefined) {
+        const src = join(bundle, f.slice('/etc/'.length));
+        await writeFile(src, text, { mode: 0o644 });
+        binds.push({ source: src, target: f });
+      } else if (existsSync(f)) binds.push({ source: f, target: f });
+    }
+    // Making a missing file in /etc copies /etc up into the layer: undone after the run unless the step changed it.
+    const etcBefore = bindTargets.length && !existsSync(join(bundle, 'upper', 'etc')) ? await stat(resolveInRoot(root, '/etc')).catch(() => undefined) : undefined;
+    const extra = await setupRunMounts(ctx, st, ins, bundle);
+    const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys', ...bindTargets, ...extra.targets]);
+    const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds, mounts: extra.mounts, network: net.namespace });
+    try {
+      res = await runContainer(runtime, id, bundle, join(ctx.tmp, 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
+    } catch (e) {
+      throw fail(ctx, ins, `cannot run the step with ${runtime}: ${(e as Error).message}`, 'install runc or build native/ (node scripts/build-native.mjs), or set TSSTACK_BUILD_RUNTIME');
+    } finally {
+      await extra.cleanup();
+    }
+    await removeCreatedTargets(join(bundle, 'upper'), targets);
+    if (etcBefore) await removeCopiedUpDir(join(bundle, 'upper'), 'etc', etcBefore);
+  } finally {
+    await net.release();
+  }
   if (res.exitCode !== 0) {
     const tail = res.output.trimEnd().split('\n').slice(-10);
     throw fail(ctx, ins, `RUN ${runArgv(state, ins).join(' ')} failed with exit code ${res.exitCode}`, 'see the step output above', tail);
@@ -656,7 +707,7 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
   const mode = chmodText !== undefined ? parseInt(chmodText, 8) : undefined;
   if (ins.kind === 'ADD') {
     const url = sources.find((s) => URL_RE.test(s));
-    if (url) throw fail(ctx, ins, `ADD ${url}: tsstack builds have no network to download from`, 'download the file into the build context and COPY it');
+    if (url) throw fail(ctx, ins, `ADD ${url}: tsstack does not download ADD sources`, 'download the file into the build context and COPY it, or fetch it in a RUN step');
   }
   const multi = sources.length > 1 || sources.some((s) => /[*?[]/.test(s));
   if (ins.kind === 'COPY' && ins.parents) throw fail(ctx, ins, 'COPY --parents is not supported by tsstack', 'copy each directory with its own COPY');
@@ -698,13 +749,15 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
   const key = async (): Promise<Record<string, unknown>> => {
     const base = { op: ins.kind, dest, chown: chown ?? '', mode: mode ?? -1, multi, exclude: ins.excludes, inline: inlineSources };
     if (fromKey !== undefined) return { ...base, from: fromKey, sources };
-    const entries = [];
-    for (const s of fileSources) {
-      const m = (await ctx.context!.match(s)).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
-      if (m.length === 0) throw notFound(ctx, ins, s);
-      entries.push(...m);
-    }
-    return { ...base, content: await digestSelection(ctx.context!, entries, ctx.hashes), names: entries.map((e) => e.rel) };
+    return guarded(ctx, ins, ctx.context!, async () => {
+      const entries = [];
+      for (const s of fileSources) {
+        const m = (await ctx.context!.match(s)).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
+        if (m.length === 0) throw notFound(ctx, ins, s);
+        entries.push(...m);
+      }
+      return { ...base, content: await digestSelection(ctx.context!, entries, ctx.hashes), names: entries.map((e) => e.rel) };
+    });
   };
 
   await layerStep(ctx, state, ins, label, key, async (root, dir) => {
@@ -713,11 +766,12 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
     let fromDir: string | undefined;
     if (fromChain) {
       fromDir = join(dir, 'from');
-      const fromRoot = await ctx.store.mountLayers(fromChain, fromDir);
+      const fromRoot = BuildContext.plain(await ctx.store.mountLayers(fromChain, fromDir));
       try {
         srcs = await sourcesFromRoot(ctx, ins, fromRoot, sources, exclude);
-        await copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi });
+        await guarded(ctx, ins, fromRoot, () => copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi }));
       } finally {
+        fromRoot.close();
         await ctx.store.unmountRootfs(fromDir);
       }
       return;
@@ -732,9 +786,9 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
     if (ins.kind === 'ADD') {
       const plain: CopySource[] = [];
       for (const s of srcs) {
-        if (s.st.isFile() && (await isArchive(s.abs))) {
-          const out = join(dir, `extract-${plain.length}-${randomBytes(4).toString('hex')}`);
-          await extractArchive(s.abs, out);
+        const out = join(dir, `extract-${plain.length}-${randomBytes(4).toString('hex')}`);
+        const read = <T>(fn: (p: string) => Promise<T>): Promise<T> => (s.reader ? ctx.context!.root.withFile(s.abs, fn) : fn(s.abs));
+        if (s.st.isFile() && await guarded(ctx, ins, ctx.context!, () => read(async (p) => (await isArchive(p)) && (await extractArchive(p, out), true)))) {
           const destDir = dest.endsWith('/') ? dest : dest + '/';
           await copyOrFail(ctx, ins, root, destDir, [{ abs: out, name: s.name, st: await stat(out), children: () => listTree(out) }], { owner, mode, multi: false });
         } else plain.push(s);
@@ -742,7 +796,7 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
       srcs = plain;
       if (srcs.length === 0) return;
     }
-    await copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi });
+    await guarded(ctx, ins, ctx.context!, () => copyOrFail(ctx, ins, root, dest, srcs, { owner, mode, multi }));
   });
 }
 
@@ -785,52 +839,39 @@ async function sourcesFromContext(ctx: Ctx, ins: CopyInstr, sources: string[], e
   const c = ctx.context!;
   const out: CopySource[] = [];
   for (const s of sources) {
-    const m = (await c.match(s)).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
+    const m = (await guarded(ctx, ins, c, () => c.match(s))).filter((x) => !exclude?.ignored(posix.basename(x.rel)));
     if (m.length === 0) throw notFound(ctx, ins, s);
-    for (const e of m) {
-      const prefix = e.rel;
-      out.push({
-        abs: e.abs, name: posix.basename(e.rel) || '.', st: e.st,
-        children: async () => excluded((await c.walk(prefix)).map((x) => ({ rel: prefix ? x.rel.slice(prefix.length + 1) : x.rel, abs: x.abs, st: x.st })), exclude),
-      });
-    }
+    out.push(...c.sources(m, exclude));
   }
   return out;
 }
 
 /** Sources inside another root (a stage or an image), resolved as that root sees its paths. */
-async function sourcesFromRoot(ctx: Ctx, ins: CopyInstr, root: string, sources: string[], exclude?: IgnoreMatcher): Promise<CopySource[]> {
+async function sourcesFromRoot(ctx: Ctx, ins: CopyInstr, root: BuildContext, sources: string[], exclude?: IgnoreMatcher): Promise<CopySource[]> {
   const out: CopySource[] = [];
   for (const s of sources) {
-    const clean = posix.normalize('/' + s);
-    const matches: string[] = [];
-    if (/[*?[]/.test(clean)) {
-      const segs = clean.split('/').filter(Boolean);
-      const walk = async (cur: string, i: number): Promise<void> => {
-        const host = resolveInRoot(root, cur);
-        const names = (await readdir(host).catch(() => [] as string[])).sort();
-        const re = segmentRegex(segs[i]!);
-        for (const n of names) {
-          if (!re.test(n)) continue;
-          const p = posix.join(cur, n);
-          if (i === segs.length - 1) matches.push(p);
-          else await walk(p, i + 1);
-        }
-      };
-      await walk('/', 0);
-    } else matches.push(clean);
-    let found = 0;
-    for (const p of matches) {
-      const host = resolveInRoot(root, p);
-      const st = await stat(host).catch(() => undefined);
-      if (!st) continue;
-      found++;
-      if (exclude?.ignored(posix.basename(p))) continue;
-      out.push({ abs: host, name: posix.basename(p) || '.', st, children: async () => excluded(await listTree(host), exclude) });
-    }
-    if (found === 0) throw fail(ctx, ins, `${ins.kind} --from=${ins.from} failed: "${s}" not found`, 'check the path in the source stage or image');
+    const m = await guarded(ctx, ins, root, () => root.match(s));
+    if (m.length === 0) throw fail(ctx, ins, `${ins.kind} --from=${ins.from} failed: "${s}" not found`, 'check the path in the source stage or image');
+    out.push(...root.sources(m.filter((x) => !exclude?.ignored(posix.basename(x.rel))), exclude));
   }
   return out;
+}
+
+/**
+ * Runs a read of a context (or stage root) and turns a link that appeared
+ * while it was read into a build error: the source is never followed out.
+ */
+async function guarded<T>(ctx: Ctx, ins: Instruction, c: BuildContext, read: () => Promise<T>): Promise<T> {
+  try { return await read(); } catch (e) {
+    if (e instanceof SafeRootError && e.changed) {
+      throw fail(ctx, ins, `${c.dir} changed while it was read: a symbolic link appeared at ${e.path}`, 'do not modify the build context during a build; it was not copied');
+    }
+    if (e instanceof SafeRootError) {
+      const hint = e.code === 'ENOSYS' ? 'tsstack reads build contexts with openat2 (Linux 5.6 or later)' : 'check the path and its permissions';
+      throw fail(ctx, ins, `cannot read ${c.hostPath(e.path)}: ${e.code}`, hint);
+    }
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------- commit

@@ -1,23 +1,24 @@
 // RUN steps: an OCI bundle over the step's mounted root, run to completion by
 // an OCI runtime with the runc command line (`run --bundle DIR ID`).
 //
-// Network: the spec has no network namespace, so a RUN shares the network
-// of the process running the build (like `docker build --network=host`);
-// under the test suite that is the test's own namespace. The host's
-// /etc/resolv.conf and /etc/hosts are bind-mounted read-only when the root
-// already has those files (nothing is added to the layer for them).
+// Network: the namespace network.ts chose (a build network's sandbox, a new
+// empty one, or the builder's own for --network=host). /etc/resolv.conf and
+// /etc/hosts are bind-mounted read-only when the root already has those files
+// (nothing is added to the layer for them).
 //
 // Runtime: $TSSTACK_BUILD_RUNTIME (a path or a name on $PATH), else
 // tsstack-runtime when built (found by engine/native-paths.ts), else runc,
 // else crun.
 
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync, writeFileSync, type Stats } from 'node:fs';
+import { lstat, mkdir } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { nativeBinary } from '../../native-paths.js';
 import { buildRunStepSpec, type OciMountInput } from '../../runtime/oci-spec.js';
 import { resolveInRoot } from './rootfs-fs.js';
+import { SafeRoot } from './safe-root.js';
+import type { RunNamespace } from './network.js';
 
 export interface RunSpecInput {
   rootfs: string;
@@ -32,19 +33,16 @@ export interface RunSpecInput {
   binds?: { source: string; target: string }[];
   /** RUN --mount mounts, after the standard ones. */
   mounts?: OciMountInput[];
-  /** Loopback only (RUN --network=none) instead of the builder's network. */
-  noNetwork?: boolean;
+  /** The step's network namespace (network.ts); default the builder's own. */
+  network?: RunNamespace;
 }
 
-/**
- * The config.json of a RUN step: runtime/ `buildRunStepSpec` (Docker's
- * defaults, no limits) with the host network unless `noNetwork`.
- */
+/** The config.json of a RUN step: runtime/ `buildRunStepSpec` (Docker's defaults, no limits). */
 export function buildRunSpec(i: RunSpecInput): Record<string, unknown> {
   return buildRunStepSpec({
     rootfs: i.rootfs, args: i.args, env: i.env, cwd: i.cwd,
     user: { uid: i.uid, gid: i.gid, additionalGids: i.additionalGids, home: i.home },
-    network: i.noNetwork ? 'new' : 'host',
+    network: i.network ?? 'host',
     mounts: [...(i.binds ?? []).map((b): OciMountInput => ({ type: 'bind', source: b.source, target: b.target, readOnly: true })), ...(i.mounts ?? [])],
   });
 }
@@ -121,15 +119,31 @@ export async function missingMountTargets(rootfs: string, targets: string[]): Pr
   return out;
 }
 
-/** Removes what the runtime created for mount targets from an upper dir (no whiteouts needed: they never existed below). */
+/**
+ * Removes what the runtime created for mount targets from an upper dir (no
+ * whiteouts needed: they never existed below). The step wrote the upper dir:
+ * a symlink it left on a target's way is never followed (through one, an
+ * empty host directory or file would go).
+ */
 export async function removeCreatedTargets(upper: string, targets: string[]): Promise<void> {
-  // Deepest first so /dev/pts goes before /dev.
-  for (const t of [...targets].sort((a, b) => b.length - a.length)) {
-    const p = join(upper, t);
-    const st = await lstat(p).catch(() => undefined);
-    if (!st) continue;
-    // Only an empty dir goes: a RUN may have written into it on purpose.
-    if (st.isDirectory()) await rmdir(p).catch(() => undefined);
-    else if (st.isFile() && st.size === 0) await rm(p, { force: true });
-  }
+  const root = SafeRoot.open(upper);
+  try {
+    // Deepest first so /dev/pts goes before /dev.
+    for (const t of [...targets].sort((a, b) => b.length - a.length)) {
+      const rel = posix.normalize('/' + t).slice(1);
+      // Only an empty dir goes (removeIf keeps a non-empty one): a RUN may have written into it on purpose.
+      if (rel) root.removeIf(rel, (st) => st.isDirectory() || (st.isFile() && st.size === 0));
+    }
+  } finally { root.close(); }
+}
+
+/**
+ * Removes `rel` from an upper dir when overlay only copied it up (to make a
+ * mount target in it): still empty, and owner and mode as they were below.
+ */
+export async function removeCopiedUpDir(upper: string, rel: string, below: Stats): Promise<void> {
+  const root = SafeRoot.open(upper);
+  try {
+    root.removeIf(rel, (st) => st.isDirectory() && st.uid === below.uid && st.gid === below.gid && st.mode === below.mode);
+  } finally { root.close(); }
 }

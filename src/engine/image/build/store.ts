@@ -13,6 +13,8 @@ export interface BuildLayer extends LayerRef { chainId: string }
 
 export interface BuildStore {
   readonly root: string;
+  /** Where RUN steps' network sandboxes are pinned (default `<root>/run`). */
+  readonly runRoot?: string;
   ensure(ref: string, policy: PullPolicy, onProgress?: (line: string) => void): Promise<ImageInfo>;
   /** Full OCI config of a stored image. */
   config(id: string): Promise<ImageConfig>;
