@@ -149,6 +149,34 @@ e2e('a lock directory planted by a local user (it owns a parent of the root) is 
   }
 });
 
+e2e('a lock directory another user owns or may write, in a safe root, is refused with exit 8, never waited on', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'tsstack-sec-'));
+  chmodSync(base, 0o755);
+  const root = join(base, 'root');
+  const locks = join(root, 'locks');
+  mkdirSync(locks, { recursive: true });
+  const held: ChildProcess[] = [];
+  try {
+    const env = { TSSTACK_ROOT: root, TSSTACK_RUN_ROOT: join(base, 'run'), TSSTACK_PROJECT_NAME: undefined };
+    for (const [how, why] of [['mode', /locks is writable by others \(mode 0777\)/], ['owner', new RegExp(`locks is owned by uid ${uid}`)]] as const) {
+      if (how === 'mode') chmodSync(locks, 0o777); // an admin's mistake
+      else { chmodSync(locks, 0o755); chownSync(locks, uid, gid); } // or a directory handed over
+      chmodSync(root, 0o755); // as an older tsstack left it (the command before made it 0700)
+      release(held);
+      rmSync(join(locks, 'project-sec.lock'), { force: true });
+      t.is(await hold(join(locks, 'project-sec.lock'), held), 'locked', `${how}: the user holds a lock file of its own there`);
+      const r = await tsstackProc(env, ['-p', 'sec', 'down'], { cwd: base, timeoutMs: 20_000 });
+      t.false(r.timedOut, `${how}: down did not wait on the user's lock`);
+      t.is(r.code, 8, r.err);
+      t.regex(r.err, why);
+      t.regex(r.err, /remove .*locks \(it holds only lock files\)/);
+    }
+  } finally {
+    release(held);
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
 e2e('a lock file an older tsstack left readable, held by a local user, is replaced: the command goes on', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'tsstack-sec-'));
   chmodSync(base, 0o755);
