@@ -2,6 +2,7 @@
 // network from the records file the engine writes, forwarding everything else.
 //
 //   tsstack-dns --records FILE [--pidfile FILE] [--status FILE] [--resolv-conf FILE] [--port N]
+//               [--nft-events FILE]
 //
 // Contract: the pid file is written (and flock'ed for the process's life, so a
 // second server on the same pid file exits with status 3) once the first records
@@ -11,9 +12,12 @@
 // line per gateway that could not be bound (retried at the next load). A container with a
 // `state` line is answered only while its monitor's state file says it runs and that
 // monitor lives (live.h): the file is read at each load and again whenever inotify reports
-// it replaced. SIGTERM/SIGINT: close everything, remove the pid file, exit 0.
+// it replaced. With --nft-events, FILE is rewritten after every change of the namespace's
+// nftables ruleset (nftwatch.h), so the engine sees a flushed firewall with a stat.
+// SIGTERM/SIGINT: close everything, remove the pid file, exit 0.
 #include "forward.h"
 #include "live.h"
+#include "nftwatch.h"
 #include "records.h"
 #include "resolvconf.h"
 #include "server.h"
@@ -33,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *records_path, *pid_path, *status_path, *resolv_path = "/etc/resolv.conf";
+static const char *records_path, *pid_path, *status_path, *nft_path, *resolv_path = "/etc/resolv.conf";
 static char records_base[NAME_MAX + 1];
 static struct records *current;
 
@@ -119,7 +123,7 @@ static int write_pid(int fd) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: tsstack-dns --records FILE [--pidfile FILE] [--status FILE] [--resolv-conf FILE] [--port N]\n");
+  fprintf(stderr, "usage: tsstack-dns --records FILE [--pidfile FILE] [--status FILE] [--resolv-conf FILE] [--port N] [--nft-events FILE]\n");
   exit(2);
 }
 
@@ -135,6 +139,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--pidfile") == 0) pid_path = v;
     else if (strcmp(a, "--status") == 0) status_path = v;
     else if (strcmp(a, "--resolv-conf") == 0) resolv_path = v;
+    else if (strcmp(a, "--nft-events") == 0) nft_path = v;
     else if (strcmp(a, "--port") == 0) {
       char *e;
       port = strtol(v, &e, 10);
@@ -181,6 +186,8 @@ int main(int argc, char **argv) {
   epoll_ctl(epfd, EPOLL_CTL_ADD, ifd, &ev);
   if (live_init(epfd, EV_LIVE, EV_LIVE_PID) < 0)  // e.g. fs.inotify.max_user_instances reached
     fprintf(stderr, "tsstack-dns: cannot follow the containers' state files (%s): every container is answered\n", strerror(errno));
+  if (nft_path && nftwatch_init(epfd, EV_NFT, nft_path) < 0)
+    fprintf(stderr, "tsstack-dns: cannot follow nftables changes (%s): the engine lists the ruleset instead\n", strerror(errno));
   server_init(epfd, (uint16_t)port);
   if (forward_init(epfd, EV_UPSTREAM, EV_UPSTREAM_TCP, server_deliver) < 0) {
     fprintf(stderr, "tsstack-dns: upstream socket: %s\n", strerror(errno));
@@ -227,6 +234,8 @@ int main(int argc, char **argv) {
         live_on_files(current);
       } else if (kind == EV_LIVE_PID) {
         live_on_pid(current, fd);
+      } else if (kind == EV_NFT) {
+        nftwatch_on_readable();
       } else if (kind == EV_UPSTREAM) {
         forward_on_readable(fd, now);
       } else if (kind == EV_UPSTREAM_TCP) {
@@ -243,6 +252,7 @@ int main(int argc, char **argv) {
   server_close_all();
   live_release(current);
   live_close();
+  nftwatch_close();
   if (pid_path) unlink(pid_path);
   records_free(current);
   return 0;

@@ -9,7 +9,7 @@
 #include "records.h"
 
 /* epoll data.u64 = ((uint64_t)EV_x << 32) | fd */
-enum { EV_SIGNAL = 1, EV_INOTIFY, EV_UDP, EV_TCP_LISTEN, EV_TCP_CONN, EV_UPSTREAM, EV_UPSTREAM_TCP, EV_LIVE, EV_LIVE_PID };
+enum { EV_SIGNAL = 1, EV_INOTIFY, EV_UDP, EV_TCP_LISTEN, EV_TCP_CONN, EV_UPSTREAM, EV_UPSTREAM_TCP, EV_LIVE, EV_LIVE_PID, EV_NFT };
 
 void server_init(int epfd, uint16_t port);
 /* Binds the gateways of `r` not bound yet and closes those that are gone. `r` is

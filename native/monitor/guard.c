@@ -8,11 +8,53 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* The guard's copy of the state is the one of its fork; the monitor wrote on since. The last state
+ * file is read back for what must survive the monitor (restart count, last exit, start and end
+ * times) and for whether a container was running at all (not during a restart back-off). */
+static long field_num(const char *json, const char *k, long dflt) {
+  char pat[40];
+  snprintf(pat, sizeof pat, "\"%s\":", k);
+  const char *p = strstr(json, pat);
+  return p ? strtol(p + strlen(pat), NULL, 10) : dflt;
+}
+
+static void field_str(const char *json, const char *k, char *out, size_t len) {
+  char pat[40];
+  snprintf(pat, sizeof pat, "\"%s\":\"", k);
+  const char *p = strstr(json, pat);
+  if (!p) return;
+  p += strlen(pat);
+  const char *e = strchr(p, '"');
+  if (!e || (size_t)(e - p) >= len) return;
+  memcpy(out, p, (size_t)(e - p));
+  out[e - p] = 0;
+}
+
+/* Returns whether the last state said a container was running. */
+static bool reload_state(struct mon *m) {
+  static char json[16384];
+  int fd = open(m->state_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  ssize_t n = read(fd, json, sizeof json - 1);
+  close(fd);
+  if (n <= 0) return true;
+  json[n] = 0;
+  m->st.restart_count = (int)field_num(json, "restartCount", m->st.restart_count);
+  m->st.exit_code = (int)field_num(json, "exitCode", m->st.exit_code);
+  m->st.signal = (int)field_num(json, "signal", m->st.signal);
+  m->st.oom_killed = strstr(json, "\"oomKilled\":true") != NULL;
+  field_str(json, "startedAt", m->st.started_at, sizeof m->st.started_at);
+  field_str(json, "finishedAt", m->st.finished_at, sizeof m->st.finished_at);
+  return strstr(json, "\"status\":\"restarting\"") == NULL && strstr(json, "\"status\":\"exited\"") == NULL;
+}
 
 int mon_guard_start(struct mon *m) {
   int p[2];
@@ -42,13 +84,20 @@ int mon_guard_start(struct mon *m) {
   /* the monitor is gone */
   m->out.fd = m->err.fd = -1;
   m->health.enabled = false;
+  bool was_running = reload_state(m);
   char *del[] = { "delete", "--force", (char *)m->id, NULL };
   mon_runtime_run(m, del, NULL, 0);
   m->st.status = "dead";
   m->st.pid = 0;
-  m->st.exit_code = 137; /* delete --force ends it with SIGKILL */
-  m->st.signal = 9;
-  snprintf(m->st.error, sizeof m->st.error, "the monitor died; the container was removed");
+  if (was_running) {
+    m->st.exit_code = 137; /* delete --force ends it with SIGKILL */
+    m->st.signal = 9;
+    mon_rfc3339(m->st.finished_at);
+    snprintf(m->st.error, sizeof m->st.error, "the monitor died; the container was removed");
+  } else {
+    /* between runs (a restart back-off): nothing was killed; the last exit stays what it was */
+    snprintf(m->st.error, sizeof m->st.error, "the monitor died while waiting to restart the container");
+  }
   mon_state_write(m);
   _exit(0);
 }

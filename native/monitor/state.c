@@ -47,6 +47,8 @@ int mon_state_write(const struct mon *m) {
   else key(&b, "exitCode", true);
   put_int(&b, s->exit_code);
   if (s->finished_at[0]) { key(&b, "finishedAt", false); put_str(&b, s->finished_at); }
+  /* the guard (none in the guard itself): while it lives, a container whose monitor died is its to end */
+  if (m->guard_pid > 0) { key(&b, "guardPid", false); put_int(&b, (long)m->guard_pid); }
   if (m->health.enabled) {
     const struct mon_health *h = &m->health;
     key(&b, "health", false);

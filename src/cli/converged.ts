@@ -16,12 +16,21 @@
 //   <root>/images/*                                      images.inspect() (blobs are content-addressed)
 //   <root>/networks/*                                    networks.list()/inspect()
 //   /proc/<pid>/stat of every monitorPid those files name (liveness, start time)
+//
+// and what the records rely on but do not hold (hostFacts: issue 13's "observe the
+// real state"): the network namespace (one root used from two), this namespace's DNS
+// server (its pid's liveness and start time), and when the root has networks, the
+// names of the bridges (/proc/self/net/dev) and the nftables ruleset's change count
+// that the DNS server keeps (else the tsstack tables' handles, listed through
+// libnftables). A killed DNS server, a deleted bridge or a flushed ruleset is a
+// miss, and the full path observes and repairs it.
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StackModel } from '../model/types.js';
+import { dnsServerDir, netnsKey } from '../engine/dns/paths.js';
 import { VOLATILE as VOLATILE_ENV } from './model-cache.js';
 
 export interface ConvergedInput {
@@ -92,6 +101,34 @@ function pidFact(pid: number): string {
   return `${fields[0] === 'Z' || fields[0] === 'X' ? 'dead' : 'live'}:${fields[19]}`;
 }
 
+/**
+ * The host facts behind the records (see the header), each cheap: a stat and a few /proc reads. The
+ * nftables part is the DNS server's count of ruleset changes (it follows them from inside the
+ * namespace; dns/service.ts); only with no such server is the ruleset listed through libnftables.
+ */
+async function hostFacts(root: string, runRoot: string): Promise<string> {
+  const dir = dnsServerDir(runRoot);
+  const dnsPid = Number.parseInt(readOr(join(dir, 'pid'))?.trim() ?? '', 10);
+  const dns = dnsPid > 0 ? pidFact(dnsPid) : '-';
+  let out = `${netnsKey()}\0dns ${dns}\0`;
+  if (!list(join(root, 'networks')).some((f) => f.endsWith('.json') && !f.startsWith('.'))) return out;
+  const dev = readOr('/proc/self/net/dev') ?? '';
+  out += `links ${[...dev.matchAll(/^\s*(tss-[^:\s]+):/gm)].map((m) => m[1]).sort().join(',')}\0`;
+  const events = readOr(join(dir, 'nft'))?.trim().split(' ');
+  if (dns.startsWith('live') && events?.length === 2 && Number(events[1]) === dnsPid) return `${out}nft-events ${events[0]}\0`;
+  const { Nft } = await import('../engine/network/nft.js');
+  const nft = new Nft();
+  try {
+    const tables = nft.run([{ list: { tables: { family: 'inet' } } }]);
+    out += `nft ${tables.filter((o) => String(o.table?.name ?? '').startsWith('tsstack')).map((o) => `${o.table.name}#${o.table.handle}`).sort().join(',')}\0`;
+  } catch {
+    out += 'nft ?\0'; // unreadable now: a different fact from any recorded one only if it was readable then
+  } finally {
+    nft.close();
+  }
+  return out;
+}
+
 interface Snapshot {
   digest: string;
   /** Monitor pids the state files name. */
@@ -100,9 +137,10 @@ interface Snapshot {
   racy: boolean;
 }
 
-/** Digest of the state files' stamps and of the liveness of `pids`. */
-function digestOf(files: string[], pids: number[], now: number): { digest: string; racy: boolean } {
+/** Digest of the state files' stamps, of the liveness of `pids` and of the host facts. */
+function digestOf(files: string[], pids: number[], now: number, facts: string): { digest: string; racy: boolean } {
   const h = createHash('sha256');
+  h.update(facts);
   let racy = false;
   for (const f of files) {
     let stamp = '-';
@@ -120,7 +158,7 @@ function digestOf(files: string[], pids: number[], now: number): { digest: strin
 const PID_RE = /"monitorPid"\s*:\s*(\d+)/g;
 
 /** The full view (reads the container files for the pids they name): for recording. */
-export function snapshot(root: string): Snapshot {
+export async function snapshot(root: string, runRoot: string): Promise<Snapshot> {
   const files = stateFiles(root);
   const pids = new Set<number>();
   for (const f of files) {
@@ -129,7 +167,7 @@ export function snapshot(root: string): Snapshot {
     if (text) for (const m of text.matchAll(PID_RE)) pids.add(Number(m[1]));
   }
   const sorted = [...pids].sort((a, b) => a - b);
-  return { ...digestOf(files, sorted, Date.now()), pids: sorted };
+  return { ...digestOf(files, sorted, Date.now(), await hostFacts(root, runRoot)), pids: sorted };
 }
 
 /** Size and mtime of tsstack's own compiled files that make plans: a rebuild is a miss. */
@@ -158,7 +196,7 @@ function pathOf(i: ConvergedInput): string {
 }
 
 /** The recorded outcome when the project is still converged for this exact input; else undefined. Stat-only. */
-export function convergedOutcome(i: ConvergedInput): ConvergedOutcome | undefined {
+export async function convergedOutcome(i: ConvergedInput): Promise<ConvergedOutcome | undefined> {
   const text = readOr(pathOf(i));
   if (!text) return undefined;
   let e: Entry;
@@ -168,7 +206,7 @@ export function convergedOutcome(i: ConvergedInput): ConvergedOutcome | undefine
     return undefined;
   }
   if (e.key !== keyOf(i) || !Array.isArray(e.pids)) return undefined;
-  if (digestOf(stateFiles(i.root), e.pids, Date.now()).digest !== e.state) return undefined;
+  if (digestOf(stateFiles(i.root), e.pids, Date.now(), await hostFacts(i.root, i.runRoot)).digest !== e.state) return undefined;
   return { warnings: e.warnings, plan: e.plan };
 }
 
@@ -178,8 +216,8 @@ export function convergedOutcome(i: ConvergedInput): ConvergedOutcome | undefine
  * the same now, so a change made meanwhile (a concurrent `up`, a monitor that
  * died) is never vouched for.
  */
-export function recordConverged(i: ConvergedInput, before: Snapshot, outcome: ConvergedOutcome): void {
-  const after = snapshot(i.root);
+export async function recordConverged(i: ConvergedInput, before: Snapshot, outcome: ConvergedOutcome): Promise<void> {
+  const after = await snapshot(i.root, i.runRoot);
   if (after.digest !== before.digest || after.racy) return;
   const path = pathOf(i);
   // No fsync: a torn or lost cache file after a crash is a miss, never a wrong answer.

@@ -13,6 +13,7 @@
 // `plan --detailed-exitcode` uses 0 = no changes, 2 = changes.
 
 import { formatLocation, isTsstackError, type ErrorCode } from '../util/errors.js';
+import { noSpace } from '../util/fs-atomic.js';
 
 export const EXIT: Record<ErrorCode, number> = {
   SPEC: 2,
@@ -30,6 +31,7 @@ export const EXIT_FAILED = 1;
 export const EXIT_INTERRUPTED = 130;
 
 export function exitCodeFor(err: unknown): number {
+  err = noSpace(err) ?? err;
   if (isTsstackError(err)) return EXIT[err.code] ?? 70;
   return 70;
 }
@@ -37,9 +39,12 @@ export function exitCodeFor(err: unknown): number {
 /** `error: <location><message>`, then the details and `hint:`; a stack trace only with `debug`. */
 export function renderError(err: unknown, debug = false): string {
   const out: string[] = [];
+  err = noSpace(err) ?? err; // a full disk met by any write is the host's, not a bug
   if (isTsstackError(err)) {
     for (const w of err.warnings) out.push(`warning: ${w}`);
-    out.push(`error: ${formatLocation(err.location)}${err.message}`);
+    // The builder's messages start with their place, as BuildKit prints them (`Dockerfile:2: …`): not twice.
+    const at = formatLocation(err.location);
+    out.push(`error: ${at && err.message.startsWith(at) ? '' : at}${err.message}`);
     for (const d of err.details) out.push(`  - ${d}`);
     if (err.hint) out.push(`hint: ${err.hint}`);
     if (debug) {

@@ -52,5 +52,6 @@ export function statusText(c: ContainerInfo): string {
   if (c.status === 'exited' || c.status === 'dead') s += ` (${c.exitCode ?? '?'})`;
   if (c.health) s += ` (${c.health})`;
   if (c.oomKilled) s += ' oom-killed';
+  if (c.unsupervised) s += ' (unsupervised: its monitor died; `tsstack up` restarts it under a new one)';
   return s;
 }

@@ -281,6 +281,8 @@ export interface ContainerInfo {
   /** Network name → address. */
   addresses: Record<string, string>;
   ports: PublishedPort[];
+  /** Its monitor died while the container kept running: nothing supervises it (status says `running`). */
+  unsupervised?: boolean;
 }
 
 export interface LogOptions {
@@ -341,6 +343,26 @@ export interface ContainerApi {
   copy(id: string, from: string, to: string, direction: 'in' | 'out', opts?: { archive?: boolean; followLink?: boolean }): Promise<{ skipped: string[] }>;
 }
 
+// ---------------------------------------------------------------- health
+
+/** Something the records say exists or runs that the host lacks (found by a cheap look at the real state). */
+export interface Fault {
+  /** `dns`, `firewall` or `network:<name>`. */
+  resource: string;
+  /** Why, for people: `server not running`, `bridge tss-… missing`, … */
+  cause: string;
+}
+
+export interface HealthApi {
+  /**
+   * What running containers on `networks` need and the host lacks: the bridges and their links, the
+   * nftables table (when networks are given), this network namespace's DNS server (with `dns`).
+   */
+  check(networks: string[], opts: { dns: boolean }): Promise<Fault[]>;
+  /** Rebuilds what `faults` name from the records (idempotent). */
+  repair(faults: Fault[]): Promise<void>;
+}
+
 export interface Engine {
   root: string;
   runRoot: string;
@@ -348,5 +370,7 @@ export interface Engine {
   networks: NetworkApi;
   volumes: VolumeApi;
   containers: ContainerApi;
+  /** Absent in engines (fakes) that have nothing to check. */
+  health?: HealthApi;
   close(): Promise<void>;
 }

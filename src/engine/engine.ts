@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsstackError } from '../util/errors.js';
-import type { ContainerApi, Engine, ImageApi, NetworkApi, VolumeApi } from './api.js';
+import type { ContainerApi, Engine, Fault, HealthApi, ImageApi, NetworkApi, VolumeApi } from './api.js';
 import { secureEngineDirs } from './host-dirs.js';
 import { Volumes } from './volumes.js';
 
@@ -124,19 +124,47 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     const NetworkManager = await need('./network/manager.js', 'NetworkManager', 'the network manager');
     return new NetworkManager({ root, runRoot }) as NetworkApi;
   });
+  // Where the DNS server listens, per network: `internal` networks are marked so that names which are
+  // not local are refused there, never forwarded (a container on an internal network has no way out).
+  const gateways = async () => Object.fromEntries((await networksPart.proxy.list()).map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
   const containersPart = lazyPart<ContainerApi>(async () => {
     const Containers = await need('./runtime/containers.js', 'Containers', 'the container runtime layer');
     const DnsService = await load('./dns/service.js', 'DnsService');
     // The DNS service is given as is (its renderers are synchronous); images and
     // networks stay lazy (Containers calls only their async methods).
-    dns = DnsService ? new DnsService({ runRoot }) : undefined;
+    dns ??= DnsService ? new DnsService({ runRoot }) : undefined;
     const haveNetwork = existsSync(new URL('./network/manager.js', import.meta.url));
-    // Where the DNS server listens, per network: `internal` networks are marked so that names which are
-    // not local are refused there, never forwarded (a container on an internal network has no way out).
-    const gateways = async () => Object.fromEntries((await networksPart.proxy.list()).map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
     const network = new Proxy(networksPart.proxy, { get: (t, prop) => (prop === 'gateways' ? gateways : (t as unknown as Record<string | symbol, unknown>)[prop]) });
     return new Containers({ root, runRoot, runtime: opts.runtime, images: imagesPart.proxy, network: haveNetwork ? network : undefined, dns, volumes, warn: opts.warn }) as ContainerApi;
   });
+
+  // Health: cheap looks at the real state behind the records (a pid, a link dump, one table listing)
+  // and their repair. The DNS service of the containers' part when loaded, else one of its own.
+  const dnsService = async (): Promise<{ isRunning(): boolean; ensureRunning(l: unknown): Promise<unknown> } | undefined> => {
+    if (dns) return dns as never;
+    const DnsService = await load('./dns/service.js', 'DnsService');
+    return DnsService ? (dns ??= new DnsService({ runRoot })) as never : undefined;
+  };
+  const net = networksPart.proxy as NetworkApi & { repair(n: string[]): Promise<void> };
+  const health: HealthApi = {
+    async check(networks, o) {
+      const out: Fault[] = [];
+      if (networks.length) {
+        // the light modules only: the network manager is loaded when there is something to repair
+        const [{ networkFaults }, { NetworkStore }, { tableFor }] = await Promise.all([import('./network/health.js'), import('./network/state.js'), import('./network/table-name.js')]);
+        out.push(...await networkFaults({ store: new NetworkStore(root), runRoot, table: tableFor(root) }, networks));
+      }
+      if (o.dns && !(await dnsService())?.isRunning()) out.push({ resource: 'dns', cause: 'server not running' });
+      return out;
+    },
+    async repair(faults) {
+      const nets = faults.filter((f) => f.resource.startsWith('network:')).map((f) => f.resource.slice('network:'.length));
+      if (nets.length || faults.some((f) => f.resource === 'firewall')) await net.repair(nets);
+      if (faults.some((f) => f.resource === 'dns')) {
+        await (await dnsService())?.ensureRunning(await gateways());
+      }
+    },
+  };
 
   return {
     root,
@@ -145,6 +173,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     networks: networksPart.proxy,
     volumes,
     containers: containersPart.proxy,
+    health,
     async close() {
       // DNS first: with no container left it stops its server; then the network
       // manager's sockets and workers, so the process can exit. Parts never

@@ -15,7 +15,7 @@ import { LABEL } from '../engine/api.js';
 import { TsstackError, isTsstackError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fs-atomic.js';
 import { createSpec, type DesiredState, type GeneratedFile } from './desired.js';
-import { IMAGE, INFRA, REMOVAL, SERVICE, type Action, type Plan } from './plan.js';
+import { IMAGE, INFRA, REMOVAL, REPAIR, SERVICE, type Action, type Plan } from './plan.js';
 
 export type EventState = 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
 
@@ -118,6 +118,19 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
       return false;
     }
   };
+
+  // 0. repairs, all at once (the engine orders them: networks and firewall, then the DNS server)
+  const repairs = plan.actions.filter((a) => REPAIR.has(a.type));
+  if (repairs.length && engine.health) {
+    for (const a of repairs) emit(a.resource, a.type, 'running', a.cause);
+    try {
+      await engine.health.repair(repairs.map((a) => a.fault ?? { resource: a.resource, cause: a.cause }));
+      for (const a of repairs) emit(a.resource, a.type, 'done');
+    } catch (e) {
+      for (const a of repairs) emit(a.resource, a.type, 'failed', messageOf(e));
+      fail(repairs.map((a) => a.resource).join(', '), e);
+    }
+  }
 
   // 1. networks, volumes, generated files
   const infraOk = new Map<string, boolean>();

@@ -3,6 +3,7 @@
 // volumes the project needs. Pure: images are passed in, already inspected.
 
 import type { ContainerCreateSpec, EndpointSpec, HealthcheckConfig, ImageInfo, Labels, LifecycleHook, Mount, NetworkCreateSpec, PublishedPort } from '../engine/api.js';
+import { posix } from 'node:path';
 import { LABEL } from '../engine/api.js';
 import type { DependsOn, LoggingSpec, RestartPolicy, ServiceHook, ServiceSpec, StackModel } from '../model/types.js';
 import { parseBytes } from '../spec/units.js';
@@ -360,6 +361,26 @@ function mountsOf(model: StackModel, name: string, svc: ServiceSpec, opts: Desir
   return out;
 }
 
+/**
+ * An image's `VOLUME`s not covered by a mount of the service get an anonymous volume each, as Compose
+ * does, so what the service writes there outlives a recreate. Named from the container (service and
+ * replica number) and the path, it is found again by the next container of that replica; `down -v`
+ * removes it with the project's other volumes. Paths come from the image: only absolute ones, normalized.
+ */
+export function withImageVolumes(mounts: Mount[], imageVolumes: Record<string, object> | undefined, prefix: string): Mount[] {
+  const norm = (p: string) => posix.normalize(p).replace(/(.)\/+$/, '$1');
+  const taken = new Set(mounts.map((m) => norm(m.target)));
+  const out = [...mounts];
+  for (const raw of Object.keys(imageVolumes ?? {}).sort()) {
+    if (!raw.startsWith('/')) continue;
+    const target = norm(raw);
+    if (target === '/' || taken.has(target)) continue;
+    taken.add(target);
+    out.push({ type: 'volume', source: `${prefix}_${shortHash(target)}`, target });
+  }
+  return out;
+}
+
 function shortHash(s: string): string {
   return configHash(s).slice(7, 19);
 }
@@ -419,7 +440,7 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
     domainname: svc.domainname,
     labels: { ...(svc.labels ?? {}) },
     ports: publishedPorts(svc, n),
-    volumes: mountsOf(model, name, svc, opts, files),
+    volumes: withImageVolumes(mountsOf(model, name, svc, opts, files), ic.Volumes, `${project}_anon_${name}-${n}`),
     networks,
     network_mode: networkMode,
     ...isolationOf(model, svc),

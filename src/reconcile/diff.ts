@@ -51,6 +51,8 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     : new Set(order);
   const selOrder = order.filter((s) => selected.has(s));
 
+  // What the host lost under running containers is remade first, from the records (observe says what and why).
+  const repairs: Action[] = (observed.faults ?? []).map((f) => ({ type: 'repair', resource: f.resource, cause: f.cause, fault: f }));
   const infra: Action[] = [];
   const usedNetworks = new Set<string>();
   for (const s of selOrder) for (const c of desired.services[s].containers) for (const n of Object.keys(c.config.networks)) usedNetworks.add(n);
@@ -144,6 +146,11 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
         continue;
       }
       if (opts.noStart) continue;
+      if (obs.unsupervised) {
+        // never a second instance beside it: the orphan is stopped through the runtime, then started under a monitor
+        service.push({ type: 'restart', resource: c.id, cause: 'its monitor died; the container runs unsupervised', service: s, container: c, observed: obs });
+        continue;
+      }
       if (obs.status === 'created') service.push({ type: 'start', resource: c.id, cause: 'created, not started', service: s, container: c, observed: obs });
       else if (obs.status === 'exited' || obs.status === 'dead') {
         if (svc.oneShot && obs.exitCode === 0) continue; // a completed one-shot: done
@@ -169,7 +176,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     }
   }
 
-  return new Plan(desired.project, [...infra, ...images, ...removals, ...withRestarts], selOrder, desired, warnings, problems);
+  return new Plan(desired.project, [...repairs, ...infra, ...images, ...removals, ...withRestarts], selOrder, desired, warnings, problems);
 }
 
 function num(c: ContainerInfo): number {

@@ -1,7 +1,7 @@
 // observe(): one IO pass over the engine collecting what exists for a project,
 // found by label (and, for networks and volumes the stack names, by name).
 
-import type { ContainerInfo, Engine, ImageInfo, NetworkInfo, VolumeInfo } from '../engine/api.js';
+import type { ContainerInfo, Engine, Fault, ImageInfo, NetworkInfo, VolumeInfo } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
 
 export interface ObservedState {
@@ -15,6 +15,8 @@ export interface ObservedState {
   volumes: Record<string, VolumeInfo>;
   /** Images by the reference asked for; undefined = not present locally. */
   images: Record<string, ImageInfo | undefined>;
+  /** What the project's running containers need and the host lacks (a dead DNS server, a missing bridge…). */
+  faults?: Fault[];
 }
 
 export interface ObserveRequest {
@@ -25,6 +27,8 @@ export interface ObserveRequest {
   oneoff?: boolean;
   /** May networks be inferred from running containers (see observe)? */
   inferNetworks?: boolean;
+  /** Look at the real state behind the records the running containers rely on (engine.health). */
+  health?: boolean;
 }
 
 export async function observe(engine: Engine, project: string, want: ObserveRequest = {}): Promise<ObservedState> {
@@ -59,6 +63,11 @@ export async function observe(engine: Engine, project: string, want: ObserveRequ
   for (const v of [...vols, ...namedVols]) if (v) volumes[v.name] = v;
   const images: Record<string, ImageInfo | undefined> = {};
   for (const [r, i] of imgs) images[r] = i;
+  // Records are not the host: a DNS server killed, a bridge deleted or a firewall reloaded leaves
+  // them unchanged. Cheap checks (a pid, one link dump, one table listing) for what the project's
+  // running containers use; none when nothing of it runs.
+  // A check that cannot run (a host part missing) finds nothing: it never stops the plan.
+  const faults = want.health && engine.health && attached.size ? await engine.health.check([...new Set(attached.keys())].sort(), { dns: true }).catch(() => []) : [];
   return {
     project,
     containers: containers.filter((c) => want.oneoff || c.labels[LABEL.oneoff] !== 'True').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
@@ -66,5 +75,6 @@ export async function observe(engine: Engine, project: string, want: ObserveRequ
     inferredNetworks,
     volumes,
     images,
+    faults,
   };
 }

@@ -4,14 +4,16 @@
 //   <type> <resource> (<cause>)
 //
 // resources: `network:<key>`, `volume:<key>`, `image:<ref>`, `service:<name>:<n>`,
-// `container:<name>` (orphans and removals). Order: networks, volumes, images,
-// removals, then services along depends_on (ties by name, replicas by number).
+// `container:<name>` (orphans and removals); repairs name `dns`, `firewall` or
+// `network:<name>`. Order: repairs, networks, volumes, images, removals, then
+// services along depends_on (ties by name, replicas by number).
 
 import type { BuildSpec } from '../model/types.js';
-import type { ContainerInfo, PullPolicy } from '../engine/api.js';
+import type { ContainerInfo, Fault, PullPolicy } from '../engine/api.js';
 import type { DesiredContainer, DesiredNetwork, DesiredState, DesiredVolume } from './desired.js';
 
 export type ActionType =
+  | 'repair'
   | 'create-network'
   | 'create-volume'
   | 'pull'
@@ -40,8 +42,11 @@ export interface Action {
   image?: string;
   policy?: PullPolicy;
   build?: BuildSpec;
+  fault?: Fault;
 }
 
+/** Remaking from the records what the host lost (a dead DNS server, a deleted bridge, a flushed firewall). */
+export const REPAIR: ReadonlySet<ActionType> = new Set(['repair']);
 export const INFRA: ReadonlySet<ActionType> = new Set(['create-network', 'create-volume']);
 export const IMAGE: ReadonlySet<ActionType> = new Set(['pull', 'build']);
 export const REMOVAL: ReadonlySet<ActionType> = new Set(['remove', 'remove-orphan']);

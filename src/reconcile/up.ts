@@ -12,6 +12,7 @@ import { diff, type DiffOptions } from './diff.js';
 import { observe, type ObservedState } from './observe.js';
 import { IMAGE, Plan } from './plan.js';
 import { preflight } from './preflight.js';
+import { recover } from '../engine/recovery.js';
 
 export interface UpOptions extends DiffOptions, DesiredOptions, ApplyOptions {
   onPlan?: (plan: Plan) => void;
@@ -22,7 +23,7 @@ export async function observeFor(engine: Engine, model: StackModel, inferNetwork
   const networks = new Set<string>();
   for (const s of Object.values(model.services)) for (const k of serviceNetworks(s)) networks.add(model.networks[k]?.name ?? `${model.name}_${k}`);
   const volumes = Object.values(model.volumes).map((v) => v.name);
-  return observe(engine, model.name, { images, networks: [...networks].sort(), volumes: volumes.sort(), inferNetworks });
+  return observe(engine, model.name, { images, networks: [...networks].sort(), volumes: volumes.sort(), inferNetworks, health: true });
 }
 
 /** Observe, derive, diff. Cheap when nothing is to be done; anything to do is planned from a full observation. */
@@ -50,11 +51,13 @@ export interface UpResult {
 }
 
 export async function up(engine: Engine, model: StackModel, opts: UpOptions = {}): Promise<UpResult> {
+  // under the project lock: first finish or undo what a killed command left, then plan from what is
+  const recovered = await recover(engine, model.name);
   let { plan } = await makePlan(engine, model, opts);
   opts.onPlan?.(plan);
   const problems = await preflight(plan, engine, model);
   if (problems.length) throw problemsError(problems);
-  const total: ApplyResult = { failed: [], warnings: [...plan.warnings], touched: [] };
+  const total: ApplyResult = { failed: [], warnings: [...plan.warnings, ...recovered.problems.map((p) => `cleaning up after an interrupted command: ${p}`)], touched: [] };
   const merge = (r: ApplyResult) => {
     total.failed.push(...r.failed);
     total.warnings.push(...r.warnings);

@@ -5,9 +5,15 @@
 // so a name planted beside the target cannot redirect a root write elsewhere;
 // rename() replaces a link at the target itself rather than following it. The
 // mode is set with fchmod, so it is the one asked for whatever the umask.
+//
+// The temp's name carries the writer's pid (`.<name>.<pid>.<random>.tmp`), so a
+// temp left by a killed writer is recognised and removed by recovery
+// (removeDeadTemps, src/engine/recovery.ts).
 
-import { closeSync, constants, fchmodSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { TsstackError } from './errors.js';
+import { faultPoint } from './fault.js';
 
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -23,6 +29,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     fsyncSync(fd);
+    faultPoint('atomic.written');
   } catch (e) {
     closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
@@ -37,3 +44,49 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
 export function writeJsonAtomicSync(path: string, value: unknown, mode?: number): void {
   writeFileAtomicSync(path, JSON.stringify(value, null, 2) + '\n', mode);
 }
+
+/**
+ * A full disk or quota as an error for people (naming the file when known, saying what to do); undefined
+ * for other errors. Not a bug: the command can be run again once there is space, and continues.
+ */
+export function noSpace(e: unknown, path = (e as NodeJS.ErrnoException | undefined)?.path): TsstackError | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+  const why = code === 'ENOSPC' ? 'the file system is full' : 'disk quota exceeded';
+  return new TsstackError('HOST', `no space left ${path ? `to write ${path}` : 'on a file system tsstack writes to'} (${why})`, {
+    hint: `free space on the file system that holds ${path ? dirname(path) : 'the engine root (--root, TSSTACK_ROOT; default /var/lib/tsstack)'}, then run the command again: it continues where it stopped`,
+    cause: e,
+  });
+}
+
+/** The pid of the writer of a temp file named by writeFileAtomicSync; undefined for any other name. */
+export function tempWriter(name: string): number | undefined {
+  const m = /^\..+\.(\d+)\.[0-9a-z]+\.tmp$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temp files in `dir` whose writer is no longer running; returns their names. Never throws. */
+export function removeDeadTemps(dir: string): string[] {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  const out: string[] = [];
+  for (const n of names) {
+    const pid = tempWriter(n);
+    if (pid === undefined || alive(pid)) continue;
+    try { unlinkSync(join(dir, n)); out.push(n); } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/** Whether a process with this pid runs (also when it is not ours to signal). */
+export { alive as pidAlive };

@@ -144,29 +144,25 @@ async function syncInto(host: WatchHost, id: string, ops: SyncOp[]): Promise<voi
 }
 
 /**
- * Makes directory `containerPath` in a container with WatchHost.copyInto alone, by copying
- * empty directories: into its parent when that exists (so a volume or bind mount there is
- * honoured), else the whole missing chain from `/` (existing directories are kept as they are).
+ * Makes directory `containerPath` (and its missing parents) in a container with WatchHost.copyInto
+ * alone: the chain of directories is copied into `/`, which always exists, so the copy merges into
+ * what is there (existing directories keep their owner and mode; the engine resolves the path in
+ * the running container's own view, volumes and binds included). Copying into the parent instead
+ * would make the parent itself when it is missing (`cp dir /srv` names the copy /srv).
  */
 async function makeDir(host: WatchHost, id: string, containerPath: string, mode: number): Promise<void> {
   const parts = containerPath.split('/').filter(Boolean);
   if (parts.length === 0) return;
   const tmp = mkdtempSync(join(tmpdir(), 'tsstack-watch-dir-'));
   try {
-    const last = join(tmp, 'last', parts[parts.length - 1]!);
-    mkdirSync(last, { recursive: true });
-    chmodSync(last, mode);
-    try {
-      await host.copyInto(id, last, posix.dirname(containerPath));
-    } catch {
-      let dir = join(tmp, 'chain');
-      for (const [i, p] of parts.entries()) {
-        dir = join(dir, p);
-        mkdirSync(dir);
-        chmodSync(dir, i === parts.length - 1 ? mode : 0o755);
-      }
-      await host.copyInto(id, join(tmp, 'chain', parts[0]!), '/');
+    let dir = join(tmp, 'chain');
+    mkdirSync(dir);
+    for (const [i, p] of parts.entries()) {
+      dir = join(dir, p);
+      mkdirSync(dir);
+      chmodSync(dir, i === parts.length - 1 ? mode : 0o755);
     }
+    await host.copyInto(id, join(tmp, 'chain', parts[0]!), '/');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

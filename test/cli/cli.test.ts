@@ -48,6 +48,11 @@ test('error rendering: location, details, hint; stack only with --debug', (t) =>
   t.regex(renderError(new Error('boom')), /^error: internal error: boom\nhint: this is a bug/);
 });
 
+test('error rendering: a message that already starts with its place (the builder\'s) does not repeat it', async (t) => {
+  const { DockerfileSyntaxError } = await import('../../src/engine/image/build/parser.js');
+  t.is(renderError(new DockerfileSyntaxError('Dockerfile', 2, 'unknown instruction: FOO')), 'error: Dockerfile:2: unknown instruction: FOO');
+});
+
 test('exit code table is stable', (t) => {
   t.deepEqual(EXIT, { SPEC: 2, USAGE: 2, NOT_FOUND: 3, CONFLICT: 4, IMAGE: 5, RUNTIME: 6, NETWORK: 7, HOST: 8, INTERNAL: 70 });
   t.is(exitCodeFor(new TsstackError('CONFLICT', 'x')), 4);

@@ -35,19 +35,19 @@ async function setup(t: import('ava').ExecutionContext, monitorPid = process.pid
 
 test('recorded after an empty plan, replayed while nothing changed', async (t) => {
   const { input, outcome, root } = await setup(t);
-  t.is(convergedOutcome(input()), undefined);
-  recordConverged(input(), snapshot(root), outcome);
-  t.deepEqual(convergedOutcome(input()), outcome);
-  t.deepEqual(convergedOutcome(input({ env: { HOME: '/root', _: '/bin/x', HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET: 'XXX' } })), outcome, 'volatile variables do not matter');
+  t.is(await convergedOutcome(input()), undefined);
+  await recordConverged(input(), await snapshot(root, join(root, 'run')), outcome);
+  t.deepEqual(await convergedOutcome(input()), outcome);
+  t.deepEqual(await convergedOutcome(input({ env: { HOME: '/root', _: '/bin/x', HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET: 'XXX' } })), outcome, 'volatile variables do not matter');
 });
 
 test('another model, request, environment or root: a miss', async (t) => {
   const { input, outcome, root } = await setup(t);
-  recordConverged(input(), snapshot(root), outcome);
-  t.is(convergedOutcome(input({ model: model('p', { web: { image: 'busybox:1' } }) })), undefined);
-  t.is(convergedOutcome(input({ request: { services: ['web'], detach: true } })), undefined);
-  t.is(convergedOutcome(input({ env: { HOME: '/root', SECRET: 'x' } })), undefined);
-  t.is(convergedOutcome(input({ runRoot: '/elsewhere' })), undefined);
+  await recordConverged(input(), await snapshot(root, join(root, 'run')), outcome);
+  t.is(await convergedOutcome(input({ model: model('p', { web: { image: 'busybox:1' } }) })), undefined);
+  t.is(await convergedOutcome(input({ request: { services: ['web'], detach: true } })), undefined);
+  t.is(await convergedOutcome(input({ env: { HOME: '/root', SECRET: 'x' } })), undefined);
+  t.is(await convergedOutcome(input({ runRoot: '/elsewhere' })), undefined);
 });
 
 test('any state file changed, added or removed: a miss', async (t) => {
@@ -60,10 +60,10 @@ test('any state file changed, added or removed: a miss', async (t) => {
     (root: string) => rmSync(join(root, 'volumes', 'p_data'), { recursive: true }),
   ]) {
     const { input, outcome, root, c } = await setup(t);
-    recordConverged(input(), snapshot(root), outcome);
-    t.truthy(convergedOutcome(input()));
+    await recordConverged(input(), await snapshot(root, join(root, 'run')), outcome);
+    t.truthy(await convergedOutcome(input()));
     change(root, c);
-    t.is(convergedOutcome(input()), undefined, change.toString());
+    t.is(await convergedOutcome(input()), undefined, change.toString());
   }
 });
 
@@ -72,23 +72,23 @@ test('a monitor that died since: a miss', async (t) => {
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   await new Promise((r) => child.once('spawn', r));
   const { input, outcome, root } = await setup(t, child.pid!);
-  recordConverged(input(), snapshot(root), outcome);
-  t.truthy(convergedOutcome(input()));
+  await recordConverged(input(), await snapshot(root, join(root, 'run')), outcome);
+  t.truthy(await convergedOutcome(input()));
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');
   await exited;
-  t.is(convergedOutcome(input()), undefined);
+  t.is(await convergedOutcome(input()), undefined);
 });
 
 test('not recorded when the state changed during the plan, or a file is too fresh to vouch for', async (t) => {
   const a = await setup(t);
-  const before = snapshot(a.root);
+  const before = await snapshot(a.root, join(a.root, 'run'));
   put(join(a.c, 'state.json'), JSON.stringify({ status: 'restarting', monitorPid: process.pid }));
-  recordConverged(a.input(), before, a.outcome);
-  t.is(convergedOutcome(a.input()), undefined);
+  await recordConverged(a.input(), before, a.outcome);
+  t.is(await convergedOutcome(a.input()), undefined);
 
   const b = await setup(t);
   put(join(b.c, 'state.json'), JSON.stringify({ status: 'running', monitorPid: process.pid }));
-  recordConverged(b.input(), snapshot(b.root), b.outcome);
-  t.is(convergedOutcome(b.input()), undefined);
+  await recordConverged(b.input(), await snapshot(b.root, join(b.root, 'run')), b.outcome);
+  t.is(await convergedOutcome(b.input()), undefined);
 });

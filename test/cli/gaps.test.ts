@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canRun, leftovers, world as baseWorld } from './_world.js';
 import { skipWhen } from '../helpers/skip.js';
+import { dnsServerDir } from '../../src/engine/dns/paths.js';
 
 isolateNetwork();
 
@@ -63,7 +64,7 @@ skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').s
     t.false(await resolves('a', 'b'), 'a killed container (no restart policy) has no name');
 
     // the internal network is given to the DNS server as internal (names not local are refused, not forwarded)
-    const state = JSON.parse(readFileSync(join(w.root, 'run', 'dns', 'state.json'), 'utf8')) as { networks: Record<string, unknown> };
+    const state = JSON.parse(readFileSync(join(dnsServerDir(join(w.root, 'run')), 'state.json'), 'utf8')) as { networks: Record<string, unknown> };
     t.like(state.networks['gaps_back'], { internal: true });
     t.is(typeof state.networks['gaps_front'], 'string');
     t.is((await w.T('down', '-t', '1')).code, 0);

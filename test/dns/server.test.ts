@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DnsService } from '../../src/engine/dns/index.js';
+import { DnsService, dnsServerDir } from '../../src/engine/dns/index.js';
 import type { TsstackError } from '../../src/util/errors.js';
 import { isProcess } from '../../src/engine/dns/process.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
@@ -29,7 +29,7 @@ interface Ctx {
 let ctx: Ctx;
 
 function serversFor(root: string): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => isProcess(pid, ['tsstack-dns', join(root, 'dns', 'records')]));
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => isProcess(pid, ['tsstack-dns', join(dnsServerDir(join(root, 'run')), 'records')]));
 }
 
 test.before(async () => {
@@ -281,23 +281,21 @@ test.serial('protocol edges: FORMERR, NOTIMP, responses ignored, truncation with
 test.serial('a second server on the same pid file refuses to start; ensureRunning reuses the first', async (t) => {
   const again = await ctx.dns.ensureRunning();
   t.deepEqual(again, { pid: ctx.pid, started: false });
-  const dir = join(ctx.root, 'run', 'dns');
   const code = await new Promise<number | null>((resolve) => {
-    const p = spawn(ctx.dns.binary, ['--records', join(dir, 'records'), '--pidfile', join(dir, 'pid'), '--port', '5399'], { stdio: 'ignore' });
+    const p = spawn(ctx.dns.binary, ['--records', ctx.dns.recordsPath, '--pidfile', ctx.dns.pidPath, '--port', '5399'], { stdio: 'ignore' });
     p.on('exit', (c) => resolve(c));
   });
   t.is(code, 3);
-  t.is(readFileSync(join(dir, 'pid'), 'utf8').trim(), String(ctx.pid));
+  t.is(readFileSync(ctx.dns.pidPath, 'utf8').trim(), String(ctx.pid));
 });
 
 test.serial('a malformed records file is logged and the previous records are kept', async (t) => {
-  const dir = join(ctx.root, 'run', 'dns');
-  const good = readFileSync(join(dir, 'records'), 'utf8');
-  writeFileSync(join(dir, 'records'), good + 'a nosuchnet x 10.0.0.1\n');
+  const good = readFileSync(ctx.dns.recordsPath, 'utf8');
+  writeFileSync(ctx.dns.recordsPath, good + 'a nosuchnet x 10.0.0.1\n');
   await new Promise((r) => setTimeout(r, 100));
   t.deepEqual(dataOf(await query(A.gw, 'db'), 'A'), ['10.253.1.13']);
-  t.regex(readFileSync(join(dir, 'dns.log'), 'utf8'), /unknown network 'nosuchnet'/);
-  writeFileSync(join(dir, 'records'), good);
+  t.regex(readFileSync(ctx.dns.logPath, 'utf8'), /unknown network 'nosuchnet'/);
+  writeFileSync(ctx.dns.recordsPath, good);
 });
 
 test.serial('garbage and mangled queries neither crash nor stall the server', async (t) => {
@@ -336,7 +334,7 @@ test.serial('stopIfIdle keeps it while networks exist, stops it when the last go
   t.true(await ctx.dns.stopIfIdle());
   t.false(isProcess(ctx.pid, ['tsstack-dns']));
   t.deepEqual(serversFor(ctx.root), []);
-  t.false(existsSync(join(ctx.root, 'run', 'dns', 'pid')));
+  t.false(existsSync(ctx.dns.pidPath));
   t.false((await ctx.dns.status()).running);
   // Started again on demand, then stopped for good.
   const { pid, started } = await ctx.dns.ensureRunning({ front: A.gw });

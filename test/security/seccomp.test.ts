@@ -177,7 +177,7 @@ for (const rt of runtimes()) {
   mkdirSync(join(dir, 'bundle'), { recursive: true });
   const spec = buildRunSpec({
     rootfs, args: ['/bin/sh', '-c', 'grep "^Seccomp:" /proc/self/status | tr -d "\\t "; /probe keyctl unshare thread'], env: ['PATH=/bin'], cwd: '/',
-    uid: 0, gid: 0, additionalGids: [], home: '/root', binds: [{ source: join(probeDir as string, 'probe'), target: '/probe' }], noNetwork: true,
+    uid: 0, gid: 0, additionalGids: [], home: '/root', binds: [{ source: join(probeDir as string, 'probe'), target: '/probe' }], network: 'new',
   });
   const r = await runContainer(buildRuntime(), 'seccomp-run-step', join(dir, 'bundle'), join(dir, 'state'), spec);
   t.is(r.exitCode, 0, r.output);

@@ -3,7 +3,7 @@
 import { skipWhen } from '../helpers/skip.js';
 import test, { type ExecutionContext } from 'ava';
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cannotRun, get, isolateNetwork, parsePs, REPO, Sandbox, settledLeftovers, until, type PsRow } from '../examples/_cli.js';
 
@@ -53,9 +53,10 @@ test.before(async () => {
 test.after.always(() => box?.dispose());
 
 /** Starts `tsstack ARGS…` on a fresh copy of examples/watch; the teardown kills it and downs the stack. */
-async function startWatching(t: ExecutionContext, args: string[]) {
+async function startWatching(t: ExecutionContext, args: string[], tweak?: (p: { dir: string; file: string }) => void) {
   const b = box!;
   const p = project(b);
+  tweak?.(p);
   const child = b.spawnTsstack(['-f', p.file, ...args], p.dir);
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
@@ -417,4 +418,23 @@ skipWhen(skip, skip).serial('watch --no-up: nothing is started until the first c
   t.regex(out.text(), /watch: greeter: 1 running/);
   t.not(await interrupt(child, out.exited), 'timeout', out.text());
   t.is((await list()).length, 1);
+});
+
+skipWhen(skip, skip).serial('up --watch: sync into a target the image lacks makes it; a rename moves the file; ignored files stay out', async (t) => {
+  if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
+  const { b, file, dir, out, ready } = await startWatching(t, ['up', '--watch'], ({ dir: d, file: f }) => {
+    mkdirSync(join(d, 'assets'));
+    writeFileSync(f, readFileSync(f, 'utf8').replace('          action: sync\n', '          action: sync\n        - path: ./assets\n          target: /srv/site\n          action: sync\n          ignore: ["*.tmp"]\n'));
+  });
+  t.true(ready, out.text());
+  const inside = async (cmd: string) => (await b.tsstack('-f', file, 'exec', '-T', 'web', 'sh', '-c', cmd)).out;
+  t.is(await inside('test -e /srv || echo absent'), 'absent\n', 'the image has no /srv');
+  writeFileSync(join(dir, 'assets/a.txt'), 'first\n');
+  t.true(await until(async () => (await inside('cat /srv/site/a.txt 2>/dev/null')) === 'first\n', 3000, 50), out.text());
+  renameSync(join(dir, 'assets/a.txt'), join(dir, 'assets/b.txt'));
+  t.true(await until(async () => (await inside('cat /srv/site/b.txt 2>/dev/null; test -e /srv/site/a.txt && echo still-a')) === 'first\n', 3000, 50), out.text());
+  writeFileSync(join(dir, 'assets/scratch.tmp'), 'no\n');
+  writeFileSync(join(dir, 'assets/c.txt'), 'third\n');
+  t.true(await until(async () => (await inside('cat /srv/site/c.txt 2>/dev/null')) === 'third\n', 3000, 50), out.text());
+  t.is(await inside('test -e /srv/site/scratch.tmp && echo synced || echo ignored'), 'ignored\n');
 });

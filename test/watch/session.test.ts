@@ -112,11 +112,11 @@ test('a container made by the reconcile gets the sync rules\' files whole; initi
   await new Promise((r) => setTimeout(r, 300));
   await s.idle();
   t.deepEqual(log, [
-    'copy c1 (empty dir css) -> /www',
+    'copy c1 (empty dir www) -> /',
     'copy c1 /site/css/a.css -> /www/css/a.css',
     'copy c1 /site/index.html -> /www/index.html',
     'reconcile',
-    'copy c2 (empty dir css) -> /www',
+    'copy c2 (empty dir www) -> /',
     'copy c2 /site/css/a.css -> /www/css/a.css',
     'copy c2 /site/index.html -> /www/index.html',
   ]);

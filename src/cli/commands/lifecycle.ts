@@ -28,6 +28,20 @@ function depsFromLabels(cs: ContainerInfo[]): Record<string, string[]> {
   return deps;
 }
 
+/**
+ * Before containers start (again): what the host lost of their networks (a deleted bridge, a flushed
+ * firewall) is remade from the records, saying so; a restart alone would not wire them back.
+ * The DNS server needs nothing here: every start makes sure it runs.
+ */
+async function repairNetworks(ctx: Context, engine: Engine, cs: ContainerInfo[]): Promise<void> {
+  const networks = [...new Set(cs.flatMap((c) => Object.keys(c.addresses)))].sort();
+  if (!engine.health || !networks.length) return;
+  const faults = await engine.health.check(networks, { dns: false });
+  if (!faults.length) return;
+  for (const f of faults) ctx.io.err(`repair ${f.resource} (${f.cause})`);
+  await engine.health.repair(faults);
+}
+
 export function lifecycle(verb: 'start' | 'stop' | 'restart') {
   return async (ctx: Context, services: string[], o: { timeout?: number }): Promise<number> => {
     const all = await targets(ctx, []);
@@ -69,10 +83,15 @@ export function lifecycle(verb: 'start' | 'stop' | 'restart') {
     };
     const named = services.length ? services : order;
     if (verb === 'stop') await doStop(services.length ? new Set([...named, ...dependents(deps, named)]) : new Set(order));
-    else if (verb === 'start') await doStart(withDependencies(deps, named));
+    else if (verb === 'start') {
+      const sel = withDependencies(deps, named);
+      await repairNetworks(ctx, all.engine, all.containers.filter((c) => sel.has(c.labels[LABEL.service] ?? '')));
+      await doStart(sel);
+    }
     else {
       const sel = new Set(named);
       await doStop(sel);
+      await repairNetworks(ctx, all.engine, all.containers.filter((c) => sel.has(c.labels[LABEL.service] ?? '')));
       await doStart(sel);
     }
     if (failures.length) {

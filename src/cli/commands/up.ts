@@ -99,7 +99,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const cache = convergedEligible(ctx, f) && (await ctx.rootsSafe()) ? await import('../converged.js') : undefined;
   const cacheInput = cache && { root: ctx.paths.root, runRoot: ctx.paths.runRoot, model, env: ctx.io.env, request: planRequest(ctx, services, f) };
   if (cache && cacheInput) {
-    const hit = cache.convergedOutcome(cacheInput);
+    const hit = await cache.convergedOutcome(cacheInput);
     if (hit) {
       for (const w of hit.warnings) ctx.io.err(`warning: ${w}`);
       if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: hit.plan, failed: [], warnings: hit.warnings }));
@@ -107,7 +107,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
       return 0;
     }
   }
-  const stateBefore = cache?.snapshot(ctx.paths.root);
+  const stateBefore = await cache?.snapshot(ctx.paths.root, ctx.paths.runRoot);
   const engine = await ctx.openEngine();
   const { up } = await import('../../reconcile/up.js');
   const { listrProgress, liveView, progressFor } = await import('../render.js');
@@ -128,7 +128,9 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const { makePlan } = await import('../../reconcile/up.js');
   const { preflight } = await import('../../reconcile/preflight.js');
   const quick = (await makePlan(engine, model, opts)).plan;
-  const converged = quick.empty && !(await preflight(quick, engine, model)).length;
+  // an intent left by a killed command sends `up` to the locked path, whose recovery finishes it
+  const { projectIntent } = await import('../../engine/intents.js');
+  const converged = quick.empty && !projectIntent(ctx.paths.root, model.name) && !(await preflight(quick, engine, model)).length;
   const outcome = converged
     ? { plan: quick, result: { failed: [], warnings: [...quick.warnings], touched: [] } }
     : await ctx.locked(model.name, async () => {
@@ -139,7 +141,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
       }
     });
   if (converged) await progress.done();
-  if (converged && cache && cacheInput && stateBefore !== undefined) cache.recordConverged(cacheInput, stateBefore, { warnings: [...quick.warnings], plan: quick.toJSON() });
+  if (converged && cache && cacheInput && stateBefore !== undefined) await cache.recordConverged(cacheInput, stateBefore, { warnings: [...quick.warnings], plan: quick.toJSON() });
   const code = report(ctx, outcome.result);
   if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: outcome.plan.toJSON(), failed: outcome.result.failed.map((x) => ({ resource: x.resource, message: x.message })), warnings: outcome.result.warnings }));
   else if (outcome.plan.empty) ctx.io.err(`up: ${model.name} is up to date (${Date.now() - started} ms)`);
@@ -236,6 +238,9 @@ export async function runPlan(ctx: Context, services: string[], f: UpFlags): Pro
     if (plan.empty) ctx.io.out(`no changes: ${model.name} is up to date`);
     else ctx.io.out(plan.toString());
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
+    const { listIntents } = await import('../../engine/intents.js');
+    const { pidAlive } = await import('../../util/fs-atomic.js');
+    if (listIntents(ctx.paths.root).some((i) => i.project === model.name && !pidAlive(i.pid))) ctx.io.err('note: an interrupted command left changes half made; `up` and `down` undo them first (a container half created is created anew)');
   }
   if (problems.length) throw problemsError(problems);
   return f.detailedExitcode && !plan.empty ? 2 : 0;
@@ -258,6 +263,9 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
   const { planDown } = await import('../../reconcile/diff.js');
   const { apply } = await import('../../reconcile/apply.js');
   const result = await ctx.locked(project, async () => {
+    // what a killed command left half made is found here (intents, mounts, temps), not only in the records
+    const { recover } = await import('../../engine/recovery.js');
+    for (const p of (await recover(engine, project)).problems) ctx.io.err(`warning: cleaning up after an interrupted command: ${p}`);
     const observed = await observe(engine, project, { oneoff: true, volumes: model ? Object.values(model.volumes).filter((v) => !v.external).map((v) => v.name) : [] });
     const plan = planDown(observed, { volumes: f.volumes, removeOrphans: f.removeOrphans, services: model ? Object.keys(model.services) : undefined });
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);

@@ -3,3 +3,4 @@
 export { DnsService, defaultDnsBinary, type DnsServiceOptions, type DnsStatus } from './service.js';
 export { renderRecords, containerNames, emptyState, gatewayOf, isRecordName, isStateFilePath, parseUpstream, type DnsContainer, type DnsEndpoint, type DnsNetwork, type DnsState, type RenderOptions, type Upstream } from './records.js';
 export { renderResolvConf, renderHosts, renderHostname, parseResolvConf, extraHostsEntries, type HostsEntry, type ResolvConf } from './etc-files.js';
+export { dnsServerDir, netnsKey } from './paths.js';

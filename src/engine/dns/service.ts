@@ -1,12 +1,21 @@
 // DnsService: the engine's side of tsstack-dns. Keeps the DNS state under
-// `<runRoot>/dns/` and starts/stops the one server process for that run root.
+// `<runRoot>/dns/net-<ino>/` and starts/stops the one server process for that run
+// root and network namespace.
 //
-//   <runRoot>/dns/state.json  containers and networks (source of truth, JSON)
-//   <runRoot>/dns/records     rendered from the state for the server (renderRecords)
-//   <runRoot>/dns/pid         the server's pid (flock'ed by it while it runs)
-//   <runRoot>/dns/loaded      "serial N" + "unbound NET ADDR" lines after each reload
-//   <runRoot>/dns/dns.log     the server's stderr
-//   <runRoot>/dns/locks/      flock serialising CLIs (store/lock.ts)
+//   state.json  containers and networks (source of truth, JSON)
+//   records     rendered from the state for the server (renderRecords)
+//   pid         the server's pid (flock'ed by it while it runs)
+//   loaded      "serial N" + "unbound NET ADDR" lines after each reload
+//   dns.log     the server's stderr
+//   nft         "<changes> <pid>", rewritten by the server after every change of the namespace's
+//               nftables ruleset (the converged-`up` check reads it instead of listing the ruleset)
+//   locks/      flock serialising CLIs (store/lock.ts)
+//
+// Per namespace (<ino>: the inode of /proc/self/ns/net, paths.ts): the server answers
+// on the gateways of the namespace it runs in, and the run root does not depend on the
+// namespace. One root used from two namespaces (a demo in an isolated one, then a stack
+// on the host) has a server, and names, in each; a server found running elsewhere is
+// not ours.
 //
 // Lifecycle: ensureRunning() when a networked container starts; stopIfIdle() after
 // networks are removed; close() (the engine's shutdown hook) stops it when no
@@ -23,12 +32,13 @@
 // to restart goes quiet with no tsstack process left to tell anyone.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { withLock } from '../store/lock.js';
 import { nativeBinary } from '../native-paths.js';
+import { dnsServerDir } from './paths.js';
 import { parseResolvConf, renderHostname, renderHosts, renderResolvConf, type HostsEntry } from './etc-files.js';
 import { isProcess, readPid, rssKb, waitFor } from './process.js';
 import { emptyState, parseUpstream, renderRecords, type DnsContainer, type DnsNetwork, type DnsState, type Upstream } from './records.js';
@@ -88,13 +98,16 @@ export class DnsService {
   private chain: Promise<unknown> = Promise.resolve();
   private open?: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined> };
 
+  /** Where this namespace's server keeps its pid, status and log (= dir). */
+  readonly serverDir: string;
+
   constructor(opts: DnsServiceOptions) {
-    this.dir = join(resolve(opts.runRoot), 'dns');
+    this.dir = this.serverDir = dnsServerDir(opts.runRoot);
     this.recordsPath = join(this.dir, 'records');
     this.statePath = join(this.dir, 'state.json');
-    this.pidPath = join(this.dir, 'pid');
-    this.loadedPath = join(this.dir, 'loaded');
-    this.logPath = join(this.dir, 'dns.log');
+    this.pidPath = join(this.serverDir, 'pid');
+    this.loadedPath = join(this.serverDir, 'loaded');
+    this.logPath = join(this.serverDir, 'dns.log');
     this.binaryPath = opts.binary;
     this.port = opts.port ?? 53;
     this.hostResolvConf = opts.hostResolvConf ?? '/etc/resolv.conf';
@@ -171,6 +184,11 @@ export class DnsService {
   /** Stops the server regardless of the networks. */
   async stop(): Promise<void> {
     await this.locked(() => this.stopLocked());
+  }
+
+  /** Whether this namespace's server runs (its pid alive and really tsstack-dns on our records): a cheap check. */
+  isRunning(): boolean {
+    return this.runningPid() !== undefined;
   }
 
   async status(): Promise<DnsStatus> {
@@ -270,8 +288,31 @@ export class DnsService {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new TsstackError('INTERNAL', `${this.statePath}: unreadable DNS state: ${(e as Error).message}`, { hint: 'remove the file and run `tsstack up` again to rewrite it', cause: e });
       }
+      // an engine from before the per-namespace layout kept it in <runRoot>/dns/: its containers keep their names
+      const legacy = this.legacy();
+      if (legacy) {
+        try {
+          const old = JSON.parse(readFileSync(join(legacy.dir, 'state.json'), 'utf8')) as DnsState;
+          if (old.version === 1) return old;
+        } catch { /* none, or unreadable: start empty */ }
+      }
     }
     return emptyState();
+  }
+
+  /**
+   * The server of the layout before DNS state was per namespace (`<runRoot>/dns/pid`), when it runs in
+   * this namespace: it holds port 53 on our gateways, so it gives way when ours starts (start()).
+   */
+  private legacy(): { dir: string; pid?: number } | undefined {
+    const dir = dirname(this.dir);
+    if (!existsSync(join(dir, 'state.json'))) return undefined;
+    const pid = readPid(join(dir, 'pid'));
+    let here = false;
+    try {
+      here = pid !== undefined && isProcess(pid, [BINARY_NAME, join(dir, 'records')]) && readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net');
+    } catch { /* not ours to see */ }
+    return { dir, pid: here ? pid : undefined };
   }
 
   private writeFiles(s: DnsState): void {
@@ -328,9 +369,15 @@ export class DnsService {
     if (!existsSync(this.binary)) {
       throw new TsstackError('HOST', `the DNS server binary is missing: ${this.binary}`, { hint: 'build it with `npm run build:native`' });
     }
+    mkdirSync(this.serverDir, { recursive: true });
+    const legacy = this.legacy()?.pid;
+    if (legacy) {
+      try { process.kill(legacy, 'SIGTERM'); } catch { /* gone */ }
+      await waitFor(() => !isProcess(legacy, [BINARY_NAME]), STOP_TIMEOUT_MS);
+    }
     try { unlinkSync(this.loadedPath); } catch { /* first start */ }
     const log = openSync(this.logPath, 'a', 0o600);
-    const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port)];
+    const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port), '--nft-events', join(this.dir, 'nft')];
     let exited: number | null | undefined;
     // Detached in its own session so it outlives the CLI that starts it.
     const child = spawn(this.binary, args, { detached: true, cwd: '/', stdio: ['ignore', log, log] });

@@ -1,17 +1,54 @@
 // Overlay roots for containers (and builder steps): lower = layer dirs, top
-// first; upper/work under the container dir. lowerdir entries are relative to
-// the layers dir (mount(8) runs with it as cwd), so the option string stays
-// short: ~70 bytes per layer against the kernel's one-page limit.
+// first; upper/work under the container dir. The mount is one mount(2) call
+// through koffi: no mount(8) child that could outlive a killed CLI and mount
+// after it, and no fork+exec per container. An image with so many layers that
+// the absolute lowerdir list passes the kernel's one-page limit falls back to
+// mount(8) run in the layers dir, with entries relative to it (~70 bytes each).
 
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TsstackError } from '../../util/errors.js';
+import { faultPoint } from '../../util/fault.js';
 
 const run = promisify(execFile);
 const OPTIONS_LIMIT = 4000;
+const MNT_DETACH = 2;
+
+interface LibcMount {
+  mount(source: string, target: string, fstype: string, flags: number, data: string): number;
+  umount2(target: string, flags: number): number;
+  errno(): number;
+  names: Record<string, number>;
+}
+let libc: LibcMount | null | undefined;
+
+/** mount(2) through koffi, loaded on first use; null when koffi cannot load (then mount(8) is used). */
+function libcMount(): LibcMount | null {
+  if (libc === undefined) {
+    try {
+      const koffi = createRequire(import.meta.url)('koffi');
+      const l = koffi.load('libc.so.6');
+      libc = {
+        mount: l.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+        umount2: l.func('int umount2(const char *target, int flags)'),
+        errno: () => koffi.errno() as number,
+        names: koffi.os.errno as Record<string, number>,
+      };
+    } catch {
+      libc = null;
+    }
+  }
+  return libc;
+}
+
+function errnoName(n: number): string {
+  const name = libc ? Object.entries(libc.names).find(([, v]) => v === n)?.[0] : undefined;
+  return name ? `${name} (errno ${n})` : `errno ${n}`;
+}
 
 /** Mount points (decoded) currently visible to this process. */
 export function mountPoints(): Set<string> {
@@ -41,12 +78,28 @@ export async function mountOverlay(layersDir: string, lowerRel: string[], dir: s
   for (const p of [...lowerRel, abs]) {
     if (/[,:\n]/.test(p)) throw new TsstackError('RUNTIME', `cannot mount overlay: path "${p}" contains "," or ":"`, { hint: 'use a root directory path without commas or colons' });
   }
-  const opts = `lowerdir=${lowerRel.join(':')},upperdir=${join(abs, 'upper')},workdir=${join(abs, 'work')}`;
+  const rest = `upperdir=${join(abs, 'upper')},workdir=${join(abs, 'work')}`;
+  const absOpts = `lowerdir=${lowerRel.map((l) => join(layersDir, l)).join(':')},${rest}`;
+  const sys = absOpts.length <= OPTIONS_LIMIT ? libcMount() : undefined;
+  if (sys) {
+    // one syscall: the mount exists or not, whenever this process dies
+    if (sys.mount('overlay', target, 'overlay', 0, absOpts) !== 0) {
+      const errno = sys.errno();
+      throw new TsstackError('HOST', `cannot mount the container root at ${target}: ${errnoName(errno)}`, {
+        hint: 'overlayfs must be available (modprobe overlay) and tsstack must run as root',
+      });
+    }
+    faultPoint('overlay.mounting');
+    return target;
+  }
+  const opts = `lowerdir=${lowerRel.join(':')},${rest}`;
   if (opts.length > OPTIONS_LIMIT) {
     throw new TsstackError('RUNTIME', `image has too many layers (${lowerRel.length}) for one overlay mount`, { hint: 'squash the image into fewer layers' });
   }
   try {
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], { cwd: layersDir });
+    const mounting = run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], { cwd: layersDir });
+    faultPoint('overlay.mounting');
+    await mounting;
   } catch (e) {
     const msg = ((e as { stderr?: string }).stderr ?? (e as Error).message).trim();
     throw new TsstackError('HOST', `cannot mount the container root at ${target}: ${msg}`, {
@@ -61,9 +114,16 @@ export async function mountOverlay(layersDir: string, lowerRel: string[], dir: s
 export async function unmountOverlay(dir: string): Promise<void> {
   const target = join(resolve(dir), 'rootfs');
   if (!isMounted(target)) return;
+  const sys = libcMount();
+  if (sys) {
+    if (sys.umount2(target, 0) === 0 || !isMounted(target)) return;
+    if (sys.umount2(target, MNT_DETACH) === 0 || !isMounted(target)) return;
+    throw new TsstackError('HOST', `cannot unmount ${target}: ${errnoName(sys.errno())}`, { hint: 'see what holds it (fuser -vm), then run the command again' });
+  }
   try {
     await run('umount', [target]);
   } catch {
     if (isMounted(target)) await run('umount', ['-l', target]);
   }
 }
+

@@ -39,16 +39,8 @@ export function hostResolvers(path = '/etc/resolv.conf'): Taken[] {
   return parseResolvConf(text).map((a) => ({ cidr: { base: ipToInt(a), prefix: 32 }, owner: `the host's DNS server ${a} (${path})` }));
 }
 
-/** Mount points listed in /proc/self/mountinfo (octal escapes decoded). */
-export function mountPoints(): Set<string> {
-  const text = readFileSync('/proc/self/mountinfo', 'utf8');
-  const out = new Set<string>();
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length > 4) out.add(f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
-  }
-  return out;
-}
+// (one implementation, in the light module the health check loads)
+export { mountPoints } from './health.js';
 
 /** Sets a sysctl of the engine's own namespace when it differs; `net.ipv4.ip_forward` form. */
 export function ensureSysctl(key: string, value: string): void {

@@ -11,10 +11,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { RtNetlinkSocket } from 'netlink';
 import { TsstackError } from '../../util/errors.js';
-import type { EndpointSpec, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
+import type { EndpointSpec, Fault, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
 import { formatCidr, intToIp, ipToInt, parseCidr } from './cidr.js';
 import { allocateAddress, chooseSubnet, macFor, type Taken } from './ipam.js';
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './libc.js';
@@ -22,14 +22,18 @@ import { NsClient } from './ns-client.js';
 import type { NsInspect } from './ns-jobs.js';
 import { Nft } from './nft.js';
 import { type DnatTarget, forgetDnat } from './conntrack.js';
-import { FAMILY, TABLE, buildTable, canonical, deleteBatch, isAnyHost, portElementsBatch, toBatch } from './nft-rules.js';
+import { FAMILY, buildTable, canonical, deleteBatch, isAnyHost, portElementsBatch, toBatch } from './nft-rules.js';
 import { readListeners, socketOwners } from './ports.js';
 import { freePort, portProblems } from './port-conflicts.js';
 import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
-import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setUp } from './rtnl.js';
+import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setMaster, setUp } from './rtnl.js';
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
+import { rootTag, tableFor } from './table-name.js';
+import { localRules, networkFaults } from './health.js';
 import type { ForwardEntry } from './socket-lb-programs.js';
+import { faultPoint } from '../../util/fault.js';
+import { beginIntent, endIntent } from '../intents.js';
 
 export interface NetworkManagerOptions {
   root: string;
@@ -43,7 +47,7 @@ export interface NetworkManagerOptions {
   socketLbCgroup?: string | false;
 }
 
-export const DEFAULT_ROOT = '/var/lib/tsstack';
+export { DEFAULT_ROOT, tableFor } from './table-name.js';
 
 /** How long removeSandbox waits for the kernel to destroy an unpinned namespace before deleting its veths itself. */
 const VETH_GONE_TIMEOUT_MS = 1000;
@@ -74,20 +78,6 @@ class Batcher<K, R> {
     b.keys.add(key);
     return (await b.done).get(key)!;
   }
-}
-
-/**
- * The default root owns `inet tsstack`; any other root (tests, `--root` experiments)
- * gets `inet tsstack_<hash of root>`, so two roots on one host never overwrite
- * each other's rules (each table is rendered whole from its root's state).
- */
-export function tableFor(root: string): string {
-  const abs = resolve(root);
-  return abs === DEFAULT_ROOT ? TABLE : `${TABLE}_${rootTag(abs)}`;
-}
-
-function rootTag(root: string): string {
-  return createHash('sha256').update(resolve(root)).digest('hex').slice(0, 8);
 }
 
 export interface EndpointResult {
@@ -195,9 +185,14 @@ export class NetworkManager implements NetworkApi {
         created: new Date().toISOString(),
         endpoints: {},
       };
+      // Recorded (with an intent) before the bridge is made: a create killed at any step leaves a record
+      // that names the bridge, which the next command's recovery removes with it (recovery.ts).
+      beginIntent(this.root, { kind: 'network', op: 'create', name: rec.name, project: rec.labels['tsstack.project'], link: rec.bridge });
       try {
-        await this.ensureKernel(rec);
         this.store.put(rec);
+        faultPoint('network.recorded');
+        await this.ensureKernel(rec);
+        faultPoint('network.bridge');
         await this.syncFirewall();
       } catch (e) {
         const undo: string[] = [];
@@ -208,9 +203,26 @@ export class NetworkManager implements NetworkApi {
         } catch (e2) {
           undo.push(errMessage(e2));
         }
+        if (!undo.length) endIntent(this.root, 'network', rec.name);
         throw this.wrap(e, `could not create network "${spec.name}"`, undo);
       }
+      endIntent(this.root, 'network', rec.name);
       return info(rec);
+    });
+  }
+
+  /**
+   * Deletes `bridges` that no recorded network owns (named by an intent of this root: a removal killed or
+   * failed after forgetting its network) and makes the nftables table and socket programs match the
+   * recorded networks again. Only `tss-<8 hex>` names are touched.
+   */
+  async resync(bridges: string[] = []): Promise<void> {
+    return this.store.withLock(async () => {
+      const owned = new Set(this.store.list().map((r) => r.bridge));
+      const failures: string[] = [];
+      for (const b of bridges) if (/^tss-[0-9a-f]{8}$/.test(b) && !owned.has(b)) await this.removeLink(b, failures);
+      await this.syncFirewall();
+      if (failures.length) throw new TsstackError('NETWORK', failures[0]!, { details: failures.slice(1), hint: 'run the command again; leftovers are retried' });
     });
   }
 
@@ -234,14 +246,18 @@ export class NetworkManager implements NetworkApi {
         throw new TsstackError('CONFLICT', `network "${name}" is still used by container${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { hint: 'remove those containers first (tsstack down)' });
       }
       const failures: string[] = [];
+      beginIntent(this.root, { kind: 'network', op: 'remove', name, project: rec.labels['tsstack.project'], link: rec.bridge });
       for (const ep of Object.values(rec.endpoints)) await this.removeLink(ep.hostIfname, failures);
       await this.removeBridge(rec, failures);
+      faultPoint('network.unlinked');
       this.store.delete(name);
+      faultPoint('network.forgotten');
       try {
         await this.syncFirewall();
       } catch (e) {
         failures.push(errMessage(e));
       }
+      if (!failures.length) endIntent(this.root, 'network', name);
       if (failures.length) {
         throw new TsstackError('NETWORK', `network "${name}" was removed, but cleaning up failed: ${failures[0]}`, { details: failures, hint: 'run the command again; leftovers are retried' });
       }
@@ -764,23 +780,76 @@ export class NetworkManager implements NetworkApi {
     });
   }
 
+  /** The networks whose bridges live in this namespace, and their ports (health.ts localRules). */
+  private async localState(): Promise<ReturnType<typeof localRules>> {
+    const all = this.store.list();
+    return localRules(all, this.store.ports(), all.length ? new Set((await listLinks(this.rt())).map((l) => l.name)) : new Set());
+  }
+
   /** Makes the nftables table match the state; removes it when no network is left. No-op when it already matches. */
   private async syncFirewall(): Promise<void> {
-    const nets = this.store.list();
+    const { nets, ports, rules } = await this.localState();
     // the translation follows the state whatever the table needs (it only ever narrows to what is published)
-    this.socketLb.sync(this.lbEntries(nets.length ? this.store.ports() : []));
+    this.socketLb.sync(this.lbEntries(ports));
     const existing = this.nft.listTable(FAMILY, this.table);
     if (nets.length === 0) {
       if (existing) this.nft.run(deleteBatch(this.table));
       return;
     }
-    const objs = buildTable(
-      nets.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, internal: n.internal })),
-      this.store.ports(),
-      this.table,
-    );
+    const objs = buildTable(rules, ports, this.table);
     if (existing && canonical(existing) === canonical(objs)) return;
     this.nft.run(toBatch(objs));
+  }
+
+  // ------------------------------------------------------------ health: the kernel, not only the records
+
+  /**
+   * What the kernel lacks of what the records say, for the networks named (one link dump, one table
+   * listing): a bridge missing or down, a running container's veth gone or off its bridge (a bridge
+   * deleted and made again), the nftables table missing or not what the records render (`nft flush
+   * ruleset`, a firewall reload).
+   */
+  async faults(names: string[]): Promise<Fault[]> {
+    return networkFaults({ store: this.store, runRoot: this.runRoot, table: this.table, nft: this.nft }, names);
+  }
+
+  /**
+   * Makes the kernel match the records again for the networks named: bridges with
+   * their gateway, every running container's veth made again or put back on its bridge, then the
+   * nftables table rebuilt with every published port and rule. Idempotent.
+   */
+  async repair(names: string[]): Promise<void> {
+    return this.store.withLock(async () => {
+      // only those named: a network whose bridge lives in another namespace is not made here
+      const recs = names.map((n) => this.store.get(n)).filter((r): r is NetworkRecord => !!r);
+      const pinned = mountPoints();
+      const failures: string[] = [];
+      for (const rec of recs) {
+        try {
+          await this.ensureKernel(rec);
+          const br = await linkByName(this.rt(), rec.bridge);
+          for (const [id, ep] of Object.entries(rec.endpoints)) {
+            if (!pinned.has(this.sandboxPath(id))) continue; // a lease whose container is gone: nothing to wire
+            const host = await linkByName(this.rt(), ep.hostIfname);
+            if (host && br && host.master !== br.index) {
+              await setMaster(this.rt(), host.index, br.index);
+              await setHairpin(this.rt(), host.index);
+              if (!host.up) await setUp(this.rt(), host.index);
+            } else if (!host) await this.plumb(id, rec, ep);
+          }
+        } catch (e) {
+          failures.push(`network "${rec.name}": ${errMessage(e)}`);
+        }
+      }
+      try {
+        await this.syncFirewall();
+      } catch (e) {
+        failures.push(errMessage(e));
+      }
+      if (failures.length) {
+        throw new TsstackError('NETWORK', `repairing the networks failed: ${failures[0]}`, { details: failures, hint: 'run with --debug for details; `tsstack up --force-recreate` makes the containers\' networking anew' });
+      }
+    });
   }
 
   private wrap(e: unknown, what: string, undo: string[]): TsstackError {

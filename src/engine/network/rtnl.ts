@@ -80,6 +80,11 @@ export async function setHairpin(s: RtNetlinkSocket, index: number): Promise<voi
   await s.newLink({ index }, { linkinfo: bridgePortHairpinInfo() }, T);
 }
 
+/** Enslaves a link to a bridge (`ip link set … master BR`): a veth left behind by a bridge that was deleted. */
+export async function setMaster(s: RtNetlinkSocket, index: number, master: number): Promise<void> {
+  await s.setLink({ index }, { master }, T);
+}
+
 export async function setUp(s: RtNetlinkSocket, index: number): Promise<void> {
   await s.setLink({ index, change: { up: true }, flags: { up: true } }, undefined, T);
 }

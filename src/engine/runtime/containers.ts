@@ -6,14 +6,15 @@
 // directories, and a running container is supervised by its tsstack-monitor
 // (socket and pid under `<runRoot>/monitor/<id12>/`).
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { faultPoint } from '../../util/fault.js';
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
 } from '../api.js';
@@ -22,14 +23,15 @@ import { nativeBinary, resolveRuntime } from '../native-paths.js';
 import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
-import { copyAt, openProcessRoot, type CopyOptions, type CopyReport } from './in-root.js';
+import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
 import { readLogs } from './logs.js';
-import { isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
+import { isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
 import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
 import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
-import { tryUnmount } from './umount.js';
+import { tryUnmount, unmountTree } from './umount.js';
+import { beginIntent, endIntent } from '../intents.js';
 import { resolveUserInRootfs, type ResolvedUser } from './users.js';
 import { hostMaskedPaths } from './host-masks.js';
 import { FILES_DIR, placeFileMounts } from './file-mounts.js';
@@ -178,12 +180,28 @@ export class Containers implements ContainerApi {
     return st?.attached ? st.status === 'running' && processAlive(pid) : isMonitor(pid);
   }
 
+  /**
+   * The container's process when it still runs although its monitor is gone (an admin's `kill -9` of the
+   * monitor and its guard): nothing supervises it. Its pid is checked to be in the container's cgroup,
+   * so a reused pid is never taken for it.
+   */
+  private orphanPid(rec: ContainerRecord, st: MonitorState | undefined): number | undefined {
+    if (!st || st.attached || st.status !== 'running' || !st.pid || !processAlive(st.pid)) return undefined;
+    if (st.guardPid && isGuard(st.guardPid)) return undefined; // its guard is ending it
+    try {
+      return readFileSync(`/proc/${st.pid}/cgroup`, 'utf8').includes(`/${rec.id}`) ? st.pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   private info(rec: ContainerRecord): ContainerInfo {
     const st = this.monitorState(rec);
     const alive = this.monitorAlive(rec, st);
+    const orphan = !alive && this.orphanPid(rec, st) !== undefined;
     let status: ContainerStatus = 'created';
     if (st) {
-      if (st.status === 'running' || st.status === 'restarting') status = alive ? st.status : 'dead';
+      if (st.status === 'running' || st.status === 'restarting') status = alive ? st.status : orphan ? 'running' : 'dead';
       else if (st.status === 'dead') status = 'dead';
       else if (st.status === 'exited') status = 'exited';
       else status = alive ? 'running' : 'created';
@@ -204,8 +222,10 @@ export class Containers implements ContainerApi {
       if (status === 'running' && st.pid) info.pid = st.pid;
       if (status === 'running' && st.health) info.health = st.health.status;
       if (status === 'exited' || status === 'dead' || status === 'restarting') info.exitCode = st.exitCode;
-      // the monitor vanished without a word (a reboot, a crash of both it and its guard): exit unknown, as Docker's 255
-      if (status === 'dead' && st.status !== 'dead') info.exitCode = 255;
+      // the monitor vanished without a word (a reboot, a crash of both it and its guard): exit unknown, as Docker's 255;
+      // during a restart back-off nothing ran, and the last exit is known
+      if (status === 'dead' && st.status !== 'dead' && st.status !== 'restarting') info.exitCode = 255;
+      if (orphan) info.unsupervised = true;
       if (st.oomKilled) info.oomKilled = true;
       if (st.startedAt) info.startedAt = st.startedAt;
       if (st.finishedAt && status !== 'running') info.finishedAt = st.finishedAt;
@@ -227,6 +247,8 @@ export class Containers implements ContainerApi {
     const devices = hostDevices(spec.devices, `container ${spec.name}`);
     const id = randomBytes(32).toString('hex');
     const dir = this.cdir(id);
+    // the intent before anything is made: a create killed at any step is undone by the next command (recovery.ts)
+    beginIntent(this.root, { kind: 'container', op: 'create', name: id, project: spec.labels['tsstack.project'] });
     // 0700: the rootfs, the log and the secrets' copies are root's alone (also if the engine root were opened up)
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     mkdirSync(dir, { mode: 0o700 });
@@ -236,13 +258,16 @@ export class Containers implements ContainerApi {
     try {
       // recorded first, so a crash half-way leaves a container that `remove` (and `down`) can find and clean
       this.writeRecord(rec);
+      faultPoint('container.record');
       rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
+      faultPoint('container.mounted');
       undo.push(() => this.deps.images.unmountRootfs(dir));
       this.writeRecord(rec);
       await this.setupNetwork(rec, undo);
+      faultPoint('container.network');
       this.writeEtcFiles(rec);
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
-      const mounts = [...(await this.resolveMounts(spec, this.placeFiles(rec, user))), ...(await this.borrowedMounts(spec))];
+      const mounts = [...(await this.resolveMounts(spec, this.placeFiles(rec, user), rec.rootfs)), ...(await this.borrowedMounts(spec))];
       rec.mounts = mounts;
       const network = spec.networkMode === 'host' ? 'host' as const
         : rec.netnsPath ? { path: rec.netnsPath }
@@ -276,12 +301,20 @@ export class Containers implements ContainerApi {
         extraMaskedPaths: hostMaskedPaths(),
       });
       writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci), 0o600); // the environment may hold secrets
+      faultPoint('container.bundle');
       this.writeRecord(rec);
     } catch (e) {
-      for (const u of undo.reverse()) await u().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      let undone = true;
+      for (const u of undo.reverse()) await u().catch(() => { undone = false; });
+      // never removed through a mount point; what could not be undone stays, with its record and the
+      // intent, for the next command's recovery to remove
+      if (undone && !unmountTree(dir).length) {
+        rmSync(dir, { recursive: true, force: true });
+        endIntent(this.root, 'container', id);
+      }
       throw e;
     }
+    endIntent(this.root, 'container', id);
     return this.info(rec);
   }
 
@@ -327,9 +360,13 @@ export class Containers implements ContainerApi {
     }
     if (!net) return; // a fresh, empty network namespace made by the runtime
     const sb = await net.createSandbox(rec.id);
+    faultPoint('container.sandbox');
     undo.push(() => net.removeSandbox(rec.id));
     rec.netnsPath = sb.path;
-    for (const ep of spec.endpoints) rec.endpoints.push(await net.connect(rec.id, ep));
+    for (const ep of spec.endpoints) {
+      rec.endpoints.push(await net.connect(rec.id, ep));
+      faultPoint('container.connected');
+    }
     if (spec.ports.length && rec.endpoints[0]) {
       const granted = await net.publish(rec.id, rec.endpoints[0].address, spec.ports);
       undo.push(() => net.unpublish(rec.id));
@@ -412,8 +449,11 @@ export class Containers implements ContainerApi {
     return placeFileMounts(this.cdir(rec.id), rec.spec.mounts, user, `container ${rec.name}`);
   }
 
-  /** `files`: where the secrets and configs were placed (without: they are left out, as volumes_from does). */
-  private async resolveMounts(spec: ContainerCreateSpec, files?: Map<number, string>): Promise<OciMountInput[]> {
+  /**
+   * `files`: where the secrets and configs were placed (without: they are left out, as volumes_from does);
+   * `rootfs` (the container's, mounted): where an empty anonymous volume is seeded from (seedVolume).
+   */
+  private async resolveMounts(spec: ContainerCreateSpec, files?: Map<number, string>, rootfs?: string): Promise<OciMountInput[]> {
     const out: OciMountInput[] = [];
     for (const [i, m] of spec.mounts.entries()) {
       if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly });
@@ -426,6 +466,7 @@ export class Containers implements ContainerApi {
       } else {
         const v = this.deps.volumes ? await this.deps.volumes.inspect(m.source) : undefined;
         if (!v) throw new TsstackError('NOT_FOUND', `volume "${m.source}" (mounted at ${m.target} in ${spec.name}) does not exist`, { hint: 'create it first (tsstack up creates the volumes a stack declares)' });
+        if (rootfs && v.labels['tsstack.anonymous'] === 'true') seedVolume(rootfs, m.target, v.mountpoint);
         out.push({ type: 'bind', source: v.mountpoint, target: m.target, readOnly: m.readOnly });
       }
     }
@@ -462,6 +503,7 @@ export class Containers implements ContainerApi {
       stopTimeoutMs: rec.spec.stopGracePeriod ?? 10000,
       health: argv && h ? { argv, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.startPeriod, startIntervalMs: h.startInterval } : undefined,
     });
+    faultPoint('container.monitor');
     rec.monitorPid = pid;
     this.writeRecord(rec);
     if (rec.spec.postStart?.length) await this.runPostStart(rec);
@@ -586,6 +628,7 @@ export class Containers implements ContainerApi {
   async stop(idOrName: string, timeoutMs?: number): Promise<void> {
     const rec = this.get(idOrName);
     const st = this.monitorState(rec);
+    if (st && !this.monitorAlive(rec, st) && this.orphanPid(rec, st)) return this.stopOrphan(rec, st, timeoutMs ?? rec.spec.stopGracePeriod ?? 10000);
     if (!st || !this.monitorAlive(rec, st)) return;
     let t = timeoutMs ?? rec.spec.stopGracePeriod ?? 10000;
     if (rec.spec.preStop?.length && t > 0) t = await this.runPreStop(rec, t);
@@ -595,6 +638,33 @@ export class Containers implements ContainerApi {
     const names = this.dnsDown(rec).catch(() => {});
     await requestStop(this.socketPath(rec.id), st.monitorPid, t);
     await waitForExit(this.statePath(rec.id), st.monitorPid);
+    await names;
+  }
+
+  /**
+   * A container whose monitor died: its stop signal through the runtime, SIGKILL after the grace period,
+   * then the runtime's record goes and the state says how it ended (no monitor is left to write it).
+   */
+  private async stopOrphan(rec: ContainerRecord, st: MonitorState, timeoutMs: number): Promise<void> {
+    const d = this.driver(rec);
+    const names = this.dnsDown(rec).catch(() => {});
+    const gone = () => !this.orphanPid(rec, st);
+    const stopSignal = rec.spec.stopSignal || 'SIGTERM';
+    await d.kill(rec.id, stopSignal).catch(() => {});
+    await until(gone, timeoutMs);
+    const killed = !gone();
+    if (killed) await d.kill(rec.id, 'SIGKILL').catch(() => {});
+    await d.delete(rec.id, true).catch(() => {});
+    if (!(await until(gone, 2000))) {
+      // the runtime lost track of it (its state gone): every process of its cgroup, directly
+      const pid = this.orphanPid(rec, st);
+      const cg = pid ? cgroupPaths(pid) : undefined;
+      for (const p of cg ? cgroupPids(cg) : pid ? [pid] : []) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      await until(gone, 3000);
+    }
+    // not our child: its exit status is unknown; the signal that ended it is what Docker would show
+    const signal = killed ? 9 : (osConstants.signals[stopSignal.replace(/^(SIG)?/, 'SIG') as NodeJS.Signals] ?? 15);
+    writeJsonAtomicSync(this.statePath(rec.id), { ...st, status: 'exited', pid: 0, exitCode: 128 + signal, signal, finishedAt: new Date().toISOString(), error: 'its monitor had died; stopped through the runtime' });
     await names;
   }
 
@@ -630,37 +700,49 @@ export class Containers implements ContainerApi {
       if (!opts.force) throw new TsstackError('CONFLICT', `container ${rec.name} is running`, { hint: 'stop it first, or remove with --force' });
       await this.stop(rec.id, 0);
     }
+    // Each step below is idempotent; the intent makes the next command finish a removal killed half-way.
+    beginIntent(this.root, { kind: 'container', op: 'remove', name: rec.id, project: rec.spec.labels['tsstack.project'] });
     const problems: string[] = [];
     const attempt = async (what: string, f: () => Promise<unknown> | unknown): Promise<string | undefined> => {
       try { await f(); return undefined; } catch (e) { return `${what}: ${(e as Error).message}`; }
     };
     const note = (p: string | undefined) => { if (p) problems.push(p); };
+    faultPoint('remove.stopped');
     if (existsSync(join(this.runtimeRoot, rec.id))) note(await attempt('runtime delete', () => this.driver(rec).delete(rec.id, true)));
     const net = this.deps.network, dns = this.deps.dns;
     // network and DNS steps are idempotent: run them even when the record does not show them (a crash during create)
     if (net && rec.ports.length) note(await attempt('unpublish', () => net.unpublish(rec.id)));
     if (dns && rec.spec.endpoints.length) note(await attempt('dns', () => dns.removeContainer(rec.id)));
+    faultPoint('remove.unpublished');
     // The sandbox mostly waits for the kernel to destroy the namespace: the root filesystem and the
     // cgroup go meanwhile.
     const ownSandbox = net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host';
+    // the rootfs is looked at, not only the record: a create killed after mounting has not recorded it
+    const rootfsPath = join(this.cdir(rec.id), 'rootfs');
     const [sandbox, rootfs] = await Promise.all([
       ownSandbox ? attempt('sandbox', () => net.removeSandbox(rec.id)) : undefined,
-      rec.rootfs ? attempt('rootfs', async () => {
+      rec.rootfs || isMountpoint(rootfsPath) ? attempt('rootfs', async () => {
         // the syscall; when it did not do it all, the image store checks and falls back (lazy unmount)
-        if (!(await tryUnmount(rec.rootfs)) || isMountpoint(rec.rootfs)) await this.deps.images.unmountRootfs(this.cdir(rec.id));
+        if (!(await tryUnmount(rootfsPath)) || isMountpoint(rootfsPath)) await this.deps.images.unmountRootfs(this.cdir(rec.id));
       }) : undefined,
     ]);
     note(sandbox);
     note(rootfs);
+    faultPoint('remove.unmounted');
     note(await attempt('cgroup', () => removeCgroupDirs(`${rec.spec.cgroupParent ?? 'tsstack'}/${rec.id}`)));
+    faultPoint('remove.cgroup');
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
       note(await attempt('files', async () => {
         // async: the unlinks run on the thread pool, not in the event loop the other removals share
         await rm(this.monDir(rec.id), { recursive: true, force: true });
+        faultPoint('remove.files');
+        const still = unmountTree(this.cdir(rec.id));
+        if (still.length) throw new Error(`${still[0]} is still mounted`);
         await rm(this.cdir(rec.id), { recursive: true, force: true });
       }));
     }
+    if (!problems.length) endIntent(this.root, 'container', rec.id);
     if (problems.length) {
       throw new TsstackError('RUNTIME', `container ${rec.name} was not removed completely: ${problems[0]}`, { details: problems, hint: 'run the removal again; it continues where it stopped' });
     }
@@ -819,6 +901,26 @@ export class Containers implements ContainerApi {
     if (best) return { root: best.source, path: norm.slice(best.target.length) || '/', readOnly: best.readOnly };
     return { root: rec.rootfs, path: norm };
   }
+}
+
+/**
+ * An anonymous volume mounted for the first time, still empty, gets what the image has at its target
+ * (owner, mode and contents), as Docker fills a new volume: an image's `VOLUME /etc/app` keeps its
+ * files. Called at create, before any process of the container runs; the target is resolved inside the
+ * container's root (a link in the image never leads out); `cp -a` copies links as links.
+ */
+function seedVolume(rootfs: string, target: string, data: string): void {
+  let src: string;
+  try {
+    src = resolveInRoot(rootfs, target);
+    if (!statSync(src).isDirectory() || readdirSync(data).length > 0) return;
+  } catch {
+    return; // nothing there in the image (or no volume dir yet): nothing to seed
+  }
+  const st = statSync(src);
+  chownSync(data, st.uid, st.gid);
+  chmodSync(data, st.mode & 0o7777);
+  if (readdirSync(src).length) execFileSync('cp', ['-a', '--', `${src}/.`, `${data}/`], { stdio: 'ignore' });
 }
 
 /** The log of a container whose logging driver is none: reading it fails with a message saying so (as Docker's). */

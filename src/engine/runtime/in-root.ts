@@ -366,8 +366,9 @@ export function openProcessRoot(pid: number, id: string): number | undefined {
 
 /**
  * Host path of `path` (absolute, as seen in the container) under `root`, its links resolved inside the
- * root, component by component. Racy against a container changing its files (check, then use): only
- * readFileInRoot's fallback for kernels without openat2 uses it.
+ * root, component by component. Racy against a container changing its files (check, then use): used only
+ * where no container process runs yet (seeding a new anonymous volume at create) and by readFileInRoot's
+ * fallback for kernels without openat2.
  */
 export function resolveInRoot(root: string, path: string, followLast = true): string {
   const parts = path.split('/').filter((p) => p && p !== '.');

@@ -42,6 +42,8 @@ export interface MonitorState {
   startedAt?: string;
   finishedAt?: string;
   monitorPid: number;
+  /** The monitor's guard: while it lives, a container whose monitor died is being ended by it. */
+  guardPid?: number;
   error?: string;
   health?: { status: HealthStatus; failingStreak: number; log: HealthResult[] };
   /** Written by Containers.runAttached: `monitorPid` is the attached caller, not a tsstack-monitor. */
@@ -114,6 +116,16 @@ export function isMonitor(pid: number): boolean {
   if (!processAlive(pid)) return false;
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tsstack-mon';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` is a live tsstack monitor guard. */
+export function isGuard(pid: number): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tsstack-guard';
   } catch {
     return false;
   }

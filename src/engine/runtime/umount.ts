@@ -5,6 +5,8 @@
 // should not wait). Loaded on first use.
 
 import { createRequire } from 'node:module';
+import { resolve as resolvePath } from 'node:path';
+import { mountPoints } from '../image/mount.js';
 
 type Umount2 = ((target: string, flags: number) => number) & {
   async: (target: string, flags: number, cb: (err: unknown, res: number) => void) => void;
@@ -15,7 +17,7 @@ let umount2: Umount2 | undefined | null;
  * Unmounts `target` if it is a mount point; resolves true when it did. Never rejects: any failure
  * (not mounted, busy, no koffi) leaves the caller's own unmount (images.unmountRootfs) to do it or say why.
  */
-export function tryUnmount(target: string): Promise<boolean> {
+function load(): Umount2 | null {
   if (umount2 === undefined) {
     try {
       const koffi = createRequire(import.meta.url)('koffi');
@@ -24,7 +26,11 @@ export function tryUnmount(target: string): Promise<boolean> {
       umount2 = null;
     }
   }
-  const f = umount2;
+  return umount2;
+}
+
+export function tryUnmount(target: string): Promise<boolean> {
+  const f = load();
   if (!f) return Promise.resolve(false);
   return new Promise((resolve) => {
     try {
@@ -33,4 +39,24 @@ export function tryUnmount(target: string): Promise<boolean> {
       resolve(false);
     }
   });
+}
+
+const MNT_DETACH = 2;
+
+/** Mount points at or below `dir`, deepest first (the order to unmount them in). */
+export function mountsUnder(dir: string): string[] {
+  const base = resolvePath(dir);
+  return [...mountPoints()].filter((m) => m === base || m.startsWith(base + '/')).sort().reverse();
+}
+
+/**
+ * Unmounts everything at or below `dir` (lazily when busy), found in /proc/self/mountinfo rather than in
+ * any record (a killed create may have mounted without recording it), so that the directory can then be
+ * removed without deleting through a mount point into what is mounted there. Returns what is still mounted.
+ */
+export function unmountTree(dir: string): string[] {
+  const f = load();
+  if (!f) return mountsUnder(dir);
+  for (const m of mountsUnder(dir)) if (f(m, 0) !== 0) f(m, MNT_DETACH);
+  return mountsUnder(dir);
 }

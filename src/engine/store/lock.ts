@@ -163,8 +163,12 @@ export class Lock {
       throw e;
     }
     const holder: LockHolder = { pid: process.pid, command: opts.command ?? thisCommand(), since: new Date().toISOString() };
-    ftruncateSync(fd, 0);
-    writeSync(fd, JSON.stringify(holder) + '\n', 0);
+    try {
+      ftruncateSync(fd, 0);
+      writeSync(fd, JSON.stringify(holder) + '\n', 0);
+    } catch {
+      // a full disk: the lock holds without its holder's name (a throw here would leave it held by no one's Lock)
+    }
     return new Lock(fd, file);
   }
 
