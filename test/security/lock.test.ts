@@ -11,6 +11,7 @@ import { isolateNetwork } from '../cli/_netns.js';
 import { canRun, leftovers, world } from '../cli/_world.js';
 import { tsstackProc } from '../helpers/cli-process.js';
 import { unsafeAncestor, unsafeOwnDir } from '../../src/engine/store/private-dir.js';
+import { dnsServerDir } from '../../src/engine/dns/paths.js';
 
 const PYTHON = '/usr/bin/python3';
 const usable = canRun && existsSync(PYTHON) && existsSync('/usr/sbin/useradd') && existsSync('/usr/bin/setpriv');
@@ -102,8 +103,9 @@ e2e('a local user can neither open, hold, replace nor plant the lock files of a 
     const up = await T('up', '-d');
     t.is(up.code, 0, up.err);
     const locks = join(w.root, 'locks');
+    const dns = dnsServerDir(join(w.root, 'run')); // the server of this network namespace
     const targets = [join(locks, 'project-sec.lock'), join(locks, 'network.lock'), join(locks, 'images.lock'),
-      join(w.root, 'run/dns/locks/dns.lock'), join(w.root, 'run/dns/pid')];
+      join(dns, 'locks/dns.lock'), join(dns, 'pid')];
     for (const p of targets) {
       t.true(existsSync(p), `${p} exists`);
       t.regex(attack('open', p), DENIED, `the user cannot open ${p}`);
