@@ -128,6 +128,9 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
+  /* Nothing of the command that started us: a daemon that kept an fd it inherited (a lock a
+     `flock … tsstack up` passed down, the engine's netlink socket) would hold it for its whole life. */
+  close_range(3, ~0U, 0);
   long port = 53;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

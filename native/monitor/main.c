@@ -243,6 +243,9 @@ static int detach(void) {
 }
 
 int main(int argc, char **argv) {
+  /* Nothing of the command that started us: a monitor that kept an fd it inherited (a lock a
+     `flock … tsstack up` passed down, the engine's netlink socket) would hold it as long as its container runs. */
+  close_range(3, ~0U, 0);
   struct mon *m = &M;
   parse_args(m, argc, argv);
   m->out = (struct mon_stream){ .name = "stdout", .fd = -1 };

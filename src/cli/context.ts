@@ -237,13 +237,21 @@ export class Context {
     return this.safe;
   }
 
-  /** Runs `f` holding the project's lock; says who holds it while waiting. */
+  /**
+   * Runs `f` holding the project's lock; says once who holds it when the wait is
+   * not short, and gives up (CONFLICT, exit 4) after TSSTACK_LOCK_TIMEOUT seconds if set.
+   */
   async locked<T>(project: string, f: () => Promise<T>): Promise<T> {
-    const { withLock } = await import('../engine/store/lock.js');
+    const { withLock, describeHolder } = await import('../engine/store/lock.js');
+    const raw = this.io.env.TSSTACK_LOCK_TIMEOUT;
+    const secs = raw === undefined || raw === '' ? undefined : Number(raw);
+    if (secs !== undefined && !(secs >= 0)) throw new TsstackError('USAGE', `TSSTACK_LOCK_TIMEOUT must be a number of seconds, got ${JSON.stringify(raw)}`);
     // the lock file is the first thing written below the root: make the root safe first
     if (!this.io.openEngine) (await import('../engine/host-dirs.js')).secureEngineDirs(this.paths);
     return withLock(this.paths.root, `project-${project}`, {
-      onWait: (h) => this.io.err(`waiting for the lock on project ${project}, held by ${h ? `pid ${h.pid} (${h.command})` : 'another tsstack process'}…`),
+      label: `project ${project}`,
+      timeoutMs: secs === undefined ? undefined : secs * 1000,
+      onWait: (h) => this.io.err(`waiting for the lock of project ${project}, held by ${describeHolder(h)}…`),
     }, f);
   }
 

@@ -203,14 +203,14 @@ test('two concurrent ups on one project: the second waits for the lock and says 
   const e = engine();
   const orig = e.containers.create;
   e.containers.create = async (spec) => {
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 400)); // long enough for the waiter to say so (it keeps quiet for 0.5 s)
     return orig(spec);
   };
   const h = harness(demo, e, (f) => t.teardown(f));
   const [a, b] = await Promise.all([h.run('up', '-d'), new Promise((r) => setTimeout(r, 30)).then(() => h.run('up', '-d'))]);
   t.is(a.code, 0, a.err);
   t.is(b.code, 0, b.err);
-  t.regex(b.err, /waiting for the lock on project demo, held by pid \d+ \(/);
+  t.regex(b.err, /waiting for the lock of project demo, held by pid \d+ \(/);
   t.regex(b.err, /demo is up to date/); // it saw the first one's result, not a half-made state
   t.is(e.journal.filter((j) => j.startsWith('create ') ).length, 2);
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, statSync, lstatSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ImageStore } from '../../src/engine/image/store.js';
 import { TsstackError } from '../../src/util/errors.js';
 import { makeBusyboxImage } from '../helpers/images.js';
@@ -132,7 +132,7 @@ test.serial('an image with 150 layers mounts (short lowerdir names), top layer w
   }
 });
 
-test.serial('leases keep in-progress blobs from prune; stale lock files are taken over', async (t) => {
+test.serial('leases keep in-progress blobs from prune; a dead process’s lock file holds nothing', async (t) => {
   const root = makeTemp();
   try {
     const store = new ImageStore({ root });
@@ -141,12 +141,12 @@ test.serial('leases keep in-progress blobs from prune; stale lock files are take
     t.is((await store.prune()).removedBlobs, 0);
     t.true(store.content.has(b.digest));
     await lease.release();
-    writeFileSync(store.records.lockPath, '999999999'); // a lock left by a dead process
+    mkdirSync(dirname(store.records.lockPath), { recursive: true, mode: 0o700 });
+    writeFileSync(store.records.lockPath, '999999999', { mode: 0o600 }); // a lock file left by a dead process: flock'ed by none
     writeFileSync(join(store.content.tmpDir, 'stream.999999999.abc'), 'partial');
     mkdirSync(join(store.layers.dir, 'tmp', 'u-999999999-xyz', 'diff'), { recursive: true });
     writeFileSync(join(store.content.tmpDir, `put.${process.pid}.live`), 'mine');
     t.is((await store.prune()).removedBlobs, 1);
-    t.false(existsSync(store.records.lockPath));
     t.deepEqual(readdirSync(store.content.tmpDir), [`put.${process.pid}.live`], 'only a live process keeps its temp files');
     t.deepEqual(readdirSync(join(store.layers.dir, 'tmp')), []);
   } finally {

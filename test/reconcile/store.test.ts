@@ -31,7 +31,7 @@ test('lock: a second holder waits, learns who holds it, then gets it', async (t)
   const root = temp();
   const first = await Lock.acquire(root, 'project-x', { command: 'tsstack up -d' });
   let waitedOn: string | undefined;
-  const second = Lock.acquire(root, 'project-x', { pollMs: 5, onWait: (h) => { waitedOn = `${h?.pid} ${h?.command}`; } });
+  const second = Lock.acquire(root, 'project-x', { pollMs: 5, noticeMs: 0, onWait: (h) => { waitedOn = `${h?.pid} ${h?.command}`; } });
   await new Promise((r) => setTimeout(r, 30));
   t.is(waitedOn, `${process.pid} tsstack up -d`);
   first.release();
@@ -44,7 +44,7 @@ test('lock: a second holder waits, learns who holds it, then gets it', async (t)
     } finally {
       a.release();
     }
-  }, { message: /project-x is locked by pid \d+/ });
+  }, { message: /the lock of project-x is held by pid \d+/ });
   t.is(await withLock(root, 'project-x', {}, async () => 7), 7);
   rmSync(root, { recursive: true, force: true });
 });
@@ -56,7 +56,7 @@ test('lock: held across processes and freed when the holder dies', async (t) => 
   const child = spawn(process.execPath, ['--input-type=module', '-e', `const { Lock } = await import(${JSON.stringify(url)}); await Lock.acquire(${JSON.stringify(root)}, 'project-y', { command: 'child' }); console.log('locked'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((r) => child.stdout!.once('data', () => r()));
   t.is(Lock.readHolder(lockFile)?.command, 'child');
-  await t.throwsAsync(Lock.acquire(root, 'project-y', { wait: false }), { message: /locked by pid \d+ \(child\)/ });
+  await t.throwsAsync(Lock.acquire(root, 'project-y', { wait: false }), { message: /held by pid \d+ \(child\)/ });
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   const l = await Lock.acquire(root, 'project-y', { timeoutMs: 2000 });

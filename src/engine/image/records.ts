@@ -3,7 +3,7 @@
 // to temp + rename; the name table is changed only under the store lock.
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { digestHex } from './oci.js';
 
@@ -43,8 +43,9 @@ export class Records {
     mkdirSync(this.dir, { recursive: true });
   }
 
+  /** Beside the engine's other locks, in the private `<root>/locks` (store/lock.ts). */
   get lockPath(): string {
-    return join(this.dir, '.lock');
+    return join(dirname(this.dir), 'locks', 'images.lock');
   }
 
   get(id: string): ImageRecord | undefined {

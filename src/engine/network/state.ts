@@ -1,14 +1,14 @@
 // The network engine's on-disk state under `<root>/networks/`:
 //   <name>.json   one network: its subnet, bridge and address leases
 //   .ports.json   published host ports, per container
-//   .lock         flock held while state and kernel objects change
+// and the flock held while state and kernel objects change is <root>/locks/network.lock.
 // Network names cannot start with a dot, so the files never collide.
 
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { TsstackError } from '../../util/errors.js';
-import { LOCK_EX, LOCK_NB, LOCK_UN, getLibc } from './libc.js';
+import { withLockFile } from '../store/lock.js';
 import type { NetworkInfo } from '../api.js';
 import { sortKeysDeep } from '../../util/canonical-json.js';
 
@@ -116,7 +116,7 @@ export class NetworkStore {
 
   /**
    * Runs `fn` holding the engine's network lock: one caller at a time within this
-   * process (promise chain) and across processes (flock on `.lock`, polled so the
+   * process (promise chain) and across processes (flock on `<root>/locks/network.lock`, polled so the
    * event loop never blocks).
    */
   withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -126,21 +126,8 @@ export class NetworkStore {
   }
 
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.dir, { recursive: true });
-    const fd = openSync(join(this.dir, '.lock'), 'a');
-    const libc = getLibc();
-    try {
-      const deadline = Date.now() + 60_000;
-      while (libc.flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (Date.now() > deadline) {
-          throw new TsstackError('CONFLICT', `the network state in ${this.dir} is locked by another tsstack process`, { hint: 'wait for the other tsstack command to finish' });
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return await fn();
-    } finally {
-      libc.flock(fd, LOCK_UN);
-      closeSync(fd);
-    }
+    // In the engine's private lock directory (store/lock.ts), not here: a file any user can open is a lock any user can hold.
+    return withLockFile(join(dirname(this.dir), 'locks', 'network.lock'), { timeoutMs: 60_000, pollMs: 20, label: `the network state of ${dirname(this.dir)}` }, fn);
   }
+
 }
