@@ -18,6 +18,7 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { TsstackError } from '../util/errors.js';
+import { unsafeAncestor } from './store/private-dir.js';
 
 export const ENGINE_DIR_MODE = 0o700;
 /** What tsstack keeps in its root and run root: a directory holding only these is tightened, any other is not ours to change. */
@@ -49,11 +50,11 @@ function lstatOrUndefined(p: string): Stats | undefined {
   }
 }
 
-/** A directory on the way (not the engine dir itself): trusted owner; group/others may write only if it is sticky. */
+/** A directory on the way (not the engine dir itself): the rule the lock directories' parents follow too (private-dir.ts). */
 function checkAncestor(what: string, target: string, dir: string, st: Stats): void {
   if (!st.isDirectory()) throw insecure(what, target, `${dir} is not a directory`);
-  if (!trusted(st.uid)) throw insecure(what, target, `${dir} is owned by uid ${st.uid}`);
-  if (st.mode & 0o022 && !(st.mode & 0o1000)) throw insecure(what, target, `${dir} is writable by ${writers(st.mode)}`);
+  const why = unsafeAncestor(st);
+  if (why) throw insecure(what, target, `${dir} ${why}`);
 }
 
 /**

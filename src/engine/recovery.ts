@@ -97,7 +97,7 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
   const dirs = [join(engine.root, 'networks'), join(engine.root, 'intents'), join(engine.root, 'images'), join(engine.runRoot, 'dns')];
   for (const id of ids) dirs.push(join(cdir, id), join(cdir, id, 'bundle'));
   const sub = (d: string) => { try { return readdirSync(d).filter((n) => !n.startsWith('.')).map((n) => join(d, n)); } catch { return []; } };
-  dirs.push(...sub(join(engine.root, 'volumes')), ...sub(join(engine.runRoot, 'monitor')), ...sub(join(engine.root, 'projects')));
+  dirs.push(...sub(join(engine.root, 'volumes')), ...sub(join(engine.runRoot, 'monitor')), ...sub(join(engine.root, 'projects')), ...sub(join(engine.runRoot, 'dns')));
   for (const d of dirs) for (const n of removeDeadTemps(d)) report.done.push(`removed ${join(d, n)} (a write killed before its rename)`);
   return report;
 }

@@ -17,7 +17,8 @@ const e2e = canRun ? test.serial : test.serial.skip;
 if (canRun) isolateNetwork();
 
 // Three services on two networks and the default one; `sleep` as PID 1 ignores SIGTERM, so a
-// `down -t 2` holds the lock for two seconds while it waits for them.
+// `down -t 2` holds the lock for two seconds while it waits for them; c's post_start makes the up
+// that creates the stack hold it for a second, so concurrent waiters speak whatever the machine's speed.
 const stack = (marker = 'one') => `services:
   a:
     image: busybox:latest
@@ -32,6 +33,9 @@ const stack = (marker = 'one') => `services:
     image: busybox:latest
     command: ["sleep", "300"]
     depends_on: [b]
+    # the up that creates the stack holds the lock a second longer than a waiter stays quiet (0.5 s)
+    post_start:
+      - command: ["sleep", "1"]
 networks:
   front: {}
   back: {}

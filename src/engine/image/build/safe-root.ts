@@ -13,19 +13,17 @@
 
 import { createRequire } from 'node:module';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
-import { constants as osc } from 'node:os';
 import { posix } from 'node:path';
+import { openat2 as openat2At } from '../../runtime/root-fs.js';
+import { errnoName } from '../sys.js';
 
-const SYS_OPENAT2 = 437; // the same number on every architecture (new syscall table)
 const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
 const RESOLVE_NO_MAGICLINKS = 0x02;
 const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
 const RESOLVE_IN_ROOT = 0x10;
 
 interface Sys {
-  openat2: (nr: number, dirfd: number, path: string, how: Buffer, size: number) => number;
   mount: (src: string, target: string, fstype: string | null, flags: number, data: null) => number;
   umount2: (target: string, flags: number) => number;
   errno: () => number;
@@ -37,8 +35,6 @@ function lib(): Sys {
   const koffi = createRequire(import.meta.url)('koffi');
   const l = koffi.load('libc.so.6');
   sys = {
-    // the variadic syscall() with fixed argument types: integers and pointers pass alike on x86-64 and arm64
-    openat2: l.func('long syscall(long nr, int dirfd, const char *path, void *how, size_t size)'),
     mount: l.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)'),
     umount2: l.func('int umount2(const char *target, int flags)'),
     errno: () => koffi.errno() as number,
@@ -46,7 +42,6 @@ function lib(): Sys {
   return sys;
 }
 
-const errnoName = (n: number): string => Object.entries(osc.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 
 /** An openat2/mount failure: `code` is the errno name (ENOENT, ELOOP, EXDEV…). */
 export class SafeRootError extends Error {
@@ -57,14 +52,13 @@ export class SafeRootError extends Error {
   get changed(): boolean { return this.code === 'ELOOP' || this.code === 'EXDEV'; }
 }
 
+/** openat2 (runtime/root-fs.ts: the one wrapper of the project) with its failure as a SafeRootError. */
 function openat2(dirfd: number, path: string, flags: number, resolve: number): number {
-  const c = lib();
-  const how = Buffer.alloc(24);
-  how.writeBigUInt64LE(BigInt(flags | O_CLOEXEC), 0);
-  how.writeBigUInt64LE(BigInt(resolve), 16);
-  const fd = Number(c.openat2(SYS_OPENAT2, dirfd, path === '' ? '.' : path, how, 24));
-  if (fd < 0) throw new SafeRootError('open', path || '.', errnoName(c.errno()));
-  return fd;
+  try {
+    return openat2At(dirfd, path === '' ? '.' : path, flags, resolve);
+  } catch (e) {
+    throw new SafeRootError('open', path || '.', (e as NodeJS.ErrnoException).code ?? 'EIO');
+  }
 }
 
 const MS_BIND = 4096;
