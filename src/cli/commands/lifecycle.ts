@@ -6,6 +6,7 @@ import type { ContainerInfo, Engine } from '../../engine/api.js';
 import { LABEL } from '../../engine/api.js';
 import { TsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
+import { recoverFirst } from '../recover-first.js';
 import { byServiceThenNumber, oneContainer, targets } from '../targets.js';
 
 export async function runExec(ctx: Context, service: string, command: string[], o: { interactive?: boolean; tty?: boolean; TTY?: boolean; detach?: boolean; env?: string[]; user?: string; workdir?: string; index: number }): Promise<number> {
@@ -115,7 +116,10 @@ export async function runRm(ctx: Context, services: string[], o: { force?: boole
   }
   const gone = o.stop ? t.containers : t.containers.filter((c) => !running.includes(c));
   await ctx.locked(t.project, async () => {
-    for (const c of gone) {
+    await recoverFirst(ctx, t.engine, t.project);
+    // recovery may have removed a half-made container of the list: it is gone already
+    const present = new Set((await t.engine.containers.list({ [LABEL.project]: t.project })).map((c) => c.id));
+    for (const c of gone.filter((x) => present.has(x.id))) {
       if (running.includes(c)) await t.engine.containers.stop(c.id);
       await t.engine.containers.remove(c.id, { force: true });
       ctx.io.err(`${c.name}  Removed`);
@@ -196,6 +200,7 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   const deps = Object.keys(implicitDependencies(svc));
   const filesDir = projectDir(ctx.paths.root, model.name);
   await ctx.locked(model.name, async () => {
+    await recoverFirst(ctx, engine, model.name);
     if (deps.length && o.deps !== false) {
       const r = await up(engine, model, { services: deps, filesDir, env: ctx.io.env, labels: projectLabels(model), onEvent: (e) => { if (e.state === 'failed') ctx.io.err(`${e.resource}: ${e.message}`); } });
       if (r.result.failed.length) throw new TsstackError('RUNTIME', `dependencies of ${service} failed to start`, { details: r.result.failed.map((f) => `${f.resource}: ${f.message}`) });

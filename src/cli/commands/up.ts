@@ -6,6 +6,7 @@ import type { StackModel } from '../../model/types.js';
 import type { ApplyResult } from '../../reconcile/apply.js';
 import { TsstackError, isTsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
+import { recoverFirst } from '../recover-first.js';
 import { EXIT, EXIT_FAILED, renderError } from '../errors.js';
 import type { Progress } from '../render.js';
 import type { ApplyEvent } from '../../reconcile/apply.js';
@@ -264,8 +265,7 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
   const { apply } = await import('../../reconcile/apply.js');
   const result = await ctx.locked(project, async () => {
     // what a killed command left half made is found here (intents, mounts, temps), not only in the records
-    const { recover } = await import('../../engine/recovery.js');
-    for (const p of (await recover(engine, project)).problems) ctx.io.err(`warning: cleaning up after an interrupted command: ${p}`);
+    await recoverFirst(ctx, engine, project);
     const observed = await observe(engine, project, { oneoff: true, volumes: model ? Object.values(model.volumes).filter((v) => !v.external).map((v) => v.name) : [] });
     const plan = planDown(observed, { volumes: f.volumes, removeOrphans: f.removeOrphans, services: model ? Object.keys(model.services) : undefined });
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
@@ -282,3 +282,4 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
   });
   return report(ctx, result);
 }
+
