@@ -95,9 +95,10 @@ export function storeModel(i: CacheInput, model: StackModel, probed: { explicitF
   try {
     // temp + rename, no fsync: a torn or lost entry after a crash is a miss, never a wrong model
     const path = pathOf(i);
-    mkdirSync(dirname(path), { recursive: true });
+    // 0700/0600: a model holds the stack's environment (and values of environment-sourced secrets)
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ files, model } satisfies Entry));
+    writeFileSync(tmp, JSON.stringify({ files, model } satisfies Entry), { mode: 0o600 });
     renameSync(tmp, path);
   } catch { /* a cache that cannot be written is just a miss next time */ }
 }

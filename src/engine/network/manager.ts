@@ -327,7 +327,7 @@ export class NetworkManager implements NetworkApi {
    */
   private shareNetnsDir(): void {
     const dir = join(this.runRoot, 'netns');
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // the pinned namespaces are root's alone
     if (mountPoints().has(dir)) return;
     const libc = getLibc();
     if (libc.mount(dir, dir, null, MS_BIND | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not bind-mount ${dir} on itself: ${lastErrno().name}`, { hint: 'tsstack needs root to manage network sandboxes' });
