@@ -105,15 +105,18 @@ export async function runPush(ctx: Context, services: string[], o: { quiet?: boo
     else if (services.length) ctx.io.err(`${n}: no image: name, nothing to push (give the service an image: REGISTRY/REPO:TAG)`);
   }
   const engine = await ctx.openEngine();
-  const failures: string[] = [];
+  const failures: { ref: string; error: unknown }[] = [];
   for (const r of [...refs].sort()) {
-    try { await pushOne(ctx, engine.images, r, !!o.quiet); } catch (e) {
-      if (refs.size === 1 && !o.ignorePushFailures) throw e;
-      failures.push(`${r}: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    try { await pushOne(ctx, engine.images, r, !!o.quiet); } catch (error) { failures.push({ ref: r, error }); }
   }
-  if (failures.length && !o.ignorePushFailures) throw new TsstackError('IMAGE', `${failures.length} of ${refs.size} pushes failed`, { details: failures });
-  for (const f of failures) ctx.io.err(`warning: ${f}`);
+  const say = (f: { ref: string; error: unknown }): string => `${f.ref}: ${f.error instanceof Error ? f.error.message : String(f.error)}`;
+  if (o.ignorePushFailures) {
+    for (const f of failures) ctx.io.err(`warning: ${say(f)}`);
+    return 0;
+  }
+  // One failure keeps its own error (and exit code: 3 never built, 5 registry).
+  if (failures.length === 1) throw failures[0]!.error;
+  if (failures.length) throw new TsstackError('IMAGE', `${failures.length} of ${refs.size} pushes failed`, { details: failures.map(say) });
   return 0;
 }
 
