@@ -10,7 +10,7 @@ import { ImageStore } from '../../src/engine/image/store.js';
 import { withDigest } from '../../src/engine/image/registry/push.js';
 import { envInsecureRegistries } from '../../src/engine/image/registry/client.js';
 import { TsstackError } from '../../src/util/errors.js';
-import { digestHex, sha256Digest } from '../../src/engine/image/oci.js';
+import { MT, canonicalJson, digestHex, sha256Digest, type Manifest } from '../../src/engine/image/oci.js';
 import { makeBusyboxImage } from '../helpers/images.js';
 import { makeBusyboxRootfs, makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { startRegistry, haveRegistry, haveSkopeo, skopeo, freePort, type TestRegistry } from '../helpers/registry.js';
@@ -171,6 +171,51 @@ skipWhen(!ok, 'docker-registry or skopeo missing').serial('a second repository o
   t.is(inspect.Digest, digest);
 });
 
+skipWhen(!ok, 'docker-registry or skopeo missing').serial('a multi-platform image whose every platform is in the store goes up as its index; with one missing, as its own manifest', async (t) => {
+  const { s, id } = await ownStore();
+  const rec = s.record(id)!;
+  const manifestBytes = await s.content.read(rec.digest);
+  const amd = JSON.parse((await s.content.read(id)).toString());
+  const armCfg = await s.content.put(canonicalJson({ ...amd, architecture: 'arm64', variant: 'v8' }));
+  const armManifest = { ...(JSON.parse(manifestBytes.toString()) as Manifest), config: { mediaType: MT.ociConfig, digest: armCfg.digest, size: armCfg.size } };
+  const armM = await s.content.put(canonicalJson(armManifest));
+  const index = canonicalJson({
+    schemaVersion: 2, mediaType: MT.ociIndex,
+    manifests: [
+      { mediaType: rec.manifestMediaType, digest: rec.digest, size: manifestBytes.length, platform: { architecture: 'amd64', os: 'linux' } },
+      { mediaType: MT.ociManifest, digest: armM.digest, size: armM.size, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
+    ],
+  });
+  const idx = await s.content.put(index);
+  // Both platforms recorded with the index, as a load of a complete multi-platform layout leaves them.
+  await s.ingest({ manifestDigest: rec.digest, manifest: JSON.parse(manifestBytes.toString()) as Manifest, manifestMediaType: rec.manifestMediaType, names: [], indexDigests: [idx.digest] });
+  await s.ingest({ manifestDigest: armM.digest, manifest: armManifest, manifestMediaType: MT.ociManifest, names: ['arm:1'], indexDigests: [idx.digest] });
+  const ref = `${proxy!.host}/multi:1`;
+  await s.tag('bb:latest', ref);
+  proxy!.log.length = 0;
+  const { digest } = await s.push(ref);
+  t.is(digest, idx.digest, 'the index goes up unchanged');
+  t.deepEqual(calls(proxy!, /^PUT \/v2\/multi\/manifests\//).map((l) => l.split(' ')[1]), [`/v2/multi/manifests/${rec.digest}`, `/v2/multi/manifests/${armM.digest}`, '/v2/multi/manifests/1'], 'children by digest, then the index by tag');
+  const raw = (await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${ref}`])).stdout;
+  t.is(sha256Digest(Buffer.from(raw)), idx.digest);
+  const armRaw = (await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${proxy!.host}/multi@${armM.digest}`])).stdout;
+  t.is(sha256Digest(Buffer.from(armRaw)), armM.digest);
+  const arm = JSON.parse((await skopeo(['inspect', '--tls-verify=false', '--override-arch', 'arm64', '--override-variant', 'v8', `docker://${ref}`])).stdout) as { Architecture: string };
+  t.is(arm.Architecture, 'arm64', 'skopeo picks the arm64 image from the pushed index');
+  await freshStore(async (f) => {
+    const img = await f.pull(ref);
+    t.is(img.id, id);
+    t.deepEqual(f.record(img.id)!.indexDigests, [idx.digest]);
+  });
+
+  // The arm64 image gone (its config pruned): the index cannot go up whole, the image's own manifest does.
+  await s.remove('arm:1', { force: true });
+  await s.prune();
+  const ref2 = `${proxy!.host}/single:1`;
+  await s.tag('bb:latest', ref2);
+  t.is((await s.push(ref2)).digest, rec.digest);
+});
+
 skipWhen(!ok, 'docker-registry or skopeo missing').serial('bearer token flow: credentials from a Docker config, a token with push scope; none: denied', async (t) => {
   proxy!.bearer = { token: 'tok-' + Date.now(), user: 'alice', pass: 's3cret', scopes: [] };
   const cfgDir = makeTemp();
@@ -196,7 +241,7 @@ skipWhen(!ok, 'docker-registry or skopeo missing').serial('htpasswd (basic auth)
   const dir = makeTemp();
   let authReg: TestRegistry | undefined;
   try {
-    const hash = execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))', 'pw-bob'], { encoding: 'utf8' }).trim();
+    const hash = execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))', 'pw-bob'], { encoding: 'utf8' }).trim();
     writeFileSync(join(dir, 'htpasswd'), `bob:${hash}\n`);
     authReg = await startRegistry({ htpasswd: join(dir, 'htpasswd') });
     const ref = `${authReg.host}/private/bb:1`;
@@ -290,4 +335,22 @@ skipWhen(!ok || process.getuid?.() !== 0, 'docker-registry or skopeo missing, or
   t.regex(all.err, /db:1: no such image in the image store/);
 
   await freshStore(async (s) => { t.is((await s.pull(web)).id, id); });
+
+  // build --push: the built image goes to the registry its image: name says; image build --push to each -t
+  writeFileSync(join(dir, 'f.txt'), 'built\n');
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\nCOPY f.txt /f.txt\n');
+  const built = `${proxy!.host}/stack/built:1`;
+  writeFileSync(join(dir, 'stack.yaml'), `services:\n  app:\n    build: .\n    image: ${built}\n`);
+  const bp = await b.exec('node', [join(process.cwd(), 'bin/tsstack.js'), '-f', join(dir, 'stack.yaml'), 'build', '--push'], { cwd: dir });
+  t.is(bp.code, 0, bp.err);
+  t.regex(bp.err, /Pushed sha256:/);
+  const ib = await b.tsstack('image', 'build', '--push', '-q', '-t', `${proxy!.host}/stack/ib:1`, dir);
+  t.is(ib.code, 0, ib.err);
+  for (const r of [built, `${proxy!.host}/stack/ib:1`]) {
+    const inspect = JSON.parse((await skopeo(['inspect', '--tls-verify=false', `docker://${r}`])).stdout) as { Layers: string[] };
+    t.is(inspect.Layers.length, 1, r);
+  }
+  const noTag = await b.tsstack('image', 'build', '--push', dir);
+  t.is(noTag.code, 2);
+  t.regex(noTag.err, /--push needs a name/);
 });
