@@ -249,7 +249,7 @@ skipWhen(!ok, 'docker-registry or skopeo missing').serial('htpasswd (basic auth)
     const anon = new ImageStore({ root: store.root, dockerConfigPath: join(dir, 'none.json') });
     const e = await t.throwsAsync(anon.push(ref));
     t.is((e as TsstackError).code, 'IMAGE');
-    t.regex(e!.message, new RegExp(`registry ${authReg.host.replace(/\./g, '\\.')} denied pushing to /v2/private/bb/`));
+    t.regex(e!.message, new RegExp(`^cannot push ${authReg.host.replace(/\./g, '\\.')}/private/bb:1: registry ${authReg.host.replace(/\./g, '\\.')} denied pushing to /v2/private/bb/`));
 
     // The default config path: $HOME/.docker/config.json of a HOME made here.
     mkdirSync(join(dir, 'home/.docker'), { recursive: true });
@@ -284,7 +284,7 @@ skipWhen(!ok || process.getuid?.() !== 0, 'docker-registry or skopeo missing, or
     await store.tag('bb:latest', ref);
     const e = await t.throwsAsync(store.push(ref));
     t.is((e as TsstackError).code, 'IMAGE');
-    t.regex(e!.message, new RegExp(`cannot reach registry ${far.host.replace(/\./g, '\\.')} \\(https://`));
+    t.regex(e!.message, new RegExp(`^cannot push ${far.host.replace(/\./g, '\\.')}/far:1: cannot reach registry ${far.host.replace(/\./g, '\\.')} \\(https://`));
     t.regex((e as TsstackError).hint ?? '', /insecure/);
     t.deepEqual(far.log, [], 'no plain-HTTP call was made');
     process.env.TSSTACK_INSECURE_REGISTRIES = `other:5000,${far.host}`;
@@ -306,7 +306,7 @@ skipWhen(!ok, 'docker-registry or skopeo missing').serial('push errors: an image
   await store.tag('bb:latest', '127.0.0.1:1/dead:1');
   const e3 = await t.throwsAsync(store.push('127.0.0.1:1/dead:1'));
   t.is((e3 as TsstackError).code, 'IMAGE');
-  t.regex(e3!.message, /cannot reach registry 127\.0\.0\.1:1/);
+  t.regex(e3!.message, /^cannot push 127\.0\.0\.1:1\/dead:1: cannot reach registry 127\.0\.0\.1:1/);
 });
 
 skipWhen(!ok || process.getuid?.() !== 0, 'docker-registry or skopeo missing, or not root').serial('CLI: image push REF, push [SERVICE…] of a stack, exit 3 for an image never built', async (t) => {
@@ -323,6 +323,10 @@ skipWhen(!ok || process.getuid?.() !== 0, 'docker-registry or skopeo missing, or
   t.is(one.code, 0, one.err);
   t.regex(one.out.trim(), /^sha256:[0-9a-f]{64}$/);
   t.regex(one.err, /Pushed/);
+  t.is((await b.tsstack('image', 'tag', web, '127.0.0.1:1/dead:1')).code, 0);
+  const dead = await b.tsstack('image', 'push', '127.0.0.1:1/dead:1');
+  t.is(dead.code, 5, dead.err);
+  t.regex(dead.err, /cannot push 127\.0\.0\.1:1\/dead:1: cannot reach registry 127\.0\.0\.1:1/);
 
   const dir = join(b.base, 'proj');
   mkdirSync(dir);

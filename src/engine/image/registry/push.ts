@@ -83,6 +83,12 @@ export async function pushImage(store: ImageStore, ref: string, opts: PushOption
     await store.addRepoDigest(rec.id, `${repositoryOf(r)}@${top.digest}`);
     progress(`${r.tag ?? top.digest}: digest: ${top.digest} size: ${top.size}`);
     return { digest: top.digest };
+  } catch (e) {
+    // The client's errors name the registry; say which image the push was for.
+    if (e instanceof TsstackError && !e.message.includes(name)) {
+      throw new TsstackError(e.code, `cannot push ${name}: ${e.message}`, { ...(e.hint ? { hint: e.hint } : {}), details: e.details, cause: e });
+    }
+    throw e;
   } finally {
     await lease.release();
   }
