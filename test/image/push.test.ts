@@ -37,6 +37,8 @@ interface Proxy {
   log: string[];
   /** When set, every call needs `Authorization: Bearer <token>`, from `/token` with basic auth `u:p`. */
   bearer?: { token: string; user: string; pass: string; scopes: string[] };
+  /** When set, upload Locations are moved to this origin (a hostile registry). */
+  moveLocationTo?: string;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,8 @@ async function countingProxy(target: number, bind = '127.0.0.1'): Promise<Proxy>
     const { authorization: _a, ...headers } = req.headers;
     const up = httpRequest({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers }, (r) => {
       p.log.push(`${req.method} ${req.url} ${r.statusCode}`);
+      const loc = r.headers.location;
+      if (p.moveLocationTo && loc) r.headers.location = p.moveLocationTo + new URL(loc, 'http://x').pathname;
       res.writeHead(r.statusCode!, r.headers);
       r.pipe(res);
     });
@@ -294,6 +298,23 @@ skipWhen(!ok || process.getuid?.() !== 0, 'docker-registry or skopeo missing, or
     if (old === undefined) delete process.env.TSSTACK_INSECURE_REGISTRIES; else process.env.TSSTACK_INSECURE_REGISTRIES = old;
     await far?.close();
     execFileSync('ip', ['addr', 'del', `${addr}/32`, 'dev', 'lo']);
+  }
+});
+
+skipWhen(!ok, 'docker-registry or skopeo missing').serial('an upload location on another origin is refused: nothing (no credentials) goes there', async (t) => {
+  const other = await countingProxy(reg!.port);
+  const { s } = await ownStore();
+  try {
+    proxy!.moveLocationTo = `http://${other.host}`;
+    const ref = `${proxy!.host}/moved:1`;
+    await s.tag('bb:latest', ref);
+    const e = await t.throwsAsync(s.push(ref));
+    t.is((e as TsstackError).code, 'IMAGE');
+    t.regex(e!.message, new RegExp(`sent an upload location on another origin \\(http://${other.host.replace(/\./g, '\\.')}\\)`));
+    t.deepEqual(other.log, []);
+  } finally {
+    delete proxy!.moveLocationTo;
+    await other.close();
   }
 });
 
