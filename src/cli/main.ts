@@ -307,11 +307,14 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
 
     cmd('build', 'build the images of services with a build section').argument('[services...]')
       .option('--no-cache', 'do not use the layer cache').option('--pull', 'pull base images')
-      .option('-q, --quiet', 'no progress output')
+      .option('-q, --quiet', 'no progress output').option('--push', 'push each built image to the registry its image: name says')
       .action(act(async () => (await img()).runBuild));
     cmd('pull', 'pull the images of services').argument('[services...]').option('-q, --quiet', 'no progress output')
       .option('--ignore-pull-failures', 'keep going')
       .action(act(async () => (await img()).runPull));
+    cmd('push', 'push the images of services to the registries their image: names say').argument('[services...]').option('-q, --quiet', 'no progress output')
+      .option('--ignore-push-failures', 'keep going')
+      .action(act(async () => (await img()).runPush));
     const image = cmd('image', 'manage images');
     image.command('ls').alias('list').description('list images').option('-q, --quiet', 'only ids')
       .addOption(new Option('--format <format>').choices(['table', 'json']).default('table'))
@@ -331,12 +334,15 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     image.command('tag').description('give an image another name').argument('<source>').argument('<target>')
       .action(act(async () => (await img()).imageTag));
     image.command('pull').description('pull an image').argument('<ref>').action(act(async () => (await img()).imagePull));
+    image.command('push').description('push an image to the registry its name says (TSSTACK_INSECURE_REGISTRIES: plain-HTTP registries besides loopback)')
+      .argument('<ref>').option('-q, --quiet', 'print only the digest').action(act(async () => (await img()).imagePush));
     image.command('build').description('build an image from a Dockerfile and a context, like docker build (same builder and cache as build)')
       .argument('<context>').option('-t, --tag <name>', 'name:tag of the image (repeatable)', collect)
       .option('-f, --file <dockerfile>', 'Dockerfile (default: <context>/Dockerfile; - reads it from standard input)')
       .option('--build-arg <key=value>', 'build argument (repeatable; KEY alone takes it from the environment)', collect)
       .option('--label <key=value>', 'image label (repeatable)', collect)
       .option('--target <stage>', 'stage to build').option('--no-cache', 'do not use the layer cache').option('-q, --quiet', 'print only the image id')
+      .option('--push', 'push the image to each -t name\'s registry')
       .action(act(async () => (await img()).imageBuild));
 
     cmd('config', 'print the stack as tsstack understands it (normalized)')

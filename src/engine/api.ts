@@ -73,6 +73,8 @@ export interface ImageApi {
   /** Ensure the image is present according to the policy; returns it. Throws a TsstackError if it cannot be had. */
   ensure(ref: string, policy: PullPolicy, onProgress?: (line: string) => void): Promise<ImageInfo>;
   pull(ref: string, onProgress?: (line: string) => void): Promise<ImageInfo>;
+  /** Push the stored image `ref` names to the registry its name says; returns the pushed manifest (or index) digest. */
+  push?(ref: string, onProgress?: (line: string) => void): Promise<{ digest: string }>;
   build(req: BuildRequest): Promise<ImageInfo>;
   remove(ref: string, opts?: { force?: boolean }): Promise<void>;
   prune(): Promise<{ removedBlobs: number; removedLayers: number; reclaimed: Bytes }>;

@@ -34,7 +34,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(): Promise<TestRegistry> {
+/** `htpasswd`: a file of `user:bcrypt-hash` lines; the registry then asks for basic auth. */
+export async function startRegistry(opts: { htpasswd?: string } = {}): Promise<TestRegistry> {
   const dir = makeTemp('tsstack-registry-');
   const port = await freePort();
   const cfg = join(dir, 'config.yml');
@@ -51,6 +52,7 @@ export async function startRegistry(): Promise<TestRegistry> {
     '    enabled: true',
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    ...(opts.htpasswd ? ['auth:', '  htpasswd:', '    realm: tsstack-test', `    path: ${opts.htpasswd}`] : []),
     '',
   ].join('\n'));
   const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -71,7 +73,7 @@ export async function startRegistry(): Promise<TestRegistry> {
   for (;;) {
     try {
       const r = await fetch(`${url}/v2/`);
-      if (r.status === 200) break;
+      if (r.status === 200 || (opts.htpasswd && r.status === 401)) break;
     } catch { /* not listening yet */ }
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();

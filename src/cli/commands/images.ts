@@ -1,4 +1,4 @@
-// Image commands: build, pull, image ls|rm|prune|inspect|load|save|import|pull.
+// Image commands: build, pull, push, image ls|rm|prune|inspect|load|save|import|pull|push.
 
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ interface StoreExtras {
   saveArchive?(refs: string[], path: string): Promise<void>;
   importRootfs?(source: string, name: string, opts?: { config?: import('../../engine/api.js').ImageRuntimeConfig; message?: string }): Promise<ImageInfo>;
   tag?(ref: string, name: string): Promise<void>;
+  push?(ref: string, onProgress?: (line: string) => void): Promise<{ digest: string }>;
 }
 
 function extra<K extends keyof StoreExtras>(images: ImageApi, name: K): NonNullable<StoreExtras[K]> {
@@ -31,7 +32,7 @@ function size(n: number): string {
   return `${n}B`;
 }
 
-export async function runBuild(ctx: Context, services: string[], o: { cache?: boolean; pull?: boolean; quiet?: boolean }): Promise<number> {
+export async function runBuild(ctx: Context, services: string[], o: { cache?: boolean; pull?: boolean; quiet?: boolean; push?: boolean }): Promise<number> {
   const model = await ctx.loadModel();
   const engine = await ctx.openEngine();
   const names = (services.length ? services : Object.keys(model.services)).sort();
@@ -52,6 +53,8 @@ export async function runBuild(ctx: Context, services: string[], o: { cache?: bo
         onProgress: o.quiet ? undefined : (l) => ctx.io.err(`${n}  ${l}`),
       });
       if (!o.quiet) ctx.io.err(`built ${tag} ${info.id}`);
+      // --push: the names the stack gives the image (image: and build.tags), as docker compose build --push
+      if (o.push) for (const t of svc.image ? [svc.image, ...(b.tags ?? [])] : (b.tags ?? [])) await pushOne(ctx, engine.images, t, !!o.quiet);
     } catch (e) {
       if (names.length === 1) throw e;
       ctx.io.err(`${n}: ${e instanceof Error ? e.message : String(e)}`);
@@ -82,6 +85,46 @@ export async function runPull(ctx: Context, services: string[], o: { quiet?: boo
   }));
   if (failures.length && !o.ignorePullFailures) throw new TsstackError('IMAGE', failures.length === 1 ? failures[0] : `${failures.length} pulls failed`, { details: failures.length > 1 ? failures : [] });
   for (const f of failures) ctx.io.err(`warning: ${f}`);
+  return 0;
+}
+
+async function pushOne(ctx: Context, images: ImageApi, ref: string, quiet: boolean): Promise<void> {
+  const r = await extra(images, 'push')(ref, quiet ? undefined : (l) => ctx.io.err(`${ref}  ${l}`));
+  if (!quiet) ctx.io.err(`${ref}  Pushed ${r.digest}`);
+}
+
+/** `push [SERVICE…]`: each named service's `image:` (the services without one have nothing to push to). */
+export async function runPush(ctx: Context, services: string[], o: { quiet?: boolean; ignorePushFailures?: boolean }): Promise<number> {
+  const model = await ctx.loadModel();
+  const names = (services.length ? services : Object.keys(model.services)).sort();
+  const refs = new Set<string>();
+  for (const n of names) {
+    const svc = model.services[n];
+    if (!svc) throw new TsstackError('NOT_FOUND', `no such service: ${n}`);
+    if (svc.image) refs.add(svc.image);
+    else if (services.length) ctx.io.err(`${n}: no image: name, nothing to push (give the service an image: REGISTRY/REPO:TAG)`);
+  }
+  const engine = await ctx.openEngine();
+  const failures: { ref: string; error: unknown }[] = [];
+  for (const r of [...refs].sort()) {
+    try { await pushOne(ctx, engine.images, r, !!o.quiet); } catch (error) { failures.push({ ref: r, error }); }
+  }
+  const say = (f: { ref: string; error: unknown }): string => `${f.ref}: ${f.error instanceof Error ? f.error.message : String(f.error)}`;
+  if (o.ignorePushFailures) {
+    for (const f of failures) ctx.io.err(`warning: ${say(f)}`);
+    return 0;
+  }
+  // One failure keeps its own error (and exit code: 3 never built, 5 registry).
+  if (failures.length === 1) throw failures[0]!.error;
+  if (failures.length) throw new TsstackError('IMAGE', `${failures.length} of ${refs.size} pushes failed`, { details: failures.map(say) });
+  return 0;
+}
+
+/** `image push REF`: prints the pushed digest. */
+export async function imagePush(ctx: Context, ref: string, o: { quiet?: boolean } = {}): Promise<number> {
+  const engine = await ctx.openEngine();
+  const r = await extra(engine.images, 'push')(ref, o.quiet ? undefined : (l) => ctx.io.err(l));
+  ctx.io.out(r.digest);
   return 0;
 }
 
@@ -190,7 +233,7 @@ export function keyValues(list: string[] | undefined, env: Record<string, string
 }
 
 /** `tsstack image build`: what `docker build` does, with the builder and cache the services' builds use. */
-export async function imageBuild(ctx: Context, context: string, o: { tag?: string[]; file?: string; buildArg?: string[]; label?: string[]; target?: string; cache?: boolean; quiet?: boolean }): Promise<number> {
+export async function imageBuild(ctx: Context, context: string, o: { tag?: string[]; file?: string; buildArg?: string[]; label?: string[]; target?: string; cache?: boolean; quiet?: boolean; push?: boolean }): Promise<number> {
   const { resolve } = await import('node:path');
   const { readFileSync, statSync } = await import('node:fs');
   const dir = resolve(ctx.io.cwd, context);
@@ -202,6 +245,10 @@ export async function imageBuild(ctx: Context, context: string, o: { tag?: strin
     args: keyValues(o.buildArg, ctx.io.env, '--build-arg'), labels: keyValues(o.label, {}, '--label'), target: o.target,
     tags: o.tag ?? [], noCache: o.cache === false, onProgress: o.quiet ? undefined : (l) => ctx.io.err(l),
   });
+  if (o.push) {
+    if (!o.tag?.length) throw new TsstackError('USAGE', 'image build --push needs a name to push to', { hint: 'add -t REGISTRY/REPO:TAG' });
+    for (const t of o.tag) await pushOne(ctx, engine.images, t, !!o.quiet);
+  }
   ctx.io.out(info.id);
   return 0;
 }

@@ -159,6 +159,12 @@ export class ImageStore implements ImageApi {
     return pullImage(this, ref, { onProgress });
   }
 
+  /** Pushes the image `ref` names to the registry and repository the name says (registry/push.ts). */
+  async push(ref: string, onProgress?: (line: string) => void): Promise<{ digest: string }> {
+    const { pushImage } = await import('./registry/push.js');
+    return pushImage(this, ref, { onProgress });
+  }
+
   async build(req: BuildRequest): Promise<ImageInfo> {
     const spec = './build/index.js';
     let mod: { buildImage?: (store: ImageStore, req: BuildRequest) => Promise<ImageInfo> };
@@ -262,6 +268,15 @@ export class ImageStore implements ImageApi {
   /** Points `name` (normalized) at the image `ref` names. */
   async tag(ref: string, name: string): Promise<void> {
     await this.tagMany(this.mustResolve(ref).id, [name]);
+  }
+
+  /** Remembers that the registry holds the image as `repo@digest` (a later push there mounts its blobs). */
+  async addRepoDigest(id: string, repoDigest: string): Promise<void> {
+    await withLock(this.records.lockPath, async () => {
+      const rec = this.records.get(id);
+      if (!rec || rec.repoDigests.includes(repoDigest)) return;
+      this.records.put({ ...rec, repoDigests: [...rec.repoDigests, repoDigest] });
+    });
   }
 
   private async tagMany(id: string, names: string[]): Promise<void> {

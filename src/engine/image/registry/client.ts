@@ -1,4 +1,4 @@
-// An OCI distribution API client (GET side): manifests and blobs, with the
+// An OCI distribution API client: manifests and blobs (push.ts uploads through `request`), with the
 // anonymous/credentialed bearer token flow and basic auth. Plain HTTP only for
 // loopback registries or hosts the caller marks insecure (HTTPS is tried first).
 
@@ -23,6 +23,15 @@ export interface FetchedManifest {
   digest: string;
 }
 
+/**
+ * Registries (`host[:port]`) the user allows over plain HTTP besides loopback
+ * ones, as Docker's `insecure-registries`: TSSTACK_INSECURE_REGISTRIES, comma-
+ * or space-separated.
+ */
+export function envInsecureRegistries(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.TSSTACK_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter(Boolean);
+}
+
 /** `docker.io` is served by registry-1.docker.io. */
 export function apiHost(domain: string): string {
   return domain === 'docker.io' ? 'registry-1.docker.io' : domain;
@@ -39,7 +48,7 @@ export class RegistryClient {
   }
 
   private get plainHttpAllowed(): boolean {
-    return isLoopbackHost(this.domain) || (this.opts.insecureRegistries ?? []).includes(this.domain);
+    return isLoopbackHost(this.domain) || [...(this.opts.insecureRegistries ?? []), ...envInsecureRegistries()].includes(this.domain);
   }
 
   /** Finds the base URL once: https, falling back to http where allowed. */
@@ -57,15 +66,32 @@ export class RegistryClient {
     return this.base;
   }
 
-  /** GET with auth: on 401 follows the challenge once (bearer token or basic) and retries. */
+  /** GET with auth (see `request`). */
   async get(path: string, scope: string, headers: Record<string, string> = {}): Promise<Response> {
-    const url = (await this.baseUrl()) + path;
+    return this.request('GET', path, scope, { headers });
+  }
+
+  /**
+   * A request with auth: on 401 follows the challenge once (bearer token for
+   * `scope`, space-separated scopes allowed, or basic) and sends again, so a
+   * body is given as a function that makes it afresh. `pathOrUrl` is a path
+   * under the base URL or an absolute URL the registry handed out (an upload
+   * location), which must stay on the registry's origin.
+   */
+  async request(method: string, pathOrUrl: string, scope: string, init: { headers?: Record<string, string>; body?: () => Buffer | ReadableStream<Uint8Array> | NodeJS.ReadableStream } = {}): Promise<Response> {
+    const base = await this.baseUrl();
+    const url = new URL(pathOrUrl, base).toString();
+    if (new URL(url).origin !== new URL(base).origin) {
+      throw new TsstackError('IMAGE', `registry ${this.domain} sent an upload location on another origin (${new URL(url).origin})`, { hint: 'tsstack only talks to the registry the image name names' });
+    }
+    const path = new URL(url).pathname;
     const send = (): Promise<Response> => {
-      const h: Record<string, string> = { 'user-agent': this.opts.userAgent ?? 'tsstack', ...headers };
+      const h: Record<string, string> = { 'user-agent': this.opts.userAgent ?? 'tsstack', ...(init.headers ?? {}) };
       const token = this.tokens.get(scope);
       if (token) h.authorization = `Bearer ${token}`;
       else if (this.basicOk && this.creds) h.authorization = basicHeader(this.creds) ?? '';
-      return fetch(url, { headers: h, redirect: 'follow' });
+      const body = init.body?.();
+      return fetch(url, { method, headers: h, redirect: 'follow', ...(body !== undefined ? { body: body as unknown as RequestInit['body'], duplex: 'half' } : {}) } as RequestInit);
     };
     let res = await this.wrap(send, url);
     if (res.status !== 401) return res;
@@ -77,12 +103,12 @@ export class RegistryClient {
     } else if (challenges.some((c) => c.scheme === 'basic') && this.creds && basicHeader(this.creds)) {
       this.basicOk = true;
     } else {
-      throw this.denied(path);
+      throw this.denied(path, scope.includes('push'));
     }
     res = await this.wrap(send, url);
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      throw this.denied(path);
+      throw this.denied(path, scope.includes('push'));
     }
     return res;
   }
@@ -90,7 +116,7 @@ export class RegistryClient {
   private async fetchToken(c: ReturnType<typeof parseWwwAuthenticate>[number], scope: string): Promise<string> {
     if (this.creds?.token) return this.creds.token;
     if (!c.params.realm) throw new TsstackError('IMAGE', `registry ${this.domain} asked for a bearer token without a realm`);
-    const url = tokenUrl(c, [scope]);
+    const url = tokenUrl(c, scope.split(' '));
     const h: Record<string, string> = { 'user-agent': this.opts.userAgent ?? 'tsstack' };
     const basic = this.creds ? basicHeader(this.creds) : undefined;
     if (basic) h.authorization = basic;
@@ -107,8 +133,8 @@ export class RegistryClient {
     return token;
   }
 
-  private denied(path: string): TsstackError {
-    return new TsstackError('IMAGE', `registry ${this.domain} denied access to ${path}`, {
+  private denied(path: string, push = false): TsstackError {
+    return new TsstackError('IMAGE', `registry ${this.domain} denied ${push ? 'pushing to' : 'access to'} ${path}`, {
       hint: this.creds ? 'check the credentials for this registry in ~/.docker/config.json' : 'the repository may not exist or may need a login (credentials in ~/.docker/config.json)',
     });
   }
