@@ -1,0 +1,223 @@
+// One test per mapping rule of `render kubernetes`: literal stack files → expected objects.
+import test from 'ava';
+import { find, kinds, render } from './_load.js';
+import { loadText } from './_load.js';
+import { renderKubernetes } from '../../../src/deploy/kubernetes/render.js';
+
+test('services become Deployments, an owned named volume with one replica a StatefulSet, a waited-on one-shot a Job', async (t) => {
+  const r = await render(`
+name: p
+services:
+  web: { image: nginx, depends_on: { migrate: { condition: service_completed_successfully } } }
+  db: { image: postgres, volumes: [dbdata:/var/lib/postgresql/data] }
+  migrate: { image: tool, restart: "no" }
+  forced: { image: x, x-kubernetes: { workload: StatefulSet } }
+volumes: { dbdata: {} }
+`, t.teardown);
+  t.is(find(r.objects, 'Deployment', 'web').spec.replicas, 1);
+  t.is(find(r.objects, 'StatefulSet', 'db').spec.serviceName, 'db');
+  t.is(find(r.objects, 'StatefulSet', 'forced').kind, 'StatefulSet');
+  const job = find(r.objects, 'Job', 'migrate');
+  t.is(job.spec.backoffLimit, 0);
+  t.is(job.spec.template.spec.restartPolicy, 'Never');
+  t.deepEqual(find(r.objects, 'StatefulSet', 'db').spec.template.spec.volumes, [{ name: 'data-0', persistentVolumeClaim: { claimName: 'dbdata' } }]);
+});
+
+test('a named volume shared by two services stays a Deployment; replicas come from deploy.replicas', async (t) => {
+  const r = await render(`
+name: p
+services:
+  a: { image: x, volumes: [shared:/d], deploy: { replicas: 3 } }
+  b: { image: x, volumes: [shared:/d] }
+volumes: { shared: {} }
+`, t.teardown);
+  t.is(find(r.objects, 'Deployment', 'a').spec.replicas, 3);
+  t.is(find(r.objects, 'Deployment', 'b').kind, 'Deployment');
+});
+
+test('depends_on conditions become init containers that wait, with the overridable image and a read-only account', async (t) => {
+  const r = await render(`
+name: p
+x-kubernetes: { images: { kubectl: "registry.local/kubectl:1" } }
+services:
+  app:
+    image: app
+    depends_on:
+      db: { condition: service_healthy }
+      cache: { condition: service_started }
+      seed: { condition: service_completed_successfully }
+  db: { image: db, healthcheck: { test: ["CMD", "true"] } }
+  cache: { image: redis }
+  seed: { image: s, restart: "no" }
+`, t.teardown);
+  const init = find(r.objects, 'Deployment', 'app').spec.template.spec.initContainers;
+  t.deepEqual(init, [
+    { name: 'wait-cache', image: 'registry.local/kubectl:1', command: ['kubectl'], args: ['wait', '--for=create', 'deployment/cache', '--timeout=-1s'] },
+    { name: 'wait-db', image: 'registry.local/kubectl:1', command: ['kubectl'], args: ['wait', '--for=condition=Ready', 'pod', '-l', 'tsstack.project=p,tsstack.service=db', '--timeout=-1s'] },
+    { name: 'wait-seed', image: 'registry.local/kubectl:1', command: ['kubectl'], args: ['wait', '--for=condition=complete', 'job/seed', '--timeout=-1s'] },
+  ]);
+  t.is(find(r.objects, 'Deployment', 'app').spec.template.spec.serviceAccountName, 'p-wait');
+  t.deepEqual(kinds(r.objects).slice(0, 3), ['ServiceAccount/p-wait', 'Role/p-wait', 'RoleBinding/p-wait']);
+  t.true(find(r.objects, 'Role', 'p-wait').rules.every((x: { verbs: string[] }) => x.verbs.every((v) => ['get', 'list', 'watch'].includes(v))));
+});
+
+test('healthcheck becomes readiness and liveness probes; start_period/start_interval a startup probe', async (t) => {
+  const r = await render(`
+name: p
+services:
+  db:
+    image: db
+    healthcheck: { test: ["CMD-SHELL", "pg_isready"], interval: 10s, timeout: 2s, retries: 5, start_period: 30s, start_interval: 2s }
+`, t.teardown);
+  const c = find(r.objects, 'Deployment', 'db').spec.template.spec.containers[0];
+  const base = { exec: { command: ['/bin/sh', '-c', 'pg_isready'] }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 5 };
+  t.deepEqual(c.readinessProbe, base);
+  t.deepEqual(c.livenessProbe, base);
+  t.deepEqual(c.startupProbe, { ...base, periodSeconds: 2, failureThreshold: 15 + 5 });
+});
+
+test('ports/expose become a ClusterIP Service; published ports a NodePort Service by the extension; aliases extra Services; no ports a headless one', async (t) => {
+  const r = await render(`
+name: p
+services:
+  web:
+    image: web
+    ports: ["30080:80", "8443:443/tcp"]
+    expose: ["9000"]
+    networks: { default: { aliases: [www] } }
+    x-kubernetes: { publish: NodePort }
+  worker: { image: w }
+`, t.teardown);
+  t.deepEqual(find(r.objects, 'Service', 'web').spec, {
+    selector: { 'tsstack.project': 'p', 'tsstack.service': 'web' },
+    type: 'ClusterIP',
+    ports: [
+      { name: 'tcp-80', port: 80, targetPort: 80, protocol: 'TCP' },
+      { name: 'tcp-443', port: 443, targetPort: 443, protocol: 'TCP' },
+      { name: 'tcp-9000', port: 9000, targetPort: 9000, protocol: 'TCP' },
+    ],
+  });
+  t.deepEqual(find(r.objects, 'Service', 'web-published').spec.ports, [
+    { name: 'tcp-8443', port: 8443, targetPort: 443, protocol: 'TCP' },
+    { name: 'tcp-30080', port: 30080, targetPort: 80, protocol: 'TCP', nodePort: 30080 },
+  ].sort((a, b) => a.port - b.port));
+  t.is(find(r.objects, 'Service', 'web-published').spec.type, 'NodePort');
+  t.deepEqual(find(r.objects, 'Service', 'www').spec.selector, { 'tsstack.project': 'p', 'tsstack.service': 'web' });
+  t.is(find(r.objects, 'Service', 'worker').spec.clusterIP, 'None');
+  t.true(r.warnings.some((w) => w.path === 'services.web.ports[1]' && /outside the NodePort range/.test(w.message)));
+  // a policy opens the published ports to the outside
+  t.deepEqual(find(r.objects, 'NetworkPolicy', 'p-published-web').spec.ingress, [{ ports: [{ protocol: 'TCP', port: 80 }, { protocol: 'TCP', port: 443 }] }]);
+});
+
+test('networks become NetworkPolicies between members; internal means no egress but to members and DNS', async (t) => {
+  const r = await render(`
+name: p
+services:
+  web: { image: w, networks: [front, back] }
+  db: { image: d, networks: [back] }
+networks: { front: {}, back: { internal: true } }
+`, t.teardown);
+  const member = (n: string) => ({ 'tsstack.project': 'p', [`tsstack.network/${n}`]: 'true' });
+  t.deepEqual(find(r.objects, 'NetworkPolicy', 'p-net-front').spec, { podSelector: { matchLabels: member('front') }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: member('front') } }] }] });
+  const eg = find(r.objects, 'NetworkPolicy', 'p-net-back-internal').spec;
+  t.deepEqual(eg.podSelector.matchLabels, { ...member('back'), 'tsstack.egress': 'internal' });
+  t.deepEqual(eg.policyTypes, ['Egress']);
+  // db (only on the internal network) carries the egress label; web (also on front) does not
+  t.is(find(r.objects, 'Deployment', 'db').spec.template.metadata.labels['tsstack.egress'], 'internal');
+  t.is(find(r.objects, 'Deployment', 'web').spec.template.metadata.labels['tsstack.egress'], undefined);
+});
+
+test('named volumes become PersistentVolumeClaims, size and class from the extension, 1Gi otherwise', async (t) => {
+  const r = await render(`
+name: p
+x-kubernetes: { volumes: { big: { size: 20Gi, storageClassName: fast } } }
+services:
+  a: { image: x, volumes: [big:/b, small:/s, /anon, { type: tmpfs, target: /t }] }
+volumes: { big: {}, small: {} }
+`, t.teardown);
+  t.deepEqual(find(r.objects, 'PersistentVolumeClaim', 'big').spec, { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } }, storageClassName: 'fast' });
+  t.deepEqual(find(r.objects, 'PersistentVolumeClaim', 'small').spec, { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } });
+  const vols = find(r.objects, 'StatefulSet', 'a').spec.template.spec.volumes;
+  t.deepEqual(vols.map((v: { name: string }) => v.name), ['data-0', 'data-1', 'anon-2', 'tmpfs-3']);
+  t.deepEqual(vols[2], { name: 'anon-2', emptyDir: {} });
+  t.deepEqual(vols[3], { name: 'tmpfs-3', emptyDir: { medium: 'Memory' } });
+});
+
+test('a bind mount is refused with its line unless the extension maps it; hostPath only when asked', async (t) => {
+  const e = await t.throwsAsync(render(`
+name: p
+services:
+  a:
+    image: x
+    volumes: ["./conf:/etc/conf:ro"]
+`, t.teardown));
+  t.regex(e!.message, /bind-mounts .*\/conf at \/etc\/conf/);
+  t.is((e as { location?: { line?: number } }).location?.line, 6);
+  t.regex((e as { hint?: string }).hint!, /x-kubernetes.binds/);
+  const r = await render(`
+name: p
+services:
+  a:
+    image: x
+    volumes: ["./conf:/etc/conf:ro", "/var/log:/logs"]
+    x-kubernetes: { binds: { /etc/conf: emptyDir, /logs: hostPath } }
+`, t.teardown);
+  const vols = find(r.objects, 'Deployment', 'a').spec.template.spec.volumes;
+  t.deepEqual(vols[0], { name: 'bind-0', emptyDir: {} });
+  t.deepEqual(vols[1], { name: 'bind-1', hostPath: { path: '/var/log' } });
+});
+
+test('secrets and configs become Secrets and ConfigMaps mounted at the same paths; credential-looking env values go to a Secret', async (t) => {
+  const { model } = await loadText(`
+name: p
+services:
+  a:
+    image: x
+    environment: { DB_PASSWORD: hunter2, MODE: prod }
+    secrets: [token]
+    configs: [{ source: conf, target: /etc/app.conf, mode: 0440 }]
+secrets: { token: { file: ./token.txt } }
+configs: { conf: { content: "a=1" } }
+`, t.teardown, { 'token.txt': 's3cret' });
+  const r = renderKubernetes(model, { readFile: (p) => (p.endsWith('token.txt') ? Buffer.from('s3cret') : undefined) });
+  t.deepEqual(find(r.objects, 'Secret', 'secret-token').data, { token: Buffer.from('s3cret').toString('base64') });
+  t.deepEqual(find(r.objects, 'ConfigMap', 'config-conf').data, { conf: 'a=1' });
+  const c = find(r.objects, 'Deployment', 'a').spec.template.spec.containers[0];
+  t.deepEqual(c.volumeMounts, [
+    { name: 'secret-0', mountPath: '/run/secrets/token', subPath: 'token', readOnly: true },
+    { name: 'config-0', mountPath: '/etc/app.conf', subPath: 'conf', readOnly: true },
+  ]);
+  t.deepEqual(c.env, [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'a-env', key: 'DB_PASSWORD' } } }, { name: 'MODE', value: 'prod' }]);
+  t.deepEqual(find(r.objects, 'Secret', 'a-env').data, { DB_PASSWORD: Buffer.from('hunter2').toString('base64') });
+  t.false(JSON.stringify(r.objects.filter((o) => o.kind === 'ConfigMap')).includes('hunter2'));
+  t.false(JSON.stringify(r.objects).includes('"hunter2"'));
+});
+
+test('resources, user, read_only, capabilities, privileges, safe sysctls, command/entrypoint, labels', async (t) => {
+  const r = await render(`
+name: p
+services:
+  a:
+    image: x
+    entrypoint: ["/bin/run"]
+    command: ["--fast"]
+    user: "1000:1000"
+    read_only: true
+    cap_add: [NET_ADMIN]
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    sysctls: { net.ipv4.tcp_syncookies: 1, net.core.somaxconn: 1024 }
+    labels: { tier: backend }
+    deploy: { resources: { limits: { cpus: "0.5", memory: 128m }, reservations: { memory: 64m } } }
+`, t.teardown);
+  const d = find(r.objects, 'Deployment', 'a');
+  const c = d.spec.template.spec.containers[0];
+  t.deepEqual(c.command, ['/bin/run']);
+  t.deepEqual(c.args, ['--fast']);
+  t.deepEqual(c.resources, { limits: { cpu: '500m', memory: String(128 * 1024 * 1024) }, requests: { memory: String(64 * 1024 * 1024) } });
+  t.deepEqual(c.securityContext, { runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true, capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] }, allowPrivilegeEscalation: false });
+  t.deepEqual(d.spec.template.spec.securityContext, { sysctls: [{ name: 'net.ipv4.tcp_syncookies', value: '1' }] });
+  t.is(d.spec.template.metadata.labels.tier, 'backend');
+  t.is(d.metadata.labels['tsstack.project'], 'p');
+  t.true(r.warnings.some((w) => w.path === 'services.a.sysctls.net.core.somaxconn'));
+});

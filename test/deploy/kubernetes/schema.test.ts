@@ -1,0 +1,85 @@
+// Every rendered object of the examples and of the awesome-compose stacks (read in place) validates
+// against the Kubernetes OpenAPI schemas shipped by kubernetes-models (types, enums, required fields).
+import test from 'ava';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadStack } from '../../../src/spec/load.js';
+import { renderKubernetes, type K8sObject } from '../../../src/deploy/kubernetes/render.js';
+import type { StackModel } from '../../../src/model/types.js';
+
+const SCHEMA: Record<string, string> = {
+  'v1/ServiceAccount': 'IoK8sApiCoreV1ServiceAccount',
+  'v1/Secret': 'IoK8sApiCoreV1Secret',
+  'v1/ConfigMap': 'IoK8sApiCoreV1ConfigMap',
+  'v1/PersistentVolumeClaim': 'IoK8sApiCoreV1PersistentVolumeClaim',
+  'v1/Service': 'IoK8sApiCoreV1Service',
+  'rbac.authorization.k8s.io/v1/Role': 'IoK8sApiRbacV1Role',
+  'rbac.authorization.k8s.io/v1/RoleBinding': 'IoK8sApiRbacV1RoleBinding',
+  'networking.k8s.io/v1/NetworkPolicy': 'IoK8sApiNetworkingV1NetworkPolicy',
+  'batch/v1/Job': 'IoK8sApiBatchV1Job',
+  'apps/v1/StatefulSet': 'IoK8sApiAppsV1StatefulSet',
+  'apps/v1/Deployment': 'IoK8sApiAppsV1Deployment',
+};
+
+type Validate = ((d: unknown) => boolean) & { errors?: unknown };
+
+async function problems(objects: K8sObject[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const o of objects) {
+    const id = SCHEMA[`${o.apiVersion}/${o.kind}`];
+    if (!id) {
+      out.push(`${o.kind}/${o.metadata.name}: no schema for ${o.apiVersion} ${o.kind}`);
+      continue;
+    }
+    const { validate } = (await import(`kubernetes-models/_schemas/${id}`)) as { validate: Validate };
+    // JSON round trip: what kubectl would read from the YAML
+    if (!validate(JSON.parse(JSON.stringify(o)))) out.push(`${o.kind}/${o.metadata.name}: ${JSON.stringify(validate.errors)}`);
+  }
+  return out;
+}
+
+/** Bind mounts are refused by default: map each to an emptyDir, as a user would with x-kubernetes.binds. */
+function mapBinds(m: StackModel): void {
+  for (const s of Object.values(m.services)) {
+    const binds = Object.fromEntries(s.volumes.filter((v) => v.type === 'bind').map((v) => [v.target, 'emptyDir']));
+    if (Object.keys(binds).length) s.extensions['x-kubernetes'] = { binds };
+  }
+}
+
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+const examples = readdirSync(join(repo, 'examples')).filter((d) => existsSync(join(repo, 'examples', d, 'stack.yaml')));
+for (const ex of examples) {
+  test(`examples/${ex}: every object validates`, async (t) => {
+    const m = await loadStack({ files: [join(repo, 'examples', ex, 'stack.yaml')], env: {} });
+    mapBinds(m);
+    const r = renderKubernetes(m, { namespace: 'demo', readFile: () => Buffer.from('x') });
+    t.true(r.objects.length > 0);
+    t.deepEqual(await problems(r.objects), []);
+  });
+}
+
+const awesome = '/work/shared/conformance/awesome-compose';
+const stacks = existsSync(awesome) ? readdirSync(awesome).flatMap((d) => ['compose.yaml', 'compose.yml'].map((f) => join(awesome, d, f)).filter(existsSync)) : [];
+if (!stacks.length) test.skip('awesome-compose stacks (not on this machine)', () => {});
+for (const file of stacks) {
+  test(`awesome-compose/${file.split('/').slice(-2, -1)[0]}: every object validates (or the stack does not load here)`, async (t) => {
+    let m: StackModel;
+    try {
+      m = await loadStack({ files: [file], env: {} });
+    } catch (e) {
+      t.log(`does not load: ${(e as Error).message}`);
+      t.pass();
+      return;
+    }
+    mapBinds(m);
+    const r = renderKubernetes(m, { readFile: () => Buffer.from('x') });
+    t.true(r.objects.length > 0);
+    t.deepEqual(await problems(r.objects), []);
+  });
+}
+
+test('the validator refuses a broken object (it is not a no-op)', async (t) => {
+  const bad = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { replicas: 'two', selector: {}, template: { spec: { containers: [{ image: 'x' }] } } } } as K8sObject;
+  t.is((await problems([bad])).length, 1);
+});
