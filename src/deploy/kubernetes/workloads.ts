@@ -157,7 +157,7 @@ function warnUnmapped(ctx: RenderCtx, svc: string, s: ServiceSpec, kind: Workloa
   const at = ['services', svc];
   for (const [k, why] of UNMAPPED) {
     const v = s[k];
-    if (v === undefined || v === null || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length)) continue;
+    if (v === undefined || v === null || v === false || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length)) continue;
     ctx.warn([...at, k], `${k} is not rendered: ${why}`);
   }
   if (s.network_mode !== undefined) ctx.warn([...at, 'network_mode'], `network_mode ${s.network_mode} is not rendered: each pod has its own network (hostNetwork is never a default)`);

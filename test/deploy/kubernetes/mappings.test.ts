@@ -2,7 +2,7 @@
 import test from 'ava';
 import { find, kinds, render } from './_load.js';
 import { loadText } from './_load.js';
-import { renderKubernetes } from '../../../src/deploy/kubernetes/render.js';
+import { objectYaml, renderKubernetes } from '../../../src/deploy/kubernetes/render.js';
 
 test('services become Deployments, an owned named volume with one replica a StatefulSet, a waited-on one-shot a Job', async (t) => {
   const r = await render(`
@@ -220,4 +220,66 @@ services:
   t.is(d.spec.template.metadata.labels.tier, 'backend');
   t.is(d.metadata.labels['tsstack.project'], 'p');
   t.true(r.warnings.some((w) => w.path === 'services.a.sysctls.net.core.somaxconn'));
+});
+
+test('env_file values are env too, credential-looking ones in the Secret; YAML 1.1 words stay strings in the output', async (t) => {
+  const { model } = await loadText(`
+name: p
+services:
+  a:
+    image: x
+    env_file: [app.env]
+    environment: { FLAG: "yes", N: "010" }
+`, t.teardown, { 'app.env': 'API_TOKEN=abc\nMODE=on\n' });
+  const r = renderKubernetes(model);
+  const env = find(r.objects, 'Deployment', 'a').spec.template.spec.containers[0].env;
+  t.deepEqual(env, [
+    { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 'a-env', key: 'API_TOKEN' } } },
+    { name: 'FLAG', value: 'yes' },
+    { name: 'MODE', value: 'on' },
+    { name: 'N', value: '010' },
+  ]);
+  const text = objectYaml(find(r.objects, 'Deployment', 'a'));
+  for (const line of ['value: "yes"', 'value: "on"', 'value: "010"', 'name: "N"']) t.true(text.includes(line), line);
+});
+
+test('published ports become a LoadBalancer Service by the extension; without it they are warned about', async (t) => {
+  const r = await render(`
+name: p
+services:
+  lb: { image: x, ports: ["80:8080"], x-kubernetes: { publish: LoadBalancer } }
+  plain: { image: x, ports: ["81:8080"] }
+`, t.teardown);
+  t.deepEqual(find(r.objects, 'Service', 'lb-published').spec, { selector: { 'tsstack.project': 'p', 'tsstack.service': 'lb' }, type: 'LoadBalancer', ports: [{ name: 'tcp-80', port: 80, targetPort: 8080, protocol: 'TCP' }] });
+  t.false(r.objects.some((o) => o.metadata.name === 'plain-published'));
+  t.true(r.warnings.some((w) => w.path === 'services.plain.ports[0]' && w.line === 5 && /reachable only inside/.test(w.message)));
+});
+
+test('keys with no Kubernetes form are warned about once each, at their line; false booleans are not', async (t) => {
+  const r = await render(`
+name: p
+services:
+  a:
+    image: x
+    init: false
+    cgroup_parent: custom
+    ulimits: { nofile: 10 }
+    pid: host
+    stop_signal: SIGINT
+    logging: { driver: json-file }
+    user: www-data
+    security_opt: ["label:disable"]
+    restart: on-failure
+`, t.teardown);
+  t.deepEqual(r.warnings.map((w) => `${w.line} ${w.path}`), [
+    '7 services.a.cgroup_parent',
+    '8 services.a.ulimits',
+    '9 services.a.pid',
+    '10 services.a.stop_signal',
+    '11 services.a.logging',
+    '12 services.a.user',
+    '13 services.a.security_opt[0]',
+    '14 services.a.restart',
+  ]);
+  t.true(r.warnings.every((w) => w.file === r.file));
 });
