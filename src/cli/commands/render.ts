@@ -63,6 +63,8 @@ export async function runRender(ctx: Context, target: string, flags: RenderFlags
       hint: 'change or remove these keys, or render without --strict to accept the differences',
     });
   }
+  // the loader's own warnings (about tsstack, not Kubernetes: --strict leaves them warnings), then the render's
+  for (const w of model.warnings) ctx.io.err(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   for (const w of warnings) ctx.io.err(`warning: ${formatWarning(w)}`);
   if (flags.output === undefined) {
     ctx.io.out(yamlStream(objects).replace(/\n$/, ''));

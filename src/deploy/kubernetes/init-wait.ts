@@ -10,7 +10,7 @@
 // kubelet retries it, which is the waiting.
 
 import type { StackExtension } from './extension.js';
-import { LABEL_PROJECT, LABEL_SERVICE, k8sName, projectLabels } from './names.js';
+import { LABEL_PROJECT, LABEL_SERVICE, k8sName, projectLabels, serviceLabel } from './names.js';
 import type { K8sObject, RenderCtx } from './types.js';
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'Job';
@@ -35,7 +35,7 @@ export function initWaits(ctx: RenderCtx, svc: string, ext: StackExtension, kind
       args = ['wait', '--for=condition=complete', `job/${name}`, '--timeout=-1s'];
     } else if (d.condition === 'service_healthy') {
       if (!ctx.model.services[dep]!.healthcheck) ctx.warn(at, `${dep} has no healthcheck: ready means running`);
-      args = ['wait', '--for=condition=Ready', 'pod', '-l', `${LABEL_PROJECT}=${ctx.model.name},${LABEL_SERVICE}=${dep}`, '--timeout=-1s'];
+      args = ['wait', '--for=condition=Ready', 'pod', '-l', `${LABEL_PROJECT}=${ctx.model.name},${LABEL_SERVICE}=${serviceLabel(ctx, dep)}`, '--timeout=-1s'];
     } else {
       args = ['wait', '--for=create', `${kind.toLowerCase()}/${name}`, '--timeout=-1s'];
     }

@@ -34,8 +34,13 @@ export function projectLabels(ctx: RenderCtx): Record<string, string> {
   return { 'app.kubernetes.io/managed-by': 'tsstack', 'app.kubernetes.io/part-of': ctx.model.name, [LABEL_PROJECT]: ctx.model.name };
 }
 
+/** The label value naming service `svc` (its Kubernetes name: a Compose name may end in `.` or `_`, which a label value may not). */
+export function serviceLabel(ctx: RenderCtx, svc: string): string {
+  return k8sName(ctx, ['services', svc], svc);
+}
+
 export function selectorOf(ctx: RenderCtx, svc: string): Record<string, string> {
-  return { [LABEL_PROJECT]: ctx.model.name, [LABEL_SERVICE]: svc };
+  return { [LABEL_PROJECT]: ctx.model.name, [LABEL_SERVICE]: serviceLabel(ctx, svc) };
 }
 
 /** Remembers every name given per kind, so two stack names that map to one Kubernetes name are an error, not an overwrite. */

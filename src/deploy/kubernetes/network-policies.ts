@@ -6,7 +6,7 @@
 // networks are all internal may send only to its networks' members and to
 // the cluster's DNS.
 
-import { NETWORK_LABEL_PREFIX, k8sName, projectLabels, LABEL_PROJECT, LABEL_SERVICE } from './names.js';
+import { NETWORK_LABEL_PREFIX, k8sName, projectLabels, LABEL_PROJECT, LABEL_SERVICE, serviceLabel } from './names.js';
 import type { K8sObject, RenderCtx } from './types.js';
 
 export const EGRESS_LABEL = 'tsstack.egress';
@@ -79,7 +79,7 @@ export function networkPolicies(ctx: RenderCtx, publishing: string[]): K8sObject
       kind: 'NetworkPolicy',
       metadata: { name: k8sName(ctx, at, `${ctx.model.name}-published-${svc}`, 253), labels },
       spec: {
-        podSelector: { matchLabels: { [LABEL_PROJECT]: ctx.model.name, [LABEL_SERVICE]: svc } },
+        podSelector: { matchLabels: { [LABEL_PROJECT]: ctx.model.name, [LABEL_SERVICE]: serviceLabel(ctx, svc) } },
         policyTypes: ['Ingress'],
         ingress: [{ ports: publishedTargets(ctx, svc) }],
       },

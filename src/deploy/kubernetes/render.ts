@@ -46,7 +46,11 @@ export function renderKubernetes(model: StackModel, opts: RenderOptions = {}): R
     objects.push(...objs, ...servicesFor(ctx, svc, s, exts[svc]!, names));
     if (exts[svc]!.publish && s.ports.some((p) => p.published !== undefined)) publishing.push(svc);
   }
-  objects.push(...networkPolicies(ctx, publishing));
+  for (const o of networkPolicies(ctx, publishing)) {
+    // `net-a-internal` (network a's egress policy) against a network named a-internal, `published-x` against a network so named
+    if (objects.some((x) => x.kind === o.kind && x.metadata.name === o.metadata.name)) throw ctx.error(['networks'], `two NetworkPolicies would be named ${JSON.stringify(o.metadata.name)}`, 'rename the network (or service) whose name ends like the other\'s');
+    objects.push(o);
+  }
   if (opts.namespace) for (const o of objects) o.metadata = { ...o.metadata, namespace: opts.namespace };
   objects.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
   const warnings = [...ctx.warnings].sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path) || a.message.localeCompare(b.message));

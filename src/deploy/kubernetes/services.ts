@@ -7,7 +7,7 @@
 
 import type { ServiceSpec } from '../../model/types.js';
 import type { ServiceExtension } from './extension.js';
-import { k8sName, projectLabels, selectorOf, type NameTable } from './names.js';
+import { k8sName, projectLabels, selectorOf, type NameTable, serviceLabel, LABEL_SERVICE } from './names.js';
 import type { K8sObject, RenderCtx } from './types.js';
 
 export interface ServicePort {
@@ -41,7 +41,7 @@ export function containerPorts(ctx: RenderCtx, svc: string, s: ServiceSpec): Ser
 }
 
 function serviceObject(ctx: RenderCtx, name: string, svc: string, spec: Record<string, unknown>): K8sObject {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { name, labels: { ...projectLabels(ctx), 'tsstack.service': svc } }, spec: { selector: selectorOf(ctx, svc), ...spec } };
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, labels: { ...projectLabels(ctx), [LABEL_SERVICE]: serviceLabel(ctx, svc) } }, spec: { selector: selectorOf(ctx, svc), ...spec } };
 }
 
 export function servicesFor(ctx: RenderCtx, svc: string, s: ServiceSpec, ext: ServiceExtension, names: NameTable): K8sObject[] {

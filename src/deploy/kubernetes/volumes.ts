@@ -6,7 +6,7 @@
 
 import type { FileObjectSpec, ServiceSpec } from '../../model/types.js';
 import type { ServiceExtension, StackExtension } from './extension.js';
-import { k8sName, projectLabels, type NameTable } from './names.js';
+import { isLabelKey, isLabelValue, k8sName, projectLabels, type NameTable } from './names.js';
 import type { K8sObject, RenderCtx } from './types.js';
 
 export interface PodStorage {
@@ -50,7 +50,7 @@ export function claims(ctx: RenderCtx, ext: StackExtension, names: NameTable): K
 }
 
 function validLabels(l: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(l).filter(([k, v]) => /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(v) && v.length <= 63 && /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k)));
+  return Object.fromEntries(Object.entries(l).filter(([k, v]) => isLabelKey(k) && isLabelValue(v)));
 }
 
 /** Secrets and ConfigMaps for the stack's secrets and configs that services use. */

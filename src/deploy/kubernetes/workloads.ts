@@ -6,7 +6,7 @@
 import type { ServiceSpec } from '../../model/types.js';
 import type { ServiceExtension, StackExtension } from './extension.js';
 import { initWaits, waitAccountName, type WorkloadKind } from './init-wait.js';
-import { isLabelKey, isLabelValue, k8sName, projectLabels, selectorOf, LABEL_SERVICE } from './names.js';
+import { isLabelKey, isLabelValue, k8sName, projectLabels, selectorOf, serviceLabel, LABEL_SERVICE } from './names.js';
 import { networkLabels } from './network-policies.js';
 import { probesFor } from './probes.js';
 import { ownsVolume, podStorage } from './volumes.js';
@@ -140,7 +140,7 @@ function environment(ctx: RenderCtx, svc: string, s: ServiceSpec): EnvResult {
     } else env.push({ name: k, value: v });
   }
   const secret: K8sObject | undefined = Object.keys(secretData).length
-    ? { apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, labels: { ...projectLabels(ctx), [LABEL_SERVICE]: svc } }, type: 'Opaque', data: secretData }
+    ? { apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, labels: { ...projectLabels(ctx), [LABEL_SERVICE]: serviceLabel(ctx, svc) } }, type: 'Opaque', data: secretData }
     : undefined;
   return { env, secret };
 }
@@ -227,10 +227,13 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
   const waits = initWaits(ctx, svc, sext, kinds);
   const userLabels: Record<string, string> = {};
   const annotations: Record<string, string> = {};
+  // tsstack.* labels select pods for Services and policies: a stack label must not forge them (it would join another network's policy)
+  const asLabel = (k: string, v: string) => isLabelKey(k) && isLabelValue(v) && !k.startsWith('tsstack.');
   for (const [k, v] of Object.entries(s.labels)) {
-    if (isLabelKey(k) && isLabelValue(v)) userLabels[k] = v;
+    if (asLabel(k, v)) userLabels[k] = v;
     else annotations[k] = v;
   }
+  const deployLabels = Object.fromEntries(Object.entries(s.deploy?.labels ?? {}).filter(([k, v]) => asLabel(k, v)));
   const dns = {
     ...(s.dns.length ? { nameservers: s.dns } : {}),
     ...(s.dns_search.length ? { searches: s.dns_search } : {}),
@@ -249,7 +252,7 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
     ...(kind === 'Job' ? { restartPolicy: s.restart === 'no' || s.restart === undefined ? 'Never' : 'OnFailure' } : {}),
   };
   const template = { metadata: { labels: podLabels, ...(Object.keys(annotations).length ? { annotations } : {}) }, spec: podSpec };
-  const meta = { name, labels: { ...userLabels, ...projectLabels(ctx), [LABEL_SERVICE]: svc, ...(s.deploy?.labels ? Object.fromEntries(Object.entries(s.deploy.labels).filter(([k, v]) => isLabelKey(k) && isLabelValue(v))) : {}) }, ...(Object.keys(annotations).length ? { annotations } : {}) };
+  const meta = { name, labels: { ...userLabels, ...deployLabels, ...projectLabels(ctx), [LABEL_SERVICE]: serviceLabel(ctx, svc) }, ...(Object.keys(annotations).length ? { annotations } : {}) };
   let obj: K8sObject;
   if (kind === 'Job') {
     const m = /^on-failure:(\d+)$/.exec(s.restart ?? '');

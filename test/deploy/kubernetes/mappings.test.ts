@@ -283,3 +283,36 @@ services:
   ]);
   t.true(r.warnings.every((w) => w.file === r.file));
 });
+
+test('hostile names: two services that map to one Kubernetes name are an error; a stack label cannot forge tsstack.* selector labels; an odd name becomes a valid one', async (t) => {
+  const e = await t.throwsAsync(render(`
+name: p
+services:
+  web_1: { image: x }
+  web-1: { image: x }
+`, t.teardown));
+  t.regex(e!.message, /would both be the \w+ "web-1"/);
+  const e2 = await t.throwsAsync(render(`
+name: p
+services:
+  a: { image: x, networks: [n, n-internal] }
+networks: { n: { internal: true }, n-internal: {} }
+`, t.teardown));
+  t.regex(e2!.message, /two NetworkPolicies would be named "p-net-n-internal"/);
+  const r = await render(`
+name: p
+services:
+  Api.v2_:
+    image: x
+    labels: { "tsstack.network/secret": "true", "tsstack.project": other, team: a }
+  db: { image: d, networks: [secret] }
+networks: { secret: {} }
+`, t.teardown);
+  const d = find(r.objects, 'Deployment', 'api-v2');
+  t.is(d.spec.template.metadata.labels['tsstack.network/secret'], undefined);
+  t.is(d.spec.template.metadata.labels['tsstack.project'], 'p');
+  t.is(d.spec.template.metadata.labels['tsstack.service'], 'api-v2');
+  t.is(d.spec.template.metadata.labels.team, 'a');
+  t.is(d.spec.template.metadata.annotations['tsstack.network/secret'], 'true');
+  t.deepEqual(find(r.objects, 'Service', 'api-v2').spec.selector, { 'tsstack.project': 'p', 'tsstack.service': 'api-v2' });
+});
