@@ -15,7 +15,8 @@ export interface StackExtension {
   volumes: Record<string, { size: string; storageClassName?: string; accessModes: string[] }>;
 }
 
-export type BindMapping = 'hostPath' | 'emptyDir';
+/** `config`: the file's contents as a ConfigMap (a file only); `emptyDir`: an empty directory; `hostPath`: the node's path. */
+export type BindMapping = 'config' | 'emptyDir' | 'hostPath';
 
 export interface ServiceExtension {
   workload?: 'Deployment' | 'StatefulSet' | 'Job';
@@ -87,8 +88,8 @@ export function serviceExtension(ctx: RenderCtx, svc: string): ServiceExtension 
   if (raw.workload !== undefined) out.workload = str(ctx, [...at, 'workload'], raw.workload, ['Deployment', 'StatefulSet', 'Job']) as ServiceExtension['workload'];
   if (raw.publish !== undefined) out.publish = str(ctx, [...at, 'publish'], raw.publish, ['NodePort', 'LoadBalancer']) as ServiceExtension['publish'];
   if (raw.binds !== undefined) {
-    if (!isObj(raw.binds)) throw ctx.error([...at, 'binds'], `${EXTENSION}.binds must be a mapping of container path → hostPath or emptyDir`);
-    for (const [target, v] of Object.entries(raw.binds)) out.binds[target] = str(ctx, [...at, 'binds', target], v, ['hostPath', 'emptyDir']) as BindMapping;
+    if (!isObj(raw.binds)) throw ctx.error([...at, 'binds'], `${EXTENSION}.binds must be a mapping of container path → config, emptyDir or hostPath`);
+    for (const [target, v] of Object.entries(raw.binds)) out.binds[target] = str(ctx, [...at, 'binds', target], v, ['config', 'emptyDir', 'hostPath']) as BindMapping;
   }
   return out;
 }

@@ -12,7 +12,12 @@ import type { K8sObject, RenderCtx } from './types.js';
 export interface PodStorage {
   volumes: Record<string, unknown>[];
   mounts: Record<string, unknown>[];
+  /** ConfigMaps made from bind-mounted files (x-kubernetes.binds: config). */
+  objects: K8sObject[];
 }
+
+/** A ConfigMap holds at most 1 MiB. */
+const CONFIGMAP_MAX = 1024 * 1024;
 
 /** Kubernetes object name of stack volume `key` (external: the volume's own name). */
 export function claimName(ctx: RenderCtx, key: string): string {
@@ -94,6 +99,7 @@ const volName = (prefix: string, i: number) => `${prefix}-${i}`;
 export function podStorage(ctx: RenderCtx, svc: string, s: ServiceSpec, ext: ServiceExtension): PodStorage {
   const volumes: Record<string, unknown>[] = [];
   const mounts: Record<string, unknown>[] = [];
+  const objects: K8sObject[] = [];
   const ro = (r?: boolean) => (r ? { readOnly: true } : {});
   s.volumes.forEach((v, i) => {
     const at = ['services', svc, 'volumes', i];
@@ -111,7 +117,20 @@ export function podStorage(ctx: RenderCtx, svc: string, s: ServiceSpec, ext: Ser
     } else {
       const mapped = ext.binds[v.target];
       if (!mapped) {
-        throw ctx.error(at, `service ${svc} bind-mounts ${v.source} at ${v.target}: a host path does not exist on a cluster's nodes`, `use a named volume or a config instead, or map it in the service's x-kubernetes.binds: { "${v.target}": emptyDir } (or hostPath, which ties the pod to one node's files)`);
+        throw ctx.error(at, `service ${svc} bind-mounts ${v.source} at ${v.target}: a host path does not exist on a cluster's nodes`, `use a named volume or a config instead, or map it in the service's x-kubernetes.binds: { "${v.target}": config } (a file's contents as a ConfigMap), emptyDir, or hostPath (which ties the pod to one node's files)`);
+      }
+      if (mapped === 'config') {
+        const bytes = ctx.opts.readFile?.(v.source);
+        if (bytes === undefined) throw ctx.error(at, `cannot read ${v.source} to make it a ConfigMap (only a file can be one)`, 'map a directory to emptyDir, or make it a named volume');
+        if (bytes.length > CONFIGMAP_MAX) throw ctx.error(at, `${v.source} is ${bytes.length} bytes: a ConfigMap holds at most 1 MiB`, 'map it to emptyDir or use a named volume');
+        const cm = k8sName(ctx, at, `${svc}-bind-${i}`, 253);
+        const key = 'content';
+        const text = bytes.toString('utf8');
+        objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, labels: projectLabels(ctx) }, ...(Buffer.from(text, 'utf8').equals(bytes) ? { data: { [key]: text } } : { binaryData: { [key]: bytes.toString('base64') } }) });
+        volumes.push({ name, configMap: { name: cm } });
+        mounts.push({ name, mountPath: v.target, subPath: key, readOnly: true });
+        if (!v.read_only) ctx.warn(at, `${v.target} is a ConfigMap file in the cluster: read-only, and changes on the host reach it only by rendering again`);
+        return;
       }
       if (mapped === 'hostPath') volumes.push({ name, hostPath: { path: v.source } });
       else volumes.push({ name, emptyDir: {} });
@@ -143,7 +162,7 @@ export function podStorage(ctx: RenderCtx, svc: string, s: ServiceSpec, ext: Ser
     volumes.push({ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: String(s.shm_size) } });
     mounts.push({ name: 'shm', mountPath: '/dev/shm' });
   }
-  return { volumes, mounts };
+  return { volumes, mounts, objects };
 }
 
 /** True when `svc` is the only service using named volume `key`. */

@@ -21,6 +21,8 @@ const SAFE_SYSCTLS = new Set([
 
 /** Values that look like credentials go to a Secret, never inline or into a ConfigMap. */
 const SECRET_NAME = /(pass(word|wd)?|secret|token|credential|api_?key|private_?key|_key$|^key$|pwd)/i;
+/** …but `*_FILE` names hold a path to the secret (the postgres/mysql images' convention), not the secret. */
+const PATH_NAME = /_FILE$/i;
 
 /** Keys with no Kubernetes form at all: one warning each when set. */
 const UNMAPPED: [keyof ServiceSpec, string][] = [
@@ -134,7 +136,7 @@ function environment(ctx: RenderCtx, svc: string, s: ServiceSpec): EnvResult {
       ctx.warn(['services', svc, 'environment', k], `${k} has no value (unset when loading); not rendered`);
       continue;
     }
-    if (SECRET_NAME.test(k)) {
+    if (SECRET_NAME.test(k) && !PATH_NAME.test(k)) {
       secretData[k] = Buffer.from(v, 'utf8').toString('base64');
       env.push({ name: k, valueFrom: { secretKeyRef: { name: secretName, key: k } } });
     } else env.push({ name: k, value: v });
@@ -264,5 +266,5 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
       ? { apiVersion: 'apps/v1', kind, metadata: meta, spec: { ...spec, serviceName: name } }
       : { apiVersion: 'apps/v1', kind, metadata: meta, spec };
   }
-  return secret ? [obj, secret] : [obj];
+  return [obj, ...(secret ? [secret] : []), ...storage.objects];
 }

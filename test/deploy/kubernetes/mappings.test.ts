@@ -154,17 +154,33 @@ services:
   t.regex(e!.message, /bind-mounts .*\/conf at \/etc\/conf/);
   t.is((e as { location?: { line?: number } }).location?.line, 6);
   t.regex((e as { hint?: string }).hint!, /x-kubernetes.binds/);
-  const r = await render(`
+  const { model } = await loadText(`
 name: p
 services:
   a:
     image: x
-    volumes: ["./conf:/etc/conf:ro", "/var/log:/logs"]
-    x-kubernetes: { binds: { /etc/conf: emptyDir, /logs: hostPath } }
+    volumes: ["./conf:/etc/conf:ro", "/var/log:/logs", "./nginx.conf:/etc/nginx/nginx.conf:ro"]
+    x-kubernetes: { binds: { /etc/conf: emptyDir, /logs: hostPath, /etc/nginx/nginx.conf: config } }
+`, t.teardown, { 'nginx.conf': 'events {}\n' });
+  const r = renderKubernetes(model, { readFile: (p) => (p.endsWith('/nginx.conf') ? Buffer.from('events {}\n') : undefined) });
+  const spec = find(r.objects, 'Deployment', 'a').spec.template.spec;
+  t.deepEqual(spec.volumes, [
+    { name: 'bind-0', emptyDir: {} },
+    { name: 'bind-1', hostPath: { path: '/var/log' } },
+    { name: 'bind-2', configMap: { name: 'a-bind-2' } },
+  ]);
+  t.deepEqual(spec.containers[0].volumeMounts[2], { name: 'bind-2', mountPath: '/etc/nginx/nginx.conf', subPath: 'content', readOnly: true });
+  t.deepEqual(find(r.objects, 'ConfigMap', 'a-bind-2').data, { content: 'events {}\n' });
+  // a directory (or anything unreadable) cannot become a ConfigMap
+  const dir = await loadText(`
+name: p
+services:
+  a:
+    image: x
+    volumes: ["./d:/d"]
+    x-kubernetes: { binds: { /d: config } }
 `, t.teardown);
-  const vols = find(r.objects, 'Deployment', 'a').spec.template.spec.volumes;
-  t.deepEqual(vols[0], { name: 'bind-0', emptyDir: {} });
-  t.deepEqual(vols[1], { name: 'bind-1', hostPath: { path: '/var/log' } });
+  t.throws(() => renderKubernetes(dir.model, { readFile: () => undefined }), { message: /only a file can be one/ });
 });
 
 test('secrets and configs become Secrets and ConfigMaps mounted at the same paths; credential-looking env values go to a Secret', async (t) => {
@@ -173,7 +189,7 @@ name: p
 services:
   a:
     image: x
-    environment: { DB_PASSWORD: hunter2, MODE: prod }
+    environment: { DB_PASSWORD: hunter2, MODE: prod, DB_PASSWORD_FILE: /run/secrets/token }
     secrets: [token]
     configs: [{ source: conf, target: /etc/app.conf, mode: 0440 }]
 secrets: { token: { file: ./token.txt } }
@@ -187,7 +203,7 @@ configs: { conf: { content: "a=1" } }
     { name: 'secret-0', mountPath: '/run/secrets/token', subPath: 'token', readOnly: true },
     { name: 'config-0', mountPath: '/etc/app.conf', subPath: 'conf', readOnly: true },
   ]);
-  t.deepEqual(c.env, [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'a-env', key: 'DB_PASSWORD' } } }, { name: 'MODE', value: 'prod' }]);
+  t.deepEqual(c.env, [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'a-env', key: 'DB_PASSWORD' } } }, { name: 'DB_PASSWORD_FILE', value: '/run/secrets/token' }, { name: 'MODE', value: 'prod' }]);
   t.deepEqual(find(r.objects, 'Secret', 'a-env').data, { DB_PASSWORD: Buffer.from('hunter2').toString('base64') });
   t.false(JSON.stringify(r.objects.filter((o) => o.kind === 'ConfigMap')).includes('hunter2'));
   t.false(JSON.stringify(r.objects).includes('"hunter2"'));

@@ -1,7 +1,7 @@
 // Every rendered object of the examples and of the awesome-compose stacks (read in place) validates
 // against the Kubernetes OpenAPI schemas shipped by kubernetes-models (types, enums, required fields).
 import test from 'ava';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadStack } from '../../../src/spec/load.js';
@@ -41,13 +41,23 @@ async function problems(objects: K8sObject[]): Promise<string[]> {
   return out;
 }
 
-/** Bind mounts are refused by default: map each to an emptyDir, as a user would with x-kubernetes.binds. */
+/** Bind mounts are refused by default: map each as a user would with x-kubernetes.binds (a file to a ConfigMap, a directory to an emptyDir). */
 function mapBinds(m: StackModel): void {
   for (const s of Object.values(m.services)) {
-    const binds = Object.fromEntries(s.volumes.filter((v) => v.type === 'bind').map((v) => [v.target, 'emptyDir']));
+    const binds = Object.fromEntries(s.volumes.filter((v) => v.type === 'bind').map((v) => [v.target, isFile(v.source) ? 'config' : 'emptyDir']));
     if (Object.keys(binds).length) s.extensions['x-kubernetes'] = { binds };
   }
 }
+
+const isFile = (p: string) => {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+};
+/** The stack's own files, read in place (secret files missing from a checkout read as a placeholder). */
+const readFile = (p: string) => (isFile(p) ? readFileSync(p) : Buffer.from('placeholder'));
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const examples = readdirSync(join(repo, 'examples')).filter((d) => existsSync(join(repo, 'examples', d, 'stack.yaml')));
@@ -55,7 +65,7 @@ for (const ex of examples) {
   test(`examples/${ex}: every object validates`, async (t) => {
     const m = await loadStack({ files: [join(repo, 'examples', ex, 'stack.yaml')], env: {} });
     mapBinds(m);
-    const r = renderKubernetes(m, { namespace: 'demo', readFile: () => Buffer.from('x') });
+    const r = renderKubernetes(m, { namespace: 'demo', readFile });
     t.true(r.objects.length > 0);
     t.deepEqual(await problems(r.objects), []);
   });
@@ -68,7 +78,7 @@ for (const file of stacks) {
   test(`awesome-compose/${file.split('/').slice(-2, -1)[0]}: every object validates`, async (t) => {
     const m = await loadStack({ files: [file], env: {} });
     mapBinds(m);
-    const r = renderKubernetes(m, { readFile: () => Buffer.from('x') });
+    const r = renderKubernetes(m, { readFile });
     t.true(r.objects.length > 0);
     t.deepEqual(await problems(r.objects), []);
   });
