@@ -261,7 +261,10 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
     obj = { apiVersion: 'batch/v1', kind: 'Job', metadata: meta, spec: { backoffLimit: m ? Number(m[1]) : s.restart === 'on-failure' ? 6 : 0, template } };
     if (replicasOf(s) !== 1) ctx.warn([...at, 'deploy', 'replicas'], 'a Job runs one pod to completion; replicas are not rendered');
   } else {
-    const spec = { replicas: replicasOf(s), selector: { matchLabels: selectorOf(ctx, svc) }, template };
+    // A ReadWriteOnce claim cannot be mounted by the new pod while the old one holds it: replace pods
+    // as Compose replaces containers, old one stopped first (Recreate), not rolling.
+    const rwo = s.volumes.some((v) => v.type === 'volume' && v.source && !ctx.model.volumes[v.source]?.external && (sext.volumes[v.source]?.accessModes ?? ['ReadWriteOnce']).includes('ReadWriteOnce'));
+    const spec = { replicas: replicasOf(s), selector: { matchLabels: selectorOf(ctx, svc) }, template, ...(kind === 'Deployment' && rwo ? { strategy: { type: 'Recreate' } } : {}) };
     obj = kind === 'StatefulSet'
       ? { apiVersion: 'apps/v1', kind, metadata: meta, spec: { ...spec, serviceName: name } }
       : { apiVersion: 'apps/v1', kind, metadata: meta, spec };

@@ -15,6 +15,7 @@ services:
 volumes: { dbdata: {} }
 `, t.teardown);
   t.is(find(r.objects, 'Deployment', 'web').spec.replicas, 1);
+  t.is(find(r.objects, 'Deployment', 'web').spec.strategy, undefined);
   t.is(find(r.objects, 'StatefulSet', 'db').spec.serviceName, 'db');
   t.is(find(r.objects, 'StatefulSet', 'forced').kind, 'StatefulSet');
   const job = find(r.objects, 'Job', 'migrate');
@@ -33,6 +34,8 @@ volumes: { shared: {} }
 `, t.teardown);
   t.is(find(r.objects, 'Deployment', 'a').spec.replicas, 3);
   t.is(find(r.objects, 'Deployment', 'b').kind, 'Deployment');
+  // a ReadWriteOnce claim: the old pod goes before the new one comes
+  t.deepEqual(find(r.objects, 'Deployment', 'b').spec.strategy, { type: 'Recreate' });
 });
 
 test('depends_on conditions become init containers that wait, with the overridable image and a read-only account', async (t) => {
