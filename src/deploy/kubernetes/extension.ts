@@ -13,6 +13,8 @@ export interface StackExtension {
   /** Image of the init containers that wait for a Job (needs the API: kubectl). */
   kubectlImage: string;
   volumes: Record<string, { size: string; storageClassName?: string; accessModes: string[] }>;
+  /** Address block of the API server: pods on internal networks only may reach it (their wait init containers need it). */
+  apiServerCIDR?: string;
 }
 
 /** `config`: the file's contents as a ConfigMap (a file only); `emptyDir`: an empty directory; `hostPath`: the node's path. */
@@ -50,7 +52,12 @@ export function stackExtension(ctx: RenderCtx): StackExtension {
   if (raw === undefined || raw === null) return out;
   const at = [EXTENSION];
   if (!isObj(raw)) throw ctx.error(at, `${EXTENSION} must be a mapping`);
-  keysOnly(ctx, at, raw, ['images', 'volumes']);
+  keysOnly(ctx, at, raw, ['images', 'volumes', 'apiServerCIDR']);
+  if (raw.apiServerCIDR !== undefined) {
+    const c = str(ctx, [...at, 'apiServerCIDR'], raw.apiServerCIDR);
+    if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(c)) throw ctx.error([...at, 'apiServerCIDR'], `${EXTENSION}.apiServerCIDR must be an address block like 10.96.0.1/32, got ${JSON.stringify(c)}`);
+    out.apiServerCIDR = c;
+  }
   if (raw.images !== undefined) {
     if (!isObj(raw.images)) throw ctx.error([...at, 'images'], `${EXTENSION}.images must be a mapping`);
     keysOnly(ctx, [...at, 'images'], raw.images, ['wait', 'kubectl']);

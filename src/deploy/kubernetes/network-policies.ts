@@ -29,7 +29,7 @@ function policyNetName(ctx: RenderCtx, net: string): string {
   return k8sName(ctx, ['networks', net], net);
 }
 
-export function networkPolicies(ctx: RenderCtx, publishing: string[]): K8sObject[] {
+export function networkPolicies(ctx: RenderCtx, publishing: string[], apiServerCIDR?: string): K8sObject[] {
   const used = new Set<string>();
   for (const svc of Object.keys(ctx.model.services)) for (const n of networksOf(ctx, svc)) used.add(n);
   const out: K8sObject[] = [];
@@ -67,9 +67,18 @@ export function networkPolicies(ctx: RenderCtx, publishing: string[]): K8sObject
             { to: [{ podSelector: { matchLabels: member(n) } }] },
             // the cluster's DNS, wherever it runs
             { to: [{ namespaceSelector: {} }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
+            // the API server, for the init containers that wait on depends_on (only when its address is given)
+            ...(apiServerCIDR ? [{ to: [{ ipBlock: { cidr: apiServerCIDR } }], ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] }] : []),
           ],
         },
       });
+    }
+  }
+  // A pod whose every network is internal cannot reach the API server its wait init containers ask.
+  for (const svc of Object.keys(ctx.model.services).sort()) {
+    const s = ctx.model.services[svc]!;
+    if (!apiServerCIDR && Object.keys(s.depends_on).length && networkLabels(ctx, svc)[EGRESS_LABEL]) {
+      ctx.warn(['services', svc, 'depends_on'], `${svc} is only on internal networks, so its pods may not reach the API server and its depends_on waits would never end: set x-kubernetes.apiServerCIDR (the API server's address block) to let them`);
     }
   }
   for (const svc of publishing.sort()) {

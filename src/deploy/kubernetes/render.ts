@@ -46,7 +46,7 @@ export function renderKubernetes(model: StackModel, opts: RenderOptions = {}): R
     objects.push(...objs, ...servicesFor(ctx, svc, s, exts[svc]!, names));
     if (exts[svc]!.publish && s.ports.some((p) => p.published !== undefined)) publishing.push(svc);
   }
-  for (const o of networkPolicies(ctx, publishing)) {
+  for (const o of networkPolicies(ctx, publishing, sext.apiServerCIDR)) {
     // `net-a-internal` (network a's egress policy) against a network named a-internal, `published-x` against a network so named
     if (objects.some((x) => x.kind === o.kind && x.metadata.name === o.metadata.name)) throw ctx.error(['networks'], `two NetworkPolicies would be named ${JSON.stringify(o.metadata.name)}`, 'rename the network (or service) whose name ends like the other\'s');
     objects.push(o);

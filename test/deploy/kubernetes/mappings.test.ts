@@ -130,6 +130,23 @@ networks: { front: {}, back: { internal: true } }
   t.is(find(r.objects, 'Deployment', 'web').spec.template.metadata.labels['tsstack.egress'], undefined);
 });
 
+test('a service only on internal networks that waits on others: a warning, or egress to the API server block the extension gives', async (t) => {
+  const stack = (ext: string) => `
+name: p
+${ext}
+services:
+  a: { image: x, networks: [back], depends_on: [b] }
+  b: { image: x, networks: [back] }
+networks: { back: { internal: true } }
+`;
+  const w = await render(stack(''), t.teardown);
+  t.true(w.warnings.some((x) => x.path === 'services.a.depends_on' && x.line === 5 && /apiServerCIDR/.test(x.message)));
+  t.false(find(w.objects, 'NetworkPolicy', 'p-net-back-internal').spec.egress.some((e: { to: { ipBlock?: unknown }[] }) => e.to.some((x) => x.ipBlock)));
+  const r = await render(stack('x-kubernetes: { apiServerCIDR: 10.96.0.1/32 }'), t.teardown);
+  t.false(r.warnings.some((x) => x.path === 'services.a.depends_on'));
+  t.deepEqual(find(r.objects, 'NetworkPolicy', 'p-net-back-internal').spec.egress[2], { to: [{ ipBlock: { cidr: '10.96.0.1/32' } }], ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] });
+});
+
 test('named volumes become PersistentVolumeClaims, size and class from the extension, 1Gi otherwise', async (t) => {
   const r = await render(`
 name: p
