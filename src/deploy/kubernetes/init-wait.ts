@@ -15,6 +15,24 @@ import type { K8sObject, RenderCtx } from './types.js';
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'Job';
 
+/** The account's token, mounted in the wait containers only: the service's own container gets no API credentials (as under Compose). */
+export const TOKEN_VOLUME = 'wait-token';
+const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** The pod volume holding what in-cluster kubectl reads: token, cluster CA, namespace. */
+export function tokenVolume(): Record<string, unknown> {
+  return {
+    name: TOKEN_VOLUME,
+    projected: {
+      sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+      ],
+    },
+  };
+}
+
 export function waitAccountName(ctx: RenderCtx): string {
   return k8sName(ctx, ['name'], `${ctx.model.name}-wait`, 253);
 }
@@ -39,7 +57,7 @@ export function initWaits(ctx: RenderCtx, svc: string, ext: StackExtension, kind
     } else {
       args = ['wait', '--for=create', `${kind.toLowerCase()}/${name}`, '--timeout=-1s'];
     }
-    out.push({ name: k8sName(ctx, at, `wait-${dep}`), image: ext.kubectlImage, command: ['kubectl'], args });
+    out.push({ name: k8sName(ctx, at, `wait-${dep}`), image: ext.kubectlImage, command: ['kubectl'], args, volumeMounts: [{ name: TOKEN_VOLUME, mountPath: TOKEN_PATH, readOnly: true }] });
   }
   return out;
 }

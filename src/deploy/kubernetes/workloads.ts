@@ -5,7 +5,7 @@
 
 import type { ServiceSpec } from '../../model/types.js';
 import type { ServiceExtension, StackExtension } from './extension.js';
-import { initWaits, waitAccountName, type WorkloadKind } from './init-wait.js';
+import { initWaits, tokenVolume, waitAccountName, type WorkloadKind } from './init-wait.js';
 import { isLabelKey, isLabelValue, k8sName, projectLabels, selectorOf, serviceLabel, LABEL_SERVICE } from './names.js';
 import { networkLabels } from './network-policies.js';
 import { probesFor } from './probes.js';
@@ -244,8 +244,11 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
   const podLabels = { ...userLabels, ...projectLabels(ctx), ...selectorOf(ctx, svc), ...networkLabels(ctx, svc) };
   const podSpec: Record<string, unknown> = {
     ...(waits.length ? { serviceAccountName: waitAccountName(ctx), initContainers: waits } : {}),
+    // no API token in the service's container, and no FOO_SERVICE_HOST/FOO_PORT variables Compose would not set (DB_PORT=tcp://… breaks apps reading DB_PORT)
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
     containers: [container],
-    ...(storage.volumes.length ? { volumes: storage.volumes } : {}),
+    ...(storage.volumes.length || waits.length ? { volumes: [...storage.volumes, ...(waits.length ? [tokenVolume()] : [])] } : {}),
     ...(sec.pod ? { securityContext: sec.pod } : {}),
     ...(s.hostname ? { hostname: k8sName(ctx, [...at, 'hostname'], s.hostname) } : {}),
     ...(hostAliases(s) ? { hostAliases: hostAliases(s) } : {}),

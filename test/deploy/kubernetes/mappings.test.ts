@@ -54,11 +54,19 @@ services:
   seed: { image: s, restart: "no" }
 `, t.teardown);
   const init = find(r.objects, 'Deployment', 'app').spec.template.spec.initContainers;
+  const token = [{ name: 'wait-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }];
   t.deepEqual(init, [
-    { name: 'wait-cache', image: 'registry.local/kubectl:1', command: ['kubectl'], args: ['wait', '--for=create', 'deployment/cache', '--timeout=-1s'] },
-    { name: 'wait-db', image: 'registry.local/kubectl:1', command: ['kubectl'], args: ['wait', '--for=condition=Ready', 'pod', '-l', 'tsstack.project=p,tsstack.service=db', '--timeout=-1s'] },
-    { name: 'wait-seed', image: 'registry.local/kubectl:1', command: ['kubectl'], args: ['wait', '--for=condition=complete', 'job/seed', '--timeout=-1s'] },
+    { name: 'wait-cache', image: 'registry.local/kubectl:1', command: ['kubectl'], args: ['wait', '--for=create', 'deployment/cache', '--timeout=-1s'], volumeMounts: token },
+    { name: 'wait-db', image: 'registry.local/kubectl:1', command: ['kubectl'], args: ['wait', '--for=condition=Ready', 'pod', '-l', 'tsstack.project=p,tsstack.service=db', '--timeout=-1s'], volumeMounts: token },
+    { name: 'wait-seed', image: 'registry.local/kubectl:1', command: ['kubectl'], args: ['wait', '--for=condition=complete', 'job/seed', '--timeout=-1s'], volumeMounts: token },
   ]);
+  // the token reaches the wait containers only
+  const pod = find(r.objects, 'Deployment', 'app').spec.template.spec;
+  t.is(pod.automountServiceAccountToken, false);
+  t.is(pod.enableServiceLinks, false);
+  t.is(pod.containers[0].volumeMounts, undefined);
+  t.deepEqual(pod.volumes.map((v: { name: string }) => v.name), ['wait-token']);
+  t.is(find(r.objects, 'Deployment', 'db').spec.template.spec.automountServiceAccountToken, false);
   t.is(find(r.objects, 'Deployment', 'app').spec.template.spec.serviceAccountName, 'p-wait');
   t.deepEqual(kinds(r.objects).slice(0, 3), ['ServiceAccount/p-wait', 'Role/p-wait', 'RoleBinding/p-wait']);
   t.true(find(r.objects, 'Role', 'p-wait').rules.every((x: { verbs: string[] }) => x.verbs.every((v) => ['get', 'list', 'watch'].includes(v))));
