@@ -49,7 +49,7 @@ export function initWaits(ctx: RenderCtx, svc: string, ext: StackExtension, kind
     const name = k8sName(ctx, at, dep);
     let args: string[];
     if (d.condition === 'service_completed_successfully') {
-      if (kind !== 'Job') throw ctx.error(at, `${svc} waits for ${dep} to complete, but ${dep} is rendered as a ${kind}`, `give ${dep} restart: "no" (or x-kubernetes.workload: Job)`);
+      if (kind !== 'Job') throw ctx.error(at, `${svc} waits for ${dep} to complete, but ${dep} is rendered as a ${kind}`, `remove ${dep}'s restart policy (Compose's default is "no"), or set its x-kubernetes.workload: Job`);
       args = ['wait', '--for=condition=complete', `job/${name}`, '--timeout=-1s'];
     } else if (d.condition === 'service_healthy') {
       if (!ctx.model.services[dep]!.healthcheck) ctx.warn(at, `${dep} has no healthcheck: ready means running`);

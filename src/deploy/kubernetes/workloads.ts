@@ -55,7 +55,8 @@ export function workloadKind(ctx: RenderCtx, svc: string, ext: ServiceExtension)
   if (ext.workload) return ext.workload;
   const s = ctx.model.services[svc]!;
   const waitedOn = Object.values(ctx.model.services).some((o) => o.depends_on[svc]?.condition === 'service_completed_successfully');
-  if (s.restart === 'no' && waitedOn) return 'Job';
+  // Compose's default restart policy is "no"
+  if ((s.restart ?? 'no') === 'no' && waitedOn) return 'Job';
   const claims = s.volumes.filter((v) => v.type === 'volume' && v.source && !ctx.model.volumes[v.source]?.external).map((v) => (v as { source: string }).source);
   if (replicasOf(s) === 1 && claims.length && claims.every((c) => ownsVolume(ctx, svc, c))) return 'StatefulSet';
   return 'Deployment';

@@ -4,13 +4,13 @@ import { find, kinds, render } from './_load.js';
 import { loadText } from './_load.js';
 import { objectYaml, renderKubernetes } from '../../../src/deploy/kubernetes/render.js';
 
-test('services become Deployments, an owned named volume with one replica a StatefulSet, a waited-on one-shot a Job', async (t) => {
+test('services become Deployments, an owned named volume with one replica a StatefulSet, a waited-on one-shot (restart unset or "no") a Job', async (t) => {
   const r = await render(`
 name: p
 services:
   web: { image: nginx, depends_on: { migrate: { condition: service_completed_successfully } } }
   db: { image: postgres, volumes: [dbdata:/var/lib/postgresql/data] }
-  migrate: { image: tool, restart: "no" }
+  migrate: { image: tool }
   forced: { image: x, x-kubernetes: { workload: StatefulSet } }
 volumes: { dbdata: {} }
 `, t.teardown);
@@ -22,6 +22,17 @@ volumes: { dbdata: {} }
   t.is(job.spec.backoffLimit, 0);
   t.is(job.spec.template.spec.restartPolicy, 'Never');
   t.deepEqual(find(r.objects, 'StatefulSet', 'db').spec.template.spec.volumes, [{ name: 'data-0', persistentVolumeClaim: { claimName: 'dbdata' } }]);
+});
+
+test('a service others wait to complete but that restarts always is refused, naming the line', async (t) => {
+  const e = await t.throwsAsync(render(`
+name: p
+services:
+  web: { image: nginx, depends_on: { migrate: { condition: service_completed_successfully } } }
+  migrate: { image: tool, restart: always }
+`, t.teardown));
+  t.regex(e!.message, /web waits for migrate to complete, but migrate is rendered as a Deployment/);
+  t.is((e as { location?: { line?: number } }).location?.line, 4);
 });
 
 test('a named volume shared by two services stays a Deployment; replicas come from deploy.replicas', async (t) => {
