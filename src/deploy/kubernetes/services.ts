@@ -16,17 +16,31 @@ export interface ServicePort {
   targetPort: number;
   protocol: 'TCP' | 'UDP';
   nodePort?: number;
+  appProtocol?: string;
 }
+
+/** A port name Kubernetes takes (IANA service name: ≤ 15, lower-case letters, digits, single `-`, a letter somewhere). */
+const PORT_NAME = /^(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/;
 
 /** Container ports of `ports` and `expose`, deduplicated, in order of port then protocol. */
 export function containerPorts(ctx: RenderCtx, svc: string, s: ServiceSpec): ServicePort[] {
   const seen = new Map<string, ServicePort>();
-  const add = (port: number, proto: string) => {
+  const add = (port: number, proto: string, name?: string, appProtocol?: string) => {
     const protocol = proto.toLowerCase() === 'udp' ? 'UDP' : 'TCP';
     const key = `${port}/${protocol}`;
-    if (!seen.has(key)) seen.set(key, { name: `${protocol.toLowerCase()}-${port}`, port, targetPort: port, protocol });
+    if (!seen.has(key)) seen.set(key, { name: name ?? `${protocol.toLowerCase()}-${port}`, port, targetPort: port, protocol, ...(appProtocol ? { appProtocol } : {}) });
   };
-  for (const p of s.ports) add(p.target, p.protocol);
+  const taken = new Set<string>();
+  s.ports.forEach((p, i) => {
+    // the port's own name when Kubernetes takes it (and no other port has it)
+    let name: string | undefined;
+    if (p.name !== undefined) {
+      if (PORT_NAME.test(p.name) && !taken.has(p.name)) name = p.name;
+      else ctx.warn(['services', svc, 'ports', i, 'name'], `port name ${JSON.stringify(p.name)} is not one Kubernetes takes (≤ 15 lower-case letters, digits, -) or is used twice; named ${p.protocol}-${p.target} instead`);
+    }
+    if (name) taken.add(name);
+    add(p.target, p.protocol, name, p.app_protocol);
+  });
   s.expose.forEach((e, i) => {
     const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/i.exec(String(e));
     if (!m) {

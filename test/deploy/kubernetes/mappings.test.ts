@@ -104,7 +104,7 @@ name: p
 services:
   web:
     image: web
-    ports: ["30080:80", "8443:443/tcp"]
+    ports: ["30080:80", "8443:443/tcp", { target: 9090, name: metrics, app_protocol: http }]
     expose: ["9000"]
     networks: { default: { aliases: [www] } }
     x-kubernetes: { publish: NodePort }
@@ -117,6 +117,7 @@ services:
       { name: 'tcp-80', port: 80, targetPort: 80, protocol: 'TCP' },
       { name: 'tcp-443', port: 443, targetPort: 443, protocol: 'TCP' },
       { name: 'tcp-9000', port: 9000, targetPort: 9000, protocol: 'TCP' },
+      { name: 'metrics', port: 9090, targetPort: 9090, protocol: 'TCP', appProtocol: 'http' },
     ],
   });
   t.deepEqual(find(r.objects, 'Service', 'web-published').spec.ports, [
