@@ -192,9 +192,16 @@ function hostAliases(s: ServiceSpec): Record<string, unknown>[] | undefined {
   return [...byIp.keys()].sort().map((ip) => ({ ip, hostnames: byIp.get(ip)!.sort() }));
 }
 
+/** A pod hostname is one DNS label: `db.local` becomes `db-local`, said in a warning. */
+function podHostname(ctx: RenderCtx, svc: string, h: string): string {
+  const n = k8sName(ctx, ['services', svc, 'hostname'], h);
+  if (n !== h) ctx.warn(['services', svc, 'hostname'], `hostname ${JSON.stringify(h)} is not one DNS label; the pod's hostname is ${n}`);
+  return n;
+}
+
 const PULL: Record<string, string> = { always: 'Always', never: 'Never', missing: 'IfNotPresent', if_not_present: 'IfNotPresent' };
 
-/** The workload object(s) of service `svc`: the workload and, when needed, its env Secret. */
+/** The objects of service `svc`: its workload and, when needed, its env Secret and the ConfigMaps of its bind-mounted files. */
 export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, sext: StackExtension, kinds: Record<string, WorkloadKind>): K8sObject[] {
   const s = ctx.model.services[svc]!;
   const kind = kinds[svc]!;
@@ -209,7 +216,8 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
   const postStart = hook(ctx, svc, 'post_start', s.post_start);
   const preStop = hook(ctx, svc, 'pre_stop', s.pre_stop);
   const lifecycle = { ...(postStart ? { postStart } : {}), ...(preStop ? { preStop } : {}) };
-  const ports = [...new Set(s.ports.map((p) => `${p.target}/${p.protocol}`))];
+  const ports = [...new Map(s.ports.map((p) => [`${p.target}/${p.protocol}`, { containerPort: p.target, protocol: p.protocol === 'udp' ? 'UDP' : 'TCP' }])).values()]
+    .sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol));
   const container: Record<string, unknown> = {
     name,
     image: s.image ?? defaultImage(ctx, svc),
@@ -218,7 +226,7 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
     ...(s.command ? { args: s.command } : {}),
     ...(s.working_dir ? { workingDir: s.working_dir } : {}),
     ...(env.length ? { env } : {}),
-    ...(ports.length ? { ports: ports.map((p) => ({ containerPort: Number(p.split('/')[0]), protocol: p.endsWith('udp') ? 'UDP' : 'TCP' })).sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol)) } : {}),
+    ...(ports.length ? { ports } : {}),
     ...(res ? { resources: res } : {}),
     ...(sec.container ? { securityContext: sec.container } : {}),
     ...probes,
@@ -251,7 +259,7 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
     containers: [container],
     ...(storage.volumes.length || waits.length ? { volumes: [...storage.volumes, ...(waits.length ? [tokenVolume()] : [])] } : {}),
     ...(sec.pod ? { securityContext: sec.pod } : {}),
-    ...(s.hostname ? { hostname: k8sName(ctx, [...at, 'hostname'], s.hostname) } : {}),
+    ...(s.hostname ? { hostname: podHostname(ctx, svc, s.hostname) } : {}),
     ...(hostAliases(s) ? { hostAliases: hostAliases(s) } : {}),
     ...(Object.keys(dns).length ? { dnsConfig: dns } : {}),
     ...(s.stop_grace_period !== undefined ? { terminationGracePeriodSeconds: Math.ceil(s.stop_grace_period / 1000) } : {}),
