@@ -3,7 +3,7 @@
 // stdout or one file per object into DIR. Warnings go to stderr, one line
 // each with file and line; --strict makes them an error (exit 2).
 
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import type { StackModel } from '../../model/types.js';
@@ -82,7 +82,18 @@ export async function runRender(ctx: Context, target: string, flags: RenderFlags
     } catch { /* not a file we can read: not ours */ }
     if (head === HEADER) rmSync(join(dir, f));
   }
-  for (const o of objects) writeFileSync(join(dir, objectFileName(o)), `${HEADER}\n${objectYaml(o)}`);
+  // Written beside and renamed over: a link planted at a file's name is replaced, never followed (O_EXCL on the temporary).
+  for (const o of objects) {
+    const final = join(dir, objectFileName(o));
+    const tmp = join(dir, `.${objectFileName(o)}.${process.pid}.tmp`);
+    try {
+      writeFileSync(tmp, `${HEADER}\n${objectYaml(o)}`, { flag: 'wx', mode: 0o644 });
+      renameSync(tmp, final);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw new TsstackError('HOST', `cannot write ${final}: ${(e as Error).message}`, { hint: 'choose a directory you can write' });
+    }
+  }
   ctx.io.err(`wrote ${objects.length} object${objects.length === 1 ? '' : 's'} to ${dir}`);
   return 0;
 }

@@ -1,6 +1,6 @@
 // The command: determinism, warnings with lines, --strict, -o DIR, through main() with the real loader.
 import test from 'ava';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.js';
@@ -89,4 +89,16 @@ test('a bad target, a bad namespace and a bad extension key are errors with exit
   t.is(e.code, 2);
   t.regex(e.err, /stack\.yaml:5/);
   t.regex(e.err, /one of Deployment, StatefulSet, Job/);
+});
+
+test('-o DIR replaces a link planted at a file name instead of writing through it', async (t) => {
+  const { run, dir } = setup(t, 'name: q\nservices:\n  a:\n    image: x\n');
+  const out = join(dir, 'k8s');
+  mkdirSync(out);
+  writeFileSync(join(dir, 'victim'), 'precious\n');
+  symlinkSync(join(dir, 'victim'), join(out, '10-deployment-a.yaml'));
+  t.is((await run('render', 'kubernetes', '-o', 'k8s')).code, 0);
+  t.is(readFileSync(join(dir, 'victim'), 'utf8'), 'precious\n');
+  t.false(lstatSync(join(out, '10-deployment-a.yaml')).isSymbolicLink());
+  t.regex(readFileSync(join(out, '10-deployment-a.yaml'), 'utf8'), /kind: Deployment/);
 });
