@@ -53,3 +53,8 @@ export class NameTable {
     this.taken.set(key, owner);
   }
 }
+
+/** network_mode host, none, service:X or container:X: the service is not on the stack's networks (bridge is the default). */
+export function ownNetworkMode(mode: string | undefined): boolean {
+  return mode !== undefined && mode !== 'bridge' && mode !== 'default';
+}

@@ -7,7 +7,7 @@
 
 import type { ServiceSpec } from '../../model/types.js';
 import type { ServiceExtension } from './extension.js';
-import { k8sName, projectLabels, selectorOf, type NameTable, serviceLabel, LABEL_SERVICE } from './names.js';
+import { k8sName, ownNetworkMode, projectLabels, selectorOf, serviceLabel, LABEL_SERVICE, type NameTable } from './names.js';
 import type { K8sObject, RenderCtx } from './types.js';
 
 export interface ServicePort {
@@ -65,7 +65,7 @@ export function servicesFor(ctx: RenderCtx, svc: string, s: ServiceSpec, ext: Se
   const base = k8sName(ctx, at, svc);
   const portSpec = ports.map(({ nodePort: _n, ...p }) => p);
   // Without declared ports a stack service is still reached by name on any port: a headless Service gives the name.
-  if (!s.network_mode) {
+  if (!ownNetworkMode(s.network_mode)) {
     names.claim(ctx, 'Service', base, `service ${svc}`, at);
     out.push(serviceObject(ctx, base, svc, ports.length ? { type: 'ClusterIP', ports: portSpec } : { clusterIP: 'None' }));
   }

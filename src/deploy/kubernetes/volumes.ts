@@ -37,8 +37,12 @@ export function claims(ctx: RenderCtx, ext: StackExtension, names: NameTable): K
   const out: K8sObject[] = [];
   for (const key of [...used].sort()) {
     const v = ctx.model.volumes[key];
-    if (!v || v.external) continue;
+    if (!v) continue;
     const at = ['volumes', key];
+    if (v.external) {
+      ctx.warn(at, `volume ${key} is external: a PersistentVolumeClaim ${claimName(ctx, key)} must exist in the namespace`);
+      continue;
+    }
     if (v.driver && v.driver !== 'local') ctx.warn([...at, 'driver'], `volume driver ${JSON.stringify(v.driver)} has no Kubernetes form; the claim uses the cluster's storage class (set ${'x-kubernetes'}.volumes.${key}.storageClassName)`);
     if (Object.keys(v.driver_opts).length) ctx.warn([...at, 'driver_opts'], 'driver_opts have no Kubernetes form; not rendered');
     const e = ext.volumes[key] ?? { size: '1Gi', accessModes: ['ReadWriteOnce'] };

@@ -6,7 +6,7 @@
 import type { ServiceSpec } from '../../model/types.js';
 import type { ServiceExtension, StackExtension } from './extension.js';
 import { initWaits, tokenVolume, waitAccountName, type WorkloadKind } from './init-wait.js';
-import { isLabelKey, isLabelValue, k8sName, projectLabels, selectorOf, serviceLabel, LABEL_SERVICE } from './names.js';
+import { isLabelKey, isLabelValue, k8sName, ownNetworkMode, projectLabels, selectorOf, serviceLabel, LABEL_SERVICE } from './names.js';
 import { networkLabels } from './network-policies.js';
 import { probesFor } from './probes.js';
 import { ownsVolume, podStorage } from './volumes.js';
@@ -163,7 +163,7 @@ function warnUnmapped(ctx: RenderCtx, svc: string, s: ServiceSpec, kind: Workloa
     if (v === undefined || v === null || v === false || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length)) continue;
     ctx.warn([...at, k], `${k} is not rendered: ${why}`);
   }
-  if (s.network_mode !== undefined) ctx.warn([...at, 'network_mode'], `network_mode ${s.network_mode} is not rendered: each pod has its own network (hostNetwork is never a default)`);
+  if (ownNetworkMode(s.network_mode)) ctx.warn([...at, 'network_mode'], `network_mode ${s.network_mode} is not rendered: each pod has its own network (hostNetwork is never a default)`);
   for (const [net, a] of Object.entries(s.networks)) {
     if (a?.ipv4_address || a?.ipv6_address) ctx.warn([...at, 'networks', net], 'fixed addresses are the cluster\'s to give; not rendered');
   }

@@ -372,3 +372,20 @@ networks: { secret: {} }
   t.is(d.spec.template.metadata.annotations['tsstack.network/secret'], 'true');
   t.deepEqual(find(r.objects, 'Service', 'api-v2').spec.selector, { 'tsstack.project': 'p', 'tsstack.service': 'api-v2' });
 });
+
+test('an external volume is claimed by its name and said to be needed; network_mode bridge is the default, host is warned about', async (t) => {
+  const r = await render(`
+name: p
+services:
+  a: { image: x, volumes: [ext:/d], network_mode: bridge }
+  h: { image: x, network_mode: host }
+volumes: { ext: { external: true, name: shared-data } }
+`, t.teardown);
+  t.false(r.objects.some((o) => o.kind === 'PersistentVolumeClaim'));
+  t.deepEqual(find(r.objects, 'Deployment', 'a').spec.template.spec.volumes, [{ name: 'data-0', persistentVolumeClaim: { claimName: 'shared-data' } }]);
+  t.true(r.warnings.some((w) => w.path === 'volumes.ext' && w.line === 6 && /PersistentVolumeClaim shared-data must exist/.test(w.message)));
+  t.false(r.warnings.some((w) => w.path === 'services.a.network_mode'));
+  t.is(find(r.objects, 'Service', 'a').spec.clusterIP, 'None');
+  t.true(r.warnings.some((w) => w.path === 'services.h.network_mode' && /hostNetwork is never a default/.test(w.message)));
+  t.false(r.objects.some((o) => o.kind === 'Service' && o.metadata.name === 'h'));
+});
