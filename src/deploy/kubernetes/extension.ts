@@ -8,9 +8,7 @@ import type { RenderCtx } from './types.js';
 export const EXTENSION = 'x-kubernetes';
 
 export interface StackExtension {
-  /** Image of the init containers that wait on DNS (service_started, service_healthy). */
-  waitImage: string;
-  /** Image of the init containers that wait for a Job (needs the API: kubectl). */
+  /** Image of the init containers that wait on depends_on (kubectl 1.31 or later). */
   kubectlImage: string;
   volumes: Record<string, { size: string; storageClassName?: string; accessModes: string[] }>;
   /** Address block of the API server: pods on internal networks only may reach it (their wait init containers need it). */
@@ -28,7 +26,6 @@ export interface ServiceExtension {
   binds: Record<string, BindMapping>;
 }
 
-export const DEFAULT_WAIT_IMAGE = 'busybox:1.36';
 export const DEFAULT_KUBECTL_IMAGE = 'bitnami/kubectl:1.31';
 export const DEFAULT_VOLUME_SIZE = '1Gi';
 
@@ -48,7 +45,7 @@ function str(ctx: RenderCtx, at: (string | number)[], v: unknown, choices?: stri
 
 export function stackExtension(ctx: RenderCtx): StackExtension {
   const raw = ctx.model.extensions[EXTENSION];
-  const out: StackExtension = { waitImage: DEFAULT_WAIT_IMAGE, kubectlImage: DEFAULT_KUBECTL_IMAGE, volumes: {} };
+  const out: StackExtension = { kubectlImage: DEFAULT_KUBECTL_IMAGE, volumes: {} };
   if (raw === undefined || raw === null) return out;
   const at = [EXTENSION];
   if (!isObj(raw)) throw ctx.error(at, `${EXTENSION} must be a mapping`);
@@ -60,8 +57,7 @@ export function stackExtension(ctx: RenderCtx): StackExtension {
   }
   if (raw.images !== undefined) {
     if (!isObj(raw.images)) throw ctx.error([...at, 'images'], `${EXTENSION}.images must be a mapping`);
-    keysOnly(ctx, [...at, 'images'], raw.images, ['wait', 'kubectl']);
-    if (raw.images.wait !== undefined) out.waitImage = str(ctx, [...at, 'images', 'wait'], raw.images.wait);
+    keysOnly(ctx, [...at, 'images'], raw.images, ['kubectl']);
     if (raw.images.kubectl !== undefined) out.kubectlImage = str(ctx, [...at, 'images', 'kubectl'], raw.images.kubectl);
   }
   if (raw.volumes !== undefined) {
