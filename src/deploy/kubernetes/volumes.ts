@@ -74,6 +74,7 @@ export function fileObjects(ctx: RenderCtx, names: NameTable): K8sObject[] {
       const name = fileObjectName(ctx, kind, key);
       names.claim(ctx, kind === 'secrets' ? 'Secret' : 'ConfigMap', name, `${kind.slice(0, -1)} ${key}`, [kind, key]);
       const bytes = contentOf(ctx, kind, key, o);
+      if (bytes.length > CONFIGMAP_MAX) throw ctx.error([kind, key], `${kind.slice(0, -1)} ${key} is ${bytes.length} bytes: a ${kind === 'secrets' ? 'Secret' : 'ConfigMap'} holds at most 1 MiB`, 'make it smaller, or mark it external: true and provide it in the cluster another way');
       const meta = { name, labels: projectLabels(ctx) };
       if (kind === 'secrets') out.push({ apiVersion: 'v1', kind: 'Secret', metadata: meta, type: 'Opaque', data: { [key]: bytes.toString('base64') } });
       else {

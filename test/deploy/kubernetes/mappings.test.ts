@@ -389,3 +389,13 @@ volumes: { ext: { external: true, name: shared-data } }
   t.true(r.warnings.some((w) => w.path === 'services.h.network_mode' && /hostNetwork is never a default/.test(w.message)));
   t.false(r.objects.some((o) => o.kind === 'Service' && o.metadata.name === 'h'));
 });
+
+test('a secret over 1 MiB is refused: a Secret cannot hold it', async (t) => {
+  const { model } = await loadText(`
+name: p
+services:
+  a: { image: x, secrets: [big] }
+secrets: { big: { file: ./big.bin } }
+`, t.teardown);
+  t.throws(() => renderKubernetes(model, { readFile: () => Buffer.alloc(1024 * 1024 + 1) }), { message: /secret big is 1048577 bytes: a Secret holds at most 1 MiB/ });
+});
