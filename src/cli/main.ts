@@ -351,6 +351,12 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('--profiles', 'print the profile names').option('-q, --quiet', 'only validate')
       .option('--explain [key-or-variable]', 'where each interpolated value came from (shell, --env-file, .env, a default in the file), and what it overrode')
       .action(act(async () => (await import('./commands/config-cmd.js')).runConfigCommand));
+    cmd('render', 'write the stack as manifests for another orchestrator (kubernetes)')
+      .argument('<target>', 'kubernetes')
+      .option('-o, --output <dir>', 'write one file per object into DIR (default: one YAML stream on stdout)')
+      .option('--namespace <ns>', 'set metadata.namespace of every object')
+      .option('--strict', 'keys with no faithful mapping are errors (exit 2), not warnings')
+      .action(act(async () => (await import('./commands/render.js')).runRender));
     cmd('version', 'print the version').addOption(new Option('--format <format>').choices(['text', 'json']).default('text'))
       .action(act(async () => async (c: Context, o: { format: string }) => {
         c.io.out(o.format === 'json' ? JSON.stringify({ version: version(), node: process.version }) : `tsstack version ${version()}`);
