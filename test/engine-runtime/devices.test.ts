@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { devMajor, devMinor } from '../../src/engine/runtime/devices.js';
 import { runtimes } from './helpers.js';
 import { containerKit, plainSpec, runToEnd, leftovers } from './kit.js';
-import { skipWhen } from '../helpers/skip.js';
+import { skipWhen, noneHere } from '../helpers/skip.js';
 
 const { engine } = containerKit('tsstack-dev-');
 
@@ -27,6 +27,7 @@ function expectStat(host: string): string {
 const have = (p: string) => existsSync(p) && (statSync(p).isCharacterDevice() || statSync(p).isBlockDevice());
 const loop = ['/dev/loop7', '/dev/loop0'].find(have);
 
+noneHere(runtimes(), 'devices in real containers', 'runtime');
 for (const rt of runtimes()) {
   skipWhen(!have('/dev/fuse'), 'no /dev/fuse on this host').serial(`${rt}: devices are made with the host's numbers; r allows reads, a write is refused by the device cgroup`, async (t) => {
     const { c } = engine(t, rt);

@@ -28,7 +28,7 @@ const TABLE = {
   busybox: [() => existsSync('/bin/busybox'), 'needs busybox-static (/bin/busybox)'],
   'tsstack-runtime': [() => existsSync(nativeBin('runtime')), 'native/bin/tsstack-runtime is not built (npm run build:native)'],
   /** Any runtime the engine tests run containers under (test/engine-runtime/helpers.ts runtimes()). */
-  runtime: [() => process.env.TSSTACK_TEST_RUNTIMES ? process.env.TSSTACK_TEST_RUNTIMES.split(',').some(Boolean) : existsSync(nativeBin('runtime')) || existsSync('/usr/sbin/runc') || existsSync('/usr/bin/runc'), 'no OCI runtime (tsstack-runtime not built, runc not installed)'],
+  runtime: [() => process.env.TSSTACK_TEST_RUNTIMES ? process.env.TSSTACK_TEST_RUNTIMES.split(',').some(Boolean) : existsSync(nativeBin('runtime')) || existsSync('/usr/sbin/runc') || existsSync('/usr/bin/runc'), 'no OCI runtime to run containers under (build tsstack-runtime or install runc)'],
   'runtime:runc': [() => onPath('runc'), 'runc is not installed'],
   'runtime:crun': [() => onPath('crun'), 'crun is not installed'],
   /** A cgroup2 hierarchy, pure (/sys/fs/cgroup) or hybrid (/sys/fs/cgroup/unified). */
@@ -61,6 +61,11 @@ export function missing(...needs: Need[]): string | undefined {
 export function needs(...needs: Need[]): typeof test {
   const why = missing(...needs);
   return skipWhen(why, why);
+}
+
+/** For tests declared once per item of a list that is empty on this machine (the runtimes, say): one skipped test, titled with why, stands for them. */
+export function noneHere(list: readonly unknown[], title: string, need: Need): void {
+  if (!list.length) test.skip(`${title} [skipped: ${missing(need) ?? TABLE[need][1]}]`, () => {});
 }
 
 /** `test` as it is when `cond` is falsy; otherwise one whose `test(...)` and `test.serial(...)` register skipped tests titled with `why`. */

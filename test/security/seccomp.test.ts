@@ -14,7 +14,7 @@ import type { Containers } from '../../src/engine/runtime/containers.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { mountsUnder, runtimes } from '../engine-runtime/helpers.js';
 import { containerKit, leftovers, plainSpec, runToEnd } from '../engine-runtime/kit.js';
-import { skipWhen } from '../helpers/skip.js';
+import { skipWhen, noneHere } from '../helpers/skip.js';
 
 const { engine, base } = containerKit('tsstack-seccomp-');
 
@@ -113,6 +113,7 @@ const KERNEL_ONLY = {
   keyctl: 'OK', add_key: 'OK', unshare: 'OK', mount: 'ENOENT', setns: 'EBADF', bpf: 'EINVAL', perf_event_open: 'EFAULT', clone3: 'EINVAL', personality: 'OK',
 };
 
+noneHere(runtimes(), 'seccomp in real containers', 'runtime');
 for (const rt of runtimes()) {
   const t0 = skipWhen(typeof probeDir !== 'string' && probeDir.skip, undefined).serial;
 
