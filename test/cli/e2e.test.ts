@@ -6,10 +6,9 @@ import { isolateNetwork } from './_netns.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canRun, E2E, leftovers, world as baseWorld } from './_world.js';
-import { haveRedis } from './_redis.js';
+import { E2E, leftovers, world as baseWorld } from './_world.js';
 import { interrupted } from '../../src/cli/context.js';
-import { needs, skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -123,7 +122,7 @@ needs(...E2E).serial('preflight: a host port held by a process is named, nothing
   }
 });
 
-skipWhen(!canRun || !haveRedis, 'needs root, busybox-static, redis-server and native/bin/tsstack-runtime').serial('the seed example: redis published on 6379 answers PONG from the host; app resolves redis; both healthy', async (t) => {
+needs(...E2E, 'redis').serial('the seed example: redis published on 6379 answers PONG from the host; app resolves redis; both healthy', async (t) => {
   const { makeRedisRootfs } = await import('./_redis.js');
   const w = world();
   try {
