@@ -10,7 +10,7 @@
 // missing; scripts/test.sh counts those lines in its summary. Each requirement's
 // check and reason are in the one table below.
 import test from 'ava';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 
 function onPath(bin: string): boolean {
@@ -36,11 +36,11 @@ const TABLE = {
   /** The tests copy the host's Redis binaries into a container root. */
   redis: [() => existsSync('/usr/bin/redis-server') && existsSync('/usr/bin/redis-cli'), 'needs redis-server and redis-cli in /usr/bin'],
   /** Debian's docker-registry (a local registry on loopback) and skopeo to push to it. */
-  registry: [() => onPath('docker-registry') && onPath('skopeo'), 'docker-registry or skopeo missing'],
-  skopeo: [() => onPath('skopeo'), 'skopeo is not installed'],
+  registry: [() => existsSync('/usr/bin/docker-registry') && existsSync('/usr/bin/skopeo'), 'docker-registry or skopeo missing'],
+  skopeo: [() => existsSync('/usr/bin/skopeo'), 'skopeo is not installed'],
   python3: [() => onPath('python3'), 'python3 is not installed'],
   strace: [() => onPath('strace'), 'strace is not installed'],
-  'dev:fuse': [() => existsSync('/dev/fuse'), 'no /dev/fuse on this host'],
+  'dev:fuse': [() => existsSync('/dev/fuse') && statSync('/dev/fuse').isCharacterDevice(), 'no /dev/fuse on this host'],
   x64: [() => process.arch === 'x64', 'x86-64 only'],
 } satisfies Record<string, [() => boolean, string]>;
 
