@@ -74,10 +74,14 @@ if [[ -n $cgroup ]]; then
   [[ $left == 0 ]] || echo "warning: $left socket programs still attached to $cgroup after the suite (a test left ports published)"
 fi
 # One plain summary line for whoever reads the tail of the log (ava prints no
-# "passed" count when something failed, so count the result marks).
+# "passed" count when something failed, so count the result marks). A skipped
+# test is "  - [skip] title [skipped: why]" (test/helpers/skip.ts), a todo "  - [todo] …".
 passed=$(grep -cE '^ +✔' "$log" || true)
 failed=$(grep -cE '^ +✘' "$log" || true)
-skipped=$(grep -cE '^ +- ' "$log" || true)
+skipped=$(grep -cE '^ +- \[skip\] ' "$log" || true)
+todo=$(grep -cE '^ +- \[todo\] ' "$log" || true)
 rm -f "$log"
-echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+summary="${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+[[ ${todo:-0} == 0 ]] || summary+=", $todo todo"
+echo "$summary"
 exit "$rc"

@@ -6,10 +6,13 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/context.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { missing, type Need } from '../helpers/skip.js';
 
 export interface Run { code: number; out: string; err: string }
 
-export const canRun = process.getuid?.() === 0 && existsSync('/bin/busybox') && existsSync(new URL('../../../native/bin/tsstack-runtime', import.meta.url));
+/** What the CLI end-to-end tests need: `needs(...E2E)` declares them, skipped with the reason when one is missing. */
+export const E2E: Need[] = ['root', 'busybox', 'tsstack-runtime'];
+export const canRun = !missing(...E2E);
 
 /** printenv for busybox (POSIX sh): all variables, or the named ones that are set. */
 const PRINTENV = String.raw`#!/bin/sh

@@ -4,8 +4,8 @@ import test from 'ava';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from './_netns.js';
-import { canRun, leftovers, world } from './_world.js';
-import { skipWhen } from '../helpers/skip.js';
+import { canRun, E2E, leftovers, world } from './_world.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -23,7 +23,7 @@ services:
 
 const settle = () => new Promise((r) => setTimeout(r, 150));
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('a converged up -d is answered from the cache; a stopped container or a dead monitor is still noticed', async (t) => {
+needs(...E2E).serial('a converged up -d is answered from the cache; a stopped container or a dead monitor is still noticed', async (t) => {
   const w = world();
   const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined }, '-f', join(w.dir, 'stack.yaml'), '-p', 'conv', ...argv);
   const entry = join(w.root, 'cache', 'converged', 'conv.json');

@@ -5,10 +5,11 @@ import test from 'ava';
 import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from './_netns.js';
-import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
+import { assertNothingLeft, E2E, projectCli, world } from './_world.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
-const maybe = canRun ? test.serial : test.skip;
+const maybe = needs(...E2E).serial;
 
 const STACK = `services:
   box:

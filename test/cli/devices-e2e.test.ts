@@ -5,8 +5,8 @@ import test from 'ava';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from './_netns.js';
-import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
-import { skipWhen } from '../helpers/skip.js';
+import { assertNothingLeft, E2E, projectCli, world } from './_world.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -25,7 +25,7 @@ services:
         permissions: ${fusePerms}
 ${extra}`;
 
-skipWhen(!canRun || !existsSync('/dev/fuse'), !canRun ? 'needs root, busybox-static and native/bin/tsstack-runtime' : 'no /dev/fuse on this host').serial('devices: nodes and permissions in the container; a change recreates; a missing device is refused first; nothing left', async (t) => {
+needs(...E2E, 'dev:fuse').serial('devices: nodes and permissions in the container; a change recreates; a missing device is refused first; nothing left', async (t) => {
   const w = world();
   const file = join(w.dir, 'stack.yaml');
   const { T, ids, logsUntil } = projectCli(w, file, 'devs');

@@ -6,10 +6,9 @@ import { isolateNetwork } from './_netns.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canRun, leftovers, world as baseWorld } from './_world.js';
-import { haveRedis } from './_redis.js';
+import { E2E, leftovers, world as baseWorld } from './_world.js';
 import { interrupted } from '../../src/cli/context.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -59,7 +58,7 @@ services:
     restart: "no"
 `;
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('up -d, no-op second up, env change recreates one service, down leaves nothing', async (t) => {
+needs(...E2E).serial('up -d, no-op second up, env change recreates one service, down leaves nothing', async (t) => {
   const w = world();
   try {
     await importBusybox(w);
@@ -103,7 +102,7 @@ skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').s
   }
 });
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('preflight: a host port held by a process is named, nothing is created', async (t) => {
+needs(...E2E).serial('preflight: a host port held by a process is named, nothing is created', async (t) => {
   const w = world();
   const net = await import('node:net');
   const srv = net.createServer();
@@ -123,7 +122,7 @@ skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').s
   }
 });
 
-skipWhen(!canRun || !haveRedis, 'needs root, busybox-static, redis-server and native/bin/tsstack-runtime').serial('the seed example: redis published on 6379 answers PONG from the host; app resolves redis; both healthy', async (t) => {
+needs(...E2E, 'redis').serial('the seed example: redis published on 6379 answers PONG from the host; app resolves redis; both healthy', async (t) => {
   const { makeRedisRootfs } = await import('./_redis.js');
   const w = world();
   try {
@@ -172,7 +171,7 @@ services:
   }
 });
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('everyday commands on a running container: exec, top, cp, stats, kill, wait, rm, run --rm', async (t) => {
+needs(...E2E).serial('everyday commands on a running container: exec, top, cp, stats, kill, wait, rm, run --rm', async (t) => {
   const w = world();
   try {
     await importBusybox(w);

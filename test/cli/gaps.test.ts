@@ -5,8 +5,8 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canRun, leftovers, world as baseWorld } from './_world.js';
-import { skipWhen } from '../helpers/skip.js';
+import { canRun, E2E, leftovers, world as baseWorld } from './_world.js';
+import { needs } from '../helpers/skip.js';
 import { dnsServerDir } from '../../src/engine/dns/paths.js';
 
 isolateNetwork();
@@ -41,7 +41,7 @@ networks:
     internal: true
 `;
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('DNS answers for running containers only: stop and kill take the name away, start gives it back; internal networks are marked', async (t) => {
+needs(...E2E).serial('DNS answers for running containers only: stop and kill take the name away, start gives it back; internal networks are marked', async (t) => {
   const w = world();
   try {
     await w.busybox('busybox:latest');
@@ -75,7 +75,7 @@ skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').s
   }
 });
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('run -it and exec -it get a real pty from a terminal; run -i pipes stdin through', async (t) => {
+needs(...E2E).serial('run -it and exec -it get a real pty from a terminal; run -i pipes stdin through', async (t) => {
   const { execFileSync } = await import('node:child_process');
   const w = world();
   try {

@@ -5,8 +5,8 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
-import { skipWhen } from '../helpers/skip.js';
+import { assertNothingLeft, canRun, E2E, projectCli, world } from './_world.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -24,7 +24,7 @@ services:
       - command: ["sh", "-c", "echo pre_stop $$HOSTNAME >> /shared/log"]
 `;
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('post_start and pre_stop around up, recreate and down; a failing post_start fails up; nothing left', async (t) => {
+needs(...E2E).serial('post_start and pre_stop around up, recreate and down; a failing post_start fails up; nothing left', async (t) => {
   const w = world();
   const file = join(w.dir, 'stack.yaml');
   const shared = join(w.dir, 'shared');

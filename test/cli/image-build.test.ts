@@ -6,14 +6,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { keyValues } from '../../src/cli/commands/images.js';
 import { Sandbox } from '../examples/_cli.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 test('keyValues: KEY=value, KEY alone from the environment (skipped when unset), an empty name refused', (t) => {
   t.deepEqual(keyValues(['A=1', 'B', 'C', 'D=x=y', 'E='], { B: 'env' }, '--build-arg'), { A: '1', B: 'env', D: 'x=y', E: '' });
   t.throws(() => keyValues(['=v'], {}, '--build-arg'), { message: /--build-arg "=v" has no name/ });
 });
 
-skipWhen(process.getuid?.() !== 0, 'needs root').serial('image build -t, -f, --build-arg, --label, --target; -f - reads stdin; the second build is cached; a bad context is exit 2', async (t) => {
+needs('root').serial('image build -t, -f, --build-arg, --label, --target; -f - reads stdin; the second build is cached; a bad context is exit 2', async (t) => {
   const b = new Sandbox();
   t.teardown(() => b.dispose());
   const ctx = join(b.base, 'ctx');

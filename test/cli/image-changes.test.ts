@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { applyChanges } from '../../src/cli/image-changes.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { Sandbox } from '../examples/_cli.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 test('applyChanges: each instruction sets its part of the config, in order', (t) => {
   const cfg = applyChanges([
@@ -59,9 +59,8 @@ test('applyChanges: instructions that change files, and malformed ones, are refu
   }
 });
 
-const root = process.getuid?.() === 0;
 
-skipWhen(!root, 'needs root').serial('tsstack image import --change: the imported image carries the config; a bad change imports nothing', async (t) => {
+needs('root').serial('tsstack image import --change: the imported image carries the config; a bad change imports nothing', async (t) => {
   const b = new Sandbox();
   t.teardown(() => b.dispose());
   const rootfs = join(b.base, 'rootfs');

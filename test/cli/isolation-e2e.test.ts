@@ -6,8 +6,8 @@ import { isolateNetwork } from './_netns.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostPlatform } from '../../src/reconcile/platform.js';
-import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
-import { skipWhen } from '../helpers/skip.js';
+import { assertNothingLeft, canRun, E2E, projectCli, world } from './_world.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -26,7 +26,7 @@ services:
 ${b}
 `;
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('pid: service:a sees a\'s processes; security_opt change recreates; foreign platform refused; nothing left', async (t) => {
+needs(...E2E).serial('pid: service:a sees a\'s processes; security_opt change recreates; foreign platform refused; nothing left', async (t) => {
   const w = world();
   const file = join(w.dir, 'stack.yaml');
   const { T, ids, logsUntil } = projectCli(w, file, 'iso');

@@ -6,8 +6,8 @@ import { isolateNetwork } from './_netns.js';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupPaths } from '../../src/engine/runtime/cgroup-stats.js';
-import { canRun, leftovers, world as baseWorld } from './_world.js';
-import { skipWhen } from '../helpers/skip.js';
+import { canRun, E2E, leftovers, world as baseWorld } from './_world.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -36,7 +36,7 @@ services:
     logging: { driver: none }
 `;
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('logging rotation and driver none, cpu quota/period, mem_reservation and dns_opt through up; a logging change recreates', async (t) => {
+needs(...E2E).serial('logging rotation and driver none, cpu quota/period, mem_reservation and dns_opt through up; a logging change recreates', async (t) => {
   const w = world();
   try {
     await w.busybox('busybox:latest');

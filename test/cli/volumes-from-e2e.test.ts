@@ -5,8 +5,8 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertNothingLeft, canRun, projectCli, world } from './_world.js';
-import { skipWhen } from '../helpers/skip.js';
+import { assertNothingLeft, canRun, E2E, projectCli, world } from './_world.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -28,7 +28,7 @@ volumes:
   data: {}
 `;
 
-skipWhen(!canRun, 'needs root, busybox-static and native/bin/tsstack-runtime').serial('volumes_from: a service\'s volume and bind at the same targets, ro, recreate on change; nothing left', async (t) => {
+needs(...E2E).serial('volumes_from: a service\'s volume and bind at the same targets, ro, recreate on change; nothing left', async (t) => {
   const w = world();
   const file = join(w.dir, 'stack.yaml');
   const shared = join(w.dir, 'shared');

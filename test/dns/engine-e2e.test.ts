@@ -12,11 +12,11 @@ import type { ContainerCreateSpec } from '../../src/engine/api.js';
 import { rmTemp } from '../helpers/rootfs.js';
 import { composedEngine } from '../engine-runtime/kit.js';
 import { mountsUnder, processGone, runtimes, until } from '../engine-runtime/helpers.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 const rts = runtimes();
 
-skipWhen(!rts.length, 'no OCI runtime').serial(`a container on two networks resolves names of both through its first network's gateway (${rts[0] ?? 'no runtime'})`, async (t) => {
+needs('runtime').serial(`a container on two networks resolves names of both through its first network's gateway (${rts[0] ?? 'no runtime'})`, async (t) => {
   const e = await composedEngine('tsstack-dns-e2e-', rts[0]!);
   if (typeof e === 'string') throw new Error(e); // the parts are all built here: a failure, not a skip
   const { base, root, runRoot, imageId, network, dns, c } = e;

@@ -20,7 +20,7 @@ import { rmTemp } from '../helpers/rootfs.js';
 import { mountsUnder, processGone, runtimes, until } from '../engine-runtime/helpers.js';
 import { composedEngine } from '../engine-runtime/kit.js';
 import { dataOf, query, type Reply } from './_client.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 const rts = runtimes();
 const GW = '172.29.219.1';
@@ -52,7 +52,7 @@ async function resolvesTo(name: string, want: string[], timeoutMs = 5000): Promi
   }
 }
 
-skipWhen(!rts.length, 'no OCI runtime').serial(`a container that exits on its own stops resolving; a restarted one resolves again (${rts[0] ?? 'no runtime'})`, async (t) => {
+needs('runtime').serial(`a container that exits on its own stops resolving; a restarted one resolves again (${rts[0] ?? 'no runtime'})`, async (t) => {
   const e = await composedEngine('tsstack-dns-live-e2e-', rts[0]!);
   if (typeof e === 'string') throw new Error(e); // the parts are all built here: a failure, not a skip
   const { base, root, runRoot, imageId, network, dns, c } = e;

@@ -8,6 +8,7 @@ import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import { cgroupLeftovers, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
 import { containerKit } from './kit.js';
+import { noneHere } from '../helpers/skip.js';
 
 const { engine } = containerKit('tsstack-ctr-');
 
@@ -32,6 +33,7 @@ async function assertGone(t: { deepEqual: (a: unknown, b: unknown, m?: string) =
   t.deepEqual(readdirSync(join(c.runRoot, 'monitor')), [], 'monitor dir removed');
 }
 
+noneHere(runtimes(), 'containers under a real runtime', 'runtime');
 for (const rt of runtimes()) {
   test(`${rt}: create, start, list by label, logs, exec, top, stats, stop, remove — nothing left`, async (t) => {
     const { c, dir } = engine(t, rt);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { devMajor, devMinor } from '../../src/engine/runtime/devices.js';
 import { runtimes } from './helpers.js';
 import { containerKit, plainSpec, runToEnd, leftovers } from './kit.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs, noneHere } from '../helpers/skip.js';
 
 const { engine } = containerKit('tsstack-dev-');
 
@@ -27,8 +27,9 @@ function expectStat(host: string): string {
 const have = (p: string) => existsSync(p) && (statSync(p).isCharacterDevice() || statSync(p).isBlockDevice());
 const loop = ['/dev/loop7', '/dev/loop0'].find(have);
 
+noneHere(runtimes(), 'devices in real containers', 'runtime');
 for (const rt of runtimes()) {
-  skipWhen(!have('/dev/fuse'), 'no /dev/fuse on this host').serial(`${rt}: devices are made with the host's numbers; r allows reads, a write is refused by the device cgroup`, async (t) => {
+  needs('dev:fuse').serial(`${rt}: devices are made with the host's numbers; r allows reads, a write is refused by the device cgroup`, async (t) => {
     const { c } = engine(t, rt);
     const script = [
       'for d in /dev/myzero /dev/mynull /dev/myfuse' + (loop ? ' /dev/myloop' : '') + '; do stat -c "$d %F %t:%T %a" $d; done',
@@ -57,7 +58,7 @@ for (const rt of runtimes()) {
     t.deepEqual(leftovers(c, r.id), []);
   });
 
-  skipWhen(!have('/dev/fuse'), 'no /dev/fuse on this host').serial(`${rt}: device_cgroup_rules add allow rules (write to /dev/fuse allowed by "c 10:229 rw")`, async (t) => {
+  needs('dev:fuse').serial(`${rt}: device_cgroup_rules add allow rules (write to /dev/fuse allowed by "c 10:229 rw")`, async (t) => {
     const { c } = engine(t, rt);
     const st = statSync('/dev/fuse');
     const r = await run(c, spec('rules', ['sh', '-c', '(: > /dev/myfuse) 2>/dev/null && echo write=ok || echo write=refused'], {

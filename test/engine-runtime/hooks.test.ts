@@ -9,6 +9,7 @@ import type { ContainerCreateSpec } from '../../src/engine/api.js';
 import { hookExecArgs } from '../../src/engine/runtime/lifecycle-hooks.js';
 import { runtimes } from './helpers.js';
 import { containerKit, leftovers } from './kit.js';
+import { noneHere } from '../helpers/skip.js';
 
 const { engine } = containerKit('tsstack-hooks-');
 
@@ -31,6 +32,7 @@ test('hook exec arguments: env, user, cwd, capabilities only when privileged', (
   t.deepEqual(hookExecArgs('id1', { argv: ['true'] }, undefined, ['CAP_SYS_ADMIN']), ['exec', 'id1', 'true']);
 });
 
+noneHere(runtimes(), 'hooks in real containers', 'runtime');
 for (const rt of runtimes()) {
   test.serial(`${rt}: post_start hooks run in order in the running container, with user, cwd, env and privileges`, async (t) => {
     const { c, dir } = engine(t, rt);

@@ -14,7 +14,7 @@ import { Containers } from '../../src/engine/runtime/containers.js';
 import type { ContainerDeps } from '../../src/engine/runtime/deps.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { cgroupLeftovers, engineParts, mountsUnder, ociConfigValidator, processGone, runtimes, until } from './helpers.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 async function parts(root: string, runRoot: string): Promise<{ deps: Omit<ContainerDeps, 'runtime'>; close: () => Promise<void> } | string> {
   const p = await engineParts(root, runRoot);
@@ -50,7 +50,7 @@ function ask(port: number): Promise<string> {
 
 const rts = runtimes();
 const PORT = 20000 + (process.pid % 20000);
-skipWhen(!rts.length, 'no OCI runtime').serial(`containers on a real network: DNS by name, a published port, nothing left (${rts[0] ?? 'no runtime'})`, async (t) => {
+needs('runtime').serial(`containers on a real network: DNS by name, a published port, nothing left (${rts[0] ?? 'no runtime'})`, async (t) => {
   const base = makeTemp('tsstack-it-');
   const root = join(base, 'root'), runRoot = join(base, 'run');
   const p = await parts(root, runRoot);

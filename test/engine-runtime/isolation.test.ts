@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processGone, runtimes, until } from './helpers.js';
 import { containerKit, plainSpec, runToEnd, leftovers } from './kit.js';
+import { noneHere } from '../helpers/skip.js';
 
 const { engine } = containerKit('tsstack-iso-');
 
@@ -14,6 +15,7 @@ const spec = plainSpec;
 const run = runToEnd;
 
 
+noneHere(runtimes(), 'isolation in real containers', 'runtime');
 for (const rt of runtimes()) {
   test.serial(`${rt}: pid namespace: own by default, the host's with pid: host`, async (t) => {
     const { c } = engine(t, rt);

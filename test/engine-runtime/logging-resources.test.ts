@@ -13,7 +13,7 @@ import { buildOciSpec, cfsQuota, stableJson, type OciSpecInput } from '../../src
 import { isTsstackError } from '../../src/util/errors.js';
 import { cgroupLeftovers, mountsUnder, ociConfigValidator, runtimes, until } from './helpers.js';
 import { containerKit } from './kit.js';
-import { skipWhen } from '../helpers/skip.js';
+import { noneHere, skipWhen } from '../helpers/skip.js';
 
 const validate = await ociConfigValidator();
 
@@ -147,4 +147,4 @@ for (const rt of runtimes()) {
   });
 }
 
-if (!runtimes().length) test.skip('logging and limits in real containers [skipped: no OCI runtime]', () => {});
+noneHere(runtimes(), 'logging and limits in real containers', 'runtime');

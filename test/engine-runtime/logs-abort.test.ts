@@ -3,7 +3,7 @@
 // Serial, and in a file of its own, so the process-wide counts of timers and
 // fds are this file's alone.
 import test from 'ava';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -132,7 +132,7 @@ const spec = (name: string, args: string[]): ContainerCreateSpec => ({
   hostname: name, mounts: [], endpoints: [], networkMode: 'none', ports: [], resources: {}, restart: 'no', stopSignal: 'SIGKILL', stopGracePeriod: 1000,
 });
 
-skipWhen(!rts.length || process.getuid?.() !== 0, 'needs root and a runtime').serial(`ContainerApi.logs: a follow on a silent running container ends when aborted; no fd or timer left (${rts[0] ?? 'no runtime'})`, async (t) => {
+needs('root', 'runtime').serial(`ContainerApi.logs: a follow on a silent running container ends when aborted; no fd or timer left (${rts[0] ?? 'no runtime'})`, async (t) => {
   const c = new Containers({ root: join(base, 'root'), runRoot: join(base, 'run'), images: new OverlayRootfs(base), runtime: rts[0] });
   t.teardown(async () => {
     for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});

@@ -2,7 +2,7 @@
 // runs containers): detaching, logs and rotation, exit code/OOM, restart
 // back-off, stop with grace, health checks, and no orphans when it is killed.
 import test from 'ava';
-import { skipWhen } from '../helpers/skip.js';
+import { skipWhen, noneHere } from '../helpers/skip.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeBinary, resolveRuntime } from '../../src/engine/native-paths.js';
@@ -67,6 +67,7 @@ async function finished(t: { true: (v: boolean, m?: string) => void; deepEqual: 
   return st!;
 }
 
+noneHere(runtimes(), 'the monitor with a real runtime', 'runtime');
 for (const rt of runtimes()) {
   test(`${rt}: the container outlives the client; stdout and stderr are logged as JSON lines; the exit code is recorded`, async (t) => {
     const { b, pid, o } = await launch(t, rt, ['sh', '-c', 'trap "exit 7" USR1; echo out-line; echo err-line >&2; printf "no newline"; while true; do sleep 0.05; done']);

@@ -9,6 +9,7 @@ import { resolveInRoot } from '../../src/engine/runtime/in-root.js';
 import { parseLogText, readLogs, selectLines } from '../../src/engine/runtime/logs.js';
 import { monitorArgs } from '../../src/engine/runtime/monitor-client.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
+import { needs } from '../helpers/skip.js';
 
 const line = (time: string, stream: string, log: string) => JSON.stringify({ time, stream, log }) + '\n';
 
@@ -121,7 +122,8 @@ test('readRawStats reads cgroup v2 and v1 files (usage minus inactive file cache
   t.deepEqual(readRawStats({ v1: { memory: mem, cpuacct: acct, pids } }), { cpuNs: 123456, memoryUsage: 4000, memoryLimit: undefined, pids: 2 });
 });
 
-test('copyAt never writes through a symlink the container made', async (t) => {
+// copyAt gives the copy the container user's ownership (fchown), which needs root.
+needs('root')('copyAt never writes through a symlink the container made', async (t) => {
   const { copyAt } = await import('../../src/engine/runtime/in-root.js');
   const { readFileSync, lstatSync } = await import('node:fs');
   const d = makeTemp();

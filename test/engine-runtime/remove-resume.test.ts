@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { OverlayRootfs, cgroupLeftovers, mountsUnder, processGone, runtimes, until } from './helpers.js';
+import { needs } from '../helpers/skip.js';
 
 const base = makeTemp('tsstack-rm-');
 let fs: OverlayRootfs;
@@ -19,7 +20,7 @@ test.after.always(async () => {
 });
 
 const rt = runtimes()[0];
-(rt ? test : test.skip)(`a failed removal is reported, keeps the record, and a second removal finishes (${rt ?? 'no runtime'})`, async (t) => {
+needs('runtime')(`a failed removal is reported, keeps the record, and a second removal finishes (${rt ?? 'no runtime'})`, async (t) => {
   const dir = join(base, 'e');
   const c = new Containers({ root: join(dir, 'root'), runRoot: join(dir, 'run'), images: fs, runtime: rt });
   let busy: ChildProcess | undefined;

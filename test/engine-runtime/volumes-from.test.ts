@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runtimes } from './helpers.js';
 import { containerKit, plainSpec, runToEnd, leftovers } from './kit.js';
+import { noneHere } from '../helpers/skip.js';
 
 const { engine } = containerKit('tsstack-vf-');
 
@@ -14,6 +15,7 @@ const spec = plainSpec;
 const run = runToEnd;
 
 
+noneHere(runtimes(), 'volumes_from in real containers', 'runtime');
 for (const rt of runtimes()) {
   test.serial(`${rt}: volumesFrom mounts another container's binds (not its tmpfs), ro when asked, own targets first`, async (t) => {
     const { c, dir } = engine(t, rt);

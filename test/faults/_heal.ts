@@ -7,7 +7,8 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { isolateNetwork } from '../cli/_netns.js';
-import { assertNothingLeft, canRun, projectCli, world, type Run, type World } from '../cli/_world.js';
+import { missing, skipWhen } from '../helpers/skip.js';
+import { assertNothingLeft, E2E, projectCli, world, type Run, type World } from '../cli/_world.js';
 
 const netnsIno = (): number | undefined => {
   try {
@@ -23,7 +24,8 @@ const started = netnsIno();
 const isolated = isolateNetwork();
 export const privateNetns = isolated && started !== undefined && netnsIno() !== started;
 
-export const runnable = canRun && privateNetns;
+const why = missing(...E2E) ?? (privateNetns ? undefined : 'could not enter a network namespace of its own');
+export const runnable = !why;
 
 export interface Ps { ID: string; Name: string; Service: string; State: string; ExitCode: number; Status: string }
 
@@ -38,7 +40,7 @@ export interface Heal {
 
 /** A serial test with a world (busybox image), a project and a stack; downs it with -v and checks nothing is left. */
 export function healTest(title: string, project: string, yaml: string, body: (h: Heal, t: ExecutionContext) => Promise<void>): void {
-  (runnable ? test.serial : test.serial.skip)(title, async (t) => {
+  skipWhen(why, why).serial(title, async (t) => {
     const w = world();
     const file = join(w.dir, 'stack.yaml');
     const stack = (y: string) => writeFileSync(file, y);

@@ -7,13 +7,14 @@ import test from 'ava';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from '../cli/_netns.js';
-import { assertNothingLeft, canRun, leftovers, world, type World } from '../cli/_world.js';
+import { needs } from '../helpers/skip.js';
+import { assertNothingLeft, canRun, E2E, leftovers, world, type World } from '../cli/_world.js';
 import { TSSTACK_BIN, tsstackProc, type ProcRun } from '../helpers/cli-process.js';
 import { spawnSync } from 'node:child_process';
 import { Lock } from '../../src/engine/store/lock.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 
-const e2e = canRun ? test.serial : test.serial.skip;
+const e2e = needs(...E2E).serial;
 if (canRun) isolateNetwork();
 
 // Three services on two networks and the default one; `sleep` as PID 1 ignores SIGTERM, so a

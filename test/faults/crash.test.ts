@@ -8,7 +8,8 @@
 // and its rootfs directory stayed in 7 (`down -v` failed too), an orphan `tss-` bridge in 3, temps in 3.
 import test from 'ava';
 import { isolateNetwork } from '../cli/_netns.js';
-import { canRun } from '../cli/_world.js';
+import { E2E } from '../cli/_world.js';
+import { needs } from '../helpers/skip.js';
 import { listIntents } from '../../src/engine/intents.js';
 import { cli, containerIds, disposeTemplate, imageWorld, PROJECT, residue, scrub, writeStack } from './_trial.js';
 
@@ -69,7 +70,7 @@ const title = (p: Point) => `kill -9 during ${p.cmd === 'edit' ? 'up after an ed
 test.after.always(disposeTemplate);
 
 for (const p of POINTS) {
-  (canRun ? test.serial : test.skip)(title(p), async (t) => {
+  needs(...E2E).serial(title(p), async (t) => {
     const w = await imageWorld();
     const file = writeStack(w);
     const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined, TSSTACK_NO_CACHE: '1' }, '-f', file, '-p', PROJECT, ...argv);

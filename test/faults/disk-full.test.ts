@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from '../cli/_netns.js';
-import { canRun, world } from '../cli/_world.js';
+import { E2E, world } from '../cli/_world.js';
+import { needs } from '../helpers/skip.js';
 import { containerIds, PROJECT, residue, scrub, writeStack } from './_trial.js';
 
 isolateNetwork();
@@ -27,7 +28,7 @@ function fill(path: string): void {
   try { for (;;) writeSync(fd2, Buffer.alloc(512)); } catch { /* full */ } finally { closeSync(fd2); }
 }
 
-(canRun ? test.serial : test.skip)('a full disk under the root: up -d fails clearly, then converges once space is freed; down -v cleans', async (t) => {
+needs(...E2E).serial('a full disk under the root: up -d fails clearly, then converges once space is freed; down -v cleans', async (t) => {
   const w = world();
   mkdirSync(w.root);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'tsstack-full', w.root]);

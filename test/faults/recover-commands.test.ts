@@ -2,7 +2,8 @@
 // `up` and `down`: after an `up -d` killed mid-create, `rm` and `run` work at once, and leave no intent.
 import test from 'ava';
 import { isolateNetwork } from '../cli/_netns.js';
-import { canRun } from '../cli/_world.js';
+import { E2E } from '../cli/_world.js';
+import { needs } from '../helpers/skip.js';
 import { listIntents } from '../../src/engine/intents.js';
 import { cli, containerIds, disposeTemplate, imageWorld, PROJECT, residue, scrub, writeStack } from './_trial.js';
 
@@ -10,7 +11,7 @@ isolateNetwork();
 test.after.always(disposeTemplate);
 
 for (const [what, argv] of [['rm -s -f', ['rm', '-s', '-f']], ['run --rm --no-deps', ['run', '--rm', '--no-deps', 'a', 'true']]] as const) {
-  (canRun ? test.serial : test.skip)(`${what} after an up -d killed mid-create: the half-made container is undone first`, async (t) => {
+  needs(...E2E).serial(`${what} after an up -d killed mid-create: the half-made container is undone first`, async (t) => {
     const w = await imageWorld();
     const file = writeStack(w);
     const T = (...a: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined, TSSTACK_NO_CACHE: '1' }, '-f', file, '-p', PROJECT, ...a);

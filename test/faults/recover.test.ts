@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from '../cli/_netns.js';
-import { canRun } from '../cli/_world.js';
+import { E2E } from '../cli/_world.js';
+import { needs } from '../helpers/skip.js';
 import { openEngine } from '../../src/engine/engine.js';
 import { recover } from '../../src/engine/recovery.js';
 import { containerIds, disposeTemplate, imageWorld, residue, scrub } from './_trial.js';
@@ -22,7 +23,7 @@ const deadPid = (): number => Number(spawnSync(process.execPath, ['-e', 'process
 const linkExists = (name: string) => spawnSync('ip', ['link', 'show', name], { stdio: 'ignore' }).status === 0;
 const mountsUnder = (dir: string) => execFileSync('cat', ['/proc/self/mountinfo']).toString().split('\n').filter((l) => l.split(' ')[4]?.startsWith(dir + '/'));
 
-(canRun ? test.serial : test.skip)('recover cleans what dead commands and older versions left, and nothing else', async (t) => {
+needs(...E2E).serial('recover cleans what dead commands and older versions left, and nothing else', async (t) => {
   const w = await imageWorld();
   writeFileSync(join(w.dir, 'stack.yaml'), 'services:\n  a:\n    image: busybox:latest\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_signal: SIGKILL\n');
   const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined, TSSTACK_NO_CACHE: '1' }, '-f', join(w.dir, 'stack.yaml'), '-p', P, ...argv);

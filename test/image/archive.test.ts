@@ -17,7 +17,7 @@ import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { haveSkopeo, skopeo, skopeoCopy } from '../helpers/registry.js';
 import { haveConformance, schemaErrors } from './oci-schema.js';
 import { makeTar, whiteoutLayers } from './layers-fixture.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 const run = promisify(execFile);
 
@@ -87,7 +87,7 @@ test.serial('saveArchive writes docker save + OCI layout; skopeo reads it; a fre
   }
 });
 
-skipWhen(!haveSkopeo(), 'skopeo not installed').serial('loads archives written by skopeo: docker-archive (docker save format) and oci-archive, plain and gzipped', async (t) => {
+needs('skopeo').serial('loads archives written by skopeo: docker-archive (docker save format) and oci-archive, plain and gzipped', async (t) => {
   const root = makeTemp();
   try {
     const store = new ImageStore({ root });

@@ -13,7 +13,7 @@ import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { startRegistry, haveRegistry, haveSkopeo, skopeoCopy, type TestRegistry } from '../helpers/registry.js';
 import { mountPoints } from '../../src/engine/image/mount.js';
 import { whiteoutLayers } from './layers-fixture.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 let reg: TestRegistry | undefined;
 let src: ImageStore;
@@ -57,7 +57,7 @@ async function withStore(t: { log: (s: string) => void }, f: (s: ImageStore, roo
   }
 }
 
-skipWhen(!ok, 'docker-registry or skopeo missing').serial('pull busybox (uncompressed, gzip and zstd layers) and run-ready rootfs', async (t) => {
+needs('registry').serial('pull busybox (uncompressed, gzip and zstd layers) and run-ready rootfs', async (t) => {
   await withStore(t, async (store, root) => {
     const lines: string[] = [];
     const img = await store.pull(`${reg!.host}/bb:latest`, (l) => lines.push(l));
@@ -91,7 +91,7 @@ skipWhen(!ok, 'docker-registry or skopeo missing').serial('pull busybox (uncompr
   });
 });
 
-skipWhen(!ok, 'docker-registry or skopeo missing').serial('a zstd-only pull unpacks through the zstd decoder', async (t) => {
+needs('registry').serial('a zstd-only pull unpacks through the zstd decoder', async (t) => {
   await withStore(t, async (store) => {
     const img = await store.pull(`${reg!.host}/bbz:zstd`);
     t.is(img.id, busyboxId);
@@ -99,7 +99,7 @@ skipWhen(!ok, 'docker-registry or skopeo missing').serial('a zstd-only pull unpa
   });
 });
 
-skipWhen(!ok, 'docker-registry or skopeo missing').serial('pull a multi-layer image with whiteouts', async (t) => {
+needs('registry').serial('pull a multi-layer image with whiteouts', async (t) => {
   const whLayout = join(srcRoot, 'wh-layout');
   await writeOciLayout(src, ['wh:2'], whLayout);
   await skopeoCopy(`oci:${whLayout}:2`, reg!.ref('wh:2'));
@@ -116,7 +116,7 @@ skipWhen(!ok, 'docker-registry or skopeo missing').serial('pull a multi-layer im
   });
 });
 
-skipWhen(!ok, 'docker-registry or skopeo missing').serial('pull picks linux/amd64 from a multi-platform index', async (t) => {
+needs('registry').serial('pull picks linux/amd64 from a multi-platform index', async (t) => {
   const rec = src.record(busyboxId)!;
   const amd = JSON.parse((await src.content.read(busyboxId)).toString());
   const arm = { ...amd, architecture: 'arm64', variant: 'v8' };
@@ -150,7 +150,7 @@ skipWhen(!ok, 'docker-registry or skopeo missing').serial('pull picks linux/amd6
   });
 });
 
-skipWhen(!ok, 'docker-registry or skopeo missing').serial('pull errors: unknown tag, unknown repo, unreachable registry', async (t) => {
+needs('registry').serial('pull errors: unknown tag, unknown repo, unreachable registry', async (t) => {
   await withStore(t, async (store) => {
     const e1 = await t.throwsAsync(store.pull(`${reg!.host}/bb:nope`));
     t.is((e1 as TsstackError).code, 'NOT_FOUND');

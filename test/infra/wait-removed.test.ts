@@ -10,10 +10,9 @@ import type { ContainerCreateSpec } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { OverlayRootfs, cgroupLeftovers, mountsUnder, runtimes } from '../engine-runtime/helpers.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 const rts = runtimes();
-const canRun = rts.length > 0 && process.getuid?.() === 0;
 const base = makeTemp('tsstack-waitrm-');
 test.after.always(async () => {
   const { execFileSync } = await import('node:child_process');
@@ -49,7 +48,7 @@ function containers(t: import('ava').ExecutionContext): Containers {
   return c;
 }
 
-skipWhen(!canRun, 'needs root and a runtime').serial('wait: a created container removed while waited on rejects NOT_FOUND; no poll timer left', async (t) => {
+needs('root', 'runtime').serial('wait: a created container removed while waited on rejects NOT_FOUND; no poll timer left', async (t) => {
   const c = containers(t);
   await c.create(spec('never', ['true']));
   const before = timers();
@@ -61,7 +60,7 @@ skipWhen(!canRun, 'needs root and a runtime').serial('wait: a created container 
   t.is(timers(), before, 'no poll timer left');
 });
 
-skipWhen(!canRun, 'needs root and a runtime').serial('wait: a running container whose files vanish between two polls ends with 137 (the exit was missed)', async (t) => {
+needs('root', 'runtime').serial('wait: a running container whose files vanish between two polls ends with 137 (the exit was missed)', async (t) => {
   const c = containers(t);
   const x = await c.create(spec('missed', ['true']));
   const dir = c.containerDir(x.id);
@@ -79,7 +78,7 @@ skipWhen(!canRun, 'needs root and a runtime').serial('wait: a running container 
   t.deepEqual(mountsUnder(join(base, 'root')), []);
 });
 
-skipWhen(!canRun, 'needs root and a runtime').serial(`wait: a running container removed with force ends the wait (${rts[0] ?? 'no runtime'})`, async (t) => {
+needs('root', 'runtime').serial(`wait: a running container removed with force ends the wait (${rts[0] ?? 'no runtime'})`, async (t) => {
   const c = containers(t);
   const x = await c.create(spec('forced', ['sh', '-c', 'exec sleep 1000']));
   await c.start('forced');

@@ -15,6 +15,7 @@ import { NetworkManager } from '../../src/engine/network/index.js';
 import { forwardKey, forwardValue, restoreProgram, translateProgram } from '../../src/engine/network/socket-lb-programs.js';
 import { socketLbCgroup } from '../../src/engine/network/socket-lb.js';
 import { freshHost, linkNames, serve, type Env, NFT, sh } from './helpers.js';
+import { skipWhen } from '../helpers/skip.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PEER_VIEW = join(here, 'fixtures', 'peer-view.js');
@@ -152,8 +153,7 @@ async function lbTeardown(env: LbEnv): Promise<void> {
   }
 }
 
-const real = cgroupRoot ? test.serial : test.serial.skip;
-if (!cgroupRoot) test.skip('socket-level translation [skipped: no cgroup2 mounted on this host]', () => {});
+const real = skipWhen(!cgroupRoot, 'no cgroup2 mounted on this host').serial;
 
 real('a host process in the cgroup connects straight to the container; it still sees the published address', async (t) => {
   const env = await lbSetup();

@@ -6,11 +6,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { containerKit, leftovers, plainSpec, runToEnd } from '../engine-runtime/kit.js';
 import { caseKit, rt, runtimes, sharedRootfs } from '../runtime/_runtime.js';
+import { missing, skipWhen } from '../helpers/skip.js';
 
-const canRun = process.getuid?.() === 0 && existsSync('/bin/busybox');
 const tsrt = runtimes().find((r) => r.name === 'tsstack-runtime')!;
-const skip = !canRun ? 'needs root and busybox' : tsrt.skip;
-const serial = skip ? test.skip : test.serial;
+const skip = missing('root', 'busybox') ?? tsrt.skip;
+const serial = skipWhen(skip, skip).serial;
 
 const kit = containerKit('tsstack-sec-confine-');
 const rootfs = sharedRootfs(kit.base);

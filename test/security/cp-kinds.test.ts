@@ -11,10 +11,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { runtimes } from '../engine-runtime/helpers.js';
 import { containerKit, plainSpec } from '../engine-runtime/kit.js';
+import { needs } from '../helpers/skip.js';
 
 const { engine } = containerKit('tsstack-cp-kinds-');
 const rt = runtimes()[0];
-const maybe = process.getuid?.() === 0 && rt ? test.serial : test.skip;
+const maybe = needs('root', 'runtime').serial;
 
 /** Fails instead of hanging when a copy blocks (on a FIFO opened for reading, say). */
 async function within<T>(p: Promise<T>, ms = 20_000): Promise<T> {

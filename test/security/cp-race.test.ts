@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { runtimes } from '../engine-runtime/helpers.js';
 import { containerKit, plainSpec } from '../engine-runtime/kit.js';
+import { needs } from '../helpers/skip.js';
 
 const { engine } = containerKit('tsstack-cp-race-');
 const COPIES = 150;
@@ -34,7 +35,7 @@ function buildSwapper(dir: string): string | undefined {
   }
 }
 
-const maybe = process.getuid?.() === 0 && rt ? test.serial : test.skip;
+const maybe = needs('root', 'runtime').serial;
 
 maybe('a container swapping a directory with a link to the host cannot redirect cp in or out', async (t) => {
   const { c, dir } = engine(t, rt!);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../../src/util/fs-atomic.js';
 import { placeFileMounts } from '../../src/engine/runtime/file-mounts.js';
+import { needs } from '../helpers/skip.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -36,7 +37,7 @@ test('atomic writes have the mode asked for whatever the umask, and replace a li
   t.true(lstatSync(join(dir, 'state.json')).isFile());
 });
 
-(isRoot ? test : test.skip)('a secret copy: 0700 files/, the owner and mode asked for; a FIFO or device source is refused', (t) => {
+needs('root')('a secret copy: 0700 files/, the owner and mode asked for; a FIFO or device source is refused', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsstack-files-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'src'), 'value');

@@ -11,12 +11,13 @@ import test from 'ava';
 import { isolateNetwork } from '../cli/_netns.js';
 import { chmodSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { leftovers, canRun, world, type World } from '../cli/_world.js';
+import { leftovers, canRun, E2E, world, type World } from '../cli/_world.js';
 import { canMakeUsers, makeLocalUser, userGone, type LocalUser } from './_local-user.js';
+import { missing, skipWhen } from '../helpers/skip.js';
 
 isolateNetwork();
 
-const maybe = canRun && canMakeUsers ? test.serial : test.serial.skip;
+const maybe = skipWhen(!(canRun && canMakeUsers), missing(...E2E) ?? 'needs useradd, userdel and setpriv').serial;
 const mode = (p: string) => statSync(p).mode & 0o7777;
 
 /** Runs as `u`: each attempt's outcome, 'ok' or the error code. */

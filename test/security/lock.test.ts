@@ -8,14 +8,14 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isolateNetwork } from '../cli/_netns.js';
-import { canRun, leftovers, world } from '../cli/_world.js';
+import { canRun, E2E, leftovers, world } from '../cli/_world.js';
 import { tsstackProc } from '../helpers/cli-process.js';
 import { unsafeAncestor, unsafeOwnDir } from '../../src/engine/store/private-dir.js';
 import { dnsServerDir } from '../../src/engine/dns/paths.js';
 
 const PYTHON = '/usr/bin/python3';
 const usable = canRun && existsSync(PYTHON) && existsSync('/usr/sbin/useradd') && existsSync('/usr/bin/setpriv');
-const e2e = usable ? test.serial : test.serial.skip;
+const e2e = skipWhen(!usable, missing(...E2E) ?? `needs ${PYTHON}, useradd and setpriv`).serial;
 if (usable) isolateNetwork();
 
 const USER = `tsslock${process.pid % 100000}`;
@@ -57,6 +57,7 @@ except OSError as e:
     print(e.strerror, flush=True)
     sys.exit(1)
 `;
+import { missing, skipWhen } from '../helpers/skip.js';
 
 /** setpriv's arguments that run a command as the user. */
 const asUser = (): string[] => ['--reuid', String(uid), '--regid', String(gid), '--clear-groups'];

@@ -14,6 +14,7 @@ import type { Containers } from '../../src/engine/runtime/containers.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { mountsUnder, runtimes } from '../engine-runtime/helpers.js';
 import { containerKit, leftovers, plainSpec, runToEnd } from '../engine-runtime/kit.js';
+import { skipWhen, noneHere } from '../helpers/skip.js';
 
 const { engine, base } = containerKit('tsstack-seccomp-');
 
@@ -112,11 +113,11 @@ const KERNEL_ONLY = {
   keyctl: 'OK', add_key: 'OK', unshare: 'OK', mount: 'ENOENT', setns: 'EBADF', bpf: 'EINVAL', perf_event_open: 'EFAULT', clone3: 'EINVAL', personality: 'OK',
 };
 
+noneHere(runtimes(), 'seccomp in real containers', 'runtime');
 for (const rt of runtimes()) {
-  const t0 = typeof probeDir === 'string' ? test.serial : test.skip;
-  const why = typeof probeDir === 'string' ? '' : ` (${probeDir.skip})`;
+  const t0 = skipWhen(typeof probeDir !== 'string' && probeDir.skip, undefined).serial;
 
-  t0(`${rt}: the default profile refuses the host-reaching calls with EPERM (clone3 ENOSYS); threads, fork and busybox work${why}`, async (t) => {
+  t0(`${rt}: the default profile refuses the host-reaching calls with EPERM (clone3 ENOSYS); threads, fork and busybox work`, async (t) => {
     const { c } = engine(t, rt);
     const r = await probe(c, 'default');
     t.like(r, {
@@ -132,7 +133,7 @@ for (const rt of runtimes()) {
     t.true(rt === 'tsstack-runtime' ? r.fchmodat2 === 'EBADF' : ['EBADF', 'ENOSYS'].includes(r.fchmodat2!), r.fchmodat2);
   });
 
-  t0(`${rt}: seccomp=unconfined: the same calls reach the kernel${why}`, async (t) => {
+  t0(`${rt}: seccomp=unconfined: the same calls reach the kernel`, async (t) => {
     const { c } = engine(t, rt);
     const r = await probe(c, 'unconfined', { seccomp: 'unconfined' });
     t.like(r, { exit: '0', Seccomp: '0', ...KERNEL_ONLY, thread: 'OK', i386_keyctl: 'OK', leftovers: '' });
@@ -141,14 +142,14 @@ for (const rt of runtimes()) {
     t.not(r.vsock, 'EPERM');
   });
 
-  t0(`${rt}: privileged runs unconfined, as in Docker${why}`, async (t) => {
+  t0(`${rt}: privileged runs unconfined, as in Docker`, async (t) => {
     const { c } = engine(t, rt);
     const r = await probe(c, 'privileged', { privileged: true });
     t.like(r, { exit: '0', Seccomp: '0', keyctl: 'OK', unshare: 'OK', mount: 'ENOENT', i386_keyctl: 'OK', leftovers: '' });
     t.like(await probe(c, 'beside'), { Seccomp: '2', unshare: 'EPERM' }, 'a container that is not privileged is confined');
   });
 
-  t0(`${rt}: cap_add opens the calls Docker ties to the capability (SYS_ADMIN: mount, unshare, setns, clone flags, clone3; DAC_READ_SEARCH: open_by_handle_at)${why}`, async (t) => {
+  t0(`${rt}: cap_add opens the calls Docker ties to the capability (SYS_ADMIN: mount, unshare, setns, clone flags, clone3; DAC_READ_SEARCH: open_by_handle_at)`, async (t) => {
     const { c } = engine(t, rt);
     const admin = await probe(c, 'sys-admin', { capAdd: ['SYS_ADMIN'] });
     t.like(admin, { exit: '0', Seccomp: '2', unshare: 'OK', mount: 'ENOENT', setns: 'EBADF', clone3: 'EINVAL', bpf: 'EINVAL', keyctl: 'EPERM', thread: 'OK', leftovers: '' });
@@ -157,7 +158,7 @@ for (const rt of runtimes()) {
     t.like(dac, { exit: '0', open_by_handle_at: 'EFAULT', mount: 'EPERM', leftovers: '' });
   });
 
-  t0(`${rt}: a custom profile replaces the default (here: everything allowed but mkdir); an ABI it does not list is killed${why}`, async (t) => {
+  t0(`${rt}: a custom profile replaces the default (here: everything allowed but mkdir); an ABI it does not list is killed`, async (t) => {
     const { c, dir } = engine(t, rt);
     const profile = join(dir, 'no-mkdir.json');
     writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
@@ -171,7 +172,7 @@ for (const rt of runtimes()) {
   });
 }
 
-(typeof probeDir === 'string' ? test.serial : test.skip)('a build\'s RUN step runs under the default profile too', async (t) => {
+skipWhen(typeof probeDir !== 'string' && probeDir.skip, undefined).serial('a build\'s RUN step runs under the default profile too', async (t) => {
   const dir = join(base, 'run-step');
   const rootfs = makeBusyboxRootfs(join(dir, 'rootfs'));
   mkdirSync(join(dir, 'bundle'), { recursive: true });

@@ -8,7 +8,8 @@ import test from 'ava';
 import { isolateNetwork } from '../cli/_netns.js';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canRun, leftovers, world, type World } from '../cli/_world.js';
+import { canRun, E2E, leftovers, world, type World } from '../cli/_world.js';
+import { needs } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -75,7 +76,7 @@ test('allowed as Compose allows: ../x written out, an absolute path, a link that
   t.is(r.code, 0, r.err);
 });
 
-const realTest = canRun ? test.serial : test.serial.skip;
+const realTest = needs(...E2E).serial;
 
 realTest('a real up: root, run root, container, secrets and volumes get the modes chosen for them', async (t) => {
   const w = world();

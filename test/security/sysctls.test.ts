@@ -7,8 +7,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sysctlNamespace, sysctlProblem } from '../../src/spec/sysctls.js';
 import { isolateNetwork } from '../cli/_netns.js';
-import { assertNothingLeft, canRun, projectCli, world } from '../cli/_world.js';
+import { assertNothingLeft, canRun, E2E, projectCli, world } from '../cli/_world.js';
 import { caseKit, makeTemp, rmTemp, rt, runtimes, sharedRootfs } from '../runtime/_runtime.js';
+import { missing, needs, skipWhen } from '../helpers/skip.js';
 
 isolateNetwork();
 
@@ -82,7 +83,7 @@ for (const h of HOSTILE) {
   });
 }
 
-const serialE2e = canRun ? test.serial : test.skip;
+const serialE2e = needs(...E2E).serial;
 
 serialE2e('namespaced sysctls still reach the container (its own IPC and network namespaces), the host keeps its values', async (t) => {
   const w = world();
@@ -110,7 +111,7 @@ serialE2e('namespaced sysctls still reach the container (its own IPC and network
 const tsrt = runtimes().find((r) => r.name === 'tsstack-runtime')!;
 const base = makeTemp('tsstack-sec-sysctl-');
 test.after.always(() => rmTemp(base));
-const bundleTest = canRun && !tsrt.skip ? test.serial : test.skip;
+const bundleTest = skipWhen(missing(...E2E) ?? tsrt.skip, missing(...E2E) ?? tsrt.skip).serial;
 const { prepare, assertClean } = caseKit(base, canRun ? sharedRootfs(base) : base);
 
 const BAD_BUNDLES: { name: string; sysctl: Record<string, string>; ns?: (n: { type: string; path?: string }[]) => { type: string; path?: string }[]; error: RegExp }[] = [

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { loadStack } from '../../src/spec/load.js';
 import { renderStack } from '../../src/spec/render.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 import { CONFORMANCE, haveConformance } from './conformance.js';
 import { project } from './helpers.js';
 
@@ -52,7 +52,7 @@ test('a literal $ is printed as $$ and loads back as one $ (yaml and json)', asy
   }
 });
 
-skipWhen(!haveConformance, '../shared absent')('config → load → config is a fixed point for every conformance stack file that loads', async (t) => {
+needs('conformance')('config → load → config is a fixed point for every conformance stack file that loads', async (t) => {
   let loaded = 0;
   const differ: string[] = [];
   for (const f of walk(CONFORMANCE)) {

@@ -1,7 +1,7 @@
 // `tsstack config` (runConfig) and the renderer, including docker/compose's two model-only fixtures.
 import { join } from 'node:path';
 import test from 'ava';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 import { parse } from 'yaml';
 import { runConfig } from '../../src/cli/commands/config.js';
 import { loadStack } from '../../src/spec/load.js';
@@ -16,7 +16,7 @@ async function config(opts: Parameters<typeof runConfig>[0]): Promise<{ code: nu
   return { code, out, warnings };
 }
 
-skipWhen(!haveConformance, '../shared absent')('docker/compose TestConfig: the canonical model with an absolute build context', async (t) => {
+needs('conformance')('docker/compose TestConfig: the canonical model with an absolute build context', async (t) => {
   const dir = conformancePath('docker-compose/pkg/e2e/testdata/TestConfig');
   const { code, out } = await config({ files: [join(dir, 'compose.yaml')], projectName: 'testconfig', env: {} });
   t.is(code, 0);
@@ -26,7 +26,7 @@ skipWhen(!haveConformance, '../shared absent')('docker/compose TestConfig: the c
   );
 });
 
-skipWhen(!haveConformance, '../shared absent')('docker/compose TestEnvInterpolation: the shell wins over .env, also inside .env values', async (t) => {
+needs('conformance')('docker/compose TestEnvInterpolation: the shell wins over .env, also inside .env values', async (t) => {
   const dir = conformancePath('docker-compose/pkg/e2e/testdata/TestEnvInterpolation');
   const { out } = await config({ files: [join(dir, 'compose.yaml')], env: { WHEREAMI: 'shell' } });
   const doc = parse(out) as { services: Record<string, { environment: Record<string, string> }> };

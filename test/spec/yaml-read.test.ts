@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import test from 'ava';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 import { lineTable } from '../../src/spec/yaml-lines.js';
 import { isOverride, isReset, parseYaml } from '../../src/spec/yaml-read.js';
 import { isTsstackError } from '../../src/util/errors.js';
@@ -67,7 +67,7 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-skipWhen(!haveConformance, '../shared absent')('the fast line table equals the full parser`s on every conformance compose file', (t) => {
+needs('conformance')('the fast line table equals the full parser`s on every conformance compose file', (t) => {
   const files = [...walk(conformancePath('compose-go/loader/testdata')), ...walk(conformancePath('awesome-compose')), ...walk(conformancePath('docker-compose/pkg/e2e/testdata')), conformancePath('compose-go/loader/full-example.yml')];
   let compared = 0;
   for (const f of files) {

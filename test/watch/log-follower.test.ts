@@ -9,7 +9,7 @@ import { Containers } from '../../src/engine/runtime/containers.js';
 import { LogFollower } from '../../src/cli/watch-logs.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { OverlayRootfs, mountsUnder, runtimes } from '../engine-runtime/helpers.js';
-import { skipWhen } from '../helpers/skip.js';
+import { needs } from '../helpers/skip.js';
 
 const rts = runtimes();
 const base = makeTemp('tsstack-follower-');
@@ -25,7 +25,7 @@ const spec = (service: string, args: string[]): ContainerCreateSpec => ({
   hostname: service, mounts: [], endpoints: [], networkMode: 'none', ports: [], resources: {}, restart: 'no', stopSignal: 'SIGKILL', stopGracePeriod: 1000,
 });
 
-skipWhen(!rts.length || process.getuid?.() !== 0, 'needs root and a runtime').serial(`stop() ends the stream of a silent running container: true, no timer left, the container untouched (${rts[0] ?? 'no runtime'})`, async (t) => {
+needs('root', 'runtime').serial(`stop() ends the stream of a silent running container: true, no timer left, the container untouched (${rts[0] ?? 'no runtime'})`, async (t) => {
   const c = new Containers({ root: join(base, 'root'), runRoot: join(base, 'run'), images: new OverlayRootfs(base), runtime: rts[0] });
   t.teardown(async () => {
     for (const x of await c.list()) await c.remove(x.id, { force: true }).catch(() => {});
