@@ -2,7 +2,7 @@
 // no root, namespaces, mounts, containers, bridges or nftables — in well under 30 s.
 // Rule: a directory listed whole is pure by design (the stack-file loader, reconcile
 // over the fake engine); elsewhere a file is listed by name when every test in it is
-// pure. A test in a listed file that does need root says so with needs('root')
+// pure (the Kubernetes renderer, test/deploy/, is pure by design too). A test in a listed file that does need root says so with needs('root')
 // (test/helpers/skip.ts) and is reported as skipped here. The unit run as a non-root
 // user is the check that this list stays true: a kernel test in it fails. Fuzz
 // files (property runs given seconds each) are left to the whole suite.
@@ -10,6 +10,7 @@ export default {
   files: [
     'dist/test/spec/**/*.test.js',
     'dist/test/reconcile/**/*.test.js',
+    'dist/test/deploy/**/*.test.js',
     'dist/test/cli/cli.test.js',
     'dist/test/cli/converged.test.js',
     'dist/test/cli/model-cache.test.js',
