@@ -79,6 +79,14 @@ export interface ImageApi {
   /** Mount an overlay root for a container: lower = the image's layers, upper/work under `dir`. Returns the merged path. */
   mountRootfs(imageId: string, dir: string): Promise<string>;
   unmountRootfs(dir: string): Promise<void>;
+  /** Points `name` (normalized) at the image `ref` names (`image tag`). */
+  tag(ref: string, name: string): Promise<void>;
+  /** A one-layer image from a root filesystem (a tar, maybe compressed, or a directory), like `docker import`. */
+  importRootfs(source: string, name: string, opts?: { config?: ImageRuntimeConfig; message?: string }): Promise<ImageInfo>;
+  /** Images of a `docker save` / OCI archive (`image load`). */
+  loadArchive(path: string, onProgress?: (line: string) => void): Promise<ImageInfo[]>;
+  /** `image save`: the images `refs` name, as one archive at `path`. */
+  saveArchive(refs: string[], path: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------- networks
@@ -334,6 +342,11 @@ export interface ContainerApi {
   /** Runs a process in the container; resolves with its exit code. Stdio is inherited unless streams are given. */
   exec(id: string, argv: string[], opts: ExecOptions): Promise<number>;
   wait(id: string): Promise<number>;
+  /**
+   * Runs the container in the foreground on the caller's stdio (`run -it`/`run -i`): no monitor, no log; a pty
+   * when the spec has `tty` and stdin is a terminal. Resolves with its exit code.
+   */
+  runAttached(id: string): Promise<number>;
   top(id: string): Promise<{ pid: number; cmd: string }[]>;
   stats(id: string): Promise<ContainerStats>;
   /**
@@ -363,6 +376,30 @@ export interface HealthApi {
   repair(faults: Fault[]): Promise<void>;
 }
 
+// ---------------------------------------------------------------- host files
+
+/** What reconcile asks to be made on the host outside containers (only the engine writes there). */
+export interface HostApi {
+  /** Each missing path becomes a directory (bind sources with `create_host_path`); existing ones are left alone. */
+  makeBindSources(paths: string[]): Promise<void>;
+  /** Configs/secrets generated from content: written 0600 in 0700 directories; an existing file is kept (names carry a content hash). */
+  writeGeneratedFiles(files: { path: string; content: string }[]): Promise<void>;
+}
+
+// ---------------------------------------------------------------- state fingerprint
+
+/**
+ * A digest of everything observing the engine reads (its state files' stamps, the liveness of the
+ * processes they name, the host facts health checks): equal fingerprints, equal observations.
+ */
+export interface StateFingerprint {
+  digest: string;
+  /** Monitor pids the state names (give them back to check a recorded fingerprint without reading files). */
+  pids: number[];
+  /** Something changed too recently for its stamp to vouch for it: do not record this one. */
+  racy: boolean;
+}
+
 export interface Engine {
   root: string;
   runRoot: string;
@@ -372,5 +409,12 @@ export interface Engine {
   containers: ContainerApi;
   /** Absent in engines (fakes) that have nothing to check. */
   health?: HealthApi;
+  host: HostApi;
+  /**
+   * Cheap (stats and /proc reads): the fingerprint of the engine's state. With `pids` (of a recorded
+   * fingerprint) no state file is read. The same as engine/fingerprint.ts `stateFingerprint(root, runRoot)`,
+   * which the CLI's no-op `up` path calls without opening the engine.
+   */
+  stateFingerprint(opts?: { pids?: number[] }): Promise<StateFingerprint>;
   close(): Promise<void>;
 }

@@ -3,9 +3,10 @@
 // assert order; `behaviour` decides what a started container does.
 
 import type {
-  ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, Engine, ExecOptions, HealthStatus, ImageApi, ImageInfo,
-  Labels, LogLine, LogOptions, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort, VolumeApi, VolumeInfo, BuildRequest, PullPolicy,
+  ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, Engine, ExecOptions, HealthStatus, HostApi, ImageApi, ImageInfo,
+  Labels, LogLine, LogOptions, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort, StateFingerprint, VolumeApi, VolumeInfo, BuildRequest, PullPolicy,
 } from '../../src/engine/api.js';
+import { makeBindSources, writeGeneratedFiles } from '../../src/engine/host-files.js';
 import { TsstackError } from '../../src/util/errors.js';
 
 export interface StartOutcome {
@@ -75,6 +76,20 @@ export class FakeEngine implements Engine {
     prune: async () => ({ removedBlobs: 0, removedLayers: 0, reclaimed: 0 }),
     mountRootfs: async (_id, dir) => `${dir}/rootfs`,
     unmountRootfs: async () => {},
+    tag: async (ref, name) => {
+      const i = this.imagesByRef.get(ref);
+      if (!i) throw new TsstackError('NOT_FOUND', `no such image: ${ref}`);
+      this.imagesByRef.set(name, { ...i, names: [...i.names, name] });
+    },
+    importRootfs: async (_source, name) => {
+      const info: ImageInfo = { id: `sha256:imported${name}`, names: [name], config: {}, chainIds: [], size: 1 };
+      this.imagesByRef.set(name, info);
+      return info;
+    },
+    loadArchive: async () => [],
+    saveArchive: async (refs) => {
+      for (const r of refs) if (!this.imagesByRef.has(r)) throw new TsstackError('NOT_FOUND', `no such image: ${r}`);
+    },
   };
 
   networks: NetworkApi = {
@@ -182,6 +197,10 @@ export class FakeEngine implements Engine {
       return 0;
     },
     wait: async (id) => this.get(id).exitCode ?? 0,
+    runAttached: async (id) => {
+      await this.containers.start(id);
+      return this.get(id).exitCode ?? 0;
+    },
     top: async () => [{ pid: 1, cmd: 'sleep 1000' }],
     stats: async (): Promise<ContainerStats> => ({ cpuPercent: 0, memoryUsage: 1024, pids: 1, netRx: 0, netTx: 0 }),
     copy: async (id, from, to, dir) => {
@@ -189,6 +208,17 @@ export class FakeEngine implements Engine {
       return { skipped: [] };
     },
   };
+
+  /** The engine's own host writes (real files: tests look at them where they asked for them). */
+  host: HostApi = {
+    makeBindSources: async (paths) => makeBindSources(paths),
+    writeGeneratedFiles: async (files) => writeGeneratedFiles(files),
+  };
+
+  /** Changes with every container, network or volume change (what observing this engine reads). */
+  async stateFingerprint(): Promise<StateFingerprint> {
+    return { digest: JSON.stringify([[...this.ctrs.values()], [...this.nets.values()], [...this.vols.values()]]), pids: [], racy: false };
+  }
 
   async close(): Promise<void> {}
 }
