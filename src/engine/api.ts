@@ -132,6 +132,11 @@ export interface NetworkApi {
   check(specs: NetworkCreateSpec[]): Promise<string[]>;
   /** Problems with host ports (in use by a process or another stack), naming who holds them. */
   checkPorts(ports: PublishedPort[], exceptContainer?: string): Promise<string[]>;
+  /**
+   * Deletes `bridges` no recorded network owns (named by an intent: a removal killed after forgetting its
+   * network) and makes the firewall match the recorded networks again (recovery).
+   */
+  resync(bridges?: string[]): Promise<void>;
 }
 
 // ---------------------------------------------------------------- volumes

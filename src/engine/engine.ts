@@ -84,6 +84,7 @@ function networksOf(p: Lazy<NetworkManager>): NetworkApi {
     remove: async (name) => (await m()).remove(name),
     check: async (specs) => (await m()).check(specs),
     checkPorts: async (ports, except) => (await m()).checkPorts(ports, except),
+    resync: async (bridges) => (await m()).resync(bridges),
   };
 }
 

@@ -110,6 +110,9 @@ export class FakeEngine implements Engine {
       this.nets.delete(name);
     },
     check: async (specs) => specs.filter((s) => s.subnet && this.badSubnets.has(s.subnet)).map((s) => `subnet ${s.subnet} of network ${s.name} overlaps a host route`),
+    resync: async () => {
+      this.journal.push('resync networks');
+    },
     checkPorts: async (ports: PublishedPort[], except?: string) =>
       ports.filter((p) => this.busyPorts.has(p.hostPort) && this.busyPorts.get(p.hostPort) !== except).map((p) => `host port ${p.hostPort}/${p.protocol} is in use by ${this.busyPorts.get(p.hostPort)}`),
   };
