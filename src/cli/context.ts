@@ -6,10 +6,7 @@ import { basename, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Engine } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
-import { normalizeProjectName } from '../model/project-name.js';
 import { TsstackError } from '../util/errors.js';
-
-export { normalizeProjectName };
 
 export interface GlobalOptions {
   file?: string[];
@@ -155,6 +152,8 @@ export class Context {
 
   /** -p, TSSTACK_PROJECT_NAME, the stack model's name, else the directory's name. */
   async projectName(): Promise<string> {
+    // the one rule (the loader's too), loaded when a name is needed: not on the no-op `up` path
+    const { normalizeProjectName } = await import('../model/project-name.js');
     const explicit = this.g.projectName ?? this.io.env.TSSTACK_PROJECT_NAME ?? this.io.env.COMPOSE_PROJECT_NAME;
     if (explicit) return normalizeProjectName(explicit);
     if (this.model) return this.model.name;
@@ -176,6 +175,7 @@ export class Context {
     const { readFileSync } = await import('node:fs');
     const { dirname } = await import('node:path');
     const { parse } = await import('yaml');
+    const { normalizeProjectName } = await import('../model/project-name.js');
     const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : undefined;
     if (this.g.file?.includes('-')) return undefined; // standard input is read once, by the loader
     let files = this.g.file?.map((f) => resolve(this.io.cwd, f));
