@@ -405,6 +405,24 @@ export interface StateFingerprint {
   racy: boolean;
 }
 
+// ---------------------------------------------------------------- crash safety
+
+export interface RecoveryReport {
+  /** What was finished or undone, one line each (for --debug and tests). */
+  done: string[];
+  /** What could not be cleaned now (it is retried by the next command). */
+  problems: string[];
+}
+
+/** A multi-step change of a project begun and not (yet) ended (engine/intents.ts). */
+export interface PendingChange {
+  kind: 'container' | 'network';
+  op: 'create' | 'remove';
+  name: string;
+  /** Its writer died: the change was interrupted (`recover` undoes it); else it may still be under way. */
+  dead: boolean;
+}
+
 export interface Engine {
   root: string;
   runRoot: string;
@@ -421,5 +439,9 @@ export interface Engine {
    * which the CLI's no-op `up` path calls without opening the engine.
    */
   stateFingerprint(opts?: { pids?: number[] }): Promise<StateFingerprint>;
+  /** Changes of `project` begun and not ended (cheap: one readdir when there are none). */
+  pendingChanges(project: string): Promise<PendingChange[]>;
+  /** Under the project's lock: finishes or undoes what killed commands of `project` left half made. Never throws. */
+  recover(project: string): Promise<RecoveryReport>;
   close(): Promise<void>;
 }

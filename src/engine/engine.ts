@@ -192,7 +192,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     writeGeneratedFiles: async (files) => (await import('./host-files.js')).writeGeneratedFiles(files),
   };
 
-  return {
+  const engine: Engine = {
     root,
     runRoot,
     images,
@@ -202,6 +202,13 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     health,
     host,
     stateFingerprint: async (o) => (await import('./fingerprint.js')).stateFingerprint(root, runRoot, o),
+    async pendingChanges(project) {
+      const { listIntents, projectIntent } = await import('./intents.js');
+      if (!projectIntent(root, project)) return [];
+      const { pidAlive } = await import('../util/fs-atomic.js');
+      return listIntents(root).filter((i) => i.project === project).map((i) => ({ kind: i.kind, op: i.op, name: i.name, dead: !pidAlive(i.pid) }));
+    },
+    recover: async (project) => (await import('./recovery.js')).recover(engine, project),
     async close() {
       // DNS first: with no container left it stops its server; then the network
       // manager's sockets and workers, so the process can exit. Parts never
@@ -212,6 +219,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       await networkPart.loaded()?.close().catch(() => {});
     },
   };
+  return engine;
 }
 
 /** Where per-project generated files (configs/secrets from content) live. */

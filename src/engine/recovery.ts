@@ -19,16 +19,12 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsstackError } from '../util/errors.js';
 import { pidAlive, removeDeadTemps, tempWriter } from '../util/fs-atomic.js';
-import type { Engine } from './api.js';
+import type { Engine, RecoveryReport } from './api.js';
+
+export type { RecoveryReport };
 import { endIntent, listIntents, type Intent } from './intents.js';
 import { unmountTree } from './runtime/umount.js';
 
-export interface RecoveryReport {
-  /** What was finished or undone, one line each (for --debug and tests). */
-  done: string[];
-  /** What could not be cleaned now (it is retried by the next command). */
-  problems: string[];
-}
 
 const ID = /^[0-9a-f]{64}$/;
 

@@ -4,7 +4,7 @@
 
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, Engine, ExecOptions, HealthStatus, HostApi, ImageApi, ImageInfo,
-  Labels, LogLine, LogOptions, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort, StateFingerprint, VolumeApi, VolumeInfo, BuildRequest, PullPolicy,
+  Labels, LogLine, LogOptions, NetworkApi, NetworkCreateSpec, NetworkInfo, PendingChange, PublishedPort, RecoveryReport, StateFingerprint, VolumeApi, VolumeInfo, BuildRequest, PullPolicy,
 } from '../../src/engine/api.js';
 import { makeBindSources, writeGeneratedFiles } from '../../src/engine/host-files.js';
 import { TsstackError } from '../../src/util/errors.js';
@@ -221,6 +221,15 @@ export class FakeEngine implements Engine {
   /** Changes with every container, network or volume change (what observing this engine reads). */
   async stateFingerprint(): Promise<StateFingerprint> {
     return { digest: JSON.stringify([[...this.ctrs.values()], [...this.nets.values()], [...this.vols.values()]]), pids: [], racy: false };
+  }
+
+  /** Nothing is ever left half made here. */
+  async pendingChanges(): Promise<PendingChange[]> {
+    return [];
+  }
+
+  async recover(): Promise<RecoveryReport> {
+    return { done: [], problems: [] };
   }
 
   async close(): Promise<void> {}

@@ -130,8 +130,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const { preflight } = await import('../../reconcile/preflight.js');
   const quick = (await makePlan(engine, model, opts)).plan;
   // an intent left by a killed command sends `up` to the locked path, whose recovery finishes it
-  const { projectIntent } = await import('../../engine/intents.js');
-  const converged = quick.empty && !projectIntent(ctx.paths.root, model.name) && !(await preflight(quick, engine, model)).length;
+  const converged = quick.empty && !(await engine.pendingChanges(model.name)).length && !(await preflight(quick, engine, model)).length;
   const outcome = converged
     ? { plan: quick, result: { failed: [], warnings: [...quick.warnings], touched: [] } }
     : await ctx.locked(model.name, async () => {
@@ -239,9 +238,7 @@ export async function runPlan(ctx: Context, services: string[], f: UpFlags): Pro
     if (plan.empty) ctx.io.out(`no changes: ${model.name} is up to date`);
     else ctx.io.out(plan.toString());
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
-    const { listIntents } = await import('../../engine/intents.js');
-    const { pidAlive } = await import('../../util/fs-atomic.js');
-    if (listIntents(ctx.paths.root).some((i) => i.project === model.name && !pidAlive(i.pid))) ctx.io.err('note: an interrupted command left changes half made; `up` and `down` undo them first (a container half created is created anew)');
+    if ((await engine.pendingChanges(model.name)).some((c) => c.dead)) ctx.io.err('note: an interrupted command left changes half made; `up` and `down` undo them first (a container half created is created anew)');
   }
   if (problems.length) throw problemsError(problems);
   return f.detailedExitcode && !plan.empty ? 2 : 0;
