@@ -6,7 +6,6 @@ import type { StackModel } from '../../model/types.js';
 import type { ApplyResult } from '../../reconcile/apply.js';
 import { TsstackError, isTsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
-import { recoverFirst } from '../recover-first.js';
 import { EXIT, EXIT_FAILED, renderError } from '../errors.js';
 import type { Progress } from '../render.js';
 import type { ApplyEvent } from '../../reconcile/apply.js';
@@ -260,6 +259,7 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
   const { observe } = await import('../../reconcile/observe.js');
   const { planDown } = await import('../../reconcile/diff.js');
   const { apply } = await import('../../reconcile/apply.js');
+  const { recoverFirst } = await import('../recover-first.js');
   const result = await ctx.locked(project, async () => {
     // what a killed command left half made is found here (intents, mounts, temps), not only in the records
     await recoverFirst(ctx, engine, project);
