@@ -53,10 +53,6 @@ export function interrupted(): boolean {
 
 const STACK_FILES = ['stack.yaml', 'stack.yml', 'compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
-/** Lower-case, `[a-z0-9_-]`, starting with a letter or digit (compose's rule). */
-export function normalizeProjectName(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
-}
 
 /** Whether a `.env` chooses the stack files (COMPOSE_FILE / TSSTACK_FILE), as Compose reads it before choosing them. */
 function dotenvNamesFiles(path: string): boolean {
@@ -87,7 +83,6 @@ export class Context {
 
   async loadModel(): Promise<StackModel> {
     if (this.model) return this.model;
-    let mod: { loadStack?: (o: Record<string, unknown>) => Promise<StackModel> };
     const fromStdin = this.g.file?.includes('-');
     // the cache lives under the root: used only when no other user could have written it (host-dirs.ts)
     const cacheInput = this.io.loadStack || this.io.env.TSSTACK_NO_CACHE || fromStdin || !(await this.rootsSafe()) ? undefined : await this.modelCacheInput();
@@ -96,14 +91,7 @@ export class Context {
       const hit = cachedModel(cacheInput);
       if (hit) return (this.model = hit);
     }
-    if (this.io.loadStack) mod = { loadStack: this.io.loadStack };
-    else try {
-      mod = await import('../spec/load.js');
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-      throw new TsstackError('HOST', 'the stack file loader (spec/) is not available yet in this build of tsstack', { cause: e, hint: 'build the project (npm run build) or wait for spec/ to land' });
-    }
-    if (!mod.loadStack) throw new TsstackError('HOST', 'the stack file loader (spec/) is not available yet in this build of tsstack');
+    const loadStack = this.io.loadStack ?? (await import('../spec/load.js')).loadStack;
     const envFiles = this.g.envFile;
     const options = {
       files: this.g.file?.length ? this.g.file.map((f) => (f === '-' ? f : resolve(this.io.cwd, f))) : undefined,
@@ -112,7 +100,7 @@ export class Context {
       envFiles: envFiles?.map((f) => resolve(this.io.cwd, f)),
       profiles: this.g.profile?.length ? this.g.profile : undefined,
     };
-    this.model = await mod.loadStack({ ...options, env: { ...this.io.env }, cwd: this.io.cwd });
+    this.model = await loadStack({ ...options, env: { ...this.io.env }, cwd: this.io.cwd });
     if (cacheInput) {
       const { storeModel } = await import('./model-cache.js');
       storeModel(cacheInput, this.model, { explicitFiles: !!options.files || !!this.io.env.COMPOSE_FILE, explicitEnvFiles: !!options.envFiles, startDir: options.projectDir ?? this.io.cwd });
@@ -164,6 +152,8 @@ export class Context {
 
   /** -p, TSSTACK_PROJECT_NAME, the stack model's name, else the directory's name. */
   async projectName(): Promise<string> {
+    // the one rule (the loader's too), loaded when a name is needed: not on the no-op `up` path
+    const { normalizeProjectName } = await import('../model/project-name.js');
     const explicit = this.g.projectName ?? this.io.env.TSSTACK_PROJECT_NAME ?? this.io.env.COMPOSE_PROJECT_NAME;
     if (explicit) return normalizeProjectName(explicit);
     if (this.model) return this.model.name;
@@ -185,6 +175,7 @@ export class Context {
     const { readFileSync } = await import('node:fs');
     const { dirname } = await import('node:path');
     const { parse } = await import('yaml');
+    const { normalizeProjectName } = await import('../model/project-name.js');
     const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : undefined;
     if (this.g.file?.includes('-')) return undefined; // standard input is read once, by the loader
     let files = this.g.file?.map((f) => resolve(this.io.cwd, f));

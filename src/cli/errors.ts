@@ -6,7 +6,7 @@
 //   3  not found          4  conflict (port in use, name taken, lock held)
 //   5  image (pull/build) 6  runtime (container create/start)
 //   7  network            8  host (missing kernel feature, package, permission,
-//                           or a part of tsstack that is not available yet)
+//                           missing binary, unsafe engine directory, disk full)
 //   70 internal error (a bug: please report it, with --debug output)
 //  130 interrupted (Ctrl-C)
 //
@@ -73,6 +73,6 @@ export const EXIT_HELP = `Exit status:
   5   image pull/build failed
   6   container could not be created or started
   7   network setup failed
-  8   host problem (kernel feature, package, permission, part not available)
+  8   host problem (kernel feature, package, permission, missing binary)
   70  internal error (a bug)
   130 interrupted`;

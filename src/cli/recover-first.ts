@@ -5,6 +5,5 @@ import type { Engine } from '../engine/api.js';
 import type { Context } from './context.js';
 
 export async function recoverFirst(ctx: Context, engine: Engine, project: string): Promise<void> {
-  const { recover } = await import('../engine/recovery.js');
-  for (const p of (await recover(engine, project)).problems) ctx.io.err(`warning: cleaning up after an interrupted command: ${p}`);
+  for (const p of (await engine.recover(project)).problems) ctx.io.err(`warning: cleaning up after an interrupted command: ${p}`);
 }

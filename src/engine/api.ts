@@ -74,13 +74,21 @@ export interface ImageApi {
   ensure(ref: string, policy: PullPolicy, onProgress?: (line: string) => void): Promise<ImageInfo>;
   pull(ref: string, onProgress?: (line: string) => void): Promise<ImageInfo>;
   /** Push the stored image `ref` names to the registry its name says; returns the pushed manifest (or index) digest. */
-  push?(ref: string, onProgress?: (line: string) => void): Promise<{ digest: string }>;
+  push(ref: string, onProgress?: (line: string) => void): Promise<{ digest: string }>;
   build(req: BuildRequest): Promise<ImageInfo>;
   remove(ref: string, opts?: { force?: boolean }): Promise<void>;
   prune(): Promise<{ removedBlobs: number; removedLayers: number; reclaimed: Bytes }>;
   /** Mount an overlay root for a container: lower = the image's layers, upper/work under `dir`. Returns the merged path. */
   mountRootfs(imageId: string, dir: string): Promise<string>;
   unmountRootfs(dir: string): Promise<void>;
+  /** Points `name` (normalized) at the image `ref` names (`image tag`). */
+  tag(ref: string, name: string): Promise<void>;
+  /** A one-layer image from a root filesystem (a tar, maybe compressed, or a directory), like `docker import`. */
+  importRootfs(source: string, name: string, opts?: { config?: ImageRuntimeConfig; message?: string }): Promise<ImageInfo>;
+  /** Images of a `docker save` / OCI archive (`image load`). */
+  loadArchive(path: string, onProgress?: (line: string) => void): Promise<ImageInfo[]>;
+  /** `image save`: the images `refs` name, as one archive at `path`. */
+  saveArchive(refs: string[], path: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------- networks
@@ -126,6 +134,11 @@ export interface NetworkApi {
   check(specs: NetworkCreateSpec[]): Promise<string[]>;
   /** Problems with host ports (in use by a process or another stack), naming who holds them. */
   checkPorts(ports: PublishedPort[], exceptContainer?: string): Promise<string[]>;
+  /**
+   * Deletes `bridges` no recorded network owns (named by an intent: a removal killed after forgetting its
+   * network) and makes the firewall match the recorded networks again (recovery).
+   */
+  resync(bridges?: string[]): Promise<void>;
 }
 
 // ---------------------------------------------------------------- volumes
@@ -336,6 +349,11 @@ export interface ContainerApi {
   /** Runs a process in the container; resolves with its exit code. Stdio is inherited unless streams are given. */
   exec(id: string, argv: string[], opts: ExecOptions): Promise<number>;
   wait(id: string): Promise<number>;
+  /**
+   * Runs the container in the foreground on the caller's stdio (`run -it`/`run -i`): no monitor, no log; a pty
+   * when the spec has `tty` and stdin is a terminal. Resolves with its exit code.
+   */
+  runAttached(id: string): Promise<number>;
   top(id: string): Promise<{ pid: number; cmd: string }[]>;
   stats(id: string): Promise<ContainerStats>;
   /**
@@ -365,6 +383,48 @@ export interface HealthApi {
   repair(faults: Fault[]): Promise<void>;
 }
 
+// ---------------------------------------------------------------- host files
+
+/** What reconcile asks to be made on the host outside containers (only the engine writes there). */
+export interface HostApi {
+  /** Each missing path becomes a directory (bind sources with `create_host_path`); existing ones are left alone. */
+  makeBindSources(paths: string[]): Promise<void>;
+  /** Configs/secrets generated from content: written 0600 in 0700 directories; an existing file is kept (names carry a content hash). */
+  writeGeneratedFiles(files: { path: string; content: string }[]): Promise<void>;
+}
+
+// ---------------------------------------------------------------- state fingerprint
+
+/**
+ * A digest of everything observing the engine reads (its state files' stamps, the liveness of the
+ * processes they name, the host facts health checks): equal fingerprints, equal observations.
+ */
+export interface StateFingerprint {
+  digest: string;
+  /** Monitor pids the state names (give them back to check a recorded fingerprint without reading files). */
+  pids: number[];
+  /** Something changed too recently for its stamp to vouch for it: do not record this one. */
+  racy: boolean;
+}
+
+// ---------------------------------------------------------------- crash safety
+
+export interface RecoveryReport {
+  /** What was finished or undone, one line each (for --debug and tests). */
+  done: string[];
+  /** What could not be cleaned now (it is retried by the next command). */
+  problems: string[];
+}
+
+/** A multi-step change of a project begun and not (yet) ended (engine/intents.ts). */
+export interface PendingChange {
+  kind: 'container' | 'network';
+  op: 'create' | 'remove';
+  name: string;
+  /** Its writer died: the change was interrupted (`recover` undoes it); else it may still be under way. */
+  dead: boolean;
+}
+
 export interface Engine {
   root: string;
   runRoot: string;
@@ -374,5 +434,16 @@ export interface Engine {
   containers: ContainerApi;
   /** Absent in engines (fakes) that have nothing to check. */
   health?: HealthApi;
+  host: HostApi;
+  /**
+   * Cheap (stats and /proc reads): the fingerprint of the engine's state. With `pids` (of a recorded
+   * fingerprint) no state file is read. The same as engine/fingerprint.ts `stateFingerprint(root, runRoot)`,
+   * which the CLI's no-op `up` path calls without opening the engine.
+   */
+  stateFingerprint(opts?: { pids?: number[] }): Promise<StateFingerprint>;
+  /** Changes of `project` begun and not ended (cheap: one readdir when there are none). */
+  pendingChanges(project: string): Promise<PendingChange[]>;
+  /** Under the project's lock: finishes or undoes what killed commands of `project` left half made. Never throws. */
+  recover(project: string): Promise<RecoveryReport>;
   close(): Promise<void>;
 }

@@ -1,15 +1,18 @@
 // openEngine(): composes the engine's parts (image store, network manager, DNS
 // service, containers, volumes) behind the api.ts Engine seam.
 //
-// Each part is imported lazily, so a command that needs only one part (e.g.
-// `image ls`) loads only that one, and a part that is missing or fails to load
-// surfaces as a clear HOST error ("… not available") when it is first used,
-// not as a crash at start-up.
+// The composition is static and typed; only the loading is lazy: each part's
+// module is imported (`await import`, typed by its `import type`) and the part
+// constructed on its first call, so a command that needs one part (e.g.
+// `image ls`) loads only that one, and `ps` never loads the network manager.
 
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { TsstackError } from '../util/errors.js';
-import type { ContainerApi, Engine, Fault, HealthApi, ImageApi, NetworkApi, VolumeApi } from './api.js';
+import type { ContainerApi, Engine, Fault, HealthApi, HostApi, ImageApi, NetworkApi, VolumeApi } from './api.js';
+import type { DnsService } from './dns/service.js';
+import type { ImageStore } from './image/store.js';
+import type { NetworkManager } from './network/manager.js';
+import type { Containers } from './runtime/containers.js';
+import type { DnsListen, SandboxProvider } from './runtime/deps.js';
 import { secureEngineDirs } from './host-dirs.js';
 import { Volumes } from './volumes.js';
 
@@ -35,69 +38,95 @@ export function enginePaths(flags: { root?: string; runRoot?: string }, env: Nod
   };
 }
 
-type Ctor = new (...args: any[]) => any;
-
-/** Loads `exportName` from a module of another engine part; undefined if it is not there (yet). */
-async function load(modulePath: string, exportName: string): Promise<Ctor | undefined> {
-  try {
-    const m = (await import(modulePath)) as Record<string, unknown>;
-    return (m[exportName] as Ctor | undefined) ?? undefined;
-  } catch (e) {
-    // The part (or a file it needs) has not landed: "not available". Anything
-    // else (a syntax error, a throw at load) is a bug and surfaces as such.
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw e;
-  }
+/** A part made on first use (one construction even when first used by concurrent calls). */
+interface Lazy<T> {
+  get(): Promise<T>;
+  /** The part if it was made (what close() has to close). */
+  loaded(): T | undefined;
 }
 
-function unavailable(part: string, cause?: unknown): never {
-  throw new TsstackError('HOST', `${part} is not available yet in this build of tsstack`, {
-    hint: 'this part of the engine has not landed; commands that need it cannot run',
-    cause,
-  });
-}
-
-/** Calls `obj[method]` if it exists (for optional lifecycle hooks such as close()). */
-async function maybe(obj: unknown, method: string): Promise<void> {
-  const f = (obj as Record<string, unknown> | undefined)?.[method];
-  if (typeof f === 'function') await (f as () => unknown).call(obj);
-}
-
-/**
- * A part that is imported and constructed on its first method call, so a
- * command pays only for the parts it uses. Every method of the api.ts parts is
- * async except `containers.logs`, which returns an async iterable (handled).
- */
-function lazyPart<T extends object>(make: () => Promise<T>): { proxy: T; loaded: () => T | undefined } {
+function lazy<T>(make: () => Promise<T>): Lazy<T> {
   let inst: T | undefined;
   let pending: Promise<T> | undefined;
-  const get = () => (pending ??= make().then((x) => (inst = x)));
-  const proxy = new Proxy({} as T, {
-    get: (_t, prop) => {
-      if (prop === 'then') return undefined;
-      if (prop === 'logs') {
-        return (...args: unknown[]) => ({
-          async *[Symbol.asyncIterator]() {
-            const x = (await get()) as Record<string, (...a: unknown[]) => AsyncIterable<unknown>>;
-            yield* x.logs(...args);
-          },
-        });
-      }
-      return async (...args: unknown[]) => {
-        const x = (await get()) as Record<string | symbol, unknown>;
-        const f = x[prop];
-        if (typeof f !== 'function') throw new TsstackError('INTERNAL', `engine part has no method ${String(prop)}`);
-        return (f as (...a: unknown[]) => unknown).apply(x, args);
-      };
-    },
-  });
-  return { proxy, loaded: () => inst };
+  return {
+    get: () => (pending ??= make().then((x) => (inst = x))),
+    loaded: () => inst,
+  };
 }
 
-async function need(modulePath: string, exportName: string, part: string): Promise<Ctor> {
-  const C = await load(modulePath, exportName);
-  if (!C) unavailable(part);
-  return C;
+/** ImageApi over the image store, loaded on the first call. */
+function imagesOf(p: Lazy<ImageStore>): ImageApi {
+  const s = () => p.get();
+  return {
+    inspect: async (ref) => (await s()).inspect(ref),
+    list: async () => (await s()).list(),
+    ensure: async (ref, policy, onProgress) => (await s()).ensure(ref, policy, onProgress),
+    pull: async (ref, onProgress) => (await s()).pull(ref, onProgress),
+    push: async (ref, onProgress) => (await s()).push(ref, onProgress),
+    build: async (req) => (await s()).build(req),
+    remove: async (ref, o) => (await s()).remove(ref, o),
+    prune: async () => (await s()).prune(),
+    mountRootfs: async (imageId, dir) => (await s()).mountRootfs(imageId, dir),
+    unmountRootfs: async (dir) => (await s()).unmountRootfs(dir),
+    tag: async (ref, name) => (await s()).tag(ref, name),
+    importRootfs: async (source, name, o) => (await s()).importRootfs(source, name, o),
+    loadArchive: async (path, onProgress) => (await s()).loadArchive(path, onProgress),
+    saveArchive: async (refs, path) => (await s()).saveArchive(refs, path),
+  };
+}
+
+/** NetworkApi over the network manager, loaded on the first call. */
+function networksOf(p: Lazy<NetworkManager>): NetworkApi {
+  const m = () => p.get();
+  return {
+    create: async (spec) => (await m()).create(spec),
+    inspect: async (name) => (await m()).inspect(name),
+    list: async (filter) => (await m()).list(filter),
+    remove: async (name) => (await m()).remove(name),
+    check: async (specs) => (await m()).check(specs),
+    checkPorts: async (ports, except) => (await m()).checkPorts(ports, except),
+    resync: async (bridges) => (await m()).resync(bridges),
+  };
+}
+
+/** What the containers' part needs of the network manager (runtime/deps.ts), loaded on the first call. */
+function sandboxesOf(p: Lazy<NetworkManager>, gateways: () => Promise<Record<string, DnsListen>>): SandboxProvider {
+  const m = () => p.get();
+  return {
+    createSandbox: async (id) => (await m()).createSandbox(id),
+    connect: async (id, endpoint) => (await m()).connect(id, endpoint),
+    disconnect: async (id, network) => (await m()).disconnect(id, network),
+    removeSandbox: async (id) => (await m()).removeSandbox(id),
+    publish: async (id, address, ports) => (await m()).publish(id, address, ports),
+    unpublish: async (id) => (await m()).unpublish(id),
+    gateways,
+  };
+}
+
+/** ContainerApi over the containers' part, loaded on the first call. */
+function containersOf(p: Lazy<Containers>): ContainerApi {
+  const c = () => p.get();
+  return {
+    create: async (spec) => (await c()).create(spec),
+    start: async (id) => (await c()).start(id),
+    stop: async (id, timeoutMs) => (await c()).stop(id, timeoutMs),
+    kill: async (id, signal) => (await c()).kill(id, signal),
+    remove: async (id, o) => (await c()).remove(id, o),
+    inspect: async (idOrName) => (await c()).inspect(idOrName),
+    list: async (filter) => (await c()).list(filter),
+    // an async iterable, not a promise: the part is loaded when the reading begins
+    logs: (id, o) => ({
+      async *[Symbol.asyncIterator]() {
+        yield* (await c()).logs(id, o);
+      },
+    }),
+    exec: async (id, argv, o) => (await c()).exec(id, argv, o),
+    wait: async (id) => (await c()).wait(id),
+    runAttached: async (id) => (await c()).runAttached(id),
+    top: async (id) => (await c()).top(id),
+    stats: async (id) => (await c()).stats(id),
+    copy: async (id, from, to, direction, o) => (await c()).copy(id, from, to, direction, o),
+  };
 }
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
@@ -106,90 +135,92 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   secureEngineDirs({ root, runRoot });
   const volumes: VolumeApi = new Volumes(root);
 
-  let dns: unknown;
-  const imagesPart = lazyPart<ImageApi>(async () => {
-    const ImageStore = await need('./image/store.js', 'ImageStore', 'the image store');
+  // One DNS service for the containers' part, health and close().
+  let dnsInst: DnsService | undefined;
+  const dnsService = async (): Promise<DnsService> => {
+    const { DnsService } = await import('./dns/service.js');
+    return (dnsInst ??= new DnsService({ runRoot }));
+  };
+
+  const networkPart = lazy(async () => new (await import('./network/manager.js')).NetworkManager({ root, runRoot }));
+  const networks = networksOf(networkPart);
+  // Where the DNS server listens, per network: `internal` networks are marked so that names which are
+  // not local are refused there, never forwarded (a container on an internal network has no way out).
+  const gateways = async (): Promise<Record<string, DnsListen>> =>
+    Object.fromEntries((await networks.list()).map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
+
+  // containers and images refer to each other (inUse, mountRootfs): both through their lazy facades
+  let containers: ContainerApi;
+  const imagePart = lazy(async () => {
+    const { ImageStore } = await import('./image/store.js');
     return new ImageStore({
       root,
       runRoot,
-      inUse: async () => new Set((await containersPart.proxy.list().catch(() => [])).map((c) => c.imageId)),
+      inUse: async () => new Set((await containers.list().catch(() => [])).map((c) => c.imageId)),
       // prune keeps what the build cache points at
-      keep: async () => {
-        const keepSet = (await import('./image/build/index.js').catch(() => undefined))?.buildCacheKeepSet as ((r: string) => unknown) | undefined;
-        return keepSet ? await keepSet(root) : {};
-      },
-    }) as ImageApi;
+      keep: async () => (await import('./image/build/index.js')).buildCacheKeepSet(root),
+    });
   });
-  const networksPart = lazyPart<NetworkApi>(async () => {
-    const NetworkManager = await need('./network/manager.js', 'NetworkManager', 'the network manager');
-    return new NetworkManager({ root, runRoot }) as NetworkApi;
+  const images = imagesOf(imagePart);
+  const containerPart = lazy(async () => {
+    const { Containers } = await import('./runtime/containers.js');
+    const dns = await dnsService();
+    return new Containers({ root, runRoot, runtime: opts.runtime, images, network: sandboxesOf(networkPart, gateways), dns, volumes, warn: opts.warn });
   });
-  // Where the DNS server listens, per network: `internal` networks are marked so that names which are
-  // not local are refused there, never forwarded (a container on an internal network has no way out).
-  const gateways = async () => Object.fromEntries((await networksPart.proxy.list()).map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
-  const containersPart = lazyPart<ContainerApi>(async () => {
-    const Containers = await need('./runtime/containers.js', 'Containers', 'the container runtime layer');
-    const DnsService = await load('./dns/service.js', 'DnsService');
-    // The DNS service is given as is (its renderers are synchronous); images and
-    // networks stay lazy (Containers calls only their async methods).
-    dns ??= DnsService ? new DnsService({ runRoot }) : undefined;
-    const haveNetwork = existsSync(new URL('./network/manager.js', import.meta.url));
-    const network = new Proxy(networksPart.proxy, { get: (t, prop) => (prop === 'gateways' ? gateways : (t as unknown as Record<string | symbol, unknown>)[prop]) });
-    return new Containers({ root, runRoot, runtime: opts.runtime, images: imagesPart.proxy, network: haveNetwork ? network : undefined, dns, volumes, warn: opts.warn }) as ContainerApi;
-  });
+  containers = containersOf(containerPart);
 
   // Health: cheap looks at the real state behind the records (a pid, a link dump, one table listing)
-  // and their repair. The DNS service of the containers' part when loaded, else one of its own.
-  const dnsService = async (): Promise<{ isRunning(): boolean; ensureRunning(l: unknown): Promise<unknown> } | undefined> => {
-    if (dns) return dns as never;
-    const DnsService = await load('./dns/service.js', 'DnsService');
-    return DnsService ? (dns ??= new DnsService({ runRoot })) as never : undefined;
-  };
-  const net = networksPart.proxy as NetworkApi & { repair(n: string[]): Promise<void> };
+  // and their repair. The light modules only: the network manager is loaded when there is something to repair.
   const health: HealthApi = {
-    async check(networks, o) {
+    async check(nets, o) {
       const out: Fault[] = [];
-      if (networks.length) {
-        // the light modules only: the network manager is loaded when there is something to repair
+      if (nets.length) {
         const [{ networkFaults }, { NetworkStore }, { tableFor }] = await Promise.all([import('./network/health.js'), import('./network/state.js'), import('./network/table-name.js')]);
-        out.push(...await networkFaults({ store: new NetworkStore(root), runRoot, table: tableFor(root) }, networks));
+        out.push(...await networkFaults({ store: new NetworkStore(root), runRoot, table: tableFor(root) }, nets));
       }
-      if (o.dns && !(await dnsService())?.isRunning()) out.push({ resource: 'dns', cause: 'server not running' });
+      if (o.dns && !(await dnsService()).isRunning()) out.push({ resource: 'dns', cause: 'server not running' });
       return out;
     },
     async repair(faults) {
-      const nets = faults.filter((f) => f.resource.startsWith('network:')).map((f) => f.resource.slice('network:'.length));
-      if (nets.length || faults.some((f) => f.resource === 'firewall')) await net.repair(nets);
-      if (faults.some((f) => f.resource === 'dns')) {
-        await (await dnsService())?.ensureRunning(await gateways());
-      }
+      const names = faults.filter((f) => f.resource.startsWith('network:')).map((f) => f.resource.slice('network:'.length));
+      if (names.length || faults.some((f) => f.resource === 'firewall')) await (await networkPart.get()).repair(names);
+      if (faults.some((f) => f.resource === 'dns')) await (await dnsService()).ensureRunning(await gateways());
     },
   };
 
-  return {
+  const host: HostApi = {
+    makeBindSources: async (paths) => (await import('./host-files.js')).makeBindSources(paths),
+    writeGeneratedFiles: async (files) => (await import('./host-files.js')).writeGeneratedFiles(files),
+  };
+
+  const engine: Engine = {
     root,
     runRoot,
-    images: imagesPart.proxy,
-    networks: networksPart.proxy,
+    images,
+    networks,
     volumes,
-    containers: containersPart.proxy,
+    containers,
     health,
+    host,
+    stateFingerprint: async (o) => (await import('./fingerprint.js')).stateFingerprint(root, runRoot, o),
+    async pendingChanges(project) {
+      const { listIntents, projectIntent } = await import('./intents.js');
+      if (!projectIntent(root, project)) return [];
+      const { pidAlive } = await import('../util/fs-atomic.js');
+      return listIntents(root).filter((i) => i.project === project).map((i) => ({ kind: i.kind, op: i.op, name: i.name, dead: !pidAlive(i.pid) }));
+    },
+    recover: async (project) => (await import('./recovery.js')).recover(engine, project),
     async close() {
       // DNS first: with no container left it stops its server; then the network
       // manager's sockets and workers, so the process can exit. Parts never
-      // loaded have nothing to close.
-      let netDns = dns;
-      if (!netDns && networksPart.loaded()) {
-        // `down` may remove the last network without touching a container: the DNS
-        // service must still hear that nothing is left to answer for.
-        const DnsService = await load('./dns/service.js', 'DnsService');
-        netDns = DnsService ? new DnsService({ runRoot }) : undefined;
-      }
-      for (const part of [netDns, networksPart.loaded(), containersPart.loaded(), imagesPart.loaded()]) {
-        if (part) await maybe(part, 'close').catch(() => {});
-      }
+      // loaded have nothing to close. `down` may remove the last network without
+      // touching a container: the DNS service must still hear that nothing is left to answer for.
+      const dns = dnsInst ?? (networkPart.loaded() ? await dnsService().catch(() => undefined) : undefined);
+      await dns?.close().catch(() => {});
+      await networkPart.loaded()?.close().catch(() => {});
     },
   };
+  return engine;
 }
 
 /** Where per-project generated files (configs/secrets from content) live. */

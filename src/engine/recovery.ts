@@ -19,16 +19,12 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsstackError } from '../util/errors.js';
 import { pidAlive, removeDeadTemps, tempWriter } from '../util/fs-atomic.js';
-import type { Engine } from './api.js';
+import type { Engine, RecoveryReport } from './api.js';
+
+export type { RecoveryReport };
 import { endIntent, listIntents, type Intent } from './intents.js';
 import { unmountTree } from './runtime/umount.js';
 
-export interface RecoveryReport {
-  /** What was finished or undone, one line each (for --debug and tests). */
-  done: string[];
-  /** What could not be cleaned now (it is retried by the next command). */
-  problems: string[];
-}
 
 const ID = /^[0-9a-f]{64}$/;
 
@@ -64,10 +60,9 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
         : await attempt(`removed the files of container ${i.name.slice(0, 12)}`, () => removeOrphanDir(join(cdir, i.name)));
     } else {
       // no record left: the removal was killed after forgetting it, its rules may still be in the table
-      const resync = (engine.networks as { resync?: (bridges: string[]) => Promise<void> }).resync;
       ok = (await engine.networks.inspect(i.name))
         ? await attempt(`removed network ${i.name} left half ${i.op === 'create' ? 'created' : 'removed'}`, () => engine.networks.remove(i.name))
-        : await attempt(`removed what was left of network ${i.name} (its bridge, its firewall rules)`, () => resync?.call(engine.networks, i.link ? [i.link] : []));
+        : await attempt(`removed what was left of network ${i.name} (its bridge, its firewall rules)`, () => engine.networks.resync(i.link ? [i.link] : []));
     }
     if (ok) endIntent(engine.root, i.kind, i.name);
   }

@@ -8,13 +8,10 @@
 // `parallel`. A failed step fails its dependents with a cause naming it; other
 // branches go on. Level-based: whatever is left half done, the next diff sees.
 
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { ContainerInfo, Engine, Labels } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
 import { TsstackError, isTsstackError } from '../util/errors.js';
-import { writeFileAtomicSync } from '../util/fs-atomic.js';
-import { createSpec, type DesiredState, type GeneratedFile } from './desired.js';
+import { createSpec, type DesiredState } from './desired.js';
 import { IMAGE, INFRA, REMOVAL, REPAIR, SERVICE, type Action, type Plan } from './plan.js';
 
 export type EventState = 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
@@ -86,20 +83,6 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/**
- * Write configs/secrets that come from content or the environment (idempotent: names carry a content hash).
- * Only root reads them: the project's directory and its `secrets/`/`configs/` are 0700, the files 0600; each
- * container gets its own copy with the owner and mode it needs (engine, the bind mount's `file` option).
- */
-export function writeGeneratedFiles(files: GeneratedFile[]): void {
-  for (const f of files) {
-    if (existsSync(f.path)) continue;
-    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 }); // <root>/projects/<project>/ made 0700 too
-    chmodSync(dirname(f.path), 0o700); // secrets/ or configs/, also when an older tsstack made it
-    writeFileAtomicSync(f.path, f.content, 0o600);
-  }
-}
-
 export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const sem = new Semaphore(Math.max(1, opts.parallel ?? 4));
   const emit = (resource: string, action: string, state: EventState, message?: string) => opts.onEvent?.({ resource, action, state, message });
@@ -143,7 +126,7 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
   }));
   if (plan.desired?.files.length) {
     try {
-      writeGeneratedFiles(plan.desired.files);
+      await engine.host.writeGeneratedFiles(plan.desired.files);
     } catch (e) {
       fail('files', e);
     }
@@ -248,7 +231,7 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
         try {
           const info = await sem.run(async () => {
             if (a.type === 'recreate' && a.observed) await removeContainer(engine, a.observed, opts.stopTimeoutMs);
-            ensureBindSources(a);
+            await ensureBindSources(engine, a);
             return engine.containers.create(createSpec(plan.project, a.container!, svc, opts.labels));
           });
           made.push({ a, info });
@@ -331,11 +314,11 @@ function missingInputs(a: Action, infraOk: Map<string, boolean>, imageOk: Map<st
   return undefined;
 }
 
-/** Bind sources the stack asks to create (`create_host_path`, compose's short syntax) are made as directories. */
-function ensureBindSources(a: Action): void {
-  for (const m of a.container!.config.volumes) {
-    if (m.type === 'bind' && !m.file && !existsSync(m.source)) mkdirSync(m.source, { recursive: true }); // a secret's missing file is an error, not a dir
-  }
+/** Bind sources the stack asks to create (`create_host_path`, compose's short syntax) are made as directories, by the engine. */
+async function ensureBindSources(engine: Engine, a: Action): Promise<void> {
+  // a secret's missing file is an error, not a dir
+  const paths = a.container!.config.volumes.flatMap((m) => (m.type === 'bind' && !m.file ? [m.source] : []));
+  if (paths.length) await engine.host.makeBindSources(paths);
 }
 
 export async function removeContainer(engine: Engine, c: ContainerInfo, stopTimeoutMs?: number): Promise<void> {

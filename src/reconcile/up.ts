@@ -12,7 +12,6 @@ import { diff, type DiffOptions } from './diff.js';
 import { observe, type ObservedState } from './observe.js';
 import { IMAGE, Plan } from './plan.js';
 import { preflight } from './preflight.js';
-import { recover } from '../engine/recovery.js';
 
 export interface UpOptions extends DiffOptions, DesiredOptions, ApplyOptions {
   onPlan?: (plan: Plan) => void;
@@ -52,7 +51,7 @@ export interface UpResult {
 
 export async function up(engine: Engine, model: StackModel, opts: UpOptions = {}): Promise<UpResult> {
   // under the project lock: first finish or undo what a killed command left, then plan from what is
-  const recovered = await recover(engine, model.name);
+  const recovered = await engine.recover(model.name);
   let { plan } = await makePlan(engine, model, opts);
   opts.onPlan?.(plan);
   const problems = await preflight(plan, engine, model);

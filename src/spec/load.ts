@@ -26,6 +26,7 @@ import { linkEscape, linkEscapeError, resolveFilePaths, resolvePath } from './re
 import { validateDocument } from './validate.js';
 import { checkSysctlPeers } from './sysctls.js';
 import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
+import { normalizeProjectName } from '../model/project-name.js';
 
 type Obj = Record<string, unknown>;
 
@@ -74,10 +75,7 @@ export function discoverFiles(dir: string): string[] {
   });
 }
 
-/** Lower-case, only [a-z0-9_-], starting with a letter or digit — as Compose normalizes names. */
-export function normalizeProjectName(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
-}
+export { normalizeProjectName };
 
 interface Loaded {
   doc: Obj;

@@ -3,9 +3,10 @@
 // assert order; `behaviour` decides what a started container does.
 
 import type {
-  ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, Engine, ExecOptions, HealthStatus, ImageApi, ImageInfo,
-  Labels, LogLine, LogOptions, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort, VolumeApi, VolumeInfo, BuildRequest, PullPolicy,
+  ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, Engine, ExecOptions, HealthStatus, HostApi, ImageApi, ImageInfo,
+  Labels, LogLine, LogOptions, NetworkApi, NetworkCreateSpec, NetworkInfo, PendingChange, PublishedPort, RecoveryReport, StateFingerprint, VolumeApi, VolumeInfo, BuildRequest, PullPolicy,
 } from '../../src/engine/api.js';
+import { makeBindSources, writeGeneratedFiles } from '../../src/engine/host-files.js';
 import { TsstackError } from '../../src/util/errors.js';
 
 export interface StartOutcome {
@@ -63,6 +64,13 @@ export class FakeEngine implements Engine {
       this.imagesByRef.set(ref, r);
       return r;
     },
+    push: async (ref) => {
+      this.journal.push(`push ${ref}`);
+      const have = this.imagesByRef.get(ref);
+      if (!have) throw new TsstackError('NOT_FOUND', `image ${ref} not present`);
+      this.registry.set(ref, have);
+      return { digest: have.digest ?? have.id };
+    },
     build: async (req: BuildRequest) => {
       this.journal.push(`build ${req.tags.join(',')}`);
       const info: ImageInfo = { id: `sha256:built${req.tags[0]}`, names: req.tags, config: { Cmd: ['sh'] }, chainIds: [], size: 1 };
@@ -75,6 +83,20 @@ export class FakeEngine implements Engine {
     prune: async () => ({ removedBlobs: 0, removedLayers: 0, reclaimed: 0 }),
     mountRootfs: async (_id, dir) => `${dir}/rootfs`,
     unmountRootfs: async () => {},
+    tag: async (ref, name) => {
+      const i = this.imagesByRef.get(ref);
+      if (!i) throw new TsstackError('NOT_FOUND', `no such image: ${ref}`);
+      this.imagesByRef.set(name, { ...i, names: [...i.names, name] });
+    },
+    importRootfs: async (_source, name) => {
+      const info: ImageInfo = { id: `sha256:imported${name}`, names: [name], config: {}, chainIds: [], size: 1 };
+      this.imagesByRef.set(name, info);
+      return info;
+    },
+    loadArchive: async () => [],
+    saveArchive: async (refs) => {
+      for (const r of refs) if (!this.imagesByRef.has(r)) throw new TsstackError('NOT_FOUND', `no such image: ${r}`);
+    },
   };
 
   networks: NetworkApi = {
@@ -95,6 +117,9 @@ export class FakeEngine implements Engine {
       this.nets.delete(name);
     },
     check: async (specs) => specs.filter((s) => s.subnet && this.badSubnets.has(s.subnet)).map((s) => `subnet ${s.subnet} of network ${s.name} overlaps a host route`),
+    resync: async () => {
+      this.journal.push('resync networks');
+    },
     checkPorts: async (ports: PublishedPort[], except?: string) =>
       ports.filter((p) => this.busyPorts.has(p.hostPort) && this.busyPorts.get(p.hostPort) !== except).map((p) => `host port ${p.hostPort}/${p.protocol} is in use by ${this.busyPorts.get(p.hostPort)}`),
   };
@@ -182,6 +207,10 @@ export class FakeEngine implements Engine {
       return 0;
     },
     wait: async (id) => this.get(id).exitCode ?? 0,
+    runAttached: async (id) => {
+      await this.containers.start(id);
+      return this.get(id).exitCode ?? 0;
+    },
     top: async () => [{ pid: 1, cmd: 'sleep 1000' }],
     stats: async (): Promise<ContainerStats> => ({ cpuPercent: 0, memoryUsage: 1024, pids: 1, netRx: 0, netTx: 0 }),
     copy: async (id, from, to, dir) => {
@@ -189,6 +218,26 @@ export class FakeEngine implements Engine {
       return { skipped: [] };
     },
   };
+
+  /** The engine's own host writes (real files: tests look at them where they asked for them). */
+  host: HostApi = {
+    makeBindSources: async (paths) => makeBindSources(paths),
+    writeGeneratedFiles: async (files) => writeGeneratedFiles(files),
+  };
+
+  /** Changes with every container, network or volume change (what observing this engine reads). */
+  async stateFingerprint(): Promise<StateFingerprint> {
+    return { digest: JSON.stringify([[...this.ctrs.values()], [...this.nets.values()], [...this.vols.values()]]), pids: [], racy: false };
+  }
+
+  /** Nothing is ever left half made here. */
+  async pendingChanges(): Promise<PendingChange[]> {
+    return [];
+  }
+
+  async recover(): Promise<RecoveryReport> {
+    return { done: [], problems: [] };
+  }
 
   async close(): Promise<void> {}
 }

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { canonicalJson, changedFields, configHash } from '../../src/reconcile/canonical.js';
 import { parseSince } from '../../src/cli/commands/inspect.js';
-import { normalizeProjectName } from '../../src/cli/context.js';
+import { normalizeProjectName } from '../../src/model/project-name.js';
 import { formatPort, statusText } from '../../src/cli/targets.js';
 import type { ContainerInfo } from '../../src/engine/api.js';
 

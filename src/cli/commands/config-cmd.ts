@@ -1,19 +1,10 @@
 // `tsstack config`: the spec engineer's runConfig (src/cli/commands/config.ts),
 // given the global options.
 
-import { TsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
 
-type RunConfig = (opts: import('./config.js').ConfigOptions, out: (s: string) => void) => Promise<number>;
-
 export async function runConfigCommand(ctx: Context, o: { format?: string; services?: boolean; volumes?: boolean; profiles?: boolean; quiet?: boolean; explain?: string | boolean }): Promise<number> {
-  let runConfig: RunConfig | undefined;
-  try {
-    runConfig = (await import('./config.js')).runConfig as RunConfig;
-  } catch (e) {
-    throw new TsstackError('HOST', '`config` is not available yet in this build of tsstack', { cause: e });
-  }
-  if (!runConfig) throw new TsstackError('HOST', '`config` is not available yet in this build of tsstack');
+  const { runConfig } = await import('./config.js');
   const g = ctx.g;
   return runConfig({
     files: g.file, projectName: g.projectName ?? ctx.io.env.TSSTACK_PROJECT_NAME, projectDir: g.projectDirectory, envFiles: g.envFile, profiles: g.profile,

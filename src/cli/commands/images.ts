@@ -10,21 +10,6 @@ import type { Context } from '../context.js';
 import { EXIT_FAILED } from '../errors.js';
 import { table } from '../render.js';
 
-/** Store operations beyond ImageApi (SEAMS.md: ImageStore). */
-interface StoreExtras {
-  loadArchive?(path: string): Promise<ImageInfo[] | string[] | unknown>;
-  saveArchive?(refs: string[], path: string): Promise<void>;
-  importRootfs?(source: string, name: string, opts?: { config?: import('../../engine/api.js').ImageRuntimeConfig; message?: string }): Promise<ImageInfo>;
-  tag?(ref: string, name: string): Promise<void>;
-  push?(ref: string, onProgress?: (line: string) => void): Promise<{ digest: string }>;
-}
-
-function extra<K extends keyof StoreExtras>(images: ImageApi, name: K): NonNullable<StoreExtras[K]> {
-  const f = (images as unknown as StoreExtras)[name];
-  if (typeof f !== 'function') throw new TsstackError('HOST', `image ${name} is not available yet in this build of tsstack`);
-  return f.bind(images) as NonNullable<StoreExtras[K]>;
-}
-
 function size(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)}GB`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)}MB`;
@@ -89,7 +74,7 @@ export async function runPull(ctx: Context, services: string[], o: { quiet?: boo
 }
 
 async function pushOne(ctx: Context, images: ImageApi, ref: string, quiet: boolean): Promise<void> {
-  const r = await extra(images, 'push')(ref, quiet ? undefined : (l) => ctx.io.err(`${ref}  ${l}`));
+  const r = await images.push(ref, quiet ? undefined : (l) => ctx.io.err(`${ref}  ${l}`));
   if (!quiet) ctx.io.err(`${ref}  Pushed ${r.digest}`);
 }
 
@@ -123,7 +108,7 @@ export async function runPush(ctx: Context, services: string[], o: { quiet?: boo
 /** `image push REF`: prints the pushed digest. */
 export async function imagePush(ctx: Context, ref: string, o: { quiet?: boolean } = {}): Promise<number> {
   const engine = await ctx.openEngine();
-  const r = await extra(engine.images, 'push')(ref, o.quiet ? undefined : (l) => ctx.io.err(l));
+  const r = await engine.images.push(ref, o.quiet ? undefined : (l) => ctx.io.err(l));
   ctx.io.out(r.digest);
   return 0;
 }
@@ -175,7 +160,6 @@ export async function imageInspect(ctx: Context, refs: string[]): Promise<number
 
 export async function imageLoad(ctx: Context, o: { input?: string }): Promise<number> {
   const engine = await ctx.openEngine();
-  const load = extra(engine.images, 'loadArchive');
   let path = o.input;
   let tmp: string | undefined;
   if (!path) {
@@ -184,8 +168,7 @@ export async function imageLoad(ctx: Context, o: { input?: string }): Promise<nu
     await pipeline(process.stdin, createWriteStream(path));
   }
   try {
-    const r = await load(path);
-    for (const i of Array.isArray(r) ? r : []) ctx.io.out(`loaded ${typeof i === 'string' ? i : ((i as ImageInfo).names.join(', ') || (i as ImageInfo).id)}`);
+    for (const i of await engine.images.loadArchive(path)) ctx.io.out(`loaded ${i.names.join(', ') || i.id}`);
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
@@ -194,7 +177,7 @@ export async function imageLoad(ctx: Context, o: { input?: string }): Promise<nu
 
 export async function imageSave(ctx: Context, refs: string[], o: { output: string }): Promise<number> {
   const engine = await ctx.openEngine();
-  await extra(engine.images, 'saveArchive')(refs, o.output);
+  await engine.images.saveArchive(refs, o.output);
   return 0;
 }
 
@@ -211,7 +194,7 @@ export async function imageImport(ctx: Context, source: string, ref: string, o: 
     await pipeline(process.stdin, createWriteStream(path));
   }
   try {
-    const i = await extra(engine.images, 'importRootfs')(path, ref, { config, message: o.message });
+    const i = await engine.images.importRootfs(path, ref, { config, message: o.message });
     ctx.io.out(i.id);
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -262,6 +245,6 @@ export async function imagePull(ctx: Context, ref: string): Promise<number> {
 
 export async function imageTag(ctx: Context, ref: string, name: string): Promise<number> {
   const engine = await ctx.openEngine();
-  await extra(engine.images, 'tag')(ref, name);
+  await engine.images.tag(ref, name);
   return 0;
 }

@@ -250,16 +250,13 @@ export async function runRun(ctx: Context, service: string, command: string[], o
     }),
   };
   const d = desiredState({ ...model, services: { [service]: runSvc } }, { [runSvc.image ?? `${model.name}-${service}`]: image }, { filesDir, env: ctx.io.env });
-  const { writeGeneratedFiles } = await import('../../reconcile/apply.js');
-  writeGeneratedFiles(d.files);
+  await engine.host.writeGeneratedFiles(d.files);
   const spec = createSpec(model.name, d.services[service].containers[0], d.services[service], projectLabels(model));
   spec.labels[LABEL.oneoff] = 'True';
   const c = await engine.containers.create(spec);
   try {
     if (attached) {
-      // Containers.runAttached: beyond ContainerApi (SEAMS.md), reached through the engine's part proxy.
-      const containers = engine.containers as typeof engine.containers & { runAttached(id: string): Promise<number> };
-      return await containers.runAttached(c.id);
+      return await engine.containers.runAttached(c.id);
     }
     await engine.containers.start(c.id);
     if (o.detach) {

@@ -6,7 +6,6 @@ import type { StackModel } from '../../model/types.js';
 import type { ApplyResult } from '../../reconcile/apply.js';
 import { TsstackError, isTsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
-import { recoverFirst } from '../recover-first.js';
 import { EXIT, EXIT_FAILED, renderError } from '../errors.js';
 import type { Progress } from '../render.js';
 import type { ApplyEvent } from '../../reconcile/apply.js';
@@ -130,8 +129,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   const { preflight } = await import('../../reconcile/preflight.js');
   const quick = (await makePlan(engine, model, opts)).plan;
   // an intent left by a killed command sends `up` to the locked path, whose recovery finishes it
-  const { projectIntent } = await import('../../engine/intents.js');
-  const converged = quick.empty && !projectIntent(ctx.paths.root, model.name) && !(await preflight(quick, engine, model)).length;
+  const converged = quick.empty && !(await engine.pendingChanges(model.name)).length && !(await preflight(quick, engine, model)).length;
   const outcome = converged
     ? { plan: quick, result: { failed: [], warnings: [...quick.warnings], touched: [] } }
     : await ctx.locked(model.name, async () => {
@@ -239,9 +237,7 @@ export async function runPlan(ctx: Context, services: string[], f: UpFlags): Pro
     if (plan.empty) ctx.io.out(`no changes: ${model.name} is up to date`);
     else ctx.io.out(plan.toString());
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
-    const { listIntents } = await import('../../engine/intents.js');
-    const { pidAlive } = await import('../../util/fs-atomic.js');
-    if (listIntents(ctx.paths.root).some((i) => i.project === model.name && !pidAlive(i.pid))) ctx.io.err('note: an interrupted command left changes half made; `up` and `down` undo them first (a container half created is created anew)');
+    if ((await engine.pendingChanges(model.name)).some((c) => c.dead)) ctx.io.err('note: an interrupted command left changes half made; `up` and `down` undo them first (a container half created is created anew)');
   }
   if (problems.length) throw problemsError(problems);
   return f.detailedExitcode && !plan.empty ? 2 : 0;
@@ -263,6 +259,7 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
   const { observe } = await import('../../reconcile/observe.js');
   const { planDown } = await import('../../reconcile/diff.js');
   const { apply } = await import('../../reconcile/apply.js');
+  const { recoverFirst } = await import('../recover-first.js');
   const result = await ctx.locked(project, async () => {
     // what a killed command left half made is found here (intents, mounts, temps), not only in the records
     await recoverFirst(ctx, engine, project);

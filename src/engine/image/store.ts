@@ -166,13 +166,8 @@ export class ImageStore implements ImageApi {
   }
 
   async build(req: BuildRequest): Promise<ImageInfo> {
-    const spec = './build/index.js';
-    let mod: { buildImage?: (store: ImageStore, req: BuildRequest) => Promise<ImageInfo> };
-    try { mod = await import(spec); } catch (e) {
-      throw new TsstackError('INTERNAL', 'image building is not available in this tsstack build', { cause: e, hint: 'src/engine/image/build/ is missing' });
-    }
-    if (typeof mod.buildImage !== 'function') throw new TsstackError('INTERNAL', 'image building is not available: build/index.js has no buildImage');
-    return mod.buildImage(this, req);
+    const { buildImage } = await import('./build/index.js');
+    return buildImage(this, req);
   }
 
   // ------------------------------------------------------------ writing images

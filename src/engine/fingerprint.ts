@@ -1,0 +1,141 @@
+// The engine's state fingerprint: a digest of what observing the engine reads,
+// cheap enough for the CLI's no-op `up -d` path (src/cli/converged.ts), which
+// keeps it beside a recorded "up to date" and answers again only while it is
+// unchanged. The engine owns the list of what it keeps where; a part that keeps
+// observed state elsewhere must add it here (else a stale "up to date" is possible).
+//
+// What is digested — stamps (size, mtime, ctime, inode; the engine replaces its
+// state files by rename), no parsing:
+//   <root>/containers/<id>/{container.json,state.json}   containers.list()
+//   <root>/volumes/<name>/meta.json                      volumes.list()/inspect()
+//   <root>/images/*                                      images.inspect() (blobs are content-addressed)
+//   <root>/networks/*                                    networks.list()/inspect()
+//   /proc/<pid>/stat of every monitorPid those files name (liveness, start time)
+// and the host facts the records rely on but do not hold (health): the network
+// namespace (one root used from two), this namespace's DNS server (its pid's
+// liveness and start time), and when the root has networks, the names of the
+// bridges (/proc/self/net/dev) and the nftables ruleset's change count that the
+// DNS server keeps (else the tsstack tables' handles, listed through libnftables).
+// A killed DNS server, a deleted bridge or a flushed ruleset changes it.
+//
+// Loaded on the CLI's fast path: keep its imports light (no engine part).
+
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StateFingerprint } from './api.js';
+import { dnsServerDir, netnsKey } from './dns/paths.js';
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A file changed within RACY_MS of being stamped could change again within the
+ * same timestamp tick unseen: a fingerprint holding one says `racy` (git's
+ * "racily clean" rule), and callers do not vouch for it.
+ */
+const RACY_MS = 50;
+
+/** The state files observation reads, in a fixed order. */
+function stateFiles(root: string): string[] {
+  const out: string[] = [];
+  const cdir = join(root, 'containers');
+  for (const id of list(cdir)) out.push(join(cdir, id, 'container.json'), join(cdir, id, 'state.json'));
+  const vdir = join(root, 'volumes');
+  for (const v of list(vdir)) out.push(join(vdir, v, 'meta.json'));
+  for (const part of ['images', 'networks']) {
+    const dir = join(root, part);
+    for (const f of list(dir)) if (f !== '.lock' && !f.endsWith('.tmp')) out.push(join(dir, f));
+  }
+  return out;
+}
+
+/** Alive (not a zombie) and since when: the input of the engine's liveness check, robust to pid reuse. */
+function pidFact(pid: number): string {
+  const stat = readOr(`/proc/${pid}/stat`);
+  if (!stat) return 'gone';
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is the state (R/S/D flicker; only zombie-or-dead matters); fields[19] the start time
+  return `${fields[0] === 'Z' || fields[0] === 'X' ? 'dead' : 'live'}:${fields[19]}`;
+}
+
+/**
+ * The host facts behind the records (see the header), each cheap: a stat and a few /proc reads. The
+ * nftables part is the DNS server's count of ruleset changes (it follows them from inside the
+ * namespace; dns/service.ts); only with no such server is the ruleset listed through libnftables.
+ */
+async function hostFacts(root: string, runRoot: string): Promise<string> {
+  const dir = dnsServerDir(runRoot);
+  const dnsPid = Number.parseInt(readOr(join(dir, 'pid'))?.trim() ?? '', 10);
+  const dns = dnsPid > 0 ? pidFact(dnsPid) : '-';
+  let out = `${netnsKey()}\0dns ${dns}\0`;
+  if (!list(join(root, 'networks')).some((f) => f.endsWith('.json') && !f.startsWith('.'))) return out;
+  const dev = readOr('/proc/self/net/dev') ?? '';
+  out += `links ${[...dev.matchAll(/^\s*(tss-[^:\s]+):/gm)].map((m) => m[1]).sort().join(',')}\0`;
+  const events = readOr(join(dir, 'nft'))?.trim().split(' ');
+  if (dns.startsWith('live') && events?.length === 2 && Number(events[1]) === dnsPid) return `${out}nft-events ${events[0]}\0`;
+  const { Nft } = await import('./network/nft.js');
+  const nft = new Nft();
+  try {
+    const tables = nft.run([{ list: { tables: { family: 'inet' } } }]);
+    out += `nft ${tables.filter((o) => String(o.table?.name ?? '').startsWith('tsstack')).map((o) => `${o.table.name}#${o.table.handle}`).sort().join(',')}\0`;
+  } catch {
+    out += 'nft ?\0'; // unreadable now: a different fact from any recorded one only if it was readable then
+  } finally {
+    nft.close();
+  }
+  return out;
+}
+
+/** Digest of the state files' stamps, of the liveness of `pids` and of the host facts. */
+function digestOf(files: string[], pids: number[], now: number, facts: string): { digest: string; racy: boolean } {
+  const h = createHash('sha256');
+  h.update(facts);
+  let racy = false;
+  for (const f of files) {
+    let stamp = '-';
+    try {
+      const s = statSync(f);
+      stamp = `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
+      if (now - Math.max(s.mtimeMs, s.ctimeMs) < RACY_MS) racy = true;
+    } catch { /* absent */ }
+    h.update(`${f}\0${stamp}\0`);
+  }
+  for (const pid of pids) h.update(`pid ${pid}=${pidFact(pid)}\0`);
+  return { digest: h.digest('hex'), racy };
+}
+
+const PID_RE = /"monitorPid"\s*:\s*(\d+)/g;
+
+/**
+ * The fingerprint of the engine's state under `root`/`runRoot`. Without `pids`, the
+ * container files are read for the monitor pids they name (for recording); with the
+ * pids a recorded fingerprint named, only stats and /proc reads are made (for checking).
+ */
+export async function stateFingerprint(root: string, runRoot: string, opts: { pids?: number[] } = {}): Promise<StateFingerprint> {
+  const files = stateFiles(root);
+  let pids = opts.pids;
+  if (!pids) {
+    const found = new Set<number>();
+    for (const f of files) {
+      if (!f.endsWith('.json') || !f.includes('/containers/')) continue;
+      const text = readOr(f);
+      if (text) for (const m of text.matchAll(PID_RE)) found.add(Number(m[1]));
+    }
+    pids = [...found].sort((a, b) => a - b);
+  }
+  return { ...digestOf(files, pids, Date.now(), await hostFacts(root, runRoot)), pids };
+}
