@@ -64,12 +64,13 @@ TAG=tsb$$
 NS_TS=$TAG-ts NS_DK=$TAG-docker NS_PM=$TAG-podman
 SAMPLES=$WORK/samples LOADS=$WORK/loads LOG=$WORK/log
 : > "$SAMPLES"; : > "$LOADS"; : > "$LOG"
-dockerd_pid= podman_holder= cg=
+dockerd_pid= podman_holder= cg= sampler=
 
 source scripts/lib/cgroup.sh
 cleanup() {
   set +e
   trap - EXIT INT TERM
+  [[ -n $sampler ]] && kill "$sampler" 2>/dev/null
   echo "stopping what this run started…" >&2
   # tsstack: every project of this root, then its own leftovers
   if [[ -d $WORK/root ]]; then
@@ -303,8 +304,10 @@ fig_watch() { # idle `up --watch` over the 10 000-file context: CPU and RSS of t
   ts -f "$WORK/watch/stack.yaml" -p watch down >>"$LOG" 2>&1 || true
 }
 
+# the 1-min load average every 5 s while the figures run
+( while :; do echo "s $(loadavg)" >> "$LOADS"; sleep 5; done ) &
+sampler=$!
 for ((r = 1; r <= ROUNDS; r++)); do
-  echo "$r $(loadavg)" >> "$LOADS"
   printf 'round %d/%d (load %s, %d s)\n' "$r" "$ROUNDS" "$(loadavg)" $(( $(date +%s) - START )) >&2
   ((r <= R_RUN)) && fig_run "$r"
   ((r <= R_5)) && fig_stack 5 "$r"
@@ -313,6 +316,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   ((r <= R_BUILD)) && fig_build "$r"
 done
 fig_watch
+kill "$sampler"; sampler=
 echo "end $(loadavg)" >> "$LOADS"
 
 # ---------------------------------------------------------------- the table
@@ -402,6 +406,9 @@ awk -F'|' -v big="$BIG" -v builder="$BUILDER" -v pmrt="$PM_RT" -v tscold="$ts_co
     row("RSS of the CLI process", "watchrss" SUBSEP "tsstack", " MiB")
   }' "$SAMPLES"
 echo
-awk '$1 == "end" {e = $2; next} {n++; s += $2; if (n == 1 || $2 < lo) lo = $2; if ($2 > hi) hi = $2}
-  END {printf "machine load (1-min average, %d CPUs): at the rounds %.2f – %.2f (mean %.2f), at the end %.2f\n", '"$(nproc)"', lo, hi, s / n, e}' "$LOADS"
+awk '$1 == "end" {e = $2; next} {a[++n] = $2}
+  END {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    printf "machine load (1-min average every 5 s while measuring, %d CPUs): median %.2f, min %.2f, max %.2f (n=%d); at the end %.2f\n", '"$(nproc)"', (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2, a[1], a[n], n, e
+  }' "$LOADS"
 echo "run took $(( $(date +%s) - START )) s"
