@@ -16,7 +16,8 @@
 # lands on tmpfs. Docker's and Podman's containers go to cgroup parents named after
 # this run, removed at the end. No image is pulled: one busybox root filesystem
 # (busybox-static) is imported into all three.
-# Environment: TSSTACK_COMPARE_ROUNDS overrides the number of rounds.
+# Environment: TSSTACK_COMPARE_ROUNDS overrides the number of rounds of the cheaper figures;
+# TSSTACK_COMPARE_RAW=FILE copies every sample there (figure|tool|round|µs or KiB).
 set -euo pipefail
 self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
@@ -412,3 +413,5 @@ awk '$1 == "end" {e = $2; next} {a[++n] = $2}
     printf "machine load (1-min average every 5 s while measuring, %d CPUs): median %.2f, min %.2f, max %.2f (n=%d); at the end %.2f\n", '"$(nproc)"', (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2, a[1], a[n], n, e
   }' "$LOADS"
 echo "run took $(( $(date +%s) - START )) s"
+[[ -n "${TSSTACK_COMPARE_RAW:-}" ]] && cp "$SAMPLES" "$TSSTACK_COMPARE_RAW"
+true
