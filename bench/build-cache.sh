@@ -41,7 +41,7 @@ else
   echo "  hyperfine: not installed"
 fi
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
-  echo "docker build: see ../shared/BENCH-NOTES.md for running dockerd in its own namespace; not automated here"
+  echo "docker build: measured side by side (BuildKit or legacy) by bench/compare.sh"
 else
-  echo "docker build: not installed (no Docker engine here; reference from ../shared/BENCH-NOTES.md on this machine type: BuildKit 1.36 s first / 0.18 s cached; legacy builder 1.96 s / 0.41 s)"
+  echo "docker build: not installed; bench/compare.sh installs Debian's docker.io and measures it side by side"
 fi

@@ -34,7 +34,7 @@ ms() { awk -v n="$1" 'BEGIN {printf "%.0f", n/1e6}'; }
 declare -A DC_UP=([5]=4.09 [20]=14.1) DC_NOOP=([5]=0.75 [20]=0.94) DC_DOWN=([5]=1.65 [20]=4.0)
 
 for p in docker-compose podman-compose; do
-  if command -v "$p" >/dev/null; then echo "peer $p: installed (not driven by this script yet; see BENCH-NOTES.md for how)"; else echo "peer $p: not installed — using the reference figures from ../shared/BENCH-NOTES.md"; fi
+  if command -v "$p" >/dev/null; then echo "peer $p: installed (driven side by side by bench/compare.sh; the ratios below use the reference figures)"; else echo "peer $p: not installed — using the reference figures from ../shared/BENCH-NOTES.md (bench/compare.sh measures docker-compose side by side)"; fi
 done
 echo "runtime: ${TSSTACK_BENCH_RUNTIME:-tsstack-runtime}"
 printf '\n%-6s %12s %12s %14s %12s %14s %14s   %s\n' services "up -d (ms)" "no-op (ms)" "no-op hf (ms)" "down (ms)" "RSS/ctr (KiB)" "PSS/ctr (KiB)" "vs docker-compose (up / no-op / down)"
