@@ -15,11 +15,11 @@
 // only keys, records and compares.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StateFingerprint } from '../engine/api.js';
-import { stateFingerprint } from '../engine/fingerprint.js';
+import { list, readOr, stateFingerprint } from '../engine/fingerprint.js';
 import type { StackModel } from '../model/types.js';
 import { VOLATILE as VOLATILE_ENV } from './model-cache.js';
 
@@ -44,21 +44,6 @@ interface Entry extends ConvergedOutcome {
   pids: number[];
 }
 
-function readOr(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-function list(dir: string): string[] {
-  try {
-    return readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
-}
 
 /** The engine's fingerprint, read in full (the pids from its files): for recording. */
 export async function snapshot(root: string, runRoot: string): Promise<StateFingerprint> {

@@ -26,7 +26,8 @@ import { join } from 'node:path';
 import type { StateFingerprint } from './api.js';
 import { dnsServerDir, netnsKey } from './dns/paths.js';
 
-function readOr(path: string): string | undefined {
+/** A file's text, or undefined when it cannot be read. */
+export function readOr(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch {
@@ -34,7 +35,8 @@ function readOr(path: string): string | undefined {
   }
 }
 
-function list(dir: string): string[] {
+/** A directory's names, sorted; [] when it cannot be read. */
+export function list(dir: string): string[] {
   try {
     return readdirSync(dir).sort();
   } catch {
