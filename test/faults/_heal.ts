@@ -89,6 +89,17 @@ export function pidsWith(...parts: string[]): number[] {
   return out;
 }
 
+/** A `web` service answering `text` over HTTP on its port 80, published on the host's `port`, and `extra` services. */
+export function webStack(port: number, text: string, extra = ''): string {
+  return `
+services:
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["${port}:80"]
+${extra}`;
+}
+
 /** GET http://127.0.0.1:port/ (no keep-alive): the body, or undefined when it does not answer within 2 s. */
 export function httpGet(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {

@@ -2,19 +2,12 @@
 // and the published port while the records say all is well. plan says it will repair the network,
 // up -d makes the bridge again and puts the containers' links back on it; `restart` does the same.
 import { execFileSync } from 'node:child_process';
-import { bridges, healTest, httpGet, until } from './_heal.js';
+import { bridges, healTest, httpGet, until, webStack } from './_heal.js';
 
 process.env.TSSTACK_SOCKET_LB_CGROUP = 'off';
 
 const PORT = 18732;
-const STACK = `
-services:
-  web:
-    image: busybox:latest
-    command: ["sh", "-c", "mkdir -p /www && echo hello-bridge > /www/index.html && exec httpd -f -p 80 -h /www"]
-    ports: ["${PORT}:80"]
-  client: { image: "busybox:latest", command: ["sleep", "1000"], init: true }
-`;
+const STACK = webStack(PORT, 'hello-bridge', '  client: { image: "busybox:latest", command: ["sleep", "1000"], init: true }\n');
 
 healTest('bridge deleted: plan says repair, up -d and restart remake it and re-attach the containers', 'healbr', STACK, async ({ T, sh }, t) => {
   // by the name's address, over nc (busybox-static's wget crashes here)

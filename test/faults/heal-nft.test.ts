@@ -3,19 +3,13 @@
 // up -d rebuilds the table from the records and the port answers again. Only ever in this worker's
 // own network namespace (_heal.ts checks it left the one it started in).
 import { execFileSync } from 'node:child_process';
-import { healTest, httpGet, privateNetns, until } from './_heal.js';
+import { healTest, httpGet, privateNetns, until, webStack } from './_heal.js';
 
 // Host connections to published ports go through the nftables DNAT rules, not the cgroup socket programs.
 process.env.TSSTACK_SOCKET_LB_CGROUP = 'off';
 
 const PORT = 18731;
-const STACK = `
-services:
-  web:
-    image: busybox:latest
-    command: ["sh", "-c", "mkdir -p /www && echo hello-heal > /www/index.html && exec httpd -f -p 80 -h /www"]
-    ports: ["${PORT}:80"]
-`;
+const STACK = webStack(PORT, 'hello-heal');
 
 healTest('nft flush ruleset: plan says repair firewall, up -d restores the published port', 'healnft', STACK, async ({ T }, t) => {
   t.is((await T('up', '-d')).code, 0);
