@@ -8,7 +8,7 @@
 // files (property runs given seconds each) are left to the whole suite.
 export default {
   files: [
-    'dist/test/spec/**/*.test.js',
+    'dist/test/stack/**/*.test.js',
     'dist/test/reconcile/**/*.test.js',
     'dist/test/deploy/**/*.test.js',
     'dist/test/cli/cli.test.js',

@@ -1,6 +1,6 @@
 // What every command gets: global options resolved, and lazy access to the
 // stack model, the project name, the engine and the project lock. Heavy modules
-// (spec/, engine/) are imported only when a command asks for them.
+// (stack/, engine/) are imported only when a command asks for them.
 
 import { basename, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ export interface Io {
   cwd: string;
   /** Tests inject a fake engine here; the real one is opened otherwise. */
   openEngine?: (paths: { root: string; runRoot: string; runtime?: string }) => Promise<Engine>;
-  /** Tests inject a model loader here; spec/'s loadStack otherwise. */
+  /** Tests inject a model loader here; stack/'s loadStack otherwise. */
   loadStack?: (opts: Record<string, unknown>) => Promise<StackModel>;
 }
 
@@ -91,7 +91,7 @@ export class Context {
       const hit = cachedModel(cacheInput);
       if (hit) return (this.model = hit);
     }
-    const loadStack = this.io.loadStack ?? (await import('../spec/load.js')).loadStack;
+    const loadStack = this.io.loadStack ?? (await import('../stack/load.js')).loadStack;
     const envFiles = this.g.envFile;
     const options = {
       files: this.g.file?.length ? this.g.file.map((f) => (f === '-' ? f : resolve(this.io.cwd, f))) : undefined,
@@ -127,7 +127,7 @@ export class Context {
 
   /** What the model cache keys on: global options, cwd, environment, and the loader's build. */
   private async modelCacheInput(): Promise<import('./model-cache.js').CacheInput> {
-    const here = new URL('../spec/', import.meta.url);
+    const here = new URL('../stack/', import.meta.url);
     const { readdirSync } = await import('node:fs');
     const { fileURLToPath } = await import('node:url');
     let codeFiles: string[] = [];

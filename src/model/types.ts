@@ -1,4 +1,4 @@
-// The desired-state model: what spec/ produces and reconcile/ consumes.
+// The desired-state model: what stack/ produces and reconcile/ consumes.
 //
 // Keys follow the Compose Specification's long form (snake_case), so that
 // `tsstack config` can print the model as it is and compare with the
@@ -103,7 +103,7 @@ export interface ServiceSpec {
   mem_reservation?: Bytes;
   /** Resolver options for the container's /etc/resolv.conf (`options` line), e.g. `ndots:2`. */
   dns_opt?: string[];
-  /** As written (Compose keeps driver options as strings); spec/ has checked `max-size` and `max-file`. */
+  /** As written (Compose keeps driver options as strings); stack/ has checked `max-size` and `max-file`. */
   logging?: LoggingSpec;
   group_add: string[];
   profiles: string[];
@@ -116,7 +116,7 @@ export interface ServiceSpec {
   pid?: string;
   ipc?: string;
   uts?: string;
-  /** As written (a `seccomp=` profile path made absolute); spec/security-opt.ts reads them, unsupported ones were warned about. */
+  /** As written (a `seccomp=` profile path made absolute); stack/security-opt.ts reads them, unsupported ones were warned about. */
   security_opt?: string[];
   /** `os/arch[/variant]` the service's image must be for. */
   platform?: string;
@@ -125,7 +125,7 @@ export interface ServiceSpec {
   /** Lifecycle hooks: run in the container (as execs) after it starts / before tsstack stops it; absent when none. */
   post_start?: ServiceHook[];
   pre_stop?: ServiceHook[];
-  /** As written (`SERVICE`, `service:SERVICE`, `container:NAME`, optionally `:ro`/`:rw`); spec/volumes-from.ts reads them. */
+  /** As written (`SERVICE`, `service:SERVICE`, `container:NAME`, optionally `:ro`/`:rw`); stack/volumes-from.ts reads them. */
   volumes_from?: string[];
   /** Host devices made in the container (`devices`, long form); absent when none. */
   devices?: DeviceMapping[];
@@ -273,7 +273,7 @@ export interface FileObjectSpec {
   name: string;
   /** Absolute path. */
   file?: string;
-  /** Variable the value comes from; spec/ resolves it at load time into `content` (when set). */
+  /** Variable the value comes from; stack/ resolves it at load time into `content` (when set). */
   environment?: string;
   /** Inline value, or the resolved value of `environment` (then never printed by `config`). */
   content?: string;

@@ -6,11 +6,11 @@ import type { ContainerCreateSpec, EndpointSpec, HealthcheckConfig, ImageInfo, L
 import { posix } from 'node:path';
 import { LABEL } from '../engine/api.js';
 import type { DependsOn, LoggingSpec, RestartPolicy, ServiceHook, ServiceSpec, StackModel } from '../model/types.js';
-import { parseBytes } from '../spec/units.js';
-import { namespaceServices } from '../spec/isolation.js';
-import { seccompProfileDigest, securityOpts } from '../spec/security-opt.js';
-import { parseVolumesFrom, volumesFromServices } from '../spec/volumes-from.js';
-import { parseCgroupRule, type DeviceCgroupRule } from '../spec/devices.js';
+import { parseBytes } from '../stack/units.js';
+import { namespaceServices } from '../stack/isolation.js';
+import { seccompProfileDigest, securityOpts } from '../stack/security-opt.js';
+import { parseVolumesFrom, volumesFromServices } from '../stack/volumes-from.js';
+import { parseCgroupRule, type DeviceCgroupRule } from '../stack/devices.js';
 import { canonicalJson, configHash } from './canonical.js';
 
 /** Labels reconcile adds beside those in api.ts. */
@@ -210,7 +210,7 @@ export function desiredState(model: StackModel, images: Record<string, ImageInfo
   const netKeys = new Set([...Object.keys(model.networks), ...usedNetworks]);
   for (const key of [...netKeys].sort()) {
     const spec = model.networks[key];
-    if (!spec && key !== 'default') continue; // unknown reference: spec/ reports it
+    if (!spec && key !== 'default') continue; // unknown reference: stack/ reports it
     const realName = spec?.name ?? `${project}_${key}`;
     const ipam = spec?.ipam?.config?.[0];
     networks.push({
@@ -522,7 +522,7 @@ const LOCAL_DEFAULTS = { maxSize: 20 * 1024 * 1024, maxFiles: 5 };
 
 /**
  * What the monitor does with a container's output: `none` keeps no log; json-file, local and the drivers
- * tsstack does not have (spec/ warned) write its JSON-lines log, rotated at `max-size` keeping `max-file`
+ * tsstack does not have (stack/ warned) write its JSON-lines log, rotated at `max-size` keeping `max-file`
  * files (absent: the monitor's defaults; `max-size: -1`: no rotation).
  */
 export function logSettings(l: LoggingSpec | undefined): { driver: 'json-file' | 'none'; maxSize?: number; maxFiles?: number } {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { parseDockerfileText } from '../../src/engine/image/build/instructions.js';
 import { expandHeredoc, expandWords, ShellExpansionError } from '../../src/engine/image/build/shell-lex.js';
-import { loadStack } from '../../src/spec/load.js';
+import { loadStack } from '../../src/stack/load.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { skipWhen } from '../helpers/skip.js';
 

@@ -21,7 +21,7 @@ test('logSettings: defaults, json-file options, local defaults, none, other driv
   t.deepEqual(logSettings({ driver: 'local' }), { driver: 'json-file', maxSize: 20 * 1024 * 1024, maxFiles: 5 });
   t.deepEqual(logSettings({ driver: 'local', options: { 'max-file': '2' } }), { driver: 'json-file', maxSize: 20 * 1024 * 1024, maxFiles: 2 });
   t.deepEqual(logSettings({ driver: 'none', options: { 'max-size': '1k' } }), { driver: 'none' });
-  // spec/ warned about the driver; its options mean nothing to json-file
+  // stack/ warned about the driver; its options mean nothing to json-file
   t.deepEqual(logSettings({ driver: 'syslog', options: { 'max-size': '1k' } }), { driver: 'json-file' });
 });
 

@@ -10,7 +10,7 @@ import { DEFAULT_CAPS, buildRunStepSpec } from '../../src/engine/runtime/oci-spe
 import { DEFAULT_PROFILE } from '../../src/engine/runtime/seccomp-default.js';
 import { defaultSeccomp, defaultSeccompToOci, dockerSeccompToOci, loadSeccompProfile, type SeccompHost } from '../../src/engine/runtime/seccomp-profile.js';
 import { desiredState } from '../../src/reconcile/desired.js';
-import { securityOpts } from '../../src/spec/security-opt.js';
+import { securityOpts } from '../../src/stack/security-opt.js';
 import { model } from '../reconcile/_model.js';
 
 type Rule = { names: string[]; action: string; errnoRet?: number; args?: { index: number; value: number; valueTwo?: number; op: string }[] };

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sysctlNamespace, sysctlProblem } from '../../src/spec/sysctls.js';
+import { sysctlNamespace, sysctlProblem } from '../../src/stack/sysctls.js';
 import { isolateNetwork } from '../cli/_netns.js';
 import { assertNothingLeft, canRun, E2E, projectCli, world } from '../cli/_world.js';
 import { caseKit, makeTemp, rmTemp, rt, runtimes, sharedRootfs } from '../runtime/_runtime.js';

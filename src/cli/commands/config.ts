@@ -2,7 +2,7 @@
 // Returns the exit code; errors a user can cause are thrown as TsstackError
 // for the CLI to render.
 
-import { renderStack } from '../../spec/render.js';
+import { renderStack } from '../../stack/render.js';
 import type { StackModel } from '../../model/types.js';
 import { TsstackError } from '../../util/errors.js';
 
@@ -23,7 +23,7 @@ export interface ConfigOptions {
   env?: Record<string, string | undefined>;
   /** Where warnings go (default: stderr). */
   warn?: (s: string) => void;
-  /** Loads the model instead of spec/'s loadStack with the options above (the CLI's cached loader). */
+  /** Loads the model instead of stack/'s loadStack with the options above (the CLI's cached loader). */
   load?: () => Promise<StackModel>;
   /** `--explain [KEY|VAR]`: print where interpolated values came from instead of the stack. */
   explain?: string | boolean;
@@ -34,10 +34,10 @@ export async function runConfig(opts: ConfigOptions, out: (s: string) => void): 
   if (format !== 'yaml' && format !== 'json') {
     throw new TsstackError('USAGE', `unknown format ${JSON.stringify(format)}`, { hint: 'use --format yaml or --format json' });
   }
-  const { Provenance, renderExplain } = await import('../../spec/explain.js');
+  const { Provenance, renderExplain } = await import('../../stack/explain.js');
   const env = opts.env ?? process.env;
   const provenance = opts.explain !== undefined ? new Provenance(new Map(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))) : undefined;
-  const model = opts.load ? await opts.load() : await (await import('../../spec/load.js')).loadStack({ files: opts.files, projectName: opts.projectName, projectDir: opts.projectDir, envFiles: opts.envFiles, profiles: opts.profiles, env: opts.env, cwd: opts.cwd, provenance });
+  const model = opts.load ? await opts.load() : await (await import('../../stack/load.js')).loadStack({ files: opts.files, projectName: opts.projectName, projectDir: opts.projectDir, envFiles: opts.envFiles, profiles: opts.profiles, env: opts.env, cwd: opts.cwd, provenance });
   const warn = opts.warn ?? ((s: string) => process.stderr.write(s + '\n'));
   for (const w of model.warnings) warn(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   if (opts.quiet) return 0;

@@ -193,8 +193,8 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   const engine = await ctx.openEngine();
   const { up, makePlan, projectLabels } = await import('../../reconcile/up.js');
   const { containerName, createSpec, desiredState } = await import('../../reconcile/desired.js');
-  const { parseVolumesFrom } = await import('../../spec/volumes-from.js');
-  const { splitShellWords } = await import('../../spec/shellwords.js').catch(() => ({ splitShellWords: (s: string) => s.split(/\s+/).filter(Boolean) }));
+  const { parseVolumesFrom } = await import('../../stack/volumes-from.js');
+  const { splitShellWords } = await import('../../stack/shellwords.js').catch(() => ({ splitShellWords: (s: string) => s.split(/\s+/).filter(Boolean) }));
   const { projectDir } = await import('../../engine/engine.js');
   const { implicitDependencies } = await import('../../reconcile/desired.js');
   const deps = Object.keys(implicitDependencies(svc));
@@ -284,7 +284,7 @@ async function projectLookup(ctx: Context, workingDir: string): Promise<(k: stri
   const files = ctx.g.envFile?.length ? ctx.g.envFile.map((f) => resolve(ctx.io.cwd, f)) : [resolve(workingDir, '.env')];
   const fromFiles: Record<string, string> = {};
   try {
-    const { parseDotenv } = await import('../../spec/dotenv.js');
+    const { parseDotenv } = await import('../../stack/dotenv.js');
     for (const f of files) {
       let text: string;
       try {

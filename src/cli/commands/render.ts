@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import type { StackModel } from '../../model/types.js';
 import type { Context } from '../context.js';
-import { lineOf, parseYaml, pathKey, type ParsedFile } from '../../spec/yaml-read.js';
+import { lineOf, parseYaml, pathKey, type ParsedFile } from '../../stack/yaml-read.js';
 import { formatWarning, objectFileName, objectYaml, renderKubernetes, yamlStream } from '../../deploy/kubernetes/render.js';
 
 export interface RenderFlags {

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadStack } from '../../../src/spec/load.js';
+import { loadStack } from '../../../src/stack/load.js';
 import { locator } from '../../../src/cli/commands/render.js';
 import { renderKubernetes, type K8sObject, type Rendered } from '../../../src/deploy/kubernetes/render.js';
 import type { StackModel } from '../../../src/model/types.js';

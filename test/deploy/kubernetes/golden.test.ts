@@ -4,7 +4,7 @@ import test from 'ava';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadStack } from '../../../src/spec/load.js';
+import { loadStack } from '../../../src/stack/load.js';
 import { formatWarning, renderKubernetes, yamlStream } from '../../../src/deploy/kubernetes/render.js';
 import { locator } from '../../../src/cli/commands/render.js';
 

@@ -4,7 +4,7 @@ import test from 'ava';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadStack } from '../../../src/spec/load.js';
+import { loadStack } from '../../../src/stack/load.js';
 import { renderKubernetes, type K8sObject } from '../../../src/deploy/kubernetes/render.js';
 import type { StackModel } from '../../../src/model/types.js';
 import { unknownFields } from './_strict.js';

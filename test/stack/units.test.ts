@@ -1,7 +1,7 @@
 // Pure helpers: durations, sizes, shell words, project names.
 import test from 'ava';
-import { formatDuration, parseBytes, parseDuration } from '../../src/spec/units.js';
-import { splitShellWords } from '../../src/spec/shellwords.js';
+import { formatDuration, parseBytes, parseDuration } from '../../src/stack/units.js';
+import { splitShellWords } from '../../src/stack/shellwords.js';
 
 const durations: [string | number, number][] = [
   ['1m30s', 90_000],

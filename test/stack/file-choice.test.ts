@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import test from 'ava';
-import { loadStack, STDIN_FILE } from '../../src/spec/load.js';
+import { loadStack, STDIN_FILE } from '../../src/stack/load.js';
 import { project } from './helpers.js';
 
 const ONE = 'services:\n  a:\n    image: a\n';

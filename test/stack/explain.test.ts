@@ -2,8 +2,8 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { runConfig } from '../../src/cli/commands/config.js';
-import { Provenance, renderExplain } from '../../src/spec/explain.js';
-import { loadStack } from '../../src/spec/load.js';
+import { Provenance, renderExplain } from '../../src/stack/explain.js';
+import { loadStack } from '../../src/stack/load.js';
 import { project } from './helpers.js';
 
 const FILES = {

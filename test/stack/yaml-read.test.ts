@@ -3,8 +3,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import test from 'ava';
 import { needs } from '../helpers/skip.js';
-import { lineTable } from '../../src/spec/yaml-lines.js';
-import { isOverride, isReset, parseYaml } from '../../src/spec/yaml-read.js';
+import { lineTable } from '../../src/stack/yaml-lines.js';
+import { isOverride, isReset, parseYaml } from '../../src/stack/yaml-read.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { CONFORMANCE, conformancePath, haveConformance } from './conformance.js';
 

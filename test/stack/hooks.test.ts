@@ -1,6 +1,6 @@
 // post_start / pre_stop: from the stack file to the model, bad values refused at their line.
 import test from 'ava';
-import { loadStack } from '../../src/spec/load.js';
+import { loadStack } from '../../src/stack/load.js';
 import { project, refusedAt } from './helpers.js';
 
 test('hooks: long form kept, command strings split, environment as a sorted map, no warning', async (t) => {

@@ -1,7 +1,7 @@
 // The loader end to end on small stacks written to a temp dir: features and user errors.
 import { join } from 'node:path';
 import test from 'ava';
-import { loadStack, normalizeProjectName } from '../../src/spec/load.js';
+import { loadStack, normalizeProjectName } from '../../src/stack/load.js';
 import { isTsstackError, TsstackError } from '../../src/util/errors.js';
 import { project } from './helpers.js';
 
@@ -288,7 +288,7 @@ test('environment-sourced secrets and configs are resolved at load time, an incl
   t.is(m.secrets.mine!.content, 'this-is-secret');
   t.is(m.configs.cfg!.content, 'dotenv-value');
   t.is(m.secrets.unset!.content, undefined);
-  const { renderStack } = await import('../../src/spec/render.js');
+  const { renderStack } = await import('../../src/stack/render.js');
   const printed = renderStack(m, 'yaml');
   t.false(printed.includes('this-is-secret') || printed.includes('from-process'), 'config names the variable, never prints its value');
   t.regex(printed, /environment: MY_SECRET/);

@@ -2,7 +2,7 @@
 // behaviour: `platform: ${DOCKER_PLATFORM:-}` in Sentry self-hosted), not refused.
 import test from 'ava';
 import { join } from 'node:path';
-import { loadStack } from '../../src/spec/load.js';
+import { loadStack } from '../../src/stack/load.js';
 import { project } from './helpers.js';
 
 const KEYS = ['platform', 'container_name', 'restart', 'pull_policy', 'stop_grace_period', 'mem_limit', 'memswap_limit', 'mem_reservation',

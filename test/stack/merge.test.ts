@@ -1,7 +1,7 @@
 // compose-go/derived/override-merge-cases.yaml: merging two files, then de-duplication.
 import test from 'ava';
 import { parse } from 'yaml';
-import { enforceUnicity, mergeValue } from '../../src/spec/merge.js';
+import { enforceUnicity, mergeValue } from '../../src/stack/merge.js';
 import { deepEqual, haveConformance, readTable, Tally, type KnownFailures } from './conformance.js';
 
 interface Case {

@@ -1,8 +1,8 @@
 // logging, cpu_quota/cpu_period, mem_reservation, dns_opt: stack file → model, with line-numbered
 // warnings for what tsstack does not apply and SPEC errors naming the line for bad values.
 import test from 'ava';
-import { loadStack } from '../../src/spec/load.js';
-import { renderStack } from '../../src/spec/render.js';
+import { loadStack } from '../../src/stack/load.js';
+import { renderStack } from '../../src/stack/render.js';
 import { isTsstackError, type TsstackError } from '../../src/util/errors.js';
 import { project } from './helpers.js';
 

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import test from 'ava';
-import { loadStack } from '../../src/spec/load.js';
+import { loadStack } from '../../src/stack/load.js';
 import { project } from './helpers.js';
 
 test('${A:-${B:-…}} nested 3000 deep is a located error, not a stack overflow', async (t) => {

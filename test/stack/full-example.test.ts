@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { parse } from 'yaml';
-import { loadStack } from '../../src/spec/load.js';
-import { parseBytes, parseDuration } from '../../src/spec/units.js';
+import { loadStack } from '../../src/stack/load.js';
+import { parseBytes, parseDuration } from '../../src/stack/units.js';
 import type { StackModel } from '../../src/model/types.js';
 import { conformancePath, deepEqual, haveConformance, Tally, type KnownFailures } from './conformance.js';
 

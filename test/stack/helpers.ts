@@ -19,7 +19,7 @@ export function project(t: ExecutionContext, files: Record<string, string>): str
 
 /** Asserts that loading `yaml` fails with a TsstackError matching `msg` located at `line`. */
 export async function refusedAt(t: ExecutionContext, yaml: string, line: number, msg: RegExp): Promise<void> {
-  const { loadStack } = await import('../../src/spec/load.js');
+  const { loadStack } = await import('../../src/stack/load.js');
   const { isTsstackError } = await import('../../src/util/errors.js');
   const dir = project(t, { 'compose.yaml': yaml });
   const e = await t.throwsAsync(loadStack({ projectDir: dir, env: {} }));

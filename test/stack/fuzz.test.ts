@@ -3,7 +3,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { loadStack } from '../../src/spec/load.js';
+import { loadStack } from '../../src/stack/load.js';
 import { isTsstackError } from '../../src/util/errors.js';
 
 const FILE = '/fuzz/compose.yaml';

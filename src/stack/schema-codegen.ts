@@ -1,8 +1,8 @@
 // Precompiles stack.schema.json into a standalone validator module
 // (schema-validator.generated.ts), so loading a stack does not pay for ajv's
 // schema compilation (~0.1–0.8 s) on every command. Regenerate after editing
-// the schema:   node dist/src/spec/schema-codegen.js --write
-// test/spec/schema-codegen.test.ts fails when the generated file is stale.
+// the schema:   node dist/src/stack/schema-codegen.js --write
+// test/stack/schema-codegen.test.ts fails when the generated file is stale.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,7 +21,7 @@ export function schemaPath(): string {
   throw new Error('stack.schema.json not found');
 }
 
-export const GENERATED = 'src/spec/schema-validator.generated.ts';
+export const GENERATED = 'src/stack/schema-validator.generated.ts';
 
 export function generateValidatorSource(schemaText: string): string {
   const require = createRequire(import.meta.url);
@@ -31,8 +31,8 @@ export function generateValidatorSource(schemaText: string): string {
   const code = standalone(ajv, ajv.compile(JSON.parse(schemaText) as object)).replace(/^"use strict";/, '');
   return [
     '// @ts-nocheck',
-    '// GENERATED from stack.schema.json by src/spec/schema-codegen.ts — do not edit.',
-    '// Regenerate: npx tsc -p . && node dist/src/spec/schema-codegen.js --write',
+    '// GENERATED from stack.schema.json by src/stack/schema-codegen.ts — do not edit.',
+    '// Regenerate: npx tsc -p . && node dist/src/stack/schema-codegen.js --write',
     code,
     '',
   ].join('\n');

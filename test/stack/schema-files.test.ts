@@ -4,10 +4,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import test from 'ava';
-import { loadStack } from '../../src/spec/load.js';
-import { mergeValue, stripMarkers } from '../../src/spec/merge.js';
-import { validateDocument } from '../../src/spec/validate.js';
-import { parseYaml } from '../../src/spec/yaml-read.js';
+import { loadStack } from '../../src/stack/load.js';
+import { mergeValue, stripMarkers } from '../../src/stack/merge.js';
+import { validateDocument } from '../../src/stack/validate.js';
+import { parseYaml } from '../../src/stack/yaml-read.js';
 import { CONFORMANCE, conformancePath, haveConformance, readTable, Tally, type KnownFailures } from './conformance.js';
 
 const KNOWN: KnownFailures = {

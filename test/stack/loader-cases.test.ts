@@ -5,7 +5,7 @@
 // whether the error message contains upstream's expected substring.
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
-import { loadStack } from '../../src/spec/load.js';
+import { loadStack } from '../../src/stack/load.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { conformancePath, deepEqual, haveConformance, readTable, Tally } from './conformance.js';
 import { CHECKS } from './loader-checks.js';

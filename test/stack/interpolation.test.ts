@@ -1,7 +1,7 @@
 // compose-go/derived/interpolation-cases.yaml: every template case and document case.
 import test from 'ava';
-import { substitute, TemplateError } from '../../src/spec/interpolate.js';
-import { interpolateValue, interpolationMessage } from '../../src/spec/interpolate-doc.js';
+import { substitute, TemplateError } from '../../src/stack/interpolate.js';
+import { interpolateValue, interpolationMessage } from '../../src/stack/interpolate-doc.js';
 import { haveConformance, readTable, Tally, deepEqual, type KnownFailures } from './conformance.js';
 
 interface Case {

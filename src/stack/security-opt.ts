@@ -1,6 +1,6 @@
 // `security_opt` entries (Docker's `--security-opt`): which ones tsstack
 // applies and what each means. Pure but for reading a profile to hash it;
-// used by spec/ (warnings, errors) and by reconcile/ (the container's desired
+// used by stack/ (warnings, errors) and by reconcile/ (the container's desired
 // config).
 //
 // Docker accepts `key=value` and the older `key:value`; the separator is the

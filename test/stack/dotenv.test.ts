@@ -1,7 +1,7 @@
 // compose-go/derived/dotenv-cases.yaml: single-line, multi-line, error, ignored-line and fixture cases.
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { DotenvError, parseDotenv } from '../../src/spec/dotenv.js';
+import { DotenvError, parseDotenv } from '../../src/stack/dotenv.js';
 import { conformancePath, haveConformance, readTable, Tally, type KnownFailures } from './conformance.js';
 
 interface Table {

@@ -1,7 +1,7 @@
 // compose-go/derived/short-syntax-cases.yaml: short volume and port syntax → long form.
 import test from 'ava';
-import { parsePortShort } from '../../src/spec/ports.js';
-import { parseVolumeShort } from '../../src/spec/volumes.js';
+import { parsePortShort } from '../../src/stack/ports.js';
+import { parseVolumeShort } from '../../src/stack/volumes.js';
 import { deepEqual, haveConformance, readTable, Tally, type KnownFailures } from './conformance.js';
 
 interface VolCase {

@@ -1,8 +1,8 @@
 // volumes_from: every form accepted without a warning, malformed entries and undefined services refused
 // at their line, a service disabled by profiles dropped with a warning.
 import test from 'ava';
-import { loadStack } from '../../src/spec/load.js';
-import { parseVolumesFrom, volumesFromServices } from '../../src/spec/volumes-from.js';
+import { loadStack } from '../../src/stack/load.js';
+import { parseVolumesFrom, volumesFromServices } from '../../src/stack/volumes-from.js';
 import { project, refusedAt } from './helpers.js';
 
 test('parseVolumesFrom: the forms and their modes', (t) => {

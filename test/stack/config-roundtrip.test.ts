@@ -5,8 +5,8 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { loadStack } from '../../src/spec/load.js';
-import { renderStack } from '../../src/spec/render.js';
+import { loadStack } from '../../src/stack/load.js';
+import { renderStack } from '../../src/stack/render.js';
 import { needs } from '../helpers/skip.js';
 import { CONFORMANCE, haveConformance } from './conformance.js';
 import { project } from './helpers.js';

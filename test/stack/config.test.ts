@@ -4,8 +4,8 @@ import test from 'ava';
 import { needs } from '../helpers/skip.js';
 import { parse } from 'yaml';
 import { runConfig } from '../../src/cli/commands/config.js';
-import { loadStack } from '../../src/spec/load.js';
-import { renderStack } from '../../src/spec/render.js';
+import { loadStack } from '../../src/stack/load.js';
+import { renderStack } from '../../src/stack/render.js';
 import { conformancePath, haveConformance } from './conformance.js';
 import { project } from './helpers.js';
 

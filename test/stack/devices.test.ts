@@ -1,8 +1,8 @@
 // devices / device_cgroup_rules: both forms to the long form, errors with their line for bad entries,
 // no warning for what is supported.
 import test from 'ava';
-import { loadStack } from '../../src/spec/load.js';
-import { parseCgroupRule, parseDeviceShort, validPermissions } from '../../src/spec/devices.js';
+import { loadStack } from '../../src/stack/load.js';
+import { parseCgroupRule, parseDeviceShort, validPermissions } from '../../src/stack/devices.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { project } from './helpers.js';
 

@@ -2,8 +2,8 @@
 // with line-numbered warnings for values tsstack does not apply.
 import { join } from 'node:path';
 import test from 'ava';
-import { loadStack } from '../../src/spec/load.js';
-import { parseSecurityOpt, securityOpts } from '../../src/spec/security-opt.js';
+import { loadStack } from '../../src/stack/load.js';
+import { parseSecurityOpt, securityOpts } from '../../src/stack/security-opt.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { project } from './helpers.js';
 
