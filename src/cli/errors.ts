@@ -7,6 +7,7 @@
 //   5  image (pull/build) 6  runtime (container create/start)
 //   7  network            8  host (missing kernel feature, package, permission,
 //                           missing binary, unsafe engine directory, disk full)
+//   9  remote (a Swarm, Kubernetes cluster or registry unreachable or refusing)
 //   70 internal error (a bug: please report it, with --debug output)
 //  130 interrupted (Ctrl-C)
 //
@@ -24,6 +25,7 @@ export const EXIT: Record<ErrorCode, number> = {
   RUNTIME: 6,
   NETWORK: 7,
   HOST: 8,
+  REMOTE: 9,
   INTERNAL: 70,
 };
 
@@ -74,5 +76,6 @@ export const EXIT_HELP = `Exit status:
   6   container could not be created or started
   7   network setup failed
   8   host problem (kernel feature, package, permission, missing binary)
+  9   remote: a Swarm, Kubernetes cluster or registry unreachable or refusing
   70  internal error (a bug)
   130 interrupted`;

@@ -357,6 +357,17 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('--namespace <ns>', 'set metadata.namespace of every object')
       .option('--strict', 'keys with no faithful mapping are errors (exit 2), not warnings')
       .action(act(async () => (await import('./commands/render.js')).runRender));
+    cmd('deploy', 'bring the stack to a cluster engine: a Docker Swarm or Kubernetes (a reconciler, like up)')
+      .addOption(new Option('--to <target>', 'the cluster engine').choices(['swarm', 'kubernetes']).makeOptionMandatory())
+      .option('--host <url>', 'swarm: Docker Engine API endpoint (default: DOCKER_HOST or the local socket)')
+      .option('--registry <host>', 'swarm: push images whose names name no registry to this one')
+      .option('--context <name>', 'kubernetes: kubeconfig context')
+      .option('--namespace <ns>', 'kubernetes: namespace of every object')
+      .option('--plan', 'print what would change, per object and field; change nothing')
+      .option('--rm', 'remove everything of the project from the cluster, and nothing else')
+      .option('--wait', 'wait until the rollout is ready')
+      .option('--strict', 'keys with no faithful mapping are errors (exit 2), not warnings')
+      .action(act(async () => (await import('./commands/deploy.js')).runDeploy));
     cmd('version', 'print the version').addOption(new Option('--format <format>').choices(['text', 'json']).default('text'))
       .action(act(async () => async (c: Context, o: { format: string }) => {
         c.io.out(o.format === 'json' ? JSON.stringify({ version: version(), node: process.version }) : `tsstack version ${version()}`);

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'RUNTIME' // container could not be created/started (exit 6)
   | 'NETWORK' // network setup failure (exit 7)
   | 'HOST' // missing kernel feature, package or permission (exit 8)
+  | 'REMOTE' // a cluster or registry that is unreachable, refuses, or is not in the state asked for (exit 9)
   | 'INTERNAL'; // a bug (exit 70)
 
 export interface ErrorLocation {
