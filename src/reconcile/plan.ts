@@ -45,6 +45,21 @@ export interface Action {
   fault?: Fault;
 }
 
+/**
+ * Why `up` stops before changing anything, chosen where the problem is found (never read back from its
+ * text): `invalid` the stack asks for something that cannot be (exit 2), `missing` something it names is
+ * not there (exit 3 when every problem is one), `conflict` something else holds what it needs (exit 4),
+ * `unchecked` a check could not run, so nothing is known (exit 8 when every problem is one).
+ */
+export type ProblemKind = 'invalid' | 'missing' | 'conflict' | 'unchecked';
+
+export interface Problem {
+  kind: ProblemKind;
+  message: string;
+}
+
+export const problem = (kind: ProblemKind, message: string): Problem => ({ kind, message });
+
 /** Remaking from the records what the host lost (a dead DNS server, a deleted bridge, a flushed firewall). */
 export const REPAIR: ReadonlySet<ActionType> = new Set(['repair']);
 export const INFRA: ReadonlySet<ActionType> = new Set(['create-network', 'create-volume']);
@@ -62,7 +77,7 @@ export class Plan {
     /** Things worth saying that change nothing (orphans left in place, …). */
     readonly warnings: string[] = [],
     /** Problems found without IO that stop `up` before anything changes. */
-    readonly problems: string[] = [],
+    readonly problems: Problem[] = [],
   ) {}
 
   get empty(): boolean {
@@ -82,7 +97,7 @@ export class Plan {
       project: this.project,
       actions: this.actions.map((a) => ({ type: a.type, resource: a.resource, cause: a.cause })),
       warnings: this.warnings,
-      problems: this.problems,
+      problems: this.problems.map((p) => p.message),
     };
   }
 }
