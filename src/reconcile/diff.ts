@@ -178,7 +178,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     }
   }
 
-  return new Plan(desired.project, [...repairs, ...infra, ...images, ...removals, ...withRestarts], selOrder, desired, warnings, problems);
+  return new Plan(desired.project, [...repairs, ...infra, ...images, ...removals, ...withRestarts], selOrder, desired, warnings, problems, !!opts.noStart);
 }
 
 function num(c: ContainerInfo): number {

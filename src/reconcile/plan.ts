@@ -1,7 +1,11 @@
 // A Plan: what `up` (or `down`) will do, each action with the resource it acts
-// on and why. The text form is one line per action, in execution order:
+// on and why, and the graph of steps that carries the actions out (steps.ts).
+// The text form is one line per action, in execution order:
 //
-//   <type> <resource> (<cause>)
+//   <type> <resource> (<cause>)[ after: <edges>]
+//
+// the edges (with `{ edges: true }`, as `tsstack plan` prints) say what the
+// action waits for: `after: db healthy, init completed` (steps.ts actionEdges).
 //
 // resources: `network:<key>`, `volume:<key>`, `image:<ref>`, `service:<name>:<n>`,
 // `container:<name>` (orphans and removals); repairs name `dns`, `firewall` or
@@ -11,6 +15,7 @@
 import type { BuildSpec } from '../model/types.js';
 import type { ContainerInfo, Fault, PullPolicy } from '../engine/api.js';
 import type { DesiredContainer, DesiredNetwork, DesiredState, DesiredVolume } from './desired.js';
+import { actionEdges, planSteps, type Step } from './steps.js';
 
 export type ActionType =
   | 'repair'
@@ -78,14 +83,25 @@ export class Plan {
     readonly warnings: string[] = [],
     /** Problems found without IO that stop `up` before anything changes. */
     readonly problems: Problem[] = [],
+    /** Made for `--no-start`: containers are created, nothing is started. */
+    readonly noStart = false,
   ) {}
+
+  private graph?: Step[];
+
+  /** The steps that carry the actions out, with their edges (made once, on first use). */
+  get steps(): Step[] {
+    this.graph ??= planSteps(this, { noStart: this.noStart });
+    return this.graph;
+  }
 
   get empty(): boolean {
     return this.actions.length === 0;
   }
 
-  lines(): string[] {
-    return this.actions.map(formatAction);
+  lines(opts: { edges?: boolean } = {}): string[] {
+    if (!opts.edges) return this.actions.map((a) => formatAction(a));
+    return this.actions.map((a) => formatAction(a, actionEdges(this.steps, a)));
   }
 
   toString(): string {
@@ -102,6 +118,11 @@ export class Plan {
   }
 }
 
-export function formatAction(a: Action): string {
-  return `${a.type} ${a.resource} (${a.cause})`;
+export function formatAction(a: Action, edges: string[] = []): string {
+  return `${a.type} ${a.resource} (${a.cause})${edges.length ? ` after: ${edges.join(', ')}` : ''}`;
+}
+
+/** The steps one a line, `<id>` then what it needs: `<- a, b` (succeeded), `after c` (over). */
+export function formatSteps(steps: Step[]): string[] {
+  return steps.map((s) => [s.id, s.dependsOn.length ? `<- ${s.dependsOn.join(', ')}` : '', s.after.length ? `after ${s.after.join(', ')}` : ''].filter(Boolean).join('  '));
 }
