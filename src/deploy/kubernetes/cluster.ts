@@ -92,11 +92,20 @@ export class Cluster implements ClusterApi {
     this.defaultNamespace = kc.getContextObject(this.context)?.namespace || 'default';
   }
 
-  /** The kubeconfig as kubectl finds it (KUBECONFIG, ~/.kube/config, in-cluster), at `context` when given. */
-  static load(context?: string): Cluster {
+  /** The kubeconfig as kubectl finds it (KUBECONFIG, a `:` list merged first file first; else ~/.kube/config or in-cluster), at `context` when given. */
+  static load(context: string | undefined, env: NodeJS.ProcessEnv = process.env): Cluster {
     const kc = new KubeConfig();
+    const files = (env.KUBECONFIG ?? '').split(':').filter(Boolean);
     try {
-      kc.loadFromDefault();
+      if (!files.length) kc.loadFromDefault();
+      else {
+        kc.loadFromFile(files[0]!);
+        for (const f of files.slice(1)) {
+          const more = new KubeConfig();
+          more.loadFromFile(f);
+          kc.mergeConfig(more, true);
+        }
+      }
     } catch (e) {
       throw new TsstackError('REMOTE', `cannot read the kubeconfig: ${(e as Error).message}`, { hint: 'check KUBECONFIG (or ~/.kube/config)' });
     }

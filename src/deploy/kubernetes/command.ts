@@ -34,7 +34,7 @@ export async function deployKubernetes(ctx: Context, flags: DeployFlags): Promis
   if (flags.plan && flags.rm) throw new TsstackError('USAGE', '--plan and --rm do not go together', { hint: 'tsstack deploy --to kubernetes --rm removes; --plan shows what a deploy would change' });
   checkNamespaceName(flags.namespace);
   const model = await ctx.loadModel();
-  const cluster = Cluster.load(flags.context);
+  const cluster = Cluster.load(flags.context, ctx.io.env);
   const t: Target = { cluster, project: model.name, namespace: flags.namespace ?? cluster.defaultNamespace };
   if (flags.rm) {
     await checkNamespace(t);
