@@ -80,3 +80,20 @@ services:
   ]);
   t.false(JSON.stringify(find(r.objects, 'Deployment', 'a')).includes('hunter2'));
 });
+
+test('a published port in mode host is a warning at its key, not silently an ingress port', async (t) => {
+  const r = await render(`
+name: p
+services:
+  a:
+    image: x
+    x-kubernetes: { publish: NodePort }
+    ports:
+      - { target: 80, published: "30080", mode: host }
+      - { target: 81, published: "30081" }
+`, t.teardown);
+  const w = r.warnings.filter((x) => x.path.startsWith('services.a.ports'));
+  t.deepEqual(w.map((x) => x.path), ['services.a.ports[0].mode']);
+  t.is(w[0]!.line, 8);
+  t.deepEqual(find(r.objects, 'Service', 'a-published').spec.ports.map((p: any) => p.nodePort), [30080, 30081]);
+});
