@@ -115,7 +115,9 @@ export class Cluster implements ClusterApi {
       }
       kc.setCurrentContext(context);
     }
-    if (!kc.getCurrentCluster()) throw new TsstackError('REMOTE', 'the kubeconfig names no cluster', { hint: 'point KUBECONFIG at a cluster\'s kubeconfig, or give --context' });
+    // with no kubeconfig anywhere the library makes one up (http://localhost:8080): say there is none instead
+    const none = !files.length && kc.getCurrentContext() === 'loaded-context' && kc.getCurrentCluster()?.server === 'http://localhost:8080';
+    if (!kc.getCurrentCluster() || none) throw new TsstackError('REMOTE', 'no kubeconfig names a cluster to deploy to', { hint: 'set KUBECONFIG (or write ~/.kube/config) for the cluster, or give --context' });
     return new Cluster(kc);
   }
 
