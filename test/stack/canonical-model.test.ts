@@ -27,3 +27,57 @@ services:
   const d = desiredState(m, {});
   t.deepEqual(d.services.web!.containers.map((c) => c.config.ports.map((p) => p.hostPort)), [[9000, 8080, 8443, 0], [9001, 8080, 8443, 0]]);
 });
+
+test('references, links, tmpfs, security options, volumes_from and cgroup rules are parsed; config prints them as written', async (t) => {
+  const m = await load(t, `
+name: p
+services:
+  db:
+    image: busybox
+    tmpfs: ["/run:size=64m,mode=1777", /tmp]
+    security_opt: ["no-new-privileges", "seccomp=unconfined", "label=disable"]
+    device_cgroup_rules: ["c 1:3 rwm", "a *:* r"]
+    pid: host
+    ipc: shareable
+  app:
+    image: busybox
+    network_mode: service:db
+    pid: service:db
+    ipc: container:other
+    links: [db, "db:database"]
+    volumes_from: [db, "service:db:ro", "container:legacy:rw"]
+`);
+  const db = m.services.db!;
+  const app = m.services.app!;
+  t.deepEqual(db.tmpfs, [{ target: '/run', options: 'size=64m,mode=1777' }, { target: '/tmp' }]);
+  t.deepEqual(db.security_opt!.map((o) => o.key), ['no-new-privileges', 'seccomp', 'ignored']);
+  t.deepEqual(db.device_cgroup_rules, [{ type: 'c', major: 1, minor: 3, access: 'rwm' }, { type: 'a', access: 'r' }]);
+  t.deepEqual([db.pid, db.ipc], ['host', 'shareable']);
+  t.deepEqual(app.network_mode, { kind: 'service', name: 'db' });
+  t.deepEqual([app.pid, app.ipc], [{ kind: 'service', name: 'db' }, { kind: 'container', name: 'other' }]);
+  t.deepEqual(app.links, [{ service: 'db' }, { service: 'db', alias: 'database' }]);
+  t.deepEqual(app.volumes_from!.map(({ kind, name, readOnly }) => ({ kind, name, readOnly })), [
+    { kind: 'service', name: 'db', readOnly: undefined },
+    { kind: 'service', name: 'db', readOnly: true },
+    { kind: 'container', name: 'legacy', readOnly: false },
+  ]);
+  const yaml = renderStack(m, 'yaml');
+  for (const written of ['- /run:size=64m,mode=1777', '- no-new-privileges\n', '- c 1:3 rwm', '- a *:* r', 'network_mode: service:db', 'pid: service:db', 'ipc: container:other', '- db:database', '- service:db:ro', '- container:legacy:rw']) {
+    t.true(yaml.includes(written), written);
+  }
+  // reconcile reads the parsed values: the references resolve to the first container, the tmpfs target is mounted
+  const d = desiredState(m, {});
+  const c = d.services.app!.containers[0]!.config;
+  t.is(c.network_mode, 'container:p-db-1');
+  t.is(c.pid, 'container:p-db-1');
+  t.is(c.ipc, 'container:other');
+  t.deepEqual(Object.keys(d.services.app!.dependsOn), ['db']);
+  t.deepEqual(d.services.db!.containers[0]!.config.volumes.filter((v) => v.type === 'tmpfs').map((v) => v.target), ['/run', '/tmp']);
+});
+
+test('a reference that names nothing is refused at its line', async (t) => {
+  const { refusedAt } = await import('./helpers.js');
+  await refusedAt(t, 'services:\n  a:\n    image: busybox\n    network_mode: "service:"\n', 4, /names no service/);
+  // before the model was parsed, an empty container name reached the engine
+  await refusedAt(t, 'services:\n  a:\n    image: busybox\n    network_mode: "container:"\n', 4, /names no container/);
+});
