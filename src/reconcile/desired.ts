@@ -9,6 +9,7 @@ import type { DependsOn, DeviceCgroupRule, LoggingSpec, Ref, RestartPolicy, Serv
 import { parseBytes } from '../model/units.js';
 import { formatCgroupRule, formatMode, volumesFromEntry } from '../model/format.js';
 import { appliedSecurityOpts, serviceRefs } from '../model/service.js';
+import { effectiveHealthcheck } from '../model/healthcheck.js';
 import { seccompProfileDigest } from './seccomp-digest.js';
 import { canonicalJson, configHash } from './canonical.js';
 
@@ -158,8 +159,6 @@ export interface DesiredOptions {
   projectLabels?: Labels;
 }
 
-export const DEFAULT_HEALTH = { interval: 30_000, timeout: 30_000, retries: 3, startPeriod: 0, startInterval: 5_000 };
-
 /** The image a service runs: `image:`, or `<project>-<service>` for a build without one. */
 export function serviceImage(project: string, name: string, svc: ServiceSpec): string {
   return svc.image ?? `${project}-${name}`;
@@ -281,27 +280,6 @@ function parseEnvList(list: string[] | undefined): Record<string, string> {
     if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
   }
   return out;
-}
-
-/** Image health durations are nanoseconds; ours are milliseconds. */
-function nsToMs(ns: number | undefined): number | undefined {
-  return ns === undefined || ns === 0 ? undefined : Math.round(ns / 1e6);
-}
-
-function healthOf(svc: ServiceSpec, image?: ImageInfo): HealthcheckConfig | undefined {
-  const h = svc.healthcheck;
-  if (h?.disable) return undefined;
-  const ih = image?.config.Healthcheck;
-  const test = h?.test ?? ih?.Test;
-  if (!test || test.length === 0 || test[0] === 'NONE') return undefined;
-  return {
-    test: test[0] === 'CMD' || test[0] === 'CMD-SHELL' ? test : ['CMD-SHELL', test.join(' ')],
-    interval: h?.interval ?? nsToMs(ih?.Interval) ?? DEFAULT_HEALTH.interval,
-    timeout: h?.timeout ?? nsToMs(ih?.Timeout) ?? DEFAULT_HEALTH.timeout,
-    retries: h?.retries ?? ih?.Retries ?? DEFAULT_HEALTH.retries,
-    startPeriod: h?.start_period ?? nsToMs(ih?.StartPeriod) ?? DEFAULT_HEALTH.startPeriod,
-    startInterval: h?.start_interval ?? nsToMs(ih?.StartInterval) ?? DEFAULT_HEALTH.startInterval,
-  };
 }
 
 /** Host ports for replica `n`: a published range gives each replica the next port of it. */
@@ -439,7 +417,7 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
     restart: restartOf(svc),
     stop_signal: svc.stop_signal ?? ic.StopSignal ?? 'SIGTERM',
     stop_grace_period: svc.stop_grace_period ?? 10_000,
-    healthcheck: healthOf(svc, info),
+    healthcheck: effectiveHealthcheck(svc.healthcheck, info?.config.Healthcheck),
     resources,
     tty: svc.tty || undefined,
     stdin_open: svc.stdin_open || undefined,

@@ -32,6 +32,7 @@ import { normalizeVolumesFrom } from './volumes-from.js';
 import { checkServiceSysctls } from './sysctls.js';
 import { parsePortShort, parsePublished } from './ports.js';
 import { parseLink, parseNetworkMode, parseTmpfs } from './short-forms.js';
+import { hasHealthKind, healthTest } from '../model/healthcheck.js';
 import { splitShellWords } from './shellwords.js';
 import { parseBytes, parseDuration } from '../model/units.js';
 import { formatPath } from './yaml-read.js';
@@ -303,11 +304,11 @@ function healthcheck(ctx: Ctx, path: Path, v: unknown): HealthcheckSpec | undefi
   if (!isObj(v)) return undefined;
   const h: HealthcheckSpec = {};
   if (v.test !== undefined) {
-    if (typeof v.test === 'string') h.test = v.test === 'NONE' ? ['NONE'] : ['CMD-SHELL', v.test];
-    else h.test = strList(v.test);
-    if (h.test.length > 0 && !['NONE', 'CMD', 'CMD-SHELL'].includes(h.test[0]!)) {
-      throw ctx.error([...path, 'test'], `healthcheck test must start with NONE, CMD or CMD-SHELL, got ${JSON.stringify(h.test[0])}`, 'write test: ["CMD", "curl", "-f", "http://localhost"] or a shell string');
+    const list = typeof v.test === 'string' ? undefined : strList(v.test);
+    if (list && !hasHealthKind(list)) {
+      throw ctx.error([...path, 'test'], `healthcheck test must start with NONE, CMD or CMD-SHELL, got ${JSON.stringify(list[0])}`, 'write test: ["CMD", "curl", "-f", "http://localhost"] or a shell string');
     }
+    h.test = healthTest(list ?? (v.test as string));
   }
   for (const k of ['interval', 'timeout', 'start_period', 'start_interval'] as const) if (v[k] !== undefined) h[k] = duration(ctx, [...path, k], v[k]);
   if (v.retries !== undefined) h.retries = toInt(ctx, [...path, 'retries'], v.retries);

@@ -81,3 +81,18 @@ test('a reference that names nothing is refused at its line', async (t) => {
   // before the model was parsed, an empty container name reached the engine
   await refusedAt(t, 'services:\n  a:\n    image: busybox\n    network_mode: "container:"\n', 4, /names no container/);
 });
+
+test('a healthcheck is normalized in one place: the stack file\'s and the image\'s forms, with Docker\'s defaults', async (t) => {
+  const { effectiveHealthcheck, healthTest, HEALTH_DEFAULTS } = await import('../../src/model/healthcheck.js');
+  t.deepEqual(healthTest('curl -f http://x'), ['CMD-SHELL', 'curl -f http://x']);
+  t.deepEqual(healthTest('NONE'), ['NONE']);
+  t.deepEqual(healthTest(['CMD', 'true']), ['CMD', 'true']);
+  t.deepEqual(healthTest(['true', '--x']), ['CMD-SHELL', 'true --x'], 'an image\'s list without a kind');
+  const m = await load(t, 'services:\n  a:\n    image: busybox\n    healthcheck:\n      test: "true"\n      retries: 5\n');
+  t.deepEqual(m.services.a!.healthcheck, { test: ['CMD-SHELL', 'true'], retries: 5 }, 'the model keeps what was written (config prints it)');
+  t.deepEqual(effectiveHealthcheck(m.services.a!.healthcheck, { Test: ['CMD', 'x'], Interval: 2e9 }), {
+    test: ['CMD-SHELL', 'true'], interval: 2000, timeout: HEALTH_DEFAULTS.timeout, retries: 5, startPeriod: 0, startInterval: 5000,
+  });
+  t.is(effectiveHealthcheck({ disable: true }, { Test: ['CMD', 'x'] }), undefined);
+  t.is(effectiveHealthcheck(undefined, { Test: ['NONE'] }), undefined);
+});
