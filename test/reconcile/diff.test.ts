@@ -60,7 +60,7 @@ test('missing images are pulled first, with never as a problem', async (t) => {
     'create service:app:1 (missing)',
   ));
   const { plan } = await makePlan(e, m, { pull: 'never' });
-  t.deepEqual(plan.problems, ['image redis:7 (service redis) is not present locally and the pull policy is never']);
+  t.deepEqual(plan.problems, [{ kind: 'missing', message: 'image redis:7 (service redis) is not present locally and the pull policy is never' }]);
 });
 
 test('scale: down removes highest numbers first, up adds', async (t) => {
@@ -128,7 +128,7 @@ test('named volumes and networks, external ones must exist', async (t) => {
   t.is(await planText(e, m), lines('create-network network:back (missing)', 'create-volume volume:data (missing)', 'create service:a:1 (missing)'));
   m.services.a.networks = { outside: {} };
   const { plan } = await makePlan(e, m);
-  t.deepEqual(plan.problems, ['network outside is declared as external but does not exist (networks.outside)']);
+  t.deepEqual(plan.problems, [{ kind: 'missing', message: 'network outside is declared as external but does not exist (networks.outside)' }]);
 });
 
 test('down removes containers, networks; volumes only with -v', async (t) => {
@@ -168,7 +168,7 @@ test('a network whose subnet changed is a problem naming the way out', async (t)
   const m = (subnet: string) => model('n', { a: { image: 'busybox' } }, { networks: { default: { name: 'n_default', ipam: { config: [{ subnet }] }, driver_opts: {}, labels: {} } } });
   await up(e, m('10.5.0.0/24'), { pollMs: 1 });
   const { plan } = await makePlan(e, m('10.6.0.0/24'));
-  t.deepEqual(plan.problems, ['network n_default exists with subnet 10.5.0.0/24, the stack asks for 10.6.0.0/24 (networks.default); run `tsstack down` first to recreate it']);
+  t.deepEqual(plan.problems, [{ kind: 'invalid', message: 'network n_default exists with subnet 10.5.0.0/24, the stack asks for 10.6.0.0/24 (networks.default); run `tsstack down` first to recreate it' }]);
 });
 
 test('depends_on.restart restarts a running dependent when its dependency is replaced', async (t) => {
