@@ -7,7 +7,7 @@ import { problem } from '../../src/reconcile/plan.js';
 import { FakeEngine } from '../fakes/engine.js';
 import { model } from './_model.js';
 
-const web = (port: string) => model('pb', { web: { image: 'busybox', ports: [{ target: 80, published: port, protocol: 'tcp', mode: 'ingress' }] } });
+const web = (port: string) => model('pb', { web: { image: 'busybox', ports: [{ target: 80, published: { start: Number(port), end: Number(port) }, protocol: 'tcp', mode: 'ingress' }] } });
 
 function engine(): FakeEngine {
   const e = new FakeEngine();
