@@ -1,10 +1,13 @@
 // The desired-state model: what stack/ produces and reconcile/ consumes.
 //
 // Keys follow the Compose Specification's long form (snake_case), so that
-// `tsstack config` can print the model as it is and compare with the
-// conformance oracles. Every short syntax has already been expanded; paths are
-// absolute; durations are milliseconds and byte sizes are bytes (numbers), and
-// the printer turns them back into `1m30s` / byte strings.
+// `tsstack config` prints the model and compares with the conformance oracles.
+// Every short syntax has been expanded and parsed by the loader: port ranges
+// are numbers, `service:`/`container:` references are `Ref`s, links, tmpfs,
+// security options, volumes_from and device cgroup rules are typed entries;
+// paths are absolute; durations are milliseconds and byte sizes are bytes.
+// The printer writes them back as Compose does (`1m30s`, `"9000-9005"`,
+// `service:db`: model/format.ts, stack/render.ts).
 
 /** Milliseconds. */
 export type DurationMs = number;
