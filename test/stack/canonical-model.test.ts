@@ -96,3 +96,29 @@ test('a healthcheck is normalized in one place: the stack file\'s and the image\
   t.is(effectiveHealthcheck({ disable: true }, { Test: ['CMD', 'x'] }), undefined);
   t.is(effectiveHealthcheck(undefined, { Test: ['NONE'] }), undefined);
 });
+
+test('the short forms parse as Compose writes them and print back unchanged', async (t) => {
+  const { parseRef, parseNetworkMode, parseLink, parseTmpfs } = await import('../../src/stack/short-forms.js');
+  const { parsePublished } = await import('../../src/stack/ports.js');
+  const { formatLink, formatMode, formatPortRange, formatTmpfs, formatCgroupRule } = await import('../../src/model/format.js');
+  const { parseCgroupRule } = await import('../../src/stack/devices.js');
+  t.deepEqual(parseRef('service:db'), { kind: 'service', name: 'db' });
+  t.deepEqual(parseRef('container:a:b'), { kind: 'container', name: 'a:b' }, 'the name is the rest, as before');
+  t.is(parseRef('host'), undefined);
+  for (const m of ['none', 'host', 'bridge', 'service:db', 'container:x']) t.is(formatMode(parseNetworkMode(m)), m);
+  for (const l of ['db', 'db:alias']) t.is(formatLink(parseLink(l)), l);
+  t.deepEqual(parseLink('db:alias:extra'), { service: 'db', alias: 'alias' });
+  for (const x of ['/run', '/run:size=64m,mode=1777', '/a:b:c']) t.is(formatTmpfs(parseTmpfs(x)), x);
+  t.deepEqual(parsePublished('9000-9005'), { start: 9000, end: 9005 });
+  t.deepEqual(parsePublished('08080'), { start: 8080, end: 8080 });
+  t.is(parsePublished('80a'), undefined);
+  t.is(parsePublished('-1'), undefined);
+  for (const r of ['8080', '9000-9005']) t.is(formatPortRange(parsePublished(r)!), r);
+  for (const r of ['c 1:3 rwm', 'a *:* r', 'b 7:* mw']) t.is(formatCgroupRule(parseCgroupRule(r)!), r);
+});
+
+test('a hostile value cannot smuggle a reference: only a `service:`/`container:` prefix makes one, the whole rest is the name', async (t) => {
+  const m = await load(t, 'services:\n  a:\n    image: busybox\n    network_mode: "host:service:a"\n    links: ["b:c"]\n  b:\n    image: busybox\n');
+  t.is(m.services.a!.network_mode, 'host:service:a');
+  t.deepEqual(desiredState(m, {}).services.a!.containers[0]!.config.network_mode, 'host:service:a');
+});
