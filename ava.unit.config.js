@@ -17,6 +17,7 @@ export default {
     'dist/test/watch/classify.test.js',
     'dist/test/watch/session.test.js',
     'dist/test/watch/host.test.js',
+    'dist/test/infra/layers.test.js',
     'dist/test/network/ipam.test.js',
     'dist/test/network/nft-rules.test.js',
     'dist/test/network/ports.test.js',

@@ -26,7 +26,7 @@ import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
 import { readLogs } from './logs.js';
 import { isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
-import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
+import { buildOciSpec, OCI_AS_IS, pick, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
 import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
 import { RuntimeDriver } from './runtime-driver.js';
@@ -275,24 +275,14 @@ export class Containers implements ContainerApi {
         : 'new' as const;
       const oci = buildOciSpec({
         ...this.isolation(spec),
+        ...pick(spec, OCI_AS_IS),
         rootfs: rec.rootfs,
-        args: spec.args,
-        env: spec.env,
-        cwd: spec.cwd,
         user,
         hostname: spec.networkMode === 'host' || spec.utsMode === 'host' ? undefined : spec.hostname,
-        domainname: spec.domainname,
-        tty: spec.tty,
-        readOnlyRoot: spec.readOnlyRoot,
-        privileged: spec.privileged,
         hostCaps: hostCaps(),
-        capAdd: spec.capAdd,
-        capDrop: spec.capDrop,
         mounts,
         etcFiles: { resolvConf: join(dir, 'resolv.conf'), hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname') },
         network,
-        sysctls: spec.sysctls,
-        ulimits: spec.ulimits,
         resources: { ...spec.resources },
         cgroupsPath: `${spec.cgroupParent ?? 'tsstack'}/${id}`,
         init: spec.init ? nativeBinary('init') : undefined,
