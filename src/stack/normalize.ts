@@ -30,7 +30,7 @@ import { DEVICE_KEYS, normalizeDevices } from './devices.js';
 import { HOOK_KEYS, normalizeHooks } from './hooks.js';
 import { normalizeVolumesFrom } from './volumes-from.js';
 import { checkServiceSysctls } from './sysctls.js';
-import { parsePortShort } from './ports.js';
+import { parsePortShort, parsePublished } from './ports.js';
 import { splitShellWords } from './shellwords.js';
 import { parseBytes, parseDuration } from './units.js';
 import { formatPath } from './yaml-read.js';
@@ -188,8 +188,9 @@ function ports(ctx: Ctx, path: Path, v: unknown): PortSpec[] {
     const spec: PortSpec = { target, protocol: proto, mode };
     if (p.published !== undefined && p.published !== null && p.published !== '') {
       const pub = toStr(p.published);
-      if (!/^\d+(-\d+)?$/.test(pub)) throw ctx.error([...ip, 'published'], `Invalid hostPort: ${pub}`);
-      spec.published = pub;
+      const range = parsePublished(pub);
+      if (!range) throw ctx.error([...ip, 'published'], `Invalid hostPort: ${pub}`);
+      spec.published = range;
     }
     if (p.host_ip !== undefined) spec.host_ip = toStr(p.host_ip);
     if (p.name !== undefined) spec.name = toStr(p.name);

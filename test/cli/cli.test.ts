@@ -14,7 +14,7 @@ function io(): Io & { lines: string[] } {
 }
 
 const demo = () => model('demo', {
-  redis: { image: 'redis:7', ports: [{ target: 6379, published: '6379', protocol: 'tcp', mode: 'ingress' }] },
+  redis: { image: 'redis:7', ports: [{ target: 6379, published: { start: 6379, end: 6379 }, protocol: 'tcp', mode: 'ingress' }] },
   app: { image: 'busybox', environment: { REDIS_URL: 'redis://redis:6379' }, depends_on: { redis: { condition: 'service_started', required: true } } },
 });
 

@@ -20,7 +20,7 @@ async function planText(e: FakeEngine, m: StackModel, opts = {}): Promise<string
 }
 
 const redisApp = (env: Record<string, string> = { REDIS_URL: 'redis://redis:6379' }) => model('demo', {
-  redis: { image: 'redis:7', ports: [{ target: 6379, published: '6379', protocol: 'tcp', mode: 'ingress' }] },
+  redis: { image: 'redis:7', ports: [{ target: 6379, published: { start: 6379, end: 6379 }, protocol: 'tcp', mode: 'ingress' }] },
   app: { image: 'busybox', environment: env, depends_on: { redis: { condition: 'service_started', required: true } } },
 });
 
@@ -46,7 +46,7 @@ test('changed image digest and ports are named', async (t) => {
   await up(e, redisApp(), { pollMs: 1 });
   e.addImage('redis:7', { Cmd: ['sh'], Env: ['PATH=/bin'] }, 'sha256:newdigest');
   const m = redisApp();
-  m.services.redis.ports = [{ target: 6379, published: '6380', protocol: 'tcp', mode: 'ingress' }];
+  m.services.redis.ports = [{ target: 6379, published: { start: 6380, end: 6380 }, protocol: 'tcp', mode: 'ingress' }];
   t.is(await planText(e, m), 'recreate service:redis:1 (changed: image digest, ports[0])');
 });
 
@@ -158,7 +158,7 @@ test('desired config merges image defaults: entrypoint, cmd, env, workdir, healt
 });
 
 test('port ranges give each replica its own host port', (t) => {
-  const m = model('r', { a: { image: 'img', scale: 3, ports: [{ target: 80, published: '6005-6015', protocol: 'tcp', mode: 'ingress' }] } });
+  const m = model('r', { a: { image: 'img', scale: 3, ports: [{ target: 80, published: { start: 6005, end: 6015 }, protocol: 'tcp', mode: 'ingress' }] } });
   const d = desiredState(m, {});
   t.deepEqual(d.services.a.containers.map((c) => c.config.ports[0].hostPort), [6005, 6006, 6007]);
 });
