@@ -34,7 +34,7 @@ function shop(env: Record<string, string> = {}): StackModel {
     migrate: { image: 'busybox', restart: 'no', depends_on: { db: dep('service_healthy') } },
     cache: { image: 'redis:7' },
     web: {
-      image: 'busybox', ports: [{ target: 80, published: '8080', protocol: 'tcp', mode: 'ingress' }],
+      image: 'busybox', ports: [{ target: 80, published: { start: 8080, end: 8080 }, protocol: 'tcp', mode: 'ingress' }],
       depends_on: { db: dep('service_healthy', { restart: true }), migrate: dep('service_completed_successfully'), cache: dep('service_started', { required: false }) },
     },
     worker: { image: 'busybox', deploy: { replicas: 2 }, depends_on: { web: dep('service_started') } },

@@ -7,7 +7,7 @@ import { problem } from '../../src/reconcile/plan.js';
 import { FakeEngine } from '../fakes/engine.js';
 import { model } from './_model.js';
 
-const web = (port: string) => model('pb', { web: { image: 'busybox', ports: [{ target: 80, published: port, protocol: 'tcp', mode: 'ingress' }] } });
+const web = (port: number) => model('pb', { web: { image: 'busybox', ports: [{ target: 80, published: { start: port, end: port }, protocol: 'tcp', mode: 'ingress' }] } });
 
 function engine(): FakeEngine {
   const e = new FakeEngine();
@@ -18,9 +18,9 @@ function engine(): FakeEngine {
 test('a host check that cannot run is a problem saying so, not silently nothing', async (t) => {
   const e = engine();
   e.networks.checkPorts = async () => { throw new Error('networking is not available'); };
-  const { plan } = await makePlan(e, web('8080'));
+  const { plan } = await makePlan(e, web(8080));
   t.deepEqual(await preflight(plan, e), [problem('unchecked', 'could not check host ports: networking is not available')]);
-  const err = await t.throwsAsync(up(e, web('8080'), { pollMs: 1 }));
+  const err = await t.throwsAsync(up(e, web(8080), { pollMs: 1 }));
   t.is((err as { code?: string }).code, 'HOST');
   t.deepEqual(e.journal, [], 'nothing was touched');
 });
@@ -28,7 +28,7 @@ test('a host check that cannot run is a problem saying so, not silently nothing'
 test('what the engine reports against a port or a subnet is a conflict, whatever its words', async (t) => {
   const e = engine();
   e.networks.checkPorts = async () => ['host port 0.0.0.0:8080/tcp is already published by container other (0.0.0.0:8080/tcp → 10.89.0.2:80)'];
-  const { plan } = await makePlan(e, web('8080'));
+  const { plan } = await makePlan(e, web(8080));
   const problems = await preflight(plan, e);
   t.deepEqual(problems.map((p) => p.kind), ['conflict']);
   t.is(problemsError(problems).code, 'CONFLICT');
