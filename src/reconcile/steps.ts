@@ -107,7 +107,8 @@ export function planSteps(plan: Plan, opts: { noStart?: boolean } = {}): Step[] 
         made.push(add('create', a.resource, [a], gate, [...optional.map(createdId), ...before]));
       }
     }
-    const created = add('created', `service:${s}`, [], [...made.map((m) => m.id), ...gate], optional.map(createdId));
+    // after the phases before it too: a kept container is started (or restarted) only once repairs, images and removals are over
+    const created = add('created', `service:${s}`, [], [...made.map((m) => m.id), ...gate], [...optional.map(createdId), ...before]);
     if (opts.noStart || mine.length === 0) {
       add('started', `service:${s}`, [], [created.id]);
       continue;
@@ -148,6 +149,6 @@ export function actionEdges(steps: Step[], a: Action): string[] {
   const word = (id: string, optional: boolean) => `${id.slice('created service:'.length)} created${optional ? ' (optional)' : ''}`;
   return [
     ...created.dependsOn.filter((id) => id.startsWith('created ')).map((id) => word(id, false)),
-    ...created.after.map((id) => word(id, true)),
+    ...created.after.filter((id) => id.startsWith('created ')).map((id) => word(id, true)),
   ];
 }
