@@ -236,6 +236,17 @@ export interface DeploySpec {
   resources?: { limits?: ResourceLimits; reservations?: ResourceLimits };
   restart_policy?: { condition?: 'none' | 'on-failure' | 'any'; delay?: DurationMs; max_attempts?: number; window?: DurationMs };
   labels?: Record<string, string>;
+  /** How replicas are replaced on a cluster (render/deploy); one host ignores it. */
+  update_config?: UpdateConfig;
+}
+
+export interface UpdateConfig {
+  parallelism?: number;
+  delay?: DurationMs;
+  failure_action?: 'continue' | 'rollback' | 'pause';
+  monitor?: DurationMs;
+  max_failure_ratio?: number;
+  order?: 'stop-first' | 'start-first';
 }
 
 export interface DevelopSpec {

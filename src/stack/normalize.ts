@@ -354,7 +354,25 @@ function deploy(ctx: Ctx, path: Path, v: unknown): DeploySpec | undefined {
     d.restart_policy = p;
   }
   if (v.labels !== undefined) d.labels = labels(v.labels);
-  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels'].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
+  if (isObj(v.update_config)) {
+    const u = v.update_config;
+    const at = [...path, 'update_config'];
+    const p: NonNullable<DeploySpec['update_config']> = {};
+    if (u.parallelism !== undefined) p.parallelism = toInt(ctx, [...at, 'parallelism'], u.parallelism);
+    if (u.delay !== undefined) p.delay = duration(ctx, [...at, 'delay'], u.delay);
+    if (u.monitor !== undefined) p.monitor = duration(ctx, [...at, 'monitor'], u.monitor);
+    if (u.max_failure_ratio !== undefined) p.max_failure_ratio = toNum(ctx, [...at, 'max_failure_ratio'], u.max_failure_ratio);
+    for (const [k, choices] of [['failure_action', ['continue', 'rollback', 'pause']], ['order', ['stop-first', 'start-first']]] as const) {
+      if (u[k] === undefined) continue;
+      const c = toStr(u[k]);
+      if (!(choices as readonly string[]).includes(c)) throw ctx.error([...at, k], `${k} must be ${choices.join(' or ')}, got ${JSON.stringify(c)}`);
+      (p as Record<string, string>)[k] = c;
+    }
+    d.update_config = p;
+    // one host runs each replica once and replaces them all on up; only a cluster target uses it
+    ctx.warn(at, 'deploy.update_config is used by render/deploy for a cluster only; up ignores it');
+  }
+  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels', 'update_config'].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
   return d;
 }
 

@@ -36,6 +36,8 @@ function expectedService(key: string, v: any): any {
       d.resources = stripUndef({ limits: lim(v.resources?.limits), reservations: lim(v.resources?.reservations) });
       const rp = v.restart_policy;
       d.restart_policy = stripUndef({ ...rp, delay: dur(rp.delay), window: dur(rp.window) });
+      const uc = v.update_config;
+      if (uc) d.update_config = stripUndef({ ...uc, delay: dur(uc.delay), monitor: dur(uc.monitor) });
       return stripUndef(d);
     }
     case 'ulimits':

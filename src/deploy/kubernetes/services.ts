@@ -86,6 +86,7 @@ export function servicesFor(ctx: RenderCtx, svc: string, s: ServiceSpec, ext: Se
     const pub = p.published.start;
     const protocol = p.protocol === 'udp' ? 'UDP' : 'TCP';
     if (p.host_ip) ctx.warn([...pat], `host_ip ${p.host_ip} has no Service form: the port is published on every node (NodePort) or the load balancer`);
+    if (p.mode === 'host') ctx.warn([...pat, 'mode'], `mode host (the port only on the node running the container) has no Service form: published like an ingress port (${ext.publish})`);
     const sp: ServicePort = { name: `${protocol.toLowerCase()}-${pub}`, port: pub, targetPort: p.target, protocol };
     if (ext.publish === 'NodePort') {
       // The default NodePort range; outside it the cluster picks one (reported).
