@@ -5,9 +5,12 @@
 // module is imported (`await import`, typed by its `import type`) and the part
 // constructed on its first call, so a command that needs one part (e.g.
 // `image ls`) loads only that one, and `ps` never loads the network manager.
+// The two big parts get their kernel drivers here (network/kernel-drivers.ts:
+// firewall, links, sandbox, socket programs, host ports; runtime/kernel-drivers.ts:
+// bundle, monitor, attach, hooks, runtime); the unit tests give them fakes instead.
 
 import { join } from 'node:path';
-import type { ContainerApi, Engine, Fault, HealthApi, HostApi, ImageApi, NetworkApi, VolumeApi } from './api.js';
+import type { ContainerApi, Engine, Fault, HealthApi, HostApi, ImageApi, NetworkApi, StateFingerprint, VolumeApi } from './api.js';
 import type { DnsService } from './dns/service.js';
 import type { ImageStore } from './image/store.js';
 import type { NetworkManager } from './network/manager.js';
@@ -36,6 +39,14 @@ export function enginePaths(flags: { root?: string; runRoot?: string }, env: Nod
     root: flags.root ?? env.TSSTACK_ROOT ?? DEFAULT_ROOT,
     runRoot: flags.runRoot ?? env.TSSTACK_RUN_ROOT ?? DEFAULT_RUN_ROOT,
   };
+}
+
+/**
+ * The engine's state fingerprint (api.ts `Engine.stateFingerprint`) without opening it: the no-op
+ * `up -d` path (cli/converged.ts) asks with it before anything else is loaded.
+ */
+export async function stateFingerprintOf(paths: { root: string; runRoot: string }, opts?: { pids?: number[] }): Promise<StateFingerprint> {
+  return (await import('./fingerprint.js')).stateFingerprint(paths.root, paths.runRoot, opts);
 }
 
 /** A part made on first use (one construction even when first used by concurrent calls). */
@@ -142,7 +153,10 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     return (dnsInst ??= new DnsService({ runRoot }));
   };
 
-  const networkPart = lazy(async () => new (await import('./network/manager.js')).NetworkManager({ root, runRoot }));
+  const networkPart = lazy(async () => {
+    const [{ NetworkManager }, { kernelDrivers }] = await Promise.all([import('./network/manager.js'), import('./network/kernel-drivers.js')]);
+    return new NetworkManager({ root, runRoot, drivers: kernelDrivers(root) });
+  });
   const networks = networksOf(networkPart);
   // Where the DNS server listens, per network: `internal` networks are marked so that names which are
   // not local are refused there, never forwarded (a container on an internal network has no way out).
@@ -163,9 +177,9 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   });
   const images = imagesOf(imagePart);
   const containerPart = lazy(async () => {
-    const { Containers } = await import('./runtime/containers.js');
+    const [{ Containers }, { kernelContainerDrivers }] = await Promise.all([import('./runtime/containers.js'), import('./runtime/kernel-drivers.js')]);
     const dns = await dnsService();
-    return new Containers({ root, runRoot, runtime: opts.runtime, images, network: sandboxesOf(networkPart, gateways), dns, volumes, warn: opts.warn });
+    return new Containers({ root, runRoot, runtime: opts.runtime, images, network: sandboxesOf(networkPart, gateways), dns, volumes, warn: opts.warn, drivers: kernelContainerDrivers });
   });
   containers = containersOf(containerPart);
 
@@ -202,7 +216,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     containers,
     health,
     host,
-    stateFingerprint: async (o) => (await import('./fingerprint.js')).stateFingerprint(root, runRoot, o),
+    stateFingerprint: (o) => stateFingerprintOf({ root, runRoot }, o),
     async pendingChanges(project) {
       const { listIntents, projectIntent } = await import('./intents.js');
       if (!projectIntent(root, project)) return [];
