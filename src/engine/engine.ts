@@ -160,8 +160,9 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const networks = networksOf(networkPart);
   // Where the DNS server listens, per network: `internal` networks are marked so that names which are
   // not local are refused there, never forwarded (a container on an internal network has no way out).
-  const gateways = async (): Promise<Record<string, DnsListen>> =>
-    Object.fromEntries((await networks.list()).map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
+  const listenOn = (nets: { name: string; gateway: string; internal?: boolean }[]): Record<string, DnsListen> =>
+    Object.fromEntries(nets.map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
+  const gateways = async (): Promise<Record<string, DnsListen>> => listenOn(await networks.list());
 
   // containers and images refer to each other (inUse, mountRootfs): both through their lazy facades
   let containers: ContainerApi;
@@ -225,12 +226,17 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     },
     recover: async (project) => (await import('./recovery.js')).recover(engine, project),
     async close() {
-      // DNS first: with no container left it stops its server; then the network
-      // manager's sockets and workers, so the process can exit. Parts never
+      // DNS first: with no container and no network left it stops its server; then the
+      // network manager's sockets and workers, so the process can exit. Parts never
       // loaded have nothing to close. `down` may remove the last network without
-      // touching a container: the DNS service must still hear that nothing is left to answer for.
+      // touching a container: the DNS service must still hear which networks are left.
       const dns = dnsInst ?? (networkPart.loaded() ? await dnsService().catch(() => undefined) : undefined);
-      await dns?.close().catch(() => {});
+      if (dns) {
+        // the networks that exist now, from their records (the light module: no network manager to load)
+        const nets = await import('./network/state.js').then(({ NetworkStore }) => listenOn(new NetworkStore(root).list())).catch(() => undefined);
+        // unreadable records: keep the server (a later command knows better than stopping it blind)
+        if (nets) await dns.close(nets).catch(() => {});
+      }
       await networkPart.loaded()?.close().catch(() => {});
     },
   };
