@@ -252,8 +252,8 @@ function renderLogChoices() {
   }), n)));
 }
 const chosenServices = () => [...document.querySelectorAll('#log-services input:checked')].map((x) => x.value);
-/** The containers whose logs are shown: a new container (a restart by up, a recreate) means a new stream. */
-const logIds = () => state.services.filter((s) => chosenServices().includes(s.name)).flatMap((s) => s.containers.map((c) => c.id)).sort().join();
+/** The containers whose logs are shown, each with its start: a new container or a new start (whose log a follow that ended does not see) means a new stream. */
+const logIds = () => state.services.filter((s) => chosenServices().includes(s.name)).flatMap((s) => s.containers.map((c) => `${c.id}@${c.startedAt ?? ''}`)).sort().join();
 function relogIfChanged() { if (logIds() !== logKey) relog(); }
 function relog() {
   logStream?.close();
