@@ -126,6 +126,24 @@ needs(...E2E, 'chromium').serial('the dashboard shows the stack live and acts on
   t.true(await until(async () => ((await cli('logs', 'web')).out.match(/hello-from-web/g) ?? []).length > before, 20_000, 200), 'web printed its first line again');
   await web.and(page.locator('[data-state=ok]')).waitFor({ timeout: 30_000 });
 
+  // exec a one-line command, then a shell in the page's terminal
+  page.once('dialog', (d) => void d.accept('echo from-exec $((6*7))'));
+  await page.getByTestId('exec-uidemo-web-1').click();
+  await page.getByTestId('exec-output').getByText('from-exec 42').waitFor({ timeout: 20_000 });
+  t.regex(await page.getByTestId('exec-output').innerText(), /\(exit 0\)/);
+  await page.locator('#exec-dialog button').click();
+  await page.getByTestId('shell-uidemo-web-1').click();
+  await page.locator('#terminal .xterm-rows').waitFor({ timeout: 10_000 });
+  await page.locator('#terminal').click();
+  await page.waitForTimeout(1000);
+  await page.keyboard.type('echo shell-$((7*6)) in $(hostname)\n');
+  await page.locator('#terminal .xterm-rows', { hasText: 'shell-42 in uidemo-web-1' }).waitFor({ timeout: 20_000 }).catch(async (e) => {
+    t.log(await page.locator('#terminal').innerText());
+    throw e;
+  });
+  await page.screenshot({ path: join(REPO, 'test-artifacts/ui-shell.png') });
+  await page.locator('#shell-close').click();
+
   // watch mode: an edit of the stack file shows up as a reconcile with its plan and its result
   writeFileSync(file, readFileSync(file, 'utf8').replace('worker-v1', 'worker-v2'));
   const entry = page.locator('#history li', { hasText: 'stack.yaml changed' });
