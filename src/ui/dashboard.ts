@@ -55,7 +55,7 @@ export async function openDashboard(o: DashboardOptions): Promise<Dashboard> {
     const { makePlan } = await import('../reconcile/up.js');
     const { preflight } = await import('../reconcile/preflight.js');
     const p = (await makePlan(engine, model, o.upOptions)).plan;
-    return { text: planText(p, model.name), empty: p.empty, warnings: [...p.warnings], problems: await preflight(p, engine, model), at };
+    return { text: planText(p, model.name), empty: p.empty, warnings: [...p.warnings], problems: (await preflight(p, engine, model)).map((x) => x.message), at };
   };
   const hub = new Hub({ engine, project, model: load, plan });
 
