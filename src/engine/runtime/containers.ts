@@ -223,6 +223,7 @@ export class Containers implements ContainerApi {
     if (st) {
       if (status === 'running' && st.pid) info.pid = st.pid;
       if (status === 'running' && st.health) info.health = st.health.status;
+      if (status === 'running' && st.health?.log?.length) info.healthOutput = st.health.log[st.health.log.length - 1].output;
       if (status === 'exited' || status === 'dead' || status === 'restarting') info.exitCode = st.exitCode;
       // the monitor vanished without a word (a reboot, a crash of both it and its guard): exit unknown, as Docker's 255;
       // during a restart back-off nothing ran, and the last exit is known
