@@ -11,6 +11,7 @@
 // XDG_RUNTIME_DIR that another user owns (`sudo -E` keeps root's /run/user/0) is
 // not used. host-dirs.ts then makes both 0700 and checks every directory on the way.
 
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 
 /** Set by the CLI for the copy of itself it runs inside the user namespace (its value: the holder's pid). */
@@ -63,4 +64,24 @@ export function rootlessPaths(env: NodeJS.ProcessEnv, user: { uid: number; home:
         : `XDG_RUNTIME_DIR (${xdg}) is open to other users (mode ${(st.mode & 0o777).toString(8)})`;
   warnings.push(`${why}: rootless state that dies with the session goes to ${fallback} (log in through a session that sets it, e.g. systemd-logind, or set TSSTACK_RUN_ROOT)`);
   return { root, runRoot: fallback, warnings };
+}
+
+let overflow: number | undefined;
+
+/**
+ * Inside the rootless namespace, owners that are not mapped (root among them) show as the
+ * overflow uid (65534), so root's /home cannot be told from another user's directory there. The
+ * CLI checked the engine's paths with the real ids just before entering (enter.ts) and only
+ * their owners can change them: that owner is accepted on the way to them, inside only.
+ */
+export function vettedOwner(uid: number, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!insideRootless(env)) return false;
+  if (overflow === undefined) {
+    try {
+      overflow = Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim());
+    } catch {
+      overflow = 65534;
+    }
+  }
+  return uid === overflow;
 }
