@@ -23,6 +23,7 @@ export default {
     'dist/test/network/port-conflicts.test.js',
     'dist/test/network/health.test.js',
     'dist/test/network/conntrack.test.js',
+    'dist/test/network/manager-unit.test.js',
     'dist/test/image/reference.test.js',
     'dist/test/image/conformance.test.js',
     'dist/test/image/build/parser.test.js',

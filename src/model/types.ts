@@ -175,11 +175,17 @@ export interface BuildSpec {
 
 export type Protocol = 'tcp' | 'udp';
 
+/** Host ports `start`–`end`, inclusive (one port: start = end). A range gives replica n port start + n - 1 (start when past the end). */
+export interface PortRange {
+  start: number;
+  end: number;
+}
+
 export interface PortSpec {
   /** Container port. */
   target: number;
-  /** Host port or range, as a string like compose (`"8080"`, `"9000-9005"`); absent = ephemeral. */
-  published?: string;
+  /** Host port or range (`8080` is `{ start: 8080, end: 8080 }`); absent = ephemeral. `config` prints it as Compose writes it (`"9000-9005"`). */
+  published?: PortRange;
   host_ip?: string;
   protocol: Protocol;
   mode: 'ingress' | 'host';
@@ -230,6 +236,17 @@ export interface DeploySpec {
   resources?: { limits?: ResourceLimits; reservations?: ResourceLimits };
   restart_policy?: { condition?: 'none' | 'on-failure' | 'any'; delay?: DurationMs; max_attempts?: number; window?: DurationMs };
   labels?: Record<string, string>;
+  /** How replicas are replaced on a cluster (render/deploy); one host ignores it. */
+  update_config?: UpdateConfig;
+}
+
+export interface UpdateConfig {
+  parallelism?: number;
+  delay?: DurationMs;
+  failure_action?: 'continue' | 'rollback' | 'pause';
+  monitor?: DurationMs;
+  max_failure_ratio?: number;
+  order?: 'stop-first' | 'start-first';
 }
 
 export interface DevelopSpec {

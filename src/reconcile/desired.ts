@@ -311,13 +311,9 @@ export function publishedPorts(svc: ServiceSpec, n: number): PublishedPort[] {
   const out: PublishedPort[] = [];
   for (const p of svc.ports ?? []) {
     let hostPort = 0;
-    if (p.published !== undefined && p.published !== '') {
-      const m = /^(\d+)(?:-(\d+))?$/.exec(String(p.published));
-      if (m) {
-        const lo = Number(m[1]);
-        const hi = m[2] ? Number(m[2]) : lo;
-        hostPort = lo + (n - 1) <= hi ? lo + (n - 1) : lo;
-      }
+    if (p.published) {
+      const { start, end } = p.published;
+      hostPort = start + (n - 1) <= end ? start + (n - 1) : start;
     }
     const port: PublishedPort = { hostPort, containerPort: p.target, protocol: p.protocol ?? 'tcp' };
     if (p.host_ip) port.hostIp = p.host_ip;

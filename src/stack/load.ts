@@ -555,8 +555,8 @@ function checkReferences(ctx: Ctx, model: StackModel, disabled: Set<string>): vo
   const seen = new Map<string, string>();
   for (const [n, s] of Object.entries(model.services)) {
     s.ports.forEach((p, i) => {
-      if (p.published === undefined || p.published.includes('-')) return;
-      const key = `${p.host_ip ?? '0.0.0.0'}:${p.published}/${p.protocol}`;
+      if (p.published === undefined || p.published.start !== p.published.end) return;
+      const key = `${p.host_ip ?? '0.0.0.0'}:${p.published.start}/${p.protocol}`;
       const here = formatPath(['services', n, 'ports', i]);
       const prev = seen.get(key);
       if (prev) throw ctx.error(['services', n, 'ports', i], `host port ${key} is published twice (also at ${prev})`, 'publish each host port once, or use different host addresses');

@@ -30,7 +30,7 @@ import { DEVICE_KEYS, normalizeDevices } from './devices.js';
 import { HOOK_KEYS, normalizeHooks } from './hooks.js';
 import { normalizeVolumesFrom } from './volumes-from.js';
 import { checkServiceSysctls } from './sysctls.js';
-import { parsePortShort } from './ports.js';
+import { parsePortShort, parsePublished } from './ports.js';
 import { splitShellWords } from './shellwords.js';
 import { parseBytes, parseDuration } from './units.js';
 import { formatPath } from './yaml-read.js';
@@ -188,8 +188,9 @@ function ports(ctx: Ctx, path: Path, v: unknown): PortSpec[] {
     const spec: PortSpec = { target, protocol: proto, mode };
     if (p.published !== undefined && p.published !== null && p.published !== '') {
       const pub = toStr(p.published);
-      if (!/^\d+(-\d+)?$/.test(pub)) throw ctx.error([...ip, 'published'], `Invalid hostPort: ${pub}`);
-      spec.published = pub;
+      const range = parsePublished(pub);
+      if (!range) throw ctx.error([...ip, 'published'], `Invalid hostPort: ${pub}`);
+      spec.published = range;
     }
     if (p.host_ip !== undefined) spec.host_ip = toStr(p.host_ip);
     if (p.name !== undefined) spec.name = toStr(p.name);
@@ -353,7 +354,25 @@ function deploy(ctx: Ctx, path: Path, v: unknown): DeploySpec | undefined {
     d.restart_policy = p;
   }
   if (v.labels !== undefined) d.labels = labels(v.labels);
-  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels'].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
+  if (isObj(v.update_config)) {
+    const u = v.update_config;
+    const at = [...path, 'update_config'];
+    const p: NonNullable<DeploySpec['update_config']> = {};
+    if (u.parallelism !== undefined) p.parallelism = toInt(ctx, [...at, 'parallelism'], u.parallelism);
+    if (u.delay !== undefined) p.delay = duration(ctx, [...at, 'delay'], u.delay);
+    if (u.monitor !== undefined) p.monitor = duration(ctx, [...at, 'monitor'], u.monitor);
+    if (u.max_failure_ratio !== undefined) p.max_failure_ratio = toNum(ctx, [...at, 'max_failure_ratio'], u.max_failure_ratio);
+    for (const [k, choices] of [['failure_action', ['continue', 'rollback', 'pause']], ['order', ['stop-first', 'start-first']]] as const) {
+      if (u[k] === undefined) continue;
+      const c = toStr(u[k]);
+      if (!(choices as readonly string[]).includes(c)) throw ctx.error([...at, k], `${k} must be ${choices.join(' or ')}, got ${JSON.stringify(c)}`);
+      (p as Record<string, string>)[k] = c;
+    }
+    d.update_config = p;
+    // one host runs each replica once and replaces them all on up; only a cluster target uses it
+    ctx.warn(at, 'deploy.update_config is used by render/deploy for a cluster only; up ignores it');
+  }
+  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels', 'update_config'].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
   return d;
 }
 

@@ -2,7 +2,8 @@
 // interpolated stack in YAML or JSON, keys sorted, empty values left out,
 // durations as Go-style strings (`1m30s`) and sizes as bytes.
 
-import type { StackModel } from '../model/types.js';
+import type { ServiceSpec, StackModel } from '../model/types.js';
+import { formatPortRange } from '../model/format.js';
 import { stringify } from 'yaml';
 import { formatDuration } from './units.js';
 
@@ -28,11 +29,19 @@ function clean(v: unknown, key?: string): unknown {
 /** Mapping values that mean something even when empty (a network attachment with no options). */
 const KEEP_EMPTY = new Set<string>();
 
+/** A service's parsed values in the short forms Compose prints (a published range as `"9000-9005"`). */
+function asWritten(s: ServiceSpec): Record<string, unknown> & Pick<ServiceSpec, 'extensions' | 'networks'> {
+  return {
+    ...s,
+    ports: s.ports.map((p) => (p.published ? { ...p, published: formatPortRange(p.published) } : p)),
+  };
+}
+
 /** The printable form (plain data): what `tsstack config` shows. */
 export function toConfigObject(model: StackModel): Record<string, unknown> {
   const services: Record<string, unknown> = {};
   for (const [n, s] of Object.entries(model.services)) {
-    const { extensions, networks, ...rest } = s;
+    const { extensions, networks, ...rest } = asWritten(s);
     const nets: Record<string, unknown> = {};
     for (const [k, a] of Object.entries(networks)) nets[k] = Object.keys(a).length ? clean(a) : null;
     const svc: Record<string, unknown> = { ...(clean(rest) as object), ...(Object.keys(nets).length ? { networks: nets } : {}), ...extensions };

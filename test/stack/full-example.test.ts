@@ -8,6 +8,7 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { loadStack } from '../../src/stack/load.js';
 import { parseBytes, parseDuration } from '../../src/stack/units.js';
+import { parsePublished } from '../../src/stack/ports.js';
 import type { StackModel } from '../../src/model/types.js';
 import { conformancePath, deepEqual, haveConformance, Tally, type KnownFailures } from './conformance.js';
 
@@ -27,12 +28,16 @@ function expectedService(key: string, v: any): any {
       return stripUndef({ ...v, interval: dur(v.interval), timeout: dur(v.timeout), start_period: dur(v.start_period), start_interval: dur(v.start_interval) });
     case 'stop_grace_period':
       return dur(v);
+    case 'ports':
+      return (v as Obj[]).map((p) => (p.published === undefined ? p : { ...p, published: parsePublished(String(p.published)) }));
     case 'deploy': {
       const d: Obj = { mode: v.mode, replicas: v.replicas, labels: v.labels };
       const lim = (r: Obj | undefined) => r && stripUndef({ cpus: r.cpus, memory: r.memory === undefined ? undefined : parseBytes(r.memory), pids: r.pids });
       d.resources = stripUndef({ limits: lim(v.resources?.limits), reservations: lim(v.resources?.reservations) });
       const rp = v.restart_policy;
       d.restart_policy = stripUndef({ ...rp, delay: dur(rp.delay), window: dur(rp.window) });
+      const uc = v.update_config;
+      if (uc) d.update_config = stripUndef({ ...uc, delay: dur(uc.delay), monitor: dur(uc.monitor) });
       return stripUndef(d);
     }
     case 'ulimits':

@@ -232,7 +232,7 @@ export async function runPlan(ctx: Context, services: string[], f: UpFlags): Pro
   const { preflight } = await import('../../reconcile/preflight.js');
   const { plan } = await makePlan(engine, model, await reconcileOpts(ctx, model, services, f));
   const problems = await preflight(plan, engine, model);
-  if (f.format === 'json') ctx.io.out(JSON.stringify({ ...plan.toJSON(), problems }, null, 2));
+  if (f.format === 'json') ctx.io.out(JSON.stringify({ ...plan.toJSON(), problems: problems.map((p) => p.message) }, null, 2));
   else {
     if (plan.empty) ctx.io.out(`no changes: ${model.name} is up to date`);
     else ctx.io.out(plan.toString());
