@@ -14,6 +14,9 @@ test('each missing piece is named with what to install or configure', (t) => {
   t.regex(preflight({ ...ok, unprivilegedClone: 0 }).errors[0], /kernel\.unprivileged_userns_clone=1/);
   t.regex(preflight({ ...ok, apparmorRestrict: 1 }).errors[0], /AppArmor/);
   t.deepEqual(preflight({ ...ok, unprivilegedClone: 1, apparmorRestrict: 0 }).errors, []);
+  t.regex(preflight({ ...ok, kernel: '5.10.0-28-amd64' }).errors[0], /Linux 5\.10\.0-28-amd64 cannot mount overlayfs inside a user namespace/);
+  t.deepEqual(preflight({ ...ok, kernel: '5.11.0' }).errors, []);
+  t.deepEqual(preflight({ ...ok, kernel: '6.18.44-fc' }).errors, []);
 });
 
 test('no subordinate ids: a warning (one id mapped), and newuidmap is then not needed', (t) => {

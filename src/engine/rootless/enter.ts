@@ -1,6 +1,6 @@
 // How the CLI enters rootless mode.
 //
-// Choice: the CLI re-executes itself inside a user + mount namespace held by one
+// Choice: the CLI re-executes itself inside a user + mount + network namespace held by one
 // long-lived process per user (the role of Podman's pause process), found again
 // through `<runRoot>/pause.pid`. Why a holder, not a namespace per command:
 //  - containers, their monitors, overlay mounts and the DNS server outlive the
@@ -67,6 +67,7 @@ export function hostFacts(): HostFacts {
     maxUserNamespaces: sysctl('user.max_user_namespaces') ?? 1,
     unprivilegedClone: sysctl('kernel.unprivileged_userns_clone'),
     apparmorRestrict: sysctl('kernel.apparmor_restrict_unprivileged_userns'),
+    kernel: readOr('/proc/sys/kernel/osrelease').trim() || undefined,
   };
 }
 
@@ -79,11 +80,12 @@ function userNs(pid: number | 'self'): string | undefined {
   }
 }
 
-/** Field 22 of /proc/PID/stat: with the pid, it names one process for the life of the boot. */
+/** Field 22 of /proc/PID/stat: with the pid, it names one process for the life of the boot (undefined once it is a zombie). */
 function startTime(pid: number): string | undefined {
   const s = readOr(`/proc/${pid}/stat`);
   const i = s.lastIndexOf(')');
-  return i < 0 ? undefined : s.slice(i + 2).split(' ')[19];
+  const f = i < 0 ? [] : s.slice(i + 2).split(' ');
+  return f[0] === 'Z' || f[0] === 'X' ? undefined : f[19];
 }
 
 /** The holder recorded under runRoot, if it still runs and holds a namespace other than ours. */
@@ -111,9 +113,11 @@ function writeMaps(pid: number, uidMaps: IdMap[], gidMaps: IdMap[]): void {
   }
 }
 
-/** Starts the holder: `sleep` in a new user + mount namespace (private propagation), mapped, recorded. */
+/** Starts the holder: `sleep` in a new user + mount + network namespace (private propagation), mapped, recorded. */
 async function startHolder(runRoot: string, facts: HostFacts, gid: number): Promise<ChildProcess> {
-  const child = spawn('unshare', ['--user', '--mount', '--propagation', 'private', '--', 'sleep', 'infinity'], { detached: true, stdio: 'ignore', cwd: '/' });
+  // its own network namespace too: the engine moves into the sandboxes it makes and back (network/ns-worker.ts),
+  // which it may only do from a network namespace its user namespace owns
+  const child = spawn('unshare', ['--user', '--mount', '--net', '--propagation', 'private', '--', 'sleep', 'infinity'], { detached: true, stdio: 'ignore', cwd: '/' });
   const pid = child.pid;
   child.unref();
   if (!pid) throw new TsstackError('HOST', 'cannot start `unshare` to make the rootless user namespace', { hint: 'install util-linux' });
@@ -146,15 +150,38 @@ function membersOf(ns: string, except: number): number[] {
   for (const e of readdirSync('/proc')) {
     const pid = Number(e);
     if (!Number.isInteger(pid) || pid === except || pid === process.pid) continue;
-    if (userNs(pid) === ns) out.push(pid);
+    // a zombie keeps its credentials (so its user namespace) until reaped, but holds nothing
+    if (userNs(pid) === ns && startTime(pid) !== undefined) out.push(pid);
   }
   return out;
 }
 
-/** Ends the holder when nothing else is left in its namespace (containers, monitors, DNS, another command). */
-export function reapIfIdle(runRoot: string, holder: number): boolean {
+/** A monitor whose container is gone, about to exit (`run --rm`, `down`): no child left. */
+function lingering(pid: number): boolean {
+  if (readOr(`/proc/${pid}/comm`).trim() !== 'tsstack-monitor') return false;
+  const tasks = (() => {
+    try {
+      return readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return [];
+    }
+  })();
+  return tasks.every((t) => readOr(`/proc/${pid}/task/${t}/children`).trim() === '');
+}
+
+/**
+ * Ends the holder when nothing else is left in its namespace (containers, monitors, DNS, another
+ * command). Monitors that are finishing (their container gone) are waited for, briefly.
+ */
+export async function reapIfIdle(runRoot: string, holder: number, graceMs = 2000): Promise<boolean> {
   const ns = userNs(holder);
-  if (!ns || membersOf(ns, holder).length) return false;
+  if (!ns) return false;
+  for (let waited = 0; ; waited += 20) {
+    const left = membersOf(ns, holder);
+    if (!left.length) break;
+    if (waited >= graceMs || !left.every(lingering)) return false;
+    await sleep(20);
+  }
   try {
     process.kill(holder, 'SIGKILL');
   } catch { /* already gone */ }
@@ -211,7 +238,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
     }
     env[INSIDE_ENV] = String(holder);
     // --preserve-credentials: the user's own id is the namespace's 0 already, and setgroups(2) may be denied there
-    const c = spawn('nsenter', ['-t', String(holder), '-U', '-m', '--preserve-credentials', `--wd=${process.cwd()}`, '--', ...argvFor], { stdio: 'inherit', env });
+    const c = spawn('nsenter', ['-t', String(holder), '-U', '-m', '-n', '--preserve-credentials', `--wd=${process.cwd()}`, '--', ...argvFor], { stdio: 'inherit', env });
     exited = new Promise<number>((res) => c.on('exit', (code, sig) => res(code ?? 128 + (sig ? osConstants.signals[sig] : 0))));
     // inside before the lock goes, so a command reaping the holder now sees this one
     const ns = userNs(holder);
@@ -225,7 +252,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   for (const [s, f] of signals) process.on(s, f);
   const code = await exited;
   for (const [s, f] of signals) process.removeListener(s, f);
-  const reaped = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => reapIfIdle(paths.runRoot, holder));
+  const reaped = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, () => reapIfIdle(paths.runRoot, holder));
   // a holder this command started is its child until it exits: wait, so no zombie outlives the command
   if (reaped && fresh && fresh.exitCode === null && fresh.signalCode === null) {
     fresh.ref();

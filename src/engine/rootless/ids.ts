@@ -90,3 +90,22 @@ export function newIdMapArgs(pid: number, maps: readonly IdMap[]): string[] {
 export function idMapText(maps: readonly IdMap[]): string {
   return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
+
+/** /proc/PID/uid_map (or gid_map) text → its lines. */
+export function parseIdMap(text: string): IdMap[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length === 3 && f.every((n) => Number.isInteger(n) && n >= 0))
+    .map(([containerID, hostID, size]) => ({ containerID, hostID, size }));
+}
+
+/** True for the initial namespace's map, which maps every id to itself. */
+export function isIdentityMap(maps: readonly IdMap[]): boolean {
+  return maps.length === 1 && maps[0].containerID === 0 && maps[0].hostID === 0 && maps[0].size === 2 ** 32 - 1;
+}
+
+/** The ids the map covers inside, as `0–65536` ranges for messages. */
+export function describeMapped(maps: readonly IdMap[]): string {
+  return [...maps].sort((a, b) => a.containerID - b.containerID).map((m) => (m.size === 1 ? `${m.containerID}` : `${m.containerID}–${m.containerID + m.size - 1}`)).join(', ') || 'none';
+}
