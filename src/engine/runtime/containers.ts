@@ -35,6 +35,7 @@ import { beginIntent, endIntent } from '../intents.js';
 import { resolveUserInRootfs, type ResolvedUser } from './users.js';
 import { hostMaskedPaths } from './host-masks.js';
 import { FILES_DIR, placeFileMounts } from './file-mounts.js';
+import { applicableResources } from '../rootless/cgroups.js';
 
 /** What `container.json` holds. */
 export interface ContainerRecord {
@@ -293,7 +294,7 @@ export class Containers implements ContainerApi {
         network,
         sysctls: spec.sysctls,
         ulimits: spec.ulimits,
-        resources: { ...spec.resources },
+        resources: applicableResources({ ...spec.resources }, spec.labels['tsstack.project'], (m) => this.warn(m)),
         cgroupsPath: `${spec.cgroupParent ?? 'tsstack'}/${id}`,
         init: spec.init ? nativeBinary('init') : undefined,
         devices,
