@@ -46,12 +46,16 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
     const range = `${subStart}-${subStart + subCount - 1}`;
     execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name], { stdio: 'pipe' });
   }
+  // Zombies are left out: they hold nothing, and reaping an orphan is its new parent's job (in the
+  // suite's pid namespace that is the wrapper's init, which may take its time).
   const pids = (): number[] =>
     readdirSync('/proc')
       .filter((e) => /^\d+$/.test(e))
       .filter((e) => {
         try {
-          return statSync(`/proc/${e}`).uid === uid;
+          if (statSync(`/proc/${e}`).uid !== uid) return false;
+          const st = readFileSync(`/proc/${e}/stat`, 'utf8');
+          return !/^[ZX]/.test(st.slice(st.lastIndexOf(')') + 2));
         } catch {
           return false;
         }

@@ -1,6 +1,6 @@
 // Subordinate ids and the namespace mapping (src/engine/rootless/ids.ts): pure.
 import test from 'ava';
-import { idMappings, idMapText, mappedSize, newIdMapArgs, parseSubIds, toHost } from '../../src/engine/rootless/ids.js';
+import { describeMapped, idMappings, idMapText, isIdentityMap, mappedSize, newIdMapArgs, parseIdMap, parseSubIds, toHost } from '../../src/engine/rootless/ids.js';
 
 const SUBUID = `# comment
 alice:100000:65536
@@ -49,4 +49,14 @@ test('newuidmap arguments and the uid_map text', (t) => {
   const maps = idMappings(1000, [{ start: 100000, count: 65536 }]);
   t.deepEqual(newIdMapArgs(42, maps), ['42', '0', '1000', '1', '1', '100000', '65536']);
   t.is(idMapText(maps), '0 1000 1\n1 100000 65536\n');
+});
+
+test('uid_map text read back; the initial namespace; mapped ids for messages', (t) => {
+  const maps = parseIdMap('         0       1001          1\n         1     100000      65536\n');
+  t.deepEqual(maps, [{ containerID: 0, hostID: 1001, size: 1 }, { containerID: 1, hostID: 100000, size: 65536 }]);
+  t.false(isIdentityMap(maps));
+  t.true(isIdentityMap(parseIdMap('         0          0 4294967295\n')));
+  t.is(describeMapped(maps), '0–65536');
+  t.is(describeMapped([{ containerID: 0, hostID: 5, size: 1 }, { containerID: 10, hostID: 7, size: 5 }]), '0, 10–14');
+  t.is(describeMapped([]), 'none');
 });

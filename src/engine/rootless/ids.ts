@@ -107,5 +107,11 @@ export function isIdentityMap(maps: readonly IdMap[]): boolean {
 
 /** The ids the map covers inside, as `0–65536` ranges for messages. */
 export function describeMapped(maps: readonly IdMap[]): string {
-  return [...maps].sort((a, b) => a.containerID - b.containerID).map((m) => (m.size === 1 ? `${m.containerID}` : `${m.containerID}–${m.containerID + m.size - 1}`)).join(', ') || 'none';
+  const runs: [number, number][] = [];
+  for (const m of [...maps].sort((a, b) => a.containerID - b.containerID)) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] + 1 === m.containerID) last[1] = m.containerID + m.size - 1;
+    else runs.push([m.containerID, m.containerID + m.size - 1]);
+  }
+  return runs.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ') || 'none';
 }
