@@ -117,7 +117,10 @@ function writeMaps(pid: number, uidMaps: IdMap[], gidMaps: IdMap[]): void {
 async function startHolder(runRoot: string, facts: HostFacts, gid: number): Promise<ChildProcess> {
   // its own network namespace too: the engine moves into the sandboxes it makes and back (network/ns-worker.ts),
   // which it may only do from a network namespace its user namespace owns
-  const child = spawn('unshare', ['--user', '--mount', '--net', '--propagation', 'private', '--', 'sleep', 'infinity'], { detached: true, stdio: 'ignore', cwd: '/' });
+  // (loopback up, as on a host: published ports answer on its 127.0.0.1; a new user namespace grants that right before it is mapped)
+  const ip = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p));
+  if (!ip) throw new TsstackError('HOST', 'rootless mode needs `ip` to set up its network namespace', { hint: 'as root: apt-get install iproute2' });
+  const child = spawn('unshare', ['--user', '--mount', '--net', '--propagation', 'private', '--', 'sh', '-c', `${ip} link set lo up && exec sleep infinity`], { detached: true, stdio: 'ignore', cwd: '/' });
   const pid = child.pid;
   child.unref();
   if (!pid) throw new TsstackError('HOST', 'cannot start `unshare` to make the rootless user namespace', { hint: 'install util-linux' });
