@@ -36,6 +36,7 @@ import { hostMaskedPaths } from './host-masks.js';
 import { FILES_DIR, placeFileMounts } from './file-mounts.js';
 import type { ContainerDrivers, RuntimeOps } from './drivers.js';
 import { kernelContainerDrivers } from './kernel-drivers.js';
+import { applicableResources } from '../rootless/cgroups.js';
 
 export { removeCgroupDirs } from './kernel-drivers.js';
 
@@ -286,7 +287,7 @@ export class Containers implements ContainerApi {
         mounts,
         etcFiles: { resolvConf: join(dir, 'resolv.conf'), hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname') },
         network,
-        resources: { ...spec.resources },
+        resources: applicableResources({ ...spec.resources }, spec.labels['tsstack.project'], (m) => this.warn(m)),
         cgroupsPath: `${spec.cgroupParent ?? 'tsstack'}/${id}`,
         init: spec.init ? nativeBinary('init') : undefined,
         devices,
