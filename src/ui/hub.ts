@@ -75,9 +75,10 @@ export class Hub {
   private readonly keep: number;
 
   constructor(private readonly deps: HubDeps) {
-    this.pollMs = deps.pollMs ?? 100;
-    this.statsMs = deps.statsMs ?? 1000;
-    this.keep = deps.keep ?? 120;
+    // 150 ms: a change reaches the page within ~250 ms (bench/ui.sh) for a few stats a look
+    this.pollMs = deps.pollMs ?? 150;
+    this.statsMs = deps.statsMs ?? 2000;
+    this.keep = deps.keep ?? 90;
   }
 
   get engine(): HubDeps['engine'] {
