@@ -20,6 +20,9 @@ services:
     command: ["sh", "-c", "echo hello-from-web; exec httpd -f -p 80 -h /etc"]
     restart: always
     ports: ["18080:80"]
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 100
     healthcheck:
       test: ["CMD-SHELL", "echo health-ok"]
       interval: 1s
@@ -82,6 +85,10 @@ needs(...E2E, 'chromium').serial('the dashboard shows the stack live and acts on
   await page.locator('#logs').getByText('worker-v1').first().waitFor({ timeout: 10_000 });
   // the charts got samples
   await page.locator('#charts canvas').nth(7).waitFor({ timeout: 10_000 });
+  // the limits are drawn and written beside the figures
+  await page.locator('#charts canvas[data-metric=pids][title$="/ 100"]').first().waitFor({ timeout: 10_000 });
+  t.regex(await page.locator('#charts canvas[data-metric=mem]').first().getAttribute('title') ?? '', /\/ 64\.0MiB$/);
+  t.regex(await page.locator('#charts canvas[data-metric=cpu]').first().getAttribute('title') ?? '', /\/ 50%$/);
   mkdirSync(join(REPO, 'test-artifacts'), { recursive: true });
   await page.screenshot({ path: join(REPO, 'test-artifacts/ui-main.png'), fullPage: true });
 

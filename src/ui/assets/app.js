@@ -174,12 +174,14 @@ function renderHistory() {
 const inHistory = (h, t) => t !== undefined && t >= Date.parse(h.started) - 500 && t <= Date.parse(h.started) + (h.durationMs ?? 0) + 500;
 
 // ------------------------------------------------------------ charts
+// limits: the sample's (memory, as the cgroup says) or the stack file's (cpus as a percentage of one core, pids)
 const METRICS = [
-  { key: 'cpu', label: 'CPU %', value: (s) => s.cpu, limit: () => undefined },
-  { key: 'mem', label: 'memory', value: (s) => s.mem, limit: (s) => s.memLimit },
-  { key: 'pids', label: 'pids', value: (s) => s.pids, limit: () => undefined },
+  { key: 'cpu', label: 'CPU %', value: (s) => s.cpu, limit: (_s, lim) => (lim.cpus ? lim.cpus * 100 : undefined) },
+  { key: 'mem', label: 'memory', value: (s) => s.mem, limit: (s, lim) => s.memLimit ?? lim.memory },
+  { key: 'pids', label: 'pids', value: (s) => s.pids, limit: (_s, lim) => lim.pids },
   { key: 'net', label: 'net I/O /s', value: (s, prev) => (prev ? Math.max(0, (s.rx + s.tx - prev.rx - prev.tx) / Math.max(0.001, (s.t - prev.t) / 1000)) : 0), limit: () => undefined },
 ];
+const limitsOf = (id) => state.services.find((s) => s.containers.some((c) => c.id === id))?.limits ?? {};
 const human = (n) => { const u = ['B', 'KiB', 'MiB', 'GiB']; let i = 0; while (n >= 1024 && i < 3) { n /= 1024; i++; } return `${n.toFixed(i ? 1 : 0)}${u[i]}`; };
 
 function renderCharts() {
@@ -212,7 +214,7 @@ function drawCharts() {
     ctx.clearRect(0, 0, W, H);
     if (!samples.length) continue;
     const vals = samples.map((s, i) => m.value(s, samples[i - 1]));
-    const limit = m.limit(samples.at(-1));
+    const limit = m.limit(samples.at(-1), limitsOf(cv.dataset.container));
     const top = Math.max(1e-9, ...vals, limit ?? 0) * 1.1;
     const t0 = samples[0].t, span = Math.max(1, samples.at(-1).t - t0);
     const x = (t) => ((t - t0) / span) * (W - 2) + 1;
@@ -229,7 +231,7 @@ function drawCharts() {
     }
     const last = vals.at(-1);
     ctx.fillStyle = '#d8dee4'; ctx.font = '11px monospace';
-    const text = m.key === 'cpu' ? `${last.toFixed(1)}%` : m.key === 'pids' ? String(last) : human(last) + (limit ? ` / ${human(limit)}` : '');
+    const text = m.key === 'cpu' ? `${last.toFixed(1)}%${limit ? ` / ${limit}%` : ''}` : m.key === 'pids' ? `${last}${limit ? ` / ${limit}` : ''}` : human(last) + (limit ? ` / ${human(limit)}` : '');
     ctx.fillText(text, 4, 12);
     cv.title = text;
   }
