@@ -83,7 +83,7 @@ function layout(services) {
   const cols = [];
   for (const s of services) (cols[d(s.name)] ??= []).push(s.name);
   const pos = new Map();
-  cols.forEach((names, x) => names.forEach((n, y) => pos.set(n, { x: 10 + x * 280, y: 10 + y * 150 })));
+  cols.forEach((names, x) => names.forEach((n, y) => pos.set(n, { x: 10 + x * 330, y: 10 + y * 150 })));
   return pos;
 }
 
@@ -123,7 +123,7 @@ function renderServices() {
         el('span', { class: 'st' }, `#${c.number} ${statusText(c)}`),
         action('restart', c), action('stop', c), action('start', c), action('exec', c), action('shell', c))));
     g.append(node);
-    w = Math.max(w, p.x + 260);
+    w = Math.max(w, p.x + 300);
     h = Math.max(h, p.y + node.offsetHeight + 10);
   }
   g.style.height = `${h}px`;
@@ -136,7 +136,7 @@ function renderServices() {
       const a = pos.get(d), b = pos.get(s.name);
       if (!a || !b) continue;
       const line = document.createElementNS('http://www.w3.org/2000/svg', 'path');
-      const x1 = a.x + 250, y1 = a.y + 20, x2 = b.x, y2 = b.y + 20;
+      const x1 = a.x + 290, y1 = a.y + 20, x2 = b.x, y2 = b.y + 20;
       line.setAttribute('d', `M${x1},${y1} C${x1 + 20},${y1} ${x2 - 20},${y2} ${x2},${y2}`);
       line.setAttribute('stroke', '#8b949e'); line.setAttribute('fill', 'none'); line.setAttribute('marker-end', 'url(#arrow)');
       svg.append(line);
@@ -209,6 +209,10 @@ function drawCharts() {
   for (const cv of document.querySelectorAll('#charts canvas')) {
     const samples = state.stats[cv.dataset.container] ?? [];
     const m = METRICS.find((x) => x.key === cv.dataset.metric);
+    // the drawing buffer follows the displayed size (no stretched text)
+    const dpr = window.devicePixelRatio || 1;
+    const cw = Math.max(1, Math.round(cv.clientWidth * dpr)), ch = Math.max(1, Math.round(cv.clientHeight * dpr));
+    if (cv.width !== cw || cv.height !== ch) { cv.width = cw; cv.height = ch; }
     const ctx = cv.getContext('2d');
     const W = cv.width, H = cv.height;
     ctx.clearRect(0, 0, W, H);
@@ -230,9 +234,9 @@ function drawCharts() {
       ctx.strokeStyle = '#d29922'; ctx.beginPath(); ctx.moveTo(x(state.cursor), 0); ctx.lineTo(x(state.cursor), H); ctx.stroke();
     }
     const last = vals.at(-1);
-    ctx.fillStyle = '#d8dee4'; ctx.font = '11px monospace';
+    ctx.fillStyle = '#d8dee4'; ctx.font = `${Math.round(11 * dpr)}px monospace`;
     const text = m.key === 'cpu' ? `${last.toFixed(1)}%${limit ? ` / ${limit}%` : ''}` : m.key === 'pids' ? `${last}${limit ? ` / ${limit}` : ''}` : human(last) + (limit ? ` / ${human(limit)}` : '');
-    ctx.fillText(text, 4, 12);
+    ctx.fillText(text, 4 * dpr, 12 * dpr);
     cv.title = text;
   }
 }
