@@ -93,6 +93,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     io.out(`tsstack version ${version()}`);
     return 0;
   }
+  if (process.geteuid?.() !== 0 || argv.includes('--rootless')) { const rl = await import('../engine/rootless/enter.js'); if (rl.wantsRootless(argv, process.geteuid?.() ?? 0, process.env)) return rl.runInNamespace(argv, io).catch((e) => (io.err(renderError(e, argv.includes('--debug'))), exitCodeFor(e))); }
   let code = 0;
   let ctx: Context | undefined;
   const debugWanted = argv.includes('--debug');
@@ -144,6 +145,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('--root <dir>', 'engine state directory (default: TSSTACK_ROOT or /var/lib/tsstack)')
       .option('--runtime <name>', 'OCI runtime: tsstack-runtime (default), runc or crun')
       .option('--debug', 'show stack traces and engine details on errors')
+      .option('--rootless', 'run as an ordinary user would, in a user namespace (the default when not root; see README "Rootless")')
       .addHelpText('after', `\nEnvironment: TSSTACK_ROOT, TSSTACK_RUN_ROOT, TSSTACK_PROJECT_NAME, TSSTACK_RUNTIME\n\n${EXIT_HELP}`);
 
     // commander calls actions with (...arguments, options, command); handlers get (ctx, ...arguments, options).

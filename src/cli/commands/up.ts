@@ -242,10 +242,13 @@ export async function runPlan(ctx: Context, services: string[], f: UpFlags): Pro
   const { preflight } = await import('../../reconcile/preflight.js');
   const { plan } = await makePlan(engine, model, await reconcileOpts(ctx, model, services, f));
   const problems = await preflight(plan, engine, model);
-  if (f.format === 'json') ctx.io.out(JSON.stringify({ ...plan.toJSON(), problems: problems.map((p) => p.message) }, null, 2));
-  else {
+  if (f.format === 'json') {
+    const steps = plan.steps.map((s) => ({ id: s.id, dependsOn: s.dependsOn, after: s.after }));
+    ctx.io.out(JSON.stringify({ ...plan.toJSON(), problems: problems.map((p) => p.message), steps }, null, 2));
+  } else {
+    // one line per action, with what it waits for: `create service:web:1 (missing) after: db healthy`
     if (plan.empty) ctx.io.out(`no changes: ${model.name} is up to date`);
-    else ctx.io.out(plan.toString());
+    else ctx.io.out(plan.lines({ edges: true }).join('\n'));
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
     if ((await engine.pendingChanges(model.name)).some((c) => c.dead)) ctx.io.err('note: an interrupted command left changes half made; `up` and `down` undo them first (a container half created is created anew)');
   }
