@@ -58,6 +58,7 @@ needs(...E2E, 'chromium').serial('the dashboard shows the stack live and acts on
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     await cli('down');
+    w.dispose();
   });
   t.true(await until(async () => /watching for changes/.test(text), 120_000, 100), text);
   const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(text)?.[1];
