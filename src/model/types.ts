@@ -230,6 +230,21 @@ export interface DeploySpec {
   resources?: { limits?: ResourceLimits; reservations?: ResourceLimits };
   restart_policy?: { condition?: 'none' | 'on-failure' | 'any'; delay?: DurationMs; max_attempts?: number; window?: DurationMs };
   labels?: Record<string, string>;
+  /** Cluster-only keys (deploy --to swarm); `up` on one host has no use for them. */
+  endpoint_mode?: 'vip' | 'dnsrr';
+  placement?: { constraints?: string[]; preferences?: { spread: string }[]; max_replicas_per_node?: number };
+  update_config?: UpdateConfigSpec;
+  rollback_config?: UpdateConfigSpec;
+}
+
+/** `deploy.update_config` / `deploy.rollback_config`. */
+export interface UpdateConfigSpec {
+  parallelism?: number;
+  delay?: DurationMs;
+  failure_action?: 'continue' | 'rollback' | 'pause';
+  monitor?: DurationMs;
+  max_failure_ratio?: number;
+  order?: 'stop-first' | 'start-first';
 }
 
 export interface DevelopSpec {
