@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { TsstackError } from '../../util/errors.js';
 import type { Context } from '../../cli/context.js';
+import type { StackModel } from '../../model/types.js';
 import type { DeployFlags } from '../../cli/commands/deploy.js';
 import { locator } from '../../cli/commands/render.js';
 import { SwarmEngine, engineAddress } from './engine.js';
@@ -31,8 +32,18 @@ export function deployTimeoutMs(env: NodeJS.ProcessEnv): number {
 
 export async function deploySwarm(ctx: Context, flags: DeployFlags): Promise<number> {
   const model = await ctx.loadModel();
-  const log = (s: string) => ctx.io.err(s);
   const eng = new SwarmEngine(engineAddress(flags.host, ctx.io.env), ctx.io.env);
+  try {
+    return await deploy(ctx, flags, model, eng);
+  } catch (e) {
+    // whatever the Engine API answered that no step turned into words of its own
+    if (e instanceof TsstackError) throw e;
+    throw eng.remote('the deploy failed', e);
+  }
+}
+
+async function deploy(ctx: Context, flags: DeployFlags, model: StackModel, eng: SwarmEngine): Promise<number> {
+  const log = (s: string) => ctx.io.err(s);
   await eng.checkManager();
   const timeoutMs = deployTimeoutMs(ctx.io.env);
   if (flags.rm) return removeProject(eng, model.name, { log: (s) => ctx.io.out(s), timeoutMs, plan: flags.plan });

@@ -48,7 +48,8 @@ export async function waitRunning(eng: SwarmEngine, id: string, key: string, tim
       const mode = svc.Spec.Mode as JsonObject;
       const live = tasks.filter((t) => t.DesiredState === 'running');
       const current = live.filter((t) => versionOf((t.Spec as JsonObject | undefined)?.ContainerSpec) === want);
-      const replicas = mode.Replicated ? Number((mode.Replicated as JsonObject).Replicas ?? 1) : live.length;
+      // global: a task per eligible node, made all at once by the orchestrator (none yet = not made yet)
+      const replicas = mode.Replicated ? Number((mode.Replicated as JsonObject).Replicas ?? 1) : Math.max(1, live.length);
       if (current.filter((t) => t.Status.State === 'running').length >= replicas && live.length === current.length) return;
     }
     if (Date.now() > deadline) {
@@ -128,7 +129,7 @@ export async function converge(eng: SwarmEngine, desired: Desired, plan: Plan, o
 
   const removedServices = by('remove-service');
   for (const a of removedServices) await step(a, () => d.getService(a.id).remove());
-  if (removedServices.length) await waitTasksGone(eng, removedServices.map((a) => a.id), o.timeoutMs);
+  if (removedServices.length) await waitTasksGone(eng, removedServices.map((a) => a.id), Math.min(o.timeoutMs, 60_000));
   await removeObjects(eng, plan.actions, o);
 }
 
@@ -198,7 +199,7 @@ export async function removeProject(eng: SwarmEngine, project: string, o: Conver
     }
   }
   // networks are free only when the tasks' containers are gone on every node
-  await waitTasksGone(eng, actions.filter((a) => a.kind === 'remove-service').map((a) => (a as { id: string }).id), o.timeoutMs);
+  await waitTasksGone(eng, actions.filter((a) => a.kind === 'remove-service').map((a) => (a as { id: string }).id), Math.min(o.timeoutMs, 60_000));
   await removeObjects(eng, actions, o);
   return 0;
 }

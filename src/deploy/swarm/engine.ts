@@ -102,8 +102,14 @@ export class SwarmEngine {
     return new Map(list.map((x) => [x.Spec.Name, x.ID]));
   }
 
+  /** The service's tasks; none once the service is gone. */
   async tasks(serviceId: string): Promise<Task[]> {
-    return await this.docker.listTasks({ filters: JSON.stringify({ service: [serviceId] }) }) as Task[];
+    try {
+      return await this.docker.listTasks({ filters: JSON.stringify({ service: [serviceId] }) }) as Task[];
+    } catch (e) {
+      if ((e as ApiError).statusCode === 404) return [];
+      throw e;
+    }
   }
 
   async service(id: string): Promise<{ ID: string; Version: { Index: number }; Spec: JsonObject; UpdateStatus?: { State?: string; Message?: string } } | undefined> {

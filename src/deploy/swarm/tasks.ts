@@ -2,6 +2,7 @@
 // Swarm and their output, through the manager's Engine API.
 
 import type { Context } from '../../cli/context.js';
+import { TsstackError } from '../../util/errors.js';
 import { SwarmEngine, engineAddress, type Task } from './engine.js';
 import { PROJECT_LABEL, SERVICE_LABEL, type JsonObject } from './types.js';
 
@@ -38,6 +39,19 @@ export function taskRows(services: { ID: string; Spec: JsonObject }[], tasks: Ta
 
 export async function swarmPs(ctx: Context, flag: SwarmFlag, services: string[], o: { all?: boolean; quiet?: boolean; services?: boolean; format?: string }): Promise<number> {
   const { eng, project } = await open(ctx, flag);
+  return remoteErrors(eng, 'ps', () => ps(ctx, eng, project, services, o));
+}
+
+async function remoteErrors<T>(eng: SwarmEngine, what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof TsstackError) throw e;
+    throw eng.remote(`${what} failed`, e);
+  }
+}
+
+async function ps(ctx: Context, eng: SwarmEngine, project: string, services: string[], o: { all?: boolean; quiet?: boolean; services?: boolean; format?: string }): Promise<number> {
   const d = eng.docker;
   const filters = JSON.stringify({ label: [`${PROJECT_LABEL}=${project}`] });
   const svcs = (await d.listServices({ filters }) as unknown as { ID: string; Spec: JsonObject }[])
@@ -72,6 +86,10 @@ export function splitDetails(line: string): { task?: string; node?: string; text
 
 export async function swarmLogs(ctx: Context, flag: SwarmFlag, services: string[], o: { follow?: boolean; tail?: number; since?: string; timestamps?: boolean; logPrefix?: boolean }): Promise<number> {
   const { eng, project } = await open(ctx, flag);
+  return remoteErrors(eng, 'logs', () => logs(ctx, eng, project, services, o));
+}
+
+async function logs(ctx: Context, eng: SwarmEngine, project: string, services: string[], o: { follow?: boolean; tail?: number; since?: string; timestamps?: boolean; logPrefix?: boolean }): Promise<number> {
   const d = eng.docker;
   const svcs = (await d.listServices({ filters: JSON.stringify({ label: [`${PROJECT_LABEL}=${project}`] }) }) as unknown as { ID: string; Spec: JsonObject }[])
     .filter((s) => !services.length || services.includes((s.Spec.Labels as Record<string, string>)[SERVICE_LABEL] ?? ''));
