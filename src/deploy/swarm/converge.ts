@@ -28,10 +28,22 @@ function versionOf(cs: Json | undefined): string {
 
 const FAILED = new Set(['failed', 'rejected', 'orphaned']);
 
+/** Whether the service runs its desired number of tasks, all of its current spec. */
+function allRunning(spec: JsonObject, tasks: Task[]): boolean {
+  const want = versionOf((spec.TaskTemplate as JsonObject | undefined)?.ContainerSpec);
+  const mode = spec.Mode as JsonObject;
+  const live = tasks.filter((t) => t.DesiredState === 'running');
+  const current = live.filter((t) => versionOf((t.Spec as JsonObject | undefined)?.ContainerSpec) === want);
+  // global: a task per eligible node, made all at once by the orchestrator (none yet = not made yet)
+  const replicas = mode.Replicated ? Number((mode.Replicated as JsonObject).Replicas ?? 1) : Math.max(1, live.length);
+  return current.filter((t) => t.Status.State === 'running').length >= replicas && live.length === current.length;
+}
+
 /** Waits until the service runs its desired number of tasks of its current spec; REMOTE error when it fails or rolls back. */
 export async function waitRunning(eng: SwarmEngine, id: string, key: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr = '';
+  let settled = 0;
   for (;;) {
     const svc = await eng.service(id);
     if (!svc) throw new TsstackError('REMOTE', `service ${key} disappeared from the Swarm while tsstack waited for it`);
@@ -39,19 +51,19 @@ export async function waitRunning(eng: SwarmEngine, id: string, key: string, tim
     const tasks = await eng.tasks(id);
     for (const t of tasks) if (FAILED.has(t.Status.State) && t.Status.Err) lastErr = t.Status.Err;
     if (us === 'rollback_completed' || us === 'rollback_paused' || us === 'paused') {
+      // say "the previous version runs" only once it does (bounded: the error is the news)
+      if (us === 'rollback_completed' && !settled && Date.now() < deadline) {
+        settled = Date.now() + 30_000 < deadline ? Date.now() + 30_000 : deadline;
+      }
+      if (us === 'rollback_completed' && settled && Date.now() < settled && !allRunning(svc.Spec, tasks)) {
+        await sleep(500);
+        continue;
+      }
       throw new TsstackError('REMOTE', `the update of service ${key} failed on the Swarm${svc.UpdateStatus?.Message ? ` (${svc.UpdateStatus.Message})` : ''}${us === 'rollback_completed' ? '; Swarm rolled it back: the previous version runs' : ''}`, {
         details: lastErr ? [`last task error: ${lastErr}`] : [], hint: `tsstack ps --swarm and tsstack logs --swarm ${key} show why`,
       });
     }
-    if (us !== 'updating' && us !== 'rollback_started') {
-      const want = versionOf((svc.Spec.TaskTemplate as JsonObject | undefined)?.ContainerSpec);
-      const mode = svc.Spec.Mode as JsonObject;
-      const live = tasks.filter((t) => t.DesiredState === 'running');
-      const current = live.filter((t) => versionOf((t.Spec as JsonObject | undefined)?.ContainerSpec) === want);
-      // global: a task per eligible node, made all at once by the orchestrator (none yet = not made yet)
-      const replicas = mode.Replicated ? Number((mode.Replicated as JsonObject).Replicas ?? 1) : Math.max(1, live.length);
-      if (current.filter((t) => t.Status.State === 'running').length >= replicas && live.length === current.length) return;
-    }
+    if (us !== 'updating' && us !== 'rollback_started' && allRunning(svc.Spec, tasks)) return;
     if (Date.now() > deadline) {
       throw new TsstackError('REMOTE', `service ${key} did not get its tasks running within ${Math.round(timeoutMs / 1000)}s`, {
         details: lastErr ? [`last task error: ${lastErr}`] : [], hint: `tsstack ps --swarm shows its tasks; TSSTACK_DEPLOY_TIMEOUT (seconds) waits longer`,
@@ -144,7 +156,12 @@ async function removeObjects(eng: SwarmEngine, actions: Action[], o: ConvergeOpt
       try {
         if (a.kind === 'remove-secret') await d.getSecret(a.id).remove();
         else if (a.kind === 'remove-config') await d.getConfig(a.id).remove();
-        else await d.getNetwork(a.id).remove();
+        else {
+          await d.getNetwork(a.id).remove();
+          // the manager lists a removed overlay network a little longer, while its own copy goes
+          const until = Date.now() + 15_000;
+          while (Date.now() < until && (await d.listNetworks({ filters: JSON.stringify({ id: [a.id] }) })).some((n) => n.Id === a.id)) await sleep(250);
+        }
         break;
       } catch (e) {
         const status = (e as { statusCode?: number }).statusCode;

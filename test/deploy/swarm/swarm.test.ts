@@ -258,9 +258,14 @@ serial('a failed update leaves the previous version running (Swarm rolls back)',
   t.is(r.code, 9, r.err);
   t.regex(r.err, /update of service (web|front) failed/);
   writeStack('bonjour', 'tok-2');
-  for (const n of sw.nodes) t.regex(await httpGet(`http://${n.addr}:8080/`), /front \S+ bonjour/, 'the previous front still answers');
+  const spec = JSON.parse((await sw.docker(sw.manager, ['service', 'inspect', `${project}_web`, '--format', '{{json .Spec}}'])).out);
+  t.regex(spec.TaskTemplate.ContainerSpec.Args.join(' '), /exec httpd/, 'web is back at its previous spec');
   const web = await service('web');
-  t.is(web.tasks.filter((x) => x.state === 'Running').length, 3);
+  t.is(web.tasks.filter((x) => x.state === 'Running').length, 3, 'and runs it (tsstack waited for the rollback)');
+  for (const n of sw.nodes) t.regex(await httpGet(`http://${n.addr}:8080/`), /front \S+ bonjour/, 'front was never touched');
+  const [node, cid] = await containerOf('front');
+  const got = await sw.docker(node, ['exec', cid, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 web 80`]);
+  t.regex(got.out, /web \S+ tok-2/);
 });
 
 serial('a node whose daemon stops: its replicas are rescheduled on the others', async (t) => {
