@@ -125,6 +125,16 @@ export interface PublishedPort {
   protocol: Protocol;
 }
 
+/**
+ * A published port bound to its container's address: the one port type below the request, from the
+ * network state (`PortRecord`) to the nft map element (`nft-rules.ts`) and the eBPF map entry
+ * (`socket-lb-programs.ts`), each adding only what it needs. `hostIp` undefined = every local address.
+ */
+export interface PortBinding extends PublishedPort {
+  /** Container address the traffic is sent to. */
+  address: string;
+}
+
 export interface NetworkApi {
   create(spec: NetworkCreateSpec): Promise<NetworkInfo>;
   inspect(name: string): Promise<NetworkInfo | undefined>;
@@ -286,6 +296,8 @@ export interface ContainerInfo {
   labels: Labels;
   status: ContainerStatus;
   health?: HealthStatus;
+  /** Output of the last health check (while running with a healthcheck): what the dashboard shows beside the health. */
+  healthOutput?: string;
   exitCode?: number;
   oomKilled?: boolean;
   pid?: number;

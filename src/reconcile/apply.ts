@@ -1,4 +1,5 @@
-// apply(): carry out a Plan against an Engine.
+// apply(): carry out a Plan against an Engine by running its steps (steps.ts)
+// on the executor (executor.ts).
 //
 // Order: networks and volumes, then images, then removals, then services along
 // depends_on. Each service's containers are created once its dependencies are
@@ -7,12 +8,17 @@
 // failed condition leaves the dependent `created`. Engine calls are bounded by
 // `parallel`. A failed step fails its dependents with a cause naming it; other
 // branches go on. Level-based: whatever is left half done, the next diff sees.
+//
+// Here each step becomes an engine call and its events; what a step waits for
+// is the graph's business, not this file's.
 
 import type { ContainerInfo, Engine, Labels } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
 import { TsstackError, isTsstackError } from '../util/errors.js';
 import { createSpec, type DesiredState } from './desired.js';
-import { IMAGE, INFRA, REMOVAL, REPAIR, SERVICE, type Action, type Plan } from './plan.js';
+import { execute, type ExecNode, type Outcome, type RunContext } from './executor.js';
+import type { Action, Plan } from './plan.js';
+import { createdId, planSteps, startedId, waitId, type Step } from './steps.js';
 
 export type EventState = 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
 
@@ -44,6 +50,8 @@ export interface ApplyOptions {
   /** Labels added to every container created. */
   labels?: Labels;
   onProgress?: (resource: string, line: string) => void;
+  /** Stops starting steps (those running finish); the rest are reported as not done. */
+  signal?: AbortSignal;
 }
 
 export interface ApplyFailure {
@@ -59,258 +67,277 @@ export interface ApplyResult {
   touched: string[];
 }
 
-class Semaphore {
-  private waiters: (() => void)[] = [];
-  private busy = 0;
-  constructor(private readonly limit: number) {}
-  async run<T>(f: () => Promise<T>): Promise<T> {
-    if (this.busy >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
-    this.busy++;
-    try {
-      return await f();
-    } finally {
-      this.busy--;
-      this.waiters.shift()?.();
-    }
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const REMOVE_PARALLEL = 32;
+/** Pools (executor.ts): `default` is bounded by `parallel`, `remove` by `removeParallel`; `free` is not bounded. */
+const FREE = 'free';
 
 function messageOf(e: unknown): string {
   if (isTsstackError(e)) return e.message;
   return e instanceof Error ? e.message : String(e);
 }
 
+const blockedBy = (s: string) => new TsstackError('RUNTIME', `not started: dependency ${s} failed`);
+
+/** A step that failed after saying so itself (events and failure already recorded). */
+class Reported extends Error {}
+
 export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const sem = new Semaphore(Math.max(1, opts.parallel ?? 4));
   const emit = (resource: string, action: string, state: EventState, message?: string) => opts.onEvent?.({ resource, action, state, message });
   const result: ApplyResult = { failed: [], warnings: [], touched: [] };
   const fail = (resource: string, e: unknown) => result.failed.push({ resource, message: messageOf(e), error: e });
-
-  const step = async (a: Action, f: () => Promise<unknown>): Promise<boolean> => {
-    emit(a.resource, a.type, 'running', a.cause);
-    try {
-      await sem.run(f);
-      emit(a.resource, a.type, 'done');
-      return true;
-    } catch (e) {
-      emit(a.resource, a.type, 'failed', messageOf(e));
-      fail(a.resource, e);
-      return false;
-    }
-  };
-
-  // 0. repairs, all at once (the engine orders them: networks and firewall, then the DNS server)
-  const repairs = plan.actions.filter((a) => REPAIR.has(a.type));
-  if (repairs.length && engine.health) {
-    for (const a of repairs) emit(a.resource, a.type, 'running', a.cause);
-    try {
-      await engine.health.repair(repairs.map((a) => a.fault ?? { resource: a.resource, cause: a.cause }));
-      for (const a of repairs) emit(a.resource, a.type, 'done');
-    } catch (e) {
-      for (const a of repairs) emit(a.resource, a.type, 'failed', messageOf(e));
-      fail(repairs.map((a) => a.resource).join(', '), e);
-    }
-  }
-
-  // 1. networks, volumes, generated files
-  const infraOk = new Map<string, boolean>();
-  await Promise.all(plan.actions.filter((a) => INFRA.has(a.type)).map(async (a) => {
-    const ok = await step(a, async () => {
-      if (a.type === 'create-network') await engine.networks.create(a.network!.spec);
-      else await engine.volumes.create(a.volume!.name, a.volume!.labels);
-    });
-    infraOk.set(a.type === 'create-network' ? a.networkName! : a.volumeName!, ok);
-  }));
-  if (plan.desired?.files.length) {
-    try {
-      await engine.host.writeGeneratedFiles(plan.desired.files);
-    } catch (e) {
-      fail('files', e);
-    }
-  }
-
-  // 2. images
-  const imageOk = new Map<string, boolean>();
-  await Promise.all(plan.actions.filter((a) => IMAGE.has(a.type)).map(async (a) => {
-    const progress = (line: string) => opts.onProgress?.(a.resource, line);
-    const ok = await step(a, async () => {
-      if (a.type === 'pull') await engine.images.pull(a.image!, progress);
-      else {
-        const b = a.build!;
-        const args: Record<string, string> = {};
-        for (const [k, v] of Object.entries(b.args ?? {})) if (v !== null) args[k] = v;
-        await engine.images.build({
-          context: b.context, dockerfile: b.dockerfile, dockerfileInline: b.dockerfile_inline, args, target: b.target,
-          labels: b.labels ?? {}, tags: [a.image!, ...(b.tags ?? [])], noCache: b.no_cache, network: b.network, onProgress: progress,
-        });
-      }
-    });
-    imageOk.set(a.image!, ok);
-  }));
-
-  // 3. removals (orphans, scale-down, down): highest replica first, frees names and ports. Stops are
-  // not bounded by `parallel`: the monitors do the waiting, so N containers that use their whole grace
-  // period take one grace period, as with docker compose, not N/parallel of them. Removals start once
-  // every stop is over (no sandbox is still in use by a peer's `network_mode`), and together: the
-  // network manager and the kernel tear their sandboxes down in batches.
-  const removals = plan.actions.filter((a) => REMOVAL.has(a.type));
-  const stopped = await Promise.all(removals.map(async (a) => {
-    emit(a.resource, a.type, 'running', a.cause);
-    try {
-      return await stopForRemoval(engine, a.observed!, opts.stopTimeoutMs);
-    } catch (e) {
-      emit(a.resource, a.type, 'failed', messageOf(e));
-      fail(a.resource, e);
-      return undefined;
-    }
-  }));
-  const removeSem = new Semaphore(Math.max(1, opts.removeParallel ?? REMOVE_PARALLEL));
-  await Promise.all(removals.map(async (a, i) => {
-    if (stopped[i] === undefined) return;
-    try {
-      if (stopped[i]) await removeSem.run(() => engine.containers.remove(a.observed!.id, { force: true }));
-      emit(a.resource, a.type, 'done');
-    } catch (e) {
-      emit(a.resource, a.type, 'failed', messageOf(e));
-      fail(a.resource, e);
-    }
-  }));
-
-  // 4. services along the graph
-  const desired = plan.desired;
-  if (!desired) {
-    await runDownActions(plan, engine, step);
-    return result;
-  }
-  const actionsBy = new Map<string, Action[]>();
-  for (const a of plan.actions) if (SERVICE.has(a.type)) actionsBy.set(a.service!, [...(actionsBy.get(a.service!) ?? []), a]);
-
-  type Gate = { created: Promise<void>; started: Promise<void> };
-  const gates = new Map<string, Gate>();
-  const blockedBy = (s: string) => new TsstackError('RUNTIME', `not started: dependency ${s} failed`);
-  for (const s of plan.order) {
-    const svc = desired.services[s];
-    const mine = actionsBy.get(s) ?? [];
-    let createdResolve!: () => void;
-    let createdReject!: (e: unknown) => void;
-    const created = new Promise<void>((res, rej) => { createdResolve = res; createdReject = rej; });
-    created.catch(() => {});
-    const depNames = Object.keys(svc.dependsOn).filter((d) => plan.order.includes(d)).sort();
-    const started = (async () => {
-      try {
-        for (const d of depNames) {
-          try {
-            await gates.get(d)!.created;
-          } catch {
-            if (svc.dependsOn[d].required !== false) throw blockedBy(d);
-          }
-        }
-      } catch (e) {
-        createdReject(e);
-        throw e;
-      }
-      // Create (or replace) this service's containers.
-      const made: { a: Action; info?: ContainerInfo }[] = [];
-      let createFailed: unknown;
-      await Promise.all(mine.map(async (a) => {
-        if (a.type === 'start' || a.type === 'restart') {
-          made.push({ a, info: a.observed });
-          return;
-        }
-        const missing = missingInputs(a, infraOk, imageOk);
-        if (missing) {
-          emit(a.resource, a.type, 'skipped', missing);
-          fail(a.resource, new TsstackError('RUNTIME', missing));
-          createFailed ??= new TsstackError('RUNTIME', missing);
-          return;
-        }
-        emit(a.resource, a.type, 'running', a.cause);
-        try {
-          const info = await sem.run(async () => {
-            if (a.type === 'recreate' && a.observed) await removeContainer(engine, a.observed, opts.stopTimeoutMs);
-            await ensureBindSources(engine, a);
-            return engine.containers.create(createSpec(plan.project, a.container!, svc, opts.labels));
-          });
-          made.push({ a, info });
-          result.touched.push(a.resource);
-          emit(a.resource, a.type, 'done');
-        } catch (e) {
-          emit(a.resource, a.type, 'failed', messageOf(e));
-          fail(a.resource, e);
-          createFailed ??= e;
-        }
-      }));
-      if (createFailed) {
-        createdReject(createFailed);
-        throw createFailed;
-      }
-      createdResolve();
-      if (opts.noStart || made.length === 0) return;
-      // Wait for dependencies' conditions before starting.
-      for (const d of depNames) {
-        const dep = svc.dependsOn[d];
-        try {
-          await gates.get(d)!.started.catch(() => { throw blockedBy(d); });
-          await waitCondition(engine, desired, plan.project, d, dep.condition, opts, (m) => emit(`service:${s}`, `wait ${d}`, 'waiting', m));
-        } catch (e) {
-          if (dep.required === false) {
-            const w = `optional dependency "${d}" failed to start: ${messageOf(e)}`;
-            result.warnings.push(w);
-            continue;
-          }
-          for (const { a } of made) {
-            emit(a.resource, 'start', 'skipped', `dependency ${d}: ${messageOf(e)}`);
-          }
-          throw e;
-        }
-      }
-      let startFailed: unknown;
-      await Promise.all(made.sort((x, y) => x.a.container!.number - y.a.container!.number).map(async ({ a, info }) => {
-        if (!info) return;
-        emit(a.resource, 'start', 'running');
-        try {
-          await sem.run(async () => {
-            if (a.type === 'restart') await engine.containers.stop(info.id, opts.stopTimeoutMs);
-            await engine.containers.start(info.id);
-          });
-          if (a.type === 'start' || a.type === 'restart') result.touched.push(a.resource);
-          emit(a.resource, 'start', 'done');
-        } catch (e) {
-          emit(a.resource, 'start', 'failed', messageOf(e));
-          fail(a.resource, e);
-          startFailed ??= e;
-        }
-      }));
-      if (startFailed) throw startFailed;
-    })();
-    started.catch(() => {});
-    gates.set(s, { created, started });
-  }
-  const outcomes = await Promise.allSettled([...gates.values()].map((g) => g.started));
-  // Services that failed only because a dependency did: say so once, naming the cause.
-  [...gates.keys()].forEach((s, i) => {
-    const o = outcomes[i];
-    if (o.status === 'rejected' && !result.failed.some((f) => f.resource.startsWith(`service:${s}:`))) {
-      fail(`service:${s}`, o.reason);
-    }
+  const steps = planSteps(plan, { noStart: !!(opts.noStart || plan.noStart) });
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const seen = new Map<string, Outcome>();
+  const run = new StepRunner(plan, engine, opts, emit, fail, result, (id) => seen.get(id));
+  const nodes: ExecNode[] = steps.map((s) => ({ id: s.id, dependsOn: s.dependsOn, after: s.after, pool: poolOf(s), run: (ctx) => run.step(s, ctx) }));
+  await execute(nodes, {
+    parallel: opts.parallel ?? 4, pools: { remove: opts.removeParallel ?? REMOVE_PARALLEL }, keepGoing: true, signal: opts.signal,
+    onSettle: (o) => {
+      seen.set(o.id, o);
+      if (o.state === 'skipped') run.skipped(byId.get(o.id)!, o, byId);
+    },
   });
+  if (plan.desired) run.serviceFailures(plan.order, plan.desired);
   return result;
 }
 
-async function runDownActions(plan: Plan, engine: Engine, step: (a: Action, f: () => Promise<unknown>) => Promise<boolean>): Promise<void> {
-  for (const a of plan.actions.filter((x) => x.type === 'remove-network')) await step(a, () => engine.networks.remove(a.networkName!));
-  await Promise.all(plan.actions.filter((x) => x.type === 'remove-volume').map((a) => step(a, () => engine.volumes.remove(a.volumeName!))));
+function poolOf(s: Step): string {
+  if (s.op === 'repair' || s.op === 'files' || s.op === 'wait' || s.op === 'created' || s.op === 'started' || s.op === 'over') return FREE;
+  const a = s.actions[0];
+  // stops of removals are not bounded: the monitors do the waiting, so N containers that use their
+  // whole grace period take one grace period, as with docker compose
+  if (s.op === 'stop' && (a.type === 'remove' || a.type === 'remove-orphan')) return FREE;
+  if (s.op === 'remove' && (a.type === 'remove' || a.type === 'remove-orphan')) return 'remove';
+  return 'default';
 }
 
-function missingInputs(a: Action, infraOk: Map<string, boolean>, imageOk: Map<string, boolean>): string | undefined {
+/** Each step's engine calls, events and failures. */
+class StepRunner {
+  /** Networks, volumes and images that could not be had (`network:<name>`, `volume:<name>`, `image:<ref>`). */
+  private readonly lost = new Set<string>();
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly engine: Engine,
+    private readonly opts: ApplyOptions,
+    private readonly emit: (resource: string, action: string, state: EventState, message?: string) => void,
+    private readonly fail: (resource: string, e: unknown) => void,
+    private readonly result: ApplyResult,
+    private readonly outcome: (id: string) => Outcome | undefined,
+  ) {}
+
+  async step(s: Step, ctx: RunContext): Promise<unknown> {
+    try {
+      return await this.do(s, ctx);
+    } catch (e) {
+      const a = s.actions[0];
+      if (s.op === 'create-network') this.lost.add(`network:${a.networkName}`);
+      if (s.op === 'create-volume') this.lost.add(`volume:${a.volumeName}`);
+      if (s.op === 'pull' || s.op === 'build') this.lost.add(`image:${a.image}`);
+      throw e;
+    }
+  }
+
+  /** A plain step: running, then done or failed (and the failure recorded). */
+  private async simple(a: Action, f: () => Promise<unknown>): Promise<unknown> {
+    this.emit(a.resource, a.type, 'running', a.cause);
+    try {
+      const v = await f();
+      this.emit(a.resource, a.type, 'done');
+      return v;
+    } catch (e) {
+      this.emit(a.resource, a.type, 'failed', messageOf(e));
+      this.fail(a.resource, e);
+      throw new Reported(messageOf(e));
+    }
+  }
+
+  /** Runs `f` for action `a` saying `verb` failed (and recording it) when it throws. */
+  private async guarded<T>(a: Action, verb: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      this.emit(a.resource, verb, 'failed', messageOf(e));
+      this.fail(a.resource, e);
+      throw new Reported(messageOf(e));
+    }
+  }
+
+  private async do(s: Step, ctx: RunContext): Promise<unknown> {
+    const { engine, opts, emit } = this;
+    const a = s.actions[0];
+    switch (s.op) {
+      case 'repair': {
+        // all at once (the engine orders them: networks and firewall, then the DNS server)
+        if (!engine.health) return;
+        for (const r of s.actions) emit(r.resource, r.type, 'running', r.cause);
+        try {
+          await engine.health.repair(s.actions.map((r) => r.fault ?? { resource: r.resource, cause: r.cause }));
+          for (const r of s.actions) emit(r.resource, r.type, 'done');
+        } catch (e) {
+          for (const r of s.actions) emit(r.resource, r.type, 'failed', messageOf(e));
+          this.fail(s.resource, e);
+          throw new Reported(messageOf(e));
+        }
+        return;
+      }
+      case 'create-network':
+        return this.simple(a, () => engine.networks.create(a.network!.spec));
+      case 'create-volume':
+        return this.simple(a, () => engine.volumes.create(a.volume!.name, a.volume!.labels));
+      case 'files':
+        try {
+          return await engine.host.writeGeneratedFiles(this.plan.desired!.files);
+        } catch (e) {
+          this.fail('files', e);
+          throw new Reported(messageOf(e));
+        }
+      case 'pull':
+      case 'build':
+        return this.simple(a, () => this.image(a));
+      case 'remove-network':
+        return this.simple(a, () => engine.networks.remove(a.networkName!));
+      case 'remove-volume':
+        return this.simple(a, () => engine.volumes.remove(a.volumeName!));
+      case 'created':
+      case 'started':
+      case 'over':
+        return;
+      case 'wait':
+        return this.wait(s, ctx);
+      case 'stop':
+        if (a.type === 'remove' || a.type === 'remove-orphan') {
+          emit(a.resource, a.type, 'running', a.cause);
+          return this.guarded(a, a.type, () => stopForRemoval(engine, a.observed!, opts.stopTimeoutMs));
+        }
+        if (a.type === 'restart') {
+          emit(a.resource, 'start', 'running');
+          return this.guarded(a, 'start', () => engine.containers.stop(a.observed!.id, opts.stopTimeoutMs));
+        }
+        // the container a recreate replaces
+        this.checkInputs(a);
+        emit(a.resource, a.type, 'running', a.cause);
+        return this.guarded(a, a.type, () => stopForRemoval(engine, a.observed!, opts.stopTimeoutMs));
+      case 'remove': {
+        const stopped = ctx.outcome(s.dependsOn[0]);
+        const gone = stopped?.state === 'done' && stopped.value === false;
+        if (a.type === 'recreate') return gone ? undefined : this.guarded(a, a.type, () => engine.containers.remove(a.observed!.id, { force: true }));
+        return this.guarded(a, a.type, async () => {
+          if (!gone) await engine.containers.remove(a.observed!.id, { force: true });
+          emit(a.resource, a.type, 'done');
+        });
+      }
+      case 'create': {
+        if (a.type === 'create') {
+          this.checkInputs(a);
+          emit(a.resource, a.type, 'running', a.cause);
+        }
+        const svc = this.plan.desired!.services[a.service!];
+        const info = await this.guarded(a, a.type, async () => {
+          await ensureBindSources(engine, a);
+          return engine.containers.create(createSpec(this.plan.project, a.container!, svc, opts.labels));
+        });
+        this.result.touched.push(a.resource);
+        emit(a.resource, a.type, 'done');
+        return info;
+      }
+      case 'start': {
+        const made = a.type === 'create' || a.type === 'recreate' ? ctx.outcome(`create ${a.resource}`) : undefined;
+        const info = made?.state === 'done' ? (made.value as ContainerInfo) : a.observed!;
+        if (a.type !== 'restart') emit(a.resource, 'start', 'running');
+        await this.guarded(a, 'start', () => engine.containers.start(info.id));
+        if (a.type === 'start' || a.type === 'restart') this.result.touched.push(a.resource);
+        emit(a.resource, 'start', 'done');
+        return;
+      }
+    }
+  }
+
+  private image(a: Action): Promise<unknown> {
+    const progress = (line: string) => this.opts.onProgress?.(a.resource, line);
+    if (a.type === 'pull') return this.engine.images.pull(a.image!, progress);
+    const b = a.build!;
+    const args: Record<string, string> = {};
+    for (const [k, v] of Object.entries(b.args ?? {})) if (v !== null) args[k] = v;
+    return this.engine.images.build({
+      context: b.context, dockerfile: b.dockerfile, dockerfileInline: b.dockerfile_inline, args, target: b.target,
+      labels: b.labels ?? {}, tags: [a.image!, ...(b.tags ?? [])], noCache: b.no_cache, network: b.network, onProgress: progress,
+    });
+  }
+
+  /** A container is made only from inputs that are there: its image, networks and volumes. */
+  private checkInputs(a: Action): void {
+    const missing = missingInputs(a, this.lost);
+    if (!missing) return;
+    this.emit(a.resource, a.type, 'skipped', missing);
+    this.fail(a.resource, new TsstackError('RUNTIME', missing));
+    throw new Reported(missing);
+  }
+
+  /** Waits for a dependency's condition; an optional one's failure is a warning. */
+  private async wait(s: Step, ctx: RunContext): Promise<void> {
+    const w = s.wait!;
+    const warn = (e: unknown) => this.result.warnings.push(`optional dependency "${w.dependency}" failed to start: ${messageOf(e)}`);
+    if (w.optional && ctx.outcome(startedId(w.dependency))?.state !== 'done') return void warn(blockedBy(w.dependency));
+    try {
+      await waitCondition(this.engine, this.plan.desired!, this.plan.project, w.dependency, w.condition, this.opts,
+        (m) => this.emit(`service:${w.service}`, `wait ${w.dependency}`, 'waiting', m));
+    } catch (e) {
+      if (!w.optional) throw e;
+      warn(e);
+    }
+  }
+
+  /** A container's start skipped because a dependency's wait failed: say which, as the start's event. */
+  skipped(s: Step, o: Extract<Outcome, { state: 'skipped' }>, byId: Map<string, Step>): void {
+    const first = s.op === 'start' ? !s.dependsOn.some((d) => byId.get(d)?.op === 'stop') : s.op === 'stop' && s.actions[0]?.type === 'restart';
+    if (!first) return;
+    let cause = byId.get(o.because);
+    // back along the chain of waits to the first that did not pass
+    for (;;) {
+      const w = cause?.op === 'wait' ? this.outcome(cause.id) : undefined;
+      if (w?.state !== 'skipped' || byId.get(w.because)?.op !== 'wait') break;
+      cause = byId.get(w.because);
+    }
+    if (cause?.op !== 'wait' || !cause.wait) return;
+    const w = this.outcome(cause.id);
+    const why = w?.state === 'failed' ? messageOf(w.error) : messageOf(blockedBy(cause.wait.dependency));
+    this.emit(s.resource, 'start', 'skipped', `dependency ${cause.wait.dependency}: ${why}`);
+  }
+
+  /** Services that failed only because a dependency did: say so once, naming the cause. */
+  serviceFailures(order: string[], desired: DesiredState): void {
+    for (const s of order) {
+      if (this.outcome(startedId(s))?.state === 'done' || this.result.failed.some((f) => f.resource.startsWith(`service:${s}:`))) continue;
+      const reason = this.reason(s, desired);
+      if (reason) this.fail(`service:${s}`, reason);
+    }
+  }
+
+  private reason(s: string, desired: DesiredState): unknown {
+    const outcome = this.outcome;
+    const svc = desired.services[s];
+    const deps = Object.keys(svc.dependsOn).filter((d) => this.plan.order.includes(d)).sort();
+    if (outcome(createdId(s))?.state !== 'done') {
+      const d = deps.find((x) => svc.dependsOn[x].required !== false && outcome(createdId(x))?.state !== 'done');
+      return d === undefined ? undefined : blockedBy(d);
+    }
+    for (const d of deps) {
+      const o = outcome(waitId(d, svc.dependsOn[d].condition, s));
+      if (o?.state === 'failed') return o.error;
+      if (svc.dependsOn[d].required !== false && outcome(startedId(d))?.state !== 'done') return blockedBy(d);
+    }
+    return undefined;
+  }
+}
+
+function missingInputs(a: Action, lost: Set<string>): string | undefined {
   const c = a.container!;
-  if (imageOk.get(c.config.image) === false) return `image ${c.config.image} could not be had`;
+  if (lost.has(`image:${c.config.image}`)) return `image ${c.config.image} could not be had`;
   if (!c.config.imageId) return `image ${c.config.image} is not present`;
-  for (const n of Object.keys(c.config.networks)) if (infraOk.get(n) === false) return `network ${n} could not be created`;
-  for (const m of c.config.volumes) if (m.type === 'volume' && infraOk.get(m.source) === false) return `volume ${m.source} could not be created`;
+  for (const n of Object.keys(c.config.networks)) if (lost.has(`network:${n}`)) return `network ${n} could not be created`;
+  for (const m of c.config.volumes) if (m.type === 'volume' && lost.has(`volume:${m.source}`)) return `volume ${m.source} could not be created`;
   return undefined;
 }
 

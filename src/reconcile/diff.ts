@@ -5,10 +5,10 @@ import { LABEL } from '../engine/api.js';
 import type { ServiceSpec } from '../model/types.js';
 import { changedFields } from './canonical.js';
 import type { DesiredService, DesiredState } from './desired.js';
-import { RLABEL } from './desired.js';
+import { RLABEL, hashedConfig } from './desired.js';
 import { topoOrder, withDependencies } from './graph.js';
 import type { ObservedState } from './observe.js';
-import { Plan, type Action } from './plan.js';
+import { Plan, problem, type Action, type Problem } from './plan.js';
 
 export interface DiffOptions {
   /** Services named on the command line; empty = all. */
@@ -24,6 +24,8 @@ export interface DiffOptions {
   build?: boolean;
   /** Do not start anything (`up --no-start`, `create`). */
   noStart?: boolean;
+  /** Plan no pulls or builds (and so find no image problems): `up` re-plans this way once the images are had. */
+  noImages?: boolean;
 }
 
 const RENAME = { imageId: 'image digest' };
@@ -41,9 +43,9 @@ export function dependencyMap(desired: DesiredState): Record<string, string[]> {
 export function diff(desired: DesiredState, observed: ObservedState, opts: DiffOptions = {}): Plan {
   const deps = dependencyMap(desired);
   const order = topoOrder(deps);
-  const problems: string[] = [];
+  const problems: Problem[] = [];
   const warnings: string[] = [];
-  for (const n of opts.services ?? []) if (!(n in desired.services)) problems.push(`no such service: ${n}`);
+  for (const n of opts.services ?? []) if (!(n in desired.services)) problems.push(problem('missing', `no such service: ${n}`));
   const selected = opts.services?.length
     ? opts.noDeps
       ? new Set(opts.services)
@@ -65,10 +67,10 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
       const wrong: string[] = [];
       if (!n.external && n.spec.subnet && have.subnet !== n.spec.subnet) wrong.push(`subnet ${have.subnet}, the stack asks for ${n.spec.subnet}`);
       if (!n.external && !!n.spec.internal !== !!have.internal) wrong.push(`internal ${!!have.internal}, the stack asks for ${!!n.spec.internal}`);
-      if (wrong.length) problems.push(`network ${n.spec.name} exists with ${wrong.join('; ')} (networks.${n.key}); run \`tsstack down\` first to recreate it`);
+      if (wrong.length) problems.push(problem('invalid', `network ${n.spec.name} exists with ${wrong.join('; ')} (networks.${n.key}); run \`tsstack down\` first to recreate it`));
       continue;
     }
-    if (n.external) problems.push(`network ${n.spec.name} is declared as external but does not exist (networks.${n.key})`);
+    if (n.external) problems.push(problem('missing', `network ${n.spec.name} is declared as external but does not exist (networks.${n.key})`));
     else infra.push({ type: 'create-network', resource: `network:${n.key}`, cause: 'missing', network: n, networkName: n.spec.name });
   }
   const usedVolumes = new Set<string>();
@@ -76,7 +78,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
   for (const v of desired.volumes) {
     if (observed.volumes[v.name]) continue;
     if (v.external) {
-      if (usedVolumes.has(v.name)) problems.push(`volume ${v.name} is declared as external but does not exist (volumes.${v.key})`);
+      if (usedVolumes.has(v.name)) problems.push(problem('missing', `volume ${v.name} is declared as external but does not exist (volumes.${v.key})`));
     } else if (usedVolumes.has(v.name) || !v.labels['tsstack.anonymous']) {
       infra.push({ type: 'create-volume', resource: `volume:${v.key}`, cause: 'missing', volume: v, volumeName: v.name });
     }
@@ -84,7 +86,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
 
   const images: Action[] = [];
   const seenImages = new Set<string>();
-  for (const s of [...selOrder].sort()) {
+  for (const s of opts.noImages ? [] : [...selOrder].sort()) {
     const svc = desired.services[s];
     if (seenImages.has(svc.image)) continue;
     const a = imageAction(svc, opts, problems);
@@ -141,7 +143,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
         continue;
       }
       if (oldHash !== c.hash && !opts.noRecreate) {
-        const cause = svc.imageMissing ? `image ${svc.image} to be ${svc.build ? 'built' : 'pulled'}` : recreateCause(obs, c.config);
+        const cause = svc.imageMissing ? `image ${svc.image} to be ${svc.build ? 'built' : 'pulled'}` : recreateCause(obs, hashedConfig(c.config));
         service.push({ type: 'recreate', resource: c.id, cause, service: s, container: c, observed: obs });
         continue;
       }
@@ -176,7 +178,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     }
   }
 
-  return new Plan(desired.project, [...repairs, ...infra, ...images, ...removals, ...withRestarts], selOrder, desired, warnings, problems);
+  return new Plan(desired.project, [...repairs, ...infra, ...images, ...removals, ...withRestarts], selOrder, desired, warnings, problems, !!opts.noStart);
 }
 
 function num(c: ContainerInfo): number {
@@ -204,7 +206,7 @@ function policyOf(svc: DesiredService, opts: DiffOptions): PullPolicy | 'build' 
   return p;
 }
 
-function imageAction(svc: DesiredService, opts: DiffOptions, problems: string[]): Action | undefined {
+function imageAction(svc: DesiredService, opts: DiffOptions, problems: Problem[]): Action | undefined {
   const resource = `image:${svc.image}`;
   if (svc.build) {
     if (opts.build) return { type: 'build', resource, cause: '--build', service: svc.name, image: svc.image, build: svc.build };
@@ -216,11 +218,11 @@ function imageAction(svc: DesiredService, opts: DiffOptions, problems: string[])
   if (policy === 'always') return { type: 'pull', resource, cause: 'pull policy always', service: svc.name, image: svc.image, policy: 'always' };
   if (!svc.imageMissing) return undefined;
   if (policy === 'never') {
-    problems.push(`image ${svc.image} (service ${svc.name}) is not present locally and the pull policy is never`);
+    problems.push(problem('missing', `image ${svc.image} (service ${svc.name}) is not present locally and the pull policy is never`));
     return undefined;
   }
   if (policy === 'build') {
-    problems.push(`service ${svc.name} has pull_policy build but no build section`);
+    problems.push(problem('invalid', `service ${svc.name} has pull_policy build but no build section`));
     return undefined;
   }
   return { type: 'pull', resource, cause: 'not present locally', service: svc.name, image: svc.image, policy: 'missing' };

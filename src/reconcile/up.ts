@@ -10,7 +10,7 @@ import { apply, type ApplyOptions, type ApplyResult } from './apply.js';
 import { desiredState, serviceImage, serviceNetworks, type DesiredOptions } from './desired.js';
 import { diff, type DiffOptions } from './diff.js';
 import { observe, type ObservedState } from './observe.js';
-import { IMAGE, Plan } from './plan.js';
+import { IMAGE, Plan, type Problem } from './plan.js';
 import { preflight } from './preflight.js';
 
 export interface UpOptions extends DiffOptions, DesiredOptions, ApplyOptions {
@@ -36,12 +36,14 @@ export async function makePlan(engine: Engine, model: StackModel, opts: UpOption
   return { plan, observed };
 }
 
-export function problemsError(problems: string[]): TsstackError {
-  const conflict = problems.some((p) => /in use|published by both|overlaps|taken/.test(p));
-  const missing = problems.every((p) => /does not exist|no such service|not present/.test(p));
-  return new TsstackError(conflict ? 'CONFLICT' : missing ? 'NOT_FOUND' : 'SPEC',
-    problems.length === 1 ? `${problems[0]}; nothing was changed` : `${problems.length} problems found; nothing was changed`,
-    { details: problems.length === 1 ? [] : problems, hint: 'fix the problems listed and run the command again' });
+/** One error for every problem found, its code from their kinds: a conflict wins, then all missing, all unchecked, else the stack. */
+export function problemsError(problems: Problem[]): TsstackError {
+  const all = (k: Problem['kind']) => problems.every((p) => p.kind === k);
+  const code = problems.some((p) => p.kind === 'conflict') ? 'CONFLICT' : all('missing') ? 'NOT_FOUND' : all('unchecked') ? 'HOST' : 'SPEC';
+  const messages = problems.map((p) => p.message);
+  return new TsstackError(code,
+    messages.length === 1 ? `${messages[0]}; nothing was changed` : `${messages.length} problems found; nothing was changed`,
+    { details: messages.length === 1 ? [] : messages, hint: 'fix the problems listed and run the command again' });
 }
 
 export interface UpResult {
@@ -69,8 +71,7 @@ export async function up(engine: Engine, model: StackModel, opts: UpOptions = {}
     merge(await apply(first, engine, opts));
     if (total.failed.length) return { plan, result: total };
     // Re-derive the containers' configs with the images' defaults now known.
-    const again = (await makePlan(engine, model, { ...opts, pull: opts.pull === 'always' ? 'missing' : opts.pull, build: false })).plan;
-    plan = new Plan(again.project, again.actions.filter((a) => !IMAGE.has(a.type)), again.order, again.desired, again.warnings, again.problems.filter((p) => !/pull policy|pull_policy/.test(p)));
+    plan = (await makePlan(engine, model, { ...opts, noImages: true })).plan;
     const problems2 = await preflight(plan, engine, model);
     if (problems2.length) throw problemsError(problems2);
   }

@@ -22,7 +22,7 @@ import type {
   SpecWarning,
   VolumeSpec,
   WatchRule,
-  UpdateConfigSpec,
+  UpdateConfig,
 } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { isObj } from './merge.js';
@@ -31,9 +31,11 @@ import { DEVICE_KEYS, normalizeDevices } from './devices.js';
 import { HOOK_KEYS, normalizeHooks } from './hooks.js';
 import { normalizeVolumesFrom } from './volumes-from.js';
 import { checkServiceSysctls } from './sysctls.js';
-import { parsePortShort } from './ports.js';
+import { parsePortShort, parsePublished } from './ports.js';
+import { parseLink, parseNetworkMode, parseTmpfs } from './short-forms.js';
+import { hasHealthKind, healthTest } from '../model/healthcheck.js';
 import { splitShellWords } from './shellwords.js';
-import { parseBytes, parseDuration } from './units.js';
+import { parseBytes, parseDuration } from '../model/units.js';
 import { formatPath } from './yaml-read.js';
 
 type Obj = Record<string, unknown>;
@@ -189,8 +191,9 @@ function ports(ctx: Ctx, path: Path, v: unknown): PortSpec[] {
     const spec: PortSpec = { target, protocol: proto, mode };
     if (p.published !== undefined && p.published !== null && p.published !== '') {
       const pub = toStr(p.published);
-      if (!/^\d+(-\d+)?$/.test(pub)) throw ctx.error([...ip, 'published'], `Invalid hostPort: ${pub}`);
-      spec.published = pub;
+      const range = parsePublished(pub);
+      if (!range) throw ctx.error([...ip, 'published'], `Invalid hostPort: ${pub}`);
+      spec.published = range;
     }
     if (p.host_ip !== undefined) spec.host_ip = toStr(p.host_ip);
     if (p.name !== undefined) spec.name = toStr(p.name);
@@ -302,11 +305,11 @@ function healthcheck(ctx: Ctx, path: Path, v: unknown): HealthcheckSpec | undefi
   if (!isObj(v)) return undefined;
   const h: HealthcheckSpec = {};
   if (v.test !== undefined) {
-    if (typeof v.test === 'string') h.test = v.test === 'NONE' ? ['NONE'] : ['CMD-SHELL', v.test];
-    else h.test = strList(v.test);
-    if (h.test.length > 0 && !['NONE', 'CMD', 'CMD-SHELL'].includes(h.test[0]!)) {
-      throw ctx.error([...path, 'test'], `healthcheck test must start with NONE, CMD or CMD-SHELL, got ${JSON.stringify(h.test[0])}`, 'write test: ["CMD", "curl", "-f", "http://localhost"] or a shell string');
+    const list = typeof v.test === 'string' ? undefined : strList(v.test);
+    if (list && !hasHealthKind(list)) {
+      throw ctx.error([...path, 'test'], `healthcheck test must start with NONE, CMD or CMD-SHELL, got ${JSON.stringify(list[0])}`, 'write test: ["CMD", "curl", "-f", "http://localhost"] or a shell string');
     }
+    h.test = healthTest(list ?? (v.test as string));
   }
   for (const k of ['interval', 'timeout', 'start_period', 'start_interval'] as const) if (v[k] !== undefined) h[k] = duration(ctx, [...path, k], v[k]);
   if (v.retries !== undefined) h.retries = toInt(ctx, [...path, 'retries'], v.retries);
@@ -354,13 +357,31 @@ function deploy(ctx: Ctx, path: Path, v: unknown): DeploySpec | undefined {
     d.restart_policy = p;
   }
   if (v.labels !== undefined) d.labels = labels(v.labels);
+  if (isObj(v.update_config)) {
+    const u = v.update_config;
+    const at = [...path, 'update_config'];
+    const p: NonNullable<DeploySpec['update_config']> = {};
+    if (u.parallelism !== undefined) p.parallelism = toInt(ctx, [...at, 'parallelism'], u.parallelism);
+    if (u.delay !== undefined) p.delay = duration(ctx, [...at, 'delay'], u.delay);
+    if (u.monitor !== undefined) p.monitor = duration(ctx, [...at, 'monitor'], u.monitor);
+    if (u.max_failure_ratio !== undefined) p.max_failure_ratio = toNum(ctx, [...at, 'max_failure_ratio'], u.max_failure_ratio);
+    for (const [k, choices] of [['failure_action', ['continue', 'rollback', 'pause']], ['order', ['stop-first', 'start-first']]] as const) {
+      if (u[k] === undefined) continue;
+      const c = toStr(u[k]);
+      if (!(choices as readonly string[]).includes(c)) throw ctx.error([...at, k], `${k} must be ${choices.join(' or ')}, got ${JSON.stringify(c)}`);
+      (p as Record<string, string>)[k] = c;
+    }
+    d.update_config = p;
+    // one host runs each replica once and replaces them all on up; only a cluster target uses it
+    ctx.warn(at, 'deploy.update_config is used by render/deploy for a cluster only; up ignores it');
+  }
   clusterDeploy(ctx, path, v, d);
-  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels', ...CLUSTER_DEPLOY_KEYS].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
+  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels', 'update_config', ...CLUSTER_DEPLOY_KEYS].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
   return d;
 }
 
 /** deploy keys only a cluster target reads (deploy --to swarm); `up` ignores them, as Compose does. */
-const CLUSTER_DEPLOY_KEYS = ['endpoint_mode', 'placement', 'update_config', 'rollback_config'];
+const CLUSTER_DEPLOY_KEYS = ['endpoint_mode', 'placement', 'rollback_config'];
 
 function clusterDeploy(ctx: Ctx, path: Path, v: Record<string, unknown>, d: DeploySpec): void {
   const oneOf = <T extends string>(p: Path, x: unknown, allowed: readonly T[]): T => {
@@ -382,11 +403,12 @@ function clusterDeploy(ctx: Ctx, path: Path, v: Record<string, unknown>, d: Depl
     if (p.max_replicas_per_node !== undefined) out.max_replicas_per_node = toInt(ctx, [...at, 'max_replicas_per_node'], p.max_replicas_per_node);
     d.placement = out;
   }
-  for (const key of ['update_config', 'rollback_config'] as const) {
+  // update_config is read above (render kubernetes uses it too)
+  for (const key of ['rollback_config'] as const) {
     const u = v[key];
     if (!isObj(u)) continue;
     const at = [...path, key];
-    const c: UpdateConfigSpec = {};
+    const c: UpdateConfig = {};
     if (u.parallelism !== undefined) c.parallelism = toInt(ctx, [...at, 'parallelism'], u.parallelism);
     if (u.delay !== undefined) c.delay = duration(ctx, [...at, 'delay'], u.delay);
     if (u.failure_action !== undefined) c.failure_action = oneOf([...at, 'failure_action'], u.failure_action, ['continue', 'rollback', 'pause'] as const);
@@ -495,7 +517,7 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
     ports: ports(ctx, at('ports'), raw.ports),
     expose: strList(raw.expose),
     volumes: volumes(ctx, at('volumes'), raw.volumes, sc.volumes),
-    tmpfs: strList(raw.tmpfs),
+    tmpfs: strList(raw.tmpfs).map(parseTmpfs),
     depends_on: dependsOn(ctx, at('depends_on'), raw.depends_on),
     networks: {},
     cap_add: strList(raw.cap_add),
@@ -511,14 +533,15 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
     configs: fileRefs(ctx, at('configs'), raw.configs, sc.configs, 'config'),
     extensions: extensions(raw),
   };
-  const links = strList(raw.links);
+  const links = strList(raw.links).map(parseLink);
   if (links.length) {
     s.links = links;
     // As Compose: a link is an implicit dependency (started first, restarted with it); an explicit depends_on wins.
-    for (const l of links) s.depends_on[l.split(':')[0]!] ??= { condition: 'service_started', required: true, restart: true };
+    for (const l of links) s.depends_on[l.service] ??= { condition: 'service_started', required: true, restart: true };
   }
   if (raw.network_mode !== undefined) {
-    s.network_mode = toStr(raw.network_mode);
+    s.network_mode = parseNetworkMode(toStr(raw.network_mode));
+    if (typeof s.network_mode === 'object' && !s.network_mode.name) throw ctx.error(at('network_mode'), `network_mode ${JSON.stringify(raw.network_mode)} names no ${s.network_mode.kind}`, `write ${s.network_mode.kind}:NAME`);
     if (raw.networks !== undefined && sc.volumes === null) s.networks = serviceNetworks(ctx, at('networks'), raw.networks);
     else if (raw.networks !== undefined) throw ctx.error(at('networks'), `service ${name} declares mutually exclusive \`network_mode\` and \`networks\``, 'keep one of the two keys');
   } else {

@@ -1,16 +1,25 @@
 // Short port syntax → long form: `[[host_ip:]published:]target[/protocol]`,
 // with ranges on either side and IPv6 host addresses (`[::1]:8080:80`).
 // A container range expands to one entry per port; a host range for a single
-// container port stays one entry whose `published` is the range (any free port).
+// container port stays one entry whose `published` is the range (a replica
+// each, then any free port). The long form's `published` is read by parsePublished.
 
 import { isIP } from 'node:net';
-import type { PortSpec } from '../model/types.js';
+import type { PortRange, PortSpec } from '../model/types.js';
 
 export type RawPort = Omit<PortSpec, 'protocol' | 'mode'> & { protocol: string; mode: 'ingress' | 'host' };
 
-interface Range {
-  start: number;
-  end: number;
+type Range = PortRange;
+
+/**
+ * The long form's `published` (`8080`, `"9000-9005"`), or undefined when it is not digits. Bounds are
+ * left to the engine, as before the model was parsed (a short-syntax port is checked by parsePortShort).
+ */
+export function parsePublished(s: string): PortRange | undefined {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(s);
+  if (!m) return undefined;
+  const start = Number(m[1]);
+  return { start, end: m[2] === undefined ? start : Number(m[2]) };
 }
 
 function parseRange(s: string, what: 'containerPort' | 'hostPort'): Range {
@@ -56,9 +65,9 @@ export function parsePortShort(spec: string | number): RawPort[] {
   }
   if (hostIp !== '' && isIP(hostIp) === 0) throw new Error(`Invalid ip address: ${hostIp}`);
   const c = parseRange(containerPort, 'containerPort');
-  const base = (target: number, published?: string): RawPort => {
+  const base = (target: number, published?: PortRange): RawPort => {
     const p: RawPort = { target, protocol, mode: 'ingress' };
-    if (published !== undefined && published !== '') p.published = published;
+    if (published !== undefined) p.published = published;
     if (hostIp !== '') p.host_ip = hostIp;
     return p;
   };
@@ -69,12 +78,12 @@ export function parsePortShort(spec: string | number): RawPort[] {
   }
   const h = parseRange(hostPort, 'hostPort');
   if (c.start === c.end) {
-    return [base(c.start, h.start === h.end ? String(h.start) : `${h.start}-${h.end}`)];
+    return [base(c.start, h)];
   }
   if (h.end - h.start !== c.end - c.start) {
     throw new Error(`Invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
   }
   const out: RawPort[] = [];
-  for (let k = 0; k <= c.end - c.start; k++) out.push(base(c.start + k, String(h.start + k)));
+  for (let k = 0; k <= c.end - c.start; k++) out.push(base(c.start + k, { start: h.start + k, end: h.start + k }));
   return out;
 }

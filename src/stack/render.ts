@@ -2,9 +2,10 @@
 // interpolated stack in YAML or JSON, keys sorted, empty values left out,
 // durations as Go-style strings (`1m30s`) and sizes as bytes.
 
-import type { StackModel } from '../model/types.js';
+import type { ServiceSpec, StackModel } from '../model/types.js';
+import { formatCgroupRule, formatLink, formatMode, formatPortRange, formatTmpfs } from '../model/format.js';
 import { stringify } from 'yaml';
-import { formatDuration } from './units.js';
+import { formatDuration } from '../model/units.js';
 
 const DURATION_KEYS = new Set(['stop_grace_period', 'interval', 'timeout', 'start_period', 'start_interval', 'delay', 'window']);
 
@@ -28,11 +29,28 @@ function clean(v: unknown, key?: string): unknown {
 /** Mapping values that mean something even when empty (a network attachment with no options). */
 const KEEP_EMPTY = new Set<string>();
 
+/** A service's parsed values in the short forms Compose prints (a published range as `"9000-9005"`, `service:db`). */
+export function asWritten(s: ServiceSpec): Record<string, unknown> & Pick<ServiceSpec, 'extensions' | 'networks'> {
+  const mode = (m: ServiceSpec['network_mode']) => (m === undefined ? undefined : formatMode(m));
+  return {
+    ...s,
+    ports: s.ports.map((p) => (p.published ? { ...p, published: formatPortRange(p.published) } : p)),
+    tmpfs: s.tmpfs.map(formatTmpfs),
+    links: s.links?.map(formatLink),
+    network_mode: mode(s.network_mode),
+    pid: mode(s.pid),
+    ipc: mode(s.ipc),
+    security_opt: s.security_opt?.map((e) => e.written),
+    volumes_from: s.volumes_from?.map((e) => e.written),
+    device_cgroup_rules: s.device_cgroup_rules?.map(formatCgroupRule),
+  };
+}
+
 /** The printable form (plain data): what `tsstack config` shows. */
 export function toConfigObject(model: StackModel): Record<string, unknown> {
   const services: Record<string, unknown> = {};
   for (const [n, s] of Object.entries(model.services)) {
-    const { extensions, networks, ...rest } = s;
+    const { extensions, networks, ...rest } = asWritten(s);
     const nets: Record<string, unknown> = {};
     for (const [k, a] of Object.entries(networks)) nets[k] = Object.keys(a).length ? clean(a) : null;
     const svc: Record<string, unknown> = { ...(clean(rest) as object), ...(Object.keys(nets).length ? { networks: nets } : {}), ...extensions };

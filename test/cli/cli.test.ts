@@ -14,7 +14,7 @@ function io(): Io & { lines: string[] } {
 }
 
 const demo = () => model('demo', {
-  redis: { image: 'redis:7', ports: [{ target: 6379, published: '6379', protocol: 'tcp', mode: 'ingress' }] },
+  redis: { image: 'redis:7', ports: [{ target: 6379, published: { start: 6379, end: 6379 }, protocol: 'tcp', mode: 'ingress' }] },
   app: { image: 'busybox', environment: { REDIS_URL: 'redis://redis:6379' }, depends_on: { redis: { condition: 'service_started', required: true } } },
 });
 
@@ -54,7 +54,7 @@ test('error rendering: a message that already starts with its place (the builder
 });
 
 test('exit code table is stable', (t) => {
-  t.deepEqual(EXIT, { SPEC: 2, USAGE: 2, NOT_FOUND: 3, CONFLICT: 4, IMAGE: 5, RUNTIME: 6, NETWORK: 7, HOST: 8, INTERNAL: 70 });
+  t.deepEqual(EXIT, { SPEC: 2, USAGE: 2, NOT_FOUND: 3, CONFLICT: 4, IMAGE: 5, RUNTIME: 6, NETWORK: 7, HOST: 8, REMOTE: 9, INTERNAL: 70 });
   t.is(exitCodeFor(new TsstackError('CONFLICT', 'x')), 4);
   t.is(exitCodeFor(new Error('x')), 70);
 });
@@ -89,7 +89,7 @@ test('plan --detailed-exitcode exits 2 and names the changed field', async (t) =
   env = 'redis://elsewhere:6379';
   const p = await h.run('plan', '--detailed-exitcode');
   t.is(p.code, 2);
-  t.is(p.out, 'recreate service:app:1 (changed: environment.REDIS_URL)');
+  t.is(p.out, 'recreate service:app:1 (changed: environment.REDIS_URL) after: redis started', 'the plan says what each action waits for');
   const u = await h.run('up', '-d');
   t.regex(u.err, /service:app:1 {2}Recreating \(changed: environment.REDIS_URL\)/);
   t.notRegex(u.err, /service:redis/);

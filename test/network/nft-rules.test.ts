@@ -54,7 +54,7 @@ test('DNS to a gateway (a local address in a tsstack subnet) is kept out of the 
 
 test('the number of rules does not grow with the number of ports', (t) => {
   const rules = (p: FwPort[]) => buildTable(nets, p).filter((o) => o.rule).length;
-  const many = Array.from({ length: 500 }, (_, i) => ({ hostPort: 10000 + i, protocol: 'tcp', address: '10.89.0.2', containerPort: 80 }));
+  const many = Array.from({ length: 500 }, (_, i) => ({ hostPort: 10000 + i, protocol: 'tcp' as const, address: '10.89.0.2', containerPort: 80 }));
   t.is(rules(many), rules([]));
 });
 
@@ -103,7 +103,7 @@ test('the default root owns inet tsstack; other roots get their own table', asyn
 
 test('port changes are element batches: deletes by key first, then adds', async (t) => {
   const { portElementsBatch } = await import('../../src/engine/network/nft-rules.js');
-  const moved = { hostPort: 8080, protocol: 'tcp', address: '10.89.0.9', containerPort: 8000 };
+  const moved = { hostPort: 8080, protocol: 'tcp' as const, address: '10.89.0.9', containerPort: 8000 };
   t.deepEqual(portElementsBatch([ports[0]!, ports[1]!], [moved], 't'), [
     { delete: { element: { family: 'inet', table: 't', name: 'any_addr', elem: [{ concat: ['tcp', 8080] }] } } },
     { delete: { element: { family: 'inet', table: 't', name: 'any_port', elem: [{ concat: ['tcp', 8080] }] } } },

@@ -20,7 +20,7 @@ async function planText(e: FakeEngine, m: StackModel, opts = {}): Promise<string
 }
 
 const redisApp = (env: Record<string, string> = { REDIS_URL: 'redis://redis:6379' }) => model('demo', {
-  redis: { image: 'redis:7', ports: [{ target: 6379, published: '6379', protocol: 'tcp', mode: 'ingress' }] },
+  redis: { image: 'redis:7', ports: [{ target: 6379, published: { start: 6379, end: 6379 }, protocol: 'tcp', mode: 'ingress' }] },
   app: { image: 'busybox', environment: env, depends_on: { redis: { condition: 'service_started', required: true } } },
 });
 
@@ -46,7 +46,7 @@ test('changed image digest and ports are named', async (t) => {
   await up(e, redisApp(), { pollMs: 1 });
   e.addImage('redis:7', { Cmd: ['sh'], Env: ['PATH=/bin'] }, 'sha256:newdigest');
   const m = redisApp();
-  m.services.redis.ports = [{ target: 6379, published: '6380', protocol: 'tcp', mode: 'ingress' }];
+  m.services.redis.ports = [{ target: 6379, published: { start: 6380, end: 6380 }, protocol: 'tcp', mode: 'ingress' }];
   t.is(await planText(e, m), 'recreate service:redis:1 (changed: image digest, ports[0])');
 });
 
@@ -60,7 +60,7 @@ test('missing images are pulled first, with never as a problem', async (t) => {
     'create service:app:1 (missing)',
   ));
   const { plan } = await makePlan(e, m, { pull: 'never' });
-  t.deepEqual(plan.problems, ['image redis:7 (service redis) is not present locally and the pull policy is never']);
+  t.deepEqual(plan.problems, [{ kind: 'missing', message: 'image redis:7 (service redis) is not present locally and the pull policy is never' }]);
 });
 
 test('scale: down removes highest numbers first, up adds', async (t) => {
@@ -128,7 +128,7 @@ test('named volumes and networks, external ones must exist', async (t) => {
   t.is(await planText(e, m), lines('create-network network:back (missing)', 'create-volume volume:data (missing)', 'create service:a:1 (missing)'));
   m.services.a.networks = { outside: {} };
   const { plan } = await makePlan(e, m);
-  t.deepEqual(plan.problems, ['network outside is declared as external but does not exist (networks.outside)']);
+  t.deepEqual(plan.problems, [{ kind: 'missing', message: 'network outside is declared as external but does not exist (networks.outside)' }]);
 });
 
 test('down removes containers, networks; volumes only with -v', async (t) => {
@@ -158,7 +158,7 @@ test('desired config merges image defaults: entrypoint, cmd, env, workdir, healt
 });
 
 test('port ranges give each replica its own host port', (t) => {
-  const m = model('r', { a: { image: 'img', scale: 3, ports: [{ target: 80, published: '6005-6015', protocol: 'tcp', mode: 'ingress' }] } });
+  const m = model('r', { a: { image: 'img', scale: 3, ports: [{ target: 80, published: { start: 6005, end: 6015 }, protocol: 'tcp', mode: 'ingress' }] } });
   const d = desiredState(m, {});
   t.deepEqual(d.services.a.containers.map((c) => c.config.ports[0].hostPort), [6005, 6006, 6007]);
 });
@@ -168,7 +168,7 @@ test('a network whose subnet changed is a problem naming the way out', async (t)
   const m = (subnet: string) => model('n', { a: { image: 'busybox' } }, { networks: { default: { name: 'n_default', ipam: { config: [{ subnet }] }, driver_opts: {}, labels: {} } } });
   await up(e, m('10.5.0.0/24'), { pollMs: 1 });
   const { plan } = await makePlan(e, m('10.6.0.0/24'));
-  t.deepEqual(plan.problems, ['network n_default exists with subnet 10.5.0.0/24, the stack asks for 10.6.0.0/24 (networks.default); run `tsstack down` first to recreate it']);
+  t.deepEqual(plan.problems, [{ kind: 'invalid', message: 'network n_default exists with subnet 10.5.0.0/24, the stack asks for 10.6.0.0/24 (networks.default); run `tsstack down` first to recreate it' }]);
 });
 
 test('depends_on.restart restarts a running dependent when its dependency is replaced', async (t) => {
@@ -187,7 +187,7 @@ test('depends_on.restart restarts a running dependent when its dependency is rep
 
 test('links (when the model has them) add an alias on the target and a dependency', (t) => {
   const m = model('l', { web: { image: 'img' }, db: { image: 'img' } });
-  (m.services.web as unknown as { links: string[] }).links = ['db:database'];
+  m.services.web!.links = [{ service: 'db', alias: 'database' }];
   const d = desiredState(m, {});
   t.deepEqual(d.services.db.containers[0].config.networks['l_default'].aliases, ['database', 'db']);
   t.deepEqual(Object.keys(d.services.web.dependsOn), ['db']);

@@ -50,7 +50,7 @@ test('.env feeds interpolation; the process environment wins; $$ escapes', async
   const m = await loadStack({ projectDir: dir, env: { PORT: '9090' } });
   const web = m.services.web!;
   t.is(web.image, 'nginx:1.0');
-  t.deepEqual(web.ports, [{ target: 80, published: '9090', protocol: 'tcp', mode: 'ingress' }]);
+  t.deepEqual(web.ports, [{ target: 80, published: { start: 9090, end: 9090 }, protocol: 'tcp', mode: 'ingress' }]);
   t.deepEqual(web.command, ['echo', '$HOME', 'dflt']);
   t.true(m.sourceFiles.includes(join(dir, '.env')));
 });
@@ -161,12 +161,12 @@ networks:
   t.deepEqual(web.command, ['sh', '-c', 'echo "a b"']);
   t.deepEqual(web.ports, [
     { target: 80, protocol: 'tcp', mode: 'ingress' },
-    { target: 80, published: '8080', host_ip: '127.0.0.1', protocol: 'udp', mode: 'ingress' },
-    { target: 9000, published: '9000', protocol: 'tcp', mode: 'ingress' },
-    { target: 9001, published: '9001', protocol: 'tcp', mode: 'ingress' },
-    { target: 9002, published: '9002', protocol: 'tcp', mode: 'ingress' },
-    { target: 70, published: '7000', host_ip: '::1', protocol: 'tcp', mode: 'ingress' },
-    { target: 443, published: '8443', protocol: 'tcp', mode: 'ingress' },
+    { target: 80, published: { start: 8080, end: 8080 }, host_ip: '127.0.0.1', protocol: 'udp', mode: 'ingress' },
+    { target: 9000, published: { start: 9000, end: 9000 }, protocol: 'tcp', mode: 'ingress' },
+    { target: 9001, published: { start: 9001, end: 9001 }, protocol: 'tcp', mode: 'ingress' },
+    { target: 9002, published: { start: 9002, end: 9002 }, protocol: 'tcp', mode: 'ingress' },
+    { target: 70, published: { start: 7000, end: 7000 }, host_ip: '::1', protocol: 'tcp', mode: 'ingress' },
+    { target: 443, published: { start: 8443, end: 8443 }, protocol: 'tcp', mode: 'ingress' },
   ]);
   t.deepEqual(web.volumes, [
     { type: 'bind', source: join(dir, 'src'), target: '/app', read_only: true, bind: { create_host_path: true } },
@@ -212,7 +212,7 @@ test('multiple -f files merge by the Compose rules', async (t) => {
   const web = m.services.web!;
   t.is(web.image, 'nginx:2');
   t.deepEqual(web.environment, { A: '1', B: '2' });
-  t.deepEqual(web.ports.map((p) => p.published), ['80', '443']);
+  t.deepEqual(web.ports.map((p) => p.published), [{ start: 80, end: 80 }, { start: 443, end: 443 }]);
   t.deepEqual(web.command, ['b']);
 });
 
@@ -263,7 +263,7 @@ test('env_file: values, precedence of environment:, required: false', async (t) 
 test('links stay in the model and are implicit depends_on (an explicit one wins); a link to an undefined service is an error', async (t) => {
   const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    links: [b, "b:bee", "c:see"]\n    depends_on:\n      c:\n        condition: service_healthy\n  b:\n    image: b\n  c:\n    image: c\n' });
   const m = await loadStack({ projectDir: dir, env: {} });
-  t.deepEqual(m.services.a!.links, ['b', 'b:bee', 'c:see']);
+  t.deepEqual(m.services.a!.links, [{ service: 'b' }, { service: 'b', alias: 'bee' }, { service: 'c', alias: 'see' }]);
   t.deepEqual(m.services.a!.depends_on, {
     b: { condition: 'service_started', required: true, restart: true },
     c: { condition: 'service_healthy', required: true },

@@ -1,6 +1,8 @@
 // Upstream assertions of some loader cases, ported by hand from their `upstream_checks`
 // (Go struct fields mapped to our model's keys). Each returns [what, got, want] triples.
 import type { StackModel } from '../../src/model/types.js';
+import { formatPortRange } from '../../src/model/format.js';
+import { asWritten } from '../../src/stack/render.js';
 
 type Check = (m: StackModel, root: string) => [string, unknown, unknown][];
 const svc = (m: StackModel, n: string) => m.services[n]!;
@@ -11,7 +13,7 @@ export const CHECKS: Record<string, Check> = {
   TestLoadWithInterpolationCastFull: (m) => {
     const w = svc(m, 'web');
     return [
-      ['web.ports', w.ports.map((p) => [p.target, p.published ?? null]), [[555, null], [34567, null], [555, '555']]],
+      ['web.ports', w.ports.map((p) => [p.target, p.published ? formatPortRange(p.published) : null]), [[555, null], [34567, null], [555, '555']]],
       ['web.healthcheck', w.healthcheck, { retries: 555, disable: true }],
       ['web.deploy.replicas', w.deploy?.replicas, 555],
       ['web.deploy.restart_policy.max_attempts', w.deploy?.restart_policy?.max_attempts, 555],
@@ -57,7 +59,7 @@ export const CHECKS: Record<string, Check> = {
     ['foo mem_limit/mem_reservation/memswap_limit/shm_size', [svc(m, 'foo').mem_limit, svc(m, 'foo').mem_reservation, svc(m, 'foo').memswap_limit, svc(m, 'foo').shm_size],
       [512 * 1024 ** 2, 256 * 1024 ** 2, 1024 ** 3, 64 * 1024 ** 2]],
   ],
-  TestDeviceCgroupRules: (m) => [['foo.device_cgroup_rules', svc(m, 'foo').device_cgroup_rules, ['c 1:3 mr', 'a 7:* rmw']]],
+  TestDeviceCgroupRules: (m) => [['foo.device_cgroup_rules', asWritten(svc(m, 'foo')).device_cgroup_rules, ['c 1:3 mr', 'a 7:* rmw']]],
   TestDNSOpt: (m) => [['foo.dns_opt', svc(m, 'foo').dns_opt, ['use-vc', 'no-tld-query']]],
   TestCommandString: (m) => [['foo.command', svc(m, 'foo').command, ['bundle', 'exec', 'thin', '-p', '3000']]],
   TestCommandList: (m) => [['foo.command', svc(m, 'foo').command, ['bundle', 'exec', 'thin', '-p', '3000']]],
@@ -73,18 +75,18 @@ export const CHECKS: Record<string, Check> = {
   TestEnvironmentBoolean: (m) => [['foo.environment', svc(m, 'foo').environment, { FOO: 'true', BAR: 'false' }]],
   TestHealthcheck: (m) => [['foo.healthcheck', svc(m, 'foo').healthcheck, { test: ['CMD-SHELL', 'echo "hello world"'], interval: 10_000, timeout: 1000, retries: 5, start_period: 15_000, start_interval: 5000 }]],
   TestPortsShortSyntax: (m) => [['foo.ports', svc(m, 'foo').ports, [
-    { target: 8080, published: '80', protocol: 'tcp', mode: 'ingress' },
-    { target: 8090, published: '90', protocol: 'udp', mode: 'ingress' },
+    { target: 8080, published: { start: 80, end: 80 }, protocol: 'tcp', mode: 'ingress' },
+    { target: 8090, published: { start: 90, end: 90 }, protocol: 'udp', mode: 'ingress' },
     { target: 8600, protocol: 'tcp', mode: 'ingress' },
   ]]],
-  TestPortsLongSyntax: (m) => [['foo.ports', svc(m, 'foo').ports, [{ target: 80, published: '8080', protocol: 'tcp', mode: 'host' }]]],
-  TestPortsRange: (m) => [['foo.ports', svc(m, 'foo').ports.map((p) => [p.target, p.published]), [[8080, '80'], [8081, '81'], [8082, '82']]]],
+  TestPortsLongSyntax: (m) => [['foo.ports', svc(m, 'foo').ports, [{ target: 80, published: { start: 8080, end: 8080 }, protocol: 'tcp', mode: 'host' }]]],
+  TestPortsRange: (m) => [['foo.ports', svc(m, 'foo').ports.map((p) => [p.target, p.published && formatPortRange(p.published)]), [[8080, '80'], [8081, '81'], [8082, '82']]]],
   TestNamedPort: (m) => [['foo.ports[0].name', svc(m, 'foo').ports[0]?.name, 'http']],
   TestAppProtocol: (m) => [['foo.ports[0].app_protocol', svc(m, 'foo').ports[0]?.app_protocol, 'http']],
   TestProfiles: (m) => [['services with profile debug', Object.keys(m.services).sort(), ['bar', 'foo']], ['foo.profiles', svc(m, 'foo').profiles, ['debug', 'dev']]],
   TestStopGracePeriod: (m) => [['foo.stop_grace_period', svc(m, 'foo').stop_grace_period, 20_000]],
   TestStopSignal: (m) => [['foo.stop_signal', svc(m, 'foo').stop_signal, 'SIGUSR1']],
-  TestTmpfs: (m) => [['list.tmpfs', svc(m, 'list').tmpfs, ['/run', '/tmp']], ['string.tmpfs', svc(m, 'string').tmpfs, ['/run']]],
+  TestTmpfs: (m) => [['list.tmpfs', asWritten(svc(m, 'list')).tmpfs, ['/run', '/tmp']], ['string.tmpfs', asWritten(svc(m, 'string')).tmpfs, ['/run']]],
   TestUlimits: (m) => [['foo.ulimits', svc(m, 'foo').ulimits, { nproc: { soft: 65535, hard: 65535 }, nofile: { soft: 20000, hard: 40000 } }]],
   TestVolumeBindPropagation: (m) => [['foo.volumes[0].bind.propagation', (svc(m, 'foo').volumes[0] as { bind?: { propagation?: string } }).bind?.propagation, 'rslave']],
 };

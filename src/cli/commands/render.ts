@@ -9,7 +9,7 @@ import { TsstackError } from '../../util/errors.js';
 import type { StackModel } from '../../model/types.js';
 import type { Context } from '../context.js';
 import { lineOf, parseYaml, pathKey, type ParsedFile } from '../../stack/yaml-read.js';
-import { formatWarning, objectFileName, objectYaml, renderKubernetes, yamlStream } from '../../deploy/kubernetes/render.js';
+import { formatWarning, objectFileName, objectYaml, renderKubernetes, yamlStream, type K8sObject } from '../../deploy/kubernetes/render.js';
 
 export interface RenderFlags {
   output?: string;
@@ -43,12 +43,14 @@ export function locator(model: StackModel): (path: readonly (string | number)[])
   };
 }
 
-export async function runRender(ctx: Context, target: string, flags: RenderFlags): Promise<number> {
-  if (target !== 'kubernetes') throw new TsstackError('USAGE', `cannot render for ${JSON.stringify(target)}`, { hint: 'tsstack render kubernetes' });
-  if (flags.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(flags.namespace)) {
-    throw new TsstackError('USAGE', `--namespace ${JSON.stringify(flags.namespace)} is not a Kubernetes namespace name`, { hint: 'lower-case letters, digits and -, at most 63' });
+export function checkNamespaceName(ns: string | undefined): void {
+  if (ns !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) {
+    throw new TsstackError('USAGE', `--namespace ${JSON.stringify(ns)} is not a Kubernetes namespace name`, { hint: 'lower-case letters, digits and -, at most 63' });
   }
-  const model = await ctx.loadModel();
+}
+
+/** The stack's objects for the cluster, its warnings printed (or, under --strict, one error, exit 2): shared by render and deploy. */
+export function renderForCli(ctx: Context, model: StackModel, flags: { namespace?: string; strict?: boolean }): K8sObject[] {
   const readFile = (p: string) => {
     try {
       return readFileSync(p);
@@ -60,12 +62,20 @@ export async function runRender(ctx: Context, target: string, flags: RenderFlags
   if (flags.strict && warnings.length) {
     throw new TsstackError('SPEC', `${warnings.length} stack key${warnings.length === 1 ? ' has' : 's have'} no faithful Kubernetes form (--strict)`, {
       details: warnings.map(formatWarning),
-      hint: 'change or remove these keys, or render without --strict to accept the differences',
+      hint: 'change or remove these keys, or run without --strict to accept the differences',
     });
   }
   // the loader's own warnings (about tsstack, not Kubernetes: --strict leaves them warnings), then the render's
   for (const w of model.warnings) ctx.io.err(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   for (const w of warnings) ctx.io.err(`warning: ${formatWarning(w)}`);
+  return objects;
+}
+
+export async function runRender(ctx: Context, target: string, flags: RenderFlags): Promise<number> {
+  if (target !== 'kubernetes') throw new TsstackError('USAGE', `cannot render for ${JSON.stringify(target)}`, { hint: 'tsstack render kubernetes' });
+  checkNamespaceName(flags.namespace);
+  const model = await ctx.loadModel();
+  const objects = renderForCli(ctx, model, flags);
   if (flags.output === undefined) {
     ctx.io.out(yamlStream(objects).replace(/\n$/, ''));
     return 0;

@@ -3,15 +3,21 @@
 // keep their name where they can, so `db:5432` still resolves in the cluster.
 
 import type { RenderCtx } from './types.js';
+import type { Ref } from '../../model/types.js';
 
 export const LABEL_PROJECT = 'tsstack.project';
 export const LABEL_SERVICE = 'tsstack.service';
 /** Pods on stack network N carry `tsstack.network/N: "true"` (network-policies.ts). */
 export const NETWORK_LABEL_PREFIX = 'tsstack.network/';
 
+/** `My_Service.1` → `my-service-1` (possibly empty or not starting with a letter: k8sName checks). */
+export function dnsLabel(name: string, max = 63): string {
+  return name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, max).replace(/-+$/, '');
+}
+
 /** `My_Service.1` → `my-service-1`; throws when nothing usable is left. */
 export function k8sName(ctx: RenderCtx, path: (string | number)[], name: string, max = 63): string {
-  const n = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, max).replace(/-+$/, '');
+  const n = dnsLabel(name, max);
   if (!n || !/^[a-z]/.test(n)) throw ctx.error(path, `${JSON.stringify(name)} cannot be made a Kubernetes name (lower-case letters, digits and -, starting with a letter)`, 'rename it');
   return n;
 }
@@ -55,6 +61,6 @@ export class NameTable {
 }
 
 /** network_mode host, none, service:X or container:X: the service is not on the stack's networks (bridge is the default). */
-export function ownNetworkMode(mode: string | undefined): boolean {
+export function ownNetworkMode(mode: string | Ref | undefined): boolean {
   return mode !== undefined && mode !== 'bridge' && mode !== 'default';
 }

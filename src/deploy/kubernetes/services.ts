@@ -6,6 +6,7 @@
 // aliases are further names: Services with the same selector and ports.
 
 import type { ServiceSpec } from '../../model/types.js';
+import { formatPortRange } from '../../model/format.js';
 import type { ServiceExtension } from './extension.js';
 import { k8sName, ownNetworkMode, projectLabels, selectorOf, serviceLabel, LABEL_SERVICE, type NameTable } from './names.js';
 import type { K8sObject, RenderCtx } from './types.js';
@@ -75,16 +76,17 @@ export function servicesFor(ctx: RenderCtx, svc: string, s: ServiceSpec, ext: Se
     if (p.published === undefined) return;
     const pat = [...at, 'ports', i];
     if (!ext.publish) {
-      ctx.warn(pat, `port ${p.published}:${p.target} is published on the host; in the cluster it is reachable only inside (set x-kubernetes.publish: NodePort or LoadBalancer on the service)`);
+      ctx.warn(pat, `port ${formatPortRange(p.published)}:${p.target} is published on the host; in the cluster it is reachable only inside (set x-kubernetes.publish: NodePort or LoadBalancer on the service)`);
       return;
     }
-    if (p.published.includes('-')) {
-      ctx.warn(pat, `published range ${p.published} has no Service form; only the container port ${p.target} is exposed`);
+    if (p.published.start !== p.published.end) {
+      ctx.warn(pat, `published range ${formatPortRange(p.published)} has no Service form; only the container port ${p.target} is exposed`);
       return;
     }
-    const pub = Number(p.published);
+    const pub = p.published.start;
     const protocol = p.protocol === 'udp' ? 'UDP' : 'TCP';
     if (p.host_ip) ctx.warn([...pat], `host_ip ${p.host_ip} has no Service form: the port is published on every node (NodePort) or the load balancer`);
+    if (p.mode === 'host') ctx.warn([...pat, 'mode'], `mode host (the port only on the node running the container) has no Service form: published like an ingress port (${ext.publish})`);
     const sp: ServicePort = { name: `${protocol.toLowerCase()}-${pub}`, port: pub, targetPort: p.target, protocol };
     if (ext.publish === 'NodePort') {
       // The default NodePort range; outside it the cluster picks one (reported).

@@ -4,6 +4,7 @@
 // no faithful form are warned about here, each at its own line.
 
 import type { ServiceSpec } from '../../model/types.js';
+import { formatMode } from '../../model/format.js';
 import type { ServiceExtension, StackExtension } from './extension.js';
 import { initWaits, tokenVolume, waitAccountName, type WorkloadKind } from './init-wait.js';
 import { isLabelKey, isLabelValue, k8sName, ownNetworkMode, projectLabels, selectorOf, serviceLabel, LABEL_SERVICE } from './names.js';
@@ -23,6 +24,8 @@ const SAFE_SYSCTLS = new Set([
 const SECRET_NAME = /(pass(word|wd)?|secret|token|credential|api_?key|private_?key|_key$|^key$|pwd)/i;
 /** …but `*_FILE` names hold a path to the secret (the postgres/mysql images' convention), not the secret. */
 const PATH_NAME = /_FILE$/i;
+/** A value carrying a password itself, whatever its name: `postgres://app:s3cret@db/app` (DATABASE_URL, BROKER_URL…). */
+const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]+@/i;
 
 /** Keys with no Kubernetes form at all: one warning each when set. */
 const UNMAPPED: [keyof ServiceSpec, string][] = [
@@ -60,6 +63,29 @@ export function workloadKind(ctx: RenderCtx, svc: string, ext: ServiceExtension)
   const claims = s.volumes.filter((v) => v.type === 'volume' && v.source && !ctx.model.volumes[v.source]?.external).map((v) => (v as { source: string }).source);
   if (replicasOf(s) === 1 && claims.length && claims.every((c) => ownsVolume(ctx, svc, c))) return 'StatefulSet';
   return 'Deployment';
+}
+
+/**
+ * deploy.update_config → a Deployment's strategy. Swarm replaces `parallelism` tasks at a time (0: all),
+ * stopping the old ones first unless `order: start-first`: that is a rolling update with
+ * maxUnavailable = parallelism and no surge, or with maxSurge = parallelism and none unavailable.
+ * A ReadWriteOnce claim forces Recreate (the new pod could not mount it while the old one holds it).
+ */
+function deploymentStrategy(ctx: RenderCtx, svc: string, s: ServiceSpec, rwo: boolean): Record<string, unknown> | undefined {
+  const u = s.deploy?.update_config;
+  const at = ['services', svc, 'deploy', 'update_config'];
+  if (rwo) {
+    if (u?.order === 'start-first') ctx.warn([...at, 'order'], 'start-first cannot be kept: the service mounts a ReadWriteOnce claim, so the old pod is stopped first (Recreate)');
+    return { type: 'Recreate' };
+  }
+  if (!u) return undefined;
+  if (u.delay) ctx.warn([...at, 'delay'], 'a Deployment has no pause between batches; delay is not rendered');
+  if (u.monitor) ctx.warn([...at, 'monitor'], 'a Deployment has no per-batch monitor period; monitor is not rendered');
+  if (u.max_failure_ratio) ctx.warn([...at, 'max_failure_ratio'], 'a Deployment stops at the first pod that does not become ready; max_failure_ratio is not rendered');
+  if (u.failure_action && u.failure_action !== 'pause') ctx.warn([...at, 'failure_action'], `failure_action ${u.failure_action}: a Deployment that fails stops where it is (as pause); roll back with kubectl rollout undo`);
+  const n = u.parallelism ?? 1;
+  const step: string | number = n === 0 ? '100%' : n;
+  return { type: 'RollingUpdate', rollingUpdate: u.order === 'start-first' ? { maxSurge: step, maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: step } };
 }
 
 function replicasOf(s: ServiceSpec): number {
@@ -107,9 +133,9 @@ function securityContext(ctx: RenderCtx, svc: string, s: ServiceSpec): { contain
     c.capabilities = { ...(s.cap_add.length ? { add: [...s.cap_add].map(cap).sort() } : {}), ...(s.cap_drop.length ? { drop: [...s.cap_drop].map(cap).sort() } : {}) };
   }
   (s.security_opt ?? []).forEach((o, i) => {
-    if (/^no-new-privileges(:true|=true)?$/.test(o)) c.allowPrivilegeEscalation = false;
-    else if (/^no-new-privileges(:false|=false)$/.test(o)) return;
-    else ctx.warn([...at, 'security_opt', i], `security_opt ${JSON.stringify(o)} has no faithful Kubernetes form; not rendered`);
+    if (o.key === 'no-new-privileges' && o.value) c.allowPrivilegeEscalation = false;
+    else if (o.key === 'no-new-privileges') return;
+    else ctx.warn([...at, 'security_opt', i], `security_opt ${JSON.stringify(o.written)} has no faithful Kubernetes form; not rendered`);
   });
   const sysctls = Object.keys(s.sysctls).sort();
   const safe = sysctls.filter((k) => SAFE_SYSCTLS.has(k));
@@ -137,7 +163,7 @@ function environment(ctx: RenderCtx, svc: string, s: ServiceSpec): EnvResult {
       ctx.warn(['services', svc, 'environment', k], `${k} has no value (unset when loading); not rendered`);
       continue;
     }
-    if (SECRET_NAME.test(k) && !PATH_NAME.test(k)) {
+    if ((SECRET_NAME.test(k) && !PATH_NAME.test(k)) || URL_WITH_PASSWORD.test(v)) {
       secretData[k] = Buffer.from(v, 'utf8').toString('base64');
       env.push({ name: k, valueFrom: { secretKeyRef: { name: secretName, key: k } } });
     } else env.push({ name: k, value: v });
@@ -163,7 +189,7 @@ function warnUnmapped(ctx: RenderCtx, svc: string, s: ServiceSpec, kind: Workloa
     if (v === undefined || v === null || v === false || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length)) continue;
     ctx.warn([...at, k], `${k} is not rendered: ${why}`);
   }
-  if (ownNetworkMode(s.network_mode)) ctx.warn([...at, 'network_mode'], `network_mode ${s.network_mode} is not rendered: each pod has its own network (hostNetwork is never a default)`);
+  if (ownNetworkMode(s.network_mode)) ctx.warn([...at, 'network_mode'], `network_mode ${formatMode(s.network_mode!)} is not rendered: each pod has its own network (hostNetwork is never a default)`);
   for (const [net, a] of Object.entries(s.networks)) {
     if (a?.ipv4_address || a?.ipv6_address) ctx.warn([...at, 'networks', net], 'fixed addresses are the cluster\'s to give; not rendered');
   }
@@ -269,6 +295,7 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
   const meta = { name, labels: { ...userLabels, ...deployLabels, ...projectLabels(ctx), [LABEL_SERVICE]: serviceLabel(ctx, svc) }, ...(Object.keys(annotations).length ? { annotations } : {}) };
   let obj: K8sObject;
   if (kind === 'Job') {
+    if (s.deploy?.update_config) ctx.warn([...at, 'deploy', 'update_config'], 'a Job is not updated in place; update_config is not rendered');
     const m = /^on-failure:(\d+)$/.exec(s.restart ?? '');
     obj = { apiVersion: 'batch/v1', kind: 'Job', metadata: meta, spec: { backoffLimit: m ? Number(m[1]) : s.restart === 'on-failure' ? 6 : 0, template } };
     if (replicasOf(s) !== 1) ctx.warn([...at, 'deploy', 'replicas'], 'a Job runs one pod to completion; replicas are not rendered');
@@ -276,7 +303,9 @@ export function workloadFor(ctx: RenderCtx, svc: string, ext: ServiceExtension, 
     // A ReadWriteOnce claim cannot be mounted by the new pod while the old one holds it: replace pods
     // as Compose replaces containers, old one stopped first (Recreate), not rolling.
     const rwo = s.volumes.some((v) => v.type === 'volume' && v.source && !ctx.model.volumes[v.source]?.external && (sext.volumes[v.source]?.accessModes ?? ['ReadWriteOnce']).includes('ReadWriteOnce'));
-    const spec = { replicas: replicasOf(s), selector: { matchLabels: selectorOf(ctx, svc) }, template, ...(kind === 'Deployment' && rwo ? { strategy: { type: 'Recreate' } } : {}) };
+    const strategy = kind === 'Deployment' ? deploymentStrategy(ctx, svc, s, rwo) : undefined;
+    if (kind === 'StatefulSet' && s.deploy?.update_config) ctx.warn([...at, 'deploy', 'update_config'], 'a StatefulSet replaces its pods one at a time, highest ordinal first; update_config is not rendered');
+    const spec = { replicas: replicasOf(s), selector: { matchLabels: selectorOf(ctx, svc) }, template, ...(strategy ? { strategy } : {}) };
     obj = kind === 'StatefulSet'
       ? { apiVersion: 'apps/v1', kind, metadata: meta, spec: { ...spec, serviceName: name } }
       : { apiVersion: 'apps/v1', kind, metadata: meta, spec };

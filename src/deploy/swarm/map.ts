@@ -4,7 +4,7 @@
 // options. Every key Swarm cannot carry becomes a warning with file and line.
 
 import { createHash } from 'node:crypto';
-import type { FileObjectRef, FileObjectSpec, ServiceSpec, StackModel, UpdateConfigSpec } from '../../model/types.js';
+import type { FileObjectRef, FileObjectSpec, ServiceSpec, StackModel, UpdateConfig } from '../../model/types.js';
 import { TsstackError } from '../../util/errors.js';
 import {
   HASH_LABEL, OBJECT_LABEL, PROJECT_LABEL, SERVICE_LABEL,
@@ -181,7 +181,7 @@ function mapService(ctx: Ctx, key: string, networks: DesiredNetwork[], secrets: 
     if (v === undefined || v === false || (Array.isArray(v) && !v.length)) continue;
     ctx.warn(at(k), `${why}; ignored`);
   }
-  const dependsOn = [...new Set([...Object.keys(s.depends_on), ...(s.links ?? []).map((l) => l.split(':')[0]!)])].filter((d) => d in m.services && d !== key).sort();
+  const dependsOn = [...new Set([...Object.keys(s.depends_on), ...(s.links ?? []).map((l) => l.service)])].filter((d) => d in m.services && d !== key).sort();
   for (const [dep, d] of Object.entries(s.depends_on)) {
     if (!(dep in m.services)) continue;
     const how = d.condition === 'service_healthy' ? 'until they are healthy' : d.condition === 'service_completed_successfully' ? 'until they run (Swarm services do not complete)' : 'until they run';
@@ -217,11 +217,11 @@ function mapService(ctx: Ctx, key: string, networks: DesiredNetwork[], secrets: 
     if (p.host_ip) ctx.warn(at('ports', i), `Swarm publishes on every address of a node: host_ip ${p.host_ip} ignored`);
     let published: number | undefined;
     if (p.published !== undefined) {
-      if (!/^\d+$/.test(p.published)) {
-        ctx.warn(at('ports', i), `Swarm publishes one port per target: the range ${p.published} is not published`);
+      if (p.published.start !== p.published.end) {
+        ctx.warn(at('ports', i), `Swarm publishes one port per target: the range ${p.published.start}-${p.published.end} is not published`);
         return [];
       }
-      published = Number(p.published);
+      published = p.published.start;
     }
     // a DNS round-robin service cannot publish through the routing mesh, and without IPVS the mesh does not answer
     const mode = p.mode === 'ingress' && (endpointMode === 'dnsrr' || !ctx.opts.ipvs) ? 'host' : p.mode;
@@ -231,7 +231,7 @@ function mapService(ctx: Ctx, key: string, networks: DesiredNetwork[], secrets: 
   const nets = Object.entries(s.networks).sort(([a], [b]) => a.localeCompare(b)).map(([nk, att]) => {
     const n = networks.find((x) => x.key === nk);
     if (att.ipv4_address || att.ipv6_address) ctx.warn(at('networks', nk), 'Swarm assigns task addresses itself: ipv4_address/ipv6_address ignored');
-    const linkAliases = Object.values(m.services).flatMap((o) => (o.links ?? []).filter((l) => l.split(':')[0] === key && l.includes(':')).map((l) => l.split(':')[1]!));
+    const linkAliases = Object.values(m.services).flatMap((o) => (o.links ?? []).filter((l) => l.service === key && l.alias).map((l) => l.alias!));
     return { Target: n?.name ?? nk, Aliases: [...new Set([key, ...(att.aliases ?? []), ...linkAliases])] };
   });
 
@@ -303,7 +303,7 @@ function mapService(ctx: Ctx, key: string, networks: DesiredNetwork[], secrets: 
   return { key, name: `${m.name}_${key}`, spec, hash, dependsOn };
 }
 
-function updateConfig(u: UpdateConfigSpec | undefined, failureAction: string): JsonObject {
+function updateConfig(u: UpdateConfig | undefined, failureAction: string): JsonObject {
   return prune({
     Parallelism: u?.parallelism ?? 1,
     Delay: ns(u?.delay),
@@ -346,8 +346,8 @@ function serviceMounts(ctx: Ctx, key: string, s: ServiceSpec): JsonObject[] {
     }
   });
   for (const t of s.tmpfs) {
-    const [target] = t.split(':');
-    out.push({ Type: 'tmpfs', Target: target! });
+    if (t.options) ctx.warn(at('tmpfs'), `tmpfs options ${t.options} of ${t.target}: only the mount is made (a long-form tmpfs volume takes size and mode)`);
+    out.push({ Type: 'tmpfs', Target: t.target });
   }
   return out;
 }

@@ -142,7 +142,11 @@ export interface HealthContext {
   runRoot: string;
   table: string;
   /** A libnftables context to reuse (else one is made and freed). */
-  nft?: Nft;
+  nft?: Pick<Nft, 'listTable'>;
+  /** The links of this namespace (default: one raw dump, dumpLinks). */
+  links?: () => LinkFact[] | Promise<LinkFact[]>;
+  /** Mount points of this mount namespace (default: mountPoints). */
+  pinned?: () => Set<string>;
 }
 
 /**
@@ -154,8 +158,8 @@ export async function networkFaults(ctx: HealthContext, names: string[]): Promis
   const recs = [...new Set(names)].sort().map((n) => ctx.store.get(n)).filter((r): r is NetworkRecord => !!r);
   if (!recs.length) return [];
   const out: Fault[] = [];
-  const links = new Map(dumpLinks().map((l) => [l.name, l]));
-  const pinned = mountPoints();
+  const links = new Map((await (ctx.links ?? dumpLinks)()).map((l) => [l.name, l]));
+  const pinned = (ctx.pinned ?? mountPoints)();
   for (const rec of recs) {
     const resource = `network:${rec.name}`;
     const br = links.get(rec.bridge);
@@ -169,13 +173,13 @@ export async function networkFaults(ctx: HealthContext, names: string[]): Promis
   }
   const { nets, ports, rules } = localRules(ctx.store.list(), ctx.store.ports(), new Set(links.keys()));
   if (nets.length) {
-    const nft = ctx.nft ?? new Nft();
+    const own = ctx.nft ? undefined : new Nft();
     try {
-      const existing = nft.listTable(FAMILY, ctx.table);
+      const existing = (ctx.nft ?? own!).listTable(FAMILY, ctx.table);
       if (!existing) out.push({ resource: 'firewall', cause: `nftables table ${FAMILY} ${ctx.table} missing` });
       else if (canonical(existing) !== canonical(buildTable(rules, ports, ctx.table))) out.push({ resource: 'firewall', cause: `nftables table ${FAMILY} ${ctx.table} differs from the records` });
     } finally {
-      if (!ctx.nft) nft.close();
+      own?.close();
     }
   }
   return out;

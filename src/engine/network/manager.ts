@@ -7,29 +7,25 @@
 //
 // Every mutating call holds the state lock (state.ts). Creation undoes what it
 // made when a later step fails; teardown does every step and reports all failures.
+// The kernel work goes through the drivers of drivers.ts (the real ones by default,
+// kernel-drivers.ts; in-memory fakes in the unit tests): the decisions are made here.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type { RtNetlinkSocket } from 'netlink';
 import { TsstackError } from '../../util/errors.js';
 import type { EndpointSpec, Fault, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
 import { formatCidr, intToIp, ipToInt, parseCidr } from './cidr.js';
 import { allocateAddress, chooseSubnet, macFor, type Taken } from './ipam.js';
-import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './libc.js';
-import { NsClient } from './ns-client.js';
 import type { NsInspect } from './ns-jobs.js';
-import { Nft } from './nft.js';
-import { type DnatTarget, forgetDnat } from './conntrack.js';
+import type { DnatTarget } from './conntrack.js';
 import { FAMILY, buildTable, canonical, deleteBatch, isAnyHost, portElementsBatch, toBatch } from './nft-rules.js';
-import { readListeners, socketOwners } from './ports.js';
 import { freePort, portProblems } from './port-conflicts.js';
-import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
-import { type LinkSummary, addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setMaster, setUp } from './rtnl.js';
+import type { LinkSummary } from './rtnl.js';
 import { type EndpointRecord, type NetworkRecord, NetworkStore, type PortRecord, checkNetworkName } from './state.js';
-import { SocketLb, socketLbCgroup } from './socket-lb.js';
-import { rootTag, tableFor } from './table-name.js';
+import { tableFor } from './table-name.js';
+import type { Firewall, HostPorts, Links, NetworkDrivers, Sandbox, SocketPrograms } from './drivers.js';
+import { kernelDrivers } from './kernel-drivers.js';
 import { localRules, networkFaults } from './health.js';
 import type { ForwardEntry } from './socket-lb-programs.js';
 import { faultPoint } from '../../util/fault.js';
@@ -45,6 +41,8 @@ export interface NetworkManagerOptions {
    * published ports (socket-lb.ts); false = DNAT rules only. Default: socketLbCgroup().
    */
   socketLbCgroup?: string | false;
+  /** The kernel parts (drivers.ts); each one not given is the real one (kernel-drivers.ts). */
+  drivers?: Partial<NetworkDrivers>;
 }
 
 export { DEFAULT_ROOT, tableFor } from './table-name.js';
@@ -115,36 +113,35 @@ export class NetworkManager implements NetworkApi {
   /** The nftables table (family inet) this manager owns. */
   readonly table: string;
   private readonly store: NetworkStore;
-  private readonly ns = new NsClient();
-  private sock?: RtNetlinkSocket;
-  private readonly nft = new Nft();
+  private readonly firewall: Firewall;
+  private readonly links: Links;
+  private readonly sandbox: Sandbox;
+  private readonly hostPorts: HostPorts;
   /** Host connections to published ports, translated in connect() (the DNAT rules stay for everything else). */
-  readonly socketLb: SocketLb;
+  readonly socketLb: SocketPrograms;
 
   constructor(opts: NetworkManagerOptions) {
     this.root = opts.root;
     this.runRoot = opts.runRoot;
     this.table = opts.table ?? tableFor(opts.root);
     this.store = new NetworkStore(opts.root);
-    this.socketLb = new SocketLb(rootTag(opts.root), opts.socketLbCgroup === false ? undefined : (opts.socketLbCgroup ?? socketLbCgroup()));
+    const given = opts.drivers ?? {};
+    // only the parts not given are made (a fake firewall never loads libnftables)
+    const complete = given.firewall && given.links && given.sandbox && given.socketPrograms && given.hostPorts;
+    const d = { ...(complete ? undefined : kernelDrivers(opts.root, opts.socketLbCgroup)), ...given } as NetworkDrivers;
+    this.firewall = d.firewall;
+    this.links = d.links;
+    this.sandbox = d.sandbox;
+    this.hostPorts = d.hostPorts;
+    this.socketLb = d.socketPrograms;
   }
 
-  private rt(): RtNetlinkSocket {
-    if (this.sock && rtnlFailed(this.sock)) {
-      this.sock.socket.close();
-      this.sock = undefined;
-    }
-    this.sock ??= openRtnl();
-    return this.sock;
-  }
-
-  /** Releases the netlink socket and the namespace worker. State and kernel objects stay. */
+  /** Releases the netlink sockets and the namespace worker. State and kernel objects stay. */
   async close(): Promise<void> {
-    this.sock?.socket.close();
-    this.sock = undefined;
-    this.nft.close();
+    this.links.close();
+    this.firewall.close();
     this.socketLb.close();
-    await this.ns.close();
+    await this.sandbox.close();
   }
 
   /** Where the container's sandbox is pinned. Container ids are file names: no `/`, no leading dot. */
@@ -240,7 +237,7 @@ export class NetworkManager implements NetworkApi {
       const rec = this.store.get(name);
       if (!rec) throw new TsstackError('NOT_FOUND', `network "${name}" does not exist`, { hint: 'tsstack network ls lists the networks' });
       // a lease whose sandbox is gone (crash, reboot) holds nothing: release it
-      const live = mountPoints();
+      const live = this.sandbox.pinned();
       const users = Object.keys(rec.endpoints).filter((id) => live.has(this.sandboxPath(id))).sort();
       if (users.length) {
         throw new TsstackError('CONFLICT', `network "${name}" is still used by container${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { hint: 'remove those containers first (tsstack down)' });
@@ -291,7 +288,7 @@ export class NetworkManager implements NetworkApi {
   }
 
   async checkPorts(ports: PublishedPort[], exceptContainer?: string): Promise<string[]> {
-    return portProblems(ports, this.store.ports().filter((p) => p.containerId !== exceptContainer), readListeners(), socketOwners, await this.localAddresses());
+    return portProblems(ports, this.store.ports().filter((p) => p.containerId !== exceptContainer), this.hostPorts.listeners(), (i) => this.hostPorts.owners(i), await this.localAddresses());
   }
 
   /** Gateway address of each network: where the DNS server listens. */
@@ -306,13 +303,11 @@ export class NetworkManager implements NetworkApi {
   async createSandbox(containerId: string): Promise<{ path: string }> {
     return this.store.withLock(async () => {
       const path = this.sandboxPath(containerId);
-      if (mountPoints().has(path)) return { path };
-      this.shareNetnsDir();
-      closeSync(openSync(path, 'a'));
+      if (this.sandbox.pinned().has(path)) return { path };
+      this.sandbox.prepareDir(join(this.runRoot, 'netns'));
       try {
-        await this.ns.run({ kind: 'create', path });
+        await this.sandbox.create(path);
       } catch (e) {
-        rmSync(path, { force: true });
         this.releaseNetnsDir();
         throw new TsstackError('NETWORK', `could not create the network namespace of container ${containerId}: ${errMessage(e)}`, { hint: 'tsstack needs root (CAP_SYS_ADMIN) to create network namespaces', cause: e });
       }
@@ -320,29 +315,9 @@ export class NetworkManager implements NetworkApi {
     });
   }
 
-  /**
-   * `<runRoot>/netns` as a shared mount of its own (as `ip netns` does): mount
-   * namespaces made later for containers receive the unmount of a sandbox, so a
-   * removed sandbox is not kept alive by their copies of its bind mount.
-   */
-  private shareNetnsDir(): void {
-    const dir = join(this.runRoot, 'netns');
-    mkdirSync(dir, { recursive: true, mode: 0o700 }); // the pinned namespaces are root's alone
-    if (mountPoints().has(dir)) return;
-    const libc = getLibc();
-    if (libc.mount(dir, dir, null, MS_BIND | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not bind-mount ${dir} on itself: ${lastErrno().name}`, { hint: 'tsstack needs root to manage network sandboxes' });
-    if (libc.mount(null, dir, null, MS_SHARED | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not make ${dir} a shared mount: ${lastErrno().name}`);
-  }
-
   /** Unmounts `<runRoot>/netns` once no sandbox is left in it. */
   private releaseNetnsDir(failures: string[] = []): void {
-    const dir = join(this.runRoot, 'netns');
-    try {
-      if (!mountPoints().has(dir) || readdirSync(dir).length > 0) return;
-      if (getLibc().umount2(dir, MNT_DETACH) < 0) failures.push(`umount ${dir}: ${lastErrno().name}`);
-    } catch (e) {
-      failures.push(errMessage(e));
-    }
+    this.sandbox.releaseDir(join(this.runRoot, 'netns'), failures);
   }
 
   async connect(containerId: string, spec: EndpointSpec): Promise<EndpointResult> {
@@ -350,7 +325,7 @@ export class NetworkManager implements NetworkApi {
       const rec = this.store.get(spec.network);
       if (!rec) throw new TsstackError('NOT_FOUND', `network "${spec.network}" does not exist`, { hint: 'create it first (tsstack up creates the networks a stack declares)' });
       const path = this.sandboxPath(containerId);
-      if (!mountPoints().has(path)) throw new TsstackError('NETWORK', `container ${containerId} has no network sandbox at ${path}`, { hint: 'createSandbox must run before connect' });
+      if (!this.sandbox.pinned().has(path)) throw new TsstackError('NETWORK', `container ${containerId} has no network sandbox at ${path}`, { hint: 'createSandbox must run before connect' });
       const subnet = parseCidr(rec.subnet);
       const old = rec.endpoints[containerId];
       if (old) {
@@ -440,20 +415,11 @@ export class NetworkManager implements NetworkApi {
     } catch (e) {
       for (const id of ids) out.get(id)!.failures.push(errMessage(e));
     }
-    const libc = getLibc();
     for (const id of ids) {
-      const path = this.sandboxPath(id), r = out.get(id)!;
-      // no mountinfo scan per batch: EINVAL (not a mount point) and ENOENT say there is no pin
-      if (libc.umount2(path, MNT_DETACH) === 0) r.pinned = true;
-      else {
-        const err = lastErrno().name;
-        if (err !== 'EINVAL' && err !== 'ENOENT') r.failures.push(`umount ${path}: ${err}`);
-      }
-      try {
-        rmSync(path, { force: true });
-      } catch (e) {
-        r.failures.push(errMessage(e));
-      }
+      const r = out.get(id)!;
+      const u = this.sandbox.unpin(this.sandboxPath(id));
+      r.pinned = u.pinned;
+      r.failures.push(...u.failures);
     }
     return out;
   }
@@ -496,19 +462,13 @@ export class NetworkManager implements NetworkApi {
   }
 
   private waiters: { names: string[]; resolve: () => void; deadline: number }[] = [];
-  private pollSock?: RtNetlinkSocket;
 
   private async pollVanished(): Promise<void> {
     while (this.waiters.length) {
       await new Promise((r) => setTimeout(r, 3));
       let present: Set<string> | undefined;
       try {
-        if (this.pollSock && rtnlFailed(this.pollSock)) {
-          this.pollSock.socket.close();
-          this.pollSock = undefined;
-        }
-        this.pollSock ??= openRtnl();
-        present = new Set((await listLinks(this.pollSock)).map((l) => l.name));
+        present = await this.links.names();
       } catch {
         present = undefined; // cannot tell: the waiters time out, and phase 3 deletes what is left
       }
@@ -519,20 +479,18 @@ export class NetworkManager implements NetworkApi {
         return !done;
       });
     }
-    this.pollSock?.socket.close();
-    this.pollSock = undefined;
   }
 
   /** Links and addresses inside a sandbox (for diagnostics and tests). */
   async inspectSandbox(containerId: string): Promise<NsInspect> {
-    return this.ns.run<NsInspect>({ kind: 'inspect', path: this.sandboxPath(containerId) });
+    return this.sandbox.inspect(this.sandboxPath(containerId));
   }
 
   /** Sets `net.*` sysctls inside a container's sandbox. */
   async setSandboxSysctls(containerId: string, values: Record<string, string>): Promise<void> {
     const bad = Object.keys(values).filter((k) => !k.startsWith('net.'));
     if (bad.length) throw new TsstackError('NETWORK', `sysctl ${bad[0]} is not a network sysctl`, { hint: 'only net.* sysctls are set in the network sandbox' });
-    await this.ns.run({ kind: 'sysctl', path: this.sandboxPath(containerId), values });
+    await this.sandbox.sysctl(this.sandboxPath(containerId), values);
   }
 
   // ------------------------------------------------------------ ports
@@ -540,8 +498,8 @@ export class NetworkManager implements NetworkApi {
   async publish(containerId: string, address: string, ports: PublishedPort[]): Promise<PublishResult> {
     return this.store.withLock(async () => {
       const current = this.store.ports().filter((p) => p.containerId !== containerId);
-      const listeners = readListeners();
-      const problems = portProblems(ports, current, listeners, socketOwners, await this.localAddresses());
+      const listeners = this.hostPorts.listeners();
+      const problems = portProblems(ports, current, listeners, (i) => this.hostPorts.owners(i), await this.localAddresses());
       if (problems.length) {
         throw new TsstackError('CONFLICT', problems[0]!, { details: problems, hint: 'choose another host port, or stop what holds it' });
       }
@@ -584,7 +542,7 @@ export class NetworkManager implements NetworkApi {
   /** Best effort: a stale NAT binding only delays new traffic until it times out. */
   private async forget(targets: DnatTarget[], failures?: string[]): Promise<void> {
     try {
-      await forgetDnat(targets);
+      await this.firewall.forget(targets);
     } catch (e) {
       failures?.push(`conntrack: ${errMessage(e)}`);
     }
@@ -605,14 +563,14 @@ export class NetworkManager implements NetworkApi {
   }
 
   private async localAddresses(): Promise<Set<string>> {
-    return new Set((await listAddresses(this.rt())).map((a) => a.address));
+    return new Set((await this.links.addresses()).map((a) => a.address));
   }
 
   /** Address space in use: host routes, resolvers and every tsstack network but `except`. */
   private async taken(except?: string): Promise<(Taken & { network?: string })[]> {
     const recs = this.store.list();
     const ours = new Set(recs.map((r) => r.bridge));
-    const out: (Taken & { network?: string })[] = [...(await hostRoutes(this.rt(), ours)), ...hostResolvers()];
+    const out: (Taken & { network?: string })[] = await this.links.hostTaken(ours);
     for (const r of recs) {
       if (r.name !== except) out.push({ cidr: parseCidr(r.subnet), owner: `network "${r.name}" (${r.subnet})`, network: r.name });
     }
@@ -621,56 +579,49 @@ export class NetworkManager implements NetworkApi {
 
   /** Bridge with the gateway address, up; forwarding on. Checks before each step, so it can run any number of times. */
   private async ensureKernel(rec: NetworkRecord): Promise<void> {
-    ensureSysctl('net.ipv4.ip_forward', '1');
-    const s = this.rt();
-    let br = await linkByName(s, rec.bridge);
+    const s = this.links;
+    s.sysctl('net.ipv4.ip_forward', '1');
+    let br = await s.byName(rec.bridge);
     if (!br) {
       // The gateway's own 02:42:<address> MAC: stable, and distinct from every container's (macFor of its address).
-      await createBridge(s, rec.bridge, macFor(ipToInt(rec.gateway)));
-      br = await linkByName(s, rec.bridge);
+      await s.createBridge(rec.bridge, macFor(ipToInt(rec.gateway)));
+      br = await s.byName(rec.bridge);
       if (!br) throw new Error(`bridge ${rec.bridge} vanished after creation`);
     }
     const prefix = Number(rec.subnet.split('/')[1]);
-    if (!(await listAddresses(s)).some((a) => a.index === br!.index && a.address === rec.gateway)) {
+    if (!(await s.addresses()).some((a) => a.index === br!.index && a.address === rec.gateway)) {
       const c = parseCidr(rec.subnet);
-      await addAddress(s, br.index, rec.gateway, prefix, intToIp(c.base + 2 ** (32 - c.prefix) - 1));
+      await s.addAddress(br.index, rec.gateway, prefix, intToIp(c.base + 2 ** (32 - c.prefix) - 1));
     }
     // 127.0.0.1 → published port: the DNAT'd packet leaves through the bridge with
     // a loopback source until masqueraded. Allowed on our bridges only, never on
     // `all` (that would make 127/8 routable from the host's real interfaces).
-    ensureSysctl(`net.ipv4.conf.${rec.bridge}.route_localnet`, '1');
-    if (!br.up) await setUp(s, br.index);
+    s.sysctl(`net.ipv4.conf.${rec.bridge}.route_localnet`, '1');
+    if (!br.up) await s.setUp(br.index);
   }
 
   /** The veth pair of an endpoint and its configuration inside the sandbox; skips what exists. */
   private async plumb(containerId: string, rec: NetworkRecord, ep: EndpointRecord): Promise<void> {
-    const s = this.rt();
-    const br = await linkByName(s, rec.bridge);
+    const s = this.links;
+    const br = await s.byName(rec.bridge);
     if (!br) throw new Error(`bridge ${rec.bridge} is missing`);
-    let host = await linkByName(s, ep.hostIfname);
+    let host = await s.byName(ep.hostIfname);
     if (host) {
       // a veth left from an earlier sandbox of this container (its old namespace still held by a process) leads nowhere
-      const inside = await this.ns.run<NsInspect>({ kind: 'inspect', path: this.sandboxPath(containerId) });
+      const inside = await this.sandbox.inspect(this.sandboxPath(containerId));
       if (!inside.links.some((l) => l.name === ep.ifname)) {
-        await deleteLink(s, host.index);
+        await s.delete(host.index);
         host = undefined;
       }
     }
     if (!host) {
-      const fd = openSync(this.sandboxPath(containerId), 'r');
-      try {
-        await createVeth(s, ep.hostIfname, ep.ifname, ep.mac, fd, br.index);
-      } finally {
-        closeSync(fd);
-      }
-      host = await linkByName(s, ep.hostIfname);
+      await s.createVeth(ep.hostIfname, ep.ifname, ep.mac, this.sandboxPath(containerId), br.index);
+      host = await s.byName(ep.hostIfname);
       if (!host) throw new Error(`veth ${ep.hostIfname} vanished after creation`);
-      await setHairpin(s, host.index);
+      await s.setHairpin(host.index);
     }
-    if (!host.up) await setUp(s, host.index);
-    await this.ns.run({
-      kind: 'configure',
-      path: this.sandboxPath(containerId),
+    if (!host.up) await s.setUp(host.index);
+    await this.sandbox.configure(this.sandboxPath(containerId), {
       ifname: ep.ifname,
       address: ep.address,
       prefixLen: ep.prefixLen,
@@ -708,7 +659,7 @@ export class NetworkManager implements NetworkApi {
     let all: LinkSummary[], found: LinkSummary[];
     try {
       const want = new Set(names);
-      all = await listLinks(this.rt());
+      all = await this.links.list();
       found = all.filter((l) => want.has(l.name));
     } catch (e) {
       for (const n of names) failures.set(n, errMessage(e));
@@ -719,7 +670,7 @@ export class NetworkManager implements NetworkApi {
         const used = new Set(all.map((l) => l.group));
         let group: number;
         do group = 0x10000 + (randomBytes(4).readUInt32LE(0) % 0x7ffe0000); while (used.has(group));
-        await deleteLinksAsGroup(this.rt(), found.map((l) => l.index), group);
+        await this.links.deleteGroup(found.map((l) => l.index), group);
         return failures; // the kernel deletes a group all or nothing
       } catch {
         // one by one below (a link already gone answers ENODEV)
@@ -727,7 +678,7 @@ export class NetworkManager implements NetworkApi {
     }
     for (const l of found) {
       try {
-        await deleteLink(this.rt(), l.index);
+        await this.links.delete(l.index);
       } catch (e) {
         if (!/ENODEV/.test(errMessage(e))) failures.set(l.name, errMessage(e));
       }
@@ -737,8 +688,8 @@ export class NetworkManager implements NetworkApi {
 
   private async removeLink(name: string, failures: string[]): Promise<void> {
     try {
-      const l = await linkByName(this.rt(), name);
-      if (l) await deleteLink(this.rt(), l.index);
+      const l = await this.links.byName(name);
+      if (l) await this.links.delete(l.index);
     } catch (e) {
       failures.push(`delete link ${name}: ${errMessage(e)}`);
     }
@@ -761,7 +712,7 @@ export class NetworkManager implements NetworkApi {
     const added = after.filter((p) => !was.has(key(p)));
     if (!removed.length && !added.length) return;
     try {
-      this.nft.run(portElementsBatch(removed, added, this.table));
+      this.firewall.run(portElementsBatch(removed, added, this.table));
     } catch {
       await this.syncFirewall();
       return;
@@ -783,7 +734,7 @@ export class NetworkManager implements NetworkApi {
   /** The networks whose bridges live in this namespace, and their ports (health.ts localRules). */
   private async localState(): Promise<ReturnType<typeof localRules>> {
     const all = this.store.list();
-    return localRules(all, this.store.ports(), all.length ? new Set((await listLinks(this.rt())).map((l) => l.name)) : new Set());
+    return localRules(all, this.store.ports(), all.length ? new Set((await this.links.list()).map((l) => l.name)) : new Set());
   }
 
   /** Makes the nftables table match the state; removes it when no network is left. No-op when it already matches. */
@@ -791,14 +742,14 @@ export class NetworkManager implements NetworkApi {
     const { nets, ports, rules } = await this.localState();
     // the translation follows the state whatever the table needs (it only ever narrows to what is published)
     this.socketLb.sync(this.lbEntries(ports));
-    const existing = this.nft.listTable(FAMILY, this.table);
+    const existing = this.firewall.listTable(FAMILY, this.table);
     if (nets.length === 0) {
-      if (existing) this.nft.run(deleteBatch(this.table));
+      if (existing) this.firewall.run(deleteBatch(this.table));
       return;
     }
     const objs = buildTable(rules, ports, this.table);
     if (existing && canonical(existing) === canonical(objs)) return;
-    this.nft.run(toBatch(objs));
+    this.firewall.run(toBatch(objs));
   }
 
   // ------------------------------------------------------------ health: the kernel, not only the records
@@ -810,7 +761,7 @@ export class NetworkManager implements NetworkApi {
    * ruleset`, a firewall reload).
    */
   async faults(names: string[]): Promise<Fault[]> {
-    return networkFaults({ store: this.store, runRoot: this.runRoot, table: this.table, nft: this.nft }, names);
+    return networkFaults({ store: this.store, runRoot: this.runRoot, table: this.table, nft: this.firewall, links: () => this.links.list(), pinned: () => this.sandbox.pinned() }, names);
   }
 
   /**
@@ -822,19 +773,19 @@ export class NetworkManager implements NetworkApi {
     return this.store.withLock(async () => {
       // only those named: a network whose bridge lives in another namespace is not made here
       const recs = names.map((n) => this.store.get(n)).filter((r): r is NetworkRecord => !!r);
-      const pinned = mountPoints();
+      const pinned = this.sandbox.pinned();
       const failures: string[] = [];
       for (const rec of recs) {
         try {
           await this.ensureKernel(rec);
-          const br = await linkByName(this.rt(), rec.bridge);
+          const br = await this.links.byName(rec.bridge);
           for (const [id, ep] of Object.entries(rec.endpoints)) {
             if (!pinned.has(this.sandboxPath(id))) continue; // a lease whose container is gone: nothing to wire
-            const host = await linkByName(this.rt(), ep.hostIfname);
+            const host = await this.links.byName(ep.hostIfname);
             if (host && br && host.master !== br.index) {
-              await setMaster(this.rt(), host.index, br.index);
-              await setHairpin(this.rt(), host.index);
-              if (!host.up) await setUp(this.rt(), host.index);
+              await this.links.setMaster(host.index, br.index);
+              await this.links.setHairpin(host.index);
+              if (!host.up) await this.links.setUp(host.index);
             } else if (!host) await this.plumb(id, rec, ep);
           }
         } catch (e) {

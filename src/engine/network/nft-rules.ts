@@ -13,6 +13,7 @@
 // compared with what is wanted; `toBatch` turns them into `add` commands.
 
 import type { NftCommand } from './nft.js';
+import type { PortBinding } from '../api.js';
 
 export const FAMILY = 'inet';
 /** The table of the default root; other roots get `tsstack_<hash>` (see tableFor in manager.ts). */
@@ -26,15 +27,8 @@ export interface FwNetwork {
   internal: boolean;
 }
 
-export interface FwPort {
-  /** Undefined, `0.0.0.0` or `::` = every local address. */
-  hostIp?: string;
-  hostPort: number;
-  protocol: string;
-  /** Container address and port the traffic is sent to. */
-  address: string;
-  containerPort: number;
-}
+/** A published port as the maps hold it (`hostIp` undefined, `0.0.0.0` or `::` = every local address). */
+export type FwPort = PortBinding;
 
 type Obj = Record<string, any>;
 type Expr = Record<string, unknown>;

@@ -19,6 +19,7 @@
 // destinations in 127.0.0.0/8 only (other local addresses go through the DNAT rules).
 
 import { Asm, FP } from './bpf-asm.js';
+import type { PortBinding } from '../api.js';
 
 export const FWD_KEY_SIZE = 16;
 export const FWD_VALUE_SIZE = 8;
@@ -130,14 +131,9 @@ export function restoreProgram(maps: ProgramMaps): Buffer {
   return a.assemble();
 }
 
-export interface ForwardEntry {
+/** A published port in the eBPF map: the binding (IPv4 addresses; `hostIp` undefined = every address, matched for 127.0.0.0/8) in one network namespace. */
+export interface ForwardEntry extends PortBinding {
   netnsCookie: bigint;
-  /** Dotted IPv4; undefined = published on every address (matched for 127.0.0.0/8). */
-  hostIp?: string;
-  hostPort: number;
-  protocol: 'tcp' | 'udp';
-  address: string;
-  containerPort: number;
 }
 
 function ipv4Bytes(ip: string): Buffer {

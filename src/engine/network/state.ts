@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { TsstackError } from '../../util/errors.js';
 import { withLockFile } from '../store/lock.js';
-import type { NetworkInfo } from '../api.js';
+import type { NetworkInfo, PortBinding } from '../api.js';
 import { sortKeysDeep } from '../../util/canonical-json.js';
 
 export interface EndpointRecord {
@@ -32,13 +32,9 @@ export interface NetworkRecord extends NetworkInfo {
   endpoints: Record<string, EndpointRecord>;
 }
 
-export interface PortRecord {
+/** A published port in `.ports.json`: the binding and the container that holds it (the file's shape is unchanged since the first release). */
+export interface PortRecord extends PortBinding {
   containerId: string;
-  address: string;
-  hostIp?: string;
-  hostPort: number;
-  containerPort: number;
-  protocol: string;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;

@@ -1,0 +1,160 @@
+// The real network drivers (drivers.ts): libnftables, rtnetlink, pinned namespaces through the
+// namespace worker, /proc. Thin: every decision stays in NetworkManager.
+
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import type { RtNetlinkSocket } from 'netlink';
+import { TsstackError } from '../../util/errors.js';
+import { Nft } from './nft.js';
+import { type DnatTarget, forgetDnat } from './conntrack.js';
+import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
+import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './libc.js';
+import { NsClient } from './ns-client.js';
+import type { NsInspect } from './ns-jobs.js';
+import { readListeners, socketOwners } from './ports.js';
+import { addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setMaster, setUp } from './rtnl.js';
+import { SocketLb, socketLbCgroup } from './socket-lb.js';
+import { rootTag } from './table-name.js';
+import type { AddressSummary, Firewall, HostPorts, Links, NetworkDrivers, Sandbox } from './drivers.js';
+import type { Taken } from './ipam.js';
+
+export class NftFirewall extends Nft implements Firewall {
+  forget(targets: DnatTarget[]): Promise<number> {
+    return forgetDnat(targets);
+  }
+}
+
+/** Reopens a socket whose receive failed (rtnl.ts openRtnl). */
+function fresh(s: RtNetlinkSocket | undefined): RtNetlinkSocket {
+  if (s && rtnlFailed(s)) {
+    s.socket.close();
+    s = undefined;
+  }
+  return s ?? openRtnl();
+}
+
+export class RtnlLinks implements Links {
+  private sock?: RtNetlinkSocket;
+  /** names() has its own socket: it polls while the locked work uses the main one. */
+  private pollSock?: RtNetlinkSocket;
+
+  private rt(): RtNetlinkSocket {
+    return (this.sock = fresh(this.sock));
+  }
+
+  list() { return listLinks(this.rt()); }
+  byName(name: string) { return linkByName(this.rt(), name); }
+  addresses(): Promise<AddressSummary[]> { return listAddresses(this.rt()); }
+  createBridge(name: string, mac: string) { return createBridge(this.rt(), name, mac); }
+  async createVeth(hostName: string, peerName: string, peerMac: string, sandboxPath: string, master: number): Promise<void> {
+    const fd = openSync(sandboxPath, 'r');
+    try {
+      await createVeth(this.rt(), hostName, peerName, peerMac, fd, master);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  addAddress(index: number, address: string, prefixLen: number, broadcast?: string) { return addAddress(this.rt(), index, address, prefixLen, broadcast); }
+  setUp(index: number) { return setUp(this.rt(), index); }
+  setHairpin(index: number) { return setHairpin(this.rt(), index); }
+  setMaster(index: number, master: number) { return setMaster(this.rt(), index, master); }
+  delete(index: number) { return deleteLink(this.rt(), index); }
+  deleteGroup(indices: number[], group: number) { return deleteLinksAsGroup(this.rt(), indices, group); }
+  async names(): Promise<Set<string>> {
+    this.pollSock = fresh(this.pollSock);
+    return new Set((await listLinks(this.pollSock)).map((l) => l.name));
+  }
+  async hostTaken(ours: Set<string>): Promise<Taken[]> {
+    return [...(await hostRoutes(this.rt(), ours)), ...hostResolvers()];
+  }
+  sysctl(key: string, value: string): void {
+    ensureSysctl(key, value);
+  }
+  close(): void {
+    this.sock?.socket.close();
+    this.sock = undefined;
+    this.pollSock?.socket.close();
+    this.pollSock = undefined;
+  }
+}
+
+export class NetnsSandbox implements Sandbox {
+  private readonly ns = new NsClient();
+
+  pinned(): Set<string> {
+    return mountPoints();
+  }
+
+  /**
+   * `dir` as a shared mount of its own (as `ip netns` does): mount namespaces made later for
+   * containers receive the unmount of a sandbox, so a removed sandbox is not kept alive by their
+   * copies of its bind mount.
+   */
+  prepareDir(dir: string): void {
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // the pinned namespaces are root's alone
+    if (mountPoints().has(dir)) return;
+    const libc = getLibc();
+    if (libc.mount(dir, dir, null, MS_BIND | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not bind-mount ${dir} on itself: ${lastErrno().name}`, { hint: 'tsstack needs root to manage network sandboxes' });
+    if (libc.mount(null, dir, null, MS_SHARED | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not make ${dir} a shared mount: ${lastErrno().name}`);
+  }
+
+  releaseDir(dir: string, failures: string[]): void {
+    try {
+      if (!mountPoints().has(dir) || readdirSync(dir).length > 0) return;
+      if (getLibc().umount2(dir, MNT_DETACH) < 0) failures.push(`umount ${dir}: ${lastErrno().name}`);
+    } catch (e) {
+      failures.push(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  async create(path: string): Promise<void> {
+    closeSync(openSync(path, 'a'));
+    try {
+      await this.ns.run({ kind: 'create', path });
+    } catch (e) {
+      rmSync(path, { force: true });
+      throw e;
+    }
+  }
+
+  unpin(path: string): { pinned: boolean; failures: string[] } {
+    const out = { pinned: false, failures: [] as string[] };
+    // no mountinfo scan: EINVAL (not a mount point) and ENOENT say there is no pin
+    if (getLibc().umount2(path, MNT_DETACH) === 0) out.pinned = true;
+    else {
+      const err = lastErrno().name;
+      if (err !== 'EINVAL' && err !== 'ENOENT') out.failures.push(`umount ${path}: ${err}`);
+    }
+    try {
+      rmSync(path, { force: true });
+    } catch (e) {
+      out.failures.push(e instanceof Error ? e.message : String(e));
+    }
+    return out;
+  }
+
+  configure(path: string, cfg: { ifname: string; address: string; prefixLen: number; gateway: string; defaultRoute: boolean }): Promise<void> {
+    return this.ns.run({ kind: 'configure', path, ...cfg });
+  }
+  sysctl(path: string, values: Record<string, string>): Promise<void> {
+    return this.ns.run({ kind: 'sysctl', path, values });
+  }
+  inspect(path: string): Promise<NsInspect> {
+    return this.ns.run<NsInspect>({ kind: 'inspect', path });
+  }
+  close(): Promise<void> {
+    return this.ns.close();
+  }
+}
+
+export const procHostPorts: HostPorts = { listeners: readListeners, owners: socketOwners };
+
+/** The real drivers of one engine root. `socketLbCgroup` false: no socket programs. */
+export function kernelDrivers(root: string, cgroup?: string | false): NetworkDrivers {
+  return {
+    firewall: new NftFirewall(),
+    links: new RtnlLinks(),
+    sandbox: new NetnsSandbox(),
+    socketPrograms: new SocketLb(rootTag(root), cgroup === false ? undefined : (cgroup ?? socketLbCgroup())),
+    hostPorts: procHostPorts,
+  };
+}

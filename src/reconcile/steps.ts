@@ -1,0 +1,154 @@
+// A Plan's steps: the graph apply() runs (pure). Each action of the plan becomes
+// one or more steps — a recreate is stop → remove → create → start, a restart
+// stop → start — joined by edges of two strengths (executor.ts): `dependsOn`
+// (only if those succeeded) and `after` (once those are over, whatever the outcome).
+//
+// Phases follow one another with `after` edges: repairs; networks and volumes;
+// the generated files; images; removals (every stop, then the removals); then the
+// services along depends_on. Per service two milestones: `created service:s`
+// (its containers made, and those of the services it requires) and `started
+// service:s`. A service's containers are made once what it requires is created,
+// and started once each dependency met its condition: one `wait` step per
+// dependency, in name order, each after the one before (so the first that fails
+// ends the waiting). An optional dependency (`required: false`) is waited for
+// whatever became of it; its wait never fails (apply turns that into a warning).
+
+import type { DependsOnCondition } from '../model/types.js';
+import type { Action, Plan } from './plan.js';
+
+export type StepOp =
+  | 'repair' | 'create-network' | 'create-volume' | 'files' | 'pull' | 'build'
+  | 'stop' | 'remove' | 'create' | 'start' | 'wait' | 'created' | 'started'
+  | 'remove-network' | 'remove-volume'
+  /** A milestone: every step of a group is over (so N×M edges between groups are N+M). */
+  | 'over';
+
+export interface WaitFor {
+  /** The service that waits. */
+  service: string;
+  dependency: string;
+  condition: DependsOnCondition;
+  optional: boolean;
+}
+
+export interface Step {
+  /** `<op> <resource>`; a wait is `wait <dependency> <condition> for <service>`. */
+  id: string;
+  op: StepOp;
+  resource: string;
+  /** The plan's actions this step carries out (all repairs are one step; milestones and files have none). */
+  actions: Action[];
+  dependsOn: string[];
+  after: string[];
+  wait?: WaitFor;
+}
+
+export const CONDITION_WORD: Record<DependsOnCondition, string> = {
+  service_started: 'started',
+  service_healthy: 'healthy',
+  service_completed_successfully: 'completed',
+};
+
+export const createdId = (s: string) => `created service:${s}`;
+export const startedId = (s: string) => `started service:${s}`;
+export const waitId = (dependency: string, condition: DependsOnCondition, service: string) => `wait ${dependency} ${CONDITION_WORD[condition]} for service:${service}`;
+
+export function planSteps(plan: Plan, opts: { noStart?: boolean } = {}): Step[] {
+  const steps: Step[] = [];
+  const add = (op: StepOp, resource: string, actions: Action[], dependsOn: string[] = [], after: string[] = [], id = `${op} ${resource}`): Step => {
+    const s: Step = { id, op, resource, actions, dependsOn, after };
+    steps.push(s);
+    return s;
+  };
+  const of = (...types: string[]) => plan.actions.filter((a) => types.includes(a.type));
+  let before: string[] = []; // the previous phase's step (or its milestone), which the next one comes after
+  const over = (made: Step[], name: string): string[] => (made.length > 1 ? [add('over', name, [], [], made.map((s) => s.id)).id] : made.map((s) => s.id));
+  const phase = (made: Step[], name: string) => { if (made.length) before = over(made, name); };
+
+  const repairs = of('repair');
+  if (repairs.length) phase([add('repair', repairs.map((a) => a.resource).join(', '), repairs, [], [], 'repair')], 'repairs');
+  phase(of('create-network', 'create-volume').map((a) => add(a.type as StepOp, a.resource, [a], [], before)), 'networks and volumes');
+  if (plan.desired?.files.length) phase([add('files', 'files', [], [], before)], 'files');
+  phase(of('pull', 'build').map((a) => add(a.type as StepOp, a.resource, [a], [], before)), 'images');
+  const removals = of('remove', 'remove-orphan');
+  const stops = removals.map((a) => add('stop', a.resource, [a], [], before));
+  // removals begin once every stop is over: no sandbox is still in use by a peer's `network_mode`
+  const stopped = over(stops, 'stops');
+  phase(removals.map((a, i) => add('remove', a.resource, [a], [stops[i].id], stopped.filter((id) => id !== stops[i].id))), 'removals');
+
+  if (!plan.desired) {
+    let last: string[] = before;
+    const nets = of('remove-network').map((a) => {
+      const s = add('remove-network', a.resource, [a], [], last);
+      last = [s.id];
+      return s;
+    });
+    phase(nets, 'networks');
+    of('remove-volume').forEach((a) => add('remove-volume', a.resource, [a], [], before));
+    return steps;
+  }
+
+  const desired = plan.desired;
+  const num = (a: Action) => a.container?.number ?? 0;
+  for (const s of plan.order) {
+    const svc = desired.services[s];
+    const mine = plan.actions.filter((a) => a.service === s && (a.type === 'create' || a.type === 'recreate' || a.type === 'start' || a.type === 'restart'));
+    const deps = Object.keys(svc.dependsOn).filter((d) => plan.order.includes(d)).sort();
+    const required = deps.filter((d) => svc.dependsOn[d].required !== false);
+    const optional = deps.filter((d) => svc.dependsOn[d].required === false);
+    const gate = required.map(createdId);
+    const made: Step[] = [];
+    for (const a of mine) {
+      if (a.type === 'recreate') {
+        const stop = add('stop', a.resource, [a], gate, [...optional.map(createdId), ...before]);
+        const rm = add('remove', a.resource, [a], [stop.id]);
+        made.push(add('create', a.resource, [a], [rm.id]));
+      } else if (a.type === 'create') {
+        made.push(add('create', a.resource, [a], gate, [...optional.map(createdId), ...before]));
+      }
+    }
+    // after the phases before it too: a kept container is started (or restarted) only once repairs, images and removals are over
+    const created = add('created', `service:${s}`, [], [...made.map((m) => m.id), ...gate], [...optional.map(createdId), ...before]);
+    if (opts.noStart || mine.length === 0) {
+      add('started', `service:${s}`, [], [created.id]);
+      continue;
+    }
+    let last: string | undefined;
+    for (const d of deps) {
+      const optionalDep = svc.dependsOn[d].required === false;
+      const condition = svc.dependsOn[d].condition;
+      const w = add('wait', `service:${s}`, [], [created.id, ...(last ? [last] : []), ...(optionalDep ? [] : [startedId(d)])], optionalDep ? [startedId(d)] : [],
+        waitId(d, condition, s));
+      w.wait = { service: s, dependency: d, condition, optional: optionalDep };
+      last = w.id;
+    }
+    const ready = [created.id, ...(last ? [last] : [])];
+    const starts = [...mine].sort((x, y) => num(x) - num(y)).map((a) => {
+      if (a.type !== 'restart') return add('start', a.resource, [a], ready);
+      const stop = add('stop', a.resource, [a], ready);
+      return add('start', a.resource, [a], [stop.id]);
+    });
+    add('started', `service:${s}`, [], [...ready, ...starts.map((x) => x.id)]); // the last wait vouches for the ones before
+  }
+  return steps;
+}
+
+/**
+ * What an action waits for, in words, for the plan's text: when it starts a
+ * container, the conditions its service waits for (`db healthy`, `cache started
+ * (optional)`); else the creation of what its service depends on (`db created`).
+ */
+export function actionEdges(steps: Step[], a: Action): string[] {
+  const s = `service:${a.service}`;
+  if (steps.some((x) => x.op === 'start' && x.actions.includes(a))) {
+    return steps.filter((x) => x.op === 'wait' && x.wait?.service === a.service)
+      .map((x) => `${x.wait!.dependency} ${CONDITION_WORD[x.wait!.condition]}${x.wait!.optional ? ' (optional)' : ''}`);
+  }
+  const created = steps.find((x) => x.op === 'created' && x.resource === s);
+  if (!created || !steps.some((x) => x.op === 'create' && x.actions.includes(a))) return [];
+  const word = (id: string, optional: boolean) => `${id.slice('created service:'.length)} created${optional ? ' (optional)' : ''}`;
+  return [
+    ...created.dependsOn.filter((id) => id.startsWith('created ')).map((id) => word(id, false)),
+    ...created.after.filter((id) => id.startsWith('created ')).map((id) => word(id, true)),
+  ];
+}
