@@ -22,8 +22,14 @@ const project = 'swt';
 const STACK = (o: { greeting: string }) => `
 services:
   web:
-    image: \${REG}/bb:1
-    command: ["sh", "-c", "mkdir -p /www && echo \\"web $$(hostname) $$(cat /run/secrets/token)\\" > /www/index.html && exec httpd -f -p 80 -h /www"]
+    # built here, pushed by the deploy, pulled by the nodes
+    image: \${REG}/web:1
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM \${REG}/bb:1
+        COPY motd.txt /built-in.txt
+    command: ["sh", "-c", "echo web started; mkdir -p /www && echo \\"web $$(hostname) $$(cat /run/secrets/token) $$(cat /built-in.txt)\\" > /www/index.html && exec httpd -f -p 80 -h /www"]
     deploy:
       replicas: 3
       placement:
@@ -197,7 +203,7 @@ serial('deploy: 3 replicas spread over the nodes, a host-mode port answering on 
   const answers = new Set<string>();
   for (const ip of ips) {
     const got = await sw.docker(node, ['exec', cid, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${ip} 80`]);
-    const m = /web (\S+) tok-1/.exec(got.out);
+    const m = /web (\S+) tok-1 motd-1/.exec(got.out);
     if (m) answers.add(m[1]!);
   }
   t.is(answers.size, 3, 'three different web containers answer');
@@ -207,6 +213,7 @@ serial('deploy: 3 replicas spread over the nodes, a host-mode port answering on 
   t.is(ps.out.split('\n').filter((l) => /^web\.\d/.test(l) && / running /.test(l)).length, 3, ps.out);
   const logs = await tsstack('logs', '--swarm', sw.hostOf(sw.manager), 'web');
   t.is(logs.code, 0, logs.err);
+  t.deepEqual(logs.out.split('\n').filter(Boolean).sort(), ['web.1 | web started', 'web.2 | web started', 'web.3 | web started']);
 });
 
 serial('a second deploy with nothing changed changes nothing', async (t) => {
