@@ -48,6 +48,16 @@ async function deploy(ctx: Context, flags: DeployFlags, model: StackModel, eng: 
   const timeoutMs = deployTimeoutMs(ctx.io.env);
   if (flags.rm) return removeProject(eng, model.name, { log: (s) => ctx.io.out(s), timeoutMs, plan: flags.plan });
 
+  const readFile = (p: string) => {
+    try {
+      return readFileSync(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const mapOpts = { readFile, locate: locator(model) };
+  // a stack the Swarm cannot take (an unreadable secret file, say) fails here, before any image is pushed
+  mapStack(model, { ...mapOpts, ipvs: true });
   const engine = await ctx.openEngine();
   const prepared = await prepareImages(model, engine, { registry: flags.registry, log, dryRun: flags.plan });
   const live = await eng.observe(model.name);
@@ -63,16 +73,9 @@ async function deploy(ctx: Context, flags: DeployFlags, model: StackModel, eng: 
     if (found === undefined) log('note: could not tell whether the Swarm has IPVS; deploying as if it has none (works either way)');
     ipvs = found === true;
   }
-  if (!ipvs) log(`note: ${NO_IPVS_NOTE}`);
+  if (!ipvs && (known || !flags.plan)) log(`note: ${NO_IPVS_NOTE}`);
 
-  const readFile = (p: string) => {
-    try {
-      return readFileSync(p);
-    } catch {
-      return undefined;
-    }
-  };
-  const desired = mapStack(model, { readFile, locate: locator(model), ipvs, images: prepared.images, unpushedBuilds: prepared.unpushedBuilds });
+  const desired = mapStack(model, { ...mapOpts, ipvs, images: prepared.images, unpushedBuilds: prepared.unpushedBuilds });
   for (const n of desired.networks) if (n.create) (n.create.Labels as Record<string, string>)[IPVS_LABEL] = ipvs ? 'present' : 'absent';
   if (flags.strict && desired.warnings.length) {
     throw new TsstackError('SPEC', `${desired.warnings.length} stack key${desired.warnings.length === 1 ? ' has' : 's have'} no faithful Swarm form (--strict)`, {

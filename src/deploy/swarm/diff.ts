@@ -117,7 +117,7 @@ export function diff(desired: Desired, live: Live): Plan {
     const want = serviceFields(s.spec);
     const have = serviceFields(l.spec, live.networkNames);
     // only the fields tsstack sets: the Swarm fills in defaults of its own (Isolation, ForceUpdate, …)
-    const changed = changedFields(pick(have, want, s.spec), want);
+    const changed = changedFields(pick(have, want), want);
     if (l.labels[HASH_LABEL] === s.hash && !changed.length) {
       unchanged.push(s.key);
       continue;
@@ -142,7 +142,7 @@ export function diff(desired: Desired, live: Live): Plan {
  * The live fields to compare: the ones the desired spec sets, plus the live ones
  * tsstack would set in some spec (environment, labels, secrets, …) that the desired spec dropped.
  */
-function pick(have: Flat, want: Flat, _spec: JsonObject): Flat {
+function pick(have: Flat, want: Flat): Flat {
   const out: Flat = {};
   for (const [k, v] of Object.entries(have)) {
     if (k in want || /^(environment|labels|deploy\.labels|secrets|configs|networks)\./.test(k) || ['ports', 'volumes', 'command', 'entrypoint'].includes(k)) out[k] = v;

@@ -192,7 +192,8 @@ function mapService(ctx: Ctx, key: string, networks: DesiredNetwork[], secrets: 
   if (s.platform) ctx.warn(at('platform'), 'the image must be for every node\'s platform: Swarm does not pick one by this key');
   if (s.develop) ctx.warn(at('develop'), 'develop.watch applies to tsstack up --watch only');
 
-  const image = ctx.opts.images?.[key] ?? s.image;
+  // a build without image: is named as the builds of `up` name it (prepareImages pushes it under that name)
+  const image = ctx.opts.images?.[key] ?? s.image ?? (s.build ? `${m.name}-${key}` : undefined);
   if (!image) throw new TsstackError('SPEC', `service ${key} has neither an image: nor a build:`, { location: { ...(ctx.opts.locate?.(at()) ?? {}), path: `services.${key}` } });
 
   const d = s.deploy ?? {};

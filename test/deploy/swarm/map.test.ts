@@ -188,3 +188,20 @@ test('pushed images: the mapper uses the pinned reference it is given; equal sta
   const again = await map(t, text, { images: { a: 'reg:5000/a:1@sha256:' + 'ab'.repeat(32) } });
   t.is(d.services[0]!.hash, again.services[0]!.hash);
 });
+
+test('where images go: the registry the name says, else --registry, else nowhere', async (t) => {
+  const { namesRegistry, pushTarget } = await import('../../../src/deploy/swarm/images.js');
+  t.true(namesRegistry('reg.example/app:1'));
+  t.true(namesRegistry('10.0.0.1:5000/app'));
+  t.true(namesRegistry('localhost/app'));
+  t.false(namesRegistry('library/redis'));
+  t.false(namesRegistry('redis:7'));
+  t.is(pushTarget('reg:5000/app:1', 'other:5000'), 'reg:5000/app:1');
+  t.is(pushTarget('team/app:1', 'reg:5000/'), 'reg:5000/team/app:1');
+  t.is(pushTarget('app', undefined), undefined);
+});
+
+test('a build without image: is named <project>-<service>, as up names it', async (t) => {
+  const d = await map(t, 'services:\n  api:\n    build: .\n');
+  t.is(svc(d, 'api').TaskTemplate.ContainerSpec.Image, 'demo-api');
+});
