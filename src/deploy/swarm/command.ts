@@ -16,7 +16,7 @@ import { mapStack } from './map.js';
 import { describe, diff } from './diff.js';
 import { converge, removeProject } from './converge.js';
 import { NO_IPVS_NOTE, probeIpvs } from './ipvs.js';
-import { IPVS_LABEL, type SwarmWarning } from './types.js';
+import { IPVS_LABEL, type Desired, type Plan, type SwarmWarning } from './types.js';
 
 export function formatSwarmWarning(w: SwarmWarning): string {
   return `${w.file ? `${w.file}${w.line !== undefined ? `:${w.line}` : ''}: ` : ''}${w.path}: ${w.message}`;
@@ -99,6 +99,26 @@ async function deploy(ctx: Context, flags: DeployFlags, model: StackModel, eng: 
     ctx.io.out(`nothing to change (${plan.unchanged.length} service${plan.unchanged.length === 1 ? '' : 's'} as desired)`);
     return 0;
   }
+  await preflight(eng, desired, plan);
   await converge(eng, desired, plan, { log: (s) => ctx.io.out(s), timeoutMs });
   return 0;
+}
+
+/** Before the first change: names the plan would create that something else on the Swarm has, external secrets and configs that are not there. */
+async function preflight(eng: SwarmEngine, desired: Desired, plan: Plan): Promise<void> {
+  const names = await eng.allNames();
+  const taken: string[] = [];
+  for (const a of plan.actions) {
+    if (a.kind === 'create-service' && names.service.has(a.service.name)) taken.push(`service ${a.service.name}`);
+    if (a.kind === 'create-network' && names.network.has(a.name)) taken.push(`network ${a.name}`);
+    if (a.kind === 'create-secret' && names.secret.has(a.name)) taken.push(`secret ${a.name}`);
+    if (a.kind === 'create-config' && names.config.has(a.name)) taken.push(`config ${a.name}`);
+  }
+  if (taken.length) {
+    throw new TsstackError('CONFLICT', `the Swarm already has ${taken.join(', ')}, not of project ${desired.project} (no tsstack.project label)`, {
+      hint: 'remove or rename them, or deploy under another project name (-p)',
+    });
+  }
+  const missing = [...desired.secrets, ...desired.configs].filter((o) => o.external && !names[o.kind].has(o.name)).map((o) => `${o.kind} ${o.name}`);
+  if (missing.length) throw new TsstackError('REMOTE', `the stack names external ${missing.join(', ')}, which the Swarm does not have`, { hint: 'create them on the Swarm first (docker secret create / docker config create)' });
 }

@@ -97,6 +97,22 @@ export class SwarmEngine {
     }
   }
 
+  /** Every name the Swarm has, per kind (services, swarm-scoped networks, secrets, configs). */
+  async allNames(): Promise<{ service: Set<string>; network: Set<string>; secret: Set<string>; config: Set<string> }> {
+    const [services, networks, secrets, configs] = await Promise.all([
+      this.docker.listServices() as unknown as Promise<{ Spec: { Name: string } }[]>,
+      this.docker.listNetworks(),
+      this.idsByName('secret'),
+      this.idsByName('config'),
+    ]);
+    return {
+      service: new Set(services.map((x) => x.Spec.Name)),
+      network: new Set(networks.filter((n) => n.Scope === 'swarm').map((n) => n.Name)),
+      secret: new Set(secrets.keys()),
+      config: new Set(configs.keys()),
+    };
+  }
+
   async idsByName(kind: 'secret' | 'config'): Promise<Map<string, string>> {
     const list = (kind === 'secret' ? await this.docker.listSecrets() : await this.docker.listConfigs()) as unknown as { ID: string; Spec: { Name: string } }[];
     return new Map(list.map((x) => [x.Spec.Name, x.ID]));

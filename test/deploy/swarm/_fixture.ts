@@ -213,7 +213,20 @@ export class SwarmFixture {
     return out;
   }
 
+  private tornDown = false;
+
+  /** What of this fixture is still there (processes, cgroups, mounts, namespace holders); empty after teardown. */
+  leftovers(): string[] {
+    const out = [...this.ours(), ...this.cgroupProcs()].map((p) => `process ${p}`);
+    out.push(...this.cgroupDirs().map((d) => `cgroup ${d}`), ...this.mountsLeft().map((m) => `mount ${m}`));
+    for (const h of this.holders) if (!exited(h)) out.push(`namespace holder ${h.pid}`);
+    if (existsSync(`/sys/class/net/${this.hostLink}`)) out.push(`link ${this.hostLink}`);
+    return out;
+  }
+
   async teardown(): Promise<void> {
+    if (this.tornDown) return;
+    this.tornDown = true;
     const errors: string[] = [];
     const step = async (what: string, f: () => Promise<unknown> | unknown) => {
       try { await f(); } catch (e) { errors.push(`${what}: ${(e as Error).message}`); }

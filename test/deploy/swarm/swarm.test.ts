@@ -4,7 +4,7 @@
 // going down, and is removed. The tests share one Swarm and run in order.
 import test from 'ava';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBusyboxRootfs } from '../../helpers/rootfs.js';
 import { skipWhen } from '../../helpers/skip.js';
@@ -141,7 +141,7 @@ test.after.always(async () => {
   sb?.dispose();
 });
 
-serial('bad input: an unreachable engine, a worker, a refusing registry, an image never built: one error each, exit code, nothing deployed', async (t) => {
+serial('bad input: an unreachable engine, a worker, a refusing registry, an image never built, a name taken: one error each, exit code, nothing deployed', async (t) => {
   const down = await tsstack('deploy', '--to', 'swarm', '--host', `unix://${join(sb.base, 'nothing.sock')}`);
   t.is(down.code, 9, down.err);
   t.regex(down.err, /cannot reach the Docker engine at unix:\/\/.*nothing\.sock/);
@@ -171,7 +171,16 @@ serial('bad input: an unreachable engine, a worker, a refusing registry, an imag
   t.is(never.code, 5, never.err);
   t.regex(never.err, /was never built here/);
 
+  // a name the project would create, taken by something that is not the project's
+  t.is((await sw.docker(sw.manager, ['network', 'create', '-d', 'overlay', `${project}_back`])).code, 0);
+  const taken = await deploy();
+  t.is((await sw.docker(sw.manager, ['network', 'rm', `${project}_back`])).code, 0);
+  t.is(taken.code, 4, taken.err);
+  t.regex(taken.err, /already has network swt_back, not of project swt/);
+
   t.deepEqual(await projectObjects(), [], 'nothing of the project on the Swarm');
+  const services = (await sw.docker(sw.manager, ['service', 'ls', '-q'])).out.trim();
+  t.is(services, '', 'no service at all (the IPVS probe removed itself)');
 });
 
 serial('deploy: 3 replicas spread over the nodes, a host-mode port answering on each node, names resolved across nodes', async (t) => {
@@ -300,4 +309,11 @@ serial('--rm removes every service, network, secret and config of the project, a
   t.regex(nets, /other_net/);
   const again = await deploy('--rm');
   t.regex(again.out, /nothing of project swt/);
+});
+
+serial('the fixture leaves nothing behind: no daemon, container, mount, cgroup, namespace holder or directory', async (t) => {
+  const dirs = sw.dir;
+  await sw.teardown();
+  t.deepEqual(sw.leftovers(), []);
+  t.false(existsSync(dirs));
 });
