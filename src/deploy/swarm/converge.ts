@@ -29,14 +29,19 @@ function versionOf(cs: Json | undefined): string {
 const FAILED = new Set(['failed', 'rejected', 'orphaned']);
 
 /** Whether the service runs its desired number of tasks, all of its current spec. */
-function allRunning(spec: JsonObject, tasks: Task[]): boolean {
-  const want = versionOf((spec.TaskTemplate as JsonObject | undefined)?.ContainerSpec);
+export function allRunning(spec: JsonObject, tasks: Task[]): boolean {
+  const tt = (spec.TaskTemplate ?? {}) as JsonObject;
+  const want = versionOf(tt.ContainerSpec);
   const mode = spec.Mode as JsonObject;
-  const live = tasks.filter((t) => t.DesiredState === 'running');
-  const current = live.filter((t) => versionOf((t.Spec as JsonObject | undefined)?.ContainerSpec) === want);
+  // a task that may end (restart: no / on-failure) has done its part once it completed
+  const condition = (tt.RestartPolicy as JsonObject | undefined)?.Condition ?? 'any';
+  const ended = (t: Task) => condition !== 'any' && t.Status.State === 'complete';
+  const isCurrent = (t: Task) => versionOf((t.Spec as JsonObject | undefined)?.ContainerSpec) === want;
+  const current = tasks.filter((t) => isCurrent(t) && (t.DesiredState === 'running' || ended(t)));
+  const stale = tasks.filter((t) => t.DesiredState === 'running' && !isCurrent(t));
   // global: a task per eligible node, made all at once by the orchestrator (none yet = not made yet)
-  const replicas = mode.Replicated ? Number((mode.Replicated as JsonObject).Replicas ?? 1) : Math.max(1, live.length);
-  return current.filter((t) => t.Status.State === 'running').length >= replicas && live.length === current.length;
+  const replicas = mode.Replicated ? Number((mode.Replicated as JsonObject).Replicas ?? 1) : Math.max(1, current.length);
+  return current.filter((t) => t.Status.State === 'running' || ended(t)).length >= replicas && !stale.length;
 }
 
 /** Waits until the service runs its desired number of tasks of its current spec; REMOTE error when it fails or rolls back. */
