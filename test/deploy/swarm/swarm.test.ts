@@ -189,6 +189,8 @@ serial('deploy: 3 replicas spread over the nodes, a host-mode port answering on 
   t.regex(r.err, /no IPVS/, 'says once, in plain words, why dnsrr and host-mode ports');
   t.is(r.err.match(/no IPVS/g)!.length, 1);
   t.regex(r.err, /stack\.yaml:\d+: services\.front\.depends_on\.web: Swarm has no depends_on/);
+  // front depends on web (healthy): web is made and running before front is made
+  t.regex(r.out, /create service web\n(?:.*\n)*waiting for web to run[^\n]*\n(?:.*\n)*create service front/);
 
   const web = await service('web');
   t.is(web.tasks.length, 3);
