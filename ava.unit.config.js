@@ -44,6 +44,8 @@ export default {
     'dist/test/security/container-masks.test.js',
     // property runs with time budgets of seconds each are left to the whole suite
     '!dist/test/**/*fuzz*.test.js',
+    // a real three-node Swarm (dockerd as root): the whole suite only
+    '!dist/test/deploy/swarm/swarm.test.js',
   ],
   timeout: '1m',
   concurrency: 2,
