@@ -9,6 +9,7 @@
 // firewall, links, sandbox, socket programs, host ports; runtime/kernel-drivers.ts:
 // bundle, monitor, attach, hooks, runtime); the unit tests give them fakes instead.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerApi, Engine, Fault, HealthApi, HostApi, ImageApi, NetworkApi, StateFingerprint, VolumeApi } from './api.js';
 import type { DnsService } from './dns/service.js';
@@ -232,8 +233,12 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       // touching a container: the DNS service must still hear which networks are left.
       const dns = dnsInst ?? (networkPart.loaded() ? await dnsService().catch(() => undefined) : undefined);
       if (dns) {
-        // the networks that exist now, from their records (the light module: no network manager to load)
-        const nets = await import('./network/state.js').then(({ NetworkStore }) => listenOn(new NetworkStore(root).list())).catch(() => undefined);
+        // the networks that exist now in this namespace (one root may serve two: heal-netns.test.ts), from their
+        // records and the links /proc/self/net/dev lists (the light module: no network manager to load)
+        const nets = await import('./network/state.js').then(({ NetworkStore }) => {
+          const links = new Set(readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()));
+          return listenOn(new NetworkStore(root).list().filter((n) => links.has(n.bridge)));
+        }).catch(() => undefined);
         // unreadable records: keep the server (a later command knows better than stopping it blind)
         if (nets) await dns.close(nets).catch(() => {});
       }
