@@ -9,7 +9,6 @@
 // firewall, links, sandbox, socket programs, host ports; runtime/kernel-drivers.ts:
 // bundle, monitor, attach, hooks, runtime); the unit tests give them fakes instead.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerApi, Engine, Fault, HealthApi, HostApi, ImageApi, NetworkApi, StateFingerprint, VolumeApi } from './api.js';
 import type { DnsService } from './dns/service.js';
@@ -233,11 +232,13 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       // touching a container: the DNS service must still hear which networks are left.
       const dns = dnsInst ?? (networkPart.loaded() ? await dnsService().catch(() => undefined) : undefined);
       if (dns) {
-        // the networks that exist now in this namespace (one root may serve two: heal-netns.test.ts), from their
-        // records and the links /proc/self/net/dev lists (the light module: no network manager to load)
-        const nets = await import('./network/state.js').then(({ NetworkStore }) => {
-          const links = new Set(readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()));
-          return listenOn(new NetworkStore(root).list().filter((n) => links.has(n.bridge)));
+        // the networks that exist now in this namespace, from their records and one link dump (the light
+        // modules: no network manager to load); one whose bridge lives in another namespace has its own
+        // server there and keeps none here
+        const nets = await Promise.all([import('./network/state.js'), import('./network/health.js')]).then(([{ NetworkStore }, { dumpLinks }]) => {
+          const all = new NetworkStore(root).list();
+          const here = all.length ? new Set(dumpLinks().map((l) => l.name)) : new Set<string>();
+          return listenOn(all.filter((n) => here.has(n.bridge)));
         }).catch(() => undefined);
         // unreadable records: keep the server (a later command knows better than stopping it blind)
         if (nets) await dns.close(nets).catch(() => {});
