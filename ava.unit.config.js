@@ -15,6 +15,7 @@ export default {
     'dist/test/ui/server.test.js',
     'dist/test/cli/converged.test.js',
     'dist/test/cli/model-cache.test.js',
+    'dist/test/cli/project-name.test.js',
     'dist/test/watch/classify.test.js',
     'dist/test/watch/session.test.js',
     'dist/test/watch/host.test.js',
