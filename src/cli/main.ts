@@ -180,6 +180,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('-t, --timeout <seconds>', 'shutdown timeout when replacing containers', int('--timeout'))
       .option('--watch', 'keep the stack converged while its files change (Ctrl-C stops watching and, unless -d/--keep, the stack)')
       .option('--keep', 'with --watch: Ctrl-C stops watching but leaves the stack running')
+      .option('--ui [port]', 'with --watch: serve the dashboard (see `tsstack ui`) while watching')
       .option('--no-color', 'attached mode: no colours')
       .option('--no-log-prefix', 'attached mode: no container prefix')
       .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
@@ -216,6 +217,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('--no-deps', 'do not start the named services\' dependencies')
       .option('-t, --timeout <seconds>', 'shutdown timeout when replacing containers', int('--timeout'))
       .option('--parallel <n>', 'engine operations in flight at once', int('--parallel'))
+      .option('--ui [port]', 'serve the dashboard (see `tsstack ui`) while watching')
       .addHelpText('after', [
         '',
         'Like `docker compose watch`: brings the stack up (as `up -d`), then watches the stack files, `.env`,',
@@ -228,6 +230,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       ].join('\n'))
       .action(act(async () => (await up()).runWatchCommand));
 
+    cmd('ui', 'a live dashboard of the stack in the browser (127.0.0.1, with a token)').option('-p, --port <port>', 'port (default: any free one; the project is the global -p before ui)', int('--port')).action(act(async () => (await import('./commands/ui.js')).runUi));
     cmd('ps', 'list the project\'s containers')
       .argument('[services...]')
       .option('-a, --all', 'include stopped containers')

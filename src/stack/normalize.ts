@@ -31,8 +31,10 @@ import { HOOK_KEYS, normalizeHooks } from './hooks.js';
 import { normalizeVolumesFrom } from './volumes-from.js';
 import { checkServiceSysctls } from './sysctls.js';
 import { parsePortShort, parsePublished } from './ports.js';
+import { parseLink, parseNetworkMode, parseTmpfs } from './short-forms.js';
+import { hasHealthKind, healthTest } from '../model/healthcheck.js';
 import { splitShellWords } from './shellwords.js';
-import { parseBytes, parseDuration } from './units.js';
+import { parseBytes, parseDuration } from '../model/units.js';
 import { formatPath } from './yaml-read.js';
 
 type Obj = Record<string, unknown>;
@@ -302,11 +304,11 @@ function healthcheck(ctx: Ctx, path: Path, v: unknown): HealthcheckSpec | undefi
   if (!isObj(v)) return undefined;
   const h: HealthcheckSpec = {};
   if (v.test !== undefined) {
-    if (typeof v.test === 'string') h.test = v.test === 'NONE' ? ['NONE'] : ['CMD-SHELL', v.test];
-    else h.test = strList(v.test);
-    if (h.test.length > 0 && !['NONE', 'CMD', 'CMD-SHELL'].includes(h.test[0]!)) {
-      throw ctx.error([...path, 'test'], `healthcheck test must start with NONE, CMD or CMD-SHELL, got ${JSON.stringify(h.test[0])}`, 'write test: ["CMD", "curl", "-f", "http://localhost"] or a shell string');
+    const list = typeof v.test === 'string' ? undefined : strList(v.test);
+    if (list && !hasHealthKind(list)) {
+      throw ctx.error([...path, 'test'], `healthcheck test must start with NONE, CMD or CMD-SHELL, got ${JSON.stringify(list[0])}`, 'write test: ["CMD", "curl", "-f", "http://localhost"] or a shell string');
     }
+    h.test = healthTest(list ?? (v.test as string));
   }
   for (const k of ['interval', 'timeout', 'start_period', 'start_interval'] as const) if (v[k] !== undefined) h[k] = duration(ctx, [...path, k], v[k]);
   if (v.retries !== undefined) h.retries = toInt(ctx, [...path, 'retries'], v.retries);
@@ -474,7 +476,7 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
     ports: ports(ctx, at('ports'), raw.ports),
     expose: strList(raw.expose),
     volumes: volumes(ctx, at('volumes'), raw.volumes, sc.volumes),
-    tmpfs: strList(raw.tmpfs),
+    tmpfs: strList(raw.tmpfs).map(parseTmpfs),
     depends_on: dependsOn(ctx, at('depends_on'), raw.depends_on),
     networks: {},
     cap_add: strList(raw.cap_add),
@@ -490,14 +492,15 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
     configs: fileRefs(ctx, at('configs'), raw.configs, sc.configs, 'config'),
     extensions: extensions(raw),
   };
-  const links = strList(raw.links);
+  const links = strList(raw.links).map(parseLink);
   if (links.length) {
     s.links = links;
     // As Compose: a link is an implicit dependency (started first, restarted with it); an explicit depends_on wins.
-    for (const l of links) s.depends_on[l.split(':')[0]!] ??= { condition: 'service_started', required: true, restart: true };
+    for (const l of links) s.depends_on[l.service] ??= { condition: 'service_started', required: true, restart: true };
   }
   if (raw.network_mode !== undefined) {
-    s.network_mode = toStr(raw.network_mode);
+    s.network_mode = parseNetworkMode(toStr(raw.network_mode));
+    if (typeof s.network_mode === 'object' && !s.network_mode.name) throw ctx.error(at('network_mode'), `network_mode ${JSON.stringify(raw.network_mode)} names no ${s.network_mode.kind}`, `write ${s.network_mode.kind}:NAME`);
     if (raw.networks !== undefined && sc.volumes === null) s.networks = serviceNetworks(ctx, at('networks'), raw.networks);
     else if (raw.networks !== undefined) throw ctx.error(at('networks'), `service ${name} declares mutually exclusive \`network_mode\` and \`networks\``, 'keep one of the two keys');
   } else {

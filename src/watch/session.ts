@@ -26,7 +26,7 @@ export interface WatchHost {
   restart(containerId: string): Promise<void>;
   /** True when a path in a service's build context is excluded by its .dockerignore. */
   dockerignored(service: string, relPath: string): boolean;
-  /** Start/stop watching these paths (chokidar in the real host). */
+  /** Start/stop watching these paths (inotify, fs-watch.ts, in the real host). */
   watch(paths: string[], onChange: (path: string) => void): Promise<() => Promise<void>>;
   /** Told the changed paths of a batch that leads to a reconcile (before it is reloaded). */
   changed?(paths: string[]): void;

@@ -171,7 +171,7 @@ test('watchPaths: a path that does not exist yet is seen when made, and does not
   const seen = new Set<string>();
   const stop = await watchPaths([join(dir, '.env'), join(dir, 'stack.yaml'), join(dir, 'site')], (p) => seen.add(p.slice(dir.length)));
   t.teardown(() => stop());
-  // Right after ready: chokidar given the missing path directly would still be starting here.
+  // Right after ready: a watcher given the missing path directly could still be starting here.
   writeFileSync(join(dir, 'site/index.html'), 'v1');
   writeFileSync(join(dir, 'unrelated'), 'x');
   await new Promise((r) => setTimeout(r, 400));
@@ -182,4 +182,50 @@ test('watchPaths: a path that does not exist yet is seen when made, and does not
   writeFileSync(join(dir, '.env'), 'A=2');
   await new Promise((r) => setTimeout(r, 400));
   t.deepEqual([...seen], ['/.env']);
+});
+
+/** inotify watches this process holds (every inotify fd's `wd:` lines in /proc/self/fdinfo). */
+async function inotifyWatches(): Promise<number> {
+  const { readdirSync, readFileSync, readlinkSync } = await import('node:fs');
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target = '';
+    try { target = readlinkSync(`/proc/self/fd/${fd}`); } catch { continue; }
+    if (target !== 'anon_inode:inotify') continue;
+    try { n += readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length; } catch { /* closed meanwhile */ }
+  }
+  return n;
+}
+
+test.serial('watchPaths over a tree: one watch per directory and none per file, no timer while idle; new directories are followed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (let d = 0; d < 20; d++) {
+    mkdirSync(join(dir, `src/d${d}`), { recursive: true });
+    for (let f = 0; f < 30; f++) writeFileSync(join(dir, `src/d${d}/f${f}.txt`), `${d}/${f}`);
+  }
+  mkdirSync(join(dir, 'src/node_modules/pkg'), { recursive: true });
+  const before = await inotifyWatches();
+  const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const seen = new Set<string>();
+  const stop = await watchPaths([join(dir, 'src'), join(dir, 'stack.yaml')], (p) => seen.add(p.slice(dir.length)));
+  t.teardown(() => stop());
+  // src, its 20 directories, and the project directory for stack.yaml; node_modules is not watched
+  t.is(await inotifyWatches() - before, 22);
+  await new Promise((r) => setTimeout(r, 100));
+  t.is(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, timersBefore);
+  writeFileSync(join(dir, 'src/d3/f1.txt'), 'changed');
+  mkdirSync(join(dir, 'src/new/deep'), { recursive: true });
+  writeFileSync(join(dir, 'src/new/deep/a.txt'), 'a');
+  writeFileSync(join(dir, 'src/node_modules/pkg/x.js'), 'noise');
+  await new Promise((r) => setTimeout(r, 300));
+  writeFileSync(join(dir, 'src/new/deep/b.txt'), 'b');
+  rmSync(join(dir, 'src/d7'), { recursive: true });
+  await new Promise((r) => setTimeout(r, 300));
+  for (const p of ['/src/d3/f1.txt', '/src/new', '/src/new/deep', '/src/new/deep/a.txt', '/src/new/deep/b.txt', '/src/d7']) t.true(seen.has(p), `${p} in ${[...seen].join(' ')}`);
+  t.false([...seen].some((p) => p.includes('node_modules')));
+  // d7 went, new and new/deep came
+  t.is(await inotifyWatches() - before, 23);
+  await stop();
+  t.is(await inotifyWatches(), before);
 });
