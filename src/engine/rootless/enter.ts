@@ -165,31 +165,29 @@ function membersOf(ns: string, except: number[]): number[] {
   return out;
 }
 
-/** A monitor whose container is gone, about to exit (`run --rm`, `down`): no child left. */
-function lingering(pid: number): boolean {
-  if (readOr(`/proc/${pid}/comm`).trim() !== 'tsstack-monitor') return false;
-  const tasks = (() => {
+/** True when the engine under `root` holds no container and no network: nothing needs the namespace any more. */
+export function engineIdle(root: string): boolean {
+  const entries = (d: string): string[] => {
     try {
-      return readdirSync(`/proc/${pid}/task`);
+      return readdirSync(join(root, d));
     } catch {
       return [];
     }
-  })();
-  return tasks.every((t) => readOr(`/proc/${pid}/task/${t}/children`).trim() === '');
+  };
+  return entries('containers').filter((e) => !e.startsWith('.')).length === 0 && !entries('networks').some((e) => e.endsWith('.json') && !e.startsWith('.'));
 }
 
 /**
- * Ends the holder when nothing else is left in its namespace (containers, monitors, DNS, another
- * command). Monitors that are finishing (their container gone) are waited for, briefly.
+ * Ends the holder once the engine holds nothing (no container, no network) and the processes that
+ * served them (monitors, the DNS server) have finished, which may take them a moment after `down`.
+ * A namespace still in use by anything else (another command, a shell the user entered) is left.
  */
-export async function reapIfIdle(runRoot: string, holder: number, graceMs = 2000): Promise<boolean> {
+export async function reapIfIdle(runRoot: string, root: string, holder: number, graceMs = 3000): Promise<boolean> {
   const ns = userNs(holder);
-  if (!ns) return false;
+  if (!ns || !engineIdle(root)) return false;
   const pasta = pastaPid(runRoot);
-  for (let waited = 0; ; waited += 20) {
-    const left = membersOf(ns, pasta ? [holder, pasta] : [holder]);
-    if (!left.length) break;
-    if (waited >= graceMs || !left.every(lingering)) return false;
+  for (let waited = 0; membersOf(ns, pasta ? [holder, pasta] : [holder]).length; waited += 20) {
+    if (waited >= graceMs) return false;
     await sleep(20);
   }
   try {
@@ -267,7 +265,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   const code = await exited;
   for (const [s, f] of signals) process.removeListener(s, f);
   const reaped = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
-    if (await reapIfIdle(paths.runRoot, holder)) return true;
+    if (await reapIfIdle(paths.runRoot, root, holder)) return true;
     // the command may have published or withdrawn ports: pasta forwards exactly the recorded ones
     const w = ensurePasta(paths.runRoot, holder, recordedPorts(root));
     if (w) io.err(`warning: ${w}`);
