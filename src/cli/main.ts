@@ -237,6 +237,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('-q, --quiet', 'only ids')
       .option('--services', 'only service names')
       .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+      .option('--swarm [url]', 'the project\'s tasks on a Docker Swarm (manager: URL, DOCKER_HOST or the local socket)')
       .action(act(async () => (await inspect()).runPs));
     cmd('logs', 'show container output')
       .argument('[services...]')
@@ -246,6 +247,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('-t, --timestamps', 'show timestamps')
       .option('--no-color', 'no colours')
       .option('--no-log-prefix', 'no service prefix')
+      .option('--swarm [url]', 'the output of the project\'s tasks on a Docker Swarm (manager: URL, DOCKER_HOST or the local socket)')
       .action(act(async () => (await inspect()).runLogs));
     cmd('top', 'show the processes in the containers').argument('[services...]').action(act(async () => (await inspect()).runTop));
     cmd('port', 'print the host address of a published port')

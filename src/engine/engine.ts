@@ -232,8 +232,14 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       // touching a container: the DNS service must still hear which networks are left.
       const dns = dnsInst ?? (networkPart.loaded() ? await dnsService().catch(() => undefined) : undefined);
       if (dns) {
-        // the networks that exist now, from their records (the light module: no network manager to load)
-        const nets = await import('./network/state.js').then(({ NetworkStore }) => listenOn(new NetworkStore(root).list())).catch(() => undefined);
+        // the networks that exist now in this namespace, from their records and one link dump (the light
+        // modules: no network manager to load); one whose bridge lives in another namespace has its own
+        // server there and keeps none here
+        const nets = await Promise.all([import('./network/state.js'), import('./network/health.js')]).then(([{ NetworkStore }, { dumpLinks }]) => {
+          const all = new NetworkStore(root).list();
+          const here = all.length ? new Set(dumpLinks().map((l) => l.name)) : new Set<string>();
+          return listenOn(all.filter((n) => here.has(n.bridge)));
+        }).catch(() => undefined);
         // unreadable records: keep the server (a later command knows better than stopping it blind)
         if (nets) await dns.close(nets).catch(() => {});
       }

@@ -538,7 +538,10 @@ const DERIVED = [
 const HASH_ONLY = ['seccomp_sha256'] as const;
 type Unaccounted = Exclude<keyof ContainerConfig, keyof typeof AS_IS | (typeof DERIVED)[number] | (typeof HASH_ONLY)[number]>;
 const everyKeyAccounted: [Unaccounted] extends [never] ? true : Unaccounted = true;
-void everyKeyAccounted;
+/** An AS_IS key whose value the engine field cannot take (none: `true`). */
+type Mistyped = { [K in keyof typeof AS_IS]-?: NonNullable<ContainerConfig[K]> extends NonNullable<ContainerCreateSpec[(typeof AS_IS)[K]]> ? never : K }[keyof typeof AS_IS];
+const asIsTypesAgree: [Mistyped] extends [never] ? true : Mistyped = true;
+void everyKeyAccounted, asIsTypesAgree;
 
 /**
  * The config as hashed and kept in the container's label: parsed entries in the form they are written

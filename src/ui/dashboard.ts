@@ -57,7 +57,9 @@ export async function openDashboard(o: DashboardOptions): Promise<Dashboard> {
     const p = (await makePlan(engine, model, o.upOptions)).plan;
     return { text: planText(p, model.name), empty: p.empty, warnings: [...p.warnings], problems: (await preflight(p, engine, model)).map((x) => x.message), at };
   };
-  const hub = new Hub({ engine, project, model: load, plan });
+  // TSSTACK_UI_POLL_MS / TSSTACK_UI_STATS_MS: how often the engine is looked at while a page is open (bench/ui.sh)
+  const ms = (v: string | undefined) => (v && Number(v) > 0 ? Number(v) : undefined);
+  const hub = new Hub({ engine, project, model: load, plan, pollMs: ms(ctx.io.env.TSSTACK_UI_POLL_MS), statsMs: ms(ctx.io.env.TSSTACK_UI_STATS_MS) });
 
   const globals = [...(ctx.g.root ? ['--root', ctx.g.root] : []), ...(ctx.g.runtime ? ['--runtime', ctx.g.runtime] : []), '-p', project];
   const execArgs = (c: ContainerInfo, flags: string[], argv: string[]) =>

@@ -6,7 +6,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { ContainerInfo } from '../engine/api.js';
 import { createApp, type UiActions } from './app.js';
 import { hostAllowed, newToken, presentedToken, tokenMatches } from './auth.js';
@@ -58,7 +58,8 @@ export async function startServer(o: ServerOptions): Promise<UiServer> {
   let port = 0;
   const app = createApp(o.hub, o.actions, { token, port: () => port, assets: ASSETS, index: INDEX });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // ws is loaded with the first terminal: a dashboard nobody opens a shell in does not carry it
+  let wss: WebSocketServer | undefined;
   const sessions = new Set<WebSocket>();
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -73,6 +74,7 @@ export async function startServer(o: ServerOptions): Promise<UiServer> {
       const c = await o.hub.ownContainer(url.searchParams.get('container') ?? '');
       if (!c) return refuse(socket, 404, 'Not Found');
       if (c.status !== 'running') return refuse(socket, 409, 'Conflict');
+      wss ??= new (await import('ws')).WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
       wss.handleUpgrade(req, socket, head, (ws) => {
         sessions.add(ws);
         const sh = o.shell!(c);

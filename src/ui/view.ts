@@ -37,6 +37,8 @@ export interface ServiceView {
   restarts: number;
   ports: PortView[];
   containers: ContainerView[];
+  /** The stack file's limits, drawn on the charts (the memory limit also comes with each sample). */
+  limits: { cpus?: number; memory?: number; pids?: number };
 }
 
 export function portView(p: ContainerInfo['ports'][number]): PortView {
@@ -85,6 +87,15 @@ export function servicesView(model: Pick<StackModel, 'services'> | undefined, co
     const dependsOn = spec ? Object.keys(spec.depends_on ?? {}) : (cs[0]?.labels['tsstack.depends-on'] ?? '').split(',').filter(Boolean);
     const networks = spec ? Object.keys(spec.networks ?? {}) : [...new Set(cs.flatMap((c) => Object.keys(c.addresses)))];
     const want = spec ? (spec.scale ?? 1) : undefined;
+    // as reconcile/desired.ts resolves them: deploy.resources.limits first, then the short keys
+    const lim = spec?.deploy?.resources?.limits ?? {};
+    const limits: ServiceView['limits'] = {};
+    const cpus = lim.cpus ?? spec?.cpus;
+    const memory = lim.memory ?? spec?.mem_limit;
+    const pids = lim.pids ?? spec?.pids_limit;
+    if (cpus) limits.cpus = cpus;
+    if (memory) limits.memory = memory;
+    if (pids && pids > 0) limits.pids = pids;
     return {
       name,
       image: spec?.image ?? cs[0]?.image,
@@ -95,6 +106,7 @@ export function servicesView(model: Pick<StackModel, 'services'> | undefined, co
       restarts: views.reduce((n, v) => n + v.restartCount, 0),
       ports: views.flatMap((v) => v.ports),
       containers: views,
+      limits,
     };
   });
 }

@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerCreateSpec } from '../../src/engine/api.js';
-import { NetworkManager } from '../../src/engine/network/manager.js';
-import { Containers } from '../../src/engine/runtime/containers.js';
+import type { NetworkManager } from '../../src/engine/network/manager.js';
+import type { Containers } from '../../src/engine/runtime/containers.js';
 import { TsstackError } from '../../src/util/errors.js';
-import { fakeContainerHost, recordedNetwork, type FakeContainerHost } from '../fakes/containers.js';
-import { fakeNetworkDrivers, type FakeNetwork } from '../fakes/network.js';
+import { fakeParts, type FakeContainerHost } from '../fakes/containers.js';
+import type { FakeNetwork } from '../fakes/network.js';
 
 interface Env {
   dir: string;
@@ -27,14 +27,10 @@ const envs: Env[] = [];
 async function env(): Promise<Env> {
   const dir = mkdtempSync(join(tmpdir(), 'tsstack-ctrunit-'));
   const root = join(dir, 'lib'), runRoot = join(dir, 'run');
-  const h = fakeContainerHost();
-  const nd = fakeNetworkDrivers();
-  const net = new NetworkManager({ root, runRoot, drivers: nd });
-  await net.create({ name: 'front', labels: {}, subnet: '10.88.0.0/24' });
-  const warnings: string[] = [];
-  const c = new Containers({ root, runRoot, images: h.images, network: recordedNetwork(h.log, net), dns: h.dns, drivers: h, warn: (m) => warnings.push(m) });
-  h.log.calls = [];
-  const e = { dir, c, h, net, nd, warnings };
+  const p = fakeParts(root, runRoot);
+  await p.net.create({ name: 'front', labels: {}, subnet: '10.88.0.0/24' });
+  p.h.log.calls = [];
+  const e = { dir, ...p };
   envs.push(e);
   return e;
 }
@@ -65,7 +61,7 @@ test('create: rootfs, sandbox, endpoint, ports, then the bundle; the record says
   t.deepEqual(steps(e), ['images.mountRootfs', 'net.createSandbox', 'net.connect', 'net.publish', 'bundle.write']);
   t.like(info, { name: 'web', status: 'created', addresses: { front: '10.88.0.2' } });
   t.deepEqual(info.ports, [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
-  const cfg = [...e.h.bundle.configs.values()][0]!;
+  const cfg = e.h.bundle.read(join(e.dir, 'lib', 'containers', info.id, 'bundle'));
   t.deepEqual(cfg.process.args, ['sleep', '60']);
   t.true(cfg.linux.namespaces.some((n: any) => n.type === 'network' && n.path === join(e.dir, 'run', 'netns', info.id)));
   t.deepEqual(intents(e), []);

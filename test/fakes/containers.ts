@@ -6,12 +6,15 @@
 // fail. Networking is the real NetworkManager over the fake network drivers (fakes/network.ts), seen
 // through a recorder that logs "net.*" calls in the same list.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AttachDriver, BundleDriver, ContainerDrivers, HooksDriver, MonitorDriver, RuntimeDrivers, RuntimeOps } from '../../src/engine/runtime/drivers.js';
 import type { DnsProvider, DnsRecordInput, RootfsProvider, SandboxProvider } from '../../src/engine/runtime/deps.js';
 import type { MonitorOptions, MonitorState } from '../../src/engine/runtime/monitor-client.js';
 import type { HookRun } from '../../src/engine/runtime/lifecycle-hooks.js';
+import { NetworkManager } from '../../src/engine/network/manager.js';
+import { Containers } from '../../src/engine/runtime/containers.js';
+import { fakeNetworkDrivers, type FakeNetwork } from './network.js';
 
 export class Log {
   calls: string[] = [];
@@ -157,17 +160,15 @@ export class FakeRuntime implements RuntimeDrivers {
   }
 }
 
+/** Writes config.json where the real one does (recovery looks for it there), as plain JSON. */
 export class FakeBundle implements BundleDriver {
-  configs = new Map<string, Record<string, any>>();
   constructor(private readonly log: Log) {}
   write(bundleDir: string, config: object): void {
     this.log.hit('bundle.write');
-    this.configs.set(bundleDir, structuredClone(config) as Record<string, any>);
+    writeFileSync(join(bundleDir, 'config.json'), JSON.stringify(config));
   }
   read(bundleDir: string): Record<string, any> {
-    const c = this.configs.get(bundleDir);
-    if (!c) throw new Error(`${bundleDir}/config.json: ENOENT`);
-    return structuredClone(c);
+    return JSON.parse(readFileSync(join(bundleDir, 'config.json'), 'utf8')) as Record<string, any>;
   }
 }
 
@@ -267,4 +268,25 @@ export function fakeContainerHost(): FakeContainerHost {
   runtime.monitor = monitor;
   attach.monitor = monitor;
   return { log, monitor, runtime, bundle: new FakeBundle(log), attach, hooks: new FakeHooks(log), images: new FakeRootfs(log), dns: new FakeDns(log) };
+}
+
+export interface FakeParts {
+  /** Containers over the fake host; its network is `net` seen through recordedNetwork. */
+  c: Containers;
+  h: FakeContainerHost;
+  /** The real NetworkManager over fake kernel parts. */
+  net: NetworkManager;
+  nd: FakeNetwork;
+  /** What Containers warned about (deps.warn). */
+  warnings: string[];
+}
+
+/** Containers and NetworkManager on `root`/`runRoot` (temp directories), every host part a fake. */
+export function fakeParts(root: string, runRoot: string): FakeParts {
+  const h = fakeContainerHost();
+  const nd = fakeNetworkDrivers();
+  const net = new NetworkManager({ root, runRoot, drivers: nd });
+  const warnings: string[] = [];
+  const c = new Containers({ root, runRoot, images: h.images, network: recordedNetwork(h.log, net), dns: h.dns, drivers: h, warn: (m) => warnings.push(m) });
+  return { c, h, net, nd, warnings };
 }

@@ -5,12 +5,13 @@
 // request without the token gets 401. The main view's screenshot is kept in test-artifacts/.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { BIN, isolateNetwork, REPO, settledLeftovers, until } from '../examples/_cli.js';
 import { E2E, world } from '../cli/_world.js';
 import { needs } from '../helpers/skip.js';
+import { cli as runCli, cliEnv, killContainer } from './_stack.js';
 
 const STACK = (workerWord: string) => `name: uidemo
 services:
@@ -19,6 +20,9 @@ services:
     command: ["sh", "-c", "echo hello-from-web; exec httpd -f -p 80 -h /etc"]
     restart: always
     ports: ["18080:80"]
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 100
     healthcheck:
       test: ["CMD-SHELL", "echo health-ok"]
       interval: 1s
@@ -31,38 +35,14 @@ services:
     stop_signal: SIGKILL
 `;
 
-/** The cgroup directory of a container (named by its id), in any hierarchy. */
-function cgroupOf(id: string): string | undefined {
-  const walk = (dir: string, depth: number): string | undefined => {
-    let entries: string[];
-    try { entries = readdirSync(dir); } catch { return undefined; }
-    for (const e of entries) {
-      const p = join(dir, e);
-      try { if (!statSync(p).isDirectory()) continue; } catch { continue; }
-      if (e === id) return p;
-      const found = depth < 8 ? walk(p, depth + 1) : undefined;
-      if (found) return found;
-    }
-    return undefined;
-  };
-  return walk('/sys/fs/cgroup', 0);
-}
-
 needs(...E2E, 'chromium').serial('the dashboard shows the stack live and acts on it', async (t) => {
   isolateNetwork();
   const w = world();
   await w.busybox('busybox:latest');
   const file = join(w.dir, 'stack.yaml');
   writeFileSync(file, STACK('worker-v1'));
-  const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run'), NO_COLOR: '1' };
-  delete env.TSSTACK_PROJECT_NAME;
-  const cli = (...args: string[]) => new Promise<{ code: number; out: string; err: string }>((resolve) => {
-    const c = spawn(process.execPath, [BIN, '-f', file, ...args], { cwd: w.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    c.on('close', (code) => resolve({ code: code ?? 1, out, err }));
-  });
+  const env = cliEnv(w.root);
+  const cli = (...args: string[]) => runCli(w.root, w.dir, file, ...args);
   const child: ChildProcess = spawn(process.execPath, [BIN, '-f', file, 'up', '--watch', '--ui'], { cwd: w.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.on('data', (d) => { text += d; });
@@ -78,6 +58,7 @@ needs(...E2E, 'chromium').serial('the dashboard shows the stack live and acts on
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     await cli('down');
+    w.dispose();
   });
   t.true(await until(async () => /watching for changes/.test(text), 120_000, 100), text);
   const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(text)?.[1];
@@ -105,16 +86,18 @@ needs(...E2E, 'chromium').serial('the dashboard shows the stack live and acts on
   await page.locator('#logs').getByText('worker-v1').first().waitFor({ timeout: 10_000 });
   // the charts got samples
   await page.locator('#charts canvas').nth(7).waitFor({ timeout: 10_000 });
+  // the limits are drawn and written beside the figures
+  await page.locator('#charts canvas[data-metric=pids][title$="/ 100"]').first().waitFor({ timeout: 10_000 });
+  t.regex(await page.locator('#charts canvas[data-metric=mem]').first().getAttribute('title') ?? '', /\/ 64\.0MiB$/);
+  t.regex(await page.locator('#charts canvas[data-metric=cpu]').first().getAttribute('title') ?? '', /\/ 50%$/);
   mkdirSync(join(REPO, 'test-artifacts'), { recursive: true });
   await page.screenshot({ path: join(REPO, 'test-artifacts/ui-main.png'), fullPage: true });
 
   // kill the web container (SIGKILL to every process of its cgroup, v1 or v2): red, then healthy again after the monitor restarts it
   const ps = JSON.parse((await cli('ps', '--format', 'json')).out) as { ID: string; Service: string }[];
   const webId = ps.find((r) => r.Service === 'web')!.ID;
-  const cg = cgroupOf(webId);
-  t.truthy(cg, 'the container\'s cgroup');
   const killed = Date.now();
-  for (const pid of readFileSync(join(cg!, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+  t.true(killContainer(webId), 'the container\'s processes were found in its cgroup');
   await web.and(page.locator('[data-state=bad]')).waitFor({ timeout: 5000 });
   t.log(`red after ${Date.now() - killed} ms`);
   await web.and(page.locator('[data-state=ok]')).waitFor({ timeout: 30_000 });

@@ -252,6 +252,18 @@ test('servicesView: states, depends_on and networks from the labels when there i
   t.is(v[0].containers[0].healthOutput, 'curl: refused');
 });
 
+test('servicesView: the stack file\'s limits (deploy.resources.limits first), depends_on and scale from the model', (t) => {
+  const model = { services: {
+    api: { depends_on: { db: { condition: 'service_started' } }, networks: { back: {} }, scale: 2, cpus: 2, mem_limit: 1024, deploy: { resources: { limits: { memory: 512, pids: 50 } } } },
+    db: { depends_on: {}, networks: {} },
+  } } as unknown as Parameters<typeof servicesView>[0];
+  const v = servicesView(model, [info({ id: 'a', service: 'api' })]);
+  t.deepEqual(v.map((s) => [s.name, s.state, s.replicas, s.dependsOn, s.networks, s.limits]), [
+    ['api', 'ok', { want: 2, running: 1 }, ['db'], ['back'], { cpus: 2, memory: 512, pids: 50 }],
+    ['db', 'bad', { want: 1, running: 0 }, [], [], {}],
+  ]);
+});
+
 test('CrashTracker: a restart seen between two looks stays red until healthy again', (t) => {
   const ct = new CrashTracker(1000);
   t.deepEqual([...ct.update([info({ id: 'a', service: 'w', health: 'healthy', restartCount: 0 })])], []);

@@ -83,7 +83,7 @@ function layout(services) {
   const cols = [];
   for (const s of services) (cols[d(s.name)] ??= []).push(s.name);
   const pos = new Map();
-  cols.forEach((names, x) => names.forEach((n, y) => pos.set(n, { x: 10 + x * 280, y: 10 + y * 150 })));
+  cols.forEach((names, x) => names.forEach((n, y) => pos.set(n, { x: 10 + x * 330, y: 10 + y * 150 })));
   return pos;
 }
 
@@ -123,7 +123,7 @@ function renderServices() {
         el('span', { class: 'st' }, `#${c.number} ${statusText(c)}`),
         action('restart', c), action('stop', c), action('start', c), action('exec', c), action('shell', c))));
     g.append(node);
-    w = Math.max(w, p.x + 260);
+    w = Math.max(w, p.x + 300);
     h = Math.max(h, p.y + node.offsetHeight + 10);
   }
   g.style.height = `${h}px`;
@@ -136,7 +136,7 @@ function renderServices() {
       const a = pos.get(d), b = pos.get(s.name);
       if (!a || !b) continue;
       const line = document.createElementNS('http://www.w3.org/2000/svg', 'path');
-      const x1 = a.x + 250, y1 = a.y + 20, x2 = b.x, y2 = b.y + 20;
+      const x1 = a.x + 290, y1 = a.y + 20, x2 = b.x, y2 = b.y + 20;
       line.setAttribute('d', `M${x1},${y1} C${x1 + 20},${y1} ${x2 - 20},${y2} ${x2},${y2}`);
       line.setAttribute('stroke', '#8b949e'); line.setAttribute('fill', 'none'); line.setAttribute('marker-end', 'url(#arrow)');
       svg.append(line);
@@ -174,12 +174,14 @@ function renderHistory() {
 const inHistory = (h, t) => t !== undefined && t >= Date.parse(h.started) - 500 && t <= Date.parse(h.started) + (h.durationMs ?? 0) + 500;
 
 // ------------------------------------------------------------ charts
+// limits: the sample's (memory, as the cgroup says) or the stack file's (cpus as a percentage of one core, pids)
 const METRICS = [
-  { key: 'cpu', label: 'CPU %', value: (s) => s.cpu, limit: () => undefined },
-  { key: 'mem', label: 'memory', value: (s) => s.mem, limit: (s) => s.memLimit },
-  { key: 'pids', label: 'pids', value: (s) => s.pids, limit: () => undefined },
+  { key: 'cpu', label: 'CPU %', value: (s) => s.cpu, limit: (_s, lim) => (lim.cpus ? lim.cpus * 100 : undefined) },
+  { key: 'mem', label: 'memory', value: (s) => s.mem, limit: (s, lim) => s.memLimit ?? lim.memory },
+  { key: 'pids', label: 'pids', value: (s) => s.pids, limit: (_s, lim) => lim.pids },
   { key: 'net', label: 'net I/O /s', value: (s, prev) => (prev ? Math.max(0, (s.rx + s.tx - prev.rx - prev.tx) / Math.max(0.001, (s.t - prev.t) / 1000)) : 0), limit: () => undefined },
 ];
+const limitsOf = (id) => state.services.find((s) => s.containers.some((c) => c.id === id))?.limits ?? {};
 const human = (n) => { const u = ['B', 'KiB', 'MiB', 'GiB']; let i = 0; while (n >= 1024 && i < 3) { n /= 1024; i++; } return `${n.toFixed(i ? 1 : 0)}${u[i]}`; };
 
 function renderCharts() {
@@ -207,12 +209,16 @@ function drawCharts() {
   for (const cv of document.querySelectorAll('#charts canvas')) {
     const samples = state.stats[cv.dataset.container] ?? [];
     const m = METRICS.find((x) => x.key === cv.dataset.metric);
+    // the drawing buffer follows the displayed size (no stretched text)
+    const dpr = window.devicePixelRatio || 1;
+    const cw = Math.max(1, Math.round(cv.clientWidth * dpr)), ch = Math.max(1, Math.round(cv.clientHeight * dpr));
+    if (cv.width !== cw || cv.height !== ch) { cv.width = cw; cv.height = ch; }
     const ctx = cv.getContext('2d');
     const W = cv.width, H = cv.height;
     ctx.clearRect(0, 0, W, H);
     if (!samples.length) continue;
     const vals = samples.map((s, i) => m.value(s, samples[i - 1]));
-    const limit = m.limit(samples.at(-1));
+    const limit = m.limit(samples.at(-1), limitsOf(cv.dataset.container));
     const top = Math.max(1e-9, ...vals, limit ?? 0) * 1.1;
     const t0 = samples[0].t, span = Math.max(1, samples.at(-1).t - t0);
     const x = (t) => ((t - t0) / span) * (W - 2) + 1;
@@ -228,9 +234,9 @@ function drawCharts() {
       ctx.strokeStyle = '#d29922'; ctx.beginPath(); ctx.moveTo(x(state.cursor), 0); ctx.lineTo(x(state.cursor), H); ctx.stroke();
     }
     const last = vals.at(-1);
-    ctx.fillStyle = '#d8dee4'; ctx.font = '11px monospace';
-    const text = m.key === 'cpu' ? `${last.toFixed(1)}%` : m.key === 'pids' ? String(last) : human(last) + (limit ? ` / ${human(limit)}` : '');
-    ctx.fillText(text, 4, 12);
+    ctx.fillStyle = '#d8dee4'; ctx.font = `${Math.round(11 * dpr)}px monospace`;
+    const text = m.key === 'cpu' ? `${last.toFixed(1)}%${limit ? ` / ${limit}%` : ''}` : m.key === 'pids' ? `${last}${limit ? ` / ${limit}` : ''}` : human(last) + (limit ? ` / ${human(limit)}` : '');
+    ctx.fillText(text, 4 * dpr, 12 * dpr);
     cv.title = text;
   }
 }
