@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StateFingerprint } from '../engine/api.js';
 import { stateFingerprintOf } from '../engine/engine.js';
+import { RACY_MS } from '../engine/fingerprint.js';
 import type { StackModel } from '../model/types.js';
 import { VOLATILE as VOLATILE_ENV } from './model-cache.js';
 
@@ -111,10 +112,16 @@ export async function convergedOutcome(i: ConvergedInput): Promise<ConvergedOutc
  * Records that a plan made for `i` was empty. `before` is the snapshot taken
  * before that plan observed: the entry is written only if the state is still
  * the same now, so a change made meanwhile (a concurrent `up`, a monitor that
- * died) is never vouched for.
+ * died) is never vouched for. `settle`: wait out the racy window once rather than give up.
  */
-export async function recordConverged(i: ConvergedInput, before: StateFingerprint, outcome: ConvergedOutcome): Promise<void> {
-  const after = await snapshot(i.root, i.runRoot);
+export async function recordConverged(i: ConvergedInput, before: StateFingerprint, outcome: ConvergedOutcome, opts: { settle?: boolean } = {}): Promise<void> {
+  let after = await snapshot(i.root, i.runRoot);
+  // `settle`: right after a change, a file just written is too fresh to vouch for; once the racy
+  // window has passed with nothing changed, it can be (the same rule, taken a moment later)
+  if (opts.settle && after.racy && after.digest === before.digest) {
+    await new Promise((r) => setTimeout(r, RACY_MS));
+    after = await snapshot(i.root, i.runRoot);
+  }
   if (after.digest !== before.digest || after.racy) return;
   const path = pathOf(i);
   // No fsync: a torn or lost cache file after a crash is a miss, never a wrong answer.

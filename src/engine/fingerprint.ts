@@ -49,7 +49,7 @@ export function list(dir: string): string[] {
  * same timestamp tick unseen: a fingerprint holding one says `racy` (git's
  * "racily clean" rule), and callers do not vouch for it.
  */
-const RACY_MS = 50;
+export const RACY_MS = 50;
 
 /** The state files observation reads, in a fixed order. */
 function stateFiles(root: string): string[] {

@@ -32,6 +32,8 @@ needs(...E2E).serial('a converged up -d is answered from the cache; a stopped co
     await w.busybox('busybox:latest');
     writeFileSync(join(w.dir, 'stack.yaml'), STACK);
     t.is((await T('up', '-d')).code, 0);
+    // a change that left the project converged is recorded: the first no-op after it is the fast path
+    t.true(existsSync(entry), 'the converged state after a changing up is recorded');
     await settle();
     const noop = await T('up', '-d');
     t.regex(noop.err, /conv is up to date/);

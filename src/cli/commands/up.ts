@@ -10,6 +10,7 @@ import { EXIT, EXIT_FAILED, renderError } from '../errors.js';
 import type { Progress } from '../render.js';
 import type { ApplyEvent } from '../../reconcile/apply.js';
 import type { Plan } from '../../reconcile/plan.js';
+import type { UpOptions } from '../../reconcile/up.js';
 
 export interface UpFlags {
   detach?: boolean;
@@ -127,11 +128,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   // Without the lock first: a converged stack is a consistent state, so an empty
   // plan read without it is the truth (a concurrent `up` mid-way shows as work
   // to do, and that path takes the lock and plans again).
-  const { makePlan } = await import('../../reconcile/up.js');
-  const { preflight } = await import('../../reconcile/preflight.js');
-  const quick = (await makePlan(engine, model, opts)).plan;
-  // an intent left by a killed command sends `up` to the locked path, whose recovery finishes it
-  const converged = quick.empty && !(await engine.pendingChanges(model.name)).length && !(await preflight(quick, engine, model)).length;
+  const { plan: quick, converged } = await unlockedPlan(engine, model, opts);
   const outcome = converged
     ? { plan: quick, result: { failed: [], warnings: [...quick.warnings], touched: [] } }
     : await ctx.locked(model.name, async () => {
@@ -143,6 +140,14 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
     });
   if (converged) await progress.done();
   if (converged && cache && cacheInput && stateBefore !== undefined) await cache.recordConverged(cacheInput, stateBefore, { warnings: [...quick.warnings], plan: quick.toJSON() });
+  // A change that left the project converged is recorded too, so the first no-op `up` after it is the fast
+  // path: planned once more here, with the modules loaded and the engine open (a plan that is not empty,
+  // e.g. a container that exited already, records nothing).
+  if (!converged && cache && cacheInput && !outcome.result.failed.length) {
+    const before = await cache.snapshot(ctx.paths.root, ctx.paths.runRoot);
+    const again = await unlockedPlan(engine, model, { ...opts, onEvent: undefined, onProgress: undefined, onPlan: undefined });
+    if (again.converged) await cache.recordConverged(cacheInput, before, { warnings: [...again.plan.warnings], plan: again.plan.toJSON() }, { settle: true });
+  }
   const code = report(ctx, outcome.result);
   if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: outcome.plan.toJSON(), failed: outcome.result.failed.map((x) => ({ resource: x.resource, message: x.message })), warnings: outcome.result.warnings }));
   else if (outcome.plan.empty) ctx.io.err(`up: ${model.name} is up to date (${Date.now() - started} ms)`);
@@ -157,6 +162,17 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   if (f.detach || f.start === false) return 0;
   const { attach } = await import('../attach.js');
   return attach(ctx, engine, model.name, selected, { colour: f.color === false ? false : undefined, prefix: f.logPrefix !== false, abortOnExit: !!f.abortOnContainerExit, abortOnFailure: !!f.abortOnContainerFailure, exitCodeFrom: f.exitCodeFrom, stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
+}
+
+/**
+ * The plan made without the lock, `converged` only when nothing is to be done: no action, no change a killed
+ * command left half made (its intent sends `up` to the locked path, whose recovery finishes it), no problem.
+ */
+async function unlockedPlan(engine: Engine, model: StackModel, opts: UpOptions): Promise<{ plan: Plan; converged: boolean }> {
+  const { makePlan } = await import('../../reconcile/up.js');
+  const { preflight } = await import('../../reconcile/preflight.js');
+  const plan = (await makePlan(engine, model, opts)).plan;
+  return { plan, converged: plan.empty && !(await engine.pendingChanges(model.name)).length && !(await preflight(plan, engine, model)).length };
 }
 
 /**
