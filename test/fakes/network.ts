@@ -10,7 +10,7 @@ import type { Taken } from '../../src/engine/network/ipam.js';
 import type { NftCommand, NftObject } from '../../src/engine/network/nft.js';
 import type { DnatTarget } from '../../src/engine/network/conntrack.js';
 import type { LinkSummary } from '../../src/engine/network/rtnl.js';
-import type { NsInspect } from '../../src/engine/network/ns-jobs.js';
+import type { NsInspect } from '../../src/engine/network/ns-enter.js';
 import type { Listener } from '../../src/engine/network/ports.js';
 import type { SocketLbStatus } from '../../src/engine/network/socket-lb.js';
 import type { ForwardEntry } from '../../src/engine/network/socket-lb-programs.js';

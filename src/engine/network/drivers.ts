@@ -11,7 +11,7 @@ import type { Taken } from './ipam.js';
 import type { NftCommand, NftObject } from './nft.js';
 import type { DnatTarget } from './conntrack.js';
 import type { LinkSummary } from './rtnl.js';
-import type { NsInspect } from './ns-jobs.js';
+import type { NsInspect } from './ns-enter.js';
 import type { Listener } from './ports.js';
 import type { SocketLbStatus } from './socket-lb.js';
 import type { ForwardEntry } from './socket-lb-programs.js';

@@ -5,7 +5,7 @@
 //   nft-rules.ts       the nftables table as data (pure); nft.ts runs it through libnftables (FFI)
 //   port-conflicts.ts  whether host ports can be published (pure); ports.ts reads /proc listeners and owners
 //   rtnl.ts, nla.ts    links, addresses, routes over rtnetlink
-//   ns-worker.ts       the thread that enters sandboxes (ns-client.ts drives it, ns-jobs.ts the messages)
+//   ns-enter.ts        work inside sandboxes: the main thread steps in and out synchronously
 //   conntrack.ts       forgetting NAT bindings of unpublished ports (ctnetlink)
 //   state.ts           <root>/networks/*.json and the lock; host.ts facts about the host; libc.ts FFI
 export { NetworkManager, DEFAULT_ROOT, tableFor, type NetworkManagerOptions, type EndpointResult, type PublishResult } from './manager.js';

@@ -1,5 +1,5 @@
-// The real network drivers (drivers.ts): libnftables, rtnetlink, pinned namespaces through the
-// namespace worker, /proc. Thin: every decision stays in NetworkManager.
+// The real network drivers (drivers.ts): libnftables, rtnetlink, pinned namespaces (ns-enter.ts),
+// /proc. Thin: every decision stays in NetworkManager.
 
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import type { RtNetlinkSocket } from 'netlink';
@@ -8,8 +8,7 @@ import { Nft } from './nft.js';
 import { type DnatTarget, forgetDnat } from './conntrack.js';
 import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js';
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './libc.js';
-import { NsClient } from './ns-client.js';
-import type { NsInspect } from './ns-jobs.js';
+import { type NsInspect, configureNamespace, createNamespace, inspectNamespace, namespaceSysctl } from './ns-enter.js';
 import { readListeners, socketOwners } from './ports.js';
 import { addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setMaster, setUp } from './rtnl.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
@@ -78,8 +77,6 @@ export class RtnlLinks implements Links {
 }
 
 export class NetnsSandbox implements Sandbox {
-  private readonly ns = new NsClient();
-
   pinned(): Set<string> {
     return mountPoints();
   }
@@ -109,7 +106,7 @@ export class NetnsSandbox implements Sandbox {
   async create(path: string): Promise<void> {
     closeSync(openSync(path, 'a'));
     try {
-      await this.ns.run({ kind: 'create', path });
+      await createNamespace(path);
     } catch (e) {
       rmSync(path, { force: true });
       throw e;
@@ -133,16 +130,16 @@ export class NetnsSandbox implements Sandbox {
   }
 
   configure(path: string, cfg: { ifname: string; address: string; prefixLen: number; gateway: string; defaultRoute: boolean }): Promise<void> {
-    return this.ns.run({ kind: 'configure', path, ...cfg });
+    return configureNamespace(path, cfg);
   }
-  sysctl(path: string, values: Record<string, string>): Promise<void> {
-    return this.ns.run({ kind: 'sysctl', path, values });
+  async sysctl(path: string, values: Record<string, string>): Promise<void> {
+    namespaceSysctl(path, values);
   }
   inspect(path: string): Promise<NsInspect> {
-    return this.ns.run<NsInspect>({ kind: 'inspect', path });
+    return inspectNamespace(path);
   }
-  close(): Promise<void> {
-    return this.ns.close();
+  async close(): Promise<void> {
+    // nothing held between calls
   }
 }
 

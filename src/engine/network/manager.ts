@@ -17,7 +17,7 @@ import { TsstackError } from '../../util/errors.js';
 import type { EndpointSpec, Fault, Labels, NetworkApi, NetworkCreateSpec, NetworkInfo, PublishedPort } from '../api.js';
 import { formatCidr, intToIp, ipToInt, parseCidr } from './cidr.js';
 import { allocateAddress, chooseSubnet, macFor, type Taken } from './ipam.js';
-import type { NsInspect } from './ns-jobs.js';
+import type { NsInspect } from './ns-enter.js';
 import type { DnatTarget } from './conntrack.js';
 import { FAMILY, buildTable, canonical, deleteBatch, isAnyHost, portElementsBatch, toBatch } from './nft-rules.js';
 import { freePort, portProblems } from './port-conflicts.js';
