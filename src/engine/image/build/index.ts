@@ -5,6 +5,9 @@
 // instructions only change the image config. Steps are cached by parent chain
 // + what they do (see cache.ts); `noCache` skips lookups (results are still
 // recorded). RUN shares the builder's network (see run-step.ts).
+// What only a step that runs needs (the runtime's spec, copying, packing a
+// layer, archives) is imported when one does: a fully cached build loads the
+// parser, the context and the cache, and no more.
 
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -15,20 +18,17 @@ import { isAbsolute, join, posix, resolve } from 'node:path';
 import type { BuildRequest, ImageInfo } from '../../api.js';
 import { TsstackError } from '../../../util/errors.js';
 import { hostPlatform, type ImageConfig } from '../oci.js';
-import { packDirectory } from '../pack.js';
 import { BuildCache, cacheKey } from './cache.js';
 import { BuildContext, digestSelection, FileHashMemo, readFileInItsDir } from './context.js';
 import { bindPinned, SafeRootError, unmountDetached } from './safe-root.js';
 import { BuildNetworks, RUN_NETWORK_MODES, type RunNetworkMode } from './network.js';
 import { IgnoreMatcher, IgnoreSyntaxError, parseDockerignore } from './dockerignore.js';
-import { CopyError, copyInto, listTree, type CopySource } from './copy.js';
-import { extractArchive, isArchive } from './archive.js';
+import type { CopySource } from './copy.js';
 import { nodeFromLine } from './parser.js';
 import { healthcheckConfig, parseDockerfileText, toInstruction, type CopyInstr, type CommandInstr, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 import type { OciMountInput } from '../../runtime/oci-spec.js';
 import { MountSpecError, parseRunMount, type RunMount } from './run-mounts.js';
 import { resolveChown, resolveInRoot, resolveUser, UserLookupError } from './rootfs-fs.js';
-import { buildRunSpec, buildRuntime, missingMountTargets, removeCopiedUpDir, removeCreatedTargets, runContainer } from './run-step.js';
 import { expandHeredoc, expandWord, expandWords, ShellExpansionError } from './shell-lex.js';
 import type { BuildLayer, BuildStore } from './store.js';
 
@@ -70,7 +70,8 @@ interface Ctx {
   file: string;
   context?: BuildContext;
   cache: BuildCache;
-  tmp: string;
+  /** The build's temporary directory under `<root>/build-tmp`, made when a step first runs. */
+  tmp?: string;
   globalArgs: Map<string, string | undefined>;
   usedArgs: Set<string>;
   results: Map<number, StageState>;
@@ -149,14 +150,11 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
   }
   if (network === 'host') progress('WARN: build.network: host: RUN steps run on the host\'s network and can reach its local services');
   const context = openContext(resolve(req.context), dfPath);
-  await mkdir(join(store.root, 'build-tmp'), { recursive: true });
   await cleanStaleBuilds(join(store.root, 'build-tmp'));
-  const tmp = await mkdtemp(join(store.root, 'build-tmp', `b-${process.pid}-`));
   const ctx: Ctx = {
     store, req, df, file,
     context,
     cache: new BuildCache(store),
-    tmp,
     globalArgs: new Map(),
     usedArgs: new Set(),
     results: new Map(),
@@ -193,8 +191,16 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
     for (const l of ctx.leases) await l.release().catch(() => undefined);
     context?.close();
     await ctx.networks.close().catch((e: unknown) => progress(`WARN: removing the build network failed: ${(e as Error).message}`));
-    await rm(tmp, { recursive: true, force: true });
+    if (ctx.tmp) await rm(ctx.tmp, { recursive: true, force: true });
   }
+}
+
+/** The build's temporary directory, made on first use (a fully cached build makes none). */
+async function buildTmp(ctx: Ctx): Promise<string> {
+  if (ctx.tmp) return ctx.tmp;
+  await mkdir(join(ctx.store.root, 'build-tmp'), { recursive: true });
+  ctx.tmp = await mkdtemp(join(ctx.store.root, 'build-tmp', `b-${process.pid}-`));
+  return ctx.tmp;
 }
 
 function pidAlive(pid: number): boolean {
@@ -207,7 +213,8 @@ function pidAlive(pid: number): boolean {
  * deletes them. Builds of live processes are left alone.
  */
 async function cleanStaleBuilds(dir: string): Promise<void> {
-  const stale = (await readdir(dir)).filter((n) => {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const stale = names.filter((n) => {
     const m = /^b-(\d+)-/.exec(n);
     return m !== null && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
   });
@@ -485,7 +492,7 @@ async function layerStep(ctx: Ctx, state: StageState, ins: Instruction, label: s
       return;
     }
   }
-  const dir = await mkdtemp(join(ctx.tmp, 's-'));
+  const dir = await mkdtemp(join(await buildTmp(ctx), 's-'));
   let layer: BuildLayer | undefined;
   try {
     const root = await ctx.store.mountLayers(state.layers.map((l) => l.chainId), dir);
@@ -496,6 +503,7 @@ async function layerStep(ctx: Ctx, state: StageState, ins: Instruction, label: s
     }
     const upper = join(dir, 'upper');
     if ((await readdir(upper)).length > 0) {
+      const { packDirectory } = await import('../pack.js');
       layer = await ctx.store.addLayer(packDirectory(upper, { overlayWhiteouts: true }), state.layers[state.layers.length - 1]?.chainId);
     }
   } finally {
@@ -635,6 +643,7 @@ async function setupRunMounts(ctx: Ctx, st: Stage, ins: CommandInstr, bundle: st
 }
 
 async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, root: string, bundle: string): Promise<void> {
+  const { buildRunSpec, buildRuntime, missingMountTargets, removeCopiedUpDir, removeCreatedTargets, runContainer } = await import('./run-step.js');
   let user;
   try { user = resolveUser(root, state.config.User ?? ''); } catch (e) {
     if (e instanceof UserLookupError) throw fail(ctx, ins, e.message, 'add the user in an earlier RUN (adduser) or use a numeric uid');
@@ -674,7 +683,7 @@ async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, 
     const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys', ...bindTargets, ...extra.targets]);
     const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds, mounts: extra.mounts, network: net.namespace });
     try {
-      res = await runContainer(runtime, id, bundle, join(ctx.tmp, 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
+      res = await runContainer(runtime, id, bundle, join(await buildTmp(ctx), 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
     } catch (e) {
       throw fail(ctx, ins, `cannot run the step with ${runtime}: ${(e as Error).message}`, 'install runc or build native/ (node scripts/build-native.mjs), or set TSSTACK_BUILD_RUNTIME');
     } finally {
@@ -784,6 +793,8 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
       srcs.push({ abs: join(p, f.name), name: f.name, st: await stat(join(p, f.name)) });
     }
     if (ins.kind === 'ADD') {
+      const { extractArchive, isArchive } = await import('./archive.js');
+      const { listTree } = await import('./copy.js');
       const plain: CopySource[] = [];
       for (const s of srcs) {
         const out = join(dir, `extract-${plain.length}-${randomBytes(4).toString('hex')}`);
@@ -823,7 +834,8 @@ function resolveChownOr(ctx: Ctx, ins: CopyInstr, root: string, chown: string): 
   }
 }
 
-async function copyOrFail(ctx: Ctx, ins: CopyInstr, root: string, dest: string, srcs: CopySource[], opts: Parameters<typeof copyInto>[3]): Promise<void> {
+async function copyOrFail(ctx: Ctx, ins: CopyInstr, root: string, dest: string, srcs: CopySource[], opts: Parameters<typeof import('./copy.js').copyInto>[3]): Promise<void> {
+  const { copyInto, CopyError } = await import('./copy.js');
   try { await copyInto(root, dest, srcs, opts); } catch (e) {
     if (e instanceof CopyError) throw fail(ctx, ins, e.message);
     throw e;
