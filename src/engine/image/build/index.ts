@@ -159,7 +159,7 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
     usedArgs: new Set(),
     results: new Map(),
     leases: [],
-    hashes: new FileHashMemo(join(store.root, 'build-cache', 'file-hashes.json')),
+    hashes: new FileHashMemo(context ? FileHashMemo.pathFor(store.root, context.dir) : undefined),
     step: 0,
     progress,
     network: network as RunNetworkMode,
