@@ -15,7 +15,6 @@ import { ContentStore } from './content.js';
 import { LayerStore } from './layers.js';
 import { Records, type ImageRecord, type LayerRef } from './records.js';
 import { withLock } from './lock.js';
-import { mountOverlay, unmountOverlay } from './mount.js';
 import { MT, canonicalJson, chainIds, hostPlatform, sha256Digest, digestHex, type ImageConfig, type Manifest } from './oci.js';
 import { parseDocument, validateDocument } from './validate.js';
 import { looksLikeImageId, normalizeName, parseReference, repositoryOf } from './reference.js';
@@ -422,10 +421,12 @@ export class ImageStore implements ImageApi {
       if (!this.layers.has(c)) throw new TsstackError('IMAGE', `layer ${c} is missing from ${this.layers.dir}`, { hint: 'remove the image and pull or load it again' });
     }
     const lower = chain.length ? [...chain].reverse().map((c) => this.layers.shortLower(c)) : ['empty'];
+    const { mountOverlay } = await import('./mount.js');
     return mountOverlay(this.layers.dir, lower, dir);
   }
 
   async unmountRootfs(dir: string): Promise<void> {
+    const { unmountOverlay } = await import('./mount.js');
     await unmountOverlay(dir);
   }
 

@@ -9,9 +9,7 @@
 // layer, archives) is imported when one does: a fully cached build loads the
 // parser, the context and the cache, and no more.
 
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
@@ -219,6 +217,8 @@ async function cleanStaleBuilds(dir: string): Promise<void> {
     return m !== null && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
   });
   if (stale.length === 0) return;
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
   const mountPoints = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter(Boolean);
   for (const n of stale) {
     const base = join(dir, n) + '/';
