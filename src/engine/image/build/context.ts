@@ -11,7 +11,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { writeFileAtomicSync } from '../../../util/fs-atomic.js';
 import type { Stats } from 'node:fs';
@@ -168,12 +168,15 @@ export function segmentRegex(seg: string): RegExp {
 
 /** How file contents are hashed (a seam: tests count the files whose contents a build reads). */
 export const contentHasher = {
-  async sha256(path: string): Promise<string> {
+  /** `size` (the file's, when known): a small file is read in one piece of its own size, not into a 1 MiB stream buffer. */
+  async sha256(path: string, size = Infinity): Promise<string> {
     const h = createHash('sha256');
-    for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+    if (size <= SMALL_FILE) h.update(await readFile(path));
+    else for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
     return h.digest('hex');
   },
 };
+const SMALL_FILE = 256 << 10;
 
 /** A file changed this recently may change again within the same timestamp tick: its hash is not remembered. */
 const RACY_MS = 100;
@@ -236,7 +239,7 @@ export class FileHashMemo {
     const have = this.cached(st);
     if (have) return have;
     const started = Date.now();
-    const hex = await contentHasher.sha256(read);
+    const hex = await contentHasher.sha256(read, st.size);
     if (st.ctimeMs < started - RACY_MS) {
       const k = `${st.dev}:${st.ino}`;
       this.map.delete(k);
