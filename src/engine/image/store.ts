@@ -163,9 +163,16 @@ export class ImageStore implements ImageApi {
     return pushImage(this, ref, { onProgress });
   }
 
+  /** A build that read nothing new and ran nothing is answered by the build memo (build/memo.ts) without loading the builder. */
   async build(req: BuildRequest): Promise<ImageInfo> {
+    const memo = await import('./build/memo.js');
+    const hit = await memo.lookupMemo(this, req);
+    if (hit) return hit;
+    const notes = memo.newNotes();
     const { buildImage } = await import('./build/index.js');
-    return buildImage(this, req);
+    const info = await buildImage(this, req, notes);
+    try { memo.saveMemo(this.root, req, notes, info.id); } catch { /* a cache: the next build runs in full */ }
+    return info;
   }
 
   // ------------------------------------------------------------ writing images

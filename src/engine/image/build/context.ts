@@ -46,8 +46,37 @@ export function readFileInItsDir(path: string): string | undefined {
   } finally { root.close(); }
 }
 
+/**
+ * What a build learned of its context, for the build memo (memo.ts): every
+ * source resolved (rel → path, null when absent) and the stat of every entry
+ * looked at, directories included (a directory's mtime moves when an entry
+ * comes, goes or is renamed).
+ */
+export interface ContextReads {
+  resolved: Map<string, string | null>;
+  stats: Map<string, string>;
+  /** The newest ctime seen (ms): a tree that changed this recently may change again unseen. */
+  newest: number;
+}
+
+/** What of a stat tells that an entry changed: type, identity, size, mtime, ctime. */
+export function statSig(st: Stats): string {
+  return `${(st.mode & 0o170000).toString(8)}:${st.mode & 0o7777}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
 export class BuildContext {
+  /** The ignore file's text ('' when none). */
+  ignoreText = '';
+  /** Set by a build that may be remembered: what it reads is noted here. */
+  reads?: ContextReads;
+
   constructor(readonly dir: string, readonly ignore: IgnoreMatcher, readonly root: SafeRoot = SafeRoot.open(dir)) {}
+
+  private note(path: string, st: Stats): void {
+    if (!this.reads) return;
+    this.reads.stats.set(path, statSig(st));
+    if (st.ctimeMs > this.reads.newest) this.reads.newest = st.ctimeMs;
+  }
 
   /**
    * `dockerfile` (a host path) may have its own `<Dockerfile>.dockerignore`
@@ -63,7 +92,9 @@ export class BuildContext {
       const p = root.resolve('.dockerignore');
       if (p !== undefined && root.lstat(p).isFile()) text = root.readFile(p);
     }
-    return new BuildContext(dir, new IgnoreMatcher(parseDockerignore(text)), root);
+    const c = new BuildContext(dir, new IgnoreMatcher(parseDockerignore(text)), root);
+    c.ignoreText = text;
+    return c;
   }
 
   /** A root read like a context with nothing ignored (a stage, an image, an extracted archive). */
@@ -92,7 +123,11 @@ export class BuildContext {
 
   private found(rel: string): ContextEntry | undefined {
     const path = this.root.resolve(rel);
-    return path === undefined ? undefined : { rel, path, st: this.root.lstat(path) };
+    this.reads?.resolved.set(rel, path ?? null);
+    if (path === undefined) return undefined;
+    const st = this.root.lstat(path);
+    this.note(path, st);
+    return { rel, path, st };
   }
 
   /**
@@ -111,7 +146,11 @@ export class BuildContext {
     const out: ContextEntry[] = [];
     const walk = (relDir: string, i: number): void => {
       const dir = this.root.resolve(relDir);
-      if (dir === undefined || !this.root.lstat(dir).isDirectory()) return;
+      this.reads?.resolved.set(relDir, dir ?? null);
+      if (dir === undefined) return;
+      const dst = this.root.lstat(dir);
+      this.note(dir, dst);
+      if (!dst.isDirectory()) return;
       const re = segmentRegex(segs[i]!);
       for (const { name } of this.root.readdir(dir)) {
         if (!re.test(name)) continue;
@@ -139,6 +178,7 @@ export class BuildContext {
       return ign && (!st.isDirectory() || this.ignore.canSkipDir(prefix + rel));
     })) {
       // An ignored directory that may hold re-included files is walked, not listed.
+      this.note(e.path, e.st);
       if (e.st.isDirectory() && this.ignore.ignored(prefix + e.rel)) continue;
       out.push({ rel: e.rel, path: e.path, st: e.st });
     }

@@ -29,6 +29,7 @@ import { MountSpecError, parseRunMount, type RunMount } from './run-mounts.js';
 import { resolveChown, resolveInRoot, resolveUser, UserLookupError } from './rootfs-fs.js';
 import { expandHeredoc, expandWord, expandWords, ShellExpansionError } from './shell-lex.js';
 import type { BuildLayer, BuildStore } from './store.js';
+import { textSum, type MemoNotes } from './memo.js';
 
 export type { BuildStore, BuildLayer } from './store.js';
 export { buildCacheKeepSet } from './cache.js';
@@ -82,6 +83,8 @@ interface Ctx {
   /** Network of RUN steps without --network (build.network). */
   network: RunNetworkMode;
   networks: BuildNetworks;
+  /** What the build reads, for the build memo (memo.ts), when it may be remembered. */
+  notes?: MemoNotes;
 }
 
 function fail(ctx: Ctx, ins: { line: number }, message: string, hint?: string, details?: string[]): TsstackError {
@@ -133,9 +136,11 @@ function now(): string {
 // ---------------------------------------------------------------- entry point
 
 /** Builds the image `req` describes into `store`; returns it (named by `req.tags`). */
-export async function buildImage(store: BuildStore, req: BuildRequest): Promise<ImageInfo> {
-  const progress = req.onProgress ?? ((): void => undefined);
+export async function buildImage(store: BuildStore, req: BuildRequest, notes?: MemoNotes): Promise<ImageInfo> {
+  const shown = req.onProgress ?? ((): void => undefined);
+  const progress = notes ? (l: string): void => { notes.lines.push(l); shown(l); } : shown;
   const { text, file, path: dfPath } = readDockerfile(req);
+  if (notes && dfPath !== undefined) notes.dockerfile = textSum(text);
   const df = parseDockerfileText(text, file);
   for (const w of df.warnings) progress(`WARN: ${w}`);
   const syntax = df.directives.syntax;
@@ -148,6 +153,7 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
   }
   if (network === 'host') progress('WARN: build.network: host: RUN steps run on the host\'s network and can reach its local services');
   const context = openContext(resolve(req.context), dfPath);
+  if (notes && context) { context.reads = notes.reads; notes.ignore = textSum(context.ignoreText); }
   await cleanStaleBuilds(join(store.root, 'build-tmp'));
   const ctx: Ctx = {
     store, req, df, file,
@@ -162,6 +168,7 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
     progress,
     network: network as RunNetworkMode,
     networks: new BuildNetworks(store.root, store.runRoot ?? join(store.root, 'run')),
+    notes,
   };
   try {
     for (const [k, v] of platformArgs()) ctx.globalArgs.set(k, v);
@@ -326,7 +333,7 @@ async function baseState(ctx: Ctx, st: Stage): Promise<StageState> {
   if (image.toLowerCase() === 'scratch') return { layers: [], config: {}, history: [], args: new Map(), created: '' };
   let info: ImageInfo;
   try {
-    info = await ctx.store.ensure(image, 'missing', ctx.progress);
+    info = await ensureNoted(ctx, image);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw fail(ctx, st.from, `base image "${image}": ${msg}`, e instanceof TsstackError ? e.hint : undefined);
@@ -492,6 +499,7 @@ async function layerStep(ctx: Ctx, state: StageState, ins: Instruction, label: s
       return;
     }
   }
+  if (ctx.notes) ctx.notes.ran = true;
   const dir = await mkdtemp(join(await buildTmp(ctx), 's-'));
   let layer: BuildLayer | undefined;
   try {
@@ -817,10 +825,21 @@ async function fromLayers(ctx: Ctx, st: Stage, ins: Instruction, what: string, f
   const dep = stageByName(ctx, from);
   if (dep && dep.index < st.index) return ctx.results.get(dep.index)!.layers.map((l) => l.chainId);
   try {
-    return (await ctx.store.ensure(from, 'missing', ctx.progress)).chainIds;
+    return (await ensureNoted(ctx, from)).chainIds;
   } catch (e) {
     throw fail(ctx, ins, `${what}=${from}: no stage or image of that name: ${(e as Error).message}`, 'name a stage defined above (FROM … AS name) or an image');
   }
+}
+
+/** A base or --from image, noted for the memo (one that had to be pulled makes the build not remembered). */
+async function ensureNoted(ctx: Ctx, ref: string): Promise<ImageInfo> {
+  const before = ctx.notes?.lines.length;
+  const info = await ctx.store.ensure(ref, 'missing', ctx.progress);
+  if (ctx.notes) {
+    ctx.notes.bases.set(ref, info.id);
+    if (ctx.notes.lines.length !== before) ctx.notes.ran = true;
+  }
+  return info;
 }
 
 function notFound(ctx: Ctx, ins: CopyInstr, src: string): TsstackError {
