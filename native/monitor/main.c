@@ -106,6 +106,9 @@ static void parse_args(struct mon *m, int argc, char **argv) {
   }
   if (!m->runtime || !m->id || !m->bundle || !m->state_path || !m->log.path[0])
     usage_exit("--runtime, --id, --bundle, --state and --log are required");
+  /* A safety net, not the source of the defaults: tsstack sets Docker's (src/model/healthcheck.ts) and
+   * passes every non-zero value. What lands here is a 0 written in a stack file, which Docker reads as
+   * "the default", and a monitor started by hand. Keep these equal to HEALTH_DEFAULTS. */
   if (m->health.interval_ms <= 0) m->health.interval_ms = 30000;
   if (m->health.timeout_ms <= 0) m->health.timeout_ms = 30000;
   if (m->health.retries <= 0) m->health.retries = 3;

@@ -267,8 +267,10 @@ int cg_create(const char *path, const struct resources *res, struct cg_dirs *d, 
   if (v1_apply(d, res, e) < 0) goto fail;
   return 0;
 fail:;
+  int saved = errno; /* the caller tells a refusal (EACCES) from other failures */
   err_t ignored;
   cg_destroy(d, &ignored);
+  errno = saved;
   return -1;
 }
 

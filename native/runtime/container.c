@@ -31,6 +31,7 @@ struct child_ctx {
   int sync, fifo, console;
   const struct cg_dirs *cg;
   struct ns_joins joins;
+  bool new_user;     /* a new user namespace: wait for the parent's maps first */
   bool placed;
   char *state_json;  /* sent with the go-ahead, for the container-side hooks */
 };
@@ -67,6 +68,16 @@ static _Noreturn void init_child(struct child_ctx *c) {
   const struct spec *s = c->s;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (!c->cg->fake && cg_enter_self_v1(c->cg, &e) < 0) bail(c->sync, &e);
+  if (c->new_user) {
+    /* The parent writes the maps, then says `u`: nothing here may make a file before that. */
+    char m = 0;
+    ssize_t n;
+    do n = recv(c->sync, &m, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1 || m != 'u') _exit(1);
+    if (ns_become_root(s, &e) < 0) bail(c->sync, &e);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a change of credentials cleared it */
+  }
   if (ns_enter_joins(&c->joins, &e) < 0) bail(c->sync, &e);
   if (s->proc.has_oom_score_adj) {
     char v[16];
@@ -150,6 +161,27 @@ static int place_rest(const struct cg_dirs *cg, pid_t pid, bool placed_v2, err_t
   return ts_write_existing(f, v, e);
 }
 
+static bool has_limits(const struct resources *r) {
+  return r->has_mem_limit || r->has_mem_swap || r->has_mem_reservation || r->has_swappiness || r->has_cpu_shares ||
+         r->has_cpu_quota || r->has_cpu_period || r->cpus || r->mems || r->has_pids;
+}
+
+/* Run by an ordinary user or in a user namespace (rootless) the cgroup tree is usually not ours to write:
+ * without a delegated subtree, as runc's rootless mode does, a container that
+ * asks for no limit stays in the runtime's own cgroup; one that does is refused
+ * saying why (device rules are moot there: the kernel refuses mknod anyway). */
+static bool cgroup_optional(const struct spec *s, err_t *e) {
+  if (errno != EACCES && errno != EPERM && errno != EROFS) return false;
+  if (!ns_in_user_ns() && geteuid() == 0) return false;
+  if (has_limits(&s->res)) {
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e->msg);
+    ts_fail(e, "%s: resource limits need a cgroup v2 subtree delegated to this user (systemd: run from your user session, or `systemd-run --user --scope -p Delegate=yes`); without one, drop linux.resources limits", why);
+    return false;
+  }
+  return true;
+}
+
 static int write_pid_file(const char *path, pid_t pid, err_t *e) {
   char v[32];
   int n = snprintf(v, sizeof v, "%d", (int)pid);
@@ -196,7 +228,10 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
     ts_failerr(e, "cannot open %s", fifo_path);
     goto fail;
   }
-  if (cg_create(cgpath, &s->res, &st->cg, e) < 0) goto fail;
+  if (cg_create(cgpath, &s->res, &st->cg, e) < 0) {
+    if (!cgroup_optional(s, e)) goto fail;
+    memset(&st->cg, 0, sizeof st->cg); /* none: the runtime's own cgroup */
+  }
   /* Record the cgroups now: if this process dies mid-create, `delete --force` still finds them. */
   if (state_save(st, e) < 0) goto fail;
   if (o->console_socket && (console = console_connect(o->console_socket, e)) < 0) goto fail;
@@ -218,16 +253,40 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
   c.fifo = fifo;
   c.console = console;
   bool placed_v2 = false;
-  pid = spawn_in_cgroup(clone_flags, &st->cg, &placed_v2);
-  if (pid < 0) {
-    ts_failerr(e, "cannot clone the container process");
+  c.new_user = (clone_flags & CLONE_NEWUSER) != 0;
+  struct ns_saved saved = {.n = 0};
+  if (c.new_user && ns_parent_join(&c.joins, &saved, e) < 0) {
+    err_t ignored;
+    if (ns_parent_restore(&saved, &ignored) < 0) _exit(1);
     goto fail;
   }
+  pid = spawn_in_cgroup(clone_flags, &st->cg, &placed_v2);
+  int clone_errno = errno;
   if (pid == 0) {
     close(sp[0]);
     init_child(&c);
   }
+  if (ns_parent_restore(&saved, e) < 0) {
+    dprintf(2, "tsstack-runtime: %s\n", e->msg);
+    if (pid > 0) kill(pid, SIGKILL);
+    _exit(1); /* never go on in the container's namespaces */
+  }
+  if (pid < 0) {
+    errno = clone_errno;
+    if (c.new_user && (errno == EPERM || errno == EACCES || errno == ENOSPC))
+      ts_failerr(e, "cannot clone the container process into a new user namespace (user.max_user_namespaces, kernel.unprivileged_userns_clone, AppArmor or SELinux may forbid it)");
+    else
+      ts_failerr(e, "cannot clone the container process");
+    goto fail;
+  }
   close(sp[1]), sp[1] = -1;
+  if (c.new_user) {
+    if (ns_write_id_maps(s, pid, e) < 0) goto fail;
+    if (send(sp[0], "u", 1, MSG_NOSIGNAL) != 1) {
+      ts_fail(e, "the container process died before its user namespace was mapped");
+      goto fail;
+    }
+  }
   ns_close_joins(&c.joins);
   if (console >= 0 && console != own[1]) close(console);
   if (own[1] >= 0) close(own[1]), own[1] = -1;

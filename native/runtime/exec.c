@@ -130,7 +130,9 @@ static int build_process(const struct exec_opts *o, const struct cstate *st, str
 }
 
 static const struct { const char *name; int flag; } ns_order[] = {
-    {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"mnt", CLONE_NEWNS},
+    {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET},
+    /* the user namespace after those it may not own (a pinned network namespace), before the mount one it does */
+    {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},
 };
 
 static _Noreturn void exec_child(const struct process_spec *p, const struct seccomp_prog *filter, const struct cstate *st, bool placed_v2, int nsfd[], int rootfd, int console, int errfd, int preserve) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "cgroups.h"
 #include "devices.h"
+#include "namespaces.h"
 #include "rootpath.h"
 #include "sysctl.h"
 
@@ -91,8 +92,11 @@ static int mount_cgroup(const char *full, const struct mount_spec *m, const stru
       if (mount(own, dir, NULL, MS_BIND, NULL) < 0) return ts_failerr(e, "cannot bind %s on %s", own, dir);
       if (mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | (m->flags & ~MS_REMOUNT) | current_flags(dir), NULL) < 0)
         return ts_failerr(e, "cannot remount %s with its options", dir);
-    } else if (mount("cgroup", dir, "cgroup", m->flags & ~MS_REMOUNT, ctl[i]) < 0)
+    } else if (mount("cgroup", dir, "cgroup", m->flags & ~MS_REMOUNT, ctl[i]) < 0) {
+      /* a user namespace may not mount v1 hierarchies (the kernel allows only cgroup2 there): left empty */
+      if (errno == EPERM && ns_in_user_ns()) continue;
       return ts_failerr(e, "cannot mount cgroup %s on %s", ctl[i], dir);
+    }
   }
   if (access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0 && (cgns || v2_leaf)) {
     _cleanup_free_ char *dir = ts_xasprintf("%s/unified", full);
@@ -127,7 +131,11 @@ static int mount_one(const struct spec *s, const struct mount_spec *m, size_t id
        * recursive: the host's mounts below /sys are not the container's. */
       const char *host = !strcmp(m->type, "sysfs") ? "/sys" : !strcmp(m->type, "mqueue") ? "/dev/mqueue" : NULL;
       if (host && (errno == EPERM || errno == EBUSY)) {
-        if (mount(host, full, NULL, MS_BIND, NULL) < 0) return ts_failerr(e, "mounts[%zu]: cannot bind %s on %s", idx, host, m->destination);
+        /* In a user namespace the kernel binds a tree with its submounts only (they are
+         * locked: a bind without them would show what they cover); writes there still
+         * need privilege over the host's namespaces. */
+        unsigned long rec = ns_in_user_ns() ? MS_REC : 0;
+        if (mount(host, full, NULL, MS_BIND | rec, NULL) < 0) return ts_failerr(e, "mounts[%zu]: cannot bind %s on %s", idx, host, m->destination);
         unsigned long keep = m->flags & ~(MS_REMOUNT | MS_REC);
         if (keep && mount(NULL, full, NULL, MS_BIND | MS_REMOUNT | keep | current_flags(full), NULL) < 0)
           return ts_failerr(e, "mounts[%zu]: cannot remount %s with its options", idx, m->destination);

@@ -264,6 +264,27 @@ static int parse_linux_resources(const json *r, struct resources *res, err_t *e)
   return 0;
 }
 
+/* linux.uidMappings / gidMappings: non-empty ranges that fit in 32 bits, at most the kernel's count. */
+static int id_maps(const json *j, const char *what, struct id_map **out, size_t *n, const char *where, err_t *e) {
+  *n = 0;
+  if (!j) return 0;
+  if (j->type != JSON_ARRAY) return ts_fail(e, "%s: %s must be a list", where, what);
+  if (j->n > MAX_ID_MAPS) return ts_fail(e, "%s: %s has %zu ranges; the kernel takes at most %d", where, what, j->n, MAX_ID_MAPS);
+  *out = ts_xmalloc((j->n ? j->n : 1) * sizeof **out);
+  for (size_t i = 0; i < j->n; i++) {
+    struct id_map *m = &(*out)[i];
+    err_t ie;
+    if (json_as_u64(json_get(j->items[i], "containerID"), &m->inner, "containerID", &ie) < 0 ||
+        json_as_u64(json_get(j->items[i], "hostID"), &m->outer, "hostID", &ie) < 0 ||
+        json_as_u64(json_get(j->items[i], "size"), &m->size, "size", &ie) < 0)
+      return ts_fail(e, "%s: %s[%zu]: %s", where, what, i, ie.msg);
+    if (!m->size || m->inner + m->size > 0xffffffffULL || m->outer + m->size > 0xffffffffULL)
+      return ts_fail(e, "%s: %s[%zu]: the range %llu+%llu → %llu is empty or past the largest id", where, what, i, m->inner, m->size, m->outer);
+    (*n)++;
+  }
+  return 0;
+}
+
 static int parse_linux(const json *l, struct spec *s, const char *where, err_t *e) {
   json *v;
   json *nss = json_get(l, "namespaces");
@@ -283,7 +304,14 @@ static int parse_linux(const json *l, struct spec *s, const char *where, err_t *
         return ts_fail(e, "%s: linux.namespaces[%zu]: %s namespace path %s does not exist", where, i, type, path);
     }
   }
-  if (spec_has_ns(s, CLONE_NEWUSER)) return ts_fail(e, "%s: user namespaces are not supported by tsstack-runtime", where);
+  if (id_maps(json_get(l, "uidMappings"), "linux.uidMappings", &s->uid_maps, &s->n_uid_maps, where, e) < 0) return -1;
+  if (id_maps(json_get(l, "gidMappings"), "linux.gidMappings", &s->gid_maps, &s->n_gid_maps, where, e) < 0) return -1;
+  const struct ns_spec *user = spec_ns(s, CLONE_NEWUSER);
+  bool mapped = s->n_uid_maps || s->n_gid_maps;
+  if (user && !user->path && (!s->n_uid_maps || !s->n_gid_maps))
+    return ts_fail(e, "%s: a new user namespace needs linux.uidMappings and linux.gidMappings", where);
+  if (mapped && (!user || user->path))
+    return ts_fail(e, "%s: linux.uidMappings/gidMappings are only for a new user namespace (add {\"type\":\"user\"} without a path to linux.namespaces)", where);
   if (string_list(json_get(l, "maskedPaths"), "linux.maskedPaths", &s->masked, &s->n_masked, e) < 0) return -1;
   if (string_list(json_get(l, "readonlyPaths"), "linux.readonlyPaths", &s->readonly, &s->n_readonly, e) < 0) return -1;
   const char *cg = json_string(json_get(l, "cgroupsPath"));

@@ -42,6 +42,11 @@ struct mount_spec {
 
 struct ns_spec { int flag; char *path; }; /* flag is a CLONE_NEW*; path NULL = new */
 
+/* One line of linux.uidMappings / gidMappings: ids [inner, inner+size) are the
+ * runtime's ids [outer, outer+size). */
+struct id_map { unsigned long long inner, outer, size; };
+#define MAX_ID_MAPS 340 /* the kernel's limit of lines in uid_map */
+
 struct device_spec {
   char *path;
   char type;                /* c, b, u, p */
@@ -91,6 +96,8 @@ struct spec {
   size_t n_mounts;
   struct ns_spec *ns;
   size_t n_ns;
+  struct id_map *uid_maps, *gid_maps; /* a new user namespace's mappings */
+  size_t n_uid_maps, n_gid_maps;
   char **masked, **readonly;
   size_t n_masked, n_readonly;
   char *cgroups_path;       /* NULL = default "/<id>" */

@@ -32,7 +32,7 @@ int verb_features(int argc, char **argv) {
   for (const char *o; n < 96 && (o = spec_mount_option(n));) opts_list[n++] = o;
   list(&b, "mountOptions", opts_list, n, "  ");
   jb_puts(&b, ",\n  \"linux\": {\n");
-  static const char *ns[] = {"cgroup", "ipc", "mount", "network", "pid", "uts"};
+  static const char *ns[] = {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"};
   list(&b, "namespaces", ns, sizeof ns / sizeof ns[0], "    ");
   jb_puts(&b, ",\n");
   char names[64][32];

@@ -127,14 +127,16 @@ export class Context {
 
   /** What the model cache keys on: global options, cwd, environment, and the loader's build. */
   private async modelCacheInput(): Promise<import('./model-cache.js').CacheInput> {
-    const here = new URL('../stack/', import.meta.url);
     const { readdirSync } = await import('node:fs');
     const { fileURLToPath } = await import('node:url');
     let codeFiles: string[] = [];
     try {
-      const dir = fileURLToPath(here);
-      codeFiles = readdirSync(dir).filter((f) => f.endsWith('.js')).sort().map((f) => resolve(dir, f));
-    } catch { /* no spec build: the load fails anyway */ }
+      // the loader and the model's parsers and formatters it uses (src/model)
+      for (const sub of ['../stack/', '../model/']) {
+        const dir = fileURLToPath(new URL(sub, import.meta.url));
+        codeFiles.push(...readdirSync(dir).filter((f) => f.endsWith('.js')).sort().map((f) => resolve(dir, f)));
+      }
+    } catch { /* no loader build: the load fails anyway */ }
     return {
       root: this.paths.root,
       options: { file: this.g.file, projectName: this.g.projectName, profile: this.g.profile, envFile: this.g.envFile, projectDirectory: this.g.projectDirectory },

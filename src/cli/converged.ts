@@ -10,16 +10,17 @@
 // any doubt is a miss, and a miss is just the ordinary path. TSSTACK_NO_CACHE=1
 // turns it off.
 //
-// The fingerprint is the engine's (engine/fingerprint.ts, api.ts `StateFingerprint`):
-// it knows which of its files and host facts observation depends on; this module
-// only keys, records and compares.
+// The fingerprint is the engine's (api.ts `Engine.stateFingerprint`, asked through
+// engine.ts `stateFingerprintOf` without opening the engine): it knows which of its
+// files and host facts observation depends on; this module only keys, records and
+// compares, and reads nothing of the engine's but its own cache file.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StateFingerprint } from '../engine/api.js';
-import { list, readOr, stateFingerprint } from '../engine/fingerprint.js';
+import { stateFingerprintOf } from '../engine/engine.js';
 import type { StackModel } from '../model/types.js';
 import { VOLATILE as VOLATILE_ENV } from './model-cache.js';
 
@@ -47,7 +48,23 @@ interface Entry extends ConvergedOutcome {
 
 /** The engine's fingerprint, read in full (the pids from its files): for recording. */
 export async function snapshot(root: string, runRoot: string): Promise<StateFingerprint> {
-  return stateFingerprint(root, runRoot);
+  return stateFingerprintOf({ root, runRoot });
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
 }
 
 /** Size and mtime of tsstack's own compiled files that make plans: a rebuild is a miss. */
@@ -86,7 +103,7 @@ export async function convergedOutcome(i: ConvergedInput): Promise<ConvergedOutc
     return undefined;
   }
   if (e.key !== keyOf(i) || !Array.isArray(e.pids)) return undefined;
-  if ((await stateFingerprint(i.root, i.runRoot, { pids: e.pids })).digest !== e.state) return undefined;
+  if ((await stateFingerprintOf(i, { pids: e.pids })).digest !== e.state) return undefined;
   return { warnings: e.warnings, plan: e.plan };
 }
 

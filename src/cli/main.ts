@@ -108,6 +108,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     io.out(`tsstack version ${version()}`);
     return 0;
   }
+  if (process.geteuid?.() !== 0 || argv.includes('--rootless')) { const rl = await import('../engine/rootless/enter.js'); if (rl.wantsRootless(argv, process.geteuid?.() ?? 0, process.env)) return rl.runInNamespace(argv, io).catch((e) => (io.err(renderError(e, argv.includes('--debug'))), exitCodeFor(e))); }
   let code = 0;
   let ctx: Context | undefined;
   const debugWanted = argv.includes('--debug');
@@ -161,6 +162,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('--root <dir>', 'engine state directory (default: TSSTACK_ROOT or /var/lib/tsstack)')
       .option('--runtime <name>', 'OCI runtime: tsstack-runtime (default), runc or crun')
       .option('--debug', 'show stack traces and engine details on errors')
+      .option('--rootless', 'run as an ordinary user would, in a user namespace (the default when not root; see README "Rootless")')
       .addHelpText('after', `\nEnvironment: TSSTACK_ROOT, TSSTACK_RUN_ROOT, TSSTACK_PROJECT_NAME, TSSTACK_RUNTIME\n\n${EXIT_HELP}`);
 
     // commander calls actions with (...arguments, options, command); handlers get (ctx, ...arguments, options).
@@ -195,6 +197,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('-t, --timeout <seconds>', 'shutdown timeout when replacing containers', int('--timeout'))
       .option('--watch', 'keep the stack converged while its files change (Ctrl-C stops watching and, unless -d/--keep, the stack)')
       .option('--keep', 'with --watch: Ctrl-C stops watching but leaves the stack running')
+      .option('--ui [port]', 'with --watch: serve the dashboard (see `tsstack ui`) while watching')
       .option('--no-color', 'attached mode: no colours')
       .option('--no-log-prefix', 'attached mode: no container prefix')
       .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
@@ -231,6 +234,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('--no-deps', 'do not start the named services\' dependencies')
       .option('-t, --timeout <seconds>', 'shutdown timeout when replacing containers', int('--timeout'))
       .option('--parallel <n>', 'engine operations in flight at once', int('--parallel'))
+      .option('--ui [port]', 'serve the dashboard (see `tsstack ui`) while watching')
       .addHelpText('after', [
         '',
         'Like `docker compose watch`: brings the stack up (as `up -d`), then watches the stack files, `.env`,',
@@ -243,12 +247,14 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       ].join('\n'))
       .action(act(async () => (await up()).runWatchCommand));
 
+    cmd('ui', 'a live dashboard of the stack in the browser (127.0.0.1, with a token)').option('-p, --port <port>', 'port (default: any free one; the project is the global -p before ui)', int('--port')).action(act(async () => (await import('./commands/ui.js')).runUi));
     cmd('ps', 'list the project\'s containers')
       .argument('[services...]')
       .option('-a, --all', 'include stopped containers')
       .option('-q, --quiet', 'only ids')
       .option('--services', 'only service names')
       .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+      .option('--swarm [url]', 'the project\'s tasks on a Docker Swarm (manager: URL, DOCKER_HOST or the local socket)')
       .action(act(async () => (await inspect()).runPs));
     cmd('logs', 'show container output')
       .argument('[services...]')
@@ -258,6 +264,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('-t, --timestamps', 'show timestamps')
       .option('--no-color', 'no colours')
       .option('--no-log-prefix', 'no service prefix')
+      .option('--swarm [url]', 'the output of the project\'s tasks on a Docker Swarm (manager: URL, DOCKER_HOST or the local socket)')
       .action(act(async () => (await inspect()).runLogs));
     cmd('top', 'show the processes in the containers').argument('[services...]').action(act(async () => (await inspect()).runTop));
     cmd('port', 'print the host address of a published port')

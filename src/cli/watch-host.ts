@@ -28,6 +28,8 @@ export interface WatchMode {
   services?: string[];
   colour?: boolean;
   prefix?: boolean;
+  /** Serve the dashboard while watching (src/ui/); its history shows each reconcile and the change that made it. */
+  ui?: { port: number };
 }
 
 /** `.dockerignore` patterns of a build context (comments and blanks dropped). */
@@ -69,11 +71,17 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
   const Listr = live ? (await import('listr2')).Listr : undefined;
   const logs = mode.logs ? new LogFollower(ctx.io, engine, model.name, { colour: mode.colour, prefix: mode.prefix, services: mode.services }) : undefined;
   let current = model;
+  const dash = mode.ui ? await (await import('../ui/dashboard.js')).openDashboard({ ctx, engine, project: model.name, upOptions: { ...opts, removeOrphans: true }, hasStack: true, port: mode.ui.port }) : undefined;
+  if (dash) ctx.io.err(`dashboard: ${dash.url}`);
+  let lastChanged: string[] = [];
 
   const reconcile = async (m: StackModel, rebuild: string[]): Promise<void> => {
     const started = Date.now();
     let progress: Progress = Listr ? { event: () => {}, line: () => {}, done: () => {} } : progressFor(ctx.io);
     if (Listr) logs?.hold();
+    const shown = lastChanged.map((p) => relative(current.workingDir, p) || p);
+    const report = dash?.reconcile(shown.length ? `watch: ${shown.slice(0, 3).join(', ')}${shown.length > 3 ? ` and ${shown.length - 3} more` : ''} changed` : 'watch');
+    lastChanged = [];
     let outcome;
     try {
       outcome = await ctx.locked(m.name, () => up(engine, m, {
@@ -84,14 +92,19 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
         onEvent: (e) => progress.event(e),
         onProgress: (_r, l) => progress.line(l),
         onPlan: (p) => {
+          report?.plan(p);
           if (Listr && !p.empty) progress = listrProgress(Listr, ctx.io, p, { noStart: opts.noStart });
           else for (const l of planLines(p)) ctx.io.err(l);
         },
       }));
+    } catch (e) {
+      report?.done([e instanceof Error ? e.message : String(e)], []);
+      throw e;
     } finally {
       await progress.done();
       logs?.release();
     }
+    report?.done(outcome.result.failed.map((f) => `${f.resource}: ${f.message}`), [...outcome.result.warnings]);
     for (const w of outcome.result.warnings) ctx.io.err(`warning: ${w}`);
     for (const f of outcome.result.failed) ctx.io.err(`watch: ${f.resource}: ${f.message}`);
     if (!outcome.plan.empty && !outcome.result.failed.length) ctx.io.err(`watch: ${m.name} converged (${outcome.plan.actions.length} action${outcome.plan.actions.length === 1 ? '' : 's'}, ${Date.now() - started} ms)`);
@@ -135,6 +148,7 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
     },
     watch: watchPaths,
     changed: (paths) => {
+      lastChanged = paths;
       const shown = paths.slice(0, 3).map((p) => relative(current.workingDir, p) || p);
       ctx.io.err(`watch: changed: ${shown.join(', ')}${paths.length > 3 ? ` and ${paths.length - 3} more` : ''}`);
     },
@@ -166,6 +180,7 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
   }
   // Cancels the reads of containers left running (--keep), so nothing keeps the process alive.
   await logs?.stop(mode.stopOnInterrupt ? 1000 : 0);
+  await dash?.close();
   return code;
 }
 

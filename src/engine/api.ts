@@ -296,6 +296,8 @@ export interface ContainerInfo {
   labels: Labels;
   status: ContainerStatus;
   health?: HealthStatus;
+  /** Output of the last health check (while running with a healthcheck): what the dashboard shows beside the health. */
+  healthOutput?: string;
   exitCode?: number;
   oomKilled?: boolean;
   pid?: number;

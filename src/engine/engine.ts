@@ -5,9 +5,12 @@
 // module is imported (`await import`, typed by its `import type`) and the part
 // constructed on its first call, so a command that needs one part (e.g.
 // `image ls`) loads only that one, and `ps` never loads the network manager.
+// The two big parts get their kernel drivers here (network/kernel-drivers.ts:
+// firewall, links, sandbox, socket programs, host ports; runtime/kernel-drivers.ts:
+// bundle, monitor, attach, hooks, runtime); the unit tests give them fakes instead.
 
 import { join } from 'node:path';
-import type { ContainerApi, Engine, Fault, HealthApi, HostApi, ImageApi, NetworkApi, VolumeApi } from './api.js';
+import type { ContainerApi, Engine, Fault, HealthApi, HostApi, ImageApi, NetworkApi, StateFingerprint, VolumeApi } from './api.js';
 import type { DnsService } from './dns/service.js';
 import type { ImageStore } from './image/store.js';
 import type { NetworkManager } from './network/manager.js';
@@ -36,6 +39,14 @@ export function enginePaths(flags: { root?: string; runRoot?: string }, env: Nod
     root: flags.root ?? env.TSSTACK_ROOT ?? DEFAULT_ROOT,
     runRoot: flags.runRoot ?? env.TSSTACK_RUN_ROOT ?? DEFAULT_RUN_ROOT,
   };
+}
+
+/**
+ * The engine's state fingerprint (api.ts `Engine.stateFingerprint`) without opening it: the no-op
+ * `up -d` path (cli/converged.ts) asks with it before anything else is loaded.
+ */
+export async function stateFingerprintOf(paths: { root: string; runRoot: string }, opts?: { pids?: number[] }): Promise<StateFingerprint> {
+  return (await import('./fingerprint.js')).stateFingerprint(paths.root, paths.runRoot, opts);
 }
 
 /** A part made on first use (one construction even when first used by concurrent calls). */
@@ -142,12 +153,16 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     return (dnsInst ??= new DnsService({ runRoot }));
   };
 
-  const networkPart = lazy(async () => new (await import('./network/manager.js')).NetworkManager({ root, runRoot }));
+  const networkPart = lazy(async () => {
+    const [{ NetworkManager }, { kernelDrivers }] = await Promise.all([import('./network/manager.js'), import('./network/kernel-drivers.js')]);
+    return new NetworkManager({ root, runRoot, drivers: kernelDrivers(root) });
+  });
   const networks = networksOf(networkPart);
   // Where the DNS server listens, per network: `internal` networks are marked so that names which are
   // not local are refused there, never forwarded (a container on an internal network has no way out).
-  const gateways = async (): Promise<Record<string, DnsListen>> =>
-    Object.fromEntries((await networks.list()).map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
+  const listenOn = (nets: { name: string; gateway: string; internal?: boolean }[]): Record<string, DnsListen> =>
+    Object.fromEntries(nets.map((n) => [n.name, n.internal ? { gateway: n.gateway, internal: true } : n.gateway]));
+  const gateways = async (): Promise<Record<string, DnsListen>> => listenOn(await networks.list());
 
   // containers and images refer to each other (inUse, mountRootfs): both through their lazy facades
   let containers: ContainerApi;
@@ -163,9 +178,9 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   });
   const images = imagesOf(imagePart);
   const containerPart = lazy(async () => {
-    const { Containers } = await import('./runtime/containers.js');
+    const [{ Containers }, { kernelContainerDrivers }] = await Promise.all([import('./runtime/containers.js'), import('./runtime/kernel-drivers.js')]);
     const dns = await dnsService();
-    return new Containers({ root, runRoot, runtime: opts.runtime, images, network: sandboxesOf(networkPart, gateways), dns, volumes, warn: opts.warn });
+    return new Containers({ root, runRoot, runtime: opts.runtime, images, network: sandboxesOf(networkPart, gateways), dns, volumes, warn: opts.warn, drivers: kernelContainerDrivers });
   });
   containers = containersOf(containerPart);
 
@@ -202,7 +217,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     containers,
     health,
     host,
-    stateFingerprint: async (o) => (await import('./fingerprint.js')).stateFingerprint(root, runRoot, o),
+    stateFingerprint: (o) => stateFingerprintOf({ root, runRoot }, o),
     async pendingChanges(project) {
       const { listIntents, projectIntent } = await import('./intents.js');
       if (!projectIntent(root, project)) return [];
@@ -211,12 +226,23 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     },
     recover: async (project) => (await import('./recovery.js')).recover(engine, project),
     async close() {
-      // DNS first: with no container left it stops its server; then the network
-      // manager's sockets and workers, so the process can exit. Parts never
+      // DNS first: with no container and no network left it stops its server; then the
+      // network manager's sockets and workers, so the process can exit. Parts never
       // loaded have nothing to close. `down` may remove the last network without
-      // touching a container: the DNS service must still hear that nothing is left to answer for.
+      // touching a container: the DNS service must still hear which networks are left.
       const dns = dnsInst ?? (networkPart.loaded() ? await dnsService().catch(() => undefined) : undefined);
-      await dns?.close().catch(() => {});
+      if (dns) {
+        // the networks that exist now in this namespace, from their records and one link dump (the light
+        // modules: no network manager to load); one whose bridge lives in another namespace has its own
+        // server there and keeps none here
+        const nets = await Promise.all([import('./network/state.js'), import('./network/health.js')]).then(([{ NetworkStore }, { dumpLinks }]) => {
+          const all = new NetworkStore(root).list();
+          const here = all.length ? new Set(dumpLinks().map((l) => l.name)) : new Set<string>();
+          return listenOn(all.filter((n) => here.has(n.bridge)));
+        }).catch(() => undefined);
+        // unreadable records: keep the server (a later command knows better than stopping it blind)
+        if (nets) await dns.close(nets).catch(() => {});
+      }
       await networkPart.loaded()?.close().catch(() => {});
     },
   };

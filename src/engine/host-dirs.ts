@@ -12,12 +12,15 @@
 //    Otherwise another user could swap a component for a link and redirect
 //    the engine's writes (TSSTACK_ROOT=/tmp/x with /tmp/x planted beforehand).
 //  - a symbolic link on the way is followed only when root (or we) own it.
+//  - rootless (rootless/mode.ts): the user owns both (XDG directories, 0700); the
+//    CLI makes and checks them with its real ids before it enters the user namespace.
 // A path that fails these checks is refused (HOST, exit 8), never repaired:
 // its contents cannot be trusted.
 
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { TsstackError } from '../util/errors.js';
+import { vettedOwner } from './rootless/mode.js';
 import { unsafeAncestor } from './store/private-dir.js';
 
 export const ENGINE_DIR_MODE = 0o700;
@@ -27,12 +30,12 @@ const MAX_LINKS = 40;
 
 /** Whoever may own the directories on the way: root, and the user tsstack runs as. */
 function trusted(uid: number): boolean {
-  return uid === 0 || uid === (process.geteuid?.() ?? 0);
+  return uid === 0 || uid === (process.geteuid?.() ?? 0) || vettedOwner(uid);
 }
 
 function insecure(what: string, path: string, why: string): TsstackError {
   return new TsstackError('HOST', `the ${what} ${path} is not safe to use: ${why}`, {
-    hint: `another local user could redirect or read what tsstack writes there; use a directory that only root can change (e.g. ${what === 'run root' ? '/run/tsstack' : '/var/lib/tsstack'}), or fix the owner and mode`,
+    hint: `another local user could redirect or read what tsstack writes there; use a directory that only ${process.geteuid?.() === 0 ? 'root' : 'you'} can change (e.g. ${what === 'run root' ? '/run/tsstack or $XDG_RUNTIME_DIR/tsstack' : '/var/lib/tsstack or ~/.local/share/tsstack'}), or fix the owner and mode`,
   });
 }
 

@@ -1,10 +1,13 @@
 // The desired-state model: what stack/ produces and reconcile/ consumes.
 //
 // Keys follow the Compose Specification's long form (snake_case), so that
-// `tsstack config` can print the model as it is and compare with the
-// conformance oracles. Every short syntax has already been expanded; paths are
-// absolute; durations are milliseconds and byte sizes are bytes (numbers), and
-// the printer turns them back into `1m30s` / byte strings.
+// `tsstack config` prints the model and compares with the conformance oracles.
+// Every short syntax has been expanded and parsed by the loader: port ranges
+// are numbers, `service:`/`container:` references are `Ref`s, links, tmpfs,
+// security options, volumes_from and device cgroup rules are typed entries;
+// paths are absolute; durations are milliseconds and byte sizes are bytes.
+// The printer writes them back as Compose does (`1m30s`, `"9000-9005"`,
+// `service:db`: model/format.ts, stack/render.ts).
 
 /** Milliseconds. */
 export type DurationMs = number;
@@ -59,17 +62,19 @@ export interface ServiceSpec {
   ports: PortSpec[];
   expose: string[];
   volumes: ServiceVolume[];
-  tmpfs: string[];
+  /** `tmpfs:` entries, `TARGET[:OPTIONS]` parsed (the options are kept as written; the engine mounts the target with its defaults). */
+  tmpfs: TmpfsEntry[];
   depends_on: Record<string, DependsOn>;
   /**
    * Legacy links, `SERVICE` or `SERVICE:ALIAS` (absent when none). Each is also an implicit `depends_on`
    * entry. The alias is answered by DNS on the networks the linked service is on (so every service sharing
    * such a network sees it, not only the linking one: simpler than per-client views, and enough for links).
    */
-  links?: string[];
+  links?: Link[];
   /** Network name (key of StackModel.networks) → attachment. */
   networks: Record<string, NetworkAttachment>;
-  network_mode?: string;
+  /** `none`, `host`, `bridge`… as written, or another's network namespace (`service:NAME` / `container:NAME` parsed). */
+  network_mode?: string | Ref;
   healthcheck?: HealthcheckSpec;
   deploy?: DeploySpec;
   restart?: RestartPolicy;
@@ -112,12 +117,12 @@ export interface ServiceSpec {
   secrets: FileObjectRef[];
   configs: FileObjectRef[];
   develop?: DevelopSpec;
-  /** Namespace sharing: `host`, `service:NAME` or `container:NAME` (ipc also `private`/`shareable`); absent = its own. */
-  pid?: string;
-  ipc?: string;
-  uts?: string;
-  /** As written (a `seccomp=` profile path made absolute); stack/security-opt.ts reads them, unsupported ones were warned about. */
-  security_opt?: string[];
+  /** Namespace sharing: `host` or another's (ipc also `private`/`shareable`); absent = its own. */
+  pid?: NamespaceMode;
+  ipc?: NamespaceMode;
+  uts?: 'host';
+  /** Parsed entries (a `seccomp=` profile path made absolute); unsupported ones were warned about and are `ignored`. */
+  security_opt?: SecurityOpt[];
   /** `os/arch[/variant]` the service's image must be for. */
   platform?: string;
   /** Cgroup the container's cgroup is made under (instead of `tsstack/`). */
@@ -125,14 +130,53 @@ export interface ServiceSpec {
   /** Lifecycle hooks: run in the container (as execs) after it starts / before tsstack stops it; absent when none. */
   post_start?: ServiceHook[];
   pre_stop?: ServiceHook[];
-  /** As written (`SERVICE`, `service:SERVICE`, `container:NAME`, optionally `:ro`/`:rw`); stack/volumes-from.ts reads them. */
-  volumes_from?: string[];
+  /** `SERVICE`, `service:SERVICE` or `container:NAME`, optionally `:ro`/`:rw`, parsed; a service reference names a service of the stack. */
+  volumes_from?: VolumesFromEntry[];
   /** Host devices made in the container (`devices`, long form); absent when none. */
   devices?: DeviceMapping[];
-  /** Docker's device cgroup rules as written (`c 1:3 rwm`); absent when none. */
-  device_cgroup_rules?: string[];
+  /** Docker's device cgroup rules (`c 1:3 rwm`), parsed; absent when none. */
+  device_cgroup_rules?: DeviceCgroupRule[];
   /** `x-*` keys of the service. */
   extensions: Record<string, unknown>;
+}
+
+/** Another service of the stack, or a container by name: `service:NAME` / `container:NAME`. */
+export type Ref = { kind: 'service'; name: string } | { kind: 'container'; name: string };
+
+/** `pid`/`ipc`: the host's namespace, ipc's `private`/`shareable`, or another's. */
+export type NamespaceMode = 'host' | 'private' | 'shareable' | Ref;
+
+/** A legacy link `SERVICE[:ALIAS]`. */
+export interface Link {
+  service: string;
+  /** Absent: the service's name. */
+  alias?: string;
+}
+
+/** One `tmpfs:` entry, `TARGET[:OPTIONS]`. */
+export interface TmpfsEntry {
+  /** Path in the container. */
+  target: string;
+  /** Mount options as written (`size=64m,mode=1777`). */
+  options?: string;
+}
+
+/** A `volumes_from` entry: whose mounts, and `:ro` (true) / `:rw` (false) / as theirs (absent). `written` is what `config` prints. */
+export type VolumesFromEntry = Ref & { readOnly?: boolean; written: string };
+
+/**
+ * A `security_opt` entry: `no-new-privileges`, `seccomp` (`unconfined`, `builtin` or an absolute profile path),
+ * or one tsstack does not apply (warned about at load). `written` is what `config` prints.
+ */
+export type SecurityOpt = ({ key: 'no-new-privileges'; value: boolean } | { key: 'seccomp'; value: string } | { key: 'ignored' }) & { written: string };
+
+/** A device cgroup rule: type `a` (all), `b` or `c`; an absent major/minor is `*`. */
+export interface DeviceCgroupRule {
+  type: 'a' | 'b' | 'c';
+  major?: number;
+  minor?: number;
+  /** Some of r, w, m (each at most once). */
+  access: string;
 }
 
 /** One `devices` entry: host device node, path in the container, permissions (some of r, w, m). */
@@ -238,6 +282,10 @@ export interface DeploySpec {
   labels?: Record<string, string>;
   /** How replicas are replaced on a cluster (render/deploy); one host ignores it. */
   update_config?: UpdateConfig;
+  /** Cluster-only keys (deploy --to swarm); `up` on one host has no use for them. */
+  endpoint_mode?: 'vip' | 'dnsrr';
+  placement?: { constraints?: string[]; preferences?: { spread: string }[]; max_replicas_per_node?: number };
+  rollback_config?: UpdateConfig;
 }
 
 export interface UpdateConfig {

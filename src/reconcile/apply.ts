@@ -103,7 +103,7 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
 }
 
 function poolOf(s: Step): string {
-  if (s.op === 'repair' || s.op === 'files' || s.op === 'wait' || s.op === 'created' || s.op === 'started') return FREE;
+  if (s.op === 'repair' || s.op === 'files' || s.op === 'wait' || s.op === 'created' || s.op === 'started' || s.op === 'over') return FREE;
   const a = s.actions[0];
   // stops of removals are not bounded: the monitors do the waiting, so N containers that use their
   // whole grace period take one grace period, as with docker compose
@@ -202,6 +202,7 @@ class StepRunner {
         return this.simple(a, () => engine.volumes.remove(a.volumeName!));
       case 'created':
       case 'started':
+      case 'over':
         return;
       case 'wait':
         return this.wait(s, ctx);

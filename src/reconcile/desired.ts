@@ -5,12 +5,12 @@
 import type { ContainerCreateSpec, EndpointSpec, HealthcheckConfig, ImageInfo, Labels, LifecycleHook, Mount, NetworkCreateSpec, PublishedPort } from '../engine/api.js';
 import { posix } from 'node:path';
 import { LABEL } from '../engine/api.js';
-import type { DependsOn, LoggingSpec, RestartPolicy, ServiceHook, ServiceSpec, StackModel } from '../model/types.js';
-import { parseBytes } from '../stack/units.js';
-import { namespaceServices } from '../stack/isolation.js';
-import { seccompProfileDigest, securityOpts } from '../stack/security-opt.js';
-import { parseVolumesFrom, volumesFromServices } from '../stack/volumes-from.js';
-import { parseCgroupRule, type DeviceCgroupRule } from '../stack/devices.js';
+import type { DependsOn, DeviceCgroupRule, LoggingSpec, Ref, RestartPolicy, ServiceHook, ServiceSpec, StackModel, VolumesFromEntry } from '../model/types.js';
+import { parseBytes } from '../model/units.js';
+import { formatCgroupRule, formatMode, volumesFromEntry } from '../model/format.js';
+import { appliedSecurityOpts, serviceRefs } from '../model/service.js';
+import { effectiveHealthcheck } from '../model/healthcheck.js';
+import { seccompProfileDigest } from './seccomp-digest.js';
 import { canonicalJson, configHash } from './canonical.js';
 
 /** Labels reconcile adds beside those in api.ts. */
@@ -50,7 +50,7 @@ export interface ContainerConfig {
   /** Namespaces shared instead of made (`host`, `container:<name>`; a `service:` reference resolved to its first container). */
   pid?: string;
   ipc?: string;
-  uts?: string;
+  uts?: 'host';
   /** The applied `security_opt` entries. */
   no_new_privileges?: boolean;
   seccomp?: string;
@@ -59,7 +59,7 @@ export interface ContainerConfig {
   cgroup_parent?: string;
   /** Host devices (long form) and extra device cgroup rules as written; absent when none (existing hashes stay). */
   devices?: { source: string; target: string; permissions: string }[];
-  device_cgroup_rules?: string[];
+  device_cgroup_rules?: DeviceCgroupRule[];
   restart: RestartPolicy;
   stop_signal: string;
   stop_grace_period: number;
@@ -84,11 +84,11 @@ export interface ContainerConfig {
   /** Lifecycle hooks as in the model: part of the service's config, so a change recreates (as Compose's hash). */
   post_start?: ServiceHook[];
   pre_stop?: ServiceHook[];
-  /** `volumes_from` as written, and the binds/volumes its service references resolve to (a change there recreates). */
-  volumes_from?: string[];
+  /** `volumes_from` (hashed as written), and the binds/volumes its service references resolve to (a change there recreates). */
+  volumes_from?: VolumesFromEntry[];
   volumes_from_mounts?: Mount[];
   /** Service references to a service outside the model given (`run` passes only its own): its first container, by name. */
-  volumes_from_containers?: string[];
+  volumes_from_containers?: VolumesFromEntry[];
 }
 
 export interface DesiredContainer {
@@ -159,8 +159,6 @@ export interface DesiredOptions {
   projectLabels?: Labels;
 }
 
-export const DEFAULT_HEALTH = { interval: 30_000, timeout: 30_000, retries: 3, startPeriod: 0, startInterval: 5_000 };
-
 /** The image a service runs: `image:`, or `<project>-<service>` for a build without one. */
 export function serviceImage(project: string, name: string, svc: ServiceSpec): string {
   return svc.image ?? `${project}-${name}`;
@@ -199,7 +197,7 @@ export function desiredState(model: StackModel, images: Record<string, ImageInfo
     const containers: DesiredContainer[] = [];
     for (let n = 1; n <= replicas; n++) {
       const config = containerConfig(model, name, svc, n, image, info, opts, files);
-      containers.push({ id: `service:${name}:${n}`, service: name, number: n, name: config.name, config, hash: configHash(config) });
+      containers.push({ id: `service:${name}:${n}`, service: name, number: n, name: config.name, config, hash: configHash(hashedConfig(config)) });
     }
     services[name] = {
       name, replicas, image, build: svc.build, pullPolicy: svc.pull_policy, imageMissing: !info,
@@ -248,24 +246,23 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** `links: [svc, svc:alias]`, when the model carries them (compose's legacy links). */
+/** `links: [svc, svc:alias]`, when the model carries them (compose's legacy links), with the alias defaulted. */
 export function linksOf(svc: ServiceSpec): { service: string; alias: string }[] {
-  const links = svc.links ?? [];
-  return links.map((l) => {
-    const [service, alias] = l.split(':');
-    return { service, alias: alias ?? service };
-  });
+  return (svc.links ?? []).map((l) => ({ service: l.service, alias: l.alias ?? l.service }));
 }
 
-/** depends_on plus what network_mode `service:x` and links imply (x started first). */
+/** depends_on plus what `service:x` references imply (network_mode, pid, ipc, links, volumes_from: x started first). */
 export function implicitDependencies(svc: ServiceSpec): Record<string, DependsOn> {
   const out = { ...(svc.depends_on ?? {}) };
-  const nm = svc.network_mode;
-  if (nm?.startsWith('service:') && !out[nm.slice(8)]) out[nm.slice(8)] = { condition: 'service_started', required: true };
-  for (const ref of namespaceServices(svc)) out[ref.service] ??= { condition: 'service_started', required: true };
-  for (const l of linksOf(svc)) out[l.service] ??= { condition: 'service_started', required: true };
-  for (const v of volumesFromServices(svc.volumes_from)) out[v] ??= { condition: 'service_started', required: true };
+  for (const ref of serviceRefs(svc)) out[ref.service] ??= { condition: 'service_started', required: true };
   return out;
+}
+
+/** A `service:` reference as its first container (`container:<name>`), for the engine; others as written. */
+function resolveMode(model: StackModel, m: string | Ref | undefined): string | undefined {
+  if (m === undefined) return undefined;
+  if (typeof m === 'object' && m.kind === 'service') return `container:${containerName(model.name, m.name, 1, model.services[m.name])}`;
+  return formatMode(m);
 }
 
 export function restartOf(svc: ServiceSpec): RestartPolicy {
@@ -283,27 +280,6 @@ function parseEnvList(list: string[] | undefined): Record<string, string> {
     if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
   }
   return out;
-}
-
-/** Image health durations are nanoseconds; ours are milliseconds. */
-function nsToMs(ns: number | undefined): number | undefined {
-  return ns === undefined || ns === 0 ? undefined : Math.round(ns / 1e6);
-}
-
-function healthOf(svc: ServiceSpec, image?: ImageInfo): HealthcheckConfig | undefined {
-  const h = svc.healthcheck;
-  if (h?.disable) return undefined;
-  const ih = image?.config.Healthcheck;
-  const test = h?.test ?? ih?.Test;
-  if (!test || test.length === 0 || test[0] === 'NONE') return undefined;
-  return {
-    test: test[0] === 'CMD' || test[0] === 'CMD-SHELL' ? test : ['CMD-SHELL', test.join(' ')],
-    interval: h?.interval ?? nsToMs(ih?.Interval) ?? DEFAULT_HEALTH.interval,
-    timeout: h?.timeout ?? nsToMs(ih?.Timeout) ?? DEFAULT_HEALTH.timeout,
-    retries: h?.retries ?? ih?.Retries ?? DEFAULT_HEALTH.retries,
-    startPeriod: h?.start_period ?? nsToMs(ih?.StartPeriod) ?? DEFAULT_HEALTH.startPeriod,
-    startInterval: h?.start_interval ?? nsToMs(ih?.StartInterval) ?? DEFAULT_HEALTH.startInterval,
-  };
 }
 
 /** Host ports for replica `n`: a published range gives each replica the next port of it. */
@@ -332,7 +308,7 @@ function mountsOf(model: StackModel, name: string, svc: ServiceSpec, opts: Desir
       out.push(clean({ type: 'volume', source, target: v.target, readOnly: v.read_only || undefined }));
     } else out.push(clean({ type: 'tmpfs', target: v.target, size: v.tmpfs?.size, mode: v.tmpfs?.mode, readOnly: v.read_only || undefined }));
   }
-  for (const t of svc.tmpfs ?? []) out.push({ type: 'tmpfs', target: t.split(':')[0] });
+  for (const t of svc.tmpfs ?? []) out.push({ type: 'tmpfs', target: t.target });
   const fileObjects = (kind: 'secrets' | 'configs') => {
     for (const ref of svc[kind] ?? []) {
       const obj = model[kind][ref.source];
@@ -410,11 +386,7 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
       subnet: spec?.external ? undefined : spec?.ipam?.config?.[0]?.subnet, internal: spec?.external ? undefined : spec?.internal || undefined,
     });
   }
-  let networkMode = svc.network_mode;
-  if (networkMode?.startsWith('service:')) {
-    const other = networkMode.slice(8);
-    networkMode = `container:${containerName(project, other, 1, model.services[other])}`;
-  }
+  const networkMode = resolveMode(model, svc.network_mode);
   const lim = svc.deploy?.resources?.limits ?? {};
   const resources = clean({
     memory: lim.memory ?? svc.mem_limit, memorySwap: svc.memswap_limit, cpus: lim.cpus ?? svc.cpus,
@@ -445,7 +417,7 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
     restart: restartOf(svc),
     stop_signal: svc.stop_signal ?? ic.StopSignal ?? 'SIGTERM',
     stop_grace_period: svc.stop_grace_period ?? 10_000,
-    healthcheck: healthOf(svc, info),
+    healthcheck: effectiveHealthcheck(svc.healthcheck, info?.config.Healthcheck),
     resources,
     tty: svc.tty || undefined,
     stdin_open: svc.stdin_open || undefined,
@@ -471,12 +443,11 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
 }
 
 /** `volumes_from` service references the model does not hold, as `container:<project>-<service>-1[:mode]`. */
-function outsideVolumesFrom(model: StackModel, svc: ServiceSpec): string[] {
-  const out: string[] = [];
-  for (const e of svc.volumes_from ?? []) {
-    const r = parseVolumesFrom(e);
-    if ('error' in r || r.kind !== 'service' || model.services[r.name]) continue;
-    out.push(`container:${containerName(model.name, r.name, 1)}${r.readOnly === undefined ? '' : r.readOnly ? ':ro' : ':rw'}`);
+function outsideVolumesFrom(model: StackModel, svc: ServiceSpec): VolumesFromEntry[] {
+  const out: VolumesFromEntry[] = [];
+  for (const r of svc.volumes_from ?? []) {
+    if (r.kind !== 'service' || model.services[r.name]) continue;
+    out.push(volumesFromEntry({ kind: 'container', name: containerName(model.name, r.name, 1) }, r.readOnly));
   }
   return out;
 }
@@ -489,9 +460,8 @@ function outsideVolumesFrom(model: StackModel, svc: ServiceSpec): string[] {
 function borrowedMounts(model: StackModel, name: string, svc: ServiceSpec, opts: DesiredOptions, files: GeneratedFile[], seen = new Set([name])): Mount[] {
   const out: Mount[] = [];
   const taken = new Set((svc.volumes ?? []).map((v) => v.target));
-  for (const entry of svc.volumes_from ?? []) {
-    const ref = parseVolumesFrom(entry);
-    if ('error' in ref || ref.kind !== 'service' || seen.has(ref.name)) continue;
+  for (const ref of svc.volumes_from ?? []) {
+    if (ref.kind !== 'service' || seen.has(ref.name)) continue;
     const other = model.services[ref.name];
     if (!other) continue;
     const own = mountsOf(model, ref.name, { ...other, tmpfs: [], secrets: [], configs: [] }, opts, files);
@@ -537,21 +507,61 @@ export function logSettings(l: LoggingSpec | undefined): { driver: 'json-file' |
 
 /** pid/ipc/uts, the applied security_opt entries and cgroup_parent, as hashed (absent when not set). */
 function isolationOf(model: StackModel, svc: ServiceSpec): Pick<ContainerConfig, 'pid' | 'ipc' | 'uts' | 'no_new_privileges' | 'seccomp' | 'seccomp_sha256' | 'cgroup_parent'> {
-  const share = (v: string | undefined) => {
-    if (!v?.startsWith('service:')) return v === 'private' || v === 'shareable' ? undefined : v;
-    const other = v.slice(8);
-    return `container:${containerName(model.name, other, 1, model.services[other])}`;
-  };
-  const sec = securityOpts(svc.security_opt);
+  const share = (v: ServiceSpec['pid']) => (v === 'private' || v === 'shareable' ? undefined : resolveMode(model, v));
+  const sec = appliedSecurityOpts(svc.security_opt);
   return clean({
     pid: share(svc.pid), ipc: share(svc.ipc), uts: svc.uts,
     no_new_privileges: sec.noNewPrivileges || undefined, seccomp: sec.seccomp, seccomp_sha256: seccompProfileDigest(sec.seccomp), cgroup_parent: svc.cgroup_parent,
   });
 }
 
+/**
+ * ContainerConfig keys the engine takes as they are, under its own name. With DERIVED and HASH_ONLY they
+ * account for every key (checked by the compiler), so a key added to the config is also given to the engine.
+ */
+const AS_IS = {
+  name: 'name', image: 'image', command: 'args', working_dir: 'cwd', user: 'user', group_add: 'groupAdd',
+  hostname: 'hostname', domainname: 'domainname', tty: 'tty', stdin_open: 'stdinOpen', init: 'init',
+  read_only: 'readOnlyRoot', privileged: 'privileged', cap_add: 'capAdd', cap_drop: 'capDrop',
+  no_new_privileges: 'noNewPrivileges', seccomp: 'seccomp', cgroup_parent: 'cgroupParent', devices: 'devices',
+  device_cgroup_rules: 'deviceCgroupRules', ports: 'ports', extra_hosts: 'extraHosts', dns: 'dns', dns_search: 'dnsSearch',
+  sysctls: 'sysctls', ulimits: 'ulimits', dns_opt: 'dnsOptions', resources: 'resources', restart: 'restart',
+  stop_signal: 'stopSignal', stop_grace_period: 'stopGracePeriod', healthcheck: 'healthcheck', runtime: 'runtime',
+} as const satisfies Partial<Record<keyof ContainerConfig, keyof ContainerCreateSpec>>;
+
+/** Keys the engine gets in another shape (computed in createSpec). */
+const DERIVED = [
+  'imageId', 'environment', 'labels', 'volumes', 'volumes_from', 'volumes_from_mounts', 'volumes_from_containers', 'networks',
+  'network_mode', 'pid', 'ipc', 'uts', 'logging', 'post_start', 'pre_stop',
+] as const;
+/** Keys hashed only: a change recreates the container, but the engine has it from elsewhere. */
+const HASH_ONLY = ['seccomp_sha256'] as const;
+type Unaccounted = Exclude<keyof ContainerConfig, keyof typeof AS_IS | (typeof DERIVED)[number] | (typeof HASH_ONLY)[number]>;
+const everyKeyAccounted: [Unaccounted] extends [never] ? true : Unaccounted = true;
+/** An AS_IS key whose value the engine field cannot take (none: `true`). */
+type Mistyped = { [K in keyof typeof AS_IS]-?: NonNullable<ContainerConfig[K]> extends NonNullable<ContainerCreateSpec[(typeof AS_IS)[K]]> ? never : K }[keyof typeof AS_IS];
+const asIsTypesAgree: [Mistyped] extends [never] ? true : Mistyped = true;
+void everyKeyAccounted, asIsTypesAgree;
+
+/**
+ * The config as hashed and kept in the container's label: parsed entries in the form they are written
+ * (so containers made before the model was parsed keep their hash, and the label diffs field by field).
+ */
+export function hashedConfig(k: ContainerConfig): object {
+  const written = (l: VolumesFromEntry[] | undefined) => l?.map((e) => e.written);
+  return {
+    ...k,
+    device_cgroup_rules: k.device_cgroup_rules?.map(formatCgroupRule),
+    volumes_from: written(k.volumes_from),
+    volumes_from_containers: written(k.volumes_from_containers),
+  };
+}
+
 /** The engine's create request for a desired container (labels carry the hash and the config). */
 export function createSpec(project: string, c: DesiredContainer, svc: DesiredService, extraLabels: Labels = {}): ContainerCreateSpec {
   const k = c.config;
+  const spec: Record<string, unknown> = {};
+  for (const [from, to] of Object.entries(AS_IS)) spec[to] = k[from as keyof typeof AS_IS];
   const endpoints: EndpointSpec[] = Object.entries(k.networks)
     .sort(([a, x], [b, y]) => y.priority - x.priority || cmp(a, b))
     .map(([network, a]) => clean({ network, aliases: a.aliases, ipv4Address: a.ipv4_address }));
@@ -563,68 +573,28 @@ export function createSpec(project: string, c: DesiredContainer, svc: DesiredSer
     [LABEL.number]: String(c.number),
     [LABEL.configHash]: c.hash,
     [LABEL.oneoff]: 'False',
-    [RLABEL.config]: canonicalJson(k),
+    [RLABEL.config]: canonicalJson(hashedConfig(k)),
     [RLABEL.dependsOn]: Object.keys(svc.dependsOn).sort().join(','),
   };
   const nm = k.network_mode;
+  const borrowed = [...(k.volumes_from ?? []), ...(k.volumes_from_containers ?? [])].filter((r) => r.kind === 'container');
   return clean({
-    name: k.name,
-    image: k.image,
+    ...(spec as Pick<ContainerCreateSpec, (typeof AS_IS)[keyof typeof AS_IS]>),
     imageId: k.imageId ?? '',
     labels,
-    args: k.command,
     env: Object.keys(k.environment).sort().map((e) => `${e}=${k.environment[e]}`),
-    cwd: k.working_dir,
-    user: k.user,
-    groupAdd: k.group_add,
-    hostname: k.hostname,
-    domainname: k.domainname,
-    tty: k.tty,
-    stdinOpen: k.stdin_open,
-    init: k.init,
-    readOnlyRoot: k.read_only,
-    privileged: k.privileged,
-    capAdd: k.cap_add,
-    capDrop: k.cap_drop,
     mounts: k.volumes_from_mounts ? [...k.volumes, ...k.volumes_from_mounts] : k.volumes,
-    volumesFrom: containerVolumesFrom([...(k.volumes_from ?? []), ...(k.volumes_from_containers ?? [])]),
+    // `volumes_from: [container:NAME]` entries, for the engine to resolve at create
+    volumesFrom: borrowed.length ? borrowed.map((r) => clean({ container: r.name, readOnly: r.readOnly })) : undefined,
     endpoints,
     networkMode: nm === 'none' || nm === 'host' || nm?.startsWith('container:') ? (nm as ContainerCreateSpec['networkMode']) : undefined,
     pidMode: k.pid as ContainerCreateSpec['pidMode'],
     ipcMode: k.ipc as ContainerCreateSpec['ipcMode'],
-    utsMode: k.uts === 'host' ? 'host' : undefined,
-    noNewPrivileges: k.no_new_privileges,
-    seccomp: k.seccomp,
-    cgroupParent: k.cgroup_parent,
-    devices: k.devices,
-    deviceCgroupRules: k.device_cgroup_rules?.map(parseCgroupRule).filter((r): r is DeviceCgroupRule => r !== undefined),
-    ports: k.ports,
-    extraHosts: k.extra_hosts,
-    dns: k.dns,
-    dnsSearch: k.dns_search,
-    sysctls: k.sysctls,
-    ulimits: k.ulimits,
-    dnsOptions: k.dns_opt,
+    utsMode: k.uts,
     ...logCreateFields(k.logging),
-    resources: k.resources,
-    restart: k.restart,
-    stopSignal: k.stop_signal,
-    stopGracePeriod: k.stop_grace_period,
-    healthcheck: k.healthcheck,
-    runtime: k.runtime,
     postStart: engineHooks(k.post_start),
     preStop: engineHooks(k.pre_stop),
   });
-}
-
-/** `volumes_from: [container:NAME]` entries, for the engine to resolve at create. */
-function containerVolumesFrom(list: string[]): ContainerCreateSpec['volumesFrom'] {
-  const out: NonNullable<ContainerCreateSpec['volumesFrom']> = [];
-  for (const e of list) {
-    const r = parseVolumesFrom(e);
-    if (!('error' in r) && r.kind === 'container') out.push(clean({ container: r.name, readOnly: r.readOnly }));
-  }
-  return out.length ? out : undefined;
 }
 
 /** The model's hooks as the engine runs them (environment as sorted `K=V`). */

@@ -5,7 +5,7 @@ import { LABEL } from '../engine/api.js';
 import type { ServiceSpec } from '../model/types.js';
 import { changedFields } from './canonical.js';
 import type { DesiredService, DesiredState } from './desired.js';
-import { RLABEL } from './desired.js';
+import { RLABEL, hashedConfig } from './desired.js';
 import { topoOrder, withDependencies } from './graph.js';
 import type { ObservedState } from './observe.js';
 import { Plan, problem, type Action, type Problem } from './plan.js';
@@ -143,7 +143,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
         continue;
       }
       if (oldHash !== c.hash && !opts.noRecreate) {
-        const cause = svc.imageMissing ? `image ${svc.image} to be ${svc.build ? 'built' : 'pulled'}` : recreateCause(obs, c.config);
+        const cause = svc.imageMissing ? `image ${svc.image} to be ${svc.build ? 'built' : 'pulled'}` : recreateCause(obs, hashedConfig(c.config));
         service.push({ type: 'recreate', resource: c.id, cause, service: s, container: c, observed: obs });
         continue;
       }

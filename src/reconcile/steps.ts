@@ -19,7 +19,9 @@ import type { Action, Plan } from './plan.js';
 export type StepOp =
   | 'repair' | 'create-network' | 'create-volume' | 'files' | 'pull' | 'build'
   | 'stop' | 'remove' | 'create' | 'start' | 'wait' | 'created' | 'started'
-  | 'remove-network' | 'remove-volume';
+  | 'remove-network' | 'remove-volume'
+  /** A milestone: every step of a group is over (so N×M edges between groups are N+M). */
+  | 'over';
 
 export interface WaitFor {
   /** The service that waits. */
@@ -59,17 +61,20 @@ export function planSteps(plan: Plan, opts: { noStart?: boolean } = {}): Step[] 
     return s;
   };
   const of = (...types: string[]) => plan.actions.filter((a) => types.includes(a.type));
-  let before: string[] = []; // the previous phase's steps, which the next one comes after
-  const phase = (made: Step[]) => { if (made.length) before = made.map((s) => s.id); };
+  let before: string[] = []; // the previous phase's step (or its milestone), which the next one comes after
+  const over = (made: Step[], name: string): string[] => (made.length > 1 ? [add('over', name, [], [], made.map((s) => s.id)).id] : made.map((s) => s.id));
+  const phase = (made: Step[], name: string) => { if (made.length) before = over(made, name); };
 
   const repairs = of('repair');
-  if (repairs.length) phase([add('repair', repairs.map((a) => a.resource).join(', '), repairs, [], [], 'repair')]);
-  phase(of('create-network', 'create-volume').map((a) => add(a.type as StepOp, a.resource, [a], [], before)));
-  if (plan.desired?.files.length) phase([add('files', 'files', [], [], before)]);
-  phase(of('pull', 'build').map((a) => add(a.type as StepOp, a.resource, [a], [], before)));
+  if (repairs.length) phase([add('repair', repairs.map((a) => a.resource).join(', '), repairs, [], [], 'repair')], 'repairs');
+  phase(of('create-network', 'create-volume').map((a) => add(a.type as StepOp, a.resource, [a], [], before)), 'networks and volumes');
+  if (plan.desired?.files.length) phase([add('files', 'files', [], [], before)], 'files');
+  phase(of('pull', 'build').map((a) => add(a.type as StepOp, a.resource, [a], [], before)), 'images');
   const removals = of('remove', 'remove-orphan');
   const stops = removals.map((a) => add('stop', a.resource, [a], [], before));
-  phase(removals.map((a, i) => add('remove', a.resource, [a], [stops[i].id], stops.map((s) => s.id))));
+  // removals begin once every stop is over: no sandbox is still in use by a peer's `network_mode`
+  const stopped = over(stops, 'stops');
+  phase(removals.map((a, i) => add('remove', a.resource, [a], [stops[i].id], stopped.filter((id) => id !== stops[i].id))), 'removals');
 
   if (!plan.desired) {
     let last: string[] = before;
@@ -78,7 +83,7 @@ export function planSteps(plan: Plan, opts: { noStart?: boolean } = {}): Step[] 
       last = [s.id];
       return s;
     });
-    phase(nets);
+    phase(nets, 'networks');
     of('remove-volume').forEach((a) => add('remove-volume', a.resource, [a], [], before));
     return steps;
   }
@@ -102,20 +107,19 @@ export function planSteps(plan: Plan, opts: { noStart?: boolean } = {}): Step[] 
         made.push(add('create', a.resource, [a], gate, [...optional.map(createdId), ...before]));
       }
     }
-    const created = add('created', `service:${s}`, [], [...made.map((m) => m.id), ...gate], optional.map(createdId));
+    // after the phases before it too: a kept container is started (or restarted) only once repairs, images and removals are over
+    const created = add('created', `service:${s}`, [], [...made.map((m) => m.id), ...gate], [...optional.map(createdId), ...before]);
     if (opts.noStart || mine.length === 0) {
       add('started', `service:${s}`, [], [created.id]);
       continue;
     }
     let last: string | undefined;
-    const waits: Step[] = [];
     for (const d of deps) {
       const optionalDep = svc.dependsOn[d].required === false;
       const condition = svc.dependsOn[d].condition;
       const w = add('wait', `service:${s}`, [], [created.id, ...(last ? [last] : []), ...(optionalDep ? [] : [startedId(d)])], optionalDep ? [startedId(d)] : [],
         waitId(d, condition, s));
       w.wait = { service: s, dependency: d, condition, optional: optionalDep };
-      waits.push(w);
       last = w.id;
     }
     const ready = [created.id, ...(last ? [last] : [])];
@@ -124,7 +128,7 @@ export function planSteps(plan: Plan, opts: { noStart?: boolean } = {}): Step[] 
       const stop = add('stop', a.resource, [a], ready);
       return add('start', a.resource, [a], [stop.id]);
     });
-    add('started', `service:${s}`, [], [created.id, ...waits.map((w) => w.id), ...starts.map((x) => x.id)]);
+    add('started', `service:${s}`, [], [...ready, ...starts.map((x) => x.id)]); // the last wait vouches for the ones before
   }
   return steps;
 }
@@ -145,6 +149,6 @@ export function actionEdges(steps: Step[], a: Action): string[] {
   const word = (id: string, optional: boolean) => `${id.slice('created service:'.length)} created${optional ? ' (optional)' : ''}`;
   return [
     ...created.dependsOn.filter((id) => id.startsWith('created ')).map((id) => word(id, false)),
-    ...created.after.map((id) => word(id, true)),
+    ...created.after.filter((id) => id.startsWith('created ')).map((id) => word(id, true)),
   ];
 }

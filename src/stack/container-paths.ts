@@ -40,7 +40,7 @@ export function checkContainerPaths(ctx: Ctx, model: StackModel): void {
       const sub = v.type === 'volume' ? v.volume?.subpath : undefined;
       if (sub !== undefined && (sub.startsWith('/') || sub.split('/').includes('..'))) problems.push(ctx.error(at('volumes', i, 'volume', 'subpath'), `volume subpath ${JSON.stringify(sub)} must be a relative path inside the volume`, 'write it without a leading / and without ".."'));
     });
-    (s.tmpfs ?? []).forEach((t, i) => problems.push(bad(at('tmpfs', i), 'tmpfs target', t.split(':')[0]!)));
+    (s.tmpfs ?? []).forEach((t, i) => problems.push(bad(at('tmpfs', i), 'tmpfs target', t.target)));
     if (s.working_dir !== undefined && s.working_dir !== '') problems.push(bad(at('working_dir'), 'working_dir', s.working_dir));
     for (const kind of ['secrets', 'configs'] as const) {
       (s[kind] ?? []).forEach((r, i) => {

@@ -3,21 +3,14 @@
 // whether the host device exists is checked by reconcile/ (before `up`
 // changes anything) and the engine (which stats it for the OCI config).
 
-import type { DeviceMapping, ServiceSpec } from '../model/types.js';
+import type { DeviceCgroupRule, DeviceMapping, ServiceSpec } from '../model/types.js';
 import type { Ctx } from './normalize.js';
 
 type Obj = Record<string, unknown>;
 
 export const DEVICE_KEYS = ['devices', 'device_cgroup_rules'] as const;
 
-/** A device cgroup rule: type `a` (all), `b` or `c`; an absent major/minor is `*`. */
-export interface DeviceCgroupRule {
-  type: 'a' | 'b' | 'c';
-  major?: number;
-  minor?: number;
-  /** Some of r, w, m (each at most once). */
-  access: string;
-}
+export type { DeviceCgroupRule };
 
 /** Permissions Docker accepts: a non-empty combination of r, w and m, none repeated. */
 export function validPermissions(p: string): boolean {
@@ -96,8 +89,9 @@ export function normalizeDevices(ctx: Ctx, name: string, raw: Obj, s: ServiceSpe
   if (Array.isArray(raw.device_cgroup_rules) && raw.device_cgroup_rules.length) {
     s.device_cgroup_rules = raw.device_cgroup_rules.map((e, i) => {
       const rule = str(e);
-      if (!parseCgroupRule(rule)) throw ctx.error(at('device_cgroup_rules', i), `invalid device cgroup rule ${JSON.stringify(rule)}`, 'write TYPE MAJOR:MINOR ACCESS, e.g. "c 1:3 rwm" or "b 7:* r" (type a, b or c; * for any number)');
-      return rule;
+      const parsed = parseCgroupRule(rule);
+      if (!parsed) throw ctx.error(at('device_cgroup_rules', i), `invalid device cgroup rule ${JSON.stringify(rule)}`, 'write TYPE MAJOR:MINOR ACCESS, e.g. "c 1:3 rwm" or "b 7:* r" (type a, b or c; * for any number)');
+      return parsed;
     });
   }
 }

@@ -3,9 +3,10 @@
 // warned about (with their line) and left out of the model.
 
 import { isAbsolute, resolve } from 'node:path';
-import type { ServiceSpec } from '../model/types.js';
+import type { SecurityOpt, ServiceSpec } from '../model/types.js';
 import type { Ctx } from './normalize.js';
 import { parseSecurityOpt } from './security-opt.js';
+import { parseRef } from './short-forms.js';
 
 type Obj = Record<string, unknown>;
 
@@ -31,20 +32,29 @@ export function normalizeIsolation(ctx: Ctx, name: string, raw: Obj, s: ServiceS
     const v = str(raw[key]);
     if (v === '') continue;
     const allowed = NS_VALUES[key];
-    if (allowed.plain.includes(v) || (allowed.share && SHARE.test(v))) s[key] = v;
+    if (allowed.plain.includes(v)) {
+      if (key === 'uts') s.uts = 'host';
+      else s[key] = v as 'host' | 'private' | 'shareable';
+    } else if (allowed.share && SHARE.test(v)) s[key as 'pid' | 'ipc'] = parseRef(v)!;
     else {
       const choices = [...allowed.plain, ...(allowed.share ? ['service:NAME', 'container:NAME'] : [])].join(', ');
       ctx.warn(at(key), `${key}: ${JSON.stringify(v)} is not supported by tsstack (${choices}); the container gets its own ${key} namespace`);
     }
   }
   if (Array.isArray(raw.security_opt)) {
-    s.security_opt = raw.security_opt.map((e, i) => {
+    s.security_opt = raw.security_opt.map((e, i): SecurityOpt => {
       const entry = str(e);
       const p = parseSecurityOpt(entry);
       if (p.kind === 'invalid') throw ctx.error(at('security_opt', i), p.message, p.hint);
-      if (p.kind === 'ignored') ctx.warn(at('security_opt', i), p.message);
-      if (p.kind === 'ok' && p.key === 'seccomp' && p.value !== 'unconfined' && p.value !== 'builtin' && !isAbsolute(p.value)) return `seccomp=${resolve(projectDir, p.value)}`;
-      return entry;
+      if (p.kind === 'ignored') {
+        ctx.warn(at('security_opt', i), p.message);
+        return { key: 'ignored', written: entry };
+      }
+      if (p.key === 'seccomp' && p.value !== 'unconfined' && p.value !== 'builtin' && !isAbsolute(p.value)) {
+        const path = resolve(projectDir, p.value);
+        return { key: 'seccomp', value: path, written: `seccomp=${path}` };
+      }
+      return p.key === 'seccomp' ? { key: p.key, value: p.value, written: entry } : { key: p.key, value: p.value, written: entry };
     });
   }
   if (raw.platform !== undefined && raw.platform !== null) {
@@ -59,14 +69,4 @@ export function normalizeIsolation(ctx: Ctx, name: string, raw: Obj, s: ServiceS
     }
     s.cgroup_parent = v;
   }
-}
-
-/** `service:NAME` references of the namespace keys (they imply a dependency on NAME, as network_mode does). */
-export function namespaceServices(s: Pick<ServiceSpec, 'pid' | 'ipc'>): { key: 'pid' | 'ipc'; service: string }[] {
-  const out: { key: 'pid' | 'ipc'; service: string }[] = [];
-  for (const key of ['pid', 'ipc'] as const) {
-    const v = s[key];
-    if (v?.startsWith('service:')) out.push({ key, service: v.slice(8) });
-  }
-  return out;
 }

@@ -17,7 +17,7 @@ import { interpolateFile, interpolateValue, resolveBareEnvironment, resolveFileO
 import type { Lookup } from './interpolate.js';
 import { isObj, mergeDocuments, mergeValue } from './merge.js';
 import { Ctx, normalizeFileObject, normalizeNetwork, normalizeService, normalizeVolume } from './normalize.js';
-import { namespaceServices } from './isolation.js';
+import { serviceRefs } from '../model/service.js';
 import { omitEmpty } from './omit-empty.js';
 import type { Provenance } from './explain.js';
 import { checkVolumesFrom } from './volumes-from.js';
@@ -541,12 +541,11 @@ function checkReferences(ctx: Ctx, model: StackModel, disabled: Set<string>): vo
       }
       throw ctx.error(['services', n, 'networks', net], `service ${JSON.stringify(n)} refers to undefined network ${net}`, 'declare it under the top-level networks: key');
     }
-    const nm = s.network_mode;
-    if (nm?.startsWith('service:') && !model.services[nm.slice(8)] && !disabled.has(nm.slice(8))) {
-      throw ctx.error(['services', n, 'network_mode'], `service ${JSON.stringify(n)} uses the network of undefined service ${nm.slice(8)}`);
-    }
-    for (const ref of namespaceServices(s)) {
-      if (!model.services[ref.service] && !disabled.has(ref.service)) {
+    // network_mode/pid/ipc `service:` references (links became depends_on entries; volumes_from: volumes-from.ts)
+    for (const ref of serviceRefs(s)) {
+      if (model.services[ref.service] || disabled.has(ref.service)) continue;
+      if (ref.key === 'network_mode') throw ctx.error(['services', n, 'network_mode'], `service ${JSON.stringify(n)} uses the network of undefined service ${ref.service}`);
+      if (ref.key === 'pid' || ref.key === 'ipc') {
         throw ctx.error(['services', n, ref.key], `service ${JSON.stringify(n)} uses the ${ref.key} namespace of undefined service ${ref.service}`, 'name a service of this stack, or use container:NAME for another container');
       }
     }

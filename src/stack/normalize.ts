@@ -22,6 +22,7 @@ import type {
   SpecWarning,
   VolumeSpec,
   WatchRule,
+  UpdateConfig,
 } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { isObj } from './merge.js';
@@ -31,8 +32,10 @@ import { HOOK_KEYS, normalizeHooks } from './hooks.js';
 import { normalizeVolumesFrom } from './volumes-from.js';
 import { checkServiceSysctls } from './sysctls.js';
 import { parsePortShort, parsePublished } from './ports.js';
+import { parseLink, parseNetworkMode, parseTmpfs } from './short-forms.js';
+import { hasHealthKind, healthTest } from '../model/healthcheck.js';
 import { splitShellWords } from './shellwords.js';
-import { parseBytes, parseDuration } from './units.js';
+import { parseBytes, parseDuration } from '../model/units.js';
 import { formatPath } from './yaml-read.js';
 
 type Obj = Record<string, unknown>;
@@ -302,11 +305,11 @@ function healthcheck(ctx: Ctx, path: Path, v: unknown): HealthcheckSpec | undefi
   if (!isObj(v)) return undefined;
   const h: HealthcheckSpec = {};
   if (v.test !== undefined) {
-    if (typeof v.test === 'string') h.test = v.test === 'NONE' ? ['NONE'] : ['CMD-SHELL', v.test];
-    else h.test = strList(v.test);
-    if (h.test.length > 0 && !['NONE', 'CMD', 'CMD-SHELL'].includes(h.test[0]!)) {
-      throw ctx.error([...path, 'test'], `healthcheck test must start with NONE, CMD or CMD-SHELL, got ${JSON.stringify(h.test[0])}`, 'write test: ["CMD", "curl", "-f", "http://localhost"] or a shell string');
+    const list = typeof v.test === 'string' ? undefined : strList(v.test);
+    if (list && !hasHealthKind(list)) {
+      throw ctx.error([...path, 'test'], `healthcheck test must start with NONE, CMD or CMD-SHELL, got ${JSON.stringify(list[0])}`, 'write test: ["CMD", "curl", "-f", "http://localhost"] or a shell string');
     }
+    h.test = healthTest(list ?? (v.test as string));
   }
   for (const k of ['interval', 'timeout', 'start_period', 'start_interval'] as const) if (v[k] !== undefined) h[k] = duration(ctx, [...path, k], v[k]);
   if (v.retries !== undefined) h.retries = toInt(ctx, [...path, 'retries'], v.retries);
@@ -372,8 +375,48 @@ function deploy(ctx: Ctx, path: Path, v: unknown): DeploySpec | undefined {
     // one host runs each replica once and replaces them all on up; only a cluster target uses it
     ctx.warn(at, 'deploy.update_config is used by render/deploy for a cluster only; up ignores it');
   }
-  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels', 'update_config'].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
+  clusterDeploy(ctx, path, v, d);
+  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels', 'update_config', ...CLUSTER_DEPLOY_KEYS].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
   return d;
+}
+
+/** deploy keys only a cluster target reads (deploy --to swarm); `up` ignores them, as Compose does. */
+const CLUSTER_DEPLOY_KEYS = ['endpoint_mode', 'placement', 'rollback_config'];
+
+function clusterDeploy(ctx: Ctx, path: Path, v: Record<string, unknown>, d: DeploySpec): void {
+  const oneOf = <T extends string>(p: Path, x: unknown, allowed: readonly T[]): T => {
+    const s = toStr(x);
+    if (!(allowed as readonly string[]).includes(s)) throw ctx.error(p, `must be ${allowed.join(' or ')}, got ${JSON.stringify(s)}`);
+    return s as T;
+  };
+  if (v.endpoint_mode !== undefined) d.endpoint_mode = oneOf([...path, 'endpoint_mode'], v.endpoint_mode, ['vip', 'dnsrr'] as const);
+  if (isObj(v.placement)) {
+    const p = v.placement, at = [...path, 'placement'];
+    const out: NonNullable<DeploySpec['placement']> = {};
+    if (p.constraints !== undefined) out.constraints = strList(p.constraints);
+    if (p.preferences !== undefined) {
+      out.preferences = (Array.isArray(p.preferences) ? p.preferences : [p.preferences]).map((x, i) => {
+        if (!isObj(x) || typeof x.spread !== 'string') throw ctx.error([...at, 'preferences', i], 'a placement preference is {spread: node.labels.KEY}');
+        return { spread: x.spread };
+      });
+    }
+    if (p.max_replicas_per_node !== undefined) out.max_replicas_per_node = toInt(ctx, [...at, 'max_replicas_per_node'], p.max_replicas_per_node);
+    d.placement = out;
+  }
+  // update_config is read above (render kubernetes uses it too)
+  for (const key of ['rollback_config'] as const) {
+    const u = v[key];
+    if (!isObj(u)) continue;
+    const at = [...path, key];
+    const c: UpdateConfig = {};
+    if (u.parallelism !== undefined) c.parallelism = toInt(ctx, [...at, 'parallelism'], u.parallelism);
+    if (u.delay !== undefined) c.delay = duration(ctx, [...at, 'delay'], u.delay);
+    if (u.failure_action !== undefined) c.failure_action = oneOf([...at, 'failure_action'], u.failure_action, ['continue', 'rollback', 'pause'] as const);
+    if (u.monitor !== undefined) c.monitor = duration(ctx, [...at, 'monitor'], u.monitor);
+    if (u.max_failure_ratio !== undefined) c.max_failure_ratio = toNum(ctx, [...at, 'max_failure_ratio'], u.max_failure_ratio);
+    if (u.order !== undefined) c.order = oneOf([...at, 'order'], u.order, ['stop-first', 'start-first'] as const);
+    d[key] = c;
+  }
 }
 
 function build(ctx: Ctx, path: Path, v: unknown, lookup: (k: string) => string | undefined, projectDir: string): BuildSpec | undefined {
@@ -474,7 +517,7 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
     ports: ports(ctx, at('ports'), raw.ports),
     expose: strList(raw.expose),
     volumes: volumes(ctx, at('volumes'), raw.volumes, sc.volumes),
-    tmpfs: strList(raw.tmpfs),
+    tmpfs: strList(raw.tmpfs).map(parseTmpfs),
     depends_on: dependsOn(ctx, at('depends_on'), raw.depends_on),
     networks: {},
     cap_add: strList(raw.cap_add),
@@ -490,14 +533,15 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
     configs: fileRefs(ctx, at('configs'), raw.configs, sc.configs, 'config'),
     extensions: extensions(raw),
   };
-  const links = strList(raw.links);
+  const links = strList(raw.links).map(parseLink);
   if (links.length) {
     s.links = links;
     // As Compose: a link is an implicit dependency (started first, restarted with it); an explicit depends_on wins.
-    for (const l of links) s.depends_on[l.split(':')[0]!] ??= { condition: 'service_started', required: true, restart: true };
+    for (const l of links) s.depends_on[l.service] ??= { condition: 'service_started', required: true, restart: true };
   }
   if (raw.network_mode !== undefined) {
-    s.network_mode = toStr(raw.network_mode);
+    s.network_mode = parseNetworkMode(toStr(raw.network_mode));
+    if (typeof s.network_mode === 'object' && !s.network_mode.name) throw ctx.error(at('network_mode'), `network_mode ${JSON.stringify(raw.network_mode)} names no ${s.network_mode.kind}`, `write ${s.network_mode.kind}:NAME`);
     if (raw.networks !== undefined && sc.volumes === null) s.networks = serviceNetworks(ctx, at('networks'), raw.networks);
     else if (raw.networks !== undefined) throw ctx.error(at('networks'), `service ${name} declares mutually exclusive \`network_mode\` and \`networks\``, 'keep one of the two keys');
   } else {

@@ -3,9 +3,9 @@
 // durations as Go-style strings (`1m30s`) and sizes as bytes.
 
 import type { ServiceSpec, StackModel } from '../model/types.js';
-import { formatPortRange } from '../model/format.js';
+import { formatCgroupRule, formatLink, formatMode, formatPortRange, formatTmpfs } from '../model/format.js';
 import { stringify } from 'yaml';
-import { formatDuration } from './units.js';
+import { formatDuration } from '../model/units.js';
 
 const DURATION_KEYS = new Set(['stop_grace_period', 'interval', 'timeout', 'start_period', 'start_interval', 'delay', 'window']);
 
@@ -29,11 +29,20 @@ function clean(v: unknown, key?: string): unknown {
 /** Mapping values that mean something even when empty (a network attachment with no options). */
 const KEEP_EMPTY = new Set<string>();
 
-/** A service's parsed values in the short forms Compose prints (a published range as `"9000-9005"`). */
-function asWritten(s: ServiceSpec): Record<string, unknown> & Pick<ServiceSpec, 'extensions' | 'networks'> {
+/** A service's parsed values in the short forms Compose prints (a published range as `"9000-9005"`, `service:db`). */
+export function asWritten(s: ServiceSpec): Record<string, unknown> & Pick<ServiceSpec, 'extensions' | 'networks'> {
+  const mode = (m: ServiceSpec['network_mode']) => (m === undefined ? undefined : formatMode(m));
   return {
     ...s,
     ports: s.ports.map((p) => (p.published ? { ...p, published: formatPortRange(p.published) } : p)),
+    tmpfs: s.tmpfs.map(formatTmpfs),
+    links: s.links?.map(formatLink),
+    network_mode: mode(s.network_mode),
+    pid: mode(s.pid),
+    ipc: mode(s.ipc),
+    security_opt: s.security_opt?.map((e) => e.written),
+    volumes_from: s.volumes_from?.map((e) => e.written),
+    device_cgroup_rules: s.device_cgroup_rules?.map(formatCgroupRule),
   };
 }
 

@@ -3,7 +3,7 @@
 // (`kernel.core_pattern` runs a program as root on the host). Docker's list: the IPC namespace's
 // kernel.msg*/shm*/sem and fs.mqueue.*, the network namespace's net.*.
 
-import type { ServiceSpec, StackModel } from '../model/types.js';
+import type { NamespaceMode, Ref, ServiceSpec, StackModel } from '../model/types.js';
 import type { Ctx } from './normalize.js';
 
 type Obj = Record<string, unknown>;
@@ -23,8 +23,8 @@ export function sysctlNamespace(key: string): 'net' | 'ipc' | 'global' | 'invali
   return 'global';
 }
 
-/** Namespace modes of a service as written (`host`, `service:X`, `container:X`, absent = its own). */
-export interface SysctlModes { network_mode?: string; ipc?: string }
+/** Namespace modes of a service (`host`, another's, absent = its own). */
+export interface SysctlModes { network_mode?: string | Ref; ipc?: NamespaceMode }
 
 /** Why `key` may not be set for a service with these modes (message + hint), or undefined. Pure. */
 export function sysctlProblem(key: string, modes: SysctlModes): { message: string; hint: string } | undefined {
@@ -65,9 +65,9 @@ export function checkSysctlPeers(ctx: Ctx, model: StackModel): void {
     const seen = new Set<string>();
     for (let n: string | undefined = start; n && !seen.has(n);) {
       seen.add(n);
-      const v: string | undefined = model.services[n]?.[mode];
+      const v: string | Ref | undefined = model.services[n]?.[mode];
       if (v === 'host') return n;
-      n = v?.startsWith('service:') ? v.slice(8) : undefined;
+      n = typeof v === 'object' && v.kind === 'service' ? v.name : undefined;
     }
     return undefined;
   };
@@ -76,8 +76,8 @@ export function checkSysctlPeers(ctx: Ctx, model: StackModel): void {
       const ns = sysctlNamespace(key);
       const mode = ns === 'net' ? 'network_mode' : ns === 'ipc' ? 'ipc' : undefined;
       const v = mode && s[mode];
-      if (!mode || !v?.startsWith('service:')) continue;
-      const host = hostOf(v.slice(8), mode);
+      if (!mode || typeof v !== 'object' || v.kind !== 'service') continue;
+      const host = hostOf(v.name, mode);
       if (host === undefined) continue;
       const what = ns === 'net' ? 'network' : 'IPC';
       throw ctx.error(['services', name, 'sysctls', key], `sysctls: ${key} cannot be set: service ${name} shares the ${what} namespace of service ${host}, which is the host's`, 'remove it from this service');

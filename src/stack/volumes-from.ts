@@ -3,7 +3,7 @@
 // mounts of that service's first container (or that container) at the same
 // targets; `ro`/`rw` override their mode, without one it is kept.
 
-import type { ServiceSpec, StackModel } from '../model/types.js';
+import type { ServiceSpec, StackModel, VolumesFromEntry } from '../model/types.js';
 import type { Ctx } from './normalize.js';
 
 export interface VolumesFromRef {
@@ -29,28 +29,19 @@ export function parseVolumesFrom(entry: string): VolumesFromRef | { error: strin
   return ref;
 }
 
-/** Entries that name a service of the stack (they imply a dependency, as `network_mode: service:`). */
-export function volumesFromServices(list: string[] | undefined): string[] {
-  const out: string[] = [];
-  for (const e of list ?? []) {
-    const r = parseVolumesFrom(e);
-    if (!('error' in r) && r.kind === 'service' && !out.includes(r.name)) out.push(r.name);
-  }
-  return out;
-}
-
 type Obj = Record<string, unknown>;
 
-/** Reads `volumes_from` of `raw` into `s` (as written; an empty list leaves it unset); a malformed entry is an error at its line. */
+/** Reads `volumes_from` of `raw` into `s` (parsed; an empty list leaves it unset); a malformed entry is an error at its line. */
 export function normalizeVolumesFrom(ctx: Ctx, name: string, raw: Obj, s: Pick<ServiceSpec, 'volumes_from'>): void {
   const v = raw.volumes_from;
   if (v === undefined || v === null) return;
   const list = (Array.isArray(v) ? v : [v]).map((e) => (typeof e === 'string' ? e : String(e)).trim());
-  list.forEach((e, i) => {
+  const parsed = list.map((e, i): VolumesFromEntry => {
     const r = parseVolumesFrom(e);
     if ('error' in r) throw ctx.error(['services', name, 'volumes_from', i], r.error, 'write SERVICE, service:SERVICE or container:NAME, optionally followed by :ro or :rw');
+    return { ...r, written: e };
   });
-  if (list.length) s.volumes_from = list;
+  if (parsed.length) s.volumes_from = parsed;
 }
 
 /**
@@ -60,10 +51,9 @@ export function normalizeVolumesFrom(ctx: Ctx, name: string, raw: Obj, s: Pick<S
 export function checkVolumesFrom(ctx: Ctx, model: StackModel, disabled: Set<string>): void {
   for (const [n, s] of Object.entries(model.services)) {
     if (!s.volumes_from) continue;
-    const kept: string[] = [];
-    s.volumes_from.forEach((e, i) => {
-      const r = parseVolumesFrom(e);
-      if ('error' in r || r.kind === 'container' || model.services[r.name]) return void kept.push(e);
+    const kept: VolumesFromEntry[] = [];
+    s.volumes_from.forEach((r, i) => {
+      if (r.kind === 'container' || model.services[r.name]) return void kept.push(r);
       if (disabled.has(r.name)) return ctx.warn(['services', n, 'volumes_from', i], `volumes_from ${r.name}, which is disabled by profiles; ignored`);
       throw ctx.error(['services', n, 'volumes_from', i], `service ${JSON.stringify(n)} refers to undefined service ${r.name}`, 'name a service of this stack, or use container:NAME for another container');
     });

@@ -89,7 +89,7 @@ test('plan --detailed-exitcode exits 2 and names the changed field', async (t) =
   env = 'redis://elsewhere:6379';
   const p = await h.run('plan', '--detailed-exitcode');
   t.is(p.code, 2);
-  t.is(p.out, 'recreate service:app:1 (changed: environment.REDIS_URL)');
+  t.is(p.out, 'recreate service:app:1 (changed: environment.REDIS_URL) after: redis started', 'the plan says what each action waits for');
   const u = await h.run('up', '-d');
   t.regex(u.err, /service:app:1 {2}Recreating \(changed: environment.REDIS_URL\)/);
   t.notRegex(u.err, /service:redis/);

@@ -171,6 +171,37 @@ services:
   }
 });
 
+/** The DNS server processes of an engine root (tsstack-dns with its records below it). */
+function dnsServers(root: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmd.includes('tsstack-dns') && cmd.includes(root);
+    } catch { return false; }
+  }).map(Number);
+}
+
+needs(...E2E).serial('run --rm leaves the DNS server running while the project network exists (the next run needs it); down stops it', async (t) => {
+  const w = world();
+  try {
+    await importBusybox(w);
+    w.stack('services:\n  t:\n    image: busybox:latest\n    command: ["/bin/true"]\n');
+    t.is((await w.T('run', '--rm', 't')).code, 0);
+    const first = dnsServers(w.root);
+    t.is(first.length, 1, 'started for the run');
+    t.is((await w.T('run', '--rm', 't')).code, 0);
+    t.deepEqual(dnsServers(w.root), first, 'the same server answers the next run');
+    t.is((await w.T('ps', '-a', '--format', 'json')).code, 0);
+    t.deepEqual(dnsServers(w.root), first, 'a command that changes no network leaves it');
+    t.is((await w.T('down')).code, 0);
+    t.deepEqual(dnsServers(w.root), [], 'gone with the last network');
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v').catch(() => {});
+    w.dispose();
+  }
+});
+
 needs(...E2E).serial('everyday commands on a running container: exec, top, cp, stats, kill, wait, rm, run --rm', async (t) => {
   const w = world();
   try {

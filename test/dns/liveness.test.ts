@@ -1,6 +1,6 @@
 // tsstack-dns follows the monitors' state files (records `state` lines): a real server on
 // a bridge of the test's namespace, state files written here the way the monitor writes
-// them (temp + rename) or plainly. Own bridge and subnet (10.253.9.0/24), so it runs beside
+// them (temp + rename) or plainly. Own bridge and subnet (10.253.19.0/24), so it runs beside
 // the other DNS tests; serial within the file (one server).
 
 import test from 'ava';
@@ -11,7 +11,7 @@ import { isProcess } from '../../src/engine/dns/process.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { addBridge, dataOf, delLink, linkExists, query, type Reply } from './_client.js';
 
-const NET = { bridge: 'tsdns-live', gw: '10.253.9.1', cidr: '10.253.9.1/24' };
+const NET = { bridge: 'tsdns-live', gw: '10.253.19.1', cidr: '10.253.19.1/24' };
 const DEADLINE_MS = 3000;
 
 interface Ctx { root: string; dns: DnsService; dirs: Record<string, string> }
@@ -49,7 +49,7 @@ test.before(async () => {
   writeState(dirs.w2, 'running');
   // w3 has no state file yet: answered, as before state lines existed.
   for (const [i, c] of ['w1', 'w2', 'w3'].entries()) {
-    await dns.setContainer({ id: c, name: `p-web-${i + 1}`, service: 'web', networks: { live: { address: `10.253.9.${11 + i}`, aliases: [] } }, stateFile: join(dirs[c], 'state.json') });
+    await dns.setContainer({ id: c, name: `p-web-${i + 1}`, service: 'web', networks: { live: { address: `10.253.19.${11 + i}`, aliases: [] } }, stateFile: join(dirs[c], 'state.json') });
   }
   await dns.ensureRunning();
   ctx = { root, dns, dirs };
@@ -67,35 +67,35 @@ test.serial('the records name each container\'s state file; all running (or unkn
   const c = ctx!;
   const text = c.dns.renderRecords();
   t.true(text.includes(`state p-web-1 ${join(c.dirs.w1, 'state.json')}\n`), text);
-  t.deepEqual(await until('web', ['10.253.9.11', '10.253.9.12', '10.253.9.13']), ['10.253.9.11', '10.253.9.12', '10.253.9.13']);
+  t.deepEqual(await until('web', ['10.253.19.11', '10.253.19.12', '10.253.19.13']), ['10.253.19.11', '10.253.19.12', '10.253.19.13']);
 });
 
 test.serial('a container whose state says exited goes quiet at once; its siblings keep answering', async (t) => {
   const c = ctx!;
   writeState(c.dirs.w1, 'exited');
-  t.deepEqual(await until('web', ['10.253.9.12', '10.253.9.13']), ['10.253.9.12', '10.253.9.13']);
+  t.deepEqual(await until('web', ['10.253.19.12', '10.253.19.13']), ['10.253.19.12', '10.253.19.13']);
   t.is(rcode(await query(NET.gw, 'p-web-1')), 'NXDOMAIN');
-  t.is(rcode(await query(NET.gw, '11.9.253.10.in-addr.arpa', 'PTR')), 'NXDOMAIN');
-  t.deepEqual(dataOf(await query(NET.gw, '12.9.253.10.in-addr.arpa', 'PTR'), 'PTR'), ['p-web-2']);
-  t.deepEqual(dataOf(await query(NET.gw, 'p-web-2'), 'A'), ['10.253.9.12']);
+  t.is(rcode(await query(NET.gw, '11.19.253.10.in-addr.arpa', 'PTR')), 'NXDOMAIN');
+  t.deepEqual(dataOf(await query(NET.gw, '12.19.253.10.in-addr.arpa', 'PTR'), 'PTR'), ['p-web-2']);
+  t.deepEqual(dataOf(await query(NET.gw, 'p-web-2'), 'A'), ['10.253.19.12']);
 });
 
 test.serial('restarting is quiet, running again answers on the same address', async (t) => {
   const c = ctx!;
   writeState(c.dirs.w2, 'restarting');
-  t.deepEqual(await until('web', ['10.253.9.13']), ['10.253.9.13']);
+  t.deepEqual(await until('web', ['10.253.19.13']), ['10.253.19.13']);
   writeState(c.dirs.w1, 'running');
   writeState(c.dirs.w2, 'running');
-  t.deepEqual(await until('web', ['10.253.9.11', '10.253.9.12', '10.253.9.13']), ['10.253.9.11', '10.253.9.12', '10.253.9.13']);
-  t.deepEqual(dataOf(await query(NET.gw, '11.9.253.10.in-addr.arpa', 'PTR'), 'PTR'), ['p-web-1']);
+  t.deepEqual(await until('web', ['10.253.19.11', '10.253.19.12', '10.253.19.13']), ['10.253.19.11', '10.253.19.12', '10.253.19.13']);
+  t.deepEqual(dataOf(await query(NET.gw, '11.19.253.10.in-addr.arpa', 'PTR'), 'PTR'), ['p-web-1']);
 });
 
 test.serial('a state file written in place, removed, and a service whose containers all stopped', async (t) => {
   const c = ctx!;
   writeFileSync(join(c.dirs.w3, 'state.json'), '{"status":"exited"}\n'); // not by rename: close-after-write is seen too
-  t.deepEqual(await until('web', ['10.253.9.11', '10.253.9.12']), ['10.253.9.11', '10.253.9.12']);
+  t.deepEqual(await until('web', ['10.253.19.11', '10.253.19.12']), ['10.253.19.11', '10.253.19.12']);
   rmSync(join(c.dirs.w3, 'state.json'));                                // gone: answered, as without a state line
-  t.deepEqual(await until('p-web-3', ['10.253.9.13']), ['10.253.9.13']);
+  t.deepEqual(await until('p-web-3', ['10.253.19.13']), ['10.253.19.13']);
   for (const d of [c.dirs.w1, c.dirs.w2, c.dirs.w3]) writeState(d, 'exited');
   t.deepEqual(await until('web', []), []);
   t.is(rcode(await query(NET.gw, 'web')), 'NXDOMAIN');
@@ -104,16 +104,16 @@ test.serial('a state file written in place, removed, and a service whose contain
 test.serial('liveness survives a records reload, and a reload reads the files again', async (t) => {
   const c = ctx!;
   // All three exited (previous test). A reload (another container added) keeps them quiet.
-  await c.dns.setContainer({ id: 'w4', name: 'p-api-1', service: 'api', networks: { live: { address: '10.253.9.20', aliases: [] } } });
+  await c.dns.setContainer({ id: 'w4', name: 'p-api-1', service: 'api', networks: { live: { address: '10.253.19.20', aliases: [] } } });
   t.is(rcode(await query(NET.gw, 'web')), 'NXDOMAIN');
-  t.deepEqual(dataOf(await query(NET.gw, 'api'), 'A'), ['10.253.9.20'], 'no state file given: always answered');
+  t.deepEqual(dataOf(await query(NET.gw, 'api'), 'A'), ['10.253.19.20'], 'no state file given: always answered');
   writeState(c.dirs.w2, 'running');
-  t.deepEqual(await until('web', ['10.253.9.12']), ['10.253.9.12']);
+  t.deepEqual(await until('web', ['10.253.19.12']), ['10.253.19.12']);
   // Dropped from the records and its directory removed: nothing breaks, others still follow their files.
   await c.dns.removeContainer('w3');
   rmSync(c.dirs.w3, { recursive: true });
   writeState(c.dirs.w1, 'running');
-  t.deepEqual(await until('web', ['10.253.9.11', '10.253.9.12']), ['10.253.9.11', '10.253.9.12']);
+  t.deepEqual(await until('web', ['10.253.19.11', '10.253.19.12']), ['10.253.19.11', '10.253.19.12']);
   const st = await c.dns.status();
   t.true(st.running && (st.rssKb ?? 0) > 0 && st.rssKb! < 5 * 1024, `rss ${st.rssKb} kB`);
 });

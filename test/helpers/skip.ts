@@ -42,6 +42,8 @@ const TABLE = {
   strace: [() => onPath('strace'), 'strace is not installed'],
   'dev:fuse': [() => existsSync('/dev/fuse') && statSync('/dev/fuse').isCharacterDevice(), 'no /dev/fuse on this host'],
   x64: [() => process.arch === 'x64', 'x86-64 only'],
+  /** Debian's chromium, which the dashboard's browser tests drive with playwright-core (nothing downloaded). */
+  chromium: [() => existsSync('/usr/bin/chromium'), 'needs Debian\'s chromium (scripts/setup.sh --test installs it)'],
 } satisfies Record<string, [() => boolean, string]>;
 
 export type Need = keyof typeof TABLE;

@@ -83,3 +83,19 @@ test('an aborted signal starts nothing more; what was not done is not reported a
   t.deepEqual(e.journal, ['create-network ab_default', 'create ab-a-1']);
   t.deepEqual(done, ['create-network network:default', 'create service:a:1']);
 });
+
+test('a kept container is started only once the removals before it are over', async (t) => {
+  const e = engine();
+  const m = model('k', { web: { image: 'busybox', deploy: { replicas: 3 } } });
+  await up(e, m, { pollMs: 1 });
+  for (const c of e.ctrs.values()) if (c.name === 'k-web-1') Object.assign(c, { status: 'exited', exitCode: 1 });
+  const stop = e.containers.stop;
+  e.containers.stop = async (id, ms) => {
+    await new Promise((r) => setTimeout(r, 20)); // a grace period, during which nothing else of the service may start
+    return stop(id, ms);
+  };
+  e.journal.length = 0;
+  const r = await up(e, m, { pollMs: 1, scale: { web: 1 } });
+  t.deepEqual(r.result.failed, []);
+  t.deepEqual(e.journal, ['stop k-web-3', 'stop k-web-2', 'remove k-web-3', 'remove k-web-2', 'start k-web-1']);
+});

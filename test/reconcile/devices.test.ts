@@ -4,9 +4,9 @@ import test from 'ava';
 import { createSpec, desiredState } from '../../src/reconcile/desired.js';
 import { deviceProblems } from '../../src/reconcile/device-check.js';
 import type { ServiceSpec } from '../../src/model/types.js';
-import { model } from './_model.js';
+import { model, type SvcInput } from './_model.js';
 
-function one(s: Partial<ServiceSpec>) {
+function one(s: SvcInput) {
   const d = desiredState(model('p', { web: { image: 'busybox', ...s } }), {});
   const svcD = d.services.web!;
   return { c: svcD.containers[0]!, spec: createSpec('p', svcD.containers[0]!, svcD) };
@@ -22,7 +22,7 @@ test('unset or empty: the hash is as before and the create spec has no device fi
 });
 
 test('each change of devices or rules changes the hash', (t) => {
-  const variants: Partial<ServiceSpec>[] = [
+  const variants: SvcInput[] = [
     { devices: [zero] }, { devices: [{ ...zero, permissions: 'rw' }] }, { devices: [{ ...zero, target: '/dev/z2' }] },
     { devices: [zero, { source: '/dev/null', target: '/dev/null', permissions: 'rwm' }] }, { device_cgroup_rules: ['c 1:3 r'] }, { device_cgroup_rules: ['c 1:3 rw'] },
   ];

@@ -187,7 +187,7 @@ test('depends_on.restart restarts a running dependent when its dependency is rep
 
 test('links (when the model has them) add an alias on the target and a dependency', (t) => {
   const m = model('l', { web: { image: 'img' }, db: { image: 'img' } });
-  (m.services.web as unknown as { links: string[] }).links = ['db:database'];
+  m.services.web!.links = [{ service: 'db', alias: 'database' }];
   const d = desiredState(m, {});
   t.deepEqual(d.services.db.containers[0].config.networks['l_default'].aliases, ['database', 'db']);
   t.deepEqual(Object.keys(d.services.web.dependsOn), ['db']);

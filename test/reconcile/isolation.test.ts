@@ -5,9 +5,9 @@ import { createSpec, desiredState, implicitDependencies } from '../../src/reconc
 import { platformMatches, platformProblems } from '../../src/reconcile/platform.js';
 import { modelProblems } from '../../src/reconcile/preflight.js';
 import type { ServiceSpec } from '../../src/model/types.js';
-import { model, svc } from './_model.js';
+import { model, svc, type SvcInput } from './_model.js';
 
-function one(s: Partial<ServiceSpec>, others: Record<string, Partial<ServiceSpec>> = {}) {
+function one(s: SvcInput, others: Record<string, SvcInput> = {}) {
   const d = desiredState(model('p', { web: { image: 'busybox', ...s }, ...others }), {});
   const svcD = d.services.web!;
   return { c: svcD.containers[0]!, d: svcD, spec: createSpec('p', svcD.containers[0]!, svcD) };
@@ -22,7 +22,7 @@ test('unset keys leave the hash as it was (existing containers are not recreated
 
 test('each key changes the config hash', (t) => {
   const base = one({}).c.hash;
-  const variants: Partial<ServiceSpec>[] = [
+  const variants: SvcInput[] = [
     { pid: 'host' }, { ipc: 'host' }, { uts: 'host' }, { security_opt: ['no-new-privileges:true'] }, { security_opt: ['seccomp=unconfined'] },
     { security_opt: ['seccomp=/etc/p.json'] }, { cgroup_parent: 'batch' },
   ];

@@ -4,9 +4,9 @@
 import test from 'ava';
 import { createSpec, desiredState } from '../../src/reconcile/desired.js';
 import type { ServiceSpec, StackModel } from '../../src/model/types.js';
-import { model } from './_model.js';
+import { model, type SvcInput } from './_model.js';
 
-const DB: Partial<ServiceSpec> = {
+const DB: SvcInput = {
   image: 'busybox',
   volumes: [
     { type: 'bind', source: '/srv/conf', target: '/conf', read_only: true },
@@ -18,7 +18,7 @@ const DB: Partial<ServiceSpec> = {
   secrets: [{ source: 's' }],
 };
 
-function app(s: Partial<ServiceSpec>, db: Partial<ServiceSpec> = DB) {
+function app(s: SvcInput, db: SvcInput = DB) {
   const m: StackModel = model('p', { db, app: { image: 'busybox', ...s } }, {
     volumes: { data: { name: 'p_data', driver_opts: {}, labels: {} } },
     secrets: { s: { name: 'p_s', file: '/srv/s.txt' } },

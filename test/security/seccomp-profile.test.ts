@@ -10,7 +10,10 @@ import { DEFAULT_CAPS, buildRunStepSpec } from '../../src/engine/runtime/oci-spe
 import { DEFAULT_PROFILE } from '../../src/engine/runtime/seccomp-default.js';
 import { defaultSeccomp, defaultSeccompToOci, dockerSeccompToOci, loadSeccompProfile, type SeccompHost } from '../../src/engine/runtime/seccomp-profile.js';
 import { desiredState } from '../../src/reconcile/desired.js';
-import { securityOpts } from '../../src/stack/security-opt.js';
+import { appliedSecurityOpts } from '../../src/model/service.js';
+import { svc as modelSvc } from '../reconcile/_model.js';
+
+const securityOpts = (l: string[]) => appliedSecurityOpts(modelSvc({ security_opt: l }).security_opt);
 import { model } from '../reconcile/_model.js';
 
 type Rule = { names: string[]; action: string; errnoRet?: number; args?: { index: number; value: number; valueTwo?: number; op: string }[] };

@@ -52,7 +52,7 @@ test('both forms become the long form, with their lines remembered; no warning',
     { source: '/dev/fuse', target: '/dev/fuse', permissions: 'rw' },
     { source: '/dev/loop0', target: '/dev/disk', permissions: 'rwm' },
   ]);
-  t.deepEqual(m.services.a!.device_cgroup_rules, ['c 1:3 mr', 'a 7:* rmw']);
+  t.deepEqual(m.services.a!.device_cgroup_rules, [{ type: 'c', major: 1, minor: 3, access: 'mr' }, { type: 'a', major: 7, access: 'rmw' }]);
   t.false('devices' in m.services.b! || 'device_cgroup_rules' in m.services.b!);
   t.deepEqual(m.warnings, []);
   t.deepEqual(Object.fromEntries(Object.entries(m.lines ?? {}).map(([k, v]) => [k, v.line])), {

@@ -7,9 +7,10 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { parse } from 'yaml';
 import { loadStack } from '../../src/stack/load.js';
-import { parseBytes, parseDuration } from '../../src/stack/units.js';
+import { parseBytes, parseDuration } from '../../src/model/units.js';
 import { parsePublished } from '../../src/stack/ports.js';
-import type { StackModel } from '../../src/model/types.js';
+import type { ServiceSpec, StackModel } from '../../src/model/types.js';
+import { asWritten } from '../../src/stack/render.js';
 import { conformancePath, deepEqual, haveConformance, Tally, type KnownFailures } from './conformance.js';
 
 type Obj = Record<string, any>;
@@ -38,6 +39,10 @@ function expectedService(key: string, v: any): any {
       d.restart_policy = stripUndef({ ...rp, delay: dur(rp.delay), window: dur(rp.window) });
       const uc = v.update_config;
       if (uc) d.update_config = stripUndef({ ...uc, delay: dur(uc.delay), monitor: dur(uc.monitor) });
+      const rc = v.rollback_config;
+      if (rc) d.rollback_config = stripUndef({ ...rc, delay: dur(rc.delay), monitor: dur(rc.monitor) });
+      if (v.endpoint_mode) d.endpoint_mode = v.endpoint_mode;
+      if (v.placement) d.placement = v.placement;
       return stripUndef(d);
     }
     case 'ulimits':
@@ -66,8 +71,12 @@ function expectedService(key: string, v: any): any {
   }
 }
 
+/** Keys our model holds parsed and compose-go as written: compared as `config` prints them. */
+const PARSED = new Set(['tmpfs', 'links', 'network_mode', 'pid', 'ipc', 'security_opt', 'volumes_from', 'device_cgroup_rules']);
+
 /** Ours, for comparison: drop `create_host_path` (compose-go's final model leaves it unset for short syntax). */
-function actualService(key: string, v: any): any {
+function actualService(key: string, v: any, s: ServiceSpec): any {
+  if (PARSED.has(key)) return asWritten(s)[key];
   if (key === 'volumes') {
     return (v as Obj[]).map((m) => {
       const out: Obj = { ...m };
@@ -120,7 +129,7 @@ if (!haveConformance) {
           detail = JSON.stringify(s.extensions[key]);
         } else if (key in s && s[key] !== undefined) {
           const want = expectedService(key, value);
-          const got = actualService(key, s[key]);
+          const got = actualService(key, s[key], s as unknown as ServiceSpec);
           ok = deepEqual(got, want);
           detail = `got ${JSON.stringify(got)}\nwant ${JSON.stringify(want)}`;
         } else {

@@ -3,11 +3,15 @@
 import { join } from 'node:path';
 import test from 'ava';
 import { loadStack } from '../../src/stack/load.js';
-import { parseSecurityOpt, securityOpts } from '../../src/stack/security-opt.js';
+import { parseSecurityOpt } from '../../src/stack/security-opt.js';
+import { appliedSecurityOpts } from '../../src/model/service.js';
+import { svc as modelSvc } from '../reconcile/_model.js';
+
+const securityOpts = (l: string[] | undefined) => appliedSecurityOpts(l && modelSvc({ security_opt: l }).security_opt);
 import { isTsstackError } from '../../src/util/errors.js';
 import { project } from './helpers.js';
 
-test('namespace keys: host and service:/container: kept, other values warned with their line', async (t) => {
+test('namespace keys: host and service:/container: parsed, other values warned with their line', async (t) => {
   const dir = project(t, {
     'compose.yaml': [
       'services:',
@@ -30,7 +34,7 @@ test('namespace keys: host and service:/container: kept, other values warned wit
   });
   const m = await loadStack({ projectDir: dir, env: {} });
   t.like(m.services.a, { pid: 'host', ipc: 'shareable', uts: 'host' });
-  t.like(m.services.b, { pid: 'service:a', ipc: 'container:other' });
+  t.like(m.services.b, { pid: { kind: 'service', name: 'a' }, ipc: { kind: 'container', name: 'other' } });
   t.is(m.services.b!.uts, undefined);
   t.is(m.services.c!.pid, undefined);
   t.is(m.services.c!.ipc, undefined);
@@ -46,7 +50,7 @@ test('pid: service:X names a service of the stack', async (t) => {
   t.is((e as { location?: { line?: number } }).location?.line, 4);
 });
 
-test('security_opt: supported entries kept as written, a relative seccomp path made absolute, others warned per entry', async (t) => {
+test('security_opt: supported entries parsed (printed as written), a relative seccomp path made absolute, others warned per entry', async (t) => {
   const dir = project(t, {
     'compose.yaml': [
       'services:',
@@ -62,7 +66,13 @@ test('security_opt: supported entries kept as written, a relative seccomp path m
     ].join('\n'),
   });
   const m = await loadStack({ projectDir: dir, env: {} });
-  t.deepEqual(m.services.a!.security_opt, ['no-new-privileges:true', `seccomp=${join(dir, 'profiles/p.json')}`, 'label=type:svirt_apache_t', 'apparmor:unconfined', 'systempaths=unconfined']);
+  t.deepEqual(m.services.a!.security_opt, [
+    { key: 'no-new-privileges', value: true, written: 'no-new-privileges:true' },
+    { key: 'seccomp', value: join(dir, 'profiles/p.json'), written: `seccomp=${join(dir, 'profiles/p.json')}` },
+    { key: 'ignored', written: 'label=type:svirt_apache_t' },
+    { key: 'ignored', written: 'apparmor:unconfined' },
+    { key: 'ignored', written: 'systempaths=unconfined' },
+  ]);
   t.deepEqual(m.warnings.map((w) => [w.path, w.line]), [['services.a.security_opt[2]', 7], ['services.a.security_opt[3]', 8], ['services.a.security_opt[4]', 9]]);
   t.regex(m.warnings[0]!.message, /SELinux/);
   t.regex(m.warnings[1]!.message, /AppArmor/);

@@ -263,7 +263,7 @@ test('env_file: values, precedence of environment:, required: false', async (t) 
 test('links stay in the model and are implicit depends_on (an explicit one wins); a link to an undefined service is an error', async (t) => {
   const dir = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    links: [b, "b:bee", "c:see"]\n    depends_on:\n      c:\n        condition: service_healthy\n  b:\n    image: b\n  c:\n    image: c\n' });
   const m = await loadStack({ projectDir: dir, env: {} });
-  t.deepEqual(m.services.a!.links, ['b', 'b:bee', 'c:see']);
+  t.deepEqual(m.services.a!.links, [{ service: 'b' }, { service: 'b', alias: 'bee' }, { service: 'c', alias: 'see' }]);
   t.deepEqual(m.services.a!.depends_on, {
     b: { condition: 'service_started', required: true, restart: true },
     c: { condition: 'service_healthy', required: true },

@@ -2,6 +2,7 @@
 // (Go struct fields mapped to our model's keys). Each returns [what, got, want] triples.
 import type { StackModel } from '../../src/model/types.js';
 import { formatPortRange } from '../../src/model/format.js';
+import { asWritten } from '../../src/stack/render.js';
 
 type Check = (m: StackModel, root: string) => [string, unknown, unknown][];
 const svc = (m: StackModel, n: string) => m.services[n]!;
@@ -58,7 +59,7 @@ export const CHECKS: Record<string, Check> = {
     ['foo mem_limit/mem_reservation/memswap_limit/shm_size', [svc(m, 'foo').mem_limit, svc(m, 'foo').mem_reservation, svc(m, 'foo').memswap_limit, svc(m, 'foo').shm_size],
       [512 * 1024 ** 2, 256 * 1024 ** 2, 1024 ** 3, 64 * 1024 ** 2]],
   ],
-  TestDeviceCgroupRules: (m) => [['foo.device_cgroup_rules', svc(m, 'foo').device_cgroup_rules, ['c 1:3 mr', 'a 7:* rmw']]],
+  TestDeviceCgroupRules: (m) => [['foo.device_cgroup_rules', asWritten(svc(m, 'foo')).device_cgroup_rules, ['c 1:3 mr', 'a 7:* rmw']]],
   TestDNSOpt: (m) => [['foo.dns_opt', svc(m, 'foo').dns_opt, ['use-vc', 'no-tld-query']]],
   TestCommandString: (m) => [['foo.command', svc(m, 'foo').command, ['bundle', 'exec', 'thin', '-p', '3000']]],
   TestCommandList: (m) => [['foo.command', svc(m, 'foo').command, ['bundle', 'exec', 'thin', '-p', '3000']]],
@@ -85,7 +86,7 @@ export const CHECKS: Record<string, Check> = {
   TestProfiles: (m) => [['services with profile debug', Object.keys(m.services).sort(), ['bar', 'foo']], ['foo.profiles', svc(m, 'foo').profiles, ['debug', 'dev']]],
   TestStopGracePeriod: (m) => [['foo.stop_grace_period', svc(m, 'foo').stop_grace_period, 20_000]],
   TestStopSignal: (m) => [['foo.stop_signal', svc(m, 'foo').stop_signal, 'SIGUSR1']],
-  TestTmpfs: (m) => [['list.tmpfs', svc(m, 'list').tmpfs, ['/run', '/tmp']], ['string.tmpfs', svc(m, 'string').tmpfs, ['/run']]],
+  TestTmpfs: (m) => [['list.tmpfs', asWritten(svc(m, 'list')).tmpfs, ['/run', '/tmp']], ['string.tmpfs', asWritten(svc(m, 'string')).tmpfs, ['/run']]],
   TestUlimits: (m) => [['foo.ulimits', svc(m, 'foo').ulimits, { nproc: { soft: 65535, hard: 65535 }, nofile: { soft: 20000, hard: 40000 } }]],
   TestVolumeBindPropagation: (m) => [['foo.volumes[0].bind.propagation', (svc(m, 'foo').volumes[0] as { bind?: { propagation?: string } }).bind?.propagation, 'rslave']],
 };

@@ -1,6 +1,6 @@
 // Pure helpers: durations, sizes, shell words, project names.
 import test from 'ava';
-import { formatDuration, parseBytes, parseDuration } from '../../src/stack/units.js';
+import { formatDuration, parseBytes, parseDuration } from '../../src/model/units.js';
 import { splitShellWords } from '../../src/stack/shellwords.js';
 
 const durations: [string | number, number][] = [

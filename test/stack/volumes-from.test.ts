@@ -2,7 +2,8 @@
 // at their line, a service disabled by profiles dropped with a warning.
 import test from 'ava';
 import { loadStack } from '../../src/stack/load.js';
-import { parseVolumesFrom, volumesFromServices } from '../../src/stack/volumes-from.js';
+import { parseVolumesFrom } from '../../src/stack/volumes-from.js';
+import { serviceRefs } from '../../src/model/service.js';
 import { project, refusedAt } from './helpers.js';
 
 test('parseVolumesFrom: the forms and their modes', (t) => {
@@ -12,10 +13,11 @@ test('parseVolumesFrom: the forms and their modes', (t) => {
   t.deepEqual(parseVolumesFrom('container:some-c'), { kind: 'container', name: 'some-c' });
   t.deepEqual(parseVolumesFrom('container:some-c:ro'), { kind: 'container', name: 'some-c', readOnly: true });
   for (const bad of ['', 'db:rx', 'container:', 'service', 'a:ro:x', 'container:c:ro:x']) t.true('error' in parseVolumesFrom(bad), bad);
-  t.deepEqual(volumesFromServices(['db', 'service:db:ro', 'container:x', 'cache:rw']), ['db', 'cache']);
+  const entries = ['db', 'service:db:ro', 'container:x', 'cache:rw'].map((e) => ({ ...(parseVolumesFrom(e) as { kind: 'service'; name: string }), written: e }));
+  t.deepEqual(serviceRefs({ volumes_from: entries }).map((r) => r.service), ['db', 'db', 'cache']);
 });
 
-test('volumes_from: kept as written, no warning', async (t) => {
+test('volumes_from: parsed, printed as written, no warning', async (t) => {
   const dir = project(t, {
     'compose.yaml': [
       'services:',
@@ -29,7 +31,11 @@ test('volumes_from: kept as written, no warning', async (t) => {
   });
   const m = await loadStack({ projectDir: dir, env: {} });
   t.deepEqual(m.warnings, []);
-  t.deepEqual(m.services.app!.volumes_from, ['db', 'service:db:ro', 'container:legacy:rw']);
+  t.deepEqual(m.services.app!.volumes_from, [
+    { kind: 'service', name: 'db', written: 'db' },
+    { kind: 'service', name: 'db', readOnly: true, written: 'service:db:ro' },
+    { kind: 'container', name: 'legacy', readOnly: false, written: 'container:legacy:rw' },
+  ]);
   t.false('volumes_from' in m.services.db!);
 });
 

@@ -193,7 +193,7 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   const engine = await ctx.openEngine();
   const { up, makePlan, projectLabels } = await import('../../reconcile/up.js');
   const { containerName, createSpec, desiredState } = await import('../../reconcile/desired.js');
-  const { parseVolumesFrom } = await import('../../stack/volumes-from.js');
+  const { volumesFromEntry } = await import('../../model/format.js');
   const { splitShellWords } = await import('../../stack/shellwords.js').catch(() => ({ splitShellWords: (s: string) => s.split(/\s+/).filter(Boolean) }));
   const { projectDir } = await import('../../engine/engine.js');
   const { implicitDependencies } = await import('../../reconcile/desired.js');
@@ -243,10 +243,9 @@ export async function runRun(ctx: Context, service: string, command: string[], o
     stdin_open: attached || svc.stdin_open,
     // the run container is planned alone: a service it borrows volumes from becomes that service's first
     // container by name (its container_name when set), as the full plan would resolve it
-    volumes_from: svc.volumes_from?.map((e) => {
-      const r = parseVolumesFrom(e);
-      if ('error' in r || r.kind !== 'service' || !model.services[r.name]) return e;
-      return `container:${containerName(model.name, r.name, 1, model.services[r.name])}${r.readOnly === undefined ? '' : r.readOnly ? ':ro' : ':rw'}`;
+    volumes_from: svc.volumes_from?.map((r) => {
+      if (r.kind !== 'service' || !model.services[r.name]) return r;
+      return volumesFromEntry({ kind: 'container', name: containerName(model.name, r.name, 1, model.services[r.name]) }, r.readOnly);
     }),
   };
   const d = desiredState({ ...model, services: { [service]: runSvc } }, { [runSvc.image ?? `${model.name}-${service}`]: image }, { filesDir, env: ctx.io.env });

@@ -37,6 +37,8 @@ export interface UpFlags {
   detailedExitcode?: boolean;
   color?: boolean;
   logPrefix?: boolean;
+  /** With --watch: serve the dashboard (`tsstack ui`) while watching; a port, or true for any free one. */
+  ui?: boolean | string;
 }
 
 /** TSSTACK_PARALLEL: engine operations in flight at once (default 4). */
@@ -50,7 +52,7 @@ async function projectDirOf(ctx: Context, project: string): Promise<string> {
   return projectDir(ctx.paths.root, project);
 }
 
-async function reconcileOpts(ctx: Context, model: StackModel, services: string[], f: UpFlags) {
+export async function reconcileOpts(ctx: Context, model: StackModel, services: string[], f: UpFlags) {
   const { projectLabels } = await import('../../reconcile/up.js');
   return {
     services,
@@ -150,7 +152,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   if (f.watch) {
     const { runWatch } = await import('../watch-host.js');
     const attached = !f.detach && f.start !== false;
-    return runWatch(ctx, engine, model, opts, { logs: attached, stopOnInterrupt: attached && !f.keep, services: services.length ? selected : [], colour: f.color === false ? false : undefined, prefix: f.logPrefix !== false });
+    return runWatch(ctx, engine, model, opts, { logs: attached, stopOnInterrupt: attached && !f.keep, services: services.length ? selected : [], colour: f.color === false ? false : undefined, prefix: f.logPrefix !== false, ui: uiPort(f.ui) });
   }
   if (f.detach || f.start === false) return 0;
   const { attach } = await import('../attach.js');
@@ -207,7 +209,15 @@ export async function runWatchCommand(ctx: Context, services: string[], f: UpFla
   for (const w of model.warnings ?? []) ctx.io.err(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   const engine = await ctx.openEngine();
   const { runWatch } = await import('../watch-host.js');
-  return runWatch(ctx, engine, model, await reconcileOpts(ctx, model, services, f), { logs: false, stopOnInterrupt: false });
+  return runWatch(ctx, engine, model, await reconcileOpts(ctx, model, services, f), { logs: false, stopOnInterrupt: false, ui: uiPort(f.ui) });
+}
+
+/** `--ui [port]`: the dashboard's port (0: any free one), or undefined without the flag. */
+function uiPort(v: boolean | string | undefined): { port: number } | undefined {
+  if (v === undefined || v === false) return undefined;
+  const port = v === true ? 0 : Number(v);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TsstackError('USAGE', `--ui: not a port: ${JSON.stringify(v)}`, { hint: 'give a port number, or --ui alone for any free port' });
+  return { port };
 }
 
 /** `scale svc=N …`: set replica counts of the named services (their dependencies untouched). */
@@ -232,10 +242,13 @@ export async function runPlan(ctx: Context, services: string[], f: UpFlags): Pro
   const { preflight } = await import('../../reconcile/preflight.js');
   const { plan } = await makePlan(engine, model, await reconcileOpts(ctx, model, services, f));
   const problems = await preflight(plan, engine, model);
-  if (f.format === 'json') ctx.io.out(JSON.stringify({ ...plan.toJSON(), problems: problems.map((p) => p.message) }, null, 2));
-  else {
+  if (f.format === 'json') {
+    const steps = plan.steps.map((s) => ({ id: s.id, dependsOn: s.dependsOn, after: s.after }));
+    ctx.io.out(JSON.stringify({ ...plan.toJSON(), problems: problems.map((p) => p.message), steps }, null, 2));
+  } else {
+    // one line per action, with what it waits for: `create service:web:1 (missing) after: db healthy`
     if (plan.empty) ctx.io.out(`no changes: ${model.name} is up to date`);
-    else ctx.io.out(plan.toString());
+    else ctx.io.out(plan.lines({ edges: true }).join('\n'));
     for (const w of plan.warnings) ctx.io.err(`warning: ${w}`);
     if ((await engine.pendingChanges(model.name)).some((c) => c.dead)) ctx.io.err('note: an interrupted command left changes half made; `up` and `down` undo them first (a container half created is created anew)');
   }

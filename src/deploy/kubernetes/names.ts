@@ -3,6 +3,7 @@
 // keep their name where they can, so `db:5432` still resolves in the cluster.
 
 import type { RenderCtx } from './types.js';
+import type { Ref } from '../../model/types.js';
 
 export const LABEL_PROJECT = 'tsstack.project';
 export const LABEL_SERVICE = 'tsstack.service';
@@ -60,6 +61,6 @@ export class NameTable {
 }
 
 /** network_mode host, none, service:X or container:X: the service is not on the stack's networks (bridge is the default). */
-export function ownNetworkMode(mode: string | undefined): boolean {
+export function ownNetworkMode(mode: string | Ref | undefined): boolean {
   return mode !== undefined && mode !== 'bridge' && mode !== 'default';
 }

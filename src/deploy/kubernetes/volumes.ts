@@ -144,7 +144,7 @@ export function podStorage(ctx: RenderCtx, svc: string, s: ServiceSpec, ext: Ser
   });
   s.tmpfs.forEach((t, i) => {
     const name = volName('tmp', i);
-    const [target, options] = t.split(':');
+    const { target, options } = t;
     if (options) ctx.warn(['services', svc, 'tmpfs', i], `tmpfs options ${JSON.stringify(options)} have no emptyDir form; not rendered`);
     volumes.push({ name, emptyDir: { medium: 'Memory' } });
     mounts.push({ name, mountPath: target });

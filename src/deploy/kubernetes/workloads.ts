@@ -4,6 +4,7 @@
 // no faithful form are warned about here, each at its own line.
 
 import type { ServiceSpec } from '../../model/types.js';
+import { formatMode } from '../../model/format.js';
 import type { ServiceExtension, StackExtension } from './extension.js';
 import { initWaits, tokenVolume, waitAccountName, type WorkloadKind } from './init-wait.js';
 import { isLabelKey, isLabelValue, k8sName, ownNetworkMode, projectLabels, selectorOf, serviceLabel, LABEL_SERVICE } from './names.js';
@@ -132,9 +133,9 @@ function securityContext(ctx: RenderCtx, svc: string, s: ServiceSpec): { contain
     c.capabilities = { ...(s.cap_add.length ? { add: [...s.cap_add].map(cap).sort() } : {}), ...(s.cap_drop.length ? { drop: [...s.cap_drop].map(cap).sort() } : {}) };
   }
   (s.security_opt ?? []).forEach((o, i) => {
-    if (/^no-new-privileges(:true|=true)?$/.test(o)) c.allowPrivilegeEscalation = false;
-    else if (/^no-new-privileges(:false|=false)$/.test(o)) return;
-    else ctx.warn([...at, 'security_opt', i], `security_opt ${JSON.stringify(o)} has no faithful Kubernetes form; not rendered`);
+    if (o.key === 'no-new-privileges' && o.value) c.allowPrivilegeEscalation = false;
+    else if (o.key === 'no-new-privileges') return;
+    else ctx.warn([...at, 'security_opt', i], `security_opt ${JSON.stringify(o.written)} has no faithful Kubernetes form; not rendered`);
   });
   const sysctls = Object.keys(s.sysctls).sort();
   const safe = sysctls.filter((k) => SAFE_SYSCTLS.has(k));
@@ -188,7 +189,7 @@ function warnUnmapped(ctx: RenderCtx, svc: string, s: ServiceSpec, kind: Workloa
     if (v === undefined || v === null || v === false || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length)) continue;
     ctx.warn([...at, k], `${k} is not rendered: ${why}`);
   }
-  if (ownNetworkMode(s.network_mode)) ctx.warn([...at, 'network_mode'], `network_mode ${s.network_mode} is not rendered: each pod has its own network (hostNetwork is never a default)`);
+  if (ownNetworkMode(s.network_mode)) ctx.warn([...at, 'network_mode'], `network_mode ${formatMode(s.network_mode!)} is not rendered: each pod has its own network (hostNetwork is never a default)`);
   for (const [net, a] of Object.entries(s.networks)) {
     if (a?.ipv4_address || a?.ipv6_address) ctx.warn([...at, 'networks', net], 'fixed addresses are the cluster\'s to give; not rendered');
   }

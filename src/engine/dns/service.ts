@@ -18,8 +18,8 @@
 // not ours.
 //
 // Lifecycle: ensureRunning() when a networked container starts; stopIfIdle() after
-// networks are removed; close() (the engine's shutdown hook) stops it when no
-// container is registered any more.
+// networks are removed; close() (the engine's shutdown hook) stops it when neither a
+// container nor a network is left (a network alone keeps it: its next container needs it).
 //
 // Every change is a read-modify-write of state.json under the lock, then the
 // records file is replaced atomically; the server reloads it by itself (inotify).
@@ -211,19 +211,25 @@ export class DnsService {
     return st;
   }
 
-  /** Engine shutdown hook: with no container left to answer for, forget the networks and
-   *  stop the server (nothing else tells it that `down` removed the last network). */
-  async close(): Promise<void> {
+  /**
+   * Engine shutdown hook. With no container left to answer for, the server keeps running while
+   * networks remain (the next container on them needs it at once: `run --rm` in a loop would
+   * otherwise start and stop it every time), and stops when none is left. `networks` are the
+   * ones that exist now (nothing else tells the service that `down` removed the last network);
+   * none given means none.
+   */
+  async close(networks: Record<string, DnsNetwork> = {}): Promise<void> {
     if (!existsSync(this.statePath)) return;
     await this.locked(async () => {
       const s = this.readState();
       if (Object.keys(s.containers).length > 0) return;
-      if (Object.keys(s.networks).length > 0) {
-        s.networks = {};
+      const keep = networks;
+      if (JSON.stringify(sortKeysDeep(keep)) !== JSON.stringify(sortKeysDeep(s.networks))) {
+        s.networks = { ...keep };
         s.serial += 1;
         this.writeFiles(s);
       }
-      await this.stopLocked();
+      if (Object.keys(keep).length === 0) await this.stopLocked();
     });
   }
 

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TsstackError } from '../../util/errors.js';
 import { faultPoint } from '../../util/fault.js';
+import { ownUserNamespace } from '../rootless/userns.js';
 
 const run = promisify(execFile);
 const OPTIONS_LIMIT = 4000;
@@ -50,6 +51,13 @@ function errnoName(n: number): string {
   return name ? `${name} (errno ${n})` : `errno ${n}`;
 }
 
+/** What a refused overlay mount needs: root, or (rootless) a kernel that mounts overlay in a user namespace. */
+function overlayHint(): string {
+  if (!ownUserNamespace()) return 'overlayfs must be available (modprobe overlay) and tsstack must run as root';
+  const release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  return `rootless mode mounts overlayfs inside its user namespace, which needs Linux 5.11 or later with overlay built in or loaded (this kernel: ${release}); as root: modprobe overlay, or upgrade the kernel, or run tsstack as root`;
+}
+
 /** Mount points (decoded) currently visible to this process. */
 export function mountPoints(): Set<string> {
   const out = new Set<string>();
@@ -78,16 +86,15 @@ export async function mountOverlay(layersDir: string, lowerRel: string[], dir: s
   for (const p of [...lowerRel, abs]) {
     if (/[,:\n]/.test(p)) throw new TsstackError('RUNTIME', `cannot mount overlay: path "${p}" contains "," or ":"`, { hint: 'use a root directory path without commas or colons' });
   }
-  const rest = `upperdir=${join(abs, 'upper')},workdir=${join(abs, 'work')}`;
+  // in a user namespace (rootless) overlay may not use trusted.* xattrs: its marks are user.overlay.* (unpack.ts writes them so)
+  const rest = `upperdir=${join(abs, 'upper')},workdir=${join(abs, 'work')}${ownUserNamespace() ? ',userxattr' : ''}`;
   const absOpts = `lowerdir=${lowerRel.map((l) => join(layersDir, l)).join(':')},${rest}`;
   const sys = absOpts.length <= OPTIONS_LIMIT ? libcMount() : undefined;
   if (sys) {
     // one syscall: the mount exists or not, whenever this process dies
     if (sys.mount('overlay', target, 'overlay', 0, absOpts) !== 0) {
       const errno = sys.errno();
-      throw new TsstackError('HOST', `cannot mount the container root at ${target}: ${errnoName(errno)}`, {
-        hint: 'overlayfs must be available (modprobe overlay) and tsstack must run as root',
-      });
+      throw new TsstackError('HOST', `cannot mount the container root at ${target}: ${errnoName(errno)}`, { hint: overlayHint() });
     }
     faultPoint('overlay.mounting');
     return target;
@@ -102,10 +109,7 @@ export async function mountOverlay(layersDir: string, lowerRel: string[], dir: s
     await mounting;
   } catch (e) {
     const msg = ((e as { stderr?: string }).stderr ?? (e as Error).message).trim();
-    throw new TsstackError('HOST', `cannot mount the container root at ${target}: ${msg}`, {
-      hint: 'overlayfs must be available (modprobe overlay) and tsstack must run as root',
-      cause: e,
-    });
+    throw new TsstackError('HOST', `cannot mount the container root at ${target}: ${msg}`, { hint: overlayHint(), cause: e });
   }
   return target;
 }

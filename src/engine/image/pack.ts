@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { lgetxattrs, majorOf, minorOf } from './sys.js';
-import { OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX } from './unpack.js';
+import { OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, USER_OVERLAY_PREFIX, WHITEOUT_PREFIX } from './unpack.js';
 import { installBinaryPax, XATTR_PREFIX } from './tar-pax.js';
 
 installBinaryPax();
@@ -33,8 +33,9 @@ export function packDirectory(dir: string, opts: PackOptions = {}): Readable {
     const pax: Record<string, string> = {};
     let opaque = false;
     for (const [k, v] of Object.entries(xattrs).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (opts.overlayWhiteouts && k.startsWith('trusted.overlay.')) {
-        if (k === OVERLAY_OPAQUE_XATTR && v.toString() === 'y') opaque = true;
+      // an overlay mounted in a user namespace (rootless, `userxattr`) keeps the same marks as user.overlay.*
+      if (opts.overlayWhiteouts && (k.startsWith('trusted.overlay.') || k.startsWith(USER_OVERLAY_PREFIX))) {
+        if ((k === OVERLAY_OPAQUE_XATTR || k === `${USER_OVERLAY_PREFIX}opaque`) && v.toString() === 'y') opaque = true;
         continue;
       }
       pax[`${XATTR_PREFIX}${k}`] = v.toString('latin1');

@@ -6,6 +6,15 @@
 // An entry whose path (or hard-link target) leaves the directory by `..` or
 // through a symlink is refused.
 // Contract: `dest` is private to the caller while this runs (a temp dir).
+//
+// Rootless (this process in a user namespace, rootless/userns.ts): owners are
+// written as namespace ids and the kernel shifts them into the user's subordinate
+// ids, so nothing here adds offsets. An owner the namespace does not map is
+// refused (the layer is left unpacked as a whole: the caller's temp dir goes);
+// opaque directories are marked with `user.overlay.opaque`, which an overlay
+// mounted there reads (`userxattr`); device nodes, which the kernel will not make
+// there, are skipped (the runtime gives every container its /dev), as are
+// `trusted.*` xattrs, which need privilege over the host.
 
 import { createHash } from 'node:crypto';
 import {
@@ -17,6 +26,8 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { TsstackError } from '../../util/errors.js';
+import { describeMapped } from '../rootless/ids.js';
+import { ownUserNamespace, ownerMapped } from '../rootless/userns.js';
 import { mknod, lsetxattr, S_IFCHR, S_IFBLK, S_IFIFO } from './sys.js';
 import { installBinaryPax, XATTR_PREFIX } from './tar-pax.js';
 
@@ -25,6 +36,13 @@ installBinaryPax();
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** Where an overlay mounted in a user namespace (`userxattr`) keeps its metadata. */
+export const USER_OVERLAY_PREFIX = 'user.overlay.';
+
+/** The opaque xattr overlay reads here: `user.overlay.opaque` in a user namespace. */
+export function opaqueXattr(): string {
+  return ownUserNamespace() ? `${USER_OVERLAY_PREFIX}opaque` : OVERLAY_OPAQUE_XATTR;
+}
 /** xattrs overlayfs keeps for itself; never taken from a layer tar. */
 const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
 
@@ -51,6 +69,13 @@ function lstatQuiet(p: string): Stats | undefined {
 
 type Header = Omit<tar.Header, 'pax'> & { pax?: Record<string, string> | null };
 
+function unmappedOwner(what: string, name: string, uid: number, gid: number): TsstackError {
+  const maps = ownUserNamespace()!;
+  return new TsstackError('IMAGE', `${what}: tar entry "${name}" belongs to ${uid}:${gid}, outside the ids this rootless user namespace maps (uids ${describeMapped(maps.uid)}; gids ${describeMapped(maps.gid)})`, {
+    hint: 'nothing of the layer was kept; give your user (more) subordinate ids in /etc/subuid and /etc/subgid (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER), then run the command again after `tsstack down`, or run it as root',
+  });
+}
+
 function escapes(what: string, name: string): TsstackError {
   return new TsstackError('IMAGE', `${what}: tar entry "${name}" escapes the layer directory`, {
     hint: 'the layer is malformed or malicious; it was not unpacked',
@@ -63,6 +88,8 @@ function escapes(what: string, name: string): TsstackError {
  */
 export async function unpackLayer(tarStream: Readable, dest: string, what: string): Promise<UnpackResult> {
   const hash = createHash('sha256');
+  const rootless = ownUserNamespace();
+  const opaque = opaqueXattr();
   const hasher = new Transform({ transform(chunk: Buffer, _e, cb) { hash.update(chunk); cb(null, chunk); } });
   const extract = tar.extract();
   // Directory mtimes, set at the end (creating children would change them); keyed by relative path.
@@ -107,7 +134,7 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
     if (base.startsWith(WHITEOUT_PREFIX)) {
       if (base === OPAQUE_MARKER) {
         const d = dir === '.' ? dest : join(dest, dir);
-        lsetxattr(d, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
+        lsetxattr(d, opaque, Buffer.from('y'));
       } else if (!base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) {
         const victim = base.slice(WHITEOUT_PREFIX.length);
         // `.wh..`/`.wh...` would name the directory itself or its parent.
@@ -128,6 +155,8 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
     const mode = (h.mode ?? 0o644) & 0o7777;
     const uid = h.uid ?? 0;
     const gid = h.gid ?? 0;
+    if (rootless && h.type !== 'link' && !ownerMapped(uid, gid, rootless)) throw unmappedOwner(what, name, uid, gid);
+    if (rootless && (h.type === 'character-device' || h.type === 'block-device')) return;
     const mtime = h.mtime ?? new Date(0);
     switch (h.type) {
       case 'file':
@@ -195,7 +224,8 @@ export async function unpackLayer(tarStream: Readable, dest: string, what: strin
       const name = k.slice(XATTR_PREFIX.length);
       // overlayfs reads its own metadata from these (redirect, metacopy, origin, opaque…): a layer
       // says what it deletes with OCI whiteouts only, never by steering the overlay's lookups.
-      if (name.startsWith(OVERLAY_XATTR_PREFIX)) continue;
+      if (name.startsWith(OVERLAY_XATTR_PREFIX) || name.startsWith(USER_OVERLAY_PREFIX)) continue;
+      if (rootless && name.startsWith('trusted.')) continue;
       lsetxattr(abs, name, Buffer.from(v, 'latin1'));
     }
   }

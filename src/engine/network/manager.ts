@@ -127,8 +127,8 @@ export class NetworkManager implements NetworkApi {
     this.store = new NetworkStore(opts.root);
     const given = opts.drivers ?? {};
     // only the parts not given are made (a fake firewall never loads libnftables)
-    const real = Object.keys(given).length === 5 ? undefined : kernelDrivers(opts.root, opts.socketLbCgroup);
-    const d = { ...real, ...given } as NetworkDrivers;
+    const complete = given.firewall && given.links && given.sandbox && given.socketPrograms && given.hostPorts;
+    const d = { ...(complete ? undefined : kernelDrivers(opts.root, opts.socketLbCgroup)), ...given } as NetworkDrivers;
     this.firewall = d.firewall;
     this.links = d.links;
     this.sandbox = d.sandbox;

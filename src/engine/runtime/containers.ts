@@ -6,35 +6,39 @@
 // directories, and a running container is supervised by its tsstack-monitor
 // (socket and pid under `<runRoot>/monitor/<id12>/`).
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
-import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { faultPoint } from '../../util/fault.js';
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
 } from '../api.js';
-import { hookExecArgs, hookFailure, hookOwner, runHookProcess, type HookRun } from './lifecycle-hooks.js';
+import { hookExecArgs, hookFailure, hookOwner, type HookRun } from './lifecycle-hooks.js';
 import { nativeBinary, resolveRuntime } from '../native-paths.js';
 import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
 import { readLogs } from './logs.js';
-import { isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorState } from './monitor-client.js';
-import { buildOciSpec, capsFromMask, effectiveCaps, stableJson, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
+import type { MonitorState } from './monitor-client.js';
+import { buildOciSpec, OCI_AS_IS, pick, capsFromMask, effectiveCaps, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
 import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
-import { RuntimeDriver } from './runtime-driver.js';
 import { tryUnmount, unmountTree } from './umount.js';
 import { beginIntent, endIntent } from '../intents.js';
 import { resolveUserInRootfs, type ResolvedUser } from './users.js';
 import { hostMaskedPaths } from './host-masks.js';
 import { FILES_DIR, placeFileMounts } from './file-mounts.js';
+import type { ContainerDrivers, RuntimeOps } from './drivers.js';
+import { kernelContainerDrivers } from './kernel-drivers.js';
+import { applicableResources } from '../rootless/cgroups.js';
+
+export { removeCgroupDirs } from './kernel-drivers.js';
 
 /** What `container.json` holds. */
 export interface ContainerRecord {
@@ -109,8 +113,11 @@ export class Containers implements ContainerApi {
   readonly runRoot: string;
   private readonly dir: string;
   private readonly runtimeRoot: string;
+  /** The host parts: bundle, monitor, attach, hooks, runtime (drivers.ts). */
+  private readonly drv: ContainerDrivers;
 
   constructor(private readonly deps: ContainerDeps) {
+    this.drv = { ...kernelContainerDrivers, ...deps.drivers };
     this.root = deps.root;
     this.runRoot = deps.runRoot;
     this.dir = join(deps.root, 'containers');
@@ -130,8 +137,8 @@ export class Containers implements ContainerApi {
   }
 
   /** The driver for a container's runtime. */
-  driver(rec: ContainerRecord): RuntimeDriver {
-    return new RuntimeDriver(resolveRuntime(this.runtimeName(rec)), this.runtimeRoot);
+  driver(rec: ContainerRecord): RuntimeOps {
+    return this.drv.runtime.open(resolveRuntime(this.runtimeName(rec)), this.runtimeRoot);
   }
 
   private readRecord(id: string): ContainerRecord | undefined {
@@ -170,14 +177,14 @@ export class Containers implements ContainerApi {
   }
 
   private monitorState(rec: ContainerRecord): MonitorState | undefined {
-    return readMonitorState(this.statePath(rec.id));
+    return this.drv.monitor.state(this.statePath(rec.id));
   }
 
   private monitorAlive(rec: ContainerRecord, st = this.monitorState(rec)): boolean {
     const pid = st?.monitorPid ?? rec.monitorPid;
     if (pid === undefined) return false;
     // an attached run is "alive" while its caller runs and has not recorded the exit
-    return st?.attached ? st.status === 'running' && processAlive(pid) : isMonitor(pid);
+    return st?.attached ? st.status === 'running' && this.drv.monitor.processAlive(pid) : this.drv.monitor.isMonitor(pid);
   }
 
   /**
@@ -186,13 +193,9 @@ export class Containers implements ContainerApi {
    * so a reused pid is never taken for it.
    */
   private orphanPid(rec: ContainerRecord, st: MonitorState | undefined): number | undefined {
-    if (!st || st.attached || st.status !== 'running' || !st.pid || !processAlive(st.pid)) return undefined;
-    if (st.guardPid && isGuard(st.guardPid)) return undefined; // its guard is ending it
-    try {
-      return readFileSync(`/proc/${st.pid}/cgroup`, 'utf8').includes(`/${rec.id}`) ? st.pid : undefined;
-    } catch {
-      return undefined;
-    }
+    if (!st || st.attached || st.status !== 'running' || !st.pid) return undefined;
+    if (st.guardPid && this.drv.monitor.isGuard(st.guardPid)) return undefined; // its guard is ending it
+    return this.drv.monitor.inContainer(st.pid, rec.id) ? st.pid : undefined;
   }
 
   private info(rec: ContainerRecord): ContainerInfo {
@@ -221,6 +224,7 @@ export class Containers implements ContainerApi {
     if (st) {
       if (status === 'running' && st.pid) info.pid = st.pid;
       if (status === 'running' && st.health) info.health = st.health.status;
+      if (status === 'running' && st.health?.log?.length) info.healthOutput = st.health.log[st.health.log.length - 1].output;
       if (status === 'exited' || status === 'dead' || status === 'restarting') info.exitCode = st.exitCode;
       // the monitor vanished without a word (a reboot, a crash of both it and its guard): exit unknown, as Docker's 255;
       // during a restart back-off nothing ran, and the last exit is known
@@ -275,32 +279,22 @@ export class Containers implements ContainerApi {
         : 'new' as const;
       const oci = buildOciSpec({
         ...this.isolation(spec),
+        ...pick(spec, OCI_AS_IS),
         rootfs: rec.rootfs,
-        args: spec.args,
-        env: spec.env,
-        cwd: spec.cwd,
         user,
         hostname: spec.networkMode === 'host' || spec.utsMode === 'host' ? undefined : spec.hostname,
-        domainname: spec.domainname,
-        tty: spec.tty,
-        readOnlyRoot: spec.readOnlyRoot,
-        privileged: spec.privileged,
         hostCaps: hostCaps(),
-        capAdd: spec.capAdd,
-        capDrop: spec.capDrop,
         mounts,
         etcFiles: { resolvConf: join(dir, 'resolv.conf'), hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname') },
         network,
-        sysctls: spec.sysctls,
-        ulimits: spec.ulimits,
-        resources: { ...spec.resources },
+        resources: applicableResources({ ...spec.resources }, spec.labels['tsstack.project'], (m) => this.warn(m)),
         cgroupsPath: `${spec.cgroupParent ?? 'tsstack'}/${id}`,
         init: spec.init ? nativeBinary('init') : undefined,
         devices,
         deviceRules: spec.deviceCgroupRules,
         extraMaskedPaths: hostMaskedPaths(),
       });
-      writeFileAtomicSync(join(dir, 'bundle', 'config.json'), stableJson(oci), 0o600); // the environment may hold secrets
+      this.drv.bundle.write(join(dir, 'bundle'), oci);
       faultPoint('container.bundle');
       this.writeRecord(rec);
     } catch (e) {
@@ -338,7 +332,7 @@ export class Containers implements ContainerApi {
   private peerNs(nameOrId: string, kind: 'pid' | 'ipc', pending = false): string {
     const peer = this.get(nameOrId);
     const st = this.monitorState(peer);
-    if (st?.pid && st.status === 'running' && processAlive(st.pid)) return `/proc/${st.pid}/ns/${kind}`;
+    if (st?.pid && st.status === 'running' && this.drv.monitor.processAlive(st.pid)) return `/proc/${st.pid}/ns/${kind}`;
     if (pending) return '';
     throw new TsstackError('RUNTIME', `${kind}: container:${nameOrId}: that container is not running`, { hint: 'start it first (depends_on)' });
   }
@@ -347,7 +341,7 @@ export class Containers implements ContainerApi {
     const peer = this.get(nameOrId);
     if (peer.netnsPath) return peer.netnsPath;
     const st = this.monitorState(peer);
-    if (st?.pid && processAlive(st.pid)) return `/proc/${st.pid}/ns/net`;
+    if (st?.pid && this.drv.monitor.processAlive(st.pid)) return `/proc/${st.pid}/ns/net`;
     throw new TsstackError('RUNTIME', `network_mode container:${nameOrId}: that container is not running`, { hint: 'start it first (depends_on)' });
   }
 
@@ -479,14 +473,14 @@ export class Containers implements ContainerApi {
     const rec = this.get(idOrName);
     const st = this.monitorState(rec);
     if (st && (st.status === 'running' || st.status === 'restarting') && this.monitorAlive(rec, st)) return;
-    if (st && this.monitorAlive(rec, st)) await waitForExit(this.statePath(rec.id), st.monitorPid, { timeoutMs: 10000 }); // the last run's monitor is finishing
+    if (st && this.monitorAlive(rec, st)) await this.drv.monitor.waitForExit(this.statePath(rec.id), st.monitorPid, { timeoutMs: 10000 }); // the last run's monitor is finishing
     const dir = this.cdir(rec.id);
     const runtime = await this.prepareRun(rec);
     mkdirSync(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone
     mkdirSync(this.runtimeRoot, { recursive: true });
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
-    const pid = await startMonitor({
+    const pid = await this.drv.monitor.start({
       monitor: nativeBinary('monitor'),
       runtime,
       runtimeRoot: this.runtimeRoot,
@@ -512,7 +506,7 @@ export class Containers implements ContainerApi {
   /** post_start hooks, in order, once the container runs; the first failure throws (the container keeps running). */
   private async runPostStart(rec: ContainerRecord): Promise<void> {
     const owner = hookOwner(rec.name, rec.spec.labels['tsstack.service']);
-    const running = () => { const st = this.monitorState(rec); return st?.status === 'running' && !!st.pid && processAlive(st.pid); };
+    const running = () => { const st = this.monitorState(rec); return st?.status === 'running' && !!st.pid && this.drv.monitor.processAlive(st.pid); };
     for (const [i, hook] of (rec.spec.postStart ?? []).entries()) {
       if (!(await until(running, 5000))) {
         throw new TsstackError('RUNTIME', `${owner}: hook post_start[${i}] (${hook.argv.join(' ')}) could not run: the container is not running`, { hint: `see \`tsstack logs\` for why it exited` });
@@ -532,7 +526,7 @@ export class Containers implements ContainerApi {
     for (const [i, hook] of (rec.spec.preStop ?? []).entries()) {
       const left = end - Date.now();
       const st = this.monitorState(rec);
-      if (left <= 0 || st?.status !== 'running' || !st.pid || !processAlive(st.pid)) break;
+      if (left <= 0 || st?.status !== 'running' || !st.pid || !this.drv.monitor.processAlive(st.pid)) break;
       const run = await this.runHook(rec, hook, left).catch((e: Error) => ({ code: -1, output: e.message, timedOut: false }));
       if (run.code !== 0 || run.timedOut) this.warn(hookFailure(owner, 'pre_stop', i, hook, run).message);
     }
@@ -546,7 +540,7 @@ export class Containers implements ContainerApi {
       user = `${u.uid}:${u.gid}`;
     }
     const d = this.driver(rec);
-    return runHookProcess(d.binary, d.root, hookExecArgs(rec.id, hook, user, hook.privileged ? hostCaps() ?? [] : []), timeoutMs);
+    return this.drv.hooks.run(d.binary, d.root, hookExecArgs(rec.id, hook, user, hook.privileged ? hostCaps() ?? [] : []), timeoutMs);
   }
 
   /** Where the monitor writes the output: the rotated JSON-lines log, or nowhere (`/dev/null`, never rotated) for logging driver none. */
@@ -562,19 +556,18 @@ export class Containers implements ContainerApi {
     if (!isMountpoint(rec.rootfs)) rec.rootfs = await this.deps.images.mountRootfs(rec.spec.imageId, dir);
     if (rec.spec.mounts.some((m) => m.type === 'bind' && m.file)) this.placeFiles(rec, resolveUserInRootfs(rec.rootfs, rec.spec.user, rec.spec.groupAdd)); // a changed source is seen
     const runtime = resolveRuntime(this.runtimeName(rec));
-    if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true);
+    if (this.drv.runtime.has(this.runtimeRoot, rec.id)) await this.drv.runtime.open(runtime, this.runtimeRoot).delete(rec.id, true);
     const peers: [string, string | undefined][] = [['network', rec.spec.networkMode], ['pid', rec.spec.pidMode], ['ipc', rec.spec.ipcMode]];
     if (peers.some(([, m]) => m?.startsWith('container:'))) {
       // the peer's namespaces may have changed since create (it restarted; only a network sandbox is pinned)
-      const cfgPath = join(dir, 'bundle', 'config.json');
-      const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { linux: { namespaces: { type: string; path?: string }[] } };
+      const cfg = this.drv.bundle.read(join(dir, 'bundle')) as { linux: { namespaces: { type: string; path?: string }[] } };
       for (const ns of cfg.linux.namespaces) {
         const mode = peers.find(([k]) => k === ns.type)?.[1];
         if (!mode?.startsWith('container:')) continue;
         const peer = mode.slice('container:'.length);
         ns.path = ns.type === 'network' ? this.peerNetns(peer) : this.peerNs(peer, ns.type as 'pid' | 'ipc');
       }
-      writeFileAtomicSync(cfgPath, stableJson(cfg), 0o600);
+      this.drv.bundle.write(join(dir, 'bundle'), cfg);
     }
     const dns = this.deps.dns, net = this.deps.network;
     await this.dnsUp(rec);
@@ -600,28 +593,16 @@ export class Containers implements ContainerApi {
     const pidFile = join(this.cdir(rec.id), 'attached.pid');
     rmSync(pidFile, { force: true });
     const base: MonitorState = { status: 'running', pid: 0, exitCode: 0, signal: 0, oomKilled: false, restartCount: 0, monitorPid: process.pid, attached: true, startedAt: new Date().toISOString() };
-    writeJsonAtomicSync(statePath, base);
-    const child = spawn(runtime, ['--root', this.runtimeRoot, 'run', '--bundle', join(this.cdir(rec.id), 'bundle'), '--pid-file', pidFile, rec.id], { stdio: 'inherit' });
-    const forward = (sig: NodeJS.Signals) => () => { child.kill(sig); };
-    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, forward(sig)] as const);
-    for (const [sig, h] of handlers) process.on(sig, h);
-    const watchPid = setInterval(() => {
-      try {
-        const pid = Number(readFileSync(pidFile, 'utf8').trim());
-        if (pid > 0) { writeJsonAtomicSync(statePath, { ...base, pid }); clearInterval(watchPid); }
-      } catch { /* not written yet */ }
-    }, 20);
-    const code = await new Promise<number>((resolve, reject) => {
-      child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${runtime}: ${e.message}`, { cause: e })));
-      child.on('close', (c, sig) => resolve(c ?? 128 + (sig ? osConstants.signals[sig] : 0)));
-    }).finally(() => {
-      clearInterval(watchPid);
-      for (const [sig, h] of handlers) process.off(sig, h);
-    });
-    writeJsonAtomicSync(statePath, { ...base, status: 'exited', pid: 0, exitCode: code, signal: code > 128 ? code - 128 : 0, finishedAt: new Date().toISOString() });
+    const mon = this.drv.monitor;
+    mon.writeState(statePath, base);
+    const code = await this.drv.attach.run(
+      { runtime, runtimeRoot: this.runtimeRoot, bundle: join(this.cdir(rec.id), 'bundle'), pidFile, id: rec.id },
+      (pid) => mon.writeState(statePath, { ...base, pid }),
+    );
+    mon.writeState(statePath, { ...base, status: 'exited', pid: 0, exitCode: code, signal: code > 128 ? code - 128 : 0, finishedAt: new Date().toISOString() });
     rmSync(pidFile, { force: true });
     await this.dnsDown(rec).catch(() => {});
-    if (existsSync(join(this.runtimeRoot, rec.id))) await new RuntimeDriver(runtime, this.runtimeRoot).delete(rec.id, true).catch(() => {});
+    if (this.drv.runtime.has(this.runtimeRoot, rec.id)) await this.drv.runtime.open(runtime, this.runtimeRoot).delete(rec.id, true).catch(() => {});
     return code;
   }
 
@@ -636,8 +617,8 @@ export class Containers implements ContainerApi {
     // Its names go as the stop begins, so that the stops of a `down` share DNS updates (they start
     // together; they end spread out). A DNS server slow to load the change has its records file written.
     const names = this.dnsDown(rec).catch(() => {});
-    await requestStop(this.socketPath(rec.id), st.monitorPid, t);
-    await waitForExit(this.statePath(rec.id), st.monitorPid);
+    await this.drv.monitor.requestStop(this.socketPath(rec.id), st.monitorPid, t);
+    await this.drv.monitor.waitForExit(this.statePath(rec.id), st.monitorPid);
     await names;
   }
 
@@ -664,7 +645,7 @@ export class Containers implements ContainerApi {
     }
     // not our child: its exit status is unknown; the signal that ended it is what Docker would show
     const signal = killed ? 9 : (osConstants.signals[stopSignal.replace(/^(SIG)?/, 'SIG') as NodeJS.Signals] ?? 15);
-    writeJsonAtomicSync(this.statePath(rec.id), { ...st, status: 'exited', pid: 0, exitCode: 128 + signal, signal, finishedAt: new Date().toISOString(), error: 'its monitor had died; stopped through the runtime' });
+    this.drv.monitor.writeState(this.statePath(rec.id), { ...st, status: 'exited', pid: 0, exitCode: 128 + signal, signal, finishedAt: new Date().toISOString(), error: 'its monitor had died; stopped through the runtime' });
     await names;
   }
 
@@ -686,7 +667,7 @@ export class Containers implements ContainerApi {
       throw new TsstackError('CONFLICT', `container ${rec.name} is not running`, { hint: 'start it first' });
     }
     if (st.attached) return this.driver(rec).kill(rec.id, signal);
-    const reply = await sendControl(this.socketPath(rec.id), `kill ${signal}`);
+    const reply = await this.drv.monitor.control(this.socketPath(rec.id), `kill ${signal}`);
     if (reply !== 'ok') throw new TsstackError('RUNTIME', `cannot send ${signal} to ${rec.name}: ${reply.replace(/^error /, '')}`);
     // A signal that ends the container for good (no restart policy: its monitor exits) takes its names away.
     const fatal = ['SIGKILL', 'KILL', '9'].includes(signal.toUpperCase());
@@ -708,7 +689,7 @@ export class Containers implements ContainerApi {
     };
     const note = (p: string | undefined) => { if (p) problems.push(p); };
     faultPoint('remove.stopped');
-    if (existsSync(join(this.runtimeRoot, rec.id))) note(await attempt('runtime delete', () => this.driver(rec).delete(rec.id, true)));
+    if (this.drv.runtime.has(this.runtimeRoot, rec.id)) note(await attempt('runtime delete', () => this.driver(rec).delete(rec.id, true)));
     const net = this.deps.network, dns = this.deps.dns;
     // network and DNS steps are idempotent: run them even when the record does not show them (a crash during create)
     if (net && rec.ports.length) note(await attempt('unpublish', () => net.unpublish(rec.id)));
@@ -729,7 +710,7 @@ export class Containers implements ContainerApi {
     note(sandbox);
     note(rootfs);
     faultPoint('remove.unmounted');
-    note(await attempt('cgroup', () => removeCgroupDirs(`${rec.spec.cgroupParent ?? 'tsstack'}/${rec.id}`)));
+    note(await attempt('cgroup', () => this.drv.runtime.removeCgroup(`${rec.spec.cgroupParent ?? 'tsstack'}/${rec.id}`)));
     faultPoint('remove.cgroup');
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
@@ -929,25 +910,4 @@ async function* noLog(rec: ContainerRecord): AsyncGenerator<LogLine> {
   throw new TsstackError('CONFLICT', `${service ? `service ${service} (container ${rec.name})` : `container ${rec.name}`} has logging driver "none": its output is not kept`, {
     hint: 'remove logging.driver: none (or set json-file) and recreate the container to keep its output',
   });
-}
-
-/** Best effort: the runtime removes the container's cgroups on delete; this catches what a crash left (empty dirs only). */
-export function removeCgroupDirs(rel: string, mount = '/sys/fs/cgroup'): void {
-  let ctrls: string[] = [];
-  try { ctrls = readdirSync(mount); } catch { return; }
-  const self = (() => { try { return readFileSync('/proc/self/cgroup', 'utf8'); } catch { return ''; } })();
-  const base: Record<string, string> = {};
-  for (const line of self.split('\n')) {
-    const m = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (m) for (const c of (m[1] || 'unified').split(',')) base[c.replace(/^name=/, '')] = m[2]!;
-  }
-  const dirs = new Set<string>();
-  for (const c of ctrls) for (const p of ['/', base[c] ?? '/']) dirs.add(join(mount, c, p, rel));
-  if (existsSync(join(mount, 'cgroup.controllers'))) for (const p of ['/', base.unified ?? '/']) dirs.add(join(mount, p, rel)); // pure v2
-  for (const d of dirs) {
-    try { rmdirSync(d); } catch { /* absent or busy */ }
-    // The shared parent (`tsstack/`) goes with its last container, so nothing of ours stays in the
-    // hierarchy; a runtime creating a sibling meanwhile retries its mkdir (tsstack-runtime does).
-    if (rel.includes('/')) try { rmdirSync(dirname(d)); } catch { /* absent, or other containers still there */ }
-  }
 }

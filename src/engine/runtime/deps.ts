@@ -4,6 +4,7 @@
 // busybox directory) or leave network/dns out (network_mode none only).
 
 import type { EndpointSpec, PublishedPort, VolumeInfo } from '../api.js';
+import type { ContainerDrivers } from './drivers.js';
 
 export interface RootfsProvider {
   /** Mounts the container's root (overlay) at `<dir>/rootfs` with upper/work under `dir`; returns the merged path. */
@@ -71,4 +72,6 @@ export interface ContainerDeps {
   runtime?: string;
   /** Where a problem that does not fail the call goes (a pre_stop hook that failed); default: stderr. */
   warn?: (message: string) => void;
+  /** The host parts (drivers.ts); each one not given is the real one (kernel-drivers.ts). */
+  drivers?: Partial<ContainerDrivers>;
 }

@@ -4,6 +4,7 @@
 // the user and the host paths of binds, volumes and the /etc files.
 
 import type { Bytes } from '../../model/types.js';
+import type { ContainerCreateSpec } from '../api.js';
 import type { ResolvedUser } from './users.js';
 import { deviceAllowRules, ociDevices, type DeviceRule, type OciDevice } from './devices.js';
 import { defaultSeccomp } from './seccomp-profile.js';
@@ -48,20 +49,19 @@ export interface OciMountInput {
   mode?: number;
 }
 
-export interface OciSpecInput {
+/**
+ * Create-request fields the OCI config takes as they are (same name, same meaning): the caller copies them
+ * with `pick(spec, OCI_AS_IS)`, so a new one is declared here and in api.ts, and nowhere between.
+ */
+export const OCI_AS_IS = ['args', 'env', 'cwd', 'domainname', 'tty', 'readOnlyRoot', 'privileged', 'capAdd', 'capDrop', 'sysctls', 'ulimits'] as const;
+
+export interface OciSpecInput extends Partial<Pick<ContainerCreateSpec, (typeof OCI_AS_IS)[number]>> {
   /** Absolute path of the merged root filesystem. */
   rootfs: string;
   args: string[];
   env: string[];
-  cwd?: string;
   user: ResolvedUser;
   hostname?: string;
-  domainname?: string;
-  tty?: boolean;
-  readOnlyRoot?: boolean;
-  privileged?: boolean;
-  capAdd?: string[];
-  capDrop?: string[];
   /** What "every capability" means here (`privileged`, `cap_add: [ALL]`): the capabilities this host can
    *  grant, i.e. the caller's bounding set (hostCaps()). Unset: every capability Linux knows. */
   hostCaps?: readonly string[];
@@ -78,8 +78,6 @@ export interface OciSpecInput {
   uts?: 'host' | 'new';
   /** OCI `linux.seccomp` (see seccomp-profile.ts); absent = no filter. */
   seccomp?: Record<string, unknown>;
-  sysctls?: Record<string, string>;
-  ulimits?: Record<string, { soft: number; hard: number }>;
   resources?: { memory?: Bytes; memorySwap?: Bytes; cpus?: number; cpuShares?: number; cpuset?: string; pids?: number; shmSize?: Bytes; oomScoreAdj?: number; cpuQuota?: number; cpuPeriod?: number; memoryReservation?: Bytes };
   /** e.g. `tsstack/<id>`: relative, so the runtime places it under its own cgroup. */
   cgroupsPath?: string;
@@ -310,4 +308,11 @@ export function stableJson(value: unknown, indent = 2): string {
     return v;
   };
   return JSON.stringify(norm(value), null, indent) + '\n';
+}
+
+/** The `keys` of `o` (absent ones left out). */
+export function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }

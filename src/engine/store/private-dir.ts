@@ -9,6 +9,7 @@
 import { chmodSync, lstatSync, mkdirSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
+import { vettedOwner } from '../rootless/mode.js';
 
 const STICKY = 0o1000;
 
@@ -18,7 +19,7 @@ const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, 
 
 /** Why `st` (an ancestor) lets someone else than root or us change what lies below it, or undefined. */
 export function unsafeAncestor(st: Pick<Stats, 'uid' | 'mode'>, uid = me()): string | undefined {
-  if (st.uid !== 0 && st.uid !== uid) return `is owned by uid ${st.uid}`;
+  if (st.uid !== 0 && st.uid !== uid && !vettedOwner(st.uid)) return `is owned by uid ${st.uid}`;
   // A sticky directory (/tmp) lets others add entries but not rename or remove ours.
   if (st.mode & 0o022 && !(st.mode & STICKY)) return `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${octal(st.mode)})`;
   return undefined;

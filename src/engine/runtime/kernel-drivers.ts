@@ -1,0 +1,98 @@
+// The real container drivers (drivers.ts): files, tsstack-monitor, the runtime binary, processes. Thin:
+// the order of things and every decision stay in Containers.
+
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { TsstackError } from '../../util/errors.js';
+import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { runHookProcess } from './lifecycle-hooks.js';
+import { isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit } from './monitor-client.js';
+import { stableJson } from './oci-spec.js';
+import { RuntimeDriver } from './runtime-driver.js';
+import type { AttachDriver, BundleDriver, ContainerDrivers, HooksDriver, MonitorDriver, RuntimeDrivers } from './drivers.js';
+
+export const fileBundle: BundleDriver = {
+  write: (bundleDir, config) => writeFileAtomicSync(join(bundleDir, 'config.json'), stableJson(config), 0o600), // the environment may hold secrets
+  read: (bundleDir) => JSON.parse(readFileSync(join(bundleDir, 'config.json'), 'utf8')) as Record<string, any>,
+};
+
+export const processMonitor: MonitorDriver = {
+  start: startMonitor,
+  state: readMonitorState,
+  writeState: (statePath, st) => writeJsonAtomicSync(statePath, st),
+  isMonitor,
+  isGuard,
+  processAlive,
+  inContainer(pid, id) {
+    if (!processAlive(pid)) return false;
+    try {
+      return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`);
+    } catch {
+      return false;
+    }
+  },
+  control: (socketPath, line) => sendControl(socketPath, line),
+  requestStop,
+  waitForExit,
+};
+
+export const foregroundAttach: AttachDriver = {
+  async run(o, onPid) {
+    const child = spawn(o.runtime, ['--root', o.runtimeRoot, 'run', '--bundle', o.bundle, '--pid-file', o.pidFile, o.id], { stdio: 'inherit' });
+    const forward = (sig: NodeJS.Signals) => () => { child.kill(sig); };
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, forward(sig)] as const);
+    for (const [sig, h] of handlers) process.on(sig, h);
+    const watchPid = setInterval(() => {
+      try {
+        const pid = Number(readFileSync(o.pidFile, 'utf8').trim());
+        if (pid > 0) { onPid(pid); clearInterval(watchPid); }
+      } catch { /* not written yet */ }
+    }, 20);
+    return new Promise<number>((resolve, reject) => {
+      child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${o.runtime}: ${e.message}`, { cause: e })));
+      child.on('close', (c, sig) => resolve(c ?? 128 + (sig ? osConstants.signals[sig] : 0)));
+    }).finally(() => {
+      clearInterval(watchPid);
+      for (const [sig, h] of handlers) process.off(sig, h);
+    });
+  },
+};
+
+export const runtimeHooks: HooksDriver = { run: runHookProcess };
+
+export const cliRuntime: RuntimeDrivers = {
+  open: (binary, root) => new RuntimeDriver(binary, root),
+  has: (root, id) => existsSync(join(root, id)),
+  removeCgroup: (rel) => removeCgroupDirs(rel),
+};
+
+export const kernelContainerDrivers: ContainerDrivers = {
+  bundle: fileBundle,
+  monitor: processMonitor,
+  attach: foregroundAttach,
+  hooks: runtimeHooks,
+  runtime: cliRuntime,
+};
+
+/** Best effort: the runtime removes the container's cgroups on delete; this catches what a crash left (empty dirs only). */
+export function removeCgroupDirs(rel: string, mount = '/sys/fs/cgroup'): void {
+  let ctrls: string[] = [];
+  try { ctrls = readdirSync(mount); } catch { return; }
+  const self = (() => { try { return readFileSync('/proc/self/cgroup', 'utf8'); } catch { return ''; } })();
+  const base: Record<string, string> = {};
+  for (const line of self.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (m) for (const c of (m[1] || 'unified').split(',')) base[c.replace(/^name=/, '')] = m[2]!;
+  }
+  const dirs = new Set<string>();
+  for (const c of ctrls) for (const p of ['/', base[c] ?? '/']) dirs.add(join(mount, c, p, rel));
+  if (existsSync(join(mount, 'cgroup.controllers'))) for (const p of ['/', base.unified ?? '/']) dirs.add(join(mount, p, rel)); // pure v2
+  for (const d of dirs) {
+    try { rmdirSync(d); } catch { /* absent or busy */ }
+    // The shared parent (`tsstack/`) goes with its last container, so nothing of ours stays in the
+    // hierarchy; a runtime creating a sibling meanwhile retries its mkdir (tsstack-runtime does).
+    if (rel.includes('/')) try { rmdirSync(dirname(d)); } catch { /* absent, or other containers still there */ }
+  }
+}

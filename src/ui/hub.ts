@@ -1,0 +1,259 @@
+// The dashboard's state and its fan-out to the pages. It asks the engine only
+// while a page listens: the engine's state fingerprint (a few stats) every
+// `pollMs`, the containers when it changed, their cgroup figures every
+// `statsMs`; each change goes to every page as one event. No page, no work.
+
+import type { ContainerInfo, ContainerStats, Engine } from '../engine/api.js';
+import { LABEL } from '../engine/api.js';
+import type { StackModel } from '../model/types.js';
+import { CrashTracker, servicesView, type ServiceView } from './view.js';
+
+export interface PlanView {
+  /** What `tsstack plan` prints. */
+  text: string;
+  empty: boolean;
+  warnings: string[];
+  problems: string[];
+  at: string;
+}
+
+export interface HistoryEntry {
+  id: number;
+  /** `watch: stack.yaml changed`, `dashboard: apply`, `up`… */
+  trigger: string;
+  started: string;
+  plan?: string;
+  state: 'running' | 'done' | 'failed';
+  durationMs?: number;
+  failed?: string[];
+  warnings?: string[];
+}
+
+export interface StatsSample { t: number; cpu: number; mem: number; memLimit?: number; pids: number; rx: number; tx: number }
+
+export interface HubEvent { type: string; data: unknown }
+export type Listener = (e: HubEvent) => void;
+
+/** What the hub needs besides the engine (the CLI gives the real ones, tests fakes). */
+export interface HubDeps {
+  engine: Pick<Engine, 'containers' | 'stateFingerprint'>;
+  project: string;
+  /** The stack as its files say now; undefined without a stack file (`ui -p NAME`). */
+  model(): Promise<StackModel | undefined>;
+  /** What `up` would change now. */
+  plan(): Promise<PlanView>;
+  pollMs?: number;
+  statsMs?: number;
+  /** Samples kept per container (the charts' width). */
+  keep?: number;
+}
+
+/** A reconcile the hub reports as it goes (watch mode's or the apply button's). */
+export interface ReconcileReport {
+  plan(text: string): void;
+  done(r: { failed: string[]; warnings: string[] }): void;
+}
+
+export class Hub {
+  private listeners = new Set<Listener>();
+  private timer?: NodeJS.Timeout;
+  private statsTimer?: NodeJS.Timeout;
+  private digest?: string;
+  private pids?: number[];
+  private recheck = false;
+  private containers: ContainerInfo[] = [];
+  private services: ServiceView[] = [];
+  private servicesJson = '';
+  private model?: StackModel;
+  private planView?: PlanView;
+  private planDirty = true;
+  private readonly crashes = new CrashTracker();
+  readonly history: HistoryEntry[] = [];
+  private nextId = 1;
+  private readonly stats = new Map<string, StatsSample[]>();
+  private polling?: Promise<void>;
+  private readonly pollMs: number;
+  private readonly statsMs: number;
+  private readonly keep: number;
+
+  constructor(private readonly deps: HubDeps) {
+    // 150 ms: a change reaches the page within ~250 ms (bench/ui.sh) for a few stats a look
+    this.pollMs = deps.pollMs ?? 150;
+    this.statsMs = deps.statsMs ?? 2000;
+    this.keep = deps.keep ?? 90;
+  }
+
+  get engine(): HubDeps['engine'] {
+    return this.deps.engine;
+  }
+
+  get project(): string {
+    return this.deps.project;
+  }
+
+  /** A page's stream: it gets a snapshot first, then every change. Returns the unsubscribe. */
+  async subscribe(l: Listener): Promise<() => void> {
+    // fresh state for the first page (nobody was looking: what the hub holds may be old)
+    if (this.listeners.size === 0) await this.refresh(true);
+    const snap = await this.snapshot();
+    l({ type: 'snapshot', data: snap });
+    this.listeners.add(l);
+    if (this.listeners.size === 1 && !this.timer) this.start();
+    return () => {
+      this.listeners.delete(l);
+      if (this.listeners.size === 0) this.stop();
+    };
+  }
+
+  get listening(): number {
+    return this.listeners.size;
+  }
+
+  private emit(type: string, data: unknown): void {
+    for (const l of this.listeners) {
+      try {
+        l({ type, data });
+      } catch { /* a page gone mid-write: its stream's close unsubscribes it */ }
+    }
+  }
+
+  async snapshot(): Promise<{ project: string; services: ServiceView[]; plan?: PlanView; history: HistoryEntry[]; stats: Record<string, StatsSample[]> }> {
+    if (!this.digest) await this.refresh(true);
+    return { project: this.project, services: this.services, plan: await this.currentPlan(), history: this.history, stats: Object.fromEntries(this.stats) };
+  }
+
+  containerById(id: string): ContainerInfo | undefined {
+    return this.containers.find((c) => c.id === id || c.name === id);
+  }
+
+  /** The project's container with this id or name, asked of the engine (not the last poll). */
+  async ownContainer(idOrName: string): Promise<ContainerInfo | undefined> {
+    const c = await this.deps.engine.containers.inspect(idOrName);
+    return c && c.labels[LABEL.project] === this.project ? c : undefined;
+  }
+
+  private gen = 0;
+
+  private start(): void {
+    // one loop of each: a loop of an earlier start (its last look still in flight) ends at its next turn
+    const gen = ++this.gen;
+    const tick = () => {
+      this.timer = setTimeout(async () => {
+        await this.refresh(false).catch(() => {});
+        if (this.listeners.size && gen === this.gen) tick();
+      }, this.pollMs);
+    };
+    tick();
+    const stats = () => {
+      this.statsTimer = setTimeout(async () => {
+        await this.sampleStats().catch(() => {});
+        if (this.listeners.size && gen === this.gen) stats();
+      }, this.statsMs);
+    };
+    stats();
+  }
+
+  private stop(): void {
+    clearTimeout(this.timer);
+    clearTimeout(this.statsTimer);
+    this.timer = this.statsTimer = undefined;
+  }
+
+  /** Looks at the engine once (the fingerprint, then the containers when it moved); emits what changed. */
+  refresh(force: boolean): Promise<void> {
+    this.polling ??= this.look(force).finally(() => { this.polling = undefined; });
+    return this.polling;
+  }
+
+  private async look(force: boolean): Promise<void> {
+    // with the pids of the last look, a fingerprint is only stats and /proc reads (no state file is read)
+    const fp = await this.deps.engine.stateFingerprint(this.pids ? { pids: this.pids } : undefined);
+    // a racy fingerprint may hide a change made within its stamps' resolution: look once more next time
+    const changed = force || fp.digest !== this.digest || this.recheck;
+    this.recheck = fp.racy;
+    this.digest = fp.digest;
+    // after a change the monitors may be others: their pids are read afresh next time
+    this.pids = changed ? undefined : fp.pids;
+    if (!changed && !this.crashes.pending) return;
+    if (force || !this.model) this.model = await this.deps.model().catch(() => this.model);
+    this.containers = await this.deps.engine.containers.list({ [LABEL.project]: this.project });
+    const crashed = this.crashes.update(this.containers);
+    this.services = servicesView(this.model, this.containers, crashed);
+    const json = JSON.stringify(this.services);
+    if (json === this.servicesJson) return;
+    this.servicesJson = json;
+    this.planDirty = true;
+    this.emit('services', this.services);
+  }
+
+  private async sampleStats(): Promise<void> {
+    const running = this.containers.filter((c) => c.status === 'running');
+    const t = Date.now();
+    const out: Record<string, StatsSample> = {};
+    await Promise.all(running.map(async (c) => {
+      let s: ContainerStats;
+      try {
+        s = await this.deps.engine.containers.stats(c.id);
+      } catch {
+        return; // stopped between the list and the read
+      }
+      const sample: StatsSample = { t, cpu: s.cpuPercent, mem: s.memoryUsage, pids: s.pids, rx: s.netRx, tx: s.netTx };
+      if (s.memoryLimit) sample.memLimit = s.memoryLimit;
+      const kept = this.stats.get(c.id) ?? [];
+      kept.push(sample);
+      if (kept.length > this.keep) kept.splice(0, kept.length - this.keep);
+      this.stats.set(c.id, kept);
+      out[c.id] = sample;
+    }));
+    for (const id of [...this.stats.keys()]) if (!this.containers.some((c) => c.id === id)) this.stats.delete(id);
+    if (Object.keys(out).length) this.emit('stats', out);
+  }
+
+  async currentPlan(): Promise<PlanView | undefined> {
+    if (this.planDirty || !this.planView) {
+      this.planDirty = false;
+      try {
+        this.planView = await this.deps.plan();
+      } catch (e) {
+        this.planView = { text: `the plan could not be made: ${e instanceof Error ? e.message : String(e)}`, empty: true, warnings: [], problems: [], at: new Date().toISOString() };
+      }
+    }
+    return this.planView;
+  }
+
+  /** Makes the plan again (the stack file changed, a reconcile ended) and sends it. */
+  async replan(): Promise<PlanView | undefined> {
+    this.planDirty = true;
+    const p = await this.currentPlan();
+    this.emit('plan', p);
+    return p;
+  }
+
+  /** Records a reconcile in the history and reports its progress to the pages. */
+  begin(trigger: string): ReconcileReport {
+    const started = Date.now();
+    const entry: HistoryEntry = { id: this.nextId++, trigger, started: new Date(started).toISOString(), state: 'running' };
+    this.history.push(entry);
+    if (this.history.length > 200) this.history.shift();
+    this.emit('history', entry);
+    return {
+      plan: (text) => {
+        entry.plan = text;
+        this.emit('history', entry);
+      },
+      done: (r) => {
+        entry.state = r.failed.length ? 'failed' : 'done';
+        entry.durationMs = Date.now() - started;
+        if (r.failed.length) entry.failed = r.failed;
+        if (r.warnings.length) entry.warnings = r.warnings;
+        this.emit('history', entry);
+        void this.refresh(true).then(() => this.replan()).catch(() => {});
+      },
+    };
+  }
+
+  close(): void {
+    this.listeners.clear();
+    this.stop();
+  }
+}

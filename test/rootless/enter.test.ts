@@ -1,0 +1,45 @@
+// Entering rootless mode as an ordinary user the test makes (enter.ts): one holder
+// namespace mapped with the user's subordinate ids, state under the XDG paths, and
+// nothing left once the last process has left.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeUser, rootlessTest } from './_user.js';
+
+const ENTER = fileURLToPath(new URL('./_enter-cli.js', import.meta.url));
+
+rootlessTest.serial('the namespace maps 0 to the user and 1… to the subordinate ids; it goes with the last process', (t) => {
+  const u = makeUser();
+  try {
+    const r = u.run([process.execPath, ENTER, 'sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; id -u']);
+    t.is(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    t.deepEqual(lines, [`0 ${u.uid} 1`, `1 ${u.subStart} ${u.subCount}`, `0 ${u.gid} 1`, `1 ${u.subStart} ${u.subCount}`, '0']);
+    const root = join(u.home, '.local/share/tsstack');
+    const run = `/tmp/tsstack-run-${u.uid}`;
+    for (const d of [root, run]) {
+      const st = statSync(d);
+      t.is(st.uid, u.uid, d);
+      t.is(st.mode & 0o777, 0o700, d);
+    }
+    t.regex(r.stderr, /XDG_RUNTIME_DIR is not set/);
+    t.false(existsSync(join(run, 'pause.pid')), 'the holder is gone with the last process');
+    t.deepEqual(u.pids(), [], u.describe());
+  } finally {
+    u.remove();
+  }
+});
+
+rootlessTest.serial('without subordinate ids: the user alone, with one clear warning', (t) => {
+  const u = makeUser({ subIds: false });
+  try {
+    const r = u.run([process.execPath, ENTER, 'cat', '/proc/self/uid_map', '/proc/self/setgroups'], { XDG_RUNTIME_DIR: u.home });
+    t.is(r.status, 0, r.stderr);
+    t.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), [`0 ${u.uid} 1`, 'deny']);
+    t.is(r.stderr.match(/no subordinate ids/g)?.length, 1, r.stderr);
+    t.regex(r.stderr, /usermod --add-subuids/);
+    t.deepEqual(u.pids(), [], u.describe());
+  } finally {
+    u.remove();
+  }
+});
