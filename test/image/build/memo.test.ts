@@ -42,6 +42,11 @@ needs('root').serial('a rebuild with nothing changed comes from the memo; every 
   t.is(await build(), first);
   t.deepEqual(lines, cachedLines, 'the same lines as the build it stands for');
   t.deepEqual(stepCache(), [], 'the builder did not run');
+  // the image's name moved to another image meanwhile: the memo names it again, as a build would
+  await store.tag('base:2', 'memo:1');
+  t.is(await build(), first);
+  t.is((await store.inspect('memo:1'))?.id, first);
+  t.deepEqual(stepCache(), []);
 
   const miss = async (what: string, change: () => void | Promise<void>) => {
     await build();

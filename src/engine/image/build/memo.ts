@@ -32,6 +32,8 @@ const RACY_MS = 100;
 export interface MemoStore {
   readonly root: string;
   inspect(ref: string): Promise<ImageInfo | undefined>;
+  /** The stored record of an image id (a direct read; inspect of an id scans every record). */
+  record(id: string): unknown;
   tag(ref: string, name: string): Promise<void>;
 }
 
@@ -126,8 +128,9 @@ export async function lookupMemo(store: MemoStore, req: BuildRequest): Promise<I
     } catch { return undefined; } finally { c.close(); }
   }
   for (const [ref, id] of m.bases) if ((await store.inspect(ref))?.id !== id) return undefined;
-  if (!(await store.inspect(m.image))) return undefined;
-  for (const t of req.tags) await store.tag(m.image, t);
+  if (!store.record(m.image)) return undefined;
+  // names moved since (a later build, a tag) point at it again, as the builder's commit would make them
+  for (const t of req.tags) if ((await store.inspect(t))?.id !== m.image) await store.tag(m.image, t);
   for (const l of m.lines) req.onProgress?.(l);
-  return store.inspect(m.image);
+  return store.inspect(req.tags[0] ?? m.image);
 }
