@@ -34,7 +34,8 @@ function within<T>(into: { path: string } | 'new', inside: () => T): T {
     try {
       return inside();
     } finally {
-      // the main thread left in a sandbox would put every later socket, link and spawn there
+      // the main thread left in a sandbox would put every later socket, link and spawn there: better to
+      // die (the intents let the next command undo what this one left half made)
       if (libc.setns(home, CLONE_NEWNET) < 0) process.exit(70);
     }
   } finally {
