@@ -21,7 +21,7 @@ export interface TestUser {
   subStart: number;
   subCount: number;
   /** Runs argv as the user (no supplementary groups), with a small clean environment plus `env`. */
-  run(argv: string[], env?: Record<string, string>, opts?: { cwd?: string; input?: string }): SpawnSyncReturns<string>;
+  run(argv: string[], env?: Record<string, string>, opts?: { cwd?: string; input?: string; wrap?: string[] }): SpawnSyncReturns<string>;
   /** Pids of the user's processes. */
   pids(): number[];
   /** The user's processes, named with their state and parent (for failure messages). */
@@ -73,7 +73,9 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
     }).join('; '),
     run(argv, env = {}, o = {}) {
       const base = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: home, USER: name, LOGNAME: name };
-      return spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', 'env', '-i', ...Object.entries({ ...base, ...env }).map(([k, v]) => `${k}=${v}`), ...argv], {
+      // `wrap` (run as root, e.g. nsenter into the test's own namespaces) goes before the change of user
+      const [cmd, ...pre] = [...(o.wrap ?? []), 'setpriv'];
+      return spawnSync(cmd, [...pre, '--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', 'env', '-i', ...Object.entries({ ...base, ...env }).map(([k, v]) => `${k}=${v}`), ...argv], {
         encoding: 'utf8', cwd: o.cwd ?? home, input: o.input, timeout: 120_000,
       });
     },
