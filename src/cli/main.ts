@@ -102,6 +102,21 @@ export function quickUp(argv: string[]): { globals: GlobalOptions; flags: UpFlag
   return { globals: g, flags: { detach: true, format: 'text' } };
 }
 
+/**
+ * `[global options] build [-q] [SERVICE…]` — the rebuild that is all cached —
+ * also without commander: the global options are read by quickUp, as for
+ * `up -d`. Any other flag (`--no-cache`, `--push`, `--`) leaves it to commander.
+ */
+export function quickBuild(argv: string[]): { globals: GlobalOptions; services: string[]; quiet: boolean } | undefined {
+  const i = argv.findIndex((a, k) => a === 'build' && commandWord(argv.slice(0, k)) === undefined && commandWord(argv.slice(0, k + 1)) === 'build');
+  if (i < 0) return undefined;
+  const rest = argv.slice(i + 1);
+  const quiet = (a: string) => a === '-q' || a === '--quiet';
+  if (rest.some((a) => a.startsWith('-') && !quiet(a))) return undefined;
+  const globals = quickUp([...argv.slice(0, i), 'up', '-d'])?.globals;
+  return globals && { globals, services: rest.filter((a) => !quiet(a)), quiet: rest.some(quiet) };
+}
+
 /** `['image', 'ls']` for commander's Command object of `image ls`. */
 function commandPath(cmd: unknown): string[] {
   const out: string[] = [];
@@ -131,12 +146,14 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   };
 
   const quick = quickUp(argv);
-  if (quick && rootless) return inNamespace();
-  if (quick) {
+  const qbuild = quick ? undefined : quickBuild(argv);
+  if ((quick || qbuild) && rootless) return inNamespace();
+  if (quick || qbuild) {
     process.on('SIGINT', onSigint);
     try {
-      ctx = new Context(quick.globals, io);
-      code = await (await import('./commands/up.js')).runUp(ctx, [], quick.flags);
+      ctx = new Context((quick ?? qbuild)!.globals, io);
+      code = quick ? await (await import('./commands/up.js')).runUp(ctx, [], quick.flags)
+        : await (await import('./commands/images.js')).runBuild(ctx, qbuild!.services, { quiet: qbuild!.quiet });
     } catch (e) {
       io.err(renderError(e, debugWanted || !!ctx?.debug));
       code = exitCodeFor(e);
