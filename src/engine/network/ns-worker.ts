@@ -23,9 +23,13 @@ function enter(path: string): void {
   }
 }
 
+const STRANDED = "the namespace worker could not return to the engine's network namespace (setns refused); it ends, and the next job gets a new one";
+let stranded = false;
+
 function leave(): void {
-  // Failing to return home would leave every later job in the wrong namespace.
-  if (libc.setns(home, CLONE_NEWNET) < 0) process.exit(70);
+  // Failing to return home would leave every later job in the wrong namespace: this job fails and the thread
+  // ends once it has answered (not here: process.exit inside a netlink callback aborts Node)
+  if (libc.setns(home, CLONE_NEWNET) < 0) stranded = true;
 }
 
 function writeSysctls(values: Record<string, string>): void {
@@ -98,11 +102,14 @@ parentPort!.on('message', (req: NsRequest) => {
   chain = chain.then(async () => {
     let res: NsResponse;
     try {
+      if (stranded) throw new Error(STRANDED);
       res = { id: req.id, ok: true, result: await run(req.job) };
     } catch (e) {
       const err = e as Error & { code?: string };
       res = { id: req.id, ok: false, message: err.message ?? String(e), code: err.code };
     }
+    if (stranded) res = { id: req.id, ok: false, message: STRANDED, code: 'ENSLOST' };
     parentPort!.postMessage(res);
+    if (stranded) setImmediate(() => process.exit(70)); // ns-client.ts rejects what is pending and starts another
   });
 });
