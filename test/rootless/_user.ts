@@ -39,8 +39,9 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
   execFileSync('chown', [`${uid}:${gid}`, home]);
-  // a range per test user, away from the usual 100000+ ones
-  const subStart = 1_000_000 + (process.pid % 1000) * 65536;
+  // a range per test user, away from the usual 100000+ ones: by uid, which no other account has while this one exists
+  // (by worker pid, two workers whose pids end alike gave two users the same subordinate ids)
+  const subStart = 1_000_000 + (uid % 1000) * 65536;
   const subCount = 65536;
   if (opts.subIds !== false) {
     const range = `${subStart}-${subStart + subCount - 1}`;
@@ -85,6 +86,9 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
           process.kill(pid, 'SIGKILL');
         } catch { /* gone */ }
       }
+      // the uid's directories first: once the account is gone, another test's new user may get the same uid
+      rmSync(home, { recursive: true, force: true });
+      rmSync(join('/tmp', `tsstack-run-${uid}`), { recursive: true, force: true });
       spawnSync('userdel', ['-f', name], { stdio: 'pipe' });
       for (const [i, f] of SUB_FILES.entries()) {
         if (!existsSync(f)) continue;
@@ -94,8 +98,6 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
         else writeFileSync(f, text);
         rmSync(`${f}-`, { force: true });
       }
-      rmSync(home, { recursive: true, force: true });
-      rmSync(join('/tmp', `tsstack-run-${uid}`), { recursive: true, force: true });
     },
   };
 }
