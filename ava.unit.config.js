@@ -12,6 +12,7 @@ export default {
     'dist/test/reconcile/**/*.test.js',
     'dist/test/deploy/**/*.test.js',
     'dist/test/cli/cli.test.js',
+    'dist/test/rootless/stateless.test.js',
     'dist/test/ui/server.test.js',
     'dist/test/cli/converged.test.js',
     'dist/test/cli/model-cache.test.js',

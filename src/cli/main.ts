@@ -4,7 +4,7 @@
 // and `--help` start fast.
 
 import { readFileSync } from 'node:fs';
-import { Context, defaultIo, interrupted, type GlobalOptions, type Io } from './context.js';
+import { Context, defaultIo, interrupted, onInterrupt, type GlobalOptions, type Io } from './context.js';
 import { EXIT_HELP, EXIT_INTERRUPTED, exitCodeFor, renderError } from './errors.js';
 import { TsstackError } from '../util/errors.js';
 import type { UpFlags } from './commands/up.js';
@@ -117,6 +117,13 @@ export function quickBuild(argv: string[]): { globals: GlobalOptions; services: 
   return globals && { globals, services: rest.filter((a) => !quiet(a)), quiet: rest.some(quiet) };
 }
 
+/** `['image', 'ls']` for commander's Command object of `image ls`. */
+function commandPath(cmd: unknown): string[] {
+  const out: string[] = [];
+  for (let c = cmd as { name?: () => string; parent?: unknown } | null; c?.parent && c.name; c = c.parent as typeof c) out.unshift(c.name());
+  return out;
+}
+
 /** Stands in for a command that is not declared: every method call is accepted and ignored. */
 const SKIP: any = new Proxy(() => {}, { get: (_t, prop) => (prop === 'then' ? undefined : () => SKIP) });
 
@@ -125,7 +132,10 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     io.out(`tsstack version ${version()}`);
     return 0;
   }
-  if (process.geteuid?.() !== 0 || argv.includes('--rootless')) { const rl = await import('../engine/rootless/enter.js'); if (rl.wantsRootless(argv, process.geteuid?.() ?? 0, process.env)) return rl.runInNamespace(argv, io).catch((e) => (io.err(renderError(e, argv.includes('--debug'))), exitCodeFor(e))); }
+  // rootless: a command that uses the engine runs again inside the user's namespace, once its arguments parsed
+  // (usage errors, help and stateless commands need no state: nothing is made for them)
+  const rootless = !io.openEngine && (process.geteuid?.() !== 0 || argv.includes('--rootless')) && (await import('../engine/rootless/mode.js')).wantsRootless(argv, process.geteuid?.() ?? 0, process.env);
+  const inNamespace = async (): Promise<number> => (await import('../engine/rootless/enter.js')).runInNamespace(argv, io).catch((e) => (io.err(renderError(e, argv.includes('--debug'))), exitCodeFor(e)));
   let code = 0;
   let ctx: Context | undefined;
   const debugWanted = argv.includes('--debug');
@@ -137,6 +147,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
 
   const quick = quickUp(argv);
   const qbuild = quick ? undefined : quickBuild(argv);
+  if ((quick || qbuild) && rootless) return inNamespace();
   if (quick || qbuild) {
     process.on('SIGINT', onSigint);
     try {
@@ -179,6 +190,15 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
 
     // commander calls actions with (...arguments, options, command); handlers get (ctx, ...arguments, options).
     const act = (load: () => Promise<Handler>) => async (...args: unknown[]) => {
+      if (rootless && (await import('../engine/rootless/mode.js')).needsEngine(commandPath(args.at(-1)), args.at(-2))) {
+        onInterrupt(() => {}); // Ctrl-C goes to the copy inside, which stops as it would outside
+        try {
+          code = await inNamespace();
+        } finally {
+          onInterrupt(undefined);
+        }
+        return;
+      }
       ctx = new Context(program.opts<GlobalOptions>(), io);
       const handler = await load();
       const r = await handler(ctx, ...args.slice(0, -1));

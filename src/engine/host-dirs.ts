@@ -68,6 +68,27 @@ function checkAncestor(what: string, target: string, dir: string, st: Stats): vo
  */
 export function secureEngineDir(path: string, what: 'root' | 'run root', opts: { create?: boolean } = {}): string | undefined {
   if (!isAbsolute(path)) path = resolve(path);
+  try {
+    return secureDir(path, what, opts);
+  } catch (e) {
+    throw unusable(what, path, e);
+  }
+}
+
+/** A directory that cannot be made or looked at (a home that is not there or not ours, a read-only disk): what to do instead. */
+function unusable(what: 'root' | 'run root', path: string, e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (e instanceof TsstackError || !['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'ENOSPC', 'EDQUOT'].includes(err.code ?? '')) return e;
+  const on = err.path && err.path !== path ? ` (${err.path}: ${err.code})` : ` (${err.code})`;
+  const root = process.geteuid?.() === 0;
+  return new TsstackError('HOST', `cannot make the ${what} ${path}${on}`, {
+    hint: root
+      ? `give tsstack a directory it can write: ${what === 'root' ? '--root DIR or TSSTACK_ROOT' : 'TSSTACK_RUN_ROOT'}`
+      : `as an ordinary user tsstack keeps its state under your home (HOME=${process.env.HOME ?? 'unset'}) and XDG_RUNTIME_DIR: set HOME, or ${what === 'root' ? 'XDG_DATA_HOME or TSSTACK_ROOT' : 'XDG_RUNTIME_DIR or TSSTACK_RUN_ROOT'}, to a directory of yours`,
+  });
+}
+
+function secureDir(path: string, what: 'root' | 'run root', opts: { create?: boolean }): string | undefined {
   let cur = '/';
   checkAncestor(what, path, cur, lstatSync(cur));
   const todo = path.split('/').filter(Boolean);

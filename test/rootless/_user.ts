@@ -21,7 +21,7 @@ export interface TestUser {
   subStart: number;
   subCount: number;
   /** Runs argv as the user (no supplementary groups), with a small clean environment plus `env`. */
-  run(argv: string[], env?: Record<string, string>, opts?: { cwd?: string; input?: string }): SpawnSyncReturns<string>;
+  run(argv: string[], env?: Record<string, string>, opts?: { cwd?: string; input?: string; wrap?: string[] }): SpawnSyncReturns<string>;
   /** Pids of the user's processes. */
   pids(): number[];
   /** The user's processes, named with their state and parent (for failure messages). */
@@ -39,8 +39,9 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
   execFileSync('chown', [`${uid}:${gid}`, home]);
-  // a range per test user, away from the usual 100000+ ones
-  const subStart = 1_000_000 + (process.pid % 1000) * 65536;
+  // a range per test user, away from the usual 100000+ ones: by uid, which no other account has while this one exists
+  // (by worker pid, two workers whose pids end alike gave two users the same subordinate ids)
+  const subStart = 1_000_000 + (uid % 1000) * 65536;
   const subCount = 65536;
   if (opts.subIds !== false) {
     const range = `${subStart}-${subStart + subCount - 1}`;
@@ -73,7 +74,9 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
     }).join('; '),
     run(argv, env = {}, o = {}) {
       const base = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: home, USER: name, LOGNAME: name };
-      return spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', 'env', '-i', ...Object.entries({ ...base, ...env }).map(([k, v]) => `${k}=${v}`), ...argv], {
+      // `wrap` (run as root, e.g. nsenter into the test's own namespaces) goes before the change of user
+      const [cmd, ...pre] = [...(o.wrap ?? []), 'setpriv'];
+      return spawnSync(cmd, [...pre, '--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', 'env', '-i', ...Object.entries({ ...base, ...env }).map(([k, v]) => `${k}=${v}`), ...argv], {
         encoding: 'utf8', cwd: o.cwd ?? home, input: o.input, timeout: 120_000,
       });
     },
@@ -83,6 +86,9 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
           process.kill(pid, 'SIGKILL');
         } catch { /* gone */ }
       }
+      // the uid's directories first: once the account is gone, another test's new user may get the same uid
+      rmSync(home, { recursive: true, force: true });
+      rmSync(join('/tmp', `tsstack-run-${uid}`), { recursive: true, force: true });
       spawnSync('userdel', ['-f', name], { stdio: 'pipe' });
       for (const [i, f] of SUB_FILES.entries()) {
         if (!existsSync(f)) continue;
@@ -92,8 +98,6 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
         else writeFileSync(f, text);
         rmSync(`${f}-`, { force: true });
       }
-      rmSync(home, { recursive: true, force: true });
-      rmSync(join('/tmp', `tsstack-run-${uid}`), { recursive: true, force: true });
     },
   };
 }

@@ -1,6 +1,6 @@
 // Rootless mode and its paths (src/engine/rootless/mode.ts): pure, with a fake stat.
 import test from 'ava';
-import { INSIDE_ENV, rootlessPaths, wantsRootless, type DirStat } from '../../src/engine/rootless/mode.js';
+import { INSIDE_ENV, needsEngine, rootlessPaths, wantsRootless, type DirStat } from '../../src/engine/rootless/mode.js';
 
 const alice = { uid: 1000, home: '/home/alice' };
 const dirs = (m: Record<string, { uid: number; mode: number }>): DirStat => (p) => (m[p] ? { ...m[p], isDirectory: true } : undefined);
@@ -41,4 +41,11 @@ test("never a root path: someone else's or an open XDG_RUNTIME_DIR is not used",
 
 test('TSSTACK_ROOT and TSSTACK_RUN_ROOT still win', (t) => {
   t.deepEqual(rootlessPaths({ TSSTACK_ROOT: '/x', TSSTACK_RUN_ROOT: '/y' }, alice, own), { root: '/x', runRoot: '/y', warnings: [] });
+});
+
+test('only commands that use the engine enter the namespace (a Kubernetes deploy, config, help… do not)', (t) => {
+  for (const c of [['up'], ['ps'], ['image', 'ls'], ['run'], ['down']]) t.true(needsEngine(c, {}), c.join(' '));
+  t.true(needsEngine(['deploy'], { to: 'swarm' }), 'a Swarm deploy pushes local images');
+  for (const c of [['config'], ['render'], ['version'], ['completion'], ['help'], []]) t.false(needsEngine(c, {}), c.join(' '));
+  t.false(needsEngine(['deploy'], { to: 'kubernetes' }));
 });

@@ -2,11 +2,13 @@
 // user's network namespace (two services resolve each other), and a published port
 // forwarded by pasta so that 127.0.0.1:PORT answers from "the host" (the suite's
 // namespace). pasta needs /dev/net/tun open to users and a host interface with a
-// route: the test gives the suite's namespaces both (a 0666 tun node bound over
-// /dev/net/tun in its mount namespace, a veth with a default route in its network
-// namespace) and takes them away afterwards. Plus the pure argument builder.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// route: the test makes a network and mount namespace of its own that has both (a
+// 0666 tun node bound over /dev/net/tun, a veth with a default route), and runs the
+// user's commands and the "host" client there; the suite's namespaces, shared by the
+// test files running beside it, are not changed (there, pasta cannot start). Plus the
+// pure argument builder.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,23 +32,42 @@ test('pasta arguments: one -t/-u per binding, none when there is none, never the
 
 const havePasta = spawnSync('pasta', ['--version']).error === undefined;
 
-function tsstack(u: TestUser, cwd: string, ...args: string[]) {
-  return u.run([process.execPath, CLI, ...args], {}, { cwd });
+/** A "host" of the test's own: network and mount namespaces held by a process, with what pasta needs. */
+interface Host {
+  /** nsenter into them (root; put before a command). */
+  enter: string[];
+  dispose(): Promise<void>;
 }
 
-/** What pasta needs, in the suite's namespaces only; returns the undo. */
-function giveHostNetwork(): () => void {
+async function makeHost(): Promise<Host> {
+  const holder: ChildProcess = spawn('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'sleep', 'infinity'], { stdio: 'ignore' });
+  const self = readlinkSync('/proc/self/ns/net');
+  for (let i = 0; i < 400 && holder.exitCode === null && readlinkSync(`/proc/${holder.pid}/ns/net`) === self; i++) await new Promise((r) => setTimeout(r, 5));
+  const enter = ['nsenter', '-t', String(holder.pid), '-n', '-m', '--'];
   const dir = mkdtempSync(join(tmpdir(), 'tsstack-rl-tun-'));
-  const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { stdio: 'pipe' });
-  sh(`mount -t tmpfs -o size=4k tmpfs ${dir} && mknod -m 666 ${dir}/tun c 10 200 && mount --bind ${dir}/tun /dev/net/tun`);
-  sh('ip link add tsrlext0 type veth peer name tsrlext1 && ip link set tsrlext1 up && ip addr add 192.0.2.1/24 dev tsrlext0 && ip link set tsrlext0 up && ip route add default via 192.0.2.254');
-  return () => {
-    spawnSync('ip', ['route', 'del', 'default', 'via', '192.0.2.254']);
-    spawnSync('ip', ['link', 'del', 'tsrlext0']);
-    spawnSync('umount', ['/dev/net/tun']);
-    spawnSync('umount', [dir]);
-    rmSync(dir, { recursive: true, force: true });
+  // the tmpfs and the bind exist in the holder's mount namespace only: they go with it
+  execFileSync(enter[0], [...enter.slice(1), 'sh', '-c', [
+    `mount -t tmpfs -o size=4k tmpfs ${dir} && mknod -m 666 ${dir}/tun c 10 200 && mount --bind ${dir}/tun /dev/net/tun`,
+    'ip link set lo up && ip link add tsrlext0 type veth peer name tsrlext1 && ip link set tsrlext1 up && ip addr add 192.0.2.1/24 dev tsrlext0 && ip link set tsrlext0 up && ip route add default via 192.0.2.254',
+  ].join(' && ')], { stdio: 'pipe' });
+  return {
+    enter,
+    async dispose() {
+      if (holder.exitCode === null && holder.signalCode === null) {
+        holder.kill('SIGKILL');
+        await new Promise((r) => holder.once('exit', r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
+}
+
+function tsstack(h: Host, u: TestUser, cwd: string, ...args: string[]) {
+  return u.run([process.execPath, CLI, ...args], {}, { cwd, wrap: [...h.enter.slice(0, -1), `--wd=${cwd}`, '--'] });
+}
+
+function curl(h: Host, ...args: string[]) {
+  return spawnSync(h.enter[0], [...h.enter.slice(1), 'curl', ...args], { encoding: 'utf8' });
 }
 
 const PORT = 20000 + (process.pid % 10000);
@@ -62,7 +83,7 @@ const STACK = `services:
 
 (havePasta ? rootlessTest : skipWhen(true, 'needs pasta (apt-get install passt)')).serial('an ordinary user: services resolve each other; 127.0.0.1:PORT answers through pasta; down leaves nothing', async (t) => {
   const u = makeUser();
-  const undo = giveHostNetwork();
+  const h = await makeHost();
   try {
     const proj = join(u.home, 'proj');
     mkdirSync(join(u.home, 'bb'), { recursive: true });
@@ -71,29 +92,29 @@ const STACK = `services:
     mkdirSync(proj);
     writeFileSync(join(proj, 'compose.yaml'), STACK);
     execFileSync('chown', ['-R', `${u.uid}:${u.gid}`, u.home]);
-    const imp = tsstack(u, proj, 'image', 'import', join(u.home, 'bb.tar'), 'bb:1');
+    const imp = tsstack(h, u, proj, 'image', 'import', join(u.home, 'bb.tar'), 'bb:1');
     t.is(imp.status, 0, imp.stderr);
-    const up = tsstack(u, proj, 'up', '-d');
+    const up = tsstack(h, u, proj, 'up', '-d');
     t.is(up.status, 0, up.stderr);
     t.notRegex(up.stderr, /pasta failed|not reachable/, up.stderr);
     let body = '';
     for (let i = 0; i < 50 && !body.includes('hello'); i++) {
-      body = spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${PORT}/index.html`], { encoding: 'utf8' }).stdout ?? '';
+      body = curl(h, '-s', '-m', '2', `http://127.0.0.1:${PORT}/index.html`).stdout ?? '';
       if (!body.includes('hello')) await new Promise((r) => setTimeout(r, 200));
     }
     t.is(body.trim(), 'hello from web', 'the published port answers on the host\'s loopback');
     let logs = '';
     for (let i = 0; i < 50 && !logs.includes('hello'); i++) {
-      logs = tsstack(u, proj, 'logs', 'client').stdout;
+      logs = tsstack(h, u, proj, 'logs', 'client').stdout;
       if (!logs.includes('hello')) await new Promise((r) => setTimeout(r, 200));
     }
     t.regex(logs, /hello from web/, 'client reached web by its service name');
-    const down = tsstack(u, proj, 'down');
+    const down = tsstack(h, u, proj, 'down');
     t.is(down.status, 0, down.stderr);
     t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
-    t.not(spawnSync('curl', ['-s', '-m', '1', `http://127.0.0.1:${PORT}/`]).status, 0, 'the port is closed again');
+    t.not(curl(h, '-s', '-m', '1', `http://127.0.0.1:${PORT}/`).status, 0, 'the port is closed again');
   } finally {
-    undo();
     u.remove();
+    await h.dispose();
   }
 });

@@ -21,7 +21,7 @@
 // INSIDE_ENV (the holder's pid), so it neither enters again nor guesses paths.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, lstatSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
@@ -89,13 +89,36 @@ function startTime(pid: number): string | undefined {
   return f[0] === 'Z' || f[0] === 'X' ? undefined : f[19];
 }
 
-/** The holder recorded under runRoot, if it still runs and holds a namespace other than ours. */
+/**
+ * The holder recorded under runRoot, if it still runs and holds a namespace other than ours. The pid
+ * alone is not trusted (pids are reused, quickly where pid_max is small): the process must have the
+ * recorded start time and, in files that name it, the recorded user namespace.
+ */
 export function findHolder(runRoot: string): number | undefined {
-  const [p, t] = readOr(join(runRoot, PAUSE_FILE)).trim().split(' ');
+  const [p, t, rec] = readOr(join(runRoot, PAUSE_FILE)).trim().split(' ');
   const pid = Number(p);
   if (!Number.isInteger(pid) || pid <= 0 || startTime(pid) !== t) return undefined;
   const ns = userNs(pid);
-  return ns && ns !== userNs('self') ? pid : undefined;
+  return ns && ns !== userNs('self') && (!rec || rec === ns) ? pid : undefined;
+}
+
+const PINNED = ['user', 'mnt', 'net'] as const;
+
+/**
+ * The holder's user, mount and network namespaces, opened: the command enters these (nsenter through
+ * /proc/self/fd), so a holder that ends between the check and the entry cannot send it anywhere else
+ * or fail it half-way. Undefined when the holder is gone.
+ */
+function pinNamespaces(pid: number): number[] | undefined {
+  const ns = userNs(pid);
+  const fds: number[] = [];
+  try {
+    for (const n of PINNED) fds.push(openSync(`/proc/${pid}/ns/${n}`, 'r'));
+    // what was opened is the namespace of the process checked (not of a new one with its pid)
+    if (ns && fstatSync(fds[0]).ino === Number(/\[(\d+)\]/.exec(ns)?.[1]) && startTime(pid) !== undefined) return fds;
+  } catch { /* gone */ }
+  for (const fd of fds) closeSync(fd);
+  return undefined;
 }
 
 async function sleep(ms: number): Promise<void> {
@@ -116,7 +139,7 @@ function writeMaps(pid: number, uidMaps: IdMap[], gidMaps: IdMap[]): void {
 
 /** Starts the holder: `sleep` in a new user + mount + network namespace (private propagation), mapped, recorded. */
 async function startHolder(runRoot: string, facts: HostFacts, gid: number): Promise<ChildProcess> {
-  // its own network namespace too: the engine moves into the sandboxes it makes and back (network/ns-worker.ts),
+  // its own network namespace too: the engine moves into the sandboxes it makes and back (network/ns-enter.ts),
   // which it may only do from a network namespace its user namespace owns
   const ip = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p));
   if (!ip) throw new TsstackError('HOST', 'rootless mode needs `ip` to set up its network namespace', { hint: 'as root: apt-get install iproute2' });
@@ -145,11 +168,13 @@ async function startHolder(runRoot: string, facts: HostFacts, gid: number): Prom
   }
   // loopback up, as on a host: published ports answer on the namespace's 127.0.0.1
   const lo = spawnSync('nsenter', ['-t', String(pid), '-U', '-n', '--preserve-credentials', ip, 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
+  // a holder that has ended already is not pinned by the caller, which then makes another
+  if (lo.status !== 0 && startTime(pid) === undefined) return child;
   if (lo.status !== 0) {
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     throw new TsstackError('HOST', `cannot bring up the loopback of the rootless network namespace: ${(lo.stderr ?? '').trim() || lo.error?.message}`);
   }
-  writeFileAtomicSync(join(runRoot, PAUSE_FILE), `${pid} ${startTime(pid)}\n`, 0o600);
+  writeFileAtomicSync(join(runRoot, PAUSE_FILE), `${pid} ${startTime(pid)} ${userNs(pid)}\n`, 0o600);
   return child;
 }
 
@@ -241,16 +266,28 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   let pastaWarning: string | undefined;
   const argvFor = command ?? [process.execPath, ...process.execArgv, process.argv[1], ...argv];
   const child = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
-    holder = findHolder(paths.runRoot) ?? 0;
-    if (!holder) {
-      fresh = await startHolder(paths.runRoot, facts, gid);
-      holder = fresh.pid!;
+    let fds: number[] | undefined;
+    for (let attempt = 0; !fds; attempt++) {
+      if (attempt === 2) {
+        throw new TsstackError('HOST', `the rootless namespace holder (pid ${holder}) ended as soon as it was started`, {
+          hint: `something on this host ends the user's processes (a process manager, an OOM killer, a stale pid killed again); see ${join(paths.runRoot, PAUSE_FILE)}`,
+        });
+      }
+      holder = findHolder(paths.runRoot) ?? 0;
+      if (!holder) {
+        fresh = await startHolder(paths.runRoot, facts, gid);
+        holder = fresh.pid!;
+      }
+      fds = pinNamespaces(holder);
     }
     // the containers' way out (and the published ports kept when a holder is made again)
     if (fresh) pastaWarning = ensurePasta(paths.runRoot, holder, recordedPorts(root));
     env[INSIDE_ENV] = String(holder);
     // --preserve-credentials: the user's own id is the namespace's 0 already, and setgroups(2) may be denied there
-    const c = spawn('nsenter', ['-t', String(holder), '-U', '-m', '-n', '--preserve-credentials', `--wd=${process.cwd()}`, '--', ...argvFor], { stdio: 'inherit', env });
+    // the pinned namespaces are fds 3, 4, 5 of nsenter; the shell closes them before the command runs (no container may inherit them)
+    const nsArgs = PINNED.map((n, i) => `--${n === 'mnt' ? 'mount' : n}=/proc/self/fd/${3 + i}`);
+    const c = spawn('nsenter', [...nsArgs, '--preserve-credentials', `--wd=${process.cwd()}`, '--', 'sh', '-c', 'exec 3<&- 4<&- 5<&- "$@"', 'sh', ...argvFor], { stdio: ['inherit', 'inherit', 'inherit', ...fds], env });
+    for (const fd of fds) closeSync(fd);
     exited = new Promise<number>((res) => c.on('exit', (code, sig) => res(code ?? 128 + (sig ? osConstants.signals[sig] : 0))));
     // inside before the lock goes, so a command reaping the holder now sees this one
     const ns = userNs(holder);

@@ -23,6 +23,19 @@ export function wantsRootless(argv: readonly string[], euid: number, env: NodeJS
   return euid !== 0 || argv.includes('--rootless');
 }
 
+/** Commands that read only the stack file (or nothing): they run where they are, and make no state. */
+const STATELESS = new Set(['config', 'render', 'version', 'completion', 'help']);
+
+/**
+ * True when the command (`['image', 'ls']`, with its parsed options) uses the engine, so runs in
+ * the namespace; a deploy to Kubernetes talks to the cluster only (a Swarm deploy uses local images).
+ */
+export function needsEngine(command: readonly string[], opts: unknown): boolean {
+  if (STATELESS.has(command[0] ?? '')) return false;
+  if (command[0] === 'deploy') return (opts as { to?: string } | undefined)?.to !== 'kubernetes';
+  return command.length > 0;
+}
+
 let inUserNs: boolean | undefined;
 
 /** True when this process runs in a user namespace other than the initial one (read once). */
