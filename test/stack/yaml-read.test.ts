@@ -1,5 +1,7 @@
 // The YAML reader: values, the line table, and what it refuses.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import test from 'ava';
 import { needs } from '../helpers/skip.js';
@@ -115,4 +117,28 @@ needs('conformance')('the fast line table equals the full parser`s on every conf
     compared++;
   }
   t.true(compared > 50);
+});
+
+test('the project name for ps/logs/down is read without loading the `yaml` library', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-yaml-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'stack.yaml'), 'name: fromfile\nservices:\n  a: {image: busybox, labels: {x, y: 1}}\n');
+  writeFileSync(join(dir, 'multi.yaml'), 'name: one\n---\nname: two\n');
+  // a resolve hook in the child notes every resolution of the `yaml` package in a file
+  const seen = join(dir, 'seen');
+  const hook = `import { appendFileSync } from 'node:fs';
+export async function resolve(s, c, n) { if (s === 'yaml' || s.startsWith('yaml/')) appendFileSync(${JSON.stringify(seen)}, s + '\\n'); return n(s, c); }`;
+  const context = new URL('../../src/cli/context.js', import.meta.url).href;
+  const code = `import { register } from 'node:module';
+register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
+const { Context } = await import(${JSON.stringify(context)});
+const io = { out: () => {}, err: () => {}, tty: false, env: {}, cwd: ${JSON.stringify(dir)} };
+const names = [];
+for (const f of ['stack.yaml', 'multi.yaml']) names.push(await new Context({ file: [f] }, io).projectName());
+console.log(JSON.stringify(names));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  // several documents: not guessed on the quick path (the loader merges them and names the project)
+  t.deepEqual(JSON.parse(r.stdout), ['fromfile', 'two']);
+  t.false(existsSync(seen), 'the yaml module was loaded');
 });
