@@ -176,7 +176,7 @@ export class Context {
   private async quickProjectName(): Promise<string | undefined> {
     const { readFileSync } = await import('node:fs');
     const { dirname } = await import('node:path');
-    const { parse } = await import('yaml');
+    const { parseYaml } = await import('../stack/yaml-read.js');
     const { projectNameFrom } = await import('../model/project-name.js');
     const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : undefined;
     if (this.g.file?.includes('-')) return undefined; // standard input is read once, by the loader
@@ -196,7 +196,9 @@ export class Context {
     }
     let name: unknown;
     for (const f of files) {
-      const doc = parse(readFileSync(f, 'utf8')) as { name?: unknown } | null;
+      const pf = parseYaml(f, readFileSync(f, 'utf8'));
+      if (pf.docs) return undefined; // several documents: the loader merges them
+      const doc = pf.value as { name?: unknown } | null;
       if (doc && typeof doc === 'object' && 'name' in doc) name = doc.name;
     }
     if (typeof name === 'string' && name.includes('$')) return undefined;

@@ -19,7 +19,7 @@ declare module 'js-yaml' {
     filename?: string;
     schema?: Schema;
     json?: boolean;
-    listener?: (event: 'open' | 'close', state: { line: number; kind: string | null; result: unknown }) => void;
+    listener?: (event: 'open' | 'close', state: { line: number; position: number; kind: string | null; result: unknown }) => void;
   }
   const yaml: {
     Type: typeof Type;

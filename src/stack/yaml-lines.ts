@@ -1,46 +1,84 @@
-// Source lines of every key and item of a YAML text (dotted path → 1-based line),
-// computed with the full `yaml` parser. yaml-read.ts takes lines from js-yaml's
-// node events; this slower path is used only where those cannot be paired with
-// keys (a flow mapping entry without a value), and only when a message needs a line.
+// The line table of a YAML text (dotted path → 1-based line) from the node events
+// js-yaml reports while yaml-read.ts parses it: each node's line and where its text
+// ends. A mapping's children arrive as keys and values in order, but a key written
+// without a value (`{a, b: 1}`, `? a`) has no value node, so a key is paired with
+// the next node only when a `:` follows it in the text. No second parse.
 
-import { createRequire } from 'node:module';
-import type { LineCounter, Node as YamlNode } from 'yaml';
-
-type Yaml = typeof import('yaml');
-let yamlLib: Yaml | undefined;
-/** `yaml` is loaded on first use only (~30 ms of start-up; most loads never need it). Its node build is CommonJS. */
-const Y = (): Yaml => (yamlLib ??= createRequire(import.meta.url)('yaml') as Yaml);
-
-/** Lines of all documents of `text`; the first document that has a path wins. Never throws. */
-export function lineTable(text: string): Map<string, number> {
-  const lines = new Map<string, number>();
-  try {
-    const { LineCounter, parseAllDocuments } = Y();
-    const lc = new LineCounter();
-    const all = parseAllDocuments(text, { lineCounter: lc, merge: true, uniqueKeys: false });
-    for (const doc of Array.isArray(all) ? all : []) walk(doc.contents as YamlNode | null, '', lines, lc);
-  } catch {
-    /* a partial table is still useful */
-  }
-  return lines;
+/** One node as js-yaml's listener reported it. */
+export interface Frame {
+  /** 0-based line where the node starts. */
+  line: number;
+  /** Offset in the text where the node starts (after its indentation). */
+  at: number;
+  /** Offset in the text just after the node (where a key's `:` is looked for). */
+  end: number;
+  /** Count of nodes closed before this one opened (to tell its subtree's closes apart). */
+  start: number;
+  kind: string | null;
+  result: unknown;
+  children: Frame[];
 }
 
-function walk(node: YamlNode | null, prefix: string, lines: Map<string, number>, lc: LineCounter): void {
-  const { isAlias, isMap, isPair, isScalar, isSeq } = Y();
-  if (!node || isAlias(node) || isScalar(node)) return;
-  const record = (key: string, at: YamlNode | null, value: YamlNode | null) => {
-    const path = prefix === '' ? key : `${prefix}.${key}`;
-    if (at?.range && !lines.has(path)) lines.set(path, lc.linePos(at.range[0]).line);
-    walk(value, path, lines, lc);
-  };
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      if (!isPair(pair)) continue;
-      const k = pair.key as YamlNode | null;
-      if (!isScalar(k) || typeof k.value !== 'string' || k.value === '<<') continue;
-      record(k.value, k, pair.value as YamlNode | null);
-    }
-  } else if (isSeq(node)) {
-    node.items.forEach((item, i) => record(String(i), item as YamlNode | null, item as YamlNode | null));
+/** Offset of the first character at or after `at` that is not a space, tab, line break or comment. */
+function skipSpace(text: string, at: number): number {
+  let i = at;
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) i++;
+    else if (c === 0x23 /* # */ && (i === 0 || /[\s]/.test(text[i - 1]!))) {
+      while (i < text.length && text.charCodeAt(i) !== 0x0a && text.charCodeAt(i) !== 0x0d) i++;
+    } else return i;
   }
+}
+
+/** js-yaml reports a flow collection that is a block sequence entry twice (the entry around the collection): the inner one. */
+function unwrap(f: Frame): Frame {
+  let g = f;
+  while (g.children.length === 1 && g.children[0]!.result === g.result && g.children[0]!.kind === g.kind) g = g.children[0]!;
+  return g;
+}
+
+/** A mapping's children as [key, value] pairs (value undefined when written without one); undefined when they do not fit. */
+export function pairs(text: string, mapping: Frame): [Frame, Frame | undefined][] | undefined {
+  const children = unwrap(mapping).children;
+  const out: [Frame, Frame | undefined][] = [];
+  for (let i = 0; i < children.length; ) {
+    const key = children[i]!;
+    if (text.charCodeAt(skipSpace(text, key.end)) === 0x3a /* : */) {
+      const value = children[i + 1];
+      if (!value) return undefined;
+      out.push([key, value]);
+      i += 2;
+    } else {
+      // js-yaml reports one empty node where it looked for a next key and found none
+      if (key.kind !== null || key.end !== key.at) out.push([key, undefined]);
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/** Dotted path → line of every key and item of the documents whose node trees are `roots`; the first document that has a path wins. */
+export function frameLines(text: string, roots: Frame[]): Map<string, number> {
+  const lines = new Map<string, number>();
+  const visit = (f: Frame, prefix: string): void => {
+    if (f.kind === 'mapping') {
+      // A mapping whose children cannot be paired keeps only its own line (its paths fall back to it).
+      for (const [k, v] of pairs(text, f) ?? []) {
+        const name = String(k.result);
+        if (name === '<<') continue;
+        const path = prefix === '' ? name : `${prefix}.${name}`;
+        if (!lines.has(path)) lines.set(path, k.line + 1);
+        if (v) visit(v, path);
+      }
+    } else if (f.kind === 'sequence') {
+      unwrap(f).children.forEach((c, i) => {
+        const path = prefix === '' ? String(i) : `${prefix}.${i}`;
+        if (!lines.has(path)) lines.set(path, c.line + 1);
+        visit(c, path);
+      });
+    }
+  };
+  for (const r of roots) visit(r, '');
+  return lines;
 }

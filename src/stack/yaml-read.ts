@@ -1,7 +1,7 @@
 // Reads one YAML stack file into plain data with js-yaml (fast), and the
 // table of source lines (dotted path → line) that errors and warnings cite
-// from js-yaml's node events; where those cannot be paired with keys (a flow
-// mapping entry without a value), yaml-lines.ts builds the table on first use.
+// from js-yaml's node events (yaml-lines.ts pairs them with keys). Every read
+// of YAML goes through here; the `yaml` library only writes (render.ts).
 // Anchors, aliases and `<<` merge keys are resolved here (aliases stay shared
 // references); `!reset` / `!override` become markers for merge.ts. A document
 // with duplicate or non-string keys, recursive aliases, more than MAX_NODES
@@ -9,7 +9,7 @@
 
 import yaml from 'js-yaml';
 import { TsstackError } from '../util/errors.js';
-import { lineTable } from './yaml-lines.js';
+import { type Frame, frameLines, pairs } from './yaml-lines.js';
 
 /** Compose's merge tags: `!reset` drops an inherited value, `!override` replaces it instead of merging. */
 export const RESET_KEY = '\u0000tsstack-reset';
@@ -49,13 +49,9 @@ export class ParsedFile {
   constructor(
     readonly file: string,
     public value: unknown,
-    private readonly text: string,
-    private table?: Map<string, number>,
+    /** `services.web.ports.0` → line (1-based) of that key or item. */
+    readonly lines: Map<string, number>,
   ) {}
-  /** `services.web.ports.0` → line (1-based) of that key or item; computed on first use. */
-  get lines(): Map<string, number> {
-    return (this.table ??= lineTable(this.text));
-  }
 }
 
 /** Octal ints as YAML 1.1 and Compose read them (`mode: 0440`); must precede the decimal int type. */
@@ -99,45 +95,6 @@ function specError(file: string, message: string, line?: number, hint?: string):
   return new TsstackError('SPEC', message, { location: { file, line }, hint });
 }
 
-interface Frame {
-  line: number;
-  /** Count of nodes closed before this one opened (to tell its subtree's closes apart). */
-  start: number;
-  kind: string | null;
-  result: unknown;
-  children: Frame[];
-}
-
-/** Dotted path → line from the node tree; false when keys and values cannot be paired. */
-function frameLines(roots: Frame[]): Map<string, number> | false {
-  const lines = new Map<string, number>();
-  let ok = true;
-  const visit = (f: Frame, prefix: string): void => {
-    if (f.kind === 'mapping') {
-      if (f.children.length % 2 !== 0) {
-        ok = false;
-        return;
-      }
-      for (let i = 0; i < f.children.length; i += 2) {
-        const k = f.children[i]!;
-        const name = String(k.result);
-        if (name === '<<') continue;
-        const path = prefix === '' ? name : `${prefix}.${name}`;
-        if (!lines.has(path)) lines.set(path, k.line + 1);
-        visit(f.children[i + 1]!, path);
-      }
-    } else if (f.kind === 'sequence') {
-      f.children.forEach((c, i) => {
-        const path = prefix === '' ? String(i) : `${prefix}.${i}`;
-        if (!lines.has(path)) lines.set(path, c.line + 1);
-        visit(c, path);
-      });
-    }
-  };
-  for (const r of roots) visit(r, '');
-  return ok ? lines : false;
-}
-
 /** Parses a file; several YAML documents in one file are returned in `docs` for the caller to merge. */
 export function parseYaml(file: string, text: string): ParsedFile {
   const stack: Frame[] = [];
@@ -148,14 +105,15 @@ export function parseYaml(file: string, text: string): ParsedFile {
   let closes = 0;
   let recursiveAt: number | undefined;
   const keyErrors: { message: string; line: number }[] = [];
-  const listener = (event: 'open' | 'close', state: { line: number; kind: string | null; result: unknown }) => {
+  const listener = (event: 'open' | 'close', state: { line: number; position: number; kind: string | null; result: unknown }) => {
     if (event === 'open') {
-      stack.push({ line: state.line, start: closes, kind: null, result: undefined, children: [] });
+      stack.push({ line: state.line, at: state.position, end: state.position, start: closes, kind: null, result: undefined, children: [] });
       return;
     }
     const frame = stack.pop();
     if (!frame) return;
     frame.kind = state.kind;
+    frame.end = state.position;
     frame.result = state.result;
     const r = state.result;
     if (typeof r === 'object' && r !== null) {
@@ -166,10 +124,9 @@ export function parseYaml(file: string, text: string): ParsedFile {
       else if (first >= frame.start && frame.kind !== null && !frame.children.some((c) => c.result === r && c.kind !== null)) recursiveAt ??= frame.line + 1;
     }
     closes++;
-    // A block mapping's children alternate key, value: keys must be plain strings.
-    if (state.kind === 'mapping' && frame.children.length % 2 === 0) {
-      for (let i = 0; i < frame.children.length; i += 2) {
-        const k = frame.children[i]!;
+    // Keys must be plain strings (a key written without a value has no value node: `{a, b: 1}`).
+    if (state.kind === 'mapping') {
+      for (const [k] of pairs(text, frame) ?? []) {
         if (k.kind !== 'scalar' || typeof k.result !== 'string') {
           const shown = k.kind === 'mapping' ? 'a mapping' : k.kind === 'sequence' ? 'a sequence' : String(k.result);
           keyErrors.push({ message: `non-string key ${shown} at line ${k.line + 1}: keys must be strings`, line: k.line + 1 });
@@ -205,8 +162,7 @@ export function parseYaml(file: string, text: string): ParsedFile {
     throw new TsstackError('SPEC', first.message, { location: { file, line: first.line }, details: keyErrors.slice(1).map((k) => k.message), hint: 'quote keys so they are strings' });
   }
   for (const d of docs) checkShape(file, d);
-  const table = frameLines(roots);
-  const pf = new ParsedFile(file, docs.length === 1 ? docs[0] : null, text, table === false ? undefined : table);
+  const pf = new ParsedFile(file, docs.length === 1 ? docs[0] : null, frameLines(text, roots));
   if (docs.length > 1) pf.docs = docs;
   return pf;
 }

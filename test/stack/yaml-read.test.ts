@@ -1,9 +1,11 @@
 // The YAML reader: values, the line table, and what it refuses.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import test from 'ava';
 import { needs } from '../helpers/skip.js';
-import { lineTable } from '../../src/stack/yaml-lines.js';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node as YamlNode, parseAllDocuments } from 'yaml';
 import { isOverride, isReset, parseYaml } from '../../src/stack/yaml-read.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { CONFORMANCE, conformancePath, haveConformance } from './conformance.js';
@@ -67,6 +69,39 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
+/** The oracle: the same table from the `yaml` library's full syntax tree (the `yaml` library is not used to read stacks). */
+function oracleLines(text: string): Map<string, number> {
+  const lines = new Map<string, number>();
+  const lc = new LineCounter();
+  const walkNode = (node: YamlNode | null, prefix: string): void => {
+    if (!node || isAlias(node) || isScalar(node)) return;
+    const record = (key: string, at: YamlNode | null, value: YamlNode | null) => {
+      const path = prefix === '' ? key : `${prefix}.${key}`;
+      if (at?.range && !lines.has(path)) lines.set(path, lc.linePos(at.range[0]).line);
+      walkNode(value, path);
+    };
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const k = (isPair(pair) ? pair.key : null) as YamlNode | null;
+        if (isScalar(k) && typeof k.value === 'string' && k.value !== '<<') record(k.value, k, pair.value as YamlNode | null);
+      }
+    } else if (isSeq(node)) node.items.forEach((item, i) => record(String(i), item as YamlNode, item as YamlNode));
+  };
+  const docs = parseAllDocuments(text, { lineCounter: lc, merge: true, uniqueKeys: false });
+  for (const doc of Array.isArray(docs) ? docs : []) walkNode(doc.contents as YamlNode | null, '');
+  return lines;
+}
+
+test('keys written without a value keep their lines (flow mappings, explicit keys)', (t) => {
+  const cases = [
+    'services:\n  web:\n    image: a\n    labels: {a, b: 1,\n      c}\n    ports: [80]\n',
+    'x: {a, b}\ny:\n  z: 1\n',
+    'x:\n  ? a\n  ? b\n  c: 1\n',
+    'x: {"a" : 1, b, c: {d}}\n',
+  ];
+  for (const text of cases) t.deepEqual([...parseYaml('f.yaml', text).lines].sort(), [...oracleLines(text)].sort(), text);
+});
+
 needs('conformance')('the fast line table equals the full parser`s on every conformance compose file', (t) => {
   const files = [...walk(conformancePath('compose-go/loader/testdata')), ...walk(conformancePath('awesome-compose')), ...walk(conformancePath('docker-compose/pkg/e2e/testdata')), conformancePath('compose-go/loader/full-example.yml')];
   let compared = 0;
@@ -78,8 +113,32 @@ needs('conformance')('the fast line table equals the full parser`s on every conf
     } catch {
       continue; // files that are meant to be refused
     }
-    t.deepEqual([...fast].sort(), [...lineTable(text)].sort(), relative(CONFORMANCE, f));
+    t.deepEqual([...fast].sort(), [...oracleLines(text)].sort(), relative(CONFORMANCE, f));
     compared++;
   }
   t.true(compared > 50);
+});
+
+test('the project name for ps/logs/down is read without loading the `yaml` library', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-yaml-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'stack.yaml'), 'name: fromfile\nservices:\n  a: {image: busybox, labels: {x, y: 1}}\n');
+  writeFileSync(join(dir, 'multi.yaml'), 'name: one\n---\nname: two\n');
+  // a resolve hook in the child notes every resolution of the `yaml` package in a file
+  const seen = join(dir, 'seen');
+  const hook = `import { appendFileSync } from 'node:fs';
+export async function resolve(s, c, n) { if (s === 'yaml' || s.startsWith('yaml/')) appendFileSync(${JSON.stringify(seen)}, s + '\\n'); return n(s, c); }`;
+  const context = new URL('../../src/cli/context.js', import.meta.url).href;
+  const code = `import { register } from 'node:module';
+register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
+const { Context } = await import(${JSON.stringify(context)});
+const io = { out: () => {}, err: () => {}, tty: false, env: {}, cwd: ${JSON.stringify(dir)} };
+const names = [];
+for (const f of ['stack.yaml', 'multi.yaml']) names.push(await new Context({ file: [f] }, io).projectName());
+console.log(JSON.stringify(names));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  // several documents: not guessed on the quick path (the loader merges them and names the project)
+  t.deepEqual(JSON.parse(r.stdout), ['fromfile', 'two']);
+  t.false(existsSync(seen), 'the yaml module was loaded');
 });
