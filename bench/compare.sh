@@ -17,7 +17,8 @@
 # this run, removed at the end. No image is pulled: one busybox root filesystem
 # (busybox-static) is imported into all three.
 # Environment: TSSTACK_COMPARE_ROUNDS overrides the number of rounds of the cheaper figures;
-# TSSTACK_COMPARE_RAW=FILE copies every sample there (figure|tool|round|µs or KiB).
+# TSSTACK_COMPARE_RAW=FILE copies every sample there (figure|tool|round|µs or KiB);
+# TSSTACK_COMPARE_FIGURES=build,watch measures only those figures (of run, up, build, watch; default all).
 set -euo pipefail
 self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
@@ -56,6 +57,8 @@ else
   R_RUN=15 R_5=7 R_20=7 R_200=3 R_BUILD=15 WATCH_S=20 BIG=200
 fi
 if [[ -n "${TSSTACK_COMPARE_ROUNDS:-}" ]]; then R_RUN=$TSSTACK_COMPARE_ROUNDS R_5=$TSSTACK_COMPARE_ROUNDS R_20=$TSSTACK_COMPARE_ROUNDS R_BUILD=$TSSTACK_COMPARE_ROUNDS; fi
+FIGURES=",${TSSTACK_COMPARE_FIGURES:-run,up,build,watch},"
+want() { [[ $FIGURES == *",$1,"* ]]; }
 ROUNDS=$(printf '%s\n' $R_RUN $R_5 $R_20 $R_200 $R_BUILD | sort -n | tail -1)
 START=$(date +%s)
 
@@ -313,13 +316,13 @@ fig_watch() { # idle `up --watch` over the 10 000-file context: CPU and RSS of t
 sampler=$!
 for ((r = 1; r <= ROUNDS; r++)); do
   printf 'round %d/%d (load %s, %d s)\n' "$r" "$ROUNDS" "$(loadavg)" $(( $(date +%s) - START )) >&2
-  ((r <= R_RUN)) && fig_run "$r"
-  ((r <= R_5)) && fig_stack 5 "$r"
-  ((r <= R_20)) && fig_stack 20 "$r"
-  ((r <= R_200)) && fig_stack "$BIG" "$r"
-  ((r <= R_BUILD)) && fig_build "$r"
+  ((r <= R_RUN)) && want run && fig_run "$r"
+  ((r <= R_5)) && want up && fig_stack 5 "$r"
+  ((r <= R_20)) && want up && fig_stack 20 "$r"
+  ((r <= R_200)) && want up && fig_stack "$BIG" "$r"
+  ((r <= R_BUILD)) && want build && fig_build "$r"
 done
-fig_watch
+want watch && fig_watch
 kill "$sampler"; sampler=
 echo "end $(loadavg)" >> "$LOADS"
 

@@ -2,7 +2,7 @@
 // stack model, the project name, the engine and the project lock. Heavy modules
 // (stack/, engine/) are imported only when a command asks for them.
 
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Engine } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
@@ -155,16 +155,16 @@ export class Context {
   /** -p, TSSTACK_PROJECT_NAME, the stack model's name, else the directory's name. */
   async projectName(): Promise<string> {
     // the one rule (the loader's too), loaded when a name is needed: not on the no-op `up` path
-    const { normalizeProjectName } = await import('../model/project-name.js');
-    const explicit = this.g.projectName ?? this.io.env.TSSTACK_PROJECT_NAME ?? this.io.env.COMPOSE_PROJECT_NAME;
-    if (explicit) return normalizeProjectName(explicit);
+    const { projectNameFrom } = await import('../model/project-name.js');
+    const explicit = projectNameFrom({ option: this.g.projectName, lookup: (k) => this.io.env[k] || undefined });
+    if (explicit?.raw) return explicit.name;
     if (this.model) return this.model.name;
     const quick = await this.quickProjectName().catch(() => undefined);
     if (quick) return quick;
     const m = await this.maybeModel();
     if (m) return m.name;
     const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : this.io.cwd;
-    return normalizeProjectName(basename(dir));
+    return projectNameFrom({ lookup: () => undefined, projectDir: dir })!.name;
   }
 
   /**
@@ -177,7 +177,7 @@ export class Context {
     const { readFileSync } = await import('node:fs');
     const { dirname } = await import('node:path');
     const { parse } = await import('yaml');
-    const { normalizeProjectName } = await import('../model/project-name.js');
+    const { projectNameFrom } = await import('../model/project-name.js');
     const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : undefined;
     if (this.g.file?.includes('-')) return undefined; // standard input is read once, by the loader
     let files = this.g.file?.map((f) => resolve(this.io.cwd, f));
@@ -199,10 +199,12 @@ export class Context {
       const doc = parse(readFileSync(f, 'utf8')) as { name?: unknown } | null;
       if (doc && typeof doc === 'object' && 'name' in doc) name = doc.name;
     }
-    if (typeof name === 'string') return name.includes('$') ? undefined : normalizeProjectName(name) || undefined;
+    if (typeof name === 'string' && name.includes('$')) return undefined;
     const projectDir = dir ?? dirname(files[0]);
-    if (existsSync(resolve(projectDir, '.env'))) return undefined;
-    return normalizeProjectName(basename(projectDir)) || undefined;
+    // a .env may name the project (COMPOSE_PROJECT_NAME wins over `name:`), as may --env-file's files
+    if (this.g.envFile?.length || existsSync(resolve(projectDir, '.env'))) return undefined;
+    // -p and the environment were looked at first (projectName()): the file's name, else the directory's
+    return projectNameFrom({ lookup: () => undefined, fileName: typeof name === 'string' && name !== '' ? name : undefined, projectDir })!.name || undefined;
   }
 
   get paths(): { root: string; runRoot: string } {

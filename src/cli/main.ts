@@ -35,8 +35,28 @@ function scaleOpt(v: string, prev: Record<string, number> = {}): Record<string, 
 
 type Handler = (ctx: Context, ...args: any[]) => Promise<number | void>;
 
-/** Global options that take a value: the word after one is not the command name. */
-const GLOBAL_VALUE_OPTIONS = new Set(['-f', '--file', '-p', '--project-name', '--profile', '--env-file', '--project-directory', '--root', '--runtime']);
+/**
+ * The global options, declared once: commander's declarations (build()) and the reading
+ * of argv by commandWord() and quickUp() all come from this table. `key` is the name
+ * commander gives the value in opts(); `many` options collect into arrays.
+ */
+const GLOBALS: { flags: string; key: keyof GlobalOptions | 'rootless'; help: string; many?: boolean }[] = [
+  { flags: '-f, --file <path>', key: 'file', help: 'stack file (repeatable; later files override earlier ones)', many: true },
+  { flags: '-p, --project-name <name>', key: 'projectName', help: 'project name (default: TSSTACK_PROJECT_NAME, the stack\'s name:, or the directory)' },
+  { flags: '--profile <name>', key: 'profile', help: 'enable a profile (repeatable)', many: true },
+  { flags: '--env-file <path>', key: 'envFile', help: 'alternate environment file (repeatable)', many: true },
+  { flags: '--project-directory <dir>', key: 'projectDirectory', help: 'project directory (default: the first stack file\'s directory)' },
+  { flags: '--root <dir>', key: 'root', help: 'engine state directory (default: TSSTACK_ROOT or /var/lib/tsstack)' },
+  { flags: '--runtime <name>', key: 'runtime', help: 'OCI runtime: tsstack-runtime (default), runc or crun' },
+  { flags: '--debug', key: 'debug', help: 'show stack traces and engine details on errors' },
+  { flags: '--rootless', key: 'rootless', help: 'run as an ordinary user would, in a user namespace (the default when not root; see README "Rootless")' },
+];
+
+/** Each spelling (`-f`, `--file`) of the global options that take a value, and of those that do not. */
+const spellings = (takesValue: boolean) => new Map(GLOBALS.filter((o) => o.flags.includes('<') === takesValue)
+  .flatMap((o) => o.flags.split(/,? /).filter((w) => w.startsWith('-')).map((w) => [w, o] as const)));
+const GLOBAL_VALUE_OPTIONS = spellings(true);
+const GLOBAL_FLAGS = spellings(false);
 
 /** The first word of argv that is not a global option or its value: the command's name, if any. */
 export function commandWord(argv: string[]): string | undefined {
@@ -49,40 +69,52 @@ export function commandWord(argv: string[]): string | undefined {
   return undefined;
 }
 
-/** Global options with a value, as commander names them in opts(); -f, --profile and --env-file collect into arrays. */
-const QUICK_GLOBALS: Record<string, Exclude<keyof GlobalOptions, 'debug'>> = {
-  '-f': 'file', '--file': 'file', '-p': 'projectName', '--project-name': 'projectName', '--profile': 'profile', '--env-file': 'envFile',
-  '--project-directory': 'projectDirectory', '--root': 'root', '--runtime': 'runtime',
-};
-
 /**
  * `[global options] up -d` and nothing else — the no-op `up` people repeat —
- * parsed without commander, whose loading and declarations cost ~15 ms of
- * start-up. Anything else (another flag, a service, `-fX`, a value starting
- * with `-`) is undefined, and commander parses as usual. The flags are the ones
- * runUp reads; unset ones mean their defaults there.
+ * read from the GLOBALS table without loading commander, whose loading and
+ * declarations cost ~18 ms of CPU (of a no-op `up`'s ~110). Anything else
+ * (another flag, a service, `-fX`, a value starting with `-`) is undefined, and
+ * commander parses as usual, from the same table. The flags are the ones runUp
+ * reads; unset ones mean their defaults there.
  */
 export function quickUp(argv: string[]): { globals: GlobalOptions; flags: UpFlags } | undefined {
   const g: GlobalOptions = {};
   let i = 0;
   for (; i < argv.length && argv[i] !== 'up'; i++) {
     const a = argv[i];
-    if (a === '--debug') {
-      g.debug = true;
+    const values = g as Record<string, string | string[] | boolean>;
+    const flag = GLOBAL_FLAGS.get(a);
+    if (flag) {
+      values[flag.key] = true;
       continue;
     }
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
     const name = eq > 0 ? a.slice(0, eq) : a;
-    const key = QUICK_GLOBALS[name];
-    if (!key) return undefined;
+    const opt = GLOBAL_VALUE_OPTIONS.get(name);
+    if (!opt) return undefined;
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined || (eq < 0 && value.startsWith('-'))) return undefined;
-    if (key === 'file' || key === 'profile' || key === 'envFile') (g[key] ??= []).push(value);
-    else g[key] = value;
+    if (opt.many) ((values[opt.key] ??= []) as string[]).push(value);
+    else values[opt.key] = value;
   }
   const rest = argv.slice(i + 1);
   if (argv[i] !== 'up' || rest.length !== 1 || (rest[0] !== '-d' && rest[0] !== '--detach')) return undefined;
   return { globals: g, flags: { detach: true, format: 'text' } };
+}
+
+/**
+ * `[global options] build [-q] [SERVICE…]` — the rebuild that is all cached —
+ * also without commander: the global options are read by quickUp, as for
+ * `up -d`. Any other flag (`--no-cache`, `--push`, `--`) leaves it to commander.
+ */
+export function quickBuild(argv: string[]): { globals: GlobalOptions; services: string[]; quiet: boolean } | undefined {
+  const i = argv.findIndex((a, k) => a === 'build' && commandWord(argv.slice(0, k)) === undefined && commandWord(argv.slice(0, k + 1)) === 'build');
+  if (i < 0) return undefined;
+  const rest = argv.slice(i + 1);
+  const quiet = (a: string) => a === '-q' || a === '--quiet';
+  if (rest.some((a) => a.startsWith('-') && !quiet(a))) return undefined;
+  const globals = quickUp([...argv.slice(0, i), 'up', '-d'])?.globals;
+  return globals && { globals, services: rest.filter((a) => !quiet(a)), quiet: rest.some(quiet) };
 }
 
 /** Stands in for a command that is not declared: every method call is accepted and ignored. */
@@ -104,11 +136,13 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   };
 
   const quick = quickUp(argv);
-  if (quick) {
+  const qbuild = quick ? undefined : quickBuild(argv);
+  if (quick || qbuild) {
     process.on('SIGINT', onSigint);
     try {
-      ctx = new Context(quick.globals, io);
-      code = await (await import('./commands/up.js')).runUp(ctx, [], quick.flags);
+      ctx = new Context((quick ?? qbuild)!.globals, io);
+      code = quick ? await (await import('./commands/up.js')).runUp(ctx, [], quick.flags)
+        : await (await import('./commands/images.js')).runBuild(ctx, qbuild!.services, { quiet: qbuild!.quiet });
     } catch (e) {
       io.err(renderError(e, debugWanted || !!ctx?.debug));
       code = exitCodeFor(e);
@@ -133,19 +167,14 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     program.description('Daemonless, declarative multi-container stacks for one Linux host (Compose format)');
     // -v is a global option only: with one command declared, it matters only when asked for or shown in help
     if (only === undefined || argv.some((a) => a === '-v' || a === '--version' || a === '-h' || a === '--help')) program.version(`tsstack version ${version()}`, '-v, --version');
+    for (const o of GLOBALS) {
+      if (o.many) program.option(o.flags, o.help, collect);
+      else program.option(o.flags, o.help);
+    }
     program
       .enablePositionalOptions()
       .exitOverride()
       .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')), outputError: () => {} })
-      .option('-f, --file <path>', 'stack file (repeatable; later files override earlier ones)', collect)
-      .option('-p, --project-name <name>', 'project name (default: TSSTACK_PROJECT_NAME, the stack\'s name:, or the directory)')
-      .option('--profile <name>', 'enable a profile (repeatable)', collect)
-      .option('--env-file <path>', 'alternate environment file (repeatable)', collect)
-      .option('--project-directory <dir>', 'project directory (default: the first stack file\'s directory)')
-      .option('--root <dir>', 'engine state directory (default: TSSTACK_ROOT or /var/lib/tsstack)')
-      .option('--runtime <name>', 'OCI runtime: tsstack-runtime (default), runc or crun')
-      .option('--debug', 'show stack traces and engine details on errors')
-      .option('--rootless', 'run as an ordinary user would, in a user namespace (the default when not root; see README "Rootless")')
       .addHelpText('after', `\nEnvironment: TSSTACK_ROOT, TSSTACK_RUN_ROOT, TSSTACK_PROJECT_NAME, TSSTACK_RUNTIME\n\n${EXIT_HELP}`);
 
     // commander calls actions with (...arguments, options, command); handlers get (ctx, ...arguments, options).
@@ -237,6 +266,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('-q, --quiet', 'only ids')
       .option('--services', 'only service names')
       .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+      .option('--swarm [url]', 'the project\'s tasks on a Docker Swarm (manager: URL, DOCKER_HOST or the local socket)')
       .action(act(async () => (await inspect()).runPs));
     cmd('logs', 'show container output')
       .argument('[services...]')
@@ -246,6 +276,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('-t, --timestamps', 'show timestamps')
       .option('--no-color', 'no colours')
       .option('--no-log-prefix', 'no service prefix')
+      .option('--swarm [url]', 'the output of the project\'s tasks on a Docker Swarm (manager: URL, DOCKER_HOST or the local socket)')
       .action(act(async () => (await inspect()).runLogs));
     cmd('top', 'show the processes in the containers').argument('[services...]').action(act(async () => (await inspect()).runTop));
     cmd('port', 'print the host address of a published port')

@@ -282,6 +282,10 @@ export interface DeploySpec {
   labels?: Record<string, string>;
   /** How replicas are replaced on a cluster (render/deploy); one host ignores it. */
   update_config?: UpdateConfig;
+  /** Cluster-only keys (deploy --to swarm); `up` on one host has no use for them. */
+  endpoint_mode?: 'vip' | 'dnsrr';
+  placement?: { constraints?: string[]; preferences?: { spread: string }[]; max_replicas_per_node?: number };
+  rollback_config?: UpdateConfig;
 }
 
 export interface UpdateConfig {

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { NetworkSpec, ServiceSpec, SpecWarning, StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { DotenvError, parseDotenv } from './dotenv.js';
@@ -26,7 +26,7 @@ import { linkEscape, linkEscapeError, resolveFilePaths, resolvePath } from './re
 import { validateDocument } from './validate.js';
 import { checkSysctlPeers } from './sysctls.js';
 import { formatPath, lineOf, parseYaml, type ParsedFile } from './yaml-read.js';
-import { normalizeProjectName } from '../model/project-name.js';
+import { normalizeProjectName, projectNameFrom } from '../model/project-name.js';
 
 type Obj = Record<string, unknown>;
 
@@ -399,8 +399,7 @@ async function loadWith(loader: Loader, opts: LoadOptions, env: Map<string, stri
       }),
     );
   }
-  const rawName = opts.projectName ?? baseLookup('TSSTACK_PROJECT_NAME') ?? baseLookup('COMPOSE_PROJECT_NAME') ?? fileName ?? basename(projectDir);
-  const name = normalizeProjectName(rawName);
+  const { raw: rawName, name } = projectNameFrom({ option: opts.projectName, lookup: baseLookup, fileName, projectDir })!;
   if (name === '') {
     throw new TsstackError('SPEC', `project name must not be empty (derived from ${JSON.stringify(rawName)})`, { hint: 'pass -p NAME or set name: in the stack file' });
   }

@@ -22,6 +22,7 @@ import type {
   SpecWarning,
   VolumeSpec,
   WatchRule,
+  UpdateConfig,
 } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { isObj } from './merge.js';
@@ -374,8 +375,48 @@ function deploy(ctx: Ctx, path: Path, v: unknown): DeploySpec | undefined {
     // one host runs each replica once and replaces them all on up; only a cluster target uses it
     ctx.warn(at, 'deploy.update_config is used by render/deploy for a cluster only; up ignores it');
   }
-  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels', 'update_config'].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
+  clusterDeploy(ctx, path, v, d);
+  for (const k of Object.keys(v)) if (!['mode', 'replicas', 'resources', 'restart_policy', 'labels', 'update_config', ...CLUSTER_DEPLOY_KEYS].includes(k) && !k.startsWith('x-')) ctx.warn([...path, k], `deploy.${k} is not supported by tsstack yet; ignored`);
   return d;
+}
+
+/** deploy keys only a cluster target reads (deploy --to swarm); `up` ignores them, as Compose does. */
+const CLUSTER_DEPLOY_KEYS = ['endpoint_mode', 'placement', 'rollback_config'];
+
+function clusterDeploy(ctx: Ctx, path: Path, v: Record<string, unknown>, d: DeploySpec): void {
+  const oneOf = <T extends string>(p: Path, x: unknown, allowed: readonly T[]): T => {
+    const s = toStr(x);
+    if (!(allowed as readonly string[]).includes(s)) throw ctx.error(p, `must be ${allowed.join(' or ')}, got ${JSON.stringify(s)}`);
+    return s as T;
+  };
+  if (v.endpoint_mode !== undefined) d.endpoint_mode = oneOf([...path, 'endpoint_mode'], v.endpoint_mode, ['vip', 'dnsrr'] as const);
+  if (isObj(v.placement)) {
+    const p = v.placement, at = [...path, 'placement'];
+    const out: NonNullable<DeploySpec['placement']> = {};
+    if (p.constraints !== undefined) out.constraints = strList(p.constraints);
+    if (p.preferences !== undefined) {
+      out.preferences = (Array.isArray(p.preferences) ? p.preferences : [p.preferences]).map((x, i) => {
+        if (!isObj(x) || typeof x.spread !== 'string') throw ctx.error([...at, 'preferences', i], 'a placement preference is {spread: node.labels.KEY}');
+        return { spread: x.spread };
+      });
+    }
+    if (p.max_replicas_per_node !== undefined) out.max_replicas_per_node = toInt(ctx, [...at, 'max_replicas_per_node'], p.max_replicas_per_node);
+    d.placement = out;
+  }
+  // update_config is read above (render kubernetes uses it too)
+  for (const key of ['rollback_config'] as const) {
+    const u = v[key];
+    if (!isObj(u)) continue;
+    const at = [...path, key];
+    const c: UpdateConfig = {};
+    if (u.parallelism !== undefined) c.parallelism = toInt(ctx, [...at, 'parallelism'], u.parallelism);
+    if (u.delay !== undefined) c.delay = duration(ctx, [...at, 'delay'], u.delay);
+    if (u.failure_action !== undefined) c.failure_action = oneOf([...at, 'failure_action'], u.failure_action, ['continue', 'rollback', 'pause'] as const);
+    if (u.monitor !== undefined) c.monitor = duration(ctx, [...at, 'monitor'], u.monitor);
+    if (u.max_failure_ratio !== undefined) c.max_failure_ratio = toNum(ctx, [...at, 'max_failure_ratio'], u.max_failure_ratio);
+    if (u.order !== undefined) c.order = oneOf([...at, 'order'], u.order, ['stop-first', 'start-first'] as const);
+    d[key] = c;
+  }
 }
 
 function build(ctx: Ctx, path: Path, v: unknown, lookup: (k: string) => string | undefined, projectDir: string): BuildSpec | undefined {

@@ -1,6 +1,16 @@
 // Crash-safe file writes: write a temp file beside the target, fsync, rename,
 // then fsync the directory so the rename itself survives a crash.
 //
+// `durable: false` keeps the temp + rename (a reader, or a command after a kill, sees
+// the old or the new file, never part of one) and drops the two fsyncs, which cost
+// milliseconds each on a busy disk and block the one JavaScript thread. For files that
+// need not outlive a power cut: per-boot state (the run root: DNS state, monitor
+// sockets; everything it describes is gone after a reboot), and records written while
+// an intent (src/engine/intents.ts) still says their change is unfinished, which the
+// change's last durable write makes durable in turn. A file written so may be empty or
+// missing after a power cut, never after a kill: readers of per-boot state take an
+// empty file for none.
+//
 // The temp file is created new (O_EXCL) and never through a link (O_NOFOLLOW),
 // so a name planted beside the target cannot redirect a root write elsewhere;
 // rename() replaces a link at the target itself rather than following it. The
@@ -18,7 +28,13 @@ import { faultPoint } from './fault.js';
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** `mode` defaults to 0644: files the engine bind-mounts into containers (hosts, resolv.conf) must be readable there; the engine dirs above them are 0700. */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+export interface AtomicWriteOptions {
+  /** fsync the file and its directory (default): the write survives a power cut, not only a kill. */
+  durable?: boolean;
+}
+
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644, opts: AtomicWriteOptions = {}): void {
+  const durable = opts.durable !== false;
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
@@ -28,7 +44,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     faultPoint('atomic.written');
   } catch (e) {
     closeSync(fd);
@@ -37,12 +53,13 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
   }
   closeSync(fd);
   renameSync(tmp, path);
+  if (!durable) return;
   const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try { fsyncSync(dfd); } finally { closeSync(dfd); }
 }
 
-export function writeJsonAtomicSync(path: string, value: unknown, mode?: number): void {
-  writeFileAtomicSync(path, JSON.stringify(value, null, 2) + '\n', mode);
+export function writeJsonAtomicSync(path: string, value: unknown, mode?: number, opts?: AtomicWriteOptions): void {
+  writeFileAtomicSync(path, JSON.stringify(value, null, 2) + '\n', mode, opts);
 }
 
 /**

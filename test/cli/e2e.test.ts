@@ -3,12 +3,13 @@
 // busybox-static rootfs (no download).
 import test from 'ava';
 import { isolateNetwork } from './_netns.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { E2E, leftovers, world as baseWorld } from './_world.js';
 import { interrupted } from '../../src/cli/context.js';
 import { needs } from '../helpers/skip.js';
+import { TSSTACK_BIN } from '../helpers/cli-process.js';
 
 isolateNetwork();
 
@@ -195,6 +196,29 @@ needs(...E2E).serial('run --rm leaves the DNS server running while the project n
     t.deepEqual(dnsServers(w.root), first, 'a command that changes no network leaves it');
     t.is((await w.T('down')).code, 0);
     t.deepEqual(dnsServers(w.root), [], 'gone with the last network');
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v').catch(() => {});
+    w.dispose();
+  }
+});
+
+needs(...E2E, 'strace').serial('up -d fsyncs no per-boot file, and each container record at most twice (group of durable writes; issue 14)', async (t) => {
+  const w = world();
+  const trace = join(w.base, 'fsync.trace');
+  try {
+    await importBusybox(w);
+    w.stack(['services:', ...['a', 'b', 'c'].map((s) => `  ${s}:\n    image: busybox:latest\n    command: ["sleep", "1000"]\n    stop_signal: SIGKILL`)].join('\n') + '\n');
+    // the CLI itself, traced; the monitors it starts are let go at their exec (they outlive it)
+    const env = { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run'), NO_COLOR: '1' };
+    const r = spawnSync('strace', ['-f', '--detach-on=execve', '-y', '-e', 'trace=fsync,fdatasync', '-o', trace,
+      process.execPath, TSSTACK_BIN, '-f', join(w.dir, 'stack.yaml'), '-p', 'e2e', 'up', '-d'], { env, encoding: 'utf8', timeout: 120_000 });
+    t.is(r.status, 0, r.stderr);
+    const synced = readFileSync(trace, 'utf8').split('\n').map((l) => /(?:fsync|fdatasync)\(\d+<([^>]*)>/.exec(l)?.[1]).filter((p): p is string => !!p);
+    t.deepEqual(synced.filter((p) => p.startsWith(join(w.root, 'run') + '/')), [], 'the run root is per-boot state');
+    const records = synced.filter((p) => /\/\.container\.json\.\d+\.[0-9a-z]+\.tmp$/.test(p));
+    t.true(records.length > 0 && records.length <= 2 * 3, `container records fsync'd ${records.length} times for 3 containers`);
+    t.is((await w.T('down')).code, 0);
     t.deepEqual(leftovers(w.root), []);
   } finally {
     await w.T('down', '-v').catch(() => {});

@@ -42,3 +42,14 @@ test('quickUp reads the global options as commander does (the loader gets the sa
   t.is(seen.length, 2);
   t.deepEqual(seen[0], seen[1]);
 });
+
+test('every global option commander declares is read by the quick path too (one table, no drift)', async (t) => {
+  const out: string[] = [];
+  const io: Io = { out: (s) => out.push(s), err: () => {}, tty: false, env: {}, cwd: tmpdir() };
+  t.is(await main(['--help'], io), 0);
+  // help lines: "  -f, --file <path>  stack file …", "  --debug  show …"
+  const declared = out.join('\n').split('\n').map((l) => /^ {2}(-[\w-]+(?:, --[\w-]+)?)( <[^>]+>)?/.exec(l)).filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ flag: m[1].split(', ').pop()!, value: !!m[2] })).filter((o) => !['--help', '--version'].includes(o.flag));
+  t.true(declared.length >= 9, declared.map((o) => o.flag).join(' '));
+  for (const o of declared) t.truthy(quickUp([o.flag, ...(o.value ? ['x'] : []), 'up', '-d']), `${o.flag} up -d`);
+});

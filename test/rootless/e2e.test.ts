@@ -45,7 +45,7 @@ const STACK = `services:
     mem_limit: 64m
 `;
 
-rootlessTest.serial('an ordinary user: run --rm prints, bind-mount files are theirs, up -d then down leaves nothing', (t) => {
+rootlessTest.serial('an ordinary user: run --rm prints, bind-mount files are theirs, a build shifts owners, up -d then down leaves nothing', (t) => {
   const u = makeUser();
   try {
     const proj = join(u.home, 'proj');
@@ -69,6 +69,15 @@ rootlessTest.serial('an ordinary user: run --rm prints, bind-mount files are the
     const out = statSync(join(proj, 'data/out'));
     t.deepEqual([out.uid, out.gid], [u.uid, u.gid], "what the container's root wrote belongs to the user");
     t.deepEqual(u.pids(), [], `run --rm left: ${u.describe()}`);
+
+    // a build: RUN runs in the namespace too, and what it chowns lands on the subordinate ids
+    mkdirSync(join(u.home, 'ctx'));
+    writeFileSync(join(u.home, 'ctx/Dockerfile'), 'FROM bb:1\nRUN echo built > /built && chown 33:33 /built\n');
+    chownTree(join(u.home, 'ctx'), u);
+    const build = tsstack(u, join(u.home, 'ctx'), 'image', 'build', '-t', 'built:1', '.');
+    t.is(build.status, 0, build.stderr);
+    const built = readdirSync(layers).map((d) => join(layers, d, 'diff/built')).find((f) => existsSync(f))!;
+    t.deepEqual([statSync(built).uid, statSync(built).gid], [u.subStart + 32, u.subStart + 32], 'container id 33 is the 33rd subordinate id');
 
     const up = tsstack(u, proj, 'up', '-d', 'sleeper');
     t.is(up.status, 0, up.stderr);

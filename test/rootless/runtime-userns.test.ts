@@ -106,7 +106,9 @@ for (const b of BAD) {
     const cfg = baseConfig(rootfs, ['true'], `/tsstack-rt-${id}`);
     b.patch(cfg);
     const bundle = writeBundle(join(base, id), cfg, { invalid: true });
-    const res = rt(tsstack, join(base, `state-${id}`), ['create', '--bundle', bundle, id]);
+    const state = join(base, `state-${id}`);
+    const res = rt(tsstack, state, ['create', '--bundle', bundle, id]);
+    if (res.code === 0) rt(tsstack, state, ['delete', '--force', id]); // a runtime that took it must not leave it waiting
     t.is(res.code, 1);
     t.regex(res.stderr, b.error);
   });

@@ -39,6 +39,10 @@ function expectedService(key: string, v: any): any {
       d.restart_policy = stripUndef({ ...rp, delay: dur(rp.delay), window: dur(rp.window) });
       const uc = v.update_config;
       if (uc) d.update_config = stripUndef({ ...uc, delay: dur(uc.delay), monitor: dur(uc.monitor) });
+      const rc = v.rollback_config;
+      if (rc) d.rollback_config = stripUndef({ ...rc, delay: dur(rc.delay), monitor: dur(rc.monitor) });
+      if (v.endpoint_mode) d.endpoint_mode = v.endpoint_mode;
+      if (v.placement) d.placement = v.placement;
       return stripUndef(d);
     }
     case 'ulimits':

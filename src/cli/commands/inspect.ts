@@ -7,7 +7,8 @@ import { table } from '../render.js';
 import { formatPort, oneContainer, statusText, targets } from '../targets.js';
 import { streamLogs } from '../attach.js';
 
-export async function runPs(ctx: Context, services: string[], o: { all?: boolean; quiet?: boolean; services?: boolean; format?: string }): Promise<number> {
+export async function runPs(ctx: Context, services: string[], o: { all?: boolean; quiet?: boolean; services?: boolean; format?: string; swarm?: boolean | string }): Promise<number> {
+  if (o.swarm) return (await import('../../deploy/swarm/tasks.js')).swarmPs(ctx, o.swarm, services, o);
   const t = await targets(ctx, services);
   const cs = o.all ? t.containers : t.containers.filter((c) => c.status === 'running' || c.status === 'restarting' || c.status === 'paused');
   if (o.quiet) {
@@ -40,7 +41,8 @@ export function parseSince(s: string, now = Date.now()): Date {
   return d;
 }
 
-export async function runLogs(ctx: Context, services: string[], o: { follow?: boolean; tail?: number; since?: string; timestamps?: boolean; color?: boolean; logPrefix?: boolean }): Promise<number> {
+export async function runLogs(ctx: Context, services: string[], o: { follow?: boolean; tail?: number; since?: string; timestamps?: boolean; color?: boolean; logPrefix?: boolean; swarm?: boolean | string }): Promise<number> {
+  if (o.swarm) return (await import('../../deploy/swarm/tasks.js')).swarmLogs(ctx, o.swarm, services, o);
   const t = await targets(ctx, services);
   const s = streamLogs(ctx, t.engine, t.project, t.containers, {
     follow: o.follow, tail: o.tail, since: o.since ? parseSince(o.since) : undefined, timestamps: o.timestamps,

@@ -288,7 +288,9 @@ export class DnsService {
 
   private readState(): DnsState {
     try {
-      const s = JSON.parse(readFileSync(this.statePath, 'utf8')) as DnsState;
+      const text = readFileSync(this.statePath, 'utf8');
+      if (text === '') return emptyState(); // written without fsync and cut by a power loss: nothing it named runs any more
+      const s = JSON.parse(text) as DnsState;
       if (s.version === 1) return s;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -322,9 +324,10 @@ export class DnsService {
   }
 
   private writeFiles(s: DnsState): void {
-    // root's alone (names, addresses and state file paths of every container)
-    writeJsonAtomicSync(this.statePath, sortKeysDeep(s), 0o600);
-    writeFileAtomicSync(this.recordsPath, this.renderRecords(s), 0o600);
+    // root's alone (names, addresses and state file paths of every container); per-boot state under
+    // the run root, so not fsync'd (fs-atomic.ts): after a power cut no container it names runs
+    writeJsonAtomicSync(this.statePath, sortKeysDeep(s), 0o600, { durable: false });
+    writeFileAtomicSync(this.recordsPath, this.renderRecords(s), 0o600, { durable: false });
   }
 
   private searchDomains(): string[] {

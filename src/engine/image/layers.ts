@@ -9,7 +9,6 @@ import type { Readable } from 'node:stream';
 import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { TsstackError } from '../../util/errors.js';
 import { digestHex } from './oci.js';
-import { unpackLayer } from './unpack.js';
 
 export interface LayerMeta {
   chainId: string;
@@ -93,6 +92,7 @@ export class LayerStore {
     const tmp = await mkdtemp(join(this.dir, 'tmp', `u-${process.pid}-`));
     try {
       await mkdir(join(tmp, 'diff'), 0o755);
+      const { unpackLayer } = await import('./unpack.js'); // the tar reader, only when a layer is unpacked
       const r = await unpackLayer(openTar(), join(tmp, 'diff'), what);
       if (r.diffId !== diffId) {
         throw new TsstackError('IMAGE', `${what}: uncompressed content ${r.diffId} does not match the image config's diff id ${diffId}`, {

@@ -15,8 +15,6 @@ import { ContentStore } from './content.js';
 import { LayerStore } from './layers.js';
 import { Records, type ImageRecord, type LayerRef } from './records.js';
 import { withLock } from './lock.js';
-import { mountOverlay, unmountOverlay } from './mount.js';
-import { openTarStream, detectFileCompression } from './decompress.js';
 import { MT, canonicalJson, chainIds, hostPlatform, sha256Digest, digestHex, type ImageConfig, type Manifest } from './oci.js';
 import { parseDocument, validateDocument } from './validate.js';
 import { looksLikeImageId, normalizeName, parseReference, repositoryOf } from './reference.js';
@@ -165,9 +163,16 @@ export class ImageStore implements ImageApi {
     return pushImage(this, ref, { onProgress });
   }
 
+  /** A build that read nothing new and ran nothing is answered by the build memo (build/memo.ts) without loading the builder. */
   async build(req: BuildRequest): Promise<ImageInfo> {
+    const memo = await import('./build/memo.js');
+    const hit = await memo.lookupMemo(this, req);
+    if (hit) return hit;
+    const notes = memo.newNotes();
     const { buildImage } = await import('./build/index.js');
-    return buildImage(this, req);
+    const info = await buildImage(this, req, notes);
+    try { memo.saveMemo(this.root, req, notes, info.id); } catch { /* a cache: the next build runs in full */ }
+    return info;
   }
 
   // ------------------------------------------------------------ writing images
@@ -177,6 +182,7 @@ export class ImageStore implements ImageApi {
    * blob and unpacks it on top of `parentChainId`. Streams are stored uncompressed.
    */
   async addLayer(source: string | Readable, parentChainId?: string): Promise<LayerDesc> {
+    const { openTarStream, detectFileCompression } = await import('./decompress.js');
     const blob = typeof source === 'string' ? await this.content.putFile(source) : await this.content.putStream(source);
     const path = this.content.path(blob.digest);
     const comp = detectFileCompression(path);
@@ -236,6 +242,7 @@ export class ImageStore implements ImageApi {
       const meta = this.layers.meta(chains[i]!);
       if (meta) return meta.size;
       req.onProgress?.(`${short}: Extracting`);
+      const { openTarStream } = await import('./decompress.js');
       const blob = this.content.path(l.digest);
       const m = await this.layers.ensure(chains[i]!, l.diffId, chains[i - 1], () => openTarStream(blob), `layer ${l.digest}`);
       req.onProgress?.(`${short}: Pull complete`);
@@ -255,7 +262,8 @@ export class ImageStore implements ImageApi {
       added: old?.added ?? new Date().toISOString(),
       ...(config.created ? { created: config.created } : {}),
     };
-    this.records.put(rec);
+    // The same image again (a cached rebuild, a second load): nothing is rewritten, nothing synced.
+    if (!old || canonicalJson(old) !== canonicalJson(rec)) this.records.put(rec);
     if (req.names.length) await this.tagMany(id, req.names);
     return this.info(rec);
   }
@@ -276,6 +284,9 @@ export class ImageStore implements ImageApi {
 
   private async tagMany(id: string, names: string[]): Promise<void> {
     const norm = names.map(normalizeName);
+    // Names that already point at the image need no lock and no write (the table is replaced whole, by rename).
+    const now = this.records.names();
+    if (norm.every((n) => now[n] === id)) return;
     await withLock(this.records.lockPath, async () => {
       const t = this.records.names();
       for (const n of norm) t[n] = id;
@@ -417,10 +428,12 @@ export class ImageStore implements ImageApi {
       if (!this.layers.has(c)) throw new TsstackError('IMAGE', `layer ${c} is missing from ${this.layers.dir}`, { hint: 'remove the image and pull or load it again' });
     }
     const lower = chain.length ? [...chain].reverse().map((c) => this.layers.shortLower(c)) : ['empty'];
+    const { mountOverlay } = await import('./mount.js');
     return mountOverlay(this.layers.dir, lower, dir);
   }
 
   async unmountRootfs(dir: string): Promise<void> {
+    const { unmountOverlay } = await import('./mount.js');
     await unmountOverlay(dir);
   }
 

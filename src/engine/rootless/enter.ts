@@ -20,7 +20,7 @@
 // checked here with the real ids, where owners can still be told apart) and
 // INSIDE_ENV (the holder's pid), so it neither enters again nor guesses paths.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,7 @@ import { secureEngineDirs } from '../host-dirs.js';
 import { withLockFile } from '../store/lock.js';
 import { idMappings, newIdMapArgs, parseSubIds, type IdMap } from './ids.js';
 import { INSIDE_ENV, rootlessPaths } from './mode.js';
+import { ensurePasta, pastaPid, recordedPorts, stopPasta } from './pasta.js';
 import { preflight, type HostFacts } from './preflight.js';
 
 export { wantsRootless } from './mode.js';
@@ -117,10 +118,9 @@ function writeMaps(pid: number, uidMaps: IdMap[], gidMaps: IdMap[]): void {
 async function startHolder(runRoot: string, facts: HostFacts, gid: number): Promise<ChildProcess> {
   // its own network namespace too: the engine moves into the sandboxes it makes and back (network/ns-worker.ts),
   // which it may only do from a network namespace its user namespace owns
-  // (loopback up, as on a host: published ports answer on its 127.0.0.1; a new user namespace grants that right before it is mapped)
   const ip = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p));
   if (!ip) throw new TsstackError('HOST', 'rootless mode needs `ip` to set up its network namespace', { hint: 'as root: apt-get install iproute2' });
-  const child = spawn('unshare', ['--user', '--mount', '--net', '--propagation', 'private', '--', 'sh', '-c', `${ip} link set lo up && exec sleep infinity`], { detached: true, stdio: 'ignore', cwd: '/' });
+  const child = spawn('unshare', ['--user', '--mount', '--net', '--propagation', 'private', '--', 'sleep', 'infinity'], { detached: true, stdio: 'ignore', cwd: '/' });
   const pid = child.pid;
   child.unref();
   if (!pid) throw new TsstackError('HOST', 'cannot start `unshare` to make the rootless user namespace', { hint: 'install util-linux' });
@@ -143,51 +143,57 @@ async function startHolder(runRoot: string, facts: HostFacts, gid: number): Prom
       hint: 'check that /etc/subuid and /etc/subgid give you ranges no other user has, and that newuidmap/newgidmap are setuid root (package uidmap)',
     });
   }
+  // loopback up, as on a host: published ports answer on the namespace's 127.0.0.1
+  const lo = spawnSync('nsenter', ['-t', String(pid), '-U', '-n', '--preserve-credentials', ip, 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
+  if (lo.status !== 0) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    throw new TsstackError('HOST', `cannot bring up the loopback of the rootless network namespace: ${(lo.stderr ?? '').trim() || lo.error?.message}`);
+  }
   writeFileAtomicSync(join(runRoot, PAUSE_FILE), `${pid} ${startTime(pid)}\n`, 0o600);
   return child;
 }
 
 /** Pids of processes (other than `except`) in user namespace `ns` that this user can see. */
-function membersOf(ns: string, except: number): number[] {
+function membersOf(ns: string, except: number[]): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {
     const pid = Number(e);
-    if (!Number.isInteger(pid) || pid === except || pid === process.pid) continue;
+    if (!Number.isInteger(pid) || except.includes(pid) || pid === process.pid) continue;
     // a zombie keeps its credentials (so its user namespace) until reaped, but holds nothing
     if (userNs(pid) === ns && startTime(pid) !== undefined) out.push(pid);
   }
   return out;
 }
 
-/** A monitor whose container is gone, about to exit (`run --rm`, `down`): no child left. */
-function lingering(pid: number): boolean {
-  if (readOr(`/proc/${pid}/comm`).trim() !== 'tsstack-monitor') return false;
-  const tasks = (() => {
+/** True when the engine under `root` holds no container and no network: nothing needs the namespace any more. */
+export function engineIdle(root: string): boolean {
+  const entries = (d: string): string[] => {
     try {
-      return readdirSync(`/proc/${pid}/task`);
+      return readdirSync(join(root, d));
     } catch {
       return [];
     }
-  })();
-  return tasks.every((t) => readOr(`/proc/${pid}/task/${t}/children`).trim() === '');
+  };
+  return entries('containers').filter((e) => !e.startsWith('.')).length === 0 && !entries('networks').some((e) => e.endsWith('.json') && !e.startsWith('.'));
 }
 
 /**
- * Ends the holder when nothing else is left in its namespace (containers, monitors, DNS, another
- * command). Monitors that are finishing (their container gone) are waited for, briefly.
+ * Ends the holder once the engine holds nothing (no container, no network) and the processes that
+ * served them (monitors, the DNS server) have finished, which may take them a moment after `down`.
+ * A namespace still in use by anything else (another command, a shell the user entered) is left.
  */
-export async function reapIfIdle(runRoot: string, holder: number, graceMs = 2000): Promise<boolean> {
+export async function reapIfIdle(runRoot: string, root: string, holder: number, graceMs = 3000): Promise<boolean> {
   const ns = userNs(holder);
-  if (!ns) return false;
-  for (let waited = 0; ; waited += 20) {
-    const left = membersOf(ns, holder);
-    if (!left.length) break;
-    if (waited >= graceMs || !left.every(lingering)) return false;
+  if (!ns || !engineIdle(root)) return false;
+  const pasta = pastaPid(runRoot);
+  for (let waited = 0; membersOf(ns, pasta ? [holder, pasta] : [holder]).length; waited += 20) {
+    if (waited >= graceMs) return false;
     await sleep(20);
   }
   try {
     process.kill(holder, 'SIGKILL');
   } catch { /* already gone */ }
+  stopPasta(runRoot);
   rmSync(join(runRoot, PAUSE_FILE), { force: true });
   return true;
 }
@@ -232,6 +238,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   let holder = 0;
   let fresh: ChildProcess | undefined;
   let exited: Promise<number> = Promise.resolve(1);
+  let pastaWarning: string | undefined;
   const argvFor = command ?? [process.execPath, ...process.execArgv, process.argv[1], ...argv];
   const child = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
     holder = findHolder(paths.runRoot) ?? 0;
@@ -239,6 +246,8 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
       fresh = await startHolder(paths.runRoot, facts, gid);
       holder = fresh.pid!;
     }
+    // the containers' way out (and the published ports kept when a holder is made again)
+    if (fresh) pastaWarning = ensurePasta(paths.runRoot, holder, recordedPorts(root));
     env[INSIDE_ENV] = String(holder);
     // --preserve-credentials: the user's own id is the namespace's 0 already, and setgroups(2) may be denied there
     const c = spawn('nsenter', ['-t', String(holder), '-U', '-m', '-n', '--preserve-credentials', `--wd=${process.cwd()}`, '--', ...argvFor], { stdio: 'inherit', env });
@@ -249,13 +258,19 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
     return c;
   });
   // warnings once per namespace made (i.e. after a `down`, the next `up` says it again)
-  if (fresh) for (const w of [...paths.warnings, ...pf.warnings]) io.err(`warning: ${w}`);
+  if (fresh) for (const w of [...paths.warnings, ...pf.warnings, ...(pastaWarning ? [pastaWarning] : [])]) io.err(`warning: ${w}`);
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   const signals = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, f] of signals) process.on(s, f);
   const code = await exited;
   for (const [s, f] of signals) process.removeListener(s, f);
-  const reaped = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, () => reapIfIdle(paths.runRoot, holder));
+  const reaped = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
+    if (await reapIfIdle(paths.runRoot, root, holder)) return true;
+    // the command may have published or withdrawn ports: pasta forwards exactly the recorded ones
+    const w = ensurePasta(paths.runRoot, holder, recordedPorts(root));
+    if (w) io.err(`warning: ${w}`);
+    return false;
+  });
   // a holder this command started is its child until it exits: wait, so no zombie outlives the command
   if (reaped && fresh && fresh.exitCode === null && fresh.signalCode === null) {
     fresh.ref();

@@ -23,9 +23,26 @@ export function wantsRootless(argv: readonly string[], euid: number, env: NodeJS
   return euid !== 0 || argv.includes('--rootless');
 }
 
-/** True in the copy of the CLI that runs inside the rootless user namespace. */
+let inUserNs: boolean | undefined;
+
+/** True when this process runs in a user namespace other than the initial one (read once). */
+function inUserNamespace(): boolean {
+  if (inUserNs === undefined) {
+    try {
+      inUserNs = readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295';
+    } catch {
+      inUserNs = false;
+    }
+  }
+  return inUserNs;
+}
+
+/**
+ * True in the copy of the CLI that runs inside the rootless user namespace: the variable alone is not
+ * enough (root with it set stays root: nothing is trusted or dropped for it).
+ */
 export function insideRootless(env: NodeJS.ProcessEnv = process.env): boolean {
-  return !!env[INSIDE_ENV];
+  return !!env[INSIDE_ENV] && inUserNamespace();
 }
 
 export interface RootlessPaths {

@@ -149,8 +149,9 @@ export class Containers implements ContainerApi {
     }
   }
 
-  private writeRecord(rec: ContainerRecord): void {
-    writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec, 0o600); // the environment may hold secrets
+  /** `durable: false` only while the create's intent stands (fs-atomic.ts): its last write is durable. */
+  private writeRecord(rec: ContainerRecord, opts?: { durable: boolean }): void {
+    writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec, 0o600, opts); // the environment may hold secrets
   }
 
   private allRecords(): ContainerRecord[] {
@@ -261,12 +262,12 @@ export class Containers implements ContainerApi {
     const undo: (() => Promise<void>)[] = [];
     try {
       // recorded first, so a crash half-way leaves a container that `remove` (and `down`) can find and clean
-      this.writeRecord(rec);
+      this.writeRecord(rec, { durable: false });
       faultPoint('container.record');
       rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
       faultPoint('container.mounted');
       undo.push(() => this.deps.images.unmountRootfs(dir));
-      this.writeRecord(rec);
+      this.writeRecord(rec, { durable: false });
       await this.setupNetwork(rec, undo);
       faultPoint('container.network');
       this.writeEtcFiles(rec);

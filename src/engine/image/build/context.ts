@@ -10,8 +10,8 @@
 // for `COPY --from` (no ignore file there).
 
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
+import { copyFile, readFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { writeFileAtomicSync } from '../../../util/fs-atomic.js';
 import type { Stats } from 'node:fs';
@@ -46,8 +46,37 @@ export function readFileInItsDir(path: string): string | undefined {
   } finally { root.close(); }
 }
 
+/**
+ * What a build learned of its context, for the build memo (memo.ts): every
+ * source resolved (rel → path, null when absent) and the stat of every entry
+ * looked at, directories included (a directory's mtime moves when an entry
+ * comes, goes or is renamed).
+ */
+export interface ContextReads {
+  resolved: Map<string, string | null>;
+  stats: Map<string, string>;
+  /** The newest ctime seen (ms): a tree that changed this recently may change again unseen. */
+  newest: number;
+}
+
+/** What of a stat tells that an entry changed: type, identity, size, mtime, ctime. */
+export function statSig(st: Stats): string {
+  return `${(st.mode & 0o170000).toString(8)}:${st.mode & 0o7777}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
 export class BuildContext {
+  /** The ignore file's text ('' when none). */
+  ignoreText = '';
+  /** Set by a build that may be remembered: what it reads is noted here. */
+  reads?: ContextReads;
+
   constructor(readonly dir: string, readonly ignore: IgnoreMatcher, readonly root: SafeRoot = SafeRoot.open(dir)) {}
+
+  private note(path: string, st: Stats): void {
+    if (!this.reads) return;
+    this.reads.stats.set(path, statSig(st));
+    if (st.ctimeMs > this.reads.newest) this.reads.newest = st.ctimeMs;
+  }
 
   /**
    * `dockerfile` (a host path) may have its own `<Dockerfile>.dockerignore`
@@ -63,7 +92,9 @@ export class BuildContext {
       const p = root.resolve('.dockerignore');
       if (p !== undefined && root.lstat(p).isFile()) text = root.readFile(p);
     }
-    return new BuildContext(dir, new IgnoreMatcher(parseDockerignore(text)), root);
+    const c = new BuildContext(dir, new IgnoreMatcher(parseDockerignore(text)), root);
+    c.ignoreText = text;
+    return c;
   }
 
   /** A root read like a context with nothing ignored (a stage, an image, an extracted archive). */
@@ -92,7 +123,11 @@ export class BuildContext {
 
   private found(rel: string): ContextEntry | undefined {
     const path = this.root.resolve(rel);
-    return path === undefined ? undefined : { rel, path, st: this.root.lstat(path) };
+    this.reads?.resolved.set(rel, path ?? null);
+    if (path === undefined) return undefined;
+    const st = this.root.lstat(path);
+    this.note(path, st);
+    return { rel, path, st };
   }
 
   /**
@@ -111,7 +146,11 @@ export class BuildContext {
     const out: ContextEntry[] = [];
     const walk = (relDir: string, i: number): void => {
       const dir = this.root.resolve(relDir);
-      if (dir === undefined || !this.root.lstat(dir).isDirectory()) return;
+      this.reads?.resolved.set(relDir, dir ?? null);
+      if (dir === undefined) return;
+      const dst = this.root.lstat(dir);
+      this.note(dir, dst);
+      if (!dst.isDirectory()) return;
       const re = segmentRegex(segs[i]!);
       for (const { name } of this.root.readdir(dir)) {
         if (!re.test(name)) continue;
@@ -139,6 +178,7 @@ export class BuildContext {
       return ign && (!st.isDirectory() || this.ignore.canSkipDir(prefix + rel));
     })) {
       // An ignored directory that may hold re-included files is walked, not listed.
+      this.note(e.path, e.st);
       if (e.st.isDirectory() && this.ignore.ignored(prefix + e.rel)) continue;
       out.push({ rel: e.rel, path: e.path, st: e.st });
     }
@@ -166,51 +206,94 @@ export function segmentRegex(seg: string): RegExp {
   return new RegExp(re + '$', 's');
 }
 
+/** How file contents are hashed (a seam: tests count the files whose contents a build reads). */
+export const contentHasher = {
+  /** `size` (the file's, when known): a small file is read in one piece of its own size, not into a 1 MiB stream buffer. */
+  async sha256(path: string, size = Infinity): Promise<string> {
+    const h = createHash('sha256');
+    if (size <= SMALL_FILE) h.update(await readFile(path));
+    else for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+    return h.digest('hex');
+  },
+};
+const SMALL_FILE = 256 << 10;
+
+/** A file changed this recently may change again within the same timestamp tick: its hash is not remembered. */
+const RACY_MS = 100;
+const INDEX_VERSION = 1;
+
 /**
- * sha256 of file contents remembered by path + (device, inode, size, mtime,
- * ctime), as BuildKit's content-hash cache does: an unchanged file is not
- * read again. ctime cannot be set by users, so any write shows.
+ * sha256 of file contents remembered by (device, inode, size, mtime, ctime),
+ * as BuildKit's content-hash cache does: an unchanged file is not read again.
+ * ctime cannot be set by users, so any write, chmod or rename shows even when
+ * mtime and size are put back. A hash is remembered only for a file whose
+ * ctime was at least RACY_MS old when it was read: any later change then
+ * stamps a ctime later than the one remembered (the clock's tick is far
+ * shorter), so a remembered (ino, ctime) always names the bytes that were
+ * hashed. The path is no part of the key: the same inode unchanged has the
+ * same bytes wherever it is reached from, and a context swapped for another
+ * tree (or a link to one) has other inodes.
+ *
+ * One index per context directory under `<root>/build-cache/hash-index/`,
+ * written whole and atomically (temp, fsync, rename: fs-atomic.ts) and only
+ * when a hash was added; it carries a checksum of its entries, and one that
+ * does not check out (torn by a crash on a file system that reorders, edited,
+ * from another version) is ignored and rebuilt.
  */
 export class FileHashMemo {
-  private readonly map = new Map<string, string>();
+  private readonly map = new Map<string, [size: number, mtime: number, ctime: number, hex: string]>();
   private changed = false;
   private static readonly MAX = 200_000;
 
   constructor(private readonly path?: string) {
     if (!path) return;
-    try {
-      const doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
-      for (const [k, v] of Object.entries(doc)) this.map.set(k, v);
-    } catch { /* none yet, or unreadable: start empty */ }
+    let doc: { v?: unknown; sum?: unknown; entries?: unknown };
+    try { doc = JSON.parse(readFileSync(path, 'utf8')) as typeof doc; } catch { return; /* none yet, or unreadable: start empty */ }
+    if (doc.v !== INDEX_VERSION || typeof doc.entries !== 'object' || doc.entries === null) return;
+    const entries = doc.entries as Record<string, unknown>;
+    if (doc.sum !== FileHashMemo.checksum(entries)) return;
+    for (const [k, e] of Object.entries(entries)) {
+      if (Array.isArray(e) && e.length === 4 && typeof e[0] === 'number' && typeof e[1] === 'number' && typeof e[2] === 'number' && typeof e[3] === 'string' && /^[0-9a-f]{64}$/.test(e[3])) {
+        this.map.set(k, e as [number, number, number, string]);
+      }
+    }
   }
 
-  private static key(abs: string, st: Stats): string {
-    return `${abs}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  /** The index of context `dir` under the engine's root. */
+  static pathFor(root: string, dir: string): string {
+    return join(root, 'build-cache', 'hash-index', `${createHash('sha256').update(dir).digest('hex').slice(0, 32)}.json`);
+  }
+
+  private static checksum(entries: unknown): string {
+    return createHash('sha256').update(JSON.stringify(entries)).digest('hex');
   }
 
   /** The remembered hash of an unchanged file, if any (nothing is opened). */
-  cached(abs: string, st: Stats): string | undefined {
-    return this.map.get(FileHashMemo.key(abs, st));
+  cached(st: Stats): string | undefined {
+    const e = this.map.get(`${st.dev}:${st.ino}`);
+    return e && e[0] === st.size && e[1] === st.mtimeMs && e[2] === st.ctimeMs ? e[3] : undefined;
   }
 
-  /** `read` (default: `abs`) is the path to read from: a pinned fd path for context files. */
-  async hash(abs: string, st: Stats, read = abs): Promise<string> {
-    const k = FileHashMemo.key(abs, st);
-    const have = this.map.get(k);
+  /** Hashes the file at `read` (a pinned fd path for context files), whose fstat is `st`. */
+  async hash(st: Stats, read: string): Promise<string> {
+    const have = this.cached(st);
     if (have) return have;
-    const h = createHash('sha256');
-    for await (const c of createReadStream(read, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
-    const hex = h.digest('hex');
-    this.map.delete(k);
-    this.map.set(k, hex);
-    this.changed = true;
+    const started = Date.now();
+    const hex = await contentHasher.sha256(read, st.size);
+    if (st.ctimeMs < started - RACY_MS) {
+      const k = `${st.dev}:${st.ino}`;
+      this.map.delete(k);
+      this.map.set(k, [st.size, st.mtimeMs, st.ctimeMs, hex]);
+      this.changed = true;
+    }
     return hex;
   }
 
   save(): void {
     if (!this.path || !this.changed) return;
-    const entries = [...this.map].slice(-FileHashMemo.MAX);
-    writeFileAtomicSync(this.path, JSON.stringify(Object.fromEntries(entries)));
+    const entries = Object.fromEntries([...this.map].slice(-FileHashMemo.MAX));
+    mkdirSync(dirname(this.path), { recursive: true });
+    writeFileAtomicSync(this.path, JSON.stringify({ v: INDEX_VERSION, sum: FileHashMemo.checksum(entries), entries }));
     this.changed = false;
   }
 }
@@ -228,8 +311,8 @@ export async function digestSelection(ctx: BuildContext, entries: ContextEntry[]
     h.update(`${name}\0${(st.mode & 0o170000).toString(8)}\0${(st.mode & 0o7777).toString(8)}\0`);
     if (st.isSymbolicLink()) h.update(ctx.root.readlink(e.path));
     else if (st.isFile()) {
-      const key = ctx.hostPath(e.path);
-      h.update(`${st.size}\0${memo.cached(key, st) ?? await ctx.root.withFile(e.path, (p) => memo.hash(key, st, p))}`);
+      // The bytes are read (through the opened file, by its own fstat) only when the index has no hash for them.
+      h.update(`${st.size}\0${memo.cached(st) ?? await ctx.root.withFile(e.path, (p, fst) => memo.hash(fst, p))}`);
     }
     h.update('\n');
   };

@@ -5,32 +5,31 @@
 // instructions only change the image config. Steps are cached by parent chain
 // + what they do (see cache.ts); `noCache` skips lookups (results are still
 // recorded). RUN shares the builder's network (see run-step.ts).
+// What only a step that runs needs (the runtime's spec, copying, packing a
+// layer, archives) is imported when one does: a fully cached build loads the
+// parser, the context and the cache, and no more.
 
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import type { BuildRequest, ImageInfo } from '../../api.js';
 import { TsstackError } from '../../../util/errors.js';
 import { hostPlatform, type ImageConfig } from '../oci.js';
-import { packDirectory } from '../pack.js';
 import { BuildCache, cacheKey } from './cache.js';
 import { BuildContext, digestSelection, FileHashMemo, readFileInItsDir } from './context.js';
 import { bindPinned, SafeRootError, unmountDetached } from './safe-root.js';
 import { BuildNetworks, RUN_NETWORK_MODES, type RunNetworkMode } from './network.js';
 import { IgnoreMatcher, IgnoreSyntaxError, parseDockerignore } from './dockerignore.js';
-import { CopyError, copyInto, listTree, type CopySource } from './copy.js';
-import { extractArchive, isArchive } from './archive.js';
+import type { CopySource } from './copy.js';
 import { nodeFromLine } from './parser.js';
 import { healthcheckConfig, parseDockerfileText, toInstruction, type CopyInstr, type CommandInstr, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 import type { OciMountInput } from '../../runtime/oci-spec.js';
 import { MountSpecError, parseRunMount, type RunMount } from './run-mounts.js';
 import { resolveChown, resolveInRoot, resolveUser, UserLookupError } from './rootfs-fs.js';
-import { buildRunSpec, buildRuntime, missingMountTargets, removeCopiedUpDir, removeCreatedTargets, runContainer } from './run-step.js';
 import { expandHeredoc, expandWord, expandWords, ShellExpansionError } from './shell-lex.js';
 import type { BuildLayer, BuildStore } from './store.js';
+import { textSum, type MemoNotes } from './memo.js';
 
 export type { BuildStore, BuildLayer } from './store.js';
 export { buildCacheKeepSet } from './cache.js';
@@ -70,7 +69,8 @@ interface Ctx {
   file: string;
   context?: BuildContext;
   cache: BuildCache;
-  tmp: string;
+  /** The build's temporary directory under `<root>/build-tmp`, made when a step first runs. */
+  tmp?: string;
   globalArgs: Map<string, string | undefined>;
   usedArgs: Set<string>;
   results: Map<number, StageState>;
@@ -83,6 +83,8 @@ interface Ctx {
   /** Network of RUN steps without --network (build.network). */
   network: RunNetworkMode;
   networks: BuildNetworks;
+  /** What the build reads, for the build memo (memo.ts), when it may be remembered. */
+  notes?: MemoNotes;
 }
 
 function fail(ctx: Ctx, ins: { line: number }, message: string, hint?: string, details?: string[]): TsstackError {
@@ -134,9 +136,11 @@ function now(): string {
 // ---------------------------------------------------------------- entry point
 
 /** Builds the image `req` describes into `store`; returns it (named by `req.tags`). */
-export async function buildImage(store: BuildStore, req: BuildRequest): Promise<ImageInfo> {
-  const progress = req.onProgress ?? ((): void => undefined);
+export async function buildImage(store: BuildStore, req: BuildRequest, notes?: MemoNotes): Promise<ImageInfo> {
+  const shown = req.onProgress ?? ((): void => undefined);
+  const progress = notes ? (l: string): void => { notes.lines.push(l); shown(l); } : shown;
   const { text, file, path: dfPath } = readDockerfile(req);
+  if (notes && dfPath !== undefined) notes.dockerfile = textSum(text);
   const df = parseDockerfileText(text, file);
   for (const w of df.warnings) progress(`WARN: ${w}`);
   const syntax = df.directives.syntax;
@@ -149,23 +153,22 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
   }
   if (network === 'host') progress('WARN: build.network: host: RUN steps run on the host\'s network and can reach its local services');
   const context = openContext(resolve(req.context), dfPath);
-  await mkdir(join(store.root, 'build-tmp'), { recursive: true });
+  if (notes && context) { context.reads = notes.reads; notes.ignore = textSum(context.ignoreText); }
   await cleanStaleBuilds(join(store.root, 'build-tmp'));
-  const tmp = await mkdtemp(join(store.root, 'build-tmp', `b-${process.pid}-`));
   const ctx: Ctx = {
     store, req, df, file,
     context,
     cache: new BuildCache(store),
-    tmp,
     globalArgs: new Map(),
     usedArgs: new Set(),
     results: new Map(),
     leases: [],
-    hashes: new FileHashMemo(join(store.root, 'build-cache', 'file-hashes.json')),
+    hashes: new FileHashMemo(context ? FileHashMemo.pathFor(store.root, context.dir) : undefined),
     step: 0,
     progress,
     network: network as RunNetworkMode,
     networks: new BuildNetworks(store.root, store.runRoot ?? join(store.root, 'run')),
+    notes,
   };
   try {
     for (const [k, v] of platformArgs()) ctx.globalArgs.set(k, v);
@@ -193,8 +196,16 @@ export async function buildImage(store: BuildStore, req: BuildRequest): Promise<
     for (const l of ctx.leases) await l.release().catch(() => undefined);
     context?.close();
     await ctx.networks.close().catch((e: unknown) => progress(`WARN: removing the build network failed: ${(e as Error).message}`));
-    await rm(tmp, { recursive: true, force: true });
+    if (ctx.tmp) await rm(ctx.tmp, { recursive: true, force: true });
   }
+}
+
+/** The build's temporary directory, made on first use (a fully cached build makes none). */
+async function buildTmp(ctx: Ctx): Promise<string> {
+  if (ctx.tmp) return ctx.tmp;
+  await mkdir(join(ctx.store.root, 'build-tmp'), { recursive: true });
+  ctx.tmp = await mkdtemp(join(ctx.store.root, 'build-tmp', `b-${process.pid}-`));
+  return ctx.tmp;
 }
 
 function pidAlive(pid: number): boolean {
@@ -207,11 +218,14 @@ function pidAlive(pid: number): boolean {
  * deletes them. Builds of live processes are left alone.
  */
 async function cleanStaleBuilds(dir: string): Promise<void> {
-  const stale = (await readdir(dir)).filter((n) => {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const stale = names.filter((n) => {
     const m = /^b-(\d+)-/.exec(n);
     return m !== null && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
   });
   if (stale.length === 0) return;
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
   const mountPoints = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter(Boolean);
   for (const n of stale) {
     const base = join(dir, n) + '/';
@@ -319,7 +333,7 @@ async function baseState(ctx: Ctx, st: Stage): Promise<StageState> {
   if (image.toLowerCase() === 'scratch') return { layers: [], config: {}, history: [], args: new Map(), created: '' };
   let info: ImageInfo;
   try {
-    info = await ctx.store.ensure(image, 'missing', ctx.progress);
+    info = await ensureNoted(ctx, image);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw fail(ctx, st.from, `base image "${image}": ${msg}`, e instanceof TsstackError ? e.hint : undefined);
@@ -485,7 +499,8 @@ async function layerStep(ctx: Ctx, state: StageState, ins: Instruction, label: s
       return;
     }
   }
-  const dir = await mkdtemp(join(ctx.tmp, 's-'));
+  if (ctx.notes) ctx.notes.ran = true;
+  const dir = await mkdtemp(join(await buildTmp(ctx), 's-'));
   let layer: BuildLayer | undefined;
   try {
     const root = await ctx.store.mountLayers(state.layers.map((l) => l.chainId), dir);
@@ -496,6 +511,7 @@ async function layerStep(ctx: Ctx, state: StageState, ins: Instruction, label: s
     }
     const upper = join(dir, 'upper');
     if ((await readdir(upper)).length > 0) {
+      const { packDirectory } = await import('../pack.js');
       layer = await ctx.store.addLayer(packDirectory(upper, { overlayWhiteouts: true }), state.layers[state.layers.length - 1]?.chainId);
     }
   } finally {
@@ -635,6 +651,7 @@ async function setupRunMounts(ctx: Ctx, st: Stage, ins: CommandInstr, bundle: st
 }
 
 async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, root: string, bundle: string): Promise<void> {
+  const { buildRunSpec, buildRuntime, missingMountTargets, removeCopiedUpDir, removeCreatedTargets, runContainer } = await import('./run-step.js');
   let user;
   try { user = resolveUser(root, state.config.User ?? ''); } catch (e) {
     if (e instanceof UserLookupError) throw fail(ctx, ins, e.message, 'add the user in an earlier RUN (adduser) or use a numeric uid');
@@ -674,7 +691,7 @@ async function doRun(ctx: Ctx, st: Stage, state: StageState, ins: CommandInstr, 
     const targets = await missingMountTargets(root, ['/proc', '/dev', '/sys', ...bindTargets, ...extra.targets]);
     const spec = buildRunSpec({ rootfs: root, args: runArgv(state, ins), env: runEnv(state), cwd, ...user, binds, mounts: extra.mounts, network: net.namespace });
     try {
-      res = await runContainer(runtime, id, bundle, join(ctx.tmp, 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
+      res = await runContainer(runtime, id, bundle, join(await buildTmp(ctx), 'runtime'), spec, (l) => ctx.progress(`#${ctx.step} ${l}`));
     } catch (e) {
       throw fail(ctx, ins, `cannot run the step with ${runtime}: ${(e as Error).message}`, 'install runc or build native/ (node scripts/build-native.mjs), or set TSSTACK_BUILD_RUNTIME');
     } finally {
@@ -784,6 +801,8 @@ async function copyStep(ctx: Ctx, st: Stage, state: StageState, ins: CopyInstr, 
       srcs.push({ abs: join(p, f.name), name: f.name, st: await stat(join(p, f.name)) });
     }
     if (ins.kind === 'ADD') {
+      const { extractArchive, isArchive } = await import('./archive.js');
+      const { listTree } = await import('./copy.js');
       const plain: CopySource[] = [];
       for (const s of srcs) {
         const out = join(dir, `extract-${plain.length}-${randomBytes(4).toString('hex')}`);
@@ -806,10 +825,21 @@ async function fromLayers(ctx: Ctx, st: Stage, ins: Instruction, what: string, f
   const dep = stageByName(ctx, from);
   if (dep && dep.index < st.index) return ctx.results.get(dep.index)!.layers.map((l) => l.chainId);
   try {
-    return (await ctx.store.ensure(from, 'missing', ctx.progress)).chainIds;
+    return (await ensureNoted(ctx, from)).chainIds;
   } catch (e) {
     throw fail(ctx, ins, `${what}=${from}: no stage or image of that name: ${(e as Error).message}`, 'name a stage defined above (FROM … AS name) or an image');
   }
+}
+
+/** A base or --from image, noted for the memo (one that had to be pulled makes the build not remembered). */
+async function ensureNoted(ctx: Ctx, ref: string): Promise<ImageInfo> {
+  const before = ctx.notes?.lines.length;
+  const info = await ctx.store.ensure(ref, 'missing', ctx.progress);
+  if (ctx.notes) {
+    ctx.notes.bases.set(ref, info.id);
+    if (ctx.notes.lines.length !== before) ctx.notes.ran = true;
+  }
+  return info;
 }
 
 function notFound(ctx: Ctx, ins: CopyInstr, src: string): TsstackError {
@@ -823,7 +853,8 @@ function resolveChownOr(ctx: Ctx, ins: CopyInstr, root: string, chown: string): 
   }
 }
 
-async function copyOrFail(ctx: Ctx, ins: CopyInstr, root: string, dest: string, srcs: CopySource[], opts: Parameters<typeof copyInto>[3]): Promise<void> {
+async function copyOrFail(ctx: Ctx, ins: CopyInstr, root: string, dest: string, srcs: CopySource[], opts: Parameters<typeof import('./copy.js').copyInto>[3]): Promise<void> {
+  const { copyInto, CopyError } = await import('./copy.js');
   try { await copyInto(root, dest, srcs, opts); } catch (e) {
     if (e instanceof CopyError) throw fail(ctx, ins, e.message);
     throw e;

@@ -10,6 +10,15 @@
 // through a path from the root again. Consumers that need a path (copyFile,
 // a bind mount, a decompressor) get `/proc/<pid>/fd/N`, which reopens the very
 // object the fd holds.
+//
+// Most lookups meet no symlink at all, and for those the kernel's answer is
+// had without the FFI openat2 needs (loading it costs a cached build ~10 ms):
+// the path is walked one component at a time from a held directory fd
+// (`/proc/self/fd/N/name`, i.e. openat(N, name)), each opened O_PATH|O_NOFOLLOW
+// and checked by fstat, the last one with O_NOFOLLOW added. A link met on the
+// way is ELOOP for a walk below a resolved path, exactly as
+// RESOLVE_NO_SYMLINKS says; for resolve(), whose links are to be followed
+// inside the root, the lookup is handed to openat2(RESOLVE_IN_ROOT) whole.
 
 import { createRequire } from 'node:module';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
@@ -61,6 +70,81 @@ function openat2(dirfd: number, path: string, flags: number, resolve: number): n
   }
 }
 
+/** openat(dirfd, name, flags), as Node can: through the /proc path of the fd (the same lookup by the kernel). */
+function openAt(dirfd: number, name: string, flags: number): number {
+  return openSync(`/proc/self/fd/${dirfd}/${name}`, flags);
+}
+
+/** Components of a clean root-relative path; undefined when one is empty, `.` or `..` (left to openat2). */
+function components(path: string): string[] | undefined {
+  if (path === '') return [];
+  const parts = path.split('/');
+  return parts.some((p) => p === '' || p === '.' || p === '..') ? undefined : parts;
+}
+
+/**
+ * Opens the directory `parts` names below `dirfd`, one component at a time, none a link:
+ * undefined (and `link.met`) when one is a symlink; the open's errno is thrown otherwise.
+ */
+function openDirs(dirfd: number, parts: string[], link: { met: boolean }): number | undefined {
+  let cur = dirfd;
+  try {
+    for (const name of parts) {
+      const fd = openAt(cur, name, O_PATH | fsc.O_NOFOLLOW);
+      if (cur !== dirfd) closeSync(cur);
+      cur = fd;
+      const st = fstatSync(fd);
+      if (st.isSymbolicLink()) { link.met = true; return undefined; }
+      if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    }
+    const out = cur;
+    cur = dirfd;
+    return out;
+  } finally { if (cur !== dirfd) closeSync(cur); }
+}
+
+/** O_PATH fd of what `parts` names below `dirfd` (anything but a link), or undefined (`link.met`) when a link is on the way. */
+function openDirsOrFile(dirfd: number, parts: string[], link: { met: boolean }): number | undefined {
+  if (parts.length === 0) return openAt(dirfd, '.', O_PATH);
+  const dir = openDirs(dirfd, parts.slice(0, -1), link);
+  if (dir === undefined) return undefined;
+  try {
+    const fd = openAt(dir, parts[parts.length - 1]!, O_PATH | fsc.O_NOFOLLOW);
+    if (fstatSync(fd).isSymbolicLink()) { closeSync(fd); link.met = true; return undefined; }
+    return fd;
+  } finally { if (dir !== dirfd) closeSync(dir); }
+}
+
+/** Runs a plain open, its failure as the SafeRootError openat2 would give. */
+function plain<T>(fn: () => T, path: string): T {
+  try { return fn(); } catch (e) {
+    if (e instanceof SafeRootError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw e;
+    throw new SafeRootError('open', path || '.', code);
+  }
+}
+
+/** openat2(dirfd, path, flags, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS), by plain opens (see the top). */
+function openBeneathPlain(dirfd: number, path: string, flags: number): number {
+  const parts = components(path);
+  if (parts === undefined) return openat2(dirfd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (parts.length === 0) return plain(() => openAt(dirfd, '.', flags), path);
+  const link = { met: false };
+  const dir = plain(() => openDirs(dirfd, parts.slice(0, -1), link), path);
+  if (dir === undefined) throw new SafeRootError('open', path, 'ELOOP');
+  const last = parts[parts.length - 1]!;
+  try {
+    return plain(() => {
+      try { return openAt(dir, last, flags | fsc.O_NOFOLLOW); } catch (e) {
+        // O_DIRECTORY on a link says ENOTDIR; RESOLVE_NO_SYMLINKS says ELOOP
+        if ((e as NodeJS.ErrnoException).code === 'ENOTDIR' && lstatSync(`/proc/self/fd/${dir}/${last}`).isSymbolicLink()) throw Object.assign(new Error('a symlink'), { code: 'ELOOP' });
+        throw e;
+      }
+    }, path);
+  } finally { if (dir !== dirfd) closeSync(dir); }
+}
+
 const MS_BIND = 4096;
 const MNT_DETACH = 2;
 
@@ -103,8 +187,14 @@ export class SafeRoot {
    * undefined when it does not exist.
    */
   resolve(path: string): string | undefined {
-    let fd: number;
-    try { fd = openat2(this.fd, posix.normalize('/' + path).slice(1), O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS); } catch (e) {
+    let fd: number | undefined;
+    const clean = posix.normalize('/' + path).slice(1).replace(/\/$/, '');
+    try {
+      // no link on the way: the plain walk is the answer; a link: openat2 follows it inside the root
+      const parts = components(clean);
+      if (parts !== undefined) fd = plain(() => openDirsOrFile(this.fd, parts, { met: false }), clean);
+      fd ??= openat2(this.fd, clean, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    } catch (e) {
       if (e instanceof SafeRootError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return undefined;
       throw e;
     }
@@ -119,7 +209,7 @@ export class SafeRoot {
 
   /** Opens a resolved path below the root; no symlink may be on the way (nor be the path itself unless `flags` has O_PATH|O_NOFOLLOW). */
   private openBeneath(path: string, flags: number): number {
-    return openat2(this.fd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    return openBeneathPlain(this.fd, path, flags);
   }
 
   /** Runs `fn` with the parent directory of `path` pinned; `fn` gets `/proc/self/fd/N/<name>`. */
