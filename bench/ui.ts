@@ -12,7 +12,7 @@ import { makeBusyboxRootfs } from '../test/helpers/rootfs.js';
 import { ImageStore } from '../src/engine/image/store.js';
 import { cli, cliEnv, killContainer } from '../test/ui/_stack.js';
 
-const N = 20;
+const N = Number(process.env.SERVICES ?? 20);
 const IDLE_S = Number(process.env.SECONDS_IDLE ?? 30);
 const KILLS = Number(process.env.KILLS ?? 10);
 /** Each service's healthcheck interval (Compose's default is 30s; every check rewrites the container's state file). */

@@ -14,6 +14,8 @@ import type { Plan } from '../reconcile/plan.js';
 import type { UpOptions } from '../reconcile/up.js';
 import { Context } from '../cli/context.js';
 import type { UiActions } from './app.js';
+import { watchContainers } from './changes.js';
+import { CgroupSampler } from './stats.js';
 import { Hub, type PlanView, type ReconcileReport } from './hub.js';
 import { startServer, type ShellSession, type UiServer } from './server.js';
 
@@ -57,9 +59,14 @@ export async function openDashboard(o: DashboardOptions): Promise<Dashboard> {
     const p = (await makePlan(engine, model, o.upOptions)).plan;
     return { text: planText(p, model.name), empty: p.empty, warnings: [...p.warnings], problems: (await preflight(p, engine, model)).map((x) => x.message), at };
   };
-  // TSSTACK_UI_POLL_MS / TSSTACK_UI_STATS_MS: how often the engine is looked at while a page is open (bench/ui.sh)
+  // TSSTACK_UI_POLL_MS / TSSTACK_UI_STATS_MS: the safety look and the charts' period while a page is open (bench/ui.sh)
   const ms = (v: string | undefined) => (v && Number(v) > 0 ? Number(v) : undefined);
-  const hub = new Hub({ engine, project, model: load, plan, pollMs: ms(ctx.io.env.TSSTACK_UI_POLL_MS), statsMs: ms(ctx.io.env.TSSTACK_UI_STATS_MS) });
+  const hub = new Hub({
+    engine, project, model: load, plan,
+    watch: (onChange) => watchContainers(engine.root, onChange),
+    sampler: new CgroupSampler(),
+    pollMs: ms(ctx.io.env.TSSTACK_UI_POLL_MS), statsMs: ms(ctx.io.env.TSSTACK_UI_STATS_MS),
+  });
 
   const globals = [...(ctx.g.root ? ['--root', ctx.g.root] : []), ...(ctx.g.runtime ? ['--runtime', ctx.g.runtime] : []), '-p', project];
   const execArgs = (c: ContainerInfo, flags: string[], argv: string[]) =>

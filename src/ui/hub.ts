@@ -1,7 +1,10 @@
 // The dashboard's state and its fan-out to the pages. It asks the engine only
-// while a page listens: the engine's state fingerprint (a few stats) every
-// `pollMs`, the containers when it changed, their cgroup figures every
-// `statsMs`; each change goes to every page as one event. No page, no work.
+// while a page listens. With a change watch (changes.ts: inotify on the
+// containers' records) a change is looked at when it happens, and a slow safety
+// look at the engine's state fingerprint every `pollMs` finds what no record
+// shows; without one (tests' fake engines) the fingerprint is looked at every
+// `pollMs`. Cgroup figures are read every `statsMs`. Each change goes to every
+// page as one event. No page, no work.
 
 import type { ContainerInfo, ContainerStats, Engine } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
@@ -42,6 +45,11 @@ export interface HubDeps {
   model(): Promise<StackModel | undefined>;
   /** What `up` would change now. */
   plan(): Promise<PlanView>;
+  /** Calls back on every change of the containers' records (changes.ts); absent: the fingerprint is polled. */
+  watch?(onChange: () => void): { close(): void };
+  /** Samples of the running containers (stats.ts); absent: the engine's `stats` of each. */
+  sampler?: { sample(cs: ContainerInfo[]): Record<string, StatsSample>; reset(): void };
+  /** Between two looks at the fingerprint: with a watch, the safety look (default 5 s); else the poll (150 ms). */
   pollMs?: number;
   statsMs?: number;
   /** Samples kept per container (the charts' width). */
@@ -58,6 +66,9 @@ export class Hub {
   private listeners = new Set<Listener>();
   private timer?: NodeJS.Timeout;
   private statsTimer?: NodeJS.Timeout;
+  private kickTimer?: NodeJS.Timeout;
+  private settleTimer?: NodeJS.Timeout;
+  private watching?: { close(): void };
   private digest?: string;
   private pids?: number[];
   private recheck = false;
@@ -77,8 +88,9 @@ export class Hub {
   private readonly keep: number;
 
   constructor(private readonly deps: HubDeps) {
-    // 150 ms: a change reaches the page within ~250 ms (bench/ui.sh) for a few stats a look
-    this.pollMs = deps.pollMs ?? 150;
+    // watched: the records' changes come as they happen, the fingerprint is only the safety net.
+    // Polled: 150 ms, a change reaches the page within ~250 ms for a few stats a look.
+    this.pollMs = deps.pollMs ?? (deps.watch ? 5000 : 150);
     this.statsMs = deps.statsMs ?? 2000;
     this.keep = deps.keep ?? 90;
   }
@@ -137,6 +149,9 @@ export class Hub {
   private start(): void {
     // one loop of each: a loop of an earlier start (its last look still in flight) ends at its next turn
     const gen = ++this.gen;
+    this.watching = this.deps.watch?.(() => this.kick());
+    this.deps.sampler?.reset();
+    if (this.deps.sampler) this.deps.sampler.sample(this.containers); // the CPU baselines of the first samples
     const tick = () => {
       this.timer = setTimeout(async () => {
         await this.refresh(false).catch(() => {});
@@ -156,28 +171,59 @@ export class Hub {
   private stop(): void {
     clearTimeout(this.timer);
     clearTimeout(this.statsTimer);
-    this.timer = this.statsTimer = undefined;
+    clearTimeout(this.kickTimer);
+    clearTimeout(this.settleTimer);
+    this.timer = this.statsTimer = this.kickTimer = this.settleTimer = undefined;
+    this.watching?.close();
+    this.watching = undefined;
   }
 
-  /** Looks at the engine once (the fingerprint, then the containers when it moved); emits what changed. */
-  refresh(force: boolean): Promise<void> {
+  /**
+   * A record changed: the containers are listed once the burst is over (a restart renames state.json
+   * a few times within milliseconds). A look already under way may have read before the change, so
+   * this one waits for it and looks afresh.
+   */
+  private kick(): void {
+    if (this.kickTimer || !this.listeners.size) return;
+    this.kickTimer = setTimeout(async () => {
+      await this.polling?.catch(() => {});
+      this.kickTimer = undefined;
+      if (this.listeners.size) await this.refresh('event').catch(() => {});
+    }, 10);
+  }
+
+  /**
+   * Looks at the engine once and emits what changed: `true` lists the containers and reloads the stack,
+   * `false` (a poll) lists them when the fingerprint moved, `'event'` (a record changed) lists them.
+   */
+  refresh(force: boolean | 'event'): Promise<void> {
     this.polling ??= this.look(force).finally(() => { this.polling = undefined; });
     return this.polling;
   }
 
-  private async look(force: boolean): Promise<void> {
-    // with the pids of the last look, a fingerprint is only stats and /proc reads (no state file is read)
-    const fp = await this.deps.engine.stateFingerprint(this.pids ? { pids: this.pids } : undefined);
-    // a racy fingerprint may hide a change made within its stamps' resolution: look once more next time
-    const changed = force || fp.digest !== this.digest || this.recheck;
-    this.recheck = fp.racy;
-    this.digest = fp.digest;
-    // after a change the monitors may be others: their pids are read afresh next time
-    this.pids = changed ? undefined : fp.pids;
-    if (!changed && !this.crashes.pending) return;
+  private async look(mode: boolean | 'event'): Promise<void> {
+    const force = mode === true;
+    if (mode !== 'event') {
+      // with the pids of the last look, a fingerprint is only stats and /proc reads (no state file is read)
+      const fp = await this.deps.engine.stateFingerprint(this.pids ? { pids: this.pids } : undefined);
+      // a racy fingerprint may hide a change made within its stamps' resolution: look once more next time
+      const changed = force || fp.digest !== this.digest || this.recheck;
+      this.recheck = fp.racy;
+      this.digest = fp.digest;
+      // after a change the monitors may be others: their pids are read afresh next time
+      this.pids = changed ? undefined : fp.pids;
+      if (!changed && !this.crashes.pending) return;
+    }
     if (force || !this.model) this.model = await this.deps.model().catch(() => this.model);
     this.containers = await this.deps.engine.containers.list({ [LABEL.project]: this.project });
     const crashed = this.crashes.update(this.containers);
+    // a crash mark without a healthcheck settles with time, which no record shows: look again then
+    if (this.deps.watch && this.crashes.pending && !this.settleTimer && this.listeners.size) {
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = undefined;
+        this.kick();
+      }, 500);
+    }
     this.services = servicesView(this.model, this.containers, crashed);
     const json = JSON.stringify(this.services);
     if (json === this.servicesJson) return;
@@ -189,8 +235,9 @@ export class Hub {
   private async sampleStats(): Promise<void> {
     const running = this.containers.filter((c) => c.status === 'running');
     const t = Date.now();
-    const out: Record<string, StatsSample> = {};
-    await Promise.all(running.map(async (c) => {
+    const out: Record<string, StatsSample> = this.deps.sampler?.sample(this.containers) ?? {};
+    for (const [id, sample] of Object.entries(out)) this.keepSample(id, sample);
+    if (!this.deps.sampler) await Promise.all(running.map(async (c) => {
       let s: ContainerStats;
       try {
         s = await this.deps.engine.containers.stats(c.id);
@@ -199,14 +246,18 @@ export class Hub {
       }
       const sample: StatsSample = { t, cpu: s.cpuPercent, mem: s.memoryUsage, pids: s.pids, rx: s.netRx, tx: s.netTx };
       if (s.memoryLimit) sample.memLimit = s.memoryLimit;
-      const kept = this.stats.get(c.id) ?? [];
-      kept.push(sample);
-      if (kept.length > this.keep) kept.splice(0, kept.length - this.keep);
-      this.stats.set(c.id, kept);
+      this.keepSample(c.id, sample);
       out[c.id] = sample;
     }));
     for (const id of [...this.stats.keys()]) if (!this.containers.some((c) => c.id === id)) this.stats.delete(id);
     if (Object.keys(out).length) this.emit('stats', out);
+  }
+
+  private keepSample(id: string, sample: StatsSample): void {
+    const kept = this.stats.get(id) ?? [];
+    kept.push(sample);
+    if (kept.length > this.keep) kept.splice(0, kept.length - this.keep);
+    this.stats.set(id, kept);
   }
 
   async currentPlan(): Promise<PlanView | undefined> {
