@@ -45,6 +45,18 @@ let interruptHook: (() => void) | undefined;
 export function onInterrupt(f: (() => void) | undefined): void {
   interruptHook = f;
 }
+/** Resolves at the first Ctrl-C or SIGTERM; a second Ctrl-C is then the default one (exit at once). */
+export function untilInterrupted(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      process.removeListener('SIGTERM', done);
+      onInterrupt(undefined);
+      resolve();
+    };
+    onInterrupt(done);
+    process.once('SIGTERM', done);
+  });
+}
 export function interrupted(): boolean {
   if (!interruptHook) return false;
   interruptHook();

@@ -14,7 +14,7 @@ import { LABEL } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
 import type { UpOptions } from '../reconcile/up.js';
 import type { Plan } from '../reconcile/plan.js';
-import { Context, onInterrupt } from './context.js';
+import { Context, untilInterrupted } from './context.js';
 import { EXIT_FAILED, renderError } from './errors.js';
 import { liveView, listrProgress, progressFor, type Progress } from './render.js';
 import { LogFollower } from './watch-logs.js';
@@ -160,16 +160,7 @@ export async function runWatch(ctx: Context, engine: Engine, model: StackModel, 
   ctx.io.err(mode.stopOnInterrupt
     ? 'watch: watching for changes (Ctrl-C to stop watching and stop the stack)'
     : 'watch: watching for changes (Ctrl-C to stop watching; the stack keeps running)');
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      process.removeListener('SIGTERM', done);
-      // A second Ctrl-C is the default one: exit at once.
-      onInterrupt(undefined);
-      resolve();
-    };
-    onInterrupt(done);
-    process.once('SIGTERM', done);
-  });
+  await untilInterrupted();
   ctx.io.err('watch: stopping watching…');
   await session.stop();
   await session.idle();

@@ -14,22 +14,15 @@ import type { MonitorOptions, MonitorState } from '../../src/engine/runtime/moni
 import type { HookRun } from '../../src/engine/runtime/lifecycle-hooks.js';
 import { NetworkManager } from '../../src/engine/network/manager.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
-import { fakeNetworkDrivers, type FakeNetwork } from './network.js';
+import { Faults, fakeNetworkDrivers, type FakeNetwork } from './network.js';
 
-export class Log {
-  calls: string[] = [];
-  private want = new Map<string, { message: string; times: number }>();
-
-  failOn(name: string, message = `${name} failed (injected)`, times = 1): void {
-    this.want.set(name, { message, times });
+export class Log extends Faults {
+  constructor() {
+    super([]);
   }
 
-  hit(name: string, detail = ''): void {
-    this.calls.push(detail ? `${name} ${detail}` : name);
-    const f = this.want.get(name);
-    if (!f) return;
-    if (--f.times <= 0) this.want.delete(name);
-    throw new Error(f.message);
+  failOn(name: string, message = `${name} failed (injected)`, times = 1): void {
+    this.set(name, message, times);
   }
 
   /** The calls whose name starts with one of `prefixes`, names only ("monitor.start", not its detail). */

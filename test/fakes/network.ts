@@ -18,9 +18,9 @@ import type { ForwardEntry } from '../../src/engine/network/socket-lb-programs.j
 type Obj = Record<string, any>;
 
 /** Failures to inject, by call name ("firewall.run", "links.createVeth"…): the next `times` calls throw. */
-class Faults {
+export class Faults {
   private want = new Map<string, { message: string; times: number }>();
-  constructor(readonly calls: string[]) {}
+  constructor(public calls: string[]) {}
 
   set(name: string, message: string, times: number): void {
     this.want.set(name, { message, times });

@@ -2,7 +2,7 @@
 // until Ctrl-C; prints the URL with its token. Nothing runs when it does not.
 
 import { TsstackError } from '../../util/errors.js';
-import { onInterrupt, type Context } from '../context.js';
+import { untilInterrupted, type Context } from '../context.js';
 
 export async function runUi(ctx: Context, o: { port?: number }): Promise<number> {
   if (o.port !== undefined && o.port > 65535) throw new TsstackError('USAGE', `--port: not a port: ${o.port}`);
@@ -21,15 +21,7 @@ export async function runUi(ctx: Context, o: { port?: number }): Promise<number>
   }
   ctx.io.out(`dashboard: ${dash.url}`);
   ctx.io.err(`ui: serving project ${project} on 127.0.0.1:${dash.server.port} (Ctrl-C to stop)`);
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      process.removeListener('SIGTERM', done);
-      onInterrupt(undefined);
-      resolve();
-    };
-    onInterrupt(done);
-    process.once('SIGTERM', done);
-  });
+  await untilInterrupted();
   await dash.close();
   return 0;
 }
