@@ -14,6 +14,7 @@ export default {
     'dist/test/cli/cli.test.js',
     'dist/test/rootless/stateless.test.js',
     'dist/test/ui/server.test.js',
+    'dist/test/ui/plan-text.test.js',
     'dist/test/cli/converged.test.js',
     'dist/test/cli/model-cache.test.js',
     'dist/test/cli/project-name.test.js',

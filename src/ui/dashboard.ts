@@ -41,9 +41,9 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-/** `tsstack plan`'s text for a plan. */
+/** `tsstack plan`'s text for a plan, with what each action waits for. */
 export function planText(plan: Plan, project: string): string {
-  return plan.empty ? `no changes: ${project} is up to date` : plan.toString();
+  return plan.empty ? `no changes: ${project} is up to date` : plan.lines({ edges: true }).join('\n');
 }
 
 export async function openDashboard(o: DashboardOptions): Promise<Dashboard> {
