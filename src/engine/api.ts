@@ -403,6 +403,8 @@ export interface HostApi {
   makeBindSources(paths: string[]): Promise<void>;
   /** Configs/secrets generated from content: written 0600 in 0700 directories; an existing file is kept (names carry a content hash). */
   writeGeneratedFiles(files: { path: string; content: string }[]): Promise<void>;
+  /** `down` removed everything of the project: its generated files (configs, secrets from content) go too. */
+  forgetProject(project: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------- state fingerprint

@@ -9,7 +9,9 @@
 // firewall, links, sandbox, socket programs, host ports; runtime/kernel-drivers.ts:
 // bundle, monitor, attach, hooks, runtime); the unit tests give them fakes instead.
 
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { TsstackError } from '../util/errors.js';
 import type { ContainerApi, Engine, Fault, HealthApi, HostApi, ImageApi, NetworkApi, StateFingerprint, VolumeApi } from './api.js';
 import type { DnsService } from './dns/service.js';
 import type { ImageStore } from './image/store.js';
@@ -206,6 +208,11 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const host: HostApi = {
     makeBindSources: async (paths) => (await import('./host-files.js')).makeBindSources(paths),
     writeGeneratedFiles: async (files) => (await import('./host-files.js')).writeGeneratedFiles(files),
+    forgetProject: async (project) => {
+      // normalized names only (model/project-name.ts): nothing outside projects/ is ever named
+      if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) throw new TsstackError('USAGE', `invalid project name ${JSON.stringify(project)}`);
+      rmSync(projectDir(root, project), { recursive: true, force: true });
+    },
   };
 
   const engine: Engine = {

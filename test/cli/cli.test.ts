@@ -75,6 +75,7 @@ test('up -d, then plan says nothing to do; ps shows both; down removes all', asy
   t.is(d.code, 0, d.err);
   t.is(h.engine.ctrs.size, 0);
   t.is(h.engine.nets.size, 0);
+  t.deepEqual(h.engine.forgotten, ['demo'], 'the engine, not the CLI, removes the project\'s files');
 });
 
 test('plan --detailed-exitcode exits 2 and names the changed field', async (t) => {

@@ -223,7 +223,12 @@ export class FakeEngine implements Engine {
   host: HostApi = {
     makeBindSources: async (paths) => makeBindSources(paths),
     writeGeneratedFiles: async (files) => writeGeneratedFiles(files),
+    forgetProject: async (project) => {
+      this.forgotten.push(project);
+    },
   };
+  /** Projects whose files `down` asked the engine to forget. */
+  forgotten: string[] = [];
 
   /** Changes with every container, network or volume change (what observing this engine reads). */
   async stateFingerprint(): Promise<StateFingerprint> {

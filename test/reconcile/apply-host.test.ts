@@ -17,6 +17,7 @@ test('up asks the engine to make bind sources and write generated files, and mak
   e.host = {
     makeBindSources: async (paths) => { asked.push(...paths.map((p) => `mkdir ${p.slice(dir.length)}`)); },
     writeGeneratedFiles: async (files) => { asked.push(...files.map((f) => `write ${f.path.slice(dir.length).replace(/-[0-9a-f]+$/, '-HASH')}`)); },
+    forgetProject: async (project) => { asked.push(`forget ${project}`); },
   };
   const m = model('h', {
     web: {

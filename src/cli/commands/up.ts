@@ -1,6 +1,5 @@
 // up, create, plan, down.
 
-import { rmSync } from 'node:fs';
 import type { Engine } from '../../engine/api.js';
 import type { StackModel } from '../../model/types.js';
 import type { ApplyResult } from '../../reconcile/apply.js';
@@ -300,7 +299,7 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
     const progress = liveView(ctx.io) && !plan.empty ? listrProgress((await import('listr2')).Listr, ctx.io, plan) : progressFor(ctx.io);
     try {
       const r = await apply(plan, engine, { onEvent: progress.event, parallel: parallelFromEnv(ctx), stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
-      if (!r.failed.length && !plan.warnings.length) rmSync(await projectDirOf(ctx, project), { recursive: true, force: true });
+      if (!r.failed.length && !plan.warnings.length) await engine.host.forgetProject(project);
       return r;
     } finally {
       await progress.done();
