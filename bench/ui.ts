@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { makeBusyboxRootfs } from '../test/helpers/rootfs.js';
 import { ImageStore } from '../src/engine/image/store.js';
 import { cli, cliEnv, killContainer } from '../test/ui/_stack.js';
+import { takeEvents } from '../test/ui/_sse.js';
 
 const N = Number(process.env.SERVICES ?? 20);
 const IDLE_S = Number(process.env.SECONDS_IDLE ?? 30);
@@ -63,15 +64,9 @@ async function stream(url: string, cookie: string, on: (type: string, data: any)
   for (;;) {
     const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
     if (done) return;
-    buf += dec.decode(value);
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const type = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (data) on(type, JSON.parse(data));
-    }
+    const { events, rest } = takeEvents(buf + dec.decode(value));
+    buf = rest;
+    for (const e of events) on(e.type, e.data);
   }
 }
 

@@ -10,6 +10,7 @@ import { Hub, type PlanView } from '../../src/ui/hub.js';
 import { ASSETS, INDEX, startServer } from '../../src/ui/server.js';
 import { CrashTracker, servicesView } from '../../src/ui/view.js';
 import { FakeEngine } from '../fakes/engine.js';
+import { takeEvents } from './_sse.js';
 
 const TOKEN = 'A'.repeat(32);
 const PORT = 4000;
@@ -145,15 +146,9 @@ async function readEvents(res: Response, until: (events: { type: string; data: a
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buf += new TextDecoder().decode(value);
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const type = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (data !== undefined) events.push({ type, data: JSON.parse(data) });
-      }
+      const taken = takeEvents(buf + new TextDecoder().decode(value));
+      buf = taken.rest;
+      events.push(...taken.events);
       if (until(events)) break;
     }
   } finally {
