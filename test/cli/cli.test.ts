@@ -157,6 +157,7 @@ test('completion bash lists commands', async (t) => {
 test('a missing engine part is reported as not available, exit 8', async (t) => {
   const x = io();
   const dir = (await import('node:fs')).mkdtempSync('/tmp/tsstack-cli-na-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   x.env = { TSSTACK_ROOT: dir, TSSTACK_RUN_ROOT: dir + '/run' };
   x.openEngine = async () => {
     const e = new FakeEngine();
@@ -165,7 +166,6 @@ test('a missing engine part is reported as not available, exit 8', async (t) => 
   };
   t.is(await main(['-p', 'x', 'ps'], x), 8);
   t.regex(x.lines.join('\n'), /not available yet/);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 void FakeEngine;
@@ -175,6 +175,7 @@ test('up --watch re-runs the reconcile when a stack file changes, and stops on C
   const { join } = await import('node:path');
   const { interrupted } = await import('../../src/cli/context.js');
   const dir = mkdtempSync('/tmp/tsstack-watch-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true })); // also when an assertion fails on the way
   const file = join(dir, 'stack.yaml');
   writeFileSync(file, 'v1\n');
   let env = 'one';
@@ -197,7 +198,6 @@ test('up --watch re-runs the reconcile when a stack file changes, and stops on C
   t.true(interrupted());
   const r = await running;
   t.is(r.code, 0, r.err);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('two concurrent ups on one project: the second waits for the lock and says who holds it', async (t) => {
