@@ -1,7 +1,7 @@
 // `tsstack config` prints a stack file: loading that output again gives the same
 // model, so `config` → load → `config` is a fixed point — for every stack file in
 // ../shared/conformance that loads (with no environment), and for literal `$`s.
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -10,15 +10,7 @@ import { renderStack } from '../../src/stack/render.js';
 import { needs } from '../helpers/skip.js';
 import { CONFORMANCE, haveConformance } from './conformance.js';
 import { project } from './helpers.js';
-
-function walk(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir).sort()) {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else if (/\.ya?ml$/.test(e)) out.push(p);
-  }
-  return out;
-}
+import { yamlFilesBelow } from '../helpers/yaml-files.js';
 
 /** The printed form of `file`'s stack, and of that output loaded again (from a directory of its own). */
 async function twice(file: string, format: 'yaml' | 'json', env: Record<string, string> = {}): Promise<[string, string] | undefined> {
@@ -55,7 +47,7 @@ test('a literal $ is printed as $$ and loads back as one $ (yaml and json)', asy
 needs('conformance')('config → load → config is a fixed point for every conformance stack file that loads', async (t) => {
   let loaded = 0;
   const differ: string[] = [];
-  for (const f of walk(CONFORMANCE)) {
+  for (const f of yamlFilesBelow(CONFORMANCE)) {
     const r = await twice(f, 'yaml');
     if (!r) continue;
     loaded++;

@@ -1,7 +1,7 @@
 // Every compose file in ../shared/conformance validates against stack.schema.json (raw, before
 // interpolation), every complete example of the Compose Specification text does too, and the
 // real-world stacks (awesome-compose, docker/compose fixtures) load into a model.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import test from 'ava';
 import { loadStack } from '../../src/stack/load.js';
@@ -9,6 +9,7 @@ import { mergeValue, stripMarkers } from '../../src/stack/merge.js';
 import { validateDocument } from '../../src/stack/validate.js';
 import { parseYaml } from '../../src/stack/yaml-read.js';
 import { CONFORMANCE, conformancePath, haveConformance, readTable, Tally, type KnownFailures } from './conformance.js';
+import { yamlFilesBelow } from '../helpers/yaml-files.js';
 
 const KNOWN: KnownFailures = {
   'compose-go/loader/testdata/extends/base.yaml': 'declares a null service (nil:) that upstream only uses as an extends source; the schema rejects it, as the Compose schema does',
@@ -24,15 +25,6 @@ const SNIPPETS_KNOWN: KnownFailures = {
   '#180 build.md > Compose Build Specification > Attributes > additional_contexts': 'the example repeats a mapping key, which tsstack rejects as YAML (duplicate keys are errors)',
 };
 const LOAD_KNOWN: KnownFailures = {};
-
-function walk(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else if (/\.ya?ml$/.test(e)) out.push(p);
-  }
-  return out;
-}
 
 function validateText(file: string, text: string): void {
   const pf = parseYaml(file, text);
@@ -55,11 +47,11 @@ if (!haveConformance) {
   test.skip('schema files [skipped: ../shared absent]', () => {});
 } else {
   const composeFiles = [
-    ...walk(conformancePath('compose-go/loader/testdata')),
-    ...walk(conformancePath('compose-go/cli/testdata')),
+    ...yamlFilesBelow(conformancePath('compose-go/loader/testdata')),
+    ...yamlFilesBelow(conformancePath('compose-go/cli/testdata')),
     conformancePath('compose-go/loader/full-example.yml'),
-    ...walk(conformancePath('awesome-compose')),
-    ...walk(conformancePath('docker-compose/pkg/e2e/testdata')),
+    ...yamlFilesBelow(conformancePath('awesome-compose')),
+    ...yamlFilesBelow(conformancePath('docker-compose/pkg/e2e/testdata')),
   ].filter((f) => !/\/derived\//.test(f));
   for (const f of composeFiles) {
     const id = relative(CONFORMANCE, f);

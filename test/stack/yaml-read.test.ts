@@ -1,6 +1,6 @@
 // The YAML reader: values, the line table, and what it refuses.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import test from 'ava';
@@ -9,6 +9,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node as Yaml
 import { isOverride, isReset, parseYaml } from '../../src/stack/yaml-read.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { CONFORMANCE, conformancePath, haveConformance } from './conformance.js';
+import { yamlFilesBelow } from '../helpers/yaml-files.js';
 
 function refused(t: import('ava').ExecutionContext, text: string, re: RegExp, line?: number): void {
   const e = t.throws(() => parseYaml('f.yaml', text));
@@ -60,15 +61,6 @@ test('refused: bad syntax (with a caret), duplicate keys, non-string keys, scala
   refused(t, 'a: ' + '['.repeat(150) + ']'.repeat(150) + '\n', /nest/);
 });
 
-function walk(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else if (/\.ya?ml$/.test(e)) out.push(p);
-  }
-  return out;
-}
-
 /** The oracle: the same table from the `yaml` library's full syntax tree (the `yaml` library is not used to read stacks). */
 function oracleLines(text: string): Map<string, number> {
   const lines = new Map<string, number>();
@@ -103,7 +95,7 @@ test('keys written without a value keep their lines (flow mappings, explicit key
 });
 
 needs('conformance')('the fast line table equals the full parser`s on every conformance compose file', (t) => {
-  const files = [...walk(conformancePath('compose-go/loader/testdata')), ...walk(conformancePath('awesome-compose')), ...walk(conformancePath('docker-compose/pkg/e2e/testdata')), conformancePath('compose-go/loader/full-example.yml')];
+  const files = [...yamlFilesBelow(conformancePath('compose-go/loader/testdata')), ...yamlFilesBelow(conformancePath('awesome-compose')), ...yamlFilesBelow(conformancePath('docker-compose/pkg/e2e/testdata')), conformancePath('compose-go/loader/full-example.yml')];
   let compared = 0;
   for (const f of files) {
     const text = readFileSync(f, 'utf8');

@@ -8,6 +8,7 @@ import { loadStack } from '../../../src/stack/load.js';
 import { renderKubernetes, type K8sObject } from '../../../src/deploy/kubernetes/render.js';
 import type { StackModel } from '../../../src/model/types.js';
 import { unknownFields } from './_strict.js';
+import { yamlFilesBelow } from '../../helpers/yaml-files.js';
 
 const SCHEMA: Record<string, string> = {
   'v1/ServiceAccount': 'IoK8sApiCoreV1ServiceAccount',
@@ -106,14 +107,10 @@ const REFUSED: Record<string, RegExp> = {
   'docker-compose/pkg/e2e/testdata/TestSecretFromEnv/child/compose.yaml': /secret my-secret has no value/,
 };
 
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? yamlFiles(join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : [])).sort();
-}
-
 (existsSync(CONFORMANCE) ? test : test.skip)('every other conformance stack file that loads renders objects that validate (or is refused for its stated reason)', async (t) => {
   let loaded = 0;
   const refused: string[] = [];
-  for (const file of yamlFiles(CONFORMANCE).filter((f) => !f.startsWith(awesome))) {
+  for (const file of yamlFilesBelow(CONFORMANCE).filter((f) => !f.startsWith(awesome))) {
     let m: StackModel;
     try {
       m = await loadStack({ files: [file], env: {} });
