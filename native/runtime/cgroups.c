@@ -89,8 +89,12 @@ static int cpuset_inherit(const char *dir, err_t *e) {
   return 0;
 }
 
-/* How often a walk starts over when a level vanishes under it. */
-#define MAX_WALKS 20
+/* How often a walk starts over when a level vanishes under it. Another process
+ * may remove an empty shared level as fast as it can (the engine does when its
+ * last container goes): each new walk waits a little longer (0.2 ms more each
+ * time, ~0.5 s in all at the most), so a busy machine cannot exhaust the walks. */
+#define MAX_WALKS 70
+static void walk_pause(int attempt) { usleep(200 * (useconds_t)attempt); }
 
 /* mkdir -p of rel below root, recording each dir it makes. ENOENT means a
  * parent vanished under a concurrent delete: the walk starts over. */
@@ -118,6 +122,7 @@ static int make_path(struct cg_dirs *d, const char *root, const char *rel, bool 
       if (!c) break;
     }
     if (!vanished) return 0;
+    walk_pause(attempt + 1);
   }
 }
 
