@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { runHookProcess } from './lifecycle-hooks.js';
-import { isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit } from './monitor-client.js';
+import { inContainer, isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit } from './monitor-client.js';
 import { stableJson } from './oci-spec.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import type { AttachDriver, BundleDriver, ContainerDrivers, HooksDriver, MonitorDriver, RuntimeDrivers } from './drivers.js';
@@ -25,14 +25,7 @@ export const processMonitor: MonitorDriver = {
   isMonitor,
   isGuard,
   processAlive,
-  inContainer(pid, id) {
-    if (!processAlive(pid)) return false;
-    try {
-      return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`);
-    } catch {
-      return false;
-    }
-  },
+  inContainer,
   control: (socketPath, line) => sendControl(socketPath, line),
   requestStop,
   waitForExit,

@@ -131,6 +131,16 @@ export function isGuard(pid: number): boolean {
   }
 }
 
+/** Whether `pid` lives and is in the cgroup of container `id`. */
+export function inContainer(pid: number, id: string): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`);
+  } catch {
+    return false;
+  }
+}
+
 /** Sends one control line; resolves with the reply (`ok` or `error …`). */
 export function sendControl(socketPath: string, line: string, timeoutMs = 15000): Promise<string> {
   return new Promise((resolve, reject) => {
