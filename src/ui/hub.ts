@@ -81,6 +81,7 @@ export class Hub {
   private services: ServiceView[] = [];
   private servicesJson = '';
   private model?: ModelOutline;
+  private modelRead = false;
   private planView?: PlanView;
   private planDirty = true;
   private readonly crashes = new CrashTracker();
@@ -219,7 +220,10 @@ export class Hub {
       this.pids = changed ? undefined : fp.pids;
       if (!changed && !this.crashes.pending) return;
     }
-    if (force || !this.model) this.model = await this.deps.model().catch(() => this.model);
+    if (force || !this.modelRead) {
+      this.model = await this.deps.model().catch(() => this.model);
+      this.modelRead = true; // without a stack file too: asked again only when forced
+    }
     this.containers = await this.deps.engine.containers.list({ [LABEL.project]: this.project });
     const crashed = this.crashes.update(this.containers);
     // a crash mark without a healthcheck settles with time, which no record shows: look again then
