@@ -71,7 +71,7 @@ int mon_guard_start(struct mon *m) {
   close(p[1]);
   int rfd = fcntl(p[0], F_DUPFD_CLOEXEC, 3);
   if (rfd != 3) { dup2(rfd, 3); rfd = 3; }
-  close_range(4, ~0U, 0);
+  mon_close_from(4);
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL); /* a stop signal meant for the monitor must not hit the guard */

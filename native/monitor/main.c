@@ -248,7 +248,7 @@ static int detach(void) {
 int main(int argc, char **argv) {
   /* Nothing of the command that started us: a monitor that kept an fd it inherited (a lock a
      `flock … tsstack up` passed down, the engine's netlink socket) would hold it as long as its container runs. */
-  close_range(3, ~0U, 0);
+  mon_close_from(3);
   struct mon *m = &M;
   parse_args(m, argc, argv);
   m->out = (struct mon_stream){ .name = "stdout", .fd = -1 };
@@ -276,8 +276,8 @@ int main(int argc, char **argv) {
   m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 
   if (m->pid_path) {
-    FILE *f = fopen(m->pid_path, "we");
-    if (f) { fprintf(f, "%d\n", (int)getpid()); fclose(f); }
+    int fd = open(m->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd >= 0) { dprintf(fd, "%d\n", (int)getpid()); close(fd); }
   }
   if (mon_log_open(&m->log) < 0) {
     snprintf(line, sizeof line, "tsstack-monitor: cannot open the log %.500s: %s\n", m->log.path, strerror(errno));
@@ -360,10 +360,7 @@ int main(int argc, char **argv) {
   mon_guard_release(m);
   if (m->pid_path) {
     /* only our own pid file: a newer monitor may have written it */
-    FILE *f = fopen(m->pid_path, "re");
-    int p = 0;
-    if (f) { if (fscanf(f, "%d", &p) != 1) p = 0; fclose(f); }
-    if (p == (int)getpid()) unlink(m->pid_path);
+    if (mon_read_long(m->pid_path) == (long)getpid()) unlink(m->pid_path);
   }
   return 0;
 }

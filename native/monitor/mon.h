@@ -119,6 +119,13 @@ int mon_parse_signal(const char *s);
 int mon_write_all(int fd, const char *buf, size_t n);
 void mon_set_cloexec(int fd);
 void mon_set_nonblock(int fd);
+/* Reads at most cap-1 bytes of a small file (pid files, cgroup counters), NUL-terminated; -1 if it cannot.
+ * By hand rather than with stdio, whose scanf would add its float parser to every monitor's pages. */
+ssize_t mon_read_small(const char *path, char *buf, size_t cap);
+/* The number a pid file holds; 0 if none. */
+long mon_read_long(const char *path);
+/* Closes every fd from fd up. */
+void mon_close_from(int fd);
 
 /* log.c */
 int mon_log_open(struct mon_log *l);
