@@ -67,8 +67,8 @@ function lazy<T>(make: () => Promise<T>): Lazy<T> {
   };
 }
 
-/** ImageApi over the image store, loaded on the first call. */
-function imagesOf(p: Lazy<ImageStore>): ImageApi {
+/** ImageApi over the image store, loaded on the first call; a build the build memo answers loads no store. */
+function imagesOf(p: Lazy<ImageStore>, root: string): ImageApi {
   const s = () => p.get();
   return {
     inspect: async (ref) => (await s()).inspect(ref),
@@ -76,7 +76,7 @@ function imagesOf(p: Lazy<ImageStore>): ImageApi {
     ensure: async (ref, policy, onProgress) => (await s()).ensure(ref, policy, onProgress),
     pull: async (ref, onProgress) => (await s()).pull(ref, onProgress),
     push: async (ref, onProgress) => (await s()).push(ref, onProgress),
-    build: async (req) => (await s()).build(req),
+    build: async (req) => (await (await import('./image/build/memo.js')).lookupMemo(root, req, s)) ?? (await s()).build(req),
     remove: async (ref, o) => (await s()).remove(ref, o),
     prune: async () => (await s()).prune(),
     mountRootfs: async (imageId, dir) => (await s()).mountRootfs(imageId, dir),
@@ -178,7 +178,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       keep: async () => (await import('./image/build/index.js')).buildCacheKeepSet(root),
     });
   });
-  const images = imagesOf(imagePart);
+  const images = imagesOf(imagePart, root);
   const containerPart = lazy(async () => {
     const [{ Containers }, { kernelContainerDrivers }] = await Promise.all([import('./runtime/containers.js'), import('./runtime/kernel-drivers.js')]);
     const dns = await dnsService();
