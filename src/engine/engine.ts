@@ -19,7 +19,6 @@ import type { NetworkManager } from './network/manager.js';
 import type { Containers } from './runtime/containers.js';
 import type { DnsListen, SandboxProvider } from './runtime/deps.js';
 import { secureEngineDirs } from './host-dirs.js';
-import { Volumes } from './volumes.js';
 
 export interface EngineOptions {
   /** Persistent state (default `/var/lib/tsstack`). */
@@ -88,6 +87,17 @@ function imagesOf(p: Lazy<ImageStore>, root: string): ImageApi {
   };
 }
 
+/** VolumeApi over the volume store, loaded on the first call. */
+function volumesOf(p: Lazy<VolumeApi>): VolumeApi {
+  const v = () => p.get();
+  return {
+    create: async (name, labels) => (await v()).create(name, labels),
+    inspect: async (name) => (await v()).inspect(name),
+    list: async (filter) => (await v()).list(filter),
+    remove: async (name) => (await v()).remove(name),
+  };
+}
+
 /** NetworkApi over the network manager, loaded on the first call. */
 function networksOf(p: Lazy<NetworkManager>): NetworkApi {
   const m = () => p.get();
@@ -146,7 +156,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const { root, runRoot } = opts;
   // 0700, owned by root, nothing on the way another user can change (host-dirs.ts)
   secureEngineDirs({ root, runRoot });
-  const volumes: VolumeApi = new Volumes(root);
+  const volumes = volumesOf(lazy(async () => new (await import('./volumes.js')).Volumes(root)));
 
   // One DNS service for the containers' part, health and close().
   let dnsInst: DnsService | undefined;

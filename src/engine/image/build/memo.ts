@@ -26,10 +26,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { BuildRequest, ImageInfo } from '../../api.js';
 import { writeFileAtomicSync } from '../../../util/fs-atomic.js';
-import { canonicalJson } from '../oci.js';
+import { canonicalJson } from '../../../util/canonical-json.js';
 import { Records } from '../records.js';
 import { looksLikeImageId, normalizeName } from '../reference.js';
-import { BuildContext, readFileInItsDir, statSig, type ContextReads } from './context.js';
+import { ignoreTextOf, readFileInItsDir, statSig, type ContextReads } from './context-files.js';
+import { SafeRoot } from './safe-root.js';
 
 const VERSION = 2;
 const RACY_MS = 100;
@@ -131,13 +132,14 @@ export async function lookupMemo(root: string, req: BuildRequest, store: () => P
   if (!m.context) {
     if (existsSync(dir)) return undefined;
   } else {
-    let c: BuildContext;
-    try { c = BuildContext.open(dir, df); } catch { return undefined; }
+    // read as the builder's BuildContext.open reads it (context.ts), without the ignore rules' parser
+    let root: SafeRoot;
+    try { root = SafeRoot.open(dir); } catch { return undefined; }
     try {
-      if (sha(c.ignoreText) !== m.ignore) return undefined;
-      for (const [rel, path] of m.resolved) if ((c.root.resolve(rel) ?? null) !== path) return undefined;
-      for (const [path, sig] of m.stats) if (statSig(c.root.lstat(path)) !== sig) return undefined;
-    } catch { return undefined; } finally { c.close(); }
+      if (sha(ignoreTextOf(root, df)) !== m.ignore) return undefined;
+      for (const [rel, path] of m.resolved) if ((root.resolve(rel) ?? null) !== path) return undefined;
+      for (const [path, sig] of m.stats) if (statSig(root.lstat(path)) !== sig) return undefined;
+    } catch { return undefined; } finally { root.close(); }
   }
   const records = new Records(root);
   let names = records.names();
