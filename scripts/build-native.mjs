@@ -50,21 +50,21 @@ function muslCc() {
 
 /** Compiler and link flags of a part. */
 function recipe(part) {
-  // The monitor stays for each container's life, so its resident pages are paid per container. Linked
+  // The monitor and its guard stay for each container's life, so their resident pages are paid per container. Linked
   // statically against musl it maps ~110 KiB of code instead of glibc's ~850 KiB, and touches a
   // fraction of it (bench/monitor-memory.sh). Without musl-tools the glibc link still works.
-  if (part === 'monitor' && !process.env.CC) {
+  if ((part === 'monitor' || part === 'guard') && !process.env.CC) {
     const musl = muslCc();
     // Sized for pages, not speed: it sleeps in poll(2) nearly all its life; unused code is dropped.
     if (musl) return { cc: musl, cflags: ['-Os', '-ffunction-sections', '-fdata-sections'], ldflags: ['-static', '-Wl,--gc-sections'] };
-    console.warn('tsstack build: musl-gcc not found (Debian: apt-get install musl-tools); linking tsstack-monitor with the system C library, which costs ~0.7 MiB more memory per container');
+    console.warn(`tsstack build: musl-gcc not found (Debian: apt-get install musl-tools); linking tsstack-${part} with the system C library, which costs more memory per container`);
   }
   // The runtime is linked statically: it starts once per container, and
   // dynamic loading is a measurable part of its start-up. The init runs inside
   // containers, whose root may have no (or another) C library. The monitor (and
   // its guard) stays for each container's life: linked statically it maps no
   // shared C library and its dynamic loader's state.
-  return { cc, cflags: [], ldflags: (part === 'runtime' || part === 'init' || part === 'monitor') && staticOk() ? ['-static'] : [] };
+  return { cc, cflags: [], ldflags: ['runtime', 'init', 'monitor', 'guard'].includes(part) && staticOk() ? ['-static'] : [] };
 }
 
 let failed = false;

@@ -250,12 +250,21 @@ int main(int argc, char **argv) {
      `flock … tsstack up` passed down, the engine's netlink socket) would hold it as long as its container runs. */
   mon_close_from(3);
   struct mon *m = &M;
+  /* tsstack-guard runs this when the monitor has died (guard.c) */
+  bool cleanup = argc > 1 && !strcmp(argv[1], "--guard-cleanup");
+  if (cleanup) { argc--; argv++; prctl(PR_SET_NAME, "tsstack-guard"); }
+  m->argc = argc;
+  m->argv = argv;
   parse_args(m, argc, argv);
   m->out = (struct mon_stream){ .name = "stdout", .fd = -1 };
   m->err = (struct mon_stream){ .name = "stderr", .fd = -1 };
   m->console_listen = m->ctl_fd = m->guard_fd = m->health.out_fd = m->stdin_w = -1;
   m->st.status = "created";
   m->health.status = "starting";
+  if (cleanup) {
+    mon_guard_cleanup(m);
+    return 0;
+  }
 
   int sync = detach();
   /* per monitor: a newer monitor of the same container must not lose its probe's pid file to our exit */

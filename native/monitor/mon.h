@@ -81,6 +81,8 @@ struct mon_state {
 
 struct mon {
   /* configuration (command line) */
+  int argc;               /* the command line as given (the guard runs it again with --guard-cleanup) */
+  char **argv;
   const char *runtime, *runtime_root, *id, *bundle, *state_path, *socket_path, *pid_path;
   int state_dir_len;      /* length of the state file's directory part */
   int stop_signal;
@@ -173,6 +175,8 @@ void mon_health_cancel(struct mon *m);
 
 /* guard.c: a child that runs `runtime delete --force` if the monitor dies without saying goodbye. */
 int mon_guard_start(struct mon *m);
+/* What the guard does once the monitor is gone (also `tsstack-monitor --guard-cleanup ARGS…`). */
+void mon_guard_cleanup(struct mon *m);
 void mon_guard_release(struct mon *m);
 
 /* ctl.c: a unix stream socket taking one-line commands: "stop [ms]", "kill SIG".
