@@ -1,8 +1,9 @@
 // What a stack asks of its services, as an ordinary user (rootless): health checks
 // turn healthy and unhealthy, restart policies restart containers after the CLI
 // has exited (the monitors do it in the user's namespace, as for root), `logs`
-// shows what the containers printed and `exec` runs in a running one; `down`
-// leaves no process behind.
+// shows what the containers printed and `exec` runs in a running one; `top` and
+// `stats` show the container alone (it has no cgroup of its own: nothing is
+// delegated here); `down` leaves no process behind.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxTar, chownTree, tsstack } from './_cli.js';
@@ -70,6 +71,16 @@ rootlessTest.serial('an ordinary user: health checks turn healthy/unhealthy, res
     t.is(ex.stdout, '0\n/tmp/ready\n');
     const code = run('exec', 'good', 'sh', '-c', 'exit 7');
     t.is(code.status, 7, 'exec gives the command\'s status');
+
+    // no cgroup of its own here (nothing is delegated): top and stats show the container, not the user's
+    // cgroup or the host's root cgroup that its v1 lines name
+    const top = run('top', 'good');
+    t.is(top.status, 0, top.stderr);
+    t.deepEqual(top.stdout.split('\n').filter((l) => /^\d+\s/.test(l)).map((l) => l.replace(/^\d+\s+/, '')), ['sleep 300'], top.stdout);
+    const stats = run('stats', '--no-stream', '--format', 'json', 'good');
+    t.is(stats.status, 0, stats.stderr);
+    const s = JSON.parse(stats.stdout) as { pids: number; memoryUsage?: number }[] | { pids: number };
+    t.is((Array.isArray(s) ? s[0] : s).pids, 1, stats.stdout);
 
     const down = run('down');
     t.is(down.status, 0, down.stderr);
