@@ -1,7 +1,8 @@
 // What a stack asks of its services, as an ordinary user (rootless): health checks
 // turn healthy and unhealthy, restart policies restart containers after the CLI
 // has exited (the monitors do it in the user's namespace, as for root), `logs`
-// shows what the containers printed and `exec` runs in a running one; `top` and
+// shows what the containers printed, `exec` runs in a running one and `cp` copies
+// into its own mounts; `top` and
 // `stats` show the container alone (it has no cgroup of its own: nothing is
 // delegated here); `down` leaves no process behind.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ const STACK = `services:
     image: bb:1
     network_mode: none
     command: ["sh", "-c", "echo started; touch /tmp/ready; exec sleep 300"]
+    tmpfs: ["/scratch"]
     healthcheck: { test: ["CMD", "test", "-f", "/tmp/ready"], interval: 1s, timeout: 2s, retries: 3 }
   bad:
     image: bb:1
@@ -71,6 +73,13 @@ rootlessTest.serial('an ordinary user: health checks turn healthy/unhealthy, res
     t.is(ex.stdout, '0\n/tmp/ready\n');
     const code = run('exec', 'good', 'sh', '-c', 'exit 7');
     t.is(code.status, 7, 'exec gives the command\'s status');
+
+    // cp reaches the running container's own mounts (a tmpfs), not only its root filesystem below them
+    writeFileSync(join(u.home, 'note.txt'), 'copied in\n');
+    chownTree(join(u.home, 'note.txt'), u);
+    const cp = run('cp', join(u.home, 'note.txt'), 'good:/scratch/note.txt');
+    t.is(cp.status, 0, cp.stderr);
+    t.is(run('exec', 'good', 'cat', '/scratch/note.txt').stdout, 'copied in\n', 'the container sees the copy in its tmpfs');
 
     // no cgroup of its own here (nothing is delegated): top and stats show the container, not the user's
     // cgroup or the host's root cgroup that its v1 lines name

@@ -86,6 +86,26 @@ export interface RawStats { cpuNs: number; memoryUsage: number; memoryLimit?: nu
 
 const UNLIMITED = 2 ** 60; // v1 reports "unlimited" as a page-rounded LONG_MAX
 
+/** Field 22 of /proc/<pid>/stat text (the start time in clock ticks): with the pid, one process for the boot. */
+export function procStartTime(stat: string): string | undefined {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+/**
+ * The start time the runtime recorded for a container's init (tsstack-runtime's `startTime`, runc's
+ * and crun's `init_process_start`) in its state under `runtimeRoot`; undefined when there is none.
+ */
+export function recordedInitStart(runtimeRoot: string, id: string): string | undefined {
+  const st = read(`${runtimeRoot}/${id}/state.json`);
+  try {
+    const j = st ? (JSON.parse(st) as { startTime?: number; init_process_start?: number }) : undefined;
+    const t = j?.startTime || j?.init_process_start;
+    return t ? String(t) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when `cg` names a cgroup of the container's own (cgroupPaths with its id). */
 export function hasOwnCgroup(cg: CgroupPaths): boolean {
   return cg.v2 !== undefined || Object.keys(cg.v1).length > 0;

@@ -20,7 +20,7 @@ import type {
 } from '../api.js';
 import { hookExecArgs, hookFailure, hookOwner, type HookRun } from './lifecycle-hooks.js';
 import { nativeBinary, resolveRuntime } from '../native-paths.js';
-import { cgroupPaths, cgroupPids, hasOwnCgroup, netBytes, readRawStats } from './cgroup-stats.js';
+import { cgroupPaths, cgroupPids, hasOwnCgroup, netBytes, readRawStats, recordedInitStart } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
@@ -196,7 +196,7 @@ export class Containers implements ContainerApi {
   private orphanPid(rec: ContainerRecord, st: MonitorState | undefined): number | undefined {
     if (!st || st.attached || st.status !== 'running' || !st.pid) return undefined;
     if (st.guardPid && this.drv.monitor.isGuard(st.guardPid)) return undefined; // its guard is ending it
-    return this.drv.monitor.inContainer(st.pid, rec.id) ? st.pid : undefined;
+    return this.drv.monitor.inContainer(st.pid, rec.id, recordedInitStart(this.runtimeRoot, rec.id)) ? st.pid : undefined;
   }
 
   private info(rec: ContainerRecord): ContainerInfo {
@@ -863,7 +863,7 @@ export class Containers implements ContainerApi {
     const rec = this.get(idOrName);
     const inner = containerSide(direction === 'out' ? from : to);
     const st = this.monitorState(rec);
-    const live = st?.status === 'running' && st.pid && this.monitorAlive(rec, st) ? openProcessRoot(st.pid, rec.id) : undefined;
+    const live = st?.status === 'running' && st.pid && this.monitorAlive(rec, st) ? openProcessRoot(st.pid, rec.id, recordedInitStart(this.runtimeRoot, rec.id)) : undefined;
     if (live === undefined && !isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
     const at = live !== undefined ? { root: live, path: inner } : this.locate(rec, posix.normalize('/' + inner));
     // a running container's read-only mounts refuse writes themselves (EROFS); a stopped one's bind sources must be told
