@@ -2,7 +2,7 @@
 // (rootless/dial.ts): the request line, refusals passed on, redirects as fetch follows them.
 // A plain HTTP server on 127.0.0.1 stands for the registry.
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +62,21 @@ test('relayed fetch: bodies both ways, redirects followed (credentials kept on t
     await relay.close();
     reg.close();
     other.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a relay socket left by a killed command is swept by the next one; its own goes on close', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-dial-'));
+  try {
+    const gone = 2 ** 22 + 1; // above pid_max's default range: no such process
+    writeFileSync(join(dir, `dial-${gone}.sock`), '');
+    writeFileSync(join(dir, `dial-${process.pid}.sock.keep`), '');
+    const relay = await startDialRelay(join(dir, `dial-${process.pid}.sock`));
+    t.deepEqual(readdirSync(dir).sort(), [`dial-${process.pid}.sock`, `dial-${process.pid}.sock.keep`]);
+    await relay.close();
+    t.deepEqual(readdirSync(dir), [`dial-${process.pid}.sock.keep`]);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

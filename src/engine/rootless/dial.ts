@@ -12,7 +12,8 @@ import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** Set for the copy of the CLI inside the namespace: the relay's socket. */
 export const DIAL_ENV = 'TSSTACK_ROOTLESS_DIAL';
@@ -25,8 +26,22 @@ export function parseDialLine(line: string): { host: string; port: number } | un
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+/** Removes the relay sockets (`dial-<pid>.sock`) in `dir` of commands that have ended without closing theirs (killed). */
+function sweepStale(dir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch { /* none */ }
+  for (const n of names) {
+    const pid = Number(/^dial-(\d+)\.sock$/.exec(n)?.[1]);
+    if (!pid || existsSync(`/proc/${pid}`)) continue;
+    rmSync(join(dir, n), { force: true });
+  }
+}
+
 /** The relay, on `path` (in the user's private run root), until close(). */
 export async function startDialRelay(path: string): Promise<{ path: string; close(): Promise<void> }> {
+  sweepStale(dirname(path));
   rmSync(path, { force: true });
   const open = new Set<Socket>();
   const server: Server = createServer((client) => {
