@@ -153,7 +153,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     try {
       ctx = new Context((quick ?? qbuild)!.globals, io);
       code = quick ? await (await import('./commands/up.js')).runUp(ctx, [], quick.flags)
-        : await (await import('./commands/images.js')).runBuild(ctx, qbuild!.services, { quiet: qbuild!.quiet });
+        : await (await import('./commands/build.js')).runBuild(ctx, qbuild!.services, { quiet: qbuild!.quiet });
     } catch (e) {
       io.err(renderError(e, debugWanted || !!ctx?.debug));
       code = exitCodeFor(e);
@@ -420,7 +420,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('--context <name>', 'kubernetes: kubeconfig context')
       .option('--namespace <ns>', 'kubernetes: namespace of every object')
       .option('--plan', 'print what would change, per object and field; change nothing')
-      .option('--rm', 'remove everything of the project from the cluster, and nothing else')
+      .option('--rm', 'remove everything of the project from the cluster, and nothing else (Kubernetes: PersistentVolumeClaims are kept)')
+      .option('-v, --volumes', 'kubernetes, with --rm: also delete the PersistentVolumeClaims (their data goes)')
       .option('--wait', 'wait until the rollout is ready')
       .option('--strict', 'keys with no faithful mapping are errors (exit 2), not warnings')
       .action(act(async () => (await import('./commands/deploy.js')).runDeploy));
