@@ -10,6 +10,7 @@
 #     ≥ 0.8× direct.
 #
 #   bench/rootless.sh [--quick]      (root; `npm run build` first; ≤ 10 min, --quick ≤ 3 min)
+#   bench/rootless.sh --report FILE  (the figures again from a TSSTACK_ROOTLESS_RAW file)
 #
 # Where it runs: the whole script in a network + mount namespace of its own (never the
 # host's firewall or routes), which plays the host: a veth with 192.0.2.1/24 and a
@@ -25,7 +26,31 @@ set -euo pipefail
 self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
 REPO=$PWD
+report() { # the medians of a samples file (figure|tool|round|value)
+  awk -F'|' '
+    function med(k,   n, i, j, t, a) { n = split(v[k], a, " "); for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      M[k] = (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2; lo[k] = a[1]; hi[k] = a[n]; cnt[k] = n; return M[k] }
+    { k = $1 SUBSEP $2; v[k] = v[k] " " $4; figs[$1]; tls[$2]; pr[$1 SUBSEP $2 SUBSEP $3] = $4 }
+    END {
+      name["ts_root"] = "tsstack (root)"; name["ts_rl"] = "tsstack rootless (pasta)"; name["pm"] = "podman rootless"
+      name["ts_rl_pasta"] = "tsstack rootless, pasta"; name["ts_rl_slirp4netns"] = "tsstack rootless, slirp4netns"
+      split("run up5", tf, " "); label["run"] = "run --rm /bin/true (ms)"; label["up5"] = "up -d, 5 services from nothing (ms; podman: 5 × run -d)"
+      for (f = 1; f <= 2; f++) { print label[tf[f]]; split("ts_root ts_rl pm", tt, " ")
+        for (i = 1; i <= 3; i++) { k = tf[f] SUBSEP tt[i]; if (k in v) printf "  %-32s %7.0f  (%s–%s, n=%d)\n", name[tt[i]], med(k), lo[k], hi[k], cnt[k] } }
+      print "Redis requests/s, published 127.0.0.1 port vs direct to the container (target: published ≥ 0.8× direct)"
+      split("ts_root ts_rl_pasta ts_rl_slirp4netns", rt_, " ")
+      for (i = 1; i <= 3; i++) for (o = 1; o <= 2; o++) { op = (o == 1) ? "set" : "get"
+        kp = "redis-" op "-pub" SUBSEP rt_[i]; kd = "redis-" op "-dir" SUBSEP rt_[i]; if (!(kp in v)) continue
+        # the ratio per round (both measured back to back), then its median
+        rv = ""; for (r = 1; r <= 100; r++) { a = pr["redis-" op "-pub" SUBSEP rt_[i] SUBSEP r]; b = pr["redis-" op "-dir" SUBSEP rt_[i] SUBSEP r]; if (a != "" && b > 0) rv = rv " " a / b }
+        v["ratio" SUBSEP op SUBSEP i] = rv; kr = "ratio" SUBSEP op SUBSEP i
+        printf "  %-32s %s  published %6.0f (%.0f–%.0f)  direct %6.0f (%.0f–%.0f)  ratio %.2f (%.2f–%.2f)", name[rt_[i]], toupper(op), med(kp), lo[kp], hi[kp], med(kd), lo[kd], hi[kd], med(kr), lo[kr], hi[kr]
+        kn = "redis-" op "-nslo" SUBSEP rt_[i]; if (kn in v) printf "  [inside, 127.0.0.1 DNAT only: %.0f = %.2f× direct]", med(kn), med(kn) / med(kd)
+        printf "\n" }
+    }' "$1"
+}
 QUICK=0
+[[ ${1:-} == --report ]] && { report "$2"; exit; } # the figures again from TSSTACK_ROOTLESS_RAW's file
 for a in "$@"; do
   case $a in
     --quick) QUICK=1 ;;
@@ -166,7 +191,8 @@ done
 # ---------------------------------------------------------------- Redis
 bench_redis() { # HOST PORT [ns-prefix…] → "set get" requests/s
   local h=$1 p=$2; shift 2
-  "$@" redis-benchmark -h "$h" -p "$p" -t set,get -n "$N" -c 20 --csv 2>/dev/null | awk -F'"' '/^"SET"/{s=$4} /^"GET"/{g=$4} END{print s, g}'
+  # a run that fails (a stalled forwarder) counts as 0 requests/s: said in the figures, not the end of the run
+  { "$@" timeout 120 redis-benchmark -h "$h" -p "$p" -t set,get -n "$N" -c 20 --csv 2>/dev/null || true; } | awk -F'"' '/^"SET"/{s=$4} /^"GET"/{g=$4} END{print s+0, g+0}'
 }
 container_ip() { "$@" exec redis ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1; } # TOOL: rt or rl
 wait_redis() { for _ in $(seq 100); do redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG && return 0; sleep 0.1; done; echo "redis did not answer on $1" >&2; return 1; }
@@ -178,6 +204,8 @@ redis_rounds() { # LABEL ROUNDS HOSTNS… ; then the published vs direct samples
     if ((r % 2)); then a=$(bench_redis 127.0.0.1 "$port"); b=$(bench_redis "$ip" 6379 "$@"); else b=$(bench_redis "$ip" 6379 "$@"); a=$(bench_redis 127.0.0.1 "$port"); fi
     sample redis-set-pub "$tool" "$r" "${a% *}"; sample redis-get-pub "$tool" "$r" "${a#* }"
     sample redis-set-dir "$tool" "$r" "${b% *}"; sample redis-get-dir "$tool" "$r" "${b#* }"
+    # rootless: the namespace's own 127.0.0.1 port, where pasta's spliced connections end (DNAT only, no pasta)
+    if (($#)); then c=$(bench_redis 127.0.0.1 "$port" "$@"); sample redis-set-nslo "$tool" "$r" "${c% *}"; sample redis-get-nslo "$tool" "$r" "${c#* }"; fi
   done
 }
 # root: published port on the host (this namespace), direct to the container's address
@@ -201,23 +229,5 @@ echo "end $(loadavg)" >> "$LOADS"
 # ---------------------------------------------------------------- report
 echo
 echo "Medians over rounds (min–max, n). Load (1-min average) during the run: $(awk '{print $2}' "$LOADS" | sort -n | awk '{a[NR]=$1} END{printf "median %s, min %s, max %s", a[int((NR+1)/2)], a[1], a[NR]}')"
-awk -F'|' '
-  function med(k,   n, i, j, t, a) { n = split(v[k], a, " "); for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-    M[k] = (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2; lo[k] = a[1]; hi[k] = a[n]; cnt[k] = n; return M[k] }
-  { k = $1 SUBSEP $2; v[k] = v[k] " " $4; figs[$1]; tls[$2]; pr[$1 SUBSEP $2 SUBSEP $3] = $4 }
-  END {
-    name["ts_root"] = "tsstack (root)"; name["ts_rl"] = "tsstack rootless (pasta)"; name["pm"] = "podman rootless"
-    name["ts_rl_pasta"] = "tsstack rootless, pasta"; name["ts_rl_slirp4netns"] = "tsstack rootless, slirp4netns"
-    split("run up5", tf, " "); label["run"] = "run --rm /bin/true (ms)"; label["up5"] = "up -d, 5 services from nothing (ms; podman: 5 × run -d)"
-    for (f = 1; f <= 2; f++) { print label[tf[f]]; split("ts_root ts_rl pm", tt, " ")
-      for (i = 1; i <= 3; i++) { k = tf[f] SUBSEP tt[i]; if (k in v) printf "  %-32s %7.0f  (%s–%s, n=%d)\n", name[tt[i]], med(k), lo[k], hi[k], cnt[k] } }
-    print "Redis requests/s, published 127.0.0.1 port vs direct to the container (target: published ≥ 0.8× direct)"
-    split("ts_root ts_rl_pasta ts_rl_slirp4netns", rt_, " ")
-    for (i = 1; i <= 3; i++) for (o = 1; o <= 2; o++) { op = (o == 1) ? "set" : "get"
-      kp = "redis-" op "-pub" SUBSEP rt_[i]; kd = "redis-" op "-dir" SUBSEP rt_[i]; if (!(kp in v)) continue
-      # the ratio per round (both measured back to back), then its median
-      rv = ""; for (r = 1; r <= 100; r++) { a = pr["redis-" op "-pub" SUBSEP rt_[i] SUBSEP r]; b = pr["redis-" op "-dir" SUBSEP rt_[i] SUBSEP r]; if (a != "" && b > 0) rv = rv " " a / b }
-      v["ratio" SUBSEP op SUBSEP i] = rv; kr = "ratio" SUBSEP op SUBSEP i
-      printf "  %-32s %s  published %8.0f (%s–%s)  direct %8.0f (%s–%s)  ratio %.2f (%.2f–%.2f)\n", name[rt_[i]], toupper(op), med(kp), lo[kp], hi[kp], med(kd), lo[kd], hi[kd], med(kr), lo[kr], hi[kr] }
-  }' "$SAMPLES"
+report "$SAMPLES"
 echo "(whole run: $(( $(date +%s) - START )) s)"

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { pastaArgs, pastaPlan, spliceArgs, spliceKey } from '../../src/engine/rootless/pasta.js';
+import { pastaArgs, pastaPlan, SPLICE_INSTANCES, spliceArgs, spliceKey } from '../../src/engine/rootless/pasta.js';
 import { skipWhen } from '../helpers/skip.js';
 import { busyboxProject, curl, liveAddKeepsConnections, makeHost, tsstack, until } from './_host.js';
 import { makeUser, rootlessTest } from './_user.js';
@@ -30,6 +30,13 @@ test('pasta plan: each loopback binding has an instance of its own that only spl
   t.true(spliceKey(redis).length <= 15, 'an interface name');
   t.not(spliceKey(redis), spliceKey({ ...redis, hostIp: '127.0.0.2' }));
   t.deepEqual(plan.get('main')!.ports, [{ hostPort: 80, protocol: 'tcp' }]);
+  // a range of loopback ports: SPLICE_INSTANCES instances of their own, the rest on the main one
+  const range = Array.from({ length: 100 }, (_, i) => ({ hostIp: '127.0.0.1', hostPort: 9000 + i, protocol: 'tcp' }));
+  const big = pastaPlan(range.reverse(), 9, (k) => `/r/${k}.pid`);
+  t.is(big.size, SPLICE_INSTANCES + 1);
+  t.true(big.has(spliceKey({ hostIp: '127.0.0.1', hostPort: 9000, protocol: 'tcp' })), 'the lowest ports have their own');
+  t.is(big.get('main')!.ports.length, 100 - SPLICE_INSTANCES);
+  t.true(big.get('main')!.args.includes('127.0.0.1/9099'));
 });
 
 const havePasta = spawnSync('pasta', ['--version']).error === undefined;

@@ -16,7 +16,9 @@
 //  - each binding on a loopback address (`127.0.0.1:6379:6379`, the usual one for
 //    a developer's stack) has an instance of its own that only splices (loopback
 //    peers never take the tap path; its tap interface stays down): added and
-//    removed alone, never restarted because of another port.
+//    removed alone, never restarted because of another port. At most
+//    SPLICE_INSTANCES of them (a stack publishing a range of 1000 ports must not
+//    start 1000 processes): the loopback bindings past those ride the main one.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -60,12 +62,24 @@ function portArgs(ports: readonly Published[]): string[] {
   ];
 }
 
-/** The main instance's arguments: the namespace's way out plus the bindings that are not loopback-only. Pure. */
+export const SPLICE_INSTANCES = 32;
+
+/** The bindings that get an instance of their own (loopback ones, the first SPLICE_INSTANCES in a stable order) and the rest. Pure. */
+function split(ports: readonly Published[]): { own: Published[]; main: Published[] } {
+  const seen = new Set<string>();
+  const loop = usable(ports).filter(loopbackOnly).filter((p) => !seen.has(spliceKey(p)) && !!seen.add(spliceKey(p)));
+  loop.sort((a, b) => a.hostPort - b.hostPort || portSpec(a).localeCompare(portSpec(b)) || a.protocol.localeCompare(b.protocol));
+  const own = loop.slice(0, SPLICE_INSTANCES);
+  const ownKeys = new Set(own.map(spliceKey));
+  return { own, main: usable(ports).filter((p) => !ownKeys.has(spliceKey(p))) };
+}
+
+/** The main instance's arguments: the namespace's way out plus the bindings without an instance of their own. Pure. */
 export function pastaArgs(ports: readonly Published[], pid: number, pidFile: string): string[] {
   return [
     '--quiet',
     '--config-net', // the host's addresses and routes inside: outbound traffic leaves as the host's
-    ...portArgs(usable(ports).filter((p) => !loopbackOnly(p))),
+    ...portArgs(split(ports).main),
     '--pid', pidFile,
     String(pid),
   ];
@@ -84,11 +98,9 @@ export function spliceArgs(p: Published, pid: number, pidFile: string): string[]
 /** Every instance these bindings need, by key ('main' and one per loopback binding), with its arguments. Pure. */
 export function pastaPlan(ports: readonly Published[], pid: number, pidFile: (key: string) => string): Map<string, { args: string[]; ports: Published[] }> {
   const plan = new Map<string, { args: string[]; ports: Published[] }>();
-  plan.set('main', { args: pastaArgs(ports, pid, pidFile('main')), ports: usable(ports).filter((p) => !loopbackOnly(p)) });
-  for (const p of usable(ports).filter(loopbackOnly)) {
-    const key = spliceKey(p);
-    if (!plan.has(key)) plan.set(key, { args: spliceArgs(p, pid, pidFile(key)), ports: [p] });
-  }
+  const { own, main } = split(ports);
+  plan.set('main', { args: pastaArgs(ports, pid, pidFile('main')), ports: main });
+  for (const p of own) plan.set(spliceKey(p), { args: spliceArgs(p, pid, pidFile(spliceKey(p))), ports: [p] });
   return plan;
 }
 
