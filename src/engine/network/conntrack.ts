@@ -5,7 +5,9 @@
 // addresses, over ctnetlink (netfilter netlink, package `netlink`), in the
 // calling thread's namespace.
 
-import { FlagsGet, Protocol, createNetlink, parseAttributes } from 'netlink';
+import { FlagsGet, Protocol } from 'netlink/dist/constants.js';
+import { createNetlink } from 'netlink/dist/netlink.js';
+import { parseAttributes } from 'netlink/dist/structs.js'; // not the index: rtnl.ts says why
 import { readFileSync } from 'node:fs';
 import { nlaNested } from './nla.js';
 

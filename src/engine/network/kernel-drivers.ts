@@ -2,7 +2,7 @@
 // /proc. Thin: every decision stays in NetworkManager.
 
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
-import type { RtNetlinkSocket } from 'netlink';
+import type { RtNetlinkSocket } from 'netlink/dist/rt/rt.js';
 import { TsstackError } from '../../util/errors.js';
 import { Nft } from './nft.js';
 import { type DnatTarget, forgetDnat } from './conntrack.js';

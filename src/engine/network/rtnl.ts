@@ -2,8 +2,11 @@
 // function works on the namespace the given socket was created in, so the same
 // code serves the engine's namespace (main thread) and a sandbox (worker thread).
 
-import { FlagsNew, createRtNetlink, type RtNetlinkSocket } from 'netlink';
-import { parseAttributes } from 'netlink';
+// The package's parts, not its index: the index also loads its nl80211, genl and WireGuard
+// definitions, ~40 ms of start-up every command that touches a network paid for nothing.
+import { FlagsNew } from 'netlink/dist/constants.js';
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink/dist/rt/rt.js';
+import { parseAttributes } from 'netlink/dist/structs.js';
 import { IFLA_INFO_KIND, bridgePortHairpinInfo, linkInfo, macToBuffer, vethLinkInfo } from './nla.js';
 
 const AF_INET = 2;
