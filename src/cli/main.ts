@@ -342,7 +342,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('-p, --publish <port>', 'publish a port (repeatable)', collect)
       .option('--service-ports', 'publish the service\'s ports')
       .passThroughOptions()
-      .action(act(async () => (await life()).runRun));
+      .action(act(async () => (await import('./commands/run.js')).runRun));
     for (const [name, desc] of [['start', 'start existing containers'], ['restart', 'restart containers'], ['stop', 'stop containers']] as const) {
       const c = cmd(name, desc).argument('[services...]');
       if (name !== 'start') c.option('-t, --timeout <seconds>', 'shutdown timeout', int('--timeout'));
