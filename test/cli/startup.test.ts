@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Io } from '../../src/cli/context.js';
-import { commandWord, main, quickUp } from '../../src/cli/main.js';
+import { commandWord, main, quickDown, quickUp } from '../../src/cli/main.js';
 
 test('commandWord skips global options and their values', (t) => {
   t.is(commandWord(['up', '-d']), 'up');
@@ -52,4 +52,13 @@ test('every global option commander declares is read by the quick path too (one 
     .map((m) => ({ flag: m[1].split(', ').pop()!, value: !!m[2] })).filter((o) => !['--help', '--version'].includes(o.flag));
   t.true(declared.length >= 9, declared.map((o) => o.flag).join(' '));
   for (const o of declared) t.truthy(quickUp([o.flag, ...(o.value ? ['x'] : []), 'up', '-d']), `${o.flag} up -d`);
+});
+
+test('quickDown takes `[globals] down [-v] [--remove-orphans] [-t N]` only; anything else is commander\'s', (t) => {
+  t.deepEqual(quickDown(['down']), { globals: {}, flags: {} });
+  t.deepEqual(quickDown(['-f', 'a.yaml', '-p', 'down', 'down', '-v', '--remove-orphans', '-t', '3']), { globals: { file: ['a.yaml'], projectName: 'down' }, flags: { volumes: true, removeOrphans: true, timeout: 3 } });
+  t.deepEqual(quickDown(['down', '--volumes', '--timeout=0'])?.flags, { volumes: true, timeout: 0 });
+  for (const argv of [['down', '-vt', '1'], ['down', '-t'], ['down', '-t', '-1'], ['down', '-t', 'x'], ['down', '--help'], ['down', 'web'], ['-v', 'down'], ['ps', 'down'], ['down', '--rmi', 'all']]) {
+    t.is(quickDown(argv), undefined, argv.join(' '));
+  }
 });
