@@ -1,7 +1,8 @@
 // What `run --rm` and `down` import: only what they use. Their time is mostly Node's start-up and
 // module loading (issue 14), so these tests keep the structure that makes them fast: no
-// commander for a plain `down`, no planner for a run whose network exists, and netlink's
-// rtnetlink part rather than its index (which also loads nl80211, genl and WireGuard).
+// commander for a plain `down`, no planner for a run whose network exists, no netlink package
+// to remove links (raw-rtnl.ts), and its rtnetlink part rather than its index (which also loads
+// nl80211, genl and WireGuard) to make them.
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { withLoadedModules } from '../helpers/loaded-modules.js';
 isolateNetwork();
 
 const NETLINK_INDEX = 'node_modules/netlink/dist/index.js';
+const NETLINK_RT = 'node_modules/netlink/dist/rt/rt.js';
 
 needs(...E2E).serial('run --rm and down load only what they use', async (t) => {
   const w = world();
@@ -26,6 +28,7 @@ needs(...E2E).serial('run --rm and down load only what they use', async (t) => {
     const first = await cli('run', '--rm', 't');
     t.is(first.code, 0, first.err);
     t.true(first.modules.includes('dist/src/reconcile/diff.js'), 'the first run makes the project network through the planner');
+    t.true(first.modules.includes(NETLINK_RT), 'making links loads the netlink package (the log sees CommonJS too)');
     const again = await cli('run', '--rm', 't');
     t.is(again.code, 0, again.err);
     for (const m of ['dist/src/reconcile/up.js', 'dist/src/reconcile/diff.js', 'dist/src/reconcile/observe.js', NETLINK_INDEX]) {
@@ -36,7 +39,7 @@ needs(...E2E).serial('run --rm and down load only what they use', async (t) => {
     t.is(up.code, 0, up.err);
     const down = await cli('down');
     t.is(down.code, 0, down.err);
-    for (const m of ['node_modules/commander/esm.mjs', 'node_modules/commander/index.js', NETLINK_INDEX]) {
+    for (const m of ['node_modules/commander/esm.mjs', 'node_modules/commander/index.js', NETLINK_INDEX, NETLINK_RT]) {
       t.false(down.modules.includes(m), `down loads no ${m}`);
     }
     t.true(down.modules.includes('dist/src/engine/network/manager.js'), 'the log sees what down loads');

@@ -2,7 +2,7 @@
 // /proc. Thin: every decision stays in NetworkManager.
 
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
-import type { RtNetlinkSocket } from 'netlink/dist/rt/rt.js';
+import type { RtNetlinkSocket } from './rtnl.js';
 import { TsstackError } from '../../util/errors.js';
 import { Nft } from './nft.js';
 import { type DnatTarget, forgetDnat } from './conntrack.js';
@@ -10,7 +10,8 @@ import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js'
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './libc.js';
 import { type NsInspect, configureNamespace, createNamespace, inspectNamespace, namespaceSysctl } from './ns-enter.js';
 import { readListeners, socketOwners } from './ports.js';
-import { addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setMaster, setUp } from './rtnl.js';
+import { addAddress, createBridge, createVeth, listAddresses, openRtnl, rtnlFailed, setHairpin, setMaster, setUp, type LinkSummary } from './rtnl.js';
+import { deleteLink as rawDelete, deleteLinksAsGroup as rawDeleteGroup, dumpLinks } from './raw-rtnl.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
 import { rootTag } from './table-name.js';
 import type { AddressSummary, Firewall, HostPorts, Links, NetworkDrivers, Sandbox } from './drivers.js';
@@ -33,15 +34,16 @@ function fresh(s: RtNetlinkSocket | undefined): RtNetlinkSocket {
 
 export class RtnlLinks implements Links {
   private sock?: RtNetlinkSocket;
-  /** names() has its own socket: it polls while the locked work uses the main one. */
-  private pollSock?: RtNetlinkSocket;
 
   private rt(): RtNetlinkSocket {
     return (this.sock = fresh(this.sock));
   }
 
-  list() { return listLinks(this.rt()); }
-  byName(name: string) { return linkByName(this.rt(), name); }
+  // reading and deleting links goes over raw-rtnl.ts: removal (down, rm) never loads the netlink package
+  async list(): Promise<LinkSummary[]> {
+    return dumpLinks().map((l) => ({ index: l.index, name: l.name, kind: l.kind, master: l.master, up: l.up, group: l.group ?? 0 })).sort((a, b) => a.index - b.index);
+  }
+  async byName(name: string): Promise<LinkSummary | undefined> { return (await this.list()).find((l) => l.name === name); }
   addresses(): Promise<AddressSummary[]> { return listAddresses(this.rt()); }
   createBridge(name: string, mac: string) { return createBridge(this.rt(), name, mac); }
   async createVeth(hostName: string, peerName: string, peerMac: string, sandboxPath: string, master: number): Promise<void> {
@@ -56,12 +58,9 @@ export class RtnlLinks implements Links {
   setUp(index: number) { return setUp(this.rt(), index); }
   setHairpin(index: number) { return setHairpin(this.rt(), index); }
   setMaster(index: number, master: number) { return setMaster(this.rt(), index, master); }
-  delete(index: number) { return deleteLink(this.rt(), index); }
-  deleteGroup(indices: number[], group: number) { return deleteLinksAsGroup(this.rt(), indices, group); }
-  async names(): Promise<Set<string>> {
-    this.pollSock = fresh(this.pollSock);
-    return new Set((await listLinks(this.pollSock)).map((l) => l.name));
-  }
+  async delete(index: number): Promise<void> { rawDelete(index); }
+  async deleteGroup(indices: number[], group: number): Promise<void> { rawDeleteGroup(indices, group); }
+  async names(): Promise<Set<string>> { return new Set(dumpLinks().map((l) => l.name)); }
   async hostTaken(ours: Set<string>): Promise<Taken[]> {
     return [...(await hostRoutes(this.rt(), ours)), ...hostResolvers()];
   }
@@ -71,8 +70,6 @@ export class RtnlLinks implements Links {
   close(): void {
     this.sock?.socket.close();
     this.sock = undefined;
-    this.pollSock?.socket.close();
-    this.pollSock = undefined;
   }
 }
 

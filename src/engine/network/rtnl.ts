@@ -2,16 +2,22 @@
 // function works on the namespace the given socket was created in, so the same
 // code serves the engine's namespace (main thread) and a sandbox (worker thread).
 
-// The package's parts, not its index: the index also loads its nl80211, genl and WireGuard
-// definitions, ~40 ms of start-up every command that touches a network paid for nothing.
-import { FlagsNew } from 'netlink/dist/constants.js';
-import { createRtNetlink, type RtNetlinkSocket } from 'netlink/dist/rt/rt.js';
-import { parseAttributes } from 'netlink/dist/structs.js';
+// The package is loaded with the first socket (commands that only remove links use raw-rtnl.ts
+// and never load it), and as its parts, not its index: the index also loads its nl80211, genl and
+// WireGuard definitions, ~40 ms of start-up for nothing.
+import { createRequire } from 'node:module';
+import type { RtNetlinkSocket } from 'netlink/dist/rt/rt.js';
 import { IFLA_INFO_KIND, bridgePortHairpinInfo, linkInfo, macToBuffer, vethLinkInfo } from './nla.js';
+
+export type { RtNetlinkSocket };
+
+const load = createRequire(import.meta.url);
+const netlink = () => load('netlink/dist/rt/rt.js') as typeof import('netlink/dist/rt/rt.js');
+const parseAttributes: typeof import('netlink/dist/structs.js').parseAttributes = (b, f) => (load('netlink/dist/structs.js') as typeof import('netlink/dist/structs.js')).parseAttributes(b, f);
 
 const AF_INET = 2;
 const RT_TABLE_MAIN = 254;
-const CREATE = FlagsNew.CREATE | FlagsNew.EXCL;
+const CREATE = 0x400 | 0x200; // NLM_F_CREATE | NLM_F_EXCL
 /** No kernel answer within this time is a failure, never a hang. */
 const TIMEOUT = 10_000;
 const T = { timeout: TIMEOUT };
@@ -23,7 +29,7 @@ const C = { flags: CREATE, timeout: TIMEOUT };
  * the pending request then times out and the caller makes a new socket.
  */
 export function openRtnl(): RtNetlinkSocket {
-  const s = createRtNetlink();
+  const s = netlink().createRtNetlink();
   s.socket.on('error', () => {
     (s as RtNetlinkSocket & { failed?: boolean }).failed = true;
   });
