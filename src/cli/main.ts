@@ -8,6 +8,7 @@ import { Context, defaultIo, interrupted, onInterrupt, type GlobalOptions, type 
 import { EXIT_HELP, EXIT_INTERRUPTED, exitCodeFor, renderError } from './errors.js';
 import { TsstackError } from '../util/errors.js';
 import type { DownFlags, UpFlags } from './commands/up.js';
+import type { RunFlags } from './commands/run.js';
 
 export function version(): string {
   try {
@@ -104,6 +105,28 @@ export function quickDown(argv: string[]): { globals: GlobalOptions; flags: Down
   return { globals: q.globals, flags };
 }
 
+/**
+ * `[global options] run [--rm] [-d] [-T] [--no-deps] [--service-ports] SERVICE [COMMAND…]`, the
+ * one-off people script, also without commander. As commander's passThroughOptions, every word
+ * after SERVICE is the command's. Any other flag before SERVICE leaves it to commander.
+ */
+export function quickRun(argv: string[]): { globals: GlobalOptions; service: string; command: string[]; flags: RunFlags } | undefined {
+  const q = quickGlobals(argv, 'run');
+  if (!q) return undefined;
+  const flags: RunFlags = {};
+  for (let i = 0; i < q.rest.length; i++) {
+    const a = q.rest[i];
+    if (a === '--rm') flags.rm = true;
+    else if (a === '-d' || a === '--detach') flags.detach = true;
+    else if (a === '-T' || a === '--no-TTY') flags.TTY = false;
+    else if (a === '--no-deps') flags.deps = false;
+    else if (a === '--service-ports') flags.servicePorts = true;
+    else if (a.startsWith('-')) return undefined;
+    else return { globals: q.globals, service: a, command: q.rest.slice(i + 1), flags };
+  }
+  return undefined; // no service: commander says so
+}
+
 /** The global options before the command `word` (read from GLOBALS), and the words after it; undefined when anything else comes first. */
 function quickGlobals(argv: string[], word: string): { globals: GlobalOptions; rest: string[] } | undefined {
   const g: GlobalOptions = {};
@@ -175,13 +198,15 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   const quick = quickUp(argv);
   const qbuild = quick ? undefined : quickBuild(argv);
   const qdown = quick || qbuild ? undefined : quickDown(argv);
-  if ((quick || qbuild || qdown) && rootless) return inNamespace();
-  if (quick || qbuild || qdown) {
+  const qrun = quick || qbuild || qdown ? undefined : quickRun(argv);
+  if ((quick || qbuild || qdown || qrun) && rootless) return inNamespace();
+  if (quick || qbuild || qdown || qrun) {
     process.on('SIGINT', onSigint);
     try {
-      ctx = new Context((quick ?? qbuild ?? qdown)!.globals, io);
+      ctx = new Context((quick ?? qbuild ?? qdown ?? qrun)!.globals, io);
       code = quick ? await (await import('./commands/up.js')).runUp(ctx, [], quick.flags)
         : qdown ? await (await import('./commands/up.js')).runDown(ctx, qdown.flags)
+        : qrun ? await (await import('./commands/run.js')).runRun(ctx, qrun.service, qrun.command, qrun.flags)
         : await (await import('./commands/images.js')).runBuild(ctx, qbuild!.services, { quiet: qbuild!.quiet });
     } catch (e) {
       io.err(renderError(e, debugWanted || !!ctx?.debug));
