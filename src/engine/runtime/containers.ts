@@ -451,7 +451,7 @@ export class Containers implements ContainerApi {
   private async resolveMounts(spec: ContainerCreateSpec, files?: Map<number, string>, rootfs?: string): Promise<OciMountInput[]> {
     const out: OciMountInput[] = [];
     for (const [i, m] of spec.mounts.entries()) {
-      if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly });
+      if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly, uid: m.uid, gid: m.gid, nrInodes: m.nrInodes, flags: m.flags });
       else if (m.type === 'bind' && m.file) {
         const source = files?.get(i);
         if (source) out.push({ type: 'bind', source, target: m.target, readOnly: true });
