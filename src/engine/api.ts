@@ -217,6 +217,12 @@ export interface ContainerCreateSpec {
   /** Image id (`sha256:…`) resolved before create. */
   imageId: string;
   labels: Labels;
+  /**
+   * Removed by the command that made it (`run --rm`): its record is written without fsync
+   * (fs-atomic.ts), as nothing of it is to be kept after a power cut; recovery removes a container
+   * directory whose record is missing or empty.
+   */
+  ephemeral?: boolean;
   /** Final argv (entrypoint + command). */
   args: string[];
   env: string[];

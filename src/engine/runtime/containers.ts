@@ -149,7 +149,7 @@ export class Containers implements ContainerApi {
     }
   }
 
-  /** `durable: false` only while the create's intent stands (fs-atomic.ts): its last write is durable. */
+  /** `durable: false` only while the create's intent stands (fs-atomic.ts): its last write is durable, unless the container is ephemeral (run --rm). */
   private writeRecord(rec: ContainerRecord, opts?: { durable: boolean }): void {
     writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec, 0o600, opts); // the environment may hold secrets
   }
@@ -297,7 +297,7 @@ export class Containers implements ContainerApi {
       });
       this.drv.bundle.write(join(dir, 'bundle'), oci);
       faultPoint('container.bundle');
-      this.writeRecord(rec);
+      this.writeRecord(rec, { durable: !spec.ephemeral });
     } catch (e) {
       let undone = true;
       for (const u of undo.reverse()) await u().catch(() => { undone = false; });
@@ -500,7 +500,7 @@ export class Containers implements ContainerApi {
     });
     faultPoint('container.monitor');
     rec.monitorPid = pid;
-    this.writeRecord(rec);
+    this.writeRecord(rec, { durable: !rec.spec.ephemeral });
     if (rec.spec.postStart?.length) await this.runPostStart(rec);
   }
 
