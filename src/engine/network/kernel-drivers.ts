@@ -10,7 +10,7 @@ import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js'
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './libc.js';
 import { type NsInspect, configureNamespace, createNamespace, inspectNamespace, namespaceSysctl } from './ns-enter.js';
 import { readListeners, socketOwners } from './ports.js';
-import { addAddress, createBridge, createVeth, listAddresses, openRtnl, rtnlFailed, setHairpin, setMaster, setUp, type LinkSummary } from './rtnl.js';
+import { addAddress, createBridge, createVeth, listAddresses, openRtnl, rtnlFailed, linkSummary, setHairpin, setMaster, setUp, type LinkSummary } from './rtnl.js';
 import { deleteLink as rawDelete, deleteLinksAsGroup as rawDeleteGroup, dumpLinks } from './raw-rtnl.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
 import { rootTag } from './table-name.js';
@@ -26,7 +26,7 @@ export class NftFirewall extends Nft implements Firewall {
 /** Reopens a socket whose receive failed (rtnl.ts openRtnl). */
 function fresh(s: RtNetlinkSocket | undefined): RtNetlinkSocket {
   if (s && rtnlFailed(s)) {
-    s.socket.close();
+    s.close();
     s = undefined;
   }
   return s ?? openRtnl();
@@ -41,7 +41,7 @@ export class RtnlLinks implements Links {
 
   // reading and deleting links goes over raw-rtnl.ts: removal (down, rm) never loads the netlink package
   async list(): Promise<LinkSummary[]> {
-    return dumpLinks().map((l) => ({ index: l.index, name: l.name, kind: l.kind, master: l.master, up: l.up, group: l.group ?? 0 })).sort((a, b) => a.index - b.index);
+    return dumpLinks().map(linkSummary).sort((a, b) => a.index - b.index);
   }
   async byName(name: string): Promise<LinkSummary | undefined> { return (await this.list()).find((l) => l.name === name); }
   addresses(): Promise<AddressSummary[]> { return listAddresses(this.rt()); }
@@ -68,7 +68,7 @@ export class RtnlLinks implements Links {
     ensureSysctl(key, value);
   }
   close(): void {
-    this.sock?.socket.close();
+    this.sock?.close();
     this.sock = undefined;
   }
 }

@@ -1,12 +1,11 @@
-// Links read and deleted over a raw rtnetlink socket: libc's socket/send/recv through koffi,
-// which the engine loads anyway (nftables). Taking a stack down needs only these (list the
-// links, delete a veth or a bridge, delete several as one device group); loading the `netlink`
-// package for them costs ~45 ms of its struct definitions at every `down`, `rm` and `run --rm`'s
-// teardown. Making links (bridges, veths, addresses, routes) stays with rtnl.ts and the package.
+// rtnetlink over a raw socket: libc's socket/send/recv through koffi, which the engine loads
+// anyway (nftables). The `netlink` package costs ~45 ms of struct definitions at every command
+// that touches a link; what tsstack asks of rtnetlink is a handful of requests (rtnl.ts builds
+// them) and three dumps, so they are encoded here.
 //
-// Every call is synchronous: the kernel does a link's deletion inside send() anyway (its RCU
-// grace periods), as it did for the package's socket. An answer that does not come within
-// TIMEOUT_S is a failure, never a hang.
+// Every call is synchronous: the kernel answers a request before send() returns but for a link's
+// deletion (its RCU grace periods), which it does inside send() anyway. An answer that does not
+// come within the socket's timeout is a failure, never a hang.
 
 import { getSystemErrorName } from 'node:util';
 import koffi from 'koffi';
@@ -109,19 +108,101 @@ export function parseLinkDump(buf: Buffer, out: LinkFact[]): boolean {
   return false;
 }
 
-/** A socket of this thread's network namespace whose receives give up after `seconds`; closed after `f`. */
-function withSocket<T>(what: string, seconds: number, f: (fd: number, c: Sys) => T): T {
+/** A socket of this thread's network namespace whose receives give up after `seconds`. */
+function socketFd(what: string, seconds: number): number {
   const c = libc();
   const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) throw new Error(`${what}: socket failed (errno ${koffi.errno()})`);
+  const tv = Buffer.alloc(16);
+  tv.writeBigInt64LE(BigInt(seconds), 0);
+  c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length);
+  return fd;
+}
+
+/** A socket of this thread's network namespace whose receives give up after `seconds`; closed after `f`. */
+function withSocket<T>(what: string, seconds: number, f: (fd: number, c: Sys) => T): T {
+  const fd = socketFd(what, seconds);
   try {
-    const tv = Buffer.alloc(16);
-    tv.writeBigInt64LE(BigInt(seconds), 0);
-    c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length);
-    return f(fd, c);
+    return f(fd, libc());
   } finally {
-    c.close(fd);
+    libc().close(fd);
   }
+}
+
+/** An rtnetlink socket of the calling thread's network namespace (it stays there), for rtnl.ts. */
+export interface RtnlSocket {
+  readonly fd: number;
+  seq: number;
+  close(): void;
+}
+
+export function openSocket(): RtnlSocket {
+  const fd = socketFd('rtnetlink', CHANGE_TIMEOUT_S);
+  let open = true;
+  return { fd, seq: 0, close: () => { if (open) libc().close(fd); open = false; } };
+}
+
+/** One request acknowledged: NLM_F_REQUEST | NLM_F_ACK | `flags`; a refusal throws `Request rejected: EEXIST` (words callers match). */
+export function request(s: RtnlSocket, type: number, flags: number, body: Buffer): void {
+  const c = libc();
+  const seq = ++s.seq;
+  const req = message(type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, body);
+  if (c.send(s.fd, req, req.length, 0) !== req.length) throw new Error(`rtnetlink: send failed (errno ${koffi.errno()})`);
+  const buf = Buffer.alloc(8192);
+  for (;;) {
+    const n = Number(c.recv(s.fd, buf, buf.length, 0));
+    if (n <= 0) throw new Error(`rtnetlink: no answer from the kernel (errno ${koffi.errno()})`);
+    const errno = ackErrno(buf.subarray(0, n), seq);
+    if (errno === undefined) continue;
+    if (errno !== 0) throw new Error(`Request rejected: ${getSystemErrorName(-errno)}`);
+    return;
+  }
+}
+
+/** A dump: each answer message of `type`'s kind, as its payload (after the header), until DONE. */
+export function dump(s: RtnlSocket, type: number, body: Buffer): { type: number; payload: Buffer }[] {
+  const c = libc();
+  const seq = ++s.seq;
+  const req = message(type, NLM_F_REQUEST | NLM_F_DUMP, seq, body);
+  if (c.send(s.fd, req, req.length, 0) !== req.length) throw new Error(`rtnetlink: send failed (errno ${koffi.errno()})`);
+  const out: { type: number; payload: Buffer }[] = [];
+  const buf = Buffer.alloc(64 * 1024);
+  for (;;) {
+    const n = Number(c.recv(s.fd, buf, buf.length, 0));
+    if (n <= 0) throw new Error(`rtnetlink: dump: no answer from the kernel (errno ${koffi.errno()})`);
+    for (let off = 0; off + HEADER <= n;) {
+      const len = buf.readUInt32LE(off);
+      if (len < HEADER || off + len > n) break;
+      const t = buf.readUInt16LE(off + 4);
+      if (buf.readUInt32LE(off + 8) === seq) {
+        if (t === NLMSG_DONE) return out;
+        if (t === NLMSG_ERROR) throw new Error(`Request rejected: ${getSystemErrorName(buf.readInt32LE(off + HEADER) || -1)}`);
+        out.push({ type: t, payload: Buffer.from(buf.subarray(off + HEADER, off + len)) });
+      }
+      off += (len + 3) & ~3;
+    }
+  }
+}
+
+/** Attributes of a payload from `start`: type (without its flags) → data. Pure. */
+export function attributes(payload: Buffer, start: number): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  for (let a = start; a + 4 <= payload.length;) {
+    const alen = payload.readUInt16LE(a);
+    if (alen < 4 || a + alen > payload.length) break;
+    out.set(payload.readUInt16LE(a + 2) & 0x3fff, payload.subarray(a + 4, a + alen));
+    a += (alen + 3) & ~3;
+  }
+  return out;
+}
+
+function message(type: number, flags: number, seq: number, body: Buffer): Buffer {
+  const head = Buffer.alloc(HEADER);
+  head.writeUInt32LE(HEADER + body.length, 0);
+  head.writeUInt16LE(type, 4);
+  head.writeUInt16LE(flags, 6);
+  head.writeUInt32LE(seq, 8);
+  return Buffer.concat([head, body]);
 }
 
 /** Every link of this network namespace: one RTM_GETLINK dump. */
@@ -145,14 +226,16 @@ export function dumpLinks(): LinkFact[] {
 
 /** One link request (ifinfomsg for `index`, then `attrs`) with an acknowledgement. Pure. */
 export function linkRequest(type: number, seq: number, index: number, attrs: Buffer[] = []): Buffer {
+  return message(type, NLM_F_REQUEST | NLM_F_ACK, seq, ifinfo(index, attrs));
+}
+
+/** struct ifinfomsg for `index` (flags/change: IFF_* to set), then attributes. Pure. */
+export function ifinfo(index: number, attrs: Buffer[] = [], flags = 0, change = 0): Buffer {
   const body = Buffer.concat([Buffer.alloc(IFINFO), ...attrs]);
   body.writeInt32LE(index, 4); // ifi_family, pad, ifi_type: 0
-  const head = Buffer.alloc(HEADER);
-  head.writeUInt32LE(HEADER + body.length, 0);
-  head.writeUInt16LE(type, 4);
-  head.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK, 6);
-  head.writeUInt32LE(seq, 8);
-  return Buffer.concat([head, body]);
+  body.writeUInt32LE(flags, 8);
+  body.writeUInt32LE(change, 12);
+  return body;
 }
 
 /** The errno (≥ 0) of the acknowledgement of `seq` in a reply; undefined when the reply holds none. Pure. */
