@@ -207,7 +207,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       code = quick ? await (await import('./commands/up.js')).runUp(ctx, [], quick.flags)
         : qdown ? await (await import('./commands/up.js')).runDown(ctx, qdown.flags)
         : qrun ? await (await import('./commands/run.js')).runRun(ctx, qrun.service, qrun.command, qrun.flags)
-        : await (await import('./commands/images.js')).runBuild(ctx, qbuild!.services, { quiet: qbuild!.quiet });
+        : await (await import('./commands/build.js')).runBuild(ctx, qbuild!.services, { quiet: qbuild!.quiet });
     } catch (e) {
       io.err(renderError(e, debugWanted || !!ctx?.debug));
       code = exitCodeFor(e);
