@@ -28,6 +28,12 @@ import { faultPoint } from './fault.js';
 
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
+let fsyncs = 0;
+/** fsyncs made by the writes of this module in this process (files and directories): tests bound them per container. */
+export function fsyncCount(): number {
+  return fsyncs;
+}
+
 /** `mode` defaults to 0644: files the engine bind-mounts into containers (hosts, resolv.conf) must be readable there; the engine dirs above them are 0700. */
 export interface AtomicWriteOptions {
   /** fsync the file and its directory (default): the write survives a power cut, not only a kill. */
@@ -45,7 +51,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    if (durable) fsyncSync(fd);
+    if (durable) { fsyncSync(fd); fsyncs++; }
     faultPoint('atomic.written');
   } catch (e) {
     closeSync(fd);
@@ -56,7 +62,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
   renameSync(tmp, path);
   if (!durable) return;
   const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  try { fsyncSync(dfd); fsyncs++; } finally { closeSync(dfd); }
 }
 
 /**
@@ -95,12 +101,14 @@ export function writeJsonAtomic(path: string, value: unknown, mode?: number, opt
 
 /** fsync of an open descriptor on the thread pool (fs.fsync: the descriptor stays the caller's to close). */
 function fsyncOff(fd: number): Promise<void> {
+  fsyncs++;
   return new Promise((resolve, reject) => fsyncCb(fd, (e) => (e ? reject(e) : resolve())));
 }
 
 /** fsync of a directory (the renames and creations in it) on the thread pool. */
 export async function syncDir(dir: string): Promise<void> {
   const h = await openAsync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  fsyncs++;
   try { await h.sync(); } finally { await h.close(); }
 }
 
