@@ -52,7 +52,7 @@ export interface ContainerRecord {
   endpoints: EndpointResult[];
   /** Published ports as granted (ephemeral host ports resolved). */
   ports: PublishedPort[];
-  /** Pid of the monitor last started for it. */
+  /** Pid of the monitor last started for it: written by older versions only (the monitor's state file names it; start no longer rewrites the record). */
   monitorPid?: number;
   /** Binds and volumes as mounted (host sources resolved), for `copy`. */
   mounts?: OciMountInput[];
