@@ -420,7 +420,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('--context <name>', 'kubernetes: kubeconfig context')
       .option('--namespace <ns>', 'kubernetes: namespace of every object')
       .option('--plan', 'print what would change, per object and field; change nothing')
-      .option('--rm', 'remove everything of the project from the cluster, and nothing else')
+      .option('--rm', 'remove everything of the project from the cluster, and nothing else (Kubernetes: PersistentVolumeClaims are kept)')
+      .option('-v, --volumes', 'kubernetes, with --rm: also delete the PersistentVolumeClaims (their data goes)')
       .option('--wait', 'wait until the rollout is ready')
       .option('--strict', 'keys with no faithful mapping are errors (exit 2), not warnings')
       .action(act(async () => (await import('./commands/deploy.js')).runDeploy));

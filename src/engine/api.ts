@@ -179,7 +179,7 @@ export interface FileMountOptions { uid?: number; gid?: number; mode: number }
 export type Mount =
   | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string; file?: FileMountOptions }
   | { type: 'volume'; source: string; target: string; readOnly?: boolean }
-  | { type: 'tmpfs'; target: string; size?: Bytes; mode?: number; readOnly?: boolean };
+  | { type: 'tmpfs'; target: string; size?: Bytes; mode?: number; readOnly?: boolean; uid?: number; gid?: number; nrInodes?: number; flags?: string[] };
 
 export interface HealthcheckConfig {
   /** `["CMD", ...]` or `["CMD-SHELL", "..."]`. */

@@ -308,7 +308,7 @@ function mountsOf(model: StackModel, name: string, svc: ServiceSpec, opts: Desir
       out.push(clean({ type: 'volume', source, target: v.target, readOnly: v.read_only || undefined }));
     } else out.push(clean({ type: 'tmpfs', target: v.target, size: v.tmpfs?.size, mode: v.tmpfs?.mode, readOnly: v.read_only || undefined }));
   }
-  for (const t of svc.tmpfs ?? []) out.push({ type: 'tmpfs', target: t.target });
+  for (const t of svc.tmpfs ?? []) out.push(clean({ type: 'tmpfs', target: t.target, size: t.size, mode: t.mode, uid: t.uid, gid: t.gid, nrInodes: t.nrInodes, flags: t.flags }));
   const fileObjects = (kind: 'secrets' | 'configs') => {
     for (const ref of svc[kind] ?? []) {
       const obj = model[kind][ref.source];

@@ -30,6 +30,7 @@ import { secureEngineDirs } from '../host-dirs.js';
 import { withLockFile } from '../store/lock.js';
 import { idMappings, newIdMapArgs, parseSubIds, type IdMap } from './ids.js';
 import { INSIDE_ENV, rootlessPaths } from './mode.js';
+import { DIAL_ENV, startDialRelay } from './dial.js';
 import { ensurePasta, pastaPid, recordedPorts, stopPasta } from './pasta.js';
 import { preflight, type HostFacts } from './preflight.js';
 
@@ -265,6 +266,10 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   let exited: Promise<number> = Promise.resolve(1);
   let pastaWarning: string | undefined;
   const argvFor = command ?? [process.execPath, ...process.execArgv, process.argv[1], ...argv];
+  // registry traffic leaves from here, the host's network namespace, while the command runs (dial.ts)
+  // (a run root whose path is too long for a socket goes without: registries are then reached through pasta)
+  const relay = await startDialRelay(join(paths.runRoot, `dial-${process.pid}.sock`)).catch(() => undefined);
+  if (relay) env[DIAL_ENV] = relay.path;
   const child = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
     let fds: number[] | undefined;
     for (let attempt = 0; !fds; attempt++) {
@@ -293,13 +298,16 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
     const ns = userNs(holder);
     for (let i = 0; c.pid && c.exitCode === null && userNs(c.pid) !== ns && i < 2000; i++) await sleep(2);
     return c;
+  }).catch(async (e) => {
+    await relay?.close();
+    throw e;
   });
   // warnings once per namespace made (i.e. after a `down`, the next `up` says it again)
   if (fresh) for (const w of [...paths.warnings, ...pf.warnings, ...(pastaWarning ? [pastaWarning] : [])]) io.err(`warning: ${w}`);
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   const signals = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, f] of signals) process.on(s, f);
-  const code = await exited;
+  const code = await exited.finally(() => relay?.close());
   for (const [s, f] of signals) process.removeListener(s, f);
   const reaped = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
     if (await reapIfIdle(paths.runRoot, root, holder)) return true;

@@ -20,7 +20,7 @@ import type {
 } from '../api.js';
 import { hookExecArgs, hookFailure, hookOwner, type HookRun } from './lifecycle-hooks.js';
 import { nativeBinary, resolveRuntime } from '../native-paths.js';
-import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
+import { cgroupPaths, cgroupPids, hasOwnCgroup, netBytes, readRawStats, recordedInitStart } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
@@ -36,7 +36,7 @@ import { hostMaskedPaths } from './host-masks.js';
 import { FILES_DIR, placeFileMounts } from './file-mounts.js';
 import type { ContainerDrivers, RuntimeOps } from './drivers.js';
 import { kernelContainerDrivers } from './kernel-drivers.js';
-import { applicableResources } from '../rootless/cgroups.js';
+import { applicableResources, containerCgroupPath } from '../rootless/cgroups.js';
 
 export { removeCgroupDirs } from './kernel-drivers.js';
 
@@ -225,7 +225,7 @@ export class Containers implements ContainerApi {
   private orphanPid(rec: ContainerRecord, st: MonitorState | undefined): number | undefined {
     if (!st || st.attached || st.status !== 'running' || !st.pid) return undefined;
     if (st.guardPid && this.drv.monitor.isGuard(st.guardPid)) return undefined; // its guard is ending it
-    return this.drv.monitor.inContainer(st.pid, rec.id) ? st.pid : undefined;
+    return this.drv.monitor.inContainer(st.pid, rec.id, recordedInitStart(this.runtimeRoot, rec.id)) ? st.pid : undefined;
   }
 
   private info(rec: ContainerRecord): ContainerInfo {
@@ -318,7 +318,7 @@ export class Containers implements ContainerApi {
         etcFiles: { resolvConf: join(dir, 'resolv.conf'), hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname') },
         network,
         resources: applicableResources({ ...spec.resources }, spec.labels['tsstack.project'], (m) => this.warn(m)),
-        cgroupsPath: `${spec.cgroupParent ?? 'tsstack'}/${id}`,
+        cgroupsPath: containerCgroupPath(spec.cgroupParent, id),
         init: spec.init ? nativeBinary('init') : undefined,
         devices,
         deviceRules: spec.deviceCgroupRules,
@@ -480,7 +480,7 @@ export class Containers implements ContainerApi {
   private async resolveMounts(spec: ContainerCreateSpec, files?: Map<number, string>, rootfs?: string): Promise<OciMountInput[]> {
     const out: OciMountInput[] = [];
     for (const [i, m] of spec.mounts.entries()) {
-      if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly });
+      if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly, uid: m.uid, gid: m.gid, nrInodes: m.nrInodes, flags: m.flags });
       else if (m.type === 'bind' && m.file) {
         const source = files?.get(i);
         if (source) out.push({ type: 'bind', source, target: m.target, readOnly: true });
@@ -673,8 +673,8 @@ export class Containers implements ContainerApi {
     if (!(await until(gone, 2000))) {
       // the runtime lost track of it (its state gone): every process of its cgroup, directly
       const pid = this.orphanPid(rec, st);
-      const cg = pid ? cgroupPaths(pid) : undefined;
-      for (const p of cg ? cgroupPids(cg) : pid ? [pid] : []) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      const cg = pid ? cgroupPaths(pid, undefined, rec.id) : undefined;
+      for (const p of cg && hasOwnCgroup(cg) ? cgroupPids(cg) : pid ? [pid] : []) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
       await until(gone, 3000);
     }
     // not our child: its exit status is unknown; the signal that ended it is what Docker would show
@@ -744,7 +744,7 @@ export class Containers implements ContainerApi {
     note(sandbox);
     note(rootfs);
     faultPoint('remove.unmounted');
-    note(await attempt('cgroup', () => this.drv.runtime.removeCgroup(`${rec.spec.cgroupParent ?? 'tsstack'}/${rec.id}`)));
+    note(await attempt('cgroup', () => this.drv.runtime.removeCgroup(containerCgroupPath(rec.spec.cgroupParent, rec.id))));
     faultPoint('remove.cgroup');
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
@@ -853,8 +853,8 @@ export class Containers implements ContainerApi {
   async top(idOrName: string): Promise<{ pid: number; cmd: string }[]> {
     const rec = this.requireRunning(idOrName);
     const pid = this.monitorState(rec)!.pid;
-    const cg = cgroupPaths(pid);
-    const pids = cg ? cgroupPids(cg) : [pid];
+    const cg = cgroupPaths(pid, undefined, rec.id);
+    const pids = cg && hasOwnCgroup(cg) ? cgroupPids(cg) : [pid];
     const out: { pid: number; cmd: string }[] = [];
     for (const p of pids) {
       try {
@@ -869,11 +869,11 @@ export class Containers implements ContainerApi {
   async stats(idOrName: string): Promise<ContainerStats> {
     const rec = this.requireRunning(idOrName);
     const pid = this.monitorState(rec)!.pid;
-    const cg = cgroupPaths(pid);
+    const cg = cgroupPaths(pid, undefined, rec.id);
     if (!cg) throw new TsstackError('CONFLICT', `container ${rec.name} is not running`);
-    const a = readRawStats(cg), t0 = process.hrtime.bigint();
+    const a = readRawStats(cg, pid), t0 = process.hrtime.bigint();
     await sleep(100);
-    const b = readRawStats(cg), t1 = process.hrtime.bigint();
+    const b = readRawStats(cg, pid), t1 = process.hrtime.bigint();
     const wall = Number(t1 - t0);
     const net = netBytes(pid);
     const s: ContainerStats = {
@@ -896,7 +896,7 @@ export class Containers implements ContainerApi {
     const rec = this.get(idOrName);
     const inner = containerSide(direction === 'out' ? from : to);
     const st = this.monitorState(rec);
-    const live = st?.status === 'running' && st.pid && this.monitorAlive(rec, st) ? openProcessRoot(st.pid, rec.id) : undefined;
+    const live = st?.status === 'running' && st.pid && this.monitorAlive(rec, st) ? openProcessRoot(st.pid, rec.id, recordedInitStart(this.runtimeRoot, rec.id)) : undefined;
     if (live === undefined && !isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
     const at = live !== undefined ? { root: live, path: inner } : this.locate(rec, posix.normalize('/' + inner));
     // a running container's read-only mounts refuse writes themselves (EROFS); a stopped one's bind sources must be told
