@@ -296,7 +296,7 @@ export class Containers implements ContainerApi {
       rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
       faultPoint('container.mounted');
       undo.push(() => this.deps.images.unmountRootfs(dir));
-      this.writeRecord(rec, { durable: false });
+      // not recorded yet: a removal finds the mounted rootfs at its fixed place (remove() looks, not only at the record)
       await this.setupNetwork(rec, undo);
       faultPoint('container.network');
       this.writeEtcFiles(rec);
