@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libnftables1 nftables iproute2 busybox-static ca-certificates)
+pkgs=(libnftables1 nftables iproute2 busybox-static ca-certificates musl-tools)
 case "${1:-}" in
   --test) pkgs+=(runc crun docker.io docker-registry skopeo redis-server redis-tools mmdebstrap util-linux curl strace python3 zstd chromium uidmap passt) ;;
   --examples) pkgs+=(mmdebstrap redis-tools curl) ;;

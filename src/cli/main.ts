@@ -153,7 +153,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     try {
       ctx = new Context((quick ?? qbuild)!.globals, io);
       code = quick ? await (await import('./commands/up.js')).runUp(ctx, [], quick.flags)
-        : await (await import('./commands/images.js')).runBuild(ctx, qbuild!.services, { quiet: qbuild!.quiet });
+        : await (await import('./commands/build.js')).runBuild(ctx, qbuild!.services, { quiet: qbuild!.quiet });
     } catch (e) {
       io.err(renderError(e, debugWanted || !!ctx?.debug));
       code = exitCodeFor(e);
