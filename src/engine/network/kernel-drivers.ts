@@ -1,7 +1,8 @@
 // The real network drivers (drivers.ts): libnftables, rtnetlink, pinned namespaces (ns-enter.ts),
 // /proc. Thin: every decision stays in NetworkManager.
 
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RtNetlinkSocket } from './rtnl.js';
 import { TsstackError } from '../../util/errors.js';
 import { Nft } from './nft.js';
@@ -73,9 +74,25 @@ export class RtnlLinks implements Links {
   }
 }
 
+/** statfs f_type of nsfs (linux/magic.h): what a pinned namespace's bind mount shows. */
+const NSFS_MAGIC = 0x6e736673;
+
 export class NetnsSandbox implements Sandbox {
   pinned(): Set<string> {
     return mountPoints();
+  }
+
+  /**
+   * A pinned namespace is an nsfs file bind-mounted at `path`: statfs says so without reading
+   * /proc/self/mountinfo, which grows with every container's mounts (read once per container, it made
+   * `up` of N containers cost N² lines of it).
+   */
+  isPinned(path: string): boolean {
+    try {
+      return statfsSync(path).type === NSFS_MAGIC;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -85,10 +102,19 @@ export class NetnsSandbox implements Sandbox {
    */
   prepareDir(dir: string): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 }); // the pinned namespaces are root's alone
-    if (mountPoints().has(dir)) return;
+    // A sandbox pinned in it means the directory is a mount of its own already: sandboxes are pinned only
+    // after this, and releaseDir unmounts it only when empty. Cheaper than mountinfo (see isPinned).
+    if (this.holdsPinned(dir) || mountPoints().has(dir)) return;
     const libc = getLibc();
     if (libc.mount(dir, dir, null, MS_BIND | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not bind-mount ${dir} on itself: ${lastErrno().name}`, { hint: 'tsstack needs root to manage network sandboxes' });
     if (libc.mount(null, dir, null, MS_SHARED | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not make ${dir} a shared mount: ${lastErrno().name}`);
+  }
+
+  private holdsPinned(dir: string): boolean {
+    try {
+      for (const n of readdirSync(dir)) if (this.isPinned(join(dir, n))) return true;
+    } catch { /* not there */ }
+    return false;
   }
 
   releaseDir(dir: string, failures: string[]): void {
