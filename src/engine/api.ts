@@ -217,6 +217,13 @@ export interface ContainerCreateSpec {
   /** Image id (`sha256:…`) resolved before create. */
   imageId: string;
   labels: Labels;
+  /**
+   * Removed by the command that made it (`run --rm`): its record is written without fsync
+   * (fs-atomic.ts), as nothing of it is to be kept after a power cut. A kill leaves a whole record
+   * (recovery, `down`); a power cut a missing or empty one (recovery removes the directory) or an
+   * earlier one (an exited one-off container, which `down` or `rm` removes).
+   */
+  ephemeral?: boolean;
   /** Final argv (entrypoint + command). */
   args: string[];
   env: string[];

@@ -176,6 +176,12 @@ export function containerName(project: string, service: string, n: number, svc?:
   return svc?.container_name ?? `${project}-${service}-${n}`;
 }
 
+
+/** Labels every container of this project gets besides its own (for `ls`). */
+export function projectLabels(model: StackModel): Labels {
+  return { 'tsstack.config-files': model.sourceFiles.join(','), 'tsstack.working-dir': model.workingDir };
+}
+
 /** Networks a service joins: its own list, or the project's `default` when it names none. */
 export function serviceNetworks(svc: ServiceSpec): string[] {
   if (svc.network_mode) return [];

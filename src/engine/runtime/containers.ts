@@ -13,7 +13,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
-import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { writeJsonAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { faultPoint } from '../../util/fault.js';
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
@@ -52,7 +52,7 @@ export interface ContainerRecord {
   endpoints: EndpointResult[];
   /** Published ports as granted (ephemeral host ports resolved). */
   ports: PublishedPort[];
-  /** Pid of the monitor last started for it. */
+  /** Pid of the monitor last started for it: written by older versions only (the monitor's state file names it; start no longer rewrites the record). */
   monitorPid?: number;
   /** Binds and volumes as mounted (host sources resolved), for `copy`. */
   mounts?: OciMountInput[];
@@ -149,15 +149,44 @@ export class Containers implements ContainerApi {
     }
   }
 
-  /** `durable: false` only while the create's intent stands (fs-atomic.ts): its last write is durable. */
+  /** `durable: false` only while the create's intent stands (fs-atomic.ts): its last write is durable, unless the container is ephemeral (run --rm). */
   private writeRecord(rec: ContainerRecord, opts?: { durable: boolean }): void {
     writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec, 0o600, opts); // the environment may hold secrets
+  }
+
+  /** A durable record write whose fsyncs wait on the thread pool (fs-atomic.ts writeFileAtomic): the other containers' work goes on meanwhile. */
+  private commitRecord(rec: ContainerRecord): Promise<void> {
+    return writeJsonAtomic(join(this.cdir(rec.id), 'container.json'), rec, 0o600);
   }
 
   private allRecords(): ContainerRecord[] {
     let ids: string[];
     try { ids = readdirSync(this.dir); } catch { return []; }
     return ids.sort().map((id) => this.readRecord(id)).filter((r): r is ContainerRecord => r !== undefined);
+  }
+
+  /** id → name of every record read so far (a record's name never changes). */
+  private readonly names = new Map<string, string>();
+
+  /**
+   * The container that has `name`, if any: one readdir, and only the records not seen before are read
+   * (reading them all for every create made `up` of N containers read N² records).
+   */
+  private nameOwner(name: string): string | undefined {
+    let ids: string[];
+    try { ids = readdirSync(this.dir).sort(); } catch { return undefined; }
+    const live = new Set(ids);
+    for (const id of this.names.keys()) if (!live.has(id)) this.names.delete(id);
+    for (const id of ids) {
+      let n = this.names.get(id);
+      if (n === undefined) {
+        const r = this.readRecord(id);
+        if (!r) continue; // being written, or left unreadable: read again next time
+        this.names.set(id, (n = r.name));
+      }
+      if (n === name) return id;
+    }
+    return undefined;
   }
 
   /** By full id, unique id prefix, or name. */
@@ -244,9 +273,9 @@ export class Containers implements ContainerApi {
     if (!NAME_RE.test(spec.name)) {
       throw new TsstackError('USAGE', `invalid container name "${spec.name}"`, { hint: 'use letters, digits, "_", "." and "-", starting with a letter or digit' });
     }
-    const taken = this.allRecords().find((r) => r.name === spec.name);
+    const taken = this.nameOwner(spec.name);
     if (taken) {
-      throw new TsstackError('CONFLICT', `container name "${spec.name}" is already used by container ${taken.id.slice(0, 12)}`, { hint: 'remove that container first, or choose another name' });
+      throw new TsstackError('CONFLICT', `container name "${spec.name}" is already used by container ${taken.slice(0, 12)}`, { hint: 'remove that container first, or choose another name' });
     }
     // before anything is made: a missing host device fails the create cleanly
     const devices = hostDevices(spec.devices, `container ${spec.name}`);
@@ -267,7 +296,7 @@ export class Containers implements ContainerApi {
       rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
       faultPoint('container.mounted');
       undo.push(() => this.deps.images.unmountRootfs(dir));
-      this.writeRecord(rec, { durable: false });
+      // not recorded yet: a removal finds the mounted rootfs at its fixed place (remove() looks, not only at the record)
       await this.setupNetwork(rec, undo);
       faultPoint('container.network');
       this.writeEtcFiles(rec);
@@ -295,9 +324,11 @@ export class Containers implements ContainerApi {
         deviceRules: spec.deviceCgroupRules,
         extraMaskedPaths: hostMaskedPaths(),
       });
-      this.drv.bundle.write(join(dir, 'bundle'), oci);
+      await this.drv.bundle.write(join(dir, 'bundle'), oci);
       faultPoint('container.bundle');
-      this.writeRecord(rec);
+      // a `run --rm` container is removed by the command itself: renamed into place, no fsync
+      if (spec.ephemeral) this.writeRecord(rec, { durable: false });
+      else await this.commitRecord(rec);
     } catch (e) {
       let undone = true;
       for (const u of undo.reverse()) await u().catch(() => { undone = false; });
@@ -476,12 +507,13 @@ export class Containers implements ContainerApi {
     if (st && (st.status === 'running' || st.status === 'restarting') && this.monitorAlive(rec, st)) return;
     if (st && this.monitorAlive(rec, st)) await this.drv.monitor.waitForExit(this.statePath(rec.id), st.monitorPid, { timeoutMs: 10000 }); // the last run's monitor is finishing
     const dir = this.cdir(rec.id);
+    const before = JSON.stringify(rec);
     const runtime = await this.prepareRun(rec);
     mkdirSync(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone
     mkdirSync(this.runtimeRoot, { recursive: true });
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
-    const pid = await this.drv.monitor.start({
+    await this.drv.monitor.start({
       monitor: nativeBinary('monitor'),
       runtime,
       runtimeRoot: this.runtimeRoot,
@@ -499,8 +531,14 @@ export class Containers implements ContainerApi {
       health: argv && h ? { argv, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.startPeriod, startIntervalMs: h.startInterval } : undefined,
     });
     faultPoint('container.monitor');
-    rec.monitorPid = pid;
-    this.writeRecord(rec);
+    // The monitor's pid is not recorded here: its state file names it (written before it answers), and a pid
+    // means nothing after a reboot. The record is rewritten only when this start changed it (a remount after
+    // a reboot), or to drop the pid an older tsstack recorded: a start costs no fsync of its own.
+    delete rec.monitorPid;
+    if (JSON.stringify(rec) !== before) {
+      if (rec.spec.ephemeral) this.writeRecord(rec, { durable: false });
+      else await this.commitRecord(rec);
+    }
     if (rec.spec.postStart?.length) await this.runPostStart(rec);
   }
 
@@ -568,7 +606,7 @@ export class Containers implements ContainerApi {
         const peer = mode.slice('container:'.length);
         ns.path = ns.type === 'network' ? this.peerNetns(peer) : this.peerNs(peer, ns.type as 'pid' | 'ipc');
       }
-      this.drv.bundle.write(join(dir, 'bundle'), cfg);
+      await this.drv.bundle.write(join(dir, 'bundle'), cfg);
     }
     const dns = this.deps.dns, net = this.deps.network;
     await this.dnsUp(rec);

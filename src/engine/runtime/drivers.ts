@@ -13,8 +13,8 @@ import type { MonitorOptions, MonitorState } from './monitor-client.js';
 import type { DriverExecOptions, RunResult } from './runtime-driver.js';
 
 export interface BundleDriver {
-  /** Writes `<bundle>/config.json` (atomically, 0600). */
-  write(bundleDir: string, config: object): void;
+  /** Writes `<bundle>/config.json` (atomically and durably, 0600). */
+  write(bundleDir: string, config: object): void | Promise<void>;
   read(bundleDir: string): Record<string, any>;
 }
 
