@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory of tsstack-monitor per container: PSS and RSS from /proc/PID/smaps_rollup
-# of the monitor and of its guard (the kill-on-close child), with N containers
-# running `sleep` under each installed runtime. Target: < 1 MiB PSS per container.
+# of the monitor and of its guard (the kill-on-close child, tsstack-guard), with N
+# containers running `sleep` under each installed runtime. Target (issue 14):
+# ≤ 1 MiB RSS and ≤ 0.3 MB PSS per container.
 # Peers measured on this kind of host (../shared/BENCH-NOTES.md): conmon 2.0 MB RSS /
 # 0.42 MB PSS; containerd-shim 13.3 MB RSS / 3.1 MB PSS.
 #   Usage: bench/monitor-memory.sh [N=10]      (as root; runs in its own net+mount namespace)

@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libnftables1 nftables iproute2 busybox-static ca-certificates)
+pkgs=(libnftables1 nftables iproute2 busybox-static ca-certificates musl-tools)
 case "${1:-}" in
-  --test) pkgs+=(runc crun docker.io docker-registry skopeo redis-server redis-tools mmdebstrap util-linux curl strace python3 zstd chromium uidmap passt) ;;
+  --test) pkgs+=(runc crun docker.io docker-registry skopeo redis-server redis-tools mmdebstrap util-linux curl strace python3 zstd chromium uidmap passt slirp4netns) ;;
   --examples) pkgs+=(mmdebstrap redis-tools curl) ;;
 esac
 missing=()

@@ -73,12 +73,7 @@ static void remove_pid_files(struct mon_health *h) {
 
 static void kill_probe(struct mon *m) {
   struct mon_health *h = &m->health;
-  FILE *f = fopen(h->pid_file, "re");
-  long ip = 0;
-  if (f) {
-    if (fscanf(f, "%ld", &ip) != 1) ip = 0;
-    fclose(f);
-  }
+  long ip = mon_read_long(h->pid_file);
   if (ip > 0) kill((pid_t)ip, SIGKILL);
   if (h->pid > 0) kill(h->pid, SIGKILL);
 }

@@ -248,14 +248,23 @@ static int detach(void) {
 int main(int argc, char **argv) {
   /* Nothing of the command that started us: a monitor that kept an fd it inherited (a lock a
      `flock … tsstack up` passed down, the engine's netlink socket) would hold it as long as its container runs. */
-  close_range(3, ~0U, 0);
+  mon_close_from(3);
   struct mon *m = &M;
+  /* tsstack-guard runs this when the monitor has died (guard.c) */
+  bool cleanup = argc > 1 && !strcmp(argv[1], "--guard-cleanup");
+  if (cleanup) { argc--; argv++; prctl(PR_SET_NAME, "tsstack-guard"); }
+  m->argc = argc;
+  m->argv = argv;
   parse_args(m, argc, argv);
   m->out = (struct mon_stream){ .name = "stdout", .fd = -1 };
   m->err = (struct mon_stream){ .name = "stderr", .fd = -1 };
   m->console_listen = m->ctl_fd = m->guard_fd = m->health.out_fd = m->stdin_w = -1;
   m->st.status = "created";
   m->health.status = "starting";
+  if (cleanup) {
+    mon_guard_cleanup(m);
+    return 0;
+  }
 
   int sync = detach();
   /* per monitor: a newer monitor of the same container must not lose its probe's pid file to our exit */
@@ -276,8 +285,8 @@ int main(int argc, char **argv) {
   m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 
   if (m->pid_path) {
-    FILE *f = fopen(m->pid_path, "we");
-    if (f) { fprintf(f, "%d\n", (int)getpid()); fclose(f); }
+    int fd = open(m->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd >= 0) { dprintf(fd, "%d\n", (int)getpid()); close(fd); }
   }
   if (mon_log_open(&m->log) < 0) {
     snprintf(line, sizeof line, "tsstack-monitor: cannot open the log %.500s: %s\n", m->log.path, strerror(errno));
@@ -360,10 +369,7 @@ int main(int argc, char **argv) {
   mon_guard_release(m);
   if (m->pid_path) {
     /* only our own pid file: a newer monitor may have written it */
-    FILE *f = fopen(m->pid_path, "re");
-    int p = 0;
-    if (f) { if (fscanf(f, "%d", &p) != 1) p = 0; fclose(f); }
-    if (p == (int)getpid()) unlink(m->pid_path);
+    if (mon_read_long(m->pid_path) == (long)getpid()) unlink(m->pid_path);
   }
   return 0;
 }

@@ -81,6 +81,8 @@ struct mon_state {
 
 struct mon {
   /* configuration (command line) */
+  int argc;               /* the command line as given (the guard runs it again with --guard-cleanup) */
+  char **argv;
   const char *runtime, *runtime_root, *id, *bundle, *state_path, *socket_path, *pid_path;
   int state_dir_len;      /* length of the state file's directory part */
   int stop_signal;
@@ -119,6 +121,13 @@ int mon_parse_signal(const char *s);
 int mon_write_all(int fd, const char *buf, size_t n);
 void mon_set_cloexec(int fd);
 void mon_set_nonblock(int fd);
+/* Reads at most cap-1 bytes of a small file (pid files, cgroup counters), NUL-terminated; -1 if it cannot.
+ * By hand rather than with stdio, whose scanf would add its float parser to every monitor's pages. */
+ssize_t mon_read_small(const char *path, char *buf, size_t cap);
+/* The number a pid file holds; 0 if none. */
+long mon_read_long(const char *path);
+/* Closes every fd from fd up. */
+void mon_close_from(int fd);
 
 /* log.c */
 int mon_log_open(struct mon_log *l);
@@ -166,6 +175,8 @@ void mon_health_cancel(struct mon *m);
 
 /* guard.c: a child that runs `runtime delete --force` if the monitor dies without saying goodbye. */
 int mon_guard_start(struct mon *m);
+/* What the guard does once the monitor is gone (also `tsstack-monitor --guard-cleanup ARGS…`). */
+void mon_guard_cleanup(struct mon *m);
 void mon_guard_release(struct mon *m);
 
 /* ctl.c: a unix stream socket taking one-line commands: "stop [ms]", "kill SIG".

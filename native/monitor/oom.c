@@ -3,18 +3,16 @@
  * found from /proc/<pid>/cgroup right after create, while it exists. */
 #include "mon.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static long read_oom_kill(const char *path) {
-  FILE *f = fopen(path, "re");
-  if (!f) return -1;
-  char line[256];
-  long v = -1;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "oom_kill %ld", &v) == 1) break;
-  fclose(f);
-  return v;
+  char buf[1024]; /* memory.events and memory.oom_control are a few short lines */
+  if (mon_read_small(path, buf, sizeof buf) < 0) return -1;
+  for (const char *l = buf; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+    if (!strncmp(l, "oom_kill ", 9)) return strtol(l + 9, NULL, 10);
+  return -1;
 }
 
 void mon_oom_locate(struct mon *m) {

@@ -27,7 +27,7 @@ pid_t mon_runtime_spawn(const struct mon *m, char *const args[], int in_fd, int 
   /* Move them above 2 first so dup2 never clobbers a source. */
   for (int i = 0; i < 3; i++) fds[i] = fcntl(fds[i], F_DUPFD, 10);
   for (int i = 0; i < 3; i++) dup2(fds[i], i);
-  close_range(3, ~0U, 0);
+  mon_close_from(3);
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
@@ -133,16 +133,13 @@ int mon_container_start(struct mon *m) {
     close_streams(m);
     return -1;
   }
-  FILE *f = fopen(pidfile, "re");
-  long cpid = 0;
-  if (!f || fscanf(f, "%ld", &cpid) != 1 || cpid <= 0) {
-    if (f) fclose(f);
+  long cpid = mon_read_long(pidfile);
+  if (cpid <= 0) {
     snprintf(m->st.error, sizeof m->st.error, "%.100s create wrote no pid to %.300s", m->runtime, pidfile);
     mon_container_delete(m, true);
     close_streams(m);
     return -1;
   }
-  fclose(f);
   m->st.pid = (pid_t)cpid;
   mon_oom_locate(m);
   char *start[] = { "start", (char *)m->id, NULL };

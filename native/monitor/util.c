@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,3 +99,26 @@ int mon_write_all(int fd, const char *buf, size_t n) {
 
 void mon_set_cloexec(int fd) { fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC); }
 void mon_set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+ssize_t mon_read_small(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = 0;
+  ssize_t r = 0;
+  while (len + 1 < cap && ((r = read(fd, buf + len, cap - 1 - len)) > 0 || (r < 0 && errno == EINTR)))
+    if (r > 0) len += (size_t)r;
+  close(fd);
+  buf[len] = 0;
+  return r < 0 ? -1 : (ssize_t)len;
+}
+
+long mon_read_long(const char *path) {
+  char buf[32];
+  if (mon_read_small(path, buf, sizeof buf) <= 0) return 0;
+  char *end;
+  long v = strtol(buf, &end, 10);
+  return end == buf ? 0 : v;
+}
+
+/* close_range(2) by number: not every C library declares it (musl 1.2.3 does not). */
+void mon_close_from(int fd) { syscall(SYS_close_range, (unsigned)fd, ~0U, 0U); }

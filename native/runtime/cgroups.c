@@ -1,5 +1,6 @@
 #include "cgroups.h"
 #include "devfilter.h"
+#include "namespaces.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -243,8 +244,15 @@ int cg_create(const char *path, const struct resources *res, struct cg_dirs *d, 
   if (!strcmp(path, "..") || strstr(path, "../") || (strlen(path) > 2 && !strcmp(path + strlen(path) - 3, "/..")))
     return ts_fail(e, "linux.cgroupsPath \"%s\" must not contain \"..\"", path);
   const char *fake = getenv("TSSTACK_CGROUP2_ROOT");
-  if ((fake && *fake) || is_cgroup2("/sys/fs/cgroup")) {
-    const char *root = fake && *fake ? fake : "/sys/fs/cgroup";
+  /* Rootless (a user namespace, or not root): only a cgroup v2 subtree can be delegated to a user
+   * (v1 hierarchies are never safe to hand over), so on a hybrid host the unified tree alone is used,
+   * and no device filter is attached (loading it needs CAP_SYS_ADMIN on the host; the user namespace
+   * already refuses mknod, as in runc's rootless mode). */
+  bool rootless = ns_in_user_ns() || geteuid() != 0;
+  const char *v2root = fake && *fake ? fake : is_cgroup2("/sys/fs/cgroup") ? "/sys/fs/cgroup"
+                       : rootless && is_cgroup2("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : NULL;
+  if (v2root) {
+    const char *root = v2root;
     d->v2 = true;
     d->fake = fake && *fake;
     if (make_path(d, root, path, false, e) < 0) goto fail;
@@ -253,7 +261,7 @@ int cg_create(const char *path, const struct resources *res, struct cg_dirs *d, 
     d->n_leaves = 1;
     v2_enable(root, path, d->fake);
     if (cg2_apply(d->leaves[0], res, d->fake, e) < 0) goto fail;
-    if (!d->fake && devfilter_attach(d->leaves[0], res, e) < 0) goto fail;
+    if (!d->fake && !rootless && devfilter_attach(d->leaves[0], res, e) < 0) goto fail;
     return 0;
   }
   struct hier h[CG_MAX];

@@ -179,7 +179,7 @@ export interface FileMountOptions { uid?: number; gid?: number; mode: number }
 export type Mount =
   | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string; file?: FileMountOptions }
   | { type: 'volume'; source: string; target: string; readOnly?: boolean }
-  | { type: 'tmpfs'; target: string; size?: Bytes; mode?: number; readOnly?: boolean };
+  | { type: 'tmpfs'; target: string; size?: Bytes; mode?: number; readOnly?: boolean; uid?: number; gid?: number; nrInodes?: number; flags?: string[] };
 
 export interface HealthcheckConfig {
   /** `["CMD", ...]` or `["CMD-SHELL", "..."]`. */
@@ -217,6 +217,13 @@ export interface ContainerCreateSpec {
   /** Image id (`sha256:…`) resolved before create. */
   imageId: string;
   labels: Labels;
+  /**
+   * Removed by the command that made it (`run --rm`): its record is written without fsync
+   * (fs-atomic.ts), as nothing of it is to be kept after a power cut. A kill leaves a whole record
+   * (recovery, `down`); a power cut a missing or empty one (recovery removes the directory) or an
+   * earlier one (an exited one-off container, which `down` or `rm` removes).
+   */
+  ephemeral?: boolean;
   /** Final argv (entrypoint + command). */
   args: string[];
   env: string[];

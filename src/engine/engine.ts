@@ -19,7 +19,6 @@ import type { NetworkManager } from './network/manager.js';
 import type { Containers } from './runtime/containers.js';
 import type { DnsListen, SandboxProvider } from './runtime/deps.js';
 import { secureEngineDirs } from './host-dirs.js';
-import { Volumes } from './volumes.js';
 
 export interface EngineOptions {
   /** Persistent state (default `/var/lib/tsstack`). */
@@ -67,8 +66,8 @@ function lazy<T>(make: () => Promise<T>): Lazy<T> {
   };
 }
 
-/** ImageApi over the image store, loaded on the first call. */
-function imagesOf(p: Lazy<ImageStore>): ImageApi {
+/** ImageApi over the image store, loaded on the first call; a build the build memo answers loads no store. */
+function imagesOf(p: Lazy<ImageStore>, root: string): ImageApi {
   const s = () => p.get();
   return {
     inspect: async (ref) => (await s()).inspect(ref),
@@ -76,7 +75,7 @@ function imagesOf(p: Lazy<ImageStore>): ImageApi {
     ensure: async (ref, policy, onProgress) => (await s()).ensure(ref, policy, onProgress),
     pull: async (ref, onProgress) => (await s()).pull(ref, onProgress),
     push: async (ref, onProgress) => (await s()).push(ref, onProgress),
-    build: async (req) => (await s()).build(req),
+    build: async (req) => (await (await import('./image/build/memo.js')).lookupMemo(root, req, s)) ?? (await s()).build(req),
     remove: async (ref, o) => (await s()).remove(ref, o),
     prune: async () => (await s()).prune(),
     mountRootfs: async (imageId, dir) => (await s()).mountRootfs(imageId, dir),
@@ -85,6 +84,17 @@ function imagesOf(p: Lazy<ImageStore>): ImageApi {
     importRootfs: async (source, name, o) => (await s()).importRootfs(source, name, o),
     loadArchive: async (path, onProgress) => (await s()).loadArchive(path, onProgress),
     saveArchive: async (refs, path) => (await s()).saveArchive(refs, path),
+  };
+}
+
+/** VolumeApi over the volume store, loaded on the first call. */
+function volumesOf(p: Lazy<VolumeApi>): VolumeApi {
+  const v = () => p.get();
+  return {
+    create: async (name, labels) => (await v()).create(name, labels),
+    inspect: async (name) => (await v()).inspect(name),
+    list: async (filter) => (await v()).list(filter),
+    remove: async (name) => (await v()).remove(name),
   };
 }
 
@@ -146,7 +156,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const { root, runRoot } = opts;
   // 0700, owned by root, nothing on the way another user can change (host-dirs.ts)
   secureEngineDirs({ root, runRoot });
-  const volumes: VolumeApi = new Volumes(root);
+  const volumes = volumesOf(lazy(async () => new (await import('./volumes.js')).Volumes(root)));
 
   // One DNS service for the containers' part, health and close().
   let dnsInst: DnsService | undefined;
@@ -178,7 +188,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       keep: async () => (await import('./image/build/index.js')).buildCacheKeepSet(root),
     });
   });
-  const images = imagesOf(imagePart);
+  const images = imagesOf(imagePart, root);
   const containerPart = lazy(async () => {
     const [{ Containers }, { kernelContainerDrivers }] = await Promise.all([import('./runtime/containers.js'), import('./runtime/kernel-drivers.js')]);
     const dns = await dnsService();

@@ -11,12 +11,13 @@
 //     record), then it goes; never removed through a mount point;
 //   - temp files of atomic writes whose writer is dead.
 //
-// Cheap when nothing was left: one readdir of the intents, the project's records (already read by
-// observe) and one read of mountinfo. Only this project's intents and records are acted on (another
-// project's command may be under way); orphans with no record and dead writers' temps belong to nobody.
+// Cheap when nothing was left: one readdir of the intents, the records (already read by observe) and
+// one read of mountinfo. Only this project's intents and records are acted on (another project's command
+// may be under way); orphans with no record belong to nobody; dead writers' temps in another project's
+// container directories are left to that project's next command.
 
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { TsstackError } from '../util/errors.js';
 import { pidAlive, removeDeadTemps, tempWriter } from '../util/fs-atomic.js';
 import type { Engine, RecoveryReport } from './api.js';
@@ -70,6 +71,7 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
   // 2. records of this project without a bundle (no intent: written by an older tsstack)
   let ids: string[] = [];
   try { ids = readdirSync(cdir).filter((n) => ID.test(n)); } catch { /* no containers yet */ }
+  const others = new Set<string>(); // containers of other projects: their temps are theirs to clean
   for (const id of ids) {
     // A change under way in a live process (any project) is left alone. Its intent is written before its
     // directory and removed after its record is complete, so reading the intent first, then the record, sees
@@ -82,7 +84,10 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
       if (!writing) await attempt(`removed the files of container ${id.slice(0, 12)} (no record)`, () => removeOrphanDir(join(cdir, id)));
       continue;
     }
-    if (rec.spec?.labels?.['tsstack.project'] !== project) continue;
+    if (rec.spec?.labels?.['tsstack.project'] !== project) {
+      others.add(id);
+      continue;
+    }
     if (!existsSync(join(cdir, id, 'bundle', 'config.json'))) {
       await attempt(`removed container ${id.slice(0, 12)} (never finished: no bundle)`, () => engine.containers.remove(id, { force: true }));
     }
@@ -90,9 +95,14 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
 
   // 3. temps of dead writers, in the directories atomic writes go to (never into volumes' data or rootfs)
   const dirs = [join(engine.root, 'networks'), join(engine.root, 'intents'), join(engine.root, 'images'), join(engine.runRoot, 'dns')];
-  for (const id of ids) dirs.push(join(cdir, id), join(cdir, id, 'bundle'));
+  // (two directories per container: only this project's, and those no record stands for, are read, so a
+  // command's recovery does not grow with the containers of every other project on the host)
+  const mine = ids.filter((id) => !others.has(id));
+  for (const id of mine) dirs.push(join(cdir, id), join(cdir, id, 'bundle'));
   const sub = (d: string) => { try { return readdirSync(d).filter((n) => !n.startsWith('.')).map((n) => join(d, n)); } catch { return []; } };
-  dirs.push(...sub(join(engine.root, 'volumes')), ...sub(join(engine.runRoot, 'monitor')), ...sub(join(engine.root, 'projects')), ...sub(join(engine.runRoot, 'dns')));
+  const othersShort = new Set([...others].map((id) => id.slice(0, 12))); // monitor directories are named by the short id
+  const monitors = sub(join(engine.runRoot, 'monitor')).filter((d) => !othersShort.has(basename(d)));
+  dirs.push(...sub(join(engine.root, 'volumes')), ...monitors, ...sub(join(engine.root, 'projects')), ...sub(join(engine.runRoot, 'dns')));
   for (const d of dirs) for (const n of removeDeadTemps(d)) report.done.push(`removed ${join(d, n)} (a write killed before its rename)`);
   return report;
 }

@@ -62,7 +62,7 @@ export interface ServiceSpec {
   ports: PortSpec[];
   expose: string[];
   volumes: ServiceVolume[];
-  /** `tmpfs:` entries, `TARGET[:OPTIONS]` parsed (the options are kept as written; the engine mounts the target with its defaults). */
+  /** `tmpfs:` entries, `TARGET[:OPTIONS]` parsed (the options as written for `config`, and their meaning for the engine). */
   tmpfs: TmpfsEntry[];
   depends_on: Record<string, DependsOn>;
   /**
@@ -157,8 +157,16 @@ export interface Link {
 export interface TmpfsEntry {
   /** Path in the container. */
   target: string;
-  /** Mount options as written (`size=64m,mode=1777`). */
+  /** Mount options as written (`size=64m,mode=1777`); what `config` prints. */
   options?: string;
+  /** Parsed from `options`: tmpfs's own settings (absent: the kernel's default). */
+  size?: Bytes;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  nrInodes?: number;
+  /** Mount flags in the order written (`exec`, `ro`, `noatime`…), applied after the defaults `nosuid,nodev,noexec`. */
+  flags?: string[];
 }
 
 /** A `volumes_from` entry: whose mounts, and `:ro` (true) / `:rw` (false) / as theirs (absent). `written` is what `config` prints. */

@@ -31,7 +31,11 @@ export interface ApplyEvent {
 }
 
 export interface ApplyOptions {
-  /** Engine calls in flight at once (default 4), except stops and removals (below). */
+  /**
+   * Engine calls in flight at once, except stops and removals (below). Default: 4 for pulls, builds and
+   * the rest, 16 for container creates and starts, which mostly wait on the kernel, the disk and their
+   * monitors while the one JavaScript thread is free (a given `parallel` bounds them too).
+   */
   parallel?: number;
   /**
    * Container removals in flight at once (default 32). They wait on the kernel (namespaces, mounts)
@@ -69,6 +73,9 @@ export interface ApplyResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const REMOVE_PARALLEL = 32;
+const CONTAINER_PARALLEL = 16;
+/** The pool of container creates and starts (bounded by CONTAINER_PARALLEL unless `parallel` is given). */
+const CONTAINER = 'container';
 /** Pools (executor.ts): `default` is bounded by `parallel`, `remove` by `removeParallel`; `free` is not bounded. */
 const FREE = 'free';
 
@@ -92,7 +99,7 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
   const run = new StepRunner(plan, engine, opts, emit, fail, result, (id) => seen.get(id));
   const nodes: ExecNode[] = steps.map((s) => ({ id: s.id, dependsOn: s.dependsOn, after: s.after, pool: poolOf(s), run: (ctx) => run.step(s, ctx) }));
   await execute(nodes, {
-    parallel: opts.parallel ?? 4, pools: { remove: opts.removeParallel ?? REMOVE_PARALLEL }, keepGoing: true, signal: opts.signal,
+    parallel: opts.parallel ?? 4, pools: { remove: opts.removeParallel ?? REMOVE_PARALLEL, [CONTAINER]: opts.parallel ?? CONTAINER_PARALLEL }, keepGoing: true, signal: opts.signal,
     onSettle: (o) => {
       seen.set(o.id, o);
       if (o.state === 'skipped') run.skipped(byId.get(o.id)!, o, byId);
@@ -109,6 +116,7 @@ function poolOf(s: Step): string {
   // whole grace period take one grace period, as with docker compose
   if (s.op === 'stop' && (a.type === 'remove' || a.type === 'remove-orphan')) return FREE;
   if (s.op === 'remove' && (a.type === 'remove' || a.type === 'remove-orphan')) return 'remove';
+  if (s.op === 'create' || s.op === 'start') return CONTAINER;
   return 'default';
 }
 

@@ -176,6 +176,12 @@ export function containerName(project: string, service: string, n: number, svc?:
   return svc?.container_name ?? `${project}-${service}-${n}`;
 }
 
+
+/** Labels every container of this project gets besides its own (for `ls`). */
+export function projectLabels(model: StackModel): Labels {
+  return { 'tsstack.config-files': model.sourceFiles.join(','), 'tsstack.working-dir': model.workingDir };
+}
+
 /** Networks a service joins: its own list, or the project's `default` when it names none. */
 export function serviceNetworks(svc: ServiceSpec): string[] {
   if (svc.network_mode) return [];
@@ -308,7 +314,7 @@ function mountsOf(model: StackModel, name: string, svc: ServiceSpec, opts: Desir
       out.push(clean({ type: 'volume', source, target: v.target, readOnly: v.read_only || undefined }));
     } else out.push(clean({ type: 'tmpfs', target: v.target, size: v.tmpfs?.size, mode: v.tmpfs?.mode, readOnly: v.read_only || undefined }));
   }
-  for (const t of svc.tmpfs ?? []) out.push({ type: 'tmpfs', target: t.target });
+  for (const t of svc.tmpfs ?? []) out.push(clean({ type: 'tmpfs', target: t.target, size: t.size, mode: t.mode, uid: t.uid, gid: t.gid, nrInodes: t.nrInodes, flags: t.flags }));
   const fileObjects = (kind: 'secrets' | 'configs') => {
     for (const ref of svc[kind] ?? []) {
       const obj = model[kind][ref.source];

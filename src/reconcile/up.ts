@@ -79,7 +79,4 @@ export async function up(engine: Engine, model: StackModel, opts: UpOptions = {}
   return { plan, result: total };
 }
 
-/** Labels every container of this project gets besides its own (for `ls`). */
-export function projectLabels(model: StackModel): Labels {
-  return { 'tsstack.config-files': model.sourceFiles.join(','), 'tsstack.working-dir': model.workingDir };
-}
+export { projectLabels } from './desired.js';

@@ -517,7 +517,13 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
     ports: ports(ctx, at('ports'), raw.ports),
     expose: strList(raw.expose),
     volumes: volumes(ctx, at('volumes'), raw.volumes, sc.volumes),
-    tmpfs: strList(raw.tmpfs).map(parseTmpfs),
+    tmpfs: strList(raw.tmpfs).map((v, i) => {
+      try {
+        return parseTmpfs(v);
+      } catch (e) {
+        throw ctx.error([...at('tmpfs'), i], (e as Error).message, 'write TARGET or TARGET:size=64m,mode=1777 (options as for docker run --tmpfs)');
+      }
+    }),
     depends_on: dependsOn(ctx, at('depends_on'), raw.depends_on),
     networks: {},
     cap_add: strList(raw.cap_add),

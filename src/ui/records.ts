@@ -35,9 +35,10 @@ function pidFact(pid: number): string {
   }
 }
 
-/** The containers of the engine root `root`, read from their records. */
-export function recordsSource(root: string): HubEngine {
+/** The containers of the engine root `root` (its run root `runRoot`), read from their records. */
+export function recordsSource(root: string, runRoot: string): HubEngine {
   const dir = join(root, 'containers');
+  const runtimeRoot = join(runRoot, 'runtime');
   const record = (id: string): ContainerRecord | undefined => {
     try {
       return JSON.parse(readFileSync(join(dir, id, 'container.json'), 'utf8')) as ContainerRecord;
@@ -55,12 +56,12 @@ export function recordsSource(root: string): HubEngine {
       async list(filter: Labels = {}): Promise<ContainerInfo[]> {
         const want = Object.entries(filter);
         return all().filter((r) => want.every(([k, v]) => r.spec.labels[k] === v))
-          .map((r) => containerInfo(r, state(r.id), PROBES))
+          .map((r) => containerInfo(r, state(r.id), PROBES, runtimeRoot))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       },
       async inspect(idOrName: string): Promise<ContainerInfo | undefined> {
         const r = find(idOrName);
-        return r && containerInfo(r, state(r.id), PROBES);
+        return r && containerInfo(r, state(r.id), PROBES, runtimeRoot);
       },
       logs(id: string, opts: LogOptions): AsyncIterable<LogLine> {
         const r = find(id);

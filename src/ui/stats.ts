@@ -29,12 +29,12 @@ export class CgroupSampler {
       live.add(c.id);
       let s = this.seen.get(c.id);
       if (!s || s.pid !== c.pid) {
-        const cg = cgroupPaths(c.pid);
+        const cg = cgroupPaths(c.pid, undefined, c.id);
         if (!cg) continue;
         s = { pid: c.pid, cg, cpuNs: -1, at: 0n };
         this.seen.set(c.id, s);
       }
-      const raw = readRawStats(s.cg);
+      const raw = readRawStats(s.cg, c.pid);
       const at = process.hrtime.bigint();
       const wall = Number(at - s.at);
       const first = s.cpuNs < 0;

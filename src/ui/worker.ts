@@ -16,7 +16,7 @@ export type WorkerOp = 'describe' | 'plan' | 'apply' | 'restart' | 'stop' | 'sta
 export interface WorkerRequest { g: GlobalOptions; op: WorkerOp; id?: string }
 /** One line of a worker's answer. */
 export type WorkerLine =
-  | { describe: { project: string; root: string; hasStack: boolean } }
+  | { describe: { project: string; root: string; runRoot: string; hasStack: boolean } }
   | { outline: ModelOutline | null }
   | { plan: import('./hub.js').PlanView }
   | { applyPlan: string }
@@ -28,7 +28,7 @@ const out = (l: WorkerLine) => new Promise<void>((r) => process.stdout.write(`${
 async function serve(req: WorkerRequest, ctx: Context): Promise<void> {
   const model = await ctx.maybeModel();
   if (req.op === 'describe') {
-    return out({ describe: { project: model?.name ?? (await ctx.projectName()), root: ctx.paths.root, hasStack: !!model } });
+    return out({ describe: { project: model?.name ?? (await ctx.projectName()), root: ctx.paths.root, runRoot: ctx.paths.runRoot, hasStack: !!model } });
   }
   const engine = await ctx.openEngine();
   const { reconcileOpts } = await import('../cli/commands/up.js');

@@ -20,12 +20,19 @@
 // temp left by a killed writer is recognised and removed by recovery
 // (removeDeadTemps, src/engine/recovery.ts).
 
-import { closeSync, constants, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsync as fsyncCb, fsyncSync, openSync, readdirSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
+import { open as openAsync } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { TsstackError } from './errors.js';
 import { faultPoint } from './fault.js';
 
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+let fsyncs = 0;
+/** fsyncs made by the writes of this module in this process (files and directories): tests bound them per container. */
+export function fsyncCount(): number {
+  return fsyncs;
+}
 
 /** `mode` defaults to 0644: files the engine bind-mounts into containers (hosts, resolv.conf) must be readable there; the engine dirs above them are 0700. */
 export interface AtomicWriteOptions {
@@ -44,7 +51,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    if (durable) fsyncSync(fd);
+    if (durable) { fsyncSync(fd); fsyncs++; }
     faultPoint('atomic.written');
   } catch (e) {
     closeSync(fd);
@@ -55,7 +62,54 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
   renameSync(tmp, path);
   if (!durable) return;
   const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  try { fsyncSync(dfd); fsyncs++; } finally { closeSync(dfd); }
+}
+
+/**
+ * writeFileAtomicSync with the two fsyncs on libuv's thread pool: the same steps in the same order
+ * (temp written and fsync'd, renamed, directory fsync'd), so a reader or a crash sees exactly what
+ * it would after the synchronous write; but the one JavaScript thread goes on with other work while
+ * the disk flushes. Writes of several containers started together then wait on the disk side by
+ * side (ext4's journal commits concurrent fsyncs together) instead of one after another.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: AtomicWriteOptions = {}): Promise<void> {
+  if (opts.durable === false) return writeFileAtomicSync(path, data, mode, opts);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const fd = openSync(tmp, CREATE_NEW, 0o600);
+  try {
+    fchmodSync(fd, mode);
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    await fsyncOff(fd);
+    faultPoint('atomic.written');
+  } catch (e) {
+    closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  await syncDir(dir);
+}
+
+export function writeJsonAtomic(path: string, value: unknown, mode?: number, opts?: AtomicWriteOptions): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode, opts);
+}
+
+/** fsync of an open descriptor on the thread pool (fs.fsync: the descriptor stays the caller's to close). */
+function fsyncOff(fd: number): Promise<void> {
+  fsyncs++;
+  return new Promise((resolve, reject) => fsyncCb(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+/** fsync of a directory (the renames and creations in it) on the thread pool. */
+export async function syncDir(dir: string): Promise<void> {
+  const h = await openAsync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  fsyncs++;
+  try { await h.sync(); } finally { await h.close(); }
 }
 
 export function writeJsonAtomicSync(path: string, value: unknown, mode?: number, opts?: AtomicWriteOptions): void {

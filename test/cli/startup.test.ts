@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Io } from '../../src/cli/context.js';
-import { commandWord, main, quickUp } from '../../src/cli/main.js';
+import { commandWord, main, quickDown, quickRun, quickUp } from '../../src/cli/main.js';
 
 test('commandWord skips global options and their values', (t) => {
   t.is(commandWord(['up', '-d']), 'up');
@@ -52,4 +52,24 @@ test('every global option commander declares is read by the quick path too (one 
     .map((m) => ({ flag: m[1].split(', ').pop()!, value: !!m[2] })).filter((o) => !['--help', '--version'].includes(o.flag));
   t.true(declared.length >= 9, declared.map((o) => o.flag).join(' '));
   for (const o of declared) t.truthy(quickUp([o.flag, ...(o.value ? ['x'] : []), 'up', '-d']), `${o.flag} up -d`);
+});
+
+test('quickDown takes `[globals] down [-v] [--remove-orphans] [-t N]` only; anything else is commander\'s', (t) => {
+  t.deepEqual(quickDown(['down']), { globals: {}, flags: {} });
+  t.deepEqual(quickDown(['-f', 'a.yaml', '-p', 'down', 'down', '-v', '--remove-orphans', '-t', '3']), { globals: { file: ['a.yaml'], projectName: 'down' }, flags: { volumes: true, removeOrphans: true, timeout: 3 } });
+  t.deepEqual(quickDown(['down', '--volumes', '--timeout=0'])?.flags, { volumes: true, timeout: 0 });
+  for (const argv of [['down', '-vt', '1'], ['down', '-t'], ['down', '-t', '-1'], ['down', '-t', 'x'], ['down', '--help'], ['down', 'web'], ['-v', 'down'], ['ps', 'down'], ['down', '--rmi', 'all']]) {
+    t.is(quickDown(argv), undefined, argv.join(' '));
+  }
+});
+
+test('quickRun takes `[globals] run [--rm] [-d] [-T] [--no-deps] [--service-ports] SERVICE [COMMAND…]`; every word after SERVICE is the command\'s', (t) => {
+  t.deepEqual(quickRun(['-f', 'a.yaml', '-p', 'run', 'run', '--rm', 't']), { globals: { file: ['a.yaml'], projectName: 'run' }, service: 't', command: [], flags: { rm: true } });
+  t.deepEqual(quickRun(['run', '-T', '--no-deps', '-d', '--service-ports', 'web', 'sh', '-c', 'echo --rm -e x']), {
+    globals: {}, service: 'web', command: ['sh', '-c', 'echo --rm -e x'], flags: { TTY: false, deps: false, detach: true, servicePorts: true },
+  });
+  t.deepEqual(quickRun(['run', 'web', '--help'])?.command, ['--help']);
+  for (const argv of [['run'], ['run', '--rm'], ['run', '-e', 'A=1', 'web'], ['run', '--name', 'x', 'web'], ['run', '-it', 'web'], ['run', '--help'], ['ps', 'run', 'web'], ['run', '--', 'web']]) {
+    t.is(quickRun(argv), undefined, argv.join(' '));
+  }
 });

@@ -3,8 +3,8 @@
 // back-off, stop with grace, health checks, and no orphans when it is killed.
 import test from 'ava';
 import { skipWhen, noneHere } from '../helpers/skip.js';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { nativeBinary, resolveRuntime } from '../../src/engine/native-paths.js';
 import { processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorOptions } from '../../src/engine/runtime/monitor-client.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
@@ -160,10 +160,14 @@ for (const rt of runtimes()) {
     t.true(readJsonLines(b.log).some((l) => l.log === 'bye\n'));
   });
 
-  test(`${rt}: killing the monitor with SIGKILL leaves no container process`, async (t) => {
+  test(`${rt}: killing the monitor with SIGKILL leaves no container process; the guard is the small tsstack-guard, not a copy of the monitor`, async (t) => {
     const { b, pid } = await launch(t, rt, ['sleep', '1000'], { restart: 'always' });
     const cpid = readMonitorState(b.state)!.pid;
     t.true(processAlive(cpid));
+    const guard = readMonitorState(b.state)!.guardPid!;
+    t.is(readFileSync(`/proc/${guard}/comm`, 'utf8').trim(), 'tsstack-guard');
+    t.is(readlinkSync(`/proc/${guard}/exe`), join(dirname(nativeBinary('monitor')), 'tsstack-guard'), 'it runs its own binary (a few pages per container)');
+    t.regex(readFileSync(`/proc/${guard}/cmdline`, 'utf8'), new RegExp(`--guard-cleanup\0.*--id\0${b.id}\0`));
     process.kill(pid, 'SIGKILL');
     t.true(await until(() => processGone(cpid), 10000), 'container process gone');
     t.true(await until(() => readMonitorState(b.state)?.status === 'dead', 10000), 'the guard recorded it');

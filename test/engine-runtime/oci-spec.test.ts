@@ -165,3 +165,11 @@ test('"every capability" is the host\'s bounding set when given (privileged, cap
   const spec = buildOciSpec({ ...base, privileged: true, hostCaps: bnd }) as { process: { capabilities: { bounding: string[] } } };
   t.false(spec.process.capabilities.bounding.includes('CAP_SYS_RESOURCE'));
 });
+
+test('a tmpfs mount: Docker\'s defaults first, then the stack\'s flags (so `exec` lifts `noexec`), then size, mode and owner', (t) => {
+  const s = buildOciSpec({ ...base, mounts: [{ type: 'tmpfs', target: '/scratch', size: 1 << 20, mode: 0o1770, uid: 33, gid: 44, nrInodes: 1024, flags: ['exec', 'noatime'] }, { type: 'tmpfs', target: '/plain' }] } as OciSpecInput);
+  const mounts = s.mounts as { destination: string; options: string[] }[];
+  const scratch = mounts.find((m) => m.destination === '/scratch')!;
+  t.deepEqual(scratch.options, ['nosuid', 'nodev', 'noexec', 'exec', 'noatime', 'size=1048576', 'mode=1770', 'uid=33', 'gid=44', 'nr_inodes=1024']);
+  t.deepEqual(mounts.find((m) => m.destination === '/plain')!.options, ['nosuid', 'nodev', 'noexec']);
+});

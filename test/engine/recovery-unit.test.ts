@@ -132,3 +132,23 @@ test('a record without a bundle (an older tsstack) is removed; a container direc
   t.false(existsSync(orphan));
   t.true(existsSync(join(e.root, 'containers', b.id)), 'a finished container stays');
 });
+
+test('dead writers\' temps in another project\'s containers are left to that project\'s recovery (one project\'s command reads only its own container directories)', async (t) => {
+  const e = await env();
+  const mine = await e.c.create(spec('a'));
+  const theirs = await e.c.create(spec('b', 'q'));
+  const temp = (id: string, sub = '') => join(e.root, 'containers', id, sub, `.container.json.${deadPid}.abc.tmp`);
+  for (const id of [mine.id, theirs.id]) {
+    writeFileSync(temp(id), '');
+    writeFileSync(temp(id, 'bundle'), '');
+  }
+  const r = await recover(e.engine, 'p');
+  t.deepEqual(r.problems, []);
+  t.false(existsSync(temp(mine.id)));
+  t.false(existsSync(temp(mine.id, 'bundle')));
+  t.true(existsSync(temp(theirs.id)), 'project q\'s temp stays for q');
+  t.true(existsSync(temp(theirs.id, 'bundle')));
+  await recover(e.engine, 'q');
+  t.false(existsSync(temp(theirs.id)));
+  t.false(existsSync(temp(theirs.id, 'bundle')));
+});

@@ -247,6 +247,9 @@ export class FakeSandbox implements Sandbox {
   pinned(): Set<string> {
     return new Set(this.mounts);
   }
+  isPinned(path: string): boolean {
+    return this.mounts.has(path);
+  }
   prepareDir(dir: string): void {
     this.mounts.add(dir);
   }

@@ -16,12 +16,12 @@ export interface ProcRun {
 }
 
 /** Runs the CLI with `env` (added to this process's) in `cwd`; SIGKILL after `timeoutMs`. */
-export function tsstackProc(env: Record<string, string | undefined>, args: string[], opts: { cwd?: string; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<ProcRun> {
+export function tsstackProc(env: Record<string, string | undefined>, args: string[], opts: { cwd?: string; timeoutMs?: number; onSpawn?: (pid: number) => void; nodeArgs?: string[] } = {}): Promise<ProcRun> {
   const started = Date.now();
   const full: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
   for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [TSSTACK_BIN, ...args], { cwd: opts.cwd, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), TSSTACK_BIN, ...args], { cwd: opts.cwd, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
     opts.onSpawn?.(child.pid ?? 0);
     let out = '';
     let err = '';

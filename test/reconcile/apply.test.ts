@@ -81,6 +81,25 @@ test('bounded parallelism: never more than N engine calls at once', async (t) =>
   t.true(peak <= 3 && peak >= 2, `peak ${peak}`);
 });
 
+test('container creates run up to 16 at once by default (they wait on the kernel, not the event loop)', async (t) => {
+  const e = engine();
+  let inFlight = 0;
+  let peak = 0;
+  const orig = e.containers.create;
+  e.containers.create = async (spec) => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+    return orig(spec);
+  };
+  const services: Record<string, object> = {};
+  for (let i = 0; i < 20; i++) services[`s${i}`] = { image: 'busybox' };
+  await up(e, model('par16', services));
+  t.is(e.ctrs.size, 20);
+  t.true(peak > 4 && peak <= 16, `peak ${peak}`);
+});
+
 test('an image that cannot be had stops up before anything is touched', async (t) => {
   const e = engine();
   const m = model('f', { a: { image: 'nope:1' }, b: { image: 'busybox' }, c: { image: 'busybox', depends_on: dep('a', 'service_started') } });

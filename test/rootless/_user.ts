@@ -54,7 +54,9 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
       .filter((e) => /^\d+$/.test(e))
       .filter((e) => {
         try {
-          if (statSync(`/proc/${e}`).uid !== uid) return false;
+          // the user's own, and its containers' (they run as its subordinate ids): both are this test's
+          const owner = statSync(`/proc/${e}`).uid;
+          if (owner !== uid && !(opts.subIds !== false && owner >= subStart && owner < subStart + subCount)) return false;
           const st = readFileSync(`/proc/${e}/stat`, 'utf8');
           return !/^[ZX]/.test(st.slice(st.lastIndexOf(')') + 2));
         } catch {

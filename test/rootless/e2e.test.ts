@@ -4,32 +4,14 @@
 // leaves no process, no namespace, no container state behind. A layer owned by ids
 // outside the mapping is refused (exit 5), nothing of it kept.
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { busyboxTar, chownTree, tsstack as cli } from './_cli.js';
 import { makeUser, rootlessTest, type TestUser } from './_user.js';
-
-const CLI = fileURLToPath(new URL('../../../bin/tsstack.js', import.meta.url));
-
-function chownTree(dir: string, u: TestUser): void {
-  execFileSync('chown', ['-R', `${u.uid}:${u.gid}`, dir]);
-}
 
 /** The user's tsstack, in `cwd`. */
 function tsstack(u: TestUser, cwd: string, ...args: string[]) {
-  return u.run([process.execPath, CLI, ...args], {}, { cwd });
-}
-
-/** A busybox rootfs tar in the user's home; `owner` gives every entry that owner instead of root. */
-function busyboxTar(u: TestUser, name: string, owner?: number): string {
-  const dir = join(u.home, `${name}-rootfs`);
-  mkdirSync(dir);
-  makeBusyboxRootfs(dir);
-  const tar = join(u.home, `${name}.tar`);
-  execFileSync('tar', ['-C', dir, ...(owner === undefined ? [] : [`--owner=${owner}`, `--group=${owner}`]), '-cf', tar, '.']);
-  chownSync(tar, u.uid, u.gid);
-  return tar;
+  return cli(u, cwd, args);
 }
 
 const STACK = `services:

@@ -49,7 +49,7 @@ services:
 `);
   const db = m.services.db!;
   const app = m.services.app!;
-  t.deepEqual(db.tmpfs, [{ target: '/run', options: 'size=64m,mode=1777' }, { target: '/tmp' }]);
+  t.deepEqual(db.tmpfs, [{ target: '/run', options: 'size=64m,mode=1777', size: 64 << 20, mode: 0o1777 }, { target: '/tmp' }]);
   t.deepEqual(db.security_opt!.map((o) => o.key), ['no-new-privileges', 'seccomp', 'ignored']);
   t.deepEqual(db.device_cgroup_rules, [{ type: 'c', major: 1, minor: 3, access: 'rwm' }, { type: 'a', access: 'r' }]);
   t.deepEqual([db.pid, db.ipc], ['host', 'shareable']);
@@ -72,8 +72,35 @@ services:
   t.is(c.pid, 'container:p-db-1');
   t.is(c.ipc, 'container:other');
   t.deepEqual(Object.keys(d.services.app!.dependsOn), ['db']);
-  t.deepEqual(d.services.db!.containers[0]!.config.volumes.filter((v) => v.type === 'tmpfs').map((v) => v.target), ['/run', '/tmp']);
+  t.deepEqual(d.services.db!.containers[0]!.config.volumes.filter((v) => v.type === 'tmpfs'), [{ type: 'tmpfs', target: '/run', size: 64 << 20, mode: 0o1777 }, { type: 'tmpfs', target: '/tmp' }]);
 });
+
+test('tmpfs options: size, mode, uid, gid, nr_inodes and mount flags are parsed in order; config prints them as written', async (t) => {
+  const m = await load(t, `
+services:
+  a:
+    image: busybox
+    tmpfs: ["/scratch:rw, exec,size=1m,mode=0770,uid=33,gid=44,nr_inodes=1k,noatime"]
+`);
+  t.deepEqual(m.services.a!.tmpfs, [{ target: '/scratch', options: 'rw, exec,size=1m,mode=0770,uid=33,gid=44,nr_inodes=1k,noatime', size: 1 << 20, mode: 0o770, uid: 33, gid: 44, nrInodes: 1024, flags: ['rw', 'exec', 'noatime'] }]);
+  t.true(renderStack(m, 'yaml').includes('- /scratch:rw, exec,size=1m,mode=0770,uid=33,gid=44,nr_inodes=1k,noatime'));
+});
+
+for (const [opt, why] of [
+  ['remount', /"remount" is not supported/],
+  ['bind', /"bind" is not supported/],
+  ['size=50%', /absolute size/],
+  ['size=0', /more than 0/],
+  ['mode=999', /octal mode/],
+  ['uid=-1', /numeric id/],
+  ['uid=root', /numeric id/],
+  ['mpol=interleave', /"mpol" is not supported/],
+] as const) {
+  test(`a tmpfs option tsstack would not apply is refused at its line: ${opt}`, async (t) => {
+    const { refusedAt } = await import('./helpers.js');
+    await refusedAt(t, `services:\n  a:\n    image: busybox\n    tmpfs:\n      - /x\n      - "/run:size=1m,${opt}"\n`, 6, why);
+  });
+}
 
 test('a reference that names nothing is refused at its line', async (t) => {
   const { refusedAt } = await import('./helpers.js');
@@ -111,7 +138,7 @@ test('the short forms parse as Compose writes them and print back unchanged', as
   for (const m of ['none', 'host', 'bridge', 'service:db', 'container:x']) t.is(formatMode(parseNetworkMode(m)), m);
   for (const l of ['db', 'db:alias']) t.is(formatLink(parseLink(l)), l);
   t.deepEqual(parseLink('db:alias:extra'), { service: 'db', alias: 'alias' });
-  for (const x of ['/run', '/run:size=64m,mode=1777', '/a:b:c']) t.is(formatTmpfs(parseTmpfs(x)), x);
+  for (const x of ['/run', '/run:size=64m,mode=1777', '/a:ro, exec']) t.is(formatTmpfs(parseTmpfs(x)), x);
   t.deepEqual(parsePublished('9000-9005'), { start: 9000, end: 9005 });
   t.deepEqual(parsePublished('08080'), { start: 8080, end: 8080 });
   t.is(parsePublished('80a'), undefined);

@@ -19,6 +19,8 @@ export interface DeployFlags {
   plan?: boolean;
   /** Remove everything of the project from the target, nothing else. */
   rm?: boolean;
+  /** Kubernetes, with rm: also delete the project's PersistentVolumeClaims (their data goes). */
+  volumes?: boolean;
   /** Wait until the rollout is ready. */
   wait?: boolean;
   /** Keys with no faithful mapping are errors, not warnings. */
@@ -28,6 +30,9 @@ export interface DeployFlags {
 export const DEPLOY_TARGETS = ['swarm', 'kubernetes'] as const;
 
 export async function runDeploy(ctx: Context, flags: DeployFlags): Promise<number> {
+  if (flags.volumes && !(flags.rm && flags.to === 'kubernetes')) {
+    throw new TsstackError('USAGE', '--volumes goes with --rm --to kubernetes', { hint: "a Swarm's volumes live on its nodes: remove them there with docker volume rm" });
+  }
   switch (flags.to) {
     case 'swarm':
       return (await import('../../deploy/swarm/command.js')).deploySwarm(ctx, flags);

@@ -7,46 +7,17 @@ import { pipeline } from 'node:stream/promises';
 import type { ImageApi, ImageInfo } from '../../engine/api.js';
 import { TsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
-import { EXIT_FAILED } from '../errors.js';
 import { table } from '../render.js';
+import { pushOne } from './build.js';
+
+// `build` lives in build.ts (a cached rebuild loads that module alone); its other callers find it here too
+export { runBuild } from './build.js';
 
 function size(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)}GB`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)}MB`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}kB`;
   return `${n}B`;
-}
-
-export async function runBuild(ctx: Context, services: string[], o: { cache?: boolean; pull?: boolean; quiet?: boolean; push?: boolean }): Promise<number> {
-  const model = await ctx.loadModel();
-  const engine = await ctx.openEngine();
-  const names = (services.length ? services : Object.keys(model.services)).sort();
-  let failed = 0;
-  for (const n of names) {
-    const svc = model.services[n];
-    if (!svc) throw new TsstackError('NOT_FOUND', `no such service: ${n}`);
-    if (!svc.build) continue;
-    const b = svc.build;
-    const args: Record<string, string> = {};
-    for (const [k, v] of Object.entries(b.args ?? {})) if (v !== null) args[k] = v;
-    const tag = svc.image ?? `${model.name}-${n}`;
-    if (!o.quiet) ctx.io.err(`building ${n} (${tag})`);
-    try {
-      const info = await engine.images.build({
-        context: b.context, dockerfile: b.dockerfile, dockerfileInline: b.dockerfile_inline, args, target: b.target,
-        labels: b.labels ?? {}, tags: [tag, ...(b.tags ?? [])], noCache: o.cache === false || b.no_cache, network: b.network,
-        onProgress: o.quiet ? undefined : (l) => ctx.io.err(`${n}  ${l}`),
-      });
-      if (!o.quiet) ctx.io.err(`built ${tag} ${info.id}`);
-      // --push: the names the stack gives the image (image: and build.tags), as docker compose build --push
-      if (o.push) for (const t of svc.image ? [svc.image, ...(b.tags ?? [])] : (b.tags ?? [])) await pushOne(ctx, engine.images, t, !!o.quiet);
-    } catch (e) {
-      if (names.length === 1) throw e;
-      ctx.io.err(`${n}: ${e instanceof Error ? e.message : String(e)}`);
-      failed++;
-    }
-  }
-  return failed ? EXIT_FAILED : 0;
 }
 
 export async function runPull(ctx: Context, services: string[], o: { quiet?: boolean; ignorePullFailures?: boolean }): Promise<number> {
@@ -71,11 +42,6 @@ export async function runPull(ctx: Context, services: string[], o: { quiet?: boo
   if (failures.length && !o.ignorePullFailures) throw new TsstackError('IMAGE', failures.length === 1 ? failures[0] : `${failures.length} pulls failed`, { details: failures.length > 1 ? failures : [] });
   for (const f of failures) ctx.io.err(`warning: ${f}`);
   return 0;
-}
-
-async function pushOne(ctx: Context, images: ImageApi, ref: string, quiet: boolean): Promise<void> {
-  const r = await images.push(ref, quiet ? undefined : (l) => ctx.io.err(`${ref}  ${l}`));
-  if (!quiet) ctx.io.err(`${ref}  Pushed ${r.digest}`);
 }
 
 /** `push [SERVICE…]`: each named service's `image:` (the services without one have nothing to push to). */

@@ -15,13 +15,13 @@ export async function runUi(ctx: Context, o: { port?: number }): Promise<number>
   const first = await runWorker({ ...child, onStderr: (s) => ctx.io.err(s.replace(/\n$/, '')) }, 'describe');
   const d = first.lines.find((l) => 'describe' in l);
   if (first.code !== 0 || !d || !('describe' in d)) return first.code || 70;
-  const { project, root } = d.describe;
+  const { project, root, runRoot } = d.describe;
   const { serveDashboard } = await import('../../ui/dashboard.js');
   const { recordsSource } = await import('../../ui/records.js');
   const backend = childBackend(child);
   let dash;
   try {
-    dash = await serveDashboard({ project, root, source: recordsSource(root), backend, g: ctx.g, env: ctx.io.env, port: o.port });
+    dash = await serveDashboard({ project, root, source: recordsSource(root, runRoot), backend, g: ctx.g, env: ctx.io.env, port: o.port });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new TsstackError('CONFLICT', `port ${o.port} on 127.0.0.1 is in use`, { hint: 'choose another with -p PORT, or leave it out for any free port' });
     throw e;

@@ -41,7 +41,7 @@ export interface UpFlags {
   ui?: boolean | string;
 }
 
-/** TSSTACK_PARALLEL: engine operations in flight at once (default 4). */
+/** TSSTACK_PARALLEL: engine operations in flight at once (default: apply.ts, 4; 16 container creates and starts). */
 function parallelFromEnv(ctx: Context): number | undefined {
   const n = Number(ctx.io.env.TSSTACK_PARALLEL);
   return Number.isInteger(n) && n > 0 ? n : undefined;

@@ -38,7 +38,7 @@ export async function deployKubernetes(ctx: Context, flags: DeployFlags): Promis
   const t: Target = { cluster, project: model.name, namespace: flags.namespace ?? cluster.defaultNamespace };
   if (flags.rm) {
     await checkNamespace(t);
-    await removeProject(t, ctx.io);
+    await removeProject(t, ctx.io, { volumes: !!flags.volumes });
     return 0;
   }
   // render first: a stack problem stops the deploy before anything is built or sent

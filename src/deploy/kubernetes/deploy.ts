@@ -67,7 +67,7 @@ export async function planDeploy(t: Target, model: StackModel, objects: K8sObjec
       conflicts.push(err); // every conflict is worth knowing before the first is resolved
     }
   }
-  for (const p of pruneSelection(t.project, objects, await liveObjects(t))) plans.push({ action: 'prune', object: ref(p), changes: [] });
+  for (const p of pruneSelection(t.project, objects, await liveObjects(t))) if (!holdsData(p)) plans.push({ action: 'prune', object: ref(p), changes: [] });
   if (conflicts.length === 1) throw conflicts[0]!;
   if (conflicts.length) throw new TsstackError('CONFLICT', `${conflicts.length} objects have fields owned by another field manager`, { details: conflicts.flatMap((c) => [c.message, ...(c.details ?? []).map((d) => `  ${d}`)]), hint: conflicts[0]!.hint });
   return plans;
@@ -90,6 +90,10 @@ export async function applyDeploy(t: Target, model: StackModel, objects: K8sObje
     say.err(`applied ${ref(o)}`);
   }
   for (const p of pruneSelection(t.project, objects, await liveObjects(t))) {
+    if (holdsData(p)) {
+      say.err(`kept ${ref(p)}: no longer in the stack, but it holds data (kubectl delete ${p.kind.toLowerCase()} ${p.metadata.name} removes it)`);
+      continue;
+    }
     try {
       await t.cluster.delete(p);
     } catch (e) {
@@ -100,10 +104,23 @@ export async function applyDeploy(t: Target, model: StackModel, objects: K8sObje
   return applied;
 }
 
+/**
+ * A PersistentVolumeClaim holds a volume's data: a deploy never prunes one, and `--rm` keeps them unless
+ * asked (`--volumes`), as `down` keeps named volumes without `-v`.
+ */
+function holdsData(o: K8sObject): boolean {
+  return o.kind === 'PersistentVolumeClaim' && o.apiVersion === 'v1';
+}
+
 /** `--rm`: every object of the project (by its labels), workloads first; nothing else. Returns what was removed. */
-export async function removeProject(t: Target, say: Say): Promise<string[]> {
+export async function removeProject(t: Target, say: Say, opts: { volumes?: boolean } = {}): Promise<string[]> {
   const removed: string[] = [];
+  const kept: string[] = [];
   for (const o of pruneSelection(t.project, [], await liveObjects(t))) {
+    if (holdsData(o) && !opts.volumes) {
+      kept.push(ref(o));
+      continue;
+    }
     try {
       await t.cluster.delete(o);
     } catch (e) {
@@ -112,7 +129,8 @@ export async function removeProject(t: Target, say: Say): Promise<string[]> {
     removed.push(ref(o));
     say.err(`removed ${ref(o)}`);
   }
-  if (!removed.length) say.err(`nothing of ${t.project} in namespace ${t.namespace}`);
+  if (kept.length) say.err(`kept ${kept.join(', ')} (the data of the project's volumes; --rm --volumes deletes them)`);
+  else if (!removed.length) say.err(`nothing of ${t.project} in namespace ${t.namespace}`);
   return removed;
 }
 

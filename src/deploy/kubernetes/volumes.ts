@@ -144,9 +144,10 @@ export function podStorage(ctx: RenderCtx, svc: string, s: ServiceSpec, ext: Ser
   });
   s.tmpfs.forEach((t, i) => {
     const name = volName('tmp', i);
-    const { target, options } = t;
-    if (options) ctx.warn(['services', svc, 'tmpfs', i], `tmpfs options ${JSON.stringify(options)} have no emptyDir form; not rendered`);
-    volumes.push({ name, emptyDir: { medium: 'Memory' } });
+    const { target } = t;
+    const dropped = [t.mode !== undefined && 'mode', t.uid !== undefined && 'uid', t.gid !== undefined && 'gid', t.nrInodes !== undefined && 'nr_inodes', ...(t.flags ?? [])].filter(Boolean);
+    if (dropped.length) ctx.warn(['services', svc, 'tmpfs', i], `tmpfs options ${dropped.join(', ')} have no emptyDir form; not rendered`);
+    volumes.push({ name, emptyDir: { medium: 'Memory', ...(t.size ? { sizeLimit: String(t.size) } : {}) } });
     mounts.push({ name, mountPath: target });
   });
   for (const kind of ['secrets', 'configs'] as const) {

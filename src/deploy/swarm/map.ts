@@ -347,8 +347,9 @@ function serviceMounts(ctx: Ctx, key: string, s: ServiceSpec): JsonObject[] {
     }
   });
   for (const t of s.tmpfs) {
-    if (t.options) ctx.warn(at('tmpfs'), `tmpfs options ${t.options} of ${t.target}: only the mount is made (a long-form tmpfs volume takes size and mode)`);
-    out.push({ Type: 'tmpfs', Target: t.target });
+    const dropped = [t.uid !== undefined && 'uid', t.gid !== undefined && 'gid', t.nrInodes !== undefined && 'nr_inodes', ...(t.flags ?? [])].filter(Boolean);
+    if (dropped.length) ctx.warn(at('tmpfs'), `tmpfs options ${dropped.join(', ')} of ${t.target}: a Swarm tmpfs takes only size and mode; not deployed`);
+    out.push(prune({ Type: 'tmpfs', Target: t.target, TmpfsOptions: t.size !== undefined || t.mode !== undefined ? { SizeBytes: t.size, Mode: t.mode } : undefined }) as JsonObject);
   }
   return out;
 }

@@ -166,12 +166,12 @@ export class ImageStore implements ImageApi {
   /** A build that read nothing new and ran nothing is answered by the build memo (build/memo.ts) without loading the builder. */
   async build(req: BuildRequest): Promise<ImageInfo> {
     const memo = await import('./build/memo.js');
-    const hit = await memo.lookupMemo(this, req);
+    const hit = await memo.lookupMemo(this.root, req, async () => this);
     if (hit) return hit;
     const notes = memo.newNotes();
     const { buildImage } = await import('./build/index.js');
     const info = await buildImage(this, req, notes);
-    try { memo.saveMemo(this.root, req, notes, info.id); } catch { /* a cache: the next build runs in full */ }
+    try { memo.saveMemo(this.root, req, notes, info); } catch { /* a cache: the next build runs in full */ }
     return info;
   }
 

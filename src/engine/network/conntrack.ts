@@ -5,9 +5,17 @@
 // addresses, over ctnetlink (netfilter netlink, package `netlink`), in the
 // calling thread's namespace.
 
-import { FlagsGet, Protocol, createNetlink, parseAttributes } from 'netlink';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { nlaNested } from './nla.js';
+
+// the package's parts (not its index: rtnl.ts says why), loaded when a table has entries to look at
+const load = createRequire(import.meta.url);
+const pkg = () => ({
+  ...(load('netlink/dist/constants.js') as typeof import('netlink/dist/constants.js')),
+  ...(load('netlink/dist/netlink.js') as typeof import('netlink/dist/netlink.js')),
+  ...(load('netlink/dist/structs.js') as typeof import('netlink/dist/structs.js')),
+});
 
 const NFNL_SUBSYS_CTNETLINK = 1;
 const IPCTNL_MSG_CT_GET = 1;
@@ -31,7 +39,7 @@ function nfgenmsg(): Buffer {
 
 function attrs(buf: Buffer): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
-  parseAttributes(buf, (a) => out.set(a.type & 0x3fff, a.data));
+  pkg().parseAttributes(buf, (a) => out.set(a.type & 0x3fff, a.data));
   return out;
 }
 
@@ -105,6 +113,7 @@ export function trackedConnections(path = '/proc/sys/net/netfilter/nf_conntrack_
 /** Deletes the entries DNAT'd to the targets; returns how many went. Entries that vanish meanwhile are fine. */
 export async function forgetDnat(targets: DnatTarget[]): Promise<number> {
   if (targets.length === 0 || trackedConnections() === 0) return 0;
+  const { FlagsGet, Protocol, createNetlink } = pkg();
   const s = createNetlink(Protocol.NETFILTER);
   s.on('error', () => undefined); // a failed request rejects on its own
   try {

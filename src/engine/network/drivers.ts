@@ -59,6 +59,8 @@ export interface Links {
 export interface Sandbox {
   /** Mount points of the engine's mount namespace: a pinned sandbox is one. */
   pinned(): Set<string>;
+  /** Whether a namespace is pinned at `path`: pinned().has(path) without listing every mount (one statfs). */
+  isPinned(path: string): boolean;
   /** Makes `dir` (where sandboxes are pinned) exist, root's alone, as a shared mount of its own. */
   prepareDir(dir: string): void;
   /** Unmounts `dir` once no sandbox is left in it; failures are added to `failures`. */

@@ -6,110 +6,14 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import koffi from 'koffi';
 import type { Fault } from '../api.js';
 import { Nft } from './nft.js';
 import { FAMILY, buildTable, canonical } from './nft-rules.js';
 import type { NetworkRecord, NetworkStore, PortRecord } from './state.js';
 
-export interface LinkFact {
-  index: number;
-  name: string;
-  master?: number;
-  up: boolean;
-}
+import { dumpLinks, type LinkFact } from './raw-rtnl.js';
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_ROUTE = 0;
-const RTM_GETLINK = 18;
-const RTM_NEWLINK = 16;
-const NLM_F_REQUEST = 1;
-const NLM_F_DUMP = 0x300;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const IFLA_IFNAME = 3;
-const IFLA_MASTER = 10;
-const IFF_UP = 1;
-const SOL_SOCKET = 1;
-const SO_RCVTIMEO = 20;
-
-interface Sys {
-  socket(domain: number, type: number, protocol: number): number;
-  send(fd: number, buf: Buffer, len: number, flags: number): number;
-  recv(fd: number, buf: Buffer, len: number, flags: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  close(fd: number): number;
-}
-let sys: Sys | undefined;
-function libc(): Sys {
-  if (!sys) {
-    const l = koffi.load('libc.so.6');
-    sys = {
-      socket: l.func('int socket(int domain, int type, int protocol)'),
-      send: l.func('long send(int fd, const void *buf, size_t len, int flags)'),
-      recv: l.func('long recv(int fd, _Out_ void *buf, size_t len, int flags)'),
-      setsockopt: l.func('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)'),
-      close: l.func('int close(int fd)'),
-    };
-  }
-  return sys;
-}
-
-/** Parses RTM_NEWLINK messages of a dump reply; whether the dump ended (DONE). Pure. */
-export function parseLinkDump(buf: Buffer, out: LinkFact[]): boolean {
-  let off = 0;
-  while (off + 16 <= buf.length) {
-    const len = buf.readUInt32LE(off);
-    const type = buf.readUInt16LE(off + 4);
-    if (len < 16 || off + len > buf.length) break;
-    if (type === NLMSG_DONE) return true;
-    if (type === NLMSG_ERROR) throw new Error(`link dump: netlink error ${-buf.readInt32LE(off + 16)}`);
-    if (type === RTM_NEWLINK && len >= 32) {
-      const link: LinkFact = { index: buf.readInt32LE(off + 20), name: '', up: (buf.readUInt32LE(off + 24) & IFF_UP) !== 0 };
-      for (let a = off + 32; a + 4 <= off + len;) {
-        const alen = buf.readUInt16LE(a);
-        const atype = buf.readUInt16LE(a + 2) & 0x3fff;
-        if (alen < 4) break;
-        if (atype === IFLA_IFNAME) link.name = buf.toString('utf8', a + 4, a + alen).replace(/\0+$/, '');
-        else if (atype === IFLA_MASTER && alen >= 8) link.master = buf.readUInt32LE(a + 4);
-        a += (alen + 3) & ~3;
-      }
-      out.push(link);
-    }
-    off += (len + 3) & ~3;
-  }
-  return false;
-}
-
-/** Every link of this network namespace: one RTM_GETLINK dump. */
-export function dumpLinks(): LinkFact[] {
-  const c = libc();
-  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) throw new Error(`link dump: socket failed (errno ${koffi.errno()})`);
-  try {
-    // a kernel that never answers is a failure in 2 s, never a hang
-    const tv = Buffer.alloc(16);
-    tv.writeBigInt64LE(2n, 0);
-    c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length);
-    const req = Buffer.alloc(32);
-    req.writeUInt32LE(32, 0);
-    req.writeUInt16LE(RTM_GETLINK, 4);
-    req.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-    req.writeUInt32LE(1, 8);
-    if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`link dump: send failed (errno ${koffi.errno()})`);
-    const out: LinkFact[] = [];
-    const buf = Buffer.alloc(64 * 1024);
-    for (;;) {
-      const n = Number(c.recv(fd, buf, buf.length, 0));
-      if (n <= 0) throw new Error(`link dump: recv failed (errno ${koffi.errno()})`);
-      if (parseLinkDump(buf.subarray(0, n), out)) return out;
-    }
-  } finally {
-    c.close(fd);
-  }
-}
+export { dumpLinks, parseLinkDump, type LinkFact } from './raw-rtnl.js';
 
 /** Mount points of this process's mount namespace (pinned sandboxes are bind mounts). */
 export function mountPoints(): Set<string> {

@@ -2,7 +2,7 @@
 // decisions depend on: routed subnets, resolvers, mounts, sysctls.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { RtNetlinkSocket } from 'netlink';
+import type { RtNetlinkSocket } from './rtnl.js';
 import { listLinks, listRoutes } from './rtnl.js';
 import { isIpv4, ipToInt, maskOf } from './cidr.js';
 import type { Taken } from './ipam.js';

@@ -1,8 +1,9 @@
 // The real network drivers (drivers.ts): libnftables, rtnetlink, pinned namespaces (ns-enter.ts),
 // /proc. Thin: every decision stays in NetworkManager.
 
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
-import type { RtNetlinkSocket } from 'netlink';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RtNetlinkSocket } from './rtnl.js';
 import { TsstackError } from '../../util/errors.js';
 import { Nft } from './nft.js';
 import { type DnatTarget, forgetDnat } from './conntrack.js';
@@ -10,7 +11,8 @@ import { ensureSysctl, hostResolvers, hostRoutes, mountPoints } from './host.js'
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './libc.js';
 import { type NsInspect, configureNamespace, createNamespace, inspectNamespace, namespaceSysctl } from './ns-enter.js';
 import { readListeners, socketOwners } from './ports.js';
-import { addAddress, createBridge, createVeth, deleteLink, deleteLinksAsGroup, linkByName, listAddresses, listLinks, openRtnl, rtnlFailed, setHairpin, setMaster, setUp } from './rtnl.js';
+import { addAddress, createBridge, createVeth, listAddresses, openRtnl, rtnlFailed, linkSummary, setHairpin, setMaster, setUp, type LinkSummary } from './rtnl.js';
+import { deleteLink as rawDelete, deleteLinksAsGroup as rawDeleteGroup, dumpLinks } from './raw-rtnl.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
 import { rootTag } from './table-name.js';
 import type { AddressSummary, Firewall, HostPorts, Links, NetworkDrivers, Sandbox } from './drivers.js';
@@ -25,7 +27,7 @@ export class NftFirewall extends Nft implements Firewall {
 /** Reopens a socket whose receive failed (rtnl.ts openRtnl). */
 function fresh(s: RtNetlinkSocket | undefined): RtNetlinkSocket {
   if (s && rtnlFailed(s)) {
-    s.socket.close();
+    s.close();
     s = undefined;
   }
   return s ?? openRtnl();
@@ -33,15 +35,16 @@ function fresh(s: RtNetlinkSocket | undefined): RtNetlinkSocket {
 
 export class RtnlLinks implements Links {
   private sock?: RtNetlinkSocket;
-  /** names() has its own socket: it polls while the locked work uses the main one. */
-  private pollSock?: RtNetlinkSocket;
 
   private rt(): RtNetlinkSocket {
     return (this.sock = fresh(this.sock));
   }
 
-  list() { return listLinks(this.rt()); }
-  byName(name: string) { return linkByName(this.rt(), name); }
+  // reading and deleting links goes over raw-rtnl.ts: removal (down, rm) never loads the netlink package
+  async list(): Promise<LinkSummary[]> {
+    return dumpLinks().map(linkSummary).sort((a, b) => a.index - b.index);
+  }
+  async byName(name: string): Promise<LinkSummary | undefined> { return (await this.list()).find((l) => l.name === name); }
   addresses(): Promise<AddressSummary[]> { return listAddresses(this.rt()); }
   createBridge(name: string, mac: string) { return createBridge(this.rt(), name, mac); }
   async createVeth(hostName: string, peerName: string, peerMac: string, sandboxPath: string, master: number): Promise<void> {
@@ -56,12 +59,9 @@ export class RtnlLinks implements Links {
   setUp(index: number) { return setUp(this.rt(), index); }
   setHairpin(index: number) { return setHairpin(this.rt(), index); }
   setMaster(index: number, master: number) { return setMaster(this.rt(), index, master); }
-  delete(index: number) { return deleteLink(this.rt(), index); }
-  deleteGroup(indices: number[], group: number) { return deleteLinksAsGroup(this.rt(), indices, group); }
-  async names(): Promise<Set<string>> {
-    this.pollSock = fresh(this.pollSock);
-    return new Set((await listLinks(this.pollSock)).map((l) => l.name));
-  }
+  async delete(index: number): Promise<void> { rawDelete(index); }
+  async deleteGroup(indices: number[], group: number): Promise<void> { rawDeleteGroup(indices, group); }
+  async names(): Promise<Set<string>> { return new Set(dumpLinks().map((l) => l.name)); }
   async hostTaken(ours: Set<string>): Promise<Taken[]> {
     return [...(await hostRoutes(this.rt(), ours)), ...hostResolvers()];
   }
@@ -69,16 +69,30 @@ export class RtnlLinks implements Links {
     ensureSysctl(key, value);
   }
   close(): void {
-    this.sock?.socket.close();
+    this.sock?.close();
     this.sock = undefined;
-    this.pollSock?.socket.close();
-    this.pollSock = undefined;
   }
 }
+
+/** statfs f_type of nsfs (linux/magic.h): what a pinned namespace's bind mount shows. */
+const NSFS_MAGIC = 0x6e736673;
 
 export class NetnsSandbox implements Sandbox {
   pinned(): Set<string> {
     return mountPoints();
+  }
+
+  /**
+   * A pinned namespace is an nsfs file bind-mounted at `path`: statfs says so without reading
+   * /proc/self/mountinfo, which grows with every container's mounts (read once per container, it made
+   * `up` of N containers cost N² lines of it).
+   */
+  isPinned(path: string): boolean {
+    try {
+      return statfsSync(path).type === NSFS_MAGIC;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -88,10 +102,19 @@ export class NetnsSandbox implements Sandbox {
    */
   prepareDir(dir: string): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 }); // the pinned namespaces are root's alone
-    if (mountPoints().has(dir)) return;
+    // A sandbox pinned in it means the directory is a mount of its own already: sandboxes are pinned only
+    // after this, and releaseDir unmounts it only when empty. Cheaper than mountinfo (see isPinned).
+    if (this.holdsPinned(dir) || mountPoints().has(dir)) return;
     const libc = getLibc();
     if (libc.mount(dir, dir, null, MS_BIND | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not bind-mount ${dir} on itself: ${lastErrno().name}`, { hint: 'tsstack needs root to manage network sandboxes' });
     if (libc.mount(null, dir, null, MS_SHARED | MS_REC, null) < 0) throw new TsstackError('NETWORK', `could not make ${dir} a shared mount: ${lastErrno().name}`);
+  }
+
+  private holdsPinned(dir: string): boolean {
+    try {
+      for (const n of readdirSync(dir)) if (this.isPinned(join(dir, n))) return true;
+    } catch { /* not there */ }
+    return false;
   }
 
   releaseDir(dir: string, failures: string[]): void {

@@ -303,7 +303,7 @@ export class NetworkManager implements NetworkApi {
   async createSandbox(containerId: string): Promise<{ path: string }> {
     return this.store.withLock(async () => {
       const path = this.sandboxPath(containerId);
-      if (this.sandbox.pinned().has(path)) return { path };
+      if (this.sandbox.isPinned(path)) return { path };
       this.sandbox.prepareDir(join(this.runRoot, 'netns'));
       try {
         await this.sandbox.create(path);
@@ -320,49 +320,102 @@ export class NetworkManager implements NetworkApi {
     this.sandbox.releaseDir(join(this.runRoot, 'netns'), failures);
   }
 
+  /**
+   * Connects made while another holds the lock go together (Batcher): per network one read of its
+   * record, one check of its bridge and one durable write of the leases (not one per container).
+   * Each still gets its own outcome: a failed veth fails that connect only; a failed write fails
+   * every new lease of the batch, with their links removed.
+   */
   async connect(containerId: string, spec: EndpointSpec): Promise<EndpointResult> {
-    return this.store.withLock(async () => {
-      const rec = this.store.get(spec.network);
-      if (!rec) throw new TsstackError('NOT_FOUND', `network "${spec.network}" does not exist`, { hint: 'create it first (tsstack up creates the networks a stack declares)' });
-      const path = this.sandboxPath(containerId);
-      if (!this.sandbox.pinned().has(path)) throw new TsstackError('NETWORK', `container ${containerId} has no network sandbox at ${path}`, { hint: 'createSandbox must run before connect' });
-      const subnet = parseCidr(rec.subnet);
-      const old = rec.endpoints[containerId];
-      if (old) {
-        if (spec.ipv4Address && spec.ipv4Address !== old.address) {
-          throw new TsstackError('CONFLICT', `container ${containerId} is already on network "${rec.name}" with address ${old.address}, not ${spec.ipv4Address}`, { hint: 'disconnect it first' });
+    const key = `${spec.network}\0${containerId}`;
+    this.connectSpecs.set(key, spec);
+    const r = await this.connects.add(key);
+    if ('error' in r) throw r.error;
+    return r.ep;
+  }
+
+  private readonly connectSpecs = new Map<string, EndpointSpec>();
+  private readonly connects = new Batcher<string, { ep: EndpointResult } | { error: unknown }>((f) => this.store.withLock(f), (keys) => this.connectLocked(keys));
+
+  private async connectLocked(keys: string[]): Promise<Map<string, { ep: EndpointResult } | { error: unknown }>> {
+    const out = new Map<string, { ep: EndpointResult } | { error: unknown }>();
+    const byNetwork = new Map<string, [key: string, containerId: string, spec: EndpointSpec][]>();
+    for (const key of keys) {
+      const spec = this.connectSpecs.get(key)!;
+      this.connectSpecs.delete(key);
+      const containerId = key.slice(key.indexOf('\0') + 1);
+      byNetwork.set(spec.network, [...(byNetwork.get(spec.network) ?? []), [key, containerId, spec]]);
+    }
+    for (const [network, items] of byNetwork) {
+      const rec = this.store.get(network);
+      if (!rec) {
+        const error = new TsstackError('NOT_FOUND', `network "${network}" does not exist`, { hint: 'create it first (tsstack up creates the networks a stack declares)' });
+        for (const [key] of items) out.set(key, { error });
+        continue;
+      }
+      const fresh: [key: string, containerId: string, ep: EndpointRecord][] = [];
+      let kernel: Promise<void> | undefined;
+      for (const [key, containerId, spec] of items) {
+        try {
+          out.set(key, { ep: await this.connectOne(rec, containerId, spec, () => (kernel ??= this.ensureKernel(rec)), fresh) });
+        } catch (error) {
+          out.set(key, { error });
         }
-        await this.ensureKernel(rec);
-        await this.plumb(containerId, rec, old);
-        return this.endpointResult(rec, old);
       }
-      const used = new Map<number, string>();
-      for (const [cid, ep] of Object.entries(rec.endpoints)) used.set(ipToInt(ep.address), cid);
-      const addr = allocateAddress(rec.name, subnet, ipToInt(rec.gateway), used, spec.ipv4Address);
-      const mine = this.store.list().flatMap((n) => (n.endpoints[containerId] ? [n.endpoints[containerId]!] : []));
-      let n = 0;
-      while (mine.some((e) => e.ifname === `eth${n}`)) n++;
-      const ep: EndpointRecord = {
-        address: intToIp(addr),
-        prefixLen: subnet.prefix,
-        mac: macFor(addr),
-        ifname: `eth${n}`,
-        hostIfname: hostIfname(containerId, rec.name),
-        aliases: [...spec.aliases].sort(),
-        defaultRoute: !rec.internal && !mine.some((e) => e.defaultRoute),
-      };
+      if (!fresh.length) continue;
       try {
-        await this.ensureKernel(rec);
-        await this.plumb(containerId, rec, ep);
-        rec.endpoints[containerId] = ep;
-        this.store.put(rec);
+        await this.store.commit(rec);
       } catch (e) {
-        const undo: string[] = [];
-        await this.removeLink(ep.hostIfname, undo);
-        throw this.wrap(e, `could not connect container ${containerId} to network "${rec.name}"`, undo);
+        for (const [key, containerId, ep] of fresh) {
+          const undo: string[] = [];
+          await this.removeLink(ep.hostIfname, undo);
+          out.set(key, { error: this.wrap(e, `could not connect container ${containerId} to network "${rec.name}"`, undo) });
+        }
       }
-      return this.endpointResult(rec, ep);
-    });
+    }
+    return out;
+  }
+
+  /** One endpoint of a batch (caller holds the lock): a new lease is added to `rec` and to `fresh`, for the batch's one write. */
+  private async connectOne(rec: NetworkRecord, containerId: string, spec: EndpointSpec, kernel: () => Promise<void>, fresh: [string, string, EndpointRecord][]): Promise<EndpointResult> {
+    const path = this.sandboxPath(containerId);
+    if (!this.sandbox.isPinned(path)) throw new TsstackError('NETWORK', `container ${containerId} has no network sandbox at ${path}`, { hint: 'createSandbox must run before connect' });
+    const subnet = parseCidr(rec.subnet);
+    const old = rec.endpoints[containerId];
+    if (old) {
+      if (spec.ipv4Address && spec.ipv4Address !== old.address) {
+        throw new TsstackError('CONFLICT', `container ${containerId} is already on network "${rec.name}" with address ${old.address}, not ${spec.ipv4Address}`, { hint: 'disconnect it first' });
+      }
+      await kernel();
+      await this.plumb(containerId, rec, old);
+      return this.endpointResult(rec, old);
+    }
+    const used = new Map<number, string>();
+    for (const [cid, ep] of Object.entries(rec.endpoints)) used.set(ipToInt(ep.address), cid);
+    const addr = allocateAddress(rec.name, subnet, ipToInt(rec.gateway), used, spec.ipv4Address);
+    const mine = this.store.list().flatMap((n) => (n.name !== rec.name && n.endpoints[containerId] ? [n.endpoints[containerId]!] : []));
+    let n = 0;
+    while (mine.some((e) => e.ifname === `eth${n}`)) n++;
+    const ep: EndpointRecord = {
+      address: intToIp(addr),
+      prefixLen: subnet.prefix,
+      mac: macFor(addr),
+      ifname: `eth${n}`,
+      hostIfname: hostIfname(containerId, rec.name),
+      aliases: [...spec.aliases].sort(),
+      defaultRoute: !rec.internal && !mine.some((e) => e.defaultRoute),
+    };
+    try {
+      await kernel();
+      await this.plumb(containerId, rec, ep);
+    } catch (e) {
+      const undo: string[] = [];
+      await this.removeLink(ep.hostIfname, undo);
+      throw this.wrap(e, `could not connect container ${containerId} to network "${rec.name}"`, undo);
+    }
+    rec.endpoints[containerId] = ep;
+    fresh.push([`${rec.name}\0${containerId}`, containerId, ep]);
+    return this.endpointResult(rec, ep);
   }
 
   async disconnect(containerId: string, network: string): Promise<void> {

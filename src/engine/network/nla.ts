@@ -1,5 +1,5 @@
-// Netlink attribute (TLV) encoding for the parts the `netlink` package leaves
-// as raw buffers (IFLA_LINKINFO and the veth peer). Pure.
+// Netlink attribute (TLV) encoding, for the requests rtnl.ts sends over raw-rtnl.ts
+// (IFLA_LINKINFO and the veth peer among them). Pure.
 
 /** `struct nlattr`: u16 length (header + payload), u16 type, payload padded to 4 bytes. */
 export function nla(type: number, payload: Uint8Array): Buffer {

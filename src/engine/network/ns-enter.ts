@@ -5,7 +5,7 @@
 // thread that cost ~0.1 s to load on the first sandbox of every command.
 
 import { closeSync, openSync, writeFileSync } from 'node:fs';
-import type { RtNetlinkSocket } from 'netlink';
+import type { RtNetlinkSocket } from './rtnl.js';
 import { CLONE_NEWNET, MS_BIND, check, getLibc } from './libc.js';
 import { addAddress, addDefaultRoute, linkByName, listAddresses, listLinks, openRtnl, setUp } from './rtnl.js';
 
@@ -47,7 +47,7 @@ async function withSocket<T>(s: RtNetlinkSocket, fn: (s: RtNetlinkSocket) => Pro
   try {
     return await fn(s);
   } finally {
-    s.socket.close();
+    s.close();
   }
 }
 

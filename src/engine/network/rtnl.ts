@@ -1,34 +1,50 @@
-// Links, addresses and routes over rtnetlink (package `netlink`). Every
-// function works on the namespace the given socket was created in, so the same
-// code serves the engine's namespace (main thread) and a sandbox (worker thread).
+// Links, addresses and routes over rtnetlink (raw-rtnl.ts: a raw socket through koffi; the
+// `netlink` package it replaced cost ~45 ms of start-up at every command touching a link). Every
+// function works on the namespace the given socket was opened in, so the same code serves the
+// engine's namespace and a sandbox (ns-enter.ts opens the socket there).
 
-import { FlagsNew, createRtNetlink, type RtNetlinkSocket } from 'netlink';
-import { parseAttributes } from 'netlink';
-import { IFLA_INFO_KIND, bridgePortHairpinInfo, linkInfo, macToBuffer, vethLinkInfo } from './nla.js';
+import { IFLA_ADDRESS, IFLA_IFNAME, bridgePortHairpinInfo, linkInfo, macToBuffer, nla, nlaString, nlaU32, vethLinkInfo } from './nla.js';
+import { attributes, dump, ifinfo, openSocket, parseLinkDump, request, type LinkFact, type RtnlSocket } from './raw-rtnl.js';
+
+/** The socket type of these functions (raw-rtnl.ts); the name the network code has used for it. */
+export type RtNetlinkSocket = RtnlSocket;
 
 const AF_INET = 2;
 const RT_TABLE_MAIN = 254;
-const CREATE = FlagsNew.CREATE | FlagsNew.EXCL;
-/** No kernel answer within this time is a failure, never a hang. */
-const TIMEOUT = 10_000;
-const T = { timeout: TIMEOUT };
-const C = { flags: CREATE, timeout: TIMEOUT };
+const RTPROT_BOOT = 3;
+const RTN_UNICAST = 1;
+const IFF_UP = 1;
+// linux/rtnetlink.h, if_link.h, if_addr.h, netlink.h
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const RTM_GETLINK = 18;
+const RTM_SETLINK = 19;
+const RTM_NEWADDR = 20;
+const RTM_GETADDR = 22;
+const RTM_NEWROUTE = 24;
+const RTM_GETROUTE = 26;
+const IFLA_MASTER = 10;
+const IFLA_LINKINFO = 18;
+const IFLA_GROUP = 27;
+const IFA_ADDRESS = 1;
+const IFA_LOCAL = 2;
+const IFA_BROADCAST = 4;
+const RTA_DST = 1;
+const RTA_OIF = 4;
+const RTA_GATEWAY = 5;
+const RTA_TABLE = 15;
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
+const CREATE = NLM_F_CREATE | NLM_F_EXCL;
 
-/**
- * An rtnetlink socket in the calling thread's network namespace. A receive
- * error (e.g. ENOBUFS) is recorded rather than thrown from the event emitter:
- * the pending request then times out and the caller makes a new socket.
- */
+/** An rtnetlink socket in the calling thread's network namespace. */
 export function openRtnl(): RtNetlinkSocket {
-  const s = createRtNetlink();
-  s.socket.on('error', () => {
-    (s as RtNetlinkSocket & { failed?: boolean }).failed = true;
-  });
-  return s;
+  return openSocket();
 }
 
-export function rtnlFailed(s: RtNetlinkSocket): boolean {
-  return !!(s as RtNetlinkSocket & { failed?: boolean }).failed;
+/** Kept for the callers that reopen a socket whose receive failed: a raw socket's failures are thrown by the call. */
+export function rtnlFailed(_s: RtNetlinkSocket): boolean {
+  return false;
 }
 
 export interface LinkSummary {
@@ -41,20 +57,18 @@ export interface LinkSummary {
   group: number;
 }
 
-function kindOf(linkinfo: Buffer | undefined): string | undefined {
-  if (!linkinfo) return undefined;
-  let kind: string | undefined;
-  parseAttributes(linkinfo, (a) => {
-    if ((a.type & 0x3fff) === IFLA_INFO_KIND) kind = a.data.toString('utf8').replace(/\0+$/, '');
-  });
-  return kind;
-}
+/** A dump's link as the network code sees it. */
+export const linkSummary = (l: LinkFact): LinkSummary => ({ index: l.index, name: l.name, kind: l.kind, master: l.master, up: l.up, group: l.group ?? 0 });
 
 export async function listLinks(s: RtNetlinkSocket): Promise<LinkSummary[]> {
-  const links = await s.getLinks(undefined, undefined, T);
-  return links
-    .map((l) => ({ index: l.data.index ?? 0, name: l.attrs.ifname ?? '', kind: kindOf(l.attrs.linkinfo), master: l.attrs.master, up: !!l.data.flags?.up, group: l.attrs.group ?? 0 }))
-    .sort((a, b) => a.index - b.index);
+  const out: LinkFact[] = [];
+  for (const m of dump(s, RTM_GETLINK, ifinfo(0))) {
+    const h = Buffer.alloc(16);
+    h.writeUInt32LE(16 + m.payload.length, 0);
+    h.writeUInt16LE(m.type, 4);
+    parseLinkDump(Buffer.concat([h, m.payload]), out);
+  }
+  return out.map(linkSummary).sort((a, b) => a.index - b.index);
 }
 
 export async function linkByName(s: RtNetlinkSocket, name: string): Promise<LinkSummary | undefined> {
@@ -67,30 +81,30 @@ export async function linkByName(s: RtNetlinkSocket, name: string): Promise<Link
  * containers that cached the old one lose their gateway (DNS, egress).
  */
 export async function createBridge(s: RtNetlinkSocket, name: string, mac: string): Promise<void> {
-  await s.newLink({}, { ifname: name, address: macToBuffer(mac), linkinfo: linkInfo('bridge') }, C);
+  request(s, RTM_NEWLINK, CREATE, ifinfo(0, [nlaString(IFLA_IFNAME, name), nla(IFLA_ADDRESS, macToBuffer(mac)), nla(IFLA_LINKINFO, linkInfo('bridge'))]));
 }
 
 /** A veth pair: `hostName` here (enslaved to `master`), `peerName` created inside the namespace open as `peerNsFd`. */
 export async function createVeth(s: RtNetlinkSocket, hostName: string, peerName: string, peerMac: string, peerNsFd: number, master: number): Promise<void> {
-  await s.newLink({}, { ifname: hostName, master, linkinfo: vethLinkInfo(peerName, macToBuffer(peerMac), peerNsFd) }, C);
+  request(s, RTM_NEWLINK, CREATE, ifinfo(0, [nlaString(IFLA_IFNAME, hostName), nlaU32(IFLA_MASTER, master), nla(IFLA_LINKINFO, vethLinkInfo(peerName, macToBuffer(peerMac), peerNsFd))]));
 }
 
 /** Hairpin mode on a bridge port (RTM_NEWLINK on the existing link, as `ip link set … type bridge_slave hairpin on`). */
 export async function setHairpin(s: RtNetlinkSocket, index: number): Promise<void> {
-  await s.newLink({ index }, { linkinfo: bridgePortHairpinInfo() }, T);
+  request(s, RTM_NEWLINK, 0, ifinfo(index, [nla(IFLA_LINKINFO, bridgePortHairpinInfo())]));
 }
 
 /** Enslaves a link to a bridge (`ip link set … master BR`): a veth left behind by a bridge that was deleted. */
 export async function setMaster(s: RtNetlinkSocket, index: number, master: number): Promise<void> {
-  await s.setLink({ index }, { master }, T);
+  request(s, RTM_SETLINK, 0, ifinfo(index, [nlaU32(IFLA_MASTER, master)]));
 }
 
 export async function setUp(s: RtNetlinkSocket, index: number): Promise<void> {
-  await s.setLink({ index, change: { up: true }, flags: { up: true } }, undefined, T);
+  request(s, RTM_SETLINK, 0, ifinfo(index, [], IFF_UP, IFF_UP));
 }
 
 export async function deleteLink(s: RtNetlinkSocket, index: number): Promise<void> {
-  await s.delLink({ index }, undefined, T);
+  request(s, RTM_DELLINK, 0, ifinfo(index));
 }
 
 /**
@@ -101,33 +115,52 @@ export async function deleteLink(s: RtNetlinkSocket, index: number): Promise<voi
  * A veth takes its peer with it, also inside another namespace.
  */
 export async function deleteLinksAsGroup(s: RtNetlinkSocket, indices: number[], group: number): Promise<void> {
-  for (const index of indices) await s.setLink({ index }, { group }, T);
-  await s.delLink({}, { group }, T);
+  for (const index of indices) request(s, RTM_SETLINK, 0, ifinfo(index, [nlaU32(IFLA_GROUP, group)]));
+  request(s, RTM_DELLINK, 0, ifinfo(0, [nlaU32(IFLA_GROUP, group)]));
 }
 
 function ipBuf(addr: string): Buffer {
   return Buffer.from(addr.split('.').map(Number));
 }
 
+/** struct ifaddrmsg: family, prefix length, flags, scope, index. */
+function ifaddr(index: number, prefixLen: number, attrs: Buffer[] = []): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt8(AF_INET, 0);
+  b.writeUInt8(prefixLen, 1);
+  b.writeUInt32LE(index, 4);
+  return Buffer.concat([b, ...attrs]);
+}
+
 export async function addAddress(s: RtNetlinkSocket, index: number, addr: string, prefixLen: number, broadcast?: string): Promise<void> {
-  const attrs: { local: Buffer; address: Buffer; broadcast?: Buffer } = { local: ipBuf(addr), address: ipBuf(addr) };
-  if (broadcast) attrs.broadcast = ipBuf(broadcast);
-  await s.newAddress({ family: AF_INET, prefixlen: prefixLen, index, scope: 0 }, attrs, C);
+  const attrs = [nla(IFA_LOCAL, ipBuf(addr)), nla(IFA_ADDRESS, ipBuf(addr))];
+  if (broadcast) attrs.push(nla(IFA_BROADCAST, ipBuf(broadcast)));
+  request(s, RTM_NEWADDR, CREATE, ifaddr(index, prefixLen, attrs));
 }
 
 export async function listAddresses(s: RtNetlinkSocket): Promise<{ index: number; address: string; prefixLen: number }[]> {
-  const out = await s.getAddresses(undefined, undefined, T);
-  return out
-    .filter((a) => a.data.family === AF_INET && a.attrs.local)
-    .map((a) => ({ index: a.data.index ?? 0, address: [...a.attrs.local!].join('.'), prefixLen: a.data.prefixlen ?? 32 }));
+  const out: { index: number; address: string; prefixLen: number }[] = [];
+  for (const m of dump(s, RTM_GETADDR, ifaddr(0, 0))) {
+    if (m.payload.length < 8 || m.payload.readUInt8(0) !== AF_INET) continue;
+    const local = attributes(m.payload, 8).get(IFA_LOCAL);
+    if (local?.length === 4) out.push({ index: m.payload.readUInt32LE(4), address: [...local].join('.'), prefixLen: m.payload.readUInt8(1) });
+  }
+  return out;
+}
+
+/** struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags (u32). */
+function rtmsg(dstLen: number, table: number, protocol: number, type: number, attrs: Buffer[] = []): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt8(AF_INET, 0);
+  b.writeUInt8(dstLen, 1);
+  b.writeUInt8(table, 4);
+  b.writeUInt8(protocol, 5);
+  b.writeUInt8(type, 7); // scope 0: universe
+  return Buffer.concat([b, ...attrs]);
 }
 
 export async function addDefaultRoute(s: RtNetlinkSocket, gateway: string, oif: number): Promise<void> {
-  await s.newRoute(
-    { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' },
-    { gateway: ipBuf(gateway), oif },
-    C,
-  );
+  request(s, RTM_NEWROUTE, CREATE, rtmsg(0, RT_TABLE_MAIN, RTPROT_BOOT, RTN_UNICAST, [nla(RTA_GATEWAY, ipBuf(gateway)), nlaU32(RTA_OIF, oif)]));
 }
 
 export interface RouteSummary {
@@ -138,8 +171,15 @@ export interface RouteSummary {
 
 /** IPv4 unicast routes of the main table (what the host already reaches). */
 export async function listRoutes(s: RtNetlinkSocket): Promise<RouteSummary[]> {
-  const routes = await s.getRoutes(undefined, undefined, T);
-  return routes
-    .filter((r) => r.data.family === AF_INET && (r.data.table === RT_TABLE_MAIN || r.attrs.table === RT_TABLE_MAIN) && (r.data.type === 'UNICAST' || r.data.type === 1))
-    .map((r) => ({ dst: r.attrs.dst ? [...r.attrs.dst].join('.') : '0.0.0.0', dstLen: r.data.dstLen ?? 0, oif: r.attrs.oif }));
+  const out: RouteSummary[] = [];
+  for (const m of dump(s, RTM_GETROUTE, rtmsg(0, 0, 0, 0))) {
+    const p = m.payload;
+    if (p.length < 12 || p.readUInt8(0) !== AF_INET || p.readUInt8(7) !== RTN_UNICAST) continue;
+    const a = attributes(p, 12);
+    const table = a.get(RTA_TABLE)?.readUInt32LE(0) ?? p.readUInt8(4);
+    if (table !== RT_TABLE_MAIN) continue;
+    const dst = a.get(RTA_DST);
+    out.push({ dst: dst ? [...dst].join('.') : '0.0.0.0', dstLen: p.readUInt8(1), oif: a.get(RTA_OIF)?.readUInt32LE(0) });
+  }
+  return out;
 }

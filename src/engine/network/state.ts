@@ -6,7 +6,7 @@
 
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { writeJsonAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { TsstackError } from '../../util/errors.js';
 import { withLockFile } from '../store/lock.js';
 import type { NetworkInfo, PortBinding } from '../api.js';
@@ -79,6 +79,12 @@ export class NetworkStore {
   put(rec: NetworkRecord): void {
     checkNetworkName(rec.name);
     writeJsonAtomicSync(join(this.dir, `${rec.name}.json`), sortKeysDeep(rec));
+  }
+
+  /** put() with the fsyncs on the thread pool (fs-atomic.ts writeFileAtomic): the same writes, the event loop free meanwhile. */
+  commit(rec: NetworkRecord): Promise<void> {
+    checkNetworkName(rec.name);
+    return writeJsonAtomic(join(this.dir, `${rec.name}.json`), sortKeysDeep(rec));
   }
 
   delete(name: string): void {

@@ -30,7 +30,8 @@ import { secureEngineDirs } from '../host-dirs.js';
 import { withLockFile } from '../store/lock.js';
 import { idMappings, newIdMapArgs, parseSubIds, type IdMap } from './ids.js';
 import { INSIDE_ENV, rootlessPaths } from './mode.js';
-import { ensurePasta, pastaPid, recordedPorts, stopPasta } from './pasta.js';
+import { DIAL_ENV, startDialRelay } from './dial.js';
+import { ensureForwarding, forwarderPids, recordedPorts, stopForwarding } from './forward.js';
 import { preflight, type HostFacts } from './preflight.js';
 
 export { wantsRootless } from './mode.js';
@@ -69,6 +70,7 @@ export function hostFacts(): HostFacts {
     unprivilegedClone: sysctl('kernel.unprivileged_userns_clone'),
     apparmorRestrict: sysctl('kernel.apparmor_restrict_unprivileged_userns'),
     kernel: readOr('/proc/sys/kernel/osrelease').trim() || undefined,
+    net: { pasta: onPath('pasta'), slirp4netns: onPath('slirp4netns'), forced: process.env.TSSTACK_ROOTLESS_NETWORK || undefined },
   };
 }
 
@@ -210,15 +212,15 @@ export function engineIdle(root: string): boolean {
 export async function reapIfIdle(runRoot: string, root: string, holder: number, graceMs = 3000): Promise<boolean> {
   const ns = userNs(holder);
   if (!ns || !engineIdle(root)) return false;
-  const pasta = pastaPid(runRoot);
-  for (let waited = 0; membersOf(ns, pasta ? [holder, pasta] : [holder]).length; waited += 20) {
+  const forwarders = forwarderPids(runRoot);
+  for (let waited = 0; membersOf(ns, [holder, ...forwarders]).length; waited += 20) {
     if (waited >= graceMs) return false;
     await sleep(20);
   }
   try {
     process.kill(holder, 'SIGKILL');
   } catch { /* already gone */ }
-  stopPasta(runRoot);
+  stopForwarding(runRoot);
   rmSync(join(runRoot, PAUSE_FILE), { force: true });
   return true;
 }
@@ -263,8 +265,12 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   let holder = 0;
   let fresh: ChildProcess | undefined;
   let exited: Promise<number> = Promise.resolve(1);
-  let pastaWarning: string | undefined;
+  let netWarnings: string[] = [];
   const argvFor = command ?? [process.execPath, ...process.execArgv, process.argv[1], ...argv];
+  // registry traffic leaves from here, the host's network namespace, while the command runs (dial.ts)
+  // (a run root whose path is too long for a socket goes without: registries are then reached through pasta)
+  const relay = await startDialRelay(join(paths.runRoot, `dial-${process.pid}.sock`)).catch(() => undefined);
+  if (relay) env[DIAL_ENV] = relay.path;
   const child = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
     let fds: number[] | undefined;
     for (let attempt = 0; !fds; attempt++) {
@@ -281,7 +287,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
       fds = pinNamespaces(holder);
     }
     // the containers' way out (and the published ports kept when a holder is made again)
-    if (fresh) pastaWarning = ensurePasta(paths.runRoot, holder, recordedPorts(root));
+    if (fresh) netWarnings = await ensureForwarding(paths.runRoot, holder, recordedPorts(root), pf.network ?? 'pasta');
     env[INSIDE_ENV] = String(holder);
     // --preserve-credentials: the user's own id is the namespace's 0 already, and setgroups(2) may be denied there
     // the pinned namespaces are fds 3, 4, 5 of nsenter; the shell closes them before the command runs (no container may inherit them)
@@ -293,19 +299,21 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
     const ns = userNs(holder);
     for (let i = 0; c.pid && c.exitCode === null && userNs(c.pid) !== ns && i < 2000; i++) await sleep(2);
     return c;
+  }).catch(async (e) => {
+    await relay?.close();
+    throw e;
   });
   // warnings once per namespace made (i.e. after a `down`, the next `up` says it again)
-  if (fresh) for (const w of [...paths.warnings, ...pf.warnings, ...(pastaWarning ? [pastaWarning] : [])]) io.err(`warning: ${w}`);
+  if (fresh) for (const w of [...paths.warnings, ...pf.warnings, ...netWarnings]) io.err(`warning: ${w}`);
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   const signals = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, f] of signals) process.on(s, f);
-  const code = await exited;
+  const code = await exited.finally(() => relay?.close());
   for (const [s, f] of signals) process.removeListener(s, f);
   const reaped = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
     if (await reapIfIdle(paths.runRoot, root, holder)) return true;
-    // the command may have published or withdrawn ports: pasta forwards exactly the recorded ones
-    const w = ensurePasta(paths.runRoot, holder, recordedPorts(root));
-    if (w) io.err(`warning: ${w}`);
+    // the command may have published or withdrawn ports: the forwarder carries exactly the recorded ones
+    for (const w of await ensureForwarding(paths.runRoot, holder, recordedPorts(root), pf.network ?? 'pasta')) io.err(`warning: ${w}`);
     return false;
   });
   // a holder this command started is its child until it exits: wait, so no zombie outlives the command

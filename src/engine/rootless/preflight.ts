@@ -19,6 +19,29 @@ export interface HostFacts {
   apparmorRestrict?: number;
   /** The kernel's release (uname -r), for overlayfs in a user namespace (5.11) */
   kernel?: string;
+  /** What can link the namespace to the host (network choice); undefined when not gathered */
+  net?: NetFacts;
+}
+
+export type NetDriver = 'pasta' | 'slirp4netns';
+
+export interface NetFacts {
+  pasta: boolean;
+  slirp4netns: boolean;
+  /** TSSTACK_ROOTLESS_NETWORK: `pasta` or `slirp4netns` forces one (tests hide pasta with it) */
+  forced?: string;
+}
+
+/** pasta when installed, else slirp4netns; an error naming both packages when neither is. Pure. */
+export function chooseNetwork(n: NetFacts): { driver: NetDriver } | { error: string } {
+  const pkg: Record<NetDriver, string> = { pasta: 'passt', slirp4netns: 'slirp4netns' };
+  if (n.forced) {
+    if (n.forced !== 'pasta' && n.forced !== 'slirp4netns') return { error: `TSSTACK_ROOTLESS_NETWORK=${n.forced} is neither \`pasta\` nor \`slirp4netns\`: set one of them, or unset it to let tsstack choose` };
+    return n[n.forced] ? { driver: n.forced } : { error: `TSSTACK_ROOTLESS_NETWORK asks for ${n.forced}, which is not installed: as root, \`apt-get install ${pkg[n.forced]}\`` };
+  }
+  if (n.pasta) return { driver: 'pasta' };
+  if (n.slirp4netns) return { driver: 'slirp4netns' };
+  return { error: 'neither pasta nor slirp4netns is installed (one links the rootless network namespace to the host: outbound traffic, published ports): as root, `apt-get install passt` (or `apt-get install slirp4netns`)' };
 }
 
 /** True when release `r` (e.g. 6.1.0-18-amd64) is at least major.minor. */
@@ -30,6 +53,8 @@ export function kernelAtLeast(r: string, major: number, minor: number): boolean 
 export interface Preflight {
   errors: string[];
   warnings: string[];
+  /** The network driver chosen (when the facts say what is installed) */
+  network?: NetDriver;
 }
 
 export function preflight(f: HostFacts): Preflight {
@@ -45,5 +70,7 @@ export function preflight(f: HostFacts): Preflight {
     const which = [!f.subuid.length && '/etc/subuid', !f.subgid.length && '/etc/subgid'].filter(Boolean).join(' and ');
     warnings.push(`${f.user} has no subordinate ids in ${which}: containers see one user (root) only, and images with files of other owners cannot be unpacked; as root, \`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${f.user}\``);
   }
-  return { errors, warnings };
+  const net = f.net && chooseNetwork(f.net);
+  if (net && 'error' in net) errors.push(net.error);
+  return net && 'driver' in net ? { errors, warnings, network: net.driver } : { errors, warnings };
 }

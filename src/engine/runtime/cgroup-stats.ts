@@ -10,6 +10,19 @@ export interface CgroupPaths {
   v2?: string;
 }
 
+/** Pure: the hierarchies of `p` where it is in container `id`'s own cgroup, cut to that cgroup (all of them as they are without an id). */
+export function ownOnly(p: { v1: Record<string, string>; v2?: string }, id?: string): { v1: Record<string, string>; v2?: string } {
+  if (id === undefined) return p;
+  // the container's own directory, also when its init moved on into a child of it (systemd in a container)
+  const own = (path: string | undefined): string | undefined => {
+    const i = path === undefined ? -1 : `${path}/`.indexOf(`/${id}/`);
+    return i < 0 ? undefined : path!.slice(0, i + id.length + 1);
+  };
+  const v1: Record<string, string> = {};
+  for (const [c, path] of Object.entries(p.v1)) if (own(path)) v1[c] = own(path)!;
+  return { v1, v2: own(p.v2) };
+}
+
 /** Pure: parses /proc/<pid>/cgroup text into hierarchy paths. */
 export function parseProcCgroup(text: string): { v1: Record<string, string>; v2?: string } {
   const v1: Record<string, string> = {};
@@ -23,10 +36,16 @@ export function parseProcCgroup(text: string): { v1: Record<string, string>; v2?
   return { v1, v2 };
 }
 
-export function cgroupPaths(pid: number, mount = '/sys/fs/cgroup'): CgroupPaths | undefined {
+/**
+ * The cgroup directories of `pid`; with `id`, only those that are container `id`'s own (the path ends
+ * in /<id>). A container without a cgroup of its own in a hierarchy (rootless: none, or only the
+ * delegated v2 one) shares that hierarchy's cgroup with the user's processes or the whole host: its
+ * figures and processes there are not the container's.
+ */
+export function cgroupPaths(pid: number, mount = '/sys/fs/cgroup', id?: string): CgroupPaths | undefined {
   let text: string;
   try { text = readFileSync(`/proc/${pid}/cgroup`, 'utf8'); } catch { return undefined; }
-  const p = parseProcCgroup(text);
+  const p = ownOnly(parseProcCgroup(text), id);
   const out: CgroupPaths = { v1: {} };
   for (const [c, path] of Object.entries(p.v1)) out.v1[c] = `${mount}/${c}${path}`;
   if (p.v2 !== undefined) {
@@ -67,7 +86,45 @@ export interface RawStats { cpuNs: number; memoryUsage: number; memoryLimit?: nu
 
 const UNLIMITED = 2 ** 60; // v1 reports "unlimited" as a page-rounded LONG_MAX
 
-export function readRawStats(cg: CgroupPaths): RawStats {
+/** Field 22 of /proc/<pid>/stat text (the start time in clock ticks): with the pid, one process for the boot. */
+export function procStartTime(stat: string): string | undefined {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+/**
+ * The start time the runtime recorded for a container's init (tsstack-runtime's `startTime`, runc's
+ * and crun's `init_process_start`) in its state under `runtimeRoot`; undefined when there is none.
+ */
+export function recordedInitStart(runtimeRoot: string, id: string): string | undefined {
+  const st = read(`${runtimeRoot}/${id}/state.json`);
+  try {
+    const j = st ? (JSON.parse(st) as { startTime?: number; init_process_start?: number }) : undefined;
+    const t = j?.startTime || j?.init_process_start;
+    return t ? String(t) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `cg` names a cgroup of the container's own (cgroupPaths with its id). */
+export function hasOwnCgroup(cg: CgroupPaths): boolean {
+  return cg.v2 !== undefined || Object.keys(cg.v1).length > 0;
+}
+
+/**
+ * Figures of a container with no cgroup of its own (rootless without a delegated subtree): those of
+ * its init process from /proc (CPU in clock ticks of 10 ms, its and its waited-for children's).
+ */
+export function procStats(pid: number): RawStats {
+  const st = read(`/proc/${pid}/stat`) ?? '';
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number);
+  const ticks = (f[11] ?? 0) + (f[12] ?? 0) + (f[13] ?? 0) + (f[14] ?? 0); // utime stime cutime cstime
+  const rss = /^VmRSS:\s+(\d+) kB$/m.exec(read(`/proc/${pid}/status`) ?? '');
+  return { cpuNs: ticks * 10_000_000, memoryUsage: rss ? Number(rss[1]) * 1024 : 0, pids: st ? 1 : 0 };
+}
+
+export function readRawStats(cg: CgroupPaths, pid?: number): RawStats {
+  if (pid !== undefined && !hasOwnCgroup(cg)) return procStats(pid);
   let cpuNs = 0, memoryUsage = 0, memoryLimit: number | undefined, pids = 0;
   if (cg.v1.memory && existsSync(`${cg.v1.memory}/memory.usage_in_bytes`)) {
     const usage = num(`${cg.v1.memory}/memory.usage_in_bytes`) ?? 0;

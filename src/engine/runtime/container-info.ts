@@ -7,6 +7,7 @@ import type { ContainerInfo, ContainerStatus } from '../api.js';
 import type { ContainerRecord } from './containers.js';
 import type { MonitorDriver } from './drivers.js';
 import type { MonitorState } from './monitor-client.js';
+import { recordedInitStart } from './cgroup-stats.js';
 
 /** The process checks the view needs (drivers.ts MonitorDriver's; monitor-client.ts has the real ones). */
 export type LivenessProbes = Pick<MonitorDriver, 'isMonitor' | 'isGuard' | 'processAlive' | 'inContainer'>;
@@ -23,15 +24,16 @@ export function monitorAlive(rec: ContainerRecord, st: MonitorState | undefined,
  * monitor and its guard): nothing supervises it. Its pid is checked to be in the container's cgroup,
  * so a reused pid is never taken for it.
  */
-export function orphanPid(rec: ContainerRecord, st: MonitorState | undefined, p: LivenessProbes): number | undefined {
+export function orphanPid(rec: ContainerRecord, st: MonitorState | undefined, p: LivenessProbes, runtimeRoot: string): number | undefined {
   if (!st || st.attached || st.status !== 'running' || !st.pid) return undefined;
   if (st.guardPid && p.isGuard(st.guardPid)) return undefined; // its guard is ending it
-  return p.inContainer(st.pid, rec.id) ? st.pid : undefined;
+  return p.inContainer(st.pid, rec.id, recordedInitStart(runtimeRoot, rec.id)) ? st.pid : undefined;
 }
 
-export function containerInfo(rec: ContainerRecord, st: MonitorState | undefined, p: LivenessProbes): ContainerInfo {
+/** `runtimeRoot`: the runtime's state directory (`<runRoot>/runtime`), where it records its init's start time. */
+export function containerInfo(rec: ContainerRecord, st: MonitorState | undefined, p: LivenessProbes, runtimeRoot: string): ContainerInfo {
   const alive = monitorAlive(rec, st, p);
-  const orphan = !alive && orphanPid(rec, st, p) !== undefined;
+  const orphan = !alive && orphanPid(rec, st, p, runtimeRoot) !== undefined;
   let status: ContainerStatus = 'created';
   if (st) {
     if (st.status === 'running' || st.status === 'restarting') status = alive ? st.status : orphan ? 'running' : 'dead';

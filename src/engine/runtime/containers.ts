@@ -13,14 +13,14 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
-import { writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { writeJsonAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { faultPoint } from '../../util/fault.js';
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
 } from '../api.js';
 import { hookExecArgs, hookFailure, hookOwner, type HookRun } from './lifecycle-hooks.js';
 import { nativeBinary, resolveRuntime } from '../native-paths.js';
-import { cgroupPaths, cgroupPids, netBytes, readRawStats } from './cgroup-stats.js';
+import { cgroupPaths, cgroupPids, hasOwnCgroup, netBytes, readRawStats, recordedInitStart } from './cgroup-stats.js';
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
@@ -37,7 +37,7 @@ import { hostMaskedPaths } from './host-masks.js';
 import { FILES_DIR, placeFileMounts } from './file-mounts.js';
 import type { ContainerDrivers, RuntimeOps } from './drivers.js';
 import { kernelContainerDrivers } from './kernel-drivers.js';
-import { applicableResources } from '../rootless/cgroups.js';
+import { applicableResources, containerCgroupPath } from '../rootless/cgroups.js';
 
 export { removeCgroupDirs } from './kernel-drivers.js';
 
@@ -53,7 +53,7 @@ export interface ContainerRecord {
   endpoints: EndpointResult[];
   /** Published ports as granted (ephemeral host ports resolved). */
   ports: PublishedPort[];
-  /** Pid of the monitor last started for it. */
+  /** Pid of the monitor last started for it: written by older versions only (the monitor's state file names it; start no longer rewrites the record). */
   monitorPid?: number;
   /** Binds and volumes as mounted (host sources resolved), for `copy`. */
   mounts?: OciMountInput[];
@@ -150,15 +150,44 @@ export class Containers implements ContainerApi {
     }
   }
 
-  /** `durable: false` only while the create's intent stands (fs-atomic.ts): its last write is durable. */
+  /** `durable: false` only while the create's intent stands (fs-atomic.ts): its last write is durable, unless the container is ephemeral (run --rm). */
   private writeRecord(rec: ContainerRecord, opts?: { durable: boolean }): void {
     writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec, 0o600, opts); // the environment may hold secrets
+  }
+
+  /** A durable record write whose fsyncs wait on the thread pool (fs-atomic.ts writeFileAtomic): the other containers' work goes on meanwhile. */
+  private commitRecord(rec: ContainerRecord): Promise<void> {
+    return writeJsonAtomic(join(this.cdir(rec.id), 'container.json'), rec, 0o600);
   }
 
   private allRecords(): ContainerRecord[] {
     let ids: string[];
     try { ids = readdirSync(this.dir); } catch { return []; }
     return ids.sort().map((id) => this.readRecord(id)).filter((r): r is ContainerRecord => r !== undefined);
+  }
+
+  /** id → name of every record read so far (a record's name never changes). */
+  private readonly names = new Map<string, string>();
+
+  /**
+   * The container that has `name`, if any: one readdir, and only the records not seen before are read
+   * (reading them all for every create made `up` of N containers read N² records).
+   */
+  private nameOwner(name: string): string | undefined {
+    let ids: string[];
+    try { ids = readdirSync(this.dir).sort(); } catch { return undefined; }
+    const live = new Set(ids);
+    for (const id of this.names.keys()) if (!live.has(id)) this.names.delete(id);
+    for (const id of ids) {
+      let n = this.names.get(id);
+      if (n === undefined) {
+        const r = this.readRecord(id);
+        if (!r) continue; // being written, or left unreadable: read again next time
+        this.names.set(id, (n = r.name));
+      }
+      if (n === name) return id;
+    }
+    return undefined;
   }
 
   /** By full id, unique id prefix, or name. */
@@ -187,11 +216,11 @@ export class Containers implements ContainerApi {
   }
 
   private orphanPid(rec: ContainerRecord, st: MonitorState | undefined): number | undefined {
-    return orphanPid(rec, st, this.drv.monitor);
+    return orphanPid(rec, st, this.drv.monitor, this.runtimeRoot);
   }
 
   private info(rec: ContainerRecord): ContainerInfo {
-    return containerInfo(rec, this.monitorState(rec), this.drv.monitor);
+    return containerInfo(rec, this.monitorState(rec), this.drv.monitor, this.runtimeRoot);
   }
 
   // ------------------------------------------------------------ create
@@ -200,9 +229,9 @@ export class Containers implements ContainerApi {
     if (!NAME_RE.test(spec.name)) {
       throw new TsstackError('USAGE', `invalid container name "${spec.name}"`, { hint: 'use letters, digits, "_", "." and "-", starting with a letter or digit' });
     }
-    const taken = this.allRecords().find((r) => r.name === spec.name);
+    const taken = this.nameOwner(spec.name);
     if (taken) {
-      throw new TsstackError('CONFLICT', `container name "${spec.name}" is already used by container ${taken.id.slice(0, 12)}`, { hint: 'remove that container first, or choose another name' });
+      throw new TsstackError('CONFLICT', `container name "${spec.name}" is already used by container ${taken.slice(0, 12)}`, { hint: 'remove that container first, or choose another name' });
     }
     // before anything is made: a missing host device fails the create cleanly
     const devices = hostDevices(spec.devices, `container ${spec.name}`);
@@ -223,7 +252,7 @@ export class Containers implements ContainerApi {
       rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
       faultPoint('container.mounted');
       undo.push(() => this.deps.images.unmountRootfs(dir));
-      this.writeRecord(rec, { durable: false });
+      // not recorded yet: a removal finds the mounted rootfs at its fixed place (remove() looks, not only at the record)
       await this.setupNetwork(rec, undo);
       faultPoint('container.network');
       this.writeEtcFiles(rec);
@@ -245,15 +274,17 @@ export class Containers implements ContainerApi {
         etcFiles: { resolvConf: join(dir, 'resolv.conf'), hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname') },
         network,
         resources: applicableResources({ ...spec.resources }, spec.labels['tsstack.project'], (m) => this.warn(m)),
-        cgroupsPath: `${spec.cgroupParent ?? 'tsstack'}/${id}`,
+        cgroupsPath: containerCgroupPath(spec.cgroupParent, id),
         init: spec.init ? nativeBinary('init') : undefined,
         devices,
         deviceRules: spec.deviceCgroupRules,
         extraMaskedPaths: hostMaskedPaths(),
       });
-      this.drv.bundle.write(join(dir, 'bundle'), oci);
+      await this.drv.bundle.write(join(dir, 'bundle'), oci);
       faultPoint('container.bundle');
-      this.writeRecord(rec);
+      // a `run --rm` container is removed by the command itself: renamed into place, no fsync
+      if (spec.ephemeral) this.writeRecord(rec, { durable: false });
+      else await this.commitRecord(rec);
     } catch (e) {
       let undone = true;
       for (const u of undo.reverse()) await u().catch(() => { undone = false; });
@@ -407,7 +438,7 @@ export class Containers implements ContainerApi {
   private async resolveMounts(spec: ContainerCreateSpec, files?: Map<number, string>, rootfs?: string): Promise<OciMountInput[]> {
     const out: OciMountInput[] = [];
     for (const [i, m] of spec.mounts.entries()) {
-      if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly });
+      if (m.type === 'tmpfs') out.push({ type: 'tmpfs', target: m.target, size: m.size, mode: m.mode, readOnly: m.readOnly, uid: m.uid, gid: m.gid, nrInodes: m.nrInodes, flags: m.flags });
       else if (m.type === 'bind' && m.file) {
         const source = files?.get(i);
         if (source) out.push({ type: 'bind', source, target: m.target, readOnly: true });
@@ -432,12 +463,13 @@ export class Containers implements ContainerApi {
     if (st && (st.status === 'running' || st.status === 'restarting') && this.monitorAlive(rec, st)) return;
     if (st && this.monitorAlive(rec, st)) await this.drv.monitor.waitForExit(this.statePath(rec.id), st.monitorPid, { timeoutMs: 10000 }); // the last run's monitor is finishing
     const dir = this.cdir(rec.id);
+    const before = JSON.stringify(rec);
     const runtime = await this.prepareRun(rec);
     mkdirSync(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone
     mkdirSync(this.runtimeRoot, { recursive: true });
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
-    const pid = await this.drv.monitor.start({
+    await this.drv.monitor.start({
       monitor: nativeBinary('monitor'),
       runtime,
       runtimeRoot: this.runtimeRoot,
@@ -455,8 +487,14 @@ export class Containers implements ContainerApi {
       health: argv && h ? { argv, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.startPeriod, startIntervalMs: h.startInterval } : undefined,
     });
     faultPoint('container.monitor');
-    rec.monitorPid = pid;
-    this.writeRecord(rec);
+    // The monitor's pid is not recorded here: its state file names it (written before it answers), and a pid
+    // means nothing after a reboot. The record is rewritten only when this start changed it (a remount after
+    // a reboot), or to drop the pid an older tsstack recorded: a start costs no fsync of its own.
+    delete rec.monitorPid;
+    if (JSON.stringify(rec) !== before) {
+      if (rec.spec.ephemeral) this.writeRecord(rec, { durable: false });
+      else await this.commitRecord(rec);
+    }
     if (rec.spec.postStart?.length) await this.runPostStart(rec);
   }
 
@@ -524,7 +562,7 @@ export class Containers implements ContainerApi {
         const peer = mode.slice('container:'.length);
         ns.path = ns.type === 'network' ? this.peerNetns(peer) : this.peerNs(peer, ns.type as 'pid' | 'ipc');
       }
-      this.drv.bundle.write(join(dir, 'bundle'), cfg);
+      await this.drv.bundle.write(join(dir, 'bundle'), cfg);
     }
     const dns = this.deps.dns, net = this.deps.network;
     await this.dnsUp(rec);
@@ -596,8 +634,8 @@ export class Containers implements ContainerApi {
     if (!(await until(gone, 2000))) {
       // the runtime lost track of it (its state gone): every process of its cgroup, directly
       const pid = this.orphanPid(rec, st);
-      const cg = pid ? cgroupPaths(pid) : undefined;
-      for (const p of cg ? cgroupPids(cg) : pid ? [pid] : []) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      const cg = pid ? cgroupPaths(pid, undefined, rec.id) : undefined;
+      for (const p of cg && hasOwnCgroup(cg) ? cgroupPids(cg) : pid ? [pid] : []) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
       await until(gone, 3000);
     }
     // not our child: its exit status is unknown; the signal that ended it is what Docker would show
@@ -667,7 +705,7 @@ export class Containers implements ContainerApi {
     note(sandbox);
     note(rootfs);
     faultPoint('remove.unmounted');
-    note(await attempt('cgroup', () => this.drv.runtime.removeCgroup(`${rec.spec.cgroupParent ?? 'tsstack'}/${rec.id}`)));
+    note(await attempt('cgroup', () => this.drv.runtime.removeCgroup(containerCgroupPath(rec.spec.cgroupParent, rec.id))));
     faultPoint('remove.cgroup');
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
@@ -776,8 +814,8 @@ export class Containers implements ContainerApi {
   async top(idOrName: string): Promise<{ pid: number; cmd: string }[]> {
     const rec = this.requireRunning(idOrName);
     const pid = this.monitorState(rec)!.pid;
-    const cg = cgroupPaths(pid);
-    const pids = cg ? cgroupPids(cg) : [pid];
+    const cg = cgroupPaths(pid, undefined, rec.id);
+    const pids = cg && hasOwnCgroup(cg) ? cgroupPids(cg) : [pid];
     const out: { pid: number; cmd: string }[] = [];
     for (const p of pids) {
       try {
@@ -792,11 +830,11 @@ export class Containers implements ContainerApi {
   async stats(idOrName: string): Promise<ContainerStats> {
     const rec = this.requireRunning(idOrName);
     const pid = this.monitorState(rec)!.pid;
-    const cg = cgroupPaths(pid);
+    const cg = cgroupPaths(pid, undefined, rec.id);
     if (!cg) throw new TsstackError('CONFLICT', `container ${rec.name} is not running`);
-    const a = readRawStats(cg), t0 = process.hrtime.bigint();
+    const a = readRawStats(cg, pid), t0 = process.hrtime.bigint();
     await sleep(100);
-    const b = readRawStats(cg), t1 = process.hrtime.bigint();
+    const b = readRawStats(cg, pid), t1 = process.hrtime.bigint();
     const wall = Number(t1 - t0);
     const net = netBytes(pid);
     const s: ContainerStats = {
@@ -819,7 +857,7 @@ export class Containers implements ContainerApi {
     const rec = this.get(idOrName);
     const inner = containerSide(direction === 'out' ? from : to);
     const st = this.monitorState(rec);
-    const live = st?.status === 'running' && st.pid && this.monitorAlive(rec, st) ? openProcessRoot(st.pid, rec.id) : undefined;
+    const live = st?.status === 'running' && st.pid && this.monitorAlive(rec, st) ? openProcessRoot(st.pid, rec.id, recordedInitStart(this.runtimeRoot, rec.id)) : undefined;
     if (live === undefined && !isMountpoint(rec.rootfs)) throw new TsstackError('CONFLICT', `the root filesystem of ${rec.name} is not mounted`, { hint: 'start the container once, then copy' });
     const at = live !== undefined ? { root: live, path: inner } : this.locate(rec, posix.normalize('/' + inner));
     // a running container's read-only mounts refuse writes themselves (EROFS); a stopped one's bind sources must be told

@@ -13,8 +13,8 @@ import type { MonitorOptions, MonitorState } from './monitor-client.js';
 import type { DriverExecOptions, RunResult } from './runtime-driver.js';
 
 export interface BundleDriver {
-  /** Writes `<bundle>/config.json` (atomically, 0600). */
-  write(bundleDir: string, config: object): void;
+  /** Writes `<bundle>/config.json` (atomically and durably, 0600). */
+  write(bundleDir: string, config: object): void | Promise<void>;
   read(bundleDir: string): Record<string, any>;
 }
 
@@ -30,8 +30,12 @@ export interface MonitorDriver {
   /** `pid` is a live monitor guard. */
   isGuard(pid: number): boolean;
   processAlive(pid: number): boolean;
-  /** `pid` is a live process in the cgroup of container `id` (never a reused pid). */
-  inContainer(pid: number, id: string): boolean;
+  /**
+   * `pid` is a live process in the cgroup of container `id` (never a reused pid), or, for a container
+   * with no cgroup of its own (rootless without a delegated subtree), its init as the runtime recorded
+   * it (`startTime`: field 22 of /proc/<pid>/stat then).
+   */
+  inContainer(pid: number, id: string, startTime?: string): boolean;
   /** One line to the control socket (`kill SIG`); the reply line. */
   control(socketPath: string, line: string): Promise<string>;
   /** Asks the monitor to stop the container within `timeoutMs` (it kills after). */

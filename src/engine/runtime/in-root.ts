@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, statfsSync, utimesSync, type Stats } from 'node:fs';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
+import { procStartTime } from './cgroup-stats.js';
 import {
   O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_WRONLY, closeFd, copyFd, fdPath, isErr, lchownat, linkFd, lutimesat,
   mkdirat, mknodat, openChild, openInRoot, openat2, openat2Supported, readlinkFd, renameat, symlinkat, unlinkat,
@@ -347,15 +348,18 @@ export function readFileInRoot(root: string, path: string): string {
  * included), once its cgroup shows it is container `id`'s (not a process that reused the pid).
  * undefined when it is gone or not the container's.
  */
-export function openProcessRoot(pid: number, id: string): number | undefined {
+export function openProcessRoot(pid: number, id: string, startTime?: string): number | undefined {
   let proc: number | undefined;
   try {
     proc = openat2(-100, `/proc/${pid}`, O_PATH | O_DIRECTORY, 0);
     // through the /proc/<pid> fd, both reads are of that one process, even if the pid is reused meanwhile
-    const cgFd = openat2(proc, 'cgroup', O_RDONLY, 0);
-    let cg: string;
-    try { cg = readFileSync(cgFd, 'utf8'); } finally { closeFd(cgFd); }
-    if (!cg.split('\n').some((l) => l.split(':').slice(2).join(':').split('/').includes(id))) return undefined;
+    const readAt = (f: string): string => {
+      const fd = openat2(proc!, f, O_RDONLY, 0);
+      try { return readFileSync(fd, 'utf8'); } finally { closeFd(fd); }
+    };
+    const own = readAt('cgroup').split('\n').some((l) => l.split(':').slice(2).join(':').split('/').includes(id));
+    // a container without a cgroup of its own (rootless, nothing delegated): its init as the runtime recorded it
+    if (!own && (startTime === undefined || procStartTime(readAt('stat')) !== startTime)) return undefined;
     return openat2(proc, 'root', O_PATH | O_DIRECTORY, 0);
   } catch {
     return undefined;

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
-import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { writeFileAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { runHookProcess } from './lifecycle-hooks.js';
 import { inContainer, isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit } from './monitor-client.js';
 import { stableJson } from './oci-spec.js';
@@ -14,7 +14,7 @@ import { RuntimeDriver } from './runtime-driver.js';
 import type { AttachDriver, BundleDriver, ContainerDrivers, HooksDriver, MonitorDriver, RuntimeDrivers } from './drivers.js';
 
 export const fileBundle: BundleDriver = {
-  write: (bundleDir, config) => writeFileAtomicSync(join(bundleDir, 'config.json'), stableJson(config), 0o600), // the environment may hold secrets
+  write: (bundleDir, config) => writeFileAtomic(join(bundleDir, 'config.json'), stableJson(config), 0o600), // the environment may hold secrets
   read: (bundleDir) => JSON.parse(readFileSync(join(bundleDir, 'config.json'), 'utf8')) as Record<string, any>,
 };
 

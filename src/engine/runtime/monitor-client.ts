@@ -1,11 +1,12 @@
 // Talking to tsstack-monitor: start one for a bundle (it detaches and outlives
 // us), read its state file, ask it to stop, wait for the container's exit.
 
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { TsstackError } from '../../util/errors.js';
 import type { HealthStatus } from '../api.js';
+import { procStartTime } from './cgroup-stats.js';
+import { runLight, type LightResult } from './light-spawn.js';
 
 export interface MonitorOptions {
   monitor: string;
@@ -73,21 +74,23 @@ export function monitorArgs(o: MonitorOptions): string[] {
   return a;
 }
 
-/** Starts a monitor; resolves with its pid once the container runs. A start failure is a RUNTIME error with the runtime's message. */
-export function startMonitor(o: MonitorOptions): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(o.monitor, monitorArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', (e) => reject(new TsstackError('HOST', `cannot run ${o.monitor}: ${e.message}`, { cause: e })));
-    child.on('close', (code) => {
-      if (code === 0) return resolve(Number(out.trim()));
-      const msg = err.trim().replace(/^tsstack-monitor: /, '') || `monitor exited with ${code}`;
-      reject(new TsstackError('RUNTIME', `container ${o.id.slice(0, 12)} could not be started: ${msg}`, {
-        hint: 'check the command, the image and the container config; `tsstack logs` shows what it printed',
-      }));
-    });
+/**
+ * Starts a monitor; resolves with its pid once the container runs. A start failure is a RUNTIME error with the runtime's message.
+ * Started by posix_spawn (light-spawn.ts), not a fork of Node: `up` starts many at once.
+ */
+export async function startMonitor(o: MonitorOptions): Promise<number> {
+  let r: LightResult;
+  try {
+    r = await runLight(o.monitor, monitorArgs(o));
+  } catch (e) {
+    throw new TsstackError('HOST', `cannot run ${o.monitor}: ${(e as Error).message}`, { cause: e });
+  }
+  // it prints its pid when the container runs, a message otherwise (the code is unknown when another reaped it)
+  const out = r.output.trim();
+  if (r.code === 0 || (r.code === undefined && /^\d+$/.test(out))) return Number(out);
+  const msg = out.replace(/^tsstack-monitor: /, '') || `monitor exited with ${r.code ?? 'an unknown status'}`;
+  throw new TsstackError('RUNTIME', `container ${o.id.slice(0, 12)} could not be started: ${msg}`, {
+    hint: 'check the command, the image and the container config; `tsstack logs` shows what it printed',
   });
 }
 
@@ -131,11 +134,15 @@ export function isGuard(pid: number): boolean {
   }
 }
 
-/** Whether `pid` lives and is in the cgroup of container `id`. */
-export function inContainer(pid: number, id: string): boolean {
+/**
+ * Whether `pid` lives and is container `id`'s: in its cgroup, or (a container without a cgroup of its
+ * own, rootless) started at `startTime`, field 22 of /proc/<pid>/stat as the runtime recorded it.
+ */
+export function inContainer(pid: number, id: string, startTime?: string): boolean {
   if (!processAlive(pid)) return false;
   try {
-    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`);
+    if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`)) return true;
+    return startTime !== undefined && procStartTime(readFileSync(`/proc/${pid}/stat`, 'utf8')) === startTime;
   } catch {
     return false;
   }

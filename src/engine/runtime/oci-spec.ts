@@ -47,6 +47,11 @@ export interface OciMountInput {
   propagation?: string;
   size?: Bytes;
   mode?: number;
+  /** tmpfs: owner of its root, inode limit, and mount flags applied after the defaults (`exec` lifts `noexec`). */
+  uid?: number;
+  gid?: number;
+  nrInodes?: number;
+  flags?: string[];
 }
 
 /**
@@ -181,9 +186,13 @@ function deviceRules(privileged: boolean): object[] {
 
 function userMount(m: OciMountInput): { destination: string; type: string; source: string; options: string[] } {
   if (m.type === 'tmpfs') {
-    const opts = ['nosuid', 'nodev', 'noexec'];
+    // Docker's defaults; the runtime applies flags in order, so what the stack wrote after them wins.
+    const opts = ['nosuid', 'nodev', 'noexec', ...(m.flags ?? [])];
     if (m.size) opts.push(`size=${m.size}`);
     if (m.mode !== undefined) opts.push(`mode=${m.mode.toString(8)}`);
+    if (m.uid !== undefined) opts.push(`uid=${m.uid}`);
+    if (m.gid !== undefined) opts.push(`gid=${m.gid}`);
+    if (m.nrInodes !== undefined) opts.push(`nr_inodes=${m.nrInodes}`);
     if (m.readOnly) opts.push('ro');
     return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: opts };
   }

@@ -50,7 +50,7 @@ services:
   };
   const cluster = Cluster.load(undefined);
   t.teardown(async () => {
-    await run('--rm');
+    await run('--rm', '--volumes');
   });
   const up = await run('--wait');
   t.is(up.code, 0, up.err);

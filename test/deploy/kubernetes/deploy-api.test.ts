@@ -204,7 +204,7 @@ test('a service built from source must name the image the cluster pulls (exit 2,
   t.deepEqual(fake.requests, []);
 });
 
-test('--rm removes the project\'s objects, workloads first, and nothing else', async (t) => {
+test('--rm removes the project\'s objects, workloads first, and nothing else; its PersistentVolumeClaims (data) only with --volumes', async (t) => {
   const { fake, run } = await setup(t);
   t.is((await run()).code, 0);
   fake.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'foreign', namespace: 'ns1' } });
@@ -214,10 +214,39 @@ test('--rm removes the project\'s objects, workloads first, and nothing else', a
   t.is(r.code, 0, r.err);
   const deleted = fake.requests.filter((q) => q.method === 'DELETE').map(objName);
   t.deepEqual(deleted.slice(0, 2), ['deployments/api', 'statefulsets/zdb']);
-  t.deepEqual([...fake.store.keys()].sort(), ['v1/ConfigMap/ns1/foreign', 'v1/ConfigMap/ns1/other']);
+  t.false(deleted.includes('persistentvolumeclaims/data'));
+  t.deepEqual([...fake.store.keys()].sort(), ['v1/ConfigMap/ns1/foreign', 'v1/ConfigMap/ns1/other', 'v1/PersistentVolumeClaim/ns1/data']);
+  t.regex(r.err, /kept PersistentVolumeClaim\/data \(the data of the project's volumes; --rm --volumes deletes them\)/);
   t.deepEqual(patches(fake), []);
+  const gone = await run('--rm', '--volumes');
+  t.is(gone.code, 0, gone.err);
+  t.regex(gone.err, /removed PersistentVolumeClaim\/data/);
+  t.deepEqual([...fake.store.keys()].sort(), ['v1/ConfigMap/ns1/foreign', 'v1/ConfigMap/ns1/other']);
   const again = await run('--rm');
   t.regex(again.err, /nothing of shop in namespace ns1/);
+});
+
+test('a volume that left the stack keeps its PersistentVolumeClaim: neither planned nor pruned, and said', async (t) => {
+  const { fake, run, write } = await setup(t);
+  t.is((await run()).code, 0);
+  write(STACK.replace('    volumes: [data:/var/lib/postgresql/data]\n', '').replace('volumes: { data: {} }\n', ''));
+  const plan = await run('--plan');
+  t.is(plan.code, 0, plan.err);
+  t.false(plan.out.includes('PersistentVolumeClaim/data'), plan.out);
+  fake.requests.length = 0;
+  const r = await run();
+  t.is(r.code, 0, r.err);
+  t.false(fake.requests.some((q) => q.method === 'DELETE' && objName(q) === 'persistentvolumeclaims/data'));
+  t.true(fake.store.has('v1/PersistentVolumeClaim/ns1/data'));
+  t.regex(r.err, /kept PersistentVolumeClaim\/data: no longer in the stack, but it holds data \(kubectl delete persistentvolumeclaim data removes it\)/);
+});
+
+test('--volumes without --rm --to kubernetes is a usage error (exit 2), nothing sent', async (t) => {
+  const { fake, run } = await setup(t);
+  const r = await run('--volumes');
+  t.is(r.code, 2, r.err);
+  t.regex(r.err, /--volumes goes with --rm --to kubernetes/);
+  t.deepEqual(fake.requests, []);
 });
 
 test('--wait polls until Deployments are available and Jobs complete; a failed Job ends it with an error; so does the timeout', async (t) => {

@@ -12,11 +12,15 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
-import { basename, dirname, join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { writeFileAtomicSync } from '../../../util/fs-atomic.js';
 import type { Stats } from 'node:fs';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
-import { SafeRoot, SafeRootError } from './safe-root.js';
+import { SafeRoot } from './safe-root.js';
+import { ignoreTextOf, statSig, type ContextReads } from './context-files.js';
+
+// the light part, which the build memo uses alone
+export { readFileInItsDir, statSig, type ContextReads } from './context-files.js';
 import type { CopySource, SourceReader } from './copy.js';
 
 export interface ContextEntry {
@@ -25,43 +29,6 @@ export interface ContextEntry {
   /** Context-relative path of what it names, symlinks resolved ('' = the root). */
   path: string;
   st: Stats;
-}
-
-/**
- * A file named by the stack file (the Dockerfile, its own `.dockerignore`):
- * the path is taken as given, but a symlink there is followed only inside the
- * file's directory (as BuildKit reads the Dockerfile from that directory), so
- * a link planted in a context cannot make the builder read a host file.
- * Undefined when there is no such regular file.
- */
-export function readFileInItsDir(path: string): string | undefined {
-  let root: SafeRoot;
-  try { root = SafeRoot.open(dirname(path)); } catch { return undefined; }
-  try {
-    const p = root.resolve(basename(path));
-    return p !== undefined && root.lstat(p).isFile() ? root.readFile(p) : undefined;
-  } catch (e) {
-    if (e instanceof SafeRootError) return undefined;
-    throw e;
-  } finally { root.close(); }
-}
-
-/**
- * What a build learned of its context, for the build memo (memo.ts): every
- * source resolved (rel → path, null when absent) and the stat of every entry
- * looked at, directories included (a directory's mtime moves when an entry
- * comes, goes or is renamed).
- */
-export interface ContextReads {
-  resolved: Map<string, string | null>;
-  stats: Map<string, string>;
-  /** The newest ctime seen (ms): a tree that changed this recently may change again unseen. */
-  newest: number;
-}
-
-/** What of a stat tells that an entry changed: type, identity, size, mtime, ctime. */
-export function statSig(st: Stats): string {
-  return `${(st.mode & 0o170000).toString(8)}:${st.mode & 0o7777}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
 export class BuildContext {
@@ -84,14 +51,9 @@ export class BuildContext {
    * inside the context: a link there cannot name a host file).
    */
   static open(dir: string, dockerfile?: string): BuildContext {
-    const own = dockerfile ? readFileInItsDir(`${dockerfile}.dockerignore`) : undefined;
     const root = SafeRoot.open(dir);
-    let text = '';
-    if (own !== undefined) text = own;
-    else {
-      const p = root.resolve('.dockerignore');
-      if (p !== undefined && root.lstat(p).isFile()) text = root.readFile(p);
-    }
+    let text: string;
+    try { text = ignoreTextOf(root, dockerfile); } catch (e) { root.close(); throw e; }
     const c = new BuildContext(dir, new IgnoreMatcher(parseDockerignore(text)), root);
     c.ignoreText = text;
     return c;

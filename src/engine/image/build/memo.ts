@@ -6,6 +6,10 @@
 // request checks exactly those (a few lstats, no file read, no Dockerfile
 // parsed, none of the builder loaded) and, when all still hold, gives the same
 // image and prints the same lines; anything else is a miss and the builder runs.
+// A hit loads neither the builder nor the image store: names and records are
+// read directly (records.ts), and the image's description (immutable for its
+// id) was kept with the memo; only a name to point back or a base named by
+// digest or id asks the store itself.
 //
 // Why this is enough: the builder's result depends on the request, the
 // Dockerfile, the ignore rules, the bytes and metadata of the context entries
@@ -22,18 +26,18 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { BuildRequest, ImageInfo } from '../../api.js';
 import { writeFileAtomicSync } from '../../../util/fs-atomic.js';
-import { canonicalJson } from '../oci.js';
-import { BuildContext, readFileInItsDir, statSig, type ContextReads } from './context.js';
+import { canonicalJson } from '../../../util/canonical-json.js';
+import { Records } from '../records.js';
+import { looksLikeImageId, normalizeName } from '../reference.js';
+import { ignoreTextOf, readFileInItsDir, statSig, type ContextReads } from './context-files.js';
+import { SafeRoot } from './safe-root.js';
 
-const VERSION = 1;
+const VERSION = 2;
 const RACY_MS = 100;
 
-/** What the memo needs of the image store. */
+/** What a hit may need of the image store itself (rarely: see the top). */
 export interface MemoStore {
-  readonly root: string;
   inspect(ref: string): Promise<ImageInfo | undefined>;
-  /** The stored record of an image id (a direct read; inspect of an id scans every record). */
-  record(id: string): unknown;
   tag(ref: string, name: string): Promise<void>;
 }
 
@@ -60,6 +64,8 @@ interface Memo {
   stats: [string, string][];
   bases: [string, string][];
   image: string;
+  /** The image's description but its names (which move). */
+  info: Omit<ImageInfo, 'names'>;
   lines: string[];
 }
 
@@ -90,13 +96,19 @@ export function newNotes(): MemoNotes {
 
 export function textSum(text: string): string { return sha(text); }
 
+/** An image's description without its names. */
+function described({ names: _names, ...rest }: ImageInfo): Omit<ImageInfo, 'names'> {
+  return rest;
+}
+
 /** Remembers a build that ran nothing (see the top); anything short of that is not written. */
-export function saveMemo(root: string, req: BuildRequest, notes: MemoNotes, image: string): void {
+export function saveMemo(root: string, req: BuildRequest, notes: MemoNotes, info: ImageInfo): void {
   const key = keyOf(req);
   if (!key || notes.ran || notes.reads.newest >= notes.started - RACY_MS) return;
   const memo: Memo = {
     v: VERSION, key, context: notes.ignore !== undefined, dockerfile: notes.dockerfile ?? null, ignore: notes.ignore ?? '',
-    resolved: [...notes.reads.resolved], stats: [...notes.reads.stats], bases: [...notes.bases], image, lines: notes.lines,
+    resolved: [...notes.reads.resolved], stats: [...notes.reads.stats], bases: [...notes.bases], image: info.id,
+    info: described(info), lines: notes.lines,
   };
   const p = memoPath(root, key);
   mkdirSync(join(root, 'build-cache', 'memo'), { recursive: true });
@@ -104,12 +116,13 @@ export function saveMemo(root: string, req: BuildRequest, notes: MemoNotes, imag
 }
 
 /** The image a remembered build gave, when everything it read is as it was; undefined otherwise (nothing is written either way but names that moved). */
-export async function lookupMemo(store: MemoStore, req: BuildRequest): Promise<ImageInfo | undefined> {
+export async function lookupMemo(root: string, req: BuildRequest, store: () => Promise<MemoStore>): Promise<ImageInfo | undefined> {
   const key = keyOf(req);
   if (!key) return undefined;
   let m: Memo;
-  try { m = JSON.parse(readFileSync(memoPath(store.root, key), 'utf8')) as Memo; } catch { return undefined; }
-  if (m.v !== VERSION || m.key !== key || !Array.isArray(m.stats) || !Array.isArray(m.resolved) || !Array.isArray(m.bases) || !Array.isArray(m.lines)) return undefined;
+  try { m = JSON.parse(readFileSync(memoPath(root, key), 'utf8')) as Memo; } catch { return undefined; }
+  if (m.v !== VERSION || m.key !== key || !Array.isArray(m.stats) || !Array.isArray(m.resolved) || !Array.isArray(m.bases) || !Array.isArray(m.lines)
+    || typeof m.info !== 'object' || m.info?.id !== m.image) return undefined;
   const df = dockerfilePath(req);
   if (df !== undefined) {
     const text = readFileInItsDir(df);
@@ -119,18 +132,28 @@ export async function lookupMemo(store: MemoStore, req: BuildRequest): Promise<I
   if (!m.context) {
     if (existsSync(dir)) return undefined;
   } else {
-    let c: BuildContext;
-    try { c = BuildContext.open(dir, df); } catch { return undefined; }
+    // read as the builder's BuildContext.open reads it (context.ts), without the ignore rules' parser
+    let root: SafeRoot;
+    try { root = SafeRoot.open(dir); } catch { return undefined; }
     try {
-      if (sha(c.ignoreText) !== m.ignore) return undefined;
-      for (const [rel, path] of m.resolved) if ((c.root.resolve(rel) ?? null) !== path) return undefined;
-      for (const [path, sig] of m.stats) if (statSig(c.root.lstat(path)) !== sig) return undefined;
-    } catch { return undefined; } finally { c.close(); }
+      if (sha(ignoreTextOf(root, df)) !== m.ignore) return undefined;
+      for (const [rel, path] of m.resolved) if ((root.resolve(rel) ?? null) !== path) return undefined;
+      for (const [path, sig] of m.stats) if (statSig(root.lstat(path)) !== sig) return undefined;
+    } catch { return undefined; } finally { root.close(); }
   }
-  for (const [ref, id] of m.bases) if ((await store.inspect(ref))?.id !== id) return undefined;
-  if (!store.record(m.image)) return undefined;
+  const records = new Records(root);
+  let names = records.names();
+  // a plain name is looked up in the name table, as the store does; an id (prefix) or a digest by the store
+  const idOf = async (ref: string): Promise<string | undefined> => {
+    if (looksLikeImageId(ref) || ref.includes('@')) return (await (await store()).inspect(ref))?.id;
+    try { return names[normalizeName(ref)]; } catch { return undefined; }
+  };
+  for (const [ref, id] of m.bases) if ((await idOf(ref)) !== id) return undefined;
+  if (!records.get(m.image)) return undefined;
   // names moved since (a later build, a tag) point at it again, as the builder's commit would make them
-  for (const t of req.tags) if ((await store.inspect(t))?.id !== m.image) await store.tag(m.image, t);
+  let moved = false;
+  for (const t of req.tags) if ((await idOf(t)) !== m.image) { await (await store()).tag(m.image, t); moved = true; }
+  if (moved) names = records.names();
   for (const l of m.lines) req.onProgress?.(l);
-  return store.inspect(req.tags[0] ?? m.image);
+  return { ...m.info, names: records.namesOf(m.image, names) };
 }

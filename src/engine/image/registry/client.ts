@@ -4,6 +4,7 @@
 
 import { TsstackError } from '../../../util/errors.js';
 import { MT } from '../oci.js';
+import { registryFetch } from '../../rootless/dial.js';
 import { basicHeader, isLoopbackHost, loadCredentials, parseWwwAuthenticate, tokenUrl, type Credentials } from './auth.js';
 
 export const MANIFEST_ACCEPT = [MT.ociIndex, MT.ociManifest, MT.dockerManifestList, MT.dockerManifest].join(', ');
@@ -42,6 +43,8 @@ export class RegistryClient {
   private readonly tokens = new Map<string, string>();
   private readonly creds: Credentials | undefined;
   private basicOk = false;
+  /** fetch(), relayed from the host's network namespace in rootless mode (rootless/dial.ts) */
+  private readonly fetch = registryFetch();
 
   constructor(readonly domain: string, private readonly opts: RegistryClientOptions = {}) {
     this.creds = opts.credentials ?? loadCredentials(domain, opts.dockerConfigPath);
@@ -58,7 +61,7 @@ export class RegistryClient {
     const https = `https://${host}`;
     if (!this.plainHttpAllowed) return (this.base = https);
     try {
-      await fetch(`${https}/v2/`, { method: 'GET', signal: AbortSignal.timeout(5000) });
+      await this.fetch(`${https}/v2/`, { method: 'GET', signal: AbortSignal.timeout(5000) });
       this.base = https;
     } catch {
       this.base = `http://${host}`;
@@ -91,7 +94,7 @@ export class RegistryClient {
       if (token) h.authorization = `Bearer ${token}`;
       else if (this.basicOk && this.creds) h.authorization = basicHeader(this.creds) ?? '';
       const body = init.body?.();
-      return fetch(url, { method, headers: h, redirect: 'follow', ...(body !== undefined ? { body: body as unknown as RequestInit['body'], duplex: 'half' } : {}) } as RequestInit);
+      return this.fetch(url, { method, headers: h, redirect: 'follow', ...(body !== undefined ? { body: body as unknown as RequestInit['body'], duplex: 'half' } : {}) } as RequestInit);
     };
     let res = await this.wrap(send, url);
     if (res.status !== 401) return res;
@@ -120,7 +123,7 @@ export class RegistryClient {
     const h: Record<string, string> = { 'user-agent': this.opts.userAgent ?? 'tsstack' };
     const basic = this.creds ? basicHeader(this.creds) : undefined;
     if (basic) h.authorization = basic;
-    const res = await this.wrap(() => fetch(url, { headers: h }), url);
+    const res = await this.wrap(() => this.fetch(url, { headers: h }), url);
     if (!res.ok) {
       await res.body?.cancel();
       throw new TsstackError('IMAGE', `registry ${this.domain}: token request failed (${res.status} from ${new URL(url).host})`, {

@@ -1,0 +1,28 @@
+// The rootless namespace's link to the host: pasta (pasta.ts) or, where passt is not
+// installed, slirp4netns (slirp.ts), as preflight chose. One entry point for enter.ts.
+
+import { ensurePasta, pastaPids, stopPasta, type Published } from './pasta.js';
+import type { NetDriver } from './preflight.js';
+import { ensureSlirp, slirpPids, stopSlirp } from './slirp.js';
+
+export { recordedPorts } from './pasta.js';
+
+/** Makes `driver` forward exactly `ports` for `holder` (the other driver's process, if any, ends); warnings for what it cannot. */
+export async function ensureForwarding(runRoot: string, holder: number, ports: readonly Published[], driver: NetDriver): Promise<string[]> {
+  if (driver === 'slirp4netns') {
+    stopPasta(runRoot);
+    return await ensureSlirp(runRoot, holder, ports);
+  }
+  stopSlirp(runRoot);
+  return ensurePasta(runRoot, holder, ports);
+}
+
+/** The forwarders running for this run root (they are in the holder's user namespace, but hold nothing of the engine's). */
+export function forwarderPids(runRoot: string): number[] {
+  return [...pastaPids(runRoot), ...slirpPids(runRoot)];
+}
+
+export function stopForwarding(runRoot: string): void {
+  stopPasta(runRoot);
+  stopSlirp(runRoot);
+}

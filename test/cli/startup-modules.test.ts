@@ -1,0 +1,51 @@
+// What `run --rm` and `down` import: only what they use. Their time is mostly Node's start-up and
+// module loading (issue 14), so these tests keep the structure that makes them fast: no
+// commander for a plain `down` or `run`, no planner for a run whose network exists, and no
+// `netlink` package (~45 ms of struct definitions) to make or remove links: raw-rtnl.ts.
+import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isolateNetwork } from './_netns.js';
+import { E2E, leftovers, world } from './_world.js';
+import { needs } from '../helpers/skip.js';
+import { withLoadedModules } from '../helpers/loaded-modules.js';
+
+isolateNetwork();
+
+const NETLINK_INDEX = 'node_modules/netlink/dist/index.js';
+const NETLINK_RT = 'node_modules/netlink/dist/rt/rt.js';
+
+needs(...E2E).serial('run --rm and down load only what they use', async (t) => {
+  const w = world();
+  try {
+    await w.busybox('busybox:latest');
+    const file = join(w.dir, 'stack.yaml');
+    writeFileSync(file, 'services:\n  t:\n    image: busybox:latest\n    command: ["/bin/true"]\n  s:\n    image: busybox:latest\n    command: ["sleep", "600"]\n    stop_signal: SIGKILL\n');
+    const env = { TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run'), TSSTACK_PROJECT_NAME: undefined };
+    const cli = (...args: string[]) => withLoadedModules(env, ['-f', file, '-p', 'mods', ...args], w.dir);
+
+    const first = await cli('run', '--rm', 't');
+    t.is(first.code, 0, first.err);
+    t.true(first.modules.includes('dist/src/reconcile/diff.js'), 'the first run makes the project network through the planner');
+    t.true(first.modules.includes('node_modules/koffi/src/koffi/index.cjs'), 'the log sees CommonJS modules too');
+    t.false(first.modules.includes(NETLINK_RT), 'links are made without the netlink package (raw-rtnl.ts)');
+    const again = await cli('run', '--rm', 't');
+    t.is(again.code, 0, again.err);
+    for (const m of ['dist/src/reconcile/up.js', 'dist/src/reconcile/diff.js', 'dist/src/reconcile/observe.js', NETLINK_INDEX, NETLINK_RT, 'node_modules/commander/index.js']) {
+      t.false(again.modules.includes(m), `run --rm with its network made loads no ${m}`);
+    }
+
+    const up = await cli('up', '-d', 's');
+    t.is(up.code, 0, up.err);
+    const down = await cli('down');
+    t.is(down.code, 0, down.err);
+    for (const m of ['node_modules/commander/esm.mjs', 'node_modules/commander/index.js', NETLINK_INDEX, NETLINK_RT]) {
+      t.false(down.modules.includes(m), `down loads no ${m}`);
+    }
+    t.true(down.modules.includes('dist/src/engine/network/manager.js'), 'the log sees what down loads');
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.run('-f', join(w.dir, 'stack.yaml'), '-p', 'mods', 'down', '-v').catch(() => {});
+    w.dispose();
+  }
+});

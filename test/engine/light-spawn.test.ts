@@ -1,0 +1,29 @@
+// light-spawn.ts: how tsstack-monitor is started without forking Node (posix_spawn over FFI). What the
+// child must get as from child_process.spawn: its argv and environment, stdin /dev/null, stdout and
+// stderr in the output, its exit code, no signal ignored or blocked (Node ignores SIGPIPE); a missing
+// binary is a rejection with spawn's error code.
+
+import test from 'ava';
+import { runLight } from '../../src/engine/runtime/light-spawn.js';
+
+test('argv, environment, stdin, output and exit code', async (t) => {
+  process.env.TSSTACK_LIGHT_SPAWN_TEST = 'x y';
+  const r = await runLight('/bin/sh', ['-c', 'echo "$0|$1|$TSSTACK_LIGHT_SPAWN_TEST"; echo err >&2; cat; exit 7', 'a b', 'c']);
+  delete process.env.TSSTACK_LIGHT_SPAWN_TEST;
+  t.is(r.code, 7);
+  t.is(r.output, 'a b|c|x y\nerr\n');
+});
+
+test('no signal ignored or blocked in the child, although Node ignores SIGPIPE', async (t) => {
+  const r = await runLight('/bin/sh', ['-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status']);
+  t.is(r.code, 0);
+  t.regex(r.output, /SigBlk:\s+0+\n/);
+  t.regex(r.output, /SigIgn:\s+0+\n/);
+});
+
+test('a binary that is not there is a rejection (ENOENT); many at once each get their own output', async (t) => {
+  const e = await t.throwsAsync(runLight('/nonexistent/tsstack-monitor', []));
+  t.is((e as NodeJS.ErrnoException).code, 'ENOENT');
+  const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => runLight('/bin/echo', [String(i)])));
+  t.deepEqual(rs.map((r) => r.output.trim()), Array.from({ length: 16 }, (_, i) => String(i)));
+});
