@@ -9,6 +9,7 @@ import { untilInterrupted, type Context } from '../context.js';
 
 export async function runUi(ctx: Context, o: { port?: number }): Promise<number> {
   if (o.port !== undefined && o.port > 65535) throw new TsstackError('USAGE', `--port: not a port: ${o.port}`);
+  (await import('../../ui/lean-exec.js')).execLean(ctx.io.env);
   const { childBackend, runWorker } = await import('../../ui/child.js');
   const child = { g: ctx.g, env: ctx.io.env, cwd: ctx.io.cwd };
   // the project and the stack's outline, and a broken stack file reported as `tsstack config` would
