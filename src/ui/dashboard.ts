@@ -1,36 +1,31 @@
-// The dashboard wired to the CLI: the hub asks the engine the CLI opened, the
-// plan is `tsstack plan`'s, the apply button runs `up -d`'s reconcile under the
-// project's lock, and exec and the terminal run `tsstack exec` itself as a child
-// (the engine's exec gives the caller's stdio to the process; a child with its
-// own pipes, or a pty from script(1), is how a page gets the bytes).
+// The dashboard wired together: the hub over a source of container state, the
+// server, and a backend for what plans or changes the stack (local.ts). Two
+// ways in: `tsstack ui` reads the engine's records itself (records.ts) and runs
+// each plan, apply and action in a child (child.ts), so its server holds only
+// HTTP, the event streams, the hub and the cgroup sampler; `up --watch --ui`
+// (openDashboard) asks the engine, stack and reconciler its process already has.
+// Exec and the terminal run `tsstack exec` itself as a child either way (the
+// engine's exec gives the caller's stdio to the process; a child with its own
+// pipes, or a pty from script(1), is how a page gets the bytes).
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { quote } from 'shell-quote';
 import type { ContainerInfo, Engine } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
-import type { StackModel } from '../model/types.js';
 import type { Plan } from '../reconcile/plan.js';
 import type { UpOptions } from '../reconcile/up.js';
-import { Context } from '../cli/context.js';
+import type { Context, GlobalOptions } from '../cli/context.js';
 import type { UiActions } from './app.js';
 import { watchContainers } from './changes.js';
+import { localBackend, planText, type Backend } from './local.js';
 import { CgroupSampler } from './stats.js';
-import { Hub, type PlanView, type ReconcileReport } from './hub.js';
+import { Hub, type HubEngine } from './hub.js';
 import { startServer, type ShellSession, type UiServer } from './server.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/tsstack.js', import.meta.url));
+export { planText } from './local.js';
 
-export interface DashboardOptions {
-  ctx: Context;
-  engine: Engine;
-  project: string;
-  /** The reconcile the apply button runs (the options of `up -d`, or of the watch that started it). */
-  upOptions: UpOptions;
-  /** Whether a stack file is at hand (without one there is no plan). */
-  hasStack: boolean;
-  port?: number;
-}
+const BIN = fileURLToPath(new URL('../../../bin/tsstack.js', import.meta.url));
 
 export interface Dashboard {
   url: string;
@@ -41,46 +36,41 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-/** `tsstack plan`'s text for a plan, with what each action waits for. */
-export function planText(plan: Plan, project: string): string {
-  return plan.empty ? `no changes: ${project} is up to date` : plan.lines({ edges: true }).join('\n');
+export interface ServeOptions {
+  project: string;
+  /** The engine root whose containers' records the change watch follows. */
+  root: string;
+  /** Container state: the engine, or its records read directly (records.ts). */
+  source: HubEngine;
+  backend: Backend;
+  /** The CLI's global options, for the `tsstack exec` children. */
+  g: GlobalOptions;
+  env: NodeJS.ProcessEnv;
+  port?: number;
 }
 
-export async function openDashboard(o: DashboardOptions): Promise<Dashboard> {
-  const { ctx, engine, project } = o;
-  // a fresh load each time: the files may have changed since the last look
-  const load = async (): Promise<StackModel | undefined> => (o.hasStack ? new Context(ctx.g, ctx.io).loadModel() : undefined);
-  const plan = async (): Promise<PlanView> => {
-    const at = new Date().toISOString();
-    const model = await load();
-    if (!model) return { text: 'no stack file here: the plan needs one (run `tsstack ui` where the stack file is, or with -f)', empty: true, warnings: [], problems: [], at };
-    const { makePlan } = await import('../reconcile/up.js');
-    const { preflight } = await import('../reconcile/preflight.js');
-    const p = (await makePlan(engine, model, o.upOptions)).plan;
-    return { text: planText(p, model.name), empty: p.empty, warnings: [...p.warnings], problems: (await preflight(p, engine, model)).map((x) => x.message), at };
-  };
+/** The dashboard of `project`, served until closed. */
+export async function serveDashboard(o: ServeOptions): Promise<Dashboard> {
+  const { project, backend, env } = o;
   // TSSTACK_UI_POLL_MS / TSSTACK_UI_STATS_MS: the safety look and the charts' period while a page is open (bench/ui.sh)
   const ms = (v: string | undefined) => (v && Number(v) > 0 ? Number(v) : undefined);
   const hub = new Hub({
-    engine, project, model: load, plan,
-    watch: (onChange) => watchContainers(engine.root, onChange),
+    engine: o.source, project, model: () => backend.outline(), plan: () => backend.plan(),
+    watch: (onChange) => watchContainers(o.root, onChange),
     sampler: new CgroupSampler(),
-    pollMs: ms(ctx.io.env.TSSTACK_UI_POLL_MS), statsMs: ms(ctx.io.env.TSSTACK_UI_STATS_MS),
+    pollMs: ms(env.TSSTACK_UI_POLL_MS), statsMs: ms(env.TSSTACK_UI_STATS_MS),
   });
 
-  const globals = [...(ctx.g.root ? ['--root', ctx.g.root] : []), ...(ctx.g.runtime ? ['--runtime', ctx.g.runtime] : []), '-p', project];
+  const globals = [...(o.g.root ? ['--root', o.g.root] : []), ...(o.g.runtime ? ['--runtime', o.g.runtime] : []), '-p', project];
   const execArgs = (c: ContainerInfo, flags: string[], argv: string[]) =>
     [BIN, ...globals, 'exec', ...flags, '--index', c.labels[LABEL.number] ?? '1', c.labels[LABEL.service] ?? '', ...argv];
 
   const actions: UiActions = {
-    restart: async (c) => {
-      await engine.containers.stop(c.id);
-      await engine.containers.start(c.id);
-    },
-    stop: (c) => engine.containers.stop(c.id),
-    start: (c) => engine.containers.start(c.id),
+    restart: (c) => backend.restart(c),
+    stop: (c) => backend.stop(c),
+    start: (c) => backend.start(c),
     exec: (c, command) => new Promise((resolve) => {
-      const child = spawn(process.execPath, execArgs(c, ['-T'], ['sh', '-c', command]), { env: ctx.io.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, execArgs(c, ['-T'], ['sh', '-c', command]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const chunks: Buffer[] = [];
       let size = 0;
       const keep = (d: Buffer) => {
@@ -100,28 +90,13 @@ export async function openDashboard(o: DashboardOptions): Promise<Dashboard> {
         resolve({ code: 127, output: e.message });
       });
     }),
-    apply: async () => {
-      await applyNow(hub.begin('dashboard: apply'));
-    },
-  };
-
-  /** `up -d`'s reconcile under the project's lock, reported to the history. */
-  const applyNow = async (report: ReconcileReport): Promise<void> => {
-    try {
-      const model = await load();
-      if (!model) throw new Error('no stack file: nothing to apply');
-      const { up } = await import('../reconcile/up.js');
-      const r = await ctx.locked(model.name, () => up(engine, model, { ...o.upOptions, onPlan: (p) => report.plan(planText(p, model.name)) }));
-      report.done({ failed: r.result.failed.map((f) => `${f.resource}: ${f.message}`), warnings: [...r.result.warnings] });
-    } catch (e) {
-      report.done({ failed: [e instanceof Error ? e.message : String(e)], warnings: [] });
-    }
+    apply: () => backend.apply(hub.begin('dashboard: apply')),
   };
 
   // A pty for `tsstack exec -it … sh` from script(1), so the shell sees a terminal.
   const shell = (c: ContainerInfo): ShellSession => {
     const cmd = quote([process.execPath, ...execArgs(c, ['-i', '-t'], ['sh'])]);
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: { ...ctx.io.env, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: { ...env, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin.on('error', () => {});
     return {
       write: (d) => { if (child.stdin.writable) child.stdin.write(d); },
@@ -140,4 +115,23 @@ export async function openDashboard(o: DashboardOptions): Promise<Dashboard> {
     },
     close: () => server.close(),
   };
+}
+
+export interface DashboardOptions {
+  ctx: Context;
+  engine: Engine;
+  project: string;
+  /** The reconcile the apply button runs (the options of `up -d`, or of the watch that started it). */
+  upOptions: UpOptions;
+  /** Whether a stack file is at hand (without one there is no plan). */
+  hasStack: boolean;
+  port?: number;
+}
+
+/** The dashboard of a process that has the engine open (`up --watch --ui`): it asks that engine. */
+export async function openDashboard(o: DashboardOptions): Promise<Dashboard> {
+  return serveDashboard({
+    project: o.project, root: o.engine.root, source: o.engine, g: o.ctx.g, env: o.ctx.io.env, port: o.port,
+    backend: localBackend(o.ctx, o.engine, o.upOptions, o.hasStack),
+  });
 }

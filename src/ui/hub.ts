@@ -8,8 +8,7 @@
 
 import type { ContainerInfo, ContainerStats, Engine } from '../engine/api.js';
 import { LABEL } from '../engine/api.js';
-import type { StackModel } from '../model/types.js';
-import { CrashTracker, servicesView, type ServiceView } from './view.js';
+import { CrashTracker, servicesView, type ModelOutline, type ServiceView } from './view.js';
 
 export interface PlanView {
   /** What `tsstack plan` prints. */
@@ -37,12 +36,18 @@ export interface StatsSample { t: number; cpu: number; mem: number; memLimit?: n
 export interface HubEvent { type: string; data: unknown }
 export type Listener = (e: HubEvent) => void;
 
+/** What the hub asks of the engine: the engine itself, or its records read by `tsstack ui` (records.ts). */
+export interface HubEngine {
+  containers: Pick<Engine['containers'], 'list' | 'inspect' | 'logs'> & Partial<Pick<Engine['containers'], 'stats'>>;
+  stateFingerprint: Engine['stateFingerprint'];
+}
+
 /** What the hub needs besides the engine (the CLI gives the real ones, tests fakes). */
 export interface HubDeps {
-  engine: Pick<Engine, 'containers' | 'stateFingerprint'>;
+  engine: HubEngine;
   project: string;
-  /** The stack as its files say now; undefined without a stack file (`ui -p NAME`). */
-  model(): Promise<StackModel | undefined>;
+  /** The stack as its files say now (what the view shows of it); undefined without a stack file (`ui -p NAME`). */
+  model(): Promise<ModelOutline | undefined>;
   /** What `up` would change now. */
   plan(): Promise<PlanView>;
   /** Calls back on every change of the containers' records (changes.ts); absent: the fingerprint is polled. */
@@ -75,7 +80,8 @@ export class Hub {
   private containers: ContainerInfo[] = [];
   private services: ServiceView[] = [];
   private servicesJson = '';
-  private model?: StackModel;
+  private model?: ModelOutline;
+  private modelRead = false;
   private planView?: PlanView;
   private planDirty = true;
   private readonly crashes = new CrashTracker();
@@ -214,7 +220,10 @@ export class Hub {
       this.pids = changed ? undefined : fp.pids;
       if (!changed && !this.crashes.pending) return;
     }
-    if (force || !this.model) this.model = await this.deps.model().catch(() => this.model);
+    if (force || !this.modelRead) {
+      this.model = await this.deps.model().catch(() => this.model);
+      this.modelRead = true; // without a stack file too: asked again only when forced
+    }
     this.containers = await this.deps.engine.containers.list({ [LABEL.project]: this.project });
     const crashed = this.crashes.update(this.containers);
     // a crash mark without a healthcheck settles with time, which no record shows: look again then
@@ -237,10 +246,11 @@ export class Hub {
     const t = Date.now();
     const out: Record<string, StatsSample> = this.deps.sampler?.sample(this.containers) ?? {};
     for (const [id, sample] of Object.entries(out)) this.keepSample(id, sample);
-    if (!this.deps.sampler) await Promise.all(running.map(async (c) => {
+    const engine = this.deps.engine.containers;
+    if (!this.deps.sampler && engine.stats) await Promise.all(running.map(async (c) => {
       let s: ContainerStats;
       try {
-        s = await this.deps.engine.containers.stats(c.id);
+        s = await engine.stats!(c.id);
       } catch {
         return; // stopped between the list and the read
       }

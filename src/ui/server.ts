@@ -1,9 +1,8 @@
-// The dashboard's server: the hono app over node's http on 127.0.0.1 only, and
+// The dashboard's server: the app (app.ts) on node's http on 127.0.0.1 only, and
 // the WebSocket of the in-page terminal (ws, checked like every request). It
 // lives in the `tsstack ui` (or `up --watch --ui`) process and ends with it.
 
-import { createAdaptorServer } from '@hono/node-server';
-import type { IncomingMessage, Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { WebSocket, WebSocketServer } from 'ws';
@@ -57,7 +56,7 @@ export async function startServer(o: ServerOptions): Promise<UiServer> {
   const token = o.token ?? newToken();
   let port = 0;
   const app = createApp(o.hub, o.actions, { token, port: () => port, assets: ASSETS, index: INDEX });
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const server = createServer(app);
   // ws is loaded with the first terminal: a dashboard nobody opens a shell in does not carry it
   let wss: WebSocketServer | undefined;
   const sessions = new Set<WebSocket>();

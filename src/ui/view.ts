@@ -66,7 +66,26 @@ export function serviceState(cs: ContainerView[], want: number | undefined): Ser
 }
 
 /** Service views sorted by name; one-off (`run`) containers are left out. */
-export function servicesView(model: Pick<StackModel, 'services'> | undefined, containers: ContainerInfo[], crashed: ReadonlySet<string> = new Set()): ServiceView[] {
+/** What the view shows of the stack file's services: the model's, or the outline a `tsstack ui` child sends. */
+type OutlineKeys = 'image' | 'depends_on' | 'networks' | 'scale' | 'cpus' | 'mem_limit' | 'pids_limit' | 'deploy';
+export interface ModelOutline {
+  services: Record<string, Partial<Pick<StackModel['services'][string], OutlineKeys>>>;
+}
+
+/** The outline of a model: only what servicesView reads (small to send, small to keep). */
+export function outline(model: Pick<StackModel, 'services'>): ModelOutline {
+  const services: ModelOutline['services'] = {};
+  for (const [name, s] of Object.entries(model.services)) {
+    const limits = s.deploy?.resources?.limits;
+    services[name] = {
+      image: s.image, depends_on: s.depends_on, networks: s.networks, scale: s.scale, cpus: s.cpus, mem_limit: s.mem_limit, pids_limit: s.pids_limit,
+      deploy: limits ? { resources: { limits } } : undefined,
+    } as ModelOutline['services'][string];
+  }
+  return { services };
+}
+
+export function servicesView(model: ModelOutline | undefined, containers: ContainerInfo[], crashed: ReadonlySet<string> = new Set()): ServiceView[] {
   const own = containers.filter((c) => c.labels[LABEL.oneoff] !== 'True' && c.labels[LABEL.service]);
   const names = new Set([...Object.keys(model?.services ?? {}), ...own.map((c) => c.labels[LABEL.service])]);
   return [...names].sort().map((name) => {

@@ -1,7 +1,9 @@
 // The dashboard's server over a fake engine: who is let in (token, Host, Origin), what the
 // API answers, what the pages are sent, and that nothing asks the engine while no page listens.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import type { ContainerCreateSpec, ContainerInfo } from '../../src/engine/api.js';
 import { LABEL } from '../../src/engine/api.js';
 import { createApp, type UiActions } from '../../src/ui/app.js';
@@ -23,7 +25,7 @@ function spec(project: string, service: string, extra: Partial<ContainerCreateSp
   };
 }
 
-async function fixture() {
+async function fixture(t: ExecutionContext) {
   const engine = new FakeEngine();
   const web = await engine.containers.create(spec('demo', 'web', { ports: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], healthcheck: { test: ['CMD', 'true'], interval: 1000, timeout: 1000, retries: 3, startPeriod: 0, startInterval: 0 } }));
   const db = await engine.containers.create(spec('demo', 'db'));
@@ -42,15 +44,26 @@ async function fixture() {
     exec: async (c, command) => { calls.push(`exec ${c.name} ${command}`); return { code: 0, output: 'hi\n' }; },
     apply: async () => { calls.push('apply'); hub.begin('dashboard: apply').done({ failed: [], warnings: [] }); },
   };
-  const app = createApp(hub, actions, { token: TOKEN, port: () => PORT, assets: ASSETS, index: INDEX });
-  const req = (path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
-    app.request(path, { method: init.method ?? 'GET', headers: { host: HOST, ...init.headers }, body: init.body });
+  // the app on a real server, asked with any Host header (fetch would not send one of ours)
+  const app = http.createServer(createApp(hub, actions, { token: TOKEN, port: () => PORT, assets: ASSETS, index: INDEX }));
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  t.teardown(() => { hub.close(); app.closeAllConnections(); app.close(); });
+  const req = (path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => new Promise<Response>((resolve, reject) => {
+    const port = (app.address() as AddressInfo).port;
+    const r = http.request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: { host: HOST, ...init.headers } }, (res) => {
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) for (const x of [v ?? []].flat()) headers.append(k, x);
+      resolve(new Response(Readable.toWeb(res) as ReadableStream, { status: res.statusCode, headers }));
+    });
+    r.on('error', reject);
+    r.end(init.body);
+  });
   const auth = { cookie: `tsstack_ui=${TOKEN}` };
   return { engine, hub, app, req, auth, calls, web, db, other, fingerprints: () => fingerprints };
 }
 
 test('every route answers 401 without the token, or with a wrong one', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   for (const [method, path] of [['GET', '/'], ['GET', '/api/state'], ['GET', '/api/events'], ['GET', '/api/logs'], ['GET', '/assets/app.js'], ['POST', `/api/containers/${f.web.id}/restart`], ['POST', '/api/apply']]) {
     const none = await f.req(path, { method, headers: { 'content-type': 'application/json' } });
     t.is(none.status, 401, `${method} ${path}`);
@@ -62,7 +75,7 @@ test('every route answers 401 without the token, or with a wrong one', async (t)
 });
 
 test('a Host other than 127.0.0.1 or localhost with our port is refused (DNS rebinding), even with the token', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   for (const host of ['evil.example:4000', 'evil.example', '127.0.0.1:4001', '127.0.0.2:4000', '']) {
     const r = await f.req('/api/state', { headers: { host, ...f.auth } });
     t.is(r.status, 403, host);
@@ -72,7 +85,7 @@ test('a Host other than 127.0.0.1 or localhost with our port is refused (DNS reb
 });
 
 test('a page of another origin cannot act, and no CORS header is ever sent', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   const r = await f.req(`/api/containers/${f.web.id}/restart`, { method: 'POST', headers: { ...f.auth, origin: 'http://evil.example', 'content-type': 'application/json' } });
   t.is(r.status, 403);
   t.deepEqual(f.calls, []);
@@ -87,7 +100,7 @@ test('a page of another origin cannot act, and no CORS header is ever sent', asy
 });
 
 test('the token in the URL is traded for an HttpOnly SameSite=Strict cookie and dropped from the address', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   const r = await f.req(`/?token=${TOKEN}`);
   t.is(r.status, 303);
   t.is(r.headers.get('location'), '/');
@@ -102,14 +115,14 @@ test('the token in the URL is traded for an HttpOnly SameSite=Strict cookie and 
 });
 
 test('assets come from a fixed list: no path from the request reaches the file system', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   t.is((await f.req('/assets/app.js', { headers: f.auth })).status, 200);
   t.regex((await f.req('/assets/xterm.js', { headers: f.auth })).headers.get('content-type') ?? '', /javascript/);
   for (const p of ['/assets/..%2F..%2Fpackage.json', '/assets/__proto__', '/assets/constructor', '/assets/index.html']) t.is((await f.req(p, { headers: f.auth })).status, 404, p);
 });
 
 test('the state: the project\'s services only, with state, health, ports as links, restarts; the plan', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   const s = await (await f.req('/api/state', { headers: f.auth })).json() as Awaited<ReturnType<Hub['snapshot']>>;
   t.is(s.project, 'demo');
   t.deepEqual(s.services.map((x) => [x.name, x.state, x.replicas.running]), [['db', 'ok', 1], ['web', 'ok', 1]]);
@@ -120,7 +133,7 @@ test('the state: the project\'s services only, with state, health, ports as link
 });
 
 test('actions reach only the project\'s containers; exec takes one line', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   const post = (path: string, body = {}) => f.req(path, { method: 'POST', headers: { ...f.auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   t.is((await post(`/api/containers/${f.web.id}/restart`)).status, 200);
   t.is((await post(`/api/containers/${f.db.name}/stop`)).status, 200);
@@ -159,7 +172,7 @@ async function readEvents(res: Response, until: (events: { type: string; data: a
 }
 
 test('the event stream: a snapshot, then each change pushed; the engine is asked only while a page listens', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   await new Promise((r) => setTimeout(r, 100));
   t.is(f.fingerprints(), 0, 'nobody listening: no look at the engine');
   const res = await f.req('/api/events', { headers: f.auth });
@@ -180,7 +193,7 @@ test('the event stream: a snapshot, then each change pushed; the engine is asked
 });
 
 test('logs: merged lines with service, container and colour index', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   const res = await f.req('/api/logs?service=web&service=db&tail=10', { headers: f.auth });
   const events = await readEvents(res, (es) => es.length >= 2);
   const lines = events.map((e) => e.data).sort((a, b) => (a.service < b.service ? -1 : 1));
@@ -188,7 +201,7 @@ test('logs: merged lines with service, container and colour index', async (t) =>
 });
 
 test('the WebSocket of the terminal is refused without the token, with a foreign Host or Origin', async (t) => {
-  const f = await fixture();
+  const f = await fixture(t);
   const srv = await startServer({ hub: f.hub, actions: {} as UiActions, shell: () => { throw new Error('no shell in this test'); } });
   t.teardown(() => srv.close());
   t.regex(srv.url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/);

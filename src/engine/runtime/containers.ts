@@ -26,6 +26,7 @@ import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
 import { readLogs } from './logs.js';
 import type { MonitorState } from './monitor-client.js';
+import { containerInfo, monitorAlive, orphanPid } from './container-info.js';
 import { buildOciSpec, OCI_AS_IS, pick, capsFromMask, effectiveCaps, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
 import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
@@ -211,60 +212,15 @@ export class Containers implements ContainerApi {
   }
 
   private monitorAlive(rec: ContainerRecord, st = this.monitorState(rec)): boolean {
-    const pid = st?.monitorPid ?? rec.monitorPid;
-    if (pid === undefined) return false;
-    // an attached run is "alive" while its caller runs and has not recorded the exit
-    return st?.attached ? st.status === 'running' && this.drv.monitor.processAlive(pid) : this.drv.monitor.isMonitor(pid);
+    return monitorAlive(rec, st, this.drv.monitor);
   }
 
-  /**
-   * The container's process when it still runs although its monitor is gone (an admin's `kill -9` of the
-   * monitor and its guard): nothing supervises it. Its pid is checked to be in the container's cgroup,
-   * so a reused pid is never taken for it.
-   */
   private orphanPid(rec: ContainerRecord, st: MonitorState | undefined): number | undefined {
-    if (!st || st.attached || st.status !== 'running' || !st.pid) return undefined;
-    if (st.guardPid && this.drv.monitor.isGuard(st.guardPid)) return undefined; // its guard is ending it
-    return this.drv.monitor.inContainer(st.pid, rec.id, recordedInitStart(this.runtimeRoot, rec.id)) ? st.pid : undefined;
+    return orphanPid(rec, st, this.drv.monitor, this.runtimeRoot);
   }
 
   private info(rec: ContainerRecord): ContainerInfo {
-    const st = this.monitorState(rec);
-    const alive = this.monitorAlive(rec, st);
-    const orphan = !alive && this.orphanPid(rec, st) !== undefined;
-    let status: ContainerStatus = 'created';
-    if (st) {
-      if (st.status === 'running' || st.status === 'restarting') status = alive ? st.status : orphan ? 'running' : 'dead';
-      else if (st.status === 'dead') status = 'dead';
-      else if (st.status === 'exited') status = 'exited';
-      else status = alive ? 'running' : 'created';
-    }
-    const info: ContainerInfo = {
-      id: rec.id,
-      name: rec.name,
-      image: rec.spec.image,
-      imageId: rec.spec.imageId,
-      labels: { ...rec.spec.labels },
-      status,
-      created: rec.created,
-      restartCount: st?.restartCount ?? 0,
-      addresses: Object.fromEntries(rec.endpoints.map((e) => [e.network, e.address])),
-      ports: rec.ports,
-    };
-    if (st) {
-      if (status === 'running' && st.pid) info.pid = st.pid;
-      if (status === 'running' && st.health) info.health = st.health.status;
-      if (status === 'running' && st.health?.log?.length) info.healthOutput = st.health.log[st.health.log.length - 1].output;
-      if (status === 'exited' || status === 'dead' || status === 'restarting') info.exitCode = st.exitCode;
-      // the monitor vanished without a word (a reboot, a crash of both it and its guard): exit unknown, as Docker's 255;
-      // during a restart back-off nothing ran, and the last exit is known
-      if (status === 'dead' && st.status !== 'dead' && st.status !== 'restarting') info.exitCode = 255;
-      if (orphan) info.unsupervised = true;
-      if (st.oomKilled) info.oomKilled = true;
-      if (st.startedAt) info.startedAt = st.startedAt;
-      if (st.finishedAt && status !== 'running') info.finishedAt = st.finishedAt;
-    }
-    return info;
+    return containerInfo(rec, this.monitorState(rec), this.drv.monitor, this.runtimeRoot);
   }
 
   // ------------------------------------------------------------ create

@@ -7,9 +7,8 @@ import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
-import { procStartTime } from './cgroup-stats.js';
 import { runHookProcess } from './lifecycle-hooks.js';
-import { isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit } from './monitor-client.js';
+import { inContainer, isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit } from './monitor-client.js';
 import { stableJson } from './oci-spec.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import type { AttachDriver, BundleDriver, ContainerDrivers, HooksDriver, MonitorDriver, RuntimeDrivers } from './drivers.js';
@@ -26,15 +25,7 @@ export const processMonitor: MonitorDriver = {
   isMonitor,
   isGuard,
   processAlive,
-  inContainer(pid, id, startTime) {
-    if (!processAlive(pid)) return false;
-    try {
-      if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`)) return true;
-      return startTime !== undefined && procStartTime(readFileSync(`/proc/${pid}/stat`, 'utf8')) === startTime;
-    } catch {
-      return false;
-    }
-  },
+  inContainer,
   control: (socketPath, line) => sendControl(socketPath, line),
   requestStop,
   waitForExit,

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { TsstackError } from '../../util/errors.js';
 import type { HealthStatus } from '../api.js';
+import { procStartTime } from './cgroup-stats.js';
 import { runLight, type LightResult } from './light-spawn.js';
 
 export interface MonitorOptions {
@@ -128,6 +129,20 @@ export function isGuard(pid: number): boolean {
   if (!processAlive(pid)) return false;
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tsstack-guard';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `pid` lives and is container `id`'s: in its cgroup, or (a container without a cgroup of its
+ * own, rootless) started at `startTime`, field 22 of /proc/<pid>/stat as the runtime recorded it.
+ */
+export function inContainer(pid: number, id: string, startTime?: string): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`)) return true;
+    return startTime !== undefined && procStartTime(readFileSync(`/proc/${pid}/stat`, 'utf8')) === startTime;
   } catch {
     return false;
   }
