@@ -6,8 +6,14 @@
 #   - `up -d` of 5 services from nothing (then `down`, not timed); Podman: 5 × `run -d`;
 #   - Redis SET/GET throughput (redis-benchmark) through the published 127.0.0.1 port
 #     and straight to the container's address: rootless through pasta and through
-#     slirp4netns (TSSTACK_ROOTLESS_NETWORK), root for reference. Target: published
-#     ≥ 0.8× direct.
+#     slirp4netns (TSSTACK_ROOTLESS_NETWORK), root for reference, rootless Podman (its
+#     rootlessport and slirp4netns; "direct" is the container's address from inside its
+#     own network namespace, entered as root through its pid). Target: published ≥ 0.8×
+#     direct. Root, pasta and Podman are measured in the same rounds (rotating order), so
+#     tsstack-published ÷ podman-published is the peer comparison. Each figure twice: as
+#     the target means it (-c 20, one request in flight per connection: every request
+#     crosses the userspace hop alone, so on 2 shared cores the hop's wake-ups show in
+#     full) and with -P 16 (pipelined: the hop's cost per request amortised).
 #
 #   bench/rootless.sh [--quick]      (root; `npm run build` first; ≤ 10 min, --quick ≤ 3 min)
 #   bench/rootless.sh --report FILE  (the figures again from a TSSTACK_ROOTLESS_RAW file)
@@ -33,20 +39,27 @@ report() { # the medians of a samples file (figure|tool|round|value)
     { k = $1 SUBSEP $2; v[k] = v[k] " " $4; figs[$1]; tls[$2]; pr[$1 SUBSEP $2 SUBSEP $3] = $4 }
     END {
       name["ts_root"] = "tsstack (root)"; name["ts_rl"] = "tsstack rootless (pasta)"; name["pm"] = "podman rootless"
-      name["ts_rl_pasta"] = "tsstack rootless, pasta"; name["ts_rl_slirp4netns"] = "tsstack rootless, slirp4netns"
+      name["ts_rl_pasta"] = "tsstack rootless, pasta"; name["ts_rl_slirp4netns"] = "tsstack rootless, slirp4netns"; name["pm_redis"] = "podman rootless (rootlessport)"
       split("run up5", tf, " "); label["run"] = "run --rm /bin/true (ms)"; label["up5"] = "up -d, 5 services from nothing (ms; podman: 5 × run -d)"
       for (f = 1; f <= 2; f++) { print label[tf[f]]; split("ts_root ts_rl pm", tt, " ")
         for (i = 1; i <= 3; i++) { k = tf[f] SUBSEP tt[i]; if (k in v) printf "  %-32s %7.0f  (%s–%s, n=%d)\n", name[tt[i]], med(k), lo[k], hi[k], cnt[k] } }
-      print "Redis requests/s, published 127.0.0.1 port vs direct to the container (target: published ≥ 0.8× direct)"
-      split("ts_root ts_rl_pasta ts_rl_slirp4netns", rt_, " ")
-      for (i = 1; i <= 3; i++) for (o = 1; o <= 2; o++) { op = (o == 1) ? "set" : "get"
-        kp = "redis-" op "-pub" SUBSEP rt_[i]; kd = "redis-" op "-dir" SUBSEP rt_[i]; if (!(kp in v)) continue
-        # the ratio per round (both measured back to back), then its median
-        rv = ""; for (r = 1; r <= 100; r++) { a = pr["redis-" op "-pub" SUBSEP rt_[i] SUBSEP r]; b = pr["redis-" op "-dir" SUBSEP rt_[i] SUBSEP r]; if (a != "" && b > 0) rv = rv " " a / b }
-        v["ratio" SUBSEP op SUBSEP i] = rv; kr = "ratio" SUBSEP op SUBSEP i
-        printf "  %-32s %s  published %6.0f (%.0f–%.0f)  direct %6.0f (%.0f–%.0f)  ratio %.2f (%.2f–%.2f)", name[rt_[i]], toupper(op), med(kp), lo[kp], hi[kp], med(kd), lo[kd], hi[kd], med(kr), lo[kr], hi[kr]
-        kn = "redis-" op "-nslo" SUBSEP rt_[i]; if (kn in v) printf "  [inside, 127.0.0.1 DNAT only: %.0f = %.2f× direct]", med(kn), med(kn) / med(kd)
-        printf "\n" }
+      split("ts_root ts_rl_pasta ts_rl_slirp4netns pm_redis", rt_, " ")
+      for (pp = 1; pp <= 2; pp++) { sx = (pp == 1) ? "" : "16"
+        if (pp == 1) print "Redis requests/s, -c 20, published 127.0.0.1 port vs direct to the container (target: published ≥ 0.8× direct)"
+        else print "Redis requests/s, -c 20 -P 16 (pipelined; beside the target, not instead of it)"
+        for (i = 1; i <= 4; i++) for (o = 1; o <= 2; o++) { op = (o == 1) ? "set" : "get"
+          kp = "redis-" op "-pub" sx SUBSEP rt_[i]; kd = "redis-" op "-dir" sx SUBSEP rt_[i]; if (!(kp in v)) continue
+          # the ratio per round (both measured back to back), then its median
+          rv = ""; for (r = 1; r <= 100; r++) { a = pr["redis-" op "-pub" sx SUBSEP rt_[i] SUBSEP r]; b = pr["redis-" op "-dir" sx SUBSEP rt_[i] SUBSEP r]; if (a != "" && b > 0) rv = rv " " a / b }
+          kr = "ratio" sx SUBSEP op SUBSEP i; v[kr] = rv
+          printf "  %-32s %s  published %6.0f (%.0f–%.0f)  direct %6.0f (%.0f–%.0f)  ratio %.2f (%.2f–%.2f)", name[rt_[i]], toupper(op), med(kp), lo[kp], hi[kp], med(kd), lo[kd], hi[kd], med(kr), lo[kr], hi[kr]
+          kn = "redis-" op "-nslo" sx SUBSEP rt_[i]; if (kn in v) printf "  [inside, 127.0.0.1 DNAT only: %.0f = %.2f× direct]", med(kn), med(kn) / med(kd)
+          printf "\n" }
+        # the peer comparison: tsstack rootless (pasta) published ÷ podman published, per round (same rounds), median
+        for (o = 1; o <= 2; o++) { op = (o == 1) ? "set" : "get"; rv = ""
+          for (r = 1; r <= 100; r++) { a = pr["redis-" op "-pub" sx SUBSEP "ts_rl_pasta" SUBSEP r]; b = pr["redis-" op "-pub" sx SUBSEP "pm_redis" SUBSEP r]; if (a != "" && b > 0) rv = rv " " a / b }
+          if (rv == "") continue; kq = "peer" sx SUBSEP op; v[kq] = rv
+          printf "  tsstack rootless (pasta) published ÷ podman published, %s: %.2f (%.2f–%.2f)\n", toupper(op), med(kq), lo[kq], hi[kq] } }
     }' "$1"
 }
 QUICK=0
@@ -142,6 +155,7 @@ rt image import "$UHOME/redis.tar" redis:local >>"$LOG" 2>&1
 rl image import "$UHOME/bb.tar" busybox:latest >>"$LOG" 2>&1
 rl image import "$UHOME/redis.tar" redis:local >>"$LOG" 2>&1
 pm import "$UHOME/bb.tar" busybox:latest >>"$LOG" 2>&1
+pm import "$UHOME/redis.tar" redis:local >>"$LOG" 2>&1
 
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 now() { date +%s%N; }
@@ -189,41 +203,60 @@ for ((r = 1; r <= R_UP; r++)); do
 done
 
 # ---------------------------------------------------------------- Redis
-bench_redis() { # HOST PORT [ns-prefix…] → "set get" requests/s
-  local h=$1 p=$2; shift 2
+bench_redis() { # HOST PORT [ns-prefix…] → "set get" requests/s (PIPE=16: pipelined, 5× the requests)
+  local h=$1 p=$2 n=$N; shift 2
+  ((${PIPE:-1} > 1)) && n=$((N * 5))
   # a run that fails (a stalled forwarder) counts as 0 requests/s: said in the figures, not the end of the run
-  { "$@" timeout 120 redis-benchmark -h "$h" -p "$p" -t set,get -n "$N" -c 20 --csv 2>/dev/null || true; } | awk -F'"' '/^"SET"/{s=$4} /^"GET"/{g=$4} END{print s+0, g+0}'
+  { "$@" timeout 120 redis-benchmark -h "$h" -p "$p" -t set,get -n "$n" -c 20 -P "${PIPE:-1}" --csv 2>/dev/null || true; } | awk -F'"' '/^"SET"/{s=$4} /^"GET"/{g=$4} END{print s+0, g+0}'
 }
 container_ip() { "$@" exec redis ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1; } # TOOL: rt or rl
 wait_redis() { for _ in $(seq 100); do redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG && return 0; sleep 0.1; done; echo "redis did not answer on $1" >&2; return 1; }
-redis_rounds() { # LABEL ROUNDS HOSTNS… ; then the published vs direct samples
-  local tool=$1 ip=$2 port=$3; shift 3
-  for ((r = 1; r <= R_REDIS; r++)); do
-    printf 'redis %s round %d/%d (load %s)\n' "$tool" "$r" "$R_REDIS" "$(loadavg)" >&2
-    local a b
-    if ((r % 2)); then a=$(bench_redis 127.0.0.1 "$port"); b=$(bench_redis "$ip" 6379 "$@"); else b=$(bench_redis "$ip" 6379 "$@"); a=$(bench_redis 127.0.0.1 "$port"); fi
-    sample redis-set-pub "$tool" "$r" "${a% *}"; sample redis-get-pub "$tool" "$r" "${a#* }"
-    sample redis-set-dir "$tool" "$r" "${b% *}"; sample redis-get-dir "$tool" "$r" "${b#* }"
-    # rootless: the namespace's own 127.0.0.1 port, where pasta's spliced connections end (DNAT only, no pasta)
-    if (($#)); then c=$(bench_redis 127.0.0.1 "$port" "$@"); sample redis-set-nslo "$tool" "$r" "${c% *}"; sample redis-get-nslo "$tool" "$r" "${c#* }"; fi
+declare -A RIP RPORT RNS # per tool: the container's address, the published port, the prefix that enters the network namespace "direct" is measured from
+redis_one() { # TOOL ROUND: published and direct back to back (order alternating by round), plain and pipelined
+  local tool=$1 r=$2 ip=${RIP[$1]} port=${RPORT[$1]} a b c sx; local -a ns=()
+  [[ -n ${RNS[$1]:-} ]] && read -ra ns <<< "${RNS[$1]}"
+  for PIPE in 1 16; do
+    sx=; ((PIPE > 1)) && sx=16
+    if ((r % 2)); then a=$(bench_redis 127.0.0.1 "$port"); b=$(bench_redis "$ip" 6379 "${ns[@]}"); else b=$(bench_redis "$ip" 6379 "${ns[@]}"); a=$(bench_redis 127.0.0.1 "$port"); fi
+    sample "redis-set-pub$sx" "$tool" "$r" "${a% *}"; sample "redis-get-pub$sx" "$tool" "$r" "${a#* }"
+    sample "redis-set-dir$sx" "$tool" "$r" "${b% *}"; sample "redis-get-dir$sx" "$tool" "$r" "${b#* }"
+    # tsstack rootless: the namespace's own 127.0.0.1 port, where pasta's spliced connections end (DNAT only, no pasta)
+    if [[ $tool == ts_rl_* ]]; then c=$(bench_redis 127.0.0.1 "$port" "${ns[@]}"); sample "redis-set-nslo$sx" "$tool" "$r" "${c% *}"; sample "redis-get-nslo$sx" "$tool" "$r" "${c#* }"; fi
   done
+  PIPE=1
+}
+redis_rounds() { # TOOL… : R_REDIS rounds, every tool once a round in a rotating order
+  local -a ts=("$@"); local r k t
+  for ((r = 1; r <= R_REDIS; r++)); do
+    printf 'redis %s round %d/%d (load %s)\n' "${ts[*]}" "$r" "$R_REDIS" "$(loadavg)" >&2
+    for ((k = 0; k < ${#ts[@]}; k++)); do t=${ts[$(( (r + k) % ${#ts[@]} ))]}; redis_one "$t" "$r"; done
+  done
+}
+rl_redis_up() { # NET: rootless tsstack's Redis through that network
+  PWD_AS=$WORK/p-redis rl up -d >>"$LOG" 2>&1
+  local holder; holder=$(cut -d' ' -f1 "$UHOME/run/tsstack/pause.pid")
+  RNS[ts_rl_$NET]="nsenter -t $holder -n"; RPORT[ts_rl_$NET]=16379
+  RIP[ts_rl_$NET]=$(PWD_AS=$WORK/p-redis container_ip rl)
+  wait_redis 16379 || { echo "rootless ($NET): redis did not answer on the published port" >&2; PWD_AS=$WORK/p-redis rl ps -a >&2; PWD_AS=$WORK/p-redis rl logs >&2; }
 }
 # root: published port on the host (this namespace), direct to the container's address
 (cd "$WORK/r-redis" && rt up -d >>"$LOG" 2>&1)
-rip=$(cd "$WORK/r-redis" && container_ip rt)
+RIP[ts_root]=$(cd "$WORK/r-redis" && container_ip rt); RPORT[ts_root]=16380
 wait_redis 16380
-redis_rounds ts_root "$rip" 16380
+# podman rootless: rootlessport on the published port; direct = its address from inside its own netns (as root, by pid)
+pm run -d --name redis "${PM_RUN[@]}" -p 127.0.0.1:16381:6379 redis:local redis-server --bind 0.0.0.0 --protected-mode no --save "" --appendonly no >>"$LOG" 2>&1
+pmpid=$(pm inspect -f '{{.State.Pid}}' redis)
+RNS[pm_redis]="nsenter -t $pmpid -n"; RPORT[pm_redis]=16381
+RIP[pm_redis]=$(nsenter -t "$pmpid" -n ip -4 -o addr show scope global | awk '{print $4; exit}' | cut -d/ -f1)
+wait_redis 16381
+NET=pasta; rl_redis_up
+redis_rounds ts_root ts_rl_pasta pm_redis
+PWD_AS=$WORK/p-redis rl down >>"$LOG" 2>&1
 (cd "$WORK/r-redis" && rt down >>"$LOG" 2>&1)
-for NET in pasta slirp4netns; do
-  export NET
-  PWD_AS=$WORK/p-redis rl up -d >>"$LOG" 2>&1
-  holder=$(cut -d' ' -f1 "$UHOME/run/tsstack/pause.pid")
-  inns=(nsenter -t "$holder" -n)
-  rip=$(PWD_AS=$WORK/p-redis container_ip rl)
-  wait_redis 16379 || { echo "rootless ($NET): redis did not answer on the published port" >&2; PWD_AS=$WORK/p-redis rl ps -a >&2; PWD_AS=$WORK/p-redis rl logs >&2; }
-  redis_rounds "ts_rl_$NET" "$rip" 16379 "${inns[@]}"
-  PWD_AS=$WORK/p-redis rl down >>"$LOG" 2>&1
-done
+pm rm -f -t 0 redis >>"$LOG" 2>&1
+NET=slirp4netns; rl_redis_up
+redis_rounds ts_rl_slirp4netns
+PWD_AS=$WORK/p-redis rl down >>"$LOG" 2>&1
 echo "end $(loadavg)" >> "$LOADS"
 
 # ---------------------------------------------------------------- report
