@@ -40,8 +40,8 @@ export interface AtomicWriteOptions {
   durable?: boolean;
 }
 
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644, opts: AtomicWriteOptions = {}): void {
-  const durable = opts.durable !== false;
+/** A new temp file beside `path` holding `data` with `mode`, still open (removed again if writing fails). */
+function openTemp(path: string, data: string | Uint8Array, mode: number): { dir: string; tmp: string; fd: number } {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
@@ -51,11 +51,26 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  } catch (e) {
+    dropTemp(fd, tmp);
+    throw e;
+  }
+  return { dir, tmp, fd };
+}
+
+function dropTemp(fd: number, tmp: string): void {
+  closeSync(fd);
+  try { unlinkSync(tmp); } catch { /* already gone */ }
+}
+
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644, opts: AtomicWriteOptions = {}): void {
+  const durable = opts.durable !== false;
+  const { dir, tmp, fd } = openTemp(path, data, mode);
+  try {
     if (durable) { fsyncSync(fd); fsyncs++; }
     faultPoint('atomic.written');
   } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    dropTemp(fd, tmp);
     throw e;
   }
   closeSync(fd);
@@ -74,20 +89,12 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: AtomicWriteOptions = {}): Promise<void> {
   if (opts.durable === false) return writeFileAtomicSync(path, data, mode, opts);
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fd = openSync(tmp, CREATE_NEW, 0o600);
+  const { dir, tmp, fd } = openTemp(path, data, mode);
   try {
-    fchmodSync(fd, mode);
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     await fsyncOff(fd);
     faultPoint('atomic.written');
   } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    dropTemp(fd, tmp);
     throw e;
   }
   closeSync(fd);

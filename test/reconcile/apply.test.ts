@@ -62,8 +62,8 @@ test('an optional dependency that fails is a warning, the dependent starts', asy
   t.is(status(e)['o-foo-1'], 'running');
 });
 
-test('bounded parallelism: never more than N engine calls at once', async (t) => {
-  const e = engine();
+/** Wraps the fake engine's create so that each call takes 5 ms; `peak()` is the most calls seen in flight at once. */
+function countingCreates(e: ReturnType<typeof engine>): { peak: () => number } {
   let inFlight = 0;
   let peak = 0;
   const orig = e.containers.create;
@@ -74,29 +74,28 @@ test('bounded parallelism: never more than N engine calls at once', async (t) =>
     inFlight--;
     return orig(spec);
   };
+  return { peak: () => peak };
+}
+
+test('bounded parallelism: never more than N engine calls at once', async (t) => {
+  const e = engine();
+  const { peak: peakOf } = countingCreates(e);
   const services: Record<string, object> = {};
   for (let i = 0; i < 12; i++) services[`s${i}`] = { image: 'busybox' };
   await up(e, model('par', services), { parallel: 3 });
   t.is(e.ctrs.size, 12);
+  const peak = peakOf();
   t.true(peak <= 3 && peak >= 2, `peak ${peak}`);
 });
 
 test('container creates run up to 16 at once by default (they wait on the kernel, not the event loop)', async (t) => {
   const e = engine();
-  let inFlight = 0;
-  let peak = 0;
-  const orig = e.containers.create;
-  e.containers.create = async (spec) => {
-    inFlight++;
-    peak = Math.max(peak, inFlight);
-    await new Promise((r) => setTimeout(r, 5));
-    inFlight--;
-    return orig(spec);
-  };
+  const { peak: peakOf } = countingCreates(e);
   const services: Record<string, object> = {};
   for (let i = 0; i < 20; i++) services[`s${i}`] = { image: 'busybox' };
   await up(e, model('par16', services));
   t.is(e.ctrs.size, 20);
+  const peak = peakOf();
   t.true(peak > 4 && peak <= 16, `peak ${peak}`);
 });
 
