@@ -22,6 +22,9 @@ interface Libc {
   bpf(nr: number, cmd: number, attr: Buffer, size: number): number;
   socket(domain: number, type: number, protocol: number): number;
   getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
   close(fd: number): number;
 }
 
@@ -40,6 +43,9 @@ export function getLibc(): Libc {
       bpf: lib.func('long syscall(long nr, int cmd, void *attr, unsigned int size)'),
       socket: lib.func('int socket(int domain, int type, int protocol)'),
       getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
+      setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)'),
+      send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),
+      recv: lib.func('long recv(int fd, _Out_ void *buf, size_t len, int flags)'),
       close: lib.func('int close(int fd)'),
     };
   }

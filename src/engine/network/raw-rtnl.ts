@@ -10,6 +10,7 @@
 import { getSystemErrorName } from 'node:util';
 import koffi from 'koffi';
 import { IFLA_IFNAME, IFLA_INFO_KIND } from './nla.js';
+import { getLibc } from './libc.js';
 
 export interface LinkFact {
   index: number;
@@ -47,27 +48,8 @@ const IFINFO = 16; // ifinfomsg
 const DUMP_TIMEOUT_S = 2;
 const CHANGE_TIMEOUT_S = 10;
 
-interface Sys {
-  socket(domain: number, type: number, protocol: number): number;
-  send(fd: number, buf: Buffer, len: number, flags: number): number;
-  recv(fd: number, buf: Buffer, len: number, flags: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  close(fd: number): number;
-}
-let sys: Sys | undefined;
-function libc(): Sys {
-  if (!sys) {
-    const l = koffi.load('libc.so.6');
-    sys = {
-      socket: l.func('int socket(int domain, int type, int protocol)'),
-      send: l.func('long send(int fd, const void *buf, size_t len, int flags)'),
-      recv: l.func('long recv(int fd, _Out_ void *buf, size_t len, int flags)'),
-      setsockopt: l.func('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)'),
-      close: l.func('int close(int fd)'),
-    };
-  }
-  return sys;
-}
+type Sys = ReturnType<typeof getLibc>;
+const libc = getLibc;
 
 /** The string in an attribute's payload, without its NUL. */
 const attrString = (buf: Buffer, a: number, alen: number) => buf.toString('utf8', a + 4, a + alen).replace(/\0+$/, '');
@@ -144,14 +126,17 @@ export function openSocket(): RtnlSocket {
 
 /** One request acknowledged: NLM_F_REQUEST | NLM_F_ACK | `flags`; a refusal throws `Request rejected: EEXIST` (words callers match). */
 export function request(s: RtnlSocket, type: number, flags: number, body: Buffer): void {
+  sendAcked('rtnetlink', s.fd, message(type, NLM_F_REQUEST | NLM_F_ACK | flags, ++s.seq, body), Buffer.alloc(8192));
+}
+
+/** Sends one request and waits for its acknowledgement (by the request's sequence number); a refusal throws. */
+function sendAcked(what: string, fd: number, req: Buffer, buf: Buffer): void {
   const c = libc();
-  const seq = ++s.seq;
-  const req = message(type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, body);
-  if (c.send(s.fd, req, req.length, 0) !== req.length) throw new Error(`rtnetlink: send failed (errno ${koffi.errno()})`);
-  const buf = Buffer.alloc(8192);
+  const seq = req.readUInt32LE(8);
+  if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`${what}: send failed (errno ${koffi.errno()})`);
   for (;;) {
-    const n = Number(c.recv(s.fd, buf, buf.length, 0));
-    if (n <= 0) throw new Error(`rtnetlink: no answer from the kernel (errno ${koffi.errno()})`);
+    const n = Number(c.recv(fd, buf, buf.length, 0));
+    if (n <= 0) throw new Error(`${what}: no answer from the kernel (errno ${koffi.errno()})`);
     const errno = ackErrno(buf.subarray(0, n), seq);
     if (errno === undefined) continue;
     if (errno !== 0) throw new Error(`Request rejected: ${getSystemErrorName(-errno)}`);
@@ -208,11 +193,7 @@ function message(type: number, flags: number, seq: number, body: Buffer): Buffer
 /** Every link of this network namespace: one RTM_GETLINK dump. */
 export function dumpLinks(): LinkFact[] {
   return withSocket('link dump', DUMP_TIMEOUT_S, (fd, c) => {
-    const req = Buffer.alloc(32);
-    req.writeUInt32LE(32, 0);
-    req.writeUInt16LE(RTM_GETLINK, 4);
-    req.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-    req.writeUInt32LE(1, 8);
+    const req = message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, ifinfo(0));
     if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`link dump: send failed (errno ${koffi.errno()})`);
     const out: LinkFact[] = [];
     const buf = Buffer.alloc(64 * 1024);
@@ -251,20 +232,9 @@ export function ackErrno(buf: Buffer, seq: number): number | undefined {
 
 /** Sends each request and waits for its acknowledgement; a refusal throws `Request rejected: ENODEV` (the package's words, which callers match). */
 function change(what: string, requests: Buffer[]): void {
-  withSocket(what, CHANGE_TIMEOUT_S, (fd, c) => {
+  withSocket(what, CHANGE_TIMEOUT_S, (fd) => {
     const buf = Buffer.alloc(8192);
-    for (const req of requests) {
-      if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`${what}: send failed (errno ${koffi.errno()})`);
-      const seq = req.readUInt32LE(8);
-      for (;;) {
-        const n = Number(c.recv(fd, buf, buf.length, 0));
-        if (n <= 0) throw new Error(`${what}: no answer from the kernel (errno ${koffi.errno()})`);
-        const errno = ackErrno(buf.subarray(0, n), seq);
-        if (errno === undefined) continue;
-        if (errno !== 0) throw new Error(`Request rejected: ${getSystemErrorName(-errno)}`);
-        break;
-      }
-    }
+    for (const req of requests) sendAcked(what, fd, req, buf);
   });
 }
 
