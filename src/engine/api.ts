@@ -329,6 +329,11 @@ export interface LogOptions {
    * is waiting for new lines), holding no file or timer afterwards.
    */
   signal?: AbortSignal;
+  /**
+   * The writer is finishing (its container exited): once aborted, a `follow` stops batching and
+   * looks at once, reads what is left and ends when the writer is done.
+   */
+  finish?: AbortSignal;
 }
 
 export interface LogLine {

@@ -120,8 +120,11 @@ export async function runRun(ctx: Context, service: string, command: string[], o
       return 0;
     }
     const { streamLogs } = await (following ?? import('../attach.js'));
-    const logs = streamLogs(ctx, engine, model.name, [c], { follow: true, prefix: false });
+    // once the container has exited, the follow reads what is left at once instead of after its batching pause
+    const finishing = new AbortController();
+    const logs = streamLogs(ctx, engine, model.name, [c], { follow: true, prefix: false, finish: finishing.signal });
     const code = await engine.containers.wait(c.id);
+    finishing.abort();
     // the last lines' grace; its timer is cleared, else it would hold the process up to 1 s after the run
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([logs.done, new Promise((r) => { grace = setTimeout(r, 1000); })]);

@@ -24,7 +24,7 @@ import { cgroupPaths, cgroupPids, hasOwnCgroup, netBytes, readRawStats, recorded
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
-import { readLogs } from './logs.js';
+import { DirWake, readLogs } from './logs.js';
 import type { MonitorState } from './monitor-client.js';
 import { containerInfo, monitorAlive, orphanPid } from './container-info.js';
 import { buildOciSpec, OCI_AS_IS, pick, capsFromMask, effectiveCaps, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
@@ -61,6 +61,8 @@ export interface ContainerRecord {
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How often wait() looks without a change of the state file (a monitor killed outright writes none). */
+const WAIT_SAFETY_POLL_MS = 500;
 
 /** Polls `f` every 20 ms until it holds or `ms` pass; whether it held. */
 async function until(f: () => boolean, ms: number): Promise<boolean> {
@@ -798,16 +800,28 @@ export class Containers implements ContainerApi {
   async wait(idOrName: string): Promise<number> {
     const rec = this.get(idOrName);
     let last: MonitorState | undefined;
-    for (;;) {
-      const st = this.monitorState(rec);
-      if (st && (st.status === 'exited' || st.status === 'dead') && !this.monitorAlive(rec, st)) return st.exitCode;
-      if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) return st.exitCode;
-      if (st) last = st;
-      else if (!this.readRecord(rec.id)) {
-        if (!last || last.status === 'created') throw new TsstackError('NOT_FOUND', `container ${rec.name} was removed before it ran`, { hint: 'see `tsstack ps -a` for the containers that exist' });
-        return last.status === 'exited' || last.status === 'dead' ? last.exitCode : 137;
+    // Woken by the monitor's writes of its state file (inotify), not a 50 ms poll: a short run's exit is
+    // seen at once. The poll stays as the safety net (a monitor killed outright writes nothing), and once
+    // the state says exited only the monitor's own exit (after the runtime's delete) is awaited, briefly.
+    const wake = new DirWake(this.cdir(rec.id), 'state.json');
+    let quick = 0;
+    try {
+      for (;;) {
+        wake.changed = false;
+        const st = this.monitorState(rec);
+        if (st && (st.status === 'exited' || st.status === 'dead') && !this.monitorAlive(rec, st)) return st.exitCode;
+        if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) return st.exitCode;
+        if (st) last = st;
+        else if (!this.readRecord(rec.id)) {
+          if (!last || last.status === 'created') throw new TsstackError('NOT_FOUND', `container ${rec.name} was removed before it ran`, { hint: 'see `tsstack ps -a` for the containers that exist' });
+          return last.status === 'exited' || last.status === 'dead' ? last.exitCode : 137;
+        }
+        // (a monitor that stays, e.g. to restart the container later, gets the slow wait after ~100 ms)
+        if (st && (st.status === 'exited' || st.status === 'dead') && quick++ < 30) await sleep(3);
+        else await wake.wait(wake.watching ? WAIT_SAFETY_POLL_MS : 50);
       }
-      await sleep(50);
+    } finally {
+      wake.close();
     }
   }
 

@@ -88,6 +88,7 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
   // after anything happened it polls as before, so lines are batched and an exit is seen at once.
   const wake = new DirWake(dirname(path));
   let lastActivity = Date.now();
+  const nudge = anySignal(signal, opts.finish);
   try {
     for (;;) {
       wake.changed = false;
@@ -115,8 +116,10 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
         if (cut >= 0) yield* emit(chunk.slice(0, cut + 1));
       }
       if (finished || signal?.aborted) return;
-      if (wake.changed || Date.now() - lastActivity < 1000 || !wake.watching) await pause(100, signal);
-      else await wake.wait(IDLE_POLL_MS, signal);
+      // told the writer is finishing (opts.finish): look again at once, not after the batching pause
+      if (opts.finish?.aborted) await pause(3, signal);
+      else if (wake.changed || Date.now() - lastActivity < 1000 || !wake.watching) await pause(100, nudge);
+      else await wake.wait(IDLE_POLL_MS, nudge);
       if (wake.changed) lastActivity = Date.now();
       if (signal?.aborted) return;
     }
@@ -132,18 +135,30 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
   }
 }
 
+/** A signal aborted when either is (undefined when neither is given). */
+function anySignal(a?: AbortSignal, b?: AbortSignal): AbortSignal | undefined {
+  return a && b ? AbortSignal.any([a, b]) : a ?? b;
+}
+
 /** How often an idle follow looks anyway (a monitor killed outright changes no file). */
 const IDLE_POLL_MS = 2000;
 
-/** An inotify watch on a directory: `changed` once anything in it changed; `wait` sleeps until then (or `ms`, or an abort). */
-class DirWake {
+/**
+ * An inotify watch on a directory: `changed` once anything in it changed (or only the file `only`);
+ * `wait` sleeps until then (or `ms`, or an abort).
+ */
+export class DirWake {
   changed = false;
   private w: FSWatcher | undefined;
   private wakeUp: (() => void) | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, only?: string) {
     try {
-      this.w = watch(dir, { persistent: false }, () => { this.changed = true; this.wakeUp?.(); });
+      this.w = watch(dir, { persistent: false }, (_e, f) => {
+        if (only !== undefined && f !== only) return;
+        this.changed = true;
+        this.wakeUp?.();
+      });
       this.w.on('error', () => this.close());
     } catch { /* no inotify here: poll */ }
   }
