@@ -128,6 +128,22 @@ test('remove deletes the bridge and the record; the table goes with the last net
   t.deepEqual(intents(e), []);
 });
 
+test('removing the last network drops the table in one batch, without listing it first (a down\'s last step)', async (t) => {
+  const e = env();
+  await e.m.create({ name: 'a', labels: {} });
+  const before = e.d.calls.length;
+  await e.m.remove('a');
+  const fw = e.d.calls.slice(before).filter((c) => c.startsWith('firewall.'));
+  t.deepEqual(fw, ['firewall.run add table,delete table']);
+  t.is(e.d.firewall.tables.size, 0);
+  // and when the table is missing already (`nft flush ruleset`), the removal holds all the same
+  await e.m.create({ name: 'b', labels: {} });
+  e.d.firewall.flush();
+  await e.m.remove('b');
+  t.is(e.d.firewall.tables.size, 0);
+  t.deepEqual(intents(e), []);
+});
+
 test('remove of an unknown network is NOT_FOUND', async (t) => {
   const e = env();
   t.is(code(await t.throwsAsync(e.m.remove('nope'))), 'NOT_FOUND');

@@ -795,11 +795,14 @@ export class NetworkManager implements NetworkApi {
     const { nets, ports, rules } = await this.localState();
     // the translation follows the state whatever the table needs (it only ever narrows to what is published)
     this.socketLb.sync(this.lbEntries(ports));
-    const existing = this.firewall.listTable(FAMILY, this.table);
     if (nets.length === 0) {
-      if (existing) this.firewall.run(deleteBatch(this.table));
+      // the last network gone (every `down`): the table goes whatever it holds, in one batch that also
+      // holds when it is missing (`add` is a no-op on an existing table), not after a listing of it
+      // (two dumps, ~30 netlink messages)
+      this.firewall.run([{ add: { table: { family: FAMILY, name: this.table } } }, ...deleteBatch(this.table)]);
       return;
     }
+    const existing = this.firewall.listTable(FAMILY, this.table);
     const objs = buildTable(rules, ports, this.table);
     if (existing && canonical(existing) === canonical(objs)) return;
     this.firewall.run(toBatch(objs));
