@@ -134,7 +134,7 @@ function notBundled(env, execArgv) {
  * bin/tsstack.js imports dist/src/cli/main.js.
  */
 function loadBundled(argv, env = process.env) {
-  const trace = env.TSSTACK_DEBUG_STARTUP ? (s) => process.stderr.write(`startup: ${s}\n`) : () => {};
+  const trace = (s) => { if (env.TSSTACK_DEBUG_STARTUP) process.stderr.write(`startup: ${s}\n`); };
   const off = notBundled(env, process.execArgv);
   if (off) return trace(`modules of dist/src (${off})`);
   let fd;
