@@ -66,6 +66,7 @@ const result = await esbuild.build({
   minifyWhitespace: true, // fewer bytes to read; names stay (stack traces, messages)
   minifySyntax: true,
   external: EXTERNAL,
+  define: { __TSSTACK_BUNDLE__: 'true' }, // src/cli/code-identity.ts
   // the file is one function expression: bin/code-cache.cjs runs it with CommonJS's arguments
   banner: { js: '(function (exports, require, module, __filename, __dirname) {' },
   footer: { js: '})' },
