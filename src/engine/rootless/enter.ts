@@ -222,7 +222,14 @@ export async function reapIfIdle(runRoot: string, root: string, holder: number, 
   } catch { /* already gone */ }
   stopForwarding(runRoot);
   rmSync(join(runRoot, PAUSE_FILE), { force: true });
+  // a signal is delivered, not waited for: the command returns once the holder and the forwarders
+  // are gone from /proc (reaped by their parent), so `down` is over when it says so
+  await untilGone([holder, ...forwarders], 2000);
   return true;
+}
+
+async function untilGone(pids: number[], ms: number): Promise<void> {
+  for (let waited = 0; waited < ms && pids.some((p) => existsSync(`/proc/${p}`)); waited += 5) await sleep(5);
 }
 
 /** `--root DIR` / `--root=DIR` from the command line (the copy inside parses it again). */
