@@ -32,6 +32,7 @@ import { idMappings, newIdMapArgs, parseSubIds, type IdMap } from './ids.js';
 import { INSIDE_ENV, rootlessPaths } from './mode.js';
 import { DIAL_ENV, startDialRelay } from './dial.js';
 import { ensureForwarding, forwarderPids, recordedPorts, stopForwarding } from './forward.js';
+import { PORTD_ENV, ensurePortd, forwardedPorts, portdOff } from './portd.js';
 import { preflight, type HostFacts } from './preflight.js';
 
 export { wantsRootless } from './mode.js';
@@ -273,6 +274,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   let fresh: ChildProcess | undefined;
   let exited: Promise<number> = Promise.resolve(1);
   let netWarnings: string[] = [];
+  const portd = portdOff(process.env) === undefined;
   const argvFor = command ?? [process.execPath, ...process.execArgv, process.argv[1], ...argv];
   // registry traffic leaves from here, the host's network namespace, while the command runs (dial.ts)
   // (a run root whose path is too long for a socket goes without: registries are then reached through pasta)
@@ -293,8 +295,10 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
       }
       fds = pinNamespaces(holder);
     }
+    // published TCP ports served from the host by portd, started before any container can need it
+    if (portd) env[PORTD_ENV] = ensurePortd(paths.runRoot);
     // the containers' way out (and the published ports kept when a holder is made again)
-    if (fresh) netWarnings = await ensureForwarding(paths.runRoot, holder, recordedPorts(root), pf.network ?? 'pasta');
+    if (fresh) netWarnings = await ensureForwarding(paths.runRoot, holder, forwardedPorts(recordedPorts(root), portd), pf.network ?? 'pasta');
     env[INSIDE_ENV] = String(holder);
     // --preserve-credentials: the user's own id is the namespace's 0 already, and setgroups(2) may be denied there
     // the pinned namespaces are fds 3, 4, 5 of nsenter; the shell closes them before the command runs (no container may inherit them)
@@ -320,7 +324,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   const reaped = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
     if (await reapIfIdle(paths.runRoot, root, holder)) return true;
     // the command may have published or withdrawn ports: the forwarder carries exactly the recorded ones
-    for (const w of await ensureForwarding(paths.runRoot, holder, recordedPorts(root), pf.network ?? 'pasta')) io.err(`warning: ${w}`);
+    for (const w of await ensureForwarding(paths.runRoot, holder, forwardedPorts(recordedPorts(root), portd), pf.network ?? 'pasta')) io.err(`warning: ${w}`);
     return false;
   });
   // a holder this command started is its child until it exits: wait, so no zombie outlives the command
