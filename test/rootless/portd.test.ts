@@ -60,7 +60,8 @@ const STACK = `services:
     ports: ["127.0.0.1:${PORT + 1}:7000"]
   client:
     image: bb:1
-    command: ["sh", "-c", "while :; do (echo hi; sleep 300) | nc echo 7000; sleep 0.2; done"]
+    # once echo answers, a connection held open (a pipeline with a refused nc would wait for its sleep)
+    command: ["sh", "-c", "until echo hi | nc -w 1 echo 7000 | grep -q hi; do sleep 0.2; done; (echo hi; sleep 300) | nc echo 7000"]
 `;
 
 /** `ss` in the host's namespaces: sockets matching `filter`, with their processes. */
@@ -90,7 +91,8 @@ withPasta.serial('an ordinary user: the published port listens on the host itsel
     // the client's connection to echo:7000 is a host socket of the client's nc, straight to the published port
     let est = '';
     await until(() => /"nc"/.test(est = ss(h, '-t', 'state', 'established', `dport = :${PORT + 1}`)));
-    t.regex(est, /127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+users:\(\("nc",pid=\d+/, est);
+    const why = () => `${est}\nhost sockets:\n${ss(h, '-ta')}\nclient: ${tsstack(h, u, proj, {}, 'logs', 'client').stdout}${tsstack(h, u, proj, {}, 'ps', '-a').stdout}`;
+    t.regex(est, /127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+users:\(\("nc",pid=\d+/, why());
     t.notRegex(est, /tsstack-portd/, 'not through the relay');
 
     // exec'd processes have no filter: they reach the server through the relay, by loopback and by name
