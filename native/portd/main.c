@@ -418,6 +418,11 @@ static int on_connect(struct box *b, const struct seccomp_notif *rq, const struc
   if (orig < 0) return CONTINUE;
   int rc = CONTINUE, hs = -1;
   if (sockopt(orig, SOL_SOCKET, SO_TYPE) != SOCK_STREAM || sockopt(orig, SOL_SOCKET, SO_DOMAIN) != AF_INET) goto out;
+  /* only a fresh socket: a second connect() on one already connecting or connected (hiredis asks
+   * that way whether a non-blocking connect is done) must see EALREADY/EISCONN from the kernel */
+  struct tcp_info ti;
+  socklen_t tl = sizeof ti;
+  if (getsockopt(orig, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0 || ti.tcpi_state != TCP_CLOSE) goto out;
   int fl = fcntl(orig, F_GETFL);
   bool nonblock = fl >= 0 && (fl & O_NONBLOCK);
   hs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

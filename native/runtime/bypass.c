@@ -60,7 +60,7 @@ int bypass_install(int fd, const struct spec *s, err_t *e) {
   int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
   if (lfd < 0) {
     close(fd);
-    return ts_failerr(e, "cannot load the published-port filter (seccomp user notification, Linux 5.9 or later)");
+    return ts_failerr(e, "cannot load the published-port filter (seccomp user notification, Linux 5.9 or later; TSSTACK_ROOTLESS_PORTS=forward publishes through the forwarder instead)");
   }
   const char *meta = annotation(s, BYPASS_META_ANNOTATION);
   if (!meta) meta = "";

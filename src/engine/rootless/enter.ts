@@ -275,6 +275,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   let exited: Promise<number> = Promise.resolve(1);
   let netWarnings: string[] = [];
   const portd = portdOff(process.env) === undefined;
+  let portdLost: string | undefined;
   const argvFor = command ?? [process.execPath, ...process.execArgv, process.argv[1], ...argv];
   // registry traffic leaves from here, the host's network namespace, while the command runs (dial.ts)
   // (a run root whose path is too long for a socket goes without: registries are then reached through pasta)
@@ -296,7 +297,11 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
       fds = pinNamespaces(holder);
     }
     // published TCP ports served from the host by portd, started before any container can need it
-    if (portd) env[PORTD_ENV] = ensurePortd(paths.runRoot);
+    if (portd) {
+      const d = ensurePortd(paths.runRoot);
+      env[PORTD_ENV] = d.sock;
+      if (d.lost && !fresh) portdLost = 'tsstack-portd had stopped: containers started before it stopped cannot bind or connect IP sockets; recreate them (tsstack up --force-recreate)';
+    }
     // the containers' way out (and the published ports kept when a holder is made again)
     if (fresh) netWarnings = await ensureForwarding(paths.runRoot, holder, forwardedPorts(recordedPorts(root), portd), pf.network ?? 'pasta');
     env[INSIDE_ENV] = String(holder);
@@ -316,6 +321,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   });
   // warnings once per namespace made (i.e. after a `down`, the next `up` says it again)
   if (fresh) for (const w of [...paths.warnings, ...pf.warnings, ...netWarnings]) io.err(`warning: ${w}`);
+  if (portdLost) io.err(`warning: ${portdLost}`);
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   const signals = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, f] of signals) process.on(s, f);

@@ -94,10 +94,14 @@ export function portdPid(runRoot: string): number | undefined {
   }
 }
 
-/** Starts portd for this run root unless it runs; its socket. */
-export function ensurePortd(runRoot: string): string {
+/**
+ * Starts portd for this run root unless it runs; its socket, and whether one had been started
+ * before and is gone (killed: the containers it served lost their filter's other end).
+ */
+export function ensurePortd(runRoot: string): { sock: string; lost: boolean } {
   const sock = join(runRoot, SOCK);
-  if (portdPid(runRoot) && existsSync(sock)) return sock;
+  if (portdPid(runRoot) && existsSync(sock)) return { sock, lost: false };
+  const lost = existsSync(join(runRoot, PID));
   stopPortd(runRoot);
   const log = openSync(join(runRoot, LOG), 'a', 0o600);
   const c = spawn(nativeBinary('portd'), [sock], { detached: true, stdio: ['ignore', 'ignore', log], cwd: '/' });
@@ -105,7 +109,7 @@ export function ensurePortd(runRoot: string): string {
   c.unref();
   writeFileSync(join(runRoot, PID), `${c.pid}\n`, { mode: 0o600 });
   for (let i = 0; i < 400 && !existsSync(sock); i++) pause(5);
-  return sock;
+  return { sock, lost };
 }
 
 /** Ends portd (containers still using it lose their published ports: it is ended with the namespace). */
