@@ -43,6 +43,8 @@ const havePasta = spawnSync('pasta', ['--version']).error === undefined;
 const withPasta = havePasta ? rootlessTest : skipWhen(true, 'needs pasta (apt-get install passt)');
 
 const PORT = 20000 + (process.pid % 10000);
+// published TCP ports through pasta itself, not tsstack-portd (portd.test.ts)
+const FWD = { TSSTACK_ROOTLESS_PORTS: 'forward' };
 const STACK = `services:
   web:
     image: bb:1
@@ -57,19 +59,19 @@ withPasta.serial('an ordinary user: services resolve each other; 127.0.0.1:PORT 
   const u = makeUser();
   const h = await makeHost();
   try {
-    const { proj, status, stderr } = busyboxProject(h, u);
+    const { proj, status, stderr } = busyboxProject(h, u, FWD);
     t.is(status, 0, stderr);
     writeFileSync(join(proj, 'compose.yaml'), STACK);
-    const up = tsstack(h, u, proj, {}, 'up', '-d');
+    const up = tsstack(h, u, proj, FWD, 'up', '-d');
     t.is(up.status, 0, up.stderr);
     t.notRegex(up.stderr, /pasta failed|not reachable/, up.stderr);
     let body = '';
     await until(() => (body = curl(h, '-s', '-m', '2', `http://127.0.0.1:${PORT}/index.html`).stdout ?? '').includes('hello'));
     t.is(body.trim(), 'hello from web', 'the published port answers on the host\'s loopback');
     let logs = '';
-    await until(() => (logs = tsstack(h, u, proj, {}, 'logs', 'client').stdout).includes('hello'));
+    await until(() => (logs = tsstack(h, u, proj, FWD, 'logs', 'client').stdout).includes('hello'));
     t.regex(logs, /hello from web/, 'client reached web by its service name');
-    const down = tsstack(h, u, proj, {}, 'down');
+    const down = tsstack(h, u, proj, FWD, 'down');
     t.is(down.status, 0, down.stderr);
     t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
     t.not(curl(h, '-s', '-m', '1', `http://127.0.0.1:${PORT}/`).status, 0, 'the port is closed again');
@@ -83,7 +85,7 @@ withPasta.serial('pasta: a connection held through one published port survives a
   const u = makeUser();
   const h = await makeHost();
   try {
-    await liveAddKeepsConnections(t, u, h, {}, PORT + 100);
+    await liveAddKeepsConnections(t, u, h, FWD, PORT + 100);
   } finally {
     u.remove();
     await h.dispose();

@@ -40,7 +40,8 @@ test('slirp4netns arguments and forwards: sandboxed where it can be, loopback bi
 
 const haveSlirp = spawnSync('slirp4netns', ['--version']).error === undefined;
 const withSlirp = haveSlirp ? rootlessTest : skipWhen(true, 'needs slirp4netns (apt-get install slirp4netns)');
-const SLIRP = { TSSTACK_ROOTLESS_NETWORK: 'slirp4netns' };
+// published TCP ports through slirp4netns itself, not tsstack-portd (portd.test.ts)
+const SLIRP = { TSSTACK_ROOTLESS_NETWORK: 'slirp4netns', TSSTACK_ROOTLESS_PORTS: 'forward' };
 const PORT = 30000 + (process.pid % 10000);
 
 withSlirp.serial('slirp4netns fallback: published ports answer from the host, a container reaches outside, down ends it', async (t) => {
