@@ -112,6 +112,23 @@ function writeCache(dir, file, identity, data, euid) {
   return true;
 }
 
+/** Another command's valid cache of this bundle in `dir`, if any (checked as its own would be). */
+function borrow(dir, suffix, own, identity, euid) {
+  let names;
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.endsWith(suffix)).sort();
+  } catch {
+    return undefined;
+  }
+  for (const n of names) {
+    const f = path.join(dir, n);
+    if (f === own) continue;
+    const c = readCache(f, identity, euid);
+    if (c.data) return { data: c.data, from: f };
+  }
+  return undefined;
+}
+
 /** A short, stable name for a path (FNV-1a): one cache per checkout, whatever its path. */
 function pathKey(p) {
   let h = 0x811c9dc5;
@@ -156,13 +173,17 @@ function loadBundled(argv, env = process.env) {
   const euid = process.geteuid();
   const identity = `${process.version} ${process.arch} ${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   const dir = cacheDirs(env, euid).find((d) => safeChain(d, euid));
-  const file = dir && path.join(dir, `${commandKey(argv)}-${pathKey(BUNDLE)}.bin`);
-  const cached = file ? readCache(file, identity, euid) : { why: 'no safe cache directory' };
+  const suffix = `-${pathKey(BUNDLE)}.bin`;
+  const file = dir && path.join(dir, `${commandKey(argv)}${suffix}`);
+  let cached = file ? readCache(file, identity, euid) : { why: 'no safe cache directory' };
+  // This command's first run with this bundle: another command's cache of it (`npm run build`
+  // leaves one: scripts/build-cli.mjs) spares compiling the whole bundle; then its own is written.
+  if (cached.why === 'miss' || cached.why === 'stale') cached = borrow(dir, suffix, file, identity, euid) ?? cached;
 
   const vm = require('node:vm');
   const script = new vm.Script(src, { filename: BUNDLE, cachedData: cached.data });
-  const state = cached.data ? (script.cachedDataRejected ? 'rejected' : 'hit') : cached.why;
-  trace(`bundle ${BUNDLE}; code cache ${state}${file ? ` ${file}` : ''}`);
+  const state = cached.data ? (script.cachedDataRejected ? 'rejected' : cached.from ? 'borrowed' : 'hit') : cached.why;
+  trace(`bundle ${BUNDLE}; code cache ${state}${cached.from ? ` from ${cached.from}` : ''}${file ? ` ${file}` : ''}`);
   const module = { exports: {} };
   script.runInThisContext()(module.exports, require('node:module').createRequire(BUNDLE), module, BUNDLE, path.dirname(BUNDLE));
   return {

@@ -84,6 +84,18 @@ test('a command runs from the bundle, without the ES module loader, and its code
   t.regex(plain.trace[0] ?? '', /modules of dist\/src \(TSSTACK_NO_BUNDLE\)/);
 });
 
+test('a command\'s first run borrows another command\'s cache of the same bundle, then has its own', async (t) => {
+  const dir = tmp(t);
+  const cache = join(dir, 'cache');
+  t.is((await cli(cache, ['--version'])).code, 0);
+  const first = await cli(cache, ['ls']);
+  t.is(first.code, 0);
+  t.regex(first.trace.join('\n'), /code cache borrowed from .*version-[0-9a-f]{8}\.bin .*ls-[0-9a-f]{8}\.bin[\s\S]*written/);
+  const again = await cli(cache, ['ls']);
+  t.regex(again.trace.join('\n'), /code cache hit .*ls-/);
+  t.deepEqual(readdirSync(cache).map((n) => n.split('-')[0]).sort(), ['ls', 'version']);
+});
+
 test('a cache of another build or one V8 refuses is rewritten; the command runs either way', async (t) => {
   const dir = tmp(t);
   const cache = join(dir, 'cache');
