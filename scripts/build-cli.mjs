@@ -12,7 +12,7 @@
 // (an install without dev dependencies) nothing is bundled and bin/ runs dist/src/.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -66,6 +66,7 @@ const result = await esbuild.build({
   charset: 'ascii', // read back as latin1: a one-byte string, no UTF-8 decoding
   minifyWhitespace: true, // fewer bytes to read; names stay (stack traces, messages)
   minifySyntax: true,
+  lineLimit: 160, // an uncaught error prints its source line: keep lines short
   external: EXTERNAL,
   define: { __TSSTACK_BUNDLE__: 'true' }, // src/cli/code-identity.ts
   // the file is one function expression: bin/code-cache.cjs runs it with CommonJS's arguments
@@ -82,7 +83,21 @@ if (left.length) {
   console.error(`build-cli: the bundle would keep import() of ${left.map((i) => i.path).join(', ')}, which fails from a code cache; import them statically or keep them out of EXTERNAL`);
   process.exit(1);
 }
-const size = Object.values(result.metafile.outputs)[0].bytes;
+// esbuild escapes non-ASCII in strings and identifiers but leaves it in regular expression
+// literals (the `µs` of durations): escape those too, so bin/ reads the file as latin1 (a
+// UTF-8 read makes a two-byte string, ~10 ms more). \uXXXX means the same in a regex, a
+// string or a name; only String.raw would see the difference, and none is left to see it.
+const text = await readFile(outfile, 'utf8');
+if (/[^\x00-\x7f]/.test(text)) {
+  if (text.split('\n').some((l) => /[^\x00-\x7f]/.test(l) && l.includes('String.raw'))) {
+    await rm(outfile, { force: true });
+    console.error('build-cli: non-ASCII text beside String.raw in the bundle: escape it in the source');
+    process.exit(1);
+  }
+  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`); // per UTF-16 unit: surrogate pairs stay pairs
+  await writeFile(outfile, ascii, 'latin1');
+}
+const size = (await stat(outfile)).size;
 console.log(`built ${relative(repo, outfile)} (${(size / 1024).toFixed(0)} KiB)`);
 // One run writes this user's code cache of the new bundle, which each command borrows on its
 // first run (bin/code-cache.cjs) instead of compiling the whole bundle (~35 ms); best effort.

@@ -84,6 +84,12 @@ test('a command runs from the bundle, without the ES module loader, and its code
   t.regex(plain.trace[0] ?? '', /modules of dist\/src \(TSSTACK_NO_BUNDLE\)/);
 });
 
+test('the bundle is ASCII, read as a one-byte string; its regular expressions keep their non-ASCII (µs) escaped', (t) => {
+  const bundle = readFileSync(join(REPO, 'dist', 'cli', 'tsstack.cjs'));
+  t.is(bundle.findIndex((b) => b > 0x7f), -1);
+  t.true(bundle.includes('\\u00b5s'), 'the µs of Go durations, escaped');
+});
+
 test('a command\'s first run borrows another command\'s cache of the same bundle, then has its own', async (t) => {
   const dir = tmp(t);
   const cache = join(dir, 'cache');
