@@ -185,7 +185,10 @@ function loadBundled(argv, env = process.env) {
   const state = cached.data ? (script.cachedDataRejected ? 'rejected' : cached.from ? 'borrowed' : 'hit') : cached.why;
   trace(`bundle ${BUNDLE}; code cache ${state}${cached.from ? ` from ${cached.from}` : ''}${file ? ` ${file}` : ''}`);
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, require('node:module').createRequire(BUNDLE), module, BUNDLE, path.dirname(BUNDLE));
+  // This file's own require: the bundle requires only packages (koffi, the cluster clients) and
+  // builtins, found the same from bin/ as from dist/cli/; createRequire would load node:module,
+  // and with it the ES module loader (~4 ms).
+  script.runInThisContext()(module.exports, require, module, BUNDLE, path.dirname(BUNDLE));
   return {
     exports: module.exports,
     save(code) {
