@@ -173,7 +173,9 @@ function loadBundled(argv, env = process.env) {
   const euid = process.geteuid();
   const identity = `${process.version} ${process.arch} ${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   const dir = cacheDirs(env, euid).find((d) => safeChain(d, euid));
-  const suffix = `-${pathKey(BUNDLE)}.bin`;
+  // Node options change V8's flags, and V8 refuses a cache made under other flags: `ui`'s
+  // lean re-exec (src/ui/lean-exec.ts) keeps caches apart from the plain runs'.
+  const suffix = `-${pathKey([BUNDLE, ...process.execArgv].join('\0'))}.bin`;
   const file = dir && path.join(dir, `${commandKey(argv)}${suffix}`);
   let cached = file ? readCache(file, identity, euid) : { why: 'no safe cache directory' };
   // This command's first run with this bundle: another command's cache of it (`npm run build`
