@@ -1,4 +1,5 @@
 #include "bypass.h"
+#include "console.h"
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -63,18 +64,10 @@ int bypass_install(int fd, const struct spec *s, err_t *e) {
     return ts_failerr(e, "cannot load the published-port filter (seccomp user notification, Linux 5.9 or later; TSSTACK_ROOTLESS_PORTS=forward publishes through the forwarder instead)");
   }
   const char *meta = annotation(s, BYPASS_META_ANNOTATION);
-  if (!meta) meta = "";
-  char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-  struct iovec iov = {.iov_base = (void *)meta, .iov_len = strlen(meta)};
-  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-  h->cmsg_level = SOL_SOCKET;
-  h->cmsg_type = SCM_RIGHTS;
-  h->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(h), &lfd, sizeof lfd);
   char ack = 0;
-  ssize_t r = iov.iov_len ? sendmsg(fd, &m, MSG_NOSIGNAL) : -1;
-  if (r == (ssize_t)iov.iov_len) {
+  err_t ignored = {{0}};
+  if (meta && *meta && console_send_fd(fd, lfd, meta, &ignored) == 0) {
+    ssize_t r;
     do r = recv(fd, &ack, 1, 0);
     while (r < 0 && errno == EINTR);
   }

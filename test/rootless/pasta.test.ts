@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { pastaArgs, pastaPlan, SPLICE_INSTANCES, spliceArgs, spliceKey } from '../../src/engine/rootless/pasta.js';
 import { skipWhen } from '../helpers/skip.js';
-import { busyboxProject, curl, liveAddKeepsConnections, makeHost, tsstack, until } from './_host.js';
-import { makeUser, rootlessTest } from './_user.js';
+import { busyboxProject, curl, liveAddKeepsConnections, tsstack, until, withUserInHost } from './_host.js';
+import { rootlessTest } from './_user.js';
 
 test('pasta arguments: the main instance carries the bindings not on loopback, -t/-u none when there is none, never the host\'s ports inward', (t) => {
   t.deepEqual(pastaArgs([], 42, '/r/pasta.pid'), ['--quiet', '--config-net', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '--pid', '/r/pasta.pid', '42']);
@@ -56,9 +56,7 @@ const STACK = `services:
 `;
 
 withPasta.serial('an ordinary user: services resolve each other; 127.0.0.1:PORT answers through pasta; down leaves nothing', async (t) => {
-  const u = makeUser();
-  const h = await makeHost();
-  try {
+  await withUserInHost(async (u, h) => {
     const { proj, status, stderr } = busyboxProject(h, u, FWD);
     t.is(status, 0, stderr);
     writeFileSync(join(proj, 'compose.yaml'), STACK);
@@ -75,19 +73,11 @@ withPasta.serial('an ordinary user: services resolve each other; 127.0.0.1:PORT 
     t.is(down.status, 0, down.stderr);
     t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
     t.not(curl(h, '-s', '-m', '1', `http://127.0.0.1:${PORT}/`).status, 0, 'the port is closed again');
-  } finally {
-    u.remove();
-    await h.dispose();
-  }
+  });
 });
 
 withPasta.serial('pasta: a connection held through one published port survives an up that publishes another', async (t) => {
-  const u = makeUser();
-  const h = await makeHost();
-  try {
+  await withUserInHost(async (u, h) => {
     await liveAddKeepsConnections(t, u, h, FWD, PORT + 100);
-  } finally {
-    u.remove();
-    await h.dispose();
-  }
+  });
 });

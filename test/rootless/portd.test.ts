@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { forwardedPorts, kernelCan, portdMeta, portdOff, servedByPortd } from '../../src/engine/rootless/portd.js';
 import { skipWhen } from '../helpers/skip.js';
-import { busyboxProject, curl, makeHost, tsstack, until, type Host } from './_host.js';
-import { makeUser, rootlessTest } from './_user.js';
+import { busyboxProject, curl, tsstack, until, type Host, withUserInHost } from './_host.js';
+import { rootlessTest } from './_user.js';
 
 test('portd serves TCP on every address or an IPv4 one; the forwarder keeps the rest; the kernel needs ADDFD (5.9)', (t) => {
   t.true(servedByPortd({ protocol: 'tcp' }));
@@ -70,9 +70,7 @@ function ss(h: Host, ...args: string[]): string {
 }
 
 withPasta.serial('an ordinary user: the published port listens on the host itself, a container connects to another as a host socket, exec and health checks go through the relay, down leaves nothing', async (t) => {
-  const u = makeUser();
-  const h = await makeHost();
-  try {
+  await withUserInHost(async (u, h) => {
     const { proj, status, stderr } = busyboxProject(h, u);
     t.is(status, 0, stderr);
     writeFileSync(join(proj, 'compose.yaml'), STACK);
@@ -114,16 +112,11 @@ withPasta.serial('an ordinary user: the published port listens on the host itsel
     t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
     t.is(ss(h, '-lt', `sport = :${PORT}`).trim(), '', 'the port is free again');
     t.false(existsSync(join('/tmp', `tsstack-run-${u.uid}`, 'portd.sock')), 'no socket file left');
-  } finally {
-    u.remove();
-    await h.dispose();
-  }
+  });
 });
 
 withPasta.serial('portd keeps only seccomp listeners from its own user: another uid, or another kind of descriptor, is refused', async (t) => {
-  const u = makeUser();
-  const h = await makeHost();
-  try {
+  await withUserInHost(async (u, h) => {
     const { proj, status, stderr } = busyboxProject(h, u);
     t.is(status, 0, stderr);
     writeFileSync(join(proj, 'compose.yaml'), `services:\n  web:\n    image: bb:1\n    command: ["sleep", "300"]\n    ports: ["127.0.0.1:${PORT + 2}:80"]\n`);
@@ -140,8 +133,5 @@ withPasta.serial('portd keeps only seccomp listeners from its own user: another 
     t.is(ss(h, '-lt', 'sport = :8080').trim(), '', 'nothing bound for them');
     t.is(tsstack(h, u, proj, {}, 'down').status, 0);
     t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
-  } finally {
-    u.remove();
-    await h.dispose();
-  }
+  });
 });

@@ -20,6 +20,7 @@ import { nativeBinary } from '../native-paths.js';
 import type { PublishedPort } from '../api.js';
 import type { Published } from './pasta.js';
 import { pause } from './pasta.js';
+import { aliveAs } from './alive.js';
 
 /** Set for the command inside the namespace: portd's socket. */
 export const PORTD_ENV = 'TSSTACK_PORTD';
@@ -74,16 +75,7 @@ export function portdAnnotations(env: NodeJS.ProcessEnv, project: string | undef
   return { [SOCKET_ANNOTATION]: sock, [META_ANNOTATION]: portdMeta(project, ports) };
 }
 
-function alive(pid: number): boolean {
-  try {
-    if (pid <= 0) return false;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) return false;
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tsstack-portd';
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number) => aliveAs(pid, /^tsstack-portd$/);
 
 export function portdPid(runRoot: string): number | undefined {
   try {
