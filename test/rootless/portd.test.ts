@@ -115,6 +115,39 @@ withPasta.serial('an ordinary user: the published port listens on the host itsel
   });
 });
 
+withPasta.serial('portd: a container on another network of the project is not let through to a published server\'s address; one on the same network is', async (t) => {
+  await withUserInHost(async (u, h) => {
+    const { proj, status, stderr } = busyboxProject(h, u);
+    t.is(status, 0, stderr);
+    writeFileSync(join(proj, 'compose.yaml'), `services:
+  echo:
+    image: bb:1
+    command: ["nc", "-ll", "-p", "7000", "-e", "cat"]
+    ports: ["127.0.0.1:${PORT + 3}:7000"]
+    networks:
+      default: {ipv4_address: 10.231.7.50}
+  friend:
+    image: bb:1
+    command: ["sh", "-c", "until echo hi | nc -w 1 10.231.7.50 7000 | grep -q hi; do sleep 0.2; done; echo FRIEND; exec sleep 300"]
+  stranger:
+    image: bb:1
+    networks: [side]
+    command: ["sh", "-c", "sleep 1; for i in 1 2 3 4 5 6; do echo hi | nc -w 1 10.231.7.50 7000 | grep -q hi && echo REACHED; sleep 0.3; done; echo DONE; exec sleep 300"]
+networks:
+  default:
+    ipam: {config: [{subnet: 10.231.7.0/24}]}
+  side: {}
+`);
+    const up = tsstack(h, u, proj, {}, 'up', '-d');
+    t.is(up.status, 0, up.stderr);
+    let logs = '';
+    t.true(await until(() => /FRIEND/.test(logs = tsstack(h, u, proj, {}, 'logs').stdout) && /DONE/.test(logs), 100), logs);
+    t.notRegex(logs, /REACHED/, 'the other network stays apart');
+    t.is(tsstack(h, u, proj, {}, 'down').status, 0);
+    t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
+  });
+});
+
 withPasta.serial('portd keeps only seccomp listeners from its own user: another uid, or another kind of descriptor, is refused', async (t) => {
   await withUserInHost(async (u, h) => {
     const { proj, status, stderr } = busyboxProject(h, u);
