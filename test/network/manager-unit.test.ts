@@ -144,6 +144,18 @@ test('removing the last network drops the table in one batch, without listing it
   t.deepEqual(intents(e), []);
 });
 
+test('removing a network while others remain rebuilds the table in one batch, without listing it first', async (t) => {
+  const e = env();
+  await e.m.create({ name: 'a', labels: {} });
+  const b = await e.m.create({ name: 'b', labels: {} });
+  const before = e.d.calls.length;
+  await e.m.remove('a');
+  const fw = e.d.calls.slice(before).filter((c) => c.startsWith('firewall.'));
+  t.is(fw.length, 1, fw.join('; '));
+  t.regex(fw[0]!, /^firewall\.run add table,delete table,add table/);
+  t.deepEqual(subnets(e), [b.subnet]);
+});
+
 test('remove of an unknown network is NOT_FOUND', async (t) => {
   const e = env();
   t.is(code(await t.throwsAsync(e.m.remove('nope'))), 'NOT_FOUND');

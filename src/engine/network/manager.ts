@@ -250,7 +250,8 @@ export class NetworkManager implements NetworkApi {
       this.store.delete(name);
       faultPoint('network.forgotten');
       try {
-        await this.syncFirewall();
+        // the table held this network's subnet: it changes, so it is rebuilt without listing it first
+        await this.syncFirewall({ changed: true });
       } catch (e) {
         failures.push(errMessage(e));
       }
@@ -790,8 +791,12 @@ export class NetworkManager implements NetworkApi {
     return localRules(all, this.store.ports(), all.length ? new Set((await this.links.list()).map((l) => l.name)) : new Set());
   }
 
-  /** Makes the nftables table match the state; removes it when no network is left. No-op when it already matches. */
-  private async syncFirewall(): Promise<void> {
+  /**
+   * Makes the nftables table match the state; removes it when no network is left. No-op when it already
+   * matches; `changed`: the caller knows it does not (the rebuild batch replaces the table whole, so
+   * the listing and comparison, two dumps of ~30 netlink messages, are skipped).
+   */
+  private async syncFirewall(o: { changed?: boolean } = {}): Promise<void> {
     const { nets, ports, rules } = await this.localState();
     // the translation follows the state whatever the table needs (it only ever narrows to what is published)
     this.socketLb.sync(this.lbEntries(ports));
@@ -802,9 +807,11 @@ export class NetworkManager implements NetworkApi {
       this.firewall.run([{ add: { table: { family: FAMILY, name: this.table } } }, ...deleteBatch(this.table)]);
       return;
     }
-    const existing = this.firewall.listTable(FAMILY, this.table);
     const objs = buildTable(rules, ports, this.table);
-    if (existing && canonical(existing) === canonical(objs)) return;
+    if (!o.changed) {
+      const existing = this.firewall.listTable(FAMILY, this.table);
+      if (existing && canonical(existing) === canonical(objs)) return;
+    }
     this.firewall.run(toBatch(objs));
   }
 
