@@ -148,7 +148,10 @@ export class DnsService {
    *  lets the server answer reverse lookups inside the subnet with NXDOMAIN itself), or
    *  `{ gateway, internal: true }` for a network whose names must not be forwarded. */
   async setNetworks(gateways: Record<string, DnsNetwork>): Promise<void> {
-    await this.change((s) => { s.networks = { ...gateways }; });
+    // every start sets them (ensureRunning): the same networks again write nothing (else two record
+    // files per container, each as long as the project, over an `up`)
+    const same = (s: DnsState) => JSON.stringify(sortKeysDeep(s.networks)) === JSON.stringify(sortKeysDeep(gateways));
+    await this.change((s) => (same(s) ? false : void (s.networks = { ...gateways })));
   }
 
   /** Starts the server unless it runs. With `listen`, first sets the networks to it.
