@@ -5,12 +5,17 @@
 #   - `run --rm` of /bin/true in busybox (default network);
 #   - `up -d` of 5 services from nothing (then `down`, not timed); Podman: 5 × `run -d`;
 #   - Redis SET/GET throughput (redis-benchmark) through the published 127.0.0.1 port
-#     and straight to the container's address: rootless through pasta and through
-#     slirp4netns (TSSTACK_ROOTLESS_NETWORK), root for reference, rootless Podman (its
-#     rootlessport and slirp4netns; "direct" is the container's address from inside its
-#     own network namespace, entered as root through its pid). Target: published ≥ 0.8×
-#     direct. Root, pasta and Podman are measured in the same rounds (rotating order), so
-#     tsstack-published ÷ podman-published is the peer comparison. Each figure twice: as
+#     and straight to the container's address: rootless with tsstack-portd (the default:
+#     the server listens on the host itself), through pasta and through slirp4netns
+#     (TSSTACK_ROOTLESS_PORTS=forward, TSSTACK_ROOTLESS_NETWORK), root for reference,
+#     rootless Podman (its rootlessport and slirp4netns; "direct" is the container's
+#     address from inside its own network namespace, entered as root through its pid).
+#     With portd the published Redis listens on the host, and inside its namespace only
+#     portd's relay answers for it: "direct" is then a second Redis of the same image
+#     and command, without a published port, in the same project. Target: published ≥
+#     0.8× direct. Root, portd and Podman are measured in the same rounds (rotating order), so
+#     tsstack-published ÷ podman-published is the peer comparison; pasta and slirp4netns
+#     (the forwarders, TSSTACK_ROOTLESS_PORTS=forward) in rounds of their own after. Each figure twice: as
 #     the target means it (-c 20, one request in flight per connection: every request
 #     crosses the userspace hop alone, so on 2 shared cores the hop's wake-ups show in
 #     full) and with -P 16 (pipelined: the hop's cost per request amortised).
@@ -38,16 +43,16 @@ report() { # the medians of a samples file (figure|tool|round|value)
       M[k] = (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2; lo[k] = a[1]; hi[k] = a[n]; cnt[k] = n; return M[k] }
     { k = $1 SUBSEP $2; v[k] = v[k] " " $4; figs[$1]; tls[$2]; pr[$1 SUBSEP $2 SUBSEP $3] = $4 }
     END {
-      name["ts_root"] = "tsstack (root)"; name["ts_rl"] = "tsstack rootless (pasta)"; name["pm"] = "podman rootless"
-      name["ts_rl_pasta"] = "tsstack rootless, pasta"; name["ts_rl_slirp4netns"] = "tsstack rootless, slirp4netns"; name["pm_redis"] = "podman rootless (rootlessport)"
+      name["ts_root"] = "tsstack (root)"; name["ts_rl"] = "tsstack rootless"; name["pm"] = "podman rootless"
+      name["ts_rl_portd"] = "tsstack rootless, portd"; name["ts_rl_pasta"] = "tsstack rootless, pasta"; name["ts_rl_slirp4netns"] = "tsstack rootless, slirp4netns"; name["pm_redis"] = "podman rootless (rootlessport)"
       split("run up5", tf, " "); label["run"] = "run --rm /bin/true (ms)"; label["up5"] = "up -d, 5 services from nothing (ms; podman: 5 × run -d)"
       for (f = 1; f <= 2; f++) { print label[tf[f]]; split("ts_root ts_rl pm", tt, " ")
         for (i = 1; i <= 3; i++) { k = tf[f] SUBSEP tt[i]; if (k in v) printf "  %-32s %7.0f  (%s–%s, n=%d)\n", name[tt[i]], med(k), lo[k], hi[k], cnt[k] } }
-      split("ts_root ts_rl_pasta ts_rl_slirp4netns pm_redis", rt_, " ")
+      split("ts_root ts_rl_portd ts_rl_pasta ts_rl_slirp4netns pm_redis", rt_, " ")
       for (pp = 1; pp <= 2; pp++) { sx = (pp == 1) ? "" : "16"
         if (pp == 1) print "Redis requests/s, -c 20, published 127.0.0.1 port vs direct to the container (target: published ≥ 0.8× direct)"
         else print "Redis requests/s, -c 20 -P 16 (pipelined; beside the target, not instead of it)"
-        for (i = 1; i <= 4; i++) for (o = 1; o <= 2; o++) { op = (o == 1) ? "set" : "get"
+        for (i = 1; i <= 5; i++) for (o = 1; o <= 2; o++) { op = (o == 1) ? "set" : "get"
           kp = "redis-" op "-pub" sx SUBSEP rt_[i]; kd = "redis-" op "-dir" sx SUBSEP rt_[i]; if (!(kp in v)) continue
           # the ratio per round (both measured back to back), then its median
           rv = ""; for (r = 1; r <= 100; r++) { a = pr["redis-" op "-pub" sx SUBSEP rt_[i] SUBSEP r]; b = pr["redis-" op "-dir" sx SUBSEP rt_[i] SUBSEP r]; if (a != "" && b > 0) rv = rv " " a / b }
@@ -55,11 +60,11 @@ report() { # the medians of a samples file (figure|tool|round|value)
           printf "  %-32s %s  published %6.0f (%.0f–%.0f)  direct %6.0f (%.0f–%.0f)  ratio %.2f (%.2f–%.2f)", name[rt_[i]], toupper(op), med(kp), lo[kp], hi[kp], med(kd), lo[kd], hi[kd], med(kr), lo[kr], hi[kr]
           kn = "redis-" op "-nslo" sx SUBSEP rt_[i]; if (kn in v) printf "  [inside, 127.0.0.1 DNAT only: %.0f = %.2f× direct]", med(kn), med(kn) / med(kd)
           printf "\n" }
-        # the peer comparison: tsstack rootless (pasta) published ÷ podman published, per round (same rounds), median
+        # the peer comparison: tsstack rootless (portd) published ÷ podman published, per round (same rounds), median
         for (o = 1; o <= 2; o++) { op = (o == 1) ? "set" : "get"; rv = ""
-          for (r = 1; r <= 100; r++) { a = pr["redis-" op "-pub" sx SUBSEP "ts_rl_pasta" SUBSEP r]; b = pr["redis-" op "-pub" sx SUBSEP "pm_redis" SUBSEP r]; if (a != "" && b > 0) rv = rv " " a / b }
+          for (r = 1; r <= 100; r++) { a = pr["redis-" op "-pub" sx SUBSEP "ts_rl_portd" SUBSEP r]; b = pr["redis-" op "-pub" sx SUBSEP "pm_redis" SUBSEP r]; if (a != "" && b > 0) rv = rv " " a / b }
           if (rv == "") continue; kq = "peer" sx SUBSEP op; v[kq] = rv
-          printf "  tsstack rootless (pasta) published ÷ podman published, %s: %.2f (%.2f–%.2f)\n", toupper(op), med(kq), lo[kq], hi[kq] } }
+          printf "  tsstack rootless (portd) published ÷ podman published, %s: %.2f (%.2f–%.2f)\n", toupper(op), med(kq), lo[kq], hi[kq] } }
     }' "$1"
 }
 QUICK=0
@@ -133,7 +138,7 @@ mkdir -p "$UHOME/run" && chmod 700 "$UHOME/run"
 chown -R "$USER_:$USER_" "$UHOME"
 uid=$(id -u "$USER_")
 as_user() { (cd "${PWD_AS:-$UHOME}" && setpriv --reuid "$uid" --regid "$uid" --clear-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$UHOME" USER="$USER_" LOGNAME="$USER_" XDG_RUNTIME_DIR="$UHOME/run" TMPDIR="$UHOME/tmp" "$@"); }
-rl() { as_user env TSSTACK_ROOTLESS_NETWORK="${NET:-pasta}" node "$TS" "$@"; }
+rl() { as_user env TSSTACK_ROOTLESS_NETWORK="${NET:-pasta}" TSSTACK_ROOTLESS_PORTS="${PORTS:-portd}" node "$TS" "$@"; }
 rt() { TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$WORK/rootrun node "$TS" "$@"; }
 PM=(--root "$UHOME/pm/root" --runroot "$UHOME/run/pm" --tmpdir "$UHOME/tmp" --cgroup-manager cgroupfs --events-backend file)
 PM_RUN=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
@@ -171,7 +176,8 @@ timed() {
 five() { for i in 1 2 3 4 5; do printf '  s%d:\n    image: busybox:latest\n    command: ["sleep", "3600"]\n' "$i"; done; }
 mkp() { mkdir -p "$WORK/$1"; { echo "services:"; $2; } > "$WORK/$1/compose.yaml"; chown -R "$USER_:$USER_" "$WORK/$1"; }
 mkp p-up five; mkp r-up five
-redis_stack() { printf '  redis:\n    image: redis:local\n    command: ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no"]\n    ports: ["127.0.0.1:%s:6379"]\n' "$PORT"; }
+redis_cmd='["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no"]'
+redis_stack() { printf '  redis:\n    image: redis:local\n    command: %s\n    ports: ["127.0.0.1:%s:6379"]\n' "$redis_cmd" "$PORT"; printf '  direct:\n    image: redis:local\n    command: %s\n' "$redis_cmd"; }
 PORT=16379 mkp p-redis redis_stack; PORT=16380 mkp r-redis redis_stack
 one() { printf '  x:\n    image: busybox:latest\n'; }
 mkp p-run one; mkp r-run one
@@ -209,7 +215,7 @@ bench_redis() { # HOST PORT [ns-prefix…] → "set get" requests/s (PIPE=16: pi
   # a run that fails (a stalled forwarder) counts as 0 requests/s: said in the figures, not the end of the run
   { "$@" timeout 120 redis-benchmark -h "$h" -p "$p" -t set,get -n "$n" -c 20 -P "${PIPE:-1}" --csv 2>/dev/null || true; } | awk -F'"' '/^"SET"/{s=$4} /^"GET"/{g=$4} END{print s+0, g+0}'
 }
-container_ip() { "$@" exec redis ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1; } # TOOL: rt or rl
+container_ip() { local svc=$1; shift; "$@" exec "$svc" ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1; } # SERVICE TOOL: rt or rl
 wait_redis() { for _ in $(seq 100); do redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG && return 0; sleep 0.1; done; echo "redis did not answer on $1" >&2; return 1; }
 declare -A RIP RPORT RNS # per tool: the container's address, the published port, the prefix that enters the network namespace "direct" is measured from
 redis_one() { # TOOL ROUND: published and direct back to back (order alternating by round), plain and pipelined
@@ -221,7 +227,7 @@ redis_one() { # TOOL ROUND: published and direct back to back (order alternating
     sample "redis-set-pub$sx" "$tool" "$r" "${a% *}"; sample "redis-get-pub$sx" "$tool" "$r" "${a#* }"
     sample "redis-set-dir$sx" "$tool" "$r" "${b% *}"; sample "redis-get-dir$sx" "$tool" "$r" "${b#* }"
     # tsstack rootless: the namespace's own 127.0.0.1 port, where pasta's spliced connections end (DNAT only, no pasta)
-    if [[ $tool == ts_rl_* ]]; then c=$(bench_redis 127.0.0.1 "$port" "${ns[@]}"); sample "redis-set-nslo$sx" "$tool" "$r" "${c% *}"; sample "redis-get-nslo$sx" "$tool" "$r" "${c#* }"; fi
+    if [[ $tool == ts_rl_* && $tool != ts_rl_portd ]]; then c=$(bench_redis 127.0.0.1 "$port" "${ns[@]}"); sample "redis-set-nslo$sx" "$tool" "$r" "${c% *}"; sample "redis-get-nslo$sx" "$tool" "$r" "${c#* }"; fi
   done
   PIPE=1
 }
@@ -232,16 +238,17 @@ redis_rounds() { # TOOL… : R_REDIS rounds, every tool once a round in a rotati
     for ((k = 0; k < ${#ts[@]}; k++)); do t=${ts[$(( (r + k) % ${#ts[@]} ))]}; redis_one "$t" "$r"; done
   done
 }
-rl_redis_up() { # NET: rootless tsstack's Redis through that network
+rl_redis_up() { # TOOL (NET, PORTS): rootless tsstack's Redis through that network and port path
   PWD_AS=$WORK/p-redis rl up -d >>"$LOG" 2>&1
   local holder; holder=$(cut -d' ' -f1 "$UHOME/run/tsstack/pause.pid")
-  RNS[ts_rl_$NET]="nsenter -t $holder -n"; RPORT[ts_rl_$NET]=16379
-  RIP[ts_rl_$NET]=$(PWD_AS=$WORK/p-redis container_ip rl)
-  wait_redis 16379 || { echo "rootless ($NET): redis did not answer on the published port" >&2; PWD_AS=$WORK/p-redis rl ps -a >&2; PWD_AS=$WORK/p-redis rl logs >&2; }
+  RNS[$1]="nsenter -t $holder -n"; RPORT[$1]=16379
+  # portd: the published Redis listens on the host; its twin without a port is the direct reference
+  if [[ $PORTS == portd ]]; then RIP[$1]=$(PWD_AS=$WORK/p-redis container_ip direct rl); else RIP[$1]=$(PWD_AS=$WORK/p-redis container_ip redis rl); fi
+  wait_redis 16379 || { echo "rootless ($1): redis did not answer on the published port" >&2; PWD_AS=$WORK/p-redis rl ps -a >&2; PWD_AS=$WORK/p-redis rl logs >&2; }
 }
 # root: published port on the host (this namespace), direct to the container's address
 (cd "$WORK/r-redis" && rt up -d >>"$LOG" 2>&1)
-RIP[ts_root]=$(cd "$WORK/r-redis" && container_ip rt); RPORT[ts_root]=16380
+RIP[ts_root]=$(cd "$WORK/r-redis" && container_ip redis rt); RPORT[ts_root]=16380
 wait_redis 16380
 # podman rootless: rootlessport on the published port; direct = its address from inside its own netns (as root, by pid)
 pm run -d --name redis "${PM_RUN[@]}" -p 127.0.0.1:16381:6379 redis:local redis-server --bind 0.0.0.0 --protected-mode no --save "" --appendonly no >>"$LOG" 2>&1
@@ -249,14 +256,18 @@ pmpid=$(pm inspect -f '{{.State.Pid}}' redis)
 RNS[pm_redis]="nsenter -t $pmpid -n"; RPORT[pm_redis]=16381
 RIP[pm_redis]=$(nsenter -t "$pmpid" -n ip -4 -o addr show scope global | awk '{print $4; exit}' | cut -d/ -f1)
 wait_redis 16381
-NET=pasta; rl_redis_up
-redis_rounds ts_root ts_rl_pasta pm_redis
+NET=pasta PORTS=portd; rl_redis_up ts_rl_portd
+redis_rounds ts_root ts_rl_portd pm_redis
+PWD_AS=$WORK/p-redis rl down >>"$LOG" 2>&1
+NET=pasta PORTS=forward; rl_redis_up ts_rl_pasta
+redis_rounds ts_rl_pasta
 PWD_AS=$WORK/p-redis rl down >>"$LOG" 2>&1
 (cd "$WORK/r-redis" && rt down >>"$LOG" 2>&1)
 pm rm -f -t 0 redis >>"$LOG" 2>&1
-NET=slirp4netns; rl_redis_up
+NET=slirp4netns PORTS=forward; rl_redis_up ts_rl_slirp4netns
 redis_rounds ts_rl_slirp4netns
 PWD_AS=$WORK/p-redis rl down >>"$LOG" 2>&1
+NET=pasta PORTS=portd
 echo "end $(loadavg)" >> "$LOADS"
 
 # ---------------------------------------------------------------- report

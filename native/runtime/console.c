@@ -35,7 +35,7 @@ int console_send_fd(int sock, int fd, const char *name, err_t *e) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) return ts_failerr(e, "cannot send the pty master over the console socket");
+  if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) return ts_failerr(e, "cannot pass a descriptor over a unix socket");
   return 0;
 }
 

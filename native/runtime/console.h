@@ -12,6 +12,7 @@ int console_connect(const char *path, err_t *e);
  * rows/cols (when non-zero) set the initial window size. With bind_console,
  * the slave is also bound over /dev/console (for a container's init, as runc does). */
 int console_setup(int sock, unsigned short rows, unsigned short cols, bool bind_console, err_t *e);
+/* Sends fd with the text `name` as the message (SCM_RIGHTS); also the runtime's other fd passing. */
 int console_send_fd(int sock, int fd, const char *name, err_t *e);
 /* Receives one fd; returns it or < 0. */
 int console_recv_fd(int sock, err_t *e);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
+#include "bypass.h"
 #include "cgroups.h"
 #include "console.h"
 #include "hooks.h"
@@ -79,6 +80,8 @@ static _Noreturn void init_child(struct child_ctx *c) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a change of credentials cleared it */
   }
   if (ns_enter_joins(&c->joins, &e) < 0) bail(c->sync, &e);
+  int portd = -1;
+  if (bypass_open(s, &portd, &e) < 0) bail(c->sync, &e);
   if (s->proc.has_oom_score_adj) {
     char v[16];
     snprintf(v, sizeof v, "%d", s->proc.oom_score_adj);
@@ -119,6 +122,8 @@ static _Noreturn void init_child(struct child_ctx *c) {
       bail(c->sync, &e);
     }
   }
+  /* while the capabilities of the namespace's root last: the filter needs no no_new_privs then */
+  if (portd >= 0 && bypass_install(portd, s, &e) < 0) bail(c->sync, &e);
   bool early = proc_seccomp_early(&s->proc, s->seccomp);
   if (early && seccomp_install(s->seccomp, &e) < 0) bail(c->sync, &e);
   if (proc_apply_identity(&s->proc, &e) < 0) bail(c->sync, &e);

@@ -471,6 +471,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .addOption(new Option('--to <target>', 'the cluster engine').choices(['swarm', 'kubernetes']).makeOptionMandatory())
       .option('--host <url>', 'swarm: Docker Engine API endpoint (default: DOCKER_HOST or the local socket)')
       .option('--registry <host>', 'swarm: push images whose names name no registry to this one')
+      .option('--with-registry-auth', 'swarm: send the registry credentials of your Docker config with each service, so its nodes can pull private images')
       .option('--context <name>', 'kubernetes: kubeconfig context')
       .option('--namespace <ns>', 'kubernetes: namespace of every object')
       .option('--plan', 'print what would change, per object and field; change nothing')

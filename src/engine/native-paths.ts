@@ -8,7 +8,7 @@ import { dirname, join, delimiter, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsstackError } from '../util/errors.js';
 
-export type NativePart = 'runtime' | 'monitor' | 'dns' | 'init';
+export type NativePart = 'runtime' | 'monitor' | 'dns' | 'init' | 'portd';
 
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

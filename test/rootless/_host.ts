@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
-import type { TestUser } from './_user.js';
+import { makeUser, type TestUser } from './_user.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/tsstack.js', import.meta.url));
 
@@ -150,4 +150,16 @@ export async function liveAddKeepsConnections(t: ExecutionContext, u: TestUser, 
   const down = tsstack(h, u, proj, env, 'down');
   t.is(down.status, 0, down.stderr);
   t.true(await until(() => u.pids().length === 0, 25), `down left: ${u.describe()}`);
+}
+
+/** Runs `f` with a new test user and a host of its own; both are removed afterwards, whatever happened. */
+export async function withUserInHost(f: (u: TestUser, h: Host) => Promise<void>): Promise<void> {
+  const u = makeUser();
+  const h = await makeHost();
+  try {
+    await f(u, h);
+  } finally {
+    u.remove();
+    await h.dispose();
+  }
 }

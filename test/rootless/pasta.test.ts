@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { pastaArgs, pastaPlan, SPLICE_INSTANCES, spliceArgs, spliceKey } from '../../src/engine/rootless/pasta.js';
 import { skipWhen } from '../helpers/skip.js';
-import { busyboxProject, curl, liveAddKeepsConnections, makeHost, tsstack, until } from './_host.js';
-import { makeUser, rootlessTest } from './_user.js';
+import { busyboxProject, curl, liveAddKeepsConnections, tsstack, until, withUserInHost } from './_host.js';
+import { rootlessTest } from './_user.js';
 
 test('pasta arguments: the main instance carries the bindings not on loopback, -t/-u none when there is none, never the host\'s ports inward', (t) => {
   t.deepEqual(pastaArgs([], 42, '/r/pasta.pid'), ['--quiet', '--config-net', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '--pid', '/r/pasta.pid', '42']);
@@ -43,6 +43,8 @@ const havePasta = spawnSync('pasta', ['--version']).error === undefined;
 const withPasta = havePasta ? rootlessTest : skipWhen(true, 'needs pasta (apt-get install passt)');
 
 const PORT = 20000 + (process.pid % 10000);
+// published TCP ports through pasta itself, not tsstack-portd (portd.test.ts)
+const FWD = { TSSTACK_ROOTLESS_PORTS: 'forward' };
 const STACK = `services:
   web:
     image: bb:1
@@ -54,38 +56,28 @@ const STACK = `services:
 `;
 
 withPasta.serial('an ordinary user: services resolve each other; 127.0.0.1:PORT answers through pasta; down leaves nothing', async (t) => {
-  const u = makeUser();
-  const h = await makeHost();
-  try {
-    const { proj, status, stderr } = busyboxProject(h, u);
+  await withUserInHost(async (u, h) => {
+    const { proj, status, stderr } = busyboxProject(h, u, FWD);
     t.is(status, 0, stderr);
     writeFileSync(join(proj, 'compose.yaml'), STACK);
-    const up = tsstack(h, u, proj, {}, 'up', '-d');
+    const up = tsstack(h, u, proj, FWD, 'up', '-d');
     t.is(up.status, 0, up.stderr);
     t.notRegex(up.stderr, /pasta failed|not reachable/, up.stderr);
     let body = '';
     await until(() => (body = curl(h, '-s', '-m', '2', `http://127.0.0.1:${PORT}/index.html`).stdout ?? '').includes('hello'));
     t.is(body.trim(), 'hello from web', 'the published port answers on the host\'s loopback');
     let logs = '';
-    await until(() => (logs = tsstack(h, u, proj, {}, 'logs', 'client').stdout).includes('hello'));
+    await until(() => (logs = tsstack(h, u, proj, FWD, 'logs', 'client').stdout).includes('hello'));
     t.regex(logs, /hello from web/, 'client reached web by its service name');
-    const down = tsstack(h, u, proj, {}, 'down');
+    const down = tsstack(h, u, proj, FWD, 'down');
     t.is(down.status, 0, down.stderr);
     t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
     t.not(curl(h, '-s', '-m', '1', `http://127.0.0.1:${PORT}/`).status, 0, 'the port is closed again');
-  } finally {
-    u.remove();
-    await h.dispose();
-  }
+  });
 });
 
 withPasta.serial('pasta: a connection held through one published port survives an up that publishes another', async (t) => {
-  const u = makeUser();
-  const h = await makeHost();
-  try {
-    await liveAddKeepsConnections(t, u, h, {}, PORT + 100);
-  } finally {
-    u.remove();
-    await h.dispose();
-  }
+  await withUserInHost(async (u, h) => {
+    await liveAddKeepsConnections(t, u, h, FWD, PORT + 100);
+  });
 });

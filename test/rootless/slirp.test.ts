@@ -11,8 +11,8 @@ import test from 'ava';
 import { chooseNetwork, preflight, type HostFacts } from '../../src/engine/rootless/preflight.js';
 import { hostfwd, slirpArgs } from '../../src/engine/rootless/slirp.js';
 import { skipWhen } from '../helpers/skip.js';
-import { busyboxProject, curl, HOST_ADDR, liveAddKeepsConnections, makeHost, tsstack, until } from './_host.js';
-import { makeUser, rootlessTest } from './_user.js';
+import { busyboxProject, curl, HOST_ADDR, liveAddKeepsConnections, tsstack, until, withUserInHost } from './_host.js';
+import { rootlessTest } from './_user.js';
 
 test('network choice: pasta when installed, else slirp4netns, else an error naming both packages; the variable forces one', (t) => {
   t.deepEqual(chooseNetwork({ pasta: true, slirp4netns: true }), { driver: 'pasta' });
@@ -40,13 +40,12 @@ test('slirp4netns arguments and forwards: sandboxed where it can be, loopback bi
 
 const haveSlirp = spawnSync('slirp4netns', ['--version']).error === undefined;
 const withSlirp = haveSlirp ? rootlessTest : skipWhen(true, 'needs slirp4netns (apt-get install slirp4netns)');
-const SLIRP = { TSSTACK_ROOTLESS_NETWORK: 'slirp4netns' };
+// published TCP ports through slirp4netns itself, not tsstack-portd (portd.test.ts)
+const SLIRP = { TSSTACK_ROOTLESS_NETWORK: 'slirp4netns', TSSTACK_ROOTLESS_PORTS: 'forward' };
 const PORT = 30000 + (process.pid % 10000);
 
 withSlirp.serial('slirp4netns fallback: published ports answer from the host, a container reaches outside, down ends it', async (t) => {
-  const u = makeUser();
-  const h = await makeHost();
-  try {
+  await withUserInHost(async (u, h) => {
     // "outside": a server on the host's own address, which the containers reach through slirp4netns
     const outside = h.spawn(['python3', '-c', `import http.server as h; h.HTTPServer(("${HOST_ADDR}", ${PORT + 2}), type("H", (h.BaseHTTPRequestHandler,), {"do_GET": lambda s: (s.send_response(200, "hello from outside"), s.end_headers())})).serve_forever()`]);
     const { proj, status, stderr } = busyboxProject(h, u, SLIRP);
@@ -79,19 +78,11 @@ withSlirp.serial('slirp4netns fallback: published ports answer from the host, a 
     t.true(await until(() => u.pids().length === 0, 25), `down left: ${u.describe()}`);
     t.not(curl(h, '-s', '-m', '1', `http://127.0.0.1:${PORT}/`).status, 0, 'the port is closed again');
     outside.kill();
-  } finally {
-    u.remove();
-    await h.dispose();
-  }
+  });
 });
 
 withSlirp.serial('slirp4netns: a connection held through one published port survives an up that publishes another', async (t) => {
-  const u = makeUser();
-  const h = await makeHost();
-  try {
+  await withUserInHost(async (u, h) => {
     await liveAddKeepsConnections(t, u, h, SLIRP, PORT + 100);
-  } finally {
-    u.remove();
-    await h.dispose();
-  }
+  });
 });

@@ -11,6 +11,8 @@ export interface DeployFlags {
   host?: string;
   /** Swarm: the registry images are pushed to when their names say none. */
   registry?: string;
+  /** Swarm: send the Docker config's registry credentials with each service, for its nodes to pull with. */
+  withRegistryAuth?: boolean;
   /** Kubernetes: the kubeconfig context. */
   context?: string;
   /** Kubernetes: the namespace of every object. */
@@ -32,6 +34,9 @@ export const DEPLOY_TARGETS = ['swarm', 'kubernetes'] as const;
 export async function runDeploy(ctx: Context, flags: DeployFlags): Promise<number> {
   if (flags.volumes && !(flags.rm && flags.to === 'kubernetes')) {
     throw new TsstackError('USAGE', '--volumes goes with --rm --to kubernetes', { hint: "a Swarm's volumes live on its nodes: remove them there with docker volume rm" });
+  }
+  if (flags.withRegistryAuth && flags.to !== 'swarm') {
+    throw new TsstackError('USAGE', '--with-registry-auth goes with --to swarm', { hint: 'Kubernetes pulls private images with an image pull secret (kubectl create secret docker-registry) named by the pod spec' });
   }
   switch (flags.to) {
     case 'swarm':

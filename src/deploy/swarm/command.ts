@@ -1,4 +1,4 @@
-// `tsstack deploy --to swarm [--host URL] [--registry HOST] [--plan] [--rm]`:
+// `tsstack deploy --to swarm [--host URL] [--registry HOST] [--with-registry-auth] [--plan] [--rm]`:
 // a reconciler for a Docker Swarm. Everything that can fail before the Swarm
 // changes (engine reachable and a manager, images built and pushed, secret
 // files readable) is done first; then the plan is printed (--plan stops here)
@@ -12,6 +12,8 @@ import type { DeployFlags } from '../../cli/commands/deploy.js';
 import { locator } from '../../cli/commands/render.js';
 import { SwarmEngine, engineAddress } from './engine.js';
 import { prepareImages } from './images.js';
+import { serviceAuths } from './registry-auth.js';
+import { defaultDockerConfigPath, loadCredentials } from '../../engine/image/registry/auth.js';
 import { mapStack } from './map.js';
 import { describe, diff } from './diff.js';
 import { converge, removeProject } from './converge.js';
@@ -61,6 +63,8 @@ async function deploy(ctx: Context, flags: DeployFlags, model: StackModel, eng: 
   const engine = await ctx.openEngine();
   const prepared = await prepareImages(model, engine, { registry: flags.registry, log, dryRun: flags.plan });
   const live = await eng.observe(model.name);
+  const auths = flags.withRegistryAuth ? serviceAuths(prepared.images, (domain) => loadCredentials(domain)) : undefined;
+  if (auths) for (const d of auths.without) log(`warning: --with-registry-auth: no credentials for ${d} in ${defaultDockerConfigPath()}; the Swarm's nodes pull from it with their own`);
 
   // IPVS: as found by an earlier deploy (a label on the project's networks), else probed once
   const known = live.networks.map((n) => n.labels[IPVS_LABEL]).find((v) => v === 'present' || v === 'absent');
@@ -69,7 +73,7 @@ async function deploy(ctx: Context, flags: DeployFlags, model: StackModel, eng: 
   else if (flags.plan) ipvs = false;
   else {
     const first = Object.keys(prepared.images).sort()[0];
-    const found = first ? await probeIpvs(eng, model.name, prepared.images[first]!) : undefined;
+    const found = first ? await probeIpvs(eng, model.name, prepared.images[first]!, auths?.byService.get(first)) : undefined;
     if (found === undefined) log('note: could not tell whether the Swarm has IPVS; deploying as if it has none (works either way)');
     ipvs = found === true;
   }
@@ -100,7 +104,7 @@ async function deploy(ctx: Context, flags: DeployFlags, model: StackModel, eng: 
     return 0;
   }
   await preflight(eng, desired, plan);
-  await converge(eng, desired, plan, { log: (s) => ctx.io.out(s), timeoutMs });
+  await converge(eng, desired, plan, { log: (s) => ctx.io.out(s), timeoutMs, auths: auths?.byService });
   return 0;
 }
 

@@ -5,6 +5,7 @@
 // place, so a failed update leaves (or, through update_config's rollback,
 // brings back) the previous version running.
 
+import type { SwarmAuthConfig } from './registry-auth.js';
 import { TsstackError } from '../../util/errors.js';
 import { canonical } from './map.js';
 import { deployOrder, describe } from './diff.js';
@@ -15,6 +16,8 @@ export interface ConvergeOptions {
   log: (line: string) => void;
   /** How long a service may take to run its tasks, ms. */
   timeoutMs: number;
+  /** --with-registry-auth: service key → the credentials its create/update carries. */
+  auths?: ReadonlyMap<string, SwarmAuthConfig>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -126,10 +129,10 @@ export async function converge(eng: SwarmEngine, desired: Desired, plan: Plan, o
       if (!a) continue;
       await step(a, async () => {
         if (a.kind === 'create-service') {
-          const created = await d.createService(withIds(a.service.spec) as never) as unknown as { id?: string; ID?: string };
+          const created = await d.createService(o.auths?.get(key) as never, withIds(a.service.spec) as never) as unknown as { id?: string; ID?: string };
           ids.set(key, created.id ?? created.ID!);
         } else {
-          await d.getService(a.id).update({ _query: { version: a.version }, _body: withIds(a.service.spec) } as never);
+          await d.getService(a.id).update({ authconfig: o.auths?.get(key), _query: { version: a.version }, _body: withIds(a.service.spec) } as never);
           ids.set(key, a.id);
         }
       });

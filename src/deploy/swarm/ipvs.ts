@@ -7,15 +7,16 @@
 
 import type { SwarmEngine } from './engine.js';
 import { PROJECT_LABEL } from './types.js';
+import type { SwarmAuthConfig } from './registry-auth.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** true/false, or undefined when the probe could not tell (no shell in the image, a node refused, …). */
-export async function probeIpvs(eng: SwarmEngine, project: string, image: string, timeoutMs = 60_000): Promise<boolean | undefined> {
+export async function probeIpvs(eng: SwarmEngine, project: string, image: string, auth?: SwarmAuthConfig, timeoutMs = 60_000): Promise<boolean | undefined> {
   const d = eng.docker;
   let id: string | undefined;
   try {
-    const created = await d.createService({
+    const created = await d.createService(auth as never, {
       Name: `${project}_tsstack-ipvs-probe`,
       Labels: { [PROJECT_LABEL]: project, 'tsstack.probe': 'ipvs' },
       TaskTemplate: {

@@ -32,6 +32,7 @@ import { idMappings, newIdMapArgs, parseSubIds, type IdMap } from './ids.js';
 import { INSIDE_ENV, rootlessPaths } from './mode.js';
 import { DIAL_ENV, startDialRelay } from './dial.js';
 import { ensureForwarding, forwarderPids, recordedPorts, stopForwarding } from './forward.js';
+import { PORTD_ENV, ensurePortd, forwardedPorts, portdOff } from './portd.js';
 import { preflight, type HostFacts } from './preflight.js';
 
 export { wantsRootless } from './mode.js';
@@ -222,7 +223,14 @@ export async function reapIfIdle(runRoot: string, root: string, holder: number, 
   } catch { /* already gone */ }
   stopForwarding(runRoot);
   rmSync(join(runRoot, PAUSE_FILE), { force: true });
+  // a signal is delivered, not waited for: the command returns once the holder and the forwarders
+  // are gone from /proc (reaped by their parent), so `down` is over when it says so
+  await untilGone([holder, ...forwarders], 2000);
   return true;
+}
+
+async function untilGone(pids: number[], ms: number): Promise<void> {
+  for (let waited = 0; waited < ms && pids.some((p) => existsSync(`/proc/${p}`)); waited += 5) await sleep(5);
 }
 
 /** `--root DIR` / `--root=DIR` from the command line (the copy inside parses it again). */
@@ -266,6 +274,8 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   let fresh: ChildProcess | undefined;
   let exited: Promise<number> = Promise.resolve(1);
   let netWarnings: string[] = [];
+  const portd = portdOff(process.env) === undefined;
+  let portdLost: string | undefined;
   const argvFor = command ?? [process.execPath, ...process.execArgv, process.argv[1], ...argv];
   // registry traffic leaves from here, the host's network namespace, while the command runs (dial.ts)
   // (a run root whose path is too long for a socket goes without: registries are then reached through pasta)
@@ -286,8 +296,14 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
       }
       fds = pinNamespaces(holder);
     }
+    // published TCP ports served from the host by portd, started before any container can need it
+    if (portd) {
+      const d = ensurePortd(paths.runRoot);
+      env[PORTD_ENV] = d.sock;
+      if (d.lost && !fresh) portdLost = 'tsstack-portd had stopped: containers started before it stopped cannot bind or connect IP sockets; recreate them (tsstack up --force-recreate)';
+    }
     // the containers' way out (and the published ports kept when a holder is made again)
-    if (fresh) netWarnings = await ensureForwarding(paths.runRoot, holder, recordedPorts(root), pf.network ?? 'pasta');
+    if (fresh) netWarnings = await ensureForwarding(paths.runRoot, holder, forwardedPorts(recordedPorts(root), portd), pf.network ?? 'pasta');
     env[INSIDE_ENV] = String(holder);
     // --preserve-credentials: the user's own id is the namespace's 0 already, and setgroups(2) may be denied there
     // the pinned namespaces are fds 3, 4, 5 of nsenter; the shell closes them before the command runs (no container may inherit them)
@@ -305,6 +321,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   });
   // warnings once per namespace made (i.e. after a `down`, the next `up` says it again)
   if (fresh) for (const w of [...paths.warnings, ...pf.warnings, ...netWarnings]) io.err(`warning: ${w}`);
+  if (portdLost) io.err(`warning: ${portdLost}`);
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   const signals = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, f] of signals) process.on(s, f);
@@ -313,7 +330,7 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   const reaped = await withLockFile(lock, { command: 'tsstack (rootless namespace)' }, async () => {
     if (await reapIfIdle(paths.runRoot, root, holder)) return true;
     // the command may have published or withdrawn ports: the forwarder carries exactly the recorded ones
-    for (const w of await ensureForwarding(paths.runRoot, holder, recordedPorts(root), pf.network ?? 'pasta')) io.err(`warning: ${w}`);
+    for (const w of await ensureForwarding(paths.runRoot, holder, forwardedPorts(recordedPorts(root), portd), pf.network ?? 'pasta')) io.err(`warning: ${w}`);
     return false;
   });
   // a holder this command started is its child until it exits: wait, so no zombie outlives the command

@@ -22,6 +22,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { aliveAs } from './alive.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../../util/fs-atomic.js';
@@ -134,16 +135,8 @@ export function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-function alivePasta(pid: number): boolean {
-  try {
-    if (pid <= 0) return false;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) return false; // exited, not yet reaped
-    return /^(pasta|passt)(\.avx2)?$/.test(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()); // pasta re-executes itself as passt.avx2 where it can
-  } catch {
-    return false;
-  }
-}
+// pasta re-executes itself as passt.avx2 where it can
+const alivePasta = (pid: number) => aliveAs(pid, /^(pasta|passt)(\.avx2)?$/);
 
 function readRecord(runRoot: string): PastaRecord | undefined {
   try {

@@ -15,6 +15,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { aliveAs } from './alive.js';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../../util/fs-atomic.js';
 import { describePorts, loopbackOnly, pause, type Published } from './pasta.js';
@@ -67,16 +68,7 @@ interface SlirpRecord {
   failed?: string;
 }
 
-function aliveSlirp(pid: number): boolean {
-  try {
-    if (pid <= 0) return false;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) return false;
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'slirp4netns';
-  } catch {
-    return false;
-  }
-}
+const aliveSlirp = (pid: number) => aliveAs(pid, /^slirp4netns$/);
 
 function readRecord(runRoot: string): SlirpRecord | undefined {
   try {

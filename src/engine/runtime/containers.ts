@@ -38,6 +38,7 @@ import { FILES_DIR, placeFileMounts } from './file-mounts.js';
 import type { ContainerDrivers, RuntimeOps } from './drivers.js';
 import { kernelContainerDrivers } from './kernel-drivers.js';
 import { applicableResources, containerCgroupPath } from '../rootless/cgroups.js';
+import { portdAnnotations } from '../rootless/portd.js';
 
 export { removeCgroupDirs } from './kernel-drivers.js';
 
@@ -279,6 +280,7 @@ export class Containers implements ContainerApi {
         devices,
         deviceRules: spec.deviceCgroupRules,
         extraMaskedPaths: hostMaskedPaths(),
+        annotations: portdAnnotations(process.env, spec.labels['tsstack.project'], rec.ports),
       });
       await this.drv.bundle.write(join(dir, 'bundle'), oci);
       faultPoint('container.bundle');

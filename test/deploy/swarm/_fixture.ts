@@ -59,9 +59,11 @@ export class SwarmFixture {
   readonly dir = mkdtempSync('/tmp/tsstack-swarm-');
   readonly nodes: SwarmNode[] = [];
   readonly registry = `${HOST_ADDR}:${REGISTRY_PORT}`;
+  /** A second registry that asks for a login (htpasswd), started by the test that needs it. */
+  readonly authRegistry = `${HOST_ADDR}:${REGISTRY_PORT + 1}`;
   private switchPid?: number;
   private holders: ChildProcess[] = [];
-  private registryProc?: ChildProcess;
+  private registryProcs: ChildProcess[] = [];
   private readonly hostLink = `tsw${process.pid % 100000}`;
   private readonly cgroupParent = `tsstack-swarm-${process.pid}`;
   private readonly hadRunDocker = existsSync('/run/docker');
@@ -70,7 +72,7 @@ export class SwarmFixture {
   constructor() {
     // a worker that dies without teardown must not leave daemons or namespaces running
     process.once('exit', () => {
-      for (const p of [...this.nodes.map((n) => n.dockerd), this.registryProc, ...this.holders]) {
+      for (const p of [...this.nodes.map((n) => n.dockerd), ...this.registryProcs, ...this.holders]) {
         if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
       }
     });
@@ -139,16 +141,22 @@ export class SwarmFixture {
     await this.initSwarm();
   }
 
-  private async startRegistry(): Promise<void> {
-    const d = join(this.dir, 'registry');
+  private async startRegistry(addr = this.registry, htpasswd?: string): Promise<void> {
+    const d = join(this.dir, `registry-${addr.split(':')[1]}`);
     mkdirSync(d);
     writeFileSync(join(d, 'config.yml'), [
       'version: 0.1', 'log:', '  level: error', '  accesslog:', '    disabled: true',
       'storage:', '  filesystem:', `    rootdirectory: ${join(d, 'data')}`, '  delete:', '    enabled: true',
-      'http:', `  addr: ${this.registry}`, '',
+      'http:', `  addr: ${addr}`,
+      ...(htpasswd ? ['auth:', '  htpasswd:', '    realm: tsstack-swarm-test', `    path: ${htpasswd}`] : []), '',
     ].join('\n'));
-    this.registryProc = spawn(REGISTRY, ['serve', join(d, 'config.yml')], { stdio: 'ignore' });
-    await this.until(async () => (await fetch(`http://${this.registry}/v2/`).catch(() => undefined))?.status === 200, 10_000, 'docker-registry did not start');
+    this.registryProcs.push(spawn(REGISTRY, ['serve', join(d, 'config.yml')], { stdio: 'ignore' }));
+    await this.until(async () => [200, 401].includes((await fetch(`http://${addr}/v2/`).catch(() => undefined))?.status ?? 0), 10_000, 'docker-registry did not start');
+  }
+
+  /** Starts `authRegistry`, which lets in only the users of `htpasswd` (lines `user:bcrypt-hash`). */
+  startAuthRegistry(htpasswd: string): Promise<void> {
+    return this.startRegistry(this.authRegistry, htpasswd);
   }
 
   /** Starts (or starts again) a node's dockerd; a node that was in the Swarm rejoins it by itself. */
@@ -158,7 +166,7 @@ export class SwarmFixture {
     const args = [
       `--net=/proc/${n.nsPid}/ns/net`, `--uts=/proc/${n.nsPid}/ns/uts`, DOCKERD,
       '--data-root', join(d, 'data'), '--exec-root', join(d, 'exec'), '-H', `unix://${n.sock}`, '--pidfile', join(d, 'docker.pid'),
-      '--bip', `10.23${i}.0.1/24`, '--cgroup-parent', `/${this.cgroupParent}-${n.name}`, '--insecure-registry', this.registry,
+      '--bip', `10.23${i}.0.1/24`, '--cgroup-parent', `/${this.cgroupParent}-${n.name}`, '--insecure-registry', this.registry, '--insecure-registry', this.authRegistry,
       '--userland-proxy=false', '--log-level', 'warn',
     ];
     // nsenter execs dockerd: the child's pid is the daemon's
@@ -233,7 +241,7 @@ export class SwarmFixture {
     };
     // leave the Swarm first: the daemons then stop their tasks' containers themselves
     await Promise.all(this.nodes.map((n) => step(`stop ${n.name}`, () => this.stopDaemon(n))));
-    await step('stop registry', () => stopChild(this.registryProc, 3000));
+    for (const r of this.registryProcs) await step('stop registry', () => stopChild(r, 3000));
     // what a killed daemon left: containerd and shims (they name the directory), the tasks' processes (in its cgroups)
     for (let round = 0; round < 3; round++) {
       const pids = [...this.ours(), ...this.cgroupProcs()];

@@ -3,6 +3,7 @@
 // on an overlay network is deployed, edited, re-deployed, survives a node
 // going down, and is removed. The tests share one Swarm and run in order.
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -299,6 +300,52 @@ serial('a node whose daemon stops: its replicas are rescheduled on the others', 
   // the machine comes back (and rejoins the Swarm from its own state)
   await sw.startDaemon(n3);
   await sw.until(async () => (await sw.readyNodes()).length === 3, 60_000, 'node3 back');
+});
+
+serial('--with-registry-auth: the nodes pull from a registry that wants a login with the Docker config\'s credentials; without it they cannot', async (t) => {
+  const adir = join(sb.base, 'private');
+  mkdirSync(join(adir, 'docker'), { recursive: true });
+  const hash = execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))', 'pw-alice'], { encoding: 'utf8' }).trim();
+  writeFileSync(join(adir, 'htpasswd'), `alice:${hash}\n`);
+  await sw.startAuthRegistry(join(adir, 'htpasswd'));
+  writeFileSync(join(adir, 'docker', 'config.json'), JSON.stringify({ auths: { [sw.authRegistry]: { auth: Buffer.from('alice:pw-alice').toString('base64') } } }));
+  writeFileSync(join(adir, 'stack.yaml'), [
+    'services:', '  app:', `    image: ${sw.authRegistry}/private/bb:1`, '    command: ["sleep", "1000"]',
+    '    deploy: {replicas: 2, placement: {preferences: [{spread: node.id}]}}', '    stop_grace_period: 1s',
+    // from the open registry, which the config has no credentials for
+    '  plain:', `    image: ${sw.registry}/bb:1`, '    command: ["sleep", "1000"]', '    stop_grace_period: 1s', '',
+  ].join('\n'));
+  const env = { DOCKER_CONFIG: join(adir, 'docker'), TSSTACK_INSECURE_REGISTRIES: `${sw.registry},${sw.authRegistry}`, TSSTACK_DEPLOY_TIMEOUT: '25' };
+  const tsp = (...args: string[]) => sb.exec('node', [join(process.cwd(), 'bin/tsstack.js'), '-f', join(adir, 'stack.yaml'), '-p', 'swa', ...args], { cwd: adir, env, timeoutMs: 240_000 });
+  const dep = (...extra: string[]) => tsp('deploy', '--to', 'swarm', '--host', sw.hostOf(sw.manager), ...extra);
+  const tag = await sb.exec('node', [join(process.cwd(), 'bin/tsstack.js'), 'image', 'tag', `${sw.registry}/bb:1`, `${sw.authRegistry}/private/bb:1`], { env });
+  t.is(tag.code, 0, tag.err);
+  try {
+    // tsstack pushes with the credentials either way; without the flag the nodes have none to pull with
+    const without = await dep();
+    t.is(without.code, 9, without.err);
+    t.regex(without.err, /service app did not get its tasks running/);
+    t.is((await tsp('deploy', '--to', 'swarm', '--host', sw.hostOf(sw.manager), '--rm')).code, 0);
+
+    const withAuth = await dep('--with-registry-auth');
+    t.is(withAuth.code, 0, withAuth.err + withAuth.out);
+    t.regex(withAuth.err, /warning: --with-registry-auth: no credentials for 10\.199\.0\.254:5000 in \S+config\.json; the Swarm's nodes pull from it with their own/);
+    t.notRegex(withAuth.err, /no credentials for 10\.199\.0\.254:5001/);
+    const ps = await sw.docker(sw.manager, ['service', 'ps', 'swa_app', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}']);
+    t.is(ps.out.split('\n').filter((l) => / Running /.test(l)).length, 2, ps.out);
+    // the credentials are the manager's to use, not to show
+    const inspect = await sw.docker(sw.manager, ['service', 'inspect', 'swa_app']);
+    t.false(/pw-alice|YWxpY2U6cHctYWxpY2U/.test(inspect.out), 'inspect does not give the password back');
+    const again = await dep('--with-registry-auth');
+    t.is(again.code, 0, again.err);
+    t.regex(again.out, /nothing to change/, 'credentials alone do not make a change');
+
+    const k8s = await tsp('deploy', '--to', 'kubernetes', '--with-registry-auth');
+    t.is(k8s.code, 2, k8s.err);
+    t.regex(k8s.err, /--with-registry-auth goes with --to swarm/);
+  } finally {
+    await tsp('deploy', '--to', 'swarm', '--host', sw.hostOf(sw.manager), '--rm');
+  }
 });
 
 serial('--rm removes every service, network, secret and config of the project, and nothing else', async (t) => {
