@@ -329,7 +329,9 @@ export class DnsService {
   private writeFiles(s: DnsState): void {
     // root's alone (names, addresses and state file paths of every container); per-boot state under
     // the run root, so not fsync'd (fs-atomic.ts): after a power cut no container it names runs
-    writeJsonAtomicSync(this.statePath, sortKeysDeep(s), 0o600, { durable: false });
+    // unsorted: only this service reads it back, and sorting the whole state per write costs a pass
+    // over every container of the namespace per start
+    writeJsonAtomicSync(this.statePath, s, 0o600, { durable: false });
     writeFileAtomicSync(this.recordsPath, this.renderRecords(s), 0o600, { durable: false });
   }
 
