@@ -36,3 +36,19 @@ test('concurrent changes share one write; removing what is not there writes noth
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('setting the networks they already have writes nothing (every start sets them); new ones are written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-dnsb-'));
+  try {
+    const dns = new DnsService({ runRoot: dir, upstreams: [], search: [] });
+    await dns.setNetworks({ front: '10.250.0.1', back: '10.251.0.1' });
+    const s0 = (await dns.status()).serial;
+    await dns.setNetworks({ back: '10.251.0.1', front: '10.250.0.1' });
+    t.is((await dns.status()).serial, s0, 'the same networks: nothing written');
+    await dns.setNetworks({ front: '10.250.0.1' });
+    t.is((await dns.status()).serial, s0 + 1);
+    t.deepEqual((await dns.status()).networks, { front: '10.250.0.1' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

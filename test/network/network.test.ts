@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsstackError } from '../../src/util/errors.js';
+import { rtnlTrips } from '../../src/engine/network/raw-rtnl.js';
 import { type Env, NFT, addTestLink, ask, outsideHost, leftovers, linkNames, nftTables, serve, setup, sh, teardown } from './helpers.js';
 
 /** Timeout for an ask that must fail: a dropped packet just waits. */
@@ -48,6 +49,30 @@ test.serial('two sandboxes on one network reach each other over TCP and UDP', as
     await env.m.removeSandbox('a');
     await env.m.removeSandbox('b');
     await env.m.remove('p_default');
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
+test.serial('connecting a container looks its links up by name (no dump of the host\'s links) and makes its host end up at creation', async (t) => {
+  await withEnv(async (env) => {
+    await env.m.create({ name: 'q_default', labels: { 'tsstack.project': 'q' } });
+    const trips = async (id: string) => {
+      await env.m.createSandbox(id);
+      const before = { ...rtnlTrips };
+      await env.m.connect(id, { network: 'q_default', aliases: [id] });
+      return { linkDumps: rtnlTrips.linkDumps - before.linkDumps, requests: rtnlTrips.requests - before.requests };
+    };
+    await trips('c0');
+    // the cost of a connect must not grow with the host's links: a dump of them is the whole list
+    const one = await trips('c1');
+    t.is(one.linkDumps, 1, 'one dump: the two links inside the new sandbox, none of the host\'s');
+    // create the pair (the host end up), hairpin; inside: the address, up, the default route; nothing else
+    t.is(one.requests, 5);
+    const inside = await env.m.inspectSandbox('c1');
+    t.deepEqual(inside.links.map((l) => `${l.name}:${l.up}`), ['lo:true', 'eth0:true']);
+    await env.m.removeSandbox('c0');
+    await env.m.removeSandbox('c1');
+    await env.m.remove('q_default');
     t.deepEqual(await leftovers(env), []);
   });
 });

@@ -2,7 +2,7 @@
 // and the kind and group a dump gives (manager.ts picks an unused group from them). The deletions
 // themselves run on the real kernel in batch-removal.test.ts and network.test.ts.
 import test from 'ava';
-import { ackErrno, deleteLink, dumpLinks, linkRequest, parseLinkDump, type LinkFact } from '../../src/engine/network/raw-rtnl.js';
+import { ackErrno, deleteLink, dumpLinks, linkNamed, linkRequest, parseLinkDump, parseLinkReply, type LinkFact } from '../../src/engine/network/raw-rtnl.js';
 import { needs } from '../helpers/skip.js';
 
 function attr(type: number, data: Buffer): Buffer {
@@ -53,4 +53,24 @@ needs('root')('a link that is not there: refused with ENODEV, in the words manag
   const absent = Math.max(0, ...dumpLinks().map((l) => l.index)) + 1000;
   t.throws(() => deleteLink(absent), { message: /^Request rejected: ENODEV$/ });
   t.true(dumpLinks().some((l) => l.name === 'lo' && l.kind === undefined));
+});
+
+test('a lookup by name: ENODEV is "no such link", another refusal is an error', (t) => {
+  const err = (errno: number) => {
+    const b = Buffer.alloc(36);
+    b.writeUInt32LE(36, 0);
+    b.writeUInt16LE(2, 4); // NLMSG_ERROR
+    b.writeUInt32LE(1, 8);
+    b.writeInt32LE(-errno, 16);
+    return b;
+  };
+  t.is(parseLinkReply(err(19)), undefined);
+  t.throws(() => parseLinkReply(err(22)), { message: /^Request rejected: EINVAL$/ });
+});
+
+needs('root')('a lookup by name finds the link a dump lists, without a dump; an absent or too long name is none', (t) => {
+  const lo = dumpLinks().find((l) => l.name === 'lo');
+  t.deepEqual(linkNamed('lo'), lo);
+  t.is(linkNamed('tsq-absent0'), undefined);
+  t.is(linkNamed('x'.repeat(16)), undefined);
 });

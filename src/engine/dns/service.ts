@@ -148,7 +148,10 @@ export class DnsService {
    *  lets the server answer reverse lookups inside the subnet with NXDOMAIN itself), or
    *  `{ gateway, internal: true }` for a network whose names must not be forwarded. */
   async setNetworks(gateways: Record<string, DnsNetwork>): Promise<void> {
-    await this.change((s) => { s.networks = { ...gateways }; });
+    // every start sets them (ensureRunning): the same networks again write nothing (else two record
+    // files per container, each as long as the project, over an `up`)
+    const same = (s: DnsState) => JSON.stringify(sortKeysDeep(s.networks)) === JSON.stringify(sortKeysDeep(gateways));
+    await this.change((s) => (same(s) ? false : void (s.networks = { ...gateways })));
   }
 
   /** Starts the server unless it runs. With `listen`, first sets the networks to it.
@@ -326,7 +329,9 @@ export class DnsService {
   private writeFiles(s: DnsState): void {
     // root's alone (names, addresses and state file paths of every container); per-boot state under
     // the run root, so not fsync'd (fs-atomic.ts): after a power cut no container it names runs
-    writeJsonAtomicSync(this.statePath, sortKeysDeep(s), 0o600, { durable: false });
+    // unsorted: only this service reads it back, and sorting the whole state per write costs a pass
+    // over every container of the namespace per start
+    writeJsonAtomicSync(this.statePath, s, 0o600, { durable: false });
     writeFileAtomicSync(this.recordsPath, this.renderRecords(s), 0o600, { durable: false });
   }
 

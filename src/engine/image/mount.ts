@@ -6,10 +6,10 @@
 // mount(8) run in the layers dir, with entries relative to it (~70 bytes each).
 
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TsstackError } from '../../util/errors.js';
 import { faultPoint } from '../../util/fault.js';
@@ -73,13 +73,23 @@ export function isMounted(path: string): boolean {
 }
 
 /**
+ * Whether a filesystem other than its parent's is mounted at `path`: an overlay always has a device
+ * of its own. Two stats, where reading the mount table costs a line per mount of the host (every
+ * container's root and sandbox: quadratic over an `up` of many containers).
+ */
+export function otherFsMountedAt(path: string): boolean {
+  const here = statSync(path, { throwIfNoEntry: false });
+  return here !== undefined && here.dev !== statSync(dirname(path)).dev;
+}
+
+/**
  * Mounts overlay at `<dir>/rootfs` with lower = `lowerRel` (relative to
  * `layersDir`, top first) and upper/work in `dir`. Idempotent. Returns the mount point.
  */
 export async function mountOverlay(layersDir: string, lowerRel: string[], dir: string): Promise<string> {
   const abs = resolve(dir);
   const target = join(abs, 'rootfs');
-  if (isMounted(target)) return target;
+  if (otherFsMountedAt(target)) return target;
   await mkdir(join(abs, 'upper'), { recursive: true, mode: 0o755 });
   await mkdir(join(abs, 'work'), { recursive: true, mode: 0o700 });
   await mkdir(target, { recursive: true, mode: 0o755 });

@@ -12,7 +12,7 @@ import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './li
 import { type NsInspect, configureNamespace, createNamespace, inspectNamespace, namespaceSysctl } from './ns-enter.js';
 import { readListeners, socketOwners } from './ports.js';
 import { addAddress, createBridge, createVeth, listAddresses, openRtnl, rtnlFailed, linkSummary, setHairpin, setMaster, setUp, type LinkSummary } from './rtnl.js';
-import { deleteLink as rawDelete, deleteLinksAsGroup as rawDeleteGroup, dumpLinks } from './raw-rtnl.js';
+import { deleteLink as rawDelete, deleteLinksAsGroup as rawDeleteGroup, dumpLinks, linkNamed } from './raw-rtnl.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
 import { rootTag } from './table-name.js';
 import type { AddressSummary, Firewall, HostPorts, Links, NetworkDrivers, Sandbox } from './drivers.js';
@@ -44,7 +44,10 @@ export class RtnlLinks implements Links {
   async list(): Promise<LinkSummary[]> {
     return dumpLinks().map(linkSummary).sort((a, b) => a.index - b.index);
   }
-  async byName(name: string): Promise<LinkSummary | undefined> { return (await this.list()).find((l) => l.name === name); }
+  async byName(name: string): Promise<LinkSummary | undefined> {
+    const l = linkNamed(name);
+    return l && linkSummary(l);
+  }
   addresses(): Promise<AddressSummary[]> { return listAddresses(this.rt()); }
   createBridge(name: string, mac: string) { return createBridge(this.rt(), name, mac); }
   async createVeth(hostName: string, peerName: string, peerMac: string, sandboxPath: string, master: number): Promise<void> {

@@ -68,8 +68,10 @@ export async function createNamespace(path: string): Promise<void> {
 /** Inside the namespace at `path`: address `ifname`, bring it up, optionally add the default route. */
 export async function configureNamespace(path: string, cfg: { ifname: string; address: string; prefixLen: number; gateway: string; defaultRoute: boolean }): Promise<void> {
   await withSocket(within({ path }, openRtnl), async (s) => {
-    await loUp(s);
-    const link = await linkByName(s, cfg.ifname);
+    const links = await listLinks(s); // one dump for both: loopback and the interface
+    const lo = links.find((l) => l.name === 'lo');
+    if (lo && !lo.up) await setUp(s, lo.index);
+    const link = links.find((l) => l.name === cfg.ifname);
     if (!link) throw new Error(`interface ${cfg.ifname} not found in ${path}`);
     const have = (await listAddresses(s)).some((a) => a.index === link.index && a.address === cfg.address);
     if (!have) await addAddress(s, link.index, cfg.address, cfg.prefixLen);

@@ -111,6 +111,13 @@ function withSocket<T>(what: string, seconds: number, f: (fd: number, c: Sys) =>
   }
 }
 
+/**
+ * Round trips to the kernel since the process started, by kind (link dumps, whose cost grows with the
+ * links a namespace has; other dumps; single-link lookups; acknowledged requests): what tests of the
+ * request structure count.
+ */
+export const rtnlTrips = { linkDumps: 0, dumps: 0, gets: 0, requests: 0 };
+
 /** An rtnetlink socket of the calling thread's network namespace (it stays there), for rtnl.ts. */
 export interface RtnlSocket {
   readonly fd: number;
@@ -131,6 +138,7 @@ export function request(s: RtnlSocket, type: number, flags: number, body: Buffer
 
 /** Sends one request and waits for its acknowledgement (by the request's sequence number); a refusal throws. */
 function sendAcked(what: string, fd: number, req: Buffer, buf: Buffer): void {
+  rtnlTrips.requests++;
   const c = libc();
   const seq = req.readUInt32LE(8);
   if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`${what}: send failed (errno ${koffi.errno()})`);
@@ -146,6 +154,8 @@ function sendAcked(what: string, fd: number, req: Buffer, buf: Buffer): void {
 
 /** A dump: each answer message of `type`'s kind, as its payload (after the header), until DONE. */
 export function dump(s: RtnlSocket, type: number, body: Buffer): { type: number; payload: Buffer }[] {
+  if (type === RTM_GETLINK) rtnlTrips.linkDumps++;
+  else rtnlTrips.dumps++;
   const c = libc();
   const seq = ++s.seq;
   const req = message(type, NLM_F_REQUEST | NLM_F_DUMP, seq, body);
@@ -190,8 +200,10 @@ function message(type: number, flags: number, seq: number, body: Buffer): Buffer
   return Buffer.concat([head, body]);
 }
 
+
 /** Every link of this network namespace: one RTM_GETLINK dump. */
 export function dumpLinks(): LinkFact[] {
+  rtnlTrips.linkDumps++;
   return withSocket('link dump', DUMP_TIMEOUT_S, (fd, c) => {
     const req = message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, ifinfo(0));
     if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`link dump: send failed (errno ${koffi.errno()})`);
@@ -203,6 +215,37 @@ export function dumpLinks(): LinkFact[] {
       if (parseLinkDump(buf.subarray(0, n), out)) return out;
     }
   });
+}
+
+/**
+ * The link named `name` in this network namespace, or undefined: one RTM_GETLINK for that name (the
+ * kernel looks it up by name), so finding a container's veth does not grow with the links the host has.
+ */
+export function linkNamed(name: string): LinkFact | undefined {
+  if (Buffer.byteLength(name) >= 16) return undefined; // longer than IFNAMSIZ allows: no link has it
+  rtnlTrips.gets++;
+  return withSocket('link lookup', DUMP_TIMEOUT_S, (fd, c) => {
+    const nameAttr = Buffer.alloc((4 + Buffer.byteLength(name) + 1 + 3) & ~3);
+    nameAttr.writeUInt16LE(4 + Buffer.byteLength(name) + 1, 0);
+    nameAttr.writeUInt16LE(IFLA_IFNAME, 2);
+    nameAttr.write(name, 4);
+    const req = message(RTM_GETLINK, NLM_F_REQUEST, 1, ifinfo(0, [nameAttr]));
+    if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`link lookup: send failed (errno ${koffi.errno()})`);
+    const buf = Buffer.alloc(16 * 1024);
+    const n = Number(c.recv(fd, buf, buf.length, 0));
+    if (n <= 0) throw new Error(`link lookup: recv failed (errno ${koffi.errno()})`);
+    return parseLinkReply(buf.subarray(0, n));
+  });
+}
+
+/** The link of a non-dump RTM_GETLINK reply; undefined when the kernel answers ENODEV (no such name). Pure. */
+export function parseLinkReply(buf: Buffer): LinkFact | undefined {
+  const errno = ackErrno(buf, buf.length >= 16 ? buf.readUInt32LE(8) : 0);
+  if (errno === 19) return undefined; // ENODEV
+  if (errno !== undefined && errno !== 0) throw new Error(`Request rejected: ${getSystemErrorName(-errno)}`);
+  const out: LinkFact[] = [];
+  parseLinkDump(buf, out);
+  return out[0];
 }
 
 /** One link request (ifinfomsg for `index`, then `attrs`) with an acknowledgement. Pure. */

@@ -84,9 +84,14 @@ export async function createBridge(s: RtNetlinkSocket, name: string, mac: string
   request(s, RTM_NEWLINK, CREATE, ifinfo(0, [nlaString(IFLA_IFNAME, name), nla(IFLA_ADDRESS, macToBuffer(mac)), nla(IFLA_LINKINFO, linkInfo('bridge'))]));
 }
 
-/** A veth pair: `hostName` here (enslaved to `master`), `peerName` created inside the namespace open as `peerNsFd`. */
+/**
+ * A veth pair: `hostName` here (enslaved to `master`), `peerName` created inside the namespace open as
+ * `peerNsFd`. The host end comes up at creation (IFF_UP in its ifinfomsg), which saves a request; the
+ * peer cannot (the kernel opens it before the pair is joined, and a veth without its peer refuses
+ * with ENOTCONN), so it is brought up inside the sandbox.
+ */
 export async function createVeth(s: RtNetlinkSocket, hostName: string, peerName: string, peerMac: string, peerNsFd: number, master: number): Promise<void> {
-  request(s, RTM_NEWLINK, CREATE, ifinfo(0, [nlaString(IFLA_IFNAME, hostName), nlaU32(IFLA_MASTER, master), nla(IFLA_LINKINFO, vethLinkInfo(peerName, macToBuffer(peerMac), peerNsFd))]));
+  request(s, RTM_NEWLINK, CREATE, ifinfo(0, [nlaString(IFLA_IFNAME, hostName), nlaU32(IFLA_MASTER, master), nla(IFLA_LINKINFO, vethLinkInfo(peerName, macToBuffer(peerMac), peerNsFd))], IFF_UP, IFF_UP));
 }
 
 /** Hairpin mode on a bridge port (RTM_NEWLINK on the existing link, as `ip link set … type bridge_slave hairpin on`). */
