@@ -16,8 +16,8 @@
  *    filter, `exec`'d processes, the container's own 127.0.0.1), the container's
  *    original socket, kept here, is bound where the container asked and relays each
  *    connection to the host socket (plain copying: correctness, not speed).
- *  - connect() from a container of the same project to such a server's address and
- *    port (or to its own 127.0.0.1 and a port it serves this way) gets a host socket
+ *  - connect() from a container of the same project, on a network of the server's, to its
+ *    address and port (or to its own 127.0.0.1 and a port it serves this way) gets a host socket
  *    connected to the published address: no relay between containers either.
  *  - everything else continues as if there were no filter.
  * Only the declared host addresses are ever bound or connected to; what a container
@@ -397,12 +397,31 @@ out:
   return rc;
 }
 
-static const struct relay *route(const struct box *b, struct in_addr ip, uint16_t port) {
+/* Whether `ip` is on a network the process is attached to (a link route of its namespace: the
+ * bridge subnets it has an address on). Another network of the project, internal or not, is one
+ * it cannot reach directly, so portd does not connect it there either. */
+static bool on_link(pid_t pid, struct in_addr ip) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/net/route", pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return false;
+  bool yes = false;
+  unsigned dest, gw, flags, mask;
+  char ifname[32];
+  if (!fgets(line, sizeof line, f)) line[0] = 0; /* the header */
+  while (!yes && fgets(line, sizeof line, f))
+    if (sscanf(line, "%31s %x %x %x %*d %*d %*d %x", ifname, &dest, &gw, &flags, &mask) == 5 && gw == 0 && mask != 0)
+      yes = (ip.s_addr & mask) == dest;
+  fclose(f);
+  return yes;
+}
+
+static const struct relay *route(const struct box *b, pid_t pid, struct in_addr ip, uint16_t port) {
   bool loop = (ntohl(ip.s_addr) >> 24) == 127;
   for (int i = 0; i < nrelays; i++) {
     const struct relay *r = relays[i];
     if (r->cport != port) continue;
-    if (loop ? r->box == b : (!strcmp(r->box->project, b->project) && own_ip(r->box, ip))) return r;
+    if (loop ? r->box == b : (!strcmp(r->box->project, b->project) && own_ip(r->box, ip) && on_link(pid, ip))) return r;
   }
   return NULL;
 }
@@ -410,7 +429,7 @@ static const struct relay *route(const struct box *b, struct in_addr ip, uint16_
 static int on_connect(struct box *b, const struct seccomp_notif *rq, const struct sockaddr_storage *sa) {
   if (sa->ss_family != AF_INET || !nrelays) return CONTINUE;
   const struct sockaddr_in *s = (const void *)sa;
-  const struct relay *r = route(b, s->sin_addr, ntohs(s->sin_port));
+  const struct relay *r = route(b, (pid_t)rq->pid, s->sin_addr, ntohs(s->sin_port));
   if (!r) return CONTINUE;
   pid_t pid = (pid_t)rq->pid;
   int fd = (int)rq->data.args[0];

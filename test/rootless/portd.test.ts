@@ -4,7 +4,7 @@
 // socket too (no hop between containers), and everything without the filter (exec'd processes,
 // health checks) reaches it through portd's relay. Plus the pure parts (portd.ts).
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { forwardedPorts, kernelCan, portdMeta, portdOff, servedByPortd } from '../../src/engine/rootless/portd.js';
@@ -131,6 +131,52 @@ withPasta.serial('portd keeps only seccomp listeners from its own user: another 
     const asUser = u.run(['python3', '-c', py]);
     t.is(asUser.stdout.trim(), 'refused', `a pipe is not a seccomp listener: ${asUser.stderr}`);
     t.is(ss(h, '-lt', 'sport = :8080').trim(), '', 'nothing bound for them');
+    t.is(tsstack(h, u, proj, {}, 'down').status, 0);
+    t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
+  });
+});
+
+withPasta.serial('portd connects a container to a published server only on a network they share: another network of the project stays apart', async (t) => {
+  await withUserInHost(async (u, h) => {
+    const { proj, status, stderr } = busyboxProject(h, u);
+    t.is(status, 0, stderr);
+    mkdirSync(join(proj, 'shared'));
+    chownSync(join(proj, 'shared'), u.uid, u.gid);
+    // each client waits for db's address, then holds a connection to it (the container's own process: it has the filter)
+    const client = (name: string) => `["sh", "-c", "until [ -s /shared/ip ]; do sleep 0.2; done; (echo hi-${name}; sleep 300) | nc $(cat /shared/ip) 7000 > /shared/${name}"]`;
+    writeFileSync(join(proj, 'compose.yaml'), `services:
+  db:
+    image: bb:1
+    command: ["nc", "-ll", "-p", "7000", "-e", "cat"]
+    ports: ["127.0.0.1:${PORT + 3}:7000"]
+    networks: [back]
+  peer:
+    image: bb:1
+    command: ${client('peer')}
+    volumes: ["./shared:/shared"]
+    networks: [back]
+  stranger:
+    image: bb:1
+    command: ${client('stranger')}
+    volumes: ["./shared:/shared"]
+    networks: [front]
+networks:
+  front: {}
+  back: {}
+`);
+    const up = tsstack(h, u, proj, {}, 'up', '-d');
+    t.is(up.status, 0, up.stderr);
+    t.true(await until(() => /"nc"/.test(ss(h, '-lt', `sport = :${PORT + 3}`))), 'db listens on the host');
+    const ip = /inet (\d+\.\d+\.\d+\.\d+)/.exec(tsstack(h, u, proj, {}, 'exec', 'db', 'ip', '-4', 'addr', 'show', 'eth0').stdout)?.[1];
+    t.truthy(ip);
+    writeFileSync(join(proj, 'shared', 'ip'), `${ip}\n`);
+    // the peer on db's network: a host socket of its nc, straight to the published port
+    const said = (f: string) => existsSync(join(proj, 'shared', f)) ? readFileSync(join(proj, 'shared', f), 'utf8') : '';
+    t.true(await until(() => said('peer').includes('hi-peer')), 'the peer reaches db');
+    await new Promise((r) => setTimeout(r, 2000)); // the stranger has tried by now
+    const est = ss(h, '-t', 'state', 'established', `dport = :${PORT + 3}`);
+    t.is((est.match(/"nc"/g) ?? []).length, 1, `only the peer's connection is a host socket:\n${est}`);
+    t.false(said('stranger').includes('hi-stranger'), 'the stranger on another network does not reach db');
     t.is(tsstack(h, u, proj, {}, 'down').status, 0);
     t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
   });
