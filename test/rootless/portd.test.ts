@@ -3,7 +3,7 @@
 // for the published path), a container of the same project that connects to it gets a host
 // socket too (no hop between containers), and everything without the filter (exec'd processes,
 // health checks) reaches it through portd's relay. Plus the pure parts (portd.ts).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
@@ -177,6 +177,17 @@ networks:
     const est = ss(h, '-t', 'state', 'established', `dport = :${PORT + 3}`);
     t.is((est.match(/"nc"/g) ?? []).length, 1, `only the peer's connection is a host socket:\n${est}`);
     t.false(said('stranger').includes('hi-stranger'), 'the stranger on another network does not reach db');
+    // an exec'd process has the filter too: its connect to db is a host socket of its own nc (seen from the host meanwhile)
+    const probe = spawn(h.enter[0], [...h.enter.slice(1), 'sh', '-c', `sleep 2.5; ss -Hnpt state established 'dport = :${PORT + 3}'`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const seen = new Promise<string>((res) => {
+      let out = '';
+      probe.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      probe.on('exit', () => res(out));
+    });
+    const ex = tsstack(h, u, proj, {}, 'exec', 'peer', 'sh', '-c', `(echo hi-exec; sleep 5) | nc ${ip} 7000`);
+    t.regex(ex.stdout, /hi-exec/, ex.stderr);
+    const during = await seen;
+    t.is((during.match(/"nc"/g) ?? []).length, 2, `the exec'd nc holds a host socket beside the peer's:\n${during}`);
     t.is(tsstack(h, u, proj, {}, 'down').status, 0);
     t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
   });
