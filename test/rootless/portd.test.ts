@@ -1,8 +1,8 @@
 // Published TCP ports of rootless containers served from the host's own network namespace by
 // tsstack-portd (native/portd): the container's server listens on the host (no user-space hop
 // for the published path), a container of the same project that connects to it gets a host
-// socket too (no hop between containers), and everything without the filter (exec'd processes,
-// health checks) reaches it through portd's relay. Plus the pure parts (portd.ts).
+// socket too (no hop between containers; not from another network), exec'd processes and health
+// checks reach it, and everything without the filter through portd's relay. Plus the pure parts (portd.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,7 +69,7 @@ function ss(h: Host, ...args: string[]): string {
   return spawnSync(h.enter[0], [...h.enter.slice(1), 'ss', '-Hnp', ...args], { encoding: 'utf8' }).stdout ?? '';
 }
 
-withPasta.serial('an ordinary user: the published port listens on the host itself, a container connects to another as a host socket, exec and health checks go through the relay, down leaves nothing', async (t) => {
+withPasta.serial('an ordinary user: the published port listens on the host itself, a container connects to another as a host socket, exec and health checks reach it, down leaves nothing', async (t) => {
   await withUserInHost(async (u, h) => {
     const { proj, status, stderr } = busyboxProject(h, u);
     t.is(status, 0, stderr);
@@ -93,7 +93,7 @@ withPasta.serial('an ordinary user: the published port listens on the host itsel
     t.regex(est, /127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+users:\(\("nc",pid=\d+/, why());
     t.notRegex(est, /tsstack-portd/, 'not through the relay');
 
-    // exec'd processes have no filter: they reach the server through the relay, by loopback and by name
+    // exec'd processes: by loopback through the relay (their own filter is not the server's), by name as a host socket
     const local = tsstack(h, u, proj, {}, 'exec', 'web', 'wget', '-q', '-O', '-', 'http://127.0.0.1:8080/index.html');
     t.is(local.stdout.trim(), 'hello from web', local.stderr);
     const byName = tsstack(h, u, proj, {}, 'exec', 'client', 'wget', '-q', '-O', '-', 'http://web:8080/index.html');
