@@ -1,8 +1,19 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`).
+'use strict';
+// Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`), as one
+// bundle loaded through a code cache when there is one (code-cache.cjs says how and
+// when), else as the ES modules of dist/src/. CommonJS (bin/package.json): Node's ES
+// module loader is not started unless the modules are.
 // A reader that stops early (`tsstack ps | head`) is not an error.
 process.stdout.on('error', (e) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
-import('../dist/src/cli/main.js').then((m) => m.main(process.argv.slice(2))).then(
-  (code) => { process.exitCode = code ?? 0; },
+const argv = process.argv.slice(2);
+let bundled;
+try {
+  bundled = require('./code-cache.cjs').loadBundled(argv);
+} catch (err) {
+  if (process.env.TSSTACK_DEBUG_STARTUP) console.error(`startup: the bundle did not load, so the modules of dist/src: ${err && err.stack}`);
+}
+(bundled ? Promise.resolve(bundled.exports) : import('../dist/src/cli/main.js')).then((m) => m.main(argv)).then(
+  (code) => { process.exitCode = code ?? 0; bundled?.save(process.exitCode); },
   (err) => { console.error(err && err.stack ? err.stack : String(err)); process.exitCode = 70; },
 );

@@ -72,6 +72,9 @@ struct box {
   struct in_addr ips[MAX_IPS];
   int nips;
   bool ips_known;
+  struct { uint32_t net, mask; } links[MAX_IPS]; /* its networks (on-link routes), s_addr order */
+  int nlinks;
+  bool links_known;
 };
 
 /* A server bound through the host: its original socket relays, its routes redirect connects. */
@@ -216,6 +219,30 @@ static void read_ips(struct box *b, pid_t pid) {
   }
   fclose(f);
   b->ips_known = true;
+}
+
+/* The networks the container is on: the routes of its namespace without a gateway. */
+static void read_links(struct box *b, pid_t pid) {
+  if (b->links_known) return;
+  char path[64], line[256], ifc[32];
+  snprintf(path, sizeof path, "/proc/%d/net/route", pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return;
+  unsigned dst, gw, flags, mask;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "%31s %x %x %x %*d %*d %*d %x", ifc, &dst, &gw, &flags, &mask) == 5 && !(flags & 0x2) && mask && b->nlinks < MAX_IPS) {
+      b->links[b->nlinks].net = dst;
+      b->links[b->nlinks].mask = mask;
+      b->nlinks++;
+    }
+  fclose(f);
+  b->links_known = true;
+}
+
+static bool on_link(const struct box *b, struct in_addr a) {
+  for (int i = 0; i < b->nlinks; i++)
+    if ((a.s_addr & b->links[i].mask) == b->links[i].net) return true;
+  return false;
 }
 
 static bool own_ip(const struct box *b, struct in_addr a) {
@@ -397,31 +424,15 @@ out:
   return rc;
 }
 
-/* Whether `ip` is on a network the process is attached to (a link route of its namespace: the
- * bridge subnets it has an address on). Another network of the project, internal or not, is one
- * it cannot reach directly, so portd does not connect it there either. */
-static bool on_link(pid_t pid, struct in_addr ip) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/net/route", pid);
-  FILE *f = fopen(path, "re");
-  if (!f) return false;
-  bool yes = false;
-  unsigned dest, gw, flags, mask;
-  char ifname[32];
-  if (!fgets(line, sizeof line, f)) line[0] = 0; /* the header */
-  while (!yes && fgets(line, sizeof line, f))
-    if (sscanf(line, "%31s %x %x %x %*d %*d %*d %x", ifname, &dest, &gw, &flags, &mask) == 5 && gw == 0 && mask != 0)
-      yes = (ip.s_addr & mask) == dest;
-  fclose(f);
-  return yes;
-}
-
-static const struct relay *route(const struct box *b, pid_t pid, struct in_addr ip, uint16_t port) {
+/* The server a connect from b to ip:port may go to through the host: the same container by its
+ * loopback, or a container of the same project on a network b is on (so an `internal` network or
+ * one b is not attached to stays as apart as without the filter). */
+static const struct relay *route(const struct box *b, struct in_addr ip, uint16_t port) {
   bool loop = (ntohl(ip.s_addr) >> 24) == 127;
   for (int i = 0; i < nrelays; i++) {
     const struct relay *r = relays[i];
     if (r->cport != port) continue;
-    if (loop ? r->box == b : (!strcmp(r->box->project, b->project) && own_ip(r->box, ip) && on_link(pid, ip))) return r;
+    if (loop ? r->box == b : (!strcmp(r->box->project, b->project) && own_ip(r->box, ip) && on_link(b, ip))) return r;
   }
   return NULL;
 }
@@ -429,7 +440,8 @@ static const struct relay *route(const struct box *b, pid_t pid, struct in_addr 
 static int on_connect(struct box *b, const struct seccomp_notif *rq, const struct sockaddr_storage *sa) {
   if (sa->ss_family != AF_INET || !nrelays) return CONTINUE;
   const struct sockaddr_in *s = (const void *)sa;
-  const struct relay *r = route(b, (pid_t)rq->pid, s->sin_addr, ntohs(s->sin_port));
+  read_links(b, (pid_t)rq->pid);
+  const struct relay *r = route(b, s->sin_addr, ntohs(s->sin_port));
   if (!r) return CONTINUE;
   pid_t pid = (pid_t)rq->pid;
   int fd = (int)rq->data.args[0];

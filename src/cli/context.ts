@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Engine } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
+import { BUNDLE_FILE } from './code-identity.js';
 
 export interface GlobalOptions {
   file?: string[];
@@ -142,7 +143,8 @@ export class Context {
     const { readdirSync } = await import('node:fs');
     const { fileURLToPath } = await import('node:url');
     let codeFiles: string[] = [];
-    try {
+    if (BUNDLE_FILE) codeFiles = [BUNDLE_FILE]; // code-identity.ts
+    else try {
       // the loader and the model's parsers and formatters it uses (src/model)
       for (const sub of ['../stack/', '../model/']) {
         const dir = fileURLToPath(new URL(sub, import.meta.url));

@@ -23,7 +23,8 @@ import type { StateFingerprint } from '../engine/api.js';
 import { stateFingerprintOf } from '../engine/engine.js';
 import { RACY_MS } from '../engine/fingerprint.js';
 import type { StackModel } from '../model/types.js';
-import { VOLATILE as VOLATILE_ENV } from './model-cache.js';
+import { codeStampOf, VOLATILE as VOLATILE_ENV } from './model-cache.js';
+import { BUNDLE_FILE } from './code-identity.js';
 
 export interface ConvergedInput {
   root: string;
@@ -70,6 +71,7 @@ function list(dir: string): string[] {
 
 /** Size and mtime of tsstack's own compiled files that make plans: a rebuild is a miss. */
 function codeStamp(): string[] {
+  if (BUNDLE_FILE) return [`bundle:${codeStampOf(BUNDLE_FILE)}`];
   const base = fileURLToPath(new URL('../', import.meta.url));
   const out: string[] = [];
   for (const d of ['cli', 'cli/commands', 'reconcile', 'engine', 'engine/runtime', 'engine/image', 'engine/network', 'engine/dns', 'model', 'util']) {

@@ -40,7 +40,7 @@ function stampOf(path: string): string {
   }
 }
 
-function codeStampOf(path: string): string {
+export function codeStampOf(path: string): string {
   try {
     const s = statSync(path);
     return `${s.size}:${s.mtimeMs}:${s.ino}`;

@@ -24,7 +24,8 @@ needs('root').serial('a cached build is answered by the memo without the image s
   const log = join(b.base, 'modules.log');
   writeFileSync(join(b.base, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }\n`);
   writeFileSync(join(b.base, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${join(b.base, 'hooks.mjs')}`)});\n`);
-  const build = (hooked = false) => {
+  // every build hooked, so all run as the modules of dist/src (a hook turns bin/'s bundle off) and share one model cache key
+  const build = (hooked = true) => {
     writeFileSync(log, '');
     return b.exec('node', [...(hooked ? ['--import', join(b.base, 'register.mjs')] : []), BIN, '-f', join(b.base, 'stack.yaml'), '-p', 'cb', 'build'], { cwd: b.base });
   };

@@ -1,0 +1,178 @@
+// The start-up structure of bin/tsstack.js (issue 14): the CLI runs from one bundle through a
+// V8 code cache, without Node's ES module loader, and a cache is loaded only when it is this
+// user's own, for this bundle and this Node: another user's file, a symlink, a file or a
+// directory others can write, a cache of another build are ignored (V8 would run it as code).
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = join(REPO, 'bin', 'tsstack.js');
+const cc = createRequire(import.meta.url)(join(REPO, 'bin', 'code-cache.cjs')) as {
+  commandKey(argv: string[]): string;
+  safeChain(dir: string, euid: number): boolean;
+  readCache(file: string, identity: string, euid: number): { data?: Buffer; why?: string };
+  writeCache(dir: string, file: string, identity: string, data: Buffer, euid: number): boolean;
+};
+const NOBODY = 65534;
+const root = process.geteuid?.() === 0;
+
+function tmp(t: { teardown(f: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-code-cache-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** `node [-r probe] bin/tsstack.js ARGS` with the cache in `cacheDir`; stderr's startup lines and the Node modules it loaded. */
+function cli(cacheDir: string, args: string[], extra: Record<string, string> = {}): Promise<{ code: number; out: string; trace: string[]; esm: boolean; required: string[] }> {
+  const log = join(cacheDir, '..', `modules-${Math.random().toString(36).slice(2)}`);
+  const probe = join(cacheDir, '..', 'probe.cjs');
+  writeFileSync(probe, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(log)}, JSON.stringify({ internal: process.moduleLoadList, required: Object.keys(require.cache) })));\n`);
+  const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_CODE_CACHE_DIR: cacheDir, TSSTACK_DEBUG_STARTUP: '1', NO_COLOR: '1' };
+  delete env.TSSTACK_NO_BUNDLE;
+  Object.assign(env, extra);
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['-r', probe, BIN, ...args], { env, cwd: join(cacheDir, '..') }, (err, out, errOut) => {
+      const mods = JSON.parse(readFileSync(log, 'utf8')) as { internal: string[]; required: string[] };
+      rmSync(log, { force: true });
+      resolve({
+        code: err ? (err as { code?: number }).code ?? 1 : 0, out, trace: errOut.split('\n').filter((l) => l.startsWith('startup: ')),
+        esm: mods.internal.includes('NativeModule internal/modules/esm/module_job'), required: mods.required.filter((p) => p.startsWith(REPO)).map((p) => p.slice(REPO.length)),
+      });
+    });
+  });
+}
+
+test('the cache is named after the command word', (t) => {
+  t.is(cc.commandKey(['-f', 'a.yaml', '-p', 'x', 'up', '-d']), 'up');
+  t.is(cc.commandKey(['--version']), 'version');
+  t.is(cc.commandKey(['--project-directory', 'up', 'build']), 'build');
+  t.is(cc.commandKey(['../evil/x']), 'other');
+  t.is(cc.commandKey(['--help']), 'other');
+});
+
+test('a command runs from the bundle, without the ES module loader, and its code cache is written then used', async (t) => {
+  const dir = tmp(t);
+  const cache = join(dir, 'cache');
+  writeFileSync(join(dir, 'stack.yaml'), 'services:\n  web:\n    image: busybox\n  db:\n    image: busybox\n');
+  const first = await cli(cache, ['-f', 'stack.yaml', 'config', '--services']);
+  t.is(first.code, 0);
+  t.deepEqual(first.out.split('\n').filter(Boolean).sort(), ['db', 'web']);
+  t.regex(first.trace[0] ?? '', /bundle .*dist\/cli\/tsstack\.cjs; code cache miss .*config-[0-9a-f]{8}\.bin$/, first.trace.join('\n'));
+  t.regex(first.trace[1] ?? '', /code cache written/);
+  t.false(first.esm, 'Node\'s ES module loader is not started');
+  t.deepEqual(first.required.filter((p) => !p.startsWith('node_modules/')).sort(), ['bin/code-cache.cjs', 'bin/tsstack.js'], 'no module of dist/src is loaded one by one');
+  const [file] = readdirSync(cache);
+  t.is(statSync(join(cache, file)).mode & 0o777, 0o600);
+  t.is(statSync(cache).mode & 0o777, 0o700);
+
+  const again = await cli(cache, ['-f', 'stack.yaml', 'config', '--services']);
+  t.is(again.code, 0);
+  t.is(again.out, first.out);
+  t.regex(again.trace.join('\n'), /code cache hit/);
+  t.notRegex(again.trace.join('\n'), /written/);
+
+  // turned off, or module hooks asked for: the modules of dist/src, through the ES module loader
+  const plain = await cli(cache, ['--version'], { TSSTACK_NO_BUNDLE: '1' });
+  t.is(plain.code, 0);
+  t.regex(plain.out, /^tsstack version /);
+  t.true(plain.esm);
+  t.regex(plain.trace[0] ?? '', /modules of dist\/src \(TSSTACK_NO_BUNDLE\)/);
+});
+
+test('the bundle is ASCII, read as a one-byte string; its regular expressions keep their non-ASCII (µs) escaped', (t) => {
+  const bundle = readFileSync(join(REPO, 'dist', 'cli', 'tsstack.cjs'));
+  t.is(bundle.findIndex((b) => b > 0x7f), -1);
+  t.true(bundle.includes('\\u00b5s'), 'the µs of Go durations, escaped');
+});
+
+test('a command\'s first run borrows another command\'s cache of the same bundle, then has its own', async (t) => {
+  const dir = tmp(t);
+  const cache = join(dir, 'cache');
+  t.is((await cli(cache, ['--version'])).code, 0);
+  const first = await cli(cache, ['ls']);
+  t.is(first.code, 0);
+  t.regex(first.trace.join('\n'), /code cache borrowed from .*version-[0-9a-f]{8}\.bin .*ls-[0-9a-f]{8}\.bin[\s\S]*written/);
+  const again = await cli(cache, ['ls']);
+  t.regex(again.trace.join('\n'), /code cache hit .*ls-/);
+  t.deepEqual(readdirSync(cache).map((n) => n.split('-')[0]).sort(), ['ls', 'version']);
+});
+
+test('a cache of another build or one V8 refuses is rewritten; the command runs either way', async (t) => {
+  const dir = tmp(t);
+  const cache = join(dir, 'cache');
+  t.is((await cli(cache, ['--version'])).code, 0);
+  const [name] = readdirSync(cache);
+  const file = join(cache, name);
+  const good = readFileSync(file);
+  const head = good.indexOf('\n', good.indexOf('\n') + 1) + 1;
+
+  writeFileSync(file, Buffer.concat([Buffer.from('tsstack-code-cache 1\nv0.0.0 x64 1:2:3:4:5\n'), good.subarray(head)]));
+  const stale = await cli(cache, ['--version']);
+  t.is(stale.code, 0);
+  t.regex(stale.trace.join('\n'), /code cache stale[\s\S]*written/);
+  t.is(readFileSync(file).subarray(0, head).toString(), good.subarray(0, head).toString(), 'rewritten for this build');
+
+  writeFileSync(file, Buffer.concat([good.subarray(0, head), Buffer.alloc(4096, 7)]));
+  const rejected = await cli(cache, ['--version']);
+  t.is(rejected.code, 0);
+  t.regex(rejected.out, /^tsstack version /);
+  t.regex(rejected.trace.join('\n'), /code cache rejected[\s\S]*written/);
+  t.true(readFileSync(file).length > 4096 + head);
+});
+
+(root ? test : test.skip)('a cache another user could have written is never loaded (root runs it)', async (t) => {
+  const dir = tmp(t);
+  const cache = join(dir, 'cache');
+  t.is((await cli(cache, ['--version'])).code, 0);
+  const [name] = readdirSync(cache);
+  const file = join(cache, name);
+  const good = readFileSync(file);
+  const id = good.subarray(0, good.indexOf('\n', good.indexOf('\n') + 1)).toString().split('\n')[1];
+  t.truthy(cc.readCache(file, id, 0).data);
+
+  // owned by another user
+  chownSync(file, NOBODY, NOBODY);
+  t.is(cc.readCache(file, id, 0).why, 'foreign');
+  const foreign = await cli(cache, ['--version']);
+  t.is(foreign.code, 0);
+  t.regex(foreign.trace.join('\n'), /code cache foreign/);
+  t.notRegex(foreign.trace.join('\n'), /written/, 'left alone');
+  t.is(statSync(file).uid, NOBODY);
+  chownSync(file, 0, 0);
+
+  // ours, but others may write it
+  chmodSync(file, 0o666);
+  t.is(cc.readCache(file, id, 0).why, 'foreign');
+  chmodSync(file, 0o600);
+  // a symlink to our own good cache is not followed
+  const link = join(cache, 'link.bin');
+  symlinkSync(file, link);
+  t.is(cc.readCache(link, id, 0).why, 'foreign');
+  t.truthy(cc.readCache(file, id, 0).data);
+
+  // a directory on the way that another user owns, or a symlink, or one others can write
+  t.true(cc.safeChain(cache, 0));
+  const theirs = join(dir, 'theirs');
+  mkdirSync(join(theirs, 'code'), { recursive: true });
+  chownSync(theirs, NOBODY, NOBODY);
+  t.false(cc.safeChain(join(theirs, 'code'), 0));
+  t.false(cc.safeChain(join(theirs, 'code', 'not-yet'), 0));
+  const viaLink = join(dir, 'via-link');
+  symlinkSync(cache, viaLink);
+  t.false(cc.safeChain(viaLink, 0));
+  const open = join(dir, 'open');
+  mkdirSync(open, { mode: 0o777 });
+  chmodSync(open, 0o777);
+  t.false(cc.safeChain(join(open, 'code'), 0));
+  chmodSync(open, 0o1777);
+  t.true(cc.safeChain(join(open, 'code'), 0), 'sticky, like /tmp');
+  const under = await cli(join(theirs, 'code'), ['--version']);
+  t.is(under.code, 0);
+  t.regex(under.trace.join('\n'), /no safe cache directory/);
+  t.false(existsSync(join(theirs, 'code', name)), 'nothing written there either');
+});
