@@ -139,9 +139,11 @@ static const struct { const char *name; int flag; } ns_order[] = {
 
 static _Noreturn void exec_child(const struct process_spec *p, const struct seccomp_prog *filter, const struct spec *bundle, const struct cstate *st, bool placed_v2, int nsfd[], int rootfd, int console, int errfd, int preserve) {
   err_t e = {{0}};
-  /* exec'd processes (health checks among them) get the container's published-port filter too */
+  /* exec'd processes (health checks among them) get the container's published-port filter too;
+   * without portd (killed) they run without it, so `exec` still serves to look around */
   int portd = -1;
-  if (bundle && bypass_open(bundle, &portd, &e) < 0) goto fail;
+  err_t pe;
+  if (bundle && bypass_open(bundle, &portd, &pe) < 0) portd = -1;
   if (!st->cg.fake) {
     if (cg_enter_self_v1(&st->cg, &e) < 0) goto fail;
     const char *leaf = cg_v2_leaf(&st->cg);
