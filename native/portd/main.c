@@ -16,8 +16,8 @@
  *    filter, `exec`'d processes, the container's own 127.0.0.1), the container's
  *    original socket, kept here, is bound where the container asked and relays each
  *    connection to the host socket (plain copying: correctness, not speed).
- *  - connect() from a container of the same project to such a server's address and
- *    port (or to its own 127.0.0.1 and a port it serves this way) gets a host socket
+ *  - connect() from a container of the same project, on a network of the server's, to its
+ *    address and port (or to its own 127.0.0.1 and a port it serves this way) gets a host socket
  *    connected to the published address: no relay between containers either.
  *  - everything else continues as if there were no filter.
  * Only the declared host addresses are ever bound or connected to; what a container
@@ -500,42 +500,94 @@ static void serve(struct box *b, struct seccomp_notif *rq, struct seccomp_notif_
 
 /* ------------------------------------------------------------------ control */
 
-static void on_client(int c) {
+/* A runtime's connection: it connects before the container's mounts (while the socket's path
+ * is still visible) and sends its listener once the filter is loaded, which under load can take
+ * seconds. So connections are read as their bytes come, in the one poll loop: a slow runtime (or a
+ * silent client of the same user) holds up neither the others nor any container's bind/connect. */
+struct client {
+  int fd;
+  int nfd;            /* the descriptor received, -1 before */
+  size_t len;
+  char meta[META_MAX + 1];
+};
+
+#define MAX_CLIENTS 64
+static struct client *clients[MAX_CLIENTS];
+static int nclients;
+
+static void client_end(int i) {
+  struct client *k = clients[i];
+  close(k->fd);
+  if (k->nfd >= 0) close(k->nfd);
+  free(k);
+  clients[i] = clients[--nclients];
+}
+
+static void on_accept(int c) {
   struct ucred cr;
   socklen_t cl = sizeof cr;
   if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.uid != getuid()) {
     logf_("refused a listener from uid %d", (int)cr.uid);
+    close(c);
     return;
   }
-  struct timeval tv = {.tv_sec = 2};
-  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  char meta[META_MAX + 1];
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  struct iovec iov = {.iov_base = meta, .iov_len = META_MAX};
-  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  ssize_t n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
-  int nfd = -1;
-  for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len == CMSG_LEN(sizeof(int))) memcpy(&nfd, CMSG_DATA(h), sizeof nfd);
-  if (n <= 0 || nfd < 0 || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) goto bad;
+  struct client *k = nclients < MAX_CLIENTS ? calloc(1, sizeof *k) : NULL;
+  if (!k) {
+    logf_("refused a listener: %d connections are waiting to send theirs", nclients);
+    close(c);
+    return;
+  }
+  k->fd = c;
+  k->nfd = -1;
+  clients[nclients++] = k;
+}
+
+/* The listener and its metadata arrived (one message): kept as a box if it is one; acknowledged. */
+static void take(struct client *k) {
+  int nfd = k->nfd;
+  k->nfd = -1;
   /* only a seccomp listener is kept */
   char path[64], what[64] = "";
   snprintf(path, sizeof path, "/proc/self/fd/%d", nfd);
-  ssize_t w = readlink(path, what, sizeof what - 1);
+  ssize_t w = nfd >= 0 ? readlink(path, what, sizeof what - 1) : -1;
   if (w <= 0 || !strstr(what, "seccomp")) goto bad;
-  meta[n] = 0;
+  k->meta[k->len] = 0;
   struct box *b = calloc(1, sizeof *b);
-  if (!b || nboxes == MAX_BOXES || parse_meta(b, meta) < 0) {
+  if (!b || nboxes == MAX_BOXES || parse_meta(b, k->meta) < 0) {
     free(b);
     goto bad;
   }
   b->nfd = nfd;
   boxes[nboxes++] = b;
-  (void)!write(c, "k", 1);
+  (void)!write(k->fd, "k", 1);
   return;
 bad:
   logf_("refused a malformed listener message");
   if (nfd >= 0) close(nfd);
+}
+
+/* Reads what a client sent; true when it is done with (answered, refused or gone). */
+static bool on_client(struct client *k) {
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = k->meta + k->len, .iov_len = META_MAX - k->len};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  ssize_t n = recvmsg(k->fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+  for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len == CMSG_LEN(sizeof(int))) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(h), sizeof fd);
+      if (k->nfd < 0) k->nfd = fd;
+      else close(fd);
+    }
+  if (n <= 0 || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if (n != 0 || k->nfd >= 0) logf_("refused a malformed listener message");
+    return true;
+  }
+  /* the runtime sends the descriptor and the metadata in one message, then waits for the answer */
+  k->len += (size_t)n;
+  take(k);
+  return true;
 }
 
 int main(int argc, char **argv) {
@@ -565,18 +617,22 @@ int main(int argc, char **argv) {
     logf_("cannot listen on %s: %s", un.sun_path, strerror(errno));
     return 1;
   }
-  struct pollfd p[1 + MAX_BOXES + MAX_RELAYS];
+  struct pollfd p[1 + MAX_BOXES + MAX_RELAYS + MAX_CLIENTS];
   for (;;) {
     int n = 0;
     p[n++] = (struct pollfd){.fd = ctl, .events = POLLIN};
     for (int i = 0; i < nboxes; i++) p[n++] = (struct pollfd){.fd = boxes[i]->nfd, .events = POLLIN};
     for (int i = 0; i < nrelays; i++) p[n++] = (struct pollfd){.fd = relays[i]->pidfd, .events = POLLIN};
+    for (int i = 0; i < nclients; i++) p[n++] = (struct pollfd){.fd = clients[i]->fd, .events = POLLIN};
     if (poll(p, (nfds_t)n, -1) < 0) {
       if (errno == EINTR) continue;
       logf_("poll: %s", strerror(errno));
       return 1;
     }
-    int nb = nboxes, nr = nrelays;
+    int nb = nboxes, nr = nrelays, nc = nclients;
+    /* clients first (back to front): a box they add is polled from the next round */
+    for (int i = nc - 1; i >= 0; i--)
+      if (p[1 + nb + nr + i].revents && on_client(clients[i])) client_end(i);
     /* relays whose process ended, then boxes whose every process ended (back to front: ends swap in the last) */
     for (int i = nr - 1; i >= 0; i--)
       if (p[1 + nb + i].revents) relay_end(i);
@@ -586,11 +642,8 @@ int main(int argc, char **argv) {
       else if (ev & (POLLHUP | POLLERR | POLLNVAL)) box_end(i);
     }
     if (p[0].revents & POLLIN) {
-      int c = accept4(ctl, NULL, NULL, SOCK_CLOEXEC);
-      if (c >= 0) {
-        on_client(c);
-        close(c);
-      }
+      int c = accept4(ctl, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (c >= 0) on_accept(c);
     }
   }
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/close_range.h>
+#include "bypass.h"
 #include "caps.h"
 #include "console.h"
 #include "process.h"
@@ -61,11 +62,12 @@ static bool same_ns(pid_t pid, const char *name) {
 
 /* The process to run: --process, or config.json's process with the flags
  * applied. *filter is the container's seccomp filter (exec'd processes get it too). */
-static int build_process(const struct exec_opts *o, const struct cstate *st, struct process_spec *p, const struct seccomp_prog **filter, err_t *e) {
-  struct spec s;
+static int build_process(const struct exec_opts *o, const struct cstate *st, struct process_spec *p, const struct seccomp_prog **filter, const struct spec **bundle, err_t *e) {
+  static struct spec s;  /* outlives the call: the child reads its annotations (bypass.c) */
   err_t se;
   bool have_spec = spec_load(st->bundle, &s, &se) == 0;
   *filter = have_spec ? s.seccomp : NULL;
+  *bundle = have_spec ? &s : NULL;
   if (o->process_file) {
     _cleanup_free_ char *text = NULL;
     size_t len;
@@ -135,8 +137,13 @@ static const struct { const char *name; int flag; } ns_order[] = {
     {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},
 };
 
-static _Noreturn void exec_child(const struct process_spec *p, const struct seccomp_prog *filter, const struct cstate *st, bool placed_v2, int nsfd[], int rootfd, int console, int errfd, int preserve) {
+static _Noreturn void exec_child(const struct process_spec *p, const struct seccomp_prog *filter, const struct spec *bundle, const struct cstate *st, bool placed_v2, int nsfd[], int rootfd, int console, int errfd, int preserve) {
   err_t e = {{0}};
+  /* exec'd processes (health checks among them) get the container's published-port filter too;
+   * without portd (killed) they run without it, so `exec` still serves to look around */
+  int portd = -1;
+  err_t pe;
+  if (bundle && bypass_open(bundle, &portd, &pe) < 0) portd = -1;
   if (!st->cg.fake) {
     if (cg_enter_self_v1(&st->cg, &e) < 0) goto fail;
     const char *leaf = cg_v2_leaf(&st->cg);
@@ -166,6 +173,7 @@ static _Noreturn void exec_child(const struct process_spec *p, const struct secc
     ts_failerr(&e, "cannot change to %s", p->cwd);
     goto fail;
   }
+  if (portd >= 0 && bypass_install(portd, bundle, &e) < 0) goto fail;
   bool early = proc_seccomp_early(p, filter);
   if (early && seccomp_install(filter, &e) < 0) goto fail;
   if (proc_apply_identity(p, &e) < 0) goto fail;
@@ -188,7 +196,8 @@ int exec_run(const struct exec_opts *o, err_t *e) {
   }
   struct process_spec p;
   const struct seccomp_prog *filter;
-  if (build_process(o, &st, &p, &filter, e) < 0) return -1;
+  const struct spec *bundle;
+  if (build_process(o, &st, &p, &filter, &bundle, e) < 0) return -1;
   if (p.terminal && o->detach && !o->console_socket) return ts_fail(e, "exec --tty --detach needs --console-socket");
   int nsfd[sizeof ns_order / sizeof ns_order[0]];
   char path[64];
@@ -222,7 +231,7 @@ int exec_run(const struct exec_opts *o, err_t *e) {
   if (pid < 0) return ts_failerr(e, "fork");
   if (pid == 0) {
     close(errp[0]);
-    exec_child(&p, filter, &st, placed_v2, nsfd, rootfd, console, errp[1], o->preserve_fds);
+    exec_child(&p, filter, bundle, &st, placed_v2, nsfd, rootfd, console, errp[1], o->preserve_fds);
   }
   close(errp[1]);
   if (console >= 0) close(console);

@@ -1,10 +1,10 @@
 // Published TCP ports of rootless containers served from the host's own network namespace by
 // tsstack-portd (native/portd): the container's server listens on the host (no user-space hop
 // for the published path), a container of the same project that connects to it gets a host
-// socket too (no hop between containers), and everything without the filter (exec'd processes,
-// health checks) reaches it through portd's relay. Plus the pure parts (portd.ts).
-import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+// socket too (no hop between containers; not from another network), exec'd processes run under
+// the filter too, and everything without it reaches the server through portd's relay. Plus the pure parts (portd.ts).
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { forwardedPorts, kernelCan, portdMeta, portdOff, servedByPortd } from '../../src/engine/rootless/portd.js';
@@ -69,7 +69,7 @@ function ss(h: Host, ...args: string[]): string {
   return spawnSync(h.enter[0], [...h.enter.slice(1), 'ss', '-Hnp', ...args], { encoding: 'utf8' }).stdout ?? '';
 }
 
-withPasta.serial('an ordinary user: the published port listens on the host itself, a container connects to another as a host socket, exec and health checks go through the relay, down leaves nothing', async (t) => {
+withPasta.serial('an ordinary user: the published port listens on the host itself, a container connects to another as a host socket, exec and health checks reach it, down leaves nothing', async (t) => {
   await withUserInHost(async (u, h) => {
     const { proj, status, stderr } = busyboxProject(h, u);
     t.is(status, 0, stderr);
@@ -93,7 +93,7 @@ withPasta.serial('an ordinary user: the published port listens on the host itsel
     t.regex(est, /127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+users:\(\("nc",pid=\d+/, why());
     t.notRegex(est, /tsstack-portd/, 'not through the relay');
 
-    // exec'd processes have no filter: they reach the server through the relay, by loopback and by name
+    // exec'd processes: by loopback through the relay (their own filter is not the server's), by name as a host socket
     const local = tsstack(h, u, proj, {}, 'exec', 'web', 'wget', '-q', '-O', '-', 'http://127.0.0.1:8080/index.html');
     t.is(local.stdout.trim(), 'hello from web', local.stderr);
     const byName = tsstack(h, u, proj, {}, 'exec', 'client', 'wget', '-q', '-O', '-', 'http://web:8080/index.html');
@@ -164,6 +164,55 @@ withPasta.serial('portd keeps only seccomp listeners from its own user: another 
     const asUser = u.run(['python3', '-c', py]);
     t.is(asUser.stdout.trim(), 'refused', `a pipe is not a seccomp listener: ${asUser.stderr}`);
     t.is(ss(h, '-lt', 'sport = :8080').trim(), '', 'nothing bound for them');
+    t.is(tsstack(h, u, proj, {}, 'down').status, 0);
+    t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
+  });
+});
+
+withPasta.serial('portd: exec\'d processes run under the filter too: an exec\'d connect to a published server is a host socket of its own, not the relay', async (t) => {
+  await withUserInHost(async (u, h) => {
+    const { proj, status, stderr } = busyboxProject(h, u);
+    t.is(status, 0, stderr);
+    mkdirSync(join(proj, 'shared'));
+    chownSync(join(proj, 'shared'), u.uid, u.gid);
+    // the peer waits for db's address, then holds a connection to it (the container's own process)
+    const client = (name: string) => `["sh", "-c", "until [ -s /shared/ip ]; do sleep 0.2; done; (echo hi-${name}; sleep 300) | nc $(cat /shared/ip) 7000 > /shared/${name}"]`;
+    writeFileSync(join(proj, 'compose.yaml'), `services:
+  db:
+    image: bb:1
+    command: ["nc", "-ll", "-p", "7000", "-e", "cat"]
+    ports: ["127.0.0.1:${PORT + 3}:7000"]
+    networks: [back]
+  peer:
+    image: bb:1
+    command: ${client('peer')}
+    volumes: ["./shared:/shared"]
+    networks: [back]
+networks:
+  back: {}
+`);
+    const up = tsstack(h, u, proj, {}, 'up', '-d');
+    t.is(up.status, 0, up.stderr);
+    t.true(await until(() => /"nc"/.test(ss(h, '-lt', `sport = :${PORT + 3}`))), 'db listens on the host');
+    const ip = /inet (\d+\.\d+\.\d+\.\d+)/.exec(tsstack(h, u, proj, {}, 'exec', 'db', 'ip', '-4', 'addr', 'show', 'eth0').stdout)?.[1];
+    t.truthy(ip);
+    writeFileSync(join(proj, 'shared', 'ip'), `${ip}\n`);
+    // the peer on db's network: a host socket of its nc, straight to the published port
+    const said = (f: string) => existsSync(join(proj, 'shared', f)) ? readFileSync(join(proj, 'shared', f), 'utf8') : '';
+    t.true(await until(() => said('peer').includes('hi-peer')), 'the peer reaches db');
+    const est = ss(h, '-t', 'state', 'established', `dport = :${PORT + 3}`);
+    t.is((est.match(/"nc"/g) ?? []).length, 1, `the peer's connection is a host socket:\n${est}`);
+    // an exec'd process has the filter too: its connect to db is a host socket of its own nc (seen from the host meanwhile)
+    const probe = spawn(h.enter[0], [...h.enter.slice(1), 'sh', '-c', `sleep 2.5; ss -Hnpt state established 'dport = :${PORT + 3}'`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const seen = new Promise<string>((res) => {
+      let out = '';
+      probe.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      probe.on('exit', () => res(out));
+    });
+    const ex = tsstack(h, u, proj, {}, 'exec', 'peer', 'sh', '-c', `(echo hi-exec; sleep 5) | nc ${ip} 7000`);
+    t.regex(ex.stdout, /hi-exec/, ex.stderr);
+    const during = await seen;
+    t.is((during.match(/"nc"/g) ?? []).length, 2, `the exec'd nc holds a host socket beside the peer's:\n${during}`);
     t.is(tsstack(h, u, proj, {}, 'down').status, 0);
     t.deepEqual(u.pids(), [], `down left: ${u.describe()}`);
   });
