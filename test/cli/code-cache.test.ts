@@ -2,12 +2,12 @@
 // V8 code cache, without Node's ES module loader, and a cache is loaded only when it is this
 // user's own, for this bundle and this Node: another user's file, a symlink, a file or a
 // directory others can write, a cache of another build are ignored (V8 would run it as code).
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -102,13 +102,17 @@ test('a command\'s first run borrows another command\'s cache of the same bundle
   t.deepEqual(readdirSync(cache).map((n) => n.split('-')[0]).sort(), ['ls', 'version']);
 });
 
-test('a cache of another build or one V8 refuses is rewritten; the command runs either way', async (t) => {
+/** A cache directory with the one file `--version` wrote: its path and contents. */
+async function primed(t: ExecutionContext): Promise<{ dir: string; cache: string; file: string; good: Buffer }> {
   const dir = tmp(t);
   const cache = join(dir, 'cache');
   t.is((await cli(cache, ['--version'])).code, 0);
-  const [name] = readdirSync(cache);
-  const file = join(cache, name);
-  const good = readFileSync(file);
+  const file = join(cache, readdirSync(cache)[0]!);
+  return { dir, cache, file, good: readFileSync(file) };
+}
+
+test('a cache of another build or one V8 refuses is rewritten; the command runs either way', async (t) => {
+  const { cache, file, good } = await primed(t);
   const head = good.indexOf('\n', good.indexOf('\n') + 1) + 1;
 
   writeFileSync(file, Buffer.concat([Buffer.from('tsstack-code-cache 1\nv0.0.0 x64 1:2:3:4:5\n'), good.subarray(head)]));
@@ -126,12 +130,7 @@ test('a cache of another build or one V8 refuses is rewritten; the command runs 
 });
 
 (root ? test : test.skip)('a cache another user could have written is never loaded (root runs it)', async (t) => {
-  const dir = tmp(t);
-  const cache = join(dir, 'cache');
-  t.is((await cli(cache, ['--version'])).code, 0);
-  const [name] = readdirSync(cache);
-  const file = join(cache, name);
-  const good = readFileSync(file);
+  const { dir, cache, file, good } = await primed(t);
   const id = good.subarray(0, good.indexOf('\n', good.indexOf('\n') + 1)).toString().split('\n')[1];
   t.truthy(cc.readCache(file, id, 0).data);
 
@@ -174,5 +173,5 @@ test('a cache of another build or one V8 refuses is rewritten; the command runs 
   const under = await cli(join(theirs, 'code'), ['--version']);
   t.is(under.code, 0);
   t.regex(under.trace.join('\n'), /no safe cache directory/);
-  t.false(existsSync(join(theirs, 'code', name)), 'nothing written there either');
+  t.false(existsSync(join(theirs, 'code', basename(file))), 'nothing written there either');
 });
