@@ -149,8 +149,11 @@ export class DnsService {
    *  `{ gateway, internal: true }` for a network whose names must not be forwarded. */
   async setNetworks(gateways: Record<string, DnsNetwork>): Promise<void> {
     // every start sets them (ensureRunning): the same networks again write nothing (else two record
-    // files per container, each as long as the project, over an `up`)
-    const same = (s: DnsState) => JSON.stringify(sortKeysDeep(s.networks)) === JSON.stringify(sortKeysDeep(gateways));
+    // files and a reload of the server per container, over an `up`) — unless the server could not
+    // bind a gateway (a write makes it reload and try again: the port may be free now) or the records
+    // would read otherwise (this service's upstreams, the host's search domains)
+    const retry = this.readLoaded().unbound.length > 0;
+    const same = (s: DnsState) => !retry && JSON.stringify(sortKeysDeep(s.networks)) === JSON.stringify(sortKeysDeep(gateways)) && this.renderRecords(s) === this.writtenRecords();
     await this.change((s) => (same(s) ? false : void (s.networks = { ...gateways })));
   }
 
@@ -333,6 +336,14 @@ export class DnsService {
     // over every container of the namespace per start
     writeJsonAtomicSync(this.statePath, s, 0o600, { durable: false });
     writeFileAtomicSync(this.recordsPath, this.renderRecords(s), 0o600, { durable: false });
+  }
+
+  private writtenRecords(): string | undefined {
+    try {
+      return readFileSync(this.recordsPath, 'utf8');
+    } catch {
+      return undefined;
+    }
   }
 
   private searchDomains(): string[] {
