@@ -95,7 +95,9 @@ export async function attach(ctx: Context, engine: Engine, project: string, serv
     const prefix = o.prefix === false ? '' : colour(`${names[i].padEnd(width)}  | `, i, o.colour ?? ctx.io.tty);
     for (const line of l.log.replace(/\n$/, '').split('\n')) ctx.io.out(`${prefix}${line}`);
   }
-  const logs = streamLogs(ctx, engine, project, cs, { follow: true, colour: o.colour, prefix: o.prefix, skip: history.map((h) => h.length) });
+  // told at the end that the containers are done, each read drains what its container wrote, then ends
+  const finishing = new AbortController();
+  const logs = streamLogs(ctx, engine, project, cs, { follow: true, colour: o.colour, prefix: o.prefix, skip: history.map((h) => h.length), finish: finishing.signal });
   let settle!: (code: number) => void;
   const finished = new Promise<number>((r) => { settle = r; });
   let stopping = false;
@@ -134,9 +136,13 @@ export async function attach(ctx: Context, engine: Engine, project: string, serv
     return code;
   } finally {
     onInterrupt(undefined);
-    logs.stop(); // aborts the reads: done settles at once
+    // the reads finish on their own once their containers' monitors are done (a container that exited
+    // just now may still have lines unread: an abort would drop them); a read still waiting after
+    // 500 ms is aborted
+    finishing.abort();
     let t: NodeJS.Timeout | undefined;
     await Promise.race([logs.done, new Promise((r) => { t = setTimeout(r, 500); })]);
     clearTimeout(t);
+    logs.stop();
   }
 }
