@@ -24,29 +24,17 @@ self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
 REPO=$PWD
 
-QUICK=0
-for a in "$@"; do
-  case $a in
-    --quick) QUICK=1 ;;
-    --inside) ;;
-    *) echo "usage: bench/compare.sh [--quick]" >&2; exit 2 ;;
-  esac
-done
+source bench/lib/preamble.sh
+bench_args compare.sh "$@"
 
 if [[ "${1:-}" != "--inside" ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench/compare.sh: run as root" >&2; exit 8; }
-  [[ -f dist/src/cli/main.js && -x native/bin/tsstack-monitor ]] || { echo "bench/compare.sh: build first (npm run build)" >&2; exit 8; }
+  bench_require compare.sh
   # The peers, from Debian, when missing.
   declare -A need=([dockerd]=docker.io [docker-compose]=docker-compose [podman]=podman [runc]=runc
                    [crun]=crun [redis-cli]=redis-tools [hyperfine]=hyperfine [busybox]=busybox-static [jq]=jq)
-  missing=()
-  for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
+  mapfile -t missing < <(bench_missing)
   [[ -x /usr/bin/docker ]] || missing+=(docker.io)
-  if ((${#missing[@]})); then
-    echo "installing from Debian: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null \
-      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
-  fi
+  bench_install "${missing[@]}"
   exec unshare --mount --propagation private -- bash ${TSSTACK_BENCH_TRACE:+-x} "$self" --inside "$@"
 fi
 

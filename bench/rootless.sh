@@ -67,27 +67,16 @@ report() { # the medians of a samples file (figure|tool|round|value)
           printf "  tsstack rootless (portd) published ÷ podman published, %s: %.2f (%.2f–%.2f)\n", toupper(op), med(kq), lo[kq], hi[kq] } }
     }' "$1"
 }
-QUICK=0
 [[ ${1:-} == --report ]] && { report "$2"; exit; } # the figures again from TSSTACK_ROOTLESS_RAW's file
-for a in "$@"; do
-  case $a in
-    --quick) QUICK=1 ;;
-    --inside) ;;
-    *) echo "usage: bench/rootless.sh [--quick]" >&2; exit 2 ;;
-  esac
-done
+source bench/lib/preamble.sh
+bench_args rootless.sh "$@"
 
 if [[ "${1:-}" != "--inside" ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench/rootless.sh: run as root (it creates the ordinary user it measures as)" >&2; exit 8; }
-  [[ -f dist/src/cli/main.js && -x native/bin/tsstack-monitor ]] || { echo "bench/rootless.sh: build first (npm run build)" >&2; exit 8; }
+  bench_require rootless.sh 'it creates the ordinary user it measures as'
   declare -A need=([podman]=podman [pasta]=passt [slirp4netns]=slirp4netns [newuidmap]=uidmap [redis-benchmark]=redis-tools
                    [redis-server]=redis-server [busybox]=busybox-static [crun]=crun [jq]=jq [useradd]=passwd)
-  missing=()
-  for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
-  if ((${#missing[@]})); then
-    echo "installing from Debian: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  mapfile -t missing < <(bench_missing)
+  bench_install "${missing[@]}"
   exec unshare --net --mount --propagation private -- bash "$self" --inside "$@"
 fi
 
