@@ -242,6 +242,12 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       return listIntents(root).filter((i) => i.project === project).map((i) => ({ kind: i.kind, op: i.op, name: i.name, dead: !pidAlive(i.pid) }));
     },
     recover: async (project) => (await import('./recovery.js')).recover(engine, project),
+    async prepareRemoval(project, ids, nets) {
+      // the removals' own intents, written before any link goes (each removal writes it again, then ends it)
+      const { beginIntent } = await import('./intents.js');
+      for (const id of ids) beginIntent(root, { kind: 'container', op: 'remove', name: id, project });
+      await (await networkPart.get()).prepareRemoval(ids, nets);
+    },
     async close() {
       // DNS first: with no container and no network left it stops its server; then the
       // network manager's sockets and workers, so the process can exit. Parts never

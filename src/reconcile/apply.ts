@@ -106,6 +106,7 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
     },
   });
   if (plan.desired) run.serviceFailures(plan.order, plan.desired);
+  await run.prepared;
   return result;
 }
 
@@ -145,6 +146,24 @@ class StepRunner {
       if (s.op === 'pull' || s.op === 'build') this.lost.add(`image:${a.image}`);
       throw e;
     }
+  }
+
+  /** prepareDown's call, once made (apply() awaits it before it returns). */
+  prepared?: Promise<void>;
+
+  /**
+   * `down`, as its first removal begins: once every stop succeeded, the engine may delete the links of all
+   * the removed containers and of the networks going after them in one kernel batch (Engine.prepareRemoval)
+   * — called here, before this removal's own network steps ask for the same lock, and not awaited: the
+   * removals go on meanwhile and their network steps queue behind it.
+   */
+  private prepareDown(ctx: RunContext): void {
+    if (this.prepared || this.plan.desired || !this.engine.prepareRemoval) return;
+    this.prepared = Promise.resolve();
+    const removals = this.plan.actions.filter((x) => x.type === 'remove' || x.type === 'remove-orphan');
+    if (!removals.every((x) => ctx.outcome(`stop ${x.resource}`)?.state === 'done')) return; // one may still run
+    const networks = this.plan.actions.filter((x) => x.type === 'remove-network').map((x) => x.networkName!);
+    this.prepared = this.engine.prepareRemoval(this.plan.project, removals.map((x) => x.observed!.id), networks).catch(() => {}); // the removals do it all anyway
   }
 
   /** A plain step: running, then done or failed (and the failure recorded). */
@@ -232,7 +251,10 @@ class StepRunner {
         const gone = stopped?.state === 'done' && stopped.value === false;
         if (a.type === 'recreate') return gone ? undefined : this.guarded(a, a.type, () => engine.containers.remove(a.observed!.id, { force: true }));
         return this.guarded(a, a.type, async () => {
-          if (!gone) await engine.containers.remove(a.observed!.id, { force: true });
+          if (!gone) {
+            this.prepareDown(ctx);
+            await engine.containers.remove(a.observed!.id, { force: true });
+          }
           emit(a.resource, a.type, 'done');
         });
       }

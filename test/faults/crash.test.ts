@@ -42,7 +42,9 @@ export const POINTS: Point[] = [
   { cmd: 'up', at: 'atomic.written' },
   { cmd: 'up', at: 'atomic.written:3' },
   { cmd: 'up', at: 'atomic.written:9' },
-  // remove: stopped, unmounted and unplugged, files half gone; network: bridge deleted, not forgotten; forgotten, rules kept
+  // remove: every link of the stack deleted at once (prepareRemoval), records kept; stopped, unmounted and unplugged,
+  // files half gone; network: bridge deleted, not forgotten; forgotten, rules kept
+  { cmd: 'down', at: 'network.retired' },
   { cmd: 'down', at: 'remove.stopped' },
   { cmd: 'down', at: 'remove.unpublished' },
   { cmd: 'down', at: 'remove.unmounted' },

@@ -1,11 +1,13 @@
 // Concurrent removeSandbox calls are coalesced into batches (one group delete of
-// the veths, one state write per network). Real kernel, fresh namespace per test.
+// the veths, one state write per network); `down` deletes its links before (prepareRemoval).
+// Real kernel, fresh namespace per test.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trackedConnections } from '../../src/engine/network/conntrack.js';
+import { rtnlTrips } from '../../src/engine/network/raw-rtnl.js';
 import { isTsstackError } from '../../src/util/errors.js';
 import { type Env, addTestLink, leftovers, linkNames, setup, sh, teardown } from './helpers.js';
 
@@ -59,6 +61,45 @@ test.serial('sandboxes removed at once go in batches: every veth, lease and publ
     await env.m.removeSandbox('stay');
     sh('ip', ['link', 'del', 'testkeep']);
     await env.m.remove('p_a');
+    await env.m.remove('p_b');
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
+test.serial('down\'s removal: the removed containers\' veths and their networks\' bridges go in ONE link deletion; a bridge still used stays', async (t) => {
+  await withEnv(async (env) => {
+    await env.m.create({ name: 'p_a', labels: {} });
+    await env.m.create({ name: 'p_b', labels: {} });
+    const ids = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    for (const id of ids) {
+      await env.m.createSandbox(id);
+      await env.m.connect(id, { network: 'p_a', aliases: [] });
+    }
+    await env.m.connect('c1', { network: 'p_b', aliases: [] });
+    // p_b is also used by a container that stays: its bridge and veth stay
+    await env.m.createSandbox('stay');
+    await env.m.connect('stay', { network: 'p_b', aliases: [] });
+    const { NetworkStore } = await import('../../src/engine/network/state.js');
+    const store = new NetworkStore(join(env.dir, 'lib'));
+    const b = store.get('p_b')!;
+    const stayVeth = b.endpoints['stay']!.hostIfname;
+    const before = rtnlTrips.deletes;
+
+    await env.m.prepareRemoval(ids, ['p_a', 'p_b']);
+    t.is(rtnlTrips.deletes - before, 1, 'one RTM_DELLINK for the bridge and the six veths');
+    t.deepEqual((await linkNames()).filter((n) => n !== 'lo'), [b.bridge, stayVeth].sort(), 'p_a\'s bridge and every veth of c1..c5 gone; p_b and stay\'s veth kept');
+    t.regex(sh('ip', ['-o', 'link', 'show', stayVeth]), new RegExp(`master ${b.bridge}`));
+    t.deepEqual(Object.keys(store.get('p_a')!.endpoints).sort(), ids, 'the leases stay until the sandboxes go');
+
+    await Promise.all(ids.map((id) => env.m.removeSandbox(id)));
+    await env.m.remove('p_a');
+    t.is(rtnlTrips.deletes - before, 1, 'nothing else deleted: no namespace waited for, no bridge left to delete');
+    t.is(store.get('p_a'), undefined);
+    t.deepEqual(Object.keys(store.get('p_b')!.endpoints), ['stay']);
+    t.deepEqual((await env.m.inspectSandbox('stay')).links.map((l) => l.name).sort(), ['eth0', 'lo']);
+    t.is((await env.m.faults(['p_b'])).length, 0, 'the network that stays is whole');
+
+    await env.m.removeSandbox('stay');
     await env.m.remove('p_b');
     t.deepEqual(await leftovers(env), []);
   });

@@ -4,7 +4,7 @@ import { judge } from '../../src/reconcile/apply.js';
 import { FakeEngine } from '../fakes/engine.js';
 import { model } from './_model.js';
 import type { DependsOnCondition } from '../../src/model/types.js';
-import type { ContainerInfo } from '../../src/engine/api.js';
+import type { ContainerInfo, Engine } from '../../src/engine/api.js';
 
 const dep = (s: string, condition: DependsOnCondition, required = true) => ({ [s]: { condition, required } });
 const status = (e: FakeEngine) => Object.fromEntries([...e.ctrs.values()].map((c) => [c.name, c.status + (c.health ? `/${c.health}` : '')]));
@@ -166,4 +166,37 @@ test('down: every stop at once, then the removals (bounded); a failed stop is re
   t.true(peakRemoves <= 3 && peakRemoves >= 2, `peak removals ${peakRemoves}`);
   t.deepEqual(r.failed.map((f) => `${f.resource}: ${f.message}`), ['container:dn-s3-1: monitor did not answer']);
   t.deepEqual([...e.ctrs.values()].map((c) => c.name), ['dn-s3-1']);
+});
+
+test('down: once every stop succeeded, the engine is told what goes (all the containers, then the networks) before the first removal', async (t) => {
+  const { apply } = await import('../../src/reconcile/apply.js');
+  const { planDown } = await import('../../src/reconcile/diff.js');
+  const { observeFor } = await import('../../src/reconcile/up.js');
+  for (const failStop of [false, true]) {
+    const e = engine();
+    const m = model('pr', { a: { image: 'busybox' }, b: { image: 'busybox' }, c: { image: 'busybox' } });
+    await up(e, m, { pollMs: 1 });
+    const ids = [...e.ctrs.keys()].sort();
+    const calls: string[][][] = [];
+    (e as Engine).prepareRemoval = async (project, containers, networks) => {
+      e.journal.push('prepare');
+      calls.push([[project], [...containers].sort(), networks]);
+    };
+    const stop = e.containers.stop;
+    e.containers.stop = async (id, ms) => {
+      if (failStop && (await e.containers.inspect(id))?.name === 'pr-b-1') throw new Error('monitor did not answer');
+      return stop(id, ms);
+    };
+    e.journal.length = 0;
+    const r = await apply(planDown(await observeFor(e, m)), e);
+    if (failStop) {
+      t.deepEqual(calls, [], 'a container that may still run keeps its links: nothing is prepared');
+      t.deepEqual(r.failed.map((f) => f.resource), ['container:pr-b-1']);
+      continue;
+    }
+    t.deepEqual(r.failed, []);
+    t.deepEqual(calls, [[['pr'], ids, ['pr_default']]], 'one call: the project, every container, the project network');
+    t.is(e.journal.filter((l) => l.startsWith('remove')).length, 4);
+    t.true(e.journal.indexOf('prepare') < e.journal.findIndex((l) => l.startsWith('remove')), e.journal.join(', '));
+  }
 });

@@ -12,7 +12,7 @@ import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, getLibc, lastErrno } from './li
 import { type NsInspect, configureNamespace, createNamespace, inspectNamespace, namespaceSysctl } from './ns-enter.js';
 import { readListeners, socketOwners } from './ports.js';
 import { addAddress, createBridge, createVeth, listAddresses, openRtnl, rtnlFailed, linkSummary, setHairpin, setMaster, setUp, type LinkSummary } from './rtnl.js';
-import { deleteLink as rawDelete, deleteLinksAsGroup as rawDeleteGroup, dumpLinks, linkNamed } from './raw-rtnl.js';
+import { deleteLink as rawDelete, deleteLinksAsGroupAsync as rawDeleteGroup, dumpLinks, linkNamed } from './raw-rtnl.js';
 import { SocketLb, socketLbCgroup } from './socket-lb.js';
 import { rootTag } from './table-name.js';
 import type { AddressSummary, Firewall, HostPorts, Links, NetworkDrivers, Sandbox } from './drivers.js';
@@ -63,7 +63,7 @@ export class RtnlLinks implements Links {
   setHairpin(index: number) { return setHairpin(this.rt(), index); }
   setMaster(index: number, master: number) { return setMaster(this.rt(), index, master); }
   async delete(index: number): Promise<void> { rawDelete(index); }
-  async deleteGroup(indices: number[], group: number): Promise<void> { rawDeleteGroup(indices, group); }
+  deleteGroup(indices: number[], group: number): Promise<void> { return rawDeleteGroup(indices, group); }
   async names(): Promise<Set<string>> { return new Set(dumpLinks().map((l) => l.name)); }
   async hostTaken(ours: Set<string>): Promise<Taken[]> {
     return [...(await hostRoutes(this.rt(), ours)), ...hostResolvers()];

@@ -441,10 +441,50 @@ export class NetworkManager implements NetworkApi {
   async removeSandbox(containerId: string): Promise<void> {
     this.sandboxPath(containerId); // validates the id before it joins a batch
     const unpinned = await this.unpins.add(containerId);
-    if (unpinned.pinned) await this.vanished(unpinned.links, VETH_GONE_TIMEOUT_MS);
+    // links prepareRemoval deleted are not waited for: the namespace dies alone, nothing of ours in it
+    if (unpinned.pinned) await this.vanished(unpinned.links.filter((n) => !this.unlinked.has(n)), VETH_GONE_TIMEOUT_MS);
     const failures = [...unpinned.failures, ...(await this.releases.add(containerId))];
     if (failures.length) throw new TsstackError('NETWORK', `removing the network sandbox of container ${containerId} was incomplete: ${failures[0]}`, { details: failures, hint: 'run the removal again' });
   }
+
+  /**
+   * (down) The containers `ids` are stopped and about to be removed, and `networks` after them: the
+   * host ends of their veths and the bridges of those networks that no other live sandbox uses go
+   * now, in ONE kernel batch (a device group's RTM_DELLINK: one set of RCU grace periods, ~30 ms,
+   * not one per namespace destroyed and then another for the bridge; sent from the thread pool).
+   * Their removals then wait for no namespace's destruction: the link a lease stands for is gone
+   * already. Leases and records stay until removeSandbox and remove() release and forget them; a
+   * network whose bridge goes gets its removal intent first, as in remove() (the containers' intents
+   * are the caller's: Engine.prepareRemoval), so the next command finishes what a kill -9 interrupts.
+   * Best effort: what could not be deleted here the usual path deletes.
+   */
+  async prepareRemoval(ids: string[], networks: string[]): Promise<void> {
+    return this.store.withLock(async () => {
+      const going = new Set(ids);
+      const names = new Set<string>();
+      const recs = this.store.list();
+      for (const rec of recs) for (const id of going) if (rec.endpoints[id]) names.add(rec.endpoints[id]!.hostIfname);
+      const retiring = recs.filter((r) => networks.includes(r.name));
+      if (retiring.length) {
+        const pinned = this.sandbox.pinned();
+        for (const rec of retiring) {
+          const leases = Object.entries(rec.endpoints);
+          // a live sandbox not among the removed still uses the bridge: it stays (remove() will refuse)
+          if (leases.some(([id]) => !going.has(id) && pinned.has(this.sandboxPath(id)))) continue;
+          // from here a kill leaves the network to the next command's recovery to remove, as remove() would
+          beginIntent(this.root, { kind: 'network', op: 'remove', name: rec.name, project: rec.labels['tsstack.project'], link: rec.bridge });
+          for (const [, ep] of leases) names.add(ep.hostIfname);
+          names.add(rec.bridge);
+        }
+      }
+      const failed = await this.removeLinks([...names]);
+      for (const n of names) if (!failed.has(n)) this.unlinked.add(n);
+      faultPoint('network.retired');
+    });
+  }
+
+  /** Links prepareRemoval deleted (by this process, under the lock). */
+  private readonly unlinked = new Set<string>();
 
   private readonly unpins = new Batcher<string, { pinned: boolean; links: string[]; failures: string[] }>((f) => this.store.withLock(f), (ids) => this.unpinLocked(ids));
   private readonly releases = new Batcher<string, string[]>((f) => this.store.withLock(f), (ids) => this.releaseLocked(ids));
@@ -484,7 +524,7 @@ export class NetworkManager implements NetworkApi {
     const recs = this.store.list();
     const endpoints: { id: string; rec: NetworkRecord; ep: EndpointRecord }[] = [];
     for (const rec of recs) for (const id of ids) if (rec.endpoints[id]) endpoints.push({ id, rec, ep: rec.endpoints[id]! });
-    const linkFailures = await this.removeLinks(endpoints.map((e) => e.ep.hostIfname));
+    const linkFailures = await this.removeLinks(endpoints.map((e) => e.ep.hostIfname).filter((n) => !this.unlinked.has(n)));
     for (const rec of recs) {
       const mine = endpoints.filter((e) => e.rec === rec);
       const released = mine.filter((e) => !linkFailures.has(e.ep.hostIfname));

@@ -4,8 +4,9 @@
 // them) and three dumps, so they are encoded here.
 //
 // Every call is synchronous: the kernel answers a request before send() returns but for a link's
-// deletion (its RCU grace periods), which it does inside send() anyway. An answer that does not
-// come within the socket's timeout is a failure, never a hang.
+// deletion (its RCU grace periods), which it does inside send() anyway; a group's deletion can also
+// be sent from the thread pool (deleteLinksAsGroupAsync). An answer that does not come within the
+// socket's timeout is a failure, never a hang.
 
 import { getSystemErrorName } from 'node:util';
 import koffi from 'koffi';
@@ -116,7 +117,7 @@ function withSocket<T>(what: string, seconds: number, f: (fd: number, c: Sys) =>
  * links a namespace has; other dumps; single-link lookups; acknowledged requests): what tests of the
  * request structure count.
  */
-export const rtnlTrips = { linkDumps: 0, dumps: 0, gets: 0, requests: 0 };
+export const rtnlTrips = { linkDumps: 0, dumps: 0, gets: 0, requests: 0, /** of the requests, link deletions (RTM_DELLINK) */ deletes: 0 };
 
 /** An rtnetlink socket of the calling thread's network namespace (it stays there), for rtnl.ts. */
 export interface RtnlSocket {
@@ -136,9 +137,14 @@ export function request(s: RtnlSocket, type: number, flags: number, body: Buffer
   sendAcked('rtnetlink', s.fd, message(type, NLM_F_REQUEST | NLM_F_ACK | flags, ++s.seq, body), Buffer.alloc(8192));
 }
 
+function count(req: Buffer): void {
+  rtnlTrips.requests++;
+  if (req.readUInt16LE(4) === RTM_DELLINK) rtnlTrips.deletes++;
+}
+
 /** Sends one request and waits for its acknowledgement (by the request's sequence number); a refusal throws. */
 function sendAcked(what: string, fd: number, req: Buffer, buf: Buffer): void {
-  rtnlTrips.requests++;
+  count(req);
   const c = libc();
   const seq = req.readUInt32LE(8);
   if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`${what}: send failed (errno ${koffi.errno()})`);
@@ -300,7 +306,45 @@ export function deleteLink(index: number): void {
  * paying its RCU grace periods once instead of once per link.
  */
 export function deleteLinksAsGroup(indices: number[], group: number): void {
+  change('delete links', groupRequests(indices, group));
+}
+
+/** The requests of deleteLinksAsGroup: each link into `group`, then the group's deletion (the last). Pure. */
+export function groupRequests(indices: number[], group: number): Buffer[] {
   const reqs = indices.map((index, i) => linkRequest(RTM_SETLINK, i + 1, index, [u32Attr(IFLA_GROUP, group)]));
   reqs.push(linkRequest(RTM_DELLINK, indices.length + 1, 0, [u32Attr(IFLA_GROUP, group)]));
-  change('delete links', reqs);
+  return reqs;
+}
+
+type AsyncSend = { async: (fd: number, buf: Buffer, len: number, flags: number, cb: (err: unknown, n: number) => void) => void };
+
+/**
+ * deleteLinksAsGroup without holding the event loop: the kernel unregisters the links inside the
+ * deletion's send() (its RCU grace periods, ~30 ms), so that one send runs on libuv's thread pool
+ * (koffi's async call) while the rest of a `down` (unmounts, file removals) goes on.
+ */
+export async function deleteLinksAsGroupAsync(indices: number[], group: number): Promise<void> {
+  const reqs = groupRequests(indices, group);
+  const del = reqs.pop()!;
+  const fd = socketFd('delete links', CHANGE_TIMEOUT_S);
+  try {
+    const buf = Buffer.alloc(8192);
+    for (const req of reqs) sendAcked('delete links', fd, req, buf);
+    count(del);
+    const sent = await new Promise<number>((resolve, reject) => {
+      (libc().send as unknown as AsyncSend).async(fd, del, del.length, 0, (err, n) => (err ? reject(err) : resolve(Number(n))));
+    });
+    if (sent !== del.length) throw new Error('delete links: send failed');
+    // the acknowledgement is queued by the time send() returns
+    for (;;) {
+      const n = Number(libc().recv(fd, buf, buf.length, 0));
+      if (n <= 0) throw new Error(`delete links: no answer from the kernel (errno ${koffi.errno()})`);
+      const errno = ackErrno(buf.subarray(0, n), del.readUInt32LE(8));
+      if (errno === undefined) continue;
+      if (errno !== 0) throw new Error(`Request rejected: ${getSystemErrorName(-errno)}`);
+      return;
+    }
+  } finally {
+    libc().close(fd);
+  }
 }
