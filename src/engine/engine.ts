@@ -225,6 +225,25 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     },
   };
 
+  /**
+   * Tells the DNS service which networks are left in this namespace (but `going`), which stops its server when
+   * no container and none of them is left. The networks from their records and one link dump (the light
+   * modules: no network manager to load); one whose bridge lives in another namespace has its own server
+   * there and keeps none here. Unreadable records: the server is kept (a later command knows better than
+   * stopping it blind). Never rejects.
+   */
+  const closeDns = async (going = new Set<string>()): Promise<void> => {
+    const dns = dnsInst ?? (networkPart.loaded() ? await dnsService().catch(() => undefined) : undefined);
+    if (!dns) return;
+    const nets = await Promise.all([import('./network/state.js'), import('./network/health.js')]).then(([{ NetworkStore }, { dumpLinks }]) => {
+      const all = new NetworkStore(root).list().filter((n) => !going.has(n.name));
+      const here = all.length ? new Set(dumpLinks().map((l) => l.name)) : new Set<string>();
+      return listenOn(all.filter((n) => here.has(n.bridge)));
+    }).catch(() => undefined);
+    if (nets) await dns.close(nets).catch(() => {});
+  };
+  let earlyDns: Promise<void> | undefined;
+
   const engine: Engine = {
     root,
     runRoot,
@@ -247,25 +266,17 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       const { beginIntent } = await import('./intents.js');
       for (const id of ids) beginIntent(root, { kind: 'container', op: 'remove', name: id, project });
       await (await networkPart.get()).prepareRemoval(ids, nets);
+      // the DNS server hears now that these networks go: with no container left to answer for and no other
+      // network here, it stops while the removals go on, not at close() with nothing else to overlap its exit
+      earlyDns = closeDns(new Set(nets));
     },
     async close() {
       // DNS first: with no container and no network left it stops its server; then the
       // network manager's sockets and workers, so the process can exit. Parts never
       // loaded have nothing to close. `down` may remove the last network without
       // touching a container: the DNS service must still hear which networks are left.
-      const dns = dnsInst ?? (networkPart.loaded() ? await dnsService().catch(() => undefined) : undefined);
-      if (dns) {
-        // the networks that exist now in this namespace, from their records and one link dump (the light
-        // modules: no network manager to load); one whose bridge lives in another namespace has its own
-        // server there and keeps none here
-        const nets = await Promise.all([import('./network/state.js'), import('./network/health.js')]).then(([{ NetworkStore }, { dumpLinks }]) => {
-          const all = new NetworkStore(root).list();
-          const here = all.length ? new Set(dumpLinks().map((l) => l.name)) : new Set<string>();
-          return listenOn(all.filter((n) => here.has(n.bridge)));
-        }).catch(() => undefined);
-        // unreadable records: keep the server (a later command knows better than stopping it blind)
-        if (nets) await dns.close(nets).catch(() => {});
-      }
+      await earlyDns;
+      await closeDns();
       await networkPart.loaded()?.close().catch(() => {});
     },
   };

@@ -8,7 +8,6 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
@@ -37,6 +36,7 @@ import { hostMaskedPaths } from './host-masks.js';
 import { FILES_DIR, placeFileMounts } from './file-mounts.js';
 import type { ContainerDrivers, RuntimeOps } from './drivers.js';
 import { kernelContainerDrivers } from './kernel-drivers.js';
+import { removeTree } from './remove-tree.js';
 import { applicableResources, containerCgroupPath } from '../rootless/cgroups.js';
 import { portdAnnotations } from '../rootless/portd.js';
 
@@ -714,12 +714,12 @@ export class Containers implements ContainerApi {
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {
       note(await attempt('files', async () => {
-        // async: the unlinks run on the thread pool, not in the event loop the other removals share
-        await rm(this.monDir(rec.id), { recursive: true, force: true });
+        // a few dozen small files: removed at once, a big tree on the thread pool (remove-tree.ts)
+        await removeTree(this.monDir(rec.id));
         faultPoint('remove.files');
         const still = unmountTree(this.cdir(rec.id));
         if (still.length) throw new Error(`${still[0]} is still mounted`);
-        await rm(this.cdir(rec.id), { recursive: true, force: true });
+        await removeTree(this.cdir(rec.id));
       }));
     }
     if (!problems.length) endIntent(this.root, 'container', rec.id);
