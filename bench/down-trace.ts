@@ -37,7 +37,7 @@ function timed(proto: object, methods: string[], prefix: string): void {
 
 timed(Containers.prototype, ['create', 'start', 'stop', 'remove', 'inspect', 'list'], 'containers');
 // private phases of the sandbox removal are timed too (they are methods on the prototype)
-timed(NetworkManager.prototype, ['createSandbox', 'connect', 'publish', 'unpublish', 'removeSandbox', 'unpinLocked', 'releaseLocked', 'vanished', 'remove'], 'network');
+timed(NetworkManager.prototype, ['createSandbox', 'connect', 'publish', 'unpublish', 'removeSandbox', 'unpinLocked', 'releaseLocked', 'vanished', 'remove', 'prepareRemoval', 'syncFirewall'], 'network');
 timed(DnsService.prototype, ['setContainer', 'removeContainer', 'ensureRunning', 'close'], 'dns');
 timed(ImageStore.prototype, ['mountRootfs', 'unmountRootfs'], 'images');
 

@@ -163,7 +163,8 @@ class StepRunner {
     const removals = this.plan.actions.filter((x) => x.type === 'remove' || x.type === 'remove-orphan');
     if (!removals.every((x) => ctx.outcome(`stop ${x.resource}`)?.state === 'done')) return; // one may still run
     const networks = this.plan.actions.filter((x) => x.type === 'remove-network').map((x) => x.networkName!);
-    this.prepared = this.engine.prepareRemoval(this.plan.project, removals.map((x) => x.observed!.id), networks).catch(() => {}); // the removals do it all anyway
+    // a link it could not delete at all is a failure of the `down` (the removals do everything else without it)
+    this.prepared = this.engine.prepareRemoval(this.plan.project, removals.map((x) => x.observed!.id), networks).catch((e) => this.fail('links', e));
   }
 
   /** A plain step: running, then done or failed (and the failure recorded). */

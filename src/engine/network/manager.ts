@@ -244,8 +244,10 @@ export class NetworkManager implements NetworkApi {
       }
       const failures: string[] = [];
       beginIntent(this.root, { kind: 'network', op: 'remove', name, project: rec.labels['tsstack.project'], link: rec.bridge });
-      for (const ep of Object.values(rec.endpoints)) await this.removeLink(ep.hostIfname, failures);
-      await this.removeBridge(rec, failures);
+      for (const ep of Object.values(rec.endpoints)) if (!this.handled(ep.hostIfname)) await this.removeLink(ep.hostIfname, failures);
+      // a bridge prepareRemoval is deleting: its end is awaited below, after the records and the table
+      const deleting = this.deleting?.names.has(rec.bridge) ? this.deleting.done : undefined;
+      if (!deleting && !this.unlinked.has(rec.bridge)) await this.removeBridge(rec, failures);
       faultPoint('network.unlinked');
       this.store.delete(name);
       faultPoint('network.forgotten');
@@ -255,6 +257,8 @@ export class NetworkManager implements NetworkApi {
       } catch (e) {
         failures.push(errMessage(e));
       }
+      const failed = (await deleting)?.get(rec.bridge);
+      if (failed) failures.push(`delete link ${rec.bridge}: ${failed}`);
       if (!failures.length) endIntent(this.root, 'network', name);
       if (failures.length) {
         throw new TsstackError('NETWORK', `network "${name}" was removed, but cleaning up failed: ${failures[0]}`, { details: failures, hint: 'run the command again; leftovers are retried' });
@@ -442,7 +446,7 @@ export class NetworkManager implements NetworkApi {
     this.sandboxPath(containerId); // validates the id before it joins a batch
     const unpinned = await this.unpins.add(containerId);
     // links prepareRemoval deleted are not waited for: the namespace dies alone, nothing of ours in it
-    if (unpinned.pinned) await this.vanished(unpinned.links.filter((n) => !this.unlinked.has(n)), VETH_GONE_TIMEOUT_MS);
+    if (unpinned.pinned) await this.vanished(unpinned.links.filter((n) => !this.handled(n)), VETH_GONE_TIMEOUT_MS);
     const failures = [...unpinned.failures, ...(await this.releases.add(containerId))];
     if (failures.length) throw new TsstackError('NETWORK', `removing the network sandbox of container ${containerId} was incomplete: ${failures[0]}`, { details: failures, hint: 'run the removal again' });
   }
@@ -452,14 +456,15 @@ export class NetworkManager implements NetworkApi {
    * host ends of their veths and the bridges of those networks that no other live sandbox uses go
    * now, in ONE kernel batch (a device group's RTM_DELLINK: one set of RCU grace periods, ~30 ms,
    * not one per namespace destroyed and then another for the bridge; sent from the thread pool).
-   * Their removals then wait for no namespace's destruction: the link a lease stands for is gone
-   * already. Leases and records stay until removeSandbox and remove() release and forget them; a
-   * network whose bridge goes gets its removal intent first, as in remove() (the containers' intents
-   * are the caller's: Engine.prepareRemoval), so the next command finishes what a kill -9 interrupts.
-   * Best effort: what could not be deleted here the usual path deletes.
+   * Their removals then wait for no namespace's destruction nor for this deletion (sent under the
+   * lock, awaited without it): the link a lease stands for is gone, or going for good (a group that
+   * fails is deleted one by one; what still fails is thrown here, and by remove() for a bridge).
+   * Leases and records stay until removeSandbox and remove() release and forget them; a network
+   * whose bridge goes gets its removal intent first, as in remove() (the containers' intents are the
+   * caller's: Engine.prepareRemoval), so the next command finishes what a kill -9 interrupts.
    */
   async prepareRemoval(ids: string[], networks: string[]): Promise<void> {
-    return this.store.withLock(async () => {
+    const deleting = await this.store.withLock(async () => {
       const going = new Set(ids);
       const names = new Set<string>();
       const recs = this.store.list();
@@ -477,14 +482,44 @@ export class NetworkManager implements NetworkApi {
           names.add(rec.bridge);
         }
       }
-      const failed = await this.removeLinks([...names]);
-      for (const n of names) if (!failed.has(n)) this.unlinked.add(n);
-      faultPoint('network.retired');
+      return this.startDeletion([...names]);
     });
+    if (!deleting) return;
+    const failed = await deleting.done;
+    for (const n of deleting.names) if (!failed.has(n)) this.unlinked.add(n);
+    faultPoint('network.retired');
+    if (failed.size) {
+      const all = [...failed].map(([n, m]) => `delete link ${n}: ${m}`);
+      throw new TsstackError('NETWORK', all[0]!, { details: all.slice(1), hint: 'run the command again; leftovers are retried' });
+    }
   }
 
-  /** Links prepareRemoval deleted (by this process, under the lock). */
+  /**
+   * Deletes the links among `names` that exist as one group, the request sent before this returns (the
+   * caller holds the lock: the links are `deleting` before any other locked step can look at them), its
+   * end awaited by whoever needs it without the lock. If the group fails, one by one.
+   */
+  private async startDeletion(names: string[]): Promise<{ names: Set<string>; done: Promise<Map<string, string>> } | undefined> {
+    const want = new Set(names);
+    const all = await this.links.list();
+    const found = all.filter((l) => want.has(l.name));
+    if (!found.length) return undefined;
+    const used = new Set(all.map((l) => l.group));
+    let group: number;
+    do group = 0x10000 + (randomBytes(4).readUInt32LE(0) % 0x7ffe0000); while (used.has(group));
+    const sent = this.links.deleteGroup(found.map((l) => l.index), group); // the links are put in the group and the deletion sent now
+    const done = sent.then(() => new Map<string, string>(), () => this.removeLinks(found.map((l) => l.name)));
+    return (this.deleting = { names: new Set(found.map((l) => l.name)), done });
+  }
+
+  /** Links prepareRemoval deleted (by this process), and the deletion under way. */
   private readonly unlinked = new Set<string>();
+  private deleting?: { names: Set<string>; done: Promise<Map<string, string>> };
+
+  /** Whether prepareRemoval deletes (or deleted) the link `name`: nobody else deletes it nor waits for it to go. */
+  private handled(name: string): boolean {
+    return this.unlinked.has(name) || !!this.deleting?.names.has(name);
+  }
 
   private readonly unpins = new Batcher<string, { pinned: boolean; links: string[]; failures: string[] }>((f) => this.store.withLock(f), (ids) => this.unpinLocked(ids));
   private readonly releases = new Batcher<string, string[]>((f) => this.store.withLock(f), (ids) => this.releaseLocked(ids));
@@ -524,7 +559,7 @@ export class NetworkManager implements NetworkApi {
     const recs = this.store.list();
     const endpoints: { id: string; rec: NetworkRecord; ep: EndpointRecord }[] = [];
     for (const rec of recs) for (const id of ids) if (rec.endpoints[id]) endpoints.push({ id, rec, ep: rec.endpoints[id]! });
-    const linkFailures = await this.removeLinks(endpoints.map((e) => e.ep.hostIfname).filter((n) => !this.unlinked.has(n)));
+    const linkFailures = await this.removeLinks(endpoints.map((e) => e.ep.hostIfname).filter((n) => !this.handled(n)));
     for (const rec of recs) {
       const mine = endpoints.filter((e) => e.rec === rec);
       const released = mine.filter((e) => !linkFailures.has(e.ep.hostIfname));
