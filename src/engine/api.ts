@@ -475,8 +475,9 @@ export interface Engine {
    * (down) `containers` of `project` are stopped and will be removed, then `networks`: each is recorded as
    * being removed (intents: from here on a killed command's removal is finished by the next one) and their
    * links go now, in one kernel batch (NetworkManager.prepareRemoval). Only makes their removals quicker:
-   * they do everything without it.
+   * they do everything without it. Resolves once the links' deletion is under way (the removals may
+   * begin); `done` once it is over (rejects when a link could not be deleted at all).
    */
-  prepareRemoval?(project: string, containers: string[], networks: string[]): Promise<void>;
+  prepareRemoval?(project: string, containers: string[], networks: string[]): Promise<{ done: Promise<void> }>;
   close(): Promise<void>;
 }

@@ -265,11 +265,11 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       // the removals' own intents, written before any link goes (each removal writes it again, then ends it)
       const { beginIntent } = await import('./intents.js');
       for (const id of ids) beginIntent(root, { kind: 'container', op: 'remove', name: id, project });
-      const links = (await networkPart.get()).prepareRemoval(ids, nets);
+      const under = await (await networkPart.get()).prepareRemoval(ids, nets);
       // the DNS server hears now that these networks go: with no container left to answer for and no other
       // network here, it stops while the removals go on, not at close() with nothing else to overlap its exit
       earlyDns = closeDns(new Set(nets));
-      await links;
+      return under;
     },
     async close() {
       // DNS first: with no container and no network left it stops its server; then the

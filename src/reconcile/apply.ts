@@ -148,23 +148,27 @@ class StepRunner {
     }
   }
 
-  /** prepareDown's call, once made (apply() awaits it before it returns). */
+  /** prepareDown's work, once begun (apply() awaits its end before it returns). */
   prepared?: Promise<void>;
+  private underWay?: Promise<void>;
 
   /**
    * `down`, as its first removal begins: once every stop succeeded, the engine may delete the links of all
-   * the removed containers and of the networks going after them in one kernel batch (Engine.prepareRemoval)
-   * — called here, before this removal's own network steps ask for the same lock, and not awaited: the
-   * removals go on meanwhile and their network steps queue behind it.
+   * the removed containers and of the networks going after them in one kernel batch (Engine.prepareRemoval).
+   * The removals begin once that deletion is under way (its request first: it is the longest wait of a
+   * `down`, ~30 ms of the kernel's), and go on while it lasts.
    */
-  private prepareDown(ctx: RunContext): void {
-    if (this.prepared || this.plan.desired || !this.engine.prepareRemoval) return;
-    this.prepared = Promise.resolve();
+  private prepareDown(ctx: RunContext): Promise<void> {
+    if (this.underWay) return this.underWay;
+    this.underWay = Promise.resolve();
+    if (this.plan.desired || !this.engine.prepareRemoval) return this.underWay;
     const removals = this.plan.actions.filter((x) => x.type === 'remove' || x.type === 'remove-orphan');
-    if (!removals.every((x) => ctx.outcome(`stop ${x.resource}`)?.state === 'done')) return; // one may still run
+    if (!removals.every((x) => ctx.outcome(`stop ${x.resource}`)?.state === 'done')) return this.underWay; // one may still run
     const networks = this.plan.actions.filter((x) => x.type === 'remove-network').map((x) => x.networkName!);
+    const started = this.engine.prepareRemoval(this.plan.project, removals.map((x) => x.observed!.id), networks);
     // a link it could not delete at all is a failure of the `down` (the removals do everything else without it)
-    this.prepared = this.engine.prepareRemoval(this.plan.project, removals.map((x) => x.observed!.id), networks).catch((e) => this.fail('links', e));
+    this.prepared = started.then((s) => s.done).catch((e) => this.fail('links', e));
+    return (this.underWay = started.then(() => undefined, () => undefined));
   }
 
   /** A plain step: running, then done or failed (and the failure recorded). */
@@ -253,7 +257,7 @@ class StepRunner {
         if (a.type === 'recreate') return gone ? undefined : this.guarded(a, a.type, () => engine.containers.remove(a.observed!.id, { force: true }));
         return this.guarded(a, a.type, async () => {
           if (!gone) {
-            this.prepareDown(ctx);
+            await this.prepareDown(ctx);
             await engine.containers.remove(a.observed!.id, { force: true });
           }
           emit(a.resource, a.type, 'done');

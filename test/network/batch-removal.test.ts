@@ -85,7 +85,7 @@ test.serial('down\'s removal: the removed containers\' veths and their networks\
     const stayVeth = b.endpoints['stay']!.hostIfname;
     const before = rtnlTrips.deletes;
 
-    await env.m.prepareRemoval(ids, ['p_a', 'p_b']);
+    await (await env.m.prepareRemoval(ids, ['p_a', 'p_b'])).done;
     t.is(rtnlTrips.deletes - before, 1, 'one RTM_DELLINK for the bridge and the six veths');
     t.deepEqual((await linkNames()).filter((n) => n !== 'lo'), [b.bridge, stayVeth].sort(), 'p_a\'s bridge and every veth of c1..c5 gone; p_b and stay\'s veth kept');
     t.regex(sh('ip', ['-o', 'link', 'show', stayVeth]), new RegExp(`master ${b.bridge}`));

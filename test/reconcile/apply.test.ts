@@ -181,6 +181,9 @@ test('down: once every stop succeeded, the engine is told what goes (all the con
     (e as Engine).prepareRemoval = async (project, containers, networks) => {
       e.journal.push('prepare');
       calls.push([[project], [...containers].sort(), networks]);
+      await new Promise((r) => setTimeout(r, 20));
+      e.journal.push('under way');
+      return { done: new Promise<void>((r) => setTimeout(() => { e.journal.push('deleted'); r(); }, 20)) };
     };
     const stop = e.containers.stop;
     e.containers.stop = async (id, ms) => {
@@ -197,6 +200,9 @@ test('down: once every stop succeeded, the engine is told what goes (all the con
     t.deepEqual(r.failed, []);
     t.deepEqual(calls, [[['pr'], ids, ['pr_default']]], 'one call: the project, every container, the project network');
     t.is(e.journal.filter((l) => l.startsWith('remove')).length, 4);
-    t.true(e.journal.indexOf('prepare') < e.journal.findIndex((l) => l.startsWith('remove')), e.journal.join(', '));
+    const firstRemoval = e.journal.findIndex((l) => l.startsWith('remove'));
+    t.true(e.journal.indexOf('under way') < firstRemoval, `the removals begin once the deletion is under way: ${e.journal.join(', ')}`);
+    t.true(e.journal.indexOf('deleted') > firstRemoval, 'and go on while it lasts');
+    t.is(e.journal.at(-1), 'deleted', 'apply returns once it is over');
   }
 });

@@ -462,8 +462,9 @@ export class NetworkManager implements NetworkApi {
    * Leases and records stay until removeSandbox and remove() release and forget them; a network
    * whose bridge goes gets its removal intent first, as in remove() (the containers' intents are the
    * caller's: Engine.prepareRemoval), so the next command finishes what a kill -9 interrupts.
+   * Resolves once the deletion is under way; `done` once it is over.
    */
-  async prepareRemoval(ids: string[], networks: string[]): Promise<void> {
+  async prepareRemoval(ids: string[], networks: string[]): Promise<{ done: Promise<void> }> {
     const deleting = await this.store.withLock(async () => {
       const going = new Set(ids);
       const names = new Set<string>();
@@ -484,7 +485,11 @@ export class NetworkManager implements NetworkApi {
       }
       return this.startDeletion([...names]);
     });
-    if (!deleting) return;
+    return { done: deleting ? this.deleted(deleting) : Promise.resolve() };
+  }
+
+  /** The end of prepareRemoval's deletion: what went is `unlinked`; what could not go at all is thrown. */
+  private async deleted(deleting: { names: Set<string>; done: Promise<Map<string, string>> }): Promise<void> {
     const failed = await deleting.done;
     for (const n of deleting.names) if (!failed.has(n)) this.unlinked.add(n);
     faultPoint('network.retired');
