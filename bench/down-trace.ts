@@ -7,6 +7,7 @@ import { DnsService } from '../src/engine/dns/service.js';
 import { ImageStore } from '../src/engine/image/store.js';
 import { NetworkManager } from '../src/engine/network/manager.js';
 import { Containers } from '../src/engine/runtime/containers.js';
+import { processMonitor } from '../src/engine/runtime/kernel-drivers.js';
 import { main } from '../src/cli/main.js';
 
 interface Stat { n: number; sum: number; max: number; first: number; last: number }
@@ -40,6 +41,7 @@ timed(Containers.prototype, ['create', 'start', 'stop', 'remove', 'inspect', 'li
 timed(NetworkManager.prototype, ['createSandbox', 'connect', 'publish', 'unpublish', 'removeSandbox', 'unpinLocked', 'releaseLocked', 'vanished', 'remove', 'prepareRemoval', 'syncFirewall'], 'network');
 timed(DnsService.prototype, ['setContainer', 'removeContainer', 'ensureRunning', 'close'], 'dns');
 timed(ImageStore.prototype, ['mountRootfs', 'unmountRootfs'], 'images');
+timed(processMonitor, ['requestStop', 'waitForExit'], 'monitor');
 
 const t0 = performance.now();
 const code = await main(process.argv.slice(2));

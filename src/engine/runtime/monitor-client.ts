@@ -3,10 +3,12 @@
 
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { basename, dirname } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import type { HealthStatus } from '../api.js';
 import { procStartTime } from './cgroup-stats.js';
 import { runLight, type LightResult } from './light-spawn.js';
+import { DirWake } from './logs.js';
 
 export interface MonitorOptions {
   monitor: string;
@@ -174,19 +176,31 @@ export async function requestStop(socketPath: string, monitorPid: number, timeou
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Polls until the container has exited for good (or the monitor is gone); returns the last state.
- * The interval starts at 2 ms and grows by half each time up to `pollMs` (50): a stop with SIGKILL,
- * or a quick exit, is over in a few ms (a fixed 50 ms tick was most of a container's removal), and
- * a `down` polling for many containers at once does not keep reading their state files.
+ * Waits until the container has exited for good (or the monitor is gone); returns the last state.
+ * Woken by the monitor's writes of its state file (inotify): the one that says `exited` is seen at
+ * once, then only the monitor's own exit is awaited, a millisecond at a time (it follows the write).
+ * The poll stays as the safety net (a monitor killed outright writes nothing, no inotify here): its
+ * interval starts at 2 ms and grows by half each time up to `pollMs` (50), so a `down` waiting for
+ * many containers at once does not keep reading their state files.
  */
 export async function waitForExit(statePath: string, monitorPid: number, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<MonitorState | undefined> {
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
   const max = opts.pollMs ?? 50;
-  for (let step = Math.min(2, max); ; step = Math.min(max, step * 1.5)) {
-    const st = readMonitorState(statePath);
-    if (st && (st.status === 'exited' || st.status === 'dead') && !processAlive(monitorPid)) return st;
-    if (!processAlive(monitorPid)) return readMonitorState(statePath);
-    if (Date.now() > deadline) return st;
-    await sleep(step);
+  const wake = new DirWake(dirname(statePath), basename(statePath));
+  let quick = 0;
+  try {
+    for (let step = Math.min(2, max); ; step = Math.min(max, step * 1.5)) {
+      wake.changed = false;
+      const st = readMonitorState(statePath);
+      const exited = !!st && (st.status === 'exited' || st.status === 'dead');
+      if (exited && !processAlive(monitorPid)) return st;
+      if (!processAlive(monitorPid)) return readMonitorState(statePath);
+      if (Date.now() > deadline) return st;
+      // (a monitor that stays, to restart the container later, gets the slower wait after ~50 ms)
+      if (exited && quick++ < 50) await sleep(1);
+      else await wake.wait(step);
+    }
+  } finally {
+    wake.close();
   }
 }
