@@ -32,7 +32,8 @@ function cli(cacheDir: string, args: string[], extra: Record<string, string> = {
   const log = join(cacheDir, '..', `modules-${Math.random().toString(36).slice(2)}`);
   const probe = join(cacheDir, '..', 'probe.cjs');
   writeFileSync(probe, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(log)}, JSON.stringify({ internal: process.moduleLoadList, required: Object.keys(require.cache) })));\n`);
-  const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_CODE_CACHE_DIR: cacheDir, TSSTACK_DEBUG_STARTUP: '1', NO_COLOR: '1' };
+  // a root of the test's own: the commands' model caches are written there, not under /var/lib/tsstack
+  const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_CODE_CACHE_DIR: cacheDir, TSSTACK_DEBUG_STARTUP: '1', NO_COLOR: '1', TSSTACK_ROOT: join(cacheDir, '..', 'root'), TSSTACK_RUN_ROOT: join(cacheDir, '..', 'run') };
   delete env.TSSTACK_NO_BUNDLE;
   Object.assign(env, extra);
   return new Promise((resolve) => {
