@@ -109,7 +109,30 @@ function writeCache(dir, file, identity, data, euid) {
   }
   fs.closeSync(fd);
   fs.renameSync(tmp, file);
+  prune(dir, file);
   return true;
+}
+
+/** How many caches a directory keeps: every checkout, command word and set of Node options has its own. */
+const KEEP = 128;
+
+/**
+ * Removes the least recently written caches beyond KEEP (checkouts and builds come and
+ * go; their caches would stay for ever). Only on a write, which is rare; a cache removed
+ * while still in use is just written again by its command's next run.
+ */
+function prune(dir, keep) {
+  const caches = [];
+  for (const n of fs.readdirSync(dir)) {
+    if (!n.endsWith('.bin')) continue;
+    const f = path.join(dir, n);
+    try {
+      const st = fs.lstatSync(f);
+      if (st.isFile() && f !== keep) caches.push({ f, t: st.mtimeMs });
+    } catch { /* gone meanwhile */ }
+  }
+  caches.sort((a, b) => a.t - b.t);
+  for (const c of caches.slice(0, Math.max(0, caches.length + 1 - KEEP))) fs.rmSync(c.f, { force: true });
 }
 
 /** Another command's valid cache of this bundle in `dir`, if any (checked as its own would be). */
@@ -204,4 +227,4 @@ function loadBundled(argv, env = process.env) {
   };
 }
 
-module.exports = { loadBundled, commandKey, cacheDirs, safeChain, readCache, writeCache, BUNDLE };
+module.exports = { loadBundled, commandKey, cacheDirs, safeChain, readCache, writeCache, BUNDLE, KEEP };
