@@ -135,17 +135,28 @@ function prune(dir, keep) {
   for (const c of caches.slice(0, Math.max(0, caches.length + 1 - KEEP))) fs.rmSync(c.f, { force: true });
 }
 
-/** Another command's valid cache of this bundle in `dir`, if any (checked as its own would be). */
+/**
+ * Another command's valid cache of this bundle in `dir`, if any (checked as its own would be):
+ * the smallest, as this command's own cache will hold everything the borrowed one did (V8
+ * writes every function compiled by then), and a bigger one costs every later run its reading.
+ */
 function borrow(dir, suffix, own, identity, euid) {
   let names;
   try {
-    names = fs.readdirSync(dir).filter((n) => n.endsWith(suffix)).sort();
+    names = fs.readdirSync(dir).filter((n) => n.endsWith(suffix));
   } catch {
     return undefined;
   }
+  const sized = [];
   for (const n of names) {
     const f = path.join(dir, n);
     if (f === own) continue;
+    try {
+      sized.push({ f, size: fs.lstatSync(f).size });
+    } catch { /* gone meanwhile */ }
+  }
+  sized.sort((a, b) => a.size - b.size || (a.f < b.f ? -1 : 1));
+  for (const { f } of sized) {
     const c = readCache(f, identity, euid);
     if (c.data) return { data: c.data, from: f };
   }

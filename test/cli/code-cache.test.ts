@@ -102,6 +102,13 @@ test('a command\'s first run borrows another command\'s cache of the same bundle
   const again = await cli(cache, ['ls']);
   t.regex(again.trace.join('\n'), /code cache hit .*ls-/);
   t.deepEqual(readdirSync(cache).map((n) => n.split('-')[0]).sort(), ['ls', 'version']);
+  // with a bigger cache there too (`ls` compiled more than `--version`), the smallest is borrowed:
+  // V8 writes all that was compiled, so a command's own cache would keep the bigger one's code
+  const ls = readdirSync(cache).find((n) => n.startsWith('ls-'))!;
+  const version = readdirSync(cache).find((n) => n.startsWith('version-'))!;
+  t.true(statSync(join(cache, ls)).size > statSync(join(cache, version)).size);
+  const other = await cli(cache, ['images']);
+  t.regex(other.trace.join('\n'), /code cache borrowed from .*version-[0-9a-f]{8}\.bin/);
 });
 
 /** A cache directory with the one file `--version` wrote: its path and contents. */
