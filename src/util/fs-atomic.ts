@@ -20,8 +20,9 @@
 // temp left by a killed writer is recognised and removed by recovery
 // (removeDeadTemps, src/engine/recovery.ts).
 
-import { closeSync, constants, fchmodSync, fsync as fsyncCb, fsyncSync, openSync, readdirSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
-import { open as openAsync } from 'node:fs/promises';
+// Callback fs, not node:fs/promises: this module is loaded by every command (cli/errors.ts), and
+// fs/promises costs ~2 ms of start-up.
+import { close as closeCb, closeSync, constants, fchmodSync, fsync as fsyncCb, fsyncSync, open as openCb, openSync, readdirSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { TsstackError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -114,9 +115,12 @@ function fsyncOff(fd: number): Promise<void> {
 
 /** fsync of a directory (the renames and creations in it) on the thread pool. */
 export async function syncDir(dir: string): Promise<void> {
-  const h = await openAsync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  fsyncs++;
-  try { await h.sync(); } finally { await h.close(); }
+  const fd = await new Promise<number>((resolve, reject) => openCb(dir, constants.O_RDONLY | constants.O_DIRECTORY, (e, fd) => (e ? reject(e) : resolve(fd))));
+  try {
+    await fsyncOff(fd);
+  } finally {
+    await new Promise<void>((resolve) => closeCb(fd, () => resolve()));
+  }
 }
 
 export function writeJsonAtomicSync(path: string, value: unknown, mode?: number, opts?: AtomicWriteOptions): void {
