@@ -11,6 +11,7 @@
 // kernel-drivers.ts; in-memory fakes in the unit tests): the decisions are made here.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { access } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
@@ -465,6 +466,8 @@ export class NetworkManager implements NetworkApi {
    * Resolves once the deletion is under way; `done` once it is over.
    */
   async prepareRemoval(ids: string[], networks: string[]): Promise<{ done: Promise<void> }> {
+    // libuv makes its thread pool on first use (in a `down`, this deletion's send): made now, meanwhile
+    access(this.root, () => {});
     const deleting = await this.store.withLock(async () => {
       const going = new Set(ids);
       const names = new Set<string>();
