@@ -243,6 +243,16 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     if (nets) await dns.close(nets).catch(() => {});
   };
   let earlyDns: Promise<void> | undefined;
+  // The DNS server hears that a network goes as its removal begins (a `down`'s networks go once its
+  // containers are gone): with no container left to answer for and no other network here, it stops
+  // while the network's records and table go and its bridge's deletion ends, not at close() with
+  // nothing else to overlap its exit. (Not sooner: the removals' own DNS calls would queue behind it.)
+  const removeNetwork = networks.remove;
+  networks.remove = async (name) => {
+    const removed = removeNetwork(name);
+    earlyDns = Promise.all([earlyDns, closeDns(new Set([name]))]).then(() => undefined);
+    await removed;
+  };
 
   const engine: Engine = {
     root,
@@ -265,11 +275,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       // the removals' own intents, written before any link goes (each removal writes it again, then ends it)
       const { beginIntent } = await import('./intents.js');
       for (const id of ids) beginIntent(root, { kind: 'container', op: 'remove', name: id, project });
-      const under = await (await networkPart.get()).prepareRemoval(ids, nets);
-      // the DNS server hears now that these networks go: with no container left to answer for and no other
-      // network here, it stops while the removals go on, not at close() with nothing else to overlap its exit
-      earlyDns = closeDns(new Set(nets));
-      return under;
+      return (await networkPart.get()).prepareRemoval(ids, nets);
     },
     async close() {
       // DNS first: with no container and no network left it stops its server; then the
