@@ -251,6 +251,7 @@ export class NetworkManager implements NetworkApi {
       if (!deleting && !this.unlinked.has(rec.bridge)) await this.removeBridge(rec, failures);
       faultPoint('network.unlinked');
       this.store.delete(name);
+      this.retiring.delete(name);
       faultPoint('network.forgotten');
       try {
         // the table held this network's subnet: it changes, so it is rebuilt without listing it first
@@ -482,6 +483,7 @@ export class NetworkManager implements NetworkApi {
           if (leases.some(([id]) => !going.has(id) && pinned.has(this.sandboxPath(id)))) continue;
           // from here a kill leaves the network to the next command's recovery to remove, as remove() would
           beginIntent(this.root, { kind: 'network', op: 'remove', name: rec.name, project: rec.labels['tsstack.project'], link: rec.bridge });
+          this.retiring.add(rec.name);
           for (const [, ep] of leases) names.add(ep.hostIfname);
           names.add(rec.bridge);
         }
@@ -519,6 +521,9 @@ export class NetworkManager implements NetworkApi {
     const done = sent.then(() => new Map<string, string>(), () => this.removeLinks(found.map((l) => l.name)));
     return (this.deleting = { names: new Set(found.map((l) => l.name)), done });
   }
+
+  /** Networks prepareRemoval is deleting the bridge of (their intents written): their records go whole in remove(). */
+  private readonly retiring = new Set<string>();
 
   /** Links prepareRemoval deleted (by this process), and the deletion under way. */
   private readonly unlinked = new Set<string>();
@@ -574,6 +579,9 @@ export class NetworkManager implements NetworkApi {
       for (const e of mine) if (linkFailures.has(e.ep.hostIfname)) failures.get(e.id)!.push(`delete link ${e.ep.hostIfname}: ${linkFailures.get(e.ep.hostIfname)}`);
       if (!released.length) continue;
       for (const e of released) delete rec.endpoints[e.id];
+      // a network going (its intent written): its leases go with its record in remove(), or the next
+      // command's recovery of it; no durable write of each lease's end before
+      if (this.retiring.has(rec.name)) continue;
       try {
         this.store.put(rec);
       } catch (err) {
