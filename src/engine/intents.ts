@@ -5,6 +5,7 @@
 // "nothing was left half made" check of the no-op `up` fast path (projectIntent).
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { noSpace } from '../util/fs-atomic.js';
 
@@ -36,6 +37,20 @@ export function beginIntent(root: string, intent: Omit<Intent, 'pid'>): void {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     writeFileSync(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 });
     renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw noSpace(e, path) ?? e;
+  }
+}
+
+/** beginIntent with its writes on the thread pool (the same steps, in order: awaited before the change's first step). */
+export async function beginIntentAsync(root: string, intent: Omit<Intent, 'pid'>): Promise<void> {
+  const path = fileOf(root, intent.kind, intent.name);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await writeFile(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 });
+    await rename(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw noSpace(e, path) ?? e;
