@@ -136,12 +136,37 @@ export function request(s: RtnlSocket, type: number, flags: number, body: Buffer
   sendAcked('rtnetlink', s.fd, message(type, NLM_F_REQUEST | NLM_F_ACK | flags, ++s.seq, body), Buffer.alloc(8192));
 }
 
+/**
+ * request() on a socket of its own whose send() runs on libuv's thread pool: for a request the kernel
+ * takes milliseconds to carry out inside send() (a veth pair: both devices registered, one moved into
+ * a sandbox), which the one JavaScript thread spends on other containers meanwhile. The socket is
+ * opened here, on the calling thread, so it is of that thread's network namespace whatever thread sends.
+ */
+export async function requestOffThread(type: number, flags: number, body: Buffer): Promise<void> {
+  const fd = socketFd('rtnetlink', CHANGE_TIMEOUT_S);
+  try {
+    rtnlTrips.requests++;
+    const req = message(type, NLM_F_REQUEST | NLM_F_ACK | flags, 1, body);
+    const sent = await new Promise<number>((ok, fail) => libc().send.async(fd, req, req.length, 0, (e, n) => (e ? fail(e) : ok(Number(n)))));
+    if (sent !== req.length) throw new Error(`rtnetlink: send failed (errno ${koffi.errno()})`);
+    receiveAck('rtnetlink', fd, 1, Buffer.alloc(8192));
+  } finally {
+    libc().close(fd);
+  }
+}
+
 /** Sends one request and waits for its acknowledgement (by the request's sequence number); a refusal throws. */
 function sendAcked(what: string, fd: number, req: Buffer, buf: Buffer): void {
   rtnlTrips.requests++;
   const c = libc();
   const seq = req.readUInt32LE(8);
   if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`${what}: send failed (errno ${koffi.errno()})`);
+  receiveAck(what, fd, seq, buf);
+}
+
+/** Reads answers until the acknowledgement of request `seq`; a refusal throws. */
+function receiveAck(what: string, fd: number, seq: number, buf: Buffer): void {
+  const c = libc();
   for (;;) {
     const n = Number(c.recv(fd, buf, buf.length, 0));
     if (n <= 0) throw new Error(`${what}: no answer from the kernel (errno ${koffi.errno()})`);
