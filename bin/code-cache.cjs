@@ -109,20 +109,54 @@ function writeCache(dir, file, identity, data, euid) {
   }
   fs.closeSync(fd);
   fs.renameSync(tmp, file);
+  prune(dir, file);
   return true;
 }
 
-/** Another command's valid cache of this bundle in `dir`, if any (checked as its own would be). */
+/** How many caches a directory keeps: every checkout, command word and set of Node options has its own. */
+const KEEP = 128;
+
+/**
+ * Removes the least recently written caches beyond KEEP (checkouts and builds come and
+ * go; their caches would stay for ever). Only on a write, which is rare; a cache removed
+ * while still in use is just written again by its command's next run.
+ */
+function prune(dir, keep) {
+  const caches = [];
+  for (const n of fs.readdirSync(dir)) {
+    if (!n.endsWith('.bin')) continue;
+    const f = path.join(dir, n);
+    try {
+      const st = fs.lstatSync(f);
+      if (st.isFile() && f !== keep) caches.push({ f, t: st.mtimeMs });
+    } catch { /* gone meanwhile */ }
+  }
+  caches.sort((a, b) => a.t - b.t);
+  for (const c of caches.slice(0, Math.max(0, caches.length + 1 - KEEP))) fs.rmSync(c.f, { force: true });
+}
+
+/**
+ * Another command's valid cache of this bundle in `dir`, if any (checked as its own would be):
+ * the smallest, as this command's own cache will hold everything the borrowed one did (V8
+ * writes every function compiled by then), and a bigger one costs every later run its reading.
+ */
 function borrow(dir, suffix, own, identity, euid) {
   let names;
   try {
-    names = fs.readdirSync(dir).filter((n) => n.endsWith(suffix)).sort();
+    names = fs.readdirSync(dir).filter((n) => n.endsWith(suffix));
   } catch {
     return undefined;
   }
+  const sized = [];
   for (const n of names) {
     const f = path.join(dir, n);
     if (f === own) continue;
+    try {
+      sized.push({ f, size: fs.lstatSync(f).size });
+    } catch { /* gone meanwhile */ }
+  }
+  sized.sort((a, b) => a.size - b.size || (a.f < b.f ? -1 : 1));
+  for (const { f } of sized) {
     const c = readCache(f, identity, euid);
     if (c.data) return { data: c.data, from: f };
   }
@@ -204,4 +238,4 @@ function loadBundled(argv, env = process.env) {
   };
 }
 
-module.exports = { loadBundled, commandKey, cacheDirs, safeChain, readCache, writeCache, BUNDLE };
+module.exports = { loadBundled, commandKey, cacheDirs, safeChain, readCache, writeCache, BUNDLE, KEEP };

@@ -56,6 +56,44 @@ const builtinImports = {
   },
 };
 
+/**
+ * `koffi` as its native module, loaded directly: the package's own JavaScript finds it by
+ * resolving two packages' exports, reading the ELF header of Node's binary for its libc and
+ * creating a require (which loads Node's ES module loader) — ~10 ms of every command that
+ * mounts, locks or talks netlink. What it adds to the native module is deprecated aliases,
+ * which tsstack does not use. The prebuilt binary is the one `npm ci` put beside the
+ * checkout (glibc's, else musl's), and only of the version the package is; anything else
+ * (another layout of node_modules, another version) loads the package as before.
+ */
+const koffiVersion = JSON.parse(await readFile(join(repo, 'node_modules', 'koffi', 'package.json'), 'utf8').catch(() => '{}')).version;
+const koffiDirect = {
+  name: 'koffi-direct',
+  setup(b) {
+    if (!koffiVersion) return;
+    b.onResolve({ filter: /^koffi$/ }, (a) => (a.namespace === 'koffi-direct' ? { path: 'koffi', external: true } // its fallback: the package
+      : a.kind === 'dynamic-import' ? undefined : { path: 'koffi', namespace: 'koffi-direct' }));
+    b.onLoad({ filter: /.*/, namespace: 'koffi-direct' }, () => ({
+      loader: 'js',
+      contents: `const { join } = require('node:path');
+function direct() {
+  const dir = join(__dirname, '..', '..', 'node_modules', '@koromix', \`koffi-\${process.platform}-\${process.arch}\`);
+  for (const libc of [process.platform, 'musl']) {
+    const m = { exports: {} };
+    try {
+      process.dlopen(m, join(dir, \`\${libc}_\${process.arch}\`, 'koffi.node'));
+    } catch {
+      continue; // absent, or the other libc's
+    }
+    if (m.exports.version === ${JSON.stringify(koffiVersion)}) return m.exports;
+  }
+  return undefined;
+}
+module.exports = direct() ?? require('koffi');
+`,
+    }));
+  },
+};
+
 const result = await esbuild.build({
   entryPoints: [join(dist, 'src', 'cli', 'main.js')],
   outfile,
@@ -74,7 +112,7 @@ const result = await esbuild.build({
   footer: { js: '})' },
   metafile: true,
   logLevel: 'warning',
-  plugins: [metaUrl, builtinImports],
+  plugins: [metaUrl, builtinImports, koffiDirect],
 });
 
 const left = Object.values(result.metafile.outputs)[0].imports.filter((i) => i.kind === 'dynamic-import');

@@ -59,6 +59,10 @@ run_suite() { # $1 = log file; the rest go to ava
   wait "$pid"
 }
 
+# The default engine root is the host's: a test that reaches it (a command run without
+# TSSTACK_ROOT writes its model cache there) changes a user's state. Said and failed below.
+default_root_before=$([[ -e /var/lib/tsstack ]] && echo yes || echo no)
+
 log=$(mktemp /tmp/tsstack-test.XXXXXX.log)
 set +e
 run_suite "$log" "$@"
@@ -81,6 +85,13 @@ failed=$(grep -cE '^ +✘' "$log" || true)
 skipped=$(grep -cE '^ +- \[skip\] ' "$log" || true)
 todo=$(grep -cE '^ +- \[todo\] ' "$log" || true)
 rm -f "$log"
+if [[ $default_root_before == no && -e /var/lib/tsstack ]]; then
+  echo "✘ a test wrote under the default engine root /var/lib/tsstack (run commands with TSSTACK_ROOT); what it left:" >&2
+  find /var/lib/tsstack -maxdepth 4 >&2
+  rm -rf /var/lib/tsstack
+  failed=$(( ${failed:-0} + 1 ))
+  [[ $rc != 0 ]] || rc=1
+fi
 summary="${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 [[ ${todo:-0} == 0 ]] || summary+=", $todo todo"
 echo "$summary"

@@ -333,7 +333,9 @@ int cg_destroy(const struct cg_dirs *d, err_t *e) {
       /* A parent we made that other containers now use: theirs to leave. */
       if (!leaf && (errno == ENOTEMPTY || errno == EBUSY)) break;
       if (errno == ENOTEMPTY) break;
-      if (errno == EBUSY && attempt < 100) {
+      /* Its last process is still exiting: a killed command's container on a loaded machine
+       * took over a second here (faults/crash at load ~15), so wait up to 5 s. */
+      if (errno == EBUSY && attempt < 500) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
         continue;

@@ -58,6 +58,23 @@ export function untilInterrupted(): Promise<void> {
     process.once('SIGTERM', done);
   });
 }
+/**
+ * A signal for the changes a command makes: the first Ctrl-C aborts it — the steps under way
+ * finish, none starts after, so nothing is left half made — and says so; a second one is the
+ * default (exit at once: the next command finishes or undoes what was under way). `dispose`
+ * gives Ctrl-C back to whoever had it.
+ */
+export function interruptibleChanges(say: (line: string) => void): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const hook = () => {
+    onInterrupt(undefined);
+    say('interrupted: finishing the steps under way, starting no more (Ctrl-C again to quit at once)');
+    ac.abort();
+  };
+  onInterrupt(hook);
+  return { signal: ac.signal, dispose: () => { if (interruptHook === hook) onInterrupt(undefined); } };
+}
+
 export function interrupted(): boolean {
   if (!interruptHook) return false;
   interruptHook();

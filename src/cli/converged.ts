@@ -23,7 +23,7 @@ import type { StateFingerprint } from '../engine/api.js';
 import { stateFingerprintOf } from '../engine/engine.js';
 import { RACY_MS } from '../engine/fingerprint.js';
 import type { StackModel } from '../model/types.js';
-import { codeStampOf, VOLATILE as VOLATILE_ENV } from './model-cache.js';
+import { codeStampOf, modelDigest, VOLATILE as VOLATILE_ENV } from './model-cache.js';
 import { BUNDLE_FILE } from './code-identity.js';
 
 export interface ConvergedInput {
@@ -88,7 +88,7 @@ function codeStamp(): string[] {
 
 function keyOf(i: ConvergedInput): string {
   const env = Object.entries(i.env).filter(([k, v]) => v !== undefined && !VOLATILE_ENV.has(k)).sort(([a], [b]) => (a < b ? -1 : 1));
-  return createHash('sha256').update(JSON.stringify([i.root, i.runRoot, i.request, env, codeStamp(), i.model])).digest('hex');
+  return createHash('sha256').update(JSON.stringify([i.root, i.runRoot, i.request, env, codeStamp(), modelDigest(i.model)])).digest('hex');
 }
 
 function pathOf(i: ConvergedInput): string {

@@ -27,6 +27,17 @@ interface Stamp {
 interface Entry {
   files: Stamp[];
   model: StackModel;
+  /** modelDigest(model), made when the entry was: a hit need not serialise and hash the model again. */
+  digest?: string;
+}
+
+const digests = new WeakMap<StackModel, string>();
+
+/** A digest of the whole model (for keys that depend on all of it: converged.ts); remembered per object. */
+export function modelDigest(model: StackModel): string {
+  let d = digests.get(model);
+  if (d === undefined) digests.set(model, (d = createHash('sha256').update(JSON.stringify(model)).digest('hex')));
+  return d;
 }
 
 /** Size, mtime, inode and (files are small) a digest of the content: two saves within one clock tick still differ. */
@@ -78,6 +89,8 @@ export function cachedModel(i: CacheInput): StackModel | undefined {
     return undefined;
   }
   for (const f of entry.files) if (stampOf(f.path) !== f.stamp) return undefined;
+  // the digest was made of this same JSON, parsed back: the model is equal to the one it was made of
+  if (typeof entry.digest === 'string') digests.set(entry.model, entry.digest);
   return entry.model;
 }
 
@@ -98,7 +111,7 @@ export function storeModel(i: CacheInput, model: StackModel, probed: { explicitF
     // 0700/0600: a model holds the stack's environment (and values of environment-sourced secrets)
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ files, model } satisfies Entry), { mode: 0o600 });
+    writeFileSync(tmp, JSON.stringify({ files, model, digest: modelDigest(model) } satisfies Entry), { mode: 0o600 });
     renameSync(tmp, path);
   } catch { /* a cache that cannot be written is just a miss next time */ }
 }

@@ -6,7 +6,12 @@
 //
 // What is digested — stamps (size, mtime, ctime, inode; the engine replaces its
 // state files by rename), no parsing:
-//   <root>/containers/<id>/{container.json,state.json}   containers.list()
+//   <root>/containers/<id>/ (the directory)              containers.list()
+//     its container.json and the monitor's state.json are only ever replaced by rename
+//     (writeJsonAtomic, native/monitor/state.c), which changes the directory's mtime and
+//     ctime: one stat per container instead of two. A second rename within the same clock
+//     tick leaves the directory's stamp as it was, but a stamp that recent is racy (below),
+//     so it is never vouched for.
 //   <root>/volumes/<name>/meta.json                      volumes.list()/inspect()
 //   <root>/images/*                                      images.inspect() (blobs are content-addressed)
 //   <root>/networks/*                                    networks.list()/inspect()
@@ -21,7 +26,7 @@
 // Loaded on the CLI's fast path: keep its imports light (no engine part).
 
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StateFingerprint } from './api.js';
 import { dnsServerDir, netnsKey } from './dns/paths.js';
@@ -55,7 +60,7 @@ export const RACY_MS = 50;
 function stateFiles(root: string): string[] {
   const out: string[] = [];
   const cdir = join(root, 'containers');
-  for (const id of list(cdir)) out.push(join(cdir, id, 'container.json'), join(cdir, id, 'state.json'));
+  for (const id of list(cdir)) out.push(`${cdir}/${id}`);
   const vdir = join(root, 'volumes');
   for (const v of list(vdir)) out.push(join(vdir, v, 'meta.json'));
   for (const part of ['images', 'networks']) {
@@ -65,11 +70,28 @@ function stateFiles(root: string): string[] {
   return out;
 }
 
-/** Alive (not a zombie) and since when: the input of the engine's liveness check, robust to pid reuse. */
+/** One buffer for every /proc/<pid>/stat read: a stat line is a few hundred bytes (comm ≤ 64). */
+const STAT_BUF = Buffer.allocUnsafe(4096);
+
+/**
+ * Alive (not a zombie) and since when: the input of the engine's liveness check, robust to pid reuse.
+ * Read with open/read/close into one buffer: the no-op `up` reads one per container, and
+ * readFileSync's stat, growing reads and decoding were most of its cost.
+ */
 function pidFact(pid: number): string {
-  const stat = readOr(`/proc/${pid}/stat`);
-  if (!stat) return 'gone';
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let n: number;
+  try {
+    const fd = openSync(`/proc/${pid}/stat`, 'r');
+    try {
+      n = readSync(fd, STAT_BUF, 0, STAT_BUF.length, null);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 'gone';
+  }
+  const stat = STAT_BUF.toString('latin1', 0, n);
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 21);
   // fields[0] is the state (R/S/D flicker; only zombie-or-dead matters); fields[19] the start time
   return `${fields[0] === 'Z' || fields[0] === 'X' ? 'dead' : 'live'}:${fields[19]}`;
 }
@@ -104,20 +126,20 @@ async function hostFacts(root: string, runRoot: string): Promise<string> {
 
 /** Digest of the state files' stamps, of the liveness of `pids` and of the host facts. */
 function digestOf(files: string[], pids: number[], now: number, facts: string): { digest: string; racy: boolean } {
-  const h = createHash('sha256');
-  h.update(facts);
+  // one string, hashed once: a few hundred small update() calls cost more than the stats
+  let text = facts;
   let racy = false;
   for (const f of files) {
+    const s = statSync(f, { throwIfNoEntry: false });
     let stamp = '-';
-    try {
-      const s = statSync(f);
+    if (s) {
       stamp = `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
       if (now - Math.max(s.mtimeMs, s.ctimeMs) < RACY_MS) racy = true;
-    } catch { /* absent */ }
-    h.update(`${f}\0${stamp}\0`);
+    }
+    text += `${f}\0${stamp}\0`;
   }
-  for (const pid of pids) h.update(`pid ${pid}=${pidFact(pid)}\0`);
-  return { digest: h.digest('hex'), racy };
+  for (const pid of pids) text += `pid ${pid}=${pidFact(pid)}\0`;
+  return { digest: createHash('sha256').update(text).digest('hex'), racy };
 }
 
 const PID_RE = /"monitorPid"\s*:\s*(\d+)/g;
@@ -132,10 +154,13 @@ export async function stateFingerprint(root: string, runRoot: string, opts: { pi
   let pids = opts.pids;
   if (!pids) {
     const found = new Set<number>();
-    for (const f of files) {
-      if (!f.endsWith('.json') || !f.includes('/containers/')) continue;
-      const text = readOr(f);
-      if (text) for (const m of text.matchAll(PID_RE)) found.add(Number(m[1]));
+    const cdir = `${join(root, 'containers')}/`;
+    for (const d of files) {
+      if (!d.startsWith(cdir)) continue;
+      for (const f of ['container.json', 'state.json']) {
+        const text = readOr(`${d}/${f}`);
+        if (text) for (const m of text.matchAll(PID_RE)) found.add(Number(m[1]));
+      }
     }
     pids = [...found].sort((a, b) => a - b);
   }

@@ -4,8 +4,7 @@
 // `<root>/intents/`: `container-<id>.json`, `network-<name>.json`. An empty directory is the cheap
 // "nothing was left half made" check of the no-op `up` fast path (projectIntent).
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdirSync, readdirSync, readFileSync, rename, renameSync, rmSync, writeFile, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { noSpace } from '../util/fs-atomic.js';
 
@@ -48,9 +47,11 @@ export async function beginIntentAsync(root: string, intent: Omit<Intent, 'pid'>
   const path = fileOf(root, intent.kind, intent.name);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   try {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeFile(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 });
-    await rename(tmp, path);
+    // callback fs, not node:fs/promises (its start-up cost, as fs-atomic.ts)
+    const cb = (call: (k: (e: NodeJS.ErrnoException | null) => void) => void) => new Promise<void>((ok, fail) => call((e) => (e ? fail(e) : ok())));
+    await cb((k) => mkdir(dirname(path), { recursive: true, mode: 0o700 }, (e) => k(e)));
+    await cb((k) => writeFile(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 }, k));
+    await cb((k) => rename(tmp, path, k));
   } catch (e) {
     rmSync(tmp, { force: true });
     throw noSpace(e, path) ?? e;

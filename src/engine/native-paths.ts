@@ -10,13 +10,17 @@ import { TsstackError } from '../util/errors.js';
 
 export type NativePart = 'runtime' | 'monitor' | 'dns' | 'init' | 'portd';
 
+let root: string | undefined;
+
+/** The package's directory, found once per process (a run asks for several binaries). */
 function packageRoot(): string {
+  if (root !== undefined) return root;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return dir;
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return (root = dir);
     dir = dirname(dir);
   }
-  return dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+  return (root = dirname(dirname(dirname(fileURLToPath(import.meta.url)))));
 }
 
 /** Absolute path of `tsstack-<part>`; throws a HOST error naming the build step when it is missing. */

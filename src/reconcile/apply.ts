@@ -71,7 +71,16 @@ export interface ApplyResult {
   touched: string[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves after `ms`, or at once when `signal` aborts (the caller looks at it). */
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
+  const done = () => {
+    clearTimeout(t);
+    signal?.removeEventListener('abort', done);
+    r();
+  };
+  const t = setTimeout(done, ms);
+  signal?.addEventListener('abort', done, { once: true });
+});
 const REMOVE_PARALLEL = 32;
 const CONTAINER_PARALLEL = 16;
 /** The pool of container creates and starts (bounded by CONTAINER_PARALLEL unless `parallel` is given). */
@@ -105,7 +114,7 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
       if (o.state === 'skipped') run.skipped(byId.get(o.id)!, o, byId);
     },
   });
-  if (plan.desired) run.serviceFailures(plan.order, plan.desired);
+  if (plan.desired && !opts.signal?.aborted) run.serviceFailures(plan.order, plan.desired); // interrupted: not done is not failed
   return result;
 }
 
@@ -290,9 +299,9 @@ class StepRunner {
     if (w.optional && ctx.outcome(startedId(w.dependency))?.state !== 'done') return void warn(blockedBy(w.dependency));
     try {
       await waitCondition(this.engine, this.plan.desired!, this.plan.project, w.dependency, w.condition, this.opts,
-        (m) => this.emit(`service:${w.service}`, `wait ${w.dependency}`, 'waiting', m));
+        (m) => this.emit(`service:${w.service}`, `wait ${w.dependency}`, 'waiting', m), ctx.signal);
     } catch (e) {
-      if (!w.optional) throw e;
+      if (!w.optional || ctx.signal.aborted) throw e;
       warn(e);
     }
   }
@@ -371,13 +380,14 @@ async function stopForRemoval(engine: Engine, c: ContainerInfo, stopTimeoutMs?: 
 /** Resolves when every container of `service` meets `condition`; rejects with the reason it cannot. */
 export async function waitCondition(
   engine: Engine, desired: DesiredState, project: string, service: string, condition: string,
-  opts: Pick<ApplyOptions, 'conditionTimeoutMs' | 'pollMs'>, onWait?: (m: string) => void,
+  opts: Pick<ApplyOptions, 'conditionTimeoutMs' | 'pollMs'>, onWait?: (m: string) => void, signal?: AbortSignal,
 ): Promise<void> {
   const deadline = Date.now() + (opts.conditionTimeoutMs ?? 120_000);
   const poll = opts.pollMs ?? 200;
   const svc = desired.services[service];
   let said = false;
   for (;;) {
+    signal?.throwIfAborted(); // interrupted: a wait is given up (the executor counts it as not done)
     const cs = (await engine.containers.list({ [LABEL.project]: project, [LABEL.service]: service })).filter((c) => c.labels[LABEL.oneoff] !== 'True');
     const verdict = judge(cs, condition, svc?.replicas ?? 1);
     if (verdict === true) return;
@@ -387,7 +397,7 @@ export async function waitCondition(
       onWait?.(`waiting for ${service} (${condition})`);
       said = true;
     }
-    await sleep(poll);
+    await sleep(poll, signal);
   }
 }
 

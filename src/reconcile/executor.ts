@@ -116,7 +116,9 @@ export async function execute(nodes: ExecNode[], opts: ExecOptions = {}): Promis
       opts.onStart?.(n.id);
       void Promise.resolve().then(() => n.run(ctx)).then(
         (value) => ({ id: n.id, state: 'done', value }) as Outcome,
-        (error) => ({ id: n.id, state: 'failed', error }) as Outcome,
+        // a node that gave up because the run was aborted is not done, not failed
+        (error) => (signal.aborted && (error === signal.reason || (error as Error | undefined)?.name === 'AbortError')
+          ? { id: n.id, state: 'cancelled' } : { id: n.id, state: 'failed', error }) as Outcome,
       ).then((o) => {
         busy.set(pool, busy.get(pool)! - 1);
         running--;

@@ -8,9 +8,9 @@
 // that embeds main(). Lite mode turns WebAssembly off, so nothing this process loads may need it
 // (undici's fetch does; the server is plain node:http and never fetches).
 
-import { createRequire } from 'node:module';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { koffi as loadKoffi } from '../util/koffi.js';
 
 export const LEAN_FLAGS = ['--lite-mode', '--no-expose-wasm', '--max-semi-space-size=1', '--single-threaded-gc', '--v8-pool-size=1'];
 /** Set across the execve only: the process that has it is the lean one, and removes it at once. */
@@ -34,7 +34,7 @@ export function execLean(env: NodeJS.ProcessEnv = process.env): void {
   }
   if (LEAN_FLAGS.every((f) => process.execArgv.includes(f)) || !same(process.argv[1], BIN)) return;
   try {
-    const koffi = createRequire(import.meta.url)('koffi');
+    const koffi = loadKoffi();
     const libc = koffi.load('libc.so.6');
     const fcntl = libc.func('int fcntl(int fd, int cmd, ...)');
     const execve = libc.func('int execve(const char *path, const char **argv, const char **envp)');

@@ -20,8 +20,9 @@
 // temp left by a killed writer is recognised and removed by recovery
 // (removeDeadTemps, src/engine/recovery.ts).
 
-import { closeSync, constants, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
-import { mkdir as mkdirAsync, open as openAsync, rename as renameAsync, unlink as unlinkAsync } from 'node:fs/promises';
+// Callback fs, not node:fs/promises: this module is loaded by every command (cli/errors.ts), and
+// fs/promises costs ~2 ms of start-up.
+import { close as closeCb, closeSync, constants, fchmod as fchmodCb, fchmodSync, fsync as fsyncCb, fsyncSync, mkdir as mkdirCb, open as openCb, openSync, readdirSync, rename as renameCb, renameSync, unlink as unlinkCb, write as writeCb, writeSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { TsstackError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -84,43 +85,58 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
  * writeFileAtomicSync with every step on libuv's thread pool: the same steps in the same order (temp
  * created new, written and fsync'd, renamed, directory fsync'd), so a reader or a crash sees exactly
  * what it would after the synchronous write; but the one JavaScript thread goes on with other work
- * while the kernel creates the file and the disk flushes (creating an inode costs ~0.3–0.8 ms of CPU
- * on a large ext4, the fsyncs milliseconds). Writes of several containers started together then
- * proceed side by side (ext4's journal commits concurrent fsyncs together) instead of one after another.
- * `durable: false` drops the fsyncs as writeFileAtomicSync does.
+ * while the kernel creates the file and the disk flushes (a new inode costs ~0.3–0.8 ms of CPU on a
+ * large ext4 that has just deleted many, the fsyncs milliseconds). Writes of several containers started
+ * together then proceed side by side (ext4's journal commits concurrent fsyncs together) instead of one
+ * after another. `durable: false` drops the fsyncs as writeFileAtomicSync does.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: AtomicWriteOptions = {}): Promise<void> {
   const durable = opts.durable !== false;
   const dir = dirname(path);
-  await mkdirAsync(dir, { recursive: true, mode: 0o755 });
+  await cb<string | undefined>((k) => mkdirCb(dir, { recursive: true, mode: 0o755 }, k));
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const h = await openAsync(tmp, CREATE_NEW, 0o600);
+  const fd = await cb<number>((k) => openCb(tmp, CREATE_NEW, 0o600, k));
   try {
     try {
-      await h.chmod(mode);
-      await h.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
-      if (durable) { fsyncs++; await h.sync(); }
+      await cb<void>((k) => fchmodCb(fd, mode, k));
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let off = 0; off < buf.length;) off += await cb<number>((k) => writeCb(fd, buf, off, buf.length - off, null, k));
+      if (durable) await fsyncOff(fd);
       faultPoint('atomic.written');
     } finally {
-      await h.close();
+      await new Promise<void>((resolve) => closeCb(fd, () => resolve()));
     }
   } catch (e) {
-    await unlinkAsync(tmp).catch(() => { /* already gone */ });
+    await new Promise<void>((resolve) => unlinkCb(tmp, () => resolve())); // (already gone: nothing to do)
     throw e;
   }
-  await renameAsync(tmp, path);
+  await cb<void>((k) => renameCb(tmp, path, k));
   if (durable) await syncDir(dir);
+}
+
+/** A callback-style fs call as a promise (node:fs/promises costs start-up; see the import). */
+function cb<T>(call: (k: (e: NodeJS.ErrnoException | null, v?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => call((e, v) => (e ? reject(e) : resolve(v as T))));
 }
 
 export function writeJsonAtomic(path: string, value: unknown, mode?: number, opts?: AtomicWriteOptions): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode, opts);
 }
 
+/** fsync of an open descriptor on the thread pool (fs.fsync: the descriptor stays the caller's to close). */
+function fsyncOff(fd: number): Promise<void> {
+  fsyncs++;
+  return new Promise((resolve, reject) => fsyncCb(fd, (e) => (e ? reject(e) : resolve())));
+}
+
 /** fsync of a directory (the renames and creations in it) on the thread pool. */
 export async function syncDir(dir: string): Promise<void> {
-  const h = await openAsync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  fsyncs++;
-  try { await h.sync(); } finally { await h.close(); }
+  const fd = await new Promise<number>((resolve, reject) => openCb(dir, constants.O_RDONLY | constants.O_DIRECTORY, (e, fd) => (e ? reject(e) : resolve(fd))));
+  try {
+    await fsyncOff(fd);
+  } finally {
+    await new Promise<void>((resolve) => closeCb(fd, () => resolve()));
+  }
 }
 
 export function writeJsonAtomicSync(path: string, value: unknown, mode?: number, opts?: AtomicWriteOptions): void {

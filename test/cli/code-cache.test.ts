@@ -4,7 +4,7 @@
 // directory others can write, a cache of another build are ignored (V8 would run it as code).
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -17,6 +17,7 @@ const cc = createRequire(import.meta.url)(join(REPO, 'bin', 'code-cache.cjs')) a
   safeChain(dir: string, euid: number): boolean;
   readCache(file: string, identity: string, euid: number): { data?: Buffer; why?: string };
   writeCache(dir: string, file: string, identity: string, data: Buffer, euid: number): boolean;
+  KEEP: number;
 };
 const NOBODY = 65534;
 const root = process.geteuid?.() === 0;
@@ -32,7 +33,8 @@ function cli(cacheDir: string, args: string[], extra: Record<string, string> = {
   const log = join(cacheDir, '..', `modules-${Math.random().toString(36).slice(2)}`);
   const probe = join(cacheDir, '..', 'probe.cjs');
   writeFileSync(probe, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(log)}, JSON.stringify({ internal: process.moduleLoadList, required: Object.keys(require.cache) })));\n`);
-  const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_CODE_CACHE_DIR: cacheDir, TSSTACK_DEBUG_STARTUP: '1', NO_COLOR: '1' };
+  // a root of the test's own: the commands' model caches are written there, not under /var/lib/tsstack
+  const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_CODE_CACHE_DIR: cacheDir, TSSTACK_DEBUG_STARTUP: '1', NO_COLOR: '1', TSSTACK_ROOT: join(cacheDir, '..', 'root'), TSSTACK_RUN_ROOT: join(cacheDir, '..', 'run') };
   delete env.TSSTACK_NO_BUNDLE;
   Object.assign(env, extra);
   return new Promise((resolve) => {
@@ -100,6 +102,13 @@ test('a command\'s first run borrows another command\'s cache of the same bundle
   const again = await cli(cache, ['ls']);
   t.regex(again.trace.join('\n'), /code cache hit .*ls-/);
   t.deepEqual(readdirSync(cache).map((n) => n.split('-')[0]).sort(), ['ls', 'version']);
+  // with a bigger cache there too (`ls` compiled more than `--version`), the smallest is borrowed:
+  // V8 writes all that was compiled, so a command's own cache would keep the bigger one's code
+  const ls = readdirSync(cache).find((n) => n.startsWith('ls-'))!;
+  const version = readdirSync(cache).find((n) => n.startsWith('version-'))!;
+  t.true(statSync(join(cache, ls)).size > statSync(join(cache, version)).size);
+  const other = await cli(cache, ['images']);
+  t.regex(other.trace.join('\n'), /code cache borrowed from .*version-[0-9a-f]{8}\.bin/);
 });
 
 /** A cache directory with the one file `--version` wrote: its path and contents. */
@@ -127,6 +136,26 @@ test('a cache of another build or one V8 refuses is rewritten; the command runs 
   t.regex(rejected.out, /^tsstack version /);
   t.regex(rejected.trace.join('\n'), /code cache rejected[\s\S]*written/);
   t.true(readFileSync(file).length > 4096 + head);
+});
+
+test('a write keeps the directory to the newest caches: those of checkouts gone stay no longer', (t) => {
+  const dir = join(tmp(t), 'code');
+  mkdirSync(dir, { mode: 0o700 });
+  const euid = process.geteuid?.() ?? 0;
+  const old = Date.now() / 1000 - 3600;
+  for (let i = 0; i < cc.KEEP + 5; i++) {
+    const f = join(dir, `up-${String(i).padStart(8, '0')}.bin`);
+    writeFileSync(f, 'x', { mode: 0o600 });
+    utimesSync(f, old + i, old + i);
+  }
+  writeFileSync(join(dir, 'notes.txt'), 'not a cache');
+  t.true(cc.writeCache(dir, join(dir, 'ps-new.bin'), 'id', Buffer.from('data'), euid));
+  const left = readdirSync(dir).filter((n) => n.endsWith('.bin')).sort();
+  t.is(left.length, cc.KEEP);
+  t.true(left.includes('ps-new.bin'), 'the one just written stays');
+  t.false(left.includes('up-00000000.bin'), 'the oldest went');
+  t.true(left.includes(`up-${String(cc.KEEP + 4).padStart(8, '0')}.bin`), 'the newest stayed');
+  t.true(existsSync(join(dir, 'notes.txt')), 'only caches are removed');
 });
 
 (root ? test : test.skip)('a cache another user could have written is never loaded (root runs it)', async (t) => {

@@ -2,16 +2,17 @@
 // plan depended on changed; state files and monitor liveness are the fingerprint.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convergedOutcome, recordConverged, snapshot, type ConvergedInput } from '../../src/cli/converged.js';
 import { model } from '../reconcile/_model.js';
 
-/** Writes a state file. */
+/** Writes a state file as the engine and the monitor do: a temp file renamed over the old one. */
 function put(path: string, text: string): void {
   mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, text);
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
 }
 
 /** Past the racy window (converged.ts's RACY_MS), so the files just written can be vouched for. */

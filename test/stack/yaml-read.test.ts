@@ -124,7 +124,7 @@ export async function resolve(s, c, n) { if (s === 'yaml' || s.startsWith('yaml/
   const code = `import { register } from 'node:module';
 register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
 const { Context } = await import(${JSON.stringify(context)});
-const io = { out: () => {}, err: () => {}, tty: false, env: {}, cwd: ${JSON.stringify(dir)} };
+const io = { out: () => {}, err: () => {}, tty: false, env: { TSSTACK_ROOT: ${JSON.stringify(join(dir, 'root'))}, TSSTACK_RUN_ROOT: ${JSON.stringify(join(dir, 'run'))} }, cwd: ${JSON.stringify(dir)} };
 const names = [];
 for (const f of ['stack.yaml', 'multi.yaml']) names.push(await new Context({ file: [f] }, io).projectName());
 console.log(JSON.stringify(names));`;

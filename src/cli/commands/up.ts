@@ -4,8 +4,8 @@ import type { Engine } from '../../engine/api.js';
 import type { StackModel } from '../../model/types.js';
 import type { ApplyResult } from '../../reconcile/apply.js';
 import { TsstackError, isTsstackError } from '../../util/errors.js';
-import type { Context } from '../context.js';
-import { EXIT, EXIT_FAILED, renderError } from '../errors.js';
+import { interruptibleChanges, type Context } from '../context.js';
+import { EXIT, EXIT_FAILED, EXIT_INTERRUPTED, renderError } from '../errors.js';
 import type { Progress } from '../render.js';
 import type { ApplyEvent } from '../../reconcile/apply.js';
 import type { Plan } from '../../reconcile/plan.js';
@@ -74,6 +74,14 @@ export async function reconcileOpts(ctx: Context, model: StackModel, services: s
 }
 
 /** Renders apply failures; returns the exit status (0 when none). */
+/** A command stopped by Ctrl-C between steps: what failed meanwhile, and how to go on. */
+function reportInterrupted(ctx: Context, command: 'up' | 'down', r: ApplyResult): number {
+  for (const w of r.warnings) ctx.io.err(`warning: ${w}`);
+  for (const x of r.failed) ctx.io.err(`error: ${x.resource}: ${x.message}`);
+  ctx.io.err(`${command}: interrupted; the steps under way were finished, the others not started. Run \`tsstack ${command}\` again to go on.`);
+  return EXIT_INTERRUPTED;
+}
+
 function report(ctx: Context, r: ApplyResult): number {
   for (const w of r.warnings) ctx.io.err(`warning: ${w}`);
   if (!r.failed.length) return 0;
@@ -128,13 +136,17 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   // plan read without it is the truth (a concurrent `up` mid-way shows as work
   // to do, and that path takes the lock and plans again).
   const { plan: quick, converged } = await unlockedPlan(engine, model, opts);
+  let interruptedAt = 0;
   const outcome = converged
     ? { plan: quick, result: { failed: [], warnings: [...quick.warnings], touched: [] } }
     : await ctx.locked(model.name, async () => {
+      const changes = interruptibleChanges((l) => ctx.io.err(l));
       try {
-        return await up(engine, model, opts);
+        return await up(engine, model, { ...opts, signal: changes.signal });
       } finally {
+        changes.dispose();
         await progress.done();
+        if (changes.signal.aborted) interruptedAt = Date.now();
       }
     });
   if (converged) await progress.done();
@@ -147,6 +159,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
     const again = await unlockedPlan(engine, model, { ...opts, onEvent: undefined, onProgress: undefined, onPlan: undefined });
     if (again.converged) await cache.recordConverged(cacheInput, before, { warnings: [...again.plan.warnings], plan: again.plan.toJSON() }, { settle: true });
   }
+  if (interruptedAt) return reportInterrupted(ctx, 'up', outcome.result);
   const code = report(ctx, outcome.result);
   if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: outcome.plan.toJSON(), failed: outcome.result.failed.map((x) => ({ resource: x.resource, message: x.message })), warnings: outcome.result.warnings }));
   else if (outcome.plan.empty) ctx.io.err(`up: ${model.name} is up to date (${Date.now() - started} ms)`);
@@ -297,14 +310,17 @@ export async function runDown(ctx: Context, f: DownFlags): Promise<number> {
     if (plan.empty) ctx.io.err(`down: nothing to remove for project ${project}`);
     const { listrProgress, liveView, progressFor } = await import('../render.js');
     const progress = liveView(ctx.io) && !plan.empty ? listrProgress((await import('listr2')).Listr, ctx.io, plan) : progressFor(ctx.io);
+    const changes = interruptibleChanges((l) => ctx.io.err(l));
     try {
-      const r = await apply(plan, engine, { onEvent: progress.event, parallel: parallelFromEnv(ctx), stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined });
-      if (!r.failed.length && !plan.warnings.length) await engine.host.forgetProject(project);
-      return r;
+      const r = await apply(plan, engine, { onEvent: progress.event, parallel: parallelFromEnv(ctx), stopTimeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined, signal: changes.signal });
+      if (!r.failed.length && !plan.warnings.length && !changes.signal.aborted) await engine.host.forgetProject(project);
+      return { ...r, interrupted: changes.signal.aborted };
     } finally {
+      changes.dispose();
       await progress.done();
     }
   });
+  if (result.interrupted) return reportInterrupted(ctx, 'down', result);
   return report(ctx, result);
 }
 

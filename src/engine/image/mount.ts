@@ -11,12 +11,12 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TsstackError } from '../../util/errors.js';
 import { faultPoint } from '../../util/fault.js';
 import { ownUserNamespace } from '../rootless/userns.js';
+import { koffi as loadKoffi } from '../../util/koffi.js';
 
 const run = promisify(execFile);
 const OPTIONS_LIMIT = 4000;
@@ -35,7 +35,7 @@ let libc: LibcMount | null | undefined;
 function libcMount(): LibcMount | null {
   if (libc === undefined) {
     try {
-      const koffi = createRequire(import.meta.url)('koffi');
+      const koffi = loadKoffi();
       const l = koffi.load('libc.so.6');
       libc = {
         mount: l.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),

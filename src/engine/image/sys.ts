@@ -2,8 +2,8 @@
 // l*xattr), through koffi on libc. Loaded lazily: only unpack/pack pay for it.
 // Every function throws an Error with the errno name and the path.
 
-import { createRequire } from 'node:module';
 import { constants as osc } from 'node:os';
+import { koffi as loadKoffi } from '../../util/koffi.js';
 
 interface Libc {
   mknod: (path: string, mode: number, dev: bigint) => number;
@@ -17,7 +17,7 @@ let libc: Libc | undefined;
 
 function lib(): Libc {
   if (libc) return libc;
-  const koffi = createRequire(import.meta.url)('koffi');
+  const koffi = loadKoffi();
   const l = koffi.load('libc.so.6');
   libc = {
     mknod: l.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),

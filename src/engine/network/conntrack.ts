@@ -5,13 +5,12 @@
 // addresses, over ctnetlink (netfilter netlink, package `netlink`), in the
 // calling thread's namespace.
 
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { cjsRequire } from '../../util/cjs-require.js';
 import { nlaNested } from './nla.js';
 
 // the package's parts (not its index: rtnl.ts says why), loaded when a table has entries to look at
-const load = createRequire(import.meta.url);
-const pkg = () => ({
+const pkg = (load = cjsRequire(import.meta.url)) => ({
   ...(load('netlink/dist/constants.js') as typeof import('netlink/dist/constants.js')),
   ...(load('netlink/dist/netlink.js') as typeof import('netlink/dist/netlink.js')),
   ...(load('netlink/dist/structs.js') as typeof import('netlink/dist/structs.js')),

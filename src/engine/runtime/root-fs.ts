@@ -8,10 +8,10 @@
 // path is ever checked and then used. Calls Node lacks go through koffi on libc.
 // openat2 needs Linux 5.6; older kernels get a HOST error (see needOpenat2).
 
-import { createRequire } from 'node:module';
 import { closeSync, constants as fsc, readSync, writeSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { fail } from '../image/sys.js';
+import { koffi as loadKoffi } from '../../util/koffi.js';
 
 export const O_PATH = 0o10000000; // same on x86-64 and arm64; not in fs.constants
 export const O_CLOEXEC = 0o2000000;
@@ -46,7 +46,7 @@ let libc: Libc | undefined;
 
 function lib(): Libc {
   if (libc) return libc;
-  const koffi = createRequire(import.meta.url)('koffi');
+  const koffi = loadKoffi();
   const l = koffi.load('libc.so.6');
   libc = {
     // fixed arguments for the variadic syscall(): on x86-64 and arm64 integers and pointers pass the same way

@@ -4,9 +4,9 @@
 // overlay unmount syncs its upper file system: milliseconds the event loop
 // should not wait). Loaded on first use.
 
-import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { mountPoints } from '../image/mount.js';
+import { koffi as loadKoffi } from '../../util/koffi.js';
 
 type Umount2 = ((target: string, flags: number) => number) & {
   async: (target: string, flags: number, cb: (err: unknown, res: number) => void) => void;
@@ -20,7 +20,7 @@ let umount2: Umount2 | undefined | null;
 function load(): Umount2 | null {
   if (umount2 === undefined) {
     try {
-      const koffi = createRequire(import.meta.url)('koffi');
+      const koffi = loadKoffi();
       umount2 = koffi.load('libc.so.6').func('int umount2(const char *target, int flags)') as Umount2;
     } catch {
       umount2 = null;

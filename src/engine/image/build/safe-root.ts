@@ -20,11 +20,11 @@
 // RESOLVE_NO_SYMLINKS says; for resolve(), whose links are to be followed
 // inside the root, the lookup is handed to openat2(RESOLVE_IN_ROOT) whole.
 
-import { createRequire } from 'node:module';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { openat2 as openat2At } from '../../runtime/root-fs.js';
 import { errnoName } from '../sys.js';
+import { koffi as loadKoffi } from '../../../util/koffi.js';
 
 const O_PATH = 0o10000000;
 const RESOLVE_NO_MAGICLINKS = 0x02;
@@ -41,7 +41,7 @@ let sys: Sys | undefined;
 
 function lib(): Sys {
   if (sys) return sys;
-  const koffi = createRequire(import.meta.url)('koffi');
+  const koffi = loadKoffi();
   const l = koffi.load('libc.so.6');
   sys = {
     mount: l.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)'),
