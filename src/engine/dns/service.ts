@@ -35,7 +35,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
-import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../util/fs-atomic.js';
 import { withLock } from '../store/lock.js';
 import { nativeBinary } from '../native-paths.js';
 import { dnsServerDir } from './paths.js';
@@ -180,7 +180,7 @@ export class DnsService {
     const res = up ? { pid: up, started: false } : await this.locked(async () => {
       const pid = this.runningPid();
       if (pid) return { pid, started: false };
-      this.writeFiles(this.readState());
+      await this.writeFiles(this.readState());
       return { pid: await this.start(), started: true };
     });
     const unbound = this.readLoaded().unbound;
@@ -249,7 +249,7 @@ export class DnsService {
       if (JSON.stringify(sortKeysDeep(keep)) !== JSON.stringify(sortKeysDeep(s.networks))) {
         s.networks = { ...keep };
         s.serial += 1;
-        this.writeFiles(s);
+        await this.writeFiles(s);
       }
       if (Object.keys(keep).length === 0) await this.stopLocked();
     });
@@ -296,7 +296,7 @@ export class DnsService {
         for (const m of b.mutations) if (m(s) !== false) changed = true;
         if (!changed) return undefined;
         s.serial += 1;
-        this.writeFiles(s);
+        await this.writeFiles(s);
         return s.serial;
       }));
       // a batch that failed before it ran (the lock not had) must not take later changes with it
@@ -359,13 +359,14 @@ export class DnsService {
     return { dir, pid: here ? pid : undefined };
   }
 
-  private writeFiles(s: DnsState): void {
+  /** Both files on the thread pool (fs-atomic.ts writeFileAtomic), in this order, under the lock: an `up`'s other containers go on meanwhile. */
+  private async writeFiles(s: DnsState): Promise<void> {
     // root's alone (names, addresses and state file paths of every container); per-boot state under
     // the run root, so not fsync'd (fs-atomic.ts): after a power cut no container it names runs
     // unsorted: only this service reads it back, and sorting the whole state per write costs a pass
     // over every container of the namespace per start
-    writeJsonAtomicSync(this.statePath, s, 0o600, { durable: false });
-    writeFileAtomicSync(this.recordsPath, this.renderRecords(s), 0o600, { durable: false });
+    await writeJsonAtomic(this.statePath, s, 0o600, { durable: false });
+    await writeFileAtomic(this.recordsPath, this.renderRecords(s), 0o600, { durable: false });
     // rendered here from these networks: still what setNetworks found in place when they are the same
     if (this.settled && JSON.stringify(sortKeysDeep(s.networks)) === this.settled.key) this.settled.records = this.recordsStamp();
   }
