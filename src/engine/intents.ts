@@ -6,7 +6,7 @@
 
 import { mkdir, mkdirSync, readdirSync, readFileSync, rename, renameSync, rmSync, writeFile, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { noSpace } from '../util/fs-atomic.js';
+import { inLane, noSpace } from '../util/fs-atomic.js';
 
 export interface Intent {
   kind: 'container' | 'network';
@@ -49,9 +49,11 @@ export async function beginIntentAsync(root: string, intent: Omit<Intent, 'pid'>
   try {
     // callback fs, not node:fs/promises (its start-up cost, as fs-atomic.ts)
     const cb = (call: (k: (e: NodeJS.ErrnoException | null) => void) => void) => new Promise<void>((ok, fail) => call((e) => (e ? fail(e) : ok())));
-    await cb((k) => mkdir(dirname(path), { recursive: true, mode: 0o700 }, (e) => k(e)));
-    await cb((k) => writeFile(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 }, k));
-    await cb((k) => rename(tmp, path, k));
+    await inLane(async () => {
+      await cb((k) => mkdir(dirname(path), { recursive: true, mode: 0o700 }, (e) => k(e)));
+      await cb((k) => writeFile(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 }, k));
+      await cb((k) => rename(tmp, path, k));
+    });
   } catch (e) {
     rmSync(tmp, { force: true });
     throw noSpace(e, path) ?? e;

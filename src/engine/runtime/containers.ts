@@ -13,7 +13,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
-import { writeJsonAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { inLane, writeJsonAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { faultPoint } from '../../util/fault.js';
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
@@ -252,8 +252,7 @@ export class Containers implements ContainerApi {
     // on a large ext4), each awaited in the same order as before: the one JavaScript thread serves the other
     // containers of an `up` meanwhile.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    await mkdir(dir, { mode: 0o700 });
-    await mkdir(join(dir, 'bundle'));
+    await inLane(async () => { await mkdir(dir, { mode: 0o700 }); await mkdir(join(dir, 'bundle')); });
     const rec: ContainerRecord = { id, name: spec.name, created: new Date().toISOString(), spec, rootfs: '', endpoints: [], ports: [] };
     const undo: (() => Promise<void>)[] = [];
     try {
@@ -386,7 +385,7 @@ export class Containers implements ContainerApi {
     if (dns && rec.endpoints.length) await dns.removeContainer(rec.id);
   }
 
-  /** hostname, hosts and resolv.conf of the container, written side by side on the thread pool. */
+  /** hostname, hosts and resolv.conf of the container, written on the thread pool (fs-atomic.ts inLane). */
   private async writeEtcFiles(rec: ContainerRecord): Promise<void> {
     const spec = rec.spec, dir = this.cdir(rec.id), dns = this.deps.dns;
     const host = (p: string) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } };
@@ -411,7 +410,11 @@ export class Containers implements ContainerApi {
       resolv = resolvConfFromHost(host('/etc/resolv.conf'), spec.dns ?? [], spec.dnsSearch ?? []);
     }
     if (spec.dnsOptions?.length) resolv = withResolvOptions(resolv, spec.dnsOptions);
-    await Promise.all([writeFile(join(dir, 'hostname'), hostname), writeFile(join(dir, 'hosts'), hosts), writeFile(join(dir, 'resolv.conf'), resolv)]);
+    await inLane(async () => {
+      await writeFile(join(dir, 'hostname'), hostname);
+      await writeFile(join(dir, 'hosts'), hosts);
+      await writeFile(join(dir, 'resolv.conf'), resolv);
+    });
   }
 
   /**
@@ -476,7 +479,7 @@ export class Containers implements ContainerApi {
     const dir = this.cdir(rec.id);
     const before = JSON.stringify(rec);
     const runtime = await this.prepareRun(rec);
-    await mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone (on the thread pool, as create's)
+    await inLane(() => mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 })); // its control socket: root's alone (on the thread pool, as create's)
     mkdirSync(this.runtimeRoot, { recursive: true });
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
