@@ -7,6 +7,7 @@
 
 import test from 'ava';
 import fs, { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,4 +66,54 @@ test('creating 8 containers together makes no directory or file of theirs on the
     t.true(fs.existsSync(join(d, 'resolv.conf')));
   }
   t.deepEqual(fs.readdirSync(join(dir, 'lib', 'intents')), []);
+});
+
+/** The most creations and renames (mkdir, open with O_CREAT, rename, writeFile; node:fs callbacks and node:fs/promises) under `under` in flight at once while `f` runs. */
+async function maxInFlight<T>(under: string, f: () => Promise<T>): Promise<number> {
+  let now = 0, max = 0;
+  const creates = (a: unknown[], n: string) => n !== 'open' || (typeof a[1] === 'number' ? (a[1] & fs.constants.O_CREAT) !== 0 : typeof a[1] === 'string' && /[wa]/.test(a[1]));
+  const enter = (a: unknown[], n: string) => {
+    if (!String(a[0]).startsWith(under) || !creates(a, n)) return false;
+    now++;
+    max = Math.max(max, now);
+    return true;
+  };
+  const saved: [Record<string, unknown>, string, unknown][] = [];
+  const cbFs = fs as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const n of ['mkdir', 'open', 'rename']) { // (fs.writeFile opens through fs.open)
+    const orig = cbFs[n]!;
+    saved.push([cbFs, n, orig]);
+    cbFs[n] = (...a: unknown[]) => {
+      const k = a[a.length - 1] as (...r: unknown[]) => void;
+      const counted = enter(a, n);
+      return orig(...a.slice(0, -1), (...r: unknown[]) => { if (counted) now--; k(...r); });
+    };
+  }
+  const pFs = fsp as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  for (const n of ['mkdir', 'open', 'rename', 'writeFile']) {
+    const orig = pFs[n]!;
+    saved.push([pFs, n, orig]);
+    pFs[n] = async (...a: unknown[]) => {
+      const counted = enter(a, n);
+      try { return await orig(...a); } finally { if (counted) now--; }
+    };
+  }
+  syncBuiltinESMExports();
+  try {
+    await f();
+  } finally {
+    for (const [o, n, v] of saved) o[n] = v;
+    syncBuiltinESMExports();
+  }
+  return max;
+}
+
+test('the directory entries of 8 creates made together are made one at a time (one lane: threads allocating inodes at once collide)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-offthread-'));
+  dirs.push(dir);
+  const p = fakeParts(join(dir, 'lib'), join(dir, 'run'));
+  await p.net.create({ name: 'front', labels: {}, subnet: '10.89.0.0/24' });
+  const most = await maxInFlight(join(dir, 'lib'), () => Promise.all(Array.from({ length: 8 }, (_, i) => p.c.create(spec(`s${i}`)))));
+  t.is(most, 1);
+  t.is((await p.c.list({})).length, 8);
 });
