@@ -4,9 +4,9 @@
 // `<root>/intents/`: `container-<id>.json`, `network-<name>.json`. An empty directory is the cheap
 // "nothing was left half made" check of the no-op `up` fast path (projectIntent).
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdirSync, readdirSync, readFileSync, rename, renameSync, rmSync, writeFile, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { noSpace } from '../util/fs-atomic.js';
+import { inLane, noSpace } from '../util/fs-atomic.js';
 
 export interface Intent {
   kind: 'container' | 'network';
@@ -36,6 +36,24 @@ export function beginIntent(root: string, intent: Omit<Intent, 'pid'>): void {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     writeFileSync(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 });
     renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw noSpace(e, path) ?? e;
+  }
+}
+
+/** beginIntent with its writes on the thread pool (the same steps, in order: awaited before the change's first step). */
+export async function beginIntentAsync(root: string, intent: Omit<Intent, 'pid'>): Promise<void> {
+  const path = fileOf(root, intent.kind, intent.name);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  try {
+    // callback fs, not node:fs/promises (its start-up cost, as fs-atomic.ts)
+    const cb = (call: (k: (e: NodeJS.ErrnoException | null) => void) => void) => new Promise<void>((ok, fail) => call((e) => (e ? fail(e) : ok())));
+    await inLane(async () => {
+      await cb((k) => mkdir(dirname(path), { recursive: true, mode: 0o700 }, (e) => k(e)));
+      await cb((k) => writeFile(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 }, k));
+      await cb((k) => rename(tmp, path, k));
+    });
   } catch (e) {
     rmSync(tmp, { force: true });
     throw noSpace(e, path) ?? e;

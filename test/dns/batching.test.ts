@@ -2,7 +2,7 @@
 // removal of a container that has no names writes nothing. No server runs here:
 // the state file is what the server would load.
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DnsService } from '../../src/engine/dns/service.js';
@@ -48,6 +48,35 @@ test('setting the networks they already have writes nothing (every start sets th
     await dns.setNetworks({ front: '10.250.0.1' });
     t.is((await dns.status()).serial, s0 + 1);
     t.deepEqual((await dns.status()).networks, { front: '10.250.0.1' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a start setting the networks this service already set renders nothing; a records file rewritten by another service is compared again', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-dnsb-'));
+  try {
+    const dns = new DnsService({ runRoot: dir, upstreams: [], search: [] });
+    let renders = 0;
+    const render = dns.renderRecords.bind(dns);
+    dns.renderRecords = (s) => { renders++; return render(s); };
+    await dns.setNetworks({ front: '10.250.0.1' });
+    // as an up: every start adds its names, then sets the same networks again
+    for (const n of [1, 2, 3]) {
+      await dns.setContainer({ id: id(n), name: `p-web-${n}`, service: 'web', project: 'p', networks: { front: { address: `10.250.0.${n + 1}`, aliases: [] } } });
+      const before = renders;
+      await dns.setNetworks({ front: '10.250.0.1' });
+      t.is(renders - before, 0, 'the same networks, on the records it wrote itself: no render to compare');
+    }
+    // another command (other upstreams) rewrites the records: this one looks again, and puts its own back
+    const other = new DnsService({ runRoot: dir, upstreams: ['192.0.2.53'], search: [] });
+    await other.setContainer({ id: id(9), name: 'q-db-1', service: 'db', project: 'q', networks: { front: { address: '10.250.0.99', aliases: [] } } });
+    const s0 = (await dns.status()).serial;
+    const before = renders;
+    await dns.setNetworks({ front: '10.250.0.1' });
+    t.true(renders - before > 0, 'compared again');
+    t.is((await dns.status()).serial, s0 + 1, 'the records differed (upstreams): written again');
+    t.notRegex(readFileSync(join(dns.dir, 'records'), 'utf8'), /192\.0\.2\.53/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
 // back-off, stop with grace, health checks, and no orphans when it is killed.
 import test from 'ava';
 import { skipWhen, noneHere } from '../helpers/skip.js';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { nativeBinary, resolveRuntime } from '../../src/engine/native-paths.js';
 import { processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit, type MonitorOptions } from '../../src/engine/runtime/monitor-client.js';
@@ -266,4 +266,22 @@ skipWhen(!crunPath || hybrid, !crunPath ? 'crun is not installed' : 'crun refuse
   const st = await finished(t, 'crun', b, pid);
   t.is(st.exitCode, 0);
   t.deepEqual(readJsonLines(b.log).map((l) => l.log), ['via crun\n']);
+});
+
+// What an `up` of many containers relies on (issue 14): the monitor runs tsstack-runtime once per start
+// (`run --detach`: create and start in one process), not `create` then `start`. Seen through a wrapper of
+// the same name that logs its arguments; runc keeps the two steps (see the runc tests above).
+const ownRuntime = runtimes().includes('tsstack-runtime');
+skipWhen(!ownRuntime, 'tsstack-runtime is not built')('tsstack-runtime: a start is one exec of the runtime (run --detach), not create then start', async (t) => {
+  const wrapDir = join(base, 'wrap');
+  mkdirSync(wrapDir, { recursive: true });
+  const wrapper = join(wrapDir, 'tsstack-runtime'), calls = join(wrapDir, 'calls');
+  writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${calls}'\nexec '${nativeBinary('runtime')}' "$@"\n`, { mode: 0o755 });
+  const { b, pid } = await launch(t, wrapper, ['sh', '-c', 'echo one exec']);
+  const st = await finished(t, wrapper, b, pid);
+  t.is(st.exitCode, 0);
+  t.deepEqual(readJsonLines(b.log).map((l) => l.log), ['one exec\n']);
+  const verbs = readFileSync(calls, 'utf8').trim().split('\n').map((l) => l.split(' ')[2]); // after --root DIR
+  t.is(verbs[0], 'run', verbs.join(', '));
+  t.false(verbs.includes('create') || verbs.includes('start'), verbs.join(', '));
 });

@@ -32,10 +32,10 @@
 // to restart goes quiet with no tsstack process left to tell anyone.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
-import { writeFileAtomicSync, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../util/fs-atomic.js';
 import { withLock } from '../store/lock.js';
 import { nativeBinary } from '../native-paths.js';
 import { dnsServerDir } from './paths.js';
@@ -153,18 +153,34 @@ export class DnsService {
     // bind a gateway (a write makes it reload and try again: the port may be free now) or the records
     // would read otherwise (this service's upstreams, the host's search domains)
     const retry = this.readLoaded().unbound.length > 0;
-    const same = (s: DnsState) => !retry && JSON.stringify(sortKeysDeep(s.networks)) === JSON.stringify(sortKeysDeep(gateways)) && this.renderRecords(s) === this.writtenRecords();
+    const key = JSON.stringify(sortKeysDeep(gateways));
+    // (within one command) the networks this service found or made so, on the records file it last saw
+    // or wrote: nothing to compare again (every start of an `up` sets the same ones)
+    if (!retry && this.settled?.key === key && this.settled.records === this.recordsStamp()) return;
+    const same = (s: DnsState) => !retry && JSON.stringify(sortKeysDeep(s.networks)) === key && this.renderRecords(s) === this.writtenRecords();
     await this.change((s) => (same(s) ? false : void (s.networks = { ...gateways })));
+    this.settled = { key, records: this.recordsStamp() };
+  }
+
+  /** What setNetworks last found in place: the networks (canonical JSON) and the records file's stamp then. */
+  private settled?: { key: string; records: string | undefined };
+
+  /** The records file's identity: a write by anyone (by rename: a new inode) changes it. */
+  private recordsStamp(): string | undefined {
+    const st = statSync(this.recordsPath, { throwIfNoEntry: false, bigint: true });
+    return st ? `${st.ino}:${st.mtimeNs}:${st.size}` : undefined;
   }
 
   /** Starts the server unless it runs. With `listen`, first sets the networks to it.
    *  Throws CONFLICT naming the network when its gateway's port is taken by another server. */
   async ensureRunning(listen?: Record<string, DnsNetwork>): Promise<{ pid: number; started: boolean }> {
     if (listen) await this.setNetworks(listen);
-    const res = await this.locked(async () => {
+    // running: no lock needed to know it (the lock keeps two commands from starting it together)
+    const up = this.runningPid();
+    const res = up ? { pid: up, started: false } : await this.locked(async () => {
       const pid = this.runningPid();
       if (pid) return { pid, started: false };
-      this.writeFiles(this.readState());
+      await this.writeFiles(this.readState());
       return { pid: await this.start(), started: true };
     });
     const unbound = this.readLoaded().unbound;
@@ -233,7 +249,7 @@ export class DnsService {
       if (JSON.stringify(sortKeysDeep(keep)) !== JSON.stringify(sortKeysDeep(s.networks))) {
         s.networks = { ...keep };
         s.serial += 1;
-        this.writeFiles(s);
+        await this.writeFiles(s);
       }
       if (Object.keys(keep).length === 0) await this.stopLocked();
     });
@@ -280,7 +296,7 @@ export class DnsService {
         for (const m of b.mutations) if (m(s) !== false) changed = true;
         if (!changed) return undefined;
         s.serial += 1;
-        this.writeFiles(s);
+        await this.writeFiles(s);
         return s.serial;
       }));
       // a batch that failed before it ran (the lock not had) must not take later changes with it
@@ -289,7 +305,21 @@ export class DnsService {
     }
     batch.mutations.push(mutate);
     const serial = await batch.done;
-    if (serial !== undefined && this.runningPid()) await this.waitLoaded(serial);
+    if (serial !== undefined && this.runningPid()) await this.waitLoadedOnce(serial);
+  }
+
+  /** Waits for the server's load of `serial` or a later one, pending in this process. */
+  private readonly loads = new Map<number, Promise<void>>();
+
+  /**
+   * waitLoaded, shared: the changes of one batch (the starts of an `up`) wait on one poll of the status
+   * file, not one each; a wait for a later serial covers an earlier one (the server loads in order).
+   */
+  private waitLoadedOnce(serial: number): Promise<void> {
+    for (const [s, p] of this.loads) if (s >= serial) return p;
+    const p = this.waitLoaded(serial).finally(() => this.loads.delete(serial));
+    this.loads.set(serial, p);
+    return p;
   }
 
   private readState(): DnsState {
@@ -329,13 +359,16 @@ export class DnsService {
     return { dir, pid: here ? pid : undefined };
   }
 
-  private writeFiles(s: DnsState): void {
+  /** Both files on the thread pool (fs-atomic.ts writeFileAtomic), in this order, under the lock: an `up`'s other containers go on meanwhile. */
+  private async writeFiles(s: DnsState): Promise<void> {
     // root's alone (names, addresses and state file paths of every container); per-boot state under
     // the run root, so not fsync'd (fs-atomic.ts): after a power cut no container it names runs
     // unsorted: only this service reads it back, and sorting the whole state per write costs a pass
     // over every container of the namespace per start
-    writeJsonAtomicSync(this.statePath, s, 0o600, { durable: false });
-    writeFileAtomicSync(this.recordsPath, this.renderRecords(s), 0o600, { durable: false });
+    await writeJsonAtomic(this.statePath, s, 0o600, { durable: false });
+    await writeFileAtomic(this.recordsPath, this.renderRecords(s), 0o600, { durable: false });
+    // rendered here from these networks: still what setNetworks found in place when they are the same
+    if (this.settled && JSON.stringify(sortKeysDeep(s.networks)) === this.settled.key) this.settled.records = this.recordsStamp();
   }
 
   private writtenRecords(): string | undefined {

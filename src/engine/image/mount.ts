@@ -1,7 +1,10 @@
 // Overlay roots for containers (and builder steps): lower = layer dirs, top
 // first; upper/work under the container dir. The mount is one mount(2) call
 // through koffi: no mount(8) child that could outlive a killed CLI and mount
-// after it, and no fork+exec per container. An image with so many layers that
+// after it, and no fork+exec per container. The call runs on libuv's thread
+// pool (koffi's async calls): an overlay mount takes milliseconds of kernel
+// time, which the one JavaScript thread spends on the other containers of an
+// `up` meanwhile. An image with so many layers that
 // the absolute lowerdir list passes the kernel's one-page limit falls back to
 // mount(8) run in the layers dir, with entries relative to it (~70 bytes each).
 
@@ -11,6 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TsstackError } from '../../util/errors.js';
+import { inLane } from '../../util/fs-atomic.js';
 import { faultPoint } from '../../util/fault.js';
 import { ownUserNamespace } from '../rootless/userns.js';
 import { koffi as loadKoffi } from '../../util/koffi.js';
@@ -19,8 +23,9 @@ const run = promisify(execFile);
 const OPTIONS_LIMIT = 4000;
 const MNT_DETACH = 2;
 
+type MountFn = (source: string, target: string, fstype: string, flags: number, data: string) => number;
 interface LibcMount {
-  mount(source: string, target: string, fstype: string, flags: number, data: string): number;
+  mount: MountFn & { async(source: string, target: string, fstype: string, flags: number, data: string, cb: (err: unknown, res: number) => void): void };
   umount2(target: string, flags: number): number;
   errno(): number;
   names: Record<string, number>;
@@ -90,9 +95,11 @@ export async function mountOverlay(layersDir: string, lowerRel: string[], dir: s
   const abs = resolve(dir);
   const target = join(abs, 'rootfs');
   if (otherFsMountedAt(target)) return target;
-  await mkdir(join(abs, 'upper'), { recursive: true, mode: 0o755 });
-  await mkdir(join(abs, 'work'), { recursive: true, mode: 0o700 });
-  await mkdir(target, { recursive: true, mode: 0o755 });
+  await inLane(async () => {
+    await mkdir(join(abs, 'upper'), { recursive: true, mode: 0o755 });
+    await mkdir(join(abs, 'work'), { recursive: true, mode: 0o700 });
+    await mkdir(target, { recursive: true, mode: 0o755 });
+  });
   for (const p of [...lowerRel, abs]) {
     if (/[,:\n]/.test(p)) throw new TsstackError('RUNTIME', `cannot mount overlay: path "${p}" contains "," or ":"`, { hint: 'use a root directory path without commas or colons' });
   }
@@ -101,8 +108,11 @@ export async function mountOverlay(layersDir: string, lowerRel: string[], dir: s
   const absOpts = `lowerdir=${lowerRel.map((l) => join(layersDir, l)).join(':')},${rest}`;
   const sys = absOpts.length <= OPTIONS_LIMIT ? libcMount() : undefined;
   if (sys) {
-    // one syscall: the mount exists or not, whenever this process dies
-    if (sys.mount('overlay', target, 'overlay', 0, absOpts) !== 0) {
+    // one syscall: the mount exists or not, whenever this process dies. On the thread pool; a refusal
+    // is asked again on this thread, whose errno is the one to report (and a mount that succeeds on
+    // the second try, its cause gone meanwhile, is as good as the first)
+    const res = await new Promise<number>((ok, fail) => sys.mount.async('overlay', target, 'overlay', 0, absOpts, (e, r) => (e ? fail(e) : ok(r))));
+    if (res !== 0 && !otherFsMountedAt(target) && sys.mount('overlay', target, 'overlay', 0, absOpts) !== 0) {
       const errno = sys.errno();
       throw new TsstackError('HOST', `cannot mount the container root at ${target}: ${errnoName(errno)}`, { hint: overlayHint() });
     }

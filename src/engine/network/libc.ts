@@ -23,7 +23,10 @@ interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
   setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  send: ((fd: number, buf: Buffer, len: number, flags: number) => number) & {
+    /** send on libuv's thread pool (koffi's async call). */
+    async(fd: number, buf: Buffer, len: number, flags: number, cb: (err: unknown, n: number) => void): void;
+  };
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
   close(fd: number): number;
 }

@@ -142,12 +142,44 @@ function count(req: Buffer): void {
   if (req.readUInt16LE(4) === RTM_DELLINK) rtnlTrips.deletes++;
 }
 
+/**
+ * request() on a socket of its own whose send() runs on libuv's thread pool: for a request the kernel
+ * takes milliseconds to carry out inside send() (a veth pair: both devices registered, one moved into
+ * a sandbox), which the one JavaScript thread spends on other containers meanwhile. The socket is
+ * opened here, on the calling thread, so it is of that thread's network namespace whatever thread sends.
+ */
+export async function requestOffThread(type: number, flags: number, body: Buffer): Promise<void> {
+  const fd = socketFd('rtnetlink', CHANGE_TIMEOUT_S);
+  try {
+    await sendAckedOffThread('rtnetlink', fd, message(type, NLM_F_REQUEST | NLM_F_ACK | flags, 1, body), Buffer.alloc(8192));
+  } finally {
+    libc().close(fd);
+  }
+}
+
+/**
+ * sendAcked with the send() on libuv's thread pool (koffi's async call): the kernel carries out a
+ * link's creation or deletion inside send(); its acknowledgement is queued by the time send() returns.
+ */
+async function sendAckedOffThread(what: string, fd: number, req: Buffer, buf: Buffer): Promise<void> {
+  count(req);
+  const sent = await new Promise<number>((ok, fail) => libc().send.async(fd, req, req.length, 0, (e, n) => (e ? fail(e) : ok(Number(n)))));
+  if (sent !== req.length) throw new Error(`${what}: send failed (errno ${koffi.errno()})`);
+  receiveAck(what, fd, req.readUInt32LE(8), buf);
+}
+
 /** Sends one request and waits for its acknowledgement (by the request's sequence number); a refusal throws. */
 function sendAcked(what: string, fd: number, req: Buffer, buf: Buffer): void {
   count(req);
   const c = libc();
   const seq = req.readUInt32LE(8);
   if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`${what}: send failed (errno ${koffi.errno()})`);
+  receiveAck(what, fd, seq, buf);
+}
+
+/** Reads answers until the acknowledgement of request `seq`; a refusal throws. */
+function receiveAck(what: string, fd: number, seq: number, buf: Buffer): void {
+  const c = libc();
   for (;;) {
     const n = Number(c.recv(fd, buf, buf.length, 0));
     if (n <= 0) throw new Error(`${what}: no answer from the kernel (errno ${koffi.errno()})`);
@@ -316,12 +348,10 @@ export function groupRequests(indices: number[], group: number): Buffer[] {
   return reqs;
 }
 
-type AsyncSend = { async: (fd: number, buf: Buffer, len: number, flags: number, cb: (err: unknown, n: number) => void) => void };
-
 /**
  * deleteLinksAsGroup without holding the event loop: the kernel unregisters the links inside the
  * deletion's send() (its RCU grace periods, ~30 ms), so that one send runs on libuv's thread pool
- * (koffi's async call) while the rest of a `down` (unmounts, file removals) goes on.
+ * while the rest of a `down` (unmounts, file removals) goes on.
  */
 export async function deleteLinksAsGroupAsync(indices: number[], group: number): Promise<void> {
   const reqs = groupRequests(indices, group);
@@ -330,20 +360,7 @@ export async function deleteLinksAsGroupAsync(indices: number[], group: number):
   try {
     const buf = Buffer.alloc(8192);
     for (const req of reqs) sendAcked('delete links', fd, req, buf);
-    count(del);
-    const sent = await new Promise<number>((resolve, reject) => {
-      (libc().send as unknown as AsyncSend).async(fd, del, del.length, 0, (err, n) => (err ? reject(err) : resolve(Number(n))));
-    });
-    if (sent !== del.length) throw new Error('delete links: send failed');
-    // the acknowledgement is queued by the time send() returns
-    for (;;) {
-      const n = Number(libc().recv(fd, buf, buf.length, 0));
-      if (n <= 0) throw new Error(`delete links: no answer from the kernel (errno ${koffi.errno()})`);
-      const errno = ackErrno(buf.subarray(0, n), del.readUInt32LE(8));
-      if (errno === undefined) continue;
-      if (errno !== 0) throw new Error(`Request rejected: ${getSystemErrorName(-errno)}`);
-      return;
-    }
+    await sendAckedOffThread('delete links', fd, del, buf);
   } finally {
     libc().close(fd);
   }

@@ -4,7 +4,7 @@
 // engine's namespace and a sandbox (ns-enter.ts opens the socket there).
 
 import { IFLA_ADDRESS, IFLA_IFNAME, bridgePortHairpinInfo, linkInfo, macToBuffer, nla, nlaString, nlaU32, vethLinkInfo } from './nla.js';
-import { attributes, dump, ifinfo, openSocket, parseLinkDump, request, type LinkFact, type RtnlSocket } from './raw-rtnl.js';
+import { attributes, dump, ifinfo, openSocket, parseLinkDump, request, requestOffThread, type LinkFact, type RtnlSocket } from './raw-rtnl.js';
 
 /** The socket type of these functions (raw-rtnl.ts); the name the network code has used for it. */
 export type RtNetlinkSocket = RtnlSocket;
@@ -90,8 +90,9 @@ export async function createBridge(s: RtNetlinkSocket, name: string, mac: string
  * peer cannot (the kernel opens it before the pair is joined, and a veth without its peer refuses
  * with ENOTCONN), so it is brought up inside the sandbox.
  */
-export async function createVeth(s: RtNetlinkSocket, hostName: string, peerName: string, peerMac: string, peerNsFd: number, master: number): Promise<void> {
-  request(s, RTM_NEWLINK, CREATE, ifinfo(0, [nlaString(IFLA_IFNAME, hostName), nlaU32(IFLA_MASTER, master), nla(IFLA_LINKINFO, vethLinkInfo(peerName, macToBuffer(peerMac), peerNsFd))], IFF_UP, IFF_UP));
+export async function createVeth(_s: RtNetlinkSocket, hostName: string, peerName: string, peerMac: string, peerNsFd: number, master: number): Promise<void> {
+  // the kernel makes the pair inside send(): on the thread pool (raw-rtnl.ts requestOffThread)
+  await requestOffThread(RTM_NEWLINK, CREATE, ifinfo(0, [nlaString(IFLA_IFNAME, hostName), nlaU32(IFLA_MASTER, master), nla(IFLA_LINKINFO, vethLinkInfo(peerName, macToBuffer(peerMac), peerNsFd))], IFF_UP, IFF_UP));
 }
 
 /** Hairpin mode on a bridge port (RTM_NEWLINK on the existing link, as `ip link set … type bridge_slave hairpin on`). */
