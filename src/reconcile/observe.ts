@@ -42,6 +42,10 @@ export async function observe(engine: Engine, project: string, want: ObserveRequ
   // both are part of each container's config hash).
   const attached = new Map<string, string>();
   for (const c of containers) if (c.status === 'running') for (const [n, a] of Object.entries(c.addresses)) attached.set(n, a);
+  // the networks of the project's containers that keep a sandbox (stopped ones too: an `up` that
+  // starts them needs the bridge as much as running ones do)
+  const used = new Set(attached.keys());
+  for (const c of containers) for (const n of Object.keys(c.addresses)) used.add(n);
   const infer = !!want.inferNetworks && !!want.networks?.length && want.networks.every((n) => attached.has(n));
   const [nets, vols, namedNets, namedVols, imgs] = await Promise.all([
     infer ? Promise.resolve([]) : engine.networks.list(filter),
@@ -65,9 +69,10 @@ export async function observe(engine: Engine, project: string, want: ObserveRequ
   for (const [r, i] of imgs) images[r] = i;
   // Records are not the host: a DNS server killed, a bridge deleted or a firewall reloaded leaves
   // them unchanged. Cheap checks (a pid, one link dump, one table listing) for what the project's
-  // running containers use; none when nothing of it runs.
+  // containers use; none when it has none on a network. The DNS server only while some of them run
+  // (with none running it may be stopped, and rightly).
   // A check that cannot run (a host part missing) finds nothing: it never stops the plan.
-  const faults = want.health && engine.health && attached.size ? await engine.health.check([...new Set(attached.keys())].sort(), { dns: true }).catch(() => []) : [];
+  const faults = want.health && engine.health && used.size ? await engine.health.check([...used].sort(), { dns: attached.size > 0 }).catch(() => []) : [];
   return {
     project,
     containers: containers.filter((c) => want.oneoff || c.labels[LABEL.oneoff] !== 'True').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),

@@ -37,4 +37,14 @@ healTest('bridge deleted: plan says repair, up -d and restart remake it and re-a
   t.is(r.code, 0, r.err);
   t.regex(r.err, /repair network:healbr_default/);
   t.true(await until(reaches), 'restart wired them again');
+
+  // deleted while the containers are stopped: the up that starts them makes the bridge first
+  t.is((await T('stop', '-t', '1')).code, 0);
+  execFileSync('ip', ['link', 'del', br]);
+  const plan2 = await T('plan');
+  t.regex(plan2.out, new RegExp(`^repair network:healbr_default \\(bridge ${br} missing\\)$`, 'm'), 'the stopped containers\' network is looked at too');
+  const up2 = await T('up', '-d');
+  t.is(up2.code, 0, up2.err);
+  t.true(bridges().includes(br), 'the bridge is back');
+  t.true(await until(reaches), 'started, they reach each other');
 });
