@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DnsService } from '../../src/engine/dns/service.js';
+import { lockPolls } from '../../src/engine/store/lock.js';
 
 const id = (n: number) => String(n).padStart(64, '0');
 
@@ -77,6 +78,21 @@ test('a start setting the networks this service already set renders nothing; a r
     t.true(renders - before > 0, 'compared again');
     t.is((await dns.status()).serial, s0 + 1, 'the records differed (upstreams): written again');
     t.notRegex(readFileSync(join(dns.dir, 'records'), 'utf8'), /192\.0\.2\.53/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('this process\'s own calls queue for the lock instead of polling it (a down\'s close behind its last change)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-dnsb-'));
+  try {
+    const dns = new DnsService({ runRoot: dir, upstreams: [], search: [] });
+    await dns.setNetworks({ front: '10.250.0.1' });
+    await dns.setContainer({ id: id(1), name: 'p-web-1', service: 'web', project: 'p', networks: { front: { address: '10.250.0.2', aliases: [] } } });
+    const before = lockPolls.count;
+    await Promise.all([dns.removeContainer(id(1)), dns.close({}), dns.stopIfIdle(), dns.setNetworks({})]);
+    t.is(lockPolls.count, before, 'no poll of a lock this process held');
+    t.is((await dns.status()).containers, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

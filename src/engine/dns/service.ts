@@ -275,10 +275,17 @@ export class DnsService {
 
   // ------------------------------------------------------------ internals
 
+  /** The file lock, other commands' and ours; this process's own callers queue in `held` first. */
   private locked<T>(f: () => Promise<T>): Promise<T> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 }); // records, pid, status, log: root's
-    return withLock(this.dir, 'dns', { pollMs: 10, timeoutMs: 30_000, command: 'tsstack dns' }, f);
+    // two callers of one process take the file lock on two descriptors, which conflict: the second
+    // would poll (10 ms at a time; a `down`'s close behind its last removal's change waited so)
+    const run = this.held.then(() => withLock(this.dir, 'dns', { pollMs: 10, timeoutMs: 30_000, command: 'tsstack dns' }, f));
+    this.held = run.catch(() => {});
+    return run;
   }
+
+  private held: Promise<unknown> = Promise.resolve();
 
   /**
    * Applies `mutate` (false = it changed nothing) and returns once the running server has loaded the

@@ -30,6 +30,9 @@ function flock(fd: number, op: number): number {
   return flockFn(fd, op);
 }
 
+/** How many times an acquire found a lock held and waited a poll interval (tests assert that none did). */
+export const lockPolls = { count: 0 };
+
 export interface LockHolder {
   pid: number;
   command: string;
@@ -156,6 +159,7 @@ export class Lock {
           opts.onWait?.(Lock.readHolder(file));
           told = true;
         }
+        lockPolls.count++;
         await new Promise((r) => setTimeout(r, opts.pollMs ?? 100));
       }
     } catch (e) {
