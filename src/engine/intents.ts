@@ -22,6 +22,8 @@ export interface Intent {
 }
 
 const dirOf = (root: string) => join(root, 'intents');
+/** The intents this process has written and not ended, by path, with their text: the same one again is not rewritten. */
+const ours = new Map<string, string>();
 const fileOf = (root: string, kind: string, name: string) => join(dirOf(root), `${kind}-${name}.json`);
 
 /**
@@ -31,11 +33,14 @@ const fileOf = (root: string, kind: string, name: string) => join(dirOf(root), `
  */
 export function beginIntent(root: string, intent: Omit<Intent, 'pid'>): void {
   const path = fileOf(root, intent.kind, intent.name);
+  const text = JSON.stringify({ ...intent, pid: process.pid }) + '\n';
+  if (ours.get(path) === text) return; // this process wrote the same and has not ended it (down's prepareRemoval, then each removal)
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 });
+    writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, path);
+    ours.set(path, text);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw noSpace(e, path) ?? e;
@@ -45,15 +50,18 @@ export function beginIntent(root: string, intent: Omit<Intent, 'pid'>): void {
 /** beginIntent with its writes on the thread pool (the same steps, in order: awaited before the change's first step). */
 export async function beginIntentAsync(root: string, intent: Omit<Intent, 'pid'>): Promise<void> {
   const path = fileOf(root, intent.kind, intent.name);
+  const text = JSON.stringify({ ...intent, pid: process.pid }) + '\n';
+  if (ours.get(path) === text) return;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   try {
     // callback fs, not node:fs/promises (its start-up cost, as fs-atomic.ts)
     const cb = (call: (k: (e: NodeJS.ErrnoException | null) => void) => void) => new Promise<void>((ok, fail) => call((e) => (e ? fail(e) : ok())));
     await inLane(async () => {
       await cb((k) => mkdir(dirname(path), { recursive: true, mode: 0o700 }, (e) => k(e)));
-      await cb((k) => writeFile(tmp, JSON.stringify({ ...intent, pid: process.pid }) + '\n', { mode: 0o600 }, k));
+      await cb((k) => writeFile(tmp, text, { mode: 0o600 }, k));
       await cb((k) => rename(tmp, path, k));
     });
+    ours.set(path, text);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw noSpace(e, path) ?? e;
@@ -62,7 +70,9 @@ export async function beginIntentAsync(root: string, intent: Omit<Intent, 'pid'>
 
 /** The change is complete (or fully undone). */
 export function endIntent(root: string, kind: Intent['kind'], name: string): void {
-  rmSync(fileOf(root, kind, name), { force: true });
+  const path = fileOf(root, kind, name);
+  ours.delete(path);
+  rmSync(path, { force: true });
 }
 
 /** Every intent left; unreadable ones (a torn write is impossible: written by rename) are skipped. */
