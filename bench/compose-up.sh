@@ -9,22 +9,12 @@
 # otherwise the reference figures from ../shared/BENCH-NOTES.md are used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ "${1:-}" != "--inside" ]]; then
-  exec unshare --net --mount --propagation private -- bash ${TSSTACK_BENCH_TRACE:+-x} "$0" --inside "$@"
-fi
+source bench/lib/busybox-world.sh
+in_private_ns "$0" "$@"
 shift
-ip link set lo up
 SIZES=("${@:-5 20 100}")
 SIZES=(${SIZES[@]})
-REPO=$PWD
-WORK=$(mktemp -d /tmp/tsstack-bench.XXXXXX)
-export TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$WORK/run
-T="node $REPO/bin/tsstack.js"
-cleanup() { (cd "$WORK/stack" 2>/dev/null && $T down -v >/dev/null 2>&1) || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-node --input-type=module -e "const { makeBusyboxRootfs } = await import('$REPO/dist/test/helpers/rootfs.js'); makeBusyboxRootfs('$WORK/bb');"
-$T image import "$WORK/bb" busybox:latest >/dev/null
+busybox_world bench
 
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -41,12 +31,7 @@ printf '\n%-6s %12s %12s %14s %12s %14s %14s   %s\n' services "up -d (ms)" "no-o
 
 for n in "${SIZES[@]}"; do
   mkdir -p "$WORK/stack"
-  {
-    echo "services:"
-    for ((i = 0; i < n; i++)); do
-      printf '  s%d:\n    image: busybox:latest\n    command: ["sleep", "1000000"]\n    stop_signal: SIGKILL\n' "$i"
-    done
-  } > "$WORK/stack/stack.yaml"
+  busybox_stack "$n" > "$WORK/stack/stack.yaml"
   cd "$WORK/stack"
   reps=3; (( n >= 100 )) && reps=1
   ups=(); noops=(); downs=(); rss=0; pss=0; hf=-

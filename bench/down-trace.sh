@@ -8,27 +8,12 @@
 # (default /tmp/tsstack-down-prof) for chrome://inspect or `node --prof`-style tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ "${1:-}" != "--inside" ]]; then
-  exec unshare --net --mount --propagation private -- bash "$0" --inside "$@"
-fi
+source bench/lib/busybox-world.sh
+in_private_ns "$0" "$@"
 shift
-ip link set lo up
 N=${1:-20}
-REPO=$PWD
-WORK=$(mktemp -d /tmp/tsstack-downtrace.XXXXXX)
 PROF=${TSSTACK_BENCH_PROF:-/tmp/tsstack-down-prof}
-export TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$WORK/run
-T="node $REPO/bin/tsstack.js"
-cleanup() { (cd "$WORK/stack" 2>/dev/null && $T down -v >/dev/null 2>&1) || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-node --input-type=module -e "const { makeBusyboxRootfs } = await import('$REPO/dist/test/helpers/rootfs.js'); makeBusyboxRootfs('$WORK/bb');"
-$T image import "$WORK/bb" busybox:latest >/dev/null
-mkdir -p "$WORK/stack" && cd "$WORK/stack"
-{
-  echo "services:"
-  for ((i = 0; i < N; i++)); do printf '  s%d:\n    image: busybox:latest\n    command: ["sleep", "1000000"]\n    stop_signal: SIGKILL\n' "$i"; done
-} > stack.yaml
+busybox_world downtrace "$N"
 now() { date +%s%N; }
 
 $T up -d >/dev/null 2>&1

@@ -9,27 +9,12 @@
 # strace summary in $TSSTACK_BENCH_PROF/strace.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ "${1:-}" != "--inside" ]]; then
-  exec unshare --net --mount --propagation private -- bash "$0" --inside "$@"
-fi
+source bench/lib/busybox-world.sh
+in_private_ns "$0" "$@"
 shift
-ip link set lo up
 N=${1:-20}
-REPO=$PWD
-WORK=$(mktemp -d /tmp/tsstack-uptrace.XXXXXX)
 PROF=${TSSTACK_BENCH_PROF:-/tmp/tsstack-up-prof}
-export TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$WORK/run
-T="node $REPO/bin/tsstack.js"
-cleanup() { (cd "$WORK/stack" 2>/dev/null && $T down -v >/dev/null 2>&1) || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-node --input-type=module -e "const { makeBusyboxRootfs } = await import('$REPO/dist/test/helpers/rootfs.js'); makeBusyboxRootfs('$WORK/bb');"
-$T image import "$WORK/bb" busybox:latest >/dev/null
-mkdir -p "$WORK/stack" && cd "$WORK/stack"
-{
-  echo "services:"
-  for ((i = 0; i < N; i++)); do printf '  s%d:\n    image: busybox:latest\n    command: ["sleep", "1000000"]\n    stop_signal: SIGKILL\n' "$i"; done
-} > stack.yaml
+busybox_world uptrace "$N"
 now() { date +%s%N; }
 rm -rf "$PROF" && mkdir -p "$PROF"
 

@@ -19,6 +19,7 @@ import { createSpec, type DesiredState } from './desired.js';
 import { execute, type ExecNode, type Outcome, type RunContext } from './executor.js';
 import type { Action, Plan } from './plan.js';
 import { createdId, planSteps, startedId, waitId, type Step } from './steps.js';
+import { pause } from '../util/pause.js';
 
 export type EventState = 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
 
@@ -71,16 +72,6 @@ export interface ApplyResult {
   touched: string[];
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts (the caller looks at it). */
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
-  const done = () => {
-    clearTimeout(t);
-    signal?.removeEventListener('abort', done);
-    r();
-  };
-  const t = setTimeout(done, ms);
-  signal?.addEventListener('abort', done, { once: true });
-});
 const REMOVE_PARALLEL = 32;
 const CONTAINER_PARALLEL = 16;
 /** The pool of container creates and starts (bounded by CONTAINER_PARALLEL unless `parallel` is given). */
@@ -424,7 +415,7 @@ export async function waitCondition(
       onWait?.(`waiting for ${service} (${condition})`);
       said = true;
     }
-    await sleep(poll, signal);
+    await pause(poll, signal);
   }
 }
 

@@ -10,7 +10,8 @@ import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerCreateSpec, LogLine } from '../../src/engine/api.js';
 import { Containers } from '../../src/engine/runtime/containers.js';
-import { pause, readLogs } from '../../src/engine/runtime/logs.js';
+import { readLogs } from '../../src/engine/runtime/logs.js';
+import { pause } from '../../src/util/pause.js';
 import { makeTemp, rmTemp } from '../helpers/rootfs.js';
 import { OverlayRootfs, mountsUnder, runtimes } from './helpers.js';
 

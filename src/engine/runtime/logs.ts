@@ -5,6 +5,7 @@
 import { existsSync, fstatSync, openSync, readSync, closeSync, statSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LogLine, LogOptions } from '../api.js';
+import { pause } from '../../util/pause.js';
 
 /** One file's lines; a line that is not JSON (torn write) is skipped. `log` loses its trailing newline. */
 export function parseLogText(text: string): LogLine[] {
@@ -39,19 +40,6 @@ export function selectLines(lines: LogLine[], opts: Pick<LogOptions, 'since' | '
   return sel;
 }
 
-/** Waits `ms`, or less when `signal` aborts first; leaves no timer or listener behind either way. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const end = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', end);
-      resolve();
-    };
-    const timer = setTimeout(end, ms);
-    signal?.addEventListener('abort', end, { once: true });
-  });
-}
 
 /**
  * Reads the log; with `follow`, keeps reading appended lines (and across a rotation) until `done()` says

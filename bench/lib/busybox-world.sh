@@ -1,0 +1,36 @@
+# The start the single-tool benchmarks share (up-trace.sh, down-trace.sh, compose-up.sh), sourced
+# from the repository's root inside the private network and mount namespace each re-executes into.
+#
+#   in_private_ns "$0" "$@"   unless the first argument is --inside: runs the script again in a
+#                        network and mount namespace of its own, with --inside first (the caller shifts it)
+#   busybox_world NAME [N]  loopback up; WORK (a temporary directory /tmp/tsstack-NAME.XXXXXX),
+#                        TSSTACK_ROOT and TSSTACK_RUN_ROOT under it, T (the CLI of this checkout, REPO),
+#                        a trap that takes the stack in $WORK/stack down and removes WORK, busybox:latest
+#                        imported from busybox-static; with N, $WORK/stack/stack.yaml of N services, and
+#                        the shell in that directory
+#   busybox_stack N      prints a stack of N busybox services that sleep (SIGKILL stops them)
+
+in_private_ns() {
+  local self=$1; shift
+  [[ "${1:-}" == --inside ]] || exec unshare --net --mount --propagation private -- bash ${TSSTACK_BENCH_TRACE:+-x} "$self" --inside "$@"
+}
+
+busybox_world() {
+  ip link set lo up
+  REPO=$PWD
+  WORK=$(mktemp -d "/tmp/tsstack-$1.XXXXXX")
+  export TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$WORK/run
+  T="node $REPO/bin/tsstack.js"
+  trap '(cd "$WORK/stack" 2>/dev/null && $T down -v >/dev/null 2>&1) || true; rm -rf "$WORK"' EXIT
+  node --input-type=module -e "const { makeBusyboxRootfs } = await import('$REPO/dist/test/helpers/rootfs.js'); makeBusyboxRootfs('$WORK/bb');"
+  $T image import "$WORK/bb" busybox:latest >/dev/null
+  if [[ -n "${2:-}" ]]; then
+    mkdir -p "$WORK/stack" && cd "$WORK/stack"
+    busybox_stack "$2" > stack.yaml
+  fi
+}
+
+busybox_stack() {
+  echo "services:"
+  for ((i = 0; i < $1; i++)); do printf '  s%d:\n    image: busybox:latest\n    command: ["sleep", "1000000"]\n    stop_signal: SIGKILL\n' "$i"; done
+}
