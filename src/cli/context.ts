@@ -195,7 +195,10 @@ export class Context {
     const m = await this.maybeModel();
     if (m) return m.name;
     const dir = this.g.projectDirectory ? resolve(this.io.cwd, this.g.projectDirectory) : this.io.cwd;
-    return projectNameFrom({ lookup: () => undefined, projectDir: dir })!.name;
+    const name = projectNameFrom({ lookup: () => undefined, projectDir: dir })!.name;
+    // `/`, or a directory whose name has no letter or digit, names no project
+    if (!name) throw new TsstackError('USAGE', `no stack file in ${dir}, and its name makes no project name`, { hint: 'run the command in the stack\'s directory, or give -f FILE or -p NAME' });
+    return name;
   }
 
   /**

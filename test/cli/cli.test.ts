@@ -40,6 +40,15 @@ test('usage errors exit 2 with a hint', async (t) => {
   t.regex(y.lines.join('\n'), /--scale expects SERVICE=NUM/);
 });
 
+test('down in / without a stack file or -p: a usage error, before anything is looked at', async (t) => {
+  const x = io();
+  x.env = { TSSTACK_ROOT: '/nonexistent/tsstack-root', TSSTACK_RUN_ROOT: '/nonexistent/tsstack-run' };
+  x.openEngine = async () => { throw new Error('the engine was opened'); };
+  t.is(await main(['down'], x), 2);
+  t.regex(x.lines.join('\n'), /error: no stack file in \/, and its name makes no project name[\s\S]*hint: .*-p NAME/);
+  t.notRegex(x.lines.join('\n'), /nothing to remove/);
+});
+
 test('error rendering: location, details, hint; stack only with --debug', (t) => {
   const e = new TsstackError('SPEC', 'unknown key "imagee"', { location: { file: 'stack.yaml', line: 3, path: 'services.web.imagee' }, hint: 'did you mean "image"?', details: ['one', 'two'] });
   const text = renderError(e);
