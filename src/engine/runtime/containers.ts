@@ -41,6 +41,9 @@ import { removeTree } from './remove-tree.js';
 import { applicableResources, containerCgroupPath } from '../rootless/cgroups.js';
 import { portdAnnotations } from '../rootless/portd.js';
 
+/** runc's (and crun's) words when a cgroup directory's parent vanished under its mkdir. */
+const CGROUP_PARENT_GONE = /cgroup[^\n]*: no such file or directory/i;
+
 export { removeCgroupDirs } from './kernel-drivers.js';
 
 /** What `container.json` holds. */
@@ -484,7 +487,7 @@ export class Containers implements ContainerApi {
     mkdirSync(this.runtimeRoot, { recursive: true });
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
-    await this.drv.monitor.start({
+    const start = () => this.drv.monitor.start({
       monitor: nativeBinary('monitor'),
       runtime,
       runtimeRoot: this.runtimeRoot,
@@ -501,6 +504,14 @@ export class Containers implements ContainerApi {
       stopTimeoutMs: rec.spec.stopGracePeriod ?? 10000,
       health: argv && h ? { argv, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.startPeriod, startIntervalMs: h.startInterval } : undefined,
     });
+    try {
+      await start();
+    } catch (e) {
+      // runc and crun give up when the shared cgroup parent (`tsstack/`) goes with another root's last
+      // container between their mkdirs (removeCgroupDirs; tsstack-runtime retries its own): once more
+      if (!(e instanceof Error && CGROUP_PARENT_GONE.test(e.message))) throw e;
+      await start();
+    }
     faultPoint('container.monitor');
     // The monitor's pid is not recorded here: its state file names it (written before it answers), and a pid
     // means nothing after a reboot. The record is rewritten only when this start changed it (a remount after

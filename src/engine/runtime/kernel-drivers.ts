@@ -85,7 +85,8 @@ export function removeCgroupDirs(rel: string, mount = '/sys/fs/cgroup'): void {
   for (const d of dirs) {
     try { rmdirSync(d); } catch { /* absent or busy */ }
     // The shared parent (`tsstack/`) goes with its last container, so nothing of ours stays in the
-    // hierarchy; a runtime creating a sibling meanwhile retries its mkdir (tsstack-runtime does).
+    // hierarchy; a runtime creating a sibling meanwhile retries its mkdir (tsstack-runtime does; for
+    // runc and crun, Containers.start tries the start once more).
     if (rel.includes('/')) try { rmdirSync(dirname(d)); } catch { /* absent, or other containers still there */ }
   }
 }
