@@ -118,8 +118,9 @@ wrap ts "exec nsenter --net=/var/run/netns/$NS_TS node $REPO/bin/tsstack.js \"\$
 
 # Docker: dockerd in its own netns with its own data root, exec root and socket
 export DOCKER_HOST=unix://$WORK/docker.sock
-mkdir -p "$WORK/docker"
-nsenter --net="/var/run/netns/$NS_DK" setsid dockerd --data-root "$WORK/docker/data" --exec-root "$WORK/docker/exec" \
+mkdir -p "$WORK/docker/tmp"
+# TMPDIR: the containerd it starts dumps its stacks there when stopped (removed with $WORK)
+TMPDIR=$WORK/docker/tmp nsenter --net="/var/run/netns/$NS_DK" setsid dockerd --data-root "$WORK/docker/data" --exec-root "$WORK/docker/exec" \
   -H "$DOCKER_HOST" --pidfile "$WORK/docker/docker.pid" --bip 10.231.0.1/24 --cgroup-parent "/$TAG-docker" \
   >"$WORK/docker/dockerd.log" 2>&1 &
 dockerd_pid=$!

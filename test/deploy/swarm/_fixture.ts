@@ -169,8 +169,11 @@ export class SwarmFixture {
       '--bip', `10.23${i}.0.1/24`, '--cgroup-parent', `/${this.cgroupParent}-${n.name}`, '--insecure-registry', this.registry, '--insecure-registry', this.authRegistry,
       '--userland-proxy=false', '--log-level', 'warn',
     ];
-    // nsenter execs dockerd: the child's pid is the daemon's
-    n.dockerd = spawn('nsenter', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // nsenter execs dockerd: the child's pid is the daemon's. TMPDIR inside the fixture's directory: the
+    // containerd a daemon starts dumps its stacks to $TMPDIR/containerd.<pid>.stacks.log when it is
+    // stopped, which the teardown removes with the rest
+    mkdirSync(join(d, 'tmp'), { recursive: true });
+    n.dockerd = spawn('nsenter', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: join(d, 'tmp') } });
     let tail = '';
     n.dockerd.stderr!.on('data', (b: Buffer) => { tail = (tail + b.toString()).slice(-4000); });
     n.dockerd.once('exit', (c, s) => this.log.push(`${n.name} dockerd exited ${c ?? s}: ${tail.slice(-800)}`));

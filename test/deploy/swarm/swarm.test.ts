@@ -5,7 +5,8 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBusyboxRootfs } from '../../helpers/rootfs.js';
 import { skipWhen } from '../../helpers/skip.js';
@@ -117,8 +118,13 @@ async function httpGet(url: string): Promise<string> {
   }
 }
 
+/** The stack dumps containerd leaves in /tmp when it is stopped (containerd.<pid>.stacks.log). */
+const stackDumps = () => new Set(readdirSync(tmpdir()).filter((n) => /^containerd\.\d+\.stacks\.log$/.test(n)));
+let dumpsBefore = new Set<string>();
+
 test.before(async () => {
   if (why) return;
+  dumpsBefore = stackDumps();
   isolateNetwork();
   sw = new SwarmFixture();
   try {
@@ -365,4 +371,5 @@ serial('the fixture leaves nothing behind: no daemon, container, mount, cgroup, 
   await sw.teardown();
   t.deepEqual(sw.leftovers(), []);
   t.false(existsSync(dirs));
+  t.deepEqual([...stackDumps()].filter((n) => !dumpsBefore.has(n)), [], 'no stack dump of its containerds left in /tmp');
 });
