@@ -6,7 +6,7 @@
 
 import { mkdir, mkdirSync, readdirSync, readFileSync, rename, renameSync, rmSync, writeFile, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { inLane, noSpace } from '../util/fs-atomic.js';
+import { cb, inLane, noSpace } from '../util/fs-atomic.js';
 
 export interface Intent {
   kind: 'container' | 'network';
@@ -27,45 +27,55 @@ const ours = new Map<string, string>();
 const fileOf = (root: string, kind: string, name: string) => join(dirOf(root), `${kind}-${name}.json`);
 
 /**
+ * What beginIntent writes: the intent's path, its text and a temp name beside it; undefined when this
+ * process wrote the same and has not ended it (down's prepareRemoval, then each removal).
+ */
+function toWrite(root: string, intent: Omit<Intent, 'pid'>): { path: string; text: string; tmp: string } | undefined {
+  const path = fileOf(root, intent.kind, intent.name);
+  const text = JSON.stringify({ ...intent, pid: process.pid }) + '\n';
+  if (ours.get(path) === text) return undefined;
+  return { path, text, tmp: join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`) };
+}
+
+/** A write that failed: its temp goes, and a full disk is said for people. */
+function failed(w: { path: string; tmp: string }, e: unknown): never {
+  rmSync(w.tmp, { force: true });
+  throw noSpace(e, w.path) ?? e;
+}
+
+/**
  * Records the change before it starts (replacing an older intent for the same object). Written by rename
  * (never torn) but not fsync'd: a killed process's writes stay in the page cache, and what a power cut
  * loses with it (mounts, links, namespaces) is gone too; a record it half wrote is caught by its missing bundle.
  */
 export function beginIntent(root: string, intent: Omit<Intent, 'pid'>): void {
-  const path = fileOf(root, intent.kind, intent.name);
-  const text = JSON.stringify({ ...intent, pid: process.pid }) + '\n';
-  if (ours.get(path) === text) return; // this process wrote the same and has not ended it (down's prepareRemoval, then each removal)
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const w = toWrite(root, intent);
+  if (!w) return;
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, path);
-    ours.set(path, text);
+    mkdirSync(dirname(w.path), { recursive: true, mode: 0o700 });
+    writeFileSync(w.tmp, w.text, { mode: 0o600 });
+    renameSync(w.tmp, w.path);
   } catch (e) {
-    rmSync(tmp, { force: true });
-    throw noSpace(e, path) ?? e;
+    failed(w, e);
   }
+  ours.set(w.path, w.text);
 }
 
 /** beginIntent with its writes on the thread pool (the same steps, in order: awaited before the change's first step). */
 export async function beginIntentAsync(root: string, intent: Omit<Intent, 'pid'>): Promise<void> {
-  const path = fileOf(root, intent.kind, intent.name);
-  const text = JSON.stringify({ ...intent, pid: process.pid }) + '\n';
-  if (ours.get(path) === text) return;
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const w = toWrite(root, intent);
+  if (!w) return;
   try {
-    // callback fs, not node:fs/promises (its start-up cost, as fs-atomic.ts)
-    const cb = (call: (k: (e: NodeJS.ErrnoException | null) => void) => void) => new Promise<void>((ok, fail) => call((e) => (e ? fail(e) : ok())));
     await inLane(async () => {
-      await cb((k) => mkdir(dirname(path), { recursive: true, mode: 0o700 }, (e) => k(e)));
-      await cb((k) => writeFile(tmp, text, { mode: 0o600 }, k));
-      await cb((k) => rename(tmp, path, k));
+      // callback fs, not node:fs/promises (its start-up cost, as fs-atomic.ts)
+      await cb((k) => mkdir(dirname(w.path), { recursive: true, mode: 0o700 }, (e) => k(e)));
+      await cb((k) => writeFile(w.tmp, w.text, { mode: 0o600 }, k));
+      await cb((k) => rename(w.tmp, w.path, k));
     });
-    ours.set(path, text);
   } catch (e) {
-    rmSync(tmp, { force: true });
-    throw noSpace(e, path) ?? e;
+    failed(w, e);
   }
+  ours.set(w.path, w.text);
 }
 
 /** The change is complete (or fully undone). */

@@ -131,7 +131,7 @@ export function inLane<T>(f: () => Promise<T>): Promise<T> {
 }
 
 /** A callback-style fs call as a promise (node:fs/promises costs start-up; see the import). */
-function cb<T>(call: (k: (e: NodeJS.ErrnoException | null, v?: T) => void) => void): Promise<T> {
+export function cb<T>(call: (k: (e: NodeJS.ErrnoException | null, v?: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => call((e, v) => (e ? reject(e) : resolve(v as T))));
 }
 
