@@ -27,6 +27,30 @@ for (const rt of runtimes().slice(0, 1)) {
     t.true(reads < 15, `${reads} reads of the state file`);
     await c.remove(info.id, { force: true });
   });
+
+  test(`${rt}: wait() on a monitor slow to go after the exit is woken by its going, not 3 ms reads`, async (t) => {
+    // on a busy host the monitor's last steps after it wrote "exited" (its guard's exit) can take long:
+    // here it is seen alive for 300 ms more. The wait reads a few times, then waits for the pid file to go.
+    let reads = 0;
+    let exitedAt = 0;
+    const monitor = {
+      ...processMonitor,
+      state: (p: string) => {
+        reads++;
+        const st = processMonitor.state(p);
+        if (st?.status === 'exited' && !exitedAt) exitedAt = Date.now();
+        return st;
+      },
+      isMonitor: (pid: number) => (exitedAt > 0 && Date.now() - exitedAt < 300) || processMonitor.isMonitor(pid),
+    };
+    const { c } = engine(t, rt, { drivers: { monitor } });
+    const info = await c.create(plainSpec('slow', ['sh', '-c', 'sleep 0.2; exit 4']));
+    await c.start(info.id);
+    reads = 0;
+    t.is(await c.wait(info.id), 4);
+    t.true(reads < 15, `${reads} reads of the state file`);
+    await c.remove(info.id, { force: true });
+  });
 }
 
 test('a follow told the writer finishes (LogOptions.finish) reads the rest and ends without its batching pause', async (t) => {

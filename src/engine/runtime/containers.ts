@@ -68,6 +68,8 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How often wait() looks without a change of the state file (a monitor killed outright writes none). */
 const WAIT_SAFETY_POLL_MS = 500;
+/** Reads 3 ms apart after the state says exited, before the wait is left to the monitor's pid file going. */
+const WAIT_QUICK_READS = 5;
 
 /** Polls `f` every 20 ms until it holds or `ms` pass; whether it held. */
 async function until(f: () => boolean, ms: number): Promise<boolean> {
@@ -828,10 +830,15 @@ export class Containers implements ContainerApi {
     // seen at once. The poll stays as the safety net (a monitor killed outright writes nothing), and once
     // the state says exited only the monitor's own exit (after the runtime's delete) is awaited, briefly.
     const wake = new DirWake(this.cdir(rec.id), 'state.json');
+    // Once the state says exited, the monitor still runs the runtime's delete, which can take long on a
+    // busy host (cgroup removal); it removes its pid file last, just before it exits: that wakes the wait.
+    let exitWake: DirWake | undefined;
     let quick = 0;
     try {
       for (;;) {
         wake.changed = false;
+        // its pid file went: the monitor is a moment from gone (a couple more quick reads)
+        if (exitWake?.changed) { exitWake.changed = false; quick = Math.min(quick, WAIT_QUICK_READS - 2); }
         const st = this.monitorState(rec);
         if (st && (st.status === 'exited' || st.status === 'dead') && !this.monitorAlive(rec, st)) return st.exitCode;
         if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) return st.exitCode;
@@ -841,11 +848,15 @@ export class Containers implements ContainerApi {
           return last.status === 'exited' || last.status === 'dead' ? last.exitCode : 137;
         }
         // (a monitor that stays, e.g. to restart the container later, gets the slow wait after ~100 ms)
-        if (st && (st.status === 'exited' || st.status === 'dead') && quick++ < 30) await sleep(3);
-        else await wake.wait(wake.watching ? WAIT_SAFETY_POLL_MS : 50);
+        if (st && (st.status === 'exited' || st.status === 'dead')) {
+          exitWake ??= new DirWake(this.monDir(rec.id), 'monitor.pid');
+          if (quick++ < WAIT_QUICK_READS) await sleep(3);
+          else await exitWake.wait(exitWake.watching ? WAIT_SAFETY_POLL_MS : 50);
+        } else await wake.wait(wake.watching ? WAIT_SAFETY_POLL_MS : 50);
       }
     } finally {
       wake.close();
+      exitWake?.close();
     }
   }
 
