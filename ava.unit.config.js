@@ -16,6 +16,7 @@ export default {
     'dist/test/ui/server.test.js',
     'dist/test/ui/plan-text.test.js',
     'dist/test/cli/converged.test.js',
+    'dist/test/cli/extra-ca.test.js',
     'dist/test/cli/model-cache.test.js',
     'dist/test/cli/project-name.test.js',
     'dist/test/watch/classify.test.js',

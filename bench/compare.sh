@@ -114,7 +114,9 @@ export TSSTACK_SOCKET_LB_CGROUP=${cg:-off}
 # The commands as small scripts (not shell functions), so `timeout` and `env` can run them.
 mkdir -p "$WORK/bin"; export PATH=$WORK/bin:$PATH
 wrap() { printf '#!/bin/sh\n%s\n' "$2" > "$WORK/bin/$1"; chmod +x "$WORK/bin/$1"; }
-wrap ts "exec nsenter --net=/var/run/netns/$NS_TS node $REPO/bin/tsstack.js \"\$@\""
+# tsstack as its installed command runs: bin/tsstack.js through its first line (which starts Node
+# without NODE_EXTRA_CA_CERTS, set in this machine's environment: src/util/extra-ca.ts)
+wrap ts "exec nsenter --net=/var/run/netns/$NS_TS $REPO/bin/tsstack.js \"\$@\""
 
 # Docker: dockerd in its own netns with its own data root, exec root and socket
 export DOCKER_HOST=unix://$WORK/docker.sock
@@ -191,6 +193,7 @@ loadavg() { cut -d' ' -f1 /proc/loadavg; }
 # ---------------------------------------------------------------- setup
 echo "bench/compare.sh $(date -u '+%Y-%m-%d %H:%M UTC')  $( ((QUICK)) && echo '--quick')  on $(nproc) CPUs, kernel $(uname -r)"
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+[[ -n ${NODE_EXTRA_CA_CERTS:-} ]] && echo "NODE_EXTRA_CA_CERTS is set here ($NODE_EXTRA_CA_CERTS): node -e 0 is measured with it and without it; tsstack's launcher starts Node without it"
 echo "versions: tsstack $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- src native || echo '+changes'); $(/usr/bin/docker --version | cut -d, -f1); $(docker-compose --version | cut -d, -f1); $(podman --version); $(crun --version | head -1); $(runc --version | head -1); node $(node --version)"
 
 node --input-type=module -e "const { makeBusyboxRootfs } = await import('$REPO/dist/test/helpers/rootfs.js'); makeBusyboxRootfs('$WORK/bb');"
@@ -242,6 +245,8 @@ fig_run() { # run --rm of /bin/true, and node -e 0
   local c=(sample run podman "$r" pm run --rm "${PM_RUN[@]}" busybox:latest /bin/true)
   if ((r % 2)); then "${a[@]}"; "${b[@]}"; "${c[@]}"; else "${c[@]}"; "${b[@]}"; "${a[@]}"; fi
   sample run node "$r" node -e 0
+  [[ -n ${NODE_EXTRA_CA_CERTS:-} ]] && sample run nodebare "$r" env -u NODE_EXTRA_CA_CERTS node -e 0
+  return 0
 }
 ts_stack() { # ts_stack N R: up from nothing, first no-op, later no-op (median of 3), down
   local n=$1 r=$2 p=ts$1 k; [[ $n == "$BIG" && $n != 5 && $n != 20 ]] && p=tsbig
@@ -284,7 +289,7 @@ fig_build() { # fully cached build, as the command line does it
 }
 fig_watch() { # idle `up --watch` over the 10 000-file context: CPU and RSS of the CLI process
   local out=$WORK/watch.out pid i t0 t1 rss
-  ( cd "$WORK/watch" && exec nsenter --net="/var/run/netns/$NS_TS" node "$REPO/bin/tsstack.js" -f stack.yaml -p watch up --watch ) >"$out" 2>&1 &
+  ( cd "$WORK/watch" && exec nsenter --net="/var/run/netns/$NS_TS" "$REPO/bin/tsstack.js" -f stack.yaml -p watch up --watch ) >"$out" 2>&1 &
   pid=$!
   for i in $(seq 900); do grep -q "watching for changes" "$out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   if ! grep -q "watching for changes" "$out"; then echo "watch did not start:" >&2; tail -5 "$out" >&2; kill -INT "$pid" 2>/dev/null; wait "$pid"; return 0; fi
@@ -354,11 +359,15 @@ awk -F'|' -v big="$BIG" -v builder="$BUILDER" -v pmrt="$PM_RT" -v tscold="$ts_co
     row("docker run --rm", "run" SUBSEP "docker", "t")
     row("podman run --rm (" pmrt ")", "run" SUBSEP "podman", "t")
     row("node -e 0 (the floor)", "run" SUBSEP "node", "t")
+    if (("run" SUBSEP "nodebare") in vals) row("node -e 0 without NODE_EXTRA_CA_CERTS", "run" SUBSEP "nodebare", "t")
     ratio("tsstack ÷ docker", "run", "tsstack", "run", "docker")
     ratio("tsstack ÷ podman", "run", "tsstack", "run", "podman")
     for (r = 1; r <= 20; r++) if (("run" SUBSEP "tsstack" SUBSEP r) in v && ("run" SUBSEP "node" SUBSEP r) in v)
       vals["over" SUBSEP "node"] = vals["over" SUBSEP "node"] " " v["run", "tsstack", r] - v["run", "node", r]
     row("tsstack − node -e 0", "over" SUBSEP "node", "t")
+    for (r = 1; r <= 20; r++) if (("run" SUBSEP "tsstack" SUBSEP r) in v && ("run" SUBSEP "nodebare" SUBSEP r) in v)
+      vals["overbare" SUBSEP "node"] = vals["overbare" SUBSEP "node"] " " v["run", "tsstack", r] - v["run", "nodebare", r]
+    if (("overbare" SUBSEP "node") in vals) row("tsstack − node -e 0 without the variable", "overbare" SUBSEP "node", "t")
     print "up -d of busybox services from nothing   (target: 20 services ≤ 0.07× compose; " big " ≤ 8 s, ≤ 35 ms per extra service)"
     row("tsstack, 5 services", "up5" SUBSEP "tsstack", "t")
     row("docker-compose, 5 services", "up5" SUBSEP "compose", "t")

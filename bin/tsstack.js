@@ -1,10 +1,23 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSSTACK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 'use strict';
+// The first line starts Node without NODE_EXTRA_CA_CERTS, whose certificates Node 20 would parse,
+// with all its own roots, before anything runs (~40 ms of every command where it is set); the
+// path goes on as TSSTACK_EXTRA_CA_CERTS to the TLS clients that use it (src/util/extra-ca.ts).
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`), as one
 // bundle loaded through a code cache when there is one (code-cache.cjs says how and
 // when), else as the ES modules of dist/src/. CommonJS (bin/package.json): Node's ES
 // module loader is not started unless the modules are.
 // A reader that stops early (`tsstack ps | head`) is not an error.
+// What the first line kept from Node's start goes back into the environment, for what this command
+// runs; this process's own TLS clients add those certificates themselves (src/util/extra-ca.ts).
+const extraCa = process.env.TSSTACK_EXTRA_CA_CERTS;
+if (extraCa !== undefined) {
+  delete process.env.TSSTACK_EXTRA_CA_CERTS;
+  if (extraCa) {
+    process.env.NODE_EXTRA_CA_CERTS = extraCa;
+    globalThis[Symbol.for('tsstack.deferredExtraCa')] = extraCa;
+  }
+}
 process.stdout.on('error', (e) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
 const argv = process.argv.slice(2);
 let bundled;

@@ -3,6 +3,7 @@
 // src/deploy/<target>/ and is loaded on demand (the one-host commands never load it).
 
 import { TsstackError } from '../../util/errors.js';
+import { deferredCaFile, rerunWithExtraCa } from '../../util/extra-ca.js';
 import type { Context } from '../context.js';
 
 export interface DeployFlags {
@@ -38,6 +39,9 @@ export async function runDeploy(ctx: Context, flags: DeployFlags): Promise<numbe
   if (flags.withRegistryAuth && flags.to !== 'swarm') {
     throw new TsstackError('USAGE', '--with-registry-auth goes with --to swarm', { hint: 'Kubernetes pulls private images with an image pull secret (kubectl create secret docker-registry) named by the pod spec' });
   }
+  // the cluster clients take Node's TLS defaults only: extra CA certificates the launcher kept from
+  // Node's start (util/extra-ca.ts) are given back by running the command again with them
+  if (deferredCaFile()) return rerunWithExtraCa();
   switch (flags.to) {
     case 'swarm':
       return (await import('../../deploy/swarm/command.js')).deploySwarm(ctx, flags);

@@ -8,12 +8,13 @@
 // root, reads `HOST PORT` and connects from the host's namespace. Containers never
 // see the run root: the relay is the CLI's, not theirs.
 
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent } from 'node:http';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
-import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { chmodSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { caWithExtra, deferredCaFile } from '../../util/extra-ca.js';
+import { fetchTrusting, routedFetch, type Route } from '../../util/http-fetch.js';
 
 /** Set for the copy of the CLI inside the namespace: the relay's socket. */
 export const DIAL_ENV = 'TSSTACK_ROOTLESS_DIAL';
@@ -122,81 +123,35 @@ export function dial(path: string, host: string, port: number): Promise<Socket> 
   });
 }
 
-type HeaderInit = ConstructorParameters<typeof Headers>[0];
-type Body = Buffer | ReadableStream<Uint8Array> | NodeJS.ReadableStream | string | undefined;
-
-/** One HTTP exchange over a relayed connection (TLS for https), as a fetch Response. */
-async function once(path: string, url: URL, init: RequestInit & { body?: Body }): Promise<Response> {
-  const https = url.protocol === 'https:';
-  const port = Number(url.port) || (https ? 443 : 80);
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const raw = await dial(path, host, port);
-  const sock: Socket = https
-    ? await new Promise<Socket>((res, rej) => {
-      const t = tlsConnect({ socket: raw, servername: /^[\d.]+$|:/.test(host) ? undefined : host, ALPNProtocols: ['http/1.1'] });
-      t.once('secureConnect', () => res(t));
-      t.once('error', (e) => { raw.destroy(); rej(e); });
-    })
-    : raw;
-  const headers = new Headers(init.headers as HeaderInit);
-  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+/** Each request on a connection of its own through the relay at `path`; TLS (for https) over it, trusting `ca` when given. */
+function relayRoute(path: string, ca?: string[]): Route {
+  return async (url, host, port) => {
+    const raw = await dial(path, host, port);
+    const sock: Socket = url.protocol === 'https:'
+      ? await new Promise<Socket>((res, rej) => {
+        const t = tlsConnect({ socket: raw, servername: /^[\d.]+$|:/.test(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...(ca ? { ca } : {}) });
+        t.once('secureConnect', () => res(t));
+        t.once('error', (e) => { raw.destroy(); rej(e); });
+      })
+      : raw;
     // an agent of its own whose one connection is the relayed socket (no lookup, no pooling)
     const agent = new Agent();
     agent.createConnection = () => sock.resume(); // dial() left it paused: the client's reader takes over
-    const req = httpRequest({
-      method: init.method ?? 'GET', hostname: host, port, path: `${url.pathname}${url.search}`, agent,
-      headers: Object.fromEntries(headers.entries()), signal: init.signal ?? undefined,
-    }, resolve);
-    req.once('error', reject);
-    const b = init.body;
-    if (b === undefined || b === null) req.end();
-    else if (typeof b === 'string' || Buffer.isBuffer(b)) req.end(b);
-    else {
-      const src = typeof (b as ReadableStream).getReader === 'function' ? Readable.fromWeb(b as import('node:stream/web').ReadableStream) : (b as NodeJS.ReadableStream as Readable);
-      src.once('error', (e) => req.destroy(e));
-      src.pipe(req);
-    }
-  });
-  const h = new Headers();
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-  const status = res.statusCode ?? 502;
-  const empty = status === 204 || status === 304 || init.method === 'HEAD';
-  if (empty) res.resume();
-  res.once('end', () => sock.destroy());
-  res.once('close', () => sock.destroy());
-  return new Response(empty ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>), { status, statusText: res.statusMessage, headers: h });
+    return { agent, tls: false, done: () => sock.destroy() };
+  };
+}
+
+/** fetch() through the relay at `path` (redirects followed as fetch does). */
+export function relayedFetch(path: string, ca?: string[]): typeof fetch {
+  return routedFetch(relayRoute(path, ca));
 }
 
 /**
- * fetch() through the relay at `path`: redirects followed as fetch does (a 303, or a 301/302 of a
- * POST, goes on as a GET without the body), at most 20.
+ * The fetch the registry client uses: through the relay inside the rootless namespace, else the global
+ * one; with the extra CA certificates the launcher kept from Node's start (util/extra-ca.ts), if any.
  */
-export function relayedFetch(path: string): typeof fetch {
-  return (async (input: string | URL | Request, init: RequestInit = {}) => {
-    let url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
-    let opts = { ...init } as RequestInit & { body?: Body };
-    for (let hop = 0; ; hop++) {
-      const res = await once(path, url, opts);
-      const loc = res.headers.get('location');
-      if (![301, 302, 303, 307, 308].includes(res.status) || !loc || opts.redirect === 'manual') return res;
-      await res.body?.cancel();
-      if (hop === 20) throw new TypeError(`fetch failed: too many redirects from ${url.host}`);
-      const next = new URL(loc, url);
-      const method = (opts.method ?? 'GET').toUpperCase();
-      if (res.status === 303 ? method !== 'HEAD' : (res.status === 301 || res.status === 302) && method === 'POST') opts = { ...opts, method: 'GET', body: undefined };
-      // credentials stay with the origin that was given them (as fetch drops Authorization on a cross-origin redirect)
-      if (next.origin !== url.origin) {
-        const h = new Headers(opts.headers as HeaderInit);
-        h.delete('authorization');
-        opts = { ...opts, headers: Object.fromEntries(h.entries()) };
-      }
-      url = next;
-    }
-  }) as typeof fetch;
-}
-
-/** The fetch the registry client uses: through the relay inside the rootless namespace, else the global one. */
-export function registryFetch(env: NodeJS.ProcessEnv = process.env): typeof fetch {
+export function registryFetch(env: NodeJS.ProcessEnv = process.env, extra = deferredCaFile()): typeof fetch {
   const path = env[DIAL_ENV];
-  return path ? relayedFetch(path) : fetch;
+  const ca = extra ? caWithExtra(extra) : undefined;
+  return path ? relayedFetch(path, ca) : ca ? fetchTrusting(ca) : fetch;
 }
