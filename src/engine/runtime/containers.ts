@@ -38,6 +38,7 @@ import { FILES_DIR, placeFileMounts } from './file-mounts.js';
 import type { ContainerDrivers, RuntimeOps } from './drivers.js';
 import { kernelContainerDrivers } from './kernel-drivers.js';
 import { removeTree } from './remove-tree.js';
+import { spreadSubdirs } from '../../util/spread-dirs.js';
 import { applicableResources, containerCgroupPath } from '../rootless/cgroups.js';
 import { portdAnnotations } from '../rootless/portd.js';
 
@@ -141,6 +142,14 @@ export class Containers implements ContainerApi {
   private statePath(id: string): string { return join(this.cdir(id), 'state.json'); }
   private logPath(id: string): string { return join(this.cdir(id), 'log.json'); }
   private socketPath(id: string): string { return join(this.monDir(id), 'ctl.sock'); }
+
+  private readonly spread = new Set<string>();
+  /** Each container's directories in a block group of their own (util/spread-dirs.ts): once per directory and process. */
+  private spreadOnce(dir: string): void {
+    if (this.spread.has(dir)) return;
+    this.spread.add(dir);
+    spreadSubdirs(dir);
+  }
 
   private runtimeName(rec: ContainerRecord): string {
     return rec.spec.runtime ?? this.deps.runtime ?? 'tsstack-runtime';
@@ -258,6 +267,7 @@ export class Containers implements ContainerApi {
     // on a large ext4), each awaited in the same order as before: the one JavaScript thread serves the other
     // containers of an `up` meanwhile.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.spreadOnce(this.dir);
     await inLane(async () => { await mkdir(dir, { mode: 0o700 }); await mkdir(join(dir, 'bundle')); });
     const rec: ContainerRecord = { id, name: spec.name, created: new Date().toISOString(), spec, rootfs: '', endpoints: [], ports: [] };
     const undo: (() => Promise<void>)[] = [];
@@ -486,7 +496,9 @@ export class Containers implements ContainerApi {
     const before = JSON.stringify(rec);
     const runtime = await this.prepareRun(rec);
     await inLane(() => mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 })); // its control socket: root's alone (on the thread pool, as create's)
+    this.spreadOnce(dirname(this.monDir(rec.id)));
     mkdirSync(this.runtimeRoot, { recursive: true });
+    this.spreadOnce(this.runtimeRoot); // (tsstack-runtime marks it too; runc and crun do not)
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
     const start = () => this.drv.monitor.start({
