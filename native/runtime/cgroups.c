@@ -98,7 +98,10 @@ static int cpuset_inherit(const char *dir, err_t *e) {
 static void walk_pause(int attempt) { usleep(200 * (useconds_t)attempt); }
 
 /* mkdir -p of rel below root, recording each dir it makes. ENOENT means a
- * parent vanished under a concurrent delete: the walk starts over. */
+ * parent vanished under a concurrent delete: the walk starts over. Only once
+ * the whole path stands are v1 cpusets filled in, top-down: a level with a child
+ * cannot be removed (EBUSY), so a shared parent that another process removes as
+ * soon as it is empty no longer goes between its filling and its child's. */
 static int make_path(struct cg_dirs *d, const char *root, const char *rel, bool cpuset, err_t *e) {
   _cleanup_free_ char *p = ts_xasprintf("%s/%s", root, rel);
   for (int attempt = 0;; attempt++) {
@@ -109,20 +112,30 @@ static int make_path(struct cg_dirs *d, const char *root, const char *rel, bool 
       *s = 0;
       bool made = mkdir(p, 0755) == 0;
       if (made) record(d, p);
-      if (!made && errno == ENOENT && attempt < MAX_WALKS) {
-        vanished = true;
-      } else if (!made && errno != EEXIST) {
-        return ts_failerr(e, "cannot create cgroup %s", p);
-      } else if (cpuset && cpuset_inherit(p, e) < 0) {
-        /* An empty shared parent can be removed (and made again) by another
-         * process at any point here: ENOENT, ENODEV on an open file. Start over. */
+      if (!made && errno == ENOENT && attempt < MAX_WALKS) vanished = true;
+      else if (!made && errno != EEXIST) return ts_failerr(e, "cannot create cgroup %s", p);
+      *s = c;
+      if (!c) break;
+    }
+    if (vanished) {
+      walk_pause(attempt + 1);
+      continue;
+    }
+    if (!cpuset) return 0;
+    bool refill = false;
+    for (char *s = p + strlen(root) + 1; !refill; s++) {
+      if (*s != '/' && *s != 0) continue;
+      char c = *s;
+      *s = 0;
+      /* (a level removed all the same, by someone who moved our leaf away: start over, a few times) */
+      if (cpuset_inherit(p, e) < 0) {
         if (attempt >= MAX_WALKS) return -1;
-        vanished = true;
+        refill = true;
       }
       *s = c;
       if (!c) break;
     }
-    if (!vanished) return 0;
+    if (!refill) return 0;
     walk_pause(attempt + 1);
   }
 }
