@@ -6,7 +6,7 @@
 
 import { mkdir, mkdirSync, readdirSync, readFileSync, rename, renameSync, rmSync, writeFile, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { cb, inLane, noSpace } from '../util/fs-atomic.js';
+import { cb, noSpace } from '../util/fs-atomic.js';
 
 export interface Intent {
   kind: 'container' | 'network';
@@ -66,12 +66,10 @@ export async function beginIntentAsync(root: string, intent: Omit<Intent, 'pid'>
   const w = toWrite(root, intent);
   if (!w) return;
   try {
-    await inLane(async () => {
-      // callback fs, not node:fs/promises (its start-up cost, as fs-atomic.ts)
-      await cb((k) => mkdir(dirname(w.path), { recursive: true, mode: 0o700 }, (e) => k(e)));
-      await cb((k) => writeFile(w.tmp, w.text, { mode: 0o600 }, k));
-      await cb((k) => rename(w.tmp, w.path, k));
-    });
+    // callback fs, not node:fs/promises (its start-up cost, as fs-atomic.ts)
+    await cb((k) => mkdir(dirname(w.path), { recursive: true, mode: 0o700 }, (e) => k(e)));
+    await cb((k) => writeFile(w.tmp, w.text, { mode: 0o600 }, k));
+    await cb((k) => rename(w.tmp, w.path, k));
   } catch (e) {
     failed(w, e);
   }

@@ -94,10 +94,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   const durable = opts.durable !== false;
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fd = await inLane(async () => {
-    await cb<string | undefined>((k) => mkdirCb(dir, { recursive: true, mode: 0o755 }, k));
-    return cb<number>((k) => openCb(tmp, CREATE_NEW, 0o600, k));
-  });
+  await cb<string | undefined>((k) => mkdirCb(dir, { recursive: true, mode: 0o755 }, k));
+  const fd = await cb<number>((k) => openCb(tmp, CREATE_NEW, 0o600, k));
   try {
     try {
       await cb<void>((k) => fchmodCb(fd, mode, k));
@@ -112,22 +110,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await new Promise<void>((resolve) => unlinkCb(tmp, () => resolve())); // (already gone: nothing to do)
     throw e;
   }
-  await inLane(() => cb<void>((k) => renameCb(tmp, path, k)));
+  await cb<void>((k) => renameCb(tmp, path, k));
   if (durable) await syncDir(dir);
-}
-
-let lane: Promise<unknown> = Promise.resolve();
-/**
- * Runs `f` (which makes or renames directory entries off this thread) after the ones queued before it
- * finish: one at a time. A new inode on a large ext4 that has just deleted many costs a scan, and
- * several threads allocating at once collide on the same block group's bits and scan again (CPU
- * spent spinning and retrying, measured as more CPU in all for the same `up`); in one lane they cost
- * what they cost on the JavaScript thread, which meanwhile serves the other containers.
- */
-export function inLane<T>(f: () => Promise<T>): Promise<T> {
-  const run = lane.then(f, f);
-  lane = run.catch(() => undefined);
-  return run;
 }
 
 /** A callback-style fs call as a promise (node:fs/promises costs start-up; see the import). */

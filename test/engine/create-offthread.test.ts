@@ -108,12 +108,14 @@ async function maxInFlight<T>(under: string, f: () => Promise<T>): Promise<numbe
   return max;
 }
 
-test('the directory entries of 8 creates made together are made one at a time (one lane: threads allocating inodes at once collide)', async (t) => {
+// Each container's directory goes to a block group of its own (util/spread-dirs.ts): their inodes are
+// allocated side by side on the thread pool, not one create's after another's (an `up` of 20: 651 -> 572 ms).
+test('the directory entries of 8 creates made together are made side by side on the thread pool', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsstack-offthread-'));
   dirs.push(dir);
   const p = fakeParts(join(dir, 'lib'), join(dir, 'run'));
   await p.net.create({ name: 'front', labels: {}, subnet: '10.89.0.0/24' });
   const most = await maxInFlight(join(dir, 'lib'), () => Promise.all(Array.from({ length: 8 }, (_, i) => p.c.create(spec(`s${i}`)))));
-  t.is(most, 1);
+  t.true(most > 1, `${most} in flight at once at the most`);
   t.is((await p.c.list({})).length, 8);
 });

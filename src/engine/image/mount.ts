@@ -14,7 +14,6 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TsstackError } from '../../util/errors.js';
-import { inLane } from '../../util/fs-atomic.js';
 import { faultPoint } from '../../util/fault.js';
 import { ownUserNamespace } from '../rootless/userns.js';
 import { koffi as loadKoffi } from '../../util/koffi.js';
@@ -95,11 +94,9 @@ export async function mountOverlay(layersDir: string, lowerRel: string[], dir: s
   const abs = resolve(dir);
   const target = join(abs, 'rootfs');
   if (otherFsMountedAt(target)) return target;
-  await inLane(async () => {
-    await mkdir(join(abs, 'upper'), { recursive: true, mode: 0o755 });
-    await mkdir(join(abs, 'work'), { recursive: true, mode: 0o700 });
-    await mkdir(target, { recursive: true, mode: 0o755 });
-  });
+  await mkdir(join(abs, 'upper'), { recursive: true, mode: 0o755 });
+  await mkdir(join(abs, 'work'), { recursive: true, mode: 0o700 });
+  await mkdir(target, { recursive: true, mode: 0o755 });
   for (const p of [...lowerRel, abs]) {
     if (/[,:\n]/.test(p)) throw new TsstackError('RUNTIME', `cannot mount overlay: path "${p}" contains "," or ":"`, { hint: 'use a root directory path without commas or colons' });
   }

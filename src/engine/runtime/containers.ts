@@ -13,7 +13,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
-import { inLane, writeJsonAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { writeJsonAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { faultPoint } from '../../util/fault.js';
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
@@ -268,7 +268,8 @@ export class Containers implements ContainerApi {
     // containers of an `up` meanwhile.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.spreadOnce(this.dir);
-    await inLane(async () => { await mkdir(dir, { mode: 0o700 }); await mkdir(join(dir, 'bundle')); });
+    await mkdir(dir, { mode: 0o700 });
+    await mkdir(join(dir, 'bundle'));
     const rec: ContainerRecord = { id, name: spec.name, created: new Date().toISOString(), spec, rootfs: '', endpoints: [], ports: [] };
     const undo: (() => Promise<void>)[] = [];
     try {
@@ -401,7 +402,7 @@ export class Containers implements ContainerApi {
     if (dns && rec.endpoints.length) await dns.removeContainer(rec.id);
   }
 
-  /** hostname, hosts and resolv.conf of the container, written on the thread pool (fs-atomic.ts inLane). */
+  /** hostname, hosts and resolv.conf of the container, written on the thread pool. */
   private async writeEtcFiles(rec: ContainerRecord): Promise<void> {
     const spec = rec.spec, dir = this.cdir(rec.id), dns = this.deps.dns;
     const host = (p: string) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } };
@@ -426,11 +427,9 @@ export class Containers implements ContainerApi {
       resolv = resolvConfFromHost(host('/etc/resolv.conf'), spec.dns ?? [], spec.dnsSearch ?? []);
     }
     if (spec.dnsOptions?.length) resolv = withResolvOptions(resolv, spec.dnsOptions);
-    await inLane(async () => {
-      await writeFile(join(dir, 'hostname'), hostname);
-      await writeFile(join(dir, 'hosts'), hosts);
-      await writeFile(join(dir, 'resolv.conf'), resolv);
-    });
+    await writeFile(join(dir, 'hostname'), hostname);
+    await writeFile(join(dir, 'hosts'), hosts);
+    await writeFile(join(dir, 'resolv.conf'), resolv);
   }
 
   /**
@@ -495,7 +494,7 @@ export class Containers implements ContainerApi {
     const dir = this.cdir(rec.id);
     const before = JSON.stringify(rec);
     const runtime = await this.prepareRun(rec);
-    await inLane(() => mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 })); // its control socket: root's alone (on the thread pool, as create's)
+    await mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone (on the thread pool, as create's)
     this.spreadOnce(dirname(this.monDir(rec.id)));
     mkdirSync(this.runtimeRoot, { recursive: true });
     this.spreadOnce(this.runtimeRoot); // (tsstack-runtime marks it too; runc and crun do not)
