@@ -47,6 +47,19 @@ test('bin/tsstack.js starts Node without NODE_EXTRA_CA_CERTS, and gives it back 
   t.deepEqual((await probe(dir, BIN, ['--version'], none)).seen, {});
 });
 
+test('deploy runs again with Node loading the deferred certificates (its cluster clients take Node\'s defaults)', async (t) => {
+  const dir = tmp(t);
+  const missing = join(dir, 'no-such-ca.pem');
+  writeFileSync(join(dir, 'stack.yaml'), 'services:\n  a:\n    image: busybox\n');
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: missing, TSSTACK_CODE_CACHE_DIR: 'off', HOME: dir, KUBECONFIG: join(dir, 'no-kubeconfig') };
+  const { err } = await new Promise<{ err: string }>((resolve) => {
+    execFile(BIN, ['-f', join(dir, 'stack.yaml'), 'deploy', '--to', 'kubernetes', '--plan'], { env, cwd: dir }, (_e, _o, e) => resolve({ err: String(e) }));
+  });
+  t.regex(err, /kubeconfig/, 'it got as far as looking for the cluster');
+  // the launcher's Node did not read the file; the second run's did (and said so, once)
+  t.is(err.split('Ignoring extra certs').length - 1, 1, err);
+});
+
 const openssl = ['/usr/bin/openssl', '/bin/openssl'].find((p) => existsSync(p));
 (openssl ? test : test.skip)('the registry client trusts the deferred certificates (an https server of a CA of its own)', async (t) => {
   const dir = tmp(t);
