@@ -72,6 +72,15 @@ const WAIT_SAFETY_POLL_MS = 500;
 /** Reads 3 ms apart after the state says exited, before the wait is left to the monitor's pid file going. */
 const WAIT_QUICK_READS = 5;
 
+/** Waits until one of `wakes` sees its change (or `ms` pass); the others' waits end with it. */
+async function firstOf(wakes: DirWake[], ms: number): Promise<void> {
+  const done = new AbortController();
+  const waits = wakes.map((w) => w.wait(ms, done.signal));
+  await Promise.race(waits);
+  done.abort();
+  await Promise.all(waits);
+}
+
 /** Polls `f` every 20 ms until it holds or `ms` pass; whether it held. */
 async function until(f: () => boolean, ms: number): Promise<boolean> {
   for (const end = Date.now() + ms; ; await sleep(20)) {
@@ -841,8 +850,8 @@ export class Containers implements ContainerApi {
     // seen at once. The poll stays as the safety net (a monitor killed outright writes nothing), and once
     // the state says exited only the monitor's own exit (after the runtime's delete) is awaited, briefly.
     const wake = new DirWake(this.cdir(rec.id), 'state.json');
-    // Once the state says exited, the monitor still runs the runtime's delete, which can take long on a
-    // busy host (cgroup removal); it removes its pid file last, just before it exits: that wakes the wait.
+    // Once the state says exited, the monitor still has its last steps to take (its guard's exit), which
+    // can take long on a busy host; it removes its pid file last, just before it exits: that wakes the wait.
     let exitWake: DirWake | undefined;
     let quick = 0;
     try {
@@ -862,7 +871,7 @@ export class Containers implements ContainerApi {
         if (st && (st.status === 'exited' || st.status === 'dead')) {
           exitWake ??= new DirWake(this.monDir(rec.id), 'monitor.pid');
           if (quick++ < WAIT_QUICK_READS) await sleep(3);
-          else await exitWake.wait(exitWake.watching ? WAIT_SAFETY_POLL_MS : 50);
+          else await firstOf([exitWake, wake], exitWake.watching && wake.watching ? WAIT_SAFETY_POLL_MS : 50);
         } else await wake.wait(wake.watching ? WAIT_SAFETY_POLL_MS : 50);
       }
     } finally {
