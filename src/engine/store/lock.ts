@@ -15,7 +15,7 @@ import koffi from 'koffi';
 import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
-import { privateDir } from './private-dir.js';
+import { forgetPrivateDir, privateDir } from './private-dir.js';
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -131,11 +131,20 @@ export class Lock {
 
   /** Takes the lock file at `path` (its directory is made private if missing, refused if unsafe). */
   static async acquireFile(path: string, opts: LockOptions = {}): Promise<Lock> {
-    const file = join(privateDir(dirname(path)), basename(path));
+    let file = join(privateDir(dirname(path)), basename(path));
     const start = Date.now();
     const noticeMs = opts.noticeMs ?? NOTICE_MS;
     let told = false;
-    let fd = openLockFile(file);
+    let fd: number;
+    try {
+      fd = openLockFile(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // the directory this process checked is gone (removed meanwhile): made and checked again
+      forgetPrivateDir(dirname(path));
+      file = join(privateDir(dirname(path)), basename(path));
+      fd = openLockFile(file);
+    }
     try {
       for (;;) {
         const got = flock(fd, LOCK_EX | LOCK_NB) === 0;

@@ -39,12 +39,30 @@ function refuse(dir: string, what: string, why: string, hint: string): never {
   throw new TsstackError('HOST', `${what} ${why}: tsstack keeps its locks only where no other user can reach them${where}`, { hint });
 }
 
+/** Directories this process has checked (and made private): what was found cannot be undone by another user. */
+const vetted = new Map<string, string>();
+
+/** Forgets a checked directory (it was found gone: the next privateDir makes and checks it again). */
+export function forgetPrivateDir(dir: string): void {
+  vetted.delete(dir);
+}
+
 /**
  * Makes `dir` if needed (0700; missing parents get the default mode) and checks it
  * and every directory above it; returns its real path, which callers use from then
- * on (a link on the way cannot be swapped under them).
+ * on (a link on the way cannot be swapped under them). Once per process and
+ * directory: a directory owned by root or us, below directories no one else may
+ * write, stays so unless root or we change it (an `up` of 20 takes a lock 31 times).
  */
 export function privateDir(dir: string): string {
+  const known = vetted.get(dir);
+  if (known) return known;
+  const real = checkPrivateDir(dir);
+  vetted.set(dir, real);
+  return real;
+}
+
+function checkPrivateDir(dir: string): string {
   mkdirSync(dirname(dir), { recursive: true });
   const parent = realpathSync(dirname(dir));
   // The parents first: below one another user may write, even a directory of ours proves nothing.
