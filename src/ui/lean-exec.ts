@@ -11,6 +11,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { koffi as loadKoffi } from '../util/koffi.js';
+import { deferredForOwnRun } from '../util/extra-ca.js';
 
 export const LEAN_FLAGS = ['--lite-mode', '--no-expose-wasm', '--max-semi-space-size=1', '--single-threaded-gc', '--v8-pool-size=1'];
 /** Set across the execve only: the process that has it is the lean one, and removes it at once. */
@@ -41,7 +42,7 @@ export function execLean(env: NodeJS.ProcessEnv = process.env): void {
     // Node marks its stdio close-on-exec at start: the new image must keep them
     for (const fd of [0, 1, 2]) fcntl(fd, F_SETFD, 'int', 0);
     const argv = [process.argv0, ...process.execArgv, ...LEAN_FLAGS, ...process.argv.slice(1), null];
-    const envp = [...Object.entries({ ...env, [MARK]: '1' }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`), null];
+    const envp = [...Object.entries({ ...deferredForOwnRun(env), [MARK]: '1' }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`), null];
     execve(process.execPath, argv, envp); // returns only on failure
     for (const fd of [0, 1, 2]) fcntl(fd, F_SETFD, 'int', 1); // as Node had them
   } catch {

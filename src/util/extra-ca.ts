@@ -50,3 +50,15 @@ export function rerunWithExtraCa(): number {
   const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
   return r.status ?? (r.signal ? 128 + (osConstants.signals[r.signal] ?? 0) : 1);
 }
+
+/**
+ * The environment for another run of this CLI (bin/tsstack.js, started by its path): the certificates
+ * deferred again, as the launcher's first line does, when this process had them deferred.
+ */
+export function deferredForOwnRun(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const f = deferredCaFile();
+  if (!f || env.NODE_EXTRA_CA_CERTS !== f) return env;
+  const out: NodeJS.ProcessEnv = { ...env, TSSTACK_EXTRA_CA_CERTS: f };
+  delete out.NODE_EXTRA_CA_CERTS;
+  return out;
+}

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registryFetch } from '../../src/engine/rootless/dial.js';
+import { deferredForOwnRun } from '../../src/util/extra-ca.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(REPO, 'bin', 'tsstack.js');
@@ -58,6 +59,20 @@ test('deploy runs again with Node loading the deferred certificates (its cluster
   t.regex(err, /kubeconfig/, 'it got as far as looking for the cluster');
   // the launcher's Node did not read the file; the second run's did (and said so, once)
   t.is(err.split('Ignoring extra certs').length - 1, 1, err);
+});
+
+test('another run of the CLI (rootless namespace, the dashboard\'s lean start) gets them deferred again', (t) => {
+  const key = Symbol.for('tsstack.deferredExtraCa');
+  const g = globalThis as Record<symbol, unknown>;
+  const env = { PATH: '/usr/bin', NODE_EXTRA_CA_CERTS: '/etc/ca.pem' };
+  t.is(deferredForOwnRun(env), env, 'not deferred in this process: as it is');
+  g[key] = '/etc/ca.pem';
+  try {
+    t.deepEqual(deferredForOwnRun(env), { PATH: '/usr/bin', TSSTACK_EXTRA_CA_CERTS: '/etc/ca.pem' });
+    t.deepEqual(deferredForOwnRun({ PATH: '/usr/bin' }), { PATH: '/usr/bin' }, 'a child given no certificates gets none');
+  } finally {
+    delete g[key];
+  }
 });
 
 const openssl = ['/usr/bin/openssl', '/bin/openssl'].find((p) => existsSync(p));

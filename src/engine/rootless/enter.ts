@@ -34,6 +34,7 @@ import { DIAL_ENV, startDialRelay } from './dial.js';
 import { ensureForwarding, forwarderPids, recordedPorts, stopForwarding } from './forward.js';
 import { PORTD_ENV, ensurePortd, forwardedPorts, portdOff } from './portd.js';
 import { preflight, type HostFacts } from './preflight.js';
+import { deferredForOwnRun } from '../../util/extra-ca.js';
 
 export { wantsRootless } from './mode.js';
 
@@ -269,7 +270,8 @@ export async function runInNamespace(argv: string[], io: EnterIo, command?: stri
   const root = rootFlag(argv) ?? paths.root;
   secureEngineDirs({ root, runRoot: paths.runRoot });
   const lock = join(paths.runRoot, LOCK_FILE);
-  const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_ROOT: root, TSSTACK_RUN_ROOT: paths.runRoot };
+  // (the CLI again, inside: Node started without the extra CA certificates, as the launcher starts it)
+  const env: NodeJS.ProcessEnv = { ...(command ? process.env : deferredForOwnRun(process.env)), TSSTACK_ROOT: root, TSSTACK_RUN_ROOT: paths.runRoot };
   let holder = 0;
   let fresh: ChildProcess | undefined;
   let exited: Promise<number> = Promise.resolve(1);
