@@ -35,8 +35,9 @@ for (const rt of runtimes().slice(0, 1)) {
   test(`${rt}: wait() of a 2 s container reads the monitor's state a few times, not every 50 ms`, async (t) => {
     const { code, reads } = await waitReads(t, rt, 'sleep 2; exit 3');
     t.is(code, 3);
-    // a 50 ms poll reads it ~40 times; woken by its writes (running, exited) with a 500 ms safety poll, ≤ ~10
-    t.true(reads < 15, `${reads} reads of the state file`);
+    // a 50 ms poll reads it ~40 times; woken by its writes (running, exited) with a 500 ms safety poll,
+    // a few quick reads after the exit and one when the monitor's pid file goes: ~12 on a busy host
+    t.true(reads < 20, `${reads} reads of the state file`);
   });
 
   test(`${rt}: wait() on a monitor slow to go after the exit is woken by its going, not 3 ms reads`, async (t) => {
@@ -48,7 +49,7 @@ for (const rt of runtimes().slice(0, 1)) {
       monitor: { isMonitor: (pid: number) => (exitedAt > 0 && Date.now() - exitedAt < 300) || processMonitor.isMonitor(pid) },
     });
     t.is(code, 4);
-    t.true(reads < 15, `${reads} reads of the state file`);
+    t.true(reads < 20, `${reads} reads of the state file`);
   });
 }
 

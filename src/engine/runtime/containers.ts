@@ -70,7 +70,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How often wait() looks without a change of the state file (a monitor killed outright writes none). */
 const WAIT_SAFETY_POLL_MS = 500;
 /** Reads 3 ms apart after the state says exited, before the wait is left to the monitor's pid file going. */
-const WAIT_QUICK_READS = 5;
+const WAIT_QUICK_READS = 3;
 
 /** Waits until one of `wakes` sees its change (or `ms` pass); the others' waits end with it. */
 async function firstOf(wakes: DirWake[], ms: number): Promise<void> {
@@ -857,8 +857,8 @@ export class Containers implements ContainerApi {
     try {
       for (;;) {
         wake.changed = false;
-        // its pid file went: the monitor is a moment from gone (a couple more quick reads)
-        if (exitWake?.changed) { exitWake.changed = false; quick = Math.min(quick, WAIT_QUICK_READS - 2); }
+        // its pid file went: the monitor is a moment from gone (one more quick read)
+        if (exitWake?.changed) { exitWake.changed = false; quick = Math.min(quick, WAIT_QUICK_READS - 1); }
         const st = this.monitorState(rec);
         if (st && (st.status === 'exited' || st.status === 'dead') && !this.monitorAlive(rec, st)) return st.exitCode;
         if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) return st.exitCode;
