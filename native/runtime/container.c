@@ -15,8 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/close_range.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <linux/sched.h>
 #include "bypass.h"
 #include "cgroups.h"
@@ -195,20 +193,6 @@ static int write_pid_file(const char *path, pid_t pid, err_t *e) {
   return ts_write_atomic(path, v, (size_t)n, e);
 }
 
-/* The state root's subdirectories spread over ext4's block groups (chattr +T): on ext4 without a
- * journal a new inode near many recently deleted ones costs a scan of them (src/util/spread-dirs.ts
- * says why). Best effort: another file system, or no right to, leaves it as it is. */
-static void spread_subdirs(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  int flags = 0;
-  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
-    flags |= FS_TOPDIR_FL;
-    (void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
-  }
-  close(fd);
-}
-
 int container_create(const struct create_opts *o, struct spec *s, struct cstate *st, int *master, err_t *e) {
   if (valid_id(o->id, e) < 0) return -1;
   if (!s->has_process) return ts_fail(e, "%s/config.json: \"process\" is required to create a container", s->bundle);
@@ -219,7 +203,6 @@ int container_create(const struct create_opts *o, struct spec *s, struct cstate 
     return ts_fail(e, "process.terminal is true: pass --console-socket to receive the pty master");
   if (!s->proc.terminal && o->console_socket) return ts_fail(e, "--console-socket given but process.terminal is false");
   if (ts_mkdir_p(rt_root, 0711, e) < 0) return -1;
-  spread_subdirs(rt_root);
   _cleanup_free_ char *dir = state_dir(o->id);
   if (mkdir(dir, 0711) < 0) {
     if (errno == EEXIST) return ts_fail(e, "container with id \"%s\" already exists", o->id);

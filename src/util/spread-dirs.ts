@@ -37,20 +37,18 @@ function lib(): Calls {
 
 const O_RDONLY_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
 
-/** Marks `dir` so that its new subdirectories are spread over the file system (best effort: false when not). */
-export function spreadSubdirs(dir: string): boolean {
-  let c: Calls;
-  try {
-    c = lib();
-  } catch {
-    return false;
-  }
+/**
+ * Whether `dir` has the attribute, setting it first when `set`; undefined where the file system has no
+ * such flags (or `dir` cannot be opened).
+ */
+function topdir(dir: string, set: boolean): boolean | undefined {
+  const c = lib();
   const fd = c.open(dir, O_RDONLY_DIRECTORY_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0) return undefined;
   try {
     const flags = [0];
-    if (c.ioctl(fd, FS_IOC_GETFLAGS, flags) < 0) return false;
-    if (flags[0]! & FS_TOPDIR_FL) return true;
+    if (c.ioctl(fd, FS_IOC_GETFLAGS, flags) < 0) return undefined;
+    if (flags[0]! & FS_TOPDIR_FL || !set) return (flags[0]! & FS_TOPDIR_FL) !== 0;
     flags[0] = flags[0]! | FS_TOPDIR_FL;
     return c.ioctl(fd, FS_IOC_SETFLAGS, flags) === 0;
   } finally {
@@ -58,15 +56,16 @@ export function spreadSubdirs(dir: string): boolean {
   }
 }
 
+/** Marks `dir` so that its new subdirectories are spread over the file system (best effort: false when not). */
+export function spreadSubdirs(dir: string): boolean {
+  try {
+    return topdir(dir, true) === true;
+  } catch {
+    return false; // koffi or libc not to be had
+  }
+}
+
 /** Whether `dir` has the attribute (for tests). */
 export function spreadsSubdirs(dir: string): boolean | undefined {
-  const c = lib();
-  const fd = c.open(dir, O_RDONLY_DIRECTORY_CLOEXEC);
-  if (fd < 0) return undefined;
-  try {
-    const flags = [0];
-    return c.ioctl(fd, FS_IOC_GETFLAGS, flags) < 0 ? undefined : (flags[0]! & FS_TOPDIR_FL) !== 0;
-  } finally {
-    c.close(fd);
-  }
+  return topdir(dir, false);
 }

@@ -505,8 +505,6 @@ export class Containers implements ContainerApi {
     const runtime = await this.prepareRun(rec);
     await mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone (on the thread pool, as create's)
     this.spreadOnce(dirname(this.monDir(rec.id)));
-    mkdirSync(this.runtimeRoot, { recursive: true });
-    this.spreadOnce(this.runtimeRoot); // (tsstack-runtime marks it too; runc and crun do not)
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
     const start = () => this.drv.monitor.start({
@@ -616,6 +614,7 @@ export class Containers implements ContainerApi {
     await this.dnsUp(rec);
     if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await dns.ensureRunning(await net.gateways());
     mkdirSync(this.runtimeRoot, { recursive: true });
+    this.spreadOnce(this.runtimeRoot); // (the runtime's state directories, one per container: any runtime's)
     return runtime;
   }
 
