@@ -119,9 +119,10 @@ export async function convergedOutcome(i: ConvergedInput): Promise<ConvergedOutc
 export async function recordConverged(i: ConvergedInput, before: StateFingerprint, outcome: ConvergedOutcome, opts: { settle?: boolean } = {}): Promise<void> {
   let after = await snapshot(i.root, i.runRoot);
   // `settle`: right after a change, a file just written is too fresh to vouch for; once the racy
-  // window has passed with nothing changed, it can be (the same rule, taken a moment later)
+  // window has passed with nothing changed, it can be (the same rule, taken a moment later). The
+  // window is RACY_MS from the newest stamp: the plan made since it was written has used part of it.
   if (opts.settle && after.racy && after.digest === before.digest) {
-    await new Promise((r) => setTimeout(r, RACY_MS));
+    await new Promise((r) => setTimeout(r, Math.min(after.racyForMs, RACY_MS) + 1));
     after = await snapshot(i.root, i.runRoot);
   }
   if (after.digest !== before.digest || after.racy) return;

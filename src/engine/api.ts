@@ -431,6 +431,8 @@ export interface StateFingerprint {
   pids: number[];
   /** Something changed too recently for its stamp to vouch for it: do not record this one. */
   racy: boolean;
+  /** When racy, how long until the newest stamp is old enough (ms); 0 otherwise. */
+  racyForMs: number;
 }
 
 // ---------------------------------------------------------------- crash safety

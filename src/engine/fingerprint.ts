@@ -53,8 +53,16 @@ export function list(dir: string): string[] {
  * A file changed within RACY_MS of being stamped could change again within the
  * same timestamp tick unseen: a fingerprint holding one says `racy` (git's
  * "racily clean" rule), and callers do not vouch for it.
+ *
+ * Why 20: Linux stamps files from its coarse clock, which moves once a tick (1–10 ms:
+ * CONFIG_HZ 1000–100) and lags the real clock by less than one. A stamp older than two
+ * ticks at the coarsest is one no later change can repeat: that change is stamped at
+ * least a tick later. (Recent kernels' multigrain stamps are finer still once a stamp has
+ * been read: 14 µs apart on this machine's 6.18.) Every `up` that changes something waits out what is left
+ * of it before recording (src/cli/converged.ts), so it is kept as short as is sound; file
+ * systems with stamps of a second or more (FAT, NFS with such a server) were never covered.
  */
-export const RACY_MS = 50;
+export const RACY_MS = 20;
 
 /** The state files observation reads, in a fixed order. */
 function stateFiles(root: string): string[] {
@@ -125,21 +133,23 @@ async function hostFacts(root: string, runRoot: string): Promise<string> {
 }
 
 /** Digest of the state files' stamps, of the liveness of `pids` and of the host facts. */
-function digestOf(files: string[], pids: number[], now: number, facts: string): { digest: string; racy: boolean } {
+function digestOf(files: string[], pids: number[], now: number, facts: string): { digest: string; racy: boolean; racyForMs: number } {
   // one string, hashed once: a few hundred small update() calls cost more than the stats
   let text = facts;
-  let racy = false;
+  let newest = -Infinity;
   for (const f of files) {
     const s = statSync(f, { throwIfNoEntry: false });
     let stamp = '-';
     if (s) {
       stamp = `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
-      if (now - Math.max(s.mtimeMs, s.ctimeMs) < RACY_MS) racy = true;
+      newest = Math.max(newest, s.mtimeMs, s.ctimeMs);
     }
     text += `${f}\0${stamp}\0`;
   }
   for (const pid of pids) text += `pid ${pid}=${pidFact(pid)}\0`;
-  return { digest: createHash('sha256').update(text).digest('hex'), racy };
+  // the window ends RACY_MS after the newest stamp, not after this look: whoever waits for it waits only what is left
+  const racyForMs = Math.max(0, Math.ceil(newest + RACY_MS - now));
+  return { digest: createHash('sha256').update(text).digest('hex'), racy: racyForMs > 0, racyForMs };
 }
 
 const PID_RE = /"monitorPid"\s*:\s*(\d+)/g;

@@ -10,6 +10,7 @@ import type { ContainerInfo, Labels, LogLine, LogOptions, StateFingerprint } fro
 import { containerInfo, monitorAlive } from '../engine/runtime/container-info.js';
 import type { ContainerRecord } from '../engine/runtime/containers.js';
 import { readLogs } from '../engine/runtime/logs.js';
+import { RACY_MS } from '../engine/fingerprint.js';
 import { inContainer, isGuard, isMonitor, processAlive, readMonitorState } from '../engine/runtime/monitor-client.js';
 import type { HubEngine } from './hub.js';
 
@@ -80,7 +81,7 @@ export function recordsSource(root: string, runRoot: string): HubEngine {
      */
     async stateFingerprint(opts?: { pids?: number[] }): Promise<StateFingerprint> {
       let digest = '';
-      let racy = false;
+      let newest = -Infinity;
       const now = Date.now();
       const ids = names(dir);
       for (const id of ids) {
@@ -88,7 +89,7 @@ export function recordsSource(root: string, runRoot: string): HubEngine {
           try {
             const s = statSync(join(dir, id, f));
             digest += `${id}/${f} ${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}\n`;
-            if (now - Math.max(s.mtimeMs, s.ctimeMs) < 50) racy = true;
+            newest = Math.max(newest, s.mtimeMs, s.ctimeMs);
           } catch {
             digest += `${id}/${f} -\n`;
           }
@@ -96,7 +97,8 @@ export function recordsSource(root: string, runRoot: string): HubEngine {
       }
       const pids = opts?.pids ?? ids.map((id) => state(id)?.monitorPid).filter((p): p is number => !!p);
       for (const pid of pids) digest += `pid ${pid} ${pidFact(pid)}\n`;
-      return { digest, pids, racy };
+      const racyForMs = Math.max(0, Math.ceil(newest + RACY_MS - now));
+      return { digest, pids, racy: racyForMs > 0, racyForMs };
     },
   };
 }

@@ -4,7 +4,7 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stateFingerprint } from '../../src/engine/fingerprint.js';
+import { RACY_MS, stateFingerprint } from '../../src/engine/fingerprint.js';
 import { openEngine } from '../../src/engine/engine.js';
 
 function put(path: string, text: string): void {
@@ -64,7 +64,15 @@ test('changes when a state file is replaced, a container or volume comes or goes
 test('a file changed just now is racy (not to be vouched for)', async (t) => {
   const { root, runRoot, c } = await setup(t);
   replace(join(c, 'state.json'), '{"status":"running"}');
-  t.true((await stateFingerprint(root, runRoot)).racy);
+  const f = await stateFingerprint(root, runRoot);
+  t.true(f.racy);
+  // how long is left of the window, counted from the change: waiting that long is enough
+  t.true(f.racyForMs > 0 && f.racyForMs <= RACY_MS, `racyForMs ${f.racyForMs}`);
+  await new Promise((r) => setTimeout(r, f.racyForMs + 1));
+  const later = await stateFingerprint(root, runRoot);
+  t.false(later.racy);
+  t.is(later.racyForMs, 0);
+  t.is(later.digest, f.digest);
 });
 
 test('Engine.stateFingerprint is the same fingerprint', async (t) => {

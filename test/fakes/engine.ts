@@ -232,7 +232,7 @@ export class FakeEngine implements Engine {
 
   /** Changes with every container, network or volume change (what observing this engine reads). */
   async stateFingerprint(): Promise<StateFingerprint> {
-    return { digest: JSON.stringify([[...this.ctrs.values()], [...this.nets.values()], [...this.vols.values()]]), pids: [], racy: false };
+    return { digest: JSON.stringify([[...this.ctrs.values()], [...this.nets.values()], [...this.vols.values()]]), pids: [], racy: false, racyForMs: 0 };
   }
 
   /** Nothing is ever left half made here. */

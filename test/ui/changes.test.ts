@@ -60,7 +60,7 @@ test('the hub lists the containers when the watch says so, not by polling; the w
   let lists = 0, fingerprints = 0, watches = 0, closes = 0;
   const fake = {
     containers: { ...engine.containers, list: async () => { lists++; return [info('c1', state)]; } },
-    stateFingerprint: async () => { fingerprints++; return { digest: 'same', pids: [], racy: false }; },
+    stateFingerprint: async () => { fingerprints++; return { digest: 'same', pids: [], racy: false, racyForMs: 0 }; },
   } as unknown as FakeEngine;
   let changed: () => void = () => {};
   const hub = new Hub({
