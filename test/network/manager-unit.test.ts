@@ -289,6 +289,37 @@ test('two containers get distinct addresses; a fixed address is honoured', async
   t.deepEqual([a.address, b.address, c.address], ['10.73.0.2', '10.73.0.50', '10.73.0.3']);
 });
 
+test('the connects of a batch plumb side by side, with distinct addresses; a failed one gives its address back', async (t) => {
+  const e = env();
+  await e.m.create({ name: 'front', labels: {}, subnet: '10.75.0.0/24' });
+  const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+  for (const id of ids) await e.m.createSandbox(id);
+  const links = e.d.links;
+  const make = links.createVeth.bind(links);
+  let inFlight = 0, most = 0;
+  links.createVeth = async (...a: Parameters<typeof make>) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, 5)); // the kernel's part, off the JavaScript thread
+      return await make(...a);
+    } finally {
+      inFlight--;
+    }
+  };
+  e.d.failOn('sandbox.configure', 'EADDRNOTAVAIL'); // the first to configure fails: c1's (its veth was asked for first)
+  const got = await Promise.allSettled(ids.map((id) => e.m.connect(id, { network: 'front', aliases: [] })));
+  t.is(got[0]!.status, 'rejected');
+  const addrs = got.slice(1).map((r) => (r.status === 'fulfilled' ? r.value.address : 'failed'));
+  t.is(new Set(addrs).size, 5, addrs.join(' '));
+  t.false(addrs.includes('failed'));
+  t.true(most > 1, `at most ${most} veth(s) made at once`); // all six wait for the lock together: one batch
+  // c1's address was given back: connecting it again takes the first free one
+  const again = await e.m.connect('c1', { network: 'front', aliases: [] });
+  t.false(addrs.includes(again.address));
+  t.is(again.address, '10.75.0.2');
+});
+
 test('connect again to the same network returns the same endpoint and makes no second veth', async (t) => {
   const e = env();
   const a = await withContainer(e, 'c1');

@@ -362,13 +362,15 @@ export class NetworkManager implements NetworkApi {
       }
       const fresh: [key: string, containerId: string, ep: EndpointRecord][] = [];
       let kernel: Promise<void> | undefined;
-      for (const [key, containerId, spec] of items) {
+      // side by side: each connectOne takes its address before its first await, and the kernel makes the
+      // veths one at a time anyway (RTNL); one after another, the last of a batch of 20 waited ~90 ms
+      await Promise.all(items.map(async ([key, containerId, spec]) => {
         try {
           out.set(key, { ep: await this.connectOne(rec, containerId, spec, () => (kernel ??= this.ensureKernel(rec)), fresh) });
         } catch (error) {
           out.set(key, { error });
         }
-      }
+      }));
       if (!fresh.length) continue;
       try {
         await this.store.commit(rec);
@@ -383,7 +385,11 @@ export class NetworkManager implements NetworkApi {
     return out;
   }
 
-  /** One endpoint of a batch (caller holds the lock): a new lease is added to `rec` and to `fresh`, for the batch's one write. */
+  /**
+   * One endpoint of a batch (caller holds the lock): a new lease is added to `rec` and to `fresh`, for the
+   * batch's one write. The endpoints of a batch are connected side by side: the lease is taken in `rec`
+   * before the first await (so the next one's allocation sees it) and given back if the plumbing fails.
+   */
   private async connectOne(rec: NetworkRecord, containerId: string, spec: EndpointSpec, kernel: () => Promise<void>, fresh: [string, string, EndpointRecord][]): Promise<EndpointResult> {
     const path = this.sandboxPath(containerId);
     if (!this.sandbox.isPinned(path)) throw new TsstackError('NETWORK', `container ${containerId} has no network sandbox at ${path}`, { hint: 'createSandbox must run before connect' });
@@ -412,15 +418,16 @@ export class NetworkManager implements NetworkApi {
       aliases: [...spec.aliases].sort(),
       defaultRoute: !rec.internal && !mine.some((e) => e.defaultRoute),
     };
+    rec.endpoints[containerId] = ep; // taken now: the batch's other connects allocate meanwhile
     try {
       await kernel();
       await this.plumb(containerId, rec, ep);
     } catch (e) {
+      delete rec.endpoints[containerId];
       const undo: string[] = [];
       await this.removeLink(ep.hostIfname, undo);
       throw this.wrap(e, `could not connect container ${containerId} to network "${rec.name}"`, undo);
     }
-    rec.endpoints[containerId] = ep;
     fresh.push([`${rec.name}\0${containerId}`, containerId, ep]);
     return this.endpointResult(rec, ep);
   }
