@@ -362,7 +362,11 @@ export interface ContainerStats {
 }
 
 export interface ContainerApi {
-  create(spec: ContainerCreateSpec): Promise<ContainerInfo>;
+  /**
+   * `startSoon`: the caller starts it next (`up`, `run`), so the engine may get ready meanwhile what a
+   * start needs and a create does not (this namespace's DNS server): not waited for by the create.
+   */
+  create(spec: ContainerCreateSpec, opts?: { startSoon?: boolean }): Promise<ContainerInfo>;
   start(id: string): Promise<void>;
   stop(id: string, timeoutMs?: DurationMs): Promise<void>;
   kill(id: string, signal?: string): Promise<void>;

@@ -130,7 +130,7 @@ function sandboxesOf(p: Lazy<NetworkManager>, gateways: () => Promise<Record<str
 function containersOf(p: Lazy<Containers>): ContainerApi {
   const c = () => p.get();
   return {
-    create: async (spec) => (await c()).create(spec),
+    create: async (spec, opts) => (await c()).create(spec, opts),
     start: async (id) => (await c()).start(id),
     stop: async (id, timeoutMs) => (await c()).stop(id, timeoutMs),
     kill: async (id, signal) => (await c()).kill(id, signal),

@@ -98,7 +98,8 @@ export async function apply(plan: Plan, engine: Engine, opts: ApplyOptions = {})
   const steps = planSteps(plan, { noStart: !!(opts.noStart || plan.noStart) });
   const byId = new Map(steps.map((s) => [s.id, s]));
   const seen = new Map<string, Outcome>();
-  const run = new StepRunner(plan, engine, opts, emit, fail, result, (id) => seen.get(id));
+  const starting = new Set(steps.filter((s) => s.op === 'start').map((s) => s.resource));
+  const run = new StepRunner(plan, engine, opts, emit, fail, result, (id) => seen.get(id), starting);
   const nodes: ExecNode[] = steps.map((s) => ({ id: s.id, dependsOn: s.dependsOn, after: s.after, pool: poolOf(s), run: (ctx) => run.step(s, ctx) }));
   await execute(nodes, {
     parallel: opts.parallel ?? 4, pools: { remove: opts.removeParallel ?? REMOVE_PARALLEL, [CONTAINER]: opts.parallel ?? CONTAINER_PARALLEL }, keepGoing: true, signal: opts.signal,
@@ -136,7 +137,13 @@ class StepRunner {
     private readonly fail: (resource: string, e: unknown) => void,
     private readonly result: ApplyResult,
     private readonly outcome: (id: string) => Outcome | undefined,
+    /** The resources this apply starts (a create of one of them is followed by its start). */
+    private readonly starting: ReadonlySet<string> = new Set(),
   ) {}
+
+  private startsNext(a: Action): boolean {
+    return this.starting.has(a.resource);
+  }
 
   async step(s: Step, ctx: RunContext): Promise<unknown> {
     try {
@@ -273,7 +280,7 @@ class StepRunner {
         const svc = this.plan.desired!.services[a.service!];
         const info = await this.guarded(a, a.type, async () => {
           await ensureBindSources(engine, a);
-          return engine.containers.create(createSpec(this.plan.project, a.container!, svc, opts.labels));
+          return engine.containers.create(createSpec(this.plan.project, a.container!, svc, opts.labels), { startSoon: this.startsNext(a) });
         });
         this.result.touched.push(a.resource);
         emit(a.resource, a.type, 'done');

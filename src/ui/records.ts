@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerInfo, Labels, LogLine, LogOptions, StateFingerprint } from '../engine/api.js';
-import { containerInfo, monitorAlive } from '../engine/runtime/container-info.js';
+import { containerInfoOf, monitorAlive } from '../engine/runtime/container-info.js';
 import type { ContainerRecord } from '../engine/runtime/containers.js';
 import { readLogs } from '../engine/runtime/logs.js';
 import { RACY_MS } from '../engine/fingerprint.js';
@@ -57,12 +57,12 @@ export function recordsSource(root: string, runRoot: string): HubEngine {
       async list(filter: Labels = {}): Promise<ContainerInfo[]> {
         const want = Object.entries(filter);
         return all().filter((r) => want.every(([k, v]) => r.spec.labels[k] === v))
-          .map((r) => containerInfo(r, state(r.id), PROBES, runtimeRoot))
+          .map((r) => containerInfoOf(r, () => state(r.id), PROBES, runtimeRoot))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       },
       async inspect(idOrName: string): Promise<ContainerInfo | undefined> {
         const r = find(idOrName);
-        return r && containerInfo(r, state(r.id), PROBES, runtimeRoot);
+        return r && containerInfoOf(r, () => state(r.id), PROBES, runtimeRoot);
       },
       logs(id: string, opts: LogOptions): AsyncIterable<LogLine> {
         const r = find(id);

@@ -67,6 +67,17 @@ test('create: rootfs, sandbox, endpoint, ports, then the bundle; the record says
   t.deepEqual(intents(e), []);
 });
 
+test('a create whose start follows gets the DNS server going, once, without waiting for it; a plain create does not', async (t) => {
+  const e = await env();
+  await e.c.create(web('plain'));
+  t.false(steps(e).includes('dns.ensureRunning'));
+  e.h.log.calls = [];
+  await e.c.create(web('web', { ports: [] }), { startSoon: true });
+  await e.c.create(web('web2', { ports: [] }), { startSoon: true });
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(steps(e).filter((s) => s.startsWith('dns.') || s === 'bundle.write'), ['dns.ensureRunning', 'bundle.write', 'bundle.write']);
+});
+
 test('create with a name in use is a CONFLICT and makes nothing; a bad name is USAGE', async (t) => {
   const e = await env();
   await e.c.create(spec('a'));
@@ -279,6 +290,36 @@ test('a container whose monitor vanished while it ran is dead with exit 255', as
   e.h.monitor.crash(id);
   e.h.monitor.procs.clear(); // and the container went with it (a reboot)
   t.like(await e.c.inspect('a'), { status: 'dead', exitCode: 255 });
+});
+
+test('a monitor that writes its last state and exits between the state read and its liveness check: exited with its code, not dead', async (t) => {
+  const e = await env();
+  const { id } = await e.c.create(spec('job'));
+  await e.c.start('job');
+  const read = e.h.monitor.state.bind(e.h.monitor);
+  let first = true;
+  e.h.monitor.state = (path: string) => {
+    const st = read(path); // "running"…
+    if (first) e.h.monitor.exit(id, 0); // …then the container exits 0: the monitor writes "exited" and ends
+    first = false;
+    return st;
+  };
+  t.like(await e.c.inspect('job'), { status: 'exited', exitCode: 0 });
+});
+
+test('wait() across the same race: the code the container exited with', async (t) => {
+  const e = await env();
+  const { id } = await e.c.create(spec('job'));
+  await e.c.start('job');
+  const read = e.h.monitor.state.bind(e.h.monitor);
+  let first = true;
+  e.h.monitor.state = (path: string) => {
+    const st = read(path);
+    if (first) e.h.monitor.exit(id, 3);
+    first = false;
+    return st;
+  };
+  t.is(await e.c.wait('job'), 3);
 });
 
 test('a container left running without its monitor is unsupervised; stop ends it through the runtime', async (t) => {

@@ -109,7 +109,7 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   const spec = createSpec(model.name, d.services[service].containers[0], d.services[service], projectLabels(model));
   spec.labels[LABEL.oneoff] = 'True';
   if (o.rm && !o.detach) spec.ephemeral = true; // removed below, whatever happens
-  const c = await engine.containers.create(spec);
+  const c = await engine.containers.create(spec, { startSoon: true });
   try {
     if (attached) {
       return await engine.containers.runAttached(c.id);

@@ -68,3 +68,17 @@ export function containerInfo(rec: ContainerRecord, st: MonitorState | undefined
   }
   return info;
 }
+
+/**
+ * containerInfo with the state read by `read`, read a second time when it said running but the
+ * monitor is gone. A monitor writes its last state (exited, with the code) and then exits: a state
+ * read just before that write and a liveness check just after the exit made a one-shot container
+ * that exited 0 look dead with exit 255 (seen once in cli/e2e, under load). The second read sees
+ * the last state; a monitor that really vanished left "running" there, and is dead as before.
+ */
+export function containerInfoOf(rec: ContainerRecord, read: () => MonitorState | undefined, p: LivenessProbes, runtimeRoot: string): ContainerInfo {
+  const st = read();
+  const info = containerInfo(rec, st, p, runtimeRoot);
+  if (info.status !== 'dead' || (st?.status !== 'running' && st?.status !== 'restarting')) return info;
+  return containerInfo(rec, read(), p, runtimeRoot);
+}

@@ -26,7 +26,7 @@ import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
 import { DirWake, readLogs } from './logs.js';
 import type { MonitorState } from './monitor-client.js';
-import { containerInfo, monitorAlive, orphanPid } from './container-info.js';
+import { containerInfoOf, monitorAlive, orphanPid } from './container-info.js';
 import { buildOciSpec, OCI_AS_IS, pick, capsFromMask, effectiveCaps, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';
 import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
@@ -252,12 +252,12 @@ export class Containers implements ContainerApi {
   }
 
   private info(rec: ContainerRecord): ContainerInfo {
-    return containerInfo(rec, this.monitorState(rec), this.drv.monitor, this.runtimeRoot);
+    return containerInfoOf(rec, () => this.monitorState(rec), this.drv.monitor, this.runtimeRoot);
   }
 
   // ------------------------------------------------------------ create
 
-  async create(spec: ContainerCreateSpec): Promise<ContainerInfo> {
+  async create(spec: ContainerCreateSpec, opts: { startSoon?: boolean } = {}): Promise<ContainerInfo> {
     if (!NAME_RE.test(spec.name)) {
       throw new TsstackError('USAGE', `invalid container name "${spec.name}"`, { hint: 'use letters, digits, "_", "." and "-", starting with a letter or digit' });
     }
@@ -291,6 +291,7 @@ export class Containers implements ContainerApi {
       // not recorded yet: a removal finds the mounted rootfs at its fixed place (remove() looks, not only at the record)
       await this.setupNetwork(rec, undo);
       faultPoint('container.network');
+      if (opts.startSoon && rec.endpoints.length) this.warmDns();
       await this.writeEtcFiles(rec);
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
       const mounts = [...(await this.resolveMounts(spec, this.placeFiles(rec, user), rec.rootfs)), ...(await this.borrowedMounts(spec))];
@@ -390,6 +391,21 @@ export class Containers implements ContainerApi {
       undo.push(() => net.unpublish(rec.id));
       rec.ports = Array.isArray(granted) ? granted : spec.ports;
     }
+  }
+
+  /** The DNS server's start begun by a create whose start follows (warmDns). */
+  private dnsWarm?: Promise<unknown>;
+
+  /**
+   * Starts this namespace's DNS server while the rest of the creates go on: `up` from nothing made
+   * every first start wait ~40 ms for it. Once per engine; not awaited here. A failure is left to
+   * the start's own ensureRunning (prepareRun) to report, which finds the server running or waits
+   * for this start under the DNS lock.
+   */
+  private warmDns(): void {
+    const dns = this.deps.dns, net = this.deps.network;
+    if (this.dnsWarm || !dns?.ensureRunning || !net?.gateways) return;
+    this.dnsWarm = net.gateways().then((g) => dns.ensureRunning!(g)).catch(() => undefined);
   }
 
   /**
@@ -858,9 +874,14 @@ export class Containers implements ContainerApi {
         wake.changed = false;
         // its pid file went: the monitor is a moment from gone (one more quick read)
         if (exitWake?.changed) { exitWake.changed = false; quick = Math.min(quick, WAIT_QUICK_READS - 1); }
-        const st = this.monitorState(rec);
+        let st = this.monitorState(rec);
         if (st && (st.status === 'exited' || st.status === 'dead') && !this.monitorAlive(rec, st)) return st.exitCode;
-        if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) return st.exitCode;
+        if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) {
+          // its last state may have come between the read and the check (containerInfoOf says why): read again
+          st = this.monitorState(rec) ?? st;
+          const vanished = (st.status === 'running' || st.status === 'restarting') && !this.monitorAlive(rec, st);
+          return vanished ? 255 : st.exitCode; // vanished: exit unknown, as inspect says
+        }
         if (st) last = st;
         else if (!this.readRecord(rec.id)) {
           if (!last || last.status === 'created') throw new TsstackError('NOT_FOUND', `container ${rec.name} was removed before it ran`, { hint: 'see `tsstack ps -a` for the containers that exist' });
