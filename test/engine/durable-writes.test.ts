@@ -80,3 +80,19 @@ test.serial('connects made together write the network record once: one durable w
 function leases(dir: string): Record<string, unknown> {
   return (JSON.parse(readFileSync(join(dir, 'lib', 'networks', 'front.json'), 'utf8')) as { endpoints: Record<string, unknown> }).endpoints;
 }
+
+test('an atomic write or an intent into a directory not made yet makes it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-durable-'));
+  dirs.push(dir);
+  const { writeFileAtomic } = await import('../../src/util/fs-atomic.js');
+  const { beginIntentAsync, listIntents } = await import('../../src/engine/intents.js');
+  await writeFileAtomic(join(dir, 'a', 'b', 'f.json'), '{}', 0o640, { durable: false });
+  t.is(readFileSync(join(dir, 'a', 'b', 'f.json'), 'utf8'), '{}');
+  t.is(statSync(join(dir, 'a', 'b')).mode & 0o777, 0o755);
+  t.is(statSync(join(dir, 'a', 'b', 'f.json')).mode & 0o777, 0o640);
+  await writeFileAtomic(join(dir, 'a', 'b', 'f.json'), '{"again":1}'); // the directory there: the plain path
+  t.is(readFileSync(join(dir, 'a', 'b', 'f.json'), 'utf8'), '{"again":1}');
+  await beginIntentAsync(join(dir, 'lib'), { kind: 'container', op: 'create', name: 'c1', project: 'p' });
+  t.like(listIntents(join(dir, 'lib'))[0], { kind: 'container', op: 'create', name: 'c1' });
+  t.is(statSync(join(dir, 'lib', 'intents')).mode & 0o777, 0o700);
+});
