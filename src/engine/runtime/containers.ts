@@ -281,6 +281,7 @@ export class Containers implements ContainerApi {
     await mkdir(join(dir, 'bundle'));
     const rec: ContainerRecord = { id, name: spec.name, created: new Date().toISOString(), spec, rootfs: '', endpoints: [], ports: [] };
     const undo: (() => Promise<void>)[] = [];
+    let etc: Promise<void> | undefined;
     try {
       // recorded first, so a crash half-way leaves a container that `remove` (and `down`) can find and clean
       await this.writeRecordAsync(rec, { durable: false });
@@ -292,7 +293,9 @@ export class Containers implements ContainerApi {
       await this.setupNetwork(rec, undo);
       faultPoint('container.network');
       if (opts.startSoon && rec.endpoints.length) this.warmDns();
-      await this.writeEtcFiles(rec);
+      // written while the bundle is worked out (awaited with its write, and before any undo below)
+      etc = this.writeEtcFiles(rec);
+      etc.catch(() => {});
       const user = resolveUserInRootfs(rec.rootfs, spec.user, spec.groupAdd);
       const mounts = [...(await this.resolveMounts(spec, this.placeFiles(rec, user), rec.rootfs)), ...(await this.borrowedMounts(spec))];
       rec.mounts = mounts;
@@ -318,11 +321,12 @@ export class Containers implements ContainerApi {
         extraMaskedPaths: hostMaskedPaths(),
         annotations: portdAnnotations(process.env, spec.labels['tsstack.project'], rec.ports),
       });
-      await this.drv.bundle.write(join(dir, 'bundle'), oci);
+      await Promise.all([etc, this.drv.bundle.write(join(dir, 'bundle'), oci)]);
       faultPoint('container.bundle');
       // a `run --rm` container is removed by the command itself: renamed into place, no fsync
       await this.writeRecordAsync(rec, { durable: !spec.ephemeral });
     } catch (e) {
+      await etc?.catch(() => {}); // no write still under way in what is undone
       let undone = true;
       for (const u of undo.reverse()) await u().catch(() => { undone = false; });
       // never removed through a mount point; what could not be undone stays, with its record and the
@@ -452,9 +456,8 @@ export class Containers implements ContainerApi {
       resolv = resolvConfFromHost(host('/etc/resolv.conf'), spec.dns ?? [], spec.dnsSearch ?? []);
     }
     if (spec.dnsOptions?.length) resolv = withResolvOptions(resolv, spec.dnsOptions);
-    await writeFile(join(dir, 'hostname'), hostname);
-    await writeFile(join(dir, 'hosts'), hosts);
-    await writeFile(join(dir, 'resolv.conf'), resolv);
+    // three new files, side by side on the thread pool: each is only read once the container starts
+    await Promise.all([writeFile(join(dir, 'hostname'), hostname), writeFile(join(dir, 'hosts'), hosts), writeFile(join(dir, 'resolv.conf'), resolv)]);
   }
 
   /**
