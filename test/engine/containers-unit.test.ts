@@ -292,22 +292,12 @@ test('a container whose monitor vanished while it ran is dead with exit 255', as
   t.like(await e.c.inspect('a'), { status: 'dead', exitCode: 255 });
 });
 
-test('a monitor that writes its last state and exits between the state read and its liveness check: exited with its code, not dead', async (t) => {
-  const e = await env();
-  const { id } = await e.c.create(spec('job'));
-  await e.c.start('job');
-  const read = e.h.monitor.state.bind(e.h.monitor);
-  let first = true;
-  e.h.monitor.state = (path: string) => {
-    const st = read(path); // "running"…
-    if (first) e.h.monitor.exit(id, 0); // …then the container exits 0: the monitor writes "exited" and ends
-    first = false;
-    return st;
-  };
-  t.like(await e.c.inspect('job'), { status: 'exited', exitCode: 0 });
-});
-
-test('wait() across the same race: the code the container exited with', async (t) => {
+/**
+ * A started one-shot container whose monitor reports at the worst moment: the first read of its state
+ * says "running", and right after that read the container exits with `code` (the monitor writes
+ * "exited" and ends), before the caller checks the monitor's liveness.
+ */
+async function exitsRightAfterTheRead(code: number) {
   const e = await env();
   const { id } = await e.c.create(spec('job'));
   await e.c.start('job');
@@ -315,10 +305,20 @@ test('wait() across the same race: the code the container exited with', async (t
   let first = true;
   e.h.monitor.state = (path: string) => {
     const st = read(path);
-    if (first) e.h.monitor.exit(id, 3);
+    if (first) e.h.monitor.exit(id, code);
     first = false;
     return st;
   };
+  return e;
+}
+
+test('a monitor that writes its last state and exits between the state read and its liveness check: exited with its code, not dead', async (t) => {
+  const e = await exitsRightAfterTheRead(0);
+  t.like(await e.c.inspect('job'), { status: 'exited', exitCode: 0 });
+});
+
+test('wait() across the same race: the code the container exited with', async (t) => {
+  const e = await exitsRightAfterTheRead(3);
   t.is(await e.c.wait('job'), 3);
 });
 
