@@ -409,6 +409,9 @@ export class Containers implements ContainerApi {
   private warmDns(): void {
     const dns = this.deps.dns, net = this.deps.network;
     if (this.dnsWarm || !dns?.ensureRunning || !net?.gateways) return;
+    // running already (every `run` after the first, every `up` of a project with a network): the start's
+    // own check is enough, and the networks' records need not be read twice
+    if (dns.isRunning?.()) { this.dnsWarm = Promise.resolve(); return; }
     this.dnsWarm = net.gateways().then((g) => dns.ensureRunning!(g)).catch(() => undefined);
   }
 
@@ -754,24 +757,24 @@ export class Containers implements ContainerApi {
     const net = this.deps.network, dns = this.deps.dns;
     // network and DNS steps are idempotent: run them even when the record does not show them (a crash during create)
     if (net && rec.ports.length) note(await attempt('unpublish', () => net.unpublish(rec.id)));
-    if (dns && rec.spec.endpoints.length) note(await attempt('dns', () => dns.removeContainer(rec.id)));
     faultPoint('remove.unpublished');
-    // The sandbox mostly waits for the kernel to destroy the namespace: the root filesystem and the
-    // cgroup go meanwhile.
+    // Side by side, each idempotent: the DNS names (the server already keeps quiet about a container that
+    // does not run), the sandbox (mostly a wait for the kernel to destroy the namespace), the root
+    // filesystem and the cgroup (no process is left in it).
     const ownSandbox = net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host';
     // the rootfs is looked at, not only the record: a create killed after mounting has not recorded it
     const rootfsPath = join(this.cdir(rec.id), 'rootfs');
-    const [sandbox, rootfs] = await Promise.all([
+    const parts = await Promise.all([
+      dns && rec.spec.endpoints.length ? attempt('dns', () => dns.removeContainer(rec.id)) : undefined,
       ownSandbox ? attempt('sandbox', () => net.removeSandbox(rec.id)) : undefined,
       rec.rootfs || isMountpoint(rootfsPath) ? attempt('rootfs', async () => {
         // the syscall; when it did not do it all, the image store checks and falls back (lazy unmount)
         if (!(await tryUnmount(rootfsPath)) || isMountpoint(rootfsPath)) await this.deps.images.unmountRootfs(this.cdir(rec.id));
       }) : undefined,
+      attempt('cgroup', () => this.drv.runtime.removeCgroup(containerCgroupPath(rec.spec.cgroupParent, rec.id))),
     ]);
-    note(sandbox);
-    note(rootfs);
+    for (const p of parts) note(p);
     faultPoint('remove.unmounted');
-    note(await attempt('cgroup', () => this.drv.runtime.removeCgroup(containerCgroupPath(rec.spec.cgroupParent, rec.id))));
     faultPoint('remove.cgroup');
     // The record stays while anything failed, so that running the removal again finds it and retries.
     if (!problems.length) {

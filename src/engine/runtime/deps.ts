@@ -55,6 +55,8 @@ export interface DnsProvider {
   renderHosts?(entries: { address: string; names: string[] }[]): string;
   /** Optional: started with the networks' gateways before a networked container starts. */
   ensureRunning?(listen: Record<string, DnsListen>): Promise<unknown>;
+  /** Optional: whether the server runs now (a cheap look: a create does not start it early then). */
+  isRunning?(): boolean;
 }
 
 export interface VolumeLookup {
