@@ -64,6 +64,11 @@ export function list(dir: string): string[] {
  */
 export const RACY_MS = 20;
 
+/** How long until a newest stamp of `newest` (ms since the epoch; -Infinity: none) is out of the racy window, seen at `now`. */
+export function racyFor(newest: number, now: number): number {
+  return Math.max(0, Math.ceil(newest + RACY_MS - now));
+}
+
 /** The state files observation reads, in a fixed order. */
 function stateFiles(root: string): string[] {
   const out: string[] = [];
@@ -148,7 +153,7 @@ function digestOf(files: string[], pids: number[], now: number, facts: string): 
   }
   for (const pid of pids) text += `pid ${pid}=${pidFact(pid)}\0`;
   // the window ends RACY_MS after the newest stamp, not after this look: whoever waits for it waits only what is left
-  const racyForMs = Math.max(0, Math.ceil(newest + RACY_MS - now));
+  const racyForMs = racyFor(newest, now);
   return { digest: createHash('sha256').update(text).digest('hex'), racy: racyForMs > 0, racyForMs };
 }
 

@@ -10,7 +10,7 @@ import type { ContainerInfo, Labels, LogLine, LogOptions, StateFingerprint } fro
 import { containerInfoOf, monitorAlive } from '../engine/runtime/container-info.js';
 import type { ContainerRecord } from '../engine/runtime/containers.js';
 import { readLogs } from '../engine/runtime/logs.js';
-import { RACY_MS } from '../engine/fingerprint.js';
+import { racyFor } from '../engine/fingerprint.js';
 import { inContainer, isGuard, isMonitor, processAlive, readMonitorState } from '../engine/runtime/monitor-client.js';
 import type { HubEngine } from './hub.js';
 
@@ -97,7 +97,7 @@ export function recordsSource(root: string, runRoot: string): HubEngine {
       }
       const pids = opts?.pids ?? ids.map((id) => state(id)?.monitorPid).filter((p): p is number => !!p);
       for (const pid of pids) digest += `pid ${pid} ${pidFact(pid)}\n`;
-      const racyForMs = Math.max(0, Math.ceil(newest + RACY_MS - now));
+      const racyForMs = racyFor(newest, now);
       return { digest, pids, racy: racyForMs > 0, racyForMs };
     },
   };
