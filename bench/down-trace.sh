@@ -12,9 +12,7 @@ source bench/lib/busybox-world.sh
 in_private_ns "$0" "$@"
 shift
 N=${1:-20}
-PROF=${TSSTACK_BENCH_PROF:-/tmp/tsstack-down-prof}
-busybox_world downtrace "$N"
-now() { date +%s%N; }
+trace_world downtrace "$N" /tmp/tsstack-down-prof
 
 $T up -d >/dev/null 2>&1
 t0=$(now); node "$REPO/dist/bench/down-trace.js" down >/dev/null 2>"$WORK/trace.err"; t1=$(now)
@@ -22,7 +20,6 @@ echo "down of $N services, traced: $(( (t1 - t0) / 1000000 )) ms wall"
 grep -v '^\(container\|network\|volume\):' "$WORK/trace.err"
 
 $T up -d >/dev/null 2>&1
-rm -rf "$PROF" && mkdir -p "$PROF"
 t0=$(now); node --cpu-prof --cpu-prof-dir="$PROF" "$REPO/bin/tsstack.js" down >/dev/null 2>&1; t1=$(now)
 echo
 echo "down of $N services under --cpu-prof: $(( (t1 - t0) / 1000000 )) ms wall; profile in $PROF"

@@ -13,10 +13,7 @@ source bench/lib/busybox-world.sh
 in_private_ns "$0" "$@"
 shift
 N=${1:-20}
-PROF=${TSSTACK_BENCH_PROF:-/tmp/tsstack-up-prof}
-busybox_world uptrace "$N"
-now() { date +%s%N; }
-rm -rf "$PROF" && mkdir -p "$PROF"
+trace_world uptrace "$N" /tmp/tsstack-up-prof
 
 # once untimed: the first up makes the network (and starts the DNS server), as compare.sh's first round
 $T up -d >/dev/null 2>&1; $T down >/dev/null 2>&1

@@ -9,6 +9,8 @@
 #                        imported from busybox-static; with N, $WORK/stack/stack.yaml of N services, and
 #                        the shell in that directory
 #   busybox_stack N      prints a stack of N busybox services that sleep (SIGKILL stops them)
+#   trace_world NAME N DEFAULT_PROF  the trace scripts' start (up-trace.sh, down-trace.sh): busybox_world
+#                        NAME N, PROF (TSSTACK_BENCH_PROF, else DEFAULT_PROF) made empty, and now() (ns)
 
 in_private_ns() {
   local self=$1; shift
@@ -34,3 +36,11 @@ busybox_stack() {
   echo "services:"
   for ((i = 0; i < $1; i++)); do printf '  s%d:\n    image: busybox:latest\n    command: ["sleep", "1000000"]\n    stop_signal: SIGKILL\n' "$i"; done
 }
+
+trace_world() {
+  PROF=${TSSTACK_BENCH_PROF:-$3}
+  busybox_world "$1" "$2"
+  rm -rf "$PROF" && mkdir -p "$PROF"
+}
+
+now() { date +%s%N; }
