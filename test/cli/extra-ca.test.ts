@@ -52,7 +52,8 @@ test('deploy runs again with Node loading the deferred certificates (its cluster
   const dir = tmp(t);
   const missing = join(dir, 'no-such-ca.pem');
   writeFileSync(join(dir, 'stack.yaml'), 'services:\n  a:\n    image: busybox\n');
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: missing, TSSTACK_CODE_CACHE_DIR: 'off', HOME: dir, KUBECONFIG: join(dir, 'no-kubeconfig') };
+  // an engine root of its own: loading the model writes its cache there, not under /var/lib/tsstack
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: missing, TSSTACK_CODE_CACHE_DIR: 'off', HOME: dir, KUBECONFIG: join(dir, 'no-kubeconfig'), TSSTACK_ROOT: join(dir, 'root'), TSSTACK_RUN_ROOT: join(dir, 'run') };
   const { err } = await new Promise<{ err: string }>((resolve) => {
     execFile(BIN, ['-f', join(dir, 'stack.yaml'), 'deploy', '--to', 'kubernetes', '--plan'], { env, cwd: dir }, (_e, _o, e) => resolve({ err: String(e) }));
   });
