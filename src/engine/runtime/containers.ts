@@ -880,14 +880,10 @@ export class Containers implements ContainerApi {
         wake.changed = false;
         // its pid file went: the monitor is a moment from gone (one more quick read)
         if (exitWake?.changed) { exitWake.changed = false; quick = Math.min(quick, WAIT_QUICK_READS - 1); }
-        let st = this.monitorState(rec);
+        const st = this.monitorState(rec);
         if (st && (st.status === 'exited' || st.status === 'dead') && !this.monitorAlive(rec, st)) return st.exitCode;
-        if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) {
-          // its last state may have come between the read and the check (containerInfoOf says why): read again
-          st = this.monitorState(rec) ?? st;
-          const vanished = (st.status === 'running' || st.status === 'restarting') && !this.monitorAlive(rec, st);
-          return vanished ? 255 : st.exitCode; // vanished: exit unknown, as inspect says
-        }
+        // the monitor is gone: what inspect says (its last state read again, containerInfoOf; 255 if it vanished)
+        if (st && st.status !== 'created' && !this.monitorAlive(rec, st)) return this.info(rec).exitCode ?? 255;
         if (st) last = st;
         else if (!this.readRecord(rec.id)) {
           if (!last || last.status === 'created') throw new TsstackError('NOT_FOUND', `container ${rec.name} was removed before it ran`, { hint: 'see `tsstack ps -a` for the containers that exist' });
