@@ -48,9 +48,9 @@ interface Entry extends ConvergedOutcome {
 }
 
 
-/** The engine's fingerprint, read in full (the pids from its files): for recording. */
-export async function snapshot(root: string, runRoot: string): Promise<StateFingerprint> {
-  return stateFingerprintOf({ root, runRoot });
+/** The engine's fingerprint, read in full (the pids from its files): for recording. `stamps`: as fingerprint.ts (tests). */
+export async function snapshot(root: string, runRoot: string, opts?: { stamps?: 'fine' | 'coarse' }): Promise<StateFingerprint> {
+  return stateFingerprintOf({ root, runRoot }, opts);
 }
 
 function readOr(path: string): string | undefined {
@@ -111,21 +111,27 @@ export async function convergedOutcome(i: ConvergedInput): Promise<ConvergedOutc
 }
 
 /**
- * Records that a plan made for `i` was empty. `before` is the snapshot taken
- * before that plan observed: the entry is written only if the state is still
- * the same now, so a change made meanwhile (a concurrent `up`, a monitor that
- * died) is never vouched for. `settle`: wait out the racy window once rather than give up.
+ * The fingerprint a plan about to be recorded must be made after: not racy, so that any change
+ * from here on shows in the stamps. Right after a change, on a file system whose stamps are coarse
+ * (stamp-grain.ts), that means waiting out what is left of the racy window first.
  */
-export async function recordConverged(i: ConvergedInput, before: StateFingerprint, outcome: ConvergedOutcome, opts: { settle?: boolean } = {}): Promise<void> {
-  let after = await snapshot(i.root, i.runRoot);
-  // `settle`: right after a change, a file just written is too fresh to vouch for; once the racy
-  // window has passed with nothing changed, it can be (the same rule, taken a moment later). The
-  // window is RACY_MS from the newest stamp: the plan made since it was written has used part of it.
-  if (opts.settle && after.racy && after.digest === before.digest) {
-    await new Promise((r) => setTimeout(r, Math.min(after.racyForMs, RACY_MS) + 1));
-    after = await snapshot(i.root, i.runRoot);
-  }
-  if (after.digest !== before.digest || after.racy) return;
+export async function settledSnapshot(root: string, runRoot: string): Promise<StateFingerprint> {
+  const now = await snapshot(root, runRoot);
+  if (!now.racy) return now;
+  await new Promise((r) => setTimeout(r, Math.min(now.racyForMs, RACY_MS) + 1));
+  return snapshot(root, runRoot);
+}
+
+/**
+ * Records that a plan made for `i` was empty. `before` is the snapshot taken
+ * before that plan observed: the entry is written only if it was not racy (a change
+ * after it shows in the stamps) and the state is still the same now, so a change
+ * made meanwhile (a concurrent `up`, a monitor that died) is never vouched for.
+ */
+export async function recordConverged(i: ConvergedInput, before: StateFingerprint, outcome: ConvergedOutcome): Promise<void> {
+  if (before.racy) return;
+  const after = await snapshot(i.root, i.runRoot);
+  if (after.digest !== before.digest) return;
   const path = pathOf(i);
   // No fsync: a torn or lost cache file after a crash is a miss, never a wrong answer.
   try {

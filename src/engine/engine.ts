@@ -46,7 +46,7 @@ export function enginePaths(flags: { root?: string; runRoot?: string }, env: Nod
  * The engine's state fingerprint (api.ts `Engine.stateFingerprint`) without opening it: the no-op
  * `up -d` path (cli/converged.ts) asks with it before anything else is loaded.
  */
-export async function stateFingerprintOf(paths: { root: string; runRoot: string }, opts?: { pids?: number[] }): Promise<StateFingerprint> {
+export async function stateFingerprintOf(paths: { root: string; runRoot: string }, opts?: { pids?: number[]; stamps?: 'fine' | 'coarse' }): Promise<StateFingerprint> {
   return (await import('./fingerprint.js')).stateFingerprint(paths.root, paths.runRoot, opts);
 }
 

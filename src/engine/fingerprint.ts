@@ -30,6 +30,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { join } from 'node:path';
 import type { StateFingerprint } from './api.js';
 import { dnsServerDir, netnsKey } from './dns/paths.js';
+import { stampsShowLaterChanges } from './stamp-grain.js';
 
 /** A file's text, or undefined when it cannot be read. */
 export function readOr(path: string): string | undefined {
@@ -57,10 +58,11 @@ export function list(dir: string): string[] {
  * Why 20: Linux stamps files from its coarse clock, which moves once a tick (1–10 ms:
  * CONFIG_HZ 1000–100) and lags the real clock by less than one. A stamp older than two
  * ticks at the coarsest is one no later change can repeat: that change is stamped at
- * least a tick later. (Recent kernels' multigrain stamps are finer still once a stamp has
- * been read: 14 µs apart on this machine's 6.18.) Every `up` that changes something waits out what is left
- * of it before recording (src/cli/converged.ts), so it is kept as short as is sound; file
- * systems with stamps of a second or more (FAT, NFS with such a server) were never covered.
+ * least a tick later. Where a look makes any later change show (multigrain stamps: Linux 6.13
+ * and later on ext4, XFS, Btrfs and tmpfs, stamp-grain.ts) there is no window at all. Elsewhere
+ * every `up` that changes something waits out what is left of it before recording
+ * (src/cli/converged.ts), so it is kept as short as is sound; file systems with stamps of a
+ * second or more (FAT, NFS with such a server) were never covered.
  */
 export const RACY_MS = 20;
 
@@ -137,8 +139,12 @@ async function hostFacts(root: string, runRoot: string): Promise<string> {
   return out;
 }
 
-/** Digest of the state files' stamps, of the liveness of `pids` and of the host facts. */
-function digestOf(files: string[], pids: number[], now: number, facts: string): { digest: string; racy: boolean; racyForMs: number } {
+/**
+ * Digest of the state files' stamps, of the liveness of `pids` and of the host facts. `fine`: the
+ * files' stamps show any change after this look (stamp-grain.ts), so none is racy; asked only when
+ * one would be.
+ */
+function digestOf(files: string[], pids: number[], now: number, facts: string, fine: () => boolean): { digest: string; racy: boolean; racyForMs: number } {
   // one string, hashed once: a few hundred small update() calls cost more than the stats
   let text = facts;
   let newest = -Infinity;
@@ -153,7 +159,7 @@ function digestOf(files: string[], pids: number[], now: number, facts: string): 
   }
   for (const pid of pids) text += `pid ${pid}=${pidFact(pid)}\0`;
   // the window ends RACY_MS after the newest stamp, not after this look: whoever waits for it waits only what is left
-  const racyForMs = racyFor(newest, now);
+  const racyForMs = racyFor(newest, now) > 0 && !fine() ? racyFor(newest, now) : 0;
   return { digest: createHash('sha256').update(text).digest('hex'), racy: racyForMs > 0, racyForMs };
 }
 
@@ -164,7 +170,7 @@ const PID_RE = /"monitorPid"\s*:\s*(\d+)/g;
  * container files are read for the monitor pids they name (for recording); with the
  * pids a recorded fingerprint named, only stats and /proc reads are made (for checking).
  */
-export async function stateFingerprint(root: string, runRoot: string, opts: { pids?: number[] } = {}): Promise<StateFingerprint> {
+export async function stateFingerprint(root: string, runRoot: string, opts: { pids?: number[]; stamps?: 'fine' | 'coarse' } = {}): Promise<StateFingerprint> {
   const files = stateFiles(root);
   let pids = opts.pids;
   if (!pids) {
@@ -179,5 +185,6 @@ export async function stateFingerprint(root: string, runRoot: string, opts: { pi
     }
     pids = [...found].sort((a, b) => a - b);
   }
-  return { ...digestOf(files, pids, Date.now(), await hostFacts(root, runRoot)), pids };
+  const fine = () => (opts.stamps ? opts.stamps === 'fine' : stampsShowLaterChanges(root));
+  return { ...digestOf(files, pids, Date.now(), await hostFacts(root, runRoot), fine), pids };
 }

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { convergedOutcome, recordConverged, snapshot, type ConvergedInput } from '../../src/cli/converged.js';
+import { convergedOutcome, recordConverged, settledSnapshot, snapshot, type ConvergedInput } from '../../src/cli/converged.js';
 import { model } from '../reconcile/_model.js';
 
 /** Writes a state file as the engine and the monitor do: a temp file renamed over the old one. */
@@ -88,8 +88,39 @@ test('not recorded when the state changed during the plan, or a file is too fres
   await recordConverged(a.input(), before, a.outcome);
   t.is(await convergedOutcome(a.input()), undefined);
 
+  // with coarse stamps, a file changed a moment ago could change again unseen
   const b = await setup(t);
   put(join(b.c, 'state.json'), JSON.stringify({ status: 'running', monitorPid: process.pid }));
-  await recordConverged(b.input(), await snapshot(b.root, join(b.root, 'run')), b.outcome);
+  const fresh = await snapshot(b.root, join(b.root, 'run'), { stamps: 'coarse' });
+  t.true(fresh.racy);
+  await recordConverged(b.input(), fresh, b.outcome);
   t.is(await convergedOutcome(b.input()), undefined);
+});
+
+test('a snapshot taken while racy is not vouched for even once the window has passed; settledSnapshot waits it out', async (t) => {
+  // the plan observed after `before`: a change within the stamp's tick could have been missed then,
+  // and the stamps would still be the same afterwards
+  const a = await setup(t);
+  put(join(a.c, 'state.json'), JSON.stringify({ status: 'running', monitorPid: process.pid }));
+  const before = await snapshot(a.root, join(a.root, 'run'), { stamps: 'coarse' });
+  t.true(before.racy);
+  await new Promise((r) => setTimeout(r, before.racyForMs + 1));
+  await recordConverged(a.input(), before, a.outcome);
+  t.is(await convergedOutcome(a.input()), undefined);
+
+  const b = await setup(t);
+  put(join(b.c, 'state.json'), JSON.stringify({ status: 'running', monitorPid: process.pid }));
+  const settled = await settledSnapshot(b.root, join(b.root, 'run'));
+  t.false(settled.racy);
+  await recordConverged(b.input(), settled, b.outcome);
+  t.deepEqual(await convergedOutcome(b.input()), b.outcome);
+});
+
+test('where a look makes later changes show (multigrain stamps), a file changed a moment ago is vouched for', async (t) => {
+  const a = await setup(t);
+  put(join(a.c, 'state.json'), JSON.stringify({ status: 'running', monitorPid: process.pid }));
+  const before = await snapshot(a.root, join(a.root, 'run'), { stamps: 'fine' });
+  t.false(before.racy);
+  await recordConverged(a.input(), before, a.outcome);
+  t.deepEqual(await convergedOutcome(a.input()), a.outcome);
 });
