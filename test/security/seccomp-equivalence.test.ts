@@ -119,6 +119,7 @@ for (const [label, extra] of [['default capabilities', {}], ['cap_add SYS_ADMIN,
       execFileSync('gcc', ['-O1', '-o', join(dir, 'dump'), join(dir, 'dump.c')]);
     }
     const got: Record<string, Map<string, number>> = {};
+    const size: Record<string, number> = {};
     for (const rt of ['tsstack-runtime', 'runc']) {
       const { c } = engine(t, rt);
       const info = await c.create(plainSpec(`eq-${rt}`, ['sleep', '1000'], { ...extra, stopSignal: 'SIGKILL' }));
@@ -128,6 +129,7 @@ for (const [label, extra] of [['default capabilities', {}], ['cap_add SYS_ADMIN,
       await c.remove(info.id, { force: true });
       t.is(filters.length, 1, `${rt}: one filter`);
       got[rt] = verdicts(filters[0]!);
+      size[rt] = filters[0]!.length;
     }
     // Where they differ, it must be for one of two reasons:
     //  - a call runc's libseccomp cannot name (uretprobe, numbers from 451 on, depending on its version):
@@ -148,7 +150,7 @@ for (const [label, extra] of [['default capabilities', {}], ['cap_add SYS_ADMIN,
       else unexplained.push(`${key}: tsstack-runtime ${v.toString(16)}, runc ${r.toString(16)}`);
     }
     t.deepEqual(unexplained, []);
-    t.log(`${got.runc!.size} verdicts compared; differing: ${newer} for calls runc's libseccomp does not know, ${wider} for 64-bit values on a 32-bit ABI`);
+    t.log(`${got.runc!.size} verdicts compared; differing: ${newer} for calls runc's libseccomp does not know, ${wider} for 64-bit values on a 32-bit ABI; instructions: tsstack-runtime ${size['tsstack-runtime']}, runc ${size.runc}`);
     // and the point of the profile, in both
     for (const rt of ['tsstack-runtime', 'runc']) t.is(got[rt]!.get('x86_64 250 0'), ERRNO | 1, `${rt}: keyctl is EPERM`);
   });
