@@ -130,6 +130,8 @@ int ts_write_atomic(const char *path, const char *data, size_t len, err_t *e) {
 }
 
 int ts_mkdir_p(const char *path, mode_t mode, err_t *e) {
+  /* Mostly the parents exist (or the whole path does): one call then, not one per component. */
+  if (mkdir(path, mode) == 0 || errno == EEXIST) return 0;
   _cleanup_free_ char *p = ts_xstrdup(path);
   for (char *s = p + 1; *s; s++) {
     if (*s != '/') continue;
