@@ -30,3 +30,7 @@ try {
   (code) => { process.exitCode = code ?? 0; bundled?.save(process.exitCode); },
   (err) => { console.error(err && err.stack ? err.stack : String(err)); process.exitCode = 70; },
 );
+// Once nothing is left to do (the loop is empty: every write, child and timer is over), exit at once:
+// left to itself, Node first tears its heap down page by page (a munmap per 256 KiB page, each a TLB
+// shootdown), which the kernel does anyway when the process ends: 3 ms of a `run --rm` here.
+process.once('beforeExit', () => process.exit());

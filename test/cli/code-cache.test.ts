@@ -204,3 +204,26 @@ test('a write keeps the directory to the newest caches: those of checkouts gone 
   t.regex(under.trace.join('\n'), /no safe cache directory/);
   t.false(existsSync(join(theirs, 'code', basename(file))), 'nothing written there either');
 });
+
+test('the CLI exits once its loop is empty, and what it wrote reaches a reader that is slow to read, whole', async (t) => {
+  // bin/tsstack.js exits as soon as nothing is left to do (no heap teardown): output larger than a
+  // pipe holds, read only after a pause, must still arrive whole, with the command's own exit code
+  const dir = tmp(t);
+  const n = 800;
+  writeFileSync(join(dir, 'stack.yaml'), `services:\n${Array.from({ length: n }, (_, i) => `  s${i}:\n    image: busybox:latest\n    command: ["sleep", "${i}"]\n`).join('')}`);
+  const env: NodeJS.ProcessEnv = { ...process.env, TSSTACK_CODE_CACHE_DIR: join(dir, 'cache'), TSSTACK_ROOT: join(dir, 'root'), TSSTACK_RUN_ROOT: join(dir, 'run'), NO_COLOR: '1' };
+  const { spawn } = await import('node:child_process');
+  const run = (args: string[]) => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'ignore'] });
+    const chunks: Buffer[] = [];
+    // not read for a while: the writer blocks on the full pipe meanwhile
+    setTimeout(() => child.stdout.on('data', (c: Buffer) => chunks.push(c)), 300);
+    child.on('close', (code) => resolve({ code, out: Buffer.concat(chunks).toString() }));
+  });
+  const { code, out } = await run(['config']);
+  t.is(code, 0);
+  t.true(out.length > 64 * 1024, `${out.length} bytes: more than a pipe holds`);
+  t.is(out.match(/^ {2}s\d+:$/gm)?.length, n);
+  t.regex(out, /- "799"\n/);
+  t.is((await run(['no-such-command'])).code, 2, 'a usage error keeps its exit code');
+});
