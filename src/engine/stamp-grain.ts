@@ -54,14 +54,10 @@ const known = new Map<string, boolean>();
 export function stampsShowLaterChanges(path: string): boolean {
   let fine = known.get(path);
   if (fine !== undefined) return fine;
-  fine = false;
   try {
-    if (multigrainKernel(release())) {
-      const type = Number(statfsSync(path).type);
-      fine = multigrainFs(type, () => mountTypeOf(readFileSync('/proc/self/mountinfo', 'utf8'), statSync(path).dev));
-    }
+    fine = multigrainKernel(release()) && multigrainFs(Number(statfsSync(path).type), () => mountTypeOf(readFileSync('/proc/self/mountinfo', 'utf8'), statSync(path).dev));
   } catch {
-    fine = false;
+    return false; // not there yet, say: asked again next time
   }
   known.set(path, fine);
   return fine;

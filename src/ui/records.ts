@@ -11,6 +11,7 @@ import { containerInfoOf, monitorAlive } from '../engine/runtime/container-info.
 import type { ContainerRecord } from '../engine/runtime/containers.js';
 import { readLogs } from '../engine/runtime/logs.js';
 import { racyFor } from '../engine/fingerprint.js';
+import { stampsShowLaterChanges } from '../engine/stamp-grain.js';
 import { inContainer, isGuard, isMonitor, processAlive, readMonitorState } from '../engine/runtime/monitor-client.js';
 import type { HubEngine } from './hub.js';
 
@@ -97,7 +98,8 @@ export function recordsSource(root: string, runRoot: string): HubEngine {
       }
       const pids = opts?.pids ?? ids.map((id) => state(id)?.monitorPid).filter((p): p is number => !!p);
       for (const pid of pids) digest += `pid ${pid} ${pidFact(pid)}\n`;
-      const racyForMs = racyFor(newest, now);
+      // none is racy where a look makes every later change show (as the engine's: fingerprint.ts)
+      const racyForMs = racyFor(newest, now) > 0 && !stampsShowLaterChanges(dir) ? racyFor(newest, now) : 0;
       return { digest, pids, racy: racyForMs > 0, racyForMs };
     },
   };
