@@ -33,7 +33,8 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { DirWake } from '../../util/dir-wake.js';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/fs-atomic.js';
 import { withLock } from '../store/lock.js';
@@ -75,6 +76,8 @@ export interface DnsStatus {
 const BINARY_NAME = 'tsstack-dns';
 const START_TIMEOUT_MS = 3000;
 const LOAD_TIMEOUT_MS = 2000;
+/** With the status file watched, how often it is looked at anyway (a server killed outright writes nothing). */
+const LOAD_SAFETY_POLL_MS = 50;
 const STOP_TIMEOUT_MS = 3000;
 
 /** $TSSTACK_DNS_BIN, else native/bin/tsstack-dns of this package (native-paths.ts; throws HOST when unbuilt). */
@@ -413,7 +416,21 @@ export class DnsService {
   }
 
   private async waitLoaded(serial: number): Promise<void> {
-    const ok = await waitFor(() => (this.readLoaded().serial ?? -1) >= serial || !this.runningPid(), LOAD_TIMEOUT_MS, 2);
+    const done = () => (this.readLoaded().serial ?? -1) >= serial || !this.runningPid();
+    // woken by the server's rename of its status file (inotify on its directory) instead of a look every
+    // 2 ms: a load takes well under a millisecond, and the look after it came a millisecond late on average
+    const wake = new DirWake(this.serverDir, basename(this.loadedPath));
+    const end = Date.now() + LOAD_TIMEOUT_MS;
+    let ok = false;
+    try {
+      for (;;) {
+        wake.changed = false;
+        if ((ok = done()) || Date.now() >= end) break;
+        await wake.wait(wake.watching ? LOAD_SAFETY_POLL_MS : 2);
+      }
+    } finally {
+      wake.close();
+    }
     if (!ok) {
       throw new TsstackError('NETWORK', `the DNS server did not load records serial ${serial} within ${LOAD_TIMEOUT_MS} ms`, {
         hint: `see ${this.logPath}; \`kill $(cat ${this.pidPath})\` restarts it at the next \`tsstack up\``,

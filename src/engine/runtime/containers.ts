@@ -24,7 +24,8 @@ import { cgroupPaths, cgroupPids, hasOwnCgroup, netBytes, readRawStats, recorded
 import type { ContainerDeps, EndpointResult } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
-import { DirWake, readLogs } from './logs.js';
+import { readLogs } from './logs.js';
+import { DirWake } from '../../util/dir-wake.js';
 import type { MonitorState } from './monitor-client.js';
 import { containerInfoOf, monitorAlive, orphanPid } from './container-info.js';
 import { buildOciSpec, OCI_AS_IS, pick, capsFromMask, effectiveCaps, type NamespaceChoice, type OciMountInput, type OciSpecInput } from './oci-spec.js';

@@ -2,10 +2,11 @@
 // oldest last): parse, `since`, `tail`, and `follow` until the container has
 // exited for good, or until `signal` is aborted.
 
-import { existsSync, fstatSync, openSync, readSync, closeSync, statSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, fstatSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LogLine, LogOptions } from '../api.js';
 import { pause } from '../../util/pause.js';
+import { DirWake } from '../../util/dir-wake.js';
 
 /** One file's lines; a line that is not JSON (torn write) is skipped. `log` loses its trailing newline. */
 export function parseLogText(text: string): LogLine[] {
@@ -130,43 +131,6 @@ function anySignal(a?: AbortSignal, b?: AbortSignal): AbortSignal | undefined {
 
 /** How often an idle follow looks anyway (a monitor killed outright changes no file). */
 const IDLE_POLL_MS = 2000;
-
-/**
- * An inotify watch on a directory: `changed` once anything in it changed (or only the file `only`);
- * `wait` sleeps until then (or `ms`, or an abort).
- */
-export class DirWake {
-  changed = false;
-  private w: FSWatcher | undefined;
-  private wakeUp: (() => void) | undefined;
-
-  constructor(dir: string, only?: string) {
-    try {
-      this.w = watch(dir, { persistent: false }, (_e, f) => {
-        if (only !== undefined && f !== only) return;
-        this.changed = true;
-        this.wakeUp?.();
-      });
-      this.w.on('error', () => this.close());
-    } catch { /* no inotify here: poll */ }
-  }
-
-  get watching(): boolean { return this.w !== undefined; }
-
-  async wait(ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.changed) return;
-    const inner = new AbortController();
-    this.wakeUp = () => inner.abort();
-    const relay = () => inner.abort();
-    signal?.addEventListener('abort', relay, { once: true });
-    try { await pause(ms, inner.signal); } finally {
-      this.wakeUp = undefined;
-      signal?.removeEventListener('abort', relay);
-    }
-  }
-
-  close(): void { this.w?.close(); this.w = undefined; this.wakeUp?.(); }
-}
 
 /** The file's inode, content and the length of its whole lines (up to the last newline), through one descriptor. */
 function readLive(path: string): { ino: number; bytes: Buffer; wholeLines: number } {

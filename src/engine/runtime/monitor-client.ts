@@ -8,7 +8,7 @@ import { TsstackError } from '../../util/errors.js';
 import type { HealthStatus } from '../api.js';
 import { procStartTime } from './cgroup-stats.js';
 import { runLight, type LightResult } from './light-spawn.js';
-import { DirWake } from './logs.js';
+import { DirWake } from '../../util/dir-wake.js';
 
 export interface MonitorOptions {
   monitor: string;
