@@ -156,7 +156,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   // e.g. a container that exited already, records nothing).
   if (!converged && cache && cacheInput && !outcome.result.failed.length) {
     const before = await cache.settledSnapshot(ctx.paths.root, ctx.paths.runRoot);
-      const again = await unlockedPlan(engine, model, { ...opts, onEvent: undefined, onProgress: undefined, onPlan: undefined });
+    const again = await unlockedPlan(engine, model, { ...opts, onEvent: undefined, onProgress: undefined, onPlan: undefined });
     if (again.converged) await cache.recordConverged(cacheInput, before, { warnings: [...again.plan.warnings], plan: again.plan.toJSON() });
   }
   if (interruptedAt) return reportInterrupted(ctx, 'up', outcome.result);
