@@ -61,27 +61,31 @@ test('changes when a state file is replaced, a container or volume comes or goes
   t.not(live.digest, gone.digest);
 });
 
-test('with coarse stamps, a file changed just now is racy (not to be vouched for)', async (t) => {
+/** A fingerprint with the stamps taken as `stamps`, of a state changed just now; `again` takes another. */
+async function justChanged(t: import('ava').ExecutionContext, stamps: 'fine' | 'coarse') {
   const { root, runRoot, c } = await setup(t);
   replace(join(c, 'state.json'), '{"status":"running"}');
-  const f = await stateFingerprint(root, runRoot, { stamps: 'coarse' });
+  const again = (s: 'fine' | 'coarse' = stamps) => stateFingerprint(root, runRoot, { stamps: s });
+  return { f: await again(), again };
+}
+
+test('with coarse stamps, a file changed just now is racy (not to be vouched for)', async (t) => {
+  const { f, again } = await justChanged(t, 'coarse');
   t.true(f.racy);
   // how long is left of the window, counted from the change: waiting that long is enough
   t.true(f.racyForMs > 0 && f.racyForMs <= RACY_MS, `racyForMs ${f.racyForMs}`);
   await new Promise((r) => setTimeout(r, f.racyForMs + 1));
-  const later = await stateFingerprint(root, runRoot, { stamps: 'coarse' });
+  const later = await again();
   t.false(later.racy);
   t.is(later.racyForMs, 0);
   t.is(later.digest, f.digest);
 });
 
 test('with stamps that show any later change (multigrain), nothing is racy', async (t) => {
-  const { root, runRoot, c } = await setup(t);
-  replace(join(c, 'state.json'), '{"status":"running"}');
-  const f = await stateFingerprint(root, runRoot, { stamps: 'fine' });
+  const { f, again } = await justChanged(t, 'fine');
   t.false(f.racy);
   t.is(f.racyForMs, 0);
-  t.is(f.digest, (await stateFingerprint(root, runRoot, { stamps: 'coarse' })).digest, 'the same digest either way');
+  t.is(f.digest, (await again('coarse')).digest, 'the same digest either way');
 });
 
 test('Engine.stateFingerprint is the same fingerprint', async (t) => {
