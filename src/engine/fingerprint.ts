@@ -66,9 +66,14 @@ export function list(dir: string): string[] {
  */
 export const RACY_MS = 20;
 
-/** How long until a newest stamp of `newest` (ms since the epoch; -Infinity: none) is out of the racy window, seen at `now`. */
-export function racyFor(newest: number, now: number): number {
-  return Math.max(0, Math.ceil(newest + RACY_MS - now));
+/**
+ * How long until a newest stamp of `newest` (ms since the epoch; -Infinity: none) is out of the racy
+ * window, seen at `now`; 0 when `fine` says the stamps show any change after a look (stamp-grain.ts),
+ * asked only when the stamp is that recent.
+ */
+export function racyFor(newest: number, now: number, fine: () => boolean): number {
+  const left = Math.max(0, Math.ceil(newest + RACY_MS - now));
+  return left > 0 && !fine() ? left : 0;
 }
 
 /** The state files observation reads, in a fixed order. */
@@ -140,9 +145,7 @@ async function hostFacts(root: string, runRoot: string): Promise<string> {
 }
 
 /**
- * Digest of the state files' stamps, of the liveness of `pids` and of the host facts. `fine`: the
- * files' stamps show any change after this look (stamp-grain.ts), so none is racy; asked only when
- * one would be.
+ * Digest of the state files' stamps, of the liveness of `pids` and of the host facts. `fine`: as racyFor.
  */
 function digestOf(files: string[], pids: number[], now: number, facts: string, fine: () => boolean): { digest: string; racy: boolean; racyForMs: number } {
   // one string, hashed once: a few hundred small update() calls cost more than the stats
@@ -159,7 +162,7 @@ function digestOf(files: string[], pids: number[], now: number, facts: string, f
   }
   for (const pid of pids) text += `pid ${pid}=${pidFact(pid)}\0`;
   // the window ends RACY_MS after the newest stamp, not after this look: whoever waits for it waits only what is left
-  const racyForMs = racyFor(newest, now) > 0 && !fine() ? racyFor(newest, now) : 0;
+  const racyForMs = racyFor(newest, now, fine);
   return { digest: createHash('sha256').update(text).digest('hex'), racy: racyForMs > 0, racyForMs };
 }
 

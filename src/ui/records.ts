@@ -98,8 +98,7 @@ export function recordsSource(root: string, runRoot: string): HubEngine {
       }
       const pids = opts?.pids ?? ids.map((id) => state(id)?.monitorPid).filter((p): p is number => !!p);
       for (const pid of pids) digest += `pid ${pid} ${pidFact(pid)}\n`;
-      // none is racy where a look makes every later change show (as the engine's: fingerprint.ts)
-      const racyForMs = racyFor(newest, now) > 0 && !stampsShowLaterChanges(dir) ? racyFor(newest, now) : 0;
+      const racyForMs = racyFor(newest, now, () => stampsShowLaterChanges(dir));
       return { digest, pids, racy: racyForMs > 0, racyForMs };
     },
   };
