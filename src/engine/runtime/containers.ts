@@ -555,6 +555,11 @@ export class Containers implements ContainerApi {
       if (!(e instanceof Error && CGROUP_PARENT_GONE.test(e.message))) throw e;
       await start();
     }
+    if (this.runtimeName(rec) !== 'tsstack-runtime' && this.drv.runtime.placeInHybridLeaf) {
+      // runc loses the v2 leaf of a hybrid host to the same race without a word (kernel-drivers.ts)
+      const pid = this.monitorState(rec)?.pid;
+      if (pid) this.drv.runtime.placeInHybridLeaf(containerCgroupPath(rec.spec.cgroupParent, rec.id), pid);
+    }
     faultPoint('container.monitor');
     // The monitor's pid is not recorded here: its state file names it (written before it answers), and a pid
     // means nothing after a reboot. The record is rewritten only when this start changed it (a remount after

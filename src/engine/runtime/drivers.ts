@@ -74,6 +74,8 @@ export interface RuntimeDrivers {
   has(root: string, id: string): boolean;
   /** Best effort: removes the empty cgroup directories `rel` (relative cgroupsPath) a crash left. */
   removeCgroup(rel: string): void;
+  /** After runc or crun started a container with init `pid`: its cgroup v2 leaf `rel` on a hybrid host, made if the runtime lost it (kernel-drivers.ts). */
+  placeInHybridLeaf?(rel: string, pid: number): void;
 }
 
 export interface ContainerDrivers {

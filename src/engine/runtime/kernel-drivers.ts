@@ -2,7 +2,7 @@
 // the order of things and every decision stay in Containers.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
@@ -59,6 +59,7 @@ export const cliRuntime: RuntimeDrivers = {
   open: (binary, root) => new RuntimeDriver(binary, root),
   has: (root, id) => existsSync(join(root, id)),
   removeCgroup: (rel) => removeCgroupDirs(rel),
+  placeInHybridLeaf: (rel, pid) => placeInHybridLeaf(rel, pid),
 };
 
 export const kernelContainerDrivers: ContainerDrivers = {
@@ -88,5 +89,34 @@ export function removeCgroupDirs(rel: string, mount = '/sys/fs/cgroup'): void {
     // hierarchy; a runtime creating a sibling meanwhile retries its mkdir (tsstack-runtime does; for
     // runc and crun, Containers.start tries the start once more).
     if (rel.includes('/')) try { rmdirSync(dirname(d)); } catch { /* absent, or other containers still there */ }
+  }
+}
+
+/**
+ * On a hybrid host (v1 controllers, cgroup v2 beside them at `unified/`), runc makes a container's v2 leaf
+ * best effort and says nothing when it cannot: when the shared parent (`tsstack/`) goes with another
+ * engine root's last container between runc's mkdirs (removeCgroupDirs above), the container's init stays
+ * in runc's own v2 cgroup, and every later `runc exec` into it fails on the missing leaf. This makes the
+ * leaf runc meant (a relative path is under runc's own cgroup, which the init inherited) and moves the
+ * init into it. Nothing happens on other hosts or when the init is where it belongs.
+ */
+export function placeInHybridLeaf(rel: string, pid: number, mount = '/sys/fs/cgroup'): void {
+  const unified = join(mount, 'unified');
+  if (!existsSync(join(unified, 'cgroup.procs'))) return;
+  for (let attempt = 0; ; attempt++) {
+    let now: string | undefined;
+    try { now = /^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1]; } catch { return; } // gone: nothing to place
+    if (now === undefined) return;
+    const want = rel.startsWith('/') ? rel : join(now, rel);
+    if (now === want || now.endsWith(`/${rel}`)) return;
+    const leaf = join(unified, want);
+    try {
+      mkdirSync(leaf, { recursive: true });
+      writeFileSync(join(leaf, 'cgroup.procs'), String(pid));
+      return;
+    } catch (e) {
+      // the parent went again between the mkdir and the write: once more, then leave it as runc did
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 2) return;
+    }
   }
 }
