@@ -26,6 +26,7 @@ try {
 } catch (err) {
   if (process.env.TSSTACK_DEBUG_STARTUP) console.error(`startup: the bundle did not load, so the modules of dist/src: ${err && err.stack}`);
 }
+if (process.env.TSSTACK_TRACE_PHASES) process.stderr.write(`phase ${performance.now().toFixed(1)} ${bundled ? 'bundle loaded' : 'launcher'}\n`);
 (bundled ? Promise.resolve(bundled.exports) : import('../dist/src/cli/main.js')).then((m) => m.main(argv)).then(
   (code) => { process.exitCode = code ?? 0; bundled?.save(process.exitCode); },
   (err) => { console.error(err && err.stack ? err.stack : String(err)); process.exitCode = 70; },

@@ -57,6 +57,32 @@ const builtinImports = {
 };
 
 /**
+ * Builtins that cost milliseconds to load and that many modules import for one call made
+ * sometimes (a spawn of `mount` as a fallback, a streamed hash of image content): loaded at
+ * the first use of one of their exports, not when the importing module is initialised.
+ * Each becomes a module of getters over the real one, its names taken from this Node's at
+ * build time. node:child_process took 1–3 ms of every command, node:fs/promises ~2, node:net ~4
+ * (with node:stream), node:crypto 4–6.
+ */
+const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises', 'node:net', 'node:crypto', 'node:stream/promises'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (a) => (LAZY_BUILTINS.includes(a.path) && a.kind === 'import-statement' && a.namespace !== 'lazy-builtin'
+      ? { path: a.path, namespace: 'lazy-builtin' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (a) => {
+      const names = Object.keys(await import(a.path)).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
+      return {
+        loader: 'js',
+        contents: `let m; const real = () => (m ??= require(${JSON.stringify(a.path)}));
+for (const k of ${JSON.stringify(names)}) Object.defineProperty(exports, k, { enumerable: true, get: () => real()[k] });
+`,
+      };
+    });
+  },
+};
+
+/**
  * `koffi` as its native module, loaded directly: the package's own JavaScript finds it by
  * resolving two packages' exports, reading the ELF header of Node's binary for its libc and
  * creating a require (which loads Node's ES module loader) — ~10 ms of every command that
@@ -112,7 +138,7 @@ const result = await esbuild.build({
   footer: { js: '})' },
   metafile: true,
   logLevel: 'warning',
-  plugins: [metaUrl, builtinImports, koffiDirect],
+  plugins: [metaUrl, builtinImports, lazyBuiltins, koffiDirect],
 });
 
 const left = Object.values(result.metafile.outputs)[0].imports.filter((i) => i.kind === 'dynamic-import');

@@ -8,6 +8,7 @@ import type { Engine } from '../engine/api.js';
 import type { StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { BUNDLE_FILE } from './code-identity.js';
+import { phase } from '../util/phase-trace.js';
 
 export interface GlobalOptions {
   file?: string[];
@@ -119,6 +120,7 @@ export class Context {
     if (cacheInput) {
       const { cachedModel } = await import('./model-cache.js');
       const hit = cachedModel(cacheInput);
+      phase(`model: cache ${hit ? 'hit' : 'miss'}`);
       if (hit) return (this.model = hit);
     }
     const loadStack = this.io.loadStack ?? (await import('../stack/load.js')).loadStack;

@@ -15,7 +15,7 @@
 // files and host facts observation depends on; this module only keys, records and
 // compares, and reads nothing of the engine's but its own cache file.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/digest.js';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,7 +88,7 @@ function codeStamp(): string[] {
 
 function keyOf(i: ConvergedInput): string {
   const env = Object.entries(i.env).filter(([k, v]) => v !== undefined && !VOLATILE_ENV.has(k)).sort(([a], [b]) => (a < b ? -1 : 1));
-  return createHash('sha256').update(JSON.stringify([i.root, i.runRoot, i.request, env, codeStamp(), modelDigest(i.model)])).digest('hex');
+  return sha256Hex(JSON.stringify([i.root, i.runRoot, i.request, env, codeStamp(), modelDigest(i.model)]));
 }
 
 function pathOf(i: ConvergedInput): string {

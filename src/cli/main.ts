@@ -9,6 +9,7 @@ import { EXIT_HELP, EXIT_INTERRUPTED, exitCodeFor, renderError } from './errors.
 import { TsstackError } from '../util/errors.js';
 import type { DownFlags, UpFlags } from './commands/up.js';
 import type { RunFlags } from './commands/run.js';
+import { phase } from '../util/phase-trace.js';
 
 export function version(): string {
   try {
@@ -178,6 +179,7 @@ function commandPath(cmd: unknown): string[] {
 const SKIP: any = new Proxy(() => {}, { get: (_t, prop) => (prop === 'then' ? undefined : () => SKIP) });
 
 export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
+  phase('main');
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
     io.out(`tsstack version ${version()}`);
     return 0;

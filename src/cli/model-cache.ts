@@ -8,7 +8,7 @@
 // did not find (stack files up the tree, override files, `.env`) is still
 // absent. Any doubt is a miss. TSSTACK_NO_CACHE=1 turns it off.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/digest.js';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { StackModel } from '../model/types.js';
@@ -20,7 +20,7 @@ export const VOLATILE = new Set(['_', 'OLDPWD', 'HYPERFINE_RANDOMIZED_ENVIRONMEN
 
 interface Stamp {
   path: string;
-  /** `size:mtimeMs:ino:sha1`, or `-` for absent. */
+  /** `size:mtimeMs:ino:sha256`, or `-` for absent. */
   stamp: string;
 }
 
@@ -36,7 +36,7 @@ const digests = new WeakMap<StackModel, string>();
 /** A digest of the whole model (for keys that depend on all of it: converged.ts); remembered per object. */
 export function modelDigest(model: StackModel): string {
   let d = digests.get(model);
-  if (d === undefined) digests.set(model, (d = createHash('sha256').update(JSON.stringify(model)).digest('hex')));
+  if (d === undefined) digests.set(model, (d = sha256Hex(JSON.stringify(model))));
   return d;
 }
 
@@ -44,7 +44,7 @@ export function modelDigest(model: StackModel): string {
 function stampOf(path: string): string {
   try {
     const s = statSync(path);
-    const digest = s.isFile() && s.size < 1 << 20 ? createHash('sha1').update(readFileSync(path)).digest('hex') : '';
+    const digest = s.isFile() && s.size < 1 << 20 ? sha256Hex(readFileSync(path)) : '';
     return `${s.size}:${s.mtimeMs}:${s.ino}:${digest}`;
   } catch {
     return '-';
@@ -73,7 +73,7 @@ function keyOf(i: CacheInput): string {
   const env = Object.entries(i.env).filter(([k, v]) => v !== undefined && !VOLATILE.has(k)).sort(([a], [b]) => (a < b ? -1 : 1));
   // Code files: size, mtime and inode (no digest: a rebuild rewrites them, it never lands within the tick that wrote the entry).
   const code = i.codeFiles.map((f) => `${f}=${codeStampOf(f)}`);
-  return createHash('sha256').update(JSON.stringify([i.options, i.cwd, env, code])).digest('hex');
+  return sha256Hex(JSON.stringify([i.options, i.cwd, env, code]));
 }
 
 function pathOf(i: CacheInput): string {

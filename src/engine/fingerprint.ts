@@ -25,7 +25,7 @@
 //
 // Loaded on the CLI's fast path: keep its imports light (no engine part).
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/digest.js';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StateFingerprint } from './api.js';
@@ -163,7 +163,7 @@ function digestOf(files: string[], pids: number[], now: number, facts: string, f
   for (const pid of pids) text += `pid ${pid}=${pidFact(pid)}\0`;
   // the window ends RACY_MS after the newest stamp, not after this look: whoever waits for it waits only what is left
   const racyForMs = racyFor(newest, now, fine);
-  return { digest: createHash('sha256').update(text).digest('hex'), racy: racyForMs > 0, racyForMs };
+  return { digest: sha256Hex(text), racy: racyForMs > 0, racyForMs };
 }
 
 const PID_RE = /"monitorPid"\s*:\s*(\d+)/g;

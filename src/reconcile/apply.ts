@@ -20,6 +20,7 @@ import { execute, type ExecNode, type Outcome, type RunContext } from './executo
 import type { Action, Plan } from './plan.js';
 import { createdId, planSteps, startedId, waitId, type Step } from './steps.js';
 import { pause } from '../util/pause.js';
+import { phase } from '../util/phase-trace.js';
 
 export type EventState = 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
 
@@ -224,7 +225,7 @@ class StepRunner {
         return;
       }
       case 'create-network':
-        return this.simple(a, () => engine.networks.create(a.network!.spec));
+        return this.simple(a, async () => { await engine.networks.create(a.network!.spec); phase(`network ${a.networkName}: created`); });
       case 'create-volume':
         return this.simple(a, () => engine.volumes.create(a.volume!.name, a.volume!.labels));
       case 'files':

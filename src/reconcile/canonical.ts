@@ -2,14 +2,14 @@
 // bytes (object keys sorted, `undefined` members dropped), so an unchanged
 // service hashes the same on every run and a second `up` is a no-op.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/digest.js';
 import { canonicalJson } from '../util/canonical-json.js';
 
 export { canonicalJson };
 
 /** `sha256:<hex>` of the canonical JSON. */
 export function configHash(value: unknown): string {
-  return 'sha256:' + createHash('sha256').update(canonicalJson(value)).digest('hex');
+  return 'sha256:' + sha256Hex(canonicalJson(value));
 }
 
 /**

@@ -3,7 +3,7 @@
 // path alone would not). Read at each plan, not at load, so a cached model
 // never vouches for a profile that changed since.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/digest.js';
 import { readSmallFile } from '../util/read-small-file.js';
 
 /**
@@ -14,7 +14,7 @@ import { readSmallFile } from '../util/read-small-file.js';
 export function seccompProfileDigest(seccomp: string | undefined): string | undefined {
   if (!seccomp || seccomp === 'unconfined') return undefined;
   try {
-    return createHash('sha256').update(readSmallFile(seccomp)).digest('hex');
+    return sha256Hex(readSmallFile(seccomp));
   } catch {
     return undefined;
   }

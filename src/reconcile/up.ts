@@ -12,6 +12,7 @@ import { diff, type DiffOptions } from './diff.js';
 import { observe, type ObservedState } from './observe.js';
 import { IMAGE, Plan, type Problem } from './plan.js';
 import { preflight } from './preflight.js';
+import { phase } from '../util/phase-trace.js';
 
 export interface UpOptions extends DiffOptions, DesiredOptions, ApplyOptions {
   onPlan?: (plan: Plan) => void;
@@ -54,10 +55,12 @@ export interface UpResult {
 export async function up(engine: Engine, model: StackModel, opts: UpOptions = {}): Promise<UpResult> {
   // under the project lock: first finish or undo what a killed command left, then plan from what is
   const recovered = await engine.recover(model.name);
+  phase('up: recovered (locked)');
   let { plan } = await makePlan(engine, model, opts);
   opts.onPlan?.(plan);
   const problems = await preflight(plan, engine, model);
   if (problems.length) throw problemsError(problems);
+  phase('up: planned and checked (locked)');
   const total: ApplyResult = { failed: [], warnings: [...plan.warnings, ...recovered.problems.map((p) => `cleaning up after an interrupted command: ${p}`)], touched: [] };
   const merge = (r: ApplyResult) => {
     total.failed.push(...r.failed);

@@ -3,12 +3,13 @@
 // commander for a plain `down` or `run`, no planner for a run whose network exists, and no
 // `netlink` package (~45 ms of struct definitions) to make or remove links: raw-rtnl.ts.
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from './_netns.js';
 import { E2E, leftovers, world } from './_world.js';
 import { needs } from '../helpers/skip.js';
 import { withLoadedModules } from '../helpers/loaded-modules.js';
+import { tsstackProc } from '../helpers/cli-process.js';
 
 isolateNetwork();
 
@@ -46,6 +47,37 @@ needs(...E2E).serial('run --rm and down load only what they use', async (t) => {
     t.deepEqual(leftovers(w.root), []);
   } finally {
     await w.run('-f', join(w.dir, 'stack.yaml'), '-p', 'mods', 'down', '-v').catch(() => {});
+    w.dispose();
+  }
+});
+
+// The bundle (what `tsstack` runs) loads node:child_process, node:crypto and node:fs/promises at their
+// first use, not with the modules that import them (scripts/build-cli.mjs, lazy-builtins), and hashes
+// without node:crypto (src/util/digest.ts): a `run --rm` and a `down` load none of the three.
+needs(...E2E).serial('from the bundle, run --rm and down load neither node:crypto, node:child_process nor node:fs/promises', async (t) => {
+  const w = world();
+  const log = join(w.dir, 'builtins.log');
+  const hook = join(w.dir, 'builtin-log.cjs');
+  writeFileSync(hook, `process.on('exit', () => require('node:fs').writeFileSync(process.env.TSSTACK_TEST_BUILTIN_LOG, process.moduleLoadList.join('\\n')));\n`);
+  try {
+    await w.busybox('busybox:latest');
+    const file = join(w.dir, 'stack.yaml');
+    writeFileSync(file, 'services:\n  t:\n    image: busybox:latest\n    command: ["/bin/true"]\n');
+    const env = { TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run'), TSSTACK_PROJECT_NAME: undefined, TSSTACK_TEST_BUILTIN_LOG: log, TSSTACK_DEBUG_STARTUP: '1' };
+    const cli = async (...args: string[]) => {
+      const r = await tsstackProc(env, ['-f', file, '-p', 'lazy', ...args], { cwd: w.dir, nodeArgs: ['--require', hook] });
+      return { ...r, builtins: readFileSync(log, 'utf8').split('\n').filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)) };
+    };
+    t.is((await cli('run', '--rm', 't')).code, 0, 'the first run makes the network');
+    for (const args of [['run', '--rm', 't'], ['down']]) {
+      const r = await cli(...args);
+      t.is(r.code, 0, r.err);
+      t.regex(r.err, /startup: bundle/, 'ran from the bundle');
+      for (const m of ['crypto', 'child_process', 'fs/promises']) t.false(r.builtins.includes(m), `${args.join(' ')} loads no node:${m}`);
+    }
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.run('-f', join(w.dir, 'stack.yaml'), '-p', 'lazy', 'down', '-v').catch(() => {});
     w.dispose();
   }
 });

@@ -2,13 +2,14 @@
 // loads only what it uses: the planner (reconcile/up.js) only when a dependency is to be
 // started or a network or volume of the service is missing.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../util/digest.js';
 import type { Engine } from '../../engine/api.js';
 import type { DesiredState } from '../../reconcile/desired.js';
 import { LABEL } from '../../engine/api.js';
 import { TsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
 import { recoverFirst } from '../recover-first.js';
+import { phase } from '../../util/phase-trace.js';
 
 export interface RunFlags {
   rm?: boolean;
@@ -29,6 +30,7 @@ export interface RunFlags {
 /** A one-off container of a service (label tsstack.oneoff=True), after starting its dependencies. */
 export async function runRun(ctx: Context, service: string, command: string[], o: RunFlags): Promise<number> {
   const model = await ctx.loadModel();
+  phase('run: model');
   const svc = model.services[service];
   if (!svc) throw new TsstackError('NOT_FOUND', `no such service: ${service}`, { hint: `services: ${Object.keys(model.services).sort().join(', ')}` });
   // As compose: a pty by default when stdin is a terminal (-T: never). Then, or with -i, the container runs
@@ -40,6 +42,7 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   const ptty = o.TTY !== false && stdinTty && !o.detach;
   const attached = !o.detach && (ptty || !!o.interactive);
   const engine = await ctx.openEngine();
+  phase('run: engine open');
   // what follows the container's output is loaded while the container is made, not after it ran
   const following = attached || o.detach ? undefined : import('../attach.js');
   following?.catch(() => {});
@@ -69,6 +72,7 @@ export async function runRun(ctx: Context, service: string, command: string[], o
       }
     }
   });
+  phase('run: recovered, network there');
   const ref = svc.image ?? `${model.name}-${service}`;
   if (svc.build && !(await engine.images.inspect(ref))) {
     const { runBuild } = await import('./images.js');
@@ -109,12 +113,15 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   const spec = createSpec(model.name, d.services[service].containers[0], d.services[service], projectLabels(model));
   spec.labels[LABEL.oneoff] = 'True';
   if (o.rm && !o.detach) spec.ephemeral = true; // removed below, whatever happens
+  phase('run: specified');
   const c = await engine.containers.create(spec, { startSoon: true });
+  phase('run: created');
   try {
     if (attached) {
       return await engine.containers.runAttached(c.id);
     }
     await engine.containers.start(c.id);
+    phase('run: started');
     if (o.detach) {
       ctx.io.out(c.name);
       return 0;
@@ -124,6 +131,7 @@ export async function runRun(ctx: Context, service: string, command: string[], o
     const finishing = new AbortController();
     const logs = streamLogs(ctx, engine, model.name, [c], { follow: true, prefix: false, finish: finishing.signal });
     const code = await engine.containers.wait(c.id);
+    phase('run: exited');
     finishing.abort();
     // the last lines' grace; its timer is cleared, else it would hold the process up to 1 s after the run
     let grace: NodeJS.Timeout | undefined;
@@ -133,6 +141,7 @@ export async function runRun(ctx: Context, service: string, command: string[], o
     return code;
   } finally {
     if (o.rm && !o.detach) await removeQuietly(engine, c.id);
+    phase('run: removed');
   }
 }
 

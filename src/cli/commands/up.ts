@@ -10,6 +10,7 @@ import type { Progress } from '../render.js';
 import type { ApplyEvent } from '../../reconcile/apply.js';
 import type { Plan } from '../../reconcile/plan.js';
 import type { UpOptions } from '../../reconcile/up.js';
+import { phase } from '../../util/phase-trace.js';
 
 export interface UpFlags {
   detach?: boolean;
@@ -119,6 +120,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   }
   const stateBefore = await cache?.snapshot(ctx.paths.root, ctx.paths.runRoot);
   const engine = await ctx.openEngine();
+  phase('up: engine open');
   const { up } = await import('../../reconcile/up.js');
   const { listrProgress, liveView, progressFor } = await import('../render.js');
   // On a terminal, listr2 draws the plan's actions live once the plan is known;
@@ -136,6 +138,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
   // plan read without it is the truth (a concurrent `up` mid-way shows as work
   // to do, and that path takes the lock and plans again).
   const { plan: quick, converged } = await unlockedPlan(engine, model, opts);
+  phase(`up: planned without the lock (${quick.actions.length} actions)`);
   let interruptedAt = 0;
   const outcome = converged
     ? { plan: quick, result: { failed: [], warnings: [...quick.warnings], touched: [] } }
@@ -149,6 +152,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
         if (changes.signal.aborted) interruptedAt = Date.now();
       }
     });
+  phase('up: carried out');
   if (converged) await progress.done();
   if (converged && cache && cacheInput && stateBefore !== undefined) await cache.recordConverged(cacheInput, stateBefore, { warnings: [...quick.warnings], plan: quick.toJSON() });
   // A change that left the project converged is recorded too, so the first no-op `up` after it is the fast
@@ -159,6 +163,7 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
     const again = await unlockedPlan(engine, model, { ...opts, onEvent: undefined, onProgress: undefined, onPlan: undefined });
     if (again.converged) await cache.recordConverged(cacheInput, before, { warnings: [...again.plan.warnings], plan: again.plan.toJSON() });
   }
+  phase('up: recorded');
   if (interruptedAt) return reportInterrupted(ctx, 'up', outcome.result);
   const code = report(ctx, outcome.result);
   if (f.format === 'json') ctx.io.out(JSON.stringify({ plan: outcome.plan.toJSON(), failed: outcome.result.failed.map((x) => ({ resource: x.resource, message: x.message })), warnings: outcome.result.warnings }));

@@ -3,9 +3,10 @@
 // <root>/content/tmp/, and only a matching file is renamed into place, so a blob
 // path always holds exactly the content its name promises.
 
-import { createHash } from 'node:crypto';
+import { nodeCrypto, sha256Hex } from '../../util/digest.js';
 import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs';
-import { readFile, rename, rm, stat, readdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { readFile, rename, rm, stat, readdir } from '../../util/fs-async.js';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -57,7 +58,7 @@ export class ContentStore {
   /** Stores bytes; returns their digest. */
   async put(data: string | Uint8Array, expected?: string): Promise<BlobInfo> {
     const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
-    const digest = 'sha256:' + createHash('sha256').update(buf).digest('hex');
+    const digest = 'sha256:' + sha256Hex(buf);
     if (expected !== undefined && expected !== digest) throw mismatch(expected, digest, 'data');
     if (!this.has(digest)) {
       const tmp = this.tempPath('put');
@@ -74,7 +75,7 @@ export class ContentStore {
    */
   async putStream(src: Readable, expected?: { digest?: string; size?: number }, what = 'blob'): Promise<BlobInfo> {
     const tmp = this.tempPath('stream');
-    const hash = createHash('sha256');
+    const hash = nodeCrypto().createHash('sha256');
     let size = 0;
     const tap = new Transform({ transform(c: Buffer, _e, cb) { hash.update(c); size += c.length; cb(null, c); } });
     try {
@@ -131,7 +132,7 @@ export class ContentStore {
 }
 
 export async function hashFile(path: string): Promise<string> {
-  const h = createHash('sha256');
+  const h = nodeCrypto().createHash('sha256');
   for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
   return 'sha256:' + h.digest('hex');
 }

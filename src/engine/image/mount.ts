@@ -10,7 +10,7 @@
 
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir } from '../../util/fs-async.js';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TsstackError } from '../../util/errors.js';
@@ -18,7 +18,8 @@ import { faultPoint } from '../../util/fault.js';
 import { ownUserNamespace } from '../rootless/userns.js';
 import { koffi as loadKoffi } from '../../util/koffi.js';
 
-const run = promisify(execFile);
+// promisified at the call: mount(8) is the rare fallback, and node:child_process need not load with this module
+const run = (file: string, args: string[], opts: { cwd?: string } = {}) => promisify(execFile)(file, args, opts);
 const OPTIONS_LIMIT = 4000;
 const MNT_DETACH = 2;
 

@@ -1,7 +1,7 @@
 // OCI image-spec (and Docker schema2) document types and media types, plus
 // digest helpers. Types only describe what tsstack reads and writes.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../util/digest.js';
 
 export const MT = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -77,7 +77,7 @@ export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
 export const ANNOTATION_CONTAINERD_NAME = 'io.containerd.image.name';
 
 export function sha256Digest(data: string | Uint8Array): string {
-  return 'sha256:' + createHash('sha256').update(data).digest('hex');
+  return 'sha256:' + sha256Hex(data);
 }
 
 /** Hex part of a `sha256:` digest; throws on anything else (callers pass validated digests). */

@@ -6,7 +6,7 @@
 // nothing an in-use image needs is ever removed.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from '../../util/fs-async.js';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { BuildRequest, ImageApi, ImageInfo, ImageRuntimeConfig, PullPolicy } from '../api.js';

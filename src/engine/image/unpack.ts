@@ -16,7 +16,7 @@
 // there, are skipped (the runtime gives every container its /dev), as are
 // `trusted.*` xattrs, which need privilege over the host.
 
-import { createHash } from 'node:crypto';
+import { nodeCrypto, sha256Hex } from '../../util/digest.js';
 import {
   closeSync, createWriteStream, fchmodSync, fchownSync, futimesSync, lchownSync, chmodSync, linkSync, lstatSync, lutimesSync,
   mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync, type Stats,
@@ -87,7 +87,7 @@ function escapes(what: string, name: string): TsstackError {
  * diff id. `what` names the layer in errors (its digest).
  */
 export async function unpackLayer(tarStream: Readable, dest: string, what: string): Promise<UnpackResult> {
-  const hash = createHash('sha256');
+  const hash = nodeCrypto().createHash('sha256');
   const rootless = ownUserNamespace();
   const opaque = opaqueXattr();
   const hasher = new Transform({ transform(chunk: Buffer, _e, cb) { hash.update(chunk); cb(null, chunk); } });

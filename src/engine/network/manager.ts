@@ -10,7 +10,7 @@
 // The kernel work goes through the drivers of drivers.ts (the real ones by default,
 // kernel-drivers.ts; in-memory fakes in the unit tests): the decisions are made here.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes, sha256Hex } from '../../util/digest.js';
 import { access } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -105,7 +105,7 @@ function errMessage(e: unknown): string {
 
 /** Host-side veth name: short, stable per (container, network), ≤ 15 bytes. */
 function hostIfname(containerId: string, network: string): string {
-  return 'vt' + createHash('sha256').update(`${containerId}\0${network}`).digest('hex').slice(0, 12);
+  return 'vt' + sha256Hex(`${containerId}\0${network}`).slice(0, 12);
 }
 
 export class NetworkManager implements NetworkApi {

@@ -1,7 +1,7 @@
 // Which nftables table an engine root owns. Apart from manager.ts so that the cheap health check
 // (health.ts) names it without loading the network manager.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../util/digest.js';
 import { resolve } from 'node:path';
 import { TABLE } from './nft-rules.js';
 
@@ -18,5 +18,5 @@ export function tableFor(root: string): string {
 }
 
 export function rootTag(root: string): string {
-  return createHash('sha256').update(resolve(root)).digest('hex').slice(0, 8);
+  return sha256Hex(resolve(root)).slice(0, 8);
 }

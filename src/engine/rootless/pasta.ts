@@ -21,7 +21,7 @@
 //    start 1000 processes): the loopback bindings past those ride the main one.
 
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../util/digest.js';
 import { aliveAs } from './alive.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,7 +88,7 @@ export function pastaArgs(ports: readonly Published[], pid: number, pidFile: str
 
 /** The key of a loopback binding's own instance (also its tap interface's name, ≤ 15 characters). */
 export function spliceKey(p: Published): string {
-  return `tsp${createHash('sha256').update(`${p.protocol} ${portSpec(p)}`).digest('hex').slice(0, 10)}`;
+  return `tsp${sha256Hex(`${p.protocol} ${portSpec(p)}`).slice(0, 10)}`;
 }
 
 /** The arguments of a loopback binding's own instance: that one port, no `--config-net` (its tap stays down). Pure. */

@@ -12,7 +12,7 @@
 // The host side of the copy goes through the same code, so a link raced into the
 // destination on the host (a shared /tmp) is not followed either.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../util/digest.js';
 import { chmodSync, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, statfsSync, utimesSync, type Stats } from 'node:fs';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import { TsstackError } from '../../util/errors.js';

@@ -6,7 +6,7 @@
 // thread pool after all, so one big upper dir never holds the event loop the other removals share.
 
 import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm } from '../../util/fs-async.js';
 import { join } from 'node:path';
 
 /** Entries removed synchronously before the rest goes to `fs.promises.rm`. */
