@@ -9,6 +9,7 @@ import type { StackModel } from '../model/types.js';
 import { TsstackError } from '../util/errors.js';
 import { BUNDLE_FILE } from './code-identity.js';
 import { phase } from '../util/phase-trace.js';
+import { codeCacheRun } from './code-cache-run.js';
 
 export interface GlobalOptions {
   file?: string[];
@@ -123,6 +124,7 @@ export class Context {
       phase(`model: cache ${hit ? 'hit' : 'miss'}`);
       if (hit) return (this.model = hit);
     }
+    codeCacheRun().parsed = true;
     const loadStack = this.io.loadStack ?? (await import('../stack/load.js')).loadStack;
     const envFiles = this.g.envFile;
     const options = {
@@ -254,6 +256,7 @@ export class Context {
 
   async openEngine(): Promise<Engine> {
     if (this.engine) return this.engine;
+    codeCacheRun().engine = true;
     const runtime = this.g.runtime ?? this.io.env.TSSTACK_RUNTIME;
     if (this.io.openEngine) this.engine = await this.io.openEngine({ ...this.paths, runtime });
     else {

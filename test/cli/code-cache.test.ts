@@ -111,6 +111,33 @@ test('a command\'s first run borrows another command\'s cache of the same bundle
   t.regex(other.trace.join('\n'), /code cache borrowed from .*version-[0-9a-f]{8}\.bin/);
 });
 
+test('a cache written by a run that parsed the stack file is replaced by one from a steady run, which is smaller', async (t) => {
+  const dir = tmp(t);
+  const cache = join(dir, 'cache');
+  writeFileSync(join(dir, 'stack.yaml'), 'services:\n  web:\n    image: busybox\n');
+  const plan = () => cli(cache, ['-f', 'stack.yaml', 'plan']);
+  const kind = () => { const f = join(cache, readdirSync(cache).find((n) => n.startsWith('plan-'))!); return { kind: readFileSync(f, 'latin1').split('\n')[2], size: statSync(f).size }; };
+  const first = await plan(); // parses the stack file: no model is cached yet
+  t.is(first.code, 0, first.out);
+  t.regex(first.trace.join('\n'), /code cache written \(first\)/);
+  const written = kind();
+  t.is(written.kind, 'first');
+  // a run with the model cached (once the stack file is older than the racy window) that used the engine: steady,
+  // run from the first run's cache, which it marks to be replaced
+  let marked = false;
+  for (let i = 0; i < 4 && !marked; i++) marked = /a steady run will replace it/.test((await plan()).trace.join('\n'));
+  t.true(marked);
+  t.is(kind().kind, 'wanted');
+  const next = await plan(); // compiles as a first run does, and writes the steady cache
+  t.regex(next.trace.join('\n'), /code cache wanted[\s\S]*written \(steady\)/);
+  const steady = kind();
+  t.is(steady.kind, 'steady');
+  t.true(steady.size < written.size, `steady ${steady.size} < first ${written.size}: the stack file's parser is not in it`);
+  const later = await plan();
+  t.regex(later.trace.join('\n'), /code cache hit/);
+  t.notRegex(later.trace.join('\n'), /written|replace/);
+});
+
 /** A cache directory with the one file `--version` wrote: its path and contents. */
 async function primed(t: ExecutionContext): Promise<{ dir: string; cache: string; file: string; good: Buffer }> {
   const dir = tmp(t);
@@ -122,7 +149,7 @@ async function primed(t: ExecutionContext): Promise<{ dir: string; cache: string
 
 test('a cache of another build or one V8 refuses is rewritten; the command runs either way', async (t) => {
   const { cache, file, good } = await primed(t);
-  const head = good.indexOf('\n', good.indexOf('\n') + 1) + 1;
+  const head = good.indexOf('\n', good.indexOf('\n', good.indexOf('\n') + 1) + 1) + 1; // magic, identity, kind
 
   writeFileSync(file, Buffer.concat([Buffer.from('tsstack-code-cache 1\nv0.0.0 x64 1:2:3:4:5\n'), good.subarray(head)]));
   const stale = await cli(cache, ['--version']);
