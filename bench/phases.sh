@@ -23,6 +23,6 @@ $T -f "$WORK/rr/stack.yaml" -p rr run --rm t 2>&1 >/dev/null | sed -n 's/^phase 
 echo "up -d of $N services from nothing (the first create, start and the last of each):"
 for ((i = 1; i < RUNS; i++)); do $T up -d >/dev/null 2>&1; $T down >/dev/null 2>&1; done
 $T up -d 2>&1 >/dev/null | sed -n 's/^phase /  /p' | awk '
-  /create |start / { k = $2 " " $NF; split($0, a, ":"); step = $2 ":" a[2]; if (!(step in first)) { first[step] = $0; order[++n] = step } last[step] = $0; next }
+  /create |start / { split($0, a, ":"); step = $2 ":" a[2]; if (!(step in first)) { first[step] = $0; order[++n] = step } last[step] = $0; next }
   { print }
   END { for (i = 1; i <= n; i++) { print first[order[i]] "  (first)"; print last[order[i]] "  (last)" } }'

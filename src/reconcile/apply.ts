@@ -225,7 +225,7 @@ class StepRunner {
         return;
       }
       case 'create-network':
-        return this.simple(a, async () => { await engine.networks.create(a.network!.spec); phase(`network ${a.networkName}: created`); });
+        return this.simple(a, async () => { await engine.networks.create(a.network!.spec); phase(() => `network ${a.networkName}: created`); });
       case 'create-volume':
         return this.simple(a, () => engine.volumes.create(a.volume!.name, a.volume!.labels));
       case 'files':

@@ -288,15 +288,15 @@ export class Containers implements ContainerApi {
       // recorded first, so a crash half-way leaves a container that `remove` (and `down`) can find and clean
       await this.writeRecordAsync(rec, { durable: false });
       faultPoint('container.record');
-      phase(`create ${spec.name}: recorded`);
+      phase(() => `create ${spec.name}: recorded`);
       rec.rootfs = await this.deps.images.mountRootfs(spec.imageId, dir);
-      phase(`create ${spec.name}: root mounted`);
+      phase(() => `create ${spec.name}: root mounted`);
       faultPoint('container.mounted');
       undo.push(() => this.deps.images.unmountRootfs(dir));
       // not recorded yet: a removal finds the mounted rootfs at its fixed place (remove() looks, not only at the record)
       await this.setupNetwork(rec, undo);
       faultPoint('container.network');
-      phase(`create ${spec.name}: network`);
+      phase(() => `create ${spec.name}: network`);
       if (opts.startSoon && rec.endpoints.length) this.warmDns();
       // written while the bundle is worked out (awaited with its write, and before any undo below)
       etc = this.writeEtcFiles(rec);
@@ -530,7 +530,7 @@ export class Containers implements ContainerApi {
     const dir = this.cdir(rec.id);
     const before = JSON.stringify(rec);
     const runtime = await this.prepareRun(rec);
-    phase(`start ${rec.name}: prepared (DNS names loaded)`);
+    phase(() => `start ${rec.name}: prepared (DNS names loaded)`);
     await mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone (on the thread pool, as create's)
     this.spreadOnce(dirname(this.monDir(rec.id)));
     const h = rec.spec.healthcheck;
@@ -566,7 +566,7 @@ export class Containers implements ContainerApi {
       if (pid) this.drv.runtime.placeInHybridLeaf(containerCgroupPath(rec.spec.cgroupParent, rec.id), pid);
     }
     faultPoint('container.monitor');
-    phase(`start ${rec.name}: monitor started`);
+    phase(() => `start ${rec.name}: monitor started`);
     // The monitor's pid is not recorded here: its state file names it (written before it answers), and a pid
     // means nothing after a reboot. The record is rewritten only when this start changed it (a remount after
     // a reboot), or to drop the pid an older tsstack recorded: a start costs no fsync of its own.
@@ -776,7 +776,7 @@ export class Containers implements ContainerApi {
     const ownSandbox = net && !rec.spec.networkMode?.startsWith('container:') && rec.spec.networkMode !== 'host';
     // the rootfs is looked at, not only the record: a create killed after mounting has not recorded it
     const rootfsPath = join(this.cdir(rec.id), 'rootfs');
-    phase(`remove ${rec.name}: deleted, unpublished`);
+    phase(() => `remove ${rec.name}: deleted, unpublished`);
     const parts = await Promise.all([
       dns && rec.spec.endpoints.length ? attempt('dns', () => dns.removeContainer(rec.id)) : undefined,
       ownSandbox ? attempt('sandbox', () => net.removeSandbox(rec.id)) : undefined,
@@ -787,7 +787,7 @@ export class Containers implements ContainerApi {
       attempt('cgroup', () => this.drv.runtime.removeCgroup(containerCgroupPath(rec.spec.cgroupParent, rec.id))),
     ]);
     for (const p of parts) note(p);
-    phase(`remove ${rec.name}: names, sandbox, root and cgroup gone`);
+    phase(() => `remove ${rec.name}: names, sandbox, root and cgroup gone`);
     faultPoint('remove.unmounted');
     faultPoint('remove.cgroup');
     // The record stays while anything failed, so that running the removal again finds it and retries.
