@@ -320,6 +320,31 @@ test('the connects of a batch plumb side by side, with distinct addresses; a fai
   t.is(again.address, '10.75.0.2');
 });
 
+test('a connect asked as the lock passes on (its own sandbox just made) still joins the waiting batch', async (t) => {
+  // an `up`: each create makes its sandbox (under the lock) and then connects. The last sandbox's
+  // connect comes a microtask after the lock passes to the batch already waiting for it.
+  const e = env();
+  await e.m.create({ name: 'front', labels: {}, subnet: '10.76.0.0/24' });
+  const links = e.d.links;
+  const make = links.createVeth.bind(links);
+  let inFlight = 0, most = 0;
+  links.createVeth = async (...a: Parameters<typeof make>) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, 5));
+      return await make(...a);
+    } finally {
+      inFlight--;
+    }
+  };
+  const ids = ['c1', 'c2', 'c3'];
+  const hops = async () => { for (let i = 0; i < 20; i++) await null; }; // the engine's own steps in between
+  const eps = await Promise.all(ids.map(async (id) => { await e.m.createSandbox(id); await hops(); return e.m.connect(id, { network: 'front', aliases: [] }); }));
+  t.is(new Set(eps.map((x) => x.address)).size, 3);
+  t.is(most, 3, 'the three veths were made in one batch');
+});
+
 test('connect again to the same network returns the same endpoint and makes no second veth', async (t) => {
   const e = env();
   const a = await withContainer(e, 'c1');

@@ -20,6 +20,7 @@ import { formatCidr, intToIp, ipToInt, parseCidr } from './cidr.js';
 import { allocateAddress, chooseSubnet, macFor, type Taken } from './ipam.js';
 import type { NsInspect } from './ns-enter.js';
 import type { DnatTarget } from './conntrack.js';
+import { phase } from '../../util/phase-trace.js';
 import { FAMILY, buildTable, canonical, deleteBatch, isAnyHost, portElementsBatch, toBatch } from './nft-rules.js';
 import { freePort, portProblems } from './port-conflicts.js';
 import type { LinkSummary } from './rtnl.js';
@@ -67,7 +68,12 @@ class Batcher<K, R> {
     if (!b) {
       const keys = new Set<K>();
       const close = () => { if (this.open?.keys === keys) this.open = undefined; };
-      const done = this.lock(() => {
+      const done = this.lock(async () => {
+        // one turn of the event loop first: a caller whose own step under this lock has just ended
+        // (a sandbox made) comes on its next microtask, after this run would otherwise have closed
+        // its keys. In an `up` of 20 the last container's connect missed the batch of the other 18
+        // that way, and waited ~50 ms more for a batch of its own.
+        await new Promise((r) => setImmediate(r));
         close();
         return this.run([...keys].sort());
       });
@@ -318,6 +324,7 @@ export class NetworkManager implements NetworkApi {
         this.releaseNetnsDir();
         throw new TsstackError('NETWORK', `could not create the network namespace of container ${containerId}: ${errMessage(e)}`, { hint: 'tsstack needs root (CAP_SYS_ADMIN) to create network namespaces', cause: e });
       }
+      phase(() => `sandbox ${containerId.slice(0, 6)}: made`);
       return { path };
     });
   }
@@ -345,6 +352,7 @@ export class NetworkManager implements NetworkApi {
   private readonly connects = new Batcher<string, { ep: EndpointResult } | { error: unknown }>((f) => this.store.withLock(f), (keys) => this.connectLocked(keys));
 
   private async connectLocked(keys: string[]): Promise<Map<string, { ep: EndpointResult } | { error: unknown }>> {
+    phase(() => `connect batch of ${keys.length}: begun`);
     const out = new Map<string, { ep: EndpointResult } | { error: unknown }>();
     const byNetwork = new Map<string, [key: string, containerId: string, spec: EndpointSpec][]>();
     for (const key of keys) {
@@ -372,6 +380,7 @@ export class NetworkManager implements NetworkApi {
         }
       }));
       if (!fresh.length) continue;
+      phase(() => `connect batch of ${keys.length}: plumbed`);
       try {
         await this.store.commit(rec);
       } catch (e) {

@@ -328,6 +328,7 @@ export class Containers implements ContainerApi {
       });
       await Promise.all([etc, this.drv.bundle.write(join(dir, 'bundle'), oci)]);
       faultPoint('container.bundle');
+      phase(() => `create ${spec.name}: bundle written`);
       // a `run --rm` container is removed by the command itself: renamed into place, no fsync
       await this.writeRecordAsync(rec, { durable: !spec.ephemeral });
     } catch (e) {
@@ -343,6 +344,7 @@ export class Containers implements ContainerApi {
       throw e;
     }
     endIntent(this.root, 'container', id);
+    phase(() => `create ${spec.name}: committed`);
     return this.info(rec);
   }
 
