@@ -27,8 +27,8 @@ static size_t v1_scan(struct hier *out, size_t max);
 /* The v1 hierarchies (controllers + mount point) from mountinfo, read once per process: the
  * cgroups are made from it before the clone, and the container's /sys/fs/cgroup is mounted from
  * it after (the child has the parent's copy). The kernel renders every mount of the namespace for
- * a read, each container's overlay with its layers: two reads were a fifth of a create's CPU here,
- * and grew with the number of containers running. */
+ * a read, each container's overlay with its layers: the two reads were a fifth of the runtime's CPU
+ * in an `up` of 20 here, and grow with the number of containers running. */
 static size_t v1_hierarchies(struct hier *out, size_t max) {
   static struct hier cache[CG_MAX];
   static size_t cached = SIZE_MAX;

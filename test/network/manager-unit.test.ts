@@ -322,7 +322,7 @@ test('the connects of a batch plumb side by side, with distinct addresses; a fai
 
 test('a connect asked as the lock passes on (its own sandbox just made) still joins the waiting batch', async (t) => {
   // an `up`: each create makes its sandbox (under the lock) and then connects. The last sandbox's
-  // connect comes a microtask after the lock passes to the batch already waiting for it.
+  // connect comes a few microtasks after the lock passes to the batch already waiting for it.
   const e = env();
   await e.m.create({ name: 'front', labels: {}, subnet: '10.76.0.0/24' });
   const links = e.d.links;

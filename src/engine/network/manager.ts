@@ -70,7 +70,7 @@ class Batcher<K, R> {
       const close = () => { if (this.open?.keys === keys) this.open = undefined; };
       const done = this.lock(async () => {
         // one turn of the event loop first: a caller whose own step under this lock has just ended
-        // (a sandbox made) comes on its next microtask, after this run would otherwise have closed
+        // (a sandbox made) comes a few microtasks later, after this run would otherwise have closed
         // its keys. In an `up` of 20 the last container's connect missed the batch of the other 18
         // that way, and waited ~50 ms more for a batch of its own.
         await new Promise((r) => setImmediate(r));
