@@ -289,31 +289,37 @@ test('two containers get distinct addresses; a fixed address is honoured', async
   t.deepEqual([a.address, b.address, c.address], ['10.73.0.2', '10.73.0.50', '10.73.0.3']);
 });
 
-test('the connects of a batch plumb side by side, with distinct addresses; a failed one gives its address back', async (t) => {
-  const e = env();
-  await e.m.create({ name: 'front', labels: {}, subnet: '10.75.0.0/24' });
-  const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
-  for (const id of ids) await e.m.createSandbox(id);
+/** Makes each veth take 5 ms (the kernel's part, off the JavaScript thread) and counts how many are made at once. */
+function vethsAtOnce(e: Env): { most: number } {
   const links = e.d.links;
   const make = links.createVeth.bind(links);
-  let inFlight = 0, most = 0;
+  const seen = { most: 0 };
+  let inFlight = 0;
   links.createVeth = async (...a: Parameters<typeof make>) => {
-    inFlight++;
-    most = Math.max(most, inFlight);
+    seen.most = Math.max(seen.most, ++inFlight);
     try {
-      await new Promise((r) => setTimeout(r, 5)); // the kernel's part, off the JavaScript thread
+      await new Promise((r) => setTimeout(r, 5));
       return await make(...a);
     } finally {
       inFlight--;
     }
   };
+  return seen;
+}
+
+test('the connects of a batch plumb side by side, with distinct addresses; a failed one gives its address back', async (t) => {
+  const e = env();
+  await e.m.create({ name: 'front', labels: {}, subnet: '10.75.0.0/24' });
+  const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+  for (const id of ids) await e.m.createSandbox(id);
+  const veths = vethsAtOnce(e);
   e.d.failOn('sandbox.configure', 'EADDRNOTAVAIL'); // the first to configure fails: c1's (its veth was asked for first)
   const got = await Promise.allSettled(ids.map((id) => e.m.connect(id, { network: 'front', aliases: [] })));
   t.is(got[0]!.status, 'rejected');
   const addrs = got.slice(1).map((r) => (r.status === 'fulfilled' ? r.value.address : 'failed'));
   t.is(new Set(addrs).size, 5, addrs.join(' '));
   t.false(addrs.includes('failed'));
-  t.true(most > 1, `at most ${most} veth(s) made at once`); // all six wait for the lock together: one batch
+  t.true(veths.most > 1, `at most ${veths.most} veth(s) made at once`); // all six wait for the lock together: one batch
   // c1's address was given back: connecting it again takes the first free one
   const again = await e.m.connect('c1', { network: 'front', aliases: [] });
   t.false(addrs.includes(again.address));
@@ -325,24 +331,12 @@ test('a connect asked as the lock passes on (its own sandbox just made) still jo
   // connect comes a few microtasks after the lock passes to the batch already waiting for it.
   const e = env();
   await e.m.create({ name: 'front', labels: {}, subnet: '10.76.0.0/24' });
-  const links = e.d.links;
-  const make = links.createVeth.bind(links);
-  let inFlight = 0, most = 0;
-  links.createVeth = async (...a: Parameters<typeof make>) => {
-    inFlight++;
-    most = Math.max(most, inFlight);
-    try {
-      await new Promise((r) => setTimeout(r, 5));
-      return await make(...a);
-    } finally {
-      inFlight--;
-    }
-  };
+  const veths = vethsAtOnce(e);
   const ids = ['c1', 'c2', 'c3'];
   const hops = async () => { for (let i = 0; i < 20; i++) await null; }; // the engine's own steps in between
   const eps = await Promise.all(ids.map(async (id) => { await e.m.createSandbox(id); await hops(); return e.m.connect(id, { network: 'front', aliases: [] }); }));
   t.is(new Set(eps.map((x) => x.address)).size, 3);
-  t.is(most, 3, 'the three veths were made in one batch');
+  t.is(veths.most, 3, 'the three veths were made in one batch');
 });
 
 test('connect again to the same network returns the same endpoint and makes no second veth', async (t) => {
