@@ -3,7 +3,7 @@
 // <root>/content/tmp/, and only a matching file is renamed into place, so a blob
 // path always holds exactly the content its name promises.
 
-import { nodeCrypto, sha256Hex } from '../../util/digest.js';
+import { nodeCrypto } from '../../util/digest.js';
 import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { readFile, rename, rm, stat, readdir } from '../../util/fs-async.js';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TsstackError } from '../../util/errors.js';
-import { digestHex, isSha256Digest } from './oci.js';
+import { digestHex, isSha256Digest, sha256Digest } from './oci.js';
 
 export interface BlobInfo { digest: string; size: number }
 
@@ -58,7 +58,7 @@ export class ContentStore {
   /** Stores bytes; returns their digest. */
   async put(data: string | Uint8Array, expected?: string): Promise<BlobInfo> {
     const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
-    const digest = 'sha256:' + sha256Hex(buf);
+    const digest = sha256Digest(buf);
     if (expected !== undefined && expected !== digest) throw mismatch(expected, digest, 'data');
     if (!this.has(digest)) {
       const tmp = this.tempPath('put');

@@ -3,7 +3,7 @@
 // loopback registries or hosts the caller marks insecure (HTTPS is tried first).
 
 import { TsstackError } from '../../../util/errors.js';
-import { MT } from '../oci.js';
+import { MT, sha256Digest } from '../oci.js';
 import { registryFetch } from '../../rootless/dial.js';
 import { basicHeader, isLoopbackHost, loadCredentials, parseWwwAuthenticate, tokenUrl, type Credentials } from './auth.js';
 
@@ -169,8 +169,7 @@ export class RegistryClient {
       });
     }
     const bytes = Buffer.from(await res.arrayBuffer());
-    const { createHash } = await import('node:crypto');
-    const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+    const digest = sha256Digest(bytes);
     let mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
     try {
       const inner = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
