@@ -4,9 +4,9 @@
 // `<root>/intents/`: `container-<id>.json`, `network-<name>.json`. An empty directory is the cheap
 // "nothing was left half made" check of the no-op `up` fast path (projectIntent).
 
-import { mkdir, mkdirSync, readdirSync, readFileSync, rename, renameSync, rmSync, writeFile, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { cb, noSpace } from '../util/fs-atomic.js';
+import { noSpace } from '../util/fs-atomic.js';
 
 export interface Intent {
   kind: 'container' | 'network';
@@ -55,21 +55,6 @@ export function beginIntent(root: string, intent: Omit<Intent, 'pid'>): void {
     mkdirSync(dirname(w.path), { recursive: true, mode: 0o700 });
     writeFileSync(w.tmp, w.text, { mode: 0o600 });
     renameSync(w.tmp, w.path);
-  } catch (e) {
-    failed(w, e);
-  }
-  ours.set(w.path, w.text);
-}
-
-/** beginIntent with its writes on the thread pool (the same steps, in order: awaited before the change's first step). */
-export async function beginIntentAsync(root: string, intent: Omit<Intent, 'pid'>): Promise<void> {
-  const w = toWrite(root, intent);
-  if (!w) return;
-  try {
-    // callback fs, not node:fs/promises (its start-up cost, as fs-atomic.ts)
-    await cb((k) => mkdir(dirname(w.path), { recursive: true, mode: 0o700 }, (e) => k(e)));
-    await cb((k) => writeFile(w.tmp, w.text, { mode: 0o600 }, k));
-    await cb((k) => rename(w.tmp, w.path, k));
   } catch (e) {
     failed(w, e);
   }

@@ -68,7 +68,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
   const durable = opts.durable !== false;
   const { dir, tmp, fd } = openTemp(path, data, mode);
   try {
-    if (durable) { fsyncSync(fd); fsyncs++; }
+    if (durable) timedFsync(fd);
     faultPoint('atomic.written');
   } catch (e) {
     dropTemp(fd, tmp);
@@ -78,20 +78,49 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
   renameSync(tmp, path);
   if (!durable) return;
   const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try { fsyncSync(dfd); fsyncs++; } finally { closeSync(dfd); }
+  try { timedFsync(dfd); } finally { closeSync(dfd); }
 }
 
 /**
- * writeFileAtomicSync with every step on libuv's thread pool: the same steps in the same order (temp
- * created new, written and fsync'd, renamed, directory fsync'd), so a reader or a crash sees exactly
- * what it would after the synchronous write; but the one JavaScript thread goes on with other work
- * while the kernel creates the file and the disk flushes (a new inode costs ~0.3–0.8 ms of CPU on a
- * large ext4 that has just deleted many, the fsyncs milliseconds). Writes of several containers started
- * together then proceed side by side (ext4's journal commits concurrent fsyncs together) instead of one
- * after another. `durable: false` drops the fsyncs as writeFileAtomicSync does.
+ * An fsync longer than this on the one thread sends the later durable writes of writeFileAtomic to the
+ * thread pool, where those of several containers wait for the disk side by side (ext4 commits them
+ * together). Shorter ones cost the thread less than a pool round trip does (below).
+ */
+const SLOW_FSYNC_NS = 1_000_000n;
+let fsyncSlow = false;
+
+/** Durable writeFileAtomic calls on the thread pool from now on (true), or inline until an fsync proves slow (false): for tests of both ways. */
+export function poolDurableWrites(on: boolean): void {
+  fsyncSlow = on;
+}
+
+function timedFsync(fd: number): void {
+  const t0 = process.hrtime.bigint();
+  fsyncSync(fd);
+  fsyncs++;
+  if (process.hrtime.bigint() - t0 > SLOW_FSYNC_NS) fsyncSlow = true;
+}
+
+/**
+ * writeFileAtomicSync as a promise, for the engine's writes while other work is under way (an `up`'s
+ * containers). Its steps run on the one JavaScript thread, in order, the same as writeFileAtomicSync's,
+ * so a reader or a crash sees exactly what it would after the synchronous write. They used to run on
+ * libuv's thread pool, so that the thread would serve other containers meanwhile; but on this 2-core VM
+ * a round trip through the pool (waking a pool thread, then the event loop: ~80–250 µs, mostly the
+ * wake-ups) costs more than the call it carries (a mkdir, write or rename: 15–50 µs; an fsync ~0.3 ms),
+ * and the pool's threads creating and renaming in one directory at once contend for its lock in the
+ * kernel. Measured interleaved with these writes and the create path's other small file calls inline
+ * (src/util/fs-now.ts): `run --rm` 0.92, `up -d` of 20 0.91 (2026-12-07; README, Performance). Only
+ * fsyncs that prove slow (a busy or rotating disk: SLOW_FSYNC_NS) go back to the pool, where several
+ * wait side by side. `durable: false` drops the fsyncs as writeFileAtomicSync does.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: AtomicWriteOptions = {}): Promise<void> {
-  const durable = opts.durable !== false;
+  if (!fsyncSlow || opts.durable === false) return writeFileAtomicSync(path, data, mode, opts);
+  return writeFileAtomicPooled(path, data, mode);
+}
+
+/** A durable writeFileAtomicSync with every step on the thread pool (fsyncs found slow). */
+async function writeFileAtomicPooled(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   await cb<string | undefined>((k) => mkdirCb(dir, { recursive: true, mode: 0o755 }, k));
@@ -101,7 +130,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
       await cb<void>((k) => fchmodCb(fd, mode, k));
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       for (let off = 0; off < buf.length;) off += await cb<number>((k) => writeCb(fd, buf, off, buf.length - off, null, k));
-      if (durable) await fsyncOff(fd);
+      await fsyncOff(fd);
       faultPoint('atomic.written');
     } finally {
       await new Promise<void>((resolve) => closeCb(fd, () => resolve()));
@@ -111,7 +140,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     throw e;
   }
   await cb<void>((k) => renameCb(tmp, path, k));
-  if (durable) await syncDir(dir);
+  await syncDir(dir);
 }
 
 /** A callback-style fs call as a promise (node:fs/promises costs start-up; see the import). */

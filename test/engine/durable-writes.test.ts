@@ -5,7 +5,7 @@
 // Serial: the count is the whole process's.
 
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerCreateSpec } from '../../src/engine/api.js';
@@ -85,14 +85,36 @@ test('an atomic write or an intent into a directory not made yet makes it', asyn
   const dir = mkdtempSync(join(tmpdir(), 'tsstack-durable-'));
   dirs.push(dir);
   const { writeFileAtomic } = await import('../../src/util/fs-atomic.js');
-  const { beginIntentAsync, listIntents } = await import('../../src/engine/intents.js');
+  const { beginIntent, listIntents } = await import('../../src/engine/intents.js');
   await writeFileAtomic(join(dir, 'a', 'b', 'f.json'), '{}', 0o640, { durable: false });
   t.is(readFileSync(join(dir, 'a', 'b', 'f.json'), 'utf8'), '{}');
   t.is(statSync(join(dir, 'a', 'b')).mode & 0o777, 0o755);
   t.is(statSync(join(dir, 'a', 'b', 'f.json')).mode & 0o777, 0o640);
   await writeFileAtomic(join(dir, 'a', 'b', 'f.json'), '{"again":1}'); // the directory there: the plain path
   t.is(readFileSync(join(dir, 'a', 'b', 'f.json'), 'utf8'), '{"again":1}');
-  await beginIntentAsync(join(dir, 'lib'), { kind: 'container', op: 'create', name: 'c1', project: 'p' });
+  beginIntent(join(dir, 'lib'), { kind: 'container', op: 'create', name: 'c1', project: 'p' });
   t.like(listIntents(join(dir, 'lib'))[0], { kind: 'container', op: 'create', name: 'c1' });
   t.is(statSync(join(dir, 'lib', 'intents')).mode & 0o777, 0o700);
 });
+
+test.serial('a durable atomic write is the same file whether its steps run inline or on the thread pool (fsyncs found slow)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-durable-'));
+  dirs.push(dir);
+  const { writeFileAtomic, poolDurableWrites } = await import('../../src/util/fs-atomic.js');
+  const out: { text: string; mode: number; fsyncs: number; left: string[] }[] = [];
+  for (const pooled of [false, true]) {
+    poolDurableWrites(pooled);
+    try {
+      const path = join(dir, pooled ? 'pool' : 'inline', 'f.json');
+      await writeFileAtomic(path, 'old', 0o600);
+      const n = fsyncCount();
+      await writeFileAtomic(path, '{"a":1}', 0o640);
+      out.push({ text: readFileSync(path, 'utf8'), mode: statSync(path).mode & 0o777, fsyncs: fsyncCount() - n, left: readdirSync(join(dir, pooled ? 'pool' : 'inline')) });
+    } finally {
+      poolDurableWrites(false);
+    }
+  }
+  t.deepEqual(out[0], { text: '{"a":1}', mode: 0o640, fsyncs: 2, left: ['f.json'] }); // the file and its directory; no temp left
+  t.deepEqual(out[1], out[0]);
+});
+

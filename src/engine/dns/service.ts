@@ -369,7 +369,7 @@ export class DnsService {
     return { dir, pid: here ? pid : undefined };
   }
 
-  /** Both files on the thread pool (fs-atomic.ts writeFileAtomic), in this order, under the lock: an `up`'s other containers go on meanwhile. */
+  /** Both files (fs-atomic.ts writeFileAtomic), in this order, under the lock. */
   private async writeFiles(s: DnsState): Promise<void> {
     // root's alone (names, addresses and state file paths of every container); per-boot state under
     // the run root, so not fsync'd (fs-atomic.ts): after a power cut no container it names runs

@@ -10,7 +10,7 @@
 
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir } from '../../util/fs-async.js';
+import { mkdir } from '../../util/fs-now.js';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TsstackError } from '../../util/errors.js';

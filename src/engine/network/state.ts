@@ -81,7 +81,7 @@ export class NetworkStore {
     writeJsonAtomicSync(join(this.dir, `${rec.name}.json`), sortKeysDeep(rec));
   }
 
-  /** put() with the fsyncs on the thread pool (fs-atomic.ts writeFileAtomic): the same writes, the event loop free meanwhile. */
+  /** put() as a promise (fs-atomic.ts writeFileAtomic: its fsyncs on the thread pool only where they prove slow). */
   commit(rec: NetworkRecord): Promise<void> {
     checkNetworkName(rec.name);
     return writeJsonAtomic(join(this.dir, `${rec.name}.json`), sortKeysDeep(rec));

@@ -8,7 +8,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from '../../util/digest.js';
-import { mkdir, rm, writeFile } from '../../util/fs-async.js';
+import { mkdir, writeFile } from '../../util/fs-now.js';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
@@ -32,7 +32,7 @@ import { buildOciSpec, OCI_AS_IS, pick, capsFromMask, effectiveCaps, type Namesp
 import { defaultSeccomp, loadSeccompProfile } from './seccomp-profile.js';
 import { hostDevices } from './devices.js';
 import { tryUnmount, unmountTree } from './umount.js';
-import { beginIntent, beginIntentAsync, endIntent } from '../intents.js';
+import { beginIntent, endIntent } from '../intents.js';
 import { resolveUserInRootfs, type ResolvedUser } from './users.js';
 import { hostMaskedPaths } from './host-masks.js';
 import { FILES_DIR, placeFileMounts } from './file-mounts.js';
@@ -184,12 +184,12 @@ export class Containers implements ContainerApi {
     writeJsonAtomicSync(join(this.cdir(rec.id), 'container.json'), rec, 0o600, opts); // the environment may hold secrets
   }
 
-  /** A durable record write whose fsyncs wait on the thread pool (fs-atomic.ts writeFileAtomic): the other containers' work goes on meanwhile. */
+  /** A durable record write (fs-atomic.ts writeFileAtomic: its fsyncs on the thread pool only where they prove slow). */
   private commitRecord(rec: ContainerRecord): Promise<void> {
     return this.writeRecordAsync(rec);
   }
 
-  /** writeRecord with its steps on the thread pool (fs-atomic.ts writeFileAtomic). */
+  /** writeRecord as a promise (fs-atomic.ts writeFileAtomic). */
   private writeRecordAsync(rec: ContainerRecord, opts?: { durable: boolean }): Promise<void> {
     return writeJsonAtomic(join(this.cdir(rec.id), 'container.json'), rec, 0o600, opts);
   }
@@ -272,11 +272,10 @@ export class Containers implements ContainerApi {
     const id = randomBytes(32).toString('hex');
     const dir = this.cdir(id);
     // the intent before anything is made: a create killed at any step is undone by the next command (recovery.ts)
-    await beginIntentAsync(this.root, { kind: 'container', op: 'create', name: id, project: spec.labels['tsstack.project'] });
+    beginIntent(this.root, { kind: 'container', op: 'create', name: id, project: spec.labels['tsstack.project'] });
     // 0700: the rootfs, the log and the secrets' copies are root's alone (also if the engine root were opened up).
-    // The files and directories of a create are made on the thread pool (a new inode costs the kernel ~0.3–0.8 ms
-    // on a large ext4), each awaited in the same order as before: the one JavaScript thread serves the other
-    // containers of an `up` meanwhile.
+    // The files and directories of a create are made on this thread (fs-now.ts: cheaper here than a round trip
+    // through the thread pool), each awaited in order as before.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.spreadOnce(this.dir);
     await mkdir(dir, { mode: 0o700 });
@@ -441,7 +440,7 @@ export class Containers implements ContainerApi {
     if (dns && rec.endpoints.length) await dns.removeContainer(rec.id);
   }
 
-  /** hostname, hosts and resolv.conf of the container, written on the thread pool. */
+  /** hostname, hosts and resolv.conf of the container. */
   private async writeEtcFiles(rec: ContainerRecord): Promise<void> {
     const spec = rec.spec, dir = this.cdir(rec.id), dns = this.deps.dns;
     const host = (p: string) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } };
@@ -466,7 +465,7 @@ export class Containers implements ContainerApi {
       resolv = resolvConfFromHost(host('/etc/resolv.conf'), spec.dns ?? [], spec.dnsSearch ?? []);
     }
     if (spec.dnsOptions?.length) resolv = withResolvOptions(resolv, spec.dnsOptions);
-    // three new files, side by side on the thread pool: each is only read once the container starts
+    // three new files: each is only read once the container starts
     await Promise.all([writeFile(join(dir, 'hostname'), hostname), writeFile(join(dir, 'hosts'), hosts), writeFile(join(dir, 'resolv.conf'), resolv)]);
   }
 
@@ -533,7 +532,7 @@ export class Containers implements ContainerApi {
     const before = JSON.stringify(rec);
     const runtime = await this.prepareRun(rec);
     phase(() => `start ${rec.name}: prepared (DNS names loaded)`);
-    await mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone (on the thread pool, as create's)
+    await mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone
     this.spreadOnce(dirname(this.monDir(rec.id)));
     const h = rec.spec.healthcheck;
     const argv = healthArgv(h?.test);
