@@ -55,8 +55,9 @@ export function mountsUnder(dir: string): string[] {
  * removed without deleting through a mount point into what is mounted there. Returns what is still mounted.
  */
 export function unmountTree(dir: string): string[] {
+  const mounted = mountsUnder(dir);
   const f = load();
-  if (!f) return mountsUnder(dir);
-  for (const m of mountsUnder(dir)) if (f(m, 0) !== 0) f(m, MNT_DETACH);
+  if (!f || !mounted.length) return mounted; // nothing there: one read of the mount table, not two
+  for (const m of mounted) if (f(m, 0) !== 0) f(m, MNT_DETACH);
   return mountsUnder(dir);
 }
