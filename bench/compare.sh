@@ -15,7 +15,9 @@
 # of its own where crun can start on this hybrid cgroup host and where CNI's state
 # lands on tmpfs. Docker's and Podman's containers go to cgroup parents named after
 # this run, removed at the end. No image is pulled: one busybox root filesystem
-# (busybox-static) is imported into all three.
+# (busybox-static) is imported into all three. Each tool's per-boot state (tsstack's run
+# root, dockerd's exec root, podman's runroot) is on a tmpfs, as their defaults under
+# /run are; their data roots are on the disk, as under /var/lib.
 # Environment: TSSTACK_COMPARE_ROUNDS overrides the number of rounds of the cheaper figures;
 # TSSTACK_COMPARE_RAW=FILE copies every sample there (figure|tool|round|µs or KiB);
 # TSSTACK_COMPARE_FIGURES=build,watch measures only those figures (of run, up, build, watch; default all).
@@ -52,6 +54,9 @@ START=$(date +%s)
 
 WORK=$(mktemp -d /tmp/tsstack-compare.XXXXXX)
 chmod 755 "$WORK"
+# per-boot state on a tmpfs of this run's mount namespace (unmounted with the rest by cleanup)
+RUNFS=$WORK/tmpfs
+mkdir -p "$RUNFS" && mount -t tmpfs -o mode=755 tsstack-compare "$RUNFS"
 TAG=tsb$$
 NS_TS=$TAG-ts NS_DK=$TAG-docker NS_PM=$TAG-podman
 SAMPLES=$WORK/samples LOADS=$WORK/loads LOG=$WORK/log
@@ -74,7 +79,7 @@ cleanup() {
     ids=$(dk ps -aq 2>/dev/null); [[ -n $ids ]] && dk rm -f $ids >/dev/null 2>&1
     kill -TERM "$dockerd_pid" 2>/dev/null
     for _ in $(seq 300); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
-    ctd=$(cat "$WORK/docker/exec/containerd/containerd.pid" 2>/dev/null)
+    ctd=$(cat "$RUNFS/docker-exec/containerd/containerd.pid" 2>/dev/null)
     for _ in $(seq 100); do [[ -n $ctd ]] && kill -0 "$ctd" 2>/dev/null || break; sleep 0.2; done
   fi
   # podman: containers, then the process that holds its mount namespace
@@ -108,7 +113,7 @@ ip netns add "$NS_TS"; ip netns add "$NS_DK"; ip netns add "$NS_PM"
 for n in "$NS_TS" "$NS_DK" "$NS_PM"; do ip -n "$n" link set lo up; done
 
 # tsstack: its root under $WORK, socket programs attached to a cgroup of this run's own
-export TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$WORK/run
+export TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$RUNFS/tsstack
 cg=$(private_cgroup tsstack-compare)
 export TSSTACK_SOCKET_LB_CGROUP=${cg:-off}
 # The commands as small scripts (not shell functions), so `timeout` and `env` can run them.
@@ -122,7 +127,7 @@ wrap ts "exec nsenter --net=/var/run/netns/$NS_TS $REPO/bin/tsstack.js \"\$@\""
 export DOCKER_HOST=unix://$WORK/docker.sock
 mkdir -p "$WORK/docker/tmp"
 # TMPDIR: the containerd it starts dumps its stacks there when stopped (removed with $WORK)
-TMPDIR=$WORK/docker/tmp nsenter --net="/var/run/netns/$NS_DK" setsid dockerd --data-root "$WORK/docker/data" --exec-root "$WORK/docker/exec" \
+TMPDIR=$WORK/docker/tmp nsenter --net="/var/run/netns/$NS_DK" setsid dockerd --data-root "$WORK/docker/data" --exec-root "$RUNFS/docker-exec" \
   -H "$DOCKER_HOST" --pidfile "$WORK/docker/docker.pid" --bip 10.231.0.1/24 --cgroup-parent "/$TAG-docker" \
   >"$WORK/docker/dockerd.log" 2>&1 &
 dockerd_pid=$!
@@ -139,7 +144,7 @@ nsenter --net="/var/run/netns/$NS_PM" unshare --mount --propagation private -- s
   exec sleep 100000' holder "$WORK/podman" &
 podman_holder=$!
 wrap pm "export TMPDIR=$WORK/podman/tmp; exec nsenter -t $podman_holder --mount --net podman --root $WORK/podman/root \
-  --runroot $WORK/podman/run --tmpdir $WORK/podman/tmp --cgroup-manager cgroupfs --events-backend file \"\$@\""
+  --runroot $RUNFS/podman-run --tmpdir $WORK/podman/tmp --cgroup-manager cgroupfs --events-backend file \"\$@\""
 PM_RUN=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096 --cgroup-parent "/$TAG-podman")
 
 # ---------------------------------------------------------------- helpers

@@ -14,7 +14,7 @@ N=${1:-20}; RUNS=${2:-3}
 busybox_world phases "$N"
 T="$REPO/bin/tsstack.js" # the installed command's way: its first line starts Node
 mkdir -p "$WORK/rr" && printf 'services:\n  t:\n    image: busybox:latest\n    command: ["/bin/true"]\n' > "$WORK/rr/stack.yaml"
-trap '(cd "$WORK/stack" && $T down -v >/dev/null 2>&1) || true; $T -f "$WORK/rr/stack.yaml" -p rr down -v >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap '(cd "$WORK/stack" && $T down -v >/dev/null 2>&1) || true; $T -f "$WORK/rr/stack.yaml" -p rr down -v >/dev/null 2>&1 || true; world_remove' EXIT
 
 echo "run --rm of /bin/true (ms since the process started):"
 export TSSTACK_TRACE_PHASES=1 # in every run: the model cache keys on the whole environment

@@ -4,7 +4,8 @@
 #   in_private_ns "$0" "$@"   unless the first argument is --inside: runs the script again in a
 #                        network and mount namespace of its own, with --inside first (the caller shifts it)
 #   busybox_world NAME [N]  loopback up; WORK (a temporary directory /tmp/tsstack-NAME.XXXXXX),
-#                        TSSTACK_ROOT and TSSTACK_RUN_ROOT under it, T (the CLI of this checkout, REPO),
+#                        TSSTACK_ROOT and TSSTACK_RUN_ROOT under it (the run root on a tmpfs, as its default
+#                        /run/tsstack is; world_remove unmounts it and removes WORK), T (the CLI of this checkout, REPO),
 #                        a trap that takes the stack in $WORK/stack down and removes WORK, busybox:latest
 #                        imported from busybox-static; with N, $WORK/stack/stack.yaml of N services, and
 #                        the shell in that directory
@@ -22,14 +23,20 @@ busybox_world() {
   REPO=$PWD
   WORK=$(mktemp -d "/tmp/tsstack-$1.XXXXXX")
   export TSSTACK_ROOT=$WORK/root TSSTACK_RUN_ROOT=$WORK/run
+  mkdir -p "$WORK/run" && mount -t tmpfs -o mode=755 tsstack-bench "$WORK/run"
   T="node $REPO/bin/tsstack.js"
-  trap '(cd "$WORK/stack" 2>/dev/null && $T down -v >/dev/null 2>&1) || true; rm -rf "$WORK"' EXIT
+  trap '(cd "$WORK/stack" 2>/dev/null && $T down -v >/dev/null 2>&1) || true; world_remove' EXIT
   node --input-type=module -e "const { makeBusyboxRootfs } = await import('$REPO/dist/test/helpers/rootfs.js'); makeBusyboxRootfs('$WORK/bb');"
   $T image import "$WORK/bb" busybox:latest >/dev/null
   if [[ -n "${2:-}" ]]; then
     mkdir -p "$WORK/stack" && cd "$WORK/stack"
     busybox_stack "$2" > stack.yaml
   fi
+}
+
+world_remove() {
+  umount "$WORK/run" 2>/dev/null || umount -l "$WORK/run" 2>/dev/null
+  rm -rf "$WORK"
 }
 
 busybox_stack() {
