@@ -44,9 +44,16 @@ export interface AtomicWriteOptions {
 /** A new temp file beside `path` holding `data` with `mode`, still open (removed again if writing fails). */
 function openTemp(path: string, data: string | Uint8Array, mode: number): { dir: string; tmp: string; fd: number } {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fd = openSync(tmp, CREATE_NEW, 0o600);
+  let fd: number;
+  try {
+    fd = openSync(tmp, CREATE_NEW, 0o600);
+  } catch (e) {
+    // the directory made only when missing: a mkdir -p before every write cost two failing calls
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    fd = openSync(tmp, CREATE_NEW, 0o600);
+  }
   try {
     fchmodSync(fd, mode);
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -89,10 +96,13 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
 const SLOW_FSYNC_NS = 1_000_000n;
 let fsyncSlow = false;
 
-/** Durable writeFileAtomic calls on the thread pool from now on (true), or inline until an fsync proves slow (false): for tests of both ways. */
-export function poolDurableWrites(on: boolean): void {
-  fsyncSlow = on;
+/** Where durable writeFileAtomic calls run: inline until an fsync proves slow (`auto`), or always `inline` or on the `pool` (tests of each way). */
+export type DurableWrites = 'auto' | 'inline' | 'pool';
+let durableWrites: DurableWrites = 'auto';
+export function setDurableWrites(mode: DurableWrites): void {
+  durableWrites = mode;
 }
+const durablePooled = () => durableWrites === 'pool' || (durableWrites === 'auto' && fsyncSlow);
 
 function timedFsync(fd: number): void {
   const t0 = process.hrtime.bigint();
@@ -115,7 +125,7 @@ function timedFsync(fd: number): void {
  * wait side by side. `durable: false` drops the fsyncs as writeFileAtomicSync does.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: AtomicWriteOptions = {}): Promise<void> {
-  if (!fsyncSlow || opts.durable === false) return writeFileAtomicSync(path, data, mode, opts);
+  if (opts.durable === false || !durablePooled()) return writeFileAtomicSync(path, data, mode, opts);
   return writeFileAtomicPooled(path, data, mode);
 }
 

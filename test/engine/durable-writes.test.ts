@@ -100,10 +100,10 @@ test('an atomic write or an intent into a directory not made yet makes it', asyn
 test.serial('a durable atomic write is the same file whether its steps run inline or on the thread pool (fsyncs found slow)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsstack-durable-'));
   dirs.push(dir);
-  const { writeFileAtomic, poolDurableWrites } = await import('../../src/util/fs-atomic.js');
+  const { writeFileAtomic, setDurableWrites } = await import('../../src/util/fs-atomic.js');
   const out: { text: string; mode: number; fsyncs: number; left: string[] }[] = [];
   for (const pooled of [false, true]) {
-    poolDurableWrites(pooled);
+    setDurableWrites(pooled ? 'pool' : 'inline');
     try {
       const path = join(dir, pooled ? 'pool' : 'inline', 'f.json');
       await writeFileAtomic(path, 'old', 0o600);
@@ -111,7 +111,7 @@ test.serial('a durable atomic write is the same file whether its steps run inlin
       await writeFileAtomic(path, '{"a":1}', 0o640);
       out.push({ text: readFileSync(path, 'utf8'), mode: statSync(path).mode & 0o777, fsyncs: fsyncCount() - n, left: readdirSync(join(dir, pooled ? 'pool' : 'inline')) });
     } finally {
-      poolDurableWrites(false);
+      setDurableWrites('auto');
     }
   }
   t.deepEqual(out[0], { text: '{"a":1}', mode: 0o640, fsyncs: 2, left: ['f.json'] }); // the file and its directory; no temp left

@@ -204,16 +204,24 @@ export class Containers implements ContainerApi {
   private readonly names = new Map<string, string>();
 
   /**
+   * id → name of this process's creates under way: their names are taken from the moment the id is
+   * chosen (two creates of one name side by side cannot both pass), and their directories, whose
+   * records may not be written yet, are not read by the other creates of an `up` (N²/2 failing reads).
+   */
+  private readonly creating = new Map<string, string>();
+
+  /**
    * The container that has `name`, if any: one readdir, and only the records not seen before are read
    * (reading them all for every create made `up` of N containers read N² records).
    */
   private nameOwner(name: string): string | undefined {
+    for (const [id, n] of this.creating) if (n === name) return id;
     let ids: string[];
     try { ids = readdirSync(this.dir).sort(); } catch { return undefined; }
     const live = new Set(ids);
     for (const id of this.names.keys()) if (!live.has(id)) this.names.delete(id);
     for (const id of ids) {
-      let n = this.names.get(id);
+      let n = this.names.get(id) ?? this.creating.get(id);
       if (n === undefined) {
         const r = this.readRecord(id);
         if (!r) continue; // being written, or left unreadable: read again next time
@@ -270,6 +278,15 @@ export class Containers implements ContainerApi {
     // before anything is made: a missing host device fails the create cleanly
     const devices = hostDevices(spec.devices, `container ${spec.name}`);
     const id = randomBytes(32).toString('hex');
+    this.creating.set(id, spec.name);
+    try {
+      return await this.createAs(id, spec, devices, opts);
+    } finally {
+      this.creating.delete(id);
+    }
+  }
+
+  private async createAs(id: string, spec: ContainerCreateSpec, devices: ReturnType<typeof hostDevices>, opts: { startSoon?: boolean }): Promise<ContainerInfo> {
     const dir = this.cdir(id);
     // the intent before anything is made: a create killed at any step is undone by the next command (recovery.ts)
     beginIntent(this.root, { kind: 'container', op: 'create', name: id, project: spec.labels['tsstack.project'] });
