@@ -1,13 +1,11 @@
-// The few promise-returning file calls the engine's hot paths use (a create's directories, a
-// removal, an image config read), over node:fs's callbacks: the same thread-pool work as
-// node:fs/promises without loading it, ~2 ms of every command here (its module pulls in
-// streams and readline). Signatures as node:fs/promises's.
+// The few promise-returning file calls the engine makes on libuv's thread pool, for work that may
+// take long (a big tree removed, an image's blobs read, renamed or removed), over node:fs's
+// callbacks: the same thread-pool work as node:fs/promises without loading it, ~2 ms of every
+// command here (its module pulls in streams and readline). Signatures as node:fs/promises's.
+// A create's small calls are made inline instead (fs-now.ts).
 import * as fs from 'node:fs';
 import type * as fsp from 'node:fs/promises';
 import { cb } from './fs-atomic.js';
-
-export const mkdir = ((path: fs.PathLike, opts?: fs.MakeDirectoryOptions | fs.Mode | null) =>
-  cb<string | undefined>((k) => fs.mkdir(path, opts ?? {}, k))) as typeof fsp.mkdir;
 
 export const rm = (path: fs.PathLike, opts?: fs.RmOptions): Promise<void> => cb<void>((k) => fs.rm(path, opts ?? {}, k));
 
