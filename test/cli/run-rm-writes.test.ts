@@ -1,5 +1,5 @@
-// What `run --rm` writes: its container is removed by the command that made it, so its record is
-// renamed into place without fsync (issue 14: fsyncs block the one JavaScript thread); a kill -9
+// What `run --rm` writes: its container is removed by the command that made it, so its record and its
+// bundle's config.json are renamed into place without fsync (issue 14: fsyncs block the one JavaScript thread); a kill -9
 // of the CLI at any point still leaves what recovery cleans (test/faults/crash.test.ts), and a
 // record a power cut emptied is a directory without a record, which recovery removes.
 import test from 'ava';
@@ -13,7 +13,7 @@ import { TSSTACK_BIN } from '../helpers/cli-process.js';
 
 isolateNetwork();
 
-needs(...E2E, 'strace').serial('run --rm fsyncs no record of its container; run without --rm does', async (t) => {
+needs(...E2E, 'strace').serial('run --rm fsyncs no record nor bundle of its container; run without --rm does', async (t) => {
   const w = world();
   const trace = join(w.base, 'fsync.trace');
   const file = join(w.dir, 'stack.yaml');
@@ -26,11 +26,13 @@ needs(...E2E, 'strace').serial('run --rm fsyncs no record of its container; run 
       const r = spawnSync('strace', ['-f', '--detach-on=execve', '-y', '-e', 'trace=fsync,fdatasync', '-o', trace,
         process.execPath, TSSTACK_BIN, '-f', file, '-p', 'rmw', 'run', ...args, 't'], { env, encoding: 'utf8', timeout: 120_000 });
       t.is(r.status, 0, r.stderr);
-      return readFileSync(trace, 'utf8').split('\n').map((l) => /(?:fsync|fdatasync)\(\d+<([^>]*)>/.exec(l)?.[1]).filter((p): p is string => !!p && /\/\.container\.json\.\d+\.[0-9a-z]+\.tmp$/.test(p));
+      return readFileSync(trace, 'utf8').split('\n').map((l) => /(?:fsync|fdatasync)\(\d+<([^>]*)>/.exec(l)?.[1])
+        .filter((p): p is string => !!p && /\/\.(container|config)\.json\.\d+\.[0-9a-z]+\.tmp$/.test(p)).map((p) => p.replace(/.*\/\.(\w+)\.json\..*/, '$1'));
     };
     records('--rm'); // the first run also makes the project network
-    t.deepEqual(records('--rm'), [], 'no container record of a run --rm is fsync\'d');
-    t.true(records().length > 0, 'a run container that stays has durable records');
+    t.deepEqual(records('--rm'), [], 'no container record or bundle of a run --rm is fsync\'d');
+    const kept = records();
+    t.true(kept.includes('container') && kept.includes('config'), `a run container that stays has a durable record and bundle: ${kept.join(', ')}`);
     t.is((await w.run('-f', file, '-p', 'rmw', 'down')).code, 0);
     t.deepEqual(leftovers(w.root), []);
   } finally {

@@ -342,7 +342,8 @@ export class Containers implements ContainerApi {
         extraMaskedPaths: hostMaskedPaths(),
         annotations: portdAnnotations(process.env, spec.labels['tsstack.project'], rec.ports),
       });
-      await Promise.all([etc, this.drv.bundle.write(join(dir, 'bundle'), oci)]);
+      // a `run --rm` container's bundle as its record: not fsync'd (the command removes it; recovery, after a power cut)
+      await Promise.all([etc, this.drv.bundle.write(join(dir, 'bundle'), oci, { durable: !spec.ephemeral })]);
       faultPoint('container.bundle');
       phase(() => `create ${spec.name}: bundle written`);
       // a `run --rm` container is removed by the command itself: renamed into place, no fsync
@@ -660,7 +661,7 @@ export class Containers implements ContainerApi {
         const peer = mode.slice('container:'.length);
         ns.path = ns.type === 'network' ? this.peerNetns(peer) : this.peerNs(peer, ns.type as 'pid' | 'ipc');
       }
-      await this.drv.bundle.write(join(dir, 'bundle'), cfg);
+      await this.drv.bundle.write(join(dir, 'bundle'), cfg, { durable: !rec.spec.ephemeral });
     }
     const dns = this.deps.dns, net = this.deps.network;
     await this.dnsUp(rec);

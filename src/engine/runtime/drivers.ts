@@ -13,8 +13,8 @@ import type { MonitorOptions, MonitorState } from './monitor-client.js';
 import type { DriverExecOptions, RunResult } from './runtime-driver.js';
 
 export interface BundleDriver {
-  /** Writes `<bundle>/config.json` (atomically and durably, 0600). */
-  write(bundleDir: string, config: object): void | Promise<void>;
+  /** Writes `<bundle>/config.json` (atomically, 0600; durably unless `durable: false`: a `run --rm` container's, as its record). */
+  write(bundleDir: string, config: object, opts?: { durable?: boolean }): void | Promise<void>;
   read(bundleDir: string): Record<string, any>;
 }
 

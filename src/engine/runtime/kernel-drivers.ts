@@ -14,7 +14,7 @@ import { RuntimeDriver } from './runtime-driver.js';
 import type { AttachDriver, BundleDriver, ContainerDrivers, HooksDriver, MonitorDriver, RuntimeDrivers } from './drivers.js';
 
 export const fileBundle: BundleDriver = {
-  write: (bundleDir, config) => writeFileAtomic(join(bundleDir, 'config.json'), stableJson(config), 0o600), // the environment may hold secrets
+  write: (bundleDir, config, opts) => writeFileAtomic(join(bundleDir, 'config.json'), stableJson(config), 0o600, { durable: opts?.durable !== false }), // the environment may hold secrets
   read: (bundleDir) => JSON.parse(readFileSync(join(bundleDir, 'config.json'), 'utf8')) as Record<string, any>,
 };
 
