@@ -27,3 +27,10 @@ test('a binary that is not there is a rejection (ENOENT); many at once each get 
   const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => runLight('/bin/echo', [String(i)])));
   t.deepEqual(rs.map((r) => r.output.trim()), Array.from({ length: 16 }, (_, i) => String(i)));
 });
+
+test('a child that writes more than a pipe holds before it ends is drained, not stuck; nothing is left listening', async (t) => {
+  const r = await runLight('/bin/sh', ['-c', 'head -c 200000 /dev/zero | tr "\\0" x; exit 3']);
+  t.is(r.code, 3);
+  t.is(r.output.length, 200000);
+  t.is(process.listenerCount('SIGCHLD'), 0);
+});
