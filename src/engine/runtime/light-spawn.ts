@@ -126,16 +126,18 @@ export async function runLight(file: string, args: string[]): Promise<LightResul
     const code = Object.entries(koffi.os.errno).find(([, v]) => v === rc)?.[0] ?? `errno ${rc}`;
     throw Object.assign(new Error(`spawn ${file} ${code}`), { code, errno: rc });
   }
-  c.fcntl(r, F_SETFL, 'int', O_NONBLOCK); // our end only: the child's stdout stays as it expects
+  // our end only: the child's stdout stays as it expects. Were this refused, the pipe is read once the
+  // child has ended (its writers closed), never while a read could block the thread
+  const nonBlocking = c.fcntl(r, F_SETFL, 'int', O_NONBLOCK) === 0;
   return new Promise((resolve) => {
-    const w: Waited = { pid: pidBuf.readInt32LE(0), fd: r, chunks: [], resolve };
+    const w: Waited = { pid: pidBuf.readInt32LE(0), fd: r, nonBlocking, chunks: [], resolve };
     waiting.add(w);
     if (waiting.size === 1) listen(true);
     look(c, w); // (it may have ended before it was waited for)
   });
 }
 
-interface Waited { pid: number; fd: number; chunks: Buffer[]; resolve: (r: LightResult) => void }
+interface Waited { pid: number; fd: number; nonBlocking: boolean; chunks: Buffer[]; resolve: (r: LightResult) => void }
 const waiting = new Set<Waited>();
 let timer: NodeJS.Timeout | undefined;
 
@@ -154,7 +156,7 @@ function listen(on: boolean): void {
 
 /** Reads what `w`'s pipe holds and, once its child has ended (or another reaped it), settles it. */
 function look(c: Spawn, w: Waited): void {
-  drain(w);
+  if (w.nonBlocking) drain(w);
   const status = Buffer.alloc(4);
   const got = c.waitpid(w.pid, status, WNOHANG);
   if (got === 0) return;
