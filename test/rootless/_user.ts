@@ -92,12 +92,16 @@ export function makeUser(opts: { subIds?: boolean } = {}): TestUser {
       rmSync(home, { recursive: true, force: true });
       rmSync(join('/tmp', `tsstack-run-${uid}`), { recursive: true, force: true });
       spawnSync('userdel', ['-f', name], { stdio: 'pipe' });
+      // userdel takes the user's lines out under shadow's lock. The files are rewritten here only when
+      // it left ours: a rewrite unlocked, while another test's usermod added its user's ids, lost them
+      // (that user's containers then had no gid 5 for /dev/pts: EINVAL)
       for (const [i, f] of SUB_FILES.entries()) {
         if (!existsSync(f)) continue;
-        const lines = readFileSync(f, 'utf8').split('\n').filter((l) => !l.startsWith(`${name}:`) && !l.startsWith(`${uid}:`));
+        const all = readFileSync(f, 'utf8').split('\n');
+        const lines = all.filter((l) => !l.startsWith(`${name}:`) && !l.startsWith(`${uid}:`));
         const text = lines.join('\n');
         if (!existed[i] && !text.trim()) rmSync(f, { force: true });
-        else writeFileSync(f, text);
+        else if (lines.length !== all.length) writeFileSync(f, text);
         rmSync(`${f}-`, { force: true });
       }
     },
