@@ -170,8 +170,11 @@ function look(c: Spawn, w: Waited): void {
   w.resolve({ code, output: Buffer.concat(w.chunks).toString() });
 }
 
+/** One read buffer for every drain (they run on the one thread, never two at once). */
+const scratch = Buffer.allocUnsafe(4096);
+
 function drain(w: Waited): void {
-  const buf = Buffer.allocUnsafe(4096);
+  const buf = scratch;
   for (;;) {
     let n: number;
     try {
