@@ -123,6 +123,7 @@ function sandboxesOf(p: Lazy<NetworkManager>, gateways: () => Promise<Record<str
     publish: async (id, address, ports) => (await m()).publish(id, address, ports),
     unpublish: async (id) => (await m()).unpublish(id),
     gateways,
+    networkChanges: async () => (await m()).networkChanges(),
   };
 }
 

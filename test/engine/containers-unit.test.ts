@@ -148,6 +148,30 @@ test('a volume that does not exist is NOT_FOUND naming it and its target, and th
 
 // ------------------------------------------------------------ start / stop
 
+test('the starts after the first list the networks again only when a network was made or removed, or a gateway is new', async (t) => {
+  const e = await env();
+  for (const n of ['a', 'b', 'c']) await e.c.create(web(n, { ports: [] }));
+  const gateways = () => steps(e).filter((s) => s === 'net.gateways').length;
+  e.h.log.calls = [];
+  await e.c.start('a');
+  await e.c.start('b');
+  t.is(gateways(), 1); // b: the server listens on front's gateway already, set by this process
+  t.is(steps(e).filter((s) => s === 'dns.ensureRunning').length, 2); // but b still makes sure the server runs
+  await e.net.create({ name: 'back', labels: {}, subnet: '10.89.0.0/24' });
+  await e.c.start('c');
+  t.is(gateways(), 2); // a network was made since: the server must listen on it too
+  const { id } = await e.c.create(spec('d', { endpoints: [{ network: 'back', aliases: ['d'] }] }));
+  await e.c.start(id);
+  t.is(gateways(), 2); // back's gateway was set with c's start
+  await e.c.stop('c'); await e.c.remove('c');
+  await e.c.stop(id); await e.c.remove(id);
+  await e.net.remove('back');
+  await e.net.create({ name: 'back', labels: {}, subnet: '10.90.0.0/24' });
+  const d2 = await e.c.create(spec('d2', { endpoints: [{ network: 'back', aliases: ['d2'] }] }));
+  await e.c.start(d2.id);
+  t.is(gateways(), 3); // back made again elsewhere: listed again
+});
+
 test('start: rootfs, DNS names, the DNS server, then the monitor with the spec\'s policy; the container runs', async (t) => {
   const e = await env();
   const { id } = await e.c.create(web('web', { restart: 'on-failure', stopSignal: 'SIGQUIT', healthcheck: { test: ['CMD-SHELL', 'true'], interval: 1000 } as never }));

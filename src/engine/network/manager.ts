@@ -126,6 +126,8 @@ export class NetworkManager implements NetworkApi {
   private readonly hostPorts: HostPorts;
   /** Host connections to published ports, translated in connect() (the DNAT rules stay for everything else). */
   readonly socketLb: SocketPrograms;
+  /** Networks this manager has made or removed: when it changed, what was learnt of the networks before may not hold. */
+  private madeOrRemoved = 0;
 
   constructor(opts: NetworkManagerOptions) {
     this.root = opts.root;
@@ -211,6 +213,7 @@ export class NetworkManager implements NetworkApi {
         throw this.wrap(e, `could not create network "${spec.name}"`, undo);
       }
       endIntent(this.root, 'network', rec.name);
+      this.madeOrRemoved += 1;
       return info(rec);
     });
   }
@@ -228,6 +231,11 @@ export class NetworkManager implements NetworkApi {
       await this.syncFirewall();
       if (failures.length) throw new TsstackError('NETWORK', failures[0]!, { details: failures.slice(1), hint: 'run the command again; leftovers are retried' });
     });
+  }
+
+  /** How many networks this manager has made or removed so far. */
+  networkChanges(): number {
+    return this.madeOrRemoved;
   }
 
   async inspect(name: string): Promise<NetworkInfo | undefined> {
@@ -257,6 +265,7 @@ export class NetworkManager implements NetworkApi {
       if (!deleting && !this.unlinked.has(rec.bridge)) await this.removeBridge(rec, failures);
       faultPoint('network.unlinked');
       this.store.delete(name);
+      this.madeOrRemoved += 1;
       this.retiring.delete(name);
       faultPoint('network.forgotten');
       try {

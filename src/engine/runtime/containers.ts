@@ -21,7 +21,7 @@ import type {
 import { hookExecArgs, hookFailure, hookOwner, type HookRun } from './lifecycle-hooks.js';
 import { nativeBinary, resolveRuntime } from '../native-paths.js';
 import { cgroupPaths, cgroupPids, hasOwnCgroup, netBytes, readRawStats, recordedInitStart } from './cgroup-stats.js';
-import type { ContainerDeps, EndpointResult } from './deps.js';
+import type { ContainerDeps, DnsProvider, EndpointResult, SandboxProvider } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
 import { readLogs } from './logs.js';
@@ -421,6 +421,30 @@ export class Containers implements ContainerApi {
     }
   }
 
+  /**
+   * The gateways (network → address) this process last had the DNS server listen on, and the network
+   * manager's count of networks made and removed before it listed them (ensureDns).
+   */
+  private dnsListening?: { changes: number; gateways: Map<string, string> };
+
+  /**
+   * Makes sure the DNS server runs and listens on the gateways of `rec`'s networks. Listing every network
+   * to set them (~0.5 ms a start on this 2-core machine) is left out when this process already set them
+   * and made or removed no network since, and each endpoint's gateway is the one set: then only the
+   * server's pid is looked at. Nothing is written on that way, so what other commands set stays as it is.
+   */
+  private async ensureDns(rec: ContainerRecord, dns: DnsProvider, net: SandboxProvider): Promise<void> {
+    const changes = await net.networkChanges?.();
+    const known = this.dnsListening;
+    if (known && changes !== undefined && known.changes === changes && rec.endpoints.every((ep) => known.gateways.get(ep.network) === ep.gateway)) {
+      await dns.ensureRunning!();
+      return;
+    }
+    const listen = await net.gateways!();
+    await dns.ensureRunning!(listen);
+    if (changes !== undefined) this.dnsListening = { changes, gateways: new Map(Object.entries(listen).map(([n, l]) => [n, typeof l === 'string' ? l : l.gateway])) };
+  }
+
   /** The DNS server's start begun by a create whose start follows (warmDns). */
   private dnsWarm?: Promise<unknown>;
 
@@ -665,7 +689,7 @@ export class Containers implements ContainerApi {
     }
     const dns = this.deps.dns, net = this.deps.network;
     await this.dnsUp(rec);
-    if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await dns.ensureRunning(await net.gateways());
+    if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await this.ensureDns(rec, dns, net);
     mkdirSync(this.runtimeRoot, { recursive: true });
     this.spreadOnce(this.runtimeRoot); // (the runtime's state directories, one per container: any runtime's)
     return runtime;

@@ -35,6 +35,8 @@ export interface SandboxProvider {
   unpublish(containerId: string): Promise<void>;
   /** Optional: network name → gateway, where the DNS server listens. */
   gateways?(): Promise<Record<string, DnsListen>>;
+  /** Optional: how many networks this process has made or removed (a change makes gateways learnt before stale). */
+  networkChanges?(): number | Promise<number>;
 }
 
 export interface DnsRecordInput {
@@ -54,7 +56,7 @@ export interface DnsProvider {
   renderResolvConf?(nameserver: string, search: string[]): string;
   renderHosts?(entries: { address: string; names: string[] }[]): string;
   /** Optional: started with the networks' gateways before a networked container starts. */
-  ensureRunning?(listen: Record<string, DnsListen>): Promise<unknown>;
+  ensureRunning?(listen?: Record<string, DnsListen>): Promise<unknown>;
   /** Optional: whether the server runs now (a cheap look: a create does not start it early then). */
   isRunning?(): boolean;
 }
