@@ -107,7 +107,7 @@ export function quickDown(argv: string[]): { globals: GlobalOptions; flags: Down
 }
 
 /**
- * `[global options] run [--rm] [-d] [-T] [--no-deps] [--service-ports] SERVICE [COMMAND…]`, the
+ * `[global options] run [--rm] [-d] [-T] [--no-deps] [--service-ports] [--use-aliases] SERVICE [COMMAND…]`, the
  * one-off people script, also without commander. As commander's passThroughOptions, every word
  * after SERVICE is the command's. Any other flag before SERVICE leaves it to commander.
  */
@@ -122,6 +122,7 @@ export function quickRun(argv: string[]): { globals: GlobalOptions; service: str
     else if (a === '-T' || a === '--no-TTY') flags.TTY = false;
     else if (a === '--no-deps') flags.deps = false;
     else if (a === '--service-ports') flags.servicePorts = true;
+    else if (a === '--use-aliases') flags.useAliases = true;
     else if (a.startsWith('-')) return undefined;
     else return { globals: q.globals, service: a, command: q.rest.slice(i + 1), flags };
   }
@@ -397,6 +398,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       .option('--no-deps', 'do not start dependencies')
       .option('-p, --publish <port>', 'publish a port (repeatable)', collect)
       .option('--service-ports', 'publish the service\'s ports')
+      .option('--use-aliases', 'answer to the service\'s name and network aliases too (else to its own name only)')
       .passThroughOptions()
       .action(act(async () => (await import('./commands/run.js')).runRun));
     for (const [name, desc] of [['start', 'start existing containers'], ['restart', 'restart containers'], ['stop', 'stop containers']] as const) {

@@ -75,6 +75,36 @@ needs(...E2E).serial('DNS answers for running containers only: stop and kill tak
   }
 });
 
+// As Compose: a one-off container gets the service's name and network aliases only with --use-aliases,
+// else lookups of the service's name would reach it beside the service's own containers.
+needs(...E2E).serial('a one-off container of run answers to its own name only; with --use-aliases to the service\'s too', async (t) => {
+  const w = world();
+  try {
+    await w.busybox('busybox:latest');
+    w.stack(STACK);
+    t.is((await w.T('up', '-d', 'a', 'b')).code, 0);
+    // how many addresses `name` resolves to, as seen from a (the exit code: exec's output is not captured here)
+    const count = async (name: string) =>
+      (await w.T('exec', '-T', 'a', 'sh', '-c', `exit $(nslookup -type=a ${name} 2>/dev/null | awk '/^Address/ && $2 !~ /:/' | wc -l)`)).code;
+    t.is(await count('b'), 1);
+    const plain = await w.T('run', '-d', '--name', 'gaps-b-plain', 'b');
+    t.is(plain.code, 0, plain.err);
+    t.is(await count('b'), 1, 'the one-off is not among the service\'s addresses');
+    t.is(await count('b.gaps'), 1);
+    t.is(await count('gaps-b-plain'), 1, 'the one-off resolves by its own name');
+    const aliased = await w.T('run', '-d', '--use-aliases', '--name', 'gaps-b-aliased', 'b');
+    t.is(aliased.code, 0, aliased.err);
+    t.is(await count('gaps-b-aliased'), 1);
+    t.is(await count('b'), 2, 'with --use-aliases the one-off answers to the service\'s name too');
+    t.is(await count('b.gaps'), 2);
+    t.is((await w.T('down', '-t', '1')).code, 0);
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v', '-t', '1').catch(() => {});
+    w.dispose();
+  }
+});
+
 needs(...E2E).serial('run -it and exec -it get a real pty from a terminal; run -i pipes stdin through', async (t) => {
   const { execFileSync } = await import('node:child_process');
   const w = world();

@@ -63,11 +63,12 @@ test('quickDown takes `[globals] down [-v] [--remove-orphans] [-t N]` only; anyt
   }
 });
 
-test('quickRun takes `[globals] run [--rm] [-d] [-T] [--no-deps] [--service-ports] SERVICE [COMMAND…]`; every word after SERVICE is the command\'s', (t) => {
+test('quickRun takes `[globals] run [--rm] [-d] [-T] [--no-deps] [--service-ports] [--use-aliases] SERVICE [COMMAND…]`; every word after SERVICE is the command\'s', (t) => {
   t.deepEqual(quickRun(['-f', 'a.yaml', '-p', 'run', 'run', '--rm', 't']), { globals: { file: ['a.yaml'], projectName: 'run' }, service: 't', command: [], flags: { rm: true } });
   t.deepEqual(quickRun(['run', '-T', '--no-deps', '-d', '--service-ports', 'web', 'sh', '-c', 'echo --rm -e x']), {
     globals: {}, service: 'web', command: ['sh', '-c', 'echo --rm -e x'], flags: { TTY: false, deps: false, detach: true, servicePorts: true },
   });
+  t.deepEqual(quickRun(['run', '--use-aliases', 'web'])?.flags, { useAliases: true });
   t.deepEqual(quickRun(['run', 'web', '--help'])?.command, ['--help']);
   for (const argv of [['run'], ['run', '--rm'], ['run', '-e', 'A=1', 'web'], ['run', '--name', 'x', 'web'], ['run', '-it', 'web'], ['run', '--help'], ['ps', 'run', 'web'], ['run', '--', 'web']]) {
     t.is(quickRun(argv), undefined, argv.join(' '));

@@ -25,6 +25,8 @@ export interface RunFlags {
   deps?: boolean;
   publish?: string[];
   servicePorts?: boolean;
+  /** The service's name and network aliases for the one-off container too (Compose's --use-aliases). */
+  useAliases?: boolean;
 }
 
 /** A one-off container of a service (label tsstack.oneoff=True), after starting its dependencies. */
@@ -112,6 +114,9 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   await engine.host.writeGeneratedFiles(d.files);
   const spec = createSpec(model.name, d.services[service].containers[0], d.services[service], projectLabels(model));
   spec.labels[LABEL.oneoff] = 'True';
+  // As Compose: a one-off container answers only to its own name, unless --use-aliases; with the service's
+  // name and aliases it would also get a share of the lookups meant for the service's own containers
+  if (!o.useAliases) for (const ep of spec.endpoints) ep.aliases = [];
   if (o.rm && !o.detach) spec.ephemeral = true; // removed below, whatever happens
   phase('run: specified');
   const c = await engine.containers.create(spec, { startSoon: true });
