@@ -9,6 +9,7 @@
 //                     older than this directive ignore it (and keep answering).
 
 import { isIP } from 'node:net';
+import { byCodeUnits as cmp } from '../../util/compare.js';
 
 export interface DnsEndpoint {
   /** The container's address on the network (a `/len` suffix is ignored). */
@@ -111,7 +112,6 @@ export function parseUpstream(s: string): Upstream | undefined {
   return undefined;
 }
 
-const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The records file for `state`. Deterministic: sorted by network, then name, then address.
  *  Containers on networks that have no gateway yet are left out until it is set. */

@@ -6,6 +6,7 @@ import { TsstackError } from '../../util/errors.js';
 import { digestHex } from './oci.js';
 import { familiarName, parseReference } from './reference.js';
 import type { ImageStore } from './store.js';
+import { byCodeUnits as cmp } from '../../util/compare.js';
 
 export interface ImageRow {
   repository: string;
@@ -31,7 +32,6 @@ export function imageRows(images: ImageInfo[]): ImageRow[] {
   return rows.sort((a, b) => (a.repository === b.repository ? cmp(a.tag, b.tag) : cmp(a.repository, b.repository)) || cmp(a.id, b.id));
 }
 
-const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export async function imageList(store: ImageStore): Promise<ImageRow[]> {
   return imageRows(await store.list());

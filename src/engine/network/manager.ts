@@ -32,6 +32,7 @@ import { localRules, networkFaults } from './health.js';
 import type { ForwardEntry } from './socket-lb-programs.js';
 import { faultPoint } from '../../util/fault.js';
 import { beginIntent, endIntent } from '../intents.js';
+import { byCodeUnits } from '../../util/compare.js';
 
 export interface NetworkManagerOptions {
   root: string;
@@ -289,7 +290,7 @@ export class NetworkManager implements NetworkApi {
     const taken = (await this.taken()).filter((t) => !(t.network && names.has(t.network)));
     const planned: Taken[] = [];
     // explicit subnets first: a subnet picked from the pool gives way to them, as it will at create
-    const ordered = [...specs].sort((a, b) => Number(!a.subnet) - Number(!b.subnet) || a.name.localeCompare(b.name));
+    const ordered = [...specs].sort((a, b) => Number(!a.subnet) - Number(!b.subnet) || byCodeUnits(a.name, b.name));
     for (const spec of ordered) {
       try {
         checkNetworkName(spec.name);

@@ -14,6 +14,7 @@
 
 import type { NftCommand } from './nft.js';
 import type { PortBinding } from '../api.js';
+import { byCodeUnits } from '../../util/compare.js';
 
 export const FAMILY = 'inet';
 /** The table of the default root; other roots get `tsstack_<hash>` (see tableFor in manager.ts). */
@@ -138,15 +139,16 @@ function chain(b: Base, name: string, type: 'nat' | 'filter', hook: string, prio
   return { chain: { ...b, name, type, hook, prio, policy: 'accept' } };
 }
 
+/** A port's order: any-host ports first (a space sorts before any address), then by address, protocol and port. */
 function portKey(p: FwPort): string {
-  return `${p.hostIp ?? ''}|${p.protocol}|${String(p.hostPort).padStart(5, '0')}`;
+  return `${isAnyHost(p.hostIp) ? '' : p.hostIp} ${p.protocol} ${String(p.hostPort).padStart(5, '0')}`;
 }
 
 /** Every object of the table, in the order they must be added. Deterministic. */
 export function buildTable(networks: FwNetwork[], ports: FwPort[], table = TABLE): Obj[] {
   const base: Base = { family: FAMILY, table };
-  const nets = [...networks].sort((a, b) => a.name.localeCompare(b.name));
-  const sorted = [...ports].sort((a, b) => portKey(a).localeCompare(portKey(b)));
+  const nets = [...networks].sort((a, b) => byCodeUnits(a.name, b.name));
+  const sorted = [...ports].sort((a, b) => byCodeUnits(portKey(a), portKey(b)));
   const byIp = sorted.filter((p) => !isAnyHost(p.hostIp));
   const any = sorted.filter((p) => isAnyHost(p.hostIp));
 
@@ -225,10 +227,10 @@ function elemKey(p: FwPort): unknown {
 export function portElementsBatch(removed: FwPort[], added: FwPort[], table = TABLE): NftCommand[] {
   const out: NftCommand[] = [];
   const maps = (p: FwPort) => (isAnyHost(p.hostIp) ? ['any_addr', 'any_port'] : ['ip_addr', 'ip_port']);
-  for (const p of [...removed].sort((a, b) => portKey(a).localeCompare(portKey(b)))) {
+  for (const p of [...removed].sort((a, b) => byCodeUnits(portKey(a), portKey(b)))) {
     for (const name of maps(p)) out.push({ delete: { element: { family: FAMILY, table, name, elem: [elemKey(p)] } } });
   }
-  for (const p of [...added].sort((a, b) => portKey(a).localeCompare(portKey(b)))) {
+  for (const p of [...added].sort((a, b) => byCodeUnits(portKey(a), portKey(b)))) {
     const [addrMap, portMap] = maps(p) as [string, string];
     out.push({ add: { element: { family: FAMILY, table, name: addrMap, elem: [[elemKey(p), p.address]] } } });
     out.push({ add: { element: { family: FAMILY, table, name: portMap, elem: [[elemKey(p), p.containerPort]] } } });

@@ -11,6 +11,7 @@ import { TsstackError } from '../../util/errors.js';
 import { withLockFile } from '../store/lock.js';
 import type { NetworkInfo, PortBinding } from '../api.js';
 import { sortKeysDeep } from '../../util/canonical-json.js';
+import { byCodeUnits } from '../../util/compare.js';
 
 export interface EndpointRecord {
   address: string;
@@ -112,7 +113,7 @@ export class NetworkStore {
       } catch { /* already gone */ }
       return;
     }
-    const sorted = [...ports].sort((a, b) => `${a.hostIp ?? ''}|${a.protocol}|${a.hostPort}`.localeCompare(`${b.hostIp ?? ''}|${b.protocol}|${b.hostPort}`));
+    const sorted = [...ports].sort((a, b) => byCodeUnits(`${a.hostIp ?? ''}|${a.protocol}|${a.hostPort}`, `${b.hostIp ?? ''}|${b.protocol}|${b.hostPort}`));
     writeJsonAtomicSync(path, sortKeysDeep({ ports: sorted }));
   }
 

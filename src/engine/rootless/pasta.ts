@@ -26,6 +26,7 @@ import { aliveAs } from './alive.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../../util/fs-atomic.js';
+import { byCodeUnits } from '../../util/compare.js';
 
 export interface Published {
   hostIp?: string;
@@ -69,7 +70,7 @@ export const SPLICE_INSTANCES = 32;
 function split(ports: readonly Published[]): { own: Published[]; main: Published[] } {
   const seen = new Set<string>();
   const loop = usable(ports).filter(loopbackOnly).filter((p) => !seen.has(spliceKey(p)) && !!seen.add(spliceKey(p)));
-  loop.sort((a, b) => a.hostPort - b.hostPort || portSpec(a).localeCompare(portSpec(b)) || a.protocol.localeCompare(b.protocol));
+  loop.sort((a, b) => a.hostPort - b.hostPort || byCodeUnits(portSpec(a), portSpec(b)) || byCodeUnits(a.protocol, b.protocol));
   const own = loop.slice(0, SPLICE_INSTANCES);
   const ownKeys = new Set(own.map(spliceKey));
   return { own, main: usable(ports).filter((p) => !ownKeys.has(spliceKey(p))) };

@@ -8,6 +8,7 @@ import type { ContainerCreateSpec } from '../api.js';
 import type { ResolvedUser } from './users.js';
 import { deviceAllowRules, ociDevices, type DeviceRule, type OciDevice } from './devices.js';
 import { defaultSeccomp } from './seccomp-profile.js';
+import { byCodeUnits } from '../../util/compare.js';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -227,7 +228,7 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
   const rl = Object.entries(input.ulimits ?? {})
     .map(([name, v]) => ({ type: rlimitType(name), soft: v.soft, hard: v.hard }))
     .filter((r): r is { type: string; soft: number; hard: number } => r.type !== undefined)
-    .sort((a, b) => a.type.localeCompare(b.type));
+    .sort((a, b) => byCodeUnits(a.type, b.type));
   if (rl.length) process.rlimits = rl;
   if (input.resources?.oomScoreAdj !== undefined) process.oomScoreAdj = input.resources.oomScoreAdj;
 
@@ -238,7 +239,7 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
     if (src) mounts.push({ destination: dest, type: 'bind', source: src, options: ['rbind', 'rprivate', 'rw'] });
   }
   // user mounts after the defaults, parents before children
-  const user = [...(input.mounts ?? [])].sort((a, b) => a.target.split('/').length - b.target.split('/').length || a.target.localeCompare(b.target));
+  const user = [...(input.mounts ?? [])].sort((a, b) => a.target.split('/').length - b.target.split('/').length || byCodeUnits(a.target, b.target));
   for (const m of user) {
     const i = mounts.findIndex((x) => x.destination === m.target);
     if (i >= 0) mounts.splice(i, 1); // a user mount over /dev/shm etc. replaces the default
@@ -306,7 +307,7 @@ export function buildRunStepSpec(opts: { rootfs: string; args: string[]; env: st
 }
 
 function sortKeys<T>(o: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => byCodeUnits(a, b)));
 }
 
 /** JSON with object keys sorted at every level (arrays keep their order). */
