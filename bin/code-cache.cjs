@@ -200,7 +200,8 @@ function notBundled(env, execArgv) {
  * bin/tsstack.js imports dist/src/cli/main.js.
  */
 function loadBundled(argv, env = process.env) {
-  const trace = (s) => { if (env.TSSTACK_DEBUG_STARTUP) process.stderr.write(`startup: ${s}\n`); };
+  // written to the descriptor: process.stderr would make Node's stream (and load node:net for a pipe)
+  const trace = (s) => { if (env.TSSTACK_DEBUG_STARTUP) fs.writeSync(2, `startup: ${s}\n`); };
   const off = notBundled(env, process.execArgv);
   if (off) return trace(`modules of dist/src (${off})`);
   let fd;

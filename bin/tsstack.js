@@ -18,7 +18,23 @@ if (extraCa !== undefined) {
     globalThis[Symbol.for('tsstack.deferredExtraCa')] = extraCa;
   }
 }
-process.stdout.on('error', (e) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
+// The handler goes on stdout when something first uses it: Node makes the stream at the first read of
+// process.stdout (node:stream, and node:net for a pipe: 2–3 ms), which a command that prints nothing,
+// such as a `run --rm` of a quiet container, then never pays.
+const onStdoutError = (e) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; };
+const stdoutGetter = Object.getOwnPropertyDescriptor(process, 'stdout');
+if (stdoutGetter && stdoutGetter.get && stdoutGetter.configurable) {
+  let handled = false;
+  Object.defineProperty(process, 'stdout', {
+    configurable: true,
+    enumerable: stdoutGetter.enumerable,
+    get() {
+      const stream = stdoutGetter.get.call(process);
+      if (!handled) { handled = true; stream.on('error', onStdoutError); }
+      return stream;
+    },
+  });
+} else process.stdout.on('error', onStdoutError);
 const argv = process.argv.slice(2);
 let bundled;
 try {

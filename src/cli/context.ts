@@ -10,6 +10,7 @@ import { TsstackError } from '../util/errors.js';
 import { BUNDLE_FILE } from './code-identity.js';
 import { phase } from '../util/phase-trace.js';
 import { codeCacheRun } from './code-cache-run.js';
+import { isTerminal } from '../util/terminal.js';
 
 export interface GlobalOptions {
   file?: string[];
@@ -38,7 +39,7 @@ export interface Io {
 export const defaultIo = (): Io => ({
   out: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
   err: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
-  tty: !!process.stdout.isTTY,
+  tty: isTerminal(1),
   env: process.env,
   cwd: process.cwd(),
 });

@@ -4,6 +4,7 @@
 
 import type { ApplyEvent } from '../reconcile/apply.js';
 import type { Io } from './context.js';
+import { isTerminal } from '../util/terminal.js';
 
 const COLOURS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
 
@@ -71,7 +72,7 @@ export function progressFor(io: Io, opts: { quiet?: boolean } = {}): Progress {
 
 /** Whether to draw a live view (listr2): a terminal on both stdout and stderr. */
 export function liveView(io: Io): boolean {
-  return io.tty && !!process.stderr.isTTY;
+  return io.tty && isTerminal(2);
 }
 
 /**

@@ -74,6 +74,9 @@ needs(...E2E).serial('from the bundle, run --rm and down load neither node:crypt
       t.is(r.code, 0, r.err);
       t.regex(r.err, /startup: bundle/, 'ran from the bundle');
       for (const m of ['crypto', 'child_process', 'fs/promises']) t.false(r.builtins.includes(m), `${args.join(' ')} loads no node:${m}`);
+      // a quiet run prints nothing: Node's stdio streams are never made (bin/tsstack.js, src/util/terminal.ts),
+      // and nothing else on its way loads Node's streams, sockets or readline (its stdout here is a pipe)
+      if (args[0] === 'run') for (const m of ['stream', 'net', 'readline', 'internal/readline/interface', 'internal/fs/streams']) t.false(r.builtins.includes(m), `run --rm loads no ${m}`);
     }
     t.deepEqual(leftovers(w.root), []);
   } finally {

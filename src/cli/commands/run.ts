@@ -10,6 +10,7 @@ import { TsstackError } from '../../util/errors.js';
 import type { Context } from '../context.js';
 import { recoverFirst } from '../recover-first.js';
 import { phase } from '../../util/phase-trace.js';
+import { isTerminal } from '../../util/terminal.js';
 
 export interface RunFlags {
   rm?: boolean;
@@ -37,7 +38,7 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   if (!svc) throw new TsstackError('NOT_FOUND', `no such service: ${service}`, { hint: `services: ${Object.keys(model.services).sort().join(', ')}` });
   // As compose: a pty by default when stdin is a terminal (-T: never). Then, or with -i, the container runs
   // in the foreground on this process's stdio (no monitor, no log); otherwise it is started and its log followed.
-  const stdinTty = !!process.stdin.isTTY;
+  const stdinTty = isTerminal(0);
   if (o.tty && o.TTY !== false && !stdinTty) {
     throw new TsstackError('USAGE', 'run -t: the input device is not a terminal', { hint: 'drop -t (or pass -T) when stdin is a pipe or a file; -i alone keeps stdin open' });
   }
