@@ -224,6 +224,12 @@ export interface ContainerCreateSpec {
    * earlier one (an exited one-off container, which `down` or `rm` removes).
    */
   ephemeral?: boolean;
+  /**
+   * false: the DNS server does not answer to the service's names (`web`, `web.<project>`, from the
+   * `tsstack.service` label) for this container, as Compose's one-off containers of `run` without
+   * `--use-aliases`, which answer to their own name only. Default: it does.
+   */
+  serviceNames?: boolean;
   /** Final argv (entrypoint + command). */
   args: string[];
   env: string[];

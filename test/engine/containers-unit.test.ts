@@ -148,6 +148,14 @@ test('a volume that does not exist is NOT_FOUND naming it and its target, and th
 
 // ------------------------------------------------------------ start / stop
 
+test('a container with serviceNames false is given to the DNS server without its service (its own name only: run\'s one-offs)', async (t) => {
+  const e = await env();
+  const { id } = await e.c.create(web('one-off', { ports: [], serviceNames: false, endpoints: [{ network: 'front', aliases: [] }] }));
+  await e.c.start(id);
+  t.is(e.h.dns.records.get(id)?.service, undefined);
+  t.is(e.h.dns.records.get(id)?.name, 'one-off');
+});
+
 test('the starts after the first list the networks again only when a network was made or removed, or a gateway is new', async (t) => {
   const e = await env();
   for (const n of ['a', 'b', 'c']) await e.c.create(web(n, { ports: [] }));

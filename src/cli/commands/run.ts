@@ -117,7 +117,10 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   spec.labels[LABEL.oneoff] = 'True';
   // As Compose: a one-off container answers only to its own name, unless --use-aliases; with the service's
   // name and aliases it would also get a share of the lookups meant for the service's own containers
-  if (!o.useAliases) for (const ep of spec.endpoints) ep.aliases = [];
+  if (!o.useAliases) {
+    spec.serviceNames = false;
+    for (const ep of spec.endpoints) ep.aliases = [];
+  }
   if (o.rm && !o.detach) spec.ephemeral = true; // removed below, whatever happens
   phase('run: specified');
   const c = await engine.containers.create(spec, { startSoon: true });

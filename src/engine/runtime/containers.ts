@@ -474,10 +474,7 @@ export class Containers implements ContainerApi {
     if (!dns || !rec.endpoints.length) return;
     const networks: Record<string, { address: string; aliases: string[] }> = {};
     for (const [i, ep] of rec.endpoints.entries()) networks[ep.network] = { address: ep.address, aliases: spec.endpoints[i]?.aliases ?? [] };
-    // the service's names (`web`, `web.<project>`) only for a container that answers to the service: each of
-    // the service's own has its name among its aliases; a one-off of `run` has it only with --use-aliases
-    const svc = spec.labels['tsstack.service'];
-    const service = svc && spec.endpoints.some((e) => e.aliases?.includes(svc)) ? svc : undefined;
+    const service = spec.serviceNames === false ? undefined : spec.labels['tsstack.service'];
     await dns.setContainer({ id: rec.id, name: spec.name, service, project: spec.labels['tsstack.project'], networks, stateFile: this.statePath(rec.id) });
   }
 
