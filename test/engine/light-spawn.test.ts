@@ -4,7 +4,10 @@
 // binary is a rejection with spawn's error code.
 
 import test from 'ava';
-import { runLight } from '../../src/engine/runtime/light-spawn.js';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exitCode, runLight, spawnDaemon } from '../../src/engine/runtime/light-spawn.js';
 
 test('argv, environment, stdin, output and exit code', async (t) => {
   process.env.TSSTACK_LIGHT_SPAWN_TEST = 'x y';
@@ -33,4 +36,31 @@ test('a child that writes more than a pipe holds before it ends is drained, not 
   t.is(r.code, 3);
   t.is(r.output.length, 200000);
   t.is(process.listenerCount('SIGCHLD'), 0);
+});
+
+// The DNS server's start (dns/service.ts): as child_process.spawn with detached: true, cwd '/' and its
+// output to a log, without loading child_process or forking Node.
+test('a daemon: its own session, in /, stdin /dev/null, output appended to the log, no signal ignored; its exit code once it ends', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-daemon-'));
+  try {
+    const logPath = join(dir, 'log');
+    const log = openSync(logPath, 'a', 0o600);
+    let pid: number;
+    try {
+      pid = spawnDaemon('/bin/sh', ['-c', 'echo "sid=$(cut -d" " -f6 /proc/$$/stat) pid=$$ cwd=$(pwd)"; grep -E "^SigIgn" /proc/self/status; cat; echo err >&2; read x < /dev/stdin; sleep 0.3; exit 5'], log);
+    } finally {
+      closeSync(log);
+    }
+    t.is(exitCode(pid), undefined, 'running');
+    for (let i = 0; i < 200 && exitCode(pid) === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    t.is(exitCode(pid), 5);
+    const out = readFileSync(logPath, 'utf8');
+    t.regex(out, new RegExp(`^sid=${pid} pid=${pid} cwd=/\n`), 'a session of its own, in /');
+    t.regex(out, /SigIgn:\s+0+\n/);
+    t.regex(out, /err\n$/);
+    const e = t.throws(() => spawnDaemon('/nonexistent/tsstack-dns', [], 2));
+    t.is((e as NodeJS.ErrnoException).code, 'ENOENT');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

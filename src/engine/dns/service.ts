@@ -31,10 +31,10 @@
 // watches it itself (native/dns/live.h), so a container that exits on its own or waits
 // to restart goes quiet with no tsstack process left to tell anyone.
 
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DirWake } from '../../util/dir-wake.js';
+import { exitCode, spawnDaemon } from '../runtime/light-spawn.js';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/fs-atomic.js';
 import { withLock } from '../store/lock.js';
@@ -460,15 +460,17 @@ export class DnsService {
     try { unlinkSync(this.loadedPath); } catch { /* first start */ }
     const log = openSync(this.logPath, 'a', 0o600);
     const args = ['--records', this.recordsPath, '--pidfile', this.pidPath, '--status', this.loadedPath, '--resolv-conf', this.hostResolvConf, '--port', String(this.port), '--nft-events', join(this.dir, 'nft')];
-    let exited: number | null | undefined;
+    let exited: number | undefined;
     // Detached in its own session so it outlives the CLI that starts it.
-    const child = spawn(this.binary, args, { detached: true, cwd: '/', stdio: ['ignore', log, log] });
-    closeSync(log);
-    child.on('exit', (code) => { exited = code; });
-    child.on('error', () => { exited = -1; });
-    child.unref();
-    const pid = child.pid;
-    const up = await waitFor(() => exited !== undefined || (pid !== undefined && readPid(this.pidPath) === pid), START_TIMEOUT_MS);
+    let pid: number | undefined;
+    try {
+      pid = spawnDaemon(this.binary, args, log);
+    } catch {
+      exited = -1;
+    } finally {
+      closeSync(log);
+    }
+    const up = await waitFor(() => (exited ??= pid === undefined ? -1 : exitCode(pid)) !== undefined || readPid(this.pidPath) === pid, START_TIMEOUT_MS);
     if (up && exited === undefined && pid !== undefined) return pid;
     if (exited === 3) {
       // Another server holds the pid file (a race we lost outside the lock, or a stale run root).
