@@ -10,6 +10,7 @@ import { TsstackError } from '../util/errors.js';
 import { BUNDLE_FILE } from './code-identity.js';
 import { phase } from '../util/phase-trace.js';
 import { codeCacheRun } from './code-cache-run.js';
+import { stdWriter } from '../util/std-write.js';
 import { isTerminal } from '../util/terminal.js';
 
 export interface GlobalOptions {
@@ -36,9 +37,10 @@ export interface Io {
   loadStack?: (opts: Record<string, unknown>) => Promise<StackModel>;
 }
 
+const stdout = stdWriter(1), stderr = stdWriter(2);
 export const defaultIo = (): Io => ({
-  out: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
-  err: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+  out: (s) => stdout(s.endsWith('\n') ? s : s + '\n'),
+  err: (s) => stderr(s.endsWith('\n') ? s : s + '\n'),
   tty: isTerminal(1),
   env: process.env,
   cwd: process.cwd(),
