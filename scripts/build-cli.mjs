@@ -64,7 +64,7 @@ const builtinImports = {
  * build time. node:child_process took 1–3 ms of every command, node:fs/promises ~2, node:net ~4
  * (with node:stream), node:crypto 4–6.
  */
-const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises', 'node:net', 'node:crypto', 'node:stream', 'node:stream/promises'];
+const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises', 'node:net', 'node:crypto', 'node:stream', 'node:stream/promises', 'node:module'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
