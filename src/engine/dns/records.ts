@@ -114,7 +114,6 @@ export function parseUpstream(s: string): Upstream | undefined {
   return undefined;
 }
 
-
 /** The records file for `state`. Deterministic: sorted by network, then name, then address.
  *  Containers on networks that have no gateway yet are left out until it is set. */
 export function renderRecords(state: DnsState, opts: RenderOptions = {}): string {

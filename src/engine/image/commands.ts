@@ -32,7 +32,6 @@ export function imageRows(images: ImageInfo[]): ImageRow[] {
   return rows.sort((a, b) => (a.repository === b.repository ? cmp(a.tag, b.tag) : cmp(a.repository, b.repository)) || cmp(a.id, b.id));
 }
 
-
 export async function imageList(store: ImageStore): Promise<ImageRow[]> {
   return imageRows(await store.list());
 }
