@@ -85,6 +85,34 @@ function libc(): Spawn | null {
   return lib;
 }
 
+/** glibc's opaque structs, with room to spare (80 and 336 bytes on x86-64 and arm64). */
+function spawnParts(): { fa: Buffer; attr: Buffer } {
+  return { fa: Buffer.alloc(256), attr: Buffer.alloc(1024) };
+}
+
+/**
+ * What every child spawned here gets (on `fa` and `attr`, initialised): stdin /dev/null, stdout and stderr
+ * to `out`, every signal at its default and none blocked, plus `flags`.
+ */
+function setUp(c: Spawn, fa: Buffer, attr: Buffer, out: number, flags: number): void {
+  const none = Buffer.alloc(256), all = Buffer.alloc(256); // sigset_t: 128 bytes
+  c.faOpen(fa, 0, '/dev/null', O_RDONLY, 0);
+  c.faDup2(fa, out, 1);
+  c.faDup2(fa, out, 2);
+  c.sigemptyset(none);
+  // every signal but SIGKILL and SIGSTOP, as raw bits (signal n = bit n-1): sigfillset leaves out glibc's
+  // own two (32, 33), which the child would then keep ignored as Node's threads do
+  all.writeBigUInt64LE(~((1n << BigInt(SIGKILL - 1)) | (1n << BigInt(SIGSTOP - 1))) & 0xffffffffffffffffn, 0);
+  c.attrSigmask(attr, none);
+  c.attrSigdefault(attr, all);
+  c.attrFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | flags);
+}
+
+/** This process's environment as `envp`. */
+function environ(): (string | null)[] {
+  return [...Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])), null];
+}
+
 /**
  * Runs `file` with `args` to its exit; rejects (like spawn's 'error') when it cannot be started.
  * posix_spawn itself is called on libuv's thread pool (koffi's async call): the calling thread waits
@@ -98,25 +126,15 @@ export async function runLight(file: string, args: string[]): Promise<LightResul
   const fds = Buffer.alloc(8);
   if (c.pipe2(fds, O_CLOEXEC) !== 0) return runForked(file, args);
   const [r, w] = [fds.readInt32LE(0), fds.readInt32LE(4)];
-  // glibc's opaque structs, with room to spare (80, 336 and 128 bytes on x86-64 and arm64)
-  const fa = Buffer.alloc(256), attr = Buffer.alloc(1024), none = Buffer.alloc(256), all = Buffer.alloc(256), pidBuf = Buffer.alloc(8);
+  const { fa, attr } = spawnParts();
+  const pidBuf = Buffer.alloc(8);
   let rc: number;
   try {
     c.faInit(fa);
     c.attrInit(attr);
     try {
-      c.faOpen(fa, 0, '/dev/null', O_RDONLY, 0);
-      c.faDup2(fa, w, 1);
-      c.faDup2(fa, w, 2);
-      c.sigemptyset(none);
-      // every signal but SIGKILL and SIGSTOP, as raw bits (signal n = bit n-1): sigfillset leaves out glibc's
-      // own two (32, 33), which the child would then keep ignored as Node's threads do
-      all.writeBigUInt64LE(~((1n << BigInt(SIGKILL - 1)) | (1n << BigInt(SIGSTOP - 1))) & 0xffffffffffffffffn, 0);
-      c.attrSigmask(attr, none);
-      c.attrSigdefault(attr, all);
-      c.attrFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-      const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-      rc = await new Promise<number>((ok, fail) => c.posixSpawn.async(pidBuf, file, fa, attr, [file, ...args, null], [...env, null], (e, n) => (e ? fail(e) : ok(n))));
+      setUp(c, fa, attr, w, 0);
+      rc = await new Promise<number>((ok, fail) => c.posixSpawn.async(pidBuf, file, fa, attr, [file, ...args, null], environ(), (e, n) => (e ? fail(e) : ok(n))));
     } finally {
       c.faDestroy(fa);
       c.attrDestroy(attr);
@@ -150,22 +168,15 @@ export async function runLight(file: string, args: string[]): Promise<LightResul
 export function spawnDaemon(file: string, args: string[], logFd: number): number {
   const c = libc();
   if (!c?.faChdir) return forkDaemon(file, args, logFd);
-  const fa = Buffer.alloc(256), attr = Buffer.alloc(1024), none = Buffer.alloc(256), all = Buffer.alloc(256), pidBuf = Buffer.alloc(8);
+  const { fa, attr } = spawnParts();
+  const pidBuf = Buffer.alloc(8);
   let rc: number;
   c.faInit(fa);
   c.attrInit(attr);
   try {
-    c.faOpen(fa, 0, '/dev/null', O_RDONLY, 0);
-    c.faDup2(fa, logFd, 1);
-    c.faDup2(fa, logFd, 2);
+    setUp(c, fa, attr, logFd, POSIX_SPAWN_SETSID);
     c.faChdir(fa, '/');
-    c.sigemptyset(none);
-    all.writeBigUInt64LE(~((1n << BigInt(SIGKILL - 1)) | (1n << BigInt(SIGSTOP - 1))) & 0xffffffffffffffffn, 0);
-    c.attrSigmask(attr, none);
-    c.attrSigdefault(attr, all);
-    c.attrFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
-    const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-    rc = c.posixSpawn(pidBuf, file, fa, attr, [file, ...args, null], [...env, null]);
+    rc = c.posixSpawn(pidBuf, file, fa, attr, [file, ...args, null], environ());
   } finally {
     c.faDestroy(fa);
     c.attrDestroy(attr);
