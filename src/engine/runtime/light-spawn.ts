@@ -6,6 +6,7 @@
 // Only for what tsstack-monitor needs: argv, the environment, stdin /dev/null, stdout and stderr
 // together into one pipe, every signal back to its default and none blocked (Node ignores SIGPIPE; an
 // ignored signal survives exec). The result is the output and, when it could be reaped, the exit code.
+// The DNS server is started the same way as a daemon (spawnDaemon): its own session, output to its log.
 // Anything this cannot do (no koffi, a libc without posix_spawn) falls back to child_process.spawn.
 //
 // The end is learnt from SIGCHLD (one listener for every child waited for, and a look every 50 ms in
@@ -193,21 +194,25 @@ export function spawnDaemon(file: string, args: string[], logFd: number): number
 /** The exit code of a child spawnDaemon started once it has ended (reaping it); undefined while it runs. */
 export function exitCode(pid: number): number | undefined {
   const known = ended.get(pid);
-  if (known) return known.code;
+  if (known !== undefined) return known;
   const c = libc();
   if (!c) return undefined;
   const status = Buffer.alloc(4);
   const got = c.waitpid(pid, status, WNOHANG);
   if (got === 0) return undefined;
-  const st = status.readInt32LE(0);
   // got < 0: not ours to wait for (any more): gone
-  const code = got < 0 ? -1 : (st & 0x7f) === 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f);
-  ended.set(pid, { code }); // reaped: its pid may be another process's from now on
+  const code = got < 0 ? -1 : statusCode(status.readInt32LE(0));
+  ended.set(pid, code); // reaped: its pid may be another process's from now on
   return code;
 }
 
 /** The daemons seen to end (reaped here, or by child_process for the fallback's), with their codes. */
-const ended = new Map<number, { code: number | undefined }>();
+const ended = new Map<number, number>();
+
+/** A wait status as a shell gives it: the exit code, or 128 + the signal that ended the process. */
+function statusCode(st: number): number {
+  return (st & 0x7f) === 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f);
+}
 
 function forkDaemon(file: string, args: string[], logFd: number): number {
   const child = spawn(file, args, { detached: true, cwd: '/', stdio: ['ignore', logFd, logFd] });
@@ -215,8 +220,8 @@ function forkDaemon(file: string, args: string[], logFd: number): number {
   if (child.pid === undefined) throw Object.assign(new Error(`spawn ${file} failed`), { code: 'ENOENT' });
   const pid = child.pid;
   ended.delete(pid);
-  child.on('error', () => { ended.set(pid, { code: -1 }); });
-  child.on('exit', (code) => { ended.set(pid, { code: code ?? -1 }); });
+  child.on('error', () => { ended.set(pid, -1); });
+  child.on('exit', (code) => { ended.set(pid, code ?? -1); });
   return pid;
 }
 
@@ -247,9 +252,8 @@ function look(c: Spawn, w: Waited): void {
   closeSync(w.fd);
   waiting.delete(w);
   if (!waiting.size) listen(false);
-  const st = status.readInt32LE(0);
   // ECHILD (got < 0): reaped elsewhere, the code unknown
-  const code = got < 0 ? undefined : (st & 0x7f) === 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f);
+  const code = got < 0 ? undefined : statusCode(status.readInt32LE(0));
   w.resolve({ code, output: Buffer.concat(w.chunks).toString() });
 }
 
