@@ -77,7 +77,8 @@ for (const rt of runtimes()) {
     const info = await c.create(spec('pre', shared, { preStop: [{ argv: ['sh', '-c', 'echo "pre_stop $X" >> /shared/order'], env: ['X=1'] }] }));
     await c.start(info.id);
     await c.stop(info.id);
-    t.deepEqual(readFileSync(join(shared, 'order'), 'utf8').split('\n').filter(Boolean), ['pre_stop 1', 'term']);
+    t.deepEqual(readFileSync(join(shared, 'order'), 'utf8').split('\n').filter(Boolean), ['pre_stop 1', 'term'], `warnings: ${JSON.stringify(warnings)}`);
+    t.deepEqual(warnings, []);
     t.is(await c.wait(info.id), 0);
     await c.remove(info.id);
     t.deepEqual(leftovers(c, info.id), []);

@@ -4,7 +4,7 @@
 // binary is a rejection with spawn's error code.
 
 import test from 'ava';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitCode, runLight, spawnDaemon } from '../../src/engine/runtime/light-spawn.js';
@@ -31,7 +31,8 @@ test('a binary that is not there is a rejection (ENOENT); many at once each get 
   t.deepEqual(rs.map((r) => r.output.trim()), Array.from({ length: 16 }, (_, i) => String(i)));
 });
 
-test('a child that writes more than a pipe holds before it ends is drained, not stuck; nothing is left listening', async (t) => {
+// serial, as the daemons' tests: each counts the SIGCHLD listeners of this process
+test.serial('a child that writes more than a pipe holds before it ends is drained, not stuck; nothing is left listening', async (t) => {
   const r = await runLight('/bin/sh', ['-c', 'head -c 200000 /dev/zero | tr "\\0" x; exit 3']);
   t.is(r.code, 3);
   t.is(r.output.length, 200000);
@@ -40,7 +41,7 @@ test('a child that writes more than a pipe holds before it ends is drained, not 
 
 // The DNS server's start (dns/service.ts): as child_process.spawn with detached: true, cwd '/' and its
 // output to a log, without loading child_process or forking Node.
-test('a daemon: its own session, in /, stdin /dev/null, output appended to the log, no signal ignored; its exit code once it ends', async (t) => {
+test.serial('a daemon: its own session, in /, stdin /dev/null, output appended to the log, no signal ignored; its exit code once it ends', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsstack-daemon-'));
   try {
     const logPath = join(dir, 'log');
@@ -54,6 +55,7 @@ test('a daemon: its own session, in /, stdin /dev/null, output appended to the l
     t.is(exitCode(pid), undefined, 'running');
     for (let i = 0; i < 200 && exitCode(pid) === undefined; i++) await new Promise((r) => setTimeout(r, 10));
     t.is(exitCode(pid), 5);
+    t.is(process.listenerCount('SIGCHLD'), 0, 'its listener went once its end was seen');
     const out = readFileSync(logPath, 'utf8');
     t.regex(out, new RegExp(`^sid=${pid} pid=${pid} cwd=/\n`), 'a session of its own, in /');
     t.regex(out, /SigIgn:\s+0+\n/);
@@ -63,4 +65,14 @@ test('a daemon: its own session, in /, stdin /dev/null, output appended to the l
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test.serial('a daemon that ends while this process runs is reaped at its SIGCHLD: no zombie left, its code kept', async (t) => {
+  const pid = spawnDaemon('/bin/sh', ['-c', 'exit 7'], 2);
+  // nothing here asks exitCode(): only the SIGCHLD listener can reap it
+  const gone = () => !existsSync(`/proc/${pid}`);
+  for (let i = 0; i < 300 && !gone(); i++) await new Promise((r) => setTimeout(r, 10));
+  t.true(gone(), existsSync(`/proc/${pid}/stat`) ? `still there: ${readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]} (Z: a zombie)` : 'still there');
+  t.is(exitCode(pid), 7);
+  t.is(process.listenerCount('SIGCHLD'), 0, 'the listener went with it');
 });

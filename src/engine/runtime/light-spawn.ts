@@ -6,7 +6,8 @@
 // Only for what tsstack-monitor needs: argv, the environment, stdin /dev/null, stdout and stderr
 // together into one pipe, every signal back to its default and none blocked (Node ignores SIGPIPE; an
 // ignored signal survives exec). The result is the output and, when it could be reaped, the exit code.
-// The DNS server is started the same way as a daemon (spawnDaemon): its own session, output to its log.
+// The DNS server is started the same way as a daemon (spawnDaemon): its own session, output to its log,
+// reaped at its SIGCHLD if it ends before this process does.
 // Anything this cannot do (no koffi, a libc without posix_spawn) falls back to child_process.spawn.
 //
 // The end is learnt from SIGCHLD (one listener for every child waited for, and a look every 50 ms in
@@ -188,8 +189,23 @@ export function spawnDaemon(file: string, args: string[], logFd: number): number
   }
   const pid = pidBuf.readInt32LE(0);
   ended.delete(pid); // a pid that ended before is this child's now
+  reapAtItsEnd(pid);
   return pid;
 }
+
+/**
+ * A daemon that ends while this process still runs (an `up --watch`, an attached `up`) is reaped at the
+ * SIGCHLD of its end, not left a zombie until this process exits; its code stays for exitCode(). A
+ * signal listener keeps no process alive (Node unrefs it).
+ */
+function reapAtItsEnd(pid: number): void {
+  const reap = () => { exitCode(pid); };
+  reapers.set(pid, reap);
+  process.on('SIGCHLD', reap);
+}
+
+/** The SIGCHLD listeners of the daemons still running, by pid (each goes once its daemon is seen to end). */
+const reapers = new Map<number, () => void>();
 
 /** The exit code of a child spawnDaemon started once it has ended (reaping it); undefined while it runs. */
 export function exitCode(pid: number): number | undefined {
@@ -203,6 +219,8 @@ export function exitCode(pid: number): number | undefined {
   // got < 0: not ours to wait for (any more): gone
   const code = got < 0 ? -1 : statusCode(status.readInt32LE(0));
   ended.set(pid, code); // reaped: its pid may be another process's from now on
+  const reap = reapers.get(pid);
+  if (reap) { process.off('SIGCHLD', reap); reapers.delete(pid); }
   return code;
 }
 
