@@ -175,6 +175,7 @@ export function spawnDaemon(file: string, args: string[], logFd: number): number
   let rc: number;
   c.faInit(fa);
   c.attrInit(attr);
+  watchDaemons(true); // before the spawn: a SIGCHLD that came before its handler would be lost
   try {
     setUp(c, fa, attr, logFd, POSIX_SPAWN_SETSID);
     c.faChdir(fa, '/');
@@ -184,28 +185,30 @@ export function spawnDaemon(file: string, args: string[], logFd: number): number
     c.attrDestroy(attr);
   }
   if (rc !== 0) {
+    watchDaemons(false);
     const code = Object.entries(koffi.os.errno).find(([, v]) => v === rc)?.[0] ?? `errno ${rc}`;
     throw Object.assign(new Error(`spawn ${file} ${code}`), { code, errno: rc });
   }
   const pid = pidBuf.readInt32LE(0);
   ended.delete(pid); // a pid that ended before is this child's now
-  reapAtItsEnd(pid);
+  daemons.add(pid); // (before the listener can run: it runs from the event loop)
   return pid;
 }
 
 /**
  * A daemon that ends while this process still runs (an `up --watch`, an attached `up`) is reaped at the
- * SIGCHLD of its end, not left a zombie until this process exits; its code stays for exitCode(). A
- * signal listener keeps no process alive (Node unrefs it).
+ * SIGCHLD of its end, not left a zombie until this process exits; its code stays for exitCode(). The
+ * listener is there while a daemon of ours runs (a signal listener keeps no process alive: Node unrefs it).
  */
-function reapAtItsEnd(pid: number): void {
-  const reap = () => { exitCode(pid); };
-  reapers.set(pid, reap);
-  process.on('SIGCHLD', reap);
-}
+const daemons = new Set<number>();
+const reapDaemons = () => { for (const pid of [...daemons]) exitCode(pid); };
 
-/** The SIGCHLD listeners of the daemons still running, by pid (each goes once its daemon is seen to end). */
-const reapers = new Map<number, () => void>();
+/** `starting`: a spawn is about to be made (listen from now on); else: listen only while daemons run. */
+function watchDaemons(starting: boolean): void {
+  const listening = process.listeners('SIGCHLD').includes(reapDaemons);
+  if ((starting || daemons.size > 0) && !listening) process.on('SIGCHLD', reapDaemons);
+  else if (!starting && !daemons.size && listening) process.off('SIGCHLD', reapDaemons);
+}
 
 /** The exit code of a child spawnDaemon started once it has ended (reaping it); undefined while it runs. */
 export function exitCode(pid: number): number | undefined {
@@ -219,8 +222,7 @@ export function exitCode(pid: number): number | undefined {
   // got < 0: not ours to wait for (any more): gone
   const code = got < 0 ? -1 : statusCode(status.readInt32LE(0));
   ended.set(pid, code); // reaped: its pid may be another process's from now on
-  const reap = reapers.get(pid);
-  if (reap) { process.off('SIGCHLD', reap); reapers.delete(pid); }
+  if (daemons.delete(pid)) watchDaemons(false);
   return code;
 }
 
