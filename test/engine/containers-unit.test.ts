@@ -310,6 +310,25 @@ test('a removal with a failed step keeps the record and the intent; a second rem
   t.deepEqual(intents(e), []);
 });
 
+test('a removal sweeps the container\'s files while its sandbox goes (a wait for the kernel): the record stays until the end', async (t) => {
+  const e = await env();
+  const { id } = await e.c.create(web());
+  const dir = e.c.containerDir(id);
+  t.true(readdirSync(dir).length > 2);
+  let during: string[] = [];
+  const removeSandbox = e.net.removeSandbox.bind(e.net);
+  e.net.removeSandbox = async (cid: string) => {
+    await new Promise((r) => setTimeout(r, 50)); // the namespace dying
+    during = readdirSync(dir).sort();
+    return removeSandbox(cid);
+  };
+  await e.c.remove('web');
+  t.true(during.includes('container.json'), `meanwhile: ${during.join(' ')}`);
+  t.deepEqual(during.filter((n) => n !== 'container.json' && n !== 'rootfs'), [], 'all else went meanwhile');
+  t.deepEqual(dirs(e), []);
+  t.deepEqual(intents(e), []);
+});
+
 test('remove of an unknown container is NOT_FOUND', async (t) => {
   const e = await env();
   t.is(code(await t.throwsAsync(e.c.remove('ghost'))), 'NOT_FOUND');

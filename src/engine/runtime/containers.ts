@@ -821,13 +821,15 @@ export class Containers implements ContainerApi {
     // the rootfs is looked at, not only the record: a create killed after mounting has not recorded it
     const rootfsPath = join(this.cdir(rec.id), 'rootfs');
     phase(() => `remove ${rec.name}: deleted, unpublished`);
+    let swept = false;
     const parts = await Promise.all([
       dns && rec.spec.endpoints.length ? attempt('dns', () => dns.removeContainer(rec.id)) : undefined,
       ownSandbox ? attempt('sandbox', () => net.removeSandbox(rec.id)) : undefined,
-      rec.rootfs || isMountpoint(rootfsPath) ? attempt('rootfs', async () => {
+      attempt('rootfs', async () => {
         // the syscall; when it did not do it all, the image store checks and falls back (lazy unmount)
-        if (!(await tryUnmount(rootfsPath)) || isMountpoint(rootfsPath)) await this.deps.images.unmountRootfs(this.cdir(rec.id));
-      }) : undefined,
+        if ((rec.rootfs || isMountpoint(rootfsPath)) && (!(await tryUnmount(rootfsPath)) || isMountpoint(rootfsPath))) await this.deps.images.unmountRootfs(this.cdir(rec.id));
+        swept = await this.sweepFiles(rec.id);
+      }),
       attempt('cgroup', () => this.drv.runtime.removeCgroup(containerCgroupPath(rec.spec.cgroupParent, rec.id))),
     ]);
     for (const p of parts) note(p);
@@ -840,7 +842,7 @@ export class Containers implements ContainerApi {
         // a few dozen small files: removed at once, a big tree on the thread pool (remove-tree.ts)
         await removeTree(this.monDir(rec.id));
         faultPoint('remove.files');
-        const still = unmountTree(this.cdir(rec.id));
+        const still = swept ? [] : unmountTree(this.cdir(rec.id)); // (swept: found with nothing mounted)
         if (still.length) throw new Error(`${still[0]} is still mounted`);
         await removeTree(this.cdir(rec.id));
       }));
@@ -849,6 +851,22 @@ export class Containers implements ContainerApi {
     if (problems.length) {
       throw new TsstackError('RUNTIME', `container ${rec.name} was not removed completely: ${problems[0]}`, { details: problems, hint: 'run the removal again; it continues where it stopped' });
     }
+  }
+
+  /**
+   * A removal's files, removed while the sandbox's namespace dies (the longest wait of a removal) rather
+   * than after it: once nothing is mounted below the container's directory, everything in it but the
+   * record (which a removal run again needs) and the root's empty mount point, and the monitor's
+   * directory. False, removing nothing, while something is still mounted there (the end says what).
+   */
+  private async sweepFiles(id: string): Promise<boolean> {
+    const dir = this.cdir(id);
+    if (unmountTree(dir).length) return false;
+    await removeTree(this.monDir(id));
+    let names: string[] = [];
+    try { names = readdirSync(dir); } catch { /* gone already */ }
+    for (const n of names) if (n !== 'container.json' && n !== 'rootfs') await removeTree(join(dir, n));
+    return true;
   }
 
   async inspect(idOrName: string): Promise<ContainerInfo | undefined> {
