@@ -195,6 +195,45 @@ test('start: rootfs, DNS names, the DNS server, then the monitor with the spec\'
   t.is(info!.pid, e.h.monitor.byId.get(id)!.pid);
 });
 
+/** The DNS server's two steps (dns/service.ts writeContainer): names written at once, their load when `load` says. */
+function twoStepDns(e: Env, load: Promise<void>): void {
+  Object.assign(e.h.dns, {
+    writeContainer: async (rec: Parameters<typeof e.h.dns.setContainer>[0]) => {
+      e.h.dns.setContainer(rec);
+      return { loaded: load.then(() => { e.h.log.hit('dns.loaded'); }) };
+    },
+  });
+}
+
+test('a start\'s DNS names load while the monitor starts the container; the start returns once they have', async (t) => {
+  const e = await env();
+  await e.c.create(web());
+  let load!: () => void;
+  twoStepDns(e, new Promise<void>((r) => { load = r; }));
+  e.h.log.calls = [];
+  let returned = false;
+  const started = e.c.start('web').then(() => { returned = true; });
+  for (let i = 0; i < 100 && !steps(e).includes('monitor.start'); i++) await new Promise((r) => setTimeout(r, 5));
+  t.deepEqual(steps(e), ['images.mountRootfs', 'dns.set', 'net.gateways', 'dns.ensureRunning', 'monitor.start'], 'the monitor started before the names loaded');
+  await new Promise((r) => setTimeout(r, 20));
+  t.false(returned, 'not returned before the names loaded');
+  load();
+  await started;
+  t.is(steps(e).at(-1), 'dns.loaded');
+  t.is((await e.c.inspect('web'))!.status, 'running');
+});
+
+test('names the DNS server does not load fail the start, as before the monitor ran: the container is stopped again', async (t) => {
+  const e = await env();
+  await e.c.create(web());
+  const failing = Promise.reject(new TsstackError('NETWORK', 'the DNS server did not load records serial 7 within 5000 ms'));
+  failing.catch(() => {}); // handled where the start awaits it
+  twoStepDns(e, failing);
+  const err = await t.throwsAsync(e.c.start('web'));
+  t.regex(err!.message, /did not load records/);
+  t.not((await e.c.inspect('web'))!.status, 'running');
+});
+
 test('start of a running container starts no second monitor', async (t) => {
   const e = await env();
   await e.c.create(spec('a'));

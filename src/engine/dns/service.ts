@@ -130,6 +130,10 @@ export class DnsService {
   /** Adds or replaces a container's names. With `stateFile` (its monitor's state.json) the server
    *  answers them only while that file says the container is running. */
   async setContainer(c: DnsContainer): Promise<void> {
+    await (await this.writeContainer(c)).loaded;
+  }
+
+  async writeContainer(c: DnsContainer): Promise<{ loaded: Promise<void> }> {
     const copy: DnsContainer = { id: c.id, name: c.name, networks: {} };
     if (c.service) copy.service = c.service;
     if (c.project) copy.project = c.project;
@@ -139,7 +143,7 @@ export class DnsService {
       copy.networks[net] = { address: ep.address, aliases: [...(ep.aliases ?? [])] };
       if (ep.ipv6Address) copy.networks[net].ipv6Address = ep.ipv6Address;
     }
-    await this.change((s) => { s.containers[c.id] = copy; });
+    return this.written((s) => { s.containers[c.id] = copy; });
   }
 
   async removeContainer(id: string): Promise<void> {
@@ -296,6 +300,11 @@ export class DnsService {
    * lock, one records file, one reload for a `down` removing many containers at once.
    */
   private async change(mutate: (s: DnsState) => void | false): Promise<void> {
+    await (await this.written(mutate)).loaded;
+  }
+
+  /** A change written (in its batch, under the lock); `loaded` once the server has it, when it runs. */
+  private async written(mutate: (s: DnsState) => void | false): Promise<{ loaded: Promise<void> }> {
     let batch = this.open;
     if (!batch) {
       const b: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined> } = { mutations: [], done: Promise.resolve(undefined) };
@@ -315,7 +324,7 @@ export class DnsService {
     }
     batch.mutations.push(mutate);
     const serial = await batch.done;
-    if (serial !== undefined && this.runningPid()) await this.waitLoadedOnce(serial);
+    return { loaded: serial !== undefined && this.runningPid() ? this.waitLoadedOnce(serial) : Promise.resolve() };
   }
 
   /** Waits for the server's load of `serial` or a later one, pending in this process. */

@@ -47,6 +47,9 @@ import { phase } from '../../util/phase-trace.js';
 /** runc's (and crun's) words when a cgroup directory's parent vanished under its mkdir. */
 const CGROUP_PARENT_GONE = /cgroup[^\n]*: no such file or directory/i;
 
+/** A start's DNS names, written: `loaded` settles once the server has them, with the error if it did not load them. */
+interface NamesLoad { loaded: Promise<Error | undefined> }
+
 export { removeCgroupDirs } from './kernel-drivers.js';
 
 /** What `container.json` holds. */
@@ -469,13 +472,19 @@ export class Containers implements ContainerApi {
    * tsstack-dns answers them only while the state file says running (`stateFile`), so a container that
    * exits by itself, or waits to restart, goes quiet and answers again after a restart.
    */
-  private async dnsUp(rec: ContainerRecord): Promise<void> {
+  private async dnsUp(rec: ContainerRecord): Promise<NamesLoad> {
     const dns = this.deps.dns, spec = rec.spec;
-    if (!dns || !rec.endpoints.length) return;
+    if (!dns || !rec.endpoints.length) return { loaded: Promise.resolve(undefined) };
     const networks: Record<string, { address: string; aliases: string[] }> = {};
     for (const [i, ep] of rec.endpoints.entries()) networks[ep.network] = { address: ep.address, aliases: spec.endpoints[i]?.aliases ?? [] };
     const service = spec.serviceNames === false ? undefined : spec.labels['tsstack.service'];
-    await dns.setContainer({ id: rec.id, name: spec.name, service, project: spec.labels['tsstack.project'], networks, stateFile: this.statePath(rec.id) });
+    const input = { id: rec.id, name: spec.name, service, project: spec.labels['tsstack.project'], networks, stateFile: this.statePath(rec.id) };
+    if (!dns.writeContainer) {
+      await dns.setContainer(input);
+      return { loaded: Promise.resolve(undefined) };
+    }
+    const { loaded } = await dns.writeContainer(input);
+    return { loaded: loaded.then(() => undefined, (e: Error) => e) };
   }
 
   private async dnsDown(rec: ContainerRecord): Promise<void> {
@@ -573,8 +582,8 @@ export class Containers implements ContainerApi {
     if (st && this.monitorAlive(rec, st)) await this.drv.monitor.waitForExit(this.statePath(rec.id), st.monitorPid, { timeoutMs: 10000 }); // the last run's monitor is finishing
     const dir = this.cdir(rec.id);
     const before = JSON.stringify(rec);
-    const runtime = await this.prepareRun(rec);
-    phase(() => `start ${rec.name}: prepared (DNS names loaded)`);
+    const { runtime, names } = await this.prepareRun(rec);
+    phase(() => `start ${rec.name}: prepared (DNS names written)`);
     await mkdir(this.monDir(rec.id), { recursive: true, mode: 0o700 }); // its control socket: root's alone
     this.spreadOnce(dirname(this.monDir(rec.id)));
     const h = rec.spec.healthcheck;
@@ -611,6 +620,15 @@ export class Containers implements ContainerApi {
     }
     faultPoint('container.monitor');
     phase(() => `start ${rec.name}: monitor started`);
+    // The server loaded the names while the monitor started the container; a start returns once they
+    // answer, as before. A server that did not load them fails the start as it did before the monitor
+    // ran: the container is stopped again.
+    const notLoaded = await names.loaded;
+    if (notLoaded) {
+      await this.stop(rec.id, 0).catch(() => {});
+      throw notLoaded;
+    }
+    phase(() => `start ${rec.name}: DNS names loaded`);
     // The monitor's pid is not recorded here: its state file names it (written before it answers), and a pid
     // means nothing after a reboot. The record is rewritten only when this start changed it (a remount after
     // a reboot), or to drop the pid an older tsstack recorded: a start costs no fsync of its own.
@@ -670,7 +688,7 @@ export class Containers implements ContainerApi {
   }
 
   /** What every run needs first: the rootfs mounted (again, after a reboot), no leftover in the runtime, the peer's netns, DNS up. Returns the runtime binary. */
-  private async prepareRun(rec: ContainerRecord): Promise<string> {
+  private async prepareRun(rec: ContainerRecord): Promise<{ runtime: string; names: NamesLoad }> {
     const dir = this.cdir(rec.id);
     if (!isMountpoint(rec.rootfs)) rec.rootfs = await this.deps.images.mountRootfs(rec.spec.imageId, dir);
     if (rec.spec.mounts.some((m) => m.type === 'bind' && m.file)) this.placeFiles(rec, resolveUserInRootfs(rec.rootfs, rec.spec.user, rec.spec.groupAdd)); // a changed source is seen
@@ -689,11 +707,16 @@ export class Containers implements ContainerApi {
       await this.drv.bundle.write(join(dir, 'bundle'), cfg, { durable: !rec.spec.ephemeral });
     }
     const dns = this.deps.dns, net = this.deps.network;
-    await this.dnsUp(rec);
-    if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await this.ensureDns(rec, dns, net);
-    mkdirSync(this.runtimeRoot, { recursive: true });
+    const names = await this.dnsUp(rec);
+    try {
+      if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await this.ensureDns(rec, dns, net);
+      mkdirSync(this.runtimeRoot, { recursive: true });
+    } catch (e) {
+      await names.loaded; // (settled: no load left running unawaited)
+      throw e;
+    }
     this.spreadOnce(this.runtimeRoot); // (the runtime's state directories, one per container: any runtime's)
-    return runtime;
+    return { runtime, names };
   }
 
   /**
@@ -708,7 +731,9 @@ export class Containers implements ContainerApi {
     if (st0 && this.monitorAlive(rec, st0) && (st0.status === 'running' || st0.status === 'restarting')) {
       throw new TsstackError('CONFLICT', `container ${rec.name} is already running`, { hint: 'use exec to run a command in it' });
     }
-    const runtime = await this.prepareRun(rec);
+    const { runtime, names } = await this.prepareRun(rec);
+    const notLoaded = await names.loaded;
+    if (notLoaded) throw notLoaded;
     const statePath = this.statePath(rec.id);
     const pidFile = join(this.cdir(rec.id), 'attached.pid');
     rmSync(pidFile, { force: true });

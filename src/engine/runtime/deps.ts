@@ -51,6 +51,11 @@ export interface DnsRecordInput {
 
 export interface DnsProvider {
   setContainer(rec: DnsRecordInput): Promise<void> | void;
+  /**
+   * Optional: setContainer in two steps. Resolves once the names are written, with the server's load of
+   * them still under way (`loaded`): a start goes on meanwhile and awaits it before it returns.
+   */
+  writeContainer?(rec: DnsRecordInput): Promise<{ loaded: Promise<void> }>;
   removeContainer(id: string): Promise<void> | void;
   /** Optional: when absent, Containers renders the files itself (runtime/etc-files.ts). */
   renderResolvConf?(nameserver: string, search: string[]): string;
