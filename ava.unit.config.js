@@ -46,6 +46,7 @@ export default {
     'dist/test/engine/stamp-grain.test.js',
     'dist/test/engine/digest.test.js',
     'dist/test/engine/no-collation.test.js',
+    'dist/test/engine/cgroup-dirs.test.js',
     'dist/test/dns/records.test.js',
     'dist/test/dns/etc-files.test.js',
     'dist/test/security/seccomp-profile.test.js',

@@ -2,11 +2,12 @@
 // the order of things and every decision stay in Containers.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
 import { writeFileAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
+import { rmdirQuiet } from '../../util/rmdir-quiet.js';
 import { runHookProcess } from './lifecycle-hooks.js';
 import { inContainer, isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit } from './monitor-client.js';
 import { stableJson } from './oci-spec.js';
@@ -72,25 +73,40 @@ export const kernelContainerDrivers: ContainerDrivers = {
 
 /** Best effort: the runtime removes the container's cgroups on delete; this catches what a crash left (empty dirs only). */
 export function removeCgroupDirs(rel: string, mount = '/sys/fs/cgroup'): void {
+  const dirs = new Set(cgroupBases(mount).map((b) => join(b, rel)));
+  // (each rmdir without an exception when it fails, as most do: absent, or a parent still in use; rmdir-quiet.ts)
+  for (const d of dirs) {
+    rmdirQuiet(d);
+    // The shared parent (`tsstack/`) goes with its last container, so nothing of ours stays in the
+    // hierarchy; a runtime creating a sibling meanwhile retries its mkdir (tsstack-runtime does; for
+    // runc and crun, Containers.start tries the start once more).
+    if (rel.includes('/')) rmdirQuiet(dirname(d));
+  }
+}
+
+/**
+ * Where a container's cgroups may be under `mount`: each hierarchy's root and this process's own cgroup
+ * in it (a relative cgroups path is under the runtime's, which is ours). Read once per process: neither
+ * the hierarchies nor the cgroup of a command change while it runs, and a `down` removes many containers.
+ */
+function cgroupBases(mount: string): string[] {
+  const known = basesByMount.get(mount);
+  if (known) return known;
   let ctrls: string[] = [];
-  try { ctrls = readdirSync(mount); } catch { return; }
+  try { ctrls = readdirSync(mount); } catch { return []; }
   const self = (() => { try { return readFileSync('/proc/self/cgroup', 'utf8'); } catch { return ''; } })();
   const base: Record<string, string> = {};
   for (const line of self.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line);
     if (m) for (const c of (m[1] || 'unified').split(',')) base[c.replace(/^name=/, '')] = m[2]!;
   }
-  const dirs = new Set<string>();
-  for (const c of ctrls) for (const p of ['/', base[c] ?? '/']) dirs.add(join(mount, c, p, rel));
-  if (existsSync(join(mount, 'cgroup.controllers'))) for (const p of ['/', base.unified ?? '/']) dirs.add(join(mount, p, rel)); // pure v2
-  for (const d of dirs) {
-    try { rmdirSync(d); } catch { /* absent or busy */ }
-    // The shared parent (`tsstack/`) goes with its last container, so nothing of ours stays in the
-    // hierarchy; a runtime creating a sibling meanwhile retries its mkdir (tsstack-runtime does; for
-    // runc and crun, Containers.start tries the start once more).
-    if (rel.includes('/')) try { rmdirSync(dirname(d)); } catch { /* absent, or other containers still there */ }
-  }
+  const out = new Set<string>();
+  for (const c of ctrls) for (const p of ['/', base[c] ?? '/']) out.add(join(mount, c, p));
+  if (existsSync(join(mount, 'cgroup.controllers'))) for (const p of ['/', base.unified ?? '/']) out.add(join(mount, p)); // pure v2
+  basesByMount.set(mount, [...out]);
+  return [...out];
 }
+const basesByMount = new Map<string, string[]>();
 
 /**
  * On a hybrid host (v1 controllers, cgroup v2 beside them at `unified/`), runc makes a container's v2 leaf
