@@ -108,7 +108,9 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
 }
 
 function liveIntent(root: string, id: string): boolean {
-  const i = readJson<Intent>(join(root, 'intents', `container-${id}.json`));
+  const path = join(root, 'intents', `container-${id}.json`);
+  if (!existsSync(path)) return false; // most have none: a look, not a failed read's exception (every container, every command)
+  const i = readJson<Intent>(path);
   return !!i && pidAlive(i.pid);
 }
 

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from '../../util/digest.js';
 import { mkdir, writeFile } from '../../util/fs-now.js';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, type Dirent } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
@@ -865,7 +865,7 @@ export class Containers implements ContainerApi {
     if (!problems.length) {
       note(await attempt('files', async () => {
         // a few dozen small files: removed at once, a big tree on the thread pool (remove-tree.ts)
-        await removeTree(this.monDir(rec.id));
+        if (!swept) await removeTree(this.monDir(rec.id)); // (swept: gone with the rest)
         faultPoint('remove.files');
         const still = swept ? [] : unmountTree(this.cdir(rec.id)); // (swept: found with nothing mounted)
         if (still.length) throw new Error(`${still[0]} is still mounted`);
@@ -888,9 +888,14 @@ export class Containers implements ContainerApi {
     const dir = this.cdir(id);
     if (unmountTree(dir).length) return false;
     await removeTree(this.monDir(id));
-    let names: string[] = [];
-    try { names = readdirSync(dir); } catch { /* gone already */ }
-    for (const n of names) if (n !== 'container.json' && n !== 'rootfs') await removeTree(join(dir, n));
+    let entries: Dirent[] = [];
+    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { /* gone already */ }
+    for (const e of entries) {
+      if (e.name === 'container.json' || e.name === 'rootfs') continue;
+      // a file unlinked here: removeTree would first try it as a directory (an exception each)
+      if (e.isDirectory()) await removeTree(join(dir, e.name));
+      else try { unlinkSync(join(dir, e.name)); } catch { /* gone meanwhile */ }
+    }
     return true;
   }
 
