@@ -111,7 +111,9 @@ function containerSide(p: string): string {
 
 function isMountpoint(path: string): boolean {
   try {
-    return statSync(path).dev !== statSync(dirname(path)).dev;
+    // (absent, as before a create's mount: no exception)
+    const st = statSync(path, { throwIfNoEntry: false });
+    return !!st && st.dev !== statSync(dirname(path)).dev;
   } catch {
     return false;
   }

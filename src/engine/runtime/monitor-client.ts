@@ -1,7 +1,7 @@
 // Talking to tsstack-monitor: start one for a bundle (it detaches and outlives
 // us), read its state file, ask it to stop, wait for the container's exit.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
@@ -97,6 +97,9 @@ export async function startMonitor(o: MonitorOptions): Promise<number> {
 }
 
 export function readMonitorState(statePath: string): MonitorState | undefined {
+  // looked for first: a create and a start read it before the monitor has written it, where a failed
+  // read would cost an exception (~25 µs warm, more cold) and a look costs a syscall
+  if (!existsSync(statePath)) return undefined;
   try {
     return JSON.parse(readFileSync(statePath, 'utf8')) as MonitorState;
   } catch {
