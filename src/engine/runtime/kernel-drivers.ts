@@ -86,8 +86,9 @@ export function removeCgroupDirs(rel: string, mount = '/sys/fs/cgroup'): void {
 
 /**
  * Where a container's cgroups may be under `mount`: each hierarchy's root and this process's own cgroup
- * in it (a relative cgroups path is under the runtime's, which is ours). Read once per process: neither
- * the hierarchies nor the cgroup of a command change while it runs, and a `down` removes many containers.
+ * in it (a relative cgroups path is under the runtime's, which is ours). Read once per process: a `down`
+ * removes many containers, and a command's hierarchies and cgroup do not change while it runs; a
+ * long-lived one (`up --watch`, `ui`) keeps its first list, which is enough for a best-effort cleanup.
  */
 function cgroupBases(mount: string): string[] {
   const known = basesByMount.get(mount);
