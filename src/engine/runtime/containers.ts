@@ -709,14 +709,10 @@ export class Containers implements ContainerApi {
       await this.drv.bundle.write(join(dir, 'bundle'), cfg, { durable: !rec.spec.ephemeral });
     }
     const dns = this.deps.dns, net = this.deps.network;
+    // (`names.loaded` never rejects: a failure below leaves it unawaited, harmlessly)
     const names = await this.dnsUp(rec);
-    try {
-      if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await this.ensureDns(rec, dns, net);
-      mkdirSync(this.runtimeRoot, { recursive: true });
-    } catch (e) {
-      await names.loaded; // (settled: no load left running unawaited)
-      throw e;
-    }
+    if (dns?.ensureRunning && net?.gateways && rec.endpoints.length) await this.ensureDns(rec, dns, net);
+    mkdirSync(this.runtimeRoot, { recursive: true });
     this.spreadOnce(this.runtimeRoot); // (the runtime's state directories, one per container: any runtime's)
     return { runtime, names };
   }

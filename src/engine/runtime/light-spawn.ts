@@ -203,11 +203,15 @@ export function spawnDaemon(file: string, args: string[], logFd: number): number
 const daemons = new Set<number>();
 const reapDaemons = () => { for (const pid of [...daemons]) exitCode(pid); };
 
+let reaping = false;
+
 /** `starting`: a spawn is about to be made (listen from now on); else: listen only while daemons run. */
 function watchDaemons(starting: boolean): void {
-  const listening = process.listeners('SIGCHLD').includes(reapDaemons);
-  if ((starting || daemons.size > 0) && !listening) process.on('SIGCHLD', reapDaemons);
-  else if (!starting && !daemons.size && listening) process.off('SIGCHLD', reapDaemons);
+  const want = starting || daemons.size > 0;
+  if (want === reaping) return;
+  reaping = want;
+  if (want) process.on('SIGCHLD', reapDaemons);
+  else process.off('SIGCHLD', reapDaemons);
 }
 
 /** The exit code of a child spawnDaemon started once it has ended (reaping it); undefined while it runs. */
