@@ -80,7 +80,11 @@ static int parse_string(struct parser *ps, char **out, size_t *len) {
       return perr(ps, "control character in string");
     }
     if (c != '\\') {
-      jb_putn(&b, ps->p++, 1);
+      /* the run of plain characters up to the next quote, escape or control character, in one copy
+       * (a copy per character made parsing a container's config a fifth of the runtime's own work) */
+      const char *run = ps->p;
+      while (ps->p < ps->end && *ps->p != '"' && *ps->p != '\\' && (unsigned char)*ps->p >= 0x20) ps->p++;
+      jb_putn(&b, run, (size_t)(ps->p - run));
       continue;
     }
     ps->p++;

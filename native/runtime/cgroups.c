@@ -160,6 +160,13 @@ static int v1_write(const char *dir, const char *file, const char *value, err_t 
   return ts_write_existing(path, value, e);
 }
 
+/* One rule to a devices.allow or devices.deny file, opened at its first rule and kept open in *fd. */
+static int v1_rule(int *fd, const char *path, const char *rule, err_t *e) {
+  if (*fd < 0 && (*fd = open(path, O_WRONLY | O_CLOEXEC)) < 0) return ts_failerr(e, "cannot open %s", path);
+  if (ts_write_all(*fd, rule, strlen(rule)) < 0) return ts_failerr(e, "cannot write '%s' to %s", rule, path);
+  return 0;
+}
+
 static int v1_apply(const struct cg_dirs *d, const struct resources *r, err_t *e) {
   char v[128];
   for (size_t i = 0; i < d->n_leaves; i++) {
@@ -207,6 +214,13 @@ static int v1_apply(const struct cg_dirs *d, const struct resources *r, err_t *e
       if (v1_write(dir, "pids.max", v, e) < 0) return -1;
     }
     if (has_ctl(ctl, "devices")) {
+      /* One descriptor per file for all the rules: the kernel takes each write(2) as one rule, and an open
+       * of a cgroup file (its path walked, its kernfs state made) cost more than the write (~25 us here,
+       * 23 rules a container). */
+      _cleanup_free_ char *allow_path = ts_xasprintf("%s/devices.allow", dir);
+      _cleanup_free_ char *deny_path = ts_xasprintf("%s/devices.deny", dir);
+      _cleanup_close_ int allow = -1;
+      _cleanup_close_ int deny = -1;
       for (size_t k = 0; k < r->n_devices; k++) {
         const struct device_rule *dr = &r->devices[k];
         char maj[24] = "*", min[24] = "*";
@@ -214,13 +228,13 @@ static int v1_apply(const struct cg_dirs *d, const struct resources *r, err_t *e
         if (dr->minor >= 0) snprintf(min, sizeof min, "%lld", dr->minor);
         if (dr->type == 'a') snprintf(v, sizeof v, "a *:* %s", dr->access);
         else snprintf(v, sizeof v, "%c %s:%s %s", dr->type, maj, min, dr->access);
-        if (v1_write(dir, dr->allow ? "devices.allow" : "devices.deny", v, e) < 0) return -1;
+        if (v1_rule(dr->allow ? &allow : &deny, dr->allow ? allow_path : deny_path, v, e) < 0) return -1;
       }
       /* The nodes every container gets (as runc does), whatever the rules say. */
       static const char *always[] = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm",
                                      "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm", "c *:* m", "b *:* m", NULL};
       for (int k = 0; r->n_devices && always[k]; k++)
-        if (v1_write(dir, "devices.allow", always[k], e) < 0) return -1;
+        if (v1_rule(&allow, allow_path, always[k], e) < 0) return -1;
     }
   }
   return 0;
