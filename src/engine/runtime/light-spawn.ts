@@ -17,7 +17,7 @@
 // that writes more than the pipe holds is drained at each look, so it is slowed down, never stuck.
 
 import { spawn } from 'node:child_process';
-import { closeSync, readSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import koffi from 'koffi';
 
 export interface LightResult {
@@ -56,6 +56,7 @@ interface Spawn {
   };
   waitpid(pid: number, status: Buffer, options: number): number;
   fcntl(fd: number, cmd: number, ...rest: unknown[]): number;
+  read(fd: number, buf: Buffer, n: number): number;
   faChdir?(fa: Buffer, path: string): number;
 }
 
@@ -79,6 +80,7 @@ function libc(): Spawn | null {
       posixSpawn: l.func('int posix_spawn(void *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)'),
       waitpid: l.func('int waitpid(int pid, void *status, int options)'),
       fcntl: l.func('int fcntl(int fd, int cmd, ...)'),
+      read: l.func('long read(int fd, void *buf, unsigned long n)'),
     };
     try { lib.faChdir = l.func('int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)'); } catch { /* glibc before 2.29 */ }
   } catch {
@@ -268,11 +270,11 @@ function listen(on: boolean): void {
 
 /** Reads what `w`'s pipe holds and, once its child has ended (or another reaped it), settles it. */
 function look(c: Spawn, w: Waited): void {
-  if (w.nonBlocking) drain(w);
+  if (w.nonBlocking) drain(c, w);
   const status = Buffer.alloc(4);
   const got = c.waitpid(w.pid, status, WNOHANG);
   if (got === 0) return;
-  drain(w); // what it wrote last
+  drain(c, w); // what it wrote last
   closeSync(w.fd);
   waiting.delete(w);
   if (!waiting.size) listen(false);
@@ -284,16 +286,16 @@ function look(c: Spawn, w: Waited): void {
 /** One read buffer for every drain (they run on the one thread, never two at once). */
 const scratch = Buffer.allocUnsafe(4096);
 
-function drain(w: Waited): void {
+/**
+ * Reads what the pipe holds now. read(2) through koffi, which returns its failure as a number: an empty
+ * pipe (EAGAIN) made fs.readSync throw, and every SIGCHLD looks at each child still waited for (an
+ * `up` of 20: ~200 looks at pipes with nothing new, ~25 us an exception).
+ */
+function drain(c: Spawn, w: Waited): void {
   const buf = scratch;
   for (;;) {
-    let n: number;
-    try {
-      n = readSync(w.fd, buf, 0, buf.length, null);
-    } catch {
-      return; // EAGAIN: nothing more for now
-    }
-    if (n <= 0) return;
+    const n = c.read(w.fd, buf, buf.length);
+    if (n <= 0) return; // 0: its end closed; < 0: EAGAIN (nothing more for now), or EINTR: the next look
     w.chunks.push(Buffer.from(buf.subarray(0, n)));
   }
 }
