@@ -43,7 +43,9 @@ export function modelDigest(model: StackModel): string {
 /** Size, mtime, inode and (files are small) a digest of the content: two saves within one clock tick still differ. */
 function stampOf(path: string): string {
   try {
-    const s = statSync(path);
+    // most candidates are absent (compose.yaml, docker-compose.yml, .env, …): no exception for those
+    const s = statSync(path, { throwIfNoEntry: false });
+    if (!s) return '-';
     const digest = s.isFile() && s.size < 1 << 20 ? sha256Hex(readFileSync(path)) : '';
     return `${s.size}:${s.mtimeMs}:${s.ino}:${digest}`;
   } catch {

@@ -9,7 +9,7 @@
 // firewall, links, sandbox, socket programs, host ports; runtime/kernel-drivers.ts:
 // bundle, monitor, attach, hooks, runtime); the unit tests give them fakes instead.
 
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsstackError } from '../util/errors.js';
 import type { ContainerApi, Engine, Fault, HealthApi, HostApi, ImageApi, NetworkApi, StateFingerprint, VolumeApi } from './api.js';
@@ -222,7 +222,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     forgetProject: async (project) => {
       // normalized names only (model/project-name.ts): nothing outside projects/ is ever named
       if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) throw new TsstackError('USAGE', `invalid project name ${JSON.stringify(project)}`);
-      rmSync(projectDir(root, project), { recursive: true, force: true });
+      const dir = projectDir(root, project);
+      if (existsSync(dir)) rmSync(dir, { recursive: true, force: true }); // (rmSync throws inside for an absent one)
     },
   };
 

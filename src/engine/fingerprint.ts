@@ -26,7 +26,7 @@
 // Loaded on the CLI's fast path: keep its imports light (no engine part).
 
 import { sha256Hex } from '../util/digest.js';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StateFingerprint } from './api.js';
 import { dnsServerDir, netnsKey } from './dns/paths.js';
@@ -35,7 +35,8 @@ import { stampsShowLaterChanges } from './stamp-grain.js';
 /** A file's text, or undefined when it cannot be read. */
 export function readOr(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    // looked for first: an absent file is common here, and a failed readFileSync throws (~25 us)
+    return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
   } catch {
     return undefined;
   }
@@ -44,7 +45,7 @@ export function readOr(path: string): string | undefined {
 /** A directory's names, sorted; [] when it cannot be read. */
 export function list(dir: string): string[] {
   try {
-    return readdirSync(dir).sort();
+    return existsSync(dir) ? readdirSync(dir).sort() : [];
   } catch {
     return [];
   }

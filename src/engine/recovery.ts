@@ -99,7 +99,7 @@ export async function recover(engine: Engine, project: string): Promise<Recovery
   // command's recovery does not grow with the containers of every other project on the host)
   const mine = ids.filter((id) => !others.has(id));
   for (const id of mine) dirs.push(join(cdir, id), join(cdir, id, 'bundle'));
-  const sub = (d: string) => { try { return readdirSync(d).filter((n) => !n.startsWith('.')).map((n) => join(d, n)); } catch { return []; } };
+  const sub = (d: string) => { try { return !existsSync(d) ? [] : readdirSync(d).filter((n) => !n.startsWith('.')).map((n) => join(d, n)); } catch { return []; } };
   const othersShort = new Set([...others].map((id) => id.slice(0, 12))); // monitor directories are named by the short id
   const monitors = sub(join(engine.runRoot, 'monitor')).filter((d) => !othersShort.has(basename(d)));
   dirs.push(...sub(join(engine.root, 'volumes')), ...monitors, ...sub(join(engine.root, 'projects')), ...sub(join(engine.runRoot, 'dns')));

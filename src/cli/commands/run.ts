@@ -168,7 +168,7 @@ async function infraExists(engine: Engine, d: DesiredState): Promise<boolean> {
 
 /** `-e KEY` without a value: the shell's value, else the project's env files' (`--env-file`, else `.env`). */
 async function projectLookup(ctx: Context, workingDir: string): Promise<(k: string) => string | undefined> {
-  const { readFileSync } = await import('node:fs');
+  const { existsSync, readFileSync } = await import('node:fs');
   const { resolve } = await import('node:path');
   const files = ctx.g.envFile?.length ? ctx.g.envFile.map((f) => resolve(ctx.io.cwd, f)) : [resolve(workingDir, '.env')];
   const fromFiles: Record<string, string> = {};
@@ -177,6 +177,7 @@ async function projectLookup(ctx: Context, workingDir: string): Promise<(k: stri
     for (const f of files) {
       let text: string;
       try {
+        if (!existsSync(f)) continue; // (most projects have no .env: a failed read throws)
         text = readFileSync(f, 'utf8');
       } catch {
         continue;

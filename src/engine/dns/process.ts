@@ -1,9 +1,10 @@
 // Small process helpers for the detached DNS server: is a pid alive and ours, wait for exit.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** The pid in a pid file, or undefined when absent or unreadable. */
 export function readPid(path: string): number | undefined {
+  if (!existsSync(path)) return undefined; // (no server yet: a failed read throws, ~25 us)
   try {
     const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;

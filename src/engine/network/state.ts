@@ -4,7 +4,7 @@
 // and the flock held while state and kernel objects change is <root>/locks/network.lock.
 // Network names cannot start with a dot, so the files never collide.
 
-import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeJsonAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { TsstackError } from '../../util/errors.js';
@@ -69,8 +69,10 @@ export class NetworkStore {
   }
 
   get(name: string): NetworkRecord | undefined {
+    const path = join(this.dir, `${name}.json`);
+    if (!existsSync(path)) return undefined; // (a failed read throws, ~25 us: plans ask for networks yet to be made)
     try {
-      return JSON.parse(readFileSync(join(this.dir, `${name}.json`), 'utf8')) as NetworkRecord;
+      return JSON.parse(readFileSync(path, 'utf8')) as NetworkRecord;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -97,8 +99,10 @@ export class NetworkStore {
   }
 
   ports(): PortRecord[] {
+    const path = join(this.dir, '.ports.json');
+    if (!existsSync(path)) return []; // (most projects publish no port)
     try {
-      return (JSON.parse(readFileSync(join(this.dir, '.ports.json'), 'utf8')) as { ports: PortRecord[] }).ports;
+      return (JSON.parse(readFileSync(path, 'utf8')) as { ports: PortRecord[] }).ports;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
