@@ -83,6 +83,8 @@ const KINDS = new Set(['steady', 'first', 'wanted']);
 
 /** The code cache in `file` for a bundle of `identity` ({ data, kind }); why not otherwise. */
 function readCache(file, identity, euid) {
+  // looked for first: a command's first run has none, and a failed open throws (~25 us)
+  if (!fs.existsSync(file)) return { why: 'miss' };
   let fd;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);

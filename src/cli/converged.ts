@@ -16,12 +16,12 @@
 // compares, and reads nothing of the engine's but its own cache file.
 
 import { sha256Hex } from '../util/digest.js';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StateFingerprint } from '../engine/api.js';
 import { stateFingerprintOf } from '../engine/engine.js';
-import { RACY_MS } from '../engine/fingerprint.js';
+import { list, RACY_MS, readOr } from '../engine/fingerprint.js';
 import type { StackModel } from '../model/types.js';
 import { codeStampOf, modelDigest, VOLATILE as VOLATILE_ENV } from './model-cache.js';
 import { BUNDLE_FILE } from './code-identity.js';
@@ -51,22 +51,6 @@ interface Entry extends ConvergedOutcome {
 /** The engine's fingerprint, read in full (the pids from its files): for recording. `stamps`: as fingerprint.ts (tests). */
 export async function snapshot(root: string, runRoot: string, opts?: { stamps?: 'fine' | 'coarse' }): Promise<StateFingerprint> {
   return stateFingerprintOf({ root, runRoot }, opts);
-}
-
-function readOr(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-function list(dir: string): string[] {
-  try {
-    return readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
 }
 
 /** Size and mtime of tsstack's own compiled files that make plans: a rebuild is a miss. */

@@ -84,3 +84,33 @@ needs(...E2E).serial('from the bundle, run --rm and down load neither node:crypt
     w.dispose();
   }
 });
+
+// An exception costs ~25 us (an Error and its stack): a failed read of a file that is not there, an empty
+// pipe. A command's own paths throw none (bench/lib/count-exceptions.cjs counts them through the
+// process's own debugger session); an up of 20 once threw ~250, most in the starts, both CPUs busy.
+needs(...E2E).serial('run --rm, up, a no-op up and down throw no exception on their way', async (t) => {
+  const w = world();
+  const log = join(w.dir, 'exceptions.log');
+  try {
+    await w.busybox('busybox:latest');
+    const file = join(w.dir, 'stack.yaml');
+    writeFileSync(file, 'services:\n  t:\n    image: busybox:latest\n    command: ["/bin/true"]\n  s1:\n    image: busybox:latest\n    command: ["sleep", "600"]\n    stop_signal: SIGKILL\n  s2:\n    image: busybox:latest\n    command: ["sleep", "600"]\n    stop_signal: SIGKILL\n');
+    const env = { TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run'), TSSTACK_PROJECT_NAME: undefined, TSSTACK_EXCEPTION_LOG: log };
+    const cli = async (...args: string[]) => {
+      writeFileSync(log, '');
+      const r = await tsstackProc(env, ['-f', file, '-p', 'exc', ...args], { cwd: w.dir, nodeArgs: ['--require', join(process.cwd(), 'bench/lib/count-exceptions.cjs')] });
+      const text = readFileSync(log, 'utf8');
+      return { ...r, text, counted: text.split('\n').slice(1).filter(Boolean) };
+    };
+    t.is((await cli('run', '--rm', 't')).code, 0, 'the first run makes the network');
+    for (const args of [['run', '--rm', 't'], ['up', '-d', 's1', 's2'], ['up', '-d', 's1', 's2'], ['down']]) {
+      const r = await cli(...args);
+      t.is(r.code, 0, r.err);
+      t.regex(r.text, /^exceptions \d+/, 'the hook counted');
+      t.deepEqual(r.counted, [], `${args.join(' ')} throws no exception`);
+    }
+  } finally {
+    await w.run('-f', join(w.dir, 'stack.yaml'), '-p', 'exc', 'down', '-v').catch(() => {});
+    w.dispose();
+  }
+});
