@@ -114,7 +114,10 @@ export async function settledSnapshot(root: string, runRoot: string): Promise<St
  */
 export async function recordConverged(i: ConvergedInput, before: StateFingerprint, outcome: ConvergedOutcome): Promise<void> {
   if (before.racy) return;
-  const after = await snapshot(i.root, i.runRoot);
+  // With the pids `before` found: if any container's files changed, their directory's stamps did (replaced
+  // by rename), and the digest differs anyway; if none did, they name the same pids. 40 reads fewer after an
+  // `up` of 20.
+  const after = await stateFingerprintOf({ root: i.root, runRoot: i.runRoot }, { pids: before.pids });
   if (after.digest !== before.digest) return;
   const path = pathOf(i);
   // No fsync: a torn or lost cache file after a crash is a miss, never a wrong answer.

@@ -380,11 +380,14 @@ export class NetworkManager implements NetworkApi {
       }
       const fresh: [key: string, containerId: string, ep: EndpointRecord][] = [];
       let kernel: Promise<void> | undefined;
+      // the other networks' records, read once for the batch (not once per connect): none of them changes
+      // while this network's connects run under the lock; a network before this one was committed above
+      const others = this.store.list().filter((n) => n.name !== rec.name);
       // side by side: each connectOne takes its address before its first await, and the kernel makes the
       // veths one at a time anyway (RTNL); one after another, the last of a batch of 20 waited ~90 ms
       await Promise.all(items.map(async ([key, containerId, spec]) => {
         try {
-          out.set(key, { ep: await this.connectOne(rec, containerId, spec, () => (kernel ??= this.ensureKernel(rec)), fresh) });
+          out.set(key, { ep: await this.connectOne(rec, containerId, spec, () => (kernel ??= this.ensureKernel(rec)), fresh, others) });
         } catch (error) {
           out.set(key, { error });
         }
@@ -409,7 +412,7 @@ export class NetworkManager implements NetworkApi {
    * batch's one write. The endpoints of a batch are connected side by side: the lease is taken in `rec`
    * before the first await (so the next one's allocation sees it) and given back if the plumbing fails.
    */
-  private async connectOne(rec: NetworkRecord, containerId: string, spec: EndpointSpec, kernel: () => Promise<void>, fresh: [string, string, EndpointRecord][]): Promise<EndpointResult> {
+  private async connectOne(rec: NetworkRecord, containerId: string, spec: EndpointSpec, kernel: () => Promise<void>, fresh: [string, string, EndpointRecord][], others: NetworkRecord[]): Promise<EndpointResult> {
     const path = this.sandboxPath(containerId);
     if (!this.sandbox.isPinned(path)) throw new TsstackError('NETWORK', `container ${containerId} has no network sandbox at ${path}`, { hint: 'createSandbox must run before connect' });
     const subnet = parseCidr(rec.subnet);
@@ -425,7 +428,7 @@ export class NetworkManager implements NetworkApi {
     const used = new Map<number, string>();
     for (const [cid, ep] of Object.entries(rec.endpoints)) used.set(ipToInt(ep.address), cid);
     const addr = allocateAddress(rec.name, subnet, ipToInt(rec.gateway), used, spec.ipv4Address);
-    const mine = this.store.list().flatMap((n) => (n.name !== rec.name && n.endpoints[containerId] ? [n.endpoints[containerId]!] : []));
+    const mine = others.flatMap((n) => (n.endpoints[containerId] ? [n.endpoints[containerId]!] : []));
     let n = 0;
     while (mine.some((e) => e.ifname === `eth${n}`)) n++;
     const ep: EndpointRecord = {
