@@ -99,7 +99,7 @@ export class DnsService {
   private readonly hostResolvConf: string;
   /** Changes in this process run one batch at a time; `open` is the batch not yet started. */
   private chain: Promise<unknown> = Promise.resolve();
-  private open?: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined> };
+  private open?: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined>; running?: boolean };
 
   /** Where this namespace's server keeps its pid, status and log (= dir). */
   readonly serverDir: string;
@@ -307,7 +307,7 @@ export class DnsService {
   private async written(mutate: (s: DnsState) => void | false): Promise<{ loaded: Promise<void> }> {
     let batch = this.open;
     if (!batch) {
-      const b: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined> } = { mutations: [], done: Promise.resolve(undefined) };
+      const b: { mutations: ((s: DnsState) => void | false)[]; done: Promise<number | undefined>; running?: boolean } = { mutations: [], done: Promise.resolve(undefined) };
       b.done = this.chain.then(() => this.locked(async () => {
         if (this.open === b) this.open = undefined; // later changes form the next batch
         const s = this.readState();
@@ -324,7 +324,10 @@ export class DnsService {
     }
     batch.mutations.push(mutate);
     const serial = await batch.done;
-    return { loaded: serial !== undefined && this.runningPid() ? this.waitLoadedOnce(serial) : Promise.resolve() };
+    // whether the server runs, looked at once for the batch (its changes resume one after another, at once)
+    const b = batch;
+    b.running ??= serial !== undefined && this.runningPid() !== undefined;
+    return { loaded: b.running ? this.waitLoadedOnce(serial!) : Promise.resolve() };
   }
 
   /** Waits for the server's load of `serial` or a later one, pending in this process. */
