@@ -200,7 +200,9 @@ export class NetworkManager implements NetworkApi {
         faultPoint('network.recorded');
         await this.ensureKernel(rec);
         faultPoint('network.bridge');
-        await this.syncFirewall();
+        // a new network's rules are not in the table yet (its bridge's name is new): no listing to compare
+        // with first (~3.5 ms of libnftables here)
+        await this.syncFirewall({ changed: true });
       } catch (e) {
         const undo: string[] = [];
         await this.removeBridge(rec, undo);
