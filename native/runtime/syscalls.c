@@ -1097,9 +1097,12 @@ static const struct syscall_nr table[] = {
 #endif
 };
 
-/* Numbers Linux 6.5-6.17 gave alike on every architecture (and uretprobe,
- * x86_64 only): used when the C library's headers are older than that. */
+/* Numbers Linux gave alike on every architecture since 5.1 (and uretprobe,
+ * x86_64 only): used when the C library's headers lack them — glibc's before
+ * 6.5's calls, musl's (1.2.3) before 5.14's too. */
 static const struct syscall_nr newer[] = {
+    {"quotactl_fd", 443}, {"memfd_secret", 447}, {"process_mrelease", 448}, {"futex_waitv", 449},
+    {"set_mempolicy_home_node", 450},
     {"cachestat", 451}, {"fchmodat2", 452}, {"map_shadow_stack", 453}, {"futex_wake", 454},
     {"futex_wait", 455}, {"futex_requeue", 456}, {"statmount", 457}, {"listmount", 458},
     {"lsm_get_self_attr", 459}, {"lsm_set_self_attr", 460}, {"lsm_list_modules", 461}, {"mseal", 462},
