@@ -9,6 +9,12 @@
 
 typedef struct { char msg[1024]; } err_t;
 
+/* The real-time signals as Docker, runc and glibc number them for programs: glibc keeps 32 and 33 for
+ * itself, so "SIGRTMIN" is 34 and systemd's stop signal "SIGRTMIN+3" 37. musl keeps 32-34 and says 35:
+ * a binary built with it must not take the C library's SIGRTMIN for a container's signal names. */
+#define TS_SIGRTMIN 34
+#define TS_SIGRTMAX 64
+
 /* Formats into e and returns -1. */
 int ts_fail(err_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Like ts_fail, appending ": strerror(errno)"; errno is preserved. */

@@ -1,5 +1,6 @@
 /* Small helpers: clocks, RFC 3339 times, JSON string escaping, signal names. */
 #include "mon.h"
+#include "tsutil.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -79,7 +80,7 @@ int mon_parse_signal(const char *s) {
     if (strcasecmp(s, sigs[i].name) == 0) return sigs[i].sig;
   if (strncasecmp(s, "RTMIN", 5) == 0) {
     int off = s[5] == '+' ? atoi(s + 6) : 0;
-    return SIGRTMIN + off <= SIGRTMAX ? SIGRTMIN + off : -1;
+    return TS_SIGRTMIN + off <= TS_SIGRTMAX ? TS_SIGRTMIN + off : -1;
   }
   return -1;
 }

@@ -458,7 +458,7 @@ int parse_signal(const char *s, err_t *e) {
   char *end;
   long n = strtol(s, &end, 10);
   if (*s && !*end) {
-    if (n <= 0 || n > SIGRTMAX) return ts_fail(e, "invalid signal number %s", s);
+    if (n <= 0 || n > TS_SIGRTMAX) return ts_fail(e, "invalid signal number %s", s);
     return (int)n;
   }
   const char *name = strncasecmp(s, "SIG", 3) ? s : s + 3;
@@ -466,7 +466,9 @@ int parse_signal(const char *s, err_t *e) {
     if (!strcasecmp(name, sigs[i].name)) return sigs[i].sig;
   if (!strncasecmp(name, "RTMIN", 5) || !strncasecmp(name, "RTMAX", 5)) {
     long off = name[5] ? strtol(name + 5, NULL, 10) : 0;
-    return !strncasecmp(name, "RTMIN", 5) ? SIGRTMIN + (int)off : SIGRTMAX + (int)off;
+    int sig = !strncasecmp(name, "RTMIN", 5) ? TS_SIGRTMIN + (int)off : TS_SIGRTMAX + (int)off;
+    if (sig < TS_SIGRTMIN || sig > TS_SIGRTMAX) return ts_fail(e, "invalid signal \"%s\"", s);
+    return sig;
   }
   return ts_fail(e, "unknown signal \"%s\"", s);
 }

@@ -160,6 +160,16 @@ for (const rt of runtimes()) {
     t.true(readJsonLines(b.log).some((l) => l.log === 'bye\n'));
   });
 
+  // systemd's stop signal: 37 as Docker, runc and glibc number it (the monitor is linked with musl, whose SIGRTMIN is 35)
+  test(`${rt}: a stop signal SIGRTMIN+3 reaches the container as signal 37`, async (t) => {
+    const { b, pid } = await launch(t, rt, ['sh', '-c', 'for n in 36 37 38; do trap "echo got $n; exit 0" $n; done; echo ready; while true; do sleep 0.05; done'], { stopSignal: 'SIGRTMIN+3', stopTimeoutMs: 5000 });
+    t.true(await until(() => readJsonLines(b.log).some((l) => l.log === 'ready\n')));
+    process.kill(pid, 'SIGTERM');
+    const st = await finished(t, rt, b, pid);
+    t.is(st.exitCode, 0);
+    t.deepEqual(readJsonLines(b.log).filter((l) => l.log.startsWith('got')).map((l) => l.log), ['got 37\n']);
+  });
+
   test(`${rt}: killing the monitor with SIGKILL leaves no container process; the guard is the small tsstack-guard, not a copy of the monitor`, async (t) => {
     const { b, pid } = await launch(t, rt, ['sleep', '1000'], { restart: 'always' });
     const cpid = readMonitorState(b.state)!.pid;

@@ -316,6 +316,28 @@ test.serial('tsstack-runtime: kill takes names and numbers, refuses unknown sign
   assertClean(t, c);
 });
 
+// Docker and runc number the real-time signals as glibc does (SIGRTMIN 34): systemd's stop signal,
+// SIGRTMIN+3, is 37. The runtime is linked with musl when it can be, whose own SIGRTMIN is 35.
+test.serial('tsstack-runtime: kill SIGRTMIN+3 sends signal 37, as Docker and runc number it', async (t) => {
+  const out = join(base, uniqueId('rtsig'));
+  mkdirSync(out);
+  const c = prepare(tsstack, ['sh', '-c', 'for n in 35 36 37 38 39; do trap "echo $n > /tmp/sig; exit 0" $n; done; echo > /tmp/ready; while :; do sleep 0.05; done'], (cfg) => {
+    cfg.mounts.push({ destination: '/tmp', type: 'bind', source: out, options: ['rbind', 'rw'] });
+  });
+  t.is(rt(tsstack, c.stateRoot, ['run', '-d', '--bundle', c.bundle, c.id]).code, 0);
+  try {
+    t.true(await until(() => existsSync(join(out, 'ready'))), 'the container set its traps');
+    const k = rt(tsstack, c.stateRoot, ['kill', c.id, 'SIGRTMIN+3']);
+    t.is(k.code, 0, k.stderr);
+    t.true(await until(() => existsSync(join(out, 'sig'))), 'a trapped signal came');
+    t.is(readFileSync(join(out, 'sig'), 'utf8').trim(), '37');
+    t.regex(rt(tsstack, c.stateRoot, ['kill', c.id, 'SIGRTMIN+31']).stderr, /invalid signal/, 'past SIGRTMAX (64)');
+  } finally {
+    rt(tsstack, c.stateRoot, ['delete', '--force', c.id]);
+  }
+  assertClean(t, c);
+});
+
 test.serial('tsstack-runtime: run with a terminal proxies the pty in the foreground', (t) => {
   const c = prepare(tsstack, ['sh', '-c', 'tty; exit 3'], (cfg) => { cfg.process.terminal = true; });
   const res = rt(tsstack, c.stateRoot, ['run', '--bundle', c.bundle, c.id]);
