@@ -26,21 +26,13 @@
 // Loaded on the CLI's fast path: keep its imports light (no engine part).
 
 import { sha256Hex } from '../util/digest.js';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StateFingerprint } from './api.js';
 import { dnsServerDir, netnsKey } from './dns/paths.js';
 import { stampsShowLaterChanges } from './stamp-grain.js';
+import { readOr } from '../util/read-or.js';
 
-/** A file's text, or undefined when it cannot be read. */
-export function readOr(path: string): string | undefined {
-  try {
-    // looked for first: an absent file is common here, and a failed readFileSync throws (~25 us)
-    return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** A directory's names, sorted; [] when it cannot be read. */
 export function list(dir: string): string[] {

@@ -168,20 +168,15 @@ async function infraExists(engine: Engine, d: DesiredState): Promise<boolean> {
 
 /** `-e KEY` without a value: the shell's value, else the project's env files' (`--env-file`, else `.env`). */
 async function projectLookup(ctx: Context, workingDir: string): Promise<(k: string) => string | undefined> {
-  const { existsSync, readFileSync } = await import('node:fs');
+  const { readOr } = await import('../../util/read-or.js');
   const { resolve } = await import('node:path');
   const files = ctx.g.envFile?.length ? ctx.g.envFile.map((f) => resolve(ctx.io.cwd, f)) : [resolve(workingDir, '.env')];
   const fromFiles: Record<string, string> = {};
   try {
     const { parseDotenv } = await import('../../stack/dotenv.js');
     for (const f of files) {
-      let text: string;
-      try {
-        if (!existsSync(f)) continue; // (most projects have no .env: a failed read throws)
-        text = readFileSync(f, 'utf8');
-      } catch {
-        continue;
-      }
+      const text = readOr(f); // (most projects have no .env)
+      if (text === undefined) continue;
       Object.assign(fromFiles, parseDotenv(text, (k) => ctx.io.env[k] ?? fromFiles[k]));
     }
   } catch { /* no dotenv parser: the shell alone */ }

@@ -1,16 +1,12 @@
 // Small process helpers for the detached DNS server: is a pid alive and ours, wait for exit.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { readOr } from '../../util/read-or.js';
 
 /** The pid in a pid file, or undefined when absent or unreadable. */
 export function readPid(path: string): number | undefined {
-  if (!existsSync(path)) return undefined; // (no server yet: a failed read throws, ~25 us)
-  try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  const pid = Number.parseInt(readOr(path)?.trim() ?? '', 10); // (no server yet: no file)
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 /** Whether `pid` runs (not a zombie) and every string in `argvHas` occurs in one of its argv elements. */

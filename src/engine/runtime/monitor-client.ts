@@ -1,7 +1,7 @@
 // Talking to tsstack-monitor: start one for a bundle (it detaches and outlives
 // us), read its state file, ask it to stop, wait for the container's exit.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { TsstackError } from '../../util/errors.js';
@@ -9,6 +9,7 @@ import type { HealthStatus } from '../api.js';
 import { procStartTime } from './cgroup-stats.js';
 import { runLight, type LightResult } from './light-spawn.js';
 import { DirWake } from '../../util/dir-wake.js';
+import { readOr } from '../../util/read-or.js';
 
 export interface MonitorOptions {
   monitor: string;
@@ -97,11 +98,10 @@ export async function startMonitor(o: MonitorOptions): Promise<number> {
 }
 
 export function readMonitorState(statePath: string): MonitorState | undefined {
-  // looked for first: a create and a start read it before the monitor has written it, where a failed
-  // read would cost an exception (~25 µs warm, more cold) and a look costs a syscall
-  if (!existsSync(statePath)) return undefined;
+  // (a create and a start read it before the monitor has written it: readOr makes no exception of that)
+  const text = readOr(statePath);
   try {
-    return JSON.parse(readFileSync(statePath, 'utf8')) as MonitorState;
+    return text === undefined ? undefined : JSON.parse(text) as MonitorState;
   } catch {
     return undefined;
   }
