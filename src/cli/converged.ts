@@ -108,6 +108,16 @@ export async function settledSnapshot(root: string, runRoot: string): Promise<St
 }
 
 /**
+ * Whether the engine's state is what `before` found: not racy then, and the same digest now (with the
+ * pids it found: see recordConverged). What a plan observed is all in it, so a plan made after `before`
+ * and made again now would be the same.
+ */
+export async function unchangedSince(root: string, runRoot: string, before: StateFingerprint): Promise<boolean> {
+  if (before.racy) return false;
+  return (await stateFingerprintOf({ root, runRoot }, { pids: before.pids })).digest === before.digest;
+}
+
+/**
  * Records that a plan made for `i` was empty. `before` is the snapshot taken
  * before that plan observed: the entry is written only if it was not racy (a change
  * after it shows in the stamps) and the state is still the same now, so a change

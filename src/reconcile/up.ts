@@ -18,6 +18,16 @@ export interface UpOptions extends DiffOptions, DesiredOptions, ApplyOptions {
   onPlan?: (plan: Plan) => void;
 }
 
+/**
+ * A plan made with these options before the lock was taken, with a check that nothing it observed has
+ * changed since (the engine's state fingerprint, as the converged cache compares it): `up` carries it out
+ * instead of planning again when recovery found nothing to do and the check holds.
+ */
+export interface PlanMadeBefore {
+  plan: Plan;
+  unchanged(): Promise<boolean>;
+}
+
 export async function observeFor(engine: Engine, model: StackModel, inferNetworks = false): Promise<ObservedState> {
   const images = [...new Set(Object.entries(model.services).map(([n, s]) => serviceImage(model.name, n, s)))].sort();
   const networks = new Set<string>();
@@ -52,11 +62,13 @@ export interface UpResult {
   result: ApplyResult;
 }
 
-export async function up(engine: Engine, model: StackModel, opts: UpOptions = {}): Promise<UpResult> {
+export async function up(engine: Engine, model: StackModel, opts: UpOptions = {}, before?: PlanMadeBefore): Promise<UpResult> {
   // under the project lock: first finish or undo what a killed command left, then plan from what is
   const recovered = await engine.recover(model.name);
   phase('up: recovered (locked)');
-  let { plan } = await makePlan(engine, model, opts);
+  // the plan made before the lock, if what it observed is what is now: made again, it would be the same
+  const same = before && !recovered.done.length && !recovered.problems.length && (await before.unchanged());
+  let plan = same ? before.plan : (await makePlan(engine, model, opts)).plan;
   opts.onPlan?.(plan);
   const problems = await preflight(plan, engine, model);
   if (problems.length) throw problemsError(problems);

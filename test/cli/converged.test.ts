@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { convergedOutcome, recordConverged, settledSnapshot, snapshot, type ConvergedInput } from '../../src/cli/converged.js';
+import { convergedOutcome, recordConverged, settledSnapshot, snapshot, unchangedSince, type ConvergedInput } from '../../src/cli/converged.js';
 import { model } from '../reconcile/_model.js';
 
 /** Writes a state file as the engine and the monitor do: a temp file renamed over the old one. */
@@ -95,6 +95,21 @@ test('not recorded when the state changed during the plan, or a file is too fres
   t.true(fresh.racy);
   await recordConverged(b.input(), fresh, b.outcome);
   t.is(await convergedOutcome(b.input()), undefined);
+});
+
+test('unchangedSince: true while nothing changed; a change, or a snapshot too fresh to vouch for, is false', async (t) => {
+  const a = await setup(t);
+  const run = join(a.root, 'run');
+  const before = await snapshot(a.root, run);
+  t.true(await unchangedSince(a.root, run, before));
+  put(join(a.root, 'networks', 'q_default.json'), '{}');
+  t.false(await unchangedSince(a.root, run, before));
+
+  const b = await setup(t);
+  put(join(b.c, 'state.json'), JSON.stringify({ status: 'running', monitorPid: process.pid }));
+  const fresh = await snapshot(b.root, join(b.root, 'run'), { stamps: 'coarse' });
+  t.true(fresh.racy);
+  t.false(await unchangedSince(b.root, join(b.root, 'run'), fresh));
 });
 
 test('a snapshot taken while racy is not vouched for even once the window has passed; settledSnapshot waits it out', async (t) => {

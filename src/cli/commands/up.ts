@@ -145,7 +145,11 @@ export async function runUp(ctx: Context, services: string[], f: UpFlags): Promi
     : await ctx.locked(model.name, async () => {
       const changes = interruptibleChanges((l) => ctx.io.err(l));
       try {
-        return await up(engine, model, { ...opts, signal: changes.signal });
+        // the plan just made, unless something changed before the lock was had (planned again then)
+        const before = cache && stateBefore !== undefined
+          ? { plan: quick, unchanged: () => cache.unchangedSince(ctx.paths.root, ctx.paths.runRoot, stateBefore) }
+          : undefined;
+        return await up(engine, model, { ...opts, signal: changes.signal }, before);
       } finally {
         changes.dispose();
         await progress.done();
