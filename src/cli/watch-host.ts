@@ -18,6 +18,7 @@ import { Context, untilInterrupted } from './context.js';
 import { EXIT_FAILED, renderError } from './errors.js';
 import { liveView, listrProgress, progressFor, type Progress } from './render.js';
 import { LogFollower } from './watch-logs.js';
+import { reexecWith } from '../util/reexec.js';
 
 export interface WatchMode {
   /** Follow the merged logs of the stack's containers (attached `up --watch`). */
@@ -60,6 +61,19 @@ export function statusLines(services: string[], containers: Pick<ContainerInfo, 
     const parts = [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([st, n]) => `${n} ${st}`);
     return `watch: ${svc}: ${parts.length ? parts.join(', ') : 'no containers'}`;
   });
+}
+
+/**
+ * `up --watch` idles for hours between changes, and V8's memory reducer, which collects the heap
+ * again and again once a process has gone quiet (every few seconds, on the main thread and the
+ * workers), was most of its idle CPU: 1.5–2 % of a core here, where every wake-up of a process costs
+ * milliseconds. The watcher replaces itself once, before it does anything, with the same command
+ * without it (src/util/reexec.ts); its heap then stays at its size after a reconcile.
+ */
+export const WATCH_FLAGS = ['--no-memory-reducer'];
+
+export function execForWatch(env: NodeJS.ProcessEnv): void {
+  reexecWith(WATCH_FLAGS, 'TSSTACK_WATCH_EXEC', env);
 }
 
 export async function runWatch(ctx: Context, engine: Engine, model: StackModel, opts: UpOptions, mode: WatchMode = { logs: false, stopOnInterrupt: false }): Promise<number> {

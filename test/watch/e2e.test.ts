@@ -84,6 +84,9 @@ skipWhen(skip, skip).serial('up --watch: a sync edit shows in the container with
   if (imagesError || !box) throw new Error(`the example images could not be made: ${imagesError}`);
   const { b, file, dir, child, out, ready } = await startWatching(t, ['up', '--watch']);
   t.true(ready, out.text());
+  // the watcher replaced itself once with the same command without V8's memory reducer (watch-host.ts)
+  const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+  t.true(cmdline.includes('--no-memory-reducer') && cmdline.includes('--watch'), cmdline.join(' '));
   t.regex(await get(PAGE), /Hello from tsstack/);
   const first = await ps(b, b.base);
   t.deepEqual(first.map((r) => [r.Service, r.State]), [['other', 'running'], ['web', 'running']]);

@@ -98,6 +98,7 @@ function report(ctx: Context, r: ApplyResult): number {
 }
 
 export async function runUp(ctx: Context, services: string[], f: UpFlags): Promise<number> {
+  if (f.watch) (await import('../watch-host.js')).execForWatch(ctx.io.env);
   const model = await ctx.loadModelFor(services);
   for (const w of model.warnings ?? []) ctx.io.err(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   if (f.exitCodeFrom) {
@@ -242,6 +243,7 @@ async function waitReady(ctx: Context, engine: Engine, model: StackModel, desire
  */
 export async function runWatchCommand(ctx: Context, services: string[], f: UpFlags): Promise<number> {
   if (f.up !== false) return runUp(ctx, services, { ...f, watch: true, detach: true, keep: true });
+  (await import('../watch-host.js')).execForWatch(ctx.io.env);
   const model = await ctx.loadModelFor(services);
   for (const w of model.warnings ?? []) ctx.io.err(`warning: ${w.file}${w.line ? `:${w.line}` : ''}: ${w.path}: ${w.message}`);
   const engine = await ctx.openEngine();
