@@ -132,10 +132,10 @@ function anySignal(a?: AbortSignal, b?: AbortSignal): AbortSignal | undefined {
 /**
  * How often an idle follow looks anyway. A monitor killed outright changes no file, but its guard sees it
  * die and records the end (a change the follow is woken by); this look is for the monitor and its guard
- * both killed. Rare on purpose: an idle `up --watch` holds one follow per container, and each wake-up of
- * the process cost it 5–10 ms of CPU here.
+ * both killed. Rare on purpose: an idle `up --watch` holds one follow per container, and a wake-up of the
+ * process cost it 5–10 ms of CPU here, up to ~50 ms on a loaded machine (caches and pages gone cold).
  */
-const IDLE_POLL_MS = 10_000;
+const IDLE_POLL_MS = 30_000;
 
 /** The file's inode, content and the length of its whole lines (up to the last newline), through one descriptor. */
 function readLive(path: string): { ino: number; bytes: Buffer; wholeLines: number } {
