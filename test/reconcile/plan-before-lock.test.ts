@@ -4,6 +4,7 @@ import test from 'ava';
 import { makePlan, up } from '../../src/reconcile/up.js';
 import { FakeEngine } from '../fakes/engine.js';
 import { model } from './_model.js';
+import type { Plan } from '../../src/reconcile/plan.js';
 
 function setup() {
   const e = new FakeEngine();
@@ -15,42 +16,46 @@ function setup() {
   return { e, m, observations: () => observations };
 }
 
+/** `up` given `plan` as made before the lock, the fingerprint check answering `same`: how often it was asked, whether `up` observed. */
+async function upWith(s: ReturnType<typeof setup>, plan: Plan, same: boolean) {
+  const seen = s.observations();
+  let asked = 0;
+  const r = await up(s.e, s.m, { pollMs: 1 }, { plan, unchanged: async () => { asked++; return same; } });
+  return { r, asked, observed: s.observations() > seen };
+}
+
 test('unchanged since and nothing recovered: the plan made before the lock is carried out, not made again', async (t) => {
-  const { e, m, observations } = setup();
-  const { plan } = await makePlan(e, m, { pollMs: 1 });
-  const seen = observations();
-  const r = await up(e, m, { pollMs: 1 }, { plan, unchanged: async () => true });
+  const s = setup();
+  const { plan } = await makePlan(s.e, s.m, { pollMs: 1 });
+  const { r, asked, observed } = await upWith(s, plan, true);
+  t.is(asked, 1);
   t.is(r.plan, plan);
-  t.is(observations(), seen, 'no observation under the lock');
+  t.false(observed, 'no observation under the lock');
   t.deepEqual(r.result.failed, []);
-  t.deepEqual([...e.ctrs.values()].map((c) => `${c.name} ${c.status}`).sort(), ['r-a-1 running', 'r-b-1 running']);
+  t.deepEqual([...s.e.ctrs.values()].map((c) => `${c.name} ${c.status}`).sort(), ['r-a-1 running', 'r-b-1 running']);
 });
 
 test('changed since the plan was made: planned again from what is there now', async (t) => {
-  const { e, m, observations } = setup();
-  const { plan } = await makePlan(e, m, { pollMs: 1 });
+  const s = setup();
+  const { plan } = await makePlan(s.e, s.m, { pollMs: 1 });
   // another command created one of the two meanwhile
-  await up(e, model('r', { a: { image: 'busybox' } }), { pollMs: 1 });
-  const seen = observations();
-  let asked = 0;
-  const r = await up(e, m, { pollMs: 1 }, { plan, unchanged: async () => { asked++; return false; } });
+  await up(s.e, model('r', { a: { image: 'busybox' } }), { pollMs: 1 });
+  const { r, asked, observed } = await upWith(s, plan, false);
   t.is(asked, 1);
   t.not(r.plan, plan);
-  t.true(observations() > seen);
+  t.true(observed);
   t.deepEqual(r.plan.actions.map((a) => `${a.type} ${a.resource}`), ['create service:b:1']);
   t.deepEqual(r.result.failed, []);
 });
 
 test('recovery that finished or undid something: planned again, the fingerprint not even asked', async (t) => {
   for (const report of [{ done: ['removed half-made container r-a-1'], problems: [] }, { done: [], problems: ['a mount stays'] }]) {
-    const { e, m, observations } = setup();
-    e.recover = async () => report;
-    const { plan } = await makePlan(e, m, { pollMs: 1 });
-    const seen = observations();
-    let asked = 0;
-    const r = await up(e, m, { pollMs: 1 }, { plan, unchanged: async () => { asked++; return true; } });
+    const s = setup();
+    s.e.recover = async () => report;
+    const { plan } = await makePlan(s.e, s.m, { pollMs: 1 });
+    const { r, asked, observed } = await upWith(s, plan, true);
     t.is(asked, 0);
     t.not(r.plan, plan);
-    t.true(observations() > seen);
+    t.true(observed);
   }
 });
