@@ -10,12 +10,15 @@ import { writeFileAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { rmdirQuiet } from '../../util/rmdir-quiet.js';
 import { runHookProcess } from './lifecycle-hooks.js';
 import { inContainer, isGuard, isMonitor, processAlive, readMonitorState, requestStop, sendControl, startMonitor, waitForExit } from './monitor-client.js';
-import { stableJson } from './oci-spec.js';
 import { RuntimeDriver } from './runtime-driver.js';
 import type { AttachDriver, BundleDriver, ContainerDrivers, HooksDriver, MonitorDriver, RuntimeDrivers } from './drivers.js';
 
 export const fileBundle: BundleDriver = {
-  write: (bundleDir, config, opts) => writeFileAtomic(join(bundleDir, 'config.json'), stableJson(config), 0o600, { durable: opts?.durable !== false }), // the environment may hold secrets
+  // Compact, in the order buildOciSpec made it (the same input gives the same text), as runc's and Docker's
+  // bundles are: its keys sorted and indented, a config with the default seccomp profile was twice the size
+  // (19 kB) and took ~0.5 ms a container to write in an `up`'s first creates, the runtime then parsing it all.
+  // 0600: the environment may hold secrets.
+  write: (bundleDir, config, opts) => writeFileAtomic(join(bundleDir, 'config.json'), JSON.stringify(config), 0o600, { durable: opts?.durable !== false }),
   read: (bundleDir) => JSON.parse(readFileSync(join(bundleDir, 'config.json'), 'utf8')) as Record<string, any>,
 };
 
