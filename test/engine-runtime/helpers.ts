@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { nativeBinary } from '../../src/engine/native-paths.js';
 import type { RootfsProvider } from '../../src/engine/runtime/deps.js';
-import { buildOciSpec, stableJson, type OciSpecInput } from '../../src/engine/runtime/oci-spec.js';
+import { buildOciSpec, type OciSpecInput } from '../../src/engine/runtime/oci-spec.js';
 import { resolveUserInRootfs } from '../../src/engine/runtime/users.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
@@ -103,7 +103,7 @@ export async function makeBundle(base: string, fs: OverlayRootfs, args: string[]
     rootfs, args, env: [], cwd: '/', user: resolveUserInRootfs(rootfs, undefined), hostname: id,
     cgroupsPath: `tsstack/${id}`, ...extra,
   });
-  writeFileSync(join(dir, 'bundle', 'config.json'), stableJson(spec));
+  writeFileSync(join(dir, 'bundle', 'config.json'), JSON.stringify(spec));
   return { dir, bundle: join(dir, 'bundle'), rootfs, state: join(dir, 'state.json'), log: join(dir, 'log.json'), socket: join(dir, 'ctl.sock'), id };
 }
 

@@ -310,16 +310,6 @@ function sortKeys<T>(o: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => byCodeUnits(a, b)));
 }
 
-/** JSON with object keys sorted at every level (arrays keep their order). */
-export function stableJson(value: unknown, indent = 2): string {
-  const norm = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(norm);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, norm((v as Record<string, unknown>)[k])]));
-    return v;
-  };
-  return JSON.stringify(norm(value), null, indent) + '\n';
-}
-
 /** The `keys` of `o` (absent ones left out). */
 export function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;
