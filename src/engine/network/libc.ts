@@ -29,7 +29,14 @@ interface Libc {
   };
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
   close(fd: number): number;
+  /** pthread_sigmask(2): `set` and `old` are sigset_t buffers (SIGSET_BYTES). */
+  sigmask(how: number, set: Buffer | null, old: Buffer | null): number;
 }
+
+export const SIG_BLOCK = 0;
+export const SIG_SETMASK = 2;
+/** glibc's sigset_t. */
+export const SIGSET_BYTES = 128;
 
 let libc: Libc | undefined;
 
@@ -50,6 +57,7 @@ export function getLibc(): Libc {
       send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),
       recv: lib.func('long recv(int fd, _Out_ void *buf, size_t len, int flags)'),
       close: lib.func('int close(int fd)'),
+      sigmask: lib.func('int pthread_sigmask(int how, const void *set, _Out_ void *old)'),
     };
   }
   return libc;
