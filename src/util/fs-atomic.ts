@@ -120,7 +120,7 @@ function timedFsync(fd: number): void {
  * wake-ups) costs more than the call it carries (a mkdir, write or rename: 15–50 µs; an fsync ~0.3 ms),
  * and the pool's threads creating and renaming in one directory at once contend for its lock in the
  * kernel. Measured interleaved with these writes and the create path's other small file calls inline
- * (src/util/fs-now.ts): `run --rm` 0.92, `up -d` of 20 0.93–0.99 (2026-12-07; README, Performance). Only
+ * (src/util/fs-now.ts): `run --rm` 0.92, `up -d` of 20 0.93–0.99 (2026-12-07; docs/performance.md). Only
  * fsyncs that prove slow (a busy or rotating disk: SLOW_FSYNC_NS) go back to the pool, where several
  * wait side by side. `durable: false` drops the fsyncs as writeFileAtomicSync does.
  */

@@ -6,7 +6,7 @@
 // `down`, and after other tools' deletions nearby (Docker's, in the benchmark), every file and
 // directory a create makes costs 0.3–0.8 ms of CPU. Each container's directory placed in a group
 // of its own choosing (ext4's Orlov allocator, as for home directories) meets few of them: an
-// `up` of 20 alternating with other work took ~23 % less time (bench notes in README.md). Elsewhere
+// `up` of 20 alternating with other work took ~23 % less time (docs/performance.md). Elsewhere
 // (a journal, another file system) the attribute changes nothing that matters; where it cannot be
 // set, nothing happens.
 
