@@ -7,7 +7,7 @@
 
 import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
-import { getLibc, lastErrno } from './libc.js';
+import { getLibc, lastErrno, withSignalsHeld } from './libc.js';
 
 const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280, arm: 386, riscv64: 280, ppc64: 361, s390x: 351 };
 const ATTR_SIZE = 144;
@@ -149,7 +149,8 @@ export function progLoad(spec: ProgSpec): number {
     writeName(a, 48, spec.name);
     a.writeUInt32LE(ATTACH[spec.attach], 68);
     try {
-      return bpf(PROG_LOAD, a, `load bpf program ${spec.name}`);
+      // the verifier gives up with EAGAIN when a signal is pending (SIGCHLD of a child just ended)
+      return withSignalsHeld(() => bpf(PROG_LOAD, a, `load bpf program ${spec.name}`));
     } catch (e) {
       if (log && e instanceof BpfError) throw new BpfError(`load bpf program ${spec.name}`, e.code, log.toString('latin1').replace(/\0.*$/s, '').trim());
       throw e;

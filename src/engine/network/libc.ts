@@ -63,6 +63,31 @@ export function getLibc(): Libc {
   return libc;
 }
 
+/** Every signal (the kernel leaves SIGKILL and SIGSTOP out of any mask). */
+const ALL_SIGNALS = Buffer.alloc(SIGSET_BYTES, 0xff);
+
+/**
+ * Runs `f` with this thread's signals held back, then lets them through as before: for a synchronous
+ * call that a signal Node handles would otherwise break off (nftables' wait for its acknowledgements,
+ * the BPF verifier, which gives up with EAGAIN when a signal is pending). A signal waits the few
+ * milliseconds of the call. Where libc cannot be loaded (no glibc), `f` runs as it is.
+ */
+export function withSignalsHeld<T>(f: () => T): T {
+  let c: Libc;
+  try {
+    c = getLibc();
+  } catch {
+    return f();
+  }
+  const old = Buffer.alloc(SIGSET_BYTES);
+  if (c.sigmask(SIG_BLOCK, ALL_SIGNALS, old) !== 0) return f();
+  try {
+    return f();
+  } finally {
+    c.sigmask(SIG_SETMASK, old, null);
+  }
+}
+
 /** Last errno as `ENAME (n)` for messages. */
 export function lastErrno(): { errno: number; name: string } {
   const n = koffi.errno();

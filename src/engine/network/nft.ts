@@ -5,7 +5,7 @@
 
 import koffi from 'koffi';
 import { TsstackError } from '../../util/errors.js';
-import { getLibc, SIG_BLOCK, SIG_SETMASK, SIGSET_BYTES } from './libc.js';
+import { withSignalsHeld } from './libc.js';
 
 const NFT_CTX_OUTPUT_JSON = 1 << 4;
 
@@ -43,32 +43,6 @@ function load(): NftLib {
   return lib;
 }
 
-/** Every signal (the kernel leaves SIGKILL and SIGSTOP out of any mask). */
-const ALL_SIGNALS = Buffer.alloc(SIGSET_BYTES, 0xff);
-
-/**
- * Runs `f` with this thread's signals held back, then delivers them as before. libnftables waits for
- * the kernel's acknowledgements in select(), which no signal handler's SA_RESTART resumes: a signal
- * that Node handles (SIGCHLD while children are awaited, SIGINT, SIGWINCH on a terminal's resize)
- * arriving in that wait made the whole batch fail with "Interrupted system call", although the kernel
- * may already have committed it. Held back, a signal waits the few milliseconds of the batch.
- */
-function withSignalsHeld<T>(f: () => T): T {
-  let c: ReturnType<typeof getLibc> | undefined;
-  try {
-    c = getLibc();
-  } catch {
-    return f(); // no glibc here (koffi cannot load libc.so.6): as before
-  }
-  const old = Buffer.alloc(SIGSET_BYTES);
-  if (c.sigmask(SIG_BLOCK, ALL_SIGNALS, old) !== 0) return f();
-  try {
-    return f();
-  } finally {
-    c.sigmask(SIG_SETMASK, old, null);
-  }
-}
-
 export type NftCommand = Record<string, unknown>;
 export type NftObject = Record<string, any>;
 
@@ -91,6 +65,9 @@ export class Nft {
   run(commands: NftCommand[]): NftObject[] {
     const n = load();
     const ctx = this.context();
+    // libnftables waits for the kernel's acknowledgements in select(), which no signal handler's SA_RESTART
+    // resumes: a signal Node handles (SIGCHLD while children are awaited, SIGINT, SIGWINCH) arriving in that
+    // wait failed the batch with "Interrupted system call", although the kernel may have committed it
     const rc = withSignalsHeld(() => n.run(ctx, JSON.stringify({ nftables: commands })));
     const out = n.out(ctx) ?? '';
     const err = n.err(ctx) ?? '';
