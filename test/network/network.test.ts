@@ -53,6 +53,19 @@ test.serial('two sandboxes on one network reach each other over TCP and UDP', as
   });
 });
 
+test.serial('a sandbox has its loopback up before any network is connected (network_mode: none): made in one request, no dump', async (t) => {
+  await withEnv(async (env) => {
+    const before = { ...rtnlTrips };
+    const { path } = await env.m.createSandbox('lonely');
+    t.deepEqual({ linkDumps: rtnlTrips.linkDumps - before.linkDumps, requests: rtnlTrips.requests - before.requests }, { linkDumps: 0, requests: 1 });
+    t.deepEqual((await env.m.inspectSandbox('lonely')).links.map((l) => `${l.name}:${l.up}`), ['lo:true']);
+    await serve(env, path, 'tcp', 7000, 'lonely');
+    t.is(await ask(path, 'tcp', '127.0.0.1', 7000), 'lonely 127.0.0.1', 'a server on the loopback answers inside');
+    await env.m.removeSandbox('lonely');
+    t.deepEqual(await leftovers(env), []);
+  });
+});
+
 test.serial('connecting a container looks its links up by name (no dump of the host\'s links) and makes its host end up at creation', async (t) => {
   await withEnv(async (env) => {
     await env.m.create({ name: 'q_default', labels: { 'tsstack.project': 'q' } });

@@ -7,7 +7,8 @@
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import type { RtNetlinkSocket } from './rtnl.js';
 import { CLONE_NEWNET, MS_BIND, check, getLibc } from './libc.js';
-import { addAddress, addDefaultRoute, linkByName, listAddresses, listLinks, openRtnl, setUp } from './rtnl.js';
+import { addAddress, addDefaultRoute, listAddresses, listLinks, openRtnl, setUp } from './rtnl.js';
+import { openSocket, setUpNamed } from './raw-rtnl.js';
 
 export interface NsInspect {
   links: { index: number; name: string; kind?: string; up: boolean }[];
@@ -51,18 +52,19 @@ async function withSocket<T>(s: RtNetlinkSocket, fn: (s: RtNetlinkSocket) => Pro
   }
 }
 
-async function loUp(s: RtNetlinkSocket): Promise<void> {
-  const lo = await linkByName(s, 'lo');
-  if (lo && !lo.up) await setUp(s, lo.index);
-}
-
 /** A new network namespace pinned by bind-mounting it on `path` (an existing empty file); loopback up. */
 export async function createNamespace(path: string): Promise<void> {
-  const s = within('new', () => {
+  within('new', () => {
     check(getLibc().mount('/proc/thread-self/ns/net', path, null, MS_BIND, null), `bind mount of the new namespace on ${path}`);
-    return openRtnl();
+    // loopback up, synchronously while inside: one request on a raw socket, where the netlink package's
+    // socket cost a dump of the links, a request and their round trips through the event loop
+    const s = openSocket();
+    try {
+      setUpNamed(s, 'lo');
+    } finally {
+      s.close();
+    }
   });
-  await withSocket(s, loUp);
 }
 
 /** Inside the namespace at `path`: address `ifname`, bring it up, optionally add the default route. */

@@ -263,17 +263,30 @@ export function linkNamed(name: string): LinkFact | undefined {
   if (Buffer.byteLength(name) >= 16) return undefined; // longer than IFNAMSIZ allows: no link has it
   rtnlTrips.gets++;
   return withSocket('link lookup', DUMP_TIMEOUT_S, (fd, c) => {
-    const nameAttr = Buffer.alloc((4 + Buffer.byteLength(name) + 1 + 3) & ~3);
-    nameAttr.writeUInt16LE(4 + Buffer.byteLength(name) + 1, 0);
-    nameAttr.writeUInt16LE(IFLA_IFNAME, 2);
-    nameAttr.write(name, 4);
-    const req = message(RTM_GETLINK, NLM_F_REQUEST, 1, ifinfo(0, [nameAttr]));
+    const req = message(RTM_GETLINK, NLM_F_REQUEST, 1, ifinfo(0, [nameAttr(name)]));
     if (c.send(fd, req, req.length, 0) !== req.length) throw new Error(`link lookup: send failed (errno ${koffi.errno()})`);
     const buf = Buffer.alloc(16 * 1024);
     const n = Number(c.recv(fd, buf, buf.length, 0));
     if (n <= 0) throw new Error(`link lookup: recv failed (errno ${koffi.errno()})`);
     return parseLinkReply(buf.subarray(0, n));
   });
+}
+
+/** IFLA_IFNAME: a link named in a request instead of its index (the kernel looks it up). Pure. */
+function nameAttr(name: string): Buffer {
+  const a = Buffer.alloc((4 + Buffer.byteLength(name) + 1 + 3) & ~3);
+  a.writeUInt16LE(4 + Buffer.byteLength(name) + 1, 0);
+  a.writeUInt16LE(IFLA_IFNAME, 2);
+  a.write(name, 4);
+  return a;
+}
+
+/**
+ * Sets the link named `name` up, in one acknowledged request on `s` (RTM_NEWLINK without NLM_F_CREATE
+ * changes the link the kernel finds by the name): no dump, no lookup first.
+ */
+export function setUpNamed(s: RtnlSocket, name: string): void {
+  request(s, RTM_NEWLINK, 0, ifinfo(0, [nameAttr(name)], IFF_UP, IFF_UP));
 }
 
 /** The link of a non-dump RTM_GETLINK reply; undefined when the kernel answers ENODEV (no such name). Pure. */

@@ -71,10 +71,6 @@ export async function listLinks(s: RtNetlinkSocket): Promise<LinkSummary[]> {
   return out.map(linkSummary).sort((a, b) => a.index - b.index);
 }
 
-export async function linkByName(s: RtNetlinkSocket, name: string): Promise<LinkSummary | undefined> {
-  return (await listLinks(s)).find((l) => l.name === name);
-}
-
 /**
  * A bridge with a fixed MAC. Without one, Linux gives a bridge the lowest MAC
  * among its ports, so the gateway's MAC changes whenever a container joins and
