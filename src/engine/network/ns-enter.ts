@@ -6,7 +6,7 @@
 
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import type { RtNetlinkSocket } from './rtnl.js';
-import { CLONE_NEWNET, MS_BIND, check, getLibc } from './libc.js';
+import { CLONE_NEWNET, MNT_DETACH, MS_BIND, check, getLibc } from './libc.js';
 import { addAddress, addDefaultRoute, listAddresses, listLinks, openRtnl, setUp } from './rtnl.js';
 import { openSocket, setUpNamed } from './raw-rtnl.js';
 
@@ -54,15 +54,21 @@ async function withSocket<T>(s: RtNetlinkSocket, fn: (s: RtNetlinkSocket) => Pro
 
 /** A new network namespace pinned by bind-mounting it on `path` (an existing empty file); loopback up. */
 export async function createNamespace(path: string): Promise<void> {
+  const libc = getLibc();
   within('new', () => {
-    check(getLibc().mount('/proc/thread-self/ns/net', path, null, MS_BIND, null), `bind mount of the new namespace on ${path}`);
+    check(libc.mount('/proc/thread-self/ns/net', path, null, MS_BIND, null), `bind mount of the new namespace on ${path}`);
     // loopback up, synchronously while inside: one request on a raw socket, where the netlink package's
     // socket cost a dump of the links, a request and their round trips through the event loop
-    const s = openSocket();
     try {
-      setUpNamed(s, 'lo');
-    } finally {
-      s.close();
+      const s = openSocket();
+      try {
+        setUpNamed(s, 'lo');
+      } finally {
+        s.close();
+      }
+    } catch (e) {
+      libc.umount2(path, MNT_DETACH); // the pin goes with the failure: the caller removes the file
+      throw e;
     }
   });
 }
