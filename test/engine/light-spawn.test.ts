@@ -17,6 +17,30 @@ test('argv, environment, stdin, output and exit code', async (t) => {
   t.is(r.output, 'a b|c|x y\nerr\n');
 });
 
+// The child's environment is what process.env says in the tick of the spawn, whole: a variable added,
+// changed or deleted since the process started included, nothing more (as child_process.spawn gives).
+test('the environment is process.env as it is at the spawn, whole', async (t) => {
+  process.env.TSSTACK_LIGHT_SPAWN_ADDED = 'added';
+  process.env.TSSTACK_LIGHT_SPAWN_GONE = 'gone';
+  delete process.env.TSSTACK_LIGHT_SPAWN_GONE;
+  const home = process.env.HOME;
+  process.env.HOME = '/changed home';
+  try {
+    const want = { ...process.env }; // (the other tests change it too: taken in the tick that spawns)
+    const r = await runLight('/usr/bin/env', ['-0']);
+    t.is(r.code, 0);
+    const got = Object.fromEntries(r.output.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    t.deepEqual(got, want);
+    t.is(got.TSSTACK_LIGHT_SPAWN_ADDED, 'added');
+    t.false('TSSTACK_LIGHT_SPAWN_GONE' in got);
+    t.is(got.HOME, '/changed home');
+  } finally {
+    delete process.env.TSSTACK_LIGHT_SPAWN_ADDED;
+    if (home === undefined) delete process.env.HOME;
+    else process.env.HOME = home;
+  }
+});
+
 test('no signal ignored or blocked in the child, although Node ignores SIGPIPE', async (t) => {
   const r = await runLight('/bin/sh', ['-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status']);
   t.is(r.code, 0);
