@@ -37,6 +37,7 @@ export default {
     'dist/test/image/build/conformance-*.test.js',
     'dist/test/image/build/run-spec.test.js',
     'dist/test/engine-runtime/oci-spec.test.js',
+    'dist/test/engine/ffi-async.test.js',
     'dist/test/engine-runtime/isolation-spec.test.js',
     'dist/test/engine-runtime/devices-spec.test.js',
     'dist/test/engine-runtime/pure.test.js',

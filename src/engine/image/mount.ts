@@ -17,6 +17,7 @@ import { TsstackError } from '../../util/errors.js';
 import { faultPoint } from '../../util/fault.js';
 import { ownUserNamespace } from '../rootless/userns.js';
 import { koffi as loadKoffi } from '../../util/koffi.js';
+import { ffiAsync } from '../../util/ffi-async.js';
 
 // promisified at the call: mount(8) is the rare fallback, and node:child_process need not load with this module
 const run = (file: string, args: string[], opts: { cwd?: string } = {}) => promisify(execFile)(file, args, opts);
@@ -109,7 +110,7 @@ export async function mountOverlay(layersDir: string, lowerRel: string[], dir: s
     // one syscall: the mount exists or not, whenever this process dies. On the thread pool; a refusal
     // is asked again on this thread, whose errno is the one to report (and a mount that succeeds on
     // the second try, its cause gone meanwhile, is as good as the first)
-    const res = await new Promise<number>((ok, fail) => sys.mount.async('overlay', target, 'overlay', 0, absOpts, (e, r) => (e ? fail(e) : ok(r))));
+    const res = await ffiAsync<number>((done) => sys.mount.async('overlay', target, 'overlay', 0, absOpts, done));
     if (res !== 0 && !otherFsMountedAt(target) && sys.mount('overlay', target, 'overlay', 0, absOpts) !== 0) {
       const errno = sys.errno();
       throw new TsstackError('HOST', `cannot mount the container root at ${target}: ${errnoName(errno)}`, { hint: overlayHint() });

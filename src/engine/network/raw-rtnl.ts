@@ -12,6 +12,7 @@ import { getSystemErrorName } from 'node:util';
 import koffi from 'koffi';
 import { IFLA_IFNAME, IFLA_INFO_KIND } from './nla.js';
 import { getLibc } from './libc.js';
+import { ffiAsync } from '../../util/ffi-async.js';
 
 export interface LinkFact {
   index: number;
@@ -163,7 +164,7 @@ export async function requestOffThread(type: number, flags: number, body: Buffer
  */
 async function sendAckedOffThread(what: string, fd: number, req: Buffer, buf: Buffer): Promise<void> {
   count(req);
-  const sent = await new Promise<number>((ok, fail) => libc().send.async(fd, req, req.length, 0, (e, n) => (e ? fail(e) : ok(Number(n)))));
+  const sent = Number(await ffiAsync<number | bigint>((done) => libc().send.async(fd, req, req.length, 0, done)));
   if (sent !== req.length) throw new Error(`${what}: send failed (errno ${koffi.errno()})`);
   receiveAck(what, fd, req.readUInt32LE(8), buf);
 }

@@ -19,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import koffi from 'koffi';
+import { ffiAsync } from '../../util/ffi-async.js';
 
 export interface LightResult {
   /** undefined when someone else reaped the child (its output tells what happened). */
@@ -138,7 +139,7 @@ export async function runLight(file: string, args: string[]): Promise<LightResul
     c.attrInit(attr);
     try {
       setUp(c, fa, attr, w, 0);
-      rc = await new Promise<number>((ok, fail) => c.posixSpawn.async(pidBuf, file, fa, attr, [file, ...args, null], environ(), (e, n) => (e ? fail(e) : ok(n))));
+      rc = await ffiAsync<number>((done) => c.posixSpawn.async(pidBuf, file, fa, attr, [file, ...args, null], environ(), done));
     } finally {
       c.faDestroy(fa);
       c.attrDestroy(attr);

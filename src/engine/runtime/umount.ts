@@ -7,6 +7,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { mountPoints } from '../image/mount.js';
 import { koffi as loadKoffi } from '../../util/koffi.js';
+import { ffiAsync } from '../../util/ffi-async.js';
 
 type Umount2 = ((target: string, flags: number) => number) & {
   async: (target: string, flags: number, cb: (err: unknown, res: number) => void) => void;
@@ -32,13 +33,7 @@ function load(): Umount2 | null {
 export function tryUnmount(target: string): Promise<boolean> {
   const f = load();
   if (!f) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    try {
-      f.async(target, 0, (err, res) => resolve(!err && res === 0));
-    } catch {
-      resolve(false);
-    }
-  });
+  return ffiAsync<number>((done) => f.async(target, 0, done)).then((res) => res === 0, () => false);
 }
 
 const MNT_DETACH = 2;
