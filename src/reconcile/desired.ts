@@ -7,6 +7,7 @@ import { posix } from 'node:path';
 import { LABEL } from '../engine/api.js';
 import type { DependsOn, DeviceCgroupRule, LoggingSpec, Ref, RestartPolicy, ServiceHook, ServiceSpec, StackModel, VolumesFromEntry } from '../model/types.js';
 import { parseBytes } from '../model/units.js';
+import { defaultHostname } from '../model/uts.js';
 import { formatCgroupRule, formatMode, volumesFromEntry } from '../model/format.js';
 import { appliedSecurityOpts, serviceRefs } from '../model/service.js';
 import { effectiveHealthcheck } from '../model/healthcheck.js';
@@ -410,7 +411,7 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
     working_dir: svc.working_dir ?? (ic.WorkingDir || '/'),
     user: svc.user ?? (ic.User || undefined),
     group_add: nonEmpty(svc.group_add),
-    hostname: svc.hostname ?? cname,
+    hostname: svc.hostname ?? defaultHostname(cname),
     domainname: svc.domainname,
     labels: { ...(svc.labels ?? {}) },
     ports: publishedPorts(svc, n),

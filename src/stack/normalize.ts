@@ -37,6 +37,7 @@ import { hasHealthKind, healthTest } from '../model/healthcheck.js';
 import { splitShellWords } from './shellwords.js';
 import { parseBytes, parseDuration } from '../model/units.js';
 import { formatPath } from './yaml-read.js';
+import { UTS_NAME_MAX } from '../model/uts.js';
 
 type Obj = Record<string, unknown>;
 type Path = (string | number)[];
@@ -555,6 +556,13 @@ export function normalizeService(ctx: Ctx, name: string, raw: Obj, sc: ServiceCo
   }
   for (const k of ['image', 'working_dir', 'user', 'hostname', 'domainname', 'container_name', 'stop_signal', 'cpuset'] as const) {
     if (raw[k] !== undefined) s[k] = toStr(raw[k]);
+  }
+  // said here, with its line, rather than by every start's EINVAL (unused with the host's UTS namespace)
+  if (s.network_mode !== 'host' && raw.uts !== 'host') {
+    for (const k of ['hostname', 'domainname'] as const) {
+      const v = s[k], len = v === undefined ? 0 : Buffer.byteLength(v);
+      if (len > UTS_NAME_MAX) throw ctx.error(at(k), `${k} ${JSON.stringify(v)} is ${len} bytes long: the kernel takes at most ${UTS_NAME_MAX}`, `use a shorter ${k}`);
+    }
   }
   if (raw.build !== undefined) s.build = build(ctx, at('build'), raw.build, sc.lookup, sc.projectDir);
   if (raw.image === undefined && raw.build === undefined && !ctx.skipConsistency) throw ctx.error(p, `service ${name} has neither an image nor a build context specified`, 'add image: or build:');

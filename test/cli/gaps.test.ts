@@ -146,3 +146,28 @@ needs(...E2E).serial('run -it and exec -it get a real pty from a terminal; run -
     w.dispose();
   }
 });
+
+// The kernel takes a hostname of at most 64 bytes; a container is named host after itself unless the
+// stack says otherwise (model/uts.ts). A long service name or container_name used to fail every start
+// with sethostname's EINVAL; its host name is now its name cut to 64 bytes.
+needs(...E2E).serial('a service or container_name longer than a hostname may be: run --rm and up start it, named host after the first 64 bytes', async (t) => {
+  const w = world();
+  const long = `s${'x'.repeat(99)}`;
+  try {
+    await w.busybox('busybox:latest');
+    w.stack(`services:\n  ${long}:\n    image: busybox:latest\n    command: ["hostname"]\n  named:\n    image: busybox:latest\n    command: ["sh", "-c", "hostname; exec sleep 1000"]\n    container_name: n${'y'.repeat(149)}\n`);
+    const r = await w.T('run', '--rm', long);
+    t.is(r.code, 0, r.err);
+    t.is(r.out.trim(), `gaps-${long}`.slice(0, 64));
+    const up = await w.T('up', '-d', 'named');
+    t.is(up.code, 0, up.err);
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.trim(); i++) logs = (await w.T('logs', '--no-log-prefix', 'named')).out, await new Promise((r) => setTimeout(r, 100));
+    t.is(logs.trim(), `n${'y'.repeat(63)}`);
+    t.is((await w.T('down', '-t', '0')).code, 0);
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v', '-t', '0').catch(() => {});
+    w.dispose();
+  }
+});

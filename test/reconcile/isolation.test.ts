@@ -69,3 +69,14 @@ test('platform: the host\'s passes, another is a preflight problem naming the se
   // platform is not part of the container's config: the image it selects is (imageId)
   t.is(one({ platform: 'linux/amd64' }).c.hash, one({}).c.hash);
 });
+
+// model/uts.ts: without `hostname:` a container is named host after itself, cut to the kernel's 64 bytes.
+test('the default hostname is the container name, cut to 64 bytes without a trailing separator; hostname: wins', (t) => {
+  t.is(one({}).c.config.hostname, 'p-web-1');
+  const name = `${'a'.repeat(63)}-bc`; // the cut falls just after "-": the dash goes too
+  t.is(one({ container_name: name }).c.config.hostname, 'a'.repeat(63));
+  t.is(one({ container_name: name }).spec.hostname, 'a'.repeat(63));
+  t.is(one({ container_name: 'x'.repeat(200) }).c.config.hostname, 'x'.repeat(64));
+  t.is(one({ container_name: 'x'.repeat(64) }).c.config.hostname, 'x'.repeat(64));
+  t.is(one({ container_name: 'x'.repeat(200), hostname: 'web' }).c.config.hostname, 'web');
+});

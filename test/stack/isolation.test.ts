@@ -108,3 +108,20 @@ test('platform and cgroup_parent are read; bad values are errors', async (t) => 
   const badp = project(t, { 'compose.yaml': 'services:\n  a:\n    image: a\n    platform: amd64\n' });
   await t.throwsAsync(loadStack({ projectDir: badp, env: {} }), { message: /not os\/arch/ });
 });
+
+// The kernel takes a hostname or domain name of at most 64 bytes (model/uts.ts): a longer one is said
+// with its line at load, not by every start's EINVAL; one the host's UTS namespace leaves unused passes.
+test('hostname and domainname longer than 64 bytes: an error with the line; unused with network_mode or uts host, accepted', async (t) => {
+  const long = 'h'.repeat(65);
+  for (const key of ['hostname', 'domainname']) {
+    const dir = project(t, { 'compose.yaml': ['services:', '  a:', '    image: a', `    ${key}: ${long}`, ''].join('\n') });
+    const e = await t.throwsAsync(loadStack({ projectDir: dir, env: {} }));
+    t.true(isTsstackError(e) && e.code === 'SPEC', String(e));
+    t.regex(String(e), new RegExp(`${key} "h{65}" is 65 bytes long: the kernel takes at most 64`));
+    t.is((e as { location?: { line?: number } }).location?.line, 4);
+  }
+  const ok = project(t, { 'compose.yaml': ['services:', '  a:', '    image: a', `    hostname: ${'h'.repeat(64)}`, '  b:', '    image: b', '    network_mode: host', `    hostname: ${long}`, '  c:', '    image: c', '    uts: host', `    domainname: ${long}`, ''].join('\n') });
+  const m = await loadStack({ projectDir: ok, env: {} });
+  t.is(m.services.a!.hostname, 'h'.repeat(64));
+  t.is(m.services.b!.hostname, long);
+});
