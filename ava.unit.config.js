@@ -41,6 +41,7 @@ export default {
     'dist/test/engine-runtime/isolation-spec.test.js',
     'dist/test/engine-runtime/devices-spec.test.js',
     'dist/test/engine-runtime/pure.test.js',
+    'dist/test/engine-runtime/output.test.js',
     'dist/test/engine/containers-unit.test.js',
     'dist/test/engine/recovery-unit.test.js',
     'dist/test/engine/lock-dir.test.js',

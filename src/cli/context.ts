@@ -27,6 +27,8 @@ export interface GlobalOptions {
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
+  /** Bytes as they are (a container's output in `run`) to standard output (1) or error (2); else out/err's text. */
+  write?: (fd: 1 | 2, bytes: Buffer) => void;
   /** Standard output is a terminal (progress and colours). */
   tty: boolean;
   env: NodeJS.ProcessEnv;
@@ -41,6 +43,7 @@ const stdout = stdWriter(1), stderr = stdWriter(2);
 export const defaultIo = (): Io => ({
   out: (s) => stdout(s.endsWith('\n') ? s : s + '\n'),
   err: (s) => stderr(s.endsWith('\n') ? s : s + '\n'),
+  write: (fd, bytes) => (fd === 1 ? stdout : stderr)(bytes),
   tty: isTerminal(1),
   env: process.env,
   cwd: process.cwd(),

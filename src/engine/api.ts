@@ -348,6 +348,12 @@ export interface LogLine {
   log: string;
 }
 
+/** A piece of a container's output, byte for byte as it wrote it, on the stream it wrote it to. */
+export interface OutputChunk {
+  stream: 'stdout' | 'stderr';
+  bytes: Buffer;
+}
+
 export interface ExecOptions {
   tty?: boolean;
   interactive?: boolean;
@@ -380,6 +386,13 @@ export interface ContainerApi {
   inspect(idOrName: string): Promise<ContainerInfo | undefined>;
   list(filter?: Labels): Promise<ContainerInfo[]>;
   logs(id: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /**
+   * The container's output from its start (the oldest log file kept), byte for byte and in the order
+   * written, each piece on its stream; with `follow`, until the container has ended (`finish`: it is
+   * ending, look at once). What `run` shows: unlike `logs`, nothing is changed, joined or left out.
+   * Nothing for a container whose logging driver is `none`.
+   */
+  output(id: string, opts: Pick<LogOptions, 'follow' | 'signal' | 'finish'>): AsyncIterable<OutputChunk>;
   /** Runs a process in the container; resolves with its exit code. Stdio is inherited unless streams are given. */
   exec(id: string, argv: string[], opts: ExecOptions): Promise<number>;
   wait(id: string): Promise<number>;

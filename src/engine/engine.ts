@@ -144,6 +144,11 @@ function containersOf(p: Lazy<Containers>): ContainerApi {
         yield* (await c()).logs(id, o);
       },
     }),
+    output: (id, o) => ({
+      async *[Symbol.asyncIterator]() {
+        yield* (await c()).output(id, o);
+      },
+    }),
     exec: async (id, argv, o) => (await c()).exec(id, argv, o),
     wait: async (id) => (await c()).wait(id),
     runAttached: async (id) => (await c()).runAttached(id),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { canRun, E2E, leftovers, world as baseWorld } from './_world.js';
 import { needs } from '../helpers/skip.js';
 import { dnsServerDir } from '../../src/engine/dns/paths.js';
+import { BUSYBOX } from '../helpers/rootfs.js';
 
 isolateNetwork();
 
@@ -164,6 +165,56 @@ needs(...E2E).serial('a service or container_name longer than a hostname may be:
     let logs = '';
     for (let i = 0; i < 50 && !logs.trim(); i++) logs = (await w.T('logs', '--no-log-prefix', 'named')).out, await new Promise((r) => setTimeout(r, 100));
     t.is(logs.trim(), `n${'y'.repeat(63)}`);
+    t.is((await w.T('down', '-t', '0')).code, 0);
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v', '-t', '0').catch(() => {});
+    w.dispose();
+  }
+});
+
+// What `run` shows is the container's output byte for byte (through its log: runtime/logs.ts
+// readOutput), each stream to its own, as `docker run` and `docker compose run` give it. It used to
+// come line by line through `logs`: invalid UTF-8 replaced, CRs and a last line's missing newline
+// changed, stderr on stdout, nothing under `logging: none`, and a large output cut where the log
+// rotated before it was read.
+needs(...E2E).serial('run shows the output byte for byte, each stream to its own, whole however large, also under logging: none', async (t) => {
+  const w = world();
+  const { execFile } = await import('node:child_process');
+  const { createHash } = await import('node:crypto');
+  const cli = (argv: string[]) => new Promise<{ code: number; out: Buffer; err: Buffer }>((resolve) => {
+    execFile(process.execPath, [join(process.cwd(), 'bin/tsstack.js'), '-f', join(w.dir, 'stack.yaml'), '-p', 'gaps', ...argv], {
+      cwd: w.dir, encoding: 'buffer', maxBuffer: 1 << 30, env: { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run') },
+    }, (e, out, err) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }));
+  });
+  try {
+    await w.busybox('busybox:latest');
+    w.stack([
+      'services:',
+      '  bin:', '    image: busybox:latest', '    command: ["cat", "/bin/busybox"]',
+      '  mixed:', '    image: busybox:latest', '    command: ["sh", "-c", "printf \'a\\\\r\\\\nb\'; printf \'to err\' >&2; exit 3"]',
+      // 40 MB: four times what the default log keeps before it rotates (10 MB), NULs escaped 6-fold in it
+      '  big:', '    image: busybox:latest', '    command: ["sh", "-c", "head -c 40000000 /dev/zero; echo END"]',
+      '  quiet:', '    image: busybox:latest', '    command: ["echo", "shown"]', '    logging: {driver: none}', '',
+    ].join('\n'));
+    const { readFileSync: read } = await import('node:fs');
+    const bin = await cli(['run', '--rm', 'bin']);
+    t.is(bin.code, 0, bin.err.toString());
+    const want = read(BUSYBOX); // what the image's /bin/busybox was copied from
+    t.is(bin.out.length, want.length);
+    t.is(createHash('sha256').update(bin.out).digest('hex'), createHash('sha256').update(want).digest('hex'), 'the binary, byte for byte');
+    const mixed = await cli(['run', '--rm', 'mixed']);
+    t.is(mixed.code, 3);
+    t.is(mixed.out.toString('latin1'), 'a\r\nb', 'CR kept, no newline added');
+    t.is(mixed.err.toString(), 'to err', 'stderr on stderr');
+    const big = await cli(['run', '--rm', 'big']);
+    t.is(big.code, 0, big.err.toString());
+    t.is(big.out.length, 40_000_004);
+    t.is(big.out.subarray(-4).toString(), 'END\n');
+    t.true(big.out.subarray(0, 40_000_000).every((b) => b === 0));
+    const quiet = await cli(['run', '--rm', 'quiet']);
+    t.is(quiet.code, 0, quiet.err.toString());
+    t.is(quiet.out.toString(), 'shown\n');
     t.is((await w.T('down', '-t', '0')).code, 0);
     t.deepEqual(leftovers(w.root), []);
   } finally {

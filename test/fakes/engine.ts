@@ -4,7 +4,7 @@
 
 import type {
   ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, Engine, ExecOptions, HealthStatus, HostApi, ImageApi, ImageInfo,
-  Labels, LogLine, LogOptions, NetworkApi, NetworkCreateSpec, NetworkInfo, PendingChange, PublishedPort, RecoveryReport, StateFingerprint, VolumeApi, VolumeInfo, BuildRequest, PullPolicy,
+  Labels, LogLine, LogOptions, NetworkApi, OutputChunk, NetworkCreateSpec, NetworkInfo, PendingChange, PublishedPort, RecoveryReport, StateFingerprint, VolumeApi, VolumeInfo, BuildRequest, PullPolicy,
 } from '../../src/engine/api.js';
 import { makeBindSources, writeGeneratedFiles } from '../../src/engine/host-files.js';
 import { TsstackError } from '../../src/util/errors.js';
@@ -200,6 +200,12 @@ export class FakeEngine implements Engine {
       const c = this.get(id);
       return (async function* () {
         yield { time: now(), stream: 'stdout' as const, log: `hello from ${c.name}\n` };
+      })();
+    },
+    output: (id: string): AsyncIterable<OutputChunk> => {
+      const c = this.get(id);
+      return (async function* () {
+        yield { stream: 'stdout' as const, bytes: Buffer.from(`hello from ${c.name}\n`) };
       })();
     },
     exec: async (id: string, argv: string[], _opts: ExecOptions) => {

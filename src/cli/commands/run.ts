@@ -46,9 +46,6 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   const attached = !o.detach && (ptty || !!o.interactive);
   const engine = await ctx.openEngine();
   phase('run: engine open');
-  // what follows the container's output is loaded while the container is made, not after it ran
-  const following = attached || o.detach ? undefined : import('../attach.js');
-  following?.catch(() => {});
   const { containerName, createSpec, desiredState, projectLabels } = await import('../../reconcile/desired.js');
   const { volumesFromEntry } = await import('../../model/format.js');
   const { splitShellWords } = await import('../../stack/shellwords.js').catch(() => ({ splitShellWords: (s: string) => s.split(/\s+/).filter(Boolean) }));
@@ -122,6 +119,14 @@ export async function runRun(ctx: Context, service: string, command: string[], o
     for (const ep of spec.endpoints) ep.aliases = [];
   }
   if (o.rm && !o.detach) spec.ephemeral = true; // removed below, whatever happens
+  if (!attached && !o.detach) {
+    // The output reaches this process through the container's log, which must then keep all of it: not
+    // rotated while it runs (rotation drops the oldest file, maybe before it was read) and kept even
+    // where the service says `logging: none` (Docker's attach needs no log; ours is the way through)
+    spec.logDriver = 'json-file';
+    spec.logMaxSize = 0;
+    delete spec.logMaxFiles;
+  }
   phase('run: specified');
   const c = await engine.containers.create(spec, { startSoon: true });
   phase('run: created');
@@ -135,18 +140,18 @@ export async function runRun(ctx: Context, service: string, command: string[], o
       ctx.io.out(c.name);
       return 0;
     }
-    const { streamLogs } = await (following ?? import('../attach.js'));
-    // once the container has exited, the follow reads what is left at once instead of after its batching pause
+    // Its output byte for byte, each stream to ours (a dump piped to a file must be the dump); once the
+    // container has exited, the follow reads what is left at once instead of after its batching pause,
+    // and all of it is written before the command ends
     const finishing = new AbortController();
-    const logs = streamLogs(ctx, engine, model.name, [c], { follow: true, prefix: false, finish: finishing.signal });
+    const write = ctx.io.write ?? ((fd: 1 | 2, b: Buffer) => (fd === 1 ? ctx.io.out : ctx.io.err)(b.toString()));
+    const copied = (async () => {
+      for await (const chunk of engine.containers.output(c.id, { follow: true, finish: finishing.signal })) write(chunk.stream === 'stderr' ? 2 : 1, chunk.bytes);
+    })();
     const code = await engine.containers.wait(c.id);
     phase('run: exited');
     finishing.abort();
-    // the last lines' grace; its timer is cleared, else it would hold the process up to 1 s after the run
-    let grace: NodeJS.Timeout | undefined;
-    await Promise.race([logs.done, new Promise((r) => { grace = setTimeout(r, 1000); })]);
-    clearTimeout(grace);
-    logs.stop();
+    await copied.catch((e: unknown) => ctx.io.err(`${c.name}: output: ${e instanceof Error ? e.message : String(e)}`));
     return code;
   } finally {
     if (o.rm && !o.detach) await removeQuietly(engine, c.id);

@@ -16,7 +16,7 @@ import { TsstackError } from '../../util/errors.js';
 import { writeJsonAtomic, writeJsonAtomicSync } from '../../util/fs-atomic.js';
 import { faultPoint } from '../../util/fault.js';
 import type {
-  ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, PublishedPort,
+  ContainerApi, ContainerCreateSpec, ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, Labels, LifecycleHook, LogLine, LogOptions, OutputChunk, PublishedPort,
 } from '../api.js';
 import { hookExecArgs, hookFailure, hookOwner, type HookRun } from './lifecycle-hooks.js';
 import { nativeBinary, resolveRuntime } from '../native-paths.js';
@@ -24,7 +24,7 @@ import { cgroupPaths, cgroupPids, hasOwnCgroup, netBytes, readRawStats, recorded
 import type { ContainerDeps, DnsProvider, EndpointResult, SandboxProvider } from './deps.js';
 import { parseExtraHost, renderHostnameFile, renderHostsFile, resolvConfFromHost, withResolvOptions } from './etc-files.js';
 import { copyAt, openProcessRoot, resolveInRoot, type CopyOptions, type CopyReport } from './in-root.js';
-import { readLogs } from './logs.js';
+import { readLogs, readOutput } from './logs.js';
 import { DirWake } from '../../util/dir-wake.js';
 import type { MonitorState } from './monitor-client.js';
 import { containerInfoOf, monitorAlive, orphanPid } from './container-info.js';
@@ -929,6 +929,16 @@ export class Containers implements ContainerApi {
       return !st || !this.monitorAlive(rec, st);
     };
     return readLogs(this.logPath(rec.id), opts, done);
+  }
+
+  output(idOrName: string, opts: Pick<LogOptions, 'follow' | 'signal' | 'finish'>): AsyncIterable<OutputChunk> {
+    const rec = this.get(idOrName);
+    if (rec.spec.logDriver === 'none') return (async function* () { /* nothing kept */ })();
+    const done = () => {
+      const st = this.monitorState(rec);
+      return !st || !this.monitorAlive(rec, st);
+    };
+    return readOutput(this.logPath(rec.id), opts, done);
   }
 
   async exec(idOrName: string, argv: string[], opts: ExecOptions): Promise<number> {

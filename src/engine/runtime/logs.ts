@@ -4,7 +4,7 @@
 
 import { existsSync, fstatSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { LogLine, LogOptions } from '../api.js';
+import type { LogLine, LogOptions, OutputChunk } from '../api.js';
 import { pause } from '../../util/pause.js';
 import { DirWake } from '../../util/dir-wake.js';
 
@@ -72,48 +72,34 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
 
   let partial = '';
   const since = opts.since?.getTime();
-  // Idle, the follow sleeps on inotify (the container's directory: appends, a rotation, the state file
-  // its monitor writes) with a slow safety poll, instead of waking 10 times a second; for a second
-  // after anything happened it polls as before, so lines are batched and an exit is seen at once.
-  const wake = new DirWake(dirname(path));
-  let lastActivity = Date.now();
-  const nudge = anySignal(signal, opts.finish);
+  const pauses = new FollowPauses(dirname(path), signal, opts.finish);
   try {
     for (;;) {
-      wake.changed = false;
       const finished = done();
       let st;
       try { st = statSync(path); } catch { st = undefined; }
       if (st && (st.ino !== ino || st.size < offset)) {
-        // rotated: finish the old file (now log.json.1) from our offset, then start the new one
-        if (ino !== 0 && existsSync(`${path}.1`)) {
-          const old = statSync(`${path}.1`);
-          if (old.ino === ino && old.size > offset) {
-            yield* emit(readRange(`${path}.1`, offset, old.size));
-          }
-        }
+        // rotated: the rest of the file read (wherever it went: `.1`, or further after several
+        // rotations between two looks) and the files rotated after it, then the new one
+        if (ino !== 0) yield* emit(partial + rotatedSince(path, ino, offset));
         ino = st.ino;
         offset = 0;
         partial = '';
       }
       if (st && st.size > offset) {
-        lastActivity = Date.now();
-        const chunk = partial + readRange(path, offset, st.size);
+        pauses.active();
+        const chunk = partial + readRange(path, offset, st.size).toString('utf8');
         offset = st.size;
         const cut = chunk.lastIndexOf('\n');
         partial = cut < 0 ? chunk : chunk.slice(cut + 1);
         if (cut >= 0) yield* emit(chunk.slice(0, cut + 1));
       }
       if (finished || signal?.aborted) return;
-      // told the writer is finishing (opts.finish): look again at once, not after the batching pause
-      if (opts.finish?.aborted) await pause(3, signal);
-      else if (wake.changed || Date.now() - lastActivity < 1000 || !wake.watching) await pause(100, nudge);
-      else await wake.wait(IDLE_POLL_MS, nudge);
-      if (wake.changed) lastActivity = Date.now();
+      await pauses.next();
       if (signal?.aborted) return;
     }
   } finally {
-    wake.close();
+    pauses.close();
   }
 
   function* emit(text: string): Generator<LogLine> {
@@ -121,6 +107,152 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
       if (signal?.aborted) return;
       if (since === undefined || Date.parse(l.time) >= since) yield l;
     }
+  }
+}
+
+/**
+ * After a rotation: the rest of the file that was being read (inode `ino`, now `.1` or, after several
+ * rotations, a higher number) from `offset`, then every file rotated after it, oldest first. Only what
+ * the writer dropped as the oldest is lost.
+ */
+function rotatedSince(path: string, ino: number, offset: number): string {
+  let text = '';
+  let found = false;
+  for (const f of logFiles(path).filter((f) => f !== path)) {
+    try {
+      if (!found) {
+        const st = statSync(f);
+        if (st.ino !== ino) continue;
+        found = true;
+        if (st.size > offset) text += readRange(f, offset, st.size).toString('utf8');
+      } else {
+        text += readFileSync(f, 'utf8');
+      }
+    } catch { /* rotated away meanwhile */ }
+  }
+  return text;
+}
+
+/** How much of the log readOutput reads at once: the pieces stay far below V8's longest string. */
+const OUTPUT_READ_BYTES = 4 << 20;
+
+/**
+ * The container's output as it wrote it, byte for byte, from the oldest file kept; with `follow`, until
+ * `done()`. The monitor keeps bytes from 0x80 up as they came and escapes the others as JSON does, so
+ * the files read as latin1 (one character per byte) give, once parsed, one character per byte written:
+ * invalid UTF-8, a carriage return, a last line without its newline and a line longer than the monitor's
+ * buffer (written in parts) all come back as they were. Read in pieces of at most OUTPUT_READ_BYTES,
+ * file after file (known by inode, so that a rotation meanwhile is no matter), without a pause while
+ * there is more: a container may write faster than one read could hold.
+ */
+export async function* readOutput(path: string, opts: Pick<LogOptions, 'follow' | 'signal' | 'finish'>, done: () => boolean): AsyncGenerator<OutputChunk> {
+  const signal = opts.signal;
+  if (signal?.aborted) return;
+  let at: { ino: number; offset: number } | undefined;
+  let partial = '';
+  const pauses = opts.follow ? new FollowPauses(dirname(path), signal, opts.finish) : undefined;
+  try {
+    for (;;) {
+      const finished = done(); // before the read: what was written by then is read below, or on the next turn
+      const files = logFiles(path);
+      let read = false;
+      for (let i = 0; i < files.length && !read; i++) {
+        const fd = openOrUndefined(files[i]!);
+        if (fd === undefined) continue;
+        try {
+          const st = fstatSync(fd);
+          // the oldest file there is, at first or when the one being read was dropped meanwhile
+          if (!at || (st.ino !== at.ino && !files.some((f) => inodeOf(f) === at!.ino))) {
+            at = { ino: st.ino, offset: 0 };
+            partial = '';
+          }
+          if (st.ino !== at.ino) continue;
+          if (st.size > at.offset) {
+            const buf = Buffer.alloc(Math.min(st.size - at.offset, OUTPUT_READ_BYTES));
+            const n = readSync(fd, buf, 0, buf.length, at.offset);
+            at.offset += n;
+            read = n > 0;
+            const text = partial + buf.subarray(0, n).toString('latin1');
+            const cut = text.lastIndexOf('\n');
+            partial = cut < 0 ? text : text.slice(cut + 1);
+            for (const c of parseLogBytes(text.slice(0, cut + 1))) {
+              if (signal?.aborted) return;
+              yield c;
+            }
+          } else if (i < files.length - 1) {
+            // read to its end and a newer file exists: the writer has gone on to it
+            at = { ino: inodeOf(files[i + 1]!) ?? 0, offset: 0 };
+            partial = '';
+            read = true;
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+      if (signal?.aborted) return;
+      if (read) { pauses?.active(); continue; } // there may be more: read on at once
+      if (!pauses || finished) return;
+      await pauses.next();
+      if (signal?.aborted) return;
+    }
+  } finally {
+    pauses?.close();
+  }
+}
+
+/** One file's entries as bytes (`text` read as latin1); a line that is not JSON (torn write) is skipped. */
+export function parseLogBytes(text: string): OutputChunk[] {
+  const out: OutputChunk[] = [];
+  for (const raw of text.split('\n')) {
+    if (!raw) continue;
+    try {
+      const v = JSON.parse(raw) as { stream?: string; log?: string };
+      if (typeof v.log === 'string') out.push({ stream: v.stream === 'stderr' ? 'stderr' : 'stdout', bytes: Buffer.from(v.log, 'latin1') });
+    } catch { /* torn line */ }
+  }
+  return out;
+}
+
+function openOrUndefined(path: string): number | undefined {
+  try { return openSync(path, 'r'); } catch { return undefined; }
+}
+
+function inodeOf(path: string): number | undefined {
+  try { return statSync(path).ino; } catch { return undefined; }
+}
+
+/**
+ * A follow's waits between looks. Idle, it sleeps on inotify (the container's directory: appends, a
+ * rotation, the state file its monitor writes) with a slow safety poll, instead of waking 10 times a
+ * second; for a second after anything happened it polls as before, so lines are batched and an exit is
+ * seen at once; told the writer is finishing (`finish`), it looks again at once.
+ */
+class FollowPauses {
+  private readonly wake: DirWake;
+  private lastActivity = Date.now();
+  private readonly nudge: AbortSignal | undefined;
+
+  constructor(dir: string, private readonly signal: AbortSignal | undefined, private readonly finish: AbortSignal | undefined) {
+    this.wake = new DirWake(dir);
+    this.nudge = anySignal(signal, finish);
+  }
+
+  /** Something was read: the follow is busy. */
+  active(): void {
+    this.lastActivity = Date.now();
+  }
+
+  async next(): Promise<void> {
+    const w = this.wake;
+    if (this.finish?.aborted) await pause(3, this.signal);
+    else if (w.changed || Date.now() - this.lastActivity < 1000 || !w.watching) await pause(100, this.nudge);
+    else await w.wait(IDLE_POLL_MS, this.nudge);
+    if (w.changed) this.lastActivity = Date.now();
+    w.changed = false;
+  }
+
+  close(): void {
+    this.wake.close();
   }
 }
 
@@ -156,7 +288,7 @@ function readLive(path: string): { ino: number; bytes: Buffer; wholeLines: numbe
   }
 }
 
-function readRange(path: string, from: number, to: number): string {
+function readRange(path: string, from: number, to: number): Buffer {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.alloc(to - from);
@@ -166,7 +298,7 @@ function readRange(path: string, from: number, to: number): string {
       if (n <= 0) break;
       got += n;
     }
-    return buf.subarray(0, got).toString('utf8');
+    return buf.subarray(0, got);
   } finally {
     closeSync(fd);
   }
