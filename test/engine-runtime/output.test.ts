@@ -110,3 +110,27 @@ test('readLogs follow: two rotations between two looks lose no line', async (t) 
   for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value.log);
   t.deepEqual(rest, ['two', 'three', 'four', 'five']);
 });
+
+test('readLogs over a log larger than one read: every line whole (a UTF-8 character split between two reads too), tail and since as before', async (t) => {
+  const dir = makeTemp();
+  t.teardown(() => rmTemp(dir));
+  const p = join(dir, 'log.json');
+  // 3000 lines of ~3 KB of "é" (2 bytes each) and an odd prefix: the 4 MiB reads fall inside characters
+  const text = (i: number) => `${i}:${'é'.repeat(1500 + (i % 7))}`;
+  const time = (i: number) => `2026-12-07T00:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000000000Z`;
+  writeFileSync(p, Array.from({ length: 3000 }, (_, i) => JSON.stringify({ time: time(i), stream: 'stdout', log: `${text(i)}\n` }) + '\n').join(''));
+  const lines: string[] = [];
+  for await (const l of readLogs(p, {}, () => true)) lines.push(l.log);
+  t.is(lines.length, 3000);
+  t.true(lines.every((l, i) => l === text(i)), 'each line whole');
+  const last: string[] = [];
+  for await (const l of readLogs(p, { tail: 3 }, () => true)) last.push(l.log);
+  t.deepEqual(last, [text(2997), text(2998), text(2999)]);
+  const since: string[] = [];
+  for await (const l of readLogs(p, { since: new Date(time(2990)) }, () => true)) since.push(l.log);
+  t.is(since.length, 10);
+  t.is(since[0], text(2990));
+  const none: string[] = [];
+  for await (const l of readLogs(p, { tail: 0 }, () => true)) none.push(l.log);
+  t.deepEqual(none, []);
+});

@@ -42,36 +42,62 @@ export function selectLines(lines: LogLine[], opts: Pick<LogOptions, 'since' | '
 }
 
 
+/** How much of a log file is read at once: the pieces stay far below V8's longest string. */
+const READ_BYTES = 4 << 20;
+
 /**
  * Reads the log; with `follow`, keeps reading appended lines (and across a rotation) until `done()` says
- * the writer has finished or `opts.signal` is aborted. Files are opened only for the length of one read,
- * so an abort (checked before each line and during each wait) leaves nothing open.
+ * the writer has finished or `opts.signal` is aborted. Each file is read in pieces of at most READ_BYTES
+ * (a log need not be rotated: it may be larger than a string can be), `since` applied as it is read and
+ * `tail` keeping only the last lines, so a large log costs time, not memory. A file is open only while
+ * it is read (closed also when the reader stops early).
  */
 export async function* readLogs(path: string, opts: LogOptions, done: () => boolean): AsyncGenerator<LogLine> {
   const signal = opts.signal;
   if (signal?.aborted) return;
-  const files = logFiles(path);
-  let lines: LogLine[] = [];
+  const since = opts.since?.getTime();
+  const later = (l: LogLine) => since === undefined || Date.parse(l.time) >= since;
+  const tail = opts.tail !== undefined && opts.tail >= 0 ? opts.tail : undefined;
+  let kept: LogLine[] = []; // (with tail: the last lines so far)
   // The live file is read through one descriptor and the follow goes on from exactly the bytes read
   // (to the last whole line): a separate stat for the offset lost every line written between the two.
   let ino = 0, offset = 0;
-  for (const f of files) {
+  for (const f of logFiles(path)) {
+    let fd: number;
+    try { fd = openSync(f, 'r'); } catch { continue; } // rotated away meanwhile
     try {
-      if (f !== path) { lines = lines.concat(parseLogText(readFileSync(f, 'utf8'))); continue; }
-      const live = readLive(path);
-      ino = live.ino;
-      offset = live.wholeLines;
-      lines = lines.concat(parseLogText(live.bytes.subarray(0, opts.follow ? offset : undefined).toString('utf8')));
-    } catch { /* rotated away meanwhile */ }
+      const st = fstatSync(fd);
+      let carry: Buffer = Buffer.alloc(0);
+      let pos = 0;
+      while (pos < st.size) {
+        const buf = Buffer.alloc(Math.min(st.size - pos, READ_BYTES));
+        const n = readSync(fd, buf, 0, buf.length, pos);
+        if (n <= 0) break;
+        pos += n;
+        const bytes = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
+        const cut = bytes.lastIndexOf(0x0a) + 1;
+        carry = Buffer.from(bytes.subarray(cut));
+        yield* take(bytes.subarray(0, cut));
+        if (signal?.aborted) return;
+      }
+      if (f === path && opts.follow) {
+        ino = st.ino;
+        offset = pos - carry.length; // a last line still being written is followed whole
+      } else {
+        yield* take(carry); // the file read whole: its last line too, newline or not
+        if (signal?.aborted) return;
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
-  for (const l of selectLines(lines, opts)) {
+  for (const l of tail ? kept.slice(-tail) : []) {
     if (signal?.aborted) return;
     yield l;
   }
   if (!opts.follow || signal?.aborted) return;
 
-  let partial = '';
-  const since = opts.since?.getTime();
+  let carry: Buffer = Buffer.alloc(0);
   const pauses = new FollowPauses(dirname(path), signal, opts.finish);
   try {
     for (;;) {
@@ -81,18 +107,20 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
       if (st && (st.ino !== ino || st.size < offset)) {
         // rotated: the rest of the file read (wherever it went: `.1`, or further after several
         // rotations between two looks) and the files rotated after it, then the new one
-        if (ino !== 0) yield* emit(partial + rotatedSince(path, ino, offset));
+        if (ino !== 0) yield* emit(Buffer.concat([carry, rotatedSince(path, ino, offset)]).toString('utf8'));
         ino = st.ino;
         offset = 0;
-        partial = '';
+        carry = Buffer.alloc(0);
       }
       if (st && st.size > offset) {
         pauses.active();
-        const chunk = partial + readRange(path, offset, st.size).toString('utf8');
-        offset = st.size;
-        const cut = chunk.lastIndexOf('\n');
-        partial = cut < 0 ? chunk : chunk.slice(cut + 1);
-        if (cut >= 0) yield* emit(chunk.slice(0, cut + 1));
+        const to = Math.min(st.size, offset + READ_BYTES);
+        const bytes = Buffer.concat([carry, readRange(path, offset, to)]);
+        offset = to;
+        const cut = bytes.lastIndexOf(0x0a) + 1;
+        carry = Buffer.from(bytes.subarray(cut));
+        if (cut > 0) yield* emit(bytes.subarray(0, cut).toString('utf8'));
+        if (to < st.size) continue; // more already there: at once
       }
       if (finished || signal?.aborted) return;
       await pauses.next();
@@ -105,7 +133,17 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
   function* emit(text: string): Generator<LogLine> {
     for (const l of parseLogText(text)) {
       if (signal?.aborted) return;
-      if (since === undefined || Date.parse(l.time) >= since) yield l;
+      if (later(l)) yield l;
+    }
+  }
+
+  /** The history's lines of `bytes`: yielded, or with `tail` kept (the last ones only). */
+  function* take(bytes: Buffer): Generator<LogLine> {
+    for (const l of parseLogText(bytes.toString('utf8'))) {
+      if (signal?.aborted) return;
+      if (!later(l)) continue;
+      if (tail === undefined) yield l;
+      else if (kept.push(l) > 2 * tail + 1000) kept = kept.slice(-tail);
     }
   }
 }
@@ -115,8 +153,8 @@ export async function* readLogs(path: string, opts: LogOptions, done: () => bool
  * rotations, a higher number) from `offset`, then every file rotated after it, oldest first. Only what
  * the writer dropped as the oldest is lost.
  */
-function rotatedSince(path: string, ino: number, offset: number): string {
-  let text = '';
+function rotatedSince(path: string, ino: number, offset: number): Buffer {
+  const parts: Buffer[] = [];
   let found = false;
   for (const f of logFiles(path).filter((f) => f !== path)) {
     try {
@@ -124,24 +162,22 @@ function rotatedSince(path: string, ino: number, offset: number): string {
         const st = statSync(f);
         if (st.ino !== ino) continue;
         found = true;
-        if (st.size > offset) text += readRange(f, offset, st.size).toString('utf8');
+        if (st.size > offset) parts.push(readRange(f, offset, st.size));
       } else {
-        text += readFileSync(f, 'utf8');
+        parts.push(readFileSync(f));
       }
     } catch { /* rotated away meanwhile */ }
   }
-  return text;
+  return Buffer.concat(parts);
 }
 
-/** How much of the log readOutput reads at once: the pieces stay far below V8's longest string. */
-const OUTPUT_READ_BYTES = 4 << 20;
 
 /**
  * The container's output as it wrote it, byte for byte, from the oldest file kept; with `follow`, until
  * `done()`. The monitor keeps bytes from 0x80 up as they came and escapes the others as JSON does, so
  * the files read as latin1 (one character per byte) give, once parsed, one character per byte written:
  * invalid UTF-8, a carriage return, a last line without its newline and a line longer than the monitor's
- * buffer (written in parts) all come back as they were. Read in pieces of at most OUTPUT_READ_BYTES,
+ * buffer (written in parts) all come back as they were. Read in pieces of at most READ_BYTES,
  * file after file (known by inode, so that a rotation meanwhile is no matter), without a pause while
  * there is more: a container may write faster than one read could hold.
  */
@@ -168,7 +204,7 @@ export async function* readOutput(path: string, opts: Pick<LogOptions, 'follow' 
           }
           if (st.ino !== at.ino) continue;
           if (st.size > at.offset) {
-            const buf = Buffer.alloc(Math.min(st.size - at.offset, OUTPUT_READ_BYTES));
+            const buf = Buffer.alloc(Math.min(st.size - at.offset, READ_BYTES));
             const n = readSync(fd, buf, 0, buf.length, at.offset);
             at.offset += n;
             read = n > 0;
@@ -268,25 +304,6 @@ function anySignal(a?: AbortSignal, b?: AbortSignal): AbortSignal | undefined {
  * process cost it 5–10 ms of CPU here, up to ~50 ms on a loaded machine (caches and pages gone cold).
  */
 const IDLE_POLL_MS = 30_000;
-
-/** The file's inode, content and the length of its whole lines (up to the last newline), through one descriptor. */
-function readLive(path: string): { ino: number; bytes: Buffer; wholeLines: number } {
-  const fd = openSync(path, 'r');
-  try {
-    const st = fstatSync(fd);
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n <= 0) break;
-      got += n;
-    }
-    const bytes = buf.subarray(0, got);
-    return { ino: st.ino, bytes, wholeLines: bytes.lastIndexOf(0x0a) + 1 };
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function readRange(path: string, from: number, to: number): Buffer {
   const fd = openSync(path, 'r');
