@@ -3,7 +3,7 @@
 // (native/monitor/util.c) — in pieces, across rotations however many came between two looks. And the
 // same rotations for readLogs' follow (`logs -f`, an attached `up`). Files written here as the monitor
 // writes them; no container.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { appendFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLogs, readOutput } from '../../src/engine/runtime/logs.js';
@@ -22,6 +22,20 @@ function entry(bytes: Buffer, stream: 'stdout' | 'stderr' = 'stdout'): Buffer {
   return Buffer.concat([Buffer.from(`{"time":"2026-12-07T00:00:00.000000000Z","stream":"${stream}","log":"`), ...parts, Buffer.from('"}\n')]);
 }
 
+/** A log path in a directory of its own, removed after the test. */
+function tempLog(t: ExecutionContext): string {
+  const dir = makeTemp();
+  t.teardown(() => rmTemp(dir));
+  return join(dir, 'log.json');
+}
+
+/** The monitor's rotation with three files kept: log.json.1 → .2, log.json → .1, a new log.json. */
+function rotateLog(p: string): void {
+  if (existsSync(`${p}.1`)) renameSync(`${p}.1`, `${p}.2`);
+  renameSync(p, `${p}.1`);
+  writeFileSync(p, '');
+}
+
 function joined(chunks: OutputChunk[], stream: 'stdout' | 'stderr'): Buffer {
   return Buffer.concat(chunks.filter((c) => c.stream === stream).map((c) => c.bytes));
 }
@@ -33,9 +47,7 @@ async function all(it: AsyncIterable<OutputChunk>): Promise<OutputChunk[]> {
 }
 
 test('every byte comes back as written: invalid UTF-8, NUL and other control bytes, CR, quotes, a last line without its newline; each on its stream', async (t) => {
-  const dir = makeTemp();
-  t.teardown(() => rmTemp(dir));
-  const p = join(dir, 'log.json');
+  const p = tempLog(t);
   const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
   const out = [binary, Buffer.from('a\r\n'), Buffer.from('"quoted" \\ é\n'), Buffer.from('no newline')];
   const err = [Buffer.from('warning\n'), Buffer.from([0xff, 0xfe, 0x00])];
@@ -47,9 +59,7 @@ test('every byte comes back as written: invalid UTF-8, NUL and other control byt
 });
 
 test('a log much larger than one read comes whole and in order', async (t) => {
-  const dir = makeTemp();
-  t.teardown(() => rmTemp(dir));
-  const p = join(dir, 'log.json');
+  const p = tempLog(t);
   // 800 entries of 4 KiB of NULs: ~20 MB of log (6 bytes per NUL), five times one read's 4 MiB
   const piece = (i: number) => Buffer.concat([Buffer.from(`${String(i).padStart(6, '0')}:`), Buffer.alloc(4089)]);
   const lines: Buffer[] = [];
@@ -61,23 +71,16 @@ test('a log much larger than one read comes whole and in order', async (t) => {
 });
 
 test('followed: pieces written after the start, rotations between two looks (the file being read now .2), nothing lost; the end once the writer is done', async (t) => {
-  const dir = makeTemp();
-  t.teardown(() => rmTemp(dir));
-  const p = join(dir, 'log.json');
-  const rotate = () => {
-    if (existsSync(`${p}.1`)) renameSync(`${p}.1`, `${p}.2`);
-    renameSync(p, `${p}.1`);
-    writeFileSync(p, '');
-  };
+  const p = tempLog(t);
   writeFileSync(p, entry(Buffer.from('first\n')));
   let finished = false;
   const it = readOutput(p, { follow: true }, () => finished)[Symbol.asyncIterator]();
   const got: OutputChunk[] = [(await it.next()).value as OutputChunk];
   // while the reader is suspended: more in the file it reads, two rotations, more in each new file
   appendFileSync(p, entry(Buffer.from('second\n')));
-  rotate();
+  rotateLog(p);
   appendFileSync(p, entry(Buffer.from('third\n')));
-  rotate();
+  rotateLog(p);
   appendFileSync(p, entry(Buffer.from('fourth')));
   finished = true;
   for (let r = await it.next(); !r.done; r = await it.next()) got.push(r.value);
@@ -85,14 +88,7 @@ test('followed: pieces written after the start, rotations between two looks (the
 });
 
 test('readLogs follow: two rotations between two looks lose no line', async (t) => {
-  const dir = makeTemp();
-  t.teardown(() => rmTemp(dir));
-  const p = join(dir, 'log.json');
-  const rotate = () => {
-    if (existsSync(`${p}.1`)) renameSync(`${p}.1`, `${p}.2`);
-    renameSync(p, `${p}.1`);
-    writeFileSync(p, '');
-  };
+  const p = tempLog(t);
   writeFileSync(p, entry(Buffer.from('one\n')));
   let finished = false;
   const it = readLogs(p, { follow: true }, () => finished)[Symbol.asyncIterator]();
@@ -102,9 +98,9 @@ test('readLogs follow: two rotations between two looks lose no line', async (t) 
   appendFileSync(p, entry(Buffer.from('two\n')));
   const rest: string[] = [(await next).value!.log];
   appendFileSync(p, entry(Buffer.from('three\n')));
-  rotate();
+  rotateLog(p);
   appendFileSync(p, entry(Buffer.from('four\n')));
-  rotate();
+  rotateLog(p);
   appendFileSync(p, entry(Buffer.from('five\n')));
   finished = true;
   for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value.log);
@@ -112,9 +108,7 @@ test('readLogs follow: two rotations between two looks lose no line', async (t) 
 });
 
 test('readLogs over a log larger than one read: every line whole (a UTF-8 character split between two reads too), tail and since as before', async (t) => {
-  const dir = makeTemp();
-  t.teardown(() => rmTemp(dir));
-  const p = join(dir, 'log.json');
+  const p = tempLog(t);
   // 3000 lines of ~3 KB of "é" (2 bytes each) and an odd prefix: the 4 MiB reads fall inside characters
   const text = (i: number) => `${i}:${'é'.repeat(1500 + (i % 7))}`;
   const time = (i: number) => `2026-12-07T00:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000000000Z`;
