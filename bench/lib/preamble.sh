@@ -18,6 +18,10 @@ bench_args() {
 bench_require() {
   [[ $(id -u) == 0 ]] || { echo "bench/$1: run as root${2:+ ($2)}" >&2; exit 8; }
   [[ -f dist/src/cli/main.js && -x native/bin/tsstack-monitor ]] || { echo "bench/$1: build first (npm run build)" >&2; exit 8; }
+  # a bundle older than dist/src (tsc run, the bundle not rebuilt) makes the launcher load dist/src's
+  # modules instead, 20-90 ms more per command: what would be measured is not what is installed
+  TSSTACK_DEBUG_STARTUP=1 TSSTACK_CODE_CACHE_DIR=off node bin/tsstack.js version 2>&1 >/dev/null | grep -q '^startup: bundle ' \
+    || { echo "bench/$1: the CLI would not start from its bundle (older than dist/src?): build first (npm run build)" >&2; exit 8; }
 }
 
 # bench_install PACKAGE…: installs them from Debian (once more after an apt-get update if that fails)
