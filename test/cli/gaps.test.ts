@@ -222,3 +222,48 @@ needs(...E2E).serial('run shows the output byte for byte, each stream to its own
     w.dispose();
   }
 });
+
+// Ctrl-C (and SIGTERM) on a `run` in the foreground go to the container, as `docker run` and Compose's
+// `run` pass them on; a second one kills it. Before, the command ended at once and left the container
+// running, unseen (`ps` lists no one-off) and not removed despite --rm.
+needs(...E2E).serial('Ctrl-C on run --rm reaches the container, which ends as it would and is removed; a second one kills a container that ignores it', async (t) => {
+  const w = world();
+  const { spawn } = await import('node:child_process');
+  const runCli = (service: string, signals: NodeJS.Signals[]) => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const p = spawn(process.execPath, [join(process.cwd(), 'bin/tsstack.js'), '-f', join(w.dir, 'stack.yaml'), '-p', 'gaps', 'run', '--rm', service], {
+      cwd: w.dir, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run') },
+    });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      // the container says it is ready: then the signals, 300 ms apart
+      if (out.includes('ready\n') && signals.length) {
+        const send = () => { const s = signals.shift(); if (s) { p.kill(s); setTimeout(send, 300); } };
+        send();
+      }
+    });
+    p.on('close', (code) => resolve({ code, out }));
+  });
+  try {
+    await w.busybox('busybox:latest');
+    w.stack([
+      'services:',
+      '  trapping:', '    image: busybox:latest', '    command: ["sh", "-c", "trap \'echo got INT; exit 3\' INT; echo ready; while :; do sleep 0.1; done"]',
+      '  deaf:', '    image: busybox:latest', '    command: ["sh", "-c", "echo ready; exec sleep 1000"]', '',
+    ].join('\n'));
+    const trapped = await runCli('trapping', ['SIGINT']);
+    t.is(trapped.code, 3, 'the container\'s own exit code');
+    t.is(trapped.out, 'ready\ngot INT\n');
+    const killed = await runCli('deaf', ['SIGINT', 'SIGINT']);
+    t.is(killed.code, 137, 'sleep as pid 1 ignores SIGINT: the second one kills it');
+    const termed = await runCli('deaf', ['SIGTERM', 'SIGTERM']);
+    t.is(termed.code, 137);
+    const { readdirSync } = await import('node:fs');
+    t.deepEqual(readdirSync(join(w.root, 'containers')), [], 'each run removed its container itself (ps lists no one-off: the engine\'s own records)');
+    t.is((await w.T('down', '-t', '0')).code, 0);
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v', '-t', '0').catch(() => {});
+    w.dispose();
+  }
+});

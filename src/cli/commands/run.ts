@@ -7,7 +7,7 @@ import type { Engine } from '../../engine/api.js';
 import type { DesiredState } from '../../reconcile/desired.js';
 import { LABEL } from '../../engine/api.js';
 import { TsstackError } from '../../util/errors.js';
-import type { Context } from '../context.js';
+import { onInterrupt, type Context } from '../context.js';
 import { recoverFirst } from '../recover-first.js';
 import { phase } from '../../util/phase-trace.js';
 import { isTerminal } from '../../util/terminal.js';
@@ -148,7 +148,21 @@ export async function runRun(ctx: Context, service: string, command: string[], o
     const copied = (async () => {
       for await (const chunk of engine.containers.output(c.id, { follow: true, finish: finishing.signal })) write(chunk.stream === 'stderr' ? 2 : 1, chunk.bytes);
     })();
-    const code = await engine.containers.wait(c.id);
+    // Ctrl-C and SIGTERM go to the container, as `docker run` and Compose's `run` pass them on: it ends as
+    // it would, its output is written and --rm removes it (this process ending instead left it running,
+    // unseen and kept). A second one kills it: a pid 1 without a handler ignores SIGINT.
+    let signals = 0;
+    const forward = (sig: 'SIGINT' | 'SIGTERM') => { engine.containers.kill(c.id, signals++ ? 'SIGKILL' : sig).catch(() => { /* ended meanwhile */ }); };
+    const onTerm = () => forward('SIGTERM');
+    onInterrupt(() => forward('SIGINT'));
+    process.on('SIGTERM', onTerm);
+    let code: number;
+    try {
+      code = await engine.containers.wait(c.id);
+    } finally {
+      onInterrupt(undefined);
+      process.removeListener('SIGTERM', onTerm);
+    }
     phase('run: exited');
     finishing.abort();
     await copied.catch((e: unknown) => ctx.io.err(`${c.name}: output: ${e instanceof Error ? e.message : String(e)}`));
