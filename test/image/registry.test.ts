@@ -160,6 +160,14 @@ needs('registry').serial('pull errors: unknown tag, unknown repo, unreachable re
     const e3 = await t.throwsAsync(store.pull('127.0.0.1:1/x:1'));
     t.is((e3 as TsstackError).code, 'IMAGE');
     t.regex(e3!.message, /cannot reach registry 127\.0\.0\.1:1/);
+    // a port nothing listens on is said in words, its code beside them
+    const { createServer } = await import('node:net');
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const closed = (srv.address() as { port: number }).port;
+    await new Promise((r) => srv.close(r));
+    const e5 = await t.throwsAsync(store.pull(`127.0.0.1:${closed}/x:1`));
+    t.regex(e5!.message, new RegExp(`cannot reach registry 127\\.0\\.0\\.1:${closed} \\(http://127\\.0\\.0\\.1:${closed}\\): nothing listens there \\(ECONNREFUSED\\)`));
     const e4 = await t.throwsAsync(store.ensure(`${reg!.host}/bb:latest`, 'never'));
     t.is((e4 as TsstackError).code, 'NOT_FOUND');
     const a = await store.ensure(`${reg!.host}/bb:latest`, 'missing');

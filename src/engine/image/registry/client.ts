@@ -38,6 +38,17 @@ export function apiHost(domain: string): string {
   return domain === 'docker.io' ? 'registry-1.docker.io' : domain;
 }
 
+
+/** What the network errors a registry request meets most mean, in words (the code is kept beside them). */
+const NET_ERRORS: Record<string, string> = {
+  ENOTFOUND: 'its name does not resolve',
+  EAI_AGAIN: 'no DNS answer for its name',
+  ECONNREFUSED: 'nothing listens there',
+  ETIMEDOUT: 'no answer in time',
+  ECONNRESET: 'the connection was cut',
+  EHOSTUNREACH: 'no route to it',
+  ENETUNREACH: 'no route to its network',
+};
 export class RegistryClient {
   private base: string | undefined;
   private readonly tokens = new Map<string, string>();
@@ -147,7 +158,8 @@ export class RegistryClient {
       return await f();
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new TsstackError('IMAGE', `cannot reach registry ${this.domain} (${new URL(url).origin}): ${cause?.code ?? cause?.message ?? (e as Error).message}`, {
+      const said = cause?.code && NET_ERRORS[cause.code] ? `${NET_ERRORS[cause.code]} (${cause.code})` : cause?.code ?? cause?.message ?? (e as Error).message;
+      throw new TsstackError('IMAGE', `cannot reach registry ${this.domain} (${new URL(url).origin}): ${said}`, {
         hint: this.plainHttpAllowed ? 'is the registry running?' : 'check the network, or mark the registry insecure if it only speaks plain HTTP',
         cause: e,
       });
