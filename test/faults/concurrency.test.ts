@@ -4,7 +4,7 @@
 // --detailed-exitcode` is 0, `down -v` leaves nothing), no command may hang, and
 // one that has to wait says once which command holds the project's lock.
 import test from 'ava';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolateNetwork } from '../cli/_netns.js';
 import { needs } from '../helpers/skip.js';
@@ -21,7 +21,7 @@ if (canRun) isolateNetwork();
 // `down -t 2` holds the lock for two seconds while it waits for them; c's post_start makes the up
 // that creates the stack hold it for a second (or `holdS`), so concurrent waiters speak whatever the
 // machine's speed.
-const stack = (marker = 'one', holdS = 1) => `services:
+const stack = (marker = 'one', holdS: number | 'released' = 1) => `services:
   a:
     image: busybox:latest
     command: ["sleep", "300"]
@@ -35,9 +35,12 @@ const stack = (marker = 'one', holdS = 1) => `services:
     image: busybox:latest
     command: ["sleep", "300"]
     depends_on: [b]
-    # the up that creates the stack holds the lock longer than a waiter stays quiet (0.5 s)
+    # the up that creates the stack holds the lock longer than a waiter stays quiet (0.5 s): a time,
+    # or until the test puts ./release/go (at most 2 minutes)
+${holdS === 'released' ? `    volumes: ["./release:/release:ro"]
     post_start:
-      - command: ["sleep", "${holdS}"]
+      - command: ["sh", "-c", "i=0; while [ ! -e /release/go ] && [ $$i -lt 1200 ]; do sleep 0.1; i=$$((i + 1)); done"]` : `    post_start:
+      - command: ["sleep", "${holdS}"]`}
 networks:
   front: {}
   back: {}
@@ -47,7 +50,7 @@ const WAIT_RE = /waiting for the lock of project (\S+), held by pid (\d+) \((tss
 
 interface Env { w: World; file: string; T: (project: string, args: string[], extra?: Record<string, string>) => Promise<ProcRun> }
 
-async function setup(holdS?: number): Promise<Env> {
+async function setup(holdS?: number | 'released'): Promise<Env> {
   const w = world();
   await w.busybox();
   const file = join(w.dir, 'stack.yaml');
@@ -90,19 +93,23 @@ function waits(t: import('ava').ExecutionContext, runs: ProcRun[], pids: number[
 }
 
 e2e('5 concurrent up -d of one project: one container per service, a converged plan, waiters say who holds the lock', async (t) => {
-  // held 3 s: the five start at once, but under a loaded suite the last of them can reach the lock a second
-  // or more after the first took it (a fresh clone's first runs also compile the CLI), and must still find it held
-  const e = await setup(3);
+  // The five start at once, but under a loaded suite the last can reach the lock seconds after the first
+  // took it (a fresh clone's first runs also compile the CLI; a hold of 1 s, then of 3 s, each failed
+  // there once): the up that creates the stack holds the lock until a waiter has said who holds it
+  const e = await setup('released');
+  const release = join(e.w.dir, 'release');
+  mkdirSync(release);
+  const go = () => { if (!existsSync(join(release, 'go'))) writeFileSync(join(release, 'go'), ''); };
   try {
     const pids: number[] = [];
     const runs = await Promise.all(Array.from({ length: 5 }, () => tsstackProc(
       { TSSTACK_ROOT: e.w.root, TSSTACK_RUN_ROOT: join(e.w.root, 'run'), TSSTACK_PROJECT_NAME: undefined },
-      ['-f', e.file, '-p', 'one', 'up', '-d'], { cwd: e.w.dir, timeoutMs: 180_000, onSpawn: (p) => pids.push(p) })));
+      ['-f', e.file, '-p', 'one', 'up', '-d'], { cwd: e.w.dir, timeoutMs: 180_000, onSpawn: (p) => pids.push(p), onStderr: (text) => { if (/waiting for the lock/.test(text)) go(); } })));
     for (const r of runs) {
       t.false(r.timedOut, 'no deadlock');
       t.is(r.code, 0, r.err);
     }
-    t.true(waits(t, runs, pids) >= 1, 'at least one waited and said who held the lock');
+    t.true(waits(t, runs, pids) >= 1, `at least one waited and said who held the lock; they said:\n${runs.map((r) => r.err.trim()).join('\n---\n')}`);
     await assertConverged(t, e, 'one');
   } finally {
     await finish(t, e, ['one']);

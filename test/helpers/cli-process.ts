@@ -16,7 +16,7 @@ export interface ProcRun {
 }
 
 /** Runs the CLI with `env` (added to this process's) in `cwd`; SIGKILL after `timeoutMs`. */
-export function tsstackProc(env: Record<string, string | undefined>, args: string[], opts: { cwd?: string; timeoutMs?: number; onSpawn?: (pid: number) => void; nodeArgs?: string[] } = {}): Promise<ProcRun> {
+export function tsstackProc(env: Record<string, string | undefined>, args: string[], opts: { cwd?: string; timeoutMs?: number; onSpawn?: (pid: number) => void; onStderr?: (text: string) => void; nodeArgs?: string[] } = {}): Promise<ProcRun> {
   const started = Date.now();
   const full: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
   for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k];
@@ -27,7 +27,7 @@ export function tsstackProc(env: Record<string, string | undefined>, args: strin
     let err = '';
     let timedOut = false;
     child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
+    child.stderr.on('data', (d) => { err += d; opts.onStderr?.(String(d)); });
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
