@@ -10,7 +10,7 @@ import { TsstackError } from '../util/errors.js';
 import { BUNDLE_FILE } from './code-identity.js';
 import { phase } from '../util/phase-trace.js';
 import { codeCacheRun } from './code-cache-run.js';
-import { stdWriter } from '../util/std-write.js';
+import { rawWriter, stdWriter } from '../util/std-write.js';
 import { isTerminal } from '../util/terminal.js';
 
 export interface GlobalOptions {
@@ -27,8 +27,8 @@ export interface GlobalOptions {
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
-  /** Bytes as they are (a container's output in `run`) to standard output (1) or error (2); else out/err's text. */
-  write?: (fd: 1 | 2, bytes: Buffer) => void;
+  /** Bytes as they are (a container's output in `run`) to standard output (1) or error (2), throwing EPIPE when the reader went away; else out/err's text. */
+  write?: (fd: 1 | 2, bytes: Buffer) => Promise<void> | void;
   /** Standard output is a terminal (progress and colours). */
   tty: boolean;
   env: NodeJS.ProcessEnv;
@@ -40,10 +40,12 @@ export interface Io {
 }
 
 const stdout = stdWriter(1), stderr = stdWriter(2);
+// a container's output (`run`): the command, not the writer, decides what a reader gone away means
+const rawStdout = rawWriter(1), rawStderr = rawWriter(2);
 export const defaultIo = (): Io => ({
   out: (s) => stdout(s.endsWith('\n') ? s : s + '\n'),
   err: (s) => stderr(s.endsWith('\n') ? s : s + '\n'),
-  write: (fd, bytes) => (fd === 1 ? stdout : stderr)(bytes),
+  write: (fd, bytes) => (fd === 1 ? rawStdout : rawStderr)(bytes),
   tty: isTerminal(1),
   env: process.env,
   cwd: process.cwd(),

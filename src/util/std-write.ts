@@ -27,3 +27,23 @@ export function stdWriter(fd: 1 | 2): (text: string | Buffer) => void {
     }
   };
 }
+
+/**
+ * Bytes to standard output or error for a command that decides itself what a reader gone away means (`run`
+ * copying a container's output): EPIPE rejects, and a descriptor that takes no more for now (left
+ * non-blocking by whoever shares it; a full socket) is written again a little later, never through Node's
+ * stream, whose EPIPE would end the process.
+ */
+export function rawWriter(fd: 1 | 2): (bytes: Buffer) => Promise<void> {
+  return async (bytes) => {
+    let off = 0;
+    while (off < bytes.length) {
+      try {
+        off += writeSync(fd, bytes, off, bytes.length - off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+  };
+}

@@ -267,3 +267,30 @@ needs(...E2E).serial('Ctrl-C on run --rm reaches the container, which ends as it
     w.dispose();
   }
 });
+
+// A reader that goes away (`tsstack run --rm x yes | head -1`): the container goes as a program in a
+// pipe would (SIGPIPE, then SIGKILL for a pid 1 that ignores it) and --rm removes it. The command used to
+// end at EPIPE and leave it running, unseen and kept.
+needs(...E2E).serial('run --rm whose reader goes away: the container ends and is removed', async (t) => {
+  const w = world();
+  const { spawn } = await import('node:child_process');
+  const { readdirSync } = await import('node:fs');
+  try {
+    await w.busybox('busybox:latest');
+    w.stack(['services:', '  endless:', '    image: busybox:latest', '    command: ["yes"]', ''].join('\n'));
+    const code = await new Promise<number | null>((resolve) => {
+      const p = spawn(process.execPath, [join(process.cwd(), 'bin/tsstack.js'), '-f', join(w.dir, 'stack.yaml'), '-p', 'gaps', 'run', '--rm', 'endless'], {
+        cwd: w.dir, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run') },
+      });
+      p.stdout.once('data', () => p.stdout.destroy()); // the reader's end closed after its first piece, as `head` does
+      p.on('close', (c) => resolve(c));
+    });
+    t.true(code === 137 || code === 141, `ended by SIGKILL (yes as pid 1 ignores SIGPIPE) or SIGPIPE: ${code}`);
+    t.deepEqual(readdirSync(join(w.root, 'containers')), [], 'removed by the run itself');
+    t.is((await w.T('down', '-t', '0')).code, 0);
+    t.deepEqual(leftovers(w.root), []);
+  } finally {
+    await w.T('down', '-v', '-t', '0').catch(() => {});
+    w.dispose();
+  }
+});

@@ -145,14 +145,23 @@ export async function runRun(ctx: Context, service: string, command: string[], o
     // and all of it is written before the command ends
     const finishing = new AbortController();
     const write = ctx.io.write ?? ((fd: 1 | 2, b: Buffer) => (fd === 1 ? ctx.io.out : ctx.io.err)(b.toString()));
-    const copied = (async () => {
-      for await (const chunk of engine.containers.output(c.id, { follow: true, finish: finishing.signal })) write(chunk.stream === 'stderr' ? 2 : 1, chunk.bytes);
-    })();
     // Ctrl-C and SIGTERM go to the container, as `docker run` and Compose's `run` pass them on: it ends as
     // it would, its output is written and --rm removes it (this process ending instead left it running,
     // unseen and kept). A second one kills it: a pid 1 without a handler ignores SIGINT.
     let signals = 0;
-    const forward = (sig: 'SIGINT' | 'SIGTERM') => { engine.containers.kill(c.id, signals++ ? 'SIGKILL' : sig).catch(() => { /* ended meanwhile */ }); };
+    const forward = (sig: 'SIGINT' | 'SIGTERM' | 'SIGPIPE') => { engine.containers.kill(c.id, signals++ ? 'SIGKILL' : sig).catch(() => { /* ended meanwhile */ }); };
+    const copied = (async () => {
+      try {
+        for await (const chunk of engine.containers.output(c.id, { follow: true, finish: finishing.signal })) await write(chunk.stream === 'stderr' ? 2 : 1, chunk.bytes);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+        // the reader went away (`run … | head`): the container goes as a program in a pipe would, by SIGPIPE
+        // (killed 300 ms later if its pid 1 ignores it, as one without a handler does), and is removed; until now this process ended
+        // and left it running
+        forward('SIGPIPE');
+        setTimeout(() => forward('SIGPIPE'), 300).unref();
+      }
+    })();
     const onTerm = () => forward('SIGTERM');
     onInterrupt(() => forward('SIGINT'));
     process.on('SIGTERM', onTerm);
