@@ -1,16 +1,16 @@
-// Lines (or bytes as they are) to standard output and error written to their descriptors, as Node's own streams would write
+// Lines to standard output and error written to their descriptors, as Node's own streams would write
 // them on Linux (synchronously, for a file, a pipe or a terminal alike), without making those streams:
 // the first read of process.stdout or process.stderr loads node:stream, and node:net for a pipe (2–3 ms
 // of every command that prints a line). Should a descriptor not take a write at once (one left
 // non-blocking by whoever shares it), that write and all later ones go through Node's stream, which waits.
 import { writeSync } from 'node:fs';
 
-export function stdWriter(fd: 1 | 2): (text: string | Buffer) => void {
+export function stdWriter(fd: 1 | 2): (text: string) => void {
   let viaStream = false;
   const stream = () => (fd === 1 ? process.stdout : process.stderr);
   return (text) => {
     if (viaStream) { stream().write(text); return; }
-    const buf = typeof text === 'string' ? Buffer.from(text) : text;
+    const buf = Buffer.from(text);
     let off = 0;
     try {
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);

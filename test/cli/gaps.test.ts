@@ -5,6 +5,7 @@ import test from 'ava';
 import { isolateNetwork } from './_netns.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { canRun, E2E, leftovers, world as baseWorld } from './_world.js';
 import { needs } from '../helpers/skip.js';
 import { dnsServerDir } from '../../src/engine/dns/paths.js';
@@ -16,7 +17,11 @@ function world() {
   const w = baseWorld();
   const stack = (yaml: string) => writeFileSync(join(w.dir, 'stack.yaml'), yaml);
   const T = (...argv: string[]) => w.runEnv({ TSSTACK_PROJECT_NAME: undefined }, '-f', join(w.dir, 'stack.yaml'), '-p', 'gaps', ...argv);
-  return { ...w, stack, T };
+  /** The installed command as its own process (its real stdio, signals), on this world's stack. */
+  const bin = (argv: string[], stdio: StdioOptions) => spawn(process.execPath, [join(process.cwd(), 'bin/tsstack.js'), '-f', join(w.dir, 'stack.yaml'), '-p', 'gaps', ...argv], {
+    cwd: w.dir, stdio, env: { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run') },
+  });
+  return { ...w, stack, T, bin };
 }
 
 const STACK = `
@@ -180,12 +185,13 @@ needs(...E2E).serial('a service or container_name longer than a hostname may be:
 // rotated before it was read.
 needs(...E2E).serial('run shows the output byte for byte, each stream to its own, whole however large, also under logging: none', async (t) => {
   const w = world();
-  const { execFile } = await import('node:child_process');
   const { createHash } = await import('node:crypto');
-  const cli = (argv: string[]) => new Promise<{ code: number; out: Buffer; err: Buffer }>((resolve) => {
-    execFile(process.execPath, [join(process.cwd(), 'bin/tsstack.js'), '-f', join(w.dir, 'stack.yaml'), '-p', 'gaps', ...argv], {
-      cwd: w.dir, encoding: 'buffer', maxBuffer: 1 << 30, env: { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run') },
-    }, (e, out, err) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }));
+  const cli = (argv: string[]) => new Promise<{ code: number | null; out: Buffer; err: Buffer }>((resolve) => {
+    const p = w.bin(argv, ['ignore', 'pipe', 'pipe']);
+    const out: Buffer[] = [], err: Buffer[] = [];
+    p.stdout!.on('data', (d: Buffer) => out.push(d));
+    p.stderr!.on('data', (d: Buffer) => err.push(d));
+    p.on('close', (code) => resolve({ code, out: Buffer.concat(out), err: Buffer.concat(err) }));
   });
   try {
     await w.busybox('busybox:latest');
@@ -228,13 +234,10 @@ needs(...E2E).serial('run shows the output byte for byte, each stream to its own
 // running, unseen (`ps` lists no one-off) and not removed despite --rm.
 needs(...E2E).serial('Ctrl-C on run --rm reaches the container, which ends as it would and is removed; a second one kills a container that ignores it', async (t) => {
   const w = world();
-  const { spawn } = await import('node:child_process');
   const runCli = (service: string, signals: NodeJS.Signals[]) => new Promise<{ code: number | null; out: string }>((resolve) => {
-    const p = spawn(process.execPath, [join(process.cwd(), 'bin/tsstack.js'), '-f', join(w.dir, 'stack.yaml'), '-p', 'gaps', 'run', '--rm', service], {
-      cwd: w.dir, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run') },
-    });
+    const p = w.bin(['run', '--rm', service], ['ignore', 'pipe', 'inherit']);
     let out = '';
-    p.stdout.on('data', (d: Buffer) => {
+    p.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       // the container says it is ready: then the signals, 300 ms apart
       if (out.includes('ready\n') && signals.length) {
@@ -273,16 +276,13 @@ needs(...E2E).serial('Ctrl-C on run --rm reaches the container, which ends as it
 // end at EPIPE and leave it running, unseen and kept.
 needs(...E2E).serial('run --rm whose reader goes away: the container ends and is removed', async (t) => {
   const w = world();
-  const { spawn } = await import('node:child_process');
   const { readdirSync } = await import('node:fs');
   try {
     await w.busybox('busybox:latest');
     w.stack(['services:', '  endless:', '    image: busybox:latest', '    command: ["yes"]', ''].join('\n'));
     const code = await new Promise<number | null>((resolve) => {
-      const p = spawn(process.execPath, [join(process.cwd(), 'bin/tsstack.js'), '-f', join(w.dir, 'stack.yaml'), '-p', 'gaps', 'run', '--rm', 'endless'], {
-        cwd: w.dir, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run') },
-      });
-      p.stdout.once('data', () => p.stdout.destroy()); // the reader's end closed after its first piece, as `head` does
+      const p = w.bin(['run', '--rm', 'endless'], ['ignore', 'pipe', 'inherit']);
+      p.stdout!.once('data', () => p.stdout!.destroy()); // the reader's end closed after its first piece, as `head` does
       p.on('close', (c) => resolve(c));
     });
     t.true(code === 137 || code === 141, `ended by SIGKILL (yes as pid 1 ignores SIGPIPE) or SIGPIPE: ${code}`);

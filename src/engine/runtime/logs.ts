@@ -191,22 +191,25 @@ export async function* readOutput(path: string, opts: Pick<LogOptions, 'follow' 
     for (;;) {
       const finished = done(); // before the read: what was written by then is read below, or on the next turn
       const files = logFiles(path);
+      const inos = files.map(inodeOf);
       let read = false;
-      for (let i = 0; i < files.length && !read; i++) {
-        const fd = openOrUndefined(files[i]!);
-        if (fd === undefined) continue;
+      let i = at ? inos.indexOf(at.ino) : -1;
+      if (i < 0) {
+        // the oldest file there is, at first or when the one being read was dropped meanwhile
+        i = inos.findIndex((n) => n !== undefined);
+        at = i < 0 ? undefined : { ino: inos[i]!, offset: 0 };
+        partial = '';
+      }
+      const fd = at ? openOrUndefined(files[i]!) : undefined;
+      if (fd !== undefined) {
         try {
           const st = fstatSync(fd);
-          // the oldest file there is, at first or when the one being read was dropped meanwhile
-          if (!at || (st.ino !== at.ino && !files.some((f) => inodeOf(f) === at!.ino))) {
-            at = { ino: st.ino, offset: 0 };
-            partial = '';
-          }
-          if (st.ino !== at.ino) continue;
-          if (st.size > at.offset) {
-            const buf = Buffer.alloc(Math.min(st.size - at.offset, READ_BYTES));
-            const n = readSync(fd, buf, 0, buf.length, at.offset);
-            at.offset += n;
+          if (st.ino !== at!.ino) {
+            // renamed by a rotation since the look: found again at the next turn
+          } else if (st.size > at!.offset) {
+            const buf = Buffer.alloc(Math.min(st.size - at!.offset, READ_BYTES));
+            const n = readSync(fd, buf, 0, buf.length, at!.offset);
+            at!.offset += n;
             read = n > 0;
             const text = partial + buf.subarray(0, n).toString('latin1');
             const cut = text.lastIndexOf('\n');
@@ -215,9 +218,9 @@ export async function* readOutput(path: string, opts: Pick<LogOptions, 'follow' 
               if (signal?.aborted) return;
               yield c;
             }
-          } else if (i < files.length - 1) {
+          } else if (i < files.length - 1 && inos[i + 1] !== undefined) {
             // read to its end and a newer file exists: the writer has gone on to it
-            at = { ino: inodeOf(files[i + 1]!) ?? 0, offset: 0 };
+            at = { ino: inos[i + 1]!, offset: 0 };
             partial = '';
             read = true;
           }
