@@ -12,6 +12,7 @@ export default {
     'dist/test/reconcile/**/*.test.js',
     'dist/test/deploy/**/*.test.js',
     'dist/test/cli/cli.test.js',
+    'dist/test/cli/stdin-kind.test.js',
     'dist/test/rootless/stateless.test.js',
     'dist/test/ui/server.test.js',
     'dist/test/ui/plan-text.test.js',

@@ -5,7 +5,7 @@
 #   bench/ab-run-down.sh OLD_REPO NEW_REPO [ROUNDS=12]   (root; both built; OLD_REPO e.g. a `git archive`
 #   of main inside this checkout, built with ../node_modules/.bin/tsc, with native/bin copied)
 set -euo pipefail
-if [[ "${1:-}" != "--inside" ]]; then exec unshare --net --mount --propagation private -- bash "$0" --inside "$@"; fi
+if [[ "${1:-}" != "--inside" ]]; then exec unshare --net --mount --propagation private -- bash "$0" --inside "$@" </dev/null; fi # (stdin: see compare.sh)
 shift; OLD=$(realpath "$1"); NEW=$(realpath "$2"); R=${3:-12}
 ip link set lo up
 WORK=$(mktemp -d /tmp/tsstack-abrd.XXXXXX)

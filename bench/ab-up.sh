@@ -9,7 +9,7 @@
 #   bench/ab-up.sh OLD_REPO NEW_REPO [ROUNDS=10] [N=20]   (root; both built; OLD_REPO e.g. a copy of
 #   main's bin/, dist/, package.json and native/bin inside this checkout)
 set -euo pipefail
-if [[ "${1:-}" != "--inside" ]]; then exec unshare --net --mount --propagation private -- bash "$0" --inside "$@"; fi
+if [[ "${1:-}" != "--inside" ]]; then exec unshare --net --mount --propagation private -- bash "$0" --inside "$@" </dev/null; fi # (stdin: see compare.sh)
 shift; OLD=$(realpath "$1"); NEW=$(realpath "$2"); R=${3:-10}; N=${4:-20}
 ip link set lo up
 WORK=$(mktemp -d /tmp/tsstack-abup.XXXXXX)

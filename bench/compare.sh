@@ -37,7 +37,9 @@ if [[ "${1:-}" != "--inside" ]]; then
   mapfile -t missing < <(bench_missing)
   [[ -x /usr/bin/docker ]] || missing+=(docker.io)
   bench_install "${missing[@]}"
-  exec unshare --mount --propagation private -- bash ${TSSTACK_BENCH_TRACE:+-x} "$self" --inside "$@"
+  # stdin /dev/null, from a terminal too: tsstack's run and exec pass a stdin that can carry input on to
+  # the container (a terminal: with a pty), as Compose does, and `docker run` without -i reads none
+  exec unshare --mount --propagation private -- bash ${TSSTACK_BENCH_TRACE:+-x} "$self" --inside "$@" </dev/null
 fi
 
 # ---------------------------------------------------------------- settings

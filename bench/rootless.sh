@@ -77,7 +77,7 @@ if [[ "${1:-}" != "--inside" ]]; then
                    [redis-server]=redis-server [busybox]=busybox-static [crun]=crun [jq]=jq [useradd]=passwd)
   mapfile -t missing < <(bench_missing)
   bench_install "${missing[@]}"
-  exec unshare --net --mount --propagation private -- bash "$self" --inside "$@"
+  exec unshare --net --mount --propagation private -- bash "$self" --inside "$@" </dev/null # (stdin: see compare.sh)
 fi
 
 if ((QUICK)); then R_RUN=3 R_UP=2 R_REDIS=2 N=20000; else R_RUN=9 R_UP=5 R_REDIS=5 N=50000; fi

@@ -15,7 +15,7 @@
 
 in_private_ns() {
   local self=$1; shift
-  [[ "${1:-}" == --inside ]] || exec unshare --net --mount --propagation private -- bash ${TSSTACK_BENCH_TRACE:+-x} "$self" --inside "$@"
+  [[ "${1:-}" == --inside ]] || exec unshare --net --mount --propagation private -- bash ${TSSTACK_BENCH_TRACE:+-x} "$self" --inside "$@" </dev/null # (stdin: see compare.sh)
 }
 
 busybox_world() {

@@ -12,6 +12,7 @@ import { phase } from '../util/phase-trace.js';
 import { codeCacheRun } from './code-cache-run.js';
 import { rawWriter, stdWriter } from '../util/std-write.js';
 import { isTerminal } from '../util/terminal.js';
+import { stdinKind, type StdinKind } from '../util/stdin-kind.js';
 
 export interface GlobalOptions {
   file?: string[];
@@ -31,6 +32,8 @@ export interface Io {
   write?: (fd: 1 | 2, bytes: Buffer) => Promise<void> | void;
   /** Standard output is a terminal (progress and colours). */
   tty: boolean;
+  /** What standard input is, for `run` and `exec`, which pass it on; absent (tests in one process): 'none'. */
+  stdin?: () => StdinKind;
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** Tests inject a fake engine here; the real one is opened otherwise. */
@@ -47,6 +50,7 @@ export const defaultIo = (): Io => ({
   err: (s) => stderr(s.endsWith('\n') ? s : s + '\n'),
   write: (fd, bytes) => (fd === 1 ? rawStdout : rawStderr)(bytes),
   tty: isTerminal(1),
+  stdin: () => stdinKind(0),
   env: process.env,
   cwd: process.cwd(),
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/context.js';
+import type { StdinKind } from '../../src/util/stdin-kind.js';
 import type { StackModel } from '../../src/model/types.js';
 import { FakeEngine } from '../fakes/engine.js';
 
@@ -17,6 +18,8 @@ export interface Run {
 export function harness(model?: StackModel | (() => StackModel), engine = new FakeEngine(), teardown?: (f: () => void) => void) {
   const root = mkdtempSync(join(tmpdir(), 'tsstack-cli-'));
   teardown?.(() => rmSync(root, { recursive: true, force: true }));
+  /** What the commands see as their standard input (Io.stdin); none unless a test says otherwise. */
+  const h = { stdin: 'none' as StdinKind };
   const run = async (...argv: string[]): Promise<Run> => {
     const out: string[] = [];
     const err: string[] = [];
@@ -24,6 +27,7 @@ export function harness(model?: StackModel | (() => StackModel), engine = new Fa
       out: (s) => out.push(s.replace(/\n$/, '')),
       err: (s) => err.push(s.replace(/\n$/, '')),
       tty: false,
+      stdin: () => h.stdin,
       env: { TSSTACK_ROOT: root, TSSTACK_RUN_ROOT: join(root, 'run') },
       cwd: root,
       openEngine: async () => engine,
@@ -35,5 +39,5 @@ export function harness(model?: StackModel | (() => StackModel), engine = new Fa
     const code = await main(['-f', 'stack.yaml', ...argv], io);
     return { code, out: out.join('\n'), err: err.join('\n') };
   };
-  return { run, engine, root };
+  return Object.assign(h, { run, engine, root });
 }

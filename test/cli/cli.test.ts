@@ -133,6 +133,37 @@ test('a failed start stops dependents and exits 1 naming the cause', async (t) =
   t.false(e.journal.includes('start demo-app-1'));
 });
 
+// Compose's run and exec pass stdin on unless told not to (its -i is on by default): `exec -T db psql <
+// dump.sql` must reach psql. A stdin that is /dev/null or closed has nothing to pass (run then keeps its
+// monitored path); --no-interactive keeps a stdin that could carry input away from the container.
+test('run and exec pass stdin on as Compose does: not /dev/null, not with --no-interactive', async (t) => {
+  const h = harness(demo, engine(), (f) => t.teardown(f));
+  t.is((await h.run('up', '-d')).code, 0);
+  const attached = () => h.engine.journal.filter((j) => j.startsWith('attached ')).length;
+  const execInput = () => h.engine.execOptions.at(-1)?.interactive;
+  h.stdin = 'none';
+  t.is((await h.run('run', '--rm', '-T', 'app', 'true')).code, 0);
+  t.is(attached(), 0, 'nothing to pass: started with its monitor, its output through its log');
+  t.is((await h.run('exec', '-T', 'app', 'true')).code, 0);
+  t.false(execInput());
+  h.stdin = 'input';
+  t.is((await h.run('run', '--rm', '-T', 'app', 'cat')).code, 0);
+  t.is(attached(), 1, 'a pipe or a file: the container runs on this stdin');
+  t.is((await h.run('exec', '-T', 'app', 'cat')).code, 0);
+  t.true(execInput());
+  t.is((await h.run('run', '--rm', '--no-interactive', 'app', 'cat')).code, 0);
+  t.is(attached(), 1);
+  t.is((await h.run('exec', '--no-interactive', 'app', 'cat')).code, 0);
+  t.false(execInput());
+  t.is((await h.run('run', '-d', 'app', 'cat')).code, 0);
+  t.is(attached(), 1, 'run -d never attaches');
+  h.stdin = 'none';
+  t.is((await h.run('run', '--rm', '-i', 'app', 'cat')).code, 0);
+  t.is(attached(), 2, '-i attaches whatever stdin is');
+  t.is((await h.run('exec', '-i', 'app', 'cat')).code, 0);
+  t.true(execInput());
+});
+
 test('stop/start follow dependencies; exec and port reach the right container', async (t) => {
   const h = harness(demo, engine(), (f) => t.teardown(f));
   await h.run('up', '-d');

@@ -111,7 +111,7 @@ needs(...E2E).serial('a one-off container of run answers to its own name only; w
   }
 });
 
-needs(...E2E).serial('run -it and exec -it get a real pty from a terminal; run -i pipes stdin through', async (t) => {
+needs(...E2E).serial('run -it and exec -it get a real pty from a terminal; run and exec pass a piped stdin on, with -i or without (as Compose), not with --no-interactive', async (t) => {
   const { execFileSync } = await import('node:child_process');
   const w = world();
   try {
@@ -143,6 +143,15 @@ needs(...E2E).serial('run -it and exec -it get a real pty from a terminal; run -
     const p = run([...cli, 'run', '--rm', '-i', '-T', 'box', 'sh', '-c', 'cat; exit 4'], { input: 'through stdin\n' });
     t.is(p.out, 'through stdin\n');
     t.is(p.code, 4);
+    // as Compose, without -i too (`run -T db psql < dump.sql`, `exec -T db psql < dump.sql`)
+    const q1 = run([...cli, 'run', '--rm', '-T', 'box', 'sh', '-c', 'cat; exit 3'], { input: 'no -i needed\n' });
+    t.is(q1.out, 'no -i needed\n');
+    t.is(q1.code, 3);
+    t.is(run([...cli, 'exec', '-T', 'box', 'sh', '-c', 'cat > /tmp/in'], { input: 'dump\n' }).code, 0);
+    t.is(run([...cli, 'exec', '-T', 'box', 'cat', '/tmp/in'], {}).out, 'dump\n');
+    const kept = run([...cli, 'run', '--rm', '--no-interactive', '-T', 'box', 'sh', '-c', 'cat; echo end'], { input: 'kept away\n' });
+    t.is(kept.out, 'end\n', '--no-interactive: the container reads /dev/null');
+    t.is(run([...cli, 'exec', '--no-interactive', '-T', 'box', 'cat'], { input: 'kept away\n' }).out, '');
     const ps = JSON.parse((await w.T('ps', '-a', '--format', 'json')).out) as { Name: string }[];
     t.deepEqual(ps.map((c) => c.Name), ['gaps-box-1'], 'the one-off containers were removed (--rm)');
     t.is((await w.T('down', '-t', '1')).code, 0);

@@ -22,9 +22,10 @@ needs(...E2E, 'strace').serial('run --rm fsyncs no record nor bundle of its cont
     writeFileSync(file, 'services:\n  t:\n    image: busybox:latest\n    command: ["/bin/true"]\n');
     const env = { ...process.env, TSSTACK_ROOT: w.root, TSSTACK_RUN_ROOT: join(w.root, 'run'), NO_COLOR: '1' };
     const records = (...args: string[]) => {
-      // the CLI itself, traced; the monitor it starts is let go at its exec
+      // the CLI itself, traced; the monitor it starts is let go at its exec. Its stdin is /dev/null: a pipe
+      // would be passed on (as Compose does) and the run attached to it, without a monitor
       const r = spawnSync('strace', ['-f', '--detach-on=execve', '-y', '-e', 'trace=fsync,fdatasync', '-o', trace,
-        process.execPath, TSSTACK_BIN, '-f', file, '-p', 'rmw', 'run', ...args, 't'], { env, encoding: 'utf8', timeout: 120_000 });
+        process.execPath, TSSTACK_BIN, '-f', file, '-p', 'rmw', 'run', ...args, 't'], { env, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
       t.is(r.status, 0, r.stderr);
       return readFileSync(trace, 'utf8').split('\n').map((l) => /(?:fsync|fdatasync)\(\d+<([^>]*)>/.exec(l)?.[1])
         .filter((p): p is string => !!p && /\/\.(container|config)\.json\.\d+\.[0-9a-z]+\.tmp$/.test(p)).map((p) => p.replace(/.*\/\.(\w+)\.json\..*/, '$1'));

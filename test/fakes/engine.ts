@@ -29,6 +29,8 @@ export class FakeEngine implements Engine {
   root = '/fake/root';
   runRoot = '/fake/run';
   journal: string[] = [];
+  /** The options of each exec, in order. */
+  execOptions: ExecOptions[] = [];
   /** Image refs the fake "registry" can pull. */
   registry = new Map<string, ImageInfo>();
   imagesByRef = new Map<string, ImageInfo>();
@@ -208,12 +210,14 @@ export class FakeEngine implements Engine {
         yield { stream: 'stdout' as const, bytes: Buffer.from(`hello from ${c.name}\n`) };
       })();
     },
-    exec: async (id: string, argv: string[], _opts: ExecOptions) => {
+    exec: async (id: string, argv: string[], opts: ExecOptions) => {
       this.journal.push(`exec ${this.get(id).name} ${argv.join(' ')}`);
+      this.execOptions.push(opts);
       return 0;
     },
     wait: async (id) => this.get(id).exitCode ?? 0,
     runAttached: async (id) => {
+      this.journal.push(`attached ${this.get(id).name}`);
       await this.containers.start(id);
       return this.get(id).exitCode ?? 0;
     },

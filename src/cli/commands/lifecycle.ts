@@ -12,9 +12,10 @@ export async function runExec(ctx: Context, service: string, command: string[], 
   const { engine, container } = await oneContainer(ctx, service, o.index);
   if (container.status !== 'running') throw new TsstackError('CONFLICT', `container ${container.name} is not running (${container.status})`, { hint: `start it with \`tsstack start ${service}\`` });
   if (o.detach) return engine.containers.exec(container.id, command, { detach: true, env: o.env, user: o.user, cwd: o.workdir }); // as `docker exec -d`: started, not waited for
-  const stdinTty = !!process.stdin.isTTY;
-  const tty = o.TTY === false ? false : o.tty || stdinTty;
-  return engine.containers.exec(container.id, command, { tty, interactive: o.interactive || stdinTty, env: o.env, user: o.user, cwd: o.workdir });
+  // As Compose: a pty when stdin is a terminal (-T: never); stdin passed on unless --no-interactive
+  const stdin = ctx.io.stdin?.() ?? 'none';
+  const tty = o.TTY === false ? false : o.tty || stdin === 'terminal';
+  return engine.containers.exec(container.id, command, { tty, interactive: o.interactive ?? stdin !== 'none', env: o.env, user: o.user, cwd: o.workdir });
 }
 
 /** Dependencies of a service from the labels its containers carry (when no stack file is at hand). */

@@ -10,7 +10,6 @@ import { TsstackError } from '../../util/errors.js';
 import { onInterrupt, type Context } from '../context.js';
 import { recoverFirst } from '../recover-first.js';
 import { phase } from '../../util/phase-trace.js';
-import { isTerminal } from '../../util/terminal.js';
 
 export interface RunFlags {
   rm?: boolean;
@@ -36,14 +35,18 @@ export async function runRun(ctx: Context, service: string, command: string[], o
   phase('run: model');
   const svc = model.services[service];
   if (!svc) throw new TsstackError('NOT_FOUND', `no such service: ${service}`, { hint: `services: ${Object.keys(model.services).sort().join(', ')}` });
-  // As compose: a pty by default when stdin is a terminal (-T: never). Then, or with -i, the container runs
-  // in the foreground on this process's stdio (no monitor, no log); otherwise it is started and its log followed.
-  const stdinTty = isTerminal(0);
+  // As Compose: a pty by default when stdin is a terminal (-T: never), and stdin passed on unless
+  // --no-interactive (Compose's -i is on by default) when it can carry input: a terminal, a pipe, a file.
+  // Then the container runs in the foreground on this process's stdio (no monitor, no log). A stdin that
+  // is /dev/null or closed has nothing to pass (the container's is /dev/null either way): the container
+  // is started with its monitor and its log followed.
+  const stdin = ctx.io.stdin?.() ?? 'none';
+  const stdinTty = stdin === 'terminal';
   if (o.tty && o.TTY !== false && !stdinTty) {
-    throw new TsstackError('USAGE', 'run -t: the input device is not a terminal', { hint: 'drop -t (or pass -T) when stdin is a pipe or a file; -i alone keeps stdin open' });
+    throw new TsstackError('USAGE', 'run -t: the input device is not a terminal', { hint: 'drop -t when stdin is a pipe or a file: it is passed on all the same, without a pty' });
   }
   const ptty = o.TTY !== false && stdinTty && !o.detach;
-  const attached = !o.detach && (ptty || !!o.interactive);
+  const attached = !o.detach && (ptty || (o.interactive ?? stdin !== 'none'));
   const engine = await ctx.openEngine();
   phase('run: engine open');
   const { containerName, createSpec, desiredState, projectLabels } = await import('../../reconcile/desired.js');
