@@ -258,6 +258,28 @@ export function linksOf(svc: ServiceSpec): { service: string; alias: string }[] 
   return (svc.links ?? []).map((l) => ({ service: l.service, alias: l.alias ?? l.service }));
 }
 
+const linkAliasMaps = new WeakMap<StackModel['services'], Map<string, string[]>>();
+
+/**
+ * The aliases other services' `links` give each service (`other:alias`, the alias not the service's own name),
+ * found once per set of services: looked for per container, a plan grew as the square of the services.
+ */
+function linkAliasesOf(services: StackModel['services']): Map<string, string[]> {
+  let m = linkAliasMaps.get(services);
+  if (m) return m;
+  m = new Map();
+  for (const other of Object.values(services)) {
+    for (const l of linksOf(other)) {
+      if (l.alias === l.service) continue;
+      let list = m.get(l.service);
+      if (!list) m.set(l.service, (list = []));
+      list.push(l.alias);
+    }
+  }
+  linkAliasMaps.set(services, m);
+  return m;
+}
+
 /** depends_on plus what `service:x` references imply (network_mode, pid, ipc, links, volumes_from: x started first). */
 export function implicitDependencies(svc: ServiceSpec): Record<string, DependsOn> {
   const out = { ...(svc.depends_on ?? {}) };
@@ -383,7 +405,7 @@ function containerConfig(model: StackModel, name: string, svc: ServiceSpec, n: n
   const cname = containerName(project, name, n, svc);
   const networks: ContainerConfig['networks'] = {};
   // A link alias (`other:alias` on another service) is answered for this service on the networks they share.
-  const linkAliases = Object.entries(model.services).flatMap(([, other]) => linksOf(other).filter((l) => l.service === name && l.alias !== name).map((l) => l.alias));
+  const linkAliases = linkAliasesOf(model.services).get(name) ?? [];
   for (const key of serviceNetworks(svc)) {
     const att = svc.networks?.[key] ?? {};
     const real = model.networks[key]?.name ?? `${project}_${key}`;

@@ -90,10 +90,20 @@ export function planSteps(plan: Plan, opts: { noStart?: boolean } = {}): Step[] 
 
   const desired = plan.desired;
   const num = (a: Action) => a.container?.number ?? 0;
+  // each service's container actions, and the services in the plan, looked up once (not per service: a
+  // plan of thousands of services spent most of its time in these scans)
+  const byService = new Map<string, Action[]>();
+  for (const a of plan.actions) {
+    if (a.service === undefined || !(a.type === 'create' || a.type === 'recreate' || a.type === 'start' || a.type === 'restart')) continue;
+    let list = byService.get(a.service);
+    if (!list) byService.set(a.service, (list = []));
+    list.push(a);
+  }
+  const ordered = new Set(plan.order);
   for (const s of plan.order) {
     const svc = desired.services[s];
-    const mine = plan.actions.filter((a) => a.service === s && (a.type === 'create' || a.type === 'recreate' || a.type === 'start' || a.type === 'restart'));
-    const deps = Object.keys(svc.dependsOn).filter((d) => plan.order.includes(d)).sort();
+    const mine = byService.get(s) ?? [];
+    const deps = Object.keys(svc.dependsOn).filter((d) => ordered.has(d)).sort();
     const required = deps.filter((d) => svc.dependsOn[d].required !== false);
     const optional = deps.filter((d) => svc.dependsOn[d].required === false);
     const gate = required.map(createdId);
@@ -148,16 +158,47 @@ export function planSteps(plan: Plan, opts: { noStart?: boolean } = {}): Step[] 
  * (optional)`); else the creation of what its service depends on (`db created`).
  */
 export function actionEdges(steps: Step[], a: Action): string[] {
-  const s = `service:${a.service}`;
-  if (steps.some((x) => x.op === 'start' && x.actions.includes(a))) {
-    return steps.filter((x) => x.op === 'wait' && x.wait?.service === a.service)
+  const ix = stepIndex(steps);
+  if (ix.started.has(a)) {
+    return (ix.waits.get(a.service ?? '') ?? [])
       .map((x) => `${x.wait!.dependency} ${CONDITION_WORD[x.wait!.condition]}${x.wait!.optional ? ' (optional)' : ''}`);
   }
-  const created = steps.find((x) => x.op === 'created' && x.resource === s);
-  if (!created || !steps.some((x) => x.op === 'create' && x.actions.includes(a))) return [];
+  const created = ix.created.get(`service:${a.service}`);
+  if (!created || !ix.createdBy.has(a)) return [];
   const word = (id: string, optional: boolean) => `${id.slice('created service:'.length)} created${optional ? ' (optional)' : ''}`;
   return [
     ...created.dependsOn.filter((id) => id.startsWith('created ')).map((id) => word(id, false)),
     ...created.after.filter((id) => id.startsWith('created ')).map((id) => word(id, true)),
   ];
 }
+
+interface StepIndex {
+  /** Actions a start step carries out, and those a create step does. */
+  started: Set<Action>;
+  createdBy: Set<Action>;
+  /** Each service's wait steps in order, and its `created` milestone by resource. */
+  waits: Map<string, Step[]>;
+  created: Map<string, Step>;
+}
+
+const stepIndexes = new WeakMap<Step[], StepIndex>();
+
+/** What actionEdges looks up, made once per graph: looked up by scanning, the edges of every action grew as the square of the plan. */
+function stepIndex(steps: Step[]): StepIndex {
+  let ix = stepIndexes.get(steps);
+  if (ix) return ix;
+  ix = { started: new Set(), createdBy: new Set(), waits: new Map(), created: new Map() };
+  for (const x of steps) {
+    if (x.op === 'start') for (const a of x.actions) ix.started.add(a);
+    else if (x.op === 'create') for (const a of x.actions) ix.createdBy.add(a);
+    else if (x.op === 'created') { if (!ix.created.has(x.resource)) ix.created.set(x.resource, x); }
+    else if (x.op === 'wait' && x.wait) {
+      let list = ix.waits.get(x.wait.service);
+      if (!list) ix.waits.set(x.wait.service, (list = []));
+      list.push(x);
+    }
+  }
+  stepIndexes.set(steps, ix);
+  return ix;
+}
+
