@@ -97,3 +97,28 @@ test('this process\'s own calls queue for the lock instead of polling it (a down
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Each batch used to parse the whole state file again; the service now keeps what it last read or wrote and
+// reads the file again only when another command changed it (its stamp), so two services (two commands) on
+// one namespace still see each other's changes.
+test('two services on one state file (two commands) see each other\'s changes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsstack-dnsb-'));
+  try {
+    const a = new DnsService({ runRoot: dir, upstreams: [], search: [] });
+    const b = new DnsService({ runRoot: dir, upstreams: [], search: [] });
+    await a.setNetworks({ front: '10.250.0.1' });
+    const web = (n: number) => ({ id: id(n), name: `p-web-${n}`, service: 'web', project: 'p', networks: { front: { address: `10.250.0.${n + 1}`, aliases: [] } } });
+    await a.setContainer(web(1));
+    await b.setContainer(web(2));
+    t.is((await a.status()).containers, 2, 'a reads what b wrote');
+    await a.setContainer(web(3));
+    t.is((await b.status()).containers, 3, 'b reads what a wrote after it');
+    const state = () => JSON.parse(readFileSync(a.statePath, 'utf8')) as { containers: Record<string, unknown> };
+    t.deepEqual(Object.keys(state().containers).sort(), [id(1), id(2), id(3)]);
+    await a.removeContainer(id(1));
+    t.deepEqual(Object.keys(state().containers).sort(), [id(2), id(3)]);
+    t.is((await b.status()).containers, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
