@@ -232,8 +232,15 @@ for (const rt of runtimes()) {
     const a = await c.create(spec('sleeper', ['sleep', '1000'], { init: true, stopGracePeriod: 60_000 }));
     await c.start('sleeper');
     t.true(await until(() => c.monitorStateOf('sleeper')?.status === 'running'));
-    const r = await c.execCapture('sleeper', ['sh', '-c', 'tr "\\0" " " < /proc/1/cmdline']);
-    t.is(r.stdout.trim(), '/dev/init -- sleep 1000');
+    // `running` comes as the runtime's start returns, which is when the container's first process was let go
+    // to exec its program (as runc's): an exec at once may still find pid 1 as the runtime's clone
+    const cmdline = async () => (await c.execCapture('sleeper', ['sh', '-c', 'tr "\\0" " " < /proc/1/cmdline'])).stdout.trim();
+    let seen = await cmdline();
+    for (let i = 0; i < 40 && seen !== '/dev/init -- sleep 1000'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = await cmdline();
+    }
+    t.is(seen, '/dev/init -- sleep 1000');
     const pid = (await c.inspect('sleeper'))!.pid!;
     await c.stop('sleeper');
     const info = (await c.inspect('sleeper'))!;
