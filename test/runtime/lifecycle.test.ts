@@ -88,7 +88,14 @@ for (const r of all) {
     const c = prepare(r, ['sleep', '100']);
     t.is(rt(r, c.stateRoot, ['run', '--detach', '--bundle', c.bundle, c.id]).code, 0);
     try {
-      const a = rt(r, c.stateRoot, ['exec', '--env', 'PATH=/bin:/usr/bin', '--env', 'A=one', '--cwd', '/tmp', '--user', '1000:1000', c.id, 'sh', '-c', 'echo "$A $(pwd) $(id -u):$(id -g) $(cat /proc/1/cmdline | tr "\\0" " ")"']);
+      // (start returns once the first process was let go to exec its program: an exec at once may still find
+      // pid 1 as the runtime's clone, so it looks again for a while)
+      const probe = () => rt(r, c.stateRoot, ['exec', '--env', 'PATH=/bin:/usr/bin', '--env', 'A=one', '--cwd', '/tmp', '--user', '1000:1000', c.id, 'sh', '-c', 'echo "$A $(pwd) $(id -u):$(id -g) $(cat /proc/1/cmdline | tr "\\0" " ")"']);
+      let a = probe();
+      for (let i = 0; i < 40 && a.code === 0 && !a.stdout.includes('sleep 100'); i++) {
+        spawnSync('sleep', ['0.05']);
+        a = probe();
+      }
       t.is(a.code, 0, a.stderr);
       t.is(a.stdout.trim(), 'one /tmp 1000:1000 sleep 100', 'same pid namespace as init');
       t.is(rt(r, c.stateRoot, ['exec', '--env', 'PATH=/bin', c.id, 'sh', '-c', 'exit 5']).code, 5);
