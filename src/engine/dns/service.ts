@@ -174,8 +174,7 @@ export class DnsService {
 
   /** The records file's identity: a write by anyone (by rename: a new inode) changes it. */
   private recordsStamp(): string | undefined {
-    const st = statSync(this.recordsPath, { throwIfNoEntry: false, bigint: true });
-    return st ? `${st.ino}:${st.mtimeNs}:${st.size}` : undefined;
+    return fileStamp(this.recordsPath);
   }
 
   /** Starts the server unless it runs. With `listen`, first sets the networks to it.
@@ -359,8 +358,7 @@ export class DnsService {
   private known?: { stamp: string; state: DnsState };
 
   private stateStamp(): string | undefined {
-    const st = statSync(this.statePath, { throwIfNoEntry: false, bigint: true });
-    return st ? `${st.ino}:${st.mtimeNs}:${st.size}` : undefined;
+    return fileStamp(this.statePath);
   }
 
   private readState(): DnsState {
@@ -542,3 +540,8 @@ export class DnsService {
   }
 }
 
+/** A file's identity for "changed since": inode (a rename puts a new one), mtime in ns and size; undefined when absent. */
+function fileStamp(path: string): string | undefined {
+  const st = statSync(path, { throwIfNoEntry: false, bigint: true });
+  return st ? `${st.ino}:${st.mtimeNs}:${st.size}` : undefined;
+}
